@@ -1,1 +1,12 @@
-export {};
+export * from './esdb-client.adapter';
+export * from './serialization';
+export * from './session-command-handler';
+export * from './session-event-store';
+export * from './profile-claims';
+export * from './idempotency-store';
+export * from './canonical-json';
+export * from './keyed-mutex';
+export * from './retry-policy';
+export * from './state-cache';
+export * from './ids';
+export * from './errors';

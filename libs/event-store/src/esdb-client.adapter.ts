@@ -1,0 +1,247 @@
+/**
+ * The one place that talks to EventStoreDB / KurrentDB (or the embedded server, which speaks the same gRPC
+ * protocol) through `@eventstore/db-client`. Everything else in the code base sees plain records, bigint
+ * revisions and positions, and our own `StreamRevisionConflict` instead of the client's error classes.
+ */
+import {
+  BACKWARDS,
+  END,
+  EventStoreDBClient,
+  FORWARDS,
+  NO_STREAM,
+  START,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+  jsonEvent,
+  streamNameFilter,
+  type AllStreamResolvedEvent,
+  type AppendExpectedRevision,
+  type ReadPosition,
+  type ResolvedEvent,
+} from '@eventstore/db-client';
+import { randomUUID } from 'node:crypto';
+
+export type JsonObject = Record<string, unknown>;
+
+/** `no_stream`: the stream must not exist; a bigint: the stream's last event must have that revision. */
+export type ExpectedRevision = bigint | 'no_stream' | 'any';
+
+export interface EventToAppend {
+  /** Event id; re-appending the same ids with the same expected revision is idempotent on the server. */
+  id?: string;
+  type: string;
+  data: JsonObject;
+  metadata: JsonObject;
+}
+
+export interface StoredEvent {
+  id: string;
+  streamName: string;
+  revision: bigint;
+  /** Commit position in `$all`; absent when the server does not report it on stream reads. */
+  position?: bigint;
+  type: string;
+  data: JsonObject;
+  metadata: JsonObject;
+  /** Server time of the write, ISO-8601. */
+  created: string;
+}
+
+export interface AppendOutcome {
+  /** Revision of the last event appended. */
+  nextRevision: bigint;
+  /** Commit position of the append in `$all`. */
+  position?: bigint;
+}
+
+export class StreamRevisionConflict extends Error {
+  override readonly name = 'StreamRevisionConflict';
+  constructor(
+    readonly streamName: string,
+    readonly expected: ExpectedRevision,
+    readonly actual: bigint | 'no_stream' | undefined,
+  ) {
+    super(`Stream ${streamName}: expected revision ${String(expected)}, found ${String(actual)}`);
+  }
+}
+
+export interface ReadStreamOptions {
+  fromRevision?: bigint;
+  maxCount?: number;
+  direction?: 'forwards' | 'backwards';
+}
+
+export interface ReadAllOptions {
+  /** Exclusive/inclusive as the server defines it for `$all` reads (inclusive on EventStoreDB). */
+  fromPosition?: bigint;
+  maxCount?: number;
+  /** Client-side filter (`readAll` sends none); system streams (`$…`) are always skipped. */
+  prefixes?: string[];
+}
+
+export interface SubscribeOptions {
+  /** Resume after this commit position; from the start when omitted. */
+  fromPosition?: bigint;
+  /** Server-side stream-name prefix filter. */
+  prefixes: string[];
+  /** Called with the commit position the server has searched up to, also when no event matched. */
+  onCheckpoint?: (position: bigint) => Promise<void> | void;
+  checkpointInterval?: number;
+}
+
+/** A live catch-up subscription: iterate it, close it when done. */
+export interface EventSubscription extends AsyncIterable<StoredEvent> {
+  close(): Promise<void>;
+  /** Emitted by servers that support it when the subscription has caught up with the live end. */
+  onCaughtUp(listener: () => void): void;
+}
+
+function toStored(resolved: ResolvedEvent | AllStreamResolvedEvent): StoredEvent | undefined {
+  const event = resolved.event;
+  if (!event || !event.isJson) return undefined;
+  return {
+    id: event.id,
+    streamName: event.streamId,
+    revision: event.revision,
+    position: event.position?.commit ?? resolved.commitPosition,
+    type: event.type,
+    data: event.data as JsonObject,
+    metadata: (event.metadata ?? {}) as JsonObject,
+    created: event.created.toISOString(),
+  };
+}
+
+function toClientExpected(expected: ExpectedRevision): AppendExpectedRevision {
+  return expected === 'no_stream' ? NO_STREAM : expected;
+}
+
+function toReadPosition(position: bigint | undefined): ReadPosition {
+  return position === undefined ? START : { commit: position, prepare: position };
+}
+
+export class EsdbClientAdapter {
+  private constructor(private readonly client: EventStoreDBClient) {}
+
+  static connect(connectionString: string): EsdbClientAdapter {
+    return new EsdbClientAdapter(EventStoreDBClient.connectionString(connectionString));
+  }
+
+  /** All events of a stream from `fromRevision` on (oldest first); `[]` when the stream does not exist. */
+  async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    const backwards = options.direction === 'backwards';
+    const events: StoredEvent[] = [];
+    try {
+      const read = this.client.readStream(streamName, {
+        fromRevision: options.fromRevision ?? (backwards ? END : START),
+        direction: backwards ? BACKWARDS : FORWARDS,
+        ...(options.maxCount !== undefined ? { maxCount: options.maxCount } : {}),
+      });
+      for await (const resolved of read) {
+        const stored = toStored(resolved);
+        if (stored) events.push(stored);
+      }
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return [];
+      throw error;
+    }
+    return events;
+  }
+
+  /** Appends in one write with the expected revision; a mismatch is a `StreamRevisionConflict`. */
+  async appendToStream(
+    streamName: string,
+    events: EventToAppend[],
+    expectedRevision: ExpectedRevision,
+  ): Promise<AppendOutcome> {
+    try {
+      const result = await this.client.appendToStream(
+        streamName,
+        events.map((event) =>
+          jsonEvent({
+            id: event.id ?? randomUUID(),
+            type: event.type,
+            data: event.data,
+            metadata: event.metadata,
+          }),
+        ),
+        { expectedRevision: toClientExpected(expectedRevision) },
+      );
+      return { nextRevision: result.nextExpectedRevision, position: result.position?.commit };
+    } catch (error) {
+      if (error instanceof WrongExpectedVersionError) {
+        const actual = error.actualVersion;
+        throw new StreamRevisionConflict(
+          streamName,
+          expectedRevision,
+          typeof actual === 'bigint' ? actual : actual === NO_STREAM ? 'no_stream' : undefined,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Sets `$maxAge` (seconds) on a stream: the server stops returning older events and scavenges them. */
+  async setStreamMaxAge(streamName: string, maxAgeSeconds: number): Promise<void> {
+    await this.client.setStreamMetadata(streamName, { maxAge: maxAgeSeconds });
+  }
+
+  /** Pages through `$all` from a position, skipping system events and, when given, other prefixes. */
+  async *readAll(options: ReadAllOptions = {}): AsyncGenerator<StoredEvent> {
+    const read = this.client.readAll({
+      fromPosition: toReadPosition(options.fromPosition),
+      direction: FORWARDS,
+      ...(options.maxCount !== undefined ? { maxCount: options.maxCount } : {}),
+    });
+    for await (const resolved of read) {
+      const stored = toStored(resolved);
+      if (!stored || stored.streamName.startsWith('$') || stored.type.startsWith('$')) continue;
+      if (options.prefixes && !options.prefixes.some((prefix) => stored.streamName.startsWith(prefix)))
+        continue;
+      yield stored;
+    }
+  }
+
+  /** Catch-up subscription to `$all`, filtered on the server to stream-name prefixes. */
+  subscribeToAll(options: SubscribeOptions): EventSubscription {
+    const subscription = this.client.subscribeToAll({
+      fromPosition: toReadPosition(options.fromPosition),
+      filter: streamNameFilter({
+        prefixes: options.prefixes,
+        ...(options.checkpointInterval !== undefined
+          ? { checkpointInterval: options.checkpointInterval }
+          : {}),
+        ...(options.onCheckpoint
+          ? {
+              checkpointReached: (_: unknown, position: { commit: bigint }) =>
+                options.onCheckpoint!(position.commit),
+            }
+          : {}),
+      }),
+    });
+    return {
+      async *[Symbol.asyncIterator]() {
+        for await (const resolved of subscription) {
+          const stored = toStored(resolved);
+          if (stored && !stored.type.startsWith('$')) yield stored;
+        }
+      },
+      close: () => subscription.unsubscribe(),
+      onCaughtUp: (listener) => void subscription.on('caughtUp', listener),
+    };
+  }
+
+  /** True when the server answers a cheap read. */
+  async isReachable(timeoutMs = 2000): Promise<boolean> {
+    try {
+      const read = this.client.readStream('$health-probe', { maxCount: 1, deadline: timeoutMs });
+      for await (const _ of read) break;
+      return true;
+    } catch (error) {
+      return error instanceof StreamNotFoundError;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.dispose();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Responses remembered per `Idempotency-Key`, kept in the event store itself so they survive restarts and
+ * behave the same on the embedded server and on a real EventStoreDB cluster (no second database to keep in
+ * step). Each key scope — (application, endpoint, session, key) — has its own stream
+ * `idempotency-{applicationId}-{sha256(scope)}` with `$maxAge` = 24 h: the server stops returning the record
+ * after a day and scavenging purges it. The age is also checked on read, so the 24 h window holds even on a
+ * server that has not applied `$maxAge` yet. The scope itself is stored in the record, so a hash collision
+ * can never replay another request's response.
+ */
+import { StreamRevisionConflict, type EsdbClientAdapter } from './esdb-client.adapter';
+import { sha256Hex } from './canonical-json';
+
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+export const IDEMPOTENT_RESPONSE_RECORDED = 'IdempotentResponseRecorded';
+
+export interface IdempotencyScope {
+  applicationId: number;
+  /** Route template and method, e.g. `POST /v2/customer_sessions/:id/close`. */
+  endpoint: string;
+  integrationId: string;
+  key: string;
+}
+
+export interface RememberedResponse {
+  status: number;
+  body: unknown;
+  etag?: string;
+  eventPosition?: string;
+  /** SHA-256 of the canonical request (body and query). */
+  requestHash: string;
+}
+
+export class IdempotencyStore {
+  constructor(
+    private readonly store: EsdbClientAdapter,
+    private readonly ttlSeconds = IDEMPOTENCY_TTL_SECONDS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  static streamName(scope: IdempotencyScope): string {
+    const digest = sha256Hex([scope.endpoint, scope.integrationId, scope.key].join('\u0000'));
+    return `idempotency-${scope.applicationId}-${digest}`;
+  }
+
+  async find(scope: IdempotencyScope): Promise<RememberedResponse | undefined> {
+    const [latest] = await this.store.readStream(IdempotencyStore.streamName(scope), {
+      direction: 'backwards',
+      maxCount: 1,
+    });
+    if (!latest) return undefined;
+    const data = latest.data as unknown as RememberedResponse & {
+      scope: IdempotencyScope;
+      recordedAt: string;
+    };
+    if (this.now() - Date.parse(data.recordedAt) > this.ttlSeconds * 1000) return undefined;
+    if (!sameScope(data.scope, scope)) return undefined;
+    return {
+      status: data.status,
+      body: data.body,
+      etag: data.etag,
+      eventPosition: data.eventPosition,
+      requestHash: data.requestHash,
+    };
+  }
+
+  /** Remembers the first response; when another process remembered one first, returns that one instead. */
+  async remember(scope: IdempotencyScope, response: RememberedResponse): Promise<RememberedResponse> {
+    const stream = IdempotencyStore.streamName(scope);
+    const data = { scope, recordedAt: new Date(this.now()).toISOString(), ...response };
+    try {
+      await this.store.appendToStream(
+        stream,
+        [
+          {
+            type: IDEMPOTENT_RESPONSE_RECORDED,
+            data: data as unknown as Record<string, unknown>,
+            metadata: {},
+          },
+        ],
+        'no_stream',
+      );
+      await this.store.setStreamMaxAge(stream, this.ttlSeconds);
+      return response;
+    } catch (error) {
+      if (!(error instanceof StreamRevisionConflict)) throw error;
+      // The stream exists: either another process won the race, or an expired record is still stored.
+      const existing = await this.find(scope);
+      if (existing) return existing;
+      await this.store.appendToStream(
+        stream,
+        [
+          {
+            type: IDEMPOTENT_RESPONSE_RECORDED,
+            data: data as unknown as Record<string, unknown>,
+            metadata: {},
+          },
+        ],
+        'any',
+      );
+      return response;
+    }
+  }
+}
+
+const sameScope = (a: IdempotencyScope | undefined, b: IdempotencyScope): boolean =>
+  !!a &&
+  a.applicationId === b.applicationId &&
+  a.endpoint === b.endpoint &&
+  a.integrationId === b.integrationId &&
+  a.key === b.key;
