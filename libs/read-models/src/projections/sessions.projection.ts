@@ -1,0 +1,53 @@
+import {
+  evolve,
+  type SessionState,
+  toCustomerSessionV2,
+  type CustomerSessionV2,
+  totalsOf,
+} from '@session-engine/session-domain';
+import { type ProjectedEvent } from '../projected-event';
+
+/**
+ * The sessions read model keeps, per stream, the session folded with the domain's own `evolve`, so
+ * the management API returns exactly what the integration API returns. The row remembers the last
+ * revision it folded: an event at or below it is a replay and changes nothing.
+ */
+export interface SessionRow {
+  streamId: string;
+  revision: number;
+  state: SessionState;
+}
+
+export function evolveSessionRow(row: SessionRow | null, projected: ProjectedEvent): SessionRow | null {
+  if (row && projected.revision <= row.revision) return row;
+  // A stream seen from its middle (a subscription started after its creation) cannot be folded.
+  if (!row && projected.event.type !== 'SessionCreated') return null;
+  return {
+    streamId: projected.streamId,
+    revision: projected.revision,
+    state: evolve(row?.state ?? null, projected.event),
+  };
+}
+
+/** Applies events in order to rows already loaded (by stream id); returns the stream ids it changed. */
+export function foldSessions(rows: Map<string, SessionRow>, events: readonly ProjectedEvent[]): Set<string> {
+  const changed = new Set<string>();
+  for (const event of events) {
+    const before = rows.get(event.streamId) ?? null;
+    const after = evolveSessionRow(before, event);
+    if (after === before || after === null) continue;
+    rows.set(event.streamId, after);
+    changed.add(event.streamId);
+  }
+  return changed;
+}
+
+export interface SessionSummary {
+  session: CustomerSessionV2;
+  /** Exact decimal total, for sorting and filtering. */
+  total: string;
+}
+
+export function summarize(row: SessionRow): SessionSummary {
+  return { session: toCustomerSessionV2(row.state), total: totalsOf(row.state).total };
+}
