@@ -95,4 +95,5 @@ export interface ReopenSession extends CommandBase {
   type: 'ReopenSession';
 }
 
-export type SessionCommand = UpdateSession | AddCartItems | CloseSession | CancelSession | ReturnItems | ReopenSession;
+export type SessionCommand =
+  UpdateSession | AddCartItems | CloseSession | CancelSession | ReturnItems | ReopenSession;

@@ -2,3 +2,15 @@ export * from './commands';
 export * from './events';
 export * from './errors';
 export * from './state';
+export { decide, profileToClaim } from './decide';
+export { evolve, fold } from './evolve';
+export { SESSION_LIMITS } from './limits';
+export { SESSION_EVENT_SCHEMA_VERSIONS, upcast, EventUpcastError } from './upcast';
+export {
+  toCustomerSessionV2,
+  returnsOf,
+  totalsOf,
+  unitValue,
+  type SessionTotals,
+  type ViewOptions,
+} from './view';

@@ -1,0 +1,401 @@
+/**
+ * decide: what each command means for a session, as the events it appends. One small function per
+ * command; every refusal is a DomainError and appends nothing. Input is validated first (400), then
+ * existence (404), then the state machine (409) — so bad input is always a 400.
+ */
+import type {
+  AddCartItems,
+  CancelSession,
+  CloseSession,
+  ReopenSession,
+  ReturnItems,
+  SessionCommand,
+  SessionStatus,
+  UpdateSession,
+} from './commands';
+import { DomainError, DomainErrorCode } from './errors';
+import type {
+  CartItemData,
+  CountedLine,
+  SessionCancelled,
+  SessionClosed,
+  SessionCreated,
+  SessionEvent,
+  SessionReopened,
+} from './events';
+import { assertNever, fold } from './evolve';
+import { jsonEqual } from './json';
+import { SESSION_LIMITS } from './limits';
+import { sumMoney, ZERO } from './money';
+import type { CartLine, SessionState } from './state';
+import {
+  checkCartItems,
+  checkIntegrationId,
+  checkPatch,
+  checkReturnEntries,
+  type ValidPatch,
+  type ValidReturnEntry,
+} from './validation';
+import { countedLine, countedRevenueOf, remainingLines, remainingQuantity, totalsOf } from './view';
+
+export function decide(command: SessionCommand, state: SessionState | null): SessionEvent[] {
+  switch (command.type) {
+    case 'UpdateSession':
+      return updateSession(command, state);
+    case 'AddCartItems':
+      return addCartItems(command, state);
+    case 'CloseSession':
+      return closeSession(command, state);
+    case 'CancelSession':
+      return cancelSession(command, state);
+    case 'ReturnItems':
+      return returnItems(command, state);
+    case 'ReopenSession':
+      return reopenSession(command, state);
+    default:
+      return assertNever(command);
+  }
+}
+
+/**
+ * The non-empty profileId this command would newly set on the session if accepted — the profile the
+ * command handler must claim (in the profile's own stream) before appending, passing the claim's
+ * outcome as `firstSession`. Null when nothing is to be claimed, including when the command would be
+ * refused anyway (refused commands never claim).
+ */
+export function profileToClaim(state: SessionState | null, command: SessionCommand): string | null {
+  if (command.type !== 'UpdateSession') return null;
+  const profileId: unknown = command.patch?.profileId;
+  if (typeof profileId !== 'string' || profileId === '') return null;
+  if (state !== null && state.profileId === profileId) return null;
+  try {
+    decide({ ...command, firstSession: true }, state);
+  } catch (error) {
+    if (error instanceof DomainError) return null;
+    throw error;
+  }
+  return profileId;
+}
+
+type Stamp = { at: string; commandId: string };
+
+function stampOf(command: SessionCommand): Stamp {
+  return { at: command.now, commandId: command.commandId };
+}
+
+function notFound(command: SessionCommand): DomainError {
+  return new DomainError(DomainErrorCode.SessionNotFound, `Session ${command.integrationId} does not exist`);
+}
+
+function illegal(from: SessionStatus, action: string): DomainError {
+  return new DomainError(
+    DomainErrorCode.IllegalStateTransition,
+    `Cannot ${action} a session that is ${from}`,
+  );
+}
+
+function notModifiable(state: SessionState, pointer?: string): DomainError {
+  return new DomainError(
+    DomainErrorCode.SessionNotModifiable,
+    `The session is ${state.state}: its fields can no longer change`,
+    pointer,
+  );
+}
+
+/** Our rule: while anonymous a session is always a first session; a claimed profile takes the claim's outcome. */
+function firstSessionFor(profileId: string, claimedFirst: boolean | undefined): boolean {
+  return profileId === '' ? true : (claimedFirst ?? false);
+}
+
+function assertSafeId(value: unknown, name: string): void {
+  // Drawn by the command handler, not by the client: a bad one is a programming error, not a 400.
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new Error(`${name} must be a safe integer > 0, got ${String(value)}`);
+  }
+}
+
+// ---------------------------------------------------------------- UpdateSession
+
+function updateSession(command: UpdateSession, state: SessionState | null): SessionEvent[] {
+  checkIntegrationId(command.integrationId);
+  const patch = checkPatch(command.patch, state === null);
+  if (state === null) return createSession(command, patch);
+
+  const changes = fieldChanges(command, patch, state);
+  const target = patch.state !== undefined && patch.state !== state.state ? patch.state : undefined;
+  if (target !== undefined) assertUpdateTransition(state.state, target);
+  if (changes.length > 0 && state.state !== 'open') throw notModifiable(state, pointerOf(changes[0]));
+  if (target === undefined) return changes;
+  const changed = fold(changes, state) as SessionState;
+  return [...changes, target === 'closed' ? closed(changed, command) : cancelled(changed, command)];
+}
+
+function createSession(command: UpdateSession, patch: ValidPatch): SessionEvent[] {
+  assertSafeId(command.sessionId, 'UpdateSession.sessionId');
+  const profileId = patch.profileId ?? '';
+  const created: SessionCreated = {
+    type: 'SessionCreated',
+    data: {
+      ...stampOf(command),
+      sessionId: command.sessionId,
+      applicationId: command.applicationId,
+      integrationId: command.integrationId,
+      profileId,
+      ...(patch.storeIntegrationId !== undefined ? { storeIntegrationId: patch.storeIntegrationId } : {}),
+      couponCodes: patch.couponCodes ?? [],
+      referralCode: patch.referralCode ?? '',
+      loyaltyCards: patch.loyaltyCards ?? [],
+      identifiers: patch.identifiers ?? [],
+      attributes: patch.attributes ?? {},
+      additionalCosts: patch.additionalCosts ?? {},
+      cartItems: patch.cartItems ?? [],
+      firstSession: firstSessionFor(profileId, command.firstSession),
+    },
+  };
+  if (patch.state !== 'closed') return [created];
+  return [created, closed(fold([created]) as SessionState, command)];
+}
+
+function cartData(lines: CartLine[]): CartItemData[] {
+  return lines.map(({ position: _position, returnedQuantity: _returned, ...item }) => item);
+}
+
+/** One event per field group the patch really changes, in a fixed order; the state event comes after. */
+function fieldChanges(command: UpdateSession, patch: ValidPatch, state: SessionState): SessionEvent[] {
+  const stamp = stampOf(command);
+  const events: SessionEvent[] = [];
+  if (patch.profileId !== undefined && patch.profileId !== state.profileId) {
+    events.push({
+      type: 'ProfileChanged',
+      data: {
+        ...stamp,
+        previousProfileId: state.profileId,
+        profileId: patch.profileId,
+        firstSession: firstSessionFor(patch.profileId, command.firstSession),
+      },
+    });
+  }
+  if (patch.storeIntegrationId !== undefined && patch.storeIntegrationId !== state.storeIntegrationId) {
+    events.push({ type: 'StoreChanged', data: { ...stamp, storeIntegrationId: patch.storeIntegrationId } });
+  }
+  if (patch.couponCodes !== undefined && !jsonEqual(patch.couponCodes, state.couponCodes)) {
+    events.push({ type: 'CouponCodesChanged', data: { ...stamp, couponCodes: patch.couponCodes } });
+  }
+  if (patch.referralCode !== undefined && patch.referralCode !== state.referralCode) {
+    events.push({ type: 'ReferralCodeChanged', data: { ...stamp, referralCode: patch.referralCode } });
+  }
+  if (patch.loyaltyCards !== undefined && !jsonEqual(patch.loyaltyCards, state.loyaltyCards)) {
+    events.push({ type: 'LoyaltyCardsChanged', data: { ...stamp, loyaltyCards: patch.loyaltyCards } });
+  }
+  if (patch.identifiers !== undefined && !jsonEqual(patch.identifiers, state.identifiers)) {
+    events.push({ type: 'IdentifiersChanged', data: { ...stamp, identifiers: patch.identifiers } });
+  }
+  if (patch.attributes !== undefined && !jsonEqual(patch.attributes, state.attributes)) {
+    events.push({ type: 'AttributesChanged', data: { ...stamp, attributes: patch.attributes } });
+  }
+  if (patch.additionalCosts !== undefined && !jsonEqual(patch.additionalCosts, state.additionalCosts)) {
+    events.push({
+      type: 'AdditionalCostsChanged',
+      data: { ...stamp, additionalCosts: patch.additionalCosts },
+    });
+  }
+  if (patch.cartItems !== undefined && !jsonEqual(patch.cartItems, cartData(state.cartItems))) {
+    events.push({ type: 'CartItemsReplaced', data: { ...stamp, cartItems: patch.cartItems } });
+  }
+  return events;
+}
+
+const FIELD_OF: Partial<Record<SessionEvent['type'], string>> = {
+  ProfileChanged: '/profileId',
+  StoreChanged: '/storeIntegrationId',
+  CouponCodesChanged: '/couponCodes',
+  ReferralCodeChanged: '/referralCode',
+  LoyaltyCardsChanged: '/loyaltyCards',
+  IdentifiersChanged: '/identifiers',
+  AttributesChanged: '/attributes',
+  AdditionalCostsChanged: '/additionalCosts',
+  CartItemsReplaced: '/cartItems',
+};
+
+function pointerOf(event: SessionEvent): string | undefined {
+  return FIELD_OF[event.type];
+}
+
+/** What UpdateSession's `state` may do: close or cancel. Reopen and returns have their own verbs. */
+function assertUpdateTransition(from: SessionStatus, to: SessionStatus): void {
+  const allowed =
+    (from === 'open' && (to === 'closed' || to === 'cancelled')) ||
+    ((from === 'closed' || from === 'partially_returned') && to === 'cancelled');
+  if (!allowed) {
+    throw new DomainError(
+      DomainErrorCode.IllegalStateTransition,
+      `A session that is ${from} cannot become ${to} by an update`,
+      '/state',
+    );
+  }
+}
+
+// ---------------------------------------------------------------- state events
+
+function closed(state: SessionState, command: SessionCommand): SessionClosed {
+  return {
+    type: 'SessionClosed',
+    data: {
+      ...stampOf(command),
+      profileId: state.profileId,
+      total: totalsOf(state).total,
+      items: state.cartItems.map((line) => countedLine(line, remainingQuantity(line))),
+    },
+  };
+}
+
+function cancelled(state: SessionState, command: SessionCommand): SessionCancelled {
+  const counted = state.state !== 'open';
+  return {
+    type: 'SessionCancelled',
+    data: {
+      ...stampOf(command),
+      previousState: state.state,
+      profileId: state.profileId,
+      reversedRevenue: counted ? countedRevenueOf(state) : ZERO,
+      reversedItems: counted ? remainingLines(state) : [],
+    },
+  };
+}
+
+function reopened(state: SessionState, command: SessionCommand): SessionReopened {
+  return {
+    type: 'SessionReopened',
+    data: {
+      ...stampOf(command),
+      profileId: state.profileId,
+      reversedRevenue: countedRevenueOf(state),
+      reversedItems: remainingLines(state),
+    },
+  };
+}
+
+// ---------------------------------------------------------------- the verbs
+
+function addCartItems(command: AddCartItems, state: SessionState | null): SessionEvent[] {
+  checkIntegrationId(command.integrationId);
+  const items = checkCartItems(command.cartItems, '/cartItems');
+  if (state === null) throw notFound(command);
+  if (state.cartItems.length + items.length > SESSION_LIMITS.cartLines) {
+    throw new DomainError(
+      DomainErrorCode.LimitExceeded,
+      `A cart holds at most ${SESSION_LIMITS.cartLines} items (it has ${state.cartItems.length})`,
+      '/cartItems',
+    );
+  }
+  if (items.length === 0) return [];
+  if (state.state !== 'open') throw notModifiable(state, '/cartItems');
+  return [
+    {
+      type: 'CartItemsAdded',
+      data: { ...stampOf(command), firstPosition: state.cartItems.length, cartItems: items },
+    },
+  ];
+}
+
+function closeSession(command: CloseSession, state: SessionState | null): SessionEvent[] {
+  checkIntegrationId(command.integrationId);
+  if (state === null) throw notFound(command);
+  if (state.state !== 'open') throw illegal(state.state, 'close');
+  return [closed(state, command)];
+}
+
+function cancelSession(command: CancelSession, state: SessionState | null): SessionEvent[] {
+  checkIntegrationId(command.integrationId);
+  if (state === null) throw notFound(command);
+  if (state.state === 'cancelled') throw illegal(state.state, 'cancel');
+  return [cancelled(state, command)];
+}
+
+function reopenSession(command: ReopenSession, state: SessionState | null): SessionEvent[] {
+  checkIntegrationId(command.integrationId);
+  if (state === null) throw notFound(command);
+  if (state.state !== 'closed') throw illegal(state.state, 'reopen');
+  return [reopened(state, command)];
+}
+
+function returnItems(command: ReturnItems, state: SessionState | null): SessionEvent[] {
+  checkIntegrationId(command.integrationId);
+  const entries = checkReturnEntries(command.returnedCartItems);
+  if (state === null) throw notFound(command);
+  assertSafeId(command.returnId, 'ReturnItems.returnId');
+  entries.forEach((entry, i) => assertNamesALine(state, entry, i));
+  if (state.state !== 'closed' && state.state !== 'partially_returned')
+    throw illegal(state.state, 'return items of');
+
+  const remaining = state.cartItems.map(remainingQuantity);
+  const returned: CountedLine[] = entries.map((entry, i) => {
+    const { line, quantity } = resolveReturn(state, remaining, entry, i);
+    remaining[line.position] -= quantity;
+    return countedLine(line, quantity);
+  });
+  return [
+    {
+      type: 'CartItemsReturned',
+      data: {
+        ...stampOf(command),
+        returnId: command.returnId,
+        profileId: state.profileId,
+        previousState: state.state,
+        returnedCartItems: returned,
+        returnedValue: sumMoney(returned.map((line) => line.value)),
+      },
+    },
+  ];
+}
+
+function assertNamesALine(state: SessionState, entry: ValidReturnEntry, i: number): void {
+  if (entry.position !== undefined) {
+    if (entry.position >= state.cartItems.length) {
+      throw new DomainError(
+        DomainErrorCode.CartItemNotFound,
+        `The cart has no item at position ${entry.position}`,
+        `/returnedCartItems/${i}/position`,
+      );
+    }
+  } else if (!state.cartItems.some((line) => line.sku === entry.sku)) {
+    throw new DomainError(
+      DomainErrorCode.CartItemNotFound,
+      `The cart has no item with sku ${entry.sku}`,
+      `/returnedCartItems/${i}/sku`,
+    );
+  }
+}
+
+/**
+ * `position` names the line (and wins over `sku`); `sku` alone names the first line with that sku
+ * whose remaining quantity covers the request — counting earlier entries of the same return.
+ * Without `quantity`, the whole remaining quantity of the line is returned.
+ */
+function resolveReturn(
+  state: SessionState,
+  remaining: number[],
+  entry: ValidReturnEntry,
+  i: number,
+): { line: CartLine; quantity: number } {
+  const pointer = `/returnedCartItems/${i}`;
+  const line =
+    entry.position !== undefined
+      ? state.cartItems[entry.position]
+      : state.cartItems.find(
+          (candidate) =>
+            candidate.sku === entry.sku && remaining[candidate.position] >= (entry.quantity ?? 1),
+        );
+  const left = line === undefined ? 0 : remaining[line.position];
+  const quantity = entry.quantity ?? left;
+  if (line === undefined || quantity === 0 || quantity > left) {
+    throw new DomainError(
+      DomainErrorCode.ReturnQuantityExceeded,
+      line === undefined
+        ? `No item with sku ${entry.sku} has ${quantity || 'any'} unit(s) left to return`
+        : `Position ${line.position} has ${left} unit(s) left to return, ${quantity || 'none'} requested`,
+      entry.quantity !== undefined ? `${pointer}/quantity` : pointer,
+    );
+  }
+  return { line, quantity };
+}

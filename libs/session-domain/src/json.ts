@@ -1,0 +1,77 @@
+/**
+ * Plain JSON values: validation, canonical form (for deep equality where object key order does not
+ * matter) and the UTF-8 size of their serialization.
+ */
+
+import { SESSION_LIMITS } from './limits';
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Returns the JSON pointer (relative to `pointer`) of the first value that is not plain JSON
+ * (undefined, a function, a non-finite number, a class instance, nesting deeper than SESSION_LIMITS.jsonDepth),
+ * or null when the whole value is plain JSON.
+ */
+export function findNonJson(value: unknown, pointer = '', depth = 0): string | null {
+  if (depth > SESSION_LIMITS.jsonDepth) return pointer;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return null;
+  if (typeof value === 'number') return Number.isFinite(value) ? null : pointer;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNonJson(value[i], `${pointer}/${i}`, depth + 1);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (isPlainObject(value)) {
+    for (const key of Object.keys(value)) {
+      const found = findNonJson(value[key], `${pointer}/${escapePointer(key)}`, depth + 1);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  return pointer;
+}
+
+export function escapePointer(token: string): string {
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** JSON text with object keys sorted, so two values are deep-equal exactly when their canonical texts are. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record)
+      .filter((key) => record[key] !== undefined)
+      .sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+/** Number of bytes of the UTF-8 encoding of a string (JSON.stringify never leaves lone surrogates). */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
