@@ -1,0 +1,100 @@
+import { bind, createGrpcServer } from './server';
+import { DEFAULT_MAX_APPEND_SIZE } from './errors';
+import { EventStore } from './storage/event-store';
+import { SynchronousMode } from './storage/sqlite-event-log';
+import { ServerContext } from './streams/context';
+import { SERVER_VERSION } from './server-features';
+
+export interface EmbeddedEventStoreOptions {
+  /** Interface to bind; 127.0.0.1 unless you mean to expose it. */
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  dataDir: string;
+  /** Largest append accepted, in bytes (EventStoreDB's default: 1 MiB). */
+  maxAppendSize?: number;
+  /** SQLite `synchronous`: FULL (default) fsyncs the WAL at each commit; NORMAL survives process crashes only. */
+  synchronous?: SynchronousMode;
+  /** No start-up/shut-down log lines on stdout. */
+  silent?: boolean;
+}
+
+export interface EmbeddedEventStore {
+  host: string;
+  port: number;
+  /** `esdb://host:port?tls=false`, for `EventStoreDBClient.connectionString`. */
+  connectionString: string;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 1000;
+
+/**
+ * Starts the EventStoreDB-compatible gRPC server in this process, persisting under `dataDir`.
+ * Talk to it with @eventstore/db-client through `connectionString`.
+ */
+export async function startEmbeddedEventStore(
+  options: EmbeddedEventStoreOptions,
+): Promise<EmbeddedEventStore> {
+  const host = options.host ?? '127.0.0.1';
+  const silent = options.silent ?? false;
+  const store = new EventStore(options.dataDir, options.synchronous ?? 'FULL');
+  const ctx: ServerContext = {
+    store,
+    maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
+    shutdownHooks: new Set(),
+    log: (level, msg, fields = {}) => {
+      if (silent && level === 'info') return;
+      const line = JSON.stringify({
+        level,
+        time: new Date().toISOString(),
+        service: 'eventstore-embedded',
+        msg,
+        ...fields,
+      });
+      if (level === 'info') process.stdout.write(`${line}\n`);
+      else process.stderr.write(`${line}\n`);
+    },
+  };
+  const server = createGrpcServer(ctx);
+  let port: number;
+  try {
+    port = await bind(server, host, options.port ?? 2113);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const connectionString = `esdb://${host}:${port}?tls=false`;
+  ctx.log('info', `EventStoreDB-compatible server listening on ${host}:${port}`, {
+    host,
+    port,
+    connectionString,
+    dataDir: options.dataDir,
+    serverVersion: SERVER_VERSION,
+    maxAppendSize: ctx.maxAppendSize,
+    lastPosition: store.lastPosition,
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      // Stop accepting calls; let queued appends commit and be acknowledged; end subscriptions.
+      const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      for (const hook of [...ctx.shutdownHooks]) hook();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        drained,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS))),
+      ]);
+      clearTimeout(timer);
+      server.forceShutdown();
+      store.close();
+      ctx.log('info', 'EventStoreDB-compatible server stopped', { host, port });
+    })());
+
+  return { host, port, connectionString, dataDir: options.dataDir, close };
+}
+
+export { SERVER_VERSION } from './server-features';
+export { DEFAULT_MAX_APPEND_SIZE } from './errors';

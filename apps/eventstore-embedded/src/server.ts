@@ -1,0 +1,52 @@
+import { Server, ServerCredentials, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
+import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
+import { getSupportedMethodsHandler } from './server-features';
+import { appendHandler } from './streams/append';
+import { batchAppendHandler } from './streams/batch-append';
+import { ServerContext } from './streams/context';
+import { deleteHandler, tombstoneHandler } from './streams/delete';
+import { readHandler } from './streams/read';
+
+/** Read and BatchAppend responses are encoded by hand (see proto/wire.ts); everything else uses jspb. */
+const passThrough = (value: Buffer): Buffer => value;
+
+function streamsDefinition(): ServiceDefinition {
+  return {
+    ...StreamsService,
+    read: { ...StreamsService.read, responseSerialize: passThrough },
+    batchAppend: { ...StreamsService.batchAppend, responseSerialize: passThrough },
+  } as unknown as ServiceDefinition;
+}
+
+export function createGrpcServer(ctx: ServerContext): Server {
+  const server = new Server({
+    // Appends are limited by maxAppendSize; leave room for the client's 3 MiB batch-append chunks.
+    'grpc.max_receive_message_length': Math.max(8 * 1024 * 1024, ctx.maxAppendSize * 2),
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  const streams: UntypedServiceImplementation = {
+    read: readHandler(ctx),
+    append: appendHandler(ctx),
+    batchAppend: batchAppendHandler(ctx),
+    delete: deleteHandler(ctx),
+    tombstone: tombstoneHandler(ctx),
+  };
+  server.addService(streamsDefinition(), streams);
+  server.addService(
+    ServerFeaturesService as unknown as ServiceDefinition,
+    {
+      getSupportedMethods: getSupportedMethodsHandler(),
+    } as UntypedServiceImplementation,
+  );
+  return server;
+}
+
+export function bind(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, boundPort) =>
+      err ? reject(err) : resolve(boundPort),
+    );
+  });
+}

@@ -1,0 +1,331 @@
+import { randomUUID } from 'node:crypto';
+import { SqliteEventLog, SynchronousMode } from './sqlite-event-log';
+import { isMetastream, metastreamOf, parseStreamMetadata, StreamMetadata } from './stream-metadata';
+import { ExpectedRevision, ProposedEvent, StoredEvent, StreamHead, StreamState, WriteOutcome } from './types';
+
+export interface CommitListener {
+  /** Called synchronously right after a transaction committed, with its events in `$all` order. */
+  onCommitted(events: StoredEvent[]): void;
+  onTombstoned?(stream: string): void;
+}
+
+type WriteRequest =
+  | { kind: 'append'; stream: string; expected: ExpectedRevision; events: ProposedEvent[] }
+  | { kind: 'delete'; stream: string; expected: ExpectedRevision; tombstone: boolean };
+
+interface Queued {
+  request: WriteRequest;
+  done: (outcome: WriteOutcome) => void;
+}
+
+/** The visible window of a stream for reads, after soft deletes and stream metadata are applied. */
+export interface Visibility {
+  fromRevision: number;
+  /** Events created before this (ticks) are hidden by `$maxAge`; 0 when no limit. */
+  minCreated: number;
+}
+
+const TICKS_PER_MS = 10_000;
+const NO_HEAD: StreamHead = { lastRevision: -1, state: StreamState.Live, truncateBefore: 0 };
+
+/** Tracks what one flush has written so far; nothing reaches the caches until the commit succeeded. */
+class FlushContext {
+  readonly heads = new Map<string, StreamHead>();
+  readonly inserted: StoredEvent[] = [];
+  readonly tombstoned: string[] = [];
+  constructor(
+    public lastPosition: number,
+    readonly created: number,
+  ) {}
+}
+
+/**
+ * The single writer and the shared read state over the SQLite log.
+ *
+ * Group commit: writes are queued and flushed on the next turn of the event loop (`setImmediate`) in one
+ * SQLite transaction; each request's promise settles only after that transaction committed (durability on
+ * acknowledgement). Each request is validated against the heads as left by the requests before it in the
+ * same flush, so a request is all-or-nothing while a failing one does not abort the others.
+ * Commit listeners (live subscriptions) are called synchronously after the commit, before the next read can
+ * run, which is what lets a subscription switch from catch-up to live without a gap or a duplicate.
+ */
+export class EventStore {
+  private readonly log: SqliteEventLog;
+  private queue: Queued[] = [];
+  private scheduled = false;
+  private closed = false;
+  private readonly heads = new Map<string, StreamHead>();
+  private readonly metadataCache = new Map<string, StreamMetadata | null>();
+  private readonly listeners = new Set<CommitListener>();
+  private position: number;
+
+  constructor(dataDir: string, synchronous: SynchronousMode = 'FULL') {
+    this.log = new SqliteEventLog(dataDir, synchronous);
+    this.position = this.log.maxPosition();
+  }
+
+  /** Position of the last committed event in `$all` (0 when empty). */
+  get lastPosition(): number {
+    return this.position;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  addListener(listener: CommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  head(stream: string): StreamHead | undefined {
+    let head = this.heads.get(stream);
+    if (!head) {
+      head = this.log.loadHead(stream);
+      if (head) this.heads.set(stream, head);
+    }
+    return head;
+  }
+
+  metadata(stream: string): StreamMetadata | null {
+    if (this.metadataCache.has(stream)) return this.metadataCache.get(stream) ?? null;
+    const [last] = this.log.readStreamBackward(metastreamOf(stream), Number.MAX_SAFE_INTEGER, 1);
+    const meta = last ? parseStreamMetadata(last.data) : null;
+    this.metadataCache.set(stream, meta);
+    return meta;
+  }
+
+  visibility(stream: string, head: StreamHead): Visibility {
+    let fromRevision = head.truncateBefore;
+    let minCreated = 0;
+    const meta = isMetastream(stream) ? null : this.metadata(stream);
+    if (meta) {
+      if (meta.truncateBefore !== undefined) fromRevision = Math.max(fromRevision, meta.truncateBefore);
+      if (meta.maxCount !== undefined)
+        fromRevision = Math.max(fromRevision, head.lastRevision - meta.maxCount + 1);
+      if (meta.maxAge !== undefined) minCreated = (Date.now() - meta.maxAge * 1000) * TICKS_PER_MS;
+    }
+    return { fromRevision, minCreated };
+  }
+
+  readStreamForward(stream: string, fromRevision: number, limit: number): StoredEvent[] {
+    return this.log.readStreamForward(stream, fromRevision, limit);
+  }
+
+  readStreamBackward(stream: string, fromRevision: number, limit: number): StoredEvent[] {
+    return this.log.readStreamBackward(stream, fromRevision, limit);
+  }
+
+  readAllForward(from: number, limit: number): StoredEvent[] {
+    return this.log.readAllForward(from, limit);
+  }
+
+  readAllBackward(before: number, limit: number): StoredEvent[] {
+    return this.log.readAllBackward(before, limit);
+  }
+
+  append(stream: string, expected: ExpectedRevision, events: ProposedEvent[]): Promise<WriteOutcome> {
+    return this.enqueue({ kind: 'append', stream, expected, events });
+  }
+
+  delete(stream: string, expected: ExpectedRevision, tombstone: boolean): Promise<WriteOutcome> {
+    return this.enqueue({ kind: 'delete', stream, expected, tombstone });
+  }
+
+  private enqueue(request: WriteRequest): Promise<WriteOutcome> {
+    if (this.closed) return Promise.resolve({ kind: 'failed', message: 'The event store is shutting down' });
+    return new Promise((done) => {
+      this.queue.push({ request, done });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const ctx = new FlushContext(this.position, Date.now() * TICKS_PER_MS);
+    let outcomes: WriteOutcome[];
+    try {
+      outcomes = this.log.transaction(() => {
+        const results = batch.map(({ request }) =>
+          request.kind === 'append'
+            ? this.applyAppend(ctx, request.stream, request.expected, request.events)
+            : this.applyDelete(ctx, request.stream, request.expected, request.tombstone),
+        );
+        for (const [stream, head] of ctx.heads) this.log.saveHead(stream, head);
+        return results;
+      });
+    } catch (err) {
+      const message = `Write failed: ${(err as Error).message}`;
+      for (const { done } of batch) done({ kind: 'failed', message });
+      return;
+    }
+    // Committed: publish the new state, then notify subscribers, then acknowledge.
+    for (const [stream, head] of ctx.heads) {
+      this.heads.set(stream, head);
+      if (isMetastream(stream)) this.metadataCache.delete(stream.slice(2));
+    }
+    this.position = ctx.lastPosition;
+    if (ctx.inserted.length > 0) {
+      for (const listener of this.listeners) {
+        try {
+          listener.onCommitted(ctx.inserted);
+        } catch {
+          // A failing subscriber must not affect the writer or other subscribers.
+        }
+      }
+    }
+    for (const stream of ctx.tombstoned) {
+      for (const listener of this.listeners) listener.onTombstoned?.(stream);
+    }
+    batch.forEach(({ done }, i) => done(outcomes[i]));
+  }
+
+  private currentHead(ctx: FlushContext, stream: string): StreamHead {
+    return ctx.heads.get(stream) ?? this.head(stream) ?? NO_HEAD;
+  }
+
+  private expectationMet(head: StreamHead, expected: ExpectedRevision): boolean {
+    const exists = head.lastRevision >= 0 && head.state === StreamState.Live;
+    switch (expected.kind) {
+      case 'any':
+        return true;
+      case 'no_stream':
+        return !exists;
+      case 'stream_exists':
+        return exists;
+      case 'revision':
+        return head.lastRevision >= 0 && expected.revision === head.lastRevision;
+    }
+  }
+
+  /**
+   * EventStoreDB idempotence: when the proposed event ids are already the events at the place this write
+   * would have put them, the write succeeds again without duplicating anything.
+   */
+  private idempotentOutcome(
+    stream: string,
+    head: StreamHead,
+    expected: ExpectedRevision,
+    events: ProposedEvent[],
+  ): WriteOutcome | null {
+    if (events.length === 0 || head.lastRevision < 0) return null;
+    const first = this.log.revisionOfEventId(stream, events[0].eventId);
+    if (first === undefined) return null;
+    if (expected.kind === 'revision' && first !== expected.revision + 1) return null;
+    if (expected.kind === 'no_stream' && first !== head.truncateBefore) return null;
+    const existing = this.log.eventIdsFrom(stream, first, events.length);
+    const matches =
+      existing.length === events.length && existing.every((row, i) => row.eventId === events[i].eventId);
+    if (!matches) {
+      if (expected.kind === 'any' || expected.kind === 'stream_exists') {
+        return { kind: 'wrong_expected_version', currentRevision: head.lastRevision, expected };
+      }
+      return null;
+    }
+    const last = existing[existing.length - 1];
+    return {
+      kind: 'ok',
+      currentRevision: last.revision,
+      position: { commit: last.position, prepare: last.position },
+    };
+  }
+
+  private applyAppend(
+    ctx: FlushContext,
+    stream: string,
+    expected: ExpectedRevision,
+    events: ProposedEvent[],
+  ): WriteOutcome {
+    const head = this.currentHead(ctx, stream);
+    if (head.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
+    const idempotent = this.idempotentOutcome(stream, head, expected, events);
+    if (idempotent) return idempotent;
+    if (!this.expectationMet(head, expected)) {
+      return { kind: 'wrong_expected_version', currentRevision: head.lastRevision, expected };
+    }
+    if (events.length === 0) return { kind: 'ok', currentRevision: head.lastRevision, position: null };
+    let revision = head.lastRevision;
+    for (const e of events) {
+      const stored: StoredEvent = {
+        position: ++ctx.lastPosition,
+        stream,
+        revision: ++revision,
+        eventId: e.eventId,
+        type: e.type,
+        contentType: e.contentType,
+        data: e.data,
+        metadata: e.metadata,
+        created: ctx.created,
+      };
+      this.log.insert(stored);
+      ctx.inserted.push(stored);
+    }
+    ctx.heads.set(stream, {
+      lastRevision: revision,
+      state: StreamState.Live,
+      truncateBefore: head.truncateBefore,
+    });
+    return {
+      kind: 'ok',
+      currentRevision: revision,
+      position: { commit: ctx.lastPosition, prepare: ctx.lastPosition },
+    };
+  }
+
+  private applyDelete(
+    ctx: FlushContext,
+    stream: string,
+    expected: ExpectedRevision,
+    tombstone: boolean,
+  ): WriteOutcome {
+    const head = this.currentHead(ctx, stream);
+    if (head.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
+    if (!this.expectationMet(head, expected)) {
+      return { kind: 'wrong_expected_version', currentRevision: head.lastRevision, expected };
+    }
+    const here = { commit: ctx.lastPosition, prepare: ctx.lastPosition };
+    if (tombstone) {
+      ctx.heads.set(stream, { ...head, state: StreamState.Tombstoned });
+      ctx.tombstoned.push(stream);
+      return { kind: 'ok', currentRevision: head.lastRevision, position: here };
+    }
+    if (head.lastRevision < 0 || head.state === StreamState.SoftDeleted) {
+      return { kind: 'ok', currentRevision: head.lastRevision, position: here };
+    }
+    // Soft delete, as EventStoreDB does it: the stream's metadata gets `$tb` past its last event, and the
+    // stream reads as not found until it is written again (revisions then continue).
+    const truncateBefore = head.lastRevision + 1;
+    ctx.heads.set(stream, {
+      lastRevision: head.lastRevision,
+      state: StreamState.SoftDeleted,
+      truncateBefore,
+    });
+    const meta = this.metadata(stream)?.raw ?? {};
+    const data = Buffer.from(JSON.stringify({ ...meta, $tb: truncateBefore }), 'utf8');
+    const outcome = this.applyAppend(ctx, metastreamOf(stream), { kind: 'any' }, [
+      {
+        eventId: randomUUID(),
+        type: '$metadata',
+        contentType: 'application/json',
+        data,
+        metadata: Buffer.alloc(0),
+      },
+    ]);
+    return outcome.kind === 'ok' ? { ...outcome, currentRevision: head.lastRevision } : outcome;
+  }
+
+  /** Flushes what is queued, then closes the database. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.listeners.clear();
+    this.log.close();
+  }
+}

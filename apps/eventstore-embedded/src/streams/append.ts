@@ -1,0 +1,117 @@
+import type { sendUnaryData, ServerReadableStream } from '@grpc/grpc-js';
+import { Empty } from '@eventstore/db-client/generated/shared_pb';
+import { AppendReq, AppendResp } from '@eventstore/db-client/generated/streams_pb';
+import {
+  BadRequest,
+  maxAppendSizeExceededError,
+  streamDeletedError,
+  toServiceError,
+  unavailableError,
+} from '../errors';
+import { ExpectedRevision, ProposedEvent, WriteOutcome } from '../storage/types';
+import { ServerContext } from './context';
+import { parseExpected, parseProposed, parseStreamName, proposedSize } from './request';
+
+function wrongExpectedVersionResp(expected: ExpectedRevision, currentRevision: number): AppendResp {
+  const wev = new AppendResp.WrongExpectedVersion();
+  if (currentRevision >= 0) wev.setCurrentRevision(String(currentRevision));
+  else wev.setCurrentNoStream(new Empty());
+  switch (expected.kind) {
+    case 'any':
+      wev.setExpectedAny(new Empty());
+      break;
+    case 'no_stream':
+      wev.setExpectedNoStream(new Empty());
+      break;
+    case 'stream_exists':
+      wev.setExpectedStreamExists(new Empty());
+      break;
+    case 'revision':
+      wev.setExpectedRevision(String(expected.revision));
+      break;
+  }
+  return new AppendResp().setWrongExpectedVersion(wev);
+}
+
+function respond(stream: string, outcome: WriteOutcome, callback: sendUnaryData<AppendResp>): void {
+  switch (outcome.kind) {
+    case 'ok': {
+      const success = new AppendResp.Success();
+      if (outcome.currentRevision >= 0) success.setCurrentRevision(String(outcome.currentRevision));
+      else success.setNoStream(new Empty());
+      if (outcome.position) {
+        const position = new AppendResp.Position()
+          .setCommitPosition(String(outcome.position.commit))
+          .setPreparePosition(String(outcome.position.prepare));
+        success.setPosition(position);
+      } else {
+        success.setNoPosition(new Empty());
+      }
+      return callback(null, new AppendResp().setSuccess(success));
+    }
+    case 'wrong_expected_version':
+      return callback(null, wrongExpectedVersionResp(outcome.expected, outcome.currentRevision));
+    case 'stream_deleted':
+      return callback(streamDeletedError(stream));
+    case 'failed':
+      return callback(unavailableError(outcome.message));
+  }
+}
+
+/**
+ * Streams.Append (client streaming): first message carries the options, then one message per event.
+ * The append is queued for the next group commit when the client half-closes.
+ */
+export function appendHandler(ctx: ServerContext) {
+  return (call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>): void => {
+    let stream: string | undefined;
+    let expected: ExpectedRevision = { kind: 'any' };
+    const events: ProposedEvent[] = [];
+    let size = 0;
+    let answered = false;
+    const fail = (err: unknown) => {
+      if (answered) return;
+      answered = true;
+      callback(toServiceError(err));
+    };
+
+    call.on('data', (req: AppendReq) => {
+      if (answered) return;
+      try {
+        if (req.hasOptions()) {
+          if (stream !== undefined) throw new BadRequest('Options were sent twice');
+          const options = req.getOptions() as AppendReq.Options;
+          stream = parseStreamName(options.getStreamIdentifier());
+          expected = parseExpected(options, () => options.getRevision());
+        } else if (req.hasProposedMessage()) {
+          if (stream === undefined) throw new BadRequest('The first message must carry the options');
+          const event = parseProposed(req.getProposedMessage() as AppendReq.ProposedMessage);
+          size += proposedSize(event);
+          if (size > ctx.maxAppendSize) return fail(maxAppendSizeExceededError(ctx.maxAppendSize));
+          events.push(event);
+        } else {
+          throw new BadRequest('Empty append request');
+        }
+      } catch (err) {
+        fail(err);
+      }
+    });
+    call.on('error', () => {
+      // The client went away mid-append: nothing was queued, nothing is written.
+      answered = true;
+    });
+    call.on('end', () => {
+      if (answered) return;
+      if (stream === undefined) return fail(new BadRequest('No append options were sent'));
+      const name = stream;
+      ctx.store.append(name, expected, events).then(
+        (outcome) => {
+          if (answered) return;
+          answered = true;
+          respond(name, outcome, callback);
+        },
+        (err) => fail(err),
+      );
+    });
+  };
+}

@@ -1,0 +1,141 @@
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { BatchAppendReq } from '@eventstore/db-client/generated/streams_pb';
+import {
+  BadRequest,
+  maxAppendSizeDetail,
+  streamDeletedDetail,
+  unknownDetail,
+  wrongExpectedVersionDetail,
+} from '../errors';
+import { ExpectedRevision, ProposedEvent, WriteOutcome } from '../storage/types';
+import { ServerContext } from './context';
+import { BatchAppendResult, encodeBatchAppendResp } from './encode';
+import { parseExpected, parseProposed, parseStreamName, parseUuid, proposedSize } from './request';
+
+interface PendingBatch {
+  stream: string;
+  expected: ExpectedRevision;
+  events: ProposedEvent[];
+  size: number;
+  failed: boolean;
+}
+
+function resultOf(correlationId: string, stream: string, outcome: WriteOutcome): BatchAppendResult {
+  switch (outcome.kind) {
+    case 'ok':
+      return {
+        correlationId,
+        stream,
+        success: { currentRevision: outcome.currentRevision, position: outcome.position?.commit ?? null },
+      };
+    case 'wrong_expected_version':
+      return {
+        correlationId,
+        stream,
+        error: wrongExpectedVersionDetail(stream, outcome.expected, outcome.currentRevision),
+      };
+    case 'stream_deleted':
+      return { correlationId, stream, error: streamDeletedDetail(stream) };
+    case 'failed':
+      return { correlationId, stream, error: unknownDetail(outcome.message) };
+  }
+}
+
+/**
+ * Streams.BatchAppend (bidirectional): the client keeps one call open and multiplexes appends on it by
+ * correlation id; an append may span several requests (chunks) and is complete at `is_final`. Each
+ * completed append joins the next group commit and is answered as soon as its transaction committed.
+ */
+export function batchAppendHandler(ctx: ServerContext) {
+  return (call: ServerDuplexStream<BatchAppendReq, Buffer>): void => {
+    const pending = new Map<string, PendingBatch>();
+    let inFlight = 0;
+    let ended = false;
+    let gone = false;
+
+    const send = (result: BatchAppendResult) => {
+      if (!gone) call.write(encodeBatchAppendResp(result));
+    };
+    const maybeEnd = () => {
+      if (ended && inFlight === 0 && !gone) call.end();
+    };
+
+    const shutdown = () => {
+      ended = true;
+      maybeEnd();
+    };
+    ctx.shutdownHooks.add(shutdown);
+    const forget = () => ctx.shutdownHooks.delete(shutdown);
+    call.on('close', forget);
+
+    call.on('data', (req: BatchAppendReq) => {
+      let correlationId = '';
+      let batch: PendingBatch | undefined;
+      try {
+        correlationId = parseUuid(req.getCorrelationId());
+        batch = pending.get(correlationId);
+        if (!batch) {
+          const options = req.getOptions();
+          if (!options) throw new BadRequest('The first request of a batch must carry the options');
+          batch = {
+            stream: parseStreamName(options.getStreamIdentifier()),
+            expected: parseExpected(options, () => options.getStreamPosition()),
+            events: [],
+            size: 0,
+            failed: false,
+          };
+          pending.set(correlationId, batch);
+        }
+        if (!batch.failed) {
+          for (const message of req.getProposedMessagesList()) {
+            const event = parseProposed(message);
+            batch.size += proposedSize(event);
+            batch.events.push(event);
+          }
+          if (batch.size > ctx.maxAppendSize) {
+            batch.failed = true;
+            batch.events = [];
+            send({ correlationId, stream: batch.stream, error: maxAppendSizeDetail(ctx.maxAppendSize) });
+          }
+        }
+      } catch (err) {
+        if (!correlationId) {
+          // Without a correlation id no answer can be routed: refuse the whole call.
+          gone = true;
+          call.emit('error', { code: 3, details: (err as Error).message });
+          return;
+        }
+        if (batch && !batch.failed) batch.failed = true;
+        send({ correlationId, stream: batch?.stream ?? '', error: unknownDetail((err as Error).message) });
+        if (!batch) return;
+      }
+      if (!req.getIsFinal() || !batch) return;
+      pending.delete(correlationId);
+      if (batch.failed) return;
+      const { stream } = batch;
+      inFlight++;
+      ctx.store.append(stream, batch.expected, batch.events).then(
+        (outcome) => {
+          inFlight--;
+          send(resultOf(correlationId, stream, outcome));
+          maybeEnd();
+        },
+        (err: Error) => {
+          inFlight--;
+          send({ correlationId, stream, error: unknownDetail(err.message) });
+          maybeEnd();
+        },
+      );
+    });
+    call.on('end', () => {
+      ended = true;
+      maybeEnd();
+    });
+    call.on('error', () => {
+      gone = true;
+    });
+    call.on('cancelled', () => {
+      gone = true;
+    });
+  };
+}

@@ -1,0 +1,10 @@
+import { EventStore } from '../storage/event-store';
+
+export interface ServerContext {
+  store: EventStore;
+  maxAppendSize: number;
+  /** Structured log line (one JSON object per line). */
+  /** Hooks run when the server shuts down (end subscriptions, half-close batch-append calls). */
+  shutdownHooks: Set<() => void>;
+  log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
+}

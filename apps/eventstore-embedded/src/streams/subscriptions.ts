@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { ReadReq } from '@eventstore/db-client/generated/streams_pb';
+import { streamDeletedError } from '../errors';
+import { CommitListener } from '../storage/event-store';
+import { StoredEvent, StreamState } from '../storage/types';
+import { ServerContext } from './context';
+import { encodeCaughtUp, encodeCheckpoint, encodeConfirmation, encodeEventResp } from './encode';
+import { EventFilter, parseFilter } from './filter';
+import { waitForDrain, write } from './flow';
+import { parseStreamName, parseUint64 } from './request';
+
+const PAGE_SIZE = 512;
+
+type Call = ServerWritableStream<ReadReq, Buffer>;
+
+type Target = { kind: 'all'; filter: EventFilter | null } | { kind: 'stream'; stream: string };
+
+/**
+ * A catch-up subscription: reads the log in pages from its cursor, then goes live.
+ *
+ * The switch to live happens in the same synchronous turn as the read that found nothing more, and commits
+ * notify listeners synchronously right after committing, so no event can fall between the two (no gap) and
+ * the cursor check drops anything already sent (no duplicate). When the client is slow, the subscription
+ * leaves live mode, waits for the call to drain and catches up from the log again: buffering stays bounded.
+ */
+class Subscription implements CommitListener {
+  private live = false;
+  private closed = false;
+  private caughtUpSent = false;
+  private sinceCheckpoint = 0;
+  private readonly checkpointInterval: number;
+  private readonly removeListener: () => void;
+  private readonly unregisterShutdown: () => void;
+
+  /** `$all`: last position examined; stream: last revision examined. */
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly call: Call,
+    private readonly target: Target,
+    private cursor: number,
+  ) {
+    this.checkpointInterval = target.kind === 'all' && target.filter ? target.filter.checkpointInterval : 0;
+    this.removeListener = ctx.store.addListener(this);
+    const shutdown = () => {
+      this.close();
+      call.end();
+    };
+    ctx.shutdownHooks.add(shutdown);
+    this.unregisterShutdown = () => ctx.shutdownHooks.delete(shutdown);
+    const close = () => this.close();
+    call.on('cancelled', close);
+    call.on('close', close);
+    call.on('error', close);
+    call.on('finish', close);
+  }
+
+  start(): void {
+    this.call.write(encodeConfirmation(randomUUID()));
+    void this.catchUp();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.live = false;
+    this.removeListener();
+    this.unregisterShutdown();
+  }
+
+  private readPage(): StoredEvent[] {
+    const store = this.ctx.store;
+    return this.target.kind === 'all'
+      ? store.readAllForward(this.cursor + 1, PAGE_SIZE)
+      : store.readStreamForward(this.target.stream, this.cursor + 1, PAGE_SIZE);
+  }
+
+  private async catchUp(): Promise<void> {
+    this.live = false;
+    while (!this.closed && !this.ctx.store.isClosed) {
+      const page = this.readPage();
+      if (page.length === 0) {
+        // Caught up: go live in this same turn (see class comment).
+        this.live = true;
+        if (!this.caughtUpSent) {
+          this.caughtUpSent = true;
+          this.call.write(encodeCaughtUp());
+        }
+        return;
+      }
+      for (const e of page) {
+        if (!this.deliver(e) && !(await this.drained())) return;
+      }
+    }
+  }
+
+  private async drained(): Promise<boolean> {
+    const ok = await waitForDrain(this.call);
+    return ok && !this.closed;
+  }
+
+  /** Sends `e` if it passes the filter, advances the cursor; false when the caller must wait for drain. */
+  private deliver(e: StoredEvent): boolean {
+    let canContinue = true;
+    if (this.target.kind === 'all') {
+      this.cursor = e.position;
+      const filter = this.target.filter;
+      if (!filter || filter.matches(e)) canContinue = write(this.call, encodeEventResp(e));
+      if (this.checkpointInterval > 0 && ++this.sinceCheckpoint >= this.checkpointInterval) {
+        this.sinceCheckpoint = 0;
+        canContinue = write(this.call, encodeCheckpoint(e.position)) && canContinue;
+      }
+    } else {
+      this.cursor = e.revision;
+      canContinue = write(this.call, encodeEventResp(e));
+    }
+    return canContinue;
+  }
+
+  onCommitted(events: StoredEvent[]): void {
+    if (!this.live || this.closed) return;
+    for (const e of events) {
+      if (this.target.kind === 'all') {
+        if (e.position <= this.cursor) continue;
+      } else if (e.stream !== this.target.stream || e.revision <= this.cursor) {
+        continue;
+      }
+      if (!this.deliver(e)) {
+        // Too far ahead of the client: stop pushing, resume from the log once it drained.
+        this.live = false;
+        void this.drained().then((ok) => {
+          if (ok) void this.catchUp();
+        });
+        return;
+      }
+    }
+  }
+
+  onTombstoned(stream: string): void {
+    if (this.target.kind === 'stream' && this.target.stream === stream && !this.closed) {
+      this.close();
+      this.call.emit('error', streamDeletedError(stream));
+    }
+  }
+}
+
+export function startSubscription(ctx: ServerContext, call: Call, options: ReadReq.Options): void {
+  const store = ctx.store;
+  if (options.hasAll()) {
+    const ao = options.getAll() as ReadReq.Options.AllOptions;
+    const filter = parseFilter(options);
+    // Subscribing from a position delivers what comes after it.
+    const after = ao.hasStart()
+      ? 0
+      : ao.hasEnd()
+        ? store.lastPosition
+        : parseUint64(ao.getPosition()?.getCommitPosition() ?? '0', 'commit position');
+    new Subscription(ctx, call, { kind: 'all', filter }, after).start();
+    return;
+  }
+  const so = options.getStream() as ReadReq.Options.StreamOptions;
+  const stream = parseStreamName(so.getStreamIdentifier());
+  const head = store.head(stream);
+  if (head?.state === StreamState.Tombstoned) throw streamDeletedError(stream);
+  let after = so.hasStart()
+    ? -1
+    : so.hasEnd()
+      ? (head?.lastRevision ?? -1)
+      : parseUint64(so.getRevision(), 'revision');
+  if (head) after = Math.max(after, store.visibility(stream, head).fromRevision - 1);
+  new Subscription(ctx, call, { kind: 'stream', stream }, after).start();
+}
