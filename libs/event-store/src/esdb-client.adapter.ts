@@ -10,7 +10,10 @@ import {
   FORWARDS,
   NO_STREAM,
   START,
+  DeadlineExceededError,
+  NotLeaderError,
   StreamNotFoundError,
+  UnavailableError,
   WrongExpectedVersionError,
   jsonEvent,
   streamNameFilter,
@@ -64,6 +67,19 @@ export class StreamRevisionConflict extends Error {
     super(`Stream ${streamName}: expected revision ${String(expected)}, found ${String(actual)}`);
   }
 }
+
+/** The server could not be reached or did not answer in time (the API answers 503). */
+export class EventStoreUnavailableError extends Error {
+  override readonly name = 'EventStoreUnavailableError';
+  constructor(override readonly cause: unknown) {
+    super('The event store is not reachable');
+  }
+}
+
+const unavailable = (error: unknown): boolean =>
+  error instanceof UnavailableError ||
+  error instanceof DeadlineExceededError ||
+  error instanceof NotLeaderError;
 
 export interface ReadStreamOptions {
   fromRevision?: bigint;
@@ -142,6 +158,7 @@ export class EsdbClientAdapter {
       }
     } catch (error) {
       if (error instanceof StreamNotFoundError) return [];
+      if (unavailable(error)) throw new EventStoreUnavailableError(error);
       throw error;
     }
     return events;
@@ -176,6 +193,7 @@ export class EsdbClientAdapter {
           typeof actual === 'bigint' ? actual : actual === NO_STREAM ? 'no_stream' : undefined,
         );
       }
+      if (unavailable(error)) throw new EventStoreUnavailableError(error);
       throw error;
     }
   }

@@ -1,0 +1,323 @@
+import { startEmbeddedEventStore, type EmbeddedEventStore } from '../../../apps/eventstore-embedded/src';
+import { evolve, type SessionCommand, type SessionState } from '@session-engine/session-domain';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EsdbClientAdapter } from './esdb-client.adapter';
+import { ConcurrentUpdateError, PreconditionFailedError } from './errors';
+import { IdempotencyStore } from './idempotency-store';
+import { sessionIdFor } from './ids';
+import { ProfileClaims } from './profile-claims';
+import { fromStoredEvent, profileStreamName, sessionStreamName } from './serialization';
+import { SessionCommandHandler } from './session-command-handler';
+import { SessionEventStore } from './session-event-store';
+
+let server: EmbeddedEventStore;
+let store: EsdbClientAdapter;
+let dataDir: string;
+let counter = 0;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'event-store-int-'));
+  server = await startEmbeddedEventStore({ port: 0, dataDir, silent: true });
+  store = EsdbClientAdapter.connect(server.connectionString);
+});
+
+afterAll(async () => {
+  await store.close();
+  await server.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+const metadata = { commandId: 'c', correlationId: 'r', actor: 'key-test' };
+const now = () => new Date().toISOString();
+const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
+
+function update(
+  integrationId: string,
+  patch: Record<string, unknown> = {},
+  applicationId = 1,
+): SessionCommand {
+  return {
+    type: 'UpdateSession',
+    applicationId,
+    integrationId,
+    now: now(),
+    commandId: `cmd-${++counter}`,
+    sessionId: sessionIdFor(sessionStreamName(applicationId, integrationId)),
+    patch,
+  };
+}
+
+function addItem(integrationId: string, sku: string): SessionCommand {
+  return {
+    type: 'AddCartItems',
+    applicationId: 1,
+    integrationId,
+    now: now(),
+    commandId: `cmd-${++counter}`,
+    cartItems: [{ sku, quantity: 1, price: 1.5 }],
+  };
+}
+
+async function coldFold(streamName: string): Promise<SessionState | null> {
+  const events = await store.readStream(streamName);
+  return events.reduce<SessionState | null>(
+    (state, stored) => evolve(state, fromStoredEvent(stored).event),
+    null,
+  );
+}
+
+describe('SessionCommandHandler against the embedded server', () => {
+  it('creates a session with expected revision no_stream and appends the next command at the next revision', async () => {
+    const handler = new SessionCommandHandler(store);
+    const id = newId('create');
+    const created = await handler.handle(
+      update(id, { cartItems: [{ sku: 'a', quantity: 2, price: 19.99 }] }),
+      { metadata },
+    );
+    expect(created.revision).toBe(0n);
+    expect(created.appended).toBe(true);
+    expect(created.position).toBeDefined();
+
+    const added = await handler.handle(addItem(id, 'b'), { metadata });
+    expect(added.revision).toBe(1n);
+    const stored = await store.readStream(sessionStreamName(1, id));
+    expect(stored.map((event) => event.type)).toEqual(['SessionCreated', 'CartItemsAdded']);
+    expect(stored[0]!.metadata).toMatchObject({
+      schemaVersion: 1,
+      commandId: 'c',
+      correlationId: 'r',
+      actor: 'key-test',
+    });
+  });
+
+  it('appends nothing for an update that changes nothing', async () => {
+    const handler = new SessionCommandHandler(store);
+    const id = newId('noop');
+    await handler.handle(update(id, { couponCodes: ['X'] }), { metadata });
+    const again = await handler.handle(update(id, { couponCodes: ['X'] }), { metadata });
+    expect(again.appended).toBe(false);
+    expect(again.revision).toBe(0n);
+    expect(again.position).toBeUndefined();
+  });
+
+  it('refuses a stale If-Match revision with PreconditionFailedError and appends nothing', async () => {
+    const handler = new SessionCommandHandler(store);
+    const id = newId('if-match');
+    await handler.handle(update(id), { metadata });
+    await handler.handle(addItem(id, 'a'), { metadata, expectedRevision: 0n });
+    await expect(handler.handle(addItem(id, 'b'), { metadata, expectedRevision: 0n })).rejects.toBeInstanceOf(
+      PreconditionFailedError,
+    );
+    expect(await store.readStream(sessionStreamName(1, id))).toHaveLength(2);
+  });
+
+  it('retries a conflict from another process by re-reading and re-deciding', async () => {
+    const id = newId('conflict');
+    const stream = sessionStreamName(1, id);
+    const other = new SessionCommandHandler(store);
+    await other.handle(update(id), { metadata });
+    const retries: number[] = [];
+    const handler = new SessionCommandHandler(store, {
+      observer: { onRetry: (_s, attempt) => retries.push(attempt) },
+    });
+    // Another process writes between this handler's read and its append.
+    const read = store.readStream.bind(store);
+    let injected = false;
+    const readSpy = jest.spyOn(store, 'readStream').mockImplementation(async (name, options) => {
+      const events = await read(name, options);
+      if (!injected && name === stream) {
+        injected = true;
+        await other.handle(addItem(id, 'sneaked-in'), { metadata });
+      }
+      return events;
+    });
+    try {
+      const result = await handler.handle(addItem(id, 'mine'), { metadata });
+      expect(result.revision).toBe(2n);
+    } finally {
+      readSpy.mockRestore();
+    }
+    expect(retries).toEqual([1]);
+    const state = await coldFold(stream);
+    expect(state!.cartItems.map((line) => line.sku)).toEqual(['sneaked-in', 'mine']);
+  });
+
+  it('gives up with ConcurrentUpdateError when every attempt loses the race', async () => {
+    const id = newId('storm');
+    const setup = new SessionCommandHandler(store);
+    await setup.handle(update(id), { metadata });
+    const exhausted: string[] = [];
+    const handler = new SessionCommandHandler(store, {
+      retryPolicy: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+      observer: { onRetriesExhausted: (stream) => exhausted.push(stream) },
+    });
+    // An adapter whose appends always find a newer revision: every attempt conflicts.
+    const appendSpy = jest
+      .spyOn(store, 'appendToStream')
+      .mockImplementation(async (streamName, _events, expected) => {
+        const { StreamRevisionConflict } = await import('./esdb-client.adapter');
+        throw new StreamRevisionConflict(streamName, expected, 99n);
+      });
+    let attempts = 0;
+    try {
+      await expect(handler.handle(addItem(id, 'x'), { metadata })).rejects.toBeInstanceOf(
+        ConcurrentUpdateError,
+      );
+      attempts = appendSpy.mock.calls.length;
+    } finally {
+      appendSpy.mockRestore();
+    }
+    expect(attempts).toBe(3);
+    expect(exhausted).toEqual([sessionStreamName(1, id)]);
+  });
+
+  it('applies 50 concurrent commands on one session exactly once each', async () => {
+    const handler = new SessionCommandHandler(store);
+    const id = newId('fifty');
+    await handler.handle(update(id), { metadata });
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => handler.handle(addItem(id, `sku-${i}`), { metadata })),
+    );
+    expect(results.every((result) => result.appended)).toBe(true);
+    const state = await coldFold(sessionStreamName(1, id));
+    expect(state!.cartItems.map((line) => line.sku).sort()).toEqual(
+      Array.from({ length: 50 }, (_, i) => `sku-${i}`).sort(),
+    );
+    expect(state!.updateCount).toBe(51);
+  });
+
+  it('lets exactly one of 20 concurrent creates for a new profile be the first session', async () => {
+    const profileId = newId('profile');
+    // Separate handlers stand for separate processes: only the profile stream arbitrates.
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        new SessionCommandHandler(store).handle(update(`${profileId}-s${i}`, { profileId }), { metadata }),
+      ),
+    );
+    expect(results.filter((result) => result.state!.firstSession)).toHaveLength(1);
+    expect(await store.readStream(profileStreamName(1, profileId))).toHaveLength(1);
+  });
+
+  it('finds its own claim again after a crash between the claim and the session append', async () => {
+    const profileId = newId('crash-profile');
+    const id = newId('crash');
+    const claims = new ProfileClaims(store);
+    // The crashed attempt: claimed, never appended the session.
+    await claims.claim({
+      applicationId: 1,
+      profileId,
+      sessionIntegrationId: id,
+      sessionId: 1,
+      at: now(),
+      metadata: {},
+    });
+    expect(await store.readStream(sessionStreamName(1, id))).toHaveLength(0);
+
+    const handler = new SessionCommandHandler(store);
+    const other = await handler.handle(update(newId('other'), { profileId }), { metadata });
+    expect(other.state!.firstSession).toBe(false);
+    const retried = await handler.handle(update(id, { profileId }), { metadata });
+    expect(retried.state!.firstSession).toBe(true);
+    expect(await store.readStream(profileStreamName(1, profileId))).toHaveLength(1);
+  });
+
+  it('neither claims nor stores anything for a dry run or a refused command', async () => {
+    const handler = new SessionCommandHandler(store);
+    const profileId = newId('dry-profile');
+    const id = newId('dry');
+    const dry = await handler.handle(update(id, { profileId }), { metadata, dry: true });
+    expect(dry.state!.firstSession).toBe(true);
+    expect(dry.appended).toBe(false);
+    await expect(
+      handler.handle(update(id, { profileId, state: 'cancelled' }), { metadata }),
+    ).rejects.toThrow();
+    expect(await store.readStream(profileStreamName(1, profileId))).toHaveLength(0);
+    expect(await store.readStream(sessionStreamName(1, id))).toHaveLength(0);
+  });
+
+  it('loads from the cache exactly what a cold fold gives, including events written by another process', async () => {
+    const cached = new SessionCommandHandler(store);
+    const id = newId('cache');
+    await cached.handle(update(id), { metadata });
+    for (let i = 0; i < 30; i++) await cached.handle(addItem(id, `sku-${i}`), { metadata });
+    const other = new SessionCommandHandler(store);
+    await other.handle(addItem(id, 'written-elsewhere'), { metadata });
+    const warm = await cached.loadSession(1, id);
+    expect(warm.revision).toBe(31n);
+    expect(warm.state).toEqual(await coldFold(sessionStreamName(1, id)));
+  });
+});
+
+describe('IdempotencyStore', () => {
+  const scope = () => ({
+    applicationId: 1,
+    endpoint: 'POST /close',
+    integrationId: newId('s'),
+    key: newId('key'),
+  });
+
+  it('remembers the first response durably and scopes it to the key', async () => {
+    const idempotency = new IdempotencyStore(store);
+    const s = scope();
+    expect(await idempotency.find(s)).toBeUndefined();
+    await idempotency.remember(s, {
+      status: 200,
+      body: { ok: 1 },
+      etag: '"3"',
+      eventPosition: '42',
+      requestHash: 'h',
+    });
+    expect(await new IdempotencyStore(store).find(s)).toEqual({
+      status: 200,
+      body: { ok: 1 },
+      etag: '"3"',
+      eventPosition: '42',
+      requestHash: 'h',
+    });
+    expect(await idempotency.find({ ...s, endpoint: 'POST /cancel' })).toBeUndefined();
+  });
+
+  it('forgets a response after 24 hours', async () => {
+    let clock = Date.now();
+    const idempotency = new IdempotencyStore(store, 24 * 3600, () => clock);
+    const s = scope();
+    await idempotency.remember(s, { status: 200, body: {}, requestHash: 'h' });
+    clock += 24 * 3600 * 1000 + 1;
+    expect(await idempotency.find(s)).toBeUndefined();
+    await idempotency.remember(s, { status: 200, body: { second: true }, requestHash: 'h2' });
+    expect((await idempotency.find(s))!.requestHash).toBe('h2');
+  });
+});
+
+describe('SessionEventStore', () => {
+  it('streams session events from a position, upcast, with stream name, revision and position', async () => {
+    const handler = new SessionCommandHandler(store);
+    const id = newId('sub');
+    const created = await handler.handle(update(id), { metadata });
+    await handler.handle(addItem(id, 'a'), { metadata });
+    const sessions = new SessionEventStore(store);
+    const subscription = sessions.subscribeToSessionEvents({
+      fromPosition: created.position! - 1n,
+      prefixes: ['session-1-sub-'],
+    });
+    const seen: { stream: string; revision: bigint; type: string; position?: bigint }[] = [];
+    for await (const recorded of subscription) {
+      if (recorded.streamName !== sessionStreamName(1, id)) continue;
+      seen.push({
+        stream: recorded.streamName,
+        revision: recorded.revision,
+        type: recorded.event.type,
+        position: recorded.position,
+      });
+      if (seen.length === 2) break;
+    }
+    await subscription.close();
+    expect(seen.map((e) => [e.revision, e.type])).toEqual([
+      [0n, 'SessionCreated'],
+      [1n, 'CartItemsAdded'],
+    ]);
+    expect(seen[0]!.position).toBeDefined();
+  });
+});
