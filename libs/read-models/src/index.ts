@@ -1,1 +1,13 @@
-export {};
+export * from './database';
+export * from './migrations';
+export * from './money';
+export * from './projected-event';
+export * from './projections/customer-profiles.projection';
+export * from './projections/daily-analytics.projection';
+export * from './projections/flow-projection';
+export * from './projections/sessions.projection';
+export * from './projections/sku-analytics.projection';
+export * from './read-model-queries';
+export * from './read-model-writer';
+export * from './read-model-dump';
+export * from './writers/projection-writer';

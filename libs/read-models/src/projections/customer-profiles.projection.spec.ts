@@ -16,7 +16,9 @@ function project(events: ProjectedEvent[]) {
 
 describe('customer profiles projection', () => {
   it('counts a closed session with its total and names the session that claimed the profile', () => {
-    const first = new SessionHistory(1, 's1', 1).created(T1, { profileId: 'p' }).closed(T2, 'p', '19.99', [hat(1, '19.99')]);
+    const first = new SessionHistory(1, 's1', 1)
+      .created(T1, { profileId: 'p' })
+      .closed(T2, 'p', '19.99', [hat(1, '19.99')]);
     const second = new SessionHistory(1, 's2', 2).created(T3, { profileId: 'p', firstSession: false });
     expect(project(inLogOrder(first, second)).profile('p')).toEqual({
       applicationId: 1,
@@ -35,7 +37,11 @@ describe('customer profiles projection', () => {
       .closed(T1, 'p', '30', [hat(3, '30')])
       .returned(T2, 'p', 'closed', [hat(1, '10')], '10')
       .returned(T3, 'p', 'partially_returned', [hat(1, '10')], '10');
-    expect(project(s.events).profile('p')).toMatchObject({ closedSessions: 1, totalSales: '10', lastActivity: T3 });
+    expect(project(s.events).profile('p')).toMatchObject({
+      closedSessions: 1,
+      totalSales: '10',
+      lastActivity: T3,
+    });
   });
 
   it('stops counting a closed session once it is cancelled, but still counts the session', () => {
@@ -44,11 +50,17 @@ describe('customer profiles projection', () => {
       .closed(T1, 'p', '30', [hat(3, '30')])
       .returned(T2, 'p', 'closed', [hat(1, '10')], '10')
       .cancelled(T3, 'p', 'partially_returned', '20', [hat(2, '20')]);
-    expect(project(s.events).profile('p')).toMatchObject({ sessionCount: 1, closedSessions: 0, totalSales: '0' });
+    expect(project(s.events).profile('p')).toMatchObject({
+      sessionCount: 1,
+      closedSessions: 0,
+      totalSales: '0',
+    });
   });
 
   it('stops counting a reopened session until it is closed again with its new total', () => {
-    const s = new SessionHistory(1, 's1', 1).created(T1, { profileId: 'p' }).closed(T1, 'p', '30', [hat(3, '30')]);
+    const s = new SessionHistory(1, 's1', 1)
+      .created(T1, { profileId: 'p' })
+      .closed(T1, 'p', '30', [hat(3, '30')]);
     expect(project(s.events).profile('p')).toMatchObject({ closedSessions: 1, totalSales: '30' });
     s.reopened(T2, 'p', '30', [hat(3, '30')]);
     expect(project(s.events).profile('p')).toMatchObject({ closedSessions: 0, totalSales: '0' });
@@ -63,12 +75,18 @@ describe('customer profiles projection', () => {
       .closed(T3, 'p', '5', [hat(1, '5')]);
     const { profile, state } = project(s.events);
     expect(profile('')).toBeUndefined();
-    expect(profile('p')).toMatchObject({ sessionCount: 1, closedSessions: 1, firstSessionIntegrationId: 's1' });
+    expect(profile('p')).toMatchObject({
+      sessionCount: 1,
+      closedSessions: 1,
+      firstSessionIntegrationId: 's1',
+    });
     expect(state.profiles.size).toBe(1);
   });
 
   it('takes a session out of the profile it leaves', () => {
-    const s = new SessionHistory(1, 's1', 1).created(T1, { profileId: 'a' }).profileChanged(T2, 'a', 'b', true);
+    const s = new SessionHistory(1, 's1', 1)
+      .created(T1, { profileId: 'a' })
+      .profileChanged(T2, 'a', 'b', true);
     const { profile } = project(s.events);
     expect(profile('a')).toMatchObject({ sessionCount: 0, lastActivity: T1 });
     expect(profile('b')).toMatchObject({ sessionCount: 1, lastActivity: T2 });
@@ -79,11 +97,18 @@ describe('customer profiles projection', () => {
       .created(T1, { profileId: 'p' })
       .closed(T2, 'p', '30', [hat(3, '30')])
       .returned(T3, 'p', 'closed', [hat(1, '10')], '10');
-    const b = new SessionHistory(1, 's2', 2).created(T2, { profileId: 'p', firstSession: false }).cancelled(T4, 'p', 'open');
+    const b = new SessionHistory(1, 's2', 2)
+      .created(T2, { profileId: 'p', firstSession: false })
+      .cancelled(T4, 'p', 'open');
     const events = inLogOrder(a, b);
     const once = project(events);
     const twice = project([...events, ...events]);
     expect([...twice.state.profiles]).toEqual([...once.state.profiles]);
-    expect(once.profile('p')).toMatchObject({ sessionCount: 2, closedSessions: 1, totalSales: '20', lastActivity: T4 });
+    expect(once.profile('p')).toMatchObject({
+      sessionCount: 2,
+      closedSessions: 1,
+      totalSales: '20',
+      lastActivity: T4,
+    });
   });
 });

@@ -47,7 +47,11 @@ describe('daily analytics projection', () => {
     const { day } = project(s.events);
     expect(day('2025-03-01')).toMatchObject({ grossRevenue: '100', netRevenue: '100' });
     expect(day('2025-03-02')).toMatchObject({ itemsReturned: 1, returnedValue: '50', netRevenue: '-50' });
-    expect(day('2025-03-03')).toMatchObject({ sessionsCancelled: 1, reversedRevenue: '50', netRevenue: '-50' });
+    expect(day('2025-03-03')).toMatchObject({
+      sessionsCancelled: 1,
+      reversedRevenue: '50',
+      netRevenue: '-50',
+    });
   });
 
   it('takes back nothing when an open session is cancelled', () => {

@@ -51,7 +51,11 @@ function withNet(row: DailyAnalyticsRow): DailyAnalyticsRow {
   return { ...row, netRevenue: sub(row.grossRevenue, row.returnedValue, row.reversedRevenue) };
 }
 
-export function evolveDailyAnalytics(row: DailyAnalyticsRow | null, { event }: ProjectedEvent, key: DailyKey) {
+export function evolveDailyAnalytics(
+  row: DailyAnalyticsRow | null,
+  { event }: ProjectedEvent,
+  key: DailyKey,
+) {
   const current = row ?? emptyDailyRow(key.applicationId, key.date);
   switch (event.type) {
     case 'SessionCreated':
@@ -77,7 +81,10 @@ export function evolveDailyAnalytics(row: DailyAnalyticsRow | null, { event }: P
     case 'CartItemsReturned':
       return withNet({
         ...current,
-        itemsReturned: event.data.returnedCartItems.reduce((n, line) => n + line.quantity, current.itemsReturned),
+        itemsReturned: event.data.returnedCartItems.reduce(
+          (n, line) => n + line.quantity,
+          current.itemsReturned,
+        ),
         returnedValue: add(current.returnedValue, event.data.returnedValue),
       });
     default:

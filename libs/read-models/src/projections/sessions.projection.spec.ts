@@ -34,7 +34,9 @@ describe('sessions projection', () => {
       updated: T3,
       updateCount: 3,
       total: 59.97,
-      cartItems: [{ sku: 'SHIRT', quantity: 3, returnedQuantity: 0, remainingQuantity: 3, price: 19.99, position: 0 }],
+      cartItems: [
+        { sku: 'SHIRT', quantity: 3, returnedQuantity: 0, remainingQuantity: 3, price: 19.99, position: 0 },
+      ],
     });
   });
 
@@ -74,7 +76,9 @@ describe('sessions projection', () => {
       .closed(T3, '', '59.97', [counted(3, '59.97')]);
     const once = project(s);
     expect(project(s, [...s.events, ...s.events])).toEqual(once);
-    expect(project(s, [s.events[0], s.events[1], s.events[0], s.events[1], s.events[2], s.events[1]])).toEqual(once);
+    expect(
+      project(s, [s.events[0], s.events[1], s.events[0], s.events[1], s.events[2], s.events[1]]),
+    ).toEqual(once);
   });
 
   it('ignores a stream whose creation it never saw instead of inventing a session', () => {

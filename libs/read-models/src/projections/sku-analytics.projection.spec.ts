@@ -5,7 +5,12 @@ import { skuAnalyticsProjection, type SkuAnalyticsRow } from './sku-analytics.pr
 
 const DAY1 = '2025-03-01T10:00:00.000Z';
 const DAY2 = '2025-03-02T10:00:00.000Z';
-const line = (position: number, sku: string, quantity: number, value: string) => ({ position, sku, quantity, value });
+const line = (position: number, sku: string, quantity: number, value: string) => ({
+  position,
+  sku,
+  quantity,
+  value,
+});
 
 function project(events: ProjectedEvent[]) {
   const state = { rows: new Map<string, SkuAnalyticsRow>(), revisions: new Map<string, number>() };
@@ -64,7 +69,10 @@ describe('SKU analytics projection', () => {
   });
 
   it('touches no row for events that move no units', () => {
-    const s = new SessionHistory(1, 'a', 1).created(DAY1).couponsChanged(DAY1, ['X']).cancelled(DAY1, '', 'open');
+    const s = new SessionHistory(1, 'a', 1)
+      .created(DAY1)
+      .couponsChanged(DAY1, ['X'])
+      .cancelled(DAY1, '', 'open');
     expect(project(s.events).state.rows.size).toBe(0);
   });
 

@@ -3,7 +3,10 @@ import type { ProjectedEvent } from '../projected-event';
 
 let globalPosition = 0n;
 
-type DataOf<T extends SessionEvent['type']> = Omit<Extract<SessionEvent, { type: T }>['data'], 'at' | 'commandId'>;
+type DataOf<T extends SessionEvent['type']> = Omit<
+  Extract<SessionEvent, { type: T }>['data'],
+  'at' | 'commandId'
+>;
 
 /**
  * Writes a session's history the way the domain would, for projection specs and the system tests:
@@ -25,9 +28,17 @@ export class SessionHistory {
 
   private push<T extends SessionEvent['type']>(type: T, at: string, data: DataOf<T>): this {
     this.commands += 1;
-    const event = { type, data: { at, commandId: `cmd-${this.sessionId}-${this.commands}`, ...data } } as SessionEvent;
+    const event = {
+      type,
+      data: { at, commandId: `cmd-${this.sessionId}-${this.commands}`, ...data },
+    } as unknown as SessionEvent;
     globalPosition += 1n;
-    this.events.push({ streamId: this.streamId, revision: this.events.length, position: globalPosition, event });
+    this.events.push({
+      streamId: this.streamId,
+      revision: this.events.length,
+      position: globalPosition,
+      event,
+    });
     return this;
   }
 

@@ -1,0 +1,149 @@
+import Database from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Pool } from 'pg';
+import { migrateToLatest } from './migrations';
+
+/**
+ * Read-model tables. Money columns are NUMERIC in PostgreSQL and decimal TEXT in SQLite: both come
+ * back as decimal strings and are added up with decimal.js, never as floats. Times are ISO-8601 text.
+ * Aggregate tables have a single text key (`id`) so a batch loads its rows with one `IN (…)` on both
+ * databases.
+ */
+export interface ReadModelTables {
+  projection_checkpoints: { projection: string; position: string };
+  projection_streams: { projection: string; stream_id: string; revision: number };
+  sessions: {
+    stream_id: string;
+    /** BIGINT in PostgreSQL, returned as a string there. */
+    id: number | string;
+    application_id: number;
+    integration_id: string;
+    integration_id_lc: string;
+    profile_id: string;
+    profile_id_lc: string;
+    store_integration_id: string | null;
+    store_integration_id_lc: string | null;
+    referral_code: string;
+    referral_code_lc: string;
+    state: string;
+    created: string;
+    updated: string;
+    total: string;
+    /** Fixed-width text whose order is the numeric order of `total`. */
+    total_key: string;
+    revision: number;
+    /** The folded `SessionState`, evolved further by the next event. */
+    state_json: string;
+    /** The `CustomerSessionV2` the management API returns. */
+    session_json: string;
+  };
+  session_coupons: { stream_id: string; application_id: number; code: string; code_lc: string };
+  profile_sessions: {
+    stream_id: string;
+    application_id: number;
+    integration_id: string;
+    profile_id: string;
+    state: string;
+    counted_sales: string;
+    first_session: number;
+    last_activity: string;
+    revision: number;
+  };
+  customer_profiles: {
+    id: string;
+    application_id: number;
+    profile_id: string;
+    session_count: number;
+    closed_sessions: number;
+    total_sales: string;
+    first_session_integration_id: string | null;
+    last_activity: string | null;
+  };
+  daily_analytics: {
+    id: string;
+    application_id: number;
+    date: string;
+    sessions_created: number;
+    sessions_closed: number;
+    sessions_cancelled: number;
+    sessions_reopened: number;
+    items_returned: number;
+    gross_revenue: string;
+    returned_value: string;
+    reversed_revenue: string;
+    net_revenue: string;
+  };
+  sku_analytics: {
+    id: string;
+    application_id: number;
+    sku: string;
+    date: string;
+    quantity_sold: number;
+    quantity_returned: number;
+    revenue: string;
+  };
+}
+
+export type ReadModelDb = Kysely<ReadModelTables>;
+export type SqlDialectName = 'postgres' | 'sqlite';
+
+export interface ReadModelDatabaseOptions {
+  /** PostgreSQL when set, otherwise SQLite under `dataDir`. */
+  databaseUrl?: string;
+  dataDir?: string;
+  /** PostgreSQL schema to work in (created if missing); tests use one per run. */
+  schema?: string;
+  /** SQLite file name under `dataDir`. */
+  sqliteFile?: string;
+  /** Pool size for PostgreSQL. */
+  maxConnections?: number;
+  /** Apply the migrations before returning (default true). */
+  migrate?: boolean;
+}
+
+export interface ReadModelDatabase {
+  db: ReadModelDb;
+  dialect: SqlDialectName;
+  close(): Promise<void>;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+export async function openReadModelDatabase(options: ReadModelDatabaseOptions): Promise<ReadModelDatabase> {
+  let database: ReadModelDatabase;
+  if (options.databaseUrl) {
+    if (options.schema !== undefined && !IDENTIFIER.test(options.schema)) {
+      throw new Error(`Invalid schema name ${options.schema}`);
+    }
+    const pool = new Pool({
+      connectionString: options.databaseUrl,
+      max: options.maxConnections ?? 5,
+      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    });
+    const db = new Kysely<ReadModelTables>({ dialect: new PostgresDialect({ pool }) });
+    if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
+    database = { db, dialect: 'postgres', close: () => db.destroy() };
+  } else {
+    const dataDir = options.dataDir ?? './data';
+    mkdirSync(dataDir, { recursive: true });
+    const sqlite = new Database(join(dataDir, options.sqliteFile ?? 'read-models.sqlite'));
+    // WAL: readers (the management API) never wait for the projector's batch; NORMAL sync keeps
+    // every commit atomic, and a batch lost to a power cut is simply projected again.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 5000');
+    const db = new Kysely<ReadModelTables>({ dialect: new SqliteDialect({ database: sqlite }) });
+    database = { db, dialect: 'sqlite', close: () => db.destroy() };
+  }
+  if (options.migrate ?? true) {
+    try {
+      await migrateToLatest(database.db, database.dialect);
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+  }
+  return database;
+}

@@ -1,0 +1,154 @@
+import { type Kysely, type Migration, Migrator, sql } from 'kysely';
+import type { SqlDialectName } from './database';
+
+/**
+ * Schema changes, in code so they ship with the build and run at start-up (Kysely's Migrator
+ * takes a lock, so an API and a projector starting together apply them once).
+ */
+function migrations(dialect: SqlDialectName): Record<string, Migration> {
+  const money = dialect === 'postgres' ? sql`numeric` : sql`text`;
+  // Sort keys compare byte-wise on both databases, whatever PostgreSQL's default collation is.
+  const sortable = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+  const bigint = dialect === 'postgres' ? sql`bigint` : sql`integer`;
+
+  return {
+    '0001_read_models': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('projection_checkpoints')
+          .addColumn('projection', 'text', (c) => c.primaryKey())
+          .addColumn('position', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('projection_streams')
+          .addColumn('projection', 'text', (c) => c.notNull())
+          .addColumn('stream_id', 'text', (c) => c.notNull())
+          .addColumn('revision', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('projection_streams_pk', ['projection', 'stream_id'])
+          .execute();
+
+        await db.schema
+          .createTable('sessions')
+          .addColumn('stream_id', 'text', (c) => c.primaryKey())
+          .addColumn('id', bigint, (c) => c.notNull().unique())
+          .addColumn('application_id', 'integer', (c) => c.notNull())
+          .addColumn('integration_id', 'text', (c) => c.notNull())
+          .addColumn('integration_id_lc', 'text', (c) => c.notNull())
+          .addColumn('profile_id', 'text', (c) => c.notNull())
+          .addColumn('profile_id_lc', 'text', (c) => c.notNull())
+          .addColumn('store_integration_id', 'text')
+          .addColumn('store_integration_id_lc', 'text')
+          .addColumn('referral_code', 'text', (c) => c.notNull())
+          .addColumn('referral_code_lc', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('created', sortable, (c) => c.notNull())
+          .addColumn('updated', sortable, (c) => c.notNull())
+          .addColumn('total', money, (c) => c.notNull())
+          .addColumn('total_key', sortable, (c) => c.notNull())
+          .addColumn('revision', 'integer', (c) => c.notNull())
+          .addColumn('state_json', 'text', (c) => c.notNull())
+          .addColumn('session_json', 'text', (c) => c.notNull())
+          .execute();
+        for (const column of ['created', 'updated', 'total_key', 'profile_id', 'integration_id', 'state']) {
+          await db.schema
+            .createIndex(`sessions_app_${column}_idx`)
+            .on('sessions')
+            .columns(['application_id', column, 'id'])
+            .execute();
+        }
+        await db.schema
+          .createTable('session_coupons')
+          .addColumn('stream_id', 'text', (c) => c.notNull())
+          .addColumn('application_id', 'integer', (c) => c.notNull())
+          .addColumn('code', 'text', (c) => c.notNull())
+          .addColumn('code_lc', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('session_coupons_stream_idx')
+          .on('session_coupons')
+          .column('stream_id')
+          .execute();
+        await db.schema
+          .createIndex('session_coupons_code_idx')
+          .on('session_coupons')
+          .columns(['application_id', 'code'])
+          .execute();
+
+        await db.schema
+          .createTable('profile_sessions')
+          .addColumn('stream_id', 'text', (c) => c.primaryKey())
+          .addColumn('application_id', 'integer', (c) => c.notNull())
+          .addColumn('integration_id', 'text', (c) => c.notNull())
+          .addColumn('profile_id', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('counted_sales', money, (c) => c.notNull())
+          .addColumn('first_session', 'integer', (c) => c.notNull())
+          .addColumn('last_activity', 'text', (c) => c.notNull())
+          .addColumn('revision', 'integer', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('customer_profiles')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('application_id', 'integer', (c) => c.notNull())
+          .addColumn('profile_id', 'text', (c) => c.notNull())
+          .addColumn('session_count', 'integer', (c) => c.notNull())
+          .addColumn('closed_sessions', 'integer', (c) => c.notNull())
+          .addColumn('total_sales', money, (c) => c.notNull())
+          .addColumn('first_session_integration_id', 'text')
+          .addColumn('last_activity', 'text')
+          .addUniqueConstraint('customer_profiles_app_profile_uq', ['application_id', 'profile_id'])
+          .execute();
+
+        await db.schema
+          .createTable('daily_analytics')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('application_id', 'integer', (c) => c.notNull())
+          .addColumn('date', sortable, (c) => c.notNull())
+          .addColumn('sessions_created', 'integer', (c) => c.notNull())
+          .addColumn('sessions_closed', 'integer', (c) => c.notNull())
+          .addColumn('sessions_cancelled', 'integer', (c) => c.notNull())
+          .addColumn('sessions_reopened', 'integer', (c) => c.notNull())
+          .addColumn('items_returned', 'integer', (c) => c.notNull())
+          .addColumn('gross_revenue', money, (c) => c.notNull())
+          .addColumn('returned_value', money, (c) => c.notNull())
+          .addColumn('reversed_revenue', money, (c) => c.notNull())
+          .addColumn('net_revenue', money, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('daily_analytics_app_date_idx')
+          .on('daily_analytics')
+          .columns(['application_id', 'date'])
+          .execute();
+        await db.schema
+          .createTable('sku_analytics')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('application_id', 'integer', (c) => c.notNull())
+          .addColumn('sku', 'text', (c) => c.notNull())
+          .addColumn('date', sortable, (c) => c.notNull())
+          .addColumn('quantity_sold', 'integer', (c) => c.notNull())
+          .addColumn('quantity_returned', 'integer', (c) => c.notNull())
+          .addColumn('revenue', money, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('sku_analytics_app_date_idx')
+          .on('sku_analytics')
+          .columns(['application_id', 'date'])
+          .execute();
+      },
+    },
+  };
+}
+
+export async function migrateToLatest(
+  db: Kysely<any>, // eslint-disable-line @typescript-eslint/no-explicit-any -- the migrator is schema-agnostic
+  dialect: SqlDialectName,
+): Promise<void> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(dialect) } });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((result) => result.status === 'Error');
+  if (error || failed) {
+    throw new Error(`Read-model migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, {
+      cause: error,
+    });
+  }
+}

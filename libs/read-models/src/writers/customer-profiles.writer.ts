@@ -1,0 +1,102 @@
+import type { SessionStatus } from '@session-engine/session-domain';
+import type { ReadModelTables } from '../database';
+import { normalize } from '../money';
+import {
+  type CustomerProfileRow,
+  foldCustomerProfiles,
+  profileKeyId,
+  type ProfileSessionRow,
+  type ProfileState,
+} from '../projections/customer-profiles.projection';
+import { parseSessionStream } from '../projected-event';
+import { selectIn, upsert } from '../sql-helpers';
+import type { ProjectionWriter } from './projection-writer';
+
+export function profileFromColumns(r: ReadModelTables['customer_profiles']): CustomerProfileRow {
+  return {
+    applicationId: r.application_id,
+    profileId: r.profile_id,
+    sessionCount: r.session_count,
+    closedSessions: r.closed_sessions,
+    totalSales: normalize(r.total_sales),
+    firstSessionIntegrationId: r.first_session_integration_id,
+    lastActivity: r.last_activity,
+  };
+}
+
+export const customerProfilesWriter: ProjectionWriter = {
+  name: 'customer_profiles',
+  async apply(trx, events) {
+    const loaded = await selectIn(
+      trx,
+      'profile_sessions',
+      'stream_id',
+      events.map((e) => e.streamId),
+    );
+    const state: ProfileState = { sessions: new Map(), profiles: new Map() };
+    for (const r of loaded) {
+      state.sessions.set(r.stream_id, {
+        applicationId: r.application_id,
+        integrationId: r.integration_id,
+        revision: r.revision,
+        profileId: r.profile_id,
+        state: r.state as SessionStatus,
+        countedSales: normalize(r.counted_sales),
+        firstSession: r.first_session === 1,
+        lastActivity: r.last_activity,
+      });
+    }
+    // The profiles a batch can touch: those its sessions belong to now, and those its events name.
+    const profileIds = new Set([...state.sessions.values()].map((s) => profileKeyId(s)));
+    for (const { streamId, event } of events) {
+      if (event.type === 'SessionCreated' || event.type === 'ProfileChanged') {
+        const { applicationId } = parseSessionStream(streamId);
+        profileIds.add(profileKeyId({ applicationId, profileId: event.data.profileId }));
+      }
+    }
+    for (const r of await selectIn(trx, 'customer_profiles', 'id', [...profileIds])) {
+      state.profiles.set(r.id, profileFromColumns(r));
+    }
+
+    const changed = foldCustomerProfiles(state, events);
+    await upsert(
+      trx,
+      'profile_sessions',
+      ['stream_id'],
+      [...changed.sessions].map((streamId) => sessionColumns(streamId, state.sessions.get(streamId)!)),
+    );
+    await upsert(
+      trx,
+      'customer_profiles',
+      ['id'],
+      [...changed.profiles].map((id) => profileColumns(id, state.profiles.get(id)!)),
+    );
+  },
+};
+
+function sessionColumns(streamId: string, s: ProfileSessionRow): ReadModelTables['profile_sessions'] {
+  return {
+    stream_id: streamId,
+    application_id: s.applicationId,
+    integration_id: s.integrationId,
+    profile_id: s.profileId,
+    state: s.state,
+    counted_sales: s.countedSales,
+    first_session: s.firstSession ? 1 : 0,
+    last_activity: s.lastActivity,
+    revision: s.revision,
+  };
+}
+
+function profileColumns(id: string, p: CustomerProfileRow): ReadModelTables['customer_profiles'] {
+  return {
+    id,
+    application_id: p.applicationId,
+    profile_id: p.profileId,
+    session_count: p.sessionCount,
+    closed_sessions: p.closedSessions,
+    total_sales: p.totalSales,
+    first_session_integration_id: p.firstSessionIntegrationId,
+    last_activity: p.lastActivity,
+  };
+}

@@ -1,0 +1,127 @@
+import type { ReadModelTables } from '../database';
+import { normalize } from '../money';
+import {
+  type DailyAnalyticsRow,
+  dailyAnalyticsProjection,
+  type DailyKey,
+} from '../projections/daily-analytics.projection';
+import { type FlowProjection, foldFlow, type FlowState } from '../projections/flow-projection';
+import {
+  skuAnalyticsProjection,
+  type SkuAnalyticsRow,
+  type SkuKey,
+} from '../projections/sku-analytics.projection';
+import { selectIn, upsert } from '../sql-helpers';
+import type { ProjectionName, ProjectionWriter } from './projection-writer';
+
+type FlowTable = 'daily_analytics' | 'sku_analytics';
+
+interface FlowMapping<Key, Row, T extends FlowTable> {
+  name: ProjectionName;
+  table: T;
+  projection: FlowProjection<Key, Row>;
+  fromColumns(columns: ReadModelTables[T]): Row;
+  toColumns(id: string, row: Row): ReadModelTables[T];
+}
+
+/** Aggregate projections: rows by key, plus the last revision applied per stream (idempotency). */
+function flowWriter<Key, Row, T extends FlowTable>(mapping: FlowMapping<Key, Row, T>): ProjectionWriter {
+  const { name, table, projection } = mapping;
+  return {
+    name,
+    async apply(trx, events) {
+      const streamIds = events.map((e) => e.streamId);
+      const state: FlowState<Row> = { rows: new Map(), revisions: new Map() };
+      for (const r of await selectIn(trx, 'projection_streams', 'stream_id', streamIds, {
+        column: 'projection',
+        value: name,
+      })) {
+        state.revisions.set(r.stream_id, Number(r.revision));
+      }
+      const ids = events.flatMap((e) => projection.keysOf(e).map((k) => projection.keyId(k)));
+      for (const r of await selectIn(trx, table, 'id', ids)) {
+        state.rows.set(r.id, mapping.fromColumns(r));
+      }
+      const before = new Map(state.revisions);
+      const changed = foldFlow(projection, state, events);
+      await upsert(
+        trx,
+        table,
+        ['id'],
+        [...changed].map((id) => mapping.toColumns(id, state.rows.get(id)!)),
+      );
+      await upsert(
+        trx,
+        'projection_streams',
+        ['projection', 'stream_id'],
+        [...state.revisions]
+          .filter(([streamId, revision]) => before.get(streamId) !== revision)
+          .map(([stream_id, revision]) => ({ projection: name, stream_id, revision })),
+      );
+    },
+  };
+}
+
+export const dailyAnalyticsWriter = flowWriter<DailyKey, DailyAnalyticsRow, 'daily_analytics'>({
+  name: 'daily_analytics',
+  table: 'daily_analytics',
+  projection: dailyAnalyticsProjection,
+  fromColumns: dailyFromColumns,
+  toColumns: (id, r) => ({
+    id,
+    application_id: r.applicationId,
+    date: r.date,
+    sessions_created: r.sessionsCreated,
+    sessions_closed: r.sessionsClosed,
+    sessions_cancelled: r.sessionsCancelled,
+    sessions_reopened: r.sessionsReopened,
+    items_returned: r.itemsReturned,
+    gross_revenue: r.grossRevenue,
+    returned_value: r.returnedValue,
+    reversed_revenue: r.reversedRevenue,
+    net_revenue: r.netRevenue,
+  }),
+});
+
+export function dailyFromColumns(c: ReadModelTables['daily_analytics']): DailyAnalyticsRow {
+  return {
+    applicationId: c.application_id,
+    date: c.date,
+    sessionsCreated: c.sessions_created,
+    sessionsClosed: c.sessions_closed,
+    sessionsCancelled: c.sessions_cancelled,
+    sessionsReopened: c.sessions_reopened,
+    itemsReturned: c.items_returned,
+    grossRevenue: normalize(c.gross_revenue),
+    returnedValue: normalize(c.returned_value),
+    reversedRevenue: normalize(c.reversed_revenue),
+    netRevenue: normalize(c.net_revenue),
+  };
+}
+
+export function skuFromColumns(c: ReadModelTables['sku_analytics']): SkuAnalyticsRow {
+  return {
+    applicationId: c.application_id,
+    sku: c.sku,
+    date: c.date,
+    quantitySold: c.quantity_sold,
+    quantityReturned: c.quantity_returned,
+    revenue: normalize(c.revenue),
+  };
+}
+
+export const skuAnalyticsWriter = flowWriter<SkuKey, SkuAnalyticsRow, 'sku_analytics'>({
+  name: 'sku_analytics',
+  table: 'sku_analytics',
+  projection: skuAnalyticsProjection,
+  fromColumns: skuFromColumns,
+  toColumns: (id, r) => ({
+    id,
+    application_id: r.applicationId,
+    sku: r.sku,
+    date: r.date,
+    quantity_sold: r.quantitySold,
+    quantity_returned: r.quantityReturned,
+    revenue: r.revenue,
+  }),
+});

@@ -1,0 +1,69 @@
+import type { SessionState } from '@session-engine/session-domain';
+import type { ReadModelTables } from '../database';
+import { sortKey } from '../money';
+import { foldSessions, type SessionRow, summarize } from '../projections/sessions.projection';
+import { chunk, selectIn, upsert } from '../sql-helpers';
+import type { ProjectionWriter } from './projection-writer';
+
+function toColumns(row: SessionRow): ReadModelTables['sessions'] {
+  const { session, total } = summarize(row);
+  return {
+    stream_id: row.streamId,
+    id: session.id,
+    application_id: session.applicationId,
+    integration_id: session.integrationId,
+    integration_id_lc: session.integrationId.toLowerCase(),
+    profile_id: session.profileId,
+    profile_id_lc: session.profileId.toLowerCase(),
+    store_integration_id: session.storeIntegrationId ?? null,
+    store_integration_id_lc: session.storeIntegrationId?.toLowerCase() ?? null,
+    referral_code: session.referralCode,
+    referral_code_lc: session.referralCode.toLowerCase(),
+    state: session.state,
+    created: new Date(session.created).toISOString(),
+    updated: new Date(session.updated).toISOString(),
+    total,
+    total_key: sortKey(total),
+    revision: row.revision,
+    state_json: JSON.stringify(row.state),
+    session_json: JSON.stringify(session),
+  };
+}
+
+export const sessionsWriter: ProjectionWriter = {
+  name: 'sessions',
+  async apply(trx, events) {
+    const loaded = await selectIn(
+      trx,
+      'sessions',
+      'stream_id',
+      events.map((e) => e.streamId),
+    );
+    const rows = new Map<string, SessionRow>(
+      loaded.map((r) => [
+        r.stream_id,
+        {
+          streamId: r.stream_id,
+          revision: Number(r.revision),
+          state: JSON.parse(r.state_json) as SessionState,
+        },
+      ]),
+    );
+    const changed = [...foldSessions(rows, events)];
+    if (changed.length === 0) return;
+    const columns = changed.map((streamId) => toColumns(rows.get(streamId)!));
+    await upsert(trx, 'sessions', ['stream_id'], columns);
+    for (const part of chunk(changed, 1000)) {
+      await trx.deleteFrom('session_coupons').where('stream_id', 'in', part).execute();
+    }
+    const coupons = columns.flatMap((row) =>
+      (rows.get(row.stream_id)!.state.couponCodes ?? []).map((code) => ({
+        stream_id: row.stream_id,
+        application_id: row.application_id,
+        code,
+        code_lc: code.toLowerCase(),
+      })),
+    );
+    for (const part of chunk(coupons, 5000)) await trx.insertInto('session_coupons').values(part).execute();
+  },
+};
