@@ -25,6 +25,8 @@ export interface EmbeddedEventStore {
   /** `esdb://host:port?tls=false`, for `EventStoreDBClient.connectionString`. */
   connectionString: string;
   dataDir: string;
+  /** Calls received so far per RPC (`Streams.Append`, `Streams.BatchAppend`, `Streams.Read`, ...). */
+  rpcCalls(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -44,6 +46,7 @@ export async function startEmbeddedEventStore(
     store,
     maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
     shutdownHooks: new Set(),
+    rpcCalls: new Map(),
     log: (level, msg, fields = {}) => {
       if (silent && level === 'info') return;
       const line = JSON.stringify({
@@ -93,7 +96,8 @@ export async function startEmbeddedEventStore(
       ctx.log('info', 'EventStoreDB-compatible server stopped', { host, port });
     })());
 
-  return { host, port, connectionString, dataDir: options.dataDir, close };
+  const rpcCalls = () => Object.fromEntries(ctx.rpcCalls);
+  return { host, port, connectionString, dataDir: options.dataDir, rpcCalls, close };
 }
 
 export { SERVER_VERSION } from './server-features';

@@ -19,6 +19,14 @@ function streamsDefinition(): ServiceDefinition {
   } as unknown as ServiceDefinition;
 }
 
+/** Counts calls per RPC (exposed as `rpcCalls()`, e.g. to see which append path a client took). */
+function counted<Args extends unknown[]>(ctx: ServerContext, name: string, handler: (...args: Args) => void) {
+  return (...args: Args): void => {
+    ctx.rpcCalls.set(name, (ctx.rpcCalls.get(name) ?? 0) + 1);
+    handler(...args);
+  };
+}
+
 export function createGrpcServer(ctx: ServerContext): Server {
   const server = new Server({
     // Appends are limited by maxAppendSize; leave room for the client's 3 MiB batch-append chunks.
@@ -27,19 +35,17 @@ export function createGrpcServer(ctx: ServerContext): Server {
     'grpc.keepalive_permit_without_calls': 1,
   });
   const streams: UntypedServiceImplementation = {
-    read: readHandler(ctx),
-    append: appendHandler(ctx),
-    batchAppend: batchAppendHandler(ctx),
-    delete: deleteHandler(ctx),
-    tombstone: tombstoneHandler(ctx),
+    read: counted(ctx, 'Streams.Read', readHandler(ctx)),
+    append: counted(ctx, 'Streams.Append', appendHandler(ctx)),
+    batchAppend: counted(ctx, 'Streams.BatchAppend', batchAppendHandler(ctx)),
+    delete: counted(ctx, 'Streams.Delete', deleteHandler(ctx)),
+    tombstone: counted(ctx, 'Streams.Tombstone', tombstoneHandler(ctx)),
   };
   server.addService(streamsDefinition(), streams);
-  server.addService(
-    ServerFeaturesService as unknown as ServiceDefinition,
-    {
-      getSupportedMethods: getSupportedMethodsHandler(),
-    } as UntypedServiceImplementation,
-  );
+  const features: UntypedServiceImplementation = {
+    getSupportedMethods: counted(ctx, 'ServerFeatures.GetSupportedMethods', getSupportedMethodsHandler()),
+  };
+  server.addService(ServerFeaturesService as unknown as ServiceDefinition, features);
   return server;
 }
 

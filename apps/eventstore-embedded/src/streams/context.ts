@@ -6,5 +6,7 @@ export interface ServerContext {
   /** Structured log line (one JSON object per line). */
   /** Hooks run when the server shuts down (end subscriptions, half-close batch-append calls). */
   shutdownHooks: Set<() => void>;
+  /** Calls received per RPC, e.g. `Streams.BatchAppend`. */
+  rpcCalls: Map<string, number>;
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }
