@@ -12,6 +12,8 @@ export interface ProjectedEvent<E extends SessionEvent = SessionEvent> {
   /** Commit position of the event in `$all`. */
   position: bigint;
   event: E;
+  /** Server time of the write (ISO-8601), when known; only used to measure lag. */
+  created?: string;
 }
 
 export interface SessionStreamName {
