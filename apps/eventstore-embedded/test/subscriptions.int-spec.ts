@@ -73,7 +73,7 @@ describe('embedded EventStoreDB: subscriptions through @eventstore/db-client', (
     const all = await collect(node.client.readAll());
     expect(all.length).toBe(3000);
     expect(events.map((e) => e.event!.id)).toEqual(all.map((e) => e.event!.id));
-    const positions = events.map((e) => e.event!.position.commit);
+    const positions = events.map((e) => e.event!.position!.commit);
     for (let i = 1; i < positions.length; i++) expect(positions[i]).toBeGreaterThan(positions[i - 1]);
   });
 
@@ -241,7 +241,7 @@ describe('embedded EventStoreDB: subscriptions through @eventstore/db-client', (
     const received = take(sub, 5000);
     sub.resume();
     const events = await received;
-    const positions = events.map((e) => e.event!.position.commit);
+    const positions = events.map((e) => e.event!.position!.commit);
     expect(new Set(positions).size).toBe(5000);
     for (let i = 1; i < positions.length; i++) expect(positions[i]).toBeGreaterThan(positions[i - 1]);
   });
