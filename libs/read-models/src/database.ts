@@ -139,7 +139,11 @@ export async function openReadModelDatabase(options: ReadModelDatabaseOptions): 
   }
   if (options.migrate ?? true) {
     try {
-      await migrateToLatest(database.db, database.dialect);
+      await migrateToLatest(
+        database.db,
+        database.dialect,
+        database.dialect === 'postgres' ? options.schema : undefined,
+      );
     } catch (error) {
       await database.close();
       throw error;

@@ -142,8 +142,14 @@ function migrations(dialect: SqlDialectName): Record<string, Migration> {
 export async function migrateToLatest(
   db: Kysely<any>, // eslint-disable-line @typescript-eslint/no-explicit-any -- the migrator is schema-agnostic
   dialect: SqlDialectName,
+  schema?: string,
 ): Promise<void> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(dialect) } });
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations(dialect) },
+    // Kysely looks for its migration tables in every schema unless told which one is ours.
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((result) => result.status === 'Error');
   if (error || failed) {
