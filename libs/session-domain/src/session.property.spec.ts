@@ -61,7 +61,7 @@ const patch: fc.Arbitrary<SessionPatch> = fc.record(
     additionalCosts: fc.oneof(fc.constant(null), costs),
     cartItems: fc.oneof(
       fc.constant(null),
-      fc.constant([]),
+      fc.constant<CartItemInput[]>([]),
       fc.array(cartItem, { minLength: 1, maxLength: 4 }),
     ),
     state: fc.constantFrom('open', 'closed', 'cancelled', 'partially_returned', null),
