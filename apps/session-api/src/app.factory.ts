@@ -1,0 +1,51 @@
+/**
+ * Builds the configured Nest application (used by `main.ts`, the e2e tests and the benchmark): our own JSON
+ * body reader, the strict validation pipe, the one exception filter, request ids, logs and metrics, and the
+ * OpenAPI document at /docs and /openapi.json.
+ */
+import { ValidationPipe, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { AppModule, type AppDependencies } from './app.module';
+import { ApiExceptionFilter } from './errors/api-exception.filter';
+import { validationException } from './errors/validation-errors';
+import { requestContext } from './http/request-context';
+import { MetricsService } from './operations/metrics.service';
+
+export async function createSessionApi(deps: AppDependencies): Promise<INestApplication> {
+  const metrics = deps.metrics ?? new MetricsService();
+  const app = await NestFactory.create(AppModule.forRoot({ ...deps, metrics }), {
+    bodyParser: false,
+    logger: false,
+    abortOnError: false,
+  });
+  (app.getHttpAdapter().getInstance() as { disable(setting: string): void }).disable('x-powered-by');
+  app.use(requestContext(deps.logger, metrics));
+  app.useGlobalFilters(new ApiExceptionFilter(deps.logger));
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      forbidUnknownValues: true,
+      validationError: { target: false, value: false },
+      exceptionFactory: validationException,
+    }),
+  );
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Customer session engine')
+      .setDescription('Event-sourced Talon.One-compatible customer sessions (CustomerSessionV2)')
+      .setVersion('1')
+      .addApiKey(
+        { type: 'apiKey', in: 'header', name: 'Authorization', description: 'ApiKey-v1 <key>' },
+        'ApiKey-v1',
+      )
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', raw: ['json'] });
+  await app.init();
+  return app;
+}

@@ -1,0 +1,62 @@
+import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import { EsdbClientAdapter, IdempotencyStore, SessionCommandHandler } from '@session-engine/event-store';
+import type { Logger } from 'pino';
+import { IntegrationAuthGuard } from './auth/integration-auth.guard';
+import { ApiKeys } from './config/api-keys.provider';
+import type { AppConfig } from './config/config';
+import { JsonBodyMiddleware } from './http/json-body.middleware';
+import { ManagementModule } from './management/management.module';
+import { MetricsService } from './operations/metrics.service';
+import { OperationsController } from './operations/operations.controller';
+import {
+  BODY_CONTROLLERS,
+  SESSION_COMMAND_HANDLERS,
+  SESSION_CONTROLLERS,
+  SESSION_QUERY_HANDLERS,
+} from './sessions';
+import { SessionCommandRunner } from './sessions/shared/session-command.runner';
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+export const LOGGER = Symbol('LOGGER');
+
+export interface AppDependencies {
+  config: AppConfig;
+  keys: ApiKeys;
+  store: EsdbClientAdapter;
+  logger: Logger;
+  /** One registry per app instance (tests run several in one process). */
+  metrics?: MetricsService;
+}
+
+@Module({})
+export class AppModule implements NestModule {
+  static forRoot(deps: AppDependencies): DynamicModule {
+    const metrics = deps.metrics ?? new MetricsService();
+    return {
+      module: AppModule,
+      imports: [CqrsModule.forRoot(), ManagementModule.forRoot(deps)],
+      controllers: [...SESSION_CONTROLLERS, OperationsController],
+      providers: [
+        { provide: APP_CONFIG, useValue: deps.config },
+        { provide: LOGGER, useValue: deps.logger },
+        { provide: ApiKeys, useValue: deps.keys },
+        { provide: EsdbClientAdapter, useValue: deps.store },
+        { provide: MetricsService, useValue: metrics },
+        {
+          provide: SessionCommandHandler,
+          useFactory: () => new SessionCommandHandler(deps.store, { observer: metrics.commandObserver }),
+        },
+        { provide: IdempotencyStore, useFactory: () => new IdempotencyStore(deps.store) },
+        SessionCommandRunner,
+        IntegrationAuthGuard,
+        ...SESSION_COMMAND_HANDLERS,
+        ...SESSION_QUERY_HANDLERS,
+      ],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(JsonBodyMiddleware).forRoutes(...BODY_CONTROLLERS);
+  }
+}

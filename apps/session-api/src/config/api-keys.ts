@@ -1,0 +1,89 @@
+/**
+ * API keys of both APIs, parsed in one place. A key is never logged or stored: requests and events name
+ * it by its id, a short SHA-256 fingerprint that stays the same when the key list is reordered.
+ */
+import { createHash } from 'node:crypto';
+
+export interface IntegrationKey {
+  keyId: string;
+  applicationId: number;
+}
+
+export interface ManagementKey {
+  keyId: string;
+  /** Application ids the key may manage, or `'*'` for all. */
+  applications: number[] | '*';
+}
+
+export const keyIdOf = (key: string): string =>
+  `key-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+
+const KEY_PATTERN = /^[A-Za-z0-9._~+/-]{8,256}$/;
+
+const parseApplicationId = (text: string): number | undefined =>
+  /^[1-9]\d{0,15}$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : undefined;
+
+function splitPairs(value: string, variable: string, errors: string[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (const entry of value.split(',')) {
+    const trimmed = entry.trim();
+    if (trimmed === '') continue;
+    const separator = trimmed.lastIndexOf('=');
+    if (separator <= 0) {
+      errors.push(`${variable}: "${mask(trimmed)}" is not of the form key=value`);
+      continue;
+    }
+    const key = trimmed.slice(0, separator);
+    if (!KEY_PATTERN.test(key)) {
+      errors.push(`${variable}: key "${mask(key)}" must be 8..256 characters of A-Z a-z 0-9 . _ ~ + / -`);
+      continue;
+    }
+    pairs.push([key, trimmed.slice(separator + 1)]);
+  }
+  return pairs;
+}
+
+/** `key1=1,key2=2` → key → application. */
+export function parseIntegrationKeys(value: string, errors: string[]): Map<string, IntegrationKey> {
+  const keys = new Map<string, IntegrationKey>();
+  for (const [key, app] of splitPairs(value, 'INTEGRATION_API_KEYS', errors)) {
+    const applicationId = parseApplicationId(app);
+    if (applicationId === undefined) {
+      errors.push(
+        `INTEGRATION_API_KEYS: application id "${app}" of key ${keyIdOf(key)} must be an integer ≥ 1`,
+      );
+    } else if (keys.has(key)) {
+      errors.push(`INTEGRATION_API_KEYS: key ${keyIdOf(key)} is listed twice`);
+    } else {
+      keys.set(key, { keyId: keyIdOf(key), applicationId });
+    }
+  }
+  return keys;
+}
+
+/** `mkey1=1|2,mkey2=*` → key → applications. */
+export function parseManagementKeys(value: string, errors: string[]): Map<string, ManagementKey> {
+  const keys = new Map<string, ManagementKey>();
+  for (const [key, apps] of splitPairs(value, 'MANAGEMENT_API_KEYS', errors)) {
+    if (keys.has(key)) {
+      errors.push(`MANAGEMENT_API_KEYS: key ${keyIdOf(key)} is listed twice`);
+      continue;
+    }
+    if (apps === '*') {
+      keys.set(key, { keyId: keyIdOf(key), applications: '*' });
+      continue;
+    }
+    const ids = apps.split('|').map(parseApplicationId);
+    if (ids.length === 0 || ids.some((id) => id === undefined)) {
+      errors.push(
+        `MANAGEMENT_API_KEYS: "${apps}" of key ${keyIdOf(key)} must be application ids joined by | or *`,
+      );
+      continue;
+    }
+    keys.set(key, { keyId: keyIdOf(key), applications: ids as number[] });
+  }
+  return keys;
+}
+
+/** Shows the first characters only, so a malformed secret does not end up whole in a log. */
+const mask = (text: string): string => (text.length <= 4 ? text : `${text.slice(0, 4)}…`);

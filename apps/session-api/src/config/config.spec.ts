@@ -1,0 +1,79 @@
+import { ConfigError, parseConfig } from './config';
+
+const problemsOf = (env: Record<string, string>): string[] => {
+  try {
+    parseConfig(env, '/srv');
+    return [];
+  } catch (error) {
+    return (error as ConfigError).problems;
+  }
+};
+
+describe('parseConfig', () => {
+  it('falls back to the documented defaults', () => {
+    const config = parseConfig({}, '/srv');
+    expect(config).toMatchObject({
+      port: 3000,
+      embeddedEventStorePort: 2113,
+      dataDir: '/srv/data',
+      logLevel: 'info',
+    });
+    expect(config.eventStoreConnectionString).toBeUndefined();
+    expect(config.integrationKeys).toBeUndefined();
+    expect(config.managementKeys).toBeUndefined();
+  });
+
+  it('maps integration keys to applications and names them by a fingerprint, never the key', () => {
+    const config = parseConfig({ INTEGRATION_API_KEYS: 'secret-key-one=1, secret-key-two=2' }, '/srv');
+    expect(config.integrationKeys!.get('secret-key-one')!.applicationId).toBe(1);
+    expect(config.integrationKeys!.get('secret-key-two')!.applicationId).toBe(2);
+    expect(config.integrationKeys!.get('secret-key-one')!.keyId).toMatch(/^key-[0-9a-f]{16}$/);
+    expect(config.integrationKeys!.get('secret-key-one')!.keyId).not.toContain('secret');
+  });
+
+  it('parses management keys with application lists and the wildcard', () => {
+    const config = parseConfig({ MANAGEMENT_API_KEYS: 'manage-key-1=1|2,manage-key-2=*' }, '/srv');
+    expect(config.managementKeys!.get('manage-key-1')!.applications).toEqual([1, 2]);
+    expect(config.managementKeys!.get('manage-key-2')!.applications).toBe('*');
+  });
+
+  it('reports every bad value with its own message', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      EMBEDDED_EVENTSTORE_PORT: '70000',
+      EVENTSTORE_CONNECTION_STRING: 'http://localhost:2113',
+      INTEGRATION_API_KEYS: 'shortkey=x',
+      MANAGEMENT_API_KEYS: 'manage-key-1=1|b',
+      LOG_LEVEL: 'loud',
+      DATABASE_URL: 'mysql://x',
+    });
+    expect(problems).toHaveLength(7);
+    expect(problems[0]).toMatch(/^PORT: "eighty"/);
+    expect(problems.join('\n')).toMatch(/EMBEDDED_EVENTSTORE_PORT: "70000"/);
+    expect(problems.join('\n')).toMatch(/EVENTSTORE_CONNECTION_STRING/);
+    expect(problems.join('\n')).toMatch(/INTEGRATION_API_KEYS: application id "x"/);
+    expect(problems.join('\n')).toMatch(/MANAGEMENT_API_KEYS: "1\|b"/);
+    expect(problems.join('\n')).toMatch(/LOG_LEVEL: "loud"/);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL/);
+  });
+
+  it('refuses malformed key lists, too-short keys and a key shared by both APIs', () => {
+    expect(problemsOf({ INTEGRATION_API_KEYS: 'no-equals-sign' })[0]).toMatch(/not of the form key=value/);
+    expect(problemsOf({ INTEGRATION_API_KEYS: 'abc=1' })[0]).toMatch(/8\.\.256 characters/);
+    expect(
+      problemsOf({ INTEGRATION_API_KEYS: 'same-key-123=1', MANAGEMENT_API_KEYS: 'same-key-123=*' })[0],
+    ).toMatch(/share a key/);
+  });
+
+  it('accepts a real EventStoreDB connection string and a PostgreSQL URL', () => {
+    const config = parseConfig(
+      {
+        EVENTSTORE_CONNECTION_STRING: 'esdb://es:2113?tls=false',
+        DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+      },
+      '/srv',
+    );
+    expect(config.eventStoreConnectionString).toBe('esdb://es:2113?tls=false');
+    expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/test');
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * Configuration from the environment, validated once at start-up. Every bad value is reported with its own
+ * message, all of them at once, so an operator fixes the environment in one go.
+ */
+import * as path from 'node:path';
+import {
+  parseIntegrationKeys,
+  parseManagementKeys,
+  type IntegrationKey,
+  type ManagementKey,
+} from './api-keys';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface AppConfig {
+  port: number;
+  /** Unset → the embedded server is started in-process. */
+  eventStoreConnectionString?: string;
+  embeddedEventStorePort: number;
+  dataDir: string;
+  /** Undefined when the variable is unset (then a development key is created). */
+  integrationKeys?: Map<string, IntegrationKey>;
+  managementKeys?: Map<string, ManagementKey>;
+  logLevel: LogLevel;
+  databaseUrl?: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const set = (value: string | undefined): string | undefined =>
+  value === undefined || value.trim() === '' ? undefined : value.trim();
+
+function parsePort(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  errors: string[],
+  allowZero = false,
+): number {
+  if (value === undefined) return fallback;
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(port >= (allowZero ? 0 : 1) && port <= 65535)) {
+    errors.push(`${name}: "${value}" is not a TCP port (${allowZero ? 0 : 1}..65535)`);
+    return fallback;
+  }
+  return port;
+}
+
+export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
+  const errors: string[] = [];
+  const port = parsePort('PORT', set(env.PORT), 3000, errors, true);
+  const embeddedEventStorePort = parsePort(
+    'EMBEDDED_EVENTSTORE_PORT',
+    set(env.EMBEDDED_EVENTSTORE_PORT),
+    2113,
+    errors,
+    true,
+  );
+
+  const connectionString = set(env.EVENTSTORE_CONNECTION_STRING);
+  if (
+    connectionString !== undefined &&
+    !/^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\/.+/.test(connectionString)
+  ) {
+    errors.push(
+      `EVENTSTORE_CONNECTION_STRING: must look like esdb://host:2113?tls=false (got a value starting "${connectionString.slice(0, 12)}")`,
+    );
+  }
+
+  const dataDir = path.resolve(cwd, set(env.DATA_DIR) ?? './data');
+
+  const integrationKeysText = set(env.INTEGRATION_API_KEYS);
+  const integrationKeys =
+    integrationKeysText === undefined ? undefined : parseIntegrationKeys(integrationKeysText, errors);
+  if (
+    integrationKeys &&
+    integrationKeys.size === 0 &&
+    !errors.some((e) => e.startsWith('INTEGRATION_API_KEYS'))
+  ) {
+    errors.push('INTEGRATION_API_KEYS: no key given');
+  }
+  const managementKeysText = set(env.MANAGEMENT_API_KEYS);
+  const managementKeys =
+    managementKeysText === undefined ? undefined : parseManagementKeys(managementKeysText, errors);
+  if (
+    managementKeys &&
+    managementKeys.size === 0 &&
+    !errors.some((e) => e.startsWith('MANAGEMENT_API_KEYS'))
+  ) {
+    errors.push('MANAGEMENT_API_KEYS: no key given');
+  }
+  if (integrationKeys && managementKeys) {
+    for (const key of integrationKeys.keys()) {
+      if (managementKeys.has(key))
+        errors.push('INTEGRATION_API_KEYS and MANAGEMENT_API_KEYS share a key; each key belongs to one API');
+    }
+  }
+
+  const logLevelText = (set(env.LOG_LEVEL) ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevelText)) {
+    errors.push(`LOG_LEVEL: "${logLevelText}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  const databaseUrl = set(env.DATABASE_URL);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/.+/.test(databaseUrl)) {
+    errors.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
+  }
+
+  if (errors.length > 0) throw new ConfigError(errors);
+  return {
+    port,
+    eventStoreConnectionString: connectionString,
+    embeddedEventStorePort,
+    dataDir,
+    integrationKeys,
+    managementKeys,
+    logLevel: logLevelText as LogLevel,
+    databaseUrl,
+  };
+}

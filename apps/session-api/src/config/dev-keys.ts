@@ -1,0 +1,37 @@
+/**
+ * Development keys for `npm start` without configured keys: created once, kept under DATA_DIR so they stay
+ * the same across restarts, and printed at start-up. Both belong to application 1.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { keyIdOf, type IntegrationKey, type ManagementKey } from './api-keys';
+
+export interface DevKeys {
+  integrationKey: string;
+  managementKey: string;
+}
+
+export const DEV_KEYS_FILE = 'dev-api-keys.json';
+
+export function loadOrCreateDevKeys(dataDir: string): { keys: DevKeys; created: boolean } {
+  const file = path.join(dataDir, DEV_KEYS_FILE);
+  if (fs.existsSync(file)) {
+    const keys = JSON.parse(fs.readFileSync(file, 'utf8')) as DevKeys;
+    if (typeof keys.integrationKey === 'string' && typeof keys.managementKey === 'string')
+      return { keys, created: false };
+  }
+  const keys: DevKeys = {
+    integrationKey: `dev-int-${randomBytes(18).toString('base64url')}`,
+    managementKey: `dev-mgmt-${randomBytes(18).toString('base64url')}`,
+  };
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
+  return { keys, created: true };
+}
+
+export const devIntegrationKeys = (keys: DevKeys): Map<string, IntegrationKey> =>
+  new Map([[keys.integrationKey, { keyId: keyIdOf(keys.integrationKey), applicationId: 1 }]]);
+
+export const devManagementKeys = (keys: DevKeys): Map<string, ManagementKey> =>
+  new Map([[keys.managementKey, { keyId: keyIdOf(keys.managementKey), applications: [1] }]]);

@@ -1,0 +1,58 @@
+/**
+ * Errors raised by the HTTP layer itself (auth, body, headers, validation, idempotency). Each carries its
+ * status and stable code; `ApiExceptionFilter` is the one place that turns any error into a response.
+ */
+import type { DomainError } from '@session-engine/session-domain';
+
+export interface ApiErrorEntry {
+  title: string;
+  details: string;
+  pointer?: string;
+}
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly entries: ApiErrorEntry[],
+    message?: string,
+  ) {
+    super(message ?? entries[0]?.details ?? 'Request refused');
+  }
+
+  static of(status: number, title: string, details: string, pointer?: string): ApiError {
+    return new ApiError(status, [{ title, details, pointer }]);
+  }
+}
+
+/** A domain refusal together with where the command's input sits in the request body. */
+export class CommandRefused extends Error {
+  override readonly name = 'CommandRefused';
+  constructor(
+    readonly domainError: DomainError,
+    /** JSON pointer of the command input inside the body, e.g. "/customerSession"; "" for the root. */
+    readonly pointerBase: string,
+  ) {
+    super(domainError.message);
+  }
+}
+
+export const ErrorCode = {
+  InvalidField: 'INVALID_FIELD',
+  UnknownField: 'UNKNOWN_FIELD',
+  LimitExceeded: 'LIMIT_EXCEEDED',
+  InvalidJson: 'INVALID_JSON',
+  InvalidHeader: 'INVALID_HEADER',
+  PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  Unauthorized: 'UNAUTHORIZED',
+  Forbidden: 'FORBIDDEN',
+  SessionNotFound: 'SESSION_NOT_FOUND',
+  RouteNotFound: 'NOT_FOUND',
+  MethodNotAllowed: 'METHOD_NOT_ALLOWED',
+  PreconditionFailed: 'PRECONDITION_FAILED',
+  ConcurrentUpdate: 'CONCURRENT_UPDATE',
+  IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
+  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  ServiceUnavailable: 'SERVICE_UNAVAILABLE',
+  InternalError: 'INTERNAL_ERROR',
+} as const;

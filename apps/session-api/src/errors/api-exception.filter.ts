@@ -1,0 +1,135 @@
+/**
+ * The one place where errors become HTTP responses, in the format of SPEC §5:
+ * `{message, errors: [{title: CODE, details, source: {pointer}}], StatusCode}`.
+ * Domain categories map to statuses here and nowhere else. Anything unexpected is logged with its stack and
+ * answered as a plain 500 without details; bad input never reaches that branch.
+ */
+import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
+import {
+  ConcurrentUpdateError,
+  EventStoreUnavailableError,
+  PreconditionFailedError,
+} from '@session-engine/event-store';
+import { DomainError, type DomainErrorCategory } from '@session-engine/session-domain';
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { ApiError, CommandRefused, ErrorCode, type ApiErrorEntry } from './api-error';
+
+export interface ErrorBody {
+  message: string;
+  errors: { title: string; details: string; source?: { pointer: string } }[];
+  StatusCode: number;
+}
+
+const CATEGORY_STATUS: Record<DomainErrorCategory, number> = { invalid: 400, not_found: 404, conflict: 409 };
+
+const HTTP_CODES: Record<number, string> = {
+  400: ErrorCode.InvalidField,
+  401: ErrorCode.Unauthorized,
+  403: ErrorCode.Forbidden,
+  404: ErrorCode.RouteNotFound,
+  405: ErrorCode.MethodNotAllowed,
+  412: ErrorCode.PreconditionFailed,
+  413: ErrorCode.PayloadTooLarge,
+  415: ErrorCode.UnsupportedMediaType,
+  503: ErrorCode.ServiceUnavailable,
+};
+
+export interface MappedError {
+  status: number;
+  entries: ApiErrorEntry[];
+  message: string;
+  unexpected?: boolean;
+}
+
+export function mapError(error: unknown): MappedError {
+  if (error instanceof ApiError)
+    return { status: error.status, entries: error.entries, message: error.message };
+  if (error instanceof CommandRefused) return fromDomain(error.domainError, error.pointerBase);
+  if (error instanceof DomainError) return fromDomain(error, '');
+  if (error instanceof PreconditionFailedError) {
+    return single(412, ErrorCode.PreconditionFailed, error.message, undefined);
+  }
+  if (error instanceof ConcurrentUpdateError)
+    return single(409, ErrorCode.ConcurrentUpdate, error.message, undefined);
+  if (error instanceof EventStoreUnavailableError) {
+    return single(
+      503,
+      ErrorCode.ServiceUnavailable,
+      'The event store is not reachable; retry later',
+      undefined,
+    );
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const response = error.getResponse();
+    const details =
+      typeof response === 'object' && response !== null && 'message' in response
+        ? String((response as { message: unknown }).message)
+        : error.message;
+    return single(
+      status,
+      HTTP_CODES[status] ?? (status >= 500 ? ErrorCode.InternalError : ErrorCode.InvalidField),
+      details,
+      undefined,
+    );
+  }
+  return { ...single(500, ErrorCode.InternalError, 'Internal error', undefined), unexpected: true };
+}
+
+function fromDomain(error: DomainError, pointerBase: string): MappedError {
+  const pointer =
+    error.pointer === undefined
+      ? pointerBase === ''
+        ? undefined
+        : pointerBase
+      : `${pointerBase}${error.pointer}`;
+  return single(CATEGORY_STATUS[error.category], error.code, error.message, pointer);
+}
+
+const single = (
+  status: number,
+  title: string,
+  details: string,
+  pointer: string | undefined,
+): MappedError => ({
+  status,
+  entries: [{ title, details, pointer }],
+  message: details,
+});
+
+export function toErrorBody(mapped: MappedError): ErrorBody {
+  return {
+    message: mapped.message,
+    errors: mapped.entries.map((entry) => ({
+      title: entry.title,
+      details: entry.details,
+      ...(entry.pointer !== undefined ? { source: { pointer: entry.pointer } } : {}),
+    })),
+    StatusCode: mapped.status,
+  };
+}
+
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  constructor(private readonly logger: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<ServerResponse>();
+    const mapped = mapError(exception);
+    if (mapped.unexpected) this.logger.error({ err: exception }, 'unexpected error while handling a request');
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    sendJson(response, mapped.status, toErrorBody(mapped));
+  }
+}
+
+export function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.statusCode = status;
+  response.setHeader('Content-Type', 'application/json; charset=utf-8');
+  response.setHeader('Content-Length', Buffer.byteLength(text));
+  response.end(text);
+}

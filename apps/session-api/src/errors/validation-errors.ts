@@ -1,0 +1,36 @@
+/**
+ * class-validator's error tree → our error entries, one per failed constraint, each with a JSON pointer into
+ * the body (`/customerSession/cartItems/3/quantity`). Unknown fields are `UNKNOWN_FIELD`; a constraint may
+ * name its own code through its `context` (e.g. the 1000-item limit is `LIMIT_EXCEEDED`).
+ */
+import type { ValidationError } from 'class-validator';
+import { ApiError, ErrorCode, type ApiErrorEntry } from './api-error';
+
+const escapePointer = (segment: string): string => segment.replace(/~/g, '~0').replace(/\//g, '~1');
+
+export function validationEntries(errors: ValidationError[], base = ''): ApiErrorEntry[] {
+  const entries: ApiErrorEntry[] = [];
+  for (const error of errors) {
+    const pointer =
+      error.property === undefined || error.property === ''
+        ? base
+        : `${base}/${escapePointer(error.property)}`;
+    for (const [constraint, message] of Object.entries(error.constraints ?? {})) {
+      const contextCode = (error.contexts?.[constraint] as { code?: string } | undefined)?.code;
+      const title =
+        contextCode ??
+        (constraint === 'whitelistValidation' ? ErrorCode.UnknownField : ErrorCode.InvalidField);
+      const details = constraint === 'whitelistValidation' ? `Unknown field ${pointer || '/'}` : message;
+      entries.push({ title, details, pointer: pointer || undefined });
+    }
+    if (error.children?.length) entries.push(...validationEntries(error.children, pointer));
+  }
+  return entries;
+}
+
+export function validationException(errors: ValidationError[]): ApiError {
+  const entries = validationEntries(errors);
+  if (entries.length === 0)
+    entries.push({ title: ErrorCode.InvalidField, details: 'The request body is invalid' });
+  return new ApiError(400, entries, `Invalid request: ${entries[0]!.details}`);
+}

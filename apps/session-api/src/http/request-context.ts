@@ -1,0 +1,52 @@
+/**
+ * Per-request id, structured access log and HTTP metrics, as a plain middleware installed before routing.
+ * The request id is the caller's `X-Request-Id` when it is sane, otherwise a new UUID; it is echoed back and
+ * becomes the correlation id of the events the request appends.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { MetricsService } from '../operations/metrics.service';
+
+export interface RequestWithContext extends IncomingMessage {
+  id?: string;
+  body?: unknown;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Route templates for metric labels (bounded cardinality: ids never become labels). */
+export function routeOf(method: string, url: string): string {
+  const path = url.split('?')[0] ?? '';
+  const match = /^\/v2\/customer_sessions\/[^/]+(\/(cart_items|close|cancel|returns|reopen))?\/?$/.exec(path);
+  if (match) return `/v2/customer_sessions/:id${match[1] ?? ''}`;
+  if (['/health/live', '/health/ready', '/metrics', '/openapi.json'].includes(path)) return path;
+  if (path === '/docs' || path.startsWith('/docs/')) return '/docs';
+  return method === 'GET' || method === 'HEAD' ? 'unmatched' : 'unmatched';
+}
+
+export function requestContext(logger: Logger, metrics: MetricsService) {
+  return (req: RequestWithContext, res: ServerResponse, next: () => void): void => {
+    const started = process.hrtime.bigint();
+    const incoming = req.headers['x-request-id'];
+    req.id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = routeOf(req.method ?? 'GET', req.url ?? '/');
+      metrics.observeHttp(req.method ?? 'GET', route, res.statusCode, seconds);
+      if (route === '/metrics' || route.startsWith('/health')) return;
+      logger.info(
+        {
+          requestId: req.id,
+          method: req.method,
+          route,
+          status: res.statusCode,
+          ms: Math.round(seconds * 1e4) / 10,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * `npm start`: one process with the HTTP API, the background services (projector, once it exists) and —
+ * when EVENTSTORE_CONNECTION_STRING is unset — the embedded EventStoreDB-compatible server on
+ * 127.0.0.1:EMBEDDED_EVENTSTORE_PORT with its data under DATA_DIR. SIGTERM/SIGINT shut down gracefully:
+ * no new connections, in-flight requests finish, background services stop, the store closes.
+ */
+import 'reflect-metadata';
+import { EsdbClientAdapter } from '@session-engine/event-store';
+import * as path from 'node:path';
+import pino from 'pino';
+import { startEmbeddedEventStore, type EmbeddedEventStore } from '../../eventstore-embedded/src';
+import { createSessionApi } from './app.factory';
+import { backgroundServices, type BackgroundService } from './background-services';
+import { ApiKeys } from './config/api-keys.provider';
+import { ConfigError, parseConfig, type AppConfig } from './config/config';
+import { devIntegrationKeys, devManagementKeys, loadOrCreateDevKeys } from './config/dev-keys';
+
+function loadConfig(): AppConfig {
+  try {
+    return parseConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+function resolveKeys(config: AppConfig, logger: pino.Logger): ApiKeys {
+  if (config.integrationKeys && config.managementKeys)
+    return new ApiKeys(config.integrationKeys, config.managementKeys);
+  const { keys, created } = loadOrCreateDevKeys(config.dataDir);
+  const integration = config.integrationKeys ?? devIntegrationKeys(keys);
+  const management = config.managementKeys ?? devManagementKeys(keys);
+  const lines = [
+    '',
+    `Development keys for application 1 (${created ? 'created' : 'kept'} in ${config.dataDir}):`,
+  ];
+  if (!config.integrationKeys)
+    lines.push(`  Integration API:  Authorization: ApiKey-v1 ${keys.integrationKey}`);
+  if (!config.managementKeys)
+    lines.push(`  Management API:   Authorization: ManagementKey-v1 ${keys.managementKey}`);
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+  logger.warn('no API keys configured: using development keys for application 1');
+  return new ApiKeys(integration, management);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = pino({ level: config.logLevel, base: { service: 'session-api' } });
+  const keys = resolveKeys(config, logger);
+
+  let embedded: EmbeddedEventStore | undefined;
+  let connectionString = config.eventStoreConnectionString;
+  if (connectionString === undefined) {
+    embedded = await startEmbeddedEventStore({
+      host: '127.0.0.1',
+      port: config.embeddedEventStorePort,
+      dataDir: path.join(config.dataDir, 'eventstore'),
+    });
+    connectionString = embedded.connectionString;
+  }
+  const store = EsdbClientAdapter.connect(connectionString);
+  const app = await createSessionApi({ config, keys, store, logger });
+  await app.listen(config.port);
+  logger.info({ port: config.port, eventStore: embedded ? 'embedded' : 'external' }, 'session API listening');
+
+  const services: BackgroundService[] = backgroundServices({ config, store, logger });
+  for (const service of services) {
+    await service.start();
+    logger.info({ service: service.name }, 'background service started');
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    try {
+      await app.close(); // stops accepting, waits for in-flight requests
+      for (const service of [...services].reverse()) await service.stop();
+      await store.close();
+      await embedded?.close();
+      logger.info('stopped');
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  console.error('session-api failed to start:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});

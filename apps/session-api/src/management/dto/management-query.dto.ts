@@ -1,0 +1,75 @@
+import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
+import { IsIn, IsISO8601, IsOptional, IsString, Length, Matches } from 'class-validator';
+
+const DECIMAL_INTEGER = /^\d{1,20}$/;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Every management query may wait for the read models to reach a commit position (`X-Event-Position`). */
+export class MinPositionQueryDto {
+  @ApiPropertyOptional({
+    description: 'Wait (at most 5 s, then 503) until the read models processed this commit position',
+  })
+  @IsOptional()
+  @Matches(DECIMAL_INTEGER, { message: 'minPosition must be a decimal integer (X-Event-Position)' })
+  minPosition?: string;
+}
+
+export const SESSION_SORTS = ['created', '-created', 'updated', '-updated', 'total', '-total'] as const;
+export const SESSION_STATES = ['open', 'closed', 'cancelled', 'partially_returned'] as const;
+/** Filters that `partialMatch=true` turns into case-insensitive substring matches. */
+export const TEXT_FILTERS = ['profile', 'coupon', 'referral', 'integrationId', 'storeIntegrationId'] as const;
+
+export class ListSessionsQueryDto extends MinPositionQueryDto {
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(0, 1000) profile?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 100) coupon?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(0, 100) referral?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 1000) integrationId?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 1000) storeIntegrationId?: string;
+
+  @ApiPropertyOptional({ enum: SESSION_STATES })
+  @IsOptional()
+  @IsIn(SESSION_STATES)
+  state?: (typeof SESSION_STATES)[number];
+
+  @ApiPropertyOptional({ description: 'ISO-8601; sessions created before this time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  createdBefore?: string;
+
+  @ApiPropertyOptional({ description: 'ISO-8601; sessions created after this time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  createdAfter?: string;
+
+  @ApiPropertyOptional({
+    description: 'Text filters match case-insensitive substrings (at least 3 characters)',
+  })
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  partialMatch?: 'true' | 'false';
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 1000 })
+  @IsOptional()
+  @Matches(/^(1000|[1-9]\d{0,2})$/, { message: 'pageSize must be an integer from 1 to 1000' })
+  pageSize?: string;
+
+  @ApiPropertyOptional({ minimum: 0, default: 0 })
+  @IsOptional()
+  @Matches(/^\d{1,9}$/, { message: 'skip must be an integer ≥ 0' })
+  skip?: string;
+
+  @ApiPropertyOptional({ enum: SESSION_SORTS, description: '`-` for descending; ties broken by id' })
+  @IsOptional()
+  @IsIn(SESSION_SORTS)
+  sort?: (typeof SESSION_SORTS)[number];
+}
+
+export class DateRangeQueryDto extends MinPositionQueryDto {
+  @ApiProperty({ example: '2025-03-01', description: 'First UTC day (inclusive)' })
+  @Matches(DAY, { message: 'from must be a date YYYY-MM-DD' })
+  from: string;
+
+  @ApiProperty({ example: '2025-03-31', description: 'Last UTC day (inclusive)' })
+  @Matches(DAY, { message: 'to must be a date YYYY-MM-DD' })
+  to: string;
+}

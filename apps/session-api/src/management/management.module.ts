@@ -1,0 +1,54 @@
+import { Module, type DynamicModule, type OnApplicationShutdown, Inject } from '@nestjs/common';
+import { openReadModelDatabase, ReadModelQueries, type ReadModelDatabase } from '@session-engine/read-models';
+import { ApiKeys } from '../config/api-keys.provider';
+import type { AppConfig } from '../config/config';
+import { ManagementAuthGuard } from './management-auth.guard';
+import { ManagementController } from './management.controller';
+import { MANAGEMENT_QUERY_HANDLERS } from './management.queries';
+
+const READ_MODEL_DATABASE = Symbol('READ_MODEL_DATABASE');
+
+export interface ManagementDependencies {
+  config: Pick<AppConfig, 'databaseUrl' | 'dataDir'>;
+  keys: ApiKeys;
+  /** An already open read-model database (tests); otherwise opened from the config and migrated. */
+  readModels?: ReadModelDatabase;
+}
+
+/** The Management API (SPEC §4): read models behind `ManagementKey-v1`. */
+@Module({})
+export class ManagementModule implements OnApplicationShutdown {
+  constructor(@Inject(READ_MODEL_DATABASE) private readonly database: ReadModelDatabase) {}
+
+  static forRoot(deps: ManagementDependencies): DynamicModule {
+    return {
+      module: ManagementModule,
+      controllers: [ManagementController],
+      providers: [
+        { provide: ApiKeys, useValue: deps.keys },
+        {
+          provide: READ_MODEL_DATABASE,
+          useFactory: async (): Promise<ReadModelDatabase> => {
+            if (deps.readModels) return { ...deps.readModels, close: async () => undefined }; // owned by the caller
+            return openReadModelDatabase({
+              databaseUrl: deps.config.databaseUrl,
+              dataDir: deps.config.dataDir,
+            });
+          },
+        },
+        {
+          provide: ReadModelQueries,
+          inject: [READ_MODEL_DATABASE],
+          useFactory: (database: ReadModelDatabase) => new ReadModelQueries(database.db),
+        },
+        ManagementAuthGuard,
+        ...MANAGEMENT_QUERY_HANDLERS,
+      ],
+      exports: [ReadModelQueries],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.database.close();
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Prometheus metrics of the API, on a registry of its own (several app instances can live in one process,
+ * as in the tests). `commandObserver` feeds the event-store library's conflict/retry hooks into counters.
+ */
+import { Injectable } from '@nestjs/common';
+import type { CommandObserver } from '@session-engine/event-store';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  private readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  private readonly commandDuration = new Histogram({
+    name: 'session_command_duration_seconds',
+    help: 'Session command latency by command and outcome',
+    labelNames: ['command', 'outcome'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  private readonly conflicts = new Counter({
+    name: 'session_command_conflicts_total',
+    help: 'Appends that found the stream at another revision than expected',
+    registers: [this.registry],
+  });
+  private readonly retries = new Counter({
+    name: 'session_command_retries_total',
+    help: 'Commands re-read and re-decided after a conflict',
+    registers: [this.registry],
+  });
+  private readonly retriesExhausted = new Counter({
+    name: 'session_command_retries_exhausted_total',
+    help: 'Commands refused with CONCURRENT_UPDATE after the last retry',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  observeHttp(method: string, route: string, status: number, seconds: number): void {
+    this.httpDuration.observe({ method, route, status: String(status) }, seconds);
+  }
+
+  observeCommand(command: string, outcome: string, seconds: number): void {
+    this.commandDuration.observe({ command, outcome }, seconds);
+  }
+
+  readonly commandObserver: CommandObserver = {
+    onConflict: () => this.conflicts.inc(),
+    onRetry: () => this.retries.inc(),
+    onRetriesExhausted: () => this.retriesExhausted.inc(),
+  };
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,62 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsDefined,
+  IsInt,
+  IsString,
+  Length,
+  Min,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+import { IsOptionalNotNull } from '../../shared/validators';
+
+export class ReturnedCartItemDto {
+  @ApiPropertyOptional({
+    minimum: 0,
+    description: 'Cart line; wins over sku. One of position or sku is required',
+  })
+  @ValidateIf((item: ReturnedCartItemDto) => item.position !== undefined || item.sku === undefined)
+  @IsDefined({ message: 'position or sku is required' })
+  @IsInt()
+  @Min(0)
+  position?: number;
+
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: 1000,
+    description: 'First line with this sku whose remaining quantity covers the request',
+  })
+  @IsOptionalNotNull()
+  @IsString()
+  @Length(1, 1000)
+  sku?: string;
+
+  @ApiPropertyOptional({ minimum: 1, description: 'Omitted: the whole remaining quantity' })
+  @IsOptionalNotNull()
+  @IsInt()
+  @Min(1)
+  quantity?: number;
+}
+
+export class ReturnDto {
+  @ApiProperty({ type: [ReturnedCartItemDto] })
+  @IsDefined()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1000, { context: { code: 'LIMIT_EXCEEDED' } })
+  @ValidateNested({ each: true })
+  @Type(() => ReturnedCartItemDto)
+  returnedCartItems: ReturnedCartItemDto[];
+}
+
+export class ReturnItemsRequestDto {
+  @ApiProperty({ type: ReturnDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => ReturnDto)
+  return: ReturnDto;
+}

@@ -1,0 +1,45 @@
+import { Controller, Get, Param, Res, UseGuards } from '@nestjs/common';
+import { QueryBus } from '@nestjs/cqrs';
+import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { toCustomerSessionV2 } from '@session-engine/session-domain';
+import type { ServerResponse } from 'node:http';
+import {
+  IntegrationAuthGuard,
+  Principal,
+  type IntegrationPrincipal,
+} from '../../../auth/integration-auth.guard';
+import { ApiError, ErrorCode } from '../../../errors/api-error';
+import { SESSION_ROUTE } from '../../shared/command-request';
+import { parseIntegrationId } from '../../shared/request-options';
+import { CustomerSessionResponse } from '../../shared/session-response';
+import { GetSessionQuery } from './get-session.query';
+
+@ApiTags('customer sessions')
+@ApiSecurity('ApiKey-v1')
+@UseGuards(IntegrationAuthGuard)
+@Controller()
+export class GetSessionController {
+  constructor(private readonly queryBus: QueryBus) {}
+
+  @Get(SESSION_ROUTE)
+  @ApiOperation({ summary: 'The session rebuilt from its events' })
+  @ApiOkResponse({ type: CustomerSessionResponse })
+  async get(
+    @Param('customerSessionId') customerSessionId: string,
+    @Principal() principal: IntegrationPrincipal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<CustomerSessionResponse> {
+    const { state, revision } = await this.queryBus.execute(
+      new GetSessionQuery(principal.applicationId, parseIntegrationId(customerSessionId)),
+    );
+    if (state === null || revision === null) {
+      throw ApiError.of(
+        404,
+        ErrorCode.SessionNotFound,
+        `No customer session ${JSON.stringify(customerSessionId)}`,
+      );
+    }
+    res.setHeader('ETag', `"${revision}"`);
+    return { customerSession: toCustomerSessionV2(state), effects: [] };
+  }
+}

@@ -1,0 +1,89 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsNumber, IsString, Length, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsJsonObject, IsOptionalNotNull, IsPriceMap } from './validators';
+
+const FINITE = { allowNaN: false, allowInfinity: false };
+
+export class ProductDto {
+  @ApiProperty({ maxLength: 1000 })
+  @IsString()
+  @MaxLength(1000)
+  name: string;
+}
+
+export class PriceDto {
+  @ApiProperty({ minimum: 0 })
+  price: number;
+}
+
+/** Talon.One `CartItem`, writable fields only (position, returnedQuantity and remainingQuantity are computed). */
+export class CartItemDto {
+  @ApiProperty({ minLength: 1, maxLength: 1000, example: 'SKU-1' })
+  @IsString()
+  @Length(1, 1000)
+  sku: string;
+
+  @ApiProperty({ minimum: 1, example: 1 })
+  @IsInt()
+  @Min(1)
+  quantity: number;
+
+  @ApiPropertyOptional({ maxLength: 1000 })
+  @IsOptionalNotNull()
+  @IsString()
+  @MaxLength(1000)
+  name?: string;
+
+  @ApiPropertyOptional({ maxLength: 1000 })
+  @IsOptionalNotNull()
+  @IsString()
+  @MaxLength(1000)
+  category?: string;
+
+  @ApiPropertyOptional({ minimum: 0, example: 19.99 })
+  @IsOptionalNotNull()
+  @IsNumber(FINITE)
+  @Min(0)
+  price?: number;
+
+  @ApiPropertyOptional({ type: ProductDto })
+  @IsOptionalNotNull()
+  @ValidateNested()
+  @Type(() => ProductDto)
+  product?: ProductDto;
+
+  @ApiPropertyOptional({ minimum: 0 })
+  @IsOptionalNotNull()
+  @IsNumber(FINITE)
+  @Min(0)
+  weight?: number;
+
+  @ApiPropertyOptional({ minimum: 0 })
+  @IsOptionalNotNull()
+  @IsNumber(FINITE)
+  @Min(0)
+  height?: number;
+
+  @ApiPropertyOptional({ minimum: 0 })
+  @IsOptionalNotNull()
+  @IsNumber(FINITE)
+  @Min(0)
+  width?: number;
+
+  @ApiPropertyOptional({ minimum: 0 })
+  @IsOptionalNotNull()
+  @IsNumber(FINITE)
+  @Min(0)
+  length?: number;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  @IsOptionalNotNull()
+  @IsJsonObject()
+  attributes?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { $ref: '#/components/schemas/PriceDto' } })
+  @IsOptionalNotNull()
+  @IsPriceMap()
+  additionalCosts?: Record<string, PriceDto>;
+}

@@ -1,0 +1,139 @@
+/**
+ * What every command endpoint does around the domain: replay a remembered `Idempotency-Key` response (or
+ * refuse a reused key with 422), turn `If-Match` into the expected revision, stamp the command with time,
+ * ids and metadata, run it through the event-store command handler, measure it, and remember the response.
+ */
+import { Injectable } from '@nestjs/common';
+import {
+  hashCanonical,
+  IdempotencyStore,
+  KeyedMutex,
+  SessionCommandHandler,
+  type CommandResult,
+  type IdempotencyScope,
+} from '@session-engine/event-store';
+import { DomainError, type SessionCommand } from '@session-engine/session-domain';
+import { randomUUID } from 'node:crypto';
+import type { IntegrationPrincipal } from '../../auth/integration-auth.guard';
+import { ApiError, CommandRefused, ErrorCode } from '../../errors/api-error';
+import { MetricsService } from '../../operations/metrics.service';
+
+/** Everything the HTTP layer knows about a command request. */
+export interface CommandRequest {
+  principal: IntegrationPrincipal;
+  integrationId: string;
+  /** Method and route template, the idempotency scope's endpoint. */
+  endpoint: string;
+  requestId: string;
+  idempotencyKey?: string;
+  ifMatch?: bigint;
+  dry: boolean;
+  /** What "the same request" means for Idempotency-Key: the body and the query. */
+  canonicalRequest: unknown;
+  /** Where the command's input sits in the body, for error pointers. */
+  pointerBase: string;
+}
+
+export interface CommandReply {
+  status: number;
+  body: unknown;
+  etag?: string;
+  eventPosition?: string;
+}
+
+export type CommandStamp = Pick<SessionCommand, 'applicationId' | 'integrationId' | 'now' | 'commandId'>;
+
+@Injectable()
+export class SessionCommandRunner {
+  private readonly idempotencyLocks = new KeyedMutex();
+
+  constructor(
+    private readonly handler: SessionCommandHandler,
+    private readonly idempotency: IdempotencyStore,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async run(
+    request: CommandRequest,
+    build: (stamp: CommandStamp) => SessionCommand,
+    shape: (result: CommandResult, command: SessionCommand) => unknown,
+  ): Promise<CommandReply> {
+    const execute = () => this.execute(request, build, shape);
+    if (request.idempotencyKey === undefined) return execute();
+
+    const scope: IdempotencyScope = {
+      applicationId: request.principal.applicationId,
+      endpoint: request.endpoint,
+      integrationId: request.integrationId,
+      key: request.idempotencyKey,
+    };
+    const requestHash = hashCanonical(request.canonicalRequest);
+    // Same key twice at once in this process: the second waits and then replays the first.
+    return this.idempotencyLocks.run(IdempotencyStore.streamName(scope), async () => {
+      const remembered = await this.idempotency.find(scope);
+      if (remembered) {
+        if (remembered.requestHash !== requestHash) {
+          throw ApiError.of(
+            422,
+            ErrorCode.IdempotencyKeyReused,
+            'This Idempotency-Key was already used with a different request body',
+          );
+        }
+        return {
+          status: remembered.status,
+          body: remembered.body,
+          etag: remembered.etag,
+          eventPosition: remembered.eventPosition,
+        };
+      }
+      const reply = await execute();
+      if (request.dry) return reply;
+      const first = await this.idempotency.remember(scope, { ...reply, requestHash });
+      return { status: first.status, body: first.body, etag: first.etag, eventPosition: first.eventPosition };
+    });
+  }
+
+  private async execute(
+    request: CommandRequest,
+    build: (stamp: CommandStamp) => SessionCommand,
+    shape: (result: CommandResult, command: SessionCommand) => unknown,
+  ): Promise<CommandReply> {
+    const command = build({
+      applicationId: request.principal.applicationId,
+      integrationId: request.integrationId,
+      now: new Date().toISOString(),
+      commandId: randomUUID(),
+    });
+    const started = process.hrtime.bigint();
+    let outcome = 'error';
+    try {
+      const result = await this.handler.handle(command, {
+        metadata: {
+          commandId: command.commandId,
+          correlationId: request.requestId,
+          actor: request.principal.keyId,
+          ...(request.idempotencyKey !== undefined ? { idempotencyKey: request.idempotencyKey } : {}),
+        },
+        expectedRevision: request.ifMatch,
+        dry: request.dry,
+      });
+      outcome = request.dry ? 'dry' : result.appended ? 'appended' : 'unchanged';
+      return {
+        status: 200,
+        body: shape(result, command),
+        etag: result.revision === null ? undefined : `"${result.revision}"`,
+        eventPosition:
+          result.appended && result.position !== undefined ? result.position.toString() : undefined,
+      };
+    } catch (error) {
+      if (error instanceof DomainError) {
+        outcome = error.category === 'conflict' ? 'refused' : error.category;
+        throw new CommandRefused(error, request.pointerBase);
+      }
+      outcome = (error as { code?: string }).code?.toLowerCase() ?? 'error';
+      throw error;
+    } finally {
+      this.metrics.observeCommand(command.type, outcome, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+}

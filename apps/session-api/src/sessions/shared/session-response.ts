@@ -1,0 +1,61 @@
+/** Response bodies of SPEC §4 (Talon.One's `IntegrationStateV2` subset we produce). */
+import { ApiProperty } from '@nestjs/swagger';
+import type { CommandResult } from '@session-engine/event-store';
+import {
+  returnsOf,
+  toCustomerSessionV2,
+  type CustomerSessionV2,
+  type ReturnRecord,
+  type SessionState,
+} from '@session-engine/session-domain';
+import type { ServerResponse } from 'node:http';
+import type { CommandReply } from './session-command.runner';
+
+export class CustomerSessionResponse {
+  @ApiProperty({ description: 'CustomerSessionV2', type: 'object', additionalProperties: true })
+  customerSession: CustomerSessionV2;
+  @ApiProperty({ type: [Object], example: [] })
+  effects: unknown[];
+}
+
+export class IntegrationStateResponse extends CustomerSessionResponse {
+  @ApiProperty({ type: [Object], example: [] })
+  createdCoupons: unknown[];
+  @ApiProperty({ type: [Object], example: [] })
+  createdReferrals: unknown[];
+}
+
+export class ReturnResponse extends IntegrationStateResponse {
+  @ApiProperty({ type: 'object', additionalProperties: true })
+  return: ReturnRecord;
+  @ApiProperty({ type: [Object] })
+  previousReturns: ReturnRecord[];
+}
+
+export function integrationState(
+  state: SessionState,
+  evaluableCampaignIds?: number[],
+): IntegrationStateResponse {
+  return {
+    customerSession: toCustomerSessionV2(state, evaluableCampaignIds ? { evaluableCampaignIds } : {}),
+    effects: [],
+    createdCoupons: [],
+    createdReferrals: [],
+  };
+}
+
+export const stateOf = (result: CommandResult): SessionState => result.state!;
+
+export function returnState(state: SessionState, returnId: number): ReturnResponse {
+  const returns = returnsOf(state);
+  const index = returns.findIndex((record) => record.id === returnId);
+  return { ...integrationState(state), return: returns[index]!, previousReturns: returns.slice(0, index) };
+}
+
+/** Writes status and headers of a command reply; the body goes back through Nest. */
+export function applyReply(res: ServerResponse, reply: CommandReply): unknown {
+  res.statusCode = reply.status;
+  if (reply.etag !== undefined) res.setHeader('ETag', reply.etag);
+  if (reply.eventPosition !== undefined) res.setHeader('X-Event-Position', reply.eventPosition);
+  return reply.body;
+}

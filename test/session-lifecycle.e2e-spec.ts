@@ -1,0 +1,388 @@
+import { ApiHarness, client, KEY_APP2, sessionUrl, type Reply } from './support/harness';
+
+jest.setTimeout(60_000);
+
+let harness: ApiHarness;
+let call: ReturnType<typeof client>;
+const run = `${Date.now()}`;
+const sid = (name: string) => `${name}-${run}`;
+const stream = (id: string, app = 1) => `session-${app}-${id}`;
+const pause = () => new Promise((resolve) => setTimeout(resolve, 3));
+
+beforeAll(async () => {
+  harness = await ApiHarness.start();
+  call = client(harness);
+});
+
+afterAll(async () => {
+  await harness.dispose();
+});
+
+const put = (
+  id: string,
+  customerSession: Record<string, unknown>,
+  options: { query?: string; headers?: Record<string, string> } = {},
+) =>
+  call('PUT', `${sessionUrl(id)}${options.query ?? ''}`, {
+    body: { customerSession },
+    headers: options.headers,
+  });
+const get = (id: string, key?: string) => call('GET', sessionUrl(id), { key });
+const verb = (id: string, action: 'close' | 'cancel' | 'reopen', headers?: Record<string, string>) =>
+  call(action === 'reopen' ? 'PUT' : 'POST', sessionUrl(id, `/${action}`), { headers });
+const addItems = (id: string, cartItems: unknown[], headers?: Record<string, string>) =>
+  call('POST', sessionUrl(id, '/cart_items'), { body: { cartItems }, headers });
+const returnItems = (id: string, returnedCartItems: unknown[], query = '') =>
+  call('POST', `${sessionUrl(id, '/returns')}${query}`, { body: { return: { returnedCartItems } } });
+
+function expectOk(reply: Reply): Reply['body'] {
+  if (reply.status !== 200)
+    throw new Error(`expected 200, got ${reply.status}: ${JSON.stringify(reply.body)}`);
+  return reply.body;
+}
+
+/** Asserts a refused command: status and code, and the stream untouched (same ETag, same length). */
+async function expectRefused(id: string, reply: Reply, status: number, code: string): Promise<void> {
+  const before = await get(id);
+  const length = await harness.streamLength(stream(id));
+  expect({ status: reply.status, code: reply.body?.errors?.[0]?.title }).toEqual({ status, code });
+  expect(reply.headers.get('x-event-position')).toBeNull();
+  const after = await get(id);
+  expect(after.headers.get('etag')).toBe(before.headers.get('etag'));
+  expect(await harness.streamLength(stream(id))).toBe(length);
+}
+
+describe('a customer session over HTTP', () => {
+  it('goes through its whole life cycle with exact totals, positions, returns and counters', async () => {
+    // An anonymous session: always a first session.
+    const anonymous = await put(sid('anon'), {
+      cartItems: [{ sku: 'tee', quantity: 3, price: 19.99 }],
+      additionalCosts: { shipping: { price: 0.1 } },
+    });
+    const anon = expectOk(anonymous).customerSession;
+    expect(anon).toMatchObject({
+      integrationId: sid('anon'),
+      applicationId: 1,
+      profileId: '',
+      state: 'open',
+      firstSession: true,
+      updateCount: 1,
+      cartItemTotal: 59.97,
+      additionalCostTotal: 0.1,
+      total: 60.07,
+    });
+    expect(Number.isSafeInteger(anon.id) && anon.id > 0).toBe(true);
+    expect(anon.created).toBe(anon.updated);
+    expect(anon.cartItems[0]).toMatchObject({ position: 0, returnedQuantity: 0, remainingQuantity: 3 });
+    expect(anonymous.headers.get('etag')).toBe('"0"');
+    expect(anonymous.headers.get('x-event-position')).toMatch(/^\d+$/);
+
+    // A profiled session claims its profile first; a second one of the same profile is not first.
+    const profileId = sid('alice');
+    const id = sid('profiled');
+    const created = expectOk(
+      await put(id, {
+        profileId,
+        cartItems: [{ sku: 'a', quantity: 2, price: 10 }],
+        attributes: { channel: 'web' },
+      }),
+    ).customerSession;
+    expect(created).toMatchObject({
+      profileId,
+      firstSession: true,
+      updateCount: 1,
+      total: 20,
+      state: 'open',
+    });
+    const second = expectOk(await put(sid('profiled-2'), { profileId })).customerSession;
+    expect(second.firstSession).toBe(false);
+
+    await pause();
+    const updated = await put(id, {
+      couponCodes: ['SUMMER10'],
+      cartItems: [
+        { sku: 'a', quantity: 2, price: 10, additionalCosts: { gift: { price: 1.5 } } },
+        { sku: 'b', quantity: 1, price: 5.25 },
+      ],
+    });
+    const afterUpdate = expectOk(updated).customerSession;
+    expect(afterUpdate).toMatchObject({
+      couponCodes: ['SUMMER10'],
+      updateCount: 2,
+      cartItemTotal: 25.25,
+      cartItemAdditionalCostTotal: 3,
+      total: 28.25,
+      created: created.created,
+      firstSession: true,
+    });
+    expect(afterUpdate.updated > created.updated).toBe(true);
+    expect(afterUpdate.cartItems.map((line: { position: number }) => line.position)).toEqual([0, 1]);
+    expect(updated.headers.get('etag')).not.toBe('"0"');
+
+    const added = expectOk(await addItems(id, [{ sku: 'c', quantity: 4, price: 0.1 }])).customerSession;
+    expect(
+      added.cartItems.map((line: { sku: string; position: number }) => [line.sku, line.position]),
+    ).toEqual([
+      ['a', 0],
+      ['b', 1],
+      ['c', 2],
+    ]);
+    expect(added).toMatchObject({ updateCount: 3, cartItemTotal: 25.65, total: 28.65 });
+
+    const closed = expectOk(await verb(id, 'close')).customerSession;
+    expect(closed).toMatchObject({ state: 'closed', updateCount: 4, total: 28.65 });
+
+    const firstReturn = expectOk(await returnItems(id, [{ position: 0, quantity: 1 }]));
+    expect(firstReturn.customerSession).toMatchObject({
+      state: 'partially_returned',
+      updateCount: 5,
+      total: 28.65,
+    });
+    expect(firstReturn.customerSession.cartItems[0]).toMatchObject({
+      returnedQuantity: 1,
+      remainingQuantity: 1,
+    });
+    expect(firstReturn.return).toMatchObject({
+      applicationId: 1,
+      sessionIntegrationId: id,
+      returnedCartItems: [{ position: 0, sku: 'a', quantity: 1 }],
+    });
+    expect(firstReturn.previousReturns).toEqual([]);
+    expect(firstReturn).toMatchObject({ effects: [], createdCoupons: [], createdReferrals: [] });
+
+    const secondReturn = expectOk(await returnItems(id, [{ sku: 'c' }]));
+    expect(secondReturn.return.returnedCartItems).toEqual([{ position: 2, sku: 'c', quantity: 4 }]);
+    expect(secondReturn.previousReturns).toEqual([firstReturn.return]);
+    expect(secondReturn.customerSession.cartItems[2]).toMatchObject({
+      returnedQuantity: 4,
+      remainingQuantity: 0,
+    });
+    expect(secondReturn.customerSession.updateCount).toBe(6);
+
+    const cancelled = expectOk(await verb(id, 'cancel')).customerSession;
+    expect(cancelled).toMatchObject({ state: 'cancelled', updateCount: 7 });
+
+    const read = await get(id);
+    expect(read.body).toEqual({ customerSession: cancelled, effects: [] });
+    expect(read.headers.get('etag')).toBe(`"${(await harness.streamLength(stream(id))) - 1}"`);
+
+    // Another session: closed, reopened, closed again.
+    const other = sid('reopen');
+    expectOk(await put(other, { cartItems: [{ sku: 'x', quantity: 1, price: 3 }], state: 'closed' }));
+    const reopened = expectOk(await verb(other, 'reopen')).customerSession;
+    expect(reopened).toMatchObject({ state: 'open', updateCount: 2 });
+    expect(expectOk(await verb(other, 'close')).customerSession).toMatchObject({
+      state: 'closed',
+      updateCount: 3,
+    });
+  });
+
+  it('refuses every illegal transition with 409 and appends nothing', async () => {
+    const cancelled = sid('refused-cancelled');
+    expectOk(await put(cancelled, { cartItems: [{ sku: 'a', quantity: 1, price: 1 }] }));
+    expectOk(await verb(cancelled, 'cancel'));
+    await expectRefused(cancelled, await verb(cancelled, 'close'), 409, 'ILLEGAL_STATE_TRANSITION');
+    await expectRefused(cancelled, await verb(cancelled, 'cancel'), 409, 'ILLEGAL_STATE_TRANSITION');
+    await expectRefused(cancelled, await verb(cancelled, 'reopen'), 409, 'ILLEGAL_STATE_TRANSITION');
+    await expectRefused(
+      cancelled,
+      await addItems(cancelled, [{ sku: 'b', quantity: 1 }]),
+      409,
+      'SESSION_NOT_MODIFIABLE',
+    );
+    await expectRefused(cancelled, await put(cancelled, { state: 'open' }), 409, 'ILLEGAL_STATE_TRANSITION');
+
+    const open = sid('refused-open');
+    expectOk(await put(open, { cartItems: [{ sku: 'a', quantity: 2, price: 1 }] }));
+    await expectRefused(open, await verb(open, 'reopen'), 409, 'ILLEGAL_STATE_TRANSITION');
+    await expectRefused(open, await returnItems(open, [{ position: 0 }]), 409, 'ILLEGAL_STATE_TRANSITION');
+
+    const closed = sid('refused-closed');
+    expectOk(await put(closed, { cartItems: [{ sku: 'a', quantity: 2, price: 1 }], state: 'closed' }));
+    await expectRefused(closed, await verb(closed, 'close'), 409, 'ILLEGAL_STATE_TRANSITION');
+    await expectRefused(closed, await put(closed, { couponCodes: ['LATE'] }), 409, 'SESSION_NOT_MODIFIABLE');
+    await expectRefused(
+      closed,
+      await returnItems(closed, [{ position: 0, quantity: 3 }]),
+      409,
+      'RETURN_QUANTITY_EXCEEDED',
+    );
+    await expectRefused(closed, await returnItems(closed, [{ position: 5 }]), 400, 'CART_ITEM_NOT_FOUND');
+    expectOk(await returnItems(closed, [{ position: 0, quantity: 1 }]));
+    await expectRefused(closed, await verb(closed, 'reopen'), 409, 'ILLEGAL_STATE_TRANSITION');
+
+    const missing = sid('refused-missing');
+    for (const reply of [
+      await verb(missing, 'close'),
+      await addItems(missing, [{ sku: 'a', quantity: 1 }]),
+    ]) {
+      expect({ status: reply.status, code: reply.body.errors[0].title }).toEqual({
+        status: 404,
+        code: 'SESSION_NOT_FOUND',
+      });
+    }
+    expect(await harness.streamLength(stream(missing))).toBe(0);
+  });
+
+  it('accepts an update that changes nothing without appending', async () => {
+    const id = sid('noop');
+    const body = { profileId: '', couponCodes: ['A'], cartItems: [{ sku: 'a', quantity: 1, price: 2 }] };
+    const first = await put(id, body);
+    const again = await put(id, body);
+    expect(again.status).toBe(200);
+    expect(again.body.customerSession).toEqual(first.body.customerSession);
+    expect(again.headers.get('etag')).toBe(first.headers.get('etag'));
+    expect(again.headers.get('x-event-position')).toBeNull();
+    expect(await harness.streamLength(stream(id))).toBe(1);
+  });
+
+  it('stores nothing for dry runs and echoes evaluableCampaignIds', async () => {
+    const id = sid('dry');
+    const profileId = sid('dry-profile');
+    const dry = await put(
+      id,
+      { profileId, evaluableCampaignIds: [7, 8], cartItems: [{ sku: 'a', quantity: 1, price: 2 }] },
+      { query: '?dry=true' },
+    );
+    expect(dry.status).toBe(200);
+    expect(dry.body.customerSession).toMatchObject({
+      evaluableCampaignIds: [7, 8],
+      firstSession: true,
+      total: 2,
+    });
+    expect(dry.headers.get('x-event-position')).toBeNull();
+    expect((await get(id)).status).toBe(404);
+    expect(await harness.streamLength(stream(id))).toBe(0);
+    expect(await harness.streamLength(`profile-1-${profileId}`)).toBe(0);
+
+    expectOk(await put(id, { cartItems: [{ sku: 'a', quantity: 2, price: 2 }], state: 'closed' }));
+    expect((await get(id)).body.customerSession.evaluableCampaignIds).toBeUndefined();
+    const length = await harness.streamLength(stream(id));
+    const dryReturn = await returnItems(id, [{ position: 0, quantity: 1 }], '?dry=true');
+    expect(dryReturn.status).toBe(200);
+    expect(dryReturn.body.return.returnedCartItems).toEqual([{ position: 0, sku: 'a', quantity: 1 }]);
+    expect(await harness.streamLength(stream(id))).toBe(length);
+    expect((await get(id)).body.customerSession.state).toBe('closed');
+  });
+
+  it('makes a command conditional on If-Match: a stale revision is 412 and appends nothing', async () => {
+    const id = sid('if-match');
+    const created = await put(id, { cartItems: [{ sku: 'a', quantity: 1 }] });
+    const etag = created.headers.get('etag')!;
+    const added = await addItems(id, [{ sku: 'b', quantity: 1 }], { 'If-Match': etag });
+    expect(added.status).toBe(200);
+    await expectRefused(
+      id,
+      await addItems(id, [{ sku: 'c', quantity: 1 }], { 'If-Match': etag }),
+      412,
+      'PRECONDITION_FAILED',
+    );
+    await expectRefused(id, await verb(id, 'close', { 'If-Match': '"garbage"' }), 412, 'PRECONDITION_FAILED');
+    expect((await verb(id, 'close', { 'If-Match': added.headers.get('etag')! })).status).toBe(200);
+  });
+
+  it('replays an Idempotency-Key response, refuses a reused key with another body, also after a restart', async () => {
+    const id = sid('idempotent');
+    const key = { 'Idempotency-Key': `key-${run}` };
+    const first = await put(id, { cartItems: [{ sku: 'a', quantity: 1, price: 1 }] }, { headers: key });
+    expect(first.status).toBe(200);
+    const replay = await put(id, { cartItems: [{ price: 1, quantity: 1, sku: 'a' }] }, { headers: key });
+    expect(replay.body).toEqual(first.body);
+    expect(replay.headers.get('etag')).toBe(first.headers.get('etag'));
+    expect(replay.headers.get('x-event-position')).toBe(first.headers.get('x-event-position'));
+
+    const closeKey = { 'Idempotency-Key': `close-${run}` };
+    const closed = await verb(id, 'close', closeKey);
+    expect(closed.status).toBe(200);
+    const closedAgain = await verb(id, 'close', closeKey);
+    expect(closedAgain.status).toBe(200);
+    expect(closedAgain.body).toEqual(closed.body);
+    expect(closedAgain.headers.get('x-event-position')).toBe(closed.headers.get('x-event-position'));
+    expect(await harness.streamLength(stream(id))).toBe(2);
+
+    const reused = await put(id, { cartItems: [{ sku: 'b', quantity: 1 }] }, { headers: key });
+    expect({ status: reused.status, code: reused.body.errors[0].title }).toEqual({
+      status: 422,
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
+
+    await harness.restart();
+    const afterRestart = await verb(id, 'close', closeKey);
+    expect(afterRestart.status).toBe(200);
+    expect(afterRestart.body).toEqual(closed.body);
+    expect(afterRestart.headers.get('etag')).toBe(closed.headers.get('etag'));
+    const reusedAfterRestart = await put(id, { couponCodes: ['X'] }, { headers: key });
+    expect(reusedAfterRestart.status).toBe(422);
+    expect(await harness.streamLength(stream(id))).toBe(2);
+  });
+
+  it('applies 50 concurrent AddCartItems on one session exactly once each', async () => {
+    const id = sid('fifty');
+    expectOk(await put(id, {}));
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => addItems(id, [{ sku: `sku-${i}`, quantity: 1, price: 1 }])),
+    );
+    expect(replies.map((reply) => reply.status)).toEqual(Array(50).fill(200));
+    const session = (await get(id)).body.customerSession;
+    expect(session.cartItems.map((line: { sku: string }) => line.sku).sort()).toEqual(
+      Array.from({ length: 50 }, (_, i) => `sku-${i}`).sort(),
+    );
+    expect(session.cartItems.map((line: { position: number }) => line.position)).toEqual(
+      Array.from({ length: 50 }, (_, i) => i),
+    );
+    expect(session).toMatchObject({ updateCount: 51, total: 50 });
+  });
+
+  it('makes exactly one of 20 concurrent creates for a new profile the first session', async () => {
+    const profileId = sid('race-profile');
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => put(sid(`race-${i}`), { profileId })),
+    );
+    expect(replies.map((reply) => reply.status)).toEqual(Array(20).fill(200));
+    expect(replies.filter((reply) => reply.body.customerSession.firstSession)).toHaveLength(1);
+  });
+
+  it("isolates tenants: another application's key sees 404 and cannot change the session", async () => {
+    const id = sid('tenant');
+    const own = expectOk(await put(id, { cartItems: [{ sku: 'a', quantity: 1, price: 1 }] }));
+    const length = await harness.streamLength(stream(id));
+    expect((await get(id, KEY_APP2)).status).toBe(404);
+    expect((await call('POST', sessionUrl(id, '/close'), { key: KEY_APP2 })).status).toBe(404);
+    expect(
+      (
+        await call('POST', sessionUrl(id, '/cart_items'), {
+          key: KEY_APP2,
+          body: { cartItems: [{ sku: 'z', quantity: 1 }] },
+        })
+      ).status,
+    ).toBe(404);
+    const theirs = await call('PUT', sessionUrl(id), {
+      key: KEY_APP2,
+      body: { customerSession: { couponCodes: ['MINE'] } },
+    });
+    expect(theirs.body.customerSession).toMatchObject({ applicationId: 2, couponCodes: ['MINE'] });
+    expect(theirs.body.customerSession.id).not.toBe(own.customerSession.id);
+    expect((await get(id)).body.customerSession).toEqual(own.customerSession);
+    expect(await harness.streamLength(stream(id))).toBe(length);
+  });
+
+  it('reads every session back identically after a restart', async () => {
+    const ids = [
+      sid('anon'),
+      sid('profiled'),
+      sid('profiled-2'),
+      sid('reopen'),
+      sid('fifty'),
+      sid('idempotent'),
+      sid('tenant'),
+    ];
+    const before = await Promise.all(ids.map((id) => get(id)));
+    await harness.restart();
+    const after = await Promise.all(ids.map((id) => get(id)));
+    for (let i = 0; i < ids.length; i++) {
+      expect(after[i]!.status).toBe(200);
+      expect(after[i]!.body).toEqual(before[i]!.body);
+      expect(after[i]!.headers.get('etag')).toBe(before[i]!.headers.get('etag'));
+    }
+  });
+});

@@ -1,0 +1,120 @@
+/**
+ * Runs the whole API in this process for e2e tests and the benchmark: the embedded event store on an
+ * ephemeral port with a temporary DATA_DIR, the Nest app on another ephemeral port. `restart()` stops both
+ * and starts them again on the same data, as a process restart would.
+ */
+import type { INestApplication } from '@nestjs/common';
+import { EsdbClientAdapter } from '@session-engine/event-store';
+import * as fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import pino from 'pino';
+import { startEmbeddedEventStore, type EmbeddedEventStore } from '../../apps/eventstore-embedded/src';
+import { createSessionApi } from '../../apps/session-api/src/app.factory';
+import { ApiKeys } from '../../apps/session-api/src/config/api-keys.provider';
+import { parseConfig } from '../../apps/session-api/src/config/config';
+
+export const KEY_APP1 = 'test-integration-key-app1';
+export const KEY_APP2 = 'test-integration-key-app2';
+export const MANAGEMENT_KEY = 'test-management-key-all';
+
+export class ApiHarness {
+  baseUrl = '';
+  store!: EsdbClientAdapter;
+  private app?: INestApplication;
+  private eventStore?: EmbeddedEventStore;
+
+  private constructor(readonly dataDir: string) {}
+
+  static async start(): Promise<ApiHarness> {
+    const harness = new ApiHarness(fs.mkdtempSync(path.join(os.tmpdir(), 'session-api-e2e-')));
+    await harness.boot();
+    return harness;
+  }
+
+  private async boot(): Promise<void> {
+    const config = parseConfig({
+      PORT: '0',
+      DATA_DIR: this.dataDir,
+      INTEGRATION_API_KEYS: `${KEY_APP1}=1,${KEY_APP2}=2`,
+      MANAGEMENT_API_KEYS: `${MANAGEMENT_KEY}=*`,
+      LOG_LEVEL: 'silent',
+    });
+    this.eventStore = await startEmbeddedEventStore({
+      port: 0,
+      dataDir: path.join(this.dataDir, 'eventstore'),
+      silent: true,
+      synchronous: 'NORMAL',
+    });
+    this.store = EsdbClientAdapter.connect(this.eventStore.connectionString);
+    this.app = await createSessionApi({
+      config,
+      keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
+      store: this.store,
+      logger: pino({ level: 'silent' }),
+    });
+    await this.app.listen(0, '127.0.0.1');
+    const address = this.app.getHttpServer().address() as AddressInfo;
+    this.baseUrl = `http://127.0.0.1:${address.port}`;
+  }
+
+  async stop(): Promise<void> {
+    await this.app?.close();
+    await this.store?.close();
+    await this.eventStore?.close();
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.boot();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Number of events in a stream (the stream is unchanged when this is unchanged). */
+  async streamLength(streamName: string): Promise<number> {
+    return (await this.store.readStream(streamName)).length;
+  }
+}
+
+export interface Reply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  headers: Headers;
+}
+
+export interface CallOptions {
+  key?: string | null;
+  headers?: Record<string, string>;
+  body?: unknown;
+  /** Sent as is (for broken JSON and oversized bodies). */
+  rawBody?: string | Buffer;
+}
+
+export function client(harness: ApiHarness) {
+  return async (method: string, url: string, options: CallOptions = {}): Promise<Reply> => {
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
+    const key = options.key === undefined ? KEY_APP1 : options.key;
+    if (key !== null) headers.authorization = `ApiKey-v1 ${key}`;
+    const response = await fetch(`${harness.baseUrl}${url}`, {
+      method,
+      headers,
+      body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+    });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, body, headers: response.headers };
+  };
+}
+
+export const sessionUrl = (id: string, suffix = ''): string =>
+  `/v2/customer_sessions/${encodeURIComponent(id)}${suffix}`;
