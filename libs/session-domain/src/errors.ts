@@ -7,7 +7,10 @@ export type DomainErrorCategory = 'invalid' | 'not_found' | 'conflict';
 export const DomainErrorCode = {
   /** A field breaks a rule or limit (400). */
   InvalidField: 'INVALID_FIELD',
-  /** More than 1000 cart items or Σ quantity > 10 000 in one request, or a cart beyond 1000 lines (400). */
+  /**
+   * More than 1000 cart items or Σ quantity > 10 000 in one request, a cart beyond 1000 lines, or more
+   * than 1000 entries in one return (400). Every other rule or limit of a field is INVALID_FIELD.
+   */
   LimitExceeded: 'LIMIT_EXCEEDED',
   /** A return names a position or sku the cart does not have (400). */
   CartItemNotFound: 'CART_ITEM_NOT_FOUND',

@@ -11,6 +11,8 @@ export {
   returnsOf,
   totalsOf,
   unitValue,
+  returnedValueOf,
+  countedRevenueOf,
   type SessionTotals,
   type ViewOptions,
 } from './view';
