@@ -96,22 +96,28 @@ export function appendHandler(ctx: ServerContext) {
         fail(err);
       }
     });
-    call.on('error', () => {
+    const abandon = () => {
       // The client went away mid-append: nothing was queued, nothing is written.
       answered = true;
-    });
+    };
+    call.on('error', abandon);
+    call.on('cancelled', abandon);
     call.on('end', () => {
-      if (answered) return;
-      if (stream === undefined) return fail(new BadRequest('No append options were sent'));
-      const name = stream;
-      ctx.store.append(name, expected, events).then(
-        (outcome) => {
-          if (answered) return;
-          answered = true;
-          respond(name, outcome, callback);
-        },
-        (err) => fail(err),
-      );
+      // Half-close normally means the append is complete, but a client whose connection dropped also ends
+      // the readable side, with the cancellation reported right after: look again one turn later.
+      setImmediate(() => {
+        if (answered || call.cancelled) return;
+        if (stream === undefined) return fail(new BadRequest('No append options were sent'));
+        const name = stream;
+        ctx.store.append(name, expected, events).then(
+          (outcome) => {
+            if (answered) return;
+            answered = true;
+            respond(name, outcome, callback);
+          },
+          (err) => fail(err),
+        );
+      });
     });
   };
 }
