@@ -118,12 +118,6 @@ describe.each(testDatabases())('projector on $name', (database: TestDatabase) =>
       expect(await scratch.waitForPosition(projector!.position(), 10_000)).toBe(true);
       const scratchDb = await openReadModelDatabase(scratchOptions);
       expect(await dumpReadModels(scratchDb.db)).toEqual(await dumpReadModels(live.db));
-      await scratchDb.db.schema
-        .dropSchema(scratchOptions.schema ?? 'unused')
-        .ifExists()
-        .cascade()
-        .execute()
-        .catch(() => undefined);
       await scratchDb.close();
     } finally {
       await scratch.stop();

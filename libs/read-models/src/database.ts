@@ -113,6 +113,7 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
 export async function openReadModelDatabase(options: ReadModelDatabaseOptions): Promise<ReadModelDatabase> {
   let database: ReadModelDatabase;
+  let migrationSchema: string | undefined;
   if (options.databaseUrl) {
     if (options.schema !== undefined && !IDENTIFIER.test(options.schema)) {
       throw new Error(`Invalid schema name ${options.schema}`);
@@ -124,6 +125,9 @@ export async function openReadModelDatabase(options: ReadModelDatabaseOptions): 
     });
     const db = new Kysely<ReadModelTables>({ dialect: new PostgresDialect({ pool }) });
     if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
+    // The migrator must look for its own tables in our schema only (it would find another schema's).
+    const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+    migrationSchema = current.rows[0]?.schema ?? undefined;
     database = { db, dialect: 'postgres', close: () => db.destroy() };
   } else {
     const dataDir = options.dataDir ?? './data';

@@ -1,0 +1,261 @@
+/**
+ * Management API over HTTP, with the API, the embedded event store and the projector in this process:
+ * commands through the integration API, then management queries that pass the command's
+ * X-Event-Position as minPosition and must see the write at once. Runs on SQLite and on PostgreSQL.
+ */
+import type { INestApplication } from '@nestjs/common';
+import { EsdbClientAdapter } from '@session-engine/event-store';
+import { TEST_DATABASE_URL } from '@session-engine/read-models/testing/test-databases';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { startEmbeddedEventStore, type EmbeddedEventStore } from '../apps/eventstore-embedded/src';
+import { startProjector, type RunningProjector } from '../apps/projector/src/projector';
+import { createSessionApi } from '../apps/session-api/src/app.factory';
+import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
+import { parseConfig } from '../apps/session-api/src/config/config';
+
+jest.setTimeout(60_000);
+
+const INTEGRATION_KEY = 'int-key-app1-0001';
+const ALL_APPS = 'mgmt-key-all-0001';
+const APP1 = 'mgmt-key-app1-0001';
+const APP2 = 'mgmt-key-app2-0001';
+const TODAY = new Date().toISOString().slice(0, 10);
+
+interface Reply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  headers: Headers;
+}
+
+const backends = [
+  { name: 'sqlite', schema: undefined as string | undefined },
+  { name: 'postgres', schema: `rm_e2e_${randomBytes(5).toString('hex')}` },
+];
+
+describe.each(backends)('management API on $name', ({ schema }) => {
+  let dataDir: string;
+  let store: EmbeddedEventStore;
+  let adapter: EsdbClientAdapter;
+  let app: INestApplication;
+  let projector: RunningProjector;
+  let baseUrl: string;
+
+  const send = async (method: string, path: string, auth: string | null, body?: unknown): Promise<Reply> => {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (auth !== null) headers.authorization = auth;
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+  };
+  const command = async (method: string, path: string, body?: unknown) => {
+    const reply = await send(method, path, `ApiKey-v1 ${INTEGRATION_KEY}`, body);
+    if (reply.status !== 200) throw new Error(`${path}: ${reply.status} ${JSON.stringify(reply.body)}`);
+    return { body: reply.body, position: reply.headers.get('x-event-position')! };
+  };
+  const manage = (path: string, key = ALL_APPS) => send('GET', path, `ManagementKey-v1 ${key}`);
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'management-e2e-'));
+    let databaseUrl: string | undefined;
+    if (schema) {
+      const pg = new Client({ connectionString: TEST_DATABASE_URL });
+      await pg.connect();
+      await pg.query(`create schema ${schema}`);
+      await pg.end();
+      databaseUrl = `${TEST_DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    }
+    const config = parseConfig({
+      PORT: '0',
+      DATA_DIR: dataDir,
+      DATABASE_URL: databaseUrl,
+      INTEGRATION_API_KEYS: `${INTEGRATION_KEY}=1`,
+      MANAGEMENT_API_KEYS: `${ALL_APPS}=*,${APP1}=1,${APP2}=2|3`,
+      LOG_LEVEL: 'silent',
+    });
+    store = await startEmbeddedEventStore({ port: 0, dataDir: join(dataDir, 'eventstore'), silent: true });
+    adapter = EsdbClientAdapter.connect(store.connectionString);
+    const logger = pino({ level: 'silent' });
+    app = await createSessionApi({
+      config,
+      keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
+      store: adapter,
+      logger,
+    });
+    await app.listen(0, '127.0.0.1');
+    baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    projector = await startProjector({
+      connectionString: store.connectionString,
+      databaseUrl,
+      dataDir,
+      logger,
+      registry: new Registry(),
+    });
+  });
+
+  afterAll(async () => {
+    await projector?.stop();
+    await app?.close();
+    await adapter?.close();
+    await store?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    if (schema) {
+      const pg = new Client({ connectionString: TEST_DATABASE_URL });
+      await pg.connect();
+      await pg.query(`drop schema if exists ${schema} cascade`);
+      await pg.end();
+    }
+  });
+
+  it('shows a session in the list as soon as the command that wrote it, given its X-Event-Position', async () => {
+    const { position } = await command('PUT', '/v2/customer_sessions/Cart-One', {
+      customerSession: {
+        profileId: 'Customer-7',
+        couponCodes: ['SUMMER-10'],
+        cartItems: [
+          { sku: 'SHIRT', quantity: 3, price: 19.99 },
+          { sku: 'GIFT', quantity: 1, price: 0.1 },
+        ],
+      },
+    });
+    const reply = await manage(`/v1/applications/1/sessions?minPosition=${position}`);
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({
+      hasMore: false,
+      data: [
+        {
+          integrationId: 'Cart-One',
+          profileId: 'Customer-7',
+          total: 60.07,
+          cartItems: [{ sku: 'SHIRT' }, { sku: 'GIFT' }],
+        },
+      ],
+    });
+    const byId = await manage(`/v1/applications/1/sessions/${reply.body.data[0].id}?minPosition=${position}`);
+    expect(byId.body).toEqual(reply.body.data[0]);
+  });
+
+  it('counts a closed session in the profile, the day and the SKUs at once', async () => {
+    const { position } = await command('POST', '/v2/customer_sessions/Cart-One/close');
+    const profile = await manage(`/v1/applications/1/customer_profiles/Customer-7?minPosition=${position}`);
+    expect(profile.body).toMatchObject({
+      integrationId: 'Customer-7',
+      closedSessions: 1,
+      totalSales: 60.07,
+      sessionCount: 1,
+      firstSessionIntegrationId: 'Cart-One',
+    });
+    const daily = await manage(
+      `/v1/applications/1/analytics/daily?from=${TODAY}&to=${TODAY}&minPosition=${position}`,
+    );
+    expect(daily.body.data).toEqual([
+      expect.objectContaining({
+        date: TODAY,
+        sessionsCreated: 1,
+        sessionsClosed: 1,
+        grossRevenue: 60.07,
+        netRevenue: 60.07,
+      }),
+    ]);
+    const skus = await manage(
+      `/v1/applications/1/analytics/skus?from=${TODAY}&to=${TODAY}&minPosition=${position}`,
+    );
+    expect(skus.body.data).toContainEqual({
+      sku: 'SHIRT',
+      quantitySold: 3,
+      quantityReturned: 0,
+      revenue: 59.97,
+    });
+  });
+
+  it('filters by coupon substring and sorts by total', async () => {
+    await command('PUT', '/v2/customer_sessions/cart-two', {
+      customerSession: { cartItems: [{ sku: 'HAT', quantity: 1, price: 100 }] },
+    });
+    const { position } = await command('PUT', '/v2/customer_sessions/cart-three', {
+      customerSession: { cartItems: [{ sku: 'HAT', quantity: 1, price: 9 }] },
+    });
+    const sorted = await manage(`/v1/applications/1/sessions?sort=-total&minPosition=${position}`);
+    expect(sorted.body.data.map((s: { integrationId: string }) => s.integrationId)).toEqual([
+      'cart-two',
+      'Cart-One',
+      'cart-three',
+    ]);
+    const coupon = await manage('/v1/applications/1/sessions?coupon=summer&partialMatch=true');
+    expect(coupon.body.data.map((s: { integrationId: string }) => s.integrationId)).toEqual(['Cart-One']);
+    const page = await manage('/v1/applications/1/sessions?sort=created&pageSize=2&skip=0');
+    expect(page.body).toMatchObject({ hasMore: true, data: [{}, {}] });
+  });
+
+  it('refuses integration keys and missing keys with 401, and foreign applications with 403', async () => {
+    const integration = await send('GET', '/v1/applications/1/sessions', `ApiKey-v1 ${INTEGRATION_KEY}`);
+    expect(integration.status).toBe(401);
+    expect(integration.body.errors[0].title).toBe('UNAUTHORIZED');
+    expect(
+      (await send('GET', '/v1/applications/1/sessions', `ManagementKey-v1 ${INTEGRATION_KEY}`)).status,
+    ).toBe(401);
+    expect((await send('GET', '/v1/applications/1/sessions', null)).status).toBe(401);
+    const foreign = await manage('/v1/applications/1/sessions', APP2);
+    expect(foreign.status).toBe(403);
+    expect(foreign.body).toMatchObject({ StatusCode: 403, errors: [{ title: 'FORBIDDEN' }] });
+    expect((await manage('/v1/applications/1/sessions', APP1)).status).toBe(200);
+    expect((await manage('/v1/applications/3/sessions', APP2)).body).toEqual({ hasMore: false, data: [] });
+    const managementOnIntegration = await send(
+      'GET',
+      '/v2/customer_sessions/Cart-One',
+      `ManagementKey-v1 ${ALL_APPS}`,
+    );
+    expect(managementOnIntegration.status).toBe(401);
+  });
+
+  it('answers bad query parameters with 400 and a code pointing at the parameter', async () => {
+    const cases: [string, string][] = [
+      ['/v1/applications/1/sessions?pageSize=0', '/pageSize'],
+      ['/v1/applications/1/sessions?pageSize=1001', '/pageSize'],
+      ['/v1/applications/1/sessions?sort=price', '/sort'],
+      ['/v1/applications/1/sessions?state=lost', '/state'],
+      ['/v1/applications/1/sessions?profile=ab&partialMatch=true', '/profile'],
+      ['/v1/applications/1/sessions?createdAfter=yesterday', '/createdAfter'],
+      ['/v1/applications/1/sessions?minPosition=-1', '/minPosition'],
+      ['/v1/applications/1/sessions?colour=red', '/colour'],
+      ['/v1/applications/1/analytics/daily?from=2025-02-30&to=2025-03-01', '/from'],
+      ['/v1/applications/1/analytics/daily?from=2025-03-02&to=2025-03-01', '/from'],
+      ['/v1/applications/1/sessions/abc', '/id'],
+    ];
+    for (const [path, pointer] of cases) {
+      const reply = await manage(path);
+      expect({ path, status: reply.status, pointer: reply.body.errors[0].source?.pointer }).toEqual({
+        path,
+        status: 400,
+        pointer,
+      });
+    }
+  });
+
+  it('answers 404 for an unknown session id or profile', async () => {
+    expect((await manage('/v1/applications/1/sessions/999999999')).body.errors[0].title).toBe(
+      'SESSION_NOT_FOUND',
+    );
+    expect((await manage('/v1/applications/1/customer_profiles/nobody')).status).toBe(404);
+  });
+
+  it('answers 503 NOT_READY when the read models do not reach minPosition within 5 s', async () => {
+    const started = Date.now();
+    const reply = await manage(
+      `/v1/applications/1/sessions?minPosition=${projector.position() + 10_000_000n}`,
+    );
+    expect(reply.status).toBe(503);
+    expect(reply.body.errors[0].title).toBe('NOT_READY');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_900);
+  });
+});
