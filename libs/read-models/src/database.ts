@@ -143,11 +143,7 @@ export async function openReadModelDatabase(options: ReadModelDatabaseOptions): 
   }
   if (options.migrate ?? true) {
     try {
-      await migrateToLatest(
-        database.db,
-        database.dialect,
-        database.dialect === 'postgres' ? options.schema : undefined,
-      );
+      await migrateToLatest(database.db, database.dialect, migrationSchema);
     } catch (error) {
       await database.close();
       throw error;
