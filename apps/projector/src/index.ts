@@ -1,2 +1,3 @@
 export * from './projector';
 export * from './projector-metrics';
+export * from './projector.service';

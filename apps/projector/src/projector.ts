@@ -15,7 +15,9 @@ import type { Registry } from 'prom-client';
 import { projectorMetrics } from './projector-metrics';
 
 export interface ProjectorOptions {
-  connectionString: string;
+  /** Where the event store is; or give `client` to share an open adapter (left open on stop). */
+  connectionString?: string;
+  client?: EsdbClientAdapter;
   /** PostgreSQL when set, SQLite under `dataDir` otherwise. */
   databaseUrl?: string;
   dataDir: string;
@@ -81,7 +83,7 @@ class Projector implements RunningProjector {
 
   constructor(
     private readonly events: SessionEventStore,
-    private readonly client: EsdbClientAdapter,
+    private readonly client: EsdbClientAdapter | undefined,
     private readonly database: ReadModelDatabase,
     private readonly writer: ReadModelWriter,
     private readonly logger: Logger,
@@ -135,7 +137,7 @@ class Projector implements RunningProjector {
       waiter.resolve(this.committed >= waiter.target);
     }
     this.waiters.clear();
-    await this.client.close().catch(() => undefined);
+    await this.client?.close().catch(() => undefined);
     await this.database.close();
     this.logger.info({ position: this.committed.toString() }, 'projector stopped');
   }
@@ -254,8 +256,13 @@ export async function startProjector(options: ProjectorOptions): Promise<Running
     schema: options.schema,
   });
   const writer = await ReadModelWriter.open(database.db);
-  const client = EsdbClientAdapter.connect(options.connectionString);
-  const projector = new Projector(new SessionEventStore(client), client, database, writer, logger, options);
+  let owned: EsdbClientAdapter | undefined;
+  if (!options.client) {
+    if (!options.connectionString) throw new Error('startProjector needs a connectionString or a client');
+    owned = EsdbClientAdapter.connect(options.connectionString);
+  }
+  const events = new SessionEventStore(options.client ?? owned!);
+  const projector = new Projector(events, owned, database, writer, logger, options);
   projector.start();
   return projector;
 }
