@@ -4,6 +4,7 @@
  * server listens, stopped — in reverse order — before the event store closes on SIGTERM.
  */
 import type { EsdbClientAdapter } from '@session-engine/event-store';
+import { projectorService } from '../../projector/src/projector.service';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config/config';
 
@@ -21,6 +22,6 @@ export interface BackgroundServiceContext {
 }
 
 /** The in-process services of `npm start`. The projector (apps/projector) is to be added to this list. */
-export function backgroundServices(_context: BackgroundServiceContext): BackgroundService[] {
-  return [];
+export function backgroundServices(context: BackgroundServiceContext): BackgroundService[] {
+  return [projectorService(context)];
 }

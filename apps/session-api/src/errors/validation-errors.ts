@@ -15,8 +15,14 @@ export function validationEntries(errors: ValidationError[], base = ''): ApiErro
       error.property === undefined || error.property === ''
         ? base
         : `${base}/${escapePointer(error.property)}`;
-    for (const [constraint, message] of Object.entries(error.constraints ?? {})) {
-      const contextCode = (error.contexts?.[constraint] as { code?: string } | undefined)?.code;
+    const codeOf = (constraint: string) =>
+      (error.contexts?.[constraint] as { code?: string } | undefined)?.code;
+    // A limit (e.g. the array size) is only worth reporting once the type is right: codes from context go last.
+    const constraints = Object.entries(error.constraints ?? {}).sort(
+      ([a], [b]) => Number(codeOf(a) !== undefined) - Number(codeOf(b) !== undefined),
+    );
+    for (const [constraint, message] of constraints) {
+      const contextCode = codeOf(constraint);
       const title =
         contextCode ??
         (constraint === 'whitelistValidation' ? ErrorCode.UnknownField : ErrorCode.InvalidField);

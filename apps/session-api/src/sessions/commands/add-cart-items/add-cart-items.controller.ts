@@ -36,6 +36,9 @@ export class AddCartItemsController {
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<unknown> {
     const request = commandRequest(req, principal, customerSessionId, `POST /${ROUTE}`, { body: req.body });
-    return applyReply(res, await this.commandBus.execute(new AddCartItemsCommand(request, validatedBody(req, body))));
+    return applyReply(
+      res,
+      await this.commandBus.execute(new AddCartItemsCommand(request, validatedBody(req, body))),
+    );
   }
 }

@@ -43,6 +43,9 @@ export class ReturnItemsController {
       body: req.body,
       pointerBase: '/return',
     });
-    return applyReply(res, await this.commandBus.execute(new ReturnItemsCommand(request, validatedBody(req, body))));
+    return applyReply(
+      res,
+      await this.commandBus.execute(new ReturnItemsCommand(request, validatedBody(req, body))),
+    );
   }
 }

@@ -41,6 +41,9 @@ export class UpdateSessionController {
       body: req.body,
       pointerBase: '/customerSession',
     });
-    return applyReply(res, await this.commandBus.execute(new UpdateSessionCommand(request, validatedBody(req, body))));
+    return applyReply(
+      res,
+      await this.commandBus.execute(new UpdateSessionCommand(request, validatedBody(req, body))),
+    );
   }
 }

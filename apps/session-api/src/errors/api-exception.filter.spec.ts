@@ -1,0 +1,97 @@
+import { NotFoundException } from '@nestjs/common';
+import {
+  ConcurrentUpdateError,
+  EventStoreUnavailableError,
+  PreconditionFailedError,
+} from '@session-engine/event-store';
+import { DomainError } from '@session-engine/session-domain';
+import { validate } from 'class-validator';
+import { plainToInstance } from 'class-transformer';
+import { UpdateSessionRequestDto } from '../sessions/commands/update-session/update-session.request.dto';
+import { ApiError, CommandRefused } from './api-error';
+import { mapError, toErrorBody } from './api-exception.filter';
+import { validationException } from './validation-errors';
+
+const bodyOf = (error: unknown) => toErrorBody(mapError(error));
+
+describe('mapError', () => {
+  it.each([
+    [new DomainError('INVALID_FIELD', 'bad', '/x'), 400, 'INVALID_FIELD'],
+    [new DomainError('LIMIT_EXCEEDED', 'too many'), 400, 'LIMIT_EXCEEDED'],
+    [new DomainError('CART_ITEM_NOT_FOUND', 'no line'), 400, 'CART_ITEM_NOT_FOUND'],
+    [new DomainError('SESSION_NOT_FOUND', 'missing'), 404, 'SESSION_NOT_FOUND'],
+    [new DomainError('ILLEGAL_STATE_TRANSITION', 'no'), 409, 'ILLEGAL_STATE_TRANSITION'],
+    [new DomainError('SESSION_NOT_MODIFIABLE', 'no'), 409, 'SESSION_NOT_MODIFIABLE'],
+    [new DomainError('RETURN_QUANTITY_EXCEEDED', 'no'), 409, 'RETURN_QUANTITY_EXCEEDED'],
+    [new PreconditionFailedError(1n, 2n), 412, 'PRECONDITION_FAILED'],
+    [new ConcurrentUpdateError('session-1-a', 10), 409, 'CONCURRENT_UPDATE'],
+    [new EventStoreUnavailableError(new Error('down')), 503, 'SERVICE_UNAVAILABLE'],
+    [ApiError.of(422, 'IDEMPOTENCY_KEY_REUSED', 'reused'), 422, 'IDEMPOTENCY_KEY_REUSED'],
+    [new NotFoundException('Cannot GET /x'), 404, 'NOT_FOUND'],
+  ])('maps %p to %i %s', (error, status, code) => {
+    const body = bodyOf(error);
+    expect(body.StatusCode).toBe(status);
+    expect(body.errors[0]!.title).toBe(code);
+  });
+
+  it('prefixes domain pointers with where the command input sits in the body', () => {
+    const refused = new CommandRefused(
+      new DomainError('INVALID_FIELD', 'bad', '/cartItems/3/quantity'),
+      '/customerSession',
+    );
+    expect(bodyOf(refused).errors[0]!.source).toEqual({ pointer: '/customerSession/cartItems/3/quantity' });
+  });
+
+  it('answers an unexpected error with a bare 500 and no internals', () => {
+    const body = bodyOf(new TypeError('secret internals'));
+    expect(body).toEqual({
+      message: 'Internal error',
+      errors: [{ title: 'INTERNAL_ERROR', details: 'Internal error' }],
+      StatusCode: 500,
+    });
+  });
+});
+
+describe('validationException', () => {
+  const errorsOf = async (body: unknown) =>
+    validationException(
+      await validate(plainToInstance(UpdateSessionRequestDto, body) as object, {
+        whitelist: true,
+        forbidNonWhitelisted: true,
+      }),
+    ).entries;
+
+  it('reports unknown fields as UNKNOWN_FIELD with their pointer', async () => {
+    expect(await errorsOf({ customerSession: { colour: 'red' } })).toEqual([
+      {
+        title: 'UNKNOWN_FIELD',
+        details: 'Unknown field /customerSession/colour',
+        pointer: '/customerSession/colour',
+      },
+    ]);
+  });
+
+  it('points into arrays by index and reports the item limit as LIMIT_EXCEEDED', async () => {
+    const [quantity] = await errorsOf({
+      customerSession: {
+        cartItems: [
+          { sku: 'a', quantity: 1 },
+          { sku: 'b', quantity: 0 },
+        ],
+      },
+    });
+    expect(quantity).toMatchObject({
+      title: 'INVALID_FIELD',
+      pointer: '/customerSession/cartItems/1/quantity',
+    });
+    const [limit] = await errorsOf({
+      customerSession: { cartItems: Array.from({ length: 1001 }, () => ({ sku: 'a', quantity: 1 })) },
+    });
+    expect(limit).toMatchObject({ title: 'LIMIT_EXCEEDED', pointer: '/customerSession/cartItems' });
+  });
+
+  it('reports a wrong type before a limit on the same field', async () => {
+    const [first] = await errorsOf({ customerSession: { cartItems: { sku: 'a' } } });
+    expect(first!.title).toBe('INVALID_FIELD');
+  });
+});

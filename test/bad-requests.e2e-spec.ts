@@ -1,0 +1,334 @@
+import { ApiHarness, client, MANAGEMENT_KEY, sessionUrl, type CallOptions } from './support/harness';
+
+jest.setTimeout(60_000);
+
+let harness: ApiHarness;
+let call: ReturnType<typeof client>;
+const id = `bad-${Date.now()}`;
+const streamName = `session-1-${id}`;
+
+beforeAll(async () => {
+  harness = await ApiHarness.start();
+  call = client(harness);
+  const created = await call('PUT', sessionUrl(id), {
+    body: { customerSession: { profileId: 'p', cartItems: [{ sku: 'a', quantity: 1, price: 1 }] } },
+  });
+  expect(created.status).toBe(200);
+});
+
+afterAll(async () => {
+  await harness.dispose();
+});
+
+interface Row {
+  name: string;
+  method?: string;
+  suffix?: string;
+  options: CallOptions;
+  status: number;
+  code: string;
+}
+
+const session = (customerSession: unknown): CallOptions => ({ body: { customerSession } });
+const item = (fields: Record<string, unknown>) => ({ sku: 'a', quantity: 1, ...fields });
+const withItem = (fields: Record<string, unknown>) => session({ cartItems: [item(fields)] });
+const post = (suffix: string, body: unknown): Pick<Row, 'method' | 'suffix' | 'options'> => ({
+  method: 'POST',
+  suffix,
+  options: { body },
+});
+
+const rows: Row[] = [
+  { name: 'customerSession missing', options: { body: {} }, status: 400, code: 'INVALID_FIELD' },
+  {
+    name: 'customerSession not an object',
+    options: { body: { customerSession: 5 } },
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'unknown top-level field',
+    options: { body: { customerSession: {}, extra: 1 } },
+    status: 400,
+    code: 'UNKNOWN_FIELD',
+  },
+  { name: 'unknown session field', options: session({ colour: 'red' }), status: 400, code: 'UNKNOWN_FIELD' },
+  { name: 'unknown cart item field', options: withItem({ discount: 1 }), status: 400, code: 'UNKNOWN_FIELD' },
+  {
+    name: 'profileId of the wrong type',
+    options: session({ profileId: 42 }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'profileId of 1001 characters',
+    options: session({ profileId: 'p'.repeat(1001) }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'empty storeIntegrationId',
+    options: session({ storeIntegrationId: '' }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'couponCodes not an array',
+    options: session({ couponCodes: 'A' }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'coupon of 101 characters',
+    options: session({ couponCodes: ['c'.repeat(101)] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  { name: 'empty coupon code', options: session({ couponCodes: [''] }), status: 400, code: 'INVALID_FIELD' },
+  {
+    name: 'referralCode of 101 characters',
+    options: session({ referralCode: 'r'.repeat(101) }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'two loyalty cards',
+    options: session({ loyaltyCards: ['a', 'b'] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'six identifiers',
+    options: session({ identifiers: ['1', '2', '3', '4', '5', '6'] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  { name: 'unknown state', options: session({ state: 'shipped' }), status: 400, code: 'INVALID_FIELD' },
+  {
+    name: 'cartItems not an array',
+    options: session({ cartItems: { sku: 'a' } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'cart item without sku',
+    options: session({ cartItems: [{ quantity: 1 }] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  { name: 'empty sku', options: withItem({ sku: '' }), status: 400, code: 'INVALID_FIELD' },
+  {
+    name: 'sku of 1001 characters',
+    options: withItem({ sku: 's'.repeat(1001) }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  { name: 'quantity 0', options: withItem({ quantity: 0 }), status: 400, code: 'INVALID_FIELD' },
+  { name: 'fractional quantity', options: withItem({ quantity: 1.5 }), status: 400, code: 'INVALID_FIELD' },
+  { name: 'quantity as a string', options: withItem({ quantity: '1' }), status: 400, code: 'INVALID_FIELD' },
+  { name: 'negative price', options: withItem({ price: -0.01 }), status: 400, code: 'INVALID_FIELD' },
+  { name: 'price as a string', options: withItem({ price: '9.99' }), status: 400, code: 'INVALID_FIELD' },
+  { name: 'negative weight', options: withItem({ weight: -1 }), status: 400, code: 'INVALID_FIELD' },
+  { name: 'product without a name', options: withItem({ product: {} }), status: 400, code: 'INVALID_FIELD' },
+  { name: 'null item field', options: withItem({ name: null }), status: 400, code: 'INVALID_FIELD' },
+  {
+    name: 'negative item additional cost',
+    options: withItem({ additionalCosts: { gift: { price: -1 } } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'session additional cost without price',
+    options: session({ additionalCosts: { shipping: {} } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'attributes as an array',
+    options: session({ attributes: [1] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'attributes over 64 KiB',
+    options: session({ attributes: { blob: 'x'.repeat(70_000) } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: '1001 cart items',
+    options: session({ cartItems: Array.from({ length: 1001 }, (_, i) => item({ sku: `s${i}` })) }),
+    status: 400,
+    code: 'LIMIT_EXCEEDED',
+  },
+  {
+    name: 'Σ quantity 10 001',
+    options: session({ cartItems: [item({ quantity: 5000 }), item({ quantity: 5001 })] }),
+    status: 400,
+    code: 'LIMIT_EXCEEDED',
+  },
+  {
+    name: 'unknown responseContent',
+    options: { body: { customerSession: {}, responseContent: ['everything'] } },
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'evaluableCampaignIds of strings',
+    options: session({ evaluableCampaignIds: ['1'] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'dry neither true nor false',
+    suffix: '?dry=maybe',
+    options: session({}),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  { name: 'invalid JSON', options: { rawBody: '{"customerSession": {' }, status: 400, code: 'INVALID_JSON' },
+  { name: 'a JSON array as body', options: { rawBody: '[]' }, status: 400, code: 'INVALID_FIELD' },
+  {
+    name: '6 MiB body',
+    options: {
+      rawBody: JSON.stringify({ customerSession: { attributes: { blob: 'x'.repeat(6 * 1024 * 1024) } } }),
+    },
+    status: 413,
+    code: 'PAYLOAD_TOO_LARGE',
+  },
+  { name: 'missing key', options: { ...session({}), key: null }, status: 401, code: 'UNAUTHORIZED' },
+  {
+    name: 'unknown key',
+    options: { ...session({}), key: 'not-a-configured-key' },
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
+  {
+    name: 'management key on the integration API',
+    options: { ...session({}), key: MANAGEMENT_KEY },
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
+  {
+    name: 'ManagementKey-v1 scheme',
+    options: { ...session({}), key: null, headers: { authorization: `ManagementKey-v1 ${MANAGEMENT_KEY}` } },
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
+  {
+    name: 'Bearer scheme',
+    options: { ...session({}), key: null, headers: { authorization: 'Bearer abc' } },
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
+  {
+    name: 'Idempotency-Key of 256 characters',
+    options: { ...session({}), headers: { 'Idempotency-Key': 'k'.repeat(256) } },
+    status: 400,
+    code: 'INVALID_HEADER',
+  },
+  { name: 'cart_items without cartItems', ...post('/cart_items', {}), status: 400, code: 'INVALID_FIELD' },
+  {
+    name: 'cart_items with negative quantity',
+    ...post('/cart_items', { cartItems: [item({ quantity: -1 })] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'cart_items with 1001 items',
+    ...post('/cart_items', { cartItems: Array.from({ length: 1001 }, () => item({})) }),
+    status: 400,
+    code: 'LIMIT_EXCEEDED',
+  },
+  { name: 'returns without return', ...post('/returns', {}), status: 400, code: 'INVALID_FIELD' },
+  {
+    name: 'returns with a negative position',
+    ...post('/returns', { return: { returnedCartItems: [{ position: -1 }] } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'returns with a fractional position',
+    ...post('/returns', { return: { returnedCartItems: [{ position: 0.5 }] } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'returns naming neither position nor sku',
+    ...post('/returns', { return: { returnedCartItems: [{ quantity: 1 }] } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'returns with an empty list',
+    ...post('/returns', { return: { returnedCartItems: [] } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'returns with an unknown field',
+    ...post('/returns', { return: { returnedCartItems: [{ position: 0 }], reason: 'x' } }),
+    status: 400,
+    code: 'UNKNOWN_FIELD',
+  },
+  { name: 'close with a body', ...post('/close', { state: 'closed' }), status: 400, code: 'UNKNOWN_FIELD' },
+  {
+    name: 'cancel with invalid JSON',
+    method: 'POST',
+    suffix: '/cancel',
+    options: { rawBody: '{' },
+    status: 400,
+    code: 'INVALID_JSON',
+  },
+];
+
+describe('bad requests', () => {
+  it('has a table of at least 40 cases', () => {
+    expect(rows.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it.each(rows)('$name → $status $code, stream unchanged', async (row) => {
+    const before = await harness.streamLength(streamName);
+    const reply = await call(row.method ?? 'PUT', `${sessionUrl(id)}${row.suffix ?? ''}`, row.options);
+    expect({ status: reply.status, code: reply.body?.errors?.[0]?.title }).toEqual({
+      status: row.status,
+      code: row.code,
+    });
+    expect(reply.body.StatusCode).toBe(row.status);
+    expect(typeof reply.body.message).toBe('string');
+    expect(JSON.stringify(reply.body)).not.toMatch(/\n\s+at /);
+    expect(await harness.streamLength(streamName)).toBe(before);
+  });
+
+  it('points at the offending field with a JSON pointer', async () => {
+    const reply = await call('PUT', sessionUrl(id), {
+      body: { customerSession: { cartItems: [item({}), item({}), item({}), item({ quantity: 0 })] } },
+    });
+    expect(reply.body.errors[0].source.pointer).toBe('/customerSession/cartItems/3/quantity');
+  });
+
+  it('refuses to create a session cancelled or partially returned, storing nothing', async () => {
+    for (const state of ['cancelled', 'partially_returned']) {
+      const fresh = `${id}-${state}`;
+      const reply = await call('PUT', sessionUrl(fresh), session({ state }));
+      expect({ status: reply.status, code: reply.body.errors[0].title }).toEqual({
+        status: 400,
+        code: 'INVALID_FIELD',
+      });
+      expect(await harness.streamLength(`session-1-${fresh}`)).toBe(0);
+    }
+  });
+
+  it('refuses a customerSessionId over 1000 characters and answers unknown routes with 404', async () => {
+    const long = await call('GET', sessionUrl('x'.repeat(1001)));
+    expect({ status: long.status, code: long.body.errors[0].title }).toEqual({
+      status: 400,
+      code: 'INVALID_FIELD',
+    });
+    const unknown = await call('GET', '/v2/nothing-here');
+    expect({ status: unknown.status, code: unknown.body.errors[0].title }).toEqual({
+      status: 404,
+      code: 'NOT_FOUND',
+    });
+  });
+});
