@@ -23,7 +23,7 @@ import { appendHistories } from '../apps/projector/src/testing/store-fixtures';
 import { workload } from '../apps/projector/src/testing/workload';
 
 jest.setTimeout(120_000);
-const SESSIONS = 2000; // × 5.25 = 10 500 events
+const SESSIONS = 2400; // × 4.5 = 10 800 events
 const KILLS = 5;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
