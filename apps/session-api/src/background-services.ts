@@ -23,5 +23,6 @@ export interface BackgroundServiceContext {
 
 /** The in-process services of `npm start`. The projector (apps/projector) is to be added to this list. */
 export function backgroundServices(context: BackgroundServiceContext): BackgroundService[] {
-  return [projectorService(context)];
+  // PROJECTOR_IN_PROCESS=false: API replicas leave the read models to one separate projector process.
+  return context.config.projectorInProcess ? [projectorService(context)] : [];
 }

@@ -17,6 +17,7 @@ describe('parseConfig', () => {
       embeddedEventStorePort: 2113,
       dataDir: '/srv/data',
       logLevel: 'info',
+      projectorInProcess: true,
     });
     expect(config.eventStoreConnectionString).toBeUndefined();
     expect(config.integrationKeys).toBeUndefined();
@@ -46,8 +47,9 @@ describe('parseConfig', () => {
       MANAGEMENT_API_KEYS: 'manage-key-1=1|b',
       LOG_LEVEL: 'loud',
       DATABASE_URL: 'mysql://x',
+      PROJECTOR_IN_PROCESS: 'maybe',
     });
-    expect(problems).toHaveLength(7);
+    expect(problems).toHaveLength(8);
     expect(problems[0]).toMatch(/^PORT: "eighty"/);
     expect(problems.join('\n')).toMatch(/EMBEDDED_EVENTSTORE_PORT: "70000"/);
     expect(problems.join('\n')).toMatch(/EVENTSTORE_CONNECTION_STRING/);
@@ -55,6 +57,12 @@ describe('parseConfig', () => {
     expect(problems.join('\n')).toMatch(/MANAGEMENT_API_KEYS: "1\|b"/);
     expect(problems.join('\n')).toMatch(/LOG_LEVEL: "loud"/);
     expect(problems.join('\n')).toMatch(/DATABASE_URL/);
+    expect(problems.join('\n')).toMatch(/PROJECTOR_IN_PROCESS: "maybe" is not true or false/);
+  });
+
+  it('leaves the projector out of the API process when PROJECTOR_IN_PROCESS is false', () => {
+    expect(parseConfig({ PROJECTOR_IN_PROCESS: 'false' }, '/srv').projectorInProcess).toBe(false);
+    expect(parseConfig({ PROJECTOR_IN_PROCESS: 'TRUE' }, '/srv').projectorInProcess).toBe(true);
   });
 
   it('refuses malformed key lists, too-short keys and a key shared by both APIs', () => {

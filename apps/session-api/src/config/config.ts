@@ -24,6 +24,8 @@ export interface AppConfig {
   managementKeys?: Map<string, ManagementKey>;
   logLevel: LogLevel;
   databaseUrl?: string;
+  /** Run the projector inside the API process (`npm start`); false when API replicas share one projector. */
+  projectorInProcess: boolean;
 }
 
 export class ConfigError extends Error {
@@ -114,6 +116,11 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     errors.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
   }
 
+  const inProcessText = (set(env.PROJECTOR_IN_PROCESS) ?? 'true').toLowerCase();
+  if (inProcessText !== 'true' && inProcessText !== 'false') {
+    errors.push(`PROJECTOR_IN_PROCESS: "${inProcessText}" is not true or false`);
+  }
+
   if (errors.length > 0) throw new ConfigError(errors);
   return {
     port,
@@ -124,5 +131,6 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     managementKeys,
     logLevel: logLevelText as LogLevel,
     databaseUrl,
+    projectorInProcess: inProcessText !== 'false',
   };
 }
