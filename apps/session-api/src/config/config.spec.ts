@@ -73,6 +73,13 @@ describe('parseConfig', () => {
     ).toMatch(/share a key/);
   });
 
+  it('refuses connection-string schemes the EventStoreDB client cannot parse', () => {
+    expect(problemsOf({ EVENTSTORE_CONNECTION_STRING: 'kurrentdb://kdb:2113?tls=false' })[0]).toMatch(
+      /^EVENTSTORE_CONNECTION_STRING: must look like esdb:/,
+    );
+    expect(problemsOf({ EVENTSTORE_CONNECTION_STRING: 'esdb+discover://cluster.internal:2113' })).toEqual([]);
+  });
+
   it('accepts a real EventStoreDB connection string and a PostgreSQL URL', () => {
     const config = parseConfig(
       {

@@ -70,10 +70,12 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   const connectionString = set(env.EVENTSTORE_CONNECTION_STRING);
   if (
     connectionString !== undefined &&
-    !/^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\/.+/.test(connectionString)
+    !/^esdb(\+discover)?:\/\/.+/.test(connectionString)
   ) {
+    // @eventstore/db-client 6.x parses only esdb:// and esdb+discover:// (it refuses kurrentdb://);
+    // a KurrentDB server is reached with the same esdb:// string.
     errors.push(
-      `EVENTSTORE_CONNECTION_STRING: must look like esdb://host:2113?tls=false (got a value starting "${connectionString.slice(0, 12)}")`,
+      `EVENTSTORE_CONNECTION_STRING: must look like esdb://host:2113?tls=false or esdb+discover://… (got a value starting "${connectionString.slice(0, 12)}")`,
     );
   }
 
