@@ -1,0 +1,157 @@
+/**
+ * `npm run bench:api`: the API with the embedded event store in this process (SQLite synchronous=FULL), started
+ * as `npm start` starts it, loaded by autocannon. Prints the machine, then req/s and p50/p99 latency for
+ * session creates (3 items), AddCartItems over 1,000 existing sessions, GET of a session, GET of a session
+ * with 1,000 events, and a no-op endpoint for the ratio. Targets (2 cores): AddCartItems ≥ 2,000/s with
+ * p99 ≤ 50 ms; GET of a 1,000-event session ≤ 10 ms p50.
+ */
+import autocannon from 'autocannon';
+import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const KEY = 'bench-integration-key';
+const DURATION = Number(process.env.BENCH_DURATION ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+
+async function main(): Promise<void> {
+  const cpus = os.cpus();
+  console.log(
+    `machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores (available parallelism ${os.availableParallelism()}), ` +
+      `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, node ${process.version}, ${os.platform()} ${os.release()}`,
+  );
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'session-api-bench-'));
+  // The API runs as `npm start` runs it (its own process, embedded store inside), so autocannon does not
+  // share its event loop.
+  const port = 30_000 + Math.floor(Math.random() * 20_000);
+  const server = spawn(process.execPath, ['-r', './tools/register.js', 'apps/session-api/src/main.ts'], {
+    cwd: path.resolve(__dirname, '../../..'),
+    env: {
+      ...process.env,
+      PORT: String(port),
+      EMBEDDED_EVENTSTORE_PORT: '0',
+      DATA_DIR: dataDir,
+      INTEGRATION_API_KEYS: `${KEY}=1`,
+      MANAGEMENT_API_KEYS: 'bench-management-key=*',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  for (let attempt = 0; ; attempt++) {
+    const ready = await fetch(`${base}/health/ready`).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (ready) break;
+    if (attempt > 100) throw new Error('the API did not become ready');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const headers = { authorization: `ApiKey-v1 ${KEY}`, 'content-type': 'application/json' };
+  const threeItems = JSON.stringify({
+    customerSession: {
+      profileId: '',
+      cartItems: [
+        { sku: 'A', quantity: 1, price: 19.99 },
+        { sku: 'B', quantity: 2, price: 5.5 },
+        { sku: 'C', quantity: 3, price: 0.1 },
+      ],
+    },
+  });
+  const oneItem = JSON.stringify({ cartItems: [{ sku: 'X', quantity: 1, price: 1.25 }] });
+
+  const send = async (method: string, url: string, body?: string) => {
+    const response = await fetch(`${base}${url}`, { method, headers, body });
+    if (response.status !== 200)
+      throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
+  };
+  const inBatches = async (count: number, work: (i: number) => Promise<void>, batch = 50) => {
+    for (let start = 0; start < count; start += batch) {
+      await Promise.all(Array.from({ length: Math.min(batch, count - start) }, (_, k) => work(start + k)));
+    }
+  };
+
+  const results: { name: string; rps: number; p50: number; p99: number; errors: number; non2xx: number }[] =
+    [];
+  const run = async (name: string, options: autocannon.Options) => {
+    const result = await autocannon({ connections: CONNECTIONS, duration: DURATION, ...options });
+    results.push({
+      name,
+      rps: Math.round(result.requests.average),
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      errors: result.errors,
+      non2xx: result.non2xx,
+    });
+    console.log(
+      `${name}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms (${result.non2xx} non-2xx, ${result.errors} errors)`,
+    );
+  };
+
+  console.log('setting up: 1,000 sessions, and one session with 1,000 events');
+  await inBatches(1000, (i) => send('PUT', `/v2/customer_sessions/bench-add-${i}`, threeItems));
+  await send('PUT', '/v2/customer_sessions/bench-big', JSON.stringify({ customerSession: {} }));
+  // 999 updates after the create: 1,000 events, each switching the coupon codes (a small cart, many events).
+  for (let i = 0; i < 999; i++) {
+    await send(
+      'PUT',
+      '/v2/customer_sessions/bench-big',
+      JSON.stringify({ customerSession: { couponCodes: [`C${i}`] } }),
+    );
+  }
+
+  await run('no-op GET /health/live', { url: `${base}/health/live` });
+
+  let created = 0;
+  await run('create session with 3 items (PUT)', {
+    url: base,
+    requests: [
+      {
+        method: 'PUT',
+        headers,
+        body: threeItems,
+        setupRequest: (request) => ({ ...request, path: `/v2/customer_sessions/bench-new-${created++}` }),
+      },
+    ],
+  });
+
+  let added = 0;
+  await run('AddCartItems on 1,000 sessions (POST cart_items)', {
+    url: base,
+    requests: [
+      {
+        method: 'POST',
+        headers,
+        body: oneItem,
+        setupRequest: (request) => ({
+          ...request,
+          path: `/v2/customer_sessions/bench-add-${added++ % 1000}/cart_items`,
+        }),
+      },
+    ],
+  });
+
+  await run('GET session', { url: `${base}/v2/customer_sessions/bench-add-1`, headers });
+  await run('GET session with 1,000 events', { url: `${base}/v2/customer_sessions/bench-big`, headers });
+
+  const noop = results[0]!.rps;
+  console.log('\nscenario | req/s | p50 ms | p99 ms | vs no-op');
+  for (const r of results)
+    console.log(`${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${(r.rps / noop).toFixed(2)}`);
+  const add = results.find((r) => r.name.startsWith('AddCartItems'))!;
+  const big = results.find((r) => r.name.endsWith('1,000 events'))!;
+  console.log(
+    `\ntargets: AddCartItems ≥ 2000/s: ${add.rps >= 2000 ? 'met' : 'MISSED'} (${add.rps}); p99 ≤ 50 ms: ${add.p99 <= 50 ? 'met' : 'MISSED'} (${add.p99}); ` +
+      `GET 1,000-event session p50 ≤ 10 ms: ${big.p50 <= 10 ? 'met' : 'MISSED'} (${big.p50})`,
+  );
+
+  server.kill('SIGTERM');
+  await new Promise((resolve) => server.once('exit', resolve));
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
