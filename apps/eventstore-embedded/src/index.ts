@@ -15,6 +15,8 @@ export interface EmbeddedEventStoreOptions {
   maxAppendSize?: number;
   /** SQLite `synchronous`: FULL (default) fsyncs the WAL at each commit; NORMAL survives process crashes only. */
   synchronous?: SynchronousMode;
+  /** Group-commit window in ms while appends keep arriving (default 1; 0 = flush on the next turn only). */
+  groupCommitWindowMs?: number;
   /** No start-up/shut-down log lines on stdout. */
   silent?: boolean;
 }
@@ -41,7 +43,11 @@ export async function startEmbeddedEventStore(
 ): Promise<EmbeddedEventStore> {
   const host = options.host ?? '127.0.0.1';
   const silent = options.silent ?? false;
-  const store = new EventStore(options.dataDir, options.synchronous ?? 'FULL');
+  const store = new EventStore(
+    options.dataDir,
+    options.synchronous ?? 'FULL',
+    options.groupCommitWindowMs ?? 1,
+  );
   const ctx: ServerContext = {
     store,
     maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,

@@ -59,7 +59,16 @@ export class EventStore {
   private readonly listeners = new Set<CommitListener>();
   private position: number;
 
-  constructor(dataDir: string, synchronous: SynchronousMode = 'FULL') {
+  private lastFlushAt = 0;
+  private readonly groupCommitWindowMs: number;
+
+  /**
+   * @param groupCommitWindowMs while writes keep coming (a flush ended less than 5 ms ago), wait this long
+   *   before flushing so concurrent appends share one transaction and one fsync; an idle store flushes on the
+   *   next turn (`setImmediate`). 0 always flushes on the next turn.
+   */
+  constructor(dataDir: string, synchronous: SynchronousMode = 'FULL', groupCommitWindowMs = 1) {
+    this.groupCommitWindowMs = groupCommitWindowMs;
     this.log = new SqliteEventLog(dataDir, synchronous);
     this.position = this.log.maxPosition();
   }
@@ -138,7 +147,9 @@ export class EventStore {
       this.queue.push({ request, done });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        const busy = performance.now() - this.lastFlushAt < 5;
+        if (busy && this.groupCommitWindowMs > 0) setTimeout(() => this.flush(), this.groupCommitWindowMs);
+        else setImmediate(() => this.flush());
       }
     });
   }
@@ -184,6 +195,7 @@ export class EventStore {
       for (const listener of this.listeners) listener.onTombstoned?.(stream);
     }
     batch.forEach(({ done }, i) => done(outcomes[i]));
+    this.lastFlushAt = performance.now();
   }
 
   private currentHead(ctx: FlushContext, stream: string): StreamHead {
