@@ -11,3 +11,5 @@ export * from './read-model-queries';
 export * from './read-model-writer';
 export * from './read-model-dump';
 export * from './writers/projection-writer';
+export * from './read-model-recompute';
+export * from './rebuild';

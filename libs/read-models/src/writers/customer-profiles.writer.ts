@@ -74,7 +74,7 @@ export const customerProfilesWriter: ProjectionWriter = {
   },
 };
 
-function sessionColumns(streamId: string, s: ProfileSessionRow): ReadModelTables['profile_sessions'] {
+export function sessionColumns(streamId: string, s: ProfileSessionRow): ReadModelTables['profile_sessions'] {
   return {
     stream_id: streamId,
     application_id: s.applicationId,
@@ -88,7 +88,7 @@ function sessionColumns(streamId: string, s: ProfileSessionRow): ReadModelTables
   };
 }
 
-function profileColumns(id: string, p: CustomerProfileRow): ReadModelTables['customer_profiles'] {
+export function profileColumns(id: string, p: CustomerProfileRow): ReadModelTables['customer_profiles'] {
   return {
     id,
     application_id: p.applicationId,

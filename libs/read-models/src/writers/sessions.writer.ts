@@ -5,7 +5,7 @@ import { foldSessions, type SessionRow, summarize } from '../projections/session
 import { chunk, selectIn, upsert } from '../sql-helpers';
 import type { ProjectionWriter } from './projection-writer';
 
-function toColumns(row: SessionRow): ReadModelTables['sessions'] {
+export function toColumns(row: SessionRow): ReadModelTables['sessions'] {
   const { session, total } = summarize(row);
   return {
     stream_id: row.streamId,

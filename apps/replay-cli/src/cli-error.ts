@@ -1,0 +1,13 @@
+/** A refusal the CLI reports in one line, with its exit code (2: usage, unknown session, unreachable store). */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+  }
+}
+
+/** Exit codes: 0 fine, 1 the audit found a problem (mismatch, conflicting import), 2 could not run. */
+export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;

@@ -1,0 +1,162 @@
+/**
+ * `session-replay <command>`: audit tooling over the event log and the read models (SPEC §7).
+ * Exit codes: 0 fine, 1 the audit found something (verify mismatches, import conflicts), 2 the command
+ * could not run (bad flags, unknown session, store not reachable).
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { CliError, EXIT } from './cli-error';
+import { digestCommand } from './commands/digest';
+import { historyCommand } from './commands/history';
+import { rebuildCommand } from './commands/rebuild';
+import { stateCommand } from './commands/state';
+import { exportCommand, importCommand } from './commands/transfer';
+import { verifyCommand } from './commands/verify';
+import { replayConfig } from './config';
+import { Connections } from './connections';
+import type { CliIo } from './io';
+
+function positiveInteger(flag: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < 1)
+      throw new InvalidArgumentError(`${flag} must be a positive integer.`);
+    return Number(value);
+  };
+}
+
+function revision(value: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new InvalidArgumentError('--at-revision must be a revision (0, 1, 2…).');
+  return Number(value);
+}
+
+function isoTime(value: string): string {
+  if (
+    !/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) ||
+    Number.isNaN(Date.parse(value))
+  )
+    throw new InvalidArgumentError('--at must be an ISO-8601 time, e.g. 2025-03-01T12:00:00Z.');
+  return value;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let connections: Connections | undefined;
+  const open = () => (connections ??= new Connections(replayConfig(io.env)));
+  const json = () => new Option('--json', 'print JSON only on stdout');
+  const application = (required: boolean) => {
+    const option = new Option('-a, --application <id>', 'application id').argParser(
+      positiveInteger('--application'),
+    );
+    return required ? option.makeOptionMandatory() : option;
+  };
+  let exitCode: number = EXIT.ok;
+
+  const program = new Command('session-replay')
+    .description('Replay tooling for audits: history, state, verify, rebuild, export/import, digest')
+    .option('--no-progress', 'no progress bars on stderr (they are drawn only when stderr is a terminal)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)');
+  const progress = () => program.opts<{ progress: boolean }>().progress;
+
+  program
+    .command('history')
+    .description('each event of a session: revision, time, type, fields changed (old → new), totals after')
+    .argument('<integrationId>', 'the session id used in the API URL')
+    .addOption(application(true))
+    .addOption(json())
+    .action(async (id: string, o: { application: number; json?: boolean }) => {
+      exitCode = await historyCommand(io, open(), id, o);
+    });
+
+  program
+    .command('state')
+    .description('the CustomerSessionV2 as it was after a revision or at a time (default: now)')
+    .argument('<integrationId>')
+    .addOption(application(true))
+    .addOption(new Option('--at-revision <revision>', 'state after this revision').argParser(revision))
+    .addOption(
+      new Option('--at <time>', 'state at this ISO-8601 time').argParser(isoTime).conflicts('atRevision'),
+    )
+    .addOption(json())
+    .action(
+      async (id: string, o: { application: number; atRevision?: number; at?: string; json?: boolean }) => {
+        exitCode = await stateCommand(io, open(), id, o);
+      },
+    );
+
+  program
+    .command('verify')
+    .description(
+      'recompute every read model from the log and compare with the stored rows (exit 1 on mismatch)',
+    )
+    .addOption(application(false))
+    .addOption(json())
+    .action(async (o: { application?: number; json?: boolean }) => {
+      exitCode = await verifyCommand(io, open(), { ...o, progress: progress() });
+    });
+
+  program
+    .command('rebuild')
+    .description('rebuild read models into a fresh copy and swap it in atomically once caught up')
+    .addOption(
+      new Option(
+        '--projection <name>',
+        'sessions, customer_profiles, daily_analytics or sku_analytics (repeatable)',
+      ).argParser(collect),
+    )
+    .addOption(json())
+    .action(async (o: { projection?: string[]; json?: boolean }) => {
+      exitCode = await rebuildCommand(io, open(), { ...o, progress: progress() });
+    });
+
+  program
+    .command('export')
+    .description('write the session and profile streams as NDJSON to stdout')
+    .addOption(application(false))
+    .action(async (o: { application?: number }) => {
+      exitCode = await exportCommand(io, open(), { ...o, progress: progress() });
+    });
+
+  program
+    .command('import')
+    .description('append the streams of an export (NDJSON on stdin), keeping event ids; checks digests')
+    .addOption(json())
+    .action(async (o: { json?: boolean }) => {
+      exitCode = await importCommand(io, open(), { ...o, progress: progress() });
+    });
+
+  program
+    .command('digest')
+    .description("SHA-256 hash chain over a session stream's events (see the README for the encoding)")
+    .argument('<integrationId>')
+    .addOption(application(true))
+    .addOption(new Option('--at-revision <revision>', 'digest of events 0..revision').argParser(revision))
+    .addOption(json())
+    .action(async (id: string, o: { application: number; atRevision?: number; json?: boolean }) => {
+      exitCode = await digestCommand(io, open(), id, o);
+    });
+
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return EXIT.usage;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+      return EXIT.usage; // commander has printed the message
+    }
+    if (error instanceof CliError) {
+      io.stderr.write(`session-replay: ${error.message}\n`);
+      return error.exitCode;
+    }
+    io.stderr.write(`session-replay: ${(error as Error).stack ?? String(error)}\n`);
+    return EXIT.usage;
+  } finally {
+    await connections?.close();
+  }
+}

@@ -1,0 +1,110 @@
+import {
+  evolve,
+  SESSION_EVENT_SCHEMA_VERSIONS,
+  toCustomerSessionV2,
+  type SessionEventType,
+  type SessionState,
+} from '@session-engine/session-domain';
+import type { Connections } from '../connections';
+import { formatValue, printJson, printTable, type CliIo } from '../io';
+import { diffJson, type FieldChange } from '../json-diff';
+import { readSessionStream } from './session-stream';
+
+/** Shown in their own column, or implied by the row's time. */
+const NOT_CHANGES = new Set([
+  'updated',
+  'total',
+  'cartItemTotal',
+  'cartItemAdditionalCostTotal',
+  'additionalCostTotal',
+]);
+
+const isEmpty = (value: unknown) =>
+  value === undefined ||
+  value === '' ||
+  (Array.isArray(value) && value.length === 0) ||
+  (typeof value === 'object' && value !== null && Object.keys(value).length === 0);
+
+export interface HistoryRow {
+  revision: number;
+  time: string;
+  /** Server write time. */
+  recorded: string;
+  type: string;
+  /** Schema version as stored; `upcastTo` is set when the reader brought it up to date. */
+  schemaVersion: number;
+  upcastTo?: number;
+  commandId: string;
+  changes: FieldChange[];
+  totals: {
+    total: number;
+    cartItemTotal: number;
+    cartItemAdditionalCostTotal: number;
+    additionalCostTotal: number;
+  };
+  updateCount: number;
+}
+
+export async function historyCommand(
+  io: CliIo,
+  connections: Connections,
+  integrationId: string,
+  options: { application: number; json?: boolean },
+): Promise<number> {
+  const stream = await readSessionStream(connections, options.application, integrationId);
+  let state: SessionState | null = null;
+  const rows: HistoryRow[] = stream.recorded.map((recorded) => {
+    const before = state === null ? {} : toCustomerSessionV2(state);
+    state = evolve(state, recorded.event);
+    const after = toCustomerSessionV2(state);
+    const changes = diffJson(before, after).filter(
+      (change) =>
+        !NOT_CHANGES.has(change.field) &&
+        !(recorded.revision === 0n && change.from === undefined && isEmpty(change.to)),
+    );
+    const current = SESSION_EVENT_SCHEMA_VERSIONS[recorded.event.type as SessionEventType];
+    const stored = recorded.metadata.schemaVersion;
+    return {
+      revision: Number(recorded.revision),
+      time: recorded.event.data.at,
+      recorded: recorded.created,
+      type: recorded.event.type,
+      schemaVersion: stored,
+      ...(stored < current ? { upcastTo: current } : {}),
+      commandId: recorded.event.data.commandId,
+      changes,
+      totals: {
+        total: after.total,
+        cartItemTotal: after.cartItemTotal,
+        cartItemAdditionalCostTotal: after.cartItemAdditionalCostTotal,
+        additionalCostTotal: after.additionalCostTotal,
+      },
+      updateCount: after.updateCount,
+    };
+  });
+
+  if (options.json) {
+    printJson(io, { stream: stream.name, applicationId: options.application, integrationId, events: rows });
+    return 0;
+  }
+  io.stdout.write(`${stream.name}: ${rows.length} event(s)\n`);
+  printTable(
+    io,
+    ['rev', 'time', 'type', 'changed (old → new)', 'totals after'],
+    rows.map((row) => [
+      row.revision,
+      row.time,
+      row.upcastTo ? `${row.type}\n(stored v${row.schemaVersion}, read as v${row.upcastTo})` : row.type,
+      row.changes
+        .map((c) => `${c.field}: ${formatValue(c.from, 40)} → ${formatValue(c.to, 40)}`)
+        .join('\n') || '—',
+      [
+        `total ${row.totals.total}`,
+        `items ${row.totals.cartItemTotal}`,
+        `item costs ${row.totals.cartItemAdditionalCostTotal}`,
+        `costs ${row.totals.additionalCostTotal}`,
+      ].join('\n'),
+    ]),
+  );
+  return 0;
+}

@@ -1,0 +1,123 @@
+import {
+  PROJECTION_NAMES,
+  ReadModelRebuild,
+  type Checkpoints,
+  type ProjectedEvent,
+  type ProjectionName,
+} from '@session-engine/read-models';
+import { CliError } from '../cli-error';
+import type { Connections } from '../connections';
+import { printJson, printTable, progressBar, type CliIo, type OutputOptions } from '../io';
+import { sessionEvents } from './log';
+
+const BATCH = 2000;
+/** A catch-up round this small means the copy is close enough to swap under the lock. */
+const CLOSE_ENOUGH = 1000;
+const MAX_ROUNDS = 20;
+const SWAP_ATTEMPTS = 3;
+
+function highest(checkpoints: Checkpoints): bigint | undefined {
+  let max: bigint | undefined;
+  for (const p of checkpoints.values()) if (p !== undefined && (max === undefined || p > max)) max = p;
+  return max;
+}
+
+export function parseProjections(names: string[] | undefined): ProjectionName[] {
+  if (!names || names.length === 0) return [...PROJECTION_NAMES];
+  const chosen = names
+    .flatMap((n) => n.split(','))
+    .map((n) => n.trim())
+    .filter(Boolean);
+  for (const name of chosen) {
+    if (!(PROJECTION_NAMES as readonly string[]).includes(name)) {
+      throw new CliError(`Unknown projection "${name}" (one of ${PROJECTION_NAMES.join(', ')}).`);
+    }
+  }
+  return [...new Set(chosen)] as ProjectionName[];
+}
+
+/**
+ * Builds a fresh copy of the read models from the log beside the live ones (which keep serving queries
+ * and keep being fed by the projector), follows the live checkpoints in rounds, then catches up and
+ * swaps in one transaction. See libs/read-models/src/rebuild.ts for the swap itself.
+ */
+export async function rebuildCommand(
+  io: CliIo,
+  connections: Connections,
+  options: OutputOptions & { projection?: string[] },
+): Promise<number> {
+  const projections = parseProjections(options.projection);
+  const live = await connections.readModels();
+  const { sessions } = await connections.eventStore();
+  const started = Date.now();
+  const rebuild = await ReadModelRebuild.prepare({
+    live,
+    projections,
+    databaseUrl: connections.config.databaseUrl,
+  });
+  let events = 0;
+  let rounds = 0;
+  try {
+    const bar = progressBar(io, options, 'rebuild', 1);
+    for (; rounds < MAX_ROUNDS; rounds++) {
+      const limits = await rebuild.liveCheckpoints();
+      const upTo = highest(limits);
+      if (upTo === undefined) break;
+      const after = rebuild.lowestPosition();
+      if (after !== undefined && after >= upTo) break;
+      bar.update(Number(after ?? 0n), Number(upTo));
+      let batch: ProjectedEvent[] = [];
+      let inRound = 0;
+      for await (const event of sessionEvents(sessions, { after, upTo })) {
+        batch.push(event);
+        inRound++;
+        if (batch.length >= BATCH) {
+          await rebuild.apply(batch, event.position, limits);
+          bar.update(Number(event.position));
+          batch = [];
+        }
+      }
+      await rebuild.apply(batch, upTo, limits);
+      events += inRound;
+      if (inRound < CLOSE_ENOUGH) break;
+    }
+    bar.stop();
+
+    let swap;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        swap = await rebuild.swap((after, upTo) => sessionEvents(sessions, { after, upTo }));
+        break;
+      } catch (error) {
+        // A lock timeout or a deadlock with a projector batch: the transaction rolled back, try again.
+        if (attempt >= SWAP_ATTEMPTS) throw error;
+        io.stderr.write(`swap attempt ${attempt} failed (${(error as Error).message}); retrying\n`);
+      }
+    }
+    events += swap.caughtUpEvents;
+    const result = {
+      projections,
+      events,
+      rounds: rounds + 1,
+      caughtUpUnderLock: swap.caughtUpEvents,
+      checkpoints: Object.fromEntries(
+        [...swap.checkpoints].map(([n, p]) => [n, p === undefined ? null : p.toString()]),
+      ),
+      durationMs: Date.now() - started,
+    };
+    if (options.json) printJson(io, result);
+    else {
+      printTable(
+        io,
+        ['projection', 'checkpoint after swap'],
+        projections.map((name) => [name, result.checkpoints[name] ?? 'none (nothing projected yet)']),
+      );
+      io.stdout.write(
+        `Rebuilt from ${events} event(s) in ${result.durationMs} ms; ${swap.caughtUpEvents} caught up under the swap's lock.\n`,
+      );
+    }
+    return 0;
+  } finally {
+    await rebuild.close();
+  }
+}

@@ -1,0 +1,432 @@
+/**
+ * Rebuilding read models from the event log while the live ones keep answering queries (`replay rebuild`).
+ *
+ * 1. prepare: an empty copy of the chosen projections' tables is created beside the live ones —
+ *    PostgreSQL: the same migrations in a sibling schema `<live>_rebuild`; SQLite: tables `rebuild_<name>`
+ *    in the same file, created from the live tables' own DDL (without their secondary indexes, which
+ *    makes the bulk load faster).
+ * 2. build: events are folded into the copy by the projections' own writers, batch after batch, each
+ *    projection up to the position the live copy has reached (its stored checkpoint), never beyond it.
+ * 3. swap, in ONE transaction: the live tables are locked against the projector's batches (PostgreSQL
+ *    `LOCK TABLE … ACCESS EXCLUSIVE`, in the order the projector's batch takes them so neither waits
+ *    for the other in a cycle; SQLite `BEGIN IMMEDIATE`, the file's one write lock), the copy catches
+ *    up to the live checkpoints read under that lock, then the tables change places (PostgreSQL:
+ *    `ALTER TABLE … SET SCHEMA` live → `<live>_retired`, rebuild → live; SQLite: `DROP TABLE`, `ALTER
+ *    TABLE rebuild_<name> RENAME TO <name>`, secondary indexes created under their own names). The
+ *    rows of the shared tables (`projection_streams` of the flow projections, `projection_checkpoints`)
+ *    are replaced for the rebuilt projections only. The checkpoint after the swap is the checkpoint the
+ *    projector had committed, and the rows are exactly those of the log up to it: the projector goes
+ *    on with its next batch as if nothing happened — nothing is skipped, nothing counted twice.
+ *
+ * Queries never see a half-built copy: PostgreSQL queries wait for the swap's lock (milliseconds) and
+ * resolve the table names again afterwards; SQLite readers (WAL) keep reading their snapshot and see
+ * the new tables from their next statement.
+ */
+import {
+  type Kysely,
+  type KyselyPlugin,
+  OperationNodeTransformer,
+  type QueryId,
+  sql,
+  type TableNode,
+} from 'kysely';
+import {
+  openReadModelDatabase,
+  type ReadModelDatabase,
+  type ReadModelDb,
+  type ReadModelTables,
+} from './database';
+import type { ProjectedEvent } from './projected-event';
+import { PROJECTION_WRITERS, readCheckpoints, type Checkpoints } from './read-model-writer';
+import { upsert } from './sql-helpers';
+import { PROJECTION_NAMES, type ProjectionName, type ProjectionWriter } from './writers/projection-writer';
+
+type Table = keyof ReadModelTables;
+
+const OWNED_TABLES: Record<ProjectionName, Table[]> = {
+  sessions: ['sessions', 'session_coupons'],
+  customer_profiles: ['profile_sessions', 'customer_profiles'],
+  daily_analytics: ['daily_analytics'],
+  sku_analytics: ['sku_analytics'],
+};
+const FLOWS: ReadonlySet<ProjectionName> = new Set(['daily_analytics', 'sku_analytics']);
+
+/** The order in which a projector batch touches the tables; locks are taken in the same order. */
+const LOCK_ORDER: Table[] = [
+  'sessions',
+  'session_coupons',
+  'profile_sessions',
+  'customer_profiles',
+  'projection_streams',
+  'daily_analytics',
+  'sku_analytics',
+  'projection_checkpoints',
+];
+
+const SQLITE_PREFIX = 'rebuild_';
+
+/** Reads the log's session events with `after < position ≤ upTo`, in log order. */
+export type EventSource = (after: bigint | undefined, upTo: bigint) => AsyncIterable<ProjectedEvent>;
+
+export interface RebuildOptions {
+  live: ReadModelDatabase;
+  projections?: readonly ProjectionName[];
+  /** PostgreSQL: the URL the live database was opened with (the copy goes to a sibling schema). */
+  databaseUrl?: string;
+}
+
+export interface RebuildSwap {
+  /** The checkpoint of each rebuilt projection after the swap. */
+  checkpoints: Checkpoints;
+  /** Events folded under the swap's lock. */
+  caughtUpEvents: number;
+}
+
+/** Renames the read-model tables a query names (SQLite: the copy lives beside the live tables). */
+class TablePrefixPlugin extends OperationNodeTransformer implements KyselyPlugin {
+  constructor(private readonly tables: ReadonlySet<string>) {
+    super();
+  }
+  protected override transformTable(node: TableNode, queryId?: QueryId): TableNode {
+    const transformed = super.transformTable(node, queryId);
+    const name = transformed.table.identifier.name;
+    if (!this.tables.has(name)) return transformed;
+    return {
+      ...transformed,
+      table: {
+        ...transformed.table,
+        identifier: { ...transformed.table.identifier, name: `${SQLITE_PREFIX}${name}` },
+      },
+    };
+  }
+  transformQuery(args: Parameters<KyselyPlugin['transformQuery']>[0]) {
+    return this.transformNode(args.node, args.queryId);
+  }
+  async transformResult(args: Parameters<KyselyPlugin['transformResult']>[0]) {
+    return args.result;
+  }
+}
+
+function ident(name: string) {
+  return sql.id(name);
+}
+
+function tablesOf(projections: readonly ProjectionName[]): Table[] {
+  return LOCK_ORDER.filter((table) => projections.some((p) => OWNED_TABLES[p].includes(table)));
+}
+
+export class ReadModelRebuild {
+  private readonly staged = new Map<ProjectionName, bigint | undefined>();
+  private readonly writers: ProjectionWriter[];
+
+  private constructor(
+    private readonly live: ReadModelDatabase,
+    readonly projections: readonly ProjectionName[],
+    /** Unqualified read-model table names reach the copy through this. */
+    private readonly staging: ReadModelDb,
+    private readonly backend: PostgresCopy | SqliteCopy,
+  ) {
+    this.writers = PROJECTION_WRITERS.filter((w) => projections.includes(w.name));
+    for (const name of projections) this.staged.set(name, undefined);
+  }
+
+  /** Creates the empty copy (dropping what an interrupted rebuild left behind). */
+  static async prepare(options: RebuildOptions): Promise<ReadModelRebuild> {
+    const projections = options.projections ?? PROJECTION_NAMES;
+    for (const name of projections) {
+      if (!PROJECTION_NAMES.includes(name)) throw new Error(`Unknown projection ${name}`);
+    }
+    if (options.live.dialect === 'postgres') {
+      if (!options.databaseUrl) throw new Error('Rebuilding on PostgreSQL needs the database URL');
+      const copy = await PostgresCopy.create(options.live.db, options.databaseUrl);
+      return new ReadModelRebuild(options.live, projections, copy.staging.db, copy);
+    }
+    const copy = await SqliteCopy.create(options.live.db, tablesOf(projections));
+    return new ReadModelRebuild(options.live, projections, copy.staging, copy);
+  }
+
+  /** How far the copy has got, per projection. */
+  position(name: ProjectionName): bigint | undefined {
+    return this.staged.get(name);
+  }
+
+  /** Lowest position of the copy (where the next read of the log starts, exclusive). */
+  lowestPosition(): bigint | undefined {
+    let lowest: bigint | undefined;
+    for (const position of this.staged.values()) {
+      if (position === undefined) return undefined;
+      if (lowest === undefined || position < lowest) lowest = position;
+    }
+    return lowest;
+  }
+
+  /** The live copy's checkpoints of the projections being rebuilt. */
+  async liveCheckpoints(): Promise<Checkpoints> {
+    const all = await readCheckpoints(this.live.db);
+    return new Map(this.projections.map((name) => [name, all.get(name)]));
+  }
+
+  /**
+   * Folds a batch of events (log order) into the copy; each projection takes only those after its
+   * own position and up to its `limits` entry, and moves its checkpoint to min(upTo, limit).
+   */
+  async apply(events: readonly ProjectedEvent[], upTo: bigint, limits: Checkpoints): Promise<void> {
+    await this.backend.writeTransaction(this.staging, (trx) => this.applyIn(trx, events, upTo, limits));
+  }
+
+  private async applyIn(
+    trx: Kysely<ReadModelTables>,
+    events: readonly ProjectedEvent[],
+    upTo: bigint,
+    limits: Checkpoints,
+  ): Promise<void> {
+    const moved: { projection: string; position: string }[] = [];
+    const next = new Map<ProjectionName, bigint>();
+    for (const writer of this.writers) {
+      const limit = limits.get(writer.name);
+      if (limit === undefined) continue;
+      const to = upTo < limit ? upTo : limit;
+      const from = this.staged.get(writer.name);
+      if (from !== undefined && from >= to) continue;
+      const unseen = events.filter((e) => (from === undefined || e.position > from) && e.position <= to);
+      if (unseen.length > 0) await writer.apply(trx, unseen);
+      moved.push({ projection: writer.name, position: to.toString() });
+      next.set(writer.name, to);
+    }
+    await upsert(trx, 'projection_checkpoints', ['projection'], moved);
+    for (const [name, position] of next) this.staged.set(name, position);
+  }
+
+  /**
+   * Catches the copy up to the live checkpoints under the live tables' lock and swaps it in, in one
+   * transaction. `events` supplies what the copy has not seen yet.
+   */
+  async swap(events: EventSource): Promise<RebuildSwap> {
+    let caughtUpEvents = 0;
+    const staged = new Map(this.staged);
+    try {
+      const checkpoints = await this.backend.swapTransaction(
+        this.projections,
+        async (liveTrx, stagingTrx) => {
+          const all = await readCheckpoints(liveTrx);
+          const limits: Checkpoints = new Map(this.projections.map((name) => [name, all.get(name)]));
+          const from = this.lowestPosition();
+          const to = [...limits.values()].reduce<bigint | undefined>(
+            (max, p) => (p !== undefined && (max === undefined || p > max) ? p : max),
+            undefined,
+          );
+          if (to !== undefined && (from === undefined || from < to)) {
+            let batch: ProjectedEvent[] = [];
+            for await (const event of events(from, to)) {
+              batch.push(event);
+              caughtUpEvents++;
+              if (batch.length >= 2000) {
+                await this.applyIn(stagingTrx, batch, event.position, limits);
+                batch = [];
+              }
+            }
+            await this.applyIn(stagingTrx, batch, to, limits);
+          }
+          return limits;
+        },
+      );
+      return { checkpoints, caughtUpEvents };
+    } catch (error) {
+      // The transaction rolled back: the copy is where it was before.
+      for (const [name, position] of staged) this.staged.set(name, position);
+      throw error;
+    }
+  }
+
+  /** Drops the copy (after a swap: the retired tables). */
+  async close(): Promise<void> {
+    await this.backend.dispose();
+  }
+}
+
+/** PostgreSQL: the copy is a sibling schema migrated from scratch; the swap moves tables between schemas. */
+class PostgresCopy {
+  private constructor(
+    readonly staging: ReadModelDatabase,
+    private readonly liveSchema: string,
+    private readonly buildSchema: string,
+    private readonly retiredSchema: string,
+    private readonly liveDb: ReadModelDb,
+  ) {}
+
+  static async create(live: ReadModelDb, databaseUrl: string): Promise<PostgresCopy> {
+    const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(live);
+    const liveSchema = current.rows[0]!.schema;
+    const buildSchema = `${liveSchema}_rebuild`.slice(0, 63);
+    const retiredSchema = `${liveSchema}_retired`.slice(0, 63);
+    await sql`drop schema if exists ${ident(buildSchema)} cascade`.execute(live);
+    await sql`drop schema if exists ${ident(retiredSchema)} cascade`.execute(live);
+    await sql`create schema ${ident(retiredSchema)}`.execute(live);
+    // The URL may name the live schema in its `options`; the copy must get its own search_path.
+    const url = new URL(databaseUrl);
+    url.searchParams.delete('options');
+    const staging = await openReadModelDatabase({
+      databaseUrl: url.toString(),
+      schema: buildSchema,
+      maxConnections: 2,
+    });
+    return new PostgresCopy(staging, liveSchema, buildSchema, retiredSchema, live);
+  }
+
+  writeTransaction<T>(db: ReadModelDb, work: (trx: Kysely<ReadModelTables>) => Promise<T>): Promise<T> {
+    return db.transaction().execute(work);
+  }
+
+  async swapTransaction<T>(
+    projections: readonly ProjectionName[],
+    work: (liveTrx: Kysely<ReadModelTables>, stagingTrx: Kysely<ReadModelTables>) => Promise<T>,
+  ): Promise<T> {
+    const owned = tablesOf(projections);
+    const flows = projections.filter((p) => FLOWS.has(p));
+    const locked = LOCK_ORDER.filter(
+      (t) =>
+        owned.includes(t) ||
+        t === 'projection_checkpoints' ||
+        (t === 'projection_streams' && flows.length > 0),
+    );
+    const live = (table: string) => sql`${ident(this.liveSchema)}.${ident(table)}`;
+    const build = (table: string) => sql`${ident(this.buildSchema)}.${ident(table)}`;
+    return this.staging.db.transaction().execute(async (trx) => {
+      await sql`set local lock_timeout = '10s'`.execute(trx);
+      await sql`lock table ${sql.join(locked.map(live))} in access exclusive mode`.execute(trx);
+      const result = await work(trx.withSchema(this.liveSchema), trx);
+      for (const table of owned) {
+        await sql`alter table ${live(table)} set schema ${ident(this.retiredSchema)}`.execute(trx);
+        await sql`alter table ${build(table)} set schema ${ident(this.liveSchema)}`.execute(trx);
+      }
+      const names = sql.join(projections.map((p) => sql.lit(p)));
+      if (flows.length > 0) {
+        const flowNames = sql.join(flows.map((p) => sql.lit(p)));
+        await sql`delete from ${live('projection_streams')} where projection in (${flowNames})`.execute(trx);
+        await sql`insert into ${live('projection_streams')} select * from ${build('projection_streams')} where projection in (${flowNames})`.execute(
+          trx,
+        );
+      }
+      await sql`delete from ${live('projection_checkpoints')} where projection in (${names})`.execute(trx);
+      await sql`insert into ${live('projection_checkpoints')} select * from ${build('projection_checkpoints')} where projection in (${names})`.execute(
+        trx,
+      );
+      return result;
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.staging.close();
+    await sql`drop schema if exists ${ident(this.buildSchema)} cascade`.execute(this.liveDb);
+    await sql`drop schema if exists ${ident(this.retiredSchema)} cascade`.execute(this.liveDb);
+  }
+}
+
+/** SQLite: the copy is `rebuild_*` tables in the same file; the swap drops and renames in one transaction. */
+class SqliteCopy {
+  private constructor(
+    private readonly live: ReadModelDb,
+    readonly staging: ReadModelDb,
+    private readonly owned: Table[],
+    /** `CREATE INDEX` statements of the live tables, run again on the swapped-in tables. */
+    private readonly indexes: string[],
+  ) {}
+
+  static async create(live: ReadModelDb, owned: Table[]): Promise<SqliteCopy> {
+    const copied: Table[] = [...owned, 'projection_streams', 'projection_checkpoints'];
+    const indexes: string[] = [];
+    await SqliteCopy.immediate(live, async (trx) => {
+      for (const table of copied) {
+        await sql`drop table if exists ${ident(SQLITE_PREFIX + table)}`.execute(trx);
+        const ddl = await sql<{
+          sql: string;
+        }>`select sql from sqlite_master where type = 'table' and name = ${table}`.execute(trx);
+        const create = ddl.rows[0]?.sql;
+        if (!create) throw new Error(`No table ${table} in the read-model database`);
+        const renamed = create.replace(
+          /^(create\s+table\s+)(["`[]?)([a-z_]+)(["`\]]?)/i,
+          (_m, head: string) => `${head}"${SQLITE_PREFIX}${table}"`,
+        );
+        await sql.raw(renamed).execute(trx);
+        if (owned.includes(table)) {
+          const found = await sql<{
+            sql: string;
+          }>`select sql from sqlite_master where type = 'index' and tbl_name = ${table} and sql is not null`.execute(
+            trx,
+          );
+          indexes.push(...found.rows.map((row) => row.sql));
+        }
+      }
+    });
+    const staging = live.withPlugin(new TablePrefixPlugin(new Set(copied)));
+    return new SqliteCopy(live, staging, owned, indexes);
+  }
+
+  /** `BEGIN IMMEDIATE`: takes the write lock first (waiting up to busy_timeout), so it never fails midway. */
+  private static immediate<T>(
+    db: ReadModelDb,
+    work: (trx: Kysely<ReadModelTables>) => Promise<T>,
+  ): Promise<T> {
+    return db.connection().execute(async (connection) => {
+      await sql`begin immediate`.execute(connection);
+      try {
+        const result = await work(connection);
+        await sql`commit`.execute(connection);
+        return result;
+      } catch (error) {
+        await sql`rollback`.execute(connection).catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  writeTransaction<T>(db: ReadModelDb, work: (trx: Kysely<ReadModelTables>) => Promise<T>): Promise<T> {
+    return SqliteCopy.immediate(db, work);
+  }
+
+  async swapTransaction<T>(
+    projections: readonly ProjectionName[],
+    work: (liveTrx: Kysely<ReadModelTables>, stagingTrx: Kysely<ReadModelTables>) => Promise<T>,
+  ): Promise<T> {
+    const plugin = new TablePrefixPlugin(
+      new Set([...this.owned, 'projection_streams', 'projection_checkpoints']),
+    );
+    const result = await SqliteCopy.immediate(this.live, async (trx) => {
+      const value = await work(trx, trx.withPlugin(plugin));
+      for (const table of this.owned) {
+        await sql`drop table ${ident(table)}`.execute(trx);
+        await sql`alter table ${ident(SQLITE_PREFIX + table)} rename to ${ident(table)}`.execute(trx);
+      }
+      for (const create of this.indexes) await sql.raw(create).execute(trx);
+      const names = sql.join(projections.map((p) => sql.lit(p)));
+      const flows = projections.filter((p) => FLOWS.has(p));
+      if (flows.length > 0) {
+        const flowNames = sql.join(flows.map((p) => sql.lit(p)));
+        await sql`delete from projection_streams where projection in (${flowNames})`.execute(trx);
+        await sql`insert into projection_streams select * from ${ident(`${SQLITE_PREFIX}projection_streams`)} where projection in (${flowNames})`.execute(
+          trx,
+        );
+      }
+      await sql`delete from projection_checkpoints where projection in (${names})`.execute(trx);
+      await sql`insert into projection_checkpoints select * from ${ident(`${SQLITE_PREFIX}projection_checkpoints`)} where projection in (${names})`.execute(
+        trx,
+      );
+      await sql`drop table ${ident(`${SQLITE_PREFIX}projection_streams`)}`.execute(trx);
+      await sql`drop table ${ident(`${SQLITE_PREFIX}projection_checkpoints`)}`.execute(trx);
+      return value;
+    });
+    this.swapped = true;
+    return result;
+  }
+
+  private swapped = false;
+
+  async dispose(): Promise<void> {
+    if (this.swapped) return;
+    await SqliteCopy.immediate(this.live, async (trx) => {
+      for (const table of [...this.owned, 'projection_streams', 'projection_checkpoints']) {
+        await sql`drop table if exists ${ident(SQLITE_PREFIX + table)}`.execute(trx);
+      }
+    });
+  }
+}
