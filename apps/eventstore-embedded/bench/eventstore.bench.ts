@@ -83,6 +83,12 @@ async function main(): Promise<void> {
   console.log(`  CPU:    ${cpus[0]?.model ?? 'unknown'} × ${cpus.length} cores`);
   console.log(`  Memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`);
   console.log(`  Node:   ${process.version} on ${os.platform()} ${os.release()}`);
+  console.log(
+    `  Load:   ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' / ')} (1/5/15 min; other work on the box skews results)`,
+  );
   console.log(`  SQLite synchronous=${SYNCHRONOUS}, ${SECONDS}s per write phase, server in a child process`);
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'es-bench-'));

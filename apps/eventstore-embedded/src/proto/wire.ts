@@ -83,6 +83,7 @@ export class ProtoWriter {
     const start = this.pos;
     body(this);
     const len = this.pos - start;
+    if (len >= 2 ** 28) throw new RangeError('Embedded message too large (256 MiB or more)');
     const lenSize = varintSize(len);
     if (lenSize !== 4) {
       this.buf.copy(this.buf, lenPos + lenSize, start, this.pos);
