@@ -1,7 +1,8 @@
 /**
  * Runs the whole API in this process for e2e tests and the benchmark: the embedded event store on an
- * ephemeral port with a temporary DATA_DIR, the Nest app on another ephemeral port. `restart()` stops both
- * and starts them again on the same data, as a process restart would.
+ * ephemeral port with a temporary DATA_DIR (or the external server named by EVENTSTORE_CONNECTION_STRING, see
+ * libs/testing/src/event-store.ts), the Nest app on another ephemeral port. `restart()` stops both and starts
+ * them again on the same data, as a process restart would.
  */
 import type { INestApplication } from '@nestjs/common';
 import { EsdbClientAdapter } from '@session-engine/event-store';
@@ -10,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pino from 'pino';
-import { startEmbeddedEventStore, type EmbeddedEventStore } from '../../apps/eventstore-embedded/src';
+import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
 import { createSessionApi } from '../../apps/session-api/src/app.factory';
 import { ApiKeys } from '../../apps/session-api/src/config/api-keys.provider';
 import { parseConfig } from '../../apps/session-api/src/config/config';
@@ -23,7 +24,7 @@ export class ApiHarness {
   baseUrl = '';
   store!: EsdbClientAdapter;
   private app?: INestApplication;
-  private eventStore?: EmbeddedEventStore;
+  private eventStore?: TestEventStore;
 
   private constructor(readonly dataDir: string) {}
 
@@ -41,10 +42,8 @@ export class ApiHarness {
       MANAGEMENT_API_KEYS: `${MANAGEMENT_KEY}=*`,
       LOG_LEVEL: 'silent',
     });
-    this.eventStore = await startEmbeddedEventStore({
-      port: 0,
+    this.eventStore = await startTestEventStore({
       dataDir: path.join(this.dataDir, 'eventstore'),
-      silent: true,
       synchronous: 'NORMAL',
     });
     this.store = EsdbClientAdapter.connect(this.eventStore.connectionString);

@@ -2,6 +2,11 @@ import { EsdbClientAdapter } from '@session-engine/event-store';
 import { dumpReadModels, openReadModelDatabase, ReadModelQueries } from '@session-engine/read-models';
 import { SessionHistory } from '@session-engine/read-models/testing/session-history';
 import { testDatabases, type TestDatabase } from '@session-engine/read-models/testing/test-databases';
+import {
+  runsOnExternalEventStore,
+  startTestEventStore,
+  uniqueRunId,
+} from '@session-engine/testing/event-store';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,11 +18,14 @@ import { appendHistories, startEmbeddedEventStore } from './testing/store-fixtur
 jest.setTimeout(60_000);
 const logger = pino({ level: 'silent' });
 const DAY = '2025-04-01';
+// Restarting the event store is only possible when this suite owns it.
+const itOwnStore = runsOnExternalEventStore() ? it.skip : it;
 
-function sessions(from: number, count: number): SessionHistory[] {
+function sessions(app: number, from: number, count: number): SessionHistory[] {
   return Array.from({ length: count }, (_, i) => {
     const n = from + i;
-    return new SessionHistory(7, `s-${n}`, 10_000 + n)
+    // Session ids are unique across applications in the read models: derive them from the application id.
+    return new SessionHistory(app, `s-${n}`, app * 1_000 + n)
       .created(`${DAY}T08:00:00.000Z`, {
         profileId: `p-${n % 3}`,
         cartItems: [{ sku: 'SKU', quantity: 2, price: '1.10' }],
@@ -29,8 +37,11 @@ function sessions(from: number, count: number): SessionHistory[] {
 }
 
 describe.each(testDatabases())('projector on $name', (database: TestDatabase) => {
+  // Its own application id per suite on a shared external server (EVENTSTORE_CONNECTION_STRING): the counts
+  // below then see only the sessions this suite wrote.
+  const APP = runsOnExternalEventStore() ? uniqueRunId() : 7;
   let storeDir: string;
-  let store: Awaited<ReturnType<typeof startEmbeddedEventStore>>;
+  let store: { connectionString: string; close(): Promise<void> };
   let client: EsdbClientAdapter;
   let projector: RunningProjector | undefined;
   const registry = new Registry();
@@ -45,7 +56,7 @@ describe.each(testDatabases())('projector on $name', (database: TestDatabase) =>
   const daily = async () => {
     const rm = await openReadModelDatabase(database.options());
     try {
-      return (await new ReadModelQueries(rm.db).dailyAnalytics(7, DAY, DAY))[0];
+      return (await new ReadModelQueries(rm.db).dailyAnalytics(APP, DAY, DAY))[0];
     } finally {
       await rm.close();
     }
@@ -53,7 +64,7 @@ describe.each(testDatabases())('projector on $name', (database: TestDatabase) =>
 
   beforeAll(async () => {
     storeDir = mkdtempSync(join(tmpdir(), 'projector-es-'));
-    store = await startEmbeddedEventStore({ port: 0, dataDir: storeDir, silent: true });
+    store = await startTestEventStore({ dataDir: storeDir });
     client = EsdbClientAdapter.connect(store.connectionString);
   });
   afterAll(async () => {
@@ -65,9 +76,9 @@ describe.each(testDatabases())('projector on $name', (database: TestDatabase) =>
   });
 
   it('projects what was written before it started and what is written while it runs', async () => {
-    await appendHistories(client, sessions(0, 30));
+    await appendHistories(client, sessions(APP, 0, 30));
     projector = await start();
-    const live = await appendHistories(client, sessions(30, 5));
+    const live = await appendHistories(client, sessions(APP, 30, 5));
     expect(await projector.waitForPosition(live, 10_000)).toBe(true);
     expect(await daily()).toMatchObject({ sessionsCreated: 35, sessionsClosed: 35, grossRevenue: 77 });
     expect(await registry.getSingleMetricAsString('projector_lag_events')).toContain(
@@ -77,26 +88,29 @@ describe.each(testDatabases())('projector on $name', (database: TestDatabase) =>
 
   it('resumes after its checkpoint on restart, counting nothing twice and missing nothing', async () => {
     await projector!.stop();
-    const written = await appendHistories(client, sessions(35, 5));
+    const written = await appendHistories(client, sessions(APP, 35, 5));
     projector = await start();
     expect(await projector.waitForPosition(written, 10_000)).toBe(true);
     expect(await daily()).toMatchObject({ sessionsCreated: 40, sessionsClosed: 40, grossRevenue: 88 });
   });
 
-  it('reconnects when the event store goes away and comes back, and projects what was written since', async () => {
-    const { port } = store;
-    await client.close();
-    await store.close();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    store = await startEmbeddedEventStore({ port, dataDir: storeDir, silent: true });
-    client = EsdbClientAdapter.connect(store.connectionString);
-    const written = await appendHistories(client, sessions(40, 5));
-    expect(await projector!.waitForPosition(written, 20_000)).toBe(true);
-    expect(await daily()).toMatchObject({ sessionsCreated: 45, sessionsClosed: 45, grossRevenue: 99 });
-    expect(await registry.getSingleMetricAsString('projector_reconnects_total')).toMatch(
-      /projector_reconnects_total [1-9]/,
-    );
-  });
+  itOwnStore(
+    'reconnects when the event store goes away and comes back, and projects what was written since',
+    async () => {
+      const port = Number(new URL(store.connectionString.replace(/^esdb:/, 'http:')).port);
+      await client.close();
+      await store.close();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      store = await startEmbeddedEventStore({ port, dataDir: storeDir, silent: true });
+      client = EsdbClientAdapter.connect(store.connectionString);
+      const written = await appendHistories(client, sessions(APP, 40, 5));
+      expect(await projector!.waitForPosition(written, 20_000)).toBe(true);
+      expect(await daily()).toMatchObject({ sessionsCreated: 45, sessionsClosed: 45, grossRevenue: 99 });
+      expect(await registry.getSingleMetricAsString('projector_reconnects_total')).toMatch(
+        /projector_reconnects_total [1-9]/,
+      );
+    },
+  );
 
   it('gives up waiting for a position it never reaches', async () => {
     expect(await projector!.waitForPosition(projector!.position() + 1_000_000n, 200)).toBe(false);

@@ -1,8 +1,5 @@
-import { startEmbeddedEventStore, type EmbeddedEventStore } from '../../../apps/eventstore-embedded/src';
+import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
 import { evolve, type SessionCommand, type SessionState } from '@session-engine/session-domain';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { EsdbClientAdapter } from './esdb-client.adapter';
 import { ConcurrentUpdateError, PreconditionFailedError } from './errors';
 import { IdempotencyStore } from './idempotency-store';
@@ -12,21 +9,19 @@ import { fromStoredEvent, profileStreamName, sessionStreamName } from './seriali
 import { SessionCommandHandler } from './session-command-handler';
 import { SessionEventStore } from './session-event-store';
 
-let server: EmbeddedEventStore;
+// Stream names carry a timestamp and a counter (newId), so this suite also runs on a shared external server.
+let server: TestEventStore;
 let store: EsdbClientAdapter;
-let dataDir: string;
 let counter = 0;
 
 beforeAll(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'event-store-int-'));
-  server = await startEmbeddedEventStore({ port: 0, dataDir, silent: true });
+  server = await startTestEventStore();
   store = EsdbClientAdapter.connect(server.connectionString);
 });
 
 afterAll(async () => {
   await store.close();
   await server.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 const metadata = { commandId: 'c', correlationId: 'r', actor: 'key-test' };
