@@ -136,7 +136,13 @@ function chunks(events: ExportedEvent[]): ExportedEvent[][] {
 type Outcome = 'imported' | 'already present' | 'conflict' | 'digest mismatch';
 
 async function importStream(client: EsdbClientAdapter, line: ExportedStream): Promise<Outcome> {
-  const expected = line.digest?.sha256 ?? digestOf(line.stream, line.events.map(withBigRevision)).sha256;
+  const expected = digestOf(line.stream, line.events.map(withBigRevision)).sha256;
+  // The line's own digest (from the source store) must match its events: an edited file is refused.
+  if (line.digest !== undefined && line.digest.sha256 !== expected) return 'digest mismatch';
+  const readBack = async () => digestOf(line.stream, await client.readStream(line.stream)).sha256;
+  // A stream already there: a second import of the same file finds the same history, or a conflict.
+  const existing = await client.readStream(line.stream, { direction: 'backwards', maxCount: 1 });
+  if (existing.length > 0) return (await readBack()) === expected ? 'already present' : 'conflict';
   let revision: bigint | 'no_stream' = 'no_stream';
   try {
     for (const chunk of chunks(line.events)) {
@@ -148,13 +154,10 @@ async function importStream(client: EsdbClientAdapter, line: ExportedStream): Pr
       revision = outcome.nextRevision;
     }
   } catch (error) {
-    if (!(error instanceof StreamRevisionConflict) || revision !== 'no_stream') throw error;
-    // The stream exists: a second import of the same file finds the same history.
-    const present = digestOf(line.stream, await client.readStream(line.stream)).sha256;
-    return present === expected ? 'already present' : 'conflict';
+    if (!(error instanceof StreamRevisionConflict)) throw error;
+    return 'conflict'; // written to concurrently while importing
   }
-  const imported = digestOf(line.stream, await client.readStream(line.stream)).sha256;
-  return imported === expected ? 'imported' : 'digest mismatch';
+  return (await readBack()) === expected ? 'imported' : 'digest mismatch';
 }
 
 const withBigRevision = (e: ExportedEvent) => ({ ...e, revision: BigInt(e.revision) });
@@ -204,7 +207,9 @@ export async function importCommand(
     for (const stream of counts.conflict)
       io.stdout.write(`conflict: ${stream} exists with another history\n`);
     for (const stream of counts['digest mismatch'])
-      io.stdout.write(`digest mismatch: ${stream} reads back differently\n`);
+      io.stdout.write(
+        `digest mismatch: ${stream} (the line's events do not hash to its digest, or read back differently)\n`,
+      );
     io.stdout.write(`Imported ${events} event(s).\n`);
   }
   return problems.length === 0 ? EXIT.ok : EXIT.findings;
