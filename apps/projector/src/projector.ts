@@ -73,6 +73,7 @@ class Projector implements RunningProjector {
   private subscription: SessionEventSubscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private committing: Promise<void> = Promise.resolve();
   private flushError: unknown;
   private loop: Promise<void> = Promise.resolve();
   private wakeUp: (() => void) | undefined;
@@ -164,7 +165,11 @@ class Projector implements RunningProjector {
           if (this.stopping) break;
           backoff = MIN_BACKOFF_MS;
           this.enqueue(toProjected(recorded));
-          if (this.buffer.length >= this.batchSize) await this.flush();
+          if (this.buffer.length >= this.batchSize) {
+            // One batch commits while the next one fills: reading and writing overlap.
+            await this.committing;
+            this.committing = this.flush();
+          }
           if (this.flushError) throw this.flushError;
         }
         await this.flush();
