@@ -1,11 +1,12 @@
 /**
- * Long-running work that shares the API's process under `npm start` (the projector will be registered here:
- * it needs the event-store adapter and DATA_DIR / DATABASE_URL from the config). Started after the HTTP
+ * Long-running work that shares the API's process under `npm start`: the projector, which needs the
+ * event-store adapter and DATA_DIR / DATABASE_URL from the config. Started after the HTTP
  * server listens, stopped — in reverse order — before the event store closes on SIGTERM.
  */
 import type { EsdbClientAdapter } from '@session-engine/event-store';
 import { projectorService } from '../../projector/src/projector.service';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { AppConfig } from './config/config';
 
 export interface BackgroundService {
@@ -19,9 +20,11 @@ export interface BackgroundServiceContext {
   config: AppConfig;
   store: EsdbClientAdapter;
   logger: Logger;
+  /** Where background services register their metrics (the API's /metrics registry). */
+  registry?: Registry;
 }
 
-/** The in-process services of `npm start`. The projector (apps/projector) is to be added to this list. */
+/** The in-process services of `npm start`. */
 export function backgroundServices(context: BackgroundServiceContext): BackgroundService[] {
   // PROJECTOR_IN_PROCESS=false: API replicas leave the read models to one separate projector process.
   return context.config.projectorInProcess ? [projectorService(context)] : [];

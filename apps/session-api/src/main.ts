@@ -14,6 +14,7 @@ import { backgroundServices, type BackgroundService } from './background-service
 import { ApiKeys } from './config/api-keys.provider';
 import { ConfigError, parseConfig, type AppConfig } from './config/config';
 import { devIntegrationKeys, devManagementKeys, loadOrCreateDevKeys } from './config/dev-keys';
+import { MetricsService } from './operations/metrics.service';
 
 function loadConfig(): AppConfig {
   try {
@@ -62,11 +63,18 @@ async function main(): Promise<void> {
     connectionString = embedded.connectionString;
   }
   const store = EsdbClientAdapter.connect(connectionString);
-  const app = await createSessionApi({ config, keys, store, logger });
+  // One registry for the process: the in-process projector's lag shows on the API's /metrics.
+  const metrics = new MetricsService();
+  const app = await createSessionApi({ config, keys, store, logger, metrics });
   await app.listen(config.port);
   logger.info({ port: config.port, eventStore: embedded ? 'embedded' : 'external' }, 'session API listening');
 
-  const services: BackgroundService[] = backgroundServices({ config, store, logger });
+  const services: BackgroundService[] = backgroundServices({
+    config,
+    store,
+    logger,
+    registry: metrics.registry,
+  });
   for (const service of services) {
     await service.start();
     logger.info({ service: service.name }, 'background service started');
