@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { ReadReq } from '@eventstore/db-client/generated/streams_pb';
-import { streamDeletedError } from '../errors';
+import { streamDeletedError, toServiceError } from '../errors';
 import { CommitListener } from '../storage/event-store';
 import { StoredEvent, StreamState } from '../storage/types';
 import { ServerContext } from './context';
@@ -57,7 +57,7 @@ class Subscription implements CommitListener {
 
   start(): void {
     this.call.write(encodeConfirmation(randomUUID()));
-    void this.catchUp();
+    this.resume();
   }
 
   private close(): void {
@@ -73,6 +73,15 @@ class Subscription implements CommitListener {
     return this.target.kind === 'all'
       ? store.readAllForward(this.cursor + 1, PAGE_SIZE)
       : store.readStreamForward(this.target.stream, this.cursor + 1, PAGE_SIZE);
+  }
+
+  /** Catches up from the log; a failure (e.g. the store closing under it) ends this call only. */
+  private resume(): void {
+    this.catchUp().catch((err: unknown) => {
+      if (this.closed) return;
+      this.close();
+      this.call.emit('error', toServiceError(err));
+    });
   }
 
   private async catchUp(): Promise<void> {
@@ -129,7 +138,7 @@ class Subscription implements CommitListener {
         // Too far ahead of the client: stop pushing, resume from the log once it drained.
         this.live = false;
         void this.drained().then((ok) => {
-          if (ok) void this.catchUp();
+          if (ok) this.resume();
         });
         return;
       }
