@@ -68,10 +68,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   );
 
   const connectionString = set(env.EVENTSTORE_CONNECTION_STRING);
-  if (
-    connectionString !== undefined &&
-    !/^esdb(\+discover)?:\/\/.+/.test(connectionString)
-  ) {
+  if (connectionString !== undefined && !/^esdb(\+discover)?:\/\/.+/.test(connectionString)) {
     // @eventstore/db-client 6.x parses only esdb:// and esdb+discover:// (it refuses kurrentdb://);
     // a KurrentDB server is reached with the same esdb:// string.
     errors.push(
