@@ -5,8 +5,9 @@ import { startProjector } from './projector';
 
 /**
  * The projector as its own process: EVENTSTORE_CONNECTION_STRING, DATABASE_URL (SQLite under DATA_DIR
- * when unset), metrics on PROJECTOR_METRICS_PORT (default 9464, 0 = none). SIGTERM commits the batch
- * in hand and exits.
+ * when unset), metrics on PROJECTOR_METRICS_HOST:PROJECTOR_METRICS_PORT (default 127.0.0.1:9464, port 0 =
+ * none; compose binds 0.0.0.0 so Prometheus in another container can scrape it). SIGTERM commits the
+ * batch in hand and exits.
  */
 async function main(): Promise<void> {
   const logger = pino({ name: 'projector', level: process.env.LOG_LEVEL ?? 'info' });
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   });
 
   const port = Number(env.PROJECTOR_METRICS_PORT ?? 9464);
+  const host = env.PROJECTOR_METRICS_HOST || '127.0.0.1';
   const server =
     port > 0
       ? createServer((req, res) => {
@@ -33,7 +35,7 @@ async function main(): Promise<void> {
             (text) => res.writeHead(200, { 'Content-Type': register.contentType }).end(text),
             () => res.writeHead(500).end(),
           );
-        }).listen(port, '127.0.0.1', () => logger.info({ port }, 'projector metrics listening'))
+        }).listen(port, host, () => logger.info({ host, port }, 'projector metrics listening'))
       : undefined;
 
   let stopping = false;
