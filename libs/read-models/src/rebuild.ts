@@ -65,8 +65,13 @@ const LOCK_ORDER: Table[] = [
 
 const SQLITE_PREFIX = 'rebuild_';
 
-/** Reads the log's session events with `after < position ≤ upTo`, in log order. */
-export type EventSource = (after: bigint | undefined, upTo: bigint) => AsyncIterable<ProjectedEvent>;
+/** The live read models have moved past what the caller read from the log: read on, then swap again. */
+export class RebuildBehindError extends Error {
+  override readonly name = 'RebuildBehindError';
+  constructor(readonly livePosition: bigint) {
+    super(`The live read models are at ${livePosition}, beyond the events read for the swap`);
+  }
+}
 
 export interface RebuildOptions {
   live: ReadModelDatabase;
@@ -199,9 +204,12 @@ export class ReadModelRebuild {
 
   /**
    * Catches the copy up to the live checkpoints under the live tables' lock and swaps it in, in one
-   * transaction. `events` supplies what the copy has not seen yet.
+   * transaction. `events` are the session events after the copy's position that the caller has read,
+   * in log order, complete up to `readUpTo`: nothing is read from the event store while the lock is held
+   * (on SQLite a projector waiting for the lock blocks its whole process). When the live copy has gone
+   * beyond `readUpTo` meanwhile, nothing changes and `RebuildBehindError` asks the caller to read on.
    */
-  async swap(events: EventSource): Promise<RebuildSwap> {
+  async swap(events: readonly ProjectedEvent[], readUpTo: bigint | undefined): Promise<RebuildSwap> {
     let caughtUpEvents = 0;
     const staged = new Map(this.staged);
     try {
@@ -210,23 +218,16 @@ export class ReadModelRebuild {
         async (liveTrx, stagingTrx) => {
           const all = await readCheckpoints(liveTrx);
           const limits: Checkpoints = new Map(this.projections.map((name) => [name, all.get(name)]));
-          const from = this.lowestPosition();
           const to = [...limits.values()].reduce<bigint | undefined>(
             (max, p) => (p !== undefined && (max === undefined || p > max) ? p : max),
             undefined,
           );
-          if (to !== undefined && (from === undefined || from < to)) {
-            let batch: ProjectedEvent[] = [];
-            for await (const event of events(from, to)) {
-              batch.push(event);
-              caughtUpEvents++;
-              if (batch.length >= 2000) {
-                await this.applyIn(stagingTrx, batch, event.position, limits);
-                batch = [];
-              }
-            }
-            await this.applyIn(stagingTrx, batch, to, limits);
-          }
+          const from = this.lowestPosition();
+          if (to === undefined || (from !== undefined && from >= to)) return limits;
+          if (readUpTo === undefined || readUpTo < to) throw new RebuildBehindError(to);
+          const pending = events.filter((e) => (from === undefined || e.position > from) && e.position <= to);
+          caughtUpEvents = pending.length;
+          await this.applyIn(stagingTrx, pending, to, limits);
           return limits;
         },
       );

@@ -1,6 +1,7 @@
 import {
   PROJECTION_NAMES,
   ReadModelRebuild,
+  RebuildBehindError,
   type Checkpoints,
   type ProjectedEvent,
   type ProjectionName,
@@ -14,7 +15,7 @@ const BATCH = 2000;
 /** A catch-up round this small means the copy is close enough to swap under the lock. */
 const CLOSE_ENOUGH = 1000;
 const MAX_ROUNDS = 20;
-const SWAP_ATTEMPTS = 3;
+const SWAP_ATTEMPTS = 10;
 
 function highest(checkpoints: Checkpoints): bigint | undefined {
   let max: bigint | undefined;
@@ -83,15 +84,22 @@ export async function rebuildCommand(
     }
     bar.stop();
 
+    // The swap catches up under the lock from events read just before it (never reading the log while
+    // holding the lock); if the projector got further meanwhile, read on and try again.
     let swap;
     for (let attempt = 1; ; attempt++) {
+      const after = rebuild.lowestPosition();
+      const tail: ProjectedEvent[] = [];
+      for await (const event of sessionEvents(sessions, { after })) tail.push(event);
+      const readUpTo = tail.length > 0 ? tail[tail.length - 1].position : after;
       try {
-        swap = await rebuild.swap((after, upTo) => sessionEvents(sessions, { after, upTo }));
+        swap = await rebuild.swap(tail, readUpTo);
         break;
       } catch (error) {
-        // A lock timeout or a deadlock with a projector batch: the transaction rolled back, try again.
+        // Behind the projector, a lock timeout or a deadlock with a projector batch: rolled back, try again.
         if (attempt >= SWAP_ATTEMPTS) throw error;
-        io.stderr.write(`swap attempt ${attempt} failed (${(error as Error).message}); retrying\n`);
+        if (!(error instanceof RebuildBehindError))
+          io.stderr.write(`swap attempt ${attempt} failed (${(error as Error).message}); retrying\n`);
       }
     }
     events += swap.caughtUpEvents;

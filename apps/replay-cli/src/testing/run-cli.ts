@@ -1,4 +1,6 @@
 /** Runs the replay CLI in this process (the same `runCli` that `npm run replay` runs), capturing its output. */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { runCli } from '../cli';
 
@@ -22,4 +24,25 @@ export function replayCli(env: Record<string, string | undefined>) {
     });
     return { code, stdout, stderr, json: () => JSON.parse(stdout) };
   };
+}
+
+const ROOT = join(__dirname, '../../../..');
+
+/**
+ * Runs `npm run replay`'s entry point in its own process, as operators do. Needed where the CLI must not
+ * share an event loop with the system under test (better-sqlite3 waits for a lock synchronously).
+ */
+export function replayProcess(env: Record<string, string | undefined>) {
+  return (args: string[]): Promise<CliRun> =>
+    new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ['-r', './tools/register.js', 'apps/replay-cli/src/main.ts', ...args],
+        { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === 'number' ? error.code : 2) : 0;
+          resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) });
+        },
+      );
+    });
 }
