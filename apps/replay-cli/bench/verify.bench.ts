@@ -1,0 +1,190 @@
+/**
+ * `npm run bench:replay`: throughput of `replay verify` over 100 000 session events (BENCH_EVENTS to
+ * change it). Builds a throw-away store — the embedded event store and SQLite read models under a
+ * temporary DATA_DIR — writes 20 000 five-event sessions (create, add items, coupon, close, return),
+ * projects them with the read models' own writer, then times `verify` end to end: reading the log
+ * through the client, recomputing every read model in memory and comparing every stored row.
+ * Target: ≥ 20 000 events/s.
+ */
+import { EsdbClientAdapter, SessionEventStore, toEventToAppend } from '@session-engine/event-store';
+import { openReadModelDatabase, ReadModelWriter, type ProjectedEvent } from '@session-engine/read-models';
+import type { SessionEvent } from '@session-engine/session-domain';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedEventStore } from '../../eventstore-embedded/src';
+import { toProjectedEvent } from '../src/commands/log';
+import { verifyReadModels } from '../src/commands/verify';
+import { replayConfig } from '../src/config';
+import { Connections } from '../src/connections';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
+const PER_SESSION = 5;
+const TARGET = 20_000;
+
+function sessionEvents(i: number): SessionEvent[] {
+  const at = (k: number) => new Date(Date.UTC(2025, 0, 1 + (i % 28), 10, 0, k)).toISOString();
+  const commandId = (k: number) => `cmd-${i}-${k}`;
+  const sku = `sku-${i % 200}`;
+  const profileId = `profile-${i % 2000}`;
+  return [
+    {
+      type: 'SessionCreated',
+      data: {
+        at: at(0),
+        commandId: commandId(0),
+        sessionId: i + 1,
+        applicationId: 1 + (i % 2),
+        integrationId: `bench-${i}`,
+        profileId,
+        couponCodes: [],
+        referralCode: '',
+        loyaltyCards: [],
+        identifiers: [],
+        attributes: { channel: 'web' },
+        additionalCosts: { shipping: { price: '4.90' } },
+        cartItems: [{ sku, quantity: 2, price: '19.99' }],
+        firstSession: i < 2000,
+      },
+    },
+    {
+      type: 'CartItemsAdded',
+      data: {
+        at: at(1),
+        commandId: commandId(1),
+        firstPosition: 1,
+        cartItems: [{ sku: 'gift', quantity: 1, price: '0.10' }],
+      },
+    },
+    { type: 'CouponCodesChanged', data: { at: at(2), commandId: commandId(2), couponCodes: ['SUMMER'] } },
+    {
+      type: 'SessionClosed',
+      data: {
+        at: at(3),
+        commandId: commandId(3),
+        profileId,
+        total: '45.08',
+        items: [
+          { position: 0, sku, quantity: 2, value: '39.98' },
+          { position: 1, sku: 'gift', quantity: 1, value: '0.1' },
+        ],
+      },
+    },
+    {
+      type: 'CartItemsReturned',
+      data: {
+        at: at(4),
+        commandId: commandId(4),
+        returnId: i + 1,
+        profileId,
+        previousState: 'closed',
+        returnedCartItems: [{ position: 0, sku, quantity: 1, value: '19.99' }],
+        returnedValue: '19.99',
+      },
+    },
+  ] as SessionEvent[];
+}
+
+async function main(): Promise<void> {
+  const cpus = os.cpus();
+  console.log(
+    `machine: ${cpus[0]?.model ?? 'unknown cpu'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ` +
+      `${os.platform()} ${os.release()}, node ${process.version}`,
+  );
+  const dataDir = mkdtempSync(join(os.tmpdir(), 'replay-bench-'));
+  const store = await startEmbeddedEventStore({
+    port: 0,
+    dataDir: join(dataDir, 'eventstore'),
+    silent: true,
+    synchronous: 'NORMAL',
+  });
+  const client = EsdbClientAdapter.connect(store.connectionString);
+  try {
+    const sessions = Math.ceil(EVENTS / PER_SESSION);
+    let t = Date.now();
+    let next = 0;
+    const writer = async () => {
+      while (next < sessions) {
+        const i = next++;
+        const events = sessionEvents(i).map((e) =>
+          toEventToAppend(e, {
+            commandId: e.data.commandId,
+            correlationId: e.data.commandId,
+            actor: 'bench',
+          }),
+        );
+        await client.appendToStream(`session-${1 + (i % 2)}-bench-${i}`, events, 'no_stream');
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, writer));
+    console.log(`wrote ${sessions * PER_SESSION} events in ${sessions} streams in ${Date.now() - t} ms`);
+
+    t = Date.now();
+    const database = await openReadModelDatabase({ dataDir });
+    const readModels = await ReadModelWriter.open(database.db);
+    let batch: ProjectedEvent[] = [];
+    for await (const recorded of new SessionEventStore(client).readAll()) {
+      batch.push(toProjectedEvent(recorded));
+      if (batch.length === 5000) {
+        await readModels.apply(batch, batch[batch.length - 1].position);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await readModels.apply(batch, batch[batch.length - 1].position);
+    await database.close();
+    console.log(`projected them in ${Date.now() - t} ms`);
+
+    const connections = new Connections(
+      replayConfig({ EVENTSTORE_CONNECTION_STRING: store.connectionString, DATA_DIR: dataDir }),
+    );
+    const io = {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      stdin: process.stdin,
+      env: {},
+    };
+    if (process.env.BENCH_PHASES) {
+      let p = performance.now();
+      let n = 0;
+      for await (const _ of client.readAll()) n++;
+      console.log(`raw readAll ${n}: ${(performance.now() - p).toFixed(0)} ms`);
+      p = performance.now();
+      n = 0;
+      for await (const _ of new SessionEventStore(client).readAll()) n++;
+      console.log(`session readAll ${n}: ${(performance.now() - p).toFixed(0)} ms`);
+      p = performance.now();
+      n = 0;
+      const sub = client.subscribeToAll({ prefixes: ['session-'] });
+      let caught = false;
+      sub.onCaughtUp(() => (caught = true));
+      for await (const _ of sub) {
+        n++;
+        if (n >= EVENTS || caught) break;
+      }
+      await sub.close();
+      console.log(`subscribe ${n}: ${(performance.now() - p).toFixed(0)} ms`);
+    }
+    t = performance.now();
+    const result = await verifyReadModels(io, connections, { progress: false });
+    const seconds = (performance.now() - t) / 1000;
+    await connections.close();
+    const rate = Math.round(result.events / seconds);
+    console.log(
+      `verify: ${result.events} events, ${result.mismatches.length} mismatches, ${seconds.toFixed(2)} s → ` +
+        `${rate} events/s (target ≥ ${TARGET}) ${rate >= TARGET ? 'OK' : 'BELOW TARGET'}`,
+    );
+    if (result.mismatches.length > 0) process.exitCode = 1;
+  } finally {
+    await client.close();
+    await store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
