@@ -7,6 +7,8 @@ export interface LagSource {
   lagSince(): number | undefined;
   caughtUp(): boolean;
   position(): bigint;
+  /** Holds the read-model lock (projects) rather than waiting on standby. */
+  leader(): boolean;
 }
 
 const NAMES = [
@@ -14,6 +16,7 @@ const NAMES = [
   'projector_lag_seconds',
   'projector_caught_up',
   'projector_position',
+  'projector_leader',
   'projector_events_total',
   'projector_batches_total',
   'projector_reconnects_total',
@@ -57,6 +60,14 @@ export function projectorMetrics(source: LagSource, registry: Registry = default
     registers,
     collect() {
       this.set(Number(source.position()));
+    },
+  });
+  new Gauge({
+    name: 'projector_leader',
+    help: '1 while this projector holds the read-model lock and projects, 0 on standby',
+    registers,
+    collect() {
+      this.set(source.leader() ? 1 : 0);
     },
   });
   return {

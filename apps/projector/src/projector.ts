@@ -7,6 +7,9 @@ import {
 import {
   openReadModelDatabase,
   type ProjectedEvent,
+  type ProjectorLease,
+  type ProjectorLock,
+  projectorLock,
   type ReadModelDatabase,
   ReadModelWriter,
 } from '@session-engine/read-models';
@@ -30,6 +33,12 @@ export interface ProjectorOptions {
   batchDelayMs?: number;
   /** Where the metrics go (default: prom-client's default registry). */
   registry?: Registry;
+  /** Longest pause between two attempts of a standby to take the read-model lock (default 5 s). */
+  standbyPollMs?: number;
+  /** How often the lock holder proves it is alive (default 2 s). */
+  lockHeartbeatMs?: number;
+  /** SQLite: a lease whose heartbeat is older than this is free (default 15 s). */
+  lockStaleAfterMs?: number;
 }
 
 export interface RunningProjector {
@@ -39,10 +48,13 @@ export interface RunningProjector {
   position(): bigint;
   /** Resolves true once `position()` ≥ `target`, false after `timeoutMs`. */
   waitForPosition(target: bigint, timeoutMs: number): Promise<boolean>;
+  /** True while this projector holds the read-model lock and projects; false on standby. */
+  isLeader(): boolean;
 }
 
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
+const MIN_STANDBY_POLL_MS = 100;
 
 function toProjected(recorded: RecordedSessionEvent): ProjectedEvent {
   if (recorded.position === undefined) throw new Error(`No commit position on ${recorded.streamName}`);
@@ -57,6 +69,9 @@ function toProjected(recorded: RecordedSessionEvent): ProjectedEvent {
 
 /**
  * Catch-up subscription on `$all` (server-side filter `session-`) → read models.
+ * Only the holder of the read-model database's projector lock projects (`projectorLock`); another
+ * projector started against the same database waits on standby, polling with back-off, and takes over
+ * when the holder stops or dies, resuming from the committed checkpoints.
  * Events are gathered into batches (up to `batchSize`, or whatever arrived within `batchDelayMs`) and
  * each batch is committed in one transaction together with every projection's checkpoint. The
  * subscription always starts after the committed checkpoint, never from "end": when the event store
@@ -78,20 +93,24 @@ class Projector implements RunningProjector {
   private loop: Promise<void> = Promise.resolve();
   private wakeUp: (() => void) | undefined;
   private waiters = new Set<{ target: bigint; resolve: (ok: boolean) => void; timer: NodeJS.Timeout }>();
+  private lease: ProjectorLease | undefined;
   private readonly metrics;
   private readonly batchSize: number;
   private readonly batchDelayMs: number;
+  private readonly standbyPollMs: number;
 
   constructor(
     private readonly events: SessionEventStore,
     private readonly client: EsdbClientAdapter | undefined,
     private readonly database: ReadModelDatabase,
     private readonly writer: ReadModelWriter,
+    private readonly lock: ProjectorLock,
     private readonly logger: Logger,
     options: ProjectorOptions,
   ) {
     this.batchSize = options.batchSize ?? 500;
     this.batchDelayMs = options.batchDelayMs ?? 50;
+    this.standbyPollMs = Math.max(options.standbyPollMs ?? 5_000, MIN_STANDBY_POLL_MS);
     this.committed = writer.resumePosition() ?? 0n;
     this.metrics = projectorMetrics(
       {
@@ -99,9 +118,14 @@ class Projector implements RunningProjector {
         lagSince: () => this.lagSince(),
         caughtUp: () => this.isCaughtUp,
         position: () => this.committed,
+        leader: () => this.isLeader(),
       },
       options.registry,
     );
+  }
+
+  isLeader(): boolean {
+    return this.lease?.isHeld() ?? false;
   }
 
   start(): void {
@@ -150,9 +174,60 @@ class Projector implements RunningProjector {
     return undefined;
   }
 
+  /** Standby until the lock is ours, then project until stopped or until the lock is lost. */
   private async run(): Promise<void> {
-    let backoff = MIN_BACKOFF_MS;
+    let poll = MIN_STANDBY_POLL_MS;
+    let standby = false;
     while (!this.stopping) {
+      let lease: ProjectorLease | undefined;
+      try {
+        lease = await this.lock.tryAcquire();
+      } catch (error) {
+        this.logger.warn({ err: error }, 'projector could not reach the read-model lock; retrying');
+      }
+      if (!lease) {
+        if (!standby) {
+          const holder = await this.lock.holder().catch(() => undefined);
+          this.logger.info({ holder }, 'projector on standby: another projector holds the read-model lock');
+          standby = true;
+        }
+        await this.sleep(poll);
+        poll = Math.min(poll * 2, this.standbyPollMs);
+        continue;
+      }
+      if (this.stopping) {
+        await lease.release().catch(() => undefined);
+        break;
+      }
+      standby = false;
+      poll = MIN_STANDBY_POLL_MS;
+      this.lease = lease;
+      lease.onLost((reason) => {
+        this.logger.error({ err: reason }, 'projector lost the read-model lock; dropping the batch in hand');
+        void this.subscription?.close().catch(() => undefined);
+        this.wakeUp?.();
+      });
+      try {
+        // Whoever held the lock before may have moved the checkpoints: start from what is stored.
+        await this.writer.reload();
+        this.committed = this.writer.resumePosition() ?? 0n;
+        this.notifyWaiters();
+        this.logger.info({ position: this.committed.toString() }, 'projector holds the read-model lock');
+        await this.project(lease);
+      } catch (error) {
+        this.logger.warn({ err: error }, 'projector could not start projecting; retrying');
+        await this.sleep(MIN_BACKOFF_MS);
+      } finally {
+        await lease.release().catch(() => undefined);
+        this.lease = undefined;
+        this.isCaughtUp = false;
+      }
+    }
+  }
+
+  private async project(lease: ProjectorLease): Promise<void> {
+    let backoff = MIN_BACKOFF_MS;
+    while (!this.stopping && lease.isHeld()) {
       const from = this.writer.resumePosition();
       this.isCaughtUp = false;
       try {
@@ -162,7 +237,7 @@ class Projector implements RunningProjector {
         });
         this.logger.info({ fromPosition: from?.toString() ?? 'start' }, 'projector subscribed');
         for await (const recorded of this.subscription) {
-          if (this.stopping) break;
+          if (this.stopping || !lease.isHeld()) break;
           backoff = MIN_BACKOFF_MS;
           this.enqueue(toProjected(recorded));
           if (this.buffer.length >= this.batchSize) {
@@ -172,20 +247,26 @@ class Projector implements RunningProjector {
           }
           if (this.flushError) throw this.flushError;
         }
+        if (!lease.isHeld()) throw new Error('lock lost');
         await this.flush();
         if (this.flushError) throw this.flushError;
         if (!this.stopping) throw new Error('subscription ended');
       } catch (error) {
         await this.subscription?.close().catch(() => undefined);
-        if (this.stopping) {
+        if (this.stopping && lease.isHeld()) {
           // Stopping closes the subscription under us: whatever arrived before is committed.
           await this.flush();
           break;
         }
         // Drop what was not committed and start again after the committed checkpoint.
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        this.buffer = [];
         await this.flushing;
         this.flushError = undefined;
-        this.buffer = [];
+        if (!lease.isHeld() || this.stopping) break;
+        // A conflict re-read the checkpoints: go on from what is stored.
+        this.committed = this.writer.resumePosition() ?? this.committed;
         this.metrics.reconnects.inc();
         this.logger.warn({ err: error, retryInMs: backoff }, 'projector subscription failed; resubscribing');
         await this.sleep(backoff);
@@ -212,8 +293,10 @@ class Projector implements RunningProjector {
     this.flushing = this.flushing.then(async () => {
       try {
         if (this.flushError) return; // a failed batch must not be followed by a later one
+        const lease = this.lease;
+        if (!lease?.isHeld()) return; // the lock is gone: the next holder projects these events
         const upTo = batch[batch.length - 1].position;
-        await this.writer.apply(batch, upTo);
+        await this.writer.apply(batch, upTo, (trx) => lease.fence(trx));
         this.committed = this.writer.resumePosition() ?? upTo;
         const created = batch[batch.length - 1].created;
         this.lastCommittedCreated = created === undefined ? undefined : Date.parse(created);
@@ -261,13 +344,18 @@ export async function startProjector(options: ProjectorOptions): Promise<Running
     schema: options.schema,
   });
   const writer = await ReadModelWriter.open(database.db);
+  const lock = projectorLock(database, {
+    databaseUrl: options.databaseUrl,
+    heartbeatMs: options.lockHeartbeatMs,
+    staleAfterMs: options.lockStaleAfterMs,
+  });
   let owned: EsdbClientAdapter | undefined;
   if (!options.client) {
     if (!options.connectionString) throw new Error('startProjector needs a connectionString or a client');
     owned = EsdbClientAdapter.connect(options.connectionString);
   }
   const events = new SessionEventStore(options.client ?? owned!);
-  const projector = new Projector(events, owned, database, writer, logger, options);
+  const projector = new Projector(events, owned, database, writer, lock, logger, options);
   projector.start();
   return projector;
 }

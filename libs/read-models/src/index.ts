@@ -2,6 +2,7 @@ export * from './database';
 export * from './migrations';
 export * from './money';
 export * from './projected-event';
+export * from './projector-lock';
 export * from './projections/customer-profiles.projection';
 export * from './projections/daily-analytics.projection';
 export * from './projections/flow-projection';

@@ -136,6 +136,19 @@ function migrations(dialect: SqlDialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_projector_lock': {
+      // The SQLite projector's lease (projector-lock.ts); PostgreSQL uses an advisory lock instead.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('projector_lock')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('owner', 'text', (c) => c.notNull())
+          .addColumn('pid', 'integer', (c) => c.notNull())
+          .addColumn('host', 'text', (c) => c.notNull())
+          .addColumn('heartbeat', bigint, (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

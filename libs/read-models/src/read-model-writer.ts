@@ -4,7 +4,14 @@ import { customerProfilesWriter } from './writers/customer-profiles.writer';
 import { dailyAnalyticsWriter, skuAnalyticsWriter } from './writers/flow.writer';
 import { sessionsWriter } from './writers/sessions.writer';
 import { PROJECTION_NAMES, type ProjectionName, type ProjectionWriter } from './writers/projection-writer';
-import { upsert } from './sql-helpers';
+
+/**
+ * A checkpoint was not where this writer read it: another writer committed meanwhile. The batch rolled
+ * back; the writer has re-read the checkpoints, so resubscribing from `resumePosition()` is safe.
+ */
+export class CheckpointConflictError extends Error {
+  override readonly name = 'CheckpointConflictError';
+}
 
 export const PROJECTION_WRITERS: readonly ProjectionWriter[] = [
   sessionsWriter,
@@ -41,12 +48,17 @@ export function lowestCheckpoint(checkpoints: Checkpoints): bigint | undefined {
 export class ReadModelWriter {
   private constructor(
     private readonly db: ReadModelDb,
-    private readonly checkpoints: Checkpoints,
+    private checkpoints: Checkpoints,
     private readonly writers: readonly ProjectionWriter[],
   ) {}
 
   static async open(db: ReadModelDb, writers = PROJECTION_WRITERS): Promise<ReadModelWriter> {
     return new ReadModelWriter(db, await readCheckpoints(db), writers);
+  }
+
+  /** Reads the stored checkpoints again (a projector that just became the leader, or after a conflict). */
+  async reload(): Promise<void> {
+    this.checkpoints = await readCheckpoints(this.db);
   }
 
   /** Where the subscription resumes (exclusive); `undefined` = from the start of the log. */
@@ -60,24 +72,65 @@ export class ReadModelWriter {
 
   /**
    * Applies events (in log order) and moves each checkpoint to `upTo` — the position of the last
-   * event, or further when the server reported that nothing else matched up to there.
+   * event, or further when the server reported that nothing else matched up to there. `fence` runs
+   * first inside the transaction (the projector's lock check). The checkpoints move by compare-and-set:
+   * if one is no longer where this writer read it, the whole batch rolls back with
+   * `CheckpointConflictError` — a checkpoint never moves backwards and no batch is applied twice.
    */
-  async apply(events: readonly ProjectedEvent[], upTo: bigint): Promise<void> {
+  async apply(
+    events: readonly ProjectedEvent[],
+    upTo: bigint,
+    fence?: (trx: ReadModelDb) => Promise<void>,
+  ): Promise<void> {
     const pending = this.writers.filter((w) => (this.checkpoints.get(w.name) ?? -1n) < upTo);
     if (pending.length === 0) return;
-    await this.db.transaction().execute(async (trx) => {
-      for (const writer of pending) {
-        const from = this.checkpoints.get(writer.name);
-        const unseen = from === undefined ? events : events.filter((e) => e.position > from);
-        if (unseen.length > 0) await writer.apply(trx, unseen);
-      }
-      await upsert(
-        trx,
-        'projection_checkpoints',
-        ['projection'],
-        pending.map((w) => ({ projection: w.name, position: upTo.toString() })),
-      );
-    });
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        if (fence) await fence(trx);
+        for (const writer of pending) {
+          const from = this.checkpoints.get(writer.name);
+          const unseen = from === undefined ? events : events.filter((e) => e.position > from);
+          if (unseen.length > 0) await writer.apply(trx, unseen);
+        }
+        await this.moveCheckpoints(trx, pending, upTo);
+      });
+    } catch (error) {
+      if (error instanceof CheckpointConflictError) await this.reload().catch(() => undefined);
+      throw error;
+    }
     for (const writer of pending) this.checkpoints.set(writer.name, upTo);
+  }
+
+  private async moveCheckpoints(trx: ReadModelDb, pending: readonly ProjectionWriter[], upTo: bigint) {
+    const byFrom = new Map<string | undefined, ProjectionName[]>();
+    for (const { name } of pending) {
+      const from = this.checkpoints.get(name)?.toString();
+      byFrom.set(from, [...(byFrom.get(from) ?? []), name]);
+    }
+    const position = upTo.toString();
+    for (const [from, names] of byFrom) {
+      let moved: bigint;
+      if (from === undefined) {
+        const result = await trx
+          .insertInto('projection_checkpoints')
+          .values(names.map((projection) => ({ projection, position })))
+          .onConflict((oc) => oc.column('projection').doNothing())
+          .executeTakeFirst();
+        moved = result.numInsertedOrUpdatedRows ?? 0n;
+      } else {
+        const result = await trx
+          .updateTable('projection_checkpoints')
+          .set({ position })
+          .where('projection', 'in', names)
+          .where('position', '=', from)
+          .executeTakeFirst();
+        moved = result.numUpdatedRows;
+      }
+      if (Number(moved) !== names.length) {
+        throw new CheckpointConflictError(
+          `Checkpoints of ${names.join(', ')} moved from ${from ?? 'nothing'} under this writer`,
+        );
+      }
+    }
   }
 }
