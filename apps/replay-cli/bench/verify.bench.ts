@@ -9,6 +9,7 @@
 import { EsdbClientAdapter, SessionEventStore, toEventToAppend } from '@session-engine/event-store';
 import { openReadModelDatabase, ReadModelWriter, type ProjectedEvent } from '@session-engine/read-models';
 import type { SessionEvent } from '@session-engine/session-domain';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
@@ -134,8 +135,31 @@ async function main(): Promise<void> {
     await database.close();
     console.log(`projected them in ${Date.now() - t} ms`);
 
+    // verify runs as its own process in production: serve the same data from a separate server process.
+    await client.close();
+    await store.close();
+    const server = spawn(
+      process.execPath,
+      [
+        '-r',
+        './tools/register.js',
+        'apps/eventstore-embedded/src/main.ts',
+        '--port',
+        '0',
+        '--data',
+        join(dataDir, 'eventstore'),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const connectionString = await new Promise<string>((resolve, reject) => {
+      server.stdout.on('data', (chunk: Buffer) => {
+        const match = /"connectionString":"([^"]+)"/.exec(chunk.toString());
+        if (match) resolve(match[1]);
+      });
+      server.on('exit', () => reject(new Error('event store process exited')));
+    });
     const connections = new Connections(
-      replayConfig({ EVENTSTORE_CONNECTION_STRING: store.connectionString, DATA_DIR: dataDir }),
+      replayConfig({ EVENTSTORE_CONNECTION_STRING: connectionString, DATA_DIR: dataDir }),
     );
     const io = {
       stdout: process.stdout,
@@ -174,8 +198,9 @@ async function main(): Promise<void> {
         `${rate} events/s (target ≥ ${TARGET}) ${rate >= TARGET ? 'OK' : 'BELOW TARGET'}`,
     );
     if (result.mismatches.length > 0) process.exitCode = 1;
+    server.kill('SIGTERM');
   } finally {
-    await client.close();
+    await client.close().catch(() => undefined);
     await store.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
