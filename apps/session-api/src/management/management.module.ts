@@ -3,6 +3,7 @@ import { openReadModelDatabase, ReadModelQueries, type ReadModelDatabase } from 
 import { ApiKeys } from '../config/api-keys.provider';
 import type { AppConfig } from '../config/config';
 import { ManagementAuthGuard } from './management-auth.guard';
+import { ReadModelHealth } from './read-model-health';
 import { ManagementController } from './management.controller';
 import { MANAGEMENT_QUERY_HANDLERS } from './management.queries';
 
@@ -41,10 +42,15 @@ export class ManagementModule implements OnApplicationShutdown {
           inject: [READ_MODEL_DATABASE],
           useFactory: (database: ReadModelDatabase) => new ReadModelQueries(database.db),
         },
+        {
+          provide: ReadModelHealth,
+          inject: [READ_MODEL_DATABASE],
+          useFactory: (database: ReadModelDatabase) => new ReadModelHealth(database),
+        },
         ManagementAuthGuard,
         ...MANAGEMENT_QUERY_HANDLERS,
       ],
-      exports: [ReadModelQueries],
+      exports: [ReadModelQueries, ReadModelHealth],
     };
   }
 

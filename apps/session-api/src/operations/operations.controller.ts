@@ -1,8 +1,9 @@
-import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Header, Inject, Optional, Res } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { EsdbClientAdapter } from '@session-engine/event-store';
 import type { ServerResponse } from 'node:http';
 import { ApiError, ErrorCode } from '../errors/api-error';
+import { ReadModelHealth } from '../management/read-model-health';
 import { MetricsService } from './metrics.service';
 
 @ApiTags('operations')
@@ -11,6 +12,8 @@ export class OperationsController {
   constructor(
     @Inject(EsdbClientAdapter) private readonly store: EsdbClientAdapter,
     private readonly metrics: MetricsService,
+    /** Absent only in an app without the management API (no read-model store to check). */
+    @Optional() private readonly readModels?: ReadModelHealth,
   ) {}
 
   @Get('health/live')
@@ -20,12 +23,23 @@ export class OperationsController {
   }
 
   @Get('health/ready')
-  @ApiOkResponse({ description: 'The event store is reachable' })
-  async ready(): Promise<{ status: 'ok'; eventStore: 'up' }> {
-    if (!(await this.store.isReachable())) {
-      throw ApiError.of(503, ErrorCode.ServiceUnavailable, 'The event store is not reachable');
+  @ApiOkResponse({ description: 'The event store and the read-model store are reachable' })
+  @ApiServiceUnavailableResponse({ description: 'SERVICE_UNAVAILABLE: one of them is not reachable' })
+  async ready(): Promise<{ status: 'ok'; eventStore: 'up'; readModels?: 'up' }> {
+    const [eventStore, readModels] = await Promise.all([
+      this.store.isReachable(),
+      this.readModels?.isReachable(),
+    ]);
+    const down = [
+      ...(eventStore ? [] : ['the event store']),
+      ...(readModels === false ? ['the read-model database'] : []),
+    ];
+    if (down.length > 0) {
+      throw ApiError.of(503, ErrorCode.ServiceUnavailable, `Not ready: ${down.join(' and ')} not reachable`);
     }
-    return { status: 'ok', eventStore: 'up' };
+    return readModels === undefined
+      ? { status: 'ok', eventStore: 'up' }
+      : { status: 'ok', eventStore: 'up', readModels: 'up' };
   }
 
   @Get('metrics')

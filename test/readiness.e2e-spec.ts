@@ -1,0 +1,133 @@
+/**
+ * `GET /health/ready` (SPEC §4): ready only when the event store and the read-model store both answer.
+ * The API runs in this process against the embedded event store, with read models in SQLite, in PostgreSQL,
+ * and in a PostgreSQL that cannot be reached (a URL to a closed port).
+ */
+import type { INestApplication } from '@nestjs/common';
+import { EsdbClientAdapter } from '@session-engine/event-store';
+import type { ReadModelDatabase, ReadModelTables } from '@session-engine/read-models';
+import { TEST_DATABASE_URL } from '@session-engine/read-models/testing/test-databases';
+import { Kysely, PostgresDialect } from 'kysely';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Pool } from 'pg';
+import pino from 'pino';
+import { startEmbeddedEventStore, type EmbeddedEventStore } from '../apps/eventstore-embedded/src';
+import type { AppDependencies } from '../apps/session-api/src/app.module';
+import { createSessionApi } from '../apps/session-api/src/app.factory';
+import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
+import { parseConfig } from '../apps/session-api/src/config/config';
+import type { ManagementDependencies } from '../apps/session-api/src/management/management.module';
+
+jest.setTimeout(60_000);
+
+/** A TCP port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('GET /health/ready', () => {
+  let dataDir: string;
+  let store: EmbeddedEventStore;
+  let adapter: EsdbClientAdapter;
+  const apps: INestApplication[] = [];
+  const schema = `rm_ready_${randomBytes(5).toString('hex')}`;
+
+  const start = async (env: Record<string, string | undefined>, readModels?: ReadModelDatabase) => {
+    const config = parseConfig({
+      PORT: '0',
+      DATA_DIR: dataDir,
+      INTEGRATION_API_KEYS: 'int-key-ready-0001=1',
+      MANAGEMENT_API_KEYS: 'mgmt-key-ready-0001=*',
+      LOG_LEVEL: 'silent',
+      ...env,
+    });
+    // The management module takes an already open read-model database from its dependencies.
+    const deps: AppDependencies & Pick<ManagementDependencies, 'readModels'> = {
+      config,
+      keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
+      store: adapter,
+      logger: pino({ level: 'silent' }),
+      readModels,
+    };
+    const app = await createSessionApi(deps);
+    apps.push(app);
+    await app.listen(0, '127.0.0.1');
+    const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/health/ready`;
+    return async () => {
+      const response = await fetch(url);
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+  };
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'ready-e2e-'));
+    store = await startEmbeddedEventStore({ port: 0, dataDir: join(dataDir, 'eventstore'), silent: true });
+    adapter = EsdbClientAdapter.connect(store.connectionString);
+    const pg = new Client({ connectionString: TEST_DATABASE_URL });
+    await pg.connect();
+    await pg.query(`create schema ${schema}`);
+    await pg.end();
+  });
+
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await adapter.close();
+    await store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    const pg = new Client({ connectionString: TEST_DATABASE_URL });
+    await pg.connect();
+    await pg.query(`drop schema if exists ${schema} cascade`);
+    await pg.end();
+  });
+
+  it('answers 200 with both stores up when the read models are in SQLite', async () => {
+    const ready = await start({});
+    expect(await ready()).toEqual({
+      status: 200,
+      body: { status: 'ok', eventStore: 'up', readModels: 'up' },
+    });
+  });
+
+  it('answers 200 with both stores up when the read models are in PostgreSQL', async () => {
+    const ready = await start({
+      DATABASE_URL: `${TEST_DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    });
+    expect(await ready()).toEqual({
+      status: 200,
+      body: { status: 'ok', eventStore: 'up', readModels: 'up' },
+    });
+  });
+
+  it('answers 503 SERVICE_UNAVAILABLE when the read-model database cannot be reached', async () => {
+    const url = `postgres://postgres@127.0.0.1:${await closedPort()}/test`;
+    const pool = new Pool({ connectionString: url, connectionTimeoutMillis: 1_000 });
+    const db = new Kysely<ReadModelTables>({ dialect: new PostgresDialect({ pool }) });
+    const ready = await start({ DATABASE_URL: url }, { db, dialect: 'postgres', close: () => db.destroy() });
+    const reply = await ready();
+    expect(reply.status).toBe(503);
+    expect(reply.body).toMatchObject({
+      StatusCode: 503,
+      errors: [{ title: 'SERVICE_UNAVAILABLE', details: expect.stringContaining('read-model database') }],
+    });
+    expect(JSON.stringify(reply.body)).not.toContain('event store');
+    await db.destroy();
+  });
+
+  it('answers 503 SERVICE_UNAVAILABLE when the event store cannot be reached', async () => {
+    const ready = await start({});
+    await store.close();
+    const reply = await ready();
+    expect(reply.status).toBe(503);
+    expect(reply.body).toMatchObject({
+      errors: [{ title: 'SERVICE_UNAVAILABLE', details: expect.stringContaining('event store') }],
+    });
+  });
+});
