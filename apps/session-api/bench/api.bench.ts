@@ -19,25 +19,35 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   console.log(
     `machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores (available parallelism ${os.availableParallelism()}), ` +
-      `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, node ${process.version}, ${os.platform()} ${os.release()}`,
+      `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, node ${process.version}, ${os.platform()} ${os.release()}, ` +
+      `load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' / ')}`,
   );
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'session-api-bench-'));
   // The API runs as `npm start` runs it (its own process, embedded store inside), so autocannon does not
   // share its event loop.
   const port = 30_000 + Math.floor(Math.random() * 20_000);
-  const server = spawn(process.execPath, ['-r', './tools/register.js', 'apps/session-api/src/main.ts'], {
-    cwd: path.resolve(__dirname, '../../..'),
-    env: {
-      ...process.env,
-      PORT: String(port),
-      EMBEDDED_EVENTSTORE_PORT: '0',
-      DATA_DIR: dataDir,
-      INTEGRATION_API_KEYS: `${KEY}=1`,
-      MANAGEMENT_API_KEYS: 'bench-management-key=*',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to the API process, for profiling.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const server = spawn(
+    process.execPath,
+    [...nodeArgs, '-r', './tools/register.js', 'apps/session-api/src/main.ts'],
+    {
+      cwd: path.resolve(__dirname, '../../..'),
+      env: {
+        ...process.env,
+        PORT: String(port),
+        EMBEDDED_EVENTSTORE_PORT: '0',
+        DATA_DIR: dataDir,
+        INTEGRATION_API_KEYS: `${KEY}=1`,
+        MANAGEMENT_API_KEYS: 'bench-management-key=*',
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  );
   const base = `http://127.0.0.1:${port}`;
   for (let attempt = 0; ; attempt++) {
     const ready = await fetch(`${base}/health/ready`).then(
@@ -72,20 +82,43 @@ async function main(): Promise<void> {
     }
   };
 
-  const results: { name: string; rps: number; p50: number; p99: number; errors: number; non2xx: number }[] =
-    [];
+  // CPU time of the API process (all its threads) per request: unlike req/s it hardly depends on what else
+  // runs on the box. Linux only (/proc); elsewhere it reads as 0.
+  const cpuMs = (): number => {
+    try {
+      const fields = fs.readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
+    } catch {
+      return 0;
+    }
+  };
+  const results: {
+    name: string;
+    rps: number;
+    p50: number;
+    p99: number;
+    cpuPerRequest: number;
+    errors: number;
+    non2xx: number;
+  }[] = [];
+  // BENCH_ONLY=<text>: run only the scenarios whose name contains it (the no-op always runs), e.g. for a profile.
+  const only = process.env.BENCH_ONLY;
   const run = async (name: string, options: autocannon.Options) => {
+    if (only && !name.includes(only) && !name.startsWith('no-op')) return;
+    const cpuBefore = cpuMs();
     const result = await autocannon({ connections: CONNECTIONS, duration: DURATION, ...options });
+    const cpuPerRequest = (cpuMs() - cpuBefore) / Math.max(1, result.requests.total);
     results.push({
       name,
       rps: Math.round(result.requests.average),
       p50: result.latency.p50,
       p99: result.latency.p99,
+      cpuPerRequest,
       errors: result.errors,
       non2xx: result.non2xx,
     });
     console.log(
-      `${name}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms (${result.non2xx} non-2xx, ${result.errors} errors)`,
+      `${name}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, API CPU ${cpuPerRequest.toFixed(2)} ms/req (${result.non2xx} non-2xx, ${result.errors} errors)`,
     );
   };
 
@@ -136,9 +169,25 @@ async function main(): Promise<void> {
   await run('GET session with 1,000 events', { url: `${base}/v2/customer_sessions/bench-big`, headers });
 
   const noop = results[0]!.rps;
-  console.log('\nscenario | req/s | p50 ms | p99 ms | vs no-op');
+  if (only) {
+    for (const r of results)
+      console.log(`${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpuPerRequest.toFixed(2)}`);
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    return;
+  }
+  console.log(
+    `\nload average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' / ')} (1/5/15 min; other work on the box skews req/s and latency, less so CPU ms/req)`,
+  );
+  console.log('scenario | req/s | p50 ms | p99 ms | API CPU ms/req | vs no-op');
   for (const r of results)
-    console.log(`${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${(r.rps / noop).toFixed(2)}`);
+    console.log(
+      `${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpuPerRequest.toFixed(2)} | ${(r.rps / noop).toFixed(2)}`,
+    );
   const add = results.find((r) => r.name.startsWith('AddCartItems'))!;
   const big = results.find((r) => r.name.endsWith('1,000 events'))!;
   console.log(
