@@ -4,6 +4,7 @@ import { EventStore } from './storage/event-store';
 import { SynchronousMode } from './storage/sqlite-event-log';
 import { ServerContext } from './streams/context';
 import { SERVER_VERSION } from './server-features';
+import { startInWorkerThread } from './thread';
 
 export interface EmbeddedEventStoreOptions {
   /** Interface to bind; 127.0.0.1 unless you mean to expose it. */
@@ -19,6 +20,12 @@ export interface EmbeddedEventStoreOptions {
   groupCommitWindowMs?: number;
   /** No start-up/shut-down log lines on stdout. */
   silent?: boolean;
+  /**
+   * Run the server in a `worker_threads` Worker of this process: its SQLite commits (an fsync each with
+   * synchronous=FULL) and gRPC encoding no longer stall this thread's event loop, and a second core is used.
+   * Durability is unchanged (an append is acknowledged after its commit). Default false.
+   */
+  thread?: boolean;
 }
 
 export interface EmbeddedEventStore {
@@ -35,11 +42,17 @@ export interface EmbeddedEventStore {
 const SHUTDOWN_GRACE_MS = 1000;
 
 /**
- * Starts the EventStoreDB-compatible gRPC server in this process, persisting under `dataDir`.
- * Talk to it with @eventstore/db-client through `connectionString`.
+ * Starts the EventStoreDB-compatible gRPC server in this process (in this thread, or in a worker thread with
+ * `thread: true`), persisting under `dataDir`. Talk to it with @eventstore/db-client through `connectionString`.
  */
-export async function startEmbeddedEventStore(
+export function startEmbeddedEventStore(options: EmbeddedEventStoreOptions): Promise<EmbeddedEventStore> {
+  return options.thread ? startInWorkerThread(options) : startInThisThread(options);
+}
+
+/** The server on this thread's event loop; `onRpc` is told of every call (for the worker-thread mode). */
+export async function startInThisThread(
   options: EmbeddedEventStoreOptions,
+  onRpc?: (name: string) => void,
 ): Promise<EmbeddedEventStore> {
   const host = options.host ?? '127.0.0.1';
   const silent = options.silent ?? false;
@@ -53,6 +66,7 @@ export async function startEmbeddedEventStore(
     maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
     shutdownHooks: new Set(),
     rpcCalls: new Map(),
+    onRpc,
     log: (level, msg, fields = {}) => {
       if (silent && level === 'info') return;
       const line = JSON.stringify({

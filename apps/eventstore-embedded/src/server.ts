@@ -20,10 +20,26 @@ function streamsDefinition(): ServiceDefinition {
   } as unknown as ServiceDefinition;
 }
 
+/** Every RPC this server answers, in a fixed order (the worker-thread mode counts them in shared memory). */
+export const RPC_NAMES = [
+  'Streams.Read',
+  'Streams.Append',
+  'Streams.BatchAppend',
+  'Streams.Delete',
+  'Streams.Tombstone',
+  'ServerFeatures.GetSupportedMethods',
+] as const;
+export type RpcName = (typeof RPC_NAMES)[number];
+
 /** Counts calls per RPC (exposed as `rpcCalls()`, e.g. to see which append path a client took). */
-function counted<Args extends unknown[]>(ctx: ServerContext, name: string, handler: (...args: Args) => void) {
+function counted<Args extends unknown[]>(
+  ctx: ServerContext,
+  name: RpcName,
+  handler: (...args: Args) => void,
+) {
   return (...args: Args): void => {
     ctx.rpcCalls.set(name, (ctx.rpcCalls.get(name) ?? 0) + 1);
+    ctx.onRpc?.(name);
     handler(...args);
   };
 }

@@ -9,13 +9,27 @@ jest.setTimeout(60_000);
 const ROOT = path.resolve(__dirname, '../../..');
 const WRITERS = 20;
 
-/** Runs `npm run start:eventstore`'s entry point in a child process and learns its port from the start-up line. */
-async function spawnServer(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    ['-r', './tools/register.js', 'apps/eventstore-embedded/src/main.ts', '--port', '0', '--data', dataDir],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+/** A host process that runs the server in a worker thread, as `npm start` does. */
+const IN_WORKER_THREAD = `require('./apps/eventstore-embedded/src')
+  .startEmbeddedEventStore({ port: 0, dataDir: process.argv[1], thread: true })
+  .catch((err) => { console.error(err); process.exit(1); });`;
+
+/**
+ * Runs `npm run start:eventstore`'s entry point (or a host with the server in a worker thread) in a child
+ * process and learns its port from the start-up line.
+ */
+async function spawnServer(
+  dataDir: string,
+  mode: 'process' | 'thread',
+): Promise<{ child: ChildProcess; port: number }> {
+  const args =
+    mode === 'process'
+      ? ['apps/eventstore-embedded/src/main.ts', '--port', '0', '--data', dataDir]
+      : ['-e', IN_WORKER_THREAD, dataDir];
+  const child = spawn(process.execPath, ['-r', './tools/register.js', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines = readline.createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited early (${code})`)));
@@ -35,10 +49,13 @@ interface Batch {
   ids: string[];
 }
 
-describe('embedded EventStoreDB: crash safety', () => {
+describe.each([
+  ['its own process', 'process' as const],
+  ['a worker thread of the killed process', 'thread' as const],
+])('embedded EventStoreDB in %s: crash safety', (_, mode) => {
   it('keeps every acknowledged event, in order, and never a partial batch after SIGKILL mid-flight', async () => {
     const dataDir = tempDataDir();
-    const { child, port } = await spawnServer(dataDir);
+    const { child, port } = await spawnServer(dataDir, mode);
     const client = EventStoreDBClient.connectionString(`esdb://127.0.0.1:${port}?tls=false`);
     const acked: Batch[] = [];
     const sent = new Map<string, Batch>();

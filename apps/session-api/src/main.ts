@@ -1,8 +1,9 @@
 /**
  * `npm start`: one process with the HTTP API, the background services (projector, once it exists) and —
  * when EVENTSTORE_CONNECTION_STRING is unset — the embedded EventStoreDB-compatible server on
- * 127.0.0.1:EMBEDDED_EVENTSTORE_PORT with its data under DATA_DIR. SIGTERM/SIGINT shut down gracefully:
- * no new connections, in-flight requests finish, background services stop, the store closes.
+ * 127.0.0.1:EMBEDDED_EVENTSTORE_PORT with its data under DATA_DIR, in a worker thread (its own event loop).
+ * SIGTERM/SIGINT shut down gracefully: no new connections, in-flight requests finish, background services
+ * stop, the store closes.
  */
 import 'reflect-metadata';
 import { EsdbClientAdapter } from '@session-engine/event-store';
@@ -59,6 +60,8 @@ async function main(): Promise<void> {
       host: '127.0.0.1',
       port: config.embeddedEventStorePort,
       dataDir: path.join(config.dataDir, 'eventstore'),
+      // Its own event loop: SQLite commits (fsync) and gRPC encoding do not stall HTTP handling.
+      thread: true,
     });
     connectionString = embedded.connectionString;
   }

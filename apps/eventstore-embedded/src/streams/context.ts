@@ -8,5 +8,7 @@ export interface ServerContext {
   shutdownHooks: Set<() => void>;
   /** Calls received per RPC, e.g. `Streams.BatchAppend`. */
   rpcCalls: Map<string, number>;
+  /** Also told of every call (the worker-thread mode mirrors the counts into shared memory). */
+  onRpc?(name: string): void;
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }

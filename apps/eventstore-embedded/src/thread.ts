@@ -1,0 +1,102 @@
+/**
+ * The worker-thread mode of `startEmbeddedEventStore({ thread: true })`: the gRPC server and its SQLite
+ * writer run on their own event loop in a `worker_threads` Worker of this process. Clients connect over
+ * 127.0.0.1 as usual; only start-up, RPC counters and shut-down cross the thread boundary.
+ */
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { EmbeddedEventStore, EmbeddedEventStoreOptions } from './index';
+import { RPC_NAMES } from './server';
+
+/** Messages from the worker (see worker.ts). */
+export type WorkerMessage =
+  | { kind: 'listening'; host: string; port: number; connectionString: string }
+  | { kind: 'failed'; message: string }
+  | { kind: 'closed' };
+
+export interface WorkerInput {
+  options: EmbeddedEventStoreOptions;
+  /** One Int32 counter per name in RPC_NAMES, incremented by the worker. */
+  rpcCounters: SharedArrayBuffer;
+}
+
+const REGISTER = path.resolve(__dirname, '../../../tools/register.js');
+
+/**
+ * The worker runs the entry point next to this file: `worker.js` when compiled, `worker.ts` from the sources.
+ * A `.ts` entry needs the TypeScript loader; `node -r ./tools/register.js` passes it on through execArgv,
+ * other hosts (jest) do not, so it is added when missing.
+ */
+function workerEntry(): { file: string; execArgv: string[] } {
+  const ext = path.extname(__filename);
+  const file = path.join(__dirname, `worker${ext}`);
+  const execArgv = [...process.execArgv];
+  if (ext === '.ts') {
+    const registered = execArgv.some(
+      (arg, i) => i > 0 && ['-r', '--require'].includes(execArgv[i - 1]!) && path.resolve(arg) === REGISTER,
+    );
+    if (!registered) execArgv.push('-r', REGISTER);
+  }
+  return { file, execArgv };
+}
+
+export function startInWorkerThread(options: EmbeddedEventStoreOptions): Promise<EmbeddedEventStore> {
+  const rpcCounters = new SharedArrayBuffer(RPC_NAMES.length * 4);
+  const counters = new Int32Array(rpcCounters);
+  const { file, execArgv } = workerEntry();
+  const input: WorkerInput = { options: { ...options, thread: false }, rpcCounters };
+  const worker = new Worker(file, { workerData: input, execArgv });
+
+  return new Promise((resolve, reject) => {
+    let exited = false;
+    const exitedPromise = new Promise<void>((done) =>
+      worker.once('exit', () => {
+        exited = true;
+        done();
+      }),
+    );
+    const onStartFailure = (error: Error) => reject(error);
+    worker.once('error', onStartFailure);
+    worker.once('exit', (code) =>
+      reject(new Error(`The event store worker exited during start-up (${code})`)),
+    );
+
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.kind === 'failed') {
+        reject(new Error(message.message));
+        return;
+      }
+      if (message.kind !== 'listening') return;
+      worker.off('error', onStartFailure);
+      // After start-up a crash of the worker is a crash of the store: say so instead of failing silently.
+      worker.on('error', (error) => {
+        process.stderr.write(
+          `${JSON.stringify({ level: 'error', service: 'eventstore-embedded', msg: `worker failed: ${error.message}` })}\n`,
+        );
+      });
+      let closing: Promise<void> | undefined;
+      const close = () =>
+        (closing ??= (async () => {
+          if (exited) return;
+          worker.postMessage({ kind: 'close' });
+          await exitedPromise;
+        })());
+      const rpcCalls = () => {
+        const calls: Record<string, number> = {};
+        RPC_NAMES.forEach((name, i) => {
+          const count = Atomics.load(counters, i);
+          if (count > 0) calls[name] = count;
+        });
+        return calls;
+      };
+      resolve({
+        host: message.host,
+        port: message.port,
+        connectionString: message.connectionString,
+        dataDir: options.dataDir,
+        rpcCalls,
+        close,
+      });
+    });
+  });
+}
