@@ -55,6 +55,10 @@ function addItem(integrationId: string, sku: string): SessionCommand {
   };
 }
 
+function verb(integrationId: string, type: 'CloseSession' | 'ReopenSession'): SessionCommand {
+  return { type, applicationId: 1, integrationId, now: now(), commandId: `cmd-${++counter}` };
+}
+
 async function coldFold(streamName: string): Promise<SessionState | null> {
   const events = await store.readStream(streamName);
   return events.reduce<SessionState | null>(
@@ -137,6 +141,49 @@ describe('SessionCommandHandler against the embedded server', () => {
     expect(retries).toEqual([1]);
     const state = await coldFold(stream);
     expect(state!.cartItems.map((line) => line.sku)).toEqual(['sneaked-in', 'mine']);
+  });
+
+  it('appends on a cached state with one round trip and no read', async () => {
+    const handler = new SessionCommandHandler(store);
+    const id = newId('one-trip');
+    await handler.handle(update(id), { metadata });
+    const readSpy = jest.spyOn(store, 'readStream');
+    try {
+      const result = await handler.handle(addItem(id, 'a'), { metadata, expectedRevision: 0n });
+      expect(result.revision).toBe(1n);
+      expect(readSpy).not.toHaveBeenCalled();
+    } finally {
+      readSpy.mockRestore();
+    }
+  });
+
+  it('re-reads before refusing a command that a stale cache would refuse', async () => {
+    const handler = new SessionCommandHandler(store);
+    const other = new SessionCommandHandler(store);
+    const id = newId('stale-refusal');
+    await handler.handle(update(id), { metadata });
+    await handler.handle(verb(id, 'CloseSession'), { metadata });
+    // Another process reopens it: this handler's cache still says closed.
+    await other.handle(verb(id, 'ReopenSession'), { metadata });
+    const result = await handler.handle(addItem(id, 'after-reopen'), { metadata });
+    expect(result.revision).toBe(3n);
+    expect(result.state!.cartItems.map((line) => line.sku)).toEqual(['after-reopen']);
+  });
+
+  it('re-reads before answering 412 or a no-op on a stale cache', async () => {
+    const handler = new SessionCommandHandler(store);
+    const other = new SessionCommandHandler(store);
+    const id = newId('stale-if-match');
+    await handler.handle(update(id), { metadata });
+    await other.handle(update(id, { couponCodes: ['ELSEWHERE'] }), { metadata });
+    // The cache says revision 0 and no coupons; the stream is at 1 with the coupon.
+    const same = await handler.handle(update(id, { couponCodes: ['ELSEWHERE'] }), { metadata });
+    expect(same.appended).toBe(false);
+    expect(same.revision).toBe(1n);
+    await other.handle(addItem(id, 'b'), { metadata });
+    const matched = await handler.handle(addItem(id, 'c'), { metadata, expectedRevision: 2n });
+    expect(matched.revision).toBe(3n);
+    expect(await coldFold(sessionStreamName(1, id))).toEqual(matched.state);
   });
 
   it('gives up with ConcurrentUpdateError when every attempt loses the race', async () => {

@@ -7,7 +7,10 @@
  * - `If-Match` arrives as `expectedRevision`: a stale revision is `PreconditionFailedError` (412), never retried.
  * - The profile first-session claim is made only for a command the domain accepts, never for dry runs,
  *   and before the session append (see `ProfileClaims`).
- * - Folded state is cached per stream with its revision; every load still reads what came after it.
+ * - Folded state is cached per stream with its revision. A command decides on the cached state and appends
+ *   expecting the cached revision (one round trip); a conflict re-reads and re-decides, and a refusal, a
+ *   failed If-Match, a no-op or a dry run is answered only from a fresh read. `load` (GET) always reads what
+ *   came after the cached revision.
  */
 import {
   decide,
@@ -80,22 +83,38 @@ export class SessionCommandHandler {
   handle(command: SessionCommand, options: HandleOptions): Promise<CommandResult> {
     const stream = sessionStreamName(command.applicationId, command.integrationId);
     return this.mutex.run(stream, async () => {
+      // Optimistic on the cache: with a cached state at revision R, decide on it and append expecting R. The
+      // append's success proves R was the latest revision; anything else re-reads before answering.
+      let current = this.cached(stream);
+      let verified = current === undefined || this.needsFreshState(command, current.state, options);
+      if (verified) current = await this.load(stream);
       for (let attempt = 1; ; attempt++) {
-        const current = await this.load(stream);
-        if (options.expectedRevision !== undefined && current.revision !== options.expectedRevision) {
-          throw new PreconditionFailedError(options.expectedRevision, current.revision);
+        let events: SessionEvent[];
+        try {
+          if (options.expectedRevision !== undefined && current!.revision !== options.expectedRevision) {
+            throw new PreconditionFailedError(options.expectedRevision, current!.revision);
+          }
+          events = await this.decide(command, current!.state, options);
+          if (events.length === 0 && !verified) throw STALE;
+        } catch (error) {
+          // A refusal, a failed If-Match or a no-op decided on the cache alone is checked on a fresh read:
+          // no answer is based on a stale cache.
+          if (verified) throw error;
+          current = await this.load(stream);
+          verified = true;
+          attempt--;
+          continue;
         }
-        const events = await this.decide(command, current.state, options);
         if (events.length === 0 || options.dry) {
-          return { ...current, state: foldOnto(current.state, events), events, appended: false };
+          return { ...current!, state: foldOnto(current!.state, events), events, appended: false };
         }
         try {
           const outcome = await this.store.appendToStream(
             stream,
             events.map((event) => toEventToAppend(event, options.metadata)),
-            current.revision ?? 'no_stream',
+            current!.revision ?? 'no_stream',
           );
-          const state = foldOnto(current.state, events)!;
+          const state = foldOnto(current!.state, events)!;
           this.cache.set(stream, { revision: outcome.nextRevision, state });
           return {
             state,
@@ -119,10 +138,31 @@ export class SessionCommandHandler {
             throw new ConcurrentUpdateError(stream, attempt);
           }
           this.observer.onRetry?.(stream, attempt);
-          await sleep(backoffDelayMs(this.retryPolicy, attempt));
+          // A stale cache (another process wrote) is re-read at once; a lost race on fresh state backs off.
+          if (verified) await sleep(backoffDelayMs(this.retryPolicy, attempt));
+          current = await this.load(stream);
+          verified = true;
         }
       }
     });
+  }
+
+  private cached(streamName: string): LoadedSession | undefined {
+    const cached = this.cache.get(streamName);
+    return cached && { state: cached.state, revision: cached.revision };
+  }
+
+  /**
+   * Commands whose answer does not come from a successful append are decided on fresh state from the start:
+   * dry runs, and updates that would claim a profile (a claim is a write of its own, so it must not be made
+   * for a decision that a fresh read could turn around).
+   */
+  private needsFreshState(
+    command: SessionCommand,
+    state: SessionState | null,
+    options: HandleOptions,
+  ): boolean {
+    return options.dry === true || profileToClaim(state, command) !== null;
   }
 
   /** The session as its events fold today (read-your-writes: always reads past the cached revision). */
@@ -171,6 +211,9 @@ export class SessionCommandHandler {
     return decide({ ...command, firstSession }, state);
   }
 }
+
+/** Thrown inside `handle` when an answer decided on cached state needs a fresh read first. */
+const STALE = Symbol('stale cache');
 
 function foldOnto(state: SessionState | null, events: SessionEvent[]): SessionState | null {
   return events.reduce<SessionState | null>((current, event) => evolve(current, event), state);
