@@ -4,13 +4,14 @@
  * temporary DATA_DIR — writes 20 000 five-event sessions (create, add items, coupon, close, return),
  * projects them with the read models' own writer, then times `verify` end to end: reading the log
  * through the client, recomputing every read model in memory and comparing every stored row.
- * Target: ≥ 20 000 events/s.
+ * Target: ≥ 20 000 events/s. BENCH_DATA_DIR keeps the prepared store there and reuses it on the next run
+ * (to time verify alone while working on it).
  */
 import { EsdbClientAdapter, SessionEventStore, toEventToAppend } from '@session-engine/event-store';
 import { openReadModelDatabase, ReadModelWriter, type ProjectedEvent } from '@session-engine/read-models';
 import type { SessionEvent } from '@session-engine/session-domain';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedEventStore } from '../../eventstore-embedded/src';
@@ -92,7 +93,10 @@ async function main(): Promise<void> {
     `machine: ${cpus[0]?.model ?? 'unknown cpu'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ` +
       `${os.platform()} ${os.release()}, node ${process.version}`,
   );
-  const dataDir = mkdtempSync(join(os.tmpdir(), 'replay-bench-'));
+  const keptDir = process.env.BENCH_DATA_DIR;
+  const reuse = keptDir !== undefined && existsSync(join(keptDir, 'read-models.sqlite'));
+  if (keptDir) mkdirSync(keptDir, { recursive: true });
+  const dataDir = keptDir ?? mkdtempSync(join(os.tmpdir(), 'replay-bench-'));
   const store = await startEmbeddedEventStore({
     port: 0,
     dataDir: join(dataDir, 'eventstore'),
@@ -101,109 +105,119 @@ async function main(): Promise<void> {
   });
   const client = EsdbClientAdapter.connect(store.connectionString);
   try {
-    const sessions = Math.ceil(EVENTS / PER_SESSION);
-    let t = Date.now();
-    let next = 0;
-    const writer = async () => {
-      while (next < sessions) {
-        const i = next++;
-        const events = sessionEvents(i).map((e) =>
-          toEventToAppend(e, {
-            commandId: e.data.commandId,
-            correlationId: e.data.commandId,
-            actor: 'bench',
-          }),
-        );
-        await client.appendToStream(`session-${1 + (i % 2)}-bench-${i}`, events, 'no_stream');
-      }
-    };
-    await Promise.all(Array.from({ length: 32 }, writer));
-    console.log(`wrote ${sessions * PER_SESSION} events in ${sessions} streams in ${Date.now() - t} ms`);
-
-    t = Date.now();
-    const database = await openReadModelDatabase({ dataDir });
-    const readModels = await ReadModelWriter.open(database.db);
-    let batch: ProjectedEvent[] = [];
-    for await (const recorded of new SessionEventStore(client).readAll()) {
-      batch.push(toProjectedEvent(recorded));
-      if (batch.length === 5000) {
-        await readModels.apply(batch, batch[batch.length - 1].position);
-        batch = [];
-      }
-    }
-    if (batch.length > 0) await readModels.apply(batch, batch[batch.length - 1].position);
-    await database.close();
-    console.log(`projected them in ${Date.now() - t} ms`);
-
-    // verify runs as its own process in production: serve the same data from a separate server process.
+    if (!reuse) await prepare(client, dataDir);
     await client.close();
     await store.close();
-    const server = spawn(
-      process.execPath,
-      [
-        '-r',
-        './tools/register.js',
-        'apps/eventstore-embedded/src/main.ts',
-        '--port',
-        '0',
-        '--data',
-        join(dataDir, 'eventstore'),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const connectionString = await new Promise<string>((resolve, reject) => {
-      server.stdout.on('data', (chunk: Buffer) => {
-        const match = /"connectionString":"([^"]+)"/.exec(chunk.toString());
-        if (match) resolve(match[1]);
-      });
-      server.on('exit', () => reject(new Error('event store process exited')));
-    });
-    const connections = new Connections(
-      replayConfig({ EVENTSTORE_CONNECTION_STRING: connectionString, DATA_DIR: dataDir }),
-    );
-    const io = {
-      stdout: process.stdout,
-      stderr: process.stderr,
-      stdin: process.stdin,
-      env: {},
-    };
-    if (process.env.BENCH_PHASES) {
-      let p = performance.now();
-      let n = 0;
-      for await (const _ of client.readAll()) n++;
-      console.log(`raw readAll ${n}: ${(performance.now() - p).toFixed(0)} ms`);
-      p = performance.now();
-      n = 0;
-      for await (const _ of new SessionEventStore(client).readAll()) n++;
-      console.log(`session readAll ${n}: ${(performance.now() - p).toFixed(0)} ms`);
-      p = performance.now();
-      n = 0;
-      const sub = client.subscribeToAll({ prefixes: ['session-'] });
-      let caught = false;
-      sub.onCaughtUp(() => (caught = true));
-      for await (const _ of sub) {
-        n++;
-        if (n >= EVENTS || caught) break;
-      }
-      await sub.close();
-      console.log(`subscribe ${n}: ${(performance.now() - p).toFixed(0)} ms`);
-    }
-    t = performance.now();
-    const result = await verifyReadModels(io, connections, { progress: false });
-    const seconds = (performance.now() - t) / 1000;
-    await connections.close();
-    const rate = Math.round(result.events / seconds);
-    console.log(
-      `verify: ${result.events} events, ${result.mismatches.length} mismatches, ${seconds.toFixed(2)} s → ` +
-        `${rate} events/s (target ≥ ${TARGET}) ${rate >= TARGET ? 'OK' : 'BELOW TARGET'}`,
-    );
-    if (result.mismatches.length > 0) process.exitCode = 1;
-    server.kill('SIGTERM');
+    await timeVerify(dataDir);
   } finally {
     await client.close().catch(() => undefined);
     await store.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!keptDir) rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** Writes the sessions through the client and projects them with the read models' own writer. */
+async function prepare(client: EsdbClientAdapter, dataDir: string): Promise<void> {
+  const sessions = Math.ceil(EVENTS / PER_SESSION);
+  let t = Date.now();
+  let next = 0;
+  const writer = async () => {
+    while (next < sessions) {
+      const i = next++;
+      const events = sessionEvents(i).map((e) =>
+        toEventToAppend(e, {
+          commandId: e.data.commandId,
+          correlationId: e.data.commandId,
+          actor: 'bench',
+        }),
+      );
+      await client.appendToStream(`session-${1 + (i % 2)}-bench-${i}`, events, 'no_stream');
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, writer));
+  console.log(`wrote ${sessions * PER_SESSION} events in ${sessions} streams in ${Date.now() - t} ms`);
+
+  t = Date.now();
+  const database = await openReadModelDatabase({ dataDir });
+  const readModels = await ReadModelWriter.open(database.db);
+  let batch: ProjectedEvent[] = [];
+  for await (const recorded of new SessionEventStore(client).readAll()) {
+    batch.push(toProjectedEvent(recorded));
+    if (batch.length === 5000) {
+      await readModels.apply(batch, batch[batch.length - 1].position);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await readModels.apply(batch, batch[batch.length - 1].position);
+  await database.close();
+  console.log(`projected them in ${Date.now() - t} ms`);
+}
+
+async function timeVerify(dataDir: string): Promise<void> {
+  // verify runs as its own process in production: serve the same data from a separate server process.
+  const server = spawn(
+    process.execPath,
+    [
+      '-r',
+      './tools/register.js',
+      'apps/eventstore-embedded/src/main.ts',
+      '--port',
+      '0',
+      '--data',
+      join(dataDir, 'eventstore'),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const connectionString = await new Promise<string>((resolve, reject) => {
+    server.stdout.on('data', (chunk: Buffer) => {
+      const match = /"connectionString":"([^"]+)"/.exec(chunk.toString());
+      if (match) resolve(match[1]);
+    });
+    server.on('exit', () => reject(new Error('event store process exited')));
+  });
+  const connections = new Connections(
+    replayConfig({ EVENTSTORE_CONNECTION_STRING: connectionString, DATA_DIR: dataDir }),
+  );
+  const io = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: {},
+  };
+  if (process.env.BENCH_PHASES) {
+    const client = EsdbClientAdapter.connect(connectionString);
+    let p = performance.now();
+    let n = 0;
+    for await (const _ of client.readAll()) n++;
+    console.log(`raw readAll ${n}: ${(performance.now() - p).toFixed(0)} ms`);
+    p = performance.now();
+    n = 0;
+    for await (const _ of new SessionEventStore(client).readAll()) n++;
+    console.log(`session readAll ${n}: ${(performance.now() - p).toFixed(0)} ms`);
+    p = performance.now();
+    n = 0;
+    const sub = client.subscribeToAll({ prefixes: ['session-'] });
+    let caught = false;
+    sub.onCaughtUp(() => (caught = true));
+    for await (const _ of sub) {
+      n++;
+      if (n >= EVENTS || caught) break;
+    }
+    await sub.close();
+    console.log(`subscribe ${n}: ${(performance.now() - p).toFixed(0)} ms`);
+    await client.close();
+  }
+  const t = performance.now();
+  const result = await verifyReadModels(io, connections, { progress: false });
+  const seconds = (performance.now() - t) / 1000;
+  await connections.close();
+  const rate = Math.round(result.events / seconds);
+  console.log(
+    `verify: ${result.events} events, ${result.mismatches.length} mismatches, ${seconds.toFixed(2)} s → ` +
+      `${rate} events/s (target ≥ ${TARGET}) ${rate >= TARGET ? 'OK' : 'BELOW TARGET'}`,
+  );
+  if (result.mismatches.length > 0) process.exitCode = 1;
+  server.kill('SIGTERM');
 }
 
 main().then(

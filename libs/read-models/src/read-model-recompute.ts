@@ -39,6 +39,16 @@ export interface ReadModelMismatch {
 
 type Row = Record<string, unknown>;
 
+/** Money strings `Decimal#toString` would print unchanged (no exponent, no trailing zeros, no "-0"). */
+const CANONICAL_MONEY = /^(?:-?[1-9]\d{0,19}(?:\.\d*[1-9])?|-?0\.0{0,5}[1-9](?:\d*[1-9])?|0)$/;
+
+/** `normalize`, without parsing the amounts already in canonical form (nearly all of them). */
+function canonicalMoney(value: unknown): string {
+  return typeof value === 'string' && CANONICAL_MONEY.test(value)
+    ? value
+    : normalize(value as string | number | null | undefined);
+}
+
 /** Folds events (in log order) into in-memory copies of every read model. */
 export class ReadModelRecomputation {
   readonly sessions = new Map<string, SessionRow>();
@@ -61,6 +71,30 @@ export class ReadModelRecomputation {
     this.upTo = Object.values(this.limits).reduce((a, b) => (b > a ? b : a), -1n);
   }
 
+  /**
+   * Folds a run of events (in log order): the same result as `apply` on each, with one fold call per
+   * projection. Positions only grow, so the events a projection has reached are a prefix of the run.
+   */
+  applyAll(events: readonly ProjectedEvent[]): void {
+    const upTo = (limit: bigint) => {
+      let n = events.length;
+      while (n > 0 && events[n - 1].position > limit) n--;
+      return n === events.length ? events : events.slice(0, n);
+    };
+    foldSessions(this.sessions, upTo(this.limits.sessions));
+    foldCustomerProfiles(this.profiles, upTo(this.limits.customer_profiles));
+    foldFlow(
+      dailyAnalyticsProjection as FlowProjection<unknown, DailyAnalyticsRow>,
+      this.daily,
+      upTo(this.limits.daily_analytics),
+    );
+    foldFlow(
+      skuAnalyticsProjection as FlowProjection<unknown, SkuAnalyticsRow>,
+      this.sku,
+      upTo(this.limits.sku_analytics),
+    );
+  }
+
   apply(event: ProjectedEvent): void {
     const one = [event];
     if (event.position <= this.limits.sessions) foldSessions(this.sessions, one);
@@ -76,8 +110,8 @@ export class ReadModelRecomputation {
     const sessions = new Map<string, Row>();
     const coupons = new Map<string, Row>();
     for (const row of this.sessions.values()) {
-      const columns: Row = { ...sessionRowColumns(row) };
-      columns.total = normalize(columns.total as string);
+      const columns: Row = sessionRowColumns(row);
+      columns.total = canonicalMoney(columns.total);
       columns.id = Number(columns.id);
       sessions.set(row.streamId, columns);
       for (const code of row.state.couponCodes) {
@@ -91,14 +125,14 @@ export class ReadModelRecomputation {
     }
     const profileSessions = new Map<string, Row>();
     for (const [streamId, row] of this.profiles.sessions) {
-      const columns: Row = { ...sessionColumns(streamId, row) };
-      columns.counted_sales = normalize(columns.counted_sales as string);
+      const columns: Row = sessionColumns(streamId, row);
+      columns.counted_sales = canonicalMoney(columns.counted_sales);
       profileSessions.set(streamId, columns);
     }
     const profiles = new Map<string, Row>();
     for (const [id, row] of this.profiles.profiles) {
-      const columns: Row = { ...profileColumns(id, row) };
-      columns.total_sales = normalize(columns.total_sales as string);
+      const columns: Row = profileColumns(id, row);
+      columns.total_sales = canonicalMoney(columns.total_sales);
       profiles.set(id, columns);
     }
     const streams = new Map<string, Row>();
@@ -158,10 +192,20 @@ export async function readStoredReadModels(
     const checkpoints = await readCheckpoints(trx);
     const select = (table: ComparedTable) => trx.selectFrom(table).selectAll().execute() as Promise<Row[]>;
     const shape: Record<ComparedTable, (row: Row) => Row> = {
-      sessions: (r) => ({ ...r, id: Number(r.id), total: normalize(r.total as string) }),
+      sessions: (r) => {
+        r.id = Number(r.id);
+        r.total = canonicalMoney(r.total);
+        return r;
+      },
       session_coupons: (r) => r,
-      profile_sessions: (r) => ({ ...r, counted_sales: normalize(r.counted_sales as string) }),
-      customer_profiles: (r) => ({ ...r, total_sales: normalize(r.total_sales as string) }),
+      profile_sessions: (r) => {
+        r.counted_sales = canonicalMoney(r.counted_sales);
+        return r;
+      },
+      customer_profiles: (r) => {
+        r.total_sales = canonicalMoney(r.total_sales);
+        return r;
+      },
       daily_analytics: (r) => ({
         id: r.id,
         ...dailyFromColumns(r as unknown as ReadModelTables['daily_analytics']),
@@ -170,7 +214,10 @@ export async function readStoredReadModels(
         id: r.id,
         ...skuFromColumns(r as unknown as ReadModelTables['sku_analytics']),
       }),
-      projection_streams: (r) => ({ ...r, revision: Number(r.revision) }),
+      projection_streams: (r) => {
+        r.revision = Number(r.revision);
+        return r;
+      },
     };
     const rows = {} as Record<ComparedTable, Map<string, Row>>;
     for (const table of Object.keys(keyOf) as ComparedTable[]) {
@@ -202,19 +249,28 @@ export function compareReadModels(
   for (const table of Object.keys(keyOf) as ComparedTable[]) {
     const want = expected[table];
     const have = stored[table];
-    const keys = [...new Set([...want.keys(), ...have.keys()])].sort();
-    for (const key of keys) {
-      const a = want.get(key);
+    const found: ReadModelMismatch[] = [];
+    for (const [key, a] of want) {
       const b = have.get(key);
-      if (!a || !b) {
-        mismatches.push({ table, key, field: '(row)', expected: a ?? null, found: b ?? null });
+      if (!b) {
+        found.push({ table, key, field: '(row)', expected: a, found: null });
         continue;
       }
-      for (const field of [...new Set([...Object.keys(a), ...Object.keys(b)])]) {
+      for (const field of Object.keys(a)) {
         if (!same(a[field], b[field]))
-          mismatches.push({ table, key, field, expected: a[field] ?? null, found: b[field] ?? null });
+          found.push({ table, key, field, expected: a[field] ?? null, found: b[field] ?? null });
+      }
+      for (const field of Object.keys(b)) {
+        if (!Object.prototype.hasOwnProperty.call(a, field) && !same(undefined, b[field]))
+          found.push({ table, key, field, expected: null, found: b[field] ?? null });
       }
     }
+    for (const [key, b] of have) {
+      if (!want.has(key)) found.push({ table, key, field: '(row)', expected: null, found: b });
+    }
+    // Only the mismatches are sorted (stable: a row's fields keep their column order).
+    found.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    mismatches.push(...found);
   }
   return mismatches;
 }

@@ -1,4 +1,10 @@
-import type { RecordedSessionEvent, SessionEventStore } from '@session-engine/event-store';
+import {
+  fromStoredEvent,
+  SESSION_STREAM_PREFIX,
+  type EsdbClientAdapter,
+  type RecordedSessionEvent,
+  type SessionEventStore,
+} from '@session-engine/event-store';
 import { parseSessionStream, type ProjectedEvent } from '@session-engine/read-models';
 
 /** A session event as the projections receive it (the same shape the projector hands them). */
@@ -28,5 +34,34 @@ export async function* sessionEvents(
     )
       continue;
     yield event;
+  }
+}
+
+/**
+ * `sessionEvents` from the start of the log in pages (one array per page read), for bulk replays:
+ * far cheaper per event than one awaited step each.
+ */
+export async function* sessionEventPages(
+  client: EsdbClientAdapter,
+  options: { upTo?: bigint; applicationId?: number },
+): AsyncGenerator<ProjectedEvent[]> {
+  const { upTo, applicationId } = options;
+  for await (const page of client.readAllBatches({ prefixes: [SESSION_STREAM_PREFIX] })) {
+    const events: ProjectedEvent[] = [];
+    let reachedEnd = false;
+    for (const stored of page) {
+      if (upTo !== undefined && stored.position !== undefined && stored.position > upTo) {
+        reachedEnd = true;
+        break;
+      }
+      if (
+        applicationId !== undefined &&
+        parseSessionStream(stored.streamName).applicationId !== applicationId
+      )
+        continue;
+      events.push(toProjectedEvent(fromStoredEvent(stored)));
+    }
+    if (events.length > 0) yield events;
+    if (reachedEnd) return;
   }
 }

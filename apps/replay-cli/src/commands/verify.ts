@@ -8,7 +8,7 @@ import { EXIT } from '../cli-error';
 import type { Connections } from '../connections';
 import { formatValue, printJson, printTable, progressBar, type CliIo, type OutputOptions } from '../io';
 import { diffJson } from '../json-diff';
-import { sessionEvents } from './log';
+import { sessionEventPages } from './log';
 
 export interface VerifyResult {
   events: number;
@@ -52,7 +52,7 @@ export async function verifyReadModels(
   options: OutputOptions & { application?: number },
 ): Promise<VerifyResult> {
   const database = await connections.readModels();
-  const { sessions } = await connections.eventStore();
+  const { client } = await connections.eventStore();
   const stored = await readStoredReadModels(database.db, {
     applicationId: options.application,
     dialect: database.dialect,
@@ -61,12 +61,13 @@ export async function verifyReadModels(
   const bar = progressBar(io, options, 'verify', Number(recomputation.upTo));
   let events = 0;
   if (recomputation.upTo >= 0n) {
-    for await (const event of sessionEvents(sessions, {
+    for await (const page of sessionEventPages(client, {
       upTo: recomputation.upTo,
       applicationId: options.application,
     })) {
-      recomputation.apply(event);
-      if (++events % 1000 === 0) bar.update(Number(event.position));
+      recomputation.applyAll(page);
+      events += page.length;
+      bar.update(Number(page[page.length - 1].position));
     }
   }
   bar.stop();
