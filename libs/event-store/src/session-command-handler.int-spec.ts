@@ -157,6 +157,28 @@ describe('SessionCommandHandler against the embedded server', () => {
     }
   });
 
+  it('creates an unseen session without a read, and updates an existing unseen one after re-reading', async () => {
+    const id = newId('unseen');
+    const readSpy = jest.spyOn(store, 'readStream');
+    try {
+      const created = await new SessionCommandHandler(store).handle(update(id), { metadata });
+      expect(created.revision).toBe(0n);
+      expect(readSpy).not.toHaveBeenCalled();
+      // Another process (empty cache) updates it: its create attempt is refused, it re-reads and updates.
+      const updated = await new SessionCommandHandler(store).handle(update(id, { couponCodes: ['X'] }), {
+        metadata,
+      });
+      expect(updated.revision).toBe(1n);
+      expect(updated.state!.couponCodes).toEqual(['X']);
+      expect(updated.state!.id).toBe(created.state!.id);
+    } finally {
+      readSpy.mockRestore();
+    }
+    expect(await coldFold(sessionStreamName(1, id))).toEqual(
+      (await new SessionCommandHandler(store).loadSession(1, id)).state,
+    );
+  });
+
   it('re-reads before refusing a command that a stale cache would refuse', async () => {
     const handler = new SessionCommandHandler(store);
     const other = new SessionCommandHandler(store);

@@ -85,7 +85,11 @@ export class SessionCommandHandler {
     return this.mutex.run(stream, async () => {
       // Optimistic on the cache: with a cached state at revision R, decide on it and append expecting R. The
       // append's success proves R was the latest revision; anything else re-reads before answering.
-      let current = this.cached(stream);
+      // UpdateSession (create-or-update) of a session this process has not seen assumes it is new: the
+      // append expecting no stream proves it, and an existing session costs one refused append more.
+      let current =
+        this.cached(stream) ??
+        (command.type === 'UpdateSession' ? { state: null, revision: null } : undefined);
       let verified = current === undefined || this.needsFreshState(command, current.state, options);
       if (verified) current = await this.load(stream);
       for (let attempt = 1; ; attempt++) {
