@@ -18,7 +18,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { startProjector } from '../src/projector';
+import { DEFAULT_BATCH_SIZE, startProjector } from '../src/projector';
 import { appendHistories } from '../src/testing/store-fixtures';
 import { workload } from '../src/testing/workload';
 
@@ -103,14 +103,15 @@ async function readAll(client: EsdbClientAdapter, last: bigint) {
   return { events, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
-/** The read-model side alone: the events already in memory, written in batches of 500. */
+/** The read-model side alone: the events already in memory, written in the projector's default batches. */
 async function writeOnly(name: string, events: ProjectedEvent[]) {
   const database = name === 'postgres' ? postgresTestDatabase() : sqliteTestDatabase();
   const rm = await openReadModelDatabase(database.options());
   const writer = await ReadModelWriter.open(rm.db);
+  const size = DEFAULT_BATCH_SIZE[rm.dialect];
   const started = process.hrtime.bigint();
-  for (let i = 0; i < events.length; i += 500) {
-    const batch = events.slice(i, i + 500);
+  for (let i = 0; i < events.length; i += size) {
+    const batch = events.slice(i, i + size);
     await writer.apply(batch, batch[batch.length - 1].position);
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -27,7 +27,11 @@ export interface ProjectorOptions {
   /** PostgreSQL schema (tests use one per run). */
   schema?: string;
   logger?: Logger;
-  /** Largest batch per transaction (default 500 events). */
+  /**
+   * Largest batch per transaction (default 5 000 events on PostgreSQL, 2 000 on SQLite, whose writes run
+   * on this thread). Batches reach it only while catching up; live, a batch is what arrived within
+   * `batchDelayMs`.
+   */
   batchSize?: number;
   /** Longest wait before a partial batch is committed (default 50 ms). */
   batchDelayMs?: number;
@@ -55,6 +59,9 @@ export interface RunningProjector {
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
 const MIN_STANDBY_POLL_MS = 100;
+/** Bigger batches mean fewer round trips and each row written once per batch; SQLite blocks the thread. */
+const CATCH_UP_MAX_DELAY_MS = 1_000;
+export const DEFAULT_BATCH_SIZE = { postgres: 5_000, sqlite: 2_000 } as const;
 
 function toProjected(recorded: RecordedSessionEvent): ProjectedEvent {
   if (recorded.position === undefined) throw new Error(`No commit position on ${recorded.streamName}`);
@@ -87,6 +94,7 @@ class Projector implements RunningProjector {
   private stopping = false;
   private subscription: SessionEventSubscription | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private lastArrival = 0;
   private flushing: Promise<void> = Promise.resolve();
   private committing: Promise<void> = Promise.resolve();
   private flushError: unknown;
@@ -108,7 +116,7 @@ class Projector implements RunningProjector {
     private readonly logger: Logger,
     options: ProjectorOptions,
   ) {
-    this.batchSize = options.batchSize ?? 500;
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE[database.dialect];
     this.batchDelayMs = options.batchDelayMs ?? 50;
     this.standbyPollMs = Math.max(options.standbyPollMs ?? 5_000, MIN_STANDBY_POLL_MS);
     this.committed = writer.resumePosition() ?? 0n;
@@ -277,9 +285,26 @@ class Projector implements RunningProjector {
 
   private enqueue(event: ProjectedEvent): void {
     this.buffer.push(event);
-    if (this.timer === undefined) {
-      this.timer = setTimeout(() => void this.flush(), this.batchDelayMs);
-    }
+    this.lastArrival = Date.now();
+    if (this.timer === undefined) this.armTimer(this.lastArrival);
+  }
+
+  /**
+   * Live, a partial batch waits at most `batchDelayMs`. While catching up the events keep coming, and a
+   * partial batch committed on that timer would only make more, smaller transactions: it waits for a full
+   * batch instead, unless the stream pauses for `batchDelayMs` or the batch is CATCH_UP_MAX_DELAY_MS old.
+   */
+  private armTimer(firstArrival: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const now = Date.now();
+      const flowing = now - this.lastArrival < this.batchDelayMs;
+      if (!this.isCaughtUp && flowing && now - firstArrival < CATCH_UP_MAX_DELAY_MS) {
+        this.armTimer(firstArrival);
+        return;
+      }
+      void this.flush();
+    }, this.batchDelayMs);
   }
 
   /** Commits the buffered events; batches are committed one after the other, in log order. */
