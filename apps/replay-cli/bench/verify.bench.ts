@@ -11,7 +11,7 @@ import { EsdbClientAdapter, SessionEventStore, toEventToAppend } from '@session-
 import { openReadModelDatabase, ReadModelWriter, type ProjectedEvent } from '@session-engine/read-models';
 import type { SessionEvent } from '@session-engine/session-domain';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedEventStore } from '../../eventstore-embedded/src';
@@ -208,8 +208,17 @@ async function timeVerify(dataDir: string): Promise<void> {
     await client.close();
   }
   const t = performance.now();
+  const cpu = process.cpuUsage();
+  const serverCpu = processCpuSeconds(server.pid);
   const result = await verifyReadModels(io, connections, { progress: false });
   const seconds = (performance.now() - t) / 1000;
+  const used = process.cpuUsage(cpu);
+  const serverUsed = processCpuSeconds(server.pid) - serverCpu;
+  console.log(
+    `verify CPU: ${((used.user + used.system) / 1e6).toFixed(2)} s in this process` +
+      (Number.isNaN(serverUsed) ? '' : `, ${serverUsed.toFixed(2)} s in the event store's`) +
+      ` (load average ${os.loadavg()[0].toFixed(2)})`,
+  );
   await connections.close();
   const rate = Math.round(result.events / seconds);
   console.log(
@@ -218,6 +227,16 @@ async function timeVerify(dataDir: string): Promise<void> {
   );
   if (result.mismatches.length > 0) process.exitCode = 1;
   server.kill('SIGTERM');
+}
+
+/** User + system CPU seconds of a process (Linux `/proc`); NaN elsewhere. */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
 }
 
 main().then(
