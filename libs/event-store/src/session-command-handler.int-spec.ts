@@ -179,6 +179,38 @@ describe('SessionCommandHandler against the embedded server', () => {
     );
   });
 
+  it('shares reads between concurrent loads, yet every load sees the writes acknowledged before it began', async () => {
+    const handler = new SessionCommandHandler(store);
+    const other = new SessionCommandHandler(store);
+    const id = newId('shared-read');
+    await handler.handle(update(id), { metadata });
+    const read = store.readStream.bind(store);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    const readSpy = jest.spyOn(store, 'readStream').mockImplementation(async (name, options) => {
+      const call = ++calls;
+      const events = await read(name, options);
+      if (call === 1) await held; // the first read was served, its answer is still on the way
+      return events;
+    });
+    try {
+      const first = handler.loadSession(1, id);
+      await other.handle(addItem(id, 'acknowledged-meanwhile'), { metadata });
+      const before = calls;
+      const later = Array.from({ length: 10 }, () => handler.loadSession(1, id));
+      release();
+      expect((await first).revision).toBe(0n);
+      for (const loaded of await Promise.all(later)) {
+        expect(loaded.revision).toBe(1n);
+        expect(loaded.state!.cartItems.map((line) => line.sku)).toEqual(['acknowledged-meanwhile']);
+      }
+      expect(calls - before).toBe(1); // the ten later loads shared one read
+    } finally {
+      readSpy.mockRestore();
+    }
+  });
+
   it('re-reads before refusing a command that a stale cache would refuse', async () => {
     const handler = new SessionCommandHandler(store);
     const other = new SessionCommandHandler(store);

@@ -69,6 +69,7 @@ export class SessionCommandHandler {
   private readonly claims: ProfileClaims;
   private readonly retryPolicy: RetryPolicy;
   private readonly observer: CommandObserver;
+  private readonly reads = new Map<string, SharedRead>();
 
   constructor(
     private readonly store: EsdbClientAdapter,
@@ -169,8 +170,28 @@ export class SessionCommandHandler {
     return options.dry === true || profileToClaim(state, command) !== null;
   }
 
-  /** The session as its events fold today (read-your-writes: always reads past the cached revision). */
-  async load(streamName: string): Promise<LoadedSession> {
+  /**
+   * The session as its events fold today (read-your-writes: always reads past the cached revision).
+   * Concurrent loads of one stream share reads, but never one that may have been served before the call:
+   * a load arriving while a read is running waits for it and joins the single read started after it.
+   */
+  load(streamName: string): Promise<LoadedSession> {
+    const running = this.reads.get(streamName);
+    if (!running) return this.startRead(streamName);
+    return (running.next ??= running.settled.then(() => this.startRead(streamName)));
+  }
+
+  private startRead(streamName: string): Promise<LoadedSession> {
+    const read = this.readPastCache(streamName);
+    const entry: SharedRead = { settled: read.then(ignore, ignore) };
+    this.reads.set(streamName, entry);
+    void entry.settled.then(() => {
+      if (this.reads.get(streamName) === entry) this.reads.delete(streamName);
+    });
+    return read;
+  }
+
+  private async readPastCache(streamName: string): Promise<LoadedSession> {
     const cached = this.cache.get(streamName);
     const stored = await this.store.readStream(
       streamName,
@@ -215,6 +236,14 @@ export class SessionCommandHandler {
     return decide({ ...command, firstSession }, state);
   }
 }
+
+/** The read of a stream now running, and the one queued behind it that later loads join. */
+interface SharedRead {
+  settled: Promise<void>;
+  next?: Promise<LoadedSession>;
+}
+
+const ignore = (): void => undefined;
 
 /** Thrown inside `handle` when an answer decided on cached state needs a fresh read first. */
 const STALE = Symbol('stale cache');
