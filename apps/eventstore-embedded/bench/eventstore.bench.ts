@@ -3,6 +3,7 @@
  * The server runs in a child process (as `npm run start:eventstore` does) so client and server each get a core.
  *
  *   npm run bench:eventstore [-- --seconds 5 --synchronous FULL]
+ * BENCH_WINDOW_MS sets the server's --group-commit-window-ms; BENCH_NODE_ARGS adds node flags to the server.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,9 +30,12 @@ const payload = (i: number) => ({
 });
 
 async function startServer(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
+  // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to the server process, for profiling.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       '-r',
       './tools/register.js',
       'apps/eventstore-embedded/src/main.ts',
@@ -41,6 +45,7 @@ async function startServer(dataDir: string): Promise<{ child: ChildProcess; port
       dataDir,
       '--synchronous',
       SYNCHRONOUS,
+      ...(process.env.BENCH_WINDOW_MS ? ['--group-commit-window-ms', process.env.BENCH_WINDOW_MS] : []),
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );

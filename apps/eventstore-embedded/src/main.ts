@@ -4,6 +4,7 @@ import { startEmbeddedEventStore } from './index';
 /**
  * Runs the embedded EventStoreDB-compatible server alone:
  *   npm run start:eventstore -- --port 2113 --data ./data [--host 127.0.0.1] [--max-append-size 1048576]
+ *     [--synchronous FULL|NORMAL] [--group-commit-window-ms 1]
  * Environment: EMBEDDED_EVENTSTORE_PORT, DATA_DIR, EMBEDDED_EVENTSTORE_HOST, EMBEDDED_EVENTSTORE_SYNCHRONOUS.
  * `--port 0` picks a free port; the start-up log line (JSON on stdout) says which.
  */
@@ -33,12 +34,17 @@ async function main(): Promise<void> {
     'FULL'
   ).toUpperCase();
   if (synchronous !== 'FULL' && synchronous !== 'NORMAL') fail('--synchronous must be FULL or NORMAL');
+  const window = arg('group-commit-window-ms');
+  const groupCommitWindowMs = window !== undefined ? Number(window) : undefined;
+  if (groupCommitWindowMs !== undefined && !(groupCommitWindowMs >= 0))
+    fail('Invalid --group-commit-window-ms');
   const store = await startEmbeddedEventStore({
     host: arg('host') ?? process.env.EMBEDDED_EVENTSTORE_HOST ?? '127.0.0.1',
     port,
     dataDir: path.resolve(arg('data') ?? process.env.DATA_DIR ?? './data'),
     maxAppendSize,
     synchronous,
+    groupCommitWindowMs,
   });
   let stopping = false;
   const stop = (signal: string) => {
