@@ -224,6 +224,21 @@ describe('a customer session over HTTP', () => {
     expect(await harness.streamLength(stream(missing))).toBe(0);
   });
 
+  it('keeps attribute keys named __proto__, constructor and prototype as the client sent them', async () => {
+    const id = sid('keys');
+    const attributes = JSON.parse(
+      '{"__proto__":{"x":1},"constructor":{"y":2},"prototype":3,"plain":{"z":[1]}}',
+    );
+    const created = expectOk(
+      await put(id, { attributes, cartItems: [{ sku: 'a', quantity: 1, attributes }] }),
+    );
+    const sent = JSON.stringify(attributes);
+    expect(JSON.stringify(created.customerSession.attributes)).toBe(sent);
+    const read = expectOk(await get(id));
+    expect(JSON.stringify(read.customerSession.attributes)).toBe(sent);
+    expect(JSON.stringify(read.customerSession.cartItems[0].attributes)).toBe(sent);
+  });
+
   it('accepts an update that changes nothing without appending', async () => {
     const id = sid('noop');
     const body = { profileId: '', couponCodes: ['A'], cartItems: [{ sku: 'a', quantity: 1, price: 2 }] };

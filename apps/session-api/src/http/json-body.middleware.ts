@@ -9,7 +9,20 @@ import { ApiError, ErrorCode } from '../errors/api-error';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
-export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
+/**
+ * Keys that class-transformer / class-validator delete from the object they validate (in place). A body that
+ * holds one (e.g. in free-form `attributes`) is parsed a second time, so the command sees what the client sent.
+ */
+const KEYS_THE_VALIDATION_PIPE_STRIPS = /"(__proto__|constructor|prototype)"\s*:/;
+
+export interface ParsedBody {
+  /** What the validation pipe validates (and may alter). */
+  body: unknown;
+  /** The body exactly as the client sent it. */
+  clientBody: unknown;
+}
+
+export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<ParsedBody> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     let size = 0;
@@ -27,9 +40,13 @@ export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
         return;
       }
       const text = Buffer.concat(chunks).toString('utf8');
-      if (text.trim() === '') return resolve(undefined);
+      if (text.trim() === '') return resolve({ body: undefined, clientBody: undefined });
       try {
-        resolve(JSON.parse(text));
+        const body: unknown = JSON.parse(text);
+        resolve({
+          body,
+          clientBody: KEYS_THE_VALIDATION_PIPE_STRIPS.test(text) ? JSON.parse(text) : body,
+        });
       } catch (error) {
         reject(
           ApiError.of(
@@ -46,12 +63,14 @@ export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
 @Injectable()
 export class JsonBodyMiddleware implements NestMiddleware {
   async use(
-    req: IncomingMessage & { body?: unknown },
+    req: IncomingMessage & { body?: unknown; clientBody?: unknown },
     _res: ServerResponse,
     next: () => void,
   ): Promise<void> {
     if (req.method === 'GET' || req.method === 'HEAD') return next();
-    req.body = await readJsonBody(req);
+    const parsed = await readJsonBody(req);
+    req.body = parsed.body;
+    req.clientBody = parsed.clientBody;
     next();
   }
 }

@@ -11,6 +11,8 @@ import type { MetricsService } from '../operations/metrics.service';
 export interface RequestWithContext extends IncomingMessage {
   id?: string;
   body?: unknown;
+  /** The JSON body as the client sent it (see JsonBodyMiddleware); `body` is what the validation pipe saw. */
+  clientBody?: unknown;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

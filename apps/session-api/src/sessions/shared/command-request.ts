@@ -33,5 +33,10 @@ export function commandRequest(
  * the same fields, so the raw one is passed on rather than class instances.
  */
 export function validatedBody<T>(req: RequestWithContext, _validated: T): T {
-  return req.body as T;
+  return clientBody(req) as T;
+}
+
+/** The JSON body as the client sent it, untouched by the validation pipe. */
+export function clientBody(req: RequestWithContext): unknown {
+  return 'clientBody' in req ? req.clientBody : req.body;
 }

@@ -8,7 +8,7 @@ import {
   type IntegrationPrincipal,
 } from '../../../auth/integration-auth.guard';
 import type { RequestWithContext } from '../../../http/request-context';
-import { commandRequest, SESSION_ROUTE, validatedBody } from '../../shared/command-request';
+import { clientBody, commandRequest, SESSION_ROUTE, validatedBody } from '../../shared/command-request';
 import { applyReply, IntegrationStateResponse } from '../../shared/session-response';
 import { AddCartItemsCommand } from './add-cart-items.command';
 import { AddCartItemsRequestDto } from './add-cart-items.request.dto';
@@ -35,7 +35,9 @@ export class AddCartItemsController {
     @Req() req: RequestWithContext,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<unknown> {
-    const request = commandRequest(req, principal, customerSessionId, `POST /${ROUTE}`, { body: req.body });
+    const request = commandRequest(req, principal, customerSessionId, `POST /${ROUTE}`, {
+      body: clientBody(req),
+    });
     return applyReply(
       res,
       await this.commandBus.execute(new AddCartItemsCommand(request, validatedBody(req, body))),

@@ -8,7 +8,7 @@ import {
   type IntegrationPrincipal,
 } from '../../../auth/integration-auth.guard';
 import type { RequestWithContext } from '../../../http/request-context';
-import { commandRequest, SESSION_ROUTE, validatedBody } from '../../shared/command-request';
+import { clientBody, commandRequest, SESSION_ROUTE, validatedBody } from '../../shared/command-request';
 import { parseDry } from '../../shared/request-options';
 import { applyReply, ReturnResponse } from '../../shared/session-response';
 import { ReturnItemsCommand } from './return-items.command';
@@ -40,7 +40,7 @@ export class ReturnItemsController {
   ): Promise<unknown> {
     const request = commandRequest(req, principal, customerSessionId, `POST /${ROUTE}`, {
       dry: parseDry(dry),
-      body: req.body,
+      body: clientBody(req),
       pointerBase: '/return',
     });
     return applyReply(

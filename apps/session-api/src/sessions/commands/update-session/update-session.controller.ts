@@ -8,7 +8,7 @@ import {
   type IntegrationPrincipal,
 } from '../../../auth/integration-auth.guard';
 import type { RequestWithContext } from '../../../http/request-context';
-import { commandRequest, SESSION_ROUTE, validatedBody } from '../../shared/command-request';
+import { clientBody, commandRequest, SESSION_ROUTE, validatedBody } from '../../shared/command-request';
 import { parseDry } from '../../shared/request-options';
 import { applyReply, IntegrationStateResponse } from '../../shared/session-response';
 import { UpdateSessionCommand } from './update-session.command';
@@ -38,7 +38,7 @@ export class UpdateSessionController {
   ): Promise<unknown> {
     const request = commandRequest(req, principal, customerSessionId, `PUT /${SESSION_ROUTE}`, {
       dry: parseDry(dry),
-      body: req.body,
+      body: clientBody(req),
       pointerBase: '/customerSession',
     });
     return applyReply(
