@@ -14,9 +14,15 @@ export interface EmbeddedEventStoreOptions {
   dataDir: string;
   /** Largest append accepted, in bytes (EventStoreDB's default: 1 MiB). */
   maxAppendSize?: number;
-  /** SQLite `synchronous`: FULL (default) fsyncs the WAL at each commit; NORMAL survives process crashes only. */
+  /**
+   * FULL (default): an append is acknowledged only after the WAL holding it was fsynced (survives power
+   * loss); NORMAL acknowledges after the commit reached the OS (survives process crashes only).
+   */
   synchronous?: SynchronousMode;
-  /** Group-commit window in ms while appends keep arriving (default 1; 0 = flush on the next turn only). */
+  /**
+   * Group-commit window in ms while appends keep arriving (default 0 = commit on the next turn; with FULL the
+   * WAL fsync, which runs while the next appends are decoded and committed, groups them anyway).
+   */
   groupCommitWindowMs?: number;
   /** No start-up/shut-down log lines on stdout. */
   silent?: boolean;
@@ -59,7 +65,7 @@ export async function startInThisThread(
   const store = new EventStore(
     options.dataDir,
     options.synchronous ?? 'FULL',
-    options.groupCommitWindowMs ?? 1,
+    options.groupCommitWindowMs ?? 0,
   );
   const ctx: ServerContext = {
     store,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import { SqliteEventLog, SynchronousMode } from './sqlite-event-log';
 import { isMetastream, metastreamOf, parseStreamMetadata, StreamMetadata } from './stream-metadata';
 import { ExpectedRevision, ProposedEvent, StoredEvent, StreamHead, StreamState, WriteOutcome } from './types';
@@ -16,6 +17,13 @@ type WriteRequest =
 interface Queued {
   request: WriteRequest;
   done: (outcome: WriteOutcome) => void;
+}
+
+/** A committed flush whose acknowledgements wait for the WAL to be on disk. */
+interface Committed {
+  ctx: FlushContext;
+  batch: Queued[];
+  outcomes: WriteOutcome[];
 }
 
 /** The visible window of a stream for reads, after soft deletes and stream metadata are applied. */
@@ -43,10 +51,16 @@ class FlushContext {
  * The single writer and the shared read state over the SQLite log.
  *
  * Group commit: writes are queued and flushed on the next turn of the event loop (`setImmediate`) in one
- * SQLite transaction; each request's promise settles only after that transaction committed (durability on
- * acknowledgement). Each request is validated against the heads as left by the requests before it in the
- * same flush, so a request is all-or-nothing while a failing one does not abort the others.
- * Commit listeners (live subscriptions) are called synchronously after the commit, before the next read can
+ * SQLite transaction. Each request is validated against the heads as left by the requests before it (in the
+ * same flush, or in committed flushes still waiting for their fsync), so a request is all-or-nothing while a
+ * failing one does not abort the others.
+ * Durability on acknowledgement (FULL): a committed flush waits for an fsync of the WAL, run on libuv's
+ * thread pool, one at a time; every flush committed before an fsync started is durable when it returns.
+ * Only then is it published (heads, `$all` position), shown to subscribers and acknowledged, in commit
+ * order. Until then reads do not see it (they are cut at the durable position), so nobody reads an event
+ * that a power loss could take back. Meanwhile the event loop decodes, validates and commits the next
+ * appends, which is what makes FULL cheap: the disk and the CPU work at the same time.
+ * Commit listeners (live subscriptions) are called synchronously on publication, before the next read can
  * run, which is what lets a subscription switch from catch-up to live without a gap or a duplicate.
  */
 export class EventStore {
@@ -54,23 +68,40 @@ export class EventStore {
   private queue: Queued[] = [];
   private scheduled = false;
   private closed = false;
+  /** Heads as readers see them: durable writes only. */
   private readonly heads = new Map<string, StreamHead>();
+  /** Heads written by committed flushes whose fsync has not completed yet (what the next flush builds on). */
+  private readonly written = new Map<string, StreamHead>();
   private readonly metadataCache = new Map<string, StreamMetadata | null>();
   private readonly listeners = new Set<CommitListener>();
+  /** Last durable position in `$all`: what reads and subscriptions see. */
   private position: number;
+  /** Last position written (committed; with FULL possibly not yet fsynced). */
+  private writtenPosition: number;
 
   private lastFlushAt = 0;
   private readonly groupCommitWindowMs: number;
+  /** FULL: commits go to the WAL without fsync; one fsync of the WAL (off the event loop) acknowledges them. */
+  private readonly syncAfterCommit: boolean;
+  private walFd: number | undefined;
+  private awaitingSync: Committed[] = [];
+  private syncing: Committed[] | null = null;
+  private broken: string | undefined;
 
   /**
    * @param groupCommitWindowMs while writes keep coming (a flush ended less than 5 ms ago), wait this long
-   *   before flushing so concurrent appends share one transaction and one fsync; an idle store flushes on the
-   *   next turn (`setImmediate`). 0 always flushes on the next turn.
+   *   before flushing so concurrent appends share one transaction; an idle store flushes on the next turn
+   *   (`setImmediate`). 0 (default) always flushes on the next turn; the fsync groups commits anyway.
    */
-  constructor(dataDir: string, synchronous: SynchronousMode = 'FULL', groupCommitWindowMs = 1) {
+  constructor(dataDir: string, synchronous: SynchronousMode = 'FULL', groupCommitWindowMs = 0) {
     this.groupCommitWindowMs = groupCommitWindowMs;
-    this.log = new SqliteEventLog(dataDir, synchronous);
+    // FULL durability is kept by fsyncing the WAL ourselves after each commit, asynchronously, so the event
+    // loop keeps decoding and validating the next appends (and the next commit) while the disk works. SQLite
+    // itself then runs with NORMAL (which still syncs around checkpoints and WAL resets).
+    this.syncAfterCommit = synchronous === 'FULL';
+    this.log = new SqliteEventLog(dataDir, 'NORMAL');
     this.position = this.log.maxPosition();
+    this.writtenPosition = this.position;
   }
 
   /** Position of the last committed event in `$all` (0 when empty). */
@@ -117,20 +148,28 @@ export class EventStore {
     return { fromRevision, minCreated };
   }
 
+  // Reads see durable events only: a commit waiting for its fsync is invisible, as if not yet written.
   readStreamForward(stream: string, fromRevision: number, limit: number): StoredEvent[] {
-    return this.log.readStreamForward(stream, fromRevision, limit);
+    return this.durable(this.log.readStreamForward(stream, fromRevision, limit));
   }
 
   readStreamBackward(stream: string, fromRevision: number, limit: number): StoredEvent[] {
-    return this.log.readStreamBackward(stream, fromRevision, limit);
+    return this.durable(this.log.readStreamBackward(stream, fromRevision, limit));
   }
 
   readAllForward(from: number, limit: number): StoredEvent[] {
-    return this.log.readAllForward(from, limit);
+    // Positions are contiguous, so no more than `position - from + 1` events can be durable from `from` on.
+    const durableCount = Math.min(limit, this.position - from + 1);
+    return durableCount > 0 ? this.durable(this.log.readAllForward(from, durableCount)) : [];
   }
 
   readAllBackward(before: number, limit: number): StoredEvent[] {
-    return this.log.readAllBackward(before, limit);
+    return this.durable(this.log.readAllBackward(Math.min(before, this.position + 1), limit));
+  }
+
+  private durable(events: StoredEvent[]): StoredEvent[] {
+    if (this.writtenPosition === this.position) return events;
+    return events.filter((e) => e.position <= this.position);
   }
 
   append(stream: string, expected: ExpectedRevision, events: ProposedEvent[]): Promise<WriteOutcome> {
@@ -143,6 +182,7 @@ export class EventStore {
 
   private enqueue(request: WriteRequest): Promise<WriteOutcome> {
     if (this.closed) return Promise.resolve({ kind: 'failed', message: 'The event store is shutting down' });
+    if (this.broken) return Promise.resolve({ kind: 'failed', message: this.broken });
     return new Promise((done) => {
       this.queue.push({ request, done });
       if (!this.scheduled) {
@@ -159,7 +199,7 @@ export class EventStore {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
-    const ctx = new FlushContext(this.position, Date.now() * TICKS_PER_MS);
+    const ctx = new FlushContext(this.writtenPosition, Date.now() * TICKS_PER_MS);
     let outcomes: WriteOutcome[];
     try {
       outcomes = this.log.transaction(() => {
@@ -176,9 +216,49 @@ export class EventStore {
       for (const { done } of batch) done({ kind: 'failed', message });
       return;
     }
-    // Committed: publish the new state, then notify subscribers, then acknowledge.
+    for (const [stream, head] of ctx.heads) this.written.set(stream, head);
+    this.writtenPosition = ctx.lastPosition;
+    this.lastFlushAt = performance.now();
+    const committed = { ctx, batch, outcomes };
+    if (!this.syncAfterCommit) return this.publish(committed);
+    this.awaitingSync.push(committed);
+    this.syncWal();
+  }
+
+  /**
+   * One fsync of the WAL at a time (on libuv's thread pool); every commit made before it started is durable
+   * when it returns and is then published and acknowledged, in commit order.
+   */
+  private syncWal(): void {
+    if (this.syncing || this.awaitingSync.length === 0 || this.closed) return;
+    const group = this.awaitingSync;
+    this.awaitingSync = [];
+    this.syncing = group;
+    this.walFd ??= fs.openSync(`${this.log.file}-wal`, 'r');
+    fs.fsync(this.walFd, (err) => {
+      if (this.closed || this.syncing !== group) return; // close() made them durable and answered them
+      this.syncing = null;
+      if (err) return this.failDurability(group, err);
+      for (const committed of group) this.publish(committed);
+      this.syncWal();
+    });
+  }
+
+  /** The WAL could not be synced: nothing written since the last good fsync may be acknowledged. */
+  private failDurability(group: Committed[], err: Error): void {
+    this.broken = `The event store cannot make writes durable (fsync failed: ${err.message}); restart it`;
+    const failed: WriteOutcome = { kind: 'failed', message: this.broken };
+    for (const committed of [...group, ...this.awaitingSync]) {
+      for (const { done } of committed.batch) done(failed);
+    }
+    this.awaitingSync = [];
+  }
+
+  /** Durable: publish the new state, then notify subscribers, then acknowledge. */
+  private publish({ ctx, batch, outcomes }: Committed): void {
     for (const [stream, head] of ctx.heads) {
       this.heads.set(stream, head);
+      if (this.written.get(stream) === head) this.written.delete(stream);
       if (isMetastream(stream)) this.metadataCache.delete(stream.slice(2));
     }
     this.position = ctx.lastPosition;
@@ -195,11 +275,14 @@ export class EventStore {
       for (const listener of this.listeners) listener.onTombstoned?.(stream);
     }
     batch.forEach(({ done }, i) => done(outcomes[i]));
-    this.lastFlushAt = performance.now();
   }
 
   private currentHead(ctx: FlushContext, stream: string): StreamHead {
-    return ctx.heads.get(stream) ?? this.head(stream) ?? NO_HEAD;
+    const head = ctx.heads.get(stream) ?? this.written.get(stream) ?? this.head(stream);
+    if (head) return head;
+    // Readers must go on finding no stream until this write is durable, not the head row it is about to add.
+    this.heads.set(stream, NO_HEAD);
+    return NO_HEAD;
   }
 
   private expectationMet(head: StreamHead, expected: ExpectedRevision): boolean {
@@ -332,10 +415,22 @@ export class EventStore {
     return outcome.kind === 'ok' ? { ...outcome, currentRevision: head.lastRevision } : outcome;
   }
 
-  /** Flushes what is queued, then closes the database. */
+  /** Flushes what is queued, makes it durable and acknowledges it, then closes the database. */
   close(): void {
     if (this.closed) return;
     this.flush();
+    const unsynced = [...(this.syncing ?? []), ...this.awaitingSync];
+    this.syncing = null;
+    this.awaitingSync = [];
+    if (unsynced.length > 0) {
+      try {
+        fs.fsyncSync(this.walFd ?? fs.openSync(`${this.log.file}-wal`, 'r'));
+        for (const committed of unsynced) this.publish(committed);
+      } catch (err) {
+        this.failDurability(unsynced, err as Error);
+      }
+    }
+    if (this.walFd !== undefined) fs.closeSync(this.walFd);
     this.closed = true;
     this.listeners.clear();
     this.log.close();

@@ -25,8 +25,9 @@ export class SqliteEventLog {
     this.file = path.join(dataDir, 'eventstore.sqlite');
     this.db = new Database(this.file);
     this.db.pragma('journal_mode = WAL');
-    // FULL: the WAL is fsynced at every commit, so an acknowledged append survives power loss, not only a
-    // process crash. Group commit amortises the fsync over every append that arrived meanwhile.
+    // The event store opens the log with NORMAL and, for FULL durability, fsyncs the WAL itself after each
+    // commit, off the event loop, before acknowledging (see EventStore). FULL here would fsync inside the
+    // commit and block the event loop for the duration of the disk flush.
     this.db.pragma(`synchronous = ${synchronous}`);
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('cache_size = -65536');

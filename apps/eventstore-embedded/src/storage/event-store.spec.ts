@@ -1,0 +1,99 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EventStore } from './event-store';
+import { ProposedEvent } from './types';
+
+const event = (n: number): ProposedEvent => ({
+  eventId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+  type: 'test',
+  contentType: 'application/json',
+  data: Buffer.from(JSON.stringify({ n })),
+  metadata: Buffer.alloc(0),
+});
+
+describe('EventStore durability (synchronous=FULL)', () => {
+  let dir: string;
+  let held: Array<() => void>;
+  let fsyncSpy: jest.SpyInstance;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'event-store-spec-'));
+    held = [];
+    const realFsync = fs.fsync;
+    // The disk answers only when the test says so.
+    fsyncSpy = jest
+      .spyOn(fs, 'fsync')
+      .mockImplementation(((fd: number, callback: (err: Error | null) => void) =>
+        held.push(() => realFsync(fd, callback))) as typeof fs.fsync);
+  });
+
+  afterEach(() => {
+    fsyncSpy.mockRestore();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const release = async () => {
+    const pending = held.splice(0);
+    for (const sync of pending) sync();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+
+  it('acknowledges an append and shows it to readers only after the WAL fsync returned', async () => {
+    const store = new EventStore(dir, 'FULL');
+    const seen: number[] = [];
+    store.addListener({ onCommitted: (events) => seen.push(...events.map((e) => e.position)) });
+    let acknowledged = false;
+    const first = store.append('s', { kind: 'no_stream' }, [event(1)]).then((outcome) => {
+      acknowledged = true;
+      return outcome;
+    });
+    await turn();
+    await turn();
+    expect(held).toHaveLength(1); // committed, waiting for the disk
+    expect(acknowledged).toBe(false);
+    expect(store.readAllForward(0, 10)).toEqual([]);
+    expect(store.readStreamForward('s', 0, 10)).toEqual([]);
+    expect(store.head('s')?.lastRevision ?? -1).toBe(-1);
+    expect(store.lastPosition).toBe(0);
+    expect(seen).toEqual([]);
+
+    // The next append builds on the committed (not yet durable) head and waits for the next fsync.
+    const second = store.append('s', { kind: 'revision', revision: 0 }, [event(2)]);
+    await release();
+    expect(await first).toMatchObject({ kind: 'ok', currentRevision: 0 });
+    expect(store.readAllForward(0, 10).map((e) => e.position)).toEqual([1]);
+    expect(seen).toEqual([1]);
+    await release();
+    expect(await second).toMatchObject({ kind: 'ok', currentRevision: 1 });
+    expect(store.readStreamForward('s', 0, 10).map((e) => e.revision)).toEqual([0, 1]);
+    expect(seen).toEqual([1, 2]);
+    store.close();
+  });
+
+  it('makes pending commits durable and acknowledges them on close', async () => {
+    const store = new EventStore(dir, 'FULL');
+    const appended = store.append('s', { kind: 'any' }, [event(1)]);
+    await turn();
+    await turn();
+    store.close();
+    expect(await appended).toMatchObject({ kind: 'ok', currentRevision: 0 });
+    const reopened = new EventStore(dir, 'FULL');
+    expect(reopened.readStreamForward('s', 0, 10)).toHaveLength(1);
+    reopened.close();
+  });
+
+  it('fails the waiting appends and refuses new ones when the fsync fails', async () => {
+    fsyncSpy.mockImplementation(((_fd: number, callback: (err: Error | null) => void) =>
+      setImmediate(() => callback(new Error('EIO')))) as typeof fs.fsync);
+    const store = new EventStore(dir, 'FULL');
+    expect(await store.append('s', { kind: 'any' }, [event(1)])).toMatchObject({ kind: 'failed' });
+    expect(await store.append('s', { kind: 'any' }, [event(2)])).toMatchObject({
+      kind: 'failed',
+      message: expect.stringMatching(/fsync failed/),
+    });
+    expect(store.readAllForward(0, 10)).toEqual([]);
+    store.close();
+  });
+});
