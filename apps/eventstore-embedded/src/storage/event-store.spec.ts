@@ -25,7 +25,7 @@ describe('EventStore durability (synchronous=FULL)', () => {
     fsyncSpy = jest
       .spyOn(fs, 'fsync')
       .mockImplementation(((fd: number, callback: (err: Error | null) => void) =>
-        held.push(() => realFsync(fd, callback))) as typeof fs.fsync);
+        held.push(() => realFsync(fd, callback))) as unknown as typeof fs.fsync);
   });
 
   afterEach(() => {
@@ -72,6 +72,23 @@ describe('EventStore durability (synchronous=FULL)', () => {
     store.close();
   });
 
+  it('applies stream metadata to reads only once it is durable', async () => {
+    const store = new EventStore(dir, 'FULL');
+    const metadata: ProposedEvent = {
+      ...event(9),
+      type: '$metadata',
+      data: Buffer.from(JSON.stringify({ $maxCount: 1 })),
+    };
+    const written = store.append('$$s', { kind: 'any' }, [metadata]);
+    await turn();
+    await turn();
+    expect(store.metadata('s')).toBeNull();
+    await release();
+    await written;
+    expect(store.metadata('s')?.maxCount).toBe(1);
+    store.close();
+  });
+
   it('makes pending commits durable and acknowledges them on close', async () => {
     const store = new EventStore(dir, 'FULL');
     const appended = store.append('s', { kind: 'any' }, [event(1)]);
@@ -86,7 +103,7 @@ describe('EventStore durability (synchronous=FULL)', () => {
 
   it('fails the waiting appends and refuses new ones when the fsync fails', async () => {
     fsyncSpy.mockImplementation(((_fd: number, callback: (err: Error | null) => void) =>
-      setImmediate(() => callback(new Error('EIO')))) as typeof fs.fsync);
+      setImmediate(() => callback(new Error('EIO')))) as unknown as typeof fs.fsync);
     const store = new EventStore(dir, 'FULL');
     expect(await store.append('s', { kind: 'any' }, [event(1)])).toMatchObject({ kind: 'failed' });
     expect(await store.append('s', { kind: 'any' }, [event(2)])).toMatchObject({

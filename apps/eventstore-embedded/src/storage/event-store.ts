@@ -127,12 +127,25 @@ export class EventStore {
     return head;
   }
 
+  /** The stream's metadata as readers see it (durable writes only). */
   metadata(stream: string): StreamMetadata | null {
     if (this.metadataCache.has(stream)) return this.metadataCache.get(stream) ?? null;
-    const [last] = this.log.readStreamBackward(metastreamOf(stream), Number.MAX_SAFE_INTEGER, 1);
+    const head = this.head(metastreamOf(stream));
+    const [last] =
+      head && head.lastRevision >= 0
+        ? this.log.readStreamBackward(metastreamOf(stream), head.lastRevision, 1)
+        : [];
     const meta = last ? parseStreamMetadata(last.data) : null;
     this.metadataCache.set(stream, meta);
     return meta;
+  }
+
+  /** The latest metadata written, durable or not, this flush included (what a write builds on). */
+  private writtenMetadata(ctx: FlushContext, stream: string): StreamMetadata | null {
+    const metastream = metastreamOf(stream);
+    if (!ctx.heads.has(metastream) && !this.written.has(metastream)) return this.metadata(stream);
+    const [last] = this.log.readStreamBackward(metastreamOf(stream), Number.MAX_SAFE_INTEGER, 1);
+    return last ? parseStreamMetadata(last.data) : null;
   }
 
   visibility(stream: string, head: StreamHead): Visibility {
@@ -401,7 +414,7 @@ export class EventStore {
       state: StreamState.SoftDeleted,
       truncateBefore,
     });
-    const meta = this.metadata(stream)?.raw ?? {};
+    const meta = this.writtenMetadata(ctx, stream)?.raw ?? {};
     const data = Buffer.from(JSON.stringify({ ...meta, $tb: truncateBefore }), 'utf8');
     const outcome = this.applyAppend(ctx, metastreamOf(stream), { kind: 'any' }, [
       {
