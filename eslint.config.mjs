@@ -4,8 +4,26 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 const nodeBuiltins = [
-  'fs', 'path', 'os', 'crypto', 'http', 'https', 'net', 'child_process', 'worker_threads', 'stream',
-  'events', 'timers', 'process', 'cluster', 'dgram', 'dns', 'tls', 'zlib', 'readline', 'perf_hooks',
+  'fs',
+  'path',
+  'os',
+  'crypto',
+  'http',
+  'https',
+  'net',
+  'child_process',
+  'worker_threads',
+  'stream',
+  'events',
+  'timers',
+  'process',
+  'cluster',
+  'dgram',
+  'dns',
+  'tls',
+  'zlib',
+  'readline',
+  'perf_hooks',
 ];
 
 export default tseslint.config(
@@ -22,7 +40,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'libs/testing/**/*.ts', '**/bench/**/*.ts', 'apps/replay-cli/**/*.ts', 'tools/**/*.ts'],
+    files: [
+      '**/*.spec.ts',
+      '**/*.int-spec.ts',
+      '**/*.e2e-spec.ts',
+      'libs/testing/**/*.ts',
+      '**/bench/**/*.ts',
+      'apps/replay-cli/**/*.ts',
+      'tools/**/*.ts',
+    ],
     rules: { 'no-console': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {
@@ -37,10 +63,22 @@ export default tseslint.config(
           paths: nodeBuiltins.map((name) => ({ name, message: 'The session domain performs no I/O.' })),
           patterns: [
             { group: ['node:*'], message: 'The session domain performs no I/O.' },
-            { group: ['@nestjs/*', 'class-validator', 'class-transformer'], message: 'The session domain is framework-free.' },
-            { group: ['@eventstore/*', '@kurrent/*', '@grpc/*'], message: 'The session domain does not know the event store.' },
-            { group: ['@session-engine/*', '!@session-engine/session-domain'], message: 'The domain depends on no other lib.' },
-            { group: ['uuid', 'pg', 'better-sqlite3', 'kysely'], message: 'The session domain performs no I/O and draws no ids.' },
+            {
+              group: ['@nestjs/*', 'class-validator', 'class-transformer'],
+              message: 'The session domain is framework-free.',
+            },
+            {
+              group: ['@eventstore/*', '@kurrent/*', '@grpc/*'],
+              message: 'The session domain does not know the event store.',
+            },
+            {
+              group: ['@session-engine/*', '!@session-engine/session-domain'],
+              message: 'The domain depends on no other lib.',
+            },
+            {
+              group: ['uuid', 'pg', 'better-sqlite3', 'kysely'],
+              message: 'The session domain performs no I/O and draws no ids.',
+            },
           ],
         },
       ],
@@ -55,10 +93,22 @@ export default tseslint.config(
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'The clock arrives inside the command.' },
-        { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: 'The clock arrives inside the command.' },
-        { selector: "CallExpression[callee.object.name='Math'][callee.property.name='random']", message: 'Ids arrive inside the command.' },
-        { selector: "CallExpression[callee.object.name='performance']", message: 'The session domain reads no clock.' },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'The clock arrives inside the command.',
+        },
+        {
+          selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          message: 'The clock arrives inside the command.',
+        },
+        {
+          selector: "CallExpression[callee.object.name='Math'][callee.property.name='random']",
+          message: 'Ids arrive inside the command.',
+        },
+        {
+          selector: "CallExpression[callee.object.name='performance']",
+          message: 'The session domain reads no clock.',
+        },
       ],
     },
   },

@@ -16,7 +16,14 @@ const base = {
 };
 
 module.exports = {
-  collectCoverageFrom: ['libs/**/src/**/*.ts', 'apps/**/src/**/*.ts', '!**/*.spec.ts', '!**/*.int-spec.ts', '!**/index.ts', '!**/main.ts'],
+  collectCoverageFrom: [
+    'libs/**/src/**/*.ts',
+    'apps/**/src/**/*.ts',
+    '!**/*.spec.ts',
+    '!**/*.int-spec.ts',
+    '!**/index.ts',
+    '!**/main.ts',
+  ],
   coverageReporters: ['text-summary', 'json-summary', 'lcov'],
   coverageThreshold: {
     './libs/session-domain/src/': { lines: 95 },
