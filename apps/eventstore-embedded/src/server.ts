@@ -6,17 +6,26 @@ import { getSupportedMethodsHandler } from './server-features';
 import { appendHandler } from './streams/append';
 import { batchAppendHandler } from './streams/batch-append';
 import { ServerContext } from './streams/context';
+import { decodeAppendReq, decodeBatchAppendReq } from './streams/decode';
 import { deleteHandler, tombstoneHandler } from './streams/delete';
 import { readHandler } from './streams/read';
 
-/** Read and BatchAppend responses are encoded by hand (see proto/wire.ts); everything else uses jspb. */
+/**
+ * Read and BatchAppend responses are encoded by hand (see proto/wire.ts), Append and BatchAppend requests are
+ * decoded by hand into plain objects (streams/decode.ts); everything else uses jspb.
+ */
 const passThrough = (value: Buffer): Buffer => value;
 
 function streamsDefinition(): ServiceDefinition {
   return {
     ...StreamsService,
     read: { ...StreamsService.read, responseSerialize: passThrough },
-    batchAppend: { ...StreamsService.batchAppend, responseSerialize: passThrough },
+    append: { ...StreamsService.append, requestDeserialize: decodeAppendReq },
+    batchAppend: {
+      ...StreamsService.batchAppend,
+      requestDeserialize: decodeBatchAppendReq,
+      responseSerialize: passThrough,
+    },
   } as unknown as ServiceDefinition;
 }
 

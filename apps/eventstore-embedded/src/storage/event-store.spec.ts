@@ -59,7 +59,7 @@ describe('EventStore durability (synchronous=FULL)', () => {
     expect(store.lastPosition).toBe(0);
     expect(seen).toEqual([]);
 
-    // The next append builds on the committed (not yet durable) head and waits for the next fsync.
+    // The next append waits for that fsync, is then committed on the durable head and waits for its own fsync.
     const second = store.append('s', { kind: 'revision', revision: 0 }, [event(2)]);
     await release();
     expect(await first).toMatchObject({ kind: 'ok', currentRevision: 0 });
@@ -69,6 +69,32 @@ describe('EventStore durability (synchronous=FULL)', () => {
     expect(await second).toMatchObject({ kind: 'ok', currentRevision: 1 });
     expect(store.readStreamForward('s', 0, 10).map((e) => e.revision)).toEqual([0, 1]);
     expect(seen).toEqual([1, 2]);
+    store.close();
+  });
+
+  it('commits what arrives during an fsync together, in one transaction, once it returned', async () => {
+    const store = new EventStore(dir, 'FULL');
+    const first = store.append('s', { kind: 'any' }, [event(1)]);
+    await turn();
+    await turn();
+    expect(held).toHaveLength(1);
+    const during = [
+      store.append('s', { kind: 'revision', revision: 0 }, [event(2)]),
+      store.append('t', { kind: 'no_stream' }, [event(3), event(4)]),
+      store.append('s', { kind: 'revision', revision: 7 }, [event(5)]), // fails alone
+    ];
+    await turn();
+    await turn();
+    expect(held).toHaveLength(1); // nothing committed meanwhile, so nothing more to sync
+    await release();
+    expect(await first).toMatchObject({ kind: 'ok', currentRevision: 0 });
+    expect(held).toHaveLength(1); // one commit, one fsync for the three that waited
+    await release();
+    expect(await Promise.all(during)).toEqual([
+      { kind: 'ok', currentRevision: 1, position: { commit: 2, prepare: 2 } },
+      { kind: 'ok', currentRevision: 1, position: { commit: 4, prepare: 4 } },
+      { kind: 'wrong_expected_version', currentRevision: 1, expected: { kind: 'revision', revision: 7 } },
+    ]);
     store.close();
   });
 
@@ -111,6 +137,60 @@ describe('EventStore durability (synchronous=FULL)', () => {
       message: expect.stringMatching(/fsync failed/),
     });
     expect(store.readAllForward(0, 10)).toEqual([]);
+    store.close();
+  });
+});
+
+describe('EventStore writes (synchronous=NORMAL)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'event-store-spec-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('writes appends of any size (multi-row inserts by bucket) in order, with contiguous positions', async () => {
+    const store = new EventStore(dir, 'NORMAL');
+    const sizes = [87, 1, 64, 3, 130];
+    let n = 0;
+    const appends = sizes.map((size, i) =>
+      store.append(
+        `s${i % 2}`,
+        { kind: 'any' },
+        Array.from({ length: size }, () => event(++n)),
+      ),
+    );
+    const outcomes = await Promise.all(appends);
+    expect(outcomes.map((o) => o.kind)).toEqual(sizes.map(() => 'ok'));
+    const all = store.readAllForward(0, 1000);
+    expect(all.map((e) => e.position)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(all.map((e) => JSON.parse(e.data.toString()).n)).toEqual(
+      Array.from({ length: n }, (_, i) => i + 1),
+    );
+    expect(store.readStreamForward('s0', 0, 1000).map((e) => e.revision)).toEqual(
+      Array.from({ length: 87 + 64 + 130 }, (_, i) => i),
+    );
+    store.close();
+    const reopened = new EventStore(dir, 'NORMAL');
+    expect(reopened.readAllForward(0, 1000)).toHaveLength(n);
+    reopened.close();
+  });
+
+  it('recognises a repeat within the same flush, and skips no check an expectation needs', async () => {
+    const store = new EventStore(dir, 'NORMAL');
+    const events = [event(1), event(2)];
+    const [first, repeat, exact, wrong] = await Promise.all([
+      store.append('s', { kind: 'no_stream' }, events),
+      store.append('s', { kind: 'any' }, events),
+      store.append('s', { kind: 'revision', revision: 1 }, [event(3)]),
+      store.append('s', { kind: 'revision', revision: 1 }, [event(4)]),
+    ]);
+    expect(first).toMatchObject({ kind: 'ok', currentRevision: 1 });
+    expect(repeat).toEqual(first);
+    expect(exact).toMatchObject({ kind: 'ok', currentRevision: 2 });
+    expect(wrong).toMatchObject({ kind: 'wrong_expected_version', currentRevision: 2 });
+    // The same ids at their place with the exact revision they were written at: the original outcome again.
+    expect(await store.append('s', { kind: 'revision', revision: 1 }, [event(3)])).toEqual(exact);
+    expect(store.readStreamForward('s', 0, 10).map((e) => e.revision)).toEqual([0, 1, 2]);
     store.close();
   });
 });

@@ -198,13 +198,19 @@ export class EventStore {
     if (this.broken) return Promise.resolve({ kind: 'failed', message: this.broken });
     return new Promise((done) => {
       this.queue.push({ request, done });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        const busy = performance.now() - this.lastFlushAt < 5;
-        if (busy && this.groupCommitWindowMs > 0) setTimeout(() => this.flush(), this.groupCommitWindowMs);
-        else setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    // While an fsync is in flight, what arrives could not be acknowledged before the next fsync anyway: it stays
+    // queued and is committed in one transaction when that fsync returns (syncWal), instead of in one small
+    // transaction per turn of the event loop. Fewer, larger commits: less CPU per event, same latency.
+    if (this.scheduled || this.syncing || this.queue.length === 0) return;
+    this.scheduled = true;
+    const busy = performance.now() - this.lastFlushAt < 5;
+    if (busy && this.groupCommitWindowMs > 0) setTimeout(() => this.flush(), this.groupCommitWindowMs);
+    else setImmediate(() => this.flush());
   }
 
   private flush(): void {
@@ -254,6 +260,8 @@ export class EventStore {
       if (err) return this.failDurability(group, err);
       for (const committed of group) this.publish(committed);
       this.syncWal();
+      // What was queued meanwhile is flushed on the next turn, after the acknowledgements above went out.
+      this.schedule();
     });
   }
 
@@ -265,6 +273,9 @@ export class EventStore {
       for (const { done } of committed.batch) done(failed);
     }
     this.awaitingSync = [];
+    // Writes queued while the fsync ran are not committed at all.
+    for (const { done } of this.queue) done(failed);
+    this.queue = [];
   }
 
   /** Durable: publish the new state, then notify subscribers, then acknowledge. */
@@ -352,13 +363,17 @@ export class EventStore {
   ): WriteOutcome {
     const head = this.currentHead(ctx, stream);
     if (head.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
-    const idempotent = this.idempotentOutcome(stream, head, expected, events);
-    if (idempotent) return idempotent;
-    if (!this.expectationMet(head, expected)) {
-      return { kind: 'wrong_expected_version', currentRevision: head.lastRevision, expected };
+    const met = this.expectationMet(head, expected);
+    // A met exact-revision or no-stream expectation puts the events right after the head (or at the start of
+    // a stream without live events), where no event is yet: it cannot be a repeat, so no lookup is needed.
+    if (!met || expected.kind === 'any' || expected.kind === 'stream_exists') {
+      const idempotent = this.idempotentOutcome(stream, head, expected, events);
+      if (idempotent) return idempotent;
     }
+    if (!met) return { kind: 'wrong_expected_version', currentRevision: head.lastRevision, expected };
     if (events.length === 0) return { kind: 'ok', currentRevision: head.lastRevision, position: null };
     let revision = head.lastRevision;
+    const first = ctx.inserted.length;
     for (const e of events) {
       const stored: StoredEvent = {
         position: ++ctx.lastPosition,
@@ -371,9 +386,10 @@ export class EventStore {
         metadata: e.metadata,
         created: ctx.created,
       };
-      this.log.insert(stored);
       ctx.inserted.push(stored);
     }
+    // Written before the next request of the flush is validated (its idempotence check reads the table).
+    this.log.insertAll(first === 0 ? ctx.inserted : ctx.inserted.slice(first));
     ctx.heads.set(stream, {
       lastRevision: revision,
       state: StreamState.Live,

@@ -5,6 +5,9 @@ import { StoredEvent, StreamHead, StreamState } from './types';
 
 export type SynchronousMode = 'FULL' | 'NORMAL';
 
+/** Row counts of the multi-row INSERTs (largest first; 64 × 9 parameters stays far below SQLite's limit). */
+const INSERT_BUCKETS = [64, 16, 4, 1];
+
 const EVENT_COLUMNS =
   'position, stream, revision, event_id AS eventId, type, content_type AS contentType, data, metadata, created';
 
@@ -124,6 +127,47 @@ export class SqliteEventLog {
       e.metadata,
       e.created,
     );
+  }
+
+  /** Multi-row INSERT statements by row count (one per size bucket, prepared on first use). */
+  private readonly insertMany = new Map<number, Database.Statement<unknown[]>>();
+
+  /** Inserts `events` with one statement per chunk of 64, 16, 4 or 1 rows (less per-row overhead). */
+  insertAll(events: StoredEvent[]): void {
+    let i = 0;
+    for (const size of INSERT_BUCKETS) {
+      if (events.length - i < size) continue;
+      const stmt = size === 1 ? this.stmts.insert : this.insertStatement(size);
+      const params: unknown[] = new Array(size * 9);
+      while (events.length - i >= size) {
+        for (let k = 0, p = 0; k < size; k++) {
+          const e = events[i++];
+          params[p++] = e.position;
+          params[p++] = e.stream;
+          params[p++] = e.revision;
+          params[p++] = e.eventId;
+          params[p++] = e.type;
+          params[p++] = e.contentType;
+          params[p++] = e.data;
+          params[p++] = e.metadata;
+          params[p++] = e.created;
+        }
+        stmt.run(...(params as Parameters<typeof this.stmts.insert.run>));
+      }
+    }
+  }
+
+  private insertStatement(rows: number): Database.Statement<unknown[]> {
+    let stmt = this.insertMany.get(rows);
+    if (!stmt) {
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+      stmt = this.db.prepare<unknown[]>(
+        `INSERT INTO events (position, stream, revision, event_id, type, content_type, data, metadata, created)
+         VALUES ${values}`,
+      );
+      this.insertMany.set(rows, stmt);
+    }
+    return stmt;
   }
 
   maxPosition(): number {

@@ -1,6 +1,6 @@
 import type { sendUnaryData, ServerReadableStream } from '@grpc/grpc-js';
 import { Empty } from '@eventstore/db-client/generated/shared_pb';
-import { AppendReq, AppendResp } from '@eventstore/db-client/generated/streams_pb';
+import { AppendResp } from '@eventstore/db-client/generated/streams_pb';
 import {
   BadRequest,
   maxAppendSizeExceededError,
@@ -10,7 +10,8 @@ import {
 } from '../errors';
 import { ExpectedRevision, ProposedEvent, WriteOutcome } from '../storage/types';
 import { ServerContext } from './context';
-import { parseExpected, parseProposed, parseStreamName, proposedSize } from './request';
+import { WireAppendReq } from './decode';
+import { proposedSize, requireStreamName, toProposed } from './request';
 
 function wrongExpectedVersionResp(expected: ExpectedRevision, currentRevision: number): AppendResp {
   const wev = new AppendResp.WrongExpectedVersion();
@@ -63,7 +64,11 @@ function respond(stream: string, outcome: WriteOutcome, callback: sendUnaryData<
  * The append is queued for the next group commit when the client half-closes.
  */
 export function appendHandler(ctx: ServerContext) {
-  return (call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>): void => {
+  // Requests arrive decoded by decodeAppendReq (server.ts registers it as the deserializer).
+  return (
+    call: ServerReadableStream<WireAppendReq, AppendResp>,
+    callback: sendUnaryData<AppendResp>,
+  ): void => {
     let stream: string | undefined;
     let expected: ExpectedRevision = { kind: 'any' };
     const events: ProposedEvent[] = [];
@@ -75,17 +80,16 @@ export function appendHandler(ctx: ServerContext) {
       callback(toServiceError(err));
     };
 
-    call.on('data', (req: AppendReq) => {
+    call.on('data', (req: WireAppendReq) => {
       if (answered) return;
       try {
-        if (req.hasOptions()) {
+        if (req.options) {
           if (stream !== undefined) throw new BadRequest('Options were sent twice');
-          const options = req.getOptions() as AppendReq.Options;
-          stream = parseStreamName(options.getStreamIdentifier());
-          expected = parseExpected(options, () => options.getRevision());
-        } else if (req.hasProposedMessage()) {
+          stream = requireStreamName(req.options.stream);
+          expected = req.options.expected;
+        } else if (req.proposed) {
           if (stream === undefined) throw new BadRequest('The first message must carry the options');
-          const event = parseProposed(req.getProposedMessage() as AppendReq.ProposedMessage);
+          const event = toProposed(req.proposed);
           size += proposedSize(event);
           if (size > ctx.maxAppendSize) return fail(maxAppendSizeExceededError(ctx.maxAppendSize));
           events.push(event);

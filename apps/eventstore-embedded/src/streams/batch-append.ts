@@ -1,5 +1,4 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { BatchAppendReq } from '@eventstore/db-client/generated/streams_pb';
 import {
   BadRequest,
   maxAppendSizeDetail,
@@ -10,7 +9,8 @@ import {
 import { ExpectedRevision, ProposedEvent, WriteOutcome } from '../storage/types';
 import { ServerContext } from './context';
 import { BatchAppendResult, encodeBatchAppendResp } from './encode';
-import { parseExpected, parseProposed, parseStreamName, parseUuid, proposedSize } from './request';
+import { WireBatchAppendReq } from './decode';
+import { parseEventId, proposedSize, requireStreamName, toProposed } from './request';
 
 interface PendingBatch {
   stream: string;
@@ -47,7 +47,8 @@ function resultOf(correlationId: string, stream: string, outcome: WriteOutcome):
  * completed append joins the next group commit and is answered as soon as its transaction committed.
  */
 export function batchAppendHandler(ctx: ServerContext) {
-  return (call: ServerDuplexStream<BatchAppendReq, Buffer>): void => {
+  // Requests arrive decoded by decodeBatchAppendReq (server.ts registers it as the deserializer).
+  return (call: ServerDuplexStream<WireBatchAppendReq, Buffer>): void => {
     const pending = new Map<string, PendingBatch>();
     let inFlight = 0;
     let ended = false;
@@ -68,18 +69,18 @@ export function batchAppendHandler(ctx: ServerContext) {
     const forget = () => ctx.shutdownHooks.delete(shutdown);
     call.on('close', forget);
 
-    call.on('data', (req: BatchAppendReq) => {
+    call.on('data', (req: WireBatchAppendReq) => {
       let correlationId = '';
       let batch: PendingBatch | undefined;
       try {
-        correlationId = parseUuid(req.getCorrelationId());
+        correlationId = parseEventId(req.correlationId);
         batch = pending.get(correlationId);
         if (!batch) {
-          const options = req.getOptions();
+          const options = req.options;
           if (!options) throw new BadRequest('The first request of a batch must carry the options');
           batch = {
-            stream: parseStreamName(options.getStreamIdentifier()),
-            expected: parseExpected(options, () => options.getStreamPosition()),
+            stream: requireStreamName(options.stream),
+            expected: options.expected,
             events: [],
             size: 0,
             failed: false,
@@ -87,8 +88,8 @@ export function batchAppendHandler(ctx: ServerContext) {
           pending.set(correlationId, batch);
         }
         if (!batch.failed) {
-          for (const message of req.getProposedMessagesList()) {
-            const event = parseProposed(message);
+          for (const message of req.events) {
+            const event = toProposed(message);
             batch.size += proposedSize(event);
             batch.events.push(event);
           }
@@ -109,7 +110,7 @@ export function batchAppendHandler(ctx: ServerContext) {
         send({ correlationId, stream: batch?.stream ?? '', error: unknownDetail((err as Error).message) });
         if (!batch) return;
       }
-      if (!req.getIsFinal() || !batch) return;
+      if (!req.isFinal || !batch) return;
       pending.delete(correlationId);
       if (batch.failed) return;
       const { stream } = batch;

@@ -1,6 +1,7 @@
-import type { StreamIdentifier, UUID } from '@eventstore/db-client/generated/shared_pb';
+import type { StreamIdentifier } from '@eventstore/db-client/generated/shared_pb';
 import { BadRequest } from '../errors';
 import { ExpectedRevision, ProposedEvent } from '../storage/types';
+import { WireProposedEvent } from './decode';
 
 /** What the Append, BatchAppend, Delete and Tombstone options have in common for the expected revision. */
 interface ExpectationOptions {
@@ -30,43 +31,31 @@ export function parseExpected(options: ExpectationOptions, revision: () => strin
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export function parseUuid(uuid: UUID | undefined): string {
-  if (!uuid) throw new BadRequest('An event id is required');
-  let text: string;
-  if (uuid.hasStructured()) {
-    const s = uuid.getStructured();
-    const msb = BigInt.asUintN(64, BigInt(s?.getMostSignificantBits() ?? '0'));
-    const lsb = BigInt.asUintN(64, BigInt(s?.getLeastSignificantBits() ?? '0'));
-    const hex = msb.toString(16).padStart(16, '0') + lsb.toString(16).padStart(16, '0');
-    text = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-  } else {
-    text = uuid.getString().toLowerCase();
-  }
-  if (!UUID_PATTERN.test(text)) throw new BadRequest(`Invalid event id: ${text}`);
-  return text;
+/** Validates an event id given as text (either UUID form, see decode.ts); lower-cased. */
+export function parseEventId(text: string | undefined): string {
+  if (text === undefined) throw new BadRequest('An event id is required');
+  if (UUID_PATTERN.test(text)) return text;
+  const lower = text.toLowerCase();
+  if (!UUID_PATTERN.test(lower)) throw new BadRequest(`Invalid event id: ${lower}`);
+  return lower;
 }
 
-/** The shape shared by AppendReq.ProposedMessage and BatchAppendReq.ProposedMessage. */
-interface ProposedMessageLike {
-  getId(): UUID | undefined;
-  getMetadataMap(): { get(key: string): string | undefined };
-  getData_asU8(): Uint8Array;
-  getCustomMetadata_asU8(): Uint8Array;
-}
-
-const toBuffer = (u8: Uint8Array): Buffer => Buffer.from(u8.buffer, u8.byteOffset, u8.length);
-
-export function parseProposed(message: ProposedMessageLike): ProposedEvent {
-  const metadata = message.getMetadataMap();
-  const type = metadata.get('type');
-  if (!type) throw new BadRequest('An event type is required');
+/** An event of an Append/BatchAppend request, as decoded from the wire (decode.ts), validated. */
+export function toProposed(event: WireProposedEvent): ProposedEvent {
+  if (!event.type) throw new BadRequest('An event type is required');
   return {
-    eventId: parseUuid(message.getId()),
-    type,
-    contentType: metadata.get('content-type') || 'application/octet-stream',
-    data: toBuffer(message.getData_asU8()),
-    metadata: toBuffer(message.getCustomMetadata_asU8()),
+    eventId: parseEventId(event.id),
+    type: event.type,
+    contentType: event.contentType || 'application/octet-stream',
+    data: event.data,
+    metadata: event.metadata,
   };
+}
+
+/** A stream name from decoded options ('' when absent). */
+export function requireStreamName(name: string): string {
+  if (name.length === 0) throw new BadRequest('A stream identifier is required');
+  return name;
 }
 
 /** What counts toward the maximum append size (as EventStoreDB: the event payloads and their type). */
