@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EventStore } from './event-store';
+import { SqliteEventLog } from './sqlite-event-log';
 import { ProposedEvent } from './types';
 
 const event = (n: number): ProposedEvent => ({
@@ -192,5 +193,27 @@ describe('EventStore writes (synchronous=NORMAL)', () => {
     expect(await store.append('s', { kind: 'revision', revision: 1 }, [event(3)])).toEqual(exact);
     expect(store.readStreamForward('s', 0, 10).map((e) => e.revision)).toEqual([0, 1, 2]);
     store.close();
+  });
+});
+
+describe('SqliteEventLog idempotence lookup', () => {
+  it('finds the first revision of an event id in a stream through the (stream, event_id) index', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'event-log-spec-'));
+    const log = new SqliteEventLog(dir, 'NORMAL');
+    const stored = (position: number, stream: string, revision: number, n: number) => ({
+      ...event(n),
+      position,
+      stream,
+      revision,
+      created: 0,
+    });
+    log.transaction(() =>
+      log.insertAll([stored(1, 'a', 0, 1), stored(2, 'a', 1, 2), stored(3, 'b', 0, 1), stored(4, 'a', 2, 2)]),
+    );
+    expect(log.revisionOfEventId('a', event(2).eventId)).toBe(1);
+    expect(log.revisionOfEventId('b', event(1).eventId)).toBe(0);
+    expect(log.revisionOfEventId('b', event(2).eventId)).toBeUndefined();
+    log.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -91,8 +91,11 @@ export class SqliteEventLog {
       allBwd: db.prepare<[number, number], StoredEvent>(
         `SELECT ${EVENT_COLUMNS} FROM events WHERE position < ? ORDER BY position DESC LIMIT ?`,
       ),
+      // INDEXED BY: left to itself the planner walks the whole stream in (stream, revision) order to spare the
+      // sort, which costs O(stream length) per lookup (one per append with `any`).
       revisionOfId: db.prepare<[string, string], { revision: number }>(
-        'SELECT revision FROM events WHERE stream = ? AND event_id = ? ORDER BY revision LIMIT 1',
+        `SELECT revision FROM events INDEXED BY events_stream_event_id WHERE stream = ? AND event_id = ?
+         ORDER BY revision LIMIT 1`,
       ),
       idsFrom: db.prepare<[string, number, number], { eventId: string; revision: number; position: number }>(
         `SELECT event_id AS eventId, revision, position FROM events WHERE stream = ? AND revision >= ?
