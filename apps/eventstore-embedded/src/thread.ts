@@ -3,10 +3,10 @@
  * writer run on their own event loop in a `worker_threads` Worker of this process. Clients connect over
  * 127.0.0.1 as usual; only start-up, RPC counters and shut-down cross the thread boundary.
  */
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { EmbeddedEventStore, EmbeddedEventStoreOptions } from './index';
 import { RPC_NAMES } from './server';
+import { workerEntry } from './worker-entry';
 
 /** Messages from the worker (see worker.ts). */
 export type WorkerMessage =
@@ -20,30 +20,10 @@ export interface WorkerInput {
   rpcCounters: SharedArrayBuffer;
 }
 
-const REGISTER = path.resolve(__dirname, '../../../tools/register.js');
-
-/**
- * The worker runs the entry point next to this file: `worker.js` when compiled, `worker.ts` from the sources.
- * A `.ts` entry needs the TypeScript loader; `node -r ./tools/register.js` passes it on through execArgv,
- * other hosts (jest) do not, so it is added when missing.
- */
-function workerEntry(): { file: string; execArgv: string[] } {
-  const ext = path.extname(__filename);
-  const file = path.join(__dirname, `worker${ext}`);
-  const execArgv = [...process.execArgv];
-  if (ext === '.ts') {
-    const registered = execArgv.some(
-      (arg, i) => i > 0 && ['-r', '--require'].includes(execArgv[i - 1]!) && path.resolve(arg) === REGISTER,
-    );
-    if (!registered) execArgv.push('-r', REGISTER);
-  }
-  return { file, execArgv };
-}
-
 export function startInWorkerThread(options: EmbeddedEventStoreOptions): Promise<EmbeddedEventStore> {
   const rpcCounters = new SharedArrayBuffer(RPC_NAMES.length * 4);
   const counters = new Int32Array(rpcCounters);
-  const { file, execArgv } = workerEntry();
+  const { file, execArgv } = workerEntry(__dirname, 'worker');
   const input: WorkerInput = { options: { ...options, thread: false }, rpcCounters };
   const worker = new Worker(file, { workerData: input, execArgv });
 

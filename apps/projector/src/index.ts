@@ -1,3 +1,3 @@
 export * from './projector';
 export * from './projector-metrics';
-export * from './projector.service';
+export * from './projector-thread';

@@ -1,12 +1,12 @@
 /**
- * Long-running work that shares the API's process under `npm start`: the projector, which needs the
- * event-store adapter and DATA_DIR / DATABASE_URL from the config. Started after the HTTP
- * server listens, stopped — in reverse order — before the event store closes on SIGTERM.
+ * Long-running work that shares the API's process under `npm start`: the projector, in a worker thread of
+ * its own (its own event loop, event-store client and read-model database handle), which needs the event
+ * store's connection string and DATA_DIR / DATABASE_URL from the config. Started after the HTTP server
+ * listens, stopped — in reverse order — before the event store closes on SIGTERM.
  */
-import type { EsdbClientAdapter } from '@session-engine/event-store';
-import { projectorService } from '../../projector/src/projector.service';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { projectorThreadService } from '../../projector/src/projector-thread';
 import type { AppConfig } from './config/config';
 
 export interface BackgroundService {
@@ -18,7 +18,8 @@ export interface BackgroundService {
 
 export interface BackgroundServiceContext {
   config: AppConfig;
-  store: EsdbClientAdapter;
+  /** The event store (embedded or external) that background services connect to with clients of their own. */
+  connectionString: string;
   logger: Logger;
   /** Where background services register their metrics (the API's /metrics registry). */
   registry?: Registry;
@@ -27,5 +28,5 @@ export interface BackgroundServiceContext {
 /** The in-process services of `npm start`. */
 export function backgroundServices(context: BackgroundServiceContext): BackgroundService[] {
   // PROJECTOR_IN_PROCESS=false: API replicas leave the read models to one separate projector process.
-  return context.config.projectorInProcess ? [projectorService(context)] : [];
+  return context.config.projectorInProcess ? [projectorThreadService(context)] : [];
 }

@@ -1,5 +1,5 @@
 /**
- * `npm start`: one process with the HTTP API, the background services (projector, once it exists) and —
+ * `npm start`: one process with the HTTP API, the background services (the projector, in a worker thread) and —
  * when EVENTSTORE_CONNECTION_STRING is unset — the embedded EventStoreDB-compatible server on
  * 127.0.0.1:EMBEDDED_EVENTSTORE_PORT with its data under DATA_DIR, in a worker thread (its own event loop).
  * SIGTERM/SIGINT shut down gracefully: no new connections, in-flight requests finish, background services
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     connectionString = embedded.connectionString;
   }
   const store = EsdbClientAdapter.connect(connectionString);
-  // One registry for the process: the in-process projector's lag shows on the API's /metrics.
+  // One registry for the process: the projector worker's lag shows on the API's /metrics.
   const metrics = new MetricsService();
   const app = await createSessionApi({ config, keys, store, logger, metrics });
   await app.listen(config.port);
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
 
   const services: BackgroundService[] = backgroundServices({
     config,
-    store,
+    connectionString,
     logger,
     registry: metrics.registry,
   });
