@@ -41,14 +41,28 @@ async function run<Resp extends DeleteLikeResp>(
   }
 }
 
-/** Streams.Delete: soft delete (the stream reads as not found; writing it again continues its revisions). */
-export function deleteHandler(ctx: ServerContext) {
-  return (call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>): void => {
-    run(ctx, call.request.getOptions(), false, (outcome) => {
-      const resp = new DeleteResp();
+interface PositionMessage<P> {
+  setCommitPosition(value: string): P;
+  setPreparePosition(value: string): P;
+}
+
+interface DeleteLikeRespClass<Resp, P extends PositionMessage<P>> {
+  new (): Resp & { setPosition(value: P): Resp; setNoPosition(value: Empty): Resp };
+  Position: new () => P;
+}
+
+/** Delete and Tombstone answer the same way: the `$all` position of the deletion, or none. */
+function deleteLikeHandler<
+  Req extends DeleteReq | TombstoneReq,
+  Resp extends DeleteLikeResp,
+  P extends PositionMessage<P>,
+>(ctx: ServerContext, Resp: DeleteLikeRespClass<Resp, P>, tombstone: boolean) {
+  return (call: ServerUnaryCall<Req, Resp>, callback: sendUnaryData<Resp>): void => {
+    run(ctx, call.request.getOptions(), tombstone, (outcome) => {
+      const resp = new Resp();
       if (outcome.position) {
         resp.setPosition(
-          new DeleteResp.Position()
+          new Resp.Position()
             .setCommitPosition(String(outcome.position.commit))
             .setPreparePosition(String(outcome.position.prepare)),
         );
@@ -63,27 +77,12 @@ export function deleteHandler(ctx: ServerContext) {
   };
 }
 
+/** Streams.Delete: soft delete (the stream reads as not found; writing it again continues its revisions). */
+export function deleteHandler(ctx: ServerContext) {
+  return deleteLikeHandler<DeleteReq, DeleteResp, DeleteResp.Position>(ctx, DeleteResp, false);
+}
+
 /** Streams.Tombstone: hard delete; the stream can never be read or written again. */
 export function tombstoneHandler(ctx: ServerContext) {
-  return (
-    call: ServerUnaryCall<TombstoneReq, TombstoneResp>,
-    callback: sendUnaryData<TombstoneResp>,
-  ): void => {
-    run(ctx, call.request.getOptions(), true, (outcome) => {
-      const resp = new TombstoneResp();
-      if (outcome.position) {
-        resp.setPosition(
-          new TombstoneResp.Position()
-            .setCommitPosition(String(outcome.position.commit))
-            .setPreparePosition(String(outcome.position.prepare)),
-        );
-      } else {
-        resp.setNoPosition(new Empty());
-      }
-      return resp;
-    }).then(
-      (resp) => callback(null, resp),
-      (err) => callback(toServiceError(err)),
-    );
-  };
+  return deleteLikeHandler<TombstoneReq, TombstoneResp, TombstoneResp.Position>(ctx, TombstoneResp, true);
 }
