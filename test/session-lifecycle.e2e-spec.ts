@@ -1,3 +1,4 @@
+import { EventStoreUnavailableError, IdempotencyStore } from '@session-engine/event-store';
 import { ApiHarness, client, KEY_APP2, sessionUrl, type Reply } from './support/harness';
 
 jest.setTimeout(60_000);
@@ -329,6 +330,69 @@ describe('a customer session over HTTP', () => {
     const reusedAfterRestart = await put(id, { couponCodes: ['X'] }, { headers: key });
     expect(reusedAfterRestart.status).toBe(422);
     expect(await harness.streamLength(stream(id))).toBe(2);
+  });
+
+  it('applies a keyed command once when its response record was lost (the store failed in between), across a restart', async () => {
+    const id = sid('lost-record');
+    expectOk(await put(id, { cartItems: [{ sku: 'a', quantity: 2, price: 3 }] }));
+    expectOk(await verb(id, 'close'));
+    const addKey = { 'Idempotency-Key': `add-${run}` };
+    const returnKey = { 'Idempotency-Key': `return-${run}` };
+    const returnBody = { return: { returnedCartItems: [{ position: 0, quantity: 1 }] } };
+    // The session events are appended, then writing the remembered response fails, as if the process had
+    // crashed between the two writes: the client sees an error and retries with the same key.
+    const remember = jest
+      .spyOn(IdempotencyStore.prototype, 'remember')
+      .mockRejectedValue(new EventStoreUnavailableError(new Error('connection lost')));
+    try {
+      expectOk(await verb(id, 'reopen'));
+      expect((await addItems(id, [{ sku: 'once', quantity: 1, price: 1 }], addKey)).status).toBe(503);
+      expectOk(await verb(id, 'close'));
+      const returned = await call('POST', sessionUrl(id, '/returns'), {
+        body: returnBody,
+        headers: returnKey,
+      });
+      expect(returned.status).toBe(503);
+    } finally {
+      remember.mockRestore();
+    }
+    const length = await harness.streamLength(stream(id));
+
+    await harness.restart();
+    const added = await addItems(id, [{ sku: 'once', quantity: 1, price: 1 }], addKey);
+    const returned = await call('POST', sessionUrl(id, '/returns'), { body: returnBody, headers: returnKey });
+    expect(await harness.streamLength(stream(id))).toBe(length);
+
+    // The replies are those of the first runs: AddCartItems answered with the session as it was then (open,
+    // before the close), the return with the return it recorded.
+    const events = await harness.store.readStream(stream(id));
+    const addedEvent = events.find((event) => event.type === 'CartItemsAdded')!;
+    const returnEvent = events.find((event) => event.type === 'CartItemsReturned')!;
+    expect(added.status).toBe(200);
+    expect(added.headers.get('etag')).toBe(`"${addedEvent.revision}"`);
+    expect(added.headers.get('x-event-position')).toBe(String(addedEvent.position));
+    expect(added.body.customerSession.state).toBe('open');
+    expect(added.body.customerSession.cartItems.map((item: { sku: string }) => item.sku)).toEqual([
+      'a',
+      'once',
+    ]);
+    expect(returned.status).toBe(200);
+    expect(returned.headers.get('etag')).toBe(`"${returnEvent.revision}"`);
+    expect(returned.body.return.id).toBe(returnEvent.data.returnId);
+    expect(returned.body.customerSession.state).toBe('partially_returned');
+    const session = expectOk(await get(id)).customerSession;
+    expect(session.cartItems.map((item: { sku: string }) => item.sku)).toEqual(['a', 'once']);
+    expect(session.cartItems[0].returnedQuantity).toBe(1);
+
+    // Now remembered: the same replies again, and the key with another body is refused.
+    const again = await addItems(id, [{ sku: 'once', quantity: 1, price: 1 }], addKey);
+    expect(again.body).toEqual(added.body);
+    const reused = await addItems(id, [{ sku: 'twice', quantity: 1, price: 1 }], addKey);
+    expect({ status: reused.status, code: reused.body.errors[0].title }).toEqual({
+      status: 422,
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
+    expect(await harness.streamLength(stream(id))).toBe(length);
   });
 
   it('applies 50 concurrent AddCartItems on one session exactly once each', async () => {

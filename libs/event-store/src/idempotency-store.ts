@@ -37,9 +37,17 @@ export class IdempotencyStore {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /**
+   * The scope's digest. It names the record's stream and is written into the metadata of the session events
+   * the keyed command appends (`idempotencyToken`), so that a retry finds the command in the session stream
+   * even when the record itself was never written (see `SessionCommandHandler`).
+   */
+  static token(scope: IdempotencyScope): string {
+    return sha256Hex([scope.endpoint, scope.integrationId, scope.key].join('\u0000'));
+  }
+
   static streamName(scope: IdempotencyScope): string {
-    const digest = sha256Hex([scope.endpoint, scope.integrationId, scope.key].join('\u0000'));
-    return `idempotency-${scope.applicationId}-${digest}`;
+    return `idempotency-${scope.applicationId}-${IdempotencyStore.token(scope)}`;
   }
 
   async find(scope: IdempotencyScope): Promise<RememberedResponse | undefined> {

@@ -11,6 +11,10 @@ export interface CommandMetadata {
   correlationId: string;
   causationId?: string;
   idempotencyKey?: string;
+  /** `IdempotencyStore.token` of the key's scope: how a retry recognises this command in the stream. */
+  idempotencyToken?: string;
+  /** SHA-256 of the keyed request (body and query), to tell a retry from a reuse of the key. */
+  requestHash?: string;
   /** Id of the API key that sent the request — never the key itself. */
   actor: string;
 }
@@ -37,6 +41,8 @@ export function toEventToAppend(event: SessionEvent, metadata: CommandMetadata):
   };
   if (metadata.causationId !== undefined) meta.causationId = metadata.causationId;
   if (metadata.idempotencyKey !== undefined) meta.idempotencyKey = metadata.idempotencyKey;
+  if (metadata.idempotencyToken !== undefined) meta.idempotencyToken = metadata.idempotencyToken;
+  if (metadata.requestHash !== undefined) meta.requestHash = metadata.requestHash;
   meta.actor = metadata.actor;
   return { type: event.type, data: event.data as unknown as JsonObject, metadata: meta };
 }

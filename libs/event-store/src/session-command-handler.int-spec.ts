@@ -346,6 +346,90 @@ describe('SessionCommandHandler against the embedded server', () => {
   });
 });
 
+describe('SessionCommandHandler with Idempotency-Key tokens', () => {
+  const keyed = (token: string, requestHash = 'hash-1') => ({
+    metadata: { ...metadata, commandId: `cmd-${++counter}`, idempotencyToken: token, requestHash },
+  });
+
+  it('recognises a keyed command already in the stream in a fresh process and appends nothing', async () => {
+    const id = newId('keyed-restart');
+    const stream = sessionStreamName(1, id);
+    const first = new SessionCommandHandler(store);
+    await first.handle(update(id), { metadata });
+    const original = await first.handle(addItem(id, 'once'), keyed('token-a'));
+    // Later commands move the session on; the replay still answers with the state right after the first run.
+    await first.handle(verb(id, 'CloseSession'), { metadata });
+
+    const restarted = new SessionCommandHandler(store);
+    const retry = await restarted.handle(addItem(id, 'once'), keyed('token-a'));
+    expect(retry).toEqual({
+      state: original.state,
+      revision: original.revision,
+      position: original.position,
+      events: original.events,
+      appended: false,
+      replayed: { requestHash: 'hash-1' },
+    });
+    // Reused with another request: still not applied, and the first request's hash tells the caller so.
+    const reused = await restarted.handle(addItem(id, 'other'), keyed('token-a', 'hash-2'));
+    expect(reused.replayed).toEqual({ requestHash: 'hash-1' });
+    expect(await store.readStream(stream)).toHaveLength(3);
+    expect((await coldFold(stream))!.cartItems.map((line) => line.sku)).toEqual(['once']);
+  });
+
+  it('replays from its cache in the same process without a read', async () => {
+    const handler = new SessionCommandHandler(store);
+    const id = newId('keyed-cache');
+    await handler.handle(update(id), { metadata });
+    const original = await handler.handle(addItem(id, 'once'), keyed('token-b'));
+    const readSpy = jest.spyOn(store, 'readStream');
+    try {
+      const retry = await handler.handle(addItem(id, 'once'), keyed('token-b'));
+      expect(retry.replayed).toEqual({ requestHash: 'hash-1' });
+      expect(retry.revision).toBe(original.revision);
+      expect(readSpy).not.toHaveBeenCalled();
+    } finally {
+      readSpy.mockRestore();
+    }
+  });
+
+  it('applies the same key sent to two processes at once exactly once, also with If-Match', async () => {
+    for (const withIfMatch of [false, true]) {
+      const id = newId('keyed-race');
+      const a = new SessionCommandHandler(store);
+      const b = new SessionCommandHandler(store);
+      await a.handle(update(id), { metadata });
+      await b.loadSession(1, id);
+      const options = (token: string) => ({
+        ...keyed(token),
+        ...(withIfMatch ? { expectedRevision: 0n } : {}),
+      });
+      const results = await Promise.all([
+        a.handle(addItem(id, 'once'), options('token-c')),
+        b.handle(addItem(id, 'once'), options('token-c')),
+      ]);
+      expect(results.map((result) => result.appended).sort()).toEqual([false, true]);
+      expect(results[0]!.revision).toBe(1n);
+      expect(results[1]!.revision).toBe(1n);
+      expect(results[0]!.state).toEqual(results[1]!.state);
+      expect(await store.readStream(sessionStreamName(1, id))).toHaveLength(2);
+    }
+  });
+
+  it('applies a keyed command again once its idempotency window has passed', async () => {
+    const id = newId('keyed-window');
+    let clock = Date.now();
+    await new SessionCommandHandler(store).handle(update(id), { metadata });
+    await new SessionCommandHandler(store).handle(addItem(id, 'a'), keyed('token-d'));
+    clock += 25 * 60 * 60 * 1000;
+    const later = new SessionCommandHandler(store, { now: () => clock });
+    const result = await later.handle(addItem(id, 'a'), keyed('token-d'));
+    expect(result.appended).toBe(true);
+    expect(result.replayed).toBeUndefined();
+    expect(await store.readStream(sessionStreamName(1, id))).toHaveLength(3);
+  });
+});
+
 describe('IdempotencyStore', () => {
   const scope = () => ({
     applicationId: 1,

@@ -11,6 +11,10 @@
  *   expecting the cached revision (one round trip); a conflict re-reads and re-decides, and a refusal, a
  *   failed If-Match, a no-op or a dry run is answered only from a fresh read. `load` (GET) always reads what
  *   came after the cached revision.
+ * - A keyed command (`Idempotency-Key`: `metadata.idempotencyToken`) is looked up in the stream itself before
+ *   it is decided, on every fresh read and on the cache (see `AppliedCommands`): if its events are already
+ *   there, the result is theirs (`replayed`) and nothing is appended. A crash between the session append and
+ *   the idempotency record, or the same key sent to two processes at once, therefore applies it once.
  */
 import {
   decide,
@@ -20,11 +24,13 @@ import {
   type SessionEvent,
   type SessionState,
 } from '@session-engine/session-domain';
+import { AppliedCommands, type AppliedCommand } from './applied-commands';
 import { StreamRevisionConflict, type EsdbClientAdapter, type JsonObject } from './esdb-client.adapter';
 import { ConcurrentUpdateError, PreconditionFailedError } from './errors';
 import { KeyedMutex } from './keyed-mutex';
 import { ProfileClaims } from './profile-claims';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy } from './retry-policy';
+import { IDEMPOTENCY_TTL_SECONDS } from './idempotency-store';
 import { fromStoredEvent, sessionStreamName, toEventToAppend, type CommandMetadata } from './serialization';
 import { StateCache } from './state-cache';
 
@@ -43,11 +49,17 @@ export interface HandleOptions {
 }
 
 export interface CommandResult extends LoadedSession {
-  /** Events the command decided (appended unless dry). */
+  /** Events the command decided (appended unless dry); for a replay, the events the first run appended. */
   events: SessionEvent[];
-  /** Commit position of the append; absent when nothing was appended. */
+  /** Commit position of the append (or of the replayed command's); absent when nothing was appended. */
   position?: bigint;
   appended: boolean;
+  /**
+   * Set when the stream already held this keyed command (same `idempotencyToken`): nothing was decided or
+   * appended, and state, revision, position and events are those right after the first run. `requestHash`
+   * is the first run's, for the caller to tell a retry from a reuse of the key.
+   */
+  replayed?: { requestHash: string };
 }
 
 /** Hooks for metrics; the library itself knows no metrics system. */
@@ -61,15 +73,30 @@ export interface SessionCommandHandlerOptions {
   retryPolicy?: RetryPolicy;
   cacheCapacity?: number;
   observer?: CommandObserver;
+  /** How long a keyed command is recognised in its stream (default: the idempotency window, 24 h). */
+  idempotencyWindowMs?: number;
+  now?: () => number;
+}
+
+/** What the handler keeps per stream: the folded session and the keyed commands found in it. */
+interface CachedSession {
+  state: SessionState;
+  applied: AppliedCommands;
+}
+
+interface Loaded extends LoadedSession {
+  applied?: AppliedCommands;
 }
 
 export class SessionCommandHandler {
   private readonly mutex = new KeyedMutex();
-  private readonly cache: StateCache<SessionState>;
+  private readonly cache: StateCache<CachedSession>;
   private readonly claims: ProfileClaims;
   private readonly retryPolicy: RetryPolicy;
   private readonly observer: CommandObserver;
   private readonly reads = new Map<string, SharedRead>();
+  private readonly windowMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly store: EsdbClientAdapter,
@@ -79,6 +106,8 @@ export class SessionCommandHandler {
     this.claims = new ProfileClaims(store);
     this.retryPolicy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
     this.observer = options.observer ?? {};
+    this.windowMs = options.idempotencyWindowMs ?? IDEMPOTENCY_TTL_SECONDS * 1000;
+    this.now = options.now ?? Date.now;
   }
 
   handle(command: SessionCommand, options: HandleOptions): Promise<CommandResult> {
@@ -88,12 +117,15 @@ export class SessionCommandHandler {
       // append's success proves R was the latest revision; anything else re-reads before answering.
       // UpdateSession (create-or-update) of a session this process has not seen assumes it is new: the
       // append expecting no stream proves it, and an existing session costs one refused append more.
-      let current =
+      const token = options.metadata.idempotencyToken;
+      let current: Loaded | undefined =
         this.cached(stream) ??
         (command.type === 'UpdateSession' ? { state: null, revision: null } : undefined);
       let verified = current === undefined || this.needsFreshState(command, current.state, options);
       if (verified) current = await this.load(stream);
       for (let attempt = 1; ; attempt++) {
+        const replay = token === undefined ? undefined : current!.applied?.get(token, this.now());
+        if (replay) return replayOf(replay);
         let events: SessionEvent[];
         try {
           if (options.expectedRevision !== undefined && current!.revision !== options.expectedRevision) {
@@ -120,7 +152,23 @@ export class SessionCommandHandler {
             current!.revision ?? 'no_stream',
           );
           const state = foldOnto(current!.state, events)!;
-          this.cache.set(stream, { revision: outcome.nextRevision, state });
+          const applied = current!.applied ?? new AppliedCommands(this.windowMs);
+          if (token !== undefined) {
+            applied.remember(
+              token,
+              {
+                requestHash: options.metadata.requestHash ?? '',
+                commandId: options.metadata.commandId,
+                revision: outcome.nextRevision,
+                position: outcome.position,
+                state,
+                events,
+                writtenAt: this.now(),
+              },
+              this.now(),
+            );
+          }
+          this.cache.set(stream, { revision: outcome.nextRevision, state: { state, applied } });
           return {
             state,
             revision: outcome.nextRevision,
@@ -133,6 +181,10 @@ export class SessionCommandHandler {
           this.observer.onConflict?.(stream);
           this.cache.delete(stream);
           if (options.expectedRevision !== undefined) {
+            // The same key may have won the race in another process: that is a replay, not a 412.
+            const replay =
+              token === undefined ? undefined : (await this.load(stream)).applied?.get(token, this.now());
+            if (replay) return replayOf(replay);
             throw new PreconditionFailedError(
               options.expectedRevision,
               error.actual === 'no_stream' ? null : (error.actual ?? null),
@@ -152,9 +204,9 @@ export class SessionCommandHandler {
     });
   }
 
-  private cached(streamName: string): LoadedSession | undefined {
+  private cached(streamName: string): Loaded | undefined {
     const cached = this.cache.get(streamName);
-    return cached && { state: cached.state, revision: cached.revision };
+    return cached && { state: cached.state.state, revision: cached.revision, applied: cached.state.applied };
   }
 
   /**
@@ -175,13 +227,13 @@ export class SessionCommandHandler {
    * Concurrent loads of one stream share reads, but never one that may have been served before the call:
    * a load arriving while a read is running waits for it and joins the single read started after it.
    */
-  load(streamName: string): Promise<LoadedSession> {
+  load(streamName: string): Promise<Loaded> {
     const running = this.reads.get(streamName);
     if (!running) return this.startRead(streamName);
     return (running.next ??= running.settled.then(() => this.startRead(streamName)));
   }
 
-  private startRead(streamName: string): Promise<LoadedSession> {
+  private startRead(streamName: string): Promise<Loaded> {
     const read = this.readPastCache(streamName);
     const entry: SharedRead = { settled: read.then(ignore, ignore) };
     this.reads.set(streamName, entry);
@@ -191,23 +243,47 @@ export class SessionCommandHandler {
     return read;
   }
 
-  private async readPastCache(streamName: string): Promise<LoadedSession> {
+  private async readPastCache(streamName: string): Promise<Loaded> {
     const cached = this.cache.get(streamName);
     const stored = await this.store.readStream(
       streamName,
       cached ? { fromRevision: cached.revision + 1n } : {},
     );
-    if (stored.length === 0)
-      return cached ? { state: cached.state, revision: cached.revision } : { state: null, revision: null };
-    let state = cached?.state ?? null;
-    for (const record of stored) state = evolve(state, fromStoredEvent(record).event);
+    if (stored.length === 0) {
+      return cached
+        ? { state: cached.state.state, revision: cached.revision, applied: cached.state.applied }
+        : { state: null, revision: null };
+    }
+    let state = cached?.state.state ?? null;
+    const applied = cached?.state.applied ?? new AppliedCommands(this.windowMs);
+    const now = this.now();
+    for (const record of stored) {
+      const { event, metadata } = fromStoredEvent(record);
+      state = evolve(state, event);
+      if (typeof metadata.idempotencyToken === 'string') {
+        applied.add(
+          metadata.idempotencyToken,
+          {
+            requestHash: typeof metadata.requestHash === 'string' ? metadata.requestHash : '',
+            commandId: metadata.commandId,
+            revision: record.revision,
+            position: record.position,
+            state: state!,
+            event,
+            writtenAt: Date.parse(record.created),
+          },
+          now,
+        );
+      }
+    }
     const revision = stored[stored.length - 1]!.revision;
-    this.cache.set(streamName, { revision, state: state! });
-    return { state, revision };
+    this.cache.set(streamName, { revision, state: { state: state!, applied } });
+    return { state, revision, applied };
   }
 
-  loadSession(applicationId: number, integrationId: string): Promise<LoadedSession> {
-    return this.load(sessionStreamName(applicationId, integrationId));
+  async loadSession(applicationId: number, integrationId: string): Promise<LoadedSession> {
+    const { state, revision } = await this.load(sessionStreamName(applicationId, integrationId));
+    return { state, revision };
   }
 
   /**
@@ -240,13 +316,24 @@ export class SessionCommandHandler {
 /** The read of a stream now running, and the one queued behind it that later loads join. */
 interface SharedRead {
   settled: Promise<void>;
-  next?: Promise<LoadedSession>;
+  next?: Promise<Loaded>;
 }
 
 const ignore = (): void => undefined;
 
 /** Thrown inside `handle` when an answer decided on cached state needs a fresh read first. */
 const STALE = Symbol('stale cache');
+
+function replayOf(applied: AppliedCommand): CommandResult {
+  return {
+    state: applied.state,
+    revision: applied.revision,
+    events: applied.events,
+    position: applied.position,
+    appended: false,
+    replayed: { requestHash: applied.requestHash },
+  };
+}
 
 function foldOnto(state: SessionState | null, events: SessionEvent[]): SessionState | null {
   return events.reduce<SessionState | null>((current, event) => evolve(current, event), state);

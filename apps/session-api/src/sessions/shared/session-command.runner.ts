@@ -58,8 +58,7 @@ export class SessionCommandRunner {
     build: (stamp: CommandStamp) => SessionCommand,
     shape: (result: CommandResult, command: SessionCommand) => unknown,
   ): Promise<CommandReply> {
-    const execute = () => this.execute(request, build, shape);
-    if (request.idempotencyKey === undefined) return execute();
+    if (request.idempotencyKey === undefined) return this.execute(request, build, shape);
 
     const scope: IdempotencyScope = {
       applicationId: request.principal.applicationId,
@@ -68,17 +67,12 @@ export class SessionCommandRunner {
       key: request.idempotencyKey,
     };
     const requestHash = hashCanonical(request.canonicalRequest);
+    const keyed = { token: IdempotencyStore.token(scope), requestHash };
     // Same key twice at once in this process: the second waits and then replays the first.
     return this.idempotencyLocks.run(IdempotencyStore.streamName(scope), async () => {
       const remembered = await this.idempotency.find(scope);
       if (remembered) {
-        if (remembered.requestHash !== requestHash) {
-          throw ApiError.of(
-            422,
-            ErrorCode.IdempotencyKeyReused,
-            'This Idempotency-Key was already used with a different request body',
-          );
-        }
+        if (remembered.requestHash !== requestHash) throw keyReused();
         return {
           status: remembered.status,
           body: remembered.body,
@@ -86,7 +80,9 @@ export class SessionCommandRunner {
           eventPosition: remembered.eventPosition,
         };
       }
-      const reply = await execute();
+      // Not remembered: the handler still finds the command in the session stream if it ran before and its
+      // record was never written (a crash in between, or the same key in another process at this moment).
+      const reply = await this.execute(request, build, shape, keyed);
       if (request.dry) return reply;
       const first = await this.idempotency.remember(scope, { ...reply, requestHash });
       return { status: first.status, body: first.body, etag: first.etag, eventPosition: first.eventPosition };
@@ -97,6 +93,7 @@ export class SessionCommandRunner {
     request: CommandRequest,
     build: (stamp: CommandStamp) => SessionCommand,
     shape: (result: CommandResult, command: SessionCommand) => unknown,
+    keyed?: { token: string; requestHash: string },
   ): Promise<CommandReply> {
     const command = build({
       applicationId: request.principal.applicationId,
@@ -113,17 +110,25 @@ export class SessionCommandRunner {
           correlationId: request.requestId,
           actor: request.principal.keyId,
           ...(request.idempotencyKey !== undefined ? { idempotencyKey: request.idempotencyKey } : {}),
+          ...(keyed !== undefined ? { idempotencyToken: keyed.token, requestHash: keyed.requestHash } : {}),
         },
         expectedRevision: request.ifMatch,
         dry: request.dry,
       });
-      outcome = request.dry ? 'dry' : result.appended ? 'appended' : 'unchanged';
+      if (result.replayed) {
+        outcome = 'replayed';
+        if (result.replayed.requestHash !== keyed?.requestHash) throw keyReused();
+      } else {
+        outcome = request.dry ? 'dry' : result.appended ? 'appended' : 'unchanged';
+      }
       return {
         status: 200,
         body: shape(result, command),
         etag: result.revision === null ? undefined : `"${result.revision}"`,
         eventPosition:
-          result.appended && result.position !== undefined ? result.position.toString() : undefined,
+          (result.appended || result.replayed) && result.position !== undefined
+            ? result.position.toString()
+            : undefined,
       };
     } catch (error) {
       if (error instanceof DomainError) {
@@ -136,4 +141,12 @@ export class SessionCommandRunner {
       this.metrics.observeCommand(command.type, outcome, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
+}
+
+function keyReused(): ApiError {
+  return ApiError.of(
+    422,
+    ErrorCode.IdempotencyKeyReused,
+    'This Idempotency-Key was already used with a different request body',
+  );
 }

@@ -6,6 +6,7 @@ import {
   toCustomerSessionV2,
   type CustomerSessionV2,
   type ReturnRecord,
+  type SessionEvent,
   type SessionState,
 } from '@session-engine/session-domain';
 import type { ServerResponse } from 'node:http';
@@ -45,6 +46,12 @@ export function integrationState(
 }
 
 export const stateOf = (result: CommandResult): SessionState => result.state!;
+
+/** The id of the return these events recorded, if they recorded one. */
+export function returnIdOf(events: SessionEvent[]): number | undefined {
+  for (const event of events) if (event.type === 'CartItemsReturned') return event.data.returnId;
+  return undefined;
+}
 
 export function returnState(state: SessionState, returnId: number): ReturnResponse {
   const returns = returnsOf(state);

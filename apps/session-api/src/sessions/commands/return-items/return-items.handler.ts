@@ -2,7 +2,7 @@ import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomSafeId } from '@session-engine/event-store';
 import type { ReturnedCartItemInput } from '@session-engine/session-domain';
 import { SessionCommandRunner, type CommandReply } from '../../shared/session-command.runner';
-import { returnState, stateOf } from '../../shared/session-response';
+import { returnIdOf, returnState, stateOf } from '../../shared/session-response';
 import { ReturnItemsCommand } from './return-items.command';
 
 @CommandHandler(ReturnItemsCommand)
@@ -17,7 +17,8 @@ export class ReturnItemsHandler implements ICommandHandler<ReturnItemsCommand> {
     return this.runner.run(
       request,
       (stamp) => ({ type: 'ReturnItems', ...stamp, returnId, returnedCartItems }),
-      (result) => returnState(stateOf(result), returnId),
+      // A replayed command answers with the return its first run recorded (that run drew another id).
+      (result) => returnState(stateOf(result), returnIdOf(result.events) ?? returnId),
     );
   }
 }

@@ -1,0 +1,63 @@
+import type { SessionEvent, SessionState } from '@session-engine/session-domain';
+import { AppliedCommands } from './applied-commands';
+
+const HOUR = 60 * 60 * 1000;
+const state = (revision: number) => ({ updateCount: revision }) as unknown as SessionState;
+const event = (n: number) => ({ type: 'CartItemsAdded', data: { n } }) as unknown as SessionEvent;
+
+function stored(commandId: string, revision: number, writtenAt = 0, requestHash = 'h') {
+  return {
+    requestHash,
+    commandId,
+    revision: BigInt(revision),
+    position: BigInt(revision * 100),
+    state: state(revision),
+    event: event(revision),
+    writtenAt,
+  };
+}
+
+describe('AppliedCommands', () => {
+  it('given consecutive events of one command, when looked up, then answers with the state after the last', () => {
+    const applied = new AppliedCommands(24 * HOUR);
+    applied.add('t', stored('c1', 4), 0);
+    applied.add('t', stored('c1', 5), 0);
+    expect(applied.get('t', 0)).toEqual({
+      requestHash: 'h',
+      commandId: 'c1',
+      revision: 5n,
+      position: 500n,
+      state: state(5),
+      events: [event(4), event(5)],
+      writtenAt: 0,
+    });
+  });
+
+  it('given the token again in a later command, then the later command is what it finds', () => {
+    const applied = new AppliedCommands(24 * HOUR);
+    applied.add('t', stored('c1', 1), 0);
+    applied.add('t', stored('c2', 2, 0, 'h2'), 0);
+    expect(applied.get('t', 0)).toMatchObject({ commandId: 'c2', events: [event(2)], requestHash: 'h2' });
+  });
+
+  it('given a command older than the window, then it is neither recorded nor found', () => {
+    const applied = new AppliedCommands(24 * HOUR);
+    applied.add('old', stored('c1', 1, 0), 25 * HOUR);
+    expect(applied.size).toBe(0);
+    applied.add('young', stored('c2', 2, 0), 0);
+    expect(applied.get('young', 23 * HOUR)).toBeDefined();
+    expect(applied.get('young', 25 * HOUR)).toBeUndefined();
+  });
+
+  it('given more commands than its capacity, then the oldest are forgotten first', () => {
+    const applied = new AppliedCommands(24 * HOUR, 2);
+    applied.add('a', stored('c1', 1), 0);
+    applied.add('b', stored('c2', 2), 0);
+    applied.add('c', stored('c3', 3), 0);
+    expect([applied.get('a', 0), applied.get('b', 0)?.commandId, applied.get('c', 0)?.commandId]).toEqual([
+      undefined,
+      'c2',
+      'c3',
+    ]);
+  });
+});
