@@ -5,8 +5,8 @@ import { StoredEvent, StreamState } from '../storage/types';
 import { ServerContext } from './context';
 import { encodeEventResp, encodeStreamNotFound } from './encode';
 import { EventFilter, parseFilter } from './filter';
-import { waitForDrain, write } from './flow';
 import { parseStreamName, parseUint64 } from './request';
+import { ReadSink, readSink } from './sink';
 import { startSubscription } from './subscriptions';
 
 const PAGE_SIZE = 512;
@@ -22,13 +22,13 @@ interface FiniteRead {
   visible: (e: StoredEvent) => boolean;
 }
 
-function streamRead(ctx: ServerContext, call: Call, options: ReadReq.Options): FiniteRead | null {
+function streamRead(ctx: ServerContext, sink: ReadSink, options: ReadReq.Options): FiniteRead | null {
   const so = options.getStream() as ReadReq.Options.StreamOptions;
   const stream = parseStreamName(so.getStreamIdentifier());
   const head = ctx.store.head(stream);
   if (head?.state === StreamState.Tombstoned) throw streamDeletedError(stream);
   if (!head || head.lastRevision < 0 || head.state === StreamState.SoftDeleted) {
-    call.write(encodeStreamNotFound(stream));
+    sink.push(encodeStreamNotFound(stream));
     return null;
   }
   const { fromRevision: lowest, minCreated } = ctx.store.visibility(stream, head);
@@ -89,7 +89,8 @@ function allRead(ctx: ServerContext, options: ReadReq.Options, filter: EventFilt
   };
 }
 
-async function pump(call: Call, read: FiniteRead, count: number): Promise<void> {
+/** Sends the read page by page; waits for the client whenever enough is queued. */
+async function pump(sink: ReadSink, read: FiniteRead, count: number): Promise<void> {
   let remaining = count;
   while (remaining > 0) {
     const page = read.next(Math.min(PAGE_SIZE, remaining));
@@ -98,10 +99,11 @@ async function pump(call: Call, read: FiniteRead, count: number): Promise<void> 
       if (remaining === 0) break;
       if (!read.visible(e)) continue;
       remaining--;
-      if (!write(call, encodeEventResp(e)) && !(await waitForDrain(call))) return;
+      sink.push(encodeEventResp(e));
     }
+    if (!sink.flush() && !(await sink.drained())) return;
   }
-  if (!call.cancelled) call.end();
+  sink.end();
 }
 
 /** Streams.Read: a finite read of a stream or `$all`, or a subscription when `subscription` is set. */
@@ -112,18 +114,17 @@ export function readHandler(ctx: ServerContext) {
       const options = call.request.getOptions();
       if (!options) throw new BadRequest('Read options are required');
       if (!options.hasStream() && !options.hasAll()) throw new BadRequest('Read a stream or $all');
-      if (options.hasSubscription()) return startSubscription(ctx, call, options);
+      const sink = readSink(call);
+      if (options.hasSubscription()) return startSubscription(ctx, call, sink, options);
       const count = options.hasCount() ? parseUint64(options.getCount(), 'count') : Number.MAX_SAFE_INTEGER;
       const read = options.hasStream()
-        ? streamRead(ctx, call, options)
+        ? streamRead(ctx, sink, options)
         : allRead(ctx, options, parseFilter(options));
       if (!read) {
-        call.end();
+        sink.end();
         return;
       }
-      pump(call, read, count).catch((err) => {
-        if (!call.cancelled) call.emit('error', toServiceError(err));
-      });
+      pump(sink, read, count).catch((err) => sink.fail(toServiceError(err)));
     } catch (err) {
       call.emit('error', toServiceError(err));
     }

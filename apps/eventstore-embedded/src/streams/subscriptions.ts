@@ -7,8 +7,8 @@ import { StoredEvent, StreamState } from '../storage/types';
 import { ServerContext } from './context';
 import { encodeCaughtUp, encodeCheckpoint, encodeConfirmation, encodeEventResp } from './encode';
 import { EventFilter, parseFilter } from './filter';
-import { waitForDrain, write } from './flow';
 import { parseStreamName, parseUint64 } from './request';
+import { ReadSink } from './sink';
 
 const PAGE_SIZE = 512;
 
@@ -23,6 +23,7 @@ type Target = { kind: 'all'; filter: EventFilter | null } | { kind: 'stream'; st
  * notify listeners synchronously right after committing, so no event can fall between the two (no gap) and
  * the cursor check drops anything already sent (no duplicate). When the client is slow, the subscription
  * leaves live mode, waits for the call to drain and catches up from the log again: buffering stays bounded.
+ * Responses are pushed to the sink and flushed once per page / per commit (one HTTP/2 write for many events).
  */
 class Subscription implements CommitListener {
   private live = false;
@@ -37,6 +38,7 @@ class Subscription implements CommitListener {
   constructor(
     private readonly ctx: ServerContext,
     private readonly call: Call,
+    private readonly sink: ReadSink,
     private readonly target: Target,
     private cursor: number,
   ) {
@@ -44,7 +46,7 @@ class Subscription implements CommitListener {
     this.removeListener = ctx.store.addListener(this);
     const shutdown = () => {
       this.close();
-      call.end();
+      sink.end();
     };
     ctx.shutdownHooks.add(shutdown);
     this.unregisterShutdown = () => ctx.shutdownHooks.delete(shutdown);
@@ -56,7 +58,7 @@ class Subscription implements CommitListener {
   }
 
   start(): void {
-    this.call.write(encodeConfirmation(randomUUID()));
+    this.sink.push(encodeConfirmation(randomUUID()));
     this.resume();
   }
 
@@ -80,7 +82,7 @@ class Subscription implements CommitListener {
     this.catchUp().catch((err: unknown) => {
       if (this.closed) return;
       this.close();
-      this.call.emit('error', toServiceError(err));
+      this.sink.fail(toServiceError(err));
     });
   }
 
@@ -93,37 +95,35 @@ class Subscription implements CommitListener {
         this.live = true;
         if (!this.caughtUpSent) {
           this.caughtUpSent = true;
-          this.call.write(encodeCaughtUp());
+          this.sink.push(encodeCaughtUp());
         }
+        this.sink.flush();
         return;
       }
-      for (const e of page) {
-        if (!this.deliver(e) && !(await this.drained())) return;
-      }
+      for (const e of page) this.deliver(e);
+      if (!this.sink.flush() && !(await this.drained())) return;
     }
   }
 
   private async drained(): Promise<boolean> {
-    const ok = await waitForDrain(this.call);
+    const ok = await this.sink.drained();
     return ok && !this.closed;
   }
 
-  /** Sends `e` if it passes the filter, advances the cursor; false when the caller must wait for drain. */
-  private deliver(e: StoredEvent): boolean {
-    let canContinue = true;
+  /** Queues `e` if it passes the filter (and a checkpoint when one is due), advances the cursor. */
+  private deliver(e: StoredEvent): void {
     if (this.target.kind === 'all') {
       this.cursor = e.position;
       const filter = this.target.filter;
-      if (!filter || filter.matches(e)) canContinue = write(this.call, encodeEventResp(e));
+      if (!filter || filter.matches(e)) this.sink.push(encodeEventResp(e));
       if (this.checkpointInterval > 0 && ++this.sinceCheckpoint >= this.checkpointInterval) {
         this.sinceCheckpoint = 0;
-        canContinue = write(this.call, encodeCheckpoint(e.position)) && canContinue;
+        this.sink.push(encodeCheckpoint(e.position));
       }
     } else {
       this.cursor = e.revision;
-      canContinue = write(this.call, encodeEventResp(e));
+      this.sink.push(encodeEventResp(e));
     }
-    return canContinue;
   }
 
   onCommitted(events: StoredEvent[]): void {
@@ -134,26 +134,31 @@ class Subscription implements CommitListener {
       } else if (e.stream !== this.target.stream || e.revision <= this.cursor) {
         continue;
       }
-      if (!this.deliver(e)) {
-        // Too far ahead of the client: stop pushing, resume from the log once it drained.
-        this.live = false;
-        void this.drained().then((ok) => {
-          if (ok) this.resume();
-        });
-        return;
-      }
+      this.deliver(e);
+    }
+    if (!this.sink.flush()) {
+      // Too far ahead of the client: stop pushing, resume from the log once it drained.
+      this.live = false;
+      void this.drained().then((ok) => {
+        if (ok) this.resume();
+      });
     }
   }
 
   onTombstoned(stream: string): void {
     if (this.target.kind === 'stream' && this.target.stream === stream && !this.closed) {
       this.close();
-      this.call.emit('error', streamDeletedError(stream));
+      this.sink.fail(streamDeletedError(stream));
     }
   }
 }
 
-export function startSubscription(ctx: ServerContext, call: Call, options: ReadReq.Options): void {
+export function startSubscription(
+  ctx: ServerContext,
+  call: Call,
+  sink: ReadSink,
+  options: ReadReq.Options,
+): void {
   const store = ctx.store;
   if (options.hasAll()) {
     const ao = options.getAll() as ReadReq.Options.AllOptions;
@@ -164,7 +169,7 @@ export function startSubscription(ctx: ServerContext, call: Call, options: ReadR
       : ao.hasEnd()
         ? store.lastPosition
         : parseUint64(ao.getPosition()?.getCommitPosition() ?? '0', 'commit position');
-    new Subscription(ctx, call, { kind: 'all', filter }, after).start();
+    new Subscription(ctx, call, sink, { kind: 'all', filter }, after).start();
     return;
   }
   const so = options.getStream() as ReadReq.Options.StreamOptions;
@@ -177,5 +182,5 @@ export function startSubscription(ctx: ServerContext, call: Call, options: ReadR
       ? (head?.lastRevision ?? -1)
       : parseUint64(so.getRevision(), 'revision');
   if (head) after = Math.max(after, store.visibility(stream, head).fromRevision - 1);
-  new Subscription(ctx, call, { kind: 'stream', stream }, after).start();
+  new Subscription(ctx, call, sink, { kind: 'stream', stream }, after).start();
 }
