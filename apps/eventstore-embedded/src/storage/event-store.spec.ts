@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { encodeEventResp, eventDataOf } from '../streams/encode';
 import { EventStore } from './event-store';
 import { SqliteEventLog } from './sqlite-event-log';
 import { ProposedEvent } from './types';
@@ -164,7 +165,7 @@ describe('EventStore writes (synchronous=NORMAL)', () => {
     expect(outcomes.map((o) => o.kind)).toEqual(sizes.map(() => 'ok'));
     const all = store.readAllForward(0, 1000);
     expect(all.map((e) => e.position)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
-    expect(all.map((e) => JSON.parse(e.data.toString()).n)).toEqual(
+    expect(all.map((e) => JSON.parse(eventDataOf(e.wire).toString()).n)).toEqual(
       Array.from({ length: n }, (_, i) => i + 1),
     );
     expect(store.readStreamForward('s0', 0, 1000).map((e) => e.revision)).toEqual(
@@ -200,13 +201,10 @@ describe('SqliteEventLog idempotence lookup', () => {
   it('finds the first revision of an event id in a stream through the (stream, event_id) index', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'event-log-spec-'));
     const log = new SqliteEventLog(dir, 'NORMAL');
-    const stored = (position: number, stream: string, revision: number, n: number) => ({
-      ...event(n),
-      position,
-      stream,
-      revision,
-      created: 0,
-    });
+    const stored = (position: number, stream: string, revision: number, n: number) => {
+      const e = { ...event(n), position, stream, revision, created: 0 };
+      return { ...e, wire: encodeEventResp(e) };
+    };
     log.transaction(() =>
       log.insertAll([stored(1, 'a', 0, 1), stored(2, 'a', 1, 2), stored(3, 'b', 0, 1), stored(4, 'a', 2, 2)]),
     );

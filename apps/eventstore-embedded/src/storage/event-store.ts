@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import { encodeEventResp, eventDataOf } from '../streams/encode';
 import { SqliteEventLog, SynchronousMode } from './sqlite-event-log';
 import { isMetastream, metastreamOf, parseStreamMetadata, StreamMetadata } from './stream-metadata';
-import { ExpectedRevision, ProposedEvent, StoredEvent, StreamHead, StreamState, WriteOutcome } from './types';
+import {
+  ExpectedRevision,
+  NewEvent,
+  ProposedEvent,
+  StoredEvent,
+  StreamHead,
+  StreamState,
+  WriteOutcome,
+} from './types';
 
 export interface CommitListener {
   /** Called synchronously right after a transaction committed, with its events in `$all` order. */
@@ -39,7 +48,7 @@ const NO_HEAD: StreamHead = { lastRevision: -1, state: StreamState.Live, truncat
 /** Tracks what one flush has written so far; nothing reaches the caches until the commit succeeded. */
 class FlushContext {
   readonly heads = new Map<string, StreamHead>();
-  readonly inserted: StoredEvent[] = [];
+  readonly inserted: NewEvent[] = [];
   readonly tombstoned: string[] = [];
   constructor(
     public lastPosition: number,
@@ -135,7 +144,7 @@ export class EventStore {
       head && head.lastRevision >= 0
         ? this.log.readStreamBackward(metastreamOf(stream), head.lastRevision, 1)
         : [];
-    const meta = last ? parseStreamMetadata(last.data) : null;
+    const meta = last ? parseStreamMetadata(eventDataOf(last.wire)) : null;
     this.metadataCache.set(stream, meta);
     return meta;
   }
@@ -145,7 +154,7 @@ export class EventStore {
     const metastream = metastreamOf(stream);
     if (!ctx.heads.has(metastream) && !this.written.has(metastream)) return this.metadata(stream);
     const [last] = this.log.readStreamBackward(metastreamOf(stream), Number.MAX_SAFE_INTEGER, 1);
-    return last ? parseStreamMetadata(last.data) : null;
+    return last ? parseStreamMetadata(eventDataOf(last.wire)) : null;
   }
 
   visibility(stream: string, head: StreamHead): Visibility {
@@ -375,18 +384,17 @@ export class EventStore {
     let revision = head.lastRevision;
     const first = ctx.inserted.length;
     for (const e of events) {
-      const stored: StoredEvent = {
-        position: ++ctx.lastPosition,
+      const position = ++ctx.lastPosition;
+      ctx.inserted.push({
+        position,
         stream,
         revision: ++revision,
         eventId: e.eventId,
         type: e.type,
-        contentType: e.contentType,
-        data: e.data,
-        metadata: e.metadata,
         created: ctx.created,
-      };
-      ctx.inserted.push(stored);
+        // Encoded once here: stored as is, sent as is to every reader and live subscriber.
+        wire: encodeEventResp({ ...e, position, stream, revision, created: ctx.created }),
+      });
     }
     // Written before the next request of the flush is validated (its idempotence check reads the table).
     this.log.insertAll(first === 0 ? ctx.inserted : ctx.inserted.slice(first));

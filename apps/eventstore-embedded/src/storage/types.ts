@@ -1,17 +1,21 @@
-/** A committed event as held in the log. Positions are the `$all` sequence (commit = prepare). */
+/**
+ * A committed event as the log holds it. Positions are the `$all` sequence (commit = prepare). Its id, content
+ * type, data and metadata live only in `wire`: what readers are sent, encoded once when it was committed.
+ */
 export interface StoredEvent {
   position: number;
   stream: string;
   revision: number;
-  eventId: string;
   type: string;
-  contentType: string;
-  data: Buffer;
-  metadata: Buffer;
   /** .NET ticks (100 ns) since the Unix epoch, as the client expects in the `created` metadata entry. */
   created: number;
-  /** Cached wire encoding of the ReadResp carrying this event (shared by all live subscribers). */
-  encoded?: Buffer;
+  /** The ReadResp message carrying this event, protobuf-encoded (streams/encode.ts `encodeEventResp`). */
+  wire: Buffer;
+}
+
+/** An event being committed: what is stored, plus its id (indexed for idempotent re-appends). */
+export interface NewEvent extends StoredEvent {
+  eventId: string;
 }
 
 export interface ProposedEvent {

@@ -1,5 +1,5 @@
 import { ProtoWriter } from '../proto/wire';
-import { StoredEvent } from '../storage/types';
+import { ProtoReader } from '../proto/reader';
 
 // Field numbers from streams.proto / shared.proto / status.proto (event_store.client.*).
 const enum ReadResp {
@@ -13,31 +13,150 @@ const enum ReadResp {
 const streamIdentifier = (w: ProtoWriter, field: number, stream: string) =>
   w.message(field, (m) => m.bytesField(3, Buffer.from(stream, 'utf8')));
 
-const mapEntry = (w: ProtoWriter, field: number, key: string, value: string) =>
-  w.message(field, (m) => m.stringField(1, key).stringField(2, value));
-
-function recordedEvent(w: ProtoWriter, e: StoredEvent): void {
-  w.message(1, (u) => u.stringField(2, e.eventId));
-  streamIdentifier(w, 2, e.stream);
-  w.uint64Field(3, e.revision);
-  w.uint64Field(4, e.position);
-  w.uint64Field(5, e.position);
-  mapEntry(w, 6, 'type', e.type);
-  mapEntry(w, 6, 'content-type', e.contentType);
-  mapEntry(w, 6, 'created', String(e.created));
-  if (e.metadata.length > 0) w.bytesField(7, e.metadata);
-  if (e.data.length > 0) w.bytesField(8, e.data);
+/** What a ReadResp event message is made of (an event as committed: see `EventStore`). */
+export interface EventFields {
+  position: number;
+  stream: string;
+  revision: number;
+  eventId: string;
+  type: string;
+  contentType: string;
+  /** .NET ticks (100 ns) since the Unix epoch. */
+  created: number;
+  data: Uint8Array;
+  metadata: Uint8Array;
 }
 
-/** ReadResp { event: ReadEvent { event, commit_position } }, cached on the event for live fan-out. */
-export function encodeEventResp(e: StoredEvent): Buffer {
-  if (e.encoded) return e.encoded;
-  const w = new ProtoWriter(e.data.length + e.metadata.length + e.stream.length + e.type.length + 160);
-  w.message(ReadResp.Event, (ev) => {
-    ev.message(1, (r) => recordedEvent(r, e));
-    ev.uint64Field(3, e.position);
-  });
-  return (e.encoded = w.finish());
+/** Bytes of a varint (0 <= value <= 2^53). */
+function varintLength(value: number): number {
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x200000) return 3;
+  if (value < 0x10000000) return 4;
+  let size = 5;
+  for (let v = Math.floor(value / 0x800000000); v > 0; v = Math.floor(v / 128)) size++;
+  return size;
+}
+
+function putVarint(buf: Buffer, pos: number, value: number): number {
+  while (value >= 0x80) {
+    buf[pos++] = (value % 128) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  buf[pos++] = value;
+  return pos;
+}
+
+/** A length-delimited field's tag and length; the caller writes `len` bytes after it. */
+function putLen(buf: Buffer, pos: number, tag: number, len: number): number {
+  buf[pos++] = tag;
+  return putVarint(buf, pos, len);
+}
+
+const lenField = (len: number) => 1 + varintLength(len) + len;
+
+/** A uint64 field; proto3 leaves out zero (the default), as google-protobuf does. */
+const varintField = (value: number) => (value === 0 ? 0 : 1 + varintLength(value));
+
+function putVarintField(buf: Buffer, pos: number, tag: number, value: number): number {
+  if (value === 0) return pos;
+  buf[pos++] = tag;
+  return putVarint(buf, pos, value);
+}
+
+function putString(buf: Buffer, pos: number, tag: number, value: string, bytes: number): number {
+  pos = putLen(buf, pos, tag, bytes);
+  return pos + buf.write(value, pos, bytes, 'utf8');
+}
+
+function putBytes(buf: Buffer, pos: number, tag: number, value: Uint8Array): number {
+  pos = putLen(buf, pos, tag, value.length);
+  buf.set(value, pos);
+  return pos + value.length;
+}
+
+// Tags (field number << 3 | wire type) of streams.proto / shared.proto, all fields below 16: one byte each.
+const LEN = 2;
+const tag = (field: number, wireType: number) => (field << 3) | wireType;
+
+/**
+ * ReadResp { event: ReadEvent { event: RecordedEvent, commit_position } }: the message a reader receives for an
+ * event, exactly sized and written in one pass (no intermediate objects). The log stores it as is, so reads
+ * send the stored bytes (see SqliteEventLog). Byte for byte what google-protobuf's serializeBinary writes
+ * for the same message (encode.spec.ts).
+ */
+export function encodeEventResp(e: EventFields): Buffer {
+  const created = String(e.created);
+  const streamBytes = Buffer.byteLength(e.stream, 'utf8');
+  const idBytes = Buffer.byteLength(e.eventId, 'utf8');
+  const typeBytes = Buffer.byteLength(e.type, 'utf8');
+  const contentTypeBytes = Buffer.byteLength(e.contentType, 'utf8');
+  const uuid = lenField(idBytes); // Uuid { string = 2 }
+  const streamId = lenField(streamBytes); // StreamIdentifier { stream_name = 3 }
+  const typeEntry = lenField(4) + lenField(typeBytes); // map entry { key = 1, value = 2 }
+  const contentTypeEntry = lenField(12) + lenField(contentTypeBytes);
+  const createdEntry = lenField(7) + lenField(created.length);
+  const recorded =
+    lenField(uuid) +
+    lenField(streamId) +
+    varintField(e.revision) +
+    2 * varintField(e.position) +
+    lenField(typeEntry) +
+    lenField(contentTypeEntry) +
+    lenField(createdEntry) +
+    (e.metadata.length > 0 ? lenField(e.metadata.length) : 0) +
+    (e.data.length > 0 ? lenField(e.data.length) : 0);
+  const readEvent = lenField(recorded) + varintField(e.position);
+  const buf = Buffer.allocUnsafe(lenField(readEvent));
+
+  let p = putLen(buf, 0, tag(ReadResp.Event, LEN), readEvent);
+  p = putLen(buf, p, tag(1, LEN), recorded); // ReadEvent.event
+  p = putLen(buf, p, tag(1, LEN), uuid); // RecordedEvent.id
+  p = putString(buf, p, tag(2, LEN), e.eventId, idBytes);
+  p = putLen(buf, p, tag(2, LEN), streamId); // RecordedEvent.stream_identifier
+  p = putString(buf, p, tag(3, LEN), e.stream, streamBytes);
+  p = putVarintField(buf, p, tag(3, 0), e.revision); // stream_revision
+  p = putVarintField(buf, p, tag(4, 0), e.position); // prepare_position
+  p = putVarintField(buf, p, tag(5, 0), e.position); // commit_position
+  // The metadata map, entries in key order as google-protobuf writes them.
+  p = putLen(buf, p, tag(6, LEN), contentTypeEntry);
+  p = putString(buf, p, tag(1, LEN), 'content-type', 12);
+  p = putString(buf, p, tag(2, LEN), e.contentType, contentTypeBytes);
+  p = putLen(buf, p, tag(6, LEN), createdEntry);
+  p = putString(buf, p, tag(1, LEN), 'created', 7);
+  p = putString(buf, p, tag(2, LEN), created, created.length);
+  p = putLen(buf, p, tag(6, LEN), typeEntry);
+  p = putString(buf, p, tag(1, LEN), 'type', 4);
+  p = putString(buf, p, tag(2, LEN), e.type, typeBytes);
+  if (e.metadata.length > 0) p = putBytes(buf, p, tag(7, LEN), e.metadata); // custom_metadata
+  if (e.data.length > 0) p = putBytes(buf, p, tag(8, LEN), e.data);
+  p = putVarintField(buf, p, tag(3, 0), e.position); // ReadEvent.commit_position
+  if (p !== buf.length) throw new Error(`ReadResp sized ${buf.length} bytes but ${p} written`);
+  return buf;
+}
+
+/** The event's data (RecordedEvent.data) inside an encoded ReadResp event message: a view, no copy. */
+export function eventDataOf(resp: Buffer): Buffer {
+  const r = new ProtoReader(resp);
+  for (const path of [ReadResp.Event, 1]) {
+    let found = false;
+    while (!r.done) {
+      const t = r.tag();
+      if (t === tag(path, LEN)) {
+        r.end = r.delimited();
+        found = true;
+        break;
+      }
+      r.skip(t & 7);
+    }
+    if (!found) throw new Error('Not a ReadResp event message');
+  }
+  while (!r.done) {
+    const t = r.tag();
+    if (t === tag(8, LEN)) return r.bytes();
+    r.skip(t & 7);
+  }
+  return Buffer.alloc(0);
 }
 
 export const encodeConfirmation = (subscriptionId: string): Buffer =>

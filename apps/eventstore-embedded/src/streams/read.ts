@@ -3,7 +3,7 @@ import { ReadReq } from '@eventstore/db-client/generated/streams_pb';
 import { BadRequest, streamDeletedError, toServiceError } from '../errors';
 import { StoredEvent, StreamState } from '../storage/types';
 import { ServerContext } from './context';
-import { encodeEventResp, encodeStreamNotFound } from './encode';
+import { encodeStreamNotFound } from './encode';
 import { EventFilter, parseFilter } from './filter';
 import { parseStreamName, parseUint64 } from './request';
 import { ReadSink, readSink } from './sink';
@@ -99,7 +99,7 @@ async function pump(sink: ReadSink, read: FiniteRead, count: number): Promise<vo
       if (remaining === 0) break;
       if (!read.visible(e)) continue;
       remaining--;
-      sink.push(encodeEventResp(e));
+      sink.push(e.wire);
     }
     if (!sink.flush() && !(await sink.drained())) return;
   }

@@ -5,7 +5,7 @@ import { streamDeletedError, toServiceError } from '../errors';
 import { CommitListener } from '../storage/event-store';
 import { StoredEvent, StreamState } from '../storage/types';
 import { ServerContext } from './context';
-import { encodeCaughtUp, encodeCheckpoint, encodeConfirmation, encodeEventResp } from './encode';
+import { encodeCaughtUp, encodeCheckpoint, encodeConfirmation } from './encode';
 import { EventFilter, parseFilter } from './filter';
 import { parseStreamName, parseUint64 } from './request';
 import { ReadSink } from './sink';
@@ -115,14 +115,14 @@ class Subscription implements CommitListener {
     if (this.target.kind === 'all') {
       this.cursor = e.position;
       const filter = this.target.filter;
-      if (!filter || filter.matches(e)) this.sink.push(encodeEventResp(e));
+      if (!filter || filter.matches(e)) this.sink.push(e.wire);
       if (this.checkpointInterval > 0 && ++this.sinceCheckpoint >= this.checkpointInterval) {
         this.sinceCheckpoint = 0;
         this.sink.push(encodeCheckpoint(e.position));
       }
     } else {
       this.cursor = e.revision;
-      this.sink.push(encodeEventResp(e));
+      this.sink.push(e.wire);
     }
   }
 
