@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
+import { ReadResp } from '@eventstore/db-client/generated/streams_pb';
 import { encodeEventResp, eventDataOf } from '../streams/encode';
 import { EventStore } from './event-store';
 import { SqliteEventLog } from './sqlite-event-log';
@@ -213,5 +215,92 @@ describe('SqliteEventLog idempotence lookup', () => {
     expect(log.revisionOfEventId('b', event(2).eventId)).toBeUndefined();
     log.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('SqliteEventLog migration from the layout without the wire column', () => {
+  it('re-encodes every event; reads, idempotence lookups and appends work on the migrated log', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'event-log-migrate-'));
+    const old = new Database(path.join(dir, 'eventstore.sqlite'));
+    old.exec(`
+      CREATE TABLE events (
+        position INTEGER PRIMARY KEY, stream TEXT NOT NULL, revision INTEGER NOT NULL, event_id TEXT NOT NULL,
+        type TEXT NOT NULL, content_type TEXT NOT NULL, data BLOB NOT NULL, metadata BLOB NOT NULL,
+        created INTEGER NOT NULL, UNIQUE (stream, revision));
+      CREATE INDEX events_stream_event_id ON events (stream, event_id);
+      CREATE TABLE streams (stream TEXT PRIMARY KEY, last_revision INTEGER NOT NULL,
+        state INTEGER NOT NULL DEFAULT 0, truncate_before INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;`);
+    const rows = [
+      [
+        1,
+        'a',
+        0,
+        event(1).eventId,
+        'T1',
+        'application/json',
+        Buffer.from('{"n":1}'),
+        Buffer.from('{"m":1}'),
+        5,
+      ],
+      [
+        2,
+        'b',
+        0,
+        event(2).eventId,
+        'T2',
+        'application/octet-stream',
+        Buffer.from([0, 1, 2]),
+        Buffer.alloc(0),
+        6,
+      ],
+      [3, 'a', 1, event(3).eventId, 'T3', 'application/json', Buffer.alloc(0), Buffer.alloc(0), 7],
+    ] as const;
+    const insert = old.prepare('INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    for (const row of rows) insert.run(...row);
+    old.prepare('INSERT INTO streams VALUES (?, ?, 0, 0)').run('a', 1);
+    old.prepare('INSERT INTO streams VALUES (?, ?, 0, 0)').run('b', 0);
+    old.close();
+
+    const log = new SqliteEventLog(dir, 'NORMAL');
+    const read = log.readAllForward(0, 10);
+    expect(read.map((e) => [e.position, e.stream, e.revision, e.type, e.created])).toEqual(
+      rows.map((r) => [r[0], r[1], r[2], r[4], r[8]]),
+    );
+    for (const [i, e] of read.entries()) {
+      const [position, stream, revision, eventId, type, contentType, data, metadata, created] = rows[i];
+      // What the log now stores is what the old layout's fields encode to (and what the client decodes).
+      expect(
+        e.wire.equals(
+          encodeEventResp({
+            position,
+            stream,
+            revision,
+            eventId,
+            type,
+            contentType,
+            data,
+            metadata,
+            created,
+          }),
+        ),
+      ).toBe(true);
+      const recorded = ReadResp.deserializeBinary(e.wire).getEvent()!.getEvent()!;
+      expect(recorded.getId()!.getString()).toBe(eventId);
+      expect(recorded.getMetadataMap().get('content-type')).toBe(contentType);
+      expect(Buffer.from(recorded.getData_asU8())).toEqual(data);
+      expect(Buffer.from(recorded.getCustomMetadata_asU8())).toEqual(metadata);
+    }
+    expect(log.revisionOfEventId('a', event(3).eventId)).toBe(1);
+    expect(log.loadHead('a')?.lastRevision).toBe(1);
+    log.close();
+
+    // Opening again does not migrate again; the store appends after the migrated events.
+    const store = new EventStore(dir, 'NORMAL');
+    return store.append('a', { kind: 'revision', revision: 1 }, [event(4)]).then((outcome) => {
+      expect(outcome).toMatchObject({ kind: 'ok', currentRevision: 2 });
+      expect(store.readStreamForward('a', 0, 10).map((e) => e.position)).toEqual([1, 3, 4]);
+      store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
   });
 });
