@@ -218,11 +218,8 @@ async function main(): Promise<void> {
   const { child, port } = await startServer(dataDir);
   const client = EventStoreDBClient.connectionString(`esdb://127.0.0.1:${port}?tls=false`);
   try {
-    if (!reuse) {
-      const started = Date.now();
-      const written = await prefill(client);
-      console.log(`prefill: ${written} events in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    }
+    if (!reuse)
+      report('prefill: appends of 5 events, 16 writers', await measure(child.pid!, () => prefill(client)));
     for (let round = 0; round < ROUNDS; round++) {
       if (PHASES.has('all'))
         report('$all read (client, decoded)', await measure(child.pid!, () => readAll(client)));

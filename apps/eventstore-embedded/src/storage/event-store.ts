@@ -393,7 +393,17 @@ export class EventStore {
         type: e.type,
         created: ctx.created,
         // Encoded once here: stored as is, sent as is to every reader and live subscriber.
-        wire: encodeEventResp({ ...e, position, stream, revision, created: ctx.created }),
+        wire: encodeEventResp({
+          position,
+          stream,
+          revision,
+          eventId: e.eventId,
+          type: e.type,
+          contentType: e.contentType,
+          created: ctx.created,
+          data: e.data,
+          metadata: e.metadata,
+        }),
       });
     }
     // Written before the next request of the flush is validated (its idempotence check reads the table).
