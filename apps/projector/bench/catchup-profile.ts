@@ -4,11 +4,12 @@
  * PostgreSQL or SQLite.
  *   node --cpu-prof -r ./tools/register.js apps/projector/bench/catchup-profile.ts sqlite --store /tmp/store
  */
-import { EsdbClientAdapter } from '@session-engine/event-store';
+import { EsdbClientAdapter, SessionEventStore } from '@session-engine/event-store';
 import { SessionHistory } from '@session-engine/read-models/testing/session-history';
 import { postgresTestDatabase, sqliteTestDatabase } from '@session-engine/read-models/testing/test-databases';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import pino from 'pino';
@@ -22,6 +23,21 @@ const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
 };
+
+/** Wall time, events/s and this process's CPU (all its threads) per event, with the load average. */
+function report(name: string, done: boolean, events: number, started: bigint, cpu: NodeJS.CpuUsage) {
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  console.log(
+    `${name}: ${done ? 'caught up' : 'TIMEOUT'} ${events} events in ${seconds.toFixed(2)} s = ${Math.round(events / seconds)}/s, ` +
+      `CPU ${((used.user + used.system) / events).toFixed(1)} µs/event (user ${(used.user / events).toFixed(1)}, ` +
+      `system ${(used.system / events).toFixed(1)}), load ${load}`,
+  );
+}
 
 async function main() {
   const name = process.argv[2] ?? 'sqlite';
@@ -58,7 +74,24 @@ async function main() {
     new Date().toISOString(),
   );
   const last = await appendHistories(client, [marker]);
+  if (name === 'read') {
+    // The subscription alone: what decoding the events costs this process.
+    const cpu = process.cpuUsage();
+    const started = process.hrtime.bigint();
+    let n = 0;
+    const subscription = new SessionEventStore(client).subscribeToSessionEvents({});
+    for await (const e of subscription) {
+      n++;
+      if (e.position! >= last) break;
+    }
+    await subscription.close();
+    report(name, true, n, started, cpu);
+    await client.close();
+    child.kill('SIGTERM');
+    return;
+  }
   const database = name === 'postgres' ? postgresTestDatabase() : sqliteTestDatabase();
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   const projector = await startProjector({
     connectionString,
@@ -69,10 +102,7 @@ async function main() {
   });
   const target = last;
   const done = await projector.waitForPosition(target, 180_000);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  console.log(
-    `${name}: ${done ? 'caught up' : 'TIMEOUT'} ${events} events in ${seconds.toFixed(2)} s = ${Math.round(events / seconds)}/s`,
-  );
+  report(name, done, events, started, cpu);
   await projector.stop();
   await database.drop();
   await client.close();

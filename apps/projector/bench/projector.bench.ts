@@ -70,6 +70,7 @@ async function prefill(client: EsdbClientAdapter): Promise<{ last: bigint; event
 
 async function catchUp(name: string, connectionString: string, last: bigint, events: number) {
   const database = name === 'postgres' ? postgresTestDatabase() : sqliteTestDatabase();
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   const projector = await startProjector({
     connectionString,
@@ -79,15 +80,17 @@ async function catchUp(name: string, connectionString: string, last: bigint, eve
   });
   const done = await projector.waitForPosition(last, CATCH_UP_TIMEOUT_MS);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
   await projector.stop();
   await database.drop();
   if (!done) throw new Error(`${name}: catch-up did not finish within ${CATCH_UP_TIMEOUT_MS / 1000} s`);
-  return { seconds, perSecond: events / seconds };
+  return { seconds, perSecond: events / seconds, cpuPerEvent: cpuPerEvent(used, events) };
 }
 
 /** The event store's side alone: the same catch-up subscription, events only counted. */
 async function readAll(client: EsdbClientAdapter, last: bigint) {
   const events: ProjectedEvent[] = [];
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   const subscription = new SessionEventStore(client).subscribeToSessionEvents({});
   for await (const e of subscription) {
@@ -100,7 +103,8 @@ async function readAll(client: EsdbClientAdapter, last: bigint) {
     if (e.position! >= last) break;
   }
   await subscription.close();
-  return { events, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { events, seconds, cpuPerEvent: cpuPerEvent(process.cpuUsage(cpu), events.length) };
 }
 
 /** The read-model side alone: the events already in memory, written in the projector's default batches. */
@@ -109,15 +113,17 @@ async function writeOnly(name: string, events: ProjectedEvent[]) {
   const rm = await openReadModelDatabase(database.options());
   const writer = await ReadModelWriter.open(rm.db);
   const size = DEFAULT_BATCH_SIZE[rm.dialect];
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   for (let i = 0; i < events.length; i += size) {
     const batch = events.slice(i, i + size);
     await writer.apply(batch, batch[batch.length - 1].position);
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
   await rm.close();
   await database.drop();
-  return events.length / seconds;
+  return { perSecond: events.length / seconds, cpuPerEvent: cpuPerEvent(used, events.length) };
 }
 
 async function steadyLag(name: string, connectionString: string, client: EsdbClientAdapter) {
@@ -134,6 +140,7 @@ async function steadyLag(name: string, connectionString: string, client: EsdbCli
 
   const lags: number[] = [];
   let missed = 0;
+  const cpu = process.cpuUsage();
   const sessions = Array.from(
     { length: 200 },
     (_, i) => new SessionHistory(9, `steady-${name}-${i}`, (name === 'postgres' ? 9_000_000 : 9_500_000) + i),
@@ -161,12 +168,32 @@ async function steadyLag(name: string, connectionString: string, client: EsdbCli
   }
   await Promise.all(pending);
   const elapsed = (Date.now() - started) / 1000;
+  // This process also appends the commands; its CPU per command is an upper bound of the projector's.
+  const cpuPerCommand = cpuPerEvent(process.cpuUsage(cpu), total);
   await projector.stop();
   await database.drop();
   lags.sort((a, b) => a - b);
   const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))];
-  return { achieved: total / elapsed, p50: pct(50), p99: pct(99), max: lags[lags.length - 1], missed };
+  return {
+    achieved: total / elapsed,
+    p50: pct(50),
+    p99: pct(99),
+    max: lags[lags.length - 1],
+    missed,
+    cpuPerCommand,
+  };
 }
+
+/** This process's CPU (every thread of it) per event, in µs. */
+function cpuPerEvent(used: NodeJS.CpuUsage, events: number): string {
+  return `${((used.user + used.system) / events).toFixed(1)} µs`;
+}
+
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 /** The log's current end, found by appending one marker session. */
 async function prefillMarker(client: EsdbClientAdapter) {
@@ -192,24 +219,29 @@ async function main(): Promise<void> {
     const { last, events } = await prefill(client);
     const read = await readAll(client, last);
     console.log(
-      `event store → subscription alone: ${read.events.length} events in ${read.seconds.toFixed(2)} s = ${Math.round(read.events.length / read.seconds)} events/s`,
+      `event store → subscription alone: ${read.events.length} events in ${read.seconds.toFixed(2)} s = ${Math.round(read.events.length / read.seconds)} events/s, ` +
+        `CPU ${read.cpuPerEvent}/event, load ${load()}`,
     );
     for (const name of ['postgres', 'sqlite']) {
-      const perSecond = await writeOnly(name, read.events);
-      console.log(`read-model writes alone into ${name.padEnd(8)}: ${Math.round(perSecond)} events/s`);
+      const written = await writeOnly(name, read.events);
+      console.log(
+        `read-model writes alone into ${name.padEnd(8)}: ${Math.round(written.perSecond)} events/s, ` +
+          `CPU ${written.cpuPerEvent}/event, load ${load()}`,
+      );
     }
     for (const name of ['postgres', 'sqlite']) {
       const result = await catchUp(name, server.connectionString, last, events);
       console.log(
         `catch-up into ${name.padEnd(8)}: ${events} events in ${result.seconds.toFixed(2)} s = ${Math.round(result.perSecond)} events/s ` +
-          `(target ${name === 'postgres' ? '10 000' : '20 000'}/s)`,
+          `(target ${name === 'postgres' ? '10 000' : '20 000'}/s), projector CPU ${result.cpuPerEvent}/event, load ${load()}`,
       );
     }
     for (const name of ['postgres', 'sqlite']) {
       const r = await steadyLag(name, server.connectionString, client);
       console.log(
         `steady ${RATE} commands/s for ${SECONDS} s into ${name.padEnd(8)}: achieved ${Math.round(r.achieved)}/s, ` +
-          `lag ack→projected p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms, not projected within 30 s: ${r.missed} (target < 1 s)`,
+          `lag ack→projected p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms, not projected within 30 s: ${r.missed} (target < 1 s), ` +
+          `CPU ${r.cpuPerCommand}/command (projector + load generator), load ${load()}`,
       );
     }
   } finally {

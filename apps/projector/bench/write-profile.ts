@@ -4,6 +4,7 @@
  */
 import { openReadModelDatabase, type ProjectedEvent, ReadModelWriter } from '@session-engine/read-models';
 import { postgresTestDatabase, sqliteTestDatabase } from '@session-engine/read-models/testing/test-databases';
+import os from 'node:os';
 import { workload } from '../src/testing/workload';
 
 async function main() {
@@ -14,14 +15,20 @@ async function main() {
   const database = name === 'postgres' ? postgresTestDatabase() : sqliteTestDatabase();
   const rm = await openReadModelDatabase(database.options());
   const writer = await ReadModelWriter.open(rm.db);
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   for (let i = 0; i < events.length; i += batch) {
     const part = events.slice(i, i + batch);
     await writer.apply(part, part[part.length - 1].position);
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
   console.log(
-    `${name} batch ${batch}: ${events.length} events in ${seconds.toFixed(2)} s = ${Math.round(events.length / seconds)}/s`,
+    `${name} batch ${batch}: ${events.length} events in ${seconds.toFixed(2)} s = ${Math.round(events.length / seconds)}/s, ` +
+      `CPU ${((used.user + used.system) / events.length).toFixed(1)} µs/event, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
   );
   await rm.close();
   await database.drop();
