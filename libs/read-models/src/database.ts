@@ -110,6 +110,18 @@ export interface ReadModelDatabase {
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+const OPENED = new WeakMap<ReadModelDb, { dialect: SqlDialectName; sqlite?: Database.Database }>();
+
+/**
+ * The dialect of a `db` that `openReadModelDatabase` opened, and on SQLite its better-sqlite3 handle (the
+ * projector's writer runs prepared statements on it inside Kysely's transactions); `undefined` for any
+ * other Kysely instance.
+ */
+export function openedReadModelDb(
+  db: ReadModelDb,
+): { dialect: SqlDialectName; sqlite?: Database.Database } | undefined {
+  return OPENED.get(db);
+}
 const STATEMENT_CACHE_SIZE = 200;
 
 /**
@@ -152,6 +164,7 @@ export async function openReadModelDatabase(options: ReadModelDatabaseOptions): 
     const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
     migrationSchema = current.rows[0]?.schema ?? undefined;
     database = { db, dialect: 'postgres', close: () => db.destroy() };
+    OPENED.set(db, { dialect: 'postgres' });
   } else {
     const dataDir = options.dataDir ?? './data';
     mkdirSync(dataDir, { recursive: true });
@@ -172,6 +185,7 @@ export async function openReadModelDatabase(options: ReadModelDatabaseOptions): 
     cachePreparedStatements(sqlite);
     const db = new Kysely<ReadModelTables>({ dialect: new SqliteDialect({ database: sqlite }) });
     database = { db, dialect: 'sqlite', close: () => db.destroy() };
+    OPENED.set(db, { dialect: 'sqlite', sqlite });
   }
   if (options.migrate ?? true) {
     try {

@@ -1,5 +1,6 @@
-import type { ReadModelDb } from './database';
+import { openedReadModelDb, type ReadModelDb } from './database';
 import type { ProjectedEvent } from './projected-event';
+import { kyselyRowStore, postgresRowStore, type RowStore, sqliteRowStore } from './row-store';
 import { customerProfilesWriter } from './writers/customer-profiles.writer';
 import { dailyAnalyticsWriter, skuAnalyticsWriter } from './writers/flow.writer';
 import { sessionsWriter } from './writers/sessions.writer';
@@ -38,6 +39,17 @@ export function lowestCheckpoint(checkpoints: Checkpoints): bigint | undefined {
   return lowest;
 }
 
+/** The fastest way to the rows of a database `openReadModelDatabase` opened; Kysely's builder otherwise. */
+function rowStoreFor(db: ReadModelDb): (trx: ReadModelDb) => RowStore {
+  const opened = openedReadModelDb(db);
+  if (opened?.sqlite) {
+    const store = sqliteRowStore(opened.sqlite);
+    return () => store;
+  }
+  if (opened?.dialect === 'postgres') return postgresRowStore;
+  return kyselyRowStore;
+}
+
 /**
  * Writes batches of events into every projection. One transaction per batch holds, for each
  * projection, its rows and its checkpoint: a crash loses the whole batch or nothing, and the
@@ -50,10 +62,11 @@ export class ReadModelWriter {
     private readonly db: ReadModelDb,
     private checkpoints: Checkpoints,
     private readonly writers: readonly ProjectionWriter[],
+    private readonly rowStore: (trx: ReadModelDb) => RowStore,
   ) {}
 
   static async open(db: ReadModelDb, writers = PROJECTION_WRITERS): Promise<ReadModelWriter> {
-    return new ReadModelWriter(db, await readCheckpoints(db), writers);
+    return new ReadModelWriter(db, await readCheckpoints(db), writers, rowStoreFor(db));
   }
 
   /** Reads the stored checkpoints again (a projector that just became the leader, or after a conflict). */
@@ -87,10 +100,11 @@ export class ReadModelWriter {
     try {
       await this.db.transaction().execute(async (trx) => {
         if (fence) await fence(trx);
+        const store = this.rowStore(trx);
         for (const writer of pending) {
           const from = this.checkpoints.get(writer.name);
           const unseen = from === undefined ? events : events.filter((e) => e.position > from);
-          if (unseen.length > 0) await writer.apply(trx, unseen);
+          if (unseen.length > 0) await writer.apply(store, unseen);
         }
         await this.moveCheckpoints(trx, pending, upTo);
       });

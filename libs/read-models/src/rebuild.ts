@@ -38,6 +38,7 @@ import {
 } from './database';
 import type { ProjectedEvent } from './projected-event';
 import { PROJECTION_WRITERS, readCheckpoints, type Checkpoints } from './read-model-writer';
+import { kyselyRowStore } from './row-store';
 import { upsert } from './sql-helpers';
 import { PROJECTION_NAMES, type ProjectionName, type ProjectionWriter } from './writers/projection-writer';
 
@@ -194,7 +195,7 @@ export class ReadModelRebuild {
       const from = this.staged.get(writer.name);
       if (from !== undefined && from >= to) continue;
       const unseen = events.filter((e) => (from === undefined || e.position > from) && e.position <= to);
-      if (unseen.length > 0) await writer.apply(trx, unseen);
+      if (unseen.length > 0) await writer.apply(kyselyRowStore(trx), unseen);
       moved.push({ projection: writer.name, position: to.toString() });
       next.set(writer.name, to);
     }

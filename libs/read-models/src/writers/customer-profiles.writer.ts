@@ -3,13 +3,13 @@ import type { ReadModelTables } from '../database';
 import { normalize } from '../money';
 import {
   type CustomerProfileRow,
-  foldCustomerProfiles,
+  type ProfileChanges,
   profileKeyId,
   type ProfileSessionRow,
   type ProfileState,
 } from '../projections/customer-profiles.projection';
+import { foldCustomerProfilesInPlace, StreamNames } from '../projections/in-place-folds';
 import { parseSessionStream } from '../projected-event';
-import { selectIn, upsert } from '../sql-helpers';
 import type { ProjectionWriter } from './projection-writer';
 
 export function profileFromColumns(r: ReadModelTables['customer_profiles']): CustomerProfileRow {
@@ -26,9 +26,8 @@ export function profileFromColumns(r: ReadModelTables['customer_profiles']): Cus
 
 export const customerProfilesWriter: ProjectionWriter = {
   name: 'customer_profiles',
-  async apply(trx, events) {
-    const loaded = await selectIn(
-      trx,
+  async apply(store, events) {
+    const loaded = await store.selectIn(
       'profile_sessions',
       'stream_id',
       events.map((e) => e.streamId),
@@ -54,19 +53,19 @@ export const customerProfilesWriter: ProjectionWriter = {
         profileIds.add(profileKeyId({ applicationId, profileId: event.data.profileId }));
       }
     }
-    for (const r of await selectIn(trx, 'customer_profiles', 'id', [...profileIds])) {
+    for (const r of await store.selectIn('customer_profiles', 'id', [...profileIds])) {
       state.profiles.set(r.id, profileFromColumns(r));
     }
 
-    const changed = foldCustomerProfiles(state, events);
-    await upsert(
-      trx,
+    // The rows were loaded for this batch alone: folded in place (same rows as `foldCustomerProfiles`).
+    const changed: ProfileChanges = { sessions: new Set(), profiles: new Set() };
+    foldCustomerProfilesInPlace(state, events, events.length, new StreamNames(), changed);
+    await store.upsert(
       'profile_sessions',
       ['stream_id'],
       [...changed.sessions].map((streamId) => sessionColumns(streamId, state.sessions.get(streamId)!)),
     );
-    await upsert(
-      trx,
+    await store.upsert(
       'customer_profiles',
       ['id'],
       [...changed.profiles].map((id) => profileColumns(id, state.profiles.get(id)!)),

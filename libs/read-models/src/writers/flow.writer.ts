@@ -5,13 +5,18 @@ import {
   dailyAnalyticsProjection,
   type DailyKey,
 } from '../projections/daily-analytics.projection';
-import { type FlowProjection, foldFlow, type FlowState } from '../projections/flow-projection';
+import { type FlowProjection, type FlowState } from '../projections/flow-projection';
+import {
+  foldDailyAnalyticsInPlace,
+  foldSkuAnalyticsInPlace,
+  StreamNames,
+} from '../projections/in-place-folds';
+import type { ProjectedEvent } from '../projected-event';
 import {
   skuAnalyticsProjection,
   type SkuAnalyticsRow,
   type SkuKey,
 } from '../projections/sku-analytics.projection';
-import { selectIn, upsert } from '../sql-helpers';
 import type { ProjectionName, ProjectionWriter } from './projection-writer';
 
 type FlowTable = 'daily_analytics' | 'sku_analytics';
@@ -20,6 +25,14 @@ interface FlowMapping<Key, Row, T extends FlowTable> {
   name: ProjectionName;
   table: T;
   projection: FlowProjection<Key, Row>;
+  /** `foldFlow(projection)` on rows loaded for this batch alone, updated in place. */
+  foldInPlace(
+    state: FlowState<Row>,
+    events: readonly ProjectedEvent[],
+    n: number,
+    names: StreamNames,
+    changed: Set<string>,
+  ): void;
   fromColumns(columns: ReadModelTables[T]): Row;
   toColumns(id: string, row: Row): ReadModelTables[T];
 }
@@ -29,29 +42,28 @@ function flowWriter<Key, Row, T extends FlowTable>(mapping: FlowMapping<Key, Row
   const { name, table, projection } = mapping;
   return {
     name,
-    async apply(trx, events) {
+    async apply(store, events) {
       const streamIds = events.map((e) => e.streamId);
       const state: FlowState<Row> = { rows: new Map(), revisions: new Map() };
-      for (const r of await selectIn(trx, 'projection_streams', 'stream_id', streamIds, {
+      for (const r of await store.selectIn('projection_streams', 'stream_id', streamIds, {
         column: 'projection',
         value: name,
       })) {
         state.revisions.set(r.stream_id, Number(r.revision));
       }
       const ids = events.flatMap((e) => projection.keysOf(e).map((k) => projection.keyId(k)));
-      for (const r of await selectIn(trx, table, 'id', ids)) {
+      for (const r of await store.selectIn(table, 'id', ids)) {
         state.rows.set(r.id, mapping.fromColumns(r));
       }
       const before = new Map(state.revisions);
-      const changed = foldFlow(projection, state, events);
-      await upsert(
-        trx,
+      const changed = new Set<string>();
+      mapping.foldInPlace(state, events, events.length, new StreamNames(), changed);
+      await store.upsert(
         table,
         ['id'],
         [...changed].map((id) => mapping.toColumns(id, state.rows.get(id)!)),
       );
-      await upsert(
-        trx,
+      await store.upsert(
         'projection_streams',
         ['projection', 'stream_id'],
         [...state.revisions]
@@ -66,6 +78,7 @@ export const dailyAnalyticsWriter = flowWriter<DailyKey, DailyAnalyticsRow, 'dai
   name: 'daily_analytics',
   table: 'daily_analytics',
   projection: dailyAnalyticsProjection,
+  foldInPlace: foldDailyAnalyticsInPlace,
   fromColumns: dailyFromColumns,
   toColumns: (id, r) => ({
     id,
@@ -114,6 +127,7 @@ export const skuAnalyticsWriter = flowWriter<SkuKey, SkuAnalyticsRow, 'sku_analy
   name: 'sku_analytics',
   table: 'sku_analytics',
   projection: skuAnalyticsProjection,
+  foldInPlace: foldSkuAnalyticsInPlace,
   fromColumns: skuFromColumns,
   toColumns: (id, r) => ({
     id,

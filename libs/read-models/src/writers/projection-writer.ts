@@ -1,6 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { ReadModelTables } from '../database';
 import type { ProjectedEvent } from '../projected-event';
+import type { RowStore } from '../row-store';
 
 export const PROJECTION_NAMES = [
   'sessions',
@@ -13,5 +12,5 @@ export type ProjectionName = (typeof PROJECTION_NAMES)[number];
 /** Loads the rows a batch touches, folds the batch with the pure projection, writes what changed. */
 export interface ProjectionWriter {
   readonly name: ProjectionName;
-  apply(trx: Kysely<ReadModelTables>, events: readonly ProjectedEvent[]): Promise<void>;
+  apply(rows: RowStore, events: readonly ProjectedEvent[]): Promise<void>;
 }

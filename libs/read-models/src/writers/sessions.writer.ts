@@ -2,7 +2,6 @@ import type { SessionState } from '@session-engine/session-domain';
 import type { ReadModelTables } from '../database';
 import { sortKey } from '../money';
 import { foldSessions, type SessionRow, summarize } from '../projections/sessions.projection';
-import { chunk, selectIn, upsert } from '../sql-helpers';
 import type { ProjectionWriter } from './projection-writer';
 
 export function toColumns(row: SessionRow): ReadModelTables['sessions'] {
@@ -32,9 +31,8 @@ export function toColumns(row: SessionRow): ReadModelTables['sessions'] {
 
 export const sessionsWriter: ProjectionWriter = {
   name: 'sessions',
-  async apply(trx, events) {
-    const loaded = await selectIn(
-      trx,
+  async apply(store, events) {
+    const loaded = await store.selectIn(
       'sessions',
       'stream_id',
       events.map((e) => e.streamId),
@@ -52,10 +50,8 @@ export const sessionsWriter: ProjectionWriter = {
     const changed = [...foldSessions(rows, events)];
     if (changed.length === 0) return;
     const columns = changed.map((streamId) => toColumns(rows.get(streamId)!));
-    await upsert(trx, 'sessions', ['stream_id'], columns);
-    for (const part of chunk(changed, 1000)) {
-      await trx.deleteFrom('session_coupons').where('stream_id', 'in', part).execute();
-    }
+    await store.upsert('sessions', ['stream_id'], columns);
+    await store.deleteIn('session_coupons', 'stream_id', changed);
     const coupons = columns.flatMap((row) =>
       (rows.get(row.stream_id)!.state.couponCodes ?? []).map((code) => ({
         stream_id: row.stream_id,
@@ -64,6 +60,6 @@ export const sessionsWriter: ProjectionWriter = {
         code_lc: code.toLowerCase(),
       })),
     );
-    for (const part of chunk(coupons, 5000)) await trx.insertInto('session_coupons').values(part).execute();
+    await store.insert('session_coupons', coupons);
   },
 };
