@@ -1,5 +1,4 @@
 import {
-  compareReadModels,
   ReadModelRecomputation,
   readStoredReadModels,
   type ReadModelMismatch,
@@ -76,7 +75,7 @@ export async function verifyReadModels(
     checkpoints: Object.fromEntries(
       [...stored.checkpoints].map(([name, p]) => [name, p === undefined ? null : p.toString()]),
     ),
-    mismatches: compareReadModels(recomputation.expectedRows(), stored.rows).flatMap(expand),
+    mismatches: recomputation.compare(stored.rows).flatMap(expand),
   };
 }
 
