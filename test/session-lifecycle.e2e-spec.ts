@@ -77,6 +77,10 @@ describe('a customer session over HTTP', () => {
     expect(anon.cartItems[0]).toMatchObject({ position: 0, returnedQuantity: 0, remainingQuantity: 3 });
     expect(anonymous.headers.get('etag')).toBe('"0"');
     expect(anonymous.headers.get('x-event-position')).toMatch(/^\d+$/);
+    expect(anonymous.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(Number(anonymous.headers.get('content-length'))).toBe(
+      Buffer.byteLength(JSON.stringify(anonymous.body)),
+    );
 
     // A profiled session claims its profile first; a second one of the same profile is not first.
     const profileId = sid('alice');

@@ -9,16 +9,21 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule, type AppDependencies } from './app.module';
 import { ApiExceptionFilter } from './errors/api-exception.filter';
 import { validationException } from './errors/validation-errors';
+import { JsonReplyExpressAdapter } from './http/json-reply.adapter';
 import { requestContext } from './http/request-context';
 import { MetricsService } from './operations/metrics.service';
 
 export async function createSessionApi(deps: AppDependencies): Promise<INestApplication> {
   const metrics = deps.metrics ?? new MetricsService();
-  const app = await NestFactory.create(AppModule.forRoot({ ...deps, metrics }), {
-    bodyParser: false,
-    logger: false,
-    abortOnError: false,
-  });
+  const app = await NestFactory.create(
+    AppModule.forRoot({ ...deps, metrics }),
+    new JsonReplyExpressAdapter(),
+    {
+      bodyParser: false,
+      logger: false,
+      abortOnError: false,
+    },
+  );
   (app.getHttpAdapter().getInstance() as { disable(setting: string): void }).disable('x-powered-by');
   app.use(requestContext(deps.logger, metrics));
   app.useGlobalFilters(new ApiExceptionFilter(deps.logger));

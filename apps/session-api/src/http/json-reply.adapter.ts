@@ -1,0 +1,31 @@
+/**
+ * Nest's Express adapter with a shorter way out for command replies: a JSON object answering a POST / PUT /
+ * DELETE is serialised and written in one `end()`, without Express's `res.json` → `res.send` chain (which
+ * re-parses the Content-Type, converts the body to a Buffer and checks request freshness — meaningless for
+ * a non-GET). GET and HEAD keep Express's path, so conditional GETs (`If-None-Match` → 304) still work, and
+ * anything that is not a plain JSON object (streams, errors, strings) goes through Nest's own reply.
+ */
+import { ExpressAdapter } from '@nestjs/platform-express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export class JsonReplyExpressAdapter extends ExpressAdapter {
+  override reply(response: ServerResponse & { req?: IncomingMessage }, body: unknown, statusCode?: number) {
+    const method = response.req?.method;
+    if (
+      method === 'GET' ||
+      method === 'HEAD' ||
+      body === null ||
+      typeof body !== 'object' ||
+      body instanceof Error ||
+      Object.getPrototypeOf(body) !== Object.prototype ||
+      response.hasHeader('Content-Type')
+    ) {
+      return super.reply(response, body, statusCode);
+    }
+    if (statusCode) response.statusCode = statusCode;
+    const json = JSON.stringify(body);
+    response.setHeader('Content-Type', 'application/json; charset=utf-8');
+    response.setHeader('Content-Length', Buffer.byteLength(json));
+    response.end(json);
+  }
+}
