@@ -1,21 +1,23 @@
 /**
  * Audits (`replay verify`): the read models recomputed in memory from the event log — sessions with the
- * projection's own pure function, customer profiles and analytics with in-place folds held to the
- * projections' pure folds by `read-model-recompute.spec.ts` — and compared, row by row and column by
- * column, with what the database holds. Only events up to each projection's stored checkpoint are folded, so a projector
- * that is still catching up is not reported as a mismatch.
+ * projection's own pure function, customer profiles and analytics with the in-place folds the projector's
+ * writers use too (`projections/in-place-folds.ts`, held to the projections' pure folds by its spec) — and
+ * compared, row by row and column by column, with what the database holds. Only events up to each
+ * projection's stored checkpoint are folded, so a projector that is still catching up is not reported as a
+ * mismatch.
  */
-import type { CountedLine } from '@session-engine/session-domain';
 import type { ReadModelDb, ReadModelTables, SqlDialectName } from './database';
-import { add, normalize, sub, ZERO } from './money';
-import { parseSessionStream, utcDay, type ProjectedEvent, type SessionStreamName } from './projected-event';
-import type {
-  ProfileChanges,
-  ProfileSessionRow,
-  ProfileState,
-} from './projections/customer-profiles.projection';
-import { emptyDailyRow, type DailyAnalyticsRow } from './projections/daily-analytics.projection';
+import { normalize } from './money';
+import { parseSessionStream, type ProjectedEvent } from './projected-event';
+import type { ProfileState } from './projections/customer-profiles.projection';
+import type { DailyAnalyticsRow } from './projections/daily-analytics.projection';
 import type { FlowState } from './projections/flow-projection';
+import {
+  foldCustomerProfilesInPlace,
+  foldDailyAnalyticsInPlace,
+  foldSkuAnalyticsInPlace,
+  StreamNames,
+} from './projections/in-place-folds';
 import { evolveSessionRow, type SessionRow } from './projections/sessions.projection';
 import type { SkuAnalyticsRow } from './projections/sku-analytics.projection';
 import { readCheckpoints, type Checkpoints } from './read-model-writer';
@@ -53,267 +55,6 @@ function canonicalMoney(value: unknown): string {
   return typeof value === 'string' && CANONICAL_MONEY.test(value)
     ? value
     : normalize(value as string | number | null | undefined);
-}
-
-/**
- * The customer-profile and flow folds on rows the recomputation owns, updated in place instead of
- * copied per event. The projections' pure functions (`evolveProfileSession`,
- * `evolveCustomerProfile`, the flow projections' `evolve`) spread a new row for every event, which made
- * these the costliest folds; here are the same steps and the same money operations in the same order,
- * so the rows are the same (`read-model-recompute.spec.ts` checks them against `foldCustomerProfiles`
- * and `foldFlow`). Each fold takes `events[0 … n)` and, when given, records the
- * keys of the rows it changed as the pure folds report them.
- */
-
-/** `parseSessionStream`, remembered per stream (every projection needs it for every event). */
-class StreamNames {
-  private readonly names = new Map<string, SessionStreamName>();
-
-  of(streamId: string): SessionStreamName {
-    let name = this.names.get(streamId);
-    if (name === undefined) {
-      name = parseSessionStream(streamId);
-      this.names.set(streamId, name);
-    }
-    return name;
-  }
-}
-
-/** `foldCustomerProfiles` in place. */
-function foldCustomerProfilesInPlace(
-  state: ProfileState,
-  events: readonly ProjectedEvent[],
-  n: number,
-  names: StreamNames,
-  changed?: ProfileChanges,
-): void {
-  const { sessions } = state;
-  for (let i = 0; i < n; i++) {
-    const projected = events[i];
-    const { event, revision } = projected;
-    let row = sessions.get(projected.streamId);
-    if (row !== undefined && revision <= row.revision) continue;
-    if (row === undefined) {
-      if (event.type !== 'SessionCreated') continue; // a stream read from its middle: nothing to count
-      const { applicationId, integrationId } = names.of(projected.streamId);
-      row = {
-        applicationId,
-        integrationId,
-        revision,
-        profileId: '',
-        state: 'open',
-        countedSales: ZERO,
-        firstSession: false,
-        lastActivity: event.data.at,
-      };
-      sessions.set(projected.streamId, row);
-    } else if (row.profileId !== '') {
-      // The session's contribution as it was leaves its profile…
-      contribute(state, row, -1, changed);
-    }
-    changed?.sessions.add(projected.streamId);
-    row.revision = revision;
-    row.lastActivity = event.data.at;
-    switch (event.type) {
-      case 'SessionCreated':
-      case 'ProfileChanged':
-        row.profileId = event.data.profileId;
-        row.firstSession = event.data.firstSession;
-        break;
-      case 'SessionClosed':
-        row.state = 'closed';
-        row.countedSales = event.data.total;
-        break;
-      case 'CartItemsReturned':
-        row.state = 'partially_returned';
-        row.countedSales = sub(row.countedSales, event.data.returnedValue);
-        break;
-      case 'SessionCancelled':
-        row.state = 'cancelled';
-        row.countedSales = ZERO;
-        break;
-      case 'SessionReopened':
-        row.state = 'open';
-        row.countedSales = ZERO;
-        break;
-      default:
-        break;
-    }
-    // … and the new one joins its (possibly other) profile.
-    if (row.profileId !== '') contribute(state, row, 1, changed);
-  }
-}
-
-/** `evolveCustomerProfile` in place: adds (`sign` = 1) or removes (-1) a session's contribution. */
-function contribute(
-  state: ProfileState,
-  session: ProfileSessionRow,
-  sign: 1 | -1,
-  changed: ProfileChanges | undefined,
-): void {
-  const id = `${session.applicationId}|${session.profileId}`;
-  let profile = state.profiles.get(id);
-  if (profile === undefined) {
-    profile = {
-      applicationId: session.applicationId,
-      profileId: session.profileId,
-      sessionCount: 0,
-      closedSessions: 0,
-      totalSales: ZERO,
-      firstSessionIntegrationId: null,
-      lastActivity: null,
-    };
-    state.profiles.set(id, profile);
-  }
-  changed?.profiles.add(id);
-  const counts = session.state === 'closed' || session.state === 'partially_returned';
-  const sales = counts ? session.countedSales : ZERO;
-  profile.sessionCount += sign;
-  if (counts) profile.closedSessions += sign;
-  if (sign > 0) {
-    profile.totalSales = add(profile.totalSales, sales);
-    // The session that claimed the profile stays its first session, even if it later moves away.
-    if (session.firstSession) profile.firstSessionIntegrationId = session.integrationId;
-    if (profile.lastActivity === null || session.lastActivity > profile.lastActivity)
-      profile.lastActivity = session.lastActivity;
-  } else {
-    profile.totalSales = sub(profile.totalSales, sales);
-  }
-}
-
-/** `foldFlow(dailyAnalyticsProjection)` in place; the same money operations in the same order as `evolveDailyAnalytics`. */
-function foldDailyAnalyticsInPlace(
-  state: FlowState<DailyAnalyticsRow>,
-  events: readonly ProjectedEvent[],
-  n: number,
-  names: StreamNames,
-  changed?: Set<string>,
-): void {
-  const { rows, revisions } = state;
-  for (let i = 0; i < n; i++) {
-    const projected = events[i];
-    const applied = revisions.get(projected.streamId);
-    if (applied !== undefined && projected.revision <= applied) continue;
-    revisions.set(projected.streamId, projected.revision);
-    const { event } = projected;
-    switch (event.type) {
-      case 'SessionCreated':
-      case 'SessionClosed':
-      case 'SessionCancelled':
-      case 'SessionReopened':
-      case 'CartItemsReturned':
-        break;
-      default:
-        continue;
-    }
-    const { applicationId } = names.of(projected.streamId);
-    const date = utcDay(event.data.at);
-    const id = `${applicationId}|${date}`;
-    let row = rows.get(id);
-    if (row === undefined) {
-      row = emptyDailyRow(applicationId, date);
-      rows.set(id, row);
-    }
-    changed?.add(id);
-    switch (event.type) {
-      case 'SessionCreated':
-        row.sessionsCreated += 1;
-        continue;
-      case 'SessionClosed':
-        row.sessionsClosed += 1;
-        row.grossRevenue = add(row.grossRevenue, event.data.total);
-        break;
-      case 'SessionCancelled':
-        row.sessionsCancelled += 1;
-        row.reversedRevenue = add(row.reversedRevenue, event.data.reversedRevenue);
-        break;
-      case 'SessionReopened':
-        row.sessionsReopened += 1;
-        row.reversedRevenue = add(row.reversedRevenue, event.data.reversedRevenue);
-        break;
-      case 'CartItemsReturned': {
-        const lines = event.data.returnedCartItems;
-        let items = row.itemsReturned;
-        for (let k = 0; k < lines.length; k++) items += lines[k].quantity;
-        row.itemsReturned = items;
-        row.returnedValue = add(row.returnedValue, event.data.returnedValue);
-        break;
-      }
-    }
-    row.netRevenue = sub(row.grossRevenue, row.returnedValue, row.reversedRevenue);
-  }
-}
-
-/** Index of the first line of `sku` (events carry a handful of lines). */
-function indexOfSku(lines: readonly CountedLine[], sku: string): number {
-  for (let i = 0; i < lines.length; i++) if (lines[i].sku === sku) return i;
-  return -1;
-}
-
-/**
- * `foldFlow(skuAnalyticsProjection)` in place. As the projection does, lines of one SKU in one event
- * are first added together (their revenue from zero, line by line), then added to the SKU's row of
- * that day.
- */
-function foldSkuAnalyticsInPlace(
-  state: FlowState<SkuAnalyticsRow>,
-  events: readonly ProjectedEvent[],
-  n: number,
-  names: StreamNames,
-  changed?: Set<string>,
-): void {
-  const { rows, revisions } = state;
-  for (let i = 0; i < n; i++) {
-    const projected = events[i];
-    const applied = revisions.get(projected.streamId);
-    if (applied !== undefined && projected.revision <= applied) continue;
-    revisions.set(projected.streamId, projected.revision);
-    const { event } = projected;
-    let lines: readonly CountedLine[];
-    let sign: 1 | -1 = -1;
-    let sold = true;
-    switch (event.type) {
-      case 'SessionClosed':
-        lines = event.data.items;
-        sign = 1;
-        break;
-      case 'SessionCancelled':
-      case 'SessionReopened':
-        lines = event.data.reversedItems;
-        break;
-      case 'CartItemsReturned':
-        lines = event.data.returnedCartItems;
-        sold = false;
-        break;
-      default:
-        continue;
-    }
-    if (lines.length === 0) continue;
-    const { applicationId } = names.of(projected.streamId);
-    const date = utcDay(event.data.at);
-    for (let k = 0; k < lines.length; k++) {
-      const sku = lines[k].sku;
-      if (indexOfSku(lines, sku) < k) continue; // added with the first line of its SKU
-      let quantity = 0;
-      let revenue: string = ZERO;
-      for (let j = k; j < lines.length; j++) {
-        const line = lines[j];
-        if (line.sku !== sku) continue;
-        quantity += sold ? sign * line.quantity : line.quantity;
-        revenue = sign > 0 ? add(revenue, line.value) : sub(revenue, line.value);
-      }
-      const id = `${applicationId}|${date}|${sku}`;
-      let row = rows.get(id);
-      if (row === undefined) {
-        row = { applicationId, sku, date, quantitySold: 0, quantityReturned: 0, revenue: ZERO };
-        rows.set(id, row);
-      }
-      changed?.add(id);
-      if (sold) row.quantitySold += quantity;
-      else row.quantityReturned += quantity;
-      row.revenue = add(row.revenue, revenue);
-    }
-  }
 }
 
 export class ReadModelRecomputation {
