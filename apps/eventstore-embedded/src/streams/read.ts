@@ -14,7 +14,7 @@ const BACKWARDS = 1;
 
 type Call = ServerWritableStream<ReadReq, Buffer>;
 
-/** A cursor over the log in the read's direction; an empty page means the end. */
+/** A cursor over the log in the read's direction; a page shorter than `limit` means the end. */
 type NextPage = (limit: number) => StoredEvent[];
 
 interface FiniteRead {
@@ -93,14 +93,16 @@ function allRead(ctx: ServerContext, options: ReadReq.Options, filter: EventFilt
 async function pump(sink: ReadSink, read: FiniteRead, count: number): Promise<void> {
   let remaining = count;
   while (remaining > 0) {
-    const page = read.next(Math.min(PAGE_SIZE, remaining));
-    if (page.length === 0) break;
+    const limit = Math.min(PAGE_SIZE, remaining);
+    const page = read.next(limit);
     for (const e of page) {
       if (remaining === 0) break;
       if (!read.visible(e)) continue;
       remaining--;
       sink.push(e.wire);
     }
+    // A short page is the end (of the stream, of `$all`, of what is durable): no query to find nothing.
+    if (page.length < limit) break;
     if (!sink.flush() && !(await sink.drained())) return;
   }
   sink.end();

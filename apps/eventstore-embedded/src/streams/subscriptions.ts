@@ -90,19 +90,29 @@ class Subscription implements CommitListener {
     this.live = false;
     while (!this.closed && !this.ctx.store.isClosed) {
       const page = this.readPage();
-      if (page.length === 0) {
-        // Caught up: go live in this same turn (see class comment).
+      for (const e of page) this.deliver(e);
+      if (page.length < PAGE_SIZE) {
+        // Caught up (a short page holds everything durable): go live in this same turn (see class comment).
         this.live = true;
         if (!this.caughtUpSent) {
           this.caughtUpSent = true;
           this.sink.push(encodeCaughtUp());
         }
-        this.sink.flush();
+        this.flushLive();
         return;
       }
-      for (const e of page) this.deliver(e);
       if (!this.sink.flush() && !(await this.drained())) return;
     }
+  }
+
+  /** Sends what is queued; when the client is too far behind, leaves live mode until it drained. */
+  private flushLive(): void {
+    if (this.sink.flush()) return;
+    // Too far ahead of the client: stop pushing, resume from the log once it drained.
+    this.live = false;
+    void this.drained().then((ok) => {
+      if (ok) this.resume();
+    });
   }
 
   private async drained(): Promise<boolean> {
@@ -136,13 +146,7 @@ class Subscription implements CommitListener {
       }
       this.deliver(e);
     }
-    if (!this.sink.flush()) {
-      // Too far ahead of the client: stop pushing, resume from the log once it drained.
-      this.live = false;
-      void this.drained().then((ok) => {
-        if (ok) this.resume();
-      });
-    }
+    this.flushLive();
   }
 
   onTombstoned(stream: string): void {
