@@ -97,6 +97,8 @@ class Projector implements RunningProjector {
   private lastArrival = 0;
   private flushing: Promise<void> = Promise.resolve();
   private committing: Promise<void> = Promise.resolve();
+  /** The batch asked for that has not taken the buffer yet (it waits for the one before it). */
+  private waiting: Promise<void> | undefined;
   private flushError: unknown;
   private loop: Promise<void> = Promise.resolve();
   private wakeUp: (() => void) | undefined;
@@ -307,15 +309,25 @@ class Projector implements RunningProjector {
     }, this.batchDelayMs);
   }
 
-  /** Commits the buffered events; batches are committed one after the other, in log order. */
+  /**
+   * Commits the buffered events; batches are committed one after the other, in log order. A batch
+   * takes the buffer when its turn comes, not when it was asked for: whatever arrived while the batch
+   * before it was committing goes into one transaction (group commit), instead of one small batch per
+   * `batchDelayMs` queueing up behind a slow commit — live, a commit slower than the batch delay would
+   * otherwise make the lag grow without bound. Asking again while a batch waits for its turn returns
+   * that batch.
+   */
   private flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.buffer;
-    this.buffer = [];
-    if (batch.length === 0) return this.flushing;
-    this.inFlight += batch.length;
-    this.flushing = this.flushing.then(async () => {
+    if (this.waiting) return this.waiting;
+    if (this.buffer.length === 0) return this.flushing;
+    const batchPromise = this.flushing.then(async () => {
+      this.waiting = undefined;
+      const batch = this.buffer;
+      this.buffer = [];
+      if (batch.length === 0) return;
+      this.inFlight += batch.length;
       try {
         if (this.flushError) return; // a failed batch must not be followed by a later one
         const lease = this.lease;
@@ -336,7 +348,9 @@ class Projector implements RunningProjector {
         this.inFlight -= batch.length;
       }
     });
-    return this.flushing;
+    this.waiting = batchPromise;
+    this.flushing = batchPromise;
+    return batchPromise;
   }
 
   private notifyWaiters(): void {
