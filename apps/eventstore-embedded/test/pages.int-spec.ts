@@ -72,4 +72,25 @@ describe('embedded EventStoreDB: reads across page boundaries', () => {
     expect(seen.slice(0, before)).toEqual(range(count));
     expect(seen[before]).toBe(100_000);
   });
+
+  it('catches up over large events (waits within pages) and goes live without gap or duplicate', async () => {
+    const big = (from: number) =>
+      testEvents(5, 'big', from).map((e) => ({ ...e, data: { ...e.data, pad: 'x'.repeat(100_000) } }));
+    for (let from = 0; from < 60; from += 5) await node.client.appendToStream('big', big(from));
+    const sub = node.client.subscribeToStream('big', { fromRevision: START });
+    const seen: number[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      sub.on('data', (e) => {
+        seen.push((e.event!.data as { n: number }).n);
+        if (seen.length === 70) resolve();
+      });
+      sub.on('error', reject);
+    });
+    // Appended while the subscription is still catching up (6 MB to send through a 64 KiB window).
+    await node.client.appendToStream('big', big(60));
+    await node.client.appendToStream('big', big(65));
+    await done;
+    await sub.unsubscribe();
+    expect(seen).toEqual(range(70));
+  });
 });

@@ -115,6 +115,26 @@ describe('read sink', () => {
     },
   );
 
+  it.each([
+    ['framed: after ~512 KiB', false, 480, 520],
+    ['per message: after 256 messages', true, 250, 260],
+  ])('%s queued in one turn it is saturated', async (_, intercepted, low, high) => {
+    await start(intercepted);
+    let pushed = 0;
+    handler = (call) => {
+      const sink = readSink(call);
+      while (!sink.saturated() && pushed < 10_000) {
+        sink.push(Buffer.alloc(1024 - 5));
+        pushed++;
+      }
+      void sink.drained().then(() => sink.end());
+    };
+    const { received } = await read();
+    expect(pushed).toBeGreaterThanOrEqual(low);
+    expect(pushed).toBeLessThanOrEqual(high);
+    expect(received).toHaveLength(pushed);
+  });
+
   it('says stop once the client cancelled', async () => {
     await start(false);
     let sink: ReturnType<typeof readSink> | undefined;

@@ -100,6 +100,8 @@ async function pump(sink: ReadSink, read: FiniteRead, count: number): Promise<vo
       if (!read.visible(e)) continue;
       remaining--;
       sink.push(e.wire);
+      // Large events: wait within the page too, so what is queued stays bounded whatever the event size.
+      if (sink.saturated() && !sink.flush() && !(await sink.drained())) return;
     }
     // A short page is the end (of the stream, of `$all`, of what is durable): no query to find nothing.
     if (page.length < limit) break;

@@ -47,6 +47,8 @@ function baseCallOf(call: Call): GrpcBaseCall | null {
 export interface ReadSink {
   /** Queues one encoded ReadResp; sent at the latest by the next `flush()`. */
   push(message: Buffer): void;
+  /** True once enough is queued (sent or not) that the caller should flush and wait before pushing more. */
+  saturated(): boolean;
   /** Sends what is queued; false when the caller must `drained()` before pushing more. */
   flush(): boolean;
   /** Resolves true once the client took enough, false if the call ended or was cancelled meanwhile. */
@@ -88,6 +90,10 @@ class FramedSink implements ReadSink {
     b.writeUInt32BE(message.length, p + 1);
     message.copy(b, p + 5);
     this.used = p + size;
+  }
+
+  saturated(): boolean {
+    return this.used + this.stream.writableLength >= MAX_QUEUED_BYTES;
   }
 
   flush(): boolean {
@@ -134,6 +140,10 @@ class MessageSink implements ReadSink {
 
   push(message: Buffer): void {
     if (!this.call.write(message) && this.call.writableLength >= MAX_QUEUED_MESSAGES) this.full = true;
+  }
+
+  saturated(): boolean {
+    return this.full;
   }
 
   flush(): boolean {

@@ -90,7 +90,17 @@ class Subscription implements CommitListener {
     this.live = false;
     while (!this.closed && !this.ctx.store.isClosed) {
       const page = this.readPage();
-      for (const e of page) this.deliver(e);
+      let waited = false;
+      for (const e of page) {
+        this.deliver(e);
+        // Large events: wait within the page too, so what is queued stays bounded whatever the event size.
+        if (this.sink.saturated() && !this.sink.flush()) {
+          if (!(await this.drained())) return;
+          waited = true;
+        }
+      }
+      // After a wait the page is stale (commits may have come meanwhile): read on from the cursor.
+      if (waited) continue;
       if (page.length < PAGE_SIZE) {
         // Caught up (a short page holds everything durable): go live in this same turn (see class comment).
         this.live = true;
@@ -145,6 +155,7 @@ class Subscription implements CommitListener {
         continue;
       }
       this.deliver(e);
+      if (this.sink.saturated()) break; // the rest of this commit is read from the log after the drain
     }
     this.flushLive();
   }
