@@ -14,6 +14,9 @@
  *   another pid namespace). The replay CLI does not take the lock: `rebuild` swaps tables under SQLite's
  *   own write lock, between the projector's batches.
  *
+ * The same mechanism, under the name `rebuild`, keeps a second `replay rebuild` from starting while one runs
+ * (it would drop and refill the first one's copy): a separate lock, so a rebuild runs alongside the projector.
+ *
  * Both are backed by the compare-and-set checkpoint write of `ReadModelWriter` (a batch commits only if the
  * checkpoints are still where this projector read them), so even a holder that lost its lock without
  * noticing cannot commit over its successor.
@@ -46,7 +49,11 @@ export interface ProjectorLock {
   holder(): Promise<string | undefined>;
 }
 
+/** Which lock: the projector's (default) or the one rebuilds take. Each name is a lock of its own. */
+export type ReadModelLockName = 'projector' | 'rebuild';
+
 export interface ProjectorLockOptions {
+  name?: ReadModelLockName;
   /** PostgreSQL: the URL the read models were opened with (the lock gets its own connection). */
   databaseUrl?: string;
   /** How often the holder proves it is alive (default 2 s). */
@@ -60,16 +67,17 @@ export function projectorLock(
   options: ProjectorLockOptions = {},
 ): ProjectorLock {
   const heartbeatMs = options.heartbeatMs ?? 2_000;
+  const name = options.name ?? 'projector';
   if (database.dialect === 'postgres') {
-    if (!options.databaseUrl) throw new Error('The PostgreSQL projector lock needs the database URL');
-    return new PostgresProjectorLock(database.db, options.databaseUrl, heartbeatMs);
+    if (!options.databaseUrl) throw new Error(`The PostgreSQL ${name} lock needs the database URL`);
+    return new PostgresProjectorLock(database.db, options.databaseUrl, heartbeatMs, name);
   }
-  return new SqliteProjectorLock(database.db, heartbeatMs, options.staleAfterMs ?? 15_000);
+  return new SqliteProjectorLock(database.db, heartbeatMs, options.staleAfterMs ?? 15_000, name);
 }
 
 /** The advisory-lock key of a schema: 64 bits of SHA-256, so each schema (and test run) has its own lock. */
-export function advisoryLockKey(schema: string): bigint {
-  const digest = createHash('sha256').update(`session-engine:projector:${schema}`).digest();
+export function advisoryLockKey(schema: string, name: ReadModelLockName = 'projector'): bigint {
+  const digest = createHash('sha256').update(`session-engine:${name}:${schema}`).digest();
   return digest.readBigInt64BE(0);
 }
 
@@ -135,11 +143,12 @@ class PostgresProjectorLock implements ProjectorLock {
     private readonly db: ReadModelDb,
     private readonly databaseUrl: string,
     private readonly heartbeatMs: number,
+    private readonly name: ReadModelLockName,
   ) {}
 
   private async key(): Promise<bigint> {
     const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db);
-    return advisoryLockKey(current.rows[0]?.schema ?? 'public');
+    return advisoryLockKey(current.rows[0]?.schema ?? 'public', this.name);
   }
 
   async tryAcquire(): Promise<ProjectorLease | undefined> {
@@ -147,7 +156,7 @@ class PostgresProjectorLock implements ProjectorLock {
     const client = new Client({
       connectionString: this.databaseUrl,
       keepAlive: true,
-      application_name: 'session-engine-projector-lock',
+      application_name: `session-engine-${this.name}-lock`,
     });
     // An error on an idle client is also reported by the lease; without a listener it would crash the process.
     client.on('error', () => undefined);
@@ -213,8 +222,6 @@ class PostgresLease extends Lease {
   }
 }
 
-const LOCK_NAME = 'projector';
-
 interface LockRow {
   owner: string;
   pid: number;
@@ -238,11 +245,12 @@ class SqliteProjectorLock implements ProjectorLock {
     private readonly db: ReadModelDb,
     private readonly heartbeatMs: number,
     private readonly staleAfterMs: number,
+    private readonly name: ReadModelLockName,
   ) {}
 
   private async current(db: ReadModelDb): Promise<LockRow | undefined> {
     const result = await sql<LockRow>`
-      select owner, pid, host, heartbeat from projector_lock where name = ${LOCK_NAME}`.execute(db);
+      select owner, pid, host, heartbeat from projector_lock where name = ${this.name}`.execute(db);
     return result.rows[0];
   }
 
@@ -265,7 +273,7 @@ class SqliteProjectorLock implements ProjectorLock {
         }
         await sql`
           insert into projector_lock (name, owner, pid, host, heartbeat)
-          values (${LOCK_NAME}, ${owner}, ${process.pid}, ${this.host}, ${now})
+          values (${this.name}, ${owner}, ${process.pid}, ${this.host}, ${now})
           on conflict (name) do update set owner = excluded.owner, pid = excluded.pid,
             host = excluded.host, heartbeat = excluded.heartbeat`.execute(connection);
         await sql`commit`.execute(connection);
@@ -275,7 +283,7 @@ class SqliteProjectorLock implements ProjectorLock {
         throw error;
       }
     });
-    return taken ? new SqliteLease(this.db, owner, this.heartbeatMs) : undefined;
+    return taken ? new SqliteLease(this.db, owner, this.heartbeatMs, this.name) : undefined;
   }
 
   async holder(): Promise<string | undefined> {
@@ -291,6 +299,7 @@ class SqliteLease extends Lease {
     private readonly db: ReadModelDb,
     private readonly owner: string,
     heartbeatMs: number,
+    private readonly name: ReadModelLockName,
   ) {
     super(heartbeatMs);
   }
@@ -298,7 +307,7 @@ class SqliteLease extends Lease {
   private async touch(db: ReadModelDb): Promise<boolean> {
     const result = await sql`
       update projector_lock set heartbeat = ${Date.now()}
-      where name = ${LOCK_NAME} and owner = ${this.owner}`.execute(db);
+      where name = ${this.name} and owner = ${this.owner}`.execute(db);
     return Number(result.numAffectedRows ?? 0n) === 1;
   }
 
@@ -312,7 +321,7 @@ class SqliteLease extends Lease {
   }
 
   protected async free(): Promise<void> {
-    await sql`delete from projector_lock where name = ${LOCK_NAME} and owner = ${this.owner}`.execute(
+    await sql`delete from projector_lock where name = ${this.name} and owner = ${this.owner}`.execute(
       this.db,
     );
   }

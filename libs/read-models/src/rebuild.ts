@@ -37,6 +37,7 @@ import {
   type ReadModelTables,
 } from './database';
 import type { ProjectedEvent } from './projected-event';
+import { projectorLock, type ProjectorLease } from './projector-lock';
 import { PROJECTION_WRITERS, readCheckpoints, type Checkpoints } from './read-model-writer';
 import { kyselyRowStore } from './row-store';
 import { upsert } from './sql-helpers';
@@ -71,6 +72,17 @@ export class RebuildBehindError extends Error {
   override readonly name = 'RebuildBehindError';
   constructor(readonly livePosition: bigint) {
     super(`The live read models are at ${livePosition}, beyond the events read for the swap`);
+  }
+}
+
+/** Another rebuild of the same read-model database is running (it holds the `rebuild` lock). */
+export class RebuildInProgressError extends Error {
+  override readonly name = 'RebuildInProgressError';
+  constructor(readonly holder: string | undefined) {
+    super(
+      `Another rebuild of these read models is running${holder ? ` (${holder})` : ''}; ` +
+        'wait for it to finish, or stop it, then run this one again',
+    );
   }
 }
 
@@ -131,24 +143,40 @@ export class ReadModelRebuild {
     /** Unqualified read-model table names reach the copy through this. */
     private readonly staging: ReadModelDb,
     private readonly backend: PostgresCopy | SqliteCopy,
+    private readonly lease: ProjectorLease,
   ) {
     this.writers = PROJECTION_WRITERS.filter((w) => projections.includes(w.name));
     for (const name of projections) this.staged.set(name, undefined);
   }
 
-  /** Creates the empty copy (dropping what an interrupted rebuild left behind). */
+  /**
+   * Takes the `rebuild` lock (one rebuild per read-model database at a time: a second one would drop and
+   * refill this one's copy — `RebuildInProgressError`), then creates the empty copy, dropping what an
+   * interrupted rebuild left behind. `close()` releases the lock; a crashed holder frees it as the
+   * projector lock is freed (PostgreSQL: its connection ends; SQLite: its pid is gone or its lease is stale).
+   */
   static async prepare(options: RebuildOptions): Promise<ReadModelRebuild> {
     const projections = options.projections ?? PROJECTION_NAMES;
     for (const name of projections) {
       if (!PROJECTION_NAMES.includes(name)) throw new Error(`Unknown projection ${name}`);
     }
-    if (options.live.dialect === 'postgres') {
-      if (!options.databaseUrl) throw new Error('Rebuilding on PostgreSQL needs the database URL');
-      const copy = await PostgresCopy.create(options.live.db, options.databaseUrl);
-      return new ReadModelRebuild(options.live, projections, copy.staging.db, copy);
+    if (options.live.dialect === 'postgres' && !options.databaseUrl) {
+      throw new Error('Rebuilding on PostgreSQL needs the database URL');
     }
-    const copy = await SqliteCopy.create(options.live.db, tablesOf(projections));
-    return new ReadModelRebuild(options.live, projections, copy.staging, copy);
+    const lock = projectorLock(options.live, { name: 'rebuild', databaseUrl: options.databaseUrl });
+    const lease = await lock.tryAcquire();
+    if (!lease) throw new RebuildInProgressError(await lock.holder());
+    try {
+      if (options.live.dialect === 'postgres') {
+        const copy = await PostgresCopy.create(options.live.db, options.databaseUrl!);
+        return new ReadModelRebuild(options.live, projections, copy.staging.db, copy, lease);
+      }
+      const copy = await SqliteCopy.create(options.live.db, tablesOf(projections));
+      return new ReadModelRebuild(options.live, projections, copy.staging, copy, lease);
+    } catch (error) {
+      await lease.release();
+      throw error;
+    }
   }
 
   /** How far the copy has got, per projection. */
@@ -240,9 +268,13 @@ export class ReadModelRebuild {
     }
   }
 
-  /** Drops the copy (after a swap: the retired tables). */
+  /** Drops the copy (after a swap: the retired tables) and lets the next rebuild start. */
   async close(): Promise<void> {
-    await this.backend.dispose();
+    try {
+      await this.backend.dispose();
+    } finally {
+      await this.lease.release();
+    }
   }
 }
 

@@ -2,6 +2,7 @@ import {
   PROJECTION_NAMES,
   ReadModelRebuild,
   RebuildBehindError,
+  RebuildInProgressError,
   type Checkpoints,
   type ProjectedEvent,
   type ProjectionName,
@@ -55,6 +56,8 @@ export async function rebuildCommand(
     live,
     projections,
     databaseUrl: connections.config.databaseUrl,
+  }).catch((error: unknown) => {
+    throw error instanceof RebuildInProgressError ? new CliError(error.message) : error;
   });
   let events = 0;
   let rounds = 0;
