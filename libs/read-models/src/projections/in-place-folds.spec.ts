@@ -6,9 +6,11 @@ import { foldCustomerProfiles, type ProfileState } from './customer-profiles.pro
 import { dailyAnalyticsProjection, type DailyAnalyticsRow } from './daily-analytics.projection';
 import { foldFlow, type FlowProjection, type FlowState } from './flow-projection';
 import {
+  dailyAnalyticsIds,
   foldCustomerProfilesInPlace,
   foldDailyAnalyticsInPlace,
   foldSkuAnalyticsInPlace,
+  skuAnalyticsIds,
   StreamNames,
 } from './in-place-folds';
 import { skuAnalyticsProjection, type SkuAnalyticsRow } from './sku-analytics.projection';
@@ -147,6 +149,23 @@ describe('in-place folds', () => {
         expect([...got.sku.revisions]).toEqual([...want.sku.revisions]);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('name the rows a batch can touch as the flow projections do (the rows a writer loads)', () => {
+    fc.assert(
+      fc.property(log, (events) => {
+        const keys = <K>(projection: FlowProjection<K, unknown>) =>
+          new Set(events.flatMap((e) => projection.keysOf(e).map((k) => projection.keyId(k))));
+        const names = new StreamNames();
+        expect(sorted(dailyAnalyticsIds(events, names))).toEqual(
+          sorted(keys(dailyAnalyticsProjection as FlowProjection<unknown, unknown>)),
+        );
+        expect(sorted(skuAnalyticsIds(events, names))).toEqual(
+          sorted(keys(skuAnalyticsProjection as FlowProjection<unknown, unknown>)),
+        );
+      }),
+      { numRuns: 300 },
     );
   });
 

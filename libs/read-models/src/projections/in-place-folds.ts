@@ -195,6 +195,51 @@ export function foldDailyAnalyticsInPlace(
   }
 }
 
+/** The keys of the daily rows `events` can touch (`dailyAnalyticsProjection.keysOf` / `keyId`, without copies). */
+export function dailyAnalyticsIds(events: readonly ProjectedEvent[], names: StreamNames): Set<string> {
+  const ids = new Set<string>();
+  for (const { streamId, event } of events) {
+    switch (event.type) {
+      case 'SessionCreated':
+      case 'SessionClosed':
+      case 'SessionCancelled':
+      case 'SessionReopened':
+      case 'CartItemsReturned':
+        ids.add(`${names.of(streamId).applicationId}|${utcDay(event.data.at)}`);
+        break;
+      default:
+        break;
+    }
+  }
+  return ids;
+}
+
+/** The keys of the SKU rows `events` can touch (`skuAnalyticsProjection.keysOf` / `keyId`, without copies). */
+export function skuAnalyticsIds(events: readonly ProjectedEvent[], names: StreamNames): Set<string> {
+  const ids = new Set<string>();
+  for (const { streamId, event } of events) {
+    let lines: readonly CountedLine[];
+    switch (event.type) {
+      case 'SessionClosed':
+        lines = event.data.items;
+        break;
+      case 'SessionCancelled':
+      case 'SessionReopened':
+        lines = event.data.reversedItems;
+        break;
+      case 'CartItemsReturned':
+        lines = event.data.returnedCartItems;
+        break;
+      default:
+        continue;
+    }
+    if (lines.length === 0) continue;
+    const prefix = `${names.of(streamId).applicationId}|${utcDay(event.data.at)}|`;
+    for (const line of lines) ids.add(prefix + line.sku);
+  }
+  return ids;
+}
+
 /** Index of the first line of `sku` (events carry a handful of lines). */
 function indexOfSku(lines: readonly CountedLine[], sku: string): number {
   for (let i = 0; i < lines.length; i++) if (lines[i].sku === sku) return i;

@@ -7,8 +7,10 @@ import {
 } from '../projections/daily-analytics.projection';
 import { type FlowProjection, type FlowState } from '../projections/flow-projection';
 import {
+  dailyAnalyticsIds,
   foldDailyAnalyticsInPlace,
   foldSkuAnalyticsInPlace,
+  skuAnalyticsIds,
   StreamNames,
 } from '../projections/in-place-folds';
 import type { ProjectedEvent } from '../projected-event';
@@ -25,6 +27,8 @@ interface FlowMapping<Key, Row, T extends FlowTable> {
   name: ProjectionName;
   table: T;
   projection: FlowProjection<Key, Row>;
+  /** The ids of the rows `events` can touch: `projection.keysOf` / `keyId` of each. */
+  idsOf(events: readonly ProjectedEvent[], names: StreamNames): Set<string>;
   /** `foldFlow(projection)` on rows loaded for this batch alone, updated in place. */
   foldInPlace(
     state: FlowState<Row>,
@@ -39,7 +43,7 @@ interface FlowMapping<Key, Row, T extends FlowTable> {
 
 /** Aggregate projections: rows by key, plus the last revision applied per stream (idempotency). */
 function flowWriter<Key, Row, T extends FlowTable>(mapping: FlowMapping<Key, Row, T>): ProjectionWriter {
-  const { name, table, projection } = mapping;
+  const { name, table } = mapping;
   return {
     name,
     async apply(store, events) {
@@ -51,13 +55,13 @@ function flowWriter<Key, Row, T extends FlowTable>(mapping: FlowMapping<Key, Row
       })) {
         state.revisions.set(r.stream_id, Number(r.revision));
       }
-      const ids = events.flatMap((e) => projection.keysOf(e).map((k) => projection.keyId(k)));
-      for (const r of await store.selectIn(table, 'id', ids)) {
+      const names = new StreamNames();
+      for (const r of await store.selectIn(table, 'id', [...mapping.idsOf(events, names)])) {
         state.rows.set(r.id, mapping.fromColumns(r));
       }
       const before = new Map(state.revisions);
       const changed = new Set<string>();
-      mapping.foldInPlace(state, events, events.length, new StreamNames(), changed);
+      mapping.foldInPlace(state, events, events.length, names, changed);
       await store.upsert(
         table,
         ['id'],
@@ -78,6 +82,7 @@ export const dailyAnalyticsWriter = flowWriter<DailyKey, DailyAnalyticsRow, 'dai
   name: 'daily_analytics',
   table: 'daily_analytics',
   projection: dailyAnalyticsProjection,
+  idsOf: dailyAnalyticsIds,
   foldInPlace: foldDailyAnalyticsInPlace,
   fromColumns: dailyFromColumns,
   toColumns: (id, r) => ({
@@ -127,6 +132,7 @@ export const skuAnalyticsWriter = flowWriter<SkuKey, SkuAnalyticsRow, 'sku_analy
   name: 'sku_analytics',
   table: 'sku_analytics',
   projection: skuAnalyticsProjection,
+  idsOf: skuAnalyticsIds,
   foldInPlace: foldSkuAnalyticsInPlace,
   fromColumns: skuFromColumns,
   toColumns: (id, r) => ({
