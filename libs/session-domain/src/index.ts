@@ -9,6 +9,7 @@ export { fastMoneySum, fastNormalizeMoney, moneyToNumber } from './money';
 export { SESSION_EVENT_SCHEMA_VERSIONS, upcast, EventUpcastError } from './upcast';
 export {
   toCustomerSessionV2,
+  sessionView,
   returnsOf,
   totalsOf,
   unitValue,

@@ -1,5 +1,5 @@
 import { close, extend, HISTORIES, history, returnItems, stateOf, update } from './spec-fixtures';
-import { returnsOf, toCustomerSessionV2, totalsOf, unitValue } from './view';
+import { returnsOf, sessionView, toCustomerSessionV2, totalsOf, unitValue } from './view';
 
 describe('toCustomerSessionV2 totals', () => {
   it('computes money exactly: 3 × 19.99 + 0.10 shipping is 60.07', () => {
@@ -81,6 +81,23 @@ describe('toCustomerSessionV2 totals', () => {
     expect(after.total).toBe(before.total);
     expect(after.total).toBe(114.77);
     expect(after.cartItems[0]).toMatchObject({ quantity: 2, returnedQuantity: 2, remainingQuantity: 0 });
+  });
+});
+
+describe('sessionView', () => {
+  it('given a session, then renders what toCustomerSessionV2 renders, with the exact decimal totals', () => {
+    const state = stateOf(
+      history(
+        update({
+          cartItems: [{ sku: 'A', quantity: 3, price: 19.99 }],
+          additionalCosts: { shipping: { price: 0.1 } },
+        }),
+      ),
+    );
+    const { session, totals } = sessionView(state);
+    expect(session).toEqual(toCustomerSessionV2(state));
+    expect(totals).toEqual(totalsOf(state));
+    expect(totals.total).toBe('60.07');
   });
 });
 

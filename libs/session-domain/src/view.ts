@@ -102,6 +102,14 @@ export interface ViewOptions {
 
 /** The session as every endpoint returns it, with the exact field order of `CustomerSessionV2`. */
 export function toCustomerSessionV2(state: SessionState, options: ViewOptions = {}): CustomerSessionV2 {
+  return sessionView(state, options).session;
+}
+
+/** `toCustomerSessionV2` and the exact totals it was rendered from (for callers that need both). */
+export function sessionView(
+  state: SessionState,
+  options: ViewOptions = {},
+): { session: CustomerSessionV2; totals: SessionTotals } {
   const totals = totalsOf(state);
   const view: Partial<CustomerSessionV2> = {
     id: state.id,
@@ -130,7 +138,7 @@ export function toCustomerSessionV2(state: SessionState, options: ViewOptions = 
     updated: state.updated,
     updateCount: state.updateCount,
   });
-  return view as CustomerSessionV2;
+  return { session: view as CustomerSessionV2, totals };
 }
 
 /** The session's return records, oldest first (the API answers the last as `return`, the others as `previousReturns`). */

@@ -1,9 +1,8 @@
 import {
   evolve,
   type SessionState,
-  toCustomerSessionV2,
+  sessionView,
   type CustomerSessionV2,
-  totalsOf,
 } from '@session-engine/session-domain';
 import { type ProjectedEvent } from '../projected-event';
 
@@ -49,5 +48,6 @@ export interface SessionSummary {
 }
 
 export function summarize(row: SessionRow): SessionSummary {
-  return { session: toCustomerSessionV2(row.state), total: totalsOf(row.state).total };
+  const { session, totals } = sessionView(row.state);
+  return { session, total: totals.total };
 }

@@ -4,6 +4,13 @@ import { sortKey } from '../money';
 import { foldSessions, type SessionRow, summarize } from '../projections/sessions.projection';
 import type { ProjectionWriter } from './projection-writer';
 
+const CANONICAL_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** The time as `Date#toISOString` writes it; times already in that form (all the domain writes) are kept as is. */
+function isoTime(time: string): string {
+  return CANONICAL_ISO.test(time) ? time : new Date(time).toISOString();
+}
+
 export function toColumns(row: SessionRow): ReadModelTables['sessions'] {
   const { session, total } = summarize(row);
   return {
@@ -19,8 +26,8 @@ export function toColumns(row: SessionRow): ReadModelTables['sessions'] {
     referral_code: session.referralCode,
     referral_code_lc: session.referralCode.toLowerCase(),
     state: session.state,
-    created: new Date(session.created).toISOString(),
-    updated: new Date(session.updated).toISOString(),
+    created: isoTime(session.created),
+    updated: isoTime(session.updated),
     total,
     total_key: sortKey(total),
     revision: row.revision,
