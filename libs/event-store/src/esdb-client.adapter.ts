@@ -105,8 +105,16 @@ export interface SubscribeOptions {
   checkpointInterval?: number;
 }
 
-/** A live catch-up subscription: iterate it, close it when done. */
+/**
+ * A live catch-up subscription: iterate it event by event, or `batches()` for the same events in arrays
+ * (one or the other, not both), close it when done.
+ */
 export interface EventSubscription extends AsyncIterable<StoredEvent> {
+  /**
+   * The events in arrays of what has arrived, at most `maxSize` each, with no awaited step per event:
+   * while catching up the arrays fill, live they hold what came in one go. An error ends the iteration.
+   */
+  batches(maxSize?: number): AsyncIterable<StoredEvent[]>;
   close(): Promise<void>;
   /** Emitted by servers that support it when the subscription has caught up with the live end. */
   onCaughtUp(listener: () => void): void;
@@ -236,51 +244,19 @@ export class EsdbClientAdapter {
       },
       { highWaterMark: batchSize },
     );
-    let batch: StoredEvent[] = [];
-    let ended = false;
-    let failure: unknown;
-    let wake: (() => void) | undefined;
-    read.on('data', (resolved: AllStreamResolvedEvent) => {
-      const stored = toStored(resolved);
-      if (!stored || stored.streamName.startsWith('$') || stored.type.startsWith('$')) return;
-      if (options.prefixes && !options.prefixes.some((prefix) => stored.streamName.startsWith(prefix)))
-        return;
-      batch.push(stored);
-      if (batch.length >= batchSize) {
-        read.pause();
-        wake?.();
-      }
+    yield* pages(read, {
+      maxSize: batchSize,
+      full: true,
+      keep: (resolved: AllStreamResolvedEvent) => {
+        const stored = toStored(resolved);
+        if (!stored || stored.streamName.startsWith('$') || stored.type.startsWith('$')) return undefined;
+        if (options.prefixes && !options.prefixes.some((prefix) => stored.streamName.startsWith(prefix)))
+          return undefined;
+        return stored;
+      },
+      mapError: (error) => (unavailable(error) ? new EventStoreUnavailableError(error) : error),
+      stop: () => read.cancel(),
     });
-    const finish = (error?: unknown) => {
-      ended = true;
-      failure ??= error;
-      wake?.();
-    };
-    read.on('end', () => finish());
-    read.on('error', (error: unknown) =>
-      finish(unavailable(error) ? new EventStoreUnavailableError(error) : error),
-    );
-    try {
-      for (;;) {
-        if (batch.length < batchSize && !ended) {
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = undefined;
-        }
-        if (failure !== undefined) throw failure;
-        if (batch.length === 0 && ended) return;
-        const page = batch;
-        batch = [];
-        if (!ended) read.resume();
-        if (page.length > 0) yield page;
-      }
-    } finally {
-      if (!ended) {
-        read.pause();
-        read.removeAllListeners('data');
-        await read.cancel().catch(() => undefined);
-        read.destroy();
-      }
-    }
   }
 
   /** Catch-up subscription to `$all`, filtered on the server to stream-name prefixes. */
@@ -307,6 +283,17 @@ export class EsdbClientAdapter {
           if (stored && !stored.type.startsWith('$')) yield stored;
         }
       },
+      batches: (maxSize = 1000) =>
+        pages(subscription, {
+          maxSize,
+          full: false,
+          keep: (resolved: AllStreamResolvedEvent) => {
+            const stored = toStored(resolved);
+            return stored && !stored.type.startsWith('$') ? stored : undefined;
+          },
+          mapError: (error) => error,
+          stop: () => subscription.unsubscribe(),
+        }),
       close: () => subscription.unsubscribe(),
       onCaughtUp: (listener) => void subscription.on('caughtUp', listener),
     };
@@ -325,5 +312,82 @@ export class EsdbClientAdapter {
 
   async close(): Promise<void> {
     await this.client.dispose();
+  }
+}
+
+/** The part of the client's read and subscription streams that `pages` uses. */
+interface PagedSource {
+  on(event: 'data', listener: (resolved: AllStreamResolvedEvent) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  removeAllListeners(event: 'data'): unknown;
+  destroy(): unknown;
+}
+
+/**
+ * Takes events from a client stream as it emits them ('data') and hands them on in arrays, pausing the
+ * stream while `maxSize` are waiting: one awaited step per array instead of per event (the client's own
+ * async iterator and a generator on top cost more CPU than decoding). `full`: wait for a full array until
+ * the stream ends (bulk reads); otherwise an array holds what has arrived, gathered until the current
+ * I/O turn is over. Leaving early pauses the stream, ends it on the server and destroys it.
+ */
+async function* pages<T>(
+  source: PagedSource,
+  options: {
+    /** Ends the read / subscription on the server when the consumer leaves early. */
+    stop: () => Promise<void>;
+    maxSize: number;
+    full: boolean;
+    keep: (resolved: AllStreamResolvedEvent) => T | undefined;
+    mapError: (error: unknown) => unknown;
+  },
+): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  let ended = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  source.on('data', (resolved) => {
+    const kept = options.keep(resolved);
+    if (kept === undefined) return;
+    batch.push(kept);
+    if (batch.length >= options.maxSize) {
+      source.pause();
+      wake?.();
+    } else if (!options.full && batch.length === 1) {
+      wake?.();
+    }
+  });
+  const finish = (error?: unknown) => {
+    ended = true;
+    if (error !== undefined) failure ??= options.mapError(error);
+    wake?.();
+  };
+  source.on('end', () => finish());
+  source.on('error', (error) => finish(error));
+  try {
+    for (;;) {
+      const enough = options.full ? batch.length >= options.maxSize : batch.length > 0;
+      if (!enough && !ended) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        // Live: what the client decodes in this turn joins the array.
+        if (!options.full && batch.length < options.maxSize && !ended) await new Promise(setImmediate);
+      }
+      if (failure !== undefined) throw failure;
+      if (batch.length === 0 && ended) return;
+      const page = batch;
+      batch = [];
+      if (!ended) source.resume();
+      if (page.length > 0) yield page;
+    }
+  } finally {
+    if (!ended) {
+      source.pause();
+      source.removeAllListeners('data');
+      await options.stop().catch(() => undefined);
+      source.destroy();
+    }
   }
 }

@@ -500,4 +500,50 @@ describe('SessionEventStore', () => {
     ]);
     expect(seen[0]!.position).toBeDefined();
   });
+
+  it('hands a subscription on in arrays: the same events as one by one, catch-up gathered, then live ones', async () => {
+    const prefix = `session-1-${newId('batches')}-`;
+    const streams = Array.from({ length: 300 }, (_, i) => `${prefix}${i}`);
+    const event = (i: number) => ({
+      type: 'CartItemsAdded',
+      data: { i },
+      metadata: { schemaVersion: 2, commandId: `c${i}`, correlationId: 'r', actor: 'a' },
+    });
+    const append = (from: number, count: number) =>
+      Promise.all(
+        Array.from({ length: count }, (_, k) =>
+          store.appendToStream(streams[(from + k) % streams.length]!, [event(from + k)], 'any'),
+        ),
+      );
+    for (let i = 0; i < 1500; i += 300) await append(i, 300);
+
+    const oneByOne: string[] = [];
+    const single = new SessionEventStore(store).subscribeToSessionEvents({ prefixes: [prefix] });
+    for await (const recorded of single) {
+      oneByOne.push(`${recorded.streamName}@${recorded.revision}`);
+      if (oneByOne.length === 1500) break;
+    }
+    await single.close();
+
+    const sizes: number[] = [];
+    const batched: string[] = [];
+    const subscription = new SessionEventStore(store).subscribeToSessionEvents({ prefixes: [prefix] });
+    let live: Promise<unknown> | undefined;
+    for await (const batch of subscription.batches(400)) {
+      sizes.push(batch.length);
+      batched.push(...batch.map((recorded) => `${recorded.streamName}@${recorded.revision}`));
+      // Caught up: three more events arrive live.
+      if (batched.length === 1500) live = append(1500, 3);
+      if (batched.length === 1503) break;
+    }
+    await live;
+    await subscription.close();
+    expect(batched.slice(0, 1500)).toEqual(oneByOne);
+    expect(new Set(batched.slice(1500))).toEqual(
+      new Set([1500, 1501, 1502].map((i) => `${streams[i % 300]}@5`)),
+    );
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(400);
+    // Gathered, not one array per event.
+    expect(sizes.length).toBeLessThan(1503 / 10);
+  });
 });

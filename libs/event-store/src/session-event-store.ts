@@ -9,6 +9,8 @@ import { fromStoredEvent, sessionStreamName, type RecordedSessionEvent } from '.
 export const SESSION_STREAM_PREFIX = 'session-';
 
 export interface SessionEventSubscription extends AsyncIterable<RecordedSessionEvent> {
+  /** The same events in arrays (see `EventSubscription.batches`); iterate one way or the other. */
+  batches(maxSize?: number): AsyncIterable<RecordedSessionEvent[]>;
   close(): Promise<void>;
   onCaughtUp(listener: () => void): void;
 }
@@ -30,6 +32,9 @@ export class SessionEventStore {
     return {
       async *[Symbol.asyncIterator]() {
         for await (const stored of subscription) yield fromStoredEvent(stored);
+      },
+      async *batches(maxSize?: number) {
+        for await (const batch of subscription.batches(maxSize)) yield batch.map(fromStoredEvent);
       },
       close: () => subscription.close(),
       onCaughtUp: (listener) => subscription.onCaughtUp(listener),
