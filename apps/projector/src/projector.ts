@@ -246,10 +246,11 @@ class Projector implements RunningProjector {
           this.isCaughtUp = true;
         });
         this.logger.info({ fromPosition: from?.toString() ?? 'start' }, 'projector subscribed');
-        for await (const recorded of this.subscription) {
+        // Arrays of what has arrived, not one awaited step per event (see EventSubscription.batches).
+        for await (const arrived of this.subscription.batches(Math.min(this.batchSize, 1000))) {
           if (this.stopping || !lease.isHeld()) break;
           backoff = MIN_BACKOFF_MS;
-          this.enqueue(toProjected(recorded));
+          for (const recorded of arrived) this.enqueue(toProjected(recorded));
           if (this.buffer.length >= this.batchSize) {
             // One batch commits while the next one fills: reading and writing overlap.
             await this.committing;
