@@ -139,22 +139,29 @@ describe('projector in a worker thread of the API process', () => {
 
   it('restarts a worker that died, and stop() commits the batch in hand and ends the thread', async () => {
     // Live batches wait a minute: whatever is projected before stop() is committed by stop() itself. The
-    // dead worker's lease goes stale after 2 s (15 s by default), then the new worker takes over.
+    // dead worker's SQLite lease (same process) is taken over at once, not after it goes stale (15 s).
     const projector = projectorThreadService({
       config,
       connectionString: store.connectionString,
       logger,
       registry: metrics.registry,
-      projector: { batchDelayMs: 60_000, lockHeartbeatMs: 500, lockStaleAfterMs: 2_000 },
+      projector: { batchDelayMs: 60_000, lockHeartbeatMs: 500 },
     });
     await projector.start();
     const first = projector.worker()!;
+    await eventually(
+      async () => (await scrape()).projector_leader === 1,
+      'the first worker to hold the lock',
+    );
     await first.terminate();
+    const died = Date.now();
     await eventually(
       async () => projector.isRunning() && projector.worker() !== first,
       'the worker to restart',
     );
     expect((await scrape()).projector_worker_restarts_total).toBe(1);
+    await eventually(async () => (await scrape()).projector_leader === 1, 'the new worker to hold the lock');
+    expect(Date.now() - died).toBeLessThan(15_000);
 
     const { id, position } = await put();
     await eventually(async () => (await scrape()).projector_lag_events >= 1, 'the event to reach the worker');

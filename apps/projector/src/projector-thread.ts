@@ -62,6 +62,9 @@ export function projectorThreadService(context: ProjectorThreadContext) {
   const input: ProjectorWorkerInput = {
     ...context.projector,
     connectionString: context.connectionString,
+    // One worker at a time, each started after the one before it ended: a lease this process holds when a
+    // worker starts is a dead worker's (or this process's previous life's), not a running projector's.
+    reclaimLockOfThisProcess: true,
     databaseUrl: context.config.databaseUrl,
     dataDir: context.config.dataDir,
     logLevel: context.config.logLevel,

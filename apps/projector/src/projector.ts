@@ -43,6 +43,8 @@ export interface ProjectorOptions {
   lockHeartbeatMs?: number;
   /** SQLite: a lease whose heartbeat is older than this is free (default 15 s). */
   lockStaleAfterMs?: number;
+  /** SQLite: take over a lease held by this process at once (see `ProjectorLockOptions.reclaimFromThisProcess`). */
+  reclaimLockOfThisProcess?: boolean;
 }
 
 export interface RunningProjector {
@@ -388,6 +390,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Running
     databaseUrl: options.databaseUrl,
     heartbeatMs: options.lockHeartbeatMs,
     staleAfterMs: options.lockStaleAfterMs,
+    reclaimFromThisProcess: options.reclaimLockOfThisProcess,
   });
   let owned: EsdbClientAdapter | undefined;
   if (!options.client) {

@@ -60,6 +60,13 @@ export interface ProjectorLockOptions {
   heartbeatMs?: number;
   /** SQLite: a heartbeat older than this frees the lease (default 15 s). */
   staleAfterMs?: number;
+  /**
+   * SQLite: a lease held by this very process (same host and pid) is free. Only for a caller that runs at
+   * most one holder per process and starts it after the previous one ended — the API's projector thread:
+   * the lease of a worker thread that died (or of this process's previous life, when a container restart
+   * gives it the same host name and pid) is taken over at once instead of after `staleAfterMs`.
+   */
+  reclaimFromThisProcess?: boolean;
 }
 
 export function projectorLock(
@@ -72,7 +79,13 @@ export function projectorLock(
     if (!options.databaseUrl) throw new Error(`The PostgreSQL ${name} lock needs the database URL`);
     return new PostgresProjectorLock(database.db, options.databaseUrl, heartbeatMs, name);
   }
-  return new SqliteProjectorLock(database.db, heartbeatMs, options.staleAfterMs ?? 15_000, name);
+  return new SqliteProjectorLock(
+    database.db,
+    heartbeatMs,
+    options.staleAfterMs ?? 15_000,
+    name,
+    options.reclaimFromThisProcess ?? false,
+  );
 }
 
 /** The advisory-lock key of a schema: 64 bits of SHA-256, so each schema (and test run) has its own lock. */
@@ -246,6 +259,7 @@ class SqliteProjectorLock implements ProjectorLock {
     private readonly heartbeatMs: number,
     private readonly staleAfterMs: number,
     private readonly name: ReadModelLockName,
+    private readonly reclaimFromThisProcess: boolean,
   ) {}
 
   private async current(db: ReadModelDb): Promise<LockRow | undefined> {
@@ -255,6 +269,8 @@ class SqliteProjectorLock implements ProjectorLock {
   }
 
   private isLive(row: LockRow, now: number): boolean {
+    if (this.reclaimFromThisProcess && row.host === this.host && Number(row.pid) === process.pid)
+      return false;
     if (row.host === this.host && !processExists(row.pid)) return false;
     return now - Number(row.heartbeat) < this.staleAfterMs;
   }
