@@ -5,14 +5,12 @@
  *   npm run bench:eventstore [-- --seconds 5 --synchronous FULL]
  * BENCH_WINDOW_MS sets the server's --group-commit-window-ms; BENCH_NODE_ARGS adds node flags to the server.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { spawnEventStoreProcess } from '@session-engine/testing/event-store-process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { EventStoreDBClient, jsonEvent, START } from '@eventstore/db-client';
 
-const ROOT = path.resolve(__dirname, '../../..');
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
@@ -29,35 +27,17 @@ const payload = (i: number) => ({
   note: 'x'.repeat(80),
 });
 
-async function startServer(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
+function startServer(dataDir: string) {
   // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to the server process, for profiling.
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(
-    process.execPath,
-    [
-      ...nodeArgs,
-      '-r',
-      './tools/register.js',
-      'apps/eventstore-embedded/src/main.ts',
-      '--port',
-      '0',
-      '--data',
-      dataDir,
+  return spawnEventStoreProcess({
+    dataDir,
+    nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    args: [
       '--synchronous',
       SYNCHRONOUS,
       ...(process.env.BENCH_WINDOW_MS ? ['--group-commit-window-ms', process.env.BENCH_WINDOW_MS] : []),
     ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const lines = readline.createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
-    lines.on('line', (line) => {
-      const parsed = JSON.parse(line) as { port?: number };
-      if (parsed.port) resolve(parsed.port);
-    });
   });
-  return { child, port };
 }
 
 /** Runs `worker` on `concurrency` loops until the time is up; returns events/s. */

@@ -8,17 +8,15 @@
  * BENCH_NODE_ARGS adds node flags to the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  * BENCH_SERVER=<path of main.ts> benchmarks another server build (A/B runs back to back).
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
+import { spawnEventStoreProcess } from '@session-engine/testing/event-store-process';
 import { credentials, Client as GrpcClient } from '@grpc/grpc-js';
 import { EventStoreDBClient, jsonEvent, START, streamNameFilter } from '@eventstore/db-client';
 import { Empty } from '@eventstore/db-client/generated/shared_pb';
 import { ReadReq } from '@eventstore/db-client/generated/streams_pb';
 
-const ROOT = path.resolve(__dirname, '../../..');
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
@@ -29,22 +27,12 @@ const PHASES = new Set(arg('phases', 'all,sub,raw,streams').split(','));
 const SERVER = process.env.BENCH_SERVER ?? 'apps/eventstore-embedded/src/main.ts';
 const EVENTS_PER_SESSION = 5;
 
-async function startServer(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, '-r', './tools/register.js', SERVER, '--port', '0', '--data', dataDir],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const lines = readline.createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
-    lines.on('line', (line) => {
-      const parsed = JSON.parse(line) as { port?: number };
-      if (parsed.port) resolve(parsed.port);
-    });
+function startServer(dataDir: string) {
+  return spawnEventStoreProcess({
+    dataDir,
+    entry: SERVER,
+    nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
   });
-  return { child, port };
 }
 
 /** utime + stime of a process in µs (clock ticks of 10 ms). */

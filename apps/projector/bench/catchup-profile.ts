@@ -7,18 +7,15 @@
 import { EsdbClientAdapter, SessionEventStore } from '@session-engine/event-store';
 import { SessionHistory } from '@session-engine/read-models/testing/session-history';
 import { postgresTestDatabase, sqliteTestDatabase } from '@session-engine/read-models/testing/test-databases';
-import { spawn } from 'node:child_process';
+import { spawnEventStoreProcess } from '@session-engine/testing/event-store-process';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import readline from 'node:readline';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { startProjector } from '../src/projector';
 import { appendHistories } from '../src/testing/store-fixtures';
 import { workload } from '../src/testing/workload';
 
-const ROOT = path.resolve(__dirname, '../../..');
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
@@ -44,19 +41,7 @@ async function main() {
   const storeDir = arg('store', '/tmp/projector-profile-store');
   const fresh = !fs.existsSync(storeDir);
   fs.mkdirSync(storeDir, { recursive: true });
-  const child = spawn(
-    process.execPath,
-    ['-r', './tools/register.js', 'apps/eventstore-embedded/src/main.ts', '--port', '0', '--data', storeDir],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const lines = readline.createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve) =>
-    lines.on('line', (line) => {
-      const parsed = JSON.parse(line) as { port?: number };
-      if (parsed.port) resolve(parsed.port);
-    }),
-  );
-  const connectionString = `esdb://127.0.0.1:${port}?tls=false`;
+  const { child, connectionString } = await spawnEventStoreProcess({ dataDir: storeDir });
   const client = EsdbClientAdapter.connect(connectionString);
   const histories = workload(Math.ceil(Number(arg('events', '100000')) / 4.5));
   const events = histories.reduce((n, h) => n + h.events.length, 0);

@@ -11,18 +11,16 @@ import { EsdbClientAdapter, SessionEventStore } from '@session-engine/event-stor
 import { openReadModelDatabase, type ProjectedEvent, ReadModelWriter } from '@session-engine/read-models';
 import { postgresTestDatabase, sqliteTestDatabase } from '@session-engine/read-models/testing/test-databases';
 import { SessionHistory } from '@session-engine/read-models/testing/session-history';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawnEventStoreProcess } from '@session-engine/testing/event-store-process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { DEFAULT_BATCH_SIZE, startProjector } from '../src/projector';
 import { appendHistories } from '../src/testing/store-fixtures';
 import { workload } from '../src/testing/workload';
 
-const ROOT = path.resolve(__dirname, '../../..');
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return Number(i >= 0 ? process.argv[i + 1] : fallback);
@@ -33,21 +31,8 @@ const SECONDS = arg('seconds', '10');
 const CATCH_UP_TIMEOUT_MS = 180_000;
 const logger = pino({ level: 'silent' });
 
-async function startServer(dataDir: string): Promise<{ child: ChildProcess; connectionString: string }> {
-  const child = spawn(
-    process.execPath,
-    ['-r', './tools/register.js', 'apps/eventstore-embedded/src/main.ts', '--port', '0', '--data', dataDir],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const lines = readline.createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`event store exited (${code})`)));
-    lines.on('line', (line) => {
-      const parsed = JSON.parse(line) as { port?: number };
-      if (parsed.port) resolve(parsed.port);
-    });
-  });
-  return { child, connectionString: `esdb://127.0.0.1:${port}?tls=false` };
+function startServer(dataDir: string) {
+  return spawnEventStoreProcess({ dataDir });
 }
 
 async function prefill(client: EsdbClientAdapter): Promise<{ last: bigint; events: number }> {

@@ -10,7 +10,7 @@
 import { EsdbClientAdapter, SessionEventStore, toEventToAppend } from '@session-engine/event-store';
 import { openReadModelDatabase, ReadModelWriter, type ProjectedEvent } from '@session-engine/read-models';
 import type { SessionEvent } from '@session-engine/session-domain';
-import { spawn } from 'node:child_process';
+import { spawnEventStoreProcess } from '@session-engine/testing/event-store-process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
@@ -155,25 +155,8 @@ async function prepare(client: EsdbClientAdapter, dataDir: string): Promise<void
 
 async function timeVerify(dataDir: string): Promise<void> {
   // verify runs as its own process in production: serve the same data from a separate server process.
-  const server = spawn(
-    process.execPath,
-    [
-      '-r',
-      './tools/register.js',
-      'apps/eventstore-embedded/src/main.ts',
-      '--port',
-      '0',
-      '--data',
-      join(dataDir, 'eventstore'),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const connectionString = await new Promise<string>((resolve, reject) => {
-    server.stdout.on('data', (chunk: Buffer) => {
-      const match = /"connectionString":"([^"]+)"/.exec(chunk.toString());
-      if (match) resolve(match[1]);
-    });
-    server.on('exit', () => reject(new Error('event store process exited')));
+  const { child: server, connectionString } = await spawnEventStoreProcess({
+    dataDir: join(dataDir, 'eventstore'),
   });
   const connections = new Connections(
     replayConfig({ EVENTSTORE_CONNECTION_STRING: connectionString, DATA_DIR: dataDir }),
