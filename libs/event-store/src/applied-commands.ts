@@ -1,24 +1,22 @@
 /**
  * The keyed commands (`Idempotency-Key`) a session stream holds, found from the `idempotencyToken` in its
- * events' metadata: per token, the session right after the command's events, their revision and position,
- * and the hash of the request that caused them. With it a retry of a keyed command is recognised from the
- * stream itself, so it is never applied twice even when its remembered response was never written (a crash
- * between the session append and the record) or when two processes run the same key at once.
+ * events' metadata: per token, where the command's events are in the stream (first and last revision, commit
+ * position) and the hash of the request that caused them. With it a retry of a keyed command is recognised
+ * from the stream itself, so it is never applied twice even when its remembered response was never written
+ * (a crash between the session append and the record) or when two processes run the same key at once.
  *
- * Bounded: only commands younger than the idempotency window count, and at most `capacity` per stream (the
+ * Bounded and small: no session state is kept (a replay reads the stream up to the command again; replays
+ * are rare), only commands younger than the idempotency window count, and at most `capacity` per stream (the
  * oldest go first); beyond that the remembered response in the idempotency store is what answers.
  */
-import type { SessionEvent, SessionState } from '@session-engine/session-domain';
 
 export interface AppliedCommand {
   requestHash: string;
   commandId: string;
-  /** Revision and commit position of the command's last event. */
+  /** Revisions of the command's first and last event, and the commit position of its last. */
+  firstRevision: bigint;
   revision: bigint;
   position?: bigint;
-  /** The session after the command's events. */
-  state: SessionState;
-  events: SessionEvent[];
   /** When the command's last event was written (ms since the epoch). */
   writtenAt: number;
 }
@@ -39,19 +37,11 @@ export class AppliedCommands {
 
   /**
    * Records one event of a keyed command, in stream order: an event right after the previous one of the same
-   * command extends it, so a command's answer is the state after its last event.
+   * command extends it, so the command spans from its first event to its last.
    */
   add(
     token: string,
-    event: {
-      requestHash: string;
-      commandId: string;
-      revision: bigint;
-      position?: bigint;
-      state: SessionState;
-      event: SessionEvent;
-      writtenAt: number;
-    },
+    event: { requestHash: string; commandId: string; revision: bigint; position?: bigint; writtenAt: number },
     now: number,
   ): void {
     const previous = this.byToken.get(token);
@@ -61,15 +51,7 @@ export class AppliedCommands {
       previous.revision + 1n === event.revision;
     this.remember(
       token,
-      {
-        requestHash: event.requestHash,
-        commandId: event.commandId,
-        revision: event.revision,
-        position: event.position,
-        state: event.state,
-        events: continues ? [...previous.events, event.event] : [event.event],
-        writtenAt: event.writtenAt,
-      },
+      { ...event, firstRevision: continues ? previous.firstRevision : event.revision },
       now,
     );
   }

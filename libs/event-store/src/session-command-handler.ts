@@ -125,7 +125,7 @@ export class SessionCommandHandler {
       if (verified) current = await this.load(stream);
       for (let attempt = 1; ; attempt++) {
         const replay = token === undefined ? undefined : current!.applied?.get(token, this.now());
-        if (replay) return replayOf(replay);
+        if (replay) return this.replay(stream, replay);
         let events: SessionEvent[];
         try {
           if (options.expectedRevision !== undefined && current!.revision !== options.expectedRevision) {
@@ -159,10 +159,9 @@ export class SessionCommandHandler {
               {
                 requestHash: options.metadata.requestHash ?? '',
                 commandId: options.metadata.commandId,
+                firstRevision: outcome.nextRevision - BigInt(events.length) + 1n,
                 revision: outcome.nextRevision,
                 position: outcome.position,
-                state,
-                events,
                 writtenAt: this.now(),
               },
               this.now(),
@@ -184,7 +183,7 @@ export class SessionCommandHandler {
             // The same key may have won the race in another process: that is a replay, not a 412.
             const replay =
               token === undefined ? undefined : (await this.load(stream)).applied?.get(token, this.now());
-            if (replay) return replayOf(replay);
+            if (replay) return this.replay(stream, replay);
             throw new PreconditionFailedError(
               options.expectedRevision,
               error.actual === 'no_stream' ? null : (error.actual ?? null),
@@ -268,8 +267,6 @@ export class SessionCommandHandler {
             commandId: metadata.commandId,
             revision: record.revision,
             position: record.position,
-            state: state!,
-            event,
             writtenAt: Date.parse(record.created),
           },
           now,
@@ -279,6 +276,26 @@ export class SessionCommandHandler {
     const revision = stored[stored.length - 1]!.revision;
     this.cache.set(streamName, { revision, state: { state: state!, applied } });
     return { state, revision, applied };
+  }
+
+  /** The answer of a keyed command already in the stream: the session right after its events, and those events. */
+  private async replay(stream: string, applied: AppliedCommand): Promise<CommandResult> {
+    const stored = await this.store.readStream(stream, { maxCount: Number(applied.revision) + 1 });
+    let state: SessionState | null = null;
+    const events: SessionEvent[] = [];
+    for (const record of stored) {
+      const { event } = fromStoredEvent(record);
+      state = evolve(state, event);
+      if (record.revision >= applied.firstRevision) events.push(event);
+    }
+    return {
+      state,
+      revision: applied.revision,
+      events,
+      position: applied.position,
+      appended: false,
+      replayed: { requestHash: applied.requestHash },
+    };
   }
 
   async loadSession(applicationId: number, integrationId: string): Promise<LoadedSession> {
@@ -323,17 +340,6 @@ const ignore = (): void => undefined;
 
 /** Thrown inside `handle` when an answer decided on cached state needs a fresh read first. */
 const STALE = Symbol('stale cache');
-
-function replayOf(applied: AppliedCommand): CommandResult {
-  return {
-    state: applied.state,
-    revision: applied.revision,
-    events: applied.events,
-    position: applied.position,
-    appended: false,
-    replayed: { requestHash: applied.requestHash },
-  };
-}
 
 function foldOnto(state: SessionState | null, events: SessionEvent[]): SessionState | null {
   return events.reduce<SessionState | null>((current, event) => evolve(current, event), state);
