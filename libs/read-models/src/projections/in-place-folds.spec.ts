@@ -1,10 +1,9 @@
 import fc from 'fast-check';
-import type { ProjectedEvent } from '../projected-event';
-import { generatedLog as log } from '../testing/generated-log';
+import { entries, expectSameRows, generatedLog as log, pureFolds } from '../testing/generated-log';
 import { SessionHistory } from '../testing/session-history';
-import { foldCustomerProfiles, type ProfileState } from './customer-profiles.projection';
+import { foldCustomerProfiles } from './customer-profiles.projection';
 import { dailyAnalyticsProjection, type DailyAnalyticsRow } from './daily-analytics.projection';
-import { foldFlow, type FlowProjection, type FlowState } from './flow-projection';
+import { foldFlow, type FlowProjection } from './flow-projection';
 import {
   dailyAnalyticsIds,
   foldCustomerProfilesInPlace,
@@ -23,21 +22,6 @@ import { skuAnalyticsProjection, type SkuAnalyticsRow } from './sku-analytics.pr
  * split into an earlier batch and a later one: the same rows, and the same rows reported as changed
  * (what the writers write).
  */
-function pure(events: ProjectedEvent[]) {
-  const profiles: ProfileState = { sessions: new Map(), profiles: new Map() };
-  const daily: FlowState<DailyAnalyticsRow> = { rows: new Map(), revisions: new Map() };
-  const sku: FlowState<SkuAnalyticsRow> = { rows: new Map(), revisions: new Map() };
-  const changed = {
-    profiles: foldCustomerProfiles(profiles, events),
-    daily: foldFlow(dailyAnalyticsProjection as FlowProjection<unknown, DailyAnalyticsRow>, daily, events),
-    sku: foldFlow(skuAnalyticsProjection as FlowProjection<unknown, SkuAnalyticsRow>, sku, events),
-  };
-  return { profiles, daily, sku, changed };
-}
-
-/** Rows with their keys in order (the order mismatches are reported in). */
-const entries = <T>(map: Map<string, T>) =>
-  [...map].map(([id, row]) => [id, Object.entries(row as Record<string, unknown>)]);
 
 const sorted = (keys: Set<string>) => [...keys].sort();
 
@@ -48,7 +32,7 @@ describe('in-place folds', () => {
         const at = cut % (events.length + 1);
         const later = events.slice(at);
         // The pure folds go on from the rows the earlier batch left…
-        const want = pure(events.slice(0, at));
+        const want = pureFolds(events.slice(0, at));
         const wantChanged = {
           profiles: foldCustomerProfiles(want.profiles, later),
           daily: foldFlow(
@@ -59,7 +43,7 @@ describe('in-place folds', () => {
           sku: foldFlow(skuAnalyticsProjection as FlowProjection<unknown, SkuAnalyticsRow>, want.sku, later),
         };
         // … the in-place folds from a copy of them, as a writer loads them from the database.
-        const got = structuredClone(pure(events.slice(0, at)));
+        const got = structuredClone(pureFolds(events.slice(0, at)));
         const names = new StreamNames();
         const changed = { sessions: new Set<string>(), profiles: new Set<string>() };
         const daily = new Set<string>();
@@ -71,12 +55,7 @@ describe('in-place folds', () => {
         expect(sorted(changed.profiles)).toEqual(sorted(wantChanged.profiles.profiles));
         expect(sorted(daily)).toEqual(sorted(wantChanged.daily));
         expect(sorted(sku)).toEqual(sorted(wantChanged.sku));
-        expect(entries(got.profiles.sessions)).toEqual(entries(want.profiles.sessions));
-        expect(entries(got.profiles.profiles)).toEqual(entries(want.profiles.profiles));
-        expect(entries(got.daily.rows)).toEqual(entries(want.daily.rows));
-        expect(entries(got.sku.rows)).toEqual(entries(want.sku.rows));
-        expect([...got.daily.revisions]).toEqual([...want.daily.revisions]);
-        expect([...got.sku.revisions]).toEqual([...want.sku.revisions]);
+        expectSameRows(got, want);
       }),
       { numRuns: 500 },
     );
@@ -103,8 +82,8 @@ describe('in-place folds', () => {
     const h = new SessionHistory(1, 's', 1)
       .created('2025-03-01T10:00:00.000Z', { profileId: 'p' })
       .closed('2025-03-01T11:00:00.000Z', 'p', '10', [{ position: 0, sku: 'HAT', quantity: 1, value: '10' }]);
-    const state = pure(h.events);
-    const before = pure(h.events);
+    const state = pureFolds(h.events);
+    const before = pureFolds(h.events);
     const changed = { sessions: new Set<string>(), profiles: new Set<string>() };
     const daily = new Set<string>();
     const sku = new Set<string>();

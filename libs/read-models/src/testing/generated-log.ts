@@ -1,11 +1,17 @@
 /**
- * Generated session logs for property tests of the projections: interleaved sessions of two
- * applications, profile moves, closes, returns, cancels and reopens, SKUs repeated within an event,
- * amounts outside the integer fast path, replayed events and streams read from their middle.
+ * Property tests of the projections' faster folds (the writers' and verify's in-place folds): generated
+ * session logs — interleaved sessions of two applications, profile moves, closes, returns, cancels and
+ * reopens, SKUs repeated within an event, amounts outside the integer fast path, replayed events and
+ * streams read from their middle — the projections' own pure folds as the reference, and the comparison.
  */
+import { expect } from '@jest/globals';
 import fc from 'fast-check';
 import type { CountedLine } from '@session-engine/session-domain';
 import type { ProjectedEvent } from '../projected-event';
+import { foldCustomerProfiles, type ProfileState } from '../projections/customer-profiles.projection';
+import { dailyAnalyticsProjection, type DailyAnalyticsRow } from '../projections/daily-analytics.projection';
+import { foldFlow, type FlowProjection, type FlowState } from '../projections/flow-projection';
+import { skuAnalyticsProjection, type SkuAnalyticsRow } from '../projections/sku-analytics.projection';
 import { SessionHistory } from './session-history';
 
 const money = fc.oneof(
@@ -78,3 +84,36 @@ export const generatedLog: fc.Arbitrary<ProjectedEvent[]> = fc
     }
     return events.map((event, i) => ({ ...event, position: BigInt(i + 1) }));
   });
+
+export interface FoldedRows {
+  profiles: ProfileState;
+  daily: FlowState<DailyAnalyticsRow>;
+  sku: FlowState<SkuAnalyticsRow>;
+}
+
+/** The projections' pure folds over `events`, and the rows each reported as changed. */
+export function pureFolds(events: ProjectedEvent[]) {
+  const profiles: ProfileState = { sessions: new Map(), profiles: new Map() };
+  const daily: FlowState<DailyAnalyticsRow> = { rows: new Map(), revisions: new Map() };
+  const sku: FlowState<SkuAnalyticsRow> = { rows: new Map(), revisions: new Map() };
+  const changed = {
+    profiles: foldCustomerProfiles(profiles, events),
+    daily: foldFlow(dailyAnalyticsProjection as FlowProjection<unknown, DailyAnalyticsRow>, daily, events),
+    sku: foldFlow(skuAnalyticsProjection as FlowProjection<unknown, SkuAnalyticsRow>, sku, events),
+  };
+  return { profiles, daily, sku, changed };
+}
+
+/** Rows with their keys in order (the order mismatches are reported in). */
+export const entries = <T>(map: Map<string, T>) =>
+  [...map].map(([id, row]) => [id, Object.entries(row as Record<string, unknown>)]);
+
+/** The same profile, session, daily and SKU rows, fields in the same order, and the same stream revisions. */
+export function expectSameRows(got: FoldedRows, want: FoldedRows): void {
+  expect(entries(got.profiles.sessions)).toEqual(entries(want.profiles.sessions));
+  expect(entries(got.profiles.profiles)).toEqual(entries(want.profiles.profiles));
+  expect(entries(got.daily.rows)).toEqual(entries(want.daily.rows));
+  expect(entries(got.sku.rows)).toEqual(entries(want.sku.rows));
+  expect([...got.daily.revisions]).toEqual([...want.daily.revisions]);
+  expect([...got.sku.revisions]).toEqual([...want.sku.revisions]);
+}
