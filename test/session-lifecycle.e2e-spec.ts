@@ -449,6 +449,25 @@ describe('a customer session over HTTP', () => {
     expect(await harness.streamLength(stream(id))).toBe(length);
   });
 
+  it('shows the session cache on /metrics, and answers the same with the cache turned off', async () => {
+    const id = sid('cache');
+    const created = expectOk(await put(id, { cartItems: [{ sku: 'A', quantity: 1, price: 5 }] }));
+    const gauge = async (name: string) => {
+      const text = await (await fetch(`${harness.baseUrl}/metrics`)).text();
+      return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+    };
+    expect(await gauge('session_cache_sessions')).toBeGreaterThanOrEqual(1);
+    expect(await gauge('session_cache_bytes')).toBeGreaterThan(1000);
+
+    await harness.restart({ SESSION_CACHE_MB: '0' });
+    const added = expectOk(await addItems(id, [{ sku: 'B', quantity: 2, price: 1.5 }]));
+    expect(added.customerSession).toMatchObject({ total: 8, updateCount: 2 });
+    expect(added.customerSession.cartItems[0]).toEqual(created.customerSession.cartItems[0]);
+    expect(await gauge('session_cache_sessions')).toBe(0);
+    await harness.restart();
+    expect(expectOk(await get(id)).customerSession).toEqual(added.customerSession);
+  });
+
   it('reads every session back identically after a restart', async () => {
     const ids = [
       sid('anon'),

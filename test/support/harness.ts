@@ -34,13 +34,14 @@ export class ApiHarness {
     return harness;
   }
 
-  private async boot(): Promise<void> {
+  private async boot(env: Record<string, string> = {}): Promise<void> {
     const config = parseConfig({
       PORT: '0',
       DATA_DIR: this.dataDir,
       INTEGRATION_API_KEYS: `${KEY_APP1}=1,${KEY_APP2}=2`,
       MANAGEMENT_API_KEYS: `${MANAGEMENT_KEY}=*`,
       LOG_LEVEL: 'silent',
+      ...env,
     });
     this.eventStore = await startTestEventStore({
       dataDir: path.join(this.dataDir, 'eventstore'),
@@ -64,9 +65,10 @@ export class ApiHarness {
     await this.eventStore?.close();
   }
 
-  async restart(): Promise<void> {
+  /** Stops and starts again on the same data; `env` adds configuration for the new start only. */
+  async restart(env: Record<string, string> = {}): Promise<void> {
     await this.stop();
-    await this.boot();
+    await this.boot(env);
   }
 
   async dispose(): Promise<void> {

@@ -45,7 +45,14 @@ export class AppModule implements NestModule {
         { provide: MetricsService, useValue: metrics },
         {
           provide: SessionCommandHandler,
-          useFactory: () => new SessionCommandHandler(deps.store, { observer: metrics.commandObserver }),
+          useFactory: () => {
+            const handler = new SessionCommandHandler(deps.store, {
+              observer: metrics.commandObserver,
+              cacheMaxBytes: deps.config.sessionCacheMb * 2 ** 20,
+            });
+            metrics.watchSessionCache(() => handler.cacheUsage());
+            return handler;
+          },
         },
         { provide: IdempotencyStore, useFactory: () => new IdempotencyStore(deps.store) },
         SessionCommandRunner,

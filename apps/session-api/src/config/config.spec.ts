@@ -18,6 +18,7 @@ describe('parseConfig', () => {
       dataDir: '/srv/data',
       logLevel: 'info',
       projectorInProcess: true,
+      sessionCacheMb: 128,
     });
     expect(config.eventStoreConnectionString).toBeUndefined();
     expect(config.integrationKeys).toBeUndefined();
@@ -48,8 +49,9 @@ describe('parseConfig', () => {
       LOG_LEVEL: 'loud',
       DATABASE_URL: 'mysql://x',
       PROJECTOR_IN_PROCESS: 'maybe',
+      SESSION_CACHE_MB: '1.5',
     });
-    expect(problems).toHaveLength(8);
+    expect(problems).toHaveLength(9);
     expect(problems[0]).toMatch(/^PORT: "eighty"/);
     expect(problems.join('\n')).toMatch(/EMBEDDED_EVENTSTORE_PORT: "70000"/);
     expect(problems.join('\n')).toMatch(/EVENTSTORE_CONNECTION_STRING/);
@@ -58,6 +60,14 @@ describe('parseConfig', () => {
     expect(problems.join('\n')).toMatch(/LOG_LEVEL: "loud"/);
     expect(problems.join('\n')).toMatch(/DATABASE_URL/);
     expect(problems.join('\n')).toMatch(/PROJECTOR_IN_PROCESS: "maybe" is not true or false/);
+    expect(problems.join('\n')).toMatch(/SESSION_CACHE_MB: "1.5" is not a whole number of MiB/);
+  });
+
+  it('sizes the session cache in MiB, 0 turning it off', () => {
+    expect(parseConfig({ SESSION_CACHE_MB: '0' }, '/srv').sessionCacheMb).toBe(0);
+    expect(parseConfig({ SESSION_CACHE_MB: '512' }, '/srv').sessionCacheMb).toBe(512);
+    expect(problemsOf({ SESSION_CACHE_MB: '70000' })[0]).toMatch(/^SESSION_CACHE_MB: "70000"/);
+    expect(problemsOf({ SESSION_CACHE_MB: '-1' })[0]).toMatch(/^SESSION_CACHE_MB: "-1"/);
   });
 
   it('leaves the projector out of the API process when PROJECTOR_IN_PROCESS is false', () => {

@@ -26,6 +26,8 @@ export interface AppConfig {
   databaseUrl?: string;
   /** Run the projector inside the API process (`npm start`); false when API replicas share one projector. */
   projectorInProcess: boolean;
+  /** Memory budget of the command handler's session cache, in MiB (0: no cache). */
+  sessionCacheMb: number;
 }
 
 export class ConfigError extends Error {
@@ -120,6 +122,14 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     errors.push(`PROJECTOR_IN_PROCESS: "${inProcessText}" is not true or false`);
   }
 
+  const cacheText = set(env.SESSION_CACHE_MB) ?? '128';
+  const sessionCacheMb = /^\d{1,6}$/.test(cacheText) ? Number(cacheText) : NaN;
+  if (!(sessionCacheMb <= 65536)) {
+    errors.push(
+      `SESSION_CACHE_MB: "${cacheText}" is not a whole number of MiB (0..65536; 0 turns the cache off)`,
+    );
+  }
+
   if (errors.length > 0) throw new ConfigError(errors);
   return {
     port,
@@ -131,5 +141,6 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     logLevel: logLevelText as LogLevel,
     databaseUrl,
     projectorInProcess: inProcessText !== 'false',
+    sessionCacheMb,
   };
 }

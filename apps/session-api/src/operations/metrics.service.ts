@@ -4,7 +4,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import type { CommandObserver } from '@session-engine/event-store';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 @Injectable()
 export class MetricsService {
@@ -39,8 +39,32 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private cacheUsage: () => { sessions: number; bytes: number } = () => ({ sessions: 0, bytes: 0 });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    const usage = () => this.cacheUsage();
+    new Gauge({
+      name: 'session_cache_sessions',
+      help: 'Sessions whose folded state the command handler holds in memory',
+      registers: [this.registry],
+      collect() {
+        this.set(usage().sessions);
+      },
+    });
+    new Gauge({
+      name: 'session_cache_bytes',
+      help: 'Approximate bytes of the command handler session cache (bounded by SESSION_CACHE_MB)',
+      registers: [this.registry],
+      collect() {
+        this.set(usage().bytes);
+      },
+    });
+  }
+
+  /** Reports the command handler's cache on /metrics. */
+  watchSessionCache(usage: () => { sessions: number; bytes: number }): void {
+    this.cacheUsage = usage;
   }
 
   observeHttp(method: string, route: string, status: number, seconds: number): void {

@@ -1,0 +1,77 @@
+/**
+ * Approximate heap bytes of a cached session (folded state and its keyed-command index), so the command
+ * handler's cache is bounded by memory rather than by a count that means 2 MB for small carts and gigabytes
+ * for sessions near the limits (1,000 lines, 64 KiB of attributes).
+ *
+ * The weights come from measuring V8 heap growth per folded session on Node 20 (`docs/operations.md`, "State
+ * cache"): about 0.8 KiB for a session with no lines and 0.3 KiB per short cart line; strings count two
+ * bytes per character, free-form attributes three bytes per character of their JSON. It is an estimate, not
+ * an accounting; it errs on the heavy side. Lines and attribute objects keep their identity across `evolve`
+ * (an added item leaves the other lines as they were), so their sizes are computed once per object.
+ */
+import type { CartLine, SessionState } from '@session-engine/session-domain';
+
+const SESSION_BASE = 800;
+const LINE_BASE = 300;
+const LIST_ENTRY = 48;
+const MAP_ENTRY = 120;
+const RETURN_BASE = 200;
+const RETURN_LINE = 80;
+const KEYED_COMMAND = 160;
+
+const lineBytes = new WeakMap<CartLine, number>();
+const objectBytes = new WeakMap<object, number>();
+
+const text = (value: string | undefined): number => (value === undefined ? 0 : 2 * value.length);
+
+const listBytes = (values: readonly string[]): number =>
+  values.reduce((sum, value) => sum + LIST_ENTRY + text(value), 0);
+
+const mapBytes = (map: Record<string, unknown> | undefined): number =>
+  map === undefined ? 0 : Object.keys(map).reduce((sum, key) => sum + MAP_ENTRY + text(key), 0);
+
+function attributesBytes(attributes: Record<string, unknown> | undefined): number {
+  if (attributes === undefined) return 0;
+  let bytes = objectBytes.get(attributes);
+  if (bytes === undefined) {
+    bytes = 3 * JSON.stringify(attributes).length;
+    objectBytes.set(attributes, bytes);
+  }
+  return bytes;
+}
+
+function cartLineBytes(line: CartLine): number {
+  let bytes = lineBytes.get(line);
+  if (bytes === undefined) {
+    bytes =
+      LINE_BASE +
+      text(line.sku) +
+      text(line.name) +
+      text(line.category) +
+      text(line.product?.name) +
+      text(line.price) +
+      mapBytes(line.additionalCosts) +
+      attributesBytes(line.attributes);
+    lineBytes.set(line, bytes);
+  }
+  return bytes;
+}
+
+/** Approximate bytes a cached session takes: its state plus `keyedCommands` entries of its command index. */
+export function approximateSessionBytes(state: SessionState | null, keyedCommands = 0): number {
+  let bytes = SESSION_BASE + KEYED_COMMAND * keyedCommands;
+  if (state === null) return bytes;
+  bytes +=
+    text(state.integrationId) +
+    text(state.profileId) +
+    text(state.storeIntegrationId) +
+    text(state.referralCode) +
+    listBytes(state.couponCodes) +
+    listBytes(state.loyaltyCards) +
+    listBytes(state.identifiers) +
+    mapBytes(state.additionalCosts) +
+    attributesBytes(state.attributes);
+  for (const line of state.cartItems) bytes += cartLineBytes(line);
+  for (const record of state.returns) bytes += RETURN_BASE + RETURN_LINE * record.returnedCartItems.length;
+  return bytes;
+}
