@@ -47,9 +47,12 @@ async function prefill(client: EsdbClientAdapter): Promise<{ last: bigint; event
       ),
     );
     for (const p of parts) if (p > last) last = p;
-    process.stderr.write(`\rprefill ${Math.min(i + 400, histories.length)}/${histories.length} sessions`);
+    // A progress line redrawn in place on a terminal; a log (CI, a pipe) gets the summary line only.
+    if (process.stderr.isTTY)
+      process.stderr.write(`\rprefill ${Math.min(i + 400, histories.length)}/${histories.length} sessions`);
   }
-  process.stderr.write(`\rprefill: ${events} events in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  const summary = `prefill: ${events} events in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+  process.stderr.write(process.stderr.isTTY ? `\r${summary}\n` : `${summary}\n`);
   return { last, events };
 }
 
