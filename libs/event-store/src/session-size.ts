@@ -12,7 +12,7 @@
 import type { CartLine, SessionState } from '@session-engine/session-domain';
 
 const SESSION_BASE = 800;
-const LINE_BASE = 300;
+const LINE_BASE = 310;
 const LIST_ENTRY = 48;
 const MAP_ENTRY = 120;
 const RETURN_BASE = 200;
