@@ -94,4 +94,18 @@ describe('validationException', () => {
     const [first] = await errorsOf({ customerSession: { cartItems: { sku: 'a' } } });
     expect(first!.title).toBe('INVALID_FIELD');
   });
+
+  it('reports a value of the wrong type with its type error alone, not the range checks it cannot meet', async () => {
+    expect(
+      await errorsOf({ customerSession: { cartItems: [{ sku: 'a', quantity: '1', price: 10 }] } }),
+    ).toEqual([
+      {
+        title: 'INVALID_FIELD',
+        details: 'quantity must be an integer number',
+        pointer: '/customerSession/cartItems/0/quantity',
+      },
+    ]);
+    const zero = await errorsOf({ customerSession: { cartItems: [{ sku: 'a', quantity: 0 }] } });
+    expect(zero.map((entry) => entry.details)).toEqual(['quantity must not be less than 1']);
+  });
 });

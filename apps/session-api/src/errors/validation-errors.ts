@@ -8,6 +8,17 @@ import { ApiError, ErrorCode, type ApiErrorEntry } from './api-error';
 
 const escapePointer = (segment: string): string => segment.replace(/~/g, '~0').replace(/\//g, '~1');
 
+/** class-validator constraints that check a value's type; a range or length check of a wrong type is noise. */
+const TYPE_CONSTRAINTS = new Set([
+  'isInt',
+  'isNumber',
+  'isString',
+  'isBoolean',
+  'isArray',
+  'isObject',
+  'nestedValidation',
+]);
+
 export function validationEntries(errors: ValidationError[], base = ''): ApiErrorEntry[] {
   const entries: ApiErrorEntry[] = [];
   for (const error of errors) {
@@ -18,7 +29,11 @@ export function validationEntries(errors: ValidationError[], base = ''): ApiErro
     const codeOf = (constraint: string) =>
       (error.contexts?.[constraint] as { code?: string } | undefined)?.code;
     // A limit (e.g. the array size) is only worth reporting once the type is right: codes from context go last.
-    const constraints = Object.entries(error.constraints ?? {}).sort(
+    // A value of the wrong type gets its type error alone ("quantity must be an integer number", not also
+    // "must not be less than 1" for "1").
+    const all = Object.entries(error.constraints ?? {});
+    const typeErrors = all.filter(([constraint]) => TYPE_CONSTRAINTS.has(constraint));
+    const constraints = (typeErrors.length > 0 ? typeErrors : all).sort(
       ([a], [b]) => Number(codeOf(a) !== undefined) - Number(codeOf(b) !== undefined),
     );
     for (const [constraint, message] of constraints) {

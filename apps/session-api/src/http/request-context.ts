@@ -18,13 +18,13 @@ export interface RequestWithContext extends IncomingMessage {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Route templates for metric labels (bounded cardinality: ids never become labels). */
-export function routeOf(method: string, url: string): string {
+export function routeOf(url: string): string {
   const path = url.split('?')[0] ?? '';
   const match = /^\/v2\/customer_sessions\/[^/]+(\/(cart_items|close|cancel|returns|reopen))?\/?$/.exec(path);
   if (match) return `/v2/customer_sessions/:id${match[1] ?? ''}`;
   if (['/health/live', '/health/ready', '/metrics', '/openapi.json'].includes(path)) return path;
   if (path === '/docs' || path.startsWith('/docs/')) return '/docs';
-  return method === 'GET' || method === 'HEAD' ? 'unmatched' : 'unmatched';
+  return 'unmatched';
 }
 
 export function requestContext(logger: Logger, metrics: MetricsService) {
@@ -35,7 +35,7 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
     res.setHeader('X-Request-Id', req.id);
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = routeOf(req.method ?? 'GET', req.url ?? '/');
+      const route = routeOf(req.url ?? '/');
       metrics.observeHttp(req.method ?? 'GET', route, res.statusCode, seconds);
       if (route === '/metrics' || route.startsWith('/health')) return;
       logger.info(
