@@ -466,6 +466,15 @@ describe('IdempotencyStore', () => {
 });
 
 describe('SessionEventStore', () => {
+  it('stores metadata as its JSON and reads it back as the same object (non-ASCII, nesting, escapes)', async () => {
+    const stream = `meta-${newId('bytes')}`;
+    const meta = { note: 'Grüße 🛒 "quoted" \\ back', nested: { list: [1, 2.5, null, true] }, empty: '' };
+    await store.appendToStream(stream, [{ type: 'Noted', data: { ok: true }, metadata: meta }], 'no_stream');
+    const [stored] = await store.readStream(stream);
+    expect(stored!.metadata).toEqual(meta);
+    expect(stored!.data).toEqual({ ok: true });
+  });
+
   it('streams session events from a position, upcast, with stream name, revision and position', async () => {
     const handler = new SessionCommandHandler(store);
     const id = newId('sub');
