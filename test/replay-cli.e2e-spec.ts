@@ -281,4 +281,20 @@ describe('npm run replay', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('npm start');
   });
+
+  it('exits 2 on a bad configuration, naming every bad variable, before it connects anywhere', async () => {
+    const run = replayCli({
+      EVENTSTORE_CONNECTION_STRING: 'http://store:2113',
+      DATABASE_URL: 'mysql://db',
+      READ_MODEL_SCHEMA: 'Read-Models',
+    });
+    const result = await run(['verify']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'session-replay: invalid configuration:\n' +
+        '  - EVENTSTORE_CONNECTION_STRING: must look like esdb://host:2113?tls=false or esdb+discover://… (got a value starting "http://store")\n' +
+        '  - DATABASE_URL: must be a postgres:// or postgresql:// URL\n' +
+        '  - READ_MODEL_SCHEMA: "Read-Models" is not a schema name (lower-case letters, digits and _, at most 63)\n',
+    );
+  });
 });

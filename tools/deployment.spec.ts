@@ -28,12 +28,26 @@ function sourceFiles(dir: string): string[] {
 }
 
 const ENV_READ = /\b(?:process\.)?env\??\.([A-Z][A-Z0-9_]*)\b|\benv\[['"]([A-Z][A-Z0-9_]*)['"]\]/g;
+const RELATIVE_IMPORT = /\bfrom '(\.{1,2}\/[^']+)'/g;
 
-/** Environment variables read by the production sources under `dir` (tests and test helpers excluded). */
+/**
+ * Environment variables read by the production sources under `dir` (tests and test helpers excluded), and by
+ * the sources of other apps they import (the replay CLI reads the store settings through the projector's
+ * config module).
+ */
 export function variablesReadUnder(...dirs: string[]): Set<string> {
   const names = new Set<string>();
-  for (const file of dirs.flatMap((dir) => sourceFiles(path.join(ROOT, dir)))) {
-    for (const match of fs.readFileSync(file, 'utf8').matchAll(ENV_READ)) names.add(match[1] ?? match[2]!);
+  const seen = new Set<string>();
+  const pending = dirs.flatMap((dir) => sourceFiles(path.join(ROOT, dir)));
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = fs.readFileSync(file, 'utf8');
+    for (const match of text.matchAll(ENV_READ)) names.add(match[1] ?? match[2]!);
+    for (const [, target] of text.matchAll(RELATIVE_IMPORT)) {
+      const imported = `${path.resolve(path.dirname(file), target!)}.ts`;
+      if (imported.startsWith(path.join(ROOT, 'apps')) && fs.existsSync(imported)) pending.push(imported);
+    }
   }
   return names;
 }

@@ -1,29 +1,42 @@
 import { createServer } from 'node:http';
-import pino from 'pino';
 import { register } from 'prom-client';
+import { parseProjectorConfig, ProjectorConfigError, type ProjectorConfig } from './config';
+import { createLogger } from './logger';
 import { startProjector } from './projector';
 
 /**
- * The projector as its own process: EVENTSTORE_CONNECTION_STRING, DATABASE_URL (SQLite under DATA_DIR
- * when unset), metrics on PROJECTOR_METRICS_HOST:PROJECTOR_METRICS_PORT (default 127.0.0.1:9464, port 0 =
- * none; compose binds 0.0.0.0 so Prometheus in another container can scrape it). SIGTERM commits the
+ * The projector as its own process, configured as `config.ts` reads the environment: the event store
+ * (EVENTSTORE_CONNECTION_STRING, by default the embedded one on EMBEDDED_EVENTSTORE_PORT), the read models
+ * (DATABASE_URL, SQLite under DATA_DIR when unset), metrics on PROJECTOR_METRICS_HOST:PROJECTOR_METRICS_PORT
+ * (default 127.0.0.1:9464, port 0 = none; compose binds 0.0.0.0 so Prometheus in another container can scrape
+ * it). A bad value stops it before it connects, with one line per problem (exit code 2). SIGTERM commits the
  * batch in hand and exits.
  */
+function loadConfig(): ProjectorConfig {
+  try {
+    return parseProjectorConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ProjectorConfigError)) throw error;
+    process.stderr.write(`projector: ${error.message}\n`);
+    process.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
-  const logger = pino({ name: 'projector', level: process.env.LOG_LEVEL ?? 'info' });
-  const env = process.env;
+  const config = loadConfig();
+  const logger = createLogger('projector', config.logLevel);
   const projector = await startProjector({
-    connectionString: env.EVENTSTORE_CONNECTION_STRING ?? 'esdb://127.0.0.1:2113?tls=false',
-    databaseUrl: env.DATABASE_URL || undefined,
-    dataDir: env.DATA_DIR ?? './data',
-    schema: env.READ_MODEL_SCHEMA || undefined,
-    batchSize: env.PROJECTOR_BATCH_SIZE ? Number(env.PROJECTOR_BATCH_SIZE) : undefined,
-    batchDelayMs: env.PROJECTOR_BATCH_DELAY_MS ? Number(env.PROJECTOR_BATCH_DELAY_MS) : undefined,
+    connectionString: config.connectionString,
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    schema: config.schema,
+    batchSize: config.batchSize,
+    batchDelayMs: config.batchDelayMs,
     logger,
   });
 
-  const port = Number(env.PROJECTOR_METRICS_PORT ?? 9464);
-  const host = env.PROJECTOR_METRICS_HOST || '127.0.0.1';
+  const port = config.metricsPort;
+  const host = config.metricsHost;
   const server =
     port > 0
       ? createServer((req, res) => {
@@ -57,6 +70,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  // One line an operator can act on (e.g. the read-model database refused the connection), no stack trace.
+  process.stderr.write(`projector: could not start: ${(error as Error).message ?? String(error)}\n`);
   process.exit(1);
 });

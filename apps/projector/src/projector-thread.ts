@@ -58,7 +58,7 @@ interface RunningWorker {
 
 /** The projector as a background service of the API process, in its own thread. */
 export function projectorThreadService(context: ProjectorThreadContext) {
-  const logger = context.logger.child({ service: 'projector' });
+  const logger = context.logger.child({ component: 'projector-thread' });
   const input: ProjectorWorkerInput = {
     ...context.projector,
     connectionString: context.connectionString,

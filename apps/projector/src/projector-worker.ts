@@ -3,9 +3,9 @@
  * projector on this thread's event loop with its own event-store client and read-model database handle,
  * answers metric snapshots, and on `stop` commits the batch in hand, closes both, then lets the thread end.
  */
-import pino from 'pino';
 import { Registry } from 'prom-client';
 import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from './logger';
 import { startProjector } from './projector';
 import type {
   ProjectorWorkerInput,
@@ -15,7 +15,7 @@ import type {
 
 const { logLevel, ...options } = workerData as ProjectorWorkerInput;
 const post = (message: ProjectorWorkerMessage) => parentPort!.postMessage(message);
-const logger = pino({ level: logLevel, base: { service: 'projector', thread: 'projector-worker' } });
+const logger = createLogger('projector', logLevel, { thread: 'projector-worker' });
 // The metrics live here; the main thread mirrors them into the API's registry on each scrape.
 const registry = new Registry();
 

@@ -13,7 +13,8 @@ import {
   type ReadModelDatabase,
   ReadModelWriter,
 } from '@session-engine/read-models';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from './logger';
 import type { Registry } from 'prom-client';
 import { projectorMetrics } from './projector-metrics';
 
@@ -379,7 +380,7 @@ class Projector implements RunningProjector {
 
 /** Starts the projector in this process (the API's `npm start` does; `main.ts` runs it alone). */
 export async function startProjector(options: ProjectorOptions): Promise<RunningProjector> {
-  const logger = options.logger ?? pino({ name: 'projector' });
+  const logger = options.logger ?? createLogger('projector', 'info');
   const database = await openReadModelDatabase({
     databaseUrl: options.databaseUrl,
     dataDir: options.dataDir,

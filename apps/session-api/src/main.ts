@@ -8,8 +8,9 @@
 import 'reflect-metadata';
 import { EsdbClientAdapter } from '@session-engine/event-store';
 import * as path from 'node:path';
-import pino from 'pino';
+import type pino from 'pino';
 import { startEmbeddedEventStore, type EmbeddedEventStore } from '../../eventstore-embedded/src';
+import { createLogger } from '../../projector/src/logger';
 import { createSessionApi } from './app.factory';
 import { backgroundServices, type BackgroundService } from './background-services';
 import { ApiKeys } from './config/api-keys.provider';
@@ -50,7 +51,7 @@ function resolveKeys(config: AppConfig, logger: pino.Logger): ApiKeys {
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = pino({ level: config.logLevel, base: { service: 'session-api' } });
+  const logger = createLogger('session-api', config.logLevel);
   const keys = resolveKeys(config, logger);
 
   let embedded: EmbeddedEventStore | undefined;
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
   });
   for (const service of services) {
     await service.start();
-    logger.info({ service: service.name }, 'background service started');
+    logger.info({ backgroundService: service.name }, 'background service started');
   }
 
   let stopping = false;

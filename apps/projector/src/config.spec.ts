@@ -1,0 +1,100 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { parseProjectorConfig, ProjectorConfigError } from './config';
+
+const problemsOf = (env: Record<string, string>): string[] => {
+  try {
+    parseProjectorConfig(env, '/srv');
+    return [];
+  } catch (error) {
+    return (error as ProjectorConfigError).problems;
+  }
+};
+
+describe('parseProjectorConfig', () => {
+  it('defaults to what npm start serves: the embedded store on its port, SQLite under DATA_DIR', () => {
+    expect(parseProjectorConfig({}, '/srv')).toEqual({
+      connectionString: 'esdb://127.0.0.1:2113?tls=false',
+      explicitEventStore: false,
+      databaseUrl: undefined,
+      schema: undefined,
+      dataDir: '/srv/data',
+      batchSize: undefined,
+      batchDelayMs: undefined,
+      metricsPort: 9464,
+      metricsHost: '127.0.0.1',
+      logLevel: 'info',
+    });
+    expect(parseProjectorConfig({ EMBEDDED_EVENTSTORE_PORT: '2200' }, '/srv').connectionString).toBe(
+      'esdb://127.0.0.1:2200?tls=false',
+    );
+  });
+
+  it('takes the given store, database, schema, batches and metrics endpoint', () => {
+    const config = parseProjectorConfig(
+      {
+        EVENTSTORE_CONNECTION_STRING: 'esdb://es:2113?tls=false',
+        DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+        READ_MODEL_SCHEMA: 'read_models_2',
+        PROJECTOR_BATCH_SIZE: '25',
+        PROJECTOR_BATCH_DELAY_MS: '100',
+        PROJECTOR_METRICS_PORT: '0',
+        PROJECTOR_METRICS_HOST: '0.0.0.0',
+        LOG_LEVEL: 'WARN',
+        DATA_DIR: 'var/data',
+      },
+      '/srv',
+    );
+    expect(config).toEqual({
+      connectionString: 'esdb://es:2113?tls=false',
+      explicitEventStore: true,
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/test',
+      schema: 'read_models_2',
+      dataDir: '/srv/var/data',
+      batchSize: 25,
+      batchDelayMs: 100,
+      metricsPort: 0,
+      metricsHost: '0.0.0.0',
+      logLevel: 'warn',
+    });
+  });
+
+  it('reports every bad value with its own message', () => {
+    const problems = problemsOf({
+      EVENTSTORE_CONNECTION_STRING: 'kurrentdb://kdb:2113',
+      EMBEDDED_EVENTSTORE_PORT: '0',
+      DATABASE_URL: 'mysql://x',
+      READ_MODEL_SCHEMA: 'Read-Models',
+      PROJECTOR_BATCH_SIZE: 'abc',
+      PROJECTOR_BATCH_DELAY_MS: '0',
+      PROJECTOR_METRICS_PORT: '70000',
+      LOG_LEVEL: 'loud',
+    });
+    expect(problems).toHaveLength(8);
+    expect(problems[0]).toMatch(/^EVENTSTORE_CONNECTION_STRING: must look like esdb:/);
+    expect(problems.join('\n')).toMatch(/EMBEDDED_EVENTSTORE_PORT: "0" is not a TCP port \(1\.\.65535\)/);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL: must be a postgres/);
+    expect(problems.join('\n')).toMatch(/READ_MODEL_SCHEMA: "Read-Models" is not a schema name/);
+    expect(problems.join('\n')).toMatch(
+      /PROJECTOR_BATCH_SIZE: "abc" is not a number of events \(1\.\.100000\)/,
+    );
+    expect(problems.join('\n')).toMatch(/PROJECTOR_BATCH_DELAY_MS: "0" is not a number of milliseconds/);
+    expect(problems.join('\n')).toMatch(/PROJECTOR_METRICS_PORT: "70000"/);
+    expect(problems.join('\n')).toMatch(/LOG_LEVEL: "loud"/);
+  });
+
+  it('stops the projector process before it connects, exit code 2, one line per problem and no stack trace', () => {
+    const result = spawnSync(process.execPath, ['-r', './tools/register.js', 'apps/projector/src/main.ts'], {
+      cwd: path.resolve(__dirname, '../../..'),
+      env: { ...process.env, PROJECTOR_BATCH_SIZE: '-5', LOG_LEVEL: 'loud' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe(
+      'projector: Invalid configuration:\n' +
+        '  - PROJECTOR_BATCH_SIZE: "-5" is not a number of events (1..100000)\n' +
+        '  - LOG_LEVEL: "loud" is not one of fatal, error, warn, info, debug, trace, silent\n',
+    );
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * The projector's configuration from the environment, validated once at start-up: every bad value is reported
+ * with its own message, all at once. `parseStoreLocation` — which event store and which read-model database —
+ * is shared with the replay CLI, so both find by default what `npm start` serves: the embedded event store on
+ * 127.0.0.1:${EMBEDDED_EVENTSTORE_PORT:-2113} and SQLite read models under DATA_DIR.
+ */
+import * as path from 'node:path';
+
+export type Env = Record<string, string | undefined>;
+
+export interface StoreLocation {
+  connectionString: string;
+  /** True when EVENTSTORE_CONNECTION_STRING chose the store (hints on failure differ). */
+  explicitEventStore: boolean;
+  /** PostgreSQL when set, otherwise SQLite under `dataDir`. */
+  databaseUrl?: string;
+  /** PostgreSQL schema of the read models (READ_MODEL_SCHEMA). */
+  schema?: string;
+  dataDir: string;
+}
+
+export interface ProjectorConfig extends StoreLocation {
+  /** Unset: the projector's default for the database (see `DEFAULT_BATCH_SIZE`). */
+  batchSize?: number;
+  batchDelayMs?: number;
+  /** 0: no metrics endpoint. */
+  metricsPort: number;
+  metricsHost: string;
+  logLevel: string;
+}
+
+export class ProjectorConfigError extends Error {
+  override readonly name = 'ProjectorConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export const setting = (value: string | undefined): string | undefined =>
+  value === undefined || value.trim() === '' ? undefined : value.trim();
+
+/** A whole number in `min..max`, or undefined when unset; a bad value adds a problem. */
+function wholeNumber(
+  name: string,
+  raw: string | undefined,
+  range: { min: number; max: number; meaning: string },
+  problems: string[],
+): number | undefined {
+  const text = setting(raw);
+  if (text === undefined) return undefined;
+  const value = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!(value >= range.min && value <= range.max)) {
+    problems.push(`${name}: "${text}" is not ${range.meaning} (${range.min}..${range.max})`);
+    return undefined;
+  }
+  return value;
+}
+
+export function parseStoreLocation(env: Env, cwd: string, problems: string[]): StoreLocation {
+  const connectionString = setting(env.EVENTSTORE_CONNECTION_STRING);
+  if (connectionString !== undefined && !/^esdb(\+discover)?:\/\/.+/.test(connectionString)) {
+    // @eventstore/db-client 6.x parses only esdb:// and esdb+discover:// (a KurrentDB server is reached with
+    // the same esdb:// string).
+    problems.push(
+      `EVENTSTORE_CONNECTION_STRING: must look like esdb://host:2113?tls=false or esdb+discover://… (got a value starting "${connectionString.slice(0, 12)}")`,
+    );
+  }
+  const port =
+    wholeNumber(
+      'EMBEDDED_EVENTSTORE_PORT',
+      env.EMBEDDED_EVENTSTORE_PORT,
+      { min: 1, max: 65535, meaning: 'a TCP port' },
+      problems,
+    ) ?? 2113;
+  const databaseUrl = setting(env.DATABASE_URL);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/.+/.test(databaseUrl)) {
+    problems.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
+  }
+  const schema = setting(env.READ_MODEL_SCHEMA);
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    problems.push(
+      `READ_MODEL_SCHEMA: "${schema}" is not a schema name (lower-case letters, digits and _, at most 63)`,
+    );
+  }
+  return {
+    connectionString: connectionString ?? `esdb://127.0.0.1:${port}?tls=false`,
+    explicitEventStore: connectionString !== undefined,
+    databaseUrl,
+    schema,
+    dataDir: path.resolve(cwd, setting(env.DATA_DIR) ?? './data'),
+  };
+}
+
+export function parseProjectorConfig(env: Env, cwd = process.cwd()): ProjectorConfig {
+  const problems: string[] = [];
+  const location = parseStoreLocation(env, cwd, problems);
+  const batchSize = wholeNumber(
+    'PROJECTOR_BATCH_SIZE',
+    env.PROJECTOR_BATCH_SIZE,
+    { min: 1, max: 100_000, meaning: 'a number of events' },
+    problems,
+  );
+  const batchDelayMs = wholeNumber(
+    'PROJECTOR_BATCH_DELAY_MS',
+    env.PROJECTOR_BATCH_DELAY_MS,
+    { min: 1, max: 60_000, meaning: 'a number of milliseconds' },
+    problems,
+  );
+  const metricsPort =
+    wholeNumber(
+      'PROJECTOR_METRICS_PORT',
+      env.PROJECTOR_METRICS_PORT,
+      { min: 0, max: 65535, meaning: 'a TCP port, or 0 for no metrics endpoint' },
+      problems,
+    ) ?? 9464;
+  const logLevel = (setting(env.LOG_LEVEL) ?? 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`LOG_LEVEL: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  if (problems.length > 0) throw new ProjectorConfigError(problems);
+  return {
+    ...location,
+    batchSize,
+    batchDelayMs,
+    metricsPort,
+    metricsHost: setting(env.PROJECTOR_METRICS_HOST) ?? '127.0.0.1',
+    logLevel,
+  };
+}
