@@ -336,6 +336,65 @@ describe('a customer session over HTTP', () => {
     expect(await harness.streamLength(stream(id))).toBe(2);
   });
 
+  describe('sessions near the size limits', () => {
+    const longSku = (i: number) => `${String(i).padStart(4, '0')}${'x'.repeat(996)}`;
+    const lines = (count: number) =>
+      Array.from({ length: count }, (_, i) => ({ sku: longSku(i), quantity: 1, price: 1 }));
+
+    it('refuses a cart whose close could not be recorded (400, nothing stored), and closes one that fits', async () => {
+      const tooLarge = sid('too-large');
+      const refused = await put(tooLarge, { cartItems: lines(1000) });
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors[0]).toMatchObject({
+        title: 'LIMIT_EXCEEDED',
+        source: { pointer: '/customerSession/cartItems' },
+      });
+      expect((await get(tooLarge)).status).toBe(404);
+
+      const large = sid('large');
+      expectOk(await put(large, { cartItems: lines(800) }));
+      const grown = await addItems(large, lines(200).slice(100));
+      expect({ status: grown.status, code: grown.body.errors[0].title }).toEqual({
+        status: 400,
+        code: 'LIMIT_EXCEEDED',
+      });
+      const closed = expectOk(await verb(large, 'close'));
+      expect(closed.customerSession).toMatchObject({ state: 'closed', total: 800 });
+      expect(await harness.streamLength(stream(large))).toBe(2);
+    });
+
+    it('replays a keyed response too large to remember from the session stream, also after a restart', async () => {
+      const id = sid('large-keyed');
+      const key = { 'Idempotency-Key': `large-${run}` };
+      const first = await put(id, { cartItems: lines(800) }, { headers: key });
+      expect(first.status).toBe(200);
+      const record = await harness.store.readStream(
+        IdempotencyStore.streamName({
+          applicationId: 1,
+          endpoint: 'PUT /v2/customer_sessions/:customerSessionId',
+          integrationId: id,
+          key: key['Idempotency-Key'],
+        }),
+      );
+      expect(record).toHaveLength(1);
+      expect(record[0]!.data).not.toHaveProperty('body');
+      expect(record[0]!.data).toMatchObject({ revisions: { first: '0', last: '0' } });
+
+      const again = await put(id, { cartItems: lines(800) }, { headers: key });
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual(first.body);
+      expect(again.headers.get('etag')).toBe(first.headers.get('etag'));
+      expect(again.headers.get('x-event-position')).toBe(first.headers.get('x-event-position'));
+      expectOk(await addItems(id, [{ sku: 'later', quantity: 1 }]));
+
+      await harness.restart();
+      const afterRestart = await put(id, { cartItems: lines(800) }, { headers: key });
+      expect(afterRestart.status).toBe(200);
+      expect(afterRestart.body).toEqual(first.body);
+      expect(await harness.streamLength(stream(id))).toBe(2);
+    });
+  });
+
   it('applies a keyed command once when its response record was lost (the store failed in between), across a restart', async () => {
     const id = sid('lost-record');
     expectOk(await put(id, { cartItems: [{ sku: 'a', quantity: 2, price: 3 }] }));

@@ -25,3 +25,21 @@ export class ConcurrentUpdateError extends Error {
     super(`The session kept changing concurrently; gave up after ${attempts} attempts`);
   }
 }
+
+/**
+ * The event store refused an append as larger than its maximum append size. The domain keeps what it
+ * decides under `SESSION_LIMITS.eventBytes`, so this means a server configured with a smaller limit, or a
+ * session written before that limit: nothing was appended.
+ */
+export class AppendTooLargeError extends Error {
+  override readonly name = 'AppendTooLargeError';
+  readonly code = 'LIMIT_EXCEEDED';
+  constructor(
+    readonly streamName: string,
+    readonly maxAppendSize: number | undefined,
+  ) {
+    super(
+      `The event store refused these events as too large${maxAppendSize ? ` (it takes at most ${maxAppendSize} bytes per append)` : ''}; nothing was recorded`,
+    );
+  }
+}

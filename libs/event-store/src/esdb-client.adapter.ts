@@ -14,6 +14,7 @@ import {
   NotLeaderError,
   StreamNotFoundError,
   UnavailableError,
+  MaxAppendSizeExceededError,
   WrongExpectedVersionError,
   jsonEvent,
   streamNameFilter,
@@ -23,6 +24,7 @@ import {
   type ResolvedEvent,
 } from '@eventstore/db-client';
 import { randomUUID } from 'node:crypto';
+import { AppendTooLargeError } from './errors';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -205,6 +207,9 @@ export class EsdbClientAdapter {
           expectedRevision,
           typeof actual === 'bigint' ? actual : actual === NO_STREAM ? 'no_stream' : undefined,
         );
+      }
+      if (error instanceof MaxAppendSizeExceededError) {
+        throw new AppendTooLargeError(streamName, error.maxAppendSize);
       }
       if (unavailable(error)) throw new EventStoreUnavailableError(error);
       throw error;

@@ -7,7 +7,7 @@
  * server that has not applied `$maxAge` yet. The scope itself is stored in the record, so a hash collision
  * can never replay another request's response.
  */
-import { StreamRevisionConflict, type EsdbClientAdapter } from './esdb-client.adapter';
+import { StreamRevisionConflict, type EsdbClientAdapter, type JsonObject } from './esdb-client.adapter';
 import { sha256Hex } from './canonical-json';
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -21,9 +21,18 @@ export interface IdempotencyScope {
   key: string;
 }
 
+/** Largest response body kept in a record (bytes of its JSON); a larger one is rebuilt from the session stream. */
+export const REMEMBERED_BODY_BYTES = 256 * 1024;
+
 export interface RememberedResponse {
   status: number;
-  body: unknown;
+  /**
+   * The response body; absent from a record whose body was over `REMEMBERED_BODY_BYTES` (a session near
+   * the limits), which names instead the revisions of the command's events to rebuild it from.
+   */
+  body?: unknown;
+  /** First and last revision of the events the command appended in the session stream. */
+  revisions?: { first: string; last: string };
   etag?: string;
   eventPosition?: string;
   /** SHA-256 of the canonical request (body and query). */
@@ -65,6 +74,7 @@ export class IdempotencyStore {
     return {
       status: data.status,
       body: data.body,
+      revisions: data.revisions,
       etag: data.etag,
       eventPosition: data.eventPosition,
       requestHash: data.requestHash,
@@ -74,14 +84,23 @@ export class IdempotencyStore {
   /** Remembers the first response; when another process remembered one first, returns that one instead. */
   async remember(scope: IdempotencyScope, response: RememberedResponse): Promise<RememberedResponse> {
     const stream = IdempotencyStore.streamName(scope);
-    const data = { scope, recordedAt: new Date(this.now()).toISOString(), ...response };
+    let data: Record<string, unknown> = {
+      scope,
+      recordedAt: new Date(this.now()).toISOString(),
+      ...response,
+    };
+    // The record must fit in one append: a large body stays in the session stream, where the record points.
+    if (response.revisions !== undefined && Buffer.byteLength(JSON.stringify(data)) > REMEMBERED_BODY_BYTES) {
+      const { body: _body, ...withoutBody } = data;
+      data = withoutBody;
+    }
     try {
       await this.store.appendToStream(
         stream,
         [
           {
             type: IDEMPOTENT_RESPONSE_RECORDED,
-            data: data as unknown as Record<string, unknown>,
+            data: data as JsonObject,
             metadata: {},
           },
         ],
@@ -99,7 +118,7 @@ export class IdempotencyStore {
         [
           {
             type: IDEMPOTENT_RESPONSE_RECORDED,
-            data: data as unknown as Record<string, unknown>,
+            data: data as JsonObject,
             metadata: {},
           },
         ],

@@ -313,6 +313,22 @@ export class SessionCommandHandler {
     };
   }
 
+  /**
+   * The answer of a keyed command from where its events are in the stream — for a remembered response
+   * whose body was too large to keep (see `IdempotencyStore`).
+   */
+  resultAt(
+    applicationId: number,
+    integrationId: string,
+    recorded: { firstRevision: bigint; revision: bigint; position?: bigint; requestHash: string },
+  ): Promise<CommandResult> {
+    return this.replay(sessionStreamName(applicationId, integrationId), {
+      ...recorded,
+      commandId: '',
+      writtenAt: 0,
+    });
+  }
+
   async loadSession(applicationId: number, integrationId: string): Promise<LoadedSession> {
     const { state, revision } = await this.load(sessionStreamName(applicationId, integrationId));
     return { state, revision };

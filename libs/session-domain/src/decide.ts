@@ -24,7 +24,7 @@ import type {
   SessionReopened,
 } from './events';
 import { assertNever, fold } from './evolve';
-import { jsonEqual } from './json';
+import { jsonEqual, utf8Length } from './json';
 import { SESSION_LIMITS } from './limits';
 import { sumMoney, ZERO } from './money';
 import type { CartLine, SessionState } from './state';
@@ -41,9 +41,9 @@ import { countedLine, countedRevenueOf, remainingLines, remainingQuantity, total
 export function decide(command: SessionCommand, state: SessionState | null): SessionEvent[] {
   switch (command.type) {
     case 'UpdateSession':
-      return updateSession(command, state);
+      return fitting(updateSession(command, state), state);
     case 'AddCartItems':
-      return addCartItems(command, state);
+      return fitting(addCartItems(command, state), state);
     case 'CloseSession':
       return closeSession(command, state);
     case 'CancelSession':
@@ -55,6 +55,15 @@ export function decide(command: SessionCommand, state: SessionState | null): Ses
     default:
       return assertNever(command);
   }
+}
+
+/**
+ * The events, once checked to fit the event store (`checkEventBytes`). Only the commands that add data need
+ * the check: the others append events bounded by what those let in.
+ */
+function fitting(events: SessionEvent[], state: SessionState | null): SessionEvent[] {
+  if (events.length > 0) checkEventBytes(events, state);
+  return events;
 }
 
 /**
@@ -398,4 +407,75 @@ function resolveReturn(
     );
   }
   return { line, quantity };
+}
+
+// ---------------------------------------------------------------- what fits in the event store
+
+/**
+ * Bytes a line takes in the event that closes, cancels or reopens the session (a `CountedLine`: position,
+ * sku, quantity, value) beyond its SKU's JSON: keys and punctuation, up to 4 + 5 digits of position and
+ * quantity, and a decimal value of up to ~40 digits.
+ */
+const COUNTED_LINE_BYTES = 120;
+/** The rest of such an event: stamp, total or reversed revenue, previous state (profileId counted apart). */
+const STATE_EVENT_BYTES = 400;
+
+/** An upper bound of the bytes of the event that would close, cancel or reopen a session with these lines. */
+function stateEventBytes(profileId: string, skus: readonly string[]): number {
+  // A string's JSON takes at most 6 bytes per UTF-16 unit (\u escapes) + quotes; the exact length only
+  // when that bound does not settle it.
+  let quick = STATE_EVENT_BYTES + 6 * profileId.length + 2;
+  for (const sku of skus) quick += COUNTED_LINE_BYTES + 6 * sku.length + 2;
+  if (quick <= SESSION_LIMITS.eventBytes) return quick;
+  let exact = STATE_EVENT_BYTES + utf8Length(JSON.stringify(profileId));
+  for (const sku of skus) exact += COUNTED_LINE_BYTES + utf8Length(JSON.stringify(sku));
+  return exact;
+}
+
+/**
+ * Refuses what the event store could not take: the command's events over `eventBytes` together, or a cart
+ * (after the command) whose close, cancel or reopen event would be over it.
+ */
+function checkEventBytes(events: SessionEvent[], state: SessionState | null): void {
+  let profileId = state?.profileId ?? '';
+  let skus: string[] | undefined;
+  for (const event of events) {
+    switch (event.type) {
+      case 'SessionCreated':
+        profileId = event.data.profileId;
+        skus = event.data.cartItems.map((item) => item.sku);
+        break;
+      case 'CartItemsReplaced':
+        skus = event.data.cartItems.map((item) => item.sku);
+        break;
+      case 'CartItemsAdded':
+        skus = [
+          ...(skus ?? state?.cartItems.map((line) => line.sku) ?? []),
+          ...event.data.cartItems.map((item) => item.sku),
+        ];
+        break;
+      case 'ProfileChanged':
+        profileId = event.data.profileId;
+        skus ??= state?.cartItems.map((line) => line.sku) ?? [];
+        break;
+      default:
+        break;
+    }
+  }
+  const closing = skus === undefined ? 0 : stateEventBytes(profileId, skus);
+  if (closing > SESSION_LIMITS.eventBytes) {
+    throw new DomainError(
+      DomainErrorCode.LimitExceeded,
+      `The cart's lines would take about ${closing} bytes in the event that closes the session; at most ${SESSION_LIMITS.eventBytes} fit (fewer lines or shorter SKUs)`,
+      '/cartItems',
+    );
+  }
+  let bytes = 0;
+  for (const event of events) bytes += utf8Length(JSON.stringify(event.data));
+  if (bytes > SESSION_LIMITS.eventBytes) {
+    throw new DomainError(
+      DomainErrorCode.LimitExceeded,
+      `This request would record ${bytes} bytes of events; one request may record at most ${SESSION_LIMITS.eventBytes}`,
+    );
+  }
 }

@@ -31,4 +31,11 @@ export const SESSION_LIMITS = {
   maxMoney: 1e15,
   /** Nesting depth of free-form attributes (session and item). */
   jsonDepth: 64,
+  /**
+   * Bytes of event data (UTF-8 JSON) one command may append, and that the event closing, cancelling or
+   * reopening the session may need for its lines: EventStoreDB refuses an append over its maximum append
+   * size (1 MiB by default), and a session whose close could not be written could never close. What is
+   * left of the 1,048,576 bytes is room for the events' metadata and types.
+   */
+  eventBytes: 1_000_000,
 } as const;

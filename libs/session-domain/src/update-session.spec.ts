@@ -3,7 +3,8 @@ import type { SessionCommand } from './commands';
 import { decide } from './decide';
 import type { SessionEvent } from './events';
 import { evolve } from './evolve';
-import { addItems, at, extend, HISTORIES, history, update, WHEN } from './spec-fixtures';
+import { SESSION_LIMITS } from './limits';
+import { addItems, at, close, extend, HISTORIES, history, update, WHEN } from './spec-fixtures';
 import type { SessionState } from './state';
 
 const spec = DeciderSpecification.for<SessionCommand, SessionEvent, SessionState | null>({
@@ -256,5 +257,60 @@ describe('AddCartItems', () => {
       .given(full)
       .when(addItems([{ sku: 'ONE-TOO-MANY', quantity: 1 }]))
       .thenThrows('LIMIT_EXCEEDED', { pointer: '/cartItems', category: 'invalid' });
+  });
+});
+
+describe('what fits in the event store (eventBytes)', () => {
+  const longSku = (i: number) => `${String(i).padStart(4, '0')}${'x'.repeat(996)}`;
+  const lines = (count: number, from = 0) =>
+    Array.from({ length: count }, (_, i) => ({ sku: longSku(from + i), quantity: 1 }));
+
+  it('takes a cart whose close fits, and closes it', () => {
+    const given = extend(HISTORIES.open(), addItems(lines(800)));
+    spec
+      .given(given)
+      .when(close())
+      .thenEvents((events) => {
+        expect(events.map((event) => event.type)).toEqual(['SessionClosed']);
+        expect(JSON.stringify(events[0]!.data).length).toBeLessThanOrEqual(SESSION_LIMITS.eventBytes);
+      });
+  });
+
+  it('refuses to add lines whose SKUs would make the closing event too large (LIMIT_EXCEEDED)', () => {
+    const given = extend(HISTORIES.open(), addItems(lines(800)));
+    spec
+      .given(given)
+      .when(addItems(lines(100, 800)))
+      .thenThrows('LIMIT_EXCEEDED', { pointer: '/cartItems', category: 'invalid' });
+  });
+
+  it('refuses to create or replace a cart that could never be closed', () => {
+    spec
+      .given([])
+      .when(update({ cartItems: lines(1000) }))
+      .thenThrows('LIMIT_EXCEEDED', { pointer: '/cartItems' });
+    spec
+      .given(HISTORIES.open())
+      .when(update({ cartItems: lines(1000) }))
+      .thenThrows('LIMIT_EXCEEDED', { pointer: '/cartItems' });
+  });
+
+  it('refuses a request whose events together are over the limit, whatever the cart', () => {
+    // 17 items of 60,000-character attributes: each item is within its limits, the event is not.
+    const heavy = Array.from({ length: 17 }, (_, i) => ({
+      sku: `H${i}`,
+      quantity: 1,
+      attributes: { note: 'n'.repeat(60_000) },
+    }));
+    spec.given(HISTORIES.open()).when(addItems(heavy)).thenThrows('LIMIT_EXCEEDED', { category: 'invalid' });
+  });
+
+  it('takes a full cart of short multi-byte SKUs', () => {
+    spec
+      .given(HISTORIES.open())
+      .when(
+        addItems(Array.from({ length: 998 }, (_, i) => ({ sku: `SKU-${i}-${'é'.repeat(20)}`, quantity: 1 }))),
+      )
+      .thenEvents((_events, _before, after) => expect(after?.cartItems).toHaveLength(1000));
   });
 });

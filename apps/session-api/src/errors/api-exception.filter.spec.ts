@@ -1,5 +1,6 @@
 import { NotFoundException } from '@nestjs/common';
 import {
+  AppendTooLargeError,
   ConcurrentUpdateError,
   EventStoreUnavailableError,
   PreconditionFailedError,
@@ -25,6 +26,7 @@ describe('mapError', () => {
     [new DomainError('RETURN_QUANTITY_EXCEEDED', 'no'), 409, 'RETURN_QUANTITY_EXCEEDED'],
     [new PreconditionFailedError(1n, 2n), 412, 'PRECONDITION_FAILED'],
     [new ConcurrentUpdateError('session-1-a', 10), 409, 'CONCURRENT_UPDATE'],
+    [new AppendTooLargeError('session-1-a', 1_048_576), 413, 'LIMIT_EXCEEDED'],
     [new EventStoreUnavailableError(new Error('down')), 503, 'SERVICE_UNAVAILABLE'],
     [ApiError.of(422, 'IDEMPOTENCY_KEY_REUSED', 'reused'), 422, 'IDEMPOTENCY_KEY_REUSED'],
     [new NotFoundException('Cannot GET /x'), 404, 'NOT_FOUND'],

@@ -6,6 +6,7 @@
  */
 import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
 import {
+  AppendTooLargeError,
   ConcurrentUpdateError,
   EventStoreUnavailableError,
   PreconditionFailedError,
@@ -52,6 +53,8 @@ export function mapError(error: unknown): MappedError {
   }
   if (error instanceof ConcurrentUpdateError)
     return single(409, ErrorCode.ConcurrentUpdate, error.message, undefined);
+  if (error instanceof AppendTooLargeError)
+    return single(413, ErrorCode.LimitExceeded, error.message, undefined);
   if (error instanceof EventStoreUnavailableError) {
     return single(
       503,

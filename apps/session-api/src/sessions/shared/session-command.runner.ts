@@ -11,6 +11,7 @@ import {
   SessionCommandHandler,
   type CommandResult,
   type IdempotencyScope,
+  type RememberedResponse,
 } from '@session-engine/event-store';
 import { DomainError, type SessionCommand } from '@session-engine/session-domain';
 import { randomUUID } from 'node:crypto';
@@ -39,6 +40,8 @@ export interface CommandReply {
   body: unknown;
   etag?: string;
   eventPosition?: string;
+  /** First and last revision of the events the command appended (or found, for a replay). */
+  revisions?: { first: string; last: string };
 }
 
 export type CommandStamp = Pick<SessionCommand, 'applicationId' | 'integrationId' | 'now' | 'commandId'>;
@@ -73,20 +76,53 @@ export class SessionCommandRunner {
       const remembered = await this.idempotency.find(scope);
       if (remembered) {
         if (remembered.requestHash !== requestHash) throw keyReused();
-        return {
-          status: remembered.status,
-          body: remembered.body,
-          etag: remembered.etag,
-          eventPosition: remembered.eventPosition,
-        };
+        return this.answer(remembered, request, build, shape);
       }
       // Not remembered: the handler still finds the command in the session stream if it ran before and its
       // record was never written (a crash in between, or the same key in another process at this moment).
       const reply = await this.execute(request, build, shape, keyed);
       if (request.dry) return reply;
       const first = await this.idempotency.remember(scope, { ...reply, requestHash });
-      return { status: first.status, body: first.body, etag: first.etag, eventPosition: first.eventPosition };
+      return this.answer(first, request, build, shape);
     });
+  }
+
+  /**
+   * A remembered response as the client gets it again. A record too large to keep its body names the
+   * revisions of the command's events instead: the body is rebuilt from the stream up to them, by the same
+   * fold and shape as the first answer.
+   */
+  private async answer(
+    remembered: RememberedResponse,
+    request: CommandRequest,
+    build: (stamp: CommandStamp) => SessionCommand,
+    shape: (result: CommandResult, command: SessionCommand) => unknown,
+  ): Promise<CommandReply> {
+    const reply = {
+      status: remembered.status,
+      etag: remembered.etag,
+      eventPosition: remembered.eventPosition,
+    };
+    if (remembered.body !== undefined || remembered.revisions === undefined) {
+      return { ...reply, body: remembered.body };
+    }
+    const command = build(this.stamp(request));
+    const result = await this.handler.resultAt(command.applicationId, command.integrationId, {
+      firstRevision: BigInt(remembered.revisions.first),
+      revision: BigInt(remembered.revisions.last),
+      position: remembered.eventPosition === undefined ? undefined : BigInt(remembered.eventPosition),
+      requestHash: remembered.requestHash,
+    });
+    return { ...reply, body: shape(result, command) };
+  }
+
+  private stamp(request: CommandRequest): CommandStamp {
+    return {
+      applicationId: request.principal.applicationId,
+      integrationId: request.integrationId,
+      now: new Date().toISOString(),
+      commandId: randomUUID(),
+    };
   }
 
   private async execute(
@@ -95,12 +131,7 @@ export class SessionCommandRunner {
     shape: (result: CommandResult, command: SessionCommand) => unknown,
     keyed?: { token: string; requestHash: string },
   ): Promise<CommandReply> {
-    const command = build({
-      applicationId: request.principal.applicationId,
-      integrationId: request.integrationId,
-      now: new Date().toISOString(),
-      commandId: randomUUID(),
-    });
+    const command = build(this.stamp(request));
     const started = process.hrtime.bigint();
     let outcome = 'error';
     try {
@@ -128,6 +159,13 @@ export class SessionCommandRunner {
         eventPosition:
           (result.appended || result.replayed) && result.position !== undefined
             ? result.position.toString()
+            : undefined,
+        revisions:
+          (result.appended || result.replayed) && result.revision !== null
+            ? {
+                first: (result.revision - BigInt(result.events.length) + 1n).toString(),
+                last: result.revision.toString(),
+              }
             : undefined,
       };
     } catch (error) {
