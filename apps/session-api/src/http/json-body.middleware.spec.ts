@@ -1,0 +1,292 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { ApiError } from '../errors/api-error';
+import {
+  contentEncodingRefusal,
+  findBodyProblem,
+  JsonBodyMiddleware,
+  MAX_BODY_DEPTH,
+  mediaTypeRefusal,
+  parseJsonBody,
+  printableExcerpt,
+  readJsonBody,
+} from './json-body.middleware';
+
+const nestedArrays = (levels: number) => JSON.parse(`${'['.repeat(levels)}${']'.repeat(levels)}`);
+const nestedObjects = (levels: number) => JSON.parse(`${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`);
+
+function summary(error: ApiError | undefined) {
+  const entry = error?.entries[0];
+  return entry && { status: error.status, code: entry.title, pointer: entry.pointer };
+}
+
+function request(chunks: (string | Buffer)[], headers: IncomingHttpHeaders = {}): IncomingMessage {
+  const stream = Readable.from(chunks.map((chunk) => Buffer.from(chunk)));
+  return Object.assign(stream, { headers, method: 'PUT' }) as unknown as IncomingMessage;
+}
+
+async function refusal(promise: Promise<unknown>) {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ApiError);
+  return summary(error as ApiError);
+}
+
+describe('findBodyProblem', () => {
+  it.each([
+    ['null', null],
+    ['a number', 1.5],
+    ['a string', 'text'],
+    ['an empty object', {}],
+    [
+      'a typical session body',
+      { customerSession: { profileId: 'p', cartItems: [{ sku: 'a', quantity: 1 }] } },
+    ],
+    ['emoji and U+FFFD (well-formed)', { 'k😀': ['😀', '\ufffd', '\ud83d\ude00'] }],
+  ])('accepts %s', (_name, value) => {
+    expect(findBodyProblem(value)).toBeUndefined();
+  });
+
+  it(`accepts ${MAX_BODY_DEPTH} levels and refuses ${MAX_BODY_DEPTH + 1} with LIMIT_EXCEEDED`, () => {
+    expect(findBodyProblem(nestedArrays(MAX_BODY_DEPTH))).toBeUndefined();
+    expect(findBodyProblem(nestedObjects(MAX_BODY_DEPTH))).toBeUndefined();
+    const error = findBodyProblem(nestedObjects(MAX_BODY_DEPTH + 1));
+    expect(summary(error)).toEqual({
+      status: 400,
+      code: 'LIMIT_EXCEEDED',
+      pointer: '/a'.repeat(MAX_BODY_DEPTH),
+    });
+    expect(error?.message).toContain(`more than ${MAX_BODY_DEPTH} levels`);
+  });
+
+  it('refuses nesting deep enough to overflow a recursive walk (1,000,000 arrays, 100,000 objects)', () => {
+    expect(summary(findBodyProblem(nestedArrays(1_000_000)))).toEqual({
+      status: 400,
+      code: 'LIMIT_EXCEEDED',
+      pointer: '/0'.repeat(MAX_BODY_DEPTH),
+    });
+    expect(summary(findBodyProblem(nestedObjects(100_000)))?.code).toBe('LIMIT_EXCEEDED');
+  });
+
+  it('walks any depth without recursion when unbounded', () => {
+    expect(findBodyProblem(nestedArrays(1_000_000), Infinity)).toBeUndefined();
+  });
+
+  it('finds the deep branch next to shallow ones', () => {
+    const body = { customerSession: { cartItems: [{ sku: 'a' }, { attributes: nestedObjects(200) }] } };
+    expect(summary(findBodyProblem(body))?.pointer).toBe(
+      `/customerSession/cartItems/1/attributes${'/a'.repeat(MAX_BODY_DEPTH - 4)}`,
+    );
+  });
+
+  it.each([
+    ['a value', { customerSession: { profileId: 'sur\ud800' } }, '/customerSession/profileId'],
+    ['a key', { customerSession: { attributes: { 'k\udc00': 1 } } }, '/customerSession/attributes/k\udc00'],
+    ['an array item', { cartItems: [{ sku: 'a' }, 'x\udbff'] }, '/cartItems/1'],
+    ['a key holding an object', { 'a\ud800': { b: 1 } }, '/a\ud800'],
+    ['a reversed pair', { v: '\ude00\ud83d' }, '/v'],
+    ['an escaped key', { 'a/b~c': { d: '\ud800' } }, '/a~1b~0c/d'],
+  ])('refuses a lone surrogate in %s with INVALID_FIELD and its pointer', (_name, body, pointer) => {
+    const error = findBodyProblem(body);
+    expect(summary(error)).toEqual({ status: 400, code: 'INVALID_FIELD', pointer });
+    expect(error?.message).toContain(printableExcerpt(pointer));
+    expect(error?.message).toMatch(/^[\x20-\x7e]+$/);
+  });
+
+  it('refuses a lone surrogate as the whole body, without a pointer', () => {
+    expect(summary(findBodyProblem('\ud800'))).toEqual({
+      status: 400,
+      code: 'INVALID_FIELD',
+      pointer: undefined,
+    });
+  });
+
+  it('leaves out a pointer longer than 1000 characters', () => {
+    const key = 'k'.repeat(600);
+    const error = findBodyProblem({ [key]: { [key]: '\ud800' } });
+    expect(summary(error)).toEqual({ status: 400, code: 'INVALID_FIELD', pointer: undefined });
+    expect(error?.message.length).toBeLessThan(200);
+  });
+});
+
+describe('mediaTypeRefusal', () => {
+  it.each([
+    undefined,
+    'application/json',
+    'application/json; charset=utf-8',
+    'application/json;charset=UTF-8',
+    'Application/JSON ; Charset="utf-8"',
+    'application/json; charset=utf8',
+    'application/json; boundary=x',
+    'application/merge-patch+json',
+    'application/vnd.api+json; charset=utf-8',
+  ])('accepts %s', (contentType) => {
+    expect(mediaTypeRefusal(contentType)).toBeUndefined();
+  });
+
+  it.each([
+    '',
+    'text/plain',
+    'text/plain; charset=utf-8',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/octet-stream',
+    'text/json',
+    'application/jsonp',
+    'application/+json',
+    'json',
+    'application/json; charset=iso-8859-1',
+    'application/json; charset="utf-16"',
+  ])('refuses %j with 415', (contentType) => {
+    const error = mediaTypeRefusal(contentType);
+    expect(summary(error)).toEqual({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', pointer: undefined });
+    expect(error?.message).toContain('application/json');
+  });
+});
+
+describe('contentEncodingRefusal', () => {
+  it.each([undefined, '', 'identity', 'Identity', 'identity, identity'])('accepts %j', (coding) => {
+    expect(contentEncodingRefusal(coding)).toBeUndefined();
+  });
+
+  it.each(['gzip', 'br', 'deflate', 'identity, gzip', 'x-gzip', 'compress'])(
+    'refuses %j with 415',
+    (coding) => {
+      const error = contentEncodingRefusal(coding);
+      expect(summary(error)).toEqual({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', pointer: undefined });
+      expect(error?.message).toContain(coding);
+    },
+  );
+});
+
+describe('printableExcerpt', () => {
+  it('escapes everything outside printable ASCII and caps the length', () => {
+    expect(printableExcerpt('ok "x"')).toBe('ok "x"');
+    expect(printableExcerpt('\u0000\u001fé\ud800')).toBe('\\u0000\\u001f\\u00e9\\ud800');
+    expect(printableExcerpt('y'.repeat(120))).toBe('y'.repeat(120));
+    expect(printableExcerpt('y'.repeat(5000))).toBe(`${'y'.repeat(120)}...`);
+    expect(printableExcerpt('\u0001'.repeat(5000))).toMatch(/^[\x20-\x7e]{1,123}$/);
+  });
+});
+
+describe('parseJsonBody', () => {
+  const json = Buffer.from('{"customerSession":{}}');
+
+  it('leaves an empty or blank body undefined, whatever its headers', () => {
+    const headers = { 'content-type': 'text/plain', 'content-encoding': 'gzip' };
+    for (const text of ['', '  \n\t']) {
+      expect(parseJsonBody(Buffer.from(text), headers)).toEqual({ body: undefined, clientBody: undefined });
+    }
+  });
+
+  it('parses JSON with or without Content-Type', () => {
+    for (const headers of [{}, { 'content-type': 'application/json; charset=utf-8' }]) {
+      expect(parseJsonBody(json, headers).body).toEqual({ customerSession: {} });
+    }
+  });
+
+  it('refuses a non-JSON media type or a content coding with 415 before parsing', () => {
+    expect(() => parseJsonBody(json, { 'content-type': 'text/plain' })).toThrow(/application\/json/);
+    expect(() => parseJsonBody(Buffer.from([0x1f, 0x8b, 0x08]), { 'content-encoding': 'gzip' })).toThrow(
+      /Content-Encoding "gzip"/,
+    );
+  });
+
+  it('refuses bytes that are not UTF-8 with INVALID_JSON, quoting none of them', () => {
+    let error: unknown;
+    try {
+      parseJsonBody(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), {});
+    } catch (e) {
+      error = e;
+    }
+    expect(summary(error as ApiError)?.code).toBe('INVALID_JSON');
+    expect((error as Error).message).toBe('The request body is not valid JSON: it is not UTF-8 text');
+  });
+
+  it.each([
+    ['control characters', '\u0000\u0001\u0002 garbage \u001b[31m'],
+    ['a long line', `x${'y'.repeat(100_000)}`],
+    ['non-ASCII text', `"${'é'.repeat(5)}`],
+  ])('quotes only a short printable excerpt of %s in INVALID_JSON', (_name, text) => {
+    let error: unknown;
+    try {
+      parseJsonBody(Buffer.from(text), {});
+    } catch (e) {
+      error = e;
+    }
+    expect(summary(error as ApiError)?.code).toBe('INVALID_JSON');
+    expect((error as Error).message).toMatch(/^The request body is not valid JSON: [\x20-\x7e]{1,123}$/);
+  });
+
+  it('refuses deep nesting and lone surrogates after parsing', () => {
+    const deep = Buffer.from(`{"cartItems":${'['.repeat(5000)}${']'.repeat(5000)}}`);
+    expect(() => parseJsonBody(deep, {})).toThrow(/nested more than 100 levels/);
+    expect(() => parseJsonBody(Buffer.from('{"customerSession":{"profileId":"\\ud800"}}'), {})).toThrow(
+      /\/customerSession\/profileId/,
+    );
+  });
+
+  it('parses a body with keys the validation pipe strips twice, so the client body is untouched', () => {
+    const parsed = parseJsonBody(Buffer.from('{"attributes":{"__proto__":{"x":1}}}'), {});
+    expect(parsed.clientBody).not.toBe(parsed.body);
+    expect(JSON.stringify(parsed.clientBody)).toBe('{"attributes":{"__proto__":{"x":1}}}');
+    const plain = parseJsonBody(json, {});
+    expect(plain.clientBody).toBe(plain.body);
+  });
+});
+
+describe('readJsonBody', () => {
+  it('reads a body sent in chunks', async () => {
+    await expect(readJsonBody(request(['{"a":', '[1,', '2]}']))).resolves.toEqual({
+      body: { a: [1, 2] },
+      clientBody: { a: [1, 2] },
+    });
+  });
+
+  it('refuses a body over the limit with 413, declared or streamed, reading it to the end', async () => {
+    expect(await refusal(readJsonBody(request(['{"a":1}'], { 'content-length': '11' }), 10))).toEqual({
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+      pointer: undefined,
+    });
+    const streamed = request(['{"a":"', 'x'.repeat(20), '"}'], { 'content-type': 'text/plain' });
+    expect((await refusal(readJsonBody(streamed, 10)))?.status).toBe(413);
+    expect(streamed.readableEnded).toBe(true);
+  });
+
+  it('refuses with 415, 400 INVALID_JSON and 400 LIMIT_EXCEEDED', async () => {
+    expect((await refusal(readJsonBody(request(['{}'], { 'content-type': 'text/plain' }))))?.status).toBe(
+      415,
+    );
+    expect((await refusal(readJsonBody(request(['{']))))?.code).toBe('INVALID_JSON');
+    expect((await refusal(readJsonBody(request(['['.repeat(200), ']'.repeat(200)]))))?.code).toBe(
+      'LIMIT_EXCEEDED',
+    );
+  });
+});
+
+describe('JsonBodyMiddleware', () => {
+  function response() {
+    const headers: Record<string, string> = {};
+    const res = { setHeader: (name: string, value: string) => (headers[name] = value) };
+    return { res: res as unknown as ServerResponse, headers };
+  }
+
+  it('sets req.body and req.clientBody', async () => {
+    const req = request(['{"a":1}']) as IncomingMessage & { body?: unknown; clientBody?: unknown };
+    const next = jest.fn();
+    await new JsonBodyMiddleware().use(req, response().res, next);
+    expect(next).toHaveBeenCalled();
+    expect(req.body).toEqual({ a: 1 });
+    expect(req.clientBody).toBe(req.body);
+  });
+
+  it('names identity as the one accepted coding when it refuses one', async () => {
+    const { res, headers } = response();
+    const req = request(['{}'], { 'content-encoding': 'gzip' });
+    await expect(new JsonBodyMiddleware().use(req, res, jest.fn())).rejects.toThrow(/gzip/);
+    expect(headers).toEqual({ 'Accept-Encoding': 'identity' });
+  });
+});
