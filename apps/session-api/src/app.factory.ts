@@ -48,6 +48,10 @@ export async function createSessionApi(deps: AppDependencies): Promise<INestAppl
         { type: 'apiKey', in: 'header', name: 'Authorization', description: 'ApiKey-v1 <key>' },
         'ApiKey-v1',
       )
+      .addApiKey(
+        { type: 'apiKey', in: 'header', name: 'Authorization', description: 'ManagementKey-v1 <key>' },
+        'ManagementKey-v1',
+      )
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', raw: ['json'] });

@@ -1,7 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsNumber, IsString, Length, MaxLength, Min, ValidateNested } from 'class-validator';
-import { IsJsonObject, IsOptionalNotNull, IsPriceMap } from './validators';
+import { IsInt, IsNumber, IsString, Length, MaxLength, Min } from 'class-validator';
+import { IsJsonObject, IsOptionalNotNull, IsPriceMap, NestedObject } from './validators';
 
 const FINITE = { allowNaN: false, allowInfinity: false };
 
@@ -49,8 +48,7 @@ export class CartItemDto {
 
   @ApiPropertyOptional({ type: ProductDto })
   @IsOptionalNotNull()
-  @ValidateNested()
-  @Type(() => ProductDto)
+  @NestedObject(() => ProductDto, { message: 'product must be a JSON object {name}' })
   product?: ProductDto;
 
   @ApiPropertyOptional({ minimum: 0 })

@@ -1,26 +1,53 @@
+import type { QueryBus } from '@nestjs/cqrs';
 import type { IntegrationPrincipal } from '../../auth/integration-auth.guard';
 import type { RequestWithContext } from '../../http/request-context';
-import { parseIdempotencyKey, parseIfMatch, parseIntegrationId } from './request-options';
+import { GetSessionQuery } from '../queries/get-session/get-session.query';
+import { expectedRevision, parseIdempotencyKey, parseIfMatch, parseIntegrationId } from './request-options';
 import type { CommandRequest } from './session-command.runner';
 
 export const SESSION_ROUTE = 'v2/customer_sessions/:customerSessionId';
 
-/** Collects what a command endpoint received into the runner's `CommandRequest`. */
-export function commandRequest(
+/** OpenAPI description of the headers every command takes. */
+export const IF_MATCH_HEADER = {
+  name: 'If-Match',
+  required: false,
+  description:
+    '"<revision>" from a previous ETag, a list of them (any one may match), or * (the session exists); ' +
+    'strong comparison: W/ tags never match',
+};
+export const IDEMPOTENCY_KEY_HEADER = {
+  name: 'Idempotency-Key',
+  required: false,
+  description: '≤ 255 characters',
+};
+
+/**
+ * Collects what a command endpoint received into the runner's `CommandRequest`. `If-Match: *` and lists of
+ * revisions read the session's current revision (through `queryBus`) to become one expected revision.
+ */
+export async function commandRequest(
   req: RequestWithContext,
   principal: IntegrationPrincipal,
   customerSessionId: string,
   endpoint: string,
+  queryBus: QueryBus,
   options: { dry?: boolean; body?: unknown; pointerBase?: string } = {},
-): CommandRequest {
+): Promise<CommandRequest> {
   const dry = options.dry ?? false;
+  const integrationId = parseIntegrationId(customerSessionId);
+  const idempotencyKey = parseIdempotencyKey(req.headers['idempotency-key']);
+  const ifMatch = await expectedRevision(
+    parseIfMatch(req.headers['if-match']),
+    async () =>
+      (await queryBus.execute(new GetSessionQuery(principal.applicationId, integrationId))).revision,
+  );
   return {
     principal,
-    integrationId: parseIntegrationId(customerSessionId),
+    integrationId,
     endpoint,
     requestId: req.id ?? 'unknown',
-    idempotencyKey: parseIdempotencyKey(req.headers['idempotency-key']),
-    ifMatch: parseIfMatch(req.headers['if-match']),
+    idempotencyKey,
+    ifMatch,
     dry,
     canonicalRequest: { dry, body: options.body ?? null },
     pointerBase: options.pointerBase ?? '',

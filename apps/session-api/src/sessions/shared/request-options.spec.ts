@@ -1,5 +1,11 @@
 import { ApiError } from '../../errors/api-error';
-import { assertNoBody, parseDry, parseIdempotencyKey, parseIfMatch } from './request-options';
+import {
+  assertNoBody,
+  expectedRevision,
+  parseDry,
+  parseIdempotencyKey,
+  parseIfMatch,
+} from './request-options';
 
 const statusOf = (fn: () => unknown): number | undefined => {
   try {
@@ -11,12 +17,40 @@ const statusOf = (fn: () => unknown): number | undefined => {
 };
 
 describe('request options', () => {
-  it('reads If-Match as a stream revision and refuses anything else with 412', () => {
-    expect(parseIfMatch('"7"')).toBe(7n);
-    expect(parseIfMatch('W/"0"')).toBe(0n);
+  it('reads If-Match as * or a list of strong entity tags naming revisions, anything else is 412', () => {
     expect(parseIfMatch(undefined)).toBeUndefined();
-    expect(statusOf(() => parseIfMatch('7'))).toBe(412);
-    expect(statusOf(() => parseIfMatch('"abc"'))).toBe(412);
+    expect(parseIfMatch('"7"')).toEqual({ kind: 'revisions', revisions: [7n] });
+    expect(parseIfMatch('*')).toEqual({ kind: 'any' });
+    expect(parseIfMatch(' * ')).toEqual({ kind: 'any' });
+    expect(parseIfMatch('"1", "0"')).toEqual({ kind: 'revisions', revisions: [1n, 0n] });
+    expect(parseIfMatch('"1",,\t"x" ,W/"2","3"')).toEqual({ kind: 'revisions', revisions: [1n, 3n] });
+    expect(parseIfMatch(['"4"', '"5"'])).toEqual({ kind: 'revisions', revisions: [4n, 5n] });
+    // Strong comparison: a weak tag never matches, so a list of weak tags names no revision.
+    for (const value of ['W/"0"', 'W/"0", W/"1"', '7', '"abc"', '"1" "2"', '*, "1"', '"1', '', ',']) {
+      expect([value, statusOf(() => parseIfMatch(value))]).toEqual([value, 412]);
+    }
+  });
+
+  it('turns If-Match into the revision the command expects, reading the current one only when needed', async () => {
+    const reads: string[] = [];
+    const at = (revision: bigint | null) => async () => {
+      reads.push('read');
+      return revision;
+    };
+    const expected = (value: string, revision: bigint | null) =>
+      expectedRevision(parseIfMatch(value), at(revision));
+
+    expect(await expectedRevision(undefined, at(3n))).toBeUndefined();
+    expect(await expected('"3"', 5n)).toBe(3n);
+    expect(reads).toEqual([]);
+    // `*`: any existing session, unconditionally; none is 412.
+    expect(await expected('*', 5n)).toBeUndefined();
+    await expect(expected('*', null)).rejects.toMatchObject({ status: 412 });
+    // A list: the entry naming the current revision, else the first (the runner answers 412 for it).
+    expect(await expected('"1", "5"', 5n)).toBe(5n);
+    expect(await expected('"1", "5"', 2n)).toBe(1n);
+    expect(await expected('"1", "5"', null)).toBe(1n);
+    expect(reads).toHaveLength(5);
   });
 
   it('accepts idempotency keys up to 255 characters', () => {

@@ -22,19 +22,64 @@ export function parseDry(value: unknown): boolean {
   throw ApiError.of(400, ErrorCode.InvalidField, 'dry must be true or false', '/dry');
 }
 
-/** `If-Match: "<revision>"` (a weak `W/` prefix is tolerated); anything else cannot match → 412. */
-export function parseIfMatch(value: string | string[] | undefined): bigint | undefined {
+/**
+ * `If-Match` (RFC 9110 §13.1.1): `*`, or a list of entity tags. Our entity tags are strong, `"<revision>"`;
+ * If-Match compares strongly, so a weak tag (`W/"1"`) or one that is no revision matches nothing.
+ */
+export type IfMatch = { kind: 'any' } | { kind: 'revisions'; revisions: bigint[] };
+
+/** One element of an `If-Match` list (it may be empty) and the comma after it: W/ (weak) and the opaque tag. */
+const LIST_ELEMENT = /[ \t]*(?:(W\/)?"([\x21\x23-\x7e\x80-\xff]*)")?[ \t]*(?:,|$)/y;
+const REVISION = /^\d{1,19}$/;
+
+/** Parses `If-Match`; a header that is no entity-tag list, or names no revision, can never match → 412. */
+export function parseIfMatch(value: string | string[] | undefined): IfMatch | undefined {
   if (value === undefined) return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
-  const match = /^\s*(?:W\/)?"(\d{1,19})"\s*$/.exec(text);
-  if (!match) {
-    throw ApiError.of(
-      412,
-      ErrorCode.PreconditionFailed,
-      `If-Match ${JSON.stringify(text)} names no revision of this session`,
-    );
+  if (text.trim() === '*') return { kind: 'any' };
+  const revisions: bigint[] = [];
+  LIST_ELEMENT.lastIndex = 0;
+  while (LIST_ELEMENT.lastIndex < text.length) {
+    const element = LIST_ELEMENT.exec(text);
+    if (!element) throw preconditionFailed(`If-Match ${JSON.stringify(text)} is not a list of entity tags`);
+    const [, weak, opaque] = element;
+    if (weak === undefined && opaque !== undefined && REVISION.test(opaque)) revisions.push(BigInt(opaque));
   }
-  return BigInt(match[1]!);
+  if (revisions.length === 0) {
+    throw preconditionFailed(`If-Match ${JSON.stringify(text)} names no revision of this session`);
+  }
+  return { kind: 'revisions', revisions };
+}
+
+/**
+ * The revision a command must find (the runner's `ifMatch`), given the session's current revision (`null`:
+ * it does not exist), read only when the answer depends on it:
+ * - `*` matches any existing session: 412 when there is none, otherwise the command runs unconditionally
+ *   (a session is never deleted, so it still exists when the command runs);
+ * - one revision is the expected revision as it is;
+ * - a list matches when any entry names the current revision, which is then expected (a write in between is
+ *   a 412). When none does, the first entry is expected, so the runner answers 412 — or replays the first
+ *   response of a retried `Idempotency-Key`, whose first run moved the session past the listed revisions.
+ */
+export async function expectedRevision(
+  ifMatch: IfMatch | undefined,
+  currentRevision: () => Promise<bigint | null>,
+): Promise<bigint | undefined> {
+  if (ifMatch === undefined) return undefined;
+  if (ifMatch.kind === 'any') {
+    if ((await currentRevision()) === null) {
+      throw preconditionFailed('If-Match * needs an existing session, and this one does not exist');
+    }
+    return undefined;
+  }
+  const [first, ...others] = ifMatch.revisions;
+  if (others.length === 0) return first;
+  const current = await currentRevision();
+  return ifMatch.revisions.find((revision) => revision === current) ?? first;
+}
+
+function preconditionFailed(details: string): ApiError {
+  return ApiError.of(412, ErrorCode.PreconditionFailed, details);
 }
 
 export function parseIdempotencyKey(value: string | string[] | undefined): string | undefined {

@@ -1,5 +1,10 @@
-/** Validators class-validator lacks: JSON objects, cost maps, "absent but never null". */
-import { ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
+/**
+ * Validators class-validator lacks: JSON objects (nested DTOs included), cost maps, "absent but never null",
+ * query parameters a route does not take.
+ */
+import { Transform, Type } from 'class-transformer';
+import { ValidateBy, ValidateIf, ValidateNested, type ValidationOptions } from 'class-validator';
+import { ErrorCode } from '../../errors/api-error';
 
 export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -17,6 +22,50 @@ export const IsJsonObject = (options?: ValidationOptions): PropertyDecorator =>
       },
     },
     options,
+  );
+
+/** Stands in, during validation only, for an array found where a JSON object belongs. */
+const NOT_AN_OBJECT = Symbol('not a JSON object');
+const arrayAsNonObject = (value: unknown): unknown => (Array.isArray(value) ? NOT_AN_OBJECT : value);
+
+/**
+ * A nested DTO that must be a JSON object (with `each`: every entry of an array of them). `ValidateNested`
+ * alone walks into an array wherever it finds one, so `[]` or `[{...}]` sent for an object would pass entry by
+ * entry and reach the command as an array. For validation only (commands take the body as the client sent
+ * it), such an array is replaced by a non-object, which `ValidateNested` refuses with `message` at the
+ * field's own pointer (`/customerSession`, `/customerSession/cartItems/0`), like any other non-object.
+ */
+export function NestedObject(
+  type: () => new () => object,
+  options: { message: string; each?: boolean },
+): PropertyDecorator {
+  const each = options.each === true;
+  const decorators = [
+    ValidateNested({ each, message: options.message }),
+    Type(type),
+    Transform(({ value }: { value: unknown }) =>
+      each ? (Array.isArray(value) ? value.map(arrayAsNonObject) : value) : arrayAsNonObject(value),
+    ),
+  ];
+  return (target, propertyKey) => {
+    for (const decorate of decorators) decorate(target, propertyKey);
+  };
+}
+
+/**
+ * A query parameter this route does not take although others do (`dry` on a verb without a dry run): refused
+ * as the unknown field it is here, with its own explanation.
+ */
+export const NotAParameterHere = (explanation: string): PropertyDecorator =>
+  ValidateBy(
+    {
+      name: 'notAParameterHere',
+      validator: {
+        validate: (value: unknown) => value === undefined,
+        defaultMessage: (args) => `Unknown field /${args?.property ?? ''}: ${explanation}`,
+      },
+    },
+    { context: { code: ErrorCode.UnknownField } },
   );
 
 const isFiniteNonNegative = (value: unknown): boolean =>

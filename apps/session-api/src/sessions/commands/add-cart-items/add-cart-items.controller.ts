@@ -1,5 +1,5 @@
-import { Body, Controller, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { Body, Controller, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { ServerResponse } from 'node:http';
 import {
@@ -8,7 +8,15 @@ import {
   type IntegrationPrincipal,
 } from '../../../auth/integration-auth.guard';
 import type { RequestWithContext } from '../../../http/request-context';
-import { clientBody, commandRequest, SESSION_ROUTE, validatedBody } from '../../shared/command-request';
+import {
+  clientBody,
+  commandRequest,
+  IDEMPOTENCY_KEY_HEADER,
+  IF_MATCH_HEADER,
+  SESSION_ROUTE,
+  validatedBody,
+} from '../../shared/command-request';
+import { NoQueryDto } from '../../shared/query.dto';
 import { applyReply, IntegrationStateResponse } from '../../shared/session-response';
 import { AddCartItemsCommand } from './add-cart-items.command';
 import { AddCartItemsRequestDto } from './add-cart-items.request.dto';
@@ -20,22 +28,26 @@ const ROUTE = `${SESSION_ROUTE}/cart_items`;
 @UseGuards(IntegrationAuthGuard)
 @Controller()
 export class AddCartItemsController {
-  constructor(private readonly commandBus: CommandBus) {}
+  constructor(
+    private readonly commandBus: CommandBus,
+    private readonly queryBus: QueryBus,
+  ) {}
 
   @Post(ROUTE)
   @HttpCode(200)
   @ApiOperation({ summary: 'Append cart items to an existing session' })
-  @ApiHeader({ name: 'If-Match', required: false, description: '"<revision>" from a previous ETag' })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: '≤ 255 characters' })
+  @ApiHeader(IF_MATCH_HEADER)
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOkResponse({ type: IntegrationStateResponse })
   async addCartItems(
     @Param('customerSessionId') customerSessionId: string,
+    @Query() _query: NoQueryDto,
     @Body() body: AddCartItemsRequestDto,
     @Principal() principal: IntegrationPrincipal,
     @Req() req: RequestWithContext,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<unknown> {
-    const request = commandRequest(req, principal, customerSessionId, `POST /${ROUTE}`, {
+    const request = await commandRequest(req, principal, customerSessionId, `POST /${ROUTE}`, this.queryBus, {
       body: clientBody(req),
     });
     return applyReply(

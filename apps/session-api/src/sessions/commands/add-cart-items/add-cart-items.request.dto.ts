@@ -1,14 +1,13 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsDefined, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsDefined } from 'class-validator';
 import { CartItemDto } from '../../shared/cart-item.dto';
+import { NestedObject } from '../../shared/validators';
 
 export class AddCartItemsRequestDto {
   @ApiProperty({ type: [CartItemDto], maxItems: 1000, description: 'Appended at the end of the cart' })
   @IsDefined()
   @IsArray()
   @ArrayMaxSize(1000, { context: { code: 'LIMIT_EXCEEDED' } })
-  @ValidateNested({ each: true })
-  @Type(() => CartItemDto)
+  @NestedObject(() => CartItemDto, { each: true, message: 'a cart item must be a JSON object' })
   cartItems: CartItemDto[];
 }

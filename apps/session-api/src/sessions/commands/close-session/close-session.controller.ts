@@ -1,5 +1,5 @@
-import { Controller, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { Controller, HttpCode, Param, Query, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { ServerResponse } from 'node:http';
 import {
@@ -8,7 +8,13 @@ import {
   type IntegrationPrincipal,
 } from '../../../auth/integration-auth.guard';
 import type { RequestWithContext } from '../../../http/request-context';
-import { commandRequest, SESSION_ROUTE } from '../../shared/command-request';
+import {
+  commandRequest,
+  IDEMPOTENCY_KEY_HEADER,
+  IF_MATCH_HEADER,
+  SESSION_ROUTE,
+} from '../../shared/command-request';
+import { NoQueryDto } from '../../shared/query.dto';
 import { assertNoBody } from '../../shared/request-options';
 import { applyReply, IntegrationStateResponse } from '../../shared/session-response';
 import { CloseSessionCommand } from './close-session.command';
@@ -20,22 +26,26 @@ const ROUTE = `${SESSION_ROUTE}/close`;
 @UseGuards(IntegrationAuthGuard)
 @Controller()
 export class CloseSessionController {
-  constructor(private readonly commandBus: CommandBus) {}
+  constructor(
+    private readonly commandBus: CommandBus,
+    private readonly queryBus: QueryBus,
+  ) {}
 
   @Post(ROUTE)
   @HttpCode(200)
   @ApiOperation({ summary: 'Close a session (open → closed)' })
-  @ApiHeader({ name: 'If-Match', required: false, description: '"<revision>" from a previous ETag' })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: '≤ 255 characters' })
+  @ApiHeader(IF_MATCH_HEADER)
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOkResponse({ type: IntegrationStateResponse })
   async closeSession(
     @Param('customerSessionId') customerSessionId: string,
+    @Query() _query: NoQueryDto,
     @Principal() principal: IntegrationPrincipal,
     @Req() req: RequestWithContext,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<unknown> {
     assertNoBody(req.body);
-    const request = commandRequest(req, principal, customerSessionId, `POST /${ROUTE}`);
+    const request = await commandRequest(req, principal, customerSessionId, `POST /${ROUTE}`, this.queryBus);
     return applyReply(res, await this.commandBus.execute(new CloseSessionCommand(request)));
   }
 }

@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { ServerResponse } from 'node:http';
 import {
   IntegrationAuthGuard,
@@ -8,7 +8,15 @@ import {
   type IntegrationPrincipal,
 } from '../../../auth/integration-auth.guard';
 import type { RequestWithContext } from '../../../http/request-context';
-import { clientBody, commandRequest, SESSION_ROUTE, validatedBody } from '../../shared/command-request';
+import {
+  clientBody,
+  commandRequest,
+  IDEMPOTENCY_KEY_HEADER,
+  IF_MATCH_HEADER,
+  SESSION_ROUTE,
+  validatedBody,
+} from '../../shared/command-request';
+import { DryRunQueryDto } from '../../shared/query.dto';
 import { parseDry } from '../../shared/request-options';
 import { applyReply, ReturnResponse } from '../../shared/session-response';
 import { ReturnItemsCommand } from './return-items.command';
@@ -21,25 +29,27 @@ const ROUTE = `${SESSION_ROUTE}/returns`;
 @UseGuards(IntegrationAuthGuard)
 @Controller()
 export class ReturnItemsController {
-  constructor(private readonly commandBus: CommandBus) {}
+  constructor(
+    private readonly commandBus: CommandBus,
+    private readonly queryBus: QueryBus,
+  ) {}
 
   @Post(ROUTE)
   @HttpCode(200)
   @ApiOperation({ summary: 'Return cart items of a closed or partially returned session' })
-  @ApiQuery({ name: 'dry', required: false, type: Boolean })
-  @ApiHeader({ name: 'If-Match', required: false, description: '"<revision>" from a previous ETag' })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: '≤ 255 characters' })
+  @ApiHeader(IF_MATCH_HEADER)
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOkResponse({ type: ReturnResponse })
   async returnItems(
     @Param('customerSessionId') customerSessionId: string,
-    @Query('dry') dry: unknown,
+    @Query() query: DryRunQueryDto,
     @Body() body: ReturnItemsRequestDto,
     @Principal() principal: IntegrationPrincipal,
     @Req() req: RequestWithContext,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<unknown> {
-    const request = commandRequest(req, principal, customerSessionId, `POST /${ROUTE}`, {
-      dry: parseDry(dry),
+    const request = await commandRequest(req, principal, customerSessionId, `POST /${ROUTE}`, this.queryBus, {
+      dry: parseDry(query.dry),
       body: clientBody(req),
       pointerBase: '/return',
     });

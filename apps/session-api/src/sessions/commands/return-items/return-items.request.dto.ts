@@ -1,5 +1,4 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -10,9 +9,8 @@ import {
   Length,
   Min,
   ValidateIf,
-  ValidateNested,
 } from 'class-validator';
-import { IsOptionalNotNull } from '../../shared/validators';
+import { IsOptionalNotNull, NestedObject } from '../../shared/validators';
 
 export class ReturnedCartItemDto {
   @ApiPropertyOptional({
@@ -48,15 +46,13 @@ export class ReturnDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(1000, { context: { code: 'LIMIT_EXCEEDED' } })
-  @ValidateNested({ each: true })
-  @Type(() => ReturnedCartItemDto)
+  @NestedObject(() => ReturnedCartItemDto, { each: true, message: 'a returned item must be a JSON object' })
   returnedCartItems: ReturnedCartItemDto[];
 }
 
 export class ReturnItemsRequestDto {
   @ApiProperty({ type: ReturnDto })
   @IsDefined()
-  @ValidateNested()
-  @Type(() => ReturnDto)
+  @NestedObject(() => ReturnDto, { message: 'return must be a JSON object' })
   return: ReturnDto;
 }

@@ -1,5 +1,4 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -10,10 +9,9 @@ import {
   IsString,
   Length,
   MaxLength,
-  ValidateNested,
 } from 'class-validator';
 import { CartItemDto, PriceDto } from '../../shared/cart-item.dto';
-import { IsJsonObject, IsPriceMap } from '../../shared/validators';
+import { IsJsonObject, IsPriceMap, NestedObject } from '../../shared/validators';
 
 export const SESSION_STATES = ['open', 'closed', 'cancelled', 'partially_returned'] as const;
 
@@ -97,8 +95,7 @@ export class NewCustomerSessionV2Dto {
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(1000, { context: { code: 'LIMIT_EXCEEDED' } })
-  @ValidateNested({ each: true })
-  @Type(() => CartItemDto)
+  @NestedObject(() => CartItemDto, { each: true, message: 'a cart item must be a JSON object' })
   cartItems?: CartItemDto[] | null;
 
   @ApiPropertyOptional({
@@ -124,8 +121,7 @@ export class NewCustomerSessionV2Dto {
 export class UpdateSessionRequestDto {
   @ApiProperty({ type: NewCustomerSessionV2Dto })
   @IsDefined()
-  @ValidateNested()
-  @Type(() => NewCustomerSessionV2Dto)
+  @NestedObject(() => NewCustomerSessionV2Dto, { message: 'customerSession must be a JSON object' })
   customerSession: NewCustomerSessionV2Dto;
 
   @ApiPropertyOptional({ enum: RESPONSE_CONTENT, isArray: true })

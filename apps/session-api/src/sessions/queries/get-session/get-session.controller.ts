@@ -1,4 +1,4 @@
-import { Controller, Get, Param, Res, UseGuards } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res, UseGuards } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import {
@@ -14,6 +14,7 @@ import {
 } from '../../../auth/integration-auth.guard';
 import { ApiError, ErrorCode } from '../../../errors/api-error';
 import { SESSION_ROUTE } from '../../shared/command-request';
+import { NoQueryDto } from '../../shared/query.dto';
 import { parseIntegrationId } from '../../shared/request-options';
 import { CustomerSessionResponse } from '../../shared/session-response';
 import { GetSessionQuery } from './get-session.query';
@@ -41,6 +42,7 @@ export class GetSessionController {
   @ApiOkResponse({ type: CustomerSessionResponse })
   async get(
     @Param('customerSessionId') customerSessionId: string,
+    @Query() _query: NoQueryDto,
     @Principal() principal: IntegrationPrincipal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<CustomerSessionResponse> {

@@ -1,0 +1,453 @@
+import { ApiHarness, client, sessionUrl, type CallOptions, type Reply } from './support/harness';
+
+jest.setTimeout(60_000);
+
+let harness: ApiHarness;
+let call: ReturnType<typeof client>;
+const run = `${Date.now()}`;
+const sid = (name: string) => `shape-${name}-${run}`;
+const stream = (id: string) => `session-1-${id}`;
+
+beforeAll(async () => {
+  harness = await ApiHarness.start();
+  call = client(harness);
+});
+
+afterAll(async () => {
+  await harness.dispose();
+});
+
+const item = (fields: Record<string, unknown> = {}) => ({ sku: 'a', quantity: 2, price: 5, ...fields });
+
+async function create(id: string, customerSession: Record<string, unknown> = {}): Promise<Reply> {
+  const reply = await call('PUT', sessionUrl(id), {
+    body: { customerSession: { profileId: '', cartItems: [item()], ...customerSession } },
+  });
+  if (reply.status !== 200) throw new Error(`create ${id}: ${reply.status} ${JSON.stringify(reply.body)}`);
+  return reply;
+}
+
+async function closed(id: string): Promise<void> {
+  await create(id);
+  const reply = await call('POST', sessionUrl(id, '/close'));
+  if (reply.status !== 200) throw new Error(`close ${id}: ${reply.status} ${JSON.stringify(reply.body)}`);
+}
+
+interface Snapshot {
+  status: number;
+  etag: string | null;
+  body: unknown;
+  events: number;
+}
+
+async function snapshot(id: string): Promise<Snapshot> {
+  const reply = await call('GET', sessionUrl(id));
+  return {
+    status: reply.status,
+    etag: reply.headers.get('etag'),
+    body: reply.body,
+    events: await harness.streamLength(stream(id)),
+  };
+}
+
+/** A refused request: status, code and pointer of the first error, nothing appended, GET unchanged. */
+async function expectRefused(
+  id: string,
+  before: Snapshot,
+  reply: Reply,
+  expected: { status: number; code: string; pointer?: string },
+): Promise<void> {
+  const first = reply.body?.errors?.[0];
+  expect({ status: reply.status, code: first?.title, pointer: first?.source?.pointer }).toEqual(expected);
+  expect(reply.body.StatusCode).toBe(expected.status);
+  expect(reply.headers.get('x-event-position')).toBeNull();
+  expect(await snapshot(id)).toEqual(before);
+}
+
+describe('an array where the API expects a JSON object', () => {
+  it('refuses an array as the return of POST /returns with 400 at /return (it used to be a 500)', async () => {
+    const id = sid('return-array');
+    await closed(id);
+    const before = await snapshot(id);
+    for (const body of [
+      { return: [] },
+      { return: [{ returnedCartItems: [{ position: 0 }] }] },
+      { return: [{ returnedCartItems: [{ position: 0, quantity: 1 }] }, { returnedCartItems: [] }] },
+    ]) {
+      const reply = await call('POST', sessionUrl(id, '/returns'), { body });
+      await expectRefused(id, before, reply, { status: 400, code: 'INVALID_FIELD', pointer: '/return' });
+      expect(reply.body.errors).toHaveLength(1);
+    }
+    // The same return as an object is accepted: the session was able to take it all along.
+    const accepted = await call('POST', sessionUrl(id, '/returns'), {
+      body: { return: { returnedCartItems: [{ position: 0 }] } },
+    });
+    expect(accepted.status).toBe(200);
+  });
+
+  it('refuses an array as customerSession with 400 at /customerSession and creates nothing', async () => {
+    const fresh = sid('session-array-new');
+    for (const customerSession of [[{ profileId: 'bob' }], [], [{ profileId: 42, colour: 'red' }]]) {
+      const reply = await call('PUT', sessionUrl(fresh), { body: { customerSession } });
+      expect({
+        status: reply.status,
+        code: reply.body.errors[0].title,
+        pointer: reply.body.errors[0].source.pointer,
+      }).toEqual({ status: 400, code: 'INVALID_FIELD', pointer: '/customerSession' });
+      expect(reply.body.errors).toHaveLength(1);
+      const get = await call('GET', sessionUrl(fresh));
+      expect({ status: get.status, code: get.body.errors[0].title }).toEqual({
+        status: 404,
+        code: 'SESSION_NOT_FOUND',
+      });
+      expect(await harness.streamLength(stream(fresh))).toBe(0);
+    }
+
+    const existing = sid('session-array-existing');
+    await create(existing, { profileId: 'alice' });
+    const before = await snapshot(existing);
+    const reply = await call('PUT', sessionUrl(existing), {
+      body: { customerSession: [{ profileId: 'bob' }] },
+    });
+    await expectRefused(existing, before, reply, {
+      status: 400,
+      code: 'INVALID_FIELD',
+      pointer: '/customerSession',
+    });
+  });
+
+  const nested: { name: string; url?: string; method?: string; body: unknown; pointer: string }[] = [
+    {
+      name: 'a cart item as an array',
+      body: { customerSession: { cartItems: [item(), [item()]] } },
+      pointer: '/customerSession/cartItems/1',
+    },
+    {
+      name: 'a cart item as an empty array',
+      body: { customerSession: { cartItems: [[]] } },
+      pointer: '/customerSession/cartItems/0',
+    },
+    {
+      name: 'a cart item as a number',
+      body: { customerSession: { cartItems: [5] } },
+      pointer: '/customerSession/cartItems/0',
+    },
+    {
+      name: 'product as an array',
+      body: { customerSession: { cartItems: [item({ product: [{ name: 'tee' }] })] } },
+      pointer: '/customerSession/cartItems/0/product',
+    },
+    {
+      name: 'product as an empty array',
+      body: { customerSession: { cartItems: [item({ product: [] })] } },
+      pointer: '/customerSession/cartItems/0/product',
+    },
+    {
+      name: 'item attributes as an array',
+      body: { customerSession: { cartItems: [item({ attributes: [] })] } },
+      pointer: '/customerSession/cartItems/0/attributes',
+    },
+    {
+      name: 'item additionalCosts as an array',
+      body: { customerSession: { cartItems: [item({ additionalCosts: [{ price: 1 }] })] } },
+      pointer: '/customerSession/cartItems/0/additionalCosts',
+    },
+    {
+      name: 'an item additional cost as an array',
+      body: { customerSession: { cartItems: [item({ additionalCosts: { gift: [{ price: 1 }] } })] } },
+      pointer: '/customerSession/cartItems/0/additionalCosts',
+    },
+    {
+      name: 'session additionalCosts as an array',
+      body: { customerSession: { additionalCosts: [] } },
+      pointer: '/customerSession/additionalCosts',
+    },
+    {
+      name: 'a session additional cost as an array',
+      body: { customerSession: { additionalCosts: { shipping: [{ price: 1 }] } } },
+      pointer: '/customerSession/additionalCosts',
+    },
+    {
+      name: 'session attributes as an array',
+      body: { customerSession: { attributes: [{ a: 1 }] } },
+      pointer: '/customerSession/attributes',
+    },
+    {
+      name: 'a cart item as an array on POST /cart_items',
+      method: 'POST',
+      url: '/cart_items',
+      body: { cartItems: [[item()]] },
+      pointer: '/cartItems/0',
+    },
+    {
+      name: 'product as an array on POST /cart_items',
+      method: 'POST',
+      url: '/cart_items',
+      body: { cartItems: [item({ product: [] })] },
+      pointer: '/cartItems/0/product',
+    },
+    {
+      name: 'a returned item as an array',
+      method: 'POST',
+      url: '/returns',
+      body: { return: { returnedCartItems: [[{ position: 0 }]] } },
+      pointer: '/return/returnedCartItems/0',
+    },
+  ];
+
+  it.each(nested)('refuses $name with 400 INVALID_FIELD at $pointer', async (row) => {
+    const id = sid(`nested-${nested.indexOf(row)}`);
+    if (row.url === '/returns') await closed(id);
+    else await create(id);
+    const before = await snapshot(id);
+    const reply = await call(row.method ?? 'PUT', sessionUrl(id, row.url ?? ''), { body: row.body });
+    await expectRefused(id, before, reply, { status: 400, code: 'INVALID_FIELD', pointer: row.pointer });
+  });
+});
+
+describe('query parameters of the Integration API', () => {
+  const change: CallOptions = { body: { customerSession: { profileId: 'changed', cartItems: [] } } };
+
+  it('refuses a malformed or misspelt dry on PUT and stores nothing', async () => {
+    const id = sid('put-query');
+    await create(id, { profileId: 'original' });
+    const before = await snapshot(id);
+    const cases: [string, string, string][] = [
+      ['?dry[]=true', 'UNKNOWN_FIELD', '/dry[]'],
+      ['?dry[a]=true', 'UNKNOWN_FIELD', '/dry[a]'],
+      ['?Dry=true', 'UNKNOWN_FIELD', '/Dry'],
+      ['?dryRun=true', 'UNKNOWN_FIELD', '/dryRun'],
+      ['?dry=true&dry=true', 'INVALID_FIELD', '/dry'],
+      ['?dry=true&dry=false', 'INVALID_FIELD', '/dry'],
+      ['?dry=', 'INVALID_FIELD', '/dry'],
+      ['?dry=TRUE', 'INVALID_FIELD', '/dry'],
+      ['?dry=true&debug=1', 'UNKNOWN_FIELD', '/debug'],
+    ];
+    for (const [query, code, pointer] of cases) {
+      const reply = await call('PUT', `${sessionUrl(id)}${query}`, change);
+      await expectRefused(id, before, reply, { status: 400, code, pointer });
+    }
+  });
+
+  it('creates nothing when a PUT carries an unknown query parameter', async () => {
+    const id = sid('put-query-new');
+    const reply = await call('PUT', `${sessionUrl(id)}?Dry=true`, change);
+    expect({ status: reply.status, code: reply.body.errors[0].title }).toEqual({
+      status: 400,
+      code: 'UNKNOWN_FIELD',
+    });
+    expect((await call('GET', sessionUrl(id))).status).toBe(404);
+    expect(await harness.streamLength(stream(id))).toBe(0);
+  });
+
+  it('refuses dry on the verbs that have no dry run instead of committing them', async () => {
+    const open = sid('verbs-open');
+    await create(open);
+    const shut = sid('verbs-closed');
+    await closed(shut);
+    const cases: [id: string, method: string, suffix: string, body?: unknown][] = [
+      [open, 'POST', '/close'],
+      [open, 'POST', '/cancel'],
+      [open, 'POST', '/cart_items', { cartItems: [item({ sku: 'b' })] }],
+      [shut, 'PUT', '/reopen'],
+      [shut, 'POST', '/cancel'],
+    ];
+    for (const [id, method, suffix, body] of cases) {
+      const before = await snapshot(id);
+      for (const query of ['?dry=true', '?dry=false']) {
+        const reply = await call(method, `${sessionUrl(id, suffix)}${query}`, { body });
+        await expectRefused(id, before, reply, { status: 400, code: 'UNKNOWN_FIELD', pointer: '/dry' });
+      }
+      const unknown = await call(method, `${sessionUrl(id, suffix)}?force=1`, { body });
+      await expectRefused(id, before, unknown, { status: 400, code: 'UNKNOWN_FIELD', pointer: '/force' });
+    }
+  });
+
+  it('refuses unknown parameters on /returns and on GET', async () => {
+    const id = sid('returns-query');
+    await closed(id);
+    const before = await snapshot(id);
+    const body = { return: { returnedCartItems: [{ position: 0, quantity: 1 }] } };
+    for (const [query, code, pointer] of [
+      ['?Dry=true', 'UNKNOWN_FIELD', '/Dry'],
+      ['?dry[]=true', 'UNKNOWN_FIELD', '/dry[]'],
+      ['?dry=yes', 'INVALID_FIELD', '/dry'],
+    ]) {
+      const reply = await call('POST', `${sessionUrl(id, '/returns')}${query}`, { body });
+      await expectRefused(id, before, reply, { status: 400, code: code!, pointer });
+    }
+    const get = await call('GET', `${sessionUrl(id)}?fields=all`);
+    expect({
+      status: get.status,
+      code: get.body.errors[0].title,
+      pointer: get.body.errors[0].source.pointer,
+    }).toEqual({ status: 400, code: 'UNKNOWN_FIELD', pointer: '/fields' });
+  });
+
+  it('still runs dry=true as a dry run and dry=false as a command', async () => {
+    const id = sid('dry-ok');
+    await create(id, { profileId: 'original' });
+    const before = await snapshot(id);
+    const dry = await call('PUT', `${sessionUrl(id)}?dry=true`, change);
+    expect(dry.status).toBe(200);
+    expect(dry.body.customerSession.profileId).toBe('changed');
+    expect(await snapshot(id)).toEqual(before);
+
+    const shut = sid('dry-ok-returns');
+    await closed(shut);
+    const beforeReturn = await snapshot(shut);
+    const dryReturn = await call('POST', `${sessionUrl(shut, '/returns')}?dry=true`, {
+      body: { return: { returnedCartItems: [{ position: 0, quantity: 1 }] } },
+    });
+    expect(dryReturn.status).toBe(200);
+    expect(await snapshot(shut)).toEqual(beforeReturn);
+
+    const committed = await call('PUT', `${sessionUrl(id)}?dry=false`, change);
+    expect(committed.status).toBe(200);
+    const after = await snapshot(id);
+    expect(after.etag).not.toBe(before.etag);
+    expect((after.body as Reply['body']).customerSession.profileId).toBe('changed');
+  });
+});
+
+describe('If-Match', () => {
+  const closeWith = (id: string, ifMatch: string, headers: Record<string, string> = {}) =>
+    call('POST', sessionUrl(id, '/close'), { headers: { 'If-Match': ifMatch, ...headers } });
+
+  it('* matches an existing session, whatever its revision', async () => {
+    const id = sid('star');
+    await create(id);
+    await call('POST', sessionUrl(id, '/cart_items'), { body: { cartItems: [item({ sku: 'b' })] } });
+    const reply = await closeWith(id, '*');
+    expect(reply.status).toBe(200);
+    expect(reply.body.customerSession.state).toBe('closed');
+    expect(reply.headers.get('etag')).toBe('"2"');
+
+    const put = await call('PUT', sessionUrl(id), {
+      headers: { 'If-Match': ' * ' },
+      body: { customerSession: { state: 'cancelled' } },
+    });
+    expect(put.status).toBe(200);
+    expect(put.body.customerSession.state).toBe('cancelled');
+  });
+
+  it('* does not match a session that does not exist: 412 and nothing created', async () => {
+    const id = sid('star-missing');
+    const put = await call('PUT', sessionUrl(id), {
+      headers: { 'If-Match': '*' },
+      body: { customerSession: { profileId: 'p' } },
+    });
+    expect({ status: put.status, code: put.body.errors[0].title }).toEqual({
+      status: 412,
+      code: 'PRECONDITION_FAILED',
+    });
+    const close = await closeWith(id, '*');
+    expect({ status: close.status, code: close.body.errors[0].title }).toEqual({
+      status: 412,
+      code: 'PRECONDITION_FAILED',
+    });
+    expect((await call('GET', sessionUrl(id))).status).toBe(404);
+    expect(await harness.streamLength(stream(id))).toBe(0);
+  });
+
+  it('a list matches when any of its entity tags names the current revision', async () => {
+    const id = sid('list');
+    await create(id);
+    const added = await call('POST', sessionUrl(id, '/cart_items'), {
+      headers: { 'If-Match': '"1", "0"' },
+      body: { cartItems: [item({ sku: 'b' })] },
+    });
+    expect(added.status).toBe(200);
+    expect(added.headers.get('etag')).toBe('"1"');
+
+    const closedReply = await closeWith(id, 'W/"1", "7", "1"');
+    expect(closedReply.status).toBe(200);
+    expect(closedReply.headers.get('etag')).toBe('"2"');
+
+    const reopened = await call('PUT', sessionUrl(id, '/reopen'), { headers: { 'If-Match': '"9",,"2"' } });
+    expect(reopened.status).toBe(200);
+    expect(reopened.headers.get('etag')).toBe('"3"');
+  });
+
+  it('a list naming no current revision, or only weak tags, is 412 and appends nothing', async () => {
+    const id = sid('list-stale');
+    await create(id);
+    await call('POST', sessionUrl(id, '/cart_items'), { body: { cartItems: [item({ sku: 'b' })] } });
+    const before = await snapshot(id);
+    expect(before.etag).toBe('"1"');
+    for (const ifMatch of [
+      '"0", "2"',
+      'W/"1"',
+      'W/"1", W/"0"',
+      '"0", W/"1"',
+      '"1" "0"',
+      '"x", "y"',
+      '*, "1"',
+    ]) {
+      const reply = await closeWith(id, ifMatch);
+      await expectRefused(id, before, reply, { status: 412, code: 'PRECONDITION_FAILED' });
+    }
+  });
+
+  it('a retried Idempotency-Key replays its first answer although the session moved past the list', async () => {
+    const id = sid('list-retry');
+    await create(id);
+    const headers = { 'Idempotency-Key': `close-${run}` };
+    const first = await closeWith(id, '"3", "0"', headers);
+    expect(first.status).toBe(200);
+    const retry = await closeWith(id, '"3", "0"', headers);
+    expect(retry.status).toBe(200);
+    expect(retry.body).toEqual(first.body);
+    expect(retry.headers.get('etag')).toBe(first.headers.get('etag'));
+    expect(await harness.streamLength(stream(id))).toBe(2);
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('defines every security scheme an operation requires', async () => {
+    const reply = await call('GET', '/openapi.json', { key: null });
+    expect(reply.status).toBe(200);
+    const document = reply.body as {
+      security?: Record<string, string[]>[];
+      paths: Record<string, Record<string, { security?: Record<string, string[]>[] }>>;
+      components?: { securitySchemes?: Record<string, { type: string; in?: string; name?: string }> };
+    };
+    const defined = document.components?.securitySchemes ?? {};
+    const required = new Map<string, string[]>();
+    const note = (where: string, requirements: Record<string, string[]>[] = []) => {
+      for (const requirement of requirements) {
+        for (const scheme of Object.keys(requirement)) {
+          required.set(scheme, [...(required.get(scheme) ?? []), where]);
+        }
+      }
+    };
+    note('(document)', document.security);
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations))
+        note(`${method} ${path}`, operation.security);
+    }
+    expect([...required.keys()].sort()).toEqual(['ApiKey-v1', 'ManagementKey-v1']);
+    const undefinedSchemes = [...required].filter(([scheme]) => !(scheme in defined));
+    expect(undefinedSchemes).toEqual([]);
+    expect(defined['ManagementKey-v1']).toMatchObject({
+      type: 'apiKey',
+      in: 'header',
+      name: 'Authorization',
+    });
+  });
+
+  it('documents dry on PUT and /returns only', async () => {
+    const { body } = await call('GET', '/openapi.json', { key: null });
+    const parameters = (path: string, method: string): string[] =>
+      (body.paths[path][method].parameters as { name: string; in: string }[])
+        .filter((parameter) => parameter.in === 'query')
+        .map((parameter) => parameter.name);
+    const session = '/v2/customer_sessions/{customerSessionId}';
+    expect(parameters(session, 'put')).toEqual(['dry']);
+    expect(parameters(`${session}/returns`, 'post')).toEqual(['dry']);
+    expect(parameters(session, 'get')).toEqual([]);
+    for (const verb of ['close', 'cancel', 'cart_items'])
+      expect(parameters(`${session}/${verb}`, 'post')).toEqual([]);
+    expect(parameters(`${session}/reopen`, 'put')).toEqual([]);
+  });
+});
