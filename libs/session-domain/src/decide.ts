@@ -420,16 +420,27 @@ const COUNTED_LINE_BYTES = 120;
 /** The rest of such an event: stamp, total or reversed revenue, previous state (profileId counted apart). */
 const STATE_EVENT_BYTES = 400;
 
-/** An upper bound of the bytes of the event that would close, cancel or reopen a session with these lines. */
-function stateEventBytes(profileId: string, skus: readonly string[]): number {
-  // A string's JSON takes at most 6 bytes per UTF-16 unit (\u escapes) + quotes; the exact length only
-  // when that bound does not settle it.
-  let quick = STATE_EVENT_BYTES + 6 * profileId.length + 2;
-  for (const sku of skus) quick += COUNTED_LINE_BYTES + 6 * sku.length + 2;
-  if (quick <= SESSION_LIMITS.eventBytes) return quick;
-  let exact = STATE_EVENT_BYTES + utf8Length(JSON.stringify(profileId));
-  for (const sku of skus) exact += COUNTED_LINE_BYTES + utf8Length(JSON.stringify(sku));
-  return exact;
+/** Bytes a string takes in JSON at most: 6 per UTF-16 unit (a \u escape) and the quotes. */
+const jsonBound = (text: string): number => 6 * text.length + 2;
+/** Bytes a string takes in JSON, exactly (UTF-8). */
+const jsonBytes = (text: string): number => utf8Length(JSON.stringify(text));
+
+/**
+ * An upper bound of the bytes of the event that would close, cancel or reopen a session with this profile and
+ * these lines (`lines`, then `added`). Settled by a quick bound when it can be (no
+ * string is serialised then), otherwise by the exact JSON length of each SKU.
+ */
+function stateEventBytes(
+  profileId: string,
+  lines: readonly { sku: string }[],
+  added: readonly { sku: string }[],
+  size: (text: string) => number = jsonBound,
+): number {
+  let bytes = STATE_EVENT_BYTES + size(profileId);
+  for (let i = 0; i < lines.length; i++) bytes += COUNTED_LINE_BYTES + size(lines[i]!.sku);
+  for (let i = 0; i < added.length; i++) bytes += COUNTED_LINE_BYTES + size(added[i]!.sku);
+  if (bytes <= SESSION_LIMITS.eventBytes || size === jsonBytes) return bytes;
+  return stateEventBytes(profileId, lines, added, jsonBytes);
 }
 
 /**
@@ -438,31 +449,35 @@ function stateEventBytes(profileId: string, skus: readonly string[]): number {
  */
 function checkEventBytes(events: SessionEvent[], state: SessionState | null): void {
   let profileId = state?.profileId ?? '';
-  let skus: string[] | undefined;
+  let lines: readonly { sku: string }[] = state?.cartItems ?? [];
+  let added: { sku: string }[] = [];
+  let cartChanged = false;
   for (const event of events) {
     switch (event.type) {
       case 'SessionCreated':
         profileId = event.data.profileId;
-        skus = event.data.cartItems.map((item) => item.sku);
+        lines = event.data.cartItems;
+        added = [];
+        cartChanged = true;
         break;
       case 'CartItemsReplaced':
-        skus = event.data.cartItems.map((item) => item.sku);
+        lines = event.data.cartItems;
+        added = [];
+        cartChanged = true;
         break;
       case 'CartItemsAdded':
-        skus = [
-          ...(skus ?? state?.cartItems.map((line) => line.sku) ?? []),
-          ...event.data.cartItems.map((item) => item.sku),
-        ];
+        added = added.length === 0 ? event.data.cartItems : [...added, ...event.data.cartItems];
+        cartChanged = true;
         break;
       case 'ProfileChanged':
         profileId = event.data.profileId;
-        skus ??= state?.cartItems.map((line) => line.sku) ?? [];
+        cartChanged = true;
         break;
       default:
         break;
     }
   }
-  const closing = skus === undefined ? 0 : stateEventBytes(profileId, skus);
+  const closing = cartChanged ? stateEventBytes(profileId, lines, added) : 0;
   if (closing > SESSION_LIMITS.eventBytes) {
     throw new DomainError(
       DomainErrorCode.LimitExceeded,

@@ -1,10 +1,8 @@
 /**
- * Validators class-validator lacks: JSON objects (nested DTOs included), cost maps, "absent but never null",
- * query parameters a route does not take.
+ * Validators class-validator lacks: JSON objects (nested DTOs included), cost maps, "absent but never null".
  */
 import { Transform, Type } from 'class-transformer';
 import { ValidateBy, ValidateIf, ValidateNested, type ValidationOptions } from 'class-validator';
-import { ErrorCode } from '../../errors/api-error';
 
 export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -51,22 +49,6 @@ export function NestedObject(
     for (const decorate of decorators) decorate(target, propertyKey);
   };
 }
-
-/**
- * A query parameter this route does not take although others do (`dry` on a verb without a dry run): refused
- * as the unknown field it is here, with its own explanation.
- */
-export const NotAParameterHere = (explanation: string): PropertyDecorator =>
-  ValidateBy(
-    {
-      name: 'notAParameterHere',
-      validator: {
-        validate: (value: unknown) => value === undefined,
-        defaultMessage: (args) => `Unknown field /${args?.property ?? ''}: ${explanation}`,
-      },
-    },
-    { context: { code: ErrorCode.UnknownField } },
-  );
 
 const isFiniteNonNegative = (value: unknown): boolean =>
   typeof value === 'number' && Number.isFinite(value) && value >= 0;

@@ -16,7 +16,7 @@ import {
   SESSION_ROUTE,
   validatedBody,
 } from '../../shared/command-request';
-import { NoQueryDto } from '../../shared/query.dto';
+import { NoQueryParameters } from '../../shared/query.dto';
 import { applyReply, IntegrationStateResponse } from '../../shared/session-response';
 import { AddCartItemsCommand } from './add-cart-items.command';
 import { AddCartItemsRequestDto } from './add-cart-items.request.dto';
@@ -41,7 +41,7 @@ export class AddCartItemsController {
   @ApiOkResponse({ type: IntegrationStateResponse })
   async addCartItems(
     @Param('customerSessionId') customerSessionId: string,
-    @Query() _query: NoQueryDto,
+    @Query(NoQueryParameters) _query: Record<string, unknown>,
     @Body() body: AddCartItemsRequestDto,
     @Principal() principal: IntegrationPrincipal,
     @Req() req: RequestWithContext,

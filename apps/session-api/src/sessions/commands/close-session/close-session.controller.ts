@@ -14,7 +14,7 @@ import {
   IF_MATCH_HEADER,
   SESSION_ROUTE,
 } from '../../shared/command-request';
-import { NoQueryDto } from '../../shared/query.dto';
+import { NoQueryParameters } from '../../shared/query.dto';
 import { assertNoBody } from '../../shared/request-options';
 import { applyReply, IntegrationStateResponse } from '../../shared/session-response';
 import { CloseSessionCommand } from './close-session.command';
@@ -39,7 +39,7 @@ export class CloseSessionController {
   @ApiOkResponse({ type: IntegrationStateResponse })
   async closeSession(
     @Param('customerSessionId') customerSessionId: string,
-    @Query() _query: NoQueryDto,
+    @Query(NoQueryParameters) _query: Record<string, unknown>,
     @Principal() principal: IntegrationPrincipal,
     @Req() req: RequestWithContext,
     @Res({ passthrough: true }) res: ServerResponse,

@@ -14,7 +14,7 @@ import {
 } from '../../../auth/integration-auth.guard';
 import { ApiError, ErrorCode } from '../../../errors/api-error';
 import { SESSION_ROUTE } from '../../shared/command-request';
-import { NoQueryDto } from '../../shared/query.dto';
+import { NoQueryParameters } from '../../shared/query.dto';
 import { parseIntegrationId } from '../../shared/request-options';
 import { CustomerSessionResponse } from '../../shared/session-response';
 import { GetSessionQuery } from './get-session.query';
@@ -42,7 +42,7 @@ export class GetSessionController {
   @ApiOkResponse({ type: CustomerSessionResponse })
   async get(
     @Param('customerSessionId') customerSessionId: string,
-    @Query() _query: NoQueryDto,
+    @Query(NoQueryParameters) _query: Record<string, unknown>,
     @Principal() principal: IntegrationPrincipal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<CustomerSessionResponse> {
