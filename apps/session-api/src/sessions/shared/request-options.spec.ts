@@ -57,6 +57,11 @@ describe('request options', () => {
     expect(parseIdempotencyKey('k'.repeat(255))).toHaveLength(255);
     expect(statusOf(() => parseIdempotencyKey('k'.repeat(256)))).toBe(400);
     expect(statusOf(() => parseIdempotencyKey(''))).toBe(400);
+    // Header values arrive one character per byte: 255 two-byte characters are 510 of them, and still fit.
+    const utf8Key = Buffer.from('é'.repeat(255), 'utf8').toString('latin1');
+    expect(parseIdempotencyKey(utf8Key)).toBe(utf8Key);
+    const tooLong = Buffer.from('é'.repeat(256), 'utf8').toString('latin1');
+    expect(statusOf(() => parseIdempotencyKey(tooLong))).toBe(400);
   });
 
   it('knows only true and false for dry', () => {

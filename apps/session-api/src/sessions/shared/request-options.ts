@@ -82,9 +82,15 @@ function preconditionFailed(details: string): ApiError {
   return ApiError.of(412, ErrorCode.PreconditionFailed, details);
 }
 
+/**
+ * The key as Node hands the header over (one character per byte); its length is counted in the characters the
+ * client sent, read as UTF-8 (a key of 200 "é" is 200 characters, 400 bytes). The key itself stays as received,
+ * so a retry names the same scope.
+ */
 export function parseIdempotencyKey(value: string | string[] | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (Array.isArray(value) || value.length < 1 || value.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+  const characters = Array.isArray(value) ? 0 : [...Buffer.from(value, 'latin1').toString('utf8')].length;
+  if (Array.isArray(value) || characters < 1 || characters > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw ApiError.of(400, ErrorCode.InvalidHeader, 'Idempotency-Key must be 1..255 characters');
   }
   return value;
