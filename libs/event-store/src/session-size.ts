@@ -3,11 +3,12 @@
  * handler's cache is bounded by memory rather than by a count that means 2 MB for small carts and gigabytes
  * for sessions near the limits (1,000 lines, 64 KiB of attributes).
  *
- * The weights come from measuring V8 heap growth per folded session on Node 20 (`docs/operations.md`, "State
+ * The weights come from measuring V8 heap growth per folded session on Node 20 (`docs/command-api.md`, "State
  * cache"): about 0.8 KiB for a session with no lines and 0.3 KiB per short cart line; strings count two
  * bytes per character, free-form attributes three bytes per character of their JSON. It is an estimate, not
- * an accounting; it errs on the heavy side. Lines and attribute objects keep their identity across `evolve`
- * (an added item leaves the other lines as they were), so their sizes are computed once per object.
+ * an accounting; it errs on the heavy side. It runs on every cached write, so it reads only string lengths and
+ * key counts; free-form attributes, whose objects keep their identity across `evolve`, are serialised once per
+ * object.
  */
 import type { CartLine, SessionState } from '@session-engine/session-domain';
 
@@ -19,7 +20,6 @@ const RETURN_BASE = 200;
 const RETURN_LINE = 80;
 const KEYED_COMMAND = 160;
 
-const lineBytes = new WeakMap<CartLine, number>();
 const objectBytes = new WeakMap<object, number>();
 
 const text = (value: string | undefined): number => (value === undefined ? 0 : 2 * value.length);
@@ -41,20 +41,16 @@ function attributesBytes(attributes: Record<string, unknown> | undefined): numbe
 }
 
 function cartLineBytes(line: CartLine): number {
-  let bytes = lineBytes.get(line);
-  if (bytes === undefined) {
-    bytes =
-      LINE_BASE +
-      text(line.sku) +
-      text(line.name) +
-      text(line.category) +
-      text(line.product?.name) +
-      text(line.price) +
-      mapBytes(line.additionalCosts) +
-      attributesBytes(line.attributes);
-    lineBytes.set(line, bytes);
-  }
-  return bytes;
+  return (
+    LINE_BASE +
+    text(line.sku) +
+    text(line.name) +
+    text(line.category) +
+    text(line.product?.name) +
+    text(line.price) +
+    mapBytes(line.additionalCosts) +
+    attributesBytes(line.attributes)
+  );
 }
 
 /** Approximate bytes a cached session takes: its state plus `keyedCommands` entries of its command index. */
