@@ -4,7 +4,16 @@
  * (same GET body and ETag, same stream length).
  */
 import { gzipSync } from 'node:zlib';
-import { ApiHarness, client, KEY_APP1, sessionUrl, type CallOptions, type Reply } from './support/harness';
+import {
+  ApiHarness,
+  client,
+  KEY_APP1,
+  sessionSnapshot,
+  sessionUrl,
+  type CallOptions,
+  type Reply,
+  type SessionSnapshot,
+} from './support/harness';
 
 jest.setTimeout(120_000);
 
@@ -12,7 +21,6 @@ let harness: ApiHarness;
 let call: ReturnType<typeof client>;
 const run = `${Date.now()}`;
 const sid = (name: string) => `body-${name}-${run}`;
-const stream = (id: string) => `session-1-${id}`;
 const existing = sid('existing');
 
 const sessionJson = (customerSession: unknown) => JSON.stringify({ customerSession });
@@ -38,22 +46,8 @@ afterAll(async () => {
   await harness.dispose();
 });
 
-interface Snapshot {
-  status: number;
-  etag: string | null;
-  body: unknown;
-  events: number;
-}
-
-async function snapshot(id: string): Promise<Snapshot> {
-  const reply = await call('GET', sessionUrl(id));
-  return {
-    status: reply.status,
-    etag: reply.headers.get('etag'),
-    body: reply.body,
-    events: await harness.streamLength(stream(id)),
-  };
-}
+type Snapshot = SessionSnapshot;
+const snapshot = (id: string): Promise<Snapshot> => sessionSnapshot(harness, id);
 
 /** Sends without the harness's default `Content-Type` (and with exactly the headers given). */
 async function send(

@@ -1,4 +1,12 @@
-import { ApiHarness, client, sessionUrl, type CallOptions, type Reply } from './support/harness';
+import {
+  ApiHarness,
+  client,
+  sessionSnapshot,
+  sessionUrl,
+  type CallOptions,
+  type Reply,
+  type SessionSnapshot,
+} from './support/harness';
 
 jest.setTimeout(60_000);
 
@@ -33,22 +41,8 @@ async function closed(id: string): Promise<void> {
   if (reply.status !== 200) throw new Error(`close ${id}: ${reply.status} ${JSON.stringify(reply.body)}`);
 }
 
-interface Snapshot {
-  status: number;
-  etag: string | null;
-  body: unknown;
-  events: number;
-}
-
-async function snapshot(id: string): Promise<Snapshot> {
-  const reply = await call('GET', sessionUrl(id));
-  return {
-    status: reply.status,
-    etag: reply.headers.get('etag'),
-    body: reply.body,
-    events: await harness.streamLength(stream(id)),
-  };
-}
+type Snapshot = SessionSnapshot;
+const snapshot = (id: string): Promise<Snapshot> => sessionSnapshot(harness, id);
 
 /** A refused request: status, code and pointer of the first error, nothing appended, GET unchanged. */
 async function expectRefused(

@@ -119,3 +119,22 @@ export function client(harness: ApiHarness) {
 
 export const sessionUrl = (id: string, suffix = ''): string =>
   `/v2/customer_sessions/${encodeURIComponent(id)}${suffix}`;
+
+/** What a refused request must leave as it was: the session as GET shows it, and its stream's length. */
+export interface SessionSnapshot {
+  status: number;
+  etag: string | null;
+  body: unknown;
+  events: number;
+}
+
+/** The session `id` of application 1 as it is now (see `SessionSnapshot`). */
+export async function sessionSnapshot(harness: ApiHarness, id: string): Promise<SessionSnapshot> {
+  const reply = await client(harness)('GET', sessionUrl(id));
+  return {
+    status: reply.status,
+    etag: reply.headers.get('etag'),
+    body: reply.body,
+    events: await harness.streamLength(`session-1-${id}`),
+  };
+}
