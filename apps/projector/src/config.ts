@@ -38,7 +38,7 @@ export class ProjectorConfigError extends Error {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-export const setting = (value: string | undefined): string | undefined =>
+const setting = (value: string | undefined): string | undefined =>
   value === undefined || value.trim() === '' ? undefined : value.trim();
 
 /** A whole number in `min..max`, or undefined when unset; a bad value adds a problem. */

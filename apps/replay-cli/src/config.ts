@@ -6,7 +6,6 @@
 import { parseStoreLocation, type Env, type StoreLocation } from '../../projector/src/config';
 import { CliError } from './cli-error';
 
-export type { Env };
 export type ReplayConfig = StoreLocation;
 
 export function replayConfig(env: Env, cwd = process.cwd()): ReplayConfig {
