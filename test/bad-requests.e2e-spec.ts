@@ -1,4 +1,11 @@
-import { ApiHarness, client, MANAGEMENT_KEY, sessionUrl, type CallOptions } from './support/harness';
+import {
+  ApiHarness,
+  client,
+  MANAGEMENT_KEY,
+  sessionUrl,
+  startWithSession,
+  type CallOptions,
+} from './support/harness';
 
 jest.setTimeout(60_000);
 
@@ -8,12 +15,7 @@ const id = `bad-${Date.now()}`;
 const streamName = `session-1-${id}`;
 
 beforeAll(async () => {
-  harness = await ApiHarness.start();
-  call = client(harness);
-  const created = await call('PUT', sessionUrl(id), {
-    body: { customerSession: { profileId: 'p', cartItems: [{ sku: 'a', quantity: 1, price: 1 }] } },
-  });
-  expect(created.status).toBe(200);
+  ({ harness, call } = await startWithSession(id));
 });
 
 afterAll(async () => {
@@ -221,6 +223,19 @@ const rows: Row[] = [
     status: 401,
     code: 'UNAUTHORIZED',
   },
+  // Authentication comes before the body is read: without a valid key, a bad body is a 401 too.
+  {
+    name: 'invalid JSON without a key',
+    options: { rawBody: '{"customerSession": {', key: null },
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
+  {
+    name: 'text/plain body with a management key',
+    options: { rawBody: '{}', key: MANAGEMENT_KEY, headers: { 'content-type': 'text/plain' } },
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
   {
     name: 'Idempotency-Key of 256 characters',
     options: { ...session({}), headers: { 'Idempotency-Key': 'k'.repeat(256) } },
@@ -319,7 +334,7 @@ describe('bad requests', () => {
     }
   });
 
-  it('refuses a customerSessionId over 1000 characters and answers unknown routes with 404', async () => {
+  it('refuses a customerSessionId over 1000 characters, answers unknown routes with 404 and a wrong method with 405', async () => {
     const long = await call('GET', sessionUrl('x'.repeat(1001)));
     expect({ status: long.status, code: long.body.errors[0].title }).toEqual({
       status: 400,
@@ -330,5 +345,11 @@ describe('bad requests', () => {
       status: 404,
       code: 'NOT_FOUND',
     });
+    const wrongMethod = await call('DELETE', sessionUrl(id));
+    expect({
+      status: wrongMethod.status,
+      code: wrongMethod.body.errors[0].title,
+      allow: wrongMethod.headers.get('allow'),
+    }).toEqual({ status: 405, code: 'METHOD_NOT_ALLOWED', allow: 'GET, HEAD, OPTIONS, PUT' });
   });
 });

@@ -138,3 +138,17 @@ export async function sessionSnapshot(harness: ApiHarness, id: string): Promise<
     events: await harness.streamLength(`session-1-${id}`),
   };
 }
+
+/** Starts the API with one open session `id` of application 1 (profile `p`, one line of sku `a`) in it. */
+export async function startWithSession(
+  id: string,
+): Promise<{ harness: ApiHarness; call: ReturnType<typeof client> }> {
+  const harness = await ApiHarness.start();
+  const call = client(harness);
+  const created = await call('PUT', sessionUrl(id), {
+    body: { customerSession: { profileId: 'p', cartItems: [{ sku: 'a', quantity: 1, price: 1 }] } },
+  });
+  if (created.status !== 200)
+    throw new Error(`creating ${id}: ${created.status} ${JSON.stringify(created.body)}`);
+  return { harness, call };
+}

@@ -1,7 +1,8 @@
 /**
  * Builds the configured Nest application (used by `main.ts`, the e2e tests and the benchmark): our own JSON
- * body reader, the strict validation pipe, the one exception filter, request ids, logs and metrics, and the
- * OpenAPI document at /docs and /openapi.json.
+ * body reader (after authentication, see AppModule), the strict validation pipe, the one exception filter,
+ * request ids, logs and metrics, the OpenAPI document at /docs and /openapi.json, and — through the adapter —
+ * 405 with `Allow` for a known path asked with a wrong method (http/method-not-allowed.ts).
  */
 import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';

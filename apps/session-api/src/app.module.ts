@@ -64,6 +64,7 @@ export class AppModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
+    // Authenticates (IntegrationAuthGuard.authenticate) before it reads the body: no parse without a key.
     consumer.apply(JsonBodyMiddleware).forRoutes(...BODY_CONTROLLERS);
   }
 }

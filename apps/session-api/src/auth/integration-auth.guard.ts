@@ -1,6 +1,7 @@
 /**
  * `Authorization: ApiKey-v1 <key>` for the Integration API. The key decides the application; everything the
- * request touches is scoped to it. Management keys and any other scheme are 401 here.
+ * request touches is scoped to it. Management keys and any other scheme are 401 here. Commands with a body are
+ * authenticated before the body is read (JsonBodyMiddleware calls `authenticate`); the guard covers the rest.
  */
 import { createParamDecorator, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
@@ -12,9 +13,7 @@ export interface IntegrationPrincipal {
   keyId: string;
 }
 
-type AuthenticatedRequest = IncomingMessage & { principal?: IntegrationPrincipal };
-
-const SCHEME = /^ApiKey-v1\s+(\S+)\s*$/;
+export type AuthenticatedRequest = IncomingMessage & { principal?: IntegrationPrincipal };
 
 @Injectable()
 export class IntegrationAuthGuard implements CanActivate {
@@ -22,14 +21,22 @@ export class IntegrationAuthGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    // A command with a body was authenticated already, by the JSON body reader before it read the body.
+    if (request.principal === undefined) this.authenticate(request);
+    return true;
+  }
+
+  /**
+   * Resolves the request's key into its principal (and sets `request.principal`), or throws the 401. Also
+   * called by JsonBodyMiddleware, so that a request without a valid key is refused before its body is read.
+   */
+  authenticate(request: AuthenticatedRequest): IntegrationPrincipal {
     const header = request.headers.authorization;
     if (!header)
       throw ApiError.of(401, ErrorCode.Unauthorized, 'Missing Authorization header (ApiKey-v1 <key>)');
-    const match = SCHEME.exec(header);
-    const key = match ? this.keys.integration.get(match[1]!) : undefined;
+    const key = this.keys.integrationKeyOf(header);
     if (!key) throw ApiError.of(401, ErrorCode.Unauthorized, 'Invalid or unknown integration API key');
-    request.principal = { applicationId: key.applicationId, keyId: key.keyId };
-    return true;
+    return (request.principal = { applicationId: key.applicationId, keyId: key.keyId });
   }
 }
 

@@ -16,6 +16,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly entries: ApiErrorEntry[],
     message?: string,
+    /** Response headers that belong to the refusal (e.g. `Allow` on a 405); the filter sets them. */
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(message ?? entries[0]?.details ?? 'Request refused');
   }

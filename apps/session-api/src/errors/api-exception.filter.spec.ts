@@ -1,4 +1,4 @@
-import { NotFoundException } from '@nestjs/common';
+import { NotFoundException, type ArgumentsHost } from '@nestjs/common';
 import {
   AppendTooLargeError,
   ConcurrentUpdateError,
@@ -7,10 +7,11 @@ import {
 } from '@session-engine/event-store';
 import { DomainError } from '@session-engine/session-domain';
 import { validate } from 'class-validator';
+import pino from 'pino';
 import { plainToInstance } from 'class-transformer';
 import { UpdateSessionRequestDto } from '../sessions/commands/update-session/update-session.request.dto';
 import { ApiError, CommandRefused } from './api-error';
-import { mapError, toErrorBody } from './api-exception.filter';
+import { ApiExceptionFilter, mapError, toErrorBody } from './api-exception.filter';
 import { validationException } from './validation-errors';
 
 const bodyOf = (error: unknown) => toErrorBody(mapError(error));
@@ -51,6 +52,45 @@ describe('mapError', () => {
       errors: [{ title: 'INTERNAL_ERROR', details: 'Internal error' }],
       StatusCode: 500,
     });
+  });
+});
+
+describe('ApiExceptionFilter', () => {
+  function respond(error: unknown, requestHeaders: Record<string, string> = {}) {
+    const headers: Record<string, string | number> = {};
+    let text = '';
+    const response = {
+      headersSent: false,
+      statusCode: 200,
+      setHeader: (name: string, value: string | number) => (headers[name] = value),
+      end: (chunk: string) => (text = chunk),
+    };
+    const request = { headers: requestHeaders, complete: false, readableFlowing: null };
+    const host = {
+      switchToHttp: () => ({ getResponse: () => response, getRequest: () => request }),
+    } as unknown as ArgumentsHost;
+    new ApiExceptionFilter(pino({ level: 'silent' })).catch(error, host);
+    return { status: response.statusCode, headers, body: JSON.parse(text) };
+  }
+
+  it('sets the headers a refusal carries (Allow of a 405)', () => {
+    const error = new ApiError(405, [{ title: 'METHOD_NOT_ALLOWED', details: 'no' }], undefined, {
+      Allow: 'GET, HEAD, OPTIONS',
+    });
+    const reply = respond(error);
+    expect(reply.status).toBe(405);
+    expect(reply.headers).toMatchObject({ Allow: 'GET, HEAD, OPTIONS' });
+    expect(reply.body).toEqual({
+      message: 'no',
+      errors: [{ title: 'METHOD_NOT_ALLOWED', details: 'no' }],
+      StatusCode: 405,
+    });
+  });
+
+  it('closes the connection after refusing a large body it never read, not after a small one', () => {
+    const unauthorized = ApiError.of(401, 'UNAUTHORIZED', 'no key');
+    expect(respond(unauthorized, { 'content-length': '10485760' }).headers.Connection).toBe('close');
+    expect(respond(unauthorized, { 'content-length': '100' }).headers.Connection).toBeUndefined();
   });
 });
 

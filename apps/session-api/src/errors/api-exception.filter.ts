@@ -12,8 +12,9 @@ import {
   PreconditionFailedError,
 } from '@session-engine/event-store';
 import { DomainError, type DomainErrorCategory } from '@session-engine/session-domain';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { closeIfLargeBodyUnread } from '../http/unread-body';
 import { ApiError, CommandRefused, ErrorCode, type ApiErrorEntry } from './api-error';
 
 export interface ErrorBody {
@@ -40,12 +41,15 @@ export interface MappedError {
   status: number;
   entries: ApiErrorEntry[];
   message: string;
+  /** Headers of the refusal itself (`Allow` of a 405). */
+  headers?: Readonly<Record<string, string>>;
   unexpected?: boolean;
 }
 
 export function mapError(error: unknown): MappedError {
-  if (error instanceof ApiError)
-    return { status: error.status, entries: error.entries, message: error.message };
+  if (error instanceof ApiError) {
+    return { status: error.status, entries: error.entries, message: error.message, headers: error.headers };
+  }
   if (error instanceof CommandRefused) return fromDomain(error.domainError, error.pointerBase);
   if (error instanceof DomainError) return fromDomain(error, '');
   if (error instanceof PreconditionFailedError) {
@@ -118,13 +122,17 @@ export class ApiExceptionFilter implements ExceptionFilter {
   constructor(private readonly logger: Logger) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<ServerResponse>();
+    const http = host.switchToHttp();
+    const response = http.getResponse<ServerResponse>();
     const mapped = mapError(exception);
     if (mapped.unexpected) this.logger.error({ err: exception }, 'unexpected error while handling a request');
     if (response.headersSent) {
       response.destroy();
       return;
     }
+    for (const [name, value] of Object.entries(mapped.headers ?? {})) response.setHeader(name, value);
+    // A refusal before the body was read (401, 404, 405): do not wait for a large body still on the wire.
+    closeIfLargeBodyUnread(http.getRequest<IncomingMessage | undefined>(), response);
     sendJson(response, mapped.status, toErrorBody(mapped));
   }
 }

@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { IntegrationAuthGuard, type AuthenticatedRequest } from '../auth/integration-auth.guard';
+import { ApiKeys } from '../config/api-keys.provider';
 import { ApiError } from '../errors/api-error';
 import {
   contentEncodingRefusal,
@@ -268,25 +270,57 @@ describe('readJsonBody', () => {
 });
 
 describe('JsonBodyMiddleware', () => {
+  const KEY = 'integration-key-1';
+  const keys = new ApiKeys(
+    new Map([[KEY, { keyId: 'key-1', applicationId: 1 }]]),
+    new Map([['management-key-1', { keyId: 'key-m', applications: '*' as const }]]),
+  );
+  const middleware = () => new JsonBodyMiddleware(new IntegrationAuthGuard(keys));
+  const authorized = { authorization: `ApiKey-v1 ${KEY}` };
+
   function response() {
     const headers: Record<string, string> = {};
     const res = { setHeader: (name: string, value: string) => (headers[name] = value) };
     return { res: res as unknown as ServerResponse, headers };
   }
 
-  it('sets req.body and req.clientBody', async () => {
-    const req = request(['{"a":1}']) as IncomingMessage & { body?: unknown; clientBody?: unknown };
+  it('sets req.body, req.clientBody and the principal', async () => {
+    const req = request(['{"a":1}'], authorized) as AuthenticatedRequest & {
+      body?: unknown;
+      clientBody?: unknown;
+    };
     const next = jest.fn();
-    await new JsonBodyMiddleware().use(req, response().res, next);
+    await middleware().use(req, response().res, next);
     expect(next).toHaveBeenCalled();
     expect(req.body).toEqual({ a: 1 });
     expect(req.clientBody).toBe(req.body);
+    expect(req.principal).toEqual({ applicationId: 1, keyId: 'key-1' });
   });
 
   it('names identity as the one accepted coding when it refuses one', async () => {
     const { res, headers } = response();
-    const req = request(['{}'], { 'content-encoding': 'gzip' });
-    await expect(new JsonBodyMiddleware().use(req, res, jest.fn())).rejects.toThrow(/gzip/);
+    const req = request(['{}'], { ...authorized, 'content-encoding': 'gzip' });
+    await expect(middleware().use(req, res, jest.fn())).rejects.toThrow(/gzip/);
     expect(headers).toEqual({ 'Accept-Encoding': 'identity' });
+  });
+
+  it.each([
+    ['no Authorization header', {}],
+    ['an unknown key', { authorization: 'ApiKey-v1 unknown-key-1' }],
+    ['a management key', { authorization: 'ManagementKey-v1 management-key-1' }],
+    ['the integration key under another scheme', { authorization: `Bearer ${KEY}` }],
+  ])('refuses %s with 401 before reading a byte of the body', async (_name, auth) => {
+    const { res, headers } = response();
+    const req = request(['{not json'], { ...auth, 'content-encoding': 'gzip', 'content-length': '1e9' });
+    const next = jest.fn();
+    expect(await refusal(middleware().use(req, res, next))).toEqual({
+      status: 401,
+      code: 'UNAUTHORIZED',
+      pointer: undefined,
+    });
+    expect(next).not.toHaveBeenCalled();
+    expect(req.readableFlowing).toBeNull();
+    expect(req.readableEnded).toBe(false);
+    expect(headers).toEqual({});
   });
 });

@@ -12,11 +12,13 @@
  *   body and would overflow the stack on thousands of levels;
  * - a string key or value that is not well-formed UTF-16 (a lone surrogate from a `\ud800` escape) is 400
  *   INVALID_FIELD: it has no UTF-8 encoding, so it would be stored as U+FFFD and collide with other values.
- * An empty (or blank) body leaves `req.body` undefined, whatever its headers.
+ * An empty (or blank) body leaves `req.body` undefined, whatever its headers. None of this happens before the
+ * request is authenticated (JsonBodyMiddleware).
  */
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { IntegrationAuthGuard, type AuthenticatedRequest } from '../auth/integration-auth.guard';
 import { ApiError, ErrorCode } from '../errors/api-error';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -243,14 +245,23 @@ function pointerOf(frame: Frame, last: string | number | undefined): string | un
   return pointer;
 }
 
+/**
+ * Bound to the Integration API's command routes (AppModule). It authenticates first, with the guard's own
+ * logic: a request without a valid `ApiKey-v1` key is 401 before a byte of its body is read, so an
+ * unauthenticated caller learns nothing about our parsing and costs no parse (ApiExceptionFilter then closes
+ * the connection rather than drain a large body, see unread-body.ts). The guard reuses the principal.
+ */
 @Injectable()
 export class JsonBodyMiddleware implements NestMiddleware {
+  constructor(private readonly auth: IntegrationAuthGuard) {}
+
   async use(
-    req: IncomingMessage & { body?: unknown; clientBody?: unknown },
+    req: AuthenticatedRequest & { body?: unknown; clientBody?: unknown },
     res: ServerResponse,
     next: () => void,
   ): Promise<void> {
     if (req.method === 'GET' || req.method === 'HEAD') return next();
+    this.auth.authenticate(req);
     // RFC 9110 §15.5.16: a 415 for a content coding says which codings are accepted.
     if (contentEncodingRefusal(req.headers['content-encoding'])) res.setHeader('Accept-Encoding', 'identity');
     const parsed = await readJsonBody(req);

@@ -4,9 +4,13 @@
  * re-parses the Content-Type, converts the body to a Buffer and checks request freshness — meaningless for
  * a non-GET). GET and HEAD keep Express's path, so conditional GETs (`If-None-Match` → 304) still work, and
  * anything that is not a plain JSON object (streams, errors, strings) goes through Nest's own reply.
+ *
+ * It also puts 405 Method Not Allowed in front of Nest's not-found handler (see method-not-allowed.ts): only
+ * requests that matched no route reach it.
  */
 import { ExpressAdapter } from '@nestjs/platform-express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { methodAwareNotFound, type RouteLayer } from './method-not-allowed';
 
 export class JsonReplyExpressAdapter extends ExpressAdapter {
   override reply(response: ServerResponse & { req?: IncomingMessage }, body: unknown, statusCode?: number) {
@@ -27,5 +31,13 @@ export class JsonReplyExpressAdapter extends ExpressAdapter {
     response.setHeader('Content-Type', 'application/json; charset=utf-8');
     response.setHeader('Content-Length', Buffer.byteLength(json));
     response.end(json);
+  }
+
+  override setNotFoundHandler(handler: Parameters<typeof methodAwareNotFound>[1], prefix?: string) {
+    const express = this.getInstance<{ router?: { stack?: readonly RouteLayer[] } }>();
+    return super.setNotFoundHandler(
+      methodAwareNotFound(() => express.router?.stack ?? [], handler),
+      prefix,
+    );
   }
 }

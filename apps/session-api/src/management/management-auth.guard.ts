@@ -1,14 +1,13 @@
 /**
  * `Authorization: ManagementKey-v1 <key>` for the Management API. Integration keys and other schemes are
- * 401 here; a management key used on an application it does not hold is 403.
+ * 401 here; a management key used on an application it does not hold is 403. The Management API is GET-only
+ * and never reads a request body, so nothing is parsed before this guard has run.
  */
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { ApiKeys } from '../config/api-keys.provider';
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { parseApplicationIdParam } from './dto/management-params';
-
-const SCHEME = /^ManagementKey-v1\s+(\S+)\s*$/;
 
 @Injectable()
 export class ManagementAuthGuard implements CanActivate {
@@ -22,8 +21,7 @@ export class ManagementAuthGuard implements CanActivate {
     if (!header) {
       throw ApiError.of(401, ErrorCode.Unauthorized, 'Missing Authorization header (ManagementKey-v1 <key>)');
     }
-    const match = SCHEME.exec(header);
-    const key = match ? this.keys.management.get(match[1]!) : undefined;
+    const key = this.keys.managementKeyOf(header);
     if (!key) throw ApiError.of(401, ErrorCode.Unauthorized, 'Invalid or unknown management API key');
     const applicationId = parseApplicationIdParam(request.params?.applicationId ?? '');
     if (key.applications !== '*' && !key.applications.includes(applicationId)) {

@@ -1,0 +1,384 @@
+/**
+ * HTTP semantics over the wire: a known path asked with a method it does not answer is 405 with `Allow`
+ * (RFC 9110 §15.5.6), OPTIONS lists the methods, unknown paths stay 404; and the Integration API authenticates
+ * before it reads a body, so a caller without a valid key gets 401 whatever its body, before sending all of it.
+ */
+import * as http from 'node:http';
+import { gzipSync } from 'node:zlib';
+import {
+  ApiHarness,
+  client,
+  KEY_APP1,
+  MANAGEMENT_KEY,
+  sessionSnapshot,
+  sessionUrl,
+  startWithSession,
+  type CallOptions,
+  type Reply,
+} from './support/harness';
+
+jest.setTimeout(60_000);
+
+let harness: ApiHarness;
+let call: ReturnType<typeof client>;
+const id = `http-${Date.now()}`;
+
+beforeAll(async () => {
+  ({ harness, call } = await startWithSession(id));
+});
+
+afterAll(async () => {
+  await harness.dispose();
+});
+
+function expectErrorBody(reply: Reply, status: number, code: string): void {
+  expect({ status: reply.status, code: reply.body?.errors?.[0]?.title }).toEqual({ status, code });
+  expect(reply.body).toEqual({
+    message: expect.any(String),
+    errors: [{ title: code, details: expect.any(String) }],
+    StatusCode: status,
+  });
+}
+
+const GET_ONLY = 'GET, HEAD, OPTIONS';
+const POST_ONLY = 'OPTIONS, POST';
+
+/** Every path the API serves, with the `Allow` it answers. */
+const KNOWN_PATHS: [path: string, allow: string][] = [
+  [sessionUrl('a'), 'GET, HEAD, OPTIONS, PUT'],
+  [sessionUrl('a', '/cart_items'), POST_ONLY],
+  [sessionUrl('a', '/close'), POST_ONLY],
+  [sessionUrl('a', '/cancel'), POST_ONLY],
+  [sessionUrl('a', '/returns'), POST_ONLY],
+  [sessionUrl('a', '/reopen'), 'OPTIONS, PUT'],
+  ['/v1/applications/1/sessions', GET_ONLY],
+  ['/v1/applications/1/sessions/7', GET_ONLY],
+  ['/v1/applications/1/customer_profiles/p', GET_ONLY],
+  ['/v1/applications/1/analytics/daily', GET_ONLY],
+  ['/v1/applications/1/analytics/skus', GET_ONLY],
+  ['/health/live', GET_ONLY],
+  ['/health/ready', GET_ONLY],
+  ['/metrics', GET_ONLY],
+  ['/openapi.json', GET_ONLY],
+  ['/docs', GET_ONLY],
+];
+
+const ALL_METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'];
+const wrongMethods = KNOWN_PATHS.flatMap(([path, allow]) =>
+  ALL_METHODS.filter((method) => !allow.split(', ').includes(method)).map(
+    (method) => [method, path, allow] as const,
+  ),
+);
+
+describe('405 Method Not Allowed', () => {
+  it.each(wrongMethods)('%s %s → 405 METHOD_NOT_ALLOWED, Allow: %s', async (method, path, allow) => {
+    const reply = await call(method, path, { key: null });
+    expectErrorBody(reply, 405, 'METHOD_NOT_ALLOWED');
+    expect(reply.headers.get('allow')).toBe(allow);
+    expect(reply.body.message).toContain(method);
+  });
+
+  it('answers HEAD as GET where there is a GET, and 405 where there is none', async () => {
+    const live = await call('HEAD', '/health/live');
+    expect({ status: live.status, body: live.body }).toEqual({ status: 200, body: undefined });
+    const session = await call('HEAD', sessionUrl(id));
+    expect(session.status).toBe(200);
+    expect(session.headers.get('etag')).toBe((await call('GET', sessionUrl(id))).headers.get('etag'));
+    const close = await call('HEAD', sessionUrl(id, '/close'));
+    expect({ status: close.status, allow: close.headers.get('allow'), body: close.body }).toEqual({
+      status: 405,
+      allow: POST_ONLY,
+      body: undefined,
+    });
+  });
+
+  it.each(KNOWN_PATHS)('OPTIONS %s → 204 with Allow: %s, without a key', async (path, allow) => {
+    const reply = await call('OPTIONS', path, { key: null });
+    expect({ status: reply.status, allow: reply.headers.get('allow'), body: reply.body }).toEqual({
+      status: 204,
+      allow,
+      body: undefined,
+    });
+  });
+
+  it('names exactly the methods the OpenAPI document lists for each of its paths', async () => {
+    const document = (await call('GET', '/openapi.json')).body as { paths: Record<string, object> };
+    const paths = Object.entries(document.paths);
+    expect(paths.length).toBeGreaterThanOrEqual(12);
+    for (const [template, operations] of paths) {
+      const methods = Object.keys(operations)
+        .filter((key) => ['get', 'put', 'post', 'delete', 'patch'].includes(key))
+        .map((key) => key.toUpperCase());
+      const allow = [...methods, ...(methods.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].sort().join(', ');
+      const path = template.replace(/\{[^}]+\}/g, '1');
+      const options = await call('OPTIONS', path, { key: null });
+      expect({ path, status: options.status, allow: options.headers.get('allow') }).toEqual({
+        path,
+        status: 204,
+        allow,
+      });
+      const wrong = ALL_METHODS.find((method) => !methods.includes(method))!;
+      const refused = await call(wrong, path, { key: null });
+      expect({ path, status: refused.status, allow: refused.headers.get('allow') }).toEqual({
+        path,
+        status: 405,
+        allow,
+      });
+    }
+  });
+
+  it('matches paths as the router does: a trailing slash and any letter case', async () => {
+    for (const path of ['/health/live/', '/HEALTH/Live', `${sessionUrl(id)}/`]) {
+      expect((await call('GET', path)).status).toBe(200);
+      expect((await call('DELETE', path)).status).toBe(405);
+    }
+  });
+
+  it.each([
+    ['DELETE', '/v2/nothing-here'],
+    ['GET', '/v2/customer_sessions'],
+    ['DELETE', '/v2/customer_sessions/'],
+    ['POST', sessionUrl('a', '/unknown')],
+    ['PUT', '/v1/applications/1'],
+    ['OPTIONS', '/v2/nothing-here'],
+    ['OPTIONS', '/v1/applications/1/unknown'],
+  ])('keeps %s %s an unknown path: 404 NOT_FOUND, no Allow', async (method, path) => {
+    const reply = await call(method, path);
+    expectErrorBody(reply, 404, 'NOT_FOUND');
+    expect(reply.headers.get('allow')).toBeNull();
+  });
+
+  it('refuses a wrong method before looking at key or body, and changes nothing', async () => {
+    const before = await sessionSnapshot(harness, id);
+    for (const options of [
+      { body: { customerSession: { state: 'closed' } } },
+      { key: null, rawBody: '{not json' },
+      { key: MANAGEMENT_KEY, rawBody: 'x'.repeat(1000), headers: { 'content-type': 'text/plain' } },
+    ] as CallOptions[]) {
+      for (const method of ['DELETE', 'PATCH', 'POST']) {
+        const reply = await call(method, sessionUrl(id), options);
+        expectErrorBody(reply, 405, 'METHOD_NOT_ALLOWED');
+      }
+    }
+    expect(await sessionSnapshot(harness, id)).toEqual(before);
+  });
+});
+
+/** Bodies every one of which the JSON body reader refuses when the key is valid. */
+const BAD_BODIES: [name: string, options: CallOptions, status: number, code: string][] = [
+  ['invalid JSON', { rawBody: '{"customerSession": {' }, 400, 'INVALID_JSON'],
+  ['binary bytes', { rawBody: Buffer.from([0x1f, 0x8b, 0xff, 0xfe, 0x00]) }, 400, 'INVALID_JSON'],
+  [
+    'nesting 3,000 levels',
+    { rawBody: `{"customerSession":{"attributes":${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}}}` },
+    400,
+    'LIMIT_EXCEEDED',
+  ],
+  ['a lone surrogate', { rawBody: '{"customerSession":{"profileId":"\\ud800"}}' }, 400, 'INVALID_FIELD'],
+  [
+    'text/plain',
+    { rawBody: '{"customerSession":{}}', headers: { 'content-type': 'text/plain' } },
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+  ],
+  [
+    'gzip',
+    { rawBody: gzipSync('{"customerSession":{}}'), headers: { 'content-encoding': 'gzip' } },
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+  ],
+];
+
+const BAD_CREDENTIALS: [name: string, options: CallOptions][] = [
+  ['no Authorization header', { key: null }],
+  ['an unknown key', { key: 'not-a-configured-key' }],
+  ['a management key', { key: MANAGEMENT_KEY }],
+  [
+    'the ManagementKey-v1 scheme',
+    { key: null, headers: { authorization: `ManagementKey-v1 ${MANAGEMENT_KEY}` } },
+  ],
+  ['a malformed header', { key: null, headers: { authorization: `ApiKey-v1${KEY_APP1}` } }],
+];
+
+interface RawReply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: { errors?: { title: string }[] };
+  socketClosed: Promise<void>;
+  reusedSocket: boolean;
+}
+
+/**
+ * Sends `method url` with `prefix` as its body, or — given `declared` and `finish: false` — declaring more
+ * bytes than `prefix` and never sending the rest; resolves with the response as soon as it is complete.
+ */
+function rawRequest(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  prefix: Buffer,
+  options: { declared?: number; finish?: boolean; agent?: http.Agent } = {},
+): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const length =
+      'transfer-encoding' in headers ? {} : { 'content-length': String(options.declared ?? prefix.length) };
+    const request = http.request(`${harness.baseUrl}${url}`, {
+      method,
+      agent: options.agent ?? false,
+      headers: { ...length, ...headers },
+    });
+    const socketClosed = new Promise<void>((closed) =>
+      request.on('socket', (socket) => socket.once('close', () => closed())),
+    );
+    // A connection the server closes while the body is still unsent fails the rest of the upload (EPIPE,
+    // ECONNRESET); only a failure before the response counts.
+    let answered = false;
+    request.on('error', (error) => {
+      if (!answered) reject(error);
+    });
+    request.on('response', (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => {
+        answered = true;
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: JSON.parse(text),
+          socketClosed,
+          reusedSocket: request.reusedSocket,
+        });
+      });
+    });
+    request.write(prefix);
+    if (options.finish ?? true) request.end();
+  });
+}
+
+describe('authentication before the body', () => {
+  const cases = BAD_BODIES.flatMap(([body, bodyOptions]) =>
+    BAD_CREDENTIALS.map(([credentials, credentialOptions]) => {
+      const headers = { ...bodyOptions.headers, ...credentialOptions.headers };
+      return [body, credentials, { ...bodyOptions, ...credentialOptions, headers }] as const;
+    }),
+  );
+
+  it.each(cases)('%s with %s → 401 UNAUTHORIZED, session unchanged', async (_body, _credentials, options) => {
+    const before = await harness.streamLength(`session-1-${id}`);
+    for (const [method, suffix] of [
+      ['PUT', ''],
+      ['POST', '/cart_items'],
+      ['POST', '/close'],
+    ]) {
+      const reply = await call(method!, sessionUrl(id, suffix), options);
+      expectErrorBody(reply, 401, 'UNAUTHORIZED');
+      expect(reply.headers.get('accept-encoding')).toBeNull();
+    }
+    expect(await harness.streamLength(`session-1-${id}`)).toBe(before);
+  });
+
+  it.each(BAD_BODIES.map(([name, options, status, code]) => [name, status, code, options] as const))(
+    '%s with a valid key is still %i %s',
+    async (_name, status, code, options) => {
+      const reply = await call('PUT', sessionUrl(id), options);
+      expect({ status: reply.status, code: reply.body?.errors?.[0]?.title }).toEqual({ status, code });
+    },
+  );
+
+  it('answers 401 to a 6 MiB body without waiting for it, and closes that connection', async () => {
+    const declared = 6 * 1024 * 1024;
+    const reply = await rawRequest(
+      'PUT',
+      sessionUrl(id),
+      { 'content-type': 'application/json' },
+      Buffer.from(`{"customerSession":{"attributes":{"blob":"${'x'.repeat(1000)}`),
+      { declared, finish: false },
+    );
+    expect({ status: reply.status, code: reply.body.errors?.[0]?.title }).toEqual({
+      status: 401,
+      code: 'UNAUTHORIZED',
+    });
+    // Only the first kilobyte of the 6 MiB was ever sent: the 401 did not wait for the body.
+    expect(reply.headers.connection).toBe('close');
+    await reply.socketClosed;
+    // The same with a valid key is read to its end and refused for its size (413), as before.
+    const authorized = await rawRequest(
+      'PUT',
+      sessionUrl(id),
+      { authorization: `ApiKey-v1 ${KEY_APP1}` },
+      Buffer.alloc(declared, 0x20),
+    );
+    expect({ status: authorized.status, code: authorized.body.errors?.[0]?.title }).toEqual({
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+    });
+    // A new connection works.
+    expect((await call('GET', sessionUrl(id))).status).toBe(200);
+    // fetch too gets the 401 of a body it is still uploading, then goes on on a new connection.
+    const fetched = await call('PUT', sessionUrl(id), { key: null, rawBody: Buffer.alloc(declared, 0x20) });
+    expectErrorBody(fetched, 401, 'UNAUTHORIZED');
+    expect(fetched.headers.get('connection')).toBe('close');
+    expect((await call('GET', sessionUrl(id))).status).toBe(200);
+  }, 15_000);
+
+  it('closes the connection after refusing a chunked body it did not read', async () => {
+    const reply = await rawRequest(
+      'POST',
+      sessionUrl(id, '/cart_items'),
+      { 'transfer-encoding': 'chunked' },
+      Buffer.from('{"cartItems":['),
+      { finish: false },
+    );
+    expect(reply.status).toBe(401);
+    expect(reply.headers.connection).toBe('close');
+    await reply.socketClosed;
+  }, 15_000);
+
+  it('drains a small refused body and keeps the connection for the next request', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const refused = await rawRequest('PUT', sessionUrl(id), {}, Buffer.from('{not json at all'), { agent });
+      expect(refused.status).toBe(401);
+      expect(refused.headers.connection).toBe('keep-alive');
+      const next = await rawRequest(
+        'POST',
+        sessionUrl(id, '/cart_items'),
+        { authorization: `ApiKey-v1 ${KEY_APP1}`, 'content-type': 'application/json' },
+        Buffer.from('{"cartItems":[{"sku":"kept-alive","quantity":1}]}'),
+        { agent },
+      );
+      expect({ status: next.status, reusedSocket: next.reusedSocket }).toEqual({
+        status: 200,
+        reusedSocket: true,
+      });
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('authenticates a Management API request before anything else; it reads no body', async () => {
+    const url = '/v1/applications/1/sessions?pageSize=1';
+    const body = Buffer.from('{not json');
+    for (const authorization of [undefined, `ApiKey-v1 ${KEY_APP1}`, 'ManagementKey-v1 unknown-key']) {
+      const refused = await rawRequest('GET', url, authorization ? { authorization } : {}, body);
+      expect({ status: refused.status, code: refused.body.errors?.[0]?.title }).toEqual({
+        status: 401,
+        code: 'UNAUTHORIZED',
+      });
+    }
+    const large = await rawRequest('GET', url, {}, body, { declared: 10 * 1024 * 1024, finish: false });
+    expect({ status: large.status, connection: large.headers.connection }).toEqual({
+      status: 401,
+      connection: 'close',
+    });
+    await large.socketClosed;
+    const ignored = await rawRequest(
+      'GET',
+      url,
+      { authorization: `ManagementKey-v1 ${MANAGEMENT_KEY}`, 'content-type': 'text/plain' },
+      body,
+    );
+    expect(ignored.status).toBe(200);
+  }, 15_000);
+});
