@@ -1,8 +1,15 @@
 import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
-import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { SessionListQuery } from '@session-engine/read-models';
 import { ApiError, ErrorCode } from '../errors/api-error';
+import {
+  ApiErrorResponses,
+  ManagementErrorCode,
+  RESPONSE_HEADERS,
+  type ErrorResponseDoc,
+  type ErrorTitle,
+} from '../errors/error-response.schema';
 import { parseApplicationIdParam, parseSessionIdParam } from './dto/management-params';
 import {
   DateRangeQueryDto,
@@ -22,6 +29,58 @@ import {
 const APPLICATION = 'v1/applications/:applicationId';
 const MAX_RANGE_DAYS = 3660;
 const MIN_PARTIAL_LENGTH = 3;
+
+/** The error responses every management query can give. */
+const UNAUTHORIZED: ErrorResponseDoc = {
+  status: 401,
+  description:
+    'Missing Authorization header, another scheme (an integration key), or an unknown management key',
+  codes: [ErrorCode.Unauthorized],
+  examples: { [ErrorCode.Unauthorized]: { details: 'Invalid or unknown management API key' } },
+};
+const NOT_READY: ErrorResponseDoc = {
+  status: 503,
+  description: 'The read models did not reach minPosition within 5 s; retry later',
+  codes: [ManagementErrorCode.NotReady],
+};
+const badRequest = (description: string, ...codes: ErrorTitle[]): ErrorResponseDoc => ({
+  status: 400,
+  description: `Invalid input: applicationId not an integer ≥ 1, an unknown query parameter, ${description}`,
+  codes: [ErrorCode.InvalidField, ErrorCode.UnknownField, ...codes],
+  examples: {
+    [ErrorCode.InvalidField]: { details: 'applicationId must be an integer ≥ 1', pointer: '/applicationId' },
+    [ErrorCode.UnknownField]: { details: 'Unknown field /colour', pointer: '/colour' },
+    [ErrorCode.LimitExceeded]: { details: `The range spans at most ${MAX_RANGE_DAYS} days`, pointer: '/to' },
+  },
+});
+const ok = (description: string, schema: Record<string, unknown>) =>
+  ApiOkResponse({ description, schema, headers: RESPONSE_HEADERS.requestId });
+
+const SESSION = {
+  type: 'object',
+  description: 'CustomerSessionV2, cart items included',
+  additionalProperties: true,
+};
+const dataOf = (properties: Record<string, { type: string }>) => ({
+  type: 'object',
+  properties: {
+    data: { type: 'array', items: { type: 'object', properties, required: Object.keys(properties) } },
+  },
+  required: ['data'],
+});
+const numbers = (...names: string[]) => Object.fromEntries(names.map((name) => [name, { type: 'number' }]));
+
+/** The errors of the analytics reports (a date range). */
+const DATE_RANGE_ERRORS = ApiErrorResponses(
+  badRequest(
+    'from or to missing or not a calendar date, from after to, or a malformed minPosition; a range over ' +
+      `${MAX_RANGE_DAYS} days`,
+    ErrorCode.LimitExceeded,
+  ),
+  UNAUTHORIZED,
+  403,
+  NOT_READY,
+);
 
 function toListQuery(applicationId: number, q: ListSessionsQueryDto): SessionListQuery {
   const partialMatch = q.partialMatch === 'true';
@@ -85,6 +144,20 @@ export class ManagementController {
 
   @Get('sessions')
   @ApiOperation({ summary: 'Sessions of the application from the read model, filtered, sorted and paged' })
+  @ok('One page of sessions, and whether more match', {
+    type: 'object',
+    properties: { hasMore: { type: 'boolean' }, data: { type: 'array', items: SESSION } },
+    required: ['hasMore', 'data'],
+  })
+  @ApiErrorResponses(
+    badRequest(
+      'a filter, sort or paging parameter out of its rules, a malformed minPosition, or a text filter ' +
+        'under 3 characters with partialMatch=true',
+    ),
+    UNAUTHORIZED,
+    403,
+    NOT_READY,
+  )
   list(@Param('applicationId') applicationId: string, @Query() query: ListSessionsQueryDto) {
     const filter = toListQuery(parseApplicationIdParam(applicationId), query);
     return this.queryBus.execute(new ListSessionsQuery(filter, query.minPosition));
@@ -92,6 +165,19 @@ export class ManagementController {
 
   @Get('sessions/:id')
   @ApiOperation({ summary: 'One session by its internal id' })
+  @ok('The session', SESSION)
+  @ApiErrorResponses(
+    badRequest('an id that is not an integer ≥ 1, or a malformed minPosition'),
+    UNAUTHORIZED,
+    403,
+    {
+      status: 404,
+      description: 'No session with this id in the application (as of the read model)',
+      codes: [ErrorCode.SessionNotFound],
+      examples: { [ErrorCode.SessionNotFound]: { details: 'No session with id 42' } },
+    },
+    NOT_READY,
+  )
   async get(
     @Param('applicationId') applicationId: string,
     @Param('id') id: string,
@@ -110,6 +196,26 @@ export class ManagementController {
 
   @Get('customer_profiles/:profileId')
   @ApiOperation({ summary: 'Sales and sessions of one customer profile' })
+  @ok("The profile's sales and sessions", {
+    type: 'object',
+    properties: {
+      integrationId: { type: 'string' },
+      ...numbers('closedSessions', 'totalSales', 'sessionCount'),
+      firstSessionIntegrationId: { type: 'string', nullable: true },
+      lastActivity: { type: 'string', format: 'date-time', nullable: true },
+    },
+  })
+  @ApiErrorResponses(
+    badRequest('or a malformed minPosition'),
+    UNAUTHORIZED,
+    403,
+    {
+      status: 404,
+      description: 'The read model knows no such profile in the application',
+      codes: [ManagementErrorCode.ProfileNotFound],
+    },
+    NOT_READY,
+  )
   async profile(
     @Param('applicationId') applicationId: string,
     @Param('profileId') profileId: string,
@@ -119,12 +225,34 @@ export class ManagementController {
       new GetCustomerProfileQuery(parseApplicationIdParam(applicationId), profileId, query.minPosition),
     );
     if (!profile)
-      throw ApiError.of(404, 'PROFILE_NOT_FOUND', `No customer profile ${JSON.stringify(profileId)}`);
+      throw ApiError.of(
+        404,
+        ManagementErrorCode.ProfileNotFound,
+        `No customer profile ${JSON.stringify(profileId)}`,
+      );
     return profile;
   }
 
   @Get('analytics/daily')
   @ApiOperation({ summary: 'One row per UTC day of the range, by event date' })
+  @ok(
+    'One row per UTC day from `from` to `to`',
+    dataOf({
+      date: { type: 'string' },
+      ...numbers(
+        'sessionsCreated',
+        'sessionsClosed',
+        'sessionsCancelled',
+        'sessionsReopened',
+        'itemsReturned',
+        'grossRevenue',
+        'returnedValue',
+        'reversedRevenue',
+        'netRevenue',
+      ),
+    }),
+  )
+  @DATE_RANGE_ERRORS
   async daily(@Param('applicationId') applicationId: string, @Query() query: DateRangeQueryDto) {
     checkRange(query);
     const data = await this.queryBus.execute(
@@ -140,6 +268,11 @@ export class ManagementController {
 
   @Get('analytics/skus')
   @ApiOperation({ summary: 'Units sold and returned and revenue per SKU over the range' })
+  @ok(
+    'One row per SKU with sales or returns in the range',
+    dataOf({ sku: { type: 'string' }, ...numbers('quantitySold', 'quantityReturned', 'revenue') }),
+  )
+  @DATE_RANGE_ERRORS
   async skus(@Param('applicationId') applicationId: string, @Query() query: DateRangeQueryDto) {
     checkRange(query);
     const data = await this.queryBus.execute(

@@ -1,8 +1,9 @@
 import { Controller, Get, Header, Inject, Optional, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { EsdbClientAdapter } from '@session-engine/event-store';
 import type { ServerResponse } from 'node:http';
 import { ApiError, ErrorCode } from '../errors/api-error';
+import { ApiErrorResponses, RESPONSE_HEADERS } from '../errors/error-response.schema';
 import { ReadModelHealth } from '../management/read-model-health';
 import { MetricsService } from './metrics.service';
 
@@ -17,14 +18,38 @@ export class OperationsController {
   ) {}
 
   @Get('health/live')
-  @ApiOkResponse({ description: 'The process is up' })
+  @ApiOkResponse({
+    description: 'The process is up',
+    schema: {
+      type: 'object',
+      properties: { status: { type: 'string', enum: ['ok'] } },
+      required: ['status'],
+    },
+    headers: RESPONSE_HEADERS.requestId,
+  })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('health/ready')
-  @ApiOkResponse({ description: 'The event store and the read-model store are reachable' })
-  @ApiServiceUnavailableResponse({ description: 'SERVICE_UNAVAILABLE: one of them is not reachable' })
+  @ApiOkResponse({
+    description: 'The event store (and the read-model store, when the app has one) are reachable',
+    schema: {
+      type: 'object',
+      properties: {
+        status: { type: 'string', enum: ['ok'] },
+        eventStore: { type: 'string', enum: ['up'] },
+        readModels: { type: 'string', enum: ['up'] },
+      },
+      required: ['status', 'eventStore'],
+    },
+    headers: RESPONSE_HEADERS.requestId,
+  })
+  @ApiErrorResponses({
+    status: 503,
+    description: 'Not ready: the event store or the read-model database is not reachable',
+    codes: [ErrorCode.ServiceUnavailable],
+  })
   async ready(): Promise<{ status: 'ok'; eventStore: 'up'; readModels?: 'up' }> {
     const [eventStore, readModels] = await Promise.all([
       this.store.isReachable(),

@@ -1,12 +1,20 @@
 import { Body, Controller, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { DomainErrorCode } from '@session-engine/session-domain';
 import type { ServerResponse } from 'node:http';
 import {
   IntegrationAuthGuard,
   Principal,
   type IntegrationPrincipal,
 } from '../../../auth/integration-auth.guard';
+import { ErrorCode } from '../../../errors/api-error';
+import {
+  ApiErrorResponses,
+  BODY_BAD_REQUEST,
+  COMMAND_RESPONSE_HEADERS,
+  COMMAND_CONDITION_ERRORS,
+} from '../../../errors/error-response.schema';
 import type { RequestWithContext } from '../../../http/request-context';
 import {
   clientBody,
@@ -38,7 +46,40 @@ export class AddCartItemsController {
   @ApiOperation({ summary: 'Append cart items to an existing session' })
   @ApiHeader(IF_MATCH_HEADER)
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
-  @ApiOkResponse({ type: IntegrationStateResponse })
+  @ApiOkResponse({
+    description: 'The session with the items appended to its cart',
+    type: IntegrationStateResponse,
+    headers: COMMAND_RESPONSE_HEADERS,
+  })
+  @ApiErrorResponses(
+    {
+      ...BODY_BAD_REQUEST,
+      examples: {
+        [ErrorCode.InvalidField]: {
+          details: 'quantity must be an integer number',
+          pointer: '/cartItems/3/quantity',
+        },
+        [ErrorCode.LimitExceeded]: {
+          details: 'cartItems must contain no more than 1000 elements',
+          pointer: '/cartItems',
+        },
+      },
+    },
+    401,
+    404,
+    {
+      status: 409,
+      description: 'The session is no longer open, or concurrent commands kept colliding',
+      codes: [DomainErrorCode.SessionNotModifiable, ErrorCode.ConcurrentUpdate],
+      examples: {
+        [DomainErrorCode.SessionNotModifiable]: {
+          details: 'The session is closed: its fields can no longer change',
+          pointer: '/cartItems',
+        },
+      },
+    },
+    ...COMMAND_CONDITION_ERRORS,
+  )
   async addCartItems(
     @Param('customerSessionId') customerSessionId: string,
     @Query(NoQueryParameters) _query: Record<string, unknown>,

@@ -7,6 +7,7 @@ import {
   Principal,
   type IntegrationPrincipal,
 } from '../../../auth/integration-auth.guard';
+import { COMMAND_RESPONSE_HEADERS, TransitionErrorResponses } from '../../../errors/error-response.schema';
 import type { RequestWithContext } from '../../../http/request-context';
 import {
   commandRequest,
@@ -36,7 +37,12 @@ export class CancelSessionController {
   @ApiOperation({ summary: 'Cancel a session (open, closed or partially returned → cancelled)' })
   @ApiHeader(IF_MATCH_HEADER)
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
-  @ApiOkResponse({ type: IntegrationStateResponse })
+  @ApiOkResponse({
+    description: 'The cancelled session',
+    type: IntegrationStateResponse,
+    headers: COMMAND_RESPONSE_HEADERS,
+  })
+  @TransitionErrorResponses('The session is already cancelled')
   async cancelSession(
     @Param('customerSessionId') customerSessionId: string,
     @Query(NoQueryParameters) _query: Record<string, unknown>,

@@ -7,6 +7,7 @@ import {
   Principal,
   type IntegrationPrincipal,
 } from '../../../auth/integration-auth.guard';
+import { COMMAND_RESPONSE_HEADERS, TransitionErrorResponses } from '../../../errors/error-response.schema';
 import type { RequestWithContext } from '../../../http/request-context';
 import {
   commandRequest,
@@ -36,7 +37,12 @@ export class ReopenSessionController {
   @ApiOperation({ summary: 'Reopen a closed session (closed → open)' })
   @ApiHeader(IF_MATCH_HEADER)
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
-  @ApiOkResponse({ type: IntegrationStateResponse })
+  @ApiOkResponse({
+    description: 'The reopened session (open again)',
+    type: IntegrationStateResponse,
+    headers: COMMAND_RESPONSE_HEADERS,
+  })
+  @TransitionErrorResponses('The session is not closed')
   async reopenSession(
     @Param('customerSessionId') customerSessionId: string,
     @Query(NoQueryParameters) _query: Record<string, unknown>,

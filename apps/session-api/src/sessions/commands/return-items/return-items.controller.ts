@@ -1,12 +1,20 @@
 import { Body, Controller, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { DomainErrorCode } from '@session-engine/session-domain';
 import type { ServerResponse } from 'node:http';
 import {
   IntegrationAuthGuard,
   Principal,
   type IntegrationPrincipal,
 } from '../../../auth/integration-auth.guard';
+import { ErrorCode } from '../../../errors/api-error';
+import {
+  ApiErrorResponses,
+  BODY_BAD_REQUEST,
+  COMMAND_RESPONSE_HEADERS,
+  COMMAND_CONDITION_ERRORS,
+} from '../../../errors/error-response.schema';
 import type { RequestWithContext } from '../../../http/request-context';
 import {
   clientBody,
@@ -39,7 +47,44 @@ export class ReturnItemsController {
   @ApiOperation({ summary: 'Return cart items of a closed or partially returned session' })
   @ApiHeader(IF_MATCH_HEADER)
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
-  @ApiOkResponse({ type: ReturnResponse })
+  @ApiOkResponse({
+    description:
+      'The session after the return, the return recorded and the earlier returns; with dry=true the ' +
+      'would-be return, nothing stored',
+    type: ReturnResponse,
+    headers: COMMAND_RESPONSE_HEADERS,
+  })
+  @ApiErrorResponses(
+    {
+      ...BODY_BAD_REQUEST,
+      description: `${BODY_BAD_REQUEST.description}, or a return entry naming no line of the cart`,
+      codes: [...BODY_BAD_REQUEST.codes, DomainErrorCode.CartItemNotFound],
+      examples: {
+        [ErrorCode.InvalidField]: {
+          details: 'quantity must not be less than 1',
+          pointer: '/return/returnedCartItems/0/quantity',
+        },
+        [ErrorCode.LimitExceeded]: {
+          details: 'returnedCartItems must contain no more than 1000 elements',
+          pointer: '/return/returnedCartItems',
+        },
+      },
+    },
+    401,
+    404,
+    {
+      status: 409,
+      description:
+        'The session is neither closed nor partially returned, a line has fewer units left than asked, ' +
+        'or concurrent commands kept colliding',
+      codes: [
+        DomainErrorCode.IllegalStateTransition,
+        DomainErrorCode.ReturnQuantityExceeded,
+        ErrorCode.ConcurrentUpdate,
+      ],
+    },
+    ...COMMAND_CONDITION_ERRORS,
+  )
   async returnItems(
     @Param('customerSessionId') customerSessionId: string,
     @Query() query: DryRunQueryDto,

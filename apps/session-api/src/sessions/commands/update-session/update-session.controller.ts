@@ -1,12 +1,20 @@
 import { Body, Controller, HttpCode, Param, Put, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { DomainErrorCode } from '@session-engine/session-domain';
 import type { ServerResponse } from 'node:http';
 import {
   IntegrationAuthGuard,
   Principal,
   type IntegrationPrincipal,
 } from '../../../auth/integration-auth.guard';
+import { ErrorCode } from '../../../errors/api-error';
+import {
+  ApiErrorResponses,
+  BODY_BAD_REQUEST,
+  COMMAND_RESPONSE_HEADERS,
+  COMMAND_CONDITION_ERRORS,
+} from '../../../errors/error-response.schema';
 import type { RequestWithContext } from '../../../http/request-context';
 import {
   clientBody,
@@ -37,7 +45,29 @@ export class UpdateSessionController {
   @ApiOperation({ summary: 'Create or update a customer session (Talon.One updateCustomerSessionV2)' })
   @ApiHeader(IF_MATCH_HEADER)
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
-  @ApiOkResponse({ type: IntegrationStateResponse })
+  @ApiOkResponse({
+    description:
+      'The session after the update (created when it did not exist); with dry=true the would-be ' +
+      'session, nothing stored',
+    type: IntegrationStateResponse,
+    headers: COMMAND_RESPONSE_HEADERS,
+  })
+  @ApiErrorResponses(
+    BODY_BAD_REQUEST,
+    401,
+    {
+      status: 409,
+      description:
+        'The update asks for a state change the state machine refuses, changes fields of a session that ' +
+        'is no longer open, or concurrent commands kept colliding',
+      codes: [
+        DomainErrorCode.IllegalStateTransition,
+        DomainErrorCode.SessionNotModifiable,
+        ErrorCode.ConcurrentUpdate,
+      ],
+    },
+    ...COMMAND_CONDITION_ERRORS,
+  )
   async update(
     @Param('customerSessionId') customerSessionId: string,
     @Query() query: DryRunQueryDto,

@@ -13,6 +13,7 @@ import {
   type IntegrationPrincipal,
 } from '../../../auth/integration-auth.guard';
 import { ApiError, ErrorCode } from '../../../errors/api-error';
+import { ApiErrorResponses, RESPONSE_HEADERS } from '../../../errors/error-response.schema';
 import { SESSION_ROUTE } from '../../shared/command-request';
 import { NoQueryParameters } from '../../shared/query.dto';
 import { parseIntegrationId } from '../../shared/request-options';
@@ -39,7 +40,28 @@ export class GetSessionController {
 
   @Get(SESSION_ROUTE)
   @ApiOperation({ summary: 'The session rebuilt from its events' })
-  @ApiOkResponse({ type: CustomerSessionResponse })
+  @ApiOkResponse({
+    description: 'The session as its events say now (read-your-writes: it includes every accepted command)',
+    type: CustomerSessionResponse,
+    headers: { ...RESPONSE_HEADERS.etag, ...RESPONSE_HEADERS.requestId },
+  })
+  @ApiErrorResponses(
+    {
+      status: 400,
+      description: 'A query parameter (there are none), or a customerSessionId over 1000 characters',
+      codes: [ErrorCode.UnknownField, ErrorCode.InvalidField],
+      examples: {
+        [ErrorCode.UnknownField]: { details: 'Unknown field /fields', pointer: '/fields' },
+        [ErrorCode.InvalidField]: {
+          details: 'customerSessionId must be 1..1000 characters',
+          pointer: '/customerSessionId',
+        },
+      },
+    },
+    401,
+    404,
+    503,
+  )
   async get(
     @Param('customerSessionId') customerSessionId: string,
     @Query(NoQueryParameters) _query: Record<string, unknown>,

@@ -1,0 +1,344 @@
+/**
+ * The OpenAPI description of what the API answers besides its bodies: the error body of SPEC §5 (the shape
+ * `ApiExceptionFilter` writes, `ErrorBody`), the response headers, and `ApiErrorResponses`, the one decorator
+ * that documents the error statuses an operation can give.
+ */
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
+import { DomainErrorCode } from '@session-engine/session-domain';
+import { ErrorCode } from './api-error';
+
+/** Codes raised as literals outside `ErrorCode` and `DomainErrorCode` (the Management API's). */
+export const ManagementErrorCode = {
+  /** GET customer_profiles/{profileId}: the read model knows no such profile (404). */
+  ProfileNotFound: 'PROFILE_NOT_FOUND',
+  /** `minPosition` not processed by the read models within 5 s (503, read-model-position.ts). */
+  NotReady: 'NOT_READY',
+} as const;
+
+/** A stable machine code of `errors[].title`. */
+export type ErrorTitle =
+  | (typeof ErrorCode)[keyof typeof ErrorCode]
+  | DomainErrorCode
+  | (typeof ManagementErrorCode)[keyof typeof ManagementErrorCode];
+
+/** Every `errors[].title` the API can answer with: the enum of the documented schema. */
+export const ERROR_TITLES: readonly ErrorTitle[] = [
+  ...new Set([
+    ...Object.values(ErrorCode),
+    ...Object.values(DomainErrorCode),
+    ...Object.values(ManagementErrorCode),
+  ]),
+].sort();
+
+export class ErrorSource {
+  @ApiProperty({
+    description:
+      'JSON pointer (RFC 6901) to the offending value: into the body, or /<name> for a query ' +
+      'or path parameter',
+    example: '/customerSession/cartItems/3/quantity',
+  })
+  pointer: string;
+}
+
+export class ErrorEntry {
+  @ApiProperty({
+    description: 'Stable machine code; branch on this, never on the text',
+    enum: ERROR_TITLES,
+    enumName: 'ErrorCode',
+    example: ErrorCode.InvalidField,
+  })
+  title: string;
+
+  @ApiProperty({
+    description: 'What is wrong, for people (wording may change)',
+    example: 'quantity must be an integer number',
+  })
+  details: string;
+
+  @ApiPropertyOptional({ type: () => ErrorSource, description: 'Where in the request, when it is one place' })
+  source?: ErrorSource;
+}
+
+/** SPEC §5. Never a stack trace; a refused request changed nothing. */
+export class ErrorResponse {
+  @ApiProperty({
+    description: "Summary of the refusal (the first entry's details)",
+    example: 'Invalid request: quantity must be an integer number',
+  })
+  message: string;
+
+  @ApiProperty({ type: () => [ErrorEntry], minItems: 1, description: 'One entry per problem found' })
+  errors: ErrorEntry[];
+
+  @ApiProperty({ type: 'integer', description: 'The HTTP status again', example: 400 })
+  StatusCode: number;
+}
+
+/** Response headers, as OpenAPI header objects. */
+export const RESPONSE_HEADERS = {
+  requestId: {
+    'X-Request-Id': {
+      description:
+        "The request id: the caller's X-Request-Id when it is 1..128 of [A-Za-z0-9._:-], else a new " +
+        'UUID; the correlation id of the events the request appends',
+      schema: { type: 'string' },
+    },
+  },
+  etag: {
+    ETag: {
+      description: '"<stream revision>" of the session, for If-Match',
+      schema: { type: 'string', example: '"3"' },
+    },
+  },
+  commandEtag: {
+    ETag: {
+      description:
+        '"<stream revision>" of the session after the command, for If-Match (absent only on a dry run ' +
+        'of a session that does not exist)',
+      schema: { type: 'string', example: '"3"' },
+    },
+  },
+  eventPosition: {
+    'X-Event-Position': {
+      description:
+        'Commit position of the last event appended, a decimal integer: pass it as minPosition to the ' +
+        'Management API to read this write; absent when nothing was appended (dry run, no change)',
+      schema: { type: 'string', pattern: '^\\d+$', example: '18446744' },
+    },
+  },
+} as const;
+
+/** The headers of a command's 200 (and of its replay under the same Idempotency-Key). */
+export const COMMAND_RESPONSE_HEADERS = {
+  ...RESPONSE_HEADERS.commandEtag,
+  ...RESPONSE_HEADERS.eventPosition,
+  ...RESPONSE_HEADERS.requestId,
+};
+
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 422 | 503;
+
+/** What an example error entry says. */
+export interface ErrorExample {
+  details: string;
+  pointer?: string;
+}
+
+/** One documented error status: what it means on this operation and the codes it carries. */
+export interface ErrorResponseDoc {
+  status: ErrorStatus;
+  description: string;
+  codes: readonly ErrorTitle[];
+  /** Examples for this operation where the typical one (`EXAMPLE`) would not fit it. */
+  examples?: Readonly<Partial<Record<ErrorTitle, ErrorExample>>>;
+}
+
+/** Typical details per code, for the examples. */
+const EXAMPLE: Partial<Record<ErrorTitle, ErrorExample>> = {
+  [ErrorCode.InvalidField]: {
+    details: 'quantity must be an integer number',
+    pointer: '/customerSession/cartItems/3/quantity',
+  },
+  [ErrorCode.UnknownField]: { details: 'Unknown field /colour', pointer: '/colour' },
+  [ErrorCode.LimitExceeded]: {
+    details: 'cartItems must contain no more than 1000 elements',
+    pointer: '/customerSession/cartItems',
+  },
+  [ErrorCode.InvalidJson]: {
+    details: 'The request body is not valid JSON: Unexpected end of JSON input',
+  },
+  [ErrorCode.InvalidHeader]: { details: 'Idempotency-Key must be 1..255 characters' },
+  [DomainErrorCode.CartItemNotFound]: {
+    details: 'The cart has no item at position 7',
+    pointer: '/return/returnedCartItems/0/position',
+  },
+  [ErrorCode.Unauthorized]: { details: 'Invalid or unknown integration API key' },
+  [ErrorCode.Forbidden]: { details: 'This management key does not hold application 2' },
+  [ErrorCode.SessionNotFound]: { details: 'Session checkout-42 does not exist' },
+  [ManagementErrorCode.ProfileNotFound]: { details: 'No customer profile "alice"' },
+  [DomainErrorCode.IllegalStateTransition]: { details: 'Cannot close a session that is cancelled' },
+  [DomainErrorCode.SessionNotModifiable]: {
+    details: 'The session is closed: its fields can no longer change',
+    pointer: '/customerSession/cartItems',
+  },
+  [DomainErrorCode.ReturnQuantityExceeded]: {
+    details: 'Position 0 has 1 unit(s) left to return, 2 requested',
+    pointer: '/return/returnedCartItems/0/quantity',
+  },
+  [ErrorCode.ConcurrentUpdate]: {
+    details: 'The session kept changing concurrently; gave up after 10 attempts',
+  },
+  [ErrorCode.PreconditionFailed]: {
+    details: 'If-Match expected revision 3, the session is at revision 4',
+  },
+  [ErrorCode.PayloadTooLarge]: { details: 'The request body exceeds 5242880 bytes' },
+  [ErrorCode.UnsupportedMediaType]: {
+    details: 'Content-Type "text/plain" is not supported: send the body as application/json in UTF-8',
+  },
+  [ErrorCode.IdempotencyKeyReused]: {
+    details: 'This Idempotency-Key was already used with a different request body',
+  },
+  [ErrorCode.ServiceUnavailable]: { details: 'The event store is not reachable; retry later' },
+  [ManagementErrorCode.NotReady]: {
+    details: 'The read models have processed position 1200, not yet 1500; retry later',
+  },
+};
+
+function example(doc: ErrorResponseDoc, code: ErrorTitle): ErrorResponse {
+  const { details, pointer } = doc.examples?.[code] ?? EXAMPLE[code] ?? { details: code };
+  return {
+    message: details,
+    errors: [{ title: code, details, ...(pointer !== undefined ? { source: { pointer } } : {}) }],
+    StatusCode: doc.status,
+  };
+}
+
+/** What a bare status means (the Integration API's meaning where the two APIs differ). */
+export const DEFAULT_ERROR_RESPONSES: Record<ErrorStatus, ErrorResponseDoc> = {
+  400: {
+    status: 400,
+    description:
+      'Invalid input: a field of the wrong type or out of its rules, an unknown field or query parameter, ' +
+      'a limit exceeded, or a malformed header',
+    codes: [ErrorCode.InvalidField, ErrorCode.UnknownField, ErrorCode.LimitExceeded, ErrorCode.InvalidHeader],
+  },
+  401: {
+    status: 401,
+    description:
+      'Missing Authorization header, another scheme (a management key), or an unknown integration key',
+    codes: [ErrorCode.Unauthorized],
+  },
+  403: {
+    status: 403,
+    description: 'The management key does not hold this application',
+    codes: [ErrorCode.Forbidden],
+  },
+  404: {
+    status: 404,
+    description: "No session with this id in the key's application",
+    codes: [ErrorCode.SessionNotFound],
+  },
+  409: {
+    status: 409,
+    description:
+      'The state machine refuses the command, or concurrent commands kept colliding until retries ran out',
+    codes: [DomainErrorCode.IllegalStateTransition, ErrorCode.ConcurrentUpdate],
+  },
+  412: {
+    status: 412,
+    description:
+      'If-Match names no current revision of the session (or is * and there is no session, or is no ' +
+      'list of entity tags); nothing was appended',
+    codes: [ErrorCode.PreconditionFailed],
+  },
+  413: {
+    status: 413,
+    description: 'The request body is over 5 MiB (or the events are too large for the event store)',
+    codes: [ErrorCode.PayloadTooLarge, ErrorCode.LimitExceeded],
+  },
+  415: {
+    status: 415,
+    description:
+      'The body is not JSON by its headers: a Content-Type other than application/json (or ' +
+      'application/*+json) in UTF-8, or a Content-Encoding other than identity',
+    codes: [ErrorCode.UnsupportedMediaType],
+  },
+  422: {
+    status: 422,
+    description: 'This Idempotency-Key was already used on this endpoint and session with a different body',
+    codes: [ErrorCode.IdempotencyKeyReused],
+  },
+  503: {
+    status: 503,
+    description: 'The event store is not reachable; retry later',
+    codes: [ErrorCode.ServiceUnavailable],
+  },
+};
+
+/**
+ * The 400 of an endpoint that reads a JSON body: the JSON body reader's refusals come first (text that is not
+ * JSON, nesting over 100 levels), then validation.
+ */
+export const BODY_BAD_REQUEST: ErrorResponseDoc = {
+  status: 400,
+  description:
+    'Invalid input: the body is not JSON (or nests over 100 levels), a field of the wrong type or out of ' +
+    'its rules, an unknown field or query parameter, a limit exceeded, or a malformed Idempotency-Key',
+  codes: [
+    ErrorCode.InvalidField,
+    ErrorCode.UnknownField,
+    ErrorCode.LimitExceeded,
+    ErrorCode.InvalidJson,
+    ErrorCode.InvalidHeader,
+  ],
+};
+
+/** The 400 of a command that takes no body (close, cancel, reopen): any body but `{}` is refused. */
+export const NO_BODY_BAD_REQUEST: ErrorResponseDoc = {
+  status: 400,
+  description:
+    'Invalid input: a body other than none or {} (or one that is not JSON), a query parameter, ' +
+    'a customerSessionId over 1000 characters, or a malformed Idempotency-Key',
+  codes: [
+    ErrorCode.UnknownField,
+    ErrorCode.InvalidField,
+    ErrorCode.InvalidJson,
+    ErrorCode.LimitExceeded,
+    ErrorCode.InvalidHeader,
+  ],
+  examples: {
+    [ErrorCode.UnknownField]: { details: 'This endpoint takes no request body' },
+    [ErrorCode.InvalidField]: {
+      details: 'customerSessionId must be 1..1000 characters',
+      pointer: '/customerSessionId',
+    },
+    [ErrorCode.LimitExceeded]: { details: 'The request body is nested more than 100 levels deep' },
+  },
+};
+
+/**
+ * Documents the error responses of an operation: each with the `ErrorResponse` schema, one example per code,
+ * and the X-Request-Id header. A bare status takes its meaning from `DEFAULT_ERROR_RESPONSES`.
+ */
+export function ApiErrorResponses(
+  ...responses: (ErrorStatus | ErrorResponseDoc)[]
+): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ...responses.map((response) => {
+      const doc = typeof response === 'number' ? DEFAULT_ERROR_RESPONSES[response] : response;
+      return ApiResponse({
+        status: doc.status,
+        description: `${doc.description} (${doc.codes.join(', ')})`,
+        type: ErrorResponse,
+        headers: RESPONSE_HEADERS.requestId,
+        examples: Object.fromEntries(
+          doc.codes.map((code) => [code, { summary: code, value: example(doc, code) }]),
+        ),
+      });
+    }),
+  );
+}
+
+/**
+ * What every command may also answer, after its own 400 / 401 / 404 / 409: a stale If-Match, a body over
+ * 5 MiB, a body that is not JSON by its headers, a reused Idempotency-Key, the event store down.
+ */
+export const COMMAND_CONDITION_ERRORS = [412, 413, 415, 422, 503] as const;
+
+/**
+ * The errors of a state transition without a body (close, cancel, reopen); `conflict` says when the state
+ * machine refuses it (409, with CONCURRENT_UPDATE for a collision storm).
+ */
+export function TransitionErrorResponses(conflict: string): MethodDecorator & ClassDecorator {
+  return ApiErrorResponses(
+    NO_BODY_BAD_REQUEST,
+    401,
+    404,
+    {
+      status: 409,
+      description: `${conflict}, or concurrent commands kept colliding`,
+      codes: [DomainErrorCode.IllegalStateTransition, ErrorCode.ConcurrentUpdate],
+    },
+    ...COMMAND_CONDITION_ERRORS,
+  );
+}

@@ -1,0 +1,576 @@
+/**
+ * The OpenAPI document (GET /openapi.json) tells a client author which errors each operation gives and what
+ * their bodies look like: every operation lists its error statuses with the SPEC §5 error schema, whose
+ * `title` enum holds every code the API can produce; and the errors the running API really sends are
+ * documented on their operation, under their status and code, and conform to that schema.
+ */
+import { DomainErrorCode } from '@session-engine/session-domain';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ErrorCode } from '../apps/session-api/src/errors/api-error';
+import {
+  ApiHarness,
+  client,
+  KEY_APP1,
+  MANAGEMENT_KEY,
+  sessionUrl,
+  type CallOptions,
+} from './support/harness';
+
+jest.setTimeout(60_000);
+
+interface Schema {
+  $ref?: string;
+  type?: string;
+  enum?: unknown[];
+  allOf?: Schema[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  minItems?: number;
+}
+
+interface MediaType {
+  schema?: Schema;
+  examples?: Record<string, { summary?: string; value: unknown }>;
+}
+
+interface ResponseObject {
+  description?: string;
+  headers?: Record<string, { description?: string; schema?: Schema }>;
+  content?: Record<string, MediaType>;
+}
+
+interface OpenApiDocument {
+  paths: Record<string, Record<string, { responses: Record<string, ResponseObject> }>>;
+  components: { schemas: Record<string, Schema> };
+}
+
+const ERROR_SCHEMA_REF = '#/components/schemas/ErrorResponse';
+const SESSION = '/v2/customer_sessions/{customerSessionId}';
+const APPLICATION = '/v1/applications/{applicationId}';
+
+let harness: ApiHarness;
+let call: ReturnType<typeof client>;
+let document: OpenApiDocument;
+const run = `${Date.now()}`;
+const sid = (name: string) => `openapi-${name}-${run}`;
+
+beforeAll(async () => {
+  harness = await ApiHarness.start();
+  call = client(harness);
+  const reply = await call('GET', '/openapi.json', { key: null });
+  expect(reply.status).toBe(200);
+  document = reply.body as OpenApiDocument;
+});
+
+afterAll(async () => {
+  await harness.dispose();
+});
+
+/** The schema a $ref names, or the one schema an `allOf` wraps (how Nest documents a property of a class). */
+const resolve = (schema: Schema): Schema => {
+  if (schema.$ref !== undefined) {
+    const name = schema.$ref.replace('#/components/schemas/', '');
+    const target = document.components.schemas[name];
+    if (!target) throw new Error(`${schema.$ref} is not defined`);
+    return resolve(target);
+  }
+  if (schema.type === undefined && schema.allOf?.length === 1) return resolve(schema.allOf[0]!);
+  return schema;
+};
+
+/** What is wrong with `value` against `schema` (the subset of JSON Schema the document uses); [] if nothing. */
+function problems(value: unknown, schema: Schema, at = ''): string[] {
+  const s = resolve(schema);
+  const found = (s.allOf ?? []).flatMap((part) => problems(value, part, at));
+  const where = at || '/';
+  if (s.enum && !s.enum.includes(value)) found.push(`${where}: ${JSON.stringify(value)} is not in the enum`);
+  switch (s.type) {
+    case 'string':
+      if (typeof value !== 'string') found.push(`${where}: not a string`);
+      break;
+    case 'integer':
+      if (!Number.isInteger(value)) found.push(`${where}: not an integer`);
+      break;
+    case 'array':
+      if (!Array.isArray(value)) found.push(`${where}: not an array`);
+      else {
+        if (s.minItems !== undefined && value.length < s.minItems) found.push(`${where}: too few items`);
+        value.forEach((item, i) => found.push(...problems(item, s.items ?? {}, `${at}/${i}`)));
+      }
+      break;
+    case 'object': {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        found.push(`${where}: not an object`);
+        break;
+      }
+      const record = value as Record<string, unknown>;
+      for (const name of s.required ?? []) if (!(name in record)) found.push(`${at}/${name}: missing`);
+      for (const [name, member] of Object.entries(record)) {
+        const property = s.properties?.[name];
+        if (property === undefined) found.push(`${at}/${name}: not documented`);
+        else found.push(...problems(member, property, `${at}/${name}`));
+      }
+      break;
+    }
+  }
+  return found;
+}
+
+const operation = (route: string, method: string) => {
+  const op = document.paths[route]?.[method];
+  if (!op) throw new Error(`${method.toUpperCase()} ${route} is not documented`);
+  return op;
+};
+
+const errorCodesOf = (response: ResponseObject): string[] =>
+  Object.values(response.content?.['application/json']?.examples ?? {}).map(
+    (example) => (example.value as { errors: { title: string }[] }).errors[0]!.title,
+  );
+
+const COMMAND_ERRORS = ['400', '401', '404', '409', '412', '413', '415', '422', '503'];
+
+/** Every integration operation: its documented statuses, and the codes of its 400, 404 and 409. */
+const integration: {
+  name: string;
+  route: string;
+  method: string;
+  statuses: string[];
+  headers: string[];
+  codes: Record<string, string[]>;
+}[] = [
+  {
+    name: 'UpdateSession',
+    route: SESSION,
+    method: 'put',
+    // PUT creates a missing session: never a 404.
+    statuses: ['200', ...COMMAND_ERRORS.filter((status) => status !== '404')],
+    headers: ['ETag', 'X-Event-Position', 'X-Request-Id'],
+    codes: {
+      '400': ['INVALID_FIELD', 'UNKNOWN_FIELD', 'LIMIT_EXCEEDED', 'INVALID_JSON', 'INVALID_HEADER'],
+      '409': ['ILLEGAL_STATE_TRANSITION', 'SESSION_NOT_MODIFIABLE', 'CONCURRENT_UPDATE'],
+    },
+  },
+  {
+    name: 'GetSession',
+    route: SESSION,
+    method: 'get',
+    statuses: ['200', '400', '401', '404', '503'],
+    headers: ['ETag', 'X-Request-Id'],
+    codes: { '400': ['UNKNOWN_FIELD', 'INVALID_FIELD'], '404': ['SESSION_NOT_FOUND'] },
+  },
+  {
+    name: 'AddCartItems',
+    route: `${SESSION}/cart_items`,
+    method: 'post',
+    statuses: ['200', ...COMMAND_ERRORS],
+    headers: ['ETag', 'X-Event-Position', 'X-Request-Id'],
+    codes: {
+      '400': ['INVALID_FIELD', 'UNKNOWN_FIELD', 'LIMIT_EXCEEDED', 'INVALID_JSON', 'INVALID_HEADER'],
+      '404': ['SESSION_NOT_FOUND'],
+      '409': ['SESSION_NOT_MODIFIABLE', 'CONCURRENT_UPDATE'],
+    },
+  },
+  ...(['close', 'cancel'] as const).map((verb) => ({
+    name: verb,
+    route: `${SESSION}/${verb}`,
+    method: 'post',
+    statuses: ['200', ...COMMAND_ERRORS],
+    headers: ['ETag', 'X-Event-Position', 'X-Request-Id'],
+    codes: {
+      '400': ['UNKNOWN_FIELD', 'INVALID_FIELD', 'INVALID_JSON', 'LIMIT_EXCEEDED', 'INVALID_HEADER'],
+      '404': ['SESSION_NOT_FOUND'],
+      '409': ['ILLEGAL_STATE_TRANSITION', 'CONCURRENT_UPDATE'],
+    },
+  })),
+  {
+    name: 'ReturnItems',
+    route: `${SESSION}/returns`,
+    method: 'post',
+    statuses: ['200', ...COMMAND_ERRORS],
+    headers: ['ETag', 'X-Event-Position', 'X-Request-Id'],
+    codes: {
+      '400': [
+        'INVALID_FIELD',
+        'UNKNOWN_FIELD',
+        'LIMIT_EXCEEDED',
+        'INVALID_JSON',
+        'INVALID_HEADER',
+        'CART_ITEM_NOT_FOUND',
+      ],
+      '404': ['SESSION_NOT_FOUND'],
+      '409': ['ILLEGAL_STATE_TRANSITION', 'RETURN_QUANTITY_EXCEEDED', 'CONCURRENT_UPDATE'],
+    },
+  },
+  {
+    name: 'ReopenSession',
+    route: `${SESSION}/reopen`,
+    method: 'put',
+    statuses: ['200', ...COMMAND_ERRORS],
+    headers: ['ETag', 'X-Event-Position', 'X-Request-Id'],
+    codes: {
+      '400': ['UNKNOWN_FIELD', 'INVALID_FIELD', 'INVALID_JSON', 'LIMIT_EXCEEDED', 'INVALID_HEADER'],
+      '404': ['SESSION_NOT_FOUND'],
+      '409': ['ILLEGAL_STATE_TRANSITION', 'CONCURRENT_UPDATE'],
+    },
+  },
+];
+
+const management: { route: string; statuses: string[]; notFound?: string }[] = [
+  { route: `${APPLICATION}/sessions`, statuses: ['200', '400', '401', '403', '503'] },
+  {
+    route: `${APPLICATION}/sessions/{id}`,
+    statuses: ['200', '400', '401', '403', '404', '503'],
+    notFound: 'SESSION_NOT_FOUND',
+  },
+  {
+    route: `${APPLICATION}/customer_profiles/{profileId}`,
+    statuses: ['200', '400', '401', '403', '404', '503'],
+    notFound: 'PROFILE_NOT_FOUND',
+  },
+  { route: `${APPLICATION}/analytics/daily`, statuses: ['200', '400', '401', '403', '503'] },
+  { route: `${APPLICATION}/analytics/skus`, statuses: ['200', '400', '401', '403', '503'] },
+];
+
+/** Each error response: the error schema, a description naming its codes, examples that fit, X-Request-Id. */
+function expectErrorResponse(where: string, status: string, response: ResponseObject): void {
+  const media = response.content?.['application/json'];
+  expect({ where, status, ref: media?.schema?.$ref }).toEqual({ where, status, ref: ERROR_SCHEMA_REF });
+  expect(response.headers?.['X-Request-Id']).toBeDefined();
+  const codes = errorCodesOf(response);
+  expect(codes.length).toBeGreaterThan(0);
+  for (const code of codes) expect(response.description).toContain(code);
+  for (const example of Object.values(media?.examples ?? {})) {
+    expect({ where, status, problems: problems(example.value, media!.schema!) }).toEqual({
+      where,
+      status,
+      problems: [],
+    });
+    expect((example.value as { StatusCode: number }).StatusCode).toBe(Number(status));
+  }
+}
+
+describe('the error schema', () => {
+  it('is the body of SPEC §5: message, errors [{title, details, source.pointer}], StatusCode', () => {
+    const body = resolve({ $ref: ERROR_SCHEMA_REF });
+    expect(body.type).toBe('object');
+    expect([...(body.required ?? [])].sort()).toEqual(['StatusCode', 'errors', 'message']);
+    expect(Object.keys(body.properties ?? {}).sort()).toEqual(['StatusCode', 'errors', 'message']);
+    expect(resolve(body.properties!.message!).type).toBe('string');
+    expect(resolve(body.properties!.StatusCode!).type).toBe('integer');
+    const errors = resolve(body.properties!.errors!);
+    expect(errors.type).toBe('array');
+    const entry = resolve(errors.items!);
+    expect([...(entry.required ?? [])].sort()).toEqual(['details', 'title']);
+    expect(Object.keys(entry.properties ?? {}).sort()).toEqual(['details', 'source', 'title']);
+    const source = resolve(entry.properties!.source!);
+    expect(source.required).toEqual(['pointer']);
+    expect(resolve(source.properties!.pointer!).type).toBe('string');
+    // A body the API sends, checked against it: the checker does look at the content.
+    const sample = {
+      message: 'm',
+      errors: [{ title: 'INVALID_FIELD', details: 'd', source: { pointer: '/x' } }],
+      StatusCode: 400,
+    };
+    expect(problems(sample, { $ref: ERROR_SCHEMA_REF })).toEqual([]);
+    expect(problems({ ...sample, StatusCode: '400' }, { $ref: ERROR_SCHEMA_REF })).not.toEqual([]);
+    expect(
+      problems({ ...sample, errors: [{ title: 'NO_SUCH_CODE', details: 'd' }] }, { $ref: ERROR_SCHEMA_REF }),
+    ).not.toEqual([]);
+  });
+
+  it('lists in its title enum every code the API can produce, and no other', () => {
+    const entry = resolve(resolve(resolve({ $ref: ERROR_SCHEMA_REF }).properties!.errors!).items!);
+    const title = resolve(entry.properties!.title!);
+    expect(title.type).toBe('string');
+    const titleEnum = title.enum as string[];
+    expect(Array.isArray(titleEnum)).toBe(true);
+
+    // Codes named as literals where errors are raised (not through ErrorCode / DomainErrorCode).
+    const root = path.resolve(__dirname, '..');
+    const literal = [
+      /ApiError\.of\(\s*\d{3},\s*'([A-Z][A-Z_]+)'/g,
+      /context:\s*\{\s*code:\s*'([A-Z][A-Z_]+)'/g,
+      /readonly code = '([A-Z][A-Z_]+)'/g,
+      /title:\s*'([A-Z][A-Z_]+)'/g,
+    ];
+    const literals = new Set<string>();
+    let scanned = 0;
+    const scan = (dir: string): void => {
+      for (const dirent of fs.readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, dirent.name);
+        if (dirent.isDirectory()) scan(file);
+        else if (/(?<!\.(spec|int-spec))\.ts$/.test(dirent.name)) {
+          scanned++;
+          const text = fs.readFileSync(file, 'utf8');
+          for (const pattern of literal) for (const match of text.matchAll(pattern)) literals.add(match[1]!);
+        }
+      }
+    };
+    scan(path.join(root, 'apps/session-api/src'));
+    for (const lib of ['session-domain', 'event-store']) scan(path.join(root, 'libs', lib, 'src'));
+    expect(scanned).toBeGreaterThan(20);
+
+    const produced = new Set([
+      ...Object.values(ErrorCode),
+      ...Object.values(DomainErrorCode),
+      ...literals,
+      'PROFILE_NOT_FOUND',
+      'NOT_READY',
+    ]);
+    const missing = [...produced].filter((code) => !titleEnum.includes(code));
+    expect(missing).toEqual([]);
+    expect([...titleEnum].sort()).toEqual([...produced].sort());
+  });
+});
+
+describe.each(integration)('$name ($method $route)', (row) => {
+  it('documents exactly the statuses it can give, each error with the error schema', () => {
+    const op = operation(row.route, row.method);
+    expect(Object.keys(op.responses).sort()).toEqual([...row.statuses].sort());
+    for (const [status, response] of Object.entries(op.responses)) {
+      if (status !== '200') expectErrorResponse(`${row.method} ${row.route}`, status, response);
+    }
+  });
+
+  it('names the codes of its 400, 404 and 409', () => {
+    const op = operation(row.route, row.method);
+    for (const [status, codes] of Object.entries(row.codes)) {
+      expect({ status, codes: errorCodesOf(op.responses[status]!).sort() }).toEqual({
+        status,
+        codes: [...codes].sort(),
+      });
+    }
+  });
+
+  it('describes its 200 and the headers it sends', () => {
+    const ok = operation(row.route, row.method).responses['200']!;
+    expect(ok.description?.length).toBeGreaterThan(10);
+    expect(Object.keys(ok.headers ?? {}).sort()).toEqual([...row.headers].sort());
+    for (const header of Object.values(ok.headers ?? {})) expect(header.description).toBeTruthy();
+  });
+});
+
+describe('the Management API and the health check', () => {
+  it.each(management)(
+    '$route documents its statuses with the error schema',
+    ({ route, statuses, notFound }) => {
+      const op = operation(route, 'get');
+      expect(Object.keys(op.responses).sort()).toEqual([...statuses].sort());
+      expect(op.responses['200']!.description).toBeTruthy();
+      for (const [status, response] of Object.entries(op.responses)) {
+        if (status !== '200') expectErrorResponse(`get ${route}`, status, response);
+      }
+      expect(errorCodesOf(op.responses['503']!)).toEqual(['NOT_READY']);
+      if (notFound) expect(errorCodesOf(op.responses['404']!)).toEqual([notFound]);
+    },
+  );
+
+  it('GET /health/ready documents its 503', () => {
+    const op = operation('/health/ready', 'get');
+    expect(Object.keys(op.responses).sort()).toEqual(['200', '503']);
+    expectErrorResponse('get /health/ready', '503', op.responses['503']!);
+    expect(errorCodesOf(op.responses['503']!)).toEqual(['SERVICE_UNAVAILABLE']);
+  });
+});
+
+describe('the errors the API really sends', () => {
+  const integrationKeyOnly = { key: null, headers: { authorization: `ApiKey-v1 ${KEY_APP1}` } };
+  const asManagement = { key: null, headers: { authorization: `ManagementKey-v1 ${MANAGEMENT_KEY}` } };
+  const text = { rawBody: 'hello', headers: { 'content-type': 'text/plain' } };
+  const missing = sid('missing');
+  const existing = sid('existing');
+  const reused = sid('reused');
+
+  /** A body each command accepts (by route suffix), so that only what the probe varies is wrong. */
+  const BODY: Record<string, unknown> = {
+    '': { customerSession: {} },
+    '/cart_items': { cartItems: [{ sku: 'a', quantity: 1, price: 1 }] },
+    '/returns': { return: { returnedCartItems: [{ position: 0 }] } },
+  };
+
+  const probes: {
+    name: string;
+    route: string;
+    method: string;
+    url: () => string;
+    options?: CallOptions;
+    status: number;
+    code: string;
+    before?: () => Promise<unknown>;
+  }[] = [
+    ...integration.flatMap((row) => {
+      const suffix = row.route.slice(SESSION.length);
+      const method = row.method.toUpperCase();
+      const base = { route: row.route, method: row.method };
+      return [
+        {
+          ...base,
+          name: `${row.name} without a key`,
+          url: () => sessionUrl(missing, suffix),
+          options: { key: null },
+          status: 401,
+          code: 'UNAUTHORIZED',
+        },
+        {
+          ...base,
+          name: `${row.name} with an unknown query parameter`,
+          url: () => `${sessionUrl(existing, suffix)}?force=1`,
+          options: method === 'GET' ? {} : { body: BODY[suffix] },
+          status: 400,
+          code: 'UNKNOWN_FIELD',
+        },
+        ...(method === 'GET'
+          ? [
+              {
+                ...base,
+                name: 'GetSession of an unknown session',
+                url: () => sessionUrl(missing),
+                status: 404,
+                code: 'SESSION_NOT_FOUND',
+              },
+            ]
+          : [
+              {
+                ...base,
+                name: `${row.name} with a text/plain body`,
+                url: () => sessionUrl(existing, suffix),
+                options: text,
+                status: 415,
+                code: 'UNSUPPORTED_MEDIA_TYPE',
+              },
+            ]),
+        ...(method !== 'GET' && row.route !== SESSION
+          ? [
+              {
+                ...base,
+                name: `${row.name} of an unknown session`,
+                url: () => sessionUrl(missing, suffix),
+                options: { body: BODY[suffix] },
+                status: 404,
+                code: 'SESSION_NOT_FOUND',
+              },
+            ]
+          : []),
+      ];
+    }),
+    {
+      name: 'UpdateSession with broken JSON',
+      route: SESSION,
+      method: 'put',
+      url: () => sessionUrl(missing),
+      options: { rawBody: '{"customerSession":' },
+      status: 400,
+      code: 'INVALID_JSON',
+    },
+    {
+      name: 'UpdateSession over 5 MiB',
+      route: SESSION,
+      method: 'put',
+      url: () => sessionUrl(missing),
+      options: { rawBody: `{"customerSession":{"attributes":{"a":"${'x'.repeat(5 * 1024 * 1024)}"}}}` },
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+    },
+    {
+      name: 'UpdateSession with a stale If-Match',
+      route: SESSION,
+      method: 'put',
+      url: () => sessionUrl(existing),
+      options: { headers: { 'If-Match': '"7"' }, body: { customerSession: {} } },
+      status: 412,
+      code: 'PRECONDITION_FAILED',
+    },
+    {
+      name: 'UpdateSession reusing an Idempotency-Key',
+      route: SESSION,
+      method: 'put',
+      url: () => sessionUrl(reused),
+      options: {
+        headers: { 'Idempotency-Key': `k-${run}` },
+        body: { customerSession: { profileId: 'other' } },
+      },
+      status: 422,
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      before: () =>
+        call('PUT', sessionUrl(reused), {
+          headers: { 'Idempotency-Key': `k-${run}` },
+          body: { customerSession: {} },
+        }),
+    },
+    {
+      name: 'ReopenSession of an open session',
+      route: `${SESSION}/reopen`,
+      method: 'put',
+      url: () => sessionUrl(existing, '/reopen'),
+      status: 409,
+      code: 'ILLEGAL_STATE_TRANSITION',
+    },
+    {
+      name: 'a management query with an integration key',
+      route: `${APPLICATION}/sessions`,
+      method: 'get',
+      url: () => '/v1/applications/1/sessions',
+      options: integrationKeyOnly,
+      status: 401,
+      code: 'UNAUTHORIZED',
+    },
+    {
+      name: 'a management query of application 0',
+      route: `${APPLICATION}/sessions`,
+      method: 'get',
+      url: () => '/v1/applications/0/sessions',
+      options: asManagement,
+      status: 400,
+      code: 'INVALID_FIELD',
+    },
+    {
+      name: 'a daily report over too long a range',
+      route: `${APPLICATION}/analytics/daily`,
+      method: 'get',
+      url: () => '/v1/applications/1/analytics/daily?from=2000-01-01&to=2030-01-01',
+      options: asManagement,
+      status: 400,
+      code: 'LIMIT_EXCEEDED',
+    },
+    {
+      name: 'an unknown managed session',
+      route: `${APPLICATION}/sessions/{id}`,
+      method: 'get',
+      url: () => '/v1/applications/1/sessions/999999999',
+      options: asManagement,
+      status: 404,
+      code: 'SESSION_NOT_FOUND',
+    },
+    {
+      name: 'an unknown customer profile',
+      route: `${APPLICATION}/customer_profiles/{profileId}`,
+      method: 'get',
+      url: () => `/v1/applications/1/customer_profiles/nobody-${run}`,
+      options: asManagement,
+      status: 404,
+      code: 'PROFILE_NOT_FOUND',
+    },
+  ];
+
+  beforeAll(async () => {
+    const created = await call('PUT', sessionUrl(existing), { body: { customerSession: { cartItems: [] } } });
+    expect(created.status).toBe(200);
+  });
+
+  it.each(probes)('$name: $status $code, documented there and shaped as documented', async (probe) => {
+    await probe.before?.();
+    const reply = await call(probe.method.toUpperCase(), probe.url(), probe.options);
+    expect({ status: reply.status, code: reply.body?.errors?.[0]?.title }).toEqual({
+      status: probe.status,
+      code: probe.code,
+    });
+    const documented = operation(probe.route, probe.method).responses[String(probe.status)];
+    expect(documented).toBeDefined();
+    expect(errorCodesOf(documented!)).toContain(probe.code);
+    const schema = documented!.content!['application/json']!.schema!;
+    expect(problems(reply.body, schema)).toEqual([]);
+    expect(reply.headers.get('x-request-id')).toBeTruthy();
+  });
+});
