@@ -4,6 +4,7 @@
  * before it reads a body, so a caller without a valid key gets 401 whatever its body, before sending all of it.
  */
 import * as http from 'node:http';
+import * as net from 'node:net';
 import { gzipSync } from 'node:zlib';
 import {
   ApiHarness,
@@ -381,4 +382,127 @@ describe('authentication before the body', () => {
     );
     expect(ignored.status).toBe(200);
   }, 15_000);
+});
+
+/**
+ * Writes `request` (raw HTTP/1.1) on a new connection, and `body` too once the server sends `100 Continue`;
+ * resolves with everything the server sent when it closes the connection or, with `untilIdle`, when it falls
+ * silent for that many ms.
+ */
+function exchange(request: string, body?: string, untilIdle = 0): Promise<string> {
+  const url = new URL(harness.baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname, () => socket.write(request));
+    let received = '';
+    let idle: NodeJS.Timeout | undefined;
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      if (body !== undefined && received.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+        socket.write(body);
+        body = undefined;
+      }
+      if (untilIdle > 0) {
+        clearTimeout(idle);
+        idle = setTimeout(() => socket.end(), untilIdle);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(idle);
+      resolve(received);
+    });
+  });
+}
+
+/** The status, headers and JSON body of the last response in `raw`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function lastResponse(raw: string): { status: number; headers: string; body: any } {
+  const start = raw.lastIndexOf('HTTP/1.1 ');
+  const [head, body] = [
+    raw.slice(start, raw.indexOf('\r\n\r\n', start)),
+    raw.slice(raw.indexOf('\r\n\r\n', start) + 4),
+  ];
+  return {
+    status: Number(head.slice(9, 12)),
+    headers: head.toLowerCase(),
+    body: body ? JSON.parse(body) : undefined,
+  };
+}
+
+describe('before the application: malformed HTTP and Expect: 100-continue', () => {
+  it.each([
+    [
+      'headers over 16 KiB',
+      431,
+      'HEADERS_TOO_LARGE',
+      `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    ],
+    ['a malformed request line', 400, 'MALFORMED_REQUEST', 'NOT HTTP AT ALL\r\n\r\n'],
+    [
+      'a malformed header',
+      400,
+      'MALFORMED_REQUEST',
+      'GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n',
+    ],
+    [
+      'a bad chunk size',
+      400,
+      'MALFORMED_REQUEST',
+      `PUT ${sessionUrl(id)} HTTP/1.1\r\nHost: x\r\nAuthorization: ApiKey-v1 ${KEY_APP1}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n`,
+    ],
+  ])('%s → %p %s in the SPEC §5 body, connection closed', async (_name, status, code, request) => {
+    const before = await harness.streamLength(`session-1-${id}`);
+    const reply = lastResponse(await exchange(request));
+    expect({ status: reply.status, code: reply.body?.errors?.[0]?.title }).toEqual({ status, code });
+    expect(reply.body).toEqual({
+      message: expect.any(String),
+      errors: [{ title: code, details: expect.any(String) }],
+      StatusCode: status,
+    });
+    expect(reply.headers).toContain('connection: close');
+    expect(reply.headers).toContain('content-type: application/json; charset=utf-8');
+    expect(await harness.streamLength(`session-1-${id}`)).toBe(before);
+  });
+
+  const addItem = JSON.stringify({ cartItems: [{ sku: 'continued', quantity: 1, price: 2 }] });
+  const expecting = (authorization: string, length = Buffer.byteLength(addItem)) =>
+    `POST ${sessionUrl(id, '/cart_items')} HTTP/1.1\r\nHost: x\r\n${authorization}Content-Type: application/json\r\n` +
+    `Content-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`;
+
+  it('sends 100 Continue to a valid key, then applies the body', async () => {
+    const before = await harness.streamLength(`session-1-${id}`);
+    const raw = await exchange(expecting(`Authorization: ApiKey-v1 ${KEY_APP1}\r\n`), addItem, 300);
+    expect(raw.startsWith('HTTP/1.1 100 Continue\r\n\r\n')).toBe(true);
+    const reply = lastResponse(raw);
+    expect(reply.status).toBe(200);
+    expect(reply.body.customerSession.cartItems.map((item: { sku: string }) => item.sku)).toContain(
+      'continued',
+    );
+    expect(await harness.streamLength(`session-1-${id}`)).toBe(before + 1);
+  });
+
+  it.each([
+    ['no key', 401, 'UNAUTHORIZED', '', undefined],
+    ['an unknown key', 401, 'UNAUTHORIZED', 'Authorization: ApiKey-v1 not-a-key-of-ours\r\n', undefined],
+    [
+      'a valid key and a body declared over 5 MiB',
+      413,
+      'PAYLOAD_TOO_LARGE',
+      `Authorization: ApiKey-v1 ${KEY_APP1}\r\n`,
+      6 * 1024 * 1024,
+    ],
+  ])(
+    'refuses %s without 100 Continue: %p %s, the body never sent',
+    async (_name, status, code, authorization, length) => {
+      const before = await harness.streamLength(`session-1-${id}`);
+      // The body is written only if 100 Continue comes; the server answers without it and closes.
+      const raw = await exchange(expecting(authorization, length), addItem);
+      expect(raw).not.toContain('100 Continue');
+      const reply = lastResponse(raw);
+      expect({ status: reply.status, code: reply.body?.errors?.[0]?.title }).toEqual({ status, code });
+      expect(reply.headers).toContain('connection: close');
+      expect(await harness.streamLength(`session-1-${id}`)).toBe(before);
+    },
+  );
 });

@@ -2,7 +2,8 @@
  * Builds the configured Nest application (used by `main.ts`, the e2e tests and the benchmark): our own JSON
  * body reader (after authentication, see AppModule), the strict validation pipe, the one exception filter,
  * request ids, logs and metrics, the OpenAPI document at /docs and /openapi.json, and — through the adapter —
- * 405 with `Allow` for a known path asked with a wrong method (http/method-not-allowed.ts).
+ * 405 with `Allow` for a known path asked with a wrong method (http/method-not-allowed.ts), and the server's own
+ * answers to malformed HTTP and `Expect: 100-continue` (http/server-hooks.ts).
  */
 import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -12,6 +13,7 @@ import { ApiExceptionFilter } from './errors/api-exception.filter';
 import { validationException } from './errors/validation-errors';
 import { JsonReplyExpressAdapter } from './http/json-reply.adapter';
 import { requestContext } from './http/request-context';
+import { installServerHooks } from './http/server-hooks';
 import { MetricsService } from './operations/metrics.service';
 
 export async function createSessionApi(deps: AppDependencies): Promise<INestApplication> {
@@ -26,6 +28,7 @@ export async function createSessionApi(deps: AppDependencies): Promise<INestAppl
     },
   );
   (app.getHttpAdapter().getInstance() as { disable(setting: string): void }).disable('x-powered-by');
+  installServerHooks(app.getHttpServer(), deps.keys, deps.logger);
   app.use(requestContext(deps.logger, metrics));
   app.useGlobalFilters(new ApiExceptionFilter(deps.logger));
   app.useGlobalPipes(

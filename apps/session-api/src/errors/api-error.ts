@@ -51,10 +51,21 @@ export const ErrorCode = {
   SessionNotFound: 'SESSION_NOT_FOUND',
   RouteNotFound: 'NOT_FOUND',
   MethodNotAllowed: 'METHOD_NOT_ALLOWED',
+  MalformedRequest: 'MALFORMED_REQUEST',
+  HeadersTooLarge: 'HEADERS_TOO_LARGE',
+  RequestTimeout: 'REQUEST_TIMEOUT',
   PreconditionFailed: 'PRECONDITION_FAILED',
   ConcurrentUpdate: 'CONCURRENT_UPDATE',
   IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   ServiceUnavailable: 'SERVICE_UNAVAILABLE',
   InternalError: 'INTERNAL_ERROR',
+} as const;
+
+/** Codes only the Management API answers with. */
+export const ManagementErrorCode = {
+  /** GET customer_profiles/{profileId}: the read model knows no such profile (404). */
+  ProfileNotFound: 'PROFILE_NOT_FOUND',
+  /** `minPosition` not processed by the read models within 5 s (503, read-model-position.ts). */
+  NotReady: 'NOT_READY',
 } as const;

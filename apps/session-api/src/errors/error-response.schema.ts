@@ -6,16 +6,9 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
 import { DomainErrorCode } from '@session-engine/session-domain';
-import { ErrorCode } from './api-error';
+import { ErrorCode, ManagementErrorCode } from './api-error';
 
 /** Codes raised as literals outside `ErrorCode` and `DomainErrorCode` (the Management API's). */
-export const ManagementErrorCode = {
-  /** GET customer_profiles/{profileId}: the read model knows no such profile (404). */
-  ProfileNotFound: 'PROFILE_NOT_FOUND',
-  /** `minPosition` not processed by the read models within 5 s (503, read-model-position.ts). */
-  NotReady: 'NOT_READY',
-} as const;
-
 /** A stable machine code of `errors[].title`. */
 export type ErrorTitle =
   | (typeof ErrorCode)[keyof typeof ErrorCode]

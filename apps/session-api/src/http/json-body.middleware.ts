@@ -20,6 +20,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { IntegrationAuthGuard, type AuthenticatedRequest } from '../auth/integration-auth.guard';
 import { ApiError, ErrorCode } from '../errors/api-error';
+import { isBodyWithheld } from './unread-body';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -51,8 +52,15 @@ export interface ParsedBody {
 export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<ParsedBody> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
+    const refuse = () =>
+      reject(ApiError.of(413, ErrorCode.PayloadTooLarge, `The request body exceeds ${limit} bytes`));
     let size = 0;
     let tooLarge = Number.isFinite(declared) && declared > limit;
+    // A client waiting for a `100 Continue` it was refused sends nothing more: answer now.
+    if (tooLarge && isBodyWithheld(req)) {
+      refuse();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
@@ -62,7 +70,7 @@ export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
     req.on('error', reject);
     req.on('end', () => {
       if (tooLarge) {
-        reject(ApiError.of(413, ErrorCode.PayloadTooLarge, `The request body exceeds ${limit} bytes`));
+        refuse();
         return;
       }
       try {

@@ -2,10 +2,9 @@ import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { SessionListQuery } from '@session-engine/read-models';
-import { ApiError, ErrorCode } from '../errors/api-error';
+import { ApiError, ErrorCode, ManagementErrorCode } from '../errors/api-error';
 import {
   ApiErrorResponses,
-  ManagementErrorCode,
   RESPONSE_HEADERS,
   type ErrorResponseDoc,
   type ErrorTitle,

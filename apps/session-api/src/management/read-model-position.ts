@@ -1,5 +1,5 @@
 import type { ReadModelQueries } from '@session-engine/read-models';
-import { ApiError } from '../errors/api-error';
+import { ApiError, ManagementErrorCode } from '../errors/api-error';
 
 export const MIN_POSITION_TIMEOUT_MS = 5_000;
 const POLL_MS = 10;
@@ -23,7 +23,7 @@ export async function awaitReadModels(
     if (Date.now() >= deadline) {
       throw ApiError.of(
         503,
-        'NOT_READY',
+        ManagementErrorCode.NotReady,
         `The read models have processed position ${processed}, not yet ${target}; retry later`,
       );
     }

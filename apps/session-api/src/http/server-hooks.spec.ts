@@ -1,0 +1,59 @@
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { ApiKeys } from '../config/api-keys.provider';
+import { parseIntegrationKeys, parseManagementKeys } from '../config/api-keys';
+import { clientErrorResponse, mayContinue } from './server-hooks';
+
+describe('clientErrorResponse', () => {
+  it.each([
+    ['HPE_HEADER_OVERFLOW', 431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE'],
+    ['ERR_HTTP_REQUEST_TIMEOUT', 408, 'Request Timeout', 'REQUEST_TIMEOUT'],
+    ['HPE_INVALID_METHOD', 400, 'Bad Request', 'MALFORMED_REQUEST'],
+    [undefined, 400, 'Bad Request', 'MALFORMED_REQUEST'],
+  ])('answers %s with %i and the SPEC §5 body, closing the connection', (code, status, reason, title) => {
+    const raw = clientErrorResponse(code);
+    const [head, body] = raw.split('\r\n\r\n') as [string, string];
+    expect(head.split('\r\n')).toEqual([
+      `HTTP/1.1 ${status} ${reason}`,
+      'Content-Type: application/json; charset=utf-8',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      'Connection: close',
+    ]);
+    expect(JSON.parse(body)).toEqual({
+      message: expect.any(String),
+      errors: [{ title, details: expect.any(String) }],
+      StatusCode: status,
+    });
+  });
+});
+
+describe('mayContinue', () => {
+  const errors: string[] = [];
+  const keys = new ApiKeys(
+    parseIntegrationKeys('integration-key-1=1', errors),
+    parseManagementKeys('management-key-1=*', errors),
+  );
+  const request = (headers: IncomingHttpHeaders) => ({ headers }) as IncomingMessage;
+
+  it('lets a known key send a body within 5 MiB', () => {
+    expect(errors).toEqual([]);
+    expect(mayContinue(request({ authorization: 'ApiKey-v1 integration-key-1' }), keys)).toBe(true);
+    expect(
+      mayContinue(
+        request({ authorization: 'ManagementKey-v1 management-key-1', 'content-length': '5242880' }),
+        keys,
+      ),
+    ).toBe(true);
+  });
+
+  it.each([
+    ['no key', {}],
+    ['an unknown key', { authorization: 'ApiKey-v1 someone-else' }],
+    ['a key in the wrong scheme', { authorization: 'ManagementKey-v1 integration-key-1' }],
+    [
+      'a body declared over 5 MiB',
+      { authorization: 'ApiKey-v1 integration-key-1', 'content-length': '5242881' },
+    ],
+  ])('withholds 100 Continue from %s', (_name, headers) => {
+    expect(mayContinue(request(headers), keys)).toBe(false);
+  });
+});

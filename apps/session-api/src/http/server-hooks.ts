@@ -1,0 +1,87 @@
+/**
+ * What the HTTP server answers before a request reaches the application.
+ *
+ * - A request Node's parser refuses (headers over 16 KiB, a malformed request line or header, a bad chunk, a
+ *   request that took too long to arrive) gets the SPEC §5 error body with a stable code instead of Node's
+ *   bare status line: 431 HEADERS_TOO_LARGE, 408 REQUEST_TIMEOUT, otherwise 400 MALFORMED_REQUEST. The
+ *   connection is closed after it, as Node does: the parser cannot find where the next request starts.
+ * - `Expect: 100-continue` (RFC 9110 §10.1.1): the client waits for `100 Continue` before it sends the body.
+ *   Node sends it for every request; here it is sent only when the `Authorization` header holds a key this
+ *   process accepts and the declared body is within 5 MiB. Otherwise the application answers (401, or 413)
+ *   without the body ever being sent (and Node closes the connection after that answer).
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { ApiKeys } from '../config/api-keys.provider';
+import { ErrorCode } from '../errors/api-error';
+import { toErrorBody } from '../errors/api-exception.filter';
+import { MAX_BODY_BYTES } from './json-body.middleware';
+import { markBodyWithheld } from './unread-body';
+
+const REFUSALS: Record<string, { status: number; reason: string; code: string; details: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    reason: 'Request Header Fields Too Large',
+    code: ErrorCode.HeadersTooLarge,
+    details: 'The request line and headers are over 16 KiB',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    reason: 'Request Timeout',
+    code: ErrorCode.RequestTimeout,
+    details: 'The request did not arrive in time',
+  },
+};
+
+const MALFORMED = {
+  status: 400,
+  reason: 'Bad Request',
+  code: ErrorCode.MalformedRequest,
+  details: 'The request is not well-formed HTTP/1.1',
+};
+
+/** The raw HTTP response refusing a request Node's parser rejected with `code`. */
+export function clientErrorResponse(code: string | undefined): string {
+  const refusal = (code && REFUSALS[code]) || MALFORMED;
+  const body = JSON.stringify(
+    toErrorBody({
+      status: refusal.status,
+      message: refusal.details,
+      entries: [{ title: refusal.code, details: refusal.details }],
+    }),
+  );
+  return (
+    `HTTP/1.1 ${refusal.status} ${refusal.reason}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  );
+}
+
+/** Whether `100 Continue` may be sent: a key this process accepts, and a declared body within the limit. */
+export function mayContinue(req: IncomingMessage, keys: ApiKeys): boolean {
+  const authorization = req.headers.authorization;
+  const known =
+    keys.integrationKeyOf(authorization) !== undefined || keys.managementKeyOf(authorization) !== undefined;
+  const declared = req.headers['content-length'];
+  return known && !(declared !== undefined && Number(declared) > MAX_BODY_BYTES);
+}
+
+export function installServerHooks(server: Server, keys: ApiKeys, logger: Logger): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    // Nothing can be answered on a connection that is gone or already carried a response (Node's own rule).
+    if (error.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
+      socket.destroy();
+      return;
+    }
+    logger.info({ code: error.code }, 'malformed HTTP request refused');
+    socket.end(clientErrorResponse(error.code));
+  });
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (mayContinue(req, keys)) res.writeContinue();
+    else markBodyWithheld(req);
+    server.emit('request', req, res);
+  });
+}
