@@ -465,6 +465,62 @@ describe('before the application: malformed HTTP and Expect: 100-continue', () =
     expect(await harness.streamLength(`session-1-${id}`)).toBe(before);
   });
 
+  it('answers a malformed second request on a keep-alive connection too (431 after a 200)', async () => {
+    const url = new URL(harness.baseUrl);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(url.port), url.hostname, () =>
+        socket.write('GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n'),
+      );
+      let received = '';
+      let sent = false;
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        received += chunk;
+        // The first response is complete (its JSON body closed): the second request goes on the same connection.
+        if (!sent && received.endsWith('}')) {
+          sent = true;
+          socket.write(`GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+        }
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(received));
+    });
+    expect(raw.startsWith('HTTP/1.1 200 OK')).toBe(true);
+    const reply = lastResponse(raw);
+    expect({ status: reply.status, code: reply.body?.errors?.[0]?.title }).toEqual({
+      status: 431,
+      code: 'HEADERS_TOO_LARGE',
+    });
+  });
+
+  it('closes the connection after the refusal even when the client keeps its side open', async () => {
+    const url = new URL(harness.baseUrl);
+    const closed = await new Promise<{ answer: string; closedBy: string }>((resolve) => {
+      // allowHalfOpen: this client never ends its side; only the server can close the connection.
+      const socket = net.connect({ port: Number(url.port), host: url.hostname, allowHalfOpen: true });
+      let answer = '';
+      socket.setEncoding('utf8');
+      socket.on('connect', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+      socket.on('data', (chunk: string) => (answer += chunk));
+      // After the server's FIN, a write reaches a closed socket: the kernel answers it with a reset, and the
+      // write after that fails (EPIPE). A socket the server still held would take both writes silently.
+      socket.on('end', () => {
+        socket.write('more\r\n');
+        setTimeout(() => socket.write('again\r\n'), 200);
+      });
+      socket.on('error', (error: NodeJS.ErrnoException) =>
+        resolve({ answer, closedBy: error.code ?? 'error' }),
+      );
+      socket.on('close', () => resolve({ answer, closedBy: 'close' }));
+      setTimeout(() => {
+        resolve({ answer, closedBy: 'still open' });
+        socket.destroy();
+      }, 10_000);
+    });
+    expect(lastResponse(closed.answer).status).toBe(400);
+    expect(['ECONNRESET', 'EPIPE', 'close']).toContain(closed.closedBy);
+  });
+
   const addItem = JSON.stringify({ cartItems: [{ sku: 'continued', quantity: 1, price: 2 }] });
   const expecting = (authorization: string, length = Buffer.byteLength(addItem)) =>
     `POST ${sessionUrl(id, '/cart_items')} HTTP/1.1\r\nHost: x\r\n${authorization}Content-Type: application/json\r\n` +
@@ -485,6 +541,13 @@ describe('before the application: malformed HTTP and Expect: 100-continue', () =
   it.each([
     ['no key', 401, 'UNAUTHORIZED', '', undefined],
     ['an unknown key', 401, 'UNAUTHORIZED', 'Authorization: ApiKey-v1 not-a-key-of-ours\r\n', undefined],
+    [
+      'a management key',
+      401,
+      'UNAUTHORIZED',
+      `Authorization: ManagementKey-v1 ${MANAGEMENT_KEY}\r\n`,
+      undefined,
+    ],
     [
       'a valid key and a body declared over 5 MiB',
       413,

@@ -7,7 +7,7 @@
 import { DomainErrorCode } from '@session-engine/session-domain';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ErrorCode } from '../apps/session-api/src/errors/api-error';
+import { ErrorCode, ManagementErrorCode } from '../apps/session-api/src/errors/api-error';
 import {
   ApiHarness,
   client,
@@ -315,9 +315,8 @@ describe('the error schema', () => {
     const produced = new Set([
       ...Object.values(ErrorCode),
       ...Object.values(DomainErrorCode),
+      ...Object.values(ManagementErrorCode),
       ...literals,
-      'PROFILE_NOT_FOUND',
-      'NOT_READY',
     ]);
     const missing = [...produced].filter((code) => !titleEnum.includes(code));
     expect(missing).toEqual([]);

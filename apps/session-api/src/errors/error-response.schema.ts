@@ -8,7 +8,6 @@ import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
 import { DomainErrorCode } from '@session-engine/session-domain';
 import { ErrorCode, ManagementErrorCode } from './api-error';
 
-/** Codes raised as literals outside `ErrorCode` and `DomainErrorCode` (the Management API's). */
 /** A stable machine code of `errors[].title`. */
 export type ErrorTitle =
   | (typeof ErrorCode)[keyof typeof ErrorCode]

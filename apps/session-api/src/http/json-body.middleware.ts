@@ -1,7 +1,8 @@
 /**
  * Reads JSON request bodies ourselves instead of Express's parser, so that every body problem goes through
  * the one exception filter, before validation and before anything is stored:
- * - over 5 MiB is 413 PAYLOAD_TOO_LARGE (the rest of the upload is drained, not buffered);
+ * - over 5 MiB is 413 PAYLOAD_TOO_LARGE (the rest of the upload is read and discarded, not buffered; a client
+ *   that asked for `100 Continue` and was refused it sends none, and is answered at once);
  * - a body that is not JSON by its headers is 415 UNSUPPORTED_MEDIA_TYPE: a `Content-Type` other than
  *   `application/json` or `application/<anything>+json` (parameters allowed; a `charset` must be UTF-8), or a
  *   `Content-Encoding` other than `identity`. A body sent WITHOUT `Content-Type` is read as JSON: it still has

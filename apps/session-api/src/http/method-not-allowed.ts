@@ -3,8 +3,8 @@
  * Allowed with an `Allow` header (METHOD_NOT_ALLOWED in the SPEC §5 body), not 404. OPTIONS on a known path is
  * 204 No Content with the same `Allow`. Paths no route has stay 404 NOT_FOUND, whatever the method.
  *
- * The methods come from the routes Express actually holds (what Nest registered: controllers, the OpenAPI
- * document and UI), read when a request matched no route, so a new endpoint is covered without a list to keep:
+ * The methods come from the routes Express actually holds (what Nest registered: controllers, /openapi.json and
+ * the /docs page; the UI's static files are middleware, not routes, and stay 404 for other methods), read when a request matched no route, so a new endpoint is covered without a list to keep:
  * every route layer whose path matches, by the router's own matcher (same case, trailing-slash and decoding
  * rules), adds its methods. A GET route answers HEAD too (Express runs the GET handler, Node drops the body),
  * and OPTIONS is answered on every known path, so both are listed. Routed requests never come here: the check

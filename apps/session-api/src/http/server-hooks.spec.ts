@@ -6,6 +6,7 @@ import { clientErrorResponse, mayContinue } from './server-hooks';
 describe('clientErrorResponse', () => {
   it.each([
     ['HPE_HEADER_OVERFLOW', 431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE'],
+    ['HPE_CHUNK_EXTENSIONS_OVERFLOW', 413, 'Payload Too Large', 'PAYLOAD_TOO_LARGE'],
     ['ERR_HTTP_REQUEST_TIMEOUT', 408, 'Request Timeout', 'REQUEST_TIMEOUT'],
     ['HPE_INVALID_METHOD', 400, 'Bad Request', 'MALFORMED_REQUEST'],
     [undefined, 400, 'Bad Request', 'MALFORMED_REQUEST'],
@@ -39,7 +40,7 @@ describe('mayContinue', () => {
     expect(mayContinue(request({ authorization: 'ApiKey-v1 integration-key-1' }), keys)).toBe(true);
     expect(
       mayContinue(
-        request({ authorization: 'ManagementKey-v1 management-key-1', 'content-length': '5242880' }),
+        request({ authorization: 'ApiKey-v1 integration-key-1', 'content-length': '5242880' }),
         keys,
       ),
     ).toBe(true);
@@ -49,6 +50,10 @@ describe('mayContinue', () => {
     ['no key', {}],
     ['an unknown key', { authorization: 'ApiKey-v1 someone-else' }],
     ['a key in the wrong scheme', { authorization: 'ManagementKey-v1 integration-key-1' }],
+    [
+      'a management key (the Management API reads no body)',
+      { authorization: 'ManagementKey-v1 management-key-1' },
+    ],
     [
       'a body declared over 5 MiB',
       { authorization: 'ApiKey-v1 integration-key-1', 'content-length': '5242881' },

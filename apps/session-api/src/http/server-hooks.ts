@@ -26,6 +26,12 @@ const REFUSALS: Record<string, { status: number; reason: string; code: string; d
     code: ErrorCode.HeadersTooLarge,
     details: 'The request line and headers are over 16 KiB',
   },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
+    status: 413,
+    reason: 'Payload Too Large',
+    code: ErrorCode.PayloadTooLarge,
+    details: 'The chunk extensions of the request body are over 16 KiB',
+  },
   ERR_HTTP_REQUEST_TIMEOUT: {
     status: 408,
     reason: 'Request Timeout',
@@ -60,25 +66,42 @@ export function clientErrorResponse(code: string | undefined): string {
   );
 }
 
-/** Whether `100 Continue` may be sent: a key this process accepts, and a declared body within the limit. */
+/**
+ * Whether `100 Continue` may be sent: an integration key this process accepts (only the Integration API reads
+ * bodies), and a declared body within the limit.
+ */
 export function mayContinue(req: IncomingMessage, keys: ApiKeys): boolean {
-  const authorization = req.headers.authorization;
-  const known =
-    keys.integrationKeyOf(authorization) !== undefined || keys.managementKeyOf(authorization) !== undefined;
   const declared = req.headers['content-length'];
-  return known && !(declared !== undefined && Number(declared) > MAX_BODY_BYTES);
+  return (
+    keys.integrationKeyOf(req.headers.authorization) !== undefined &&
+    !(declared !== undefined && Number(declared) > MAX_BODY_BYTES)
+  );
 }
 
+/** How long a refused connection may take to take our answer before it is cut. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
 export function installServerHooks(server: Server, keys: ApiKeys, logger: Logger): void {
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    // Nothing can be answered on a connection that is gone or already carried a response (Node's own rule).
-    if (error.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
-      socket.destroy();
-      return;
-    }
-    logger.info({ code: error.code }, 'malformed HTTP request refused');
-    socket.end(clientErrorResponse(error.code));
-  });
+  server.on(
+    'clientError',
+    (error: NodeJS.ErrnoException, socket: Socket & { _httpMessage?: ServerResponse | null }) => {
+      // Node's own rule: nothing can be answered on a connection that is gone, or in the middle of a response
+      // whose headers went out already (an earlier request on a keep-alive connection that was answered is no
+      // obstacle). `_httpMessage` is the response in flight on the socket, as Node's default handler reads it.
+      if (error.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
+        socket.destroy();
+        return;
+      }
+      logger.debug({ code: error.code }, 'malformed HTTP request refused');
+      // Closed once the answer is written, whatever the client does (a client that never closes its side must
+      // not hold the descriptor), and cut if it does not take the answer in time.
+      const cut = setTimeout(() => socket.destroy(), CLOSE_TIMEOUT_MS).unref();
+      socket.end(clientErrorResponse(error.code), () => {
+        clearTimeout(cut);
+        socket.destroy();
+      });
+    },
+  );
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     if (mayContinue(req, keys)) res.writeContinue();
     else markBodyWithheld(req);

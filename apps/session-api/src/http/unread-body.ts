@@ -6,8 +6,9 @@
  * read megabytes. So a body still on the wire that is larger than MAX_DRAINED_BYTES, or of unknown length
  * (chunked), is not waited for: the response carries `Connection: close`, and Node closes the connection once
  * the response is written. A client still uploading then sees its upload fail (EPIPE / ECONNRESET: the kernel
- * resets a connection closed with unread data); Node's http client and fetch read the response first (the e2e
- * tests show it), and the next request goes on a new connection.
+ * resets a connection closed with unread data). A client reads the response if it reaches it before the
+ * reset — Node's http client and fetch did on loopback in the e2e tests, a client over a slow network may not;
+ * `Expect: 100-continue` spares it the upload (server-hooks.ts). The next request goes on a new connection.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
