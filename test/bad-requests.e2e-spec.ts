@@ -5,6 +5,7 @@ import {
   sessionUrl,
   startWithSession,
   type CallOptions,
+  type RefusalCase,
 } from './support/harness';
 
 jest.setTimeout(60_000);
@@ -22,25 +23,16 @@ afterAll(async () => {
   await harness.dispose();
 });
 
-interface Row {
-  name: string;
-  method?: string;
-  suffix?: string;
-  options: CallOptions;
-  status: number;
-  code: string;
-}
-
 const session = (customerSession: unknown): CallOptions => ({ body: { customerSession } });
 const item = (fields: Record<string, unknown>) => ({ sku: 'a', quantity: 1, ...fields });
 const withItem = (fields: Record<string, unknown>) => session({ cartItems: [item(fields)] });
-const post = (suffix: string, body: unknown): Pick<Row, 'method' | 'suffix' | 'options'> => ({
+const post = (suffix: string, body: unknown): Pick<RefusalCase, 'method' | 'suffix' | 'options'> => ({
   method: 'POST',
   suffix,
   options: { body },
 });
 
-const rows: Row[] = [
+const rows: RefusalCase[] = [
   { name: 'customerSession missing', options: { body: {} }, status: 400, code: 'INVALID_FIELD' },
   {
     name: 'customerSession not an object',

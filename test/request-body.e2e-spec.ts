@@ -10,7 +10,7 @@ import {
   KEY_APP1,
   sessionSnapshot,
   sessionUrl,
-  type CallOptions,
+  type RefusalCase,
   type Reply,
   type SessionSnapshot,
 } from './support/harness';
@@ -85,17 +85,7 @@ function expectPrintable(reply: Reply): void {
   }
 }
 
-interface Refusal {
-  name: string;
-  method?: string;
-  suffix?: string;
-  options: CallOptions;
-  status: number;
-  code: string;
-  pointer?: string | RegExp;
-}
-
-const refusals: Refusal[] = [
+const refusals: RefusalCase[] = [
   {
     name: 'attributes nested 3,000 levels',
     options: { rawBody: `{"customerSession":{"attributes":${nestedObjects(3_000)}}}` },

@@ -152,3 +152,17 @@ export async function startWithSession(
     throw new Error(`creating ${id}: ${created.status} ${JSON.stringify(created.body)}`);
   return { harness, call };
 }
+
+/** One refused request of a table test: what is sent, and the status and code it must get. */
+export interface RefusalCase {
+  name: string;
+  /** PUT when absent. */
+  method?: string;
+  /** After the session's URL (e.g. `/cart_items`). */
+  suffix?: string;
+  options: CallOptions;
+  status: number;
+  code: string;
+  /** The JSON pointer the first error must name, when the table checks it. */
+  pointer?: string | RegExp;
+}
