@@ -3,9 +3,11 @@ import { startEmbeddedEventStore } from './index';
 
 /**
  * Runs the embedded EventStoreDB-compatible server alone:
- *   npm run start:eventstore -- --port 2113 --data ./data [--host 127.0.0.1] [--max-append-size 1048576]
- *     [--synchronous FULL|NORMAL] [--group-commit-window-ms 1]
+ *   npm run start:eventstore -- [--port 2113] [--data ./data/eventstore] [--host 127.0.0.1]
+ *     [--max-append-size 1048576] [--synchronous FULL|NORMAL] [--group-commit-window-ms 1]
  * Environment: EMBEDDED_EVENTSTORE_PORT, DATA_DIR, EMBEDDED_EVENTSTORE_HOST, EMBEDDED_EVENTSTORE_SYNCHRONOUS.
+ * `--data` is the store's own directory; without it the store lives in `$DATA_DIR/eventstore` (default
+ * `./data/eventstore`), where `npm start` keeps its embedded store — so both open the same log.
  * `--port 0` picks a free port; the start-up log line (JSON on stdout) says which.
  */
 function arg(name: string): string | undefined {
@@ -16,6 +18,17 @@ function arg(name: string): string | undefined {
   return inline?.slice(name.length + 3);
 }
 
+/** A value from the command line or else the environment, with the name to quote when it is refused. */
+function setting(
+  flag: string,
+  [variable, fromEnv]: [string?, string?] = [],
+): { value: string; source: string } | undefined {
+  const fromFlag = arg(flag);
+  if (fromFlag !== undefined) return { value: fromFlag, source: `--${flag}` };
+  if (variable && fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: variable };
+  return undefined;
+}
+
 function fail(message: string): never {
   process.stderr.write(
     `${JSON.stringify({ level: 'error', service: 'eventstore-embedded', msg: message })}\n`,
@@ -23,25 +36,48 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+function integer(
+  found: { value: string; source: string } | undefined,
+  fallback: number | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (!found) return fallback;
+  const value = Number(found.value);
+  if (!/^\d+$/.test(found.value.trim()) || !Number.isSafeInteger(value) || value < min || value > max)
+    fail(`${found.source}: must be an integer from ${min} to ${max} (got ${JSON.stringify(found.value)})`);
+  return value;
+}
+
 async function main(): Promise<void> {
-  const port = Number(arg('port') ?? process.env.EMBEDDED_EVENTSTORE_PORT ?? 2113);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`Invalid port: ${port}`);
-  const maxAppendSize = arg('max-append-size') ? Number(arg('max-append-size')) : undefined;
-  if (maxAppendSize !== undefined && !(maxAppendSize > 0)) fail('Invalid --max-append-size');
-  const synchronous = (
-    arg('synchronous') ??
-    process.env.EMBEDDED_EVENTSTORE_SYNCHRONOUS ??
-    'FULL'
-  ).toUpperCase();
-  if (synchronous !== 'FULL' && synchronous !== 'NORMAL') fail('--synchronous must be FULL or NORMAL');
-  const window = arg('group-commit-window-ms');
-  const groupCommitWindowMs = window !== undefined ? Number(window) : undefined;
-  if (groupCommitWindowMs !== undefined && !(groupCommitWindowMs >= 0))
-    fail('Invalid --group-commit-window-ms');
+  const port = integer(
+    setting('port', ['EMBEDDED_EVENTSTORE_PORT', process.env.EMBEDDED_EVENTSTORE_PORT]),
+    2113,
+    0,
+    65535,
+  )!;
+  const maxAppendSize = integer(setting('max-append-size'), undefined, 1, 2 ** 31 - 1);
+  const groupCommitWindowMs = integer(setting('group-commit-window-ms'), undefined, 0, 1000);
+  const synchronousSetting = setting('synchronous', [
+    'EMBEDDED_EVENTSTORE_SYNCHRONOUS',
+    process.env.EMBEDDED_EVENTSTORE_SYNCHRONOUS,
+  ]);
+  const synchronous = (synchronousSetting?.value ?? 'FULL').toUpperCase();
+  if (synchronous !== 'FULL' && synchronous !== 'NORMAL')
+    fail(
+      `${synchronousSetting!.source}: must be FULL or NORMAL (got ${JSON.stringify(synchronousSetting!.value)})`,
+    );
+  const hostSetting = setting('host', ['EMBEDDED_EVENTSTORE_HOST', process.env.EMBEDDED_EVENTSTORE_HOST]);
+  const host = hostSetting?.value.trim() ?? '127.0.0.1';
+  if (!host || /[\s/]/.test(host))
+    fail(
+      `${hostSetting!.source}: must be a host name or IP address to bind (got ${JSON.stringify(hostSetting!.value)})`,
+    );
+  const dataDir = arg('data') ?? path.join(process.env.DATA_DIR || './data', 'eventstore');
   const store = await startEmbeddedEventStore({
-    host: arg('host') ?? process.env.EMBEDDED_EVENTSTORE_HOST ?? '127.0.0.1',
+    host,
     port,
-    dataDir: path.resolve(arg('data') ?? process.env.DATA_DIR ?? './data'),
+    dataDir: path.resolve(dataDir),
     maxAppendSize,
     synchronous,
     groupCommitWindowMs,

@@ -68,9 +68,10 @@ describe('parseProjectorConfig', () => {
       PROJECTOR_BATCH_SIZE: 'abc',
       PROJECTOR_BATCH_DELAY_MS: '0',
       PROJECTOR_METRICS_PORT: '70000',
+      PROJECTOR_METRICS_HOST: 'metrics host',
       LOG_LEVEL: 'loud',
     });
-    expect(problems).toHaveLength(8);
+    expect(problems).toHaveLength(9);
     expect(problems[0]).toMatch(/^EVENTSTORE_CONNECTION_STRING: must look like esdb:/);
     expect(problems.join('\n')).toMatch(/EMBEDDED_EVENTSTORE_PORT: "0" is not a TCP port \(1\.\.65535\)/);
     expect(problems.join('\n')).toMatch(/DATABASE_URL: must be a postgres/);
@@ -81,6 +82,7 @@ describe('parseProjectorConfig', () => {
     expect(problems.join('\n')).toMatch(/PROJECTOR_BATCH_DELAY_MS: "0" is not a number of milliseconds/);
     expect(problems.join('\n')).toMatch(/PROJECTOR_METRICS_PORT: "70000"/);
     expect(problems.join('\n')).toMatch(/LOG_LEVEL: "loud"/);
+    expect(problems.join('\n')).toMatch(/PROJECTOR_METRICS_HOST: "metrics host" is not a host name/);
   });
 
   it('stops the projector process before it connects, exit code 2, one line per problem and no stack trace', () => {

@@ -115,6 +115,10 @@ export function parseProjectorConfig(env: Env, cwd = process.cwd()): ProjectorCo
       { min: 0, max: 65535, meaning: 'a TCP port, or 0 for no metrics endpoint' },
       problems,
     ) ?? 9464;
+  const metricsHost = setting(env.PROJECTOR_METRICS_HOST) ?? '127.0.0.1';
+  if (/[\s/]/.test(metricsHost)) {
+    problems.push(`PROJECTOR_METRICS_HOST: "${metricsHost}" is not a host name or IP address to bind`);
+  }
   const logLevel = (setting(env.LOG_LEVEL) ?? 'info').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`LOG_LEVEL: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
@@ -125,7 +129,7 @@ export function parseProjectorConfig(env: Env, cwd = process.cwd()): ProjectorCo
     batchSize,
     batchDelayMs,
     metricsPort,
-    metricsHost: setting(env.PROJECTOR_METRICS_HOST) ?? '127.0.0.1',
+    metricsHost,
     logLevel,
   };
 }

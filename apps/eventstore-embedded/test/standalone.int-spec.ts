@@ -1,0 +1,72 @@
+/**
+ * `npm run start:eventstore` (src/main.ts) as an operator runs it: a refused setting names the flag or the
+ * variable it came from and exits 2 before anything is opened; without `--data` the store lives where
+ * `npm start` keeps its embedded store (`$DATA_DIR/eventstore`), so both open the same log.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const MAIN = 'apps/eventstore-embedded/src/main.ts';
+
+function runRefused(args: string[], env: Record<string, string> = {}) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'esdb-standalone-'));
+  const result = spawnSync(process.execPath, ['-r', './tools/register.js', MAIN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, DATA_DIR: dataDir, ...env },
+    timeout: 30_000,
+  });
+  return { ...result, created: fs.readdirSync(dataDir) };
+}
+
+describe('the embedded event store run alone', () => {
+  it.each([
+    [['--port', 'abc'], {}, '--port: must be an integer from 0 to 65535 (got "abc")'],
+    [['--port', '70000'], {}, '--port: must be an integer from 0 to 65535 (got "70000")'],
+    [[], { EMBEDDED_EVENTSTORE_PORT: '21.5' }, 'EMBEDDED_EVENTSTORE_PORT: must be an integer'],
+    [
+      [],
+      { EMBEDDED_EVENTSTORE_SYNCHRONOUS: 'fast' },
+      'EMBEDDED_EVENTSTORE_SYNCHRONOUS: must be FULL or NORMAL',
+    ],
+    [['--synchronous', 'off'], {}, '--synchronous: must be FULL or NORMAL (got "off")'],
+    [['--max-append-size', '0'], {}, '--max-append-size: must be an integer from 1'],
+    [['--group-commit-window-ms', '-1'], {}, '--group-commit-window-ms: must be an integer from 0 to 1000'],
+    [[], { EMBEDDED_EVENTSTORE_HOST: 'not a host' }, 'EMBEDDED_EVENTSTORE_HOST: must be a host name'],
+  ])('refuses %j %j naming where the value came from', (args, env, message) => {
+    const result = runRefused(args, env);
+    expect(result.status).toBe(2);
+    const line = JSON.parse(result.stderr.trim().split('\n').pop()!) as { level: string; msg: string };
+    expect(line.level).toBe('error');
+    expect(line.msg).toContain(message);
+    expect(result.created).toEqual([]);
+  });
+
+  it('keeps its log in $DATA_DIR/eventstore without --data, as npm start does', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'esdb-standalone-'));
+    const child = spawn(process.execPath, ['-r', './tools/register.js', MAIN, '--port', '0'], {
+      cwd: ROOT,
+      env: { ...process.env, DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const started = await new Promise<{ dataDir: string; port: number }>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+        readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+          const parsed = JSON.parse(line) as { dataDir?: string; port?: number };
+          if (parsed.port) resolve(parsed as { dataDir: string; port: number });
+        });
+      });
+      expect(started.dataDir).toBe(path.join(dataDir, 'eventstore'));
+      expect(fs.readdirSync(path.join(dataDir, 'eventstore'))).toContain('eventstore.sqlite');
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+});
