@@ -1,9 +1,11 @@
 /**
- * `npm run bench:api`: the API with the embedded event store in this process (SQLite synchronous=FULL), started
- * as `npm start` starts it, loaded by autocannon. Prints the machine, then req/s and p50/p99 latency for
- * session creates (3 items), AddCartItems over 1,000 existing sessions, GET of a session, GET of a session
- * with 1,000 events (from 32 connections and from one), and a no-op endpoint for the ratio. Targets (2 cores): AddCartItems ≥ 2,000/s with
- * p99 ≤ 50 ms; GET of a 1,000-event session ≤ 10 ms p50.
+ * `npm run bench:api`: the built API (`nest build session-api`, what docker/Dockerfile runs) with the embedded
+ * event store in its process (SQLite synchronous=FULL), configured as `npm start` configures it, loaded by
+ * autocannon. BENCH_SOURCES=1 runs the TypeScript sources instead (through tools/register.js). Prints the
+ * machine, then req/s and p50/p99 latency for session creates (3 items), AddCartItems over 1,000 existing
+ * sessions, GET of a session, GET of a session with 1,000 events (from 32 connections and from one), and a
+ * no-op endpoint for the ratio. Targets (2 cores): AddCartItems ≥ 2,000/s with p99 ≤ 50 ms; GET of a
+ * 1,000-event session ≤ 10 ms p50.
  */
 import autocannon from 'autocannon';
 import * as fs from 'node:fs';
@@ -14,6 +16,9 @@ import * as path from 'node:path';
 const KEY = 'bench-integration-key';
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const ROOT = path.resolve(__dirname, '../../..');
+/** Where `nest build session-api` puts the API's entry (nest-cli.json, apps/session-api/tsconfig.app.json). */
+const BUILT_ENTRY = 'dist/apps/session-api/apps/session-api/src/main.js';
 
 async function main(): Promise<void> {
   const cpus = os.cpus();
@@ -26,28 +31,29 @@ async function main(): Promise<void> {
         .join(' / ')}`,
   );
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'session-api-bench-'));
-  // The API runs as `npm start` runs it (its own process, embedded store inside), so autocannon does not
-  // share its event loop.
+  // The API runs in its own process (embedded store inside), so autocannon does not share its event loop.
   const port = 30_000 + Math.floor(Math.random() * 20_000);
   // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to the API process, for profiling.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const server = spawn(
-    process.execPath,
-    [...nodeArgs, '-r', './tools/register.js', 'apps/session-api/src/main.ts'],
-    {
-      cwd: path.resolve(__dirname, '../../..'),
-      env: {
-        ...process.env,
-        PORT: String(port),
-        EMBEDDED_EVENTSTORE_PORT: '0',
-        DATA_DIR: dataDir,
-        INTEGRATION_API_KEYS: `${KEY}=1`,
-        MANAGEMENT_API_KEYS: 'bench-management-key=*',
-        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
+  const entry = process.env.BENCH_SOURCES
+    ? ['-r', './tools/register.js', 'apps/session-api/src/main.ts']
+    : [BUILT_ENTRY];
+  if (!process.env.BENCH_SOURCES && !fs.existsSync(path.join(ROOT, BUILT_ENTRY)))
+    throw new Error(`${BUILT_ENTRY} is missing: run \`npx nest build session-api\` (npm run bench:api does)`);
+  console.log(`API: ${entry.join(' ')}`);
+  const server = spawn(process.execPath, [...nodeArgs, ...entry], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      EMBEDDED_EVENTSTORE_PORT: '0',
+      DATA_DIR: dataDir,
+      INTEGRATION_API_KEYS: `${KEY}=1`,
+      MANAGEMENT_API_KEYS: 'bench-management-key=*',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     },
-  );
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const base = `http://127.0.0.1:${port}`;
   for (let attempt = 0; ; attempt++) {
     const ready = await fetch(`${base}/health/ready`).then(
