@@ -249,6 +249,23 @@ describe.each(backends)('management API on $name', ({ schema }) => {
     expect((await manage('/v1/applications/1/customer_profiles/nobody')).status).toBe(404);
   });
 
+  it('measures each management request under its route template, never its ids', async () => {
+    await manage('/v1/applications/1/sessions?limit=1');
+    await manage('/v1/applications/1/customer_profiles/nobody');
+    await manage('/v1/applications/1/analytics/skus');
+    const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+    const routes = new Set(
+      [...metrics.matchAll(/^http_request_duration_seconds_count\{[^}]*route="([^"]+)"/gm)].map((m) => m[1]),
+    );
+    for (const route of [
+      '/v1/applications/:applicationId/sessions',
+      '/v1/applications/:applicationId/customer_profiles/:profileId',
+      '/v1/applications/:applicationId/analytics/skus',
+    ])
+      expect([...routes]).toContain(route);
+    expect([...routes].filter((route) => /nobody|\/1\//.test(route))).toEqual([]);
+  });
+
   it('answers 503 NOT_READY when the read models do not reach minPosition within 5 s', async () => {
     const started = Date.now();
     const reply = await manage(

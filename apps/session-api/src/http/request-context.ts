@@ -17,12 +17,30 @@ export interface RequestWithContext extends IncomingMessage {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Route templates for metric labels (bounded cardinality: ids never become labels). */
+const SESSION_ROUTE = /^\/v2\/customer_sessions\/[^/]+(\/(?:cart_items|close|cancel|returns|reopen))?\/?$/;
+const MANAGEMENT_ROUTE =
+  /^\/v1\/applications\/[^/]+\/(sessions(\/[^/]+)?|customer_profiles\/[^/]+|analytics\/(?:daily|skus))\/?$/;
+const FIXED_ROUTES = new Set(['/health/live', '/health/ready', '/metrics', '/openapi.json']);
+
+/**
+ * Route templates for metric labels and the access log (bounded cardinality: ids never become labels). Every
+ * path the API serves has one; anything else is `unmatched`.
+ */
 export function routeOf(url: string): string {
   const path = url.split('?')[0] ?? '';
-  const match = /^\/v2\/customer_sessions\/[^/]+(\/(cart_items|close|cancel|returns|reopen))?\/?$/.exec(path);
-  if (match) return `/v2/customer_sessions/:id${match[1] ?? ''}`;
-  if (['/health/live', '/health/ready', '/metrics', '/openapi.json'].includes(path)) return path;
+  const session = SESSION_ROUTE.exec(path);
+  if (session) return `/v2/customer_sessions/:id${session[1] ?? ''}`;
+  const management = MANAGEMENT_ROUTE.exec(path);
+  if (management) {
+    const [, resource, sessionId] = management;
+    const template = sessionId
+      ? 'sessions/:id'
+      : resource!.startsWith('customer_profiles/')
+        ? 'customer_profiles/:profileId'
+        : resource!;
+    return `/v1/applications/:applicationId/${template}`;
+  }
+  if (FIXED_ROUTES.has(path)) return path;
   if (path === '/docs' || path.startsWith('/docs/')) return '/docs';
   return 'unmatched';
 }
