@@ -61,6 +61,40 @@ const rows: RefusalCase[] = [
     code: 'INVALID_FIELD',
   },
   {
+    name: 'NUL in profileId',
+    options: session({ profileId: 'p\u0000q' }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/profileId',
+  },
+  {
+    name: 'NUL in a sku',
+    options: withItem({ sku: 'a\u0000' }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/cartItems/0/sku',
+  },
+  {
+    name: 'NUL in a nested attribute value',
+    options: session({ attributes: { gift: { note: ['ok', 'x\u0000'] } } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/attributes/gift/note/1',
+  },
+  {
+    name: 'NUL in an attribute key',
+    options: session({ attributes: { 'a\u0000b': 1 } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+  },
+  {
+    name: 'NUL in an added item',
+    ...post('/cart_items', { cartItems: [item({ name: '\u0000' })] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/cartItems/0/name',
+  },
+  {
     name: 'empty storeIntegrationId',
     options: session({ storeIntegrationId: '' }),
     status: 400,
@@ -326,12 +360,29 @@ describe('bad requests', () => {
     }
   });
 
-  it('refuses a customerSessionId over 1000 characters, answers unknown routes with 404 and a wrong method with 405', async () => {
+  it('counts a customerSessionId in characters and refuses one over 1000 or holding a NUL, answers unknown routes with 404 and a wrong method with 405', async () => {
     const long = await call('GET', sessionUrl('x'.repeat(1001)));
     expect({ status: long.status, code: long.body.errors[0].title }).toEqual({
       status: 400,
       code: 'INVALID_FIELD',
     });
+    // 1,000 characters, 2,000 UTF-16 units: accepted, as sku and profileId of the same length are.
+    const prefix = `${Date.now()}`;
+    const emoji = prefix + '😀'.repeat(1000 - prefix.length);
+    const created = await call('PUT', sessionUrl(emoji), { body: { customerSession: {} } });
+    expect(created.status).toBe(200);
+    expect(created.body.customerSession.integrationId).toBe(emoji);
+    const tooMany = await call('PUT', sessionUrl(`${emoji}😀`), { body: { customerSession: {} } });
+    expect({ status: tooMany.status, code: tooMany.body.errors[0].title }).toEqual({
+      status: 400,
+      code: 'INVALID_FIELD',
+    });
+    const nul = await call('PUT', sessionUrl(`nul-${Date.now()}\u0000`), { body: { customerSession: {} } });
+    expect({
+      status: nul.status,
+      code: nul.body.errors[0].title,
+      pointer: nul.body.errors[0].source.pointer,
+    }).toEqual({ status: 400, code: 'INVALID_FIELD', pointer: '/customerSessionId' });
     const unknown = await call('GET', '/v2/nothing-here');
     expect({ status: unknown.status, code: unknown.body.errors[0].title }).toEqual({
       status: 404,

@@ -37,6 +37,28 @@ export function findNonJson(value: unknown, pointer = '', depth = 0): string | n
   return pointer;
 }
 
+/**
+ * The JSON pointer (relative to `pointer`) of the first string, key or value, that holds U+0000, or null.
+ * Call on plain JSON (see findNonJson), whose depth is already bounded.
+ */
+export function findNul(value: unknown, pointer = ''): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? pointer : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNul(value[i], `${pointer}/${i}`);
+      if (found !== null) return found;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, member] of Object.entries(value)) {
+      const at = `${pointer}/${escapePointer(key)}`;
+      if (key.includes('\u0000')) return at;
+      const found = findNul(member, at);
+      if (found !== null) return found;
+    }
+  }
+  return null;
+}
+
 export function escapePointer(token: string): string {
   return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }

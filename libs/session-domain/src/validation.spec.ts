@@ -210,3 +210,42 @@ describe('order of checks', () => {
     expect(() => decide({ ...update({}), sessionId: -1 }, null)).toThrow('UpdateSession.sessionId');
   });
 });
+
+describe('the NUL character (U+0000)', () => {
+  it.each<[string, SessionPatch, string]>([
+    ['profileId', { profileId: 'p\u0000' }, '/profileId'],
+    ['storeIntegrationId', { storeIntegrationId: '\u0000' }, '/storeIntegrationId'],
+    ['a coupon code', { couponCodes: ['OK', 'BAD\u0000'] }, '/couponCodes/1'],
+    ['referralCode', { referralCode: 'r\u0000' }, '/referralCode'],
+    ['a loyalty card', { loyaltyCards: ['\u0000'] }, '/loyaltyCards/0'],
+    ['an identifier', { identifiers: ['id\u0000'] }, '/identifiers/0'],
+    ['a sku', { cartItems: [{ sku: 'A\u0000', quantity: 1 }] }, '/cartItems/0/sku'],
+    [
+      'a product name',
+      { cartItems: [{ sku: 'A', quantity: 1, product: { name: '\u0000' } }] },
+      '/cartItems/0/product/name',
+    ],
+    ['a cost name', { additionalCosts: { 'ship\u0000': { price: 1 } } }, '/additionalCosts/ship\u0000'],
+    ['an attribute value, deep', { attributes: { a: [{ b: 'x\u0000' }] } }, '/attributes/a/0/b'],
+    ['an attribute key', { attributes: { ok: 1, 'k\u0000': 1 } }, '/attributes/k\u0000'],
+    [
+      'an item attribute',
+      { cartItems: [{ sku: 'A', quantity: 1, attributes: { n: '\u0000' } }] },
+      '/cartItems/0/attributes/n',
+    ],
+  ])('is refused in %s', (_field, patch, pointer) => refuses(patch, pointer));
+
+  it('is refused in the session id, by every command', () => {
+    spec
+      .given([])
+      .when({ ...update({}), integrationId: 'checkout\u0000' })
+      .thenThrows('INVALID_FIELD', { pointer: '/integrationId', category: 'invalid' });
+    spec
+      .given(HISTORIES.open())
+      .when({ ...addItems([{ sku: 'X', quantity: 1 }]), integrationId: 'checkout\u0000' })
+      .thenThrows('INVALID_FIELD', { pointer: '/integrationId' });
+  });
+
+  it('leaves other control characters and any other text alone', () =>
+    accepts({ profileId: 'tab\there', couponCodes: ['ẞ😀'], attributes: { note: 'line\nbreak\u0001' } }));
+});

@@ -6,7 +6,7 @@
 import type { PriceInput, SessionStatus } from './commands';
 import { DomainError, DomainErrorCode } from './errors';
 import type { CartItemData, Decimal } from './events';
-import { escapePointer, findNonJson, isPlainObject, utf8Length } from './json';
+import { escapePointer, findNonJson, findNul, isPlainObject, utf8Length } from './json';
 import { SESSION_LIMITS } from './limits';
 import { moneyFromNumber } from './money';
 
@@ -59,8 +59,12 @@ function charLength(text: string): number {
   return length;
 }
 
+const NUL_MESSAGE = 'must not contain the NUL character (U+0000)';
+
 export function checkString(value: unknown, pointer: string, min: number, max: number): string {
   if (typeof value !== 'string') throw invalid(pointer, 'must be a string');
+  // A NUL is no text a checkout sends, and PostgreSQL's text and jsonb cannot hold it (the read models).
+  if (value.includes('\u0000')) throw invalid(pointer, NUL_MESSAGE);
   // Cheap path first: UTF-16 length bounds the number of characters from above.
   const length = value.length <= max && value.length >= min ? value.length : charLength(value);
   if (length < min || length > max) {
@@ -112,6 +116,8 @@ export function checkJsonObject(value: unknown, pointer: string): Record<string,
       bad,
       `must be plain JSON (finite numbers, at most ${SESSION_LIMITS.jsonDepth} levels deep)`,
     );
+  const nul = findNul(value, pointer);
+  if (nul !== null) throw invalid(nul, NUL_MESSAGE);
   if (utf8Length(JSON.stringify(value)) > SESSION_LIMITS.attributesBytes) {
     throw invalid(pointer, `must be at most ${SESSION_LIMITS.attributesBytes} bytes serialized`);
   }

@@ -281,7 +281,7 @@ export const NO_BODY_BAD_REQUEST: ErrorResponseDoc = {
   examples: {
     [ErrorCode.UnknownField]: { details: 'This endpoint takes no request body' },
     [ErrorCode.InvalidField]: {
-      details: 'customerSessionId must be 1..1000 characters',
+      details: "customerSessionId must be 1..1000 characters long (it is the session's integrationId)",
       pointer: '/customerSessionId',
     },
     [ErrorCode.LimitExceeded]: { details: 'The request body is nested more than 100 levels deep' },

@@ -1,19 +1,22 @@
 /** The request-level options every command shares: `dry`, `If-Match`, `Idempotency-Key`, the session id. */
+import { checkIntegrationId, DomainError } from '@session-engine/session-domain';
 import { ApiError, ErrorCode } from '../../errors/api-error';
 
-export const MAX_INTEGRATION_ID_LENGTH = 1000;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
+/** The session id of the path, by the domain's rule for an integrationId (1..1000 code points, no NUL). */
 export function parseIntegrationId(value: string): string {
-  if (value.length < 1 || value.length > MAX_INTEGRATION_ID_LENGTH) {
+  try {
+    return checkIntegrationId(value);
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
     throw ApiError.of(
       400,
       ErrorCode.InvalidField,
-      'customerSessionId must be 1..1000 characters',
+      `customerSessionId ${error.message} (it is the session's integrationId)`,
       '/customerSessionId',
     );
   }
-  return value;
 }
 
 export function parseDry(value: unknown): boolean {

@@ -53,7 +53,7 @@ export class GetSessionController {
       examples: {
         [ErrorCode.UnknownField]: { details: 'Unknown field /fields', pointer: '/fields' },
         [ErrorCode.InvalidField]: {
-          details: 'customerSessionId must be 1..1000 characters',
+          details: "customerSessionId must be 1..1000 characters long (it is the session's integrationId)",
           pointer: '/customerSessionId',
         },
       },
