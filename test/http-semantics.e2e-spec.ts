@@ -430,6 +430,55 @@ function lastResponse(raw: string): { status: number; headers: string; body: any
   };
 }
 
+describe('pipelined requests', () => {
+  /** One raw HTTP/1.1 request with a JSON body (or none), keeping the connection open. */
+  const raw = (method: string, path: string, body?: unknown, close = false) => {
+    const text = body === undefined ? '' : JSON.stringify(body);
+    return (
+      `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ApiKey-v1 ${KEY_APP1}\r\n` +
+      (body === undefined
+        ? ''
+        : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n`) +
+      (close ? 'Connection: close\r\n' : '') +
+      `\r\n${text}`
+    );
+  };
+  /** Every response in `raw`, in order: status and JSON body. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const responses = (text: string): { status: number; etag: string | undefined; body: any }[] =>
+    text
+      .split(/(?=HTTP\/1\.1 \d{3} )/)
+      .filter(Boolean)
+      .map((one) => {
+        const [head, body] = [one.slice(0, one.indexOf('\r\n\r\n')), one.slice(one.indexOf('\r\n\r\n') + 4)];
+        return {
+          status: Number(head.slice(9, 12)),
+          etag: /^etag: (.*)$/im.exec(head)?.[1]?.trim(),
+          body: body ? JSON.parse(body) : undefined,
+        };
+      });
+
+  it('runs each request after the one before it on the connection: a GET sees the write sent just before it', async () => {
+    const pipelined = `pipe-${Date.now()}`;
+    const url = sessionUrl(pipelined);
+    const replies = responses(
+      await exchange(
+        raw('PUT', url, { customerSession: { cartItems: [{ sku: 'A', quantity: 1, price: 2 }] } }) +
+          raw('GET', url) +
+          raw('POST', `${url}/cart_items`, { cartItems: [{ sku: 'B', quantity: 2, price: 1.5 }] }) +
+          raw('GET', url) +
+          raw('POST', `${url}/close`) +
+          raw('GET', url, undefined, true),
+      ),
+    );
+    expect(replies.map((reply) => reply.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(replies.map((reply) => reply.etag)).toEqual(['"0"', '"0"', '"1"', '"1"', '"2"', '"2"']);
+    expect(replies[3]!.body.customerSession).toMatchObject({ total: 5, updateCount: 2 });
+    expect(replies[5]!.body.customerSession).toEqual(replies[4]!.body.customerSession);
+    expect(replies[5]!.body.customerSession.state).toBe('closed');
+  });
+});
+
 describe('before the application: malformed HTTP and Expect: 100-continue', () => {
   it.each([
     [

@@ -2,9 +2,15 @@
  * Per-request id, structured access log and HTTP metrics, as a plain middleware installed before routing.
  * The request id is the caller's `X-Request-Id` when it is sane, otherwise a new UUID; it is echoed back and
  * becomes the correlation id of the events the request appends.
+ *
+ * It also handles pipelined requests one after the other: Node's HTTP server hands the application every
+ * request it has parsed from a connection at once and only orders the responses, so a GET pipelined behind a
+ * PUT would run while the PUT is still appending and miss it (RFC 9112 §9.3.2 allows that only when every
+ * request is safe). A request waits until the response of the one before it on its connection has finished.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { MetricsService } from '../operations/metrics.service';
 
@@ -45,6 +51,40 @@ export function routeOf(url: string): string {
   return 'unmatched';
 }
 
+const PIPELINE = Symbol('requests in progress on this connection');
+
+interface Pipeline {
+  busy: boolean;
+  waiting: (() => void)[];
+}
+
+/**
+ * Runs `handle` once every earlier request of the same connection has its response finished (or the response
+ * was abandoned by a closed connection). A request alone on its connection runs at once.
+ */
+export function inConnectionOrder(req: IncomingMessage, res: ServerResponse, handle: () => void): void {
+  const socket = req.socket as (Socket & { [PIPELINE]?: Pipeline }) | null;
+  if (!socket) return handle();
+  const pipeline = (socket[PIPELINE] ??= { busy: false, waiting: [] });
+  const start = () => {
+    pipeline.busy = true;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      res.off('finish', release);
+      res.off('close', release);
+      pipeline.busy = false;
+      pipeline.waiting.shift()?.();
+    };
+    res.once('finish', release);
+    res.once('close', release);
+    handle();
+  };
+  if (pipeline.busy) pipeline.waiting.push(start);
+  else start();
+}
+
 export function requestContext(logger: Logger, metrics: MetricsService) {
   return (req: RequestWithContext, res: ServerResponse, next: () => void): void => {
     const started = process.hrtime.bigint();
@@ -67,6 +107,6 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
         'request',
       );
     });
-    next();
+    inConnectionOrder(req, res, next);
   };
 }
