@@ -479,6 +479,80 @@ describe('pipelined requests', () => {
   });
 });
 
+describe('header details', () => {
+  it('takes the scheme name in any letter case (RFC 9110 §11.1), never the key', async () => {
+    for (const scheme of ['apikey-v1', 'APIKEY-V1', 'ApiKey-V1']) {
+      const reply = await call('GET', sessionUrl(id), {
+        key: null,
+        headers: { authorization: `${scheme} ${KEY_APP1}` },
+      });
+      expect({ scheme, status: reply.status }).toEqual({ scheme, status: 200 });
+    }
+    const wrongCase = await call('GET', sessionUrl(id), { key: KEY_APP1.toUpperCase() });
+    expect(wrongCase.status).toBe(401);
+    const management = await call('GET', '/v1/applications/1/sessions?pageSize=1', {
+      key: null,
+      headers: { authorization: `managementkey-v1 ${MANAGEMENT_KEY}` },
+    });
+    expect(management.status).toBe(200);
+  });
+
+  it('refuses a repeated Authorization (401) or Idempotency-Key (400), and appends nothing', async () => {
+    const before = await sessionSnapshot(harness, id);
+    const body = JSON.stringify({ cartItems: [{ sku: 'R', quantity: 1 }] });
+    const post = (headers: string) =>
+      `POST ${sessionUrl(id, '/cart_items')} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${headers}\r\n${body}`;
+    const twoKeys = lastResponse(
+      await exchange(
+        post(`Authorization: ApiKey-v1 ${KEY_APP1}\r\nAuthorization: ApiKey-v1 someone-else-key\r\n`),
+      ),
+    );
+    expect({ status: twoKeys.status, code: twoKeys.body.errors[0].title }).toEqual({
+      status: 401,
+      code: 'UNAUTHORIZED',
+    });
+    const twoIdempotencyKeys = lastResponse(
+      await exchange(
+        post(
+          `Authorization: ApiKey-v1 ${KEY_APP1}\r\nIdempotency-Key: one-${id}\r\nIdempotency-Key: two-${id}\r\n`,
+        ),
+      ),
+    );
+    expect({ status: twoIdempotencyKeys.status, code: twoIdempotencyKeys.body.errors[0].title }).toEqual({
+      status: 400,
+      code: 'INVALID_HEADER',
+    });
+    expect(await sessionSnapshot(harness, id)).toEqual(before);
+  });
+
+  it('compares If-Match strongly: "00" is not the tag "0"', async () => {
+    const fresh = `etag-${Date.now()}`;
+    expect(
+      (await call('PUT', sessionUrl(fresh), { body: { customerSession: {} } })).headers.get('etag'),
+    ).toBe('"0"');
+    const padded = await call('POST', sessionUrl(fresh, '/close'), { headers: { 'if-match': '"00"' } });
+    expect({ status: padded.status, code: padded.body.errors[0].title }).toEqual({
+      status: 412,
+      code: 'PRECONDITION_FAILED',
+    });
+    expect((await call('POST', sessionUrl(fresh, '/close'), { headers: { 'if-match': '"0"' } })).status).toBe(
+      200,
+    );
+  });
+
+  it('refuses a minPosition past the largest commit position at once (400), rather than waiting for it', async () => {
+    const reply = await call('GET', '/v1/applications/1/sessions?minPosition=18446744073709551616', {
+      key: null,
+      headers: { authorization: `ManagementKey-v1 ${MANAGEMENT_KEY}` },
+    });
+    expect({ status: reply.status, code: reply.body.errors[0].title }).toEqual({
+      status: 400,
+      code: 'INVALID_FIELD',
+    });
+  });
+});
+
 describe('before the application: malformed HTTP and Expect: 100-continue', () => {
   it.each([
     [

@@ -7,6 +7,7 @@ import { createParamDecorator, Injectable, type CanActivate, type ExecutionConte
 import type { IncomingMessage } from 'node:http';
 import { ApiKeys } from '../config/api-keys.provider';
 import { ApiError, ErrorCode } from '../errors/api-error';
+import { headerCount } from '../http/headers';
 
 export interface IntegrationPrincipal {
   applicationId: number;
@@ -34,6 +35,8 @@ export class IntegrationAuthGuard implements CanActivate {
     const header = request.headers.authorization;
     if (!header)
       throw ApiError.of(401, ErrorCode.Unauthorized, 'Missing Authorization header (ApiKey-v1 <key>)');
+    if (headerCount(request, 'authorization') > 1)
+      throw ApiError.of(401, ErrorCode.Unauthorized, 'Authorization header given more than once');
     const key = this.keys.integrationKeyOf(header);
     if (!key) throw ApiError.of(401, ErrorCode.Unauthorized, 'Invalid or unknown integration API key');
     return (request.principal = { applicationId: key.applicationId, keyId: key.keyId });

@@ -1,7 +1,8 @@
 import type { IntegrationKey, ManagementKey } from './api-keys';
 
-const INTEGRATION_SCHEME = /^ApiKey-v1\s+(\S+)\s*$/;
-const MANAGEMENT_SCHEME = /^ManagementKey-v1\s+(\S+)\s*$/;
+// The scheme name is case-insensitive (RFC 9110 §11.1); the key is not.
+const INTEGRATION_SCHEME = /^ApiKey-v1\s+(\S+)\s*$/i;
+const MANAGEMENT_SCHEME = /^ManagementKey-v1\s+(\S+)\s*$/i;
 
 /**
  * The keys the running process accepts, after development keys were filled in, and the one place that reads

@@ -33,7 +33,15 @@ describe('mayContinue', () => {
     parseIntegrationKeys('integration-key-1=1', errors),
     parseManagementKeys('management-key-1=*', errors),
   );
-  const request = (headers: IncomingHttpHeaders) => ({ headers }) as IncomingMessage;
+  /** A request as Node parsed it: `headers` (first Authorization kept) and `rawHeaders` (every copy). */
+  const request = (headers: IncomingHttpHeaders, repeated: [string, string][] = []) =>
+    ({
+      headers,
+      rawHeaders: [
+        ...Object.entries(headers).flatMap(([name, value]) => [name, String(value)]),
+        ...repeated.flat(),
+      ],
+    }) as IncomingMessage;
 
   it('lets a known key send a body within 5 MiB', () => {
     expect(errors).toEqual([]);
@@ -60,5 +68,12 @@ describe('mayContinue', () => {
     ],
   ])('withholds 100 Continue from %s', (_name, headers) => {
     expect(mayContinue(request(headers), keys)).toBe(false);
+  });
+
+  it('withholds 100 Continue from a request with two Authorization headers', () => {
+    const twice = request({ authorization: 'ApiKey-v1 integration-key-1' }, [
+      ['Authorization', 'ApiKey-v1 someone-else'],
+    ]);
+    expect(mayContinue(twice, keys)).toBe(false);
   });
 });

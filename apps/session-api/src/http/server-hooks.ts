@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { ApiKeys } from '../config/api-keys.provider';
 import { ErrorCode } from '../errors/api-error';
 import { toErrorBody } from '../errors/api-exception.filter';
+import { headerCount } from './headers';
 import { MAX_BODY_BYTES } from './json-body.middleware';
 import { markBodyWithheld } from './unread-body';
 
@@ -74,6 +75,7 @@ export function mayContinue(req: IncomingMessage, keys: ApiKeys): boolean {
   const declared = req.headers['content-length'];
   return (
     keys.integrationKeyOf(req.headers.authorization) !== undefined &&
+    headerCount(req, 'authorization') === 1 &&
     !(declared !== undefined && Number(declared) > MAX_BODY_BYTES)
   );
 }

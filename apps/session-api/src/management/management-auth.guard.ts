@@ -7,6 +7,7 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import type { IncomingMessage } from 'node:http';
 import { ApiKeys } from '../config/api-keys.provider';
 import { ApiError, ErrorCode } from '../errors/api-error';
+import { headerCount } from '../http/headers';
 import { parseApplicationIdParam } from './dto/management-params';
 
 @Injectable()
@@ -21,6 +22,8 @@ export class ManagementAuthGuard implements CanActivate {
     if (!header) {
       throw ApiError.of(401, ErrorCode.Unauthorized, 'Missing Authorization header (ManagementKey-v1 <key>)');
     }
+    if (headerCount(request, 'authorization') > 1)
+      throw ApiError.of(401, ErrorCode.Unauthorized, 'Authorization header given more than once');
     const key = this.keys.managementKeyOf(header);
     if (!key) throw ApiError.of(401, ErrorCode.Unauthorized, 'Invalid or unknown management API key');
     const applicationId = parseApplicationIdParam(request.params?.applicationId ?? '');

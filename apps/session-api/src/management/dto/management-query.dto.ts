@@ -1,7 +1,20 @@
 import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
-import { IsIn, IsISO8601, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsIn, IsISO8601, IsOptional, IsString, Length, Matches, ValidateBy } from 'class-validator';
 
-const DECIMAL_INTEGER = /^\d{1,20}$/;
+const UINT64_MAX = 18446744073709551615n;
+
+/** A commit position (`X-Event-Position`): a decimal unsigned 64-bit integer, 0..18446744073709551615. */
+function IsCommitPosition(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isCommitPosition',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'string' && /^\d{1,30}$/.test(value) && BigInt(value) <= UINT64_MAX,
+      defaultMessage: () =>
+        'minPosition must be a decimal integer from 0 to 18446744073709551615 (X-Event-Position)',
+    },
+  });
+}
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /** Every management query may wait for the read models to reach a commit position (`X-Event-Position`). */
@@ -10,7 +23,7 @@ export class MinPositionQueryDto {
     description: 'Wait (at most 5 s, then 503) until the read models processed this commit position',
   })
   @IsOptional()
-  @Matches(DECIMAL_INTEGER, { message: 'minPosition must be a decimal integer (X-Event-Position)' })
+  @IsCommitPosition()
   minPosition?: string;
 }
 

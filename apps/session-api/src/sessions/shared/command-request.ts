@@ -1,5 +1,7 @@
 import type { QueryBus } from '@nestjs/cqrs';
 import type { IntegrationPrincipal } from '../../auth/integration-auth.guard';
+import { ApiError, ErrorCode } from '../../errors/api-error';
+import { headerCount } from '../../http/headers';
 import type { RequestWithContext } from '../../http/request-context';
 import { GetSessionQuery } from '../queries/get-session/get-session.query';
 import { expectedRevision, parseIdempotencyKey, parseIfMatch, parseIntegrationId } from './request-options';
@@ -35,6 +37,8 @@ export async function commandRequest(
 ): Promise<CommandRequest> {
   const dry = options.dry ?? false;
   const integrationId = parseIntegrationId(customerSessionId);
+  if (headerCount(req, 'idempotency-key') > 1)
+    throw ApiError.of(400, ErrorCode.InvalidHeader, 'Idempotency-Key given more than once');
   const idempotencyKey = parseIdempotencyKey(req.headers['idempotency-key']);
   const ifMatch = await expectedRevision(
     parseIfMatch(req.headers['if-match']),

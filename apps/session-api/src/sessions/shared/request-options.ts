@@ -33,7 +33,8 @@ export type IfMatch = { kind: 'any' } | { kind: 'revisions'; revisions: bigint[]
 
 /** One element of an `If-Match` list (it may be empty) and the comma after it: W/ (weak) and the opaque tag. */
 const LIST_ELEMENT = /[ \t]*(?:(W\/)?"([\x21\x23-\x7e\x80-\xff]*)")?[ \t]*(?:,|$)/y;
-const REVISION = /^\d{1,19}$/;
+/** A revision as our ETags write it: no leading zeros, so `"004"` is another tag than `"4"` (strong comparison). */
+const REVISION = /^(?:0|[1-9]\d{0,18})$/;
 
 /** Parses `If-Match`; a header that is no entity-tag list, or names no revision, can never match → 412. */
 export function parseIfMatch(value: string | string[] | undefined): IfMatch | undefined {

@@ -185,6 +185,6 @@ function keyReused(): ApiError {
   return ApiError.of(
     422,
     ErrorCode.IdempotencyKeyReused,
-    'This Idempotency-Key was already used with a different request body',
+    'This Idempotency-Key was already used for a different request (another body, or another dry value)',
   );
 }
