@@ -158,7 +158,8 @@ const rows: RefusalCase[] = [
   { name: 'price as a string', options: withItem({ price: '9.99' }), status: 400, code: 'INVALID_FIELD' },
   { name: 'negative weight', options: withItem({ weight: -1 }), status: 400, code: 'INVALID_FIELD' },
   { name: 'product without a name', options: withItem({ product: {} }), status: 400, code: 'INVALID_FIELD' },
-  { name: 'null item field', options: withItem({ name: null }), status: 400, code: 'INVALID_FIELD' },
+  { name: 'null sku', options: withItem({ sku: null }), status: 400, code: 'INVALID_FIELD' },
+  { name: 'null quantity', options: withItem({ quantity: null }), status: 400, code: 'INVALID_FIELD' },
   {
     name: 'negative item additional cost',
     options: withItem({ additionalCosts: { gift: { price: -1 } } }),

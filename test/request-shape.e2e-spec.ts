@@ -79,6 +79,41 @@ describe('an array where the API expects a JSON object', () => {
     expect(accepted.status).toBe(200);
   });
 
+  it('reads null in an optional cart item field as the field not given, on PUT and on /cart_items', async () => {
+    const id = sid('null-item-fields');
+    const nulls = {
+      name: null,
+      category: null,
+      price: null,
+      product: null,
+      weight: null,
+      height: null,
+      width: null,
+      length: null,
+      attributes: null,
+      additionalCosts: null,
+    };
+    const created = await call('PUT', sessionUrl(id), {
+      body: { customerSession: { cartItems: [{ sku: 'N', quantity: 1, ...nulls }] } },
+    });
+    expect(created.status).toBe(200);
+    const added = await call('POST', sessionUrl(id, '/cart_items'), {
+      body: { cartItems: [{ sku: 'M', quantity: 2, ...nulls, price: 3 }] },
+    });
+    expect(added.status).toBe(200);
+    const [first, second] = added.body.customerSession.cartItems;
+    expect(first).toEqual({ sku: 'N', quantity: 1, position: 0, returnedQuantity: 0, remainingQuantity: 1 });
+    expect(second).toEqual({
+      sku: 'M',
+      quantity: 2,
+      price: 3,
+      position: 1,
+      returnedQuantity: 0,
+      remainingQuantity: 2,
+    });
+    expect(added.body.customerSession.total).toBe(6);
+  });
+
   it('refuses an array as customerSession with 400 at /customerSession and creates nothing', async () => {
     const fresh = sid('session-array-new');
     for (const customerSession of [[{ profileId: 'bob' }], [], [{ profileId: 42, colour: 'red' }]]) {

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsNumber, IsString, Length, MaxLength, Min } from 'class-validator';
-import { IsJsonObject, IsOptionalNotNull, IsPriceMap, NestedObject } from './validators';
+import { IsInt, IsNumber, IsOptional, IsString, Length, MaxLength, Min } from 'class-validator';
+import { IsJsonObject, IsPriceMap, NestedObject } from './validators';
 
 const FINITE = { allowNaN: false, allowInfinity: false };
 
@@ -16,7 +16,11 @@ export class PriceDto {
   price: number;
 }
 
-/** Talon.One `CartItem`, writable fields only (position, returnedQuantity and remainingQuantity are computed). */
+/**
+ * Talon.One `CartItem`, writable fields only (position, returnedQuantity and remainingQuantity are computed).
+ * An optional field sent as `null` is a field not given (generated SDK clients send unset fields as null), as
+ * it is at the session level; `sku` and `quantity` stay required.
+ */
 export class CartItemDto {
   @ApiProperty({ minLength: 1, maxLength: 1000, example: 'SKU-1' })
   @IsString()
@@ -29,59 +33,59 @@ export class CartItemDto {
   quantity: number;
 
   @ApiPropertyOptional({ maxLength: 1000 })
-  @IsOptionalNotNull()
+  @IsOptional()
   @IsString()
   @MaxLength(1000)
   name?: string;
 
   @ApiPropertyOptional({ maxLength: 1000 })
-  @IsOptionalNotNull()
+  @IsOptional()
   @IsString()
   @MaxLength(1000)
   category?: string;
 
   @ApiPropertyOptional({ minimum: 0, example: 19.99 })
-  @IsOptionalNotNull()
+  @IsOptional()
   @IsNumber(FINITE)
   @Min(0)
   price?: number;
 
   @ApiPropertyOptional({ type: ProductDto })
-  @IsOptionalNotNull()
+  @IsOptional()
   @NestedObject(() => ProductDto, { message: 'product must be a JSON object {name}' })
   product?: ProductDto;
 
   @ApiPropertyOptional({ minimum: 0 })
-  @IsOptionalNotNull()
+  @IsOptional()
   @IsNumber(FINITE)
   @Min(0)
   weight?: number;
 
   @ApiPropertyOptional({ minimum: 0 })
-  @IsOptionalNotNull()
+  @IsOptional()
   @IsNumber(FINITE)
   @Min(0)
   height?: number;
 
   @ApiPropertyOptional({ minimum: 0 })
-  @IsOptionalNotNull()
+  @IsOptional()
   @IsNumber(FINITE)
   @Min(0)
   width?: number;
 
   @ApiPropertyOptional({ minimum: 0 })
-  @IsOptionalNotNull()
+  @IsOptional()
   @IsNumber(FINITE)
   @Min(0)
   length?: number;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptionalNotNull()
+  @IsOptional()
   @IsJsonObject()
   attributes?: Record<string, unknown>;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: { $ref: '#/components/schemas/PriceDto' } })
-  @IsOptionalNotNull()
+  @IsOptional()
   @IsPriceMap()
   additionalCosts?: Record<string, PriceDto>;
 }
