@@ -1,16 +1,16 @@
-import { createServer } from 'node:http';
 import { register } from 'prom-client';
 import { parseProjectorConfig, ProjectorConfigError, type ProjectorConfig } from './config';
 import { createLogger } from './logger';
 import { startProjector } from './projector';
+import { projectorHttpServer } from './projector-http';
 
 /**
  * The projector as its own process, configured as `config.ts` reads the environment: the event store
  * (EVENTSTORE_CONNECTION_STRING, by default the embedded one on EMBEDDED_EVENTSTORE_PORT), the read models
- * (DATABASE_URL, SQLite under DATA_DIR when unset), metrics on PROJECTOR_METRICS_HOST:PROJECTOR_METRICS_PORT
- * (default 127.0.0.1:9464, port 0 = none; compose binds 0.0.0.0 so Prometheus in another container can scrape
- * it). A bad value stops it before it connects, with one line per problem (exit code 2). SIGTERM commits the
- * batch in hand and exits.
+ * (DATABASE_URL, SQLite under DATA_DIR when unset), /metrics, /health/live and /health/ready (see
+ * projector-http.ts) on PROJECTOR_METRICS_HOST:PROJECTOR_METRICS_PORT (default 127.0.0.1:9464, port 0 = none;
+ * compose binds 0.0.0.0 so Prometheus in another container can scrape it). A bad value stops it before it
+ * connects, with one line per problem (exit code 2). SIGTERM commits the batch in hand and exits.
  */
 function loadConfig(): ProjectorConfig {
   try {
@@ -39,16 +39,9 @@ async function main(): Promise<void> {
   const host = config.metricsHost;
   const server =
     port > 0
-      ? createServer((req, res) => {
-          if (req.url !== '/metrics') {
-            res.writeHead(404).end();
-            return;
-          }
-          register.metrics().then(
-            (text) => res.writeHead(200, { 'Content-Type': register.contentType }).end(text),
-            () => res.writeHead(500).end(),
-          );
-        }).listen(port, host, () => logger.info({ host, port }, 'projector metrics listening'))
+      ? projectorHttpServer(projector, register).listen(port, host, () =>
+          logger.info({ host, port }, 'projector metrics and health listening'),
+        )
       : undefined;
 
   let stopping = false;

@@ -1,12 +1,19 @@
 import { Counter, Gauge, type Registry, register as defaultRegistry } from 'prom-client';
+import { BATCH_FAILURE_KINDS } from './batch-failures';
 
 export interface LagSource {
-  /** Events received from the subscription and not committed yet. */
-  pendingEvents(): number;
-  /** Server time of the oldest event received and not committed, or of the last one committed while catching up. */
+  /** Events the subscription delivered (up to the log's head as far as it has read) and not committed yet. */
+  lagEvents(): number;
+  /** Server time of the oldest event delivered and not committed, or of the last one committed while catching up. */
   lagSince(): number | undefined;
+  /** The subscription reached the live end, everything it had delivered then is committed, and no batch is failing. */
   caughtUp(): boolean;
+  /** Committed checkpoint. */
   position(): bigint;
+  /** Highest position the subscription has delivered. */
+  head(): bigint;
+  /** Milliseconds since the last batch committed (or since this projector took the lock); undefined on standby. */
+  lastCommitAgeMs(): number | undefined;
   /** Holds the read-model lock (projects) rather than waiting on standby. */
   leader(): boolean;
 }
@@ -16,9 +23,12 @@ const NAMES = [
   'projector_lag_seconds',
   'projector_caught_up',
   'projector_position',
+  'projector_head_position',
+  'projector_last_commit_age_seconds',
   'projector_leader',
   'projector_events_total',
   'projector_batches_total',
+  'projector_batch_failures_total',
   'projector_reconnects_total',
 ] as const;
 
@@ -31,10 +41,10 @@ export function projectorMetrics(source: LagSource, registry: Registry = default
   const registers = [registry];
   new Gauge({
     name: 'projector_lag_events',
-    help: 'Session events received from the event store and not yet committed to the read models',
+    help: 'Session events the subscription delivered (the log head as far as read) and not yet committed to the read models',
     registers,
     collect() {
-      this.set(source.pendingEvents());
+      this.set(source.lagEvents());
     },
   });
   new Gauge({
@@ -48,7 +58,7 @@ export function projectorMetrics(source: LagSource, registry: Registry = default
   });
   new Gauge({
     name: 'projector_caught_up',
-    help: '1 once the subscription has reached the live end of the log',
+    help: '1 when the subscription reached the live end and what it delivered is committed; 0 while a batch fails',
     registers,
     collect() {
       this.set(source.caughtUp() ? 1 : 0);
@@ -56,10 +66,26 @@ export function projectorMetrics(source: LagSource, registry: Registry = default
   });
   new Gauge({
     name: 'projector_position',
-    help: 'Commit position every projection has processed',
+    help: 'Commit position every projection has processed (the committed checkpoint)',
     registers,
     collect() {
       this.set(Number(source.position()));
+    },
+  });
+  new Gauge({
+    name: 'projector_head_position',
+    help: 'Highest commit position the subscription has delivered',
+    registers,
+    collect() {
+      this.set(Number(source.head()));
+    },
+  });
+  new Gauge({
+    name: 'projector_last_commit_age_seconds',
+    help: 'Seconds since the last batch committed (or since this projector took the lock); 0 on standby',
+    registers,
+    collect() {
+      this.set((source.lastCommitAgeMs() ?? 0) / 1000);
     },
   });
   new Gauge({
@@ -70,9 +96,19 @@ export function projectorMetrics(source: LagSource, registry: Registry = default
       this.set(source.leader() ? 1 : 0);
     },
   });
+  const batchFailures = new Counter({
+    name: 'projector_batch_failures_total',
+    help: 'Batches that failed to commit, by kind (rejected, unavailable, conflict, lock_lost, other)',
+    labelNames: ['kind'],
+    registers,
+  });
+  // Every kind from the start: a scrape shows 0 rather than nothing, and the API's mirror of a worker's
+  // metrics learns the label from the first snapshot.
+  for (const kind of BATCH_FAILURE_KINDS) batchFailures.inc({ kind }, 0);
   return {
     events: new Counter({ name: 'projector_events_total', help: 'Session events projected', registers }),
     batches: new Counter({ name: 'projector_batches_total', help: 'Batches committed', registers }),
+    batchFailures,
     reconnects: new Counter({
       name: 'projector_reconnects_total',
       help: 'Subscriptions restarted after the event store or the database failed',

@@ -124,6 +124,9 @@ export function projectorThreadService(context: ProjectorThreadContext) {
         const values = (await snapshot())?.find((m) => m.name === name)?.values ?? [];
         target.reset();
         for (const { labels, value } of values) {
+          // A label the first snapshot did not show would make prom-client throw, and the whole /metrics
+          // with it: the worker's metrics set every label value up front (see projectorMetrics).
+          if (Object.keys(labels).some((label) => !labelNames.includes(label))) continue;
           if (target instanceof Gauge) target.set(labels, value);
           else target.inc(labels, value);
         }

@@ -14,8 +14,16 @@ import {
   ReadModelWriter,
 } from '@session-engine/read-models';
 import type { Logger } from 'pino';
-import { createLogger } from './logger';
 import type { Registry } from 'prom-client';
+import { Backlog } from './backlog';
+import {
+  type BatchFailureKind,
+  classifyBatchError,
+  CONTENT_FAILURES,
+  describeBatchError,
+  retryDelayMs,
+} from './batch-failures';
+import { createLogger } from './logger';
 import { projectorMetrics } from './projector-metrics';
 
 export interface ProjectorOptions {
@@ -46,6 +54,43 @@ export interface ProjectorOptions {
   lockStaleAfterMs?: number;
   /** SQLite: take over a lease held by this process at once (see `ProjectorLockOptions.reclaimFromThisProcess`). */
   reclaimLockOfThisProcess?: boolean;
+  /**
+   * The lock holder counts as stalled (`status().stalled`, the standalone projector's /health/ready answers
+   * 503) when events wait and nothing was committed for this long (default 60 s).
+   */
+  stallAfterMs?: number;
+}
+
+/** The batch that is failing: its first event (stream and type, never the payload) and how often it failed. */
+export interface ProjectorFailure {
+  kind: BatchFailureKind;
+  /** Failed attempts since the projector last committed past the failing events. */
+  attempts: number;
+  /** When the first of them failed (ms since the epoch). */
+  since: number;
+  /** The first event of the last failed batch: where the projector is stuck. */
+  position: bigint;
+  streamId: string;
+  eventType: string;
+  /** Events in the last failed batch (1: the event above is the one the database refuses). */
+  events: number;
+}
+
+export interface ProjectorStatus {
+  leader: boolean;
+  /** See `projector_caught_up`. */
+  caughtUp: boolean;
+  /** The committed checkpoint. */
+  position: bigint;
+  /** The highest position the subscription has delivered. */
+  head: bigint;
+  /** Events delivered and not committed. */
+  lagEvents: number;
+  /** Since the last commit (or since the lock was taken); undefined on standby. */
+  lastCommitAgeMs: number | undefined;
+  /** Leader, events waiting, and no commit for `stallAfterMs`. */
+  stalled: boolean;
+  failure: ProjectorFailure | undefined;
 }
 
 export interface RunningProjector {
@@ -57,10 +102,16 @@ export interface RunningProjector {
   waitForPosition(target: bigint, timeoutMs: number): Promise<boolean>;
   /** True while this projector holds the read-model lock and projects; false on standby. */
   isLeader(): boolean;
+  /** Progress and health, for the standalone projector's /health/ready. */
+  status(): ProjectorStatus;
 }
 
+/** Resubscribing after the event store failed: 100 ms doubling up to 5 s (failed batches: `retryDelayMs`). */
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
+/** A batch that keeps failing is logged at its first failure, when narrowed to one event, then once a minute. */
+const FAILURE_LOG_INTERVAL_MS = 60_000;
+const DEFAULT_STALL_AFTER_MS = 60_000;
 const MIN_STANDBY_POLL_MS = 100;
 /** Bigger batches mean fewer round trips and each row written once per batch; SQLite blocks the thread. */
 const CATCH_UP_MAX_DELAY_MS = 1_000;
@@ -77,6 +128,20 @@ function toProjected(recorded: RecordedSessionEvent): ProjectedEvent {
   };
 }
 
+/** The failures of one batch, until the projector commits past it. */
+interface FailureStreak {
+  kind: BatchFailureKind;
+  attempts: number;
+  since: number;
+  /** Committing up to here ends the streak (the last position of every batch that failed in it). */
+  upTo: bigint;
+  lastLoggedAt: number;
+  suppressed: number;
+  /** A line was logged for a batch of one event. */
+  pinnedLogged: boolean;
+  last: { position: bigint; streamId: string; eventType: string; events: number };
+}
+
 /**
  * Catch-up subscription on `$all` (server-side filter `session-`) → read models.
  * Only the holder of the read-model database's projector lock projects (`projectorLock`); another
@@ -87,13 +152,33 @@ function toProjected(recorded: RecordedSessionEvent): ProjectedEvent {
  * subscription always starts after the committed checkpoint, never from "end": when the event store
  * or the database fails, the uncommitted batch is dropped and the subscription restarts (with
  * back-off) from that checkpoint, so no event is skipped and none is counted twice.
+ *
+ * A batch the database keeps refusing (a row it cannot store) is retried with bounded, jittered exponential
+ * back-off (`retryDelayMs`, 100 ms → 30 s), in halves down to the single event it fails on — the events
+ * before it are committed, and the log names the event (position, stream, type). Lag and caught-up are
+ * measured from the committed checkpoint to the head the subscription has delivered (`Backlog`), so a
+ * stuck projector shows its lag growing, `projector_caught_up` 0 and `projector_last_commit_age_seconds`
+ * climbing.
  */
 class Projector implements RunningProjector {
   private buffer: ProjectedEvent[] = [];
-  private inFlight = 0;
   private committed = 0n;
   private lastCommittedCreated: number | undefined;
-  private isCaughtUp = false;
+  /** The current subscription has reached the live end of the log. */
+  private isLive = false;
+  /** The head when it did: caught up once this is committed. */
+  private liveTarget = 0n;
+  private readonly backlog: Backlog;
+  /** When the last batch committed (or the lock was taken); undefined on standby. */
+  private lastCommitAt: number | undefined;
+  /** Failed batches since the last commit (the retry back-off). */
+  private consecutiveFailures = 0;
+  /** The batch that keeps failing, until the projector commits past it. */
+  private streak: FailureStreak | undefined;
+  /** While narrowing down a failing batch: the largest batch to commit. */
+  private retryLimit: number | undefined;
+  /** The wait before the next attempt after a failed batch (as logged). */
+  private retryInMs = 0;
   private stopping = false;
   private subscription: SessionEventSubscription | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -111,6 +196,7 @@ class Projector implements RunningProjector {
   private readonly batchSize: number;
   private readonly batchDelayMs: number;
   private readonly standbyPollMs: number;
+  private readonly stallAfterMs: number;
 
   constructor(
     private readonly events: SessionEventStore,
@@ -124,17 +210,62 @@ class Projector implements RunningProjector {
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE[database.dialect];
     this.batchDelayMs = options.batchDelayMs ?? 50;
     this.standbyPollMs = Math.max(options.standbyPollMs ?? 5_000, MIN_STANDBY_POLL_MS);
+    this.stallAfterMs = options.stallAfterMs ?? DEFAULT_STALL_AFTER_MS;
     this.committed = writer.resumePosition() ?? 0n;
+    this.backlog = new Backlog(this.committed);
     this.metrics = projectorMetrics(
       {
-        pendingEvents: () => this.buffer.length + this.inFlight,
+        lagEvents: () => this.backlog.size,
         lagSince: () => this.lagSince(),
-        caughtUp: () => this.isCaughtUp,
+        caughtUp: () => this.caughtUp(),
         position: () => this.committed,
+        head: () => this.backlog.head,
+        lastCommitAgeMs: () => this.lastCommitAgeMs(),
         leader: () => this.isLeader(),
       },
       options.registry,
     );
+  }
+
+  status(): ProjectorStatus {
+    const leader = this.isLeader();
+    const lastCommitAgeMs = this.lastCommitAgeMs();
+    const lagEvents = this.backlog.size;
+    const streak = this.streak;
+    return {
+      leader,
+      caughtUp: this.caughtUp(),
+      position: this.committed,
+      head: this.backlog.head,
+      lagEvents,
+      lastCommitAgeMs,
+      stalled:
+        leader && lagEvents > 0 && lastCommitAgeMs !== undefined && lastCommitAgeMs >= this.stallAfterMs,
+      failure: streak && {
+        kind: streak.kind,
+        attempts: streak.attempts,
+        since: streak.since,
+        ...streak.last,
+      },
+    };
+  }
+
+  /**
+   * Caught up: the subscription reached the live end, everything it had delivered by then is committed, and
+   * no batch is failing. Events arriving live afterwards do not clear it; a failed batch does.
+   */
+  private caughtUp(): boolean {
+    return (
+      this.isLeader() &&
+      this.isLive &&
+      this.streak === undefined &&
+      this.consecutiveFailures === 0 &&
+      this.committed >= this.liveTarget
+    );
+  }
+
+  private lastCommitAgeMs(): number | undefined {
+    return this.lastCommitAt === undefined || !this.isLeader() ? undefined : Date.now() - this.lastCommitAt;
   }
 
   isLeader(): boolean {
@@ -181,9 +312,9 @@ class Projector implements RunningProjector {
   }
 
   private lagSince(): number | undefined {
-    const oldest = this.buffer[0]?.created;
+    const oldest = this.backlog.oldestCreated;
     if (oldest !== undefined) return Date.parse(oldest);
-    if (this.inFlight > 0 || !this.isCaughtUp) return this.lastCommittedCreated;
+    if (this.isLeader() && !this.isLive) return this.lastCommittedCreated;
     return undefined;
   }
 
@@ -224,6 +355,8 @@ class Projector implements RunningProjector {
         // Whoever held the lock before may have moved the checkpoints: start from what is stored.
         await this.writer.reload();
         this.committed = this.writer.resumePosition() ?? 0n;
+        this.backlog.reset(this.committed);
+        this.lastCommitAt = Date.now();
         this.notifyWaiters();
         this.logger.info({ position: this.committed.toString() }, 'projector holds the read-model lock');
         await this.project(lease);
@@ -233,7 +366,12 @@ class Projector implements RunningProjector {
       } finally {
         await lease.release().catch(() => undefined);
         this.lease = undefined;
-        this.isCaughtUp = false;
+        this.isLive = false;
+        this.lastCommitAt = undefined;
+        this.consecutiveFailures = 0;
+        this.streak = undefined;
+        this.retryLimit = undefined;
+        this.backlog.reset(this.committed);
       }
     }
   }
@@ -242,19 +380,26 @@ class Projector implements RunningProjector {
     let backoff = MIN_BACKOFF_MS;
     while (!this.stopping && lease.isHeld()) {
       const from = this.writer.resumePosition();
-      this.isCaughtUp = false;
+      this.isLive = false;
       try {
-        this.subscription = this.events.subscribeToSessionEvents({ fromPosition: from });
-        this.subscription.onCaughtUp(() => {
-          this.isCaughtUp = true;
+        const subscription = this.events.subscribeToSessionEvents({ fromPosition: from });
+        this.subscription = subscription;
+        subscription.onCaughtUp(() => {
+          if (this.subscription !== subscription) return;
+          this.isLive = true;
+          this.liveTarget = this.backlog.head;
         });
-        this.logger.info({ fromPosition: from?.toString() ?? 'start' }, 'projector subscribed');
+        const retrying = this.streak !== undefined;
+        this.logger[retrying ? 'debug' : 'info'](
+          { fromPosition: from?.toString() ?? 'start' },
+          'projector subscribed',
+        );
         // Arrays of what has arrived, not one awaited step per event (see EventSubscription.batches).
-        for await (const arrived of this.subscription.batches(Math.min(this.batchSize, 1000))) {
+        for await (const arrived of subscription.batches(Math.min(this.batchSize, 1000))) {
           if (this.stopping || !lease.isHeld()) break;
           backoff = MIN_BACKOFF_MS;
           for (const recorded of arrived) this.enqueue(toProjected(recorded));
-          if (this.buffer.length >= this.batchSize) {
+          if (this.buffer.length >= (this.retryLimit ?? this.batchSize)) {
             // One batch commits while the next one fills: reading and writing overlap.
             await this.committing;
             this.committing = this.flush();
@@ -277,11 +422,19 @@ class Projector implements RunningProjector {
         this.timer = undefined;
         this.buffer = [];
         await this.flushing;
+        const batchFailed = this.flushError !== undefined;
         this.flushError = undefined;
         if (!lease.isHeld() || this.stopping) break;
         // A conflict re-read the checkpoints: go on from what is stored.
         this.committed = this.writer.resumePosition() ?? this.committed;
+        this.backlog.committed(this.committed);
+        this.notifyWaiters();
         this.metrics.reconnects.inc();
+        if (batchFailed) {
+          // Logged (rate-limited) where it failed; wait longer after each failure in a row.
+          await this.sleep(this.retryInMs);
+          continue;
+        }
         this.logger.warn({ err: error, retryInMs: backoff }, 'projector subscription failed; resubscribing');
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
@@ -290,6 +443,7 @@ class Projector implements RunningProjector {
   }
 
   private enqueue(event: ProjectedEvent): void {
+    this.backlog.delivered(event.position, event.created);
     this.buffer.push(event);
     this.lastArrival = Date.now();
     if (this.timer === undefined) this.armTimer(this.lastArrival);
@@ -305,7 +459,7 @@ class Projector implements RunningProjector {
       this.timer = undefined;
       const now = Date.now();
       const flowing = now - this.lastArrival < this.batchDelayMs;
-      if (!this.isCaughtUp && flowing && now - firstArrival < CATCH_UP_MAX_DELAY_MS) {
+      if (!this.isLive && flowing && now - firstArrival < CATCH_UP_MAX_DELAY_MS) {
         this.armTimer(firstArrival);
         return;
       }
@@ -328,33 +482,145 @@ class Projector implements RunningProjector {
     if (this.buffer.length === 0) return this.flushing;
     const batchPromise = this.flushing.then(async () => {
       this.waiting = undefined;
-      const batch = this.buffer;
-      this.buffer = [];
+      const batch = this.takeBatch();
       if (batch.length === 0) return;
-      this.inFlight += batch.length;
+      if (this.flushError) return; // a failed batch must not be followed by a later one
+      const lease = this.lease;
+      if (!lease?.isHeld()) return; // the lock is gone: the next holder projects these events
+      const upTo = batch[batch.length - 1]!.position;
       try {
-        if (this.flushError) return; // a failed batch must not be followed by a later one
-        const lease = this.lease;
-        if (!lease?.isHeld()) return; // the lock is gone: the next holder projects these events
-        const upTo = batch[batch.length - 1].position;
         await this.writer.apply(batch, upTo, (trx) => lease.fence(trx));
-        this.committed = this.writer.resumePosition() ?? upTo;
-        const created = batch[batch.length - 1].created;
-        this.lastCommittedCreated = created === undefined ? undefined : Date.parse(created);
-        this.metrics.events.inc(batch.length);
-        this.metrics.batches.inc();
-        this.notifyWaiters();
       } catch (error) {
         this.flushError = error;
-        this.logger.error({ err: error }, 'projector batch failed');
+        this.batchFailed(batch, error);
         void this.subscription?.close().catch(() => undefined);
-      } finally {
-        this.inFlight -= batch.length;
+        return;
       }
+      this.batchCommitted(batch, upTo);
     });
     this.waiting = batchPromise;
     this.flushing = batchPromise;
     return batchPromise;
+  }
+
+  /** The buffer, or while a failing batch is narrowed down its first `retryLimit` events (the rest follow). */
+  private takeBatch(): ProjectedEvent[] {
+    const limit = this.retryLimit;
+    if (limit === undefined || this.buffer.length <= limit) {
+      const batch = this.buffer;
+      this.buffer = [];
+      return batch;
+    }
+    const batch = this.buffer.slice(0, limit);
+    this.buffer = this.buffer.slice(limit);
+    if (this.timer === undefined) this.armTimer(Date.now());
+    return batch;
+  }
+
+  private batchCommitted(batch: ProjectedEvent[], upTo: bigint): void {
+    this.committed = this.writer.resumePosition() ?? upTo;
+    this.backlog.committed(this.committed);
+    this.lastCommitAt = Date.now();
+    this.consecutiveFailures = 0;
+    const created = batch[batch.length - 1]!.created;
+    this.lastCommittedCreated = created === undefined ? undefined : Date.parse(created);
+    this.metrics.events.inc(batch.length);
+    this.metrics.batches.inc();
+    const streak = this.streak;
+    if (streak && this.committed >= streak.upTo) {
+      this.streak = undefined;
+      this.retryLimit = undefined;
+      this.logger.info(
+        {
+          position: this.committed.toString(),
+          failedAttempts: streak.attempts,
+          failingForMs: Date.now() - streak.since,
+        },
+        'projector committed past the batch that failed; projecting again',
+      );
+    }
+    this.notifyWaiters();
+  }
+
+  /**
+   * Counts and logs a batch that did not commit. One that may have failed on its contents is retried in
+   * halves, down to the one event it fails on (the events before it commit). The log line names the
+   * batch's first event — stream, type and position, never the payload — and the attempts so far: at error
+   * on the first failure and when narrowed down to one event, then at most once a minute.
+   */
+  private batchFailed(batch: ProjectedEvent[], error: unknown): void {
+    const kind = classifyBatchError(error);
+    this.metrics.batchFailures.inc({ kind });
+    this.consecutiveFailures += 1;
+    const first = batch[0]!;
+    const upTo = batch[batch.length - 1]!.position;
+    const at = {
+      position: first.position.toString(),
+      streamId: first.streamId,
+      eventType: first.event.type,
+      events: batch.length,
+      lastPosition: upTo.toString(),
+    };
+    const described = describeBatchError(error);
+    const retryInMs = retryDelayMs(this.consecutiveFailures);
+    this.retryInMs = retryInMs;
+    if (kind === 'conflict' || kind === 'lock_lost') {
+      // Another projector moved the checkpoints or took the lock: nothing is stuck, the loop re-reads them.
+      this.logger.warn(
+        { error: described, kind, ...at },
+        'projector batch rolled back; resuming from the stored checkpoints',
+      );
+      return;
+    }
+    const content = CONTENT_FAILURES.has(kind);
+    if (content) this.retryLimit = Math.max(1, Math.floor(batch.length / 2));
+    const now = Date.now();
+    const last = {
+      position: first.position,
+      streamId: first.streamId,
+      eventType: first.event.type,
+      events: batch.length,
+    };
+    const streak = (this.streak ??= {
+      kind,
+      attempts: 0,
+      since: now,
+      upTo,
+      lastLoggedAt: 0,
+      suppressed: 0,
+      pinnedLogged: false,
+      last,
+    });
+    streak.kind = kind;
+    streak.attempts += 1;
+    streak.last = last;
+    if (upTo > streak.upTo) streak.upTo = upTo;
+    const single = content && batch.length === 1;
+    const pinned = single && !streak.pinnedLogged;
+    const fields = {
+      error: described,
+      kind,
+      attempt: streak.attempts,
+      failingSince: new Date(streak.since).toISOString(),
+      retryInMs,
+      ...at,
+    };
+    if (streak.attempts === 1 || pinned || now - streak.lastLoggedAt >= FAILURE_LOG_INTERVAL_MS) {
+      if (single) streak.pinnedLogged = true;
+      this.logger.error(
+        { ...fields, suppressed: streak.suppressed },
+        single
+          ? 'projector cannot commit this event; retrying'
+          : content
+            ? 'projector batch failed; retrying in smaller batches'
+            : 'projector batch failed; retrying',
+      );
+      streak.lastLoggedAt = now;
+      streak.suppressed = 0;
+    } else {
+      streak.suppressed += 1;
+      this.logger.debug(fields, 'projector batch failed again');
+    }
   }
 
   private notifyWaiters(): void {

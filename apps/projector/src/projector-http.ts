@@ -1,0 +1,68 @@
+/**
+ * The standalone projector's HTTP endpoint (main.ts): `GET /metrics` (Prometheus text), `GET /health/live`
+ * (the process answers) and `GET /health/ready` — 200 while the projector projects or waits on standby,
+ * 503 `{"status":"stalled", …}` while it holds the lock, events wait, and nothing has committed for
+ * `stallAfterMs` (a batch the database keeps refusing, or a database it cannot reach). A standby is ready:
+ * it is healthy, and a rolling update waits for the new projector to be ready while the old one holds the
+ * lock. The API's own /health/ready does not look at the projector (it serves the write path).
+ */
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { RunningProjector } from './projector';
+
+function json(res: import('node:http').ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+}
+
+/** What /health/ready answers: the status code and the body. */
+export function readiness(projector: Pick<RunningProjector, 'status'>): { status: number; body: unknown } {
+  const s = projector.status();
+  const body = {
+    status: s.stalled ? 'stalled' : 'ok',
+    leader: s.leader,
+    caughtUp: s.caughtUp,
+    position: s.position.toString(),
+    head: s.head.toString(),
+    lagEvents: s.lagEvents,
+    lastCommitAgeSeconds: s.lastCommitAgeMs === undefined ? null : Math.round(s.lastCommitAgeMs / 1000),
+    // Where it is stuck: stream and type of the event, never its payload or the database's message.
+    failure: s.failure && {
+      kind: s.failure.kind,
+      attempts: s.failure.attempts,
+      since: new Date(s.failure.since).toISOString(),
+      position: s.failure.position.toString(),
+      streamId: s.failure.streamId,
+      eventType: s.failure.eventType,
+      events: s.failure.events,
+    },
+  };
+  return { status: s.stalled ? 503 : 200, body };
+}
+
+export function projectorHttpServer(projector: Pick<RunningProjector, 'status'>, registry: Registry): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      return;
+    }
+    switch (path) {
+      case '/metrics':
+        registry.metrics().then(
+          (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
+          () => res.writeHead(500).end(),
+        );
+        return;
+      case '/health/live':
+        json(res, 200, { status: 'ok' });
+        return;
+      case '/health/ready': {
+        const { status, body } = readiness(projector);
+        json(res, status, body);
+        return;
+      }
+      default:
+        res.writeHead(404).end();
+    }
+  });
+}
