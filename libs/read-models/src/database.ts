@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'pg';
@@ -9,7 +9,9 @@ import { migrateToLatest } from './migrations';
  * Read-model tables. Money columns are NUMERIC in PostgreSQL and decimal TEXT in SQLite: both come
  * back as decimal strings and are added up with decimal.js, never as floats. Times are ISO-8601 text.
  * Aggregate tables have a single text key (`id`) so a batch loads its rows with one `IN (…)` on both
- * databases.
+ * databases. On PostgreSQL the text columns that may be too long for an index entry have generated
+ * `<column>_key` columns (not listed here) that the indexes are on, and the tables hold U+0000 as
+ * U+FFFD (postgres-text.ts).
  */
 export interface ReadModelTables {
   projection_checkpoints: { projection: string; position: string };
@@ -122,6 +124,12 @@ export function openedReadModelDb(
 ): { dialect: SqlDialectName; sqlite?: Database.Database } | undefined {
   return OPENED.get(db);
 }
+
+/** Whether `db` (any Kysely instance: a transaction, `withSchema`, `withPlugin`…) talks to PostgreSQL. */
+export function isPostgres(db: { getExecutor(): { readonly adapter: unknown } }): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
 const STATEMENT_CACHE_SIZE = 200;
 
 /**

@@ -1,11 +1,12 @@
 import { type Kysely, type Migration, Migrator, sql } from 'kysely';
 import type { SqlDialectName } from './database';
+import { textKeySql } from './postgres-text';
 
 /**
  * Schema changes, in code so they ship with the build and run at start-up (Kysely's Migrator
  * takes a lock, so an API and a projector starting together apply them once).
  */
-function migrations(dialect: SqlDialectName): Record<string, Migration> {
+export function readModelMigrations(dialect: SqlDialectName): Record<string, Migration> {
   const money = dialect === 'postgres' ? sql`numeric` : sql`text`;
   // Sort keys compare byte-wise on both databases, whatever PostgreSQL's default collation is.
   const sortable = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
@@ -149,6 +150,65 @@ function migrations(dialect: SqlDialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0003_text_keys': {
+      // PostgreSQL: a b-tree entry holds at most 2704 bytes, and stream names, profile ids, integration
+      // ids, SKUs (and the keys made of them) reach ~4000 (1000 code points of 4-byte UTF-8). Each such
+      // column gets a generated column `<column>_key` — its UTF-8 bytes when short, their SHA-256 when
+      // long, at most 256 bytes (`textKeySql`, postgres-text.ts) — and the unique constraints and indexes
+      // move onto the key columns; queries compare the key and the text. Existing rows stay (the tables are rewritten once to fill the key columns, under an
+      // exclusive lock). SQLite: no such limit, nothing changes.
+      async up(db: Kysely<unknown>) {
+        if (dialect !== 'postgres') return;
+        const run = (query: string) => sql.raw(query).execute(db);
+        const key = (column: string) =>
+          `add column ${column}_key bytea not null generated always as (${textKeySql(column)}) stored`;
+        await run(
+          `alter table sessions drop constraint if exists sessions_pkey, ${key('stream_id')}, ` +
+            `${key('profile_id')}, ${key('integration_id')}`,
+        );
+        await run('drop index if exists sessions_app_profile_id_idx');
+        await run('drop index if exists sessions_app_integration_id_idx');
+        await run('create unique index sessions_stream_key_uq on sessions (stream_id_key)');
+        await run(
+          'create index sessions_app_profile_key_idx on sessions (application_id, profile_id_key, id)',
+        );
+        await run(
+          'create index sessions_app_integration_key_idx on sessions (application_id, integration_id_key, id)',
+        );
+
+        await run(`alter table session_coupons ${key('stream_id')}, ${key('code')}`);
+        await run('drop index if exists session_coupons_stream_idx');
+        await run('drop index if exists session_coupons_code_idx');
+        await run('create index session_coupons_stream_key_idx on session_coupons (stream_id_key)');
+        await run(
+          'create index session_coupons_app_code_key_idx on session_coupons (application_id, code_key)',
+        );
+
+        await run(
+          `alter table profile_sessions drop constraint if exists profile_sessions_pkey, ${key('stream_id')}`,
+        );
+        await run('create unique index profile_sessions_stream_key_uq on profile_sessions (stream_id_key)');
+
+        await run(
+          'alter table customer_profiles drop constraint if exists customer_profiles_pkey, ' +
+            `drop constraint if exists customer_profiles_app_profile_uq, ${key('id')}, ${key('profile_id')}`,
+        );
+        await run('create unique index customer_profiles_id_key_uq on customer_profiles (id_key)');
+        await run(
+          'create unique index customer_profiles_app_profile_key_uq on customer_profiles (application_id, profile_id_key)',
+        );
+
+        await run(`alter table sku_analytics drop constraint if exists sku_analytics_pkey, ${key('id')}`);
+        await run('create unique index sku_analytics_id_key_uq on sku_analytics (id_key)');
+
+        await run(
+          `alter table projection_streams drop constraint if exists projection_streams_pk, ${key('stream_id')}`,
+        );
+        await run(
+          'create unique index projection_streams_stream_key_uq on projection_streams (projection, stream_id_key)',
+        );
+      },
+    },
   };
 }
 
@@ -159,7 +219,7 @@ export async function migrateToLatest(
 ): Promise<void> {
   const migrator = new Migrator({
     db,
-    provider: { getMigrations: async () => migrations(dialect) },
+    provider: { getMigrations: async () => readModelMigrations(dialect) },
     // Kysely looks for its migration tables in every schema unless told which one is ours.
     ...(schema ? { migrationTableSchema: schema } : {}),
   });

@@ -1,5 +1,6 @@
 import type { ReadModelDb, ReadModelTables } from './database';
 import { normalize } from './money';
+import { withoutKeyColumns } from './postgres-text';
 
 const TABLES: { table: keyof ReadModelTables; order: string[]; money: string[] }[] = [
   { table: 'sessions', order: ['stream_id'], money: ['total'] },
@@ -16,8 +17,9 @@ const TABLES: { table: keyof ReadModelTables; order: string[]; money: string[] }
 ];
 
 /**
- * Every read-model row, in key order, with money in canonical decimal form and ids as numbers:
- * two databases holding the same read models dump equal (the crash test and `verify` rely on it).
+ * Every read-model row, in key order, with money in canonical decimal form and ids as numbers, without
+ * PostgreSQL's generated key columns: two databases holding the same read models dump equal (the crash
+ * test and `verify` rely on it).
  */
 export async function dumpReadModels(db: ReadModelDb): Promise<Record<string, Record<string, unknown>[]>> {
   const dump: Record<string, Record<string, unknown>[]> = {};
@@ -26,7 +28,7 @@ export async function dumpReadModels(db: ReadModelDb): Promise<Record<string, Re
     for (const column of order) query = query.orderBy(column as never);
     const rows = (await query.execute()) as Record<string, unknown>[];
     dump[table] = rows.map((row) => {
-      const copy: Record<string, unknown> = { ...row };
+      const copy: Record<string, unknown> = withoutKeyColumns(table, { ...row });
       for (const column of money) copy[column] = normalize(copy[column] as string);
       if ('id' in copy && table === 'sessions') copy.id = Number(copy.id);
       return copy;

@@ -1,8 +1,9 @@
 import type { CustomerSessionV2, SessionStatus } from '@session-engine/session-domain';
 import Decimal from 'decimal.js';
-import { type ExpressionBuilder, sql } from 'kysely';
-import type { ReadModelDb, ReadModelTables } from './database';
+import { type ExpressionBuilder, type RawBuilder, sql } from 'kysely';
+import { isPostgres, type ReadModelDb, type ReadModelTables } from './database';
 import { add, toNumber, type Money } from './money';
+import { textKey, textKeyColumn, withoutNul } from './postgres-text';
 import { emptyDailyRow } from './projections/daily-analytics.projection';
 import { lowestCheckpoint, readCheckpoints } from './read-model-writer';
 import { profileFromColumns } from './writers/customer-profiles.writer';
@@ -66,9 +67,14 @@ function likePattern(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-function textFilter(eb: SessionsEb, column: TextColumn, value: string, partial: boolean) {
-  if (!partial) return eb(column, '=', value);
-  return eb(sql.ref(`${column}_lc`), 'like', sql<string>`${likePattern(value)} escape '\\'`);
+/**
+ * `column = value`, or with `key` (PostgreSQL, a column with a key column — postgres-text.ts) the key
+ * column equal to the value's key and the text equal: its index answers, with the text's answer.
+ */
+function sameText(column: string, value: string, key?: string): RawBuilder<boolean> {
+  const ref = sql.ref(column);
+  if (key === undefined) return sql<boolean>`${ref} = ${value}`;
+  return sql<boolean>`${sql.ref(key)} = ${textKey(sql.val(value))} and ${ref} = ${value}`;
 }
 
 function isoTime(value: string): string {
@@ -83,9 +89,32 @@ function dayList(from: string, to: string): string[] {
   return days;
 }
 
-/** The management API's reads. Every answer is built from the read models only. */
+/**
+ * The management API's reads. Every answer is built from the read models only. On PostgreSQL, text
+ * filters are read as the rows were written (U+0000 as U+FFFD) and long text columns are found by
+ * their text key (postgres-text.ts); the answers are those SQLite gives.
+ */
 export class ReadModelQueries {
-  constructor(private readonly db: ReadModelDb) {}
+  private readonly postgres: boolean;
+  /** A filter's text as the rows hold it. */
+  private readonly text: (value: string) => string;
+
+  constructor(private readonly db: ReadModelDb) {
+    this.postgres = isPostgres(db);
+    this.text = this.postgres ? withoutNul : (value) => value;
+  }
+
+  /** The key column of `table.column` on PostgreSQL, if it has one. */
+  private key(table: string, column: string, alias = table): string | undefined {
+    const key = this.postgres ? textKeyColumn(table, column) : undefined;
+    return key && `${alias}.${key}`;
+  }
+
+  private textFilter(eb: SessionsEb, column: TextColumn, value: string, partial: boolean) {
+    const text = this.text(value);
+    if (partial) return eb(sql.ref(`${column}_lc`), 'like', sql<string>`${likePattern(text)} escape '\\'`);
+    return sameText(`sessions.${column}`, text, this.key('sessions', column));
+  }
 
   /** The commit position every projection has processed (0 when nothing yet). */
   async processedPosition(): Promise<bigint> {
@@ -105,23 +134,31 @@ export class ReadModelQueries {
       ['store_integration_id', q.storeIntegrationId],
     ];
     for (const [column, value] of texts) {
-      if (value !== undefined) query = query.where((eb) => textFilter(eb, column, value, partial));
+      if (value !== undefined) query = query.where((eb) => this.textFilter(eb, column, value, partial));
     }
     if (q.coupon !== undefined) {
-      const coupon = q.coupon;
-      query = query.where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom('session_coupons as c')
-            .select(sql.lit(1).as('one'))
-            .whereRef('c.stream_id', '=', 'sessions.stream_id')
-            .where(
-              partial
-                ? sql<boolean>`c.code_lc like ${likePattern(coupon)} escape '\\'`
-                : sql<boolean>`c.code = ${coupon}`,
-            ),
-        ),
-      );
+      const coupon = this.text(q.coupon);
+      const applicationId = q.applicationId;
+      const codeKey = this.key('session_coupons', 'code', 'c');
+      query = query.where((eb) => {
+        let coupons = eb
+          .selectFrom('session_coupons as c')
+          .select(sql.lit(1).as('one'))
+          .whereRef('c.stream_id', '=', 'sessions.stream_id');
+        if (this.postgres) {
+          // The session's coupon rows by its stream's key, a code by its key (both indexed).
+          coupons = coupons
+            .where(sql<boolean>`c.stream_id_key = sessions.stream_id_key`)
+            .where('c.application_id', '=', applicationId);
+        }
+        return eb.exists(
+          coupons.where(
+            partial
+              ? sql<boolean>`c.code_lc like ${likePattern(coupon)} escape '\\'`
+              : sameText('c.code', coupon, codeKey),
+          ),
+        );
+      });
     }
     if (q.state !== undefined) query = query.where('state', '=', q.state);
     if (q.createdBefore !== undefined) query = query.where('created', '<', isoTime(q.createdBefore));
@@ -157,7 +194,13 @@ export class ReadModelQueries {
       .selectFrom('customer_profiles')
       .selectAll()
       .where('application_id', '=', applicationId)
-      .where('profile_id', '=', profileId)
+      .where(
+        sameText(
+          'customer_profiles.profile_id',
+          this.text(profileId),
+          this.key('customer_profiles', 'profile_id'),
+        ),
+      )
       .executeTakeFirst();
     if (!row) return undefined;
     const p = profileFromColumns(row);

@@ -8,6 +8,7 @@
  */
 import type { ReadModelDb, ReadModelTables, SqlDialectName } from './database';
 import { normalize } from './money';
+import { comparableText, withoutKeyColumns } from './postgres-text';
 import { parseSessionStream, type ProjectedEvent } from './projected-event';
 import type { ProfileState } from './projections/customer-profiles.projection';
 import type { DailyAnalyticsRow } from './projections/daily-analytics.projection';
@@ -121,10 +122,18 @@ export class ReadModelRecomputation {
 
   /**
    * The expected rows of every table, in table order, as `(key, row)` visits (rows in the stored
-   * tables' column form, money canonical), and each table's keys alone: `compare` checks each row
-   * as it is made, without a map of every expected row.
+   * tables' column form, money canonical, text comparable — `comparableRow`), and each table's keys
+   * alone: `compare` checks each row as it is made, without a map of every expected row.
    */
   private tables(): ExpectedTable[] {
+    return this.rawTables().map(({ table, rows }) => ({
+      table,
+      rows: (visit, keysOnly) =>
+        rows((key, row) => visit(comparableText(key), keysOnly ? row : comparableRow(row)), keysOnly),
+    }));
+  }
+
+  private rawTables(): ExpectedTable[] {
     const streams = (visit: (key: string, row: Row) => void, keysOnly: boolean) => {
       for (const [projection, state] of [
         ['daily_analytics', this.daily],
@@ -272,6 +281,18 @@ interface ExpectedTable {
 
 const NO_ROW: Row = Object.freeze({});
 
+/**
+ * A row's text as verify compares it (`comparableText`): U+0000 read as U+FFFD, as the PostgreSQL read
+ * models hold it (postgres-text.ts), on both sides whatever the database. Changes the row in place.
+ */
+function comparableRow(row: Row): Row {
+  for (const field in row) {
+    const value = row[field];
+    if (typeof value === 'string') row[field] = comparableText(value, field.endsWith('_json'));
+  }
+  return row;
+}
+
 export interface StoredReadModels {
   checkpoints: Checkpoints;
   rows: Record<ComparedTable, Map<string, Row>>;
@@ -295,7 +316,8 @@ function applicationOf(table: ComparedTable, row: Row): number {
 /**
  * The stored rows and checkpoints, read in one transaction so they are one consistent snapshot
  * (the projector commits rows and checkpoints together). Rows in the comparison's form: money
- * canonical, analytics in the projections' row shape.
+ * canonical, analytics in the projections' row shape, text comparable (`comparableRow`), without
+ * PostgreSQL's generated key columns (derived from the text compared).
  */
 export async function readStoredReadModels(
   db: ReadModelDb,
@@ -341,7 +363,7 @@ export async function readStoredReadModels(
       for (const raw of await select(table)) {
         if (options.applicationId !== undefined && applicationOf(table, raw) !== options.applicationId)
           continue;
-        const row = shape[table](raw);
+        const row = comparableRow(shape[table](withoutKeyColumns(table, raw)));
         map.set(keyOf[table](row), row);
       }
       rows[table] = map;
@@ -373,7 +395,10 @@ function sortByKey(found: ReadModelMismatch[]): void {
   found.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
 }
 
-/** Every difference between the expected and the stored rows, table by table, in key order. */
+/**
+ * Every difference between the expected and the stored rows, table by table, in key order. Both as
+ * `expectedRows()` and `readStoredReadModels` give them (text comparable).
+ */
 export function compareReadModels(
   expected: Record<ComparedTable, Map<string, Row>>,
   stored: Record<ComparedTable, Map<string, Row>>,

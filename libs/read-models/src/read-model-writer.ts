@@ -1,4 +1,5 @@
-import { openedReadModelDb, type ReadModelDb } from './database';
+import { isPostgres, openedReadModelDb, type ReadModelDb } from './database';
+import { eventsWithoutNul } from './postgres-text';
 import type { ProjectedEvent } from './projected-event';
 import { kyselyRowStore, postgresRowStore, type RowStore, sqliteRowStore } from './row-store';
 import { customerProfilesWriter } from './writers/customer-profiles.writer';
@@ -63,10 +64,13 @@ export class ReadModelWriter {
     private checkpoints: Checkpoints,
     private readonly writers: readonly ProjectionWriter[],
     private readonly rowStore: (trx: ReadModelDb) => RowStore,
+    /** PostgreSQL: the events with U+0000 read as U+FFFD (postgres-text.ts). */
+    private readonly readEvents: (events: readonly ProjectedEvent[]) => readonly ProjectedEvent[],
   ) {}
 
   static async open(db: ReadModelDb, writers = PROJECTION_WRITERS): Promise<ReadModelWriter> {
-    return new ReadModelWriter(db, await readCheckpoints(db), writers, rowStoreFor(db));
+    const readEvents = isPostgres(db) ? eventsWithoutNul : (events: readonly ProjectedEvent[]) => events;
+    return new ReadModelWriter(db, await readCheckpoints(db), writers, rowStoreFor(db), readEvents);
   }
 
   /** Reads the stored checkpoints again (a projector that just became the leader, or after a conflict). */
@@ -91,12 +95,13 @@ export class ReadModelWriter {
    * `CheckpointConflictError` — a checkpoint never moves backwards and no batch is applied twice.
    */
   async apply(
-    events: readonly ProjectedEvent[],
+    batch: readonly ProjectedEvent[],
     upTo: bigint,
     fence?: (trx: ReadModelDb) => Promise<void>,
   ): Promise<void> {
     const pending = this.writers.filter((w) => (this.checkpoints.get(w.name) ?? -1n) < upTo);
     if (pending.length === 0) return;
+    const events = this.readEvents(batch);
     try {
       await this.db.transaction().execute(async (trx) => {
         if (fence) await fence(trx);

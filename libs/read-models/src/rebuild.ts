@@ -37,6 +37,7 @@ import {
   type ReadModelTables,
 } from './database';
 import type { ProjectedEvent } from './projected-event';
+import { eventsWithoutNul } from './postgres-text';
 import { projectorLock, type ProjectorLease } from './projector-lock';
 import { PROJECTION_WRITERS, readCheckpoints, type Checkpoints } from './read-model-writer';
 import { kyselyRowStore } from './row-store';
@@ -136,6 +137,8 @@ function tablesOf(projections: readonly ProjectionName[]): Table[] {
 export class ReadModelRebuild {
   private readonly staged = new Map<ProjectionName, bigint | undefined>();
   private readonly writers: ProjectionWriter[];
+  /** PostgreSQL: the events with U+0000 read as U+FFFD, as the projector's writer reads them. */
+  private readonly readEvents: (events: readonly ProjectedEvent[]) => readonly ProjectedEvent[];
 
   private constructor(
     private readonly live: ReadModelDatabase,
@@ -146,6 +149,7 @@ export class ReadModelRebuild {
     private readonly lease: ProjectorLease,
   ) {
     this.writers = PROJECTION_WRITERS.filter((w) => projections.includes(w.name));
+    this.readEvents = live.dialect === 'postgres' ? eventsWithoutNul : (events) => events;
     for (const name of projections) this.staged.set(name, undefined);
   }
 
@@ -214,6 +218,7 @@ export class ReadModelRebuild {
     upTo: bigint,
     limits: Checkpoints,
   ): Promise<void> {
+    const read = this.readEvents(events);
     const moved: { projection: string; position: string }[] = [];
     const next = new Map<ProjectionName, bigint>();
     for (const writer of this.writers) {
@@ -222,7 +227,7 @@ export class ReadModelRebuild {
       const to = upTo < limit ? upTo : limit;
       const from = this.staged.get(writer.name);
       if (from !== undefined && from >= to) continue;
-      const unseen = events.filter((e) => (from === undefined || e.position > from) && e.position <= to);
+      const unseen = read.filter((e) => (from === undefined || e.position > from) && e.position <= to);
       if (unseen.length > 0) await writer.apply(kyselyRowStore(trx), unseen);
       moved.push({ projection: writer.name, position: to.toString() });
       next.set(writer.name, to);
@@ -337,7 +342,8 @@ class PostgresCopy {
       if (flows.length > 0) {
         const flowNames = sql.join(flows.map((p) => sql.lit(p)));
         await sql`delete from ${live('projection_streams')} where projection in (${flowNames})`.execute(trx);
-        await sql`insert into ${live('projection_streams')} select * from ${build('projection_streams')} where projection in (${flowNames})`.execute(
+        // Named columns: `select *` would include the generated key column, which cannot be inserted.
+        await sql`insert into ${live('projection_streams')} (projection, stream_id, revision) select projection, stream_id, revision from ${build('projection_streams')} where projection in (${flowNames})`.execute(
           trx,
         );
       }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { type Kysely, sql } from 'kysely';
-import type { ReadModelTables } from './database';
+import { isPostgres, type ReadModelTables } from './database';
+import { textKeyColumn, textKeySql } from './postgres-text';
 import { chunk, selectIn, upsert } from './sql-helpers';
 
 type Table = keyof ReadModelTables;
@@ -38,6 +39,8 @@ export interface RowStore {
 }
 
 export function kyselyRowStore(db: Kysely<ReadModelTables>): RowStore {
+  // PostgreSQL finds rows by the key columns of long texts (postgres-text.ts), which the builder does not know.
+  if (isPostgres(db)) return postgresRowStore(db);
   return {
     selectIn: (table, column, values, where) => selectIn(db, table, column, values, where),
     upsert: (table, keyColumns, rows) => upsert(db, table, keyColumns, rows),
@@ -70,13 +73,20 @@ function ident(name: string): string {
   return `"${name}"`;
 }
 
-function upsertSql(table: string, columns: readonly string[], keyColumns: readonly string[], source: string) {
+/** `conflictTarget`: the column `ON CONFLICT (…)` names for a key column (PostgreSQL: its key column). */
+function upsertSql(
+  table: string,
+  columns: readonly string[],
+  keyColumns: readonly string[],
+  source: string,
+  conflictTarget: (column: string) => string = ident,
+) {
   const updates = columns
     .filter((c) => !keyColumns.includes(c))
     .map((c) => `${ident(c)} = excluded.${ident(c)}`);
   return (
     `insert into ${ident(table)} (${columns.map(ident).join(', ')}) ${source} ` +
-    `on conflict (${keyColumns.map(ident).join(', ')}) ` +
+    `on conflict (${keyColumns.map(conflictTarget).join(', ')}) ` +
     (updates.length > 0 ? `do update set ${updates.join(', ')}` : 'do nothing')
   );
 }
@@ -154,33 +164,46 @@ export function sqliteRowStore(sqlite: Database.Database): RowStore {
 const POSTGRES_ROWS_PER_STATEMENT = 2_000;
 
 /**
+ * `column` equal to one of `keys`. Where the column has a key column (postgres-text.ts), by the key —
+ * what its index is on — and by the text: `key = any(array(keys' keys))`, which PostgreSQL answers with
+ * an index scan whatever its statistics (a join on the keys was planned as a hash join over the whole
+ * table while the statistics lagged behind a fast-growing table, hashing every row).
+ */
+function inKeys(table: string, column: string, keys: readonly string[]) {
+  const key = textKeyColumn(table, column);
+  const text = sql`${sql.ref(column)} = any(${keys}::text[])`;
+  if (key === undefined) return text;
+  return sql`${sql.ref(key)} = any(array(select ${sql.raw(textKeySql('k'))} from unnest(${keys}::text[]) as k)) and ${text}`;
+}
+
+/**
  * PostgreSQL inside a Kysely transaction (the tables are found through the connection's `search_path`).
  * Rows go as one JSON array per statement, turned into rows of the table's own type by
  * `json_populate_recordset(null::table, $1)` — text, integers and decimal strings land in their
- * columns exactly as bound parameters would; key lists go as one text array.
+ * columns exactly as bound parameters would; key lists go as one text array. Long text columns are
+ * found, and kept unique, by their generated key columns (never written here); `selectIn` returns those
+ * too. The rows hold no U+0000: the writers see the events with it read as U+FFFD (postgres-text.ts).
  */
 export function postgresRowStore(trx: Kysely<ReadModelTables>): RowStore {
   return {
     async selectIn(table, column, values, where) {
       const keys = [...new Set(values)];
       if (keys.length === 0) return [];
-      const result = where
-        ? await sql<
-            ReadModelTables[typeof table]
-          >`select * from ${sql.table(table)} where ${sql.ref(where.column)} = ${where.value} and ${sql.ref(column)} = any(${keys}::text[])`.execute(
-            trx,
-          )
-        : await sql<
-            ReadModelTables[typeof table]
-          >`select * from ${sql.table(table)} where ${sql.ref(column)} = any(${keys}::text[])`.execute(trx);
+      const filter = where ? sql`${sql.ref(where.column)} = ${where.value} and ` : sql``;
+      const result = await sql<
+        ReadModelTables[typeof table]
+      >`select * from ${sql.table(table)} where ${filter}${inKeys(table, column, keys)}`.execute(trx);
       return result.rows;
     },
     async upsert(table, keyColumns, rows) {
-      await jsonRows(trx, table, rows, (columns, source) => upsertSql(table, columns, keyColumns, source));
+      const target = (column: string) => ident(textKeyColumn(table, column) ?? column);
+      await jsonRows(trx, table, rows, (columns, source) =>
+        upsertSql(table, columns, keyColumns, source, target),
+      );
     },
     async deleteIn(table, column, values) {
       if (values.length === 0) return;
-      await sql`delete from ${sql.table(table)} where ${sql.ref(column)} = any(${[...values]}::text[])`.execute(
+      await sql`delete from ${sql.table(table)} where ${inKeys(table, column, [...new Set(values)])}`.execute(
         trx,
       );
     },
