@@ -11,3 +11,15 @@ export class CliError extends Error {
 
 /** Exit codes: 0 fine, 1 the audit found a problem (mismatch, conflicting import), 2 could not run. */
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
+
+/**
+ * The reader of stdout went away (`session-replay export | head -1`): the command stops where it is and the
+ * CLI exits quietly with code 0 — the reader got what it asked for, and a reader that failed reports its own
+ * exit status (`set -o pipefail`).
+ */
+export class StdoutClosedError extends Error {
+  override readonly name = 'StdoutClosedError';
+  constructor() {
+    super('stdout was closed by its reader');
+  }
+}

@@ -4,7 +4,8 @@
  * could not run (bad flags, unknown session, store not reachable).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { CliError, EXIT } from './cli-error';
+import { parseAtTime, type AtTime } from './at-time';
+import { CliError, EXIT, StdoutClosedError } from './cli-error';
 import { digestCommand } from './commands/digest';
 import { historyCommand } from './commands/history';
 import { rebuildCommand } from './commands/rebuild';
@@ -29,13 +30,12 @@ function revision(value: string): number {
   return Number(value);
 }
 
-function isoTime(value: string): string {
-  if (
-    !/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) ||
-    Number.isNaN(Date.parse(value))
-  )
-    throw new InvalidArgumentError('--at must be an ISO-8601 time, e.g. 2025-03-01T12:00:00Z.');
-  return value;
+function isoTime(value: string): AtTime {
+  try {
+    return parseAtTime(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -77,11 +77,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .addOption(application(true))
     .addOption(new Option('--at-revision <revision>', 'state after this revision').argParser(revision))
     .addOption(
-      new Option('--at <time>', 'state at this ISO-8601 time').argParser(isoTime).conflicts('atRevision'),
+      new Option(
+        '--at <time>',
+        'state at this time: 2025-03-01T12:00:00Z, 2025-03-01T12:00:00+01:00, or a date (00:00 UTC)',
+      )
+        .argParser(isoTime)
+        .conflicts('atRevision'),
     )
     .addOption(json())
     .action(
-      async (id: string, o: { application: number; atRevision?: number; at?: string; json?: boolean }) => {
+      async (id: string, o: { application: number; atRevision?: number; at?: AtTime; json?: boolean }) => {
         exitCode = await stateCommand(io, open(), id, o);
       },
     );
@@ -146,6 +151,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
+    // The reader of stdout went away (`export | head -1`): stop quietly.
+    if (error instanceof StdoutClosedError) return EXIT.ok;
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
       return EXIT.usage; // commander has printed the message

@@ -3,18 +3,33 @@
  * a hint, when nothing answers: the CLI is often run against a store that is not started.
  */
 import { EsdbClientAdapter, SessionEventStore } from '@session-engine/event-store';
-import { openReadModelDatabase, type ReadModelDatabase } from '@session-engine/read-models';
+import {
+  openReadModelDatabase,
+  type ReadModelDatabase,
+  type ReadModelTables,
+} from '@session-engine/read-models';
+import Database from 'better-sqlite3';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Pool } from 'pg';
 import { CliError } from './cli-error';
 import type { ReplayConfig } from './config';
 
 const CONNECT_TIMEOUT_MS = 3000;
 const SQLITE_FILE = 'read-models.sqlite';
 
+/** Read models opened read-only (verify): `schema` false when their tables were never created. */
+export interface ReadOnlyReadModels extends ReadModelDatabase {
+  /** Where they are, for messages: the SQLite file, or `DATABASE_URL` (and its schema). */
+  where: string;
+  schema: boolean;
+}
+
 export class Connections {
   private adapter?: EsdbClientAdapter;
   private database?: ReadModelDatabase;
+  private readOnly?: ReadOnlyReadModels;
 
   constructor(readonly config: ReplayConfig) {}
 
@@ -57,8 +72,70 @@ export class Connections {
     return this.database;
   }
 
+  /**
+   * The read models for reading only (verify): no migration, nothing created — SQLite opened read-only, a
+   * PostgreSQL session whose transactions are read-only. Whether their tables exist is in `schema`.
+   */
+  async readModelsReadOnly(): Promise<ReadOnlyReadModels> {
+    if (!this.readOnly) {
+      const { databaseUrl, dataDir, schema } = this.config;
+      const file = join(dataDir, SQLITE_FILE);
+      if (!databaseUrl && !existsSync(file)) {
+        throw new CliError(
+          `No read models at ${file}: run \`npm start\` once, or set DATA_DIR or DATABASE_URL.`,
+        );
+      }
+      const where = databaseUrl ? `DATABASE_URL${schema ? ` (schema ${schema})` : ''}` : file;
+      let database: ReadModelDatabase | undefined;
+      try {
+        if (databaseUrl) {
+          const pool = new Pool({ connectionString: databaseUrl, max: 2 });
+          const db = new Kysely<ReadModelTables>({
+            dialect: new PostgresDialect({
+              pool,
+              // Before any query of ours on each connection: read-only transactions, and the schema.
+              onCreateConnection: async (connection) => {
+                await connection.executeQuery(CompiledQuery.raw('set default_transaction_read_only = on'));
+                if (schema)
+                  await connection.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`));
+              },
+            }),
+          });
+          database = { db, dialect: 'postgres', close: () => db.destroy() };
+        } else {
+          const sqlite = new Database(file, { readonly: true, fileMustExist: true });
+          sqlite.pragma('busy_timeout = 5000');
+          const db = new Kysely<ReadModelTables>({ dialect: new SqliteDialect({ database: sqlite }) });
+          database = { db, dialect: 'sqlite', close: () => db.destroy() };
+        }
+        const present =
+          database.dialect === 'postgres'
+            ? (
+                await sql<{
+                  present: boolean;
+                }>`select to_regclass('projection_checkpoints') is not null as present`.execute(database.db)
+              ).rows[0]?.present === true
+            : (
+                await sql<{
+                  name: string;
+                }>`select name from sqlite_master where type = 'table' and name = 'projection_checkpoints'`.execute(
+                  database.db,
+                )
+              ).rows.length > 0;
+        this.readOnly = { ...database, where, schema: present };
+      } catch (error) {
+        await database?.close().catch(() => undefined);
+        throw new CliError(
+          `Cannot open the read-model database (${databaseUrl ? 'DATABASE_URL' : dataDir}): ${(error as Error).message}`,
+        );
+      }
+    }
+    return this.readOnly;
+  }
+
   async close(): Promise<void> {
     await this.adapter?.close().catch(() => undefined);
     await this.database?.close().catch(() => undefined);
+    await this.readOnly?.close().catch(() => undefined);
   }
 }

@@ -44,25 +44,55 @@ export function formatValue(value: unknown, max = 60): string {
 }
 
 export interface Progress {
+  /** `value` done so far; a `total` (or a value beyond the total) makes the bar longer. */
   update(value: number, total?: number): void;
+  /** A message while the bar is drawn: the bar's line is cleared first, and redrawn below it. */
+  note(text: string): void;
+  /** Ends the bar and clears its line (idempotent). */
   stop(): void;
 }
 
-export function progressBar(io: CliIo, options: OutputOptions, label: string, total: number): Progress {
+/**
+ * A bar on stderr counting `unit` (the unit the command's summary counts: events, streams), drawn only when
+ * stderr is a terminal and `--no-progress` is not given. `total` may be an estimate: the bar grows when the
+ * work turns out larger. Stop it in a `finally`: a bar left running keeps the cursor hidden.
+ */
+export function progressBar(
+  io: CliIo,
+  options: OutputOptions,
+  label: string,
+  total: number,
+  unit: string,
+): Progress {
   if (options.progress === false || !io.stderr.isTTY)
-    return { update: () => undefined, stop: () => undefined };
+    return { update: () => undefined, note: (text) => void io.stderr.write(text), stop: () => undefined };
   const bar = new SingleBar({
     stream: io.stderr as NodeJS.WritableStream,
-    format: `${label} [{bar}] {percentage}% | {value}/{total}`,
+    format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit}`,
     hideCursor: true,
     clearOnComplete: true,
   });
-  bar.start(Math.max(total, 1), 0);
+  let current = 0;
+  let limit = Math.max(total, 1);
+  let running = true;
+  bar.start(limit, 0);
   return {
     update: (value, newTotal) => {
-      if (newTotal !== undefined) bar.setTotal(Math.max(newTotal, 1));
+      if (!running) return;
+      current = value;
+      const wanted = Math.max(newTotal ?? limit, value, 1);
+      if (wanted !== limit) bar.setTotal((limit = wanted));
       bar.update(value);
     },
-    stop: () => bar.stop(),
+    note: (text) => {
+      if (running) io.stderr.write('\r\x1b[2K');
+      io.stderr.write(text);
+      if (running) bar.update(current);
+    },
+    stop: () => {
+      if (!running) return;
+      running = false;
+      bar.stop();
+    },
   };
 }

@@ -6,7 +6,9 @@ import {
   type Checkpoints,
   type ProjectedEvent,
   type ProjectionName,
+  type ReadModelDatabase,
 } from '@session-engine/read-models';
+import { sql } from 'kysely';
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
 import { printJson, printTable, progressBar, type CliIo, type OutputOptions } from '../io';
@@ -17,6 +19,24 @@ const BATCH = 2000;
 const CLOSE_ENOUGH = 1000;
 const MAX_ROUNDS = 20;
 const SWAP_ATTEMPTS = 10;
+/** The bar moves every this many events (and at the end of each round). */
+const PROGRESS_EVERY = 250;
+
+/**
+ * How many session events the live read models have projected: Σ (revision + 1) over the live sessions
+ * rows — the progress bar's estimate of the events to rebuild from (0 if it cannot be read).
+ */
+async function projectedEventCount(live: ReadModelDatabase): Promise<number> {
+  try {
+    const row = await live.db
+      .selectFrom('sessions')
+      .select(sql<string | number>`coalesce(sum(revision + 1), 0)`.as('events'))
+      .executeTakeFirst();
+    return Number(row?.events ?? 0);
+  } catch {
+    return 0;
+  }
+}
 
 function highest(checkpoints: Checkpoints): bigint | undefined {
   let max: bigint | undefined;
@@ -61,31 +81,32 @@ export async function rebuildCommand(
   });
   let events = 0;
   let rounds = 0;
+  // The bar counts events, as the summary does. How many the log holds up to the live checkpoints is known
+  // only once read: the live sessions table's revisions give the estimate, and the bar grows if it is short.
+  const bar = progressBar(io, options, 'rebuild', await projectedEventCount(live), 'events');
   try {
-    const bar = progressBar(io, options, 'rebuild', 1);
     for (; rounds < MAX_ROUNDS; rounds++) {
       const limits = await rebuild.liveCheckpoints();
       const upTo = highest(limits);
       if (upTo === undefined) break;
       const after = rebuild.lowestPosition();
       if (after !== undefined && after >= upTo) break;
-      bar.update(Number(after ?? 0n), Number(upTo));
       let batch: ProjectedEvent[] = [];
       let inRound = 0;
       for await (const event of sessionEvents(sessions, { after, upTo })) {
         batch.push(event);
         inRound++;
+        if (inRound % PROGRESS_EVERY === 0) bar.update(events + inRound);
         if (batch.length >= BATCH) {
           await rebuild.apply(batch, event.position, limits);
-          bar.update(Number(event.position));
           batch = [];
         }
       }
       await rebuild.apply(batch, upTo, limits);
       events += inRound;
+      bar.update(events);
       if (inRound < CLOSE_ENOUGH) break;
     }
-    bar.stop();
 
     // The swap catches up under the lock from events read just before it (never reading the log while
     // holding the lock); if the projector got further meanwhile, read on and try again.
@@ -102,10 +123,12 @@ export async function rebuildCommand(
         // Behind the projector, a lock timeout or a deadlock with a projector batch: rolled back, try again.
         if (attempt >= SWAP_ATTEMPTS) throw error;
         if (!(error instanceof RebuildBehindError))
-          io.stderr.write(`swap attempt ${attempt} failed (${(error as Error).message}); retrying\n`);
+          bar.note(`swap attempt ${attempt} failed (${(error as Error).message}); retrying\n`);
       }
     }
     events += swap.caughtUpEvents;
+    bar.update(events, events);
+    bar.stop();
     const result = {
       projections,
       events,
@@ -129,6 +152,7 @@ export async function rebuildCommand(
     }
     return 0;
   } finally {
+    bar.stop();
     await rebuild.close();
   }
 }

@@ -1,4 +1,5 @@
 import { fold, toCustomerSessionV2 } from '@session-engine/session-domain';
+import type { AtTime } from '../at-time';
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
 import { printFields, printJson, printTable, type CliIo } from '../io';
@@ -7,14 +8,15 @@ import { readSessionStream } from './session-stream';
 export interface StateOptions {
   application: number;
   atRevision?: number;
-  at?: string;
+  at?: AtTime;
   json?: boolean;
 }
 
 /**
  * The session as it was after revision R, or at time T (the events whose time `at` — the time the
  * session's `updated` shows — is not later than T), folded by the domain's own `fold` and shaped by the
- * same `toCustomerSessionV2` the API's GET answers with.
+ * same `toCustomerSessionV2` the API's GET answers with. The instant `--at` named is printed in UTC: in the
+ * table output, and on stderr with --json (whose stdout is exactly what GET returns, nothing more).
  */
 export async function stateCommand(
   io: CliIo,
@@ -36,23 +38,29 @@ export async function stateCommand(
     }
     events = events.filter((e) => Number(e.revision) <= options.atRevision!);
   } else if (options.at !== undefined) {
-    const at = Date.parse(options.at);
+    const at = options.at.epochMs;
     const cut = events.findIndex((e) => Date.parse(e.event.data.at) > at);
     events = cut === -1 ? events : events.slice(0, cut);
     if (events.length === 0) {
       throw new CliError(
-        `Session "${integrationId}" did not exist yet at ${options.at} (created ${stream.recorded[0].event.data.at}).`,
+        `Session "${integrationId}" did not exist yet at ${options.at.instant} (--at ${options.at.input}; created ${stream.recorded[0].event.data.at}).`,
       );
     }
   }
   const state = fold(events.map((e) => e.event))!;
   const customerSession = toCustomerSessionV2(state);
+  const revision = Number(events[events.length - 1].revision);
+  const instant =
+    options.at === undefined
+      ? undefined
+      : `at ${options.at.instant} (--at ${options.at.input}${options.at.dateOnly ? ': a date, read as 00:00 UTC' : ''})`;
   if (options.json) {
     printJson(io, { customerSession });
+    if (instant) io.stderr.write(`${stream.name} ${instant}: revision ${revision} of ${last}\n`);
     return 0;
   }
-  const revision = Number(events[events.length - 1].revision);
   io.stdout.write(`${stream.name} at revision ${revision} of ${last} (${state.updated})\n`);
+  if (instant) io.stdout.write(`state ${instant}: the events up to that instant\n`);
   const { cartItems, ...fields } = customerSession;
   printFields(io, Object.entries(fields));
   if (cartItems.length > 0) {

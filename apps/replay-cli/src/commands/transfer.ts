@@ -2,19 +2,26 @@
  * export / import: the event-sourced streams (`session-…` and the profile claims `profile-…`) as NDJSON,
  * to move them between the embedded store and EventStoreDB/KurrentDB.
  *
- * Line 1: {"format":"session-engine/streams","version":1,"exportedAt":…,"source":…}
+ * Line 1: {"format":"session-engine/streams","version":1,"exportedAt":…,"streams":N} — import requires it
+ * first and checks at the end that N stream lines (and, when the header has "events", that many events) came.
  * Then one line per stream, in the order streams first appear in the log:
  *   {"stream":"session-1-abc","digest":{…},"events":[{"revision":0,"id":"…","type":"…","data":{…},"metadata":{…},"created":"…"}]}
  * Import appends each stream with its own event ids, the first chunk with expected revision `no_stream`,
  * the next ones with the exact revision reached, then checks the imported stream's digest against the line's.
  * Idempotency records (`idempotency-…`, kept 24 h) are not exported: they are a cache, not history.
  */
-import { StreamRevisionConflict, type EsdbClientAdapter, type JsonObject } from '@session-engine/event-store';
+import {
+  PROFILE_CLAIMED,
+  StreamRevisionConflict,
+  type EsdbClientAdapter,
+  type JsonObject,
+} from '@session-engine/event-store';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { CliError, EXIT } from '../cli-error';
+import { SESSION_EVENT_SCHEMA_VERSIONS } from '@session-engine/session-domain';
+import { CliError, EXIT, StdoutClosedError } from '../cli-error';
 import type { Connections } from '../connections';
-import { printJson, printTable, progressBar, type CliIo, type OutputOptions } from '../io';
+import { printJson, printTable, progressBar, type CliIo, type OutputOptions, type Progress } from '../io';
 import { digestOf, type StreamDigestValue } from '../stream-digest';
 
 export const EXPORT_FORMAT = 'session-engine/streams';
@@ -60,56 +67,149 @@ export async function exportCommand(
   io.stdout.write(
     `${JSON.stringify({ format: EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString(), streams: names.length })}\n`,
   );
-  const bar = progressBar(io, options, 'export', names.length);
+  const bar = progressBar(io, options, 'export', names.length, 'streams');
   let events = 0;
-  for (const [index, name] of names.entries()) {
-    const stored = await client.readStream(name);
-    const line: ExportedStream = {
-      stream: name,
-      digest: digestOf(name, stored),
-      events: stored.map((e) => ({
-        revision: Number(e.revision),
-        id: e.id,
-        type: e.type,
-        data: e.data,
-        metadata: e.metadata,
-        created: e.created,
-      })),
-    };
-    events += stored.length;
-    io.stdout.write(`${JSON.stringify(line)}\n`);
-    bar.update(index + 1);
+  try {
+    for (const [index, name] of names.entries()) {
+      const stored = await client.readStream(name);
+      const line: ExportedStream = {
+        stream: name,
+        digest: digestOf(name, stored),
+        events: stored.map((e) => ({
+          revision: Number(e.revision),
+          id: e.id,
+          type: e.type,
+          data: e.data,
+          metadata: e.metadata,
+          created: e.created,
+        })),
+      };
+      events += stored.length;
+      io.stdout.write(`${JSON.stringify(line)}\n`);
+      bar.update(index + 1);
+    }
+  } finally {
+    bar.stop();
   }
-  bar.stop();
   io.stderr.write(`exported ${names.length} stream(s), ${events} event(s)\n`);
   return EXIT.ok;
 }
 
-function parseStreamLine(text: string, lineNumber: number): ExportedStream | undefined {
+/** Line 1 of an export. `events` is optional (exports of this version do not write it). */
+export interface ExportHeader {
+  format: typeof EXPORT_FORMAT;
+  version: 1;
+  exportedAt?: string;
+  streams: number;
+  events?: number;
+}
+
+/** The streams export writes, and the event types each may hold (what the engine itself appends). */
+const STREAM_CATEGORIES: {
+  pattern: RegExp;
+  form: string;
+  types: readonly string[];
+  /** The schema versions readers know, per type (`metadata.schemaVersion`, 1 when absent). */
+  versions?: Readonly<Record<string, number>>;
+}[] = [
+  {
+    pattern: /^session-([1-9]\d*)-./s,
+    form: 'session-{applicationId}-{integrationId}',
+    types: Object.keys(SESSION_EVENT_SCHEMA_VERSIONS),
+    versions: SESSION_EVENT_SCHEMA_VERSIONS,
+  },
+  {
+    pattern: /^profile-([1-9]\d*)-./s,
+    form: 'profile-{applicationId}-{profileId}',
+    types: [PROFILE_CLAIMED],
+  },
+];
+
+const isNonNegativeInteger = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+function parseJsonLine(text: string, lineNumber: number): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     throw new CliError(`line ${lineNumber}: not JSON`);
   }
-  const line = value as Partial<ExportedStream> & { format?: string; version?: number };
-  if (line.format !== undefined) {
-    if (line.format !== EXPORT_FORMAT || line.version !== 1)
-      throw new CliError(`line ${lineNumber}: unknown export format ${line.format} v${line.version}`);
-    return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new CliError(`line ${lineNumber}: not a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+/** Line 1: the header, or a refusal saying what the file is instead. */
+export function parseHeader(text: string, lineNumber: number): ExportHeader {
+  const notAnExport = `line ${lineNumber}: not an export — an export's first line is its header {"format":"${EXPORT_FORMAT}","version":1,…,"streams":N}`;
+  let header: Record<string, unknown>;
+  try {
+    header = parseJsonLine(text, lineNumber);
+  } catch {
+    throw new CliError(`${notAnExport}; this line is not JSON`);
   }
+  if (header.format === undefined) {
+    throw new CliError(
+      `${notAnExport}${typeof header.stream === 'string' ? ' (this is a stream line: the beginning of the file is missing)' : ''}`,
+    );
+  }
+  if (header.format !== EXPORT_FORMAT || header.version !== 1)
+    throw new CliError(
+      `line ${lineNumber}: unknown export format ${String(header.format)} v${String(header.version)}`,
+    );
+  if (!isNonNegativeInteger(header.streams))
+    throw new CliError(`line ${lineNumber}: the header has no stream count ("streams": N)`);
+  if (header.events !== undefined && !isNonNegativeInteger(header.events))
+    throw new CliError(`line ${lineNumber}: the header's event count ("events") is not a number`);
+  return header as unknown as ExportHeader;
+}
+
+/**
+ * A stream line, checked before anything of it is appended: its shape, a stream name of the categories
+ * export writes, and event types the engine knows for that category (with a schema version it can read).
+ */
+export function parseStreamLine(text: string, lineNumber: number): ExportedStream {
+  const line = parseJsonLine(text, lineNumber) as Partial<ExportedStream> & { format?: unknown };
+  if (line.format !== undefined)
+    throw new CliError(
+      `line ${lineNumber}: a second header (two exports joined into one file?); import each file on its own`,
+    );
   if (typeof line.stream !== 'string' || !Array.isArray(line.events) || line.events.length === 0)
     throw new CliError(`line ${lineNumber}: expected {"stream", "events": [...]}`);
+  const stream = line.stream;
+  const category = STREAM_CATEGORIES.find((c) => c.pattern.test(stream));
+  const application = category && Number(category.pattern.exec(stream)![1]);
+  if (!category || !Number.isSafeInteger(application))
+    throw new CliError(
+      `line ${lineNumber}: stream "${stream}" is not one an export writes (${STREAM_CATEGORIES.map((c) => c.form).join(' or ')}); nothing of it was appended`,
+    );
   line.events.forEach((event, i) => {
     if (
       event?.revision !== i ||
       typeof event.id !== 'string' ||
       typeof event.type !== 'string' ||
       typeof event.data !== 'object' ||
-      typeof event.metadata !== 'object'
+      event.data === null ||
+      typeof event.metadata !== 'object' ||
+      event.metadata === null
     )
       throw new CliError(
-        `line ${lineNumber} (${line.stream}): event ${i} needs revision ${i}, id, type, data and metadata`,
+        `line ${lineNumber} (${stream}): event ${i} needs revision ${i}, id, type, data and metadata`,
+      );
+    if (!category.types.includes(event.type))
+      throw new CliError(
+        `line ${lineNumber} (${stream}): event ${i} has type "${event.type}", which is not an event of ${category.form} streams (${category.types.join(', ')}); nothing of this stream was appended`,
+      );
+    const current = category.versions?.[event.type];
+    const version = event.metadata.schemaVersion;
+    if (
+      current !== undefined &&
+      version !== undefined &&
+      (typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > current)
+    )
+      throw new CliError(
+        `line ${lineNumber} (${stream}): event ${i} (${event.type}) has schema version ${JSON.stringify(version)}; this engine reads versions 1..${current} (written by a newer version?); nothing of this stream was appended`,
       );
   });
   return line as ExportedStream;
@@ -135,17 +235,33 @@ function chunks(events: ExportedEvent[]): ExportedEvent[][] {
 
 type Outcome = 'imported' | 'already present' | 'conflict' | 'digest mismatch';
 
-async function importStream(client: EsdbClientAdapter, line: ExportedStream): Promise<Outcome> {
-  const expected = digestOf(line.stream, line.events.map(withBigRevision)).sha256;
+/**
+ * Appends one stream line. A stream already there with the same history is skipped; one holding only the
+ * line's first events (an import interrupted inside a long stream) gets the rest appended; any other
+ * history is a conflict. `appended`: the events this call appended.
+ */
+async function importStream(
+  client: EsdbClientAdapter,
+  line: ExportedStream,
+): Promise<{ outcome: Outcome; appended: number }> {
+  const digest = (events: ExportedEvent[]) => digestOf(line.stream, events.map(withBigRevision)).sha256;
+  const expected = digest(line.events);
   // The line's own digest (from the source store) must match its events: an edited file is refused.
-  if (line.digest !== undefined && line.digest.sha256 !== expected) return 'digest mismatch';
+  if (line.digest !== undefined && line.digest.sha256 !== expected)
+    return { outcome: 'digest mismatch', appended: 0 };
   const readBack = async () => digestOf(line.stream, await client.readStream(line.stream)).sha256;
   // A stream already there: a second import of the same file finds the same history, or a conflict.
-  const existing = await client.readStream(line.stream, { direction: 'backwards', maxCount: 1 });
-  if (existing.length > 0) return (await readBack()) === expected ? 'already present' : 'conflict';
-  let revision: bigint | 'no_stream' = 'no_stream';
+  const existing = await client.readStream(line.stream);
+  if (existing.length > 0) {
+    const present = digestOf(line.stream, existing).sha256;
+    if (present === expected) return { outcome: 'already present', appended: 0 };
+    if (existing.length >= line.events.length || present !== digest(line.events.slice(0, existing.length)))
+      return { outcome: 'conflict', appended: 0 };
+  }
+  let revision: bigint | 'no_stream' = existing.length > 0 ? BigInt(existing.length - 1) : 'no_stream';
+  const rest = line.events.slice(existing.length);
   try {
-    for (const chunk of chunks(line.events)) {
+    for (const chunk of chunks(rest)) {
       const outcome = await client.appendToStream(
         line.stream,
         chunk.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })),
@@ -155,12 +271,50 @@ async function importStream(client: EsdbClientAdapter, line: ExportedStream): Pr
     }
   } catch (error) {
     if (!(error instanceof StreamRevisionConflict)) throw error;
-    return 'conflict'; // written to concurrently while importing
+    return { outcome: 'conflict', appended: 0 }; // written to concurrently while importing
   }
-  return (await readBack()) === expected ? 'imported' : 'digest mismatch';
+  return (await readBack()) === expected
+    ? { outcome: 'imported', appended: rest.length }
+    : { outcome: 'digest mismatch', appended: rest.length };
 }
 
 const withBigRevision = (e: ExportedEvent) => ({ ...e, revision: BigInt(e.revision) });
+
+interface ImportProgress {
+  counts: Record<Outcome, string[]>;
+  /** Events appended by this run. */
+  events: number;
+  /** Stream lines read (whatever their outcome). */
+  streams: number;
+  /** Events on the stream lines read. */
+  eventsRead: number;
+}
+
+/** What this run did before it stopped, and that running it again is safe. */
+function doneSoFar(progress: ImportProgress, lineNumber: number): string {
+  const { counts, events } = progress;
+  const done =
+    progress.streams === 0
+      ? 'Nothing was imported before it.'
+      : `Before line ${lineNumber}: ${counts.imported.length} stream(s) imported (${events} event(s) appended), ` +
+        `${counts['already present'].length} already present, ` +
+        `${counts.conflict.length + counts['digest mismatch'].length} refused (conflict or digest mismatch).`;
+  return (
+    `${done} Nothing from line ${lineNumber} on was imported. Fix the file (or export again) and run the same import ` +
+    'again: it is safe — streams already imported are recognised by their digest and skipped.'
+  );
+}
+
+function npmBannerError(preamble: string[]): CliError {
+  const banner = preamble.find((l) => l.startsWith('> '))!;
+  return new CliError(
+    `line ${preamble.indexOf(banner) + 1}: "${banner}" is npm's banner, not an export: the file was written ` +
+      "through `npm run` without `-s`, which prints its own lines on stdout before the command's. " +
+      'Nothing was imported. Export again with `npm run -s replay -- export > sessions.ndjson` (or ' +
+      '`./apps/replay-cli/bin/session-replay.js export > sessions.ndjson`); do not cut the lines off by hand — ' +
+      'the file may be damaged in other ways.',
+  );
+}
 
 export async function importCommand(
   io: CliIo,
@@ -168,35 +322,81 @@ export async function importCommand(
   options: OutputOptions,
 ): Promise<number> {
   const { client } = await connections.eventStore();
-  const counts: Record<Outcome, string[]> = {
-    imported: [],
-    'already present': [],
-    conflict: [],
-    'digest mismatch': [],
+  const progress: ImportProgress = {
+    counts: { imported: [], 'already present': [], conflict: [], 'digest mismatch': [] },
+    events: 0,
+    streams: 0,
+    eventsRead: 0,
   };
-  let events = 0;
+  const { counts } = progress;
+  let header: ExportHeader | undefined;
+  /** Lines before the header: npm's banner ("> …" and blank lines) when written through `npm run`. */
+  const preamble: string[] = [];
   let lineNumber = 0;
+  let bar: Progress | undefined;
   const lines = createInterface({ input: Readable.from(io.stdin), crlfDelay: Infinity });
-  for await (const text of lines) {
-    lineNumber++;
-    if (text.trim() === '') continue;
-    const line = parseStreamLine(text, lineNumber);
-    if (!line) continue;
-    const outcome = await importStream(client, line);
-    counts[outcome].push(line.stream);
-    if (outcome === 'imported') events += line.events.length;
-    if (options.progress !== false && io.stderr.isTTY) io.stderr.write(`\r${lineNumber} line(s) read`);
+  try {
+    for await (const text of lines) {
+      lineNumber++;
+      if (header === undefined) {
+        if (text.trim() === '' || text.startsWith('> ')) {
+          preamble.push(text);
+          continue;
+        }
+        if (preamble.some((l) => l.startsWith('> '))) throw npmBannerError(preamble);
+        if (preamble.length > 0)
+          throw new CliError(
+            `line 1 is blank: an export's first line is its header {"format":"${EXPORT_FORMAT}",…}; nothing was imported`,
+          );
+        header = parseHeader(text, lineNumber);
+        bar = progressBar(io, options, 'import', header.streams, 'streams');
+        continue;
+      }
+      if (text.trim() === '') continue;
+      try {
+        const line = parseStreamLine(text, lineNumber);
+        const { outcome, appended } = await importStream(client, line);
+        counts[outcome].push(line.stream);
+        progress.streams++;
+        progress.eventsRead += line.events.length;
+        progress.events += appended;
+        bar!.update(progress.streams);
+      } catch (error) {
+        if (error instanceof StdoutClosedError) throw error;
+        bar!.stop();
+        const message = error instanceof CliError ? error.message : `line ${lineNumber}: ${String(error)}`;
+        throw new CliError(`${message}\n${doneSoFar(progress, lineNumber)}`);
+      }
+    }
+  } finally {
+    bar?.stop();
   }
-  if (options.progress !== false && io.stderr.isTTY) io.stderr.write('\n');
+  if (header === undefined) {
+    if (preamble.some((l) => l.startsWith('> '))) throw npmBannerError(preamble);
+    throw new CliError('empty input: not an export (no header line); nothing was imported');
+  }
+
+  // A file cut short (a failed copy, a full disk) ends on a whole line too: the header says how much to expect.
+  const missing: string[] = [];
+  if (progress.streams !== header.streams)
+    missing.push(`${header.streams} stream(s) announced, ${progress.streams} found`);
+  if (header.events !== undefined && progress.eventsRead !== header.events)
+    missing.push(`${header.events} event(s) announced, ${progress.eventsRead} found`);
   const problems = [...counts.conflict, ...counts['digest mismatch']];
+  const ok = problems.length === 0 && missing.length === 0;
   if (options.json) {
     printJson(io, {
-      ok: problems.length === 0,
-      events,
+      ok,
+      events: progress.events,
       imported: counts.imported.length,
       alreadyPresent: counts['already present'].length,
       conflicts: counts.conflict,
       digestMismatches: counts['digest mismatch'],
+      streams: progress.streams,
+      expectedStreams: header.streams,
+      ...(header.events !== undefined
+        ? { eventsRead: progress.eventsRead, expectedEvents: header.events }
+        : {}),
     });
   } else {
     printTable(
@@ -210,7 +410,13 @@ export async function importCommand(
       io.stdout.write(
         `digest mismatch: ${stream} (the line's events do not hash to its digest, or read back differently)\n`,
       );
-    io.stdout.write(`Imported ${events} event(s).\n`);
+    io.stdout.write(`Imported ${progress.events} event(s).\n`);
   }
-  return problems.length === 0 ? EXIT.ok : EXIT.findings;
+  if (missing.length > 0)
+    io.stderr.write(
+      `session-replay: the export is truncated or damaged: ${missing.join('; ')}. ` +
+        `The ${progress.streams} stream(s) it holds were processed and what was appended stays; the import ` +
+        'is safe to run again (streams already imported are skipped) — run it with a complete export.\n',
+    );
+  return ok ? EXIT.ok : EXIT.findings;
 }

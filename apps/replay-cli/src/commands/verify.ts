@@ -1,17 +1,31 @@
 import {
   ReadModelRecomputation,
+  parseSessionStream,
   readStoredReadModels,
+  type ProjectedEvent,
   type ReadModelMismatch,
 } from '@session-engine/read-models';
-import { EXIT } from '../cli-error';
+import {
+  fromStoredEvent,
+  SESSION_STREAM_PREFIX,
+  type EsdbClientAdapter,
+  type StoredEvent,
+} from '@session-engine/event-store';
+import { CliError, EXIT } from '../cli-error';
 import type { Connections } from '../connections';
 import { formatValue, printJson, printTable, progressBar, type CliIo, type OutputOptions } from '../io';
 import { diffJson } from '../json-diff';
-import { sessionEventPages } from './log';
+import { toProjectedEvent } from './log';
 
 export interface VerifyResult {
+  /** Session events replayed (up to the highest checkpoint; of one application with --application). */
   events: number;
+  /** Each projection's checkpoint: the log position it has projected up to. */
   checkpoints: Record<string, string | null>;
+  /** Position of the log's last session event (`null`: the log holds none). */
+  logHead: string | null;
+  /** Per projection, the session events after its checkpoint: in the log, not yet projected. */
+  behind: Record<string, number>;
   mismatches: ReadModelMismatch[];
 }
 
@@ -58,8 +72,11 @@ const cpuMs = () => {
 
 /**
  * Replays the session streams up to the checkpoints the read models have reached, recomputes every
- * read model in memory with the projections' pure functions, and compares it with the stored rows.
- * `cpu`, when given, receives the CPU each phase took.
+ * read model in memory with the projections' pure functions, and compares it with the stored rows. Reads
+ * on to the end of the log to tell how far behind it each projection is (counting, not folding). Opens the
+ * read models read-only: read models never projected (no tables, or a projection without a checkpoint while
+ * the log holds session events) are a `CliError` (exit 2), not an empty success. `cpu`, when given, receives the CPU each
+ * phase took.
  */
 export async function verifyReadModels(
   io: CliIo,
@@ -68,39 +85,93 @@ export async function verifyReadModels(
 ): Promise<VerifyResult> {
   const cpu = options.cpu;
   let started = cpu ? cpuMs() : 0;
-  const database = await connections.readModels();
+  const database = await connections.readModelsReadOnly();
   const { client } = await connections.eventStore();
+  const neverProjected = (what: string) =>
+    new CliError(
+      `The read models at ${database.where} have never been projected (${what}), so there is nothing to ` +
+        'verify them against: start the projector (`npm start`, or `npm run start:projector`), let it ' +
+        'catch up, then run verify again.',
+    );
+  if (!database.schema) throw neverProjected('no read-model tables');
   const stored = await readStoredReadModels(database.db, {
     applicationId: options.application,
     dialect: database.dialect,
+  }).catch((error: unknown) => {
+    throw new CliError(
+      `Cannot read the read models at ${database.where} (${(error as Error).message}): are they migrated? ` +
+        'Starting the projector once migrates them.',
+    );
   });
   if (cpu) cpu.stored += cpuMs() - started;
+  const checkpoints = [...stored.checkpoints];
+  const missing = checkpoints.filter(([, p]) => p === undefined).map(([name]) => name);
+  if (missing.length > 0 && (await firstSessionEvent(client)) !== undefined)
+    throw neverProjected(`no checkpoint for ${missing.join(', ')}`);
+
   const recomputation = new ReadModelRecomputation(stored.checkpoints);
-  const bar = progressBar(io, options, 'verify', Number(recomputation.upTo));
+  const behind = new Map(checkpoints.map(([name, p]) => [name, { after: p ?? -1n, count: 0 }]));
+  const lowest = checkpoints.reduce(
+    (a, [, p]) => (p === undefined || p < a ? (p ?? -1n) : a),
+    recomputation.upTo,
+  );
+  // The bar counts events, as the summary does: the stored sessions' revisions say how many to expect.
+  const expected = [...stored.rows.sessions.values()].reduce((n, row) => n + Number(row.revision) + 1, 0);
+  const bar = progressBar(io, options, 'verify', expected, 'events');
   let events = 0;
-  if (recomputation.upTo >= 0n) {
-    for await (const page of sessionEventPages(client, {
-      upTo: recomputation.upTo,
-      applicationId: options.application,
-    })) {
+  let logHead: bigint | undefined;
+  try {
+    for await (const page of client.readAllBatches({ prefixes: [SESSION_STREAM_PREFIX] })) {
+      const last = page[page.length - 1].position!;
+      logHead = last;
+      // Events after a checkpoint: in the log, not yet projected.
+      if (last > lowest) {
+        for (const counter of behind.values()) {
+          if (last <= counter.after) continue;
+          for (let i = page.length - 1; i >= 0 && page[i].position! > counter.after; i--) counter.count++;
+        }
+      }
+      if (page[0].position! > recomputation.upTo) continue;
+      const folded: ProjectedEvent[] = [];
+      for (const stored of page) {
+        if (stored.position! > recomputation.upTo) break;
+        if (
+          options.application !== undefined &&
+          parseSessionStream(stored.streamName).applicationId !== options.application
+        )
+          continue;
+        folded.push(toProjectedEvent(fromStoredEvent(stored)));
+      }
+      if (folded.length === 0) continue;
       if (cpu) started = cpuMs();
-      recomputation.applyAll(page);
+      recomputation.applyAll(folded);
       if (cpu) cpu.fold += cpuMs() - started;
-      events += page.length;
-      bar.update(Number(page[page.length - 1].position));
+      events += folded.length;
+      bar.update(events);
+      if (last > recomputation.upTo) bar.update(events, events); // all replayed; the rest is counted
     }
+  } finally {
+    bar.stop();
   }
-  bar.stop();
   if (cpu) started = cpuMs();
   const mismatches = recomputation.compare(stored.rows).flatMap(expand);
   if (cpu) cpu.compare += cpuMs() - started;
   return {
     events,
     checkpoints: Object.fromEntries(
-      [...stored.checkpoints].map(([name, p]) => [name, p === undefined ? null : p.toString()]),
+      checkpoints.map(([name, p]) => [name, p === undefined ? null : p.toString()]),
     ),
+    logHead: logHead === undefined ? null : logHead.toString(),
+    behind: Object.fromEntries([...behind].map(([name, b]) => [name, b.count])),
     mismatches,
   };
+}
+
+/** The log's first session event, if it has one. */
+async function firstSessionEvent(client: EsdbClientAdapter): Promise<StoredEvent | undefined> {
+  for await (const page of client.readAllBatches({ prefixes: [SESSION_STREAM_PREFIX], batchSize: 1 }))
+    return page[0];
+  return undefined;
 }
 
 export async function verifyCommand(
@@ -112,28 +183,50 @@ export async function verifyCommand(
   const ok = result.mismatches.length === 0;
   if (options.json) {
     printJson(io, { ok, ...result });
+    return ok ? EXIT.ok : EXIT.findings;
+  }
+  if (result.logHead === null) {
+    io.stdout.write('The log holds no session events: nothing to verify.\n');
   } else {
-    io.stdout.write(
-      `Replayed ${result.events} event(s) up to the read models' checkpoints ` +
-        `(${Object.entries(result.checkpoints)
-          .map(([n, p]) => `${n} ${p ?? 'none'}`)
-          .join(', ')}).\n`,
+    io.stdout.write(`Replayed ${result.events} event(s) up to the read models' checkpoints.\n`);
+    printTable(
+      io,
+      ['projection', 'checkpoint', 'events not yet projected'],
+      Object.entries(result.checkpoints).map(([name, p]) => [name, p ?? 'none', result.behind[name] ?? 0]),
     );
-    if (ok) io.stdout.write('0 mismatches: the read models are what the event log says.\n');
-    else {
-      printTable(
-        io,
-        ['table', 'row', 'field', 'expected', 'found'],
-        result.mismatches.map((m) => [
-          m.table,
-          m.key,
-          m.field,
-          formatValue(m.expected),
-          formatValue(m.found),
-        ]),
-      );
-      io.stdout.write(`${result.mismatches.length} mismatch(es).\n`);
-    }
+  }
+  const state = readModelState(result);
+  if (ok) io.stdout.write(`0 mismatches: ${state.consistent}.\n`);
+  else {
+    printTable(
+      io,
+      ['table', 'row', 'field', 'expected', 'found'],
+      result.mismatches.map((m) => [m.table, m.key, m.field, formatValue(m.expected), formatValue(m.found)]),
+    );
+    io.stdout.write(`${result.mismatches.length} mismatch(es), comparing ${state.compared}.\n`);
   }
   return ok ? EXIT.ok : EXIT.findings;
+}
+
+/** Where the read models stand against the log, in words (a read model behind the log is normal live). */
+function readModelState(result: VerifyResult): { consistent: string; compared: string } {
+  if (result.logHead === null)
+    return {
+      consistent: 'the log holds no session events, and the read models none either',
+      compared: 'the read models with an empty log',
+    };
+  const positions = Object.values(result.checkpoints).map((p) => BigInt(p ?? -1));
+  const lowest = positions.reduce((a, b) => (b < a ? b : a));
+  const notYet = Math.max(0, ...Object.values(result.behind));
+  if (notYet === 0)
+    return {
+      consistent: `the read models are what the event log says, up to its last session event (position ${result.logHead})`,
+      compared: `up to the log's last session event (position ${result.logHead})`,
+    };
+  const upTo = `position ${lowest}${positions.every((p) => p === lowest) ? '' : ' (the lowest checkpoint)'}`;
+  const log = `the log is at ${result.logHead} (${notYet} event(s) not yet projected)`;
+  return {
+    consistent: `the read models are consistent up to ${upTo}; ${log}`,
+    compared: `up to ${upTo}; ${log}`,
+  };
 }

@@ -12,13 +12,14 @@ export interface CliRun {
   json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-export function replayCli(env: Record<string, string | undefined>) {
+/** `tty`: stderr claims to be a terminal (80 columns), so progress bars are drawn into the captured text. */
+export function replayCli(env: Record<string, string | undefined>, options: { tty?: boolean } = {}) {
   return async (args: string[], stdin = ''): Promise<CliRun> => {
     let stdout = '';
     let stderr = '';
     const code = await runCli(args, {
       stdout: { write: (text: string) => (stdout += text) },
-      stderr: { write: (text: string) => (stderr += text), isTTY: false },
+      stderr: { write: (text: string) => (stderr += text), isTTY: options.tty === true, columns: 80 },
       stdin: Readable.from([stdin]),
       env,
     });

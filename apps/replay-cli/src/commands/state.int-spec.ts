@@ -1,0 +1,67 @@
+/**
+ * `state --at`: a date-time without a zone is refused (it would name a different instant on every machine),
+ * and the instant used is printed in UTC — in the table, and on stderr with --json, whose stdout stays
+ * exactly what GET returns.
+ */
+import { ReplaySystem, INTEGRATION_KEY } from '../testing/replay-system';
+import { replayCli, type CliRun } from '../testing/run-cli';
+
+jest.setTimeout(60_000);
+
+let system: ReplaySystem;
+let replay: (args: string[]) => Promise<CliRun>;
+let created: string;
+
+beforeAll(async () => {
+  system = await ReplaySystem.start({ backend: 'sqlite' });
+  replay = replayCli(system.env());
+  created = (await system.command('PUT', '/v2/customer_sessions/cart-1', { customerSession: {} })).body
+    .customerSession.created;
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await system.command('POST', '/v2/customer_sessions/cart-1/close');
+});
+
+afterAll(async () => {
+  await system?.stop();
+});
+
+describe('state --at', () => {
+  it.each(['2025-03-01T12:00', '2025-03-01T12:00:00', '2025-03-01T12:00:00.250'])(
+    'refuses %s (no time zone) with exit 2 and the accepted forms',
+    async (time) => {
+      const run = await replay(['state', 'cart-1', '-a', '1', '--at', time]);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain(`--at ${time} has no time zone`);
+      expect(run.stderr).toContain('2025-03-01T12:00:00Z or 2025-03-01T12:00:00+01:00');
+      expect(run.stderr).toContain('2025-03-01 (read as 00:00 UTC)');
+    },
+  );
+
+  it('prints the instant it used, in UTC, in the table', async () => {
+    // The creation time written in another zone: +02:00, two hours later on the clock.
+    const local = new Date(Date.parse(created) + 2 * 3600_000).toISOString().slice(0, 23);
+    const run = await replay(['state', 'cart-1', '-a', '1', '--at', `${local}+02:00`]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('at revision 0 of 1');
+    expect(run.stdout).toContain(`state at ${created} (--at ${local}+02:00)`);
+  });
+
+  it('says a bare date is read as 00:00 UTC', async () => {
+    const tomorrow = new Date(Date.parse(created) + 86_400_000).toISOString().slice(0, 10);
+    const run = await replay(['state', 'cart-1', '-a', '1', '--at', tomorrow]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      `state at ${tomorrow}T00:00:00.000Z (--at ${tomorrow}: a date, read as 00:00 UTC)`,
+    );
+  });
+
+  it('with --json prints exactly what GET returns on stdout, and the instant on stderr', async () => {
+    const get = await system.send('GET', '/v2/customer_sessions/cart-1', `ApiKey-v1 ${INTEGRATION_KEY}`);
+    const at = new Date(Date.parse(created) + 3_600_000).toISOString();
+    const run = await replay(['state', 'cart-1', '-a', '1', '--at', at, '--json']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe(JSON.stringify({ customerSession: get.body.customerSession }));
+    expect(run.stderr).toBe(`session-1-cart-1 at ${at} (--at ${at}): revision 1 of 1\n`);
+  });
+});

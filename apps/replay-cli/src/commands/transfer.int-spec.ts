@@ -1,0 +1,331 @@
+/**
+ * export / import against embedded stores: the header is required and its counts are checked, only the
+ * streams and event types the engine writes are accepted, a refusal mid-file says what was imported and that
+ * running it again is safe, npm's banner is recognised, progress counts streams, and `export | head -1`
+ * ends quietly.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedEventStore, type EmbeddedEventStore } from '../../../eventstore-embedded/src';
+import { ReplaySystem } from '../testing/replay-system';
+import { replayCli, type CliRun } from '../testing/run-cli';
+
+jest.setTimeout(60_000);
+
+const ROOT = join(__dirname, '../../../..');
+const url = (id: string, suffix = '') => `/v2/customer_sessions/${encodeURIComponent(id)}${suffix}`;
+
+let source: ReplaySystem;
+let replay: (args: string[], stdin?: string) => Promise<CliRun>;
+/** `export` of the source: header, then one line per stream. */
+let exported: string;
+let lines: string[];
+
+beforeAll(async () => {
+  source = await ReplaySystem.start({ backend: 'sqlite' });
+  replay = replayCli(source.env());
+  await source.command('PUT', url('cart-1'), {
+    customerSession: { profileId: 'alice', cartItems: [{ sku: 'tee', quantity: 3, price: 19.99 }] },
+  });
+  await source.command('PUT', url('cart-1'), { customerSession: { couponCodes: ['SUMMER'] } });
+  await source.command('POST', url('cart-1', '/close'));
+  await source.command('PUT', url('cart-2'), { customerSession: { profileId: 'bob' } });
+  exported = (await replay(['export'])).stdout;
+  lines = exported.trimEnd().split('\n');
+});
+
+afterAll(async () => {
+  await source?.stop();
+});
+
+/** A fresh, empty store to import into. */
+async function target() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'replay-import-'));
+  const store: EmbeddedEventStore = await startEmbeddedEventStore({
+    port: 0,
+    dataDir,
+    silent: true,
+    synchronous: 'NORMAL',
+  });
+  const env = { EVENTSTORE_CONNECTION_STRING: store.connectionString, DATA_DIR: dataDir };
+  return {
+    store,
+    env,
+    run: replayCli(env),
+    tty: replayCli(env, { tty: true }),
+    streams: async () => {
+      const { EsdbClientAdapter } = await import('@session-engine/event-store');
+      const client = EsdbClientAdapter.connect(store.connectionString);
+      try {
+        const names = new Set<string>();
+        for await (const event of client.readAll()) names.add(event.streamName);
+        return [...names];
+      } finally {
+        await client.close();
+      }
+    },
+    close: async () => {
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const streamLine = (name: string) => lines.find((l) => l.startsWith(`{"stream":"${name}"`))!;
+
+describe('import: the header', () => {
+  it('refuses an empty file, a file without its header and a blank first line (exit 2, nothing imported)', async () => {
+    const into = await target();
+    try {
+      const empty = await into.run(['import'], '');
+      expect(empty.code).toBe(2);
+      expect(empty.stderr).toContain('empty input: not an export (no header line)');
+
+      const headless = await into.run(['import'], `${lines.slice(1).join('\n')}\n`);
+      expect(headless.code).toBe(2);
+      expect(headless.stderr).toContain('line 1: not an export');
+      expect(headless.stderr).toContain('the beginning of the file is missing');
+
+      const blankFirst = await into.run(['import'], `\n${exported}`);
+      expect(blankFirst.code).toBe(2);
+      expect(blankFirst.stderr).toContain('line 1 is blank');
+
+      expect(await into.streams()).toEqual([]);
+    } finally {
+      await into.close();
+    }
+  });
+
+  it('checks the header’s stream and event counts at the end: a truncated export exits 1, and re-running is safe', async () => {
+    const into = await target();
+    try {
+      const header = JSON.parse(lines[0]);
+      expect(header.streams).toBe(lines.length - 1);
+      const truncated = `${lines.slice(0, -1).join('\n')}\n`;
+      const run = await into.run(['import', '--json'], truncated);
+      expect(run.code).toBe(1);
+      expect(run.json()).toMatchObject({
+        ok: false,
+        streams: header.streams - 1,
+        expectedStreams: header.streams,
+      });
+      expect(run.stderr).toContain(
+        `the export is truncated or damaged: ${header.streams} stream(s) announced, ${header.streams - 1} found`,
+      );
+      expect(run.stderr).toContain('safe to run again');
+
+      // The complete file afterwards: what the truncated one appended is skipped, the rest imported.
+      const again = await into.run(['import', '--json'], exported);
+      expect(again.code).toBe(0);
+      expect(again.json()).toMatchObject({ ok: true, imported: 1, alreadyPresent: header.streams - 1 });
+
+      // A header with an event count is held to it too.
+      const withEvents = [JSON.stringify({ ...header, events: 999 }), ...lines.slice(1)].join('\n');
+      const counted = await into.run(['import'], withEvents);
+      expect(counted.code).toBe(1);
+      expect(counted.stderr).toMatch(/999 event\(s\) announced, \d+ found/);
+    } finally {
+      await into.close();
+    }
+  });
+
+  it('recognises npm’s banner (written through `npm run` without -s) and says how to export again', async () => {
+    const npm = (silent: boolean) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(
+          'npm',
+          ['run', ...(silent ? ['-s'] : []), 'replay', '--', 'export'],
+          { cwd: ROOT, env: { ...process.env, ...source.env() }, maxBuffer: 64 * 1024 * 1024 },
+          (error, stdout) => (error ? reject(error) : resolve(stdout)),
+        ),
+      );
+    const into = await target();
+    try {
+      const banner = await npm(false);
+      expect(banner).toMatch(/^\n> session-engine@[^\n]* replay\n> /);
+      const refused = await into.run(['import'], banner);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain("is npm's banner");
+      expect(refused.stderr).toContain('without `-s`');
+      expect(refused.stderr).toContain('npm run -s replay -- export > sessions.ndjson');
+      expect(await into.streams()).toEqual([]);
+
+      // What the docs say to run instead imports.
+      const clean = await npm(true);
+      expect(clean.split('\n')[0]).toMatch(/^\{"format":"session-engine\/streams"/);
+      const imported = await into.run(['import', '--json'], clean);
+      expect(imported.code).toBe(0);
+      expect(imported.json()).toMatchObject({ ok: true, imported: lines.length - 1 });
+    } finally {
+      await into.close();
+    }
+  });
+});
+
+describe('import: what it accepts', () => {
+  const event = (type: string, data: object = {}, metadata: object = {}) => ({
+    revision: 0,
+    id: randomUUID(),
+    type,
+    data,
+    metadata,
+  });
+
+  it.each([
+    [
+      'a stream export does not write',
+      { stream: '$settings-foo', events: [event('Whatever')] },
+      '"$settings-foo"',
+    ],
+    [
+      'an idempotency record',
+      { stream: 'idempotency-1-k', events: [event('SessionCreated')] },
+      'idempotency-1-k',
+    ],
+    ['an unknown event type', { stream: 'session-1-x', events: [event('Whatever')] }, 'type "Whatever"'],
+    [
+      'a session event in a profile stream',
+      { stream: 'profile-1-p', events: [event('SessionCreated')] },
+      'type "SessionCreated"',
+    ],
+    [
+      'a schema version this engine cannot read',
+      { stream: 'session-1-y', events: [event('SessionCreated', {}, { schemaVersion: 9 })] },
+      'schema version 9',
+    ],
+  ])('refuses %s with exit 2 naming the line, before appending anything of it', async (_what, bad, named) => {
+    const into = await target();
+    try {
+      const file = [
+        JSON.stringify({ ...JSON.parse(lines[0]), streams: 2 }),
+        streamLine('session-1-cart-2'),
+        JSON.stringify(bad),
+      ].join('\n');
+      const run = await into.run(['import'], file);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('line 3');
+      expect(run.stderr).toContain(named);
+      expect(await into.streams()).toEqual(['session-1-cart-2']);
+      expect(run.stderr).toContain('Before line 3: 1 stream(s) imported');
+    } finally {
+      await into.close();
+    }
+  });
+
+  it('accepts the stored profile claim and every session event type', async () => {
+    const into = await target();
+    try {
+      const run = await into.run(['import', '--json'], exported);
+      expect(run.code).toBe(0);
+      expect((await into.streams()).sort()).toEqual(
+        ['profile-1-alice', 'profile-1-bob', 'session-1-cart-1', 'session-1-cart-2'].sort(),
+      );
+    } finally {
+      await into.close();
+    }
+  });
+});
+
+describe('import: stopping mid-file', () => {
+  it('says what was imported before the bad line and that running it again is safe', async () => {
+    const into = await target();
+    try {
+      const broken = [...lines.slice(0, 3), '{"stream": not json', ...lines.slice(3)].join('\n');
+      const run = await into.run(['import'], broken);
+      expect(run.code).toBe(2);
+      const appended = lines
+        .slice(1, 3)
+        .reduce((n, l) => n + (JSON.parse(l) as { events: unknown[] }).events.length, 0);
+      expect(run.stderr).toContain('line 4: not JSON');
+      expect(run.stderr).toContain(
+        `Before line 4: 2 stream(s) imported (${appended} event(s) appended), 0 already present`,
+      );
+      expect(run.stderr).toContain('run the same import again: it is safe');
+
+      const fixed = await into.run(['import', '--json'], exported);
+      expect(fixed.code).toBe(0);
+      expect(fixed.json()).toMatchObject({ imported: lines.length - 3, alreadyPresent: 2 });
+    } finally {
+      await into.close();
+    }
+  });
+
+  it('finishes a stream an interrupted import left half-appended', async () => {
+    const into = await target();
+    const { EsdbClientAdapter } = await import('@session-engine/event-store');
+    const client = EsdbClientAdapter.connect(into.store.connectionString);
+    try {
+      const cart = JSON.parse(streamLine('session-1-cart-1')) as {
+        events: { id: string; type: string; data: object; metadata: object }[];
+      };
+      expect(cart.events.length).toBeGreaterThan(2);
+      await client.appendToStream(
+        'session-1-cart-1',
+        cart.events
+          .slice(0, 2)
+          .map((e) => ({ id: e.id, type: e.type, data: e.data as never, metadata: e.metadata as never })),
+        'no_stream',
+      );
+      const run = await into.run(['import', '--json'], exported);
+      expect(run.code).toBe(0);
+      expect(run.json()).toMatchObject({ ok: true, imported: lines.length - 1, conflicts: [] });
+      const digest = async (run: typeof replay) =>
+        (await run(['digest', 'cart-1', '-a', '1', '--json'])).json();
+      expect(await digest(into.run)).toEqual(await digest(replay));
+    } finally {
+      await client.close();
+      await into.close();
+    }
+  });
+});
+
+describe('progress', () => {
+  it('import counts streams (not lines with the header) and clears its bar; export counts streams', async () => {
+    const into = await target();
+    try {
+      const streams = lines.length - 1;
+      const run = await into.tty(['import'], exported);
+      expect(run.code).toBe(0);
+      expect(run.stderr).not.toContain('line(s) read');
+      expect(run.stderr).toContain(`| ${streams}/${streams} streams`);
+      expect(run.stderr.endsWith('\x1b[2K')).toBe(true); // the bar's line is cleared, nothing left on screen
+
+      const exportRun = await replayCli(source.env(), { tty: true })(['export']);
+      const exportedStreams = JSON.parse(exportRun.stdout.split('\n')[0]).streams;
+      expect(exportRun.stderr).toContain(`| ${exportedStreams}/${exportedStreams} streams`);
+      expect(exportRun.stderr).toContain(`exported ${exportedStreams} stream(s)`);
+    } finally {
+      await into.close();
+    }
+  });
+});
+
+describe('a reader that goes away', () => {
+  it('`export | head -1` ends quietly with exit 0, without an EPIPE stack trace', async () => {
+    // More than a pipe's buffer (64 KiB) after the first line, so the export is still writing when head exits.
+    for (let i = 0; i < 8; i++)
+      await source.command('PUT', url(`big-${i}`), {
+        customerSession: { attributes: { note: 'x'.repeat(60_000) } },
+      });
+    const script =
+      'set -o pipefail; node -r ./tools/register.js apps/replay-cli/src/main.ts export | head -1 > "$OUT"; echo "exit ${PIPESTATUS[0]}" >&2';
+    const outDir = mkdtempSync(join(tmpdir(), 'replay-epipe-'));
+    try {
+      const result = await new Promise<{ stderr: string }>((resolve) =>
+        execFile(
+          'bash',
+          ['-c', script],
+          { cwd: ROOT, env: { ...process.env, ...source.env(), OUT: join(outDir, 'first') } },
+          (_error, _stdout, stderr) => resolve({ stderr }),
+        ),
+      );
+      expect(result.stderr).not.toMatch(/EPIPE|Unhandled|at /);
+      expect(result.stderr.trim()).toBe('exit 0');
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,74 @@
+import { PROFILE_CLAIMED } from '@session-engine/event-store';
+import { SESSION_EVENT_SCHEMA_VERSIONS } from '@session-engine/session-domain';
+import { parseHeader, parseStreamLine } from './transfer';
+
+const event = (type: string, revision = 0, metadata: object = {}) => ({
+  revision,
+  id: `00000000-0000-4000-8000-00000000000${revision}`,
+  type,
+  data: {},
+  metadata,
+});
+const line = (stream: string, ...events: object[]) => JSON.stringify({ stream, events });
+
+describe('parseHeader', () => {
+  it('takes the header export writes, with its stream count (and an event count when there is one)', () => {
+    const header = { format: 'session-engine/streams', version: 1, exportedAt: 'x', streams: 3 };
+    expect(parseHeader(JSON.stringify(header), 1)).toEqual(header);
+    expect(parseHeader(JSON.stringify({ ...header, events: 9 }), 1)).toMatchObject({ events: 9 });
+  });
+
+  it.each([
+    ['> session-engine@0.1.0 replay', 'line 1: not an export'],
+    [line('session-1-a', event('SessionCreated')), 'the beginning of the file is missing'],
+    ['{"format":"other","version":1,"streams":1}', 'unknown export format other v1'],
+    ['{"format":"session-engine/streams","version":1}', 'the header has no stream count'],
+    ['{"format":"session-engine/streams","version":1,"streams":-1}', 'the header has no stream count'],
+    ['{"format":"session-engine/streams","version":1,"streams":1,"events":"9"}', 'event count'],
+  ])('refuses %s', (text, message) => {
+    expect(() => parseHeader(text, 1)).toThrow(message);
+  });
+});
+
+describe('parseStreamLine', () => {
+  it('accepts every session event type in a session stream and the claim in a profile stream', () => {
+    const types = Object.keys(SESSION_EVENT_SCHEMA_VERSIONS);
+    const session = line('session-12-cart-a-b', ...types.map((type, i) => event(type, i)));
+    expect(parseStreamLine(session, 2).events).toHaveLength(types.length);
+    expect(parseStreamLine(line('profile-1-alice', event(PROFILE_CLAIMED)), 2).stream).toBe(
+      'profile-1-alice',
+    );
+    expect(
+      parseStreamLine(line('session-1-a', event('CartItemsAdded', 0, { schemaVersion: 2 })), 2).stream,
+    ).toBe('session-1-a');
+  });
+
+  it.each([
+    ['$settings-foo', 'Whatever', 'line 5: stream "$settings-foo" is not one an export writes'],
+    ['idempotency-1-key', 'SessionCreated', 'stream "idempotency-1-key" is not one an export writes'],
+    ['session-0-a', 'SessionCreated', 'stream "session-0-a" is not one an export writes'],
+    ['session-x-a', 'SessionCreated', 'is not one an export writes'],
+    ['session-1-', 'SessionCreated', 'is not one an export writes'],
+    ['session-1-a', 'Whatever', 'line 5 (session-1-a): event 0 has type "Whatever"'],
+    ['session-1-a', PROFILE_CLAIMED, `has type "${PROFILE_CLAIMED}"`],
+    ['profile-1-p', 'SessionCreated', 'has type "SessionCreated"'],
+  ])('refuses stream %s with a %s event', (stream, type, message) => {
+    expect(() => parseStreamLine(line(stream, event(type)), 5)).toThrow(message);
+  });
+
+  it('refuses a schema version the engine cannot read', () => {
+    for (const schemaVersion of [0, 3, 1.5, '2'])
+      expect(() =>
+        parseStreamLine(line('session-1-a', event('CartItemsAdded', 0, { schemaVersion })), 4),
+      ).toThrow('this engine reads versions 1..2');
+  });
+
+  it('refuses a second header and lines that are not streams', () => {
+    expect(() => parseStreamLine('{"format":"session-engine/streams","version":1,"streams":1}', 7)).toThrow(
+      'line 7: a second header',
+    );
+    expect(() => parseStreamLine('not json', 7)).toThrow('line 7: not JSON');
+    expect(() => parseStreamLine('[1]', 7)).toThrow('line 7: not a JSON object');
+    expect(() => parseStreamLine('{"stream":"session-1-a","events":[]}', 7)).toThrow('expected {"stream"');
+  });
+});
