@@ -168,7 +168,8 @@ const EXAMPLE: Partial<Record<ErrorTitle, ErrorExample>> = {
     details: 'Content-Type "text/plain" is not supported: send the body as application/json in UTF-8',
   },
   [ErrorCode.IdempotencyKeyReused]: {
-    details: 'This Idempotency-Key was already used for a different request (another body, or another dry value)',
+    details:
+      'This Idempotency-Key was already used for a different request (another body, or another dry value)',
   },
   [ErrorCode.ServiceUnavailable]: { details: 'The event store is not reachable; retry later' },
   [ManagementErrorCode.NotReady]: {
