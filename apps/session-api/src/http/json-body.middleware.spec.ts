@@ -24,7 +24,9 @@ function summary(error: ApiError | undefined) {
 
 function request(chunks: (string | Buffer)[], headers: IncomingHttpHeaders = {}): IncomingMessage {
   const stream = Readable.from(chunks.map((chunk) => Buffer.from(chunk)));
-  return Object.assign(stream, { headers, method: 'PUT' }) as unknown as IncomingMessage;
+  // rawHeaders as Node keeps them beside `headers` (every copy, name then value).
+  const rawHeaders = Object.entries(headers).flatMap(([name, value]) => [name, String(value)]);
+  return Object.assign(stream, { headers, rawHeaders, method: 'PUT' }) as unknown as IncomingMessage;
 }
 
 async function refusal(promise: Promise<unknown>) {
