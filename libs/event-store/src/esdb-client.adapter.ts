@@ -221,19 +221,28 @@ export class EsdbClientAdapter {
     await this.client.setStreamMetadata(streamName, { maxAge: maxAgeSeconds });
   }
 
-  /** Pages through `$all` from a position, skipping system events and, when given, other prefixes. */
+  /**
+   * Pages through `$all` from a position, skipping system events and, when given, other prefixes. Stopping
+   * early (`return` / `break`) ends the read (see `abandon`).
+   */
   async *readAll(options: ReadAllOptions = {}): AsyncGenerator<StoredEvent> {
     const read = this.client.readAll({
       fromPosition: toReadPosition(options.fromPosition),
       direction: FORWARDS,
       ...(options.maxCount !== undefined ? { maxCount: options.maxCount } : {}),
     });
-    for await (const resolved of read) {
-      const stored = toStored(resolved);
-      if (!stored || stored.streamName.startsWith('$') || stored.type.startsWith('$')) continue;
-      if (options.prefixes && !options.prefixes.some((prefix) => stored.streamName.startsWith(prefix)))
-        continue;
-      yield stored;
+    let ended = false;
+    try {
+      for await (const resolved of read.iterator({ destroyOnReturn: false })) {
+        const stored = toStored(resolved);
+        if (!stored || stored.streamName.startsWith('$') || stored.type.startsWith('$')) continue;
+        if (options.prefixes && !options.prefixes.some((prefix) => stored.streamName.startsWith(prefix)))
+          continue;
+        yield stored;
+      }
+      ended = true;
+    } finally {
+      if (!ended) await abandon(read, () => read.cancel());
     }
   }
 
@@ -333,7 +342,6 @@ interface PagedSource {
   pause(): unknown;
   resume(): unknown;
   removeAllListeners(event: 'data'): unknown;
-  destroy(): unknown;
 }
 
 /**
@@ -341,7 +349,7 @@ interface PagedSource {
  * stream while `maxSize` are waiting: one awaited step per array instead of per event (the client's own
  * async iterator and a generator on top cost more CPU than decoding). `full`: wait for a full array until
  * the stream ends (bulk reads); otherwise an array holds what has arrived, gathered until the current
- * I/O turn is over. Leaving early pauses the stream, ends it on the server and destroys it.
+ * I/O turn is over. Leaving early ends the read or subscription (`abandon`).
  */
 async function* pages<T>(
   source: PagedSource,
@@ -393,13 +401,26 @@ async function* pages<T>(
       if (page.length > 0) yield page;
     }
   } finally {
-    if (!ended) {
-      source.pause();
-      source.removeAllListeners('data');
-      await options.stop().catch(() => undefined);
-      source.destroy();
-    }
+    if (!ended) await abandon(source, options.stop);
   }
+}
+
+/**
+ * Ends a read or subscription its consumer left early, so that the client's `dispose()` (which waits for
+ * every call it started to finish) can return: cancels the call on the server, then lets the stream flow,
+ * dropping what it still holds, to its end. Destroying the stream instead would unpipe it from the gRPC call
+ * beneath, and a call whose reply had already arrived in full (a reader stopping a few events before the end of
+ * the log) ignores the cancel and never finishes while its last messages lie unread: `dispose()` then waits
+ * forever, and so does a process's shutdown.
+ */
+async function abandon(
+  source: Pick<PagedSource, 'pause' | 'resume' | 'removeAllListeners'>,
+  stop: () => Promise<void>,
+): Promise<void> {
+  source.pause();
+  source.removeAllListeners('data');
+  await stop().catch(() => undefined);
+  source.resume();
 }
 
 const utf8 = new TextEncoder();

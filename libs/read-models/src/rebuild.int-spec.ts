@@ -1,8 +1,14 @@
+import { Client } from 'pg';
 import type { ReadModelDatabase } from './database';
 import { projectorLock } from './projector-lock';
-import { ReadModelRebuild, RebuildInProgressError } from './rebuild';
+import { ReadModelRebuild, RebuildInProgressError, RebuildLockTimeoutError } from './rebuild';
 import { PROJECTION_NAMES } from './writers/projection-writer';
-import { testDatabases, type TestDatabase } from './testing/test-databases';
+import {
+  postgresTestDatabase,
+  TEST_DATABASE_URL,
+  testDatabases,
+  type TestDatabase,
+} from './testing/test-databases';
 
 describe.each(testDatabases().map((database) => [database.name, database] as const))(
   'one rebuild at a time (%s)',
@@ -63,3 +69,83 @@ describe.each(testDatabases().map((database) => [database.name, database] as con
     });
   },
 );
+
+describe('a rebuild waiting for a lock on PostgreSQL says who holds it instead of waiting forever', () => {
+  const database = postgresTestDatabase();
+  const schema = database.options().schema!;
+  let live: ReadModelDatabase;
+  /** Another session on the database, as an operator's psql or a reporting job would be. */
+  let holder: Client;
+
+  beforeAll(async () => {
+    live = await database.open();
+    holder = new Client({ connectionString: TEST_DATABASE_URL, application_name: 'nightly-report' });
+    await holder.connect();
+  });
+
+  afterAll(async () => {
+    await holder.query('rollback').catch(() => undefined);
+    await holder.end();
+    await live.close();
+    const pg = new Client({ connectionString: TEST_DATABASE_URL });
+    await pg.connect();
+    for (const suffix of ['_rebuild', '_retired'])
+      await pg.query(`drop schema if exists ${schema}${suffix} cascade`);
+    await pg.end();
+    await database.drop();
+  });
+
+  const prepare = () =>
+    ReadModelRebuild.prepare({ live, databaseUrl: database.options().databaseUrl, lockTimeoutMs: 300 });
+
+  it("names the session holding a lock on an interrupted rebuild's copy, and runs once it is gone", async () => {
+    // What a rebuild killed half-way leaves behind, looked at in an open transaction.
+    await holder.query(`create schema ${schema}_rebuild`);
+    await holder.query(`create table ${schema}_rebuild.sessions (stream_id text)`);
+    await holder.query('begin');
+    await holder.query(`select * from ${schema}_rebuild.sessions`);
+
+    const refused = await prepare().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(RebuildLockTimeoutError);
+    expect((refused as Error).message).toMatch(
+      new RegExp(
+        `^Waited 300 ms for the locks on schema ${schema}_rebuild, ${schema}_retired .*; held by backend pid \\d+ \\(nightly-report, `,
+      ),
+    );
+    expect((refused as Error).message).toContain(`select * from ${schema}_rebuild.sessions`);
+
+    await holder.query('rollback');
+    // The refused rebuild released the rebuild lock: the next one runs, and drops the leftover.
+    const rebuild = await prepare();
+    await rebuild.close();
+  });
+
+  it('names the session holding a lock on the live tables when the swap times out, and swaps once it is gone', async () => {
+    const rebuild = await prepare();
+    try {
+      await holder.query('begin');
+      await holder.query(`select count(*) from ${schema}.sessions`);
+      const refused = await rebuild.swap([], undefined).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(RebuildLockTimeoutError);
+      expect((refused as RebuildLockTimeoutError).holders).toEqual([
+        expect.stringMatching(/^backend pid \d+ \(nightly-report, .*idle in transaction.*select count/),
+      ]);
+      expect((refused as Error).message).toContain(
+        `for the locks on the live tables sessions, session_coupons`,
+      );
+
+      await holder.query('rollback');
+      const swapped = await rebuild.swap([], undefined);
+      expect([...swapped.checkpoints.keys()].sort()).toEqual([...PROJECTION_NAMES].sort());
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await rebuild.close();
+    }
+  });
+});

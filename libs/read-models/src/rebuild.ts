@@ -87,11 +87,36 @@ export class RebuildInProgressError extends Error {
   }
 }
 
+/**
+ * PostgreSQL: a lock the rebuild needs was not granted within `lockTimeoutMs` (nothing was changed by the
+ * statement that waited). Names the sessions holding locks on those tables, so the operator can end them.
+ */
+export class RebuildLockTimeoutError extends Error {
+  override readonly name = 'RebuildLockTimeoutError';
+  constructor(
+    readonly what: string,
+    readonly holders: readonly string[],
+    timeoutMs: number,
+  ) {
+    super(
+      `Waited ${timeoutMs} ms for the locks on ${what}; ` +
+        (holders.length > 0 ? `held by ${holders.join('; ')}` : 'the holder has gone meanwhile'),
+    );
+  }
+}
+
+const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
 export interface RebuildOptions {
   live: ReadModelDatabase;
   projections?: readonly ProjectionName[];
   /** PostgreSQL: the URL the live database was opened with (the copy goes to a sibling schema). */
   databaseUrl?: string;
+  /**
+   * PostgreSQL: how long a statement of the rebuild waits for a table lock before it gives up with
+   * `RebuildLockTimeoutError` (default 10 s): the swap's `LOCK TABLE`, and dropping the copy's schemas.
+   */
+  lockTimeoutMs?: number;
 }
 
 export interface RebuildSwap {
@@ -172,7 +197,11 @@ export class ReadModelRebuild {
     if (!lease) throw new RebuildInProgressError(await lock.holder());
     try {
       if (options.live.dialect === 'postgres') {
-        const copy = await PostgresCopy.create(options.live.db, options.databaseUrl!);
+        const copy = await PostgresCopy.create(
+          options.live.db,
+          options.databaseUrl!,
+          options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+        );
         return new ReadModelRebuild(options.live, projections, copy.staging.db, copy, lease);
       }
       const copy = await SqliteCopy.create(options.live.db, tablesOf(projections));
@@ -291,16 +320,17 @@ class PostgresCopy {
     private readonly buildSchema: string,
     private readonly retiredSchema: string,
     private readonly liveDb: ReadModelDb,
+    private readonly lockTimeoutMs: number,
   ) {}
 
-  static async create(live: ReadModelDb, databaseUrl: string): Promise<PostgresCopy> {
+  static async create(live: ReadModelDb, databaseUrl: string, lockTimeoutMs: number): Promise<PostgresCopy> {
     const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(live);
     const liveSchema = current.rows[0]!.schema;
     const buildSchema = `${liveSchema}_rebuild`.slice(0, 63);
     const retiredSchema = `${liveSchema}_retired`.slice(0, 63);
-    await sql`drop schema if exists ${ident(buildSchema)} cascade`.execute(live);
-    await sql`drop schema if exists ${ident(retiredSchema)} cascade`.execute(live);
-    await sql`create schema ${ident(retiredSchema)}`.execute(live);
+    // What an interrupted rebuild left behind. Someone may still hold a lock on it (a psql session looking at
+    // it in an open transaction): without a lock timeout the drop would wait for them, silently, forever.
+    await dropSchemas(live, lockTimeoutMs, [buildSchema, retiredSchema], [retiredSchema]);
     // The URL may name the live schema in its `options`; the copy must get its own search_path.
     const url = new URL(databaseUrl);
     url.searchParams.delete('options');
@@ -309,7 +339,7 @@ class PostgresCopy {
       schema: buildSchema,
       maxConnections: 2,
     });
-    return new PostgresCopy(staging, liveSchema, buildSchema, retiredSchema, live);
+    return new PostgresCopy(staging, liveSchema, buildSchema, retiredSchema, live, lockTimeoutMs);
   }
 
   writeTransaction<T>(db: ReadModelDb, work: (trx: Kysely<ReadModelTables>) => Promise<T>): Promise<T> {
@@ -328,10 +358,24 @@ class PostgresCopy {
         t === 'projection_checkpoints' ||
         (t === 'projection_streams' && flows.length > 0),
     );
+    const what = `the live tables ${locked.join(', ')} (schema ${this.liveSchema})`;
+    const scope = { schemas: [this.liveSchema], tables: locked };
+    return namingLockHolders(this.liveDb, this.lockTimeoutMs, what, scope, () =>
+      this.swapIn(locked, owned, projections, flows, work),
+    );
+  }
+
+  private swapIn<T>(
+    locked: readonly Table[],
+    owned: readonly Table[],
+    projections: readonly ProjectionName[],
+    flows: readonly ProjectionName[],
+    work: (liveTrx: Kysely<ReadModelTables>, stagingTrx: Kysely<ReadModelTables>) => Promise<T>,
+  ): Promise<T> {
     const live = (table: string) => sql`${ident(this.liveSchema)}.${ident(table)}`;
     const build = (table: string) => sql`${ident(this.buildSchema)}.${ident(table)}`;
     return this.staging.db.transaction().execute(async (trx) => {
-      await sql`set local lock_timeout = '10s'`.execute(trx);
+      await sql`set local lock_timeout = ${sql.lit(`${this.lockTimeoutMs}ms`)}`.execute(trx);
       await sql`lock table ${sql.join(locked.map(live))} in access exclusive mode`.execute(trx);
       const result = await work(trx.withSchema(this.liveSchema), trx);
       for (const table of owned) {
@@ -357,9 +401,77 @@ class PostgresCopy {
 
   async dispose(): Promise<void> {
     await this.staging.close();
-    await sql`drop schema if exists ${ident(this.buildSchema)} cascade`.execute(this.liveDb);
-    await sql`drop schema if exists ${ident(this.retiredSchema)} cascade`.execute(this.liveDb);
+    const schemas = [this.buildSchema, this.retiredSchema];
+    await dropSchemas(this.liveDb, this.lockTimeoutMs, schemas);
   }
+}
+
+/** PostgreSQL's `lock_not_available`: a `lock_timeout` expired. */
+function isLockTimeout(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '55P03';
+}
+
+/** The sessions holding a granted lock on a table (or index…) of `schemas` — only `tables` when given. */
+async function lockHolders(
+  db: ReadModelDb,
+  scope: { schemas: readonly string[]; tables?: readonly string[] },
+): Promise<string[]> {
+  const result = await sql<{
+    pid: number;
+    application: string | null;
+    client: string | null;
+    state: string | null;
+    since: string | null;
+    query: string | null;
+  }>`
+    select distinct on (a.pid) a.pid, a.application_name as application, a.client_addr::text as client,
+      a.state, a.xact_start::text as since, left(a.query, 120) as query
+    from pg_locks l
+    join pg_class c on c.oid = l.relation
+    join pg_namespace n on n.oid = c.relnamespace
+    join pg_stat_activity a on a.pid = l.pid
+    where l.granted and a.pid <> pg_backend_pid() and n.nspname = any(${[...scope.schemas]})
+      ${scope.tables ? sql`and c.relname = any(${[...scope.tables]})` : sql``}
+    order by a.pid`.execute(db);
+  return result.rows.map(
+    (row) =>
+      `backend pid ${row.pid} (${row.application || 'no application_name'}, ${row.client ?? 'local'}, ` +
+      `${row.state ?? 'unknown state'}, transaction since ${row.since ?? '?'}: ${row.query ?? ''})`,
+  );
+}
+
+/** Runs `work`; a lock timeout in it becomes `RebuildLockTimeoutError` naming who holds the locks. */
+async function namingLockHolders<T>(
+  db: ReadModelDb,
+  timeoutMs: number,
+  what: string,
+  scope: { schemas: readonly string[]; tables?: readonly string[] },
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!isLockTimeout(error)) throw error;
+    const holders = await lockHolders(db, scope).catch(() => []);
+    throw new RebuildLockTimeoutError(what, holders, timeoutMs);
+  }
+}
+
+/** Drops the schemas in one transaction (then `create`s some), waiting at most `timeoutMs` for their locks. */
+function dropSchemas(
+  db: ReadModelDb,
+  timeoutMs: number,
+  schemas: readonly string[],
+  create: readonly string[] = [],
+): Promise<void> {
+  const what = `schema ${schemas.join(', ')} (a rebuild's copy, dropped by every rebuild)`;
+  return namingLockHolders(db, timeoutMs, what, { schemas }, () =>
+    db.transaction().execute(async (trx) => {
+      await sql`set local lock_timeout = ${sql.lit(`${timeoutMs}ms`)}`.execute(trx);
+      for (const schema of schemas) await sql`drop schema if exists ${ident(schema)} cascade`.execute(trx);
+      for (const schema of create) await sql`create schema ${ident(schema)}`.execute(trx);
+    }),
+  );
 }
 
 /** SQLite: the copy is `rebuild_*` tables in the same file; the swap drops and renames in one transaction. */

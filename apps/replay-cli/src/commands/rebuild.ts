@@ -3,6 +3,7 @@ import {
   ReadModelRebuild,
   RebuildBehindError,
   RebuildInProgressError,
+  RebuildLockTimeoutError,
   type Checkpoints,
   type ProjectedEvent,
   type ProjectionName,
@@ -36,6 +37,13 @@ async function projectedEventCount(live: ReadModelDatabase): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+/** What the operator can act on (another rebuild running, a session holding a lock): a message, no stack. */
+function plainly(error: unknown): unknown {
+  return error instanceof RebuildInProgressError || error instanceof RebuildLockTimeoutError
+    ? new CliError(error.message)
+    : error;
 }
 
 function highest(checkpoints: Checkpoints): bigint | undefined {
@@ -77,7 +85,7 @@ export async function rebuildCommand(
     projections,
     databaseUrl: connections.config.databaseUrl,
   }).catch((error: unknown) => {
-    throw error instanceof RebuildInProgressError ? new CliError(error.message) : error;
+    throw plainly(error);
   });
   let events = 0;
   let rounds = 0;
@@ -121,7 +129,7 @@ export async function rebuildCommand(
         break;
       } catch (error) {
         // Behind the projector, a lock timeout or a deadlock with a projector batch: rolled back, try again.
-        if (attempt >= SWAP_ATTEMPTS) throw error;
+        if (attempt >= SWAP_ATTEMPTS) throw plainly(error);
         if (!(error instanceof RebuildBehindError))
           bar.note(`swap attempt ${attempt} failed (${(error as Error).message}); retrying\n`);
       }
@@ -153,6 +161,8 @@ export async function rebuildCommand(
     return 0;
   } finally {
     bar.stop();
-    await rebuild.close();
+    await rebuild.close().catch((error: unknown) => {
+      throw plainly(error);
+    });
   }
 }

@@ -68,8 +68,9 @@ describe('verify with the projector running, then stopped', () => {
   });
 
   it('the rebuild bar counts events, as its summary does, and ends full', async () => {
-    // Stopped, caught up: the rebuild may run in this process (with the projector, or with the log ahead of
-    // the checkpoints, rebuild runs in its own process: test/replay-verify-rebuild.e2e-spec.ts).
+    // The projector stopped: the rebuild runs in this process. (Beside a running SQLite projector it runs in its
+    // own, as in production: test/replay-verify-rebuild.e2e-spec.ts. Read models behind the log:
+    // rebuild.int-spec.ts.)
     await system.projector!.stop();
     const rebuild = await replayCli(system.env(), { tty: true })(['rebuild', '--json']);
     expect(rebuild.code).toBe(0);
