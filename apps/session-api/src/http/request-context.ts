@@ -10,7 +10,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { MetricsService } from '../operations/metrics.service';
 
@@ -33,56 +32,38 @@ const FIXED_ROUTES = new Set(['/health/live', '/health/ready', '/metrics', '/ope
  * path the API serves has one; anything else is `unmatched`.
  */
 export function routeOf(url: string): string {
-  const path = url.split('?')[0] ?? '';
-  const session = SESSION_ROUTE.exec(path);
-  if (session) return `/v2/customer_sessions/:id${session[1] ?? ''}`;
-  const management = MANAGEMENT_ROUTE.exec(path);
-  if (management) {
-    const [, resource, sessionId] = management;
-    const template = sessionId
-      ? 'sessions/:id'
-      : resource!.startsWith('customer_profiles/')
-        ? 'customer_profiles/:profileId'
-        : resource!;
-    return `/v1/applications/:applicationId/${template}`;
-  }
+  const query = url.indexOf('?');
+  const path = query < 0 ? url : url.slice(0, query);
   if (FIXED_ROUTES.has(path)) return path;
-  if (path === '/docs' || path.startsWith('/docs/')) return '/docs';
+  if (path.startsWith('/v2/')) {
+    const session = SESSION_ROUTE.exec(path);
+    if (session) return `/v2/customer_sessions/:id${session[1] ?? ''}`;
+  } else if (path.startsWith('/v1/')) {
+    const management = MANAGEMENT_ROUTE.exec(path);
+    if (management) {
+      const [, resource, sessionId] = management;
+      const template = sessionId
+        ? 'sessions/:id'
+        : resource!.startsWith('customer_profiles/')
+          ? 'customer_profiles/:profileId'
+          : resource!;
+      return `/v1/applications/:applicationId/${template}`;
+    }
+  } else if (path === '/docs' || path.startsWith('/docs/')) return '/docs';
   return 'unmatched';
 }
 
-const PIPELINE = Symbol('requests in progress on this connection');
-
-interface Pipeline {
-  busy: boolean;
-  waiting: (() => void)[];
-}
-
 /**
- * Runs `handle` once every earlier request of the same connection has its response finished (or the response
- * was abandoned by a closed connection). A request alone on its connection runs at once.
+ * Runs `handle` once the response before this one on its connection has finished. Node answers pipelined
+ * requests in order by holding back every response but the first: a held-back response has no socket until the
+ * one before it finishes, then gets it (`assignSocket`, which emits 'socket'). So a response with its socket
+ * runs at once — every request that is not pipelined, at the cost of one property read — and one without waits
+ * for it. If the connection closes first, the socket never comes and the request is never handled: nobody is
+ * left to answer, and a command it carried is not applied.
  */
-export function inConnectionOrder(req: IncomingMessage, res: ServerResponse, handle: () => void): void {
-  const socket = req.socket as (Socket & { [PIPELINE]?: Pipeline }) | null;
-  if (!socket) return handle();
-  const pipeline = (socket[PIPELINE] ??= { busy: false, waiting: [] });
-  const start = () => {
-    pipeline.busy = true;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      res.off('finish', release);
-      res.off('close', release);
-      pipeline.busy = false;
-      pipeline.waiting.shift()?.();
-    };
-    res.once('finish', release);
-    res.once('close', release);
-    handle();
-  };
-  if (pipeline.busy) pipeline.waiting.push(start);
-  else start();
+export function inConnectionOrder(res: ServerResponse, handle: () => void): void {
+  if (res.socket) handle();
+  else res.once('socket', () => handle());
 }
 
 export function requestContext(logger: Logger, metrics: MetricsService) {
@@ -107,6 +88,6 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
         'request',
       );
     });
-    inConnectionOrder(req, res, next);
+    inConnectionOrder(res, next);
   };
 }
