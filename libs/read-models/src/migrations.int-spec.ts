@@ -11,17 +11,11 @@ import { ReadModelQueries } from './read-model-queries';
 import { ReadModelRecomputation, readStoredReadModels } from './read-model-recompute';
 import { ReadModelWriter } from './read-model-writer';
 import { postgresRowStore } from './row-store';
-import { inLogOrder, SessionHistory } from './testing/session-history';
+import { inLogOrder, SessionHistory, line } from './testing/session-history';
 import { postgresTestDatabase, testDatabases, type TestDatabase } from './testing/test-databases';
 
 const T1 = '2025-03-01T10:00:00.000Z';
 const T2 = '2025-03-02T11:00:00.000Z';
-const line = (position: number, sku: string, quantity: number, value: string) => ({
-  position,
-  sku,
-  quantity,
-  value,
-});
 /** 1000 code points of 4-byte UTF-8 that do not compress: 4000 bytes. */
 const LONG = Array.from({ length: 1000 }, (_, i) =>
   String.fromCodePoint(0x20000 + ((i * 7919) % 0xa6e0)),

@@ -2,20 +2,13 @@ import type { ReadModelDatabase } from './database';
 import { dumpReadModels } from './read-model-dump';
 import { ReadModelQueries } from './read-model-queries';
 import { ReadModelWriter } from './read-model-writer';
-import { SessionHistory, inLogOrder } from './testing/session-history';
+import { SessionHistory, inLogOrder, item, line } from './testing/session-history';
 import { testDatabases, type TestDatabase } from './testing/test-databases';
 import { sessionsWriter } from './writers/sessions.writer';
 
 const T1 = '2025-03-01T10:00:00.000Z';
 const T2 = '2025-03-02T11:00:00.000Z';
 const T3 = '2025-03-03T12:00:00.000Z';
-const line = (position: number, sku: string, quantity: number, value: string) => ({
-  position,
-  sku,
-  quantity,
-  value,
-});
-const item = (sku: string, quantity: number, price: string) => ({ sku, quantity, price });
 
 /** Three sessions of application 1, one of application 2. */
 function histories() {

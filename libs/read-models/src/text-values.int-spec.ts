@@ -5,7 +5,7 @@ import { ReadModelQueries, type SessionListQuery } from './read-model-queries';
 import { ReadModelRecomputation, readStoredReadModels } from './read-model-recompute';
 import { ReadModelWriter } from './read-model-writer';
 import { ReadModelRebuild } from './rebuild';
-import { inLogOrder, SessionHistory } from './testing/session-history';
+import { inLogOrder, item, line, SessionHistory } from './testing/session-history';
 import { testDatabases, type TestDatabase } from './testing/test-databases';
 import type { ProjectedEvent } from './projected-event';
 
@@ -51,14 +51,6 @@ const couponB = long(100, '🅱');
 const referral = long(100, '🆁');
 const backslashes = 'back\\slash\\101\\x41';
 const longBackslashes = `${long(990, '\\')}${backslashes}`;
-
-const line = (position: number, sku: string, quantity: number, value: string) => ({
-  position,
-  sku,
-  quantity,
-  value,
-});
-const item = (sku: string, quantity: number, price: string) => ({ sku, quantity, price });
 
 /** Sessions with the longest values; `other` is A's integration id in another application. */
 function longHistories() {

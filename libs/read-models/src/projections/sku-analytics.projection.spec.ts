@@ -1,16 +1,10 @@
-import { SessionHistory } from '../testing/session-history';
+import { SessionHistory, line } from '../testing/session-history';
 import type { ProjectedEvent } from '../projected-event';
 import { foldFlow } from './flow-projection';
 import { skuAnalyticsProjection, type SkuAnalyticsRow } from './sku-analytics.projection';
 
 const DAY1 = '2025-03-01T10:00:00.000Z';
 const DAY2 = '2025-03-02T10:00:00.000Z';
-const line = (position: number, sku: string, quantity: number, value: string) => ({
-  position,
-  sku,
-  quantity,
-  value,
-});
 
 function project(events: ProjectedEvent[]) {
   const state = { rows: new Map<string, SkuAnalyticsRow>(), revisions: new Map<string, number>() };

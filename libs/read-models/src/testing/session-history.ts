@@ -111,3 +111,14 @@ export class SessionHistory {
 export function inLogOrder(...histories: SessionHistory[]): ProjectedEvent[] {
   return histories.flatMap((h) => h.events).sort((a, b) => (a.position < b.position ? -1 : 1));
 }
+
+/** A cart line as the events carry it (`CartItemsAdded` v2: counted value per line). */
+export const line = (position: number, sku: string, quantity: number, value: string) => ({
+  position,
+  sku,
+  quantity,
+  value,
+});
+
+/** A cart item as the events carry it (money as a decimal string). */
+export const item = (sku: string, quantity: number, price: string) => ({ sku, quantity, price });
