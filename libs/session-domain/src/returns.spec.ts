@@ -225,6 +225,13 @@ describe('ReturnItems input (400)', () => {
     ['a NaN quantity', [{ position: 0, quantity: NaN }], '/returnedCartItems/0/quantity'],
     ['an empty sku', [{ sku: '' }], '/returnedCartItems/0/sku'],
     ['an entry that is not an object', ['0'], '/returnedCartItems/0'],
+    [
+      'a null quantity (omitted would return the whole line)',
+      [{ position: 0, quantity: null }],
+      '/returnedCartItems/0/quantity',
+    ],
+    ['a null position beside a sku', [{ position: null, sku: 'A' }], '/returnedCartItems/0/position'],
+    ['a null sku beside a position', [{ position: 0, sku: null }], '/returnedCartItems/0/sku'],
   ])('refuses %s with INVALID_FIELD', (_name, entries, pointer) => {
     spec
       .given(closedCart())

@@ -274,12 +274,15 @@ export function checkReturnEntries(value: unknown): ValidReturnEntry[] {
   return value.map((entry, i) => {
     const at = `${pointer}/${i}`;
     if (!isPlainObject(entry)) throw invalid(at, 'must be an object {position | sku, quantity?}');
+    // `null` is refused, not read as omitted: an omitted quantity returns the whole remaining line.
+    for (const field of ['position', 'sku', 'quantity'] as const)
+      if (entry[field] === null) throw invalid(`${at}/${field}`, 'must not be null');
     const valid: ValidReturnEntry = {};
-    if (entry.position != null) valid.position = checkInteger(entry.position, `${at}/position`, 0);
-    if (entry.sku != null) valid.sku = checkString(entry.sku, `${at}/sku`, 1, SESSION_LIMITS.skuLength);
+    if (entry.position !== undefined) valid.position = checkInteger(entry.position, `${at}/position`, 0);
+    if (entry.sku !== undefined) valid.sku = checkString(entry.sku, `${at}/sku`, 1, SESSION_LIMITS.skuLength);
     if (valid.position === undefined && valid.sku === undefined)
       throw invalid(at, 'must give a position or a sku');
-    if (entry.quantity != null) valid.quantity = checkInteger(entry.quantity, `${at}/quantity`, 1);
+    if (entry.quantity !== undefined) valid.quantity = checkInteger(entry.quantity, `${at}/quantity`, 1);
     return valid;
   });
 }
