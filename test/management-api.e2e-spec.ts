@@ -249,6 +249,25 @@ describe.each(backends)('management API on $name', ({ schema }) => {
     expect((await manage('/v1/applications/1/customer_profiles/nobody')).status).toBe(404);
   });
 
+  it('answers 400 for a profile id no session could have (over 1000 characters, or holding a NUL)', async () => {
+    for (const profileId of ['p'.repeat(1001), 'a\u0000b']) {
+      const reply = await manage(`/v1/applications/1/customer_profiles/${encodeURIComponent(profileId)}`);
+      expect({
+        status: reply.status,
+        code: reply.body.errors[0].title,
+        pointer: reply.body.errors[0].source.pointer,
+      }).toEqual({
+        status: 400,
+        code: 'INVALID_FIELD',
+        pointer: '/profileId',
+      });
+    }
+    // 1000 characters of 2 UTF-16 units each is a possible profile id: looked up, not found.
+    expect(
+      (await manage(`/v1/applications/1/customer_profiles/${encodeURIComponent('😀'.repeat(1000))}`)).status,
+    ).toBe(404);
+  });
+
   it('measures each management request under its route template, never its ids', async () => {
     await manage('/v1/applications/1/sessions?limit=1');
     await manage('/v1/applications/1/customer_profiles/nobody');

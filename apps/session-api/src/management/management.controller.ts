@@ -9,7 +9,7 @@ import {
   type ErrorResponseDoc,
   type ErrorTitle,
 } from '../errors/error-response.schema';
-import { parseApplicationIdParam, parseSessionIdParam } from './dto/management-params';
+import { parseApplicationIdParam, parseProfileIdParam, parseSessionIdParam } from './dto/management-params';
 import {
   DateRangeQueryDto,
   ListSessionsQueryDto,
@@ -205,7 +205,7 @@ export class ManagementController {
     },
   })
   @ApiErrorResponses(
-    badRequest('or a malformed minPosition'),
+    badRequest('a profileId over 1000 characters or holding a NUL, or a malformed minPosition'),
     UNAUTHORIZED,
     403,
     {
@@ -221,7 +221,11 @@ export class ManagementController {
     @Query() query: MinPositionQueryDto,
   ) {
     const profile = await this.queryBus.execute(
-      new GetCustomerProfileQuery(parseApplicationIdParam(applicationId), profileId, query.minPosition),
+      new GetCustomerProfileQuery(
+        parseApplicationIdParam(applicationId),
+        parseProfileIdParam(profileId),
+        query.minPosition,
+      ),
     );
     if (!profile)
       throw ApiError.of(

@@ -1,3 +1,4 @@
+import { checkString, DomainError, SESSION_LIMITS } from '@session-engine/session-domain';
 import { ApiError, ErrorCode } from '../../errors/api-error';
 
 const POSITIVE_INTEGER = /^[1-9]\d{0,15}$/;
@@ -12,3 +13,13 @@ function positiveInteger(value: string, name: string): number {
 
 export const parseApplicationIdParam = (value: string): number => positiveInteger(value, 'applicationId');
 export const parseSessionIdParam = (value: string): number => positiveInteger(value, 'id');
+
+/** A profile id of the path, by the rule the API stores profile ids with (1..1000 characters, no NUL). */
+export function parseProfileIdParam(value: string): string {
+  try {
+    return checkString(value, '/profileId', 1, SESSION_LIMITS.profileIdLength);
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    throw ApiError.of(400, ErrorCode.InvalidField, `profileId ${error.message}`, '/profileId');
+  }
+}
