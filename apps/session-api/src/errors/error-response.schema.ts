@@ -238,7 +238,8 @@ export const DEFAULT_ERROR_RESPONSES: Record<ErrorStatus, ErrorResponseDoc> = {
   },
   422: {
     status: 422,
-    description: 'This Idempotency-Key was already used on this endpoint and session with a different body',
+    description:
+      'This Idempotency-Key was already used on this endpoint and session for a different request (another body, or another dry value)',
     codes: [ErrorCode.IdempotencyKeyReused],
   },
   503: {
