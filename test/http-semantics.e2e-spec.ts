@@ -386,33 +386,46 @@ describe('authentication before the body', () => {
 
 /**
  * Writes `request` (raw HTTP/1.1) on a new connection, and `body` too once the server sends `100 Continue`;
- * resolves with everything the server sent when it closes the connection or, with `untilIdle`, when it falls
- * silent for that many ms.
+ * resolves with everything the server sent when it closes the connection or, once `complete` says what was
+ * received is all that is expected, when this side has closed it (or after 20 s of silence).
  */
-function exchange(request: string, body?: string, untilIdle = 0): Promise<string> {
+function exchange(request: string, body?: string, complete?: (received: string) => boolean): Promise<string> {
   const url = new URL(harness.baseUrl);
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(url.port), url.hostname, () => socket.write(request));
     let received = '';
-    let idle: NodeJS.Timeout | undefined;
     socket.setEncoding('utf8');
+    // A connection nobody ends (a server that neither answers nor closes) must not outlive the test.
+    socket.setTimeout(20_000, () => socket.destroy());
     socket.on('data', (chunk: string) => {
       received += chunk;
       if (body !== undefined && received.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
         socket.write(body);
         body = undefined;
       }
-      if (untilIdle > 0) {
-        clearTimeout(idle);
-        idle = setTimeout(() => socket.end(), untilIdle);
-      }
+      if (complete?.(received)) socket.end();
     });
     socket.on('error', reject);
-    socket.on('close', () => {
-      clearTimeout(idle);
-      resolve(received);
-    });
+    socket.on('close', () => resolve(received));
   });
+}
+
+/**
+ * Whether `raw` holds a whole final response (after an interim `100 Continue`, if any): its head and the body its
+ * Content-Length (or the last chunk) says it has. Waiting for that, not for the server to fall silent for a
+ * while, holds however long the command takes on a slow machine.
+ */
+function finalResponseIn(raw: string): boolean {
+  const interim = 'HTTP/1.1 100 Continue\r\n\r\n';
+  const start = raw.startsWith(interim) ? raw.indexOf('HTTP/1.1 ', interim.length) : 0;
+  if (start < 0) return false;
+  const headEnd = raw.indexOf('\r\n\r\n', start);
+  if (headEnd < 0) return false;
+  const head = raw.slice(start, headEnd);
+  const rest = raw.slice(headEnd + 4);
+  if (/^transfer-encoding: *chunked/im.test(head)) return rest.endsWith('0\r\n\r\n');
+  const length = /^content-length: *(\d+)/im.exec(head);
+  return length !== null && Buffer.byteLength(rest) >= Number(length[1]);
 }
 
 /** The status, headers and JSON body of the last response in `raw`. */
@@ -651,7 +664,11 @@ describe('before the application: malformed HTTP and Expect: 100-continue', () =
 
   it('sends 100 Continue to a valid key, then applies the body', async () => {
     const before = await harness.streamLength(`session-1-${id}`);
-    const raw = await exchange(expecting(`Authorization: ApiKey-v1 ${KEY_APP1}\r\n`), addItem, 300);
+    const raw = await exchange(
+      expecting(`Authorization: ApiKey-v1 ${KEY_APP1}\r\n`),
+      addItem,
+      finalResponseIn,
+    );
     expect(raw.startsWith('HTTP/1.1 100 Continue\r\n\r\n')).toBe(true);
     const reply = lastResponse(raw);
     expect(reply.status).toBe(200);

@@ -23,7 +23,7 @@ import { appendHistories } from '../apps/projector/src/testing/store-fixtures';
 import { workload } from '../apps/projector/src/testing/workload';
 
 jest.setTimeout(120_000);
-// × 4.5 = 27 000 events: catch-up (batches of 25) must outlast five start-kill rounds, even on a fast box.
+// × 4.5 = 27 000 events in batches of 25: each of the five runs is killed within its share of the catch-up.
 const SESSIONS = 6000;
 const KILLS = 5;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -54,10 +54,35 @@ describe.each([sqliteTestDatabase(), postgresTestDatabase()])(
         },
       });
     };
+    /** Projector processes this suite started: any still running when a test ends is killed (jest would not exit). */
+    const children = new Set<ChildProcess>();
     const exited = (child: ChildProcess) =>
       new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
         child.once('exit', (code, signal) => resolve({ code, signal })),
       );
+    const start = () => {
+      const child = spawnProjector();
+      children.add(child);
+      return { child, exit: exited(child) };
+    };
+    /** Polls the read models until `done`; fails if the projector exits first or after `timeoutMs`. */
+    const until = async (
+      what: string,
+      done: (position: bigint) => boolean,
+      exit: Promise<unknown>,
+      pollMs: number,
+      timeoutMs = 60_000,
+    ) => {
+      let ended = false;
+      void exit.then(() => (ended = true));
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (done(await processed())) return;
+        if (ended) throw new Error(`the projector exited before ${what}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await sleep(pollMs);
+      }
+    };
     const processed = async (): Promise<bigint> => {
       const rm = await openReadModelDatabase(database.options()).catch(() => undefined);
       if (!rm) return 0n;
@@ -92,6 +117,15 @@ describe.each([sqliteTestDatabase(), postgresTestDatabase()])(
       }
       await client.close();
     });
+    afterEach(async () => {
+      for (const child of children) {
+        if (child.exitCode !== null || child.signalCode !== null) continue;
+        const exit = exited(child);
+        child.kill('SIGKILL');
+        await exit;
+      }
+      children.clear();
+    });
     afterAll(async () => {
       await store.close();
       rmSync(storeDir, { recursive: true, force: true });
@@ -102,14 +136,15 @@ describe.each([sqliteTestDatabase(), postgresTestDatabase()])(
       expect(events).toBeGreaterThanOrEqual(10_000);
       const seen: bigint[] = [];
       for (let kill = 0; kill < KILLS; kill++) {
-        const child = spawnProjector();
-        const exit = exited(child);
+        const { child, exit } = start();
         const before = await processed();
         // A run that caught up entirely would leave the next one nothing to commit: say so instead of waiting.
         if (before >= last) throw new Error(`catch-up ended before kill ${kill + 1}: the log is too short`);
-        // Wait until this run has committed something, then kill it at a random moment.
-        while ((await processed()) === before) await sleep(20);
-        await sleep(Math.random() * 200);
+        // Kill it at a random point of its share of what is left (a position, not a time: on any machine
+        // speed each run commits something and leaves the next runs their share), once it has committed.
+        const share = (last - before) / BigInt(KILLS - kill + 1);
+        const target = before + 1n + BigInt(Math.floor(Math.random() * Number(share)));
+        await until(`run ${kill + 1} to commit past ${target}`, (p) => p !== before && p >= target, exit, 5);
         child.kill('SIGKILL');
         expect((await exit).signal).toBe('SIGKILL');
         seen.push(await processed());
@@ -118,9 +153,8 @@ describe.each([sqliteTestDatabase(), postgresTestDatabase()])(
       expect(seen[seen.length - 1]).toBeLessThan(last);
       for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]);
 
-      const child = spawnProjector();
-      const exit = exited(child);
-      while ((await processed()) < last) await sleep(50);
+      const { child, exit } = start();
+      await until('the last run to catch up', (position) => position >= last, exit, 50);
       child.kill('SIGTERM');
       expect(await exit).toEqual({ code: 0, signal: null });
 

@@ -148,35 +148,46 @@ describe('projector in a worker thread of the API process', () => {
       projector: { batchDelayMs: 60_000, lockHeartbeatMs: 500 },
     });
     await projector.start();
-    const first = projector.worker()!;
-    await eventually(
-      async () => (await scrape()).projector_leader === 1,
-      'the first worker to hold the lock',
-    );
-    await first.terminate();
-    const died = Date.now();
-    await eventually(
-      async () => projector.isRunning() && projector.worker() !== first,
-      'the worker to restart',
-    );
-    expect((await scrape()).projector_worker_restarts_total).toBe(1);
-    await eventually(async () => (await scrape()).projector_leader === 1, 'the new worker to hold the lock');
-    expect(Date.now() - died).toBeLessThan(15_000);
+    try {
+      const first = projector.worker()!;
+      await eventually(
+        async () => (await scrape()).projector_leader === 1,
+        'the first worker to hold the lock',
+      );
+      await first.terminate();
+      const died = Date.now();
+      await eventually(
+        async () => projector.isRunning() && projector.worker() !== first,
+        'the worker to restart',
+      );
+      expect((await scrape()).projector_worker_restarts_total).toBe(1);
+      await eventually(
+        async () => (await scrape()).projector_leader === 1,
+        'the new worker to hold the lock',
+      );
+      expect(Date.now() - died).toBeLessThan(15_000);
 
-    const { id, position } = await put();
-    await eventually(async () => (await scrape()).projector_lag_events >= 1, 'the event to reach the worker');
-    expect((await manage('/v1/applications/1/sessions?pageSize=50')).body.data).not.toContainEqual(
-      expect.objectContaining({ integrationId: id }),
-    );
+      const { id, position } = await put();
+      await eventually(
+        async () => (await scrape()).projector_lag_events >= 1,
+        'the event to reach the worker',
+      );
+      expect((await manage('/v1/applications/1/sessions?pageSize=50')).body.data).not.toContainEqual(
+        expect.objectContaining({ integrationId: id }),
+      );
 
-    const worker = projector.worker()!;
-    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
-    await projector.stop();
-    expect(projector.isRunning()).toBe(false);
-    expect(await exited).toBe(0);
-    // Committed before the thread ended: the API's own read-model handle sees it at once.
-    const reply = await manage(`/v1/applications/1/sessions?minPosition=${position}&pageSize=50`);
-    expect(reply.status).toBe(200);
-    expect(reply.body.data).toContainEqual(expect.objectContaining({ integrationId: id }));
+      const worker = projector.worker()!;
+      const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+      await projector.stop();
+      expect(projector.isRunning()).toBe(false);
+      expect(await exited).toBe(0);
+      // Committed before the thread ended: the API's own read-model handle sees it at once.
+      const reply = await manage(`/v1/applications/1/sessions?minPosition=${position}&pageSize=50`);
+      expect(reply.status).toBe(200);
+      expect(reply.body.data).toContainEqual(expect.objectContaining({ integrationId: id }));
+    } finally {
+      // A worker thread still running after a failure would keep jest from exiting (stop() again is a no-op).
+      await projector.stop();
+    }
   });
 });

@@ -110,15 +110,21 @@ describe('GET /health/ready', () => {
     const url = `postgres://postgres@127.0.0.1:${await closedPort()}/test`;
     const pool = new Pool({ connectionString: url, connectionTimeoutMillis: 1_000 });
     const db = new Kysely<ReadModelTables>({ dialect: new PostgresDialect({ pool }) });
-    const ready = await start({ DATABASE_URL: url }, { db, dialect: 'postgres', close: () => db.destroy() });
-    const reply = await ready();
-    expect(reply.status).toBe(503);
-    expect(reply.body).toMatchObject({
-      StatusCode: 503,
-      errors: [{ title: 'SERVICE_UNAVAILABLE', details: expect.stringContaining('read-model database') }],
-    });
-    expect(JSON.stringify(reply.body)).not.toContain('event store');
-    await db.destroy();
+    try {
+      const ready = await start(
+        { DATABASE_URL: url },
+        { db, dialect: 'postgres', close: () => db.destroy() },
+      );
+      const reply = await ready();
+      expect(reply.status).toBe(503);
+      expect(reply.body).toMatchObject({
+        StatusCode: 503,
+        errors: [{ title: 'SERVICE_UNAVAILABLE', details: expect.stringContaining('read-model database') }],
+      });
+      expect(JSON.stringify(reply.body)).not.toContain('event store');
+    } finally {
+      await db.destroy();
+    }
   });
 
   it('answers 503 SERVICE_UNAVAILABLE when the event store cannot be reached', async () => {

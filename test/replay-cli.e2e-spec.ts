@@ -274,6 +274,9 @@ describe('npm run replay', () => {
         {
           cwd: join(__dirname, '..'),
           env: { ...process.env, EVENTSTORE_CONNECTION_STRING: '', EMBEDDED_EVENTSTORE_PORT: '1' },
+          // One that kept trying would otherwise outlive the test and keep jest from exiting.
+          timeout: 30_000,
+          killSignal: 'SIGKILL',
         },
         (error, _stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stderr }),
       );

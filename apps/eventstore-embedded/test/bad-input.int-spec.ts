@@ -58,11 +58,15 @@ const appendOptions = (stream: string) =>
 describe('embedded EventStoreDB: bad input and misbehaving clients', () => {
   let node: TestNode;
   let rawClient: grpc.Client;
+  /** Whatever a test started beyond the node, undone even when it failed (a live process keeps jest running). */
+  let cleanup: Array<() => Promise<unknown> | void> = [];
   beforeEach(async () => {
     node = await startNode();
     rawClient = new grpc.Client(`127.0.0.1:${node.es.port}`, grpc.credentials.createInsecure());
   });
   afterEach(async () => {
+    for (const undo of cleanup.reverse()) await undo();
+    cleanup = [];
     rawClient.close();
     await node.dispose();
   });
@@ -153,10 +157,20 @@ describe('embedded EventStoreDB: bad input and misbehaving clients', () => {
       ['-e', script, `127.0.0.1:${node.es.port}`, frames.map((f) => f.toString('hex')).join(',')],
       { cwd: path.resolve(__dirname, '../../..'), stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    await new Promise((resolve) => child.stdout!.once('data', resolve));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    // The child never ends by itself (its interval): killed here, or after the test if it failed first.
+    cleanup.push(() => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      return exited;
+    });
+    await new Promise((resolve, reject) => {
+      child.stdout!.once('data', resolve);
+      child.once('exit', (code) => reject(new Error(`the client process exited (${code}) before it sent`)));
+    });
     await delay(50);
     child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await exited;
 
     const batch = rawClient.makeBidiStreamRequest(`${STREAMS}/BatchAppend`, raw, raw);
     batch.on('error', () => undefined);
@@ -189,6 +203,7 @@ describe('embedded EventStoreDB: bad input and misbehaving clients', () => {
 
   it('a client disconnecting mid-subscription does not disturb other subscribers', async () => {
     const leaving = EventStoreDBClient.connectionString(node.es.connectionString);
+    cleanup.push(() => leaving.dispose().catch(() => undefined));
     const leavingSub = leaving.subscribeToAll();
     let leavingGot = 0;
     leavingSub.on('data', () => leavingGot++);
@@ -206,7 +221,11 @@ describe('embedded EventStoreDB: bad input and misbehaving clients', () => {
     for (let i = 0; i < 20; i++) {
       await node.client.appendToStream(`sub-${i % 3}`, testEvents(100));
       if (i === 5) {
-        while (leavingGot === 0) await delay(10);
+        const deadline = Date.now() + 10_000;
+        while (leavingGot === 0) {
+          if (Date.now() > deadline) throw new Error('the leaving subscriber received nothing in 10 s');
+          await delay(10);
+        }
         await leaving.dispose();
       }
     }

@@ -9,6 +9,24 @@ jest.setTimeout(60_000);
 const ROOT = path.resolve(__dirname, '../../..');
 const WRITERS = 20;
 
+/**
+ * Server processes and clients started here: what a failed test left running is killed and closed (a live
+ * child process or gRPC call keeps jest from exiting).
+ */
+const children = new Set<ChildProcess>();
+const clients: EventStoreDBClient[] = [];
+afterEach(async () => {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+  children.clear();
+  for (const client of clients.splice(0)) await client.dispose().catch(() => undefined);
+});
+
 /** A host process that runs the server in a worker thread, as `npm start` does. */
 const IN_WORKER_THREAD = `require('./apps/eventstore-embedded/src')
   .startEmbeddedEventStore({ port: 0, dataDir: process.argv[1], thread: true })
@@ -30,14 +48,19 @@ async function spawnServer(
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  children.add(child);
   const lines = readline.createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited early (${code})`)));
     lines.on('line', (line) => {
-      const parsed = JSON.parse(line) as { port?: number; host?: string };
-      if (parsed.port) {
-        expect(parsed.host).toBe('127.0.0.1');
-        resolve(parsed.port);
+      try {
+        const parsed = JSON.parse(line) as { port?: number; host?: string };
+        if (parsed.port) {
+          if (parsed.host !== '127.0.0.1') throw new Error(`listening on ${parsed.host}, not 127.0.0.1`);
+          resolve(parsed.port);
+        }
+      } catch (error) {
+        reject(error as Error);
       }
     });
   });
@@ -57,6 +80,7 @@ describe.each([
     const dataDir = tempDataDir();
     const { child, port } = await spawnServer(dataDir, mode);
     const client = EventStoreDBClient.connectionString(`esdb://127.0.0.1:${port}?tls=false`);
+    clients.push(client);
     const acked: Batch[] = [];
     const sent = new Map<string, Batch>();
     let stop = false;
@@ -80,7 +104,15 @@ describe.each([
       }
     };
     const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
-    while (acked.length < 600) await new Promise((r) => setTimeout(r, 20));
+    let writing = WRITERS;
+    for (const w of writers) void w.then(() => writing--);
+    const deadline = Date.now() + 30_000;
+    while (acked.length < 600) {
+      // A writer ends on its first failed append: if they all did, or it is this slow, say so instead of waiting.
+      if (writing === 0 || Date.now() > deadline)
+        throw new Error(`${acked.length} batches acknowledged, ${writing} writer(s) still writing`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
     stop = true;

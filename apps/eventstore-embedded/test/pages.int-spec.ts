@@ -66,7 +66,12 @@ describe('embedded EventStoreDB: reads across page boundaries', () => {
     });
     const before = seen.length;
     await node.client.appendToStream(stream, testEvents(1, 'paged', 100_000));
-    while (seen.length === before) await new Promise((resolve) => setTimeout(resolve, 10));
+    const deadline = Date.now() + 10_000;
+    while (seen.length === before) {
+      // Bounded: a loop left polling after a failed test would keep jest from exiting.
+      if (Date.now() > deadline) throw new Error('the live event did not arrive within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     await sub.unsubscribe();
     expect(before).toBe(count);
     expect(seen.slice(0, before)).toEqual(range(count));

@@ -52,7 +52,17 @@ describe('read sink', () => {
 
   afterEach(async () => {
     client.close();
-    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    // A call a failed test left open would hold a graceful shutdown, and with the server jest, forever.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 1_000);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   });
 
   /** Reads the whole response: the messages received, and the error status if the call failed. */

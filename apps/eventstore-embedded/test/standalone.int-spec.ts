@@ -3,7 +3,7 @@
  * variable it came from and exits 2 before anything is opened; without `--data` the store lives where
  * `npm start` keeps its embedded store (`$DATA_DIR/eventstore`), so both open the same log.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,6 +24,14 @@ function runRefused(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('the embedded event store run alone', () => {
+  // A server a test started and did not stop (it failed, or timed out waiting for the start-up line) is
+  // killed here: a child process left running keeps jest from exiting.
+  let running: ChildProcess | undefined;
+  afterEach(() => {
+    if (running && running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
+    running = undefined;
+  });
+
   it.each([
     [['--port', 'abc'], {}, '--port: must be an integer from 0 to 65535 (got "abc")'],
     [['--port', '70000'], {}, '--port: must be an integer from 0 to 65535 (got "70000")'],
@@ -53,6 +61,7 @@ describe('the embedded event store run alone', () => {
       env: { ...process.env, DATA_DIR: dataDir },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    running = child;
     try {
       const started = await new Promise<{ dataDir: string; port: number }>((resolve, reject) => {
         child.once('exit', (code) => reject(new Error(`exited with ${code}`)));

@@ -5,6 +5,22 @@ import { collect, tempDataDir, testEvents } from './support';
 
 jest.setTimeout(30_000);
 
+/**
+ * `promise`, or a failure after `ms`: a wait that never ends would leave the test pending past its timeout,
+ * its `finally` never run and the server's worker thread keeping jest from exiting.
+ */
+async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe('embedded EventStoreDB in a worker thread ({ thread: true })', () => {
   it('appends, reads and streams a subscription through the real client, counts RPCs and closes cleanly', async () => {
     const dataDir = tempDataDir();
@@ -30,9 +46,9 @@ describe('embedded EventStoreDB in a worker thread ({ thread: true })', () => {
           if (e.event?.streamId === 'thread-b') resolve();
         }),
       );
-      await caughtUp;
+      await within(10_000, 'caughtUp', caughtUp);
       await client.appendToStream('thread-b', jsonEvent({ type: 'live', data: {} }));
-      await live;
+      await within(10_000, 'the live event', live);
       await sub.unsubscribe();
       expect(seen).toEqual(['thread-a/0', 'thread-a/1', 'thread-a/2', 'thread-b/0']);
 

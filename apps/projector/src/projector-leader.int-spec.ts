@@ -97,8 +97,11 @@ describe.each(testDatabases())(
     const dropSchema = async (schema: string) => {
       const pg = new Client({ connectionString: database.options().databaseUrl });
       await pg.connect();
-      await pg.query(`drop schema if exists ${schema} cascade`);
-      await pg.end();
+      try {
+        await pg.query(`drop schema if exists ${schema} cascade`);
+      } finally {
+        await pg.end();
+      }
     };
     const live = async () => {
       const db = await openReadModelDatabase(database.options());

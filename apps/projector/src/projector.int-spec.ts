@@ -131,8 +131,11 @@ describe.each(testDatabases())('projector on $name', (database: TestDatabase) =>
     try {
       expect(await scratch.waitForPosition(projector!.position(), 10_000)).toBe(true);
       const scratchDb = await openReadModelDatabase(scratchOptions);
-      expect(await dumpReadModels(scratchDb.db)).toEqual(await dumpReadModels(live.db));
-      await scratchDb.close();
+      try {
+        expect(await dumpReadModels(scratchDb.db)).toEqual(await dumpReadModels(live.db));
+      } finally {
+        await scratchDb.close();
+      }
     } finally {
       await scratch.stop();
       await live.close();

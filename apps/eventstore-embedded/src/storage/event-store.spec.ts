@@ -18,7 +18,8 @@ const event = (n: number): ProposedEvent => ({
 
 describe('EventStore durability (synchronous=FULL)', () => {
   let dir: string;
-  let held: Array<() => void>;
+  /** fsyncs asked for and not run yet; each resolves once the real fsync returned and its callback ran. */
+  let held: Array<() => Promise<void>>;
   let fsyncSpy: jest.SpyInstance;
 
   beforeEach(() => {
@@ -26,10 +27,17 @@ describe('EventStore durability (synchronous=FULL)', () => {
     held = [];
     const realFsync = fs.fsync;
     // The disk answers only when the test says so.
-    fsyncSpy = jest
-      .spyOn(fs, 'fsync')
-      .mockImplementation(((fd: number, callback: (err: Error | null) => void) =>
-        held.push(() => realFsync(fd, callback))) as unknown as typeof fs.fsync);
+    const hold = (fd: number, callback: (err: Error | null) => void) =>
+      held.push(
+        () =>
+          new Promise<void>((done) =>
+            realFsync(fd, (err) => {
+              callback(err);
+              done();
+            }),
+          ),
+      );
+    fsyncSpy = jest.spyOn(fs, 'fsync').mockImplementation(hold as unknown as typeof fs.fsync);
   });
 
   afterEach(() => {
@@ -38,10 +46,15 @@ describe('EventStore durability (synchronous=FULL)', () => {
   });
 
   const turn = () => new Promise((resolve) => setImmediate(resolve));
+  /**
+   * Lets the held fsyncs run and waits until they returned (however slow the disk) and the turn after it,
+   * when what was queued meanwhile is committed (and asks for its own fsync). Not a fixed pause: an fsync
+   * slower than the pause left the next commit unmade, and the test waiting for an fsync never asked for.
+   */
   const release = async () => {
-    const pending = held.splice(0);
-    for (const sync of pending) sync();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await Promise.all(held.splice(0).map((sync) => sync()));
+    await turn();
+    await turn();
   };
 
   it('acknowledges an append and shows it to readers only after the WAL fsync returned', async () => {

@@ -4,7 +4,7 @@
  * running it again is safe, npm's banner is recognised, progress counts streams, and `export | head -1`
  * ends quietly.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,6 +74,42 @@ async function target() {
   };
 }
 
+/**
+ * Runs a command in a process group of its own and resolves with its exit code and output. Still running after
+ * `ms`, the whole group is killed: npm's and bash's children too, which killing the command alone would leave
+ * running (and jest waiting for them).
+ */
+function runGroup(
+  file: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+  ms = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { ...options, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      stderr += `\n(killed: still running after ${ms} ms)`;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, ms);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 const streamLine = (name: string) => lines.find((l) => l.startsWith(`{"stream":"${name}"`))!;
 
 describe('import: the header', () => {
@@ -133,15 +169,15 @@ describe('import: the header', () => {
   });
 
   it('recognises npm’s banner (written through `npm run` without -s) and says how to export again', async () => {
-    const npm = (silent: boolean) =>
-      new Promise<string>((resolve, reject) =>
-        execFile(
-          'npm',
-          ['run', ...(silent ? ['-s'] : []), 'replay', '--', 'export'],
-          { cwd: ROOT, env: { ...process.env, ...source.env() }, maxBuffer: 64 * 1024 * 1024 },
-          (error, stdout) => (error ? reject(error) : resolve(stdout)),
-        ),
+    const npm = async (silent: boolean) => {
+      const { code, stdout, stderr } = await runGroup(
+        'npm',
+        ['run', ...(silent ? ['-s'] : []), 'replay', '--', 'export'],
+        { cwd: ROOT, env: { ...process.env, ...source.env() } },
       );
+      if (code !== 0) throw new Error(`npm run replay -- export: exit ${code}\n${stderr}`);
+      return stdout;
+    };
     const into = await target();
     try {
       const banner = await npm(false);
@@ -314,14 +350,10 @@ describe('a reader that goes away', () => {
       'set -o pipefail; node -r ./tools/register.js apps/replay-cli/src/main.ts export | head -1 > "$OUT"; echo "exit ${PIPESTATUS[0]}" >&2';
     const outDir = mkdtempSync(join(tmpdir(), 'replay-epipe-'));
     try {
-      const result = await new Promise<{ stderr: string }>((resolve) =>
-        execFile(
-          'bash',
-          ['-c', script],
-          { cwd: ROOT, env: { ...process.env, ...source.env(), OUT: join(outDir, 'first') } },
-          (_error, _stdout, stderr) => resolve({ stderr }),
-        ),
-      );
+      const result = await runGroup('bash', ['-c', script], {
+        cwd: ROOT,
+        env: { ...process.env, ...source.env(), OUT: join(outDir, 'first') },
+      });
       expect(result.stderr).not.toMatch(/EPIPE|Unhandled|at /);
       expect(result.stderr.trim()).toBe('exit 0');
     } finally {

@@ -49,49 +49,56 @@ export class ReplaySystem {
 
   static async start(options: SystemOptions): Promise<ReplaySystem> {
     const system = new ReplaySystem(mkdtempSync(join(tmpdir(), 'replay-e2e-')));
+    try {
+      await system.boot(options);
+    } catch (error) {
+      // The suite never gets the system to stop: what did start (a server, a projector) would keep jest running.
+      await system.stop().catch(() => undefined);
+      throw error;
+    }
+    return system;
+  }
+
+  private async boot(options: SystemOptions): Promise<void> {
     if (options.backend === 'postgres') {
-      system.schema = `rp_e2e_${randomBytes(5).toString('hex')}`;
-      const pg = new Client({ connectionString: TEST_DATABASE_URL });
-      await pg.connect();
-      await pg.query(`create schema ${system.schema}`);
-      await pg.end();
-      system.databaseUrl = `${TEST_DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${system.schema}`)}`;
+      this.schema = `rp_e2e_${randomBytes(5).toString('hex')}`;
+      await onPostgres(`create schema ${this.schema}`);
+      this.databaseUrl = `${TEST_DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${this.schema}`)}`;
     }
     const config = parseConfig({
       PORT: '0',
-      DATA_DIR: system.dataDir,
-      DATABASE_URL: system.databaseUrl,
+      DATA_DIR: this.dataDir,
+      DATABASE_URL: this.databaseUrl,
       INTEGRATION_API_KEYS: `${INTEGRATION_KEY}=1,${INTEGRATION_KEY_APP2}=2`,
       MANAGEMENT_API_KEYS: `${MANAGEMENT_KEY}=*`,
       LOG_LEVEL: 'silent',
     });
-    system.store = await startEmbeddedEventStore({
+    this.store = await startEmbeddedEventStore({
       port: 0,
-      dataDir: join(system.dataDir, 'eventstore'),
+      dataDir: join(this.dataDir, 'eventstore'),
       silent: true,
       synchronous: 'NORMAL',
     });
-    system.adapter = EsdbClientAdapter.connect(system.store.connectionString);
+    this.adapter = EsdbClientAdapter.connect(this.store.connectionString);
     const logger = pino({ level: 'silent' });
-    system.app = await createSessionApi({
+    this.app = await createSessionApi({
       config,
       keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
-      store: system.adapter,
+      store: this.adapter,
       logger,
     });
-    await system.app.listen(0, '127.0.0.1');
-    system.baseUrl = `http://127.0.0.1:${(system.app.getHttpServer().address() as AddressInfo).port}`;
+    await this.app.listen(0, '127.0.0.1');
+    this.baseUrl = `http://127.0.0.1:${(this.app.getHttpServer().address() as AddressInfo).port}`;
     if (options.projector) {
-      system.projector = await startProjector({
-        connectionString: system.store.connectionString,
-        databaseUrl: system.databaseUrl,
-        dataDir: system.dataDir,
+      this.projector = await startProjector({
+        connectionString: this.store.connectionString,
+        databaseUrl: this.databaseUrl,
+        dataDir: this.dataDir,
         logger,
         registry: new Registry(),
         batchDelayMs: 10,
       });
     }
-    return system;
   }
 
   /** What the CLI reads: the same variables the projector is configured with. */
@@ -134,18 +141,39 @@ export class ReplaySystem {
       throw new Error(`projector did not reach ${position}`);
   }
 
+  /** Stops everything that was started, each part even when stopping another failed; then throws the first failure. */
   async stop(): Promise<void> {
-    await this.projector?.stop();
-    await this.app?.close();
-    await this.adapter?.close();
-    await this.store?.close();
+    const failures: unknown[] = [];
+    const attempt = async (step: () => Promise<unknown> | undefined) => {
+      try {
+        await step();
+      } catch (error) {
+        failures.push(error);
+      }
+    };
+    await attempt(() => this.projector?.stop());
+    await attempt(() => this.app?.close());
+    await attempt(() => this.adapter?.close());
+    await attempt(() => this.store?.close());
     rmSync(this.dataDir, { recursive: true, force: true });
-    if (this.schema) {
-      const pg = new Client({ connectionString: TEST_DATABASE_URL });
-      await pg.connect();
-      for (const suffix of ['', '_rebuild', '_retired'])
-        await pg.query(`drop schema if exists ${this.schema}${suffix} cascade`);
-      await pg.end();
-    }
+    const schema = this.schema;
+    if (schema)
+      await attempt(() =>
+        onPostgres(
+          ...['', '_rebuild', '_retired'].map((suffix) => `drop schema if exists ${schema}${suffix} cascade`),
+        ),
+      );
+    if (failures.length > 0) throw failures[0];
+  }
+}
+
+/** Runs statements on a connection of its own, closed whatever happens (an open one keeps jest running). */
+async function onPostgres(...statements: string[]): Promise<void> {
+  const pg = new Client({ connectionString: TEST_DATABASE_URL });
+  await pg.connect();
+  try {
+    for (const statement of statements) await pg.query(statement);
+  } finally {
+    await pg.end();
   }
 }

@@ -31,17 +31,26 @@ const ROOT = join(__dirname, '../../../..');
 
 /**
  * Runs `npm run replay`'s entry point in its own process, as operators do. Needed where the CLI must not
- * share an event loop with the system under test (better-sqlite3 waits for a lock synchronously).
+ * share an event loop with the system under test (better-sqlite3 waits for a lock synchronously). A run
+ * that has not ended after `timeoutMs` is killed (a process left running keeps jest from exiting) and
+ * reported as exit 2, saying so on stderr.
  */
-export function replayProcess(env: Record<string, string | undefined>) {
+export function replayProcess(env: Record<string, string | undefined>, timeoutMs = 60_000) {
   return (args: string[]): Promise<CliRun> =>
     new Promise((resolve) => {
       execFile(
         process.execPath,
         ['-r', './tools/register.js', 'apps/replay-cli/src/main.ts', ...args],
-        { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
+        {
+          cwd: ROOT,
+          env: { ...process.env, ...env },
+          maxBuffer: 64 * 1024 * 1024,
+          timeout: timeoutMs,
+          killSignal: 'SIGKILL',
+        },
         (error, stdout, stderr) => {
           const code = error ? (typeof error.code === 'number' ? error.code : 2) : 0;
+          if (error?.killed) stderr += `\n(killed: still running after ${timeoutMs} ms)`;
           resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) });
         },
       );

@@ -30,10 +30,13 @@ export function postgresTestDatabase(): TestDatabase {
     async drop() {
       const client = new Client({ connectionString: TEST_DATABASE_URL });
       await client.connect();
-      // `<schema>_scratch` holds from-scratch recomputations some suites compare against.
-      await client.query(`drop schema if exists ${schema} cascade`);
-      await client.query(`drop schema if exists ${schema}_scratch cascade`);
-      await client.end();
+      try {
+        // `<schema>_scratch` holds from-scratch recomputations some suites compare against.
+        await client.query(`drop schema if exists ${schema} cascade`);
+        await client.query(`drop schema if exists ${schema}_scratch cascade`);
+      } finally {
+        await client.end();
+      }
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
