@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { startEmbeddedEventStore } from './index';
+import { listenErrorMessage, startEmbeddedEventStore } from './index';
 
 /**
  * Runs the embedded EventStoreDB-compatible server alone:
@@ -50,12 +50,8 @@ function integer(
 }
 
 async function main(): Promise<void> {
-  const port = integer(
-    setting('port', ['EMBEDDED_EVENTSTORE_PORT', process.env.EMBEDDED_EVENTSTORE_PORT]),
-    2113,
-    0,
-    65535,
-  )!;
+  const portSetting = setting('port', ['EMBEDDED_EVENTSTORE_PORT', process.env.EMBEDDED_EVENTSTORE_PORT]);
+  const port = integer(portSetting, 2113, 0, 65535)!;
   const maxAppendSize = integer(setting('max-append-size'), undefined, 1, 2 ** 31 - 1);
   const groupCommitWindowMs = integer(setting('group-commit-window-ms'), undefined, 0, 1000);
   const synchronousSetting = setting('synchronous', [
@@ -81,6 +77,10 @@ async function main(): Promise<void> {
     maxAppendSize,
     synchronous,
     groupCommitWindowMs,
+  }).catch((error: unknown) => {
+    const remedy = `set ${portSetting?.source ?? '--port (or EMBEDDED_EVENTSTORE_PORT)'} to a free port (0 picks one)`;
+    const message = listenErrorMessage(error, 'The event store', `${host}:${port}`, remedy);
+    return message ? fail(message) : Promise.reject(error);
   });
   let stopping = false;
   const stop = (signal: string) => {

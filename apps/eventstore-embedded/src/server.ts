@@ -1,5 +1,11 @@
 import type { Server as NetServer, Socket } from 'node:net';
-import { Server, ServerCredentials, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  ServiceDefinition,
+  setLogger,
+  UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
 import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
 import { getSupportedMethodsHandler } from './server-features';
@@ -87,7 +93,27 @@ function disableNagle(server: Server): void {
   }
 }
 
+/**
+ * grpc-js's own messages as the server's JSON log lines on stderr, not bare `E …` lines among them. The one
+ * about an address it could not bind is left out: `bind` rejects with it, and the caller says it plainly.
+ * (grpc-js has one logger per thread; the embedded server sets it when it starts.)
+ */
+function logGrpcAsJson(): void {
+  const line =
+    (level: string) =>
+    (message?: unknown, ...rest: unknown[]) => {
+      const text = [message, ...rest].map(String).join(' ');
+      if (text.startsWith('No address added out of total')) return;
+      process.stderr.write(
+        `${JSON.stringify({ level, time: new Date().toISOString(), service: 'eventstore-embedded', component: 'grpc-js', msg: text })}\n`,
+      );
+    };
+  setLogger({ error: line('error'), info: line('info'), debug: line('debug') });
+}
+
+/** Listens on host:port; rejects with an error whose message names the address and the system's reason. */
 export function bind(server: Server, host: string, port: number): Promise<number> {
+  logGrpcAsJson();
   return new Promise((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, boundPort) => {
       if (err) return reject(err);

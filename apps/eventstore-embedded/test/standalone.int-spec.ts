@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
@@ -52,6 +53,25 @@ describe('the embedded event store run alone', () => {
     expect(line.level).toBe('error');
     expect(line.msg).toContain(message);
     expect(result.created).toEqual([]);
+  });
+
+  it('says which port another process holds and how to choose another, in its JSON log only, exit 2', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((done) => holder.listen(0, '127.0.0.1', done));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const result = runRefused(['--port', String(port)]);
+      expect(result.status).toBe(2);
+      const lines = result.stderr.trim().split('\n');
+      // No bare line of grpc-js's ("E No address added out of total 1 resolved") among them.
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({
+        level: 'error',
+        msg: `The event store cannot listen on 127.0.0.1:${port}: another process is using that port. Stop it, or set --port to a free port (0 picks one).`,
+      });
+    } finally {
+      holder.close();
+    }
   });
 
   it('keeps its log in $DATA_DIR/eventstore without --data, as npm start does', async () => {

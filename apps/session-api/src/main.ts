@@ -7,9 +7,15 @@
  */
 import 'reflect-metadata';
 import { EsdbClientAdapter } from '@session-engine/event-store';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type pino from 'pino';
-import { startEmbeddedEventStore, type EmbeddedEventStore } from '../../eventstore-embedded/src';
+import {
+  listenErrorMessage,
+  startEmbeddedEventStore,
+  type EmbeddedEventStore,
+} from '../../eventstore-embedded/src';
 import { createLogger } from '../../projector/src/logger';
 import { createSessionApi } from './app.factory';
 import { backgroundServices, type BackgroundService } from './background-services';
@@ -49,51 +55,33 @@ function resolveKeys(config: AppConfig, logger: pino.Logger): ApiKeys {
   return new ApiKeys(integration, management);
 }
 
+/** What `main` has started so far: shutdown stops what is there. */
+interface Started {
+  embedded?: EmbeddedEventStore;
+  store?: EsdbClientAdapter;
+  app?: Awaited<ReturnType<typeof createSessionApi>>;
+  services: BackgroundService[];
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('session-api', config.logLevel);
   const keys = resolveKeys(config, logger);
 
-  let embedded: EmbeddedEventStore | undefined;
-  let connectionString = config.eventStoreConnectionString;
-  if (connectionString === undefined) {
-    embedded = await startEmbeddedEventStore({
-      host: '127.0.0.1',
-      port: config.embeddedEventStorePort,
-      dataDir: path.join(config.dataDir, 'eventstore'),
-      // Its own event loop: SQLite commits (fsync) and gRPC encoding do not stall HTTP handling.
-      thread: true,
-    });
-    connectionString = embedded.connectionString;
-  }
-  const store = EsdbClientAdapter.connect(connectionString);
-  // One registry for the process: the projector worker's lag shows on the API's /metrics.
-  const metrics = new MetricsService();
-  const app = await createSessionApi({ config, keys, store, logger, metrics });
-  await app.listen(config.port);
-  logger.info({ port: config.port, eventStore: embedded ? 'embedded' : 'external' }, 'session API listening');
-
-  const services: BackgroundService[] = backgroundServices({
-    config,
-    connectionString,
-    logger,
-    registry: metrics.registry,
-  });
-  for (const service of services) {
-    await service.start();
-    logger.info({ backgroundService: service.name }, 'background service started');
-  }
-
+  // The signal handlers come first: a SIGTERM during start-up (the API may already be answering) waits for
+  // start-up to settle, then stops what started, instead of killing the process mid-request.
+  const started: Started = { services: [] };
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    await starting.catch(() => undefined);
     try {
-      await app.close(); // stops accepting, waits for in-flight requests
-      for (const service of [...services].reverse()) await service.stop();
-      await store.close();
-      await embedded?.close();
+      await started.app?.close(); // stops accepting, waits for in-flight requests
+      for (const service of [...started.services].reverse()) await service.stop();
+      await started.store?.close();
+      await started.embedded?.close();
       logger.info('stopped');
       process.exit(0);
     } catch (error) {
@@ -103,6 +91,53 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  const starting = start(config, logger, keys, started);
+  await starting;
+}
+
+async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, started: Started): Promise<void> {
+  let connectionString = config.eventStoreConnectionString;
+  if (connectionString === undefined) {
+    const embedded = await startEmbeddedEventStore({
+      host: '127.0.0.1',
+      port: config.embeddedEventStorePort,
+      dataDir: path.join(config.dataDir, 'eventstore'),
+      // Its own event loop: SQLite commits (fsync) and gRPC encoding do not stall HTTP handling.
+      thread: true,
+    }).catch((error: unknown) => {
+      const message = listenErrorMessage(
+        error,
+        'The embedded event store',
+        `127.0.0.1:${config.embeddedEventStorePort}`,
+        'set EMBEDDED_EVENTSTORE_PORT to a free port, or EVENTSTORE_CONNECTION_STRING to use an event store that is already running',
+      );
+      throw message ? new Error(message) : error;
+    });
+    started.embedded = embedded;
+    connectionString = embedded.connectionString;
+  }
+  const store = (started.store = EsdbClientAdapter.connect(connectionString));
+  // One registry for the process: the projector worker's lag shows on the API's /metrics.
+  const metrics = new MetricsService();
+  const app = (started.app = await createSessionApi({ config, keys, store, logger, metrics }));
+  await app.listen(config.port).catch((error: unknown) => {
+    const message = listenErrorMessage(error, 'The API', `port ${config.port}`, 'set PORT to a free port');
+    throw message ? new Error(message) : error;
+  });
+  // The port listened on (PORT=0 picks a free one).
+  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+  logger.info({ port, eventStore: started.embedded ? 'embedded' : 'external' }, 'session API listening');
+
+  for (const service of backgroundServices({
+    config,
+    connectionString,
+    logger,
+    registry: metrics.registry,
+  })) {
+    await service.start();
+    started.services.push(service);
+    logger.info({ backgroundService: service.name }, 'background service started');
+  }
 }
 
 main().catch((error: unknown) => {

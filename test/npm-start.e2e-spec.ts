@@ -1,0 +1,191 @@
+/**
+ * `npm start` as a newcomer runs it: the process (apps/session-api/src/main.ts, as the script runs it) with
+ * no configuration but a data directory starts the embedded event store, prints development keys that work,
+ * answers a command, stops on SIGTERM with exit 0, and on the next start keeps the keys and the session.
+ * A port another process holds ends the start with one plain sentence naming the port and the setting,
+ * exit 1, and no line from a library in another format.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as readline from 'node:readline';
+
+jest.setTimeout(90_000);
+const ROOT = resolve(__dirname, '..');
+/** Settings of the surrounding environment the engine reads; the child sees none of them. */
+const ENGINE_VARIABLES = [
+  'PORT',
+  'EVENTSTORE_CONNECTION_STRING',
+  'EMBEDDED_EVENTSTORE_PORT',
+  'DATABASE_URL',
+  'READ_MODEL_SCHEMA',
+  'INTEGRATION_API_KEYS',
+  'MANAGEMENT_API_KEYS',
+  'LOG_LEVEL',
+];
+
+interface Started {
+  child: ChildProcess;
+  port: number;
+  integrationKey: string;
+  keysWere: 'created' | 'kept';
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const children = new Set<ChildProcess>();
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const child of children) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise((done) => child.once('exit', done));
+    child.kill('SIGKILL');
+    await exited;
+  }
+  children.clear();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function dataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'npm-start-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function run(env: Record<string, string>): { child: ChildProcess; stdout: string[]; stderr: string[] } {
+  const base = { ...process.env };
+  for (const name of ENGINE_VARIABLES) delete base[name];
+  const child = spawn(process.execPath, ['-r', './tools/register.js', 'apps/session-api/src/main.ts'], {
+    cwd: ROOT,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  readline.createInterface({ input: child.stdout! }).on('line', (line) => stdout.push(line));
+  readline.createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  return { child, stdout, stderr };
+}
+
+const exitOf = (child: ChildProcess) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once('exit', (code, signal) => done({ code, signal })),
+  );
+
+/** Starts the engine on free ports; resolves once it logged that it listens. */
+async function start(dir: string): Promise<Started> {
+  const { child, stdout, stderr } = run({ DATA_DIR: dir, PORT: '0', EMBEDDED_EVENTSTORE_PORT: '0' });
+  const exit = exitOf(child);
+  let ended = false;
+  void exit.then(() => (ended = true));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const listening = stdout
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg?: string; port?: number })
+      .find((line) => line.msg === 'session API listening');
+    if (listening) {
+      const keys = stdout.join('\n');
+      const key = /Integration API: {2}Authorization: (ApiKey-v1 \S+)/.exec(keys)?.[1];
+      const were = /Development keys for application 1 \((created|kept) in /.exec(keys)?.[1];
+      if (!key || !were) throw new Error(`no development key printed:\n${keys}`);
+      return {
+        child,
+        port: listening.port!,
+        integrationKey: key,
+        keysWere: were as 'created' | 'kept',
+        exit,
+      };
+    }
+    if (ended) throw new Error(`npm start exited:\n${stdout.join('\n')}\n${stderr.join('\n')}`);
+    if (Date.now() > deadline) throw new Error('npm start did not listen within 60 s');
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}
+
+/** Exits with the process's code, its stdout and stderr lines. */
+async function startRefused(env: Record<string, string>) {
+  const { child, stdout, stderr } = run(env);
+  const exit = await exitOf(child);
+  await new Promise((done) => setImmediate(done));
+  return { ...exit, stdout, stderr };
+}
+
+/** A port another process (here, this one) listens on. */
+async function heldPort(): Promise<{ port: number; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return { port: (server.address() as AddressInfo).port, server };
+}
+
+describe('npm start', () => {
+  it('serves with the printed development key, stops on SIGTERM, and keeps keys and sessions across a restart', async () => {
+    const dir = dataDir();
+    const first = await start(dir);
+    expect(first.port).toBeGreaterThan(0);
+    expect(first.keysWere).toBe('created');
+    const url = `http://127.0.0.1:${first.port}/v2/customer_sessions/newcomer-1`;
+    const put = await fetch(url, {
+      method: 'PUT',
+      headers: { Authorization: first.integrationKey, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        customerSession: { profileId: 'alice', cartItems: [{ sku: 'shirt', quantity: 2, price: 19.99 }] },
+      }),
+    });
+    expect(put.status).toBe(200);
+    const created = (await put.json()) as { customerSession: { total: number } };
+    expect(created.customerSession.total).toBe(39.98);
+    const ready = await fetch(`http://127.0.0.1:${first.port}/health/ready`);
+    expect(ready.status).toBe(200);
+
+    first.child.kill('SIGTERM');
+    expect(await first.exit).toEqual({ code: 0, signal: null });
+
+    const second = await start(dir);
+    expect(second.keysWere).toBe('kept');
+    expect(second.integrationKey).toBe(first.integrationKey);
+    const get = await fetch(`http://127.0.0.1:${second.port}/v2/customer_sessions/newcomer-1`, {
+      headers: { Authorization: second.integrationKey },
+    });
+    expect(get.status).toBe(200);
+    expect(((await get.json()) as typeof created).customerSession).toEqual(created.customerSession);
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toEqual({ code: 0, signal: null });
+  });
+
+  it.each([
+    [
+      'PORT',
+      (port: number) => `The API cannot listen on port ${port}: another process is using that port`,
+      'set PORT to a free port',
+    ],
+    [
+      'EMBEDDED_EVENTSTORE_PORT',
+      (port: number) =>
+        `The embedded event store cannot listen on 127.0.0.1:${port}: another process is using that port`,
+      'set EMBEDDED_EVENTSTORE_PORT to a free port',
+    ],
+  ])(
+    'a %s another process holds: one sentence naming the port and the setting, exit 1',
+    async (name, says, remedy) => {
+      const { port, server } = await heldPort();
+      try {
+        const ports = { PORT: '0', EMBEDDED_EVENTSTORE_PORT: '0', [name]: String(port) };
+        const result = await startRefused({ DATA_DIR: dataDir(), ...ports });
+        expect(result.code).toBe(1);
+        const last = result.stderr[result.stderr.length - 1]!;
+        expect(last).toContain(`session-api failed to start: ${says(port)}`);
+        expect(last).toContain(remedy);
+        // Every other line is the engine's JSON log (grpc-js's own "E No address added…" is not among them).
+        for (const line of [...result.stdout, ...result.stderr.slice(0, -1)])
+          if (line.trim() && !line.startsWith(' ') && !line.startsWith('Development keys'))
+            expect(() => JSON.parse(line) as unknown).not.toThrow();
+        expect(result.stderr.join('\n')).not.toContain('No address added');
+      } finally {
+        server.close();
+      }
+    },
+  );
+});
