@@ -2,14 +2,16 @@
  * `npm start` as a newcomer runs it: the process (apps/session-api/src/main.ts, as the script runs it) with
  * no configuration but a data directory starts the embedded event store, prints development keys that work,
  * answers a command, stops on SIGTERM with exit 0, and on the next start keeps the keys and the session.
- * A port another process holds ends the start with one plain sentence naming the port and the setting,
- * exit 1, and no line from a library in another format.
+ * A port another process holds ends the start — of the API, of its embedded store, or of the standalone
+ * projector's metrics endpoint — with one plain sentence naming the port and the setting, and no line from a
+ * library in another format.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startEmbeddedEventStore } from '../apps/eventstore-embedded/src';
 import * as readline from 'node:readline';
 
 jest.setTimeout(90_000);
@@ -24,6 +26,8 @@ const ENGINE_VARIABLES = [
   'INTEGRATION_API_KEYS',
   'MANAGEMENT_API_KEYS',
   'LOG_LEVEL',
+  'PROJECTOR_METRICS_PORT',
+  'PROJECTOR_METRICS_HOST',
 ];
 
 interface Started {
@@ -53,10 +57,13 @@ function dataDir(): string {
   return dir;
 }
 
-function run(env: Record<string, string>): { child: ChildProcess; stdout: string[]; stderr: string[] } {
+function run(
+  env: Record<string, string>,
+  main = 'apps/session-api/src/main.ts',
+): { child: ChildProcess; stdout: string[]; stderr: string[] } {
   const base = { ...process.env };
   for (const name of ENGINE_VARIABLES) delete base[name];
-  const child = spawn(process.execPath, ['-r', './tools/register.js', 'apps/session-api/src/main.ts'], {
+  const child = spawn(process.execPath, ['-r', './tools/register.js', main], {
     cwd: ROOT,
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -106,8 +113,8 @@ async function start(dir: string): Promise<Started> {
 }
 
 /** Exits with the process's code, its stdout and stderr lines. */
-async function startRefused(env: Record<string, string>) {
-  const { child, stdout, stderr } = run(env);
+async function startRefused(env: Record<string, string>, main?: string) {
+  const { child, stdout, stderr } = run(env, main);
   const exit = await exitOf(child);
   await new Promise((done) => setImmediate(done));
   return { ...exit, stdout, stderr };
@@ -188,4 +195,30 @@ describe('npm start', () => {
       }
     },
   );
+});
+
+describe('npm run start:projector', () => {
+  it('a metrics port another process holds: one sentence naming the address and the setting, exit 1', async () => {
+    const store = await startEmbeddedEventStore({ port: 0, dataDir: dataDir(), silent: true });
+    const { port, server } = await heldPort();
+    try {
+      const result = await startRefused(
+        {
+          DATA_DIR: dataDir(),
+          EVENTSTORE_CONNECTION_STRING: store.connectionString,
+          PROJECTOR_METRICS_PORT: String(port),
+          LOG_LEVEL: 'error',
+        },
+        'apps/projector/src/main.ts',
+      );
+      expect(result.code).toBe(1);
+      expect(result.stderr).toEqual([
+        `projector: could not start: The projector’s metrics and health endpoint cannot listen on 127.0.0.1:${port}: ` +
+          'another process is using that port. Stop it, or set PROJECTOR_METRICS_PORT to a free port (0 for none).',
+      ]);
+    } finally {
+      server.close();
+      await store.close();
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import { register } from 'prom-client';
+import { listenErrorMessage } from '../../eventstore-embedded/src/listen-error';
 import { parseProjectorConfig, ProjectorConfigError, type ProjectorConfig } from './config';
 import { createLogger } from './logger';
 import { startProjector } from './projector';
@@ -37,12 +38,26 @@ async function main(): Promise<void> {
 
   const port = config.metricsPort;
   const host = config.metricsHost;
-  const server =
-    port > 0
-      ? projectorHttpServer(projector, register).listen(port, host, () =>
-          logger.info({ host, port }, 'projector metrics and health listening'),
-        )
-      : undefined;
+  const server = port > 0 ? projectorHttpServer(projector, register) : undefined;
+  if (server) {
+    await new Promise<void>((listening, failed) => {
+      server.once('error', failed);
+      server.listen(port, host, () => {
+        server.off('error', failed);
+        listening();
+      });
+    }).catch(async (error: unknown) => {
+      await projector.stop();
+      const message = listenErrorMessage(
+        error,
+        'The projector’s metrics and health endpoint',
+        `${host}:${port}`,
+        'set PROJECTOR_METRICS_PORT to a free port (0 for none)',
+      );
+      throw message ? new Error(message) : error;
+    });
+    logger.info({ host, port }, 'projector metrics and health listening');
+  }
 
   let stopping = false;
   const shutdown = (signal: string) => {
