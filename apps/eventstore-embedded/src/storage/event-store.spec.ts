@@ -192,6 +192,21 @@ describe('EventStore writes (synchronous=NORMAL)', () => {
     reopened.close();
   });
 
+  it('given a data directory another store has open, refuses to open it, saying so; opens it once that one closed', async () => {
+    const first = new EventStore(dir, 'NORMAL');
+    expect(await first.append('s', { kind: 'any' }, [event(1)])).toMatchObject({ kind: 'ok' });
+    expect(() => new EventStore(dir, 'NORMAL')).toThrow(
+      `The event store's data directory ${dir} is in use by another event store process`,
+    );
+    // The refused opening changed nothing: the first store still appends and reads.
+    expect(await first.append('s', { kind: 'any' }, [event(2)])).toMatchObject({ kind: 'ok' });
+    expect(first.readAllForward(0, 10)).toHaveLength(2);
+    first.close();
+    const second = new EventStore(dir, 'NORMAL');
+    expect(second.readAllForward(0, 10)).toHaveLength(2);
+    second.close();
+  });
+
   it('recognises a repeat within the same flush, and skips no check an expectation needs', async () => {
     const store = new EventStore(dir, 'NORMAL');
     const events = [event(1), event(2)];

@@ -41,8 +41,24 @@ export class SqliteEventLog {
   constructor(dataDir: string, synchronous: SynchronousMode = 'FULL') {
     fs.mkdirSync(dataDir, { recursive: true });
     this.file = path.join(dataDir, 'eventstore.sqlite');
-    this.db = new Database(this.file);
-    this.db.pragma('journal_mode = WAL');
+    // One process at a time, as EventStoreDB locks its database directory: the connection takes the file's
+    // lock now and keeps it until it closes (the OS drops it when the process dies). A second server on the
+    // same directory (another `npm start` on the same DATA_DIR) would otherwise start, serve stale reads
+    // and fail every append. Its start fails at once instead, saying why.
+    this.db = new Database(this.file, { timeout: 0 });
+    try {
+      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.pragma('journal_mode = WAL');
+      this.db.exec('BEGIN EXCLUSIVE; COMMIT');
+    } catch (error) {
+      this.db.close();
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+      throw new Error(
+        `The event store's data directory ${dataDir} is in use by another event store process ` +
+          '(another `npm start` or `npm run start:eventstore` with the same DATA_DIR). Stop it, or give this one ' +
+          'another data directory (DATA_DIR, or --data for the standalone store).',
+      );
+    }
     // The event store opens the log with NORMAL and, for FULL durability, fsyncs the WAL itself after each
     // commit, off the event loop, before acknowledging (see EventStore). FULL here would fsync inside the
     // commit and block the event loop for the duration of the disk flush.
