@@ -162,6 +162,26 @@ describe('npm start', () => {
     expect(await second.exit).toEqual({ code: 0, signal: null });
   });
 
+  it('a second npm start on the same DATA_DIR stops at once, saying the directory is in use; the first serves on', async () => {
+    const dir = dataDir();
+    const first = await start(dir);
+    const second = await startRefused({ DATA_DIR: dir, PORT: '0', EMBEDDED_EVENTSTORE_PORT: '0' });
+    expect(second.code).toBe(1);
+    expect(second.stderr[second.stderr.length - 1]).toBe(
+      `session-api failed to start: The event store's data directory ${join(dir, 'eventstore')} is in use by ` +
+        'another event store process (another `npm start` or `npm run start:eventstore` with the same DATA_DIR). ' +
+        'Stop it, or give this one another data directory (DATA_DIR, or --data for the standalone store).',
+    );
+    const put = await fetch(`http://127.0.0.1:${first.port}/v2/customer_sessions/still-here`, {
+      method: 'PUT',
+      headers: { Authorization: first.integrationKey, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ customerSession: { cartItems: [{ sku: 'a', quantity: 1, price: 1 }] } }),
+    });
+    expect(put.status).toBe(200);
+    first.child.kill('SIGTERM');
+    expect(await first.exit).toEqual({ code: 0, signal: null });
+  });
+
   it.each([
     [
       'PORT',
