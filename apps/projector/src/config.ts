@@ -4,6 +4,7 @@
  * is shared with the replay CLI, so both find by default what `npm start` serves: the embedded event store on
  * 127.0.0.1:${EMBEDDED_EVENTSTORE_PORT:-2113} and SQLite read models under DATA_DIR.
  */
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 
 export type Env = Record<string, string | undefined>;
@@ -84,13 +85,22 @@ export function parseStoreLocation(env: Env, cwd: string, problems: string[]): S
       `READ_MODEL_SCHEMA: "${schema}" is not a schema name (lower-case letters, digits and _, at most 63)`,
     );
   }
+  const dataDir = path.resolve(cwd, setting(env.DATA_DIR) ?? './data');
+  const notADirectory = dataDirProblem(dataDir);
+  if (notADirectory) problems.push(notADirectory);
   return {
     connectionString: connectionString ?? `esdb://127.0.0.1:${port}?tls=false`,
     explicitEventStore: connectionString !== undefined,
     databaseUrl,
     schema,
-    dataDir: path.resolve(cwd, setting(env.DATA_DIR) ?? './data'),
+    dataDir,
   };
+}
+
+/** DATA_DIR naming something that is not a directory (it is created when missing). */
+export function dataDirProblem(dataDir: string): string | undefined {
+  const found = statSync(dataDir, { throwIfNoEntry: false });
+  return found && !found.isDirectory() ? `DATA_DIR: ${dataDir} is not a directory` : undefined;
 }
 
 export function parseProjectorConfig(env: Env, cwd = process.cwd()): ProjectorConfig {

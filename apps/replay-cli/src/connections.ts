@@ -5,6 +5,7 @@
 import { EsdbClientAdapter, SessionEventStore } from '@session-engine/event-store';
 import {
   openReadModelDatabase,
+  readModelLocation,
   type ReadModelDatabase,
   type ReadModelTables,
 } from '@session-engine/read-models';
@@ -64,9 +65,8 @@ export class Connections {
           maxConnections: 2,
         });
       } catch (error) {
-        throw new CliError(
-          `Cannot open the read-model database (${databaseUrl ? 'DATABASE_URL' : dataDir}): ${(error as Error).message}`,
-        );
+        // The message names the database and why (openReadModelDatabase).
+        throw new CliError((error as Error).message);
       }
     }
     return this.database;
@@ -126,7 +126,7 @@ export class Connections {
       } catch (error) {
         await database?.close().catch(() => undefined);
         throw new CliError(
-          `Cannot open the read-model database (${databaseUrl ? 'DATABASE_URL' : dataDir}): ${(error as Error).message}`,
+          `Cannot open the read-model database (${readModelLocation({ databaseUrl, dataDir })}): ${(error as Error).message}`,
         );
       }
     }

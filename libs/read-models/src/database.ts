@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Pool } from 'pg';
 import { migrateToLatest } from './migrations';
 
@@ -154,7 +154,39 @@ function cachePreparedStatements(sqlite: Database.Database): void {
   }) as typeof sqlite.prepare;
 }
 
+/**
+ * Where the read models are, for an operator's message: PostgreSQL's host, port and database from
+ * DATABASE_URL (never its user or password), or the SQLite file.
+ */
+export function readModelLocation(
+  options: Pick<ReadModelDatabaseOptions, 'databaseUrl' | 'dataDir' | 'sqliteFile'>,
+): string {
+  if (!options.databaseUrl)
+    return `SQLite file ${resolve(options.dataDir ?? './data', options.sqliteFile ?? 'read-models.sqlite')}`;
+  try {
+    const url = new URL(options.databaseUrl);
+    return `DATABASE_URL, PostgreSQL at ${url.hostname || 'localhost'}:${url.port || '5432'}${url.pathname || '/'}`;
+  } catch {
+    return 'DATABASE_URL';
+  }
+}
+
+/**
+ * Opens (and by default migrates) the read models. A database that cannot be reached or opened rejects with
+ * one line naming where it looked (`readModelLocation`) and why; nothing is left open.
+ */
 export async function openReadModelDatabase(options: ReadModelDatabaseOptions): Promise<ReadModelDatabase> {
+  try {
+    return await open(options);
+  } catch (error) {
+    throw new Error(
+      `Cannot open the read-model database (${readModelLocation(options)}): ${(error as Error).message ?? String(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabase> {
   let database: ReadModelDatabase;
   let migrationSchema: string | undefined;
   if (options.databaseUrl) {
@@ -167,10 +199,15 @@ export async function openReadModelDatabase(options: ReadModelDatabaseOptions): 
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     });
     const db = new Kysely<ReadModelTables>({ dialect: new PostgresDialect({ pool }) });
-    if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
-    // The migrator must look for its own tables in our schema only (it would find another schema's).
-    const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
-    migrationSchema = current.rows[0]?.schema ?? undefined;
+    try {
+      if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
+      // The migrator must look for its own tables in our schema only (it would find another schema's).
+      const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+      migrationSchema = current.rows[0]?.schema ?? undefined;
+    } catch (error) {
+      await db.destroy().catch(() => undefined);
+      throw error;
+    }
     database = { db, dialect: 'postgres', close: () => db.destroy() };
     OPENED.set(db, { dialect: 'postgres' });
   } else {
@@ -179,7 +216,12 @@ export async function openReadModelDatabase(options: ReadModelDatabaseOptions): 
     const sqlite = new Database(join(dataDir, options.sqliteFile ?? 'read-models.sqlite'));
     // WAL: readers (the management API) never wait for the projector's batch; NORMAL sync keeps
     // every commit atomic, and a batch lost to a power cut is simply projected again.
-    sqlite.pragma('journal_mode = WAL');
+    try {
+      sqlite.pragma('journal_mode = WAL');
+    } catch (error) {
+      sqlite.close(); // e.g. not a database file
+      throw error;
+    }
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     // 64 MiB of page cache (default 2 MiB): a catch-up batch touches the sessions table and its indexes

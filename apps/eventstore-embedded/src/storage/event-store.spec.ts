@@ -207,6 +207,13 @@ describe('EventStore writes (synchronous=NORMAL)', () => {
     second.close();
   });
 
+  it('given a log file that is not a database, names the file', () => {
+    fs.writeFileSync(path.join(dir, 'eventstore.sqlite'), Buffer.alloc(4096, 7));
+    expect(() => new EventStore(dir, 'NORMAL')).toThrow(
+      `Cannot open the event store's log ${path.join(dir, 'eventstore.sqlite')}: file is not a database`,
+    );
+  });
+
   it('recognises a repeat within the same flush, and skips no check an expectation needs', async () => {
     const store = new EventStore(dir, 'NORMAL');
     const events = [event(1), event(2)];

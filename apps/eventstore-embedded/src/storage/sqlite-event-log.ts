@@ -52,7 +52,10 @@ export class SqliteEventLog {
       this.db.exec('BEGIN EXCLUSIVE; COMMIT');
     } catch (error) {
       this.db.close();
-      if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY')
+        throw new Error(`Cannot open the event store's log ${this.file}: ${(error as Error).message}`, {
+          cause: error,
+        });
       throw new Error(
         `The event store's data directory ${dataDir} is in use by another event store process ` +
           '(another `npm start` or `npm run start:eventstore` with the same DATA_DIR). Stop it, or give this one ' +

@@ -39,6 +39,12 @@ describe('parseConfig', () => {
     expect(config.managementKeys!.get('manage-key-2')!.applications).toBe('*');
   });
 
+  it('given a DATA_DIR that is a file, says so (a missing one is created at start-up)', () => {
+    const file = require.resolve('./config.spec');
+    expect(problemsOf({ DATA_DIR: file })).toEqual([`DATA_DIR: ${file} is not a directory`]);
+    expect(problemsOf({ DATA_DIR: `${__dirname}/not-there-yet` })).toEqual([]);
+  });
+
   it('reports every bad value with its own message', () => {
     const problems = problemsOf({
       PORT: 'eighty',

@@ -3,6 +3,7 @@
  * message, all of them at once, so an operator fixes the environment in one go.
  */
 import * as path from 'node:path';
+import { dataDirProblem } from '../../../projector/src/config';
 import {
   parseIntegrationKeys,
   parseManagementKeys,
@@ -79,6 +80,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   }
 
   const dataDir = path.resolve(cwd, set(env.DATA_DIR) ?? './data');
+  const notADirectory = dataDirProblem(dataDir);
+  if (notADirectory) errors.push(notADirectory);
 
   const integrationKeysText = set(env.INTEGRATION_API_KEYS);
   const integrationKeys =

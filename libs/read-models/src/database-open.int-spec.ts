@@ -1,0 +1,46 @@
+/**
+ * A read-model database that cannot be opened stops its caller (npm start, the projector, the replay CLI)
+ * with one line naming where it looked — PostgreSQL's host, port and database, never the credentials of
+ * DATABASE_URL; or the SQLite file — and why.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openReadModelDatabase, readModelLocation } from './database';
+
+describe('opening read models that cannot be opened', () => {
+  it('given a PostgreSQL port nothing listens on, names host, port and database, not the password', async () => {
+    const databaseUrl = 'postgres://reader:s3cret@127.0.0.1:1/analytics';
+    const opened = openReadModelDatabase({ databaseUrl, dataDir: tmpdir() });
+    await expect(opened).rejects.toThrow(
+      'Cannot open the read-model database (DATABASE_URL, PostgreSQL at 127.0.0.1:1/analytics): connect ECONNREFUSED 127.0.0.1:1',
+    );
+    await expect(opened).rejects.not.toThrow('s3cret');
+  });
+
+  it('given a database the server does not have, passes on the server’s reason', async () => {
+    const databaseUrl = 'postgres://postgres@127.0.0.1:5432/no_such_database_here';
+    await expect(openReadModelDatabase({ databaseUrl, dataDir: tmpdir() })).rejects.toThrow(
+      /^Cannot open the read-model database \(DATABASE_URL, PostgreSQL at 127\.0\.0\.1:5432\/no_such_database_here\): .*no_such_database_here/,
+    );
+  });
+
+  it('given a SQLite file that is not a database, names the file', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'read-models-open-'));
+    try {
+      writeFileSync(join(dataDir, 'read-models.sqlite'), Buffer.alloc(4096, 7));
+      await expect(openReadModelDatabase({ dataDir })).rejects.toThrow(
+        `Cannot open the read-model database (SQLite file ${join(dataDir, 'read-models.sqlite')}): file is not a database`,
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a DATABASE_URL it cannot parse as no more than its name', () => {
+    expect(readModelLocation({ databaseUrl: 'postgres://[bad' })).toBe('DATABASE_URL');
+    expect(readModelLocation({ databaseUrl: 'postgres://db.internal/sessions' })).toBe(
+      'DATABASE_URL, PostgreSQL at db.internal:5432/sessions',
+    );
+  });
+});
