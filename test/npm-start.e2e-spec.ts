@@ -4,14 +4,20 @@
  * answers a command, stops on SIGTERM with exit 0, and on the next start keeps the keys and the session.
  * A port another process holds ends the start — of the API, of its embedded store, or of the standalone
  * projector's metrics endpoint — with one plain sentence naming the port and the setting, and no line from a
- * library in another format.
+ * library in another format. A second SIGTERM while a shutdown waits (for a request, or a projector batch
+ * that cannot commit) ends the process at once with exit code 1.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { EsdbClientAdapter } from '@session-engine/event-store';
+import { postgresTestDatabase } from '@session-engine/read-models/testing/test-databases';
+import { Client } from 'pg';
 import { startEmbeddedEventStore } from '../apps/eventstore-embedded/src';
+import { appendHistories } from '../apps/projector/src/testing/store-fixtures';
+import { workload } from '../apps/projector/src/testing/workload';
 import * as readline from 'node:readline';
 
 jest.setTimeout(90_000);
@@ -32,6 +38,8 @@ const ENGINE_VARIABLES = [
 
 interface Started {
   child: ChildProcess;
+  /** Its stdout so far, line by line (JSON log lines, the key banner). */
+  stdout: string[];
   port: number;
   integrationKey: string;
   keysWere: 'created' | 'kept';
@@ -100,6 +108,7 @@ async function start(dir: string): Promise<Started> {
       if (!key || !were) throw new Error(`no development key printed:\n${keys}`);
       return {
         child,
+        stdout,
         port: listening.port!,
         integrationKey: key,
         keysWere: were as 'created' | 'kept',
@@ -182,6 +191,34 @@ describe('npm start', () => {
     expect(await first.exit).toEqual({ code: 0, signal: null });
   });
 
+  it('a second SIGTERM while the shutdown waits for a request in flight ends the process at once, exit 1', async () => {
+    const started = await start(dataDir());
+    // A request the server has accepted (it answered 100 Continue) and whose body never comes: the first
+    // SIGTERM's shutdown waits for it.
+    const socket = connect(started.port, '127.0.0.1');
+    const interim = new Promise<string>((done) => socket.once('data', (chunk) => done(chunk.toString())));
+    socket.write(
+      'PUT /v2/customer_sessions/slow HTTP/1.1\r\nHost: x\r\n' +
+        `Authorization: ${started.integrationKey}\r\nContent-Type: application/json\r\n` +
+        'Content-Length: 100\r\nExpect: 100-continue\r\n\r\n',
+    );
+    expect(await interim).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+    socket.write('{"customerSession":');
+    const closed = new Promise((done) => socket.once('close', done));
+
+    const logged = (msg: string) => started.stdout.some((line) => line.includes(`"msg":"${msg}"`));
+    started.child.kill('SIGTERM');
+    for (let waited = 0; !logged('shutting down'); waited += 20) {
+      if (waited > 30_000) throw new Error('no "shutting down" line after SIGTERM');
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    expect(started.child.exitCode).toBeNull(); // waiting for the request
+    started.child.kill('SIGTERM');
+    expect(await started.exit).toEqual({ code: 1, signal: null });
+    expect(logged('second signal: exiting without waiting for the shutdown to finish')).toBe(true);
+    await closed;
+  });
+
   it.each([
     [
       'PORT',
@@ -239,6 +276,67 @@ describe('npm run start:projector', () => {
     } finally {
       server.close();
       await store.close();
+    }
+  });
+
+  it('a second SIGTERM while the batch in hand cannot commit ends it at once, exit 1', async () => {
+    const database = postgresTestDatabase();
+    const store = await startEmbeddedEventStore({ port: 0, dataDir: dataDir(), silent: true });
+    const client = EsdbClientAdapter.connect(store.connectionString);
+    const { databaseUrl, schema } = database.options();
+    const blocker = new Client({ connectionString: databaseUrl });
+    try {
+      const first = await appendHistories(client, workload(3));
+      const { child, stdout } = run(
+        {
+          DATA_DIR: dataDir(),
+          EVENTSTORE_CONNECTION_STRING: store.connectionString,
+          DATABASE_URL: databaseUrl!,
+          READ_MODEL_SCHEMA: schema!,
+          PROJECTOR_METRICS_PORT: '0',
+          LOG_LEVEL: 'info',
+        },
+        'apps/projector/src/main.ts',
+      );
+      const exit = exitOf(child);
+      const until = async (what: string, done: () => Promise<boolean> | boolean) => {
+        for (const deadline = Date.now() + 30_000; !(await done());) {
+          if (child.exitCode !== null) throw new Error(`the projector exited before ${what}`);
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+      };
+      const queries = async (sql: string) => (await blocker.query(sql)).rows as Record<string, unknown>[];
+      await blocker.connect();
+      await until('the first events to be projected', async () => {
+        const rows = await queries(
+          `select to_regclass('${schema}.projection_checkpoints') is not null as present`,
+        ).catch(() => [{ present: false }]);
+        if (rows[0]?.present !== true) return false;
+        const positions = await queries(`select position from ${schema}.projection_checkpoints`);
+        return positions.length > 0 && positions.every((row) => BigInt(String(row.position)) >= first);
+      });
+      // The next batch waits on a lock this test holds, and keeps waiting.
+      await blocker.query(`begin; lock table ${schema}.sessions in access exclusive mode`);
+      await appendHistories(client, workload(1, 3));
+      await until('the projector to wait on the lock', async () => {
+        const rows = await queries(
+          'select 1 from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))',
+        );
+        return rows.length > 0;
+      });
+      const logged = (msg: string) => stdout.some((line) => line.includes(`"msg":"${msg}"`));
+      child.kill('SIGTERM');
+      await until('"projector shutting down"', () => logged('projector shutting down'));
+      expect(child.exitCode).toBeNull(); // its batch cannot commit
+      child.kill('SIGTERM');
+      expect(await exit).toEqual({ code: 1, signal: null });
+      expect(logged('second signal: exiting without waiting for the shutdown to finish')).toBe(true);
+    } finally {
+      await blocker.end().catch(() => undefined);
+      await client.close();
+      await store.close();
+      await database.drop();
     }
   });
 });

@@ -61,7 +61,12 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // Asked again while the batch in hand commits (a database that does not answer): stop now. Safe — a
+      // batch commits whole or not at all, and is projected again after the restart.
+      logger.warn({ signal }, 'second signal: exiting without waiting for the shutdown to finish');
+      process.exit(1);
+    }
     stopping = true;
     logger.info({ signal }, 'projector shutting down');
     server?.close();

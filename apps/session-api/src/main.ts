@@ -73,7 +73,12 @@ async function main(): Promise<void> {
   const started: Started = { services: [] };
   let stopping = false;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // Asked again while the shutdown waits (for a slow request, a projector batch): stop now. Safe — every
+      // acknowledged append is on disk, a read-model batch commits whole or not at all.
+      logger.warn({ signal }, 'second signal: exiting without waiting for the shutdown to finish');
+      process.exit(1);
+    }
     stopping = true;
     logger.info({ signal }, 'shutting down');
     await starting.catch(() => undefined);
