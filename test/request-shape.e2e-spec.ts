@@ -114,6 +114,26 @@ describe('an array where the API expects a JSON object', () => {
     expect(added.body.customerSession.total).toBe(6);
   });
 
+  it('answers cart items that are not an array with that one error, not also "a cart item must be a JSON object"', async () => {
+    const fresh = sid('cart-items-not-array');
+    for (const [method, suffix, body] of [
+      ['PUT', '', { customerSession: { cartItems: 'x' } }],
+      ['PUT', '', { customerSession: { cartItems: { sku: 'a' } } }],
+      ['POST', '/cart_items', { cartItems: 7 }],
+    ] as const) {
+      const reply = await call(method, sessionUrl(fresh, suffix), { body });
+      expect(reply.status).toBe(400);
+      expect(reply.body.errors).toEqual([
+        {
+          title: 'INVALID_FIELD',
+          details: 'cartItems must be an array',
+          source: { pointer: method === 'PUT' ? '/customerSession/cartItems' : '/cartItems' },
+        },
+      ]);
+    }
+    expect(await harness.streamLength(stream(fresh))).toBe(0);
+  });
+
   it('refuses an array as customerSession with 400 at /customerSession and creates nothing', async () => {
     const fresh = sid('session-array-new');
     for (const customerSession of [[{ profileId: 'bob' }], [], [{ profileId: 42, colour: 'red' }]]) {

@@ -32,7 +32,13 @@ export function validationEntries(errors: ValidationError[], base = ''): ApiErro
     // A value of the wrong type gets its type error alone ("quantity must be an integer number", not also
     // "must not be less than 1" for "1").
     const all = Object.entries(error.constraints ?? {});
-    const typeErrors = all.filter(([constraint]) => TYPE_CONSTRAINTS.has(constraint));
+    let typeErrors = all.filter(([constraint]) => TYPE_CONSTRAINTS.has(constraint));
+    // Not an array (or object) at all: that alone — not also "a cart item must be a JSON object" at the same
+    // place, nor the fields of an object that was validated as the one item of an array it is not.
+    const notAContainer = typeErrors.some(
+      ([constraint]) => constraint === 'isArray' || constraint === 'isObject',
+    );
+    if (notAContainer) typeErrors = typeErrors.filter(([constraint]) => constraint !== 'nestedValidation');
     const constraints = (typeErrors.length > 0 ? typeErrors : all).sort(
       ([a], [b]) => Number(codeOf(a) !== undefined) - Number(codeOf(b) !== undefined),
     );
@@ -44,7 +50,7 @@ export function validationEntries(errors: ValidationError[], base = ''): ApiErro
       const details = constraint === 'whitelistValidation' ? `Unknown field ${pointer || '/'}` : message;
       entries.push({ title, details, pointer: pointer || undefined });
     }
-    if (error.children?.length) entries.push(...validationEntries(error.children, pointer));
+    if (error.children?.length && !notAContainer) entries.push(...validationEntries(error.children, pointer));
   }
   return entries;
 }
