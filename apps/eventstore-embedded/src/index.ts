@@ -128,4 +128,4 @@ export async function startInThisThread(
 
 export { SERVER_VERSION } from './server-features';
 export { DEFAULT_MAX_APPEND_SIZE } from './errors';
-export { listenErrorMessage } from './listen-error';
+export { listenError, listenErrorMessage } from './listen-error';

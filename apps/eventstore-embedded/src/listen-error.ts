@@ -27,3 +27,9 @@ export function listenErrorMessage(
       return undefined;
   }
 }
+
+/** The error to rethrow: one carrying `listenErrorMessage` when it recognises the cause, else `error` itself. */
+export function listenError(error: unknown, what: string, address: string, remedy: string): unknown {
+  const message = listenErrorMessage(error, what, address, remedy);
+  return message ? new Error(message) : error;
+}

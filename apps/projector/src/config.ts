@@ -85,9 +85,7 @@ export function parseStoreLocation(env: Env, cwd: string, problems: string[]): S
       `READ_MODEL_SCHEMA: "${schema}" is not a schema name (lower-case letters, digits and _, at most 63)`,
     );
   }
-  const dataDir = path.resolve(cwd, setting(env.DATA_DIR) ?? './data');
-  const notADirectory = dataDirProblem(dataDir);
-  if (notADirectory) problems.push(notADirectory);
+  const dataDir = checkDataDir(path.resolve(cwd, setting(env.DATA_DIR) ?? './data'), problems);
   return {
     connectionString: connectionString ?? `esdb://127.0.0.1:${port}?tls=false`,
     explicitEventStore: connectionString !== undefined,
@@ -97,10 +95,11 @@ export function parseStoreLocation(env: Env, cwd: string, problems: string[]): S
   };
 }
 
-/** DATA_DIR naming something that is not a directory (it is created when missing). */
-export function dataDirProblem(dataDir: string): string | undefined {
-  const found = statSync(dataDir, { throwIfNoEntry: false });
-  return found && !found.isDirectory() ? `DATA_DIR: ${dataDir} is not a directory` : undefined;
+/** `dataDir`, after noting in `problems` if it names something that is not a directory (a missing one is created). */
+export function checkDataDir(dataDir: string, problems: string[]): string {
+  if (statSync(dataDir, { throwIfNoEntry: false })?.isDirectory() === false)
+    problems.push(`DATA_DIR: ${dataDir} is not a directory`);
+  return dataDir;
 }
 
 export function parseProjectorConfig(env: Env, cwd = process.cwd()): ProjectorConfig {

@@ -1,5 +1,6 @@
 import { register } from 'prom-client';
-import { listenErrorMessage } from '../../eventstore-embedded/src/listen-error';
+import { once } from 'node:events';
+import { listenError } from '../../eventstore-embedded/src/listen-error';
 import { parseProjectorConfig, ProjectorConfigError, type ProjectorConfig } from './config';
 import { createLogger } from './logger';
 import { startProjector } from './projector';
@@ -40,21 +41,15 @@ async function main(): Promise<void> {
   const host = config.metricsHost;
   const server = port > 0 ? projectorHttpServer(projector, register) : undefined;
   if (server) {
-    await new Promise<void>((listening, failed) => {
-      server.once('error', failed);
-      server.listen(port, host, () => {
-        server.off('error', failed);
-        listening();
-      });
-    }).catch(async (error: unknown) => {
+    // `once` rejects with the server's 'error' (a port in use) instead of 'listening'.
+    await once(server.listen(port, host), 'listening').catch(async (error: unknown) => {
       await projector.stop();
-      const message = listenErrorMessage(
+      throw listenError(
         error,
         'The projector’s metrics and health endpoint',
         `${host}:${port}`,
         'set PROJECTOR_METRICS_PORT to a free port (0 for none)',
       );
-      throw message ? new Error(message) : error;
     });
     logger.info({ host, port }, 'projector metrics and health listening');
   }

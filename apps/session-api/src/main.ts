@@ -11,11 +11,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type pino from 'pino';
-import {
-  listenErrorMessage,
-  startEmbeddedEventStore,
-  type EmbeddedEventStore,
-} from '../../eventstore-embedded/src';
+import { listenError, startEmbeddedEventStore, type EmbeddedEventStore } from '../../eventstore-embedded/src';
 import { createLogger } from '../../projector/src/logger';
 import { createSessionApi } from './app.factory';
 import { backgroundServices, type BackgroundService } from './background-services';
@@ -110,13 +106,12 @@ async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, star
       // Its own event loop: SQLite commits (fsync) and gRPC encoding do not stall HTTP handling.
       thread: true,
     }).catch((error: unknown) => {
-      const message = listenErrorMessage(
+      throw listenError(
         error,
         'The embedded event store',
         `127.0.0.1:${config.embeddedEventStorePort}`,
         'set EMBEDDED_EVENTSTORE_PORT to a free port, or EVENTSTORE_CONNECTION_STRING to use an event store that is already running',
       );
-      throw message ? new Error(message) : error;
     });
     started.embedded = embedded;
     connectionString = embedded.connectionString;
@@ -126,8 +121,7 @@ async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, star
   const metrics = new MetricsService();
   const app = (started.app = await createSessionApi({ config, keys, store, logger, metrics }));
   await app.listen(config.port).catch((error: unknown) => {
-    const message = listenErrorMessage(error, 'The API', `port ${config.port}`, 'set PORT to a free port');
-    throw message ? new Error(message) : error;
+    throw listenError(error, 'The API', `port ${config.port}`, 'set PORT to a free port');
   });
   // The port listened on (PORT=0 picks a free one).
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;

@@ -3,7 +3,7 @@
  * message, all of them at once, so an operator fixes the environment in one go.
  */
 import * as path from 'node:path';
-import { dataDirProblem } from '../../../projector/src/config';
+import { checkDataDir } from '../../../projector/src/config';
 import {
   parseIntegrationKeys,
   parseManagementKeys,
@@ -79,9 +79,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     );
   }
 
-  const dataDir = path.resolve(cwd, set(env.DATA_DIR) ?? './data');
-  const notADirectory = dataDirProblem(dataDir);
-  if (notADirectory) errors.push(notADirectory);
+  const dataDir = checkDataDir(path.resolve(cwd, set(env.DATA_DIR) ?? './data'), errors);
 
   const integrationKeysText = set(env.INTEGRATION_API_KEYS);
   const integrationKeys =
