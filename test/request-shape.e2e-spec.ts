@@ -134,6 +134,22 @@ describe('an array where the API expects a JSON object', () => {
     expect(await harness.streamLength(stream(fresh))).toBe(0);
   });
 
+  it('says a money field must be a finite number, in plain words', async () => {
+    const fresh = sid('price-not-a-number');
+    const reply = await call('PUT', sessionUrl(fresh), {
+      body: { customerSession: { cartItems: [item({ price: 'x' })] } },
+    });
+    expect(reply.status).toBe(400);
+    expect(reply.body.errors).toEqual([
+      {
+        title: 'INVALID_FIELD',
+        details: 'price must be a finite number',
+        source: { pointer: '/customerSession/cartItems/0/price' },
+      },
+    ]);
+    expect(await harness.streamLength(stream(fresh))).toBe(0);
+  });
+
   it('refuses an array as customerSession with 400 at /customerSession and creates nothing', async () => {
     const fresh = sid('session-array-new');
     for (const customerSession of [[{ profileId: 'bob' }], [], [{ profileId: 42, colour: 'red' }]]) {

@@ -3,6 +3,8 @@ import { IsInt, IsNumber, IsOptional, IsString, Length, MaxLength, Min } from 'c
 import { IsJsonObject, IsPriceMap, NestedObject } from './validators';
 
 const FINITE = { allowNaN: false, allowInfinity: false };
+/** class-validator's own message is "… must be a number conforming to the specified constraints". */
+const A_NUMBER = { message: '$property must be a finite number' };
 
 export class ProductDto {
   @ApiProperty({ maxLength: 1000 })
@@ -46,7 +48,7 @@ export class CartItemDto {
 
   @ApiPropertyOptional({ minimum: 0, example: 19.99 })
   @IsOptional()
-  @IsNumber(FINITE)
+  @IsNumber(FINITE, A_NUMBER)
   @Min(0)
   price?: number;
 
@@ -57,25 +59,25 @@ export class CartItemDto {
 
   @ApiPropertyOptional({ minimum: 0 })
   @IsOptional()
-  @IsNumber(FINITE)
+  @IsNumber(FINITE, A_NUMBER)
   @Min(0)
   weight?: number;
 
   @ApiPropertyOptional({ minimum: 0 })
   @IsOptional()
-  @IsNumber(FINITE)
+  @IsNumber(FINITE, A_NUMBER)
   @Min(0)
   height?: number;
 
   @ApiPropertyOptional({ minimum: 0 })
   @IsOptional()
-  @IsNumber(FINITE)
+  @IsNumber(FINITE, A_NUMBER)
   @Min(0)
   width?: number;
 
   @ApiPropertyOptional({ minimum: 0 })
   @IsOptional()
-  @IsNumber(FINITE)
+  @IsNumber(FINITE, A_NUMBER)
   @Min(0)
   length?: number;
 
