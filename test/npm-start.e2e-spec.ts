@@ -68,10 +68,11 @@ function dataDir(): string {
 function run(
   env: Record<string, string>,
   main = 'apps/session-api/src/main.ts',
+  nodeArgs: string[] = [],
 ): { child: ChildProcess; stdout: string[]; stderr: string[] } {
   const base = { ...process.env };
   for (const name of ENGINE_VARIABLES) delete base[name];
-  const child = spawn(process.execPath, ['-r', './tools/register.js', main], {
+  const child = spawn(process.execPath, [...nodeArgs, '-r', './tools/register.js', main], {
     cwd: ROOT,
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -90,8 +91,12 @@ const exitOf = (child: ChildProcess) =>
   );
 
 /** Starts the engine on free ports; resolves once it logged that it listens. */
-async function start(dir: string): Promise<Started> {
-  const { child, stdout, stderr } = run({ DATA_DIR: dir, PORT: '0', EMBEDDED_EVENTSTORE_PORT: '0' });
+async function start(dir: string, nodeArgs: string[] = []): Promise<Started> {
+  const { child, stdout, stderr } = run(
+    { DATA_DIR: dir, PORT: '0', EMBEDDED_EVENTSTORE_PORT: '0' },
+    undefined,
+    nodeArgs,
+  );
   const exit = exitOf(child);
   let ended = false;
   void exit.then(() => (ended = true));
@@ -169,6 +174,29 @@ describe('npm start', () => {
     expect(((await get.json()) as typeof created).customerSession).toEqual(created.customerSession);
     second.child.kill('SIGTERM');
     expect(await second.exit).toEqual({ code: 0, signal: null });
+  });
+
+  it('started with V8 flags (node --max-old-space-size=… --max-semi-space-size=…) it serves, projects and stops cleanly', async () => {
+    // Its two worker threads (event store, projector) inherit the flags; handing them over explicitly made
+    // Node refuse them ("Initiated Worker with invalid execArgv flags") and the start failed.
+    const started = await start(dataDir(), ['--max-old-space-size=512', '--max-semi-space-size=32']);
+    const base = `http://127.0.0.1:${started.port}`;
+    const put = await fetch(`${base}/v2/customer_sessions/flags-1`, {
+      method: 'PUT',
+      headers: { Authorization: started.integrationKey, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ customerSession: { cartItems: [{ sku: 'a', quantity: 1, price: 2.5 }] } }),
+    });
+    expect(put.status).toBe(200);
+    const ready = await fetch(`${base}/health/ready`);
+    expect(await ready.json()).toEqual({ status: 'ok', eventStore: 'up', readModels: 'up' });
+    started.child.kill('SIGTERM');
+    expect(await started.exit).toEqual({ code: 0, signal: null });
+    const messages = started.stdout
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line).msg);
+    expect(messages).toEqual(
+      expect.arrayContaining(['projector stopped', 'EventStoreDB-compatible server stopped']),
+    );
   });
 
   it('a second npm start on the same DATA_DIR stops at once, saying the directory is in use; the first serves on', async () => {

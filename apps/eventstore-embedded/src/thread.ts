@@ -3,10 +3,9 @@
  * writer run on their own event loop in a `worker_threads` Worker of this process. Clients connect over
  * 127.0.0.1 as usual; only start-up, RPC counters and shut-down cross the thread boundary.
  */
-import { Worker } from 'node:worker_threads';
 import type { EmbeddedEventStore, EmbeddedEventStoreOptions } from './index';
 import { RPC_NAMES } from './server';
-import { workerEntry } from './worker-entry';
+import { startWorker } from './worker-entry';
 
 /** Messages from the worker (see worker.ts). */
 export type WorkerMessage =
@@ -23,9 +22,8 @@ export interface WorkerInput {
 export function startInWorkerThread(options: EmbeddedEventStoreOptions): Promise<EmbeddedEventStore> {
   const rpcCounters = new SharedArrayBuffer(RPC_NAMES.length * 4);
   const counters = new Int32Array(rpcCounters);
-  const { file, execArgv } = workerEntry(__dirname, 'worker');
   const input: WorkerInput = { options: { ...options, thread: false }, rpcCounters };
-  const worker = new Worker(file, { workerData: input, execArgv });
+  const worker = startWorker(__dirname, 'worker', input);
 
   return new Promise((resolve, reject) => {
     let exited = false;

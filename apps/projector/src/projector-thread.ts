@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
-import { workerEntry } from '../../eventstore-embedded/src/worker-entry';
+import { startWorker } from '../../eventstore-embedded/src/worker-entry';
 import type { ProjectorOptions } from './projector';
 
 export type ProjectorWorkerInput = Omit<ProjectorOptions, 'client' | 'logger' | 'registry'> & {
@@ -160,8 +160,7 @@ export function projectorThreadService(context: ProjectorThreadContext) {
   };
 
   const start = (): Promise<void> => {
-    const { file, execArgv } = workerEntry(__dirname, 'projector-worker');
-    const worker = new Worker(file, { workerData: input, execArgv });
+    const worker = startWorker(__dirname, 'projector-worker', input);
     let lastError: Error | undefined;
     const running: RunningWorker = {
       worker,
