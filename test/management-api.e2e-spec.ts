@@ -197,6 +197,54 @@ describe.each(backends)('management API on $name', ({ schema }) => {
     expect(page.body).toMatchObject({ hasMore: true, data: [{}, {}] });
   });
 
+  it('filters by creation time given with its zone, a sub-millisecond fraction, or as a date', async () => {
+    const one = (await manage('/v1/applications/1/sessions?integrationId=Cart-One')).body.data[0];
+    const created: string = one.created; // 2026-…T…:…:….mmmZ
+    const ms = Date.parse(created);
+    const inZone = (t: number) => `${new Date(t + 330 * 60_000).toISOString().slice(0, 23)}+05:30`;
+    const tomorrow = new Date(ms + 86_400_000).toISOString().slice(0, 10);
+    const listed = async (filter: string) => {
+      const reply = await manage(
+        `/v1/applications/1/sessions?integrationId=Cart-One&${filter.replace(/\+/g, '%2B')}`,
+      );
+      expect({ filter, status: reply.status }).toEqual({ filter, status: 200 });
+      return reply.body.data.length;
+    };
+    // Strictly before / after the instant; the stored time has milliseconds, the filter may have more.
+    expect(await listed(`createdBefore=${created.replace('Z', '1Z')}`)).toBe(1);
+    expect(await listed(`createdAfter=${created.replace('Z', '1Z')}`)).toBe(0);
+    expect(await listed(`createdBefore=${created}`)).toBe(0);
+    expect(await listed(`createdAfter=${inZone(ms - 1)}`)).toBe(1);
+    expect(await listed(`createdAfter=${inZone(ms)}`)).toBe(0);
+    expect(await listed(`createdBefore=${tomorrow}`)).toBe(1);
+    expect(await listed(`createdAfter=${tomorrow}`)).toBe(0);
+
+    // Other ISO-8601 forms are refused rather than guessed at (`2026-012` is the 12th of January, which
+    // JavaScript reads as 1 December), and a time without its zone would differ from machine to machine.
+    for (const [value, says] of [
+      ['2026-W48-4', 'is not a time'],
+      ['2026-330', 'is not a time'],
+      ['2026-012', 'is not a time'],
+      ['20261126T100000Z', 'is not a time'],
+      ['2026-11-26T10Z', 'is not a time'],
+      ['2026-11-26T10:00:00,5Z', 'is not a time'],
+      ['2026-11-26T10:00:00+02', 'is not a time'],
+      ['2026-11-26T10:00:00', 'has no time zone'],
+      ['2026-02-29T10:00:00Z', 'is not a valid date or time'],
+    ]) {
+      const reply = await manage(`/v1/applications/1/sessions?createdBefore=${value}`);
+      expect({ value, status: reply.status, error: reply.body.errors[0] }).toEqual({
+        value,
+        status: 400,
+        error: {
+          title: 'INVALID_FIELD',
+          details: expect.stringContaining(`createdBefore ${says}`),
+          source: { pointer: '/createdBefore' },
+        },
+      });
+    }
+  });
+
   it('refuses integration keys and missing keys with 401, and foreign applications with 403', async () => {
     const integration = await send('GET', '/v1/applications/1/sessions', `ApiKey-v1 ${INTEGRATION_KEY}`);
     expect(integration.status).toBe(401);
@@ -228,6 +276,10 @@ describe.each(backends)('management API on $name', ({ schema }) => {
       ['/v1/applications/1/sessions?createdAfter=yesterday', '/createdAfter'],
       ['/v1/applications/1/sessions?minPosition=-1', '/minPosition'],
       ['/v1/applications/1/sessions?colour=red', '/colour'],
+      ['/v1/applications/1/sessions?=red', '/'],
+      // Two characters (one of them outside the BMP, two UTF-16 code units) are under the three needed.
+      [`/v1/applications/1/sessions?profile=${encodeURIComponent('😀a')}&partialMatch=true`, '/profile'],
+      ['/v1/applications/1/sessions?skip=1000000000', '/skip'],
       ['/v1/applications/1/analytics/daily?from=2025-02-30&to=2025-03-01', '/from'],
       ['/v1/applications/1/analytics/daily?from=2025-03-02&to=2025-03-01', '/from'],
       ['/v1/applications/1/sessions/abc', '/id'],

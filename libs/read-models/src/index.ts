@@ -14,3 +14,4 @@ export * from './read-model-dump';
 export * from './writers/projection-writer';
 export * from './read-model-recompute';
 export * from './rebuild';
+export * from './instant';

@@ -6,6 +6,7 @@ import {
   type ReadModelTables,
 } from './database';
 import { readModelMigrations } from './migrations';
+import { sortKey } from './money';
 import { dumpReadModels } from './read-model-dump';
 import { ReadModelQueries } from './read-model-queries';
 import { ReadModelRecomputation, readStoredReadModels } from './read-model-recompute';
@@ -120,6 +121,7 @@ describe.each(testDatabases())(
         '0001_read_models',
         '0002_projector_lock',
         '0003_text_keys',
+        '0004_exact_total_keys',
       ]);
       expect(await dumpReadModels(upgraded.db)).toEqual(rows);
       const queries = new ReadModelQueries(upgraded.db);
@@ -143,6 +145,60 @@ describe.each(testDatabases())(
       const recomputation = new ReadModelRecomputation(stored.checkpoints);
       recomputation.applyAll([...h.before, ...h.after]);
       expect(recomputation.compare(stored.rows)).toEqual([]);
+    });
+  },
+);
+
+describe.each(testDatabases())(
+  'sort keys of totals past 12 decimal places on $name',
+  (database: TestDatabase) => {
+    let rm: ReadModelDatabase | undefined;
+    afterAll(async () => {
+      await rm?.close();
+      await database.drop();
+    });
+
+    it('are rewritten by the upgrade, so such totals sort by value instead of tying', async () => {
+      const old = await openReadModelDatabase({ ...database.options(), migrate: false });
+      const previous = Object.fromEntries(
+        Object.entries(readModelMigrations(old.dialect)).filter(([name]) => name < '0004'),
+      );
+      const { error } = await new Migrator({
+        db: old.db,
+        provider: { getMigrations: async () => previous },
+        ...(database.options().schema ? { migrationTableSchema: database.options().schema } : {}),
+      }).migrateToLatest();
+      expect(error).toBeUndefined();
+      // As the previous version wrote them: every key cut at 12 places, so all three tie at zero.
+      const cut = `P${'0'.repeat(36)}`;
+      const rows: [number, string, string][] = [
+        [1, '2e-13', cut],
+        [2, '1e-13', cut],
+        [3, '0', cut],
+        [4, '0.5', sortKey('0.5')],
+      ];
+      for (const [id, total, key] of rows) {
+        await sql`insert into sessions (stream_id, id, application_id, integration_id, integration_id_lc, profile_id,
+          profile_id_lc, referral_code, referral_code_lc, state, created, updated, total, total_key, revision,
+          state_json, session_json)
+        values (${`s${id}`}, ${id}, 1, ${`i${id}`}, ${`i${id}`}, '', '', '', '', 'open', ${T1}, ${T1}, ${total},
+          ${key}, 0, '{}', ${JSON.stringify({ id })})`.execute(old.db);
+      }
+      await old.close();
+
+      rm = await database.open();
+      const keys = await rm.db.selectFrom('sessions').select(['id', 'total_key']).orderBy('id').execute();
+      expect(keys.map(({ id, total_key }) => ({ id: Number(id), total_key }))).toEqual(
+        rows.map(([id, total]) => ({ id, total_key: sortKey(total) })),
+      );
+      const queries = new ReadModelQueries(rm.db);
+      const sorted = await queries.listSessions({
+        applicationId: 1,
+        pageSize: 10,
+        skip: 0,
+        sort: { field: 'total', descending: false },
+      });
+      expect(sorted.data.map((session) => session.id)).toEqual([3, 2, 1, 4]);
     });
   },
 );

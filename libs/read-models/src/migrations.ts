@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, Migrator, sql } from 'kysely';
 import type { SqlDialectName } from './database';
+import { normalize, sortKey } from './money';
 import { textKeySql } from './postgres-text';
 
 /**
@@ -207,6 +208,26 @@ export function readModelMigrations(dialect: SqlDialectName): Record<string, Mig
         await run(
           'create unique index projection_streams_stream_key_uq on projection_streams (projection, stream_id_key)',
         );
+      },
+    },
+    '0004_exact_total_keys': {
+      // Sort keys used to cut totals at 12 decimal places, so totals closer than 1e-12 tied (and sorted by id).
+      // Keys now keep every place and are unchanged for totals with at most 12: only longer ones are rewritten.
+      async up(db: Kysely<unknown>) {
+        const longer =
+          dialect === 'postgres'
+            ? sql`scale(total) > 12`
+            : sql`total like '%e%' or (instr(total, '.') > 0 and length(total) - instr(total, '.') > 12)`;
+        const { rows } = await sql<{ stream_id: string; total: string }>`
+          select stream_id, cast(total as text) as total from sessions where ${longer}`.execute(db);
+        for (let start = 0; start < rows.length; start += 500) {
+          const values = rows
+            .slice(start, start + 500)
+            .map((row) => sql`(${row.stream_id}, ${sortKey(normalize(row.total))})`);
+          await sql`with v (stream_id, total_key) as (values ${sql.join(values)})
+            update sessions set total_key = (select v.total_key from v where v.stream_id = sessions.stream_id)
+            where stream_id in (select stream_id from v)`.execute(db);
+        }
       },
     },
   };

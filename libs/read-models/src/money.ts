@@ -45,7 +45,9 @@ export function toNumber(value: Money): number {
   return moneyToNumber(value);
 }
 
+/** Totals stay below 1e24 (prices ≤ 1e15, quantities ≤ 10 000, ≤ 1000 lines and 100 costs each). */
 const INTEGER_DIGITS = 24;
+/** Fraction digits always written; an amount with more (down to 1e-340 or so) writes them all. */
 const FRACTION_DIGITS = 12;
 
 function complement(digits: string): string {
@@ -53,27 +55,19 @@ function complement(digits: string): string {
 }
 
 /**
- * A text key whose lexicographic order is the numeric order of the amount, so PostgreSQL and SQLite
- * sort totals exactly with the same plain `ORDER BY` (fixed width; negative amounts get
- * complemented digits).
+ * A text key whose byte-wise order is the numeric order of the amount, exactly, so PostgreSQL (`collate "C"`)
+ * and SQLite sort totals with the same plain `ORDER BY`: the integer part zero-padded to 24 digits, the
+ * fraction padded to at least 12 and never cut (a longer fraction sorts after its own prefix, as its value
+ * does). Negative amounts get complemented digits and a final `~`, above every digit, so that there a
+ * longer fraction sorts first.
  */
 export function sortKey(value: Money): string {
-  const plain = fastNormalizeMoney(value);
-  if (plain !== undefined) {
-    const negative = plain.charCodeAt(0) === 45; /* - (never for zero) */
-    const abs = negative ? plain.slice(1) : plain;
-    const point = abs.indexOf('.');
-    const fraction = point < 0 ? '' : abs.slice(point + 1);
-    if (fraction.length <= FRACTION_DIGITS) {
-      const integer = point < 0 ? abs : abs.slice(0, point);
-      const digits = `${integer.padStart(INTEGER_DIGITS, '0')}${fraction.padEnd(FRACTION_DIGITS, '0')}`;
-      return negative ? `N${complement(digits)}` : `P${digits}`;
-    }
-  }
-  const amount = new Decimal(value);
-  const fixed = amount.abs().toFixed(FRACTION_DIGITS, Decimal.ROUND_DOWN);
-  const [integer, fraction] = fixed.split('.');
-  const digits = `${integer.padStart(INTEGER_DIGITS, '0')}${fraction}`;
-  if (!amount.isNegative() || amount.isZero()) return `P${digits}`;
-  return `N${complement(digits)}`;
+  const plain = fastNormalizeMoney(value) ?? new Decimal(value).toFixed();
+  const negative = plain.charCodeAt(0) === 45; /* - (never for zero) */
+  const abs = negative ? plain.slice(1) : plain;
+  const point = abs.indexOf('.');
+  const integer = point < 0 ? abs : abs.slice(0, point);
+  const fraction = point < 0 ? '' : abs.slice(point + 1).replace(/0+$/, '');
+  const digits = `${integer.padStart(INTEGER_DIGITS, '0')}${fraction.padEnd(FRACTION_DIGITS, '0')}`;
+  return negative ? `N${complement(digits)}~` : `P${digits}`;
 }

@@ -47,8 +47,10 @@ export function validationEntries(errors: ValidationError[], base = ''): ApiErro
       const title =
         contextCode ??
         (constraint === 'whitelistValidation' ? ErrorCode.UnknownField : ErrorCode.InvalidField);
-      const details = constraint === 'whitelistValidation' ? `Unknown field ${pointer || '/'}` : message;
-      entries.push({ title, details, pointer: pointer || undefined });
+      // An unknown field named "" (`?=x`, `{"": 1}`) is at `<base>/`, a pointer of its own.
+      const at = constraint === 'whitelistValidation' && error.property === '' ? `${base}/` : pointer;
+      const details = constraint === 'whitelistValidation' ? `Unknown field ${at}` : message;
+      entries.push({ title, details, pointer: at || undefined });
     }
     if (error.children?.length && !notAContainer) entries.push(...validationEntries(error.children, pointer));
   }

@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import type { SessionListQuery } from '@session-engine/read-models';
+import { instantBound, type SessionListQuery } from '@session-engine/read-models';
 import { ApiError, ErrorCode, ManagementErrorCode } from '../errors/api-error';
 import {
   ApiErrorResponses,
@@ -86,7 +86,7 @@ function toListQuery(applicationId: number, q: ListSessionsQueryDto): SessionLis
   if (partialMatch) {
     for (const name of TEXT_FILTERS) {
       const value = q[name];
-      if (value !== undefined && value.length < MIN_PARTIAL_LENGTH) {
+      if (value !== undefined && [...value].length < MIN_PARTIAL_LENGTH) {
         throw ApiError.of(
           400,
           ErrorCode.InvalidField,
@@ -105,8 +105,8 @@ function toListQuery(applicationId: number, q: ListSessionsQueryDto): SessionLis
     integrationId: q.integrationId,
     storeIntegrationId: q.storeIntegrationId,
     state: q.state,
-    createdBefore: q.createdBefore,
-    createdAfter: q.createdAfter,
+    createdBefore: q.createdBefore === undefined ? undefined : instantBound(q.createdBefore, 'before'),
+    createdAfter: q.createdAfter === undefined ? undefined : instantBound(q.createdAfter, 'after'),
     partialMatch,
     pageSize: q.pageSize === undefined ? 1000 : Number(q.pageSize),
     skip: q.skip === undefined ? 0 : Number(q.skip),

@@ -1,5 +1,6 @@
 import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
-import { IsIn, IsISO8601, IsOptional, IsString, Length, Matches, ValidateBy } from 'class-validator';
+import { INSTANT_FORMS, parseInstant } from '@session-engine/read-models';
+import { IsIn, IsOptional, IsString, Length, Matches, ValidateBy } from 'class-validator';
 
 const UINT64_MAX = 18446744073709551615n;
 
@@ -16,6 +17,26 @@ function IsCommitPosition(): PropertyDecorator {
   });
 }
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** `createdBefore` / `createdAfter`: an instant with its zone, or a date (00:00 UTC) — see `parseInstant`. */
+function IsInstant(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isInstant',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && parseInstant(value).ok,
+      defaultMessage: (args) => {
+        const parsed = typeof args?.value === 'string' ? parseInstant(args.value) : undefined;
+        const reason =
+          parsed?.ok === false && parsed.problem === 'zone'
+            ? 'has no time zone (add Z for UTC)'
+            : parsed?.ok === false && parsed.problem === 'range'
+              ? 'is not a valid date or time'
+              : 'is not a time';
+        return `${args?.property ?? 'The time'} ${reason}: give ${INSTANT_FORMS}`;
+      },
+    },
+  });
+}
 
 /** Every management query may wait for the read models to reach a commit position (`X-Event-Position`). */
 export class MinPositionQueryDto {
@@ -44,14 +65,24 @@ export class ListSessionsQueryDto extends MinPositionQueryDto {
   @IsIn(SESSION_STATES)
   state?: (typeof SESSION_STATES)[number];
 
-  @ApiPropertyOptional({ description: 'ISO-8601; sessions created before this time' })
+  @ApiPropertyOptional({
+    description:
+      'Sessions created strictly before this instant: a date-time with its zone (`2025-03-01T12:00:00Z`, ' +
+      '`2025-03-01T12:00:00.250+01:00`) or a date (`2025-03-01`, 00:00 UTC)',
+    example: '2025-03-01T00:00:00Z',
+  })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   createdBefore?: string;
 
-  @ApiPropertyOptional({ description: 'ISO-8601; sessions created after this time' })
+  @ApiPropertyOptional({
+    description:
+      'Sessions created strictly after this instant: a date-time with its zone (`2025-03-01T12:00:00Z`, ' +
+      '`2025-03-01T12:00:00.250+01:00`) or a date (`2025-03-01`, 00:00 UTC)',
+    example: '2025-03-01T00:00:00Z',
+  })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   createdAfter?: string;
 
   @ApiPropertyOptional({
@@ -68,7 +99,7 @@ export class ListSessionsQueryDto extends MinPositionQueryDto {
 
   @ApiPropertyOptional({ minimum: 0, default: 0 })
   @IsOptional()
-  @Matches(/^\d{1,9}$/, { message: 'skip must be an integer ≥ 0' })
+  @Matches(/^\d{1,9}$/, { message: 'skip must be an integer from 0 to 999999999' })
   skip?: string;
 
   @ApiPropertyOptional({ enum: SESSION_SORTS, description: '`-` for descending; ties broken by id' })
