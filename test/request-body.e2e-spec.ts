@@ -338,4 +338,74 @@ describe('request bodies', () => {
       '{"__proto__":{"x":1},"constructor":"c"}',
     );
   });
+
+  it('keeps keys spelt with JSON escapes exactly as the same keys spelt plainly', async () => {
+    const escaped =
+      '{"customerSession":{"additionalCosts":{"\\u005f_proto__":{"price":7}},' +
+      '"attributes":{"\\u0063onstructor":{"a":1},"x":1,"\\u0070rototype":2,"to\\u0053tring":3},' +
+      '"cartItems":[{"sku":"a","quantity":1,"attributes":{"__pro\\u0074o__":[1]},' +
+      '"additionalCosts":{"c\\u006fnstructor":{"price":1}}}]}}';
+    const plain = JSON.stringify(JSON.parse(escaped));
+    expect(plain).toContain('"__proto__":{"price":7}');
+    const sessions = [];
+    for (const [name, rawBody] of [
+      ['escaped-keys', escaped],
+      ['plain-keys', plain],
+    ]) {
+      const reply = await call('PUT', sessionUrl(sid(name!)), { rawBody });
+      expect(reply.status).toBe(200);
+      const { customerSession } = (await snapshot(sid(name!))).body as Reply['body'];
+      sessions.push(customerSession);
+      expect(JSON.stringify(customerSession.additionalCosts)).toBe('{"__proto__":{"price":7}}');
+      expect(JSON.stringify(customerSession.attributes)).toBe(
+        '{"constructor":{"a":1},"x":1,"prototype":2,"toString":3}',
+      );
+      expect(JSON.stringify(customerSession.cartItems[0].attributes)).toBe('{"__proto__":[1]}');
+      expect(JSON.stringify(customerSession.cartItems[0].additionalCosts)).toBe(
+        '{"constructor":{"price":1}}',
+      );
+      expect(customerSession.total).toBe(8);
+    }
+    const comparable = ({ attributes, additionalCosts, cartItems, total }: Record<string, unknown>) =>
+      JSON.stringify({ attributes, additionalCosts, cartItems, total });
+    expect(comparable(sessions[0])).toBe(comparable(sessions[1]));
+  });
+
+  it('keeps an escaped key on /cart_items as the same key spelt plainly', async () => {
+    const id = sid('escaped-add');
+    expect((await call('PUT', sessionUrl(id), { body: { customerSession: {} } })).status).toBe(200);
+    const reply = await call('POST', sessionUrl(id, '/cart_items'), {
+      rawBody: '{"cartItems":[{"sku":"a","quantity":1,"attributes":{"\\u005f\\u005fproto__":{"y":2}}}]}',
+    });
+    expect(reply.status).toBe(200);
+    expect(JSON.stringify(reply.body.customerSession.cartItems[0].attributes)).toBe('{"__proto__":{"y":2}}');
+  });
+
+  it('treats an escaped and a plain spelling of a key as the same body for an Idempotency-Key', async () => {
+    const id = sid('escaped-keyed');
+    const headers = { 'Idempotency-Key': `escaped-${run}` };
+    const first = await call('PUT', sessionUrl(id), {
+      headers,
+      rawBody: '{"customerSession":{"attributes":{"__proto__":{"x":1},"constructor":2}}}',
+    });
+    expect(first.status).toBe(200);
+    const after = await snapshot(id);
+    for (const rawBody of [
+      '{"customerSession":{"attributes":{"\\u005f_proto__":{"x":1},"\\u0063onstructor":2}}}',
+      '{"customerSession" : {"attributes":{"constructor":2,"__proto__":{"x":1.0}}}}',
+    ]) {
+      const retry = await call('PUT', sessionUrl(id), { headers, rawBody });
+      expect(retry.status).toBe(200);
+      expect(retry.body).toEqual(first.body);
+      expect(retry.headers.get('etag')).toBe(first.headers.get('etag'));
+    }
+    for (const rawBody of [
+      '{"customerSession":{"attributes":{"\\u005f_proto__":{"x":2},"constructor":2}}}',
+      '{"customerSession":{"attributes":{"constructor":2}}}',
+    ]) {
+      const other = await call('PUT', sessionUrl(id), { headers, rawBody });
+      expectError(other, 422, 'IDEMPOTENCY_KEY_REUSED');
+    }
+    expect(await snapshot(id)).toEqual(after);
+  });
 });

@@ -285,7 +285,6 @@ describe('query parameters of the Integration API', () => {
       ['?dry=true&dry=true', 'INVALID_FIELD', '/dry'],
       ['?dry=true&dry=false', 'INVALID_FIELD', '/dry'],
       ['?dry=', 'INVALID_FIELD', '/dry'],
-      ['?dry=TRUE', 'INVALID_FIELD', '/dry'],
       ['?dry=true&debug=1', 'UNKNOWN_FIELD', '/debug'],
     ];
     for (const [query, code, pointer] of cases) {
@@ -514,5 +513,306 @@ describe('the OpenAPI document', () => {
     for (const verb of ['close', 'cancel', 'cart_items'])
       expect(parameters(`${session}/${verb}`, 'post')).toEqual([]);
     expect(parameters(`${session}/reopen`, 'put')).toEqual([]);
+  });
+});
+
+describe('the read-only cart item fields: position, returnedQuantity, remainingQuantity', () => {
+  // Talon.One's SDKs have one CartItem model for requests and responses: a checkout that GETs the session,
+  // edits the cart and PUTs it back sends the computed fields too. They are accepted, whatever their value,
+  // and ignored.
+  // The attribute named toString makes the body go through the check of the keys the pipe never sees too.
+  it('takes back the cart exactly as GET returned it as a no-op that appends nothing', async () => {
+    const id = sid('read-only-round-trip');
+    await create(id, {
+      cartItems: [
+        item({
+          name: 'tee',
+          category: 'tops',
+          product: { name: 'tee' },
+          weight: 1,
+          attributes: { k: [1], toString: 'x' },
+        }),
+        item({ sku: 'b', quantity: 1, price: 0.1, additionalCosts: { gift: { price: 1.5 } } }),
+      ],
+    });
+    const before = await snapshot(id);
+    const cartItems = (before.body as Reply['body']).customerSession.cartItems;
+    expect(cartItems[1]).toMatchObject({ position: 1, returnedQuantity: 0, remainingQuantity: 1 });
+    const reply = await call('PUT', sessionUrl(id), { body: { customerSession: { cartItems } } });
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('x-event-position')).toBeNull();
+    expect(reply.body.customerSession).toEqual((before.body as Reply['body']).customerSession);
+    expect(await snapshot(id)).toEqual(before);
+  });
+
+  it('also after a return: the returned quantity sent back neither changes nor resets anything', async () => {
+    const id = sid('read-only-returned');
+    await closed(id);
+    const returned = await call('POST', sessionUrl(id, '/returns'), {
+      body: { return: { returnedCartItems: [{ position: 0, quantity: 1 }] } },
+    });
+    expect(returned.status).toBe(200);
+    const before = await snapshot(id);
+    const cartItems = (before.body as Reply['body']).customerSession.cartItems;
+    expect(cartItems[0]).toMatchObject({ quantity: 2, returnedQuantity: 1, remainingQuantity: 1 });
+    const reply = await call('PUT', sessionUrl(id), { body: { customerSession: { cartItems } } });
+    expect(reply.status).toBe(200);
+    expect(await snapshot(id)).toEqual(before);
+  });
+
+  it('accepts them with any value on PUT and on /cart_items and stores the computed values', async () => {
+    const id = sid('read-only-any-value');
+    const created = await call('PUT', sessionUrl(id), {
+      body: {
+        customerSession: {
+          cartItems: [
+            item({ position: 'x', returnedQuantity: 5, remainingQuantity: -3 }),
+            item({ sku: 'b', position: 0, returnedQuantity: null, remainingQuantity: { a: [1] } }),
+          ],
+        },
+      },
+    });
+    expect(created.status).toBe(200);
+    const added = await call('POST', sessionUrl(id, '/cart_items'), {
+      body: {
+        cartItems: [
+          item({ sku: 'c', quantity: 1, position: [], returnedQuantity: '1', remainingQuantity: 1.5 }),
+          item({ sku: 'd', quantity: 3, position: null, returnedQuantity: {}, remainingQuantity: null }),
+        ],
+      },
+    });
+    expect(added.status).toBe(200);
+    const lines = (await snapshot(id)).body as Reply['body'];
+    expect(
+      lines.customerSession.cartItems.map(
+        (line: Record<string, unknown>) =>
+          `${line.sku}:${line.position}:${line.quantity}:${line.returnedQuantity}:${line.remainingQuantity}`,
+      ),
+    ).toEqual(['a:0:2:0:2', 'b:1:2:0:2', 'c:2:1:0:1', 'd:3:3:0:3']);
+    expect(lines.customerSession.cartItemTotal).toBe(40);
+    // A return still works from the computed quantities, not from what was sent.
+    await call('POST', sessionUrl(id, '/close'));
+    const returned = await call('POST', sessionUrl(id, '/returns'), {
+      body: { return: { returnedCartItems: [{ position: 0 }] } },
+    });
+    expect(returned.status).toBe(200);
+    expect(returned.body.customerSession.cartItems[0]).toMatchObject({
+      returnedQuantity: 2,
+      remainingQuantity: 0,
+    });
+  });
+
+  it('keeps an Idempotency-Key working: the same body replays, the body without them is another body', async () => {
+    const id = sid('read-only-keyed');
+    await create(id);
+    const cartItems = [item({ sku: 'k', position: 0, returnedQuantity: 0, remainingQuantity: 2 })];
+    const headers = { 'Idempotency-Key': `read-only-${run}` };
+    const first = await call('PUT', sessionUrl(id), { headers, body: { customerSession: { cartItems } } });
+    expect(first.status).toBe(200);
+    const after = await snapshot(id);
+    const retry = await call('PUT', sessionUrl(id), { headers, body: { customerSession: { cartItems } } });
+    expect(retry.status).toBe(200);
+    expect(retry.body).toEqual(first.body);
+    expect(retry.headers.get('etag')).toBe(first.headers.get('etag'));
+    const other = await call('PUT', sessionUrl(id), {
+      headers,
+      body: { customerSession: { cartItems: [item({ sku: 'k' })] } },
+    });
+    expect({ status: other.status, code: other.body.errors[0].title }).toEqual({
+      status: 422,
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
+    expect(await snapshot(id)).toEqual(after);
+  });
+});
+
+describe('unknown fields named like members of Object.prototype', () => {
+  // The validation pipe validates a copy of the body that never holds such keys (class-transformer skips
+  // them, Nest deletes __proto__, constructor and prototype): they must still be refused as unknown fields.
+  const rows: { name: string; url?: string; body: string; pointer: string }[] = [
+    {
+      name: 'toString in customerSession',
+      body: '{"customerSession":{"toString":1}}',
+      pointer: '/customerSession/toString',
+    },
+    {
+      name: 'constructor in customerSession',
+      body: '{"customerSession":{"constructor":{"profileId":"x"}}}',
+      pointer: '/customerSession/constructor',
+    },
+    {
+      name: '__proto__ in customerSession',
+      body: '{"customerSession":{"__proto__":{"profileId":"x"}}}',
+      pointer: '/customerSession/__proto__',
+    },
+    {
+      name: 'constructor in customerSession, spelt with an escape',
+      body: '{"customerSession":{"\\u0063onstructor":1}}',
+      pointer: '/customerSession/constructor',
+    },
+    { name: 'valueOf at the top', body: '{"customerSession":{},"valueOf":1}', pointer: '/valueOf' },
+    { name: 'prototype at the top', body: '{"customerSession":{},"prototype":{}}', pointer: '/prototype' },
+    {
+      name: '__proto__ at the top',
+      body: '{"__proto__":{"customerSession":{}},"customerSession":{}}',
+      pointer: '/__proto__',
+    },
+    {
+      name: 'hasOwnProperty in a cart item',
+      body: '{"customerSession":{"cartItems":[{"sku":"a","quantity":1,"hasOwnProperty":1}]}}',
+      pointer: '/customerSession/cartItems/0/hasOwnProperty',
+    },
+    {
+      name: 'prototype in a cart item',
+      body: '{"customerSession":{"cartItems":[{"sku":"a","quantity":1},{"sku":"b","quantity":1,"prototype":1}]}}',
+      pointer: '/customerSession/cartItems/1/prototype',
+    },
+    {
+      name: 'isPrototypeOf in a product',
+      body: '{"customerSession":{"cartItems":[{"sku":"a","quantity":1,"product":{"name":"p","isPrototypeOf":1}}]}}',
+      pointer: '/customerSession/cartItems/0/product/isPrototypeOf',
+    },
+    {
+      name: 'toString in a session cost',
+      body: '{"customerSession":{"additionalCosts":{"s":{"price":1,"toString":1}}}}',
+      pointer: '/customerSession/additionalCosts/s/toString',
+    },
+    {
+      name: '__proto__ in a cost named toString',
+      body: '{"customerSession":{"additionalCosts":{"toString":{"price":1,"__proto__":{}}}}}',
+      pointer: '/customerSession/additionalCosts/toString/__proto__',
+    },
+    {
+      name: 'constructor in an item cost',
+      body: '{"customerSession":{"cartItems":[{"sku":"a","quantity":1,"additionalCosts":{"g":{"price":1,"constructor":1}}}]}}',
+      pointer: '/customerSession/cartItems/0/additionalCosts/g/constructor',
+    },
+    {
+      name: 'valueOf at the top of /cart_items',
+      url: '/cart_items',
+      body: '{"cartItems":[],"valueOf":1}',
+      pointer: '/valueOf',
+    },
+    {
+      name: 'toLocaleString in a cart item on /cart_items',
+      url: '/cart_items',
+      body: '{"cartItems":[{"sku":"a","quantity":1,"toLocaleString":1}]}',
+      pointer: '/cartItems/0/toLocaleString',
+    },
+    {
+      name: 'constructor at the top of /cart_items',
+      url: '/cart_items',
+      body: '{"cartItems":[{"sku":"a","quantity":1}],"constructor":{"cartItems":[]}}',
+      pointer: '/constructor',
+    },
+    {
+      name: 'constructor in a product on /cart_items',
+      url: '/cart_items',
+      body: '{"cartItems":[{"sku":"a","quantity":1,"product":{"name":"p","constructor":"c"}}]}',
+      pointer: '/cartItems/0/product/constructor',
+    },
+    {
+      name: 'toString at the top of /returns',
+      url: '/returns',
+      body: '{"return":{"returnedCartItems":[{"position":0}]},"toString":1}',
+      pointer: '/toString',
+    },
+    {
+      name: 'constructor in the return',
+      url: '/returns',
+      body: '{"return":{"returnedCartItems":[{"position":0}],"constructor":1}}',
+      pointer: '/return/constructor',
+    },
+    {
+      name: 'valueOf in a returned item',
+      url: '/returns',
+      body: '{"return":{"returnedCartItems":[{"position":0,"valueOf":1}]}}',
+      pointer: '/return/returnedCartItems/0/valueOf',
+    },
+    {
+      name: '__proto__ in a returned item',
+      url: '/returns',
+      body: '{"return":{"returnedCartItems":[{"sku":"a","__proto__":{"position":0}}]}}',
+      pointer: '/return/returnedCartItems/0/__proto__',
+    },
+  ];
+
+  it.each(rows)('refuses $name with 400 UNKNOWN_FIELD at $pointer', async (row) => {
+    const id = sid(`member-${rows.indexOf(row)}`);
+    if (row.url === '/returns') await closed(id);
+    else await create(id);
+    const before = await snapshot(id);
+    const method = row.url === undefined ? 'PUT' : 'POST';
+    const reply = await call(method, sessionUrl(id, row.url ?? ''), { rawBody: row.body });
+    await expectRefused(id, before, reply, { status: 400, code: 'UNKNOWN_FIELD', pointer: row.pointer });
+    expect(reply.body.errors).toHaveLength(1);
+    expect(reply.body.errors[0].details).toBe(`Unknown field ${row.pointer}`);
+  });
+
+  it('names every one of them, and creates nothing', async () => {
+    const id = sid('member-all');
+    const reply = await call('PUT', sessionUrl(id), {
+      rawBody:
+        '{"customerSession":{"toString":1,"constructor":1,"cartItems":[{"sku":"a","quantity":1,"hasOwnProperty":1}],' +
+        '"additionalCosts":{"s":{"price":1,"toString":1}}},"valueOf":1}',
+    });
+    expect(reply.status).toBe(400);
+    expect(
+      reply.body.errors.map((error: { title: string; source: { pointer: string } }) => [
+        error.title,
+        error.source.pointer,
+      ]),
+    ).toEqual(
+      expect.arrayContaining([
+        ['UNKNOWN_FIELD', '/customerSession/toString'],
+        ['UNKNOWN_FIELD', '/customerSession/constructor'],
+        ['UNKNOWN_FIELD', '/customerSession/cartItems/0/hasOwnProperty'],
+        ['UNKNOWN_FIELD', '/customerSession/additionalCosts/s/toString'],
+        ['UNKNOWN_FIELD', '/valueOf'],
+      ]),
+    );
+    expect(reply.body.errors).toHaveLength(5);
+    expect(await harness.streamLength(stream(id))).toBe(0);
+  });
+
+  it('keeps such keys where any key is data: attributes, item attributes and the names of costs', async () => {
+    const id = sid('member-data');
+    const attributes =
+      '{"toString":1,"hasOwnProperty":{"a":1},"valueOf":[1],"__proto__":{"x":1},"constructor":"c","prototype":3}';
+    const costs =
+      '{"toString":{"price":1},"valueOf":{"price":2},"__proto__":{"price":3},"constructor":{"price":4},"prototype":{"price":5}}';
+    const created = await call('PUT', sessionUrl(id), {
+      rawBody:
+        `{"customerSession":{"attributes":${attributes},"additionalCosts":${costs},` +
+        `"cartItems":[{"sku":"a","quantity":2,"attributes":${attributes},"additionalCosts":${costs}}]}}`,
+    });
+    expect(created.status).toBe(200);
+    const added = await call('POST', sessionUrl(id, '/cart_items'), {
+      rawBody: `{"cartItems":[{"sku":"b","quantity":1,"attributes":${attributes},"additionalCosts":${costs}}]}`,
+    });
+    expect(added.status).toBe(200);
+    const { customerSession } = (await snapshot(id)).body as Reply['body'];
+    expect(JSON.stringify(customerSession.attributes)).toBe(attributes);
+    expect(JSON.stringify(customerSession.additionalCosts)).toBe(costs);
+    for (const line of customerSession.cartItems) {
+      expect(JSON.stringify(line.attributes)).toBe(attributes);
+      expect(JSON.stringify(line.additionalCosts)).toBe(costs);
+    }
+    expect(customerSession.additionalCostTotal).toBe(15);
+    expect(customerSession.cartItemAdditionalCostTotal).toBe(45);
+  });
+
+  it('checks a cost named like a member as it checks any other cost', async () => {
+    const id = sid('member-cost-price');
+    await create(id);
+    const before = await snapshot(id);
+    const reply = await call('PUT', sessionUrl(id), {
+      rawBody: '{"customerSession":{"additionalCosts":{"toString":{"price":-1}}}}',
+    });
+    await expectRefused(id, before, reply, {
+      status: 400,
+      code: 'INVALID_FIELD',
+      pointer: '/customerSession/additionalCosts/toString/price',
+    });
   });
 });

@@ -3,18 +3,22 @@
  * body reader (after authentication, see AppModule), the strict validation pipe, the one exception filter,
  * request ids, logs and metrics, the OpenAPI document at /docs and /openapi.json, and — through the adapter —
  * 405 with `Allow` for a known path asked with a wrong method (http/method-not-allowed.ts), and the server's own
- * answers to malformed HTTP and `Expect: 100-continue` (http/server-hooks.ts).
+ * answers to malformed HTTP, `Expect` and a missing `Host` (http/server-hooks.ts); a client that hangs up
+ * mid-request is no error (http/client-abort.ts); query parameters named like Object.prototype members are
+ * refused like any unknown one (QueryAwareValidationPipe).
  */
-import { ValidationPipe, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule, type AppDependencies } from './app.module';
 import { ApiExceptionFilter } from './errors/api-exception.filter';
 import { validationException } from './errors/validation-errors';
+import { ClientAbortFilter } from './http/client-abort';
 import { JsonReplyExpressAdapter } from './http/json-reply.adapter';
 import { requestContext } from './http/request-context';
 import { installServerHooks } from './http/server-hooks';
 import { MetricsService } from './operations/metrics.service';
+import { QueryAwareValidationPipe } from './sessions/shared/query.dto';
 
 export async function createSessionApi(deps: AppDependencies): Promise<INestApplication> {
   const metrics = deps.metrics ?? new MetricsService();
@@ -30,9 +34,9 @@ export async function createSessionApi(deps: AppDependencies): Promise<INestAppl
   (app.getHttpAdapter().getInstance() as { disable(setting: string): void }).disable('x-powered-by');
   installServerHooks(app.getHttpServer(), deps.keys, deps.logger);
   app.use(requestContext(deps.logger, metrics));
-  app.useGlobalFilters(new ApiExceptionFilter(deps.logger));
+  app.useGlobalFilters(new ClientAbortFilter(new ApiExceptionFilter(deps.logger)));
   app.useGlobalPipes(
-    new ValidationPipe({
+    new QueryAwareValidationPipe({
       whitelist: true,
       forbidNonWhitelisted: true,
       transform: true,

@@ -2,6 +2,7 @@
  * `Authorization: ApiKey-v1 <key>` for the Integration API. The key decides the application; everything the
  * request touches is scoped to it. Management keys and any other scheme are 401 here. Commands with a body are
  * authenticated before the body is read (JsonBodyMiddleware calls `authenticate`); the guard covers the rest.
+ * Every 401 carries the challenge `WWW-Authenticate: ApiKey-v1` (RFC 9110 §11.6.1: a 401 MUST have one).
  */
 import { createParamDecorator, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
@@ -15,6 +16,12 @@ export interface IntegrationPrincipal {
 }
 
 export type AuthenticatedRequest = IncomingMessage & { principal?: IntegrationPrincipal };
+
+/** The challenge of the Integration API's 401 (RFC 9110 §11.6.1). */
+export const INTEGRATION_CHALLENGE = { 'WWW-Authenticate': 'ApiKey-v1' } as const;
+
+const unauthorized = (details: string): ApiError =>
+  new ApiError(401, [{ title: ErrorCode.Unauthorized, details }], undefined, INTEGRATION_CHALLENGE);
 
 @Injectable()
 export class IntegrationAuthGuard implements CanActivate {
@@ -33,12 +40,11 @@ export class IntegrationAuthGuard implements CanActivate {
    */
   authenticate(request: AuthenticatedRequest): IntegrationPrincipal {
     const header = request.headers.authorization;
-    if (!header)
-      throw ApiError.of(401, ErrorCode.Unauthorized, 'Missing Authorization header (ApiKey-v1 <key>)');
+    if (!header) throw unauthorized('Missing Authorization header (ApiKey-v1 <key>)');
     if (headerCount(request, 'authorization') > 1)
-      throw ApiError.of(401, ErrorCode.Unauthorized, 'Authorization header given more than once');
+      throw unauthorized('Authorization header given more than once');
     const key = this.keys.integrationKeyOf(header);
-    if (!key) throw ApiError.of(401, ErrorCode.Unauthorized, 'Invalid or unknown integration API key');
+    if (!key) throw unauthorized('Invalid or unknown integration API key');
     return (request.principal = { applicationId: key.applicationId, keyId: key.keyId });
   }
 }

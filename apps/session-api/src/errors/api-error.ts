@@ -54,6 +54,8 @@ export const ErrorCode = {
   MalformedRequest: 'MALFORMED_REQUEST',
   HeadersTooLarge: 'HEADERS_TOO_LARGE',
   RequestTimeout: 'REQUEST_TIMEOUT',
+  /** 417: an `Expect` other than `100-continue` (RFC 9110 §10.1.1), answered before the application runs. */
+  ExpectationFailed: 'EXPECTATION_FAILED',
   PreconditionFailed: 'PRECONDITION_FAILED',
   ConcurrentUpdate: 'CONCURRENT_UPDATE',
   IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',

@@ -6,7 +6,8 @@
 import type { ValidationError } from 'class-validator';
 import { ApiError, ErrorCode, type ApiErrorEntry } from './api-error';
 
-const escapePointer = (segment: string): string => segment.replace(/~/g, '~0').replace(/\//g, '~1');
+/** A JSON Pointer reference token (RFC 6901): `~` as `~0`, `/` as `~1`. */
+export const escapePointer = (segment: string): string => segment.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /** class-validator constraints that check a value's type; a range or length check of a wrong type is noise. */
 const TYPE_CONSTRAINTS = new Set([

@@ -13,6 +13,8 @@
  *   body and would overflow the stack on thousands of levels;
  * - a string key or value that is not well-formed UTF-16 (a lone surrogate from a `\ud800` escape) is 400
  *   INVALID_FIELD: it has no UTF-8 encoding, so it would be stored as U+FFFD and collide with other values.
+ * The same walk notes keys named like members of Object.prototype (see `clientBody`): what happens to a body
+ * depends on its parsed value only, never on how its text spells a key (`"__proto__"` or `"\u005f_proto__"`).
  * An empty (or blank) body leaves `req.body` undefined, whatever its headers. None of this happens before the
  * request is authenticated (JsonBodyMiddleware).
  */
@@ -21,6 +23,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { IntegrationAuthGuard, type AuthenticatedRequest } from '../auth/integration-auth.guard';
 import { ApiError, ErrorCode } from '../errors/api-error';
+import { escapePointer } from '../errors/validation-errors';
 import { isBodyWithheld } from './unread-body';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -33,10 +36,16 @@ export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 export const MAX_BODY_DEPTH = 100;
 
 /**
- * Keys that class-transformer / class-validator delete from the object they validate (in place). A body that
- * holds one (e.g. in free-form `attributes`) is parsed a second time, so the command sees what the client sent.
+ * Keys the validation pipe never sees: Nest's ValidationPipe deletes `__proto__`, `constructor` and `prototype`
+ * from the body in place, and class-transformer leaves every key named like a member of Object.prototype
+ * (`toString`, `hasOwnProperty`…) out of the copy it validates. So a body holding one anywhere (in free-form
+ * `attributes` too) is parsed a second time, for the command to get what the client sent, and the fields the
+ * pipe did not see are checked on that copy (`validatedBody` in sessions/shared/command-request.ts).
  */
-const KEYS_THE_VALIDATION_PIPE_STRIPS = /"(__proto__|constructor|prototype)"\s*:/;
+const KEYS_HIDDEN_FROM_VALIDATION: ReadonlySet<string> = new Set([
+  ...Object.getOwnPropertyNames(Object.prototype),
+  'prototype',
+]);
 
 /** Longest excerpt of client input (header values, parser messages, pointers) quoted in an error message. */
 const MAX_EXCERPT = 120;
@@ -46,7 +55,10 @@ const MAX_POINTER = 1000;
 export interface ParsedBody {
   /** What the validation pipe validates (and may alter). */
   body: unknown;
-  /** The body exactly as the client sent it. */
+  /**
+   * The body exactly as the client sent it: `body` itself, or a second parse of the text when the body holds a
+   * key in KEYS_HIDDEN_FROM_VALIDATION (so `clientBody !== body` says that the pipe did not see every key).
+   */
   clientBody: unknown;
 }
 
@@ -103,9 +115,9 @@ export function parseJsonBody(bytes: Buffer, headers: IncomingHttpHeaders): Pars
       `The request body is not valid JSON: ${printableExcerpt((error as Error).message)}`,
     );
   }
-  const problem = findBodyProblem(body);
+  const { problem, hiddenKeys } = inspectBody(body);
   if (problem) throw problem;
-  return { body, clientBody: KEYS_THE_VALIDATION_PIPE_STRIPS.test(text) ? JSON.parse(text) : body };
+  return { body, clientBody: hiddenKeys ? JSON.parse(text) : body };
 }
 
 const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9!#$&^_.-]+\+)?json$/;
@@ -180,21 +192,43 @@ const isWellFormed = (text: string): boolean => (text as unknown as WellFormedSt
 
 /**
  * The refusal for a parsed body nested deeper than `maxDepth` or holding a string key or value that is not
- * well-formed, or undefined. Iterative (an explicit stack), so a body nested any depth cannot overflow the
- * call stack; it stops at the first problem and never goes below `maxDepth + 1` levels.
+ * well-formed, or undefined (see `inspectBody`).
  */
 export function findBodyProblem(value: unknown, maxDepth = MAX_BODY_DEPTH): ApiError | undefined {
-  if (typeof value === 'string') return isWellFormed(value) ? undefined : illFormed(undefined, undefined);
-  if (value === null || typeof value !== 'object') return undefined;
+  return inspectBody(value, maxDepth).problem;
+}
+
+/** What one walk of a parsed body found. */
+export interface BodyInspection {
+  /** The refusal of the body, if any (the walk stops there). */
+  problem: ApiError | undefined;
+  /** Whether a key of KEYS_HIDDEN_FROM_VALIDATION was seen (before the problem, if any). */
+  hiddenKeys: boolean;
+}
+
+/**
+ * One walk over every container of a parsed body: the first problem (nested deeper than `maxDepth`, a string
+ * key or value that is not well-formed) and whether it holds a key the validation pipe never sees. Iterative
+ * (an explicit stack), so a body nested any depth cannot overflow the call stack; it stops at the first
+ * problem and never goes below `maxDepth + 1` levels.
+ */
+export function inspectBody(value: unknown, maxDepth = MAX_BODY_DEPTH): BodyInspection {
+  let hiddenKeys = false;
+  const found = (problem: ApiError | undefined): BodyInspection => ({ problem, hiddenKeys });
+  if (typeof value === 'string')
+    return found(isWellFormed(value) ? undefined : illFormed(undefined, undefined));
+  if (value === null || typeof value !== 'object') return found(undefined);
   const stack: Frame[] = [{ value, depth: 1, parent: undefined, token: '' }];
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     if (frame.depth > maxDepth) {
       const pointer = pointerOf(frame, undefined);
-      return ApiError.of(
-        400,
-        ErrorCode.LimitExceeded,
-        `The request body is nested more than ${maxDepth} levels deep${pointer ? ` (at ${printableExcerpt(pointer)})` : ''}`,
-        pointer,
+      return found(
+        ApiError.of(
+          400,
+          ErrorCode.LimitExceeded,
+          `The request body is nested more than ${maxDepth} levels deep${pointer ? ` (at ${printableExcerpt(pointer)})` : ''}`,
+          pointer,
+        ),
       );
     }
     const depth = frame.depth + 1;
@@ -203,7 +237,7 @@ export function findBodyProblem(value: unknown, maxDepth = MAX_BODY_DEPTH): ApiE
       for (let i = 0; i < items.length; i++) {
         const item = items[i];
         if (typeof item === 'string') {
-          if (!isWellFormed(item)) return illFormed(frame, i);
+          if (!isWellFormed(item)) return found(illFormed(frame, i));
         } else if (item !== null && typeof item === 'object') {
           stack.push({ value: item, depth, parent: frame, token: i });
         }
@@ -213,17 +247,18 @@ export function findBodyProblem(value: unknown, maxDepth = MAX_BODY_DEPTH): ApiE
       // for-in instead of Object.keys: no array per object (a third faster on a 1,000-item body), and an
       // object from JSON.parse inherits no enumerable keys, so both see the same keys.
       for (const key in record) {
-        if (!isWellFormed(key)) return illFormed(frame, key);
+        if (!isWellFormed(key)) return found(illFormed(frame, key));
+        if (!hiddenKeys && KEYS_HIDDEN_FROM_VALIDATION.has(key)) hiddenKeys = true;
         const member = record[key];
         if (typeof member === 'string') {
-          if (!isWellFormed(member)) return illFormed(frame, key);
+          if (!isWellFormed(member)) return found(illFormed(frame, key));
         } else if (member !== null && typeof member === 'object') {
           stack.push({ value: member, depth, parent: frame, token: key });
         }
       }
     }
   }
-  return undefined;
+  return found(undefined);
 }
 
 function illFormed(frame: Frame | undefined, token: string | number | undefined): ApiError {
@@ -246,7 +281,7 @@ function pointerOf(frame: Frame, last: string | number | undefined): string | un
   let pointer = '';
   for (let i = tokens.length - 1; i >= 0; i--) {
     const token = tokens[i]!;
-    const text = typeof token === 'number' ? String(token) : token.replace(/~/g, '~0').replace(/\//g, '~1');
+    const text = typeof token === 'number' ? String(token) : escapePointer(token);
     length += text.length + 1;
     if (length > MAX_POINTER) return undefined;
     pointer += `/${text}`;

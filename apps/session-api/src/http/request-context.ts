@@ -7,11 +7,23 @@
  * request it has parsed from a connection at once and only orders the responses, so a GET pipelined behind a
  * PUT would run while the PUT is still appending and miss it (RFC 9112 §9.3.2 allows that only when every
  * request is safe). A request waits until the response of the one before it on its connection has finished.
+ *
+ * A client that goes away before its response is complete (it closed the connection in the middle of sending its
+ * body, or while the command ran) is routine: its request is logged as one `info` line like any other, with
+ * `aborted: true` and status 499 (nginx's "client closed request"), and measured under 499 — never as a 5xx.
+ * (ClientAbortFilter keeps the request stream's own "aborted" error out of the error log.)
+ *
+ * It is also where the requests the server hooks let through are refused (server-hooks.ts: an `Expect` other
+ * than 100-continue, an HTTP/1.1 request without `Host`), so that they get a request id, a log line and metrics.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { ApiError } from '../errors/api-error';
+import { mapError, sendJson, toErrorBody } from '../errors/api-exception.filter';
 import type { MetricsService } from '../operations/metrics.service';
+import { refusalBeforeTheApplication } from './server-hooks';
+import { closeIfLargeBodyUnread } from './unread-body';
 
 export interface RequestWithContext extends IncomingMessage {
   id?: string;
@@ -66,28 +78,44 @@ export function inConnectionOrder(res: ServerResponse, handle: () => void): void
   else res.once('socket', () => handle());
 }
 
+/** The status a request is logged and measured under when its client left before the response was complete. */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+/** Answers `refusal` at once: the application never sees the request, nor reads its body. */
+function refuse(req: IncomingMessage, res: ServerResponse, refusal: ApiError): void {
+  const mapped = mapError(refusal);
+  for (const [name, value] of Object.entries(mapped.headers ?? {})) res.setHeader(name, value);
+  closeIfLargeBodyUnread(req, res);
+  sendJson(res, mapped.status, toErrorBody(mapped));
+}
+
 export function requestContext(logger: Logger, metrics: MetricsService) {
   return (req: RequestWithContext, res: ServerResponse, next: () => void): void => {
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
     req.id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', req.id);
-    res.on('finish', () => {
+    // 'close' comes after 'finish' for a response that was sent, and alone for one the client did not wait for.
+    res.on('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeOf(req.url ?? '/');
-      metrics.observeHttp(req.method ?? 'GET', route, res.statusCode, seconds);
+      const aborted = !res.writableFinished;
+      const status = aborted ? CLIENT_CLOSED_REQUEST : res.statusCode;
+      metrics.observeHttp(req.method ?? 'GET', route, status, seconds);
       if (route === '/metrics' || route.startsWith('/health')) return;
-      logger.info(
-        {
-          requestId: req.id,
-          method: req.method,
-          route,
-          status: res.statusCode,
-          ms: Math.round(seconds * 1e4) / 10,
-        },
-        'request',
-      );
+      const line = {
+        requestId: req.id,
+        method: req.method,
+        route,
+        status,
+        ms: Math.round(seconds * 1e4) / 10,
+      };
+      logger.info(aborted ? { ...line, aborted } : line, 'request');
     });
-    inConnectionOrder(res, next);
+    const refusal =
+      req.headers.host === undefined || req.headers.expect !== undefined
+        ? refusalBeforeTheApplication(req)
+        : undefined;
+    inConnectionOrder(res, refusal === undefined ? next : () => refuse(req, res, refusal));
   };
 }

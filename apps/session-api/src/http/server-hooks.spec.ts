@@ -1,7 +1,14 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders, IncomingMessage, Server } from 'node:http';
+import pino from 'pino';
 import { ApiKeys } from '../config/api-keys.provider';
 import { parseIntegrationKeys, parseManagementKeys } from '../config/api-keys';
-import { clientErrorResponse, mayContinue } from './server-hooks';
+import {
+  clientErrorResponse,
+  installServerHooks,
+  mayContinue,
+  refusalBeforeTheApplication,
+} from './server-hooks';
 
 describe('clientErrorResponse', () => {
   it.each([
@@ -75,5 +82,51 @@ describe('mayContinue', () => {
       ['Authorization', 'ApiKey-v1 someone-else'],
     ]);
     expect(mayContinue(twice, keys)).toBe(false);
+  });
+});
+
+describe('what the server hooks leave to the application to refuse', () => {
+  const errors: string[] = [];
+  const keys = new ApiKeys(
+    parseIntegrationKeys('integration-key-1=1', errors),
+    parseManagementKeys('', errors),
+  );
+  const request = (headers: IncomingHttpHeaders, version = '1.1') =>
+    ({
+      headers,
+      rawHeaders: [],
+      httpVersionMajor: Number(version[0]),
+      httpVersionMinor: Number(version[2]),
+    }) as unknown as IncomingMessage;
+  /** A server with the hooks installed, and the requests it passed on to the application. */
+  const hooked = () => {
+    const server = new EventEmitter() as Server & { requireHostHeader?: boolean };
+    const passed: IncomingMessage[] = [];
+    server.on('request', (req: IncomingMessage) => passed.push(req));
+    installServerHooks(server, keys, pino({ level: 'silent' }));
+    return { server, passed };
+  };
+
+  it('turns off Node’s bare 400 for a missing Host, and refuses an HTTP/1.1 request without one itself', () => {
+    expect(hooked().server.requireHostHeader).toBe(false);
+    const refusal = refusalBeforeTheApplication(request({}));
+    expect(refusal).toMatchObject({
+      status: 400,
+      entries: [{ title: 'MALFORMED_REQUEST' }],
+      headers: { Connection: 'close' },
+    });
+    expect(refusalBeforeTheApplication(request({}, '1.0'))).toBeUndefined();
+    expect(refusalBeforeTheApplication(request({ host: 'x' }))).toBeUndefined();
+  });
+
+  it('passes an Expect other than 100-continue on, marked for a 417 that quotes it printably', () => {
+    const { server, passed } = hooked();
+    const req = request({ host: 'x', expect: 'foo\u00e9' });
+    expect(refusalBeforeTheApplication(req)).toBeUndefined();
+    server.emit('checkExpectation', req, {});
+    expect(passed).toEqual([req]);
+    const refusal = refusalBeforeTheApplication(req);
+    expect(refusal).toMatchObject({ status: 417, entries: [{ title: 'EXPECTATION_FAILED' }] });
+    expect(refusal!.message).toContain('Expect "foo\\u00e9" is not supported');
   });
 });

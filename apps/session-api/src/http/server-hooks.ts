@@ -9,15 +9,21 @@
  *   Node sends it for every request; here it is sent only when the `Authorization` header holds a key this
  *   process accepts and the declared body is within 5 MiB. Otherwise the application answers (401, or 413)
  *   without the body ever being sent (and Node closes the connection after that answer).
+ * - Any other `Expect` (RFC 9110 §10.1.1): 417 EXPECTATION_FAILED. Node answers it with a bare 417 unless the
+ *   server listens for 'checkExpectation'; here the request is marked and goes on to the application, whose
+ *   first middleware (request-context.ts) answers it with the §5 body, a request id, a log line and metrics.
+ * - An HTTP/1.1 request without `Host` (RFC 9112 §3.2): 400 MALFORMED_REQUEST, answered the same way and
+ *   closing the connection. Node answers it with a bare 400 when `requireHostHeader` is set (its default), so
+ *   that option is turned off here — on the server Nest created, before it listens: Node reads it per request.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ApiKeys } from '../config/api-keys.provider';
-import { ErrorCode } from '../errors/api-error';
+import { ApiError, ErrorCode } from '../errors/api-error';
 import { toErrorBody } from '../errors/api-exception.filter';
 import { headerCount } from './headers';
-import { MAX_BODY_BYTES } from './json-body.middleware';
+import { MAX_BODY_BYTES, printableExcerpt } from './json-body.middleware';
 import { markBodyWithheld } from './unread-body';
 
 const REFUSALS: Record<string, { status: number; reason: string; code: string; details: string }> = {
@@ -83,7 +89,37 @@ export function mayContinue(req: IncomingMessage, keys: ApiKeys): boolean {
 /** How long a refused connection may take to take our answer before it is cut. */
 const CLOSE_TIMEOUT_MS = 5_000;
 
+/** Requests whose `Expect` Node handed to 'checkExpectation': anything but `100-continue`. */
+const unmetExpectations = new WeakSet<IncomingMessage>();
+
+/**
+ * The refusal of a request the server hooks let through for the application to answer (see the module's
+ * comment), or undefined. Called by the first middleware only for a request without `Host` or with `Expect`:
+ * every other request costs two header reads.
+ */
+export function refusalBeforeTheApplication(req: IncomingMessage): ApiError | undefined {
+  if (unmetExpectations.has(req)) {
+    return ApiError.of(
+      417,
+      ErrorCode.ExpectationFailed,
+      `Expect "${printableExcerpt(String(req.headers.expect))}" is not supported: the only expectation ` +
+        'this server meets is 100-continue',
+    );
+  }
+  if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
+    return new ApiError(
+      400,
+      [{ title: ErrorCode.MalformedRequest, details: 'An HTTP/1.1 request must have a Host header' }],
+      undefined,
+      { Connection: 'close' },
+    );
+  }
+  return undefined;
+}
+
 export function installServerHooks(server: Server, keys: ApiKeys, logger: Logger): void {
+  // A request without Host reaches the application, which refuses it with the §5 body (above).
+  (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
   server.on(
     'clientError',
     (error: NodeJS.ErrnoException, socket: Socket & { _httpMessage?: ServerResponse | null }) => {
@@ -107,6 +143,10 @@ export function installServerHooks(server: Server, keys: ApiKeys, logger: Logger
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     if (mayContinue(req, keys)) res.writeContinue();
     else markBodyWithheld(req);
+    server.emit('request', req, res);
+  });
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    unmetExpectations.add(req);
     server.emit('request', req, res);
   });
 }

@@ -1,7 +1,8 @@
 /**
  * `Authorization: ManagementKey-v1 <key>` for the Management API. Integration keys and other schemes are
  * 401 here; a management key used on an application it does not hold is 403. The Management API is GET-only
- * and never reads a request body, so nothing is parsed before this guard has run.
+ * and never reads a request body, so nothing is parsed before this guard has run. Every 401 carries the
+ * challenge `WWW-Authenticate: ManagementKey-v1` (RFC 9110 §11.6.1: a 401 MUST have one).
  */
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
@@ -9,6 +10,12 @@ import { ApiKeys } from '../config/api-keys.provider';
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { headerCount } from '../http/headers';
 import { parseApplicationIdParam } from './dto/management-params';
+
+/** The challenge of the Management API's 401 (RFC 9110 §11.6.1). */
+export const MANAGEMENT_CHALLENGE = { 'WWW-Authenticate': 'ManagementKey-v1' } as const;
+
+const unauthorized = (details: string): ApiError =>
+  new ApiError(401, [{ title: ErrorCode.Unauthorized, details }], undefined, MANAGEMENT_CHALLENGE);
 
 @Injectable()
 export class ManagementAuthGuard implements CanActivate {
@@ -19,13 +26,11 @@ export class ManagementAuthGuard implements CanActivate {
       .switchToHttp()
       .getRequest<IncomingMessage & { params?: Record<string, string> }>();
     const header = request.headers.authorization;
-    if (!header) {
-      throw ApiError.of(401, ErrorCode.Unauthorized, 'Missing Authorization header (ManagementKey-v1 <key>)');
-    }
+    if (!header) throw unauthorized('Missing Authorization header (ManagementKey-v1 <key>)');
     if (headerCount(request, 'authorization') > 1)
-      throw ApiError.of(401, ErrorCode.Unauthorized, 'Authorization header given more than once');
+      throw unauthorized('Authorization header given more than once');
     const key = this.keys.managementKeyOf(header);
-    if (!key) throw ApiError.of(401, ErrorCode.Unauthorized, 'Invalid or unknown management API key');
+    if (!key) throw unauthorized('Invalid or unknown management API key');
     const applicationId = parseApplicationIdParam(request.params?.applicationId ?? '');
     if (key.applications !== '*' && !key.applications.includes(applicationId)) {
       throw ApiError.of(

@@ -82,7 +82,7 @@ const DATE_RANGE_ERRORS = ApiErrorResponses(
 );
 
 function toListQuery(applicationId: number, q: ListSessionsQueryDto): SessionListQuery {
-  const partialMatch = q.partialMatch === 'true';
+  const partialMatch = q.partialMatch?.toLowerCase() === 'true';
   if (partialMatch) {
     for (const name of TEXT_FILTERS) {
       const value = q[name];

@@ -86,11 +86,14 @@ export class ListSessionsQueryDto extends MinPositionQueryDto {
   createdAfter?: string;
 
   @ApiPropertyOptional({
-    description: 'Text filters match case-insensitive substrings (at least 3 characters)',
+    description:
+      '`true`: text filters match case-insensitive substrings (at least 3 characters); `false` (default): exact. ' +
+      'Any letter case',
+    enum: ['true', 'false'],
   })
   @IsOptional()
-  @IsIn(['true', 'false'])
-  partialMatch?: 'true' | 'false';
+  @Matches(/^(?:true|false)$/i, { message: 'partialMatch must be true or false' })
+  partialMatch?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 1000 })
   @IsOptional()

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsNumber, IsOptional, IsString, Length, MaxLength, Min } from 'class-validator';
-import { IsJsonObject, IsPriceMap, NestedObject } from './validators';
+import { IgnoredField, IsJsonObject, IsPriceMap, NestedObject } from './validators';
 
 const FINITE = { allowNaN: false, allowInfinity: false };
 /** class-validator's own message is "… must be a number conforming to the specified constraints". */
@@ -19,10 +19,37 @@ export class PriceDto {
 }
 
 /**
- * Talon.One `CartItem`, writable fields only (position, returnedQuantity and remainingQuantity are computed).
- * An optional field sent as `null` is a field not given (generated SDK clients send unset fields as null), as
- * it is at the session level; `sku` and `quantity` stay required.
+ * The computed fields of a cart item (SPEC §1.1) and what each is in a response. They are no class fields: a
+ * request may carry them, the DTO the pipe validates never does (`IgnoredField`).
  */
+const COMPUTED_FIELDS = {
+  position: 'Index of the item in the cart, from 0',
+  returnedQuantity: 'Units of the item returned so far',
+  remainingQuantity: 'quantity − returnedQuantity',
+};
+
+/** Accepts and ignores `fields` in a request, and documents them as read-only. */
+function ComputedFields(fields: Record<string, string>): ClassDecorator {
+  return (target) => {
+    for (const [name, description] of Object.entries(fields)) {
+      ApiPropertyOptional({
+        type: 'integer',
+        readOnly: true,
+        description: `${description}. Read-only: a request may send it back, with any value; it is ignored`,
+      })(target.prototype as object, name);
+      IgnoredField()(target.prototype as object, name);
+    }
+  };
+}
+
+/**
+ * Talon.One `CartItem`. An optional field sent as `null` is a field not given (generated SDK clients send unset
+ * fields as null), as it is at the session level; `sku` and `quantity` stay required. The computed fields
+ * (position, returnedQuantity, remainingQuantity) are accepted with any value and ignored: Talon.One's SDKs have
+ * one CartItem model for requests and responses, so a cart read with GET and sent back carries them
+ * (`IgnoredField`: no validator runs for them, and the domain takes only the writable fields from an item).
+ */
+@ComputedFields(COMPUTED_FIELDS)
 export class CartItemDto {
   @ApiProperty({ minLength: 1, maxLength: 1000, example: 'SKU-1' })
   @IsString()

@@ -4,8 +4,10 @@ import { ApiError, ErrorCode } from '../../errors/api-error';
 import { headerCount } from '../../http/headers';
 import type { RequestWithContext } from '../../http/request-context';
 import { GetSessionQuery } from '../queries/get-session/get-session.query';
+import { assertDeclaredFields } from './declared-fields';
 import { expectedRevision, parseIdempotencyKey, parseIfMatch, parseIntegrationId } from './request-options';
 import type { CommandRequest } from './session-command.runner';
+import type { DtoType } from './validators';
 
 export const SESSION_ROUTE = 'v2/customer_sessions/:customerSessionId';
 
@@ -60,11 +62,19 @@ export async function commandRequest(
 
 /**
  * The body as the client sent it, once the DTO has validated it. The domain takes plain JSON (it checks
- * prototypes and re-validates), and with `forbidNonWhitelisted` the validated body and the raw one carry
- * the same fields, so the raw one is passed on rather than class instances.
+ * prototypes and re-validates, and takes only the fields it knows: the read-only cart item fields a client
+ * may echo back go no further), so the raw body is passed on rather than class instances. With
+ * `forbidNonWhitelisted` the validated body and the raw one carry the same fields, except keys named like
+ * members of Object.prototype, which the pipe never sees: when the body holds one (JsonBodyMiddleware then
+ * parsed it a second time, so `clientBody` is not `req.body`), the raw body's keys are checked against the
+ * DTO here (declared-fields.ts), and an undeclared one is 400 UNKNOWN_FIELD like any other.
  */
-export function validatedBody<T>(req: RequestWithContext, _validated: T): T {
-  return clientBody(req) as T;
+export function validatedBody<T>(req: RequestWithContext, validated: T): T {
+  const body = clientBody(req);
+  if (body !== req.body && typeof validated === 'object' && validated !== null) {
+    assertDeclaredFields(validated.constructor as DtoType, body);
+  }
+  return body as T;
 }
 
 /** The JSON body as the client sent it, untouched by the validation pipe. */

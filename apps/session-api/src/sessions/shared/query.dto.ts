@@ -4,10 +4,61 @@
  * misspelt or unsupported option (`?Dry=true`, `?dry[]=true`, `dry` on `/close`) is refused instead of being
  * ignored by a command that then commits.
  */
-import { Injectable, type PipeTransform } from '@nestjs/common';
+import {
+  Injectable,
+  ValidationPipe,
+  type ArgumentMetadata,
+  type PipeTransform,
+  type Type,
+} from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
 import { IsIn, IsOptional } from 'class-validator';
-import { ApiError, ErrorCode } from '../../errors/api-error';
+import { ApiError, ErrorCode, type ApiErrorEntry } from '../../errors/api-error';
+import { escapePointer } from '../../errors/validation-errors';
+
+const pointerOf = (name: string): string => `/${escapePointer(name)}`;
+
+function unknownParameters(entries: ApiErrorEntry[]): ApiError {
+  return new ApiError(400, entries, `Invalid request: ${entries[0]!.details}`);
+}
+
+/**
+ * The names of `query` that class-transformer would drop without a word when it builds the DTO: those of
+ * members its prototype has (Object.prototype's `toString`, `constructor`, `__proto__`, `valueOf`, ...). The
+ * whitelist never sees them, so without this check `?toString=1` would pass where `?foo=1` is refused.
+ */
+export function inheritedNamesIn(query: object, metatype?: Type<unknown>): string[] {
+  const prototype: object = metatype?.prototype ?? Object.prototype;
+  const names: string[] = [];
+  for (const name in query) if (name in prototype) names.push(name);
+  return names;
+}
+
+/**
+ * The global ValidationPipe, plus: a query parameter named like a member of the DTO's prototype is 400
+ * UNKNOWN_FIELD, as any unknown parameter is (see `inheritedNamesIn`). One string comparison for the body and
+ * path parameters; for the query, a loop over its names (none on the hot routes).
+ */
+export class QueryAwareValidationPipe extends ValidationPipe {
+  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'query' && metadata.data === undefined && typeof value === 'object' && value) {
+      const inherited = inheritedNamesIn(value, metadata.metatype);
+      if (inherited.length > 0) {
+        return Promise.reject(
+          unknownParameters(
+            inherited.map((name) => ({
+              title: ErrorCode.UnknownField,
+              details: `Unknown field ${pointerOf(name)}`,
+              pointer: pointerOf(name),
+            })),
+          ),
+        );
+      }
+    }
+    return super.transform(value, metadata);
+  }
+}
 
 /**
  * Routes without query parameters (`@Query(NoQueryParameters)`): any parameter is 400 UNKNOWN_FIELD, `dry`
@@ -19,25 +70,36 @@ export class NoQueryParameters implements PipeTransform<Record<string, unknown>>
   transform(query: Record<string, unknown>): Record<string, unknown> {
     const names = Object.keys(query ?? {});
     if (names.length === 0) return query;
-    const entries = names.map((name) => {
-      const pointer = `/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-      return {
-        title: ErrorCode.UnknownField,
-        details: `Unknown field ${pointer}${name === 'dry' ? ': this endpoint has no dry run' : ''}`,
-        pointer,
-      };
-    });
-    throw new ApiError(400, entries, `Invalid request: ${entries[0]!.details}`);
+    throw unknownParameters(
+      names.map((name) => {
+        const pointer = pointerOf(name);
+        return {
+          title: ErrorCode.UnknownField,
+          details: `Unknown field ${pointer}${name === 'dry' ? ': this endpoint has no dry run' : ''}`,
+          pointer,
+        };
+      }),
+    );
   }
 }
+
+/**
+ * A boolean query value in any letter case, as the lower-case text `IsIn(['true', 'false'])` checks: Talon.One's
+ * Python SDK sends `dry=True` / `dry=False` (Python's `str(bool)` through `urlencode`). Anything that is not a
+ * string (`?dry=true&dry=true` is an array) is left for the validator to refuse.
+ */
+const lowerCaseBoolean = () =>
+  Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value));
 
 /** UpdateSession and ReturnItems: `dry=true` evaluates and answers, storing nothing. */
 export class DryRunQueryDto {
   @ApiPropertyOptional({
     enum: ['true', 'false'],
-    description: 'true: evaluate and return the would-be result, store nothing',
+    description:
+      'true: evaluate and return the would-be result, store nothing. Any letter case (True, FALSE) is accepted',
   })
   @IsOptional()
+  @lowerCaseBoolean()
   @IsIn(['true', 'false'], { message: 'dry must be true or false' })
   dry?: 'true' | 'false';
 }

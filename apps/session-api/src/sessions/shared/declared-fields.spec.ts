@@ -1,0 +1,90 @@
+import { AddCartItemsRequestDto } from '../commands/add-cart-items/add-cart-items.request.dto';
+import { ReturnItemsRequestDto } from '../commands/return-items/return-items.request.dto';
+import { UpdateSessionRequestDto } from '../commands/update-session/update-session.request.dto';
+import { ApiError } from '../../errors/api-error';
+import { assertDeclaredFields, undeclaredFields } from './declared-fields';
+
+const parse = (text: string): unknown => JSON.parse(text);
+
+describe('undeclaredFields', () => {
+  it('names the keys no DTO level declares, whatever they are named, with their pointers', () => {
+    const body = parse(
+      '{"customerSession":{"profileId":"p","toString":1,"__proto__":{},"cartItems":[{"sku":"a","quantity":1},' +
+        '{"sku":"b","quantity":1,"hasOwnProperty":1,"product":{"name":"n","constructor":1},' +
+        '"additionalCosts":{"toString":{"price":1,"valueOf":1}}}],"additionalCosts":{"s":{"price":1,"a/b":1}}},' +
+        '"prototype":1,"responseContent":["customerSession"]}',
+    );
+    expect(undeclaredFields(UpdateSessionRequestDto, body)).toEqual([
+      '/customerSession/toString',
+      '/customerSession/__proto__',
+      '/customerSession/cartItems/1/hasOwnProperty',
+      '/customerSession/cartItems/1/product/constructor',
+      '/customerSession/cartItems/1/additionalCosts/toString/valueOf',
+      '/customerSession/additionalCosts/s/a~1b',
+      '/prototype',
+    ]);
+  });
+
+  it('lets any key be data in attributes and in the names of costs, and the read-only item fields hold anything', () => {
+    const data =
+      '{"toString":1,"__proto__":{"constructor":{"valueOf":2}},"prototype":[{"hasOwnProperty":3}]}';
+    const costs = '{"toString":{"price":1},"__proto__":{"price":2},"constructor":{"price":3}}';
+    const item =
+      `{"sku":"a","quantity":1,"attributes":${data},"additionalCosts":${costs},` +
+      '"position":{"toString":1},"returnedQuantity":null,"remainingQuantity":"x"}';
+    expect(
+      undeclaredFields(
+        UpdateSessionRequestDto,
+        parse(`{"customerSession":{"attributes":${data},"additionalCosts":${costs},"cartItems":[${item}]}}`),
+      ),
+    ).toEqual([]);
+    expect(undeclaredFields(AddCartItemsRequestDto, parse(`{"cartItems":[${item},${item}]}`))).toEqual([]);
+  });
+
+  it('checks the return body at every level', () => {
+    const body = parse(
+      '{"return":{"returnedCartItems":[{"position":0,"quantity":1},{"sku":"a","valueOf":1}],"toString":1},' +
+        '"constructor":1}',
+    );
+    expect(undeclaredFields(ReturnItemsRequestDto, body)).toEqual([
+      '/return/returnedCartItems/1/valueOf',
+      '/return/toString',
+      '/constructor',
+    ]);
+  });
+
+  it('leaves values of the wrong type to the validation pipe', () => {
+    const body = parse('{"customerSession":{"cartItems":{"toString":1},"additionalCosts":[{"valueOf":1}]}}');
+    expect(undeclaredFields(UpdateSessionRequestDto, body)).toEqual([]);
+    expect(
+      undeclaredFields(AddCartItemsRequestDto, parse('{"cartItems":[1,null,[{"toString":1}]]}')),
+    ).toEqual([]);
+  });
+});
+
+describe('assertDeclaredFields', () => {
+  it('refuses with 400 UNKNOWN_FIELD, worded as the validation pipe words it', () => {
+    let error: unknown;
+    try {
+      assertDeclaredFields(
+        AddCartItemsRequestDto,
+        parse('{"cartItems":[{"sku":"a","quantity":1,"valueOf":1}]}'),
+      );
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({
+      status: 400,
+      message: 'Invalid request: Unknown field /cartItems/0/valueOf',
+      entries: [
+        {
+          title: 'UNKNOWN_FIELD',
+          details: 'Unknown field /cartItems/0/valueOf',
+          pointer: '/cartItems/0/valueOf',
+        },
+      ],
+    });
+    expect(() => assertDeclaredFields(AddCartItemsRequestDto, parse('{"cartItems":[]}'))).not.toThrow();
+  });
+});

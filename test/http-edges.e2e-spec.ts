@@ -1,0 +1,445 @@
+/**
+ * HTTP edges found in review: `dry` (and `partialMatch`) in any letter case, as Talon.One's Python SDK sends
+ * them (`dry=True`); query parameters named like Object.prototype members refused like any unknown one; the
+ * SPEC §5 body on the refusals Node would answer bare (`Expect` other than 100-continue, HTTP/1.1 without
+ * `Host`); `WWW-Authenticate` on every 401; and a client that hangs up mid-upload logged as one routine line,
+ * not as an error. The API runs here with a logger whose lines the tests read, and its own metrics.
+ */
+import type { INestApplication } from '@nestjs/common';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { createSessionApi } from '../apps/session-api/src/app.factory';
+import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
+import { parseConfig } from '../apps/session-api/src/config/config';
+import { MetricsService } from '../apps/session-api/src/operations/metrics.service';
+import {
+  ApiHarness,
+  client,
+  KEY_APP1,
+  KEY_APP2,
+  MANAGEMENT_KEY,
+  sessionUrl,
+  type Reply,
+} from './support/harness';
+
+jest.setTimeout(60_000);
+
+/** A log line as pino writes it. */
+interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+let harness: ApiHarness;
+let app: INestApplication;
+let baseUrl: string;
+let call: ReturnType<typeof client>;
+const lines: LogLine[] = [];
+const metrics = new MetricsService();
+const run = `edge-${Date.now()}`;
+const stream = (id: string) => `session-1-${id}`;
+const MANAGEMENT_KEY_APP2 = 'edge-management-key-app2';
+const asManagement = { key: null, headers: { authorization: `ManagementKey-v1 ${MANAGEMENT_KEY}` } };
+
+beforeAll(async () => {
+  // The harness brings the event store; the API under test is a second one on it, logging into `lines`.
+  harness = await ApiHarness.start();
+  const config = parseConfig({
+    PORT: '0',
+    DATA_DIR: harness.dataDir,
+    INTEGRATION_API_KEYS: `${KEY_APP1}=1,${KEY_APP2}=2`,
+    MANAGEMENT_API_KEYS: `${MANAGEMENT_KEY}=*,${MANAGEMENT_KEY_APP2}=2`,
+    LOG_LEVEL: 'info',
+  });
+  app = await createSessionApi({
+    config,
+    keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
+    store: harness.store,
+    metrics,
+    logger: pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as LogLine) }),
+  });
+  await app.listen(0, '127.0.0.1');
+  baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  call = client({ baseUrl } as ApiHarness);
+});
+
+afterAll(async () => {
+  await app?.close();
+  await harness?.dispose();
+});
+
+function expectError(reply: Reply, status: number, code: string, pointer?: string): void {
+  expect({ status: reply.status, code: reply.body?.errors?.[0]?.title }).toEqual({ status, code });
+  expect(reply.body).toEqual({
+    message: expect.any(String),
+    errors: [
+      {
+        title: code,
+        details: expect.any(String),
+        ...(pointer === undefined ? {} : { source: { pointer } }),
+      },
+    ],
+    StatusCode: status,
+  });
+}
+
+/**
+ * Writes `request` (raw HTTP/1.1) on a new connection; resolves with everything the server sent once it closes
+ * the connection, or once `done` says what arrived is enough (then this side closes it).
+ */
+function exchange(request: string, done?: (received: string) => boolean): Promise<string> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname, () => socket.write(request));
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.setTimeout(10_000, () => socket.destroy());
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      if (done?.(received)) socket.end();
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(received));
+  });
+}
+
+/** Every response in `raw`, in order: status, lower-case head and JSON body. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function responses(raw: string): { status: number; head: string; body: any }[] {
+  return raw
+    .split(/(?=HTTP\/1\.1 \d{3} )/)
+    .filter(Boolean)
+    .map((one) => {
+      const end = one.indexOf('\r\n\r\n');
+      const body = one.slice(end + 4);
+      return {
+        status: Number(one.slice(9, 12)),
+        head: one.slice(0, end).toLowerCase(),
+        body: body ? JSON.parse(body) : undefined,
+      };
+    });
+}
+
+/** Whether `raw` ends with `count` complete responses (each with a Content-Length). */
+function completeResponses(raw: string, count: number): boolean {
+  let rest = raw;
+  for (let i = 0; i < count; i++) {
+    const end = rest.indexOf('\r\n\r\n');
+    const length = /^content-length: *(\d+)/im.exec(rest.slice(0, end));
+    if (end < 0 || length === null || Buffer.byteLength(rest.slice(end + 4)) < Number(length[1]))
+      return false;
+    rest = rest.slice(end + 4 + Number(length[1]));
+  }
+  return true;
+}
+
+describe('dry in any letter case (Talon.One SDKs send dry=True)', () => {
+  it.each(['True', 'TRUE', 'tRuE', 'true'])('PUT ?dry=%s evaluates and stores nothing', async (dry) => {
+    const id = `${run}-dry-${dry}`;
+    const reply = await call('PUT', `${sessionUrl(id)}?dry=${dry}`, {
+      body: { customerSession: { cartItems: [{ sku: 'a', quantity: 2, price: 3 }] } },
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.body.customerSession).toMatchObject({ integrationId: id, total: 6 });
+    expect(reply.headers.get('x-event-position')).toBeNull();
+    expect(await harness.streamLength(stream(id))).toBe(0);
+    expect((await call('GET', sessionUrl(id))).status).toBe(404);
+  });
+
+  it.each(['False', 'FALSE', 'false'])('PUT ?dry=%s stores the session', async (dry) => {
+    const id = `${run}-wet-${dry}`;
+    const reply = await call('PUT', `${sessionUrl(id)}?dry=${dry}`, { body: { customerSession: {} } });
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('x-event-position')).toMatch(/^\d+$/);
+    expect(await harness.streamLength(stream(id))).toBe(1);
+  });
+
+  it('POST …/returns?dry=True stores nothing, ?dry=False stores the return', async () => {
+    const id = `${run}-returns`;
+    expect(
+      (
+        await call('PUT', sessionUrl(id), {
+          body: { customerSession: { cartItems: [{ sku: 'a', quantity: 2, price: 3 }] } },
+        })
+      ).status,
+    ).toBe(200);
+    expect((await call('POST', sessionUrl(id, '/close'))).status).toBe(200);
+    const body = { return: { returnedCartItems: [{ position: 0, quantity: 1 }] } };
+    const before = await harness.streamLength(stream(id));
+    const dry = await call('POST', `${sessionUrl(id, '/returns')}?dry=True`, { body });
+    expect(dry.status).toBe(200);
+    expect(dry.body.customerSession.cartItems[0]).toMatchObject({ returnedQuantity: 1 });
+    expect(await harness.streamLength(stream(id))).toBe(before);
+    const wet = await call('POST', `${sessionUrl(id, '/returns')}?dry=False`, { body });
+    expect(wet.status).toBe(200);
+    expect(await harness.streamLength(stream(id))).toBe(before + 1);
+  });
+
+  it.each(['yes', '1', '', 'truee', 'True&dry=True'])(
+    'refuses ?dry=%s with 400 INVALID_FIELD at /dry, naming the accepted values',
+    async (dry) => {
+      const id = `${run}-bad-dry`;
+      const reply = await call('PUT', `${sessionUrl(id)}?dry=${dry}`, { body: { customerSession: {} } });
+      expectError(reply, 400, 'INVALID_FIELD', '/dry');
+      expect(reply.body.errors[0].details).toMatch(/true or false/);
+      expect(await harness.streamLength(stream(id))).toBe(0);
+    },
+  );
+
+  it('reads partialMatch in any letter case too', async () => {
+    const list = (query: string) => call('GET', `/v1/applications/1/sessions?${query}`, asManagement);
+    // A text filter under 3 characters is refused only when partialMatch is on: True is on, FALSE is off.
+    for (const on of ['True', 'TRUE', 'true']) {
+      expectError(await list(`profile=ab&partialMatch=${on}`), 400, 'INVALID_FIELD', '/profile');
+    }
+    for (const off of ['False', 'FALSE', 'false']) {
+      expect((await list(`profile=ab&partialMatch=${off}`)).status).toBe(200);
+    }
+    const bad = await list('partialMatch=yes');
+    expectError(bad, 400, 'INVALID_FIELD', '/partialMatch');
+    expect(bad.body.errors[0].details).toMatch(/true or false/);
+  });
+});
+
+describe('query parameters named like Object.prototype members', () => {
+  const NAMES = [
+    '__proto__',
+    'toString',
+    'constructor',
+    'hasOwnProperty',
+    'valueOf',
+    'isPrototypeOf',
+    '__defineGetter__',
+  ];
+  const id = `${run}-proto`;
+  const ROUTES: [method: string, path: string, body?: unknown][] = [
+    ['PUT', sessionUrl(id), { customerSession: { cartItems: [{ sku: 'p', quantity: 1 }] } }],
+    ['POST', sessionUrl(id, '/returns'), { return: { returnedCartItems: [{ position: 0, quantity: 1 }] } }],
+    ['POST', sessionUrl(id, '/cart_items'), { cartItems: [{ sku: 'p', quantity: 1 }] }],
+    ['POST', sessionUrl(id, '/close')],
+    ['GET', sessionUrl(id)],
+    ['GET', '/v1/applications/1/sessions'],
+    ['GET', '/v1/applications/1/sessions/1'],
+    ['GET', '/v1/applications/1/customer_profiles/p'],
+    ['GET', '/v1/applications/1/analytics/daily?from=2026-01-01&to=2026-01-02'],
+  ];
+  const cases = ROUTES.flatMap(([method, path, body]) =>
+    NAMES.map((name) => [method, `${path}${path.includes('?') ? '&' : '?'}${name}=1`, name, body] as const),
+  );
+
+  beforeAll(async () => {
+    const created = await call('PUT', sessionUrl(id), {
+      body: { customerSession: { cartItems: [{ sku: 'a', quantity: 1, price: 1 }] } },
+    });
+    expect(created.status).toBe(200);
+  });
+
+  it.each(cases)('%s %s → 400 UNKNOWN_FIELD at /%s, nothing stored', async (method, url, name, body) => {
+    const before = await harness.streamLength(stream(id));
+    const reply = await call(method, url, {
+      body,
+      ...(url.startsWith('/v1/') ? asManagement : {}),
+    });
+    expectError(reply, 400, 'UNKNOWN_FIELD', `/${name}`);
+    expect(await harness.streamLength(stream(id))).toBe(before);
+  });
+
+  it('still takes the parameters a route names, with no prototype-named one among them', async () => {
+    expect((await call('PUT', `${sessionUrl(id)}?dry=true`, { body: { customerSession: {} } })).status).toBe(
+      200,
+    );
+    expect(
+      (await call('GET', '/v1/applications/1/sessions?pageSize=1&sort=-created', asManagement)).status,
+    ).toBe(200);
+  });
+});
+
+describe('errors before the application: the SPEC §5 body where Node would answer bare', () => {
+  const put = (headers: string, body = '{"customerSession":{}}') =>
+    `PUT ${sessionUrl(`${run}-expect`)} HTTP/1.1\r\nHost: x\r\nAuthorization: ApiKey-v1 ${KEY_APP1}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headers}\r\n${body}`;
+
+  // Node hands anything that contains the token 100-continue to 'checkContinue' ("100-continue, foo" too).
+  it.each(['foo', 'gzip', '200-ok'])(
+    'Expect: %s → 417 EXPECTATION_FAILED, nothing stored, and the connection goes on',
+    async (expectation) => {
+      const raw = await exchange(
+        put(`Expect: ${expectation}\r\n`) +
+          'GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      );
+      const [refused, next] = responses(raw);
+      expect(refused!.status).toBe(417);
+      expect(refused!.head).toContain('content-type: application/json; charset=utf-8');
+      expect(refused!.head).toMatch(/^x-request-id: \S+/m);
+      expect(refused!.body).toEqual({
+        message: expect.stringContaining('100-continue'),
+        errors: [{ title: 'EXPECTATION_FAILED', details: expect.any(String) }],
+        StatusCode: 417,
+      });
+      expect(next?.status).toBe(200);
+      expect(await harness.streamLength(stream(`${run}-expect`))).toBe(0);
+    },
+  );
+
+  it('logs and counts the 417 like any request', async () => {
+    const requestId = `${run}-417`;
+    await exchange(put(`Expect: foo\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n`));
+    expect(lines.filter((line) => line.requestId === requestId)).toEqual([
+      expect.objectContaining({ level: 30, msg: 'request', status: 417, method: 'PUT' }),
+    ]);
+  });
+
+  it('an HTTP/1.1 request without Host → 400 MALFORMED_REQUEST, connection closed; HTTP/1.0 needs none', async () => {
+    const [refused] = responses(
+      await exchange(
+        `PUT ${sessionUrl(`${run}-nohost`)} HTTP/1.1\r\n` +
+          `Authorization: ApiKey-v1 ${KEY_APP1}\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n` +
+          '{"customerSession":{}}',
+      ),
+    );
+    expect(refused!.status).toBe(400);
+    expect(refused!.head).toContain('connection: close');
+    expect(refused!.body).toEqual({
+      message: expect.stringContaining('Host'),
+      errors: [{ title: 'MALFORMED_REQUEST', details: expect.any(String) }],
+      StatusCode: 400,
+    });
+    expect(await harness.streamLength(stream(`${run}-nohost`))).toBe(0);
+    const [old] = responses(await exchange('GET /health/live HTTP/1.0\r\n\r\n'));
+    expect(old!.status).toBe(200);
+  });
+});
+
+describe('WWW-Authenticate on every 401 (RFC 9110 §11.6.1)', () => {
+  const id = `${run}-auth`;
+
+  it.each([
+    ['GET without a key', 'GET', sessionUrl(id), { key: null }],
+    ['PUT with an unknown key (refused before the body is read)', 'PUT', sessionUrl(id), { key: 'nope' }],
+    ['POST with a management key', 'POST', sessionUrl(id, '/close'), { key: MANAGEMENT_KEY }],
+    [
+      'an Authorization holding two credentials',
+      'POST',
+      sessionUrl(id, '/cart_items'),
+      { key: null, headers: { authorization: `ApiKey-v1 ${KEY_APP1}, ApiKey-v1 ${KEY_APP2}` } },
+    ],
+  ] as const)('Integration API, %s → ApiKey-v1', async (_name, method, url, options) => {
+    const reply = await call(method, url, {
+      ...(method === 'GET' ? {} : { body: { customerSession: {} } }),
+      ...options,
+    });
+    expectError(reply, 401, 'UNAUTHORIZED');
+    expect(reply.headers.get('www-authenticate')).toBe('ApiKey-v1');
+  });
+
+  it('Integration API, Expect: 100-continue without a key → 401 with ApiKey-v1, body never sent', async () => {
+    const raw = await exchange(
+      `POST ${sessionUrl(id, '/cart_items')} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        'Content-Length: 40\r\nExpect: 100-continue\r\n\r\n',
+      (received) => completeResponses(received, 1),
+    );
+    const [reply] = responses(raw);
+    expect(reply!.status).toBe(401);
+    expect(reply!.head).toMatch(/^www-authenticate: ApiKey-v1$/im);
+  });
+
+  it.each([
+    ['without a key', { key: null }],
+    ['with an integration key', { key: KEY_APP1 }],
+    ['with an unknown management key', { key: null, headers: { authorization: 'ManagementKey-v1 nope' } }],
+  ])('Management API %s → ManagementKey-v1', async (_name, options) => {
+    const reply = await call('GET', '/v1/applications/1/sessions', options);
+    expectError(reply, 401, 'UNAUTHORIZED');
+    expect(reply.headers.get('www-authenticate')).toBe('ManagementKey-v1');
+  });
+
+  it('sends no challenge with a 403 or a 200', async () => {
+    const forbidden = await call('GET', '/v1/applications/1/sessions', {
+      key: null,
+      headers: { authorization: `ManagementKey-v1 ${MANAGEMENT_KEY_APP2}` },
+    });
+    expectError(forbidden, 403, 'FORBIDDEN');
+    expect(forbidden.headers.get('www-authenticate')).toBeNull();
+    const ok = await call('GET', '/v1/applications/1/sessions?pageSize=1', asManagement);
+    expect({ status: ok.status, challenge: ok.headers.get('www-authenticate') }).toEqual({
+      status: 200,
+      challenge: null,
+    });
+  });
+});
+
+describe('a client that hangs up mid-upload', () => {
+  /** Sends the head of a PUT declaring 1000 bytes and 100 of them, then closes (`reset`: with an RST). */
+  const abortUpload = (id: string, requestId: string, reset: boolean) =>
+    new Promise<void>((resolve) => {
+      const url = new URL(baseUrl);
+      const socket = net.connect(Number(url.port), url.hostname, () => {
+        socket.write(
+          `PUT ${sessionUrl(id)} HTTP/1.1\r\nHost: x\r\nAuthorization: ApiKey-v1 ${KEY_APP1}\r\n` +
+            `X-Request-Id: ${requestId}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n` +
+            `{"customerSession":{"attributes":{"x":"${'y'.repeat(70)}`,
+        );
+        // Long enough for the server to be reading the body when the client goes.
+        setTimeout(() => (reset ? socket.resetAndDestroy() : socket.destroy()), 150);
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve());
+    });
+
+  async function linesOf(requestId: string): Promise<LogLine[]> {
+    for (let waited = 0; waited < 5_000; waited += 50) {
+      if (lines.some((line) => line.requestId === requestId)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Anything else the abort would log (an error, in particular) comes in the same turn or not at all.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return lines.filter((line) => line.requestId === requestId);
+  }
+
+  it.each([
+    ['closes its side (FIN)', false],
+    ['resets the connection (RST)', true],
+  ])(
+    'that %s: one info line (status 499, aborted), no error, no 5xx, nothing stored',
+    async (_name, reset) => {
+      const id = `${run}-abort-${reset ? 'rst' : 'fin'}`;
+      const requestId = `${id}-request`;
+      const from = lines.length;
+      await abortUpload(id, requestId, reset);
+      expect(await linesOf(requestId)).toEqual([
+        {
+          level: 30,
+          time: expect.any(Number),
+          pid: expect.any(Number),
+          hostname: expect.any(String),
+          msg: 'request',
+          requestId,
+          method: 'PUT',
+          route: '/v2/customer_sessions/:id',
+          status: 499,
+          aborted: true,
+          ms: expect.any(Number),
+        },
+      ]);
+      expect(lines.slice(from).filter((line) => line.level >= 40)).toEqual([]);
+      const measured = (await metrics.render()).body
+        .split('\n')
+        .filter((line) => line.startsWith('http_request_duration_seconds_count{method="PUT"'));
+      expect(measured.some((line) => line.includes('status="499"'))).toBe(true);
+      expect(measured.filter((line) => /status="5\d\d"/.test(line))).toEqual([]);
+      expect(await harness.streamLength(stream(id))).toBe(0);
+    },
+  );
+
+  it('a request answered in full still gets its one line, without `aborted`', async () => {
+    const requestId = `${run}-complete`;
+    const reply = await call('GET', sessionUrl(`${run}-none`), { headers: { 'x-request-id': requestId } });
+    expect(reply.status).toBe(404);
+    expect(await linesOf(requestId)).toEqual([
+      expect.objectContaining({ level: 30, msg: 'request', status: 404, method: 'GET' }),
+    ]);
+    expect(lines.find((line) => line.requestId === requestId)).not.toHaveProperty('aborted');
+  });
+});
