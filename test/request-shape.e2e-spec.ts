@@ -374,6 +374,60 @@ describe('query parameters of the Integration API', () => {
   });
 });
 
+describe('If-None-Match: * (create only if the session does not exist yet)', () => {
+  const createOnly = (id: string, headers: Record<string, string> = {}, profileId = 'first') =>
+    call('PUT', sessionUrl(id), {
+      headers: { 'If-None-Match': '*', ...headers },
+      body: { customerSession: { profileId, cartItems: [item()] } },
+    });
+
+  it('creates a missing session, and is 412 with nothing appended once the session exists', async () => {
+    const id = sid('create-only');
+    const created = await createOnly(id);
+    expect({ status: created.status, etag: created.headers.get('etag') }).toEqual({
+      status: 200,
+      etag: '"0"',
+    });
+    const before = await snapshot(id);
+    await expectRefused(id, before, await createOnly(id, {}, 'second'), {
+      status: 412,
+      code: 'PRECONDITION_FAILED',
+    });
+    // Also when the other change would be a no-op: the precondition is about the session, not the change.
+    await expectRefused(id, before, await createOnly(id), { status: 412, code: 'PRECONDITION_FAILED' });
+  });
+
+  it('a retry under the same Idempotency-Key gets the first response, not a 412', async () => {
+    const id = sid('create-only-keyed');
+    const first = await createOnly(id, { 'Idempotency-Key': `k-${id}` });
+    expect(first.status).toBe(200);
+    const retry = await createOnly(id, { 'Idempotency-Key': `k-${id}` });
+    expect({ status: retry.status, body: retry.body, etag: retry.headers.get('etag') }).toEqual({
+      status: 200,
+      body: first.body,
+      etag: '"0"',
+    });
+    expect(await harness.streamLength(stream(id))).toBe(1);
+  });
+
+  it('refuses entity tags in If-None-Match, and If-Match with it, with 400 INVALID_HEADER', async () => {
+    const id = sid('create-only-bad');
+    await create(id);
+    const before = await snapshot(id);
+    const cases: Record<string, string>[] = [
+      { 'If-None-Match': '"0"' },
+      { 'If-None-Match': '*', 'If-Match': '"0"' },
+    ];
+    for (const headers of cases) {
+      const reply = await call('PUT', sessionUrl(id), {
+        headers,
+        body: { customerSession: { profileId: 'changed' } },
+      });
+      await expectRefused(id, before, reply, { status: 400, code: 'INVALID_HEADER' });
+    }
+  });
+});
+
 describe('If-Match', () => {
   const closeWith = (id: string, ifMatch: string, headers: Record<string, string> = {}) =>
     call('POST', sessionUrl(id, '/close'), { headers: { 'If-Match': ifMatch, ...headers } });

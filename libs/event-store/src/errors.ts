@@ -5,12 +5,15 @@
 export class PreconditionFailedError extends Error {
   override readonly name = 'PreconditionFailedError';
   readonly code = 'PRECONDITION_FAILED';
+  /** `expectedRevision` null: the session was expected not to exist (`If-None-Match: *`). */
   constructor(
-    readonly expectedRevision: bigint,
+    readonly expectedRevision: bigint | null,
     readonly actualRevision: bigint | null,
   ) {
     super(
-      `If-Match expected revision ${expectedRevision}, the session is at ${actualRevision === null ? 'no revision (it does not exist)' : `revision ${actualRevision}`}`,
+      expectedRevision === null
+        ? `If-None-Match * expected no session, and this one exists (revision ${actualRevision})`
+        : `If-Match expected revision ${expectedRevision}, the session is at ${actualRevision === null ? 'no revision (it does not exist)' : `revision ${actualRevision}`}`,
     );
   }
 }

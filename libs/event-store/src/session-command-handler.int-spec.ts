@@ -112,6 +112,31 @@ describe('SessionCommandHandler against the embedded server', () => {
     expect(await store.readStream(sessionStreamName(1, id))).toHaveLength(2);
   });
 
+  it('creates with expectedRevision null (If-None-Match: *) only while the session does not exist, in any process', async () => {
+    const id = newId('create-only');
+    const stream = sessionStreamName(1, id);
+    const created = await new SessionCommandHandler(store).handle(update(id, { couponCodes: ['A'] }), {
+      metadata,
+      expectedRevision: null,
+    });
+    expect(created.revision).toBe(0n);
+    // Another process assumes a session it has not seen is new and learns otherwise from the refused append;
+    // the second time it knows the session: 412 both times, nothing appended.
+    const fresh = new SessionCommandHandler(store);
+    await expect(
+      fresh.handle(update(id, { couponCodes: ['B'] }), { metadata, expectedRevision: null }),
+    ).rejects.toMatchObject({
+      constructor: PreconditionFailedError,
+      expectedRevision: null,
+      actualRevision: 0n,
+    });
+    await expect(
+      fresh.handle(update(id, { couponCodes: ['B'] }), { metadata, expectedRevision: null }),
+    ).rejects.toBeInstanceOf(PreconditionFailedError);
+    expect(await store.readStream(stream)).toHaveLength(1);
+    expect((await coldFold(stream))!.couponCodes).toEqual(['A']);
+  });
+
   it('retries a conflict from another process by re-reading and re-deciding', async () => {
     const id = newId('conflict');
     const stream = sessionStreamName(1, id);

@@ -4,7 +4,8 @@
  * - Within one process, commands on one session run one at a time (`KeyedMutex`), so they never collide.
  * - Across processes a lost race (`StreamRevisionConflict`) is retried by re-reading and re-deciding, with
  *   jittered back-off, at most `retryPolicy.maxAttempts` times; then `ConcurrentUpdateError` (409).
- * - `If-Match` arrives as `expectedRevision`: a stale revision is `PreconditionFailedError` (412), never retried.
+ * - `If-Match` arrives as `expectedRevision` (`If-None-Match: *` as `null`, no session yet): a stale revision is
+ *   `PreconditionFailedError` (412), never retried.
  * - The profile first-session claim is made only for a command the domain accepts, never for dry runs,
  *   and before the session append (see `ProfileClaims`).
  * - Folded state is cached per stream with its revision. A command decides on the cached state and appends
@@ -43,8 +44,8 @@ export interface LoadedSession {
 
 export interface HandleOptions {
   metadata: CommandMetadata;
-  /** `If-Match`: the revision the caller last saw. */
-  expectedRevision?: bigint;
+  /** `If-Match`: the revision the caller last saw; `null` (`If-None-Match: *`): the session must not exist yet. */
+  expectedRevision?: bigint | null;
   /** Decide and fold, store nothing, claim nothing. */
   dry?: boolean;
 }

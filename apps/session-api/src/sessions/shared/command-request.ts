@@ -5,7 +5,13 @@ import { headerCount } from '../../http/headers';
 import type { RequestWithContext } from '../../http/request-context';
 import { GetSessionQuery } from '../queries/get-session/get-session.query';
 import { assertDeclaredFields } from './declared-fields';
-import { expectedRevision, parseIdempotencyKey, parseIfMatch, parseIntegrationId } from './request-options';
+import {
+  expectedRevision,
+  parseIdempotencyKey,
+  parseIfMatch,
+  parseIfNoneMatch,
+  parseIntegrationId,
+} from './request-options';
 import type { CommandRequest } from './session-command.runner';
 import type { DtoType } from './validators';
 
@@ -18,6 +24,12 @@ export const IF_MATCH_HEADER = {
   description:
     '"<revision>" from a previous ETag, a list of them (any one may match), or * (the session exists); ' +
     'strong comparison: W/ tags never match',
+};
+/** PUT's create-only precondition (every command takes it; only a create has a use for it). */
+export const IF_NONE_MATCH_HEADER = {
+  name: 'If-None-Match',
+  required: false,
+  description: '* only: create the session only if it does not exist yet (412 when it does)',
 };
 export const IDEMPOTENCY_KEY_HEADER = {
   name: 'Idempotency-Key',
@@ -42,11 +54,16 @@ export async function commandRequest(
   if (headerCount(req, 'idempotency-key') > 1)
     throw ApiError.of(400, ErrorCode.InvalidHeader, 'Idempotency-Key given more than once');
   const idempotencyKey = parseIdempotencyKey(req.headers['idempotency-key']);
-  const ifMatch = await expectedRevision(
-    parseIfMatch(req.headers['if-match']),
-    async () =>
-      (await queryBus.execute(new GetSessionQuery(principal.applicationId, integrationId))).revision,
-  );
+  const mustNotExist = parseIfNoneMatch(req.headers['if-none-match']);
+  if (mustNotExist && req.headers['if-match'] !== undefined)
+    throw ApiError.of(400, ErrorCode.InvalidHeader, 'Send If-Match or If-None-Match, not both');
+  const ifMatch = mustNotExist
+    ? null
+    : await expectedRevision(
+        parseIfMatch(req.headers['if-match']),
+        async () =>
+          (await queryBus.execute(new GetSessionQuery(principal.applicationId, integrationId))).revision,
+      );
   return {
     principal,
     integrationId,

@@ -82,6 +82,21 @@ export async function expectedRevision(
   return ifMatch.revisions.find((revision) => revision === current) ?? first;
 }
 
+/**
+ * `If-None-Match` on a command (RFC 9110 §13.1.2): only `*`, "the session must not exist yet" — a create that
+ * never overwrites (PUT), 412 when the session exists. A list of entity tags is refused (400): a command
+ * conditional on the session *not* being at some revision is a race by nature; `If-Match` says what to expect.
+ */
+export function parseIfNoneMatch(value: string | string[] | undefined): boolean {
+  if (value === undefined) return false;
+  if (!Array.isArray(value) && value.trim() === '*') return true;
+  throw ApiError.of(
+    400,
+    ErrorCode.InvalidHeader,
+    'If-None-Match takes only * on commands (create only if the session does not exist yet); use If-Match for a revision',
+  );
+}
+
 function preconditionFailed(details: string): ApiError {
   return ApiError.of(412, ErrorCode.PreconditionFailed, details);
 }

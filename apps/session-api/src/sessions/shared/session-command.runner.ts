@@ -27,7 +27,8 @@ export interface CommandRequest {
   endpoint: string;
   requestId: string;
   idempotencyKey?: string;
-  ifMatch?: bigint;
+  /** From `If-Match`; `null` from `If-None-Match: *` (the session must not exist). */
+  ifMatch?: bigint | null;
   dry: boolean;
   /** What "the same request" means for Idempotency-Key: the body and the query. */
   canonicalRequest: unknown;

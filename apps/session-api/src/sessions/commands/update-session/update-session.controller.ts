@@ -21,6 +21,7 @@ import {
   commandRequest,
   IDEMPOTENCY_KEY_HEADER,
   IF_MATCH_HEADER,
+  IF_NONE_MATCH_HEADER,
   SESSION_ROUTE,
   validatedBody,
 } from '../../shared/command-request';
@@ -44,6 +45,7 @@ export class UpdateSessionController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Create or update a customer session (Talon.One updateCustomerSessionV2)' })
   @ApiHeader(IF_MATCH_HEADER)
+  @ApiHeader(IF_NONE_MATCH_HEADER)
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOkResponse({
     description:
