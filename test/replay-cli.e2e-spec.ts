@@ -1,7 +1,8 @@
 /**
  * The replay CLI against a store written through the HTTP API: history (also of an event stored with an
  * older schema), state now / at a revision / at a time between two events, digests, export → import into
- * a fresh store, and the exit codes of unknown sessions, bad flags and unreachable stores.
+ * a fresh store, and the exit codes of unknown sessions, bad flags and unreachable stores; its help, and
+ * what it says to run when there are no read models.
  */
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -299,5 +300,73 @@ describe('npm run replay', () => {
         '  - DATABASE_URL: must be a postgres:// or postgresql:// URL\n' +
         '  - READ_MODEL_SCHEMA: "Read-Models" is not a schema name (lower-case letters, digits and _, at most 63)\n',
     );
+  });
+});
+
+describe('help', () => {
+  it('`help`, `help <command>` and --help print on stdout and exit 0, with how it connects and the exit codes', async () => {
+    for (const args of [['help'], ['help', 'verify'], ['--help'], ['export', '--help']]) {
+      const run = await replay(args);
+      expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr: '' });
+      expect(run.stdout).toContain('Usage: session-replay');
+      for (const variable of [
+        'EVENTSTORE_CONNECTION_STRING',
+        'EMBEDDED_EVENTSTORE_PORT',
+        'DATABASE_URL',
+        'READ_MODEL_SCHEMA',
+        'DATA_DIR',
+      ])
+        expect(run.stdout).toContain(variable);
+      expect(run.stdout).toMatch(/Exit codes:\n {2}0 +fine\n {2}1 +the audit found something/);
+      expect(run.stdout).toContain('130/143');
+    }
+    expect((await replay(['help', 'verify'])).stdout).toContain('Usage: session-replay verify');
+    expect((await replay(['export', '--help'])).stdout).toContain('--json');
+  });
+
+  it('no command at all is a usage error: the help on stderr, exit 2', async () => {
+    const run = await replay([]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('Usage: session-replay');
+  });
+});
+
+describe('no read models', () => {
+  it('says to start the projector when the event store already runs alone on DATA_DIR, `npm start` when nothing runs', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'replay-no-read-models-'));
+    // As `npm run start:eventstore` runs it: the default address's port, its data under DATA_DIR/eventstore.
+    const store = await startEmbeddedEventStore({
+      port: 0,
+      dataDir: join(dataDir, 'eventstore'),
+      silent: true,
+      synchronous: 'NORMAL',
+    });
+    let running = true;
+    try {
+      const cli = replayCli({ DATA_DIR: dataDir, EMBEDDED_EVENTSTORE_PORT: String(store.port) });
+      const file = join(dataDir, 'read-models.sqlite');
+      for (const command of ['verify', 'rebuild']) {
+        const run = await cli([command]);
+        expect(run.code).toBe(2);
+        expect(run.stderr).toBe(
+          `session-replay: No read models at ${file}: the event store runs on ${dataDir} without the projector ` +
+            '(`npm run start:eventstore`; `npm start` would stop there, the directory being in use). Start the ' +
+            'projector beside it — `npm run start:projector` with the same DATA_DIR — and let it catch up, or set ' +
+            'DATA_DIR or DATABASE_URL to where they are.\n',
+        );
+      }
+      await store.close();
+      running = false;
+      const stopped = await cli(['verify']);
+      expect(stopped.code).toBe(2);
+      expect(stopped.stderr).toBe(
+        `session-replay: No read models at ${file}: run \`npm start\` once (the event store and the projector, ` +
+          'which creates them), or set DATA_DIR or DATABASE_URL to where they are.\n',
+      );
+    } finally {
+      if (running) await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

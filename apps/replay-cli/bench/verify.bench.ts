@@ -7,9 +7,8 @@
  * Target: ≥ 20 000 events/s. BENCH_DATA_DIR keeps the prepared store there and reuses it on the next run
  * (to time verify alone while working on it).
  */
-import { EsdbClientAdapter, SessionEventStore, toEventToAppend } from '@session-engine/event-store';
+import { EsdbClientAdapter, SessionEventStore } from '@session-engine/event-store';
 import { openReadModelDatabase, ReadModelWriter, type ProjectedEvent } from '@session-engine/read-models';
-import type { SessionEvent } from '@session-engine/session-domain';
 import { spawnEventStoreProcess } from '@session-engine/testing/event-store-process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -19,73 +18,11 @@ import { toProjectedEvent } from '../src/commands/log';
 import { verifyReadModels, type VerifyCpu } from '../src/commands/verify';
 import { replayConfig } from '../src/config';
 import { Connections } from '../src/connections';
+import { EVENTS_PER_SESSION, writeGeneratedSessions } from '../src/testing/generated-sessions';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
-const PER_SESSION = 5;
+const PER_SESSION = EVENTS_PER_SESSION;
 const TARGET = 20_000;
-
-function sessionEvents(i: number): SessionEvent[] {
-  const at = (k: number) => new Date(Date.UTC(2025, 0, 1 + (i % 28), 10, 0, k)).toISOString();
-  const commandId = (k: number) => `cmd-${i}-${k}`;
-  const sku = `sku-${i % 200}`;
-  const profileId = `profile-${i % 2000}`;
-  return [
-    {
-      type: 'SessionCreated',
-      data: {
-        at: at(0),
-        commandId: commandId(0),
-        sessionId: i + 1,
-        applicationId: 1 + (i % 2),
-        integrationId: `bench-${i}`,
-        profileId,
-        couponCodes: [],
-        referralCode: '',
-        loyaltyCards: [],
-        identifiers: [],
-        attributes: { channel: 'web' },
-        additionalCosts: { shipping: { price: '4.90' } },
-        cartItems: [{ sku, quantity: 2, price: '19.99' }],
-        firstSession: i < 2000,
-      },
-    },
-    {
-      type: 'CartItemsAdded',
-      data: {
-        at: at(1),
-        commandId: commandId(1),
-        firstPosition: 1,
-        cartItems: [{ sku: 'gift', quantity: 1, price: '0.10' }],
-      },
-    },
-    { type: 'CouponCodesChanged', data: { at: at(2), commandId: commandId(2), couponCodes: ['SUMMER'] } },
-    {
-      type: 'SessionClosed',
-      data: {
-        at: at(3),
-        commandId: commandId(3),
-        profileId,
-        total: '45.08',
-        items: [
-          { position: 0, sku, quantity: 2, value: '39.98' },
-          { position: 1, sku: 'gift', quantity: 1, value: '0.1' },
-        ],
-      },
-    },
-    {
-      type: 'CartItemsReturned',
-      data: {
-        at: at(4),
-        commandId: commandId(4),
-        returnId: i + 1,
-        profileId,
-        previousState: 'closed',
-        returnedCartItems: [{ position: 0, sku, quantity: 1, value: '19.99' }],
-        returnedValue: '19.99',
-      },
-    },
-  ] as SessionEvent[];
-}
 
 async function main(): Promise<void> {
   const cpus = os.cpus();
@@ -120,21 +57,7 @@ async function main(): Promise<void> {
 async function prepare(client: EsdbClientAdapter, dataDir: string): Promise<void> {
   const sessions = Math.ceil(EVENTS / PER_SESSION);
   let t = Date.now();
-  let next = 0;
-  const writer = async () => {
-    while (next < sessions) {
-      const i = next++;
-      const events = sessionEvents(i).map((e) =>
-        toEventToAppend(e, {
-          commandId: e.data.commandId,
-          correlationId: e.data.commandId,
-          actor: 'bench',
-        }),
-      );
-      await client.appendToStream(`session-${1 + (i % 2)}-bench-${i}`, events, 'no_stream');
-    }
-  };
-  await Promise.all(Array.from({ length: 32 }, writer));
+  await writeGeneratedSessions(client, sessions);
   console.log(`wrote ${sessions * PER_SESSION} events in ${sessions} streams in ${Date.now() - t} ms`);
 
   t = Date.now();

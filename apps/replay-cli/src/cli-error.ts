@@ -1,6 +1,6 @@
 /** A refusal the CLI reports in one line, with its exit code (2: usage, unknown session, unreachable store). */
 export class CliError extends Error {
-  override readonly name = 'CliError';
+  override readonly name: string = 'CliError';
   constructor(
     message: string,
     readonly exitCode = 2,
@@ -21,5 +21,21 @@ export class StdoutClosedError extends Error {
   override readonly name = 'StdoutClosedError';
   constructor() {
     super('stdout was closed by its reader');
+  }
+}
+
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
+
+/**
+ * A command stopped by SIGINT / SIGTERM after cleaning up what it had started (rebuild: its copy dropped, its
+ * lock released): exit 128 + the signal's number (130, 143), as a shell reports a process the signal ended.
+ */
+export class InterruptedError extends CliError {
+  override readonly name = 'InterruptedError';
+  constructor(
+    readonly signal: NodeJS.Signals,
+    what = 'stopped',
+  ) {
+    super(`interrupted by ${signal}: ${what}`, 128 + (SIGNAL_NUMBERS[signal] ?? 2));
   }
 }

@@ -1,8 +1,11 @@
 /**
  * `session-replay <command>`: audit tooling over the event log and the read models (SPEC §7).
  * Exit codes: 0 fine, 1 the audit found something (verify mismatches, import conflicts), 2 the command
- * could not run (bad flags, unknown session, store not reachable).
+ * could not run (bad flags, unknown session, store not reachable, data this CLI cannot read), 130 / 143
+ * interrupted by SIGINT / SIGTERM. A refusal is one line on stderr; only an unexpected error (a bug) prints
+ * its stack trace, and only when DEBUG is set.
  */
+import { EventStoreUnavailableError } from '@session-engine/event-store';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseAtTime, type AtTime } from './at-time';
 import { CliError, EXIT, StdoutClosedError } from './cli-error';
@@ -40,6 +43,33 @@ function isoTime(value: string): AtTime {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+const HELP_AFTER = `
+How it connects (the same variables as the projector; see apps/replay-cli/README.md):
+  EVENTSTORE_CONNECTION_STRING  the event store (esdb://host:2113?tls=false); unset: the embedded store
+                                \`npm start\` serves on 127.0.0.1:$EMBEDDED_EVENTSTORE_PORT
+  EMBEDDED_EVENTSTORE_PORT      the port of that embedded store (default 2113)
+  DATABASE_URL                  PostgreSQL read models (postgres://…); unset: SQLite, read-models.sqlite
+                                under DATA_DIR
+  READ_MODEL_SCHEMA             the PostgreSQL schema of the read models (default: the URL's search_path)
+  DATA_DIR                      the directory \`npm start\` uses (default ./data)
+
+Exit codes:
+  0        fine
+  1        the audit found something: verify mismatches, import conflicts or digest mismatches, an export
+           file that is truncated, an export that had to leave out a truncated stream
+  2        the command could not run: bad flags, an unknown session, an unreachable store, read models
+           never projected, an event this CLI cannot read or fold, a line import refuses
+  130/143  interrupted by SIGINT / SIGTERM (rebuild drops its copy and releases its lock first)
+
+Set DEBUG=1 to print the stack trace of an unexpected error (a bug of the CLI).
+`;
+
+/** DEBUG set to anything but empty, 0 or false. */
+function debugging(env: Record<string, string | undefined>): boolean {
+  const value = env.DEBUG?.trim().toLowerCase();
+  return value !== undefined && value !== '' && value !== '0' && value !== 'false';
+}
+
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let connections: Connections | undefined;
   const open = () => (connections ??= new Connections(replayConfig(io.env)));
@@ -54,10 +84,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   const program = new Command('session-replay')
     .description('Replay tooling for audits: history, state, verify, rebuild, export/import, digest')
-    .option('--no-progress', 'no progress bars on stderr (they are drawn only when stderr is a terminal)')
+    .option(
+      '--no-progress',
+      'no progress on stderr (a bar on a terminal, otherwise a plain line every few seconds)',
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('afterAll', HELP_AFTER);
   const progress = () => program.opts<{ progress: boolean }>().progress;
 
   program
@@ -118,9 +152,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   program
     .command('export')
-    .description('write the session and profile streams as NDJSON to stdout')
+    .description(
+      'write the session and profile streams as NDJSON to stdout (--json: the summary on stderr as JSON)',
+    )
     .addOption(application(false))
-    .action(async (o: { application?: number }) => {
+    .addOption(new Option('--json', 'the summary on stderr as one JSON line (stdout is NDJSON anyway)'))
+    .action(async (o: { application?: number; json?: boolean }) => {
       exitCode = await exportCommand(io, open(), { ...o, progress: progress() });
     });
 
@@ -145,7 +182,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   try {
     if (argv.length === 0) {
-      program.outputHelp();
+      // No command: a usage error (a script that lost its arguments should fail), the help on stderr.
+      program.outputHelp({ error: true });
       return EXIT.usage;
     }
     await program.parseAsync(argv, { from: 'user' });
@@ -155,13 +193,30 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (error instanceof StdoutClosedError) return EXIT.ok;
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+      // `help`, `help <command>`: asked for, printed on stdout. (Options without a command: help on stderr, 2.)
+      if (error.code === 'commander.help') return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return EXIT.usage; // commander has printed the message
     }
     if (error instanceof CliError) {
       io.stderr.write(`session-replay: ${error.message}\n`);
       return error.exitCode;
     }
-    io.stderr.write(`session-replay: ${(error as Error).stack ?? String(error)}\n`);
+    if (error instanceof EventStoreUnavailableError) {
+      const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      io.stderr.write(
+        `session-replay: the event store${connections ? ` at ${connections.config.connectionString}` : ''} ` +
+          `stopped answering${cause}. Run the command again once it answers (an import stopped so is safe to ` +
+          'run again).\n',
+      );
+      return EXIT.usage;
+    }
+    // Not a refusal the CLI knows: a bug, or a failure of a store beneath it. One line; the stack with DEBUG.
+    const described = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    io.stderr.write(
+      debugging(io.env)
+        ? `session-replay: unexpected error: ${(error as Error).stack ?? described}\n`
+        : `session-replay: unexpected error: ${described} (set DEBUG=1 to print its stack trace)\n`,
+    );
     return EXIT.usage;
   } finally {
     await connections?.close();

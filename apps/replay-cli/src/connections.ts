@@ -19,6 +19,8 @@ import type { ReplayConfig } from './config';
 
 const CONNECT_TIMEOUT_MS = 3000;
 const SQLITE_FILE = 'read-models.sqlite';
+/** The embedded store's log under DATA_DIR (`npm start`, `npm run start:eventstore`). */
+const EMBEDDED_LOG = join('eventstore', 'eventstore.sqlite');
 
 /** Read models opened read-only (verify): `schema` false when their tables were never created. */
 export interface ReadOnlyReadModels extends ReadModelDatabase {
@@ -49,13 +51,47 @@ export class Connections {
     return { client: this.adapter, sessions: new SessionEventStore(this.adapter) };
   }
 
+  /**
+   * No SQLite read models under DATA_DIR: what to run. `npm start` when nothing serves the store; the projector
+   * alone (`npm run start:projector`) when an event store already runs on DATA_DIR without one (`npm run
+   * start:eventstore`: `npm start` would stop, the directory being in use) or the store is a server of its own.
+   */
+  private async noReadModels(file: string): Promise<CliError> {
+    const { dataDir, connectionString, explicitEventStore } = this.config;
+    const elsewhere = 'or set DATA_DIR or DATABASE_URL to where they are';
+    if (explicitEventStore)
+      return new CliError(
+        `No read models at ${file}: start the projector for the event store at ${connectionString} ` +
+          `(\`npm run start:projector\`, with the same DATA_DIR) and let it catch up, ${elsewhere}.`,
+      );
+    const log = join(dataDir, EMBEDDED_LOG);
+    // A running embedded store holds its log in SQLite's exclusive WAL mode: a -wal file and no -shm.
+    const heldHere = existsSync(log) && existsSync(`${log}-wal`) && !existsSync(`${log}-shm`);
+    const probe = EsdbClientAdapter.connect(connectionString);
+    const answers = await probe.isReachable(1500).finally(() => probe.close().catch(() => undefined));
+    if (answers && heldHere)
+      return new CliError(
+        `No read models at ${file}: the event store runs on ${dataDir} without the projector (\`npm run ` +
+          'start:eventstore`; `npm start` would stop there, the directory being in use). Start the projector ' +
+          `beside it — \`npm run start:projector\` with the same DATA_DIR — and let it catch up, ${elsewhere}.`,
+      );
+    if (answers)
+      return new CliError(
+        `No read models at ${file}, and the event store answering at ${connectionString} keeps its data ` +
+          'elsewhere: set DATA_DIR to the directory it was started with, or start a projector for it ' +
+          '(`npm run start:projector`), or set DATABASE_URL.',
+      );
+    return new CliError(
+      `No read models at ${file}: run \`npm start\` once (the event store and the projector, which creates ` +
+        `them), ${elsewhere}.`,
+    );
+  }
+
   async readModels(): Promise<ReadModelDatabase> {
     if (!this.database) {
       const { databaseUrl, dataDir, schema } = this.config;
       if (!databaseUrl && !existsSync(join(dataDir, SQLITE_FILE))) {
-        throw new CliError(
-          `No read models at ${join(dataDir, SQLITE_FILE)}: run \`npm start\` once, or set DATA_DIR or DATABASE_URL.`,
-        );
+        throw await this.noReadModels(join(dataDir, SQLITE_FILE));
       }
       try {
         this.database = await openReadModelDatabase({
@@ -80,11 +116,7 @@ export class Connections {
     if (!this.readOnly) {
       const { databaseUrl, dataDir, schema } = this.config;
       const file = join(dataDir, SQLITE_FILE);
-      if (!databaseUrl && !existsSync(file)) {
-        throw new CliError(
-          `No read models at ${file}: run \`npm start\` once, or set DATA_DIR or DATABASE_URL.`,
-        );
-      }
+      if (!databaseUrl && !existsSync(file)) throw await this.noReadModels(file);
       const where = databaseUrl ? `DATABASE_URL${schema ? ` (schema ${schema})` : ''}` : file;
       let database: ReadModelDatabase | undefined;
       try {
@@ -131,6 +163,13 @@ export class Connections {
       }
     }
     return this.readOnly;
+  }
+
+  /** Closes the read-only connection (rebuild checks the read models through it, then writes through another). */
+  async closeReadOnly(): Promise<void> {
+    const readOnly = this.readOnly;
+    this.readOnly = undefined;
+    await readOnly?.close().catch(() => undefined);
   }
 
   async close(): Promise<void> {

@@ -1,13 +1,13 @@
 import { Readable } from 'node:stream';
-import { progressBar, type CliIo } from './io';
+import { progressBar, progressCounter, type CliIo } from './io';
 
-function terminal(tty: boolean) {
+function terminal(tty: boolean, env: Record<string, string> = {}) {
   let text = '';
   const io: CliIo = {
     stdout: { write: () => true },
     stderr: { write: (t: string) => (text += t), isTTY: tty, columns: 100 },
     stdin: Readable.from([]),
-    env: {},
+    env,
   };
   return { io, text: () => text };
 }
@@ -37,7 +37,7 @@ describe('progressBar', () => {
     bar.stop();
   });
 
-  it('draws nothing when stderr is not a terminal or with --no-progress; messages still go out', () => {
+  it('draws no bar when stderr is not a terminal (nor a line in a run shorter than the interval) or with --no-progress; messages still go out', () => {
     for (const [tty, progress] of [
       [false, true],
       [true, false],
@@ -49,5 +49,30 @@ describe('progressBar', () => {
       bar.stop();
       expect(text()).toBe('note\n');
     }
+  });
+
+  it('without a terminal, prints a plain line per interval (REPLAY_PROGRESS_INTERVAL_MS), no control characters', () => {
+    const { io, text } = terminal(false, { REPLAY_PROGRESS_INTERVAL_MS: '0' });
+    const bar = progressBar(io, {}, 'verify', 10, 'events');
+    bar.update(5);
+    bar.update(12); // beyond the estimate: the total follows
+    bar.stop();
+    const counter = progressCounter(io, {}, 'export: reading the log', 'events');
+    counter.update(3);
+    counter.stop();
+    expect(text()).toBe(
+      'verify: 5/10 events (50%)\nverify: 12/12 events (100%)\nexport: reading the log: 3 events\n',
+    );
+  });
+});
+
+describe('progressCounter', () => {
+  it('on a terminal, redraws its line in place and clears it at the end', () => {
+    const { io, text } = terminal(true);
+    const counter = progressCounter(io, {}, 'export: reading the log', 'events');
+    counter.update(7);
+    counter.stop();
+    expect(text()).toContain('\r\x1b[2Kexport: reading the log: 0 events');
+    expect(text().endsWith('\r\x1b[2K')).toBe(true);
   });
 });

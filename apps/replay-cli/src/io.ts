@@ -1,16 +1,20 @@
 /**
  * Where a command writes: stdout carries the result only (a table, or JSON with --json), stderr carries
- * messages and progress bars. Progress bars are drawn only when stderr is a terminal, so logs and CI
- * output stay clean; --no-progress turns them off on a terminal too.
+ * messages and progress. Progress is a bar redrawn in place when stderr is a terminal, and otherwise (a log
+ * file, `docker compose run -T`, CI) a plain line every few seconds (`REPLAY_PROGRESS_INTERVAL_MS`, default
+ * 5000), without control characters, so a short run prints none; --no-progress turns both off.
  */
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
+import type { Interruption } from './interrupt';
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
   stdin: AsyncIterable<Buffer | string>;
   env: Record<string, string | undefined>;
+  /** SIGINT / SIGTERM reach guarded commands through this (a real process only: see main.ts). */
+  interruption?: Interruption;
 }
 
 export interface OutputOptions {
@@ -52,10 +56,51 @@ export interface Progress {
   stop(): void;
 }
 
+const DEFAULT_PLAIN_INTERVAL_MS = 5000;
+
+/** How often a plain progress line is printed on a stderr that is not a terminal. */
+function plainInterval(io: CliIo): number {
+  const raw = io.env.REPLAY_PROGRESS_INTERVAL_MS;
+  const value = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
+  return Number.isFinite(value) && value >= 0 ? value : DEFAULT_PLAIN_INTERVAL_MS;
+}
+
+const NO_PROGRESS = (io: CliIo): Progress => ({
+  update: () => undefined,
+  note: (text) => void io.stderr.write(text),
+  stop: () => undefined,
+});
+
 /**
- * A bar on stderr counting `unit` (the unit the command's summary counts: events, streams), drawn only when
- * stderr is a terminal and `--no-progress` is not given. `total` may be an estimate: the bar grows when the
- * work turns out larger. Stop it in a `finally`: a bar left running keeps the cursor hidden.
+ * Progress as plain lines (`label: value/total unit (p%)`, or `label: value unit` without a total): the first
+ * once the run has lasted one interval, then one per interval at most, each on its own line.
+ */
+function plainProgress(io: CliIo, label: string, total: number | undefined, unit: string): Progress {
+  const every = plainInterval(io);
+  let last = Date.now();
+  let limit = total;
+  return {
+    update: (value, newTotal) => {
+      if (limit !== undefined) limit = Math.max(newTotal ?? limit, value);
+      const now = Date.now();
+      if (now - last < every) return;
+      last = now;
+      const count =
+        limit === undefined
+          ? `${value} ${unit}`
+          : `${value}/${limit} ${unit} (${Math.floor((100 * value) / Math.max(limit, 1))}%)`;
+      io.stderr.write(`${label}: ${count}\n`);
+    },
+    note: (text) => void io.stderr.write(text),
+    stop: () => undefined,
+  };
+}
+
+/**
+ * Progress on stderr counting `unit` (the unit the command's summary counts: events, streams): a bar when
+ * stderr is a terminal, plain lines every few seconds otherwise (see the file's comment); nothing with
+ * `--no-progress`. `total` may be an estimate: the bar grows when the work turns out larger. Stop it in a
+ * `finally`: a bar left running keeps the cursor hidden.
  */
 export function progressBar(
   io: CliIo,
@@ -64,8 +109,8 @@ export function progressBar(
   total: number,
   unit: string,
 ): Progress {
-  if (options.progress === false || !io.stderr.isTTY)
-    return { update: () => undefined, note: (text) => void io.stderr.write(text), stop: () => undefined };
+  if (options.progress === false) return NO_PROGRESS(io);
+  if (!io.stderr.isTTY) return plainProgress(io, label, total, unit);
   const bar = new SingleBar({
     stream: io.stderr as NodeJS.WritableStream,
     format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit}`,
@@ -93,6 +138,40 @@ export function progressBar(
       if (!running) return;
       running = false;
       bar.stop();
+    },
+  };
+}
+
+/**
+ * Progress of work whose size is not known in advance (export's pass over the log): `label: N unit`, redrawn
+ * in place on a terminal (at most every 100 ms, its line cleared at the end), plain lines otherwise.
+ */
+export function progressCounter(io: CliIo, options: OutputOptions, label: string, unit: string): Progress {
+  if (options.progress === false) return NO_PROGRESS(io);
+  if (!io.stderr.isTTY) return plainProgress(io, label, undefined, unit);
+  let running = true;
+  let drawn = 0;
+  let current = 0;
+  const draw = () => io.stderr.write(`\r\x1b[2K${label}: ${current} ${unit}`);
+  draw();
+  return {
+    update: (value) => {
+      if (!running) return;
+      current = value;
+      const now = Date.now();
+      if (now - drawn < 100) return;
+      drawn = now;
+      draw();
+    },
+    note: (text) => {
+      if (running) io.stderr.write('\r\x1b[2K');
+      io.stderr.write(text);
+      if (running) draw();
+    },
+    stop: () => {
+      if (!running) return;
+      running = false;
+      io.stderr.write('\r\x1b[2K');
     },
   };
 }

@@ -6,6 +6,7 @@
  * ignored (its messages are dropped), so the command still finishes its work and its result on stdout.
  */
 import { StdoutClosedError } from './cli-error';
+import type { Interruption } from './interrupt';
 import type { CliIo } from './io';
 
 interface ProcessStream {
@@ -23,6 +24,7 @@ export function processIo(streams: {
   stderr: ProcessStream;
   stdin: AsyncIterable<Buffer | string>;
   env: Record<string, string | undefined>;
+  interruption?: Interruption;
 }): CliIo {
   let stdoutClosed = false;
   let stderrClosed = false;
@@ -59,5 +61,6 @@ export function processIo(streams: {
     },
     stdin: streams.stdin,
     env: streams.env,
+    interruption: streams.interruption,
   };
 }

@@ -4,6 +4,10 @@ import { printFields, printJson, type CliIo } from '../io';
 import { digestOf } from '../stream-digest';
 import { readSessionStream } from './session-stream';
 
+/**
+ * The hash chain over the stream's events exactly as stored: no upcasting, no folding, so it covers a stream
+ * holding events this CLI cannot read (a newer writer's) as well as any other.
+ */
 export async function digestCommand(
   io: CliIo,
   connections: Connections,
@@ -11,6 +15,14 @@ export async function digestCommand(
   options: { application: number; atRevision?: number; json?: boolean },
 ): Promise<number> {
   const stream = await readSessionStream(connections, options.application, integrationId);
+  const first = Number(stream.stored[0].revision);
+  if (first !== 0) {
+    // A digest covers revisions 0..R: a stream read from its middle cannot prove them.
+    throw new CliError(
+      `${stream.name} starts at revision ${first} (its earlier events were truncated or deleted): a digest ` +
+        'covers revisions 0..R, so none can be computed.',
+    );
+  }
   const last = Number(stream.stored[stream.stored.length - 1].revision);
   if (options.atRevision !== undefined && options.atRevision > last) {
     throw new CliError(

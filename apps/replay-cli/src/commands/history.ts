@@ -1,13 +1,8 @@
-import {
-  evolve,
-  SESSION_EVENT_SCHEMA_VERSIONS,
-  toCustomerSessionV2,
-  type SessionEventType,
-  type SessionState,
-} from '@session-engine/session-domain';
+import { SESSION_EVENT_SCHEMA_VERSIONS, type SessionEventType } from '@session-engine/session-domain';
 import type { Connections } from '../connections';
 import { formatValue, printJson, printTable, type CliIo } from '../io';
 import { diffJson, type FieldChange } from '../json-diff';
+import { readStoredEvent, SessionFold } from '../session-events';
 import { readSessionStream } from './session-stream';
 
 /** Shown in their own column, or implied by the row's time. */
@@ -52,16 +47,19 @@ export async function historyCommand(
   options: { application: number; json?: boolean },
 ): Promise<number> {
   const stream = await readSessionStream(connections, options.application, integrationId);
-  let state: SessionState | null = null;
-  const rows: HistoryRow[] = stream.recorded.map((recorded) => {
-    const before = state === null ? {} : toCustomerSessionV2(state);
-    state = evolve(state, recorded.event);
-    const after = toCustomerSessionV2(state);
+  // Each event read and folded in turn: one this CLI cannot read or fold stops it with a line naming it.
+  const fold = new SessionFold(stream.name);
+  let before: object = {};
+  const rows: HistoryRow[] = stream.stored.map((event) => {
+    const recorded = readStoredEvent(event);
+    fold.apply(recorded);
+    const after = fold.view(recorded);
     const changes = diffJson(before, after).filter(
       (change) =>
         !NOT_CHANGES.has(change.field) &&
         !(recorded.revision === 0n && change.from === undefined && isEmpty(change.to)),
     );
+    before = after;
     const current = SESSION_EVENT_SCHEMA_VERSIONS[recorded.event.type as SessionEventType];
     const stored = recorded.metadata.schemaVersion;
     return {

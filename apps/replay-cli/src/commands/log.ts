@@ -1,11 +1,10 @@
 import {
-  fromStoredEvent,
   SESSION_STREAM_PREFIX,
   type EsdbClientAdapter,
   type RecordedSessionEvent,
-  type SessionEventStore,
 } from '@session-engine/event-store';
 import { parseSessionStream, type ProjectedEvent } from '@session-engine/read-models';
+import { readStoredEvent } from '../session-events';
 
 /** A session event as the projections receive it (the same shape the projector hands them). */
 export function toProjectedEvent(recorded: RecordedSessionEvent): ProjectedEvent {
@@ -19,49 +18,26 @@ export function toProjectedEvent(recorded: RecordedSessionEvent): ProjectedEvent
   };
 }
 
-/** Session events with `after < position ≤ upTo` in log order, optionally of one application. */
+/**
+ * Session events with `after < position ≤ upTo` in log order, optionally of one application. An event this
+ * CLI cannot read (a newer writer's type or schema version) stops the read with `UnreadableEventError`.
+ */
 export async function* sessionEvents(
-  store: SessionEventStore,
+  client: EsdbClientAdapter,
   options: { after?: bigint; upTo?: bigint; applicationId?: number },
 ): AsyncGenerator<ProjectedEvent> {
-  for await (const recorded of store.readAll({ fromPosition: options.after })) {
-    const event = toProjectedEvent(recorded);
-    if (options.after !== undefined && event.position <= options.after) continue;
-    if (options.upTo !== undefined && event.position > options.upTo) return;
+  for await (const stored of client.readAll({
+    fromPosition: options.after,
+    prefixes: [SESSION_STREAM_PREFIX],
+  })) {
+    if (options.after !== undefined && stored.position !== undefined && stored.position <= options.after)
+      continue;
+    if (options.upTo !== undefined && stored.position !== undefined && stored.position > options.upTo) return;
     if (
       options.applicationId !== undefined &&
-      parseSessionStream(event.streamId).applicationId !== options.applicationId
+      parseSessionStream(stored.streamName).applicationId !== options.applicationId
     )
       continue;
-    yield event;
-  }
-}
-
-/**
- * `sessionEvents` from the start of the log in pages (one array per page read), for bulk replays:
- * far cheaper per event than one awaited step each.
- */
-export async function* sessionEventPages(
-  client: EsdbClientAdapter,
-  options: { upTo?: bigint; applicationId?: number },
-): AsyncGenerator<ProjectedEvent[]> {
-  const { upTo, applicationId } = options;
-  for await (const page of client.readAllBatches({ prefixes: [SESSION_STREAM_PREFIX] })) {
-    const events: ProjectedEvent[] = [];
-    let reachedEnd = false;
-    for (const stored of page) {
-      if (upTo !== undefined && stored.position !== undefined && stored.position > upTo) {
-        reachedEnd = true;
-        break;
-      }
-      if (
-        applicationId !== undefined &&
-        parseSessionStream(stored.streamName).applicationId !== applicationId
-      )
-        continue;
-      events.push(toProjectedEvent(fromStoredEvent(stored)));
-    }
-    if (events.length > 0) yield events;
-    if (reachedEnd) return;
+    yield toProjectedEvent(readStoredEvent(stored));
   }
 }

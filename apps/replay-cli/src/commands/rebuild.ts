@@ -1,5 +1,6 @@
 import {
   PROJECTION_NAMES,
+  readCheckpoints,
   ReadModelRebuild,
   RebuildBehindError,
   RebuildInProgressError,
@@ -10,10 +11,13 @@ import {
   type ReadModelDatabase,
 } from '@session-engine/read-models';
 import { sql } from 'kysely';
-import { CliError } from '../cli-error';
+import { CliError, InterruptedError } from '../cli-error';
 import type { Connections } from '../connections';
+import { checkInterrupted } from '../interrupt';
 import { printJson, printTable, progressBar, type CliIo, type OutputOptions } from '../io';
+import { unprocessable, UnreadableEventError } from '../session-events';
 import { sessionEvents } from './log';
+import { firstSessionEvent, neverProjectedError } from './verify';
 
 const BATCH = 2000;
 /** A catch-up round this small means the copy is close enough to swap under the lock. */
@@ -52,12 +56,18 @@ function highest(checkpoints: Checkpoints): bigint | undefined {
   return max;
 }
 
+/** `--projection` values (repeatable, comma-separated); all projections when the flag is not given. */
 export function parseProjections(names: string[] | undefined): ProjectionName[] {
   if (!names || names.length === 0) return [...PROJECTION_NAMES];
   const chosen = names
     .flatMap((n) => n.split(','))
     .map((n) => n.trim())
     .filter(Boolean);
+  if (chosen.length === 0)
+    throw new CliError(
+      `--projection ${names.map((n) => JSON.stringify(n)).join(' ')} names no projection: give one or more of ` +
+        `${PROJECTION_NAMES.join(', ')}, or leave --projection out to rebuild them all.`,
+    );
   for (const name of chosen) {
     if (!(PROJECTION_NAMES as readonly string[]).includes(name)) {
       throw new CliError(`Unknown projection "${name}" (one of ${PROJECTION_NAMES.join(', ')}).`);
@@ -69,7 +79,10 @@ export function parseProjections(names: string[] | undefined): ProjectionName[] 
 /**
  * Builds a fresh copy of the read models from the log beside the live ones (which keep serving queries
  * and keep being fed by the projector), follows the live checkpoints in rounds, then catches up and
- * swaps in one transaction. See libs/read-models/src/rebuild.ts for the swap itself.
+ * swaps in one transaction. See libs/read-models/src/rebuild.ts for the swap itself. Read models never
+ * projected are refused (exit 2) before anything is opened for writing — a rebuild creates no schema and no
+ * table that is not there. SIGINT / SIGTERM before the swap stop it at its next step: the copy is dropped
+ * and the lock released, then it exits 130 / 143.
  */
 export async function rebuildCommand(
   io: CliIo,
@@ -77,8 +90,30 @@ export async function rebuildCommand(
   options: OutputOptions & { projection?: string[] },
 ): Promise<number> {
   const projections = parseProjections(options.projection);
+  if (!io.interruption) return rebuildReadModels(io, connections, options, projections, undefined);
+  return io.interruption.guard((signal) => rebuildReadModels(io, connections, options, projections, signal));
+}
+
+async function rebuildReadModels(
+  io: CliIo,
+  connections: Connections,
+  options: OutputOptions,
+  projections: ProjectionName[],
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  const { client } = await connections.eventStore();
+  // As verify: read models without tables, or a chosen projection without a checkpoint while the log holds
+  // session events, were never projected — checked read-only, so nothing is migrated or created.
+  const existing = await connections.readModelsReadOnly();
+  if (!existing.schema) throw neverProjectedError(existing.where, 'no read-model tables', 'rebuild');
+  const present = await readCheckpoints(existing.db);
+  const missing = projections.filter((name) => present.get(name) === undefined);
+  if (missing.length > 0 && (await firstSessionEvent(client)) !== undefined)
+    throw neverProjectedError(existing.where, `no checkpoint for ${missing.join(', ')}`, 'rebuild');
+  await connections.closeReadOnly();
+  checkInterrupted(signal);
+
   const live = await connections.readModels();
-  const { sessions } = await connections.eventStore();
   const started = Date.now();
   const rebuild = await ReadModelRebuild.prepare({
     live,
@@ -92,8 +127,9 @@ export async function rebuildCommand(
   // The bar counts events, as the summary does. How many the log holds up to the live checkpoints is known
   // only once read: the live sessions table's revisions give the estimate, and the bar grows if it is short.
   const bar = progressBar(io, options, 'rebuild', await projectedEventCount(live), 'events');
-  try {
+  const build = async (): Promise<number> => {
     for (; rounds < MAX_ROUNDS; rounds++) {
+      checkInterrupted(signal);
       const limits = await rebuild.liveCheckpoints();
       const upTo = highest(limits);
       if (upTo === undefined) break;
@@ -101,16 +137,22 @@ export async function rebuildCommand(
       if (after !== undefined && after >= upTo) break;
       let batch: ProjectedEvent[] = [];
       let inRound = 0;
-      for await (const event of sessionEvents(sessions, { after, upTo })) {
+      const apply = async (to: bigint) => {
+        try {
+          await rebuild.apply(batch, to, limits);
+        } catch (error) {
+          throw await unprocessable(client, batch, error, 'writing');
+        }
+        batch = [];
+      };
+      for await (const event of sessionEvents(client, { after, upTo })) {
+        checkInterrupted(signal);
         batch.push(event);
         inRound++;
         if (inRound % PROGRESS_EVERY === 0) bar.update(events + inRound);
-        if (batch.length >= BATCH) {
-          await rebuild.apply(batch, event.position, limits);
-          batch = [];
-        }
+        if (batch.length >= BATCH) await apply(event.position);
       }
-      await rebuild.apply(batch, upTo, limits);
+      await apply(upTo);
       events += inRound;
       bar.update(events);
       if (inRound < CLOSE_ENOUGH) break;
@@ -120,16 +162,31 @@ export async function rebuildCommand(
     // holding the lock); if the projector got further meanwhile, read on and try again.
     let swap;
     for (let attempt = 1; ; attempt++) {
+      checkInterrupted(signal);
       const after = rebuild.lowestPosition();
       const tail: ProjectedEvent[] = [];
-      for await (const event of sessionEvents(sessions, { after })) tail.push(event);
+      // An event this CLI cannot read ends the tail: a projector of this version stops there too, so the
+      // live checkpoints are not beyond it — unless a newer projector read it (then the swap finds itself
+      // behind, and that event is the reason).
+      let unreadable: UnreadableEventError | undefined;
+      try {
+        for await (const event of sessionEvents(client, { after })) tail.push(event);
+      } catch (error) {
+        if (!(error instanceof UnreadableEventError)) throw error;
+        unreadable = error;
+      }
       const readUpTo = tail.length > 0 ? tail[tail.length - 1].position : after;
+      checkInterrupted(signal);
       try {
         swap = await rebuild.swap(tail, readUpTo);
         break;
       } catch (error) {
+        if (error instanceof RebuildBehindError && unreadable) throw unreadable;
         // Behind the projector, a lock timeout or a deadlock with a projector batch: rolled back, try again.
-        if (attempt >= SWAP_ATTEMPTS) throw plainly(error);
+        if (attempt >= SWAP_ATTEMPTS) {
+          const known = plainly(error);
+          throw known instanceof CliError ? known : await unprocessable(client, tail, error, 'writing');
+        }
         if (!(error instanceof RebuildBehindError))
           bar.note(`swap attempt ${attempt} failed (${(error as Error).message}); retrying\n`);
       }
@@ -137,6 +194,11 @@ export async function rebuildCommand(
     events += swap.caughtUpEvents;
     bar.update(events, events);
     bar.stop();
+    if (signal?.aborted)
+      io.stderr.write(
+        `session-replay: ${(signal.reason as InterruptedError).signal} came during the swap, which completed: ` +
+          'the rebuilt read models are live.\n',
+      );
     const result = {
       projections,
       events,
@@ -159,10 +221,23 @@ export async function rebuildCommand(
       );
     }
     return 0;
+  };
+  let interrupted: InterruptedError | undefined;
+  try {
+    return await build();
+  } catch (error) {
+    if (!(error instanceof InterruptedError)) throw error;
+    interrupted = error;
   } finally {
     bar.stop();
     await rebuild.close().catch((error: unknown) => {
       throw plainly(error);
     });
   }
+  // Only once the copy is dropped and the lock released.
+  throw new InterruptedError(
+    interrupted.signal,
+    'the rebuild stopped before its swap; its copy was dropped and its lock released — the live read models ' +
+      'are as they were',
+  );
 }

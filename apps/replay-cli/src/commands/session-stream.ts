@@ -1,21 +1,14 @@
-import {
-  fromStoredEvent,
-  sessionStreamName,
-  type RecordedSessionEvent,
-  type StoredEvent,
-} from '@session-engine/event-store';
+import { sessionStreamName, type StoredEvent } from '@session-engine/event-store';
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
 
 export interface SessionStream {
   name: string;
-  /** As stored (what the digest covers). */
+  /** As stored: not upcast, not folded (what the digest covers; `readStoredEvent` reads each one). */
   stored: StoredEvent[];
-  /** Deserialized and upcast (what the fold sees). */
-  recorded: RecordedSessionEvent[];
 }
 
-/** The session's stream, or exit code 2 when the application has no such session. */
+/** The session's stream as stored, or exit code 2 when the application has no such session. */
 export async function readSessionStream(
   connections: Connections,
   applicationId: number,
@@ -29,5 +22,5 @@ export async function readSessionStream(
       `No customer session "${integrationId}" in application ${applicationId} (stream ${name}).`,
     );
   }
-  return { name, stored, recorded: stored.map(fromStoredEvent) };
+  return { name, stored };
 }

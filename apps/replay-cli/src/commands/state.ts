@@ -1,8 +1,9 @@
-import { fold, toCustomerSessionV2 } from '@session-engine/session-domain';
+import type { RecordedSessionEvent } from '@session-engine/event-store';
 import type { AtTime } from '../at-time';
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
 import { printFields, printJson, printTable, type CliIo } from '../io';
+import { readStoredEvent, SessionFold } from '../session-events';
 import { readSessionStream } from './session-stream';
 
 export interface StateOptions {
@@ -16,7 +17,9 @@ export interface StateOptions {
  * The session as it was after revision R, or at time T (the events whose time `at` — the time the
  * session's `updated` shows — is not later than T), folded by the domain's own `fold` and shaped by the
  * same `toCustomerSessionV2` the API's GET answers with. The instant `--at` named is printed in UTC: in the
- * table output, and on stderr with --json (whose stdout is exactly what GET returns, nothing more).
+ * table output, and on stderr with --json (whose stdout is exactly what GET returns, nothing more). Events
+ * are read only as far as the state asked for: an event this CLI cannot read after that point does not
+ * matter; one before it stops the command with a line naming it.
  */
 export async function stateCommand(
   io: CliIo,
@@ -28,28 +31,31 @@ export async function stateCommand(
     throw new CliError('Give --at-revision or --at, not both.');
   }
   const stream = await readSessionStream(connections, options.application, integrationId);
-  let events = stream.recorded;
-  const last = Number(events[events.length - 1].revision);
-  if (options.atRevision !== undefined) {
-    if (options.atRevision > last) {
-      throw new CliError(
-        `Session "${integrationId}" has revisions 0..${last}; there is no revision ${options.atRevision}.`,
-      );
-    }
-    events = events.filter((e) => Number(e.revision) <= options.atRevision!);
-  } else if (options.at !== undefined) {
-    const at = options.at.epochMs;
-    const cut = events.findIndex((e) => Date.parse(e.event.data.at) > at);
-    events = cut === -1 ? events : events.slice(0, cut);
-    if (events.length === 0) {
-      throw new CliError(
-        `Session "${integrationId}" did not exist yet at ${options.at.instant} (--at ${options.at.input}; created ${stream.recorded[0].event.data.at}).`,
-      );
-    }
+  const last = Number(stream.stored[stream.stored.length - 1].revision);
+  if (options.atRevision !== undefined && options.atRevision > last) {
+    throw new CliError(
+      `Session "${integrationId}" has revisions 0..${last}; there is no revision ${options.atRevision}.`,
+    );
   }
-  const state = fold(events.map((e) => e.event))!;
-  const customerSession = toCustomerSessionV2(state);
-  const revision = Number(events[events.length - 1].revision);
+  const fold = new SessionFold(stream.name);
+  let folded: RecordedSessionEvent | undefined;
+  let first: RecordedSessionEvent | undefined;
+  for (const stored of stream.stored) {
+    if (options.atRevision !== undefined && Number(stored.revision) > options.atRevision) break;
+    const recorded = readStoredEvent(stored);
+    first ??= recorded;
+    if (options.at !== undefined && Date.parse(recorded.event.data.at) > options.at.epochMs) break;
+    fold.apply(recorded);
+    folded = recorded;
+  }
+  if (folded === undefined) {
+    throw new CliError(
+      `Session "${integrationId}" did not exist yet at ${options.at!.instant} (--at ${options.at!.input}; created ${first!.event.data.at}).`,
+    );
+  }
+  const state = fold.state!;
+  const customerSession = fold.view(folded);
+  const revision = Number(folded.revision);
   const instant =
     options.at === undefined
       ? undefined

@@ -2,14 +2,17 @@
  * export / import against embedded stores: the header is required and its counts are checked, only the
  * streams and event types the engine writes are accepted, a refusal mid-file says what was imported and that
  * running it again is safe, npm's banner is recognised, progress counts streams, and `export | head -1`
- * ends quietly.
+ * ends quietly. Export leaves out what import could not restore (deleted and truncated streams); import
+ * refuses session streams the engine could not process and says when the file ends in the middle of a line.
  */
+import { EventStoreDBClient } from '@eventstore/db-client';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedEventStore, type EmbeddedEventStore } from '../../../eventstore-embedded/src';
+import { generatedStream, writeGeneratedSessions } from '../testing/generated-sessions';
 import { ReplaySystem } from '../testing/replay-system';
 import { replayCli, type CliRun } from '../testing/run-cli';
 
@@ -56,6 +59,8 @@ async function target() {
     env,
     run: replayCli(env),
     tty: replayCli(env, { tty: true }),
+    /** Plain progress lines at every update (stderr not a terminal). */
+    plain: replayCli({ ...env, REPLAY_PROGRESS_INTERVAL_MS: '0' }),
     streams: async () => {
       const { EsdbClientAdapter } = await import('@session-engine/event-store');
       const client = EsdbClientAdapter.connect(store.connectionString);
@@ -358,6 +363,313 @@ describe('a reader that goes away', () => {
       expect(result.stderr.trim()).toBe('exit 0');
     } finally {
       rmSync(outDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('export: only what import can restore', () => {
+  /** A store holding sessions 0–4 (generated-sessions), bench-0 truncated, bench-1 deleted, bench-4 tombstoned. */
+  async function damagedSource() {
+    const from = await target();
+    const raw = EventStoreDBClient.connectionString(from.store.connectionString);
+    const { EsdbClientAdapter } = await import('@session-engine/event-store');
+    const client = EsdbClientAdapter.connect(from.store.connectionString);
+    try {
+      for (let i = 0; i < 5; i++) await writeGeneratedSessions(client, 1, i); // in this order in the log
+      await raw.setStreamMetadata(generatedStream(0), { truncateBefore: 2 });
+      await raw.deleteStream(generatedStream(1));
+      await raw.tombstoneStream(generatedStream(4));
+    } finally {
+      await client.close();
+      await raw.dispose();
+    }
+    return from;
+  }
+
+  it('leaves out deleted and truncated streams, one line each, counts them, and exits 1 for the truncated one', async () => {
+    const from = await damagedSource();
+    const into = await target();
+    try {
+      const run = await from.run(['export']);
+      expect(run.code).toBe(1);
+      const written = run.stdout.trimEnd().split('\n');
+      expect(JSON.parse(written[0]).streams).toBe(2);
+      expect(written.slice(1).map((l) => JSON.parse(l).stream)).toEqual([
+        generatedStream(2),
+        generatedStream(3),
+      ]);
+      const messages = run.stderr.trimEnd().split('\n');
+      expect(messages).toEqual([
+        expect.stringMatching(
+          /^session-replay: export: session-1-bench-0 was left out: it starts at revision 2: its earlier events are gone \(truncated by its stream metadata/,
+        ),
+        expect.stringMatching(
+          /^session-replay: export: session-2-bench-1 was left out: the stream is deleted \(/,
+        ),
+        'session-replay: export: session-1-bench-4 was left out: the stream is deleted for good (tombstoned)',
+        'exported 2 stream(s), 10 event(s); left out 3 stream(s) import could not restore (2 deleted, 1 truncated — see above)',
+      ]);
+
+      // What it wrote, import restores: every line, nothing refused.
+      const imported = await into.run(['import', '--json'], run.stdout);
+      expect(imported.stderr).toBe('');
+      expect(imported.code).toBe(0);
+      expect(imported.json()).toMatchObject({ ok: true, imported: 2, streams: 2, expectedStreams: 2 });
+    } finally {
+      await into.close();
+      await from.close();
+    }
+  });
+
+  it('exits 0 when only deleted streams were left out; --json puts the summary on stderr as one JSON line', async () => {
+    const from = await damagedSource();
+    try {
+      const run = await from.run(['export', '--application', '2']);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toMatch(
+        /^session-replay: export: session-2-bench-1 was left out: the stream is deleted/,
+      );
+      expect(run.stderr).toContain('exported 1 stream(s), 5 event(s); left out 1 stream(s)');
+
+      const json = await from.run(['export', '--application', '2', '--json']);
+      expect(json.code).toBe(0);
+      expect(json.stdout).toBe(
+        run.stdout.replace(/"exportedAt":"[^"]+"/, json.stdout.match(/"exportedAt":"[^"]+"/)![0]),
+      );
+      expect(json.stderr.endsWith('\n')).toBe(true);
+      expect(JSON.parse(json.stderr)).toEqual({
+        ok: true,
+        streams: 1,
+        events: 5,
+        leftOut: [{ stream: generatedStream(1), reason: 'deleted' }],
+      });
+
+      const truncated = await from.run(['export', '--application', '1', '--json']);
+      expect(truncated.code).toBe(1);
+      expect(JSON.parse(truncated.stderr)).toMatchObject({
+        ok: false,
+        leftOut: [
+          { stream: generatedStream(0), reason: 'truncated', firstRevision: 2 },
+          { stream: generatedStream(4), reason: 'tombstoned' },
+        ],
+      });
+    } finally {
+      await from.close();
+    }
+  });
+
+  it('import skips a line without events (an older export wrote deleted streams so) with a warning', async () => {
+    const into = await target();
+    try {
+      const file = [
+        JSON.stringify({ ...JSON.parse(lines[0]), streams: 3 }),
+        streamLine('session-1-cart-2'),
+        '{"stream":"session-1-gone","events":[]}',
+        streamLine('profile-1-bob'),
+      ].join('\n');
+      const run = await into.run(['import', '--json'], `${file}\n`);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toBe(
+        'session-replay: line 3: session-1-gone has no events (an older export wrote a deleted stream so): skipped\n',
+      );
+      expect(run.json()).toMatchObject({
+        ok: true,
+        imported: 2,
+        withoutEvents: ['session-1-gone'],
+        streams: 3,
+      });
+      expect((await into.streams()).sort()).toEqual(['profile-1-bob', 'session-1-cart-2']);
+    } finally {
+      await into.close();
+    }
+  });
+});
+
+describe('import: only streams the engine can process', () => {
+  interface Line {
+    stream: string;
+    digest?: unknown;
+    events: { revision: number; id: string; type: string; data: Record<string, unknown>; metadata: object }[];
+  }
+  const cart2 = () => JSON.parse(streamLine('session-1-cart-2')) as Line;
+  const created = () => cart2().events[0];
+  const renamed = (stream: string, data: Record<string, unknown> = {}): Line => ({
+    stream,
+    events: [{ ...created(), id: randomUUID(), data: { ...created().data, ...data } }],
+  });
+
+  // Lines made once the source has been exported (the table is built before `beforeAll` runs).
+  it.each<[string, () => Line, string]>([
+    [
+      'a SessionCreated without data (the reviewer’s line)',
+      () => ({
+        stream: 'session-1-zz',
+        events: [
+          {
+            revision: 0,
+            id: '0b3c1a52-1111-4111-8111-111111111112',
+            type: 'SessionCreated',
+            data: {},
+            metadata: {},
+          },
+        ],
+      }),
+      'line 3 (session-1-zz): revision 0: SessionCreated has no valid time "at" (an ISO-8601 time): none; nothing of this stream was appended',
+    ],
+    [
+      'a SessionCreated with its time but nothing else',
+      () => ({
+        stream: 'session-1-zz',
+        events: [{ ...created(), data: { at: created().data.at, commandId: 'c' } }],
+      }),
+      'line 3 (session-1-zz): revision 0: SessionCreated cannot be folded: its data is malformed (',
+    ],
+    [
+      'a stream starting with CartItemsAdded',
+      () => ({
+        stream: 'session-1-items',
+        events: [
+          {
+            revision: 0,
+            id: randomUUID(),
+            type: 'CartItemsAdded',
+            data: {
+              at: created().data.at,
+              commandId: 'c',
+              firstPosition: 0,
+              cartItems: [{ sku: 'a', quantity: 1, price: '1' }],
+            },
+            metadata: { schemaVersion: 2 },
+          },
+        ],
+      }),
+      'line 3 (session-1-items): revision 0: CartItemsAdded before SessionCreated: a session stream starts with SessionCreated, so this one cannot be folded; nothing of this stream was appended',
+    ],
+    [
+      'a copy of a stream under another name',
+      () => renamed('session-1-copy'),
+      'line 3 (session-1-copy): revision 0: SessionCreated is of application 1, session "cart-2", but the stream is session-1-copy (application 1, session "copy")',
+    ],
+    [
+      'a copy whose integration id was changed too (so it carries the session id of another stream)',
+      () => renamed('session-1-copy', { integrationId: 'copy' }),
+      'line 3 (session-1-copy): revision 0: SessionCreated carries the session id',
+    ],
+    [
+      'an event id that is not a UUID',
+      () => ({ stream: 'session-1-zz', events: [{ ...created(), id: 'not-a-uuid' }] }),
+      'line 3 (session-1-zz): event 0 has the id "not-a-uuid", which is not an event id as the store returns them',
+    ],
+  ])(
+    'refuses %s with exit 2 naming line, stream, revision and reason, appending nothing of it',
+    async (_what, bad, message) => {
+      const into = await target();
+      try {
+        const file = [
+          JSON.stringify({ ...JSON.parse(lines[0]), streams: 2 }),
+          streamLine('session-1-cart-2'),
+          JSON.stringify(bad()),
+        ].join('\n');
+        const run = await into.run(['import'], `${file}\n`);
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain(`session-replay: ${message}`);
+        expect(run.stderr).toContain('Before line 3: 1 stream(s) imported');
+        expect(run.stderr).not.toMatch(/\n\s+at /);
+        expect(await into.streams()).toEqual(['session-1-cart-2']);
+      } finally {
+        await into.close();
+      }
+    },
+  );
+
+  it('refuses a close the read-model projections cannot count (no total, no items)', async () => {
+    const into = await target();
+    try {
+      const line = cart2();
+      line.digest = undefined;
+      line.events.push({
+        revision: line.events.length,
+        id: randomUUID(),
+        type: 'SessionClosed',
+        data: { at: created().data.at, commandId: 'close', profileId: 'bob' },
+        metadata: { schemaVersion: 1 },
+      });
+      const file = [JSON.stringify({ ...JSON.parse(lines[0]), streams: 1 }), JSON.stringify(line)].join('\n');
+      const run = await into.run(['import'], `${file}\n`);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(
+        `session-replay: line 2 (session-1-cart-2): revision ${line.events.length - 1}: the read-model projections cannot process SessionClosed: `,
+      );
+      expect(await into.streams()).toEqual([]);
+    } finally {
+      await into.close();
+    }
+  });
+});
+
+describe('import: a file cut in the middle of a line', () => {
+  it('says it ends in the middle of line N, is truncated, and exits 1; what came before is imported', async () => {
+    const into = await target();
+    try {
+      const third = exported.indexOf('\n', exported.indexOf('\n') + 1) + 1; // where line 3 starts
+      const cut = exported.slice(0, third + 40);
+      const run = await into.run(['import', '--json'], cut);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(
+        /^session-replay: the file ends in the middle of line 3: it is truncated \(a failed copy, a full disk\?\); \d+ stream\(s\) announced, 1 found\. The 1 stream line\(s\) before it were processed, line 3 was not imported; what was appended stays; the import is safe to run again/,
+      );
+      expect(run.json()).toMatchObject({ ok: false, imported: 1, truncatedAtLine: 3 });
+      expect(await into.streams()).toEqual([JSON.parse(lines[1]).stream]);
+
+      const header = await into.run(['import'], exported.slice(0, 20));
+      expect(header.code).toBe(1);
+      expect(header.stderr).toBe(
+        'session-replay: the file ends in the middle of line 1, its header: it is truncated (a failed copy, a full disk?); nothing was imported. Import a complete export.\n',
+      );
+    } finally {
+      await into.close();
+    }
+  });
+
+  it('takes a complete last line without its newline', async () => {
+    const into = await target();
+    try {
+      const run = await into.run(['import', '--json'], exported.trimEnd());
+      expect(run.code).toBe(0);
+      expect(run.json()).toMatchObject({ ok: true, imported: lines.length - 1 });
+    } finally {
+      await into.close();
+    }
+  });
+});
+
+describe('progress without a terminal', () => {
+  it('prints plain lines (no control characters) for export — its pass over the log too — and import', async () => {
+    const into = await target();
+    try {
+      const streams = lines.length - 1;
+      const exportRun = await replayCli({ ...source.env(), REPLAY_PROGRESS_INTERVAL_MS: '0' })(['export']);
+      expect(exportRun.code).toBe(0);
+      expect(exportRun.stderr).not.toContain('\x1b');
+      expect(exportRun.stderr).not.toContain('\r');
+      expect(exportRun.stderr).toMatch(/^export: reading the log: 1 events\n/m);
+      const exportedStreams = JSON.parse(exportRun.stdout.split('\n')[0]).streams;
+      expect(exportRun.stderr).toContain(`export: ${exportedStreams}/${exportedStreams} streams (100%)\n`);
+
+      const run = await into.plain(['import'], exported);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toBe(
+        Array.from(
+          { length: streams },
+          (_, i) => `import: ${i + 1}/${streams} streams (${Math.floor((100 * (i + 1)) / streams)}%)\n`,
+        ).join(''),
+      );
+
+      // On a terminal, export's pass over the log is counted too (and its line cleared).
+      const tty = await replayCli(source.env(), { tty: true })(['export']);
+      expect(tty.stderr).toContain('export: reading the log: ');
+    } finally {
+      await into.close();
     }
   });
 });

@@ -4,7 +4,7 @@ import { parseHeader, parseStreamLine } from './transfer';
 
 const event = (type: string, revision = 0, metadata: object = {}) => ({
   revision,
-  id: `00000000-0000-4000-8000-00000000000${revision}`,
+  id: `00000000-0000-4000-8000-${String(revision).padStart(12, '0')}`,
   type,
   data: {},
   metadata,
@@ -69,6 +69,27 @@ describe('parseStreamLine', () => {
     );
     expect(() => parseStreamLine('not json', 7)).toThrow('line 7: not JSON');
     expect(() => parseStreamLine('[1]', 7)).toThrow('line 7: not a JSON object');
-    expect(() => parseStreamLine('{"stream":"session-1-a","events":[]}', 7)).toThrow('expected {"stream"');
+    expect(() => parseStreamLine('{"stream":"session-1-a"}', 7)).toThrow('expected {"stream"');
+  });
+
+  it('takes a line without events (older exports wrote deleted streams so): import skips it', () => {
+    expect(parseStreamLine('{"stream":"session-1-a","events":[]}', 7).events).toEqual([]);
+  });
+
+  it.each([
+    ['not a UUID', 'x'],
+    ['upper case', '0B3C1A52-1111-4111-8111-111111111112'],
+    ['without dashes', '0b3c1a5211114111811111111111111a'],
+  ])('refuses an event id %s, naming the event', (_what, id) => {
+    const text = JSON.stringify({ stream: 'session-1-a', events: [{ ...event('SessionCreated'), id }] });
+    expect(() => parseStreamLine(text, 2)).toThrow(
+      `line 2 (session-1-a): event 0 has the id ${JSON.stringify(id)}, which is not an event id as the store returns them`,
+    );
+  });
+
+  it('refuses two events with one id', () => {
+    const first = event('SessionCreated', 0);
+    const text = line('session-1-a', first, { ...event('SessionClosed', 1), id: first.id });
+    expect(() => parseStreamLine(text, 2)).toThrow('event 1 has the id of event 0');
   });
 });

@@ -9,19 +9,33 @@
  * Import appends each stream with its own event ids, the first chunk with expected revision `no_stream`,
  * the next ones with the exact revision reached, then checks the imported stream's digest against the line's.
  * Idempotency records (`idempotency-…`, kept 24 h) are not exported: they are a cache, not history.
+ *
+ * Export writes only what import can restore: a deleted stream (no events to read) and a truncated one (its
+ * first events gone, so it cannot be appended again with the same revisions) are left out, each with a line
+ * on stderr. Import refuses, before appending anything of it, a session stream the engine could not process
+ * (`checkSessionStream`: read, folded, projected, its name and session id its own).
  */
+import { StreamDeletedError } from '@eventstore/db-client';
 import {
+  EventStoreUnavailableError,
   PROFILE_CLAIMED,
   StreamRevisionConflict,
   type EsdbClientAdapter,
-  type JsonObject,
 } from '@session-engine/event-store';
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
 import { SESSION_EVENT_SCHEMA_VERSIONS } from '@session-engine/session-domain';
+import { StringDecoder } from 'node:string_decoder';
 import { CliError, EXIT, StdoutClosedError } from '../cli-error';
 import type { Connections } from '../connections';
-import { printJson, printTable, progressBar, type CliIo, type OutputOptions, type Progress } from '../io';
+import {
+  printJson,
+  printTable,
+  progressBar,
+  progressCounter,
+  type CliIo,
+  type OutputOptions,
+  type Progress,
+} from '../io';
+import { checkSessionStream, StreamRefusal, type CheckedEvent } from '../session-events';
 import { digestOf, type StreamDigestValue } from '../stream-digest';
 
 export const EXPORT_FORMAT = 'session-engine/streams';
@@ -30,14 +44,8 @@ const EXPORTED_PREFIXES = ['session-', 'profile-'];
 const MAX_CHUNK_BYTES = 512 * 1024;
 const MAX_CHUNK_EVENTS = 500;
 
-export interface ExportedEvent {
-  revision: number;
-  id: string;
-  type: string;
-  data: JsonObject;
-  metadata: JsonObject;
-  created?: string;
-}
+/** An event as export writes it (and import checks it before appending). */
+export type ExportedEvent = CheckedEvent;
 
 export interface ExportedStream {
   stream: string;
@@ -50,6 +58,55 @@ function streamApplication(stream: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/** A stream export leaves out: import could not restore it. */
+export interface LeftOut {
+  stream: string;
+  /** deleted: soft-deleted (reads return nothing); tombstoned: deleted for good; truncated: its first events gone. */
+  reason: 'deleted' | 'tombstoned' | 'truncated';
+  /** truncated: the first revision a read returns. */
+  firstRevision?: number;
+  /** Deleted or truncated between the pass that counted the streams and the one that wrote them. */
+  meanwhile?: boolean;
+}
+
+/** Streams probed at once during export's first pass. */
+const PROBES = 16;
+
+/** Whether a stream can be exported: `undefined` when it reads from revision 0, else why not. */
+async function leftOut(client: EsdbClientAdapter, stream: string): Promise<LeftOut | undefined> {
+  try {
+    const [first] = await client.readStream(stream, { maxCount: 1 });
+    if (first === undefined) return { stream, reason: 'deleted' };
+    if (first.revision > 0n) return { stream, reason: 'truncated', firstRevision: Number(first.revision) };
+    return undefined;
+  } catch (error) {
+    if (error instanceof StreamDeletedError) return { stream, reason: 'tombstoned' };
+    throw error;
+  }
+}
+
+function leftOutLine(skip: LeftOut): string {
+  const what =
+    skip.reason === 'deleted'
+      ? 'the stream is deleted (a read of it returns no events; they stay in $all until a scavenge)'
+      : skip.reason === 'tombstoned'
+        ? 'the stream is deleted for good (tombstoned)'
+        : `it starts at revision ${skip.firstRevision}: its earlier events are gone (truncated by its stream ` +
+          'metadata — $tb, $maxCount or $maxAge — or deleted and written again), and import restores a stream ' +
+          'only from revision 0, with the same revisions';
+  return skip.meanwhile
+    ? `session-replay: export: ${skip.stream} was left out: ${what} — this happened while exporting, after the ` +
+        'header counted it, so import will report this file as incomplete (exit 1); export again\n'
+    : `session-replay: export: ${skip.stream} was left out: ${what}\n`;
+}
+
+/**
+ * Writes the header, then one line per stream. A first pass over the log finds the streams (in the order
+ * they first appear) and probes each one's first event, so the header counts exactly the streams written:
+ * deleted and truncated streams are left out (see `LeftOut`), one line each on stderr. Exit 1 when a
+ * truncated stream was left out — the store serves events this file does not hold —, else 0 (a deleted
+ * stream holds nothing a reader sees). `--json`: the summary on stderr as one JSON object instead of text.
+ */
 export async function exportCommand(
   io: CliIo,
   connections: Connections,
@@ -58,20 +115,68 @@ export async function exportCommand(
   const { client } = await connections.eventStore();
   const names: string[] = [];
   const seen = new Set<string>();
-  for await (const event of client.readAll({ prefixes: EXPORTED_PREFIXES })) {
-    if (seen.has(event.streamName)) continue;
-    seen.add(event.streamName);
-    if (options.application === undefined || streamApplication(event.streamName) === options.application)
-      names.push(event.streamName);
-  }
-  io.stdout.write(
-    `${JSON.stringify({ format: EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString(), streams: names.length })}\n`,
-  );
-  const bar = progressBar(io, options, 'export', names.length, 'streams');
-  let events = 0;
+  const probes: Promise<LeftOut | undefined>[] = [];
+  const inFlight = new Set<Promise<unknown>>();
+  let read = 0;
+  const scan = progressCounter(io, options, 'export: reading the log', 'events');
+  let verdicts: (LeftOut | undefined)[];
   try {
-    for (const [index, name] of names.entries()) {
-      const stored = await client.readStream(name);
+    for await (const event of client.readAll({ prefixes: EXPORTED_PREFIXES })) {
+      scan.update(++read);
+      if (seen.has(event.streamName)) continue;
+      seen.add(event.streamName);
+      if (options.application !== undefined && streamApplication(event.streamName) !== options.application)
+        continue;
+      names.push(event.streamName);
+      if (inFlight.size >= PROBES) await Promise.race(inFlight);
+      const probe = leftOut(client, event.streamName);
+      probe.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+      const settled: Promise<unknown> = probe.then(
+        () => inFlight.delete(settled),
+        () => inFlight.delete(settled),
+      );
+      inFlight.add(settled);
+      probes.push(probe);
+    }
+    verdicts = await Promise.all(probes);
+  } finally {
+    scan.stop();
+  }
+  const skipped = verdicts.filter((v): v is LeftOut => v !== undefined);
+  const kept = names.filter((_, i) => verdicts[i] === undefined);
+  if (!options.json) for (const skip of skipped) io.stderr.write(leftOutLine(skip));
+
+  io.stdout.write(
+    `${JSON.stringify({ format: EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString(), streams: kept.length })}\n`,
+  );
+  const bar = progressBar(io, options, 'export', kept.length, 'streams');
+  let events = 0;
+  let written = 0;
+  try {
+    for (const [index, name] of kept.entries()) {
+      let stored;
+      try {
+        stored = await client.readStream(name);
+      } catch (error) {
+        if (!(error instanceof StreamDeletedError)) throw error;
+        stored = undefined;
+      }
+      if (stored === undefined || stored.length === 0 || stored[0].revision > 0n) {
+        const skip: LeftOut =
+          stored === undefined
+            ? { stream: name, reason: 'tombstoned', meanwhile: true }
+            : stored.length === 0
+              ? { stream: name, reason: 'deleted', meanwhile: true }
+              : {
+                  stream: name,
+                  reason: 'truncated',
+                  firstRevision: Number(stored[0].revision),
+                  meanwhile: true,
+                };
+        skipped.push(skip);
+        if (!options.json) bar.note(leftOutLine(skip));
+        continue;
+      }
       const line: ExportedStream = {
         stream: name,
         digest: digestOf(name, stored),
@@ -85,14 +190,26 @@ export async function exportCommand(
         })),
       };
       events += stored.length;
+      written++;
       io.stdout.write(`${JSON.stringify(line)}\n`);
       bar.update(index + 1);
     }
   } finally {
     bar.stop();
   }
-  io.stderr.write(`exported ${names.length} stream(s), ${events} event(s)\n`);
-  return EXIT.ok;
+  const incomplete = skipped.some((s) => s.reason === 'truncated' || s.meanwhile);
+  if (options.json) {
+    io.stderr.write(`${JSON.stringify({ ok: !incomplete, streams: written, events, leftOut: skipped })}\n`);
+  } else {
+    const count = (reason: LeftOut['reason']) => skipped.filter((s) => s.reason === reason).length;
+    const left =
+      skipped.length === 0
+        ? ''
+        : `; left out ${skipped.length} stream(s) import could not restore (${count('deleted') + count('tombstoned')} ` +
+          `deleted, ${count('truncated')} truncated — see above)`;
+    io.stderr.write(`exported ${written} stream(s), ${events} event(s)${left}\n`);
+  }
+  return incomplete ? EXIT.findings : EXIT.ok;
 }
 
 /** Line 1 of an export. `events` is optional (exports of this version do not write it). */
@@ -124,6 +241,9 @@ const STREAM_CATEGORIES: {
     types: [PROFILE_CLAIMED],
   },
 ];
+
+/** An event id as the store returns it. */
+const EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const isNonNegativeInteger = (value: unknown): value is number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
@@ -175,7 +295,7 @@ export function parseStreamLine(text: string, lineNumber: number): ExportedStrea
     throw new CliError(
       `line ${lineNumber}: a second header (two exports joined into one file?); import each file on its own`,
     );
-  if (typeof line.stream !== 'string' || !Array.isArray(line.events) || line.events.length === 0)
+  if (typeof line.stream !== 'string' || !Array.isArray(line.events))
     throw new CliError(`line ${lineNumber}: expected {"stream", "events": [...]}`);
   const stream = line.stream;
   const category = STREAM_CATEGORIES.find((c) => c.pattern.test(stream));
@@ -184,6 +304,7 @@ export function parseStreamLine(text: string, lineNumber: number): ExportedStrea
     throw new CliError(
       `line ${lineNumber}: stream "${stream}" is not one an export writes (${STREAM_CATEGORIES.map((c) => c.form).join(' or ')}); nothing of it was appended`,
     );
+  const ids = new Map<string, number>();
   line.events.forEach((event, i) => {
     if (
       event?.revision !== i ||
@@ -197,6 +318,17 @@ export function parseStreamLine(text: string, lineNumber: number): ExportedStrea
       throw new CliError(
         `line ${lineNumber} (${stream}): event ${i} needs revision ${i}, id, type, data and metadata`,
       );
+    if (!EVENT_ID.test(event.id))
+      throw new CliError(
+        `line ${lineNumber} (${stream}): event ${i} has the id ${JSON.stringify(event.id)}, which is not an event ` +
+          'id as the store returns them (a UUID in lower case, 8-4-4-4-12 hex digits); nothing of this stream was appended',
+      );
+    if (ids.has(event.id))
+      throw new CliError(
+        `line ${lineNumber} (${stream}): event ${i} has the id of event ${ids.get(event.id)} (${event.id}); ` +
+          'nothing of this stream was appended',
+      );
+    ids.set(event.id, i);
     if (!category.types.includes(event.type))
       throw new CliError(
         `line ${lineNumber} (${stream}): event ${i} has type "${event.type}", which is not an event of ${category.form} streams (${category.types.join(', ')}); nothing of this stream was appended`,
@@ -282,6 +414,8 @@ const withBigRevision = (e: ExportedEvent) => ({ ...e, revision: BigInt(e.revisi
 
 interface ImportProgress {
   counts: Record<Outcome, string[]>;
+  /** Stream lines without events (older exports wrote deleted streams so): skipped. */
+  empty: string[];
   /** Events appended by this run. */
   events: number;
   /** Stream lines read (whatever their outcome). */
@@ -298,6 +432,7 @@ function doneSoFar(progress: ImportProgress, lineNumber: number): string {
       ? 'Nothing was imported before it.'
       : `Before line ${lineNumber}: ${counts.imported.length} stream(s) imported (${events} event(s) appended), ` +
         `${counts['already present'].length} already present, ` +
+        (progress.empty.length > 0 ? `${progress.empty.length} without events (skipped), ` : '') +
         `${counts.conflict.length + counts['digest mismatch'].length} refused (conflict or digest mismatch).`;
   return (
     `${done} Nothing from line ${lineNumber} on was imported. Fix the file (or export again) and run the same import ` +
@@ -316,6 +451,87 @@ function npmBannerError(preamble: string[]): CliError {
   );
 }
 
+/**
+ * The input's lines (`\n` or `\r\n`), each with whether its newline came: `complete` is false only for a
+ * last line without one — a file cut short (`head -c`, a failed copy, a full disk) or saved without its final
+ * newline; which one, the line's text tells (a cut line is not JSON).
+ */
+export async function* inputLines(
+  input: AsyncIterable<Buffer | string>,
+): AsyncGenerator<{ text: string; complete: boolean }> {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of input) {
+    const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      const line = text.slice(start, end);
+      yield { text: line.endsWith('\r') ? line.slice(0, -1) : line, complete: true };
+      start = end + 1;
+    }
+    rest = text.slice(start);
+  }
+  rest += decoder.end();
+  if (rest !== '') yield { text: rest, complete: false };
+}
+
+const parses = (text: string): boolean => {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const PROFILE_STREAM = /^profile-(\d+)-(.+)$/s;
+
+/**
+ * What import checks on a stream line beyond its shape, before appending anything of it: a session stream
+ * must be one the engine can process (`checkSessionStream`), its session id not that of another stream of the
+ * file; a profile stream's claims must name its own application and profile. A `CliError` naming the line.
+ */
+function checkStream(line: ExportedStream, lineNumber: number, sessionIds: Map<number, string>): void {
+  const refuse = (reason: string) =>
+    new CliError(`line ${lineNumber} (${line.stream}): ${reason}; nothing of this stream was appended`);
+  const profile = PROFILE_STREAM.exec(line.stream);
+  if (profile) {
+    for (const event of line.events) {
+      const { applicationId, profileId, sessionIntegrationId } = event.data;
+      if (applicationId !== Number(profile[1]) || profileId !== profile[2])
+        throw refuse(
+          `revision ${event.revision}: the claim is of application ${JSON.stringify(applicationId)}, profile ` +
+            `${JSON.stringify(profileId)}, but the stream is ${line.stream}: a stream copied or renamed?`,
+        );
+      if (typeof sessionIntegrationId !== 'string')
+        throw refuse(`revision ${event.revision}: the claim names no session (sessionIntegrationId)`);
+    }
+    return;
+  }
+  let sessionId: number;
+  try {
+    sessionId = checkSessionStream(line.stream, line.events);
+  } catch (error) {
+    if (error instanceof StreamRefusal) throw refuse(error.message);
+    throw error;
+  }
+  const other = sessionIds.get(sessionId);
+  if (other !== undefined && other !== line.stream)
+    throw refuse(
+      `revision 0: its session id ${sessionId} is also the session id of ${other}, earlier in the file; two ` +
+        'streams with one session id stop the projector',
+    );
+  sessionIds.set(sessionId, line.stream);
+}
+
+/** A failure while appending, in one line (a client error may have no message of its own). */
+function describeFailure(error: unknown): string {
+  if (error instanceof EventStoreUnavailableError) return 'the event store stopped answering';
+  if (error instanceof Error)
+    return `the event store refused or failed the append: ${error.name}${error.message ? `: ${error.message}` : ''}`;
+  return String(error);
+}
+
 export async function importCommand(
   io: CliIo,
   connections: Connections,
@@ -324,6 +540,7 @@ export async function importCommand(
   const { client } = await connections.eventStore();
   const progress: ImportProgress = {
     counts: { imported: [], 'already present': [], conflict: [], 'digest mismatch': [] },
+    empty: [],
     events: 0,
     streams: 0,
     eventsRead: 0,
@@ -333,11 +550,17 @@ export async function importCommand(
   /** Lines before the header: npm's banner ("> …" and blank lines) when written through `npm run`. */
   const preamble: string[] = [];
   let lineNumber = 0;
+  /** The line the file ends in the middle of (cut short), if it does. */
+  let cutAt: number | undefined;
+  const sessionIds = new Map<number, string>();
   let bar: Progress | undefined;
-  const lines = createInterface({ input: Readable.from(io.stdin), crlfDelay: Infinity });
   try {
-    for await (const text of lines) {
+    for await (const { text, complete } of inputLines(io.stdin)) {
       lineNumber++;
+      if (!complete && text.trim() !== '' && !parses(text)) {
+        cutAt = lineNumber;
+        break;
+      }
       if (header === undefined) {
         if (text.trim() === '' || text.startsWith('> ')) {
           preamble.push(text);
@@ -353,8 +576,22 @@ export async function importCommand(
         continue;
       }
       if (text.trim() === '') continue;
+      let stream: string | undefined;
       try {
         const line = parseStreamLine(text, lineNumber);
+        stream = line.stream;
+        if (line.events.length === 0) {
+          // What export wrote for a deleted stream before it left them out: nothing to restore.
+          progress.empty.push(line.stream);
+          progress.streams++;
+          bar!.note(
+            `session-replay: line ${lineNumber}: ${line.stream} has no events (an older export wrote a deleted ` +
+              'stream so): skipped\n',
+          );
+          bar!.update(progress.streams);
+          continue;
+        }
+        checkStream(line, lineNumber, sessionIds);
         const { outcome, appended } = await importStream(client, line);
         counts[outcome].push(line.stream);
         progress.streams++;
@@ -364,7 +601,10 @@ export async function importCommand(
       } catch (error) {
         if (error instanceof StdoutClosedError) throw error;
         bar!.stop();
-        const message = error instanceof CliError ? error.message : `line ${lineNumber}: ${String(error)}`;
+        const message =
+          error instanceof CliError
+            ? error.message
+            : `line ${lineNumber}${stream ? ` (${stream})` : ''}: ${describeFailure(error)}`;
         throw new CliError(`${message}\n${doneSoFar(progress, lineNumber)}`);
       }
     }
@@ -372,18 +612,24 @@ export async function importCommand(
     bar?.stop();
   }
   if (header === undefined) {
+    if (cutAt !== undefined)
+      throw new CliError(
+        `the file ends in the middle of line ${cutAt}, its header: it is truncated (a failed copy, a full disk?); ` +
+          'nothing was imported. Import a complete export.',
+        EXIT.findings,
+      );
     if (preamble.some((l) => l.startsWith('> '))) throw npmBannerError(preamble);
     throw new CliError('empty input: not an export (no header line); nothing was imported');
   }
 
-  // A file cut short (a failed copy, a full disk) ends on a whole line too: the header says how much to expect.
+  // A file cut short (a failed copy, a full disk) may end on a whole line too: the header says how much to expect.
   const missing: string[] = [];
   if (progress.streams !== header.streams)
     missing.push(`${header.streams} stream(s) announced, ${progress.streams} found`);
   if (header.events !== undefined && progress.eventsRead !== header.events)
     missing.push(`${header.events} event(s) announced, ${progress.eventsRead} found`);
   const problems = [...counts.conflict, ...counts['digest mismatch']];
-  const ok = problems.length === 0 && missing.length === 0;
+  const ok = problems.length === 0 && missing.length === 0 && cutAt === undefined;
   if (options.json) {
     printJson(io, {
       ok,
@@ -392,17 +638,22 @@ export async function importCommand(
       alreadyPresent: counts['already present'].length,
       conflicts: counts.conflict,
       digestMismatches: counts['digest mismatch'],
+      withoutEvents: progress.empty,
       streams: progress.streams,
       expectedStreams: header.streams,
       ...(header.events !== undefined
         ? { eventsRead: progress.eventsRead, expectedEvents: header.events }
         : {}),
+      ...(cutAt !== undefined ? { truncatedAtLine: cutAt } : {}),
     });
   } else {
     printTable(
       io,
       ['outcome', 'streams'],
-      (Object.keys(counts) as Outcome[]).map((k) => [k, counts[k].length]),
+      [
+        ...(Object.keys(counts) as Outcome[]).map((k) => [k, counts[k].length]),
+        ...(progress.empty.length > 0 ? [['no events (skipped)', progress.empty.length]] : []),
+      ],
     );
     for (const stream of counts.conflict)
       io.stdout.write(`conflict: ${stream} exists with another history\n`);
@@ -412,11 +663,19 @@ export async function importCommand(
       );
     io.stdout.write(`Imported ${progress.events} event(s).\n`);
   }
-  if (missing.length > 0)
+  const again =
+    'what was appended stays; the import is safe to run again (streams already imported are skipped) — run ' +
+    'it with a complete export.';
+  if (cutAt !== undefined)
+    io.stderr.write(
+      `session-replay: the file ends in the middle of line ${cutAt}: it is truncated (a failed copy, a full ` +
+        `disk?)${missing.length > 0 ? `; ${missing.join('; ')}` : ''}. The ${progress.streams} stream line(s) ` +
+        `before it were processed, line ${cutAt} was not imported; ${again}\n`,
+    );
+  else if (missing.length > 0)
     io.stderr.write(
       `session-replay: the export is truncated or damaged: ${missing.join('; ')}. ` +
-        `The ${progress.streams} stream(s) it holds were processed and what was appended stays; the import ` +
-        'is safe to run again (streams already imported are skipped) — run it with a complete export.\n',
+        `The ${progress.streams} stream(s) it holds were processed and ${again}\n`,
     );
   return ok ? EXIT.ok : EXIT.findings;
 }

@@ -5,16 +5,12 @@ import {
   type ProjectedEvent,
   type ReadModelMismatch,
 } from '@session-engine/read-models';
-import {
-  fromStoredEvent,
-  SESSION_STREAM_PREFIX,
-  type EsdbClientAdapter,
-  type StoredEvent,
-} from '@session-engine/event-store';
+import { SESSION_STREAM_PREFIX, type EsdbClientAdapter, type StoredEvent } from '@session-engine/event-store';
 import { CliError, EXIT } from '../cli-error';
 import type { Connections } from '../connections';
 import { formatValue, printJson, printTable, progressBar, type CliIo, type OutputOptions } from '../io';
 import { diffJson } from '../json-diff';
+import { readStoredEvent, unprocessable, unreadableReason, UnreadableEventError } from '../session-events';
 import { toProjectedEvent } from './log';
 
 export interface VerifyResult {
@@ -87,12 +83,7 @@ export async function verifyReadModels(
   let started = cpu ? cpuMs() : 0;
   const database = await connections.readModelsReadOnly();
   const { client } = await connections.eventStore();
-  const neverProjected = (what: string) =>
-    new CliError(
-      `The read models at ${database.where} have never been projected (${what}), so there is nothing to ` +
-        'verify them against: start the projector (`npm start`, or `npm run start:projector`), let it ' +
-        'catch up, then run verify again.',
-    );
+  const neverProjected = (what: string) => neverProjectedError(database.where, what, 'verify');
   if (!database.schema) throw neverProjected('no read-model tables');
   const stored = await readStoredReadModels(database.db, {
     applicationId: options.application,
@@ -131,6 +122,19 @@ export async function verifyReadModels(
           for (let i = page.length - 1; i >= 0 && page[i].position! > counter.after; i--) counter.count++;
         }
       }
+      // Events after every checkpoint are counted, not folded. One this CLI cannot read (a newer writer's)
+      // is where a projector of this version stops for good: verify cannot vouch for the log (exit 2).
+      if (last > recomputation.upTo) {
+        for (const stored of page) {
+          if (stored.position! <= recomputation.upTo) continue;
+          const reason = unreadableReason(stored.type, stored.metadata, stored.data);
+          if (reason !== undefined)
+            throw new UnreadableEventError(
+              { stream: stored.streamName, revision: stored.revision, position: stored.position },
+              `${reason} (after the read models' checkpoints: a projector of this version stops there)`,
+            );
+        }
+      }
       if (page[0].position! > recomputation.upTo) continue;
       const folded: ProjectedEvent[] = [];
       for (const stored of page) {
@@ -140,11 +144,15 @@ export async function verifyReadModels(
           parseSessionStream(stored.streamName).applicationId !== options.application
         )
           continue;
-        folded.push(toProjectedEvent(fromStoredEvent(stored)));
+        folded.push(toProjectedEvent(readStoredEvent(stored)));
       }
       if (folded.length === 0) continue;
       if (cpu) started = cpuMs();
-      recomputation.applyAll(folded);
+      try {
+        recomputation.applyAll(folded);
+      } catch (error) {
+        throw await unprocessable(client, folded, error);
+      }
       if (cpu) cpu.fold += cpuMs() - started;
       events += folded.length;
       bar.update(events);
@@ -167,8 +175,23 @@ export async function verifyReadModels(
   };
 }
 
+/**
+ * Read models without tables, or a projection without a checkpoint while the log holds session events: never
+ * projected, so there is nothing to verify or rebuild (exit 2) — not an empty success.
+ */
+export function neverProjectedError(where: string, what: string, command: 'verify' | 'rebuild'): CliError {
+  const purpose =
+    command === 'verify'
+      ? 'there is nothing to verify them against'
+      : 'there is nothing to rebuild (a rebuild replaces read models a projector keeps, up to its checkpoints)';
+  return new CliError(
+    `The read models at ${where} have never been projected (${what}), so ${purpose}: start the projector ` +
+      `(\`npm start\`, or \`npm run start:projector\`), let it catch up, then run ${command} again.`,
+  );
+}
+
 /** The log's first session event, if it has one. */
-async function firstSessionEvent(client: EsdbClientAdapter): Promise<StoredEvent | undefined> {
+export async function firstSessionEvent(client: EsdbClientAdapter): Promise<StoredEvent | undefined> {
   for await (const page of client.readAllBatches({ prefixes: [SESSION_STREAM_PREFIX], batchSize: 1 }))
     return page[0];
   return undefined;

@@ -1,5 +1,5 @@
 /** Runs the replay CLI in this process (the same `runCli` that `npm run replay` runs), capturing its output. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { runCli } from '../cli';
@@ -55,4 +55,45 @@ export function replayProcess(env: Record<string, string | undefined>, timeoutMs
         },
       );
     });
+}
+
+export interface ReplayChild {
+  child: ChildProcess;
+  /** Resolves when the process has exited: its exit code (or the signal that ended it) and output. */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+  /** Kills it (SIGKILL) if it still runs, and waits for it: call in a `finally`. */
+  kill(): Promise<void>;
+}
+
+/** Starts `npm run replay`'s entry point in its own process and returns at once (to signal it meanwhile). */
+export function spawnReplay(env: Record<string, string | undefined>, args: string[]): ReplayChild {
+  const child = spawn(
+    process.execPath,
+    ['-r', './tools/register.js', 'apps/replay-cli/src/main.ts', ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const done = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return {
+    child,
+    done,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await done;
+      }
+    },
+  };
 }

@@ -1,0 +1,304 @@
+/**
+ * Reading and folding session events for the replay tooling, with a refusal an operator can act on when an
+ * event cannot be read or folded: one line naming the stream, the revision (and, when known, the log
+ * position) and what is wrong — an event type or schema version a newer writer produced ("upgrade the
+ * CLI"), a stream that does not start with `SessionCreated`, data the domain cannot fold. No stack trace:
+ * it is a fact about the data, not a bug of the CLI.
+ *
+ * Also the check `import` runs on a session stream before appending it (`checkSessionStream`): every event
+ * read, upcast and folded by the domain as `state` and `history` do, shaped by `toCustomerSessionV2` as GET
+ * does, run through the read-model projections' own folds and row builders as the projector does, the
+ * stream name matching the session's application and integration id, and the session id the one the engine
+ * derives from the stream name.
+ */
+import {
+  fromStoredEvent,
+  sessionIdFor,
+  type EsdbClientAdapter,
+  type JsonObject,
+  type RecordedSessionEvent,
+  type StoredEvent,
+} from '@session-engine/event-store';
+import {
+  PROJECTION_NAMES,
+  ReadModelRecomputation,
+  type ProjectedEvent,
+  type ProjectionName,
+} from '@session-engine/read-models';
+import {
+  evolve,
+  SESSION_EVENT_SCHEMA_VERSIONS,
+  toCustomerSessionV2,
+  type CustomerSessionV2,
+  type SessionEventType,
+  type SessionState,
+} from '@session-engine/session-domain';
+import { CliError } from './cli-error';
+
+/** Where an event sits: its stream, its revision, and its position in the log when known. */
+export interface EventPlace {
+  stream: string;
+  revision: bigint | number;
+  position?: bigint;
+}
+
+export function describePlace(place: EventPlace): string {
+  return `${place.stream} revision ${place.revision}${place.position !== undefined ? ` (log position ${place.position})` : ''}`;
+}
+
+/** An event this CLI cannot read or fold: exit 2 with one line, `<stream> revision R (log position P): why`. */
+export class UnreadableEventError extends CliError {
+  constructor(
+    readonly place: EventPlace,
+    readonly reason: string,
+  ) {
+    super(`${describePlace(place)}: ${reason}`);
+  }
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The schema version a reader takes from the metadata (`fromStoredEvent`'s rule: 1 when absent). */
+function storedVersion(metadata: unknown): number {
+  const raw = isPlainObject(metadata) ? metadata.schemaVersion : undefined;
+  return typeof raw === 'number' && Number.isInteger(raw) ? raw : 1;
+}
+
+/** Why the domain cannot read (upcast) a stored session event; `undefined` when it can. */
+export function unreadableReason(type: string, metadata: unknown, data: unknown): string | undefined {
+  if (!Object.hasOwn(SESSION_EVENT_SCHEMA_VERSIONS, type))
+    return `event type "${type}" is not a session event type this CLI knows: written by a newer version of the engine? Upgrade the CLI`;
+  const current = SESSION_EVENT_SCHEMA_VERSIONS[type as SessionEventType];
+  const version = storedVersion(metadata);
+  if (version > current)
+    return `schema version ${version} of ${type} is newer than this CLI reads (1..${current}): upgrade the CLI`;
+  if (version < 1)
+    return `schema version ${version} of ${type} is not a schema version (this CLI reads 1..${current})`;
+  if (!isPlainObject(data)) return `the data of ${type} is not a JSON object`;
+  return undefined;
+}
+
+/** A stored session event, upcast; `UnreadableEventError` (naming it) when this CLI cannot read it. */
+export function readStoredEvent(stored: StoredEvent): RecordedSessionEvent {
+  try {
+    return fromStoredEvent(stored);
+  } catch (error) {
+    const place = { stream: stored.streamName, revision: stored.revision, position: stored.position };
+    throw new UnreadableEventError(
+      place,
+      unreadableReason(stored.type, stored.metadata, stored.data) ?? messageOf(error),
+    );
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A JavaScript error out of a pure function fed with data of the wrong shape (vs. the domain's own refusal). */
+function malformed(error: unknown): boolean {
+  return (
+    error instanceof TypeError ||
+    error instanceof RangeError ||
+    (error instanceof Error && error.message.startsWith('[DecimalError]'))
+  );
+}
+
+function foldReason(type: string, error: unknown): string {
+  return malformed(error)
+    ? `${type} cannot be folded: its data is malformed (${messageOf(error)})`
+    : `${type} cannot be folded: ${messageOf(error)}`;
+}
+
+/**
+ * The domain's fold (`evolve`, as `state` and the API fold a session) one event at a time, each failure an
+ * `UnreadableEventError` naming the event. `lenient`: events before `SessionCreated` are skipped, as the
+ * sessions projection skips a stream it cannot fold (verify and rebuild follow the projections); otherwise
+ * they are refused (`state`, `history`, `import`).
+ */
+export class SessionFold {
+  state: SessionState | null = null;
+  private first = true;
+
+  constructor(
+    readonly stream: string,
+    private readonly lenient = false,
+  ) {}
+
+  apply(recorded: RecordedSessionEvent): SessionState | null {
+    const place = { stream: this.stream, revision: recorded.revision, position: recorded.position };
+    const type = recorded.event.type;
+    const first = this.first;
+    this.first = false;
+    if (this.state === null && type !== 'SessionCreated') {
+      if (this.lenient) return null;
+      throw new UnreadableEventError(
+        place,
+        first && recorded.revision > 0n
+          ? `the stream starts at revision ${recorded.revision} with ${type}: its earlier events, SessionCreated first, ` +
+              'are gone (the stream was truncated or deleted and written again), so it cannot be folded'
+          : `${type} before SessionCreated: a session stream starts with SessionCreated, so this one cannot be folded`,
+      );
+    }
+    try {
+      this.state = evolve(this.state, recorded.event);
+    } catch (error) {
+      throw new UnreadableEventError(place, foldReason(type, error));
+    }
+    return this.state;
+  }
+
+  /** The `CustomerSessionV2` of the state so far (what GET would answer), refusing data it cannot shape. */
+  view(recorded: RecordedSessionEvent): CustomerSessionV2 {
+    try {
+      return toCustomerSessionV2(this.state!);
+    } catch (error) {
+      throw new UnreadableEventError(
+        { stream: this.stream, revision: recorded.revision, position: recorded.position },
+        `the session after ${recorded.event.type} cannot be shown: ${malformed(error) ? 'its data is malformed ' : ''}(${messageOf(error)})`,
+      );
+    }
+  }
+}
+
+/** An event of an exported stream, as import sees it before appending. */
+export interface CheckedEvent {
+  revision: number;
+  id: string;
+  type: string;
+  data: JsonObject;
+  metadata: JsonObject;
+  created?: string;
+}
+
+/** Why import refuses a session stream: the revision of the event at fault, and the reason. */
+export class StreamRefusal extends Error {
+  override readonly name = 'StreamRefusal';
+  constructor(
+    readonly revision: number,
+    readonly reason: string,
+  ) {
+    super(`revision ${revision}: ${reason}`);
+  }
+}
+
+const SESSION_STREAM = /^session-(\d+)-(.+)$/s;
+const EVERY_POSITION: Map<ProjectionName, bigint> = new Map(
+  PROJECTION_NAMES.map((name) => [name, 2n ** 63n]),
+);
+
+/**
+ * The check import runs on a session stream before appending anything of it (see the file's comment);
+ * `StreamRefusal` naming the first event at fault. Returns the session id its `SessionCreated` carries.
+ */
+export function checkSessionStream(stream: string, events: readonly CheckedEvent[]): number {
+  const match = SESSION_STREAM.exec(stream);
+  if (!match) throw new StreamRefusal(0, `${stream} is not a session stream name`);
+  const applicationId = Number(match[1]);
+  const integrationId = match[2];
+  const fold = new SessionFold(stream);
+  const projections = new ReadModelRecomputation(EVERY_POSITION);
+  let sessionId = 0;
+  for (const event of events) {
+    const refuse = (reason: string) => new StreamRefusal(event.revision, reason);
+    const unreadable = unreadableReason(event.type, event.metadata, event.data);
+    if (unreadable) throw refuse(unreadable);
+    const { at, commandId } = event.data;
+    if (typeof at !== 'string' || !Number.isFinite(Date.parse(at)))
+      throw refuse(
+        `${event.type} has no valid time "at" (an ISO-8601 time): ${JSON.stringify(at) ?? 'none'}`,
+      );
+    if (typeof commandId !== 'string') throw refuse(`${event.type} has no commandId`);
+    let recorded: RecordedSessionEvent;
+    try {
+      recorded = fromStoredEvent({
+        id: event.id,
+        streamName: stream,
+        revision: BigInt(event.revision),
+        position: BigInt(event.revision + 1),
+        type: event.type,
+        data: event.data,
+        metadata: event.metadata,
+        created: event.created ?? at,
+      });
+      fold.apply(recorded);
+      fold.view(recorded);
+    } catch (error) {
+      throw refuse(error instanceof UnreadableEventError ? error.reason : messageOf(error));
+    }
+    if (event.revision === 0) {
+      const data = event.data;
+      if (data.applicationId !== applicationId || data.integrationId !== integrationId)
+        throw refuse(
+          `SessionCreated is of application ${JSON.stringify(data.applicationId)}, session ` +
+            `${JSON.stringify(data.integrationId)}, but the stream is ${stream} (application ${applicationId}, ` +
+            `session ${JSON.stringify(integrationId)}): a stream copied or renamed? The engine reads a session ` +
+            'only under the stream name its own events carry',
+        );
+      const expected = sessionIdFor(stream);
+      if (data.sessionId !== expected)
+        throw refuse(
+          `SessionCreated carries the session id ${JSON.stringify(data.sessionId)}, but the engine gives ${stream} ` +
+            `the id ${expected} (derived from the stream name): a copy of another session's stream? Two streams ` +
+            'with one session id stop the projector',
+        );
+      sessionId = expected;
+    }
+    const projected: ProjectedEvent = {
+      streamId: stream,
+      revision: event.revision,
+      position: BigInt(event.revision + 1),
+      event: recorded.event,
+      created: recorded.created,
+    };
+    try {
+      projections.apply(projected);
+    } catch (error) {
+      throw refuse(`the read-model projections cannot process ${event.type}: ${messageOf(error)}`);
+    }
+  }
+  try {
+    projections.expectedRows();
+  } catch (error) {
+    throw new StreamRefusal(
+      events[events.length - 1].revision,
+      `the read-model rows of this session cannot be written: ${messageOf(error)}`,
+    );
+  }
+  return sessionId;
+}
+
+/**
+ * Why the read-model projections (or the database beneath them) failed on `events` (one batch of the log, in
+ * order), for verify and rebuild: the first event of their streams the domain cannot fold (the streams are
+ * read again, up to the batch), else the error itself with the batch's log positions. Never a stack trace.
+ */
+export async function unprocessable(
+  client: EsdbClientAdapter,
+  events: readonly ProjectedEvent[],
+  error: unknown,
+  doing = 'folding',
+): Promise<CliError> {
+  if (error instanceof CliError) return error;
+  const reached = new Map<string, number>();
+  for (const event of events) reached.set(event.streamId, event.revision);
+  for (const [stream, upTo] of reached) {
+    const fold = new SessionFold(stream, true);
+    try {
+      for (const stored of await client.readStream(stream)) {
+        if (stored.revision > BigInt(upTo)) break;
+        const recorded = readStoredEvent(stored);
+        if (fold.apply(recorded)) fold.view(recorded);
+      }
+    } catch (found) {
+      if (found instanceof UnreadableEventError) return found;
+      break; // the store itself failed: report the projections' error
+    }
+  }
+  const first = events[0]?.position;
+  const last = events[events.length - 1]?.position;
+  return new CliError(
+    `${doing} the session events at log positions ${first}..${last} into the read models failed: ${messageOf(error)}`,
+  );
+}
