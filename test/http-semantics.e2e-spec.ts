@@ -490,6 +490,21 @@ describe('pipelined requests', () => {
     expect(replies[5]!.body.customerSession).toEqual(replies[4]!.body.customerSession);
     expect(replies[5]!.body.customerSession.state).toBe('closed');
   });
+
+  it('processes nothing pipelined behind a response that closed the connection (RFC 9112 §9.6)', async () => {
+    // The first request has no Host: 400 with Connection: close. The PUT sent behind it on the same connection
+    // gets no answer, so it must not be applied either (a client would send it again).
+    const behind = `pipe-behind-${Date.now()}`;
+    const put = raw('PUT', sessionUrl(behind), { customerSession: { profileId: 'p' } });
+    const first = raw('PUT', sessionUrl(behind), { customerSession: { profileId: 'q' } }).replace(
+      'Host: x\r\n',
+      '',
+    );
+    const replies = responses(await exchange(first + put));
+    expect(replies.map((reply) => reply.status)).toEqual([400]);
+    expect((await call('GET', sessionUrl(behind))).status).toBe(404);
+    expect(await harness.streamLength(`session-1-${behind}`)).toBe(0);
+  });
 });
 
 describe('header details', () => {

@@ -176,6 +176,9 @@ describe.each(testDatabases())(
         [2, '1e-13', cut],
         [3, '0', cut],
         [4, '0.5', sortKey('0.5')],
+        // Above 1e24 (a cart at the limits): its key had 25 digits where others have 24, so it sorted among them.
+        [5, '1010000000000000000000000', `P1010000000000000000000000${'0'.repeat(12)}`],
+        [6, '999999999999999999999999', sortKey('999999999999999999999999')],
       ];
       for (const [id, total, key] of rows) {
         await sql`insert into sessions (stream_id, id, application_id, integration_id, integration_id_lc, profile_id,
@@ -198,7 +201,7 @@ describe.each(testDatabases())(
         skip: 0,
         sort: { field: 'total', descending: false },
       });
-      expect(sorted.data.map((session) => session.id)).toEqual([3, 2, 1, 4]);
+      expect(sorted.data.map((session) => session.id)).toEqual([3, 2, 1, 4, 6, 5]);
     });
   },
 );

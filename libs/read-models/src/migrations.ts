@@ -211,13 +211,15 @@ export function readModelMigrations(dialect: SqlDialectName): Record<string, Mig
       },
     },
     '0004_exact_total_keys': {
-      // Sort keys used to cut totals at 12 decimal places, so totals closer than 1e-12 tied (and sorted by id).
-      // Keys now keep every place and are unchanged for totals with at most 12: only longer ones are rewritten.
+      // Sort keys used to cut totals at 12 decimal places, so totals closer than 1e-12 tied (and sorted by id),
+      // and sorted totals of 1e24 and more among smaller ones. Keys are unchanged for every other total: only
+      // those rows are rewritten.
       async up(db: Kysely<unknown>) {
         const longer =
           dialect === 'postgres'
-            ? sql`scale(total) > 12`
-            : sql`total like '%e%' or (instr(total, '.') > 0 and length(total) - instr(total, '.') > 12)`;
+            ? sql`scale(total) > 12 or abs(total) >= 1e24`
+            : sql`total like '%e%' or (instr(total, '.') > 0 and length(total) - instr(total, '.') > 12)
+                or abs(cast(total as real)) >= 1e24`;
         const { rows } = await sql<{ stream_id: string; total: string }>`
           select stream_id, cast(total as text) as total from sessions where ${longer}`.execute(db);
         for (let start = 0; start < rows.length; start += 500) {

@@ -57,6 +57,11 @@ const money = fc.oneof(
       '0.00000000000010',
       '-1e-13',
       '5e-324',
+      '999999999999999999999999.5',
+      '1000000000000000000000000',
+      '1010000000000000000000000.25',
+      '10000000000000000000000000',
+      '-1000000000000000000000000',
       '0.1000000000001',
       '0.10000000000009',
     ),
@@ -93,7 +98,7 @@ describe('read-model money agrees with decimal.js', () => {
         expect(normalize(value)).toBe(new Decimal(value).toString());
         expect(Object.is(toNumber(value), new Decimal(value).toNumber())).toBe(true);
         const amount = new Decimal(value);
-        if (amount.decimalPlaces() <= 12 && !amount.isNegative())
+        if (amount.decimalPlaces() <= 12 && !amount.isNegative() && amount.lt('1e24'))
           expect(sortKey(value)).toBe(referenceSortKey(value));
       }),
       params,

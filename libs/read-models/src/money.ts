@@ -45,7 +45,7 @@ export function toNumber(value: Money): number {
   return moneyToNumber(value);
 }
 
-/** Totals stay below 1e24 (prices ≤ 1e15, quantities ≤ 10 000, ≤ 1000 lines and 100 costs each). */
+/** Integer digits of the common key: totals below 1e24 (a cart of 1000 lines at 1e15 each is 1e22). */
 const INTEGER_DIGITS = 24;
 /** Fraction digits always written; an amount with more (down to 1e-340 or so) writes them all. */
 const FRACTION_DIGITS = 12;
@@ -56,10 +56,12 @@ function complement(digits: string): string {
 
 /**
  * A text key whose byte-wise order is the numeric order of the amount, exactly, so PostgreSQL (`collate "C"`)
- * and SQLite sort totals with the same plain `ORDER BY`: the integer part zero-padded to 24 digits, the
+ * and SQLite sort totals with the same plain `ORDER BY`: `P`, the integer part zero-padded to 24 digits, the
  * fraction padded to at least 12 and never cut (a longer fraction sorts after its own prefix, as its value
- * does). Negative amounts get complemented digits and a final `~`, above every digit, so that there a
- * longer fraction sorts first.
+ * does). An integer part longer than 24 digits (possible only at the limits: 1000 lines of 10,000 units at
+ * 1e15 with 100 costs of 1e15 each) gets `Q` and its length in 3 digits first, so it sorts after every `P`
+ * key and by length. Negative amounts (`N`, `M` for the long ones) get complemented digits and a final `~`,
+ * above every digit, so that there a longer fraction sorts first.
  */
 export function sortKey(value: Money): string {
   const plain = fastNormalizeMoney(value) ?? new Decimal(value).toFixed();
@@ -68,6 +70,8 @@ export function sortKey(value: Money): string {
   const point = abs.indexOf('.');
   const integer = point < 0 ? abs : abs.slice(0, point);
   const fraction = point < 0 ? '' : abs.slice(point + 1).replace(/0+$/, '');
-  const digits = `${integer.padStart(INTEGER_DIGITS, '0')}${fraction.padEnd(FRACTION_DIGITS, '0')}`;
-  return negative ? `N${complement(digits)}~` : `P${digits}`;
+  const long = integer.length > INTEGER_DIGITS;
+  const digits = `${long ? String(integer.length).padStart(3, '0') : ''}${integer.padStart(INTEGER_DIGITS, '0')}${fraction.padEnd(FRACTION_DIGITS, '0')}`;
+  if (!negative) return `${long ? 'Q' : 'P'}${digits}`;
+  return `${long ? 'M' : 'N'}${complement(digits)}~`;
 }

@@ -39,18 +39,26 @@ export async function stateCommand(
   }
   const fold = new SessionFold(stream.name);
   let folded: RecordedSessionEvent | undefined;
-  let first: RecordedSessionEvent | undefined;
   for (const stored of stream.stored) {
     if (options.atRevision !== undefined && Number(stored.revision) > options.atRevision) break;
+    // The time is compared as stored (every schema version has `at`), so an event this CLI cannot read after
+    // the instant does not stop the command.
+    if (options.at !== undefined && Date.parse(String(stored.data.at)) > options.at.epochMs) break;
     const recorded = readStoredEvent(stored);
-    first ??= recorded;
-    if (options.at !== undefined && Date.parse(recorded.event.data.at) > options.at.epochMs) break;
     fold.apply(recorded);
     folded = recorded;
   }
   if (folded === undefined) {
+    const first = stream.stored[0]!;
+    // Truncated (`$tb`): the stream no longer starts at revision 0.
+    const start =
+      first.revision === 0n
+        ? `created ${String(first.data.at)}`
+        : `its events start at revision ${first.revision}, ${String(first.data.at)}: the stream was truncated`;
     throw new CliError(
-      `Session "${integrationId}" did not exist yet at ${options.at!.instant} (--at ${options.at!.input}; created ${first!.event.data.at}).`,
+      options.at === undefined
+        ? `Session "${integrationId}" has no revision ${options.atRevision} any more (${start}).`
+        : `Session "${integrationId}" did not exist yet at ${options.at.instant} (--at ${options.at.input}; ${start}).`,
     );
   }
   const state = fold.state!;

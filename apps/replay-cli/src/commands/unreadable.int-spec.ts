@@ -43,6 +43,7 @@ beforeAll(async () => {
 
   const [created] = await system.adapter.readStream('session-1-cart-1');
   const createdAs = (integrationId: string) => ({ ...created.data, integrationId });
+  const later = (time: unknown) => new Date(Date.parse(String(time)) + 1000).toISOString();
   const append = async (stream: string, events: { type: string; data: object; metadata: object }[]) => {
     const outcome = await system.adapter.appendToStream(
       stream,
@@ -57,7 +58,7 @@ beforeAll(async () => {
   ]);
   await append('session-1-unknown', [
     { type: 'SessionCreated', data: createdAs('unknown'), metadata: { schemaVersion: 1 } },
-    { type: 'SomethingNew', data: { at: created.data.at, commandId: 'c2' }, metadata: {} },
+    { type: 'SomethingNew', data: { at: later(created.data.at), commandId: 'c2' }, metadata: {} },
   ]);
   // A stream the domain cannot fold: it does not start with SessionCreated.
   await append('session-1-orphan', [
@@ -104,6 +105,19 @@ describe('history and state', () => {
     const before = await replay(['state', 'unknown', '-a', '1', '--at-revision', '0', '--json']);
     expect(before.code).toBe(0);
     expect(before.json().customerSession).toMatchObject({ integrationId: 'unknown', state: 'open' });
+    // By time, too: the unreadable event's time is read as stored, and it comes after the instant.
+    const [created] = await system.adapter.readStream('session-1-unknown');
+    const atCreation = await replay([
+      'state',
+      'unknown',
+      '-a',
+      '1',
+      '--at',
+      String(created!.data.at),
+      '--json',
+    ]);
+    expect(atCreation.code).toBe(0);
+    expect(atCreation.json().customerSession).toEqual(before.json().customerSession);
   });
 
   it('name a stream that does not start with SessionCreated', async () => {
@@ -125,6 +139,11 @@ describe('a truncated stream', () => {
       'deleted and written again), so it cannot be folded';
     expectOneLine(await replay(['history', 'bench-0', '-a', '1']), line);
     expectOneLine(await replay(['state', 'bench-0', '-a', '1']), line);
+    expectOneLine(
+      await replay(['state', 'bench-0', '-a', '1', '--at-revision', '0']),
+      `Session "bench-0" has no revision 0 any more (its events start at revision 2, ${String(first.data.at)}: ` +
+        'the stream was truncated).',
+    );
     expectOneLine(
       await replay(['digest', 'bench-0', '-a', '1']),
       `${stream} starts at revision 2 (its earlier events were truncated or deleted): a digest covers ` +

@@ -44,23 +44,64 @@ describe('routeOf: the route template a request is logged and measured under', (
 
 describe('inConnectionOrder: pipelined requests run one after the other', () => {
   /** A response as Node hands it over: with its socket, or held back behind the one before it. */
-  const response = (socket: object | null) =>
-    Object.assign(new EventEmitter(), { socket }) as unknown as ServerResponse;
+  const response = (socket: object | null, connection = new EventEmitter()) =>
+    Object.assign(new EventEmitter(), {
+      socket,
+      req: { socket: connection },
+      destroy: jest.fn(),
+    }) as unknown as ServerResponse & {
+      destroy: jest.Mock;
+    };
+  /** What Node's `assignSocket` does once the response before has finished. */
+  const handOver = (res: ServerResponse, socket: object) => {
+    Object.assign(res, { socket });
+    res.emit('socket', socket);
+  };
+  const never = () => {
+    throw new Error('dropped');
+  };
 
   it('runs a request whose response has its socket at once (not pipelined, or first in line)', () => {
     const started: string[] = [];
-    inConnectionOrder(response({}), () => started.push('first'));
+    inConnectionOrder(response({ writable: true }), () => started.push('first'), never);
     expect(started).toEqual(['first']);
   });
 
   it('runs a held-back request only when Node hands its response the socket', () => {
     const started: string[] = [];
     const second = response(null);
-    inConnectionOrder(second, () => started.push('second'));
+    inConnectionOrder(second, () => started.push('second'), never);
     expect(started).toEqual([]);
-    second.emit('socket', {});
+    handOver(second, { writable: true });
     expect(started).toEqual(['second']);
-    second.emit('socket', {});
+    handOver(second, { writable: true });
     expect(started).toEqual(['second']);
+  });
+
+  it('drops a held-back request when the connection closes before its turn', () => {
+    const connection = new EventEmitter();
+    const events: string[] = [];
+    inConnectionOrder(
+      response(null, connection),
+      () => events.push('handled'),
+      () => events.push('dropped'),
+    );
+    connection.emit('close');
+    expect(events).toEqual(['dropped']);
+  });
+
+  it('drops the request after one that closed the connection (the socket it is handed has ended)', () => {
+    const events: string[] = [];
+    const connection = new EventEmitter();
+    const next = response(null, connection);
+    inConnectionOrder(
+      next,
+      () => events.push('handled'),
+      () => events.push('dropped'),
+    );
+    handOver(next, { writable: false });
+    connection.emit('close');
+    expect(events).toEqual(['dropped']);
+    expect(next.destroy).toHaveBeenCalled();
   });
 });

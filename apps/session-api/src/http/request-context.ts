@@ -70,12 +70,26 @@ export function routeOf(url: string): string {
  * requests in order by holding back every response but the first: a held-back response has no socket until the
  * one before it finishes, then gets it (`assignSocket`, which emits 'socket'). So a response with its socket
  * runs at once — every request that is not pipelined, at the cost of one property read — and one without waits
- * for it. If the connection closes first, the socket never comes and the request is never handled: nobody is
- * left to answer, and a command it carried is not applied.
+ * for it. A request is never handled — and a command it carried never applied — when nobody is left to answer
+ * it: the connection closed while it waited (its socket never comes), or the response before it closed the
+ * connection (`Connection: close` after a refusal, RFC 9112 §9.6: no later request on it is processed; Node
+ * still hands the next response the ended socket). Then `dropped` is called, once.
  */
-export function inConnectionOrder(res: ServerResponse, handle: () => void): void {
-  if (res.socket) handle();
-  else res.once('socket', () => handle());
+export function inConnectionOrder(res: ServerResponse, handle: () => void, dropped: () => void): void {
+  const run = () => {
+    if (res.socket?.writable === false) {
+      dropped();
+      res.destroy();
+    } else handle();
+  };
+  if (res.socket) return run();
+  const connection = res.req?.socket;
+  const closed = () => dropped();
+  connection?.once('close', closed);
+  res.once('socket', () => {
+    connection?.off('close', closed);
+    run();
+  });
 }
 
 /** The status a request is logged and measured under when its client left before the response was complete. */
@@ -95,8 +109,12 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
     const incoming = req.headers['x-request-id'];
     req.id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', req.id);
-    // 'close' comes after 'finish' for a response that was sent, and alone for one the client did not wait for.
-    res.on('close', () => {
+    // 'close' comes after 'finish' for a response that was sent, and alone for one the client did not wait for;
+    // a pipelined request dropped before its turn (inConnectionOrder) gets no 'close': it is logged from there.
+    let logged = false;
+    const done = () => {
+      if (logged) return;
+      logged = true;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeOf(req.url ?? '/');
       const aborted = !res.writableFinished;
@@ -111,11 +129,12 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
         ms: Math.round(seconds * 1e4) / 10,
       };
       logger.info(aborted ? { ...line, aborted } : line, 'request');
-    });
+    };
+    res.on('close', done);
     const refusal =
       req.headers.host === undefined || req.headers.expect !== undefined
         ? refusalBeforeTheApplication(req)
         : undefined;
-    inConnectionOrder(res, refusal === undefined ? next : () => refuse(req, res, refusal));
+    inConnectionOrder(res, refusal === undefined ? next : () => refuse(req, res, refusal), done);
   };
 }
