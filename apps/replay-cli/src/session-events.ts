@@ -22,11 +22,13 @@ import {
 import {
   PROJECTION_NAMES,
   ReadModelRecomputation,
+  sessionStreamParts,
   type ProjectedEvent,
   type ProjectionName,
 } from '@session-engine/read-models';
 import {
   evolve,
+  isPlainObject,
   SESSION_EVENT_SCHEMA_VERSIONS,
   toCustomerSessionV2,
   type CustomerSessionV2,
@@ -55,9 +57,6 @@ export class UnreadableEventError extends CliError {
     super(`${describePlace(place)}: ${reason}`);
   }
 }
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The schema version a reader takes from the metadata (`fromStoredEvent`'s rule: 1 when absent). */
 function storedVersion(metadata: unknown): number {
@@ -183,7 +182,6 @@ export class StreamRefusal extends Error {
   }
 }
 
-const SESSION_STREAM = /^session-(\d+)-(.+)$/s;
 const EVERY_POSITION: Map<ProjectionName, bigint> = new Map(
   PROJECTION_NAMES.map((name) => [name, 2n ** 63n]),
 );
@@ -193,10 +191,9 @@ const EVERY_POSITION: Map<ProjectionName, bigint> = new Map(
  * `StreamRefusal` naming the first event at fault. Returns the session id its `SessionCreated` carries.
  */
 export function checkSessionStream(stream: string, events: readonly CheckedEvent[]): number {
-  const match = SESSION_STREAM.exec(stream);
-  if (!match) throw new StreamRefusal(0, `${stream} is not a session stream name`);
-  const applicationId = Number(match[1]);
-  const integrationId = match[2];
+  const name = sessionStreamParts(stream);
+  if (!name) throw new StreamRefusal(0, `${stream} is not a session stream name`);
+  const { applicationId, integrationId } = name;
   const fold = new SessionFold(stream);
   const projections = new ReadModelRecomputation(EVERY_POSITION);
   let sessionId = 0;

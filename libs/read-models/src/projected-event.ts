@@ -23,11 +23,20 @@ export interface SessionStreamName {
 
 const SESSION_STREAM = /^session-(\d+)-(.+)$/s;
 
+/**
+ * Reads `session-{applicationId}-{integrationId}` (the integration id may itself contain dashes); `undefined`
+ * for a name of any other form.
+ */
+export function sessionStreamParts(streamId: string): SessionStreamName | undefined {
+  const match = SESSION_STREAM.exec(streamId);
+  return match ? { applicationId: Number(match[1]), integrationId: match[2] } : undefined;
+}
+
 /** Reads `session-{applicationId}-{integrationId}`; the integration id may itself contain dashes. */
 export function parseSessionStream(streamId: string): SessionStreamName {
-  const match = SESSION_STREAM.exec(streamId);
-  if (!match) throw new Error(`Not a session stream: ${streamId}`);
-  return { applicationId: Number(match[1]), integrationId: match[2] };
+  const parts = sessionStreamParts(streamId);
+  if (!parts) throw new Error(`Not a session stream: ${streamId}`);
+  return parts;
 }
 
 const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z$/;

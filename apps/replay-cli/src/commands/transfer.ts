@@ -19,9 +19,14 @@ import { StreamDeletedError } from '@eventstore/db-client';
 import {
   EventStoreUnavailableError,
   PROFILE_CLAIMED,
+  profileStreamName,
+  sessionStreamName,
   StreamRevisionConflict,
   type EsdbClientAdapter,
+  type ReadStreamOptions,
+  type StoredEvent,
 } from '@session-engine/event-store';
+import { sessionStreamParts } from '@session-engine/read-models';
 import { SESSION_EVENT_SCHEMA_VERSIONS } from '@session-engine/session-domain';
 import { StringDecoder } from 'node:string_decoder';
 import { CliError, EXIT, StdoutClosedError } from '../cli-error';
@@ -53,9 +58,16 @@ export interface ExportedStream {
   events: ExportedEvent[];
 }
 
+const PROFILE_STREAM = /^profile-(\d+)-(.+)$/s;
+
+/** Reads `profile-{applicationId}-{profileId}`; `undefined` for a name of any other form. */
+function profileStreamParts(stream: string): { applicationId: number; profileId: string } | undefined {
+  const match = PROFILE_STREAM.exec(stream);
+  return match ? { applicationId: Number(match[1]), profileId: match[2] } : undefined;
+}
+
 function streamApplication(stream: string): number | undefined {
-  const match = /^(?:session|profile)-(\d+)-/.exec(stream);
-  return match ? Number(match[1]) : undefined;
+  return sessionStreamParts(stream)?.applicationId ?? profileStreamParts(stream)?.applicationId;
 }
 
 /** A stream export leaves out: import could not restore it. */
@@ -72,17 +84,35 @@ export interface LeftOut {
 /** Streams probed at once during export's first pass. */
 const PROBES = 16;
 
-/** Whether a stream can be exported: `undefined` when it reads from revision 0, else why not. */
-async function leftOut(client: EsdbClientAdapter, stream: string): Promise<LeftOut | undefined> {
+/** The stream's events (`options`: as `readStream` takes them), `undefined` when it is tombstoned. */
+async function readUnlessTombstoned(
+  client: EsdbClientAdapter,
+  stream: string,
+  options?: ReadStreamOptions,
+): Promise<StoredEvent[] | undefined> {
   try {
-    const [first] = await client.readStream(stream, { maxCount: 1 });
-    if (first === undefined) return { stream, reason: 'deleted' };
-    if (first.revision > 0n) return { stream, reason: 'truncated', firstRevision: Number(first.revision) };
-    return undefined;
+    return await client.readStream(stream, options);
   } catch (error) {
-    if (error instanceof StreamDeletedError) return { stream, reason: 'tombstoned' };
+    if (error instanceof StreamDeletedError) return undefined;
     throw error;
   }
+}
+
+/**
+ * Whether a stream can be exported, from a read of it from its start (`readUnlessTombstoned`): `undefined`
+ * when it reads from revision 0, else why not.
+ */
+function whyLeftOut(stream: string, read: StoredEvent[] | undefined): LeftOut | undefined {
+  if (read === undefined) return { stream, reason: 'tombstoned' };
+  const [first] = read;
+  if (first === undefined) return { stream, reason: 'deleted' };
+  if (first.revision > 0n) return { stream, reason: 'truncated', firstRevision: Number(first.revision) };
+  return undefined;
+}
+
+/** `whyLeftOut` from the stream's first event alone. */
+async function leftOut(client: EsdbClientAdapter, stream: string): Promise<LeftOut | undefined> {
+  return whyLeftOut(stream, await readUnlessTombstoned(client, stream, { maxCount: 1 }));
 }
 
 function leftOutLine(skip: LeftOut): string {
@@ -154,25 +184,10 @@ export async function exportCommand(
   let written = 0;
   try {
     for (const [index, name] of kept.entries()) {
-      let stored;
-      try {
-        stored = await client.readStream(name);
-      } catch (error) {
-        if (!(error instanceof StreamDeletedError)) throw error;
-        stored = undefined;
-      }
-      if (stored === undefined || stored.length === 0 || stored[0].revision > 0n) {
-        const skip: LeftOut =
-          stored === undefined
-            ? { stream: name, reason: 'tombstoned', meanwhile: true }
-            : stored.length === 0
-              ? { stream: name, reason: 'deleted', meanwhile: true }
-              : {
-                  stream: name,
-                  reason: 'truncated',
-                  firstRevision: Number(stored[0].revision),
-                  meanwhile: true,
-                };
+      const stored = await readUnlessTombstoned(client, name);
+      const late = whyLeftOut(name, stored);
+      if (stored === undefined || late !== undefined) {
+        const skip: LeftOut = { ...late!, meanwhile: true }; // whyLeftOut leaves out every stream not read
         skipped.push(skip);
         if (!options.json) bar.note(leftOutLine(skip));
         continue;
@@ -223,24 +238,44 @@ export interface ExportHeader {
 
 /** The streams export writes, and the event types each may hold (what the engine itself appends). */
 const STREAM_CATEGORIES: {
-  pattern: RegExp;
+  /** The application id of a stream name of this category's form, `undefined` for a name of another form. */
+  applicationOf: (stream: string) => number | undefined;
+  /** The name the engine gives a stream of this category. */
+  name: (applicationId: number, id: string) => string;
   form: string;
   types: readonly string[];
   /** The schema versions readers know, per type (`metadata.schemaVersion`, 1 when absent). */
   versions?: Readonly<Record<string, number>>;
 }[] = [
   {
-    pattern: /^session-([1-9]\d*)-./s,
+    applicationOf: (stream) => sessionStreamParts(stream)?.applicationId,
+    name: sessionStreamName,
     form: 'session-{applicationId}-{integrationId}',
     types: Object.keys(SESSION_EVENT_SCHEMA_VERSIONS),
     versions: SESSION_EVENT_SCHEMA_VERSIONS,
   },
   {
-    pattern: /^profile-([1-9]\d*)-./s,
+    applicationOf: (stream) => profileStreamParts(stream)?.applicationId,
+    name: profileStreamName,
     form: 'profile-{applicationId}-{profileId}',
     types: [PROFILE_CLAIMED],
   },
 ];
+
+/**
+ * Whether `stream` is named as the engine names a stream of `category`: its form, with an application id that
+ * is a positive (safe) integer written without leading zeros (the name starts as the engine's name of a stream
+ * of that application does).
+ */
+function namedByEngine(category: (typeof STREAM_CATEGORIES)[number], stream: string): boolean {
+  const applicationId = category.applicationOf(stream);
+  return (
+    applicationId !== undefined &&
+    Number.isSafeInteger(applicationId) &&
+    applicationId > 0 &&
+    stream.startsWith(category.name(applicationId, ''))
+  );
+}
 
 /** An event id as the store returns it. */
 const EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -298,9 +333,8 @@ export function parseStreamLine(text: string, lineNumber: number): ExportedStrea
   if (typeof line.stream !== 'string' || !Array.isArray(line.events))
     throw new CliError(`line ${lineNumber}: expected {"stream", "events": [...]}`);
   const stream = line.stream;
-  const category = STREAM_CATEGORIES.find((c) => c.pattern.test(stream));
-  const application = category && Number(category.pattern.exec(stream)![1]);
-  if (!category || !Number.isSafeInteger(application))
+  const category = STREAM_CATEGORIES.find((c) => namedByEngine(c, stream));
+  if (!category)
     throw new CliError(
       `line ${lineNumber}: stream "${stream}" is not one an export writes (${STREAM_CATEGORIES.map((c) => c.form).join(' or ')}); nothing of it was appended`,
     );
@@ -484,8 +518,6 @@ const parses = (text: string): boolean => {
   }
 };
 
-const PROFILE_STREAM = /^profile-(\d+)-(.+)$/s;
-
 /**
  * What import checks on a stream line beyond its shape, before appending anything of it: a session stream
  * must be one the engine can process (`checkSessionStream`), its session id not that of another stream of the
@@ -494,11 +526,11 @@ const PROFILE_STREAM = /^profile-(\d+)-(.+)$/s;
 function checkStream(line: ExportedStream, lineNumber: number, sessionIds: Map<number, string>): void {
   const refuse = (reason: string) =>
     new CliError(`line ${lineNumber} (${line.stream}): ${reason}; nothing of this stream was appended`);
-  const profile = PROFILE_STREAM.exec(line.stream);
+  const profile = profileStreamParts(line.stream);
   if (profile) {
     for (const event of line.events) {
       const { applicationId, profileId, sessionIntegrationId } = event.data;
-      if (applicationId !== Number(profile[1]) || profileId !== profile[2])
+      if (applicationId !== profile.applicationId || profileId !== profile.profileId)
         throw refuse(
           `revision ${event.revision}: the claim is of application ${JSON.stringify(applicationId)}, profile ` +
             `${JSON.stringify(profileId)}, but the stream is ${line.stream}: a stream copied or renamed?`,

@@ -7,7 +7,7 @@
 import { createParamDecorator, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { ApiKeys } from '../config/api-keys.provider';
-import { ApiError, ErrorCode } from '../errors/api-error';
+import { ApiError } from '../errors/api-error';
 import { headerCount } from '../http/headers';
 
 export interface IntegrationPrincipal {
@@ -17,11 +17,7 @@ export interface IntegrationPrincipal {
 
 export type AuthenticatedRequest = IncomingMessage & { principal?: IntegrationPrincipal };
 
-/** The challenge of the Integration API's 401 (RFC 9110 §11.6.1). */
-export const INTEGRATION_CHALLENGE = { 'WWW-Authenticate': 'ApiKey-v1' } as const;
-
-const unauthorized = (details: string): ApiError =>
-  new ApiError(401, [{ title: ErrorCode.Unauthorized, details }], undefined, INTEGRATION_CHALLENGE);
+const unauthorized = (details: string): ApiError => ApiError.unauthorized('ApiKey-v1', details);
 
 @Injectable()
 export class IntegrationAuthGuard implements CanActivate {

@@ -25,6 +25,16 @@ export class ApiError extends Error {
   static of(status: number, title: string, details: string, pointer?: string): ApiError {
     return new ApiError(status, [{ title, details, pointer }]);
   }
+
+  /**
+   * 401 UNAUTHORIZED with the challenge of `scheme` (`WWW-Authenticate: ApiKey-v1`): RFC 9110 §11.6.1, a 401
+   * MUST have one.
+   */
+  static unauthorized(scheme: string, details: string): ApiError {
+    return new ApiError(401, [{ title: ErrorCode.Unauthorized, details }], undefined, {
+      'WWW-Authenticate': scheme,
+    });
+  }
 }
 
 /** A domain refusal together with where the command's input sits in the request body. */

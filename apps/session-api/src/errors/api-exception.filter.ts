@@ -130,11 +130,22 @@ export class ApiExceptionFilter implements ExceptionFilter {
       response.destroy();
       return;
     }
-    for (const [name, value] of Object.entries(mapped.headers ?? {})) response.setHeader(name, value);
-    // A refusal before the body was read (401, 404, 405): do not wait for a large body still on the wire.
-    closeIfLargeBodyUnread(http.getRequest<IncomingMessage | undefined>(), response);
-    sendJson(response, mapped.status, toErrorBody(mapped));
+    sendError(http.getRequest<IncomingMessage | undefined>(), response, mapped);
   }
+}
+
+/**
+ * Answers `mapped` (see `mapError`) on `response`: its own headers, then the §5 body. A refusal before the body
+ * was read (401, 404, 405, or one of the server hooks' refusals) does not wait for a large body still on the wire.
+ */
+export function sendError(
+  request: IncomingMessage | undefined,
+  response: ServerResponse,
+  mapped: MappedError,
+): void {
+  for (const [name, value] of Object.entries(mapped.headers ?? {})) response.setHeader(name, value);
+  closeIfLargeBodyUnread(request, response);
+  sendJson(response, mapped.status, toErrorBody(mapped));
 }
 
 export function sendJson(response: ServerResponse, status: number, body: unknown): void {

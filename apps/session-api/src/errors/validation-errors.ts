@@ -9,6 +9,28 @@ import { ApiError, ErrorCode, type ApiErrorEntry } from './api-error';
 /** A JSON Pointer reference token (RFC 6901): `~` as `~0`, `/` as `~1`. */
 export const escapePointer = (segment: string): string => segment.replace(/~/g, '~0').replace(/\//g, '~1');
 
+/**
+ * The entry of an unknown field at `pointer`, as the validation pipe words it (`Unknown field /customerSession/x`),
+ * `reason` (if any) after a colon.
+ */
+export function unknownField(pointer: string, reason?: string): ApiErrorEntry {
+  return {
+    title: ErrorCode.UnknownField,
+    details: `Unknown field ${pointer}${reason === undefined ? '' : `: ${reason}`}`,
+    pointer: pointer || undefined,
+  };
+}
+
+/** 400 with `entries`, the first one's details in its message. */
+export function invalidRequest(entries: ApiErrorEntry[]): ApiError {
+  return new ApiError(400, entries, `Invalid request: ${entries[0]!.details}`);
+}
+
+/** 400 UNKNOWN_FIELD at each of `pointers` (JSON pointers), worded as the validation pipe words them. */
+export function unknownFields(pointers: string[]): ApiError {
+  return invalidRequest(pointers.map((pointer) => unknownField(pointer)));
+}
+
 /** class-validator constraints that check a value's type; a range or length check of a wrong type is noise. */
 const TYPE_CONSTRAINTS = new Set([
   'isInt',
@@ -44,14 +66,13 @@ export function validationEntries(errors: ValidationError[], base = ''): ApiErro
       ([a], [b]) => Number(codeOf(a) !== undefined) - Number(codeOf(b) !== undefined),
     );
     for (const [constraint, message] of constraints) {
+      const entry =
+        constraint === 'whitelistValidation'
+          ? // An unknown field named "" (`?=x`, `{"": 1}`) is at `<base>/`, a pointer of its own.
+            unknownField(error.property === '' ? `${base}/` : pointer)
+          : { title: ErrorCode.InvalidField, details: message, pointer: pointer || undefined };
       const contextCode = codeOf(constraint);
-      const title =
-        contextCode ??
-        (constraint === 'whitelistValidation' ? ErrorCode.UnknownField : ErrorCode.InvalidField);
-      // An unknown field named "" (`?=x`, `{"": 1}`) is at `<base>/`, a pointer of its own.
-      const at = constraint === 'whitelistValidation' && error.property === '' ? `${base}/` : pointer;
-      const details = constraint === 'whitelistValidation' ? `Unknown field ${at}` : message;
-      entries.push({ title, details, pointer: at || undefined });
+      entries.push(contextCode === undefined ? entry : { ...entry, title: contextCode });
     }
     if (error.children?.length && !notAContainer) entries.push(...validationEntries(error.children, pointer));
   }
@@ -62,5 +83,5 @@ export function validationException(errors: ValidationError[]): ApiError {
   const entries = validationEntries(errors);
   if (entries.length === 0)
     entries.push({ title: ErrorCode.InvalidField, details: 'The request body is invalid' });
-  return new ApiError(400, entries, `Invalid request: ${entries[0]!.details}`);
+  return invalidRequest(entries);
 }

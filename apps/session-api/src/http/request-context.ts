@@ -20,10 +20,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ApiError } from '../errors/api-error';
-import { mapError, sendJson, toErrorBody } from '../errors/api-exception.filter';
+import { mapError, sendError } from '../errors/api-exception.filter';
 import type { MetricsService } from '../operations/metrics.service';
 import { refusalBeforeTheApplication } from './server-hooks';
-import { closeIfLargeBodyUnread } from './unread-body';
 
 export interface RequestWithContext extends IncomingMessage {
   id?: string;
@@ -97,10 +96,7 @@ export const CLIENT_CLOSED_REQUEST = 499;
 
 /** Answers `refusal` at once: the application never sees the request, nor reads its body. */
 function refuse(req: IncomingMessage, res: ServerResponse, refusal: ApiError): void {
-  const mapped = mapError(refusal);
-  for (const [name, value] of Object.entries(mapped.headers ?? {})) res.setHeader(name, value);
-  closeIfLargeBodyUnread(req, res);
-  sendJson(res, mapped.status, toErrorBody(mapped));
+  sendError(req, res, mapError(refusal));
 }
 
 export function requestContext(logger: Logger, metrics: MetricsService) {

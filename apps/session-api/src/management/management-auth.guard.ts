@@ -11,11 +11,7 @@ import { ApiError, ErrorCode } from '../errors/api-error';
 import { headerCount } from '../http/headers';
 import { parseApplicationIdParam } from './dto/management-params';
 
-/** The challenge of the Management API's 401 (RFC 9110 §11.6.1). */
-export const MANAGEMENT_CHALLENGE = { 'WWW-Authenticate': 'ManagementKey-v1' } as const;
-
-const unauthorized = (details: string): ApiError =>
-  new ApiError(401, [{ title: ErrorCode.Unauthorized, details }], undefined, MANAGEMENT_CHALLENGE);
+const unauthorized = (details: string): ApiError => ApiError.unauthorized('ManagementKey-v1', details);
 
 @Injectable()
 export class ManagementAuthGuard implements CanActivate {

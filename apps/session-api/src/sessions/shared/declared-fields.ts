@@ -14,8 +14,7 @@
  * ordinary bodies and little on the rest.
  */
 import { getMetadataStorage } from 'class-validator';
-import { ApiError, ErrorCode } from '../../errors/api-error';
-import { escapePointer } from '../../errors/validation-errors';
+import { escapePointer, unknownFields } from '../../errors/validation-errors';
 import { COST_FIELDS, isPlainObject, shapeOf, type DtoType } from './validators';
 
 const declared = new Map<DtoType, ReadonlySet<string>>();
@@ -73,11 +72,5 @@ function collect(type: DtoType, value: unknown, pointer: string, found: string[]
  */
 export function assertDeclaredFields(type: DtoType, body: unknown): void {
   const pointers = undeclaredFields(type, body);
-  if (pointers.length === 0) return;
-  const entries = pointers.map((pointer) => ({
-    title: ErrorCode.UnknownField,
-    details: `Unknown field ${pointer}`,
-    pointer,
-  }));
-  throw new ApiError(400, entries, `Invalid request: ${entries[0]!.details}`);
+  if (pointers.length > 0) throw unknownFields(pointers);
 }

@@ -14,14 +14,9 @@ import {
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsOptional } from 'class-validator';
-import { ApiError, ErrorCode, type ApiErrorEntry } from '../../errors/api-error';
-import { escapePointer } from '../../errors/validation-errors';
+import { escapePointer, invalidRequest, unknownField, unknownFields } from '../../errors/validation-errors';
 
 const pointerOf = (name: string): string => `/${escapePointer(name)}`;
-
-function unknownParameters(entries: ApiErrorEntry[]): ApiError {
-  return new ApiError(400, entries, `Invalid request: ${entries[0]!.details}`);
-}
 
 /**
  * The names of `query` that class-transformer would drop without a word when it builds the DTO: those of
@@ -45,15 +40,7 @@ export class QueryAwareValidationPipe extends ValidationPipe {
     if (metadata.type === 'query' && metadata.data === undefined && typeof value === 'object' && value) {
       const inherited = inheritedNamesIn(value, metadata.metatype);
       if (inherited.length > 0) {
-        return Promise.reject(
-          unknownParameters(
-            inherited.map((name) => ({
-              title: ErrorCode.UnknownField,
-              details: `Unknown field ${pointerOf(name)}`,
-              pointer: pointerOf(name),
-            })),
-          ),
-        );
+        return Promise.reject(unknownFields(inherited.map(pointerOf)));
       }
     }
     return super.transform(value, metadata);
@@ -70,15 +57,10 @@ export class NoQueryParameters implements PipeTransform<Record<string, unknown>>
   transform(query: Record<string, unknown>): Record<string, unknown> {
     const names = Object.keys(query ?? {});
     if (names.length === 0) return query;
-    throw unknownParameters(
-      names.map((name) => {
-        const pointer = pointerOf(name);
-        return {
-          title: ErrorCode.UnknownField,
-          details: `Unknown field ${pointer}${name === 'dry' ? ': this endpoint has no dry run' : ''}`,
-          pointer,
-        };
-      }),
+    throw invalidRequest(
+      names.map((name) =>
+        unknownField(pointerOf(name), name === 'dry' ? 'this endpoint has no dry run' : undefined),
+      ),
     );
   }
 }
