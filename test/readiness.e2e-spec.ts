@@ -137,3 +137,57 @@ describe('GET /health/ready', () => {
     });
   });
 });
+
+describe('commands and reads while the event store cannot be reached', () => {
+  let dataDir: string;
+  let adapter: EsdbClientAdapter;
+  let app: INestApplication | undefined;
+
+  afterAll(async () => {
+    await app?.close();
+    await adapter?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('answer 503 SERVICE_UNAVAILABLE, never a 500 — a create included', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'store-down-e2e-'));
+    adapter = EsdbClientAdapter.connect(`esdb://127.0.0.1:${await closedPort()}?tls=false`);
+    const config = parseConfig({
+      PORT: '0',
+      DATA_DIR: dataDir,
+      INTEGRATION_API_KEYS: 'int-key-down-0001=1',
+      MANAGEMENT_API_KEYS: 'mgmt-key-down-0001=*',
+      LOG_LEVEL: 'silent',
+    });
+    app = await createSessionApi({
+      config,
+      keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
+      store: adapter,
+      logger: pino({ level: 'silent' }),
+    });
+    await app.listen(0, '127.0.0.1');
+    const base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/v2/customer_sessions`;
+    const headers = { authorization: 'ApiKey-v1 int-key-down-0001', 'content-type': 'application/json' };
+    const cases: [string, string, unknown?][] = [
+      ['PUT', '/new-1', { customerSession: { cartItems: [{ sku: 'a', quantity: 1 }] } }],
+      ['PUT', '/new-2?dry=true', { customerSession: {} }],
+      ['POST', '/new-3/cart_items', { cartItems: [{ sku: 'a', quantity: 1 }] }],
+      ['POST', '/new-4/close'],
+      ['GET', '/new-5'],
+    ];
+    for (const [method, path, body] of cases) {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const reply = (await response.json()) as { errors: { title: string }[] };
+      expect({ method, path, status: response.status, code: reply.errors[0]?.title }).toEqual({
+        method,
+        path,
+        status: 503,
+        code: 'SERVICE_UNAVAILABLE',
+      });
+    }
+  });
+});

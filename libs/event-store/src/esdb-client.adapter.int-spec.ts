@@ -6,7 +6,8 @@
  * apps/replay-cli/src/commands/rebuild.int-spec.ts, which stops reading a few events before the log's end.
  */
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
-import { EsdbClientAdapter } from './esdb-client.adapter';
+import { createServer, type AddressInfo } from 'node:net';
+import { EsdbClientAdapter, EventStoreUnavailableError } from './esdb-client.adapter';
 
 let server: TestEventStore;
 
@@ -66,5 +67,34 @@ describe('a read of $all left early', () => {
     for await (const _ of adapter.readAll({ prefixes: ['early-stop-'] })) count++;
     expect(count).toBe(200);
     expect(await closeWithin(adapter)).toBe('closed');
+  });
+});
+
+describe('a server nobody listens on', () => {
+  /** A TCP port nothing listens on (taken, then released). */
+  async function closedPort(): Promise<number> {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    return port;
+  }
+
+  it('every call is EventStoreUnavailableError (the API answers 503), appends included', async () => {
+    // An append reaches the client's batch-append stream, which rejected with grpc-js's raw ServiceError
+    // (code 14): it was neither recognised as "unavailable" nor a 503, and the API answered 500.
+    const adapter = EsdbClientAdapter.connect(`esdb://127.0.0.1:${await closedPort()}?tls=false`);
+    try {
+      const event = { type: 'Noted', data: {}, metadata: {} };
+      await expect(adapter.appendToStream('nowhere-1', [event], 'no_stream')).rejects.toBeInstanceOf(
+        EventStoreUnavailableError,
+      );
+      await expect(adapter.appendToStream('nowhere-1', [event], 3n)).rejects.toBeInstanceOf(
+        EventStoreUnavailableError,
+      );
+      await expect(adapter.readStream('nowhere-1')).rejects.toBeInstanceOf(EventStoreUnavailableError);
+    } finally {
+      await adapter.close();
+    }
   });
 });

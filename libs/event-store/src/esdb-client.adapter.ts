@@ -78,10 +78,18 @@ export class EventStoreUnavailableError extends Error {
   }
 }
 
+/** gRPC status codes UNAVAILABLE (14) and DEADLINE_EXCEEDED (4). */
+const GRPC_UNREACHABLE = new Set([14, 4]);
+
+/**
+ * The client converts most gRPC failures into its own errors, but an append (its batch-append stream) to a
+ * server it cannot reach rejects with grpc-js's raw ServiceError (`code: 14`): both mean "not reachable".
+ */
 const unavailable = (error: unknown): boolean =>
   error instanceof UnavailableError ||
   error instanceof DeadlineExceededError ||
-  error instanceof NotLeaderError;
+  error instanceof NotLeaderError ||
+  (error instanceof Error && GRPC_UNREACHABLE.has((error as { code?: unknown }).code as number));
 
 export interface ReadStreamOptions {
   fromRevision?: bigint;

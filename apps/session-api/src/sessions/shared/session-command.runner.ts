@@ -174,7 +174,8 @@ export class SessionCommandRunner {
         outcome = error.category === 'conflict' ? 'refused' : error.category;
         throw new CommandRefused(error, request.pointerBase);
       }
-      outcome = (error as { code?: string }).code?.toLowerCase() ?? 'error';
+      const code = (error as { code?: unknown }).code;
+      outcome = typeof code === 'string' ? code.toLowerCase() : 'error';
       throw error;
     } finally {
       this.metrics.observeCommand(command.type, outcome, Number(process.hrtime.bigint() - started) / 1e9);
