@@ -251,6 +251,41 @@ function expectErrorResponse(where: string, status: string, response: ResponseOb
   }
 }
 
+describe('the document as a whole', () => {
+  /** Every schema object in the document, with where it is. */
+  const schemas = (): [string, Record<string, unknown>][] => {
+    const found: [string, Record<string, unknown>][] = [];
+    const walk = (node: unknown, at: string) => {
+      if (Array.isArray(node)) node.forEach((item, i) => walk(item, `${at}/${i}`));
+      else if (node !== null && typeof node === 'object') {
+        found.push([at, node as Record<string, unknown>]);
+        for (const [key, value] of Object.entries(node)) walk(value, `${at}/${key}`);
+      }
+    };
+    walk(document, '');
+    return found;
+  };
+
+  it('defines every schema it references (a code generator resolves each $ref)', () => {
+    const dangling = schemas()
+      .filter(([, node]) => typeof node.$ref === 'string')
+      .map(([at, node]) => ({ at, ref: node.$ref as string }))
+      .filter(({ ref }) => !(ref.replace('#/components/schemas/', '') in document.components.schemas));
+    expect(dangling).toEqual([]);
+  });
+
+  it('types every property that has string limits as a string', () => {
+    // A `string | null` field reaches the document as an object unless its type is given.
+    const mistyped = schemas()
+      .filter(
+        ([, node]) =>
+          (node.maxLength !== undefined || node.minLength !== undefined) && node.type !== 'string',
+      )
+      .map(([at, node]) => ({ at, type: node.type }));
+    expect(mistyped).toEqual([]);
+  });
+});
+
 describe('the error schema', () => {
   it('is the body of SPEC §5: message, errors [{title, details, source.pointer}], StatusCode', () => {
     const body = resolve({ $ref: ERROR_SCHEMA_REF });

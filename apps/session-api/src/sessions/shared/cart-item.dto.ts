@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { IsInt, IsNumber, IsOptional, IsString, Length, MaxLength, Min } from 'class-validator';
 import { IgnoredField, IsJsonObject, IsPriceMap, NestedObject } from './validators';
 
@@ -49,6 +49,7 @@ function ComputedFields(fields: Record<string, string>): ClassDecorator {
  * one CartItem model for requests and responses, so a cart read with GET and sent back carries them
  * (`IgnoredField`: no validator runs for them, and the domain takes only the writable fields from an item).
  */
+@ApiExtraModels(PriceDto)
 @ComputedFields(COMPUTED_FIELDS)
 export class CartItemDto {
   @ApiProperty({ minLength: 1, maxLength: 1000, example: 'SKU-1' })
@@ -113,7 +114,7 @@ export class CartItemDto {
   @IsJsonObject()
   attributes?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ type: 'object', additionalProperties: { $ref: '#/components/schemas/PriceDto' } })
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { $ref: getSchemaPath(PriceDto) } })
   @IsOptional()
   @IsPriceMap()
   additionalCosts?: Record<string, PriceDto>;

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   IsArray,
@@ -29,14 +29,15 @@ export const RESPONSE_CONTENT = [
 ] as const;
 
 /** Talon.One `NewCustomerSessionV2`: omitted or `null` keeps the stored value, a present value replaces it. */
+@ApiExtraModels(PriceDto)
 export class NewCustomerSessionV2Dto {
-  @ApiPropertyOptional({ maxLength: 1000, nullable: true, description: '"" = anonymous' })
+  @ApiPropertyOptional({ type: String, maxLength: 1000, nullable: true, description: '"" = anonymous' })
   @IsOptional()
   @IsString()
   @MaxLength(1000)
   profileId?: string | null;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: 1000, nullable: true })
+  @ApiPropertyOptional({ type: String, minLength: 1, maxLength: 1000, nullable: true })
   @IsOptional()
   @IsString()
   @Length(1, 1000)
@@ -59,7 +60,7 @@ export class NewCustomerSessionV2Dto {
   @Length(1, 100, { each: true })
   couponCodes?: string[] | null;
 
-  @ApiPropertyOptional({ maxLength: 100, nullable: true, description: '"" discards' })
+  @ApiPropertyOptional({ type: String, maxLength: 100, nullable: true, description: '"" discards' })
   @IsOptional()
   @IsString()
   @MaxLength(100)
@@ -100,7 +101,7 @@ export class NewCustomerSessionV2Dto {
 
   @ApiPropertyOptional({
     type: 'object',
-    additionalProperties: { $ref: '#/components/schemas/PriceDto' },
+    additionalProperties: { $ref: getSchemaPath(PriceDto) },
     nullable: true,
   })
   @IsOptional()
