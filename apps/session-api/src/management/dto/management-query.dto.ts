@@ -1,5 +1,6 @@
 import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
 import { INSTANT_FORMS, parseInstant } from '@session-engine/read-models';
+import { BOOLEAN_QUERY_PATTERN } from '../../sessions/shared/query.dto';
 import { IsIn, IsOptional, IsString, Length, Matches, ValidateBy } from 'class-validator';
 
 const UINT64_MAX = 18446744073709551615n;
@@ -89,7 +90,8 @@ export class ListSessionsQueryDto extends MinPositionQueryDto {
     description:
       '`true`: text filters match case-insensitive substrings (at least 3 characters); `false` (default): exact. ' +
       'Any letter case',
-    enum: ['true', 'false'],
+    type: String,
+    pattern: BOOLEAN_QUERY_PATTERN,
   })
   @IsOptional()
   @Matches(/^(?:true|false)$/i, { message: 'partialMatch must be true or false' })

@@ -25,11 +25,13 @@ export const IF_MATCH_HEADER = {
     '"<revision>" from a previous ETag, a list of them (any one may match), or * (the session exists); ' +
     'strong comparison: W/ tags never match',
 };
-/** PUT's create-only precondition (every command takes it; only a create has a use for it). */
+/** The create-only precondition: every command takes it, a PUT that creates has a use for it. */
 export const IF_NONE_MATCH_HEADER = {
   name: 'If-None-Match',
   required: false,
-  description: '* only: create the session only if it does not exist yet (412 when it does)',
+  description:
+    '* only: run only if the session does not exist yet (412 when it does) — a PUT that creates and never ' +
+    'overwrites; entity tags, or If-Match as well, are 400 INVALID_HEADER',
 };
 export const IDEMPOTENCY_KEY_HEADER = {
   name: 'Idempotency-Key',

@@ -74,9 +74,13 @@ const lowerCaseBoolean = () =>
   Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value));
 
 /** UpdateSession and ReturnItems: `dry=true` evaluates and answers, storing nothing. */
+/** `true` or `false` in any letter case, as an OpenAPI pattern (JSON Schema patterns take no `i` flag). */
+export const BOOLEAN_QUERY_PATTERN = '^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$';
+
 export class DryRunQueryDto {
   @ApiPropertyOptional({
-    enum: ['true', 'false'],
+    type: String,
+    pattern: BOOLEAN_QUERY_PATTERN,
     description:
       'true: evaluate and return the would-be result, store nothing. Any letter case (True, FALSE) is accepted',
   })

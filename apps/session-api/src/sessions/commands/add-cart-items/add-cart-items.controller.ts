@@ -21,6 +21,7 @@ import {
   commandRequest,
   IDEMPOTENCY_KEY_HEADER,
   IF_MATCH_HEADER,
+  IF_NONE_MATCH_HEADER,
   SESSION_ROUTE,
   validatedBody,
 } from '../../shared/command-request';
@@ -45,6 +46,7 @@ export class AddCartItemsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Append cart items to an existing session' })
   @ApiHeader(IF_MATCH_HEADER)
+  @ApiHeader(IF_NONE_MATCH_HEADER)
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOkResponse({
     description: 'The session with the items appended to its cart',

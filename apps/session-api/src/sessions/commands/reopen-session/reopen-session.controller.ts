@@ -13,6 +13,7 @@ import {
   commandRequest,
   IDEMPOTENCY_KEY_HEADER,
   IF_MATCH_HEADER,
+  IF_NONE_MATCH_HEADER,
   SESSION_ROUTE,
 } from '../../shared/command-request';
 import { NoQueryParameters } from '../../shared/query.dto';
@@ -36,6 +37,7 @@ export class ReopenSessionController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Reopen a closed session (closed → open)' })
   @ApiHeader(IF_MATCH_HEADER)
+  @ApiHeader(IF_NONE_MATCH_HEADER)
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOkResponse({
     description: 'The reopened session (open again)',

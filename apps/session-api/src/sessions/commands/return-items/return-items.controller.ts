@@ -21,6 +21,7 @@ import {
   commandRequest,
   IDEMPOTENCY_KEY_HEADER,
   IF_MATCH_HEADER,
+  IF_NONE_MATCH_HEADER,
   SESSION_ROUTE,
   validatedBody,
 } from '../../shared/command-request';
@@ -46,6 +47,7 @@ export class ReturnItemsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Return cart items of a closed or partially returned session' })
   @ApiHeader(IF_MATCH_HEADER)
+  @ApiHeader(IF_NONE_MATCH_HEADER)
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOkResponse({
     description:
