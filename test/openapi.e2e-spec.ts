@@ -15,6 +15,7 @@ import {
   MANAGEMENT_KEY,
   sessionUrl,
   type CallOptions,
+  type Reply,
 } from './support/harness';
 
 jest.setTimeout(60_000);
@@ -25,6 +26,7 @@ interface Schema {
   enum?: unknown[];
   allOf?: Schema[];
   properties?: Record<string, Schema>;
+  additionalProperties?: boolean | Schema;
   required?: string[];
   items?: Schema;
   minItems?: number;
@@ -93,6 +95,12 @@ function problems(value: unknown, schema: Schema, at = ''): string[] {
     case 'integer':
       if (!Number.isInteger(value)) found.push(`${where}: not an integer`);
       break;
+    case 'number':
+      if (typeof value !== 'number') found.push(`${where}: not a number`);
+      break;
+    case 'boolean':
+      if (typeof value !== 'boolean') found.push(`${where}: not a boolean`);
+      break;
     case 'array':
       if (!Array.isArray(value)) found.push(`${where}: not an array`);
       else {
@@ -109,8 +117,10 @@ function problems(value: unknown, schema: Schema, at = ''): string[] {
       for (const name of s.required ?? []) if (!(name in record)) found.push(`${at}/${name}: missing`);
       for (const [name, member] of Object.entries(record)) {
         const property = s.properties?.[name];
-        if (property === undefined) found.push(`${at}/${name}: not documented`);
-        else found.push(...problems(member, property, `${at}/${name}`));
+        const extra = s.additionalProperties;
+        if (property !== undefined) found.push(...problems(member, property, `${at}/${name}`));
+        else if (typeof extra === 'object') found.push(...problems(member, extra, `${at}/${name}`));
+        else if (extra !== true) found.push(`${at}/${name}: not documented`);
       }
       break;
     }
@@ -383,6 +393,79 @@ describe.each(integration)('$name ($method $route)', (row) => {
     expect(ok.description?.length).toBeGreaterThan(10);
     expect(Object.keys(ok.headers ?? {}).sort()).toEqual([...row.headers].sort());
     for (const header of Object.values(ok.headers ?? {})) expect(header.description).toBeTruthy();
+  });
+});
+
+describe('the 200 bodies the API really sends', () => {
+  /** The documented schema of an operation's 200. */
+  const okSchema = (route: string, method: string): Schema =>
+    operation(route, method).responses['200']!.content!['application/json']!.schema!;
+
+  it('match their documented schema field by field: every command and GET', async () => {
+    const id = sid('shapes');
+    const item = {
+      sku: 'S-1',
+      name: 'Shirt',
+      category: 'tops',
+      quantity: 2,
+      price: 19.99,
+      product: { name: 'Shirt' },
+      weight: 0.2,
+      attributes: { colour: 'blue' },
+      additionalCosts: { wrapping: { price: 0.5 } },
+    };
+    const checks: [string, string, Reply][] = [];
+    const send = async (route: string, method: string, path: string, options: CallOptions = {}) => {
+      const reply = await call(method.toUpperCase(), path, options);
+      expect({ path, status: reply.status }).toEqual({ path, status: 200 });
+      checks.push([route, method, reply]);
+      return reply;
+    };
+    await send(SESSION, 'put', `${sessionUrl(id)}?dry=true`, {
+      body: { customerSession: { evaluableCampaignIds: [7], cartItems: [item] } },
+    });
+    await send(SESSION, 'put', sessionUrl(id), {
+      body: {
+        customerSession: {
+          profileId: `shapes-${run}`,
+          storeIntegrationId: 'store-1',
+          couponCodes: ['C1'],
+          referralCode: 'R1',
+          loyaltyCards: ['L1'],
+          identifiers: ['I1'],
+          attributes: { channel: 'web' },
+          additionalCosts: { shipping: { price: 4.95 } },
+          cartItems: [item, { sku: 'S-2', quantity: 1 }],
+        },
+      },
+    });
+    await send(`${SESSION}/cart_items`, 'post', sessionUrl(id, '/cart_items'), {
+      body: { cartItems: [{ sku: 'S-3', quantity: 1, price: 1 }] },
+    });
+    await send(`${SESSION}/close`, 'post', sessionUrl(id, '/close'));
+    await send(`${SESSION}/returns`, 'post', sessionUrl(id, '/returns'), {
+      body: { return: { returnedCartItems: [{ position: 0, quantity: 1 }] } },
+    });
+    await send(`${SESSION}/returns`, 'post', sessionUrl(id, '/returns'), {
+      body: { return: { returnedCartItems: [{ sku: 'S-3' }] } },
+    });
+    await send(SESSION, 'get', sessionUrl(id));
+    // The management reads answer with the same CUSTOMER_SESSION_SCHEMA (management-api.e2e-spec.ts checks
+    // that their sessions equal GET's); this harness runs no projector.
+    await send(`${SESSION}/cancel`, 'post', sessionUrl(id, '/cancel'));
+    for (const [route, method, reply] of checks) {
+      expect({ route, method, problems: problems(reply.body, okSchema(route, method)) }).toEqual({
+        route,
+        method,
+        problems: [],
+      });
+    }
+    // The schema is not empty: a field the view does not have, or one of the wrong type, is found.
+    const session = { ...(checks[1]![2].body.customerSession as object), colour: 'red', total: '60.07' };
+    expect(problems({ customerSession: session, effects: [] }, okSchema(SESSION, 'get'))).toEqual([
+      '/customerSession/total: not a number',
+      '/customerSession/colour: not documented',
+    ]);
   });
 });
 

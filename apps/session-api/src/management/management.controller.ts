@@ -2,6 +2,8 @@ import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { instantBound, type SessionListQuery } from '@session-engine/read-models';
+import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import { CUSTOMER_SESSION_SCHEMA } from '../sessions/shared/customer-session.schema';
 import { ApiError, ErrorCode, ManagementErrorCode } from '../errors/api-error';
 import {
   ApiErrorResponses,
@@ -52,14 +54,10 @@ const badRequest = (description: string, ...codes: ErrorTitle[]): ErrorResponseD
     [ErrorCode.LimitExceeded]: { details: `The range spans at most ${MAX_RANGE_DAYS} days`, pointer: '/to' },
   },
 });
-const ok = (description: string, schema: Record<string, unknown>) =>
+const ok = (description: string, schema: SchemaObject) =>
   ApiOkResponse({ description, schema, headers: RESPONSE_HEADERS.requestId });
 
-const SESSION = {
-  type: 'object',
-  description: 'CustomerSessionV2, cart items included',
-  additionalProperties: true,
-};
+const SESSION = CUSTOMER_SESSION_SCHEMA;
 const dataOf = (properties: Record<string, { type: string }>) => ({
   type: 'object',
   properties: {

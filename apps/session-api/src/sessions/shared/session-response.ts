@@ -1,5 +1,5 @@
 /** Response bodies of SPEC §4 (Talon.One's `IntegrationStateV2` subset we produce). */
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, type ApiPropertyOptions } from '@nestjs/swagger';
 import type { CommandResult } from '@session-engine/event-store';
 import {
   returnsOf,
@@ -10,10 +10,11 @@ import {
   type SessionState,
 } from '@session-engine/session-domain';
 import type { ServerResponse } from 'node:http';
+import { CUSTOMER_SESSION_SCHEMA, RETURN_RECORD_SCHEMA } from './customer-session.schema';
 import type { CommandReply } from './session-command.runner';
 
 export class CustomerSessionResponse {
-  @ApiProperty({ description: 'CustomerSessionV2', type: 'object', additionalProperties: true })
+  @ApiProperty(CUSTOMER_SESSION_SCHEMA as ApiPropertyOptions)
   customerSession: CustomerSessionV2;
   @ApiProperty({ type: [Object], example: [] })
   effects: unknown[];
@@ -27,9 +28,13 @@ export class IntegrationStateResponse extends CustomerSessionResponse {
 }
 
 export class ReturnResponse extends IntegrationStateResponse {
-  @ApiProperty({ type: 'object', additionalProperties: true })
+  @ApiProperty(RETURN_RECORD_SCHEMA as ApiPropertyOptions)
   return: ReturnRecord;
-  @ApiProperty({ type: [Object] })
+  @ApiProperty({
+    type: 'array',
+    items: RETURN_RECORD_SCHEMA,
+    description: 'The earlier returns, oldest first',
+  })
   previousReturns: ReturnRecord[];
 }
 
