@@ -284,6 +284,22 @@ describe('the document as a whole', () => {
     expect(dangling).toEqual([]);
   });
 
+  it('types the whole numbers the API requires as integers', () => {
+    const property = (schema: string, name: string) =>
+      document.components.schemas[schema]!.properties![name]!;
+    expect({
+      quantity: property('CartItemDto', 'quantity').type,
+      returnPosition: property('ReturnedCartItemDto', 'position').type,
+      returnQuantity: property('ReturnedCartItemDto', 'quantity').type,
+      campaignIds: property('NewCustomerSessionV2Dto', 'evaluableCampaignIds').items?.type,
+    }).toEqual({
+      quantity: 'integer',
+      returnPosition: 'integer',
+      returnQuantity: 'integer',
+      campaignIds: 'integer',
+    });
+  });
+
   it('types every property that has string limits as a string', () => {
     // A `string | null` field reaches the document as an object unless its type is given.
     const mistyped = schemas()

@@ -57,7 +57,7 @@ export class CartItemDto {
   @Length(1, 1000)
   sku: string;
 
-  @ApiProperty({ minimum: 1, example: 1 })
+  @ApiProperty({ type: 'integer', minimum: 1, example: 1 })
   @IsInt()
   @Min(1)
   quantity: number;

@@ -14,6 +14,7 @@ import { IsOptionalNotNull, NestedObject } from '../../shared/validators';
 
 export class ReturnedCartItemDto {
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 0,
     description: 'Cart line; wins over sku. One of position or sku is required',
   })
@@ -33,7 +34,7 @@ export class ReturnedCartItemDto {
   @Length(1, 1000)
   sku?: string;
 
-  @ApiPropertyOptional({ minimum: 1, description: 'Omitted: the whole remaining quantity' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, description: 'Omitted: the whole remaining quantity' })
   @IsOptionalNotNull()
   @IsInt()
   @Min(1)

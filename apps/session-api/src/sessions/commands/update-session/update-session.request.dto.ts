@@ -44,7 +44,8 @@ export class NewCustomerSessionV2Dto {
   storeIntegrationId?: string | null;
 
   @ApiPropertyOptional({
-    type: [Number],
+    type: 'array',
+    items: { type: 'integer' },
     nullable: true,
     description: 'Echoed with dry=true only; never stored',
   })
