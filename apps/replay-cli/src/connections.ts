@@ -4,6 +4,7 @@
  */
 import { EsdbClientAdapter, SessionEventStore } from '@session-engine/event-store';
 import {
+  ignoreIdleConnectionErrors,
   openReadModelDatabase,
   readModelLocation,
   type ReadModelDatabase,
@@ -122,6 +123,7 @@ export class Connections {
       try {
         if (databaseUrl) {
           const pool = new Pool({ connectionString: databaseUrl, max: 2 });
+          ignoreIdleConnectionErrors(pool);
           const db = new Kysely<ReadModelTables>({
             dialect: new PostgresDialect({
               pool,

@@ -6,7 +6,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
+import { Client } from 'pg';
 import { openReadModelDatabase, readModelLocation } from './database';
+import { postgresTestDatabase, TEST_DATABASE_URL } from './testing/test-databases';
 
 describe('opening read models that cannot be opened', () => {
   it('given a PostgreSQL port nothing listens on, names host, port and database, not the password', async () => {
@@ -42,5 +45,33 @@ describe('opening read models that cannot be opened', () => {
     expect(readModelLocation({ databaseUrl: 'postgres://db.internal/sessions' })).toBe(
       'DATABASE_URL, PostgreSQL at db.internal:5432/sessions',
     );
+  });
+});
+
+describe('a PostgreSQL connection that ends while idle', () => {
+  it('does not end the process: the pool drops it and the next query opens a new one', async () => {
+    // The server restarted, failed over, or an administrator ended the connection. Without a listener for the
+    // pool's 'error' event this was an uncaught exception: the API, the projector and `npm start` died.
+    const database = postgresTestDatabase();
+    const opened = await database.open();
+    const admin = new Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      const pid = async () =>
+        Number((await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(opened.db)).rows[0]!.pid);
+      const before = await pid();
+      await admin.query('select pg_terminate_backend($1)', [before]);
+      const deadline = Date.now() + 10_000;
+      let after = before;
+      while (after === before && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        after = await pid().catch(() => before); // a query on the dying connection may fail once
+      }
+      expect(after).not.toBe(before);
+    } finally {
+      await admin.end();
+      await opened.close();
+      await database.drop();
+    }
   });
 });

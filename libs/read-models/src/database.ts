@@ -186,6 +186,17 @@ export async function openReadModelDatabase(options: ReadModelDatabaseOptions): 
   }
 }
 
+/**
+ * A pooled connection that fails while idle (the server restarted or failed over, an administrator ended it,
+ * the network dropped it) is an `'error'` event on the pool, and an EventEmitter's unhandled `'error'` ends
+ * the process: the API, the projector and, under `npm start`, the embedded store with them. The pool has
+ * already dropped that connection; the next query opens a new one, or fails where its caller handles it (503,
+ * the projector's retry). So the event needs no more than a listener.
+ */
+export function ignoreIdleConnectionErrors(pool: Pool): void {
+  pool.on('error', () => undefined);
+}
+
 async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabase> {
   let database: ReadModelDatabase;
   let migrationSchema: string | undefined;
@@ -198,6 +209,7 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
       max: options.maxConnections ?? 5,
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     });
+    ignoreIdleConnectionErrors(pool);
     const db = new Kysely<ReadModelTables>({ dialect: new PostgresDialect({ pool }) });
     try {
       if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
