@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { Client } from 'pg';
-import { openReadModelDatabase, readModelLocation } from './database';
+import { openReadModelDatabase, readModelLocation, readModelsUnavailable } from './database';
 import { postgresTestDatabase, TEST_DATABASE_URL } from './testing/test-databases';
 
 describe('opening read models that cannot be opened', () => {
@@ -72,6 +72,39 @@ describe('a PostgreSQL connection that ends while idle', () => {
       await admin.end();
       await opened.close();
       await database.drop();
+    }
+  });
+});
+
+describe('a PostgreSQL database that refuses connections', () => {
+  it('fails queries with an error readModelsUnavailable recognises (the API answers 503, not 500)', async () => {
+    const name = `rm_refusing_${Date.now()}`;
+    const admin = new Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    const url = new URL(TEST_DATABASE_URL);
+    url.pathname = `/${name}`;
+    const opened = await openReadModelDatabase({ databaseUrl: url.toString(), dataDir: tmpdir() });
+    try {
+      await sql`select 1`.execute(opened.db);
+      await admin.query(`alter database ${name} allow_connections false`);
+      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
+      let failure: unknown;
+      const deadline = Date.now() + 10_000;
+      while (failure === undefined && Date.now() < deadline) {
+        failure = await sql`select 1`.execute(opened.db).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      }
+      expect(failure).toBeInstanceOf(Error);
+      expect(readModelsUnavailable(failure)).toBe(true);
+      expect(readModelsUnavailable(new Error('syntax error at or near "selec"'))).toBe(false);
+    } finally {
+      await opened.close();
+      await admin.query(`alter database ${name} allow_connections true`).catch(() => undefined);
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
     }
   });
 });

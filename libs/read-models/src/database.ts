@@ -193,6 +193,33 @@ export async function openReadModelDatabase(options: ReadModelDatabaseOptions): 
  * already dropped that connection; the next query opens a new one, or fails where its caller handles it (503,
  * the projector's retry). So the event needs no more than a listener.
  */
+/** Node's network errors, and PostgreSQL's SQLSTATEs, that mean the server cannot be used now (not a bad query). */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+const UNAVAILABLE_STATES = new Set([
+  '57P01', // admin_shutdown (pg_terminate_backend, a fast shutdown)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, shutting down, recovering)
+  '53300', // too_many_connections
+  '55000', // object_not_in_prerequisite_state: the database does not accept connections now
+]);
+
+/**
+ * Whether a read-model query failed because the database cannot be reached or used right now — the server is
+ * down, restarting or refusing connections, the connection was cut, SQLite is locked by another writer — so
+ * the caller answers 503 and the client retries, rather than a 500 for what is no bug.
+ */
+export function readModelsUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return /^Connection terminated/.test(error.message);
+  return (
+    NETWORK_CODES.has(code) ||
+    UNAVAILABLE_STATES.has(code) ||
+    code.startsWith('08') || // connection_exception
+    code === 'SQLITE_BUSY'
+  );
+}
+
 export function ignoreIdleConnectionErrors(pool: Pool): void {
   pool.on('error', () => undefined);
 }

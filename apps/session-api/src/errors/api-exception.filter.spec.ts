@@ -29,6 +29,16 @@ describe('mapError', () => {
     [new ConcurrentUpdateError('session-1-a', 10), 409, 'CONCURRENT_UPDATE'],
     [new AppendTooLargeError('session-1-a', 1_048_576), 413, 'LIMIT_EXCEEDED'],
     [new EventStoreUnavailableError(new Error('down')), 503, 'SERVICE_UNAVAILABLE'],
+    // The read-model database: refused, cut, shutting down, locked (what the pg and SQLite drivers throw).
+    [
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      503,
+      'SERVICE_UNAVAILABLE',
+    ],
+    [Object.assign(new Error('terminating connection'), { code: '57P01' }), 503, 'SERVICE_UNAVAILABLE'],
+    [new Error('Connection terminated unexpectedly'), 503, 'SERVICE_UNAVAILABLE'],
+    [Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }), 503, 'SERVICE_UNAVAILABLE'],
+    [Object.assign(new Error('syntax error'), { code: '42601' }), 500, 'INTERNAL_ERROR'],
     [ApiError.of(422, 'IDEMPOTENCY_KEY_REUSED', 'reused'), 422, 'IDEMPOTENCY_KEY_REUSED'],
     [new NotFoundException('Cannot GET /x'), 404, 'NOT_FOUND'],
   ])('maps %p to %i %s', (error, status, code) => {

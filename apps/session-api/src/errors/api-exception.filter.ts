@@ -12,6 +12,7 @@ import {
   PreconditionFailedError,
 } from '@session-engine/event-store';
 import { DomainError, type DomainErrorCategory } from '@session-engine/session-domain';
+import { readModelsUnavailable } from '@session-engine/read-models';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { closeIfLargeBodyUnread } from '../http/unread-body';
@@ -64,6 +65,14 @@ export function mapError(error: unknown): MappedError {
       503,
       ErrorCode.ServiceUnavailable,
       'The event store is not reachable; retry later',
+      undefined,
+    );
+  }
+  if (readModelsUnavailable(error)) {
+    return single(
+      503,
+      ErrorCode.ServiceUnavailable,
+      'The read-model database is not reachable; retry later',
       undefined,
     );
   }
