@@ -194,7 +194,14 @@ export async function openReadModelDatabase(options: ReadModelDatabaseOptions): 
  * the projector's retry). So the event needs no more than a listener.
  */
 /** Node's network errors, and PostgreSQL's SQLSTATEs, that mean the server cannot be used now (not a bad query). */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+]);
 const UNAVAILABLE_STATES = new Set([
   '57P01', // admin_shutdown (pg_terminate_backend, a fast shutdown)
   '57P02', // crash_shutdown
