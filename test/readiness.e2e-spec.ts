@@ -5,12 +5,13 @@
  */
 import type { INestApplication } from '@nestjs/common';
 import { EsdbClientAdapter } from '@session-engine/event-store';
+import { closedPort } from '@session-engine/testing';
 import type { ReadModelDatabase, ReadModelTables } from '@session-engine/read-models';
 import { TEST_DATABASE_URL } from '@session-engine/read-models/testing/test-databases';
 import { Kysely, PostgresDialect } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Pool } from 'pg';
@@ -23,15 +24,6 @@ import { parseConfig } from '../apps/session-api/src/config/config';
 import type { ManagementDependencies } from '../apps/session-api/src/management/management.module';
 
 jest.setTimeout(60_000);
-
-/** A TCP port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('GET /health/ready', () => {
   let dataDir: string;

@@ -197,6 +197,7 @@ export function checkSessionStream(stream: string, events: readonly CheckedEvent
   const fold = new SessionFold(stream);
   const projections = new ReadModelRecomputation(EVERY_POSITION);
   let sessionId = 0;
+  const folded: RecordedSessionEvent[] = [];
   for (const event of events) {
     const refuse = (reason: string) => new StreamRefusal(event.revision, reason);
     const unreadable = unreadableReason(event.type, event.metadata, event.data);
@@ -220,7 +221,7 @@ export function checkSessionStream(stream: string, events: readonly CheckedEvent
         created: event.created ?? at,
       });
       fold.apply(recorded);
-      fold.view(recorded);
+      folded.push(recorded);
     } catch (error) {
       throw refuse(error instanceof UnreadableEventError ? error.reason : messageOf(error));
     }
@@ -255,6 +256,7 @@ export function checkSessionStream(stream: string, events: readonly CheckedEvent
       throw refuse(`the read-model projections cannot process ${event.type}: ${messageOf(error)}`);
     }
   }
+  assertViewable(stream, fold, folded);
   try {
     projections.expectedRows();
   } catch (error) {
@@ -264,6 +266,34 @@ export function checkSessionStream(stream: string, events: readonly CheckedEvent
     );
   }
   return sessionId;
+}
+
+/**
+ * The final state shapes as GET shapes it (`toCustomerSessionV2`). Shaping after every event would cost events ×
+ * cart lines; only when the final state fails is the stream folded again, shaping each step, to name the first
+ * event after which the session cannot be shown.
+ */
+function assertViewable(stream: string, fold: SessionFold, folded: readonly RecordedSessionEvent[]): void {
+  const last = folded[folded.length - 1];
+  if (last === undefined) return;
+  try {
+    fold.view(last);
+    return;
+  } catch {
+    // named below
+  }
+  const again = new SessionFold(stream);
+  for (const recorded of folded) {
+    again.apply(recorded);
+    try {
+      again.view(recorded);
+    } catch (error) {
+      throw new StreamRefusal(
+        Number(recorded.revision),
+        error instanceof UnreadableEventError ? error.reason : messageOf(error),
+      );
+    }
+  }
 }
 
 /**

@@ -5,8 +5,8 @@
  * in full, left unread, never finished) is reproduced end to end by
  * apps/replay-cli/src/commands/rebuild.int-spec.ts, which stops reading a few events before the log's end.
  */
+import { closedPort } from '@session-engine/testing';
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
-import { createServer, type AddressInfo } from 'node:net';
 import { EsdbClientAdapter, EventStoreUnavailableError } from './esdb-client.adapter';
 
 let server: TestEventStore;
@@ -71,15 +71,6 @@ describe('a read of $all left early', () => {
 });
 
 describe('a server nobody listens on', () => {
-  /** A TCP port nothing listens on (taken, then released). */
-  async function closedPort(): Promise<number> {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise((resolve) => probe.close(resolve));
-    return port;
-  }
-
   it('every call is EventStoreUnavailableError (the API answers 503), appends included', async () => {
     // An append reaches the client's batch-append stream, which rejected with grpc-js's raw ServiceError
     // (code 14): it was neither recognised as "unavailable" nor a 503, and the API answered 500.

@@ -61,6 +61,21 @@ async function migrationNames(db: ReadModelDb): Promise<string[]> {
   return rows.rows.map((r) => r.name);
 }
 
+/** `database` opened and migrated up to (not including) the migration named `first…`. */
+async function databaseBefore(database: TestDatabase, first: string): Promise<ReadModelDatabase> {
+  const old = await openReadModelDatabase({ ...database.options(), migrate: false });
+  const previous = Object.fromEntries(
+    Object.entries(readModelMigrations(old.dialect)).filter(([name]) => name < first),
+  );
+  const { error } = await new Migrator({
+    db: old.db,
+    provider: { getMigrations: async () => previous },
+    ...(database.options().schema ? { migrationTableSchema: database.options().schema } : {}),
+  }).migrateToLatest();
+  expect(error).toBeUndefined();
+  return old;
+}
+
 describe.each(testDatabases())(
   'upgrading read models of the previous schema on $name',
   (database: TestDatabase) => {
@@ -86,16 +101,7 @@ describe.each(testDatabases())(
 
     it('keeps every row, answers the same, and takes the longest values afterwards', async () => {
       // A database at `0002_projector_lock`, holding the rows.
-      const old = await openReadModelDatabase({ ...database.options(), migrate: false });
-      const previous = Object.fromEntries(
-        Object.entries(readModelMigrations(old.dialect)).filter(([name]) => name < '0003'),
-      );
-      const { error } = await new Migrator({
-        db: old.db,
-        provider: { getMigrations: async () => previous },
-        ...(database.options().schema ? { migrationTableSchema: database.options().schema } : {}),
-      }).migrateToLatest();
-      expect(error).toBeUndefined();
+      const old = await databaseBefore(database, '0003');
       const rows = await dumpReadModels(ref.db);
       for (const table of TABLES) {
         const all =
@@ -159,16 +165,7 @@ describe.each(testDatabases())(
     });
 
     it('are rewritten by the upgrade, so such totals sort by value instead of tying', async () => {
-      const old = await openReadModelDatabase({ ...database.options(), migrate: false });
-      const previous = Object.fromEntries(
-        Object.entries(readModelMigrations(old.dialect)).filter(([name]) => name < '0004'),
-      );
-      const { error } = await new Migrator({
-        db: old.db,
-        provider: { getMigrations: async () => previous },
-        ...(database.options().schema ? { migrationTableSchema: database.options().schema } : {}),
-      }).migrateToLatest();
-      expect(error).toBeUndefined();
+      const old = await databaseBefore(database, '0004');
       // As the previous version wrote them: every key cut at 12 places, so all three tie at zero.
       const cut = `P${'0'.repeat(36)}`;
       const rows: [number, string, string][] = [
