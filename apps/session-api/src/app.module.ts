@@ -33,6 +33,9 @@ export interface AppDependencies {
 export class AppModule implements NestModule {
   static forRoot(deps: AppDependencies): DynamicModule {
     const metrics = deps.metrics ?? new MetricsService();
+    // What a request does in the event store — load, decide, claim, append, idempotency records — gets a
+    // deadline per call (EVENTSTORE_CALL_TIMEOUT_MS); the readiness probe keeps `deps.store` and its own 2 s.
+    const requestStore = deps.store.withCallTimeout(deps.config.eventStoreCallTimeoutMs);
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot(), ManagementModule.forRoot(deps)],
@@ -46,7 +49,7 @@ export class AppModule implements NestModule {
         {
           provide: SessionCommandHandler,
           useFactory: () => {
-            const handler = new SessionCommandHandler(deps.store, {
+            const handler = new SessionCommandHandler(requestStore, {
               observer: metrics.commandObserver,
               cacheMaxBytes: deps.config.sessionCacheMb * 2 ** 20,
             });
@@ -54,7 +57,7 @@ export class AppModule implements NestModule {
             return handler;
           },
         },
-        { provide: IdempotencyStore, useFactory: () => new IdempotencyStore(deps.store) },
+        { provide: IdempotencyStore, useFactory: () => new IdempotencyStore(requestStore) },
         SessionCommandRunner,
         IntegrationAuthGuard,
         ...SESSION_COMMAND_HANDLERS,

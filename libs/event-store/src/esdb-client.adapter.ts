@@ -72,14 +72,48 @@ export class StreamRevisionConflict extends Error {
 
 /** The server could not be reached or did not answer in time (the API answers 503). */
 export class EventStoreUnavailableError extends Error {
-  override readonly name = 'EventStoreUnavailableError';
-  constructor(override readonly cause: unknown) {
-    super('The event store is not reachable');
+  override readonly name: string = 'EventStoreUnavailableError';
+  constructor(
+    override readonly cause: unknown,
+    message = 'The event store is not reachable',
+  ) {
+    super(message);
+  }
+}
+
+/** What a call that timed out was doing. */
+export type EventStoreOperation = 'read' | 'append' | 'set-metadata';
+
+/**
+ * A call got no answer within its deadline: the client-side one of `withCallTimeout`, or the server's own
+ * (gRPC DEADLINE_EXCEEDED, EventStoreDB's `Timeout`). Unlike a refused connection, its outcome is unknown: the
+ * request may have reached the server, and an append may still be applied — at once, or when a hung server
+ * resumes. Whatever the call settles to later is dropped, never reported.
+ */
+export class EventStoreTimeoutError extends EventStoreUnavailableError {
+  override readonly name: string = 'EventStoreTimeoutError';
+  /**
+   * The API's code for it (as for the library's other refusals): 503 `SERVICE_UNAVAILABLE`. The API's command
+   * metrics label a command that ended so with `outcome="service_unavailable"`.
+   */
+  readonly code = 'SERVICE_UNAVAILABLE';
+  constructor(
+    readonly operation: EventStoreOperation,
+    readonly streamName: string,
+    /** The client-side deadline that passed; undefined when the server reported the timeout. */
+    readonly timeoutMs: number | undefined,
+    cause?: unknown,
+  ) {
+    super(
+      cause,
+      `The event store did not answer a call (${operation}) ${timeoutMs === undefined ? 'in time' : `within ${timeoutMs} ms`}`,
+    );
   }
 }
 
 /** gRPC status codes UNAVAILABLE (14) and DEADLINE_EXCEEDED (4). */
 const GRPC_UNREACHABLE = new Set([14, 4]);
+const GRPC_DEADLINE_EXCEEDED = 4;
 
 /**
  * The client converts most gRPC failures into its own errors, but an append (its batch-append stream) to a
@@ -90,6 +124,45 @@ const unavailable = (error: unknown): boolean =>
   error instanceof DeadlineExceededError ||
   error instanceof NotLeaderError ||
   (error instanceof Error && GRPC_UNREACHABLE.has((error as { code?: unknown }).code as number));
+
+/** The server (or grpc-js, for a per-call gRPC deadline) gave up waiting: the outcome is unknown. */
+const deadlineExceeded = (error: unknown): boolean =>
+  error instanceof DeadlineExceededError ||
+  (error instanceof Error && (error as { code?: unknown }).code === GRPC_DEADLINE_EXCEEDED);
+
+/**
+ * Settles as `work` does, unless `timeoutMs` passes first: then `cancel` runs (to end the call on the client)
+ * and the result is `timedOut()`. Whatever `work` settles to afterwards is dropped — a late success is never
+ * reported as one, a late failure never surfaces (not even as an unhandled rejection).
+ */
+function withinDeadline<T>(
+  work: Promise<T>,
+  timeoutMs: number | undefined,
+  timedOut: () => Error,
+  cancel?: () => unknown,
+): Promise<T> {
+  if (timeoutMs === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(timedOut());
+      try {
+        void Promise.resolve(cancel?.()).catch(() => undefined);
+      } catch {
+        // nothing left to end
+      }
+    }, timeoutMs);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
 
 export interface ReadStreamOptions {
   fromRevision?: bigint;
@@ -154,18 +227,41 @@ function toReadPosition(position: bigint | undefined): ReadPosition {
 }
 
 export class EsdbClientAdapter {
-  private constructor(private readonly client: EventStoreDBClient) {}
+  private constructor(
+    private readonly client: EventStoreDBClient,
+    /** Client-side deadline of each unary call (`withCallTimeout`); none when undefined. */
+    readonly callTimeoutMs?: number,
+  ) {}
 
   static connect(connectionString: string): EsdbClientAdapter {
     return new EsdbClientAdapter(EventStoreDBClient.connectionString(connectionString));
   }
 
+  /**
+   * The same connection, with a client-side deadline of `timeoutMs` on each of its unary calls — `readStream`,
+   * `appendToStream`, `setStreamMaxAge` — for the work done on behalf of a request. Past it the call rejects
+   * with `EventStoreTimeoutError`. Reads of `$all` and subscriptions, which may rightly run for minutes, are not
+   * bounded, and `isReachable` keeps its own deadline. Closing either adapter closes the connection.
+   *
+   * The client leaves reads without a deadline (it overrides a per-call one with Infinity) and runs appends on
+   * one shared batch-append stream without a client-side deadline (the per-call one only goes to the server,
+   * which may ignore it), so the bound is a timer here: a read is cancelled when it passes; an append cannot be
+   * withdrawn from the shared stream, may still be applied, and its late answer is dropped.
+   */
+  withCallTimeout(timeoutMs: number): EsdbClientAdapter {
+    if (!(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
+      throw new RangeError(`A call timeout must be a positive whole number of ms (got ${timeoutMs})`);
+    }
+    return new EsdbClientAdapter(this.client, timeoutMs);
+  }
+
   /** All events of a stream from `fromRevision` on (oldest first); `[]` when the stream does not exist. */
   async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
     const backwards = options.direction === 'backwards';
-    const events: StoredEvent[] = [];
-    try {
-      const read = this.client.readStream(streamName, {
+    let read: ReturnType<EventStoreDBClient['readStream']> | undefined;
+    const collect = async (): Promise<StoredEvent[]> => {
+      const events: StoredEvent[] = [];
+      read = this.client.readStream(streamName, {
         fromRevision: options.fromRevision ?? (backwards ? END : START),
         direction: backwards ? BACKWARDS : FORWARDS,
         ...(options.maxCount !== undefined ? { maxCount: options.maxCount } : {}),
@@ -174,12 +270,23 @@ export class EsdbClientAdapter {
         const stored = toStored(resolved);
         if (stored) events.push(stored);
       }
+      return events;
+    };
+    try {
+      return await withinDeadline(
+        collect(),
+        this.callTimeoutMs,
+        () => new EventStoreTimeoutError('read', streamName, this.callTimeoutMs),
+        // Ends the call (and lets its stream finish, so `close()` does not wait for it).
+        () => read?.cancel(),
+      );
     } catch (error) {
+      if (error instanceof EventStoreTimeoutError) throw error;
       if (error instanceof StreamNotFoundError) return [];
+      if (deadlineExceeded(error)) throw new EventStoreTimeoutError('read', streamName, undefined, error);
       if (unavailable(error)) throw new EventStoreUnavailableError(error);
       throw error;
     }
-    return events;
   }
 
   /**
@@ -194,20 +301,30 @@ export class EsdbClientAdapter {
     expectedRevision: ExpectedRevision,
   ): Promise<AppendOutcome> {
     try {
-      const result = await this.client.appendToStream(
-        streamName,
-        events.map((event) =>
-          jsonEvent({
-            id: event.id ?? randomUUID(),
-            type: event.type,
-            data: event.data,
-            metadata: jsonBytes(event.metadata),
-          }),
+      const result = await withinDeadline(
+        this.client.appendToStream(
+          streamName,
+          events.map((event) =>
+            jsonEvent({
+              id: event.id ?? randomUUID(),
+              type: event.type,
+              data: event.data,
+              metadata: jsonBytes(event.metadata),
+            }),
+          ),
+          {
+            expectedRevision: toClientExpected(expectedRevision),
+            // The batch-append path sends it to the server as the append's deadline (the client's default
+            // there is 10 s); the unary path uses it as the gRPC deadline.
+            ...(this.callTimeoutMs !== undefined ? { deadline: this.callTimeoutMs } : {}),
+          },
         ),
-        { expectedRevision: toClientExpected(expectedRevision) },
+        this.callTimeoutMs,
+        () => new EventStoreTimeoutError('append', streamName, this.callTimeoutMs),
       );
       return { nextRevision: result.nextExpectedRevision, position: result.position?.commit };
     } catch (error) {
+      if (error instanceof EventStoreTimeoutError) throw error;
       if (error instanceof WrongExpectedVersionError) {
         const actual = error.actualVersion;
         throw new StreamRevisionConflict(
@@ -219,6 +336,7 @@ export class EsdbClientAdapter {
       if (error instanceof MaxAppendSizeExceededError) {
         throw new AppendTooLargeError(streamName, error.maxAppendSize);
       }
+      if (deadlineExceeded(error)) throw new EventStoreTimeoutError('append', streamName, undefined, error);
       if (unavailable(error)) throw new EventStoreUnavailableError(error);
       throw error;
     }
@@ -226,7 +344,24 @@ export class EsdbClientAdapter {
 
   /** Sets `$maxAge` (seconds) on a stream: the server stops returning older events and scavenges them. */
   async setStreamMaxAge(streamName: string, maxAgeSeconds: number): Promise<void> {
-    await this.client.setStreamMetadata(streamName, { maxAge: maxAgeSeconds });
+    try {
+      await withinDeadline(
+        this.client.setStreamMetadata(
+          streamName,
+          { maxAge: maxAgeSeconds },
+          this.callTimeoutMs !== undefined ? { deadline: this.callTimeoutMs } : {},
+        ),
+        this.callTimeoutMs,
+        () => new EventStoreTimeoutError('set-metadata', streamName, this.callTimeoutMs),
+      );
+    } catch (error) {
+      if (error instanceof EventStoreTimeoutError) throw error;
+      if (deadlineExceeded(error)) {
+        throw new EventStoreTimeoutError('set-metadata', streamName, undefined, error);
+      }
+      if (unavailable(error)) throw new EventStoreUnavailableError(error);
+      throw error;
+    }
   }
 
   /**
@@ -326,12 +461,25 @@ export class EsdbClientAdapter {
     };
   }
 
-  /** True when the server answers a cheap read. */
+  /**
+   * True when the server answers a cheap read within `timeoutMs` (its own deadline, whatever `withCallTimeout`
+   * says). The client ignores a read's `deadline` option, so a hung server would otherwise keep this waiting
+   * until the connection's keep-alive gives up (~20 s).
+   */
   async isReachable(timeoutMs = 2000): Promise<boolean> {
-    try {
-      const read = this.client.readStream('$health-probe', { maxCount: 1, deadline: timeoutMs });
+    let read: ReturnType<EventStoreDBClient['readStream']> | undefined;
+    const probe = async (): Promise<boolean> => {
+      read = this.client.readStream('$health-probe', { maxCount: 1 });
       for await (const _ of read) break;
       return true;
+    };
+    try {
+      return await withinDeadline(
+        probe(),
+        timeoutMs,
+        () => new EventStoreTimeoutError('read', '$health-probe', timeoutMs),
+        () => read?.cancel(),
+      );
     } catch (error) {
       return error instanceof StreamNotFoundError;
     }

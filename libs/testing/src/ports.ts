@@ -1,5 +1,5 @@
 /** Ports for tests of what a process does when nothing answers. */
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 
 /** A TCP port on 127.0.0.1 that nothing listens on (taken, then released). */
 export async function closedPort(): Promise<number> {
@@ -8,4 +8,53 @@ export async function closedPort(): Promise<number> {
   const { port } = probe.address() as AddressInfo;
   await new Promise((resolve) => probe.close(resolve));
   return port;
+}
+
+/**
+ * A TCP relay to `target` that can be made to hang like a stopped process: while hung it still accepts
+ * connections, but moves no byte in either direction until resumed. Lets a test tell "down" (refused at once)
+ * from "hung" (nothing answers, nothing fails).
+ */
+export interface HangingRelay {
+  readonly port: number;
+  hang(): void;
+  resume(): void;
+  close(): Promise<void>;
+}
+
+export async function startHangingRelay(targetPort: number, targetHost = '127.0.0.1'): Promise<HangingRelay> {
+  const sockets = new Set<Socket>();
+  let hung = false;
+  const track = (socket: Socket): Socket => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    if (hung) socket.pause();
+    return socket;
+  };
+  const relay = createServer((client) => {
+    track(client);
+    const upstream = track(connect(targetPort, targetHost));
+    // Plain forwarding rather than pipe(): pipe's back-pressure would resume a socket this relay hung.
+    client.on('data', (chunk) => upstream.write(chunk));
+    upstream.on('data', (chunk) => client.write(chunk));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (relay.address() as AddressInfo).port,
+    hang() {
+      hung = true;
+      for (const socket of sockets) socket.pause();
+    },
+    resume() {
+      hung = false;
+      for (const socket of sockets) socket.resume();
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => relay.close(resolve));
+    },
+  };
 }

@@ -19,6 +19,7 @@ describe('parseConfig', () => {
       logLevel: 'info',
       projectorInProcess: true,
       sessionCacheMb: 128,
+      eventStoreCallTimeoutMs: 10_000,
     });
     expect(config.eventStoreConnectionString).toBeUndefined();
     expect(config.integrationKeys).toBeUndefined();
@@ -56,8 +57,9 @@ describe('parseConfig', () => {
       DATABASE_URL: 'mysql://x',
       PROJECTOR_IN_PROCESS: 'maybe',
       SESSION_CACHE_MB: '1.5',
+      EVENTSTORE_CALL_TIMEOUT_MS: 'soon',
     });
-    expect(problems).toHaveLength(9);
+    expect(problems).toHaveLength(10);
     expect(problems[0]).toMatch(/^PORT: "eighty"/);
     expect(problems.join('\n')).toMatch(/EMBEDDED_EVENTSTORE_PORT: "70000"/);
     expect(problems.join('\n')).toMatch(/EVENTSTORE_CONNECTION_STRING/);
@@ -67,6 +69,9 @@ describe('parseConfig', () => {
     expect(problems.join('\n')).toMatch(/DATABASE_URL/);
     expect(problems.join('\n')).toMatch(/PROJECTOR_IN_PROCESS: "maybe" is not true or false/);
     expect(problems.join('\n')).toMatch(/SESSION_CACHE_MB: "1.5" is not a whole number of MiB/);
+    expect(problems.join('\n')).toMatch(
+      /EVENTSTORE_CALL_TIMEOUT_MS: "soon" is not a whole number of milliseconds/,
+    );
   });
 
   it('sizes the session cache in MiB, 0 turning it off', () => {
@@ -74,6 +79,18 @@ describe('parseConfig', () => {
     expect(parseConfig({ SESSION_CACHE_MB: '512' }, '/srv').sessionCacheMb).toBe(512);
     expect(problemsOf({ SESSION_CACHE_MB: '70000' })[0]).toMatch(/^SESSION_CACHE_MB: "70000"/);
     expect(problemsOf({ SESSION_CACHE_MB: '-1' })[0]).toMatch(/^SESSION_CACHE_MB: "-1"/);
+  });
+
+  it('takes the event-store call deadline in whole milliseconds and names a bad value with the range', () => {
+    expect(parseConfig({ EVENTSTORE_CALL_TIMEOUT_MS: '300' }, '/srv').eventStoreCallTimeoutMs).toBe(300);
+    expect(parseConfig({ EVENTSTORE_CALL_TIMEOUT_MS: ' 60000 ' }, '/srv').eventStoreCallTimeoutMs).toBe(
+      60_000,
+    );
+    for (const bad of ['10s', '1.5', '-1', '0', '99', '600001', '1e4', 'Infinity']) {
+      expect(problemsOf({ EVENTSTORE_CALL_TIMEOUT_MS: bad })).toEqual([
+        `EVENTSTORE_CALL_TIMEOUT_MS: "${bad}" is not a whole number of milliseconds from 100 to 600000 (the longest an event-store read or append made for a request may take; default 10000)`,
+      ]);
+    }
   });
 
   it('leaves the projector out of the API process when PROJECTOR_IN_PROCESS is false', () => {

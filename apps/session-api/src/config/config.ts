@@ -29,7 +29,12 @@ export interface AppConfig {
   projectorInProcess: boolean;
   /** Memory budget of the command handler's session cache, in MiB (0: no cache). */
   sessionCacheMb: number;
+  /** Client-side deadline of each event-store call made for a request (reads, appends), in ms. */
+  eventStoreCallTimeoutMs: number;
 }
+
+/** `EVENTSTORE_CALL_TIMEOUT_MS`: default and accepted range. */
+export const EVENTSTORE_CALL_TIMEOUT_MS = { default: 10_000, min: 100, max: 600_000 } as const;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -131,6 +136,17 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     );
   }
 
+  const callTimeoutText = set(env.EVENTSTORE_CALL_TIMEOUT_MS) ?? String(EVENTSTORE_CALL_TIMEOUT_MS.default);
+  const eventStoreCallTimeoutMs = /^\d{1,7}$/.test(callTimeoutText) ? Number(callTimeoutText) : NaN;
+  if (!(
+    eventStoreCallTimeoutMs >= EVENTSTORE_CALL_TIMEOUT_MS.min &&
+    eventStoreCallTimeoutMs <= EVENTSTORE_CALL_TIMEOUT_MS.max
+  )) {
+    errors.push(
+      `EVENTSTORE_CALL_TIMEOUT_MS: "${callTimeoutText}" is not a whole number of milliseconds from ${EVENTSTORE_CALL_TIMEOUT_MS.min} to ${EVENTSTORE_CALL_TIMEOUT_MS.max} (the longest an event-store read or append made for a request may take; default ${EVENTSTORE_CALL_TIMEOUT_MS.default})`,
+    );
+  }
+
   if (errors.length > 0) throw new ConfigError(errors);
   return {
     port,
@@ -143,5 +159,6 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     databaseUrl,
     projectorInProcess: inProcessText !== 'false',
     sessionCacheMb,
+    eventStoreCallTimeoutMs,
   };
 }

@@ -2,6 +2,7 @@ import { NotFoundException, type ArgumentsHost } from '@nestjs/common';
 import {
   AppendTooLargeError,
   ConcurrentUpdateError,
+  EventStoreTimeoutError,
   EventStoreUnavailableError,
   PreconditionFailedError,
 } from '@session-engine/event-store';
@@ -29,6 +30,7 @@ describe('mapError', () => {
     [new ConcurrentUpdateError('session-1-a', 10), 409, 'CONCURRENT_UPDATE'],
     [new AppendTooLargeError('session-1-a', 1_048_576), 413, 'LIMIT_EXCEEDED'],
     [new EventStoreUnavailableError(new Error('down')), 503, 'SERVICE_UNAVAILABLE'],
+    [new EventStoreTimeoutError('append', 'session-1-a', 10_000), 503, 'SERVICE_UNAVAILABLE'],
     // The read-model database: refused, cut, shutting down, locked (what the pg and SQLite drivers throw).
     [
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
@@ -65,6 +67,30 @@ describe('mapError', () => {
   });
 });
 
+describe('mapError of an event-store call that timed out', () => {
+  const timeout = new EventStoreTimeoutError('append', 'session-1-a', 10_000);
+  const details = (request?: { method: string; headers: Record<string, string> }) =>
+    mapError(timeout, request as never).entries[0]!.details;
+
+  it('says for a command that its outcome is unknown, and whether a retry is safe', () => {
+    expect(details({ method: 'POST', headers: { 'idempotency-key': 'k-1' } })).toBe(
+      'The event store did not answer within 10000 ms: the outcome of this command is unknown (it may still be applied). Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.',
+    );
+    expect(details({ method: 'PUT', headers: {} })).toMatch(
+      /outcome of this command is unknown .* It carried no Idempotency-Key, so a retry may apply it a second time/,
+    );
+  });
+
+  it('says for a read only to retry, and for a server-side timeout names no duration', () => {
+    expect(details({ method: 'GET', headers: {} })).toBe(
+      'The event store did not answer within 10000 ms; retry later',
+    );
+    expect(mapError(new EventStoreTimeoutError('read', 'session-1-a', undefined)).entries[0]!.details).toBe(
+      'The event store did not answer in time; retry later',
+    );
+  });
+});
+
 describe('ApiExceptionFilter', () => {
   function respond(error: unknown, requestHeaders: Record<string, string> = {}) {
     const headers: Record<string, string | number> = {};
@@ -95,6 +121,38 @@ describe('ApiExceptionFilter', () => {
       errors: [{ title: 'METHOD_NOT_ALLOWED', details: 'no' }],
       StatusCode: 405,
     });
+  });
+
+  it('logs an event-store timeout once at warn with the request id, and no stack', () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const response = {
+      headersSent: false,
+      statusCode: 200,
+      setHeader: () => undefined,
+      end: () => undefined,
+    };
+    const request = { id: 'req-1', method: 'POST', headers: { 'idempotency-key': 'k' }, complete: true };
+    const host = {
+      switchToHttp: () => ({ getResponse: () => response, getRequest: () => request }),
+    } as unknown as ArgumentsHost;
+    new ApiExceptionFilter(logger).catch(
+      new EventStoreTimeoutError('append', 'session-1-secret-cart', 300),
+      host,
+    );
+    expect(response.statusCode).toBe(503);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 40,
+        requestId: 'req-1',
+        method: 'POST',
+        operation: 'append',
+        stream: 'session',
+        timeoutMs: 300,
+        idempotencyKey: true,
+      }),
+    ]);
+    expect(JSON.stringify(lines)).not.toMatch(/secret-cart|stack/);
   });
 
   it('closes the connection after refusing a large body it never read, not after a small one', () => {

@@ -8,6 +8,7 @@ import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nest
 import {
   AppendTooLargeError,
   ConcurrentUpdateError,
+  EventStoreTimeoutError,
   EventStoreUnavailableError,
   PreconditionFailedError,
 } from '@session-engine/event-store';
@@ -47,7 +48,11 @@ export interface MappedError {
   unexpected?: boolean;
 }
 
-export function mapError(error: unknown): MappedError {
+/**
+ * `request`, when given, shapes the message of an event-store timeout: whether it was a command, and whether
+ * it carried an `Idempotency-Key` (then a retry is safe).
+ */
+export function mapError(error: unknown, request?: IncomingMessage): MappedError {
   if (error instanceof ApiError) {
     return { status: error.status, entries: error.entries, message: error.message, headers: error.headers };
   }
@@ -60,6 +65,9 @@ export function mapError(error: unknown): MappedError {
     return single(409, ErrorCode.ConcurrentUpdate, error.message, undefined);
   if (error instanceof AppendTooLargeError)
     return single(413, ErrorCode.LimitExceeded, error.message, undefined);
+  if (error instanceof EventStoreTimeoutError) {
+    return single(503, ErrorCode.ServiceUnavailable, timeoutDetails(error, request), undefined);
+  }
   if (error instanceof EventStoreUnavailableError) {
     return single(
       503,
@@ -91,6 +99,20 @@ export function mapError(error: unknown): MappedError {
     );
   }
   return { ...single(500, ErrorCode.InternalError, 'Internal error', undefined), unexpected: true };
+}
+
+/**
+ * An event-store call that got no answer in time. For a command the outcome is unknown — its events may be
+ * appended later (a hung store that resumes) — so the message says so, and how to retry safely.
+ */
+function timeoutDetails(error: EventStoreTimeoutError, request: IncomingMessage | undefined): string {
+  const within = error.timeoutMs === undefined ? 'in time' : `within ${error.timeoutMs} ms`;
+  const method = request?.method ?? 'GET';
+  if (method === 'GET' || method === 'HEAD') return `The event store did not answer ${within}; retry later`;
+  const outcome = `The event store did not answer ${within}: the outcome of this command is unknown (it may still be applied).`;
+  return request?.headers['idempotency-key'] !== undefined
+    ? `${outcome} Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.`
+    : `${outcome} It carried no Idempotency-Key, so a retry may apply it a second time: read the session before retrying, and send an Idempotency-Key to make retries safe.`;
 }
 
 function fromDomain(error: DomainError, pointerBase: string): MappedError {
@@ -133,15 +155,33 @@ export class ApiExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const response = http.getResponse<ServerResponse>();
-    const mapped = mapError(exception);
+    const request = http.getRequest<(IncomingMessage & { id?: string }) | undefined>();
+    const mapped = mapError(exception, request);
     if (mapped.unexpected) this.logger.error({ err: exception }, 'unexpected error while handling a request');
+    if (exception instanceof EventStoreTimeoutError) {
+      // Once per request (the first call that times out ends it), without a stack: an operational event.
+      this.logger.warn(
+        {
+          requestId: request?.id,
+          method: request?.method,
+          operation: exception.operation,
+          stream: streamCategory(exception.streamName),
+          timeoutMs: exception.timeoutMs,
+          idempotencyKey: request?.headers['idempotency-key'] !== undefined,
+        },
+        'event store call timed out: answered 503, the outcome of a command is unknown',
+      );
+    }
     if (response.headersSent) {
       response.destroy();
       return;
     }
-    sendError(http.getRequest<IncomingMessage | undefined>(), response, mapped);
+    sendError(request, response, mapped);
   }
 }
+
+/** `session`, `profile`, `idempotency`, … — a stream's kind without the ids in its name. */
+const streamCategory = (streamName: string): string => streamName.split('-', 1)[0]!;
 
 /**
  * Answers `mapped` (see `mapError`) on `response`: its own headers, then the §5 body. A refusal before the body

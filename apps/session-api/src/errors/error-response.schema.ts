@@ -244,7 +244,9 @@ export const DEFAULT_ERROR_RESPONSES: Record<ErrorStatus, ErrorResponseDoc> = {
   },
   503: {
     status: 503,
-    description: 'The event store is not reachable; retry later',
+    description:
+      'The event store is not reachable, or did not answer within its deadline (EVENTSTORE_CALL_TIMEOUT_MS); ' +
+      'retry later. A command that timed out may still be applied: retry it with the same Idempotency-Key',
     codes: [ErrorCode.ServiceUnavailable],
   },
 };

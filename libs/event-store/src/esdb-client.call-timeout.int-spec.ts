@@ -1,0 +1,179 @@
+/**
+ * The client-side deadline of `withCallTimeout` against a store that hangs — a stopped process, a black-holed
+ * network: connections are accepted, nothing answers, nothing fails. A relay (`startHangingRelay`) sits between
+ * the adapter and an embedded server of this suite's own (the late append below relies on the embedded server
+ * ignoring the deadline the client sends with an append, as a store that resumes after it would). Without the
+ * deadline each of these calls waits until the connection's keep-alive gives up, ~20 s.
+ */
+import { startHangingRelay, type HangingRelay } from '@session-engine/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedEventStore, type EmbeddedEventStore } from '../../../apps/eventstore-embedded/src';
+import {
+  EsdbClientAdapter,
+  EventStoreTimeoutError,
+  EventStoreUnavailableError,
+  type StoredEvent,
+} from './esdb-client.adapter';
+
+jest.setTimeout(60_000);
+
+const DEADLINE_MS = 300;
+/** Generous: the deadline plus scheduling on a busy CI box; without the deadline these take ~20 s. */
+const WITHIN_MS = 5_000;
+
+let dataDir: string;
+let server: EmbeddedEventStore;
+let relay: HangingRelay;
+let direct: EsdbClientAdapter;
+const adapters: EsdbClientAdapter[] = [];
+let counter = 0;
+
+const newStream = (label: string) => `timeout-${label}-${Date.now()}-${++counter}`;
+const event = (n: number) => ({ type: 'Noted', data: { n }, metadata: {} });
+
+/** An adapter to the store through the relay (closed after the suite). */
+function throughRelay(): EsdbClientAdapter {
+  const adapter = EsdbClientAdapter.connect(`esdb://127.0.0.1:${relay.port}?tls=false`);
+  adapters.push(adapter);
+  return adapter;
+}
+
+/** How `call` ends and how long it took. */
+async function settle(call: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+  const started = Date.now();
+  try {
+    await call();
+    return { error: undefined, ms: Date.now() - started };
+  } catch (error) {
+    return { error, ms: Date.now() - started };
+  }
+}
+
+async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'call-timeout-int-'));
+  server = await startEmbeddedEventStore({ port: 0, dataDir, silent: true });
+  relay = await startHangingRelay(server.port);
+  direct = EsdbClientAdapter.connect(server.connectionString);
+});
+
+afterEach(() => relay.resume());
+
+afterAll(async () => {
+  relay.resume();
+  for (const adapter of adapters) await adapter.close();
+  await direct.close();
+  await relay.close();
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('withCallTimeout, the store hung', () => {
+  it('a read, an append and a metadata write reject with EventStoreTimeoutError within the deadline', async () => {
+    const adapter = throughRelay().withCallTimeout(DEADLINE_MS);
+    const stream = newStream('calls');
+    await adapter.appendToStream(stream, [event(0)], 'no_stream');
+    expect(await adapter.readStream(stream)).toHaveLength(1);
+
+    relay.hang();
+    const read = await settle(() => adapter.readStream(stream));
+    const append = await settle(() => adapter.appendToStream(stream, [event(1)], 0n));
+    const metadata = await settle(() => adapter.setStreamMaxAge(stream, 60));
+
+    for (const [outcome, operation] of [
+      [read, 'read'],
+      [append, 'append'],
+      [metadata, 'set-metadata'],
+    ] as const) {
+      expect(outcome.error).toBeInstanceOf(EventStoreTimeoutError);
+      // The API's 503 path: every timeout is also "unavailable".
+      expect(outcome.error).toBeInstanceOf(EventStoreUnavailableError);
+      expect(outcome.error).toMatchObject({ operation, streamName: stream, timeoutMs: DEADLINE_MS });
+      expect(outcome.ms).toBeLessThan(WITHIN_MS);
+    }
+  });
+
+  it('bounds the first call of a new connection too (the client first asks the server what it supports)', async () => {
+    relay.hang();
+    const adapter = throughRelay().withCallTimeout(DEADLINE_MS);
+    const append = await settle(() => adapter.appendToStream(newStream('fresh'), [event(0)], 'no_stream'));
+    const read = await settle(() => adapter.readStream(newStream('fresh')));
+    expect(append.error).toBeInstanceOf(EventStoreTimeoutError);
+    expect(read.error).toBeInstanceOf(EventStoreTimeoutError);
+    expect(Math.max(append.ms, read.ms)).toBeLessThan(WITHIN_MS);
+  });
+
+  it('an append that timed out may still be applied when the store resumes; the adapter serves again', async () => {
+    const adapter = throughRelay().withCallTimeout(DEADLINE_MS);
+    const stream = newStream('late');
+    await adapter.appendToStream(stream, [event(0)], 'no_stream');
+
+    relay.hang();
+    const append = await settle(() => adapter.appendToStream(stream, [event(1)], 0n));
+    expect(append.error).toBeInstanceOf(EventStoreTimeoutError);
+    relay.resume();
+
+    // The outcome was unknown, not "failed": the server applies the append it received while hung.
+    await eventually(async () => (await direct.readStream(stream)).length === 2);
+    expect((await adapter.readStream(stream)).map((stored) => stored.data)).toEqual([{ n: 0 }, { n: 1 }]);
+    const next = await adapter.appendToStream(stream, [event(2)], 1n);
+    expect(next.nextRevision).toBe(2n);
+  });
+
+  it('leaves reads of $all and subscriptions unbounded: they wait through a hang longer than the deadline', async () => {
+    const prefix = newStream('long');
+    await direct.appendToStream(`${prefix}-a`, [event(0), event(1)], 'no_stream');
+    const adapter = throughRelay().withCallTimeout(DEADLINE_MS);
+    // Connected and warm before the hang.
+    await adapter.readStream(`${prefix}-a`);
+
+    relay.hang();
+    const read = (async () => {
+      const seen: StoredEvent[] = [];
+      for await (const stored of adapter.readAll({ prefixes: [prefix] })) seen.push(stored);
+      return seen;
+    })();
+    const subscription = adapter.subscribeToAll({ prefixes: [prefix] });
+    const delivered = (async () => {
+      const seen: StoredEvent[] = [];
+      for await (const stored of subscription) {
+        seen.push(stored);
+        if (seen.length === 2) break;
+      }
+      return seen;
+    })();
+    await new Promise((resolve) => setTimeout(resolve, DEADLINE_MS * 4));
+    relay.resume();
+
+    expect((await read).map((stored) => stored.data)).toEqual([{ n: 0 }, { n: 1 }]);
+    expect((await delivered).map((stored) => stored.data)).toEqual([{ n: 0 }, { n: 1 }]);
+    await subscription.close();
+  });
+
+  it('isReachable answers false within its own deadline (the client ignores a read deadline)', async () => {
+    const adapter = throughRelay();
+    expect(await adapter.isReachable(500)).toBe(true);
+    relay.hang();
+    const started = Date.now();
+    expect(await adapter.isReachable(500)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(WITHIN_MS);
+    relay.resume();
+    expect(await adapter.isReachable(2_000)).toBe(true);
+  });
+
+  it('refuses a deadline that is not a positive whole number of ms', () => {
+    const adapter = throughRelay();
+    expect(() => adapter.withCallTimeout(0)).toThrow(RangeError);
+    expect(() => adapter.withCallTimeout(1.5)).toThrow(RangeError);
+    expect(() => adapter.withCallTimeout(Number.NaN)).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,271 @@
+/**
+ * The API while the event store hangs — a stopped process, a black-holed network: connections are accepted,
+ * nothing answers, nothing fails (a store that is down answers 503 at once, see readiness.e2e-spec.ts). Each
+ * event-store call made for a request has a deadline (EVENTSTORE_CALL_TIMEOUT_MS, 300 ms here): past it the
+ * request is answered 503 SERVICE_UNAVAILABLE, logged once at warn with its request id, and a command's outcome
+ * is unknown — its append may be applied when the store resumes. A retry with the same Idempotency-Key then
+ * applies it exactly once.
+ *
+ * Replica A reaches the embedded store through a relay that can hang (`startHangingRelay`); replica B directly.
+ * The store runs on this thread so that the test can hang the relay at the moment A's first append reaches it
+ * (`onRpc`), after A's reads went through.
+ */
+import type { INestApplication } from '@nestjs/common';
+import { EsdbClientAdapter } from '@session-engine/event-store';
+import { startHangingRelay, type HangingRelay } from '@session-engine/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { startInThisThread, type EmbeddedEventStore } from '../apps/eventstore-embedded/src';
+import { createSessionApi } from '../apps/session-api/src/app.factory';
+import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
+import { parseConfig } from '../apps/session-api/src/config/config';
+
+jest.setTimeout(60_000);
+
+const KEY = 'int-key-timeout-0001';
+/** Generous: a 300 ms deadline plus scheduling on a busy box; without the deadline these take ~20 s. */
+const WITHIN_MS = 5_000;
+
+interface Api {
+  url: string;
+  store: EsdbClientAdapter;
+  app: INestApplication;
+  /** The JSON lines the app logged. */
+  logs: Record<string, unknown>[];
+}
+
+interface Reply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  text: string;
+  requestId: string | null;
+  etag: string | null;
+  ms: number;
+}
+
+let dataDir: string;
+let server: EmbeddedEventStore;
+let relay: HangingRelay;
+/** Told of every call the store receives (see `hangAtFirstAppend`). */
+let onRpc: ((name: string) => void) | undefined;
+const apis: Api[] = [];
+let counter = 0;
+
+const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
+
+async function startApi(connectionString: string): Promise<Api> {
+  const config = parseConfig({
+    PORT: '0',
+    DATA_DIR: dataDir,
+    INTEGRATION_API_KEYS: `${KEY}=1`,
+    MANAGEMENT_API_KEYS: 'mgmt-key-timeout-0001=*',
+    EVENTSTORE_CALL_TIMEOUT_MS: '300',
+  });
+  const logs: Record<string, unknown>[] = [];
+  const store = EsdbClientAdapter.connect(connectionString);
+  const app = await createSessionApi({
+    config,
+    keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
+    store,
+    logger: pino(
+      // Levels by name, as the processes log them (createLogger).
+      { level: 'info', formatters: { level: (label) => ({ level: label }) } },
+      { write: (line: string) => void logs.push(JSON.parse(line)) },
+    ),
+  });
+  await app.listen(0, '127.0.0.1');
+  const api = {
+    url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`,
+    store,
+    app,
+    logs,
+  };
+  apis.push(api);
+  return api;
+}
+
+const throughRelay = () => startApi(`esdb://127.0.0.1:${relay.port}?tls=false`);
+
+async function call(
+  api: Api,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  const started = Date.now();
+  const response = await fetch(`${api.url}/v2/customer_sessions/${path}`, {
+    method,
+    headers: { authorization: `ApiKey-v1 ${KEY}`, 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    body: text === '' ? undefined : JSON.parse(text),
+    text,
+    requestId: response.headers.get('x-request-id'),
+    etag: response.headers.get('etag'),
+    ms: Date.now() - started,
+  };
+}
+
+const create = { customerSession: { cartItems: [{ sku: 'first', quantity: 1, price: 2 }] } };
+const add = { cartItems: [{ sku: 'added', quantity: 1, price: 1.5 }] };
+
+/** The event types of session `id` of application 1, read directly from the store. */
+async function eventTypes(id: string): Promise<string[]> {
+  const direct = EsdbClientAdapter.connect(server.connectionString);
+  try {
+    return (await direct.readStream(`session-1-${id}`)).map((stored) => stored.type);
+  } finally {
+    await direct.close();
+  }
+}
+
+async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A 503 of a call the deadline ended: the §5 body, in time, no internals. */
+function expectTimedOut(reply: Reply, details: RegExp): void {
+  expect(reply.status).toBe(503);
+  expect(reply.body).toEqual({
+    message: expect.stringMatching(details),
+    errors: [{ title: 'SERVICE_UNAVAILABLE', details: expect.stringMatching(details) }],
+    StatusCode: 503,
+  });
+  expect(reply.body.message).toMatch(/did not answer within 300 ms/);
+  // No internals: no stack frame, error class or gRPC status in what the client reads.
+  expect(reply.body.message).not.toMatch(/\n|\.[jt]s:\d+|Error|grpc|DEADLINE|UNAVAILABLE:/);
+  expect(reply.ms).toBeLessThan(WITHIN_MS);
+}
+
+/** The warn lines the timeouts were logged with, by request id. */
+const timeoutLogs = (api: Api) =>
+  api.logs.filter((line) => line.level === 'warn' && /timed out/.test(String(line.msg)));
+
+/**
+ * Hangs the relay the moment the store receives a batch-append call: the first append of an adapter that has
+ * not appended yet. Its reads went through; the append, and every answer, are held back until `resume()`.
+ */
+function hangAtFirstAppend(): void {
+  onRpc = (name) => {
+    if (name !== 'Streams.BatchAppend') return;
+    onRpc = undefined;
+    relay.hang();
+  };
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'store-hung-e2e-'));
+  server = await startInThisThread({ port: 0, dataDir: join(dataDir, 'eventstore'), silent: true }, (name) =>
+    onRpc?.(name),
+  );
+  relay = await startHangingRelay(server.port);
+});
+
+afterEach(() => {
+  onRpc = undefined;
+  relay.resume();
+});
+
+afterAll(async () => {
+  for (const api of apis) {
+    await api.app.close();
+    await api.store.close();
+  }
+  await relay.close();
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('the event store hangs', () => {
+  it('PUT, POST /cart_items and GET answer 503 within the deadline; after it resumes the API serves again', async () => {
+    const api = await throughRelay();
+    const id = newId('hung');
+    expect((await call(api, 'PUT', id, create)).status).toBe(200);
+
+    relay.hang();
+    const put = await call(api, 'PUT', id, { customerSession: { attributes: { colour: 'red' } } });
+    const post = await call(api, 'POST', `${id}/cart_items`, add);
+    const get = await call(api, 'GET', id);
+    relay.resume();
+
+    const unknown = /outcome of this command is unknown.*no Idempotency-Key/;
+    expectTimedOut(put, unknown);
+    expectTimedOut(post, unknown);
+    expectTimedOut(get, /^The event store did not answer within 300 ms; retry later$/);
+
+    // Logged once each, at warn, under the request id the client got; the commands counted by outcome.
+    const logged = timeoutLogs(api);
+    expect(logged.map((line) => line.requestId).sort()).toEqual(
+      [put.requestId, post.requestId, get.requestId].sort(),
+    );
+    expect(logged.map((line) => line.operation)).toEqual(['append', 'append', 'read']);
+    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /session_command_duration_seconds_count\{command="AddCartItems",outcome="service_unavailable"\} 1/,
+    );
+
+    const after = await call(api, 'GET', id);
+    expect(after.status).toBe(200);
+    expect((await call(api, 'POST', `${id}/cart_items`, add)).status).toBe(200);
+  });
+
+  it('a command with an Idempotency-Key whose append the store applies late is applied exactly once when retried', async () => {
+    const b = await startApi(server.connectionString);
+    const id = newId('keyed');
+    // Created on replica B, so that A's first append is the keyed command's own.
+    expect((await call(b, 'PUT', id, create)).status).toBe(200);
+    const a = await throughRelay();
+    const key = { 'idempotency-key': `key-${id}` };
+
+    hangAtFirstAppend();
+    const first = await call(a, 'POST', `${id}/cart_items`, add, key);
+    expectTimedOut(first, /outcome of this command is unknown.*same Idempotency-Key and body is safe/);
+    // The reads (the remembered response, the session) went through: the append itself timed out.
+    expect(timeoutLogs(a)).toEqual([
+      expect.objectContaining({ requestId: first.requestId, operation: 'append', idempotencyKey: true }),
+    ]);
+    relay.resume();
+    // The store applies the append it held: the 503 did not mean "not applied".
+    await eventually(async () => (await eventTypes(id)).length === 2);
+
+    const retried = await call(a, 'POST', `${id}/cart_items`, add, key);
+    expect(retried.status).toBe(200);
+    expect(retried.etag).toBe('"1"');
+    expect(retried.body.customerSession.cartItems.map((item: { sku: string }) => item.sku)).toEqual([
+      'first',
+      'added',
+    ]);
+    const onB = await call(b, 'POST', `${id}/cart_items`, add, key);
+    expect({ status: onB.status, etag: onB.etag, body: onB.body }).toEqual({
+      status: 200,
+      etag: '"1"',
+      body: retried.body,
+    });
+    expect(await eventTypes(id)).toEqual(['SessionCreated', 'CartItemsAdded']);
+  });
+
+  it('a command without a key whose append the store applies late is applied again by a retry (documented)', async () => {
+    const api = await throughRelay();
+    const id = newId('unkeyed');
+    expect((await call(api, 'PUT', id, create)).status).toBe(200);
+
+    relay.hang();
+    expectTimedOut(await call(api, 'POST', `${id}/cart_items`, add), /no Idempotency-Key/);
+    relay.resume();
+    await eventually(async () => (await eventTypes(id)).length === 2);
+
+    expect((await call(api, 'POST', `${id}/cart_items`, add)).status).toBe(200);
+    expect(await eventTypes(id)).toEqual(['SessionCreated', 'CartItemsAdded', 'CartItemsAdded']);
+  });
+});
