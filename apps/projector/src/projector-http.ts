@@ -2,7 +2,8 @@
  * The standalone projector's HTTP endpoint (main.ts): `GET /metrics` (Prometheus text), `GET /health/live`
  * (the process answers) and `GET /health/ready` — 200 while the projector projects or waits on standby,
  * 503 `{"status":"stalled", …}` while it holds the lock, events wait, and nothing has committed for
- * `stallAfterMs` (a batch the database keeps refusing, or a database it cannot reach). A standby is ready:
+ * `stallAfterMs` (a batch the database keeps refusing, a database it cannot reach, or a commit waiting on a
+ * lock another writer holds) — the definitions of projector-report.ts, as on /metrics. A standby is ready:
  * it is healthy, and a rolling update waits for the new projector to be ready while the old one holds the
  * lock. The API's own /health/ready does not look at the projector (it serves the write path).
  */

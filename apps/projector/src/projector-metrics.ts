@@ -1,24 +1,15 @@
 import { Counter, Gauge, type Registry, register as defaultRegistry } from 'prom-client';
 import { BATCH_FAILURE_KINDS } from './batch-failures';
+import { isCaughtUp, lagSeconds, lastCommitAgeMs, type ProjectorReport } from './projector-report';
 
-export interface LagSource {
-  /** Events the subscription delivered (up to the log's head as far as it has read) and not committed yet. */
-  lagEvents(): number;
-  /** Server time of the oldest event delivered and not committed, or of the last one committed while catching up. */
-  lagSince(): number | undefined;
-  /** The subscription reached the live end, everything it had delivered then is committed, and no batch is failing. */
-  caughtUp(): boolean;
-  /** Committed checkpoint. */
-  position(): bigint;
-  /** Highest position the subscription has delivered. */
-  head(): bigint;
-  /** Milliseconds since the last batch committed (or since this projector took the lock); undefined on standby. */
-  lastCommitAgeMs(): number | undefined;
-  /** Holds the read-model lock (projects) rather than waiting on standby. */
-  leader(): boolean;
-}
+/**
+ * The projector's report when a scrape asks (see projector-report.ts); undefined while there is no
+ * projector to ask (the API between two worker threads): the gauges read 0.
+ */
+export type ReportSource = () => ProjectorReport | undefined | Promise<ProjectorReport | undefined>;
 
-const NAMES = [
+/** The gauges, derived from a report when scraped: the same definitions wherever the report comes from. */
+export const PROJECTOR_GAUGES = [
   'projector_lag_events',
   'projector_lag_seconds',
   'projector_caught_up',
@@ -26,76 +17,78 @@ const NAMES = [
   'projector_head_position',
   'projector_last_commit_age_seconds',
   'projector_leader',
+] as const;
+
+const COUNTERS = [
   'projector_events_total',
   'projector_batches_total',
   'projector_batch_failures_total',
   'projector_reconnects_total',
 ] as const;
 
+const GAUGES: Record<
+  (typeof PROJECTOR_GAUGES)[number],
+  { help: string; value: (report: ProjectorReport, now: number) => number }
+> = {
+  projector_lag_events: {
+    help: 'Session events the subscription delivered (the log head as far as read) and not yet committed to the read models',
+    value: (report) => report.lagEvents,
+  },
+  projector_lag_seconds: {
+    help: 'Age of the oldest session event not yet committed to the read models (0 when caught up)',
+    value: (report, now) => lagSeconds(report, now),
+  },
+  projector_caught_up: {
+    help: '1 when the subscription reached the live end and what it delivered is committed; 0 while a batch fails, while events wait with nothing committed for the stall window (60 s), and while the projector has not reported for that long',
+    value: (report, now) => (isCaughtUp(report, now) ? 1 : 0),
+  },
+  projector_position: {
+    help: 'Commit position every projection has processed (the committed checkpoint)',
+    value: (report) => Number(report.position),
+  },
+  projector_head_position: {
+    help: 'Highest commit position the subscription has delivered',
+    value: (report) => Number(report.head),
+  },
+  projector_last_commit_age_seconds: {
+    help: 'Seconds since the last batch committed (or since this projector took the lock); 0 on standby',
+    value: (report, now) => (lastCommitAgeMs(report, now) ?? 0) / 1000,
+  },
+  projector_leader: {
+    help: '1 while this projector holds the read-model lock and projects, 0 on standby',
+    value: (report) => (report.leader ? 1 : 0),
+  },
+};
+
+/**
+ * The projector's gauges in `registry`, each computed when scraped from what `source` reports — ages from
+ * its timestamps at that moment. The API registers them for its projector thread (projector-thread.ts), whose
+ * reports may be old; a new set in the same registry replaces the old one.
+ */
+export function projectorGauges(source: ReportSource, registry: Registry): void {
+  for (const name of PROJECTOR_GAUGES) {
+    registry.removeSingleMetric(name);
+    const { help, value } = GAUGES[name];
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const report = await source();
+        this.set(report === undefined ? 0 : value(report, Date.now()));
+      },
+    });
+  }
+}
+
 /**
  * Prometheus metrics of one projector. They go to the default registry, so an API running the projector
  * in its process shows them on its own /metrics; a new projector in the same process replaces them.
  */
-export function projectorMetrics(source: LagSource, registry: Registry = defaultRegistry) {
-  for (const name of NAMES) registry.removeSingleMetric(name);
+export function projectorMetrics(source: ReportSource, registry: Registry = defaultRegistry) {
+  projectorGauges(source, registry);
+  for (const name of COUNTERS) registry.removeSingleMetric(name);
   const registers = [registry];
-  new Gauge({
-    name: 'projector_lag_events',
-    help: 'Session events the subscription delivered (the log head as far as read) and not yet committed to the read models',
-    registers,
-    collect() {
-      this.set(source.lagEvents());
-    },
-  });
-  new Gauge({
-    name: 'projector_lag_seconds',
-    help: 'Age of the oldest session event not yet committed to the read models (0 when caught up)',
-    registers,
-    collect() {
-      const since = source.lagSince();
-      this.set(since === undefined ? 0 : Math.max(0, (Date.now() - since) / 1000));
-    },
-  });
-  new Gauge({
-    name: 'projector_caught_up',
-    help: '1 when the subscription reached the live end and what it delivered is committed; 0 while a batch fails',
-    registers,
-    collect() {
-      this.set(source.caughtUp() ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'projector_position',
-    help: 'Commit position every projection has processed (the committed checkpoint)',
-    registers,
-    collect() {
-      this.set(Number(source.position()));
-    },
-  });
-  new Gauge({
-    name: 'projector_head_position',
-    help: 'Highest commit position the subscription has delivered',
-    registers,
-    collect() {
-      this.set(Number(source.head()));
-    },
-  });
-  new Gauge({
-    name: 'projector_last_commit_age_seconds',
-    help: 'Seconds since the last batch committed (or since this projector took the lock); 0 on standby',
-    registers,
-    collect() {
-      this.set((source.lastCommitAgeMs() ?? 0) / 1000);
-    },
-  });
-  new Gauge({
-    name: 'projector_leader',
-    help: '1 while this projector holds the read-model lock and projects, 0 on standby',
-    registers,
-    collect() {
-      this.set(source.leader() ? 1 : 0);
-    },
-  });
   const batchFailures = new Counter({
     name: 'projector_batch_failures_total',
     help: 'Batches that failed to commit, by kind (rejected, unavailable, conflict, lock_lost, other)',

@@ -3,7 +3,13 @@
  * subscription decoding and read-model writes (SQLite blocks its thread while it commits) run on their own
  * event loop, not the HTTP one. The worker opens its own event-store client (from `connectionString`) and
  * its own read-model database handle; the API's queries keep theirs (checkpoints, and so `minPosition`, are
- * read from the database). Its metrics show on the API's registry: mirrored from the worker on each scrape.
+ * read from the database). Its metrics show on the API's registry. On each scrape the worker is asked for a
+ * report (`ProjectorReport`: positions, lag, and the times of its last commit and oldest waiting event) and
+ * its counters, and also posts a report as each batch commit starts. The gauges are computed from the newest
+ * report at scrape time, in this thread: a worker that does not answer — blocked in SQLite's busy wait on a
+ * read-model file another process holds locked — leaves `projector_last_commit_age_seconds` growing and
+ * `projector_caught_up` at 0 once the stall window passed, rather than its last values frozen, and
+ * `projector_report_age_seconds` says how old that report is. The counters are the last ones it sent.
  * A worker that dies is logged and restarted (with back-off) until `stop()`, which has the projector commit
  * its batch and awaits the worker's exit.
  */
@@ -12,8 +18,13 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import { startWorker } from '../../eventstore-embedded/src/worker-entry';
 import type { ProjectorOptions } from './projector';
+import { PROJECTOR_GAUGES, projectorGauges } from './projector-metrics';
+import type { ProjectorReport } from './projector-report';
 
-export type ProjectorWorkerInput = Omit<ProjectorOptions, 'client' | 'logger' | 'registry'> & {
+export type ProjectorWorkerInput = Omit<
+  ProjectorOptions,
+  'client' | 'logger' | 'registry' | 'onCommitStart'
+> & {
   connectionString: string;
   logLevel: string;
 };
@@ -25,10 +36,16 @@ export type ProjectorWorkerRequest = { kind: 'stop' } | { kind: 'metrics'; id: n
 
 /** Messages from the worker. */
 export type ProjectorWorkerMessage =
-  | { kind: 'started'; metrics: MetricSnapshot }
-  | { kind: 'metrics'; id: number; metrics: MetricSnapshot }
+  | { kind: 'started'; metrics: MetricSnapshot; report: ProjectorReport }
+  | { kind: 'metrics'; id: number; metrics: MetricSnapshot; report: ProjectorReport }
+  /** Posted as a batch commit starts (the thread may then block until the database answers). */
+  | { kind: 'report'; report: ProjectorReport }
   | { kind: 'failed'; message: string }
   | { kind: 'stopped' };
+
+/** How old the newest report of the worker is (API only: the standalone projector reports as it is scraped). */
+export const REPORT_AGE_METRIC = 'projector_report_age_seconds';
+const COMPUTED: ReadonlySet<string> = new Set(PROJECTOR_GAUGES);
 
 export interface ProjectorThreadContext {
   config: { databaseUrl?: string; dataDir: string; logLevel: string };
@@ -75,8 +92,13 @@ export function projectorThreadService(context: ProjectorThreadContext) {
   let stopped = false;
   let restartTimer: NodeJS.Timeout | undefined;
   let restartDelay = MIN_RESTART_MS;
+  /** The running worker's newest counters and report (kept when a reply comes after the scrape gave up on it). */
   let latest: MetricSnapshot | undefined;
-  let pendingSnapshot: Promise<MetricSnapshot | undefined> | undefined;
+  let latestAt = -Infinity;
+  let latestReport: ProjectorReport | undefined;
+  /** When the newest report was made, by this worker or one before it (its age grows while none runs). */
+  let lastReportAt: number | undefined;
+  let pendingRefresh: Promise<void> | undefined;
   let nextRequestId = 0;
   const mirrored = new Set<string>();
   context.registry?.removeSingleMetric('projector_worker_restarts_total');
@@ -86,35 +108,75 @@ export function projectorThreadService(context: ProjectorThreadContext) {
     registers: context.registry ? [context.registry] : [],
   });
 
-  /** The worker's metrics now (one request per scrape, shared by every mirrored metric); the last ones if it does not answer. */
-  const snapshot = (): Promise<MetricSnapshot | undefined> => {
+  /** A report (with counters, or without: posted as a commit starts) from the worker: the newest one counts. */
+  const received = (report: ProjectorReport, metrics?: MetricSnapshot) => {
+    if (latestReport === undefined || report.at >= latestReport.at) latestReport = report;
+    if (lastReportAt === undefined || report.at > lastReportAt) lastReportAt = report.at;
+    if (metrics && report.at >= latestAt) {
+      latest = metrics;
+      latestAt = report.at;
+    }
+  };
+
+  /**
+   * Asks the worker for its report and counters (one request per scrape, shared by every metric) and waits
+   * up to METRICS_TIMEOUT_MS for them; a worker that does not answer in time leaves the newest it sent.
+   */
+  const refresh = (): Promise<void> => {
     const running = current;
-    if (!running || running.stopping) return Promise.resolve(undefined);
-    pendingSnapshot ??= new Promise<MetricSnapshot | undefined>((resolve) => {
+    if (!running || running.stopping) return Promise.resolve();
+    pendingRefresh ??= new Promise<void>((resolve) => {
       const id = ++nextRequestId;
-      const done = (metrics: MetricSnapshot | undefined) => {
+      const done = () => {
         clearTimeout(timer);
         running.worker.off('message', onMessage);
-        pendingSnapshot = undefined;
-        if (metrics) latest = metrics;
-        resolve(metrics ?? latest);
+        pendingRefresh = undefined;
+        resolve();
       };
       const onMessage = (message: ProjectorWorkerMessage) => {
-        if (message.kind === 'metrics' && message.id === id) done(message.metrics);
+        if (message.kind === 'metrics' && message.id === id) done();
       };
-      const timer = setTimeout(() => done(undefined), METRICS_TIMEOUT_MS);
+      const timer = setTimeout(done, METRICS_TIMEOUT_MS);
       running.worker.on('message', onMessage);
       running.worker.postMessage({ kind: 'metrics', id } satisfies ProjectorWorkerRequest);
     });
-    return pendingSnapshot;
+    return pendingRefresh;
+  };
+  /** The running worker's counters after a refresh; none while no worker runs (they read 0). */
+  const snapshot = async (): Promise<MetricSnapshot | undefined> => {
+    await refresh();
+    return current && !current.stopping ? latest : undefined;
   };
 
-  /** The worker's gauges and counters, once, in the API's registry; without a worker they read 0. */
+  if (context.registry) {
+    const registry = context.registry;
+    // The gauges, from the newest report, at the time of the scrape (the same code as the standalone projector's).
+    projectorGauges(async () => {
+      await refresh();
+      return current && !current.stopping ? latestReport : undefined;
+    }, registry);
+    registry.removeSingleMetric(REPORT_AGE_METRIC);
+    new Gauge({
+      name: REPORT_AGE_METRIC,
+      help: 'Seconds since the projector worker thread last reported; the projector gauges are computed from that report (it grows while the thread is blocked, e.g. on a locked SQLite read-model file, or while none runs)',
+      registers: [registry],
+      async collect() {
+        await refresh();
+        this.set(lastReportAt === undefined ? 0 : Math.max(0, (Date.now() - lastReportAt) / 1000));
+      },
+    });
+  }
+
+  /**
+   * The worker's counters (and any gauge not computed from its report), once, in the API's registry, with
+   * the values it last sent; without a worker they read 0.
+   */
   const mirror = (metrics: MetricSnapshot) => {
     const registry = context.registry;
     if (!registry) return;
     for (const metric of metrics) {
       const type = String(metric.type);
+      if (COMPUTED.has(metric.name)) continue;
       if (mirrored.has(metric.name) || (type !== 'gauge' && type !== 'counter')) continue;
       mirrored.add(metric.name);
       registry.removeSingleMetric(metric.name);
@@ -175,6 +237,8 @@ export function projectorThreadService(context: ProjectorThreadContext) {
         logger.error({ err: error }, 'projector worker failed');
       });
       worker.on('message', (message: ProjectorWorkerMessage) => {
+        if (message.kind === 'metrics' || message.kind === 'report' || message.kind === 'started')
+          received(message.report, message.kind === 'report' ? undefined : message.metrics);
         if (message.kind === 'failed') {
           lastError = new Error(message.message);
           logger.error({ err: lastError }, 'projector worker failed');
@@ -183,7 +247,6 @@ export function projectorThreadService(context: ProjectorThreadContext) {
         } else if (message.kind === 'started' && !started) {
           started = true;
           current = running;
-          latest = message.metrics;
           mirror(message.metrics);
           resolve();
         }
@@ -194,7 +257,10 @@ export function projectorThreadService(context: ProjectorThreadContext) {
           return;
         }
         if (current === running) current = undefined;
+        // A new worker starts from its own reports (the report age goes on from this one's last).
         latest = undefined;
+        latestAt = -Infinity;
+        latestReport = undefined;
         if (running.stopping || stopped) return;
         // Never silently without a projector: say so, and start another one.
         if (Date.now() - running.startedAt >= HEALTHY_AFTER_MS) restartDelay = MIN_RESTART_MS;

@@ -1,7 +1,9 @@
 /**
  * Entry point of the worker thread started by `projectorThreadService` (see projector-thread.ts): runs the
  * projector on this thread's event loop with its own event-store client and read-model database handle,
- * answers metric snapshots, and on `stop` commits the batch in hand, closes both, then lets the thread end.
+ * answers requests for its report and counters, posts its report as each batch commit starts (the commit may
+ * block this thread: the API then computes ages from that report), and on `stop` commits the batch in hand,
+ * closes both, then lets the thread end.
  */
 import { Registry } from 'prom-client';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -16,17 +18,23 @@ import type {
 const { logLevel, ...options } = workerData as ProjectorWorkerInput;
 const post = (message: ProjectorWorkerMessage) => parentPort!.postMessage(message);
 const logger = createLogger('projector', logLevel, { thread: 'projector-worker' });
-// The metrics live here; the main thread mirrors them into the API's registry on each scrape.
+// The metrics live here; the main thread mirrors the counters into the API's registry on each scrape and
+// computes the gauges from the report.
 const registry = new Registry();
 
-startProjector({ ...options, logger, registry }).then(
+startProjector({
+  ...options,
+  logger,
+  registry,
+  onCommitStart: (report) => post({ kind: 'report', report }),
+}).then(
   (projector) => {
     let stopping = false;
     parentPort!.on('message', (request: ProjectorWorkerRequest) => {
       if (request.kind === 'metrics') {
         void registry
           .getMetricsAsJSON()
-          .then((metrics) => post({ kind: 'metrics', id: request.id, metrics }));
+          .then((metrics) => post({ kind: 'metrics', id: request.id, metrics, report: projector.report() }));
         return;
       }
       if (request.kind !== 'stop' || stopping) return;
@@ -42,7 +50,9 @@ startProjector({ ...options, logger, registry }).then(
         },
       );
     });
-    void registry.getMetricsAsJSON().then((metrics) => post({ kind: 'started', metrics }));
+    void registry
+      .getMetricsAsJSON()
+      .then((metrics) => post({ kind: 'started', metrics, report: projector.report() }));
   },
   (error: Error) => {
     post({ kind: 'failed', message: `projector start failed: ${error.message}` });

@@ -25,6 +25,7 @@ import {
 } from './batch-failures';
 import { createLogger } from './logger';
 import { projectorMetrics } from './projector-metrics';
+import { isCaughtUp, isStalled, lastCommitAgeMs, type ProjectorReport } from './projector-report';
 
 export interface ProjectorOptions {
   /** Where the event store is; or give `client` to share an open adapter (left open on stop). */
@@ -50,15 +51,27 @@ export interface ProjectorOptions {
   standbyPollMs?: number;
   /** How often the lock holder proves it is alive (default 2 s). */
   lockHeartbeatMs?: number;
+  /** PostgreSQL: a probe of the lock connection unanswered this long loses the lock (default 10 s). */
+  lockProbeTimeoutMs?: number;
   /** SQLite: a lease whose heartbeat is older than this is free (default 15 s). */
   lockStaleAfterMs?: number;
   /** SQLite: take over a lease held by this process at once (see `ProjectorLockOptions.reclaimFromThisProcess`). */
   reclaimLockOfThisProcess?: boolean;
   /**
    * The lock holder counts as stalled (`status().stalled`, the standalone projector's /health/ready answers
-   * 503) when events wait and nothing was committed for this long (default 60 s).
+   * 503, `projector_caught_up` is 0) when events wait and nothing was committed for this long (default 60 s).
    */
   stallAfterMs?: number;
+  /**
+   * A batch whose commit takes this long (waiting on a lock another writer holds, or an overloaded database)
+   * is logged at warn — once, until a batch commits quicker again, which is logged too (default 2 s).
+   */
+  slowCommitMs?: number;
+  /**
+   * Called with the projector's report just before each batch commit starts (the API's projector thread
+   * posts it: a thread then blocked in a synchronous SQLite wait has said that events wait).
+   */
+  onCommitStart?: (report: ProjectorReport) => void;
 }
 
 /** The batch that is failing: its first event (stream and type, never the payload) and how often it failed. */
@@ -78,7 +91,7 @@ export interface ProjectorFailure {
 
 export interface ProjectorStatus {
   leader: boolean;
-  /** See `projector_caught_up`. */
+  /** See `projector_caught_up` (`isCaughtUp`). */
   caughtUp: boolean;
   /** The committed checkpoint. */
   position: bigint;
@@ -88,7 +101,7 @@ export interface ProjectorStatus {
   lagEvents: number;
   /** Since the last commit (or since the lock was taken); undefined on standby. */
   lastCommitAgeMs: number | undefined;
-  /** Leader, events waiting, and no commit for `stallAfterMs`. */
+  /** Leader, events waiting, and no commit for `stallAfterMs` (`isStalled`). */
   stalled: boolean;
   failure: ProjectorFailure | undefined;
 }
@@ -104,6 +117,8 @@ export interface RunningProjector {
   isLeader(): boolean;
   /** Progress and health, for the standalone projector's /health/ready. */
   status(): ProjectorStatus;
+  /** The same, as timestamps, for a reader that computes the ages later (the API's projector thread). */
+  report(): ProjectorReport;
 }
 
 /** Resubscribing after the event store failed: 100 ms doubling up to 5 s (failed batches: `retryDelayMs`). */
@@ -112,6 +127,9 @@ const MAX_BACKOFF_MS = 5_000;
 /** A batch that keeps failing is logged at its first failure, when narrowed to one event, then once a minute. */
 const FAILURE_LOG_INTERVAL_MS = 60_000;
 const DEFAULT_STALL_AFTER_MS = 60_000;
+const DEFAULT_SLOW_COMMIT_MS = 2_000;
+/** At most one "commit is slow" line a minute (a database that is slow on and off). */
+const SLOW_LOG_INTERVAL_MS = 60_000;
 const MIN_STANDBY_POLL_MS = 100;
 /** Bigger batches mean fewer round trips and each row written once per batch; SQLite blocks the thread. */
 const CATCH_UP_MAX_DELAY_MS = 1_000;
@@ -142,6 +160,15 @@ interface FailureStreak {
   last: { position: bigint; streamId: string; eventType: string; events: number };
 }
 
+/** Batches whose commit took `slowCommitMs` or longer, until one commits quicker. */
+interface SlowCommits {
+  since: number;
+  batches: number;
+  longestMs: number;
+  /** Its warn line was written (the recovery line is written only then). */
+  logged: boolean;
+}
+
 /**
  * Catch-up subscription on `$all` (server-side filter `session-`) → read models.
  * Only the holder of the read-model database's projector lock projects (`projectorLock`); another
@@ -158,7 +185,8 @@ interface FailureStreak {
  * before it are committed, and the log names the event (position, stream, type). Lag and caught-up are
  * measured from the committed checkpoint to the head the subscription has delivered (`Backlog`), so a
  * stuck projector shows its lag growing, `projector_caught_up` 0 and `projector_last_commit_age_seconds`
- * climbing.
+ * climbing. A commit that does not fail but waits (another writer holds the database's lock) is logged once
+ * it takes `slowCommitMs`, and is stalled like a failing one once events have waited `stallAfterMs`.
  */
 class Projector implements RunningProjector {
   private buffer: ProjectedEvent[] = [];
@@ -197,6 +225,10 @@ class Projector implements RunningProjector {
   private readonly batchDelayMs: number;
   private readonly standbyPollMs: number;
   private readonly stallAfterMs: number;
+  private readonly slowCommitMs: number;
+  private readonly onCommitStart: ((report: ProjectorReport) => void) | undefined;
+  private slow: SlowCommits | undefined;
+  private slowLoggedAt = -Infinity;
 
   constructor(
     private readonly events: SessionEventStore,
@@ -211,36 +243,39 @@ class Projector implements RunningProjector {
     this.batchDelayMs = options.batchDelayMs ?? 50;
     this.standbyPollMs = Math.max(options.standbyPollMs ?? 5_000, MIN_STANDBY_POLL_MS);
     this.stallAfterMs = options.stallAfterMs ?? DEFAULT_STALL_AFTER_MS;
+    this.slowCommitMs = options.slowCommitMs ?? DEFAULT_SLOW_COMMIT_MS;
+    this.onCommitStart = options.onCommitStart;
     this.committed = writer.resumePosition() ?? 0n;
     this.backlog = new Backlog(this.committed);
-    this.metrics = projectorMetrics(
-      {
-        lagEvents: () => this.backlog.size,
-        lagSince: () => this.lagSince(),
-        caughtUp: () => this.caughtUp(),
-        position: () => this.committed,
-        head: () => this.backlog.head,
-        lastCommitAgeMs: () => this.lastCommitAgeMs(),
-        leader: () => this.isLeader(),
-      },
-      options.registry,
-    );
+    this.metrics = projectorMetrics(() => this.report(), options.registry);
+  }
+
+  report(): ProjectorReport {
+    const leader = this.isLeader();
+    return {
+      at: Date.now(),
+      leader,
+      reachedLiveEnd: this.reachedLiveEnd(),
+      position: this.committed,
+      head: this.backlog.head,
+      lagEvents: this.backlog.size,
+      lagSince: this.lagSince(),
+      lastCommitAt: leader ? this.lastCommitAt : undefined,
+      stallAfterMs: this.stallAfterMs,
+    };
   }
 
   status(): ProjectorStatus {
-    const leader = this.isLeader();
-    const lastCommitAgeMs = this.lastCommitAgeMs();
-    const lagEvents = this.backlog.size;
+    const report = this.report();
     const streak = this.streak;
     return {
-      leader,
-      caughtUp: this.caughtUp(),
-      position: this.committed,
-      head: this.backlog.head,
-      lagEvents,
-      lastCommitAgeMs,
-      stalled:
-        leader && lagEvents > 0 && lastCommitAgeMs !== undefined && lastCommitAgeMs >= this.stallAfterMs,
+      leader: report.leader,
+      caughtUp: isCaughtUp(report, report.at),
+      position: report.position,
+      head: report.head,
+      lagEvents: report.lagEvents,
+      lastCommitAgeMs: lastCommitAgeMs(report, report.at),
+      stalled: isStalled(report, report.at),
       failure: streak && {
         kind: streak.kind,
         attempts: streak.attempts,
@@ -251,10 +286,11 @@ class Projector implements RunningProjector {
   }
 
   /**
-   * Caught up: the subscription reached the live end, everything it had delivered by then is committed, and
-   * no batch is failing. Events arriving live afterwards do not clear it; a failed batch does.
+   * The subscription reached the live end, everything it had delivered by then is committed, and no batch is
+   * failing. Events arriving live afterwards do not clear it; a failed batch does, and so does a stall
+   * (`isCaughtUp`: events waiting and nothing committed for `stallAfterMs`, e.g. a commit blocked on a lock).
    */
-  private caughtUp(): boolean {
+  private reachedLiveEnd(): boolean {
     return (
       this.isLeader() &&
       this.isLive &&
@@ -262,10 +298,6 @@ class Projector implements RunningProjector {
       this.consecutiveFailures === 0 &&
       this.committed >= this.liveTarget
     );
-  }
-
-  private lastCommitAgeMs(): number | undefined {
-    return this.lastCommitAt === undefined || !this.isLeader() ? undefined : Date.now() - this.lastCommitAt;
   }
 
   isLeader(): boolean {
@@ -488,14 +520,23 @@ class Projector implements RunningProjector {
       const lease = this.lease;
       if (!lease?.isHeld()) return; // the lock is gone: the next holder projects these events
       const upTo = batch[batch.length - 1]!.position;
+      const startedAt = Date.now();
+      this.onCommitStart?.(this.report());
+      // Fires while an asynchronous commit (PostgreSQL) waits; a synchronous SQLite wait blocks this thread,
+      // timer included, and is measured when it returns.
+      const watch = setTimeout(() => this.commitWasSlow(batch, startedAt, 'waiting'), this.slowCommitMs);
       try {
         await this.writer.apply(batch, upTo, (trx) => lease.fence(trx));
       } catch (error) {
+        clearTimeout(watch);
+        this.commitTimed(batch, startedAt, 'failed');
         this.flushError = error;
         this.batchFailed(batch, error);
         void this.subscription?.close().catch(() => undefined);
         return;
       }
+      clearTimeout(watch);
+      this.commitTimed(batch, startedAt, 'committed');
       this.batchCommitted(batch, upTo);
     });
     this.waiting = batchPromise;
@@ -540,6 +581,58 @@ class Projector implements RunningProjector {
       );
     }
     this.notifyWaiters();
+  }
+
+  /** A batch commit ended: note it if it was slow; a quick commit ends a run of slow ones (and says so). */
+  private commitTimed(batch: ProjectedEvent[], startedAt: number, outcome: 'committed' | 'failed'): void {
+    const tookMs = Date.now() - startedAt;
+    if (tookMs >= this.slowCommitMs) {
+      this.commitWasSlow(batch, startedAt, outcome);
+      return;
+    }
+    const slow = this.slow;
+    if (outcome !== 'committed' || !slow) return;
+    this.slow = undefined;
+    if (slow.logged)
+      this.logger.info(
+        {
+          slowBatches: slow.batches,
+          slowForMs: Date.now() - slow.since,
+          longestMs: slow.longestMs,
+          position: this.committed.toString(),
+        },
+        'projector batch commits are quick again',
+      );
+  }
+
+  /**
+   * A commit took `slowCommitMs` or longer (`waiting`: it still does). Logged at warn once for a run of slow
+   * commits, and at most once a minute; the batch's first event is named by position only.
+   */
+  private commitWasSlow(
+    batch: ProjectedEvent[],
+    startedAt: number,
+    outcome: 'waiting' | 'committed' | 'failed',
+  ): void {
+    const now = Date.now();
+    const waitedMs = now - startedAt;
+    const slow = (this.slow ??= { since: startedAt, batches: 0, longestMs: 0, logged: false });
+    if (outcome !== 'waiting') slow.batches += 1;
+    slow.longestMs = Math.max(slow.longestMs, waitedMs);
+    if (slow.logged || now - this.slowLoggedAt < SLOW_LOG_INTERVAL_MS) return;
+    slow.logged = true;
+    this.slowLoggedAt = now;
+    this.logger.warn(
+      {
+        waitedMs,
+        outcome,
+        slowCommitMs: this.slowCommitMs,
+        events: batch.length,
+        position: batch[0]!.position.toString(),
+        lastPosition: batch[batch.length - 1]!.position.toString(),
+      },
+      'projector batch commit is slow: the read-model database is locked by another writer, or overloaded',
+    );
   }
 
   /**
@@ -656,6 +749,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Running
   const lock = projectorLock(database, {
     databaseUrl: options.databaseUrl,
     heartbeatMs: options.lockHeartbeatMs,
+    probeTimeoutMs: options.lockProbeTimeoutMs,
     staleAfterMs: options.lockStaleAfterMs,
     reclaimFromThisProcess: options.reclaimLockOfThisProcess,
   });

@@ -1,8 +1,17 @@
 import Database from 'better-sqlite3';
-import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import {
+  Kysely,
+  PostgresAdapter,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type PostgresPool,
+  type PostgresPoolClient,
+} from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
+import { settleWithin } from './deadline';
 import { migrateToLatest } from './migrations';
 
 /**
@@ -103,6 +112,13 @@ export interface ReadModelDatabaseOptions {
   maxConnections?: number;
   /** Apply the migrations before returning (default true). */
   migrate?: boolean;
+  /**
+   * PostgreSQL: the longest wait for a connection (a free one, or a new one to open) and, once the database is
+   * open and migrated, for each query's answer. Past it the call fails with `ReadModelsTimeoutError`, which
+   * `readModelsUnavailable` recognises, and a connection whose query went unanswered is closed rather than
+   * handed out again. Unset: no bound (the projector and the replay CLI, whose statements may rightly run long).
+   */
+  timeoutMs?: number;
 }
 
 export interface ReadModelDatabase {
@@ -187,12 +203,15 @@ export async function openReadModelDatabase(options: ReadModelDatabaseOptions): 
 }
 
 /**
- * A pooled connection that fails while idle (the server restarted or failed over, an administrator ended it,
- * the network dropped it) is an `'error'` event on the pool, and an EventEmitter's unhandled `'error'` ends
- * the process: the API, the projector and, under `npm start`, the embedded store with them. The pool has
- * already dropped that connection; the next query opens a new one, or fails where its caller handles it (503,
- * the projector's retry). So the event needs no more than a listener.
+ * The read-model database did not answer in time (`ReadModelDatabaseOptions.timeoutMs`): it is hung, stopped,
+ * or the network drops its packets. Its `code` is Node's for a timed-out socket, so every check for an
+ * unreachable database counts it.
  */
+export class ReadModelsTimeoutError extends Error {
+  override readonly name = 'ReadModelsTimeoutError';
+  readonly code = 'ETIMEDOUT';
+}
+
 /** Node's network errors, and PostgreSQL's SQLSTATEs, that mean the server cannot be used now (not a bad query). */
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -217,6 +236,7 @@ const UNAVAILABLE_STATES = new Set([
  */
 export function readModelsUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
+  if (error instanceof ReadModelsTimeoutError) return true;
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string') return /^Connection terminated/.test(error.message);
   return (
@@ -227,13 +247,69 @@ export function readModelsUnavailable(error: unknown): boolean {
   );
 }
 
+/**
+ * A pooled connection that fails while idle (the server restarted or failed over, an administrator ended it,
+ * the network dropped it) is an `'error'` event on the pool, and an EventEmitter's unhandled `'error'` ends
+ * the process: the API, the projector and, under `npm start`, the embedded store with them. The pool has
+ * already dropped that connection; the next query opens a new one, or fails where its caller handles it (503,
+ * the projector's retry). So the event needs no more than a listener.
+ */
 export function ignoreIdleConnectionErrors(pool: Pool): void {
   pool.on('error', () => undefined);
+}
+
+/**
+ * Kysely's view of `pool` with every wait bounded (`ReadModelDatabaseOptions.timeoutMs`): the pool's own
+ * `connectionTimeoutMillis` bounds the wait for a connection, this bounds each query once `bound()` is set.
+ * A query left unanswered fails with `ReadModelsTimeoutError` and its connection is closed at once (pg ends a
+ * connection with a query in flight by destroying its socket): the server may still work on that query or never
+ * answer, and the same connection handed out again would queue every later query behind it. The pool drops a
+ * closed connection when it is released and opens a new one for the next query, so it recovers as soon as the
+ * server answers again.
+ */
+function boundedPool(pool: Pool, timeoutMs: number, bound: () => boolean): PostgresPool {
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      let client: PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        // pg-pool: "timeout exceeded when trying to connect" (no free connection), "Connection terminated due to
+        // connection timeout" (a new one did not open).
+        if (/timeout/i.test((error as Error).message ?? '')) {
+          throw new ReadModelsTimeoutError(
+            `No connection to the read-model database within ${timeoutMs} ms`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+      let abandoned = false;
+      const query = (text: string, parameters: readonly unknown[]) => {
+        if (abandoned) {
+          // Kysely's rollback after a timed-out statement in a transaction.
+          return Promise.reject(
+            new ReadModelsTimeoutError('The read-model connection was closed after a query went unanswered'),
+          );
+        }
+        const answer = client.query(text, [...parameters]);
+        if (!bound()) return answer;
+        return settleWithin(answer, timeoutMs, () => {
+          abandoned = true;
+          void client.end().catch(() => undefined);
+          return new ReadModelsTimeoutError(`The read-model database did not answer within ${timeoutMs} ms`);
+        });
+      };
+      return { query, release: () => client.release(abandoned) } as unknown as PostgresPoolClient;
+    },
+    end: () => pool.end(),
+  };
 }
 
 async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabase> {
   let database: ReadModelDatabase;
   let migrationSchema: string | undefined;
+  let queriesBounded = false;
   if (options.databaseUrl) {
     if (options.schema !== undefined && !IDENTIFIER.test(options.schema)) {
       throw new Error(`Invalid schema name ${options.schema}`);
@@ -242,9 +318,16 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
       connectionString: options.databaseUrl,
       max: options.maxConnections ?? 5,
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+      ...(options.timeoutMs === undefined ? {} : { connectionTimeoutMillis: options.timeoutMs }),
     });
     ignoreIdleConnectionErrors(pool);
-    const db = new Kysely<ReadModelTables>({ dialect: new PostgresDialect({ pool }) });
+    const timeoutMs = options.timeoutMs;
+    const db = new Kysely<ReadModelTables>({
+      dialect: new PostgresDialect({
+        // Queries are bounded once open: a migration (an index on a large table) may rightly take longer.
+        pool: timeoutMs === undefined ? pool : boundedPool(pool, timeoutMs, () => queriesBounded),
+      }),
+    });
     try {
       if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
       // The migrator must look for its own tables in our schema only (it would find another schema's).
@@ -291,5 +374,6 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
       throw error;
     }
   }
+  queriesBounded = true;
   return database;
 }

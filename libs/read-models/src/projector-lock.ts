@@ -6,7 +6,11 @@
  *
  * - PostgreSQL: a session-level advisory lock (`pg_try_advisory_lock`) on a dedicated connection, keyed by
  *   the read-model schema. PostgreSQL releases it the moment that connection closes — a clean stop, a crash
- *   or a SIGKILL of the holder alike — so a standby takes over at its next poll.
+ *   or a SIGKILL of the holder alike — so a standby takes over at its next poll. The holder probes the
+ *   connection (one probe at a time); a probe unanswered for `probeTimeoutMs` counts as a lost connection, and
+ *   each batch checks in its own transaction, first and right before its commit, that the lock is still held
+ *   by that connection's backend (`pg_locks`): a holder whose lock connection the server ended before the
+ *   holder noticed commits no batch after a standby may have taken over.
  * - SQLite: a lease row in the read-model file (`projector_lock`: owner token, pid, host, heartbeat). The
  *   holder renews it every `heartbeatMs` and inside every batch transaction. A standby takes the row over
  *   when its holder is gone: at once when the holder ran on this host and its pid no longer exists (SIGKILL,
@@ -26,6 +30,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Client } from 'pg';
 import type { ReadModelDatabase, ReadModelDb } from './database';
+import { settleWithin } from './deadline';
 
 /** The lock was lost while projecting: the batch in hand must not commit. */
 export class ProjectorLockLostError extends Error {
@@ -56,8 +61,16 @@ export interface ProjectorLockOptions {
   name?: ReadModelLockName;
   /** PostgreSQL: the URL the read models were opened with (the lock gets its own connection). */
   databaseUrl?: string;
-  /** How often the holder proves it is alive (default 2 s). */
+  /** How often the holder proves it is alive (default 2 s); a probe still unanswered skips the next. */
   heartbeatMs?: number;
+  /**
+   * PostgreSQL: how long a probe of the lock connection, or opening it and asking for the lock, may go
+   * unanswered before the connection counts as lost: the holder gives the lock up — its batch in hand does not
+   * commit — and the connection is closed. Default 10 s for the projector lock; none for the rebuild lock, whose
+   * holder does not watch it (a rebuild goes on through a hang, and a lock freed under it would let a second
+   * rebuild drop its copy).
+   */
+  probeTimeoutMs?: number;
   /** SQLite: a heartbeat older than this frees the lease (default 15 s). */
   staleAfterMs?: number;
   /**
@@ -69,6 +82,8 @@ export interface ProjectorLockOptions {
   reclaimFromThisProcess?: boolean;
 }
 
+export const DEFAULT_LOCK_PROBE_TIMEOUT_MS = 10_000;
+
 export function projectorLock(
   database: ReadModelDatabase,
   options: ProjectorLockOptions = {},
@@ -77,7 +92,13 @@ export function projectorLock(
   const name = options.name ?? 'projector';
   if (database.dialect === 'postgres') {
     if (!options.databaseUrl) throw new Error(`The PostgreSQL ${name} lock needs the database URL`);
-    return new PostgresProjectorLock(database.db, options.databaseUrl, heartbeatMs, name);
+    return new PostgresProjectorLock(
+      database.db,
+      options.databaseUrl,
+      heartbeatMs,
+      options.probeTimeoutMs ?? (name === 'projector' ? DEFAULT_LOCK_PROBE_TIMEOUT_MS : undefined),
+      name,
+    );
   }
   return new SqliteProjectorLock(
     database.db,
@@ -98,15 +119,23 @@ abstract class Lease implements ProjectorLease {
   private held = true;
   private readonly listeners: ((reason: Error) => void)[] = [];
   private readonly timer: NodeJS.Timeout;
+  /** A heartbeat has not answered yet: the next tick is skipped rather than queued behind it. */
+  private beating = false;
 
   constructor(heartbeatMs: number) {
     this.timer = setInterval(() => {
-      this.heartbeat().then(
-        (ok) => {
-          if (!ok) this.lost(new ProjectorLockLostError('The projector lease was taken over'));
-        },
-        (error: unknown) => this.lost(error instanceof Error ? error : new Error(String(error))),
-      );
+      if (this.beating) return;
+      this.beating = true;
+      this.heartbeat()
+        .then(
+          (ok) => {
+            if (!ok) this.lost(new ProjectorLockLostError('The projector lease was taken over'));
+          },
+          (error: unknown) => this.lost(error instanceof Error ? error : new Error(String(error))),
+        )
+        .finally(() => {
+          this.beating = false;
+        });
     }, heartbeatMs);
     this.timer.unref();
   }
@@ -148,20 +177,51 @@ abstract class Lease implements ProjectorLease {
   protected abstract heartbeat(): Promise<boolean>;
   /** The in-transaction check of `fence`. */
   protected abstract renew(trx: ReadModelDb): Promise<boolean>;
+  /** Gives the lock up; may run twice (lost, then released), and settles even when the database is hung. */
   protected abstract free(): Promise<void>;
 }
 
+/** Where `pg_locks` shows the advisory lock `pg_try_advisory_lock(key)` takes. */
+function advisoryLockRow(key: bigint) {
+  return sql`l.locktype = 'advisory'
+    and l.classid = ${Number((key >> 32n) & 0xffffffffn)}::bigint::oid
+    and l.objid = ${Number(key & 0xffffffffn)}::bigint::oid and l.objsubid = 1`;
+}
+
+/**
+ * Asks the server to give up on the lock connection's TCP peer after about 25 s of silence — keep-alive probes
+ * after 10 s idle, every 5 s, 3 times; and at most 25 s for data it sent (a probe's answer) to go unacknowledged —
+ * instead of its defaults, the operating system's (often 2 hours of keep-alive, about 15 minutes of
+ * retransmission): a holder whose host vanished or whose network was cut, so that no FIN or RST ever arrives,
+ * then frees the lock in about 25 s. Only this connection's settings change.
+ */
+const SERVER_KEEPALIVE = `set_config('tcp_keepalives_idle', '10', false),
+  set_config('tcp_keepalives_interval', '5', false), set_config('tcp_keepalives_count', '3', false),
+  set_config('tcp_user_timeout', '25000', false)`;
+
+/** Closes a pg connection at once, whatever it is waiting for (its 'error' and 'end' events still fire). */
+function hangUp(client: Client): void {
+  client.connection.stream.destroy();
+}
+
 class PostgresProjectorLock implements ProjectorLock {
+  /** The schema, hence the key, does not change: asked once, so a standby's poll needs only the lock connection. */
+  private knownKey: bigint | undefined;
+
   constructor(
     private readonly db: ReadModelDb,
     private readonly databaseUrl: string,
     private readonly heartbeatMs: number,
+    private readonly probeTimeoutMs: number | undefined,
     private readonly name: ReadModelLockName,
   ) {}
 
   private async key(): Promise<bigint> {
-    const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db);
-    return advisoryLockKey(current.rows[0]?.schema ?? 'public', this.name);
+    if (this.knownKey === undefined) {
+      const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db);
+      this.knownKey = advisoryLockKey(current.rows[0]?.schema ?? 'public', this.name);
+    }
+    return this.knownKey;
   }
 
   async tryAcquire(): Promise<ProjectorLease | undefined> {
@@ -170,21 +230,30 @@ class PostgresProjectorLock implements ProjectorLock {
       connectionString: this.databaseUrl,
       keepAlive: true,
       application_name: `session-engine-${this.name}-lock`,
+      connectionTimeoutMillis: this.probeTimeoutMs,
     });
     // An error on an idle client is also reported by the lease; without a listener it would crash the process.
     client.on('error', () => undefined);
     await client.connect();
     try {
-      const result = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [
-        key.toString(),
-      ]);
-      if (!result.rows[0]?.locked) {
-        await client.end();
+      const result = await settleWithin(
+        client.query<{ locked: boolean; pid: number }>(
+          `select pg_try_advisory_lock($1) as locked, pg_backend_pid() as pid, ${SERVER_KEEPALIVE}`,
+          [key.toString()],
+        ),
+        this.probeTimeoutMs,
+        () => new Error(`The database did not answer the request for the ${this.name} lock in time`),
+      );
+      const row = result.rows[0];
+      if (!row?.locked) {
+        await settleWithin(client.end(), this.probeTimeoutMs, () => new Error('unanswered')).catch(() =>
+          hangUp(client),
+        );
         return undefined;
       }
-      return new PostgresLease(client, key, this.heartbeatMs);
+      return new PostgresLease(client, key, row.pid, this.heartbeatMs, this.probeTimeoutMs);
     } catch (error) {
-      await client.end().catch(() => undefined);
+      hangUp(client);
       throw error;
     }
   }
@@ -194,44 +263,80 @@ class PostgresProjectorLock implements ProjectorLock {
     const result = await sql<{ pid: number; client: string | null; since: string | null }>`
       select l.pid, a.client_addr::text as client, a.backend_start::text as since
       from pg_locks l left join pg_stat_activity a on a.pid = l.pid
-      where l.locktype = 'advisory' and l.granted
-        and l.classid = ${Number((key >> 32n) & 0xffffffffn)}::bigint::oid
-        and l.objid = ${Number(key & 0xffffffffn)}::bigint::oid and l.objsubid = 1`.execute(this.db);
+      where l.granted and ${advisoryLockRow(key)}`.execute(this.db);
     const row = result.rows[0];
     return row ? `backend pid ${row.pid} (${row.client ?? 'local'}, connected ${row.since})` : undefined;
   }
 }
 
 class PostgresLease extends Lease {
+  /** False once the connection failed or left a probe unanswered: it is then closed, not asked to unlock. */
+  private answering = true;
+  private freeing: Promise<void> | undefined;
+
   constructor(
     private readonly client: Client,
     private readonly key: bigint,
+    /** The lock connection's backend: the one `pg_locks` must show holding the lock. */
+    private readonly backendPid: number,
     heartbeatMs: number,
+    private readonly probeTimeoutMs: number | undefined,
   ) {
     super(heartbeatMs);
-    const onGone = (error?: Error) =>
+    const onGone = (error?: Error) => {
+      this.answering = false;
       this.lost(error ?? new ProjectorLockLostError('The projector lock connection closed'));
+    };
     client.on('error', onGone);
     client.on('end', () => onGone());
   }
 
   protected async heartbeat(): Promise<boolean> {
-    await this.client.query('select 1');
+    await settleWithin(this.client.query('select 1'), this.probeTimeoutMs, () => {
+      this.answering = false;
+      return new ProjectorLockLostError(
+        `The projector lock connection did not answer a probe within ${this.probeTimeoutMs} ms`,
+      );
+    });
     return true;
   }
 
-  /** The lock lives on its own connection: the batch transaction cannot see it; the connection's state can. */
-  protected async renew(): Promise<boolean> {
-    return this.isHeld();
+  /**
+   * The lock lives on its own connection, which the batch transaction cannot use; but the transaction can see
+   * in `pg_locks` whether that connection's backend still holds it. The server may have ended the backend (an
+   * administrator, its TCP keep-alive after a network cut) and a standby taken the lock while this process has
+   * not heard of it yet: its probe is still waiting, or the network cut only the lock connection.
+   */
+  protected async renew(trx: ReadModelDb): Promise<boolean> {
+    if (!this.isHeld()) return false;
+    const result = await sql<{ held: boolean }>`
+      select exists (select 1 from pg_locks l
+        where l.granted and l.pid = ${this.backendPid} and ${advisoryLockRow(this.key)}) as held`.execute(
+      trx,
+    );
+    return result.rows[0]?.held === true;
   }
 
-  protected async free(): Promise<void> {
-    try {
-      await this.client.query('select pg_advisory_unlock($1)', [this.key.toString()]);
-    } catch {
-      // The connection is gone, and the lock with it.
+  protected free(): Promise<void> {
+    return (this.freeing ??= this.close());
+  }
+
+  private async close(): Promise<void> {
+    if (this.answering) {
+      try {
+        const unanswered = () => new Error('The projector lock connection did not answer');
+        await settleWithin(
+          this.client.query('select pg_advisory_unlock($1)', [this.key.toString()]),
+          this.probeTimeoutMs,
+          unanswered,
+        );
+        await settleWithin(this.client.end(), this.probeTimeoutMs, unanswered);
+        return;
+      } catch {
+        // Closed below; the server frees the lock when it notices.
+      }
     }
-    await this.client.end().catch(() => undefined);
+    hangUp(this.client);
   }
 }
 

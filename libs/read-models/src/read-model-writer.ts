@@ -89,8 +89,11 @@ export class ReadModelWriter {
 
   /**
    * Applies events (in log order) and moves each checkpoint to `upTo` — the position of the last
-   * event, or further when the server reported that nothing else matched up to there. `fence` runs
-   * first inside the transaction (the projector's lock check). The checkpoints move by compare-and-set:
+   * event, or further when the server reported that nothing else matched up to there. `fence` (the projector's
+   * lock check) runs inside the transaction first — on SQLite its write takes the file's write lock before the
+   * batch reads anything, so the transaction waits for another writer instead of failing busy — and again as
+   * its last statement, right before the commit: a batch whose statements waited on a hung database while the
+   * lock was lost does not commit when the database answers again. The checkpoints move by compare-and-set:
    * if one is no longer where this writer read it, the whole batch rolls back with
    * `CheckpointConflictError` — a checkpoint never moves backwards and no batch is applied twice.
    */
@@ -112,6 +115,7 @@ export class ReadModelWriter {
           if (unseen.length > 0) await writer.apply(store, unseen);
         }
         await this.moveCheckpoints(trx, pending, upTo);
+        if (fence) await fence(trx);
       });
     } catch (error) {
       if (error instanceof CheckpointConflictError) await this.reload().catch(() => undefined);

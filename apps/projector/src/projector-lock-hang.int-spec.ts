@@ -1,0 +1,141 @@
+/**
+ * The PostgreSQL projector lock while the database hangs — its process stopped, or the network dropping the
+ * holder's packets: nothing answers and nothing fails. A relay between the holder and the server plays the hang
+ * (`startHangingRelay`). The holder's probe goes unanswered, so it gives the lock up and goes back to standby;
+ * another projector takes over once the server has ended the holder's lock connection; and the batch the holder
+ * had in flight when the database hung does not commit when the database answers again.
+ */
+import { EsdbClientAdapter } from '@session-engine/event-store';
+import { advisoryLockKey } from '@session-engine/read-models';
+import { postgresTestDatabase } from '@session-engine/read-models/testing/test-databases';
+import { startHangingRelay, type HangingRelay } from '@session-engine/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { type RunningProjector, startProjector } from './projector';
+import { appendHistories, startEmbeddedEventStore } from './testing/store-fixtures';
+import { workload } from './testing/workload';
+
+jest.setTimeout(120_000);
+
+/** Far beyond every bound here: a condition still false then will not come true. */
+const GENEROUS_MS = 30_000;
+
+const until = async (condition: () => boolean | Promise<boolean>) => {
+  const deadline = Date.now() + GENEROUS_MS;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
+const metric = async (registry: Registry, name: string): Promise<number> => {
+  const text = await registry.getSingleMetricAsString(name);
+  return Number(/ (\d+(?:\.\d+)?)$/m.exec(text)?.[1]);
+};
+
+describe('the PostgreSQL projector lock while the database hangs', () => {
+  const database = postgresTestDatabase();
+  const options = database.options();
+  const server = new URL(options.databaseUrl!);
+  let storeDir: string;
+  let store: { connectionString: string; close(): Promise<void> };
+  let client: EsdbClientAdapter;
+  let relay: HangingRelay;
+  const started: RunningProjector[] = [];
+
+  beforeAll(async () => {
+    storeDir = mkdtempSync(join(tmpdir(), 'lock-hang-es-'));
+    store = await startEmbeddedEventStore({
+      port: 0,
+      dataDir: storeDir,
+      silent: true,
+      synchronous: 'NORMAL',
+    });
+    client = EsdbClientAdapter.connect(store.connectionString);
+    relay = await startHangingRelay(Number(server.port || 5432), server.hostname);
+  });
+
+  afterAll(async () => {
+    relay.resume();
+    for (const projector of started) await projector.stop().catch(() => undefined);
+    await relay.close();
+    await client.close();
+    await store.close();
+    rmSync(storeDir, { recursive: true, force: true });
+    await database.drop();
+  });
+
+  it('gives the lock up after an unanswered probe, and commits nothing more once another projector took over', async () => {
+    const lines: { msg: string; err?: { message?: string } }[] = [];
+    const logger = pino(
+      { level: 'info' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) },
+    );
+    const viaRelay = new URL(options.databaseUrl!);
+    viaRelay.hostname = '127.0.0.1';
+    viaRelay.port = String(relay.port);
+    const registry = new Registry();
+    const holder = await startProjector({
+      connectionString: store.connectionString,
+      databaseUrl: viaRelay.toString(),
+      schema: options.schema,
+      dataDir: options.dataDir,
+      logger,
+      registry,
+      batchDelayMs: 10,
+      standbyPollMs: 200,
+      lockHeartbeatMs: 100,
+      lockProbeTimeoutMs: 1_000,
+    });
+    started.push(holder);
+    const first = await appendHistories(client, workload(40));
+    expect(await holder.waitForPosition(first, GENEROUS_MS)).toBe(true);
+    expect(await metric(registry, 'projector_leader')).toBe(1);
+
+    relay.hang();
+    // Events keep coming: the holder's next batch waits on the hung database.
+    const last = await appendHistories(client, workload(20, 40));
+
+    await until(() => !holder.isLeader());
+    expect(await metric(registry, 'projector_leader')).toBe(0);
+    const committedWhileLeader = await metric(registry, 'projector_batches_total');
+    const lost = lines.find((line) => line.msg.startsWith('projector lost the read-model lock'));
+    expect(lost?.err?.message).toMatch(/did not answer a probe/);
+
+    // The server still holds the lock for the hung connection until it notices that connection is gone (its TCP
+    // keep-alive, when the network drops packets); here an administrator ends it.
+    const key = advisoryLockKey(options.schema!);
+    const admin = new Client({ connectionString: options.databaseUrl });
+    await admin.connect();
+    try {
+      await admin.query(
+        `select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and granted
+           and classid = $1::bigint::oid and objid = $2::bigint::oid and objsubid = 1`,
+        [Number((key >> 32n) & 0xffffffffn), Number(key & 0xffffffffn)],
+      );
+    } finally {
+      await admin.end();
+    }
+    const successor = await startProjector({
+      connectionString: store.connectionString,
+      ...options,
+      logger: pino({ level: 'silent' }),
+      registry: new Registry(),
+      batchDelayMs: 10,
+      standbyPollMs: 200,
+    });
+    started.push(successor);
+    expect(await successor.waitForPosition(last, GENEROUS_MS)).toBe(true);
+    expect(successor.isLeader()).toBe(true);
+
+    // The database answers the old holder again: its batch in flight rolls back, and it waits on standby.
+    relay.resume();
+    await until(() => lines.some((line) => line.msg.startsWith('projector on standby')));
+    expect(holder.isLeader()).toBe(false);
+    expect(await metric(registry, 'projector_batches_total')).toBe(committedWhileLeader);
+  });
+});
