@@ -4,15 +4,16 @@
  * event-store call made for a request has a deadline (EVENTSTORE_CALL_TIMEOUT_MS, 300 ms here): past it the
  * request is answered 503 SERVICE_UNAVAILABLE, logged once at warn with its request id, and a command's outcome
  * is unknown — its append may be applied when the store resumes. A retry with the same Idempotency-Key then
- * applies it exactly once.
+ * applies it exactly once. The same holds when the connection drops while an append is on its way (the store
+ * process killed): the 503 says the outcome is unknown, unlike one whose first read found the store down.
  *
- * Replica A reaches the embedded store through a relay that can hang (`startHangingRelay`); replica B directly.
- * The store runs on this thread so that the test can hang the relay at the moment A's first append reaches it
- * (`onRpc`), after A's reads went through.
+ * Replica A reaches the embedded store through a relay that can hang or drop its connections
+ * (`startHangingRelay`); replica B directly. The store runs on this thread so that the test can hang or cut the
+ * relay at the moment A's first append reaches it (`onRpc`), after A's reads went through.
  */
 import type { INestApplication } from '@nestjs/common';
 import { EsdbClientAdapter } from '@session-engine/event-store';
-import { startHangingRelay, type HangingRelay } from '@session-engine/testing';
+import { closedPort, startHangingRelay, type HangingRelay } from '@session-engine/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -164,6 +165,26 @@ function hangAtFirstAppend(): void {
   };
 }
 
+/** Cuts A's connection the moment the store receives its first batch-append call (see `hangAtFirstAppend`). */
+function dropAtFirstAppend(): void {
+  onRpc = (name) => {
+    if (name !== 'Streams.BatchAppend') return;
+    onRpc = undefined;
+    relay.drop();
+  };
+}
+
+/** The count of `session_command_duration_seconds` for a command and outcome on `api`'s /metrics. */
+async function commandCount(api: Api, command: string, outcome: string): Promise<number> {
+  const metrics = await (await fetch(`${api.url}/metrics`)).text();
+  const line = metrics
+    .split('\n')
+    .find((l) =>
+      l.startsWith(`session_command_duration_seconds_count{command="${command}",outcome="${outcome}"} `),
+    );
+  return line === undefined ? 0 : Number(line.split(' ').pop());
+}
+
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'store-hung-e2e-'));
   server = await startInThisThread({ port: 0, dataDir: join(dataDir, 'eventstore'), silent: true }, (name) =>
@@ -267,5 +288,79 @@ describe('the event store hangs', () => {
 
     expect((await call(api, 'POST', `${id}/cart_items`, add)).status).toBe(200);
     expect(await eventTypes(id)).toEqual(['SessionCreated', 'CartItemsAdded', 'CartItemsAdded']);
+  });
+});
+
+describe('the connection drops while an append is on its way', () => {
+  it('a keyed command answers 503 saying its outcome is unknown and that its key makes a retry safe; the retry applies it once', async () => {
+    const b = await startApi(server.connectionString);
+    const id = newId('dropped');
+    expect((await call(b, 'PUT', id, create)).status).toBe(200);
+    const a = await throughRelay();
+    const key = { 'idempotency-key': `key-${id}` };
+
+    dropAtFirstAppend();
+    const first = await call(a, 'POST', `${id}/cart_items`, add, key);
+    const details =
+      'The connection to the event store failed during a write: the outcome of this command is unknown ' +
+      '(it may still be applied). Retrying it with the same Idempotency-Key and body is safe: it is applied ' +
+      'at most once.';
+    expect({ status: first.status, body: first.body }).toEqual({
+      status: 503,
+      body: {
+        message: details,
+        errors: [{ title: 'SERVICE_UNAVAILABLE', details }],
+        StatusCode: 503,
+      },
+    });
+    // Counted as a timed-out command is: the outcome is unknown either way.
+    expect(await commandCount(a, 'AddCartItems', 'service_unavailable')).toBe(1);
+    expect(await commandCount(a, 'AddCartItems', 'error')).toBe(0);
+
+    // Whether or not the store applied the cut append, the retry with the key leaves the command applied once.
+    const retried = await call(a, 'POST', `${id}/cart_items`, add, key);
+    expect(retried.status).toBe(200);
+    expect(retried.etag).toBe('"1"');
+    expect(retried.body.customerSession.cartItems.map((item: { sku: string }) => item.sku)).toEqual([
+      'first',
+      'added',
+    ]);
+    expect(await eventTypes(id)).toEqual(['SessionCreated', 'CartItemsAdded']);
+  });
+
+  it('a command without a key is told a retry may apply it twice', async () => {
+    const b = await startApi(server.connectionString);
+    const id = newId('dropped-unkeyed');
+    // Created on B: A's first append, the one cut, is the close.
+    expect((await call(b, 'PUT', id, create)).status).toBe(200);
+    const api = await throughRelay();
+
+    dropAtFirstAppend();
+    const reply = await call(api, 'POST', `${id}/close`);
+    expect(reply.status).toBe(503);
+    expect(reply.body.errors).toEqual([
+      {
+        title: 'SERVICE_UNAVAILABLE',
+        details: expect.stringMatching(
+          /^The connection to the event store failed during a write: the outcome of this command is unknown .* It carried no Idempotency-Key, so a retry may apply it a second time/,
+        ),
+      },
+    ]);
+    expect(await commandCount(api, 'CloseSession', 'service_unavailable')).toBe(1);
+  });
+
+  it('a store already down when a command first reads is only "not reachable": nothing was sent', async () => {
+    const api = await startApi(`esdb://127.0.0.1:${await closedPort()}?tls=false`);
+    // A session this replica has not seen: AddCartItems reads it before it appends anything.
+    const reply = await call(api, 'POST', `${newId('down')}/cart_items`, add);
+    expect({ status: reply.status, body: reply.body }).toEqual({
+      status: 503,
+      body: {
+        message: 'The event store is not reachable; retry later',
+        errors: [{ title: 'SERVICE_UNAVAILABLE', details: 'The event store is not reachable; retry later' }],
+        StatusCode: 503,
+      },
+    });
+    expect(await commandCount(api, 'AddCartItems', 'error')).toBe(1);
   });
 });

@@ -2,7 +2,8 @@
  * Management queries while the read-model PostgreSQL hangs — its process stopped, or the network dropping its
  * packets: connections stay open (or are accepted) and nothing answers. A relay between the API and the server
  * plays the hang (`startHangingRelay`). Every request is answered 503 SERVICE_UNAVAILABLE within the API's
- * read-model bound (small here), however many wait at once, and the API answers again as soon as the server does.
+ * read-model bound (READ_MODEL_QUERY_TIMEOUT_MS, small here), however many wait at once, and the API answers again
+ * as soon as the server does. A query slower than the default 5 s is answered when the operator allows it longer.
  */
 import type { INestApplication } from '@nestjs/common';
 import { EsdbClientAdapter } from '@session-engine/event-store';
@@ -16,17 +17,19 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import pino from 'pino';
 import { startEmbeddedEventStore, type EmbeddedEventStore } from '../apps/eventstore-embedded/src';
-import type { AppDependencies } from '../apps/session-api/src/app.module';
 import { createSessionApi } from '../apps/session-api/src/app.factory';
 import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
 import { parseConfig } from '../apps/session-api/src/config/config';
-import type { ManagementDependencies } from '../apps/session-api/src/management/management.module';
 
 jest.setTimeout(60_000);
 
 const MANAGEMENT_KEY = 'mgmt-key-hang-0001';
 /** Far beyond the bound: a request still unanswered then has hung. */
 const GENEROUS_MS = 20_000;
+/** READ_MODEL_QUERY_TIMEOUT_MS of the API the hang tests use. */
+const BOUND_MS = 1_000;
+/** How long the server is slow in the last test: past the default bound (5 s), within the configured one. */
+const SLOW_MS = 6_500;
 
 describe('management API while the read-model PostgreSQL hangs', () => {
   const schema = `rm_hang_${randomBytes(5).toString('hex')}`;
@@ -35,25 +38,28 @@ describe('management API while the read-model PostgreSQL hangs', () => {
   let store: EmbeddedEventStore;
   let adapter: EsdbClientAdapter;
   let relay: HangingRelay;
-  let app: INestApplication;
+  const apps: INestApplication[] = [];
   let baseUrl: string;
+  /** An API whose READ_MODEL_QUERY_TIMEOUT_MS is 10 s: a query slower than 5 s is still answered. */
+  let patientUrl: string;
 
-  const get = async (path: string) => {
-    const response = await fetch(`${baseUrl}${path}`, {
+  const get = async (path: string, url = baseUrl) => {
+    const started = Date.now();
+    const response = await fetch(`${url}${path}`, {
       headers: { authorization: `ManagementKey-v1 ${MANAGEMENT_KEY}` },
       signal: AbortSignal.timeout(GENEROUS_MS),
     });
     const text = await response.text();
-    return { status: response.status, text, body: JSON.parse(text) as Record<string, unknown> };
+    return {
+      status: response.status,
+      text,
+      body: JSON.parse(text) as Record<string, unknown>,
+      ms: Date.now() - started,
+    };
   };
 
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'management-hang-e2e-'));
-    const pg = new Client({ connectionString: TEST_DATABASE_URL });
-    await pg.connect();
-    await pg.query(`create schema ${schema}`);
-    await pg.end();
-    relay = await startHangingRelay(Number(server.port || 5432), server.hostname);
+  /** An API on the read models behind the relay, its read-model bound set as an operator sets it. */
+  const startApi = async (queryTimeoutMs: string): Promise<string> => {
     const databaseUrl = new URL(TEST_DATABASE_URL);
     databaseUrl.hostname = '127.0.0.1';
     databaseUrl.port = String(relay.port);
@@ -65,24 +71,37 @@ describe('management API while the read-model PostgreSQL hangs', () => {
       INTEGRATION_API_KEYS: 'int-key-hang-0001=1',
       MANAGEMENT_API_KEYS: `${MANAGEMENT_KEY}=*`,
       LOG_LEVEL: 'silent',
+      READ_MODEL_QUERY_TIMEOUT_MS: queryTimeoutMs,
     });
-    store = await startEmbeddedEventStore({ port: 0, dataDir: join(dataDir, 'eventstore'), silent: true });
-    adapter = EsdbClientAdapter.connect(store.connectionString);
-    const deps: AppDependencies & Pick<ManagementDependencies, 'readModelTimeoutMs'> = {
+    const app = await createSessionApi({
       config,
       keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
       store: adapter,
       logger: pino({ level: 'silent' }),
-      readModelTimeoutMs: 1_000,
-    };
-    app = await createSessionApi(deps);
+    });
+    apps.push(app);
     await app.listen(0, '127.0.0.1');
-    baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    return `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  };
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'management-hang-e2e-'));
+    const pg = new Client({ connectionString: TEST_DATABASE_URL });
+    await pg.connect();
+    await pg.query(`create schema ${schema}`);
+    await pg.end();
+    relay = await startHangingRelay(Number(server.port || 5432), server.hostname);
+    store = await startEmbeddedEventStore({ port: 0, dataDir: join(dataDir, 'eventstore'), silent: true });
+    adapter = EsdbClientAdapter.connect(store.connectionString);
+    baseUrl = await startApi(String(BOUND_MS));
+    patientUrl = await startApi('10000');
   });
+
+  afterEach(() => relay?.resume());
 
   afterAll(async () => {
     relay?.resume();
-    await app?.close();
+    for (const app of apps) await app.close();
     await relay?.close();
     await adapter?.close();
     await store?.close();
@@ -107,9 +126,11 @@ describe('management API while the read-model PostgreSQL hangs', () => {
       '/v1/applications/1/sessions?profile=alice',
       '/v1/applications/1/sessions/7',
     ];
-    const replies = await Promise.all(paths.map(get));
+    const replies = await Promise.all(paths.map((path) => get(path)));
     for (const reply of replies) {
       expect(reply.status).toBe(503);
+      // After about READ_MODEL_QUERY_TIMEOUT_MS (1 s), well before the default 5 s.
+      expect(reply.ms).toBeLessThan(4_000);
       expect(reply.body).toEqual({
         message: 'The read-model database is not reachable; retry later',
         errors: [
@@ -131,5 +152,20 @@ describe('management API while the read-model PostgreSQL hangs', () => {
     relay.resume();
     expect((await get('/v1/applications/1/sessions')).status).toBe(200);
     expect((await get('/health/ready')).status).toBe(200);
+  });
+
+  it('answers a query slower than the default 5 s when READ_MODEL_QUERY_TIMEOUT_MS allows it', async () => {
+    expect((await get('/v1/applications/1/sessions', patientUrl)).status).toBe(200);
+
+    relay.hang();
+    const slow = get('/v1/applications/1/sessions?partialMatch=true&profile=ali', patientUrl);
+    await new Promise((resolve) => setTimeout(resolve, SLOW_MS));
+    relay.resume();
+    const reply = await slow;
+    expect({ status: reply.status, body: reply.body }).toEqual({
+      status: 200,
+      body: { hasMore: false, data: [] },
+    });
+    expect(reply.ms).toBeGreaterThanOrEqual(SLOW_MS - 100);
   });
 });

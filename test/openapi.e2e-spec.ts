@@ -43,8 +43,18 @@ interface ResponseObject {
   content?: Record<string, MediaType>;
 }
 
+interface ParameterObject {
+  name: string;
+  in: string;
+  required?: boolean;
+  schema?: Schema & { format?: string; minimum?: number; maximum?: number; default?: unknown };
+}
+
 interface OpenApiDocument {
-  paths: Record<string, Record<string, { responses: Record<string, ResponseObject> }>>;
+  paths: Record<
+    string,
+    Record<string, { responses: Record<string, ResponseObject>; parameters?: ParameterObject[] }>
+  >;
   components: { schemas: Record<string, Schema> };
 }
 
@@ -495,8 +505,69 @@ describe('the Management API and the health check', () => {
       for (const [status, response] of Object.entries(op.responses)) {
         if (status !== '200') expectErrorResponse(`get ${route}`, status, response);
       }
-      expect(errorCodesOf(op.responses['503']!)).toEqual(['NOT_READY']);
+      // NOT_READY for minPosition; SERVICE_UNAVAILABLE for a read-model database down or past its bound.
+      expect(errorCodesOf(op.responses['503']!)).toEqual(['NOT_READY', 'SERVICE_UNAVAILABLE']);
       if (notFound) expect(errorCodesOf(op.responses['404']!)).toEqual([notFound]);
+    },
+  );
+
+  const parameter = (route: string, name: string): ParameterObject => {
+    const found = operation(route, 'get').parameters?.find((p) => p.name === name);
+    if (!found) throw new Error(`GET ${route} documents no parameter ${name}`);
+    return found;
+  };
+  const ID = { type: 'integer', format: 'int64', minimum: 1, maximum: Number.MAX_SAFE_INTEGER };
+
+  it.each(management)('$route types applicationId as an integer from 1 to 2^53-1', ({ route }) => {
+    expect(parameter(route, 'applicationId')).toEqual(
+      expect.objectContaining({ in: 'path', required: true, schema: ID }),
+    );
+  });
+
+  it('types the session id, pageSize and skip as integers with the limits the API checks', () => {
+    expect(parameter(`${APPLICATION}/sessions/{id}`, 'id')).toEqual(
+      expect.objectContaining({ in: 'path', required: true, schema: ID }),
+    );
+    const list = `${APPLICATION}/sessions`;
+    expect(parameter(list, 'pageSize')).toEqual(
+      expect.objectContaining({
+        in: 'query',
+        required: false,
+        schema: { type: 'integer', minimum: 1, maximum: 1000, default: 1000 },
+      }),
+    );
+    expect(parameter(list, 'skip')).toEqual(
+      expect.objectContaining({
+        in: 'query',
+        required: false,
+        schema: { type: 'integer', minimum: 0, maximum: 999_999_999, default: 0 },
+      }),
+    );
+  });
+
+  it.each([
+    [
+      '/v1/applications/9007199254740991/sessions',
+      '/v1/applications/9007199254740992/sessions',
+      '/applicationId',
+    ],
+    ['/v1/applications/1/sessions?pageSize=1000', '/v1/applications/1/sessions?pageSize=1001', '/pageSize'],
+    ['/v1/applications/1/sessions?pageSize=1', '/v1/applications/1/sessions?pageSize=0', '/pageSize'],
+    ['/v1/applications/1/sessions?skip=999999999', '/v1/applications/1/sessions?skip=1000000000', '/skip'],
+    ['/v1/applications/1/sessions?skip=0', '/v1/applications/1/sessions?skip=-1', '/skip'],
+    ['/v1/applications/1/sessions/9007199254740991', '/v1/applications/1/sessions/9007199254740992', '/id'],
+    ['/v1/applications/1/sessions/1', '/v1/applications/1/sessions/0', '/id'],
+  ])(
+    'accepts %s at the documented limit and refuses %s past it, 400 INVALID_FIELD at %s',
+    async (inside, outside, pointer) => {
+      const asManagement = { key: null, headers: { authorization: `ManagementKey-v1 ${MANAGEMENT_KEY}` } };
+      // 404 for a session id no session has: the id itself was accepted.
+      expect([200, 404]).toContain((await call('GET', inside, asManagement)).status);
+      const refused = await call('GET', outside, asManagement);
+      expect({ status: refused.status, errors: refused.body.errors }).toEqual({
+        status: 400,
+        errors: [expect.objectContaining({ title: 'INVALID_FIELD', source: { pointer } })],
+      });
     },
   );
 

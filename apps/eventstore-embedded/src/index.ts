@@ -1,5 +1,6 @@
 import { bind, createGrpcServer } from './server';
 import { DEFAULT_MAX_APPEND_SIZE } from './errors';
+import { writeStoreLog } from './log';
 import { EventStore } from './storage/event-store';
 import { SynchronousMode } from './storage/sqlite-event-log';
 import { ServerContext } from './streams/context';
@@ -75,15 +76,7 @@ export async function startInThisThread(
     onRpc,
     log: (level, msg, fields = {}) => {
       if (silent && level === 'info') return;
-      const line = JSON.stringify({
-        level,
-        time: new Date().toISOString(),
-        service: 'eventstore-embedded',
-        msg,
-        ...fields,
-      });
-      if (level === 'info') process.stdout.write(`${line}\n`);
-      else process.stderr.write(`${line}\n`);
+      writeStoreLog(level, msg, fields);
     },
   };
   const server = createGrpcServer(ctx);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { listenErrorMessage, startEmbeddedEventStore } from './index';
+import { writeStoreLog } from './log';
 
 /**
  * Runs the embedded EventStoreDB-compatible server alone:
@@ -30,9 +31,7 @@ function setting(
 }
 
 function fail(message: string): never {
-  process.stderr.write(
-    `${JSON.stringify({ level: 'error', service: 'eventstore-embedded', msg: message })}\n`,
-  );
+  writeStoreLog('error', message);
   process.exit(2);
 }
 
@@ -70,7 +69,23 @@ async function main(): Promise<void> {
       `${hostSetting!.source}: must be a host name or IP address to bind (got ${JSON.stringify(hostSetting!.value)})`,
     );
   const dataDir = arg('data') ?? path.join(process.env.DATA_DIR || './data', 'eventstore');
-  const store = await startEmbeddedEventStore({
+  // The signal handlers come first: a SIGTERM as soon as the start-up line is out (a supervisor, a test) closes
+  // the store once it has started, instead of ending the process before the handlers are in place.
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    writeStoreLog('info', `${signal} received, shutting down`);
+    starting
+      .then((store) => store.close())
+      .then(
+        () => process.exit(0),
+        (err: Error) => fail(`Shutdown failed: ${err.message}`),
+      );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  const starting = startEmbeddedEventStore({
     host,
     port,
     dataDir: path.resolve(dataDir),
@@ -82,20 +97,7 @@ async function main(): Promise<void> {
     const message = listenErrorMessage(error, 'The event store', `${host}:${port}`, remedy);
     return message ? fail(message) : Promise.reject(error);
   });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(
-      `${JSON.stringify({ level: 'info', service: 'eventstore-embedded', msg: `${signal} received, shutting down` })}\n`,
-    );
-    store.close().then(
-      () => process.exit(0),
-      (err: Error) => fail(`Shutdown failed: ${err.message}`),
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  await starting;
 }
 
 main().catch((err: Error) => fail(`Start-up failed: ${err.message}`));

@@ -8,6 +8,7 @@ import {
 } from '@grpc/grpc-js';
 import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
 import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
+import { storeLogLine, type StoreLogLevel } from './log';
 import { getSupportedMethodsHandler } from './server-features';
 import { appendHandler } from './streams/append';
 import { batchAppendHandler } from './streams/batch-append';
@@ -100,13 +101,11 @@ function disableNagle(server: Server): void {
  */
 function logGrpcAsJson(): void {
   const line =
-    (level: string) =>
+    (level: StoreLogLevel) =>
     (message?: unknown, ...rest: unknown[]) => {
       const text = [message, ...rest].map(String).join(' ');
       if (text.startsWith('No address added out of total')) return;
-      process.stderr.write(
-        `${JSON.stringify({ level, time: new Date().toISOString(), service: 'eventstore-embedded', component: 'grpc-js', msg: text })}\n`,
-      );
+      process.stderr.write(`${storeLogLine(level, text, { component: 'grpc-js' })}\n`);
     };
   setLogger({ error: line('error'), info: line('info'), debug: line('debug') });
 }

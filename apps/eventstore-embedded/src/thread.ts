@@ -4,6 +4,7 @@
  * 127.0.0.1 as usual; only start-up, RPC counters and shut-down cross the thread boundary.
  */
 import type { EmbeddedEventStore, EmbeddedEventStoreOptions } from './index';
+import { writeStoreLog } from './log';
 import { RPC_NAMES } from './server';
 import { startWorker } from './worker-entry';
 
@@ -48,9 +49,7 @@ export function startInWorkerThread(options: EmbeddedEventStoreOptions): Promise
       worker.off('error', onStartFailure);
       // After start-up a crash of the worker is a crash of the store: say so instead of failing silently.
       worker.on('error', (error) => {
-        process.stderr.write(
-          `${JSON.stringify({ level: 'error', service: 'eventstore-embedded', msg: `worker failed: ${error.message}` })}\n`,
-        );
+        writeStoreLog('error', `worker failed: ${error.message}`);
       });
       let closing: Promise<void> | undefined;
       const close = () =>

@@ -1,8 +1,10 @@
 /**
  * `npm run start:eventstore` (src/main.ts) as an operator runs it: a refused setting names the flag or the
  * variable it came from and exits 2 before anything is opened; without `--data` the store lives where
- * `npm start` keeps its embedded store (`$DATA_DIR/eventstore`), so both open the same log.
+ * `npm start` keeps its embedded store (`$DATA_DIR/eventstore`), so both open the same log. Everything it
+ * writes is a JSON log line with `level` and `time`, as the API's and the projector's lines are.
  */
+import Database from 'better-sqlite3';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -12,6 +14,19 @@ import * as readline from 'node:readline';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const MAIN = 'apps/eventstore-embedded/src/main.ts';
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** A log line as every service of the project writes it (apps/projector/src/logger.ts). */
+function expectLogLine(text: string): Record<string, unknown> {
+  const line = JSON.parse(text) as Record<string, unknown>;
+  expect({ text, level: line.level, time: line.time, service: line.service }).toEqual({
+    text,
+    level: expect.stringMatching(/^(debug|info|warn|error)$/),
+    time: expect.stringMatching(ISO_TIME),
+    service: 'eventstore-embedded',
+  });
+  return line;
+}
 
 function runRefused(args: string[], env: Record<string, string> = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'esdb-standalone-'));
@@ -49,7 +64,7 @@ describe('the embedded event store run alone', () => {
   ])('refuses %j %j naming where the value came from', (args, env, message) => {
     const result = runRefused(args, env);
     expect(result.status).toBe(2);
-    const line = JSON.parse(result.stderr.trim().split('\n').pop()!) as { level: string; msg: string };
+    const line = expectLogLine(result.stderr.trim().split('\n').pop()!);
     expect(line.level).toBe('error');
     expect(line.msg).toContain(message);
     expect(result.created).toEqual([]);
@@ -65,13 +80,72 @@ describe('the embedded event store run alone', () => {
       const lines = result.stderr.trim().split('\n');
       // No bare line of grpc-js's ("E No address added out of total 1 resolved") among them.
       expect(lines).toHaveLength(1);
-      expect(JSON.parse(lines[0]!)).toMatchObject({
+      expect(expectLogLine(lines[0]!)).toMatchObject({
         level: 'error',
         msg: `The event store cannot listen on 127.0.0.1:${port}: another process is using that port. Stop it, or set --port to a free port (0 picks one).`,
       });
     } finally {
       holder.close();
     }
+  });
+
+  it('writes only JSON log lines with level and time, from start-up (migrating an old log) to shutdown', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'esdb-standalone-'));
+    // A log in the layout before the `wire` column: the start-up migrates it and says so.
+    const old = new Database(path.join(dataDir, 'eventstore.sqlite'));
+    old.exec(`CREATE TABLE events (
+        position INTEGER PRIMARY KEY, stream TEXT NOT NULL, revision INTEGER NOT NULL, event_id TEXT NOT NULL,
+        type TEXT NOT NULL, content_type TEXT NOT NULL, data BLOB NOT NULL, metadata BLOB NOT NULL,
+        created INTEGER NOT NULL, UNIQUE (stream, revision))`);
+    old.close();
+    const child = spawn(
+      process.execPath,
+      ['-r', './tools/register.js', MAIN, '--port', '0', '--data', dataDir],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    running = child;
+    const lines: { stream: string; text: string }[] = [];
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const listening = new Promise<void>((resolve, reject) => {
+      void exited.then((code) => reject(new Error(`exited with ${code}`)));
+      for (const stream of ['stdout', 'stderr'] as const) {
+        readline.createInterface({ input: child[stream]! }).on('line', (text) => {
+          lines.push({ stream, text });
+          if (/listening on/.test(text)) resolve();
+        });
+      }
+    });
+    await listening;
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // The pipes may still hold the last lines when the process has exited.
+    await Promise.all(
+      [child.stdout!, child.stderr!].map(
+        (stream) =>
+          new Promise((resolve) => (stream.readableEnded ? resolve(undefined) : stream.once('end', resolve))),
+      ),
+    );
+
+    // Every line, on either stream, is a log line; in order within each stream.
+    const logged = (stream: string) =>
+      lines
+        .filter((line) => line.stream === stream)
+        .map(({ text }) => {
+          const { level, msg } = expectLogLine(text);
+          return { level, msg };
+        });
+    expect(logged('stderr')).toEqual([
+      {
+        level: 'warn',
+        msg: expect.stringMatching(/^migrating 0 events in .* to the current storage layout/),
+      },
+    ]);
+    expect(logged('stdout')).toEqual([
+      { level: 'info', msg: expect.stringMatching(/^EventStoreDB-compatible server listening/) },
+      { level: 'info', msg: 'SIGTERM received, shutting down' },
+      { level: 'info', msg: 'EventStoreDB-compatible server stopped' },
+    ]);
+    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('keeps its log in $DATA_DIR/eventstore without --data, as npm start does', async () => {

@@ -7,7 +7,11 @@
  */
 import { closedPort } from '@session-engine/testing';
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
-import { EsdbClientAdapter, EventStoreUnavailableError } from './esdb-client.adapter';
+import {
+  EsdbClientAdapter,
+  EventStoreUnavailableError,
+  EventStoreWriteInterruptedError,
+} from './esdb-client.adapter';
 
 let server: TestEventStore;
 
@@ -84,6 +88,18 @@ describe('a server nobody listens on', () => {
         EventStoreUnavailableError,
       );
       await expect(adapter.readStream('nowhere-1')).rejects.toBeInstanceOf(EventStoreUnavailableError);
+      // The client cannot tell "never sent" from "cut on the way": a write's outcome is unknown, a read's is not.
+      await expect(adapter.appendToStream('nowhere-1', [event], 'any')).rejects.toMatchObject({
+        name: 'EventStoreWriteInterruptedError',
+        operation: 'append',
+        streamName: 'nowhere-1',
+      });
+      await expect(adapter.setStreamMaxAge('nowhere-1', 60)).rejects.toBeInstanceOf(
+        EventStoreWriteInterruptedError,
+      );
+      await expect(adapter.readStream('nowhere-1')).rejects.not.toBeInstanceOf(
+        EventStoreWriteInterruptedError,
+      );
     } finally {
       await adapter.close();
     }

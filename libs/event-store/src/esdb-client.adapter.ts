@@ -111,6 +111,29 @@ export class EventStoreTimeoutError extends EventStoreUnavailableError {
   }
 }
 
+/** What a write whose connection failed was doing. */
+export type EventStoreWrite = Exclude<EventStoreOperation, 'read'>;
+
+/**
+ * The connection failed (gRPC UNAVAILABLE: dropped, reset, the server process killed) while a write was on its
+ * way. As after a timeout, its outcome is unknown: the server may have received the write and applied it before
+ * the connection went, and nothing tells the client whether it did. The client does not tell a connection that
+ * failed before the write was sent from one that failed after, so a write to a server that was already down
+ * ends so too. A read never does (it changed nothing), nor a server that refused the write (not the leader).
+ */
+export class EventStoreWriteInterruptedError extends EventStoreUnavailableError {
+  override readonly name: string = 'EventStoreWriteInterruptedError';
+  /** As for `EventStoreTimeoutError`: 503 `SERVICE_UNAVAILABLE`, and `outcome="service_unavailable"`. */
+  readonly code = 'SERVICE_UNAVAILABLE';
+  constructor(
+    readonly operation: EventStoreWrite,
+    readonly streamName: string,
+    cause: unknown,
+  ) {
+    super(cause, `The connection to the event store failed during a write (${operation})`);
+  }
+}
+
 /** gRPC status codes UNAVAILABLE (14) and DEADLINE_EXCEEDED (4). */
 const GRPC_UNREACHABLE = new Set([14, 4]);
 const GRPC_DEADLINE_EXCEEDED = 4;
@@ -129,6 +152,16 @@ const unavailable = (error: unknown): boolean =>
 const deadlineExceeded = (error: unknown): boolean =>
   error instanceof DeadlineExceededError ||
   (error instanceof Error && (error as { code?: unknown }).code === GRPC_DEADLINE_EXCEEDED);
+
+/** A write that failed as unreachable: refused by a follower (not applied), or interrupted (unknown). */
+const unavailableDuringWrite = (
+  operation: EventStoreWrite,
+  streamName: string,
+  error: unknown,
+): EventStoreUnavailableError =>
+  error instanceof NotLeaderError
+    ? new EventStoreUnavailableError(error)
+    : new EventStoreWriteInterruptedError(operation, streamName, error);
 
 /**
  * Settles as `work` does, unless `timeoutMs` passes first: then `cancel` runs (to end the call on the client)
@@ -337,7 +370,7 @@ export class EsdbClientAdapter {
         throw new AppendTooLargeError(streamName, error.maxAppendSize);
       }
       if (deadlineExceeded(error)) throw new EventStoreTimeoutError('append', streamName, undefined, error);
-      if (unavailable(error)) throw new EventStoreUnavailableError(error);
+      if (unavailable(error)) throw unavailableDuringWrite('append', streamName, error);
       throw error;
     }
   }
@@ -359,7 +392,7 @@ export class EsdbClientAdapter {
       if (deadlineExceeded(error)) {
         throw new EventStoreTimeoutError('set-metadata', streamName, undefined, error);
       }
-      if (unavailable(error)) throw new EventStoreUnavailableError(error);
+      if (unavailable(error)) throw unavailableDuringWrite('set-metadata', streamName, error);
       throw error;
     }
   }

@@ -13,12 +13,15 @@ export async function closedPort(): Promise<number> {
 /**
  * A TCP relay to `target` that can be made to hang like a stopped process: while hung it still accepts
  * connections, but moves no byte in either direction until resumed. Lets a test tell "down" (refused at once)
- * from "hung" (nothing answers, nothing fails).
+ * from "hung" (nothing answers, nothing fails). `drop()` cuts the connections instead, as a killed process's
+ * are cut.
  */
 export interface HangingRelay {
   readonly port: number;
   hang(): void;
   resume(): void;
+  /** Closes every open connection at once; new ones are relayed as before. */
+  drop(): void;
   close(): Promise<void>;
 }
 
@@ -51,6 +54,9 @@ export async function startHangingRelay(targetPort: number, targetHost = '127.0.
     resume() {
       hung = false;
       for (const socket of sockets) socket.resume();
+    },
+    drop() {
+      for (const socket of sockets) socket.destroy();
     },
     async close() {
       for (const socket of sockets) socket.destroy();

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { writeStoreLog } from '../log';
 import { encodeEventResp } from '../streams/encode';
 import { NewEvent, StoredEvent, StreamHead, StreamState } from './types';
 
@@ -95,10 +96,13 @@ export class SqliteEventLog {
    */
   private migrateToWire(): void {
     const count = this.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
-    // The one start-up that takes long: say why on stderr (the data directory is in use meanwhile).
-    process.stderr.write(
-      `event store: migrating ${count} events in ${this.file} to the current storage layout ` +
-        '(once, ~6 s per 100,000 events; older versions cannot open the file afterwards)\n',
+    // The one start-up that takes long: say why (the data directory is in use meanwhile), on stderr as a
+    // warning — older versions cannot open the file afterwards.
+    writeStoreLog(
+      'warn',
+      `migrating ${count} events in ${this.file} to the current storage layout ` +
+        '(once, ~6 s per 100,000 events; older versions cannot open the file afterwards)',
+      { file: this.file, events: count },
     );
     this.db.function(
       'es_read_resp',

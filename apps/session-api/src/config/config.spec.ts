@@ -20,6 +20,7 @@ describe('parseConfig', () => {
       projectorInProcess: true,
       sessionCacheMb: 128,
       eventStoreCallTimeoutMs: 10_000,
+      readModelQueryTimeoutMs: 5_000,
     });
     expect(config.eventStoreConnectionString).toBeUndefined();
     expect(config.integrationKeys).toBeUndefined();
@@ -58,8 +59,9 @@ describe('parseConfig', () => {
       PROJECTOR_IN_PROCESS: 'maybe',
       SESSION_CACHE_MB: '1.5',
       EVENTSTORE_CALL_TIMEOUT_MS: 'soon',
+      READ_MODEL_QUERY_TIMEOUT_MS: '5s',
     });
-    expect(problems).toHaveLength(10);
+    expect(problems).toHaveLength(11);
     expect(problems[0]).toMatch(/^PORT: "eighty"/);
     expect(problems.join('\n')).toMatch(/EMBEDDED_EVENTSTORE_PORT: "70000"/);
     expect(problems.join('\n')).toMatch(/EVENTSTORE_CONNECTION_STRING/);
@@ -71,6 +73,9 @@ describe('parseConfig', () => {
     expect(problems.join('\n')).toMatch(/SESSION_CACHE_MB: "1.5" is not a whole number of MiB/);
     expect(problems.join('\n')).toMatch(
       /EVENTSTORE_CALL_TIMEOUT_MS: "soon" is not a whole number of milliseconds/,
+    );
+    expect(problems.join('\n')).toMatch(
+      /READ_MODEL_QUERY_TIMEOUT_MS: "5s" is not a whole number of milliseconds/,
     );
   });
 
@@ -89,6 +94,19 @@ describe('parseConfig', () => {
     for (const bad of ['10s', '1.5', '-1', '0', '99', '600001', '1e4', 'Infinity']) {
       expect(problemsOf({ EVENTSTORE_CALL_TIMEOUT_MS: bad })).toEqual([
         `EVENTSTORE_CALL_TIMEOUT_MS: "${bad}" is not a whole number of milliseconds from 100 to 600000 (the longest an event-store read or append made for a request may take; default 10000)`,
+      ]);
+    }
+  });
+
+  it('takes the read-model query bound in whole milliseconds and names a bad value with the range', () => {
+    expect(parseConfig({ READ_MODEL_QUERY_TIMEOUT_MS: '30000' }, '/srv').readModelQueryTimeoutMs).toBe(
+      30_000,
+    );
+    expect(parseConfig({ READ_MODEL_QUERY_TIMEOUT_MS: ' 100 ' }, '/srv').readModelQueryTimeoutMs).toBe(100);
+    expect(parseConfig({ READ_MODEL_QUERY_TIMEOUT_MS: '' }, '/srv').readModelQueryTimeoutMs).toBe(5_000);
+    for (const bad of ['5s', '1.5', '-1', '0', '99', '600001', '1e4', 'Infinity']) {
+      expect(problemsOf({ READ_MODEL_QUERY_TIMEOUT_MS: bad })).toEqual([
+        `READ_MODEL_QUERY_TIMEOUT_MS: "${bad}" is not a whole number of milliseconds from 100 to 600000 (the longest a management query waits for the read-model PostgreSQL: for a connection, and for each answer; default 5000)`,
       ]);
     }
   });

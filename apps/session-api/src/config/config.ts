@@ -31,10 +31,17 @@ export interface AppConfig {
   sessionCacheMb: number;
   /** Client-side deadline of each event-store call made for a request (reads, appends), in ms. */
   eventStoreCallTimeoutMs: number;
+  /**
+   * PostgreSQL read models: the longest a management query waits for a connection of the API's pool, and for
+   * each answer, in ms (the `minPosition` wait is SPEC's 5 s whatever this is).
+   */
+  readModelQueryTimeoutMs: number;
 }
 
 /** `EVENTSTORE_CALL_TIMEOUT_MS`: default and accepted range. */
 export const EVENTSTORE_CALL_TIMEOUT_MS = { default: 10_000, min: 100, max: 600_000 } as const;
+/** `READ_MODEL_QUERY_TIMEOUT_MS`: default and accepted range. */
+export const READ_MODEL_QUERY_TIMEOUT_MS = { default: 5_000, min: 100, max: 600_000 } as const;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -62,6 +69,25 @@ function parsePort(
     return fallback;
   }
   return port;
+}
+
+/** A duration in whole milliseconds within `range`; `meaning` says in the message what it bounds. */
+function parseMilliseconds(
+  name: string,
+  value: string | undefined,
+  range: { default: number; min: number; max: number },
+  meaning: string,
+  errors: string[],
+): number {
+  const text = value ?? String(range.default);
+  const ms = /^\d{1,7}$/.test(text) ? Number(text) : NaN;
+  if (!(ms >= range.min && ms <= range.max)) {
+    errors.push(
+      `${name}: "${text}" is not a whole number of milliseconds from ${range.min} to ${range.max} (${meaning}; default ${range.default})`,
+    );
+    return range.default;
+  }
+  return ms;
 }
 
 export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
@@ -136,16 +162,20 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     );
   }
 
-  const callTimeoutText = set(env.EVENTSTORE_CALL_TIMEOUT_MS) ?? String(EVENTSTORE_CALL_TIMEOUT_MS.default);
-  const eventStoreCallTimeoutMs = /^\d{1,7}$/.test(callTimeoutText) ? Number(callTimeoutText) : NaN;
-  if (!(
-    eventStoreCallTimeoutMs >= EVENTSTORE_CALL_TIMEOUT_MS.min &&
-    eventStoreCallTimeoutMs <= EVENTSTORE_CALL_TIMEOUT_MS.max
-  )) {
-    errors.push(
-      `EVENTSTORE_CALL_TIMEOUT_MS: "${callTimeoutText}" is not a whole number of milliseconds from ${EVENTSTORE_CALL_TIMEOUT_MS.min} to ${EVENTSTORE_CALL_TIMEOUT_MS.max} (the longest an event-store read or append made for a request may take; default ${EVENTSTORE_CALL_TIMEOUT_MS.default})`,
-    );
-  }
+  const eventStoreCallTimeoutMs = parseMilliseconds(
+    'EVENTSTORE_CALL_TIMEOUT_MS',
+    set(env.EVENTSTORE_CALL_TIMEOUT_MS),
+    EVENTSTORE_CALL_TIMEOUT_MS,
+    'the longest an event-store read or append made for a request may take',
+    errors,
+  );
+  const readModelQueryTimeoutMs = parseMilliseconds(
+    'READ_MODEL_QUERY_TIMEOUT_MS',
+    set(env.READ_MODEL_QUERY_TIMEOUT_MS),
+    READ_MODEL_QUERY_TIMEOUT_MS,
+    'the longest a management query waits for the read-model PostgreSQL: for a connection, and for each answer',
+    errors,
+  );
 
   if (errors.length > 0) throw new ConfigError(errors);
   return {
@@ -160,5 +190,6 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     projectorInProcess: inProcessText !== 'false',
     sessionCacheMb,
     eventStoreCallTimeoutMs,
+    readModelQueryTimeoutMs,
   };
 }

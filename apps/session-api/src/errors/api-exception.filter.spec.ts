@@ -4,6 +4,7 @@ import {
   ConcurrentUpdateError,
   EventStoreTimeoutError,
   EventStoreUnavailableError,
+  EventStoreWriteInterruptedError,
   PreconditionFailedError,
 } from '@session-engine/event-store';
 import { DomainError } from '@session-engine/session-domain';
@@ -31,6 +32,11 @@ describe('mapError', () => {
     [new AppendTooLargeError('session-1-a', 1_048_576), 413, 'LIMIT_EXCEEDED'],
     [new EventStoreUnavailableError(new Error('down')), 503, 'SERVICE_UNAVAILABLE'],
     [new EventStoreTimeoutError('append', 'session-1-a', 10_000), 503, 'SERVICE_UNAVAILABLE'],
+    [
+      new EventStoreWriteInterruptedError('append', 'session-1-a', new Error('cut')),
+      503,
+      'SERVICE_UNAVAILABLE',
+    ],
     // The read-model database: refused, cut, shutting down, locked (what the pg and SQLite drivers throw).
     [
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
@@ -87,6 +93,31 @@ describe('mapError of an event-store call that timed out', () => {
     );
     expect(mapError(new EventStoreTimeoutError('read', 'session-1-a', undefined)).entries[0]!.details).toBe(
       'The event store did not answer in time; retry later',
+    );
+  });
+});
+
+describe('mapError of a write whose connection to the event store failed', () => {
+  const details = (error: unknown, request?: { method: string; headers: Record<string, string> }) =>
+    mapError(error, request as never).entries[0]!.details;
+  const interrupted = new EventStoreWriteInterruptedError(
+    'append',
+    'session-1-a',
+    Object.assign(new Error('14 UNAVAILABLE: Connection dropped'), { code: 14 }),
+  );
+
+  it('says that the outcome of the command is unknown, and whether a retry is safe, as for a timeout', () => {
+    expect(details(interrupted, { method: 'POST', headers: { 'idempotency-key': 'k-1' } })).toBe(
+      'The connection to the event store failed during a write: the outcome of this command is unknown (it may still be applied). Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.',
+    );
+    expect(details(interrupted, { method: 'PUT', headers: {} })).toMatch(
+      /outcome of this command is unknown .* It carried no Idempotency-Key, so a retry may apply it a second time/,
+    );
+  });
+
+  it('says only "not reachable" when no write was under way (a read found the store down)', () => {
+    expect(details(new EventStoreUnavailableError(new Error('down')), { method: 'POST', headers: {} })).toBe(
+      'The event store is not reachable; retry later',
     );
   });
 });

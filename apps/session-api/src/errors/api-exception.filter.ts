@@ -10,6 +10,7 @@ import {
   ConcurrentUpdateError,
   EventStoreTimeoutError,
   EventStoreUnavailableError,
+  EventStoreWriteInterruptedError,
   PreconditionFailedError,
 } from '@session-engine/event-store';
 import { DomainError, type DomainErrorCategory } from '@session-engine/session-domain';
@@ -49,8 +50,8 @@ export interface MappedError {
 }
 
 /**
- * `request`, when given, shapes the message of an event-store timeout: whether it was a command, and whether
- * it carried an `Idempotency-Key` (then a retry is safe).
+ * `request`, when given, shapes the message of an event-store timeout or of a write whose connection failed:
+ * whether it was a command, and whether it carried an `Idempotency-Key` (then a retry is safe).
  */
 export function mapError(error: unknown, request?: IncomingMessage): MappedError {
   if (error instanceof ApiError) {
@@ -67,6 +68,14 @@ export function mapError(error: unknown, request?: IncomingMessage): MappedError
     return single(413, ErrorCode.LimitExceeded, error.message, undefined);
   if (error instanceof EventStoreTimeoutError) {
     return single(503, ErrorCode.ServiceUnavailable, timeoutDetails(error, request), undefined);
+  }
+  if (error instanceof EventStoreWriteInterruptedError) {
+    return single(
+      503,
+      ErrorCode.ServiceUnavailable,
+      unknownOutcome('The connection to the event store failed during a write', request),
+      undefined,
+    );
   }
   if (error instanceof EventStoreUnavailableError) {
     return single(
@@ -109,7 +118,15 @@ function timeoutDetails(error: EventStoreTimeoutError, request: IncomingMessage 
   const within = error.timeoutMs === undefined ? 'in time' : `within ${error.timeoutMs} ms`;
   const method = request?.method ?? 'GET';
   if (method === 'GET' || method === 'HEAD') return `The event store did not answer ${within}; retry later`;
-  const outcome = `The event store did not answer ${within}: the outcome of this command is unknown (it may still be applied).`;
+  return unknownOutcome(`The event store did not answer ${within}`, request);
+}
+
+/**
+ * A command whose write may or may not have been applied (see `EventStoreTimeoutError` and
+ * `EventStoreWriteInterruptedError`): what happened, that the outcome is unknown, and how to retry safely.
+ */
+function unknownOutcome(what: string, request: IncomingMessage | undefined): string {
+  const outcome = `${what}: the outcome of this command is unknown (it may still be applied).`;
   return request?.headers['idempotency-key'] !== undefined
     ? `${outcome} Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.`
     : `${outcome} It carried no Idempotency-Key, so a retry may apply it a second time: read the session before retrying, and send an Idempotency-Key to make retries safe.`;

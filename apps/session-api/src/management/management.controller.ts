@@ -1,6 +1,6 @@
 import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
-import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { instantBound, type SessionListQuery } from '@session-engine/read-models';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { CUSTOMER_SESSION_SCHEMA } from '../sessions/shared/customer-session.schema';
@@ -11,7 +11,12 @@ import {
   type ErrorResponseDoc,
   type ErrorTitle,
 } from '../errors/error-response.schema';
-import { parseApplicationIdParam, parseProfileIdParam, parseSessionIdParam } from './dto/management-params';
+import {
+  parseApplicationIdParam,
+  parseProfileIdParam,
+  parseSessionIdParam,
+  POSITIVE_ID_SCHEMA,
+} from './dto/management-params';
 import {
   DateRangeQueryDto,
   ListSessionsQueryDto,
@@ -41,8 +46,13 @@ const UNAUTHORIZED: ErrorResponseDoc = {
 };
 const NOT_READY: ErrorResponseDoc = {
   status: 503,
-  description: 'The read models did not reach minPosition within 5 s; retry later',
-  codes: [ManagementErrorCode.NotReady],
+  description:
+    'Retry later: NOT_READY, the read models did not reach minPosition within 5 s; SERVICE_UNAVAILABLE, the ' +
+    'read-model database is not reachable or (PostgreSQL) did not answer within READ_MODEL_QUERY_TIMEOUT_MS',
+  codes: [ManagementErrorCode.NotReady, ErrorCode.ServiceUnavailable],
+  examples: {
+    [ErrorCode.ServiceUnavailable]: { details: 'The read-model database is not reachable; retry later' },
+  },
 };
 const badRequest = (description: string, ...codes: ErrorTitle[]): ErrorResponseDoc => ({
   status: 400,
@@ -134,6 +144,11 @@ function checkRange({ from, to }: DateRangeQueryDto): void {
 
 @ApiTags('management')
 @ApiSecurity('ManagementKey-v1')
+@ApiParam({
+  name: 'applicationId',
+  description: 'Application id (a management key not holding it gets 403)',
+  schema: POSITIVE_ID_SCHEMA,
+})
 @UseGuards(ManagementAuthGuard)
 @Controller(APPLICATION)
 export class ManagementController {
@@ -162,6 +177,7 @@ export class ManagementController {
 
   @Get('sessions/:id')
   @ApiOperation({ summary: 'One session by its internal id' })
+  @ApiParam({ name: 'id', description: "The session's internal id (its `id`)", schema: POSITIVE_ID_SCHEMA })
   @ok('The session', SESSION)
   @ApiErrorResponses(
     badRequest('an id that is not an integer ≥ 1, or a malformed minPosition'),

@@ -6,24 +6,20 @@ import { ManagementAuthGuard } from './management-auth.guard';
 import { ReadModelHealth } from './read-model-health';
 import { ManagementController } from './management.controller';
 import { MANAGEMENT_QUERY_HANDLERS } from './management.queries';
-import { MIN_POSITION_TIMEOUT_MS } from './read-model-position';
 
 const READ_MODEL_DATABASE = Symbol('READ_MODEL_DATABASE');
 
-/**
- * PostgreSQL: the longest wait of a management query (and of the readiness check's `SELECT 1`) for a
- * connection, and for each answer. A hung database — stopped, or the network dropping its packets — then
- * answers 503 SERVICE_UNAVAILABLE instead of holding the request; the bound is that of `minPosition`.
- */
-export const READ_MODEL_TIMEOUT_MS = MIN_POSITION_TIMEOUT_MS;
-
 export interface ManagementDependencies {
-  config: Pick<AppConfig, 'databaseUrl' | 'dataDir'>;
+  /**
+   * `readModelQueryTimeoutMs` (READ_MODEL_QUERY_TIMEOUT_MS) is, on PostgreSQL, the longest wait of a management
+   * query (and of the readiness check's `SELECT 1`) for a connection, and for each answer: a hung database —
+   * stopped, or the network dropping its packets — then answers 503 SERVICE_UNAVAILABLE instead of holding the
+   * request. The `minPosition` wait has its own bound (read-model-position.ts).
+   */
+  config: Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'readModelQueryTimeoutMs'>;
   keys: ApiKeys;
   /** An already open read-model database (tests); otherwise opened from the config and migrated. */
   readModels?: ReadModelDatabase;
-  /** `READ_MODEL_TIMEOUT_MS` unless given (tests). */
-  readModelTimeoutMs?: number;
 }
 
 /** The Management API (SPEC §4): read models behind `ManagementKey-v1`. */
@@ -44,7 +40,7 @@ export class ManagementModule implements OnApplicationShutdown {
             return openReadModelDatabase({
               databaseUrl: deps.config.databaseUrl,
               dataDir: deps.config.dataDir,
-              timeoutMs: deps.readModelTimeoutMs ?? READ_MODEL_TIMEOUT_MS,
+              timeoutMs: deps.config.readModelQueryTimeoutMs,
             });
           },
         },

@@ -3,6 +3,14 @@ import { ApiError, ErrorCode } from '../../errors/api-error';
 
 const POSITIVE_INTEGER = /^[1-9]\d{0,15}$/;
 
+/** What `applicationId` and a session `id` of the path accept, as an OpenAPI schema: 1..2⁵³−1. */
+export const POSITIVE_ID_SCHEMA = {
+  type: 'integer',
+  format: 'int64',
+  minimum: 1,
+  maximum: Number.MAX_SAFE_INTEGER,
+} as const;
+
 function positiveInteger(value: string, name: string): number {
   const parsed = Number(value);
   if (!POSITIVE_INTEGER.test(value) || !Number.isSafeInteger(parsed)) {

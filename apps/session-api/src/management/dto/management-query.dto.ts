@@ -42,7 +42,9 @@ function IsInstant(): PropertyDecorator {
 /** Every management query may wait for the read models to reach a commit position (`X-Event-Position`). */
 export class MinPositionQueryDto {
   @ApiPropertyOptional({
-    description: 'Wait (at most 5 s, then 503) until the read models processed this commit position',
+    description:
+      'Wait (at most 5 s, then 503 NOT_READY) until the read models processed this commit position ' +
+      '(X-Event-Position)',
   })
   @IsOptional()
   @IsCommitPosition()
@@ -97,12 +99,12 @@ export class ListSessionsQueryDto extends MinPositionQueryDto {
   @Matches(/^(?:true|false)$/i, { message: 'partialMatch must be true or false' })
   partialMatch?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 1000 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000, default: 1000 })
   @IsOptional()
   @Matches(/^(1000|[1-9]\d{0,2})$/, { message: 'pageSize must be an integer from 1 to 1000' })
   pageSize?: string;
 
-  @ApiPropertyOptional({ minimum: 0, default: 0 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 999_999_999, default: 0 })
   @IsOptional()
   @Matches(/^\d{1,9}$/, { message: 'skip must be an integer from 0 to 999999999' })
   skip?: string;
