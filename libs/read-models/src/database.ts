@@ -227,6 +227,8 @@ const UNAVAILABLE_STATES = new Set([
   '57P03', // cannot_connect_now (starting up, shutting down, recovering)
   '53300', // too_many_connections
   '55000', // object_not_in_prerequisite_state: the database does not accept connections now
+  '57014', // query_canceled: the API's server-side statement_timeout (READ_MODEL_QUERY_TIMEOUT_MS)
+  '55P03', // lock_not_available: its lock_timeout (a table locked by a migration, VACUUM FULL, LOCK TABLE)
 ]);
 
 /**
@@ -268,12 +270,31 @@ export function ignoreIdleConnectionErrors(pool: Pool): void {
  * server answers again.
  */
 function boundedPool(pool: Pool, timeoutMs: number, bound: () => boolean): PostgresPool {
+  /** Connections whose server-side limits are set (a connection opened for the migrations is not, at first). */
+  const limited = new WeakSet<PoolClient>();
   return {
     async connect(): Promise<PostgresPoolClient> {
       let client: PoolClient;
       try {
         client = await pool.connect();
+        if (bound() && !limited.has(client)) {
+          // The client's bound alone would leave the server working on a query it gave up on (waiting on a lock,
+          // scanning a table) until it tries to answer, and the next request would open another connection:
+          // every timed-out query a server process, until `max_connections` runs out for the projector too.
+          // The same limit on the server ends such a query there (SQLSTATE 57014 / 55P03, answered 503).
+          const connection = client;
+          await settleWithin(
+            connection.query(`set statement_timeout = ${timeoutMs}; set lock_timeout = ${timeoutMs}`),
+            timeoutMs,
+            () => new ReadModelsTimeoutError(`The read-model database did not answer within ${timeoutMs} ms`),
+          ).catch((error: unknown) => {
+            connection.release(true);
+            throw error;
+          });
+          limited.add(connection);
+        }
       } catch (error) {
+        if (error instanceof ReadModelsTimeoutError) throw error;
         // pg-pool: "timeout exceeded when trying to connect" (no free connection), "Connection terminated due to
         // connection timeout" (a new one did not open).
         if (/timeout/i.test((error as Error).message ?? '')) {

@@ -237,4 +237,87 @@ describe('read models on a PostgreSQL that hangs', () => {
     expect(await outcome(applying)).toEqual({ error: expect.any(ProjectorLockLostError) });
     expect(await processedDirectly()).toBe(processed);
   });
+
+  it('does not commit a batch whose last lock check was in flight when the probe gave the lock up', async () => {
+    const unbounded = await openReadModelDatabase({ databaseUrl: hangingUrl, schema });
+    cleanup.push(() => unbounded.close());
+    const lock = projectorLock(unbounded, {
+      databaseUrl: hangingUrl,
+      heartbeatMs: 50,
+      probeTimeoutMs: 1_000,
+    });
+    const lease = (await lock.tryAcquire())!;
+    expect(lease).toBeDefined();
+    cleanup.push(() => lease.release());
+    const lost = new Promise<Error>((resolve) => lease.onLost(resolve));
+
+    const writer = await ReadModelWriter.open(unbounded.db);
+    const processed = await processedDirectly();
+    const events = sessionCreated('late-check').events;
+    const upTo = events[events.length - 1]!.position;
+    let checks = 0;
+    // The network hangs as the check before the commit is sent; when it answers, the server has not yet noticed
+    // that the lock connection is gone, so pg_locks still shows the lock held.
+    const applying = writer.apply(events, upTo, async (trx) => {
+      if (++checks === 2) relay.hang();
+      await lease.fence(trx);
+    });
+    applying.catch(() => undefined);
+
+    expect(await outcome(lost)).toEqual({ value: expect.any(ProjectorLockLostError) });
+    relay.resume();
+    expect(await outcome(applying)).toEqual({ error: expect.any(ProjectorLockLostError) });
+    expect(await processedDirectly()).toBe(processed);
+  });
+});
+
+describe("the API's bounded read-model pool on a PostgreSQL where a query waits", () => {
+  const database = postgresTestDatabase();
+  let direct: ReadModelDatabase;
+  let admin: Client;
+
+  beforeAll(async () => {
+    direct = await database.open();
+    admin = new Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+  });
+
+  afterAll(async () => {
+    await admin.end();
+    await direct.close();
+    await database.drop();
+  });
+
+  it('ends a query that outlived the bound on the server too, answered as unavailable, and leaves no server process waiting', async () => {
+    const bounded = await openReadModelDatabase({ ...database.options(), timeoutMs: 300 });
+    const queries = new ReadModelQueries(bounded.db);
+    await queries.processedPosition();
+    const adminPid = Number((await admin.query('select pg_backend_pid() as pid')).rows[0].pid);
+    // A migration, VACUUM FULL or an operator's LOCK TABLE: the database answers, this table waits.
+    await admin.query('begin');
+    await admin.query(
+      `lock table ${database.options().schema}.projection_checkpoints in access exclusive mode`,
+    );
+    try {
+      const failures: unknown[] = [];
+      for (let round = 0; round < 10; round++) {
+        await Promise.all(
+          [0, 1].map(() => queries.processedPosition().catch((error) => failures.push(error))),
+        );
+      }
+      expect(failures).toHaveLength(20);
+      expect(failures.filter(readModelsUnavailable)).toHaveLength(20);
+      // Each timed-out query's server process would otherwise still wait on the lock (about one a request).
+      await until(async () => {
+        const waiting = await admin.query<{ n: number }>(
+          'select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))',
+          [adminPid],
+        );
+        return waiting.rows[0]!.n === 0;
+      });
+    } finally {
+      await admin.query('rollback');
+      await bounded.close();
+    }
+  });
 });

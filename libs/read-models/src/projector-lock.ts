@@ -9,8 +9,9 @@
  *   or a SIGKILL of the holder alike — so a standby takes over at its next poll. The holder probes the
  *   connection (one probe at a time); a probe unanswered for `probeTimeoutMs` counts as a lost connection, and
  *   each batch checks in its own transaction, first and right before its commit, that the lock is still held
- *   by that connection's backend (`pg_locks`): a holder whose lock connection the server ended before the
- *   holder noticed commits no batch after a standby may have taken over.
+ *   by that connection's backend (`pg_locks`) and still by this process: a holder whose lock connection the
+ *   server ended before the holder noticed, or whose probe gave the lock up while that check was on its way,
+ *   commits no batch after a standby may have taken over (but for the COMMIT's own round trip, see below).
  * - SQLite: a lease row in the read-model file (`projector_lock`: owner token, pid, host, heartbeat). The
  *   holder renews it every `heartbeatMs` and inside every batch transaction. A standby takes the row over
  *   when its holder is gone: at once when the holder ran on this host and its pid no longer exists (SIGKILL,
@@ -314,7 +315,9 @@ class PostgresLease extends Lease {
         where l.granted and l.pid = ${this.backendPid} and ${advisoryLockRow(this.key)}) as held`.execute(
       trx,
     );
-    return result.rows[0]?.held === true;
+    // Held in the server's view and still in this process's: the probe may have given the lock up while this
+    // query waited (a hung network), and the server not yet noticed that the lock connection is gone.
+    return result.rows[0]?.held === true && this.isHeld();
   }
 
   protected free(): Promise<void> {
