@@ -35,6 +35,16 @@ describe('what a projector report means when it is read', () => {
     expect(isStalled(report({ leader: false, lagEvents: 2 }), AT + 3_600_000)).toBe(false);
   });
 
+  it('counts a stall from when the waiting began, not from a commit before a quiet spell', () => {
+    // Given an idle hour since the last commit, when an event arrives and its batch is being committed,
+    const arrived = AT + 3_600_000;
+    const waiting = report({ lagEvents: 1, lagSince: arrived, lastCommitAt: AT - 500 });
+    // then it is not stalled (nor not caught up) until it has waited the window.
+    expect(isStalled(waiting, arrived + 100)).toBe(false);
+    expect(isCaughtUp({ ...waiting, at: arrived + 100 }, arrived + 100)).toBe(true);
+    expect(isStalled(waiting, arrived + 60_000)).toBe(true);
+  });
+
   it('is caught up only at the live end, not stalled, and while the report is younger than the stall window', () => {
     expect(isCaughtUp(report(), AT)).toBe(true);
     expect(isCaughtUp(report({ reachedLiveEnd: false }), AT)).toBe(false);

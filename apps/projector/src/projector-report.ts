@@ -36,10 +36,15 @@ export function lastCommitAgeMs(report: ProjectorReport, now: number): number | 
   return Math.max(0, now - report.lastCommitAt);
 }
 
-/** The lock holder has events waiting and has committed nothing for `stallAfterMs`: failing, or blocked. */
+/**
+ * The lock holder has events waiting and has committed nothing for `stallAfterMs` while they waited: failing,
+ * or blocked. Measured from the later of the last commit and the oldest waiting event, so an event that
+ * arrives after a quiet spell longer than the window does not count as a stall while its batch commits.
+ */
 export function isStalled(report: ProjectorReport, now: number): boolean {
-  const age = lastCommitAgeMs(report, now);
-  return report.leader && report.lagEvents > 0 && age !== undefined && age >= report.stallAfterMs;
+  if (!report.leader || report.lagEvents === 0 || report.lastCommitAt === undefined) return false;
+  const waitingSince = Math.max(report.lastCommitAt, report.lagSince ?? -Infinity);
+  return now - waitingSince >= report.stallAfterMs;
 }
 
 /**
