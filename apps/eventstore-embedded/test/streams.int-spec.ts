@@ -280,6 +280,38 @@ describe('embedded EventStoreDB: streams through @eventstore/db-client', () => {
       expect(await revisions('limited')).toEqual([8, 9]);
     });
 
+    it('takes metadata for a stream that does not exist yet: the stream still does not exist, and a no_stream append creates it under that metadata', async () => {
+      // As EventStoreDB does (its client suite sets `$maxCount` with expected state NoStream, then appends with
+      // NoStream): `$$s` is a stream of its own, and only `s`'s own events decide `no_stream`. The idempotency
+      // store relies on it: it sets a record's `$maxAge` before it appends the record.
+      const { client } = node;
+      for (const [stream, path] of [
+        ['early', {}],
+        ['early-unary', APPEND_RPC],
+      ] as const) {
+        await client.setStreamMetadata(stream, { maxAge: 60 }, { expectedRevision: NO_STREAM });
+        expect((await client.getStreamMetadata(stream)).metadata).toEqual({ maxAge: 60 });
+        await expect(collect(client.readStream(stream))).rejects.toThrow(StreamNotFoundError);
+        const appended = await client.appendToStream(stream, testEvents(2), {
+          ...path,
+          expectedRevision: NO_STREAM,
+        });
+        expect(appended.nextExpectedRevision).toBe(1n);
+        expect(await revisions(stream)).toEqual([0, 1]);
+        // Now the stream's own events are there: a second no_stream append is refused.
+        const again = await client
+          .appendToStream(stream, testEvents(1), { ...path, expectedRevision: NO_STREAM })
+          .catch((e: unknown) => e);
+        expect(again).toBeInstanceOf(WrongExpectedVersionError);
+      }
+      // The metadata applies to the events appended after it.
+      await client.setStreamMetadata('aged-early', { maxAge: 1 });
+      await client.appendToStream('aged-early', testEvents(1), { expectedRevision: NO_STREAM });
+      expect(await revisions('aged-early')).toEqual([0]);
+      await delay(1100);
+      expect(await revisions('aged-early')).toEqual([]);
+    });
+
     it('honours maxAge on reads', async () => {
       const { client } = node;
       await client.appendToStream('aged', testEvents(2));

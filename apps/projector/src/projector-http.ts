@@ -5,7 +5,9 @@
  * `stallAfterMs` (a batch the database keeps refusing, a database it cannot reach, or a commit waiting on a
  * lock another writer holds) — the definitions of projector-report.ts, as on /metrics. A standby is ready:
  * it is healthy, and a rolling update waits for the new projector to be ready while the old one holds the
- * lock. The API's own /health/ready does not look at the projector (it serves the write path).
+ * lock. Its body says `leader: false` and `caughtUp: false` (it projects nothing), with the committed
+ * checkpoint it read from the database at its last lock poll as `position` and `head`. The API's own
+ * /health/ready does not look at the projector (it serves the write path).
  */
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';

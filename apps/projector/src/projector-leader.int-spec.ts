@@ -14,12 +14,16 @@ import { Client } from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { type RunningProjector, startProjector } from './projector';
+import { readiness } from './projector-http';
 import { appendHistories, startEmbeddedEventStore } from './testing/store-fixtures';
 import { workload } from './testing/workload';
 
 jest.setTimeout(120_000);
 const logger = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A projector gauge as a scrape shows it. */
+const gauge = async (registry: Registry, name: string): Promise<number> =>
+  Number(/ (-?[\d.e+]+)$/m.exec(await registry.getSingleMetricAsString(name))?.[1]);
 
 describe.each(testDatabases())(
   'two projectors on one read-model database ($name)',
@@ -174,6 +178,76 @@ describe.each(testDatabases())(
       const after = await appendHistories(client, workload(50, 800));
       expect(await other.waitForPosition(after, 30_000)).toBe(true);
       expect(other.isLeader()).toBe(true);
+    });
+
+    it("has a standby report the checkpoints the leader commits (its position, lag 0, not caught up, not leading), not its start's", async () => {
+      for (const projector of started) await projector.stop();
+      const leaderRegistry = new Registry();
+      const holder = await inProcess(database.options(), leaderRegistry);
+      await until(async () => holder.isLeader(), 10_000);
+      const registry = new Registry();
+      const standby = await inProcess(database.options(), registry);
+      const atStart = standby.position();
+      expect(standby.isLeader()).toBe(false);
+
+      // Events appended while the other leads, and committed by it.
+      const last = await appendHistories(client, workload(100, 2000));
+      expect(await holder.waitForPosition(last, 30_000)).toBe(true);
+      expect(last).toBeGreaterThan(atStart);
+
+      // Within a lock poll (200 ms here, 5 s at most by default) the standby shows the stored checkpoint.
+      let stored = 0n;
+      await until(async () => {
+        stored = await processed();
+        return (await gauge(registry, 'projector_position')) === Number(stored);
+      }, 10_000);
+      expect(stored).toBeGreaterThanOrEqual(last);
+      expect(standby.position()).toBe(stored);
+      expect(await standby.waitForPosition(last, 0)).toBe(true);
+      const scrape = async (r: Registry) => ({
+        position: await gauge(r, 'projector_position'),
+        head: await gauge(r, 'projector_head_position'),
+        lagEvents: await gauge(r, 'projector_lag_events'),
+        lagSeconds: await gauge(r, 'projector_lag_seconds'),
+        caughtUp: await gauge(r, 'projector_caught_up'),
+        leader: await gauge(r, 'projector_leader'),
+        lastCommitAge: await gauge(r, 'projector_last_commit_age_seconds'),
+        events: await gauge(r, 'projector_events_total'),
+      });
+      const onStandby = await scrape(registry);
+      expect({ ...onStandby, position: BigInt(onStandby.position), head: BigInt(onStandby.head) }).toEqual({
+        position: stored,
+        head: stored,
+        lagEvents: 0,
+        lagSeconds: 0,
+        caughtUp: 0,
+        leader: 0,
+        lastCommitAge: 0,
+        events: 0,
+      });
+      const ready = readiness(standby);
+      expect(ready).toEqual({
+        status: 200,
+        body: {
+          status: 'ok',
+          leader: false,
+          caughtUp: false,
+          position: stored.toString(),
+          head: stored.toString(),
+          lagEvents: 0,
+          lastCommitAgeSeconds: null,
+          failure: undefined,
+        },
+      });
+
+      // The documented alerts, per instance: "caught up 0 on the leader" fires on neither (the leader is
+      // caught up, the standby does not lead), and the position moved on both.
+      await until(async () => (await gauge(leaderRegistry, 'projector_caught_up')) === 1, 10_000);
+      const onLeader = await scrape(leaderRegistry);
+      expect({ caughtUp: onLeader.caughtUp, leader: onLeader.leader }).toEqual({ caughtUp: 1, leader: 1 });
+      expect(BigInt(onLeader.position)).toBeGreaterThanOrEqual(last);
+      await standby.stop();
+      await holder.stop();
     });
   },
 );

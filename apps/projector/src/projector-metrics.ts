@@ -31,23 +31,23 @@ const GAUGES: Record<
   { help: string; value: (report: ProjectorReport, now: number) => number }
 > = {
   projector_lag_events: {
-    help: 'Session events the subscription delivered (the log head as far as read) and not yet committed to the read models',
+    help: 'Session events the subscription delivered (the log head as far as read) and not yet committed to the read models; 0 on standby',
     value: (report) => report.lagEvents,
   },
   projector_lag_seconds: {
-    help: 'Age of the oldest session event not yet committed to the read models (0 when caught up)',
+    help: 'Age of the oldest session event not yet committed to the read models (0 when caught up, and on standby)',
     value: (report, now) => lagSeconds(report, now),
   },
   projector_caught_up: {
-    help: '1 when the subscription reached the live end and what it delivered is committed; 0 while a batch fails, while events wait with nothing committed for the stall window (60 s), and while the projector has not reported for that long',
+    help: '1 when the subscription reached the live end and what it delivered is committed; 0 while a batch fails, while events wait with nothing committed for the stall window (60 s), while the projector has not reported for that long, and on standby (it projects nothing: alert on the leader)',
     value: (report, now) => (isCaughtUp(report, now) ? 1 : 0),
   },
   projector_position: {
-    help: 'Commit position every projection has processed (the committed checkpoint)',
+    help: 'Commit position every projection has processed (the committed checkpoint; on standby as read from the database at its last lock poll)',
     value: (report) => Number(report.position),
   },
   projector_head_position: {
-    help: 'Highest commit position the subscription has delivered',
+    help: 'Highest commit position the subscription has delivered (on standby: projector_position)',
     value: (report) => Number(report.head),
   },
   projector_last_commit_age_seconds: {

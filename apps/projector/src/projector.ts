@@ -5,6 +5,7 @@ import {
   type SessionEventSubscription,
 } from '@session-engine/event-store';
 import {
+  lowestCheckpoint,
   openReadModelDatabase,
   type ProjectedEvent,
   type ProjectorLease,
@@ -12,6 +13,7 @@ import {
   projectorLock,
   type ReadModelDatabase,
   ReadModelWriter,
+  readCheckpoints,
 } from '@session-engine/read-models';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -109,7 +111,10 @@ export interface ProjectorStatus {
 export interface RunningProjector {
   /** Commits the batch in hand, closes the subscription and the database. */
   stop(): Promise<void>;
-  /** Commit position every projection has processed (0 before the first event). */
+  /**
+   * Commit position every projection has processed (0 before the first event): on the leader as it commits,
+   * on a standby as the database held it at its last lock poll (the leader's commits, at most a poll late).
+   */
   position(): bigint;
   /** Resolves true once `position()` ≥ `target`, false after `timeoutMs`. */
   waitForPosition(target: bigint, timeoutMs: number): Promise<boolean>;
@@ -173,7 +178,9 @@ interface SlowCommits {
  * Catch-up subscription on `$all` (server-side filter `session-`) → read models.
  * Only the holder of the read-model database's projector lock projects (`projectorLock`); another
  * projector started against the same database waits on standby, polling with back-off, and takes over
- * when the holder stops or dies, resuming from the committed checkpoints.
+ * when the holder stops or dies, resuming from the committed checkpoints. Meanwhile it reads those
+ * checkpoints at each poll: a standby's position is the database's (the leader's commits, at most a poll
+ * late), its lag 0, and it is not caught up — it projects nothing (`projector_leader` 0 says why).
  * Events are gathered into batches (up to `batchSize`, or whatever arrived within `batchDelayMs`) and
  * each batch is committed in one transaction together with every projection's checkpoint. The
  * subscription always starts after the committed checkpoint, never from "end": when the event store
@@ -220,6 +227,10 @@ class Projector implements RunningProjector {
   private wakeUp: (() => void) | undefined;
   private waiters = new Set<{ target: bigint; resolve: (ok: boolean) => void; timer: NodeJS.Timeout }>();
   private lease: ProjectorLease | undefined;
+  /** Counts the leases taken: a standby's checkpoint read that outlived its standby spell is dropped. */
+  private leases = 0;
+  /** The standby's read of the committed checkpoints in flight (one at a time). */
+  private following: Promise<void> | undefined;
   private readonly metrics;
   private readonly batchSize: number;
   private readonly batchDelayMs: number;
@@ -333,6 +344,7 @@ class Projector implements RunningProjector {
     this.wakeUp?.();
     await this.subscription?.close().catch(() => undefined);
     await this.loop;
+    await this.following;
     for (const waiter of this.waiters) {
       clearTimeout(waiter.timer);
       waiter.resolve(this.committed >= waiter.target);
@@ -356,8 +368,10 @@ class Projector implements RunningProjector {
     let standby = false;
     while (!this.stopping) {
       let lease: ProjectorLease | undefined;
+      let answered = false;
       try {
         lease = await this.lock.tryAcquire();
+        answered = true;
       } catch (error) {
         this.logger.warn({ err: error }, 'projector could not reach the read-model lock; retrying');
       }
@@ -367,6 +381,8 @@ class Projector implements RunningProjector {
           this.logger.info({ holder }, 'projector on standby: another projector holds the read-model lock');
           standby = true;
         }
+        // The database has just answered: read where the leader has got to (not while it does not answer).
+        if (answered) this.followCheckpoints();
         await this.sleep(poll);
         poll = Math.min(poll * 2, this.standbyPollMs);
         continue;
@@ -378,6 +394,7 @@ class Projector implements RunningProjector {
       standby = false;
       poll = MIN_STANDBY_POLL_MS;
       this.lease = lease;
+      this.leases += 1;
       lease.onLost((reason) => {
         this.logger.error({ err: reason }, 'projector lost the read-model lock; dropping the batch in hand');
         void this.subscription?.close().catch(() => undefined);
@@ -406,6 +423,31 @@ class Projector implements RunningProjector {
         this.backlog.reset(this.committed);
       }
     }
+  }
+
+  /**
+   * On standby: reads the committed checkpoints the leader leaves in the database, so that this projector's
+   * position (`projector_position`, /health/ready) says where the read models are, not where they were when
+   * it started or last led. Called at each lock poll the database answered; a read still in flight (a slow
+   * database) is not doubled, and the poll does not wait for it. A read that fails leaves the last position
+   * (the lock poll reports an unreachable database).
+   */
+  private followCheckpoints(): void {
+    if (this.following) return;
+    const leases = this.leases;
+    this.following = readCheckpoints(this.database.db)
+      .then(
+        (checkpoints) => {
+          if (this.lease !== undefined || this.stopping || this.leases !== leases) return;
+          this.committed = lowestCheckpoint(checkpoints) ?? 0n;
+          this.backlog.reset(this.committed);
+          this.notifyWaiters();
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        this.following = undefined;
+      });
   }
 
   private async project(lease: ProjectorLease): Promise<void> {

@@ -6,8 +6,23 @@
  * after a day and scavenging purges it. The age is also checked on read, so the 24 h window holds even on a
  * server that has not applied `$maxAge` yet. The scope itself is stored in the record, so a hash collision
  * can never replay another request's response.
+ *
+ * The `$maxAge` is set before the record is appended (EventStoreDB keeps it in `$$<stream>`, which may be
+ * written before the stream exists; the record's `no_stream` append only sees the stream's own events), so a
+ * record never exists without it, whether the API process or the store dies between the two writes.
+ *
+ * A record is written after the command's session events, which carry the scope's token: the command is
+ * applied and its answer known by then. So a store that fails the `$maxAge` or the record append (unreachable,
+ * past its deadline, the connection cut) does not cost the client that answer: `remember` returns it without
+ * a record, and a retry with the same key is still recognised from the session stream (see
+ * `SessionCommandHandler`), and the record is written then.
  */
-import { StreamRevisionConflict, type EsdbClientAdapter, type JsonObject } from './esdb-client.adapter';
+import {
+  EventStoreUnavailableError,
+  StreamRevisionConflict,
+  type EsdbClientAdapter,
+  type JsonObject,
+} from './esdb-client.adapter';
 import { sha256Hex } from './canonical-json';
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -81,7 +96,12 @@ export class IdempotencyStore {
     };
   }
 
-  /** Remembers the first response; when another process remembered one first, returns that one instead. */
+  /**
+   * Remembers the first response; when another process remembered one first, returns that one instead. When
+   * the store fails the `$maxAge` or the record (`EventStoreUnavailableError`: unreachable, past the call's
+   * deadline, the connection cut), returns `response` unrecorded — the command it answers is applied, and the
+   * session stream's token stands in for the record until a retry writes it. Any other error is thrown.
+   */
   async remember(scope: IdempotencyScope, response: RememberedResponse): Promise<RememberedResponse> {
     const stream = IdempotencyStore.streamName(scope);
     let data: Record<string, unknown> = {
@@ -94,37 +114,24 @@ export class IdempotencyStore {
       const { body: _body, ...withoutBody } = data;
       data = withoutBody;
     }
+    const record = [{ type: IDEMPOTENT_RESPONSE_RECORDED, data: data as JsonObject, metadata: {} }];
     try {
-      await this.store.appendToStream(
-        stream,
-        [
-          {
-            type: IDEMPOTENT_RESPONSE_RECORDED,
-            data: data as JsonObject,
-            metadata: {},
-          },
-        ],
-        'no_stream',
-      );
+      // `$maxAge` first: whatever fails or dies after it, no record is left that scavenging would keep.
       await this.store.setStreamMaxAge(stream, this.ttlSeconds);
-      return response;
-    } catch (error) {
-      if (!(error instanceof StreamRevisionConflict)) throw error;
+      try {
+        await this.store.appendToStream(stream, record, 'no_stream');
+        return response;
+      } catch (error) {
+        if (!(error instanceof StreamRevisionConflict)) throw error;
+      }
       // The stream exists: either another process won the race, or an expired record is still stored.
       const existing = await this.find(scope);
       if (existing) return existing;
-      await this.store.appendToStream(
-        stream,
-        [
-          {
-            type: IDEMPOTENT_RESPONSE_RECORDED,
-            data: data as JsonObject,
-            metadata: {},
-          },
-        ],
-        'any',
-      );
+      await this.store.appendToStream(stream, record, 'any');
       return response;
+    } catch (error) {
+      if (error instanceof EventStoreUnavailableError) return response;
+      throw error;
     }
   }
 }

@@ -1,0 +1,307 @@
+/**
+ * A keyed command's remembered response is written after its session events, in two writes: the record
+ * stream's `$maxAge` (24 h) and the record. Whatever happens between or during those writes — the API process
+ * killed, the store killed (a write applied and its answer lost), a call that fails — no record may exist
+ * without its `$maxAge` (it holds the whole response and would never be scavenged), and the command stays
+ * applied once: a retry with the same key gets the first run's answer.
+ *
+ * Replica A reaches the store through `faultyStore`, which decides the fate of each write to an idempotency
+ * stream: it goes through, fails, or the replica dies before it reaches the store or right after the store
+ * applied it (a dead replica makes no further call). Replica B reaches the store directly.
+ */
+import type { INestApplication } from '@nestjs/common';
+import {
+  EsdbClientAdapter,
+  EventStoreTimeoutError,
+  EventStoreUnavailableError,
+  EventStoreWriteInterruptedError,
+  IdempotencyStore,
+  IDEMPOTENCY_TTL_SECONDS,
+  type StoredEvent,
+} from '@session-engine/event-store';
+import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { createSessionApi } from '../apps/session-api/src/app.factory';
+import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
+import { parseConfig } from '../apps/session-api/src/config/config';
+
+jest.setTimeout(60_000);
+
+const KEY = 'int-key-record-0001';
+const ADD_ENDPOINT = 'POST /v2/customer_sessions/:customerSessionId/cart_items';
+
+interface Write {
+  operation: 'append' | 'set-metadata';
+  stream: string;
+}
+
+/**
+ * What happens to a write to an idempotency stream: `pass`; `fail` (the call fails, nothing reached the
+ * store) or `fail-after` (the store applied it, the answer was lost) while the replica lives on; `die` (the
+ * replica is killed before the write leaves it) or `die-after` (killed once the store applied it).
+ */
+type Fate = 'pass' | 'fail' | 'fail-after' | 'die' | 'die-after';
+
+/** `real`, and the adapters it gives out, with the fate of each idempotency write decided by `fate`. */
+function faultyStore(real: EsdbClientAdapter, fate: (write: Write, n: number) => Fate): EsdbClientAdapter {
+  let dead = false;
+  let writes = 0;
+  const gone = () => new EventStoreUnavailableError(new Error('this replica was killed'));
+  const write = async <T>(operation: Write['operation'], stream: string, call: () => Promise<T>) => {
+    if (dead) throw gone();
+    if (!stream.startsWith('idempotency-')) return call();
+    const chosen = fate({ operation, stream }, ++writes);
+    if (chosen === 'die') dead = true;
+    if (chosen === 'die') throw gone();
+    if (chosen === 'fail') throw new EventStoreTimeoutError(operation, stream, 300);
+    const result = await call();
+    if (chosen === 'die-after') dead = true;
+    if (chosen === 'die-after') throw gone();
+    if (chosen === 'fail-after')
+      throw new EventStoreWriteInterruptedError(operation, stream, new Error('cut'));
+    return result;
+  };
+  const wrap = (adapter: EsdbClientAdapter): EsdbClientAdapter =>
+    new Proxy(adapter, {
+      get(target, property) {
+        switch (property) {
+          case 'withCallTimeout':
+            return (ms: number) => wrap(target.withCallTimeout(ms));
+          case 'readStream':
+            return (...args: Parameters<EsdbClientAdapter['readStream']>) =>
+              dead ? Promise.reject(gone()) : target.readStream(...args);
+          case 'appendToStream':
+            return (...args: Parameters<EsdbClientAdapter['appendToStream']>) =>
+              write('append', args[0], () => target.appendToStream(...args));
+          case 'setStreamMaxAge':
+            return (...args: Parameters<EsdbClientAdapter['setStreamMaxAge']>) =>
+              write('set-metadata', args[0], () => target.setStreamMaxAge(...args));
+          default: {
+            const value: unknown = Reflect.get(target, property);
+            return typeof value === 'function' ? value.bind(target) : value;
+          }
+        }
+      },
+    });
+  return wrap(real);
+}
+
+interface Api {
+  url: string;
+  app: INestApplication;
+  store: EsdbClientAdapter;
+}
+
+interface Reply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  etag: string | null;
+  position: string | null;
+}
+
+let dataDir: string;
+let server: TestEventStore;
+let direct: EsdbClientAdapter;
+let b: Api;
+const apis: Api[] = [];
+let counter = 0;
+
+const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
+
+async function startApi(fate?: (write: Write, n: number) => Fate): Promise<Api> {
+  const config = parseConfig({
+    PORT: '0',
+    DATA_DIR: dataDir,
+    INTEGRATION_API_KEYS: `${KEY}=1`,
+    MANAGEMENT_API_KEYS: 'mgmt-key-record-0001=*',
+  });
+  const real = EsdbClientAdapter.connect(server.connectionString);
+  const app = await createSessionApi({
+    config,
+    keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
+    store: fate ? faultyStore(real, fate) : real,
+    logger: pino({ level: 'silent' }),
+  });
+  await app.listen(0, '127.0.0.1');
+  const api = {
+    url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`,
+    app,
+    store: real,
+  };
+  apis.push(api);
+  return api;
+}
+
+async function call(api: Api, method: string, path: string, body: unknown, key?: string): Promise<Reply> {
+  const response = await fetch(`${api.url}/v2/customer_sessions/${path}`, {
+    method,
+    headers: {
+      authorization: `ApiKey-v1 ${KEY}`,
+      'content-type': 'application/json',
+      ...(key === undefined ? {} : { 'idempotency-key': key }),
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    body: text === '' ? undefined : JSON.parse(text),
+    etag: response.headers.get('etag'),
+    position: response.headers.get('x-event-position'),
+  };
+}
+
+const create = { customerSession: { cartItems: [{ sku: 'first', quantity: 1, price: 2 }] } };
+const add = { cartItems: [{ sku: 'added', quantity: 1, price: 1.5 }] };
+const recordStream = (id: string, key: string) =>
+  IdempotencyStore.streamName({ applicationId: 1, endpoint: ADD_ENDPOINT, integrationId: id, key });
+
+/** The record stream's events, and the `$maxAge` its metadata (the last `$metadata` in `$$<stream>`) sets. */
+async function recordOf(id: string, key: string): Promise<{ records: StoredEvent[]; maxAge: unknown }> {
+  const stream = recordStream(id, key);
+  const records = await direct.readStream(stream);
+  const metadata = await direct.readStream(`$$${stream}`, { direction: 'backwards', maxCount: 1 });
+  return { records, maxAge: metadata[0]?.data.$maxAge };
+}
+
+/** What the command's one `CartItemsAdded` answers: the session's revision and commit position after it. */
+async function appliedOnce(id: string): Promise<{ etag: string; position: string }> {
+  const events = await direct.readStream(`session-1-${id}`);
+  expect(events.map((event) => event.type)).toEqual(['SessionCreated', 'CartItemsAdded']);
+  return { etag: `"${events[1]!.revision}"`, position: String(events[1]!.position) };
+}
+
+/** The answer of the keyed AddCartItems, as the first run gave it (or would have). */
+async function expectAnswerOfTheCommand(reply: Reply, id: string): Promise<void> {
+  expect(reply.status).toBe(200);
+  expect({ etag: reply.etag, position: reply.position }).toEqual(await appliedOnce(id));
+  expect(reply.body.customerSession.cartItems.map((item: { sku: string }) => item.sku)).toEqual([
+    'first',
+    'added',
+  ]);
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'idempotency-record-e2e-'));
+  server = await startTestEventStore({ dataDir: join(dataDir, 'eventstore'), synchronous: 'NORMAL' });
+  direct = EsdbClientAdapter.connect(server.connectionString);
+  b = await startApi();
+});
+
+afterAll(async () => {
+  for (const api of apis) {
+    await api.app.close();
+    await api.store.close();
+  }
+  await direct.close();
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("a keyed command's record and its $maxAge", () => {
+  it('are both written, the $maxAge first, when nothing fails', async () => {
+    const order: string[] = [];
+    const a = await startApi((write) => {
+      order.push(write.operation);
+      return 'pass';
+    });
+    const id = newId('healthy');
+    expect((await call(b, 'PUT', id, create)).status).toBe(200);
+    const key = `key-${id}`;
+    await expectAnswerOfTheCommand(await call(a, 'POST', `${id}/cart_items`, add, key), id);
+    expect(order).toEqual(['set-metadata', 'append']);
+    const { records, maxAge } = await recordOf(id, key);
+    expect(records).toHaveLength(1);
+    expect(maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
+  });
+
+  describe.each([
+    [1, 'die'],
+    [1, 'die-after'],
+    [2, 'die'],
+    [2, 'die-after'],
+  ] as const)('the replica killed at write %i of the record (%s)', (cut, fate) => {
+    it('leaves no record without $maxAge; a retry on another replica answers the command, applied once, and records it', async () => {
+      const a = await startApi((_write, n) => (n === cut ? fate : 'pass'));
+      const id = newId(`killed-${cut}-${fate}`);
+      expect((await call(b, 'PUT', id, create)).status).toBe(200);
+      const key = `key-${id}`;
+      // A dead process answers nothing: whatever A replies is not looked at.
+      await call(a, 'POST', `${id}/cart_items`, add, key);
+      await appliedOnce(id);
+
+      const left = await recordOf(id, key);
+      if (left.records.length > 0) expect(left.maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
+
+      const retried = await call(b, 'POST', `${id}/cart_items`, add, key);
+      await expectAnswerOfTheCommand(retried, id);
+      const recorded = await recordOf(id, key);
+      expect({ records: recorded.records.length, maxAge: recorded.maxAge }).toEqual({
+        records: 1,
+        maxAge: IDEMPOTENCY_TTL_SECONDS,
+      });
+      const again = await call(b, 'POST', `${id}/cart_items`, add, key);
+      expect({ status: again.status, etag: again.etag, body: again.body }).toEqual({
+        status: 200,
+        etag: retried.etag,
+        body: retried.body,
+      });
+      const reused = await call(
+        b,
+        'POST',
+        `${id}/cart_items`,
+        { cartItems: [{ sku: 'other', quantity: 1 }] },
+        key,
+      );
+      expect({ status: reused.status, code: reused.body.errors[0].title }).toEqual({
+        status: 422,
+        code: 'IDEMPOTENCY_KEY_REUSED',
+      });
+      await appliedOnce(id);
+    });
+  });
+
+  describe.each([
+    ['set-metadata', 'fail'],
+    ['set-metadata', 'fail-after'],
+    ['append', 'fail'],
+    ['append', 'fail-after'],
+  ] as const)('the store failing the %s of the record (%s)', (operation, fate) => {
+    it('still answers the applied command (200, not 503), leaves no record without $maxAge, and a retry replays it', async () => {
+      const a = await startApi((write) => (write.operation === operation ? fate : 'pass'));
+      const id = newId(`failed-${operation}-${fate}`);
+      expect((await call(b, 'PUT', id, create)).status).toBe(200);
+      const key = `key-${id}`;
+      const first = await call(a, 'POST', `${id}/cart_items`, add, key);
+      await expectAnswerOfTheCommand(first, id);
+
+      const left = await recordOf(id, key);
+      if (left.records.length > 0) expect(left.maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
+
+      // On the same replica (its mutex and cache) and on the other one.
+      const faultless = await startApi();
+      for (const api of [a, faultless]) {
+        const retried = await call(api, 'POST', `${id}/cart_items`, add, key);
+        expect({
+          status: retried.status,
+          etag: retried.etag,
+          position: retried.position,
+          body: retried.body,
+        }).toEqual({
+          status: 200,
+          etag: first.etag,
+          position: first.position,
+          body: first.body,
+        });
+      }
+      await appliedOnce(id);
+      const recorded = await recordOf(id, key);
+      expect(recorded.maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
+      expect(recorded.records.length).toBeGreaterThanOrEqual(1);
+    });
+  });
+});
