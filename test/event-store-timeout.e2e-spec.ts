@@ -1,15 +1,21 @@
 /**
  * The API while the event store hangs — a stopped process, a black-holed network: connections are accepted,
  * nothing answers, nothing fails (a store that is down answers 503 at once, see readiness.e2e-spec.ts). Each
- * event-store call made for a request has a deadline (EVENTSTORE_CALL_TIMEOUT_MS, 300 ms here): past it the
- * request is answered 503 SERVICE_UNAVAILABLE, logged once at warn with its request id, and a command's outcome
- * is unknown — its append may be applied when the store resumes. A retry with the same Idempotency-Key then
- * applies it exactly once. The same holds when the connection drops while an append is on its way (the store
- * process killed): the 503 says the outcome is unknown, unlike one whose first read found the store down.
+ * event-store call made for a request has a deadline (EVENTSTORE_CALL_TIMEOUT_MS, 2 s here): past it the
+ * request is answered 503 SERVICE_UNAVAILABLE, logged once at warn with its request id, and a command whose
+ * append timed out has an unknown outcome — its append may be applied when the store resumes. A retry with the
+ * same Idempotency-Key then applies it exactly once. A command whose read timed out, or that was queued behind
+ * one that timed out, was not applied, and its 503 says so; a dry run's says only to retry. The same holds when
+ * the connection drops while an append is on its way (the store process killed): the 503 says the outcome is
+ * unknown, unlike one whose first read found the store down.
  *
  * Replica A reaches the embedded store through a relay that can hang or drop its connections
  * (`startHangingRelay`); replica B directly. The store runs on this thread so that the test can hang or cut the
  * relay at the moment A's first append reaches it (`onRpc`), after A's reads went through.
+ *
+ * The deadline is not the shortest the API takes, because the first call of a connection includes setting it
+ * up, which takes a few hundred ms on a loaded machine; each API's connection is also set up before its first
+ * request (`startApi`), and the bounds on how long a 503 takes are generous.
  */
 import type { INestApplication } from '@nestjs/common';
 import { EsdbClientAdapter } from '@session-engine/event-store';
@@ -27,8 +33,9 @@ import { parseConfig } from '../apps/session-api/src/config/config';
 jest.setTimeout(60_000);
 
 const KEY = 'int-key-timeout-0001';
-/** Generous: a 300 ms deadline plus scheduling on a busy box; without the deadline these take ~20 s. */
-const WITHIN_MS = 5_000;
+const DEADLINE_MS = 2_000;
+/** Generous: the deadline plus scheduling on a busy box; without the deadline these take ~20 s. */
+const WITHIN_MS = 10_000;
 
 interface Api {
   url: string;
@@ -45,6 +52,8 @@ interface Reply {
   requestId: string | null;
   etag: string | null;
   ms: number;
+  /** When the answer was complete (ms since the epoch). */
+  endedAt: number;
 }
 
 let dataDir: string;
@@ -57,16 +66,19 @@ let counter = 0;
 
 const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
 
-async function startApi(connectionString: string): Promise<Api> {
+/** An API on `connectionString`; unless `warm` is false, its connection is set up before it serves. */
+async function startApi(connectionString: string, warm = true): Promise<Api> {
   const config = parseConfig({
     PORT: '0',
     DATA_DIR: dataDir,
     INTEGRATION_API_KEYS: `${KEY}=1`,
     MANAGEMENT_API_KEYS: 'mgmt-key-timeout-0001=*',
-    EVENTSTORE_CALL_TIMEOUT_MS: '300',
+    EVENTSTORE_CALL_TIMEOUT_MS: String(DEADLINE_MS),
   });
   const logs: Record<string, unknown>[] = [];
   const store = EsdbClientAdapter.connect(connectionString);
+  // Without the deadline (the API's calls share this connection): set up and asked what the server supports.
+  if (warm) await store.readStream(newId('warm-up'));
   const app = await createSessionApi({
     config,
     keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
@@ -111,6 +123,7 @@ async function call(
     requestId: response.headers.get('x-request-id'),
     etag: response.headers.get('etag'),
     ms: Date.now() - started,
+    endedAt: Date.now(),
   };
 }
 
@@ -143,7 +156,7 @@ function expectTimedOut(reply: Reply, details: RegExp): void {
     errors: [{ title: 'SERVICE_UNAVAILABLE', details: expect.stringMatching(details) }],
     StatusCode: 503,
   });
-  expect(reply.body.message).toMatch(/did not answer within 300 ms/);
+  expect(reply.body.message).toMatch(new RegExp(`did not answer within ${DEADLINE_MS} ms`));
   // No internals: no stack frame, error class or gRPC status in what the client reads.
   expect(reply.body.message).not.toMatch(/\n|\.[jt]s:\d+|Error|grpc|DEADLINE|UNAVAILABLE:/);
   expect(reply.ms).toBeLessThan(WITHIN_MS);
@@ -223,7 +236,7 @@ describe('the event store hangs', () => {
     const unknown = /outcome of this command is unknown.*no Idempotency-Key/;
     expectTimedOut(put, unknown);
     expectTimedOut(post, unknown);
-    expectTimedOut(get, /^The event store did not answer within 300 ms; retry later$/);
+    expectTimedOut(get, /^The event store did not answer within 2000 ms; retry later$/);
 
     // Logged once each, at warn, under the request id the client got; the commands counted by outcome.
     const logged = timeoutLogs(api);
@@ -291,6 +304,148 @@ describe('the event store hangs', () => {
   });
 });
 
+/** The details of a command's 503 that was not applied: it waited for, or read from, a store that did not answer. */
+const NOT_APPLIED = /: it was not applied \(nothing of it was written\)\. Retrying it is safe\.$/;
+
+/** A 503 within the generous bound, the §5 body with `details`, no internals. */
+function expectUnavailable(reply: Reply, details: RegExp): void {
+  expect(reply.status).toBe(503);
+  expect(reply.body).toEqual({
+    message: expect.stringMatching(details),
+    errors: [{ title: 'SERVICE_UNAVAILABLE', details: expect.stringMatching(details) }],
+    StatusCode: 503,
+  });
+  expect(reply.body.message).not.toMatch(/\n|\.[jt]s:\d+|Error|grpc|DEADLINE|UNAVAILABLE:|session-1-/);
+  expect(reply.ms).toBeLessThan(WITHIN_MS);
+}
+
+/** How far apart the first and the last of `replies` were answered, in ms. */
+const spread = (replies: Reply[]) =>
+  Math.max(...replies.map((reply) => reply.endedAt)) - Math.min(...replies.map((reply) => reply.endedAt));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('requests queued behind one the store does not answer', () => {
+  it('five concurrent AddCartItems on one session all answer at the first one\'s timeout: the first "outcome unknown", the four behind it "not applied"', async () => {
+    const api = await throughRelay();
+    const id = newId('queued');
+    expect((await call(api, 'PUT', id, create)).status).toBe(200);
+
+    relay.hang();
+    const first = call(api, 'POST', `${id}/cart_items`, add);
+    // The others arrive while the first one's append (its only call: the session is cached) is on its way.
+    await sleep(DEADLINE_MS / 4);
+    const behind = await Promise.all(
+      Array.from({ length: 4 }, () => call(api, 'POST', `${id}/cart_items`, add)),
+    );
+    const replies = [await first, ...behind];
+
+    expectTimedOut(replies[0]!, /outcome of this command is unknown/);
+    for (const reply of behind) {
+      expectUnavailable(
+        reply,
+        /^An earlier command on the same session, which this request waited for, got no answer from the event store in time: it was not applied/,
+      );
+      expect(reply.body.message).toMatch(NOT_APPLIED);
+    }
+    // Not one deadline after another (2, 4, 6, 8, 10 s): all within about one.
+    expect(spread(replies)).toBeLessThan(DEADLINE_MS / 2);
+    expect(await commandCount(api, 'AddCartItems', 'service_unavailable')).toBe(5);
+    const waits = api.logs.filter(
+      (line) => line.level === 'warn' && /gave up waiting/.test(String(line.msg)),
+    );
+    expect(waits.map((line) => line.requestId).sort()).toEqual(behind.map((reply) => reply.requestId).sort());
+    expect(waits).toEqual(
+      behind.map(() =>
+        expect.objectContaining({ reason: 'holder-failed', stream: 'session', outcome: 'not_applied' }),
+      ),
+    );
+
+    relay.resume();
+    // The first one's append, held while the store hung, is applied: the only one that was sent.
+    await eventually(async () => (await eventTypes(id)).length === 2);
+    expect((await call(api, 'POST', `${id}/cart_items`, add)).etag).toBe('"2"');
+  });
+
+  it('a keyed command sent again while the first is still waiting gives up with it, "not applied"', async () => {
+    const api = await throughRelay();
+    const id = newId('same-key');
+    expect((await call(api, 'PUT', id, create)).status).toBe(200);
+    const key = { 'idempotency-key': `key-${id}` };
+
+    relay.hang();
+    const first = call(api, 'POST', `${id}/cart_items`, add, key);
+    await sleep(DEADLINE_MS / 4);
+    const again = await call(api, 'POST', `${id}/cart_items`, add, key);
+    const replies = [await first, again];
+
+    // The first one's first call, the lookup of its key, timed out: nothing was written.
+    expectTimedOut(replies[0]!, /while reading, before this command was written/);
+    expect(replies[0]!.body.message).toMatch(NOT_APPLIED);
+    expectUnavailable(again, /^An earlier command on the same session, which this request waited for/);
+    expect(again.body.message).toMatch(NOT_APPLIED);
+    expect(spread(replies)).toBeLessThan(DEADLINE_MS / 2);
+
+    relay.resume();
+    const retried = await call(api, 'POST', `${id}/cart_items`, add, key);
+    expect(retried.status).toBe(200);
+    expect(await eventTypes(id)).toEqual(['SessionCreated', 'CartItemsAdded']);
+  });
+});
+
+describe('what a 503 of a hung store says about the command', () => {
+  it('a command whose read timed out, before anything of it was written, is told it was not applied; its retry applies it once', async () => {
+    const b = await startApi(server.connectionString);
+    const id = newId('read-timeout');
+    expect((await call(b, 'PUT', id, create)).status).toBe(200);
+    // A has not seen the session: a keyed command first looks its key up, an unkeyed one loads the session.
+    const a = await throughRelay();
+    const key = { 'idempotency-key': `key-${id}` };
+
+    relay.hang();
+    const keyed = await call(a, 'POST', `${id}/cart_items`, add, key);
+    const unkeyed = await call(a, 'POST', `${id}/close`);
+    relay.resume();
+
+    const notApplied = new RegExp(
+      `^The event store did not answer within ${DEADLINE_MS} ms while reading, before this command was written: it was not applied \\(nothing of it was written\\)\\. Retrying it is safe\\.$`,
+    );
+    expectTimedOut(keyed, notApplied);
+    expectTimedOut(unkeyed, notApplied);
+    expect(timeoutLogs(a)).toEqual([
+      expect.objectContaining({ requestId: keyed.requestId, operation: 'read', outcome: 'not_applied' }),
+      expect.objectContaining({ requestId: unkeyed.requestId, operation: 'read', outcome: 'not_applied' }),
+    ]);
+    expect(await commandCount(a, 'CloseSession', 'service_unavailable')).toBe(1);
+    expect(await eventTypes(id)).toEqual(['SessionCreated']);
+
+    expect((await call(a, 'POST', `${id}/cart_items`, add, key)).status).toBe(200);
+    expect((await call(a, 'POST', `${id}/close`)).status).toBe(200);
+    expect(await eventTypes(id)).toEqual(['SessionCreated', 'CartItemsAdded', 'SessionClosed']);
+  });
+
+  it('a dry run is told only to retry later: it writes nothing', async () => {
+    const api = await throughRelay();
+    const id = newId('dry');
+    expect((await call(api, 'PUT', id, create)).status).toBe(200);
+
+    relay.hang();
+    const unkeyed = await call(api, 'PUT', `${id}?dry=true`, create);
+    const keyed = await call(api, 'PUT', `${id}?dry=True`, create, { 'idempotency-key': `key-${id}` });
+    relay.resume();
+
+    expectTimedOut(
+      unkeyed,
+      new RegExp(`^The event store did not answer within ${DEADLINE_MS} ms; retry later$`),
+    );
+    expectTimedOut(
+      keyed,
+      new RegExp(`^The event store did not answer within ${DEADLINE_MS} ms; retry later$`),
+    );
+    expect(timeoutLogs(api).map((line) => line.outcome)).toEqual(['none', 'none']);
+  });
+});
+
 describe('the connection drops while an append is on its way', () => {
   it('a keyed command answers 503 saying its outcome is unknown and that its key makes a retry safe; the retry applies it once', async () => {
     const b = await startApi(server.connectionString);
@@ -350,7 +505,7 @@ describe('the connection drops while an append is on its way', () => {
   });
 
   it('a store already down when a command first reads is only "not reachable": nothing was sent', async () => {
-    const api = await startApi(`esdb://127.0.0.1:${await closedPort()}?tls=false`);
+    const api = await startApi(`esdb://127.0.0.1:${await closedPort()}?tls=false`, false);
     // A session this replica has not seen: AddCartItems reads it before it appends anything.
     const reply = await call(api, 'POST', `${newId('down')}/cart_items`, add);
     expect({ status: reply.status, body: reply.body }).toEqual({

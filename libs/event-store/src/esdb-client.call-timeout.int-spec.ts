@@ -4,6 +4,11 @@
  * the adapter and an embedded server of this suite's own (the late append below relies on the embedded server
  * ignoring the deadline the client sends with an append, as a store that resumes after it would). Without the
  * deadline each of these calls waits until the connection's keep-alive gives up, ~20 s.
+ *
+ * The first call of a new connection also sets the connection up and asks the server what it supports, which
+ * takes a few hundred ms on a loaded machine: more than this suite's deadline. So each test connects and sets
+ * up what it needs through the adapter without a deadline (`warmThroughRelay`), and bounds only the calls it
+ * tests, on the same connection — except the one test of a first call on a new connection, made while hung.
  */
 import { startHangingRelay, type HangingRelay } from '@session-engine/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,10 +38,17 @@ let counter = 0;
 const newStream = (label: string) => `timeout-${label}-${Date.now()}-${++counter}`;
 const event = (n: number) => ({ type: 'Noted', data: { n }, metadata: {} });
 
-/** An adapter to the store through the relay (closed after the suite). */
+/** An adapter to the store through the relay (closed after the suite), not connected yet. */
 function throughRelay(): EsdbClientAdapter {
   const adapter = EsdbClientAdapter.connect(`esdb://127.0.0.1:${relay.port}?tls=false`);
   adapters.push(adapter);
+  return adapter;
+}
+
+/** An adapter through the relay, without a deadline, whose connection is set up (a first read answered). */
+async function warmThroughRelay(): Promise<EsdbClientAdapter> {
+  const adapter = throughRelay();
+  await adapter.readStream(newStream('warm-up'));
   return adapter;
 }
 
@@ -79,10 +91,11 @@ afterAll(async () => {
 
 describe('withCallTimeout, the store hung', () => {
   it('a read, an append and a metadata write reject with EventStoreTimeoutError within the deadline', async () => {
-    const adapter = throughRelay().withCallTimeout(DEADLINE_MS);
+    const setup = await warmThroughRelay();
     const stream = newStream('calls');
-    await adapter.appendToStream(stream, [event(0)], 'no_stream');
-    expect(await adapter.readStream(stream)).toHaveLength(1);
+    await setup.appendToStream(stream, [event(0)], 'no_stream');
+    expect(await setup.readStream(stream)).toHaveLength(1);
+    const adapter = setup.withCallTimeout(DEADLINE_MS);
 
     relay.hang();
     const read = await settle(() => adapter.readStream(stream));
@@ -113,9 +126,10 @@ describe('withCallTimeout, the store hung', () => {
   });
 
   it('an append that timed out may still be applied when the store resumes; the adapter serves again', async () => {
-    const adapter = throughRelay().withCallTimeout(DEADLINE_MS);
+    const setup = await warmThroughRelay();
     const stream = newStream('late');
-    await adapter.appendToStream(stream, [event(0)], 'no_stream');
+    await setup.appendToStream(stream, [event(0)], 'no_stream');
+    const adapter = setup.withCallTimeout(DEADLINE_MS);
 
     relay.hang();
     const append = await settle(() => adapter.appendToStream(stream, [event(1)], 0n));
@@ -132,9 +146,8 @@ describe('withCallTimeout, the store hung', () => {
   it('leaves reads of $all and subscriptions unbounded: they wait through a hang longer than the deadline', async () => {
     const prefix = newStream('long');
     await direct.appendToStream(`${prefix}-a`, [event(0), event(1)], 'no_stream');
-    const adapter = throughRelay().withCallTimeout(DEADLINE_MS);
     // Connected and warm before the hang.
-    await adapter.readStream(`${prefix}-a`);
+    const adapter = (await warmThroughRelay()).withCallTimeout(DEADLINE_MS);
 
     relay.hang();
     const read = (async () => {
@@ -160,8 +173,8 @@ describe('withCallTimeout, the store hung', () => {
   });
 
   it('isReachable answers false within its own deadline (the client ignores a read deadline)', async () => {
-    const adapter = throughRelay();
-    expect(await adapter.isReachable(500)).toBe(true);
+    const adapter = await warmThroughRelay();
+    expect(await adapter.isReachable(2_000)).toBe(true);
     relay.hang();
     const started = Date.now();
     expect(await adapter.isReachable(500)).toBe(false);

@@ -8,6 +8,13 @@
  *   reaches the store first: the late append (the retry finds the token in the stream and replays it) or the
  *   retry (the late append expected the revision the retry moved past, and is refused).
  * - Without one, a retry after the late append applies a non-idempotent command twice (documented).
+ *
+ * And the commands queued behind one that hangs, on the session's lock or on its shared read: they give up
+ * when the one ahead times out, without sending anything, so no request waits more than about one deadline
+ * for those ahead of it.
+ *
+ * A's connection is set up (and the server asked what it supports) before the deadline applies: on a loaded
+ * machine that first call alone can take longer than this suite's deadline.
  */
 import type { SessionCommand } from '@session-engine/session-domain';
 import { startHangingRelay, type HangingRelay } from '@session-engine/testing';
@@ -17,6 +24,7 @@ import { join } from 'node:path';
 import { startEmbeddedEventStore, type EmbeddedEventStore } from '../../../apps/eventstore-embedded/src';
 import { EsdbClientAdapter, EventStoreTimeoutError } from './esdb-client.adapter';
 import { sessionIdFor } from './ids';
+import { LockWaitError } from './keyed-mutex';
 import { sessionStreamName } from './serialization';
 import { SessionCommandHandler } from './session-command-handler';
 
@@ -27,8 +35,10 @@ const DEADLINE_MS = 300;
 let dataDir: string;
 let server: EmbeddedEventStore;
 let relay: HangingRelay;
-/** Process A's connection, through the relay, with the deadline; and B's, direct. */
+/** Process A's connection, through the relay: without a deadline (set up in `beforeAll`), and with it. */
+let relayConnection: EsdbClientAdapter;
 let viaRelay: EsdbClientAdapter;
+/** B's connection, direct. */
 let direct: EsdbClientAdapter;
 let counter = 0;
 
@@ -67,6 +77,16 @@ async function eventTypes(integrationId: string): Promise<string[]> {
   return (await direct.readStream(sessionStreamName(1, integrationId))).map((stored) => stored.type);
 }
 
+/** How `promise` settles, and when (ms since the epoch). */
+async function settle(promise: Promise<unknown>): Promise<{ error: unknown; at: number }> {
+  try {
+    await promise;
+    return { error: undefined, at: Date.now() };
+  } catch (error) {
+    return { error, at: Date.now() };
+  }
+}
+
 async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const until = Date.now() + ms;
   while (!(await check())) {
@@ -89,17 +109,20 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'late-append-int-'));
   server = await startEmbeddedEventStore({ port: 0, dataDir, silent: true });
   relay = await startHangingRelay(server.port);
-  viaRelay = EsdbClientAdapter.connect(`esdb://127.0.0.1:${relay.port}?tls=false`).withCallTimeout(
-    DEADLINE_MS,
-  );
+  relayConnection = EsdbClientAdapter.connect(`esdb://127.0.0.1:${relay.port}?tls=false`);
+  await relayConnection.readStream(newId('warm-up'));
+  viaRelay = relayConnection.withCallTimeout(DEADLINE_MS);
   direct = EsdbClientAdapter.connect(server.connectionString);
 });
 
-afterEach(() => relay.resume());
+afterEach(() => {
+  relay.resume();
+  jest.restoreAllMocks();
+});
 
 afterAll(async () => {
   relay.resume();
-  await viaRelay.close();
+  await relayConnection.close();
   await direct.close();
   await relay.close();
   await server.close();
@@ -154,5 +177,82 @@ describe('an append that timed out and is applied when the store resumes', () =>
     const retried = await a.handle(addItem(id), unkeyed());
     expect(retried.appended).toBe(true);
     expect(await eventTypes(id)).toEqual(['SessionCreated', 'CartItemsAdded', 'CartItemsAdded']);
+  });
+});
+
+describe('commands queued behind one that the store does not answer', () => {
+  it("given five commands on one session, when the first one's append hangs, then the four behind it give up when it times out, having sent nothing", async () => {
+    const id = newId('queued');
+    const a = new SessionCommandHandler(viaRelay);
+    await a.handle(create(id), unkeyed());
+    const appends = jest.spyOn(viaRelay, 'appendToStream');
+    relay.hang();
+
+    const first = settle(a.handle(addItem(id), unkeyed()));
+    // The four others arrive while the first one's append is on its way.
+    await new Promise((resolve) => setTimeout(resolve, DEADLINE_MS / 3));
+    const behind = Array.from({ length: 4 }, (_, n) =>
+      settle(a.handle(addItem(id), n % 2 ? keyed(`token-q${n}`) : unkeyed())),
+    );
+    const outcomes = await Promise.all([first, ...behind]);
+
+    expect(outcomes[0]!.error).toBeInstanceOf(EventStoreTimeoutError);
+    for (const outcome of outcomes.slice(1)) {
+      expect(outcome.error).toBeInstanceOf(LockWaitError);
+      expect(outcome.error).toMatchObject({ reason: 'holder-failed', code: 'SERVICE_UNAVAILABLE' });
+    }
+    // All at the first one's timeout, not one deadline after another.
+    const ends = outcomes.map((outcome) => outcome.at);
+    expect(Math.max(...ends) - Math.min(...ends)).toBeLessThan(DEADLINE_MS / 2);
+    expect(appends).toHaveBeenCalledTimes(1);
+    relay.resume();
+    // Only the first one's append reached the store; the session serves again.
+    await eventually(async () => (await eventTypes(id)).length === 2);
+    expect((await a.handle(addItem(id), unkeyed())).revision).toBe(2n);
+    expect(await eventTypes(id)).toEqual(['SessionCreated', 'CartItemsAdded', 'CartItemsAdded']);
+  });
+
+  it('given a wait bounded by lockWaitMs, when the command ahead holds the session longer, then it gives up after lockWaitMs, having sent nothing', async () => {
+    const id = newId('bounded');
+    const a = new SessionCommandHandler(viaRelay);
+    expect(a.lockWaitMs).toBe(DEADLINE_MS);
+    await a.handle(create(id), unkeyed());
+    const appends = jest.spyOn(viaRelay, 'appendToStream');
+    relay.hang();
+
+    const ahead = settle(a.handle(addItem(id), unkeyed()));
+    const started = Date.now();
+    const behind = await settle(a.handle(addItem(id), { ...unkeyed(), lockWaitMs: 50 }));
+
+    expect(behind.error).toBeInstanceOf(LockWaitError);
+    expect(behind.error).toMatchObject({ reason: 'wait-timeout', waitedMs: 50 });
+    expect(behind.at - started).toBeLessThan(DEADLINE_MS);
+    expect((await ahead).error).toBeInstanceOf(EventStoreTimeoutError);
+    expect(appends).toHaveBeenCalledTimes(1);
+  });
+
+  it('given loads of a session waiting for its read, when that read times out, then they fail with it at once instead of reading again', async () => {
+    const id = newId('shared-read');
+    await new SessionCommandHandler(direct).handle(create(id), unkeyed());
+    const a = new SessionCommandHandler(viaRelay);
+    const reads = jest.spyOn(viaRelay, 'readStream');
+    relay.hang();
+
+    const [first, second, command] = await Promise.all([
+      settle(a.loadSession(1, id)),
+      settle(a.loadSession(1, id)),
+      // A command on a session A has not cached loads it too, and joins the read queued behind the first.
+      settle(a.handle(addItem(id), unkeyed())),
+    ]);
+
+    for (const outcome of [first, second, command]) {
+      expect(outcome.error).toBeInstanceOf(EventStoreTimeoutError);
+      expect(outcome.error).toMatchObject({ operation: 'read' });
+    }
+    const ends = [first.at, second.at, command.at];
+    expect(Math.max(...ends) - Math.min(...ends)).toBeLessThan(DEADLINE_MS / 2);
+    expect(reads).toHaveBeenCalledTimes(1);
+    relay.resume();
+    expect(await a.loadSession(1, id)).toMatchObject({ revision: 0n });
   });
 });

@@ -2,12 +2,15 @@
  * The write path of a session: read → fold → decide → append with the expected revision.
  *
  * - Within one process, commands on one session run one at a time (`KeyedMutex`), so they never collide.
+ *   With a store that has a call deadline (`withCallTimeout`) a command waits at most that long for the one
+ *   ahead (`lockWaitMs`), and gives up at once when the one ahead timed out (`LockWaitError`, nothing sent).
  * - Across processes a lost race (`StreamRevisionConflict`) is retried by re-reading and re-deciding, with
  *   jittered back-off, at most `retryPolicy.maxAttempts` times; then `ConcurrentUpdateError` (409).
  * - `If-Match` arrives as `expectedRevision` (`If-None-Match: *` as `null`, no session yet): a stale revision is
  *   `PreconditionFailedError` (412), never retried.
  * - The profile first-session claim is made only for a command the domain accepts, never for dry runs,
- *   and before the session append (see `ProfileClaims`).
+ *   and before the session append, on every attempt (see `ProfileClaims`: a claim its session never committed
+ *   is taken over by a later session once it is older than the grace window).
  * - Folded state is cached per stream with its revision. A command decides on the cached state and appends
  *   expecting the cached revision (one round trip); a conflict re-reads and re-decides, and a refusal, a
  *   failed If-Match, a no-op or a dry run is answered only from a fresh read. `load` (GET) always reads what
@@ -26,7 +29,12 @@ import {
   type SessionState,
 } from '@session-engine/session-domain';
 import { AppliedCommands, type AppliedCommand } from './applied-commands';
-import { StreamRevisionConflict, type EsdbClientAdapter, type JsonObject } from './esdb-client.adapter';
+import {
+  EventStoreTimeoutError,
+  StreamRevisionConflict,
+  type EsdbClientAdapter,
+  type JsonObject,
+} from './esdb-client.adapter';
 import { ConcurrentUpdateError, PreconditionFailedError } from './errors';
 import { KeyedMutex } from './keyed-mutex';
 import { ProfileClaims } from './profile-claims';
@@ -48,6 +56,11 @@ export interface HandleOptions {
   expectedRevision?: bigint | null;
   /** Decide and fold, store nothing, claim nothing. */
   dry?: boolean;
+  /**
+   * How long this command may wait for the command ahead of it on its session, in ms (default `lockWaitMs`):
+   * what is left of the request's wait after waiting elsewhere (the API's lock per `Idempotency-Key`).
+   */
+  lockWaitMs?: number;
 }
 
 export interface CommandResult extends LoadedSession {
@@ -84,6 +97,12 @@ export interface SessionCommandHandlerOptions {
   observer?: CommandObserver;
   /** How long a keyed command is recognised in its stream (default: the idempotency window, 24 h). */
   idempotencyWindowMs?: number;
+  /**
+   * How old a profile claim its session never committed must be before a later session takes it over
+   * (default: `profileClaimGraceMs` of the store's call deadline, at least 10 minutes).
+   */
+  profileClaimGraceMs?: number;
+  /** The clock (ms since the epoch) of keyed commands and of profile claims' age; default `Date.now`. */
   now?: () => number;
 }
 
@@ -98,7 +117,12 @@ interface Loaded extends LoadedSession {
 }
 
 export class SessionCommandHandler {
-  private readonly mutex = new KeyedMutex();
+  /**
+   * The longest a command waits for the one ahead of it on its session, in ms: the store's call deadline, so
+   * that a request's wait stays within about one deadline; unbounded for a store without one.
+   */
+  readonly lockWaitMs: number | undefined;
+  private readonly mutex: KeyedMutex;
   private readonly cache: StateCache<CachedSession>;
   private readonly claims: ProfileClaims;
   private readonly retryPolicy: RetryPolicy;
@@ -111,10 +135,14 @@ export class SessionCommandHandler {
     private readonly store: EsdbClientAdapter,
     options: SessionCommandHandlerOptions = {},
   ) {
+    this.lockWaitMs = store.callTimeoutMs;
+    // When the command ahead timed out the store is not answering: those waiting give up at once, rather than
+    // each send its calls into it after the one before timed out.
+    this.mutex = new KeyedMutex({ waitMs: this.lockWaitMs, failWaitersOn: timedOut });
     this.cache = new StateCache<CachedSession>(options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES, (cached) =>
       approximateSessionBytes(cached.state, cached.applied.size),
     );
-    this.claims = new ProfileClaims(store);
+    this.claims = new ProfileClaims(store, { graceMs: options.profileClaimGraceMs, now: options.now });
     this.retryPolicy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
     this.observer = options.observer ?? {};
     this.windowMs = options.idempotencyWindowMs ?? IDEMPOTENCY_TTL_SECONDS * 1000;
@@ -123,7 +151,7 @@ export class SessionCommandHandler {
 
   handle(command: SessionCommand, options: HandleOptions): Promise<CommandResult> {
     const stream = sessionStreamName(command.applicationId, command.integrationId);
-    return this.mutex.run(stream, async () => {
+    return this.mutex.run(stream, { waitMs: options.lockWaitMs ?? this.lockWaitMs }, async () => {
       // Optimistic on the cache: with a cached state at revision R, decide on it and append expecting R. The
       // append's success proves R was the latest revision; anything else re-reads before answering.
       // UpdateSession (create-or-update) of a session this process has not seen assumes it is new: the
@@ -240,17 +268,21 @@ export class SessionCommandHandler {
   /**
    * The session as its events fold today (read-your-writes: always reads past the cached revision).
    * Concurrent loads of one stream share reads, but never one that may have been served before the call:
-   * a load arriving while a read is running waits for it and joins the single read started after it.
+   * a load arriving while a read is running waits for it and joins the single read started after it. When
+   * the running read times out, the loads waiting for it fail with its timeout at once instead (the store is
+   * not answering: a read of their own would only add another deadline to their wait).
    */
   load(streamName: string): Promise<Loaded> {
     const running = this.reads.get(streamName);
     if (!running) return this.startRead(streamName);
-    return (running.next ??= running.settled.then(() => this.startRead(streamName)));
+    return (running.next ??= running.settled.then((timeout) =>
+      timeout === undefined ? this.startRead(streamName) : Promise.reject(timeout),
+    ));
   }
 
   private startRead(streamName: string): Promise<Loaded> {
     const read = this.readPastCache(streamName);
-    const entry: SharedRead = { settled: read.then(ignore, ignore) };
+    const entry: SharedRead = { settled: read.then(ignore, timeoutOf) };
     this.reads.set(streamName, entry);
     void entry.settled.then(() => {
       if (this.reads.get(streamName) === entry) this.reads.delete(streamName);
@@ -364,11 +396,18 @@ export class SessionCommandHandler {
 
 /** The read of a stream now running, and the one queued behind it that later loads join. */
 interface SharedRead {
-  settled: Promise<void>;
+  /** Settles when the read does: with its error if it timed out, else with nothing. */
+  settled: Promise<EventStoreTimeoutError | undefined>;
   next?: Promise<Loaded>;
 }
 
-const ignore = (): void => undefined;
+const ignore = (): undefined => undefined;
+
+const timeoutOf = (error: unknown): EventStoreTimeoutError | undefined =>
+  error instanceof EventStoreTimeoutError ? error : undefined;
+
+/** A failure that ends the waits of the commands queued behind it: the store did not answer in time. */
+const timedOut = (error: unknown): boolean => error instanceof EventStoreTimeoutError;
 
 /** Thrown inside `handle` when an answer decided on cached state needs a fresh read first. */
 const STALE = Symbol('stale cache');

@@ -6,6 +6,7 @@
  * refuses session streams the engine could not process and says when the file ends in the middle of a line.
  */
 import { EventStoreDBClient } from '@eventstore/db-client';
+import { PROFILE_CLAIMED } from '@session-engine/event-store';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -267,6 +268,68 @@ describe('import: what it accepts', () => {
     } finally {
       await into.close();
     }
+  });
+
+  describe('a profile stream with more than one claim event (a stale claim taken over, then confirmed)', () => {
+    const claim = (revision: number, sessionIntegrationId: string, v2: object, profileId = 'carol') => ({
+      ...event(
+        PROFILE_CLAIMED,
+        {
+          at: '2025-04-01T08:00:00.000Z',
+          applicationId: 1,
+          profileId,
+          sessionIntegrationId,
+          sessionId: 7,
+          ...v2,
+        },
+        Object.keys(v2).length === 0 ? { commandId: 'c' } : { schemaVersion: 2, commandId: 'c' },
+      ),
+      revision,
+    });
+    const file = (events: object[]) =>
+      [
+        JSON.stringify({ ...JSON.parse(lines[0]), streams: 1 }),
+        JSON.stringify({ stream: 'profile-1-carol', events }),
+      ].join('\n');
+    const takenOver = [
+      claim(0, 'cart-crashed', {}),
+      claim(1, 'cart-later', {
+        kind: 'takeover',
+        replaces: { sessionIntegrationId: 'cart-crashed', revision: 0 },
+      }),
+      claim(2, 'cart-later', { kind: 'confirmed' }),
+    ];
+
+    it('is imported whole', async () => {
+      const into = await target();
+      const { EsdbClientAdapter } = await import('@session-engine/event-store');
+      const client = EsdbClientAdapter.connect(into.store.connectionString);
+      try {
+        const run = await into.run(['import', '--json'], file(takenOver));
+        expect(run.code).toBe(0);
+        const stored = await client.readStream('profile-1-carol');
+        expect(stored.map((e) => [e.data.sessionIntegrationId, e.data.kind])).toEqual([
+          ['cart-crashed', undefined],
+          ['cart-later', 'takeover'],
+          ['cart-later', 'confirmed'],
+        ]);
+      } finally {
+        await client.close();
+        await into.close();
+      }
+    });
+
+    it('is refused when a later claim names another profile', async () => {
+      const into = await target();
+      try {
+        const run = await into.run(['import'], file([...takenOver.slice(0, 2), claim(2, 'x', {}, 'dave')]));
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain('revision 2: the claim is of application 1, profile "dave"');
+        expect(await into.streams()).toEqual([]);
+      } finally {
+        await into.close();
+      }
+    });
   });
 });
 

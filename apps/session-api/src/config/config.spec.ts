@@ -87,13 +87,25 @@ describe('parseConfig', () => {
   });
 
   it('takes the event-store call deadline in whole milliseconds and names a bad value with the range', () => {
-    expect(parseConfig({ EVENTSTORE_CALL_TIMEOUT_MS: '300' }, '/srv').eventStoreCallTimeoutMs).toBe(300);
+    expect(parseConfig({ EVENTSTORE_CALL_TIMEOUT_MS: '1000' }, '/srv').eventStoreCallTimeoutMs).toBe(1_000);
     expect(parseConfig({ EVENTSTORE_CALL_TIMEOUT_MS: ' 60000 ' }, '/srv').eventStoreCallTimeoutMs).toBe(
       60_000,
     );
     for (const bad of ['10s', '1.5', '-1', '0', '99', '600001', '1e4', 'Infinity']) {
       expect(problemsOf({ EVENTSTORE_CALL_TIMEOUT_MS: bad })).toEqual([
-        `EVENTSTORE_CALL_TIMEOUT_MS: "${bad}" is not a whole number of milliseconds from 100 to 600000 (the longest an event-store read or append made for a request may take; default 10000)`,
+        `EVENTSTORE_CALL_TIMEOUT_MS: "${bad}" is not a whole number of milliseconds from 1000 to 600000 (the longest an event-store read or append made for a request may take, connecting included (after a reconnect, finding the leader too): below 1000 a (re)connect would fail; default 10000)`,
+      ]);
+    }
+  });
+
+  it('given an event-store call deadline under 1 s, then it is refused: connecting falls under it too', () => {
+    for (const short of ['100', '300', '999']) {
+      expect(problemsOf({ EVENTSTORE_CALL_TIMEOUT_MS: short })).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^EVENTSTORE_CALL_TIMEOUT_MS: "${short}" is not a whole number of milliseconds from 1000 to`,
+          ),
+        ),
       ]);
     }
   });

@@ -38,8 +38,12 @@ export interface AppConfig {
   readModelQueryTimeoutMs: number;
 }
 
-/** `EVENTSTORE_CALL_TIMEOUT_MS`: default and accepted range. */
-export const EVENTSTORE_CALL_TIMEOUT_MS = { default: 10_000, min: 100, max: 600_000 } as const;
+/**
+ * `EVENTSTORE_CALL_TIMEOUT_MS`: default and accepted range. At least 1 s: the deadline also covers setting up
+ * the connection (and, after a reconnect, finding the cluster's leader) on the call that needs it, so a
+ * shorter one would answer 503 on every (re)connect.
+ */
+export const EVENTSTORE_CALL_TIMEOUT_MS = { default: 10_000, min: 1_000, max: 600_000 } as const;
 /** `READ_MODEL_QUERY_TIMEOUT_MS`: default and accepted range. */
 export const READ_MODEL_QUERY_TIMEOUT_MS = { default: 5_000, min: 100, max: 600_000 } as const;
 
@@ -166,7 +170,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     'EVENTSTORE_CALL_TIMEOUT_MS',
     set(env.EVENTSTORE_CALL_TIMEOUT_MS),
     EVENTSTORE_CALL_TIMEOUT_MS,
-    'the longest an event-store read or append made for a request may take',
+    'the longest an event-store read or append made for a request may take, connecting included (after a reconnect, finding the leader too): below 1000 a (re)connect would fail',
     errors,
   );
   const readModelQueryTimeoutMs = parseMilliseconds(

@@ -5,6 +5,7 @@ import {
   EventStoreTimeoutError,
   EventStoreUnavailableError,
   EventStoreWriteInterruptedError,
+  LockWaitError,
   PreconditionFailedError,
 } from '@session-engine/event-store';
 import { DomainError } from '@session-engine/session-domain';
@@ -32,6 +33,7 @@ describe('mapError', () => {
     [new AppendTooLargeError('session-1-a', 1_048_576), 413, 'LIMIT_EXCEEDED'],
     [new EventStoreUnavailableError(new Error('down')), 503, 'SERVICE_UNAVAILABLE'],
     [new EventStoreTimeoutError('append', 'session-1-a', 10_000), 503, 'SERVICE_UNAVAILABLE'],
+    [new LockWaitError('wait-timeout', 'session-1-a', 10_000), 503, 'SERVICE_UNAVAILABLE'],
     [
       new EventStoreWriteInterruptedError('append', 'session-1-a', new Error('cut')),
       503,
@@ -73,12 +75,18 @@ describe('mapError', () => {
   });
 });
 
+interface FakeRequest {
+  method: string;
+  url?: string;
+  headers: Record<string, string>;
+}
+
 describe('mapError of an event-store call that timed out', () => {
   const timeout = new EventStoreTimeoutError('append', 'session-1-a', 10_000);
-  const details = (request?: { method: string; headers: Record<string, string> }) =>
-    mapError(timeout, request as never).entries[0]!.details;
+  const details = (request?: FakeRequest, error: unknown = timeout) =>
+    mapError(error, request as never).entries[0]!.details;
 
-  it('says for a command that its outcome is unknown, and whether a retry is safe', () => {
+  it('says for a command whose append timed out that its outcome is unknown, and whether a retry is safe', () => {
     expect(details({ method: 'POST', headers: { 'idempotency-key': 'k-1' } })).toBe(
       'The event store did not answer within 10000 ms: the outcome of this command is unknown (it may still be applied). Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.',
     );
@@ -87,12 +95,62 @@ describe('mapError of an event-store call that timed out', () => {
     );
   });
 
+  it('given a command whose read timed out before it was written (the key lookup, the session load), then it says the command was not applied and a retry is safe', () => {
+    const read = new EventStoreTimeoutError('read', 'idempotency-1-abc', 10_000);
+    const notApplied =
+      'The event store did not answer within 10000 ms while reading, before this command was written: it was not applied (nothing of it was written). Retrying it is safe.';
+    expect(details({ method: 'POST', headers: { 'idempotency-key': 'k-1' } }, read)).toBe(notApplied);
+    expect(details({ method: 'PUT', url: '/v2/customer_sessions/a?dry=false', headers: {} }, read)).toBe(
+      notApplied,
+    );
+    expect(details({ method: 'POST', headers: {} }, read)).not.toMatch(/unknown|second time/);
+  });
+
+  it('given a dry run, then it says only to retry, as for a read: a dry run writes nothing', () => {
+    const read = new EventStoreTimeoutError('read', 'session-1-a', 10_000);
+    for (const url of ['/v2/customer_sessions/a?dry=true', '/v2/customer_sessions/a/returns?dry=True']) {
+      expect(details({ method: 'PUT', url, headers: {} }, read)).toBe(
+        'The event store did not answer within 10000 ms; retry later',
+      );
+      expect(details({ method: 'PUT', url, headers: { 'idempotency-key': 'k-1' } }, read)).toBe(
+        'The event store did not answer within 10000 ms; retry later',
+      );
+    }
+  });
+
   it('says for a read only to retry, and for a server-side timeout names no duration', () => {
     expect(details({ method: 'GET', headers: {} })).toBe(
       'The event store did not answer within 10000 ms; retry later',
     );
     expect(mapError(new EventStoreTimeoutError('read', 'session-1-a', undefined)).entries[0]!.details).toBe(
       'The event store did not answer in time; retry later',
+    );
+  });
+});
+
+describe('mapError of a command that gave up waiting for the one ahead of it (LockWaitError)', () => {
+  const details = (error: unknown, request?: FakeRequest) =>
+    mapError(error, request as never).entries[0]!.details;
+  const waited = new LockWaitError('wait-timeout', 'session-1-a', 10_000);
+  const hung = new LockWaitError(
+    'holder-failed',
+    'session-1-a',
+    9_990,
+    new EventStoreTimeoutError('append', 'session-1-a', 10_000),
+  );
+
+  it('given a command, then it says it was not applied and a retry is safe, with or without a key', () => {
+    expect(details(waited, { method: 'POST', headers: {} })).toBe(
+      'This request waited 10000 ms for an earlier command on the same session, which the event store has not answered: it was not applied (nothing of it was written). Retrying it is safe.',
+    );
+    expect(details(hung, { method: 'POST', headers: { 'idempotency-key': 'k-1' } })).toBe(
+      'An earlier command on the same session, which this request waited for, got no answer from the event store in time: it was not applied (nothing of it was written). Retrying it is safe.',
+    );
+  });
+
+  it('given a dry run, then it says only to retry later', () => {
+    expect(details(hung, { method: 'PUT', url: '/v2/customer_sessions/a?dry=true', headers: {} })).toBe(
+      'An earlier command on the same session, which this request waited for, got no answer from the event store in time; retry later',
     );
   });
 });
@@ -181,6 +239,39 @@ describe('ApiExceptionFilter', () => {
         stream: 'session',
         timeoutMs: 300,
         idempotencyKey: true,
+        outcome: 'unknown',
+      }),
+    ]);
+    expect(JSON.stringify(lines)).not.toMatch(/secret-cart|stack/);
+  });
+
+  it('logs a command that gave up waiting for the one ahead once at warn, as not applied, without the ids', () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const response = {
+      headersSent: false,
+      statusCode: 200,
+      setHeader: () => undefined,
+      end: () => undefined,
+    };
+    const request = { id: 'req-2', method: 'POST', headers: {}, complete: true };
+    const host = {
+      switchToHttp: () => ({ getResponse: () => response, getRequest: () => request }),
+    } as unknown as ArgumentsHost;
+    new ApiExceptionFilter(logger).catch(
+      new LockWaitError('holder-failed', 'session-1-secret-cart', 295, new Error('timed out')),
+      host,
+    );
+    expect(response.statusCode).toBe(503);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 40,
+        requestId: 'req-2',
+        reason: 'holder-failed',
+        stream: 'session',
+        waitedMs: 295,
+        idempotencyKey: false,
+        outcome: 'not_applied',
       }),
     ]);
     expect(JSON.stringify(lines)).not.toMatch(/secret-cart|stack/);

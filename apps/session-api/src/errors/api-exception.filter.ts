@@ -11,6 +11,7 @@ import {
   EventStoreTimeoutError,
   EventStoreUnavailableError,
   EventStoreWriteInterruptedError,
+  LockWaitError,
   PreconditionFailedError,
 } from '@session-engine/event-store';
 import { DomainError, type DomainErrorCategory } from '@session-engine/session-domain';
@@ -50,8 +51,9 @@ export interface MappedError {
 }
 
 /**
- * `request`, when given, shapes the message of an event-store timeout or of a write whose connection failed:
- * whether it was a command, and whether it carried an `Idempotency-Key` (then a retry is safe).
+ * `request`, when given, shapes the message of an event-store timeout, of a command that gave up waiting for
+ * the one ahead of it, or of a write whose connection failed: whether it was a command that writes (not a
+ * query or a dry run), and whether it carried an `Idempotency-Key` (then a retry is safe).
  */
 export function mapError(error: unknown, request?: IncomingMessage): MappedError {
   if (error instanceof ApiError) {
@@ -68,6 +70,9 @@ export function mapError(error: unknown, request?: IncomingMessage): MappedError
     return single(413, ErrorCode.LimitExceeded, error.message, undefined);
   if (error instanceof EventStoreTimeoutError) {
     return single(503, ErrorCode.ServiceUnavailable, timeoutDetails(error, request), undefined);
+  }
+  if (error instanceof LockWaitError) {
+    return single(503, ErrorCode.ServiceUnavailable, lockWaitDetails(error, request), undefined);
   }
   if (error instanceof EventStoreWriteInterruptedError) {
     return single(
@@ -111,14 +116,60 @@ export function mapError(error: unknown, request?: IncomingMessage): MappedError
 }
 
 /**
- * An event-store call that got no answer in time. For a command the outcome is unknown — its events may be
- * appended later (a hung store that resumes) — so the message says so, and how to retry safely.
+ * What a 503 of a hung event store means for the request (the details say it, the warn line logs it): `none`
+ * for a query or a dry run, which write nothing; `not_applied` for a command that ended before its events were
+ * written — a read timed out, or it gave up waiting for the command ahead; `unknown` for a command whose write
+ * (append, `$maxAge`) got no answer, which the store may still apply.
+ */
+type StoreOutcome = 'none' | 'not_applied' | 'unknown';
+
+function storeOutcome(
+  error: EventStoreTimeoutError | LockWaitError,
+  request: IncomingMessage | undefined,
+): StoreOutcome {
+  if (!writes(request)) return 'none';
+  return error instanceof EventStoreTimeoutError && error.operation !== 'read' ? 'unknown' : 'not_applied';
+}
+
+/** Whether the request is a command that may write: not a GET or HEAD, nor a dry run (`?dry=true`). */
+function writes(request: IncomingMessage | undefined): boolean {
+  const method = request?.method ?? 'GET';
+  if (method === 'GET' || method === 'HEAD') return false;
+  const url = request?.url ?? '';
+  const query = url.includes('?') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)) : undefined;
+  return query?.get('dry')?.toLowerCase() !== 'true';
+}
+
+/** A command that ended before anything of it was written: what it says after what happened. */
+const NOT_APPLIED = 'it was not applied (nothing of it was written). Retrying it is safe.';
+
+/**
+ * An event-store call that got no answer in time. For a command whose write timed out the outcome is unknown
+ * — its events may be appended later (a hung store that resumes) — so the message says so, and how to retry
+ * safely; one whose read timed out was not applied, and a query or a dry run has nothing to apply.
  */
 function timeoutDetails(error: EventStoreTimeoutError, request: IncomingMessage | undefined): string {
-  const within = error.timeoutMs === undefined ? 'in time' : `within ${error.timeoutMs} ms`;
-  const method = request?.method ?? 'GET';
-  if (method === 'GET' || method === 'HEAD') return `The event store did not answer ${within}; retry later`;
-  return unknownOutcome(`The event store did not answer ${within}`, request);
+  const what = `The event store did not answer ${error.timeoutMs === undefined ? 'in time' : `within ${error.timeoutMs} ms`}`;
+  switch (storeOutcome(error, request)) {
+    case 'none':
+      return `${what}; retry later`;
+    case 'not_applied':
+      return `${what} while reading, before this command was written: ${NOT_APPLIED}`;
+    case 'unknown':
+      return unknownOutcome(what, request);
+  }
+}
+
+/**
+ * A request that gave up waiting for the command ahead of it on the same session (that one waits for the
+ * event store, or got no answer from it): its own work never started, so a command was not applied.
+ */
+function lockWaitDetails(error: LockWaitError, request: IncomingMessage | undefined): string {
+  const what =
+    error.reason === 'wait-timeout'
+      ? `This request waited ${error.waitedMs} ms for an earlier command on the same session, which the event store has not answered`
+      : 'An earlier command on the same session, which this request waited for, got no answer from the event store in time';
+  return storeOutcome(error, request) === 'none' ? `${what}; retry later` : `${what}: ${NOT_APPLIED}`;
 }
 
 /**
@@ -185,8 +236,23 @@ export class ApiExceptionFilter implements ExceptionFilter {
           stream: streamCategory(exception.streamName),
           timeoutMs: exception.timeoutMs,
           idempotencyKey: request?.headers['idempotency-key'] !== undefined,
+          outcome: storeOutcome(exception, request),
         },
-        'event store call timed out: answered 503, the outcome of a command is unknown',
+        'event store call timed out: answered 503',
+      );
+    }
+    if (exception instanceof LockWaitError) {
+      this.logger.warn(
+        {
+          requestId: request?.id,
+          method: request?.method,
+          reason: exception.reason,
+          stream: streamCategory(exception.key),
+          waitedMs: exception.waitedMs,
+          idempotencyKey: request?.headers['idempotency-key'] !== undefined,
+          outcome: storeOutcome(exception, request),
+        },
+        'gave up waiting for an earlier command on the same session: answered 503',
       );
     }
     if (response.headersSent) {

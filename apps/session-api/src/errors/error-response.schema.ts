@@ -246,8 +246,9 @@ export const DEFAULT_ERROR_RESPONSES: Record<ErrorStatus, ErrorResponseDoc> = {
     status: 503,
     description:
       'The event store is not reachable, or did not answer within its deadline (EVENTSTORE_CALL_TIMEOUT_MS); ' +
-      'retry later. A command that timed out, or whose connection failed during its write, may still be ' +
-      'applied (the details say so): retry it with the same Idempotency-Key',
+      'retry later. A command whose write timed out, or whose connection failed during its write, may still ' +
+      'be applied (the details say so): retry it with the same Idempotency-Key. One that timed out reading, or ' +
+      'gave up waiting for an earlier command on the same session, was not applied (the details say so too)',
     codes: [ErrorCode.ServiceUnavailable],
   },
 };

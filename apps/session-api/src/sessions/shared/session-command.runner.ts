@@ -5,9 +5,11 @@
  */
 import { Injectable } from '@nestjs/common';
 import {
+  EventStoreTimeoutError,
   hashCanonical,
   IdempotencyStore,
   KeyedMutex,
+  LockWaitError,
   SessionCommandHandler,
   type CommandResult,
   type IdempotencyScope,
@@ -49,13 +51,20 @@ export type CommandStamp = Pick<SessionCommand, 'applicationId' | 'integrationId
 
 @Injectable()
 export class SessionCommandRunner {
-  private readonly idempotencyLocks = new KeyedMutex();
+  /**
+   * One key (per `Idempotency-Key` scope) at a time in this process. A request waits for it at most as long
+   * as for its session (`handler.lockWaitMs`: the store's call deadline), and gives up at once when the one
+   * ahead ended because the store did not answer it: `LockWaitError`, nothing sent.
+   */
+  private readonly idempotencyLocks: KeyedMutex;
 
   constructor(
     private readonly handler: SessionCommandHandler,
     private readonly idempotency: IdempotencyStore,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    this.idempotencyLocks = new KeyedMutex({ waitMs: handler.lockWaitMs, failWaitersOn: storeHung });
+  }
 
   async run(
     request: CommandRequest,
@@ -73,7 +82,13 @@ export class SessionCommandRunner {
     const requestHash = hashCanonical(request.canonicalRequest);
     const keyed = { token: IdempotencyStore.token(scope), requestHash };
     // Same key twice at once in this process: the second waits and then replays the first.
+    const arrived = Date.now();
     return this.idempotencyLocks.run(IdempotencyStore.streamName(scope), async () => {
+      // One wait per request: what it waited for the key is not waited again for the session.
+      const lockWaitMs =
+        this.handler.lockWaitMs === undefined
+          ? undefined
+          : Math.max(0, this.handler.lockWaitMs - (Date.now() - arrived));
       const remembered = await this.idempotency.find(scope);
       if (remembered) {
         if (remembered.requestHash !== requestHash) throw keyReused();
@@ -81,7 +96,7 @@ export class SessionCommandRunner {
       }
       // Not remembered: the handler still finds the command in the session stream if it ran before and its
       // record was never written (a crash in between, or the same key in another process at this moment).
-      const reply = await this.execute(request, build, shape, keyed);
+      const reply = await this.execute(request, build, shape, keyed, lockWaitMs);
       if (request.dry) return reply;
       const first = await this.idempotency.remember(scope, { ...reply, requestHash });
       return this.answer(first, request, build, shape);
@@ -131,6 +146,7 @@ export class SessionCommandRunner {
     build: (stamp: CommandStamp) => SessionCommand,
     shape: (result: CommandResult, command: SessionCommand) => unknown,
     keyed?: { token: string; requestHash: string },
+    lockWaitMs?: number,
   ): Promise<CommandReply> {
     const command = build(this.stamp(request));
     const started = process.hrtime.bigint();
@@ -146,6 +162,7 @@ export class SessionCommandRunner {
         },
         expectedRevision: request.ifMatch,
         dry: request.dry,
+        lockWaitMs,
       });
       if (result.replayed) {
         outcome = 'replayed';
@@ -182,6 +199,10 @@ export class SessionCommandRunner {
     }
   }
 }
+
+/** The one ahead failed because the event store did not answer it: those waiting behind it give up. */
+const storeHung = (error: unknown): boolean =>
+  error instanceof EventStoreTimeoutError || error instanceof LockWaitError;
 
 function keyReused(): ApiError {
   return ApiError.of(

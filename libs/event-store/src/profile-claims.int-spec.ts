@@ -1,0 +1,274 @@
+/**
+ * The profile first-session claim against the embedded server when a claim's session never committed it:
+ * the API died (or lost the store) between the claim and the session append. Such a claim is taken over by a
+ * later session of the profile once it is older than the grace window, never while it is younger, by exactly
+ * one of several concurrent takers; the original session then is no longer first. A claim that its session
+ * committed is honoured for good and confirmed once. "Later" is a handler whose clock runs past the window.
+ */
+import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
+import type { SessionCommand } from '@session-engine/session-domain';
+import { EsdbClientAdapter, type ReadStreamOptions } from './esdb-client.adapter';
+import { sessionIdFor } from './ids';
+import { DEFAULT_PROFILE_CLAIM_GRACE_MS, PROFILE_CLAIMED, ProfileClaims } from './profile-claims';
+import { profileStreamName, sessionStreamName } from './serialization';
+import { SessionCommandHandler } from './session-command-handler';
+
+let server: TestEventStore;
+let store: EsdbClientAdapter;
+let counter = 0;
+/** Event ids whose server time reads shifted into the past, by that many ms (a claim written long ago). */
+const backdated = new Map<string, number>();
+/** The streams read since the last `reads.length = 0`. */
+const reads: string[] = [];
+
+beforeAll(async () => {
+  server = await startTestEventStore();
+  store = EsdbClientAdapter.connect(server.connectionString);
+  const readStream = store.readStream.bind(store);
+  jest.spyOn(store, 'readStream').mockImplementation(async (stream: string, options?: ReadStreamOptions) => {
+    reads.push(stream);
+    return (await readStream(stream, options)).map((event) => {
+      const ago = backdated.get(event.id);
+      return ago === undefined
+        ? event
+        : { ...event, created: new Date(Date.parse(event.created) - ago).toISOString() };
+    });
+  });
+});
+
+afterAll(async () => {
+  jest.restoreAllMocks();
+  await store.close();
+  await server.close();
+});
+
+const metadata = { commandId: 'c', correlationId: 'r', actor: 'key-test' };
+const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
+/** Separate handlers stand for separate processes (no shared cache or mutex): only the store arbitrates. */
+const handler = () => new SessionCommandHandler(store);
+
+/** Makes the profile's latest claim event read as written a minute more than the grace window ago. */
+async function ageLatestClaim(profileId: string): Promise<void> {
+  const [latest] = await store.readStream(profileStreamName(1, profileId), {
+    direction: 'backwards',
+    maxCount: 1,
+  });
+  backdated.set(latest!.id, DEFAULT_PROFILE_CLAIM_GRACE_MS + 60_000);
+}
+
+function update(integrationId: string, patch: Record<string, unknown> = {}): SessionCommand {
+  return {
+    type: 'UpdateSession',
+    applicationId: 1,
+    integrationId,
+    now: new Date().toISOString(),
+    commandId: `cmd-${++counter}`,
+    sessionId: sessionIdFor(sessionStreamName(1, integrationId)),
+    patch,
+  };
+}
+
+const first = async (handler: SessionCommandHandler, id: string, patch: Record<string, unknown>) =>
+  (await handler.handle(update(id, patch), { metadata })).state!.firstSession;
+
+/** The claim a crashed command left, as the engine before claim versions wrote it (v1, no schemaVersion). */
+async function orphanClaim(profileId: string, sessionIntegrationId: string, old = true): Promise<void> {
+  await store.appendToStream(
+    profileStreamName(1, profileId),
+    [
+      {
+        type: PROFILE_CLAIMED,
+        data: {
+          applicationId: 1,
+          profileId,
+          sessionIntegrationId,
+          sessionId: sessionIdFor(sessionStreamName(1, sessionIntegrationId)),
+          at: new Date().toISOString(),
+        },
+        metadata: { commandId: 'crashed', correlationId: 'r', actor: 'key-test' },
+      },
+    ],
+    'no_stream',
+  );
+  if (old) await ageLatestClaim(profileId);
+}
+
+const claims = async (profileId: string) =>
+  (await store.readStream(profileStreamName(1, profileId))).map((e) => ({
+    ...e.data,
+    schemaVersion: e.metadata.schemaVersion,
+  }));
+
+describe('a profile claim its session never committed', () => {
+  it('is taken over by a later session once older than the window; the crashed session is then not first', async () => {
+    const profileId = newId('orphan-profile');
+    const x = newId('crashed');
+    const y = newId('later');
+    await orphanClaim(profileId, x);
+
+    expect(await first(handler(), y, { profileId })).toBe(true);
+    expect(await claims(profileId)).toEqual([
+      expect.objectContaining({ sessionIntegrationId: x, schemaVersion: undefined }),
+      expect.objectContaining({
+        sessionIntegrationId: y,
+        kind: 'takeover',
+        replaces: { sessionIntegrationId: x, revision: 0 },
+        schemaVersion: 2,
+      }),
+    ]);
+    // The client of the crashed create sends it again after the takeover.
+    expect(await first(handler(), x, { profileId })).toBe(false);
+    expect(await first(handler(), newId('other'), { profileId })).toBe(false);
+    expect(await claims(profileId)).toHaveLength(2);
+    const [created] = await store.readStream(sessionStreamName(1, x));
+    expect(created!.data).toMatchObject({ profileId, firstSession: false });
+  });
+
+  it('is left alone while younger than the window: the later session is not first, a retry still heals it', async () => {
+    const profileId = newId('young-profile');
+    const x = newId('crashed');
+    await orphanClaim(profileId, x, false);
+
+    expect(await first(handler(), newId('later'), { profileId })).toBe(false);
+    expect(await first(handler(), x, { profileId })).toBe(true);
+    expect(await claims(profileId)).toHaveLength(1);
+  });
+
+  it('lets exactly one of concurrent takers be first', async () => {
+    const profileId = newId('race-profile');
+    await orphanClaim(profileId, newId('crashed'));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => first(handler(), newId(`taker${i}`), { profileId })),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const stored = await claims(profileId);
+    expect(stored).toHaveLength(2);
+    expect(stored[1]).toMatchObject({ kind: 'takeover' });
+  });
+
+  it('is taken over when it came from an update whose ProfileChanged was never appended', async () => {
+    const profileId = newId('update-profile');
+    const x = newId('anonymous');
+    expect(await first(handler(), x, {})).toBe(true); // anonymous: always first
+    // The crashed update: claimed for x, the session append never happened.
+    await new ProfileClaims(store).claim({
+      applicationId: 1,
+      profileId,
+      sessionIntegrationId: x,
+      sessionId: sessionIdFor(sessionStreamName(1, x)),
+      at: new Date().toISOString(),
+      metadata,
+    });
+    await ageLatestClaim(profileId);
+
+    expect(await first(handler(), newId('later'), { profileId })).toBe(true);
+    // The crashed update sent again: the claim is the later session's now.
+    const retried = await handler().handle(update(x, { profileId }), { metadata });
+    expect(retried.events[0]).toMatchObject({
+      type: 'ProfileChanged',
+      data: { profileId, firstSession: false },
+    });
+  });
+
+  it('is renewed by its own session retried after the window, so a later session cannot also be first', async () => {
+    const profileId = newId('renew-profile');
+    const x = newId('crashed');
+    await orphanClaim(profileId, x);
+
+    expect(await first(handler(), x, { profileId })).toBe(true);
+    expect((await claims(profileId))[1]).toMatchObject({
+      sessionIntegrationId: x,
+      kind: 'takeover',
+      replaces: { sessionIntegrationId: x, revision: 0 },
+    });
+    expect(await first(handler(), newId('later'), { profileId })).toBe(false);
+  });
+
+  it('is renewed by its own session after half the window, before anyone else may take it', async () => {
+    const profileId = newId('half-profile');
+    const x = newId('crashed');
+    await orphanClaim(profileId, x, false);
+    const [claim] = await store.readStream(profileStreamName(1, profileId));
+    backdated.set(claim!.id, DEFAULT_PROFILE_CLAIM_GRACE_MS * 0.75);
+
+    expect(await first(handler(), newId('later'), { profileId })).toBe(false); // not stale yet for others
+    expect(await first(handler(), x, { profileId })).toBe(true);
+    expect(await claims(profileId)).toEqual([
+      expect.objectContaining({ sessionIntegrationId: x }),
+      expect.objectContaining({ sessionIntegrationId: x, kind: 'takeover' }),
+    ]);
+  });
+
+  it('races a retry of its own session against takers: exactly one of them is first', async () => {
+    const profileId = newId('retry-race-profile');
+    const x = newId('crashed');
+    await orphanClaim(profileId, x);
+    const results = await Promise.all([
+      first(handler(), x, { profileId }),
+      first(handler(), newId('taker'), { profileId }),
+      first(handler(), newId('taker'), { profileId }),
+    ]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('makes a dry run answer as the claim would, writing nothing', async () => {
+    const profileId = newId('dry-profile');
+    await orphanClaim(profileId, newId('crashed'), false);
+    const y = newId('later');
+    const young = await handler().handle(update(y, { profileId }), { metadata, dry: true });
+    expect(young.state!.firstSession).toBe(false);
+    await ageLatestClaim(profileId);
+    const stale = await handler().handle(update(y, { profileId }), { metadata, dry: true });
+    expect(stale.state!.firstSession).toBe(true);
+    expect(await claims(profileId)).toHaveLength(1);
+    expect(await store.readStream(sessionStreamName(1, y))).toHaveLength(0);
+  });
+});
+
+describe('a profile claim its session committed', () => {
+  it('is honoured after the window, confirmed once, and then costs no read of that session', async () => {
+    const profileId = newId('honoured-profile');
+    const x = newId('first');
+    expect(await first(handler(), x, { profileId })).toBe(true);
+    await ageLatestClaim(profileId);
+
+    const dry = await handler().handle(update(newId('dry'), { profileId }), { metadata, dry: true });
+    expect(dry.state!.firstSession).toBe(false);
+    expect(await claims(profileId)).toHaveLength(1); // a dry run confirms nothing
+
+    expect(await first(handler(), newId('second'), { profileId })).toBe(false);
+    expect(await claims(profileId)).toEqual([
+      expect.objectContaining({ sessionIntegrationId: x }),
+      expect.objectContaining({ sessionIntegrationId: x, kind: 'confirmed', schemaVersion: 2 }),
+    ]);
+
+    await ageLatestClaim(profileId); // a confirmation stands however old it is
+    reads.length = 0;
+    expect(await first(handler(), newId('third'), { profileId })).toBe(false);
+    expect(reads).not.toContain(sessionStreamName(1, x));
+    expect(await claims(profileId)).toHaveLength(2);
+  });
+
+  it('is honoured when the session recorded it with ProfileChanged, after events that do not', async () => {
+    const profileId = newId('changed-profile');
+    const x = newId('anonymous');
+    await handler().handle(update(x, { couponCodes: ['A'] }), { metadata });
+    expect(await first(handler(), x, { profileId })).toBe(true);
+    await ageLatestClaim(profileId);
+
+    expect(await first(handler(), newId('later'), { profileId })).toBe(false);
+    expect((await claims(profileId))[1]).toMatchObject({ sessionIntegrationId: x, kind: 'confirmed' });
+  });
+
+  it('costs one read of the latest claim, and no session read, while younger than the window', async () => {
+    const profileId = newId('cheap-profile');
+    const x = newId('first');
+    expect(await first(handler(), x, { profileId })).toBe(true);
+    reads.length = 0;
+    const y = newId('second');
+    expect(await first(handler(), y, { profileId })).toBe(false);
+    expect(reads.filter((stream) => stream !== sessionStreamName(1, y))).toEqual([
+      profileStreamName(1, profileId),
+    ]);
+  });
+});
