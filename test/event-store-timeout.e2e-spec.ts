@@ -306,6 +306,9 @@ describe('the event store hangs', () => {
 
 /** The details of a command's 503 that was not applied: it waited for, or read from, a store that did not answer. */
 const NOT_APPLIED = /: it was not applied \(nothing of it was written\)\. Retrying it is safe\.$/;
+/** The same for a keyed command: this request wrote nothing, but an earlier one with its key may have. */
+const WROTE_NOTHING =
+  /: this request wrote nothing \(an earlier request with the same Idempotency-Key may have applied the command\)\. Retrying it with the same Idempotency-Key and body is safe: it is applied at most once\.$/;
 
 /** A 503 within the generous bound, the §5 body with `details`, no internals. */
 function expectUnavailable(reply: Reply, details: RegExp): void {
@@ -381,9 +384,9 @@ describe('requests queued behind one the store does not answer', () => {
 
     // The first one's first call, the lookup of its key, timed out: nothing was written.
     expectTimedOut(replies[0]!, /while reading, before this command was written/);
-    expect(replies[0]!.body.message).toMatch(NOT_APPLIED);
+    expect(replies[0]!.body.message).toMatch(WROTE_NOTHING);
     expectUnavailable(again, /^An earlier command on the same session, which this request waited for/);
-    expect(again.body.message).toMatch(NOT_APPLIED);
+    expect(again.body.message).toMatch(WROTE_NOTHING);
     expect(spread(replies)).toBeLessThan(DEADLINE_MS / 2);
 
     relay.resume();
@@ -410,7 +413,12 @@ describe('what a 503 of a hung store says about the command', () => {
     const notApplied = new RegExp(
       `^The event store did not answer within ${DEADLINE_MS} ms while reading, before this command was written: it was not applied \\(nothing of it was written\\)\\. Retrying it is safe\\.$`,
     );
-    expectTimedOut(keyed, notApplied);
+    expectTimedOut(
+      keyed,
+      new RegExp(
+        `^The event store did not answer within ${DEADLINE_MS} ms while reading, before this command was written${WROTE_NOTHING.source}`,
+      ),
+    );
     expectTimedOut(unkeyed, notApplied);
     expect(timeoutLogs(a)).toEqual([
       expect.objectContaining({ requestId: keyed.requestId, operation: 'read', outcome: 'not_applied' }),

@@ -82,14 +82,32 @@ describe('KeyedMutex with a bounded wait', () => {
     expect(waiter.error).toMatchObject({
       reason: 'wait-timeout',
       key: 'k',
-      waitedMs: 30,
       code: 'SERVICE_UNAVAILABLE',
     });
+    expect((waiter.error as LockWaitError).waitedMs).toBeGreaterThanOrEqual(25);
     expect(waiter.ms).toBeGreaterThanOrEqual(25);
     holding.resolve('held');
     await expect(holder).resolves.toBe('held');
     await tick();
     expect(queued).not.toHaveBeenCalled();
+  });
+
+  it('given a queue of work that each ends within waitMs but together take longer, when they wait, then every caller runs in turn', async () => {
+    const mutex = new KeyedMutex({ waitMs: 200 });
+    const ran: number[] = [];
+    const work = (n: number) => async () => {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      ran.push(n);
+      return n;
+    };
+
+    // Eight callers on one key: the last waits about 280 ms in all, but never 200 ms on one holder.
+    const outcomes = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((n) => settle(mutex.run('k', work(n)))));
+
+    expect(outcomes.map((outcome) => outcome.error)).toEqual(Array(8).fill(undefined));
+    expect(ran).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    await tick();
+    expect(mutex.size).toBe(0);
   });
 
   it('given a caller that gave up, when the holder ends, then the key goes to the caller behind it and nothing is left behind', async () => {

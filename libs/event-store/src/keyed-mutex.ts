@@ -5,14 +5,17 @@
  *
  * The wait for a key can be bounded. Work queued behind work that hangs would otherwise start only once that
  * work ends, so waits add up: with each event-store call bounded by a deadline, the fifth of five commands on
- * one session would answer after five deadlines, then still send its own calls. With `waitMs` a caller that has
- * not got the key in time gives up, and with `failWaitersOn` every caller waiting when the holder fails so
- * (the store did not answer it) gives up at once: either way with `LockWaitError`, its work never started.
+ * one session would answer after five deadlines, then still send its own calls. With `waitMs` a caller gives up
+ * when the key has stayed with one holder that long while it waited — the clock restarts each time the key
+ * changes hands, so a long queue of work that does finish (a busy session, a slow store) is served in turn —
+ * and with `failWaitersOn` every caller waiting when the holder fails so (the store did not answer it) gives up
+ * at once: either way with `LockWaitError`, its work never started.
  */
 export interface KeyedMutexOptions {
   /**
-   * How long a caller may wait for its key, in ms (`run` may say otherwise per call); 0: not at all (it gives
-   * up at once when the key is held). Unbounded if absent.
+   * How long a caller may wait while the key stays with one holder, in ms (`run` may say otherwise per call);
+   * the wait starts again when the key passes to the next caller. 0: not at all (it gives up at once when the
+   * key is held). Unbounded if absent.
    */
   waitMs?: number;
   /**
@@ -31,17 +34,20 @@ export class LockWaitError extends Error {
   override readonly name = 'LockWaitError';
   readonly code = 'SERVICE_UNAVAILABLE';
   constructor(
-    /** `wait-timeout`: not got within `waitedMs`; `holder-failed`: the holder failed as `failWaitersOn` says. */
+    /**
+     * `wait-timeout`: the key stayed with one holder for the bound while this caller waited; `holder-failed`:
+     * the holder failed as `failWaitersOn` says.
+     */
     readonly reason: 'wait-timeout' | 'holder-failed',
     readonly key: string,
-    /** How long it waited, in ms (the bound, for `wait-timeout`). */
+    /** How long it waited in all, in ms. */
     readonly waitedMs: number,
     /** The holder's failure, for `holder-failed`. */
     override readonly cause?: unknown,
   ) {
     super(
       reason === 'wait-timeout'
-        ? `Gave up after waiting ${waitedMs} ms for earlier work on the same key; this work was not started`
+        ? `Gave up after waiting ${waitedMs} ms while earlier work on the same key did not finish; this work was not started`
         : `The earlier work on the same key failed; this work, queued behind it, was not started`,
     );
   }
@@ -52,10 +58,14 @@ export interface RunOptions {
   waitMs?: number;
 }
 
-/** A caller queued for a key: `start` hands it the key, `fail` ends its wait (the holder failed with `cause`). */
+/**
+ * A caller queued for a key: `start` hands it the key, `fail` ends its wait (the holder failed with `cause`),
+ * `handedOver` restarts its bound (the key passed to another caller ahead of it).
+ */
 interface Waiter {
   start(): void;
   fail(cause: unknown): void;
+  handedOver(): void;
 }
 
 /** A key held by running work, and the callers waiting for it in arrival order. */
@@ -89,6 +99,15 @@ export class KeyedMutex {
     const started = Date.now();
     return new Promise<T>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      const arm = () => {
+        if (waitMs === undefined) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          // Out of the queue as it gives up: the holder, when it ends, hands the key to the next one.
+          lane.waiting.delete(waiter);
+          reject(new LockWaitError('wait-timeout', key, Date.now() - started));
+        }, waitMs);
+      };
       const waiter: Waiter = {
         start: () => {
           clearTimeout(timer);
@@ -98,15 +117,10 @@ export class KeyedMutex {
           clearTimeout(timer);
           reject(new LockWaitError('holder-failed', key, Date.now() - started, cause));
         },
+        handedOver: arm,
       };
       lane.waiting.add(waiter);
-      if (waitMs !== undefined) {
-        timer = setTimeout(() => {
-          // Out of the queue as it gives up: the holder, when it ends, hands the key to the next one.
-          lane.waiting.delete(waiter);
-          reject(new LockWaitError('wait-timeout', key, waitMs));
-        }, waitMs);
-      }
+      arm();
     });
   }
 
@@ -143,6 +157,8 @@ export class KeyedMutex {
     }
     lane.waiting.delete(next);
     next.start();
+    // The work ahead moves: the callers still waiting count their bound from this hand-over.
+    for (const waiter of lane.waiting) waiter.handedOver();
   }
 }
 

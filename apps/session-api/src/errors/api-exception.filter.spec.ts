@@ -99,7 +99,9 @@ describe('mapError of an event-store call that timed out', () => {
     const read = new EventStoreTimeoutError('read', 'idempotency-1-abc', 10_000);
     const notApplied =
       'The event store did not answer within 10000 ms while reading, before this command was written: it was not applied (nothing of it was written). Retrying it is safe.';
-    expect(details({ method: 'POST', headers: { 'idempotency-key': 'k-1' } }, read)).toBe(notApplied);
+    expect(details({ method: 'POST', headers: { 'idempotency-key': 'k-1' } }, read)).toBe(
+      'The event store did not answer within 10000 ms while reading, before this command was written: this request wrote nothing (an earlier request with the same Idempotency-Key may have applied the command). Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.',
+    );
     expect(details({ method: 'PUT', url: '/v2/customer_sessions/a?dry=false', headers: {} }, read)).toBe(
       notApplied,
     );
@@ -141,10 +143,10 @@ describe('mapError of a command that gave up waiting for the one ahead of it (Lo
 
   it('given a command, then it says it was not applied and a retry is safe, with or without a key', () => {
     expect(details(waited, { method: 'POST', headers: {} })).toBe(
-      'This request waited 10000 ms for an earlier command on the same session, which the event store has not answered: it was not applied (nothing of it was written). Retrying it is safe.',
+      'This request waited 10000 ms for an earlier command on the same session, which did not finish (the event store is slow or not answering): it was not applied (nothing of it was written). Retrying it is safe.',
     );
     expect(details(hung, { method: 'POST', headers: { 'idempotency-key': 'k-1' } })).toBe(
-      'An earlier command on the same session, which this request waited for, got no answer from the event store in time: it was not applied (nothing of it was written). Retrying it is safe.',
+      'An earlier command on the same session, which this request waited for, got no answer from the event store in time: this request wrote nothing (an earlier request with the same Idempotency-Key may have applied the command). Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.',
     );
   });
 

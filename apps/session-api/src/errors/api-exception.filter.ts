@@ -140,8 +140,17 @@ function writes(request: IncomingMessage | undefined): boolean {
   return query?.get('dry')?.toLowerCase() !== 'true';
 }
 
-/** A command that ended before anything of it was written: what it says after what happened. */
-const NOT_APPLIED = 'it was not applied (nothing of it was written). Retrying it is safe.';
+/**
+ * A command that ended before this request wrote anything: what it says after what happened. With an
+ * `Idempotency-Key`, an earlier request with the same key may have applied the command (its record was still
+ * being written, or this request's read of it timed out), so the message does not say "not applied".
+ */
+function notApplied(request: IncomingMessage | undefined): string {
+  return request?.headers?.['idempotency-key'] === undefined
+    ? 'it was not applied (nothing of it was written). Retrying it is safe.'
+    : 'this request wrote nothing (an earlier request with the same Idempotency-Key may have applied the command). ' +
+        'Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.';
+}
 
 /**
  * An event-store call that got no answer in time. For a command whose write timed out the outcome is unknown
@@ -154,7 +163,7 @@ function timeoutDetails(error: EventStoreTimeoutError, request: IncomingMessage 
     case 'none':
       return `${what}; retry later`;
     case 'not_applied':
-      return `${what} while reading, before this command was written: ${NOT_APPLIED}`;
+      return `${what} while reading, before this command was written: ${notApplied(request)}`;
     case 'unknown':
       return unknownOutcome(what, request);
   }
@@ -167,9 +176,9 @@ function timeoutDetails(error: EventStoreTimeoutError, request: IncomingMessage 
 function lockWaitDetails(error: LockWaitError, request: IncomingMessage | undefined): string {
   const what =
     error.reason === 'wait-timeout'
-      ? `This request waited ${error.waitedMs} ms for an earlier command on the same session, which the event store has not answered`
+      ? `This request waited ${error.waitedMs} ms for an earlier command on the same session, which did not finish (the event store is slow or not answering)`
       : 'An earlier command on the same session, which this request waited for, got no answer from the event store in time';
-  return storeOutcome(error, request) === 'none' ? `${what}; retry later` : `${what}: ${NOT_APPLIED}`;
+  return storeOutcome(error, request) === 'none' ? `${what}; retry later` : `${what}: ${notApplied(request)}`;
 }
 
 /**
