@@ -225,7 +225,8 @@ describe('commands queued behind one that the store does not answer', () => {
     const behind = await settle(a.handle(addItem(id), { ...unkeyed(), lockWaitMs: 50 }));
 
     expect(behind.error).toBeInstanceOf(LockWaitError);
-    expect(behind.error).toMatchObject({ reason: 'wait-timeout', waitedMs: 50 });
+    expect(behind.error).toMatchObject({ reason: 'wait-timeout' });
+    expect((behind.error as LockWaitError).waitedMs).toBeGreaterThanOrEqual(45);
     expect(behind.at - started).toBeLessThan(DEADLINE_MS);
     expect((await ahead).error).toBeInstanceOf(EventStoreTimeoutError);
     expect(appends).toHaveBeenCalledTimes(1);
