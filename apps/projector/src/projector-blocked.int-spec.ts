@@ -25,6 +25,7 @@ import { Registry } from 'prom-client';
 import { type RunningProjector, startProjector } from './projector';
 import { projectorHttpServer } from './projector-http';
 import { appendHistories, startEmbeddedEventStore } from './testing/store-fixtures';
+import { scrape, sleep, until } from './testing/probes';
 import { workload } from './testing/workload';
 
 jest.setTimeout(90_000);
@@ -36,24 +37,6 @@ const SQLITE_HOLD_MS = 2_500;
 const SLOW =
   'projector batch commit is slow: the read-model database is locked by another writer, or overloaded';
 const QUICK = 'projector batch commits are quick again';
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-async function scrape(registry: Registry): Promise<Record<string, number>> {
-  const values: Record<string, number> = {};
-  for (const match of (await registry.metrics()).matchAll(/^(projector_\w+(?:\{[^}]*\})?) (\S+)$/gm))
-    values[match[1]!] = Number(match[2]);
-  return values;
-}
 const failures = (values: Record<string, number>) =>
   Object.entries(values)
     .filter(([name]) => name.startsWith('projector_batch_failures_total'))

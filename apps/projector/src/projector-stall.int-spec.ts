@@ -28,33 +28,11 @@ import { type RunningProjector, startProjector } from './projector';
 import { projectorHttpServer } from './projector-http';
 import { projectorThreadService } from './projector-thread';
 import { appendHistories, startEmbeddedEventStore } from './testing/store-fixtures';
+import { scrape, sleep, until } from './testing/probes';
 import { workload } from './testing/workload';
 
 jest.setTimeout(120_000);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const REFUSED_SKU = 'POISON';
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | false> | T | false,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-/** The projector_* samples of a registry, by name with labels (`projector_batch_failures_total{kind="rejected"}`). */
-async function scrape(registry: Registry): Promise<Record<string, number>> {
-  const values: Record<string, number> = {};
-  for (const match of (await registry.metrics()).matchAll(/^(projector_\w+(?:\{[^}]*\})?) (\S+)$/gm))
-    values[match[1]!] = Number(match[2]);
-  return values;
-}
 const REJECTED = 'projector_batch_failures_total{kind="rejected"}';
 
 /** A session closed with one line of the refused SKU: its SessionClosed writes the `sku_analytics` row. */

@@ -105,6 +105,25 @@ describe('read models on a PostgreSQL that hangs', () => {
 
   const processedDirectly = () => new ReadModelQueries(direct.db).processedPosition();
 
+  /**
+   * A projector's view through the relay: the projector's own pool (no bound, its statements wait for the
+   * server) and the lock, taken, probed every 50 ms and lost after a probe unanswered for 1 s.
+   */
+  const projectingThroughRelay = async () => {
+    const unbounded = await openReadModelDatabase({ databaseUrl: hangingUrl, schema });
+    cleanup.push(() => unbounded.close());
+    const lock = projectorLock(unbounded, {
+      databaseUrl: hangingUrl,
+      heartbeatMs: 50,
+      probeTimeoutMs: 1_000,
+    });
+    const lease = (await lock.tryAcquire())!;
+    expect(lease).toBeDefined();
+    cleanup.push(() => lease.release());
+    const lost = new Promise<Error>((resolve) => lease.onLost(resolve));
+    return { unbounded, lease, lost };
+  };
+
   it('fails a query within the bound with an error that means 503, then recovers on a new connection', async () => {
     const bounded = await openBounded(500);
     const queries = new ReadModelQueries(bounded.db);
@@ -203,18 +222,7 @@ describe('read models on a PostgreSQL that hangs', () => {
   });
 
   it('does not commit a batch whose statements waited on the hang while the lock was lost', async () => {
-    // The projector's own pool: no bound, its statements wait for the server.
-    const unbounded = await openReadModelDatabase({ databaseUrl: hangingUrl, schema });
-    cleanup.push(() => unbounded.close());
-    const lock = projectorLock(unbounded, {
-      databaseUrl: hangingUrl,
-      heartbeatMs: 50,
-      probeTimeoutMs: 1_000,
-    });
-    const lease = (await lock.tryAcquire())!;
-    expect(lease).toBeDefined();
-    cleanup.push(() => lease.release());
-    const lost = new Promise<Error>((resolve) => lease.onLost(resolve));
+    const { unbounded, lease, lost } = await projectingThroughRelay();
 
     // The database hangs in the middle of the batch, after it began and the lock was still held.
     const [sessions, ...others] = PROJECTION_WRITERS;
@@ -239,17 +247,7 @@ describe('read models on a PostgreSQL that hangs', () => {
   });
 
   it('does not commit a batch whose last lock check was in flight when the probe gave the lock up', async () => {
-    const unbounded = await openReadModelDatabase({ databaseUrl: hangingUrl, schema });
-    cleanup.push(() => unbounded.close());
-    const lock = projectorLock(unbounded, {
-      databaseUrl: hangingUrl,
-      heartbeatMs: 50,
-      probeTimeoutMs: 1_000,
-    });
-    const lease = (await lock.tryAcquire())!;
-    expect(lease).toBeDefined();
-    cleanup.push(() => lease.release());
-    const lost = new Promise<Error>((resolve) => lease.onLost(resolve));
+    const { unbounded, lease, lost } = await projectingThroughRelay();
 
     const writer = await ReadModelWriter.open(unbounded.db);
     const processed = await processedDirectly();
