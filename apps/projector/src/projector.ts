@@ -657,7 +657,9 @@ class Projector implements RunningProjector {
     outcome: 'waiting' | 'committed' | 'failed',
   ): void {
     const now = Date.now();
-    const waitedMs = now - startedAt;
+    // The watch timer fires on libuv's clock, which can run a millisecond ahead of `Date.now()`: a commit still
+    // waiting when it fires has waited the whole threshold.
+    const waitedMs = outcome === 'waiting' ? Math.max(now - startedAt, this.slowCommitMs) : now - startedAt;
     const slow = (this.slow ??= { since: startedAt, batches: 0, longestMs: 0, logged: false });
     if (outcome !== 'waiting') slow.batches += 1;
     slow.longestMs = Math.max(slow.longestMs, waitedMs);
