@@ -6,6 +6,7 @@
  * not as an error. The API runs here with a logger whose lines the tests read, and its own metrics.
  */
 import type { INestApplication } from '@nestjs/common';
+import type * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
@@ -441,5 +442,77 @@ describe('a client that hangs up mid-upload', () => {
       expect.objectContaining({ level: 30, msg: 'request', status: 404, method: 'GET' }),
     ]);
     expect(lines.find((line) => line.requestId === requestId)).not.toHaveProperty('aborted');
+  });
+});
+describe('a request whose body does not arrive within requestTimeout', () => {
+  let slowApp: INestApplication;
+  let slowPort: number;
+  const REQUEST_TIMEOUT_MS = 1_000;
+
+  beforeAll(async () => {
+    const config = parseConfig({
+      PORT: '0',
+      DATA_DIR: harness.dataDir,
+      INTEGRATION_API_KEYS: `${KEY_APP1}=1`,
+      MANAGEMENT_API_KEYS: `${MANAGEMENT_KEY}=*`,
+      LOG_LEVEL: 'info',
+    });
+    slowApp = await createSessionApi({
+      config,
+      keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
+      store: harness.store,
+      metrics,
+      logger: pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as LogLine) }),
+    });
+    // Node's defaults: 5 minutes for the whole request, 1 minute for its headers, checked every 30 s. The
+    // checking interval is read when the server starts listening; headersTimeout must not exceed requestTimeout.
+    const server = slowApp.getHttpServer() as http.Server & { connectionsCheckingInterval: number };
+    server.requestTimeout = REQUEST_TIMEOUT_MS;
+    server.headersTimeout = REQUEST_TIMEOUT_MS;
+    server.connectionsCheckingInterval = 100;
+    await slowApp.listen(0, '127.0.0.1');
+    slowPort = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await slowApp?.close();
+  });
+
+  it('is answered 408 REQUEST_TIMEOUT, and logged and measured under 408, not as a client that left (499)', async () => {
+    const id = `${run}-request-timeout`;
+    const requestId = `${id}-request`;
+    const received = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(slowPort, '127.0.0.1', () =>
+        socket.write(
+          `PUT ${sessionUrl(id)} HTTP/1.1\r\nHost: x\r\nAuthorization: ApiKey-v1 ${KEY_APP1}\r\n` +
+            `X-Request-Id: ${requestId}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"cust`,
+        ),
+      );
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.setTimeout(30_000, () => socket.destroy());
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+    });
+    expect(responses(received)).toEqual([
+      expect.objectContaining({ status: 408, body: expect.objectContaining({ StatusCode: 408 }) }),
+    ]);
+    expect(responses(received)[0]!.body.errors[0].title).toBe('REQUEST_TIMEOUT');
+
+    let logged: LogLine[] = [];
+    for (let waited = 0; waited < 5_000 && logged.length === 0; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      logged = lines.filter((line) => line.requestId === requestId);
+    }
+    expect(logged).toEqual([
+      expect.objectContaining({ level: 30, msg: 'request', method: 'PUT', status: 408 }),
+    ]);
+    expect(logged[0]).not.toHaveProperty('aborted');
+    const measured = (await metrics.render()).body
+      .split('\n')
+      .filter((line) => line.startsWith('http_request_duration_seconds_count{method="PUT"'));
+    expect(measured.some((line) => line.includes('status="408"'))).toBe(true);
+    expect(await harness.streamLength(stream(id))).toBe(0);
   });
 });

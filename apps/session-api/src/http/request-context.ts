@@ -11,7 +11,9 @@
  * A client that goes away before its response is complete (it closed the connection in the middle of sending its
  * body, or while the command ran) is routine: its request is logged as one `info` line like any other, with
  * `aborted: true` and status 499 (nginx's "client closed request"), and measured under 499 — never as a 5xx.
- * (ClientAbortFilter keeps the request stream's own "aborted" error out of the error log.)
+ * (ClientAbortFilter keeps the request stream's own "aborted" error out of the error log.) A request whose body
+ * did not arrive within Node's `requestTimeout` is not one of those: the server answered it 408
+ * (server-hooks.ts), and it is logged and measured under 408.
  *
  * It is also where the requests the server hooks let through are refused (server-hooks.ts: an `Expect` other
  * than 100-continue, an HTTP/1.1 request without `Host`), so that they get a request id, a log line and metrics.
@@ -22,7 +24,7 @@ import type { Logger } from 'pino';
 import type { ApiError } from '../errors/api-error';
 import { mapError, sendError } from '../errors/api-exception.filter';
 import type { MetricsService } from '../operations/metrics.service';
-import { refusalBeforeTheApplication } from './server-hooks';
+import { refusalBeforeTheApplication, serverAnswered } from './server-hooks';
 
 export interface RequestWithContext extends IncomingMessage {
   id?: string;
@@ -113,8 +115,9 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
       logged = true;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeOf(req.url ?? '/');
-      const aborted = !res.writableFinished;
-      const status = aborted ? CLIENT_CLOSED_REQUEST : res.statusCode;
+      const answered = serverAnswered(res);
+      const aborted = !res.writableFinished && answered === undefined;
+      const status = answered ?? (aborted ? CLIENT_CLOSED_REQUEST : res.statusCode);
       metrics.observeHttp(req.method ?? 'GET', route, status, seconds);
       if (route === '/metrics' || route.startsWith('/health')) return;
       const line = {

@@ -54,9 +54,16 @@ const MALFORMED = {
   details: 'The request is not well-formed HTTP/1.1',
 };
 
+const refusalOf = (code: string | undefined) => (code && REFUSALS[code]) || MALFORMED;
+
+/** The status of the raw response refusing a request Node's parser rejected with `code`. */
+export function clientErrorStatus(code: string | undefined): number {
+  return refusalOf(code).status;
+}
+
 /** The raw HTTP response refusing a request Node's parser rejected with `code`. */
 export function clientErrorResponse(code: string | undefined): string {
-  const refusal = (code && REFUSALS[code]) || MALFORMED;
+  const refusal = refusalOf(code);
   const body = JSON.stringify(
     toErrorBody({
       status: refusal.status,
@@ -88,6 +95,18 @@ export function mayContinue(req: IncomingMessage, keys: ApiKeys): boolean {
 
 /** How long a refused connection may take to take our answer before it is cut. */
 const CLOSE_TIMEOUT_MS = 5_000;
+
+/**
+ * Responses the application never finished because the server answered their connection itself (a request
+ * whose body did not arrive within Node's `requestTimeout` gets 408): the status the client was sent, for the
+ * access log and the metrics (request-context.ts), which would otherwise count a client that left (499).
+ */
+const answeredByTheServer = new WeakMap<ServerResponse, number>();
+
+/** The status the server hooks answered `res`'s connection with, if they did. */
+export function serverAnswered(res: ServerResponse): number | undefined {
+  return answeredByTheServer.get(res);
+}
 
 /** Requests whose `Expect` Node handed to 'checkExpectation': anything but `100-continue`. */
 const unmetExpectations = new WeakSet<IncomingMessage>();
@@ -131,6 +150,11 @@ export function installServerHooks(server: Server, keys: ApiKeys, logger: Logger
         return;
       }
       logger.debug({ code: error.code }, 'malformed HTTP request refused');
+      // A request the application is running when its connection breaks: unless the break is the client
+      // closing its side mid-body (it left: 499), the client is there to read this answer.
+      const inFlight = socket._httpMessage;
+      if (inFlight && error.code !== 'HPE_INVALID_EOF_STATE')
+        answeredByTheServer.set(inFlight, clientErrorStatus(error.code));
       // Closed once the answer is written, whatever the client does (a client that never closes its side must
       // not hold the descriptor), and cut if it does not take the answer in time.
       const cut = setTimeout(() => socket.destroy(), CLOSE_TIMEOUT_MS).unref();
