@@ -3,7 +3,9 @@
  * stream's `$maxAge` (24 h) and the record. Whatever happens between or during those writes — the API process
  * killed, the store killed (a write applied and its answer lost), a call that fails — no record may exist
  * without its `$maxAge` (it holds the whole response and would never be scavenged), and the command stays
- * applied once: a retry with the same key gets the first run's answer.
+ * applied once: a retry with the same key gets the first run's answer. A command that appended nothing has no
+ * events to stand in for a record it could not write: it is answered 503 ("not applied"), so no 200 is ever
+ * forgotten. Every record the store failed is counted and logged.
  *
  * Replica A reaches the store through `faultyStore`, which decides the fate of each write to an idempotency
  * stream: it goes through, fails, or the replica dies before it reaches the store or right after the store
@@ -33,6 +35,7 @@ jest.setTimeout(60_000);
 
 const KEY = 'int-key-record-0001';
 const ADD_ENDPOINT = 'POST /v2/customer_sessions/:customerSessionId/cart_items';
+const PUT_ENDPOINT = 'PUT /v2/customer_sessions/:customerSessionId';
 
 interface Write {
   operation: 'append' | 'set-metadata';
@@ -94,6 +97,8 @@ interface Api {
   url: string;
   app: INestApplication;
   store: EsdbClientAdapter;
+  /** The JSON lines the app logged. */
+  logs: Record<string, unknown>[];
 }
 
 interface Reply {
@@ -101,6 +106,7 @@ interface Reply {
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
   etag: string | null;
   position: string | null;
+  requestId: string | null;
 }
 
 let dataDir: string;
@@ -120,17 +126,23 @@ async function startApi(fate?: (write: Write, n: number) => Fate): Promise<Api> 
     MANAGEMENT_API_KEYS: 'mgmt-key-record-0001=*',
   });
   const real = EsdbClientAdapter.connect(server.connectionString);
+  const logs: Record<string, unknown>[] = [];
   const app = await createSessionApi({
     config,
     keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
     store: fate ? faultyStore(real, fate) : real,
-    logger: pino({ level: 'silent' }),
+    logger: pino(
+      // Levels by name, as the processes log them (createLogger).
+      { level: 'warn', formatters: { level: (label) => ({ level: label }) } },
+      { write: (line: string) => void logs.push(JSON.parse(line)) },
+    ),
   });
   await app.listen(0, '127.0.0.1');
   const api = {
     url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`,
     app,
     store: real,
+    logs,
   };
   apis.push(api);
   return api;
@@ -152,17 +164,38 @@ async function call(api: Api, method: string, path: string, body: unknown, key?:
     body: text === '' ? undefined : JSON.parse(text),
     etag: response.headers.get('etag'),
     position: response.headers.get('x-event-position'),
+    requestId: response.headers.get('x-request-id'),
   };
 }
 
+/** `idempotency_record_write_failures_total` on `api`'s /metrics, by outcome. */
+async function recordWriteFailures(api: Api): Promise<Record<string, number>> {
+  const metrics = await (await fetch(`${api.url}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const [, outcome, count] of metrics.matchAll(
+    /^idempotency_record_write_failures_total\{outcome="(\w+)"\} (\d+)$/gm,
+  )) {
+    counts[outcome!] = Number(count);
+  }
+  return counts;
+}
+
+/** The warn lines of records the store failed. */
+const notRecordedLogs = (api: Api) =>
+  api.logs.filter((line) => line.level === 'warn' && /idempotency record not written/.test(String(line.msg)));
+
 const create = { customerSession: { cartItems: [{ sku: 'first', quantity: 1, price: 2 }] } };
 const add = { cartItems: [{ sku: 'added', quantity: 1, price: 1.5 }] };
-const recordStream = (id: string, key: string) =>
-  IdempotencyStore.streamName({ applicationId: 1, endpoint: ADD_ENDPOINT, integrationId: id, key });
+const recordStream = (id: string, key: string, endpoint = ADD_ENDPOINT) =>
+  IdempotencyStore.streamName({ applicationId: 1, endpoint, integrationId: id, key });
 
 /** The record stream's events, and the `$maxAge` its metadata (the last `$metadata` in `$$<stream>`) sets. */
-async function recordOf(id: string, key: string): Promise<{ records: StoredEvent[]; maxAge: unknown }> {
-  const stream = recordStream(id, key);
+async function recordOf(
+  id: string,
+  key: string,
+  endpoint = ADD_ENDPOINT,
+): Promise<{ records: StoredEvent[]; maxAge: unknown }> {
+  const stream = recordStream(id, key, endpoint);
   const records = await direct.readStream(stream);
   const metadata = await direct.readStream(`$$${stream}`, { direction: 'backwards', maxCount: 1 });
   return { records, maxAge: metadata[0]?.data.$maxAge };
@@ -278,6 +311,18 @@ describe("a keyed command's record and its $maxAge", () => {
       const key = `key-${id}`;
       const first = await call(a, 'POST', `${id}/cart_items`, add, key);
       await expectAnswerOfTheCommand(first, id);
+      // Counted and logged once, with what it cost the client: nothing.
+      expect(await recordWriteFailures(a)).toEqual({ appended: 1, replayed: 0, unchanged: 0 });
+      expect(notRecordedLogs(a)).toEqual([
+        expect.objectContaining({
+          requestId: first.requestId,
+          endpoint: ADD_ENDPOINT,
+          operation,
+          outcome: 'appended',
+          status: 200,
+          msg: 'idempotency record not written: answered 200',
+        }),
+      ]);
 
       const left = await recordOf(id, key);
       if (left.records.length > 0) expect(left.maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
@@ -302,6 +347,87 @@ describe("a keyed command's record and its $maxAge", () => {
       const recorded = await recordOf(id, key);
       expect(recorded.maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
       expect(recorded.records.length).toBeGreaterThanOrEqual(1);
+      // A's retry found the command by its token and failed to record it again, unless the record had landed.
+      const landed = operation === 'append' && fate === 'fail-after';
+      expect(await recordWriteFailures(a)).toEqual({ appended: 1, replayed: landed ? 0 : 1, unchanged: 0 });
     });
   });
+
+  describe.each([
+    ['set-metadata', 'fail'],
+    ['set-metadata', 'fail-after'],
+    ['append', 'fail'],
+    ['append', 'fail-after'],
+  ] as const)(
+    'the store failing the %s of the record of a command that changed nothing (%s)',
+    (operation, fate) => {
+      it('answers 503 "not applied" rather than a 200 that a retry could contradict; every 200 the key gets after it is the same', async () => {
+        const a = await startApi((write) => (write.operation === operation ? fate : 'pass'));
+        const id = newId(`no-op-${operation}-${fate}`);
+        expect((await call(b, 'PUT', id, create)).status).toBe(200);
+        const key = `key-${id}`;
+
+        // The same body again: a no-op, nothing appended, so no token in the session stream.
+        const first = await call(a, 'PUT', id, create, key);
+        expect({ status: first.status, body: first.body }).toEqual({
+          status: 503,
+          body: {
+            message: expect.any(String),
+            errors: [{ title: 'SERVICE_UNAVAILABLE', details: first.body?.message }],
+            StatusCode: 503,
+          },
+        });
+        expect(first.body.message).toMatch(
+          new RegExp(
+            `^The (event store did not answer within 300 ms|connection to the event store failed) while recording this request's Idempotency-Key; the command changed nothing \\(there was nothing to append\\), so it was not applied and nothing of it was written to the session\\. Retrying it with the same Idempotency-Key and body is safe: it is applied at most once\\.$`,
+          ),
+        );
+        expect(await recordWriteFailures(a)).toEqual({ appended: 0, replayed: 0, unchanged: 1 });
+        expect(notRecordedLogs(a)).toEqual([
+          expect.objectContaining({
+            requestId: first.requestId,
+            endpoint: PUT_ENDPOINT,
+            operation,
+            outcome: 'unchanged',
+            status: 503,
+            msg: 'idempotency record not written: answered 503',
+          }),
+        ]);
+        expect((await direct.readStream(`session-1-${id}`)).map((event) => event.type)).toEqual([
+          'SessionCreated',
+        ]);
+        const left = await recordOf(id, key, PUT_ENDPOINT);
+        if (left.records.length > 0) expect(left.maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
+
+        // The session changes; then the client retries. Its first 200 under the key is whatever the retry gets
+        // (decided now, or the record that landed after all), and every later retry gets that one again.
+        const changed = {
+          customerSession: { cartItems: [{ sku: 'second', quantity: 2, price: 3 }] },
+        };
+        expect((await call(b, 'PUT', id, changed)).status).toBe(200);
+        const faultless = await startApi();
+        const retried = await call(faultless, 'PUT', id, create, key);
+        expect(retried.status).toBe(200);
+        // The record whose answer was lost landed after all: its no-op answer is the key's. Otherwise the retry
+        // is decided on the session as it is now, and puts the first cart back.
+        const landed = operation === 'append' && fate === 'fail-after';
+        expect(retried.etag).toBe(landed ? '"0"' : '"2"');
+        expect((await direct.readStream(`session-1-${id}`)).length).toBe(landed ? 2 : 3);
+        for (const api of [faultless, b]) {
+          const again = await call(api, 'PUT', id, create, key);
+          expect({
+            status: again.status,
+            etag: again.etag,
+            position: again.position,
+            body: again.body,
+          }).toEqual({
+            status: 200,
+            etag: retried.etag,
+            position: retried.position,
+            body: retried.body,
+          });
+        }
+      });
+    },
+  );
 });

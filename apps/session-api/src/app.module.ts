@@ -16,9 +16,9 @@ import {
   SESSION_QUERY_HANDLERS,
 } from './sessions';
 import { SessionCommandRunner } from './sessions/shared/session-command.runner';
+import { APP_CONFIG, LOGGER } from './tokens';
 
-export const APP_CONFIG = Symbol('APP_CONFIG');
-export const LOGGER = Symbol('LOGGER');
+export { APP_CONFIG, LOGGER } from './tokens';
 
 export interface AppDependencies {
   config: AppConfig;

@@ -1,11 +1,16 @@
 /**
  * The idempotency record and its `$maxAge` against a real server (the embedded one, or the one named by
  * EVENTSTORE_CONNECTION_STRING): the `$maxAge` goes first, so no record exists without it; a store that fails
- * either write costs the record, not the answer; anything else is thrown. The whole-system view (a replica
+ * either write costs the record, not the answer, and `remember` says which call failed; anything else is
+ * thrown. The whole-system view (a replica
  * killed between the writes, then a retry) is test/idempotency-record.e2e-spec.ts.
  */
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
-import { EsdbClientAdapter, EventStoreWriteInterruptedError } from './esdb-client.adapter';
+import {
+  EsdbClientAdapter,
+  EventStoreTimeoutError,
+  EventStoreWriteInterruptedError,
+} from './esdb-client.adapter';
 import {
   IDEMPOTENCY_TTL_SECONDS,
   IDEMPOTENT_RESPONSE_RECORDED,
@@ -43,10 +48,18 @@ async function maxAgeOf(stream: string): Promise<unknown> {
 
 /** `store` with `setStreamMaxAge` replaced. */
 function withMaxAge(setStreamMaxAge: EsdbClientAdapter['setStreamMaxAge']): EsdbClientAdapter {
+  return withCall('setStreamMaxAge', setStreamMaxAge);
+}
+
+/** `store` with one of its calls replaced. */
+function withCall<K extends 'setStreamMaxAge' | 'appendToStream'>(
+  name: K,
+  call: EsdbClientAdapter[K],
+): EsdbClientAdapter {
   return new Proxy(store, {
     get: (target, property) =>
-      property === 'setStreamMaxAge'
-        ? setStreamMaxAge
+      property === name
+        ? call
         : (Reflect.get(target, property) as (...args: unknown[]) => unknown).bind(target),
   });
 }
@@ -60,7 +73,7 @@ describe('IdempotencyStore.remember', () => {
       recordsWhenSet = (await store.readStream(name)).length;
       await store.setStreamMaxAge(name, seconds);
     });
-    expect(await new IdempotencyStore(observed).remember(s, response)).toEqual(response);
+    expect(await new IdempotencyStore(observed).remember(s, response)).toEqual({ response });
     expect(recordsWhenSet).toBe(0);
     expect(await maxAgeOf(stream)).toBe(IDEMPOTENCY_TTL_SECONDS);
     expect(await new IdempotencyStore(store).find(s)).toEqual(response);
@@ -71,10 +84,27 @@ describe('IdempotencyStore.remember', () => {
     const failing = withMaxAge(async (name) => {
       throw new EventStoreWriteInterruptedError('set-metadata', name, new Error('cut'));
     });
-    expect(await new IdempotencyStore(failing).remember(s, response)).toEqual(response);
+    expect(await new IdempotencyStore(failing).remember(s, response)).toEqual({
+      response,
+      notWritten: { operation: 'set-metadata', error: expect.any(EventStoreWriteInterruptedError) },
+    });
     expect(await store.readStream(IdempotencyStore.streamName(s))).toEqual([]);
-    expect(await new IdempotencyStore(store).remember(s, response)).toEqual(response);
+    expect(await new IdempotencyStore(store).remember(s, response)).toEqual({ response });
     expect(await new IdempotencyStore(store).find(s)).toEqual(response);
+  });
+
+  it('says which write failed when the store fails the record after its $maxAge', async () => {
+    const s = scope();
+    const stream = IdempotencyStore.streamName(s);
+    const failing = withCall('appendToStream', async (name) => {
+      throw new EventStoreTimeoutError('append', name, 300);
+    });
+    expect(await new IdempotencyStore(failing).remember(s, response)).toEqual({
+      response,
+      notWritten: { operation: 'append', error: expect.any(EventStoreTimeoutError) },
+    });
+    expect(await maxAgeOf(stream)).toBe(IDEMPOTENCY_TTL_SECONDS);
+    expect(await store.readStream(stream)).toEqual([]);
   });
 
   it('throws what is not the store being unavailable (a refused write), and records nothing', async () => {
@@ -104,7 +134,7 @@ describe('IdempotencyStore.remember', () => {
     expect(await maxAgeOf(stream)).toBeUndefined();
     const idempotency = new IdempotencyStore(store);
     expect(await idempotency.find(s)).toBeUndefined();
-    expect(await idempotency.remember(s, response)).toEqual(response);
+    expect(await idempotency.remember(s, response)).toEqual({ response });
     expect(await maxAgeOf(stream)).toBe(IDEMPOTENCY_TTL_SECONDS);
     expect(await idempotency.find(s)).toEqual(response);
   });

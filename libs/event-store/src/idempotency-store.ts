@@ -14,8 +14,9 @@
  * A record is written after the command's session events, which carry the scope's token: the command is
  * applied and its answer known by then. So a store that fails the `$maxAge` or the record append (unreachable,
  * past its deadline, the connection cut) does not cost the client that answer: `remember` returns it without
- * a record, and a retry with the same key is still recognised from the session stream (see
- * `SessionCommandHandler`), and the record is written then.
+ * a record and says which call failed, and a retry with the same key is still recognised from the session
+ * stream (see `SessionCommandHandler`), and the record is written then. A command that appended nothing left
+ * no token to stand in for the record: what to answer then is the caller's decision (see the API's runner).
  */
 import {
   EventStoreUnavailableError,
@@ -52,6 +53,23 @@ export interface RememberedResponse {
   eventPosition?: string;
   /** SHA-256 of the canonical request (body and query). */
   requestHash: string;
+}
+
+/** The call of `remember` that the store failed (`EventStoreUnavailableError`): the record may not exist. */
+export interface RecordNotWritten {
+  /**
+   * `set-metadata` (the `$maxAge`), `append` (the record), or `read` (the record another process may have
+   * written, looked up after the stream was found to exist).
+   */
+  operation: 'set-metadata' | 'append' | 'read';
+  error: EventStoreUnavailableError;
+}
+
+export interface Remembered {
+  /** The response to give: the one passed to `remember`, or the one another process remembered first. */
+  response: RememberedResponse;
+  /** Set when the store failed a call: `response` is the one passed in, and may not be recorded. */
+  notWritten?: RecordNotWritten;
 }
 
 export class IdempotencyStore {
@@ -99,10 +117,11 @@ export class IdempotencyStore {
   /**
    * Remembers the first response; when another process remembered one first, returns that one instead. When
    * the store fails the `$maxAge` or the record (`EventStoreUnavailableError`: unreachable, past the call's
-   * deadline, the connection cut), returns `response` unrecorded — the command it answers is applied, and the
-   * session stream's token stands in for the record until a retry writes it. Any other error is thrown.
+   * deadline, the connection cut), returns `response` with `notWritten` — no record may exist (one whose
+   * append got no answer may still land) — and the caller decides what that costs its client. Any other
+   * error is thrown.
    */
-  async remember(scope: IdempotencyScope, response: RememberedResponse): Promise<RememberedResponse> {
+  async remember(scope: IdempotencyScope, response: RememberedResponse): Promise<Remembered> {
     const stream = IdempotencyStore.streamName(scope);
     let data: Record<string, unknown> = {
       scope,
@@ -115,22 +134,26 @@ export class IdempotencyStore {
       data = withoutBody;
     }
     const record = [{ type: IDEMPOTENT_RESPONSE_RECORDED, data: data as JsonObject, metadata: {} }];
+    let operation: RecordNotWritten['operation'] = 'set-metadata';
     try {
       // `$maxAge` first: whatever fails or dies after it, no record is left that scavenging would keep.
       await this.store.setStreamMaxAge(stream, this.ttlSeconds);
+      operation = 'append';
       try {
         await this.store.appendToStream(stream, record, 'no_stream');
-        return response;
+        return { response };
       } catch (error) {
         if (!(error instanceof StreamRevisionConflict)) throw error;
       }
       // The stream exists: either another process won the race, or an expired record is still stored.
+      operation = 'read';
       const existing = await this.find(scope);
-      if (existing) return existing;
+      if (existing) return { response: existing };
+      operation = 'append';
       await this.store.appendToStream(stream, record, 'any');
-      return response;
+      return { response };
     } catch (error) {
-      if (error instanceof EventStoreUnavailableError) return response;
+      if (error instanceof EventStoreUnavailableError) return { response, notWritten: { operation, error } };
       throw error;
     }
   }

@@ -6,6 +6,9 @@ import { Injectable } from '@nestjs/common';
 import type { CommandObserver } from '@session-engine/event-store';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** The outcomes of the commands whose response is recorded for their `Idempotency-Key` (not refusals or dry runs). */
+const RECORDED_OUTCOMES = ['appended', 'replayed', 'unchanged'] as const;
+
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
@@ -38,11 +41,19 @@ export class MetricsService {
     help: 'Commands refused with CONCURRENT_UPDATE after the last retry',
     registers: [this.registry],
   });
+  private readonly recordWriteFailures = new Counter({
+    name: 'idempotency_record_write_failures_total',
+    help: 'Idempotency records the event store failed to write, by the outcome of their command (appended and replayed: answered all the same; unchanged: answered 503)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
 
   private cacheUsage: () => { sessions: number; bytes: number } = () => ({ sessions: 0, bytes: 0 });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Every outcome from the start: a scrape shows 0 rather than nothing.
+    for (const outcome of RECORDED_OUTCOMES) this.recordWriteFailures.inc({ outcome }, 0);
     const usage = () => this.cacheUsage();
     new Gauge({
       name: 'session_cache_sessions',
@@ -73,6 +84,11 @@ export class MetricsService {
 
   observeCommand(command: string, outcome: string, seconds: number): void {
     this.commandDuration.observe({ command, outcome }, seconds);
+  }
+
+  /** A keyed command whose idempotency record the store failed, by its outcome in `observeCommand`. */
+  countRecordWriteFailure(outcome: string): void {
+    this.recordWriteFailures.inc({ outcome });
   }
 
   readonly commandObserver: CommandObserver = {

@@ -3,9 +3,10 @@
  * refuse a reused key with 422), turn `If-Match` into the expected revision, stamp the command with time,
  * ids and metadata, run it through the event-store command handler, measure it, and remember the response.
  */
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   EventStoreTimeoutError,
+  EventStoreWriteInterruptedError,
   hashCanonical,
   IdempotencyStore,
   KeyedMutex,
@@ -13,13 +14,16 @@ import {
   SessionCommandHandler,
   type CommandResult,
   type IdempotencyScope,
+  type RecordNotWritten,
   type RememberedResponse,
 } from '@session-engine/event-store';
 import { DomainError, type SessionCommand } from '@session-engine/session-domain';
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { IntegrationPrincipal } from '../../auth/integration-auth.guard';
 import { ApiError, CommandRefused, ErrorCode } from '../../errors/api-error';
 import { MetricsService } from '../../operations/metrics.service';
+import { LOGGER } from '../../tokens';
 
 /** Everything the HTTP layer knows about a command request. */
 export interface CommandRequest {
@@ -49,6 +53,12 @@ export interface CommandReply {
 
 export type CommandStamp = Pick<SessionCommand, 'applicationId' | 'integrationId' | 'now' | 'commandId'>;
 
+/** A command the handler ran: its reply, and its `outcome` label in `session_command_duration_seconds`. */
+interface Executed {
+  reply: CommandReply;
+  outcome: string;
+}
+
 @Injectable()
 export class SessionCommandRunner {
   /**
@@ -62,6 +72,7 @@ export class SessionCommandRunner {
     private readonly handler: SessionCommandHandler,
     private readonly idempotency: IdempotencyStore,
     private readonly metrics: MetricsService,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.idempotencyLocks = new KeyedMutex({ waitMs: handler.lockWaitMs, failWaitersOn: storeHung });
   }
@@ -71,7 +82,7 @@ export class SessionCommandRunner {
     build: (stamp: CommandStamp) => SessionCommand,
     shape: (result: CommandResult, command: SessionCommand) => unknown,
   ): Promise<CommandReply> {
-    if (request.idempotencyKey === undefined) return this.execute(request, build, shape);
+    if (request.idempotencyKey === undefined) return (await this.execute(request, build, shape)).reply;
 
     const scope: IdempotencyScope = {
       applicationId: request.principal.applicationId,
@@ -83,24 +94,75 @@ export class SessionCommandRunner {
     const keyed = { token: IdempotencyStore.token(scope), requestHash };
     // Same key twice at once in this process: the second waits and then replays the first.
     const arrived = Date.now();
-    return this.idempotencyLocks.run(IdempotencyStore.streamName(scope), async () => {
-      // One wait per request: what it waited for the key is not waited again for the session.
-      const lockWaitMs =
-        this.handler.lockWaitMs === undefined
-          ? undefined
-          : Math.max(0, this.handler.lockWaitMs - (Date.now() - arrived));
-      const remembered = await this.idempotency.find(scope);
-      if (remembered) {
-        if (remembered.requestHash !== requestHash) throw keyReused();
-        return this.answer(remembered, request, build, shape);
+    const started = process.hrtime.bigint();
+    let looked = false;
+    try {
+      return await this.idempotencyLocks.run(IdempotencyStore.streamName(scope), async () => {
+        // One wait per request: what it waited for the key is not waited again for the session.
+        const lockWaitMs =
+          this.handler.lockWaitMs === undefined
+            ? undefined
+            : Math.max(0, this.handler.lockWaitMs - (Date.now() - arrived));
+        const remembered = await this.idempotency.find(scope);
+        looked = true;
+        if (remembered) {
+          if (remembered.requestHash !== requestHash) throw keyReused();
+          return this.answer(remembered, request, build, shape);
+        }
+        // Not remembered: the handler still finds the command in the session stream if it ran before and its
+        // record was never written (a crash in between, or the same key in another process at this moment).
+        const { reply, outcome } = await this.execute(request, build, shape, keyed, lockWaitMs);
+        if (request.dry) return reply;
+        const first = await this.idempotency.remember(scope, { ...reply, requestHash });
+        if (first.notWritten) this.notRecorded(request, reply, outcome, first.notWritten);
+        return this.answer(first.response, request, build, shape);
+      });
+    } catch (error) {
+      // Gave up waiting for its key, or the key's lookup failed: the handler never ran the command, which is
+      // measured all the same, like one that gave up waiting for its session (the time until it ended).
+      if (!looked) {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        this.metrics.observeCommand(build(this.stamp(request)).type, failureOutcome(error), seconds);
       }
-      // Not remembered: the handler still finds the command in the session stream if it ran before and its
-      // record was never written (a crash in between, or the same key in another process at this moment).
-      const reply = await this.execute(request, build, shape, keyed, lockWaitMs);
-      if (request.dry) return reply;
-      const first = await this.idempotency.remember(scope, { ...reply, requestHash });
-      return this.answer(first, request, build, shape);
-    });
+      throw error;
+    }
+  }
+
+  /**
+   * The store failed the idempotency record of a command it answered (see `IdempotencyStore.remember`):
+   * counted and logged. A command whose events are in the session stream (appended, or found there) keeps
+   * its answer: they carry the key's token, which answers a retry in the record's place. One that appended
+   * nothing left no token, and a 200 would be forgotten — a retry with the key, once the session changed,
+   * would be decided again and might append, against the answer given. So it is answered 503 instead:
+   * nothing was applied, and the retry with the same key is safe (it is the first answer the key gets).
+   */
+  private notRecorded(
+    request: CommandRequest,
+    reply: CommandReply,
+    outcome: string,
+    failure: RecordNotWritten,
+  ): void {
+    const inStream = reply.revisions !== undefined;
+    this.metrics.countRecordWriteFailure(outcome);
+    this.logger.warn(
+      {
+        requestId: request.requestId,
+        endpoint: request.endpoint,
+        operation: failure.operation,
+        error: failure.error.name,
+        outcome,
+        status: inStream ? reply.status : 503,
+      },
+      `idempotency record not written: answered ${inStream ? reply.status : 503}`,
+    );
+    if (inStream) return;
+    throw ApiError.of(
+      503,
+      ErrorCode.ServiceUnavailable,
+      `${storeFailure(failure.error)} while recording this request's Idempotency-Key; the command changed ` +
+        'nothing (there was nothing to append), so it was not applied and nothing of it was written to the ' +
+        'session. Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.',
+    );
   }
 
   /**
@@ -147,7 +209,7 @@ export class SessionCommandRunner {
     shape: (result: CommandResult, command: SessionCommand) => unknown,
     keyed?: { token: string; requestHash: string },
     lockWaitMs?: number,
-  ): Promise<CommandReply> {
+  ): Promise<Executed> {
     const command = build(this.stamp(request));
     const started = process.hrtime.bigint();
     let outcome = 'error';
@@ -170,7 +232,7 @@ export class SessionCommandRunner {
       } else {
         outcome = request.dry ? 'dry' : result.appended ? 'appended' : 'unchanged';
       }
-      return {
+      const reply: CommandReply = {
         status: 200,
         body: shape(result, command),
         etag: result.revision === null ? undefined : `"${result.revision}"`,
@@ -186,18 +248,37 @@ export class SessionCommandRunner {
               }
             : undefined,
       };
+      return { reply, outcome };
     } catch (error) {
       if (error instanceof DomainError) {
         outcome = error.category === 'conflict' ? 'refused' : error.category;
         throw new CommandRefused(error, request.pointerBase);
       }
-      const code = (error as { code?: unknown }).code;
-      outcome = typeof code === 'string' ? code.toLowerCase() : 'error';
+      outcome = failureOutcome(error);
       throw error;
     } finally {
       this.metrics.observeCommand(command.type, outcome, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
+}
+
+/**
+ * The `outcome` label of a command that ended with `error` (not a domain refusal): its code in lower case
+ * (`service_unavailable` for a timeout, an interrupted write or a give-up while waiting), else `error`.
+ */
+function failureOutcome(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code.toLowerCase() : 'error';
+}
+
+/** What the event store did to a call, for a client's 503 (no internals). */
+function storeFailure(error: Error): string {
+  if (error instanceof EventStoreTimeoutError) {
+    return `The event store did not answer ${error.timeoutMs === undefined ? 'in time' : `within ${error.timeoutMs} ms`}`;
+  }
+  return error instanceof EventStoreWriteInterruptedError
+    ? 'The connection to the event store failed'
+    : 'The event store was not reachable';
 }
 
 /** The one ahead failed because the event store did not answer it: those waiting behind it give up. */

@@ -1,0 +1,193 @@
+/**
+ * `session_command_duration_seconds` counts a keyed command (`Idempotency-Key`) that ended before the command
+ * handler ran it — its key's lookup failed, or it gave up waiting for an earlier request with the same key —
+ * under the same outcome as a command that ended so inside the handler: `service_unavailable` for a store that
+ * did not answer, `error` for one that could not be reached. A command the handler ran is counted once.
+ *
+ * The store is the embedded one, in this thread, so that the test can hang the relay replica A reaches it
+ * through at the moment a given call reaches the store (`onRpc`); replica B reaches it directly.
+ */
+import type { INestApplication } from '@nestjs/common';
+import { EsdbClientAdapter } from '@session-engine/event-store';
+import { closedPort, startHangingRelay, type HangingRelay } from '@session-engine/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { startInThisThread, type EmbeddedEventStore } from '../apps/eventstore-embedded/src';
+import { createSessionApi } from '../apps/session-api/src/app.factory';
+import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
+import { parseConfig } from '../apps/session-api/src/config/config';
+
+jest.setTimeout(60_000);
+
+const KEY = 'int-key-keyed-metrics-0001';
+const DEADLINE_MS = 2_000;
+
+interface Api {
+  url: string;
+  store: EsdbClientAdapter;
+  app: INestApplication;
+}
+
+interface Reply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+let dataDir: string;
+let server: EmbeddedEventStore;
+let relay: HangingRelay;
+/** Told of every call the store receives. */
+let onRpc: ((name: string) => void) | undefined;
+const apis: Api[] = [];
+let counter = 0;
+
+const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
+
+/** An API on `connectionString`; unless `warm` is false, its connection is set up before it serves. */
+async function startApi(connectionString: string, warm = true): Promise<Api> {
+  const config = parseConfig({
+    PORT: '0',
+    DATA_DIR: dataDir,
+    INTEGRATION_API_KEYS: `${KEY}=1`,
+    MANAGEMENT_API_KEYS: 'mgmt-key-keyed-metrics-0001=*',
+    EVENTSTORE_CALL_TIMEOUT_MS: String(DEADLINE_MS),
+  });
+  const store = EsdbClientAdapter.connect(connectionString);
+  // Without the deadline: the first call of a connection sets it up, which may take a while on a busy box.
+  if (warm) await store.readStream(newId('warm-up'));
+  const app = await createSessionApi({
+    config,
+    keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
+    store,
+    logger: pino({ level: 'silent' }),
+  });
+  await app.listen(0, '127.0.0.1');
+  const api = { url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`, store, app };
+  apis.push(api);
+  return api;
+}
+
+const throughRelay = () => startApi(`esdb://127.0.0.1:${relay.port}?tls=false`);
+
+async function call(api: Api, method: string, path: string, body: unknown, key?: string): Promise<Reply> {
+  const response = await fetch(`${api.url}/v2/customer_sessions/${path}`, {
+    method,
+    headers: {
+      authorization: `ApiKey-v1 ${KEY}`,
+      'content-type': 'application/json',
+      ...(key === undefined ? {} : { 'idempotency-key': key }),
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+}
+
+const create = { customerSession: { cartItems: [{ sku: 'first', quantity: 1, price: 2 }] } };
+const add = { cartItems: [{ sku: 'added', quantity: 1, price: 1.5 }] };
+
+/** The counts of `session_command_duration_seconds` on `api`'s /metrics, by `command/outcome`. */
+async function commandCounts(api: Api): Promise<Record<string, number>> {
+  const metrics = await (await fetch(`${api.url}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const [, command, outcome, count] of metrics.matchAll(
+    /^session_command_duration_seconds_count\{command="(\w+)",outcome="(\w+)"\} (\d+)$/gm,
+  )) {
+    counts[`${command}/${outcome}`] = Number(count);
+  }
+  return counts;
+}
+
+/** Hangs the relay the moment the store receives the `nth` read from now. */
+function hangAtRead(nth: number): void {
+  let reads = 0;
+  onRpc = (name) => {
+    if (name !== 'Streams.Read' || ++reads < nth) return;
+    onRpc = undefined;
+    relay.hang();
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'keyed-metrics-e2e-'));
+  server = await startInThisThread({ port: 0, dataDir: join(dataDir, 'eventstore'), silent: true }, (name) =>
+    onRpc?.(name),
+  );
+  relay = await startHangingRelay(server.port);
+});
+
+afterEach(() => {
+  onRpc = undefined;
+  relay.resume();
+});
+
+afterAll(async () => {
+  for (const api of apis) {
+    await api.app.close();
+    await api.store.close();
+  }
+  await relay.close();
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('session_command_duration_seconds for a keyed command the handler never ran', () => {
+  it('counts one whose key lookup timed out, and one that gave up waiting behind it for the same key', async () => {
+    const b = await startApi(server.connectionString);
+    const id = newId('lookup-timeout');
+    expect((await call(b, 'PUT', id, create)).status).toBe(200);
+    const a = await throughRelay();
+    const key = `key-${id}`;
+
+    relay.hang();
+    // The first one's first call, its key's lookup, times out; the second waits for the key behind it.
+    const first = call(a, 'POST', `${id}/cart_items`, add, key);
+    await sleep(DEADLINE_MS / 4);
+    const second = await call(a, 'POST', `${id}/cart_items`, add, key);
+    const replies = [await first, second];
+    relay.resume();
+
+    expect(replies.map((reply) => reply.status)).toEqual([503, 503]);
+    expect(replies[0]!.body.message).toMatch(/^The event store did not answer within 2000 ms while reading/);
+    expect(replies[1]!.body.message).toMatch(/^An earlier command on the same session, which this request/);
+    expect(await commandCounts(a)).toEqual({ 'AddCartItems/service_unavailable': 2 });
+  });
+
+  it('counts one whose key lookup found the store unreachable as an error', async () => {
+    const api = await startApi(`esdb://127.0.0.1:${await closedPort()}?tls=false`, false);
+    const id = newId('lookup-down');
+    const reply = await call(api, 'PUT', id, create, `key-${id}`);
+    expect({ status: reply.status, message: reply.body.message }).toEqual({
+      status: 503,
+      message: 'The event store is not reachable; retry later',
+    });
+    expect(await commandCounts(api)).toEqual({ 'UpdateSession/error': 1 });
+  });
+
+  it('counts a keyed command the handler ran once: one whose session read timed out after its key was looked up', async () => {
+    const b = await startApi(server.connectionString);
+    const id = newId('load-timeout');
+    expect((await call(b, 'PUT', id, create)).status).toBe(200);
+    const a = await throughRelay();
+
+    // A has not seen the session: the lookup of the key is its first read, the session's load the second.
+    hangAtRead(2);
+    const reply = await call(a, 'POST', `${id}/cart_items`, add, `key-${id}`);
+    relay.resume();
+
+    expect(reply.status).toBe(503);
+    expect(reply.body.message).toMatch(/^The event store did not answer within 2000 ms while reading/);
+    expect(await commandCounts(a)).toEqual({ 'AddCartItems/service_unavailable': 1 });
+
+    expect((await call(a, 'POST', `${id}/cart_items`, add, `key-${id}`)).status).toBe(200);
+    expect(await commandCounts(a)).toEqual({
+      'AddCartItems/service_unavailable': 1,
+      'AddCartItems/appended': 1,
+    });
+  });
+});
