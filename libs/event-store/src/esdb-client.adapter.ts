@@ -1,7 +1,8 @@
 /**
  * The one place that talks to EventStoreDB / KurrentDB (or the embedded server, which speaks the same gRPC
  * protocol) through `@eventstore/db-client`. Everything else in the code base sees plain records, bigint
- * revisions and positions, and our own `StreamRevisionConflict` instead of the client's error classes.
+ * revisions and positions, and our own `StreamRevisionConflict` and `StreamTombstonedError` instead of the
+ * client's error classes.
  */
 import {
   BACKWARDS,
@@ -12,6 +13,7 @@ import {
   START,
   DeadlineExceededError,
   NotLeaderError,
+  StreamDeletedError,
   StreamNotFoundError,
   UnavailableError,
   MaxAppendSizeExceededError,
@@ -67,6 +69,22 @@ export class StreamRevisionConflict extends Error {
     readonly actual: bigint | 'no_stream' | undefined,
   ) {
     super(`Stream ${streamName}: expected revision ${String(expected)}, found ${String(actual)}`);
+  }
+}
+
+/**
+ * A read of a stream that was deleted for good (tombstoned: EventStoreDB's hard delete, the client's
+ * `tombstoneStream`): it can never be read or written again. A soft-deleted stream (`deleteStream`) is not
+ * this: it reads as not found (`[]`), as on EventStoreDB, and its metadata stream holds the `$tb` the delete
+ * wrote.
+ */
+export class StreamTombstonedError extends Error {
+  override readonly name = 'StreamTombstonedError';
+  constructor(
+    readonly streamName: string,
+    override readonly cause?: unknown,
+  ) {
+    super(`Stream ${streamName} is deleted for good (tombstoned)`);
   }
 }
 
@@ -288,7 +306,10 @@ export class EsdbClientAdapter {
     return new EsdbClientAdapter(this.client, timeoutMs);
   }
 
-  /** All events of a stream from `fromRevision` on (oldest first); `[]` when the stream does not exist. */
+  /**
+   * All events of a stream from `fromRevision` on (oldest first); `[]` when the stream does not exist or was
+   * soft-deleted, `StreamTombstonedError` when it was tombstoned.
+   */
   async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
     const backwards = options.direction === 'backwards';
     let read: ReturnType<EventStoreDBClient['readStream']> | undefined;
@@ -316,6 +337,7 @@ export class EsdbClientAdapter {
     } catch (error) {
       if (error instanceof EventStoreTimeoutError) throw error;
       if (error instanceof StreamNotFoundError) return [];
+      if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
       if (deadlineExceeded(error)) throw new EventStoreTimeoutError('read', streamName, undefined, error);
       if (unavailable(error)) throw new EventStoreUnavailableError(error);
       throw error;

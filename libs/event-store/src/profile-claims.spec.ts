@@ -90,6 +90,26 @@ describe('readProfileClaim', () => {
   it('refuses an event of another type', () => {
     expect(() => readProfileClaim(stored('SessionCreated', v1))).toThrow('Unknown event type');
   });
+
+  it.each([
+    [{}, 'has no kind'],
+    [{ kind: 'bogus' }, 'has the kind "bogus"'],
+    [{ kind: null }, 'has the kind null'],
+  ])('refuses v2 data %p without a kind of the three instead of guessing', (kind, message) => {
+    expect(() => readProfileClaim(stored(PROFILE_CLAIMED, { ...v1, ...kind }, { schemaVersion: 2 }))).toThrow(
+      `ProfileFirstSessionClaimed v2 in profile-1-alice ${message}, not one of first, takeover, confirmed`,
+    );
+  });
+
+  it('refuses a claim that names no session, of either version', () => {
+    const { sessionIntegrationId: _, ...nameless } = v1;
+    expect(() => readProfileClaim(stored(PROFILE_CLAIMED, nameless))).toThrow(
+      'v1 in profile-1-alice names no session',
+    );
+    expect(() =>
+      readProfileClaim(stored(PROFILE_CLAIMED, { ...nameless, kind: 'first' }, { schemaVersion: 2 })),
+    ).toThrow('names no session (sessionIntegrationId)');
+  });
 });
 
 describe('recordsFirstSession', () => {

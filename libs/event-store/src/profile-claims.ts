@@ -13,6 +13,14 @@
  * `takeover` claim. A later session that finds an old claim honoured records that with a `confirmed` event,
  * so nobody reads the session's stream for it again.
  *
+ * A claim whose session stream an operator deleted — tombstoned (every read of it fails), or soft-deleted (it
+ * reads as not found; its metadata stream holds the `$tb` the delete wrote) — names a session that existed,
+ * whether or not it had committed the claim (docs/command-api.md, "Profile claim"): the claim stands, as a
+ * young one does. Later sessions of the profile are not first, and nothing is appended: a `confirmed` event
+ * says that the session's stream records the claim, which nobody can read any more, and a takeover would make
+ * a second first session. So every later session of the profile checks such a claim again (one more read; two
+ * for a soft delete). Nothing here logs it: no logger reaches this far, and the deletion is the operator's own.
+ *
  * Why the window is safe: a command trusts its own claim without looking only while the claim is younger than
  * half the window; an older own claim is checked and, if not committed, renewed (a `takeover` naming the same
  * session, which races any other taker on the expected revision). Between the read that trusted the claim and
@@ -28,6 +36,7 @@
  */
 import {
   StreamRevisionConflict,
+  StreamTombstonedError,
   type EsdbClientAdapter,
   type JsonObject,
   type StoredEvent,
@@ -58,6 +67,8 @@ export function profileClaimGraceMs(callTimeoutMs: number | undefined): number {
  */
 export type ProfileClaimKind = 'first' | 'takeover' | 'confirmed';
 
+const CLAIM_KINDS: readonly unknown[] = ['first', 'takeover', 'confirmed'] satisfies ProfileClaimKind[];
+
 /** `ProfileFirstSessionClaimed` v2 (v1 had no `kind` and no `replaces`). */
 export interface ProfileClaimData {
   at: string;
@@ -80,7 +91,12 @@ export class ProfileClaimSchemaError extends Error {
   override readonly name = 'ProfileClaimSchemaError';
 }
 
-/** Brings a stored claim event up to v2: v1 (no `schemaVersion`, or 1) was always the stream's only claim. */
+/**
+ * Brings a stored claim event up to v2: v1 (no `schemaVersion`, or 1) was always the stream's only claim.
+ * Refuses (`ProfileClaimSchemaError`) rather than guesses what an event means when it is of another type, of a
+ * version above the current one, names no session, or (v2) has no `kind` of the three. The API reads every
+ * claim through it, and `replay import` checks every claim of a file with it before appending any.
+ */
 export function readProfileClaim(stored: StoredEvent): RecordedProfileClaim {
   if (stored.type !== PROFILE_CLAIMED)
     throw new ProfileClaimSchemaError(`Unknown event type "${stored.type}" in ${stored.streamName}`);
@@ -99,6 +115,16 @@ export function readProfileClaim(stored: StoredEvent): RecordedProfileClaim {
   const data = (version === 1
     ? { ...stored.data, kind: 'first' }
     : stored.data) as unknown as ProfileClaimData;
+  if (typeof data.sessionIntegrationId !== 'string')
+    throw new ProfileClaimSchemaError(
+      `${PROFILE_CLAIMED} v${version} in ${stored.streamName} names no session (sessionIntegrationId)`,
+    );
+  if (!CLAIM_KINDS.includes(data.kind))
+    throw new ProfileClaimSchemaError(
+      `${PROFILE_CLAIMED} v${version} in ${stored.streamName} has ` +
+        `${data.kind === undefined ? 'no kind' : `the kind ${JSON.stringify(data.kind)}`}, not one of ` +
+        CLAIM_KINDS.join(', '),
+    );
   return { revision: stored.revision, createdMs: Date.parse(stored.created), data };
 }
 
@@ -176,16 +202,21 @@ export class ProfileClaims {
       case 'theirs':
         return false;
       case 'check': {
-        // An old claim of its own it would renew; another session's it would take over unless honoured.
+        // An old claim of its own it would renew; another session's it would take over unless honoured (or
+        // its session deleted).
         const named = latest!.data.sessionIntegrationId;
-        return named === sessionIntegrationId || !(await this.committed(applicationId, profileId, named));
+        return (
+          named === sessionIntegrationId ||
+          (await this.sessionRecord(applicationId, profileId, named)) === 'uncommitted'
+        );
       }
     }
   }
 
   /**
    * Claims the profile for the session unless another session holds the claim; returns whether the session is
-   * the first one. Takes a stale claim over, renews its own stale one, confirms an honoured old one.
+   * the first one. Takes a stale claim over, renews its own stale one, confirms an honoured old one, and leaves
+   * one whose session stream was deleted as it is.
    */
   async claim(request: ClaimRequest): Promise<boolean> {
     const { applicationId, profileId, sessionIntegrationId } = request;
@@ -202,9 +233,14 @@ export class ProfileClaims {
             return false;
           case 'check': {
             const named = latest!.data;
-            if (await this.committed(applicationId, profileId, named.sessionIntegrationId)) {
-              await this.confirm(request, latest!);
-              return named.sessionIntegrationId === sessionIntegrationId;
+            switch (await this.sessionRecord(applicationId, profileId, named.sessionIntegrationId)) {
+              case 'committed':
+                await this.confirm(request, latest!);
+                return named.sessionIntegrationId === sessionIntegrationId;
+              case 'deleted':
+                return named.sessionIntegrationId === sessionIntegrationId;
+              case 'uncommitted':
+                break;
             }
             await this.append(
               request,
@@ -236,16 +272,39 @@ export class ProfileClaims {
     return last && readProfileClaim(last);
   }
 
-  /** Whether the session's stream records it as the profile's first: its first event, else the rest. */
-  private async committed(applicationId: number, profileId: string, integrationId: string): Promise<boolean> {
+  /**
+   * What the session's stream says of the claim: `committed` when it records the session as the profile's
+   * first (its first event, else the rest), `deleted` when an operator deleted the stream (see the file's
+   * comment), else `uncommitted` — the stream does not exist, or does not record it.
+   */
+  private async sessionRecord(
+    applicationId: number,
+    profileId: string,
+    integrationId: string,
+  ): Promise<'committed' | 'uncommitted' | 'deleted'> {
     const stream = sessionStreamName(applicationId, integrationId);
-    const head = await this.store.readStream(stream, { maxCount: 1 });
-    if (head.length === 0) return false;
-    if (recordsFirstSession(head, profileId)) return true;
-    return recordsFirstSession(
-      await this.store.readStream(stream, { fromRevision: head[0]!.revision + 1n }),
-      profileId,
-    );
+    try {
+      const head = await this.store.readStream(stream, { maxCount: 1 });
+      if (head.length === 0) return (await this.softDeleted(stream)) ? 'deleted' : 'uncommitted';
+      if (recordsFirstSession(head, profileId)) return 'committed';
+      const rest = await this.store.readStream(stream, { fromRevision: head[0]!.revision + 1n });
+      return recordsFirstSession(rest, profileId) ? 'committed' : 'uncommitted';
+    } catch (error) {
+      if (error instanceof StreamTombstonedError) return 'deleted';
+      throw error;
+    }
+  }
+
+  /**
+   * Whether a stream that reads as empty had events that were deleted: its metadata stream's latest `$metadata`
+   * truncates it (`$tb` > 0). A soft delete writes that — EventStoreDB `$tb` = 2⁶³−1 until the stream is written
+   * again, the embedded server the revision after the last event — and so does an operator who truncates a
+   * stream past its end. A stream never written has no such metadata.
+   */
+  private async softDeleted(stream: string): Promise<boolean> {
+    const [metadata] = await this.store.readStream(`$$${stream}`, { direction: 'backwards', maxCount: 1 });
+    const truncateBefore = metadata?.data.$tb;
+    return typeof truncateBefore === 'number' && truncateBefore > 0;
   }
 
   /** Records that the latest claim was honoured; another writer got there first is as good. */

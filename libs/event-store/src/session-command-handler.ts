@@ -10,7 +10,9 @@
  *   `PreconditionFailedError` (412), never retried.
  * - The profile first-session claim is made only for a command the domain accepts, never for dry runs,
  *   and before the session append, on every attempt (see `ProfileClaims`: a claim its session never committed
- *   is taken over by a later session once it is older than the grace window).
+ *   is taken over by a later session once it is older than the grace window). A claim write that times out or
+ *   loses its connection is `ClaimWriteTimeoutError` / `ClaimWriteInterruptedError`: the session append was
+ *   never sent, so the command was not applied (unlike a session append that fails so).
  * - Folded state is cached per stream with its revision. A command decides on the cached state and appends
  *   expecting the cached revision (one round trip); a conflict re-reads and re-decides, and a refusal, a
  *   failed If-Match, a no-op or a dry run is answered only from a fresh read. `load` (GET) always reads what
@@ -31,13 +33,14 @@ import {
 import { AppliedCommands, type AppliedCommand } from './applied-commands';
 import {
   EventStoreTimeoutError,
+  EventStoreWriteInterruptedError,
   StreamRevisionConflict,
   type EsdbClientAdapter,
   type JsonObject,
 } from './esdb-client.adapter';
 import { ConcurrentUpdateError, PreconditionFailedError } from './errors';
 import { KeyedMutex } from './keyed-mutex';
-import { ProfileClaims } from './profile-claims';
+import { ProfileClaims, type ClaimRequest } from './profile-claims';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy } from './retry-policy';
 import { IDEMPOTENCY_TTL_SECONDS } from './idempotency-store';
 import { fromStoredEvent, sessionStreamName, toEventToAppend, type CommandMetadata } from './serialization';
@@ -75,6 +78,28 @@ export interface CommandResult extends LoadedSession {
    * is the first run's, for the caller to tell a retry from a reuse of the key.
    */
   replayed?: { requestHash: string };
+}
+
+/**
+ * A write of the profile claim (`ProfileClaims.claim`: the first claim, a takeover, a confirmation) that got
+ * no answer within the call deadline. The claim comes before the session append, which was therefore never
+ * sent: the command was not applied, and a retry (with the same `Idempotency-Key`, if it had one) is safe. The
+ * claim itself may still be applied by a hung store that resumes; it names this session, so a retry takes it
+ * as its own. Still an `EventStoreTimeoutError` (503, and the commands queued behind it give up at once).
+ */
+export class ClaimWriteTimeoutError extends EventStoreTimeoutError {
+  override readonly name: string = 'ClaimWriteTimeoutError';
+  constructor(timeout: EventStoreTimeoutError) {
+    super(timeout.operation, timeout.streamName, timeout.timeoutMs, timeout);
+  }
+}
+
+/** As `ClaimWriteTimeoutError`, for a claim write whose connection failed (`EventStoreWriteInterruptedError`). */
+export class ClaimWriteInterruptedError extends EventStoreWriteInterruptedError {
+  override readonly name: string = 'ClaimWriteInterruptedError';
+  constructor(interrupted: EventStoreWriteInterruptedError) {
+    super(interrupted.operation, interrupted.streamName, interrupted);
+  }
 }
 
 /** The state cache's default memory budget (approximate bytes). */
@@ -382,7 +407,7 @@ export class SessionCommandHandler {
     if (tentative.length === 0) return tentative;
     const firstSession = options.dry
       ? await this.claims.peek(command.applicationId, profileId, command.integrationId)
-      : await this.claims.claim({
+      : await this.claim({
           applicationId: command.applicationId,
           profileId,
           sessionIntegrationId: command.integrationId,
@@ -391,6 +416,21 @@ export class SessionCommandHandler {
           metadata: claimMetadata(options.metadata),
         });
     return decide({ ...command, firstSession }, state);
+  }
+
+  /**
+   * `ProfileClaims.claim`, with a write of it that timed out or lost its connection marked as made before the
+   * session append (`ClaimWriteTimeoutError`, `ClaimWriteInterruptedError`). Its reads' timeouts say so already.
+   */
+  private async claim(request: ClaimRequest): Promise<boolean> {
+    try {
+      return await this.claims.claim(request);
+    } catch (error) {
+      if (error instanceof EventStoreTimeoutError && error.operation !== 'read')
+        throw new ClaimWriteTimeoutError(error);
+      if (error instanceof EventStoreWriteInterruptedError) throw new ClaimWriteInterruptedError(error);
+      throw error;
+    }
   }
 }
 

@@ -215,6 +215,14 @@ describe('import: what it accepts', () => {
     data,
     metadata,
   });
+  /** The data of a claim of profile `p` of application 1, without `kind` (v1's shape). */
+  const claimOfP = () => ({
+    at: '2025-04-01T08:00:00.000Z',
+    applicationId: 1,
+    profileId: 'p',
+    sessionIntegrationId: 'cart-p',
+    sessionId: 7,
+  });
 
   it.each([
     [
@@ -237,6 +245,43 @@ describe('import: what it accepts', () => {
       'a schema version this engine cannot read',
       { stream: 'session-1-y', events: [event('SessionCreated', {}, { schemaVersion: 9 })] },
       'schema version 9',
+    ],
+    [
+      'an unknown event type in a profile stream',
+      { stream: 'profile-1-p', events: [event('ProfileMerged', claimOfP())] },
+      'type "ProfileMerged"',
+    ],
+    [
+      'a profile claim of a schema version this engine cannot read',
+      { stream: 'profile-1-p', events: [event(PROFILE_CLAIMED, claimOfP(), { schemaVersion: 3 })] },
+      `event 0 (${PROFILE_CLAIMED}) has schema version 3; this engine reads versions 1..2`,
+    ],
+    [
+      'a v2 profile claim without its kind',
+      { stream: 'profile-1-p', events: [event(PROFILE_CLAIMED, claimOfP(), { schemaVersion: 2 })] },
+      `(profile-1-p): revision 0: ${PROFILE_CLAIMED} v2 in profile-1-p has no kind, not one of first, takeover, confirmed`,
+    ],
+    [
+      'a v2 profile claim of an unknown kind',
+      {
+        stream: 'profile-1-p',
+        events: [event(PROFILE_CLAIMED, { ...claimOfP(), kind: 'merged' }, { schemaVersion: 2 })],
+      },
+      `${PROFILE_CLAIMED} v2 in profile-1-p has the kind "merged"`,
+    ],
+    [
+      'a profile claim naming no session',
+      {
+        stream: 'profile-1-p',
+        events: [
+          event(
+            PROFILE_CLAIMED,
+            { ...claimOfP(), sessionIntegrationId: 7, kind: 'first' },
+            { schemaVersion: 2 },
+          ),
+        ],
+      },
+      `revision 0: ${PROFILE_CLAIMED} v2 in profile-1-p names no session`,
     ],
   ])('refuses %s with exit 2 naming the line, before appending anything of it', async (_what, bad, named) => {
     const into = await target();

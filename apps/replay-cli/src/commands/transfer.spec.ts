@@ -63,6 +63,19 @@ describe('parseStreamLine', () => {
       ).toThrow('this engine reads versions 1..2');
   });
 
+  it('refuses a profile claim of a schema version the engine cannot read, as it refuses session events', () => {
+    for (const schemaVersion of [0, 3, 1.5, '2'])
+      expect(() =>
+        parseStreamLine(line('profile-1-p', event(PROFILE_CLAIMED, 0, { schemaVersion })), 4),
+      ).toThrow(
+        `line 4 (profile-1-p): event 0 (${PROFILE_CLAIMED}) has schema version ${JSON.stringify(schemaVersion)}; this engine reads versions 1..2`,
+      );
+    for (const schemaVersion of [1, 2])
+      expect(
+        parseStreamLine(line('profile-1-p', event(PROFILE_CLAIMED, 0, { schemaVersion })), 4).stream,
+      ).toBe('profile-1-p');
+  });
+
   it('refuses a second header and lines that are not streams', () => {
     expect(() => parseStreamLine('{"format":"session-engine/streams","version":1,"streams":1}', 7)).toThrow(
       'line 7: a second header',

@@ -13,15 +13,19 @@
  * Export writes only what import can restore: a deleted stream (no events to read) and a truncated one (its
  * first events gone, so it cannot be appended again with the same revisions) are left out, each with a line
  * on stderr. Import refuses, before appending anything of it, a session stream the engine could not process
- * (`checkSessionStream`: read, folded, projected, its name and session id its own).
+ * (`checkSessionStream`: read, folded, projected, its name and session id its own), and a profile stream
+ * holding a claim the engine could not read (`readProfileClaim`: type, schema version, session, `kind`).
  */
-import { StreamDeletedError } from '@eventstore/db-client';
 import {
   EventStoreUnavailableError,
   PROFILE_CLAIMED,
+  PROFILE_CLAIMED_SCHEMA_VERSION,
+  ProfileClaimSchemaError,
   profileStreamName,
+  readProfileClaim,
   sessionStreamName,
   StreamRevisionConflict,
+  StreamTombstonedError,
   type EsdbClientAdapter,
   type ReadStreamOptions,
   type StoredEvent,
@@ -93,7 +97,7 @@ async function readUnlessTombstoned(
   try {
     return await client.readStream(stream, options);
   } catch (error) {
-    if (error instanceof StreamDeletedError) return undefined;
+    if (error instanceof StreamTombstonedError) return undefined;
     throw error;
   }
 }
@@ -245,7 +249,7 @@ const STREAM_CATEGORIES: {
   form: string;
   types: readonly string[];
   /** The schema versions readers know, per type (`metadata.schemaVersion`, 1 when absent). */
-  versions?: Readonly<Record<string, number>>;
+  versions: Readonly<Record<string, number>>;
 }[] = [
   {
     applicationOf: (stream) => sessionStreamParts(stream)?.applicationId,
@@ -259,6 +263,7 @@ const STREAM_CATEGORIES: {
     name: profileStreamName,
     form: 'profile-{applicationId}-{profileId}',
     types: [PROFILE_CLAIMED],
+    versions: { [PROFILE_CLAIMED]: PROFILE_CLAIMED_SCHEMA_VERSION },
   },
 ];
 
@@ -367,7 +372,7 @@ export function parseStreamLine(text: string, lineNumber: number): ExportedStrea
       throw new CliError(
         `line ${lineNumber} (${stream}): event ${i} has type "${event.type}", which is not an event of ${category.form} streams (${category.types.join(', ')}); nothing of this stream was appended`,
       );
-    const current = category.versions?.[event.type];
+    const current = category.versions[event.type];
     const version = event.metadata.schemaVersion;
     if (
       current !== undefined &&
@@ -521,7 +526,8 @@ const parses = (text: string): boolean => {
 /**
  * What import checks on a stream line beyond its shape, before appending anything of it: a session stream
  * must be one the engine can process (`checkSessionStream`), its session id not that of another stream of the
- * file; a profile stream's claims must name its own application and profile. A `CliError` naming the line.
+ * file; a profile stream's claims must name its own application and profile, and each must be one the engine
+ * reads (`readProfileClaim`: a session named, a v2 claim's `kind`). A `CliError` naming the line.
  */
 function checkStream(line: ExportedStream, lineNumber: number, sessionIds: Map<number, string>): void {
   const refuse = (reason: string) =>
@@ -529,14 +535,20 @@ function checkStream(line: ExportedStream, lineNumber: number, sessionIds: Map<n
   const profile = profileStreamParts(line.stream);
   if (profile) {
     for (const event of line.events) {
-      const { applicationId, profileId, sessionIntegrationId } = event.data;
+      const { applicationId, profileId } = event.data;
       if (applicationId !== profile.applicationId || profileId !== profile.profileId)
         throw refuse(
           `revision ${event.revision}: the claim is of application ${JSON.stringify(applicationId)}, profile ` +
             `${JSON.stringify(profileId)}, but the stream is ${line.stream}: a stream copied or renamed?`,
         );
-      if (typeof sessionIntegrationId !== 'string')
-        throw refuse(`revision ${event.revision}: the claim names no session (sessionIntegrationId)`);
+      try {
+        const revision = BigInt(event.revision);
+        readProfileClaim({ ...event, streamName: line.stream, revision, created: event.created ?? '' });
+      } catch (error) {
+        if (error instanceof ProfileClaimSchemaError)
+          throw refuse(`revision ${event.revision}: ${error.message}`);
+        throw error;
+      }
     }
     return;
   }

@@ -1,6 +1,8 @@
 import { NotFoundException, type ArgumentsHost } from '@nestjs/common';
 import {
   AppendTooLargeError,
+  ClaimWriteInterruptedError,
+  ClaimWriteTimeoutError,
   ConcurrentUpdateError,
   EventStoreTimeoutError,
   EventStoreUnavailableError,
@@ -120,6 +122,17 @@ describe('mapError of an event-store call that timed out', () => {
     }
   });
 
+  it("given a command whose profile claim's write timed out, then it says the command was not applied (its events were never sent) and a retry is safe", () => {
+    const claim = new ClaimWriteTimeoutError(new EventStoreTimeoutError('append', 'profile-1-alice', 10_000));
+    expect(details({ method: 'PUT', url: '/v2/customer_sessions/a', headers: {} }, claim)).toBe(
+      "The event store did not answer within 10000 ms while recording the profile's first-session claim, before this command's events were sent: it was not applied (the claim, which names this session, may still be recorded: a retry takes it as its own). Retrying it is safe.",
+    );
+    expect(details({ method: 'PUT', headers: { 'idempotency-key': 'k-1' } }, claim)).toBe(
+      "The event store did not answer within 10000 ms while recording the profile's first-session claim, before this command's events were sent: this request did not apply the command (an earlier request with the same Idempotency-Key may have). Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.",
+    );
+    expect(details({ method: 'PUT', headers: {} }, claim)).not.toMatch(/unknown|second time/);
+  });
+
   it('says for a read only to retry, and for a server-side timeout names no duration', () => {
     expect(details({ method: 'GET', headers: {} })).toBe(
       'The event store did not answer within 10000 ms; retry later',
@@ -172,6 +185,18 @@ describe('mapError of a write whose connection to the event store failed', () =>
     );
     expect(details(interrupted, { method: 'PUT', headers: {} })).toMatch(
       /outcome of this command is unknown .* It carried no Idempotency-Key, so a retry may apply it a second time/,
+    );
+  });
+
+  it("says for the profile claim's write that the command was not applied: its events were never sent", () => {
+    const claim = new ClaimWriteInterruptedError(
+      new EventStoreWriteInterruptedError('append', 'profile-1-alice', new Error('cut')),
+    );
+    expect(details(claim, { method: 'PUT', headers: {} })).toBe(
+      "The connection to the event store failed while recording the profile's first-session claim, before this command's events were sent: it was not applied (the claim, which names this session, may still be recorded: a retry takes it as its own). Retrying it is safe.",
+    );
+    expect(details(claim, { method: 'PUT', headers: { 'idempotency-key': 'k-1' } })).toMatch(
+      /: this request did not apply the command .* Retrying it with the same Idempotency-Key and body is safe/,
     );
   });
 
@@ -245,6 +270,36 @@ describe('ApiExceptionFilter', () => {
       }),
     ]);
     expect(JSON.stringify(lines)).not.toMatch(/secret-cart|stack/);
+  });
+
+  it("logs a timeout of the profile claim's write as not applied", () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const response = {
+      headersSent: false,
+      statusCode: 200,
+      setHeader: () => undefined,
+      end: () => undefined,
+    };
+    const request = { id: 'req-3', method: 'PUT', headers: {}, complete: true };
+    const host = {
+      switchToHttp: () => ({ getResponse: () => response, getRequest: () => request }),
+    } as unknown as ArgumentsHost;
+    new ApiExceptionFilter(logger).catch(
+      new ClaimWriteTimeoutError(new EventStoreTimeoutError('append', 'profile-1-secret-profile', 300)),
+      host,
+    );
+    expect(response.statusCode).toBe(503);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 40,
+        requestId: 'req-3',
+        operation: 'append',
+        stream: 'profile',
+        outcome: 'not_applied',
+      }),
+    ]);
+    expect(JSON.stringify(lines)).not.toMatch(/secret-profile|stack/);
   });
 
   it('logs a command that gave up waiting for the one ahead once at warn, as not applied, without the ids', () => {

@@ -7,6 +7,8 @@
 import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
 import {
   AppendTooLargeError,
+  ClaimWriteInterruptedError,
+  ClaimWriteTimeoutError,
   ConcurrentUpdateError,
   EventStoreTimeoutError,
   EventStoreUnavailableError,
@@ -74,6 +76,14 @@ export function mapError(error: unknown, request?: IncomingMessage): MappedError
   if (error instanceof LockWaitError) {
     return single(503, ErrorCode.ServiceUnavailable, lockWaitDetails(error, request), undefined);
   }
+  if (error instanceof ClaimWriteInterruptedError) {
+    return single(
+      503,
+      ErrorCode.ServiceUnavailable,
+      `The connection to the event store failed ${BEFORE_THE_COMMAND}: ${claimNotApplied(request)}`,
+      undefined,
+    );
+  }
   if (error instanceof EventStoreWriteInterruptedError) {
     return single(
       503,
@@ -118,8 +128,8 @@ export function mapError(error: unknown, request?: IncomingMessage): MappedError
 /**
  * What a 503 of a hung event store means for the request (the details say it, the warn line logs it): `none`
  * for a query or a dry run, which write nothing; `not_applied` for a command that ended before its events were
- * written — a read timed out, or it gave up waiting for the command ahead; `unknown` for a command whose write
- * (append, `$maxAge`) got no answer, which the store may still apply.
+ * sent — a read timed out, the profile claim's write did, or it gave up waiting for the command ahead; `unknown`
+ * for a command whose write (the session append, `$maxAge`) got no answer, which the store may still apply.
  */
 type StoreOutcome = 'none' | 'not_applied' | 'unknown';
 
@@ -128,7 +138,11 @@ function storeOutcome(
   request: IncomingMessage | undefined,
 ): StoreOutcome {
   if (!writes(request)) return 'none';
-  return error instanceof EventStoreTimeoutError && error.operation !== 'read' ? 'unknown' : 'not_applied';
+  return error instanceof EventStoreTimeoutError &&
+    error.operation !== 'read' &&
+    !(error instanceof ClaimWriteTimeoutError)
+    ? 'unknown'
+    : 'not_applied';
 }
 
 /** Whether the request is a command that may write: not a GET or HEAD, nor a dry run (`?dry=true`). */
@@ -152,10 +166,27 @@ function notApplied(request: IncomingMessage | undefined): string {
         'Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.';
 }
 
+/** Where a command failed whose profile claim's write got no answer or lost its connection. */
+const BEFORE_THE_COMMAND =
+  "while recording the profile's first-session claim, before this command's events were sent";
+
+/**
+ * The profile claim's write failed (`ClaimWriteTimeoutError`, `ClaimWriteInterruptedError`): it comes before the
+ * session append, which was never sent, so the command was not applied. The claim itself may still be recorded,
+ * so the message does not say that nothing was written; it names this session, and a retry takes it as its own.
+ */
+function claimNotApplied(request: IncomingMessage | undefined): string {
+  return request?.headers?.['idempotency-key'] === undefined
+    ? 'it was not applied (the claim, which names this session, may still be recorded: a retry takes it as its own). Retrying it is safe.'
+    : 'this request did not apply the command (an earlier request with the same Idempotency-Key may have). ' +
+        'Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.';
+}
+
 /**
  * An event-store call that got no answer in time. For a command whose write timed out the outcome is unknown
  * — its events may be appended later (a hung store that resumes) — so the message says so, and how to retry
- * safely; one whose read timed out was not applied, and a query or a dry run has nothing to apply.
+ * safely; one whose read, or whose profile claim's write, timed out was not applied, and a query or a dry run
+ * has nothing to apply.
  */
 function timeoutDetails(error: EventStoreTimeoutError, request: IncomingMessage | undefined): string {
   const what = `The event store did not answer ${error.timeoutMs === undefined ? 'in time' : `within ${error.timeoutMs} ms`}`;
@@ -163,7 +194,9 @@ function timeoutDetails(error: EventStoreTimeoutError, request: IncomingMessage 
     case 'none':
       return `${what}; retry later`;
     case 'not_applied':
-      return `${what} while reading, before this command was written: ${notApplied(request)}`;
+      return error instanceof ClaimWriteTimeoutError
+        ? `${what} ${BEFORE_THE_COMMAND}: ${claimNotApplied(request)}`
+        : `${what} while reading, before this command was written: ${notApplied(request)}`;
     case 'unknown':
       return unknownOutcome(what, request);
   }

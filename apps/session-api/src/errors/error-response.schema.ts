@@ -247,8 +247,9 @@ export const DEFAULT_ERROR_RESPONSES: Record<ErrorStatus, ErrorResponseDoc> = {
     description:
       'The event store is not reachable, or did not answer within its deadline (EVENTSTORE_CALL_TIMEOUT_MS); ' +
       'retry later. A command whose write timed out, or whose connection failed during its write, may still ' +
-      'be applied (the details say so): retry it with the same Idempotency-Key. One that timed out reading, or ' +
-      'gave up waiting for an earlier command on the same session, was not applied (the details say so too)',
+      'be applied (the details say so): retry it with the same Idempotency-Key. One that timed out reading, ' +
+      "failed recording the profile's first-session claim (before its events were sent), or gave up waiting " +
+      'for an earlier command on the same session, was not applied (the details say so too)',
     codes: [ErrorCode.ServiceUnavailable],
   },
 };

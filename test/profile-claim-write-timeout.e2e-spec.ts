@@ -1,0 +1,191 @@
+/**
+ * A create that claims its profile while the event store hangs at the claim's append (the write to
+ * `profile-{app}-{profileId}`, made before the session append): the API answers 503 saying the command was not
+ * applied and a retry is safe — not that its outcome is unknown, which is what a session append past its
+ * deadline is told. Logged once at warn as `not_applied`. The held-back claim reaches the store when it
+ * resumes; the retry is then applied once, and the session is the profile's first.
+ *
+ * The API reaches the embedded store (on this thread, so the test sees each call arrive) through a relay that
+ * hangs the moment the store receives the API's first append: the claim. Its connection is set up first.
+ */
+import type { INestApplication } from '@nestjs/common';
+import { EsdbClientAdapter } from '@session-engine/event-store';
+import { startHangingRelay, type HangingRelay } from '@session-engine/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { startInThisThread, type EmbeddedEventStore } from '../apps/eventstore-embedded/src';
+import { createSessionApi } from '../apps/session-api/src/app.factory';
+import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
+import { parseConfig } from '../apps/session-api/src/config/config';
+
+jest.setTimeout(60_000);
+
+const KEY = 'int-key-claim-timeout-0001';
+const DEADLINE_MS = 2_000;
+const WITHIN_MS = 10_000;
+
+interface Api {
+  url: string;
+  store: EsdbClientAdapter;
+  app: INestApplication;
+  logs: Record<string, unknown>[];
+}
+
+let dataDir: string;
+let server: EmbeddedEventStore;
+let relay: HangingRelay;
+let direct: EsdbClientAdapter;
+/** Told of every call the store receives. */
+let onRpc: ((name: string) => void) | undefined;
+const apis: Api[] = [];
+let counter = 0;
+
+const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
+
+/** An API whose store calls go through the relay, its connection set up before it serves. */
+async function apiThroughRelay(): Promise<Api> {
+  const config = parseConfig({
+    PORT: '0',
+    DATA_DIR: dataDir,
+    INTEGRATION_API_KEYS: `${KEY}=1`,
+    MANAGEMENT_API_KEYS: 'mgmt-key-claim-timeout-0001=*',
+    EVENTSTORE_CALL_TIMEOUT_MS: String(DEADLINE_MS),
+  });
+  const logs: Record<string, unknown>[] = [];
+  const store = EsdbClientAdapter.connect(`esdb://127.0.0.1:${relay.port}?tls=false`);
+  await store.readStream(newId('warm-up'));
+  const app = await createSessionApi({
+    config,
+    keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
+    store,
+    logger: pino(
+      { level: 'info', formatters: { level: (label) => ({ level: label }) } },
+      { write: (line: string) => void logs.push(JSON.parse(line)) },
+    ),
+  });
+  await app.listen(0, '127.0.0.1');
+  const api = {
+    url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`,
+    store,
+    app,
+    logs,
+  };
+  apis.push(api);
+  return api;
+}
+
+async function put(api: Api, id: string, body: unknown, headers: Record<string, string> = {}) {
+  const started = Date.now();
+  const response = await fetch(`${api.url}/v2/customer_sessions/${id}`, {
+    method: 'PUT',
+    headers: { authorization: `ApiKey-v1 ${KEY}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    body: JSON.parse(text),
+    requestId: response.headers.get('x-request-id'),
+    ms: Date.now() - started,
+  };
+}
+
+/** Hangs the relay the moment the store receives the API's first append. */
+function hangAtFirstAppend(): void {
+  onRpc = (name) => {
+    if (name !== 'Streams.BatchAppend') return;
+    onRpc = undefined;
+    relay.hang();
+  };
+}
+
+const types = async (stream: string) => (await direct.readStream(stream)).map((stored) => stored.type);
+
+async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'claim-timeout-e2e-'));
+  server = await startInThisThread({ port: 0, dataDir: join(dataDir, 'eventstore'), silent: true }, (name) =>
+    onRpc?.(name),
+  );
+  relay = await startHangingRelay(server.port);
+  direct = EsdbClientAdapter.connect(server.connectionString);
+});
+
+afterEach(() => {
+  onRpc = undefined;
+  relay.resume();
+});
+
+afterAll(async () => {
+  for (const api of apis) {
+    await api.app.close();
+    await api.store.close();
+  }
+  await direct.close();
+  await relay.close();
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const CLAIM = `The event store did not answer within ${DEADLINE_MS} ms while recording the profile's first-session claim, before this command's events were sent: `;
+
+describe('a create whose profile claim append the store does not answer', () => {
+  it.each([
+    [
+      'without an Idempotency-Key',
+      {},
+      `${CLAIM}it was not applied (the claim, which names this session, may still be recorded: a retry takes it as its own). Retrying it is safe.`,
+    ],
+    [
+      'with one',
+      { 'idempotency-key': 'key-claim' },
+      `${CLAIM}this request did not apply the command (an earlier request with the same Idempotency-Key may have). Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.`,
+    ],
+  ])(
+    '%s: 503 "not applied", logged so; a retry once the store resumes is applied once, first session',
+    async (_what, headers, details) => {
+      const api = await apiThroughRelay();
+      const id = newId('claim');
+      const profileId = newId('profile');
+      const body = { customerSession: { profileId, cartItems: [{ sku: 'tee', quantity: 1, price: 10 }] } };
+
+      hangAtFirstAppend();
+      const reply = await put(api, id, body, headers);
+      expect(reply.status).toBe(503);
+      expect(reply.body).toEqual({
+        message: details,
+        errors: [{ title: 'SERVICE_UNAVAILABLE', details }],
+        StatusCode: 503,
+      });
+      expect(reply.ms).toBeLessThan(WITHIN_MS);
+      expect(api.logs.filter((line) => line.level === 'warn' && /timed out/.test(String(line.msg)))).toEqual([
+        expect.objectContaining({
+          requestId: reply.requestId,
+          operation: 'append',
+          stream: 'profile',
+          outcome: 'not_applied',
+        }),
+      ]);
+
+      relay.resume();
+      // The claim the store held is applied; the session append was never sent.
+      await eventually(async () => (await types(`profile-1-${profileId}`)).length === 1);
+      expect(await types(`session-1-${id}`)).toEqual([]);
+
+      const retried = await put(api, id, body, headers);
+      expect(retried.status).toBe(200);
+      expect(retried.body.customerSession.firstSession).toBe(true);
+      expect(await types(`session-1-${id}`)).toEqual(['SessionCreated']);
+    },
+  );
+});
