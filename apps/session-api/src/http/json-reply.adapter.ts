@@ -6,13 +6,28 @@
  * anything that is not a plain JSON object (streams, errors, strings) goes through Nest's own reply.
  *
  * It also puts 405 Method Not Allowed in front of Nest's not-found handler (see method-not-allowed.ts): only
- * requests that matched no route reach it.
+ * requests that matched no route reach it; and closing the app drains keep-alive connections
+ * (connection-drain.ts) instead of answering busy ones for as long as their clients keep sending.
  */
 import { ExpressAdapter } from '@nestjs/platform-express';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { ConnectionDrain } from './connection-drain';
 import { methodAwareNotFound, type RouteLayer } from './method-not-allowed';
 
 export class JsonReplyExpressAdapter extends ExpressAdapter {
+  private drain?: ConnectionDrain;
+
+  override initHttpServer(options: Parameters<ExpressAdapter['initHttpServer']>[0]): void {
+    super.initHttpServer(options);
+    this.drain = new ConnectionDrain(this.getHttpServer() as Server);
+  }
+
+  /** Stops accepting, lets each connection finish its current response, then closes it; resolves once all are. */
+  override close() {
+    this.drain?.start();
+    return super.close();
+  }
+
   override reply(response: ServerResponse & { req?: IncomingMessage }, body: unknown, statusCode?: number) {
     const method = response.req?.method;
     if (
