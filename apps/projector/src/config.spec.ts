@@ -85,6 +85,31 @@ describe('parseProjectorConfig', () => {
     expect(problems.join('\n')).toMatch(/PROJECTOR_METRICS_HOST: "metrics host" is not a host name/);
   });
 
+  it('takes the stall window and the slow-commit threshold, unset meaning the projector defaults', () => {
+    expect(
+      parseProjectorConfig({ PROJECTOR_STALL_AFTER_MS: '120000', PROJECTOR_SLOW_COMMIT_MS: '500' }, '/srv'),
+    ).toMatchObject({ stallAfterMs: 120_000, slowCommitMs: 500 });
+    const defaults = parseProjectorConfig(
+      { PROJECTOR_STALL_AFTER_MS: ' ', PROJECTOR_SLOW_COMMIT_MS: '' },
+      '/srv',
+    );
+    expect(defaults.stallAfterMs).toBeUndefined();
+    expect(defaults.slowCommitMs).toBeUndefined();
+  });
+
+  it.each([
+    ['PROJECTOR_STALL_AFTER_MS', '999', '1000..3600000'],
+    ['PROJECTOR_STALL_AFTER_MS', '3600001', '1000..3600000'],
+    ['PROJECTOR_STALL_AFTER_MS', '60s', '1000..3600000'],
+    ['PROJECTOR_SLOW_COMMIT_MS', '0', '1..600000'],
+    ['PROJECTOR_SLOW_COMMIT_MS', '-1', '1..600000'],
+    ['PROJECTOR_SLOW_COMMIT_MS', '1.5', '1..600000'],
+  ])('refuses %s=%s with a message naming it and the range', (name, value, range) => {
+    expect(problemsOf({ [name]: value })).toEqual([
+      `${name}: "${value}" is not a number of milliseconds (${range})`,
+    ]);
+  });
+
   it('stops the projector process before it connects, exit code 2, one line per problem and no stack trace', () => {
     const result = spawnSync(process.execPath, ['-r', './tools/register.js', 'apps/projector/src/main.ts'], {
       cwd: path.resolve(__dirname, '../../..'),

@@ -24,6 +24,9 @@ export interface ProjectorConfig extends StoreLocation {
   /** Unset: the projector's default for the database (see `DEFAULT_BATCH_SIZE`). */
   batchSize?: number;
   batchDelayMs?: number;
+  /** Unset: the projector's defaults (see `ProjectorWatch`). */
+  stallAfterMs?: number;
+  slowCommitMs?: number;
   /** 0: no metrics endpoint. */
   metricsPort: number;
   metricsHost: string;
@@ -102,6 +105,36 @@ export function checkDataDir(dataDir: string, problems: string[]): string {
   return dataDir;
 }
 
+/** How the projector judges its own commits: when it counts as stalled, when a commit is logged as slow. */
+export interface ProjectorWatch {
+  /** PROJECTOR_STALL_AFTER_MS; unset: the projector's default (60 s). */
+  stallAfterMs?: number;
+  /** PROJECTOR_SLOW_COMMIT_MS; unset: the projector's default (2 s). */
+  slowCommitMs?: number;
+}
+
+/**
+ * PROJECTOR_STALL_AFTER_MS and PROJECTOR_SLOW_COMMIT_MS. Read by the standalone projector and by the API for
+ * the projector thread it runs under `npm start`, so both refuse a bad value with the same message. The stall
+ * window is at least 1 s: the API waits up to 1 s for its thread's report on a scrape, and counts a projector
+ * whose report is older than the window as not caught up.
+ */
+export function parseProjectorWatch(env: Env, problems: string[]): ProjectorWatch {
+  const stallAfterMs = wholeNumber(
+    'PROJECTOR_STALL_AFTER_MS',
+    env.PROJECTOR_STALL_AFTER_MS,
+    { min: 1_000, max: 3_600_000, meaning: 'a number of milliseconds' },
+    problems,
+  );
+  const slowCommitMs = wholeNumber(
+    'PROJECTOR_SLOW_COMMIT_MS',
+    env.PROJECTOR_SLOW_COMMIT_MS,
+    { min: 1, max: 600_000, meaning: 'a number of milliseconds' },
+    problems,
+  );
+  return { stallAfterMs, slowCommitMs };
+}
+
 export function parseProjectorConfig(env: Env, cwd = process.cwd()): ProjectorConfig {
   const problems: string[] = [];
   const location = parseStoreLocation(env, cwd, problems);
@@ -117,6 +150,7 @@ export function parseProjectorConfig(env: Env, cwd = process.cwd()): ProjectorCo
     { min: 1, max: 60_000, meaning: 'a number of milliseconds' },
     problems,
   );
+  const watch = parseProjectorWatch(env, problems);
   const metricsPort =
     wholeNumber(
       'PROJECTOR_METRICS_PORT',
@@ -137,6 +171,7 @@ export function parseProjectorConfig(env: Env, cwd = process.cwd()): ProjectorCo
     ...location,
     batchSize,
     batchDelayMs,
+    ...watch,
     metricsPort,
     metricsHost,
     logLevel,

@@ -34,6 +34,8 @@ async function main(): Promise<void> {
     schema: config.schema,
     batchSize: config.batchSize,
     batchDelayMs: config.batchDelayMs,
+    stallAfterMs: config.stallAfterMs,
+    slowCommitMs: config.slowCommitMs,
     logger,
   });
 

@@ -11,6 +11,7 @@ export type ReportSource = () => ProjectorReport | undefined | Promise<Projector
 /** The gauges, derived from a report when scraped: the same definitions wherever the report comes from. */
 export const PROJECTOR_GAUGES = [
   'projector_lag_events',
+  'projector_reading_paused',
   'projector_lag_seconds',
   'projector_caught_up',
   'projector_position',
@@ -31,15 +32,19 @@ const GAUGES: Record<
   { help: string; value: (report: ProjectorReport, now: number) => number }
 > = {
   projector_lag_events: {
-    help: 'Session events the subscription delivered (the log head as far as read) and not yet committed to the read models; 0 on standby',
+    help: 'Session events the projector has read past its committed checkpoint and not yet committed. It reads at most about two batches ahead (the one being committed and the next: about 2 x its batch size), so while it catches up, and while projector_reading_paused is 1, more may wait in the event store than this counts (a backlog is measured by projector_lag_seconds). 0 on standby',
     value: (report) => report.lagEvents,
+  },
+  projector_reading_paused: {
+    help: '1 while the projector has stopped reading the event store until a commit ends: the events it read ahead wait for the batch being committed (a slow or blocked commit), or a failed batch waits to be retried. Events written meanwhile are not in projector_lag_events. 0 while it reads, and on standby',
+    value: (report) => (report.readingPaused ? 1 : 0),
   },
   projector_lag_seconds: {
     help: 'Age of the oldest session event not yet committed to the read models (0 when caught up, and on standby)',
     value: (report, now) => lagSeconds(report, now),
   },
   projector_caught_up: {
-    help: '1 when the subscription reached the live end and what it delivered is committed; 0 while a batch fails, while events wait with nothing committed for the stall window (60 s), while the projector has not reported for that long, and on standby (it projects nothing: alert on the leader)',
+    help: '1 when the subscription reached the live end and what it delivered is committed; 0 while a batch fails, while events wait with nothing committed for the stall window (PROJECTOR_STALL_AFTER_MS, default 60 s), while the projector has not reported for that long, and on standby (it projects nothing: alert on the leader)',
     value: (report, now) => (isCaughtUp(report, now) ? 1 : 0),
   },
   projector_position: {

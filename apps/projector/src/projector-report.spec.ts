@@ -8,6 +8,7 @@ const report = (overrides: Partial<ProjectorReport> = {}): ProjectorReport => ({
   position: 10n,
   head: 10n,
   lagEvents: 0,
+  readingPaused: false,
   lagSince: undefined,
   lastCommitAt: AT - 500,
   stallAfterMs: 60_000,

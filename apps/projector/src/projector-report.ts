@@ -20,8 +20,18 @@ export interface ProjectorReport {
   position: bigint;
   /** The highest position the subscription has delivered. */
   head: bigint;
-  /** Events the subscription delivered and the projector has not committed. */
+  /**
+   * Events the subscription delivered and the projector has not committed: what it has read ahead, at most
+   * about two batches (the one being committed and the next; a failed batch is read again from the checkpoint).
+   * More may wait in the store — counting them would mean reading them — while the subscription catches up,
+   * and while `readingPaused`.
+   */
   lagEvents: number;
+  /**
+   * The lock holder has stopped reading the log until a commit ends: its read-ahead is full and waits for the
+   * batch being committed, or a failed batch waits for its retry. Events written meanwhile are not in `lagEvents`.
+   */
+  readingPaused: boolean;
   /** Server time (ms) of the oldest event delivered and not committed, or of the last one committed while catching up. */
   lagSince: number | undefined;
   /** When the last batch committed, or when this projector took the lock (ms); undefined on standby. */

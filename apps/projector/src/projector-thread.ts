@@ -48,7 +48,15 @@ export const REPORT_AGE_METRIC = 'projector_report_age_seconds';
 const COMPUTED: ReadonlySet<string> = new Set(PROJECTOR_GAUGES);
 
 export interface ProjectorThreadContext {
-  config: { databaseUrl?: string; dataDir: string; logLevel: string };
+  /** The API's configuration (AppConfig): where the read models are, and the projector settings it read. */
+  config: {
+    databaseUrl?: string;
+    dataDir: string;
+    logLevel: string;
+    /** PROJECTOR_STALL_AFTER_MS, PROJECTOR_SLOW_COMMIT_MS (unset: the projector's defaults). */
+    projectorStallAfterMs?: number;
+    projectorSlowCommitMs?: number;
+  };
   /** The event store the worker's own client connects to. */
   connectionString: string;
   logger: Logger;
@@ -73,10 +81,16 @@ interface RunningWorker {
   stopping: boolean;
 }
 
-/** The projector as a background service of the API process, in its own thread. */
-export function projectorThreadService(context: ProjectorThreadContext) {
-  const logger = context.logger.child({ component: 'projector-thread' });
-  const input: ProjectorWorkerInput = {
+/**
+ * What the worker is started with: the settings the API read for its projector (as `npm start` reads them,
+ * the standalone projector's own), then a test's options.
+ */
+export function projectorWorkerInput(
+  context: Pick<ProjectorThreadContext, 'config' | 'connectionString' | 'projector'>,
+): ProjectorWorkerInput {
+  return {
+    stallAfterMs: context.config.projectorStallAfterMs,
+    slowCommitMs: context.config.projectorSlowCommitMs,
     ...context.projector,
     connectionString: context.connectionString,
     // One worker at a time, each started after the one before it ended: a lease this process holds when a
@@ -86,6 +100,12 @@ export function projectorThreadService(context: ProjectorThreadContext) {
     dataDir: context.config.dataDir,
     logLevel: context.config.logLevel,
   };
+}
+
+/** The projector as a background service of the API process, in its own thread. */
+export function projectorThreadService(context: ProjectorThreadContext) {
+  const logger = context.logger.child({ component: 'projector-thread' });
+  const input = projectorWorkerInput(context);
   let current: RunningWorker | undefined;
   /** A start or restart under way (stop() waits for it, then stops what it started). */
   let launching: Promise<void> | undefined;

@@ -191,9 +191,12 @@ interface SlowCommits {
  * back-off (`retryDelayMs`, 100 ms → 30 s), in halves down to the single event it fails on — the events
  * before it are committed, and the log names the event (position, stream, type). Lag and caught-up are
  * measured from the committed checkpoint to the head the subscription has delivered (`Backlog`), so a
- * stuck projector shows its lag growing, `projector_caught_up` 0 and `projector_last_commit_age_seconds`
- * climbing. A commit that does not fail but waits (another writer holds the database's lock) is logged once
- * it takes `slowCommitMs`, and is stalled like a failing one once events have waited `stallAfterMs`.
+ * stuck projector shows the age of its oldest waiting event growing, `projector_caught_up` 0 and
+ * `projector_last_commit_age_seconds` climbing. It reads at most about two batches ahead of its commits (the
+ * batch being committed and the next), so its lag in events stops there however many wait in the store;
+ * `projector_reading_paused` says when it has stopped reading for a commit or a retry. A commit that does not
+ * fail but waits (another writer holds the database's lock) is logged once it takes `slowCommitMs`, and is
+ * stalled like a failing one once events have waited `stallAfterMs`.
  */
 class Projector implements RunningProjector {
   private buffer: ProjectedEvent[] = [];
@@ -203,6 +206,11 @@ class Projector implements RunningProjector {
   private isLive = false;
   /** The head when it did: caught up once this is committed. */
   private liveTarget = 0n;
+  /**
+   * Not reading the log until a commit ends: what was read waits for it (a full read-ahead), or a failed batch
+   * waits for its retry. Events written meanwhile are counted by nothing (`ProjectorReport.readingPaused`).
+   */
+  private readingPaused = false;
   private readonly backlog: Backlog;
   /** When the last batch committed (or the lock was taken); undefined on standby. */
   private lastCommitAt: number | undefined;
@@ -270,6 +278,7 @@ class Projector implements RunningProjector {
       position: this.committed,
       head: this.backlog.head,
       lagEvents: this.backlog.size,
+      readingPaused: leader && this.readingPaused,
       lagSince: this.lagSince(),
       lastCommitAt: leader ? this.lastCommitAt : undefined,
       stallAfterMs: this.stallAfterMs,
@@ -416,6 +425,7 @@ class Projector implements RunningProjector {
         await lease.release().catch(() => undefined);
         this.lease = undefined;
         this.isLive = false;
+        this.readingPaused = false;
         this.lastCommitAt = undefined;
         this.consecutiveFailures = 0;
         this.streak = undefined;
@@ -474,8 +484,11 @@ class Projector implements RunningProjector {
           backoff = MIN_BACKOFF_MS;
           for (const recorded of arrived) this.enqueue(toProjected(recorded));
           if (this.buffer.length >= (this.retryLimit ?? this.batchSize)) {
-            // One batch commits while the next one fills: reading and writing overlap.
+            // One batch commits while the next one fills: reading and writing overlap. Reading stops here until
+            // the batch before commits: the read-ahead, and so the lag in events, is at most about two batches.
+            this.readingPaused = true;
             await this.committing;
+            this.readingPaused = false;
             this.committing = this.flush();
           }
           if (this.flushError) throw this.flushError;
@@ -506,7 +519,9 @@ class Projector implements RunningProjector {
         this.metrics.reconnects.inc();
         if (batchFailed) {
           // Logged (rate-limited) where it failed; wait longer after each failure in a row.
+          this.readingPaused = true;
           await this.sleep(this.retryInMs);
+          this.readingPaused = false;
           continue;
         }
         this.logger.warn({ err: error, retryInMs: backoff }, 'projector subscription failed; resubscribing');

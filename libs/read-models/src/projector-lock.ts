@@ -21,6 +21,8 @@
  *
  * The same mechanism, under the name `rebuild`, keeps a second `replay rebuild` from starting while one runs
  * (it would drop and refill the first one's copy): a separate lock, so a rebuild runs alongside the projector.
+ * Its holder watches it as the projector does (the same probe bound) and fences its writes with it: a lock the
+ * server may have freed is one a second rebuild may hold.
  *
  * Both are backed by the compare-and-set checkpoint write of `ReadModelWriter` (a batch commits only if the
  * checkpoints are still where this projector read them), so even a holder that lost its lock without
@@ -67,9 +69,9 @@ export interface ProjectorLockOptions {
   /**
    * PostgreSQL: how long a probe of the lock connection, or opening it and asking for the lock, may go
    * unanswered before the connection counts as lost: the holder gives the lock up — its batch in hand does not
-   * commit — and the connection is closed. Default 10 s for the projector lock; none for the rebuild lock, whose
-   * holder does not watch it (a rebuild goes on through a hang, and a lock freed under it would let a second
-   * rebuild drop its copy).
+   * commit — and the connection is closed (default 10 s). The server frees the lock by itself once it ends a
+   * connection it has not heard from (about 25 s, see SERVER_KEEPALIVE), so a holder that kept waiting on a hung
+   * database would go on after a hang as the holder of a lock someone else may have taken.
    */
   probeTimeoutMs?: number;
   /** SQLite: a heartbeat older than this frees the lease (default 15 s). */
@@ -97,7 +99,7 @@ export function projectorLock(
       database.db,
       options.databaseUrl,
       heartbeatMs,
-      options.probeTimeoutMs ?? (name === 'projector' ? DEFAULT_LOCK_PROBE_TIMEOUT_MS : undefined),
+      options.probeTimeoutMs ?? DEFAULT_LOCK_PROBE_TIMEOUT_MS,
       name,
     );
   }
@@ -123,14 +125,18 @@ abstract class Lease implements ProjectorLease {
   /** A heartbeat has not answered yet: the next tick is skipped rather than queued behind it. */
   private beating = false;
 
-  constructor(heartbeatMs: number) {
+  constructor(
+    heartbeatMs: number,
+    /** Which lock, for the messages. */
+    protected readonly name: ReadModelLockName,
+  ) {
     this.timer = setInterval(() => {
       if (this.beating) return;
       this.beating = true;
       this.heartbeat()
         .then(
           (ok) => {
-            if (!ok) this.lost(new ProjectorLockLostError('The projector lease was taken over'));
+            if (!ok) this.lost(new ProjectorLockLostError(`The ${this.name} lease was taken over`));
           },
           (error: unknown) => this.lost(error instanceof Error ? error : new Error(String(error))),
         )
@@ -151,7 +157,7 @@ abstract class Lease implements ProjectorLease {
 
   async fence(trx: ReadModelDb): Promise<void> {
     if (!this.held || !(await this.renew(trx))) {
-      const error = new ProjectorLockLostError('This projector no longer holds the read-model lock');
+      const error = new ProjectorLockLostError(`This ${this.name} no longer holds its read-model lock`);
       this.lost(error);
       throw error;
     }
@@ -252,7 +258,7 @@ class PostgresProjectorLock implements ProjectorLock {
         );
         return undefined;
       }
-      return new PostgresLease(client, key, row.pid, this.heartbeatMs, this.probeTimeoutMs);
+      return new PostgresLease(client, key, row.pid, this.heartbeatMs, this.probeTimeoutMs, this.name);
     } catch (error) {
       hangUp(client);
       throw error;
@@ -282,11 +288,12 @@ class PostgresLease extends Lease {
     private readonly backendPid: number,
     heartbeatMs: number,
     private readonly probeTimeoutMs: number | undefined,
+    name: ReadModelLockName,
   ) {
-    super(heartbeatMs);
+    super(heartbeatMs, name);
     const onGone = (error?: Error) => {
       this.answering = false;
-      this.lost(error ?? new ProjectorLockLostError('The projector lock connection closed'));
+      this.lost(error ?? new ProjectorLockLostError(`The ${this.name} lock connection closed`));
     };
     client.on('error', onGone);
     client.on('end', () => onGone());
@@ -296,7 +303,7 @@ class PostgresLease extends Lease {
     await settleWithin(this.client.query('select 1'), this.probeTimeoutMs, () => {
       this.answering = false;
       return new ProjectorLockLostError(
-        `The projector lock connection did not answer a probe within ${this.probeTimeoutMs} ms`,
+        `The ${this.name} lock connection did not answer a probe within ${this.probeTimeoutMs} ms`,
       );
     });
     return true;
@@ -423,9 +430,9 @@ class SqliteLease extends Lease {
     private readonly db: ReadModelDb,
     private readonly owner: string,
     heartbeatMs: number,
-    private readonly name: ReadModelLockName,
+    name: ReadModelLockName,
   ) {
-    super(heartbeatMs);
+    super(heartbeatMs, name);
   }
 
   private async touch(db: ReadModelDb): Promise<boolean> {

@@ -21,6 +21,13 @@
  * Queries never see a half-built copy: PostgreSQL queries wait for the swap's lock (milliseconds) and
  * resolve the table names again afterwards; SQLite readers (WAL) keep reading their snapshot and see
  * the new tables from their next statement.
+ *
+ * Every transaction on the copy, the swap and the drops checks inside itself, first and right before its
+ * commit, that this rebuild still holds the `rebuild` lock (`ProjectorLease.fence`): the server frees the lock
+ * of a connection it gave up on (a hung network) and a second rebuild may then take it and drop and refill the
+ * copy, so a rebuild that lost its lock — its probe went unanswered, or its lock connection ended — writes
+ * nothing more, swaps nothing in and drops nothing (`RebuildLockLostError`). A write already past its last
+ * check holds the copy's tables until it commits, so a second rebuild's drop waits for it.
  */
 import {
   type Kysely,
@@ -30,6 +37,7 @@ import {
   sql,
   type TableNode,
 } from 'kysely';
+import { settleWithin } from './deadline';
 import {
   openReadModelDatabase,
   type ReadModelDatabase,
@@ -38,7 +46,12 @@ import {
 } from './database';
 import type { ProjectedEvent } from './projected-event';
 import { eventsWithoutNul } from './postgres-text';
-import { projectorLock, type ProjectorLease } from './projector-lock';
+import {
+  DEFAULT_LOCK_PROBE_TIMEOUT_MS,
+  projectorLock,
+  ProjectorLockLostError,
+  type ProjectorLease,
+} from './projector-lock';
 import { PROJECTION_WRITERS, readCheckpoints, type Checkpoints } from './read-model-writer';
 import { kyselyRowStore } from './row-store';
 import { upsert } from './sql-helpers';
@@ -105,7 +118,21 @@ export class RebuildLockTimeoutError extends Error {
   }
 }
 
+/**
+ * The rebuild lost its lock before it was done (PostgreSQL: a probe of the lock connection went unanswered for
+ * `lockProbeTimeoutMs`, or the connection ended; SQLite: its lease was taken over). What it had not committed
+ * does not commit, and it changes nothing more: another rebuild may hold the lock now.
+ */
+export class RebuildLockLostError extends Error {
+  override readonly name = 'RebuildLockLostError';
+  constructor(reason: Error) {
+    super(`The rebuild lost its lock on the read-model database: ${reason.message}`, { cause: reason });
+  }
+}
+
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+/** How long a rebuild that lost its lock waits for its copy's connections to close. */
+const ABANDON_WAIT_MS = 1_000;
 
 export interface RebuildOptions {
   live: ReadModelDatabase;
@@ -117,7 +144,15 @@ export interface RebuildOptions {
    * `RebuildLockTimeoutError` (default 10 s): the swap's `LOCK TABLE`, and dropping the copy's schemas.
    */
   lockTimeoutMs?: number;
+  /**
+   * PostgreSQL: a probe of the `rebuild` lock's connection (one every 2 s) unanswered this long loses the lock
+   * (default 10 s, as the projector's): see `lockLost`.
+   */
+  lockProbeTimeoutMs?: number;
 }
+
+/** A transaction's check that the rebuild still holds its lock. */
+type Fence = (trx: ReadModelDb) => Promise<void>;
 
 export interface RebuildSwap {
   /** The checkpoint of each rebuilt projection after the swap. */
@@ -164,6 +199,13 @@ export class ReadModelRebuild {
   private readonly writers: ProjectionWriter[];
   /** PostgreSQL: the events with U+0000 read as U+FFFD, as the projector's writer reads them. */
   private readonly readEvents: (events: readonly ProjectedEvent[]) => readonly ProjectedEvent[];
+  private lost: RebuildLockLostError | undefined;
+  /**
+   * Rejects with `RebuildLockLostError` as soon as the lock is lost; never settles while it is held. A caller
+   * waiting on a database that stopped answering races its wait with this: the statement may never return.
+   */
+  readonly lockLost: Promise<never>;
+  private rejectLockLost!: (error: RebuildLockLostError) => void;
 
   private constructor(
     private readonly live: ReadModelDatabase,
@@ -176,6 +218,37 @@ export class ReadModelRebuild {
     this.writers = PROJECTION_WRITERS.filter((w) => projections.includes(w.name));
     this.readEvents = live.dialect === 'postgres' ? eventsWithoutNul : (events) => events;
     for (const name of projections) this.staged.set(name, undefined);
+    this.lockLost = new Promise<never>((_, reject) => (this.rejectLockLost = reject));
+    this.lockLost.catch(() => undefined);
+    lease.onLost((reason) => this.loseLock(new RebuildLockLostError(reason)));
+    // Lost while the copy was being created, before anyone listened.
+    if (!lease.isHeld())
+      this.loseLock(new RebuildLockLostError(new Error('lost while the copy was created')));
+  }
+
+  /** The first reason the lock was lost is the one reported. */
+  private loseLock(error: RebuildLockLostError): RebuildLockLostError {
+    if (!this.lost) {
+      this.lost = error;
+      this.rejectLockLost(error);
+    }
+    return this.lost;
+  }
+
+  /** Throws `RebuildLockLostError` once the lock is lost (call between steps). */
+  checkLock(): void {
+    if (this.lost) throw this.lost;
+  }
+
+  /** The lock was lost (why: `lockLost`). */
+  isLockLost(): boolean {
+    return this.lost !== undefined;
+  }
+
+  private fence(trx: ReadModelDb): Promise<void> {
+    return fenceWith(this.lease, trx).catch((error: unknown) => {
+      throw error instanceof RebuildLockLostError ? this.loseLock(error) : error;
+    });
   }
 
   /**
@@ -192,19 +265,25 @@ export class ReadModelRebuild {
     if (options.live.dialect === 'postgres' && !options.databaseUrl) {
       throw new Error('Rebuilding on PostgreSQL needs the database URL');
     }
-    const lock = projectorLock(options.live, { name: 'rebuild', databaseUrl: options.databaseUrl });
+    const lock = projectorLock(options.live, {
+      name: 'rebuild',
+      databaseUrl: options.databaseUrl,
+      probeTimeoutMs: options.lockProbeTimeoutMs ?? DEFAULT_LOCK_PROBE_TIMEOUT_MS,
+    });
     const lease = await lock.tryAcquire();
     if (!lease) throw new RebuildInProgressError(await lock.holder());
+    const fence: Fence = (trx) => fenceWith(lease, trx);
     try {
       if (options.live.dialect === 'postgres') {
         const copy = await PostgresCopy.create(
           options.live.db,
           options.databaseUrl!,
           options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+          fence,
         );
         return new ReadModelRebuild(options.live, projections, copy.staging.db, copy, lease);
       }
-      const copy = await SqliteCopy.create(options.live.db, tablesOf(projections));
+      const copy = await SqliteCopy.create(options.live.db, tablesOf(projections), fence);
       return new ReadModelRebuild(options.live, projections, copy.staging, copy, lease);
     } catch (error) {
       await lease.release();
@@ -238,7 +317,11 @@ export class ReadModelRebuild {
    * own position and up to its `limits` entry, and moves its checkpoint to min(upTo, limit).
    */
   async apply(events: readonly ProjectedEvent[], upTo: bigint, limits: Checkpoints): Promise<void> {
-    await this.backend.writeTransaction(this.staging, (trx) => this.applyIn(trx, events, upTo, limits));
+    await this.backend.writeTransaction(this.staging, async (trx) => {
+      await this.fence(trx);
+      await this.applyIn(trx, events, upTo, limits);
+      await this.fence(trx);
+    });
   }
 
   private async applyIn(
@@ -293,6 +376,7 @@ export class ReadModelRebuild {
           await this.applyIn(stagingTrx, pending, to, limits);
           return limits;
         },
+        (trx) => this.fence(trx),
       );
       return { checkpoints, caughtUpEvents };
     } catch (error) {
@@ -302,11 +386,22 @@ export class ReadModelRebuild {
     }
   }
 
-  /** Drops the copy (after a swap: the retired tables) and lets the next rebuild start. */
+  /**
+   * Drops the copy (after a swap: the retired tables) and lets the next rebuild start. Once the lock is lost it
+   * drops nothing — the copy may be another rebuild's by now; the next rebuild drops what is left — and does not
+   * wait for a connection still waiting on a hung database.
+   */
   async close(): Promise<void> {
     try {
-      await this.backend.dispose();
+      if (!this.lost) {
+        const dropped = this.backend.dispose((trx) => this.fence(trx));
+        dropped.catch(() => undefined);
+        await Promise.race([dropped, this.lockLost]);
+      }
+    } catch (error) {
+      if (!(error instanceof RebuildLockLostError)) throw error;
     } finally {
+      if (this.lost) await this.backend.abandon();
       await this.lease.release();
     }
   }
@@ -323,14 +418,19 @@ class PostgresCopy {
     private readonly lockTimeoutMs: number,
   ) {}
 
-  static async create(live: ReadModelDb, databaseUrl: string, lockTimeoutMs: number): Promise<PostgresCopy> {
+  static async create(
+    live: ReadModelDb,
+    databaseUrl: string,
+    lockTimeoutMs: number,
+    fence: Fence,
+  ): Promise<PostgresCopy> {
     const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(live);
     const liveSchema = current.rows[0]!.schema;
     const buildSchema = `${liveSchema}_rebuild`.slice(0, 63);
     const retiredSchema = `${liveSchema}_retired`.slice(0, 63);
     // What an interrupted rebuild left behind. Someone may still hold a lock on it (a psql session looking at
     // it in an open transaction): without a lock timeout the drop would wait for them, silently, forever.
-    await dropSchemas(live, lockTimeoutMs, [buildSchema, retiredSchema], [retiredSchema]);
+    await dropSchemas(live, lockTimeoutMs, fence, [buildSchema, retiredSchema], [retiredSchema]);
     // The URL may name the live schema in its `options`; the copy must get its own search_path.
     const url = new URL(databaseUrl);
     url.searchParams.delete('options');
@@ -349,6 +449,7 @@ class PostgresCopy {
   async swapTransaction<T>(
     projections: readonly ProjectionName[],
     work: (liveTrx: Kysely<ReadModelTables>, stagingTrx: Kysely<ReadModelTables>) => Promise<T>,
+    fence: Fence,
   ): Promise<T> {
     const owned = tablesOf(projections);
     const flows = projections.filter((p) => FLOWS.has(p));
@@ -361,7 +462,7 @@ class PostgresCopy {
     const what = `the live tables ${locked.join(', ')} (schema ${this.liveSchema})`;
     const scope = { schemas: [this.liveSchema], tables: locked };
     return namingLockHolders(this.liveDb, this.lockTimeoutMs, what, scope, () =>
-      this.swapIn(locked, owned, projections, flows, work),
+      this.swapIn(locked, owned, projections, flows, work, fence),
     );
   }
 
@@ -371,10 +472,12 @@ class PostgresCopy {
     projections: readonly ProjectionName[],
     flows: readonly ProjectionName[],
     work: (liveTrx: Kysely<ReadModelTables>, stagingTrx: Kysely<ReadModelTables>) => Promise<T>,
+    fence: Fence,
   ): Promise<T> {
     const live = (table: string) => sql`${ident(this.liveSchema)}.${ident(table)}`;
     const build = (table: string) => sql`${ident(this.buildSchema)}.${ident(table)}`;
     return this.staging.db.transaction().execute(async (trx) => {
+      await fence(trx);
       await sql`set local lock_timeout = ${sql.lit(`${this.lockTimeoutMs}ms`)}`.execute(trx);
       await sql`lock table ${sql.join(locked.map(live))} in access exclusive mode`.execute(trx);
       const result = await work(trx.withSchema(this.liveSchema), trx);
@@ -395,14 +498,25 @@ class PostgresCopy {
       await sql`insert into ${live('projection_checkpoints')} select * from ${build('projection_checkpoints')} where projection in (${names})`.execute(
         trx,
       );
+      await fence(trx);
       return result;
     });
   }
 
-  async dispose(): Promise<void> {
+  async dispose(fence: Fence): Promise<void> {
     await this.staging.close();
     const schemas = [this.buildSchema, this.retiredSchema];
-    await dropSchemas(this.liveDb, this.lockTimeoutMs, schemas);
+    await dropSchemas(this.liveDb, this.lockTimeoutMs, fence, schemas);
+  }
+
+  /**
+   * Closes the copy's connections without dropping it. Idle ones close without a round trip; one still waiting
+   * on a hung database would keep the pool open for as long, so it is not waited for.
+   */
+  async abandon(): Promise<void> {
+    await settleWithin(this.staging.close(), ABANDON_WAIT_MS, () => new Error('unanswered')).catch(
+      () => undefined,
+    );
   }
 }
 
@@ -457,21 +571,36 @@ async function namingLockHolders<T>(
   }
 }
 
-/** Drops the schemas in one transaction (then `create`s some), waiting at most `timeoutMs` for their locks. */
+/**
+ * Drops the schemas in one transaction (then `create`s some), waiting at most `timeoutMs` for their locks, while
+ * the rebuild lock is held (`fence`).
+ */
 function dropSchemas(
   db: ReadModelDb,
   timeoutMs: number,
+  fence: Fence,
   schemas: readonly string[],
   create: readonly string[] = [],
 ): Promise<void> {
   const what = `schema ${schemas.join(', ')} (a rebuild's copy, dropped by every rebuild)`;
   return namingLockHolders(db, timeoutMs, what, { schemas }, () =>
     db.transaction().execute(async (trx) => {
+      await fence(trx);
       await sql`set local lock_timeout = ${sql.lit(`${timeoutMs}ms`)}`.execute(trx);
       for (const schema of schemas) await sql`drop schema if exists ${ident(schema)} cascade`.execute(trx);
       for (const schema of create) await sql`create schema ${ident(schema)}`.execute(trx);
+      await fence(trx);
     }),
   );
+}
+
+/** The lease's check in `trx`; a lost lock is `RebuildLockLostError`. */
+async function fenceWith(lease: ProjectorLease, trx: ReadModelDb): Promise<void> {
+  try {
+    await lease.fence(trx);
+  } catch (error) {
+    throw error instanceof ProjectorLockLostError ? new RebuildLockLostError(error) : error;
+  }
 }
 
 /** SQLite: the copy is `rebuild_*` tables in the same file; the swap drops and renames in one transaction. */
@@ -484,10 +613,12 @@ class SqliteCopy {
     private readonly indexes: string[],
   ) {}
 
-  static async create(live: ReadModelDb, owned: Table[]): Promise<SqliteCopy> {
+  static async create(live: ReadModelDb, owned: Table[], fence: Fence): Promise<SqliteCopy> {
     const copied: Table[] = [...owned, 'projection_streams', 'projection_checkpoints'];
     const indexes: string[] = [];
     await SqliteCopy.immediate(live, async (trx) => {
+      // The file's write lock is held from here to the commit: one check is enough.
+      await fence(trx);
       for (const table of copied) {
         await sql`drop table if exists ${ident(SQLITE_PREFIX + table)}`.execute(trx);
         const ddl = await sql<{
@@ -539,11 +670,13 @@ class SqliteCopy {
   async swapTransaction<T>(
     projections: readonly ProjectionName[],
     work: (liveTrx: Kysely<ReadModelTables>, stagingTrx: Kysely<ReadModelTables>) => Promise<T>,
+    fence: Fence,
   ): Promise<T> {
     const plugin = new TablePrefixPlugin(
       new Set([...this.owned, 'projection_streams', 'projection_checkpoints']),
     );
     const result = await SqliteCopy.immediate(this.live, async (trx) => {
+      await fence(trx);
       const value = await work(trx, trx.withPlugin(plugin));
       for (const table of this.owned) {
         await sql`drop table ${ident(table)}`.execute(trx);
@@ -573,12 +706,16 @@ class SqliteCopy {
 
   private swapped = false;
 
-  async dispose(): Promise<void> {
+  async dispose(fence: Fence): Promise<void> {
     if (this.swapped) return;
     await SqliteCopy.immediate(this.live, async (trx) => {
+      await fence(trx);
       for (const table of [...this.owned, 'projection_streams', 'projection_checkpoints']) {
         await sql`drop table if exists ${ident(SQLITE_PREFIX + table)}`.execute(trx);
       }
     });
   }
+
+  /** Nothing of its own to close: the copy lives in the live file, on its connection. */
+  async abandon(): Promise<void> {}
 }

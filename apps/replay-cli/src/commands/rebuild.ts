@@ -4,6 +4,7 @@ import {
   ReadModelRebuild,
   RebuildBehindError,
   RebuildInProgressError,
+  RebuildLockLostError,
   RebuildLockTimeoutError,
   type Checkpoints,
   type ProjectedEvent,
@@ -43,11 +44,31 @@ async function projectedEventCount(live: ReadModelDatabase): Promise<number> {
   }
 }
 
-/** What the operator can act on (another rebuild running, a session holding a lock): a message, no stack. */
+/**
+ * What the operator can act on (another rebuild running, a session holding a lock, the lock lost before the
+ * copy was made): a message, no stack.
+ */
 function plainly(error: unknown): unknown {
-  return error instanceof RebuildInProgressError || error instanceof RebuildLockTimeoutError
+  return error instanceof RebuildInProgressError ||
+    error instanceof RebuildLockTimeoutError ||
+    error instanceof RebuildLockLostError
     ? new CliError(error.message)
     : error;
+}
+
+/**
+ * The rebuild lost its lock while it ran (the read-model database stopped answering its probes, or ended the
+ * lock's connection): what it did, and what to do. A swap under way then either completed or changed nothing.
+ */
+function lockLost(error: RebuildLockLostError, swapping: boolean): CliError {
+  const outcome = swapping
+    ? 'It was swapping its copy in: the swap either completed (a copy of the whole log up to the live ' +
+      'checkpoints) or changed nothing — `replay verify` tells, once the database answers.'
+    : 'It stopped before its swap: the live read models are as they were.';
+  return new CliError(
+    `${error.message}. ${outcome} Its copy is left for the next rebuild to drop (another one may hold the lock ` +
+      'now); run the rebuild again once the database answers.',
+  );
 }
 
 function highest(checkpoints: Checkpoints): bigint | undefined {
@@ -82,7 +103,10 @@ export function parseProjections(names: string[] | undefined): ProjectionName[] 
  * swaps in one transaction. See libs/read-models/src/rebuild.ts for the swap itself. Read models never
  * projected are refused (exit 2) before anything is opened for writing — a rebuild creates no schema and no
  * table that is not there. SIGINT / SIGTERM before the swap stop it at its next step: the copy is dropped
- * and the lock released, then it exits 130 / 143.
+ * and the lock released, then it exits 130 / 143. A rebuild that loses its lock (PostgreSQL: the database left
+ * a probe of the lock's connection unanswered for 10 s, or ended that connection) stops at once and exits 2
+ * (a swap under way completes or changes nothing): another rebuild may hold the lock by then, so it leaves its
+ * copy for the next one to drop.
  */
 export async function rebuildCommand(
   io: CliIo,
@@ -124,12 +148,20 @@ async function rebuildReadModels(
   });
   let events = 0;
   let rounds = 0;
+  /** A swap transaction is under way (its outcome is unknown if the lock is lost meanwhile). */
+  let swapping = false;
+  /** The lock was lost and the command has answered: a build still waiting on the database only stops. */
+  let abandoned = false;
+  const step = () => {
+    checkInterrupted(signal);
+    rebuild.checkLock();
+  };
   // The bar counts events, as the summary does. How many the log holds up to the live checkpoints is known
   // only once read: the live sessions table's revisions give the estimate, and the bar grows if it is short.
   const bar = progressBar(io, options, 'rebuild', await projectedEventCount(live), 'events');
   const build = async (): Promise<number> => {
     for (; rounds < MAX_ROUNDS; rounds++) {
-      checkInterrupted(signal);
+      step();
       const limits = await rebuild.liveCheckpoints();
       const upTo = highest(limits);
       if (upTo === undefined) break;
@@ -141,12 +173,13 @@ async function rebuildReadModels(
         try {
           await rebuild.apply(batch, to, limits);
         } catch (error) {
+          if (error instanceof RebuildLockLostError) throw error;
           throw await unprocessable(client, batch, error, 'writing');
         }
         batch = [];
       };
       for await (const event of sessionEvents(client, { after, upTo })) {
-        checkInterrupted(signal);
+        step();
         batch.push(event);
         inRound++;
         if (inRound % PROGRESS_EVERY === 0) bar.update(events + inRound);
@@ -162,7 +195,7 @@ async function rebuildReadModels(
     // holding the lock); if the projector got further meanwhile, read on and try again.
     let swap;
     for (let attempt = 1; ; attempt++) {
-      checkInterrupted(signal);
+      step();
       const after = rebuild.lowestPosition();
       const tail: ProjectedEvent[] = [];
       // An event this CLI cannot read ends the tail: a projector of this version stops there too, so the
@@ -176,11 +209,13 @@ async function rebuildReadModels(
         unreadable = error;
       }
       const readUpTo = tail.length > 0 ? tail[tail.length - 1].position : after;
-      checkInterrupted(signal);
+      step();
       try {
+        swapping = true;
         swap = await rebuild.swap(tail, readUpTo);
         break;
       } catch (error) {
+        if (error instanceof RebuildLockLostError) throw error;
         if (error instanceof RebuildBehindError && unreadable) throw unreadable;
         // Behind the projector, a lock timeout or a deadlock with a projector batch: rolled back, try again.
         if (attempt >= SWAP_ATTEMPTS) {
@@ -189,8 +224,11 @@ async function rebuildReadModels(
         }
         if (!(error instanceof RebuildBehindError))
           bar.note(`swap attempt ${attempt} failed (${(error as Error).message}); retrying\n`);
+      } finally {
+        swapping = false;
       }
     }
+    if (abandoned) return 0;
     events += swap.caughtUpEvents;
     bar.update(events, events);
     bar.stop();
@@ -224,8 +262,17 @@ async function rebuildReadModels(
   };
   let interrupted: InterruptedError | undefined;
   try {
-    return await build();
+    // The rebuild's statements have no deadline (a batch or the swap may rightly take long), its lock has one:
+    // once its probe goes unanswered, the command answers rather than waiting on a database that may never
+    // answer again, and the build still waiting stops there (whatever it sends then is fenced off).
+    const building = build();
+    building.catch(() => undefined);
+    return await Promise.race([building, rebuild.lockLost]);
   } catch (error) {
+    if (error instanceof RebuildLockLostError) {
+      abandoned = true;
+      throw lockLost(error, swapping);
+    }
     if (!(error instanceof InterruptedError)) throw error;
     interrupted = error;
   } finally {
@@ -234,10 +281,13 @@ async function rebuildReadModels(
       throw plainly(error);
     });
   }
-  // Only once the copy is dropped and the lock released.
+  // Only once the copy is dropped (or, the lock lost meanwhile, left to the next rebuild) and the lock released.
   throw new InterruptedError(
     interrupted.signal,
-    'the rebuild stopped before its swap; its copy was dropped and its lock released — the live read models ' +
-      'are as they were',
+    rebuild.isLockLost()
+      ? 'the rebuild stopped before its swap and lost its lock meanwhile, so its copy is left for the next ' +
+          'rebuild to drop — the live read models are as they were'
+      : 'the rebuild stopped before its swap; its copy was dropped and its lock released — the live read ' +
+          'models are as they were',
   );
 }

@@ -3,7 +3,7 @@
  * message, all of them at once, so an operator fixes the environment in one go.
  */
 import * as path from 'node:path';
-import { checkDataDir } from '../../../projector/src/config';
+import { checkDataDir, parseProjectorWatch } from '../../../projector/src/config';
 import {
   parseIntegrationKeys,
   parseManagementKeys,
@@ -27,6 +27,9 @@ export interface AppConfig {
   databaseUrl?: string;
   /** Run the projector inside the API process (`npm start`); false when API replicas share one projector. */
   projectorInProcess: boolean;
+  /** That projector's PROJECTOR_STALL_AFTER_MS and PROJECTOR_SLOW_COMMIT_MS (unset: its defaults). */
+  projectorStallAfterMs?: number;
+  projectorSlowCommitMs?: number;
   /** Memory budget of the command handler's session cache, in MiB (0: no cache). */
   sessionCacheMb: number;
   /** Client-side deadline of each event-store call made for a request (reads, appends), in ms. */
@@ -181,6 +184,9 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     errors,
   );
 
+  // Validated as the standalone projector validates them, whether or not this process runs the projector.
+  const projectorWatch = parseProjectorWatch(env, errors);
+
   if (errors.length > 0) throw new ConfigError(errors);
   return {
     port,
@@ -192,6 +198,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     logLevel: logLevelText as LogLevel,
     databaseUrl,
     projectorInProcess: inProcessText !== 'false',
+    projectorStallAfterMs: projectorWatch.stallAfterMs,
+    projectorSlowCommitMs: projectorWatch.slowCommitMs,
     sessionCacheMb,
     eventStoreCallTimeoutMs,
     readModelQueryTimeoutMs,

@@ -1,0 +1,46 @@
+import { ConfigError, parseConfig } from '../../session-api/src/config/config';
+import { parseProjectorConfig, ProjectorConfigError } from './config';
+import { projectorWorkerInput } from './projector-thread';
+
+/** The API's configuration as `npm start` reads it, with `env` added. */
+const apiConfig = (env: Record<string, string>) =>
+  parseConfig({ DATA_DIR: __dirname, INTEGRATION_API_KEYS: 'int-key-app1-0001=1', ...env }, '/srv');
+
+const problems = (parse: () => unknown): string[] => {
+  try {
+    parse();
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof ProjectorConfigError) return error.problems;
+    throw error;
+  }
+};
+
+describe('the projector thread of npm start', () => {
+  it('is started with the stall window and slow-commit threshold the API read from the environment', () => {
+    const input = projectorWorkerInput({
+      config: apiConfig({ PROJECTOR_STALL_AFTER_MS: '90000', PROJECTOR_SLOW_COMMIT_MS: '750' }),
+      connectionString: 'esdb://127.0.0.1:2113?tls=false',
+    });
+    expect(input).toMatchObject({ stallAfterMs: 90_000, slowCommitMs: 750, dataDir: __dirname });
+  });
+
+  it('is started with the projector defaults when they are unset', () => {
+    const input = projectorWorkerInput({
+      config: apiConfig({}),
+      connectionString: 'esdb://127.0.0.1:2113?tls=false',
+    });
+    expect(input.stallAfterMs).toBeUndefined();
+    expect(input.slowCommitMs).toBeUndefined();
+  });
+
+  it('refuses a bad value at the API start with the standalone projector’s message', () => {
+    const env = { PROJECTOR_STALL_AFTER_MS: '500', PROJECTOR_SLOW_COMMIT_MS: 'two seconds' };
+    const expected = [
+      'PROJECTOR_STALL_AFTER_MS: "500" is not a number of milliseconds (1000..3600000)',
+      'PROJECTOR_SLOW_COMMIT_MS: "two seconds" is not a number of milliseconds (1..600000)',
+    ];
+    expect(problems(() => apiConfig(env))).toEqual(expected);
+    expect(problems(() => parseProjectorConfig(env, '/srv'))).toEqual(expected);
+  });
+});
