@@ -6,7 +6,7 @@ import { ReadResp } from '@eventstore/db-client/generated/streams_pb';
 import { encodeEventResp, eventDataOf } from '../streams/encode';
 import { EventStore } from './event-store';
 import { SqliteEventLog } from './sqlite-event-log';
-import { ProposedEvent } from './types';
+import { ProposedEvent, StreamState } from './types';
 
 const event = (n: number): ProposedEvent => ({
   eventId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
@@ -250,6 +250,72 @@ describe('SqliteEventLog idempotence lookup', () => {
     expect(log.revisionOfEventId('b', event(2).eventId)).toBeUndefined();
     log.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('EventStore soft delete', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'event-store-soft-delete-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const latestMetadata = (store: EventStore, stream: string) =>
+    eventDataOf(store.readStreamBackward(`$$${stream}`, Number.MAX_SAFE_INTEGER, 1)[0].wire).toString('utf8');
+
+  it("writes EventStoreDB's marker digit for digit, and the first new revision when written again", async () => {
+    const store = new EventStore(dir, 'NORMAL');
+    await store.append('s', { kind: 'no_stream' }, [event(1), event(2)]);
+    expect(await store.delete('s', { kind: 'any' }, false)).toMatchObject({ kind: 'ok' });
+    // long.MaxValue, which no JSON.stringify of a number can write.
+    expect(latestMetadata(store, 's')).toBe('{"$tb":9223372036854775807}');
+    expect(store.isSoftDeleted('s', store.head('s')!)).toBe(true);
+    expect(await store.append('s', { kind: 'any' }, [event(3)])).toMatchObject({ currentRevision: 2 });
+    expect(latestMetadata(store, 's')).toBe('{"$tb":2}');
+    expect(store.isSoftDeleted('s', store.head('s')!)).toBe(false);
+    store.close();
+  });
+
+  it('takes a repeat of its first events with no_stream as that earlier write (idempotence), not as new ones', async () => {
+    const store = new EventStore(dir, 'NORMAL');
+    const first = await store.append('s', { kind: 'no_stream' }, [event(1), event(2)]);
+    await store.delete('s', { kind: 'any' }, false);
+    expect(await store.append('s', { kind: 'no_stream' }, [event(1), event(2)])).toEqual(first);
+    expect(store.head('s')?.lastRevision).toBe(1);
+    expect(store.isSoftDeleted('s', store.head('s')!)).toBe(true);
+    // Only partly the same: refused, as EventStoreDB does.
+    expect(await store.append('s', { kind: 'no_stream' }, [event(1), event(3)])).toMatchObject({
+      kind: 'wrong_expected_version',
+    });
+    store.close();
+  });
+
+  it('honours a soft delete an earlier version kept in the head, and brings the stream back when written', async () => {
+    const log = new SqliteEventLog(dir, 'NORMAL');
+    const stored = (position: number, stream: string, revision: number, e: ProposedEvent) => ({
+      ...e,
+      position,
+      stream,
+      revision,
+      created: 0,
+      wire: encodeEventResp({ ...e, position, stream, revision, created: 0 }),
+    });
+    const meta = { ...event(9), type: '$metadata', data: Buffer.from('{"$maxAge":60,"$tb":2}') };
+    log.transaction(() => {
+      log.insertAll([stored(1, 's', 0, event(1)), stored(2, 's', 1, event(2)), stored(3, '$$s', 0, meta)]);
+      log.saveHead('s', { lastRevision: 1, state: StreamState.SoftDeleted, truncateBefore: 2 });
+      log.saveHead('$$s', { lastRevision: 0, state: StreamState.Live, truncateBefore: 0 });
+    });
+    log.close();
+
+    const store = new EventStore(dir, 'NORMAL');
+    expect(store.isSoftDeleted('s', store.head('s')!)).toBe(true);
+    expect(await store.append('s', { kind: 'no_stream' }, [event(3)])).toMatchObject({ currentRevision: 2 });
+    expect(store.head('s')).toMatchObject({ lastRevision: 2, state: StreamState.Live });
+    expect(store.isSoftDeleted('s', store.head('s')!)).toBe(false);
+    expect(latestMetadata(store, 's')).toBe('{"$maxAge":60,"$tb":2}');
+    expect(store.visibility('s', store.head('s')!).fromRevision).toBe(2);
+    store.close();
   });
 });
 

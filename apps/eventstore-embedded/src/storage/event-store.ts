@@ -2,10 +2,19 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { encodeEventResp, eventDataOf } from '../streams/encode';
 import { SqliteEventLog, SynchronousMode } from './sqlite-event-log';
-import { isMetastream, metastreamOf, parseStreamMetadata, StreamMetadata } from './stream-metadata';
+import {
+  isMetastream,
+  metastreamOf,
+  originalStreamOf,
+  parseStreamMetadata,
+  softDeletedMetadata,
+  StreamMetadata,
+  withTruncateBefore,
+} from './stream-metadata';
 import {
   ExpectedRevision,
   NewEvent,
+  Position,
   ProposedEvent,
   StoredEvent,
   StreamHead,
@@ -157,12 +166,30 @@ export class EventStore {
     return last ? parseStreamMetadata(eventDataOf(last.wire)) : null;
   }
 
+  /**
+   * Tombstoned, or the metadata stream of a tombstoned stream: EventStoreDB deletes a stream's metadata with it
+   * (reads and writes of `$$<stream>` answer StreamDeleted).
+   */
+  isTombstoned(stream: string): boolean {
+    if (this.head(stream)?.state === StreamState.Tombstoned) return true;
+    return isMetastream(stream) && this.head(originalStreamOf(stream))?.state === StreamState.Tombstoned;
+  }
+
+  /** Soft-deleted: reads answer not found while its metadata's `$tb` is the deleted-stream marker. */
+  isSoftDeleted(stream: string, head: StreamHead): boolean {
+    if (head.state === StreamState.SoftDeleted) return true;
+    return !isMetastream(stream) && this.metadata(stream)?.softDeleted === true;
+  }
+
   visibility(stream: string, head: StreamHead): Visibility {
     let fromRevision = head.truncateBefore;
     let minCreated = 0;
     const meta = isMetastream(stream) ? null : this.metadata(stream);
     if (meta) {
-      if (meta.truncateBefore !== undefined) fromRevision = Math.max(fromRevision, meta.truncateBefore);
+      // A soft delete's `$tb` (2⁶³−1) hides the events so far, and no more: a subscription starts after the
+      // last one and receives what is written next.
+      const truncateBefore = meta.softDeleted ? head.lastRevision + 1 : meta.truncateBefore;
+      if (truncateBefore !== undefined) fromRevision = Math.max(fromRevision, truncateBefore);
       if (meta.maxCount !== undefined)
         fromRevision = Math.max(fromRevision, head.lastRevision - meta.maxCount + 1);
       if (meta.maxAge !== undefined) minCreated = (Date.now() - meta.maxAge * 1000) * TICKS_PER_MS;
@@ -318,23 +345,63 @@ export class EventStore {
     return NO_HEAD;
   }
 
-  private expectationMet(head: StreamHead, expected: ExpectedRevision): boolean {
-    const exists = head.lastRevision >= 0 && head.state === StreamState.Live;
+  /** The head a write builds on, without caching anything for a stream never written (a lookup only). */
+  private writtenHead(ctx: FlushContext, stream: string): StreamHead | undefined {
+    return ctx.heads.get(stream) ?? this.written.get(stream) ?? this.head(stream);
+  }
+
+  private writtenTombstoned(ctx: FlushContext, stream: string): boolean {
+    if (this.writtenHead(ctx, stream)?.state === StreamState.Tombstoned) return true;
+    return (
+      isMetastream(stream) &&
+      this.writtenHead(ctx, originalStreamOf(stream))?.state === StreamState.Tombstoned
+    );
+  }
+
+  private writtenSoftDeleted(ctx: FlushContext, stream: string): boolean {
+    if (this.writtenHead(ctx, stream)?.state === StreamState.SoftDeleted) return true;
+    return !isMetastream(stream) && this.writtenMetadata(ctx, stream)?.softDeleted === true;
+  }
+
+  private hasMetadata(ctx: FlushContext, stream: string): boolean {
+    return (this.writtenHead(ctx, metastreamOf(stream))?.lastRevision ?? -1) >= 0;
+  }
+
+  /**
+   * EventStoreDB's check of an expectation (IndexWriter.CheckCommit), idempotence aside: null when the write
+   * may go ahead. A soft-deleted stream keeps its last revision: `no_stream` is met (the first write brings it
+   * back) and so is its last revision, while `stream_exists` is refused as deleted. A stream that has metadata
+   * but no event exists for `stream_exists`.
+   */
+  private refusal(
+    ctx: FlushContext,
+    stream: string,
+    head: StreamHead,
+    softDeleted: boolean,
+    expected: ExpectedRevision,
+  ): WriteOutcome | null {
+    const wrong: WriteOutcome = {
+      kind: 'wrong_expected_version',
+      currentRevision: head.lastRevision,
+      expected,
+    };
     switch (expected.kind) {
       case 'any':
-        return true;
-      case 'no_stream':
-        return !exists;
+        return null;
       case 'stream_exists':
-        return exists;
+        if (softDeleted) return { kind: 'stream_deleted' };
+        return head.lastRevision >= 0 || this.hasMetadata(ctx, stream) ? null : wrong;
+      case 'no_stream':
+        return head.lastRevision < 0 || softDeleted ? null : wrong;
       case 'revision':
-        return head.lastRevision >= 0 && expected.revision === head.lastRevision;
+        return expected.revision === head.lastRevision ? null : wrong;
     }
   }
 
   /**
    * EventStoreDB idempotence: when the proposed event ids are already the events at the place this write
-   * would have put them, the write succeeds again without duplicating anything.
+   * would have put them, the write succeeds again without duplicating anything; when only some of them are,
+   * it is refused.
    */
   private idempotentOutcome(
     stream: string,
@@ -346,16 +413,11 @@ export class EventStore {
     const first = this.log.revisionOfEventId(stream, events[0].eventId);
     if (first === undefined) return null;
     if (expected.kind === 'revision' && first !== expected.revision + 1) return null;
-    if (expected.kind === 'no_stream' && first !== head.truncateBefore) return null;
+    if (expected.kind === 'no_stream' && first !== 0) return null;
     const existing = this.log.eventIdsFrom(stream, first, events.length);
     const matches =
       existing.length === events.length && existing.every((row, i) => row.eventId === events[i].eventId);
-    if (!matches) {
-      if (expected.kind === 'any' || expected.kind === 'stream_exists') {
-        return { kind: 'wrong_expected_version', currentRevision: head.lastRevision, expected };
-      }
-      return null;
-    }
+    if (!matches) return { kind: 'wrong_expected_version', currentRevision: head.lastRevision, expected };
     const last = existing[existing.length - 1];
     return {
       kind: 'ok',
@@ -370,17 +432,42 @@ export class EventStore {
     expected: ExpectedRevision,
     events: ProposedEvent[],
   ): WriteOutcome {
+    if (this.writtenTombstoned(ctx, stream)) return { kind: 'stream_deleted' };
     const head = this.currentHead(ctx, stream);
-    if (head.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
-    const met = this.expectationMet(head, expected);
-    // A met exact-revision or no-stream expectation puts the events right after the head (or at the start of
-    // a stream without live events), where no event is yet: it cannot be a repeat, so no lookup is needed.
-    if (!met || expected.kind === 'any' || expected.kind === 'stream_exists') {
+    const softDeleted = this.writtenSoftDeleted(ctx, stream);
+    const refused = this.refusal(ctx, stream, head, softDeleted, expected);
+    if (refused?.kind === 'stream_deleted') return refused;
+    // A met exact-revision expectation, or `no_stream` on a stream without events, puts the events where no
+    // event is yet: it cannot be a repeat, so no lookup is needed. A met `no_stream` on a soft-deleted stream
+    // (which has events) can be one, of its first events at revision 0.
+    const softDeletedFirstWrite = expected.kind === 'no_stream' && head.lastRevision >= 0;
+    if (refused || expected.kind === 'any' || expected.kind === 'stream_exists' || softDeletedFirstWrite) {
       const idempotent = this.idempotentOutcome(stream, head, expected, events);
       if (idempotent) return idempotent;
     }
-    if (!met) return { kind: 'wrong_expected_version', currentRevision: head.lastRevision, expected };
-    if (events.length === 0) return { kind: 'ok', currentRevision: head.lastRevision, position: null };
+    if (refused) return refused;
+    const original = isMetastream(stream) ? originalStreamOf(stream) : undefined;
+    const originalSoftDeleted = original !== undefined && this.writtenSoftDeleted(ctx, original);
+    const written = events.length > 0 ? this.insert(ctx, stream, head, events) : null;
+    // Writing a soft-deleted stream brings it back, as EventStoreDB's writer does (SoftUndeleteStream): one more
+    // `$metadata`, the latest with `$tb` = the first new revision, keeps the old events hidden. So does
+    // writing the metadata of a soft-deleted stream (SoftUndeleteMetastream): `$tb` = the revision after its
+    // last. Even an empty write does.
+    if (softDeleted) this.undelete(ctx, stream, head.lastRevision + 1);
+    if (originalSoftDeleted) {
+      this.undelete(ctx, original, (this.writtenHead(ctx, original)?.lastRevision ?? -1) + 1);
+    }
+    if (!written) return { kind: 'ok', currentRevision: head.lastRevision, position: null };
+    return { kind: 'ok', currentRevision: written.revision, position: written.position };
+  }
+
+  /** Adds `events` after `head` (nothing checked: the caller did). */
+  private insert(
+    ctx: FlushContext,
+    stream: string,
+    head: StreamHead,
+    events: ProposedEvent[],
+  ): { revision: number; position: Position } {
     let revision = head.lastRevision;
     const first = ctx.inserted.length;
     for (const e of events) {
@@ -413,44 +500,16 @@ export class EventStore {
       state: StreamState.Live,
       truncateBefore: head.truncateBefore,
     });
-    return {
-      kind: 'ok',
-      currentRevision: revision,
-      position: { commit: ctx.lastPosition, prepare: ctx.lastPosition },
-    };
+    return { revision, position: { commit: ctx.lastPosition, prepare: ctx.lastPosition } };
   }
 
-  private applyDelete(
+  private writeMetadata(
     ctx: FlushContext,
     stream: string,
-    expected: ExpectedRevision,
-    tombstone: boolean,
-  ): WriteOutcome {
-    const head = this.currentHead(ctx, stream);
-    if (head.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
-    if (!this.expectationMet(head, expected)) {
-      return { kind: 'wrong_expected_version', currentRevision: head.lastRevision, expected };
-    }
-    const here = { commit: ctx.lastPosition, prepare: ctx.lastPosition };
-    if (tombstone) {
-      ctx.heads.set(stream, { ...head, state: StreamState.Tombstoned });
-      ctx.tombstoned.push(stream);
-      return { kind: 'ok', currentRevision: head.lastRevision, position: here };
-    }
-    if (head.lastRevision < 0 || head.state === StreamState.SoftDeleted) {
-      return { kind: 'ok', currentRevision: head.lastRevision, position: here };
-    }
-    // Soft delete, as EventStoreDB does it: the stream's metadata gets `$tb` past its last event, and the
-    // stream reads as not found until it is written again (revisions then continue).
-    const truncateBefore = head.lastRevision + 1;
-    ctx.heads.set(stream, {
-      lastRevision: head.lastRevision,
-      state: StreamState.SoftDeleted,
-      truncateBefore,
-    });
-    const meta = this.writtenMetadata(ctx, stream)?.raw ?? {};
-    const data = Buffer.from(JSON.stringify({ ...meta, $tb: truncateBefore }), 'utf8');
-    const outcome = this.applyAppend(ctx, metastreamOf(stream), { kind: 'any' }, [
+    data: Buffer,
+  ): { revision: number; position: Position } {
+    const metastream = metastreamOf(stream);
+    return this.insert(ctx, metastream, this.currentHead(ctx, metastream), [
       {
         eventId: randomUUID(),
         type: '$metadata',
@@ -459,7 +518,46 @@ export class EventStore {
         metadata: Buffer.alloc(0),
       },
     ]);
-    return outcome.kind === 'ok' ? { ...outcome, currentRevision: head.lastRevision } : outcome;
+  }
+
+  /** The stream is live again from `truncateBefore` on: its latest metadata, written again with that `$tb`. */
+  private undelete(ctx: FlushContext, stream: string, truncateBefore: number): void {
+    const head = this.writtenHead(ctx, stream);
+    // A stream soft-deleted by an earlier version of this server kept that in its head.
+    if (head?.state === StreamState.SoftDeleted) ctx.heads.set(stream, { ...head, state: StreamState.Live });
+    const raw = this.writtenMetadata(ctx, stream)?.raw;
+    // Metadata that is not a JSON object is left as it is, as EventStoreDB does (SoftUndeleteRawMeta fails).
+    if (raw) this.writeMetadata(ctx, stream, withTruncateBefore(raw, truncateBefore));
+  }
+
+  private applyDelete(
+    ctx: FlushContext,
+    stream: string,
+    expected: ExpectedRevision,
+    tombstone: boolean,
+  ): WriteOutcome {
+    if (this.writtenTombstoned(ctx, stream)) return { kind: 'stream_deleted' };
+    const head = this.currentHead(ctx, stream);
+    const refused = this.refusal(ctx, stream, head, this.writtenSoftDeleted(ctx, stream), expected);
+    if (refused) return refused;
+    if (tombstone) {
+      ctx.heads.set(stream, { ...head, state: StreamState.Tombstoned });
+      ctx.tombstoned.push(stream);
+      return {
+        kind: 'ok',
+        currentRevision: head.lastRevision,
+        position: { commit: ctx.lastPosition, prepare: ctx.lastPosition },
+      };
+    }
+    // Soft delete, as EventStoreDB's writer does it (StorageWriterService, WriteDelete): nothing to delete
+    // when the stream has neither events nor metadata, whatever the expectation; otherwise the stream's
+    // metadata becomes `$tb` = 2⁶³−1 alone, and the stream reads as not found until it is written again
+    // (its revisions then continue). Deleting it again writes that again.
+    if (head.lastRevision < 0 && !this.hasMetadata(ctx, stream)) {
+      return { kind: 'wrong_expected_version', currentRevision: -1, expected };
+    }
+    const { position } = this.writeMetadata(ctx, stream, softDeletedMetadata());
+    return { kind: 'ok', currentRevision: head.lastRevision, position };
   }
 
   /** Flushes what is queued, makes it durable and acknowledges it, then closes the database. */

@@ -31,7 +31,7 @@ const EVENTS_TABLE = (name: string) => `
  * `events.position` is the `$all` position (commit = prepare), assigned by the single writer so it strictly
  * increases. `events.wire` is the event as readers receive it: the ReadResp message, encoded once at commit
  * (id, content type, data and metadata are stored only there), so a read sends stored bytes and decodes
- * nothing. `streams` holds each stream's head (last revision, soft-deleted / tombstoned state).
+ * nothing. `streams` holds each stream's head (last revision, tombstoned state; soft deletes live in `$$<stream>`).
  * All statements are prepared once; every method is synchronous (better-sqlite3).
  */
 export class SqliteEventLog {

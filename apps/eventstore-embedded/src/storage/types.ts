@@ -34,6 +34,10 @@ export type ExpectedRevision =
 
 export const enum StreamState {
   Live = 0,
+  /**
+   * Soft-deleted by an earlier version of this server, which kept it here. A soft delete now lives where
+   * EventStoreDB keeps it, in the stream's metadata (`$tb`); heads in this state are still honoured.
+   */
   SoftDeleted = 1,
   Tombstoned = 2,
 }
@@ -42,7 +46,10 @@ export interface StreamHead {
   /** Last revision written (-1 when the stream never had an event). */
   lastRevision: number;
   state: StreamState;
-  /** Revisions below this were removed by a soft delete. */
+  /**
+   * Revisions below this were hidden by a soft delete of an earlier version of this server (0 otherwise):
+   * kept for its logs; `$tb` in the stream's metadata does this now.
+   */
   truncateBefore: number;
 }
 

@@ -1,7 +1,7 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { ReadReq } from '@eventstore/db-client/generated/streams_pb';
 import { BadRequest, streamDeletedError, toServiceError } from '../errors';
-import { StoredEvent, StreamState } from '../storage/types';
+import { StoredEvent } from '../storage/types';
 import { ServerContext } from './context';
 import { encodeStreamNotFound } from './encode';
 import { EventFilter, parseFilter } from './filter';
@@ -25,9 +25,9 @@ interface FiniteRead {
 function streamRead(ctx: ServerContext, sink: ReadSink, options: ReadReq.Options): FiniteRead | null {
   const so = options.getStream() as ReadReq.Options.StreamOptions;
   const stream = parseStreamName(so.getStreamIdentifier());
+  if (ctx.store.isTombstoned(stream)) throw streamDeletedError(stream);
   const head = ctx.store.head(stream);
-  if (head?.state === StreamState.Tombstoned) throw streamDeletedError(stream);
-  if (!head || head.lastRevision < 0 || head.state === StreamState.SoftDeleted) {
+  if (!head || head.lastRevision < 0 || ctx.store.isSoftDeleted(stream, head)) {
     sink.push(encodeStreamNotFound(stream));
     return null;
   }

@@ -3,7 +3,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { ReadReq } from '@eventstore/db-client/generated/streams_pb';
 import { streamDeletedError, toServiceError } from '../errors';
 import { CommitListener } from '../storage/event-store';
-import { StoredEvent, StreamState } from '../storage/types';
+import { StoredEvent } from '../storage/types';
 import { ServerContext } from './context';
 import { encodeCaughtUp, encodeCheckpoint, encodeConfirmation } from './encode';
 import { EventFilter, parseFilter } from './filter';
@@ -189,8 +189,8 @@ export function startSubscription(
   }
   const so = options.getStream() as ReadReq.Options.StreamOptions;
   const stream = parseStreamName(so.getStreamIdentifier());
+  if (store.isTombstoned(stream)) throw streamDeletedError(stream);
   const head = store.head(stream);
-  if (head?.state === StreamState.Tombstoned) throw streamDeletedError(stream);
   let after = so.hasStart()
     ? -1
     : so.hasEnd()
