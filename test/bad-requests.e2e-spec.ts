@@ -32,7 +32,14 @@ const post = (suffix: string, body: unknown): Pick<RefusalCase, 'method' | 'suff
   options: { body },
 });
 
-const rows: RefusalCase[] = [
+/** A row of the table; `details`, when given, is what the first error must say. */
+type Row = RefusalCase & { details?: string | RegExp };
+
+/** Said of a return entry's field sent as null (it is refused, not read as omitted). */
+const NOT_UNDONE =
+  /must not be null: .*\(a return cannot be undone, so null is not read as a field not given\)$/;
+
+const rows: Row[] = [
   { name: 'customerSession missing', options: { body: {} }, status: 400, code: 'INVALID_FIELD' },
   {
     name: 'customerSession not an object',
@@ -165,6 +172,32 @@ const rows: RefusalCase[] = [
     options: withItem({ additionalCosts: { gift: { price: -1 } } }),
     status: 400,
     code: 'INVALID_FIELD',
+  },
+  {
+    name: 'unknown key in a session cost',
+    options: session({ additionalCosts: { x: { price: 1, foo: 2 } } }),
+    status: 400,
+    code: 'UNKNOWN_FIELD',
+    pointer: '/customerSession/additionalCosts/x/foo',
+    details: 'Unknown field /customerSession/additionalCosts/x/foo',
+  },
+  {
+    name: 'unknown key in an item cost',
+    options: withItem({ additionalCosts: { x: { price: 1, foo: 2 } } }),
+    status: 400,
+    code: 'UNKNOWN_FIELD',
+    pointer: '/customerSession/cartItems/0/additionalCosts/x/foo',
+    details: 'Unknown field /customerSession/cartItems/0/additionalCosts/x/foo',
+  },
+  {
+    name: 'unknown key in the cost of an added item',
+    ...post('/cart_items', {
+      cartItems: [item({}), item({ additionalCosts: { 'x/y': { price: 1, foo: 2 } } })],
+    }),
+    status: 400,
+    code: 'UNKNOWN_FIELD',
+    pointer: '/cartItems/1/additionalCosts/x~1y/foo',
+    details: 'Unknown field /cartItems/1/additionalCosts/x~1y/foo',
   },
   {
     name: 'session additional cost without price',
@@ -302,6 +335,30 @@ const rows: RefusalCase[] = [
     code: 'INVALID_FIELD',
   },
   {
+    name: 'returns with a null position beside a sku',
+    ...post('/returns', { return: { returnedCartItems: [{ position: null, sku: 'a' }] } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/return/returnedCartItems/0/position',
+    details: NOT_UNDONE,
+  },
+  {
+    name: 'returns with a null sku',
+    ...post('/returns', { return: { returnedCartItems: [{ position: 0, sku: null }] } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/return/returnedCartItems/0/sku',
+    details: NOT_UNDONE,
+  },
+  {
+    name: 'returns with a null quantity',
+    ...post('/returns', { return: { returnedCartItems: [{ position: 0, quantity: null }] } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/return/returnedCartItems/0/quantity',
+    details: /^quantity must not be null: .*leave quantity out to return every unit left on the line/,
+  },
+  {
     name: 'returns with an empty list',
     ...post('/returns', { return: { returnedCartItems: [] } }),
     status: 400,
@@ -324,6 +381,10 @@ const rows: RefusalCase[] = [
   },
 ];
 
+/** A string is the whole text expected, a RegExp a pattern it must match. */
+const matching = (expected: string | RegExp) =>
+  typeof expected === 'string' ? expected : expect.stringMatching(expected);
+
 describe('bad requests', () => {
   it('has a table of at least 40 cases', () => {
     expect(rows.length).toBeGreaterThanOrEqual(40);
@@ -336,6 +397,9 @@ describe('bad requests', () => {
       status: row.status,
       code: row.code,
     });
+    const first = reply.body.errors[0];
+    if (row.pointer !== undefined) expect(first.source?.pointer).toEqual(matching(row.pointer));
+    if (row.details !== undefined) expect(first.details).toEqual(matching(row.details));
     expect(reply.body.StatusCode).toBe(row.status);
     expect(typeof reply.body.message).toBe('string');
     expect(JSON.stringify(reply.body)).not.toMatch(/\n\s+at /);

@@ -245,6 +245,35 @@ describe.each(backends)('management API on $name', ({ schema }) => {
     }
   });
 
+  it("says a zone's + sent unencoded (read as a space) must be sent as %2B, and takes it so", async () => {
+    for (const [name, sent, encoded] of [
+      ['createdAfter', '2026-03-01T12:00:00+01:00', '2026-03-01T12:00:00%2B01:00'],
+      ['createdBefore', '2026-03-01T12:00+05:30', '2026-03-01T12:00%2B05:30'],
+      ['createdBefore', '2026-03-01t12:00:00.250+00:00', '2026-03-01t12:00:00.250%2B00:00'],
+    ]) {
+      const reply = await manage(`/v1/applications/1/sessions?${name}=${sent}`);
+      expect({ sent, status: reply.status, errors: reply.body.errors }).toEqual({
+        sent,
+        status: 400,
+        errors: [
+          {
+            title: 'INVALID_FIELD',
+            details:
+              `${name} has a space where its zone's + belongs (${JSON.stringify(sent!.replace('+', ' '))}): ` +
+              `a query string decodes an unencoded + as a space. Encode the + as %2B: ${name}=${encoded}`,
+            source: { pointer: `/${name}` },
+          },
+        ],
+      });
+      expect((await manage(`/v1/applications/1/sessions?${name}=${encoded}`)).status).toBe(200);
+    }
+    // A space elsewhere is no mangled zone: the usual message.
+    const other = await manage('/v1/applications/1/sessions?createdAfter=2026-03-01%2012:00:00Z');
+    expect(other.body.errors[0].details).toMatch(
+      /^createdAfter is not a time: give a date-time with its zone/,
+    );
+  });
+
   it('refuses integration keys and missing keys with 401, and foreign applications with 403', async () => {
     const integration = await send('GET', '/v1/applications/1/sessions', `ApiKey-v1 ${INTEGRATION_KEY}`);
     expect(integration.status).toBe(401);

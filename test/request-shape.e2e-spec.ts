@@ -507,6 +507,32 @@ describe('If-Match', () => {
     }
   });
 
+  it('names every tag of a list in its 412, not only the first', async () => {
+    const id = sid('list-named');
+    await create(id);
+    await call('POST', sessionUrl(id, '/cart_items'), { body: { cartItems: [item({ sku: 'b' })] } });
+    await call('POST', sessionUrl(id, '/cart_items'), { body: { cartItems: [item({ sku: 'c' })] } });
+    const before = await snapshot(id);
+    expect(before.etag).toBe('"2"');
+    for (const [ifMatch, details] of [
+      ['"5", "0"', 'If-Match expected revision 5 or 0, the session is at revision 2'],
+      ['"5", "0", "1"', 'If-Match expected revision 5, 0 or 1, the session is at revision 2'],
+      [
+        '"5", W/"2"',
+        'If-Match expected revision 5 (W/"2" matches nothing: the comparison is strong, and only "<revision>" ' +
+          'as the ETag writes it names a revision), the session is at revision 2',
+      ],
+    ]) {
+      const reply = await closeWith(id, ifMatch!);
+      await expectRefused(id, before, reply, { status: 412, code: 'PRECONDITION_FAILED' });
+      expect({ ifMatch, details: reply.body.errors[0].details, message: reply.body.message }).toEqual({
+        ifMatch,
+        details,
+        message: details,
+      });
+    }
+  });
+
   it('a retried Idempotency-Key replays its first answer although the session moved past the list', async () => {
     const id = sid('list-retry');
     await create(id);
@@ -854,6 +880,37 @@ describe('unknown fields named like members of Object.prototype', () => {
     }
     expect(customerSession.additionalCostTotal).toBe(15);
     expect(customerSession.cartItemAdditionalCostTotal).toBe(45);
+  });
+
+  it('names an unknown key in a cost entry at its pointer beside the other errors of the body', async () => {
+    const id = sid('cost-unknown-key');
+    await create(id);
+    const before = await snapshot(id);
+    const reply = await call('PUT', sessionUrl(id), {
+      body: {
+        customerSession: {
+          profileId: 7,
+          additionalCosts: { ship: { foo: 1 }, wrap: { price: 1, bar: 2, baz: 3 } },
+          cartItems: [item({ additionalCosts: { gift: { price: 1, qux: 1 } } })],
+        },
+      },
+    });
+    expect(reply.status).toBe(400);
+    expect(
+      reply.body.errors.map((error: { title: string; source?: { pointer: string } }) => [
+        error.title,
+        error.source?.pointer,
+      ]),
+    ).toEqual([
+      ['INVALID_FIELD', '/customerSession/profileId'],
+      // The map as a whole: the entry "ship" has no price.
+      ['INVALID_FIELD', '/customerSession/additionalCosts'],
+      ['UNKNOWN_FIELD', '/customerSession/cartItems/0/additionalCosts/gift/qux'],
+      ['UNKNOWN_FIELD', '/customerSession/additionalCosts/ship/foo'],
+      ['UNKNOWN_FIELD', '/customerSession/additionalCosts/wrap/bar'],
+      ['UNKNOWN_FIELD', '/customerSession/additionalCosts/wrap/baz'],
+    ]);
+    expect(await snapshot(id)).toEqual(before);
   });
 
   it('checks a cost named like a member as it checks any other cost', async () => {

@@ -229,6 +229,31 @@ describe('a customer session over HTTP', () => {
     expect(await harness.streamLength(stream(missing))).toBe(0);
   });
 
+  it('answers a missing session alike on GET and every command: one wording, the id quoted, no body pointer', async () => {
+    const missing = sid('missing "one"\nwith spaces');
+    const expected = {
+      status: 404,
+      body: {
+        message: `No customer session ${JSON.stringify(missing)}`,
+        errors: [{ title: 'SESSION_NOT_FOUND', details: `No customer session ${JSON.stringify(missing)}` }],
+        StatusCode: 404,
+      },
+    };
+    const replies: Record<string, Reply> = {
+      get: await get(missing),
+      close: await verb(missing, 'close'),
+      cancel: await verb(missing, 'cancel'),
+      reopen: await verb(missing, 'reopen'),
+      cart_items: await addItems(missing, [{ sku: 'a', quantity: 1 }]),
+      returns: await returnItems(missing, [{ position: 0, quantity: 1 }]),
+      'returns?dry=true': await returnItems(missing, [{ position: 0 }], '?dry=true'),
+    };
+    for (const [name, reply] of Object.entries(replies)) {
+      expect({ name, status: reply.status, body: reply.body }).toEqual({ name, ...expected });
+    }
+    expect(await harness.streamLength(stream(missing))).toBe(0);
+  });
+
   it('keeps attribute keys named __proto__, constructor and prototype as the client sent them', async () => {
     const id = sid('keys');
     const attributes = JSON.parse(

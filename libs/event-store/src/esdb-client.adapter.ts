@@ -1,8 +1,8 @@
 /**
  * The one place that talks to EventStoreDB / KurrentDB (or the embedded server, which speaks the same gRPC
  * protocol) through `@eventstore/db-client`. Everything else in the code base sees plain records, bigint
- * revisions and positions, and our own `StreamRevisionConflict` and `StreamTombstonedError` instead of the
- * client's error classes.
+ * revisions and positions, and our own `StreamRevisionConflict`, `StreamTombstonedError` and
+ * `StreamMissingError` instead of the client's error classes.
  */
 import {
   BACKWARDS,
@@ -73,10 +73,10 @@ export class StreamRevisionConflict extends Error {
 }
 
 /**
- * A read of a stream that was deleted for good (tombstoned: EventStoreDB's hard delete, the client's
- * `tombstoneStream`): it can never be read or written again. A soft-deleted stream (`deleteStream`) is not
- * this: it reads as not found (`[]`), as on EventStoreDB, and its metadata stream holds the `$tb` the delete
- * wrote.
+ * A read or a write (an append, a metadata write) of a stream that was deleted for good (tombstoned:
+ * EventStoreDB's hard delete, `tombstoneStream`): it can never be read or written again. A soft-deleted stream
+ * (`deleteStream`) is not this: it reads as not found (`[]`, or `StreamMissingError` for a read that asks),
+ * as on EventStoreDB, its metadata stream holds the `$tb` the delete wrote, and an append revives it.
  */
 export class StreamTombstonedError extends Error {
   override readonly name = 'StreamTombstonedError';
@@ -85,6 +85,18 @@ export class StreamTombstonedError extends Error {
     override readonly cause?: unknown,
   ) {
     super(`Stream ${streamName} is deleted for good (tombstoned)`);
+  }
+}
+
+/**
+ * A read with `mustExist` of a stream that does not exist or was soft-deleted: what a read without it answers
+ * with `[]`. A stream that exists but holds no events from the revision asked for is not this (`[]`), so a
+ * reader that knows a stream's revision tells "nothing new" from "deleted since" at no extra cost.
+ */
+export class StreamMissingError extends Error {
+  override readonly name = 'StreamMissingError';
+  constructor(readonly streamName: string) {
+    super(`Stream ${streamName} does not exist (or was soft-deleted)`);
   }
 }
 
@@ -219,6 +231,8 @@ export interface ReadStreamOptions {
   fromRevision?: bigint;
   maxCount?: number;
   direction?: 'forwards' | 'backwards';
+  /** A stream that does not exist or was soft-deleted is `StreamMissingError` instead of `[]`. */
+  mustExist?: boolean;
 }
 
 export interface ReadAllOptions {
@@ -308,7 +322,7 @@ export class EsdbClientAdapter {
 
   /**
    * All events of a stream from `fromRevision` on (oldest first); `[]` when the stream does not exist or was
-   * soft-deleted, `StreamTombstonedError` when it was tombstoned.
+   * soft-deleted (`StreamMissingError` with `mustExist`), `StreamTombstonedError` when it was tombstoned.
    */
   async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
     const backwards = options.direction === 'backwards';
@@ -336,7 +350,10 @@ export class EsdbClientAdapter {
       );
     } catch (error) {
       if (error instanceof EventStoreTimeoutError) throw error;
-      if (error instanceof StreamNotFoundError) return [];
+      if (error instanceof StreamNotFoundError) {
+        if (options.mustExist) throw new StreamMissingError(streamName);
+        return [];
+      }
       if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
       if (deadlineExceeded(error)) throw new EventStoreTimeoutError('read', streamName, undefined, error);
       if (unavailable(error)) throw new EventStoreUnavailableError(error);
@@ -345,7 +362,8 @@ export class EsdbClientAdapter {
   }
 
   /**
-   * Appends in one write with the expected revision; a mismatch is a `StreamRevisionConflict`. The metadata
+   * Appends in one write with the expected revision; a mismatch is a `StreamRevisionConflict`, a tombstoned
+   * stream `StreamTombstonedError` (whatever the expected revision). The metadata
    * goes to the client as the UTF-8 bytes of its JSON (what the client would send for the object: the server
    * stores the same bytes and every reader parses them back), which spares the client's base64 encoding of
    * it and google-protobuf's decoding of that base64 again.
@@ -391,13 +409,17 @@ export class EsdbClientAdapter {
       if (error instanceof MaxAppendSizeExceededError) {
         throw new AppendTooLargeError(streamName, error.maxAppendSize);
       }
+      if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
       if (deadlineExceeded(error)) throw new EventStoreTimeoutError('append', streamName, undefined, error);
       if (unavailable(error)) throw unavailableDuringWrite('append', streamName, error);
       throw error;
     }
   }
 
-  /** Sets `$maxAge` (seconds) on a stream: the server stops returning older events and scavenges them. */
+  /**
+   * Sets `$maxAge` (seconds) on a stream: the server stops returning older events and scavenges them. A
+   * tombstoned stream's metadata can no longer be written on EventStoreDB: `StreamTombstonedError`.
+   */
   async setStreamMaxAge(streamName: string, maxAgeSeconds: number): Promise<void> {
     try {
       await withinDeadline(
@@ -411,10 +433,42 @@ export class EsdbClientAdapter {
       );
     } catch (error) {
       if (error instanceof EventStoreTimeoutError) throw error;
+      if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
       if (deadlineExceeded(error)) {
         throw new EventStoreTimeoutError('set-metadata', streamName, undefined, error);
       }
       if (unavailable(error)) throw unavailableDuringWrite('set-metadata', streamName, error);
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes a stream for good (EventStoreDB's hard delete): every later read or write of it is
+   * `StreamTombstonedError`, and its name can never be used again. The engine never deletes a stream — it has
+   * no delete command; this is for operators' tools and for tests that play the operator (an erasure
+   * request, say). A stream tombstoned already is `StreamTombstonedError`.
+   */
+  async tombstoneStream(streamName: string): Promise<void> {
+    try {
+      await this.client.tombstoneStream(streamName);
+    } catch (error) {
+      if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
+      if (unavailable(error)) throw new EventStoreUnavailableError(error);
+      throw error;
+    }
+  }
+
+  /**
+   * Soft-deletes a stream: it reads as not found (its metadata stream gets a `$tb` that hides its events) until
+   * an append revives it, whose events continue its revisions and are then all it shows. As `tombstoneStream`:
+   * for operators' tools and tests only; the engine never deletes a stream.
+   */
+  async deleteStream(streamName: string): Promise<void> {
+    try {
+      await this.client.deleteStream(streamName);
+    } catch (error) {
+      if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
+      if (unavailable(error)) throw new EventStoreUnavailableError(error);
       throw error;
     }
   }

@@ -17,12 +17,21 @@
  * a record and says which call failed, and a retry with the same key is still recognised from the session
  * stream (see `SessionCommandHandler`), and the record is written then. A command that appended nothing left
  * no token to stand in for the record: what to answer then is the caller's decision (see the API's runner).
+ *
+ * A record stream an operator tombstoned (an erasure request: a record holds a copy of the response, the
+ * session in it) can never hold a record again. `find` reads it as a key without a record, and `remember`
+ * writes nothing and returns the response it was given without `notWritten`: no retry could ever write the
+ * record, so the caller's 503 for a no-op whose record failed would be answered to every retry with the key. A command with events is still found by the token they
+ * carry (as when a record was never written); one that changed nothing is decided again by a retry
+ * (docs/command-api.md, "Deleted session streams").
  */
 import {
   EventStoreUnavailableError,
   StreamRevisionConflict,
+  StreamTombstonedError,
   type EsdbClientAdapter,
   type JsonObject,
+  type StoredEvent,
 } from './esdb-client.adapter';
 import { sha256Hex } from './canonical-json';
 
@@ -92,11 +101,18 @@ export class IdempotencyStore {
     return `idempotency-${scope.applicationId}-${IdempotencyStore.token(scope)}`;
   }
 
+  /** The scope's record, if it has one within the window (none when its stream was tombstoned). */
   async find(scope: IdempotencyScope): Promise<RememberedResponse | undefined> {
-    const [latest] = await this.store.readStream(IdempotencyStore.streamName(scope), {
-      direction: 'backwards',
-      maxCount: 1,
-    });
+    let latest: StoredEvent | undefined;
+    try {
+      [latest] = await this.store.readStream(IdempotencyStore.streamName(scope), {
+        direction: 'backwards',
+        maxCount: 1,
+      });
+    } catch (error) {
+      if (error instanceof StreamTombstonedError) return undefined;
+      throw error;
+    }
     if (!latest) return undefined;
     const data = latest.data as unknown as RememberedResponse & {
       scope: IdempotencyScope;
@@ -118,8 +134,8 @@ export class IdempotencyStore {
    * Remembers the first response; when another process remembered one first, returns that one instead. When
    * the store fails the `$maxAge` or the record (`EventStoreUnavailableError`: unreachable, past the call's
    * deadline, the connection cut), returns `response` with `notWritten` — no record may exist (one whose
-   * append got no answer may still land) — and the caller decides what that costs its client. Any other
-   * error is thrown.
+   * append got no answer may still land) — and the caller decides what that costs its client. A tombstoned
+   * record stream (see above) writes nothing and returns `response`. Any other error is thrown.
    */
   async remember(scope: IdempotencyScope, response: RememberedResponse): Promise<Remembered> {
     const stream = IdempotencyStore.streamName(scope);
@@ -154,6 +170,7 @@ export class IdempotencyStore {
       return { response };
     } catch (error) {
       if (error instanceof EventStoreUnavailableError) return { response, notWritten: { operation, error } };
+      if (error instanceof StreamTombstonedError) return { response };
       throw error;
     }
   }

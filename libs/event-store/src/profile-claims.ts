@@ -21,6 +21,11 @@
  * a second first session. So every later session of the profile checks such a claim again (one more read; two
  * for a soft delete). Nothing here logs it: no logger reaches this far, and the deletion is the operator's own.
  *
+ * A profile stream an operator tombstoned (the profile's history erased) can be neither read nor written: the
+ * profile had its first session, which can no longer be named, and no claim can be made for another one. So a
+ * session of that profile is not its first (dry runs say the same), nothing is written, and nothing fails —
+ * rather than every later session of the profile becoming a first one, or its creates failing.
+ *
  * Why the window is safe: a command trusts its own claim without looking only while the claim is younger than
  * half the window; an older own claim is checked and, if not committed, renewed (a `takeover` naming the same
  * session, which races any other taker on the expected revision). Between the read that trusted the claim and
@@ -194,7 +199,13 @@ export class ProfileClaims {
 
   /** Whether the session would be the profile's first, without claiming or confirming anything (dry runs). */
   async peek(applicationId: number, profileId: string, sessionIntegrationId: string): Promise<boolean> {
-    const latest = await this.latest(applicationId, profileId);
+    let latest: RecordedProfileClaim | undefined;
+    try {
+      latest = await this.latest(applicationId, profileId);
+    } catch (error) {
+      if (profileErased(error, applicationId, profileId)) return false;
+      throw error;
+    }
     switch (judgeClaim(latest, sessionIntegrationId, this.now(), this.graceMs)) {
       case 'unclaimed':
       case 'mine':
@@ -216,13 +227,15 @@ export class ProfileClaims {
   /**
    * Claims the profile for the session unless another session holds the claim; returns whether the session is
    * the first one. Takes a stale claim over, renews its own stale one, confirms an honoured old one, and leaves
-   * one whose session stream was deleted as it is.
+   * one whose session stream was deleted as it is. A tombstoned profile stream (the profile erased): not the
+   * first, nothing written.
    */
   async claim(request: ClaimRequest): Promise<boolean> {
     const { applicationId, profileId, sessionIntegrationId } = request;
     for (let attempt = 1; ; attempt++) {
-      const latest = await this.latest(applicationId, profileId);
+      let latest: RecordedProfileClaim | undefined;
       try {
+        latest = await this.latest(applicationId, profileId);
         switch (judgeClaim(latest, sessionIntegrationId, this.now(), this.graceMs)) {
           case 'unclaimed':
             await this.append(request, { kind: 'first' }, 'no_stream');
@@ -257,6 +270,8 @@ export class ProfileClaims {
           }
         }
       } catch (error) {
+        // Tombstoned when it was read, or between that read and this write.
+        if (profileErased(error, applicationId, profileId)) return false;
         // Someone else wrote the stream since the read: the next read tells who holds the claim now.
         if (!(error instanceof StreamRevisionConflict) || attempt >= MAX_ATTEMPTS) throw error;
       }
@@ -350,3 +365,7 @@ export class ProfileClaims {
     );
   }
 }
+
+/** Whether `error` says that the profile's own stream was tombstoned (not a session stream it names). */
+const profileErased = (error: unknown, applicationId: number, profileId: string): boolean =>
+  error instanceof StreamTombstonedError && error.streamName === profileStreamName(applicationId, profileId);

@@ -21,6 +21,12 @@
  *   it is decided, on every fresh read and on the cache (see `AppliedCommands`): if its events are already
  *   there, the result is theirs (`replayed`) and nothing is appended. A crash between the session append and
  *   the idempotency record, or the same key sent to two processes at once, therefore applies it once.
+ * - A session stream an operator deleted (docs/command-api.md, "Deleted session streams"): tombstoned, every
+ *   read and every append of it fails, also an append expecting the cached revision, and the command or read
+ *   ends with `SessionDeletedError`; soft-deleted, it reads as a session that never existed — a read past the
+ *   cached revision finds the stream missing and drops the cached state — and a create revives the stream. A
+ *   command decided on a state cached before a soft delete is appended all the same (the store accepts the
+ *   cached revision): a known risk, documented there.
  */
 import {
   decide,
@@ -34,11 +40,14 @@ import { AppliedCommands, type AppliedCommand } from './applied-commands';
 import {
   EventStoreTimeoutError,
   EventStoreWriteInterruptedError,
+  StreamMissingError,
   StreamRevisionConflict,
+  StreamTombstonedError,
   type EsdbClientAdapter,
   type JsonObject,
+  type StoredEvent,
 } from './esdb-client.adapter';
-import { ConcurrentUpdateError, PreconditionFailedError } from './errors';
+import { ConcurrentUpdateError, PreconditionFailedError, SessionDeletedError } from './errors';
 import { KeyedMutex } from './keyed-mutex';
 import { ProfileClaims, type ClaimRequest } from './profile-claims';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy } from './retry-policy';
@@ -176,7 +185,7 @@ export class SessionCommandHandler {
 
   handle(command: SessionCommand, options: HandleOptions): Promise<CommandResult> {
     const stream = sessionStreamName(command.applicationId, command.integrationId);
-    return this.mutex.run(stream, { waitMs: options.lockWaitMs ?? this.lockWaitMs }, async () => {
+    const handled = this.mutex.run(stream, { waitMs: options.lockWaitMs ?? this.lockWaitMs }, async () => {
       // Optimistic on the cache: with a cached state at revision R, decide on it and append expecting R. The
       // append's success proves R was the latest revision; anything else re-reads before answering.
       // UpdateSession (create-or-update) of a session this process has not seen assumes it is new: the
@@ -265,6 +274,25 @@ export class SessionCommandHandler {
         }
       }
     });
+    return handled.catch((error: unknown) => {
+      throw this.deletedSession(error, stream, command.integrationId, command.type);
+    });
+  }
+
+  /**
+   * A tombstoned session stream fails every read and every append (also one expecting the cached revision):
+   * `StreamTombstonedError` of the session's stream becomes `SessionDeletedError`, and its cached state, which
+   * no command can use any more, is dropped. Any other error is returned as it is.
+   */
+  private deletedSession(
+    error: unknown,
+    stream: string,
+    integrationId: string,
+    command: SessionCommand['type'] | undefined,
+  ): unknown {
+    if (!(error instanceof StreamTombstonedError) || error.streamName !== stream) return error;
+    this.cache.delete(stream);
+    return new SessionDeletedError(stream, integrationId, command, error);
   }
 
   /** What the state cache holds now: sessions and their approximate bytes (for metrics). */
@@ -317,20 +345,36 @@ export class SessionCommandHandler {
 
   private async readPastCache(streamName: string): Promise<Loaded> {
     const cached = this.cache.get(streamName);
-    const stored = await this.store.readStream(
-      streamName,
-      cached ? { fromRevision: cached.revision + 1n } : {},
-    );
+    let stored: StoredEvent[];
+    try {
+      // Past a cached revision the stream must exist: "nothing new" is `[]`, a stream soft-deleted since is
+      // missing (a read from its start cannot tell it from a stream never written, nor needs to).
+      stored = await this.store.readStream(
+        streamName,
+        cached ? { fromRevision: cached.revision + 1n, mustExist: true } : {},
+      );
+    } catch (error) {
+      if (!(error instanceof StreamMissingError)) throw error;
+      // Soft-deleted behind the cache's back: the session reads as one that never existed, as on a cold read.
+      this.cache.delete(streamName);
+      return { state: null, revision: null };
+    }
     if (stored.length === 0) {
       return cached
         ? { state: cached.state.state, revision: cached.revision, applied: cached.state.applied }
         : { state: null, revision: null };
     }
     let state = cached?.state.state ?? null;
-    const applied = cached?.state.applied ?? new AppliedCommands(this.windowMs);
+    let applied = cached?.state.applied ?? new AppliedCommands(this.windowMs);
     const now = this.now();
     for (const record of stored) {
       const { event, metadata } = fromStoredEvent(record);
+      if (event.type === 'SessionCreated' && state !== null) {
+        // Soft-deleted and created anew since it was cached: a cold read starts at this event, so the cached
+        // state and the keyed commands found before it are no longer part of the session.
+        state = null;
+        applied = new AppliedCommands(this.windowMs);
+      }
       state = evolve(state, event);
       if (typeof metadata.idempotencyToken === 'string') {
         applied.add(
@@ -379,17 +423,23 @@ export class SessionCommandHandler {
     applicationId: number,
     integrationId: string,
     recorded: { firstRevision: bigint; revision: bigint; position?: bigint; requestHash: string },
+    /** The command whose answer this is (for `SessionDeletedError`, when its session was deleted since). */
+    command?: SessionCommand['type'],
   ): Promise<CommandResult> {
-    return this.replay(sessionStreamName(applicationId, integrationId), {
-      ...recorded,
-      commandId: '',
-      writtenAt: 0,
+    const stream = sessionStreamName(applicationId, integrationId);
+    return this.replay(stream, { ...recorded, commandId: '', writtenAt: 0 }).catch((error: unknown) => {
+      throw this.deletedSession(error, stream, integrationId, command);
     });
   }
 
   async loadSession(applicationId: number, integrationId: string): Promise<LoadedSession> {
-    const { state, revision } = await this.load(sessionStreamName(applicationId, integrationId));
-    return { state, revision };
+    const stream = sessionStreamName(applicationId, integrationId);
+    try {
+      const { state, revision } = await this.load(stream);
+      return { state, revision };
+    } catch (error) {
+      throw this.deletedSession(error, stream, integrationId, undefined);
+    }
   }
 
   /**

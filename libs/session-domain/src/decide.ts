@@ -13,7 +13,7 @@ import type {
   SessionStatus,
   UpdateSession,
 } from './commands';
-import { DomainError, DomainErrorCode } from './errors';
+import { DomainError, DomainErrorCode, sessionNotFound } from './errors';
 import type {
   CartItemData,
   CountedLine,
@@ -93,7 +93,7 @@ function stampOf(command: SessionCommand): Stamp {
 }
 
 function notFound(command: SessionCommand): DomainError {
-  return new DomainError(DomainErrorCode.SessionNotFound, `Session ${command.integrationId} does not exist`);
+  return sessionNotFound(command.integrationId);
 }
 
 function illegal(from: SessionStatus, action: string): DomainError {
@@ -337,9 +337,10 @@ function returnItems(command: ReturnItems, state: SessionState | null): SessionE
   if (state.state !== 'closed' && state.state !== 'partially_returned')
     throw illegal(state.state, 'return items of');
 
-  const remaining = state.cartItems.map(remainingQuantity);
+  const before = state.cartItems.map(remainingQuantity);
+  const remaining = [...before];
   const returned: CountedLine[] = entries.map((entry, i) => {
-    const { line, quantity } = resolveReturn(state, remaining, entry, i);
+    const { line, quantity } = resolveReturn(state, before, remaining, entry, i);
     remaining[line.position] -= quantity;
     return countedLine(line, quantity);
   });
@@ -370,7 +371,7 @@ function assertNamesALine(state: SessionState, entry: ValidReturnEntry, i: numbe
   } else if (!state.cartItems.some((line) => line.sku === entry.sku)) {
     throw new DomainError(
       DomainErrorCode.CartItemNotFound,
-      `The cart has no item with sku ${entry.sku}`,
+      `The cart has no item with sku ${JSON.stringify(entry.sku)}`,
       `/returnedCartItems/${i}/sku`,
     );
   }
@@ -379,15 +380,16 @@ function assertNamesALine(state: SessionState, entry: ValidReturnEntry, i: numbe
 /**
  * `position` names the line (and wins over `sku`); `sku` alone names the first line with that sku
  * whose remaining quantity covers the request — counting earlier entries of the same return.
- * Without `quantity`, the whole remaining quantity of the line is returned.
+ * Without `quantity`, the whole remaining quantity of the line is returned. `before` is what each line had
+ * left before this return, `remaining` what the entries before this one leave of it.
  */
 function resolveReturn(
   state: SessionState,
+  before: readonly number[],
   remaining: number[],
   entry: ValidReturnEntry,
   i: number,
 ): { line: CartLine; quantity: number } {
-  const pointer = `/returnedCartItems/${i}`;
   const line =
     entry.position !== undefined
       ? state.cartItems[entry.position]
@@ -398,15 +400,68 @@ function resolveReturn(
   const left = line === undefined ? 0 : remaining[line.position];
   const quantity = entry.quantity ?? left;
   if (line === undefined || quantity === 0 || quantity > left) {
+    const pointer = `/returnedCartItems/${i}`;
     throw new DomainError(
       DomainErrorCode.ReturnQuantityExceeded,
       line === undefined
-        ? `No item with sku ${entry.sku} has ${quantity || 'any'} unit(s) left to return`
-        : `Position ${line.position} has ${left} unit(s) left to return, ${quantity || 'none'} requested`,
+        ? noSkuLineLeft(state, before, remaining, entry)
+        : notLeftOnLine(line.position, before[line.position], left, entry.quantity),
       entry.quantity !== undefined ? `${pointer}/quantity` : pointer,
     );
   }
   return { line, quantity };
+}
+
+/** Said after a refusal when `quantity` was omitted: it asked for what is left, and nothing is. */
+const OMITTED_QUANTITY = 'an omitted quantity returns every unit left';
+
+/**
+ * Why the line at `position` cannot give `requested` units (undefined: the quantity was omitted) when
+ * `before` were left before this return and `left` are after its earlier entries.
+ */
+function notLeftOnLine(
+  position: number,
+  before: number,
+  left: number,
+  requested: number | undefined,
+): string {
+  const taken = before - left;
+  if (requested === undefined) {
+    return taken > 0
+      ? `Position ${position} has no units left to return: earlier entries of this return already take the ${before} it had left (${OMITTED_QUANTITY})`
+      : `Position ${position} has no units left to return: every unit was returned before (${OMITTED_QUANTITY})`;
+  }
+  const refused = `Position ${position} has ${left} unit(s) left to return, ${requested} requested`;
+  return taken > 0
+    ? `${refused} (earlier entries of this return already take ${taken} of the ${before} it had left)`
+    : refused;
+}
+
+/**
+ * Why no line with the entry's sku can give what it asks. When a line could have before this return, its
+ * earlier entries took those units: that is said, with the first such line.
+ */
+function noSkuLineLeft(
+  state: SessionState,
+  before: readonly number[],
+  remaining: readonly number[],
+  entry: ValidReturnEntry,
+): string {
+  const sku = JSON.stringify(entry.sku);
+  const wanted = entry.quantity === undefined ? 'any unit' : `${entry.quantity} unit(s)`;
+  const refused = `No item with sku ${sku} has ${wanted} left to return`;
+  const covered = state.cartItems.find(
+    (line) => line.sku === entry.sku && before[line.position] >= (entry.quantity ?? 1),
+  );
+  if (covered !== undefined) {
+    const position = covered.position;
+    const taken = before[position] - remaining[position];
+    const took = `earlier entries of this return already take ${taken} of the ${before[position]} left at position ${position}`;
+    return entry.quantity === undefined ? `${refused}: ${took} (${OMITTED_QUANTITY})` : `${refused}: ${took}`;
+  }
+  return entry.quantity === undefined
+    ? `${refused}: every unit was returned before (${OMITTED_QUANTITY})`
+    : refused;
 }
 
 // ---------------------------------------------------------------- what fits in the event store

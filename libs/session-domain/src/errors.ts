@@ -49,3 +49,14 @@ export class DomainError extends Error {
     this.category = DOMAIN_ERROR_CATEGORY[code];
   }
 }
+
+/**
+ * 404 for the session of the URL: the one wording GET and every command use. The id is JSON-quoted, so one
+ * holding spaces, quotes or line breaks reads unambiguously.
+ */
+export function sessionNotFound(integrationId: string): DomainError {
+  return new DomainError(
+    DomainErrorCode.SessionNotFound,
+    `No customer session ${JSON.stringify(integrationId)}`,
+  );
+}

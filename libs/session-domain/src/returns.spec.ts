@@ -133,6 +133,107 @@ describe('ReturnItems', () => {
       .thenThrows('RETURN_QUANTITY_EXCEEDED');
   });
 
+  describe('says why units are not left, as the entry asked for them', () => {
+    it('an omitted quantity on a line returned before: none left, not "none requested"', () => {
+      spec
+        .given(extend(closedCart(), returnItems([{ position: 0 }])))
+        .when(returnItems([{ position: 0 }]))
+        .thenThrows('RETURN_QUANTITY_EXCEEDED', {
+          message:
+            'Position 0 has no units left to return: every unit was returned before (an omitted quantity ' +
+            'returns every unit left)',
+        });
+    });
+
+    it('an omitted quantity on a line that earlier entries of the same return take whole', () => {
+      spec
+        .given(closedCart())
+        .when(returnItems([{ position: 1, quantity: 2 }, { position: 1 }]))
+        .thenThrows('RETURN_QUANTITY_EXCEEDED', {
+          message:
+            'Position 1 has no units left to return: earlier entries of this return already take the 2 it ' +
+            'had left (an omitted quantity returns every unit left)',
+          pointer: '/returnedCartItems/1',
+        });
+    });
+
+    it('a quantity over what earlier entries of the same return leave of the line', () => {
+      spec
+        .given(closedCart())
+        .when(
+          returnItems([
+            { position: 2, quantity: 4 },
+            { position: 2, quantity: 2 },
+          ]),
+        )
+        .thenThrows('RETURN_QUANTITY_EXCEEDED', {
+          message:
+            'Position 2 has 1 unit(s) left to return, 2 requested (earlier entries of this return already ' +
+            'take 4 of the 5 it had left)',
+          pointer: '/returnedCartItems/1/quantity',
+        });
+    });
+
+    it('a quantity over what the line has, no earlier entry involved: as before', () => {
+      spec
+        .given(closedCart())
+        .when(returnItems([{ position: 1, quantity: 3 }]))
+        .thenThrows('RETURN_QUANTITY_EXCEEDED', {
+          message: 'Position 1 has 2 unit(s) left to return, 3 requested',
+        });
+    });
+
+    it('two entries of one sku: the second is told the first took the unit that was left', () => {
+      spec
+        .given(closedCart())
+        .when(
+          returnItems([
+            { sku: 'CAP', quantity: 1 },
+            { sku: 'CAP', quantity: 1 },
+            { sku: 'CAP', quantity: 1 },
+          ]),
+        )
+        .thenThrows('RETURN_QUANTITY_EXCEEDED', {
+          message:
+            'No item with sku "CAP" has 1 unit(s) left to return: earlier entries of this return already ' +
+            'take 2 of the 2 left at position 1',
+          pointer: '/returnedCartItems/2/quantity',
+        });
+    });
+
+    it('a sku entry without quantity after entries that took every unit of the sku', () => {
+      spec
+        .given(closedCart())
+        .when(returnItems([{ position: 1 }, { sku: 'CAP' }]))
+        .thenThrows('RETURN_QUANTITY_EXCEEDED', {
+          message:
+            'No item with sku "CAP" has any unit left to return: earlier entries of this return already take ' +
+            '2 of the 2 left at position 1 (an omitted quantity returns every unit left)',
+          pointer: '/returnedCartItems/1',
+        });
+    });
+
+    it('a sku entry without quantity when every unit of the sku was returned before', () => {
+      spec
+        .given(extend(closedCart(), returnItems([{ position: 1 }])))
+        .when(returnItems([{ sku: 'CAP' }]))
+        .thenThrows('RETURN_QUANTITY_EXCEEDED', {
+          message:
+            'No item with sku "CAP" has any unit left to return: every unit was returned before (an omitted ' +
+            'quantity returns every unit left)',
+        });
+    });
+
+    it('a sku entry asking more than any one line of it ever had left', () => {
+      spec
+        .given(closedCart())
+        .when(returnItems([{ sku: 'TEE', quantity: 6 }]))
+        .thenThrows('RETURN_QUANTITY_EXCEEDED', {
+          message: 'No item with sku "TEE" has 6 unit(s) left to return',
+        });
+    });
+  });
+
   it('refuses an unknown position with CART_ITEM_NOT_FOUND (400)', () => {
     spec
       .given(closedCart())
@@ -237,6 +338,32 @@ describe('ReturnItems input (400)', () => {
       .given(closedCart())
       .when(returnItems(entries as never))
       .thenThrows('INVALID_FIELD', { pointer });
+  });
+
+  it.each([
+    [
+      'position',
+      { position: null, sku: 'TEE' },
+      'must not be null: give the cart line, or leave position out to name the line by its sku (a return ' +
+        'cannot be undone, so null is not read as a field not given)',
+    ],
+    [
+      'sku',
+      { position: 0, sku: null },
+      'must not be null: give the sku, or leave sku out (a return cannot be undone, so null is not read as a ' +
+        'field not given)',
+    ],
+    [
+      'quantity',
+      { position: 0, quantity: null },
+      'must not be null: give the number of units, or leave quantity out to return every unit left on the ' +
+        'line (a return cannot be undone, so null is not read as a field not given)',
+    ],
+  ])('says why a null %s is refused rather than read as omitted', (field, entry, message) => {
+    spec
+      .given(closedCart())
+      .when(returnItems([entry as never]))
+      .thenThrows('INVALID_FIELD', { message, pointer: `/returnedCartItems/0/${field}` });
   });
 
   it('refuses a list that is not an array', () => {

@@ -446,6 +446,16 @@ describe('commands on a missing session', () => {
     spec.given([]).when(command).thenThrows('SESSION_NOT_FOUND', { category: 'not_found' });
   });
 
+  it("names the missing session JSON-quoted, with no pointer: the session is the URL's, not the body's", () => {
+    spec
+      .given([])
+      .when({ ...close(), integrationId: 'two words\nand a line' })
+      .thenThrows('SESSION_NOT_FOUND', {
+        message: 'No customer session "two words\\nand a line"',
+        pointer: undefined,
+      });
+  });
+
   it('checks the input before existence: a bad AddCartItems on a missing session is a 400', () => {
     spec
       .given([])

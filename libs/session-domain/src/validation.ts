@@ -261,6 +261,21 @@ export function checkPatch(value: unknown, creating: boolean): ValidPatch {
   return patch;
 }
 
+const UNDONE = 'a return cannot be undone, so null is not read as a field not given';
+
+/**
+ * What a return entry's field sent as `null` is told. In a cart item `null` is a field not given (some
+ * clients send unset fields so) and leaves an optional field empty until the next PUT; in a return entry it
+ * is refused, because there an omitted field means something — no `quantity` returns every unit left on the
+ * line, no `position` lets the sku pick the line — and a return cannot be undone: a `null` the client meant
+ * as a value (a lookup that found nothing) must not return units it did not name.
+ */
+export const NULL_IN_RETURN_ENTRY = {
+  position: `must not be null: give the cart line, or leave position out to name the line by its sku (${UNDONE})`,
+  sku: `must not be null: give the sku, or leave sku out (${UNDONE})`,
+  quantity: `must not be null: give the number of units, or leave quantity out to return every unit left on the line (${UNDONE})`,
+} as const;
+
 export function checkReturnEntries(value: unknown): ValidReturnEntry[] {
   const pointer = '/returnedCartItems';
   if (!Array.isArray(value)) throw invalid(pointer, 'must be an array of returned cart items');
@@ -274,9 +289,8 @@ export function checkReturnEntries(value: unknown): ValidReturnEntry[] {
   return value.map((entry, i) => {
     const at = `${pointer}/${i}`;
     if (!isPlainObject(entry)) throw invalid(at, 'must be an object {position | sku, quantity?}');
-    // `null` is refused, not read as omitted: an omitted quantity returns the whole remaining line.
     for (const field of ['position', 'sku', 'quantity'] as const)
-      if (entry[field] === null) throw invalid(`${at}/${field}`, 'must not be null');
+      if (entry[field] === null) throw invalid(`${at}/${field}`, NULL_IN_RETURN_ENTRY[field]);
     const valid: ValidReturnEntry = {};
     if (entry.position !== undefined) valid.position = checkInteger(entry.position, `${at}/position`, 0);
     if (entry.sku !== undefined) valid.sku = checkString(entry.sku, `${at}/sku`, 1, SESSION_LIMITS.skuLength);

@@ -59,6 +59,11 @@ export const ErrorCode = {
   Unauthorized: 'UNAUTHORIZED',
   Forbidden: 'FORBIDDEN',
   SessionNotFound: 'SESSION_NOT_FOUND',
+  /**
+   * 409 on a PUT (create-or-update) of a session whose stream an operator deleted for good (tombstoned): its id
+   * cannot be used again. A read of it or any other command is 404 `SESSION_NOT_FOUND`.
+   */
+  SessionDeleted: 'SESSION_DELETED',
   RouteNotFound: 'NOT_FOUND',
   MethodNotAllowed: 'METHOD_NOT_ALLOWED',
   MalformedRequest: 'MALFORMED_REQUEST',

@@ -9,6 +9,7 @@ import {
   EventStoreWriteInterruptedError,
   LockWaitError,
   PreconditionFailedError,
+  SessionDeletedError,
 } from '@session-engine/event-store';
 import { DomainError } from '@session-engine/session-domain';
 import { validate } from 'class-validator';
@@ -82,6 +83,39 @@ interface FakeRequest {
   url?: string;
   headers: Record<string, string>;
 }
+
+describe('mapError of a session whose stream was tombstoned (SessionDeletedError)', () => {
+  const deleted = (command?: 'UpdateSession' | 'AddCartItems') =>
+    bodyOf(new SessionDeletedError('session-1-a b', 'a b', command));
+
+  it('refuses a PUT (create-or-update) with 409 SESSION_DELETED: the id cannot be used again', () => {
+    expect(deleted('UpdateSession')).toEqual({
+      message: expect.stringContaining('its id cannot be used again'),
+      errors: [
+        {
+          title: 'SESSION_DELETED',
+          details: expect.stringMatching(/^Customer session "a b" was deleted for good/),
+        },
+      ],
+      StatusCode: 409,
+    });
+  });
+
+  it('answers a read or any other command 404 SESSION_NOT_FOUND, saying the session was deleted', () => {
+    for (const body of [deleted(), deleted('AddCartItems')]) {
+      expect(body).toEqual({
+        message: expect.stringContaining('it can no longer be read or changed'),
+        errors: [
+          {
+            title: 'SESSION_NOT_FOUND',
+            details: expect.stringMatching(/^Customer session "a b" was deleted for good/),
+          },
+        ],
+        StatusCode: 404,
+      });
+    }
+  });
+});
 
 describe('mapError of an event-store call that timed out', () => {
   const timeout = new EventStoreTimeoutError('append', 'session-1-a', 10_000);

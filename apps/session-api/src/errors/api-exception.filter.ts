@@ -15,6 +15,7 @@ import {
   EventStoreWriteInterruptedError,
   LockWaitError,
   PreconditionFailedError,
+  SessionDeletedError,
 } from '@session-engine/event-store';
 import { DomainError, type DomainErrorCategory } from '@session-engine/session-domain';
 import { readModelsUnavailable } from '@session-engine/read-models';
@@ -70,6 +71,7 @@ export function mapError(error: unknown, request?: IncomingMessage): MappedError
     return single(409, ErrorCode.ConcurrentUpdate, error.message, undefined);
   if (error instanceof AppendTooLargeError)
     return single(413, ErrorCode.LimitExceeded, error.message, undefined);
+  if (error instanceof SessionDeletedError) return sessionDeleted(error);
   if (error instanceof EventStoreTimeoutError) {
     return single(503, ErrorCode.ServiceUnavailable, timeoutDetails(error, request), undefined);
   }
@@ -223,6 +225,23 @@ function unknownOutcome(what: string, request: IncomingMessage | undefined): str
   return request?.headers['idempotency-key'] !== undefined
     ? `${outcome} Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.`
     : `${outcome} It carried no Idempotency-Key, so a retry may apply it a second time: read the session before retrying, and send an Idempotency-Key to make retries safe.`;
+}
+
+/**
+ * A session whose stream an operator tombstoned: a PUT, which would create a missing session, is refused with
+ * 409 `SESSION_DELETED` (the id can never be used again); a read or a command that needs the session finds none,
+ * 404 `SESSION_NOT_FOUND`, and is told why. Dry runs answer as the command would.
+ */
+function sessionDeleted(error: SessionDeletedError): MappedError {
+  const deleted = `Customer session ${JSON.stringify(error.integrationId)} was deleted for good (an operator deleted its stream in the event store)`;
+  return error.command === 'UpdateSession'
+    ? single(
+        409,
+        ErrorCode.SessionDeleted,
+        `${deleted}: its id cannot be used again; create the session under a new customerSessionId`,
+        undefined,
+      )
+    : single(404, ErrorCode.SessionNotFound, `${deleted}: it can no longer be read or changed`, undefined);
 }
 
 function fromDomain(error: DomainError, pointerBase: string): MappedError {

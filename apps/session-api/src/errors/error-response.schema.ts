@@ -147,6 +147,11 @@ const EXAMPLE: Partial<Record<ErrorTitle, ErrorExample>> = {
   [ErrorCode.Unauthorized]: { details: 'Invalid or unknown integration API key' },
   [ErrorCode.Forbidden]: { details: 'This management key does not hold application 2' },
   [ErrorCode.SessionNotFound]: { details: 'Session checkout-42 does not exist' },
+  [ErrorCode.SessionDeleted]: {
+    details:
+      'Customer session "checkout-42" was deleted for good (an operator deleted its stream in the event ' +
+      'store): its id cannot be used again; create the session under a new customerSessionId',
+  },
   [ManagementErrorCode.ProfileNotFound]: { details: 'No customer profile "alice"' },
   [DomainErrorCode.IllegalStateTransition]: { details: 'Cannot close a session that is cancelled' },
   [DomainErrorCode.SessionNotModifiable]: {
@@ -208,7 +213,8 @@ export const DEFAULT_ERROR_RESPONSES: Record<ErrorStatus, ErrorResponseDoc> = {
   },
   404: {
     status: 404,
-    description: "No session with this id in the key's application",
+    description:
+      "No session with this id in the key's application, or it was deleted for good (the details say so)",
     codes: [ErrorCode.SessionNotFound],
   },
   409: {

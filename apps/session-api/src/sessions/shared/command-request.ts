@@ -59,10 +59,11 @@ export async function commandRequest(
   const mustNotExist = parseIfNoneMatch(req.headers['if-none-match']);
   if (mustNotExist && req.headers['if-match'] !== undefined)
     throw ApiError.of(400, ErrorCode.InvalidHeader, 'Send If-Match or If-None-Match, not both');
+  const conditions = mustNotExist ? undefined : parseIfMatch(req.headers['if-match']);
   const ifMatch = mustNotExist
     ? null
     : await expectedRevision(
-        parseIfMatch(req.headers['if-match']),
+        conditions,
         async () =>
           (await queryBus.execute(new GetSessionQuery(principal.applicationId, integrationId))).revision,
       );
@@ -73,6 +74,7 @@ export async function commandRequest(
     requestId: req.id ?? 'unknown',
     idempotencyKey,
     ifMatch,
+    ifMatchList: conditions?.kind === 'revisions' ? conditions : undefined,
     dry,
     canonicalRequest: { dry, body: options.body ?? null },
     pointerBase: options.pointerBase ?? '',

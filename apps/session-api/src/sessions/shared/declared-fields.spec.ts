@@ -2,7 +2,7 @@ import { AddCartItemsRequestDto } from '../commands/add-cart-items/add-cart-item
 import { ReturnItemsRequestDto } from '../commands/return-items/return-items.request.dto';
 import { UpdateSessionRequestDto } from '../commands/update-session/update-session.request.dto';
 import { ApiError } from '../../errors/api-error';
-import { assertDeclaredFields, undeclaredFields } from './declared-fields';
+import { assertDeclaredFields, undeclaredFields, unknownCostFields } from './declared-fields';
 
 const parse = (text: string): unknown => JSON.parse(text);
 
@@ -59,6 +59,39 @@ describe('undeclaredFields', () => {
     expect(
       undeclaredFields(AddCartItemsRequestDto, parse('{"cartItems":[1,null,[{"toString":1}]]}')),
     ).toEqual([]);
+  });
+});
+
+describe('unknownCostFields', () => {
+  it('names the keys beside price in every cost map, session and item, by the path of keys to them', () => {
+    const body = parse(
+      '{"customerSession":{"additionalCosts":{"ship":{"price":1,"foo":2},"a/b":{"price":1}},"cartItems":[' +
+        '{"sku":"a","quantity":1},{"sku":"b","quantity":1,"additionalCosts":{"gift":{"price":1,"":1,"x":1}},' +
+        '"attributes":{"additionalCosts":{"c":{"price":1,"y":1}}}}]},"responseContent":[]}',
+    );
+    // In the order the DTO declares its fields (cartItems before additionalCosts), as the pipe's own errors.
+    expect(unknownCostFields(UpdateSessionRequestDto, body)).toEqual([
+      ['customerSession', 'cartItems', '1', 'additionalCosts', 'gift', ''],
+      ['customerSession', 'cartItems', '1', 'additionalCosts', 'gift', 'x'],
+      ['customerSession', 'additionalCosts', 'ship', 'foo'],
+    ]);
+    expect(
+      unknownCostFields(
+        AddCartItemsRequestDto,
+        parse('{"cartItems":[{"sku":"a","quantity":1,"additionalCosts":{"g":{"price":1,"foo":1}}}]}'),
+      ),
+    ).toEqual([['cartItems', '0', 'additionalCosts', 'g', 'foo']]);
+  });
+
+  it('leaves maps and entries of the wrong type, and a cost named "", to the validators', () => {
+    const body = parse(
+      '{"customerSession":{"additionalCosts":{"":{"price":1,"foo":1},"s":[{"foo":1}],"t":3},' +
+        '"cartItems":{"additionalCosts":{"g":{"foo":1}}}}}',
+    );
+    expect(unknownCostFields(UpdateSessionRequestDto, body)).toEqual([]);
+    expect(unknownCostFields(ReturnItemsRequestDto, parse('{"return":{"returnedCartItems":[]}}'))).toEqual(
+      [],
+    );
   });
 });
 

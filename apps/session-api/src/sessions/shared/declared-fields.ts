@@ -15,7 +15,7 @@
  */
 import { getMetadataStorage } from 'class-validator';
 import { escapePointer, unknownFields } from '../../errors/validation-errors';
-import { COST_FIELDS, isPlainObject, shapeOf, type DtoType } from './validators';
+import { COST_FIELDS, isPlainObject, nestedFields, shapeOf, type DtoType } from './validators';
 
 const declared = new Map<DtoType, ReadonlySet<string>>();
 
@@ -50,18 +50,54 @@ function collect(type: DtoType, value: unknown, pointer: string, found: string[]
     const member = value[key];
     if (shape === undefined || shape.kind === 'data' || shape.kind === 'ignored') continue;
     if (shape.kind === 'costs') {
-      if (!isPlainObject(member)) continue;
-      for (const name in member) {
-        const cost = member[name];
-        if (!isPlainObject(cost)) continue;
-        for (const field in cost) {
-          if (!COST_FIELDS.has(field)) found.push(`${at}/${escapePointer(name)}/${escapePointer(field)}`);
-        }
-      }
+      forEachUnknownCostField(member, (name, field) =>
+        found.push(`${at}/${escapePointer(name)}/${escapePointer(field)}`),
+      );
     } else if (!shape.each) {
       collect(shape.type(), member, at, found);
     } else if (Array.isArray(member)) {
       for (let i = 0; i < member.length; i++) collect(shape.type(), member[i], `${at}/${i}`, found);
+    }
+  }
+}
+
+/** Calls `visit` with each key other than `price` in the entries of the cost map `costs`, and its cost's name. */
+function forEachUnknownCostField(costs: unknown, visit: (name: string, field: string) => void): void {
+  if (!isPlainObject(costs)) return;
+  for (const name in costs) {
+    const cost = costs[name];
+    if (!isPlainObject(cost)) continue;
+    for (const field in cost) if (!COST_FIELDS.has(field)) visit(name, field);
+  }
+}
+
+/**
+ * The keys other than `price` in the entries of every cost map of `value` (the DTO the validation pipe built
+ * from a body), each as the path of keys that leads to it, for the pipe to name as unknown fields
+ * (`IsPriceMap` checks a map as one value). Keys named like members of Object.prototype are not in that DTO;
+ * `undeclaredFields` finds them in the body. A cost named "" is left out: `IsPriceMap` refuses the map, and
+ * a path through "" has no pointer the pipe's errors could give.
+ */
+export function unknownCostFields(type: DtoType, value: unknown, path: string[] = []): string[][] {
+  const found: string[][] = [];
+  collectCostFields(type, value, path, found);
+  return found;
+}
+
+function collectCostFields(type: DtoType, value: unknown, path: string[], found: string[][]): void {
+  if (!isPlainObject(value)) return;
+  for (const [field, shape] of nestedFields(type)) {
+    const member = value[field];
+    if (shape.kind === 'costs') {
+      forEachUnknownCostField(member, (name, key) => {
+        if (name !== '') found.push([...path, field, name, key]);
+      });
+    } else if (shape.kind === 'dto' && !shape.each) {
+      collectCostFields(shape.type(), member, [...path, field], found);
+    } else if (shape.kind === 'dto' && Array.isArray(member)) {
+      for (let i = 0; i < member.length; i++) {
+        collectCostFields(shape.type(), member[i], [...path, field, String(i)], found);
+      }
     }
   }
 }

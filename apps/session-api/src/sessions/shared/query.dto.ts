@@ -13,8 +13,10 @@ import {
 } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsOptional } from 'class-validator';
+import { IsIn, IsOptional, type ValidationError, type ValidatorOptions } from 'class-validator';
 import { escapePointer, invalidRequest, unknownField, unknownFields } from '../../errors/validation-errors';
+import { unknownCostFields } from './declared-fields';
+import type { DtoType } from './validators';
 
 const pointerOf = (name: string): string => `/${escapePointer(name)}`;
 
@@ -31,9 +33,13 @@ export function inheritedNamesIn(query: object, metatype?: Type<unknown>): strin
 }
 
 /**
- * The global ValidationPipe, plus: a query parameter named like a member of the DTO's prototype is 400
- * UNKNOWN_FIELD, as any unknown parameter is (see `inheritedNamesIn`). One string comparison for the body and
- * path parameters; for the query, a loop over its names (none on the hot routes).
+ * The global ValidationPipe, plus:
+ * - a query parameter named like a member of the DTO's prototype is 400 UNKNOWN_FIELD, as any unknown
+ *   parameter is (see `inheritedNamesIn`). One string comparison for the body and path parameters; for the
+ *   query, a loop over its names (none on the hot routes);
+ * - a key other than `price` in an entry of a cost map (`additionalCosts`, session or item) is an unknown
+ *   field at its own pointer, among the pipe's other errors (`unknownCostFields`): the whitelist does not
+ *   reach into a map whose names are data. A walk through the DTO's nested objects and cost maps only.
  */
 export class QueryAwareValidationPipe extends ValidationPipe {
   override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
@@ -45,6 +51,29 @@ export class QueryAwareValidationPipe extends ValidationPipe {
     }
     return super.transform(value, metadata);
   }
+
+  protected override async validate(
+    object: object,
+    validatorOptions?: ValidatorOptions,
+  ): Promise<ValidationError[]> {
+    const errors = await super.validate(object, validatorOptions);
+    const unknown = unknownCostFields(object.constructor as DtoType, object);
+    return unknown.length === 0 ? errors : [...errors, ...unknown.map(unknownFieldError)];
+  }
+}
+
+/**
+ * The error the whitelist gives for an unknown field, at `path` (its keys): nested as class-validator nests
+ * its errors, so that the exception factory words it and points at it like any other unknown field.
+ */
+function unknownFieldError(path: string[]): ValidationError {
+  let error: ValidationError = {
+    property: path.at(-1)!,
+    constraints: { whitelistValidation: `property ${path.at(-1)} should not exist` },
+    children: [],
+  };
+  for (let i = path.length - 2; i >= 0; i--) error = { property: path[i]!, children: [error] };
+  return error;
 }
 
 /**

@@ -2,6 +2,7 @@ import { ApiError } from '../../errors/api-error';
 import {
   assertNoBody,
   expectedRevision,
+  ifMatchListFailed,
   parseDry,
   parseIdempotencyKey,
   parseIfMatch,
@@ -19,12 +20,17 @@ const statusOf = (fn: () => unknown): number | undefined => {
 describe('request options', () => {
   it('reads If-Match as * or a list of strong entity tags naming revisions, anything else is 412', () => {
     expect(parseIfMatch(undefined)).toBeUndefined();
-    expect(parseIfMatch('"7"')).toEqual({ kind: 'revisions', revisions: [7n] });
+    const list = (revisions: bigint[], neverMatching: string[] = []) => ({
+      kind: 'revisions',
+      revisions,
+      neverMatching,
+    });
+    expect(parseIfMatch('"7"')).toEqual(list([7n]));
     expect(parseIfMatch('*')).toEqual({ kind: 'any' });
     expect(parseIfMatch(' * ')).toEqual({ kind: 'any' });
-    expect(parseIfMatch('"1", "0"')).toEqual({ kind: 'revisions', revisions: [1n, 0n] });
-    expect(parseIfMatch('"1",,\t"x" ,W/"2","3"')).toEqual({ kind: 'revisions', revisions: [1n, 3n] });
-    expect(parseIfMatch(['"4"', '"5"'])).toEqual({ kind: 'revisions', revisions: [4n, 5n] });
+    expect(parseIfMatch('"1", "0"')).toEqual(list([1n, 0n]));
+    expect(parseIfMatch('"1",,\t"x" ,W/"2","3"')).toEqual(list([1n, 3n], ['"x"', 'W/"2"']));
+    expect(parseIfMatch(['"4"', '"5"'])).toEqual(list([4n, 5n]));
     // Strong comparison: a weak tag never matches, so a list of weak tags names no revision.
     for (const value of ['W/"0"', 'W/"0", W/"1"', '7', '"abc"', '"1" "2"', '*, "1"', '"1', '', ',']) {
       expect([value, statusOf(() => parseIfMatch(value))]).toEqual([value, 412]);
@@ -51,6 +57,31 @@ describe('request options', () => {
     expect(await expected('"1", "5"', 2n)).toBe(1n);
     expect(await expected('"1", "5"', null)).toBe(1n);
     expect(reads).toHaveLength(5);
+  });
+
+  it('names every tag of an If-Match list in its 412, not only the revision the command expected', () => {
+    const failed = (value: string, actual: bigint | null) => {
+      const ifMatch = parseIfMatch(value);
+      if (ifMatch?.kind !== 'revisions') throw new Error(`not a list: ${value}`);
+      const error = ifMatchListFailed(ifMatch, actual);
+      return [error.status, error.entries[0]!.title, error.message];
+    };
+    expect(failed('"5", "0"', 2n)).toEqual([
+      412,
+      'PRECONDITION_FAILED',
+      'If-Match expected revision 5 or 0, the session is at revision 2',
+    ]);
+    expect(failed('"5", "0", "5", "9"', null)).toEqual([
+      412,
+      'PRECONDITION_FAILED',
+      'If-Match expected revision 5, 0 or 9, the session is at no revision (it does not exist)',
+    ]);
+    // One revision reads as the store's own 412 does; tags that can never match are named too.
+    expect(failed('"5"', 2n)[2]).toBe('If-Match expected revision 5, the session is at revision 2');
+    expect(failed('"0", W/"2", "004"', 2n)[2]).toBe(
+      'If-Match expected revision 0 (W/"2", "004" match nothing: the comparison is strong, and only ' +
+        '"<revision>" as the ETag writes it names a revision), the session is at revision 2',
+    );
   });
 
   it('accepts idempotency keys up to 255 characters', () => {

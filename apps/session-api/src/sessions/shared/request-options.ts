@@ -29,7 +29,17 @@ export function parseDry(value: unknown): boolean {
  * `If-Match` (RFC 9110 §13.1.1): `*`, or a list of entity tags. Our entity tags are strong, `"<revision>"`;
  * If-Match compares strongly, so a weak tag (`W/"1"`) or one that is no revision matches nothing.
  */
-export type IfMatch = { kind: 'any' } | { kind: 'revisions'; revisions: bigint[] };
+export type IfMatch = { kind: 'any' } | IfMatchList;
+
+/**
+ * A list of entity tags: the revisions it names, in its order, and the tags that can never match (weak ones,
+ * and opaque tags that are no revision as our ETags write it), as sent — for the 412's message.
+ */
+export interface IfMatchList {
+  kind: 'revisions';
+  revisions: bigint[];
+  neverMatching: string[];
+}
 
 /** One element of an `If-Match` list (it may be empty) and the comma after it: W/ (weak) and the opaque tag. */
 const LIST_ELEMENT = /[ \t]*(?:(W\/)?"([\x21\x23-\x7e\x80-\xff]*)")?[ \t]*(?:,|$)/y;
@@ -42,17 +52,41 @@ export function parseIfMatch(value: string | string[] | undefined): IfMatch | un
   const text = Array.isArray(value) ? value.join(',') : value;
   if (text.trim() === '*') return { kind: 'any' };
   const revisions: bigint[] = [];
+  const neverMatching: string[] = [];
   LIST_ELEMENT.lastIndex = 0;
   while (LIST_ELEMENT.lastIndex < text.length) {
     const element = LIST_ELEMENT.exec(text);
     if (!element) throw preconditionFailed(`If-Match ${JSON.stringify(text)} is not a list of entity tags`);
     const [, weak, opaque] = element;
-    if (weak === undefined && opaque !== undefined && REVISION.test(opaque)) revisions.push(BigInt(opaque));
+    if (opaque === undefined) continue;
+    if (weak === undefined && REVISION.test(opaque)) revisions.push(BigInt(opaque));
+    else neverMatching.push(`${weak ?? ''}"${opaque}"`);
   }
   if (revisions.length === 0) {
     throw preconditionFailed(`If-Match ${JSON.stringify(text)} names no revision of this session`);
   }
-  return { kind: 'revisions', revisions };
+  return { kind: 'revisions', revisions, neverMatching };
+}
+
+/**
+ * The 412 of an `If-Match` list when the session is at none of its revisions (`actual`; null: there is no
+ * session). The command expected one of them (`expectedRevision`), and the store's refusal names that one
+ * only: this names every tag the client sent, so `"5", "0"` at revision 2 is not told it sent 5 alone.
+ */
+export function ifMatchListFailed(ifMatch: IfMatchList, actual: bigint | null): ApiError {
+  const names = [...new Set(ifMatch.revisions.map(String))];
+  const expected =
+    names.length === 1
+      ? `revision ${names[0]}`
+      : `revision ${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
+  const never = ifMatch.neverMatching;
+  const note =
+    never.length === 0
+      ? ''
+      : ` (${never.join(', ')} ${never.length === 1 ? 'matches' : 'match'} nothing: the comparison is strong, ` +
+        'and only "<revision>" as the ETag writes it names a revision)';
+  const at = actual === null ? 'no revision (it does not exist)' : `revision ${actual}`;
+  return preconditionFailed(`If-Match expected ${expected}${note}, the session is at ${at}`);
 }
 
 /**

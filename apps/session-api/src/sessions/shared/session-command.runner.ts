@@ -11,6 +11,7 @@ import {
   IdempotencyStore,
   KeyedMutex,
   LockWaitError,
+  PreconditionFailedError,
   SessionCommandHandler,
   type CommandResult,
   type IdempotencyScope,
@@ -24,6 +25,7 @@ import type { IntegrationPrincipal } from '../../auth/integration-auth.guard';
 import { ApiError, CommandRefused, ErrorCode } from '../../errors/api-error';
 import { MetricsService } from '../../operations/metrics.service';
 import { LOGGER } from '../../tokens';
+import { ifMatchListFailed, type IfMatchList } from './request-options';
 
 /** Everything the HTTP layer knows about a command request. */
 export interface CommandRequest {
@@ -35,6 +37,8 @@ export interface CommandRequest {
   idempotencyKey?: string;
   /** From `If-Match`; `null` from `If-None-Match: *` (the session must not exist). */
   ifMatch?: bigint | null;
+  /** The revisions `If-Match` listed (`ifMatch` is one of them), for a 412 that names them all. */
+  ifMatchList?: IfMatchList;
   dry: boolean;
   /** What "the same request" means for Idempotency-Key: the body and the query. */
   canonicalRequest: unknown;
@@ -185,12 +189,17 @@ export class SessionCommandRunner {
       return { ...reply, body: remembered.body };
     }
     const command = build(this.stamp(request));
-    const result = await this.handler.resultAt(command.applicationId, command.integrationId, {
-      firstRevision: BigInt(remembered.revisions.first),
-      revision: BigInt(remembered.revisions.last),
-      position: remembered.eventPosition === undefined ? undefined : BigInt(remembered.eventPosition),
-      requestHash: remembered.requestHash,
-    });
+    const result = await this.handler.resultAt(
+      command.applicationId,
+      command.integrationId,
+      {
+        firstRevision: BigInt(remembered.revisions.first),
+        revision: BigInt(remembered.revisions.last),
+        position: remembered.eventPosition === undefined ? undefined : BigInt(remembered.eventPosition),
+        requestHash: remembered.requestHash,
+      },
+      command.type,
+    );
     return { ...reply, body: shape(result, command) };
   }
 
@@ -252,9 +261,17 @@ export class SessionCommandRunner {
     } catch (error) {
       if (error instanceof DomainError) {
         outcome = error.category === 'conflict' ? 'refused' : error.category;
-        throw new CommandRefused(error, request.pointerBase);
+        // A missing session is the URL's, not the body's: its 404 points into no body.
+        throw new CommandRefused(error, error.category === 'not_found' ? '' : request.pointerBase);
       }
       outcome = failureOutcome(error);
+      if (
+        error instanceof PreconditionFailedError &&
+        error.expectedRevision !== null &&
+        request.ifMatchList !== undefined
+      ) {
+        throw ifMatchListFailed(request.ifMatchList, error.actualRevision);
+      }
       throw error;
     } finally {
       this.metrics.observeCommand(command.type, outcome, Number(process.hrtime.bigint() - started) / 1e9);

@@ -41,6 +41,27 @@ export function shapeOf(type: DtoType, field: string): FieldShape | undefined {
   return undefined;
 }
 
+const shaped = new Map<DtoType, ReadonlyArray<readonly [string, FieldShape]>>();
+
+/**
+ * The fields of `type` (and of the classes it extends) that hold a nested DTO or a cost map, for walks that
+ * only look there (a cart item has two: product and additionalCosts).
+ */
+export function nestedFields(type: DtoType): ReadonlyArray<readonly [string, FieldShape]> {
+  let fields = shaped.get(type);
+  if (fields === undefined) {
+    const found = new Map<string, FieldShape>();
+    const chain: object[] = [];
+    for (let t: object | null = type; t !== null && t !== Function.prototype; t = Object.getPrototypeOf(t)) {
+      chain.unshift(t);
+    }
+    for (const t of chain) for (const [field, shape] of shapes.get(t) ?? []) found.set(field, shape);
+    fields = [...found].filter(([, shape]) => shape.kind === 'dto' || shape.kind === 'costs');
+    shaped.set(type, fields);
+  }
+  return fields;
+}
+
 /** `decorators` applied in order, and `shape` noted for the field. */
 function withShape(shape: FieldShape, ...decorators: PropertyDecorator[]): PropertyDecorator {
   return (target, propertyKey) => {
@@ -110,7 +131,12 @@ const isFiniteNonNegative = (value: unknown): boolean =>
 /** The one field of a cost (`IsPriceMap`). */
 export const COST_FIELDS: ReadonlySet<string> = new Set(['price']);
 
-/** `{ name: { price: number ≥ 0 } }`, names 1..1000 characters, nothing else in the entries. */
+/**
+ * `{ name: { price: number ≥ 0 } }`, names 1..1000 characters. Other keys in an entry are not this
+ * constraint's to refuse: it checks the map as one value and could only say the whole map is wrong, so the
+ * validation pipe names each of them as an unknown field at its own pointer (`unknownCostFields`), as it
+ * names an unknown field anywhere else.
+ */
 export const IsPriceMap = (options?: ValidationOptions): PropertyDecorator =>
   withShape(
     { kind: 'costs' },
@@ -125,7 +151,6 @@ export const IsPriceMap = (options?: ValidationOptions): PropertyDecorator =>
                 name.length >= 1 &&
                 name.length <= 1000 &&
                 isPlainObject(cost) &&
-                Object.keys(cost).length === 1 &&
                 isFiniteNonNegative(cost.price),
             ),
           defaultMessage: (args) =>

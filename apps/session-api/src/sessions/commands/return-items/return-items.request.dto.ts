@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { NULL_IN_RETURN_ENTRY } from '@session-engine/session-domain';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -9,34 +10,49 @@ import {
   Length,
   Min,
   ValidateIf,
+  type ValidationArguments,
 } from 'class-validator';
 import { IsOptionalNotNull, NestedObject } from '../../shared/validators';
+
+/**
+ * The type check's own message, or for `null` the domain's word on it: in a return entry `null` is refused,
+ * not read as the field not given (an omitted quantity returns every unit left, and a return cannot be undone).
+ */
+const orWhyNotNull = (field: keyof typeof NULL_IN_RETURN_ENTRY, message: string) => ({
+  message: (args: ValidationArguments) =>
+    args.value === null ? `${field} ${NULL_IN_RETURN_ENTRY[field]}` : message,
+});
 
 export class ReturnedCartItemDto {
   @ApiPropertyOptional({
     type: 'integer',
     minimum: 0,
-    description: 'Cart line; wins over sku. One of position or sku is required',
+    description: 'Cart line; wins over sku. One of position or sku is required; null is refused (400)',
   })
   @ValidateIf((item: ReturnedCartItemDto) => item.position !== undefined || item.sku === undefined)
   @IsDefined({ message: 'position or sku is required' })
-  @IsInt()
+  @IsInt(orWhyNotNull('position', '$property must be an integer number'))
   @Min(0)
   position?: number;
 
   @ApiPropertyOptional({
     minLength: 1,
     maxLength: 1000,
-    description: 'First line with this sku whose remaining quantity covers the request',
+    description:
+      'First line with this sku whose remaining quantity covers the request; null is refused (400)',
   })
   @IsOptionalNotNull()
-  @IsString()
+  @IsString(orWhyNotNull('sku', '$property must be a string'))
   @Length(1, 1000)
   sku?: string;
 
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, description: 'Omitted: the whole remaining quantity' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    description: 'Omitted: the whole remaining quantity; null is refused (400)',
+  })
   @IsOptionalNotNull()
-  @IsInt()
+  @IsInt(orWhyNotNull('quantity', '$property must be an integer number'))
   @Min(1)
   quantity?: number;
 }

@@ -61,7 +61,8 @@ export class UpdateSessionController {
       status: 409,
       description:
         'The update asks for a state change the state machine refuses, changes fields of a session that ' +
-        'is no longer open, or concurrent commands kept colliding',
+        'is no longer open, or concurrent commands kept colliding; SESSION_DELETED when an operator deleted ' +
+        'the session for good: its id cannot be used again',
       codes: [
         DomainErrorCode.IllegalStateTransition,
         DomainErrorCode.SessionNotModifiable,

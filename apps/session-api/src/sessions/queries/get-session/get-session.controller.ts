@@ -2,6 +2,7 @@ import { Controller, Get, Param, Query, Res, UseGuards } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import {
+  sessionNotFound,
   toCustomerSessionV2,
   type CustomerSessionV2,
   type SessionState,
@@ -12,7 +13,7 @@ import {
   Principal,
   type IntegrationPrincipal,
 } from '../../../auth/integration-auth.guard';
-import { ApiError, ErrorCode } from '../../../errors/api-error';
+import { ErrorCode } from '../../../errors/api-error';
 import { ApiErrorResponses, RESPONSE_HEADERS } from '../../../errors/error-response.schema';
 import { SESSION_ROUTE } from '../../shared/command-request';
 import { NoQueryParameters } from '../../shared/query.dto';
@@ -71,13 +72,8 @@ export class GetSessionController {
     const { state, revision } = await this.queryBus.execute(
       new GetSessionQuery(principal.applicationId, parseIntegrationId(customerSessionId)),
     );
-    if (state === null || revision === null) {
-      throw ApiError.of(
-        404,
-        ErrorCode.SessionNotFound,
-        `No customer session ${JSON.stringify(customerSessionId)}`,
-      );
-    }
+    // The domain's 404, worded as every command on a missing session words it.
+    if (state === null || revision === null) throw sessionNotFound(customerSessionId);
     res.setHeader('ETag', `"${revision}"`);
     return { customerSession: viewOf(state), effects: [] };
   }
