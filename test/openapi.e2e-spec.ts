@@ -169,7 +169,7 @@ const integration: {
     headers: ['ETag', 'X-Event-Position', 'X-Request-Id'],
     codes: {
       '400': ['INVALID_FIELD', 'UNKNOWN_FIELD', 'LIMIT_EXCEEDED', 'INVALID_JSON', 'INVALID_HEADER'],
-      '409': ['ILLEGAL_STATE_TRANSITION', 'SESSION_NOT_MODIFIABLE', 'CONCURRENT_UPDATE'],
+      '409': ['ILLEGAL_STATE_TRANSITION', 'SESSION_NOT_MODIFIABLE', 'CONCURRENT_UPDATE', 'SESSION_DELETED'],
     },
   },
   {

@@ -312,8 +312,8 @@ export class ProfileClaims {
 
   /**
    * Whether a stream that reads as empty had events that were deleted: its metadata stream's latest `$metadata`
-   * truncates it (`$tb` > 0). A soft delete writes that — EventStoreDB `$tb` = 2⁶³−1 until the stream is written
-   * again, the embedded server the revision after the last event — and so does an operator who truncates a
+   * truncates it (`$tb` > 0). A soft delete writes that — `$tb` = 2⁶³−1 until the stream is written again (EventStoreDB
+   * and the embedded server alike) — and so does an operator who truncates a
    * stream past its end. A stream never written has no such metadata.
    */
   private async softDeleted(stream: string): Promise<boolean> {

@@ -146,7 +146,7 @@ const EXAMPLE: Partial<Record<ErrorTitle, ErrorExample>> = {
   },
   [ErrorCode.Unauthorized]: { details: 'Invalid or unknown integration API key' },
   [ErrorCode.Forbidden]: { details: 'This management key does not hold application 2' },
-  [ErrorCode.SessionNotFound]: { details: 'Session checkout-42 does not exist' },
+  [ErrorCode.SessionNotFound]: { details: 'No customer session "checkout-42"' },
   [ErrorCode.SessionDeleted]: {
     details:
       'Customer session "checkout-42" was deleted for good (an operator deleted its stream in the event ' +

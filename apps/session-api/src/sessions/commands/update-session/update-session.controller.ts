@@ -67,6 +67,7 @@ export class UpdateSessionController {
         DomainErrorCode.IllegalStateTransition,
         DomainErrorCode.SessionNotModifiable,
         ErrorCode.ConcurrentUpdate,
+        ErrorCode.SessionDeleted,
       ],
     },
     ...COMMAND_CONDITION_ERRORS,
