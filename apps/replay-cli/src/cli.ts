@@ -18,6 +18,7 @@ import { verifyCommand } from './commands/verify';
 import { replayConfig } from './config';
 import { Connections } from './connections';
 import type { CliIo } from './io';
+import { neutralized } from './printable';
 
 function positiveInteger(flag: string) {
   return (value: string): number => {
@@ -89,7 +90,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       'no progress on stderr (a bar on a terminal, otherwise a plain line every few seconds)',
     )
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    // Commander quotes the arguments it refuses: raw, an argument pasted from the data could drive the terminal.
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(neutralized(s, 'keep')),
+      writeErr: (s) => io.stderr.write(neutralized(s, 'keep')),
+    })
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('afterAll', HELP_AFTER);
   const progress = () => program.opts<{ progress: boolean }>().progress;
@@ -197,13 +202,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (error.code === 'commander.help') return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return EXIT.usage; // commander has printed the message
     }
+    // Messages quote ids, stream names and event types from the log (escaped where they are quoted), and errors
+    // from beneath the CLI whose text it does not control: whatever control character is still raw is escaped
+    // here (see printable.ts), the lines of a message of several lines kept.
+    const say = (text: string) => io.stderr.write(neutralized(text, 'keep'));
     if (error instanceof CliError) {
-      io.stderr.write(`session-replay: ${error.message}\n`);
+      say(`session-replay: ${error.message}\n`);
       return error.exitCode;
     }
     if (error instanceof EventStoreUnavailableError) {
       const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-      io.stderr.write(
+      say(
         `session-replay: the event store${connections ? ` at ${connections.config.connectionString}` : ''} ` +
           `stopped answering${cause}. Run the command again once it answers (an import stopped so is safe to ` +
           'run again).\n',
@@ -212,7 +221,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     // Not a refusal the CLI knows: a bug, or a failure of a store beneath it. One line; the stack with DEBUG.
     const described = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    io.stderr.write(
+    say(
       debugging(io.env)
         ? `session-replay: unexpected error: ${(error as Error).stack ?? described}\n`
         : `session-replay: unexpected error: ${described} (set DEBUG=1 to print its stack trace)\n`,

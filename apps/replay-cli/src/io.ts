@@ -2,11 +2,14 @@
  * Where a command writes: stdout carries the result only (a table, or JSON with --json), stderr carries
  * messages and progress. Progress is a bar redrawn in place when stderr is a terminal, and otherwise (a log
  * file, `docker compose run -T`, CI) a plain line every few seconds (`REPLAY_PROGRESS_INTERVAL_MS`, default
- * 5000), without control characters, so a short run prints none; --no-progress turns both off.
+ * 5000), without control characters, so a short run prints none; --no-progress turns both off. Text from the
+ * log is shown with its control characters escaped (see printable.ts); `--json` prints JSON as it is.
  */
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
+import { progressIntervalMs } from './config';
 import type { Interruption } from './interrupt';
+import { jsonText, neutralized, printable, shortened } from './printable';
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -28,23 +31,36 @@ export function printJson(io: CliIo, value: unknown): void {
   );
 }
 
-export function printTable(io: CliIo, head: string[], rows: (string | number)[][]): void {
-  const table = new Table({ head, style: { head: [], border: [] }, wordWrap: true });
-  table.push(...rows.map((row) => row.map((cell) => String(cell))));
+/**
+ * A table cell: text or a number, or the lines of a cell of several lines. Text from the data must come
+ * escaped (`printable`, `formatValue`): the table escapes whatever control character is still raw, a newline
+ * included, so only the lines of an array break a cell.
+ */
+export type Cell = string | number | readonly string[];
+
+const cellText = (cell: Cell): string =>
+  (Array.isArray(cell) ? cell : [String(cell)]).map((line: string) => neutralized(line)).join('\n');
+
+export function printTable(io: CliIo, head: string[], rows: Cell[][]): void {
+  const table = new Table({ head: head.map(cellText), style: { head: [], border: [] }, wordWrap: true });
+  table.push(...rows.map((row) => row.map(cellText)));
   io.stdout.write(`${table.toString()}\n`);
 }
 
 export function printFields(io: CliIo, rows: [string, unknown][]): void {
   const table = new Table({ style: { head: [], border: [] }, wordWrap: true });
-  for (const [name, value] of rows) table.push({ [name]: formatValue(value, 100) });
+  for (const [name, value] of rows)
+    table.push({ [cellText(printable(name))]: cellText(formatValue(value, 100)) });
   io.stdout.write(`${table.toString()}\n`);
 }
 
-/** A value in one short line: JSON, strings unquoted, long values cut. */
+/**
+ * A value in one short line: JSON, strings unquoted, long values cut (never inside an escape). Control
+ * characters are escaped as JSON escapes them, in a string as in a value nested in JSON (see printable.ts).
+ */
 export function formatValue(value: unknown, max = 60): string {
   if (value === undefined) return '∅';
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return shortened(typeof value === 'string' ? printable(value) : jsonText(value), max);
 }
 
 export interface Progress {
@@ -56,18 +72,12 @@ export interface Progress {
   stop(): void;
 }
 
-const DEFAULT_PLAIN_INTERVAL_MS = 5000;
-
-/** How often a plain progress line is printed on a stderr that is not a terminal. */
-function plainInterval(io: CliIo): number {
-  const raw = io.env.REPLAY_PROGRESS_INTERVAL_MS;
-  const value = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
-  return Number.isFinite(value) && value >= 0 ? value : DEFAULT_PLAIN_INTERVAL_MS;
-}
+/** A message written while progress may be drawn: the CLI's own text, multi-line at most (see printable.ts). */
+const message = (text: string) => neutralized(text, 'keep');
 
 const NO_PROGRESS = (io: CliIo): Progress => ({
   update: () => undefined,
-  note: (text) => void io.stderr.write(text),
+  note: (text) => void io.stderr.write(message(text)),
   stop: () => undefined,
 });
 
@@ -76,7 +86,8 @@ const NO_PROGRESS = (io: CliIo): Progress => ({
  * once the run has lasted one interval, then one per interval at most, each on its own line.
  */
 function plainProgress(io: CliIo, label: string, total: number | undefined, unit: string): Progress {
-  const every = plainInterval(io);
+  // REPLAY_PROGRESS_INTERVAL_MS: a bad value was refused at start-up (`replayConfig`), before any command ran.
+  const every = progressIntervalMs(io.env);
   let last = Date.now();
   let limit = total;
   return {
@@ -91,7 +102,7 @@ function plainProgress(io: CliIo, label: string, total: number | undefined, unit
           : `${value}/${limit} ${unit} (${Math.floor((100 * value) / Math.max(limit, 1))}%)`;
       io.stderr.write(`${label}: ${count}\n`);
     },
-    note: (text) => void io.stderr.write(text),
+    note: (text) => void io.stderr.write(message(text)),
     stop: () => undefined,
   };
 }
@@ -131,7 +142,7 @@ export function progressBar(
     },
     note: (text) => {
       if (running) io.stderr.write('\r\x1b[2K');
-      io.stderr.write(text);
+      io.stderr.write(message(text));
       if (running) bar.update(current);
     },
     stop: () => {
@@ -165,7 +176,7 @@ export function progressCounter(io: CliIo, options: OutputOptions, label: string
     },
     note: (text) => {
       if (running) io.stderr.write('\r\x1b[2K');
-      io.stderr.write(text);
+      io.stderr.write(message(text));
       if (running) draw();
     },
     stop: () => {

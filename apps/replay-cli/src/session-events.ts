@@ -36,6 +36,7 @@ import {
   type SessionState,
 } from '@session-engine/session-domain';
 import { CliError } from './cli-error';
+import { printable, quoted } from './printable';
 
 /** Where an event sits: its stream, its revision, and its position in the log when known. */
 export interface EventPlace {
@@ -44,8 +45,9 @@ export interface EventPlace {
   position?: bigint;
 }
 
+/** The stream name is the log's (an integration id, as sent): escaped for the terminal (printable.ts). */
 export function describePlace(place: EventPlace): string {
-  return `${place.stream} revision ${place.revision}${place.position !== undefined ? ` (log position ${place.position})` : ''}`;
+  return `${printable(place.stream)} revision ${place.revision}${place.position !== undefined ? ` (log position ${place.position})` : ''}`;
 }
 
 /** An event this CLI cannot read or fold: exit 2 with one line, `<stream> revision R (log position P): why`. */
@@ -67,7 +69,7 @@ function storedVersion(metadata: unknown): number {
 /** Why the domain cannot read (upcast) a stored session event; `undefined` when it can. */
 export function unreadableReason(type: string, metadata: unknown, data: unknown): string | undefined {
   if (!Object.hasOwn(SESSION_EVENT_SCHEMA_VERSIONS, type))
-    return `event type "${type}" is not a session event type this CLI knows: written by a newer version of the engine? Upgrade the CLI`;
+    return `event type ${quoted(type)} is not a session event type this CLI knows: written by a newer version of the engine? Upgrade the CLI`;
   const current = SESSION_EVENT_SCHEMA_VERSIONS[type as SessionEventType];
   const version = storedVersion(metadata);
   if (version > current)
@@ -111,10 +113,44 @@ function foldReason(type: string, error: unknown): string {
 }
 
 /**
+ * Why a session event's `at` or `commandId` is not what the engine writes (`undefined`: it is). Every reader
+ * relies on them — `at` is the session's `updated` and what `state --at` compares, `commandId` counts the
+ * session's updates —, and `evolve` takes them as they are: a number as `at` would become a session's
+ * `updated`, which GET never answers with.
+ */
+export function eventFieldsProblem(type: string, data: Record<string, unknown>): string | undefined {
+  const { at, commandId } = data;
+  if (typeof at !== 'string' || !Number.isFinite(Date.parse(at)))
+    return `${type} has no valid time "at" (an ISO-8601 time): ${JSON.stringify(at) ?? 'none'}`;
+  if (typeof commandId !== 'string') return `${type} has no commandId`;
+  return undefined;
+}
+
+/**
+ * Why a `SessionCreated` does not belong to its stream (`undefined`: it does): the application and integration
+ * id it carries are what the session shows, and the engine reads a session only under the stream name its own
+ * events carry. A stream copied or renamed, or written by something else (an integration id that is not a
+ * string).
+ */
+export function sessionCreatedProblem(stream: string, data: Record<string, unknown>): string | undefined {
+  const name = sessionStreamParts(stream);
+  if (!name || (data.applicationId === name.applicationId && data.integrationId === name.integrationId))
+    return undefined;
+  return (
+    `SessionCreated is of application ${JSON.stringify(data.applicationId)}, session ` +
+    `${JSON.stringify(data.integrationId)}, but the stream is ${printable(stream)} (application ` +
+    `${name.applicationId}, session ${quoted(name.integrationId)}): a stream copied or renamed? The engine reads ` +
+    'a session only under the stream name its own events carry'
+  );
+}
+
+/**
  * The domain's fold (`evolve`, as `state` and the API fold a session) one event at a time, each failure an
  * `UnreadableEventError` naming the event. `lenient`: events before `SessionCreated` are skipped, as the
  * sessions projection skips a stream it cannot fold (verify and rebuild follow the projections); otherwise
- * they are refused (`state`, `history`, `import`).
+ * they are refused (`state`, `history`, `import`), and so is an event whose fields every reader relies on are
+ * not what the engine writes (`eventFieldsProblem`, `sessionCreatedProblem`) — what import refuses to append,
+ * `state` and `history` refuse to show.
  */
 export class SessionFold {
   state: SessionState | null = null;
@@ -140,12 +176,20 @@ export class SessionFold {
           : `${type} before SessionCreated: a session stream starts with SessionCreated, so this one cannot be folded`,
       );
     }
+    let next: SessionState;
     try {
-      this.state = evolve(this.state, recorded.event);
+      next = evolve(this.state, recorded.event);
     } catch (error) {
       throw new UnreadableEventError(place, foldReason(type, error));
     }
-    return this.state;
+    if (!this.lenient) {
+      const data = recorded.event.data as unknown as Record<string, unknown>;
+      const problem =
+        eventFieldsProblem(type, data) ??
+        (type === 'SessionCreated' ? sessionCreatedProblem(this.stream, data) : undefined);
+      if (problem !== undefined) throw new UnreadableEventError(place, problem);
+    }
+    return (this.state = next);
   }
 
   /** The `CustomerSessionV2` of the state so far (what GET would answer), refusing data it cannot shape. */
@@ -192,8 +236,7 @@ const EVERY_POSITION: Map<ProjectionName, bigint> = new Map(
  */
 export function checkSessionStream(stream: string, events: readonly CheckedEvent[]): number {
   const name = sessionStreamParts(stream);
-  if (!name) throw new StreamRefusal(0, `${stream} is not a session stream name`);
-  const { applicationId, integrationId } = name;
+  if (!name) throw new StreamRefusal(0, `${printable(stream)} is not a session stream name`);
   const fold = new SessionFold(stream);
   const projections = new ReadModelRecomputation(EVERY_POSITION);
   let sessionId = 0;
@@ -202,12 +245,8 @@ export function checkSessionStream(stream: string, events: readonly CheckedEvent
     const refuse = (reason: string) => new StreamRefusal(event.revision, reason);
     const unreadable = unreadableReason(event.type, event.metadata, event.data);
     if (unreadable) throw refuse(unreadable);
-    const { at, commandId } = event.data;
-    if (typeof at !== 'string' || !Number.isFinite(Date.parse(at)))
-      throw refuse(
-        `${event.type} has no valid time "at" (an ISO-8601 time): ${JSON.stringify(at) ?? 'none'}`,
-      );
-    if (typeof commandId !== 'string') throw refuse(`${event.type} has no commandId`);
+    const fields = eventFieldsProblem(event.type, event.data);
+    if (fields) throw refuse(fields);
     let recorded: RecordedSessionEvent;
     try {
       recorded = fromStoredEvent({
@@ -218,7 +257,7 @@ export function checkSessionStream(stream: string, events: readonly CheckedEvent
         type: event.type,
         data: event.data,
         metadata: event.metadata,
-        created: event.created ?? at,
+        created: event.created ?? (event.data.at as string),
       });
       fold.apply(recorded);
       folded.push(recorded);
@@ -226,18 +265,12 @@ export function checkSessionStream(stream: string, events: readonly CheckedEvent
       throw refuse(error instanceof UnreadableEventError ? error.reason : messageOf(error));
     }
     if (event.revision === 0) {
+      // Its application and integration id are the stream's: the fold has checked them (`sessionCreatedProblem`).
       const data = event.data;
-      if (data.applicationId !== applicationId || data.integrationId !== integrationId)
-        throw refuse(
-          `SessionCreated is of application ${JSON.stringify(data.applicationId)}, session ` +
-            `${JSON.stringify(data.integrationId)}, but the stream is ${stream} (application ${applicationId}, ` +
-            `session ${JSON.stringify(integrationId)}): a stream copied or renamed? The engine reads a session ` +
-            'only under the stream name its own events carry',
-        );
       const expected = sessionIdFor(stream);
       if (data.sessionId !== expected)
         throw refuse(
-          `SessionCreated carries the session id ${JSON.stringify(data.sessionId)}, but the engine gives ${stream} ` +
+          `SessionCreated carries the session id ${JSON.stringify(data.sessionId)}, but the engine gives ${printable(stream)} ` +
             `the id ${expected} (derived from the stream name): a copy of another session's stream? Two streams ` +
             'with one session id stop the projector',
         );

@@ -1,6 +1,7 @@
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
 import { printFields, printJson, type CliIo } from '../io';
+import { printable, quoted } from '../printable';
 import { digestOf } from '../stream-digest';
 import { readSessionStream } from './session-stream';
 
@@ -19,14 +20,14 @@ export async function digestCommand(
   if (first !== 0) {
     // A digest covers revisions 0..R: a stream read from its middle cannot prove them.
     throw new CliError(
-      `${stream.name} starts at revision ${first} (its earlier events were truncated or deleted): a digest ` +
+      `${printable(stream.name)} starts at revision ${first} (its earlier events were truncated or deleted): a digest ` +
         'covers revisions 0..R, so none can be computed.',
     );
   }
   const last = Number(stream.stored[stream.stored.length - 1].revision);
   if (options.atRevision !== undefined && options.atRevision > last) {
     throw new CliError(
-      `Session "${integrationId}" has revisions 0..${last}; there is no revision ${options.atRevision}.`,
+      `Session ${quoted(integrationId)} has revisions 0..${last}; there is no revision ${options.atRevision}.`,
     );
   }
   const covered =

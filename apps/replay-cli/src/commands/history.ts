@@ -2,6 +2,7 @@ import { SESSION_EVENT_SCHEMA_VERSIONS, type SessionEventType } from '@session-e
 import type { Connections } from '../connections';
 import { formatValue, printJson, printTable, type CliIo } from '../io';
 import { diffJson, type FieldChange } from '../json-diff';
+import { printable } from '../printable';
 import { readStoredEvent, SessionFold } from '../session-events';
 import { readSessionStream } from './session-stream';
 
@@ -85,23 +86,28 @@ export async function historyCommand(
     printJson(io, { stream: stream.name, applicationId: options.application, integrationId, events: rows });
     return 0;
   }
-  io.stdout.write(`${stream.name}: ${rows.length} event(s)\n`);
+  // The stream name, field paths (attribute keys, cost names) and times are the data's: escaped (printable.ts).
+  io.stdout.write(`${printable(stream.name)}: ${rows.length} event(s)\n`);
   printTable(
     io,
     ['rev', 'time', 'type', 'changed (old → new)', 'totals after'],
     rows.map((row) => [
       row.revision,
-      row.time,
-      row.upcastTo ? `${row.type}\n(stored v${row.schemaVersion}, read as v${row.upcastTo})` : row.type,
-      row.changes
-        .map((c) => `${c.field}: ${formatValue(c.from, 40)} → ${formatValue(c.to, 40)}`)
-        .join('\n') || '—',
+      printable(String(row.time)),
+      row.upcastTo
+        ? [printable(row.type), `(stored v${row.schemaVersion}, read as v${row.upcastTo})`]
+        : printable(row.type),
+      row.changes.length === 0
+        ? '—'
+        : row.changes.map(
+            (c) => `${printable(c.field)}: ${formatValue(c.from, 40)} → ${formatValue(c.to, 40)}`,
+          ),
       [
         `total ${row.totals.total}`,
         `items ${row.totals.cartItemTotal}`,
         `item costs ${row.totals.cartItemAdditionalCostTotal}`,
         `costs ${row.totals.additionalCostTotal}`,
-      ].join('\n'),
+      ],
     ]),
   );
   return 0;

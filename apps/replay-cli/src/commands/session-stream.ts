@@ -1,6 +1,7 @@
-import { sessionStreamName, type StoredEvent } from '@session-engine/event-store';
+import { sessionStreamName, StreamTombstonedError, type StoredEvent } from '@session-engine/event-store';
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
+import { printable, quoted } from '../printable';
 
 export interface SessionStream {
   name: string;
@@ -8,7 +9,7 @@ export interface SessionStream {
   stored: StoredEvent[];
 }
 
-/** The session's stream as stored, or exit code 2 when the application has no such session. */
+/** The session's stream as stored, or exit code 2 when the application has no such session (or it was deleted). */
 export async function readSessionStream(
   connections: Connections,
   applicationId: number,
@@ -16,10 +17,18 @@ export async function readSessionStream(
 ): Promise<SessionStream> {
   const { client } = await connections.eventStore();
   const name = sessionStreamName(applicationId, integrationId);
-  const stored = await client.readStream(name);
+  const stored = await client.readStream(name).catch((error: unknown) => {
+    // An operator deleted it for good: nothing of it can be read any more, which is an answer, not a bug.
+    if (error instanceof StreamTombstonedError)
+      throw new CliError(
+        `Customer session ${quoted(integrationId)} in application ${applicationId} was deleted for good ` +
+          `(stream ${printable(name)} is tombstoned): its events can no longer be read.`,
+      );
+    throw error;
+  });
   if (stored.length === 0) {
     throw new CliError(
-      `No customer session "${integrationId}" in application ${applicationId} (stream ${name}).`,
+      `No customer session ${quoted(integrationId)} in application ${applicationId} (stream ${printable(name)}).`,
     );
   }
   return { name, stored };

@@ -65,3 +65,18 @@ describe('state --at', () => {
     expect(run.stderr).toBe(`session-1-cart-1 at ${at} (--at ${at}): revision 1 of 1\n`);
   });
 });
+
+describe('a session an operator deleted for good (tombstoned stream)', () => {
+  it('history and state say so with exit 2, not an unexpected error', async () => {
+    await system.command('PUT', '/v2/customer_sessions/erased-1', { customerSession: {} });
+    await system.adapter.tombstoneStream('session-1-erased-1');
+    for (const command of ['history', 'state']) {
+      const run = await replay([command, 'erased-1', '-a', '1']);
+      expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(run.stderr).toBe(
+        'session-replay: Customer session "erased-1" in application 1 was deleted for good (stream ' +
+          'session-1-erased-1 is tombstoned): its events can no longer be read.\n',
+      );
+    }
+  });
+});

@@ -2,7 +2,8 @@ import type { RecordedSessionEvent } from '@session-engine/event-store';
 import type { AtTime } from '../at-time';
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
-import { printFields, printJson, printTable, type CliIo } from '../io';
+import { formatValue, printFields, printJson, printTable, type CliIo } from '../io';
+import { jsonText, printable, quoted } from '../printable';
 import { readStoredEvent, SessionFold } from '../session-events';
 import { readSessionStream } from './session-stream';
 
@@ -34,7 +35,7 @@ export async function stateCommand(
   const last = Number(stream.stored[stream.stored.length - 1].revision);
   if (options.atRevision !== undefined && options.atRevision > last) {
     throw new CliError(
-      `Session "${integrationId}" has revisions 0..${last}; there is no revision ${options.atRevision}.`,
+      `Session ${quoted(integrationId)} has revisions 0..${last}; there is no revision ${options.atRevision}.`,
     );
   }
   const fold = new SessionFold(stream.name);
@@ -51,14 +52,15 @@ export async function stateCommand(
   if (folded === undefined) {
     const first = stream.stored[0]!;
     // Truncated (`$tb`): the stream no longer starts at revision 0.
+    const at = printable(String(first.data.at));
     const start =
       first.revision === 0n
-        ? `created ${String(first.data.at)}`
-        : `its events start at revision ${first.revision}, ${String(first.data.at)}: the stream was truncated`;
+        ? `created ${at}`
+        : `its events start at revision ${first.revision}, ${at}: the stream was truncated`;
     throw new CliError(
       options.at === undefined
-        ? `Session "${integrationId}" has no revision ${options.atRevision} any more (${start}).`
-        : `Session "${integrationId}" did not exist yet at ${options.at.instant} (--at ${options.at.input}; ${start}).`,
+        ? `Session ${quoted(integrationId)} has no revision ${options.atRevision} any more (${start}).`
+        : `Session ${quoted(integrationId)} did not exist yet at ${options.at.instant} (--at ${printable(options.at.input)}; ${start}).`,
     );
   }
   const state = fold.state!;
@@ -67,13 +69,16 @@ export async function stateCommand(
   const instant =
     options.at === undefined
       ? undefined
-      : `at ${options.at.instant} (--at ${options.at.input}${options.at.dateOnly ? ': a date, read as 00:00 UTC' : ''})`;
+      : `at ${options.at.instant} (--at ${printable(options.at.input)}${options.at.dateOnly ? ': a date, read as 00:00 UTC' : ''})`;
   if (options.json) {
     printJson(io, { customerSession });
-    if (instant) io.stderr.write(`${stream.name} ${instant}: revision ${revision} of ${last}\n`);
+    if (instant) io.stderr.write(`${printable(stream.name)} ${instant}: revision ${revision} of ${last}\n`);
     return 0;
   }
-  io.stdout.write(`${stream.name} at revision ${revision} of ${last} (${state.updated})\n`);
+  // The stream name, times and every text of the session are the data's: escaped (printable.ts).
+  io.stdout.write(
+    `${printable(stream.name)} at revision ${revision} of ${last} (${printable(String(state.updated))})\n`,
+  );
   if (instant) io.stdout.write(`state ${instant}: the events up to that instant\n`);
   const { cartItems, ...fields } = customerSession;
   printFields(io, Object.entries(fields));
@@ -83,13 +88,13 @@ export async function stateCommand(
       ['pos', 'sku', 'name', 'qty', 'returned', 'remaining', 'price', 'item costs'],
       cartItems.map((item) => [
         item.position,
-        item.sku,
-        item.name ?? '',
+        formatValue(item.sku, Infinity),
+        formatValue(item.name ?? '', Infinity),
         item.quantity,
         item.returnedQuantity,
         item.remainingQuantity,
         item.price ?? '',
-        item.additionalCosts ? JSON.stringify(item.additionalCosts) : '',
+        item.additionalCosts ? jsonText(item.additionalCosts) : '',
       ]),
     );
   }

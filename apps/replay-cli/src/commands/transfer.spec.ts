@@ -28,6 +28,39 @@ describe('parseHeader', () => {
   ])('refuses %s', (text, message) => {
     expect(() => parseHeader(text, 1)).toThrow(message);
   });
+
+  it('says a first line that is not JSON is not JSON', () => {
+    expect(() => parseHeader('{"format":', 1)).toThrow(/not an export — .*; this line is not JSON$/);
+  });
+
+  it.each([
+    ['[]', 'an array'],
+    ['42', 'a number'],
+    ['"x"', 'a string'],
+    ['null', 'null'],
+    ['true', 'a boolean'],
+  ])('says a first line %s is valid JSON of another kind, not that it is not JSON', (text, kind) => {
+    let message = '';
+    try {
+      parseHeader(text, 1);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^line 1: not an export — an export's first line is its header /);
+    expect(message).toMatch(new RegExp(`; this line is valid JSON, but ${kind}, not an object$`));
+    expect(message).not.toContain('not JSON');
+  });
+
+  it.each([
+    ['[]', 'an array'],
+    ['42', 'a number'],
+    ['"x"', 'a string'],
+    ['null', 'null'],
+  ])('says a stream line %s is valid JSON of another kind', (text, kind) => {
+    expect(() => parseStreamLine(text, 3)).toThrow(
+      `line 3: valid JSON, but ${kind}, not a stream line {"stream", "events": [...]}`,
+    );
+  });
 });
 
 describe('parseStreamLine', () => {
@@ -81,7 +114,9 @@ describe('parseStreamLine', () => {
       'line 7: a second header',
     );
     expect(() => parseStreamLine('not json', 7)).toThrow('line 7: not JSON');
-    expect(() => parseStreamLine('[1]', 7)).toThrow('line 7: not a JSON object');
+    expect(() => parseStreamLine('[1]', 7)).toThrow(
+      'line 7: valid JSON, but an array, not a stream line {"stream", "events": [...]}',
+    );
     expect(() => parseStreamLine('{"stream":"session-1-a"}', 7)).toThrow('expected {"stream"');
   });
 

@@ -44,6 +44,7 @@ import {
   type OutputOptions,
   type Progress,
 } from '../io';
+import { neutralized, printable, quoted } from '../printable';
 import { checkSessionStream, StreamRefusal, type CheckedEvent } from '../session-events';
 import { digestOf, type StreamDigestValue } from '../stream-digest';
 
@@ -128,10 +129,12 @@ function leftOutLine(skip: LeftOut): string {
         : `it starts at revision ${skip.firstRevision}: its earlier events are gone (truncated by its stream ` +
           'metadata — $tb, $maxCount or $maxAge — or deleted and written again), and import restores a stream ' +
           'only from revision 0, with the same revisions';
+  // The stream name is the log's: escaped for the terminal (printable.ts).
+  const stream = printable(skip.stream);
   return skip.meanwhile
-    ? `session-replay: export: ${skip.stream} was left out: ${what} — this happened while exporting, after the ` +
+    ? `session-replay: export: ${stream} was left out: ${what} — this happened while exporting, after the ` +
         'header counted it, so import will report this file as incomplete (exit 1); export again\n'
-    : `session-replay: export: ${skip.stream} was left out: ${what}\n`;
+    : `session-replay: export: ${stream} was left out: ${what}\n`;
 }
 
 /**
@@ -288,7 +291,19 @@ const EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$
 const isNonNegativeInteger = (value: unknown): value is number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
-function parseJsonLine(text: string, lineNumber: number): Record<string, unknown> {
+/** What a JSON value that is not an object is, for a refusal: `an array`, `a number`, `null`… */
+function jsonKind(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'number' ? 'a number' : typeof value === 'string' ? 'a string' : 'a boolean';
+}
+
+/**
+ * A line's JSON object; a `CliError` saying what the line is instead — not JSON at all, or valid JSON but no
+ * object (`[]`, `42`, `"x"`, `null`: the file is JSON of another kind, not damaged), `expected` naming what the
+ * line should have been.
+ */
+function parseJsonLine(text: string, lineNumber: number, expected: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -296,19 +311,22 @@ function parseJsonLine(text: string, lineNumber: number): Record<string, unknown
     throw new CliError(`line ${lineNumber}: not JSON`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new CliError(`line ${lineNumber}: not a JSON object`);
+    throw new CliError(`line ${lineNumber}: valid JSON, but ${jsonKind(value)}, not ${expected}`);
   return value as Record<string, unknown>;
 }
 
 /** Line 1: the header, or a refusal saying what the file is instead. */
 export function parseHeader(text: string, lineNumber: number): ExportHeader {
   const notAnExport = `line ${lineNumber}: not an export — an export's first line is its header {"format":"${EXPORT_FORMAT}","version":1,…,"streams":N}`;
-  let header: Record<string, unknown>;
+  let value: unknown;
   try {
-    header = parseJsonLine(text, lineNumber);
+    value = JSON.parse(text);
   } catch {
     throw new CliError(`${notAnExport}; this line is not JSON`);
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new CliError(`${notAnExport}; this line is valid JSON, but ${jsonKind(value)}, not an object`);
+  const header = value as Record<string, unknown>;
   if (header.format === undefined) {
     throw new CliError(
       `${notAnExport}${typeof header.stream === 'string' ? ' (this is a stream line: the beginning of the file is missing)' : ''}`,
@@ -316,7 +334,7 @@ export function parseHeader(text: string, lineNumber: number): ExportHeader {
   }
   if (header.format !== EXPORT_FORMAT || header.version !== 1)
     throw new CliError(
-      `line ${lineNumber}: unknown export format ${String(header.format)} v${String(header.version)}`,
+      `line ${lineNumber}: unknown export format ${printable(String(header.format))} v${printable(String(header.version))}`,
     );
   if (!isNonNegativeInteger(header.streams))
     throw new CliError(`line ${lineNumber}: the header has no stream count ("streams": N)`);
@@ -330,18 +348,26 @@ export function parseHeader(text: string, lineNumber: number): ExportHeader {
  * export writes, and event types the engine knows for that category (with a schema version it can read).
  */
 export function parseStreamLine(text: string, lineNumber: number): ExportedStream {
-  const line = parseJsonLine(text, lineNumber) as Partial<ExportedStream> & { format?: unknown };
+  const line = parseJsonLine(
+    text,
+    lineNumber,
+    'a stream line {"stream", "events": [...]}',
+  ) as Partial<ExportedStream> & {
+    format?: unknown;
+  };
   if (line.format !== undefined)
     throw new CliError(
       `line ${lineNumber}: a second header (two exports joined into one file?); import each file on its own`,
     );
   if (typeof line.stream !== 'string' || !Array.isArray(line.events))
     throw new CliError(`line ${lineNumber}: expected {"stream", "events": [...]}`);
-  const stream = line.stream;
-  const category = STREAM_CATEGORIES.find((c) => namedByEngine(c, stream));
+  // The stream name and event types are the file's: escaped in every message (printable.ts).
+  const name = line.stream;
+  const stream = printable(name);
+  const category = STREAM_CATEGORIES.find((c) => namedByEngine(c, name));
   if (!category)
     throw new CliError(
-      `line ${lineNumber}: stream "${stream}" is not one an export writes (${STREAM_CATEGORIES.map((c) => c.form).join(' or ')}); nothing of it was appended`,
+      `line ${lineNumber}: stream ${quoted(name)} is not one an export writes (${STREAM_CATEGORIES.map((c) => c.form).join(' or ')}); nothing of it was appended`,
     );
   const ids = new Map<string, number>();
   line.events.forEach((event, i) => {
@@ -364,13 +390,13 @@ export function parseStreamLine(text: string, lineNumber: number): ExportedStrea
       );
     if (ids.has(event.id))
       throw new CliError(
-        `line ${lineNumber} (${stream}): event ${i} has the id of event ${ids.get(event.id)} (${event.id}); ` +
+        `line ${lineNumber} (${stream}): event ${i} has the id of event ${ids.get(event.id)} (${printable(event.id)}); ` +
           'nothing of this stream was appended',
       );
     ids.set(event.id, i);
     if (!category.types.includes(event.type))
       throw new CliError(
-        `line ${lineNumber} (${stream}): event ${i} has type "${event.type}", which is not an event of ${category.form} streams (${category.types.join(', ')}); nothing of this stream was appended`,
+        `line ${lineNumber} (${stream}): event ${i} has type ${quoted(event.type)}, which is not an event of ${category.form} streams (${category.types.join(', ')}); nothing of this stream was appended`,
       );
     const current = category.versions[event.type];
     const version = event.metadata.schemaVersion;
@@ -482,7 +508,7 @@ function doneSoFar(progress: ImportProgress, lineNumber: number): string {
 function npmBannerError(preamble: string[]): CliError {
   const banner = preamble.find((l) => l.startsWith('> '))!;
   return new CliError(
-    `line ${preamble.indexOf(banner) + 1}: "${banner}" is npm's banner, not an export: the file was written ` +
+    `line ${preamble.indexOf(banner) + 1}: ${quoted(banner)} is npm's banner, not an export: the file was written ` +
       "through `npm run` without `-s`, which prints its own lines on stdout before the command's. " +
       'Nothing was imported. Export again with `npm run -s replay -- export > sessions.ndjson` (or ' +
       '`./apps/replay-cli/bin/session-replay.js export > sessions.ndjson`); do not cut the lines off by hand — ' +
@@ -531,7 +557,9 @@ const parses = (text: string): boolean => {
  */
 function checkStream(line: ExportedStream, lineNumber: number, sessionIds: Map<number, string>): void {
   const refuse = (reason: string) =>
-    new CliError(`line ${lineNumber} (${line.stream}): ${reason}; nothing of this stream was appended`);
+    new CliError(
+      `line ${lineNumber} (${printable(line.stream)}): ${reason}; nothing of this stream was appended`,
+    );
   const profile = profileStreamParts(line.stream);
   if (profile) {
     for (const event of line.events) {
@@ -539,7 +567,7 @@ function checkStream(line: ExportedStream, lineNumber: number, sessionIds: Map<n
       if (applicationId !== profile.applicationId || profileId !== profile.profileId)
         throw refuse(
           `revision ${event.revision}: the claim is of application ${JSON.stringify(applicationId)}, profile ` +
-            `${JSON.stringify(profileId)}, but the stream is ${line.stream}: a stream copied or renamed?`,
+            `${JSON.stringify(profileId)}, but the stream is ${printable(line.stream)}: a stream copied or renamed?`,
         );
       try {
         const revision = BigInt(event.revision);
@@ -562,7 +590,7 @@ function checkStream(line: ExportedStream, lineNumber: number, sessionIds: Map<n
   const other = sessionIds.get(sessionId);
   if (other !== undefined && other !== line.stream)
     throw refuse(
-      `revision 0: its session id ${sessionId} is also the session id of ${other}, earlier in the file; two ` +
+      `revision 0: its session id ${sessionId} is also the session id of ${printable(other)}, earlier in the file; two ` +
         'streams with one session id stop the projector',
     );
   sessionIds.set(sessionId, line.stream);
@@ -629,7 +657,7 @@ export async function importCommand(
           progress.empty.push(line.stream);
           progress.streams++;
           bar!.note(
-            `session-replay: line ${lineNumber}: ${line.stream} has no events (an older export wrote a deleted ` +
+            `session-replay: line ${lineNumber}: ${printable(line.stream)} has no events (an older export wrote a deleted ` +
               'stream so): skipped\n',
           );
           bar!.update(progress.streams);
@@ -645,11 +673,13 @@ export async function importCommand(
       } catch (error) {
         if (error instanceof StdoutClosedError) throw error;
         bar!.stop();
+        // The refusal is one line, whatever the data or an error beneath put in it (printable.ts); what was done
+        // before it, a line of its own.
         const message =
           error instanceof CliError
             ? error.message
-            : `line ${lineNumber}${stream ? ` (${stream})` : ''}: ${describeFailure(error)}`;
-        throw new CliError(`${message}\n${doneSoFar(progress, lineNumber)}`);
+            : `line ${lineNumber}${stream ? ` (${printable(stream)})` : ''}: ${describeFailure(error)}`;
+        throw new CliError(`${neutralized(message)}\n${doneSoFar(progress, lineNumber)}`);
       }
     }
   } finally {
@@ -700,10 +730,10 @@ export async function importCommand(
       ],
     );
     for (const stream of counts.conflict)
-      io.stdout.write(`conflict: ${stream} exists with another history\n`);
+      io.stdout.write(`conflict: ${printable(stream)} exists with another history\n`);
     for (const stream of counts['digest mismatch'])
       io.stdout.write(
-        `digest mismatch: ${stream} (the line's events do not hash to its digest, or read back differently)\n`,
+        `digest mismatch: ${printable(stream)} (the line's events do not hash to its digest, or read back differently)\n`,
       );
     io.stdout.write(`Imported ${progress.events} event(s).\n`);
   }

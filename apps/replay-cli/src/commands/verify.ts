@@ -10,6 +10,7 @@ import { CliError, EXIT } from '../cli-error';
 import type { Connections } from '../connections';
 import { formatValue, printJson, printTable, progressBar, type CliIo, type OutputOptions } from '../io';
 import { diffJson } from '../json-diff';
+import { printable } from '../printable';
 import { readStoredEvent, unprocessable, unreadableReason, UnreadableEventError } from '../session-events';
 import { toProjectedEvent } from './log';
 
@@ -224,7 +225,14 @@ export async function verifyCommand(
     printTable(
       io,
       ['table', 'row', 'field', 'expected', 'found'],
-      result.mismatches.map((m) => [m.table, m.key, m.field, formatValue(m.expected), formatValue(m.found)]),
+      // Row keys (a profile id, a sku) and field paths (attribute keys) are the data's: escaped (printable.ts).
+      result.mismatches.map((m) => [
+        m.table,
+        printable(m.key),
+        printable(m.field),
+        formatValue(m.expected),
+        formatValue(m.found),
+      ]),
     );
     io.stdout.write(`${result.mismatches.length} mismatch(es), comparing ${state.compared}.\n`);
   }

@@ -1,0 +1,134 @@
+import { Readable } from 'node:stream';
+import stringWidth from 'string-width';
+import { formatValue, printFields, printTable, type CliIo } from './io';
+import { jsonText, neutralized, printable, quoted, shortened } from './printable';
+
+/** Every character a terminal acts on or that reorders text (what the CLI must never print raw). */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+
+const captured = () => {
+  let text = '';
+  const io: CliIo = {
+    stdout: { write: (t: string) => (text += t) },
+    stderr: { write: () => true },
+    stdin: Readable.from([]),
+    env: {},
+  };
+  return { io, text: () => text };
+};
+
+describe('printable', () => {
+  it('escapes C0 controls, DEL and C1 controls as JSON escapes them, and doubles backslashes', () => {
+    expect(printable('\r\u001b[2K\u001b[1A\u001b[2KOK')).toBe('\\r\\u001b[2K\\u001b[1A\\u001b[2KOK');
+    expect(printable('s\u0008\u0008X')).toBe('s\\b\\bX');
+    expect(printable('a\nb\tc\fd\u0000e\u0007')).toBe('a\\nb\\tc\\fd\\u0000e\\u0007');
+    expect(printable('del\u007f csi\u009b nel\u0085')).toBe('del\\u007f csi\\u009b nel\\u0085');
+    expect(printable('C:\\new')).toBe('C:\\\\new'); // not to be read as an escaped newline
+  });
+
+  it('escapes the bidi controls and line separators', () => {
+    for (const char of [
+      '\u061c',
+      '\u200e',
+      '\u200f',
+      '\u2028',
+      '\u2029',
+      '\u202a',
+      '\u202b',
+      '\u202c',
+      '\u202d',
+      '\u202e',
+      '\u2066',
+      '\u2067',
+      '\u2068',
+      '\u2069',
+    ])
+      expect(printable(`x${char}y`)).toBe(`x\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}y`);
+  });
+
+  it('escapes an unpaired surrogate, keeps a pair', () => {
+    expect(printable('a\ud83db')).toBe('a\\ud83db');
+    expect(printable('a\ude00b')).toBe('a\\ude00b');
+    expect(printable('a😀b')).toBe('a😀b');
+  });
+
+  it('keeps ordinary Unicode as it is: accents, emoji (with ZWJ), CJK, quotes', () => {
+    const text = 'Crème brûlée — 東京 👩‍👩‍👧 "quoted" ß';
+    expect(printable(text)).toBe(text);
+  });
+
+  it('inside JSON, writes what JSON.stringify writes, with the escapes it leaves out', () => {
+    const text = 'a"b\\c\n\u001b\u0008';
+    expect(`"${printable(text).replace(/"/g, '\\"')}"`).toBe(JSON.stringify(text));
+    expect(quoted(text)).toBe(JSON.stringify(text));
+    expect(quoted('x\u202ey\u009b')).toBe('"x\\u202ey\\u009b"');
+    expect(JSON.parse(quoted('x\u202ey\u009b\u007f'))).toBe('x\u202ey\u009b\u007f');
+  });
+});
+
+describe('jsonText', () => {
+  it('is JSON.stringify with DEL, C1 and bidi controls escaped too (still JSON for the same value)', () => {
+    const value = { 'k\u202e': ['\u001b[31m', 'del\u007f', 'é'], n: 1 };
+    expect(jsonText(value)).toBe('{"k\\u202e":["\\u001b[31m","del\\u007f","é"],"n":1}');
+    expect(JSON.parse(jsonText(value))).toEqual(value);
+    expect(jsonText(12n)).toBe('"12"');
+  });
+});
+
+describe('neutralized', () => {
+  it('escapes control characters left raw, leaves backslashes, and keeps newlines only when asked', () => {
+    expect(neutralized('a\\n\u001b[2Kb\nc')).toBe('a\\n\\u001b[2Kb\\nc');
+    expect(neutralized('line 1\r\nline 2\u009b', 'keep')).toBe('line 1\\r\nline 2\\u009b');
+  });
+});
+
+describe('shortened', () => {
+  it('never cuts an escape sequence or a surrogate pair', () => {
+    expect(shortened('abcdef', 10)).toBe('abcdef');
+    expect(shortened('ab\\u001bcdef', 6)).toBe('ab…');
+    expect(shortened('ab\\u001bcdef', 9)).toBe('ab\\u001b…');
+    expect(shortened('ab\\\\u001b', 5)).toBe('ab\\\\…'); // an escaped backslash, then "u001b"
+    expect(shortened('a😀b', 3)).toBe('a…');
+  });
+});
+
+describe('tables and values', () => {
+  it('formatValue escapes a top-level string as a nested one is escaped', () => {
+    expect(formatValue('\u001b[31mRED\u001b[0m')).toBe('\\u001b[31mRED\\u001b[0m');
+    expect(formatValue(['\u001b[31mRED\u001b[0m'])).toBe('["\\u001b[31mRED\\u001b[0m"]');
+    expect(formatValue({ a: 'x\u202ey' })).toBe('{"a":"x\\u202ey"}');
+    expect(formatValue(`${'x'.repeat(58)}\u001b[2K`)).toBe(`${'x'.repeat(58)}…`);
+  });
+
+  it('prints no control character and keeps every line of a table the same width', () => {
+    const { io, text } = captured();
+    printTable(
+      io,
+      ['name', 'value'],
+      [
+        ['plain', 'café 東京 😀'],
+        ['escape', '\u001b[2K\rforged'],
+        ['lines', ['one', 'two\u0008']],
+        ['bidi', 'abc\u202edef'],
+      ],
+    );
+    printFields(io, [
+      ['referralCode', '\r\u001b[2K\u001b[1A\u001b[2KOK'],
+      ['storeIntegrationId', 's\u0008\u0008X'],
+      ['attributes', { note: '\u001b[31m' }],
+    ]);
+    const out = text();
+    expect(out).not.toMatch(RAW_CONTROL);
+    expect(out).toContain('\\u001b[2K\\rforged');
+    expect(out).toContain('\\r\\u001b[2K\\u001b[1A\\u001b[2KOK');
+    expect(out).toContain('s\\b\\bX');
+    expect(out).toContain('café 東京 😀');
+    for (const table of out.trimEnd().split(/\n(?=┌)/)) {
+      const widths = new Set(table.split('\n').map((line) => stringWidth(line)));
+      expect(widths.size).toBe(1);
+    }
+    // A cell's own lines stay lines; a newline in the text of a cell does not make one.
+    expect(out).toMatch(/│ one +│\n.*│ two\\b +│/);
+  });
+});
