@@ -77,6 +77,11 @@ export const ErrorCode = {
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   ServiceUnavailable: 'SERVICE_UNAVAILABLE',
   InternalError: 'INTERNAL_ERROR',
+  /**
+   * 500: the session's (or its profile's) stream holds an event this version cannot read — a type or schema
+   * version it does not know (written by a newer version), or data changed by hand. Not the request's fault.
+   */
+  UnreadableEvent: 'UNREADABLE_EVENT',
 } as const;
 
 /** Codes only the Management API answers with. */

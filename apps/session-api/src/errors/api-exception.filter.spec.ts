@@ -9,9 +9,10 @@ import {
   EventStoreWriteInterruptedError,
   LockWaitError,
   PreconditionFailedError,
+  ProfileClaimSchemaError,
   SessionDeletedError,
 } from '@session-engine/event-store';
-import { DomainError } from '@session-engine/session-domain';
+import { DomainError, EventUpcastError } from '@session-engine/session-domain';
 import { validate } from 'class-validator';
 import pino from 'pino';
 import { plainToInstance } from 'class-transformer';
@@ -66,6 +67,20 @@ describe('mapError', () => {
       '/customerSession',
     );
     expect(bodyOf(refused).errors[0]!.source).toEqual({ pointer: '/customerSession/cartItems/3/quantity' });
+  });
+
+  it('answers an event this version cannot read with 500 UNREADABLE_EVENT, saying what it is and that nothing changed', () => {
+    for (const error of [
+      new EventUpcastError('Unknown session event type "SessionXlosed"'),
+      new ProfileClaimSchemaError('Unknown schema version 3 of ProfileFirstSessionClaimed in profile-1-bob'),
+    ]) {
+      expect(bodyOf(error)).toEqual({
+        message: expect.stringContaining(error.message),
+        errors: [{ title: 'UNREADABLE_EVENT', details: expect.stringContaining('Nothing was changed') }],
+        StatusCode: 500,
+      });
+      expect(mapError(error).unexpected).toBe(true);
+    }
   });
 
   it('answers an unexpected error with a bare 500 and no internals', () => {

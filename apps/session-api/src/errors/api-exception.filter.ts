@@ -15,9 +15,10 @@ import {
   EventStoreWriteInterruptedError,
   LockWaitError,
   PreconditionFailedError,
+  ProfileClaimSchemaError,
   SessionDeletedError,
 } from '@session-engine/event-store';
-import { DomainError, type DomainErrorCategory } from '@session-engine/session-domain';
+import { DomainError, EventUpcastError, type DomainErrorCategory } from '@session-engine/session-domain';
 import { readModelsUnavailable } from '@session-engine/read-models';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -109,6 +110,21 @@ export function mapError(error: unknown, request?: IncomingMessage): MappedError
       'The read-model database is not reachable; retry later',
       undefined,
     );
+  }
+  if (error instanceof EventUpcastError || error instanceof ProfileClaimSchemaError) {
+    // The store's data, not the request: still a 500 (and logged with its stack), but one that says what is
+    // wrong, so the caller's report names it and the operator knows where to look (docs/operations.md).
+    return {
+      ...single(
+        500,
+        ErrorCode.UnreadableEvent,
+        `The event log of this session holds an event this version of the engine cannot read (${error.message}): ` +
+          'it was written by a newer version, or changed by hand. Nothing was changed; the session cannot be ' +
+          'read or changed until the engine is upgraded or the event repaired.',
+        undefined,
+      ),
+      unexpected: true,
+    };
   }
   if (error instanceof HttpException) {
     const status = error.getStatus();

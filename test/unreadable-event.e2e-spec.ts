@@ -1,0 +1,52 @@
+/**
+ * A session whose stream holds an event this version cannot read (a type it does not know, as a newer
+ * version would write, or data changed by hand): every request on it is a 500 with the stable code
+ * UNREADABLE_EVENT and details that say so — not a bare INTERNAL_ERROR — and nothing is appended.
+ */
+import { ApiHarness, client, sessionUrl } from './support/harness';
+
+jest.setTimeout(60_000);
+
+let harness: ApiHarness;
+let call: ReturnType<typeof client>;
+
+beforeAll(async () => {
+  harness = await ApiHarness.start();
+  call = client(harness);
+});
+
+afterAll(async () => {
+  await harness?.dispose();
+});
+
+it('answers GET and commands 500 UNREADABLE_EVENT naming the event, and appends nothing', async () => {
+  const id = `unreadable-${Date.now()}`;
+  const created = await call('PUT', sessionUrl(id), { body: { customerSession: {} } });
+  expect(created.status).toBe(200);
+  await harness.store.appendToStream(
+    `session-1-${id}`,
+    [{ type: 'SessionTeleported', data: { at: new Date().toISOString() }, metadata: { schemaVersion: 1 } }],
+    0n,
+  );
+  // A fresh process: nothing of the session is cached.
+  await harness.restart();
+
+  const requests: [string, string, unknown?][] = [
+    ['GET', sessionUrl(id)],
+    ['PUT', sessionUrl(id), { customerSession: { referralCode: 'R' } }],
+    ['POST', sessionUrl(id, '/close')],
+  ];
+  for (const [method, url, body] of requests) {
+    const reply = await call(method, url, body === undefined ? {} : { body });
+    expect({ request: `${method} ${url}`, status: reply.status, body: reply.body }).toEqual({
+      request: `${method} ${url}`,
+      status: 500,
+      body: {
+        message: expect.stringContaining('Unknown session event type "SessionTeleported"'),
+        errors: [{ title: 'UNREADABLE_EVENT', details: expect.stringContaining('Nothing was changed') }],
+        StatusCode: 500,
+      },
+    });
+  }
+  expect(await harness.streamLength(`session-1-${id}`)).toBe(2);
+});
