@@ -147,6 +147,11 @@ describe('a tombstoned session', () => {
     expectDeletedConflict(await put(id, { cartItems: CART }));
     expectDeletedConflict(await put(id, { cartItems: CART }, { query: '?dry=true' }));
     expectDeletedConflict(await put(id, { cartItems: CART }, { headers: { 'If-None-Match': '*' } }));
+    // If-Match forms resolved by reading the session first: `*` and lists.
+    expectDeletedConflict(await put(id, { cartItems: CART }, { headers: { 'If-Match': '*' } }));
+    expectDeletedConflict(await put(id, { cartItems: CART }, { headers: { 'If-Match': '"0", "1"' } }));
+    expectDeletedNotFound(await verb(id, 'cancel', { 'If-Match': '*' }));
+    expectDeletedNotFound(await verb(id, 'cancel', { 'If-Match': '"0", "1"' }));
     expectDeletedConflict(await put(id, { profileId: 'p' }, { headers: { 'Idempotency-Key': `k-${id}` } }));
     // Asked again, the same answers (nothing cached, nothing half-done).
     expectDeletedNotFound(await get(id));

@@ -149,7 +149,7 @@ const errorCodesOf = (response: ResponseObject): string[] =>
     (example) => (example.value as { errors: { title: string }[] }).errors[0]!.title,
   );
 
-const COMMAND_ERRORS = ['400', '401', '404', '409', '412', '413', '415', '422', '503'];
+const COMMAND_ERRORS = ['400', '401', '404', '409', '412', '413', '415', '422', '500', '503'];
 
 /** Every integration operation: its documented statuses, and the codes of its 400, 404 and 409. */
 const integration: {
@@ -176,7 +176,7 @@ const integration: {
     name: 'GetSession',
     route: SESSION,
     method: 'get',
-    statuses: ['200', '400', '401', '404', '503'],
+    statuses: ['200', '400', '401', '404', '500', '503'],
     headers: ['ETag', 'X-Request-Id'],
     codes: { '400': ['UNKNOWN_FIELD', 'INVALID_FIELD'], '404': ['SESSION_NOT_FOUND'] },
   },

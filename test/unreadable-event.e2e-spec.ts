@@ -43,7 +43,9 @@ it('answers GET and commands 500 UNREADABLE_EVENT naming the event, and appends 
       status: 500,
       body: {
         message: expect.stringContaining('Unknown session event type "SessionTeleported"'),
-        errors: [{ title: 'UNREADABLE_EVENT', details: expect.stringContaining('Nothing was changed') }],
+        errors: [
+          { title: 'UNREADABLE_EVENT', details: expect.stringContaining('The session was not changed') },
+        ],
         StatusCode: 500,
       },
     });

@@ -110,6 +110,27 @@ describe('parseProjectorConfig', () => {
     ]);
   });
 
+  it.each([
+    [
+      { PROJECTOR_STALL_AFTER_MS: '1000' },
+      'PROJECTOR_SLOW_COMMIT_MS (2000) must be below PROJECTOR_STALL_AFTER_MS (1000)',
+    ],
+    [
+      { PROJECTOR_SLOW_COMMIT_MS: '60000' },
+      'PROJECTOR_SLOW_COMMIT_MS (60000) must be below PROJECTOR_STALL_AFTER_MS (60000)',
+    ],
+    [
+      { PROJECTOR_STALL_AFTER_MS: '5000', PROJECTOR_SLOW_COMMIT_MS: '5000' },
+      'PROJECTOR_SLOW_COMMIT_MS (5000) must be below PROJECTOR_STALL_AFTER_MS (5000)',
+    ],
+  ])('refuses a slow-commit threshold not below the stall window (%j), defaults included', (env, message) => {
+    expect(problemsOf(env)).toEqual([expect.stringContaining(message)]);
+  });
+
+  it('takes a slow-commit threshold below the stall window', () => {
+    expect(problemsOf({ PROJECTOR_STALL_AFTER_MS: '1000', PROJECTOR_SLOW_COMMIT_MS: '999' })).toEqual([]);
+  });
+
   it('stops the projector process before it connects, exit code 2, one line per problem and no stack trace', () => {
     const result = spawnSync(process.execPath, ['-r', './tools/register.js', 'apps/projector/src/main.ts'], {
       cwd: path.resolve(__dirname, '../../..'),

@@ -119,7 +119,12 @@ export interface ProjectorWatch {
  * window is at least 1 s: the API waits up to 1 s for its thread's report on a scrape, and counts a projector
  * whose report is older than the window as not caught up.
  */
+/** The stall window and slow-commit threshold when not configured (see projector.ts). */
+export const DEFAULT_STALL_AFTER_MS = 60_000;
+export const DEFAULT_SLOW_COMMIT_MS = 2_000;
+
 export function parseProjectorWatch(env: Env, problems: string[]): ProjectorWatch {
+  const before = problems.length;
   const stallAfterMs = wholeNumber(
     'PROJECTOR_STALL_AFTER_MS',
     env.PROJECTOR_STALL_AFTER_MS,
@@ -132,6 +137,15 @@ export function parseProjectorWatch(env: Env, problems: string[]): ProjectorWatc
     { min: 1, max: 600_000, meaning: 'a number of milliseconds' },
     problems,
   );
+  // A commit is called slow on its way to a stall: a threshold at or past the window would only ever be
+  // logged after the projector already counts as stalled.
+  const window = stallAfterMs ?? DEFAULT_STALL_AFTER_MS;
+  const threshold = slowCommitMs ?? DEFAULT_SLOW_COMMIT_MS;
+  if (problems.length === before && threshold >= window)
+    problems.push(
+      `PROJECTOR_SLOW_COMMIT_MS (${threshold}) must be below PROJECTOR_STALL_AFTER_MS (${window}): a commit ` +
+        'is called slow before the projector counts as stalled',
+    );
   return { stallAfterMs, slowCommitMs };
 }
 

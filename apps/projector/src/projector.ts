@@ -25,6 +25,7 @@ import {
   describeBatchError,
   retryDelayMs,
 } from './batch-failures';
+import { DEFAULT_SLOW_COMMIT_MS, DEFAULT_STALL_AFTER_MS } from './config';
 import { createLogger } from './logger';
 import { projectorMetrics } from './projector-metrics';
 import { isCaughtUp, isStalled, lastCommitAgeMs, type ProjectorReport } from './projector-report';
@@ -131,8 +132,6 @@ const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
 /** A batch that keeps failing is logged at its first failure, when narrowed to one event, then once a minute. */
 const FAILURE_LOG_INTERVAL_MS = 60_000;
-const DEFAULT_STALL_AFTER_MS = 60_000;
-const DEFAULT_SLOW_COMMIT_MS = 2_000;
 /** At most one "commit is slow" line a minute (a database that is slow on and off). */
 const SLOW_LOG_INTERVAL_MS = 60_000;
 const MIN_STANDBY_POLL_MS = 100;

@@ -49,6 +49,18 @@ export class CommandRefused extends Error {
   }
 }
 
+/**
+ * A keyed command that changed nothing, whose idempotency record the event store failed to write (`cause`: the
+ * store's error). It has no events to carry the key's token, so its 200 would be forgotten: the filter answers
+ * 503 "not applied, retry with the same key is safe" instead (docs/command-api.md, "Idempotency-Key").
+ */
+export class UnrecordedNoOpError extends Error {
+  override readonly name = 'UnrecordedNoOpError';
+  constructor(override readonly cause: Error) {
+    super(`The idempotency record of a command that changed nothing was not written: ${cause.message}`);
+  }
+}
+
 export const ErrorCode = {
   InvalidField: 'INVALID_FIELD',
   UnknownField: 'UNKNOWN_FIELD',

@@ -76,7 +76,9 @@ describe('mapError', () => {
     ]) {
       expect(bodyOf(error)).toEqual({
         message: expect.stringContaining(error.message),
-        errors: [{ title: 'UNREADABLE_EVENT', details: expect.stringContaining('Nothing was changed') }],
+        errors: [
+          { title: 'UNREADABLE_EVENT', details: expect.stringContaining('The session was not changed') },
+        ],
         StatusCode: 500,
       });
       expect(mapError(error).unexpected).toBe(true);

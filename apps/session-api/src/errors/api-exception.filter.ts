@@ -23,7 +23,7 @@ import { readModelsUnavailable } from '@session-engine/read-models';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { closeIfLargeBodyUnread } from '../http/unread-body';
-import { ApiError, CommandRefused, ErrorCode, type ApiErrorEntry } from './api-error';
+import { ApiError, CommandRefused, ErrorCode, UnrecordedNoOpError, type ApiErrorEntry } from './api-error';
 
 export interface ErrorBody {
   message: string;
@@ -73,6 +73,16 @@ export function mapError(error: unknown, request?: IncomingMessage): MappedError
   if (error instanceof AppendTooLargeError)
     return single(413, ErrorCode.LimitExceeded, error.message, undefined);
   if (error instanceof SessionDeletedError) return sessionDeleted(error);
+  if (error instanceof UnrecordedNoOpError) {
+    return single(
+      503,
+      ErrorCode.ServiceUnavailable,
+      `${storeFailure(error.cause)} while recording this request's Idempotency-Key; the command changed ` +
+        'nothing (there was nothing to append), so it was not applied and nothing of it was written to the ' +
+        'session. Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.',
+      undefined,
+    );
+  }
   if (error instanceof EventStoreTimeoutError) {
     return single(503, ErrorCode.ServiceUnavailable, timeoutDetails(error, request), undefined);
   }
@@ -119,7 +129,7 @@ export function mapError(error: unknown, request?: IncomingMessage): MappedError
         500,
         ErrorCode.UnreadableEvent,
         `The event log of this session holds an event this version of the engine cannot read (${error.message}): ` +
-          'it was written by a newer version, or changed by hand. Nothing was changed; the session cannot be ' +
+          'it was written by a newer version, or changed by hand. The session was not changed; it cannot be ' +
           'read or changed until the engine is upgraded or the event repaired.',
         undefined,
       ),
@@ -206,8 +216,19 @@ function claimNotApplied(request: IncomingMessage | undefined): string {
  * safely; one whose read, or whose profile claim's write, timed out was not applied, and a query or a dry run
  * has nothing to apply.
  */
+/** What the event store did to a call, as a 503's details say it (no internals). */
+function storeFailure(error: Error): string {
+  if (error instanceof EventStoreTimeoutError) return didNotAnswer(error);
+  return error instanceof EventStoreWriteInterruptedError
+    ? 'The connection to the event store failed'
+    : 'The event store was not reachable';
+}
+
+const didNotAnswer = (error: EventStoreTimeoutError) =>
+  `The event store did not answer ${error.timeoutMs === undefined ? 'in time' : `within ${error.timeoutMs} ms`}`;
+
 function timeoutDetails(error: EventStoreTimeoutError, request: IncomingMessage | undefined): string {
-  const what = `The event store did not answer ${error.timeoutMs === undefined ? 'in time' : `within ${error.timeoutMs} ms`}`;
+  const what = didNotAnswer(error);
   switch (storeOutcome(error, request)) {
     case 'none':
       return `${what}; retry later`;

@@ -108,7 +108,7 @@ export const COMMAND_RESPONSE_HEADERS = {
   ...RESPONSE_HEADERS.requestId,
 };
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 422 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 422 | 500 | 503;
 
 /** What an example error entry says. */
 export interface ErrorExample {
@@ -153,6 +153,13 @@ const EXAMPLE: Partial<Record<ErrorTitle, ErrorExample>> = {
       'store): its id cannot be used again; create the session under a new customerSessionId',
   },
   [ManagementErrorCode.ProfileNotFound]: { details: 'No customer profile "alice"' },
+  [ErrorCode.UnreadableEvent]: {
+    details:
+      'The event log of this session holds an event this version of the engine cannot read (Unknown session ' +
+      'event type "SessionTeleported"): it was written by a newer version, or changed by hand. The session was ' +
+      'not changed; it cannot be read or changed until the engine is upgraded or the event repaired.',
+  },
+  [ErrorCode.InternalError]: { details: 'Internal error' },
   [DomainErrorCode.IllegalStateTransition]: { details: 'Cannot close a session that is cancelled' },
   [DomainErrorCode.SessionNotModifiable]: {
     details: 'The session is closed: its fields can no longer change',
@@ -248,6 +255,15 @@ export const DEFAULT_ERROR_RESPONSES: Record<ErrorStatus, ErrorResponseDoc> = {
       'This Idempotency-Key was already used on this endpoint and session for a different request (another body, or another dry value)',
     codes: [ErrorCode.IdempotencyKeyReused],
   },
+  500: {
+    status: 500,
+    description:
+      "The session's event log holds an event this version of the engine cannot read (a type or schema " +
+      'version written by a newer version, or data changed by hand); the details quote it. The session was ' +
+      'not changed; it cannot be read or changed until the engine is upgraded (docs/operations.md). Any ' +
+      'other 500 is INTERNAL_ERROR, a bug, logged with its stack',
+    codes: [ErrorCode.UnreadableEvent, ErrorCode.InternalError],
+  },
   503: {
     status: 503,
     description:
@@ -326,9 +342,10 @@ export function ApiErrorResponses(
 
 /**
  * What every command may also answer, after its own 400 / 401 / 404 / 409: a stale If-Match, a body over
- * 5 MiB, a body that is not JSON by its headers, a reused Idempotency-Key, the event store down.
+ * 5 MiB, a body that is not JSON by its headers, a reused Idempotency-Key, an event it cannot read, the event
+ * store down.
  */
-export const COMMAND_CONDITION_ERRORS = [412, 413, 415, 422, 503] as const;
+export const COMMAND_CONDITION_ERRORS = [412, 413, 415, 422, 500, 503] as const;
 
 /**
  * The errors of a state transition without a body (close, cancel, reopen); `conflict` says when the state

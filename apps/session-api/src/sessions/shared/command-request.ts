@@ -1,4 +1,5 @@
 import type { QueryBus } from '@nestjs/cqrs';
+import { SessionDeletedError } from '@session-engine/event-store';
 import type { IntegrationPrincipal } from '../../auth/integration-auth.guard';
 import { ApiError, ErrorCode } from '../../errors/api-error';
 import { headerCount } from '../../http/headers';
@@ -66,7 +67,12 @@ export async function commandRequest(
         conditions,
         async () =>
           (await queryBus.execute(new GetSessionQuery(principal.applicationId, integrationId))).revision,
-      );
+      ).catch((error: unknown) => {
+        // Deleted for good: the command answers that itself (409 SESSION_DELETED to a PUT, else 404), as it
+        // does without a condition — and a keyed retry still gets its recorded answer first.
+        if (error instanceof SessionDeletedError) return undefined;
+        throw error;
+      });
   return {
     principal,
     integrationId,

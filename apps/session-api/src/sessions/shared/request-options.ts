@@ -93,7 +93,8 @@ export function ifMatchListFailed(ifMatch: IfMatchList, actual: bigint | null): 
  * The revision a command must find (the runner's `ifMatch`), given the session's current revision (`null`:
  * it does not exist), read only when the answer depends on it:
  * - `*` matches any existing session: 412 when there is none, otherwise the command runs unconditionally
- *   (a session is never deleted, so it still exists when the command runs);
+ *   (the engine never deletes a session; one an operator deleted for good is answered as such by the command,
+ *   see command-request.ts);
  * - one revision is the expected revision as it is;
  * - a list matches when any entry names the current revision, which is then expected (a write in between is
  *   a 412). When none does, the first entry is expected, so the runner answers 412 — or replays the first

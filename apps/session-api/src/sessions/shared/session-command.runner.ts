@@ -6,7 +6,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   EventStoreTimeoutError,
-  EventStoreWriteInterruptedError,
   hashCanonical,
   IdempotencyStore,
   KeyedMutex,
@@ -22,7 +21,7 @@ import { DomainError, type SessionCommand } from '@session-engine/session-domain
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { IntegrationPrincipal } from '../../auth/integration-auth.guard';
-import { ApiError, CommandRefused, ErrorCode } from '../../errors/api-error';
+import { ApiError, CommandRefused, ErrorCode, UnrecordedNoOpError } from '../../errors/api-error';
 import { MetricsService } from '../../operations/metrics.service';
 import { LOGGER } from '../../tokens';
 import { ifMatchListFailed, type IfMatchList } from './request-options';
@@ -160,13 +159,7 @@ export class SessionCommandRunner {
       `idempotency record not written: answered ${inStream ? reply.status : 503}`,
     );
     if (inStream) return;
-    throw ApiError.of(
-      503,
-      ErrorCode.ServiceUnavailable,
-      `${storeFailure(failure.error)} while recording this request's Idempotency-Key; the command changed ` +
-        'nothing (there was nothing to append), so it was not applied and nothing of it was written to the ' +
-        'session. Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.',
-    );
+    throw new UnrecordedNoOpError(failure.error);
   }
 
   /**
@@ -286,16 +279,6 @@ export class SessionCommandRunner {
 function failureOutcome(error: unknown): string {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? code.toLowerCase() : 'error';
-}
-
-/** What the event store did to a call, for a client's 503 (no internals). */
-function storeFailure(error: Error): string {
-  if (error instanceof EventStoreTimeoutError) {
-    return `The event store did not answer ${error.timeoutMs === undefined ? 'in time' : `within ${error.timeoutMs} ms`}`;
-  }
-  return error instanceof EventStoreWriteInterruptedError
-    ? 'The connection to the event store failed'
-    : 'The event store was not reachable';
 }
 
 /** The one ahead failed because the event store did not answer it: those waiting behind it give up. */

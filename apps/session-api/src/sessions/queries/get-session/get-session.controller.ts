@@ -61,6 +61,7 @@ export class GetSessionController {
     },
     401,
     404,
+    500,
     503,
   )
   async get(
