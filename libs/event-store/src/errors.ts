@@ -1,8 +1,12 @@
 /**
  * Refusals that come from the write path rather than the domain. Like `DomainError` they carry a stable
- * code; the HTTP layer maps them to statuses in its one exception filter.
+ * code; the HTTP layer maps them to statuses in its one exception filter. The errors the adapter itself
+ * throws (`StreamRevisionConflict`, `AppendTooLargeError`, `EventStoreTimeoutError`, …) are defined in
+ * `esdb-client.adapter.ts`, which imports nothing from here: some of these extend them, and the import graph
+ * stays acyclic.
  */
-import type { SessionCommand } from '@session-engine/session-domain';
+import { DomainError, DomainErrorCode, type SessionCommand } from '@session-engine/session-domain';
+import { EventStoreTimeoutError, EventStoreWriteInterruptedError } from './esdb-client.adapter';
 
 export class PreconditionFailedError extends Error {
   override readonly name = 'PreconditionFailedError';
@@ -32,20 +36,24 @@ export class ConcurrentUpdateError extends Error {
 }
 
 /**
- * The event store refused an append as larger than its maximum append size. The domain keeps what it
- * decides under `SESSION_LIMITS.eventBytes`, so this means a server configured with a smaller limit, or a
- * session written before that limit: nothing was appended.
+ * A write of the profile claim (`ProfileClaims.claim`: the first claim, a takeover, a confirmation) that got
+ * no answer within the call deadline. The claim comes before the session append, which was therefore never
+ * sent: the command was not applied, and a retry (with the same `Idempotency-Key`, if it had one) is safe. The
+ * claim itself may still be applied by a hung store that resumes; it names this session, so a retry takes it
+ * as its own. Still an `EventStoreTimeoutError` (503, and the commands queued behind it give up at once).
  */
-export class AppendTooLargeError extends Error {
-  override readonly name = 'AppendTooLargeError';
-  readonly code = 'LIMIT_EXCEEDED';
-  constructor(
-    readonly streamName: string,
-    readonly maxAppendSize: number | undefined,
-  ) {
-    super(
-      `The event store refused these events as too large${maxAppendSize ? ` (it takes at most ${maxAppendSize} bytes per append)` : ''}; nothing was recorded`,
-    );
+export class ClaimWriteTimeoutError extends EventStoreTimeoutError {
+  override readonly name: string = 'ClaimWriteTimeoutError';
+  constructor(timeout: EventStoreTimeoutError) {
+    super(timeout.operation, timeout.streamName, timeout.timeoutMs, timeout);
+  }
+}
+
+/** As `ClaimWriteTimeoutError`, for a claim write whose connection failed (`EventStoreWriteInterruptedError`). */
+export class ClaimWriteInterruptedError extends EventStoreWriteInterruptedError {
+  override readonly name: string = 'ClaimWriteInterruptedError';
+  constructor(interrupted: EventStoreWriteInterruptedError) {
+    super(interrupted.operation, interrupted.streamName, interrupted);
   }
 }
 
@@ -69,5 +77,29 @@ export class SessionDeletedError extends Error {
     override readonly cause?: unknown,
   ) {
     super(`Session ${integrationId} was deleted for good (its stream ${streamName} is tombstoned)`);
+  }
+}
+
+/**
+ * A keyed command (`Idempotency-Key`) was applied, and its session stream no longer holds its events: an
+ * operator soft-deleted the stream since (docs/command-api.md, "Deleted session streams"), and perhaps a PUT
+ * then created the session anew, whose events continue the stream's revisions after a gap. The first response,
+ * which the key must return again, can no longer be rebuilt, and the session as it is now is not that response.
+ * Answered as a session that does not exist (any more): a `DomainError` `SESSION_NOT_FOUND` (404), whose message
+ * says why. A tombstoned stream is `SessionDeletedError` instead.
+ */
+export class AppliedCommandDeletedError extends DomainError {
+  constructor(
+    readonly streamName: string,
+    readonly integrationId: string,
+    /** The stream holds events again: the session was created anew after the delete. */
+    readonly recreated: boolean,
+  ) {
+    super(
+      DomainErrorCode.SessionNotFound,
+      `Customer session ${JSON.stringify(integrationId)} was deleted after this request was applied (an operator ` +
+        'deleted its stream in the event store), so the response its Idempotency-Key returns can no longer be given' +
+        (recreated ? '; the session of this id now is another one, created anew since' : ''),
+    );
   }
 }

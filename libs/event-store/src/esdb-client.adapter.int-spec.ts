@@ -97,6 +97,17 @@ describe('a server nobody listens on', () => {
       await expect(adapter.setStreamMaxAge('nowhere-1', 60)).rejects.toBeInstanceOf(
         EventStoreWriteInterruptedError,
       );
+      // The operator's deletes are writes like the others (they reached the client's raw error before).
+      await expect(adapter.deleteStream('nowhere-1')).rejects.toMatchObject({
+        name: 'EventStoreWriteInterruptedError',
+        operation: 'delete',
+        streamName: 'nowhere-1',
+      });
+      await expect(adapter.tombstoneStream('nowhere-1')).rejects.toMatchObject({
+        name: 'EventStoreWriteInterruptedError',
+        operation: 'tombstone',
+        streamName: 'nowhere-1',
+      });
       await expect(adapter.readStream('nowhere-1')).rejects.not.toBeInstanceOf(
         EventStoreWriteInterruptedError,
       );

@@ -1,8 +1,10 @@
 /**
  * The one place that talks to EventStoreDB / KurrentDB (or the embedded server, which speaks the same gRPC
  * protocol) through `@eventstore/db-client`. Everything else in the code base sees plain records, bigint
- * revisions and positions, and our own `StreamRevisionConflict`, `StreamTombstonedError` and
- * `StreamMissingError` instead of the client's error classes.
+ * revisions and positions, and our own `StreamRevisionConflict`, `StreamTombstonedError`,
+ * `StreamMissingError`, `AppendTooLargeError` and `EventStore…Error`s instead of the client's error classes.
+ * The errors defined here are the adapter's own (it imports none from `errors.ts`, whose errors of the write
+ * path above it extend some of these: the import graph stays acyclic).
  */
 import {
   BACKWARDS,
@@ -26,7 +28,6 @@ import {
   type ResolvedEvent,
 } from '@eventstore/db-client';
 import { randomUUID } from 'node:crypto';
-import { AppendTooLargeError } from './errors';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -100,6 +101,24 @@ export class StreamMissingError extends Error {
   }
 }
 
+/**
+ * The event store refused an append as larger than its maximum append size. The domain keeps what it
+ * decides under `SESSION_LIMITS.eventBytes`, so this means a server configured with a smaller limit, or a
+ * session written before that limit: nothing was appended.
+ */
+export class AppendTooLargeError extends Error {
+  override readonly name = 'AppendTooLargeError';
+  readonly code = 'LIMIT_EXCEEDED';
+  constructor(
+    readonly streamName: string,
+    readonly maxAppendSize: number | undefined,
+  ) {
+    super(
+      `The event store refused these events as too large${maxAppendSize ? ` (it takes at most ${maxAppendSize} bytes per append)` : ''}; nothing was recorded`,
+    );
+  }
+}
+
 /** The server could not be reached or did not answer in time (the API answers 503). */
 export class EventStoreUnavailableError extends Error {
   override readonly name: string = 'EventStoreUnavailableError';
@@ -111,8 +130,11 @@ export class EventStoreUnavailableError extends Error {
   }
 }
 
-/** What a call that timed out was doing. */
-export type EventStoreOperation = 'read' | 'append' | 'set-metadata';
+/**
+ * What a call that timed out was doing. `delete` (soft) and `tombstone` (hard) are the operator's deletes
+ * (`deleteStream`, `tombstoneStream`), never a call the engine makes.
+ */
+export type EventStoreOperation = 'read' | 'append' | 'set-metadata' | 'delete' | 'tombstone';
 
 /**
  * A call got no answer within its deadline: the client-side one of `withCallTimeout`, or the server's own
@@ -304,9 +326,10 @@ export class EsdbClientAdapter {
 
   /**
    * The same connection, with a client-side deadline of `timeoutMs` on each of its unary calls — `readStream`,
-   * `appendToStream`, `setStreamMaxAge` — for the work done on behalf of a request. Past it the call rejects
-   * with `EventStoreTimeoutError`. Reads of `$all` and subscriptions, which may rightly run for minutes, are not
-   * bounded, and `isReachable` keeps its own deadline. Closing either adapter closes the connection.
+   * `appendToStream`, `setStreamMaxAge`, and the operator's `deleteStream` / `tombstoneStream` — for the work
+   * done on behalf of a request. Past it the call rejects with `EventStoreTimeoutError`. Reads of `$all` and
+   * subscriptions, which may rightly run for minutes, are not bounded, and `isReachable` keeps its own
+   * deadline. Closing either adapter closes the connection.
    *
    * The client leaves reads without a deadline (it overrides a per-call one with Infinity) and runs appends on
    * one shared batch-append stream without a client-side deadline (the per-call one only goes to the server,
@@ -449,13 +472,9 @@ export class EsdbClientAdapter {
    * request, say). A stream tombstoned already is `StreamTombstonedError`.
    */
   async tombstoneStream(streamName: string): Promise<void> {
-    try {
-      await this.client.tombstoneStream(streamName);
-    } catch (error) {
-      if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
-      if (unavailable(error)) throw new EventStoreUnavailableError(error);
-      throw error;
-    }
+    await this.deleteCall('tombstone', streamName, (options) =>
+      this.client.tombstoneStream(streamName, options),
+    );
   }
 
   /**
@@ -464,11 +483,31 @@ export class EsdbClientAdapter {
    * for operators' tools and tests only; the engine never deletes a stream.
    */
   async deleteStream(streamName: string): Promise<void> {
+    await this.deleteCall('delete', streamName, (options) => this.client.deleteStream(streamName, options));
+  }
+
+  /**
+   * A delete (soft or hard) as the other writes are made: within the call deadline (`withCallTimeout`, also
+   * sent as the gRPC deadline), a timeout is `EventStoreTimeoutError` (outcome unknown: the server may still
+   * delete the stream), a connection lost on the way `EventStoreWriteInterruptedError`, a follower's refusal
+   * `EventStoreUnavailableError`, a tombstoned stream `StreamTombstonedError`.
+   */
+  private async deleteCall(
+    operation: 'delete' | 'tombstone',
+    streamName: string,
+    call: (options: { deadline?: number }) => Promise<unknown>,
+  ): Promise<void> {
     try {
-      await this.client.deleteStream(streamName);
+      await withinDeadline(
+        call(this.callTimeoutMs !== undefined ? { deadline: this.callTimeoutMs } : {}),
+        this.callTimeoutMs,
+        () => new EventStoreTimeoutError(operation, streamName, this.callTimeoutMs),
+      );
     } catch (error) {
+      if (error instanceof EventStoreTimeoutError) throw error;
       if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
-      if (unavailable(error)) throw new EventStoreUnavailableError(error);
+      if (deadlineExceeded(error)) throw new EventStoreTimeoutError(operation, streamName, undefined, error);
+      if (unavailable(error)) throw unavailableDuringWrite(operation, streamName, error);
       throw error;
     }
   }

@@ -115,6 +115,29 @@ describe('withCallTimeout, the store hung', () => {
     }
   });
 
+  it("bounds the operator's deletes (soft and hard) as the other writes: EventStoreTimeoutError within the deadline", async () => {
+    const setup = await warmThroughRelay();
+    const soft = newStream('soft-delete');
+    const hard = newStream('tombstone');
+    await setup.appendToStream(soft, [event(0)], 'no_stream');
+    await setup.appendToStream(hard, [event(0)], 'no_stream');
+    const adapter = setup.withCallTimeout(DEADLINE_MS);
+
+    relay.hang();
+    const deleted = await settle(() => adapter.deleteStream(soft));
+    const tombstoned = await settle(() => adapter.tombstoneStream(hard));
+
+    for (const [outcome, operation, streamName] of [
+      [deleted, 'delete', soft],
+      [tombstoned, 'tombstone', hard],
+    ] as const) {
+      expect(outcome.error).toBeInstanceOf(EventStoreTimeoutError);
+      expect(outcome.error).toBeInstanceOf(EventStoreUnavailableError);
+      expect(outcome.error).toMatchObject({ operation, streamName, timeoutMs: DEADLINE_MS });
+      expect(outcome.ms).toBeLessThan(WITHIN_MS);
+    }
+  });
+
   it('bounds the first call of a new connection too (the client first asks the server what it supports)', async () => {
     relay.hang();
     const adapter = throughRelay().withCallTimeout(DEADLINE_MS);

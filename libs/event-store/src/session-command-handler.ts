@@ -26,7 +26,11 @@
  *   ends with `SessionDeletedError`; soft-deleted, it reads as a session that never existed — a read past the
  *   cached revision finds the stream missing and drops the cached state — and a create revives the stream. A
  *   command decided on a state cached before a soft delete is appended all the same (the store accepts the
- *   cached revision): a known risk, documented there.
+ *   cached revision): a known risk, documented there. A keyed command is replayed from the stream as it is
+ *   now, up to its own last event; when the stream no longer holds its events (soft-deleted since it ran, then
+ *   perhaps created anew), a command found on the cache is answered from a fresh read, as a process without the
+ *   cache answers it, and one found on a fresh read or named by its record is `AppliedCommandDeletedError`
+ *   (404 `SESSION_NOT_FOUND`).
  */
 import {
   decide,
@@ -47,7 +51,14 @@ import {
   type JsonObject,
   type StoredEvent,
 } from './esdb-client.adapter';
-import { ConcurrentUpdateError, PreconditionFailedError, SessionDeletedError } from './errors';
+import {
+  AppliedCommandDeletedError,
+  ClaimWriteInterruptedError,
+  ClaimWriteTimeoutError,
+  ConcurrentUpdateError,
+  PreconditionFailedError,
+  SessionDeletedError,
+} from './errors';
 import { KeyedMutex } from './keyed-mutex';
 import { ProfileClaims, type ClaimRequest } from './profile-claims';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy } from './retry-policy';
@@ -87,28 +98,6 @@ export interface CommandResult extends LoadedSession {
    * is the first run's, for the caller to tell a retry from a reuse of the key.
    */
   replayed?: { requestHash: string };
-}
-
-/**
- * A write of the profile claim (`ProfileClaims.claim`: the first claim, a takeover, a confirmation) that got
- * no answer within the call deadline. The claim comes before the session append, which was therefore never
- * sent: the command was not applied, and a retry (with the same `Idempotency-Key`, if it had one) is safe. The
- * claim itself may still be applied by a hung store that resumes; it names this session, so a retry takes it
- * as its own. Still an `EventStoreTimeoutError` (503, and the commands queued behind it give up at once).
- */
-export class ClaimWriteTimeoutError extends EventStoreTimeoutError {
-  override readonly name: string = 'ClaimWriteTimeoutError';
-  constructor(timeout: EventStoreTimeoutError) {
-    super(timeout.operation, timeout.streamName, timeout.timeoutMs, timeout);
-  }
-}
-
-/** As `ClaimWriteTimeoutError`, for a claim write whose connection failed (`EventStoreWriteInterruptedError`). */
-export class ClaimWriteInterruptedError extends EventStoreWriteInterruptedError {
-  override readonly name: string = 'ClaimWriteInterruptedError';
-  constructor(interrupted: EventStoreWriteInterruptedError) {
-    super(interrupted.operation, interrupted.streamName, interrupted);
-  }
 }
 
 /** The state cache's default memory budget (approximate bytes). */
@@ -185,97 +174,116 @@ export class SessionCommandHandler {
 
   handle(command: SessionCommand, options: HandleOptions): Promise<CommandResult> {
     const stream = sessionStreamName(command.applicationId, command.integrationId);
-    const handled = this.mutex.run(stream, { waitMs: options.lockWaitMs ?? this.lockWaitMs }, async () => {
-      // Optimistic on the cache: with a cached state at revision R, decide on it and append expecting R. The
-      // append's success proves R was the latest revision; anything else re-reads before answering.
-      // UpdateSession (create-or-update) of a session this process has not seen assumes it is new: the
-      // append expecting no stream proves it, and an existing session costs one refused append more.
-      const token = options.metadata.idempotencyToken;
-      let current: Loaded | undefined =
-        this.cached(stream) ??
-        (command.type === 'UpdateSession' ? { state: null, revision: null } : undefined);
-      let verified = current === undefined || this.needsFreshState(command, current.state, options);
-      if (verified) current = await this.load(stream);
-      for (let attempt = 1; ; attempt++) {
-        const replay = token === undefined ? undefined : current!.applied?.get(token, this.now());
-        if (replay) return this.replay(stream, replay);
-        let events: SessionEvent[];
-        try {
-          if (options.expectedRevision !== undefined && current!.revision !== options.expectedRevision) {
-            throw new PreconditionFailedError(options.expectedRevision, current!.revision);
+    return this.mutex.run(stream, { waitMs: options.lockWaitMs ?? this.lockWaitMs }, async () => {
+      try {
+        // Optimistic on the cache: with a cached state at revision R, decide on it and append expecting R. The
+        // append's success proves R was the latest revision; anything else re-reads before answering.
+        // UpdateSession (create-or-update) of a session this process has not seen assumes it is new: the
+        // append expecting no stream proves it, and an existing session costs one refused append more.
+        const token = options.metadata.idempotencyToken;
+        let current: Loaded | undefined =
+          this.cached(stream) ??
+          (command.type === 'UpdateSession' ? { state: null, revision: null } : undefined);
+        let verified = current === undefined || this.needsFreshState(command, current.state, options);
+        if (verified) current = await this.load(stream);
+        for (let attempt = 1; ; attempt++) {
+          const replay = token === undefined ? undefined : current!.applied?.get(token, this.now());
+          if (replay) {
+            try {
+              return await this.replay(stream, command.integrationId, replay);
+            } catch (error) {
+              if (!(error instanceof AppliedCommandDeletedError)) throw error;
+              // The stream no longer holds the command's events: soft-deleted since `current` was read.
+              this.cache.delete(stream);
+              // A fresh read found them a moment ago: deleted while this command was answered.
+              if (verified) throw error;
+              // Found on a cached state the delete made stale: answered as a process without it answers, from a
+              // fresh read (which finds the token if the session created anew holds it, else decides anew).
+              current = await this.load(stream);
+              verified = true;
+              attempt--;
+              continue;
+            }
           }
-          events = await this.decide(command, current!.state, options);
-          if (events.length === 0 && !verified) throw STALE;
-        } catch (error) {
-          // A refusal, a failed If-Match or a no-op decided on the cache alone is checked on a fresh read:
-          // no answer is based on a stale cache.
-          if (verified) throw error;
-          current = await this.load(stream);
-          verified = true;
-          attempt--;
-          continue;
-        }
-        if (events.length === 0 || options.dry) {
-          return { ...current!, state: foldOnto(current!.state, events), events, appended: false };
-        }
-        try {
-          const outcome = await this.store.appendToStream(
-            stream,
-            events.map((event) => toEventToAppend(event, options.metadata)),
-            current!.revision ?? 'no_stream',
-          );
-          const state = foldOnto(current!.state, events)!;
-          const applied = current!.applied ?? new AppliedCommands(this.windowMs);
-          if (token !== undefined) {
-            applied.remember(
-              token,
-              {
-                requestHash: options.metadata.requestHash ?? '',
-                commandId: options.metadata.commandId,
-                firstRevision: outcome.nextRevision - BigInt(events.length) + 1n,
-                revision: outcome.nextRevision,
-                position: outcome.position,
-                writtenAt: this.now(),
-              },
-              this.now(),
+          let events: SessionEvent[];
+          try {
+            if (options.expectedRevision !== undefined && current!.revision !== options.expectedRevision) {
+              throw new PreconditionFailedError(options.expectedRevision, current!.revision);
+            }
+            events = await this.decide(command, current!.state, options);
+            if (events.length === 0 && !verified) throw STALE;
+          } catch (error) {
+            // A refusal, a failed If-Match or a no-op decided on the cache alone is checked on a fresh read:
+            // no answer is based on a stale cache.
+            if (verified) throw error;
+            current = await this.load(stream);
+            verified = true;
+            attempt--;
+            continue;
+          }
+          if (events.length === 0 || options.dry) {
+            return { ...current!, state: foldOnto(current!.state, events), events, appended: false };
+          }
+          try {
+            const outcome = await this.store.appendToStream(
+              stream,
+              events.map((event) => toEventToAppend(event, options.metadata)),
+              current!.revision ?? 'no_stream',
             );
+            const state = foldOnto(current!.state, events)!;
+            const applied = current!.applied ?? new AppliedCommands(this.windowMs);
+            if (token !== undefined) {
+              applied.remember(
+                token,
+                {
+                  requestHash: options.metadata.requestHash ?? '',
+                  commandId: options.metadata.commandId,
+                  firstRevision: outcome.nextRevision - BigInt(events.length) + 1n,
+                  revision: outcome.nextRevision,
+                  position: outcome.position,
+                  writtenAt: this.now(),
+                },
+                this.now(),
+              );
+            }
+            this.cache.set(stream, { revision: outcome.nextRevision, state: { state, applied } });
+            return {
+              state,
+              revision: outcome.nextRevision,
+              events,
+              position: outcome.position,
+              appended: true,
+            };
+          } catch (error) {
+            if (!(error instanceof StreamRevisionConflict)) throw error;
+            this.observer.onConflict?.(stream);
+            this.cache.delete(stream);
+            if (options.expectedRevision !== undefined) {
+              // The same key may have won the race in another process: that is a replay, not a 412.
+              const replay =
+                token === undefined ? undefined : (await this.load(stream)).applied?.get(token, this.now());
+              if (replay) return await this.replay(stream, command.integrationId, replay);
+              throw new PreconditionFailedError(
+                options.expectedRevision,
+                error.actual === 'no_stream' ? null : (error.actual ?? null),
+              );
+            }
+            if (attempt >= this.retryPolicy.maxAttempts) {
+              this.observer.onRetriesExhausted?.(stream);
+              throw new ConcurrentUpdateError(stream, attempt);
+            }
+            this.observer.onRetry?.(stream, attempt);
+            // A stale cache (another process wrote) is re-read at once; a lost race on fresh state backs off.
+            if (verified) await sleep(backoffDelayMs(this.retryPolicy, attempt));
+            current = await this.load(stream);
+            verified = true;
           }
-          this.cache.set(stream, { revision: outcome.nextRevision, state: { state, applied } });
-          return {
-            state,
-            revision: outcome.nextRevision,
-            events,
-            position: outcome.position,
-            appended: true,
-          };
-        } catch (error) {
-          if (!(error instanceof StreamRevisionConflict)) throw error;
-          this.observer.onConflict?.(stream);
-          this.cache.delete(stream);
-          if (options.expectedRevision !== undefined) {
-            // The same key may have won the race in another process: that is a replay, not a 412.
-            const replay =
-              token === undefined ? undefined : (await this.load(stream)).applied?.get(token, this.now());
-            if (replay) return this.replay(stream, replay);
-            throw new PreconditionFailedError(
-              options.expectedRevision,
-              error.actual === 'no_stream' ? null : (error.actual ?? null),
-            );
-          }
-          if (attempt >= this.retryPolicy.maxAttempts) {
-            this.observer.onRetriesExhausted?.(stream);
-            throw new ConcurrentUpdateError(stream, attempt);
-          }
-          this.observer.onRetry?.(stream, attempt);
-          // A stale cache (another process wrote) is re-read at once; a lost race on fresh state backs off.
-          if (verified) await sleep(backoffDelayMs(this.retryPolicy, attempt));
-          current = await this.load(stream);
-          verified = true;
         }
+      } catch (error) {
+        // Mapped while the lock is held, so the cached state of a tombstoned session is dropped before the
+        // next command on it runs.
+        throw this.deletedSession(error, stream, command.integrationId, command.type);
       }
-    });
-    return handled.catch((error: unknown) => {
-      throw this.deletedSession(error, stream, command.integrationId, command.type);
     });
   }
 
@@ -395,15 +403,35 @@ export class SessionCommandHandler {
     return { state, revision, applied };
   }
 
-  /** The answer of a keyed command already in the stream: the session right after its events, and those events. */
-  private async replay(stream: string, applied: AppliedCommand): Promise<CommandResult> {
+  /**
+   * The answer of a keyed command already in the stream: the session right after its events, and those events.
+   * The stream is read from its start as it is now, which is revision 0 only until a soft delete: a session
+   * created anew after one starts at the revision after the stream's last (docs/command-api.md, "Deleted
+   * session streams"), so what is read may go past the command, and the fold stops at its last event. When the
+   * stream no longer holds the command's events (soft-deleted since: nothing read, or what is read starts after
+   * them), its answer cannot be rebuilt: `AppliedCommandDeletedError`, never a later state.
+   */
+  private async replay(
+    stream: string,
+    integrationId: string,
+    applied: AppliedCommand,
+  ): Promise<CommandResult> {
+    // At most the command's events and those before them, wherever the stream starts now.
     const stored = await this.store.readStream(stream, { maxCount: Number(applied.revision) + 1 });
     let state: SessionState | null = null;
     const events: SessionEvent[] = [];
-    for (const record of stored) {
-      const { event } = fromStoredEvent(record);
-      state = evolve(state, event);
-      if (record.revision >= applied.firstRevision) events.push(event);
+    let last: bigint | undefined;
+    if (stored.length > 0 && stored[0]!.revision <= applied.firstRevision) {
+      for (const record of stored) {
+        if (record.revision > applied.revision) break;
+        const { event } = fromStoredEvent(record);
+        state = evolve(state, event);
+        if (record.revision >= applied.firstRevision) events.push(event);
+        last = record.revision;
+      }
+    }
+    if (last !== applied.revision) {
+      throw new AppliedCommandDeletedError(stream, integrationId, stored.length > 0);
     }
     return {
       state,
@@ -417,9 +445,10 @@ export class SessionCommandHandler {
 
   /**
    * The answer of a keyed command from where its events are in the stream — for a remembered response
-   * whose body was too large to keep (see `IdempotencyStore`).
+   * whose body was too large to keep (see `IdempotencyStore`). A session deleted since: tombstoned,
+   * `SessionDeletedError`; soft-deleted (and perhaps created anew), `AppliedCommandDeletedError`.
    */
-  resultAt(
+  async resultAt(
     applicationId: number,
     integrationId: string,
     recorded: { firstRevision: bigint; revision: bigint; position?: bigint; requestHash: string },
@@ -427,9 +456,11 @@ export class SessionCommandHandler {
     command?: SessionCommand['type'],
   ): Promise<CommandResult> {
     const stream = sessionStreamName(applicationId, integrationId);
-    return this.replay(stream, { ...recorded, commandId: '', writtenAt: 0 }).catch((error: unknown) => {
+    try {
+      return await this.replay(stream, integrationId, { ...recorded, commandId: '', writtenAt: 0 });
+    } catch (error) {
       throw this.deletedSession(error, stream, integrationId, command);
-    });
+    }
   }
 
   async loadSession(applicationId: number, integrationId: string): Promise<LoadedSession> {
