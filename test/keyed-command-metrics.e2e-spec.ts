@@ -101,17 +101,18 @@ async function commandCounts(api: Api): Promise<Record<string, number>> {
   return counts;
 }
 
-/** Hangs the relay the moment the store receives the `nth` read from now. */
-function hangAtRead(nth: number): void {
+/** Hangs the relay the moment the store receives the `nth` read from now; resolves then. */
+function hangAtRead(nth: number): Promise<void> {
   let reads = 0;
-  onRpc = (name) => {
-    if (name !== 'Streams.Read' || ++reads < nth) return;
-    onRpc = undefined;
-    relay.hang();
-  };
+  return new Promise((resolve) => {
+    onRpc = (name) => {
+      if (name !== 'Streams.Read' || ++reads < nth) return;
+      onRpc = undefined;
+      relay.hang();
+      resolve();
+    };
+  });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'keyed-metrics-e2e-'));
@@ -144,10 +145,11 @@ describe('session_command_duration_seconds for a keyed command the handler never
     const a = await throughRelay();
     const key = `key-${id}`;
 
-    relay.hang();
-    // The first one's first call, its key's lookup, times out; the second waits for the key behind it.
+    // The first one's first call, its key's lookup, times out; the second waits for the key behind it. The
+    // lookup reaching the store (its answer held back) says the first holds the key: it takes it before looking.
+    const lookupHeld = hangAtRead(1);
     const first = call(a, 'POST', `${id}/cart_items`, add, key);
-    await sleep(DEADLINE_MS / 4);
+    await lookupHeld;
     const second = await call(a, 'POST', `${id}/cart_items`, add, key);
     const replies = [await first, second];
     relay.resume();
@@ -176,7 +178,7 @@ describe('session_command_duration_seconds for a keyed command the handler never
     const a = await throughRelay();
 
     // A has not seen the session: the lookup of the key is its first read, the session's load the second.
-    hangAtRead(2);
+    void hangAtRead(2);
     const reply = await call(a, 'POST', `${id}/cart_items`, add, `key-${id}`);
     relay.resume();
 
