@@ -17,18 +17,10 @@
  * up, which takes a few hundred ms on a loaded machine; each API's connection is also set up before its first
  * request (`startApi`), and the bounds on how long a 503 takes are generous.
  */
-import type { INestApplication } from '@nestjs/common';
 import { EsdbClientAdapter } from '@session-engine/event-store';
-import { closedPort, startHangingRelay, type HangingRelay } from '@session-engine/testing';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
-import { startInThisThread, type EmbeddedEventStore } from '../apps/eventstore-embedded/src';
-import { createSessionApi } from '../apps/session-api/src/app.factory';
-import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
-import { parseConfig } from '../apps/session-api/src/config/config';
+import { closedPort, type HangingRelay } from '@session-engine/testing';
+import type { EmbeddedEventStore } from '../apps/eventstore-embedded/src';
+import { HungStoreSystem, type DeadlineApi } from './support/hung-store';
 
 jest.setTimeout(60_000);
 
@@ -36,14 +28,6 @@ const KEY = 'int-key-timeout-0001';
 const DEADLINE_MS = 2_000;
 /** Generous: the deadline plus scheduling on a busy box; without the deadline these take ~20 s. */
 const WITHIN_MS = 10_000;
-
-interface Api {
-  url: string;
-  store: EsdbClientAdapter;
-  app: INestApplication;
-  /** The JSON lines the app logged. */
-  logs: Record<string, unknown>[];
-}
 
 interface Reply {
   status: number;
@@ -56,54 +40,21 @@ interface Reply {
   endedAt: number;
 }
 
-let dataDir: string;
+let system: HungStoreSystem;
 let server: EmbeddedEventStore;
 let relay: HangingRelay;
 /** Told of every call the store receives (see `hangAtFirstAppend`). */
 let onRpc: ((name: string) => void) | undefined;
-const apis: Api[] = [];
 let counter = 0;
 
 const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
 
-/** An API on `connectionString`; unless `warm` is false, its connection is set up before it serves. */
-async function startApi(connectionString: string, warm = true): Promise<Api> {
-  const config = parseConfig({
-    PORT: '0',
-    DATA_DIR: dataDir,
-    INTEGRATION_API_KEYS: `${KEY}=1`,
-    MANAGEMENT_API_KEYS: 'mgmt-key-timeout-0001=*',
-    EVENTSTORE_CALL_TIMEOUT_MS: String(DEADLINE_MS),
-  });
-  const logs: Record<string, unknown>[] = [];
-  const store = EsdbClientAdapter.connect(connectionString);
-  // Without the deadline (the API's calls share this connection): set up and asked what the server supports.
-  if (warm) await store.readStream(newId('warm-up'));
-  const app = await createSessionApi({
-    config,
-    keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
-    store,
-    logger: pino(
-      // Levels by name, as the processes log them (createLogger).
-      { level: 'info', formatters: { level: (label) => ({ level: label }) } },
-      { write: (line: string) => void logs.push(JSON.parse(line)) },
-    ),
-  });
-  await app.listen(0, '127.0.0.1');
-  const api = {
-    url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`,
-    store,
-    app,
-    logs,
-  };
-  apis.push(api);
-  return api;
-}
+const startApi = (connectionString: string, warm = true) => system.startApi(connectionString, warm);
 
-const throughRelay = () => startApi(`esdb://127.0.0.1:${relay.port}?tls=false`);
+const throughRelay = () => system.throughRelay();
 
 async function call(
-  api: Api,
+  api: DeadlineApi,
   method: string,
   path: string,
   body?: unknown,
@@ -163,7 +114,7 @@ function expectTimedOut(reply: Reply, details: RegExp): void {
 }
 
 /** The warn lines the timeouts were logged with, by request id. */
-const timeoutLogs = (api: Api) =>
+const timeoutLogs = (api: DeadlineApi) =>
   api.logs.filter((line) => line.level === 'warn' && /timed out/.test(String(line.msg)));
 
 /**
@@ -188,7 +139,7 @@ function dropAtFirstAppend(): void {
 }
 
 /** The count of `session_command_duration_seconds` for a command and outcome on `api`'s /metrics. */
-async function commandCount(api: Api, command: string, outcome: string): Promise<number> {
+async function commandCount(api: DeadlineApi, command: string, outcome: string): Promise<number> {
   const metrics = await (await fetch(`${api.url}/metrics`)).text();
   const line = metrics
     .split('\n')
@@ -199,11 +150,13 @@ async function commandCount(api: Api, command: string, outcome: string): Promise
 }
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'store-hung-e2e-'));
-  server = await startInThisThread({ port: 0, dataDir: join(dataDir, 'eventstore'), silent: true }, (name) =>
-    onRpc?.(name),
-  );
-  relay = await startHangingRelay(server.port);
+  system = await HungStoreSystem.start({
+    label: 'store-hung-e2e',
+    key: KEY,
+    deadlineMs: DEADLINE_MS,
+    onRpc: (name) => onRpc?.(name),
+  });
+  ({ server, relay } = system);
 });
 
 afterEach(() => {
@@ -212,13 +165,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  for (const api of apis) {
-    await api.app.close();
-    await api.store.close();
-  }
-  await relay.close();
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await system?.stop();
 });
 
 describe('the event store hangs', () => {

@@ -7,72 +7,40 @@
  * The store is the embedded one, in this thread, so that the test can hang the relay replica A reaches it
  * through at the moment a given call reaches the store (`onRpc`); replica B reaches it directly.
  */
-import type { INestApplication } from '@nestjs/common';
-import { EsdbClientAdapter } from '@session-engine/event-store';
-import { closedPort, startHangingRelay, type HangingRelay } from '@session-engine/testing';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
-import { startInThisThread, type EmbeddedEventStore } from '../apps/eventstore-embedded/src';
-import { createSessionApi } from '../apps/session-api/src/app.factory';
-import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
-import { parseConfig } from '../apps/session-api/src/config/config';
+import { closedPort, type HangingRelay } from '@session-engine/testing';
+import type { EmbeddedEventStore } from '../apps/eventstore-embedded/src';
+import { HungStoreSystem, type DeadlineApi } from './support/hung-store';
 
 jest.setTimeout(60_000);
 
 const KEY = 'int-key-keyed-metrics-0001';
 const DEADLINE_MS = 2_000;
 
-interface Api {
-  url: string;
-  store: EsdbClientAdapter;
-  app: INestApplication;
-}
-
 interface Reply {
   status: number;
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-let dataDir: string;
+let system: HungStoreSystem;
 let server: EmbeddedEventStore;
 let relay: HangingRelay;
 /** Told of every call the store receives. */
 let onRpc: ((name: string) => void) | undefined;
-const apis: Api[] = [];
 let counter = 0;
 
 const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
 
-/** An API on `connectionString`; unless `warm` is false, its connection is set up before it serves. */
-async function startApi(connectionString: string, warm = true): Promise<Api> {
-  const config = parseConfig({
-    PORT: '0',
-    DATA_DIR: dataDir,
-    INTEGRATION_API_KEYS: `${KEY}=1`,
-    MANAGEMENT_API_KEYS: 'mgmt-key-keyed-metrics-0001=*',
-    EVENTSTORE_CALL_TIMEOUT_MS: String(DEADLINE_MS),
-  });
-  const store = EsdbClientAdapter.connect(connectionString);
-  // Without the deadline: the first call of a connection sets it up, which may take a while on a busy box.
-  if (warm) await store.readStream(newId('warm-up'));
-  const app = await createSessionApi({
-    config,
-    keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
-    store,
-    logger: pino({ level: 'silent' }),
-  });
-  await app.listen(0, '127.0.0.1');
-  const api = { url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`, store, app };
-  apis.push(api);
-  return api;
-}
+const startApi = (connectionString: string, warm = true) => system.startApi(connectionString, warm);
 
-const throughRelay = () => startApi(`esdb://127.0.0.1:${relay.port}?tls=false`);
+const throughRelay = () => system.throughRelay();
 
-async function call(api: Api, method: string, path: string, body: unknown, key?: string): Promise<Reply> {
+async function call(
+  api: DeadlineApi,
+  method: string,
+  path: string,
+  body: unknown,
+  key?: string,
+): Promise<Reply> {
   const response = await fetch(`${api.url}/v2/customer_sessions/${path}`, {
     method,
     headers: {
@@ -90,7 +58,7 @@ const create = { customerSession: { cartItems: [{ sku: 'first', quantity: 1, pri
 const add = { cartItems: [{ sku: 'added', quantity: 1, price: 1.5 }] };
 
 /** The counts of `session_command_duration_seconds` on `api`'s /metrics, by `command/outcome`. */
-async function commandCounts(api: Api): Promise<Record<string, number>> {
+async function commandCounts(api: DeadlineApi): Promise<Record<string, number>> {
   const metrics = await (await fetch(`${api.url}/metrics`)).text();
   const counts: Record<string, number> = {};
   for (const [, command, outcome, count] of metrics.matchAll(
@@ -115,11 +83,13 @@ function hangAtRead(nth: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'keyed-metrics-e2e-'));
-  server = await startInThisThread({ port: 0, dataDir: join(dataDir, 'eventstore'), silent: true }, (name) =>
-    onRpc?.(name),
-  );
-  relay = await startHangingRelay(server.port);
+  system = await HungStoreSystem.start({
+    label: 'keyed-metrics-e2e',
+    key: KEY,
+    deadlineMs: DEADLINE_MS,
+    onRpc: (name) => onRpc?.(name),
+  });
+  ({ server, relay } = system);
 });
 
 afterEach(() => {
@@ -128,13 +98,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  for (const api of apis) {
-    await api.app.close();
-    await api.store.close();
-  }
-  await relay.close();
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await system?.stop();
 });
 
 describe('session_command_duration_seconds for a keyed command the handler never ran', () => {

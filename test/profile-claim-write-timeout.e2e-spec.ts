@@ -8,18 +8,10 @@
  * The API reaches the embedded store (on this thread, so the test sees each call arrive) through a relay that
  * hangs the moment the store receives the API's first append: the claim. Its connection is set up first.
  */
-import type { INestApplication } from '@nestjs/common';
 import { EsdbClientAdapter } from '@session-engine/event-store';
-import { startHangingRelay, type HangingRelay } from '@session-engine/testing';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
-import { startInThisThread, type EmbeddedEventStore } from '../apps/eventstore-embedded/src';
-import { createSessionApi } from '../apps/session-api/src/app.factory';
-import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
-import { parseConfig } from '../apps/session-api/src/config/config';
+import type { HangingRelay } from '@session-engine/testing';
+import type { EmbeddedEventStore } from '../apps/eventstore-embedded/src';
+import { HungStoreSystem, type DeadlineApi } from './support/hung-store';
 
 jest.setTimeout(60_000);
 
@@ -27,57 +19,20 @@ const KEY = 'int-key-claim-timeout-0001';
 const DEADLINE_MS = 2_000;
 const WITHIN_MS = 10_000;
 
-interface Api {
-  url: string;
-  store: EsdbClientAdapter;
-  app: INestApplication;
-  logs: Record<string, unknown>[];
-}
-
-let dataDir: string;
+let system: HungStoreSystem;
 let server: EmbeddedEventStore;
 let relay: HangingRelay;
 let direct: EsdbClientAdapter;
 /** Told of every call the store receives. */
 let onRpc: ((name: string) => void) | undefined;
-const apis: Api[] = [];
 let counter = 0;
 
 const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
 
 /** An API whose store calls go through the relay, its connection set up before it serves. */
-async function apiThroughRelay(): Promise<Api> {
-  const config = parseConfig({
-    PORT: '0',
-    DATA_DIR: dataDir,
-    INTEGRATION_API_KEYS: `${KEY}=1`,
-    MANAGEMENT_API_KEYS: 'mgmt-key-claim-timeout-0001=*',
-    EVENTSTORE_CALL_TIMEOUT_MS: String(DEADLINE_MS),
-  });
-  const logs: Record<string, unknown>[] = [];
-  const store = EsdbClientAdapter.connect(`esdb://127.0.0.1:${relay.port}?tls=false`);
-  await store.readStream(newId('warm-up'));
-  const app = await createSessionApi({
-    config,
-    keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
-    store,
-    logger: pino(
-      { level: 'info', formatters: { level: (label) => ({ level: label }) } },
-      { write: (line: string) => void logs.push(JSON.parse(line)) },
-    ),
-  });
-  await app.listen(0, '127.0.0.1');
-  const api = {
-    url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`,
-    store,
-    app,
-    logs,
-  };
-  apis.push(api);
-  return api;
-}
+const apiThroughRelay = () => system.throughRelay();
 
-async function put(api: Api, id: string, body: unknown, headers: Record<string, string> = {}) {
+async function put(api: DeadlineApi, id: string, body: unknown, headers: Record<string, string> = {}) {
   const started = Date.now();
   const response = await fetch(`${api.url}/v2/customer_sessions/${id}`, {
     method: 'PUT',
@@ -113,11 +68,13 @@ async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<vo
 }
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'claim-timeout-e2e-'));
-  server = await startInThisThread({ port: 0, dataDir: join(dataDir, 'eventstore'), silent: true }, (name) =>
-    onRpc?.(name),
-  );
-  relay = await startHangingRelay(server.port);
+  system = await HungStoreSystem.start({
+    label: 'claim-timeout-e2e',
+    key: KEY,
+    deadlineMs: DEADLINE_MS,
+    onRpc: (name) => onRpc?.(name),
+  });
+  ({ server, relay } = system);
   direct = EsdbClientAdapter.connect(server.connectionString);
 });
 
@@ -127,14 +84,8 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  for (const api of apis) {
-    await api.app.close();
-    await api.store.close();
-  }
-  await direct.close();
-  await relay.close();
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await direct?.close();
+  await system?.stop();
 });
 
 const CLAIM = `The event store did not answer within ${DEADLINE_MS} ms while recording the profile's first-session claim, before this command's events were sent: `;
