@@ -188,7 +188,13 @@ describe('npm start', () => {
     });
     expect(put.status).toBe(200);
     const ready = await fetch(`${base}/health/ready`);
-    expect(await ready.json()).toEqual({ status: 'ok', eventStore: 'up', readModels: 'up' });
+    expect(await ready.json()).toEqual({
+      status: 'ok',
+      eventStore: 'up',
+      readModels: 'up',
+      // The projector it runs in process, reported (not judged); `not-running` until its thread has started.
+      projector: expect.objectContaining({ status: expect.stringMatching(/^(ok|not-running)$/) }),
+    });
     started.child.kill('SIGTERM');
     expect(await started.exit).toEqual({ code: 0, signal: null });
     const messages = started.stdout

@@ -7,6 +7,8 @@
 import { DomainErrorCode } from '@session-engine/session-domain';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { projectorHealthBody } from '../apps/projector/src/projector-http';
+import { projectorStatus, type ProjectorReport } from '../apps/projector/src/projector-report';
 import { ErrorCode, ManagementErrorCode } from '../apps/session-api/src/errors/api-error';
 import {
   ApiHarness,
@@ -576,6 +578,48 @@ describe('the Management API and the health check', () => {
     expect(Object.keys(op.responses).sort()).toEqual(['200', '503']);
     expectErrorResponse('get /health/ready', '503', op.responses['503']!);
     expect(errorCodesOf(op.responses['503']!)).toEqual(['SERVICE_UNAVAILABLE']);
+  });
+
+  it('GET /health/ready documents the in-process projector it reports under npm start', () => {
+    const ok = operation('/health/ready', 'get').responses['200']!.content!['application/json']!.schema!;
+    // This harness runs no projector: the body is made by the code the API's projector thread uses, for a
+    // projector that stopped reading to retry a batch the database refuses.
+    const now = Date.parse('2026-01-01T00:01:00Z');
+    const report: ProjectorReport = {
+      at: now - 500,
+      leader: true,
+      reachedLiveEnd: false,
+      position: 10n,
+      head: 12n,
+      lagEvents: 2,
+      readingPaused: true,
+      readingPausedSince: now - 2_000,
+      readingPausedFor: 'retry',
+      failure: {
+        kind: 'rejected',
+        attempts: 4,
+        since: now - 30_000,
+        position: 11n,
+        streamId: 'session-1-a',
+        eventType: 'SessionClosed',
+        events: 1,
+      },
+      lagSince: now - 40_000,
+      lastCommitAt: now - 40_000,
+      stallAfterMs: 60_000,
+    };
+    const body = {
+      status: 'ok',
+      eventStore: 'up',
+      readModels: 'up',
+      projector: { ...projectorHealthBody(projectorStatus(report, now)), reportAgeSeconds: 1 },
+    };
+    expect(body.projector).toMatchObject({ readingPaused: true, readingPausedFor: 'retry' });
+    expect(problems(JSON.parse(JSON.stringify(body)), ok)).toEqual([]);
+    expect(problems({ ...body, projector: { status: 'not-running', reportAgeSeconds: 3 } }, ok)).toEqual([]);
+    expect(problems({ ...body, projector: { ...body.projector, readingPausedFor: 'lunch' } }, ok)).toEqual([
+      '/projector/readingPausedFor: "lunch" is not in the enum',
+    ]);
   });
 });
 

@@ -20,13 +20,7 @@ export interface StoreLocation {
   dataDir: string;
 }
 
-export interface ProjectorConfig extends StoreLocation {
-  /** Unset: the projector's default for the database (see `DEFAULT_BATCH_SIZE`). */
-  batchSize?: number;
-  batchDelayMs?: number;
-  /** Unset: the projector's defaults (see `ProjectorWatch`). */
-  stallAfterMs?: number;
-  slowCommitMs?: number;
+export interface ProjectorConfig extends StoreLocation, ProjectorBatching, ProjectorWatch {
   /** 0: no metrics endpoint. */
   metricsPort: number;
   metricsHost: string;
@@ -149,9 +143,20 @@ export function parseProjectorWatch(env: Env, problems: string[]): ProjectorWatc
   return { stallAfterMs, slowCommitMs };
 }
 
-export function parseProjectorConfig(env: Env, cwd = process.cwd()): ProjectorConfig {
-  const problems: string[] = [];
-  const location = parseStoreLocation(env, cwd, problems);
+/** How the projector gathers events into read-model transactions. */
+export interface ProjectorBatching {
+  /** PROJECTOR_BATCH_SIZE; unset: the projector's default for the database (see `DEFAULT_BATCH_SIZE`). */
+  batchSize?: number;
+  /** PROJECTOR_BATCH_DELAY_MS; unset: the projector's default (50 ms). */
+  batchDelayMs?: number;
+}
+
+/**
+ * PROJECTOR_BATCH_SIZE and PROJECTOR_BATCH_DELAY_MS. Read by the standalone projector and by the API for the
+ * projector thread it runs under `npm start` (as `parseProjectorWatch`), so both refuse a bad value with the
+ * same message.
+ */
+export function parseProjectorBatching(env: Env, problems: string[]): ProjectorBatching {
   const batchSize = wholeNumber(
     'PROJECTOR_BATCH_SIZE',
     env.PROJECTOR_BATCH_SIZE,
@@ -164,6 +169,13 @@ export function parseProjectorConfig(env: Env, cwd = process.cwd()): ProjectorCo
     { min: 1, max: 60_000, meaning: 'a number of milliseconds' },
     problems,
   );
+  return { batchSize, batchDelayMs };
+}
+
+export function parseProjectorConfig(env: Env, cwd = process.cwd()): ProjectorConfig {
+  const problems: string[] = [];
+  const location = parseStoreLocation(env, cwd, problems);
+  const { batchSize, batchDelayMs } = parseProjectorBatching(env, problems);
   const watch = parseProjectorWatch(env, problems);
   const metricsPort =
     wholeNumber(

@@ -11,6 +11,9 @@ const status = (overrides: Partial<ProjectorStatus> = {}): ProjectorStatus => ({
   lagEvents: 0,
   lastCommitAgeMs: 200,
   stalled: false,
+  readingPaused: false,
+  readingPausedSince: undefined,
+  readingPausedFor: undefined,
   failure: undefined,
   ...overrides,
 });
@@ -27,6 +30,35 @@ describe('readiness of the standalone projector', () => {
     ).toMatchObject({ status: 200, body: { leader: false, lastCommitAgeSeconds: null } });
   });
 
+  it('says when the projector has stopped reading, since when and what for, and is still ready', () => {
+    const since = Date.parse('2026-01-01T00:00:00Z');
+    const paused = readiness({
+      status: () =>
+        status({
+          caughtUp: false,
+          head: 30n,
+          lagEvents: 20,
+          readingPaused: true,
+          readingPausedSince: since,
+          readingPausedFor: 'commit',
+        }),
+    });
+    expect(paused).toMatchObject({
+      status: 200,
+      body: {
+        status: 'ok',
+        readingPaused: true,
+        readingPausedSince: '2026-01-01T00:00:00.000Z',
+        readingPausedFor: 'commit',
+      },
+    });
+    // While it reads, only `readingPaused: false`.
+    const reading = JSON.parse(JSON.stringify(readiness({ status: () => status() }).body)) as object;
+    expect(reading).toHaveProperty('readingPaused', false);
+    expect(reading).not.toHaveProperty('readingPausedSince');
+    expect(reading).not.toHaveProperty('readingPausedFor');
+  });
+
   it('is not ready while stalled, and says where', () => {
     const since = Date.parse('2026-01-01T00:00:00Z');
     const answer = readiness({
@@ -37,6 +69,9 @@ describe('readiness of the standalone projector', () => {
           lagEvents: 2,
           lastCommitAgeMs: 61_400,
           stalled: true,
+          readingPaused: true,
+          readingPausedSince: since + 60_000,
+          readingPausedFor: 'retry',
           failure: {
             kind: 'rejected',
             attempts: 9,
@@ -58,6 +93,9 @@ describe('readiness of the standalone projector', () => {
         head: '12',
         lagEvents: 2,
         lastCommitAgeSeconds: 61,
+        readingPaused: true,
+        readingPausedSince: '2026-01-01T00:01:00.000Z',
+        readingPausedFor: 'retry',
         failure: {
           kind: 'rejected',
           attempts: 9,

@@ -6,21 +6,47 @@
  * lock another writer holds) — the definitions of projector-report.ts, as on /metrics. A standby is ready:
  * it is healthy, and a rolling update waits for the new projector to be ready while the old one holds the
  * lock. Its body says `leader: false` and `caughtUp: false` (it projects nothing), with the committed
- * checkpoint it read from the database at its last lock poll as `position` and `head`. The API's own
- * /health/ready does not look at the projector (it serves the write path).
+ * checkpoint it read from the database at its last lock poll as `position` and `head`. `readingPaused` says
+ * the leader has stopped reading the log (`projector_reading_paused`), with since when and what for. The API's
+ * own /health/ready reports its in-process projector with the same body (`projectorHealthBody`) but stays 200
+ * for it: the API serves the write path, which works without the projector.
  */
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { RunningProjector } from './projector';
+import type { ProjectorStatus, ReadingPauseReason } from './projector-report';
 
 function json(res: import('node:http').ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
 }
 
-/** What /health/ready answers: the status code and the body. */
-export function readiness(projector: Pick<RunningProjector, 'status'>): { status: number; body: unknown } {
-  const s = projector.status();
-  const body = {
+/** The projector's condition as /health/ready reports it (JSON: positions as decimal strings, times in ISO 8601). */
+export interface ProjectorHealthBody {
+  status: 'ok' | 'stalled';
+  leader: boolean;
+  caughtUp: boolean;
+  position: string;
+  head: string;
+  lagEvents: number;
+  lastCommitAgeSeconds: number | null;
+  readingPaused: boolean;
+  /** Only while `readingPaused`. */
+  readingPausedSince?: string;
+  readingPausedFor?: ReadingPauseReason;
+  failure?: {
+    kind: string;
+    attempts: number;
+    since: string;
+    position: string;
+    streamId: string;
+    eventType: string;
+    events: number;
+  };
+}
+
+/** The body of /health/ready for a projector in `s`. */
+export function projectorHealthBody(s: ProjectorStatus): ProjectorHealthBody {
+  return {
     status: s.stalled ? 'stalled' : 'ok',
     leader: s.leader,
     caughtUp: s.caughtUp,
@@ -28,6 +54,13 @@ export function readiness(projector: Pick<RunningProjector, 'status'>): { status
     head: s.head.toString(),
     lagEvents: s.lagEvents,
     lastCommitAgeSeconds: s.lastCommitAgeMs === undefined ? null : Math.round(s.lastCommitAgeMs / 1000),
+    readingPaused: s.readingPaused,
+    // Only while paused (JSON drops the undefined ones).
+    readingPausedSince:
+      s.readingPaused && s.readingPausedSince !== undefined
+        ? new Date(s.readingPausedSince).toISOString()
+        : undefined,
+    readingPausedFor: s.readingPaused ? s.readingPausedFor : undefined,
     // Where it is stuck: stream and type of the event, never its payload or the database's message.
     failure: s.failure && {
       kind: s.failure.kind,
@@ -39,7 +72,12 @@ export function readiness(projector: Pick<RunningProjector, 'status'>): { status
       events: s.failure.events,
     },
   };
-  return { status: s.stalled ? 503 : 200, body };
+}
+
+/** What the standalone projector's /health/ready answers: the status code and the body. */
+export function readiness(projector: Pick<RunningProjector, 'status'>): { status: number; body: unknown } {
+  const s = projector.status();
+  return { status: s.stalled ? 503 : 200, body: projectorHealthBody(s) };
 }
 
 export function projectorHttpServer(projector: Pick<RunningProjector, 'status'>, registry: Registry): Server {

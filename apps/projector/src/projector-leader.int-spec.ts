@@ -236,6 +236,7 @@ describe.each(testDatabases())(
           head: stored.toString(),
           lagEvents: 0,
           lastCommitAgeSeconds: null,
+          readingPaused: false,
           failure: undefined,
         },
       });

@@ -25,6 +25,20 @@ describe('the projector thread of npm start', () => {
     expect(input).toMatchObject({ stallAfterMs: 90_000, slowCommitMs: 750, dataDir: __dirname });
   });
 
+  it('is started with the batch size and batch delay the API read from the environment', () => {
+    const env = { PROJECTOR_BATCH_SIZE: '250', PROJECTOR_BATCH_DELAY_MS: '20' };
+    const input = projectorWorkerInput({
+      config: apiConfig(env),
+      connectionString: 'esdb://127.0.0.1:2113?tls=false',
+    });
+    expect(input).toMatchObject({ batchSize: 250, batchDelayMs: 20 });
+    // What the standalone projector would run with, given the same environment.
+    expect(parseProjectorConfig({ ...env, DATA_DIR: __dirname }, '/srv')).toMatchObject({
+      batchSize: 250,
+      batchDelayMs: 20,
+    });
+  });
+
   it('is started with the projector defaults when they are unset', () => {
     const input = projectorWorkerInput({
       config: apiConfig({}),
@@ -32,6 +46,8 @@ describe('the projector thread of npm start', () => {
     });
     expect(input.stallAfterMs).toBeUndefined();
     expect(input.slowCommitMs).toBeUndefined();
+    expect(input.batchSize).toBeUndefined();
+    expect(input.batchDelayMs).toBeUndefined();
   });
 
   it('refuses a bad value at the API start with the standalone projector’s message', () => {
@@ -39,6 +55,16 @@ describe('the projector thread of npm start', () => {
     const expected = [
       'PROJECTOR_STALL_AFTER_MS: "500" is not a number of milliseconds (1000..3600000)',
       'PROJECTOR_SLOW_COMMIT_MS: "two seconds" is not a number of milliseconds (1..600000)',
+    ];
+    expect(problems(() => apiConfig(env))).toEqual(expected);
+    expect(problems(() => parseProjectorConfig(env, '/srv'))).toEqual(expected);
+  });
+
+  it('refuses a bad batch size or batch delay at the API start with the standalone projector’s message', () => {
+    const env = { PROJECTOR_BATCH_SIZE: '0', PROJECTOR_BATCH_DELAY_MS: '50ms' };
+    const expected = [
+      'PROJECTOR_BATCH_SIZE: "0" is not a number of events (1..100000)',
+      'PROJECTOR_BATCH_DELAY_MS: "50ms" is not a number of milliseconds (1..60000)',
     ];
     expect(problems(() => apiConfig(env))).toEqual(expected);
     expect(problems(() => parseProjectorConfig(env, '/srv'))).toEqual(expected);

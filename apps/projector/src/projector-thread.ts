@@ -18,8 +18,9 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import { startWorker } from '../../eventstore-embedded/src/worker-entry';
 import type { ProjectorOptions } from './projector';
+import { projectorHealthBody, type ProjectorHealthBody } from './projector-http';
 import { PROJECTOR_GAUGES, projectorGauges } from './projector-metrics';
-import type { ProjectorReport } from './projector-report';
+import { projectorStatus, type ProjectorReport } from './projector-report';
 
 export type ProjectorWorkerInput = Omit<
   ProjectorOptions,
@@ -45,6 +46,17 @@ export type ProjectorWorkerMessage =
 
 /** How old the newest report of the worker is (API only: the standalone projector reports as it is scraped). */
 export const REPORT_AGE_METRIC = 'projector_report_age_seconds';
+
+/**
+ * The in-process projector as the API's /health/ready reports it: the standalone projector's /health/ready
+ * body, computed now from the worker's newest report, and how old that report is (`projector_report_age_seconds`,
+ * rounded); `not-running` while no worker runs (not started yet, or being restarted after it died), with the
+ * age of the last report of the one before it, if any.
+ */
+export type ProjectorThreadHealth =
+  | (ProjectorHealthBody & { reportAgeSeconds: number })
+  | { status: 'not-running'; reportAgeSeconds: number | null };
+
 const COMPUTED: ReadonlySet<string> = new Set(PROJECTOR_GAUGES);
 
 export interface ProjectorThreadContext {
@@ -53,7 +65,12 @@ export interface ProjectorThreadContext {
     databaseUrl?: string;
     dataDir: string;
     logLevel: string;
-    /** PROJECTOR_STALL_AFTER_MS, PROJECTOR_SLOW_COMMIT_MS (unset: the projector's defaults). */
+    /**
+     * PROJECTOR_BATCH_SIZE, PROJECTOR_BATCH_DELAY_MS, PROJECTOR_STALL_AFTER_MS, PROJECTOR_SLOW_COMMIT_MS
+     * (unset: the projector's defaults).
+     */
+    projectorBatchSize?: number;
+    projectorBatchDelayMs?: number;
     projectorStallAfterMs?: number;
     projectorSlowCommitMs?: number;
   };
@@ -89,6 +106,8 @@ export function projectorWorkerInput(
   context: Pick<ProjectorThreadContext, 'config' | 'connectionString' | 'projector'>,
 ): ProjectorWorkerInput {
   return {
+    batchSize: context.config.projectorBatchSize,
+    batchDelayMs: context.config.projectorBatchDelayMs,
     stallAfterMs: context.config.projectorStallAfterMs,
     slowCommitMs: context.config.projectorSlowCommitMs,
     ...context.projector,
@@ -316,6 +335,18 @@ export function projectorThreadService(context: ProjectorThreadContext) {
 
   return {
     name: 'projector',
+    /**
+     * The projector's condition for the API's /health/ready: asks the worker for its report as a scrape does
+     * (waiting at most METRICS_TIMEOUT_MS; a blocked worker leaves its newest one) and reads it now.
+     */
+    async health(): Promise<ProjectorThreadHealth> {
+      await refresh();
+      const now = Date.now();
+      const age = lastReportAt === undefined ? null : Math.max(0, Math.round((now - lastReportAt) / 1000));
+      const report = current && !current.stopping ? latestReport : undefined;
+      if (report === undefined) return { status: 'not-running', reportAgeSeconds: age };
+      return { ...projectorHealthBody(projectorStatus(report, now)), reportAgeSeconds: age ?? 0 };
+    },
     /** Starts the worker; rejects (the process should fail) when the projector cannot start. */
     async start(): Promise<void> {
       stopped = false;
@@ -355,3 +386,6 @@ export function projectorThreadService(context: ProjectorThreadContext) {
     worker: (): Worker | undefined => current?.worker,
   };
 }
+
+/** The projector of `npm start`, in its worker thread. */
+export type ProjectorThreadService = ReturnType<typeof projectorThreadService>;

@@ -28,7 +28,12 @@ import {
 import { DEFAULT_SLOW_COMMIT_MS, DEFAULT_STALL_AFTER_MS } from './config';
 import { createLogger } from './logger';
 import { projectorMetrics } from './projector-metrics';
-import { isCaughtUp, isStalled, lastCommitAgeMs, type ProjectorReport } from './projector-report';
+import {
+  projectorStatus,
+  type ProjectorReport,
+  type ProjectorStatus,
+  type ReadingPauseReason,
+} from './projector-report';
 
 export interface ProjectorOptions {
   /** Where the event store is; or give `client` to share an open adapter (left open on stop). */
@@ -77,37 +82,7 @@ export interface ProjectorOptions {
   onCommitStart?: (report: ProjectorReport) => void;
 }
 
-/** The batch that is failing: its first event (stream and type, never the payload) and how often it failed. */
-export interface ProjectorFailure {
-  kind: BatchFailureKind;
-  /** Failed attempts since the projector last committed past the failing events. */
-  attempts: number;
-  /** When the first of them failed (ms since the epoch). */
-  since: number;
-  /** The first event of the last failed batch: where the projector is stuck. */
-  position: bigint;
-  streamId: string;
-  eventType: string;
-  /** Events in the last failed batch (1: the event above is the one the database refuses). */
-  events: number;
-}
-
-export interface ProjectorStatus {
-  leader: boolean;
-  /** See `projector_caught_up` (`isCaughtUp`). */
-  caughtUp: boolean;
-  /** The committed checkpoint. */
-  position: bigint;
-  /** The highest position the subscription has delivered. */
-  head: bigint;
-  /** Events delivered and not committed. */
-  lagEvents: number;
-  /** Since the last commit (or since the lock was taken); undefined on standby. */
-  lastCommitAgeMs: number | undefined;
-  /** Leader, events waiting, and no commit for `stallAfterMs` (`isStalled`). */
-  stalled: boolean;
-  failure: ProjectorFailure | undefined;
-}
+export type { ProjectorFailure, ProjectorStatus, ReadingPauseReason } from './projector-report';
 
 export interface RunningProjector {
   /** Commits the batch in hand, closes the subscription and the database. */
@@ -207,9 +182,10 @@ class Projector implements RunningProjector {
   private liveTarget = 0n;
   /**
    * Not reading the log until a commit ends: what was read waits for it (a full read-ahead), or a failed batch
-   * waits for its retry. Events written meanwhile are counted by nothing (`ProjectorReport.readingPaused`).
+   * waits for its retry — since when, and which. Events written meanwhile are counted by nothing
+   * (`ProjectorReport.readingPaused`).
    */
-  private readingPaused = false;
+  private paused: { since: number; reason: ReadingPauseReason } | undefined;
   private readonly backlog: Backlog;
   /** When the last batch committed (or the lock was taken); undefined on standby. */
   private lastCommitAt: number | undefined;
@@ -270,6 +246,8 @@ class Projector implements RunningProjector {
 
   report(): ProjectorReport {
     const leader = this.isLeader();
+    const paused = leader ? this.paused : undefined;
+    const streak = this.streak;
     return {
       at: Date.now(),
       leader,
@@ -277,7 +255,15 @@ class Projector implements RunningProjector {
       position: this.committed,
       head: this.backlog.head,
       lagEvents: this.backlog.size,
-      readingPaused: leader && this.readingPaused,
+      readingPaused: paused !== undefined,
+      readingPausedSince: paused?.since,
+      readingPausedFor: paused?.reason,
+      failure: streak && {
+        kind: streak.kind,
+        attempts: streak.attempts,
+        since: streak.since,
+        ...streak.last,
+      },
       lagSince: this.lagSince(),
       lastCommitAt: leader ? this.lastCommitAt : undefined,
       stallAfterMs: this.stallAfterMs,
@@ -286,22 +272,7 @@ class Projector implements RunningProjector {
 
   status(): ProjectorStatus {
     const report = this.report();
-    const streak = this.streak;
-    return {
-      leader: report.leader,
-      caughtUp: isCaughtUp(report, report.at),
-      position: report.position,
-      head: report.head,
-      lagEvents: report.lagEvents,
-      lastCommitAgeMs: lastCommitAgeMs(report, report.at),
-      stalled: isStalled(report, report.at),
-      failure: streak && {
-        kind: streak.kind,
-        attempts: streak.attempts,
-        since: streak.since,
-        ...streak.last,
-      },
-    };
+    return projectorStatus(report, report.at);
   }
 
   /**
@@ -424,7 +395,7 @@ class Projector implements RunningProjector {
         await lease.release().catch(() => undefined);
         this.lease = undefined;
         this.isLive = false;
-        this.readingPaused = false;
+        this.paused = undefined;
         this.lastCommitAt = undefined;
         this.consecutiveFailures = 0;
         this.streak = undefined;
@@ -485,9 +456,9 @@ class Projector implements RunningProjector {
           if (this.buffer.length >= (this.retryLimit ?? this.batchSize)) {
             // One batch commits while the next one fills: reading and writing overlap. Reading stops here until
             // the batch before commits: the read-ahead, and so the lag in events, is at most about two batches.
-            this.readingPaused = true;
+            this.paused = { since: Date.now(), reason: 'commit' };
             await this.committing;
-            this.readingPaused = false;
+            this.paused = undefined;
             this.committing = this.flush();
           }
           if (this.flushError) throw this.flushError;
@@ -518,9 +489,9 @@ class Projector implements RunningProjector {
         this.metrics.reconnects.inc();
         if (batchFailed) {
           // Logged (rate-limited) where it failed; wait longer after each failure in a row.
-          this.readingPaused = true;
+          this.paused = { since: Date.now(), reason: 'retry' };
           await this.sleep(this.retryInMs);
-          this.readingPaused = false;
+          this.paused = undefined;
           continue;
         }
         this.logger.warn({ err: error, retryInMs: backoff }, 'projector subscription failed; resubscribing');

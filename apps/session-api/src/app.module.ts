@@ -2,6 +2,7 @@ import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } 
 import { CqrsModule } from '@nestjs/cqrs';
 import { EsdbClientAdapter, IdempotencyStore, SessionCommandHandler } from '@session-engine/event-store';
 import type { Logger } from 'pino';
+import type { ProjectorThreadService } from '../../projector/src/projector-thread';
 import { IntegrationAuthGuard } from './auth/integration-auth.guard';
 import { ApiKeys } from './config/api-keys.provider';
 import type { AppConfig } from './config/config';
@@ -16,7 +17,7 @@ import {
   SESSION_QUERY_HANDLERS,
 } from './sessions';
 import { SessionCommandRunner } from './sessions/shared/session-command.runner';
-import { APP_CONFIG, LOGGER } from './tokens';
+import { APP_CONFIG, LOGGER, PROJECTOR_HEALTH } from './tokens';
 
 export { APP_CONFIG, LOGGER } from './tokens';
 
@@ -27,6 +28,8 @@ export interface AppDependencies {
   logger: Logger;
   /** One registry per app instance (tests run several in one process). */
   metrics?: MetricsService;
+  /** The projector this process runs in a worker thread (`npm start`): /health/ready reports its condition. */
+  projector?: Pick<ProjectorThreadService, 'health'>;
 }
 
 @Module({})
@@ -46,6 +49,7 @@ export class AppModule implements NestModule {
         { provide: ApiKeys, useValue: deps.keys },
         { provide: EsdbClientAdapter, useValue: deps.store },
         { provide: MetricsService, useValue: metrics },
+        ...(deps.projector ? [{ provide: PROJECTOR_HEALTH, useValue: deps.projector }] : []),
         {
           provide: SessionCommandHandler,
           useFactory: () => {

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { projectorThreadService } from '../../projector/src/projector-thread';
+import { projectorThreadService, type ProjectorThreadService } from '../../projector/src/projector-thread';
 import type { AppConfig } from './config/config';
 
 export interface BackgroundService {
@@ -29,4 +29,13 @@ export interface BackgroundServiceContext {
 export function backgroundServices(context: BackgroundServiceContext): BackgroundService[] {
   // PROJECTOR_IN_PROCESS=false: API replicas leave the read models to one separate projector process.
   return context.config.projectorInProcess ? [projectorThreadService(context)] : [];
+}
+
+/** The projector among `services`, if this process runs one (the API's /health/ready reports it). */
+export function inProcessProjector(
+  services: readonly BackgroundService[],
+): ProjectorThreadService | undefined {
+  return services.find(
+    (service): service is ProjectorThreadService => service.name === 'projector' && 'health' in service,
+  );
 }

@@ -14,7 +14,7 @@ import type pino from 'pino';
 import { listenError, startEmbeddedEventStore, type EmbeddedEventStore } from '../../eventstore-embedded/src';
 import { createLogger } from '../../projector/src/logger';
 import { createSessionApi } from './app.factory';
-import { backgroundServices, type BackgroundService } from './background-services';
+import { backgroundServices, inProcessProjector, type BackgroundService } from './background-services';
 import { ApiKeys } from './config/api-keys.provider';
 import { ConfigError, parseConfig, type AppConfig } from './config/config';
 import { devIntegrationKeys, devManagementKeys, loadOrCreateDevKeys } from './config/dev-keys';
@@ -119,7 +119,16 @@ async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, star
   const store = (started.store = EsdbClientAdapter.connect(connectionString));
   // One registry for the process: the projector worker's lag shows on the API's /metrics.
   const metrics = new MetricsService();
-  const app = (started.app = await createSessionApi({ config, keys, store, logger, metrics }));
+  // Made before the app (whose /health/ready reports the projector), started once it listens.
+  const services = backgroundServices({ config, connectionString, logger, registry: metrics.registry });
+  const app = (started.app = await createSessionApi({
+    config,
+    keys,
+    store,
+    logger,
+    metrics,
+    projector: inProcessProjector(services),
+  }));
   await app.listen(config.port).catch((error: unknown) => {
     throw listenError(error, 'The API', `port ${config.port}`, 'set PORT to a free port');
   });
@@ -127,12 +136,7 @@ async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, star
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
   logger.info({ port, eventStore: started.embedded ? 'embedded' : 'external' }, 'session API listening');
 
-  for (const service of backgroundServices({
-    config,
-    connectionString,
-    logger,
-    registry: metrics.registry,
-  })) {
+  for (const service of services) {
     await service.start();
     started.services.push(service);
     logger.info({ backgroundService: service.name }, 'background service started');

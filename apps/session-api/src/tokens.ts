@@ -4,3 +4,5 @@
  */
 export const APP_CONFIG = Symbol('APP_CONFIG');
 export const LOGGER = Symbol('LOGGER');
+/** The projector this process runs (`npm start`), for /health/ready; not provided without one. */
+export const PROJECTOR_HEALTH = Symbol('PROJECTOR_HEALTH');

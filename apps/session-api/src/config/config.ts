@@ -3,7 +3,7 @@
  * message, all of them at once, so an operator fixes the environment in one go.
  */
 import * as path from 'node:path';
-import { checkDataDir, parseProjectorWatch } from '../../../projector/src/config';
+import { checkDataDir, parseProjectorBatching, parseProjectorWatch } from '../../../projector/src/config';
 import {
   parseIntegrationKeys,
   parseManagementKeys,
@@ -27,7 +27,12 @@ export interface AppConfig {
   databaseUrl?: string;
   /** Run the projector inside the API process (`npm start`); false when API replicas share one projector. */
   projectorInProcess: boolean;
-  /** That projector's PROJECTOR_STALL_AFTER_MS and PROJECTOR_SLOW_COMMIT_MS (unset: its defaults). */
+  /**
+   * That projector's PROJECTOR_BATCH_SIZE, PROJECTOR_BATCH_DELAY_MS, PROJECTOR_STALL_AFTER_MS and
+   * PROJECTOR_SLOW_COMMIT_MS (unset: its defaults), as the standalone projector reads them.
+   */
+  projectorBatchSize?: number;
+  projectorBatchDelayMs?: number;
   projectorStallAfterMs?: number;
   projectorSlowCommitMs?: number;
   /** Memory budget of the command handler's session cache, in MiB (0: no cache). */
@@ -185,6 +190,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   );
 
   // Validated as the standalone projector validates them, whether or not this process runs the projector.
+  const projectorBatching = parseProjectorBatching(env, errors);
   const projectorWatch = parseProjectorWatch(env, errors);
 
   if (errors.length > 0) throw new ConfigError(errors);
@@ -198,6 +204,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     logLevel: logLevelText as LogLevel,
     databaseUrl,
     projectorInProcess: inProcessText !== 'false',
+    projectorBatchSize: projectorBatching.batchSize,
+    projectorBatchDelayMs: projectorBatching.batchDelayMs,
     projectorStallAfterMs: projectorWatch.stallAfterMs,
     projectorSlowCommitMs: projectorWatch.slowCommitMs,
     sessionCacheMb,

@@ -2,10 +2,93 @@ import { Controller, Get, Header, Inject, Optional, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { EsdbClientAdapter } from '@session-engine/event-store';
 import type { ServerResponse } from 'node:http';
+import { BATCH_FAILURE_KINDS } from '../../../projector/src/batch-failures';
+import type { ProjectorThreadHealth, ProjectorThreadService } from '../../../projector/src/projector-thread';
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { ApiErrorResponses, RESPONSE_HEADERS } from '../errors/error-response.schema';
 import { ReadModelHealth } from '../management/read-model-health';
+import { PROJECTOR_HEALTH } from '../tokens';
 import { MetricsService } from './metrics.service';
+
+/** What /health/ready answers with when ready. */
+interface Ready {
+  status: 'ok';
+  eventStore: 'up';
+  readModels?: 'up';
+  /** The in-process projector's condition (`npm start`); it does not decide readiness. */
+  projector?: ProjectorThreadHealth;
+}
+
+/** The `projector` member of /health/ready: the standalone projector's /health/ready body, plus the report's age. */
+const PROJECTOR_HEALTH_SCHEMA = {
+  type: 'object',
+  description:
+    'Present when this process runs the projector (`npm start`, PROJECTOR_IN_PROCESS=true): its condition, for ' +
+    'an operator. It never makes the API unready — the API takes commands without it; only the read models ' +
+    'fall behind. Computed from the projector thread’s newest report (see reportAgeSeconds).',
+  properties: {
+    status: {
+      type: 'string',
+      enum: ['ok', 'stalled', 'not-running'],
+      description:
+        '`stalled`: events wait and nothing has committed for the stall window (PROJECTOR_STALL_AFTER_MS); ' +
+        '`not-running`: no projector thread runs (not started yet, or it died and is being restarted; only ' +
+        'reportAgeSeconds follows)',
+    },
+    leader: { type: 'boolean', description: 'Holds the read-model lock and projects (false: on standby)' },
+    caughtUp: { type: 'boolean', description: 'As projector_caught_up' },
+    position: { type: 'string', description: 'Committed checkpoint (a commit position, decimal)' },
+    head: { type: 'string', description: 'Highest commit position read from the event store (decimal)' },
+    lagEvents: {
+      type: 'integer',
+      description: 'Events read and not yet committed (as projector_lag_events)',
+    },
+    lastCommitAgeSeconds: {
+      type: 'integer',
+      nullable: true,
+      description: 'Seconds since the last commit; null on standby',
+    },
+    readingPaused: {
+      type: 'boolean',
+      description:
+        'The projector has stopped reading the event store until a commit ends (as projector_reading_paused): ' +
+        'events written meanwhile are not counted in lagEvents',
+    },
+    readingPausedSince: {
+      type: 'string',
+      format: 'date-time',
+      description: 'Only while readingPaused: when it stopped reading',
+    },
+    readingPausedFor: {
+      type: 'string',
+      enum: ['commit', 'retry'],
+      description:
+        'Only while readingPaused: `commit` — the batch being committed has not finished (a slow database, or a ' +
+        'lock another writer holds); `retry` — a failed batch waits for its retry (see failure)',
+    },
+    failure: {
+      type: 'object',
+      description: 'Only while a batch keeps failing: where the projector is stuck (never the event payload)',
+      properties: {
+        kind: { type: 'string', enum: [...BATCH_FAILURE_KINDS] },
+        attempts: { type: 'integer' },
+        since: { type: 'string', format: 'date-time' },
+        position: { type: 'string' },
+        streamId: { type: 'string' },
+        eventType: { type: 'string' },
+        events: { type: 'integer' },
+      },
+    },
+    reportAgeSeconds: {
+      type: 'integer',
+      nullable: true,
+      description:
+        'Seconds since the projector thread last reported (as projector_report_age_seconds): it grows while ' +
+        'the thread is blocked, e.g. on a locked SQLite read-model file',
+    },
+  },
+  required: ['status', 'reportAgeSeconds'],
+};
 
 @ApiTags('operations')
 @Controller()
@@ -15,6 +98,10 @@ export class OperationsController {
     private readonly metrics: MetricsService,
     /** Absent only in an app without the management API (no read-model store to check). */
     @Optional() private readonly readModels?: ReadModelHealth,
+    /** Present when this process runs the projector (`npm start`). */
+    @Optional()
+    @Inject(PROJECTOR_HEALTH)
+    private readonly projector?: Pick<ProjectorThreadService, 'health'>,
   ) {}
 
   @Get('health/live')
@@ -33,13 +120,16 @@ export class OperationsController {
 
   @Get('health/ready')
   @ApiOkResponse({
-    description: 'The event store (and the read-model store, when the app has one) are reachable',
+    description:
+      'The event store (and the read-model store, when the app has one) are reachable. Under `npm start` the ' +
+      'body also reports the projector this process runs (`projector`), which does not decide readiness.',
     schema: {
       type: 'object',
       properties: {
         status: { type: 'string', enum: ['ok'] },
         eventStore: { type: 'string', enum: ['up'] },
         readModels: { type: 'string', enum: ['up'] },
+        projector: PROJECTOR_HEALTH_SCHEMA,
       },
       required: ['status', 'eventStore'],
     },
@@ -50,10 +140,11 @@ export class OperationsController {
     description: 'Not ready: the event store or the read-model database is not reachable',
     codes: [ErrorCode.ServiceUnavailable],
   })
-  async ready(): Promise<{ status: 'ok'; eventStore: 'up'; readModels?: 'up' }> {
-    const [eventStore, readModels] = await Promise.all([
+  async ready(): Promise<Ready> {
+    const [eventStore, readModels, projector] = await Promise.all([
       this.store.isReachable(),
       this.readModels?.isReachable(),
+      this.projector?.health(),
     ]);
     const down = [
       ...(eventStore ? [] : ['the event store']),
@@ -62,9 +153,13 @@ export class OperationsController {
     if (down.length > 0) {
       throw ApiError.of(503, ErrorCode.ServiceUnavailable, `Not ready: ${down.join(' and ')} not reachable`);
     }
-    return readModels === undefined
-      ? { status: 'ok', eventStore: 'up' }
-      : { status: 'ok', eventStore: 'up', readModels: 'up' };
+    // The projector is reported, not judged: commands work without it (only the read models fall behind).
+    return {
+      status: 'ok',
+      eventStore: 'up',
+      ...(readModels === undefined ? {} : { readModels: 'up' as const }),
+      ...(projector === undefined ? {} : { projector }),
+    };
   }
 
   @Get('metrics')
