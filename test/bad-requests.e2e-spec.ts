@@ -172,6 +172,8 @@ const rows: Row[] = [
     options: withItem({ additionalCosts: { gift: { price: -1 } } }),
     status: 400,
     code: 'INVALID_FIELD',
+    pointer: '/customerSession/cartItems/0/additionalCosts/gift/price',
+    details: 'price must not be less than 0',
   },
   {
     name: 'unknown key in a session cost',
@@ -204,6 +206,65 @@ const rows: Row[] = [
     options: session({ additionalCosts: { shipping: {} } }),
     status: 400,
     code: 'INVALID_FIELD',
+  },
+  // A bad cost is named at its own pointer with what is wrong, as a cart item's bad price is. Raw JSON, so
+  // that 1e400 (Infinity once parsed) is sent as a client sends it.
+  ...(
+    [
+      ['negative', '-1', 'price must not be less than 0'],
+      ['a string', '"abc"', 'price must be a finite number'],
+      ['1e400', '1e400', 'price must be a finite number'],
+      ['null', 'null', 'price is required: a finite number ≥ 0'],
+      ['over 1e15', '1e16', 'must be at most 1000000000000000'],
+    ] as const
+  ).map(([what, price, details]): Row => ({
+    name: `session cost price ${what}`,
+    options: {
+      rawBody: `{"customerSession":{"additionalCosts":{"ok":{"price":1},"shipping":{"price":${price}}}}}`,
+    },
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/additionalCosts/shipping/price',
+    details,
+  })),
+  {
+    name: 'session cost without price, named at its price',
+    options: session({ additionalCosts: { 'a/b': {} } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/additionalCosts/a~1b/price',
+    details: 'price is required: a finite number ≥ 0',
+  },
+  {
+    name: 'session cost that is no object',
+    options: session({ additionalCosts: { shipping: 5 } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/additionalCosts/shipping',
+    details: 'a cost must be a JSON object {"price": <finite number ≥ 0>}',
+  },
+  {
+    name: 'item cost price a string',
+    options: withItem({ additionalCosts: { gift: { price: '1' } } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/cartItems/0/additionalCosts/gift/price',
+    details: 'price must be a finite number',
+  },
+  {
+    name: 'negative cost of an added item',
+    ...post('/cart_items', { cartItems: [item({}), item({ additionalCosts: { gift: { price: -0.5 } } })] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/cartItems/1/additionalCosts/gift/price',
+    details: 'price must not be less than 0',
+  },
+  {
+    name: 'session cost named ""',
+    options: session({ additionalCosts: { '': { price: 1 } } }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/additionalCosts',
   },
   {
     name: 'attributes as an array',

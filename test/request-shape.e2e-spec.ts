@@ -220,7 +220,7 @@ describe('an array where the API expects a JSON object', () => {
     {
       name: 'an item additional cost as an array',
       body: { customerSession: { cartItems: [item({ additionalCosts: { gift: [{ price: 1 }] } })] } },
-      pointer: '/customerSession/cartItems/0/additionalCosts',
+      pointer: '/customerSession/cartItems/0/additionalCosts/gift',
     },
     {
       name: 'session additionalCosts as an array',
@@ -230,7 +230,7 @@ describe('an array where the API expects a JSON object', () => {
     {
       name: 'a session additional cost as an array',
       body: { customerSession: { additionalCosts: { shipping: [{ price: 1 }] } } },
-      pointer: '/customerSession/additionalCosts',
+      pointer: '/customerSession/additionalCosts/shipping',
     },
     {
       name: 'session attributes as an array',
@@ -903,8 +903,8 @@ describe('unknown fields named like members of Object.prototype', () => {
       ]),
     ).toEqual([
       ['INVALID_FIELD', '/customerSession/profileId'],
-      // The map as a whole: the entry "ship" has no price.
-      ['INVALID_FIELD', '/customerSession/additionalCosts'],
+      // The entry "ship" has no price: said at its price, as a cart item's bad field is.
+      ['INVALID_FIELD', '/customerSession/additionalCosts/ship/price'],
       ['UNKNOWN_FIELD', '/customerSession/cartItems/0/additionalCosts/gift/qux'],
       ['UNKNOWN_FIELD', '/customerSession/additionalCosts/ship/foo'],
       ['UNKNOWN_FIELD', '/customerSession/additionalCosts/wrap/bar'],

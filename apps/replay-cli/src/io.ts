@@ -3,7 +3,9 @@
  * messages and progress. Progress is a bar redrawn in place when stderr is a terminal, and otherwise (a log
  * file, `docker compose run -T`, CI) a plain line every few seconds (`REPLAY_PROGRESS_INTERVAL_MS`, default
  * 5000), without control characters, so a short run prints none; --no-progress turns both off. Text from the
- * log is shown with its control characters escaped (see printable.ts); `--json` prints JSON as it is.
+ * log is shown with its control characters escaped (see printable.ts), in JSON too: `--json` (and export's
+ * NDJSON) is JSON.stringify's text with the characters it leaves raw (DEL, C1 controls, bidi controls, U+2028/9)
+ * written as `\uXXXX` escapes — still JSON, of the same value (`jsonText`).
  */
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
@@ -25,10 +27,15 @@ export interface OutputOptions {
   progress?: boolean;
 }
 
+/**
+ * `value` as one line of JSON on stdout (bigints as strings). The text is JSON.stringify's but for the control
+ * characters it leaves raw, written as escapes (`jsonText`): a session field holding DEL, a C1 control (U+009B
+ * is CSI on some terminals) or a bidi override would otherwise act on the terminal of whoever `cat`s the
+ * output. It parses to the very same value, so `state --json` is still the session exactly as GET returns it
+ * (same fields, same order, same values) — and byte for byte whenever the data holds none of them.
+ */
 export function printJson(io: CliIo, value: unknown): void {
-  io.stdout.write(
-    `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`,
-  );
+  io.stdout.write(`${jsonText(value)}\n`);
 }
 
 /**

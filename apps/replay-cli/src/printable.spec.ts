@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import stringWidth from 'string-width';
-import { formatValue, printFields, printTable, type CliIo } from './io';
-import { jsonText, neutralized, printable, quoted, shortened } from './printable';
+import { formatValue, printFields, printJson, printTable, type CliIo } from './io';
+import { jsonEscaped, jsonText, neutralized, printable, quoted, shortened } from './printable';
 
 /** Every character a terminal acts on or that reorders text (what the CLI must never print raw). */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
@@ -73,6 +73,70 @@ describe('jsonText', () => {
     expect(jsonText(value)).toBe('{"k\\u202e":["\\u001b[31m","del\\u007f","é"],"n":1}');
     expect(JSON.parse(jsonText(value))).toEqual(value);
     expect(jsonText(12n)).toBe('"12"');
+  });
+});
+
+describe('printJson (--json) and jsonEscaped (export)', () => {
+  /** Every character JSON.stringify leaves raw that a terminal acts on or that reorders text. */
+  const LEFT_RAW_BY_JSON = [
+    '\u007f',
+    ...Array.from({ length: 0x20 }, (_, i) => String.fromCharCode(0x80 + i)),
+    '\u061c',
+    '\u200e',
+    '\u200f',
+    '\u2028',
+    '\u2029',
+    '\u202a',
+    '\u202b',
+    '\u202c',
+    '\u202d',
+    '\u202e',
+    '\u2066',
+    '\u2067',
+    '\u2068',
+    '\u2069',
+  ];
+
+  it('prints no raw DEL, C1, bidi control or line separator, as \\uXXXX escapes, still JSON of the same value', () => {
+    const value = {
+      customerSession: {
+        integrationId: `x${LEFT_RAW_BY_JSON.join('')}y`,
+        cartItems: [{ sku: 'tee\u009b2J', name: 'T\u202eeht', quantity: 1 }],
+        attributes: { 'note\u2066': 'café 東京 😀 \\u2028', line: 'a\u2028b' },
+      },
+    };
+    const { io, text } = captured();
+    printJson(io, value);
+    expect(text()).not.toMatch(RAW_CONTROL);
+    expect(text().endsWith('\n')).toBe(true);
+    expect(text().split('\n')).toHaveLength(2); // one line
+    expect(JSON.parse(text())).toEqual(value);
+    // Same fields in the same order: the text differs from JSON.stringify's by the escapes alone.
+    expect(JSON.stringify(JSON.parse(text()))).toBe(JSON.stringify(value));
+    expect(text()).toContain('"name":"T\\u202eeht"');
+    expect(text()).toContain('"sku":"tee\\u009b2J"');
+    expect(text()).toContain('"line":"a\\u2028b"');
+    // A backslash the data holds stays an escaped backslash: "\\u2028" in the data is no line separator.
+    expect(text()).toContain('"note\\u2066":"café 東京 😀 \\\\u2028"');
+    for (const char of LEFT_RAW_BY_JSON)
+      expect(text()).toContain(`\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  });
+
+  it('is byte for byte JSON.stringify when the data holds none of them, bigints as strings', () => {
+    const value = { a: 'plain "quoted" é 😀\n\t\u001b', b: [1, 2.5, null, true], c: 7n };
+    const { io, text } = captured();
+    printJson(io, value);
+    expect(text()).toBe(`${JSON.stringify({ ...value, c: '7' })}\n`);
+    expect(jsonEscaped(JSON.stringify(value.a))).toBe(JSON.stringify(value.a));
+  });
+
+  it('jsonEscaped: JSON text with the escapes JSON.stringify leaves out, parsing to the same value', () => {
+    const line = { stream: 'session-1-\u202eevil', events: [{ data: { name: 'del\u007f\u0085\u2029' } }] };
+    const text = jsonEscaped(JSON.stringify(line));
+    expect(text).toBe(
+      '{"stream":"session-1-\\u202eevil","events":[{"data":{"name":"del\\u007f\\u0085\\u2029"}}]}',
+    );
+    expect(JSON.parse(text)).toEqual(line);
   });
 });
 

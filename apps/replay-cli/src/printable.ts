@@ -3,11 +3,13 @@
  * names and attribute keys, and a control character printed raw is an instruction to the terminal: ESC
  * sequences move the cursor, erase lines or recolour them, CR and BS overwrite what was printed, a newline
  * forges a row or a message line, and the Unicode bidi controls reorder what is shown. So every string the CLI
- * prints outside `--json` shows these characters as escapes, the same ones JSON uses — `\n`, `\r`, `\t`, `\b`,
- * `\f`, otherwise `\u001b`-style — which is how values nested in arrays and objects (printed as JSON) already
- * show them. A string shown unquoted also has its backslashes doubled, so `\n` on screen always means an
- * escaped newline, never the two characters the data held. Ordinary Unicode (accents, emoji, CJK) is kept, and
- * the escapes are ASCII, so tables keep their column widths.
+ * prints shows these characters as escapes, the same ones JSON uses — `\n`, `\r`, `\t`, `\b`, `\f`, otherwise
+ * `\u001b`-style — which is how values nested in arrays and objects (printed as JSON) already show them. JSON
+ * itself (`--json`, export's NDJSON) is JSON.stringify's text with the escapes it leaves out added (DEL, C1,
+ * bidi controls, U+2028/9: `jsonEscaped`): still valid JSON, parsing to the identical value. A string shown
+ * unquoted also has its backslashes doubled, so `\n` on screen always means an escaped newline, never the two
+ * characters the data held. Ordinary Unicode (accents, emoji, CJK) is kept, and the escapes are ASCII, so
+ * tables keep their column widths.
  */
 
 /**
@@ -63,7 +65,16 @@ export function quoted(text: string): string {
  */
 export function jsonText(value: unknown): string {
   const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-  return text === undefined ? String(value) : text.replace(CONTROL, escape);
+  return text === undefined ? String(value) : jsonEscaped(text);
+}
+
+/**
+ * JSON text (as JSON.stringify writes it) with the characters JSON.stringify leaves raw — DEL, C1 controls, the
+ * bidi controls, U+2028/9 — written as `\uXXXX` escapes. They can only be inside strings (JSON's own syntax is
+ * ASCII), and an escape there stands for the very character, so the text parses to the identical value.
+ */
+export function jsonEscaped(text: string): string {
+  return text.replace(CONTROL, escape);
 }
 
 /**

@@ -52,6 +52,8 @@ export interface Visibility {
 }
 
 const TICKS_PER_MS = 10_000;
+/** EventStoreDB's `$maxCount` of every metadata stream (its MetastreamMaxCount option, 1 by default). */
+const METASTREAM_MAX_COUNT = 1;
 const NO_HEAD: StreamHead = { lastRevision: -1, state: StreamState.Live, truncateBefore: 0 };
 
 /** Tracks what one flush has written so far; nothing reaches the caches until the commit succeeded. */
@@ -183,8 +185,18 @@ export class EventStore {
 
   visibility(stream: string, head: StreamHead): Visibility {
     let fromRevision = head.truncateBefore;
+    // A metadata stream (`$$<stream>`) is read as EventStoreDB reads it: with metadata of its own, `$maxCount`
+    // 1 whatever `$$$$<stream>` holds (IndexReader.GetStreamMetadataCached, MetastreamMaxCount), so reads and
+    // catch-up subscriptions see its latest `$metadata` only. The older ones stay in `$all`, as in EventStoreDB
+    // until a scavenge removes them (this server has none).
+    if (isMetastream(stream)) {
+      return {
+        fromRevision: Math.max(fromRevision, head.lastRevision - METASTREAM_MAX_COUNT + 1),
+        minCreated: 0,
+      };
+    }
     let minCreated = 0;
-    const meta = isMetastream(stream) ? null : this.metadata(stream);
+    const meta = this.metadata(stream);
     if (meta) {
       // A soft delete's `$tb` (2⁶³−1) hides the events so far, and no more: a subscription starts after the
       // last one and receives what is written next.

@@ -2,8 +2,9 @@
  * Text from the log on the auditor's terminal: session fields, integration ids, attribute keys, stream names
  * and event types hold whatever a client with an integration key (or a writer to the store) put there, ESC
  * sequences, CR, BS and bidi controls included. Every command shows them escaped — in tables, headings and
- * messages, top-level strings as nested ones — keeps ordinary Unicode and the tables' column widths, and
- * leaves `--json` exactly as it was.
+ * messages, top-level strings as nested ones — and keeps ordinary Unicode and the tables' column widths. JSON
+ * (`--json`, export's NDJSON and its `--json` summary) is JSON of the same values, with what JSON.stringify
+ * leaves raw (DEL, C1 and bidi controls, U+2028/9) written as `\uXXXX` escapes.
  */
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { openReadModelDatabase } from '@session-engine/read-models';
@@ -27,8 +28,10 @@ const STORE = 's\u0008\u0008X';
 const PROFILE = '\u001b[31mRED\u001b[0m';
 const SKU = 'tee\u001b[2J';
 const NAME = 'T\u202eeht'; // shown reversed without the escape
+/** DEL, C1 controls (U+009B is CSI on some terminals) and a line separator: JSON.stringify leaves them all raw. */
+const CATEGORY = 'c\u007f\u0085\u009b2J\u2028';
 const ATTRIBUTE = 'note\u2066';
-const GONE = 'gone\u001b[2K';
+const GONE = 'gone\u001b[2K\u202e';
 
 /** The escaped forms the CLI shows (JSON's escapes, as nested values have always shown them). */
 const SHOWN = {
@@ -63,7 +66,7 @@ beforeAll(async () => {
       storeIntegrationId: STORE,
       couponCodes: ['\u001b[2K'],
       attributes: { [ATTRIBUTE]: 'café 東京 😀' },
-      cartItems: [{ sku: SKU, name: NAME, quantity: 2, price: 19.99 }],
+      cartItems: [{ sku: SKU, name: NAME, category: CATEGORY, quantity: 2, price: 19.99 }],
     },
   });
   await system.command('PUT', url(ID), { customerSession: { referralCode: REFERRAL } });
@@ -103,14 +106,32 @@ describe('history and state', () => {
     expect(run.stdout).toContain(`{"note\\u2066":"bien sûr — 東京 👩‍👩‍👧"}`);
   });
 
-  it('--json stays exactly what it was: GET byte for byte, the raw strings JSON-escaped', async () => {
+  it('--json: the session as GET returns it once parsed (same fields, same order), nothing raw a terminal acts on', async () => {
     const get = await system.send('GET', url(ID), `ApiKey-v1 ${INTEGRATION_KEY}`);
     const state = await replay(['state', ID, '-a', '1', '--json']);
-    expect(state.stdout).toBe(`${JSON.stringify({ customerSession: get.body.customerSession })}\n`);
+    expect(state.code).toBe(0);
+    expectSafe(state);
+    // Parsed, it is GET's body: same values, and (stringified again) same fields in the same order.
+    expect(state.json()).toEqual({ customerSession: get.body.customerSession });
+    expect(JSON.stringify(state.json())).toBe(JSON.stringify({ customerSession: get.body.customerSession }));
     expect(state.json().customerSession).toMatchObject({ referralCode: REFERRAL, integrationId: ID });
+    expect(state.json().customerSession.cartItems[0]).toMatchObject({ name: NAME, category: CATEGORY });
+    // What JSON.stringify leaves raw is a JSON escape; what it escapes itself, it escapes as before.
+    expect(state.stdout).toContain('"name":"T\\u202eeht"');
+    expect(state.stdout).toContain('"category":"c\\u007f\\u0085\\u009b2J\\u2028"');
+    expect(state.stdout).toContain('"note\\u2066":"bien sûr — 東京 👩‍👩‍👧"');
+    expect(state.stdout).toContain(JSON.stringify(REFERRAL));
+    expect(state.stdout.split('\n')).toEqual([expect.any(String), '']);
+
     const history = await replay(['history', ID, '-a', '1', '--json']);
+    expect(history.code).toBe(0);
+    expectSafe(history);
     expect(history.json().stream).toBe(`session-1-${ID}`);
     expect(history.stdout).toContain(JSON.stringify(REFERRAL));
+    expect(JSON.stringify(history.json())).toContain(JSON.stringify(CATEGORY).slice(1, -1));
+    const digest = await replay(['digest', ID, '-a', '1', '--json']);
+    expect(digest.code).toBe(0);
+    expectSafe(digest);
   });
 
   it('digest: the stream name escaped', async () => {
@@ -171,7 +192,9 @@ describe('verify', () => {
     expect(run.stdout).toContain('session_json.attributes.note\\u2066');
     expect(run.stdout).toContain('forged\\u001b[8m');
     expect(run.stdout).toContain(SHOWN.profile);
-    expect((await replay(['verify', '--json'])).json().mismatches).toContainEqual(
+    const json = await replay(['verify', '--json']);
+    expectSafe(json);
+    expect(json.json().mismatches).toContainEqual(
       expect.objectContaining({ field: 'referral_code', expected: REFERRAL, found: '\u001b[2Kforged' }),
     );
   });
@@ -192,10 +215,23 @@ describe('export and import', () => {
     expect(run.code).toBe(0);
     expect(run.stderr).not.toMatch(RAW_CONTROL);
     expect(run.stderr).toContain(
-      'session-replay: export: session-1-gone\\u001b[2K was left out: the stream is deleted',
+      'session-replay: export: session-1-gone\\u001b[2K\\u202e was left out: the stream is deleted',
     );
-    // The export itself is NDJSON, as before: JSON escapes, nothing else changed.
+    // The export itself is NDJSON of the same values, and a file an auditor may `cat`: nothing raw in it
+    // either (import reads it back below).
+    expect(exported).not.toMatch(RAW_CONTROL);
     expect(exported).toContain(JSON.stringify(`session-1-${ID}`));
+    expect(exported).toContain('"category":"c\\u007f\\u0085\\u009b2J\\u2028"');
+    const line = exported
+      .split('\n')
+      .find((l) => l.startsWith(`{"stream":${JSON.stringify(`session-1-${ID}`)}`))!;
+    expect(JSON.parse(line).events[0].data.cartItems[0]).toMatchObject({ name: NAME, category: CATEGORY });
+    // --json: the summary on stderr is JSON naming the stream left out, its bidi override escaped as JSON.
+    const summary = await replay(['export', '--json']);
+    expect(summary.code).toBe(0);
+    expectSafe(summary);
+    expect(summary.stderr).toContain('"stream":"session-1-gone\\u001b[2K\\u202e"');
+    expect(JSON.parse(summary.stderr).leftOut).toEqual([{ stream: `session-1-${GONE}`, reason: 'deleted' }]);
   });
 
   it('import: stream names, event types and the banner-like lines it quotes are escaped', async () => {

@@ -44,7 +44,7 @@ import {
   type OutputOptions,
   type Progress,
 } from '../io';
-import { neutralized, printable, quoted } from '../printable';
+import { jsonEscaped, jsonText, neutralized, printable, quoted } from '../printable';
 import { checkSessionStream, StreamRefusal, type CheckedEvent } from '../session-events';
 import { digestOf, type StreamDigestValue } from '../stream-digest';
 
@@ -183,8 +183,11 @@ export async function exportCommand(
   const kept = names.filter((_, i) => verdicts[i] === undefined);
   if (!options.json) for (const skip of skipped) io.stderr.write(leftOutLine(skip));
 
+  // The NDJSON is written as the CLI writes any JSON (`jsonText`, `jsonEscaped`): what JSON.stringify leaves raw
+  // that a terminal acts on (DEL, C1 and bidi controls, U+2028/9) is escaped, for whoever `cat`s or `head`s the
+  // file. Import parses the lines, and the digests are of the parsed events, so nothing else changes.
   io.stdout.write(
-    `${JSON.stringify({ format: EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString(), streams: kept.length })}\n`,
+    `${jsonText({ format: EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString(), streams: kept.length })}\n`,
   );
   const bar = progressBar(io, options, 'export', kept.length, 'streams');
   let events = 0;
@@ -213,7 +216,7 @@ export async function exportCommand(
       };
       events += stored.length;
       written++;
-      io.stdout.write(`${JSON.stringify(line)}\n`);
+      io.stdout.write(`${jsonEscaped(JSON.stringify(line))}\n`);
       bar.update(index + 1);
     }
   } finally {
@@ -221,7 +224,7 @@ export async function exportCommand(
   }
   const incomplete = skipped.some((s) => s.reason === 'truncated' || s.meanwhile);
   if (options.json) {
-    io.stderr.write(`${JSON.stringify({ ok: !incomplete, streams: written, events, leftOut: skipped })}\n`);
+    io.stderr.write(`${jsonText({ ok: !incomplete, streams: written, events, leftOut: skipped })}\n`);
   } else {
     const count = (reason: LeftOut['reason']) => skipped.filter((s) => s.reason === reason).length;
     const left =

@@ -15,7 +15,7 @@
  */
 import { getMetadataStorage } from 'class-validator';
 import { escapePointer, unknownFields } from '../../errors/validation-errors';
-import { COST_FIELDS, isPlainObject, nestedFields, shapeOf, type DtoType } from './validators';
+import { COST_FIELDS, forEachCostMap, isPlainObject, shapeOf, type DtoType } from './validators';
 
 const declared = new Map<DtoType, ReadonlySet<string>>();
 
@@ -80,26 +80,12 @@ function forEachUnknownCostField(costs: unknown, visit: (name: string, field: st
  */
 export function unknownCostFields(type: DtoType, value: unknown, path: string[] = []): string[][] {
   const found: string[][] = [];
-  collectCostFields(type, value, path, found);
+  forEachCostMap(type, value, path, (costs, at) =>
+    forEachUnknownCostField(costs, (name, key) => {
+      if (name !== '') found.push([...at, name, key]);
+    }),
+  );
   return found;
-}
-
-function collectCostFields(type: DtoType, value: unknown, path: string[], found: string[][]): void {
-  if (!isPlainObject(value)) return;
-  for (const [field, shape] of nestedFields(type)) {
-    const member = value[field];
-    if (shape.kind === 'costs') {
-      forEachUnknownCostField(member, (name, key) => {
-        if (name !== '') found.push([...path, field, name, key]);
-      });
-    } else if (shape.kind === 'dto' && !shape.each) {
-      collectCostFields(shape.type(), member, [...path, field], found);
-    } else if (shape.kind === 'dto' && Array.isArray(member)) {
-      for (let i = 0; i < member.length; i++) {
-        collectCostFields(shape.type(), member[i], [...path, field, String(i)], found);
-      }
-    }
-  }
 }
 
 /**

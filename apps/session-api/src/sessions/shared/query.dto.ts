@@ -16,7 +16,7 @@ import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, type ValidationError, type ValidatorOptions } from 'class-validator';
 import { escapePointer, invalidRequest, unknownField, unknownFields } from '../../errors/validation-errors';
 import { unknownCostFields } from './declared-fields';
-import type { DtoType } from './validators';
+import { invalidCosts, type DtoType } from './validators';
 
 const pointerOf = (name: string): string => `/${escapePointer(name)}`;
 
@@ -37,9 +37,12 @@ export function inheritedNamesIn(query: object, metatype?: Type<unknown>): strin
  * - a query parameter named like a member of the DTO's prototype is 400 UNKNOWN_FIELD, as any unknown
  *   parameter is (see `inheritedNamesIn`). One string comparison for the body and path parameters; for the
  *   query, a loop over its names (none on the hot routes);
- * - a key other than `price` in an entry of a cost map (`additionalCosts`, session or item) is an unknown
- *   field at its own pointer, among the pipe's other errors (`unknownCostFields`): the whitelist does not
- *   reach into a map whose names are data. A walk through the DTO's nested objects and cost maps only.
+ * - the entries of a cost map (`additionalCosts`, session or item) are checked as a cart item's fields are,
+ *   each fault at its own pointer among the pipe's other errors: a cost that is no object at
+ *   `…/additionalCosts/<name>`, a bad price at `…/additionalCosts/<name>/price` (`invalidCosts`), a key other
+ *   than `price` as an unknown field (`unknownCostFields`). class-validator checks a map whose names are data
+ *   as one value (`IsPriceMap`), and its whitelist does not reach into it. A walk through the DTO's nested
+ *   objects and cost maps only.
  */
 export class QueryAwareValidationPipe extends ValidationPipe {
   override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
@@ -57,19 +60,28 @@ export class QueryAwareValidationPipe extends ValidationPipe {
     validatorOptions?: ValidatorOptions,
   ): Promise<ValidationError[]> {
     const errors = await super.validate(object, validatorOptions);
-    const unknown = unknownCostFields(object.constructor as DtoType, object);
-    return unknown.length === 0 ? errors : [...errors, ...unknown.map(unknownFieldError)];
+    const type = object.constructor as DtoType;
+    const costs = [
+      ...invalidCosts(type, object).map(({ path, constraint, message }) =>
+        nestedError(path, constraint, message),
+      ),
+      ...unknownCostFields(type, object).map((path) =>
+        nestedError(path, 'whitelistValidation', `property ${path.at(-1)} should not exist`),
+      ),
+    ];
+    return costs.length === 0 ? errors : [...errors, ...costs];
   }
 }
 
 /**
- * The error the whitelist gives for an unknown field, at `path` (its keys): nested as class-validator nests
- * its errors, so that the exception factory words it and points at it like any other unknown field.
+ * The error class-validator would give for `constraint` failed at `path` (its keys), nested as it nests its
+ * errors, so that the exception factory words it and points at it like any other (`whitelistValidation`: an
+ * unknown field).
  */
-function unknownFieldError(path: string[]): ValidationError {
+function nestedError(path: string[], constraint: string, message: string): ValidationError {
   let error: ValidationError = {
     property: path.at(-1)!,
-    constraints: { whitelistValidation: `property ${path.at(-1)} should not exist` },
+    constraints: { [constraint]: message },
     children: [],
   };
   for (let i = path.length - 2; i >= 0; i--) error = { property: path[i]!, children: [error] };

@@ -1,9 +1,11 @@
 import { plainToInstance } from 'class-transformer';
 import { IsInt, validateSync } from 'class-validator';
-import { validationEntries } from '../../errors/validation-errors';
+import { validationEntries, validationException } from '../../errors/validation-errors';
 import type { ApiError } from '../../errors/api-error';
-import { DryRunQueryDto, NoQueryParameters } from './query.dto';
-import { IsOptionalNotNull, NestedObject } from './validators';
+import { AddCartItemsRequestDto } from '../commands/add-cart-items/add-cart-items.request.dto';
+import { UpdateSessionRequestDto } from '../commands/update-session/update-session.request.dto';
+import { DryRunQueryDto, NoQueryParameters, QueryAwareValidationPipe } from './query.dto';
+import { invalidCosts, IsOptionalNotNull, NestedObject, type DtoType } from './validators';
 
 class Leaf {
   @IsInt()
@@ -86,6 +88,137 @@ describe('query DTOs', () => {
     expect(refusal({ force: '1', 'a/b': 'x' })).toEqual([
       { title: 'UNKNOWN_FIELD', pointer: '/force', details: 'Unknown field /force' },
       { title: 'UNKNOWN_FIELD', pointer: '/a~1b', details: 'Unknown field /a~1b' },
+    ]);
+  });
+});
+
+/** The global pipe, as app.factory.ts configures it. */
+const pipe = new QueryAwareValidationPipe({
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  transform: true,
+  forbidUnknownValues: true,
+  validationError: { target: false, value: false },
+  exceptionFactory: validationException,
+});
+
+/** What the pipe refuses in the body `text` (JSON), as the response's error entries. */
+async function refused(type: DtoType, text: string) {
+  try {
+    await pipe.transform(JSON.parse(text), { type: 'body', metatype: type });
+    return [];
+  } catch (error) {
+    return (error as ApiError).entries.map(({ title, pointer, details }) => ({ title, pointer, details }));
+  }
+}
+
+describe('cost maps (IsPriceMap and the pipe)', () => {
+  const session = (costs: string) => `{"customerSession":{"additionalCosts":${costs}}}`;
+
+  it("names a bad price at the cost's own price, saying what is wrong, as a cart item's", async () => {
+    for (const [price, details] of [
+      ['-1', 'price must not be less than 0'],
+      ['"abc"', 'price must be a finite number'],
+      ['"1"', 'price must be a finite number'],
+      ['1e400', 'price must be a finite number'],
+      ['true', 'price must be a finite number'],
+      ['{}', 'price must be a finite number'],
+      ['null', 'price is required: a finite number ≥ 0'],
+    ]) {
+      expect(
+        await refused(UpdateSessionRequestDto, session(`{"ok":{"price":1},"shipping":{"price":${price}}}`)),
+      ).toEqual([
+        { title: 'INVALID_FIELD', pointer: '/customerSession/additionalCosts/shipping/price', details },
+      ]);
+      // The same words as a cart item's price.
+      if (details !== 'price is required: a finite number ≥ 0')
+        expect(
+          await refused(
+            UpdateSessionRequestDto,
+            `{"customerSession":{"cartItems":[{"sku":"a","quantity":1,"price":${price}}]}}`,
+          ),
+        ).toEqual([{ title: 'INVALID_FIELD', pointer: '/customerSession/cartItems/0/price', details }]);
+    }
+  });
+
+  it('names every bad entry, item costs and added items too, beside the unknown fields', async () => {
+    expect(
+      await refused(
+        UpdateSessionRequestDto,
+        '{"customerSession":{"additionalCosts":{"a/b":{},"c":7,"d":{"price":-2,"foo":1}},"cartItems":' +
+          '[{"sku":"a","quantity":1,"additionalCosts":{"gift":{"price":"x"}}}]}}',
+      ),
+    ).toEqual([
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/customerSession/cartItems/0/additionalCosts/gift/price',
+        details: 'price must be a finite number',
+      },
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/customerSession/additionalCosts/a~1b/price',
+        details: 'price is required: a finite number ≥ 0',
+      },
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/customerSession/additionalCosts/c',
+        details: 'a cost must be a JSON object {"price": <finite number ≥ 0>}',
+      },
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/customerSession/additionalCosts/d/price',
+        details: 'price must not be less than 0',
+      },
+      {
+        title: 'UNKNOWN_FIELD',
+        pointer: '/customerSession/additionalCosts/d/foo',
+        details: 'Unknown field /customerSession/additionalCosts/d/foo',
+      },
+    ]);
+    expect(
+      await refused(
+        AddCartItemsRequestDto,
+        '{"cartItems":[{"sku":"a","quantity":1},{"sku":"b","quantity":1,"additionalCosts":{"g":{"price":-0.01}}}]}',
+      ),
+    ).toEqual([
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/cartItems/1/additionalCosts/g/price',
+        details: 'price must not be less than 0',
+      },
+    ]);
+  });
+
+  it('refuses at the map a map that is no object or has a name out of bounds, and takes good maps', async () => {
+    const atMap = {
+      title: 'INVALID_FIELD',
+      pointer: '/customerSession/additionalCosts',
+      details: 'additionalCosts must map names (1..1000 characters) to {"price": <finite number ≥ 0>}',
+    };
+    for (const costs of ['[]', '5', '{"":{"price":1}}', `{"${'n'.repeat(1001)}":{"price":1}}`])
+      expect(await refused(UpdateSessionRequestDto, session(costs))).toEqual([atMap]);
+    expect(
+      await refused(UpdateSessionRequestDto, session('{"shipping":{"price":4.99},"gift":{"price":0}}')),
+    ).toEqual([]);
+    expect(await refused(UpdateSessionRequestDto, session('{}'))).toEqual([]);
+  });
+
+  it('invalidCosts: the path of keys to each fault', () => {
+    expect(
+      invalidCosts(UpdateSessionRequestDto, {
+        customerSession: { additionalCosts: { s: { price: Number.NaN }, t: null, u: { price: 1 } } },
+      }),
+    ).toEqual([
+      {
+        path: ['customerSession', 'additionalCosts', 's', 'price'],
+        constraint: 'isNumber',
+        message: 'price must be a finite number',
+      },
+      {
+        path: ['customerSession', 'additionalCosts', 't'],
+        constraint: 'isObject',
+        message: 'a cost must be a JSON object {"price": <finite number ≥ 0>}',
+      },
     ]);
   });
 });

@@ -125,17 +125,20 @@ export function NestedObject(
   );
 }
 
-const isFiniteNonNegative = (value: unknown): boolean =>
-  typeof value === 'number' && Number.isFinite(value) && value >= 0;
-
 /** The one field of a cost (`IsPriceMap`). */
 export const COST_FIELDS: ReadonlySet<string> = new Set(['price']);
 
+/** A cost's name: 1..1000 characters. */
+const isCostName = (name: string): boolean => name.length >= 1 && name.length <= 1000;
+
 /**
- * `{ name: { price: number ≥ 0 } }`, names 1..1000 characters. Other keys in an entry are not this
- * constraint's to refuse: it checks the map as one value and could only say the whole map is wrong, so the
- * validation pipe names each of them as an unknown field at its own pointer (`unknownCostFields`), as it
- * names an unknown field anywhere else.
+ * A cost map: a JSON object whose names are 1..1000 characters. That much is checked here, as one value: a map
+ * that is no object, or a name out of bounds (a name is part of the pointer of its entry, and "" gives none the
+ * exception factory can name), is refused at the map's pointer. What its entries hold is not this constraint's
+ * to refuse, as it could only say the whole map is wrong: the validation pipe names each bad entry at its own
+ * pointer, as it names a cart item's bad field — a cost that is no object at `…/additionalCosts/<name>`, a bad
+ * price at `…/additionalCosts/<name>/price` (`invalidCosts`), a key beside `price` as an unknown field
+ * (`unknownCostFields`).
  */
 export const IsPriceMap = (options?: ValidationOptions): PropertyDecorator =>
   withShape(
@@ -144,15 +147,7 @@ export const IsPriceMap = (options?: ValidationOptions): PropertyDecorator =>
       {
         name: 'isPriceMap',
         validator: {
-          validate: (value: unknown) =>
-            isPlainObject(value) &&
-            Object.entries(value).every(
-              ([name, cost]) =>
-                name.length >= 1 &&
-                name.length <= 1000 &&
-                isPlainObject(cost) &&
-                isFiniteNonNegative(cost.price),
-            ),
+          validate: (value: unknown) => isPlainObject(value) && Object.keys(value).every(isCostName),
           defaultMessage: (args) =>
             `${args?.property ?? 'value'} must map names (1..1000 characters) to {"price": <finite number ≥ 0>}`,
         },
@@ -160,3 +155,75 @@ export const IsPriceMap = (options?: ValidationOptions): PropertyDecorator =>
       options,
     ),
   );
+
+/**
+ * What is wrong with one entry of a cost map, worded as a cart item's price is (cart-item.dto.ts): `field` is
+ * `price` when the fault is in the price, absent when the entry itself is no object. `constraint` is the
+ * class-validator constraint a field of a DTO would have failed; undefined when the entry is valid.
+ */
+function costEntryProblem(
+  cost: unknown,
+): { field?: 'price'; constraint: string; message: string } | undefined {
+  if (!isPlainObject(cost))
+    return { constraint: 'isObject', message: 'a cost must be a JSON object {"price": <finite number ≥ 0>}' };
+  const price = cost.price;
+  if (price === undefined || price === null)
+    return { field: 'price', constraint: 'isDefined', message: 'price is required: a finite number ≥ 0' };
+  if (typeof price !== 'number' || !Number.isFinite(price))
+    return { field: 'price', constraint: 'isNumber', message: 'price must be a finite number' };
+  if (price < 0) return { field: 'price', constraint: 'min', message: 'price must not be less than 0' };
+  return undefined;
+}
+
+/**
+ * Calls `visit` with every cost map that `value` (a DTO the validation pipe built, or a body) holds where
+ * `type` declares one (`IsPriceMap`), session level and item level, and the path of keys to it. A walk through
+ * the DTO's nested objects and cost maps only (not into attributes); values of the wrong type are left to
+ * the validators.
+ */
+export function forEachCostMap(
+  type: DtoType,
+  value: unknown,
+  path: readonly string[],
+  visit: (costs: Record<string, unknown>, path: string[]) => void,
+): void {
+  if (!isPlainObject(value)) return;
+  for (const [field, shape] of nestedFields(type)) {
+    const member = value[field];
+    if (shape.kind === 'costs') {
+      if (isPlainObject(member)) visit(member, [...path, field]);
+    } else if (shape.kind === 'dto' && !shape.each) {
+      forEachCostMap(shape.type(), member, [...path, field], visit);
+    } else if (shape.kind === 'dto' && Array.isArray(member)) {
+      for (let i = 0; i < member.length; i++) {
+        forEachCostMap(shape.type(), member[i], [...path, field, String(i)], visit);
+      }
+    }
+  }
+}
+
+/** A bad entry of a cost map: the path of keys to what is wrong, and what the pipe says of it. */
+export interface CostProblem {
+  path: string[];
+  constraint: string;
+  message: string;
+}
+
+/**
+ * The bad entries of every cost map of `value` (see `forEachCostMap`), each at the path of keys to its fault
+ * (`costEntryProblem`), for the validation pipe to report as it reports a cart item's bad field. Entries of
+ * a name out of bounds are left out: `IsPriceMap` refuses their map.
+ */
+export function invalidCosts(type: DtoType, value: unknown, path: readonly string[] = []): CostProblem[] {
+  const found: CostProblem[] = [];
+  forEachCostMap(type, value, path, (costs, at) => {
+    for (const name in costs) {
+      if (!isCostName(name)) continue;
+      const problem = costEntryProblem(costs[name]);
+      if (problem === undefined) continue;
+      const { field, constraint, message } = problem;
+      found.push({ path: field === undefined ? [...at, name] : [...at, name, field], constraint, message });
+    }
+  });
+  return found;
+}
