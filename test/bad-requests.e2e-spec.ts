@@ -215,7 +215,7 @@ const rows: Row[] = [
       ['a string', '"abc"', 'price must be a finite number'],
       ['1e400', '1e400', 'price must be a finite number'],
       ['null', 'null', 'price is required: a finite number ≥ 0'],
-      ['over 1e15', '1e16', 'must be at most 1000000000000000'],
+      ['over 1e15', '1e16', 'price must be at most 1000000000000000'],
     ] as const
   ).map(([what, price, details]): Row => ({
     name: `session cost price ${what}`,

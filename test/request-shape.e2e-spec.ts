@@ -449,7 +449,7 @@ describe('If-Match', () => {
     expect(put.body.customerSession.state).toBe('cancelled');
   });
 
-  it('* does not match a session that does not exist: 412 and nothing created', async () => {
+  it('* does not match a session that does not exist: 412 to a PUT, 404 to a command that needs it; nothing created', async () => {
     const id = sid('star-missing');
     const put = await call('PUT', sessionUrl(id), {
       headers: { 'If-Match': '*' },
@@ -459,10 +459,11 @@ describe('If-Match', () => {
       status: 412,
       code: 'PRECONDITION_FAILED',
     });
+    // RFC 9110 §13.2.1: without the precondition the close is a 404, so the precondition is not evaluated.
     const close = await closeWith(id, '*');
     expect({ status: close.status, code: close.body.errors[0].title }).toEqual({
-      status: 412,
-      code: 'PRECONDITION_FAILED',
+      status: 404,
+      code: 'SESSION_NOT_FOUND',
     });
     expect((await call('GET', sessionUrl(id))).status).toBe(404);
     expect(await harness.streamLength(stream(id))).toBe(0);

@@ -7,7 +7,8 @@
  * - Across processes a lost race (`StreamRevisionConflict`) is retried by re-reading and re-deciding, with
  *   jittered back-off, at most `retryPolicy.maxAttempts` times; then `ConcurrentUpdateError` (409).
  * - `If-Match` arrives as `expectedRevision` (`If-None-Match: *` as `null`, no session yet): a stale revision is
- *   `PreconditionFailedError` (412), never retried.
+ *   `PreconditionFailedError` (412), never retried. A command other than UpdateSession on a missing session is
+ *   the domain's 404 whatever `expectedRevision` says (RFC 9110 §13.2.1).
  * - The profile first-session claim is made only for a command the domain accepts, never for dry runs,
  *   and before the session append, on every attempt (see `ProfileClaims`: a claim its session never committed
  *   is taken over by a later session once it is older than the grace window). A claim write that times out or
@@ -207,7 +208,11 @@ export class SessionCommandHandler {
           }
           let events: SessionEvent[];
           try {
-            if (options.expectedRevision !== undefined && current!.revision !== options.expectedRevision) {
+            if (
+              options.expectedRevision !== undefined &&
+              current!.revision !== options.expectedRevision &&
+              !missingSessionFor(command, current!)
+            ) {
               throw new PreconditionFailedError(options.expectedRevision, current!.revision);
             }
             events = await this.decide(command, current!.state, options);
@@ -529,6 +534,17 @@ const timeoutOf = (error: unknown): EventStoreTimeoutError | undefined =>
 
 /** A failure that ends the waits of the commands queued behind it: the store did not answer in time. */
 const timedOut = (error: unknown): boolean => error instanceof EventStoreTimeoutError;
+
+/**
+ * A session that does not exist, for a command that needs one (every command but UpdateSession, which creates
+ * it): its answer is the domain's 404 whatever the precondition — RFC 9110 §13.2.1, a server ignores the
+ * preconditions when the response without them would be neither 2xx nor 412 — so `expectedRevision` is not
+ * compared. UpdateSession keeps it: a missing session is what `If-None-Match: *` asks for, and what
+ * `If-Match` refuses (412).
+ */
+function missingSessionFor(command: SessionCommand, current: LoadedSession): boolean {
+  return current.state === null && command.type !== 'UpdateSession';
+}
 
 /** Thrown inside `handle` when an answer decided on cached state needs a fresh read first. */
 const STALE = Symbol('stale cache');

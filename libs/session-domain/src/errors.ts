@@ -44,6 +44,11 @@ export class DomainError extends Error {
     message: string,
     /** JSON pointer relative to the command's input, e.g. "/cartItems/3/quantity". */
     readonly pointer?: string,
+    /**
+     * `message` says what the value at `pointer` must be without naming it ("must be a string"): whoever
+     * shows it names the field first (the API: "price must be a string"). False for a whole sentence.
+     */
+    readonly predicate = false,
   ) {
     super(message);
     this.category = DOMAIN_ERROR_CATEGORY[code];

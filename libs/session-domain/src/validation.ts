@@ -35,12 +35,16 @@ export interface ValidReturnEntry {
 
 const STATUSES: readonly SessionStatus[] = ['open', 'closed', 'cancelled', 'partially_returned'];
 
+/**
+ * The value at `pointer` breaks a rule; `message` says what it must be, naming no field ("must be a string"):
+ * the caller names it (see `DomainError.predicate`).
+ */
 export function invalid(pointer: string, message: string): DomainError {
-  return new DomainError(DomainErrorCode.InvalidField, message, pointer);
+  return new DomainError(DomainErrorCode.InvalidField, message, pointer, true);
 }
 
 function limitExceeded(pointer: string, message: string): DomainError {
-  return new DomainError(DomainErrorCode.LimitExceeded, message, pointer);
+  return new DomainError(DomainErrorCode.LimitExceeded, message, pointer, true);
 }
 
 /** Length in characters (Unicode code points), as class-validator's Length counts them. */
@@ -101,9 +105,20 @@ export function checkMoney(value: unknown, pointer: string): Decimal {
   return moneyFromNumber(amount);
 }
 
+/**
+ * A whole number ≥ `min` that JSON carries exactly: one beyond Number.MAX_SAFE_INTEGER (2⁵³ − 1) is refused
+ * saying so — it is an integer, and "must be an integer ≥ 1" would not tell the client what is wrong (the
+ * JSON number 9007199254740993 already reads as 9007199254740992).
+ */
 function checkInteger(value: unknown, pointer: string, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw invalid(pointer, `must be an integer ≥ ${min}`);
+  }
+  if (!Number.isSafeInteger(value)) {
+    throw invalid(
+      pointer,
+      `must be at most ${Number.MAX_SAFE_INTEGER} (the largest safe integer: larger ones lose precision in JSON)`,
+    );
   }
   return value;
 }
@@ -170,14 +185,17 @@ function checkCartItem(value: unknown, pointer: string): CartItemData {
 export function checkCartItems(value: unknown, pointer: string): CartItemData[] {
   if (!Array.isArray(value)) throw invalid(pointer, 'must be an array of cart items');
   if (value.length > SESSION_LIMITS.cartItemsPerRequest) {
-    throw limitExceeded(pointer, `at most ${SESSION_LIMITS.cartItemsPerRequest} cart items per request`);
+    throw limitExceeded(
+      pointer,
+      `must hold at most ${SESSION_LIMITS.cartItemsPerRequest} cart items per request`,
+    );
   }
   const items = value.map((item, i) => checkCartItem(item, `${pointer}/${i}`));
   const units = items.reduce((sum, item) => sum + item.quantity, 0);
   if (units > SESSION_LIMITS.quantityPerRequest) {
     throw limitExceeded(
       pointer,
-      `the quantities of one request add up to at most ${SESSION_LIMITS.quantityPerRequest}`,
+      `must have quantities adding up to at most ${SESSION_LIMITS.quantityPerRequest} per request`,
     );
   }
   return items;
@@ -189,7 +207,7 @@ export function checkIntegrationId(value: unknown): string {
 
 /** Validates an UpdateSession patch; `creating` refuses the states a session cannot be created in. */
 export function checkPatch(value: unknown, creating: boolean): ValidPatch {
-  if (!isPlainObject(value)) throw invalid('', 'the session must be an object');
+  if (!isPlainObject(value)) throw invalid('', 'must be a JSON object');
   const patch: ValidPatch = {};
   if (value.profileId != null) {
     patch.profileId = checkString(value.profileId, '/profileId', 0, SESSION_LIMITS.profileIdLength);
@@ -251,7 +269,7 @@ export function checkPatch(value: unknown, creating: boolean): ValidPatch {
     }
     patch.state = value.state as SessionStatus;
     if (creating && patch.state !== 'open' && patch.state !== 'closed') {
-      throw invalid('/state', 'a session is created open or closed');
+      throw invalid('/state', 'must be open or closed when the session is created');
     }
   }
   if (value.cartItems != null) patch.cartItems = checkCartItems(value.cartItems, '/cartItems');
@@ -283,7 +301,7 @@ export function checkReturnEntries(value: unknown): ValidReturnEntry[] {
   if (value.length > SESSION_LIMITS.returnedCartItemsPerRequest) {
     throw limitExceeded(
       pointer,
-      `at most ${SESSION_LIMITS.returnedCartItemsPerRequest} returned items per request`,
+      `must hold at most ${SESSION_LIMITS.returnedCartItemsPerRequest} returned items per request`,
     );
   }
   return value.map((entry, i) => {

@@ -281,6 +281,11 @@ function sessionDeleted(error: SessionDeletedError): MappedError {
     : single(404, ErrorCode.SessionNotFound, `${deleted}: it can no longer be read or changed`, undefined);
 }
 
+/**
+ * A domain refusal. One whose message names no field (`DomainError.predicate`: "must be at most 1000…" at
+ * `/customerSession/cartItems/0/price`) is worded as the validation pipe words its errors: the field first,
+ * "Invalid request: " before the message (`fieldLabel`).
+ */
 function fromDomain(error: DomainError, pointerBase: string): MappedError {
   const pointer =
     error.pointer === undefined
@@ -288,7 +293,31 @@ function fromDomain(error: DomainError, pointerBase: string): MappedError {
         ? undefined
         : pointerBase
       : `${pointerBase}${error.pointer}`;
-  return single(CATEGORY_STATUS[error.category], error.code, error.message, pointer);
+  const status = CATEGORY_STATUS[error.category];
+  if (!error.predicate) return single(status, error.code, error.message, pointer);
+  const details = `${fieldLabel(pointer ?? '')} ${error.message}`;
+  return {
+    status,
+    entries: [{ title: error.code, details, pointer }],
+    message: `Invalid request: ${details}`,
+  };
+}
+
+/** A name a field of the request DTOs may have (not an array index, nor a key of free-form data). */
+const FIELD_NAME = /^[A-Za-z][A-Za-z0-9]*$/;
+
+/**
+ * How a message names the value at `pointer`: its field's name, as the validation pipe names it
+ * ("price", "profileId"), when the pointer ends in one; the pointer itself when it ends in an array index
+ * (`/customerSession/couponCodes/0`), in a key of free-form data (`…/attributes/note`, a cost's name
+ * `…/additionalCosts/shipping`), or is the whole body.
+ */
+export function fieldLabel(pointer: string): string {
+  if (pointer === '') return 'the request body';
+  const segments = pointer.slice(1).split('/');
+  const last = segments.at(-1)!;
+  const inData = segments.slice(0, -1).includes('attributes') || segments.at(-2) === 'additionalCosts';
+  return FIELD_NAME.test(last) && !inData ? last : pointer;
 }
 
 const single = (

@@ -233,8 +233,9 @@ export const DEFAULT_ERROR_RESPONSES: Record<ErrorStatus, ErrorResponseDoc> = {
   412: {
     status: 412,
     description:
-      'If-Match names no current revision of the session (or is * and there is no session, or is no ' +
-      'list of entity tags); nothing was appended',
+      'If-Match names no current revision of the session (or is no list of entity tags, or, on a PUT, is * ' +
+      'and there is no session), or If-None-Match is * and the session exists; nothing was appended. A ' +
+      'command other than PUT answers a missing session 404 whatever If-Match says',
     codes: [ErrorCode.PreconditionFailed],
   },
   413: {

@@ -8,6 +8,7 @@ import { GetSessionQuery } from '../queries/get-session/get-session.query';
 import { assertDeclaredFields } from './declared-fields';
 import {
   expectedRevision,
+  type IfMatch,
   parseIdempotencyKey,
   parseIfMatch,
   parseIfNoneMatch,
@@ -24,7 +25,8 @@ export const IF_MATCH_HEADER = {
   required: false,
   description:
     '"<revision>" from a previous ETag, a list of them (any one may match), or * (the session exists); ' +
-    'strong comparison: W/ tags never match',
+    'strong comparison: W/ tags never match. A missing session is 404 on every command but PUT, whatever ' +
+    'If-Match says',
 };
 /** The create-only precondition: every command takes it, a PUT that creates has a use for it. */
 export const IF_NONE_MATCH_HEADER = {
@@ -41,8 +43,12 @@ export const IDEMPOTENCY_KEY_HEADER = {
 };
 
 /**
- * Collects what a command endpoint received into the runner's `CommandRequest`. `If-Match: *` and lists of
- * revisions read the session's current revision (through `queryBus`) to become one expected revision.
+ * Collects what a command endpoint received into the runner's `CommandRequest`. `If-Match: *` on a PUT and
+ * lists of revisions read the session's current revision (through `queryBus`) to become one expected
+ * revision. `createsSession` (PUT: create-or-update) keeps the preconditions for a missing session; every
+ * other command needs an existing session and answers a missing one 404 `SESSION_NOT_FOUND` whatever
+ * `If-Match` says (RFC 9110 §13.2.1) — also an `If-Match` that can never match, checked against the session
+ * only then (a read on that error path alone).
  */
 export async function commandRequest(
   req: RequestWithContext,
@@ -50,9 +56,10 @@ export async function commandRequest(
   customerSessionId: string,
   endpoint: string,
   queryBus: QueryBus,
-  options: { dry?: boolean; body?: unknown; pointerBase?: string } = {},
+  options: { dry?: boolean; body?: unknown; pointerBase?: string; createsSession?: boolean } = {},
 ): Promise<CommandRequest> {
   const dry = options.dry ?? false;
+  const createsSession = options.createsSession ?? false;
   const integrationId = parseIntegrationId(customerSessionId);
   if (headerCount(req, 'idempotency-key') > 1)
     throw ApiError.of(400, ErrorCode.InvalidHeader, 'Idempotency-Key given more than once');
@@ -60,19 +67,21 @@ export async function commandRequest(
   const mustNotExist = parseIfNoneMatch(req.headers['if-none-match']);
   if (mustNotExist && req.headers['if-match'] !== undefined)
     throw ApiError.of(400, ErrorCode.InvalidHeader, 'Send If-Match or If-None-Match, not both');
-  const conditions = mustNotExist ? undefined : parseIfMatch(req.headers['if-match']);
-  const ifMatch = mustNotExist
-    ? null
-    : await expectedRevision(
-        conditions,
-        async () =>
-          (await queryBus.execute(new GetSessionQuery(principal.applicationId, integrationId))).revision,
-      ).catch((error: unknown) => {
-        // Deleted for good: the command answers that itself (409 SESSION_DELETED to a PUT, else 404), as it
-        // does without a condition — and a keyed retry still gets its recorded answer first.
-        if (error instanceof SessionDeletedError) return undefined;
-        throw error;
-      });
+  const currentRevision = async () =>
+    (await queryBus.execute(new GetSessionQuery(principal.applicationId, integrationId))).revision;
+  let conditions: IfMatch | undefined;
+  let ifMatch: bigint | null | undefined = null;
+  if (!mustNotExist) {
+    try {
+      conditions = await ifMatchOf(req.headers['if-match'], createsSession, currentRevision);
+      ifMatch = await expectedRevision(conditions, currentRevision, createsSession);
+    } catch (error) {
+      // Deleted for good: the command answers that itself (409 SESSION_DELETED to a PUT, else 404), as it does
+      // without a condition — and a keyed retry still gets its recorded answer first.
+      if (!(error instanceof SessionDeletedError)) throw error;
+      ifMatch = undefined;
+    }
+  }
   return {
     principal,
     integrationId,
@@ -85,6 +94,23 @@ export async function commandRequest(
     canonicalRequest: { dry, body: options.body ?? null },
     pointerBase: options.pointerBase ?? '',
   };
+}
+
+/**
+ * `If-Match` as `parseIfMatch` reads it. One that can never match (412) is ignored, for a command that needs an
+ * existing session, when the session does not exist: without the precondition the answer is 404.
+ */
+async function ifMatchOf(
+  header: string | string[] | undefined,
+  createsSession: boolean,
+  currentRevision: () => Promise<bigint | null>,
+): Promise<IfMatch | undefined> {
+  try {
+    return parseIfMatch(header);
+  } catch (error) {
+    if (createsSession || (await currentRevision()) !== null) throw error;
+    return undefined;
+  }
 }
 
 /**

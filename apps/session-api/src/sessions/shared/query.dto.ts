@@ -13,10 +13,17 @@ import {
 } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsOptional, type ValidationError, type ValidatorOptions } from 'class-validator';
+import {
+  IsIn,
+  IsOptional,
+  type ValidationArguments,
+  type ValidationError,
+  type ValidatorOptions,
+} from 'class-validator';
+import { ApiError, ErrorCode } from '../../errors/api-error';
 import { escapePointer, invalidRequest, unknownField, unknownFields } from '../../errors/validation-errors';
 import { unknownCostFields } from './declared-fields';
-import { invalidCosts, type DtoType } from './validators';
+import { invalidCosts, isPlainObject, type DtoType } from './validators';
 
 const pointerOf = (name: string): string => `/${escapePointer(name)}`;
 
@@ -37,6 +44,9 @@ export function inheritedNamesIn(query: object, metatype?: Type<unknown>): strin
  * - a query parameter named like a member of the DTO's prototype is 400 UNKNOWN_FIELD, as any unknown
  *   parameter is (see `inheritedNamesIn`). One string comparison for the body and path parameters; for the
  *   query, a loop over its names (none on the hot routes);
+ * - a body that is not a JSON object (`[]`, `5`, `"x"`, `null`, `[{...}]`) is 400 INVALID_FIELD saying so, with
+ *   no pointer (the whole body): otherwise class-transformer would read it as an object with no fields
+ *   ("customerSession should not be null or undefined") or with the array's indices as unknown fields;
  * - the entries of a cost map (`additionalCosts`, session or item) are checked as a cart item's fields are,
  *   each fault at its own pointer among the pipe's other errors: a cost that is no object at
  *   `…/additionalCosts/<name>`, a bad price at `…/additionalCosts/<name>/price` (`invalidCosts`), a key other
@@ -46,6 +56,9 @@ export function inheritedNamesIn(query: object, metatype?: Type<unknown>): strin
  */
 export class QueryAwareValidationPipe extends ValidationPipe {
   override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' && value !== undefined && !isPlainObject(value)) {
+      return Promise.reject(bodyNotAnObject(value));
+    }
     if (metadata.type === 'query' && metadata.data === undefined && typeof value === 'object' && value) {
       const inherited = inheritedNamesIn(value, metadata.metatype);
       if (inherited.length > 0) {
@@ -71,6 +84,32 @@ export class QueryAwareValidationPipe extends ValidationPipe {
     ];
     return costs.length === 0 ? errors : [...errors, ...costs];
   }
+}
+
+/** What a JSON value is, in words, for a message about a value of the wrong type. */
+export function jsonKindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'string':
+      return 'a string';
+    case 'number':
+      return 'a number';
+    case 'boolean':
+      return 'a boolean';
+    default:
+      return typeof value;
+  }
+}
+
+/** 400 INVALID_FIELD for a request body that is JSON but not an object (the whole body: no pointer). */
+export function bodyNotAnObject(value: unknown): ApiError {
+  return invalidRequest([
+    {
+      title: ErrorCode.InvalidField,
+      details: `The request body must be a JSON object, not ${jsonKindOf(value)}`,
+    },
+  ]);
 }
 
 /**
@@ -109,7 +148,7 @@ export class NoQueryParameters implements PipeTransform<Record<string, unknown>>
 /**
  * A boolean query value in any letter case, as the lower-case text `IsIn(['true', 'false'])` checks: Talon.One's
  * Python SDK sends `dry=True` / `dry=False` (Python's `str(bool)` through `urlencode`). Anything that is not a
- * string (`?dry=true&dry=true` is an array) is left for the validator to refuse.
+ * string (`?dry=true&dry=true` is an array) is left for the validator to refuse, saying it is given more than once.
  */
 const lowerCaseBoolean = () =>
   Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value));
@@ -127,6 +166,11 @@ export class DryRunQueryDto {
   })
   @IsOptional()
   @lowerCaseBoolean()
-  @IsIn(['true', 'false'], { message: 'dry must be true or false' })
+  @IsIn(['true', 'false'], {
+    message: ({ value }: ValidationArguments) =>
+      Array.isArray(value)
+        ? `dry is given more than once (${value.length} times): send it once, true or false`
+        : 'dry must be true or false',
+  })
   dry?: 'true' | 'false';
 }

@@ -43,10 +43,11 @@ describe('request options', () => {
       reads.push('read');
       return revision;
     };
+    // A PUT (create-or-update): a missing session is what the precondition is about.
     const expected = (value: string, revision: bigint | null) =>
-      expectedRevision(parseIfMatch(value), at(revision));
+      expectedRevision(parseIfMatch(value), at(revision), true);
 
-    expect(await expectedRevision(undefined, at(3n))).toBeUndefined();
+    expect(await expectedRevision(undefined, at(3n), true)).toBeUndefined();
     expect(await expected('"3"', 5n)).toBe(3n);
     expect(reads).toEqual([]);
     // `*`: any existing session, unconditionally; none is 412.
@@ -57,6 +58,29 @@ describe('request options', () => {
     expect(await expected('"1", "5"', 2n)).toBe(1n);
     expect(await expected('"1", "5"', null)).toBe(1n);
     expect(reads).toHaveLength(5);
+  });
+
+  it('evaluates no precondition against a missing session for a command that needs one (RFC 9110 §13.2.1)', async () => {
+    const reads: string[] = [];
+    const at = (revision: bigint | null) => async () => {
+      reads.push('read');
+      return revision;
+    };
+    // Every command but PUT: a missing session is its 404, whatever If-Match says.
+    const expected = (value: string, revision: bigint | null) =>
+      expectedRevision(parseIfMatch(value), at(revision), false);
+
+    // `*` asks for nothing such a command does not need anyway: unconditional, nothing read.
+    expect(await expected('*', null)).toBeUndefined();
+    expect(await expected('*', 5n)).toBeUndefined();
+    expect(reads).toEqual([]);
+    // One revision goes to the command handler as it is (the handler answers a missing session's 404 first).
+    expect(await expected('"3"', null)).toBe(3n);
+    // A list: unconditional on a missing session, as before on an existing one.
+    expect(await expected('"1", "5"', null)).toBeUndefined();
+    expect(await expected('"1", "5"', 5n)).toBe(5n);
+    expect(await expected('"1", "5"', 2n)).toBe(1n);
+    expect(reads).toHaveLength(3);
   });
 
   it('names every tag of an If-Match list in its 412, not only the revision the command expected', () => {

@@ -91,22 +91,30 @@ export function ifMatchListFailed(ifMatch: IfMatchList, actual: bigint | null): 
 
 /**
  * The revision a command must find (the runner's `ifMatch`), given the session's current revision (`null`:
- * it does not exist), read only when the answer depends on it:
- * - `*` matches any existing session: 412 when there is none, otherwise the command runs unconditionally
- *   (the engine never deletes a session; one an operator deleted for good is answered as such by the command,
- *   see command-request.ts);
- * - one revision is the expected revision as it is;
+ * it does not exist), read only when the answer depends on it. `createsSession` is true for a PUT, which
+ * creates a missing session; every other command needs an existing one, and on a missing session it is 404
+ * `SESSION_NOT_FOUND` whatever the precondition (RFC 9110 §13.2.1: a server ignores the preconditions when
+ * the response without them would be neither 2xx nor 412), so none is evaluated against a missing session:
+ * - `*` matches any existing session. A PUT of a missing session is 412; an existing session runs the
+ *   command unconditionally. For the other commands `*` asks for nothing they do not need anyway, so it
+ *   reads nothing and the command runs unconditionally (a missing session: its 404);
+ * - one revision is the expected revision as it is (the command handler answers a missing session's 404
+ *   before comparing it, for the commands that need one);
  * - a list matches when any entry names the current revision, which is then expected (a write in between is
  *   a 412). When none does, the first entry is expected, so the runner answers 412 — or replays the first
  *   response of a retried `Idempotency-Key`, whose first run moved the session past the listed revisions.
+ *   A missing session, for a command that needs one: unconditional, the command's 404.
+ * (The engine never deletes a session; one an operator deleted for good is answered as such by the command,
+ * see command-request.ts.)
  */
 export async function expectedRevision(
   ifMatch: IfMatch | undefined,
   currentRevision: () => Promise<bigint | null>,
+  createsSession = false,
 ): Promise<bigint | undefined> {
   if (ifMatch === undefined) return undefined;
   if (ifMatch.kind === 'any') {
-    if ((await currentRevision()) === null) {
+    if (createsSession && (await currentRevision()) === null) {
       throw preconditionFailed('If-Match * needs an existing session, and this one does not exist');
     }
     return undefined;
@@ -114,6 +122,7 @@ export async function expectedRevision(
   const [first, ...others] = ifMatch.revisions;
   if (others.length === 0) return first;
   const current = await currentRevision();
+  if (current === null && !createsSession) return undefined;
   return ifMatch.revisions.find((revision) => revision === current) ?? first;
 }
 

@@ -59,8 +59,13 @@ describe('query DTOs', () => {
   it('take dry=true|false where there is a dry run, and nothing else', () => {
     expect(problems(DryRunQueryDto, {})).toEqual([]);
     expect(problems(DryRunQueryDto, { dry: 'true' })).toEqual([]);
+    // Given twice: said so (the simple query parser makes an array of it), not "must be true or false".
     expect(problems(DryRunQueryDto, { dry: ['true', 'true'] })).toEqual([
-      { title: 'INVALID_FIELD', pointer: '/dry', details: 'dry must be true or false' },
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/dry',
+        details: 'dry is given more than once (2 times): send it once, true or false',
+      },
     ]);
     expect(problems(DryRunQueryDto, { dry: { a: 'true' } })[0]?.pointer).toBe('/dry');
     expect(problems(DryRunQueryDto, { Dry: 'true' })).toEqual([

@@ -23,6 +23,11 @@ const orWhyNotNull = (field: keyof typeof NULL_IN_RETURN_ENTRY, message: string)
     args.value === null ? `${field} ${NULL_IN_RETURN_ENTRY[field]}` : message,
 });
 
+/** A return entry with neither `position` nor `sku` (SPEC §2: one of them names the cart line). */
+const POSITION_OR_SKU =
+  'a returned item needs position or sku: position names the cart line; sku alone, the first line with ' +
+  'that sku whose remaining quantity covers the return';
+
 export class ReturnedCartItemDto {
   @ApiPropertyOptional({
     type: 'integer',
@@ -30,8 +35,14 @@ export class ReturnedCartItemDto {
     description: 'Cart line; wins over sku. One of position or sku is required; null is refused (400)',
   })
   @ValidateIf((item: ReturnedCartItemDto) => item.position !== undefined || item.sku === undefined)
-  @IsDefined({ message: 'position or sku is required' })
-  @IsInt(orWhyNotNull('position', '$property must be an integer number'))
+  @IsDefined({ message: POSITION_OR_SKU })
+  @IsInt({
+    // Neither given: the entry names no line (the type check's message alone is shown, so it says that).
+    message: (args: ValidationArguments) =>
+      args.value === undefined
+        ? POSITION_OR_SKU
+        : orWhyNotNull('position', '$property must be an integer number').message(args),
+  })
   @Min(0)
   position?: number;
 

@@ -90,6 +90,7 @@ export class UpdateSessionController {
         dry: parseDry(query.dry),
         body: clientBody(req),
         pointerBase: '/customerSession',
+        createsSession: true,
       },
     );
     return applyReply(
