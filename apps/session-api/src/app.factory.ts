@@ -2,10 +2,12 @@
  * Builds the configured Nest application (used by `main.ts`, the e2e tests and the benchmark): our own JSON
  * body reader (after authentication, see AppModule), the strict validation pipe, the one exception filter,
  * request ids, logs and metrics, the OpenAPI document at /docs and /openapi.json, and — through the adapter —
- * 405 with `Allow` for a known path asked with a wrong method (http/method-not-allowed.ts), and the server's own
- * answers to malformed HTTP, `Expect` and a missing `Host` (http/server-hooks.ts); a client that hangs up
- * mid-request is no error (http/client-abort.ts); query parameters named like Object.prototype members are
- * refused like any unknown one (QueryAwareValidationPipe).
+ * 405 with `Allow` for a known path asked with a wrong method (http/method-not-allowed.ts), a path parameter that
+ * is not valid percent-encoding refused at its pointer (http/path-params.ts), and the server's own answers to
+ * malformed HTTP (in the connection's order), CONNECT, `Expect`, a missing, repeated or invalid `Host`, a `#` in
+ * the target and a header flood (http/server-hooks.ts); a client that hangs up mid-request is no error
+ * (http/client-abort.ts); query parameters named like Object.prototype members are refused like any unknown one
+ * (QueryAwareValidationPipe).
  */
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';

@@ -240,7 +240,9 @@ export const DEFAULT_ERROR_RESPONSES: Record<ErrorStatus, ErrorResponseDoc> = {
   },
   413: {
     status: 413,
-    description: 'The request body is over 5 MiB (or the events are too large for the event store)',
+    description:
+      'The request body is over 5 MiB (or the events are too large for the event store); a Content-Length ' +
+      'over 5 MiB is refused at once, before the body is read, and the connection is closed',
     codes: [ErrorCode.PayloadTooLarge, ErrorCode.LimitExceeded],
   },
   415: {
@@ -285,7 +287,8 @@ export const BODY_BAD_REQUEST: ErrorResponseDoc = {
   status: 400,
   description:
     'Invalid input: the body is not JSON (or nests over 100 levels), a field of the wrong type or out of ' +
-    'its rules, an unknown field or query parameter, a limit exceeded, or a malformed Idempotency-Key',
+    'its rules, an unknown field or query parameter, a limit exceeded, a customerSessionId that is not valid ' +
+    'percent-encoding, or a malformed or repeated Idempotency-Key or Content-Type',
   codes: [
     ErrorCode.InvalidField,
     ErrorCode.UnknownField,
@@ -300,7 +303,8 @@ export const NO_BODY_BAD_REQUEST: ErrorResponseDoc = {
   status: 400,
   description:
     'Invalid input: a body other than none or {} (or one that is not JSON), a query parameter, ' +
-    'a customerSessionId over 1000 characters, or a malformed Idempotency-Key',
+    'a customerSessionId over 1000 characters or not valid percent-encoding, or a malformed or repeated ' +
+    'Idempotency-Key or Content-Type',
   codes: [
     ErrorCode.UnknownField,
     ErrorCode.InvalidField,

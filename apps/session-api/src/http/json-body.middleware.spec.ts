@@ -249,12 +249,15 @@ describe('readJsonBody', () => {
     });
   });
 
-  it('refuses a body over the limit with 413, declared or streamed, reading it to the end', async () => {
-    expect(await refusal(readJsonBody(request(['{"a":1}'], { 'content-length': '11' }), 10))).toEqual({
+  it('refuses a body declared over the limit with 413 at once, unread; a streamed one after reading it to the end', async () => {
+    const declared = request(['{"a":1}'], { 'content-length': '11' });
+    expect(await refusal(readJsonBody(declared, 10))).toEqual({
       status: 413,
       code: 'PAYLOAD_TOO_LARGE',
       pointer: undefined,
     });
+    expect(declared.readableFlowing).toBeNull();
+    expect(declared.readableEnded).toBe(false);
     const streamed = request(['{"a":"', 'x'.repeat(20), '"}'], { 'content-type': 'text/plain' });
     expect((await refusal(readJsonBody(streamed, 10)))?.status).toBe(413);
     expect(streamed.readableEnded).toBe(true);
@@ -297,6 +300,22 @@ describe('JsonBodyMiddleware', () => {
     expect(req.body).toEqual({ a: 1 });
     expect(req.clientBody).toBe(req.body);
     expect(req.principal).toEqual({ applicationId: 1, keyId: 'key-1' });
+  });
+
+  it.each([
+    ['different values', ['application/json', 'text/plain']],
+    ['the same value', ['application/json', 'application/json']],
+  ])('refuses a Content-Type given twice (%s) with 400 INVALID_HEADER, unread', async (_name, types) => {
+    const req = request(['{"a":1}'], authorized);
+    req.rawHeaders.push(...types.flatMap((type) => ['Content-Type', type]));
+    const next = jest.fn();
+    expect(await refusal(middleware().use(req, response().res, next))).toEqual({
+      status: 400,
+      code: 'INVALID_HEADER',
+      pointer: undefined,
+    });
+    expect(next).not.toHaveBeenCalled();
+    expect(req.readableFlowing).toBeNull();
   });
 
   it('names identity as the one accepted coding when it refuses one', async () => {

@@ -1,8 +1,11 @@
 /**
  * Reads JSON request bodies ourselves instead of Express's parser, so that every body problem goes through
  * the one exception filter, before validation and before anything is stored:
- * - over 5 MiB is 413 PAYLOAD_TOO_LARGE (the rest of the upload is read and discarded, not buffered; a client
- *   that asked for `100 Continue` and was refused it sends none, and is answered at once);
+ * - over 5 MiB is 413 PAYLOAD_TOO_LARGE: a body whose `Content-Length` says so is refused at once, unread, and
+ *   the connection closed after the answer (a client that asked for `100 Continue` was refused it and sends
+ *   none); a chunked body that grows past the limit is read to its end and discarded, not buffered, then refused;
+ * - a `Content-Type` given more than once is 400 INVALID_HEADER, whatever the values: Node keeps the first, and a
+ *   proxy in front may read another (as a repeated `Idempotency-Key`);
  * - a body that is not JSON by its headers is 415 UNSUPPORTED_MEDIA_TYPE: a `Content-Type` other than
  *   `application/json` or `application/<anything>+json` (parameters allowed; a `charset` must be UTF-8), or a
  *   `Content-Encoding` other than `identity`. A body sent WITHOUT `Content-Type` is read as JSON: it still has
@@ -24,7 +27,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { IntegrationAuthGuard, type AuthenticatedRequest } from '../auth/integration-auth.guard';
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { escapePointer } from '../errors/validation-errors';
-import { isBodyWithheld } from './unread-body';
+import { headerCount } from './headers';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -68,9 +71,11 @@ export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
     const refuse = () =>
       reject(ApiError.of(413, ErrorCode.PayloadTooLarge, `The request body exceeds ${limit} bytes`));
     let size = 0;
-    let tooLarge = Number.isFinite(declared) && declared > limit;
-    // A client waiting for a `100 Continue` it was refused sends nothing more: answer now.
-    if (tooLarge && isBodyWithheld(req)) {
+    let tooLarge = false;
+    // A body declared too large is refused before a byte of it is read: a client waiting for a `100 Continue` it
+    // was refused sends nothing more, and any other would have its upload waited for (until requestTimeout, if it
+    // stalls) only to be refused. The exception filter then closes the connection (unread-body.ts).
+    if (Number.isFinite(declared) && declared > limit) {
       refuse();
       return;
     }
@@ -306,6 +311,8 @@ export class JsonBodyMiddleware implements NestMiddleware {
   ): Promise<void> {
     if (req.method === 'GET' || req.method === 'HEAD') return next();
     this.auth.authenticate(req);
+    if (headerCount(req, 'content-type') > 1)
+      throw ApiError.of(400, ErrorCode.InvalidHeader, 'Content-Type given more than once');
     // RFC 9110 §15.5.16: a 415 for a content coding says which codings are accepted.
     if (contentEncodingRefusal(req.headers['content-encoding'])) res.setHeader('Accept-Encoding', 'identity');
     const parsed = await readJsonBody(req);

@@ -6,13 +6,22 @@
  * anything that is not a plain JSON object (streams, errors, strings) goes through Nest's own reply.
  *
  * It also puts 405 Method Not Allowed in front of Nest's not-found handler (see method-not-allowed.ts): only
- * requests that matched no route reach it; and closing the app drains keep-alive connections
+ * requests that matched no route reach it; turns the router's failure to decode a path parameter into the
+ * parameter's 400 (path-params.ts); and closing the app drains keep-alive connections
  * (connection-drain.ts) instead of answering busy ones for as long as their clients keep sending.
  */
 import { ExpressAdapter } from '@nestjs/platform-express';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ConnectionDrain } from './connection-drain';
 import { methodAwareNotFound, type RouteLayer } from './method-not-allowed';
+import { isUndecodableParam, undecodableParamError } from './path-params';
+
+type ErrorHandler = (
+  error: unknown,
+  req: IncomingMessage & { path?: string },
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+) => unknown;
 
 export class JsonReplyExpressAdapter extends ExpressAdapter {
   private drain?: ConnectionDrain;
@@ -49,10 +58,21 @@ export class JsonReplyExpressAdapter extends ExpressAdapter {
   }
 
   override setNotFoundHandler(handler: Parameters<typeof methodAwareNotFound>[1], prefix?: string) {
-    const express = this.getInstance<{ router?: { stack?: readonly RouteLayer[] } }>();
     return super.setNotFoundHandler(
-      methodAwareNotFound(() => express.router?.stack ?? [], handler),
+      methodAwareNotFound(() => this.routeLayers(), handler),
       prefix,
     );
+  }
+
+  /** A path parameter the router could not decode is refused as the parameter's own check would (path-params.ts). */
+  override setErrorHandler(handler: ErrorHandler, prefix?: string) {
+    const layers = () => this.routeLayers();
+    const wrapped: ErrorHandler = (error, req, res, next) =>
+      handler(isUndecodableParam(error) ? undecodableParamError(layers(), req) : error, req, res, next);
+    return super.setErrorHandler(wrapped, prefix);
+  }
+
+  private routeLayers(): readonly RouteLayer[] {
+    return this.getInstance<{ router?: { stack?: readonly RouteLayer[] } }>().router?.stack ?? [];
   }
 }

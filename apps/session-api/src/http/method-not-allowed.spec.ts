@@ -68,6 +68,17 @@ describe('methodNotAllowed', () => {
     ]);
     expect(error.headers).toEqual({ Allow: 'GET, HEAD, OPTIONS, PUT' });
   });
+
+  it('says a CONNECT is for a proxy, naming the methods of the path only when it has some', () => {
+    expect(methodNotAllowed('CONNECT', ['GET', 'HEAD', 'OPTIONS']).entries[0]!.details).toBe(
+      'CONNECT is not supported: this server is not a proxy (allowed on this path: GET, HEAD, OPTIONS)',
+    );
+    const tunnel = methodNotAllowed('CONNECT', []);
+    expect({ details: tunnel.entries[0]!.details, headers: tunnel.headers }).toEqual({
+      details: 'CONNECT is not supported: this server is not a proxy',
+      headers: { Allow: '' },
+    });
+  });
 });
 
 describe('methodAwareNotFound', () => {
@@ -99,6 +110,18 @@ describe('methodAwareNotFound', () => {
     expect(notFound).not.toHaveBeenCalled();
     const error = next.mock.calls[0][0] as ApiError;
     expect({ status: error.status, allow: error.headers?.Allow }).toEqual({
+      status: 405,
+      allow: 'GET, HEAD, OPTIONS',
+    });
+  });
+
+  it('refuses CONNECT with 405 on an unknown path too, with an empty Allow', () => {
+    const { notFound, next } = call('CONNECT', '/');
+    expect(notFound).not.toHaveBeenCalled();
+    const error = next.mock.calls[0][0] as ApiError;
+    expect({ status: error.status, allow: error.headers?.Allow }).toEqual({ status: 405, allow: '' });
+    const known = call('CONNECT', '/health/live').next.mock.calls[0][0] as ApiError;
+    expect({ status: known.status, allow: known.headers?.Allow }).toEqual({
       status: 405,
       allow: 'GET, HEAD, OPTIONS',
     });

@@ -47,20 +47,18 @@ export function allowedMethods(layers: readonly RouteLayer[], path: string): str
   return [...methods].sort();
 }
 
-/** The 405 refusing `method` (an HTTP token: Node's parser admits nothing else) on a path that allows `allowed`. */
+/**
+ * The 405 refusing `method` (an HTTP token: Node's parser admits nothing else) on a path that allows `allowed`.
+ * CONNECT asks for a tunnel, which is a proxy's business: it is refused on every target, with the methods of the
+ * path when it names one the API serves, and an empty `Allow` otherwise (RFC 9110 §10.2.1: none).
+ */
 export function methodNotAllowed(method: string, allowed: readonly string[]): ApiError {
   const allow = allowed.join(', ');
-  return new ApiError(
-    405,
-    [
-      {
-        title: ErrorCode.MethodNotAllowed,
-        details: `${method} is not allowed on this path (allowed: ${allow})`,
-      },
-    ],
-    undefined,
-    { Allow: allow },
-  );
+  const details =
+    method === 'CONNECT'
+      ? `CONNECT is not supported: this server is not a proxy${allow ? ` (allowed on this path: ${allow})` : ''}`
+      : `${method} is not allowed on this path (allowed: ${allow})`;
+  return new ApiError(405, [{ title: ErrorCode.MethodNotAllowed, details }], undefined, { Allow: allow });
 }
 
 type ExpressRequest = IncomingMessage & { path: string };
@@ -68,12 +66,15 @@ type Handler = (req: ExpressRequest, res: ServerResponse, next: (error?: unknown
 
 /**
  * Wraps Nest's not-found handler: on a known path, OPTIONS is answered 204 and any other method goes on as
- * the 405 error (to Nest's error handler, i.e. ApiExceptionFilter, which sets `Allow`); else the 404 as before.
+ * the 405 error (to Nest's error handler, i.e. ApiExceptionFilter, which sets `Allow`); else the 404 as before,
+ * but for CONNECT, which is 405 on any target (`methodNotAllowed`).
  */
 export function methodAwareNotFound(layers: () => readonly RouteLayer[], notFound: Handler): Handler {
   return (req, res, next) => {
     const allowed = allowedMethods(layers(), req.path);
-    if (allowed === undefined) return notFound(req, res, next);
+    if (allowed === undefined) {
+      return req.method === 'CONNECT' ? next(methodNotAllowed('CONNECT', [])) : notFound(req, res, next);
+    }
     if (req.method === 'OPTIONS') {
       res.statusCode = 204;
       res.setHeader('Allow', allowed.join(', '));

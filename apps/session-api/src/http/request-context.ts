@@ -16,7 +16,8 @@
  * (server-hooks.ts), and it is logged and measured under 408.
  *
  * It is also where the requests the server hooks let through are refused (server-hooks.ts: an `Expect` other
- * than 100-continue, an HTTP/1.1 request without `Host`), so that they get a request id, a log line and metrics.
+ * than 100-continue; no `Host` on HTTP/1.1, several, or an invalid one; a `#` in the target; as many header lines
+ * as Node keeps), so that they get a request id, a log line and metrics.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -24,7 +25,7 @@ import type { Logger } from 'pino';
 import type { ApiError } from '../errors/api-error';
 import { mapError, sendError } from '../errors/api-exception.filter';
 import type { MetricsService } from '../operations/metrics.service';
-import { refusalBeforeTheApplication, serverAnswered } from './server-hooks';
+import { refusalBeforeTheApplication, serverAnswered, takenOverByTheServer } from './server-hooks';
 
 export interface RequestWithContext extends IncomingMessage {
   id?: string;
@@ -74,10 +75,13 @@ export function routeOf(url: string): string {
  * for it. A request is never handled — and a command it carried never applied — when nobody is left to answer
  * it: the connection closed while it waited (its socket never comes), or the response before it closed the
  * connection (`Connection: close` after a refusal, RFC 9112 §9.6: no later request on it is processed; Node
- * still hands the next response the ended socket). Then `dropped` is called, once.
+ * still hands the next response the ended socket). Then `dropped` is called, once. Nor is a request whose body
+ * the parser found malformed while it waited: the server hooks answer it in its turn (server-hooks.ts).
  */
 export function inConnectionOrder(res: ServerResponse, handle: () => void, dropped: () => void): void {
   const run = () => {
+    // Its body broke while it waited: the server hooks answer it in its turn (it is logged when that closes).
+    if (takenOverByTheServer(res)) return;
     if (res.socket?.writable === false) {
       dropped();
       res.destroy();
@@ -130,10 +134,7 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
       logger.info(aborted ? { ...line, aborted } : line, 'request');
     };
     res.on('close', done);
-    const refusal =
-      req.headers.host === undefined || req.headers.expect !== undefined
-        ? refusalBeforeTheApplication(req)
-        : undefined;
+    const refusal = refusalBeforeTheApplication(req);
     inConnectionOrder(res, refusal === undefined ? next : () => refuse(req, res, refusal), done);
   };
 }

@@ -6,6 +6,7 @@ import { parseIntegrationKeys, parseManagementKeys } from '../config/api-keys';
 import {
   clientErrorResponse,
   installServerHooks,
+  MAX_HEADER_LINES,
   mayContinue,
   refusalBeforeTheApplication,
 } from './server-hooks';
@@ -117,6 +118,65 @@ describe('what the server hooks leave to the application to refuse', () => {
     });
     expect(refusalBeforeTheApplication(request({}, '1.0'))).toBeUndefined();
     expect(refusalBeforeTheApplication(request({ host: 'x' }))).toBeUndefined();
+  });
+
+  /** A request with `rawHeaders` as Node hands them over (every line), `headers` as Node keeps them. */
+  const parsed = (rawHeaders: string[], url = '/health/live') => {
+    const headers: IncomingHttpHeaders = {};
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!.toLowerCase();
+      if (name === 'host' && headers.host !== undefined) continue; // Node keeps the first Host
+      headers[name] = rawHeaders[i + 1];
+    }
+    return {
+      headers,
+      rawHeaders,
+      url,
+      httpVersionMajor: 1,
+      httpVersionMinor: 1,
+    } as unknown as IncomingMessage;
+  };
+  const lines = (count: number) => Array.from({ length: count }, () => ['x', '1']).flat();
+
+  it('refuses a request of as many header lines as Node keeps (1,000) with 431, and lets 999 through', () => {
+    expect((hooked().server as Server).maxHeadersCount).toBe(MAX_HEADER_LINES);
+    expect(refusalBeforeTheApplication(parsed(['Host', 'x', ...lines(998)]))).toBeUndefined();
+    expect(refusalBeforeTheApplication(parsed(['Host', 'x', ...lines(999)]))).toMatchObject({
+      status: 431,
+      entries: [{ title: 'HEADERS_TOO_LARGE' }],
+      headers: { Connection: 'close' },
+    });
+  });
+
+  it.each([
+    ['two Host lines', ['Host', 'x', 'host', 'y'], '/'],
+    ['the same Host twice', ['Host', 'x', 'HOST', 'x'], '/'],
+    ['a Host with a space', ['Host', 'a b'], '/'],
+    ['a Host with a path', ['Host', 'a/b'], '/'],
+    ['a Host with userinfo', ['Host', 'u@a'], '/'],
+    ['a Host with a port that is no number', ['Host', 'a:b'], '/'],
+    ['a fragment in the target', ['Host', 'x'], '/v2/customer_sessions/a#b?dry=true'],
+  ])('refuses %s with 400 MALFORMED_REQUEST, closing', (_name, rawHeaders, url) => {
+    expect(refusalBeforeTheApplication(parsed(rawHeaders, url))).toMatchObject({
+      status: 400,
+      entries: [{ title: 'MALFORMED_REQUEST' }],
+      headers: { Connection: 'close' },
+    });
+  });
+
+  it.each([
+    'x',
+    'example.com:8080',
+    '10.0.0.1:80',
+    '[::1]:3000',
+    '[fe80::1%25eth0]',
+    'a_b.example.',
+    '',
+    'a%41',
+  ])('takes Host %p', (host) => {
+    expect(
+      refusalBeforeTheApplication(parsed(['Host', host], '/v2/customer_sessions/a%23b')),
+    ).toBeUndefined();
   });
 
   it('passes an Expect other than 100-continue on, marked for a 417 that quotes it printably', () => {

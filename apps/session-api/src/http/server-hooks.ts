@@ -4,7 +4,15 @@
  * - A request Node's parser refuses (headers over 16 KiB, a malformed request line or header, a bad chunk, a
  *   request that took too long to arrive) gets the SPEC §5 error body with a stable code instead of Node's
  *   bare status line: 431 HEADERS_TOO_LARGE, 408 REQUEST_TIMEOUT, otherwise 400 MALFORMED_REQUEST. The
- *   connection is closed after it, as Node does: the parser cannot find where the next request starts.
+ *   connection is closed after it, as Node does: the parser cannot find where the next request starts. The
+ *   refusal is sent in its place in the connection's order (docs/command-api.md, "Pipelined requests"): after
+ *   the responses to the requests parsed before the malformed one have gone out — never in their place, where
+ *   a client would take it for the answer to a command that was in fact applied.
+ * - CONNECT (a proxy's method; this is an origin server): Node hands such a connection to 'connect' listeners
+ *   and, without one, destroys it — nothing answered, the responses to the requests pipelined before it lost.
+ *   Here the request goes to the application like any other, with a response of ours that takes the connection
+ *   once the responses before it have gone out; the application answers 405 (method-not-allowed.ts), and the
+ *   connection is closed after it.
  * - `Expect: 100-continue` (RFC 9110 §10.1.1): the client waits for `100 Continue` before it sends the body.
  *   Node sends it for every request; here it is sent only when the `Authorization` header holds a key this
  *   process accepts and the declared body is within 5 MiB. Otherwise the application answers (401, or 413)
@@ -12,11 +20,16 @@
  * - Any other `Expect` (RFC 9110 §10.1.1): 417 EXPECTATION_FAILED. Node answers it with a bare 417 unless the
  *   server listens for 'checkExpectation'; here the request is marked and goes on to the application, whose
  *   first middleware (request-context.ts) answers it with the §5 body, a request id, a log line and metrics.
- * - An HTTP/1.1 request without `Host` (RFC 9112 §3.2): 400 MALFORMED_REQUEST, answered the same way and
- *   closing the connection. Node answers it with a bare 400 when `requireHostHeader` is set (its default), so
- *   that option is turned off here — on the server Nest created, before it listens: Node reads it per request.
+ * - Requests Node parses but should not have let through, refused by that same first middleware with the §5 body
+ *   and `Connection: close` (`refusalBeforeTheApplication`): an HTTP/1.1 request without `Host`, with more than
+ *   one `Host` line or an invalid `Host` value, or with a `#` in its request target (RFC 9112 §3.2) → 400
+ *   MALFORMED_REQUEST (Node answers a missing Host with a bare 400 when `requireHostHeader` is set, its default,
+ *   so that option is turned off here — on the server Nest created, before it listens: Node reads it per
+ *   request); and a request of MAX_HEADER_LINES header lines or more → 431 HEADERS_TOO_LARGE, because Node
+ *   keeps only that many (`maxHeadersCount`) and drops the rest without a word — an `If-Match`, an
+ *   `Idempotency-Key` or a `Content-Type` after a flood of filler lines would be ignored.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ApiKeys } from '../config/api-keys.provider';
@@ -24,7 +37,6 @@ import { ApiError, ErrorCode } from '../errors/api-error';
 import { toErrorBody } from '../errors/api-exception.filter';
 import { headerCount } from './headers';
 import { MAX_BODY_BYTES, printableExcerpt } from './json-body.middleware';
-import { markBodyWithheld } from './unread-body';
 
 const REFUSALS: Record<string, { status: number; reason: string; code: string; details: string }> = {
   HPE_HEADER_OVERFLOW: {
@@ -97,6 +109,19 @@ export function mayContinue(req: IncomingMessage, keys: ApiKeys): boolean {
 const CLOSE_TIMEOUT_MS = 5_000;
 
 /**
+ * Header lines a request may have, fewer than: Node keeps the first `maxHeadersCount` of a request's header lines
+ * and drops the others silently, so a request that reaches the count may have lost some, and is refused (431).
+ * Node's default, set explicitly so that the check and the limit cannot drift apart. Lifting the limit instead
+ * (`maxHeadersCount = 0`) would keep every line but let one request of 16 KiB of names and values (Node's byte
+ * limit counts those only) carry ~16,000 lines, which costs Node's JavaScript side about twice the CPU of the
+ * whole parse: a refusal costs nothing.
+ */
+export const MAX_HEADER_LINES = 1000;
+
+/** `_httpMessage` is the response in flight on the socket, as Node's own HTTP server reads it. */
+type HttpSocket = Socket & { _httpMessage?: ServerResponse | null };
+
+/**
  * Responses the application never finished because the server answered their connection itself (a request
  * whose body did not arrive within Node's `requestTimeout` gets 408): the status the client was sent, for the
  * access log and the metrics (request-context.ts), which would otherwise count a client that left (499).
@@ -108,15 +133,91 @@ export function serverAnswered(res: ServerResponse): number | undefined {
   return answeredByTheServer.get(res);
 }
 
+/**
+ * Responses of requests the server hooks refuse themselves (the parser failed in their body) while they still
+ * wait for their turn on the connection: the application must not run them when their turn comes.
+ */
+const takenByTheServer = new WeakSet<ServerResponse>();
+
+/** Whether the server hooks answer `res`'s request themselves, so that the application must not run it. */
+export function takenOverByTheServer(res: ServerResponse): boolean {
+  return takenByTheServer.has(res);
+}
+
+/** The response to the last request the application was handed on each connection. */
+const lastResponses = new WeakMap<Socket, ServerResponse>();
+
+/**
+ * Forgets the last response of a connection once it is done and its request arrived whole, so that an idle
+ * keep-alive connection does not hold the request (and the body the application parsed) — Node itself lets go
+ * of it then. An error after that is in a request the application never saw: answered at once, as it should be.
+ */
+function forgetLastResponse(socket: Socket, res: ServerResponse): void {
+  if (lastResponses.get(socket) !== res) return;
+  if (res.req.complete) lastResponses.delete(socket);
+  else res.req.once('end', () => forgetLastResponse(socket, res));
+}
+
+/** Connections whose malformed request is being refused: the parser reports every later chunk again. */
+const refusing = new WeakSet<Socket>();
+
 /** Requests whose `Expect` Node handed to 'checkExpectation': anything but `100-continue`. */
 const unmetExpectations = new WeakSet<IncomingMessage>();
 
 /**
+ * RFC 9112 §3.2 / RFC 3986 §3.2.2: `uri-host [ ":" port ]` — an IP literal (with an RFC 6874 zone, `%25eth0`),
+ * or a reg-name, which may be empty (and so covers IPv4 addresses).
+ */
+const HOST =
+  /^(?:\[[0-9A-Za-z:._~!$&'()*+,;=%-]+\]|(?:[0-9A-Za-z._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
+
+/** Header lines named `host` (any letter case), without building anything. */
+function hostLines(raw: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') count++;
+  }
+  return count;
+}
+
+const malformed = (details: string): ApiError =>
+  new ApiError(400, [{ title: ErrorCode.MalformedRequest, details }], undefined, { Connection: 'close' });
+
+/**
  * The refusal of a request the server hooks let through for the application to answer (see the module's
- * comment), or undefined. Called by the first middleware only for a request without `Host` or with `Expect`:
- * every other request costs two header reads.
+ * comment), or undefined. Called by the first middleware for every request: a length check, a scan of the raw
+ * header names for `host`, one short regular expression and a search for `#` in the target.
  */
 export function refusalBeforeTheApplication(req: IncomingMessage): ApiError | undefined {
+  if (req.rawHeaders.length >= 2 * MAX_HEADER_LINES) {
+    return new ApiError(
+      431,
+      [
+        {
+          title: ErrorCode.HeadersTooLarge,
+          details: `The request has ${MAX_HEADER_LINES} header lines or more: at most ${MAX_HEADER_LINES - 1} are read`,
+        },
+      ],
+      undefined,
+      { Connection: 'close' },
+    );
+  }
+  const host = req.headers.host;
+  if (host === undefined) {
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1)
+      return malformed('An HTTP/1.1 request must have a Host header');
+  } else if (hostLines(req.rawHeaders) > 1) {
+    return malformed('A request must have one Host header, not several (RFC 9112 §3.2)');
+  } else if (!HOST.test(host)) {
+    return malformed(`Host "${printableExcerpt(host)}" is not a host name or address with an optional port`);
+  }
+  if (req.url?.includes('#')) {
+    return malformed(
+      'The request target holds a "#": a fragment is never sent to the server (RFC 9112 §3.2); ' +
+        'percent-encode a "#" that belongs to an id as %23',
+    );
+  }
   if (unmetExpectations.has(req)) {
     return ApiError.of(
       417,
@@ -125,48 +226,127 @@ export function refusalBeforeTheApplication(req: IncomingMessage): ApiError | un
         'this server meets is 100-continue',
     );
   }
-  if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
-    return new ApiError(
-      400,
-      [{ title: ErrorCode.MalformedRequest, details: 'An HTTP/1.1 request must have a Host header' }],
-      undefined,
-      { Connection: 'close' },
-    );
-  }
   return undefined;
+}
+
+/** Runs `then` once `res` has gone out (or was cut off), at once when there is none or it has. */
+function afterResponse(res: ServerResponse | undefined, then: () => void): void {
+  if (res === undefined || res.writableFinished || res.destroyed) return then();
+  let ran = false;
+  const once = () => {
+    if (ran) return;
+    ran = true;
+    then();
+  };
+  res.once('finish', once);
+  res.once('close', once);
+}
+
+/**
+ * Writes `response` (raw) and closes the connection once it is written, whatever the client does (a client that
+ * never closes its side must not hold the descriptor), cutting it if the client does not take it in time.
+ */
+function answerAndClose(socket: Socket, response: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const cut = setTimeout(() => socket.destroy(), CLOSE_TIMEOUT_MS).unref();
+  socket.end(response, () => {
+    clearTimeout(cut);
+    socket.destroy();
+  });
+}
+
+/**
+ * Answers a request Node's parser refused, in its place on the connection. `last` is the response to the last
+ * request the parser completed the head of:
+ * - none, or its request arrived whole: the error is in the head of a request after it, which the application
+ *   never saw — the refusal goes out after `last` (and so after every response before it); if `last` closed the
+ *   connection (`Connection: close`), nothing more is sent;
+ * - its body was still arriving (a bad chunk, a body later than `requestTimeout`, the client gone mid-body): the
+ *   refusal is that request's answer — at once when it is the response in flight, else once the responses
+ *   before it have gone out, and the application never runs it; unless the application answered it already
+ *   (it refused it without reading the body), then the connection closes after that answer, without a second.
+ */
+function refuseMalformed(error: NodeJS.ErrnoException, socket: HttpSocket, logger: Logger): void {
+  if (refusing.has(socket)) return;
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  refusing.add(socket);
+  logger.debug({ code: error.code }, 'malformed HTTP request refused');
+  const response = clientErrorResponse(error.code);
+  const last = lastResponses.get(socket);
+  if (last === undefined || last.req.complete) {
+    afterResponse(last, () => answerAndClose(socket, response));
+    return;
+  }
+  if (last.headersSent) {
+    afterResponse(last, () => socket.destroy());
+    return;
+  }
+  takenByTheServer.add(last);
+  const answer = () => {
+    // The client there to read it is answered; one that closed its side mid-body left (499).
+    if (error.code !== 'HPE_INVALID_EOF_STATE') answeredByTheServer.set(last, clientErrorStatus(error.code));
+    answerAndClose(socket, response);
+  };
+  if (last.socket) answer();
+  else last.once('socket', answer);
+}
+
+/**
+ * Hands a CONNECT request to the application on a connection Node has let go of (see the module's comment): a
+ * response of ours, which takes the connection once the response before it has gone out, and closes it when
+ * it is complete. The connection's errors are ours to handle now, and so is its 'drain' (a response before the
+ * CONNECT that is still being written waits for it).
+ */
+function passConnectOn(server: Server, req: IncomingMessage, socket: HttpSocket): void {
+  socket.on('error', () => socket.destroy());
+  socket.on('drain', () => {
+    const inFlight = socket._httpMessage;
+    if (inFlight?.writableNeedDrain) inFlight.emit('drain');
+  });
+  const before = lastResponses.get(socket);
+  // The usual target of a CONNECT, `host:port` (RFC 9112 §3.2.3), is no path: Express would not route it at all
+  // (its bare HTML 404, no log line). As `/` it names no resource of the API, and is refused as such.
+  if (!req.url?.startsWith('/')) req.url = '/';
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false; // `Connection: close`
+  res.once('finish', () => {
+    const cut = setTimeout(() => socket.destroy(), CLOSE_TIMEOUT_MS).unref();
+    socket.once('close', () => clearTimeout(cut));
+    socket.destroySoon();
+  });
+  server.emit('request', req, res);
+  afterResponse(before, () => {
+    if (socket.writable && !socket._httpMessage) res.assignSocket(socket);
+    else socket.destroy();
+  });
 }
 
 export function installServerHooks(server: Server, keys: ApiKeys, logger: Logger): void {
   // A request without Host reaches the application, which refuses it with the §5 body (above).
   (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
-  server.on(
-    'clientError',
-    (error: NodeJS.ErrnoException, socket: Socket & { _httpMessage?: ServerResponse | null }) => {
-      // Node's own rule: nothing can be answered on a connection that is gone, or in the middle of a response
-      // whose headers went out already (an earlier request on a keep-alive connection that was answered is no
-      // obstacle). `_httpMessage` is the response in flight on the socket, as Node's default handler reads it.
-      if (error.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
-        socket.destroy();
-        return;
-      }
-      logger.debug({ code: error.code }, 'malformed HTTP request refused');
-      // A request the application is running when its connection breaks: unless the break is the client
-      // closing its side mid-body (it left: 499), the client is there to read this answer.
-      const inFlight = socket._httpMessage;
-      if (inFlight && error.code !== 'HPE_INVALID_EOF_STATE')
-        answeredByTheServer.set(inFlight, clientErrorStatus(error.code));
-      // Closed once the answer is written, whatever the client does (a client that never closes its side must
-      // not hold the descriptor), and cut if it does not take the answer in time.
-      const cut = setTimeout(() => socket.destroy(), CLOSE_TIMEOUT_MS).unref();
-      socket.end(clientErrorResponse(error.code), () => {
-        clearTimeout(cut);
-        socket.destroy();
-      });
-    },
+  // Read per connection: a request that reaches it is refused (above).
+  server.maxHeadersCount = MAX_HEADER_LINES;
+  // First of the 'request' listeners: the requests the server hooks pass on themselves come through here too.
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    if (!socket) return;
+    lastResponses.set(socket, res);
+    res.once('close', () => forgetLastResponse(socket, res));
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: HttpSocket) =>
+    refuseMalformed(error, socket, logger),
   );
+  server.on('connect', (req: IncomingMessage, socket: HttpSocket) => passConnectOn(server, req, socket));
+  // Without `100 Continue` the client sends no body: the application answers without it (a 401 before reading
+  // any, a 413 for the declared length, json-body.middleware.ts).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     if (mayContinue(req, keys)) res.writeContinue();
-    else markBodyWithheld(req);
     server.emit('request', req, res);
   });
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {

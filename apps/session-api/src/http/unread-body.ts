@@ -27,17 +27,3 @@ export function closeIfLargeBodyUnread(req: IncomingMessage | undefined, res: Se
       : !(Number(length) <= MAX_DRAINED_BYTES);
   if (large) res.setHeader('Connection', 'close');
 }
-
-const withheld = new WeakSet<IncomingMessage>();
-
-/**
- * Marks a request whose client asked for `100 Continue` and was not given it (server-hooks.ts): its body will
- * not come, so a reader must answer without waiting for it.
- */
-export function markBodyWithheld(req: IncomingMessage): void {
-  withheld.add(req);
-}
-
-export function isBodyWithheld(req: IncomingMessage): boolean {
-  return withheld.has(req);
-}
