@@ -260,6 +260,13 @@ function expectErrorResponse(where: string, status: string, response: ResponseOb
   const media = response.content?.['application/json'];
   expect({ where, status, ref: media?.schema?.$ref }).toEqual({ where, status, ref: ERROR_SCHEMA_REF });
   expect(response.headers?.['X-Request-Id']).toBeDefined();
+  // A 503 says when to retry (NOT_READY 1 s, SERVICE_UNAVAILABLE 5 s); no other status sends it.
+  expect({ where, status, retryAfter: response.headers?.['Retry-After']?.schema?.type }).toEqual({
+    where,
+    status,
+    retryAfter: status === '503' ? 'integer' : undefined,
+  });
+  if (status === '503') expect(response.headers?.['Retry-After']?.description).toMatch(/NOT_READY/);
   const codes = errorCodesOf(response);
   expect(codes.length).toBeGreaterThan(0);
   for (const code of codes) expect(response.description).toContain(code);

@@ -40,7 +40,7 @@ const GAUGES: Record<
     value: (report) => (report.readingPaused ? 1 : 0),
   },
   projector_lag_seconds: {
-    help: 'Age of the oldest session event not yet committed to the read models (0 when caught up, and on standby)',
+    help: 'Age of the oldest session event waiting to be committed to the read models: the oldest one read and not committed, or while catching up (events wait unread) the last one committed, as the next is no older. 0 when nothing is known to wait: caught up, on standby, and while the event store cannot be reached after the projector had caught up (nothing can be written then; an outage of the store is alerted by the store and /health/ready, not as lag)',
     value: (report, now) => lagSeconds(report, now),
   },
   projector_caught_up: {

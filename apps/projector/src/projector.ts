@@ -28,6 +28,7 @@ import {
 import { DEFAULT_SLOW_COMMIT_MS, DEFAULT_STALL_AFTER_MS } from './config';
 import { createLogger } from './logger';
 import { projectorMetrics } from './projector-metrics';
+import { SubscriptionEndedError, SubscriptionOutage } from './subscription-outage';
 import {
   projectorStatus,
   type ProjectorReport,
@@ -181,6 +182,14 @@ class Projector implements RunningProjector {
   /** The head when it did: caught up once this is committed. */
   private liveTarget = 0n;
   /**
+   * Events wait in the store that it has not read: a subscription delivered events past what it had read before
+   * and has not reached the live end since (resubscribing, or the store going away, does not change that). Only
+   * then does the age of the last committed event stand for the backlog's (`lagSince`).
+   */
+  private catchingUp = false;
+  /** The subscription's failures in a row, as the log tells them (once, then once a minute; its end). */
+  private readonly outage: SubscriptionOutage;
+  /**
    * Not reading the log until a commit ends: what was read waits for it (a full read-ahead), or a failed batch
    * waits for its retry — since when, and which. Events written meanwhile are counted by nothing
    * (`ProjectorReport.readingPaused`).
@@ -242,6 +251,7 @@ class Projector implements RunningProjector {
     this.committed = writer.resumePosition() ?? 0n;
     this.backlog = new Backlog(this.committed);
     this.metrics = projectorMetrics(() => this.report(), options.registry);
+    this.outage = new SubscriptionOutage(logger);
   }
 
   report(): ProjectorReport {
@@ -334,10 +344,16 @@ class Projector implements RunningProjector {
     this.logger.info({ position: this.committed.toString() }, 'projector stopped');
   }
 
+  /**
+   * When the oldest event not yet committed was written: the oldest one read and not committed; else, while
+   * catching up (events wait unread), the last one committed — the next one is no older. Otherwise nothing
+   * waits that the projector knows of: not while it is merely not live — resubscribing, or the event store
+   * unreachable after it had caught up (an outage of the store is not lag: nothing can be written meanwhile).
+   */
   private lagSince(): number | undefined {
     const oldest = this.backlog.oldestCreated;
     if (oldest !== undefined) return Date.parse(oldest);
-    if (this.isLeader() && !this.isLive) return this.lastCommittedCreated;
+    if (this.isLeader() && this.catchingUp && !this.isLive) return this.lastCommittedCreated;
     return undefined;
   }
 
@@ -395,6 +411,8 @@ class Projector implements RunningProjector {
         await lease.release().catch(() => undefined);
         this.lease = undefined;
         this.isLive = false;
+        this.catchingUp = false;
+        this.outage.reset();
         this.paused = undefined;
         this.lastCommitAt = undefined;
         this.consecutiveFailures = 0;
@@ -434,24 +452,42 @@ class Projector implements RunningProjector {
     let backoff = MIN_BACKOFF_MS;
     while (!this.stopping && lease.isHeld()) {
       const from = this.writer.resumePosition();
+      const fromPosition = from?.toString() ?? 'start';
       this.isLive = false;
       try {
-        const subscription = this.events.subscribeToSessionEvents({ fromPosition: from });
+        // Subscribed once the store answers — its confirmation, an event, caught-up or a checkpoint — not when
+        // the call is made: a subscription to a store that is down is opened all the same, and fails after.
+        let answered = false;
+        const heard = (subscription: SessionEventSubscription, live: boolean) => {
+          if (this.subscription !== subscription || (answered && !(live && this.outage.down))) return;
+          const first = !answered;
+          answered = true;
+          const outage = this.outage.received(fromPosition, live);
+          if (outage === 'ongoing') return; // failing on something the store's answer does not cure
+          backoff = MIN_BACKOFF_MS;
+          if (outage === 'none' && first)
+            this.logger[this.streak !== undefined ? 'debug' : 'info'](
+              { fromPosition },
+              'projector subscribed',
+            );
+        };
+        const subscription = this.events.subscribeToSessionEvents({
+          fromPosition: from,
+          onCheckpoint: () => heard(subscription, false),
+        });
         this.subscription = subscription;
+        subscription.onConfirmed(() => heard(subscription, false));
         subscription.onCaughtUp(() => {
           if (this.subscription !== subscription) return;
           this.isLive = true;
+          this.catchingUp = false;
           this.liveTarget = this.backlog.head;
+          heard(subscription, true);
         });
-        const retrying = this.streak !== undefined;
-        this.logger[retrying ? 'debug' : 'info'](
-          { fromPosition: from?.toString() ?? 'start' },
-          'projector subscribed',
-        );
         // Arrays of what has arrived, not one awaited step per event (see EventSubscription.batches).
         for await (const arrived of subscription.batches(Math.min(this.batchSize, 1000))) {
           if (this.stopping || !lease.isHeld()) break;
-          backoff = MIN_BACKOFF_MS;
+          heard(subscription, false);
           for (const recorded of arrived) this.enqueue(toProjected(recorded));
           if (this.buffer.length >= (this.retryLimit ?? this.batchSize)) {
             // One batch commits while the next one fills: reading and writing overlap. Reading stops here until
@@ -466,7 +502,7 @@ class Projector implements RunningProjector {
         if (!lease.isHeld()) throw new Error('lock lost');
         await this.flush();
         if (this.flushError) throw this.flushError;
-        if (!this.stopping) throw new Error('subscription ended');
+        if (!this.stopping) throw new SubscriptionEndedError();
       } catch (error) {
         await this.subscription?.close().catch(() => undefined);
         if (this.stopping && lease.isHeld()) {
@@ -494,7 +530,8 @@ class Projector implements RunningProjector {
           this.paused = undefined;
           continue;
         }
-        this.logger.warn({ err: error, retryInMs: backoff }, 'projector subscription failed; resubscribing');
+        // Logged when an outage starts, then at most once a minute (SubscriptionOutage).
+        this.outage.failed(error, { position: this.committed.toString(), retryInMs: backoff });
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
@@ -502,6 +539,7 @@ class Projector implements RunningProjector {
   }
 
   private enqueue(event: ProjectedEvent): void {
+    if (!this.isLive && event.position > this.backlog.head) this.catchingUp = true;
     this.backlog.delivered(event.position, event.created);
     this.buffer.push(event);
     this.lastArrival = Date.now();

@@ -200,6 +200,15 @@ const unavailable = (error: unknown): boolean =>
   error instanceof NotLeaderError ||
   (error instanceof Error && GRPC_UNREACHABLE.has((error as { code?: unknown }).code as number));
 
+/**
+ * The error says the event store could not be reached, or did not answer in time: a refused or dropped
+ * connection (gRPC UNAVAILABLE), a deadline, a node that is not the leader — or the adapter's own
+ * `EventStoreUnavailableError` for one of those. For readers that only wait for the store to come back (the
+ * projector's subscription): such an error needs no stack trace in a log, one line says it.
+ */
+export const isEventStoreUnreachable = (error: unknown): boolean =>
+  error instanceof EventStoreUnavailableError || unavailable(error);
+
 /** The server (or grpc-js, for a per-call gRPC deadline) gave up waiting: the outcome is unknown. */
 const deadlineExceeded = (error: unknown): boolean =>
   error instanceof DeadlineExceededError ||
@@ -288,6 +297,11 @@ export interface EventSubscription extends AsyncIterable<StoredEvent> {
   close(): Promise<void>;
   /** Emitted by servers that support it when the subscription has caught up with the live end. */
   onCaughtUp(listener: () => void): void;
+  /**
+   * The server accepted the subscription (its first message, before any event): the store answers. A
+   * subscription to a server that cannot be reached never gets it; it fails instead.
+   */
+  onConfirmed(listener: () => void): void;
 }
 
 function toStored(resolved: ResolvedEvent | AllStreamResolvedEvent): StoredEvent | undefined {
@@ -606,6 +620,7 @@ export class EsdbClientAdapter {
         }),
       close: () => subscription.unsubscribe(),
       onCaughtUp: (listener) => void subscription.on('caughtUp', listener),
+      onConfirmed: (listener) => void subscription.on('confirmation', listener),
     };
   }
 

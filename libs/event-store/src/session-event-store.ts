@@ -13,6 +13,8 @@ export interface SessionEventSubscription extends AsyncIterable<RecordedSessionE
   batches(maxSize?: number): AsyncIterable<RecordedSessionEvent[]>;
   close(): Promise<void>;
   onCaughtUp(listener: () => void): void;
+  /** See `EventSubscription.onConfirmed`: the server accepted the subscription. */
+  onConfirmed(listener: () => void): void;
 }
 
 export class SessionEventStore {
@@ -38,6 +40,7 @@ export class SessionEventStore {
       },
       close: () => subscription.close(),
       onCaughtUp: (listener) => subscription.onCaughtUp(listener),
+      onConfirmed: (listener) => subscription.onConfirmed(listener),
     };
   }
 

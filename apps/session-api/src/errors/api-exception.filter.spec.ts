@@ -18,7 +18,15 @@ import pino from 'pino';
 import { plainToInstance } from 'class-transformer';
 import { UpdateSessionRequestDto } from '../sessions/commands/update-session/update-session.request.dto';
 import { ApiError, CommandRefused } from './api-error';
-import { ApiExceptionFilter, mapError, toErrorBody } from './api-exception.filter';
+import {
+  ApiExceptionFilter,
+  errorCodeOf,
+  mapError,
+  sendError,
+  toErrorBody,
+  UNREACHABLE_LOG_INTERVAL_MS,
+  UnreachableLog,
+} from './api-exception.filter';
 import { validationException } from './validation-errors';
 
 const bodyOf = (error: unknown) => toErrorBody(mapError(error));
@@ -389,6 +397,144 @@ describe('ApiExceptionFilter', () => {
     const unauthorized = ApiError.of(401, 'UNAUTHORIZED', 'no key');
     expect(respond(unauthorized, { 'content-length': '10485760' }).headers.Connection).toBe('close');
     expect(respond(unauthorized, { 'content-length': '100' }).headers.Connection).toBeUndefined();
+  });
+});
+
+describe('Retry-After on a 503', () => {
+  const retryAfter = (error: unknown, request?: FakeRequest) =>
+    mapError(error, request as never).headers?.['Retry-After'];
+  const command = { method: 'POST', headers: {} };
+  const keyed = { method: 'POST', headers: { 'idempotency-key': 'k-1' } };
+  const cut = Object.assign(new Error('14 UNAVAILABLE: Connection dropped'), { code: 14 });
+
+  it('is 1 s on NOT_READY (read models behind) and 5 s on SERVICE_UNAVAILABLE (a store down or hung)', () => {
+    expect(retryAfter(ApiError.of(503, 'NOT_READY', 'not yet'))).toBe('1');
+    // /health/ready's refusal.
+    expect(
+      retryAfter(ApiError.of(503, 'SERVICE_UNAVAILABLE', 'Not ready: the event store not reachable')),
+    ).toBe('5');
+    expect(retryAfter(new EventStoreUnavailableError(new Error('down')), command)).toBe('5');
+    expect(retryAfter(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe('5');
+    expect(retryAfter(new EventStoreTimeoutError('read', 'session-1-a', 10_000), command)).toBe('5');
+    expect(retryAfter(new LockWaitError('wait-timeout', 'session-1-a', 10_000), command)).toBe('5');
+    expect(
+      retryAfter(
+        new ClaimWriteInterruptedError(new EventStoreWriteInterruptedError('append', 'profile-1-a', cut)),
+        command,
+      ),
+    ).toBe('5');
+  });
+
+  it('is absent where a blind retry may apply a command twice: a write of unknown outcome without a key', () => {
+    const timedOut = new EventStoreTimeoutError('append', 'session-1-a', 10_000);
+    const interrupted = new EventStoreWriteInterruptedError('append', 'session-1-a', cut);
+    expect(retryAfter(timedOut, command)).toBeUndefined();
+    expect(retryAfter(interrupted, command)).toBeUndefined();
+    expect(retryAfter(timedOut, keyed)).toBe('5');
+    expect(retryAfter(interrupted, keyed)).toBe('5');
+    // A dry run writes nothing.
+    expect(
+      retryAfter(timedOut, { method: 'PUT', url: '/v2/customer_sessions/a?dry=true', headers: {} }),
+    ).toBe('5');
+  });
+
+  it('is on no other status', () => {
+    expect(retryAfter(new ConcurrentUpdateError('session-1-a', 10))).toBeUndefined();
+    expect(retryAfter(ApiError.of(400, 'INVALID_FIELD', 'bad'))).toBeUndefined();
+    expect(retryAfter(new Error('bug'))).toBeUndefined();
+  });
+});
+
+describe('the code of an error response, for the request log line', () => {
+  it('is noted on the response by sendError: errors[0].title', () => {
+    const response = { setHeader: () => undefined, end: () => undefined } as never;
+    expect(errorCodeOf(response)).toBeUndefined();
+    sendError(undefined, response, mapError(new ConcurrentUpdateError('session-1-a', 10)));
+    expect(errorCodeOf(response)).toBe('CONCURRENT_UPDATE');
+  });
+});
+
+describe('a store that cannot be reached is logged at warn once, not per 503', () => {
+  function filterWithLog() {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const filter = new ApiExceptionFilter(logger);
+    let n = 0;
+    const answer = (error: unknown) => {
+      const response = {
+        headersSent: false,
+        statusCode: 200,
+        setHeader: () => undefined,
+        end: () => undefined,
+      };
+      const request = { id: `req-${++n}`, method: 'GET', headers: {}, complete: true };
+      const host = {
+        switchToHttp: () => ({ getResponse: () => response, getRequest: () => request }),
+      } as unknown as ArgumentsHost;
+      filter.catch(error, host);
+      return response.statusCode;
+    };
+    return { lines, answer };
+  }
+
+  it('logs the first 503 of each unreachable store, without a stack, and none of the next ones', () => {
+    const { lines, answer } = filterWithLog();
+    for (let i = 0; i < 50; i++) {
+      expect(answer(new EventStoreUnavailableError(new Error('connect ECONNREFUSED 127.0.0.1:2113')))).toBe(
+        503,
+      );
+      expect(
+        answer(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })),
+      ).toBe(503);
+    }
+    expect(lines).toEqual([
+      {
+        level: 40,
+        time: expect.any(Number),
+        pid: expect.any(Number),
+        hostname: expect.any(String),
+        dependency: 'event-store',
+        requestId: 'req-1',
+        method: 'GET',
+        error: 'EventStoreUnavailableError',
+        suppressed: 0,
+        msg: 'event store not reachable: answering 503',
+      },
+      expect.objectContaining({
+        level: 40,
+        dependency: 'read-models',
+        requestId: 'req-2',
+        msg: 'read-model database not reachable: answering 503',
+      }),
+    ]);
+  });
+
+  it('does not count what is logged per request (a timeout) nor a refusal of the request', () => {
+    const { lines, answer } = filterWithLog();
+    answer(new EventStoreTimeoutError('read', 'session-1-a', 300));
+    answer(ApiError.of(503, 'NOT_READY', 'behind'));
+    answer(new ConcurrentUpdateError('session-1-a', 10));
+    expect(lines.map((line) => line.msg)).toEqual(['event store call timed out: answered 503']);
+  });
+});
+
+describe('UnreachableLog', () => {
+  it('writes at most one line a minute per store, with the 503s answered since the last one', () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    let now = 0;
+    const log = new UnreachableLog(logger, () => now);
+    for (let i = 0; i < 120; i++) {
+      log.answered('event-store', { requestId: `r-${i}` });
+      now += 1_000;
+    }
+    expect(lines.map(({ requestId, suppressed }) => ({ requestId, suppressed }))).toEqual([
+      { requestId: 'r-0', suppressed: 0 },
+      { requestId: 'r-60', suppressed: 59 },
+    ]);
+    now += UNREACHABLE_LOG_INTERVAL_MS;
+    log.answered('event-store', { requestId: 'later' });
+    expect(lines.at(-1)).toMatchObject({ requestId: 'later', suppressed: 59 });
   });
 });
 

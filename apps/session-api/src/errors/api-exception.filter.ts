@@ -23,7 +23,14 @@ import { readModelsUnavailable } from '@session-engine/read-models';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { closeIfLargeBodyUnread } from '../http/unread-body';
-import { ApiError, CommandRefused, ErrorCode, UnrecordedNoOpError, type ApiErrorEntry } from './api-error';
+import {
+  ApiError,
+  CommandRefused,
+  ErrorCode,
+  ManagementErrorCode,
+  UnrecordedNoOpError,
+  type ApiErrorEntry,
+} from './api-error';
 
 export interface ErrorBody {
   message: string;
@@ -57,9 +64,47 @@ export interface MappedError {
 /**
  * `request`, when given, shapes the message of an event-store timeout, of a command that gave up waiting for
  * the one ahead of it, or of a write whose connection failed: whether it was a command that writes (not a
- * query or a dry run), and whether it carried an `Idempotency-Key` (then a retry is safe).
+ * query or a dry run), and whether it carried an `Idempotency-Key` (then a retry is safe). A 503 carries
+ * `Retry-After` where retrying is the remedy (`withRetryAfter`).
  */
 export function mapError(error: unknown, request?: IncomingMessage): MappedError {
+  return withRetryAfter(mapRefusal(error, request), error, request);
+}
+
+/** `Retry-After` of a 503 NOT_READY: the read models are behind, by milliseconds to seconds. */
+export const NOT_READY_RETRY_AFTER_SECONDS = 1;
+/**
+ * `Retry-After` of a 503 SERVICE_UNAVAILABLE: the event store or the read-model database is down, hangs, or
+ * changes leader — a matter of seconds at best; sooner would mostly meet the same outage.
+ */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Every 503 says when to try again (RFC 9110 §10.2.3): the refusal is temporary, and retrying is the remedy —
+ * the command was not applied, or its retry is safe. Not a command whose write may still be applied and which
+ * carried no `Idempotency-Key` (its details say to read the session first: a blind retry may apply it twice).
+ */
+function withRetryAfter(
+  mapped: MappedError,
+  error: unknown,
+  request: IncomingMessage | undefined,
+): MappedError {
+  if (mapped.status !== 503 || mapped.headers?.['Retry-After'] !== undefined) return mapped;
+  if (outcomeUnknown(error, request) && request?.headers?.['idempotency-key'] === undefined) return mapped;
+  const seconds =
+    mapped.entries[0]?.title === ManagementErrorCode.NotReady
+      ? NOT_READY_RETRY_AFTER_SECONDS
+      : UNAVAILABLE_RETRY_AFTER_SECONDS;
+  return { ...mapped, headers: { ...mapped.headers, 'Retry-After': String(seconds) } };
+}
+
+/** A command whose write got no answer or lost its connection: the store may still apply it. */
+function outcomeUnknown(error: unknown, request: IncomingMessage | undefined): boolean {
+  if (error instanceof EventStoreTimeoutError) return storeOutcome(error, request) === 'unknown';
+  return error instanceof EventStoreWriteInterruptedError && !(error instanceof ClaimWriteInterruptedError);
+}
+
+function mapRefusal(error: unknown, request?: IncomingMessage): MappedError {
   if (error instanceof ApiError) {
     return { status: error.status, entries: error.entries, message: error.message, headers: error.headers };
   }
@@ -343,9 +388,64 @@ export function toErrorBody(mapped: MappedError): ErrorBody {
   };
 }
 
+/** What a 503 found unreachable, for its rate-limited warn line (`UnreachableLog`). */
+export type UnreachableDependency = 'event-store' | 'read-models';
+
+/**
+ * The store a 503 found unreachable — refused or dropped connections, the read-model database past its bound —
+ * or undefined. Not an event-store call that timed out, nor a command that gave up waiting for one: those are
+ * logged once per request (their outcome matters to the request); nor a failed idempotency record, logged where
+ * it is written.
+ */
+export function unreachableDependency(error: unknown): UnreachableDependency | undefined {
+  if (error instanceof EventStoreTimeoutError || error instanceof LockWaitError) return undefined;
+  if (error instanceof EventStoreUnavailableError) return 'event-store';
+  if (readModelsUnavailable(error)) return 'read-models';
+  return undefined;
+}
+
+/** At most one "not reachable" warn line a minute per store, as the projector's failure lines. */
+export const UNREACHABLE_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * The 503s answered because a store is unreachable: each one is in its request line (`code`
+ * SERVICE_UNAVAILABLE), and the outage is logged at `warn` — at its first 503, then at most once a minute with
+ * the number answered since the last line (`suppressed`) — not once per request: under load an outage would
+ * otherwise write a warn line per request.
+ */
+export class UnreachableLog {
+  private readonly last = new Map<UnreachableDependency, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+    private readonly intervalMs = UNREACHABLE_LOG_INTERVAL_MS,
+  ) {}
+
+  answered(dependency: UnreachableDependency, fields: Record<string, unknown>): void {
+    const now = this.now();
+    const last = this.last.get(dependency);
+    if (last !== undefined && now - last.at < this.intervalMs) {
+      last.suppressed += 1;
+      return;
+    }
+    this.logger.warn(
+      { dependency, ...fields, suppressed: last?.suppressed ?? 0 },
+      dependency === 'event-store'
+        ? 'event store not reachable: answering 503'
+        : 'read-model database not reachable: answering 503',
+    );
+    this.last.set(dependency, { at: now, suppressed: 0 });
+  }
+}
+
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
-  constructor(private readonly logger: Logger) {}
+  private readonly unreachable: UnreachableLog;
+
+  constructor(private readonly logger: Logger) {
+    this.unreachable = new UnreachableLog(logger);
+  }
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
@@ -353,6 +453,15 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const request = http.getRequest<(IncomingMessage & { id?: string }) | undefined>();
     const mapped = mapError(exception, request);
     if (mapped.unexpected) this.logger.error({ err: exception }, 'unexpected error while handling a request');
+    const dependency = mapped.status === 503 ? unreachableDependency(exception) : undefined;
+    if (dependency !== undefined) {
+      // Without a stack: an operational event. The error's class says what failed (a read, a write).
+      this.unreachable.answered(dependency, {
+        requestId: request?.id,
+        method: request?.method,
+        error: (exception as Error).name,
+      });
+    }
     if (exception instanceof EventStoreTimeoutError) {
       // Once per request (the first call that times out ends it), without a stack: an operational event.
       this.logger.warn(
@@ -390,6 +499,23 @@ export class ApiExceptionFilter implements ExceptionFilter {
   }
 }
 
+/**
+ * The stable code (`errors[0].title`) of the error each response answered, for the request's log line
+ * (request-context.ts): an operator tells a 503 of a store that is down from NOT_READY, a 409
+ * ILLEGAL_STATE_TRANSITION from CONCURRENT_UPDATE. Keyed by the response object, so it works for every response
+ * (Express's or the server's own), and is gone with it.
+ */
+const errorCodes = new WeakMap<object, string>();
+
+export function noteErrorCode(response: object, code: string): void {
+  errorCodes.set(response, code);
+}
+
+/** The code of the error `response` answered, if it answered one. */
+export function errorCodeOf(response: object): string | undefined {
+  return errorCodes.get(response);
+}
+
 /** `session`, `profile`, `idempotency`, … — a stream's kind without the ids in its name. */
 const streamCategory = (streamName: string): string => streamName.split('-', 1)[0]!;
 
@@ -402,6 +528,8 @@ export function sendError(
   response: ServerResponse,
   mapped: MappedError,
 ): void {
+  const code = mapped.entries[0]?.title;
+  if (code !== undefined) noteErrorCode(response, code);
   for (const [name, value] of Object.entries(mapped.headers ?? {})) response.setHeader(name, value);
   closeIfLargeBodyUnread(request, response);
   sendJson(response, mapped.status, toErrorBody(mapped));

@@ -91,6 +91,16 @@ export const RESPONSE_HEADERS = {
       schema: { type: 'string', example: '"3"' },
     },
   },
+  retryAfter: {
+    'Retry-After': {
+      description:
+        'Seconds to wait before retrying (RFC 9110 §10.2.3): 1 on NOT_READY (the read models are behind), 5 on ' +
+        'SERVICE_UNAVAILABLE (the event store or the read-model database is down or not answering). Absent on the ' +
+        'one 503 where a blind retry is not the remedy: a command without Idempotency-Key whose write may still be ' +
+        'applied (its details say to read the session first)',
+      schema: { type: 'integer', minimum: 1, example: 5 },
+    },
+  },
   eventPosition: {
     'X-Event-Position': {
       description:
@@ -324,7 +334,8 @@ export const NO_BODY_BAD_REQUEST: ErrorResponseDoc = {
 
 /**
  * Documents the error responses of an operation: each with the `ErrorResponse` schema, one example per code,
- * and the X-Request-Id header. A bare status takes its meaning from `DEFAULT_ERROR_RESPONSES`.
+ * and the X-Request-Id header (a 503 also Retry-After). A bare status takes its meaning from
+ * `DEFAULT_ERROR_RESPONSES`.
  */
 export function ApiErrorResponses(
   ...responses: (ErrorStatus | ErrorResponseDoc)[]
@@ -336,7 +347,10 @@ export function ApiErrorResponses(
         status: doc.status,
         description: `${doc.description} (${doc.codes.join(', ')})`,
         type: ErrorResponse,
-        headers: RESPONSE_HEADERS.requestId,
+        headers:
+          doc.status === 503
+            ? { ...RESPONSE_HEADERS.requestId, ...RESPONSE_HEADERS.retryAfter }
+            : RESPONSE_HEADERS.requestId,
         examples: Object.fromEntries(
           doc.codes.map((code) => [code, { summary: code, value: example(doc, code) }]),
         ),

@@ -1,7 +1,8 @@
 /**
  * Per-request id, structured access log and HTTP metrics, as a plain middleware installed before routing.
  * The request id is the caller's `X-Request-Id` when it is sane, otherwise a new UUID; it is echoed back and
- * becomes the correlation id of the events the request appends.
+ * becomes the correlation id of the events the request appends. The log line of an error response carries its
+ * stable code (`code`, the body's `errors[0].title`, noted by `sendError`).
  *
  * It also handles pipelined requests one after the other: Node's HTTP server hands the application every
  * request it has parsed from a connection at once and only orders the responses, so a GET pipelined behind a
@@ -23,7 +24,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { ApiError } from '../errors/api-error';
-import { mapError, sendError } from '../errors/api-exception.filter';
+import { errorCodeOf, mapError, sendError } from '../errors/api-exception.filter';
 import type { MetricsService } from '../operations/metrics.service';
 import { refusalBeforeTheApplication, serverAnswered, takenOverByTheServer } from './server-hooks';
 
@@ -124,11 +125,14 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
       const status = answered ?? (aborted ? CLIENT_CLOSED_REQUEST : res.statusCode);
       metrics.observeHttp(req.method ?? 'GET', route, status, seconds);
       if (route === '/metrics' || route.startsWith('/health')) return;
+      // An error response's stable code (errors[0].title), as the exception filter answered it.
+      const code = aborted ? undefined : errorCodeOf(res);
       const line = {
         requestId: req.id,
         method: req.method,
         route,
         status,
+        ...(code === undefined ? {} : { code }),
         ms: Math.round(seconds * 1e4) / 10,
       };
       logger.info(aborted ? { ...line, aborted } : line, 'request');

@@ -34,7 +34,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ApiKeys } from '../config/api-keys.provider';
 import { ApiError, ErrorCode } from '../errors/api-error';
-import { toErrorBody } from '../errors/api-exception.filter';
+import { noteErrorCode, toErrorBody } from '../errors/api-exception.filter';
 import { headerCount } from './headers';
 import { MAX_BODY_BYTES, printableExcerpt } from './json-body.middleware';
 
@@ -290,7 +290,10 @@ function refuseMalformed(error: NodeJS.ErrnoException, socket: HttpSocket, logge
   takenByTheServer.add(last);
   const answer = () => {
     // The client there to read it is answered; one that closed its side mid-body left (499).
-    if (error.code !== 'HPE_INVALID_EOF_STATE') answeredByTheServer.set(last, clientErrorStatus(error.code));
+    if (error.code !== 'HPE_INVALID_EOF_STATE') {
+      answeredByTheServer.set(last, clientErrorStatus(error.code));
+      noteErrorCode(last, refusalOf(error.code).code); // for its request line (request-context.ts)
+    }
     answerAndClose(socket, response);
   };
   if (last.socket) answer();

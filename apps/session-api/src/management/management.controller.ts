@@ -5,6 +5,7 @@ import { instantBound, type SessionListQuery } from '@session-engine/read-models
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { CUSTOMER_SESSION_SCHEMA } from '../sessions/shared/customer-session.schema';
 import { ApiError, ErrorCode, ManagementErrorCode } from '../errors/api-error';
+import { invalidRequest } from '../errors/validation-errors';
 import {
   ApiErrorResponses,
   RESPONSE_HEADERS,
@@ -89,17 +90,24 @@ const DATE_RANGE_ERRORS = ApiErrorResponses(
   NOT_READY,
 );
 
+/**
+ * 400 for the value of query parameter `name`, worded as the validation pipe words the others (and as the
+ * Integration API words a refused field or query parameter): "Invalid request: " before the details. The path's
+ * ids are refused with their details alone, as the Integration API's customerSessionId is.
+ */
+const queryRefused = (code: ErrorTitle, details: string, name: string) =>
+  invalidRequest([{ title: code, details, pointer: `/${name}` }]);
+
 function toListQuery(applicationId: number, q: ListSessionsQueryDto): SessionListQuery {
   const partialMatch = q.partialMatch?.toLowerCase() === 'true';
   if (partialMatch) {
     for (const name of TEXT_FILTERS) {
       const value = q[name];
       if (value !== undefined && [...value].length < MIN_PARTIAL_LENGTH) {
-        throw ApiError.of(
-          400,
+        throw queryRefused(
           ErrorCode.InvalidField,
           `${name} needs at least ${MIN_PARTIAL_LENGTH} characters with partialMatch=true`,
-          `/${name}`,
+          name,
         );
       }
     }
@@ -133,12 +141,12 @@ function checkRange({ from, to }: DateRangeQueryDto): void {
     ['to', to, end],
   ] as const) {
     if (Number.isNaN(time) || new Date(time).toISOString().slice(0, 10) !== value) {
-      throw ApiError.of(400, ErrorCode.InvalidField, `${name} is not a calendar date`, `/${name}`);
+      throw queryRefused(ErrorCode.InvalidField, `${name} is not a calendar date`, name);
     }
   }
-  if (end < start) throw ApiError.of(400, ErrorCode.InvalidField, 'from must not be after to', '/from');
+  if (end < start) throw queryRefused(ErrorCode.InvalidField, 'from must not be after to', 'from');
   if ((end - start) / 86_400_000 >= MAX_RANGE_DAYS) {
-    throw ApiError.of(400, ErrorCode.LimitExceeded, `The range spans at most ${MAX_RANGE_DAYS} days`, '/to');
+    throw queryRefused(ErrorCode.LimitExceeded, `The range spans at most ${MAX_RANGE_DAYS} days`, 'to');
   }
 }
 

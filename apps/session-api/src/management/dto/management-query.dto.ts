@@ -1,9 +1,59 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
 import { INSTANT_FORMS, parseInstant } from '@session-engine/read-models';
 import { BOOLEAN_QUERY_PATTERN } from '../../sessions/shared/query.dto';
-import { IsIn, IsOptional, IsString, Length, Matches, ValidateBy } from 'class-validator';
+import {
+  IsIn,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  ValidateBy,
+  type ValidationArguments,
+} from 'class-validator';
 
 const UINT64_MAX = 18446744073709551615n;
+
+/**
+ * A query parameter given more than once — the query parser makes it an array, which every check below refuses —
+ * is told so, as the Integration API tells `dry` ("dry is given more than once (2 times): send it once, true or
+ * false"), instead of "must be an integer from 1 to 1000" for `?pageSize=5&pageSize=6` or "must be a string".
+ */
+export function givenMoreThanOnce(name: string, times: number, expected: string): string {
+  return `${name} is given more than once (${times} times): send it once, ${expected}`;
+}
+
+/**
+ * The message of a check of the query parameter `name`, whose values are `expected`: `message` (the check's own
+ * words), or for a parameter given more than once, that.
+ */
+function once(name: string, expected: string, message = `${name} must be ${expected}`) {
+  return (args: ValidationArguments): string =>
+    Array.isArray(args.value) ? givenMoreThanOnce(name, args.value.length, expected) : message;
+}
+
+/** `IsIn` with class-validator's own wording ("must be one of the following values: …"), and `once`. */
+const isOneOf = (name: string, values: readonly string[]) =>
+  IsIn(values, {
+    message: once(
+      name,
+      `one of ${values.join(', ')}`,
+      `${name} must be one of the following values: ${values.join(', ')}`,
+    ),
+  });
+
+/** A text filter: a string of `min`..`max` characters, `what` in the message of one given more than once. */
+const isText = (name: string, what: string, min: number, max: number) =>
+  applyDecorators(
+    IsString({
+      message: once(
+        name,
+        `${what} (${min === 0 ? 'at most' : `${min} to`} ${max} characters)`,
+        `${name} must be a string`,
+      ),
+    }),
+    Length(min, max),
+  );
 
 /** A commit position (`X-Event-Position`): a decimal unsigned 64-bit integer, 0..18446744073709551615. */
 function IsCommitPosition(): PropertyDecorator {
@@ -12,8 +62,8 @@ function IsCommitPosition(): PropertyDecorator {
     validator: {
       validate: (value: unknown) =>
         typeof value === 'string' && /^\d{1,30}$/.test(value) && BigInt(value) <= UINT64_MAX,
-      defaultMessage: () =>
-        'minPosition must be a decimal integer from 0 to 18446744073709551615 (X-Event-Position)',
+      defaultMessage: (args) =>
+        once('minPosition', 'a decimal integer from 0 to 18446744073709551615 (X-Event-Position)')(args!),
     },
   });
 }
@@ -48,6 +98,7 @@ function IsInstant(): PropertyDecorator {
       validate: (value: unknown) => typeof value === 'string' && parseInstant(value).ok,
       defaultMessage: (args) => {
         const name = args?.property ?? 'The time';
+        if (Array.isArray(args?.value)) return givenMoreThanOnce(name, args.value.length, INSTANT_FORMS);
         if (typeof args?.value === 'string' && ZONE_PLUS_AS_SPACE.test(args.value)) {
           return plusAsSpace(name, args.value);
         }
@@ -82,15 +133,34 @@ export const SESSION_STATES = ['open', 'closed', 'cancelled', 'partially_returne
 export const TEXT_FILTERS = ['profile', 'coupon', 'referral', 'integrationId', 'storeIntegrationId'] as const;
 
 export class ListSessionsQueryDto extends MinPositionQueryDto {
-  @ApiPropertyOptional() @IsOptional() @IsString() @Length(0, 1000) profile?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 100) coupon?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @Length(0, 100) referral?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 1000) integrationId?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 1000) storeIntegrationId?: string;
+  @ApiPropertyOptional()
+  @IsOptional()
+  @isText('profile', 'a profile id', 0, 1000)
+  profile?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @isText('coupon', 'a coupon code', 1, 100)
+  coupon?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @isText('referral', 'a referral code', 0, 100)
+  referral?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @isText('integrationId', 'a session integrationId', 1, 1000)
+  integrationId?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @isText('storeIntegrationId', 'a store integrationId', 1, 1000)
+  storeIntegrationId?: string;
 
   @ApiPropertyOptional({ enum: SESSION_STATES })
   @IsOptional()
-  @IsIn(SESSION_STATES)
+  @isOneOf('state', SESSION_STATES)
   state?: (typeof SESSION_STATES)[number];
 
   @ApiPropertyOptional({
@@ -121,31 +191,31 @@ export class ListSessionsQueryDto extends MinPositionQueryDto {
     pattern: BOOLEAN_QUERY_PATTERN,
   })
   @IsOptional()
-  @Matches(/^(?:true|false)$/i, { message: 'partialMatch must be true or false' })
+  @Matches(/^(?:true|false)$/i, { message: once('partialMatch', 'true or false') })
   partialMatch?: string;
 
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000, default: 1000 })
   @IsOptional()
-  @Matches(/^(1000|[1-9]\d{0,2})$/, { message: 'pageSize must be an integer from 1 to 1000' })
+  @Matches(/^(1000|[1-9]\d{0,2})$/, { message: once('pageSize', 'an integer from 1 to 1000') })
   pageSize?: string;
 
   @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 999_999_999, default: 0 })
   @IsOptional()
-  @Matches(/^\d{1,9}$/, { message: 'skip must be an integer from 0 to 999999999' })
+  @Matches(/^\d{1,9}$/, { message: once('skip', 'an integer from 0 to 999999999') })
   skip?: string;
 
   @ApiPropertyOptional({ enum: SESSION_SORTS, description: '`-` for descending; ties broken by id' })
   @IsOptional()
-  @IsIn(SESSION_SORTS)
+  @isOneOf('sort', SESSION_SORTS)
   sort?: (typeof SESSION_SORTS)[number];
 }
 
 export class DateRangeQueryDto extends MinPositionQueryDto {
   @ApiProperty({ example: '2025-03-01', description: 'First UTC day (inclusive)' })
-  @Matches(DAY, { message: 'from must be a date YYYY-MM-DD' })
+  @Matches(DAY, { message: once('from', 'a date YYYY-MM-DD') })
   from: string;
 
   @ApiProperty({ example: '2025-03-31', description: 'Last UTC day (inclusive)' })
-  @Matches(DAY, { message: 'to must be a date YYYY-MM-DD' })
+  @Matches(DAY, { message: once('to', 'a date YYYY-MM-DD') })
   to: string;
 }

@@ -1,0 +1,186 @@
+/**
+ * What an operator reads in the API's log about error responses, and what a client is told about retrying a 503.
+ * - The `request` line of every error response carries its stable code (`code`, the body's `errors[0].title`):
+ *   before, a 503 of a store that is down looked like NOT_READY, a 409 ILLEGAL_STATE_TRANSITION like
+ *   CONCURRENT_UPDATE (`{"status":503,"msg":"request"}` and nothing else).
+ * - An event store that cannot be reached is logged at warn once for the outage, not once per 503.
+ * - A 503 where retrying is the remedy carries `Retry-After`: 1 s on NOT_READY, 5 s on SERVICE_UNAVAILABLE (also
+ *   /health/ready's).
+ * The API runs in this process on its own embedded event store (stopped by the last test) and SQLite read
+ * models, with no projector: a query with a `minPosition` is NOT_READY after its 5 s.
+ */
+import type { INestApplication } from '@nestjs/common';
+import { EsdbClientAdapter } from '@session-engine/event-store';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { startEmbeddedEventStore, type EmbeddedEventStore } from '../apps/eventstore-embedded/src';
+import { createSessionApi } from '../apps/session-api/src/app.factory';
+import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
+import { parseConfig } from '../apps/session-api/src/config/config';
+
+jest.setTimeout(60_000);
+
+const KEY = 'int-key-log-0001';
+const MANAGEMENT = 'mgmt-key-log-0001';
+type Line = Record<string, unknown> & { level: number; msg: string };
+interface Reply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  headers: Headers;
+  line: Line;
+}
+
+describe('the request log line of an error response, and Retry-After', () => {
+  let dataDir: string;
+  let store: EmbeddedEventStore | undefined;
+  let adapter: EsdbClientAdapter;
+  let app: INestApplication;
+  let baseUrl: string;
+  const lines: Line[] = [];
+  let n = 0;
+
+  /** Sends a request with a request id of its own; returns the reply and, once logged, its `request` line. */
+  const send = async (
+    method: string,
+    path: string,
+    options: { key?: string | null; body?: unknown } = {},
+  ): Promise<Reply> => {
+    const requestId = `log-${++n}`;
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
+    const key = options.key === undefined ? `ApiKey-v1 ${KEY}` : options.key;
+    if (key !== null) headers.authorization = key;
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+    const text = await response.text();
+    const deadline = Date.now() + 5_000;
+    let line: Line | undefined;
+    while (!(line = lines.find((l) => l.msg === 'request' && l.requestId === requestId))) {
+      if (Date.now() > deadline) throw new Error(`no request line for ${method} ${path}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return {
+      status: response.status,
+      body: text ? JSON.parse(text) : undefined,
+      headers: response.headers,
+      line,
+    };
+  };
+  const manage = (path: string) => send('GET', path, { key: `ManagementKey-v1 ${MANAGEMENT}` });
+
+  /** The API on the store, logging into `lines`. */
+  const startApi = async () => {
+    const config = parseConfig({
+      PORT: '0',
+      DATA_DIR: dataDir,
+      INTEGRATION_API_KEYS: `${KEY}=1`,
+      MANAGEMENT_API_KEYS: `${MANAGEMENT}=*`,
+      LOG_LEVEL: 'info',
+    });
+    adapter = EsdbClientAdapter.connect(store!.connectionString);
+    const logger = pino(
+      { level: 'info' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as Line) },
+    );
+    app = await createSessionApi({
+      config,
+      keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
+      store: adapter,
+      logger,
+    });
+    await app.listen(0, '127.0.0.1');
+    baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  };
+  const stopApi = async () => {
+    await app?.close();
+    await adapter?.close();
+  };
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'request-log-e2e-'));
+    store = await startEmbeddedEventStore({ port: 0, dataDir: join(dataDir, 'eventstore'), silent: true });
+    await startApi();
+  });
+
+  afterAll(async () => {
+    await stopApi();
+    await store?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('names the code of every error response in its request line, and none for a success', async () => {
+    const created = await send('PUT', '/v2/customer_sessions/log-a', {
+      body: { customerSession: { cartItems: [{ sku: 'x', quantity: 1, price: 2 }] } },
+    });
+    expect(created.status).toBe(200);
+    expect(created.line).not.toHaveProperty('code');
+    expect((await send('POST', '/v2/customer_sessions/log-a/close')).status).toBe(200);
+
+    const cases: [Promise<Reply>, number, string][] = [
+      [send('POST', '/v2/customer_sessions/log-a/close'), 409, 'ILLEGAL_STATE_TRANSITION'],
+      [send('GET', '/v2/customer_sessions/log-missing'), 404, 'SESSION_NOT_FOUND'],
+      [
+        send('PUT', '/v2/customer_sessions/log-b', { body: { customerSession: { colour: 1 } } }),
+        400,
+        'UNKNOWN_FIELD',
+      ],
+      [send('GET', '/v2/customer_sessions/log-a', { key: null }), 401, 'UNAUTHORIZED'],
+      [manage('/v1/applications/1/sessions?pageSize=5&pageSize=6'), 400, 'INVALID_FIELD'],
+      [send('GET', '/nowhere'), 404, 'NOT_FOUND'],
+    ];
+    for (const [reply, status, code] of cases) {
+      const { status: got, body, line } = await reply;
+      expect({ got, title: body.errors[0].title, line }).toEqual({
+        got: status,
+        title: code,
+        line: expect.objectContaining({ level: 30, status, code, msg: 'request' }),
+      });
+    }
+  });
+
+  it('answers NOT_READY with Retry-After: 1, and logs its code', async () => {
+    const reply = await manage('/v1/applications/1/sessions?minPosition=1000000000');
+    expect(reply.status).toBe(503);
+    expect(reply.body.errors[0].title).toBe('NOT_READY');
+    expect(reply.headers.get('retry-after')).toBe('1');
+    expect(reply.line).toMatchObject({ status: 503, code: 'NOT_READY' });
+  });
+
+  it('with the event store down: each 503 logged with its code, Retry-After: 5, one warn line for the outage', async () => {
+    // A new API process: the client does not let go of a connection that wrote when its store went away (its
+    // close() waits for good), and this test's teardown closes it.
+    await stopApi();
+    await startApi();
+    const before = lines.length;
+    await store!.close();
+    store = undefined;
+    for (let i = 0; i < 10; i++) {
+      const reply = await send('GET', '/v2/customer_sessions/log-a');
+      expect({ status: reply.status, title: reply.body.errors[0].title }).toEqual({
+        status: 503,
+        title: 'SERVICE_UNAVAILABLE',
+      });
+      expect(reply.headers.get('retry-after')).toBe('5');
+      expect(reply.line).toMatchObject({ level: 30, status: 503, code: 'SERVICE_UNAVAILABLE' });
+    }
+    const warned = lines.slice(before).filter((l) => l.level >= 40);
+    expect(warned).toEqual([
+      expect.objectContaining({
+        msg: 'event store not reachable: answering 503',
+        dependency: 'event-store',
+        requestId: expect.any(String),
+        suppressed: 0,
+      }),
+    ]);
+    expect(JSON.stringify(warned)).not.toMatch(/stack/);
+
+    const ready = await fetch(`${baseUrl}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.headers.get('retry-after')).toBe('5');
+  });
+});
