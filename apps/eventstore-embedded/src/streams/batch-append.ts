@@ -1,4 +1,4 @@
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { status, type ServerDuplexStream } from '@grpc/grpc-js';
 import {
   BadRequest,
   maxAppendSizeDetail,
@@ -53,16 +53,25 @@ export function batchAppendHandler(ctx: ServerContext) {
     let inFlight = 0;
     let ended = false;
     let gone = false;
+    let shuttingDown = false;
 
     const send = (result: BatchAppendResult) => {
       if (!gone) call.write(encodeBatchAppendResp(result));
     };
     const maybeEnd = () => {
-      if (ended && inFlight === 0 && !gone) call.end();
+      if (!ended || inFlight > 0 || gone) return;
+      if (!shuttingDown) return void call.end();
+      // The server stops while the client still holds the call open: end it as EventStoreDB's host does, with
+      // an error status once the appends in flight are answered. An OK status would end only the call's
+      // response side; the client, whose request side stays open, would then wait for it for good (its
+      // `dispose()` waits for every call it holds to finish).
+      gone = true;
+      call.emit('error', { code: status.UNAVAILABLE, details: 'Server is shutting down' });
     };
 
     const shutdown = () => {
       ended = true;
+      shuttingDown = true;
       maybeEnd();
     };
     ctx.shutdownHooks.add(shutdown);
