@@ -6,25 +6,12 @@
  * over 5 MiB, and path parameters that are not valid percent-encoding. Every refusal has the SPEC §5 body and
  * changes nothing. The API runs with a logger whose lines the tests read.
  */
-import type { INestApplication } from '@nestjs/common';
 import * as net from 'node:net';
-import type { AddressInfo } from 'node:net';
-import pino from 'pino';
-import { createSessionApi } from '../apps/session-api/src/app.factory';
-import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
-import { parseConfig } from '../apps/session-api/src/config/config';
-import { ApiHarness, client, KEY_APP1, MANAGEMENT_KEY, sessionUrl } from './support/harness';
+import { ApiHarness, client, KEY_APP1, MANAGEMENT_KEY, sessionUrl, type LogLine } from './support/harness';
 
 jest.setTimeout(60_000);
 
-interface LogLine {
-  level: number;
-  msg: string;
-  [field: string]: unknown;
-}
-
 let harness: ApiHarness;
-let app: INestApplication;
 let baseUrl: string;
 let call: ReturnType<typeof client>;
 const lines: LogLine[] = [];
@@ -32,27 +19,15 @@ const run = `hostile-${Date.now()}`;
 const stream = (id: string) => `session-1-${id}`;
 
 beforeAll(async () => {
-  harness = await ApiHarness.start();
-  const config = parseConfig({
-    PORT: '0',
-    DATA_DIR: harness.dataDir,
-    INTEGRATION_API_KEYS: `${KEY_APP1}=1`,
-    MANAGEMENT_API_KEYS: `${MANAGEMENT_KEY}=*`,
-    LOG_LEVEL: 'info',
+  harness = await ApiHarness.start({
+    env: { INTEGRATION_API_KEYS: `${KEY_APP1}=1`, MANAGEMENT_API_KEYS: `${MANAGEMENT_KEY}=*` },
+    log: lines,
   });
-  app = await createSessionApi({
-    config,
-    keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
-    store: harness.store,
-    logger: pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as LogLine) }),
-  });
-  await app.listen(0, '127.0.0.1');
-  baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-  call = client({ baseUrl } as ApiHarness);
+  baseUrl = harness.baseUrl;
+  call = client(harness);
 });
 
 afterAll(async () => {
-  await app?.close();
   await harness?.dispose();
 });
 

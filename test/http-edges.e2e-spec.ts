@@ -21,20 +21,13 @@ import {
   KEY_APP2,
   MANAGEMENT_KEY,
   sessionUrl,
+  type LogLine,
   type Reply,
 } from './support/harness';
 
 jest.setTimeout(60_000);
 
-/** A log line as pino writes it. */
-interface LogLine {
-  level: number;
-  msg: string;
-  [field: string]: unknown;
-}
-
 let harness: ApiHarness;
-let app: INestApplication;
 let baseUrl: string;
 let call: ReturnType<typeof client>;
 const lines: LogLine[] = [];
@@ -45,29 +38,16 @@ const MANAGEMENT_KEY_APP2 = 'edge-management-key-app2';
 const asManagement = { key: null, headers: { authorization: `ManagementKey-v1 ${MANAGEMENT_KEY}` } };
 
 beforeAll(async () => {
-  // The harness brings the event store; the API under test is a second one on it, logging into `lines`.
-  harness = await ApiHarness.start();
-  const config = parseConfig({
-    PORT: '0',
-    DATA_DIR: harness.dataDir,
-    INTEGRATION_API_KEYS: `${KEY_APP1}=1,${KEY_APP2}=2`,
-    MANAGEMENT_API_KEYS: `${MANAGEMENT_KEY}=*,${MANAGEMENT_KEY_APP2}=2`,
-    LOG_LEVEL: 'info',
-  });
-  app = await createSessionApi({
-    config,
-    keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
-    store: harness.store,
+  harness = await ApiHarness.start({
+    env: { MANAGEMENT_API_KEYS: `${MANAGEMENT_KEY}=*,${MANAGEMENT_KEY_APP2}=2` },
+    log: lines,
     metrics,
-    logger: pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as LogLine) }),
   });
-  await app.listen(0, '127.0.0.1');
-  baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-  call = client({ baseUrl } as ApiHarness);
+  baseUrl = harness.baseUrl;
+  call = client(harness);
 });
 
 afterAll(async () => {
-  await app?.close();
   await harness?.dispose();
 });
 

@@ -15,10 +15,27 @@ import { startTestEventStore, type TestEventStore } from '@session-engine/testin
 import { createSessionApi } from '../../apps/session-api/src/app.factory';
 import { ApiKeys } from '../../apps/session-api/src/config/api-keys.provider';
 import { parseConfig } from '../../apps/session-api/src/config/config';
+import type { MetricsService } from '../../apps/session-api/src/operations/metrics.service';
 
 export const KEY_APP1 = 'test-integration-key-app1';
 export const KEY_APP2 = 'test-integration-key-app2';
 export const MANAGEMENT_KEY = 'test-management-key-all';
+
+/** A log line as pino writes it. */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export interface HarnessOptions {
+  /** Configuration added to the harness's own (keys of applications 1 and 2, a management key for all). */
+  env?: Record<string, string>;
+  /** Where the API's log lines go, parsed, at `info` (by default it logs nothing). */
+  log?: LogLine[];
+  /** The API's metrics registry, for a test that reads it. */
+  metrics?: MetricsService;
+}
 
 export class ApiHarness {
   baseUrl = '';
@@ -26,21 +43,26 @@ export class ApiHarness {
   private app?: INestApplication;
   private eventStore?: TestEventStore;
 
-  private constructor(readonly dataDir: string) {}
+  private constructor(
+    readonly dataDir: string,
+    private readonly options: HarnessOptions,
+  ) {}
 
-  static async start(): Promise<ApiHarness> {
-    const harness = new ApiHarness(fs.mkdtempSync(path.join(os.tmpdir(), 'session-api-e2e-')));
+  static async start(options: HarnessOptions = {}): Promise<ApiHarness> {
+    const harness = new ApiHarness(fs.mkdtempSync(path.join(os.tmpdir(), 'session-api-e2e-')), options);
     await harness.boot();
     return harness;
   }
 
   private async boot(env: Record<string, string> = {}): Promise<void> {
+    const { log, metrics } = this.options;
     const config = parseConfig({
       PORT: '0',
       DATA_DIR: this.dataDir,
       INTEGRATION_API_KEYS: `${KEY_APP1}=1,${KEY_APP2}=2`,
       MANAGEMENT_API_KEYS: `${MANAGEMENT_KEY}=*`,
-      LOG_LEVEL: 'silent',
+      LOG_LEVEL: log ? 'info' : 'silent',
+      ...this.options.env,
       ...env,
     });
     this.eventStore = await startTestEventStore({
@@ -52,7 +74,10 @@ export class ApiHarness {
       config,
       keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
       store: this.store,
-      logger: pino({ level: 'silent' }),
+      ...(metrics ? { metrics } : {}),
+      logger: log
+        ? pino({ level: 'info' }, { write: (line: string) => log.push(JSON.parse(line) as LogLine) })
+        : pino({ level: 'silent' }),
     });
     await this.app.listen(0, '127.0.0.1');
     const address = this.app.getHttpServer().address() as AddressInfo;
@@ -65,7 +90,7 @@ export class ApiHarness {
     await this.eventStore?.close();
   }
 
-  /** Stops and starts again on the same data; `env` adds configuration for the new start only. */
+  /** Stops and starts again on the same data; `env` adds configuration for the new start only (to the options'). */
   async restart(env: Record<string, string> = {}): Promise<void> {
     await this.stop();
     await this.boot(env);
