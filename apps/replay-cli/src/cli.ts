@@ -5,7 +5,6 @@
  * interrupted by SIGINT / SIGTERM. A refusal is one line on stderr; only an unexpected error (a bug) prints
  * its stack trace, and only when DEBUG is set.
  */
-import { EventStoreUnavailableError } from '@session-engine/event-store';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseAtTime, type AtTime } from './at-time';
 import { CliError, EXIT, StdoutClosedError } from './cli-error';
@@ -16,6 +15,12 @@ import { stateCommand } from './commands/state';
 import { exportCommand, importCommand } from './commands/transfer';
 import { verifyCommand } from './commands/verify';
 import { replayConfig } from './config';
+import {
+  eventStoreStopped,
+  eventStoreStoppedLine,
+  readModelConnectionLost,
+  readModelConnectionLostLine,
+} from './connection-lost';
 import { Connections } from './connections';
 import type { CliIo } from './io';
 import { neutralized } from './printable';
@@ -58,9 +63,12 @@ Exit codes:
   0        fine
   1        the audit found something: verify mismatches, import conflicts or digest mismatches, an export
            file that is truncated, an export that had to leave out a truncated stream
-  2        the command could not run: bad flags, an unknown session, an unreachable store, read models
-           never projected, an event this CLI cannot read or fold, a line import refuses
-  130/143  interrupted by SIGINT / SIGTERM (rebuild drops its copy and releases its lock first)
+  2        the command could not run: bad flags, an unknown session, an unreachable store (or one that
+           stopped answering, a read-model connection lost, mid-command), read models never projected, an
+           event this CLI cannot read or fold, a line import refuses
+  130/143  interrupted by SIGINT / SIGTERM (rebuild drops its copy and releases its lock first; import
+           and export say what they had written). Signal the CLI itself, not \`npm run\`: npm exits at
+           once on SIGTERM without passing it on
 
 Set DEBUG=1 to print the stack trace of an unexpected error (a bug of the CLI).
 `;
@@ -210,12 +218,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       say(`session-replay: ${error.message}\n`);
       return error.exitCode;
     }
-    if (error instanceof EventStoreUnavailableError) {
-      const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    // A store that stopped answering mid-command (CANCELLED: stopped; UNAVAILABLE: killed, the connection
+    // dropped), whichever command and pass: one line, exit 2 (export, import and rebuild say more themselves).
+    if (eventStoreStopped(error)) {
       say(
-        `session-replay: the event store${connections ? ` at ${connections.config.connectionString}` : ''} ` +
-          `stopped answering${cause}. Run the command again once it answers (an import stopped so is safe to ` +
-          'run again).\n',
+        `session-replay: ${eventStoreStoppedLine(connections?.config.connectionString, error)} Run the command ` +
+          'again once it answers.\n',
+      );
+      return EXIT.usage;
+    }
+    if (readModelConnectionLost(error)) {
+      say(
+        `session-replay: ${readModelConnectionLostLine(connections?.readModelsWhere() ?? 'DATABASE_URL', error)} ` +
+          'Nothing was written to it; run the command again once the database answers.\n',
       );
       return EXIT.usage;
     }

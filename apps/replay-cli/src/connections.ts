@@ -19,6 +19,27 @@ import { CliError } from './cli-error';
 import type { ReplayConfig } from './config';
 
 const CONNECT_TIMEOUT_MS = 3000;
+/** How long the end of a command waits for the event-store client to close. */
+const CLOSE_WAIT_MS = 2000;
+
+/** Resolves once `work` settles (however), or after `ms`. */
+function settledOrAfter(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    work.then(done, done);
+  });
+}
+/**
+ * The `application_name` of the CLI's PostgreSQL read-model connections (verify's, and rebuild's on the live
+ * read models), and of a rebuild's copy: an operator (or a test) finds them in `pg_stat_activity`. The rebuild's
+ * lock has its own, `session-engine-rebuild-lock`. A DATABASE_URL naming an `application_name` wins.
+ */
+export const READ_MODELS_APPLICATION_NAME = 'session-engine-replay';
+export const REBUILD_COPY_APPLICATION_NAME = 'session-engine-replay-rebuild';
 const SQLITE_FILE = 'read-models.sqlite';
 /** The embedded store's log under DATA_DIR (`npm start`, `npm run start:eventstore`). */
 const EMBEDDED_LOG = join('eventstore', 'eventstore.sqlite');
@@ -100,6 +121,7 @@ export class Connections {
           dataDir,
           ...(databaseUrl && schema ? { schema } : {}),
           maxConnections: 2,
+          applicationName: READ_MODELS_APPLICATION_NAME,
         });
       } catch (error) {
         // The message names the database and why (openReadModelDatabase).
@@ -122,7 +144,11 @@ export class Connections {
       let database: ReadModelDatabase | undefined;
       try {
         if (databaseUrl) {
-          const pool = new Pool({ connectionString: databaseUrl, max: 2 });
+          const pool = new Pool({
+            connectionString: databaseUrl,
+            max: 2,
+            application_name: READ_MODELS_APPLICATION_NAME,
+          });
           ignoreIdleConnectionErrors(pool);
           const db = new Kysely<ReadModelTables>({
             dialect: new PostgresDialect({
@@ -174,8 +200,16 @@ export class Connections {
     await readOnly?.close().catch(() => undefined);
   }
 
+  /** Where the read models are, for messages: the SQLite file, or DATABASE_URL's host, port and database. */
+  readModelsWhere(): string {
+    return readModelLocation({ databaseUrl: this.config.databaseUrl, dataDir: this.config.dataDir });
+  }
+
   async close(): Promise<void> {
-    await this.adapter?.close().catch(() => undefined);
+    // A client whose store stopped answering mid-command may never finish closing, without keeping the process
+    // alive either: the process would then end with the command's promise pending and exit code 0. Its close
+    // is waited for a while (a timer that keeps the process alive), then the command ends with its own code.
+    if (this.adapter) await settledOrAfter(this.adapter.close(), CLOSE_WAIT_MS);
     await this.database?.close().catch(() => undefined);
     await this.readOnly?.close().catch(() => undefined);
   }

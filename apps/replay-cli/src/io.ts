@@ -139,6 +139,15 @@ export function progressBar(
   let limit = Math.max(total, 1);
   let running = true;
   bar.start(limit, 0);
+  // A signal that ends the process (verify, import: nothing to clean up) must not leave the terminal with its
+  // cursor hidden and its line wrap off (ESC[?25l, ESC[?7l): the bar is stopped first (interrupt.ts).
+  const stop = () => {
+    if (!running) return;
+    running = false;
+    forget?.();
+    bar.stop();
+  };
+  const forget = io.interruption?.atExit(stop);
   return {
     update: (value, newTotal) => {
       if (!running) return;
@@ -152,11 +161,7 @@ export function progressBar(
       io.stderr.write(message(text));
       if (running) bar.update(current);
     },
-    stop: () => {
-      if (!running) return;
-      running = false;
-      bar.stop();
-    },
+    stop,
   };
 }
 
@@ -172,6 +177,14 @@ export function progressCounter(io: CliIo, options: OutputOptions, label: string
   let current = 0;
   const draw = () => io.stderr.write(`\r\x1b[2K${label}: ${current} ${unit}`);
   draw();
+  const stop = () => {
+    if (!running) return;
+    running = false;
+    forget?.();
+    io.stderr.write('\r\x1b[2K');
+  };
+  // Its line cleared when a signal ends the process too (interrupt.ts).
+  const forget = io.interruption?.atExit(stop);
   return {
     update: (value) => {
       if (!running) return;
@@ -186,10 +199,6 @@ export function progressCounter(io: CliIo, options: OutputOptions, label: string
       io.stderr.write(message(text));
       if (running) draw();
     },
-    stop: () => {
-      if (!running) return;
-      running = false;
-      io.stderr.write('\r\x1b[2K');
-    },
+    stop,
   };
 }

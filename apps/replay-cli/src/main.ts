@@ -14,6 +14,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (interruption.interrupt(signal)) {
       if (interrupted) {
         // A second signal: the operator does not want to wait for the cleanup.
+        interruption.lastWords(signal);
         process.stderr.write(
           `session-replay: ${signal} again: stopping without finishing the cleanup (a rebuild's copy is dropped ` +
             "by the next rebuild; its lock is freed as a dead holder's is)\n",
@@ -25,6 +26,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         `session-replay: ${signal}: stopping and cleaning up (${signal} again to stop at once)\n`,
       );
       setTimeout(() => {
+        interruption.lastWords(signal);
         process.stderr.write(
           `session-replay: the cleanup did not finish within ${CLEANUP_DEADLINE_MS / 1000} s; stopping anyway (a ` +
             "rebuild's copy is dropped by the next rebuild; its lock is freed as a dead holder's is)\n",
@@ -33,7 +35,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       }, CLEANUP_DEADLINE_MS).unref();
       return;
     }
-    // Nothing to clean up: end as the signal would have ended the process without this handler.
+    // Nothing to clean up: end as the signal would have ended the process without this handler — once the
+    // terminal has its cursor and line wrap back (a progress bar hides them) and the command has said what it
+    // had done (import, export).
+    interruption.lastWords(signal);
     process.removeAllListeners(signal);
     process.kill(process.pid, signal);
   });

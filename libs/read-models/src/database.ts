@@ -113,6 +113,10 @@ export interface ReadModelDatabaseOptions {
   /** Apply the migrations before returning (default true). */
   migrate?: boolean;
   /**
+   * PostgreSQL: the `application_name` of its connections (in `pg_stat_activity`), unless DATABASE_URL sets one.
+   */
+  applicationName?: string;
+  /**
    * PostgreSQL: the longest wait for a connection (a free one, or a new one to open) and, once the database is
    * open and migrated, for each query's answer. Past it the call fails with `ReadModelsTimeoutError`, which
    * `readModelsUnavailable` recognises, and a connection whose query went unanswered is closed rather than
@@ -255,9 +259,17 @@ export function readModelsUnavailable(error: unknown): boolean {
  * the process: the API, the projector and, under `npm start`, the embedded store with them. The pool has
  * already dropped that connection; the next query opens a new one, or fails where its caller handles it (503,
  * the projector's retry). So the event needs no more than a listener.
+ *
+ * A connection that fails while checked out — a query running on it, or a transaction open between two of its
+ * queries (`pg_terminate_backend` on an active or idle-in-transaction backend) — reports it as an `'error'`
+ * event on the connection itself, which pg-pool listens to only while the connection is idle: unheard, it ended
+ * the process with `Unhandled 'error' event … Connection terminated unexpectedly`. Each connection gets a listener
+ * as it opens. Nothing is lost by it: the query in flight, or the next one on that connection ("not queryable"),
+ * fails with the error where its caller handles it, and the pool drops the connection when it is released.
  */
 export function ignoreIdleConnectionErrors(pool: Pool): void {
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => void client.on('error', () => undefined));
 }
 
 /**
@@ -338,6 +350,7 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
     const pool = new Pool({
       connectionString: options.databaseUrl,
       max: options.maxConnections ?? 5,
+      ...(options.applicationName ? { application_name: options.applicationName } : {}),
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
       ...(options.timeoutMs === undefined ? {} : { connectionTimeoutMillis: options.timeoutMs }),
     });

@@ -149,6 +149,8 @@ export interface RebuildOptions {
    * (default 10 s, as the projector's): see `lockLost`.
    */
   lockProbeTimeoutMs?: number;
+  /** PostgreSQL: the `application_name` of the copy's connections (`pg_stat_activity`). */
+  applicationName?: string;
 }
 
 /** A transaction's check that the rebuild still holds its lock. */
@@ -280,6 +282,7 @@ export class ReadModelRebuild {
           options.databaseUrl!,
           options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
           fence,
+          options.applicationName,
         );
         return new ReadModelRebuild(options.live, projections, copy.staging.db, copy, lease);
       }
@@ -423,6 +426,7 @@ class PostgresCopy {
     databaseUrl: string,
     lockTimeoutMs: number,
     fence: Fence,
+    applicationName?: string,
   ): Promise<PostgresCopy> {
     const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(live);
     const liveSchema = current.rows[0]!.schema;
@@ -438,6 +442,7 @@ class PostgresCopy {
       databaseUrl: url.toString(),
       schema: buildSchema,
       maxConnections: 2,
+      ...(applicationName ? { applicationName } : {}),
     });
     return new PostgresCopy(staging, liveSchema, buildSchema, retiredSchema, live, lockTimeoutMs);
   }

@@ -13,7 +13,13 @@ import {
 } from '@session-engine/read-models';
 import { sql } from 'kysely';
 import { CliError, InterruptedError } from '../cli-error';
-import type { Connections } from '../connections';
+import {
+  eventStoreStopped,
+  eventStoreStoppedLine,
+  readModelConnectionLost,
+  readModelConnectionLostLine,
+} from '../connection-lost';
+import { REBUILD_COPY_APPLICATION_NAME, type Connections } from '../connections';
 import { checkInterrupted } from '../interrupt';
 import { printJson, printTable, progressBar, type CliIo, type OutputOptions } from '../io';
 import { unprocessable, UnreadableEventError } from '../session-events';
@@ -69,6 +75,30 @@ function lockLost(error: RebuildLockLostError, swapping: boolean): CliError {
     `${error.message}. ${outcome} Its copy is left for the next rebuild to drop (another one may hold the lock ` +
       'now); run the rebuild again once the database answers.',
   );
+}
+
+/**
+ * The event store stopped answering, or the read-model connection was lost (connection-lost.ts): one line
+ * saying so, what became of the copy, and that running the rebuild again is safe (exit 2).
+ */
+function stoppedRebuild(
+  connections: Connections,
+  stopped: { store: boolean; error: unknown },
+  inSwap: boolean,
+  dropped: boolean,
+): CliError {
+  const what = stopped.store
+    ? eventStoreStoppedLine(connections.config.connectionString, stopped.error)
+    : readModelConnectionLostLine(connections.readModelsWhere(), stopped.error);
+  const outcome = inSwap
+    ? 'It was swapping its copy in: the swap either committed (a copy of the whole log up to the live ' +
+      'checkpoints) or changed nothing — `replay verify` tells, once the database answers.'
+    : 'It stopped before its swap: the live read models are as they were.';
+  const copy = dropped
+    ? 'Its copy was dropped and its lock released.'
+    : 'Its copy is left for the next rebuild to drop (its lock is released, or freed as a dead holder’s is).';
+  const again = stopped.store ? 'the event store answers' : 'the database answers';
+  return new CliError(`${what} ${outcome} ${copy} Run the rebuild again once ${again} (that is safe).`);
 }
 
 function highest(checkpoints: Checkpoints): bigint | undefined {
@@ -143,7 +173,14 @@ async function rebuildReadModels(
     live,
     projections,
     databaseUrl: connections.config.databaseUrl,
+    applicationName: REBUILD_COPY_APPLICATION_NAME,
   }).catch((error: unknown) => {
+    if (readModelConnectionLost(error))
+      throw new CliError(
+        `${readModelConnectionLostLine(connections.readModelsWhere(), error)} The rebuild stopped while making ` +
+          'its copy: the live read models are as they were, what it made of its copy is dropped by the next ' +
+          'rebuild, and its lock is released. Run the rebuild again once the database answers (that is safe).',
+      );
     throw plainly(error);
   });
   let events = 0;
@@ -152,6 +189,10 @@ async function rebuildReadModels(
   let swapping = false;
   /** The lock was lost and the command has answered: a build still waiting on the database only stops. */
   let abandoned = false;
+  /** The read-model connection was lost while the swap's transaction ran (it committed or changed nothing). */
+  let lostInSwap = false;
+  /** The swap committed: the rebuilt read models are live. */
+  let swapped = false;
   const step = () => {
     checkInterrupted(signal);
     rebuild.checkLock();
@@ -173,7 +214,8 @@ async function rebuildReadModels(
         try {
           await rebuild.apply(batch, to, limits);
         } catch (error) {
-          if (error instanceof RebuildLockLostError) throw error;
+          // A connection cut is no fault of the events: the command says so (connection-lost.ts).
+          if (error instanceof RebuildLockLostError || readModelConnectionLost(error)) throw error;
           throw await unprocessable(client, batch, error, 'writing');
         }
         batch = [];
@@ -213,9 +255,14 @@ async function rebuildReadModels(
       try {
         swapping = true;
         swap = await rebuild.swap(tail, readUpTo);
+        swapped = true;
         break;
       } catch (error) {
         if (error instanceof RebuildLockLostError) throw error;
+        if (readModelConnectionLost(error)) {
+          lostInSwap = true;
+          throw error;
+        }
         if (error instanceof RebuildBehindError && unreadable) throw unreadable;
         // Behind the projector, a lock timeout or a deadlock with a projector batch: rolled back, try again.
         if (attempt >= SWAP_ATTEMPTS) {
@@ -261,6 +308,10 @@ async function rebuildReadModels(
     return 0;
   };
   let interrupted: InterruptedError | undefined;
+  /** The event store stopped answering, or the read-model connection was lost: the rebuild stops (exit 2). */
+  let stopped: { store: boolean; error: unknown } | undefined;
+  /** Whether `close()` dropped the copy (after a stop: it may fail as well, the database being gone). */
+  let dropped = false;
   try {
     // The rebuild's statements have no deadline (a batch or the swap may rightly take long), its lock has one:
     // once its probe goes unanswered, the command answers rather than waiting on a database that may never
@@ -273,17 +324,35 @@ async function rebuildReadModels(
       abandoned = true;
       throw lockLost(error, swapping);
     }
-    if (!(error instanceof InterruptedError)) throw error;
-    interrupted = error;
+    if (readModelConnectionLost(error)) stopped = { store: false, error };
+    else if (eventStoreStopped(error)) stopped = { store: true, error };
+    else if (error instanceof InterruptedError) interrupted = error;
+    else throw error;
   } finally {
     bar.stop();
-    await rebuild.close().catch((error: unknown) => {
-      throw plainly(error);
-    });
+    if (stopped) {
+      // The pool opens a new connection for the drop: a database that answers again gets its copy dropped.
+      dropped = await rebuild.close().then(
+        () => !rebuild.isLockLost(),
+        () => false,
+      );
+    } else {
+      await rebuild.close().catch((error: unknown) => {
+        // The swap committed, and dropping the retired tables failed on a connection cut: say what is live.
+        if (swapped && readModelConnectionLost(error))
+          throw new CliError(
+            `${readModelConnectionLostLine(connections.readModelsWhere(), error)} The rebuild had swapped its ` +
+              'copy in — the rebuilt read models are live —; the tables they replaced are left in the ' +
+              '`…_retired` schema, which the next rebuild drops.',
+          );
+        throw plainly(error);
+      });
+    }
   }
+  if (stopped) throw stoppedRebuild(connections, stopped, lostInSwap, dropped);
   // Only once the copy is dropped (or, the lock lost meanwhile, left to the next rebuild) and the lock released.
   throw new InterruptedError(
-    interrupted.signal,
+    interrupted!.signal,
     rebuild.isLockLost()
       ? 'the rebuild stopped before its swap and lost its lock meanwhile, so its copy is left for the next ' +
           'rebuild to drop — the live read models are as they were'

@@ -780,4 +780,91 @@ describe('progress without a terminal', () => {
       await into.close();
     }
   });
+
+  it('export --json: stderr holds the summary alone, one line of JSON (`2> summary.json` parses)', async () => {
+    const run = await replayCli({ ...source.env(), REPLAY_PROGRESS_INTERVAL_MS: '0' })(['export', '--json']);
+    expect(run.code).toBe(0);
+    const streams = JSON.parse(run.stdout.split('\n')[0]).streams;
+    expect(run.stderr.split('\n')).toHaveLength(2); // one line and its newline
+    expect(JSON.parse(run.stderr)).toEqual({ ok: true, streams, events: expect.any(Number), leftOut: [] });
+    // On a terminal the progress is drawn (and cleared) as without --json.
+    const tty = await replayCli(source.env(), { tty: true })(['export', '--json']);
+    expect(tty.stderr).toContain('export: reading the log: ');
+  });
+});
+
+describe('import: a store ahead of the file', () => {
+  it('skips a stream whose first events are the line’s, the store holding more: counted as ahead, exit 0', async () => {
+    const into = await target();
+    const { EsdbClientAdapter } = await import('@session-engine/event-store');
+    const client = EsdbClientAdapter.connect(into.store.connectionString);
+    try {
+      expect((await into.run(['import'], exported)).code).toBe(0);
+      // The store goes on after the export: two more events on cart-1 (its history as the engine wrote it).
+      const cart = JSON.parse(streamLine('session-1-cart-1')) as {
+        events: { type: string; data: Record<string, unknown>; metadata: object }[];
+      };
+      const fileEvents = cart.events.length;
+      const coupon = cart.events.find((e) => e.type === 'CouponCodesChanged')!;
+      await client.appendToStream(
+        'session-1-cart-1',
+        ['A', 'B'].map((code) => ({
+          id: randomUUID(),
+          type: coupon.type,
+          data: { ...coupon.data, commandId: randomUUID(), couponCodes: [code] } as never,
+          metadata: coupon.metadata as never,
+        })),
+        BigInt(fileEvents - 1),
+      );
+
+      const run = await into.run(['import'], exported);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(
+        `store ahead: session-1-cart-1 has ${fileEvents + 2} event(s) in the store, and the file's ${fileEvents} ` +
+          `are its first ${fileEvents}: nothing to import (skipped; the store went on after the export)\n`,
+      );
+      expect(run.stdout).not.toContain('conflict: ');
+      const json = await into.run(['import', '--json'], exported);
+      expect(json.code).toBe(0);
+      expect(json.json()).toMatchObject({
+        ok: true,
+        imported: 0,
+        alreadyPresent: lines.length - 2,
+        storeAhead: [{ stream: 'session-1-cart-1', storeEvents: fileEvents + 2, fileEvents }],
+        conflicts: [],
+      });
+    } finally {
+      await client.close();
+      await into.close();
+    }
+  });
+});
+
+describe("import: a line's digest is its events'", () => {
+  it.each([
+    ['stream', 'session-1-elsewhere'],
+    ['revision', 99],
+    ['events', 0],
+    ['scheme', 'session-engine/stream-digest/v0'],
+  ] as const)(
+    'refuses a digest whose %s is not the line’s (a digest mismatch, exit 1)',
+    async (field, value) => {
+      const into = await target();
+      try {
+        const line = JSON.parse(streamLine('session-1-cart-1')) as { digest: Record<string, unknown> };
+        line.digest[field] = value;
+        const edited = lines.map((l) =>
+          l.startsWith('{"stream":"session-1-cart-1"') ? JSON.stringify(line) : l,
+        );
+        const run = await into.run(['import'], `${edited.join('\n')}\n`);
+        expect(run.code).toBe(1);
+        expect(run.stdout).toContain(
+          `digest mismatch: session-1-cart-1 (its digest's ${field} is ${JSON.stringify(value)}, but the line's events give `,
+        );
+        expect(await into.streams()).not.toContain('session-1-cart-1');
+      } finally {
+        await into.close();
+      }
+    },
+  );
 });

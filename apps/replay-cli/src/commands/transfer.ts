@@ -7,7 +7,9 @@
  * Then one line per stream, in the order streams first appear in the log:
  *   {"stream":"session-1-abc","digest":{…},"events":[{"revision":0,"id":"…","type":"…","data":{…},"metadata":{…},"created":"…"}]}
  * Import appends each stream with its own event ids, the first chunk with expected revision `no_stream`,
- * the next ones with the exact revision reached, then checks the imported stream's digest against the line's.
+ * the next ones with the exact revision reached, then checks the imported stream's digest against the line's
+ * (every field of the line's digest must be its events'). A stream already there is skipped when it holds the
+ * line's events (and maybe more after them: "store ahead"); one holding the line's first events gets the rest.
  * Idempotency records (`idempotency-…`, kept 24 h) are not exported: they are a cache, not history.
  *
  * Export writes only what import can restore: a deleted stream (no events to read) and a truncated one (its
@@ -17,7 +19,6 @@
  * holding a claim the engine could not read (`readProfileClaim`: type, schema version, session, `kind`).
  */
 import {
-  EventStoreUnavailableError,
   PROFILE_CLAIMED,
   PROFILE_CLAIMED_SCHEMA_VERSION,
   ProfileClaimSchemaError,
@@ -34,6 +35,7 @@ import { sessionStreamParts } from '@session-engine/read-models';
 import { SESSION_EVENT_SCHEMA_VERSIONS } from '@session-engine/session-domain';
 import { StringDecoder } from 'node:string_decoder';
 import { CliError, EXIT, StdoutClosedError } from '../cli-error';
+import { eventStoreFailure, eventStoreStopped, eventStoreStoppedLine } from '../connection-lost';
 import type { Connections } from '../connections';
 import {
   printJson,
@@ -150,12 +152,50 @@ export async function exportCommand(
   options: OutputOptions & { application?: number },
 ): Promise<number> {
   const { client } = await connections.eventStore();
+  // `--json 2> summary.json`: the summary is the only line on a stderr that is not a terminal (no progress
+  // lines); on a terminal the progress is drawn and cleared as usual.
+  const shown: OutputOptions = options.json && !io.stderr.isTTY ? { ...options, progress: false } : options;
+  const state: { announced?: number; written: number } = { written: 0 };
+  const incomplete = () =>
+    state.announced === undefined
+      ? 'nothing was written to stdout yet (no header), so it is no export: import refuses it as empty'
+      : `the export on stdout is incomplete: ${state.written} of the ${state.announced} stream(s) its header announces were ` +
+        'written (a last line may be cut), and import reports such a file as truncated (exit 1) after importing ' +
+        'the streams it holds';
+  // SIGINT / SIGTERM end the process at once (nothing to clean up): it says what the file is.
+  const forget = io.interruption?.atExit((signal) =>
+    io.stderr.write(`session-replay: interrupted by ${signal}: ${incomplete()}. Run the export again.\n`),
+  );
+  try {
+    return await writeExport(io, client, options, shown, state);
+  } catch (error) {
+    if (!eventStoreStopped(error)) throw error;
+    throw new CliError(
+      `${eventStoreStoppedLine(connections.config.connectionString, error)} The export stopped: ${incomplete()}. ` +
+        'Run the export again once the store answers.',
+    );
+  } finally {
+    forget?.();
+  }
+}
+
+/**
+ * The export itself (see `exportCommand`): `state` tells, at any moment, what it has written — its header's
+ * stream count once written, and the stream lines after it.
+ */
+async function writeExport(
+  io: CliIo,
+  client: EsdbClientAdapter,
+  options: OutputOptions & { application?: number },
+  shown: OutputOptions,
+  state: { announced?: number; written: number },
+): Promise<number> {
   const names: string[] = [];
   const seen = new Set<string>();
   const probes: Promise<LeftOut | undefined>[] = [];
   const inFlight = new Set<Promise<unknown>>();
   let read = 0;
-  const scan = progressCounter(io, options, 'export: reading the log', 'events');
+  const scan = progressCounter(io, shown, 'export: reading the log', 'events');
   let verdicts: (LeftOut | undefined)[];
   try {
     for await (const event of client.readAll({ prefixes: EXPORTED_PREFIXES })) {
@@ -189,9 +229,9 @@ export async function exportCommand(
   io.stdout.write(
     `${jsonText({ format: EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString(), streams: kept.length })}\n`,
   );
-  const bar = progressBar(io, options, 'export', kept.length, 'streams');
+  state.announced = kept.length;
+  const bar = progressBar(io, shown, 'export', kept.length, 'streams');
   let events = 0;
-  let written = 0;
   try {
     for (const [index, name] of kept.entries()) {
       const stored = await readUnlessTombstoned(client, name);
@@ -215,7 +255,7 @@ export async function exportCommand(
         })),
       };
       events += stored.length;
-      written++;
+      state.written++;
       io.stdout.write(`${jsonEscaped(JSON.stringify(line))}\n`);
       bar.update(index + 1);
     }
@@ -224,7 +264,7 @@ export async function exportCommand(
   }
   const incomplete = skipped.some((s) => s.reason === 'truncated' || s.meanwhile);
   if (options.json) {
-    io.stderr.write(`${jsonText({ ok: !incomplete, streams: written, events, leftOut: skipped })}\n`);
+    io.stderr.write(`${jsonText({ ok: !incomplete, streams: state.written, events, leftOut: skipped })}\n`);
   } else {
     const count = (reason: LeftOut['reason']) => skipped.filter((s) => s.reason === reason).length;
     const left =
@@ -232,7 +272,7 @@ export async function exportCommand(
         ? ''
         : `; left out ${skipped.length} stream(s) import could not restore (${count('deleted') + count('tombstoned')} ` +
           `deleted, ${count('truncated')} truncated — see above)`;
-    io.stderr.write(`exported ${written} stream(s), ${events} event(s)${left}\n`);
+    io.stderr.write(`exported ${state.written} stream(s), ${events} event(s)${left}\n`);
   }
   return incomplete ? EXIT.findings : EXIT.ok;
 }
@@ -433,28 +473,61 @@ function chunks(events: ExportedEvent[]): ExportedEvent[][] {
   return result;
 }
 
-type Outcome = 'imported' | 'already present' | 'conflict' | 'digest mismatch';
+type Outcome = 'imported' | 'already present' | 'store ahead' | 'conflict' | 'digest mismatch';
+
+/** The fields of a line's digest, each of which must be what the line's own events give. */
+const DIGEST_FIELDS = ['stream', 'revision', 'events', 'sha256', 'scheme'] as const;
+
+/**
+ * Why the line's digest is not the digest of its events (`undefined`: it is): its hash, or another of its fields
+ * — a digest naming another stream, revision or event count is no digest of this line, whatever its hash.
+ */
+function digestDisagrees(line: ExportedStream, computed: StreamDigestValue): string | undefined {
+  const given: unknown = line.digest;
+  if (typeof given !== 'object' || given === null || Array.isArray(given))
+    return `its digest is ${jsonKind(given)}, not a digest object`;
+  const fields = given as Record<string, unknown>;
+  if (fields.sha256 !== computed.sha256) return "the line's events do not hash to its digest";
+  for (const field of DIGEST_FIELDS)
+    if (fields[field] !== computed[field])
+      return `its digest's ${field} is ${JSON.stringify(fields[field]) ?? 'missing'}, but the line's events give ${JSON.stringify(computed[field])}`;
+  return undefined;
+}
+
+interface StreamOutcome {
+  outcome: Outcome;
+  /** The events this call appended. */
+  appended: number;
+  /** A digest mismatch: why. */
+  reason?: string;
+  /** Store ahead: how many events the store holds (the line's are its first ones). */
+  storeEvents?: number;
+}
 
 /**
  * Appends one stream line. A stream already there with the same history is skipped; one holding only the
- * line's first events (an import interrupted inside a long stream) gets the rest appended; any other
- * history is a conflict. `appended`: the events this call appended.
+ * line's first events (an import interrupted inside a long stream) gets the rest appended; one holding the
+ * line's events and more after them (the store went on after the export) is skipped as ahead — every event of
+ * the line is there; any other history is a conflict.
  */
-async function importStream(
-  client: EsdbClientAdapter,
-  line: ExportedStream,
-): Promise<{ outcome: Outcome; appended: number }> {
+async function importStream(client: EsdbClientAdapter, line: ExportedStream): Promise<StreamOutcome> {
   const digest = (events: ExportedEvent[]) => digestOf(line.stream, events.map(withBigRevision)).sha256;
-  const expected = digest(line.events);
-  // The line's own digest (from the source store) must match its events: an edited file is refused.
-  if (line.digest !== undefined && line.digest.sha256 !== expected)
-    return { outcome: 'digest mismatch', appended: 0 };
+  const computed = digestOf(line.stream, line.events.map(withBigRevision));
+  const expected = computed.sha256;
+  // The line's own digest (from the source store) must be its events': an edited file is refused.
+  const disagreement = line.digest === undefined ? undefined : digestDisagrees(line, computed);
+  if (disagreement !== undefined) return { outcome: 'digest mismatch', appended: 0, reason: disagreement };
   const readBack = async () => digestOf(line.stream, await client.readStream(line.stream)).sha256;
   // A stream already there: a second import of the same file finds the same history, or a conflict.
   const existing = await client.readStream(line.stream);
   if (existing.length > 0) {
     const present = digestOf(line.stream, existing).sha256;
     if (present === expected) return { outcome: 'already present', appended: 0 };
+    if (
+      existing.length > line.events.length &&
+      digestOf(line.stream, existing.slice(0, line.events.length)).sha256 === expected
+    )
+      return { outcome: 'store ahead', appended: 0, storeEvents: existing.length };
     if (existing.length >= line.events.length || present !== digest(line.events.slice(0, existing.length)))
       return { outcome: 'conflict', appended: 0 };
   }
@@ -475,13 +548,21 @@ async function importStream(
   }
   return (await readBack()) === expected
     ? { outcome: 'imported', appended: rest.length }
-    : { outcome: 'digest mismatch', appended: rest.length };
+    : {
+        outcome: 'digest mismatch',
+        appended: rest.length,
+        reason: 'the stream reads back differently from the line after the import',
+      };
 }
 
 const withBigRevision = (e: ExportedEvent) => ({ ...e, revision: BigInt(e.revision) });
 
 interface ImportProgress {
   counts: Record<Outcome, string[]>;
+  /** Store ahead: the streams, with how many events the store holds and the line held. */
+  ahead: { stream: string; storeEvents: number; fileEvents: number }[];
+  /** Digest mismatches: why, per stream. */
+  mismatchReasons: Map<string, string>;
   /** Stream lines without events (older exports wrote deleted streams so): skipped. */
   empty: string[];
   /** Events appended by this run. */
@@ -500,6 +581,9 @@ function doneSoFar(progress: ImportProgress, lineNumber: number): string {
       ? 'Nothing was imported before it.'
       : `Before line ${lineNumber}: ${counts.imported.length} stream(s) imported (${events} event(s) appended), ` +
         `${counts['already present'].length} already present, ` +
+        (counts['store ahead'].length > 0
+          ? `${counts['store ahead'].length} with more events in the store (skipped), `
+          : '') +
         (progress.empty.length > 0 ? `${progress.empty.length} without events (skipped), ` : '') +
         `${counts.conflict.length + counts['digest mismatch'].length} refused (conflict or digest mismatch).`;
   return (
@@ -601,7 +685,8 @@ function checkStream(line: ExportedStream, lineNumber: number, sessionIds: Map<n
 
 /** A failure while appending, in one line (a client error may have no message of its own). */
 function describeFailure(error: unknown): string {
-  if (error instanceof EventStoreUnavailableError) return 'the event store stopped answering';
+  // Stopped (CANCELLED), killed (UNAVAILABLE), unanswered: the store's state, not a refusal of this stream.
+  if (eventStoreStopped(error)) return `the event store stopped answering (${eventStoreFailure(error)})`;
   if (error instanceof Error)
     return `the event store refused or failed the append: ${error.name}${error.message ? `: ${error.message}` : ''}`;
   return String(error);
@@ -614,12 +699,52 @@ export async function importCommand(
 ): Promise<number> {
   const { client } = await connections.eventStore();
   const progress: ImportProgress = {
-    counts: { imported: [], 'already present': [], conflict: [], 'digest mismatch': [] },
+    counts: { imported: [], 'already present': [], 'store ahead': [], conflict: [], 'digest mismatch': [] },
+    ahead: [],
+    mismatchReasons: new Map(),
     empty: [],
     events: 0,
     streams: 0,
     eventsRead: 0,
   };
+  const { counts } = progress;
+  /** The stream line being appended, if one is: a signal may end the process between two of its chunks. */
+  const current: { appending?: { line: number; stream: string } } = {};
+  // SIGINT / SIGTERM end the process at once (nothing to clean up): it says what was imported, and that the
+  // same import completes it — streams present are skipped, a stream partly imported gets the rest appended.
+  const forget = io.interruption?.atExit((signal) => {
+    const { imported } = counts;
+    const { appending } = current;
+    const partly = appending
+      ? ` The stream of line ${appending.line} (${printable(appending.stream)}) was being appended: it may be ` +
+        'partly imported.'
+      : '';
+    io.stderr.write(
+      `session-replay: interrupted by ${signal}: import stopped after ${progress.streams} stream line(s) — ` +
+        `${imported.length} stream(s) imported, ${progress.events} event(s) appended, ` +
+        `${counts['already present'].length + counts['store ahead'].length} already present.${partly} Running ` +
+        'the same import again is safe: it skips the streams already present and completes one partly ' +
+        'imported.\n',
+    );
+  });
+  try {
+    return await importLines(io, client, options, progress, current);
+  } finally {
+    forget?.();
+  }
+}
+
+/**
+ * The import itself (see `importCommand`): `progress` and `current` tell, at any moment, what it has done and the
+ * stream line it is appending.
+ */
+async function importLines(
+  io: CliIo,
+  client: EsdbClientAdapter,
+  options: OutputOptions,
+  progress: ImportProgress,
+  current: { appending?: { line: number; stream: string } },
+): Promise<number> {
   const { counts } = progress;
   let header: ExportHeader | undefined;
   /** Lines before the header: npm's banner ("> …" and blank lines) when written through `npm run`. */
@@ -667,8 +792,13 @@ export async function importCommand(
           continue;
         }
         checkStream(line, lineNumber, sessionIds);
-        const { outcome, appended } = await importStream(client, line);
+        current.appending = { line: lineNumber, stream: line.stream };
+        const { outcome, appended, reason, storeEvents } = await importStream(client, line);
+        current.appending = undefined;
         counts[outcome].push(line.stream);
+        if (reason !== undefined) progress.mismatchReasons.set(line.stream, reason);
+        if (storeEvents !== undefined)
+          progress.ahead.push({ stream: line.stream, storeEvents, fileEvents: line.events.length });
         progress.streams++;
         progress.eventsRead += line.events.length;
         progress.events += appended;
@@ -713,6 +843,7 @@ export async function importCommand(
       events: progress.events,
       imported: counts.imported.length,
       alreadyPresent: counts['already present'].length,
+      storeAhead: progress.ahead,
       conflicts: counts.conflict,
       digestMismatches: counts['digest mismatch'],
       withoutEvents: progress.empty,
@@ -732,11 +863,16 @@ export async function importCommand(
         ...(progress.empty.length > 0 ? [['no events (skipped)', progress.empty.length]] : []),
       ],
     );
+    for (const { stream, storeEvents, fileEvents } of progress.ahead)
+      io.stdout.write(
+        `store ahead: ${printable(stream)} has ${storeEvents} event(s) in the store, and the file's ${fileEvents} ` +
+          `are its first ${fileEvents}: nothing to import (skipped; the store went on after the export)\n`,
+      );
     for (const stream of counts.conflict)
       io.stdout.write(`conflict: ${printable(stream)} exists with another history\n`);
     for (const stream of counts['digest mismatch'])
       io.stdout.write(
-        `digest mismatch: ${printable(stream)} (the line's events do not hash to its digest, or read back differently)\n`,
+        `digest mismatch: ${printable(stream)} (${neutralized(progress.mismatchReasons.get(stream) ?? "the line's events do not hash to its digest")})\n`,
       );
     io.stdout.write(`Imported ${progress.events} event(s).\n`);
   }

@@ -7,6 +7,7 @@ import {
 } from '@session-engine/read-models';
 import { SESSION_STREAM_PREFIX, type EsdbClientAdapter, type StoredEvent } from '@session-engine/event-store';
 import { CliError, EXIT } from '../cli-error';
+import { readModelConnectionLost } from '../connection-lost';
 import type { Connections } from '../connections';
 import { formatValue, printJson, printTable, progressBar, type CliIo, type OutputOptions } from '../io';
 import { diffJson } from '../json-diff';
@@ -90,6 +91,8 @@ export async function verifyReadModels(
     applicationId: options.application,
     dialect: database.dialect,
   }).catch((error: unknown) => {
+    // A connection cut while reading is not a schema to migrate: the CLI says so (connection-lost.ts).
+    if (readModelConnectionLost(error)) throw error;
     throw new CliError(
       `Cannot read the read models at ${database.where} (${(error as Error).message}): are they migrated? ` +
         'Starting the projector once migrates them.',

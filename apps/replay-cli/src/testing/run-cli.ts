@@ -63,17 +63,26 @@ export interface ReplayChild {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
   /** Kills it (SIGKILL) if it still runs, and waits for it: call in a `finally`. */
   kill(): Promise<void>;
+  /** What it has printed so far. */
+  output(): { stdout: string; stderr: string };
 }
 
-/** Starts `npm run replay`'s entry point in its own process and returns at once (to signal it meanwhile). */
-export function spawnReplay(env: Record<string, string | undefined>, args: string[]): ReplayChild {
+/**
+ * Starts `npm run replay`'s entry point in its own process and returns at once (to signal it meanwhile).
+ * `stdin: true`: its stdin is a pipe the test writes to (`child.stdin`), otherwise it reads nothing.
+ */
+export function spawnReplay(
+  env: Record<string, string | undefined>,
+  args: string[],
+  options: { stdin?: boolean } = {},
+): ReplayChild {
   const child = spawn(
     process.execPath,
     ['-r', './tools/register.js', 'apps/replay-cli/src/main.ts', ...args],
     {
       cwd: ROOT,
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     },
   );
   let stdout = '';
@@ -89,6 +98,7 @@ export function spawnReplay(env: Record<string, string | undefined>, args: strin
   return {
     child,
     done,
+    output: () => ({ stdout, stderr }),
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
