@@ -16,11 +16,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { Registry } from 'prom-client';
 import { startEmbeddedEventStore, startInThisThread } from '../apps/eventstore-embedded/src';
-import { startProjector } from '../apps/projector/src/projector';
-import { writeGeneratedSessions } from '../apps/replay-cli/src/testing/generated-sessions';
+import { writeProjectedSessions } from '../apps/replay-cli/src/testing/projected-sessions';
 import { replayCli, spawnReplay } from '../apps/replay-cli/src/testing/run-cli';
 
 jest.setTimeout(90_000);
@@ -125,22 +122,7 @@ describe('the replay CLI interrupted', () => {
     });
     const client = EsdbClientAdapter.connect(store.connectionString);
     try {
-      await writeGeneratedSessions(client, 300);
-      const projector = await startProjector({
-        connectionString: store.connectionString,
-        dataDir,
-        logger: pino({ level: 'silent' }),
-        registry: new Registry(),
-        batchDelayMs: 10,
-      });
-      try {
-        let last = 0n;
-        for await (const page of client.readAllBatches()) last = page[page.length - 1].position!;
-        if (!(await projector.waitForPosition(last, 60_000)))
-          throw new Error('the projector did not catch up');
-      } finally {
-        await projector.stop();
-      }
+      await writeProjectedSessions(client, { connectionString: store.connectionString, dataDir, count: 300 });
       const run = await replayCli({
         EVENTSTORE_CONNECTION_STRING: store.connectionString,
         DATA_DIR: dataDir,

@@ -8,14 +8,11 @@
  */
 import { EsdbClientAdapter } from '@session-engine/event-store';
 import { startHangingRelay, type HangingRelay } from '@session-engine/testing';
-import pino from 'pino';
-import { Registry } from 'prom-client';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedEventStore, type EmbeddedEventStore } from '../../../eventstore-embedded/src';
-import { writeGeneratedSessions } from '../testing/generated-sessions';
-import { startProjector } from '../../../projector/src/projector';
+import { writeProjectedSessions } from '../testing/projected-sessions';
 import { replayCli, spawnReplay, type ReplayChild } from '../testing/run-cli';
 
 jest.setTimeout(90_000);
@@ -98,22 +95,11 @@ describe('the event store stops in the middle of a command', () => {
     const client = EsdbClientAdapter.connect(store.connectionString);
     try {
       // Enough events that each pass takes many calls, or a read longer than the server's flow-control window.
-      await writeGeneratedSessions(client, 1500);
-      const projector = await startProjector({
+      await writeProjectedSessions(client, {
         connectionString: store.connectionString,
         dataDir,
-        logger: pino({ level: 'silent' }),
-        registry: new Registry(),
-        batchDelayMs: 10,
+        count: 1500,
       });
-      try {
-        let last = 0n;
-        for await (const page of client.readAllBatches()) last = page[page.length - 1].position!;
-        if (!(await projector.waitForPosition(last, 60_000)))
-          throw new Error('the projector did not catch up');
-      } finally {
-        await projector.stop();
-      }
       exported = (await replayCli(env(store.connectionString))(['export'])).stdout;
     } finally {
       await client.close();
