@@ -555,6 +555,70 @@ describe('header details', () => {
     expect(await sessionSnapshot(harness, id)).toEqual(before);
   });
 
+  it('evaluates If-Match on a GET (412 when stale) before If-None-Match (304 when current)', async () => {
+    const fresh = `cond-get-${Date.now()}`;
+    await call('PUT', sessionUrl(fresh), { body: { customerSession: {} } });
+    await call('POST', sessionUrl(fresh, '/cart_items'), {
+      body: { cartItems: [{ sku: 'A', quantity: 1, price: 1 }] },
+    });
+    // node:http as curl sends it: fetch adds Cache-Control: no-cache to a conditional request, which turns
+    // the cache validator off (RFC 9111 §5.2.1.4).
+    const get = (headers: Record<string, string>, method = 'GET') =>
+      new Promise<{
+        status: number;
+        body: { errors?: { title: string; details: string }[] } | undefined;
+        headers: http.IncomingHttpHeaders;
+      }>((resolve, reject) => {
+        const request = http.request(`${harness.baseUrl}${sessionUrl(fresh)}`, {
+          method,
+          agent: false,
+          headers: { authorization: `ApiKey-v1 ${KEY_APP1}`, ...headers },
+        });
+        request.on('error', reject);
+        request.on('response', (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (text += chunk));
+          response.on('end', () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              body: text === '' ? undefined : JSON.parse(text),
+              headers: response.headers,
+            }),
+          );
+        });
+        request.end();
+      });
+    const outcome = async (headers: Record<string, string>, method = 'GET') => {
+      const reply = await get(headers, method);
+      return { status: reply.status, code: reply.body?.errors?.[0]?.title, etag: reply.headers.etag ?? null };
+    };
+    const ok = { status: 200, code: undefined, etag: '"1"' };
+    const stale = { status: 412, code: 'PRECONDITION_FAILED', etag: null };
+    expect(await outcome({ 'if-match': '"1"' })).toEqual(ok);
+    expect(await outcome({ 'if-match': '"0", "1"' })).toEqual(ok);
+    expect(await outcome({ 'if-match': '*' })).toEqual(ok);
+    expect(await outcome({ 'if-match': '"0"' })).toEqual(stale);
+    expect(await outcome({ 'if-match': 'W/"1"' })).toEqual(stale);
+    expect(await outcome({ 'if-match': 'not-a-tag' })).toEqual(stale);
+    expect((await get({ 'if-match': '"0", "7"' })).body?.errors?.[0]?.details).toBe(
+      'If-Match expected revision 0 or 7, the session is at revision 1',
+    );
+    expect((await get({ 'if-match': '"0"' }, 'HEAD')).status).toBe(412);
+    // If-Match holds, then If-None-Match is the cache validator; a stale If-Match wins over it.
+    const notModified = await get({ 'if-match': '"1"', 'if-none-match': '"1"' });
+    expect({ status: notModified.status, body: notModified.body }).toEqual({ status: 304, body: undefined });
+    expect((await get({ 'if-none-match': '"0"' })).status).toBe(200);
+    expect((await get({ 'if-match': '"0"', 'if-none-match': '"1"' })).status).toBe(412);
+    expect((await get({ 'if-none-match': '"1"', 'cache-control': 'no-cache' })).status).toBe(200);
+    // A missing session is 404 whatever If-Match says (RFC 9110 §13.2.1).
+    const missing = await call('GET', sessionUrl(`${fresh}-missing`), { headers: { 'if-match': '"0"' } });
+    expect({ status: missing.status, code: missing.body.errors[0].title }).toEqual({
+      status: 404,
+      code: 'SESSION_NOT_FOUND',
+    });
+  });
+
   it('compares If-Match strongly: "00" is not the tag "0"', async () => {
     const fresh = `etag-${Date.now()}`;
     expect(

@@ -1,13 +1,13 @@
-import { Controller, Get, Param, Query, Res, UseGuards } from '@nestjs/common';
+import { Controller, Get, Param, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
-import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import {
   sessionNotFound,
   toCustomerSessionV2,
   type CustomerSessionV2,
   type SessionState,
 } from '@session-engine/session-domain';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   IntegrationAuthGuard,
   Principal,
@@ -15,9 +15,9 @@ import {
 } from '../../../auth/integration-auth.guard';
 import { ErrorCode } from '../../../errors/api-error';
 import { ApiErrorResponses, RESPONSE_HEADERS } from '../../../errors/error-response.schema';
-import { SESSION_ROUTE } from '../../shared/command-request';
 import { NoQueryParameters } from '../../shared/query.dto';
-import { parseIntegrationId } from '../../shared/request-options';
+import { SESSION_ROUTE } from '../../shared/command-request';
+import { ifMatchListFailed, parseIfMatch, parseIntegrationId } from '../../shared/request-options';
 import { CustomerSessionResponse } from '../../shared/session-response';
 import { GetSessionQuery } from './get-session.query';
 
@@ -61,13 +61,41 @@ export class GetSessionController {
     },
     401,
     404,
+    {
+      status: 412,
+      description:
+        'If-Match names no revision the session is at (RFC 9110 §13.1.1: a read under a precondition that ' +
+        'fails is refused as a command is); a missing session is 404 whatever If-Match says',
+      codes: [ErrorCode.PreconditionFailed],
+    },
     500,
     503,
   )
+  @ApiResponse({
+    status: 304,
+    description:
+      'Not Modified: If-None-Match names the current ETag (or is *); no body. A request with ' +
+      'Cache-Control: no-cache always gets the 200',
+    headers: { ...RESPONSE_HEADERS.etag, ...RESPONSE_HEADERS.requestId },
+  })
+  @ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description:
+      '"<revision>" from a previous ETag, a list of them, or * (the session exists): 412 when the session is ' +
+      'at none of them (strong comparison: W/ tags never match)',
+  })
+  @ApiHeader({
+    name: 'If-None-Match',
+    required: false,
+    description:
+      'The ETag of a copy the client holds (or *): 304 without a body when the session is still at it',
+  })
   async get(
     @Param('customerSessionId') customerSessionId: string,
     @Query(NoQueryParameters) _query: Record<string, unknown>,
     @Principal() principal: IntegrationPrincipal,
+    @Req() req: IncomingMessage,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<CustomerSessionResponse> {
     const { state, revision } = await this.queryBus.execute(
@@ -75,7 +103,20 @@ export class GetSessionController {
     );
     // The domain's 404, worded as every command on a missing session words it.
     if (state === null || revision === null) throw sessionNotFound(customerSessionId);
+    assertIfMatch(req.headers['if-match'], revision);
     res.setHeader('ETag', `"${revision}"`);
     return { customerSession: viewOf(state), effects: [] };
   }
+}
+
+/**
+ * `If-Match` on a read (RFC 9110 §13.1.1: evaluated before the method, a false condition is 412), so a client
+ * that reads under a precondition learns that the session moved on, as its command would. Checked only on an
+ * existing session: a missing one is 404 whatever the header says (§13.2.1). `If-None-Match` is Express's
+ * cache validator (304), evaluated after it, as §13.2.2 orders them.
+ */
+function assertIfMatch(header: string | string[] | undefined, revision: bigint): void {
+  const conditions = parseIfMatch(header);
+  if (conditions?.kind !== 'revisions' || conditions.revisions.includes(revision)) return;
+  throw ifMatchListFailed(conditions, revision);
 }
