@@ -329,7 +329,7 @@ function sessionDeleted(error: SessionDeletedError): MappedError {
 /**
  * A domain refusal. One whose message names no field (`DomainError.predicate`: "must be at most 1000…" at
  * `/customerSession/cartItems/0/price`) is worded as the validation pipe words its errors: the field first,
- * "Invalid request: " before the message (`fieldLabel`).
+ * "Invalid request: " before the message (`fieldLabel`). Every other 400 has that prefix on its `message` too.
  */
 function fromDomain(error: DomainError, pointerBase: string): MappedError {
   const pointer =
@@ -339,7 +339,12 @@ function fromDomain(error: DomainError, pointerBase: string): MappedError {
         : pointerBase
       : `${pointerBase}${error.pointer}`;
   const status = CATEGORY_STATUS[error.category];
-  if (!error.predicate) return single(status, error.code, error.message, pointer);
+  if (!error.predicate) {
+    const refused = single(status, error.code, error.message, pointer);
+    // A 400 refuses what the request's fields hold (a cart over 1,000 lines, a position with no line):
+    // worded as every other such refusal, "Invalid request: " first (docs/command-api.md).
+    return status === 400 ? { ...refused, message: `Invalid request: ${error.message}` } : refused;
+  }
   const details = `${fieldLabel(pointer ?? '')} ${error.message}`;
   return {
     status,

@@ -99,7 +99,7 @@ describe('a domain refusal that names no field', () => {
     expect(body.message).toBe('Invalid request: cartItems must hold at most 1000 cart items per request');
   });
 
-  it('leaves a whole sentence as it is', () => {
+  it('leaves a whole sentence as it is in details, after "Invalid request: " in a 400 message', () => {
     const body = toErrorBody(
       mapError(
         new CommandRefused(
@@ -113,8 +113,23 @@ describe('a domain refusal that names no field', () => {
       ),
     );
     expect({ message: body.message, details: body.errors[0]!.details }).toEqual({
-      message: 'The cart has no item at position 9',
+      message: 'Invalid request: The cart has no item at position 9',
       details: 'The cart has no item at position 9',
+    });
+  });
+
+  it('keeps a 409 sentence as its message, without the prefix (a refused transition, not a bad field)', () => {
+    const body = toErrorBody(
+      mapError(
+        new CommandRefused(
+          new DomainError('ILLEGAL_STATE_TRANSITION', 'Cannot close a cancelled session'),
+          '',
+        ),
+      ),
+    );
+    expect({ status: body.StatusCode, message: body.message }).toEqual({
+      status: 409,
+      message: 'Cannot close a cancelled session',
     });
   });
 

@@ -137,7 +137,8 @@ export class OperationsController {
   })
   @ApiErrorResponses({
     status: 503,
-    description: 'Not ready: the event store or the read-model database is not reachable',
+    description:
+      'Not ready: the event store or the read-model database is not reachable, or did not answer within 2 s',
     codes: [ErrorCode.ServiceUnavailable],
   })
   async ready(): Promise<Ready> {
@@ -151,7 +152,13 @@ export class OperationsController {
       ...(readModels === false ? ['the read-model database'] : []),
     ];
     if (down.length > 0) {
-      throw ApiError.of(503, ErrorCode.ServiceUnavailable, `Not ready: ${down.join(' and ')} not reachable`);
+      // Slow and down look alike to a probe with a deadline: the message says both, so that an operator who
+      // sees it under load does not go looking for an outage.
+      throw ApiError.of(
+        503,
+        ErrorCode.ServiceUnavailable,
+        `Not ready: ${down.join(' and ')} not reachable or did not answer within 2 s`,
+      );
     }
     // The projector is reported, not judged: commands work without it (only the read models fall behind).
     return {
