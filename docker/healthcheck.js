@@ -1,6 +1,6 @@
 // Container health probe without curl (node:*-slim has none). Plain CommonJS so it runs in the runtime image.
 //   node docker/healthcheck.js                       → GET http://127.0.0.1:${PORT:-3000}/health/live (the API)
-//   node docker/healthcheck.js http://127.0.0.1:9464/metrics  → any HTTP URL must answer 2xx (the projector)
+//   node docker/healthcheck.js http://127.0.0.1:9464/health/ready  → any HTTP URL must answer 2xx (the projector)
 //   node docker/healthcheck.js tcp://127.0.0.1:2113  → a TCP connect (the embedded event store's gRPC port)
 // Exit 0 = healthy, 1 = unhealthy; never waits longer than 3 s.
 'use strict';

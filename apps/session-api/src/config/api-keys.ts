@@ -35,7 +35,10 @@ function splitPairs(value: string, variable: string, errors: string[]): [string,
     }
     const key = trimmed.slice(0, separator);
     if (!KEY_PATTERN.test(key)) {
-      errors.push(`${variable}: key "${mask(key)}" must be 8..256 characters of A-Z a-z 0-9 . _ ~ + / -`);
+      const why = [...key].length < 8 ? ' (a shorter one is too easy to guess to be a secret)' : '';
+      errors.push(
+        `${variable}: key "${mask(key)}" must be 8..256 characters of A-Z a-z 0-9 . _ ~ + / -${why}`,
+      );
       continue;
     }
     pairs.push([key, trimmed.slice(separator + 1)]);

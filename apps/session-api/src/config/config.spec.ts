@@ -130,7 +130,12 @@ describe('parseConfig', () => {
 
   it('refuses malformed key lists, too-short keys and a key shared by both APIs', () => {
     expect(problemsOf({ INTEGRATION_API_KEYS: 'no-equals-sign' })[0]).toMatch(/not of the form key=value/);
-    expect(problemsOf({ INTEGRATION_API_KEYS: 'abc=1' })[0]).toMatch(/8\.\.256 characters/);
+    expect(problemsOf({ INTEGRATION_API_KEYS: 'abc=1' })[0]).toMatch(
+      /8\.\.256 characters.*too easy to guess/,
+    );
+    expect(problemsOf({ INTEGRATION_API_KEYS: 'a-long-key-with-a-space in-it=1' })[0]).toMatch(
+      /8\.\.256 characters of A-Z a-z 0-9 \. _ ~ \+ \/ -$/,
+    );
     expect(
       problemsOf({ INTEGRATION_API_KEYS: 'same-key-123=1', MANAGEMENT_API_KEYS: 'same-key-123=*' })[0],
     ).toMatch(/share a key/);
