@@ -113,13 +113,56 @@ const rows: Row[] = [
     status: 400,
     code: 'INVALID_FIELD',
   },
+  // A bad entry of a list of strings is named at its own pointer (SPEC §5), as the domain names it; before, the
+  // validation pipe named the list ("each value in couponCodes must be …" at /customerSession/couponCodes).
   {
     name: 'coupon of 101 characters',
-    options: session({ couponCodes: ['c'.repeat(101)] }),
+    options: session({ couponCodes: ['OK', 'c'.repeat(101)] }),
     status: 400,
     code: 'INVALID_FIELD',
+    pointer: '/customerSession/couponCodes/1',
+    details: '/customerSession/couponCodes/1 must be 1..100 characters long',
   },
-  { name: 'empty coupon code', options: session({ couponCodes: [''] }), status: 400, code: 'INVALID_FIELD' },
+  {
+    name: 'empty coupon code',
+    options: session({ couponCodes: ['OK', ''] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/couponCodes/1',
+    details: '/customerSession/couponCodes/1 must be 1..100 characters long',
+  },
+  {
+    name: 'null coupon code',
+    options: session({ couponCodes: ['OK', null] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/couponCodes/1',
+    details: '/customerSession/couponCodes/1 must be a string',
+  },
+  {
+    name: 'coupon code as a number',
+    options: session({ couponCodes: [7] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/couponCodes/0',
+    details: '/customerSession/couponCodes/0 must be a string',
+  },
+  {
+    name: 'empty loyalty card',
+    options: session({ loyaltyCards: [''] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/loyaltyCards/0',
+    details: '/customerSession/loyaltyCards/0 must be 1..1000 characters long',
+  },
+  {
+    name: 'identifier of 1001 characters',
+    options: session({ identifiers: ['i', 'i'.repeat(1001)] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/identifiers/1',
+    details: '/customerSession/identifiers/1 must be 1..1000 characters long',
+  },
   {
     name: 'referralCode of 101 characters',
     options: session({ referralCode: 'r'.repeat(101) }),
@@ -292,15 +335,19 @@ const rows: Row[] = [
   },
   {
     name: 'unknown responseContent',
-    options: { body: { customerSession: {}, responseContent: ['everything'] } },
+    options: { body: { customerSession: {}, responseContent: ['coupons', 'everything'] } },
     status: 400,
     code: 'INVALID_FIELD',
+    pointer: '/responseContent/1',
+    details: /^\/responseContent\/1 must be one of the following values: customerSession, /,
   },
   {
     name: 'evaluableCampaignIds of strings',
-    options: session({ evaluableCampaignIds: ['1'] }),
+    options: session({ evaluableCampaignIds: [1, '1'] }),
     status: 400,
     code: 'INVALID_FIELD',
+    pointer: '/customerSession/evaluableCampaignIds/1',
+    details: '/customerSession/evaluableCampaignIds/1 must be an integer number',
   },
   {
     name: 'dry neither true nor false',
@@ -465,6 +512,38 @@ describe('bad requests', () => {
     expect(typeof reply.body.message).toBe('string');
     expect(JSON.stringify(reply.body)).not.toMatch(/\n\s+at /);
     expect(await harness.streamLength(streamName)).toBe(before);
+  });
+
+  it('names every bad entry of a list of strings, one error each, beside a limit of the list', async () => {
+    const reply = await call('PUT', sessionUrl(id), {
+      body: { customerSession: { couponCodes: ['', 'OK', 'c'.repeat(101), null], loyaltyCards: ['a', ''] } },
+    });
+    const length = (pointer: string, max: number) => ({
+      title: 'INVALID_FIELD',
+      details: `${pointer} must be 1..${max} characters long`,
+      source: { pointer },
+    });
+    expect({ status: reply.status, errors: reply.body.errors }).toEqual({
+      status: 400,
+      errors: [
+        length('/customerSession/couponCodes/0', 100),
+        length('/customerSession/couponCodes/2', 100),
+        {
+          title: 'INVALID_FIELD',
+          details: '/customerSession/couponCodes/3 must be a string',
+          source: { pointer: '/customerSession/couponCodes/3' },
+        },
+        {
+          title: 'INVALID_FIELD',
+          details: 'loyaltyCards must contain no more than 1 elements',
+          source: { pointer: '/customerSession/loyaltyCards' },
+        },
+        length('/customerSession/loyaltyCards/1', 1000),
+      ],
+    });
+    expect(reply.body.message).toBe(
+      'Invalid request: /customerSession/couponCodes/0 must be 1..100 characters long',
+    );
   });
 
   it('points at the offending field with a JSON pointer', async () => {

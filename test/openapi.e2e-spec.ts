@@ -4,12 +4,19 @@
  * `title` enum holds every code the API can produce; and the errors the running API really sends are
  * documented on their operation, under their status and code, and conform to that schema.
  */
-import { DomainErrorCode } from '@session-engine/session-domain';
+import type { CustomerProfileView } from '@session-engine/read-models';
+import { DomainErrorCode, SESSION_LIMITS } from '@session-engine/session-domain';
+import { getMetadataStorage } from 'class-validator';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { projectorHealthBody } from '../apps/projector/src/projector-http';
 import { projectorStatus, type ProjectorReport } from '../apps/projector/src/projector-report';
 import { ErrorCode, ManagementErrorCode } from '../apps/session-api/src/errors/api-error';
+import { ListSessionsQueryDto } from '../apps/session-api/src/management/dto/management-query.dto';
+import { AddCartItemsRequestDto } from '../apps/session-api/src/sessions/commands/add-cart-items/add-cart-items.request.dto';
+import { ReturnItemsRequestDto } from '../apps/session-api/src/sessions/commands/return-items/return-items.request.dto';
+import { UpdateSessionRequestDto } from '../apps/session-api/src/sessions/commands/update-session/update-session.request.dto';
+import { nestedFields, type DtoType } from '../apps/session-api/src/sessions/shared/validators';
 import {
   ApiHarness,
   client,
@@ -32,6 +39,7 @@ interface Schema {
   required?: string[];
   items?: Schema;
   minItems?: number;
+  [keyword: string]: unknown;
 }
 
 interface MediaType {
@@ -331,6 +339,271 @@ describe('the document as a whole', () => {
   });
 });
 
+describe('request limits: the document states every limit the server checks', () => {
+  /**
+   * A limit as the document states it: `at` names a request DTO's schema and property (`CartItemDto.sku`),
+   * `[]` its items (`NewCustomerSessionV2Dto.couponCodes[]`); for a query DTO, the parameter of its route.
+   */
+  interface Limit {
+    at: string;
+    keyword: string;
+    value: unknown;
+  }
+
+  const QUERY_ROUTES: Record<string, string> = { ListSessionsQueryDto: `${APPLICATION}/sessions` };
+
+  const schemaAt = (at: string): Schema => {
+    const [, name, property, items] = /^(\w+)\.(\w+)(\[\])?$/.exec(at)!;
+    const route = QUERY_ROUTES[name!];
+    const schema =
+      route === undefined
+        ? document.components.schemas[name!]?.properties?.[property!]
+        : operation(route, 'get').parameters?.find((p) => p.name === property)?.schema;
+    if (schema === undefined) throw new Error(`${at} is not documented`);
+    return items ? (schema.items ?? {}) : schema;
+  };
+
+  /** class-validator constraints (by name) → the keywords that state them, from the constraint's arguments. */
+  const KEYWORDS: Record<string, (args: unknown[]) => [string, unknown][]> = {
+    isLength: ([min, max]) => [
+      ...(min === 0 ? [] : [['minLength', min] as [string, unknown]]),
+      ['maxLength', max],
+    ],
+    minLength: ([min]) => [['minLength', min]],
+    maxLength: ([max]) => [['maxLength', max]],
+    min: ([min]) => [['minimum', min]],
+    max: ([max]) => [['maximum', max]],
+    arrayMinSize: ([count]) => [['minItems', count]],
+    arrayMaxSize: ([count]) => [['maxItems', count]],
+    isIn: ([values]) => [['enum', values]],
+  };
+
+  /** The request bodies' DTOs (their nested ones included) and the list query's. */
+  const dtos = (): DtoType[] => {
+    const found = new Set<DtoType>();
+    const visit = (type: DtoType) => {
+      if (found.has(type)) return;
+      found.add(type);
+      for (const [, shape] of nestedFields(type)) if (shape.kind === 'dto') visit(shape.type());
+    };
+    [UpdateSessionRequestDto, AddCartItemsRequestDto, ReturnItemsRequestDto].forEach(visit);
+    return [...found, ListSessionsQueryDto];
+  };
+
+  /** Every limit the validation pipe checks, read from the DTOs' validation metadata. */
+  const pipeLimits = (): Limit[] =>
+    dtos().flatMap((type) =>
+      getMetadataStorage()
+        .getTargetValidationMetadatas(type, '', true, false)
+        .flatMap((metadata) =>
+          (KEYWORDS[metadata.name ?? ''] ?? (() => []))(metadata.constraints ?? []).map(
+            ([keyword, value]) => ({
+              at: `${type.name}.${metadata.propertyName}${metadata.each ? '[]' : ''}`,
+              keyword,
+              value,
+            }),
+          ),
+        ),
+    );
+
+  const SAFE = Number.MAX_SAFE_INTEGER;
+  const dryPut = (customerSession: object) =>
+    ['PUT', `${sessionUrl(sid('limits'))}?dry=true`, { customerSession }] as const;
+  const dryReturn = (entry: object) =>
+    [
+      'POST',
+      sessionUrl(sid('limits-closed'), '/returns?dry=true'),
+      { return: { returnedCartItems: [entry] } },
+    ] as const;
+  const costs = (count: number) =>
+    Object.fromEntries(Array.from({ length: count }, (_, i) => [`cost-${i}`, { price: 1 }]));
+  const line = (fields: object) => ({ sku: 'a', quantity: 1, ...fields });
+
+  /**
+   * The limits no validator decorator states — the domain's (validation.ts, SESSION_LIMITS), and a cost's price,
+   * which the pipe checks in its walk of the cost maps: each as the document states it, a request that sends
+   * the value at the limit — accepted: 200, or `accepted`, a refusal of something else — and the same request
+   * past it (`past`): 400 `code` at `pointer`.
+   */
+  const DOMAIN_LIMITS: (Limit & {
+    value: number;
+    past: number;
+    request: (x: number) => readonly [string, string, object];
+    pointer: string;
+    code?: string;
+    accepted?: { status: number; code: string };
+  })[] = [
+    {
+      at: 'CartItemDto.price',
+      keyword: 'maximum',
+      value: SESSION_LIMITS.maxMoney,
+      past: SESSION_LIMITS.maxMoney + 1,
+      request: (price) => dryPut({ cartItems: [line({ price })] }),
+      pointer: '/customerSession/cartItems/0/price',
+    },
+    {
+      at: 'CartItemDto.quantity',
+      keyword: 'maximum',
+      value: SESSION_LIMITS.quantityPerRequest,
+      past: SESSION_LIMITS.quantityPerRequest + 1,
+      request: (quantity) => dryPut({ cartItems: [line({ quantity })] }),
+      // The limit is on the sum of the request's quantities, so it is refused at the list.
+      pointer: '/customerSession/cartItems',
+      code: 'LIMIT_EXCEEDED',
+    },
+    {
+      at: 'PriceDto.price',
+      keyword: 'maximum',
+      value: SESSION_LIMITS.maxMoney,
+      past: SESSION_LIMITS.maxMoney + 1,
+      request: (price) => dryPut({ additionalCosts: { shipping: { price } } }),
+      pointer: '/customerSession/additionalCosts/shipping/price',
+    },
+    {
+      at: 'PriceDto.price',
+      keyword: 'minimum',
+      value: 0,
+      past: -0.01,
+      request: (price) => dryPut({ cartItems: [line({ additionalCosts: { gift: { price } } })] }),
+      pointer: '/customerSession/cartItems/0/additionalCosts/gift/price',
+    },
+    {
+      at: 'NewCustomerSessionV2Dto.additionalCosts',
+      keyword: 'maxProperties',
+      value: SESSION_LIMITS.additionalCosts,
+      past: SESSION_LIMITS.additionalCosts + 1,
+      request: (count) => dryPut({ additionalCosts: costs(count) }),
+      pointer: '/customerSession/additionalCosts',
+    },
+    {
+      at: 'CartItemDto.additionalCosts',
+      keyword: 'maxProperties',
+      value: SESSION_LIMITS.additionalCosts,
+      past: SESSION_LIMITS.additionalCosts + 1,
+      request: (count) => dryPut({ cartItems: [line({ additionalCosts: costs(count) })] }),
+      pointer: '/customerSession/cartItems/0/additionalCosts',
+    },
+    {
+      at: 'NewCustomerSessionV2Dto.couponCodes',
+      keyword: 'maxItems',
+      value: SESSION_LIMITS.couponCodes,
+      past: SESSION_LIMITS.couponCodes + 1,
+      request: (count) => dryPut({ couponCodes: Array.from({ length: count }, (_, i) => `C${i}`) }),
+      pointer: '/customerSession/couponCodes',
+    },
+    {
+      at: 'NewCustomerSessionV2Dto.evaluableCampaignIds',
+      keyword: 'maxItems',
+      value: SESSION_LIMITS.evaluableCampaignIds,
+      past: SESSION_LIMITS.evaluableCampaignIds + 1,
+      request: (count) => dryPut({ evaluableCampaignIds: Array.from({ length: count }, (_, i) => i + 1) }),
+      pointer: '/customerSession/evaluableCampaignIds',
+    },
+    {
+      at: 'NewCustomerSessionV2Dto.evaluableCampaignIds[]',
+      keyword: 'minimum',
+      value: 1,
+      past: 0,
+      request: (id) => dryPut({ evaluableCampaignIds: [id] }),
+      pointer: '/customerSession/evaluableCampaignIds/0',
+    },
+    {
+      at: 'NewCustomerSessionV2Dto.evaluableCampaignIds[]',
+      keyword: 'maximum',
+      value: SAFE,
+      past: SAFE + 1,
+      request: (id) => dryPut({ evaluableCampaignIds: [id] }),
+      pointer: '/customerSession/evaluableCampaignIds/0',
+    },
+    {
+      at: 'ReturnedCartItemDto.position',
+      keyword: 'maximum',
+      value: SAFE,
+      past: SAFE + 1,
+      request: (position) => dryReturn({ position }),
+      pointer: '/return/returnedCartItems/0/position',
+      accepted: { status: 400, code: 'CART_ITEM_NOT_FOUND' },
+    },
+    {
+      at: 'ReturnedCartItemDto.quantity',
+      keyword: 'maximum',
+      value: SAFE,
+      past: SAFE + 1,
+      request: (quantity) => dryReturn({ position: 0, quantity }),
+      pointer: '/return/returnedCartItems/0/quantity',
+      accepted: { status: 409, code: 'RETURN_QUANTITY_EXCEEDED' },
+    },
+  ];
+
+  beforeAll(async () => {
+    const id = sid('limits-closed');
+    const created = await call('PUT', sessionUrl(id), {
+      body: { customerSession: { cartItems: [line({})] } },
+    });
+    const closed = await call('POST', sessionUrl(id, '/close'));
+    expect([created.status, closed.status]).toEqual([200, 200]);
+  });
+
+  it('states every limit the validation pipe checks, as its validation metadata gives it', () => {
+    const limits = pipeLimits();
+    expect(limits.length).toBeGreaterThan(20);
+    const misstated = limits
+      .map((limit) => ({ ...limit, documented: schemaAt(limit.at)[limit.keyword] }))
+      .filter(({ value, documented }) => JSON.stringify(documented) !== JSON.stringify(value));
+    expect(misstated).toEqual([]);
+  });
+
+  it.each(DOMAIN_LIMITS)(
+    'states $at $keyword $value, which the domain enforces: accepted at it, 400 at $pointer past it',
+    async ({ at, keyword, value, past, request, pointer, code, accepted }) => {
+      expect({ at, keyword, documented: schemaAt(at)[keyword] }).toEqual({ at, keyword, documented: value });
+      const send = async (x: number) => {
+        const [method, url, body] = request(x);
+        return call(method, url, { body });
+      };
+      const inside = await send(value);
+      expect({ status: inside.status, code: inside.body?.errors?.[0]?.title }).toEqual(
+        accepted ?? { status: 200, code: undefined },
+      );
+      const outside = await send(past);
+      expect({ status: outside.status, errors: outside.body.errors }).toEqual({
+        status: 400,
+        errors: [expect.objectContaining({ title: code ?? 'INVALID_FIELD', source: { pointer } })],
+      });
+    },
+  );
+
+  it('states no limit in a request body that neither the pipe nor the domain checks', () => {
+    const KEYWORD_NAMES = [
+      'minLength',
+      'maxLength',
+      'minimum',
+      'maximum',
+      'minItems',
+      'maxItems',
+      'maxProperties',
+      'enum',
+    ];
+    const checked = new Set([...pipeLimits(), ...DOMAIN_LIMITS].map(({ at, keyword }) => `${at} ${keyword}`));
+    const stated = Object.entries(document.components.schemas)
+      .filter(([name]) => name.endsWith('Dto'))
+      .flatMap(([name, schema]) =>
+        Object.entries(schema.properties ?? {}).flatMap(([property, field]) =>
+          [
+            [`${name}.${property}`, field],
+            [`${name}.${property}[]`, field.items ?? {}],
+          ].flatMap(([at, node]) =>
+            KEYWORD_NAMES.filter((keyword) => (node as Schema)[keyword] !== undefined).map(
+              (keyword) => `${at as string} ${keyword}`,
+            ),
+          ),
+        ),
+      );
+    expect(stated.length).toBeGreaterThan(20);
+    expect(stated.filter((limit) => !checked.has(limit))).toEqual([]);
+  });
+});
+
 describe('the error schema', () => {
   it('is the body of SPEC §5: message, errors [{title, details, source.pointer}], StatusCode', () => {
     const body = resolve({ $ref: ERROR_SCHEMA_REF });
@@ -438,7 +711,10 @@ describe('the 200 bodies the API really sends', () => {
   const okSchema = (route: string, method: string): Schema =>
     operation(route, method).responses['200']!.content!['application/json']!.schema!;
 
-  it('match their documented schema field by field: every command and GET', async () => {
+  /** Every command and GET, each answered 200: the route and method it was sent to, and the reply. */
+  const checks: [string, string, Reply][] = [];
+
+  beforeAll(async () => {
     const id = sid('shapes');
     const item = {
       sku: 'S-1',
@@ -451,7 +727,6 @@ describe('the 200 bodies the API really sends', () => {
       attributes: { colour: 'blue' },
       additionalCosts: { wrapping: { price: 0.5 } },
     };
-    const checks: [string, string, Reply][] = [];
     const send = async (route: string, method: string, path: string, options: CallOptions = {}) => {
       const reply = await call(method.toUpperCase(), path, options);
       expect({ path, status: reply.status }).toEqual({ path, status: 200 });
@@ -490,6 +765,10 @@ describe('the 200 bodies the API really sends', () => {
     // The management reads answer with the same CUSTOMER_SESSION_SCHEMA (management-api.e2e-spec.ts checks
     // that their sessions equal GET's); this harness runs no projector.
     await send(`${SESSION}/cancel`, 'post', sessionUrl(id, '/cancel'));
+  });
+
+  it('match their documented schema field by field: every command and GET', () => {
+    expect(checks).toHaveLength(8);
     for (const [route, method, reply] of checks) {
       expect({ route, method, problems: problems(reply.body, okSchema(route, method)) }).toEqual({
         route,
@@ -503,6 +782,21 @@ describe('the 200 bodies the API really sends', () => {
       '/customerSession/total: not a number',
       '/customerSession/colour: not documented',
     ]);
+  });
+
+  it('require every field they always send (SPEC §4: customerSession is always returned)', () => {
+    // Nothing at the top level of a 200 is optional: a client generated from the document may rely on each.
+    for (const [route, method, reply] of checks) {
+      expect({
+        route,
+        method,
+        required: [...(resolve(okSchema(route, method)).required ?? [])].sort(),
+      }).toEqual({
+        route,
+        method,
+        required: Object.keys(reply.body as object).sort(),
+      });
+    }
   });
 });
 
@@ -581,6 +875,22 @@ describe('the Management API and the health check', () => {
       });
     },
   );
+
+  it('requires every field of a customer profile: the view always sends each (null until it has one)', () => {
+    // Every key of the view, no other: the compiler holds this list to CustomerProfileView.
+    const sent: Record<keyof CustomerProfileView, true> = {
+      integrationId: true,
+      closedSessions: true,
+      totalSales: true,
+      sessionCount: true,
+      firstSessionIntegrationId: true,
+      lastActivity: true,
+    };
+    const ok = operation(`${APPLICATION}/customer_profiles/{profileId}`, 'get').responses['200']!;
+    const schema = resolve(ok.content!['application/json']!.schema!);
+    expect([...(schema.required ?? [])].sort()).toEqual(Object.keys(sent).sort());
+    expect(Object.keys(schema.properties ?? {}).sort()).toEqual(Object.keys(sent).sort());
+  });
 
   it('GET /health/ready documents its 503', () => {
     const op = operation('/health/ready', 'get');

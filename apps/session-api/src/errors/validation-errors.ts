@@ -1,9 +1,16 @@
 /**
  * class-validator's error tree → our error entries, one per failed constraint, each with a JSON pointer into
  * the body (`/customerSession/cartItems/3/quantity`). Unknown fields are `UNKNOWN_FIELD`; a constraint may
- * name its own code through its `context` (e.g. the 1000-item limit is `LIMIT_EXCEEDED`).
+ * name its own code through its `context` (e.g. the 1000-item limit is `LIMIT_EXCEEDED`). A constraint on
+ * every entry of an array (`each: true`) is reported at each entry that fails it (`entryErrors`).
  */
-import type { ValidationError } from 'class-validator';
+import {
+  getMetadataStorage,
+  type MetadataStorage,
+  type ValidationArguments,
+  type ValidationError,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
 import { ApiError, ErrorCode, type ApiErrorEntry } from './api-error';
 
 /** A JSON Pointer reference token (RFC 6901): `~` as `~0`, `/` as `~1`. */
@@ -84,4 +91,119 @@ export function validationException(errors: ValidationError[]): ApiError {
   if (entries.length === 0)
     entries.push({ title: ErrorCode.InvalidField, details: 'The request body is invalid' });
   return invalidRequest(entries);
+}
+
+type ValidationMetadata = ReturnType<MetadataStorage['getTargetValidationMetadatas']>[number];
+
+/** What class-validator puts before the message of a constraint declared with `each: true`. */
+const EACH_PREFIX = 'each value in ';
+
+/**
+ * `errors`, found validating `object` (at `pointer`), with every failed constraint declared with `each: true`
+ * (`@Length(1, 100, { each: true })`) moved from the array to the entries that fail it. class-validator checks
+ * such a constraint entry by entry but reports it once, at the array, naming no entry ("each value in
+ * couponCodes must be longer than or equal to 1 characters"), where SPEC §5's pointer names the element. So
+ * each such constraint is checked again on every entry of the array, and each failing entry becomes a child
+ * error named by its index — one per bad entry, at `/customerSession/couponCodes/1` — worded as class-validator
+ * words the constraint, without "each value in", and naming the entry by its pointer, as every message names
+ * an array entry ("/customerSession/couponCodes/1 must be 1..100 characters long", as the domain says it).
+ * The entry's own type error then stands alone, as a field's does (`validationEntries`). Only for requests
+ * that failed: the errors of a valid one are `[]`.
+ */
+export function entryErrors(errors: ValidationError[], object: unknown, pointer = ''): ValidationError[] {
+  return errors.map((error) => entryError(error, object, pointer));
+}
+
+function entryError(error: ValidationError, object: unknown, base: string): ValidationError {
+  const owner =
+    typeof object === 'object' && object !== null ? (object as Record<string, unknown>) : undefined;
+  const value = owner?.[error.property];
+  const pointer = `${base}/${escapePointer(error.property)}`;
+  const children = error.children?.length ? entryErrors(error.children, value, pointer) : error.children;
+  const constraints = { ...error.constraints };
+  const entries = new Map<number, ValidationError>();
+  if (owner !== undefined && Array.isArray(value)) {
+    for (const metadata of eachMetadata(owner, error.property)) {
+      for (const { name, instance } of getMetadataStorage().getTargetValidatorConstraints(
+        metadata.constraintCls,
+      )) {
+        if (constraints[name] === undefined) continue;
+        const failed = failingEntries(value, instance, metadata, owner, pointer);
+        if (failed === undefined) continue; // asynchronous: left at the array
+        delete constraints[name];
+        for (const [index, message] of failed) {
+          let entry = entries.get(index);
+          if (entry === undefined) {
+            entry = { property: String(index), constraints: {}, children: [] };
+            entries.set(index, entry);
+          }
+          entry.constraints![name] = message;
+          if (metadata.context !== undefined)
+            entry.contexts = { ...entry.contexts, [name]: metadata.context };
+        }
+      }
+    }
+  }
+  if (entries.size === 0 && children === error.children) return error;
+  return {
+    ...error,
+    constraints,
+    children: [...(children ?? []), ...[...entries].sort(([a], [b]) => a - b).map(([, entry]) => entry)],
+  };
+}
+
+/** The constraints declared with `each: true` on `property` of `object`'s class (and of those it extends). */
+function eachMetadata(object: object, property: string): ValidationMetadata[] {
+  return getMetadataStorage()
+    .getTargetValidationMetadatas(object.constructor, '', true, false)
+    .filter((metadata) => metadata.propertyName === property && metadata.each === true);
+}
+
+/**
+ * The index and message of each entry of `array` that fails the constraint (`instance`, declared by
+ * `metadata` on a field of `object`); undefined if the constraint is asynchronous.
+ */
+function failingEntries(
+  array: unknown[],
+  instance: ValidatorConstraintInterface,
+  metadata: ValidationMetadata,
+  object: Record<string, unknown>,
+  pointer: string,
+): [number, string][] | undefined {
+  const failed: [number, string][] = [];
+  for (let index = 0; index < array.length; index++) {
+    const args: ValidationArguments = {
+      targetName: object.constructor.name,
+      property: `${pointer}/${index}`,
+      object,
+      value: array[index],
+      constraints: metadata.constraints,
+    };
+    const valid = instance.validate(array[index], args);
+    if (typeof valid !== 'boolean') return undefined;
+    if (!valid) failed.push([index, entryMessage(metadata, instance, args)]);
+  }
+  return failed;
+}
+
+/**
+ * The message class-validator would give for the constraint on one value (`ValidationUtils`'s tokens
+ * replaced), without "each value in": `args.property` names the entry.
+ */
+function entryMessage(
+  metadata: ValidationMetadata,
+  instance: ValidatorConstraintInterface,
+  args: ValidationArguments,
+): string {
+  const template = metadata.message ?? instance.defaultMessage?.(args) ?? '';
+  let text = typeof template === 'function' ? template(args) : template;
+  if (text.startsWith(EACH_PREFIX)) text = text.slice(EACH_PREFIX.length);
+  const replace = (token: string, by: string) => (text = text.split(token).join(by));
+  (metadata.constraints ?? []).forEach((constraint: unknown, i: number) =>
+    replace(`$constraint${i + 1}`, Array.isArray(constraint) ? constraint.join(', ') : String(constraint)),
+  );
+  if (['string', 'number', 'boolean'].includes(typeof args.value)) replace('$value', String(args.value));
+  replace('$property', args.property);
+  replace('$target', args.targetName);
+  return text;
 }

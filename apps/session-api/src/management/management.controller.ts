@@ -225,6 +225,15 @@ export class ManagementController {
       firstSessionIntegrationId: { type: 'string', nullable: true },
       lastActivity: { type: 'string', format: 'date-time', nullable: true },
     },
+    // Always sent, the last two as null until the profile has them (`CustomerProfileView`).
+    required: [
+      'integrationId',
+      'closedSessions',
+      'totalSales',
+      'sessionCount',
+      'firstSessionIntegrationId',
+      'lastActivity',
+    ],
   })
   @ApiErrorResponses(
     badRequest('a profileId over 1000 characters or holding a NUL, or a malformed minPosition'),

@@ -42,9 +42,13 @@ const isOneOf = (name: string, values: readonly string[]) =>
     ),
   });
 
-/** A text filter: a string of `min`..`max` characters, `what` in the message of one given more than once. */
+/**
+ * A text filter: a string of `min`..`max` characters, `what` in the message of one given more than once; the
+ * limits documented as the parameter's.
+ */
 const isText = (name: string, what: string, min: number, max: number) =>
   applyDecorators(
+    ApiPropertyOptional({ type: String, ...(min > 0 ? { minLength: min } : {}), maxLength: max }),
     IsString({
       message: once(
         name,
@@ -133,27 +137,22 @@ export const SESSION_STATES = ['open', 'closed', 'cancelled', 'partially_returne
 export const TEXT_FILTERS = ['profile', 'coupon', 'referral', 'integrationId', 'storeIntegrationId'] as const;
 
 export class ListSessionsQueryDto extends MinPositionQueryDto {
-  @ApiPropertyOptional()
   @IsOptional()
   @isText('profile', 'a profile id', 0, 1000)
   profile?: string;
 
-  @ApiPropertyOptional()
   @IsOptional()
   @isText('coupon', 'a coupon code', 1, 100)
   coupon?: string;
 
-  @ApiPropertyOptional()
   @IsOptional()
   @isText('referral', 'a referral code', 0, 100)
   referral?: string;
 
-  @ApiPropertyOptional()
   @IsOptional()
   @isText('integrationId', 'a session integrationId', 1, 1000)
   integrationId?: string;
 
-  @ApiPropertyOptional()
   @IsOptional()
   @isText('storeIntegrationId', 'a store integrationId', 1, 1000)
   storeIntegrationId?: string;

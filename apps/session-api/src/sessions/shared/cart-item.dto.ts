@@ -1,6 +1,29 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { SESSION_LIMITS } from '@session-engine/session-domain';
 import { IsInt, IsNumber, IsOptional, IsString, Length, MaxLength, Min } from 'class-validator';
 import { IgnoredField, IsJsonObject, IsPriceMap, NestedObject } from './validators';
+
+// The OpenAPI document states every limit the server refuses a value for, so that a client validating against
+// it is refused nothing it let through (test/openapi.e2e-spec.ts, "request limits"): the validation pipe's, beside
+// its decorators, and the domain's (SESSION_LIMITS), which no decorator here checks, as below.
+
+/** Money (a price, a cost): at most 10¹⁵, which keeps every total a finite JSON number. */
+export const MONEY_LIMITS = { minimum: 0, maximum: SESSION_LIMITS.maxMoney } as const;
+
+/** Free-form attributes, as the domain bounds them (not expressible as schema keywords). */
+export const ATTRIBUTES_DESCRIPTION =
+  `≤ ${SESSION_LIMITS.attributesBytes / 1024} KiB serialized (UTF-8), at most ${SESSION_LIMITS.jsonDepth} levels ` +
+  'deep; any key is data';
+
+/** A cost map, session level and per cart item: at most 100 costs, names of 1..1000 characters. */
+export const costMapSchema = () => ({
+  type: 'object' as const,
+  additionalProperties: { $ref: getSchemaPath(PriceDto) },
+  maxProperties: SESSION_LIMITS.additionalCosts,
+  description:
+    `Cost name → {price}: at most ${SESSION_LIMITS.additionalCosts} costs, each name ` +
+    `1..${SESSION_LIMITS.additionalCostNameLength} characters`,
+});
 
 const FINITE = { allowNaN: false, allowInfinity: false };
 /** class-validator's own message is "… must be a number conforming to the specified constraints". */
@@ -14,7 +37,7 @@ export class ProductDto {
 }
 
 export class PriceDto {
-  @ApiProperty({ minimum: 0 })
+  @ApiProperty(MONEY_LIMITS)
   price: number;
 }
 
@@ -57,7 +80,13 @@ export class CartItemDto {
   @Length(1, 1000)
   sku: string;
 
-  @ApiProperty({ type: 'integer', minimum: 1, example: 1 })
+  @ApiProperty({
+    type: 'integer',
+    minimum: 1,
+    maximum: SESSION_LIMITS.quantityPerRequest,
+    example: 1,
+    description: `The quantities of one request's items add up to at most ${SESSION_LIMITS.quantityPerRequest}`,
+  })
   @IsInt()
   @Min(1)
   quantity: number;
@@ -74,7 +103,7 @@ export class CartItemDto {
   @MaxLength(1000)
   category?: string;
 
-  @ApiPropertyOptional({ minimum: 0, example: 19.99 })
+  @ApiPropertyOptional({ ...MONEY_LIMITS, example: 19.99 })
   @IsOptional()
   @IsNumber(FINITE, A_NUMBER)
   @Min(0)
@@ -109,12 +138,12 @@ export class CartItemDto {
   @Min(0)
   length?: number;
 
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: ATTRIBUTES_DESCRIPTION })
   @IsOptional()
   @IsJsonObject()
   attributes?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ type: 'object', additionalProperties: { $ref: getSchemaPath(PriceDto) } })
+  @ApiPropertyOptional(costMapSchema())
   @IsOptional()
   @IsPriceMap()
   additionalCosts?: Record<string, PriceDto>;

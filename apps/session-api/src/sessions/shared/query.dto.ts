@@ -21,7 +21,13 @@ import {
   type ValidatorOptions,
 } from 'class-validator';
 import { ApiError, ErrorCode } from '../../errors/api-error';
-import { escapePointer, invalidRequest, unknownField, unknownFields } from '../../errors/validation-errors';
+import {
+  entryErrors,
+  escapePointer,
+  invalidRequest,
+  unknownField,
+  unknownFields,
+} from '../../errors/validation-errors';
 import { unknownCostFields } from './declared-fields';
 import { invalidCosts, isPlainObject, type DtoType } from './validators';
 
@@ -47,6 +53,8 @@ export function inheritedNamesIn(query: object, metatype?: Type<unknown>): strin
  * - a body that is not a JSON object (`[]`, `5`, `"x"`, `null`, `[{...}]`) is 400 INVALID_FIELD saying so, with
  *   no pointer (the whole body): otherwise class-transformer would read it as an object with no fields
  *   ("customerSession should not be null or undefined") or with the array's indices as unknown fields;
+ * - a constraint on every entry of an array (`@Length(1, 100, { each: true })`) is reported at each entry
+ *   that fails it (`/customerSession/couponCodes/1`), not once at the array (`entryErrors`);
  * - the entries of a cost map (`additionalCosts`, session or item) are checked as a cart item's fields are,
  *   each fault at its own pointer among the pipe's other errors: a cost that is no object at
  *   `…/additionalCosts/<name>`, a bad price at `…/additionalCosts/<name>/price` (`invalidCosts`), a key other
@@ -72,7 +80,9 @@ export class QueryAwareValidationPipe extends ValidationPipe {
     object: object,
     validatorOptions?: ValidatorOptions,
   ): Promise<ValidationError[]> {
-    const errors = await super.validate(object, validatorOptions);
+    const found = await super.validate(object, validatorOptions);
+    // A bad entry of an array of scalars is named at its index, not at the array.
+    const errors = found.length === 0 ? found : entryErrors(found, object);
     const type = object.constructor as DtoType;
     const costs = [
       ...invalidCosts(type, object).map(({ path, constraint, message }) =>

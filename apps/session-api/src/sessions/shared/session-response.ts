@@ -1,5 +1,6 @@
 /** Response bodies of SPEC §4 (Talon.One's `IntegrationStateV2` subset we produce). */
 import { ApiProperty, type ApiPropertyOptions } from '@nestjs/swagger';
+import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import type { CommandResult } from '@session-engine/event-store';
 import {
   returnsOf,
@@ -13,8 +14,17 @@ import type { ServerResponse } from 'node:http';
 import { CUSTOMER_SESSION_SCHEMA, RETURN_RECORD_SCHEMA } from './customer-session.schema';
 import type { CommandReply } from './session-command.runner';
 
+/**
+ * A property documented by a whole schema object, which every response has. Nest reads the schema's own
+ * `required` list as the property's and leaves the property out of its class's `required`: `selfRequired`
+ * (how Nest marks a property of an object-literal type required) puts it back. SPEC §4: `customerSession` is
+ * always returned; test/openapi.e2e-spec.ts holds each response's `required` to the fields it really sends.
+ */
+const alwaysSent = (schema: SchemaObject): ApiPropertyOptions =>
+  ({ ...schema, selfRequired: true }) as ApiPropertyOptions;
+
 export class CustomerSessionResponse {
-  @ApiProperty(CUSTOMER_SESSION_SCHEMA as ApiPropertyOptions)
+  @ApiProperty(alwaysSent(CUSTOMER_SESSION_SCHEMA))
   customerSession: CustomerSessionV2;
   @ApiProperty({ type: [Object], example: [] })
   effects: unknown[];
@@ -28,7 +38,7 @@ export class IntegrationStateResponse extends CustomerSessionResponse {
 }
 
 export class ReturnResponse extends IntegrationStateResponse {
-  @ApiProperty(RETURN_RECORD_SCHEMA as ApiPropertyOptions)
+  @ApiProperty(alwaysSent(RETURN_RECORD_SCHEMA))
   return: ReturnRecord;
   @ApiProperty({
     type: 'array',

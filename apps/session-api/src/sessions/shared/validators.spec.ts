@@ -227,3 +227,85 @@ describe('cost maps (IsPriceMap and the pipe)', () => {
     ]);
   });
 });
+
+describe('entries of an array of scalars (each: true, and the pipe)', () => {
+  const session = (fields: string) => `{"customerSession":{${fields}}}`;
+
+  it("names each bad entry at its own pointer, once, in the domain's words", async () => {
+    expect(
+      await refused(UpdateSessionRequestDto, session(`"couponCodes":["OK","","${'c'.repeat(101)}",null,5]`)),
+    ).toEqual([
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/customerSession/couponCodes/1',
+        details: '/customerSession/couponCodes/1 must be 1..100 characters long',
+      },
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/customerSession/couponCodes/2',
+        details: '/customerSession/couponCodes/2 must be 1..100 characters long',
+      },
+      // A value of the wrong type gets its type error alone, as a field does.
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/customerSession/couponCodes/3',
+        details: '/customerSession/couponCodes/3 must be a string',
+      },
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/customerSession/couponCodes/4',
+        details: '/customerSession/couponCodes/4 must be a string',
+      },
+    ]);
+    expect(await refused(UpdateSessionRequestDto, session('"couponCodes":["OK","A"]'))).toEqual([]);
+  });
+
+  it('keeps a limit of the array itself at the array, beside its bad entries', async () => {
+    expect(await refused(UpdateSessionRequestDto, session('"loyaltyCards":["a",""]'))).toEqual([
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/customerSession/loyaltyCards',
+        details: 'loyaltyCards must contain no more than 1 elements',
+      },
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/customerSession/loyaltyCards/1',
+        details: '/customerSession/loyaltyCards/1 must be 1..1000 characters long',
+      },
+    ]);
+    // Not an array: that alone, at the field.
+    expect(await refused(UpdateSessionRequestDto, session('"identifiers":"a"'))).toEqual([
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/customerSession/identifiers',
+        details: 'identifiers must be an array',
+      },
+    ]);
+  });
+
+  it('does so for every each-validator: integers and enums too', async () => {
+    expect(await refused(UpdateSessionRequestDto, session('"evaluableCampaignIds":[1,"2",3.5]'))).toEqual([
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/customerSession/evaluableCampaignIds/1',
+        details: '/customerSession/evaluableCampaignIds/1 must be an integer number',
+      },
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/customerSession/evaluableCampaignIds/2',
+        details: '/customerSession/evaluableCampaignIds/2 must be an integer number',
+      },
+    ]);
+    expect(
+      await refused(UpdateSessionRequestDto, '{"customerSession":{},"responseContent":["coupons","all"]}'),
+    ).toEqual([
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/responseContent/1',
+        details: expect.stringMatching(
+          /^\/responseContent\/1 must be one of the following values: customerSession, /,
+        ),
+      },
+    ]);
+  });
+});

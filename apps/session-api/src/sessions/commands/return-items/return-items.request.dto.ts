@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { NULL_IN_RETURN_ENTRY } from '@session-engine/session-domain';
+import { NULL_IN_RETURN_ENTRY, SESSION_LIMITS } from '@session-engine/session-domain';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -32,6 +32,7 @@ export class ReturnedCartItemDto {
   @ApiPropertyOptional({
     type: 'integer',
     minimum: 0,
+    maximum: Number.MAX_SAFE_INTEGER,
     description: 'Cart line; wins over sku. One of position or sku is required; null is refused (400)',
   })
   @ValidateIf((item: ReturnedCartItemDto) => item.position !== undefined || item.sku === undefined)
@@ -60,6 +61,7 @@ export class ReturnedCartItemDto {
   @ApiPropertyOptional({
     type: 'integer',
     minimum: 1,
+    maximum: Number.MAX_SAFE_INTEGER,
     description: 'Omitted: the whole remaining quantity; null is refused (400)',
   })
   @IsOptionalNotNull()
@@ -69,11 +71,15 @@ export class ReturnedCartItemDto {
 }
 
 export class ReturnDto {
-  @ApiProperty({ type: [ReturnedCartItemDto] })
+  @ApiProperty({
+    type: [ReturnedCartItemDto],
+    minItems: 1,
+    maxItems: SESSION_LIMITS.returnedCartItemsPerRequest,
+  })
   @IsDefined()
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(1000, { context: { code: 'LIMIT_EXCEEDED' } })
+  @ArrayMaxSize(SESSION_LIMITS.returnedCartItemsPerRequest, { context: { code: 'LIMIT_EXCEEDED' } })
   @NestedObject(() => ReturnedCartItemDto, { each: true, message: 'a returned item must be a JSON object' })
   returnedCartItems: ReturnedCartItemDto[];
 }

@@ -1,4 +1,5 @@
-import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { SESSION_LIMITS } from '@session-engine/session-domain';
 import {
   ArrayMaxSize,
   IsArray,
@@ -10,8 +11,17 @@ import {
   Length,
   MaxLength,
 } from 'class-validator';
-import { CartItemDto, PriceDto } from '../../shared/cart-item.dto';
+import { ATTRIBUTES_DESCRIPTION, CartItemDto, costMapSchema, PriceDto } from '../../shared/cart-item.dto';
 import { IsJsonObject, IsPriceMap, NestedObject } from '../../shared/validators';
+
+/**
+ * A list of strings of `min`..`max` characters each, as the OpenAPI items of the field and as the validation
+ * pipe checks each entry: a bad entry is refused at its own pointer (`/customerSession/couponCodes/1`) with
+ * the domain's words ("… must be 1..100 characters long").
+ */
+const stringItems = (min: number, max: number) => ({ type: 'string', minLength: min, maxLength: max });
+const EachLength = (min: number, max: number) =>
+  Length(min, max, { each: true, message: '$property must be $constraint1..$constraint2 characters long' });
 
 export const SESSION_STATES = ['open', 'closed', 'cancelled', 'partially_returned'] as const;
 
@@ -45,7 +55,9 @@ export class NewCustomerSessionV2Dto {
 
   @ApiPropertyOptional({
     type: 'array',
-    items: { type: 'integer' },
+    // Ids ≥ 1 that JSON carries exactly: the domain checks both.
+    items: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+    maxItems: SESSION_LIMITS.evaluableCampaignIds,
     nullable: true,
     description: 'Echoed with dry=true only; never stored',
   })
@@ -54,11 +66,18 @@ export class NewCustomerSessionV2Dto {
   @IsInt({ each: true })
   evaluableCampaignIds?: number[] | null;
 
-  @ApiPropertyOptional({ type: [String], nullable: true, description: '[] discards, a list replaces' })
+  @ApiPropertyOptional({
+    type: 'array',
+    items: stringItems(1, SESSION_LIMITS.couponCodeLength),
+    // The domain's limit on the count.
+    maxItems: SESSION_LIMITS.couponCodes,
+    nullable: true,
+    description: '[] discards, a list replaces',
+  })
   @IsOptional()
   @IsArray()
   @IsString({ each: true })
-  @Length(1, 100, { each: true })
+  @EachLength(1, SESSION_LIMITS.couponCodeLength)
   couponCodes?: string[] | null;
 
   @ApiPropertyOptional({ type: String, maxLength: 100, nullable: true, description: '"" discards' })
@@ -67,20 +86,30 @@ export class NewCustomerSessionV2Dto {
   @MaxLength(100)
   referralCode?: string | null;
 
-  @ApiPropertyOptional({ type: [String], maxItems: 1, nullable: true })
+  @ApiPropertyOptional({
+    type: 'array',
+    items: stringItems(1, SESSION_LIMITS.loyaltyCardLength),
+    maxItems: SESSION_LIMITS.loyaltyCards,
+    nullable: true,
+  })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(1)
+  @ArrayMaxSize(SESSION_LIMITS.loyaltyCards)
   @IsString({ each: true })
-  @Length(1, 1000, { each: true })
+  @EachLength(1, SESSION_LIMITS.loyaltyCardLength)
   loyaltyCards?: string[] | null;
 
-  @ApiPropertyOptional({ type: [String], maxItems: 5, nullable: true })
+  @ApiPropertyOptional({
+    type: 'array',
+    items: stringItems(1, SESSION_LIMITS.identifierLength),
+    maxItems: SESSION_LIMITS.identifiers,
+    nullable: true,
+  })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(5)
+  @ArrayMaxSize(SESSION_LIMITS.identifiers)
   @IsString({ each: true })
-  @Length(1, 1000, { each: true })
+  @EachLength(1, SESSION_LIMITS.identifierLength)
   identifiers?: string[] | null;
 
   @ApiPropertyOptional({ enum: SESSION_STATES, nullable: true })
@@ -100,11 +129,7 @@ export class NewCustomerSessionV2Dto {
   @NestedObject(() => CartItemDto, { each: true, message: 'a cart item must be a JSON object' })
   cartItems?: CartItemDto[] | null;
 
-  @ApiPropertyOptional({
-    type: 'object',
-    additionalProperties: { $ref: getSchemaPath(PriceDto) },
-    nullable: true,
-  })
+  @ApiPropertyOptional({ ...costMapSchema(), nullable: true })
   @IsOptional()
   @IsPriceMap()
   additionalCosts?: Record<string, PriceDto> | null;
@@ -113,7 +138,7 @@ export class NewCustomerSessionV2Dto {
     type: 'object',
     additionalProperties: true,
     nullable: true,
-    description: '≤ 64 KiB serialized',
+    description: ATTRIBUTES_DESCRIPTION,
   })
   @IsOptional()
   @IsJsonObject()
