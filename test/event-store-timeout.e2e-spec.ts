@@ -201,6 +201,38 @@ describe('the event store hangs', () => {
     expect((await call(api, 'POST', `${id}/cart_items`, add)).status).toBe(200);
   });
 
+  it('a request whose client left before the deadline is logged 499, and its timeout does not claim a 503 was answered', async () => {
+    const api = await throughRelay();
+    const requestId = `gone-${Date.now()}-${++counter}`;
+    relay.hang();
+    // As `curl -m 1` would: the client gives up long before the deadline, closing its connection.
+    const gone = fetch(`${api.url}/v2/customer_sessions/${newId('gone')}`, {
+      headers: { authorization: `ApiKey-v1 ${KEY}`, 'x-request-id': requestId },
+      signal: AbortSignal.timeout(300),
+    });
+    await expect(gone).rejects.toThrow();
+    await eventually(async () => timeoutLogs(api).some((line) => line.requestId === requestId), WITHIN_MS);
+    relay.resume();
+
+    // The request line says what happened to the client (499, it left); the timeout's line says the same, with
+    // its fields, rather than "answered 503": nothing was answered.
+    const lines = api.logs.filter((line) => line.requestId === requestId);
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 'info', msg: 'request', status: 499, aborted: true }),
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'event store call timed out after the client had gone (499)',
+        method: 'GET',
+        operation: 'read',
+        stream: 'session',
+        timeoutMs: DEADLINE_MS,
+        idempotencyKey: false,
+        aborted: true,
+      }),
+    ]);
+    expect(lines[1]).toHaveProperty('outcome');
+  });
+
   it('a command with an Idempotency-Key whose append the store applies late is applied exactly once when retried', async () => {
     const b = await startApi(server.connectionString);
     const id = newId('keyed');

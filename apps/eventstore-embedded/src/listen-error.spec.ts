@@ -1,4 +1,4 @@
-import { listenErrorMessage } from './listen-error';
+import { hostRemedy, listenErrorMessage, listenHostProblem } from './listen-error';
 
 describe('listenErrorMessage', () => {
   const remedy = 'set PORT to a free port';
@@ -26,8 +26,67 @@ describe('listenErrorMessage', () => {
     );
   });
 
+  it('given an address of no interface and the host setting, names the setting and what to set it to', () => {
+    expect(
+      listenErrorMessage(
+        fromNode('EADDRNOTAVAIL'),
+        'The projector’s metrics and health endpoint',
+        '10.9.9.9:9464',
+        'set PROJECTOR_METRICS_PORT to a free port (0 for none)',
+        hostRemedy('PROJECTOR_METRICS_HOST'),
+      ),
+    ).toBe(
+      'The projector’s metrics and health endpoint cannot listen on 10.9.9.9:9464: no network interface of this ' +
+        'machine has that address; set PROJECTOR_METRICS_HOST to a host name or IP address of this machine ' +
+        '(127.0.0.1, or 0.0.0.0 for every interface).',
+    );
+  });
+
+  it('given a host name that does not resolve (Node’s getaddrinfo error, or grpc-js’s message), names the setting', () => {
+    const expected =
+      'The event store cannot listen on no-such-host.invalid:2113: the host name does not resolve to an address; ' +
+      'set EMBEDDED_EVENTSTORE_HOST to a host name or IP address of this machine (127.0.0.1, or 0.0.0.0 for ' +
+      'every interface).';
+    const fromGetaddrinfo = Object.assign(new Error('getaddrinfo ENOTFOUND no-such-host.invalid'), {
+      code: 'ENOTFOUND',
+    });
+    const fromGrpc = new Error('Name resolution failed for target dns:no-such-host.invalid:2113');
+    for (const error of [fromGetaddrinfo, fromGrpc])
+      expect(
+        listenErrorMessage(
+          error,
+          'The event store',
+          'no-such-host.invalid:2113',
+          remedy,
+          hostRemedy('EMBEDDED_EVENTSTORE_HOST'),
+        ),
+      ).toBe(expected);
+  });
+
   it('given any other failure, has nothing to add (the caller passes the error on)', () => {
     expect(listenErrorMessage(new Error('boom'), 'The API', 'port 3000', remedy)).toBeUndefined();
     expect(listenErrorMessage(undefined, 'The API', 'port 3000', remedy)).toBeUndefined();
+  });
+});
+
+describe('listenHostProblem', () => {
+  const advice =
+    'set SOME_HOST to a host name or IP address of this machine (127.0.0.1, or 0.0.0.0 for every interface)';
+
+  it('given a name that resolves to no address, names the setting, the value and what to do', async () => {
+    expect(await listenHostProblem('SOME_HOST', 'no-such-host.invalid')).toBe(
+      `SOME_HOST: "no-such-host.invalid" does not resolve to an address (ENOTFOUND); ${advice}`,
+    );
+  });
+
+  it('given an address no interface of this machine has, says so', async () => {
+    expect(await listenHostProblem('SOME_HOST', '192.0.2.1')).toBe(
+      `SOME_HOST: "192.0.2.1" is not an address of this machine (no network interface has it); ${advice}`,
+    );
+  });
+
+  it('given an address or a name of this machine, or every interface, has no problem', async () => {
+    for (const host of ['127.0.0.1', 'localhost', '0.0.0.0'])
+      expect(await listenHostProblem('SOME_HOST', host)).toBeUndefined();
   });
 });

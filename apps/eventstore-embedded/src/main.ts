@@ -1,5 +1,7 @@
 import path from 'node:path';
+import { checkDataDir } from './data-dir';
 import { listenErrorMessage, startEmbeddedEventStore } from './index';
+import { hostRemedy, listenHostProblem } from './listen-error';
 import { writeStoreLog } from './log';
 
 /**
@@ -68,7 +70,21 @@ async function main(): Promise<void> {
     fail(
       `${hostSetting!.source}: must be a host name or IP address to bind (got ${JSON.stringify(hostSetting!.value)})`,
     );
-  const dataDir = arg('data') ?? path.join(process.env.DATA_DIR || './data', 'eventstore');
+  // A name that resolves to nothing (grpc-js would say only "Name resolution failed for target dns:…"), or an
+  // address of no interface here: refused with the setting's name before anything is opened.
+  const hostProblem = hostSetting ? await listenHostProblem(hostSetting.source, host) : undefined;
+  if (hostProblem !== undefined) fail(hostProblem);
+  // Checked as the API, the projector and the CLI check DATA_DIR (the store would fail on mkdir, ENOTDIR).
+  const problems: string[] = [];
+  const dataFlag = arg('data');
+  let dataDir: string;
+  if (dataFlag !== undefined) {
+    dataDir = checkDataDir(path.resolve(dataFlag), problems, '--data');
+  } else {
+    dataDir = path.join(checkDataDir(path.resolve(process.env.DATA_DIR || './data'), problems), 'eventstore');
+    if (problems.length === 0) checkDataDir(dataDir, problems);
+  }
+  if (problems.length > 0) fail(problems[0]!);
   // The signal handlers come first: a SIGTERM as soon as the start-up line is out (a supervisor, a test) closes
   // the store once it has started, instead of ending the process before the handlers are in place.
   let stopping = false;
@@ -88,13 +104,19 @@ async function main(): Promise<void> {
   const starting = startEmbeddedEventStore({
     host,
     port,
-    dataDir: path.resolve(dataDir),
+    dataDir,
     maxAppendSize,
     synchronous,
     groupCommitWindowMs,
   }).catch((error: unknown) => {
     const remedy = `set ${portSetting?.source ?? '--port (or EMBEDDED_EVENTSTORE_PORT)'} to a free port (0 picks one)`;
-    const message = listenErrorMessage(error, 'The event store', `${host}:${port}`, remedy);
+    const message = listenErrorMessage(
+      error,
+      'The event store',
+      `${host}:${port}`,
+      remedy,
+      hostRemedy(hostSetting?.source ?? '--host (or EMBEDDED_EVENTSTORE_HOST)'),
+    );
     return message ? fail(message) : Promise.reject(error);
   });
   await starting;

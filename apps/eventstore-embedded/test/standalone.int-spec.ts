@@ -12,8 +12,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 
+// Each test starts the server as its own process (transpiling main.ts first): seconds on a loaded machine.
+// Nothing here is timed; the timeout only bounds a hang.
+jest.setTimeout(60_000);
+
 const ROOT = path.resolve(__dirname, '../../..');
 const MAIN = 'apps/eventstore-embedded/src/main.ts';
+/** A file where a directory is expected (this very file). */
+const FILE = __filename;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** A log line as every service of the project writes it (apps/projector/src/logger.ts). */
@@ -61,6 +67,21 @@ describe('the embedded event store run alone', () => {
     [['--max-append-size', '0'], {}, '--max-append-size: must be an integer from 1'],
     [['--group-commit-window-ms', '-1'], {}, '--group-commit-window-ms: must be an integer from 0 to 1000'],
     [[], { EMBEDDED_EVENTSTORE_HOST: 'not a host' }, 'EMBEDDED_EVENTSTORE_HOST: must be a host name'],
+    [
+      [],
+      { EMBEDDED_EVENTSTORE_HOST: 'no-such-host.invalid' },
+      'EMBEDDED_EVENTSTORE_HOST: "no-such-host.invalid" does not resolve to an address (ENOTFOUND); ' +
+        'set EMBEDDED_EVENTSTORE_HOST to a host name or IP address of this machine (127.0.0.1, or 0.0.0.0 for every interface)',
+    ],
+    [
+      // TEST-NET-1 (RFC 5737): an address no machine has.
+      ['--host', '192.0.2.1'],
+      {},
+      '--host: "192.0.2.1" is not an address of this machine (no network interface has it); set --host to',
+    ],
+    [[], { DATA_DIR: FILE }, `DATA_DIR: ${FILE} is not a directory`],
+    [[], { DATA_DIR: path.join(FILE, 'below') }, `DATA_DIR: ${path.join(FILE, 'below')} is not a directory`],
+    [['--data', FILE], {}, `--data: ${FILE} is not a directory`],
   ])('refuses %j %j naming where the value came from', (args, env, message) => {
     const result = runRefused(args, env);
     expect(result.status).toBe(2);

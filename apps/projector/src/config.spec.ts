@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseProjectorConfig, ProjectorConfigError } from './config';
 
@@ -145,4 +147,46 @@ describe('parseProjectorConfig', () => {
         '  - LOG_LEVEL: "loud" is not one of fatal, error, warn, info, debug, trace, silent\n',
     );
   });
+
+  it.each([
+    ['no-such-host.invalid', '"no-such-host.invalid" does not resolve to an address (ENOTFOUND)'],
+    // TEST-NET-1 (RFC 5737): an address no machine has.
+    ['192.0.2.1', '"192.0.2.1" is not an address of this machine (no network interface has it)'],
+  ])(
+    'stops the projector process before it connects when PROJECTOR_METRICS_HOST=%s cannot be listened on, naming it, exit code 2',
+    (host, why) => {
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'projector-metrics-host-'));
+      try {
+        const result = spawnSync(
+          process.execPath,
+          ['-r', './tools/register.js', 'apps/projector/src/main.ts'],
+          {
+            cwd: path.resolve(__dirname, '../../..'),
+            env: {
+              ...process.env,
+              DATA_DIR: dataDir,
+              DATABASE_URL: '',
+              EVENTSTORE_CONNECTION_STRING: 'esdb://127.0.0.1:1?tls=false',
+              PROJECTOR_METRICS_PORT: '41470',
+              PROJECTOR_METRICS_HOST: host,
+              LOG_LEVEL: 'info',
+            },
+            encoding: 'utf8',
+            timeout: 30_000,
+          },
+        );
+        expect({ status: result.status, stderr: result.stderr, stdout: result.stdout }).toEqual({
+          status: 2,
+          stderr:
+            'projector: Invalid configuration:\n' +
+            `  - PROJECTOR_METRICS_HOST: ${why}; set PROJECTOR_METRICS_HOST to a host name or IP address of ` +
+            'this machine (127.0.0.1, or 0.0.0.0 for every interface)\n',
+          stdout: '', // nothing started: no lock taken, no read models opened
+        });
+        expect(readdirSync(dataDir)).toEqual([]);
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
 });

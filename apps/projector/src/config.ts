@@ -4,8 +4,10 @@
  * is shared with the replay CLI, so both find by default what `npm start` serves: the embedded event store on
  * 127.0.0.1:${EMBEDDED_EVENTSTORE_PORT:-2113} and SQLite read models under DATA_DIR.
  */
-import { statSync } from 'node:fs';
 import * as path from 'node:path';
+import { checkDataDir } from '../../eventstore-embedded/src/data-dir';
+
+export { checkDataDir };
 
 export type Env = Record<string, string | undefined>;
 
@@ -76,12 +78,7 @@ export function parseStoreLocation(env: Env, cwd: string, problems: string[]): S
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/.+/.test(databaseUrl)) {
     problems.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
   }
-  const schema = setting(env.READ_MODEL_SCHEMA);
-  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-    problems.push(
-      `READ_MODEL_SCHEMA: "${schema}" is not a schema name (lower-case letters, digits and _, at most 63)`,
-    );
-  }
+  const schema = parseReadModelSchema(env, problems);
   const dataDir = checkDataDir(path.resolve(cwd, setting(env.DATA_DIR) ?? './data'), problems);
   return {
     connectionString: connectionString ?? `esdb://127.0.0.1:${port}?tls=false`,
@@ -92,11 +89,20 @@ export function parseStoreLocation(env: Env, cwd: string, problems: string[]): S
   };
 }
 
-/** `dataDir`, after noting in `problems` if it names something that is not a directory (a missing one is created). */
-export function checkDataDir(dataDir: string, problems: string[]): string {
-  if (statSync(dataDir, { throwIfNoEntry: false })?.isDirectory() === false)
-    problems.push(`DATA_DIR: ${dataDir} is not a directory`);
-  return dataDir;
+/**
+ * READ_MODEL_SCHEMA, the PostgreSQL schema of the read models (unset: DATABASE_URL's `search_path`). Read by the
+ * projector, the replay CLI and the API (its management queries and the projector thread it runs under
+ * `npm start`), so all of them work in the same schema, and refuse a bad value with the same message.
+ */
+export function parseReadModelSchema(env: Env, problems: string[]): string | undefined {
+  const schema = setting(env.READ_MODEL_SCHEMA);
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    problems.push(
+      `READ_MODEL_SCHEMA: "${schema}" is not a schema name (lower-case letters, digits and _, at most 63)`,
+    );
+    return undefined;
+  }
+  return schema;
 }
 
 /** How the projector judges its own commits: when it counts as stalled, when a commit is logged as slow. */

@@ -1,6 +1,6 @@
 import { register } from 'prom-client';
 import { once } from 'node:events';
-import { listenError } from '../../eventstore-embedded/src/listen-error';
+import { hostRemedy, listenError, listenHostProblem } from '../../eventstore-embedded/src/listen-error';
 import { parseProjectorConfig, ProjectorConfigError, type ProjectorConfig } from './config';
 import { createLogger } from './logger';
 import { startProjector } from './projector';
@@ -11,12 +11,22 @@ import { projectorHttpServer } from './projector-http';
  * (EVENTSTORE_CONNECTION_STRING, by default the embedded one on EMBEDDED_EVENTSTORE_PORT), the read models
  * (DATABASE_URL, SQLite under DATA_DIR when unset), /metrics, /health/live and /health/ready (see
  * projector-http.ts) on PROJECTOR_METRICS_HOST:PROJECTOR_METRICS_PORT (default 127.0.0.1:9464, port 0 = none;
- * compose binds 0.0.0.0 so Prometheus in another container can scrape it). A bad value stops it before it
- * connects, with one line per problem (exit code 2). SIGTERM commits the batch in hand and exits.
+ * compose binds 0.0.0.0 so Prometheus in another container can scrape it). A bad value — a metrics host that
+ * is not an address of this machine too — stops it before it connects, with one line per problem (exit code
+ * 2). SIGTERM commits the batch in hand and exits.
  */
-function loadConfig(): ProjectorConfig {
+async function loadConfig(): Promise<ProjectorConfig> {
   try {
-    return parseProjectorConfig(process.env);
+    const config = parseProjectorConfig(process.env);
+    // A metrics host that resolves to nothing, or to no address of this machine, would otherwise be found only
+    // once the projector has connected and taken the lock (a name as getaddrinfo's ENOTFOUND, without the
+    // setting).
+    const hostProblem =
+      config.metricsPort > 0
+        ? await listenHostProblem('PROJECTOR_METRICS_HOST', config.metricsHost)
+        : undefined;
+    if (hostProblem !== undefined) throw new ProjectorConfigError([hostProblem]);
+    return config;
   } catch (error) {
     if (!(error instanceof ProjectorConfigError)) throw error;
     process.stderr.write(`projector: ${error.message}\n`);
@@ -25,7 +35,7 @@ function loadConfig(): ProjectorConfig {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = await loadConfig();
   const logger = createLogger('projector', config.logLevel);
   const projector = await startProjector({
     connectionString: config.connectionString,
@@ -51,6 +61,7 @@ async function main(): Promise<void> {
         'The projector’s metrics and health endpoint',
         `${host}:${port}`,
         'set PROJECTOR_METRICS_PORT to a free port (0 for none)',
+        hostRemedy('PROJECTOR_METRICS_HOST'),
       );
     });
     logger.info({ host, port }, 'projector metrics and health listening');

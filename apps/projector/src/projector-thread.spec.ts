@@ -39,6 +39,36 @@ describe('the projector thread of npm start', () => {
     });
   });
 
+  it('is started with the read-model schema the API read from READ_MODEL_SCHEMA, as the standalone projector', () => {
+    const env = {
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+      READ_MODEL_SCHEMA: 'read_models_2',
+    };
+    const input = projectorWorkerInput({
+      config: apiConfig(env),
+      connectionString: 'esdb://127.0.0.1:2113?tls=false',
+    });
+    expect(input).toMatchObject({ databaseUrl: env.DATABASE_URL, schema: 'read_models_2' });
+    expect(parseProjectorConfig({ ...env, DATA_DIR: __dirname }, '/srv')).toMatchObject({
+      databaseUrl: env.DATABASE_URL,
+      schema: 'read_models_2',
+    });
+    const unset = projectorWorkerInput({
+      config: apiConfig({}),
+      connectionString: 'esdb://127.0.0.1:2113?tls=false',
+    });
+    expect(unset.schema).toBeUndefined();
+  });
+
+  it('refuses a bad READ_MODEL_SCHEMA at the API start with the standalone projector’s message', () => {
+    const env = { READ_MODEL_SCHEMA: 'Read-Models' };
+    const expected = [
+      'READ_MODEL_SCHEMA: "Read-Models" is not a schema name (lower-case letters, digits and _, at most 63)',
+    ];
+    expect(problems(() => apiConfig(env))).toEqual(expected);
+    expect(problems(() => parseProjectorConfig(env, '/srv'))).toEqual(expected);
+  });
+
   it('is started with the projector defaults when they are unset', () => {
     const input = projectorWorkerInput({
       config: apiConfig({}),

@@ -63,6 +63,8 @@ export interface ProjectorThreadContext {
   /** The API's configuration (AppConfig): where the read models are, and the projector settings it read. */
   config: {
     databaseUrl?: string;
+    /** READ_MODEL_SCHEMA (unset: DATABASE_URL's `search_path`). */
+    readModelSchema?: string;
     dataDir: string;
     logLevel: string;
     /**
@@ -106,6 +108,7 @@ export function projectorWorkerInput(
   context: Pick<ProjectorThreadContext, 'config' | 'connectionString' | 'projector'>,
 ): ProjectorWorkerInput {
   return {
+    schema: context.config.readModelSchema,
     batchSize: context.config.projectorBatchSize,
     batchDelayMs: context.config.projectorBatchDelayMs,
     stallAfterMs: context.config.projectorStallAfterMs,

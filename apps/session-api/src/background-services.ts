@@ -1,8 +1,8 @@
 /**
  * Long-running work that shares the API's process under `npm start`: the projector, in a worker thread of
  * its own (its own event loop, event-store client and read-model database handle), which needs the event
- * store's connection string and DATA_DIR / DATABASE_URL from the config. Started after the HTTP server
- * listens, stopped — in reverse order — before the event store closes on SIGTERM.
+ * store's connection string and DATA_DIR / DATABASE_URL / READ_MODEL_SCHEMA from the config. Started after the
+ * HTTP server listens, stopped — in reverse order — before the event store closes on SIGTERM.
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';

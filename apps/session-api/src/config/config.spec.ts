@@ -123,6 +123,28 @@ describe('parseConfig', () => {
     }
   });
 
+  it('takes READ_MODEL_SCHEMA, the read models’ PostgreSQL schema the projector and the replay CLI use too', () => {
+    const config = parseConfig(
+      { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test', READ_MODEL_SCHEMA: ' read_models_2 ' },
+      '/srv',
+    );
+    expect(config.readModelSchema).toBe('read_models_2');
+    expect(parseConfig({}, '/srv').readModelSchema).toBeUndefined();
+    expect(parseConfig({ READ_MODEL_SCHEMA: '' }, '/srv').readModelSchema).toBeUndefined();
+  });
+
+  it('refuses a READ_MODEL_SCHEMA that is not a schema name, with the projector’s message, among the other problems', () => {
+    for (const bad of ['Read-Models', 'read models', '1st', 'x'.repeat(64), 'public;drop']) {
+      expect(problemsOf({ READ_MODEL_SCHEMA: bad })).toEqual([
+        `READ_MODEL_SCHEMA: "${bad}" is not a schema name (lower-case letters, digits and _, at most 63)`,
+      ]);
+    }
+    expect(problemsOf({ READ_MODEL_SCHEMA: 'Read-Models', PORT: 'eighty' })).toEqual([
+      expect.stringMatching(/^PORT: "eighty"/),
+      'READ_MODEL_SCHEMA: "Read-Models" is not a schema name (lower-case letters, digits and _, at most 63)',
+    ]);
+  });
+
   it('leaves the projector out of the API process when PROJECTOR_IN_PROCESS is false', () => {
     expect(parseConfig({ PROJECTOR_IN_PROCESS: 'false' }, '/srv').projectorInProcess).toBe(false);
     expect(parseConfig({ PROJECTOR_IN_PROCESS: 'TRUE' }, '/srv').projectorInProcess).toBe(true);

@@ -3,7 +3,12 @@
  * message, all of them at once, so an operator fixes the environment in one go.
  */
 import * as path from 'node:path';
-import { checkDataDir, parseProjectorBatching, parseProjectorWatch } from '../../../projector/src/config';
+import {
+  checkDataDir,
+  parseProjectorBatching,
+  parseProjectorWatch,
+  parseReadModelSchema,
+} from '../../../projector/src/config';
 import {
   parseIntegrationKeys,
   parseManagementKeys,
@@ -25,6 +30,11 @@ export interface AppConfig {
   managementKeys?: Map<string, ManagementKey>;
   logLevel: LogLevel;
   databaseUrl?: string;
+  /**
+   * READ_MODEL_SCHEMA: the PostgreSQL schema of the read models, for the management queries and the projector
+   * thread alike (as the standalone projector and the replay CLI read it); unset: DATABASE_URL's `search_path`.
+   */
+  readModelSchema?: string;
   /** Run the projector inside the API process (`npm start`); false when API replicas share one projector. */
   projectorInProcess: boolean;
   /**
@@ -160,6 +170,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/.+/.test(databaseUrl)) {
     errors.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
   }
+  // The standalone projector's rule and message: one environment gives every process the same schema.
+  const readModelSchema = parseReadModelSchema(env, errors);
 
   const inProcessText = (set(env.PROJECTOR_IN_PROCESS) ?? 'true').toLowerCase();
   if (inProcessText !== 'true' && inProcessText !== 'false') {
@@ -203,6 +215,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     managementKeys,
     logLevel: logLevelText as LogLevel,
     databaseUrl,
+    readModelSchema,
     projectorInProcess: inProcessText !== 'false',
     projectorBatchSize: projectorBatching.batchSize,
     projectorBatchDelayMs: projectorBatching.batchDelayMs,

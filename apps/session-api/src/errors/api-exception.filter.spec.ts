@@ -393,6 +393,68 @@ describe('ApiExceptionFilter', () => {
     expect(JSON.stringify(lines)).not.toMatch(/secret-cart|stack/);
   });
 
+  it('given a client that has gone (logged 499), then its timeout or lock wait is logged as such, not as "answered 503"', () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const filter = new ApiExceptionFilter(logger);
+    const catchFor = (error: unknown, gone: boolean) => {
+      // What Node leaves on a response whose connection the client closed: destroyed, never finished.
+      const response = {
+        headersSent: false,
+        statusCode: 200,
+        writableFinished: false,
+        destroyed: gone,
+        setHeader: () => undefined,
+        end: () => undefined,
+        destroy: () => undefined,
+      };
+      const request = { id: gone ? 'gone' : 'here', method: 'GET', headers: {}, complete: true };
+      const host = {
+        switchToHttp: () => ({ getResponse: () => response, getRequest: () => request }),
+      } as unknown as ArgumentsHost;
+      filter.catch(error, host);
+    };
+    const timeout = new EventStoreTimeoutError('read', 'session-1-a', 300);
+    const lockWait = new LockWaitError('holder-failed', 'session-1-a', 295, timeout);
+    for (const gone of [true, false]) {
+      catchFor(timeout, gone);
+      catchFor(lockWait, gone);
+    }
+    const fields = { method: 'GET', stream: 'session', idempotencyKey: false, outcome: expect.any(String) };
+    expect(lines).toEqual([
+      expect.objectContaining({
+        ...fields,
+        requestId: 'gone',
+        operation: 'read',
+        timeoutMs: 300,
+        aborted: true,
+        msg: 'event store call timed out after the client had gone (499)',
+      }),
+      expect.objectContaining({
+        ...fields,
+        requestId: 'gone',
+        reason: 'holder-failed',
+        waitedMs: 295,
+        aborted: true,
+        msg: 'gave up waiting for an earlier command on the same session after the client had gone (499)',
+      }),
+      expect.objectContaining({
+        ...fields,
+        requestId: 'here',
+        operation: 'read',
+        msg: 'event store call timed out: answered 503',
+      }),
+      expect.objectContaining({
+        ...fields,
+        requestId: 'here',
+        reason: 'holder-failed',
+        msg: 'gave up waiting for an earlier command on the same session: answered 503',
+      }),
+    ]);
+    expect(lines[2]).not.toHaveProperty('aborted');
+    expect(lines[3]).not.toHaveProperty('aborted');
+  });
+
   it('closes the connection after refusing a large body it never read, not after a small one', () => {
     const unauthorized = ApiError.of(401, 'UNAUTHORIZED', 'no key');
     expect(respond(unauthorized, { 'content-length': '10485760' }).headers.Connection).toBe('close');

@@ -467,6 +467,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
         error: (exception as Error).name,
       });
     }
+    // A client that left before this (its request already logged with status 499, aborted) is answered
+    // nothing: the warn line must not say 503.
+    const clientGone = clientHasGone(response);
     if (exception instanceof EventStoreTimeoutError) {
       // Once per request (the first call that times out ends it), without a stack: an operational event.
       this.logger.warn(
@@ -478,8 +481,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
           timeoutMs: exception.timeoutMs,
           idempotencyKey: request?.headers['idempotency-key'] !== undefined,
           outcome: storeOutcome(exception, request),
+          ...(clientGone ? { aborted: true } : {}),
         },
-        'event store call timed out: answered 503',
+        clientGone
+          ? 'event store call timed out after the client had gone (499)'
+          : 'event store call timed out: answered 503',
       );
     }
     if (exception instanceof LockWaitError) {
@@ -492,8 +498,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
           waitedMs: exception.waitedMs,
           idempotencyKey: request?.headers['idempotency-key'] !== undefined,
           outcome: storeOutcome(exception, request),
+          ...(clientGone ? { aborted: true } : {}),
         },
-        'gave up waiting for an earlier command on the same session: answered 503',
+        clientGone
+          ? 'gave up waiting for an earlier command on the same session after the client had gone (499)'
+          : 'gave up waiting for an earlier command on the same session: answered 503',
       );
     }
     if (response.headersSent) {
@@ -502,6 +511,14 @@ export class ApiExceptionFilter implements ExceptionFilter {
     }
     sendError(request, response, mapped);
   }
+}
+
+/**
+ * Whether the client closed the connection before `response` was complete: nothing can be answered on it any
+ * more, and request-context.ts has logged the request with status 499 and `aborted: true`.
+ */
+export function clientHasGone(response: ServerResponse): boolean {
+  return !response.writableFinished && (response.destroyed || response.socket?.destroyed === true);
 }
 
 /**

@@ -16,7 +16,7 @@ export interface ManagementDependencies {
    * stopped, or the network dropping its packets — then answers 503 SERVICE_UNAVAILABLE instead of holding the
    * request. The `minPosition` wait has its own bound (read-model-position.ts).
    */
-  config: Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'readModelQueryTimeoutMs'>;
+  config: Pick<AppConfig, 'databaseUrl' | 'readModelSchema' | 'dataDir' | 'readModelQueryTimeoutMs'>;
   keys: ApiKeys;
   /** An already open read-model database (tests); otherwise opened from the config and migrated. */
   readModels?: ReadModelDatabase;
@@ -39,6 +39,8 @@ export class ManagementModule implements OnApplicationShutdown {
             if (deps.readModels) return { ...deps.readModels, close: async () => undefined }; // owned by the caller
             return openReadModelDatabase({
               databaseUrl: deps.config.databaseUrl,
+              // READ_MODEL_SCHEMA: where the projector (in this process or its own) writes them.
+              schema: deps.config.readModelSchema,
               dataDir: deps.config.dataDir,
               timeoutMs: deps.config.readModelQueryTimeoutMs,
             });
