@@ -6,7 +6,7 @@ import { BATCH_FAILURE_KINDS } from '../../../projector/src/batch-failures';
 import type { ProjectorThreadHealth, ProjectorThreadService } from '../../../projector/src/projector-thread';
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { ApiErrorResponses, RESPONSE_HEADERS } from '../errors/error-response.schema';
-import { ReadModelHealth } from '../management/read-model-health';
+import { READ_MODEL_PING_TIMEOUT_MS, ReadModelHealth } from '../management/read-model-health';
 import { PROJECTOR_HEALTH } from '../tokens';
 import { MetricsService } from './metrics.service';
 
@@ -143,7 +143,7 @@ export class OperationsController {
   })
   async ready(): Promise<Ready> {
     const [eventStore, readModels, projector] = await Promise.all([
-      this.store.isReachable(),
+      this.store.isReachable(READ_MODEL_PING_TIMEOUT_MS),
       this.readModels?.isReachable(),
       this.projector?.health(),
     ]);
@@ -157,7 +157,7 @@ export class OperationsController {
       throw ApiError.of(
         503,
         ErrorCode.ServiceUnavailable,
-        `Not ready: ${down.join(' and ')} not reachable or did not answer within 2 s`,
+        `Not ready: ${down.join(' and ')} not reachable or did not answer within ${READ_MODEL_PING_TIMEOUT_MS / 1000} s`,
       );
     }
     // The projector is reported, not judged: commands work without it (only the read models fall behind).
