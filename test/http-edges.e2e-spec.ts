@@ -3,7 +3,8 @@
  * them (`dry=True`); query parameters named like Object.prototype members refused like any unknown one; the
  * SPEC §5 body on the refusals Node would answer bare (`Expect` other than 100-continue, HTTP/1.1 without
  * `Host`); `WWW-Authenticate` on every 401; and a client that hangs up mid-upload logged as one routine line,
- * not as an error. The API runs here with a logger whose lines the tests read, and its own metrics.
+ * not as an error; the Swagger UI's files measured under their route. The API runs here with a logger whose
+ * lines the tests read, and its own metrics.
  */
 import type { INestApplication } from '@nestjs/common';
 import type * as http from 'node:http';
@@ -494,5 +495,33 @@ describe('a request whose body does not arrive within requestTimeout', () => {
       .filter((line) => line.startsWith('http_request_duration_seconds_count{method="PUT"'));
     expect(measured.some((line) => line.includes('status="408"'))).toBe(true);
     expect(await harness.streamLength(stream(id))).toBe(0);
+  });
+});
+
+describe('route labels', () => {
+  it("the Swagger UI's files are measured under /docs, not as unmatched requests", async () => {
+    const page = await fetch(`${baseUrl}/docs`);
+    const html = await page.text();
+    const asset = /(?:href|src)="\.?\/?(?:docs\/)?([\w.-]+\.(?:css|js))"/.exec(html)?.[1];
+    expect(asset).toBeDefined();
+    const before = (await metrics.render()).body;
+    const reply = await fetch(`${baseUrl}/docs/${asset}`);
+    await reply.arrayBuffer();
+    expect(reply.status).toBe(200);
+    const count = (text: string, route: string) =>
+      Number(
+        new RegExp(
+          `^http_request_duration_seconds_count\\{method="GET",route="${route}",status="200"\\} (\\d+)`,
+          'm',
+        ).exec(text)?.[1] ?? 0,
+      );
+    // Measured on the response's 'close', which may come just after the client has the whole body.
+    let after = (await metrics.render()).body;
+    for (let i = 0; i < 100 && count(after, '/docs') === count(before, '/docs'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      after = (await metrics.render()).body;
+    }
+    expect(count(after, '/docs') - count(before, '/docs')).toBe(1);
+    expect(count(after, 'unmatched')).toBe(count(before, 'unmatched'));
   });
 });

@@ -128,7 +128,7 @@ describe('GET /health/ready', () => {
       errors: [
         {
           title: 'SERVICE_UNAVAILABLE',
-          details: 'Not ready: the event store not reachable or did not answer within 2 s',
+          details: 'Not ready: the event store is not reachable or did not answer within 2 s',
         },
       ],
     });

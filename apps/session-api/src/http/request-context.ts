@@ -109,6 +109,9 @@ function refuse(req: IncomingMessage, res: ServerResponse, refusal: ApiError): v
 export function requestContext(logger: Logger, metrics: MetricsService) {
   return (req: RequestWithContext, res: ServerResponse, next: () => void): void => {
     const started = process.hrtime.bigint();
+    // The URL as it arrived: a mounted Express router (the Swagger UI's static files under /docs) strips its
+    // mount path from `req.url` and leaves it so when it answers, which would log its files as unmatched.
+    const route = routeOf(req.url ?? '/');
     const incoming = req.headers['x-request-id'];
     req.id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', req.id);
@@ -119,7 +122,6 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
       if (logged) return;
       logged = true;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = routeOf(req.url ?? '/');
       const answered = serverAnswered(res);
       const aborted = !res.writableFinished && answered === undefined;
       const status = answered ?? (aborted ? CLIENT_CLOSED_REQUEST : res.statusCode);

@@ -157,7 +157,7 @@ export class OperationsController {
       throw ApiError.of(
         503,
         ErrorCode.ServiceUnavailable,
-        `Not ready: ${down.join(' and ')} not reachable or did not answer within ${READ_MODEL_PING_TIMEOUT_MS / 1000} s`,
+        `Not ready: ${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} not reachable or did not answer within ${READ_MODEL_PING_TIMEOUT_MS / 1000} s`,
       );
     }
     // The projector is reported, not judged: commands work without it (only the read models fall behind).
