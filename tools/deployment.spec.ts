@@ -164,8 +164,17 @@ describe('docker/docker-compose.yml', () => {
 });
 
 describe('docker/Dockerfile', () => {
-  it('builds and runs on the official node:20-bookworm-slim image (one glibc for better-sqlite3)', () => {
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+  it('builds and runs on an official bookworm-slim node image of a supported major that engines accepts (one glibc for better-sqlite3)', () => {
+    const major = Number(/^ARG NODE_IMAGE=node:(\d+)-bookworm-slim$/m.exec(dockerfile)?.[1]);
+    // Node.js 20 reached its end of life on 2026-04-30; 22 is supported to 2027-04-30.
+    expect(major).toBeGreaterThanOrEqual(22);
+    const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+    const accepts = engines.split('||').some((range) => {
+      const from = Number(/>=(\d+)/.exec(range)?.[1] ?? 0);
+      const below = Number(/<(\d+)/.exec(range)?.[1] ?? Infinity);
+      return from <= major && major < below;
+    });
+    expect({ engines, major, accepts }).toEqual({ engines, major, accepts: true });
     const froms = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
     expect(froms.length).toBeGreaterThanOrEqual(2);
     expect(new Set(froms)).toEqual(new Set(['${NODE_IMAGE}']));

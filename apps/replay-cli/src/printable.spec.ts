@@ -158,6 +158,18 @@ describe('shortened', () => {
 });
 
 describe('tables and values', () => {
+  it('formatValue quotes a string that would not show what it holds: empty, or white space at an end', () => {
+    expect(formatValue('')).toBe('""');
+    expect(formatValue(' ')).toBe('" "');
+    expect(formatValue('RC1 ')).toBe('"RC1 "');
+    expect(formatValue('\tx')).toBe('\\tx');
+    expect(formatValue(' "a" ')).toBe('" \\"a\\" "');
+    expect(formatValue('\u00a0')).toBe('"\u00a0"');
+    expect(formatValue('a b')).toBe('a b');
+    expect(formatValue('RC1')).toBe('RC1');
+    expect(formatValue(undefined)).toBe('∅');
+  });
+
   it('formatValue escapes a top-level string as a nested one is escaped', () => {
     expect(formatValue('\u001b[31mRED\u001b[0m')).toBe('\\u001b[31mRED\\u001b[0m');
     expect(formatValue(['\u001b[31mRED\u001b[0m'])).toBe('["\\u001b[31mRED\\u001b[0m"]');

@@ -87,7 +87,7 @@ describe('history and state', () => {
     expect(run.code).toBe(0);
     expectSafe(run);
     expect(run.stdout.startsWith(`${SHOWN.stream}: 4 event(s)\n`)).toBe(true);
-    expect(run.stdout).toContain(`referralCode:  → ${SHOWN.referral} `);
+    expect(run.stdout).toContain(`referralCode: "" → ${SHOWN.referral} `);
     expect(run.stdout).toContain(`storeIntegrationId: ∅ → ${SHOWN.store}`);
     expect(run.stdout).toContain(`profileId: ∅ → ${SHOWN.profile}`);
     expect(run.stdout).toContain(`integrationId: ∅ → a\\nb`);

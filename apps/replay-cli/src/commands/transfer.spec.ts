@@ -1,6 +1,6 @@
 import { PROFILE_CLAIMED } from '@session-engine/event-store';
 import { SESSION_EVENT_SCHEMA_VERSIONS } from '@session-engine/session-domain';
-import { parseHeader, parseStreamLine } from './transfer';
+import { doneSoFar, parseHeader, parseStreamLine, type ImportProgress } from './transfer';
 
 const event = (type: string, revision = 0, metadata: object = {}) => ({
   revision,
@@ -139,5 +139,39 @@ describe('parseStreamLine', () => {
     const first = event('SessionCreated', 0);
     const text = line('session-1-a', first, { ...event('SessionClosed', 1), id: first.id });
     expect(() => parseStreamLine(text, 2)).toThrow('event 1 has the id of event 0');
+  });
+});
+
+describe('doneSoFar: what an import stopped at line N says of that line', () => {
+  const progress: ImportProgress = {
+    counts: {
+      imported: ['session-1-a', 'session-1-b'],
+      'already present': [],
+      'store ahead': [],
+      conflict: [],
+      'digest mismatch': [],
+    },
+    ahead: [],
+    mismatchReasons: new Map(),
+    empty: [],
+    events: 10,
+    streams: 2,
+    eventsRead: 10,
+  };
+
+  it('stopped before any of its events went out (a bad line, a read that failed): nothing from it on', () => {
+    const text = doneSoFar(progress, 4);
+    expect(text).toMatch(/^Before line 4: 2 stream\(s\) imported \(10 event\(s\) appended\)/);
+    expect(text).toContain('Nothing from line 4 on was imported.');
+  });
+
+  it('stopped with its events sent (the store lost mid-append): its stream may be there, whole or in part', () => {
+    const text = doneSoFar(progress, 4, true);
+    expect(text).not.toContain('Nothing from line 4 on was imported');
+    expect(text).toContain(
+      "Line 4's events had been sent when it stopped: its stream may be imported, whole or in part",
+    );
+    expect(text).toContain('nothing after line 4 was');
+    expect(text).toContain('run the same import again: it is safe');
   });
 });

@@ -510,7 +510,11 @@ interface StreamOutcome {
  * line's events and more after them (the store went on after the export) is skipped as ahead — every event of
  * the line is there; any other history is a conflict.
  */
-async function importStream(client: EsdbClientAdapter, line: ExportedStream): Promise<StreamOutcome> {
+async function importStream(
+  client: EsdbClientAdapter,
+  line: ExportedStream,
+  sending: () => void,
+): Promise<StreamOutcome> {
   const digest = (events: ExportedEvent[]) => digestOf(line.stream, events.map(withBigRevision)).sha256;
   const computed = digestOf(line.stream, line.events.map(withBigRevision));
   const expected = computed.sha256;
@@ -535,6 +539,7 @@ async function importStream(client: EsdbClientAdapter, line: ExportedStream): Pr
   const rest = line.events.slice(existing.length);
   try {
     for (const chunk of chunks(rest)) {
+      sending();
       const outcome = await client.appendToStream(
         line.stream,
         chunk.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })),
@@ -557,7 +562,14 @@ async function importStream(client: EsdbClientAdapter, line: ExportedStream): Pr
 
 const withBigRevision = (e: ExportedEvent) => ({ ...e, revision: BigInt(e.revision) });
 
-interface ImportProgress {
+/** The stream line being appended: its number, its stream, and whether any of its events went to the store. */
+interface AppendingLine {
+  line: number;
+  stream: string;
+  sent: boolean;
+}
+
+export interface ImportProgress {
   counts: Record<Outcome, string[]>;
   /** Store ahead: the streams, with how many events the store holds and the line held. */
   ahead: { stream: string; storeEvents: number; fileEvents: number }[];
@@ -573,8 +585,11 @@ interface ImportProgress {
   eventsRead: number;
 }
 
-/** What this run did before it stopped, and that running it again is safe. */
-function doneSoFar(progress: ImportProgress, lineNumber: number): string {
+/**
+ * What this run did before it stopped, and that running it again is safe. `sent`: line `lineNumber`'s events had
+ * gone to the store when it stopped (a connection lost mid-append), so its stream may be there, whole or in part.
+ */
+export function doneSoFar(progress: ImportProgress, lineNumber: number, sent = false): string {
   const { counts, events } = progress;
   const done =
     progress.streams === 0
@@ -587,8 +602,13 @@ function doneSoFar(progress: ImportProgress, lineNumber: number): string {
         (progress.empty.length > 0 ? `${progress.empty.length} without events (skipped), ` : '') +
         `${counts.conflict.length + counts['digest mismatch'].length} refused (conflict or digest mismatch).`;
   return (
-    `${done} Nothing from line ${lineNumber} on was imported. Fix the file (or export again) and run the same import ` +
-    'again: it is safe — streams already imported are recognised by their digest and skipped.'
+    `${done} ` +
+    (sent
+      ? `Line ${lineNumber}'s events had been sent when it stopped: its stream may be imported, whole or in part; ` +
+        `nothing after line ${lineNumber} was. Fix what stopped it and run the same import again: it is safe — ` +
+        'streams already imported are recognised by their digest and skipped, one imported in part is completed.'
+      : `Nothing from line ${lineNumber} on was imported. Fix the file (or export again) and run the same import ` +
+        'again: it is safe — streams already imported are recognised by their digest and skipped.')
   );
 }
 
@@ -709,7 +729,7 @@ export async function importCommand(
   };
   const { counts } = progress;
   /** The stream line being appended, if one is: a signal may end the process between two of its chunks. */
-  const current: { appending?: { line: number; stream: string } } = {};
+  const current: { appending?: AppendingLine } = {};
   // SIGINT / SIGTERM end the process at once (nothing to clean up): it says what was imported, and that the
   // same import completes it — streams present are skipped, a stream partly imported gets the rest appended.
   const forget = io.interruption?.atExit((signal) => {
@@ -743,7 +763,7 @@ async function importLines(
   client: EsdbClientAdapter,
   options: OutputOptions,
   progress: ImportProgress,
-  current: { appending?: { line: number; stream: string } },
+  current: { appending?: AppendingLine },
 ): Promise<number> {
   const { counts } = progress;
   let header: ExportHeader | undefined;
@@ -792,8 +812,11 @@ async function importLines(
           continue;
         }
         checkStream(line, lineNumber, sessionIds);
-        current.appending = { line: lineNumber, stream: line.stream };
-        const { outcome, appended, reason, storeEvents } = await importStream(client, line);
+        const appending: AppendingLine = { line: lineNumber, stream: line.stream, sent: false };
+        current.appending = appending;
+        const { outcome, appended, reason, storeEvents } = await importStream(client, line, () => {
+          appending.sent = true;
+        });
         current.appending = undefined;
         counts[outcome].push(line.stream);
         if (reason !== undefined) progress.mismatchReasons.set(line.stream, reason);
@@ -812,7 +835,8 @@ async function importLines(
           error instanceof CliError
             ? error.message
             : `line ${lineNumber}${stream ? ` (${printable(stream)})` : ''}: ${describeFailure(error)}`;
-        throw new CliError(`${neutralized(message)}\n${doneSoFar(progress, lineNumber)}`);
+        const sent = current.appending?.line === lineNumber && current.appending.sent;
+        throw new CliError(`${neutralized(message)}\n${doneSoFar(progress, lineNumber, sent)}`);
       }
     }
   } finally {
