@@ -102,7 +102,6 @@ const createElsewhere = (id: string, patch: Record<string, unknown>) =>
       type: 'UpdateSession',
       applicationId: 1,
       integrationId: id,
-      now: new Date().toISOString(),
       commandId: `other-${id}`,
       sessionId: sessionIdFor(stream(id)),
       patch,

@@ -5,10 +5,12 @@
  * A port another process holds ends the start — of the API, of its embedded store, or of the standalone
  * projector's metrics endpoint — with one plain sentence naming the port and the setting, and no line from a
  * library in another format. A second SIGTERM while a shutdown waits (for a request, or a projector batch
- * that cannot commit) ends the process at once with exit code 1.
+ * that cannot commit) ends the process at once with exit code 1. A configuration problem — one of the two key
+ * lists without the other, a connection string the client cannot parse — stops it before it starts anything,
+ * exit code 2, and no development key is made.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -284,6 +286,38 @@ describe('npm start', () => {
       } finally {
         server.close();
       }
+    },
+  );
+});
+
+describe('npm start with a configuration problem', () => {
+  it.each([
+    [
+      'only INTEGRATION_API_KEYS',
+      { INTEGRATION_API_KEYS: 'checkout-key-0001=1' },
+      'MANAGEMENT_API_KEYS: not set, while INTEGRATION_API_KEYS is; set both (or neither, for development keys of application 1 under DATA_DIR)',
+    ],
+    [
+      'only MANAGEMENT_API_KEYS',
+      { MANAGEMENT_API_KEYS: 'backoffice-key-0001=*' },
+      'INTEGRATION_API_KEYS: not set, while MANAGEMENT_API_KEYS is; set both (or neither, for development keys of application 1 under DATA_DIR)',
+    ],
+    [
+      'a malformed EVENTSTORE_CONNECTION_STRING',
+      { EVENTSTORE_CONNECTION_STRING: 'esdb://127.0.0.1:abc?tls=false' },
+      'EVENTSTORE_CONNECTION_STRING: "abc" in "127.0.0.1:abc" is not a port number (1..65535)',
+    ],
+  ])(
+    '%s: stops before it starts anything, naming the variable, exit 2, no development key',
+    async (_, env, says) => {
+      const dir = dataDir();
+      const result = await startRefused({ DATA_DIR: dir, PORT: '0', EMBEDDED_EVENTSTORE_PORT: '0', ...env });
+      expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+        code: 2,
+        stdout: [],
+        stderr: ['Invalid configuration:', `  - ${says}`],
+      });
+      expect(readdirSync(dir)).toEqual([]); // no key file, no event store
     },
   );
 });

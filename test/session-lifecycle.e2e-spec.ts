@@ -418,6 +418,88 @@ describe('a customer session over HTTP', () => {
       expect(afterRestart.body).toEqual(first.body);
       expect(await harness.streamLength(stream(id))).toBe(2);
     });
+
+    it('answers a keyed no-op on a session of over 1 MiB as without a key, and its retry the same (rebuilt from the stream)', async () => {
+      const id = sid('large-no-op');
+      // 36 lines with 60 KB of attributes each, 12 per request: each append stays under 1,000,000 bytes.
+      const rich = (from: number) =>
+        Array.from({ length: 12 }, (_, i) => ({
+          sku: `rich-${from + i}`,
+          quantity: 1,
+          price: 1,
+          attributes: { blob: `${from + i}`.padEnd(60_000, 'x') },
+        }));
+      expectOk(await put(id, { cartItems: rich(0) }));
+      expectOk(await addItems(id, rich(12)));
+      expectOk(await addItems(id, rich(24)));
+      const read = await get(id);
+      expect(Buffer.byteLength(JSON.stringify(read.body))).toBeGreaterThan(2 ** 20);
+      const events = await harness.streamLength(stream(id));
+      const unkeyed = expectOk(await put(id, {}));
+      const keys = { put: `no-op-put-${run}`, add: `no-op-add-${run}`, close: `no-op-close-${run}` };
+      const noOps = {
+        put: () => put(id, {}, { headers: { 'Idempotency-Key': keys.put } }),
+        add: () => addItems(id, [], { 'Idempotency-Key': keys.add }),
+      };
+      const recordOf = async (key: string, endpoint: string) =>
+        harness.store.readStream(
+          IdempotencyStore.streamName({ applicationId: 1, endpoint, integrationId: id, key }),
+        );
+
+      const first = { put: await noOps.put(), add: await noOps.add() };
+      for (const reply of [first.put, first.add]) {
+        expect(reply.status).toBe(200);
+        expect(reply.body).toEqual(unkeyed);
+        expect(reply.body.customerSession).toEqual(read.body.customerSession);
+        expect(reply.headers.get('etag')).toBe(read.headers.get('etag'));
+        expect(reply.headers.get('x-event-position')).toBeNull();
+      }
+      // The records name the revision the no-ops answered with, not the body (over 1 MiB: one append refuses it).
+      const records = [
+        await recordOf(keys.put, 'PUT /v2/customer_sessions/:customerSessionId'),
+        await recordOf(keys.add, 'POST /v2/customer_sessions/:customerSessionId/cart_items'),
+      ];
+      for (const record of records) {
+        expect(record).toHaveLength(1);
+        expect(record[0]!.data).not.toHaveProperty('body');
+        expect(record[0]!.data).toMatchObject({ unchangedAt: '2' });
+        expect(record[0]!.data).not.toHaveProperty('revisions');
+      }
+
+      const same = (again: Reply, reply: Reply) => {
+        expect(again.status).toBe(200);
+        expect(again.body).toEqual(reply.body);
+        expect(again.headers.get('etag')).toBe(reply.headers.get('etag'));
+        expect(again.headers.get('x-event-position')).toBe(reply.headers.get('x-event-position'));
+      };
+      same(await noOps.put(), first.put);
+      same(await noOps.add(), first.add);
+      const reused = await put(id, { couponCodes: ['X'] }, { headers: { 'Idempotency-Key': keys.put } });
+      expect({ status: reused.status, code: reused.body.errors[0].title }).toEqual({
+        status: 422,
+        code: 'IDEMPOTENCY_KEY_REUSED',
+      });
+      expect(await harness.streamLength(stream(id))).toBe(events);
+
+      // The session moves on: a retry still gets the first answer (the session as it was), also after a restart.
+      expectOk(await addItems(id, [{ sku: 'later', quantity: 1, price: 1 }]));
+      same(await noOps.put(), first.put);
+      await harness.restart();
+      same(await noOps.put(), first.put);
+      same(await noOps.add(), first.add);
+      expect(await harness.streamLength(stream(id))).toBe(events + 1);
+
+      // A PUT of the state a closed session already has.
+      const closed = await verb(id, 'close');
+      expectOk(closed);
+      const closeNoOp = () => put(id, { state: 'closed' }, { headers: { 'Idempotency-Key': keys.close } });
+      const firstClose = await closeNoOp();
+      expect(firstClose.status).toBe(200);
+      expect(firstClose.body).toEqual(closed.body);
+      expect(firstClose.headers.get('etag')).toBe(closed.headers.get('etag'));
+      same(await closeNoOp(), firstClose);
+      expect(await harness.streamLength(stream(id))).toBe(events + 2);
+    });
   });
 
   it('applies a keyed command once when its response record was lost (the store failed in between), across a restart', async () => {

@@ -1,7 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { checkDataDir } from './data-dir';
+import { join, resolve } from 'node:path';
+import { checkDataDir, dataDirErrorMessage } from './data-dir';
+
+const uid = process.getuid?.();
+/** What every message says to do, naming this process's user. */
+const writableBy = (what: string, id = uid) =>
+  `${what} must be writable by this process’s user (uid ${id}) — change its owner or mode, or set DATA_DIR to another directory`;
 
 describe('checkDataDir', () => {
   let dir: string;
@@ -27,5 +33,110 @@ describe('checkDataDir', () => {
       `DATA_DIR: ${file} is not a directory`,
       `--data: ${join(file, 'eventstore')} is not a directory`,
     ]);
+  });
+
+  it('with writable, takes a directory this user can write, or a missing one it can create', () => {
+    const problems: string[] = [];
+    checkDataDir(dir, problems, 'DATA_DIR', { writable: true });
+    checkDataDir(join(dir, 'not-there-yet', 'deeper'), problems, 'DATA_DIR', { writable: true });
+    expect(problems).toEqual([]);
+  });
+
+  // root may write anywhere (access() says yes), so the refusal is checked as an unprivileged user: this
+  // process when it is one, else a child run as `nobody`.
+  const runuser = ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find((file) => existsSync(file));
+  const unprivileged = uid !== 0 || runuser !== undefined;
+  (unprivileged ? it : it.skip)(
+    'with writable, given a directory this user cannot write (or create: its parent is not writable), names DATA_DIR, the path and the user (skipped as root without runuser)',
+    () => {
+      const parent = mkdtempSync(join(tmpdir(), 'data-dir-readonly-'));
+      try {
+        const readOnly = join(parent, 'read-only');
+        mkdirSync(readOnly);
+        chmodSync(parent, 0o755); // the child as nobody must reach it
+        chmodSync(readOnly, 0o555);
+        const check = (target: string): { problems: string[]; uid: number } => {
+          if (uid !== 0) {
+            const problems: string[] = [];
+            checkDataDir(target, problems, 'DATA_DIR', { writable: true });
+            return { problems, uid: uid! };
+          }
+          const script =
+            `const { checkDataDir } = require(${JSON.stringify(resolve(__dirname, 'data-dir.ts'))});` +
+            `const problems = []; checkDataDir(${JSON.stringify(target)}, problems, 'DATA_DIR', { writable: true });` +
+            'process.stdout.write(JSON.stringify({ problems, uid: process.getuid() }));';
+          const child = spawnSync(
+            runuser!,
+            ['-u', 'nobody', '--', process.execPath, '-r', './tools/register.js', '-e', script],
+            { cwd: resolve(__dirname, '../../..'), encoding: 'utf8', timeout: 30_000 },
+          );
+          if (child.status !== 0) throw new Error(`the check as nobody failed: ${child.stderr}`);
+          return JSON.parse(child.stdout) as { problems: string[]; uid: number };
+        };
+        const existing = check(readOnly);
+        expect(existing.problems).toEqual([
+          `DATA_DIR: ${readOnly} is not writable (EACCES): ${writableBy('the directory and what is in it', existing.uid)}`,
+        ]);
+        const missing = check(join(readOnly, 'data'));
+        expect(missing.problems).toEqual([
+          `DATA_DIR: ${join(readOnly, 'data')} cannot be created: ${readOnly} is not writable (EACCES): ${writableBy('it', missing.uid)}`,
+        ]);
+      } finally {
+        chmodSync(parent, 0o700);
+        rmSync(parent, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
+describe('dataDirErrorMessage', () => {
+  const dataDir = '/srv/data';
+
+  it('given the file system refusing a path under DATA_DIR, names DATA_DIR, the path and the user who must write it', () => {
+    const fromFs = Object.assign(new Error("EACCES: permission denied, mkdir '/srv/data/eventstore'"), {
+      code: 'EACCES',
+      syscall: 'mkdir',
+      path: '/srv/data/eventstore',
+    });
+    expect(dataDirErrorMessage(fromFs, dataDir)).toBe(
+      `DATA_DIR: permission denied for /srv/data/eventstore (EACCES): ${writableBy('/srv/data and what is in it')}`,
+    );
+  });
+
+  it('given only the message, as a worker thread passes it on, or SQLite’s words for a file named in it, says the same', () => {
+    expect(
+      dataDirErrorMessage(new Error("EROFS: read-only file system, open '/srv/data/x.json'"), dataDir),
+    ).toBe(
+      `DATA_DIR: permission denied for /srv/data/x.json (EROFS): ${writableBy('/srv/data and what is in it')}`,
+    );
+    const sqlite = new Error(
+      "Cannot open the event store's log /srv/data/eventstore/eventstore.sqlite: attempt to write a readonly database",
+    );
+    expect(dataDirErrorMessage(sqlite, dataDir)).toBe(
+      'DATA_DIR: permission denied for /srv/data/eventstore/eventstore.sqlite (attempt to write a readonly ' +
+        `database): ${writableBy('/srv/data and what is in it')}`,
+    );
+    const readModels = new Error(
+      'Cannot open the read-model database (SQLite file /srv/data/read-models.sqlite): unable to open database file',
+    );
+    expect(dataDirErrorMessage(readModels, dataDir)).toMatch(
+      /^DATA_DIR: permission denied for \/srv\/data\/read-models\.sqlite \(unable to open database file\)/,
+    );
+  });
+
+  it('given a refusal outside DATA_DIR, a listen error or any other failure, has nothing to add', () => {
+    const outside = Object.assign(new Error("EACCES: permission denied, open '/etc/shadow'"), {
+      code: 'EACCES',
+      path: '/etc/shadow',
+    });
+    const listen = Object.assign(new Error('listen EACCES: permission denied 127.0.0.1:80'), {
+      code: 'EACCES',
+      syscall: 'listen',
+    });
+    for (const error of [outside, listen, new Error('boom'), undefined])
+      expect(dataDirErrorMessage(error, dataDir)).toBeUndefined();
+    expect(
+      dataDirErrorMessage(new Error("EACCES: permission denied, open '/srv/database'"), dataDir),
+    ).toBeUndefined();
   });
 });

@@ -63,6 +63,25 @@ describe('listenErrorMessage', () => {
       ).toBe(expected);
   });
 
+  it('given a file error with a listen error’s code (EACCES on mkdir or open under DATA_DIR), has nothing to add: it is no port problem', () => {
+    const fromFs = Object.assign(new Error("EACCES: permission denied, mkdir '/srv/data/eventstore'"), {
+      code: 'EACCES',
+      syscall: 'mkdir',
+      path: '/srv/data/eventstore',
+    });
+    // As a worker thread passes it on: the message alone.
+    const fromWorker = new Error("EACCES: permission denied, open '/srv/data/dev-api-keys.json'");
+    for (const error of [fromFs, fromWorker])
+      expect(listenErrorMessage(error, 'The embedded event store', '127.0.0.1:2113', remedy)).toBeUndefined();
+    const listening = Object.assign(new Error('listen EACCES: permission denied 127.0.0.1:80'), {
+      code: 'EACCES',
+      syscall: 'listen',
+    });
+    expect(listenErrorMessage(listening, 'The API', 'port 80', remedy)).toMatch(
+      /permission denied \(ports below 1024/,
+    );
+  });
+
   it('given any other failure, has nothing to add (the caller passes the error on)', () => {
     expect(listenErrorMessage(new Error('boom'), 'The API', 'port 3000', remedy)).toBeUndefined();
     expect(listenErrorMessage(undefined, 'The API', 'port 3000', remedy)).toBeUndefined();

@@ -3,7 +3,8 @@
  * setting that changes it — instead of `listen EADDRINUSE: address already in use :::3000`, grpc-js's
  * `No address added out of total 1 resolved` or `Name resolution failed for target dns:…`, or
  * `getaddrinfo ENOTFOUND …`. Recognised by the error's `code`, or by the code in its message (grpc-js and a
- * worker thread pass on only the message).
+ * worker thread pass on only the message) — only when the listen raised it: a file error with the same code
+ * (EACCES opening a file under DATA_DIR) is no port problem, and is passed on (see `dataDirErrorMessage`).
  */
 import { lookup } from 'node:dns/promises';
 import { createServer, isIP } from 'node:net';
@@ -22,11 +23,7 @@ export function listenErrorMessage(
    */
   hostRemedy?: string,
 ): string | undefined {
-  const message = error instanceof Error ? error.message : String(error);
-  const code =
-    (error as { code?: unknown } | undefined)?.code ??
-    /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN)\b/.exec(message)?.[1] ??
-    (/Name resolution failed for target/.test(message) ? 'ENOTFOUND' : undefined);
+  const code = listenErrorCode(error);
   const orHost = hostRemedy === undefined ? '' : `; ${hostRemedy}`;
   switch (code) {
     case 'EADDRINUSE':
@@ -41,6 +38,23 @@ export function listenErrorMessage(
     default:
       return undefined;
   }
+}
+
+/**
+ * The system's reason a listen failed: the code of an error raised by `listen` or `bind` (`syscall`, or
+ * `listen EACCES: …` in its message, as grpc-js and a worker thread pass it on), or of a host name that did not
+ * resolve; undefined for any other error — EACCES on `open` or `mkdir` is about a file, not the port.
+ */
+function listenErrorCode(error: unknown): string | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  const { code, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown };
+  if (typeof code === 'string' && (syscall === 'listen' || syscall === 'bind')) return code;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return code;
+  return (
+    /\b(?:listen|bind) (EADDRINUSE|EACCES|EADDRNOTAVAIL)\b/.exec(message)?.[1] ??
+    /\bgetaddrinfo (ENOTFOUND|EAI_AGAIN)\b/.exec(message)?.[1] ??
+    (/Name resolution failed for target/.test(message) ? 'ENOTFOUND' : undefined)
+  );
 }
 
 /** The error to rethrow: one carrying `listenErrorMessage` when it recognises the cause, else `error` itself. */

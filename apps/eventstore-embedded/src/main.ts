@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { checkDataDir } from './data-dir';
+import { checkDataDir, dataDirErrorMessage } from './data-dir';
 import { listenErrorMessage, startEmbeddedEventStore } from './index';
 import { hostRemedy, listenHostProblem } from './listen-error';
 import { writeStoreLog } from './log';
@@ -74,15 +74,21 @@ async function main(): Promise<void> {
   // address of no interface here: refused with the setting's name before anything is opened.
   const hostProblem = hostSetting ? await listenHostProblem(hostSetting.source, host) : undefined;
   if (hostProblem !== undefined) fail(hostProblem);
-  // Checked as the API, the projector and the CLI check DATA_DIR (the store would fail on mkdir, ENOTDIR).
+  // Checked as the API, the projector and the CLI check DATA_DIR (the store would fail on mkdir, ENOTDIR), and
+  // as the API checks it for its embedded store: this user must be able to write there (EACCES).
   const problems: string[] = [];
   const dataFlag = arg('data');
+  const writable = { writable: true };
   let dataDir: string;
+  let dataSetting: { name: string; dir: string };
   if (dataFlag !== undefined) {
-    dataDir = checkDataDir(path.resolve(dataFlag), problems, '--data');
+    dataDir = checkDataDir(path.resolve(dataFlag), problems, '--data', writable);
+    dataSetting = { name: '--data', dir: dataDir };
   } else {
-    dataDir = path.join(checkDataDir(path.resolve(process.env.DATA_DIR || './data'), problems), 'eventstore');
-    if (problems.length === 0) checkDataDir(dataDir, problems);
+    const root = checkDataDir(path.resolve(process.env.DATA_DIR || './data'), problems, 'DATA_DIR', writable);
+    dataDir = path.join(root, 'eventstore');
+    if (problems.length === 0) checkDataDir(dataDir, problems, 'DATA_DIR', writable);
+    dataSetting = { name: 'DATA_DIR', dir: root };
   }
   if (problems.length > 0) fail(problems[0]!);
   // The signal handlers come first: a SIGTERM as soon as the start-up line is out (a supervisor, a test) closes
@@ -109,6 +115,9 @@ async function main(): Promise<void> {
     synchronous,
     groupCommitWindowMs,
   }).catch((error: unknown) => {
+    // A file under the data directory this user may not write (its log, left by another user): no port problem.
+    const fileProblem = dataDirErrorMessage(error, dataSetting.dir, dataSetting.name);
+    if (fileProblem !== undefined) return fail(fileProblem);
     const remedy = `set ${portSetting?.source ?? '--port (or EMBEDDED_EVENTSTORE_PORT)'} to a free port (0 picks one)`;
     const message = listenErrorMessage(
       error,

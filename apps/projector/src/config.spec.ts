@@ -133,6 +133,39 @@ describe('parseProjectorConfig', () => {
     expect(problemsOf({ PROJECTOR_STALL_AFTER_MS: '1000', PROJECTOR_SLOW_COMMIT_MS: '999' })).toEqual([]);
   });
 
+  it.each([
+    ['esdb://127.0.0.1:abc?tls=false', '"abc" in "127.0.0.1:abc" is not a port number (1..65535)'],
+    ['esdb://127.0.0.1:2113?tls=nope', 'tls=nope: tls must be true or false'],
+  ])(
+    'stops the projector process before it connects when EVENTSTORE_CONNECTION_STRING=%s cannot be parsed, naming it, exit code 2',
+    (connectionString, why) => {
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'projector-connection-string-'));
+      try {
+        const result = spawnSync(
+          process.execPath,
+          ['-r', './tools/register.js', 'apps/projector/src/main.ts'],
+          {
+            cwd: path.resolve(__dirname, '../../..'),
+            env: {
+              ...process.env,
+              DATA_DIR: dataDir,
+              EVENTSTORE_CONNECTION_STRING: connectionString,
+              PROJECTOR_METRICS_PORT: '0',
+            },
+            encoding: 'utf8',
+            timeout: 30_000,
+          },
+        );
+        expect({ status: result.status, stderr: result.stderr }).toEqual({
+          status: 2,
+          stderr: `projector: Invalid configuration:\n  - EVENTSTORE_CONNECTION_STRING: ${why}\n`,
+        });
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
+
   it('stops the projector process before it connects, exit code 2, one line per problem and no stack trace', () => {
     const result = spawnSync(process.execPath, ['-r', './tools/register.js', 'apps/projector/src/main.ts'], {
       cwd: path.resolve(__dirname, '../../..'),

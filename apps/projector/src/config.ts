@@ -4,6 +4,7 @@
  * is shared with the replay CLI, so both find by default what `npm start` serves: the embedded event store on
  * 127.0.0.1:${EMBEDDED_EVENTSTORE_PORT:-2113} and SQLite read models under DATA_DIR.
  */
+import { connectionStringProblem } from '@session-engine/event-store';
 import * as path from 'node:path';
 import { checkDataDir } from '../../eventstore-embedded/src/data-dir';
 
@@ -60,13 +61,10 @@ function wholeNumber(
 
 export function parseStoreLocation(env: Env, cwd: string, problems: string[]): StoreLocation {
   const connectionString = setting(env.EVENTSTORE_CONNECTION_STRING);
-  if (connectionString !== undefined && !/^esdb(\+discover)?:\/\/.+/.test(connectionString)) {
-    // @eventstore/db-client 6.x parses only esdb:// and esdb+discover:// (a KurrentDB server is reached with
-    // the same esdb:// string).
-    problems.push(
-      `EVENTSTORE_CONNECTION_STRING: must look like esdb://host:2113?tls=false or esdb+discover://… (got a value starting "${connectionString.slice(0, 12)}")`,
-    );
-  }
+  // Parsed as the event-store client parses it, with the API's rule and message (libs/event-store).
+  const connectionStringError =
+    connectionString === undefined ? undefined : connectionStringProblem(connectionString);
+  if (connectionStringError !== undefined) problems.push(connectionStringError);
   const port =
     wholeNumber(
       'EMBEDDED_EVENTSTORE_PORT',

@@ -1,5 +1,6 @@
 import { register } from 'prom-client';
 import { once } from 'node:events';
+import { checkDataDir, dataDirErrorMessage } from '../../eventstore-embedded/src/data-dir';
 import { hostRemedy, listenError, listenHostProblem } from '../../eventstore-embedded/src/listen-error';
 import { parseProjectorConfig, ProjectorConfigError, type ProjectorConfig } from './config';
 import { createLogger } from './logger';
@@ -12,8 +13,8 @@ import { projectorHttpServer } from './projector-http';
  * (DATABASE_URL, SQLite under DATA_DIR when unset), /metrics, /health/live and /health/ready (see
  * projector-http.ts) on PROJECTOR_METRICS_HOST:PROJECTOR_METRICS_PORT (default 127.0.0.1:9464, port 0 = none;
  * compose binds 0.0.0.0 so Prometheus in another container can scrape it). A bad value — a metrics host that
- * is not an address of this machine too — stops it before it connects, with one line per problem (exit code
- * 2). SIGTERM commits the batch in hand and exits.
+ * is not an address of this machine too, and with SQLite read models a DATA_DIR this user cannot write — stops it
+ * before it connects, with one line per problem (exit code 2). SIGTERM commits the batch in hand and exits.
  */
 async function loadConfig(): Promise<ProjectorConfig> {
   try {
@@ -26,12 +27,22 @@ async function loadConfig(): Promise<ProjectorConfig> {
         ? await listenHostProblem('PROJECTOR_METRICS_HOST', config.metricsHost)
         : undefined;
     if (hostProblem !== undefined) throw new ProjectorConfigError([hostProblem]);
+    // SQLite read models live under DATA_DIR: a directory this user cannot write would otherwise stop the start
+    // with SQLite's "unable to open database file", naming neither the file nor the setting.
+    const problems: string[] = [];
+    if (config.databaseUrl === undefined)
+      checkDataDir(config.dataDir, problems, 'DATA_DIR', { writable: true });
+    if (problems.length > 0) throw new ProjectorConfigError(problems);
     return config;
   } catch (error) {
     if (!(error instanceof ProjectorConfigError)) throw error;
-    process.stderr.write(`projector: ${error.message}\n`);
-    process.exit(2);
+    refuse(error);
   }
+}
+
+function refuse(error: ProjectorConfigError): never {
+  process.stderr.write(`projector: ${error.message}\n`);
+  process.exit(2);
 }
 
 async function main(): Promise<void> {
@@ -47,6 +58,11 @@ async function main(): Promise<void> {
     stallAfterMs: config.stallAfterMs,
     slowCommitMs: config.slowCommitMs,
     logger,
+  }).catch((error: unknown) => {
+    // A read-model file under DATA_DIR this user may not write (left by another user): a configuration problem.
+    const problem = config.databaseUrl === undefined ? dataDirErrorMessage(error, config.dataDir) : undefined;
+    if (problem !== undefined) refuse(new ProjectorConfigError([problem]));
+    throw error;
   });
 
   const port = config.metricsPort;

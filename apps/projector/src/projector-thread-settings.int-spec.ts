@@ -53,6 +53,7 @@ describe('the projector thread of npm start', () => {
     return parseConfig({
       DATA_DIR: dataDir,
       INTEGRATION_API_KEYS: 'int-key-app1-0001=1',
+      MANAGEMENT_API_KEYS: 'mgmt-key-app1-0001=*',
       LOG_LEVEL: 'silent',
       ...env,
     });

@@ -4,7 +4,15 @@ import { projectorWorkerInput } from './projector-thread';
 
 /** The API's configuration as `npm start` reads it, with `env` added. */
 const apiConfig = (env: Record<string, string>) =>
-  parseConfig({ DATA_DIR: __dirname, INTEGRATION_API_KEYS: 'int-key-app1-0001=1', ...env }, '/srv');
+  parseConfig(
+    {
+      DATA_DIR: __dirname,
+      INTEGRATION_API_KEYS: 'int-key-app1-0001=1',
+      MANAGEMENT_API_KEYS: 'mgmt-key-app1-0001=*',
+      ...env,
+    },
+    '/srv',
+  );
 
 const problems = (parse: () => unknown): string[] => {
   try {

@@ -55,3 +55,24 @@ describe('REPLAY_PROGRESS_INTERVAL_MS', () => {
     );
   });
 });
+
+describe('EVENTSTORE_CONNECTION_STRING', () => {
+  it.each([
+    ['esdb://127.0.0.1:abc?tls=false', '"abc" in "127.0.0.1:abc" is not a port number (1..65535)'],
+    ['esdb://127.0.0.1:2113?tls=nope', 'tls=nope: tls must be true or false'],
+    [
+      'esdb://127.0.0.1:2113?tls=false&bogus=1',
+      'unknown option "bogus" (the client would ignore it); the options are tls, ',
+    ],
+  ])(
+    'refuses %s before a command runs: exit 2, one line naming the variable, not an unexpected error',
+    async (value, why) => {
+      const run = await replayCli({ EVENTSTORE_CONNECTION_STRING: value })(['history', 'x', '-a', '1']);
+      expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(run.stderr).toContain(
+        `session-replay: invalid configuration: EVENTSTORE_CONNECTION_STRING: ${why}`,
+      );
+      expect(run.stderr).not.toMatch(/unexpected error|Unknown option key/);
+    },
+  );
+});

@@ -4,7 +4,7 @@
  * (`pg_terminate_backend`, a restart, a network cut) — is no bug of the CLI and no finding of an audit: the
  * command says so in one line and exits 2 (could not run), whatever command and whichever pass it was in.
  */
-import { EventStoreUnavailableError } from '@session-engine/event-store';
+import { EventStoreUnavailableError, shownConnectionString } from '@session-engine/event-store';
 
 /** gRPC status codes: CANCELLED (the server closed the call: a graceful stop), DEADLINE_EXCEEDED, UNAVAILABLE. */
 const GRPC_STOPPED = new Set([1, 4, 14]);
@@ -31,7 +31,7 @@ export function eventStoreFailure(error: unknown): string {
 
 /** `the event store at … stopped answering: <why>.` — the start of the line a command ends with. */
 export function eventStoreStoppedLine(connectionString: string | undefined, error: unknown): string {
-  return `the event store${connectionString ? ` at ${connectionString}` : ''} stopped answering: ${eventStoreFailure(error)}.`;
+  return `the event store${connectionString ? ` at ${shownConnectionString(connectionString)}` : ''} stopped answering: ${eventStoreFailure(error)}.`;
 }
 
 /** Node's network errors that mean the connection is gone. */

@@ -2,7 +2,7 @@
  * The stores a command needs, opened on first use and closed once at the end. Both refuse quickly, with
  * a hint, when nothing answers: the CLI is often run against a store that is not started.
  */
-import { EsdbClientAdapter, SessionEventStore } from '@session-engine/event-store';
+import { EsdbClientAdapter, SessionEventStore, shownConnectionString } from '@session-engine/event-store';
 import {
   ignoreIdleConnectionErrors,
   openReadModelDatabase,
@@ -15,6 +15,7 @@ import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql } from 'kyse
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'pg';
+import { dataDirErrorMessage } from '../../eventstore-embedded/src/data-dir';
 import { CliError } from './cli-error';
 import type { ReplayConfig } from './config';
 
@@ -66,7 +67,9 @@ export class Connections {
         const hint = this.config.explicitEventStore
           ? 'check EVENTSTORE_CONNECTION_STRING'
           : 'start it with `npm start` (or `npm run start:eventstore`), or set EVENTSTORE_CONNECTION_STRING';
-        throw new CliError(`No event store answers at ${this.config.connectionString}: ${hint}.`);
+        throw new CliError(
+          `No event store answers at ${shownConnectionString(this.config.connectionString)}: ${hint}.`,
+        );
       }
       this.adapter = adapter;
     }
@@ -83,7 +86,7 @@ export class Connections {
     const elsewhere = 'or set DATA_DIR or DATABASE_URL to where they are';
     if (explicitEventStore)
       return new CliError(
-        `No read models at ${file}: start the projector for the event store at ${connectionString} ` +
+        `No read models at ${file}: start the projector for the event store at ${shownConnectionString(connectionString)} ` +
           `(\`npm run start:projector\`, with the same DATA_DIR) and let it catch up, ${elsewhere}.`,
       );
     const log = join(dataDir, EMBEDDED_LOG);
@@ -99,7 +102,7 @@ export class Connections {
       );
     if (answers)
       return new CliError(
-        `No read models at ${file}, and the event store answering at ${connectionString} keeps its data ` +
+        `No read models at ${file}, and the event store answering at ${shownConnectionString(connectionString)} keeps its data ` +
           'elsewhere: set DATA_DIR to the directory it was started with, or start a projector for it ' +
           '(`npm run start:projector`), or set DATABASE_URL.',
       );
@@ -124,8 +127,10 @@ export class Connections {
           applicationName: READ_MODELS_APPLICATION_NAME,
         });
       } catch (error) {
-        // The message names the database and why (openReadModelDatabase).
-        throw new CliError((error as Error).message);
+        // The message names the database and why (openReadModelDatabase); a SQLite file under DATA_DIR this user
+        // may not write is said as the API and the projector say it.
+        const notWritable = databaseUrl ? undefined : dataDirErrorMessage(error, dataDir);
+        throw new CliError(notWritable ?? (error as Error).message);
       }
     }
     return this.database;

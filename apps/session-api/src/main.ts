@@ -12,43 +12,58 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type pino from 'pino';
 import { listenError, startEmbeddedEventStore, type EmbeddedEventStore } from '../../eventstore-embedded/src';
+import { dataDirErrorMessage } from '../../eventstore-embedded/src/data-dir';
 import { createLogger } from '../../projector/src/logger';
 import { createSessionApi } from './app.factory';
 import { backgroundServices, inProcessProjector, type BackgroundService } from './background-services';
 import { ApiKeys } from './config/api-keys.provider';
-import { ConfigError, parseConfig, type AppConfig } from './config/config';
+import { ConfigError, dataDirProblems, parseConfig, type AppConfig } from './config/config';
 import { devIntegrationKeys, devManagementKeys, loadOrCreateDevKeys } from './config/dev-keys';
 import { MetricsService } from './operations/metrics.service';
 
+/** A configuration problem, found before or during the start: its message on stderr, exit code 2. */
+function refuse(error: ConfigError): never {
+  console.error(error.message);
+  process.exit(2);
+}
+
 function loadConfig(): AppConfig {
   try {
-    return parseConfig(process.env);
+    const config = parseConfig(process.env);
+    const problems = dataDirProblems(config);
+    if (problems.length > 0) throw new ConfigError(problems);
+    return config;
   } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
+    if (error instanceof ConfigError) refuse(error);
     throw error;
   }
 }
 
 function resolveKeys(config: AppConfig, logger: pino.Logger): ApiKeys {
+  // parseConfig refuses one list without the other: both are set, or neither (development keys).
   if (config.integrationKeys && config.managementKeys)
     return new ApiKeys(config.integrationKeys, config.managementKeys);
-  const { keys, created } = loadOrCreateDevKeys(config.dataDir);
-  const integration = config.integrationKeys ?? devIntegrationKeys(keys);
-  const management = config.managementKeys ?? devManagementKeys(keys);
-  const lines = [
-    '',
-    `Development keys for application 1 (${created ? 'created' : 'kept'} in ${config.dataDir}):`,
-  ];
-  if (!config.integrationKeys)
-    lines.push(`  Integration API:  Authorization: ApiKey-v1 ${keys.integrationKey}`);
-  if (!config.managementKeys)
-    lines.push(`  Management API:   Authorization: ManagementKey-v1 ${keys.managementKey}`);
-  process.stdout.write(`${lines.join('\n')}\n\n`);
+  let devKeys: ReturnType<typeof loadOrCreateDevKeys>;
+  try {
+    devKeys = loadOrCreateDevKeys(config.dataDir);
+  } catch (error) {
+    const problem = dataDirErrorMessage(error, config.dataDir);
+    if (problem === undefined) throw error;
+    refuse(new ConfigError([problem]));
+  }
+  const { keys, created } = devKeys;
+  process.stdout.write(
+    [
+      '',
+      `Development keys for application 1 (${created ? 'created' : 'kept'} in ${config.dataDir}):`,
+      `  Integration API:  Authorization: ApiKey-v1 ${keys.integrationKey}`,
+      `  Management API:   Authorization: ManagementKey-v1 ${keys.managementKey}`,
+      '',
+      '',
+    ].join('\n'),
+  );
   logger.warn('no API keys configured: using development keys for application 1');
-  return new ApiKeys(integration, management);
+  return new ApiKeys(devIntegrationKeys(keys), devManagementKeys(keys));
 }
 
 /** What `main` has started so far: shutdown stops what is there. */
@@ -106,6 +121,9 @@ async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, star
       // Its own event loop: SQLite commits (fsync) and gRPC encoding do not stall HTTP handling.
       thread: true,
     }).catch((error: unknown) => {
+      // A file under DATA_DIR this user may not write (the check at start-up found the directories writable).
+      const problem = dataDirErrorMessage(error, config.dataDir);
+      if (problem !== undefined) throw new ConfigError([problem]);
       throw listenError(
         error,
         'The embedded event store',
@@ -144,6 +162,7 @@ async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, star
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof ConfigError) refuse(error);
   console.error('session-api failed to start:', error instanceof Error ? error.message : error);
   process.exit(1);
 });

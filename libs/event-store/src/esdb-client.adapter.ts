@@ -27,9 +27,19 @@ import {
   type ReadPosition,
   type ResolvedEvent,
 } from '@eventstore/db-client';
+// Not among the package's exports; the function `EventStoreDBClient.connectionString` parses with.
+import { parseConnectionString } from '@eventstore/db-client/dist/Client/parseConnectionString';
 import { randomUUID } from 'node:crypto';
 
 export type JsonObject = Record<string, unknown>;
+
+/**
+ * Reads a connection string as the client will when it connects (`EsdbClientAdapter.connect`), without
+ * connecting: throws what the client would throw (see connection-string.ts, which checks a string at start-up).
+ */
+export function clientReadsConnectionString(value: string): void {
+  parseConnectionString(value);
+}
 
 /** `no_stream`: the stream must not exist; a bigint: the stream's last event must have that revision. */
 export type ExpectedRevision = bigint | 'no_stream' | 'any';

@@ -2,11 +2,13 @@
  * The idempotency record and its `$maxAge` against a real server (the embedded one, or the one named by
  * EVENTSTORE_CONNECTION_STRING): the `$maxAge` goes first, so no record exists without it; a store that fails
  * either write costs the record, not the answer, and `remember` says which call failed; anything else is
- * thrown. The whole-system view (a replica
+ * thrown. A body too large for one append stays in the session stream, where the record points (the revisions
+ * of the command's events, or a no-op's session revision). The whole-system view (a replica
  * killed between the writes, then a retry) is test/idempotency-record.e2e-spec.ts.
  */
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
 import {
+  AppendTooLargeError,
   EsdbClientAdapter,
   EventStoreTimeoutError,
   EventStoreWriteInterruptedError,
@@ -14,7 +16,9 @@ import {
 import {
   IDEMPOTENCY_TTL_SECONDS,
   IDEMPOTENT_RESPONSE_RECORDED,
+  IdempotencyRecordTooLargeError,
   IdempotencyStore,
+  REMEMBERED_BODY_BYTES,
   type IdempotencyScope,
 } from './idempotency-store';
 
@@ -138,4 +142,80 @@ describe('IdempotencyStore.remember', () => {
     expect(await maxAgeOf(stream)).toBe(IDEMPOTENCY_TTL_SECONDS);
     expect(await idempotency.find(s)).toEqual(response);
   });
+});
+
+describe('IdempotencyStore.remember of a large body', () => {
+  /** A session body of about `bytes` bytes of JSON. */
+  const bodyOf = (bytes: number) => ({ customerSession: { attributes: { blob: 'x'.repeat(bytes) } } });
+  const recordOf = async (s: IdempotencyScope) =>
+    (await store.readStream(IdempotencyStore.streamName(s)))[0]!.data;
+  /** `store`, refusing as too large (as a store with a maximum append size of `max`) a record longer than that. */
+  const withMaxAppendSize = (max: number) =>
+    withCall('appendToStream', async (name, events, expected) => {
+      if (Buffer.byteLength(JSON.stringify(events[0]!.data)) > max) throw new AppendTooLargeError(name, max);
+      return store.appendToStream(name, events, expected);
+    });
+
+  it.each([
+    ['of appended events names their revisions', { revisions: { first: '3', last: '4' } }],
+    ['of a no-op (nothing appended) names the session revision it answered with', { unchangedAt: '4' }],
+  ])('over the store maximum append size (2 MB), %s instead of keeping it', async (_, where) => {
+    const s = scope();
+    const large = { ...response, ...where, body: bodyOf(2_000_000) };
+    const { body: _body, ...withoutBody } = large;
+
+    expect(await new IdempotencyStore(store).remember(s, large)).toEqual({ response: large });
+
+    const record = await recordOf(s);
+    expect(record).not.toHaveProperty('body');
+    expect(record).toMatchObject(where);
+    expect(await new IdempotencyStore(store).find(s)).toEqual(withoutBody);
+  });
+
+  it('keeps a body over the limit that nothing names a place to rebuild it from', async () => {
+    const s = scope();
+    const large = { ...response, body: bodyOf(REMEMBERED_BODY_BYTES) };
+    expect(await new IdempotencyStore(store).remember(s, large)).toEqual({ response: large });
+    expect(await new IdempotencyStore(store).find(s)).toEqual(large);
+  });
+
+  it('leaves out a body under the limit that a store with a smaller maximum append size refuses', async () => {
+    const s = scope();
+    const refused = { ...response, unchangedAt: '4', body: bodyOf(100_000) };
+    const { body: _body, ...withoutBody } = refused;
+    const remembered = await new IdempotencyStore(withMaxAppendSize(50_000)).remember(s, refused);
+    expect(remembered).toEqual({ response: refused });
+    expect(await new IdempotencyStore(store).find(s)).toEqual(withoutBody);
+  });
+
+  it.each([
+    [
+      'a no-op',
+      { unchangedAt: '4' },
+      false,
+      'the command changed nothing (there was nothing to append), so nothing was recorded',
+    ],
+    [
+      'a command that appended',
+      { revisions: { first: '3', last: '4' } },
+      true,
+      "the command's events were recorded before it: the command was applied",
+    ],
+  ])(
+    'says a record refused even without its body (%s) was the Idempotency-Key record, and writes none',
+    async (_, where, commandRecorded, consequence) => {
+      const s = scope();
+      const error = await new IdempotencyStore(withMaxAppendSize(100))
+        .remember(s, { ...response, ...where })
+        .catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(IdempotencyRecordTooLargeError);
+      expect(error).toMatchObject({ code: 'LIMIT_EXCEEDED', commandRecorded });
+      expect((error as Error).message).toMatch(
+        /^The event store refused this request's Idempotency-Key record as too large \(it takes at most 100 bytes per append\), so the key was not recorded; /,
+      );
+      expect((error as Error).message).toContain(consequence);
+      expect((error as Error).message).not.toMatch(/these events/);
+      expect(await store.readStream(IdempotencyStore.streamName(s))).toEqual([]);
+    },
+  );
 });

@@ -24,8 +24,15 @@
  * record, so the caller's 503 for a no-op whose record failed would be answered to every retry with the key. A command with events is still found by the token they
  * carry (as when a record was never written); one that changed nothing is decided again by a retry
  * (docs/command-api.md, "Deleted session streams").
+ *
+ * A record must fit in one append. A body over `REMEMBERED_BODY_BYTES` (a session near the size limits) is left
+ * out, and so is one the store refuses as too large (a store configured with a smaller maximum append size):
+ * the record names where in the session stream its body is rebuilt from instead — the revisions of the
+ * command's events, or for a command that appended nothing (a no-op) the revision of the session it answered
+ * with. A record the store refuses even without its body is `IdempotencyRecordTooLargeError`.
  */
 import {
+  AppendTooLargeError,
   EventStoreUnavailableError,
   StreamRevisionConflict,
   StreamTombstonedError,
@@ -53,11 +60,16 @@ export interface RememberedResponse {
   status: number;
   /**
    * The response body; absent from a record whose body was over `REMEMBERED_BODY_BYTES` (a session near
-   * the limits), which names instead the revisions of the command's events to rebuild it from.
+   * the limits), which names instead where to rebuild it from: `revisions` or `unchangedAt`.
    */
   body?: unknown;
   /** First and last revision of the events the command appended in the session stream. */
   revisions?: { first: string; last: string };
+  /**
+   * For a command that appended nothing (a no-op): the revision of the session it was decided on, whose state
+   * it answered with. The body is rebuilt by folding the stream up to it.
+   */
+  unchangedAt?: string;
   etag?: string;
   eventPosition?: string;
   /** SHA-256 of the canonical request (body and query). */
@@ -79,6 +91,31 @@ export interface Remembered {
   response: RememberedResponse;
   /** Set when the store failed a call: `response` is the one passed in, and may not be recorded. */
   notWritten?: RecordNotWritten;
+}
+
+/**
+ * The store refused an idempotency record as larger than its maximum append size, even without the response
+ * body (a store configured with a tiny maximum): the record was not written. The command's own session events,
+ * if it had any, were appended before and are recorded.
+ */
+export class IdempotencyRecordTooLargeError extends Error {
+  override readonly name = 'IdempotencyRecordTooLargeError';
+  readonly code = 'LIMIT_EXCEEDED';
+  constructor(
+    readonly streamName: string,
+    readonly maxAppendSize: number | undefined,
+    /** The command appended session events (they were recorded); else it changed nothing. */
+    readonly commandRecorded: boolean,
+    options?: { cause: unknown },
+  ) {
+    super(
+      `The event store refused this request's Idempotency-Key record as too large${maxAppendSize ? ` (it takes at most ${maxAppendSize} bytes per append)` : ''}, so the key was not recorded; ` +
+        (commandRecorded
+          ? "the command's events were recorded before it: the command was applied"
+          : 'the command changed nothing (there was nothing to append), so nothing was recorded'),
+      options,
+    );
+  }
 }
 
 export class IdempotencyStore {
@@ -124,6 +161,7 @@ export class IdempotencyStore {
       status: data.status,
       body: data.body,
       revisions: data.revisions,
+      unchangedAt: data.unchangedAt,
       etag: data.etag,
       eventPosition: data.eventPosition,
       requestHash: data.requestHash,
@@ -135,28 +173,44 @@ export class IdempotencyStore {
    * the store fails the `$maxAge` or the record (`EventStoreUnavailableError`: unreachable, past the call's
    * deadline, the connection cut), returns `response` with `notWritten` — no record may exist (one whose
    * append got no answer may still land) — and the caller decides what that costs its client. A tombstoned
-   * record stream (see above) writes nothing and returns `response`. Any other error is thrown.
+   * record stream (see above) writes nothing and returns `response`. A record too large for the store even
+   * without its body is `IdempotencyRecordTooLargeError`. Any other error is thrown.
    */
   async remember(scope: IdempotencyScope, response: RememberedResponse): Promise<Remembered> {
     const stream = IdempotencyStore.streamName(scope);
-    let data: Record<string, unknown> = {
+    const data: Record<string, unknown> = {
       scope,
       recordedAt: new Date(this.now()).toISOString(),
       ...response,
     };
     // The record must fit in one append: a large body stays in the session stream, where the record points.
-    if (response.revisions !== undefined && Buffer.byteLength(JSON.stringify(data)) > REMEMBERED_BODY_BYTES) {
-      const { body: _body, ...withoutBody } = data;
-      data = withoutBody;
-    }
-    const record = [{ type: IDEMPOTENT_RESPONSE_RECORDED, data: data as JsonObject, metadata: {} }];
+    const { body: _body, ...withoutBody } = data;
+    const rebuildable = response.revisions !== undefined || response.unchangedAt !== undefined;
+    let record =
+      rebuildable && Buffer.byteLength(JSON.stringify(data)) > REMEMBERED_BODY_BYTES ? withoutBody : data;
+    const append = async (expected: 'no_stream' | 'any'): Promise<void> => {
+      for (;;) {
+        try {
+          await this.store.appendToStream(stream, recorded(record), expected);
+          return;
+        } catch (error) {
+          if (!(error instanceof AppendTooLargeError)) throw error;
+          if (!rebuildable || record === withoutBody) {
+            const appended = response.revisions !== undefined;
+            throw new IdempotencyRecordTooLargeError(stream, error.maxAppendSize, appended, { cause: error });
+          }
+          // A store with a smaller maximum append size: the body stays in the session stream after all.
+          record = withoutBody;
+        }
+      }
+    };
     let operation: RecordNotWritten['operation'] = 'set-metadata';
     try {
       // `$maxAge` first: whatever fails or dies after it, no record is left that scavenging would keep.
       await this.store.setStreamMaxAge(stream, this.ttlSeconds);
       operation = 'append';
       try {
-        await this.store.appendToStream(stream, record, 'no_stream');
+        await append('no_stream');
         return { response };
       } catch (error) {
         if (!(error instanceof StreamRevisionConflict)) throw error;
@@ -166,7 +220,7 @@ export class IdempotencyStore {
       const existing = await this.find(scope);
       if (existing) return { response: existing };
       operation = 'append';
-      await this.store.appendToStream(stream, record, 'any');
+      await append('any');
       return { response };
     } catch (error) {
       if (error instanceof EventStoreUnavailableError) return { response, notWritten: { operation, error } };
@@ -175,6 +229,10 @@ export class IdempotencyStore {
     }
   }
 }
+
+const recorded = (data: Record<string, unknown>) => [
+  { type: IDEMPOTENT_RESPONSE_RECORDED, data: data as JsonObject, metadata: {} },
+];
 
 const sameScope = (a: IdempotencyScope | undefined, b: IdempotencyScope): boolean =>
   !!a &&

@@ -10,3 +10,4 @@ export * from './retry-policy';
 export * from './state-cache';
 export * from './ids';
 export * from './errors';
+export * from './connection-string';

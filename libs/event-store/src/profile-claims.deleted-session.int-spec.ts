@@ -7,13 +7,12 @@
  * "Later" is a handler whose clock reads the claim as written longer than the window ago.
  */
 import { EventStoreDBClient } from '@eventstore/db-client';
-import type { SessionCommand } from '@session-engine/session-domain';
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
 import { EsdbClientAdapter, StreamTombstonedError, type ReadStreamOptions } from './esdb-client.adapter';
 import { sessionIdFor } from './ids';
 import { DEFAULT_PROFILE_CLAIM_GRACE_MS, PROFILE_CLAIMED } from './profile-claims';
 import { profileStreamName, sessionStreamName } from './serialization';
-import { SessionCommandHandler } from './session-command-handler';
+import { SessionCommandHandler, type UntimedCommand } from './session-command-handler';
 
 let server: TestEventStore;
 let store: EsdbClientAdapter;
@@ -50,12 +49,11 @@ const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
 /** Separate handlers stand for separate processes (no shared cache or mutex): only the store arbitrates. */
 const handler = () => new SessionCommandHandler(store);
 
-function update(integrationId: string, patch: Record<string, unknown>): SessionCommand {
+function update(integrationId: string, patch: Record<string, unknown>): UntimedCommand {
   return {
     type: 'UpdateSession',
     applicationId: 1,
     integrationId,
-    now: new Date().toISOString(),
     commandId: `cmd-${++counter}`,
     sessionId: sessionIdFor(sessionStreamName(1, integrationId)),
     patch,

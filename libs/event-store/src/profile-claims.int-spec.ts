@@ -6,12 +6,11 @@
  * committed is honoured for good and confirmed once. "Later" is a handler whose clock runs past the window.
  */
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
-import type { SessionCommand } from '@session-engine/session-domain';
 import { EsdbClientAdapter, type ReadStreamOptions } from './esdb-client.adapter';
 import { sessionIdFor } from './ids';
 import { DEFAULT_PROFILE_CLAIM_GRACE_MS, PROFILE_CLAIMED, ProfileClaims } from './profile-claims';
 import { profileStreamName, sessionStreamName } from './serialization';
-import { SessionCommandHandler } from './session-command-handler';
+import { SessionCommandHandler, type UntimedCommand } from './session-command-handler';
 
 let server: TestEventStore;
 let store: EsdbClientAdapter;
@@ -56,12 +55,11 @@ async function ageLatestClaim(profileId: string): Promise<void> {
   backdated.set(latest!.id, DEFAULT_PROFILE_CLAIM_GRACE_MS + 60_000);
 }
 
-function update(integrationId: string, patch: Record<string, unknown> = {}): SessionCommand {
+function update(integrationId: string, patch: Record<string, unknown> = {}): UntimedCommand {
   return {
     type: 'UpdateSession',
     applicationId: 1,
     integrationId,
-    now: new Date().toISOString(),
     commandId: `cmd-${++counter}`,
     sessionId: sessionIdFor(sessionStreamName(1, integrationId)),
     patch,

@@ -16,7 +16,6 @@
  * A's connection is set up (and the server asked what it supports) before the deadline applies: on a loaded
  * machine that first call alone can take longer than this suite's deadline.
  */
-import type { SessionCommand } from '@session-engine/session-domain';
 import { startHangingRelay, type HangingRelay } from '@session-engine/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +25,7 @@ import { EsdbClientAdapter, EventStoreTimeoutError } from './esdb-client.adapter
 import { sessionIdFor } from './ids';
 import { LockWaitError } from './keyed-mutex';
 import { sessionStreamName } from './serialization';
-import { SessionCommandHandler } from './session-command-handler';
+import { SessionCommandHandler, type UntimedCommand } from './session-command-handler';
 
 jest.setTimeout(60_000);
 
@@ -49,24 +48,22 @@ const keyed = (token: string) => ({
 });
 const unkeyed = () => ({ metadata: { ...metadata, commandId: `cmd-${++counter}` } });
 
-function create(integrationId: string): SessionCommand {
+function create(integrationId: string): UntimedCommand {
   return {
     type: 'UpdateSession',
     applicationId: 1,
     integrationId,
-    now: new Date().toISOString(),
     commandId: `cmd-${++counter}`,
     sessionId: sessionIdFor(sessionStreamName(1, integrationId)),
     patch: { cartItems: [{ sku: 'first', quantity: 1, price: 2 }] },
   };
 }
 
-function addItem(integrationId: string): SessionCommand {
+function addItem(integrationId: string): UntimedCommand {
   return {
     type: 'AddCartItems',
     applicationId: 1,
     integrationId,
-    now: new Date().toISOString(),
     commandId: `cmd-${++counter}`,
     cartItems: [{ sku: 'added', quantity: 1, price: 1.5 }],
   };

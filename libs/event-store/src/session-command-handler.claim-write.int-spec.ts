@@ -13,7 +13,6 @@
  * reads, and appends with durable commits, which can be slow on a loaded machine — and only the claim the
  * relay holds back is meant to reach it; nothing in these tests has to happen within it by luck.
  */
-import type { SessionCommand } from '@session-engine/session-domain';
 import { startHangingRelay, type HangingRelay } from '@session-engine/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
@@ -30,7 +29,7 @@ import {
 import { ClaimWriteInterruptedError, ClaimWriteTimeoutError } from './errors';
 import { sessionIdFor } from './ids';
 import { profileStreamName, sessionStreamName } from './serialization';
-import { SessionCommandHandler } from './session-command-handler';
+import { SessionCommandHandler, type UntimedCommand } from './session-command-handler';
 
 jest.setTimeout(60_000);
 
@@ -52,12 +51,11 @@ const keyed = (token: string) => ({
 });
 const unkeyed = () => ({ metadata: { ...metadata, commandId: `cmd-${++counter}` } });
 
-function create(integrationId: string, profileId: string): SessionCommand {
+function create(integrationId: string, profileId: string): UntimedCommand {
   return {
     type: 'UpdateSession',
     applicationId: 1,
     integrationId,
-    now: new Date().toISOString(),
     commandId: `cmd-${++counter}`,
     sessionId: sessionIdFor(sessionStreamName(1, integrationId)),
     patch: { profileId, cartItems: [{ sku: 'first', quantity: 1, price: 2 }] },

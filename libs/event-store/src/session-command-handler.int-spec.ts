@@ -1,12 +1,12 @@
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
-import { evolve, type SessionCommand, type SessionState } from '@session-engine/session-domain';
+import { evolve, type SessionState } from '@session-engine/session-domain';
 import { EsdbClientAdapter } from './esdb-client.adapter';
 import { ConcurrentUpdateError, PreconditionFailedError } from './errors';
 import { IdempotencyStore } from './idempotency-store';
 import { sessionIdFor } from './ids';
 import { ProfileClaims } from './profile-claims';
 import { fromStoredEvent, profileStreamName, sessionStreamName } from './serialization';
-import { SessionCommandHandler } from './session-command-handler';
+import { SessionCommandHandler, type UntimedCommand } from './session-command-handler';
 import { SessionEventStore } from './session-event-store';
 
 // Stream names carry a timestamp and a counter (newId), so this suite also runs on a shared external server.
@@ -32,31 +32,29 @@ function update(
   integrationId: string,
   patch: Record<string, unknown> = {},
   applicationId = 1,
-): SessionCommand {
+): UntimedCommand {
   return {
     type: 'UpdateSession',
     applicationId,
     integrationId,
-    now: now(),
     commandId: `cmd-${++counter}`,
     sessionId: sessionIdFor(sessionStreamName(applicationId, integrationId)),
     patch,
   };
 }
 
-function addItem(integrationId: string, sku: string): SessionCommand {
+function addItem(integrationId: string, sku: string): UntimedCommand {
   return {
     type: 'AddCartItems',
     applicationId: 1,
     integrationId,
-    now: now(),
     commandId: `cmd-${++counter}`,
     cartItems: [{ sku, quantity: 1, price: 1.5 }],
   };
 }
 
-function verb(integrationId: string, type: 'CloseSession' | 'ReopenSession'): SessionCommand {
-  return { type, applicationId: 1, integrationId, now: now(), commandId: `cmd-${++counter}` };
+function verb(integrationId: string, type: 'CloseSession' | 'ReopenSession'): UntimedCommand {
+  return { type, applicationId: 1, integrationId, commandId: `cmd-${++counter}` };
 }
 
 async function coldFold(streamName: string): Promise<SessionState | null> {
@@ -166,6 +164,86 @@ describe('SessionCommandHandler against the embedded server', () => {
     expect(retries).toEqual([1]);
     const state = await coldFold(stream);
     expect(state!.cartItems.map((line) => line.sku)).toEqual(['sneaked-in', 'mine']);
+  });
+
+  describe('the time of a decision', () => {
+    const T = Date.parse('2030-01-01T00:00:00.000Z');
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const eventTimes = async (stream: string) =>
+      (await store.readStream(stream)).map((stored) => fromStoredEvent(stored).event.data.at);
+
+    /**
+     * A session created at T by `winner` (another process, clock `winnerClock`), cached at revision 0 by
+     * `handler`, and then changed by `winner` at T + 2 s: `handler`'s next command decides on a stale cache,
+     * loses the race and retries.
+     */
+    async function lostRace(label: string, handler: SessionCommandHandler) {
+      const id = newId(label);
+      let winnerClock = T;
+      const winner = new SessionCommandHandler(store, { now: () => winnerClock });
+      await winner.handle(update(id), { metadata });
+      await handler.loadSession(1, id);
+      winnerClock = T + 2_000;
+      await winner.handle(addItem(id, 'won'), { metadata });
+      return { id, stream: sessionStreamName(1, id) };
+    }
+
+    it('reads the clock again when it retries a conflict: the retried event is later than the one that won', async () => {
+      let clock = T + 1_000;
+      const handler = new SessionCommandHandler(store, {
+        now: () => clock,
+        // Time passes while the race is lost: the retry is decided two seconds after the first attempt.
+        observer: {
+          onConflict: () => {
+            clock += 2_000;
+          },
+        },
+      });
+      const { id, stream } = await lostRace('conflict-clock', handler);
+      const result = await handler.handle(addItem(id, 'retried'), { metadata });
+      expect(result.revision).toBe(2n);
+      expect(await eventTimes(stream)).toEqual([iso(T), iso(T + 2_000), iso(T + 3_000)]);
+      expect(result.state!.updated).toBe(iso(T + 3_000));
+    });
+
+    it('never records a time earlier than the event that won the race when its clock runs behind', async () => {
+      // Clock skew between processes: this one's clock stays a second behind the winner's.
+      const handler = new SessionCommandHandler(store, { now: () => T + 1_000 });
+      const { id, stream } = await lostRace('conflict-skew', handler);
+      const result = await handler.handle(addItem(id, 'retried'), { metadata });
+      expect(result.revision).toBe(2n);
+      expect(await eventTimes(stream)).toEqual([iso(T), iso(T + 2_000), iso(T + 2_000)]);
+      expect(result.state!.updated).toBe(iso(T + 2_000));
+      expect((await coldFold(stream))!.updated).toBe(iso(T + 2_000));
+    });
+
+    it('reads the clock for a command that waited for its session once it holds the lock, not when it arrived', async () => {
+      const id = newId('lock-clock');
+      const stream = sessionStreamName(1, id);
+      let clock = T;
+      const handler = new SessionCommandHandler(store, { now: () => clock });
+      await handler.handle(update(id), { metadata });
+      // The first command's append is held until the second one has arrived and the clock has moved on.
+      const append = store.appendToStream.bind(store);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const appendSpy = jest.spyOn(store, 'appendToStream').mockImplementationOnce(async (...args) => {
+        await held;
+        return append(...args);
+      });
+      try {
+        clock = T + 1_000;
+        const first = handler.handle(addItem(id, 'first'), { metadata });
+        while (appendSpy.mock.calls.length === 0) await new Promise((resolve) => setImmediate(resolve));
+        const second = handler.handle(addItem(id, 'second'), { metadata });
+        clock = T + 5_000;
+        release();
+        await Promise.all([first, second]);
+      } finally {
+        appendSpy.mockRestore();
+      }
+      expect(await eventTimes(stream)).toEqual([iso(T), iso(T + 1_000), iso(T + 5_000)]);
+    });
   });
 
   it('appends on a cached state with one round trip and no read', async () => {

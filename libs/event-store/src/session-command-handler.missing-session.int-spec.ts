@@ -5,12 +5,12 @@
  * and its preconditions keep their meaning there (`If-Match` 412, `If-None-Match: *` creates).
  */
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
-import { DomainError, type SessionCommand } from '@session-engine/session-domain';
+import { DomainError } from '@session-engine/session-domain';
 import { EsdbClientAdapter } from './esdb-client.adapter';
 import { PreconditionFailedError } from './errors';
 import { sessionIdFor } from './ids';
 import { sessionStreamName } from './serialization';
-import { SessionCommandHandler } from './session-command-handler';
+import { SessionCommandHandler, type UntimedCommand } from './session-command-handler';
 
 let server: TestEventStore;
 let store: EsdbClientAdapter;
@@ -31,12 +31,11 @@ const newId = (label: string) => `missing-${label}-${Date.now()}-${++counter}`;
 const base = (integrationId: string) => ({
   applicationId: 1,
   integrationId,
-  now: new Date().toISOString(),
   commandId: `cmd-${++counter}`,
 });
 
 /** Every command that needs an existing session. */
-const needingTheSession = (integrationId: string): SessionCommand[] => [
+const needingTheSession = (integrationId: string): UntimedCommand[] => [
   { ...base(integrationId), type: 'AddCartItems', cartItems: [{ sku: 'a', quantity: 1 }] },
   { ...base(integrationId), type: 'CloseSession' },
   { ...base(integrationId), type: 'CancelSession' },
@@ -44,7 +43,7 @@ const needingTheSession = (integrationId: string): SessionCommand[] => [
   { ...base(integrationId), type: 'ReturnItems', returnId: 7, returnedCartItems: [{ position: 0 }] },
 ];
 
-const update = (integrationId: string): SessionCommand => ({
+const update = (integrationId: string): UntimedCommand => ({
   ...base(integrationId),
   type: 'UpdateSession',
   sessionId: sessionIdFor(sessionStreamName(1, integrationId)),

@@ -3,17 +3,17 @@
  * embedded server (deletes through the adapter's `deleteStream`, as an operator's tools make them). A soft delete
  * hides the stream's events, and a session created anew afterwards continues its revisions: the stream then
  * starts at the first new revision, not at 0. A replay — from the token in the stream, or from a record that
- * names the command's revisions (`resultAt`) — folds the stream as it is now up to the command's last event and
- * no further; when the stream no longer holds the command's events it is `AppliedCommandDeletedError` (404
+ * names the command's revisions (`resultAt`; a no-op's names the session revision it answered with) — folds the
+ * stream as it is now up to the command's last event (the no-op's revision) and no further; when the stream no longer holds the command's events it is `AppliedCommandDeletedError` (404
  * `SESSION_NOT_FOUND` in the API), never a later state and never a session of `null`.
  */
-import { DomainError, type SessionCommand } from '@session-engine/session-domain';
+import { DomainError } from '@session-engine/session-domain';
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
 import { EsdbClientAdapter, type ReadStreamOptions } from './esdb-client.adapter';
 import { AppliedCommandDeletedError } from './errors';
 import { sessionIdFor } from './ids';
 import { sessionStreamName } from './serialization';
-import { SessionCommandHandler, type CommandResult } from './session-command-handler';
+import { SessionCommandHandler, type CommandResult, type UntimedCommand } from './session-command-handler';
 
 let server: TestEventStore;
 let store: EsdbClientAdapter;
@@ -47,24 +47,22 @@ function options(token?: string) {
   };
 }
 
-function create(integrationId: string): SessionCommand {
+function create(integrationId: string): UntimedCommand {
   return {
     type: 'UpdateSession',
     applicationId: 1,
     integrationId,
-    now: new Date().toISOString(),
     commandId: `cmd-${++counter}`,
     sessionId: sessionIdFor(stream(integrationId)),
     patch: { cartItems: [{ sku: 'first', quantity: 1, price: 1 }] },
   };
 }
 
-function add(integrationId: string, sku: string): SessionCommand {
+function add(integrationId: string, sku: string): UntimedCommand {
   return {
     type: 'AddCartItems',
     applicationId: 1,
     integrationId,
-    now: new Date().toISOString(),
     commandId: `cmd-${++counter}`,
     cartItems: [{ sku, quantity: 1, price: 1 }],
   };
@@ -146,6 +144,63 @@ describe('a keyed command of a session soft-deleted and created anew (its stream
     expect(error).toBeInstanceOf(DomainError);
     expect(error).toMatchObject({ code: 'SESSION_NOT_FOUND', category: 'not_found', recreated: true });
     expect((error as Error).message).toContain(JSON.stringify(id));
+  });
+});
+
+describe('a keyed no-op whose record names the session revision it answered with (no events of its own)', () => {
+  it('is rebuilt as the session at that revision (revisions 5..4: none), not as it is now', async () => {
+    const id = newId('no-op');
+    const first = await recreatedWithKeyedCommand(id, 'tok-e');
+    // The session moves on after the no-op was answered at revision 4.
+    expect((await newProcess().handle(add(id, 'later-3'), options())).revision).toBe(7n);
+
+    const rebuilt = await newProcess().resultAt(
+      1,
+      id,
+      { firstRevision: 5n, revision: 4n, requestHash: 'hash-no-op' },
+      'AddCartItems',
+    );
+
+    expect(rebuilt.revision).toBe(4n);
+    expect(rebuilt.state).toEqual(first.state);
+    expect(rebuilt.events).toEqual([]);
+    expect(rebuilt.position).toBeUndefined();
+  });
+
+  it('answers one decided before the delete AppliedCommandDeletedError (recreated), not the new session', async () => {
+    const id = newId('old-no-op');
+    await recreatedWithKeyedCommand(id, 'tok-f');
+
+    const error = await outcome(
+      newProcess().resultAt(
+        1,
+        id,
+        { firstRevision: 3n, revision: 2n, requestHash: 'hash-old' },
+        'AddCartItems',
+      ),
+    );
+
+    expect(error).toBeInstanceOf(AppliedCommandDeletedError);
+    expect(error).toMatchObject({ code: 'SESSION_NOT_FOUND', recreated: true });
+  });
+
+  it('answers one of a session soft-deleted since AppliedCommandDeletedError, not a session of null', async () => {
+    const id = newId('gone-no-op');
+    const handler = newProcess();
+    await handler.handle(create(id), options());
+    await store.deleteStream(stream(id));
+
+    const error = await outcome(
+      newProcess().resultAt(
+        1,
+        id,
+        { firstRevision: 1n, revision: 0n, requestHash: 'hash-gone' },
+        'AddCartItems',
+      ),
+    );
+
+    expect(error).toBeInstanceOf(AppliedCommandDeletedError);
+    expect(error).toMatchObject({ code: 'SESSION_NOT_FOUND', recreated: false });
   });
 });
 

@@ -1,6 +1,10 @@
 /**
  * The write path of a session: read → fold → decide → append with the expected revision.
  *
+ * - A command arrives without its time: the handler reads its clock on each decision — after the lock is taken
+ *   and the state read, and again on each retry — so a command that waited or retried is not decided with the
+ *   time it arrived at. The domain never records a time earlier than the session's latest event either (another
+ *   process's clock may run ahead): event times never go backwards in a stream.
  * - Within one process, commands on one session run one at a time (`KeyedMutex`), so they never collide.
  *   With a store that has a call deadline (`withCallTimeout`) a command waits at most that long for the one
  *   ahead (`lockWaitMs`), and gives up at once when the one ahead timed out (`LockWaitError`, nothing sent).
@@ -68,6 +72,13 @@ import { fromStoredEvent, sessionStreamName, toEventToAppend, type CommandMetada
 import { approximateSessionBytes } from './session-size';
 import { StateCache } from './state-cache';
 
+/**
+ * A command as the handler takes it: everything but its time (`now`), which the handler gives it on each decision.
+ */
+export type UntimedCommand<C extends SessionCommand = SessionCommand> = C extends SessionCommand
+  ? Omit<C, 'now'>
+  : never;
+
 export interface LoadedSession {
   state: SessionState | null;
   /** Revision of the stream's last event; `null` when the session does not exist. */
@@ -126,7 +137,10 @@ export interface SessionCommandHandlerOptions {
    * (default: `profileClaimGraceMs` of the store's call deadline, at least 10 minutes).
    */
   profileClaimGraceMs?: number;
-  /** The clock (ms since the epoch) of keyed commands and of profile claims' age; default `Date.now`. */
+  /**
+   * The clock (ms since the epoch): the time of each decision (its events' `at`), and of keyed commands' and
+   * profile claims' age; default `Date.now`.
+   */
   now?: () => number;
 }
 
@@ -173,7 +187,7 @@ export class SessionCommandHandler {
     this.now = options.now ?? Date.now;
   }
 
-  handle(command: SessionCommand, options: HandleOptions): Promise<CommandResult> {
+  handle(command: UntimedCommand, options: HandleOptions): Promise<CommandResult> {
     const stream = sessionStreamName(command.applicationId, command.integrationId);
     return this.mutex.run(stream, { waitMs: options.lockWaitMs ?? this.lockWaitMs }, async () => {
       try {
@@ -324,11 +338,11 @@ export class SessionCommandHandler {
    * for a decision that a fresh read could turn around).
    */
   private needsFreshState(
-    command: SessionCommand,
+    command: UntimedCommand,
     state: SessionState | null,
     options: HandleOptions,
   ): boolean {
-    return options.dry === true || profileToClaim(state, command) !== null;
+    return options.dry === true || profileToClaim(state, this.timed(command)) !== null;
   }
 
   /**
@@ -450,8 +464,10 @@ export class SessionCommandHandler {
 
   /**
    * The answer of a keyed command from where its events are in the stream — for a remembered response
-   * whose body was too large to keep (see `IdempotencyStore`). A session deleted since: tombstoned,
-   * `SessionDeletedError`; soft-deleted (and perhaps created anew), `AppliedCommandDeletedError`.
+   * whose body was too large to keep (see `IdempotencyStore`). A command that appended nothing (a no-op) has
+   * `firstRevision` one past `revision`, the session revision it answered with: no events of its own, the
+   * session as of that revision. A session deleted since: tombstoned, `SessionDeletedError`; soft-deleted (and
+   * perhaps created anew), `AppliedCommandDeletedError`.
    */
   async resultAt(
     applicationId: number,
@@ -478,15 +494,22 @@ export class SessionCommandHandler {
     }
   }
 
+  /** The command at this moment of the handler's clock. */
+  private timed(command: UntimedCommand): SessionCommand {
+    return { ...command, now: new Date(this.now()).toISOString() };
+  }
+
   /**
-   * Decides with a tentative claim outcome first; only a command the domain accepts claims the profile,
-   * and then it is decided again with the real outcome.
+   * Decides at the clock's time now (on the state just read or cached: never the time the command arrived, which
+   * a wait for the lock or a retry leaves behind), with a tentative claim outcome first; only a command the
+   * domain accepts claims the profile, and then it is decided again, at the same time, with the real outcome.
    */
   private async decide(
-    command: SessionCommand,
+    untimed: UntimedCommand,
     state: SessionState | null,
     options: HandleOptions,
   ): Promise<SessionEvent[]> {
+    const command = this.timed(untimed);
     const profileId = profileToClaim(state, command);
     if (profileId === null || command.type !== 'UpdateSession') return decide(command, state);
     const tentative = decide({ ...command, firstSession: false }, state);
@@ -542,7 +565,7 @@ const timedOut = (error: unknown): boolean => error instanceof EventStoreTimeout
  * compared. UpdateSession keeps it: a missing session is what `If-None-Match: *` asks for, and what
  * `If-Match` refuses (412).
  */
-function missingSessionFor(command: SessionCommand, current: LoadedSession): boolean {
+function missingSessionFor(command: UntimedCommand, current: LoadedSession): boolean {
   return current.state === null && command.type !== 'UpdateSession';
 }
 

@@ -47,7 +47,10 @@ export interface SessionPatch {
 interface CommandBase {
   applicationId: number;
   integrationId: string;
-  /** Time of the decision, ISO-8601 UTC; becomes the time of every event it emits. */
+  /**
+   * Time of the decision, ISO-8601 UTC; becomes the time of every event it emits — or the time of the session's
+   * latest event when that is later: event times never go backwards in a stream.
+   */
   now: string;
   /** Unique id of this command (also written to the events' metadata by the adapter). */
   commandId: string;

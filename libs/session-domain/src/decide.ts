@@ -88,8 +88,18 @@ export function profileToClaim(state: SessionState | null, command: SessionComma
 
 type Stamp = { at: string; commandId: string };
 
-function stampOf(command: SessionCommand): Stamp {
-  return { at: command.now, commandId: command.commandId };
+/**
+ * The time and command of a decision's events. Times never go backwards in a session's stream: a command whose
+ * `now` is earlier than the session's latest event (it waited or retried behind a later command, or its
+ * process's clock runs behind the one that wrote that event) records that event's time instead.
+ */
+function stampOf(command: SessionCommand, state: SessionState | null): Stamp {
+  return { at: notBefore(command.now, state?.updated), commandId: command.commandId };
+}
+
+/** `time`, or `floor` when that is the later instant (ISO-8601 strings are compared as instants, not as text). */
+function notBefore(time: string, floor: string | undefined): string {
+  return floor !== undefined && Date.parse(floor) > Date.parse(time) ? floor : time;
 }
 
 function notFound(command: SessionCommand): DomainError {
@@ -145,7 +155,7 @@ function createSession(command: UpdateSession, patch: ValidPatch): SessionEvent[
   const created: SessionCreated = {
     type: 'SessionCreated',
     data: {
-      ...stampOf(command),
+      ...stampOf(command, null),
       sessionId: command.sessionId,
       applicationId: command.applicationId,
       integrationId: command.integrationId,
@@ -171,7 +181,7 @@ function cartData(lines: CartLine[]): CartItemData[] {
 
 /** One event per field group the patch really changes, in a fixed order; the state event comes after. */
 function fieldChanges(command: UpdateSession, patch: ValidPatch, state: SessionState): SessionEvent[] {
-  const stamp = stampOf(command);
+  const stamp = stampOf(command, state);
   const events: SessionEvent[] = [];
   if (patch.profileId !== undefined && patch.profileId !== state.profileId) {
     events.push({
@@ -250,7 +260,7 @@ function closed(state: SessionState, command: SessionCommand): SessionClosed {
   return {
     type: 'SessionClosed',
     data: {
-      ...stampOf(command),
+      ...stampOf(command, state),
       profileId: state.profileId,
       total: totalsOf(state).total,
       items: state.cartItems.map((line) => countedLine(line, remainingQuantity(line))),
@@ -263,7 +273,7 @@ function cancelled(state: SessionState, command: SessionCommand): SessionCancell
   return {
     type: 'SessionCancelled',
     data: {
-      ...stampOf(command),
+      ...stampOf(command, state),
       previousState: state.state,
       profileId: state.profileId,
       reversedRevenue: counted ? countedRevenueOf(state) : ZERO,
@@ -276,7 +286,7 @@ function reopened(state: SessionState, command: SessionCommand): SessionReopened
   return {
     type: 'SessionReopened',
     data: {
-      ...stampOf(command),
+      ...stampOf(command, state),
       profileId: state.profileId,
       reversedRevenue: countedRevenueOf(state),
       reversedItems: remainingLines(state),
@@ -302,7 +312,7 @@ function addCartItems(command: AddCartItems, state: SessionState | null): Sessio
   return [
     {
       type: 'CartItemsAdded',
-      data: { ...stampOf(command), firstPosition: state.cartItems.length, cartItems: items },
+      data: { ...stampOf(command, state), firstPosition: state.cartItems.length, cartItems: items },
     },
   ];
 }
@@ -348,7 +358,7 @@ function returnItems(command: ReturnItems, state: SessionState | null): SessionE
     {
       type: 'CartItemsReturned',
       data: {
-        ...stampOf(command),
+        ...stampOf(command, state),
         returnId: command.returnId,
         profileId: state.profileId,
         previousState: state.state,

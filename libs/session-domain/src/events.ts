@@ -3,8 +3,8 @@
  * from class names, and every payload is JSON-native: times are ISO-8601 strings and money is a
  * decimal string (e.g. "19.99"), so nothing rounds on the way through JSON.
  *
- * Every event carries `at` (the time of the command that produced it) and `commandId` (which command
- * produced it; `updateCount` counts distinct commands, not events).
+ * Every event carries `at` (the time of the command that produced it, never earlier than the event before it in
+ * the stream) and `commandId` (which command produced it; `updateCount` counts distinct commands, not events).
  *
  * `SESSION_EVENT_SCHEMA_VERSIONS` lists the schema version the domain writes today; older versions
  * are brought up to date by the upcasters before `evolve` sees them.

@@ -46,7 +46,14 @@ export class SqliteEventLog {
     // lock now and keeps it until it closes (the OS drops it when the process dies). A second server on the
     // same directory (another `npm start` on the same DATA_DIR) would otherwise start, serve stale reads
     // and fail every append. Its start fails at once instead, saying why.
-    this.db = new Database(this.file, { timeout: 0 });
+    try {
+      this.db = new Database(this.file, { timeout: 0 });
+    } catch (error) {
+      // A file or directory this user may not write: SQLite says only "unable to open database file".
+      throw new Error(`Cannot open the event store's log ${this.file}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
     try {
       this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.pragma('journal_mode = WAL');

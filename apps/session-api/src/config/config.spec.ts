@@ -1,4 +1,4 @@
-import { ConfigError, parseConfig } from './config';
+import { ConfigError, dataDirProblems, parseConfig } from './config';
 
 const problemsOf = (env: Record<string, string>): string[] => {
   try {
@@ -28,7 +28,10 @@ describe('parseConfig', () => {
   });
 
   it('maps integration keys to applications and names them by a fingerprint, never the key', () => {
-    const config = parseConfig({ INTEGRATION_API_KEYS: 'secret-key-one=1, secret-key-two=2' }, '/srv');
+    const config = parseConfig(
+      { INTEGRATION_API_KEYS: 'secret-key-one=1, secret-key-two=2', MANAGEMENT_API_KEYS: 'manage-key-1=*' },
+      '/srv',
+    );
     expect(config.integrationKeys!.get('secret-key-one')!.applicationId).toBe(1);
     expect(config.integrationKeys!.get('secret-key-two')!.applicationId).toBe(2);
     expect(config.integrationKeys!.get('secret-key-one')!.keyId).toMatch(/^key-[0-9a-f]{16}$/);
@@ -36,10 +39,27 @@ describe('parseConfig', () => {
   });
 
   it('parses management keys with application lists and the wildcard', () => {
-    const config = parseConfig({ MANAGEMENT_API_KEYS: 'manage-key-1=1|2,manage-key-2=*' }, '/srv');
+    const config = parseConfig(
+      { INTEGRATION_API_KEYS: 'secret-key-one=1', MANAGEMENT_API_KEYS: 'manage-key-1=1|2,manage-key-2=*' },
+      '/srv',
+    );
     expect(config.managementKeys!.get('manage-key-1')!.applications).toEqual([1, 2]);
     expect(config.managementKeys!.get('manage-key-2')!.applications).toBe('*');
   });
+
+  it.each([
+    ['INTEGRATION_API_KEYS', 'MANAGEMENT_API_KEYS', { INTEGRATION_API_KEYS: 'secret-key-one=1' }],
+    ['MANAGEMENT_API_KEYS', 'INTEGRATION_API_KEYS', { MANAGEMENT_API_KEYS: 'manage-key-1=*' }],
+  ])(
+    'given only %s, refuses to start naming %s: development keys are for a start with neither',
+    (given, missing, env) => {
+      expect(problemsOf(env)).toEqual([
+        `${missing}: not set, while ${given} is; set both (or neither, for development keys of application 1 under DATA_DIR)`,
+      ]);
+      // Empty counts as unset, as for every variable.
+      expect(problemsOf({ ...env, [missing]: ' ' })).toHaveLength(1);
+    },
+  );
 
   it('given a DATA_DIR that is a file, says so (a missing one is created at start-up)', () => {
     const file = require.resolve('./config.spec');
@@ -163,6 +183,20 @@ describe('parseConfig', () => {
     ).toMatch(/share a key/);
   });
 
+  it('refuses a connection string the EventStoreDB client cannot parse or would ignore part of, naming the variable', () => {
+    expect(problemsOf({ EVENTSTORE_CONNECTION_STRING: 'esdb://127.0.0.1:abc?tls=false' })).toEqual([
+      'EVENTSTORE_CONNECTION_STRING: "abc" in "127.0.0.1:abc" is not a port number (1..65535)',
+    ]);
+    expect(problemsOf({ EVENTSTORE_CONNECTION_STRING: 'esdb://127.0.0.1:2113?tls=nope' })).toEqual([
+      'EVENTSTORE_CONNECTION_STRING: tls=nope: tls must be true or false',
+    ]);
+    expect(
+      problemsOf({ EVENTSTORE_CONNECTION_STRING: 'esdb://127.0.0.1:2113?tls=false&bogus=1' })[0],
+    ).toMatch(
+      /^EVENTSTORE_CONNECTION_STRING: unknown option "bogus" \(the client would ignore it\); the options are tls, /,
+    );
+  });
+
   it('refuses connection-string schemes the EventStoreDB client cannot parse', () => {
     expect(problemsOf({ EVENTSTORE_CONNECTION_STRING: 'kurrentdb://kdb:2113?tls=false' })[0]).toMatch(
       /^EVENTSTORE_CONNECTION_STRING: must look like esdb:/,
@@ -180,5 +214,43 @@ describe('parseConfig', () => {
     );
     expect(config.eventStoreConnectionString).toBe('esdb://es:2113?tls=false');
     expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/test');
+  });
+});
+
+describe('dataDirProblems', () => {
+  const fs = jest.requireActual<typeof import('node:fs')>('node:fs');
+  const external = {
+    EVENTSTORE_CONNECTION_STRING: 'esdb://es:2113?tls=false',
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+    INTEGRATION_API_KEYS: 'secret-key-one=1',
+    MANAGEMENT_API_KEYS: 'manage-key-1=*',
+  };
+  // root may write anywhere: a directory this user cannot write is what access() answers here.
+  let access: jest.SpyInstance;
+  beforeEach(() => {
+    access = jest.spyOn(fs, 'accessSync').mockImplementation(() => {
+      throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    });
+  });
+  afterEach(() => access.mockRestore());
+
+  it.each([
+    ['the embedded event store', { EVENTSTORE_CONNECTION_STRING: '' }],
+    ['SQLite read models', { DATABASE_URL: '' }],
+    ['development keys', { INTEGRATION_API_KEYS: '', MANAGEMENT_API_KEYS: '' }],
+  ])('refuses a DATA_DIR this user cannot write when the API keeps %s there, naming it', (_what, env) => {
+    const config = parseConfig({ ...external, ...env, DATA_DIR: __dirname }, '/srv');
+    expect(dataDirProblems(config)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^DATA_DIR: ${__dirname} is not writable \\(EACCES\\): the directory and what is in it must be writable by this process’s user`,
+        ),
+      ),
+    ]);
+  });
+
+  it('lets a deployment that keeps nothing there have a DATA_DIR it cannot write', () => {
+    expect(dataDirProblems(parseConfig({ ...external, DATA_DIR: __dirname }, '/srv'))).toEqual([]);
+    expect(access).not.toHaveBeenCalled();
   });
 });

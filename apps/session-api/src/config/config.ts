@@ -2,6 +2,7 @@
  * Configuration from the environment, validated once at start-up. Every bad value is reported with its own
  * message, all of them at once, so an operator fixes the environment in one go.
  */
+import { connectionStringProblem } from '@session-engine/event-store';
 import * as path from 'node:path';
 import {
   checkDataDir,
@@ -25,7 +26,7 @@ export interface AppConfig {
   eventStoreConnectionString?: string;
   embeddedEventStorePort: number;
   dataDir: string;
-  /** Undefined when the variable is unset (then a development key is created). */
+  /** Both undefined when neither variable is set (then development keys are used); never only one. */
   integrationKeys?: Map<string, IntegrationKey>;
   managementKeys?: Map<string, ManagementKey>;
   logLevel: LogLevel;
@@ -112,6 +113,24 @@ function parseMilliseconds(
   return ms;
 }
 
+/**
+ * DATA_DIR as the start finds it, once the configuration is read: the API writes there for its embedded event
+ * store (`DATA_DIR/eventstore`), SQLite read models or development keys, so a directory its user cannot write
+ * is a configuration problem, named, not an EACCES (or SQLite's "unable to open database file") from deep inside
+ * the start. A deployment with none of them (EVENTSTORE_CONNECTION_STRING, DATABASE_URL and both key lists set)
+ * may have a read-only DATA_DIR.
+ */
+export function dataDirProblems(config: AppConfig): string[] {
+  const problems: string[] = [];
+  const embedded = config.eventStoreConnectionString === undefined;
+  const writes = embedded || config.databaseUrl === undefined || config.integrationKeys === undefined;
+  if (!writes) return problems;
+  checkDataDir(config.dataDir, problems, 'DATA_DIR', { writable: true });
+  if (embedded && problems.length === 0)
+    checkDataDir(path.join(config.dataDir, 'eventstore'), problems, 'DATA_DIR', { writable: true });
+  return problems;
+}
+
 export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   const errors: string[] = [];
   const port = parsePort('PORT', set(env.PORT), 3000, errors, true);
@@ -124,17 +143,20 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   );
 
   const connectionString = set(env.EVENTSTORE_CONNECTION_STRING);
-  if (connectionString !== undefined && !/^esdb(\+discover)?:\/\/.+/.test(connectionString)) {
-    // @eventstore/db-client 6.x parses only esdb:// and esdb+discover:// (it refuses kurrentdb://);
-    // a KurrentDB server is reached with the same esdb:// string.
-    errors.push(
-      `EVENTSTORE_CONNECTION_STRING: must look like esdb://host:2113?tls=false or esdb+discover://… (got a value starting "${connectionString.slice(0, 12)}")`,
-    );
-  }
+  // Parsed as the event-store client parses it (a port, an option, a value), so a bad one stops the start here,
+  // named, rather than at the first connect.
+  const connectionStringError =
+    connectionString === undefined ? undefined : connectionStringProblem(connectionString);
+  if (connectionStringError !== undefined) errors.push(connectionStringError);
+
+  const integrationKeysText = set(env.INTEGRATION_API_KEYS);
+  const managementKeysText = set(env.MANAGEMENT_API_KEYS);
+  // Development keys only for a start with neither: with one list set this is a deployment, and a development
+  // key for the other API (printed in the log) would be a key nobody configured.
+  const developmentKeys = integrationKeysText === undefined && managementKeysText === undefined;
 
   const dataDir = checkDataDir(path.resolve(cwd, set(env.DATA_DIR) ?? './data'), errors);
 
-  const integrationKeysText = set(env.INTEGRATION_API_KEYS);
   const integrationKeys =
     integrationKeysText === undefined ? undefined : parseIntegrationKeys(integrationKeysText, errors);
   if (
@@ -144,7 +166,6 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   ) {
     errors.push('INTEGRATION_API_KEYS: no key given');
   }
-  const managementKeysText = set(env.MANAGEMENT_API_KEYS);
   const managementKeys =
     managementKeysText === undefined ? undefined : parseManagementKeys(managementKeysText, errors);
   if (
@@ -153,6 +174,15 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     !errors.some((e) => e.startsWith('MANAGEMENT_API_KEYS'))
   ) {
     errors.push('MANAGEMENT_API_KEYS: no key given');
+  }
+  if (!developmentKeys && (integrationKeysText === undefined || managementKeysText === undefined)) {
+    const [missing, given] =
+      integrationKeysText === undefined
+        ? ['INTEGRATION_API_KEYS', 'MANAGEMENT_API_KEYS']
+        : ['MANAGEMENT_API_KEYS', 'INTEGRATION_API_KEYS'];
+    errors.push(
+      `${missing}: not set, while ${given} is; set both (or neither, for development keys of application 1 under DATA_DIR)`,
+    );
   }
   if (integrationKeys && managementKeys) {
     for (const key of integrationKeys.keys()) {

@@ -13,6 +13,7 @@ import {
   EventStoreTimeoutError,
   EventStoreUnavailableError,
   EventStoreWriteInterruptedError,
+  IdempotencyRecordTooLargeError,
   LockWaitError,
   PreconditionFailedError,
   ProfileClaimSchemaError,
@@ -115,7 +116,7 @@ function mapRefusal(error: unknown, request?: IncomingMessage): MappedError {
   }
   if (error instanceof ConcurrentUpdateError)
     return single(409, ErrorCode.ConcurrentUpdate, error.message, undefined);
-  if (error instanceof AppendTooLargeError)
+  if (error instanceof AppendTooLargeError || error instanceof IdempotencyRecordTooLargeError)
     return single(413, ErrorCode.LimitExceeded, error.message, undefined);
   if (error instanceof SessionDeletedError) return sessionDeleted(error);
   if (error instanceof UnrecordedNoOpError) {

@@ -251,8 +251,8 @@ export const DEFAULT_ERROR_RESPONSES: Record<ErrorStatus, ErrorResponseDoc> = {
   413: {
     status: 413,
     description:
-      'The request body is over 5 MiB (or the events are too large for the event store); a Content-Length ' +
-      'over 5 MiB is refused at once, before the body is read, and the connection is closed',
+      'The request body is over 5 MiB (or its events or its Idempotency-Key record are too large for the event ' +
+      'store); a Content-Length over 5 MiB is refused at once, before the body is read, and the connection is closed',
     codes: [ErrorCode.PayloadTooLarge, ErrorCode.LimitExceeded],
   },
   415: {

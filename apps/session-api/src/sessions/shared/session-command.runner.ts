@@ -1,7 +1,9 @@
 /**
  * What every command endpoint does around the domain: replay a remembered `Idempotency-Key` response (or
- * refuse a reused key with 422), turn `If-Match` into the expected revision, stamp the command with time,
- * ids and metadata, run it through the event-store command handler, measure it, and remember the response.
+ * refuse a reused key with 422), turn `If-Match` into the expected revision, stamp the command with ids and
+ * metadata, run it through the event-store command handler, measure it, and remember the response. The command's
+ * time is not stamped here: the handler reads its clock on each decision (after the session's lock and read, and
+ * on each retry), so a request that waited or retried is never decided with the time it arrived at.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import {
@@ -16,6 +18,7 @@ import {
   type IdempotencyScope,
   type RecordNotWritten,
   type RememberedResponse,
+  type UntimedCommand,
 } from '@session-engine/event-store';
 import { DomainError, type SessionCommand } from '@session-engine/session-domain';
 import { randomUUID } from 'node:crypto';
@@ -52,9 +55,11 @@ export interface CommandReply {
   eventPosition?: string;
   /** First and last revision of the events the command appended (or found, for a replay). */
   revisions?: { first: string; last: string };
+  /** For a command that appended nothing (a no-op): the revision of the session it answered with. */
+  unchangedAt?: string;
 }
 
-export type CommandStamp = Pick<SessionCommand, 'applicationId' | 'integrationId' | 'now' | 'commandId'>;
+export type CommandStamp = Pick<SessionCommand, 'applicationId' | 'integrationId' | 'commandId'>;
 
 /** A command the handler ran: its reply, and its `outcome` label in `session_command_duration_seconds`. */
 interface Executed {
@@ -82,8 +87,8 @@ export class SessionCommandRunner {
 
   async run(
     request: CommandRequest,
-    build: (stamp: CommandStamp) => SessionCommand,
-    shape: (result: CommandResult, command: SessionCommand) => unknown,
+    build: (stamp: CommandStamp) => UntimedCommand,
+    shape: (result: CommandResult, command: UntimedCommand) => unknown,
   ): Promise<CommandReply> {
     if (request.idempotencyKey === undefined) return (await this.execute(request, build, shape)).reply;
 
@@ -164,21 +169,27 @@ export class SessionCommandRunner {
 
   /**
    * A remembered response as the client gets it again. A record too large to keep its body names the
-   * revisions of the command's events instead: the body is rebuilt from the stream up to them, by the same
-   * fold and shape as the first answer.
+   * revisions of the command's events instead, or for a no-op the revision of the session it answered with:
+   * the body is rebuilt from the stream up to them, by the same fold and shape as the first answer (a no-op's
+   * fold has no events of its own: it stops at that revision).
    */
   private async answer(
     remembered: RememberedResponse,
     request: CommandRequest,
-    build: (stamp: CommandStamp) => SessionCommand,
-    shape: (result: CommandResult, command: SessionCommand) => unknown,
+    build: (stamp: CommandStamp) => UntimedCommand,
+    shape: (result: CommandResult, command: UntimedCommand) => unknown,
   ): Promise<CommandReply> {
     const reply = {
       status: remembered.status,
       etag: remembered.etag,
       eventPosition: remembered.eventPosition,
     };
-    if (remembered.body !== undefined || remembered.revisions === undefined) {
+    const revisions =
+      remembered.revisions ??
+      (remembered.unchangedAt === undefined
+        ? undefined
+        : { first: (BigInt(remembered.unchangedAt) + 1n).toString(), last: remembered.unchangedAt });
+    if (remembered.body !== undefined || revisions === undefined) {
       return { ...reply, body: remembered.body };
     }
     const command = build(this.stamp(request));
@@ -186,8 +197,8 @@ export class SessionCommandRunner {
       command.applicationId,
       command.integrationId,
       {
-        firstRevision: BigInt(remembered.revisions.first),
-        revision: BigInt(remembered.revisions.last),
+        firstRevision: BigInt(revisions.first),
+        revision: BigInt(revisions.last),
         position: remembered.eventPosition === undefined ? undefined : BigInt(remembered.eventPosition),
         requestHash: remembered.requestHash,
       },
@@ -200,15 +211,14 @@ export class SessionCommandRunner {
     return {
       applicationId: request.principal.applicationId,
       integrationId: request.integrationId,
-      now: new Date().toISOString(),
       commandId: randomUUID(),
     };
   }
 
   private async execute(
     request: CommandRequest,
-    build: (stamp: CommandStamp) => SessionCommand,
-    shape: (result: CommandResult, command: SessionCommand) => unknown,
+    build: (stamp: CommandStamp) => UntimedCommand,
+    shape: (result: CommandResult, command: UntimedCommand) => unknown,
     keyed?: { token: string; requestHash: string },
     lockWaitMs?: number,
   ): Promise<Executed> {
@@ -249,6 +259,8 @@ export class SessionCommandRunner {
                 last: result.revision.toString(),
               }
             : undefined,
+        unchangedAt:
+          outcome === 'unchanged' && result.revision !== null ? result.revision.toString() : undefined,
       };
       return { reply, outcome };
     } catch (error) {
