@@ -13,6 +13,15 @@ const problemsOf = (env: Record<string, string>): string[] => {
   }
 };
 
+/** The projector process started with `env` on top of this one's, to the end (it stops at its configuration). */
+function runProjector(env: Record<string, string>) {
+  return spawnSync(process.execPath, ['-r', './tools/register.js', 'apps/projector/src/main.ts'], {
+    cwd: path.resolve(__dirname, '../../..'),
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+}
 describe('parseProjectorConfig', () => {
   it('defaults to what npm start serves: the embedded store on its port, SQLite under DATA_DIR', () => {
     expect(parseProjectorConfig({}, '/srv')).toEqual({
@@ -141,21 +150,11 @@ describe('parseProjectorConfig', () => {
     (connectionString, why) => {
       const dataDir = mkdtempSync(path.join(tmpdir(), 'projector-connection-string-'));
       try {
-        const result = spawnSync(
-          process.execPath,
-          ['-r', './tools/register.js', 'apps/projector/src/main.ts'],
-          {
-            cwd: path.resolve(__dirname, '../../..'),
-            env: {
-              ...process.env,
-              DATA_DIR: dataDir,
-              EVENTSTORE_CONNECTION_STRING: connectionString,
-              PROJECTOR_METRICS_PORT: '0',
-            },
-            encoding: 'utf8',
-            timeout: 30_000,
-          },
-        );
+        const result = runProjector({
+          DATA_DIR: dataDir,
+          EVENTSTORE_CONNECTION_STRING: connectionString,
+          PROJECTOR_METRICS_PORT: '0',
+        });
         expect({ status: result.status, stderr: result.stderr }).toEqual({
           status: 2,
           stderr: `projector: Invalid configuration:\n  - EVENTSTORE_CONNECTION_STRING: ${why}\n`,
@@ -167,12 +166,7 @@ describe('parseProjectorConfig', () => {
   );
 
   it('stops the projector process before it connects, exit code 2, one line per problem and no stack trace', () => {
-    const result = spawnSync(process.execPath, ['-r', './tools/register.js', 'apps/projector/src/main.ts'], {
-      cwd: path.resolve(__dirname, '../../..'),
-      env: { ...process.env, PROJECTOR_BATCH_SIZE: '-5', LOG_LEVEL: 'loud' },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const result = runProjector({ PROJECTOR_BATCH_SIZE: '-5', LOG_LEVEL: 'loud' });
     expect(result.status).toBe(2);
     expect(result.stderr).toBe(
       'projector: Invalid configuration:\n' +
@@ -190,24 +184,14 @@ describe('parseProjectorConfig', () => {
     (host, why) => {
       const dataDir = mkdtempSync(path.join(tmpdir(), 'projector-metrics-host-'));
       try {
-        const result = spawnSync(
-          process.execPath,
-          ['-r', './tools/register.js', 'apps/projector/src/main.ts'],
-          {
-            cwd: path.resolve(__dirname, '../../..'),
-            env: {
-              ...process.env,
-              DATA_DIR: dataDir,
-              DATABASE_URL: '',
-              EVENTSTORE_CONNECTION_STRING: 'esdb://127.0.0.1:1?tls=false',
-              PROJECTOR_METRICS_PORT: '41470',
-              PROJECTOR_METRICS_HOST: host,
-              LOG_LEVEL: 'info',
-            },
-            encoding: 'utf8',
-            timeout: 30_000,
-          },
-        );
+        const result = runProjector({
+          DATA_DIR: dataDir,
+          DATABASE_URL: '',
+          EVENTSTORE_CONNECTION_STRING: 'esdb://127.0.0.1:1?tls=false',
+          PROJECTOR_METRICS_PORT: '41470',
+          PROJECTOR_METRICS_HOST: host,
+          LOG_LEVEL: 'info',
+        });
         expect({ status: result.status, stderr: result.stderr, stdout: result.stdout }).toEqual({
           status: 2,
           stderr:
