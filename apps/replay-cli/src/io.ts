@@ -64,15 +64,16 @@ export function printFields(io: CliIo, rows: [string, unknown][]): void {
 /**
  * A value in one short line: JSON, strings unquoted, long values cut (never inside an escape). Control
  * characters are escaped as JSON escapes them, in a string as in a value nested in JSON (see printable.ts). A
- * string that would not show what it holds unquoted — empty, or shown with white space at either end (a control
- * character is shown as its escape) — is quoted (as `quoted` quotes it), so
- * `""`, `" "` and a value that was never set (`∅`) read differently in a table.
+ * string that would not show what it holds unquoted — empty, `∅`, or shown with white space or a `"` at either
+ * end (a control character is shown as its escape) — is quoted (as `quoted` quotes it), so `""`, `" "`, a value
+ * that was never set (`∅`) and the strings `""` or `∅` all read differently in a table.
  */
 export function formatValue(value: unknown, max = 60): string {
   if (value === undefined) return '∅';
   if (typeof value !== 'string') return shortened(jsonText(value), max);
   const shown = printable(value);
-  return shortened(shown === '' || /^\s|\s$/u.test(shown) ? `"${shown.replace(/"/g, '\\"')}"` : shown, max);
+  const ambiguous = shown === '' || shown === '∅' || /^[\s"]|[\s"]$/u.test(shown);
+  return shortened(ambiguous ? `"${shown.replace(/"/g, '\\"')}"` : shown, max);
 }
 
 export interface Progress {

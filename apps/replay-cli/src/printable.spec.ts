@@ -168,6 +168,11 @@ describe('tables and values', () => {
     expect(formatValue('a b')).toBe('a b');
     expect(formatValue('RC1')).toBe('RC1');
     expect(formatValue(undefined)).toBe('∅');
+    expect(formatValue('∅')).toBe('"∅"');
+    expect(formatValue('""')).toBe('"\\"\\""');
+    expect(formatValue('" "')).toBe('"\\" \\""');
+    expect(formatValue('say "hi"')).toBe('"say \\"hi\\""');
+    expect(formatValue('a "b" c')).toBe('a "b" c');
   });
 
   it('formatValue escapes a top-level string as a nested one is escaped', () => {

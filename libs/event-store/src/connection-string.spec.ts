@@ -29,6 +29,13 @@ describe('connectionStringProblem', () => {
     'esdb://admin:p%40ss%3Aword@host:2113?tls=false',
     'esdb://host?TLS=false&node_preference=read-only-replica&keepAliveInterval=-1&defaultDeadline=10000',
     'esdb://host?throwOnAppendFailure=true&maxDiscoverAttempts=10&discoveryInterval=100&gossipTimeout=5',
+    'esdb://eventstore:2113?tls=false&tlsVerifyCert=false',
+    'esdb://h?tls=false&tlsCAFile=missing.pem',
+    'esdb+discover://n1:2113, n2:2113',
+    'esdb://h1:2113,h2:2113,?tls=false',
+    'esdb://bücher.example:2113?tls=false',
+    'esdb://h:2113?dnsDiscover=true&defaultDeadline=86400000000',
+    'esdb://admin:s3cr/et@host:2113?tls=false',
   ])('accepts %s, as the EventStoreDB client does', async (value) => {
     expect(connectionStringProblem(value, name, dir)).toBeUndefined();
     // Made, never connected (the client connects on its first call).
@@ -121,6 +128,8 @@ describe('shownConnectionString: a connection string fit for a message', () => {
     ['esdb+discover://ops:p%40ss@a:2113,b:2113', 'esdb+discover://ops:***@a:2113,b:2113'],
     ['esdb://127.0.0.1:2113?tls=false', 'esdb://127.0.0.1:2113?tls=false'],
     ['esdb://user@host:2113', 'esdb://user@host:2113'],
+    ['esdb://admin:s3cr/et@127.0.0.1:1?tls=false', 'esdb://admin:***@127.0.0.1:1?tls=false'],
+    ['esdb://admin:a?b/c@h:2113', 'esdb://admin:***@h:2113'],
   ])('%s → %s', (value, shown) => {
     expect(shownConnectionString(value)).toBe(shown);
   });

@@ -30,6 +30,7 @@ export const CONNECTION_STRING_OPTIONS: Readonly<Record<string, OptionKind>> = {
   discoveryInterval: 'integer',
   gossipTimeout: 'integer',
   throwOnAppendFailure: 'boolean',
+  dnsDiscover: 'boolean',
 };
 
 const NODE_PREFERENCES = ['leader', 'follower', 'random', 'read_only_replica'];
@@ -105,9 +106,13 @@ function hostsProblemOf(hosts: string): string | undefined {
   if (hosts === '') return `no host given; it must look like ${FORM}`;
   // A second @: the password held an unencoded @ (not quoted, as what precedes it may be part of it).
   if (hosts.includes('@')) return CREDENTIALS;
-  for (const host of hosts.split(',')) {
+  // As the client reads them: white space around a host is trimmed, an empty entry (a trailing comma) skipped.
+  for (const host of hosts
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')) {
     const [address = '', port, ...more] = host.split(':');
-    if (!/^[A-Za-z0-9_.-]+$/.test(address) || more.length > 0)
+    if (!/^[^\s$+!?*'(),;[\]{}|"%~#<>=&/@]+$/u.test(address) || more.length > 0)
       return `"${host}" is not a host or host:port (hosts are joined by commas)`;
     if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535))
       return `"${port}" in "${host}" is not a port number (1..65535)`;
@@ -132,9 +137,14 @@ function optionsProblem(query: string, cwd: string): string | undefined {
   }
   if (seen.has('userCertFile') !== seen.has('userKeyFile'))
     return 'userCertFile and userKeyFile go together: give both (a client certificate and its key) or neither';
+  const tls = seen.get('tls') !== 'false';
+  // The client ignores it (and says so on stderr): with TLS the server's certificate would still be verified.
+  if (tls && seen.get('tlsVerifyCert') === 'false')
+    return 'tlsVerifyCert=false is not supported by the EventStoreDB client (it would be ignored); give the server’s CA certificate with tlsCAFile=<file> (or NODE_EXTRA_CA_CERTS), or tls=false';
   for (const key of ['tlsCAFile', 'userCertFile', 'userKeyFile']) {
     const file = seen.get(key);
-    if (file === undefined || (key === 'tlsCAFile' && seen.get('tls') === 'false')) continue;
+    // The client reads a client certificate even without TLS, the CA file only with it.
+    if (file === undefined || (key === 'tlsCAFile' && !tls)) continue;
     const decoded = decodeURIComponent(file);
     if (!existsSync(isAbsolute(decoded) ? decoded : resolve(cwd, decoded)))
       return `${key}=${file}: no such file (a relative path is read from ${cwd})`;
@@ -145,13 +155,11 @@ function optionsProblem(query: string, cwd: string): string | undefined {
 function valueProblem(key: string, value: string): string | undefined {
   switch (CONNECTION_STRING_OPTIONS[key]) {
     case 'boolean':
-      if (value !== 'true' && value !== 'false') return `${key}=${value}: ${key} must be true or false`;
-      // The client ignores it (and says so on stderr): the server's certificate would still be verified.
-      if (key === 'tlsVerifyCert' && value === 'false')
-        return 'tlsVerifyCert=false is not supported by the EventStoreDB client (it would be ignored); give the server’s CA certificate with tlsCAFile=<file> (or NODE_EXTRA_CA_CERTS), or tls=false';
-      return undefined;
+      return value === 'true' || value === 'false'
+        ? undefined
+        : `${key}=${value}: ${key} must be true or false`;
     case 'integer':
-      return /^-?\d{1,9}$/.test(value) ? undefined : `${key}=${value}: ${key} must be a whole number`;
+      return /^-?\d+$/.test(value) ? undefined : `${key}=${value}: ${key} must be a whole number`;
     case 'nodePreference':
       return NODE_PREFERENCES.some((preference) => flat(preference) === flat(value))
         ? undefined
@@ -171,5 +179,6 @@ function valueProblem(key: string, value: string): string | undefined {
  * user name kept: it tells which account was used).
  */
 export function shownConnectionString(value: string): string {
-  return value.replace(/^([a-z+]+:\/\/[^:@/?]*):[^@/?]*@/i, '$1:***@');
+  // As the client reads credentials: up to the first @ (a password may hold a / or a ?).
+  return value.replace(/^([a-z+]+:\/\/[^:@/?]*):[^@]*@/i, '$1:***@');
 }

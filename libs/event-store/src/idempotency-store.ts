@@ -184,7 +184,17 @@ export class IdempotencyStore {
       ...response,
     };
     // The record must fit in one append: a large body stays in the session stream, where the record points.
-    const { body: _body, ...withoutBody } = data;
+    const { body: _body, ...rest } = data;
+    // A no-op's record also names its revision as the empty range after it (`first` = revision + 1), the form
+    // a release that knows only `revisions` reads the same way: a rollout or a rollback in the 24 h a record
+    // lives rebuilds the body, where it would otherwise answer 200 with none.
+    const withoutBody =
+      response.revisions === undefined && response.unchangedAt !== undefined
+        ? {
+            ...rest,
+            revisions: { first: (BigInt(response.unchangedAt) + 1n).toString(), last: response.unchangedAt },
+          }
+        : rest;
     const rebuildable = response.revisions !== undefined || response.unchangedAt !== undefined;
     let record =
       rebuildable && Buffer.byteLength(JSON.stringify(data)) > REMEMBERED_BODY_BYTES ? withoutBody : data;
