@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { transformSync } from '@swc/core';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkDataDir, dataDirErrorMessage } from './data-dir';
@@ -61,15 +62,29 @@ describe('checkDataDir', () => {
             checkDataDir(target, problems, 'DATA_DIR', { writable: true });
             return { problems, uid: uid! };
           }
+          // The module (node built-ins only) transpiled into the temporary directory: nobody may not be able
+          // to read the checkout (a clone under a 0700 directory), and needs nothing else of it.
+          const module = join(parent, 'data-dir.js');
+          if (!existsSync(module)) {
+            const source = readFileSync(resolve(__dirname, 'data-dir.ts'), 'utf8');
+            const { code } = transformSync(source, {
+              filename: 'data-dir.ts',
+              jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+              module: { type: 'commonjs' },
+              swcrc: false,
+              configFile: false,
+            });
+            writeFileSync(module, code, { mode: 0o644 });
+          }
           const script =
-            `const { checkDataDir } = require(${JSON.stringify(resolve(__dirname, 'data-dir.ts'))});` +
+            `const { checkDataDir } = require(${JSON.stringify(module)});` +
             `const problems = []; checkDataDir(${JSON.stringify(target)}, problems, 'DATA_DIR', { writable: true });` +
             'process.stdout.write(JSON.stringify({ problems, uid: process.getuid() }));';
-          const child = spawnSync(
-            runuser!,
-            ['-u', 'nobody', '--', process.execPath, '-r', './tools/register.js', '-e', script],
-            { cwd: resolve(__dirname, '../../..'), encoding: 'utf8', timeout: 30_000 },
-          );
+          const child = spawnSync(runuser!, ['-u', 'nobody', '--', process.execPath, '-e', script], {
+            cwd: parent,
+            encoding: 'utf8',
+            timeout: 30_000,
+          });
           if (child.status !== 0) throw new Error(`the check as nobody failed: ${child.stderr}`);
           return JSON.parse(child.stdout) as { problems: string[]; uid: number };
         };
