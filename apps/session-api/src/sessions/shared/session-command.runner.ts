@@ -184,11 +184,8 @@ export class SessionCommandRunner {
       etag: remembered.etag,
       eventPosition: remembered.eventPosition,
     };
-    const revisions =
-      remembered.revisions ??
-      (remembered.unchangedAt === undefined
-        ? undefined
-        : { first: (BigInt(remembered.unchangedAt) + 1n).toString(), last: remembered.unchangedAt });
+    // A no-op's record names its revision as the empty range after it (IdempotencyStore.remember).
+    const { revisions } = remembered;
     if (remembered.body !== undefined || revisions === undefined) {
       return { ...reply, body: remembered.body };
     }
