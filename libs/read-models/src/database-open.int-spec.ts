@@ -108,3 +108,38 @@ describe('a PostgreSQL database that refuses connections', () => {
     }
   });
 });
+
+describe('a schema named both in DATABASE_URL and by READ_MODEL_SCHEMA', () => {
+  it('opens the read models in the schema READ_MODEL_SCHEMA names: the explicit setting wins over the URL', async () => {
+    const suffix = `${process.pid}_${Date.now()}`;
+    const urlSchema = `url_schema_${suffix}`;
+    const namedSchema = `named_schema_${suffix}`;
+    const url = new URL(TEST_DATABASE_URL);
+    url.searchParams.set('options', `-c search_path=${urlSchema}`);
+    const admin = new Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      await admin.query(`create schema ${urlSchema}`);
+      const opened = await openReadModelDatabase({
+        databaseUrl: url.toString(),
+        schema: namedSchema,
+        dataDir: tmpdir(),
+      });
+      try {
+        const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(opened.db);
+        expect(current.rows[0]!.schema).toBe(namedSchema);
+        const tables = await admin.query<{ schema: string }>(
+          `select distinct table_schema as schema from information_schema.tables where table_schema in ($1, $2)`,
+          [urlSchema, namedSchema],
+        );
+        expect(tables.rows.map((row) => row.schema)).toEqual([namedSchema]);
+      } finally {
+        await opened.close();
+      }
+    } finally {
+      await admin.query(`drop schema if exists ${urlSchema} cascade`);
+      await admin.query(`drop schema if exists ${namedSchema} cascade`);
+      await admin.end();
+    }
+  });
+});

@@ -339,6 +339,23 @@ function boundedPool(pool: Pool, timeoutMs: number, bound: () => boolean): Postg
   };
 }
 
+/**
+ * DATABASE_URL with READ_MODEL_SCHEMA as its search_path. The URL's own `options` win over a `Pool` field of the
+ * same name, so the schema goes into them, after what they say: of two `-c search_path=…` the server takes the last.
+ */
+function withSchema(databaseUrl: string, schema: string | undefined): string {
+  if (!schema) return databaseUrl;
+  let url: URL;
+  try {
+    url = new URL(databaseUrl);
+  } catch {
+    return databaseUrl; // the pool reports it, naming DATABASE_URL
+  }
+  const own = url.searchParams.get('options');
+  url.searchParams.set('options', `${own ? `${own} ` : ''}-c search_path=${schema}`);
+  return url.toString();
+}
+
 async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabase> {
   let database: ReadModelDatabase;
   let migrationSchema: string | undefined;
@@ -348,10 +365,9 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
       throw new Error(`Invalid schema name ${options.schema}`);
     }
     const pool = new Pool({
-      connectionString: options.databaseUrl,
+      connectionString: withSchema(options.databaseUrl, options.schema),
       max: options.maxConnections ?? 5,
       ...(options.applicationName ? { application_name: options.applicationName } : {}),
-      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
       ...(options.timeoutMs === undefined ? {} : { connectionTimeoutMillis: options.timeoutMs }),
     });
     ignoreIdleConnectionErrors(pool);
