@@ -1,4 +1,7 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { ConfigError, dataDirProblems, parseConfig } from './config';
+import { DEV_KEYS_FILE } from './dev-keys';
 
 const problemsOf = (env: Record<string, string>): string[] => {
   try {
@@ -247,6 +250,25 @@ describe('dataDirProblems', () => {
         ),
       ),
     ]);
+  });
+
+  it('lets a DATA_DIR it cannot write hold the development keys it only reads', () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'data-dir-keys-'));
+    try {
+      const env = { ...external, INTEGRATION_API_KEYS: '', MANAGEMENT_API_KEYS: '', DATA_DIR: dataDir };
+      fs.writeFileSync(
+        path.join(dataDir, DEV_KEYS_FILE),
+        '{"integrationKey":"dev-int-a","managementKey":"dev-mgmt-b"}',
+      );
+      expect(dataDirProblems(parseConfig(env, '/srv'))).toEqual([]);
+      // Keys it would write anew (a file that holds no pair of keys) need the directory writable again.
+      fs.writeFileSync(path.join(dataDir, DEV_KEYS_FILE), '{"integrationKey":"dev-int-a"');
+      expect(dataDirProblems(parseConfig(env, '/srv'))).toEqual([
+        expect.stringMatching(new RegExp(`^DATA_DIR: ${dataDir} is not writable \\(EACCES\\)`)),
+      ]);
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('lets a deployment that keeps nothing there have a DATA_DIR it cannot write', () => {

@@ -16,6 +16,7 @@ import {
   type IntegrationKey,
   type ManagementKey,
 } from './api-keys';
+import { readDevKeys, type DevKeys } from './dev-keys';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -117,18 +118,29 @@ function parseMilliseconds(
  * DATA_DIR as the start finds it, once the configuration is read: the API writes there for its embedded event
  * store (`DATA_DIR/eventstore`), SQLite read models or development keys, so a directory its user cannot write
  * is a configuration problem, named, not an EACCES (or SQLite's "unable to open database file") from deep inside
- * the start. A deployment with none of them (EVENTSTORE_CONNECTION_STRING, DATABASE_URL and both key lists set)
- * may have a read-only DATA_DIR.
+ * the start. A deployment with none of them (EVENTSTORE_CONNECTION_STRING, DATABASE_URL and both key lists set,
+ * or development keys already kept there: the start only reads them) may have a read-only DATA_DIR.
  */
 export function dataDirProblems(config: AppConfig): string[] {
   const problems: string[] = [];
   const embedded = config.eventStoreConnectionString === undefined;
-  const writes = embedded || config.databaseUrl === undefined || config.integrationKeys === undefined;
+  const writesDevKeys =
+    config.integrationKeys === undefined && readDevKeysQuietly(config.dataDir) === undefined;
+  const writes = embedded || config.databaseUrl === undefined || writesDevKeys;
   if (!writes) return problems;
   checkDataDir(config.dataDir, problems, 'DATA_DIR', { writable: true });
   if (embedded && problems.length === 0)
     checkDataDir(path.join(config.dataDir, 'eventstore'), problems, 'DATA_DIR', { writable: true });
   return problems;
+}
+
+/** The kept development keys, or undefined also when they cannot be read (the writability check then names why). */
+function readDevKeysQuietly(dataDir: string): DevKeys | undefined {
+  try {
+    return readDevKeys(dataDir);
+  } catch {
+    return undefined;
+  }
 }
 
 export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {

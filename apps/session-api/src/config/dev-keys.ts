@@ -14,13 +14,27 @@ export interface DevKeys {
 
 export const DEV_KEYS_FILE = 'dev-api-keys.json';
 
+/** The development keys kept under DATA_DIR; undefined when there are none (no file, or not a pair of keys). */
+export function readDevKeys(dataDir: string): DevKeys | undefined {
+  const file = path.join(dataDir, DEV_KEYS_FILE);
+  if (!fs.existsSync(file)) return undefined;
+  let keys: unknown;
+  try {
+    keys = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined; // written anew, as if there were none
+    throw error;
+  }
+  const { integrationKey, managementKey } = (keys ?? {}) as Partial<DevKeys>;
+  return typeof integrationKey === 'string' && typeof managementKey === 'string'
+    ? { integrationKey, managementKey }
+    : undefined;
+}
+
 export function loadOrCreateDevKeys(dataDir: string): { keys: DevKeys; created: boolean } {
   const file = path.join(dataDir, DEV_KEYS_FILE);
-  if (fs.existsSync(file)) {
-    const keys = JSON.parse(fs.readFileSync(file, 'utf8')) as DevKeys;
-    if (typeof keys.integrationKey === 'string' && typeof keys.managementKey === 'string')
-      return { keys, created: false };
-  }
+  const kept = readDevKeys(dataDir);
+  if (kept !== undefined) return { keys: kept, created: false };
   const keys: DevKeys = {
     integrationKey: `dev-int-${randomBytes(18).toString('base64url')}`,
     managementKey: `dev-mgmt-${randomBytes(18).toString('base64url')}`,
