@@ -58,6 +58,7 @@ How it connects (the same variables as the projector; see apps/replay-cli/README
                                 under DATA_DIR
   READ_MODEL_SCHEMA             the PostgreSQL schema of the read models (default: the URL's search_path)
   DATA_DIR                      the directory \`npm start\` uses (default ./data)
+  REPLAY_PROGRESS_INTERVAL_MS   how often progress is written when stderr is no terminal (default 5000)
 
 Exit codes:
   0        fine
