@@ -32,8 +32,11 @@ const post = (suffix: string, body: unknown): Pick<RefusalCase, 'method' | 'suff
   options: { body },
 });
 
-/** A row of the table; `details`, when given, is what the first error must say. */
-type Row = RefusalCase & { details?: string | RegExp };
+/**
+ * A row of the table; `details`, when given, is what the first error must say; `parameter`, the query parameter
+ * the first error must name (`source.parameter`, and no pointer), as `pointer` is the body's (and no parameter).
+ */
+type Row = RefusalCase & { details?: string | RegExp; parameter?: string };
 
 /** Said of a return entry's field sent as null (it is refused, not read as omitted). */
 const NOT_UNDONE =
@@ -355,6 +358,47 @@ const rows: Row[] = [
     options: session({}),
     status: 400,
     code: 'INVALID_FIELD',
+    parameter: 'dry',
+    details: 'dry must be true or false',
+  },
+  {
+    name: 'dry=1 (a query parameter: at source.parameter, not at a pointer)',
+    suffix: '?dry=1',
+    options: session({}),
+    status: 400,
+    code: 'INVALID_FIELD',
+    parameter: 'dry',
+  },
+  {
+    name: 'dry in the body (a body field: at source.pointer, not at a parameter)',
+    options: { body: { customerSession: {}, dry: true } },
+    status: 400,
+    code: 'UNKNOWN_FIELD',
+    pointer: '/dry',
+    details: 'Unknown field /dry',
+  },
+  {
+    name: 'an unknown query parameter on PUT',
+    suffix: '?Dry=true',
+    options: session({}),
+    status: 400,
+    code: 'UNKNOWN_FIELD',
+    parameter: 'Dry',
+  },
+  {
+    name: 'an unknown query parameter on a command without any',
+    ...post('/cart_items?force=1', { cartItems: [item({})] }),
+    status: 400,
+    code: 'UNKNOWN_FIELD',
+    parameter: 'force',
+  },
+  {
+    name: 'dry on close, which has no dry run',
+    ...post('/close?dry=true', {}),
+    status: 400,
+    code: 'UNKNOWN_FIELD',
+    parameter: 'dry',
+    details: 'Unknown field /dry: this endpoint has no dry run',
   },
   { name: 'invalid JSON', options: { rawBody: '{"customerSession": {' }, status: 400, code: 'INVALID_JSON' },
   { name: 'a JSON array as body', options: { rawBody: '[]' }, status: 400, code: 'INVALID_FIELD' },
@@ -506,7 +550,8 @@ describe('bad requests', () => {
       code: row.code,
     });
     const first = reply.body.errors[0];
-    if (row.pointer !== undefined) expect(first.source?.pointer).toEqual(matching(row.pointer));
+    if (row.pointer !== undefined) expect(first.source).toEqual({ pointer: matching(row.pointer) });
+    if (row.parameter !== undefined) expect(first.source).toEqual({ parameter: row.parameter });
     if (row.details !== undefined) expect(first.details).toEqual(matching(row.details));
     expect(reply.body.StatusCode).toBe(row.status);
     expect(typeof reply.body.message).toBe('string');

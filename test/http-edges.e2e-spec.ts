@@ -52,7 +52,8 @@ afterAll(async () => {
   await harness?.dispose();
 });
 
-function expectError(reply: Reply, status: number, code: string, pointer?: string): void {
+/** The SPEC §5 body with one error `code`, at the query parameter `parameter` when given (no pointer). */
+function expectError(reply: Reply, status: number, code: string, parameter?: string): void {
   expect({ status: reply.status, code: reply.body?.errors?.[0]?.title }).toEqual({ status, code });
   expect(reply.body).toEqual({
     message: expect.any(String),
@@ -60,7 +61,7 @@ function expectError(reply: Reply, status: number, code: string, pointer?: strin
       {
         title: code,
         details: expect.any(String),
-        ...(pointer === undefined ? {} : { source: { pointer } }),
+        ...(parameter === undefined ? {} : { source: { parameter } }),
       },
     ],
     StatusCode: status,
@@ -160,11 +161,11 @@ describe('dry in any letter case (Talon.One SDKs send dry=True)', () => {
   });
 
   it.each(['yes', '1', '', 'truee', 'True&dry=True'])(
-    'refuses ?dry=%s with 400 INVALID_FIELD at /dry, naming the accepted values',
+    'refuses ?dry=%s with 400 INVALID_FIELD at the parameter dry, naming the accepted values',
     async (dry) => {
       const id = `${run}-bad-dry`;
       const reply = await call('PUT', `${sessionUrl(id)}?dry=${dry}`, { body: { customerSession: {} } });
-      expectError(reply, 400, 'INVALID_FIELD', '/dry');
+      expectError(reply, 400, 'INVALID_FIELD', 'dry');
       expect(reply.body.errors[0].details).toMatch(/true or false/);
       expect(await harness.streamLength(stream(id))).toBe(0);
     },
@@ -174,13 +175,13 @@ describe('dry in any letter case (Talon.One SDKs send dry=True)', () => {
     const list = (query: string) => call('GET', `/v1/applications/1/sessions?${query}`, asManagement);
     // A text filter under 3 characters is refused only when partialMatch is on: True is on, FALSE is off.
     for (const on of ['True', 'TRUE', 'true']) {
-      expectError(await list(`profile=ab&partialMatch=${on}`), 400, 'INVALID_FIELD', '/profile');
+      expectError(await list(`profile=ab&partialMatch=${on}`), 400, 'INVALID_FIELD', 'profile');
     }
     for (const off of ['False', 'FALSE', 'false']) {
       expect((await list(`profile=ab&partialMatch=${off}`)).status).toBe(200);
     }
     const bad = await list('partialMatch=yes');
-    expectError(bad, 400, 'INVALID_FIELD', '/partialMatch');
+    expectError(bad, 400, 'INVALID_FIELD', 'partialMatch');
     expect(bad.body.errors[0].details).toMatch(/true or false/);
   });
 });
@@ -218,15 +219,18 @@ describe('query parameters named like Object.prototype members', () => {
     expect(created.status).toBe(200);
   });
 
-  it.each(cases)('%s %s → 400 UNKNOWN_FIELD at /%s, nothing stored', async (method, url, name, body) => {
-    const before = await harness.streamLength(stream(id));
-    const reply = await call(method, url, {
-      body,
-      ...(url.startsWith('/v1/') ? asManagement : {}),
-    });
-    expectError(reply, 400, 'UNKNOWN_FIELD', `/${name}`);
-    expect(await harness.streamLength(stream(id))).toBe(before);
-  });
+  it.each(cases)(
+    '%s %s → 400 UNKNOWN_FIELD at parameter %s, nothing stored',
+    async (method, url, name, body) => {
+      const before = await harness.streamLength(stream(id));
+      const reply = await call(method, url, {
+        body,
+        ...(url.startsWith('/v1/') ? asManagement : {}),
+      });
+      expectError(reply, 400, 'UNKNOWN_FIELD', name);
+      expect(await harness.streamLength(stream(id))).toBe(before);
+    },
+  );
 
   it('still takes the parameters a route names, with no prototype-named one among them', async () => {
     expect((await call('PUT', `${sessionUrl(id)}?dry=true`, { body: { customerSession: {} } })).status).toBe(

@@ -239,7 +239,7 @@ describe.each(backends)('management API on $name', ({ schema }) => {
         error: {
           title: 'INVALID_FIELD',
           details: expect.stringContaining(`createdBefore ${says}`),
-          source: { pointer: '/createdBefore' },
+          source: { parameter: 'createdBefore' },
         },
       });
     }
@@ -261,7 +261,7 @@ describe.each(backends)('management API on $name', ({ schema }) => {
             details:
               `${name} has a space where its zone's + belongs (${JSON.stringify(sent!.replace('+', ' '))}): ` +
               `a query string decodes an unencoded + as a space. Encode the + as %2B: ${name}=${encoded}`,
-            source: { pointer: `/${name}` },
+            source: { parameter: name },
           },
         ],
       });
@@ -295,30 +295,57 @@ describe.each(backends)('management API on $name', ({ schema }) => {
     expect(managementOnIntegration.status).toBe(401);
   });
 
-  it('answers bad query parameters with 400 and a code pointing at the parameter', async () => {
-    const cases: [string, string][] = [
-      ['/v1/applications/1/sessions?pageSize=0', '/pageSize'],
-      ['/v1/applications/1/sessions?pageSize=1001', '/pageSize'],
-      ['/v1/applications/1/sessions?sort=price', '/sort'],
-      ['/v1/applications/1/sessions?state=lost', '/state'],
-      ['/v1/applications/1/sessions?profile=ab&partialMatch=true', '/profile'],
-      ['/v1/applications/1/sessions?createdAfter=yesterday', '/createdAfter'],
-      ['/v1/applications/1/sessions?minPosition=-1', '/minPosition'],
-      ['/v1/applications/1/sessions?colour=red', '/colour'],
-      ['/v1/applications/1/sessions?=red', '/'],
+  it('answers bad query parameters with 400 and a code at the parameter (source.parameter), a bad path id at its pointer', async () => {
+    const cases: [string, string, { parameter: string } | { pointer: string }][] = [
+      ['/v1/applications/1/sessions?pageSize=0', 'INVALID_FIELD', { parameter: 'pageSize' }],
+      ['/v1/applications/1/sessions?pageSize=1001', 'INVALID_FIELD', { parameter: 'pageSize' }],
+      ['/v1/applications/1/sessions?sort=price', 'INVALID_FIELD', { parameter: 'sort' }],
+      ['/v1/applications/1/sessions?state=lost', 'INVALID_FIELD', { parameter: 'state' }],
+      ['/v1/applications/1/sessions?coupon=', 'INVALID_FIELD', { parameter: 'coupon' }],
+      ['/v1/applications/1/sessions?profile=ab&partialMatch=true', 'INVALID_FIELD', { parameter: 'profile' }],
+      ['/v1/applications/1/sessions?partialMatch=1', 'INVALID_FIELD', { parameter: 'partialMatch' }],
+      ['/v1/applications/1/sessions?createdAfter=yesterday', 'INVALID_FIELD', { parameter: 'createdAfter' }],
+      ['/v1/applications/1/sessions?minPosition=-1', 'INVALID_FIELD', { parameter: 'minPosition' }],
+      ['/v1/applications/1/sessions?colour=red', 'UNKNOWN_FIELD', { parameter: 'colour' }],
+      ['/v1/applications/1/sessions?Sort=total', 'UNKNOWN_FIELD', { parameter: 'Sort' }],
+      ['/v1/applications/1/sessions?page%2Fsize=1', 'UNKNOWN_FIELD', { parameter: 'page/size' }],
+      ['/v1/applications/1/sessions?=red', 'UNKNOWN_FIELD', { parameter: '' }],
+      ['/v1/applications/1/sessions/1?pageSize=1', 'UNKNOWN_FIELD', { parameter: 'pageSize' }],
+      ['/v1/applications/1/customer_profiles/p?minPosition=x', 'INVALID_FIELD', { parameter: 'minPosition' }],
       // Two characters (one of them outside the BMP, two UTF-16 code units) are under the three needed.
-      [`/v1/applications/1/sessions?profile=${encodeURIComponent('😀a')}&partialMatch=true`, '/profile'],
-      ['/v1/applications/1/sessions?skip=1000000000', '/skip'],
-      ['/v1/applications/1/analytics/daily?from=2025-02-30&to=2025-03-01', '/from'],
-      ['/v1/applications/1/analytics/daily?from=2025-03-02&to=2025-03-01', '/from'],
-      ['/v1/applications/1/sessions/abc', '/id'],
+      [
+        `/v1/applications/1/sessions?profile=${encodeURIComponent('😀a')}&partialMatch=true`,
+        'INVALID_FIELD',
+        { parameter: 'profile' },
+      ],
+      ['/v1/applications/1/sessions?skip=1000000000', 'INVALID_FIELD', { parameter: 'skip' }],
+      [
+        '/v1/applications/1/analytics/daily?from=2025-02-30&to=2025-03-01',
+        'INVALID_FIELD',
+        { parameter: 'from' },
+      ],
+      [
+        '/v1/applications/1/analytics/daily?from=2025-03-02&to=2025-03-01',
+        'INVALID_FIELD',
+        { parameter: 'from' },
+      ],
+      ['/v1/applications/1/analytics/daily?to=2025-03-01', 'INVALID_FIELD', { parameter: 'from' }],
+      [
+        '/v1/applications/1/analytics/skus?from=2000-01-01&to=2025-03-01',
+        'LIMIT_EXCEEDED',
+        { parameter: 'to' },
+      ],
+      ['/v1/applications/1/sessions/abc', 'INVALID_FIELD', { pointer: '/id' }],
+      ['/v1/applications/x/sessions', 'INVALID_FIELD', { pointer: '/applicationId' }],
     ];
-    for (const [path, pointer] of cases) {
+    for (const [path, code, source] of cases) {
       const reply = await manage(path);
-      expect({ path, status: reply.status, pointer: reply.body.errors[0].source?.pointer }).toEqual({
+      const error = reply.body.errors[0];
+      expect({ path, status: reply.status, code: error.title, source: error.source }).toEqual({
         path,
         status: 400,
-        pointer,
+        code,
+        source,
       });
     }
   });
@@ -373,7 +400,7 @@ describe.each(backends)('management API on $name', ({ schema }) => {
             {
               title: 'INVALID_FIELD',
               details: expect.stringContaining(details),
-              source: { pointer: `/${name}` },
+              source: { parameter: name },
             },
           ],
           StatusCode: 400,

@@ -604,7 +604,7 @@ describe('request limits: the document states every limit the server checks', ()
 });
 
 describe('the error schema', () => {
-  it('is the body of SPEC §5: message, errors [{title, details, source.pointer}], StatusCode', () => {
+  it('is the body of SPEC §5: message, errors [{title, details, source.pointer | source.parameter}], StatusCode', () => {
     const body = resolve({ $ref: ERROR_SCHEMA_REF });
     expect(body.type).toBe('object');
     expect([...(body.required ?? [])].sort()).toEqual(['StatusCode', 'errors', 'message']);
@@ -617,8 +617,16 @@ describe('the error schema', () => {
     expect([...(entry.required ?? [])].sort()).toEqual(['details', 'title']);
     expect(Object.keys(entry.properties ?? {}).sort()).toEqual(['details', 'source', 'title']);
     const source = resolve(entry.properties!.source!);
-    expect(source.required).toEqual(['pointer']);
+    // Talon.One's ErrorSource: a pointer into the body (or at a path parameter), or a query parameter's name.
+    expect(source.required ?? []).toEqual([]);
+    expect(Object.keys(source.properties ?? {}).sort()).toEqual(['parameter', 'pointer']);
     expect(resolve(source.properties!.pointer!).type).toBe('string');
+    expect(resolve(source.properties!.parameter!).type).toBe('string');
+    expect(resolve(source.properties!.parameter!).description).toMatch(
+      /^Query parameter that caused this error/,
+    );
+    // No longer "/<name> for a query parameter": a query parameter has no pointer.
+    expect(resolve(source.properties!.pointer!).description).not.toMatch(/for a query/i);
     // A body the API sends, checked against it: the checker does look at the content.
     const sample = {
       message: 'm',
@@ -626,6 +634,11 @@ describe('the error schema', () => {
       StatusCode: 400,
     };
     expect(problems(sample, { $ref: ERROR_SCHEMA_REF })).toEqual([]);
+    const query = {
+      ...sample,
+      errors: [{ title: 'UNKNOWN_FIELD', details: 'd', source: { parameter: 'x' } }],
+    };
+    expect(problems(query, { $ref: ERROR_SCHEMA_REF })).toEqual([]);
     expect(problems({ ...sample, StatusCode: '400' }, { $ref: ERROR_SCHEMA_REF })).not.toEqual([]);
     expect(
       problems({ ...sample, errors: [{ title: 'NO_SUCH_CODE', details: 'd' }] }, { $ref: ERROR_SCHEMA_REF }),
@@ -673,6 +686,58 @@ describe('the error schema', () => {
     const missing = [...produced].filter((code) => !titleEnum.includes(code));
     expect(missing).toEqual([]);
     expect([...titleEnum].sort()).toEqual([...produced].sort());
+  });
+});
+
+describe('the error examples', () => {
+  /** The `source` of the example of `code` in the `status` response of `method route`. */
+  const sourceOf = (route: string, method: string, status: string, code: string): unknown => {
+    const examples = operation(route, method).responses[status]?.content?.['application/json']?.examples;
+    const value = examples?.[code]?.value as { errors: { source?: unknown }[] } | undefined;
+    if (value === undefined) throw new Error(`${method} ${route} ${status} has no example of ${code}`);
+    return value.errors[0]!.source;
+  };
+
+  it('show an error about a query parameter at source.parameter, one in the body or path at source.pointer', () => {
+    expect(sourceOf(SESSION, 'get', '400', 'UNKNOWN_FIELD')).toEqual({ parameter: 'fields' });
+    for (const { route } of management) {
+      expect({ route, source: sourceOf(route, 'get', '400', 'UNKNOWN_FIELD') }).toEqual({
+        route,
+        source: { parameter: 'colour' },
+      });
+      expect({ route, source: sourceOf(route, 'get', '400', 'INVALID_FIELD') }).toEqual({
+        route,
+        source: { pointer: '/applicationId' },
+      });
+    }
+    for (const report of ['daily', 'skus']) {
+      expect(sourceOf(`${APPLICATION}/analytics/${report}`, 'get', '400', 'LIMIT_EXCEEDED')).toEqual({
+        parameter: 'to',
+      });
+    }
+    expect(sourceOf(SESSION, 'put', '400', 'INVALID_FIELD')).toEqual({
+      pointer: '/customerSession/cartItems/3/quantity',
+    });
+  });
+
+  it('never give a source with both a pointer and a parameter', () => {
+    const both: string[] = [];
+    for (const [route, operations] of Object.entries(document.paths)) {
+      for (const [method, op] of Object.entries(operations)) {
+        for (const [status, response] of Object.entries(op.responses)) {
+          for (const [code, example] of Object.entries(
+            response.content?.['application/json']?.examples ?? {},
+          )) {
+            const errors =
+              (example.value as { errors?: { source?: Record<string, unknown> }[] }).errors ?? [];
+            for (const { source } of errors)
+              if (source !== undefined && Object.keys(source).length !== 1)
+                both.push(`${method} ${route} ${status} ${code}`);
+          }
+        }
+      }
+    }
+    expect(both).toEqual([]);
   });
 });
 
@@ -799,6 +864,91 @@ describe('the 200 bodies the API really sends', () => {
   });
 });
 
+describe('what a client migrating from Talon.One finds documented', () => {
+  const queryParameter = (route: string, method: string, name: string) => {
+    const found = operation(route, method).parameters?.find((p) => p.in === 'query' && p.name === name);
+    if (!found) throw new Error(`${method.toUpperCase()} ${route} documents no query parameter ${name}`);
+    return found as ParameterObject & { description?: string };
+  };
+
+  it('now on PUT, a date-time that needs dry=true; runRuleEngine on /returns, a boolean that changes nothing', () => {
+    const now = queryParameter(SESSION, 'put', 'now');
+    expect(now).toMatchObject({ required: false, schema: { type: 'string', format: 'date-time' } });
+    expect(now.description).toMatch(/dry=true/);
+    expect(now.description).toMatch(/later than the server's clock/);
+    const dry = queryParameter(SESSION, 'put', 'dry');
+    const runRuleEngine = queryParameter(`${SESSION}/returns`, 'post', 'runRuleEngine');
+    expect(runRuleEngine).toMatchObject({ required: false, schema: dry.schema });
+    expect(runRuleEngine.description).toMatch(/ignored: the engine has no rule engine/);
+  });
+
+  it("documents Talon.One's read-only cart item fields with their types, as read-only", () => {
+    const properties = document.components.schemas.CartItemDto!.properties!;
+    const TIME = { type: 'string', format: 'date-time' };
+    const expected: Record<string, Schema> = {
+      catalogItemID: { type: 'integer' },
+      selectedPriceType: { type: 'string' },
+      adjustmentReferenceId: { type: 'string' },
+      adjustmentEffectiveFrom: TIME,
+      adjustmentEffectiveUntil: TIME,
+      prices: { type: 'object' },
+    };
+    for (const [name, schema] of Object.entries(expected)) {
+      expect({ name, property: properties[name] }).toEqual({
+        name,
+        property: expect.objectContaining({
+          ...schema,
+          readOnly: true,
+          description: expect.stringMatching(
+            /Read-only, from Talon\.One: .*ignored, never stored and never returned/,
+          ),
+        }),
+      });
+    }
+    expect(resolve(properties.prices!.additionalProperties as Schema).properties).toEqual({
+      price: { type: 'number' },
+      adjustmentContextId: { type: 'string' },
+      adjustmentReferenceId: { type: 'string' },
+      adjustmentEffectiveFrom: TIME,
+      adjustmentEffectiveUntil: TIME,
+    });
+    // Not in the session the API answers with.
+    const session = resolve(operation(SESSION, 'get').responses['200']!.content!['application/json']!.schema!)
+      .properties!.customerSession!;
+    const line = resolve(resolve(session).properties!.cartItems!.items!);
+    expect(Object.keys(line.properties!).filter((name) => name in expected)).toEqual([]);
+  });
+
+  it("documents a PUT's previousReturns as sent only when asked, and the reply that has it fits", async () => {
+    const schema = resolve(operation(SESSION, 'put').responses['200']!.content!['application/json']!.schema!);
+    expect(schema.required).not.toContain('previousReturns');
+    expect(schema.properties!.previousReturns!.description).toMatch(/responseContent/);
+    const id = sid('previous-returns');
+    const line = { sku: 'a', quantity: 2, price: 1 };
+    expect(
+      (
+        await call('PUT', sessionUrl(id), {
+          body: { customerSession: { cartItems: [line], state: 'closed' } },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await call('POST', sessionUrl(id, '/returns'), {
+          body: { return: { returnedCartItems: [{ position: 0 }] } },
+        })
+      ).status,
+    ).toBe(200);
+    const reply = await call('PUT', sessionUrl(id), {
+      body: { customerSession: {}, responseContent: ['previousReturns'] },
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.body.previousReturns).toHaveLength(1);
+    expect(problems(reply.body, schema)).toEqual([]);
+    expect(problems({ ...reply.body, previousReturns: [{ id: 'x' }] }, schema)).not.toEqual([]);
+  });
+});
+
 describe('the Management API and the health check', () => {
   it.each(management)(
     '$route documents its statuses with the error schema',
@@ -853,24 +1003,40 @@ describe('the Management API and the health check', () => {
     [
       '/v1/applications/9007199254740991/sessions',
       '/v1/applications/9007199254740992/sessions',
-      '/applicationId',
+      { pointer: '/applicationId' },
     ],
-    ['/v1/applications/1/sessions?pageSize=1000', '/v1/applications/1/sessions?pageSize=1001', '/pageSize'],
-    ['/v1/applications/1/sessions?pageSize=1', '/v1/applications/1/sessions?pageSize=0', '/pageSize'],
-    ['/v1/applications/1/sessions?skip=999999999', '/v1/applications/1/sessions?skip=1000000000', '/skip'],
-    ['/v1/applications/1/sessions?skip=0', '/v1/applications/1/sessions?skip=-1', '/skip'],
-    ['/v1/applications/1/sessions/9007199254740991', '/v1/applications/1/sessions/9007199254740992', '/id'],
-    ['/v1/applications/1/sessions/1', '/v1/applications/1/sessions/0', '/id'],
+    [
+      '/v1/applications/1/sessions?pageSize=1000',
+      '/v1/applications/1/sessions?pageSize=1001',
+      { parameter: 'pageSize' },
+    ],
+    [
+      '/v1/applications/1/sessions?pageSize=1',
+      '/v1/applications/1/sessions?pageSize=0',
+      { parameter: 'pageSize' },
+    ],
+    [
+      '/v1/applications/1/sessions?skip=999999999',
+      '/v1/applications/1/sessions?skip=1000000000',
+      { parameter: 'skip' },
+    ],
+    ['/v1/applications/1/sessions?skip=0', '/v1/applications/1/sessions?skip=-1', { parameter: 'skip' }],
+    [
+      '/v1/applications/1/sessions/9007199254740991',
+      '/v1/applications/1/sessions/9007199254740992',
+      { pointer: '/id' },
+    ],
+    ['/v1/applications/1/sessions/1', '/v1/applications/1/sessions/0', { pointer: '/id' }],
   ])(
-    'accepts %s at the documented limit and refuses %s past it, 400 INVALID_FIELD at %s',
-    async (inside, outside, pointer) => {
+    'accepts %s at the documented limit and refuses %s past it, 400 INVALID_FIELD at %o',
+    async (inside, outside, source) => {
       const asManagement = { key: null, headers: { authorization: `ManagementKey-v1 ${MANAGEMENT_KEY}` } };
       // 404 for a session id no session has: the id itself was accepted.
       expect([200, 404]).toContain((await call('GET', inside, asManagement)).status);
       const refused = await call('GET', outside, asManagement);
       expect({ status: refused.status, errors: refused.body.errors }).toEqual({
         status: 400,
-        errors: [expect.objectContaining({ title: 'INVALID_FIELD', source: { pointer } })],
+        errors: [expect.objectContaining({ title: 'INVALID_FIELD', source })],
       });
     },
   );
@@ -964,6 +1130,8 @@ describe('the errors the API really sends', () => {
     options?: CallOptions;
     status: number;
     code: string;
+    /** The first error's `source`, when the probe checks it. */
+    source?: { pointer: string } | { parameter: string };
     before?: () => Promise<unknown>;
   }[] = [
     ...integration.flatMap((row) => {
@@ -986,6 +1154,7 @@ describe('the errors the API really sends', () => {
           options: method === 'GET' ? {} : { body: BODY[suffix] },
           status: 400,
           code: 'UNKNOWN_FIELD',
+          source: { parameter: 'force' },
         },
         ...(method === 'GET'
           ? [
@@ -1090,6 +1259,17 @@ describe('the errors the API really sends', () => {
       options: asManagement,
       status: 400,
       code: 'INVALID_FIELD',
+      source: { pointer: '/applicationId' },
+    },
+    {
+      name: 'a management list with an unknown query parameter',
+      route: `${APPLICATION}/sessions`,
+      method: 'get',
+      url: () => '/v1/applications/1/sessions?colour=red',
+      options: asManagement,
+      status: 400,
+      code: 'UNKNOWN_FIELD',
+      source: { parameter: 'colour' },
     },
     {
       name: 'a daily report over too long a range',
@@ -1099,6 +1279,7 @@ describe('the errors the API really sends', () => {
       options: asManagement,
       status: 400,
       code: 'LIMIT_EXCEEDED',
+      source: { parameter: 'to' },
     },
     {
       name: 'GetSession of an id that is not valid percent-encoding',
@@ -1162,6 +1343,7 @@ describe('the errors the API really sends', () => {
     expect(errorCodesOf(documented!)).toContain(probe.code);
     const schema = documented!.content!['application/json']!.schema!;
     expect(problems(reply.body, schema)).toEqual([]);
+    if (probe.source !== undefined) expect(reply.body.errors[0].source).toEqual(probe.source);
     expect(reply.headers.get('x-request-id')).toBeTruthy();
   });
 });

@@ -48,7 +48,9 @@ async function closedSession(id: string): Promise<void> {
 interface Expected {
   status: number;
   code: string;
+  /** Where the error is: a JSON pointer (body, path), or a query parameter's name. At most one of the two. */
   pointer?: string;
+  parameter?: string;
   details: string | RegExp;
   message?: string | RegExp;
 }
@@ -71,6 +73,7 @@ function expectError(reply: Reply, expected: Expected): void {
         title: expected.code,
         details: matching(expected.details),
         ...(expected.pointer === undefined ? {} : { source: { pointer: expected.pointer } }),
+        ...(expected.parameter === undefined ? {} : { source: { parameter: expected.parameter } }),
       },
     ],
     message: matching(
@@ -331,7 +334,7 @@ describe('what a refusal of a field says', () => {
         {
           status: 400,
           code: 'INVALID_FIELD',
-          pointer: '/dry',
+          parameter: 'dry',
           details: `dry is given more than once (${times} times): send it once, true or false`,
         },
       );

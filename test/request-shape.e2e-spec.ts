@@ -44,15 +44,23 @@ async function closed(id: string): Promise<void> {
 type Snapshot = SessionSnapshot;
 const snapshot = (id: string): Promise<Snapshot> => sessionSnapshot(harness, id);
 
-/** A refused request: status, code and pointer of the first error, nothing appended, GET unchanged. */
+/**
+ * A refused request: status, code and source (`pointer` in the body or path, `parameter` in the query: the one
+ * not expected must be absent) of the first error, nothing appended, GET unchanged.
+ */
 async function expectRefused(
   id: string,
   before: Snapshot,
   reply: Reply,
-  expected: { status: number; code: string; pointer?: string },
+  expected: { status: number; code: string; pointer?: string; parameter?: string },
 ): Promise<void> {
   const first = reply.body?.errors?.[0];
-  expect({ status: reply.status, code: first?.title, pointer: first?.source?.pointer }).toEqual(expected);
+  expect({
+    status: reply.status,
+    code: first?.title,
+    pointer: first?.source?.pointer,
+    parameter: first?.source?.parameter,
+  }).toEqual(expected);
   expect(reply.body.StatusCode).toBe(expected.status);
   expect(reply.headers.get('x-event-position')).toBeNull();
   expect(await snapshot(id)).toEqual(before);
@@ -273,24 +281,43 @@ describe('an array where the API expects a JSON object', () => {
 describe('query parameters of the Integration API', () => {
   const change: CallOptions = { body: { customerSession: { profileId: 'changed', cartItems: [] } } };
 
-  it('refuses a malformed or misspelt dry on PUT and stores nothing', async () => {
+  it('refuses a malformed or misspelt dry on PUT at its query parameter and stores nothing', async () => {
     const id = sid('put-query');
     await create(id, { profileId: 'original' });
     const before = await snapshot(id);
     const cases: [string, string, string][] = [
-      ['?dry[]=true', 'UNKNOWN_FIELD', '/dry[]'],
-      ['?dry[a]=true', 'UNKNOWN_FIELD', '/dry[a]'],
-      ['?Dry=true', 'UNKNOWN_FIELD', '/Dry'],
-      ['?dryRun=true', 'UNKNOWN_FIELD', '/dryRun'],
-      ['?dry=true&dry=true', 'INVALID_FIELD', '/dry'],
-      ['?dry=true&dry=false', 'INVALID_FIELD', '/dry'],
-      ['?dry=', 'INVALID_FIELD', '/dry'],
-      ['?dry=true&debug=1', 'UNKNOWN_FIELD', '/debug'],
+      ['?dry[]=true', 'UNKNOWN_FIELD', 'dry[]'],
+      ['?dry[a]=true', 'UNKNOWN_FIELD', 'dry[a]'],
+      ['?Dry=true', 'UNKNOWN_FIELD', 'Dry'],
+      ['?dryRun=true', 'UNKNOWN_FIELD', 'dryRun'],
+      ['?dry=true&dry=true', 'INVALID_FIELD', 'dry'],
+      ['?dry=true&dry=false', 'INVALID_FIELD', 'dry'],
+      ['?dry=', 'INVALID_FIELD', 'dry'],
+      ['?dry=1', 'INVALID_FIELD', 'dry'],
+      ['?dry=true&debug=1', 'UNKNOWN_FIELD', 'debug'],
+      // Named as it was sent, decoded: a "/" in a name is no pointer's "~1".
+      ['?a%2Fb=1', 'UNKNOWN_FIELD', 'a/b'],
     ];
-    for (const [query, code, pointer] of cases) {
+    for (const [query, code, parameter] of cases) {
       const reply = await call('PUT', `${sessionUrl(id)}${query}`, change);
-      await expectRefused(id, before, reply, { status: 400, code, pointer });
+      await expectRefused(id, before, reply, { status: 400, code, parameter });
     }
+  });
+
+  it('tells ?dry=1 (source.parameter "dry") from a body field dry (source.pointer "/dry")', async () => {
+    const id = sid('dry-query-or-body');
+    await create(id, { profileId: 'original' });
+    const before = await snapshot(id);
+    const query = await call('PUT', `${sessionUrl(id)}?dry=1`, change);
+    await expectRefused(id, before, query, { status: 400, code: 'INVALID_FIELD', parameter: 'dry' });
+    expect(query.body.errors).toEqual([
+      { title: 'INVALID_FIELD', details: 'dry must be true or false', source: { parameter: 'dry' } },
+    ]);
+    const body = await call('PUT', sessionUrl(id), { body: { customerSession: {}, dry: true } });
+    await expectRefused(id, before, body, { status: 400, code: 'UNKNOWN_FIELD', pointer: '/dry' });
+    expect(body.body.errors).toEqual([
+      { title: 'UNKNOWN_FIELD', details: 'Unknown field /dry', source: { pointer: '/dry' } },
+    ]);
   });
 
   it('creates nothing when a PUT carries an unknown query parameter', async () => {
@@ -320,10 +347,11 @@ describe('query parameters of the Integration API', () => {
       const before = await snapshot(id);
       for (const query of ['?dry=true', '?dry=false']) {
         const reply = await call(method, `${sessionUrl(id, suffix)}${query}`, { body });
-        await expectRefused(id, before, reply, { status: 400, code: 'UNKNOWN_FIELD', pointer: '/dry' });
+        await expectRefused(id, before, reply, { status: 400, code: 'UNKNOWN_FIELD', parameter: 'dry' });
       }
       const unknown = await call(method, `${sessionUrl(id, suffix)}?force=1`, { body });
-      await expectRefused(id, before, unknown, { status: 400, code: 'UNKNOWN_FIELD', pointer: '/force' });
+      await expectRefused(id, before, unknown, { status: 400, code: 'UNKNOWN_FIELD', parameter: 'force' });
+      expect(unknown.body.errors[0].source).toEqual({ parameter: 'force' });
     }
   });
 
@@ -332,20 +360,20 @@ describe('query parameters of the Integration API', () => {
     await closed(id);
     const before = await snapshot(id);
     const body = { return: { returnedCartItems: [{ position: 0, quantity: 1 }] } };
-    for (const [query, code, pointer] of [
-      ['?Dry=true', 'UNKNOWN_FIELD', '/Dry'],
-      ['?dry[]=true', 'UNKNOWN_FIELD', '/dry[]'],
-      ['?dry=yes', 'INVALID_FIELD', '/dry'],
+    for (const [query, code, parameter] of [
+      ['?Dry=true', 'UNKNOWN_FIELD', 'Dry'],
+      ['?dry[]=true', 'UNKNOWN_FIELD', 'dry[]'],
+      ['?dry=yes', 'INVALID_FIELD', 'dry'],
     ]) {
       const reply = await call('POST', `${sessionUrl(id, '/returns')}${query}`, { body });
-      await expectRefused(id, before, reply, { status: 400, code: code!, pointer });
+      await expectRefused(id, before, reply, { status: 400, code: code!, parameter });
     }
     const get = await call('GET', `${sessionUrl(id)}?fields=all`);
     expect({
       status: get.status,
       code: get.body.errors[0].title,
-      pointer: get.body.errors[0].source.pointer,
-    }).toEqual({ status: 400, code: 'UNKNOWN_FIELD', pointer: '/fields' });
+      source: get.body.errors[0].source,
+    }).toEqual({ status: 400, code: 'UNKNOWN_FIELD', source: { parameter: 'fields' } });
   });
 
   it('still runs dry=true as a dry run and dry=false as a command', async () => {
@@ -581,15 +609,15 @@ describe('the OpenAPI document', () => {
     });
   });
 
-  it('documents dry on PUT and /returns only', async () => {
+  it('documents dry on PUT and /returns only, now on PUT, runRuleEngine on /returns', async () => {
     const { body } = await call('GET', '/openapi.json', { key: null });
     const parameters = (path: string, method: string): string[] =>
       (body.paths[path][method].parameters as { name: string; in: string }[])
         .filter((parameter) => parameter.in === 'query')
         .map((parameter) => parameter.name);
     const session = '/v2/customer_sessions/{customerSessionId}';
-    expect(parameters(session, 'put')).toEqual(['dry']);
-    expect(parameters(`${session}/returns`, 'post')).toEqual(['dry']);
+    expect(parameters(session, 'put')).toEqual(['dry', 'now']);
+    expect(parameters(`${session}/returns`, 'post')).toEqual(['dry', 'runRuleEngine']);
     expect(parameters(session, 'get')).toEqual([]);
     for (const verb of ['close', 'cancel', 'cart_items'])
       expect(parameters(`${session}/${verb}`, 'post')).toEqual([]);

@@ -246,6 +246,40 @@ describe('SessionCommandHandler against the embedded server', () => {
     });
   });
 
+  describe('the time of a dry run (decidedAt)', () => {
+    const T = Date.parse('2030-01-01T00:00:00.000Z');
+    const iso = (ms: number) => new Date(ms).toISOString();
+
+    it('decides a dry run at its decidedAt instead of the clock, and stores nothing', async () => {
+      const handler = new SessionCommandHandler(store, { now: () => T });
+      const later = T + 86_400_000;
+      const fresh = newId('dry-at-new');
+      const created = await handler.handle(update(fresh), { metadata, dry: true, decidedAt: later });
+      expect(created.state).toMatchObject({ created: iso(later), updated: iso(later) });
+      expect(created.events.map((event) => event.data.at)).toEqual([iso(later)]);
+      expect(await store.readStream(sessionStreamName(1, fresh))).toEqual([]);
+
+      const id = newId('dry-at');
+      await handler.handle(update(id), { metadata });
+      const dry = await handler.handle(addItem(id, 'later'), { metadata, dry: true, decidedAt: later });
+      expect(dry.state).toMatchObject({ created: iso(T), updated: iso(later) });
+      expect(dry.appended).toBe(false);
+      // The next command is decided at the clock again, and the dry run left nothing behind.
+      const real = await handler.handle(addItem(id, 'now'), { metadata });
+      expect(real.state).toMatchObject({ updated: iso(T), updateCount: 2 });
+      expect(real.state!.cartItems.map((line) => line.sku)).toEqual(['now']);
+    });
+
+    it('takes decidedAt for dry runs only', async () => {
+      const handler = new SessionCommandHandler(store, { now: () => T });
+      const id = newId('dry-at-refused');
+      await expect(handler.handle(update(id), { metadata, decidedAt: T + 1_000 })).rejects.toThrow(
+        /decidedAt is for dry runs only/,
+      );
+      expect(await store.readStream(sessionStreamName(1, id))).toEqual([]);
+    });
+  });
+
   it('appends on a cached state with one round trip and no read', async () => {
     const handler = new SessionCommandHandler(store);
     const id = newId('one-trip');

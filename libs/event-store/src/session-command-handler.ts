@@ -4,7 +4,8 @@
  * - A command arrives without its time: the handler reads its clock on each decision — after the lock is taken
  *   and the state read, and again on each retry — so a command that waited or retried is not decided with the
  *   time it arrived at. The domain never records a time earlier than the session's latest event either (another
- *   process's clock may run ahead): event times never go backwards in a stream.
+ *   process's clock may run ahead): event times never go backwards in a stream. A dry run may be given its time
+ *   instead (`decidedAt`, the API's `?now=`): it stores nothing, so no stream ever holds that time.
  * - Within one process, commands on one session run one at a time (`KeyedMutex`), so they never collide.
  *   With a store that has a call deadline (`withCallTimeout`) a command waits at most that long for the one
  *   ahead (`lockWaitMs`), and gives up at once when the one ahead timed out (`LockWaitError`, nothing sent).
@@ -91,6 +92,12 @@ export interface HandleOptions {
   expectedRevision?: bigint | null;
   /** Decide and fold, store nothing, claim nothing. */
   dry?: boolean;
+  /**
+   * A dry run only: the time it is decided at (ms since the epoch), instead of the clock's (Talon.One's
+   * `now`, a future instant to see the session as it would be then). The domain still never stamps a time
+   * earlier than the session's latest event.
+   */
+  decidedAt?: number;
   /**
    * How long this command may wait for the command ahead of it on its session, in ms (default `lockWaitMs`):
    * what is left of the request's wait after waiting elsewhere (the API's lock per `Idempotency-Key`).
@@ -188,6 +195,9 @@ export class SessionCommandHandler {
   }
 
   handle(command: UntimedCommand, options: HandleOptions): Promise<CommandResult> {
+    if (options.decidedAt !== undefined && options.dry !== true) {
+      return Promise.reject(new Error('decidedAt is for dry runs only: a stored event takes the clock'));
+    }
     const stream = sessionStreamName(command.applicationId, command.integrationId);
     return this.mutex.run(stream, { waitMs: options.lockWaitMs ?? this.lockWaitMs }, async () => {
       try {
@@ -494,22 +504,23 @@ export class SessionCommandHandler {
     }
   }
 
-  /** The command at this moment of the handler's clock. */
-  private timed(command: UntimedCommand): SessionCommand {
-    return { ...command, now: new Date(this.now()).toISOString() };
+  /** The command at this moment of the handler's clock, or at a dry run's `decidedAt`. */
+  private timed(command: UntimedCommand, decidedAt?: number): SessionCommand {
+    return { ...command, now: new Date(decidedAt ?? this.now()).toISOString() };
   }
 
   /**
    * Decides at the clock's time now (on the state just read or cached: never the time the command arrived, which
-   * a wait for the lock or a retry leaves behind), with a tentative claim outcome first; only a command the
-   * domain accepts claims the profile, and then it is decided again, at the same time, with the real outcome.
+   * a wait for the lock or a retry leaves behind), or a dry run at its `decidedAt`, with a tentative claim
+   * outcome first; only a command the domain accepts claims the profile, and then it is decided again, at the
+   * same time, with the real outcome.
    */
   private async decide(
     untimed: UntimedCommand,
     state: SessionState | null,
     options: HandleOptions,
   ): Promise<SessionEvent[]> {
-    const command = this.timed(untimed);
+    const command = this.timed(untimed, options.decidedAt);
     const profileId = profileToClaim(state, command);
     if (profileId === null || command.type !== 'UpdateSession') return decide(command, state);
     const tentative = decide({ ...command, firstSession: false }, state);

@@ -113,10 +113,26 @@ function illegal(from: SessionStatus, action: string): DomainError {
   );
 }
 
+/**
+ * What a session that refuses a field change still takes (SPEC §2), said after the refusal so that the client
+ * knows its next step: a closed session may be reopened (then changed), cancelled or returned; a partially
+ * returned one takes further returns and a cancel, never a reopen (our rule); a cancelled one, nothing.
+ */
+const NEXT_STEP: Record<Exclude<SessionStatus, 'open'>, string> = {
+  closed:
+    'to change them, reopen it first (PUT /v2/customer_sessions/{customerSessionId}/reopen), then send the ' +
+    'change again',
+  partially_returned:
+    'only returns (POST …/returns) and a cancel (POST …/cancel, or an update with state "cancelled") are ' +
+    'possible; a session with returns cannot be reopened',
+  cancelled: 'cancelled is final: nothing can change it any more',
+};
+
 function notModifiable(state: SessionState, pointer?: string): DomainError {
+  const status = state.state as Exclude<SessionStatus, 'open'>;
   return new DomainError(
     DomainErrorCode.SessionNotModifiable,
-    `The session is ${state.state}: its fields can no longer change`,
+    `The session is ${status}: its fields can no longer change; ${NEXT_STEP[status]}`,
     pointer,
   );
 }

@@ -435,6 +435,62 @@ describe('frozen fields of closed, partially returned and cancelled sessions', (
   });
 });
 
+describe('what the refusal of a field change says to do next', () => {
+  // The 409 SESSION_NOT_MODIFIABLE names the state and what the session still takes (SPEC §2).
+  it.each([
+    [
+      'closed',
+      'The session is closed: its fields can no longer change; to change them, reopen it first ' +
+        '(PUT /v2/customer_sessions/{customerSessionId}/reopen), then send the change again',
+    ],
+    [
+      'partially_returned',
+      'The session is partially_returned: its fields can no longer change; only returns (POST …/returns) and ' +
+        'a cancel (POST …/cancel, or an update with state "cancelled") are possible; a session with returns ' +
+        'cannot be reopened',
+    ],
+    [
+      'cancelled',
+      'The session is cancelled: its fields can no longer change; cancelled is final: nothing can change it ' +
+        'any more',
+    ],
+  ] as const)('a %s session: %s', (from, message) => {
+    spec
+      .given(HISTORIES[from]())
+      .when(update({ couponCodes: ['NEW'] }))
+      .thenThrows('SESSION_NOT_MODIFIABLE', {
+        message,
+        pointer: '/couponCodes',
+      });
+    spec
+      .given(HISTORIES[from]())
+      .when(addItems([{ sku: 'HAT', quantity: 1 }]))
+      .thenThrows('SESSION_NOT_MODIFIABLE', { message, pointer: '/cartItems' });
+  });
+
+  it('says what the domain does: a closed session reopens and then changes, a partially returned one does not reopen', () => {
+    spec
+      .given(HISTORIES.closed())
+      .when(reopen())
+      .thenEvents((events) => expect(events).toHaveLength(1));
+    spec.given(HISTORIES.partially_returned()).when(reopen()).thenThrows('ILLEGAL_STATE_TRANSITION');
+    spec
+      .given(HISTORIES.partially_returned())
+      .when(returnItems([{ position: 0, quantity: 1 }]))
+      .thenEvents((events) => expect(events.map((event) => event.type)).toEqual(['CartItemsReturned']));
+    spec
+      .given(HISTORIES.partially_returned())
+      .when(update({ state: 'cancelled' }))
+      .thenEvents((events) => expect(events.map((event) => event.type)).toEqual(['SessionCancelled']));
+    spec
+      .given(HISTORIES.partially_returned())
+      .when(cancel())
+      .thenEvents((events) => expect(events).toHaveLength(1));
+    for (const command of [close(), cancel(), reopen(), returnItems([{ position: 0, quantity: 1 }])])
+      spec.given(HISTORIES.cancelled()).when(command).thenThrows('ILLEGAL_STATE_TRANSITION');
+  });
+});
+
 describe('commands on a missing session', () => {
   it.each([
     ['AddCartItems', addItems([{ sku: 'A', quantity: 1 }])],

@@ -4,10 +4,16 @@
  */
 import type { DomainError } from '@session-engine/session-domain';
 
+/**
+ * One error of a response. Where it is, when it is at one place of the request (at most one of the two): `pointer`,
+ * a JSON pointer (RFC 6901) into the body or at a path parameter (`/customerSessionId`); `parameter`, the name of
+ * a query parameter as the request spelt it (`dry`, `Dry`, `dry[]`) — Talon.One's `ErrorSource.parameter`.
+ */
 export interface ApiErrorEntry {
   title: string;
   details: string;
   pointer?: string;
+  parameter?: string;
 }
 
 export class ApiError extends Error {

@@ -79,6 +79,19 @@ describe('mapError', () => {
     expect(bodyOf(refused).errors[0]!.source).toEqual({ pointer: '/customerSession/cartItems/3/quantity' });
   });
 
+  it('puts an error about a query parameter at source.parameter, one in the body at source.pointer', () => {
+    const refused = new ApiError(400, [
+      { title: 'UNKNOWN_FIELD', details: 'Unknown field /dry', parameter: 'dry' },
+      { title: 'UNKNOWN_FIELD', details: 'Unknown field /dry', pointer: '/dry' },
+      { title: 'INVALID_FIELD', details: 'The request body must be a JSON object, not an array' },
+    ]);
+    expect(bodyOf(refused).errors.map((error) => error.source)).toEqual([
+      { parameter: 'dry' },
+      { pointer: '/dry' },
+      undefined,
+    ]);
+  });
+
   it('answers an event this version cannot read with 500 UNREADABLE_EVENT, saying what it is and that nothing changed', () => {
     for (const error of [
       new EventUpcastError('Unknown session event type "SessionXlosed"'),

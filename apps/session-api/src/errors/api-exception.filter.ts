@@ -1,6 +1,7 @@
 /**
  * The one place where errors become HTTP responses, in the format of SPEC §5:
- * `{message, errors: [{title: CODE, details, source: {pointer}}], StatusCode}`.
+ * `{message, errors: [{title: CODE, details, source: {pointer}}], StatusCode}` — `source: {parameter}` instead
+ * for an error about a query parameter (Talon.One's `ErrorSource`).
  * Domain categories map to statuses here and nowhere else. Anything unexpected is logged with its stack and
  * answered as a plain 500 without details; bad input never reaches that branch.
  */
@@ -33,9 +34,12 @@ import {
   type ApiErrorEntry,
 } from './api-error';
 
+/** Where an error is: a JSON pointer into the body (or at a path parameter), or a query parameter's name. */
+export type ErrorSourceBody = { pointer: string; parameter?: never } | { parameter: string; pointer?: never };
+
 export interface ErrorBody {
   message: string;
-  errors: { title: string; details: string; source?: { pointer: string } }[];
+  errors: { title: string; details: string; source?: ErrorSourceBody }[];
   StatusCode: number;
 }
 
@@ -382,13 +386,19 @@ const single = (
   message: details,
 });
 
+/** The `source` of `entry`'s error: its query parameter, else its pointer, else none. */
+function sourceOf({ pointer, parameter }: ApiErrorEntry): { source?: ErrorSourceBody } {
+  if (parameter !== undefined) return { source: { parameter } };
+  return pointer !== undefined ? { source: { pointer } } : {};
+}
+
 export function toErrorBody(mapped: MappedError): ErrorBody {
   return {
     message: mapped.message,
     errors: mapped.entries.map((entry) => ({
       title: entry.title,
       details: entry.details,
-      ...(entry.pointer !== undefined ? { source: { pointer: entry.pointer } } : {}),
+      ...sourceOf(entry),
     })),
     StatusCode: mapped.status,
   };

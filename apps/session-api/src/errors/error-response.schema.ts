@@ -23,14 +23,23 @@ export const ERROR_TITLES: readonly ErrorTitle[] = [
   ]),
 ].sort();
 
+/** Talon.One's `ErrorSource`, of which the API sends `pointer` or `parameter` (never both). */
 export class ErrorSource {
-  @ApiProperty({
+  @ApiPropertyOptional({
     description:
-      'JSON pointer (RFC 6901) to the offending value: into the body, or /<name> for a query ' +
-      'or path parameter',
+      'JSON pointer (RFC 6901) to the offending value in the request body, or /<name> for a path parameter ' +
+      '(/customerSessionId, /applicationId). Absent when the error is about a query parameter (see parameter)',
     example: '/customerSession/cartItems/3/quantity',
   })
-  pointer: string;
+  pointer?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'Query parameter that caused this error, named as the request sent it (dry, Dry or dry[] for an unknown ' +
+      'one, pageSize): an unknown query parameter, or a bad or repeated value. Absent otherwise (see pointer)',
+    example: 'dry',
+  })
+  parameter?: string;
 }
 
 export class ErrorEntry {
@@ -48,7 +57,12 @@ export class ErrorEntry {
   })
   details: string;
 
-  @ApiPropertyOptional({ type: () => ErrorSource, description: 'Where in the request, when it is one place' })
+  @ApiPropertyOptional({
+    type: () => ErrorSource,
+    description:
+      'Where in the request, when it is one place: pointer (a body field or a path parameter) or parameter ' +
+      '(a query parameter), one of the two',
+  })
   source?: ErrorSource;
 }
 
@@ -120,10 +134,11 @@ export const COMMAND_RESPONSE_HEADERS = {
 
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 422 | 500 | 503;
 
-/** What an example error entry says. */
+/** What an example error entry says, and where: `pointer` (body, path) or `parameter` (query), not both. */
 export interface ErrorExample {
   details: string;
   pointer?: string;
+  parameter?: string;
 }
 
 /** One documented error status: what it means on this operation and the codes it carries. */
@@ -172,7 +187,9 @@ const EXAMPLE: Partial<Record<ErrorTitle, ErrorExample>> = {
   [ErrorCode.InternalError]: { details: 'Internal error' },
   [DomainErrorCode.IllegalStateTransition]: { details: 'Cannot close a session that is cancelled' },
   [DomainErrorCode.SessionNotModifiable]: {
-    details: 'The session is closed: its fields can no longer change',
+    details:
+      'The session is closed: its fields can no longer change; to change them, reopen it first ' +
+      '(PUT /v2/customer_sessions/{customerSessionId}/reopen), then send the change again',
     pointer: '/customerSession/cartItems',
   },
   [DomainErrorCode.ReturnQuantityExceeded]: {
@@ -200,10 +217,11 @@ const EXAMPLE: Partial<Record<ErrorTitle, ErrorExample>> = {
 };
 
 function example(doc: ErrorResponseDoc, code: ErrorTitle): ErrorResponse {
-  const { details, pointer } = doc.examples?.[code] ?? EXAMPLE[code] ?? { details: code };
+  const { details, pointer, parameter } = doc.examples?.[code] ?? EXAMPLE[code] ?? { details: code };
+  const source = parameter !== undefined ? { parameter } : pointer !== undefined ? { pointer } : undefined;
   return {
     message: details,
-    errors: [{ title: code, details, ...(pointer !== undefined ? { source: { pointer } } : {}) }],
+    errors: [{ title: code, details, ...(source !== undefined ? { source } : {}) }],
     StatusCode: doc.status,
   };
 }

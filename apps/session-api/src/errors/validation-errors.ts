@@ -38,6 +38,44 @@ export function unknownFields(pointers: string[]): ApiError {
   return invalidRequest(pointers.map((pointer) => unknownField(pointer)));
 }
 
+/**
+ * The entry of an unknown query parameter `name` (as the request spelt it): worded as an unknown field of the
+ * body is (`Unknown field /Dry`), but at `source.parameter` (`Dry`), not at a pointer, so that a client tells
+ * `?dry=true` from a body `{"dry": true}` (Talon.One's `ErrorSource.parameter`).
+ */
+export function unknownParameter(name: string, reason?: string): ApiErrorEntry {
+  const { title, details } = unknownField(`/${escapePointer(name)}`, reason);
+  return { title, details, parameter: name };
+}
+
+/** 400 UNKNOWN_FIELD at each of the query parameters `names`. */
+export function unknownParameters(names: string[]): ApiError {
+  return invalidRequest(names.map((name) => unknownParameter(name)));
+}
+
+/** 400 `code` for the value of the query parameter `name`: "Invalid request: " before `details`. */
+export function parameterRefused(code: string, details: string, name: string): ApiError {
+  return invalidRequest([{ title: code, details, parameter: name }]);
+}
+
+/** A JSON pointer's reference token as the name it stands for (RFC 6901: `~1` is `/`, `~0` is `~`). */
+const unescapePointer = (token: string): string => token.replace(/~1/g, '/').replace(/~0/g, '~');
+
+/**
+ * `error`, refused by the validation pipe while it validated a query (its pointers built from the query's
+ * names, `/dry`, `/a~1b`), with each entry at the query parameter it is about (`source.parameter`: `dry`,
+ * `a/b`) instead: `name` when the pipe validated one parameter (`@Query('name')`), else the pointer's first
+ * token. An error of another kind is left as it is.
+ */
+export function atQueryParameters(error: unknown, name?: string): unknown {
+  if (!(error instanceof ApiError)) return error;
+  const entries = error.entries.map(({ pointer, ...entry }): ApiErrorEntry => {
+    if (pointer === undefined && name === undefined) return entry;
+    return { ...entry, parameter: name ?? unescapePointer(pointer!.slice(1).split('/', 1)[0]!) };
+  });
+  return new ApiError(error.status, entries, error.message, error.headers);
+}
+
 /** class-validator constraints that check a value's type; a range or length check of a wrong type is noise. */
 const TYPE_CONSTRAINTS = new Set([
   'isInt',

@@ -5,7 +5,7 @@ import { instantBound, type SessionListQuery } from '@session-engine/read-models
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { CUSTOMER_SESSION_SCHEMA } from '../sessions/shared/customer-session.schema';
 import { ApiError, ErrorCode, ManagementErrorCode } from '../errors/api-error';
-import { invalidRequest } from '../errors/validation-errors';
+import { parameterRefused } from '../errors/validation-errors';
 import {
   ApiErrorResponses,
   RESPONSE_HEADERS,
@@ -61,8 +61,8 @@ const badRequest = (description: string, ...codes: ErrorTitle[]): ErrorResponseD
   codes: [ErrorCode.InvalidField, ErrorCode.UnknownField, ...codes],
   examples: {
     [ErrorCode.InvalidField]: { details: 'applicationId must be an integer ≥ 1', pointer: '/applicationId' },
-    [ErrorCode.UnknownField]: { details: 'Unknown field /colour', pointer: '/colour' },
-    [ErrorCode.LimitExceeded]: { details: `The range spans at most ${MAX_RANGE_DAYS} days`, pointer: '/to' },
+    [ErrorCode.UnknownField]: { details: 'Unknown field /colour', parameter: 'colour' },
+    [ErrorCode.LimitExceeded]: { details: `The range spans at most ${MAX_RANGE_DAYS} days`, parameter: 'to' },
   },
 });
 const ok = (description: string, schema: SchemaObject) =>
@@ -91,12 +91,13 @@ const DATE_RANGE_ERRORS = ApiErrorResponses(
 );
 
 /**
- * 400 for the value of query parameter `name`, worded as the validation pipe words the others (and as the
- * Integration API words a refused field or query parameter): "Invalid request: " before the details. The path's
- * ids are refused with their details alone, as the Integration API's customerSessionId is.
+ * 400 for the value of query parameter `name`, at `source.parameter` and worded as the validation pipe words the
+ * others (and as the Integration API words a refused field or query parameter): "Invalid request: " before the
+ * details. The path's ids are refused with their details alone, at their pointer, as the Integration API's
+ * customerSessionId is.
  */
 const queryRefused = (code: ErrorTitle, details: string, name: string) =>
-  invalidRequest([{ title: code, details, pointer: `/${name}` }]);
+  parameterRefused(code, details, name);
 
 function toListQuery(applicationId: number, q: ListSessionsQueryDto): SessionListQuery {
   const partialMatch = q.partialMatch?.toLowerCase() === 'true';

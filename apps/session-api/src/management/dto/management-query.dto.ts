@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
 import { INSTANT_FORMS, parseInstant } from '@session-engine/read-models';
-import { BOOLEAN_QUERY_PATTERN } from '../../sessions/shared/query.dto';
+import { BOOLEAN_QUERY_PATTERN, plusAsSpace, ZONE_PLUS_AS_SPACE } from '../../sessions/shared/query.dto';
 import {
   IsIn,
   IsOptional,
@@ -72,27 +72,6 @@ function IsCommitPosition(): PropertyDecorator {
   });
 }
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
-/**
- * A date-time whose zone's `+` arrived as a space: a query string decodes an unencoded `+` as a space, so
- * `createdAfter=2026-03-01T12:00:00+01:00` reaches us as `2026-03-01T12:00:00 01:00`.
- */
-const ZONE_PLUS_AS_SPACE = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)? \d{2}:\d{2}$/;
-
-/**
- * The message for such a value: what happened and the value to send. It is refused rather than read as `+`:
- * the same client sends every other `+` unencoded too — `profile=ann+shop@example.com`, `coupon=SAVE+10` —
- * and those reach us as spaces that nothing can tell from real ones, so the filters would silently match
- * other sessions or none. Only here can the mistake be seen, so here it is named, for the client to fix its
- * encoding everywhere.
- */
-function plusAsSpace(name: string, value: string): string {
-  const sent = value.replace(' ', '%2B');
-  return (
-    `${name} has a space where its zone's + belongs (${JSON.stringify(value)}): a query string decodes an ` +
-    `unencoded + as a space. Encode the + as %2B: ${name}=${sent}`
-  );
-}
 
 /** `createdBefore` / `createdAfter`: an instant with its zone, or a date (00:00 UTC) — see `parseInstant`. */
 function IsInstant(): PropertyDecorator {

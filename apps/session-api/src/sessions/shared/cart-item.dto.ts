@@ -41,25 +41,66 @@ export class PriceDto {
   price: number;
 }
 
+/** Read-only fields by name: their schema in a response, and what each is. */
+type ReadOnlyFieldSchemas = Record<string, Record<string, unknown> & { description: string }>;
+
 /**
  * The computed fields of a cart item (SPEC §1.1) and what each is in a response. They are no class fields: a
  * request may carry them, the DTO the pipe validates never does (`IgnoredField`).
  */
-const COMPUTED_FIELDS = {
-  position: 'Index of the item in the cart, from 0',
-  returnedQuantity: 'Units of the item returned so far',
-  remainingQuantity: 'quantity − returnedQuantity',
+const COMPUTED_FIELDS: ReadOnlyFieldSchemas = {
+  position: { type: 'integer', description: 'Index of the item in the cart, from 0' },
+  returnedQuantity: { type: 'integer', description: 'Units of the item returned so far' },
+  remainingQuantity: { type: 'integer', description: 'quantity − returnedQuantity' },
 };
+const COMPUTED = 'Read-only: a request may send it back, with any value; it is ignored';
 
-/** Accepts and ignores `fields` in a request, and documents them as read-only. */
-function ComputedFields(fields: Record<string, string>): ClassDecorator {
+const TIME = { type: 'string', format: 'date-time' } as const;
+
+/**
+ * The fields Talon.One's responses add to a cart item from its catalog and price adjustments (talon_one.js
+ * `CartItem`), which the engine has not: a cart copied from a Talon.One response may carry them. Accepted and
+ * ignored as the computed fields are; never stored, never returned.
+ */
+const TALON_ONE_FIELDS: ReadOnlyFieldSchemas = {
+  catalogItemID: { type: 'integer', description: "Talon.One's catalog item ID" },
+  selectedPriceType: {
+    type: 'string',
+    description: 'The price type Talon.One selected for the item (e.g. the price for members only)',
+  },
+  adjustmentReferenceId: {
+    type: 'string',
+    description: 'The reference of the price adjustment that gave the selected price',
+  },
+  adjustmentEffectiveFrom: { ...TIME, description: 'When that price adjustment took effect' },
+  adjustmentEffectiveUntil: { ...TIME, description: 'When that price adjustment ends' },
+  prices: {
+    type: 'object',
+    additionalProperties: {
+      type: 'object',
+      properties: {
+        price: { type: 'number' },
+        adjustmentContextId: { type: 'string' },
+        adjustmentReferenceId: { type: 'string' },
+        adjustmentEffectiveFrom: TIME,
+        adjustmentEffectiveUntil: TIME,
+      },
+    },
+    description: 'Price type → its price and price adjustment (Talon.One `PriceDetail`)',
+  },
+};
+const FROM_TALON_ONE =
+  'Read-only, from Talon.One: a request may send it back, with any value; it is ignored, never stored and ' +
+  'never returned (the engine has no catalog or price adjustments)';
+
+/** Accepts and ignores `fields` in a request, and documents them as read-only, `note` after each description. */
+function ReadOnlyFields(fields: ReadOnlyFieldSchemas, note: string): ClassDecorator {
   return (target) => {
-    for (const [name, description] of Object.entries(fields)) {
-      ApiPropertyOptional({
-        type: 'integer',
-        readOnly: true,
-        description: `${description}. Read-only: a request may send it back, with any value; it is ignored`,
-      })(target.prototype as object, name);
+    for (const [name, { description, ...schema }] of Object.entries(fields)) {
+      ApiPropertyOptional({ ...schema, readOnly: true, description: `${description}. ${note}` })(
+        target.prototype as object,
+        name,
+      );
       IgnoredField()(target.prototype as object, name);
     }
   };
@@ -67,13 +108,18 @@ function ComputedFields(fields: Record<string, string>): ClassDecorator {
 
 /**
  * Talon.One `CartItem`. An optional field sent as `null` is a field not given (generated SDK clients send unset
- * fields as null), as it is at the session level; `sku` and `quantity` stay required. The computed fields
- * (position, returnedQuantity, remainingQuantity) are accepted with any value and ignored: Talon.One's SDKs have
- * one CartItem model for requests and responses, so a cart read with GET and sent back carries them
- * (`IgnoredField`: no validator runs for them, and the domain takes only the writable fields from an item).
+ * fields as null), as it is at the session level; `sku` and `quantity` stay required. The read-only fields of
+ * Talon.One's responses are accepted with any value and ignored: Talon.One's SDKs have one CartItem model for
+ * requests and responses, so a cart read with GET (or copied from a Talon.One response) and sent back carries
+ * them — the computed ones (position, returnedQuantity, remainingQuantity) and those of Talon.One's catalog and
+ * price adjustments (catalogItemID, selectedPriceType, adjustmentReferenceId, adjustmentEffectiveFrom,
+ * adjustmentEffectiveUntil, prices). `IgnoredField`: no validator runs for them, and the domain takes only the
+ * writable fields from an item.
  */
 @ApiExtraModels(PriceDto)
-@ComputedFields(COMPUTED_FIELDS)
+// Class decorators run bottom-up: the computed fields are documented first.
+@ReadOnlyFields(TALON_ONE_FIELDS, FROM_TALON_ONE)
+@ReadOnlyFields(COMPUTED_FIELDS, COMPUTED)
 export class CartItemDto {
   @ApiProperty({ minLength: 1, maxLength: 1000, example: 'SKU-1' })
   @IsString()

@@ -56,7 +56,13 @@ export async function commandRequest(
   customerSessionId: string,
   endpoint: string,
   queryBus: QueryBus,
-  options: { dry?: boolean; body?: unknown; pointerBase?: string; createsSession?: boolean } = {},
+  options: {
+    dry?: boolean;
+    decidedAt?: number;
+    body?: unknown;
+    pointerBase?: string;
+    createsSession?: boolean;
+  } = {},
 ): Promise<CommandRequest> {
   const dry = options.dry ?? false;
   const createsSession = options.createsSession ?? false;
@@ -91,6 +97,8 @@ export async function commandRequest(
     ifMatch,
     ifMatchList: conditions?.kind === 'revisions' ? conditions : undefined,
     dry,
+    ...(options.decidedAt !== undefined ? { decidedAt: options.decidedAt } : {}),
+    // A dry run's `now` is not part of it: a dry run's answer is never remembered.
     canonicalRequest: { dry, body: options.body ?? null },
     pointerBase: options.pointerBase ?? '',
   };

@@ -31,7 +31,11 @@ describe('undeclaredFields', () => {
     const costs = '{"toString":{"price":1},"__proto__":{"price":2},"constructor":{"price":3}}';
     const item =
       `{"sku":"a","quantity":1,"attributes":${data},"additionalCosts":${costs},` +
-      '"position":{"toString":1},"returnedQuantity":null,"remainingQuantity":"x"}';
+      '"position":{"toString":1},"returnedQuantity":null,"remainingQuantity":"x",' +
+      // Talon.One's read-only fields: ignored as the computed ones are, whatever they hold.
+      '"catalogItemID":{"valueOf":1},"selectedPriceType":[{"constructor":1}],"adjustmentReferenceId":1,' +
+      '"adjustmentEffectiveFrom":{"__proto__":1},"adjustmentEffectiveUntil":null,' +
+      '"prices":{"member":{"price":1,"toString":2},"__proto__":{"hasOwnProperty":3}}}';
     expect(
       undeclaredFields(
         UpdateSessionRequestDto,

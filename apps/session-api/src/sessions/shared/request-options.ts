@@ -1,4 +1,5 @@
 /** The request-level options every command shares: `dry`, `If-Match`, `Idempotency-Key`, the session id. */
+import { parseInstant } from '@session-engine/read-models';
 import { checkIntegrationId, DomainError } from '@session-engine/session-domain';
 import { ApiError, ErrorCode } from '../../errors/api-error';
 
@@ -23,6 +24,17 @@ export function parseDry(value: unknown): boolean {
   if (value === undefined || value === 'false') return false;
   if (value === 'true') return true;
   throw ApiError.of(400, ErrorCode.InvalidField, 'dry must be true or false', '/dry');
+}
+
+/**
+ * The instant (ms since the epoch) a dry run is decided at, from PUT's `now` once its DTO has checked it
+ * (`UpdateSessionQueryDto`: with dry=true, a date-time with its zone, in the future); undefined without one.
+ */
+export function parseDryRunTime(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parseInstant(value);
+  if (!parsed.ok) throw new Error(`now ${JSON.stringify(value)} was not checked by its DTO`);
+  return parsed.epochMs;
 }
 
 /**

@@ -42,6 +42,8 @@ export interface CommandRequest {
   /** The revisions `If-Match` listed (`ifMatch` is one of them), for a 412 that names them all. */
   ifMatchList?: IfMatchList;
   dry: boolean;
+  /** A dry run's `?now=` (ms since the epoch): the time it is decided at instead of the handler's clock. */
+  decidedAt?: number;
   /** What "the same request" means for Idempotency-Key: the body and the query. */
   canonicalRequest: unknown;
   /** Where the command's input sits in the body, for error pointers. */
@@ -233,6 +235,7 @@ export class SessionCommandRunner {
         },
         expectedRevision: request.ifMatch,
         dry: request.dry,
+        ...(request.decidedAt !== undefined ? { decidedAt: request.decidedAt } : {}),
         lockWaitMs,
       });
       if (result.replayed) {

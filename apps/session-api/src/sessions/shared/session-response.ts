@@ -1,5 +1,5 @@
 /** Response bodies of SPEC §4 (Talon.One's `IntegrationStateV2` subset we produce). */
-import { ApiProperty, type ApiPropertyOptions } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import type { CommandResult } from '@session-engine/event-store';
 import {
@@ -37,6 +37,22 @@ export class IntegrationStateResponse extends CustomerSessionResponse {
   createdReferrals: unknown[];
 }
 
+/**
+ * The answer to a PUT. Of Talon.One's `responseContent` entities it holds `customerSession` always and
+ * `previousReturns` when asked for; the others name what the engine does not have (no rule engine, profile or
+ * loyalty service) and are never sent.
+ */
+export class UpdateSessionResponse extends IntegrationStateResponse {
+  @ApiPropertyOptional({
+    type: 'array',
+    items: RETURN_RECORD_SCHEMA,
+    description:
+      "Only when responseContent holds previousReturns: the session's returns, oldest first ([] when it has " +
+      'none), shaped as POST …/returns shapes them',
+  })
+  previousReturns?: ReturnRecord[];
+}
+
 export class ReturnResponse extends IntegrationStateResponse {
   @ApiProperty(alwaysSent(RETURN_RECORD_SCHEMA))
   return: ReturnRecord;
@@ -58,6 +74,16 @@ export function integrationState(
     createdCoupons: [],
     createdReferrals: [],
   };
+}
+
+/** A PUT's answer: `previousReturns` only when `responseContent` asked for them. */
+export function updateSessionState(
+  state: SessionState,
+  evaluableCampaignIds: number[] | undefined,
+  previousReturns: boolean,
+): UpdateSessionResponse {
+  const response = integrationState(state, evaluableCampaignIds);
+  return previousReturns ? { ...response, previousReturns: returnsOf(state) } : response;
 }
 
 export const stateOf = (result: CommandResult): SessionState => result.state!;

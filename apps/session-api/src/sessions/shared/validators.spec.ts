@@ -3,8 +3,22 @@ import { IsInt, validateSync } from 'class-validator';
 import { validationEntries, validationException } from '../../errors/validation-errors';
 import type { ApiError } from '../../errors/api-error';
 import { AddCartItemsRequestDto } from '../commands/add-cart-items/add-cart-items.request.dto';
-import { UpdateSessionRequestDto } from '../commands/update-session/update-session.request.dto';
-import { DryRunQueryDto, NoQueryParameters, QueryAwareValidationPipe } from './query.dto';
+import {
+  RETURN_RESPONSE_CONTENT,
+  ReturnItemsRequestDto,
+} from '../commands/return-items/return-items.request.dto';
+import {
+  RESPONSE_CONTENT,
+  UpdateSessionRequestDto,
+} from '../commands/update-session/update-session.request.dto';
+import {
+  DryRunQueryDto,
+  dryRunTimeProblem,
+  NoQueryParameters,
+  QueryAwareValidationPipe,
+  ReturnItemsQueryDto,
+  UpdateSessionQueryDto,
+} from './query.dto';
 import { invalidCosts, IsOptionalNotNull, NestedObject, type DtoType } from './validators';
 
 class Leaf {
@@ -55,22 +69,149 @@ describe('NestedObject', () => {
   });
 });
 
+/** The global pipe, as app.factory.ts configures it. */
+const pipe = new QueryAwareValidationPipe({
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  transform: true,
+  forbidUnknownValues: true,
+  validationError: { target: false, value: false },
+  exceptionFactory: validationException,
+});
+
+/** What the pipe refuses in the query `query` (as the query parser gives it), as the response's error entries. */
+async function refusedQuery(type: DtoType, query: Record<string, unknown>) {
+  try {
+    await pipe.transform(query, { type: 'query', metatype: type });
+    return [];
+  } catch (error) {
+    return (error as ApiError).entries.map(({ title, pointer, parameter, details }) => ({
+      title,
+      ...(pointer === undefined ? {} : { pointer }),
+      ...(parameter === undefined ? {} : { parameter }),
+      details,
+    }));
+  }
+}
+
+/** What the pipe refuses in the body `text` (JSON), as the response's error entries. */
+async function refused(type: DtoType, text: string) {
+  try {
+    await pipe.transform(JSON.parse(text), { type: 'body', metatype: type });
+    return [];
+  } catch (error) {
+    return (error as ApiError).entries.map(({ title, pointer, details }) => ({ title, pointer, details }));
+  }
+}
+
 describe('query DTOs', () => {
-  it('take dry=true|false where there is a dry run, and nothing else', () => {
-    expect(problems(DryRunQueryDto, {})).toEqual([]);
-    expect(problems(DryRunQueryDto, { dry: 'true' })).toEqual([]);
+  it('take dry=true|false where there is a dry run, and nothing else, each error at its parameter', async () => {
+    expect(await refusedQuery(DryRunQueryDto, {})).toEqual([]);
+    expect(await refusedQuery(DryRunQueryDto, { dry: 'true' })).toEqual([]);
+    expect(await refusedQuery(DryRunQueryDto, { dry: 'FALSE' })).toEqual([]);
     // Given twice: said so (the simple query parser makes an array of it), not "must be true or false".
-    expect(problems(DryRunQueryDto, { dry: ['true', 'true'] })).toEqual([
+    expect(await refusedQuery(DryRunQueryDto, { dry: ['true', 'true'] })).toEqual([
       {
         title: 'INVALID_FIELD',
-        pointer: '/dry',
+        parameter: 'dry',
         details: 'dry is given more than once (2 times): send it once, true or false',
       },
     ]);
-    expect(problems(DryRunQueryDto, { dry: { a: 'true' } })[0]?.pointer).toBe('/dry');
-    expect(problems(DryRunQueryDto, { Dry: 'true' })).toEqual([
-      { title: 'UNKNOWN_FIELD', pointer: '/Dry', details: 'Unknown field /Dry' },
+    expect(await refusedQuery(DryRunQueryDto, { dry: 'yes' })).toEqual([
+      { title: 'INVALID_FIELD', parameter: 'dry', details: 'dry must be true or false' },
     ]);
+    expect((await refusedQuery(DryRunQueryDto, { dry: { a: 'true' } }))[0]?.parameter).toBe('dry');
+    // An unknown parameter, named as it was sent (a "/" in it is no pointer's "~1").
+    expect(await refusedQuery(DryRunQueryDto, { Dry: 'true', 'a/b~c': 'x', 'dry[]': 'true' })).toEqual([
+      { title: 'UNKNOWN_FIELD', parameter: 'Dry', details: 'Unknown field /Dry' },
+      { title: 'UNKNOWN_FIELD', parameter: 'a/b~c', details: 'Unknown field /a~1b~0c' },
+      { title: 'UNKNOWN_FIELD', parameter: 'dry[]', details: 'Unknown field /dry[]' },
+    ]);
+    // Named like a member of Object.prototype: refused before the pipe validates, at its parameter too.
+    expect(await refusedQuery(DryRunQueryDto, { toString: '1' })).toEqual([
+      { title: 'UNKNOWN_FIELD', parameter: 'toString', details: 'Unknown field /toString' },
+    ]);
+  });
+
+  it('leave the body its pointers: the same name in the body is a body field, not a parameter', async () => {
+    expect(await refused(UpdateSessionRequestDto, '{"customerSession":{},"dry":true}')).toEqual([
+      { title: 'UNKNOWN_FIELD', pointer: '/dry', details: 'Unknown field /dry' },
+    ]);
+  });
+
+  it('take runRuleEngine=true|false on returns, in any letter case, as dry', () => {
+    for (const runRuleEngine of ['true', 'false', 'TRUE', 'False'])
+      expect(problems(ReturnItemsQueryDto, { dry: 'true', runRuleEngine })).toEqual([]);
+    expect(problems(ReturnItemsQueryDto, { runRuleEngine: 'yes' })).toEqual([
+      { title: 'INVALID_FIELD', pointer: '/runRuleEngine', details: 'runRuleEngine must be true or false' },
+    ]);
+    expect(problems(ReturnItemsQueryDto, { runRuleEngine: ['true', 'false'] })).toEqual([
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/runRuleEngine',
+        details: 'runRuleEngine is given more than once (2 times): send it once, true or false',
+      },
+    ]);
+    // A PUT has no runRuleEngine, a return no now.
+    expect(problems(UpdateSessionQueryDto, { runRuleEngine: 'true' })[0]?.title).toBe('UNKNOWN_FIELD');
+    expect(problems(ReturnItemsQueryDto, { dry: 'true', now: '2999-01-01T00:00:00Z' })[0]?.title).toBe(
+      'UNKNOWN_FIELD',
+    );
+  });
+
+  it('take now on PUT with dry=true only: a date-time with its zone, in the future', () => {
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    expect(problems(UpdateSessionQueryDto, { dry: 'true', now: future })).toEqual([]);
+    expect(problems(UpdateSessionQueryDto, { dry: 'TRUE', now: '2999-01-01T00:00:00+01:00' })).toEqual([]);
+    const refusal = (query: Record<string, unknown>) => {
+      const found = problems(UpdateSessionQueryDto, query);
+      expect(found.map(({ title, pointer }) => ({ title, pointer }))).toEqual([
+        { title: 'INVALID_FIELD', pointer: '/now' },
+      ]);
+      return found[0]!.details;
+    };
+    const needsDry =
+      'now needs dry=true: it is the time a dry run is decided at, and only a dry run takes one';
+    expect(refusal({ now: future })).toBe(needsDry);
+    expect(refusal({ dry: 'false', now: future })).toBe(needsDry);
+    expect(refusal({ dry: 'true', now: '2020-01-01T00:00:00Z' })).toMatch(
+      /^now must be in the future: 2020-01-01T00:00:00Z is not later than the server's time, \d{4}-/,
+    );
+    expect(refusal({ dry: 'true', now: '2999-01-01T00:00:00' })).toMatch(/^now has no time zone \(add Z/);
+  });
+
+  it("words each reason now is refused for, against the server's clock", () => {
+    const clock = Date.parse('2030-01-01T00:00:00.000Z');
+    const dry = { dry: 'true' };
+    const form =
+      'a date-time in the future with its zone, 2030-03-01T12:00:00Z or 2030-03-01T12:00:00+01:00 (RFC 3339; ' +
+      'seconds and fractions optional)';
+    expect(dryRunTimeProblem('2030-01-01T00:00:00.001Z', dry, clock)).toBeUndefined();
+    expect(dryRunTimeProblem('2030-01-01T01:00:00.001+01:00', dry, clock)).toBeUndefined();
+    expect(dryRunTimeProblem('2030-01-01T00:00Z', dry, clock)).toBe(
+      "now must be in the future: 2030-01-01T00:00Z is not later than the server's time, 2030-01-01T00:00:00.000Z",
+    );
+    expect(dryRunTimeProblem('2030-01-01T00:59:59.999+01:00', dry, clock)).toMatch(
+      /^now must be in the future/,
+    );
+    for (const [value, reason] of [
+      ['2031-01-01', 'is not a date-time'],
+      ['tomorrow', 'is not a date-time'],
+      ['', 'is not a date-time'],
+      ['2031-01-01T00:00:00', 'has no time zone (add Z for UTC)'],
+      ['2031-02-30T00:00:00Z', 'is not a valid date or time'],
+    ])
+      expect(dryRunTimeProblem(value, dry, clock)).toBe(`now ${reason}: give ${form}`);
+    expect(dryRunTimeProblem('2031-01-01T12:00:00 01:00', dry, clock)).toBe(
+      'now has a space where its zone\'s + belongs ("2031-01-01T12:00:00 01:00"): a query string decodes an ' +
+        'unencoded + as a space. Encode the + as %2B: now=2031-01-01T12:00:00%2B01:00',
+    );
+    expect(dryRunTimeProblem(['2031-01-01T00:00:00Z', '2032-01-01T00:00:00Z'], dry, clock)).toBe(
+      `now is given more than once (2 times): send it once, ${form}`,
+    );
+    // Without dry=true that comes first; an invalid dry is refused on its own.
+    expect(dryRunTimeProblem('2020-01-01', {}, clock)).toMatch(/^now needs dry=true/);
+    expect(dryRunTimeProblem('2031-01-01T00:00:00Z', { dry: 'maybe' }, clock)).toBeUndefined();
   });
 
   it('refuse any parameter, dry included, where there is none', () => {
@@ -86,36 +227,16 @@ describe('query DTOs', () => {
     expect(refusal({ dry: 'true' })).toEqual([
       {
         title: 'UNKNOWN_FIELD',
-        pointer: '/dry',
+        parameter: 'dry',
         details: 'Unknown field /dry: this endpoint has no dry run',
       },
     ]);
     expect(refusal({ force: '1', 'a/b': 'x' })).toEqual([
-      { title: 'UNKNOWN_FIELD', pointer: '/force', details: 'Unknown field /force' },
-      { title: 'UNKNOWN_FIELD', pointer: '/a~1b', details: 'Unknown field /a~1b' },
+      { title: 'UNKNOWN_FIELD', parameter: 'force', details: 'Unknown field /force' },
+      { title: 'UNKNOWN_FIELD', parameter: 'a/b', details: 'Unknown field /a~1b' },
     ]);
   });
 });
-
-/** The global pipe, as app.factory.ts configures it. */
-const pipe = new QueryAwareValidationPipe({
-  whitelist: true,
-  forbidNonWhitelisted: true,
-  transform: true,
-  forbidUnknownValues: true,
-  validationError: { target: false, value: false },
-  exceptionFactory: validationException,
-});
-
-/** What the pipe refuses in the body `text` (JSON), as the response's error entries. */
-async function refused(type: DtoType, text: string) {
-  try {
-    await pipe.transform(JSON.parse(text), { type: 'body', metatype: type });
-    return [];
-  } catch (error) {
-    return (error as ApiError).entries.map(({ title, pointer, details }) => ({ title, pointer, details }));
-  }
-}
 
 describe('cost maps (IsPriceMap and the pipe)', () => {
   const session = (costs: string) => `{"customerSession":{"additionalCosts":${costs}}}`;
@@ -307,5 +428,52 @@ describe('entries of an array of scalars (each: true, and the pipe)', () => {
         ),
       },
     ]);
+  });
+});
+
+describe('responseContent', () => {
+  it("accepts every one of Talon.One's values on a PUT, and refuses another at its entry", async () => {
+    expect(RESPONSE_CONTENT).toHaveLength(13);
+    const body = (values: unknown[]) => JSON.stringify({ customerSession: {}, responseContent: values });
+    expect(await refused(UpdateSessionRequestDto, body([...RESPONSE_CONTENT]))).toEqual([]);
+    for (const value of ['previousReturns', 'campaignEligibility', 'achievements', 'unlockedRewards'])
+      expect(await refused(UpdateSessionRequestDto, body([value]))).toEqual([]);
+    expect(await refused(UpdateSessionRequestDto, body(['coupons', 'return']))).toEqual([
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/responseContent/1',
+        details: `/responseContent/1 must be one of the following values: ${RESPONSE_CONTENT.join(', ')}`,
+      },
+    ]);
+  });
+
+  it("accepts Talon.One's return values on a return, refused at the entry otherwise, as a PUT's", async () => {
+    const body = (values: unknown) =>
+      JSON.stringify({ return: { returnedCartItems: [{ position: 0 }] }, responseContent: values });
+    expect(await refused(ReturnItemsRequestDto, body([...RETURN_RESPONSE_CONTENT]))).toEqual([]);
+    expect(await refused(ReturnItemsRequestDto, body([]))).toEqual([]);
+    // A PUT's value that a return does not take, and a value of the wrong type.
+    expect(await refused(ReturnItemsRequestDto, body(['customerSession', 'achievements', 7]))).toEqual([
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/responseContent/1',
+        details: `/responseContent/1 must be one of the following values: ${RETURN_RESPONSE_CONTENT.join(', ')}`,
+      },
+      {
+        title: 'INVALID_FIELD',
+        pointer: '/responseContent/2',
+        details: `/responseContent/2 must be one of the following values: ${RETURN_RESPONSE_CONTENT.join(', ')}`,
+      },
+    ]);
+    expect(await refused(ReturnItemsRequestDto, body('previousReturns'))).toEqual([
+      { title: 'INVALID_FIELD', pointer: '/responseContent', details: 'responseContent must be an array' },
+    ]);
+    // Any other field beside return stays unknown.
+    expect(
+      await refused(
+        ReturnItemsRequestDto,
+        '{"return":{"returnedCartItems":[{"position":0}]},"responseContent":[],"dry":true}',
+      ),
+    ).toEqual([{ title: 'UNKNOWN_FIELD', pointer: '/dry', details: 'Unknown field /dry' }]);
   });
 });

@@ -75,7 +75,9 @@ export class AddCartItemsController {
       codes: [DomainErrorCode.SessionNotModifiable, ErrorCode.ConcurrentUpdate],
       examples: {
         [DomainErrorCode.SessionNotModifiable]: {
-          details: 'The session is closed: its fields can no longer change',
+          details:
+            'The session is closed: its fields can no longer change; to change them, reopen it first ' +
+            '(PUT /v2/customer_sessions/{customerSessionId}/reopen), then send the change again',
           pointer: '/cartItems',
         },
       },

@@ -25,7 +25,7 @@ import {
   SESSION_ROUTE,
   validatedBody,
 } from '../../shared/command-request';
-import { DryRunQueryDto } from '../../shared/query.dto';
+import { ReturnItemsQueryDto } from '../../shared/query.dto';
 import { parseDry } from '../../shared/request-options';
 import { applyReply, ReturnResponse } from '../../shared/session-response';
 import { ReturnItemsCommand } from './return-items.command';
@@ -51,8 +51,8 @@ export class ReturnItemsController {
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOkResponse({
     description:
-      'The session after the return, the return recorded and the earlier returns; with dry=true the ' +
-      'would-be return, nothing stored',
+      'The session after the return, the return recorded and the earlier returns, whatever ' +
+      'responseContent holds; with dry=true the would-be return, nothing stored',
     type: ReturnResponse,
     headers: COMMAND_RESPONSE_HEADERS,
   })
@@ -89,7 +89,7 @@ export class ReturnItemsController {
   )
   async returnItems(
     @Param('customerSessionId') customerSessionId: string,
-    @Query() query: DryRunQueryDto,
+    @Query() query: ReturnItemsQueryDto,
     @Body() body: ReturnItemsRequestDto,
     @Principal() principal: IntegrationPrincipal,
     @Req() req: RequestWithContext,

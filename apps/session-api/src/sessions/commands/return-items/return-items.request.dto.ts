@@ -5,7 +5,9 @@ import {
   ArrayMinSize,
   IsArray,
   IsDefined,
+  IsIn,
   IsInt,
+  IsOptional,
   IsString,
   Length,
   Min,
@@ -84,9 +86,37 @@ export class ReturnDto {
   returnedCartItems: ReturnedCartItemDto[];
 }
 
+/**
+ * Talon.One's `responseContent` values of a return (`ReturnIntegrationRequest`), all accepted; the answer is the
+ * same whatever it holds: the session, the return and the earlier returns.
+ */
+export const RETURN_RESPONSE_CONTENT = [
+  'customerSession',
+  'customerProfile',
+  'coupons',
+  'triggeredCampaigns',
+  'referral',
+  'loyalty',
+  'event',
+  'previousReturns',
+] as const;
+
 export class ReturnItemsRequestDto {
   @ApiProperty({ type: ReturnDto })
   @IsDefined()
   @NestedObject(() => ReturnDto, { message: 'return must be a JSON object' })
   return: ReturnDto;
+
+  @ApiPropertyOptional({
+    enum: RETURN_RESPONSE_CONTENT,
+    isArray: true,
+    description:
+      "Validated against Talon.One's values and otherwise ignored: the answer always holds customerSession, " +
+      'return and previousReturns; the other entities are never returned (the engine has no rule engine, ' +
+      'profile or loyalty service)',
+  })
+  @IsOptional()
+  @IsArray()
+  @IsIn(RETURN_RESPONSE_CONTENT, { each: true })
+  responseContent?: (typeof RETURN_RESPONSE_CONTENT)[number][];
 }

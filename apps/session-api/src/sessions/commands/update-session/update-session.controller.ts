@@ -25,9 +25,9 @@ import {
   SESSION_ROUTE,
   validatedBody,
 } from '../../shared/command-request';
-import { DryRunQueryDto } from '../../shared/query.dto';
-import { parseDry } from '../../shared/request-options';
-import { applyReply, IntegrationStateResponse } from '../../shared/session-response';
+import { UpdateSessionQueryDto } from '../../shared/query.dto';
+import { parseDry, parseDryRunTime } from '../../shared/request-options';
+import { applyReply, UpdateSessionResponse } from '../../shared/session-response';
 import { UpdateSessionCommand } from './update-session.command';
 import { UpdateSessionRequestDto } from './update-session.request.dto';
 
@@ -50,8 +50,10 @@ export class UpdateSessionController {
   @ApiOkResponse({
     description:
       'The session after the update (created when it did not exist); with dry=true the would-be ' +
-      'session, nothing stored',
-    type: IntegrationStateResponse,
+      'session (as of now=, when given), nothing stored. previousReturns only when responseContent asks ' +
+      'for it; the other responseContent values are accepted and never returned (no rule engine, profile ' +
+      'or loyalty service)',
+    type: UpdateSessionResponse,
     headers: COMMAND_RESPONSE_HEADERS,
   })
   @ApiErrorResponses(
@@ -74,7 +76,7 @@ export class UpdateSessionController {
   )
   async update(
     @Param('customerSessionId') customerSessionId: string,
-    @Query() query: DryRunQueryDto,
+    @Query() query: UpdateSessionQueryDto,
     @Body() body: UpdateSessionRequestDto,
     @Principal() principal: IntegrationPrincipal,
     @Req() req: RequestWithContext,
@@ -88,6 +90,7 @@ export class UpdateSessionController {
       this.queryBus,
       {
         dry: parseDry(query.dry),
+        decidedAt: parseDryRunTime(query.now),
         body: clientBody(req),
         pointerBase: '/customerSession',
         createsSession: true,

@@ -2,7 +2,7 @@ import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { sessionIdFor, sessionStreamName } from '@session-engine/event-store';
 import type { SessionPatch } from '@session-engine/session-domain';
 import { SessionCommandRunner, type CommandReply } from '../../shared/session-command.runner';
-import { integrationState, stateOf } from '../../shared/session-response';
+import { stateOf, updateSessionState } from '../../shared/session-response';
 import { UpdateSessionCommand } from './update-session.command';
 
 @CommandHandler(UpdateSessionCommand)
@@ -12,6 +12,7 @@ export class UpdateSessionHandler implements ICommandHandler<UpdateSessionComman
   execute({ request, body }: UpdateSessionCommand): Promise<CommandReply> {
     const patch = { ...body.customerSession } as SessionPatch;
     const echoed = request.dry ? (body.customerSession.evaluableCampaignIds ?? undefined) : undefined;
+    const previousReturns = body.responseContent?.includes('previousReturns') === true;
     return this.runner.run(
       request,
       (stamp) => ({
@@ -20,7 +21,7 @@ export class UpdateSessionHandler implements ICommandHandler<UpdateSessionComman
         sessionId: sessionIdFor(sessionStreamName(stamp.applicationId, stamp.integrationId)),
         patch,
       }),
-      (result) => integrationState(stateOf(result), echoed),
+      (result) => updateSessionState(stateOf(result), echoed, previousReturns),
     );
   }
 }

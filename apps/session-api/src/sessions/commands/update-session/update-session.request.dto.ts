@@ -25,7 +25,11 @@ const EachLength = (min: number, max: number) =>
 
 export const SESSION_STATES = ['open', 'closed', 'cancelled', 'partially_returned'] as const;
 
-/** Talon.One's documented `responseContent` values; they are accepted, `customerSession` is always returned. */
+/**
+ * Talon.One's `responseContent` values of a PUT (`IntegrationRequest`), all accepted: `customerSession` is always
+ * returned, `previousReturns` when asked for; the others name entities the engine does not have (no rule engine,
+ * profile or loyalty service) and are never returned.
+ */
 export const RESPONSE_CONTENT = [
   'customerSession',
   'customerProfile',
@@ -36,6 +40,10 @@ export const RESPONSE_CONTENT = [
   'event',
   'awardedGiveaways',
   'ruleFailureReasons',
+  'previousReturns',
+  'campaignEligibility',
+  'achievements',
+  'unlockedRewards',
 ] as const;
 
 /** Talon.One `NewCustomerSessionV2`: omitted or `null` keeps the stored value, a present value replaces it. */
@@ -151,7 +159,14 @@ export class UpdateSessionRequestDto {
   @NestedObject(() => NewCustomerSessionV2Dto, { message: 'customerSession must be a JSON object' })
   customerSession: NewCustomerSessionV2Dto;
 
-  @ApiPropertyOptional({ enum: RESPONSE_CONTENT, isArray: true })
+  @ApiPropertyOptional({
+    enum: RESPONSE_CONTENT,
+    isArray: true,
+    description:
+      "Validated against Talon.One's values. customerSession is always returned, previousReturns (the " +
+      "session's returns, oldest first) when listed; the other entities are accepted and never returned: the " +
+      'engine has no rule engine, profile or loyalty service',
+  })
   @IsOptional()
   @IsArray()
   @IsIn(RESPONSE_CONTENT, { each: true })

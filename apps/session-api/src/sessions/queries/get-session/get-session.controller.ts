@@ -52,7 +52,7 @@ export class GetSessionController {
       description: 'A query parameter (there are none), or a customerSessionId over 1000 characters',
       codes: [ErrorCode.UnknownField, ErrorCode.InvalidField],
       examples: {
-        [ErrorCode.UnknownField]: { details: 'Unknown field /fields', pointer: '/fields' },
+        [ErrorCode.UnknownField]: { details: 'Unknown field /fields', parameter: 'fields' },
         [ErrorCode.InvalidField]: {
           details: "customerSessionId must be 1..1000 characters long (it is the session's integrationId)",
           pointer: '/customerSessionId',
