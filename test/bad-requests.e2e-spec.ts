@@ -331,6 +331,66 @@ const rows: Row[] = [
     code: 'LIMIT_EXCEEDED',
   },
   {
+    name: 'attributes of 200,000 keys (over 64 KiB): refused by size, the keys never copied one by one',
+    options: session({
+      attributes: Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, 1])),
+    }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/attributes',
+    details: 'attributes must be at most 65536 bytes serialized',
+  },
+  {
+    name: 'an object of 201 members outside attributes',
+    options: {
+      body: {
+        customerSession: {},
+        ...Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`u${i}`, 1])),
+      },
+    },
+    status: 400,
+    code: 'LIMIT_EXCEEDED',
+    details:
+      'The request body has an object of more than 200 members (the body): no field of this API takes that many (only free-form attributes are bounded by their size instead)',
+  },
+  {
+    name: 'a cost map of 201 costs',
+    options: session({
+      additionalCosts: Object.fromEntries(Array.from({ length: 201 }, (_, i) => [`c${i}`, { price: 1 }])),
+    }),
+    status: 400,
+    code: 'LIMIT_EXCEEDED',
+    pointer: '/customerSession/additionalCosts',
+  },
+  {
+    name: 'an array of 2,001 entries',
+    options: session({ couponCodes: Array.from({ length: 2001 }, (_, i) => `c${i}`) }),
+    status: 400,
+    code: 'LIMIT_EXCEEDED',
+    pointer: '/customerSession/couponCodes',
+    details:
+      'The request body has an array of more than 2000 entries (at /customerSession/couponCodes): no field of this API takes more than 1000',
+  },
+  {
+    name: '500,000 numbers as cart items',
+    ...post('/cart_items', { cartItems: Array.from({ length: 500_000 }, () => 1) }),
+    status: 400,
+    code: 'LIMIT_EXCEEDED',
+    pointer: '/cartItems',
+  },
+  {
+    name: 'over 100,000 members and entries in all',
+    ...post('/cart_items', {
+      cartItems: Array.from({ length: 600 }, () =>
+        Object.fromEntries(Array.from({ length: 190 }, (_, i) => [`u${i}`, 1])),
+      ),
+    }),
+    status: 400,
+    code: 'LIMIT_EXCEEDED',
+    details:
+      'The request body holds more than 100000 members and array entries outside free-form attributes: no request of this API takes that many',
+  },
+  {
     name: 'Σ quantity 10 001',
     options: session({ cartItems: [item({ quantity: 5000 }), item({ quantity: 5001 })] }),
     status: 400,
@@ -589,6 +649,36 @@ describe('bad requests', () => {
     expect(reply.body.message).toBe(
       'Invalid request: /customerSession/couponCodes/0 must be 1..100 characters long',
     );
+  });
+
+  it('lists the first 100 errors of a body with thousands, and says how many there were', async () => {
+    const before = await harness.streamLength(streamName);
+    const cartItems = Array.from({ length: 1000 }, (_, i) => item({ sku: `s${i}`, discount: 1 }));
+    const reply = await call('POST', `${sessionUrl(id)}/cart_items`, { body: { cartItems } });
+    expect(reply.status).toBe(400);
+    expect(reply.body.errors).toHaveLength(100);
+    expect(reply.body.errors[99]).toEqual({
+      title: 'UNKNOWN_FIELD',
+      details: 'Unknown field /cartItems/99/discount',
+      source: { pointer: '/cartItems/99/discount' },
+    });
+    expect(reply.body.message).toBe(
+      'Invalid request: Unknown field /cartItems/0/discount (1000 errors; the first 100 are listed)',
+    );
+    expect(await harness.streamLength(streamName)).toBe(before);
+  });
+
+  it('takes free-form attributes of many keys, nested, as sent', async () => {
+    const attributes = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i]));
+    const itemText = '{"attributes":{"attributes":[1,{"deep":true}]},"constructor":"c","__proto__":"p"}';
+    const fresh = `${id}-many-keys`;
+    const reply = await call('PUT', sessionUrl(fresh), {
+      body: { customerSession: { attributes, cartItems: [item({ attributes: JSON.parse(itemText) })] } },
+    });
+    expect(reply.status).toBe(200);
+    const read = await call('GET', sessionUrl(fresh));
+    expect(read.body.customerSession.attributes).toEqual(attributes);
+    expect(JSON.stringify(read.body.customerSession.cartItems[0].attributes)).toBe(itemText);
   });
 
   it('points at the offending field with a JSON pointer', async () => {

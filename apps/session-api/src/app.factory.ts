@@ -16,6 +16,7 @@ import { AppModule, type AppDependencies } from './app.module';
 import { ApiExceptionFilter } from './errors/api-exception.filter';
 import { validationException } from './errors/validation-errors';
 import { ClientAbortFilter } from './http/client-abort';
+import { freeFormTransformer } from './http/free-form-transformer';
 import { JsonReplyExpressAdapter } from './http/json-reply.adapter';
 import { requestContext } from './http/request-context';
 import { installServerHooks } from './http/server-hooks';
@@ -45,6 +46,7 @@ export async function createSessionApi(deps: AppDependencies): Promise<INestAppl
       forbidUnknownValues: true,
       validationError: { target: false, value: false },
       exceptionFactory: validationException,
+      transformerPackage: freeFormTransformer,
     }),
   );
 

@@ -28,9 +28,22 @@ export function unknownField(pointer: string, reason?: string): ApiErrorEntry {
   };
 }
 
-/** 400 with `entries`, the first one's details in its message. */
+/**
+ * Most errors one response lists: a body with thousands of faults (an unknown field on each of 1,000 cart items)
+ * is answered with the first ones and their count, not a reply larger than the request.
+ */
+export const MAX_LISTED_ERRORS = 100;
+
+/** 400 with `entries` (the first MAX_LISTED_ERRORS of them), the first one's details in its message. */
 export function invalidRequest(entries: ApiErrorEntry[]): ApiError {
-  return new ApiError(400, entries, `Invalid request: ${entries[0]!.details}`);
+  if (entries.length <= MAX_LISTED_ERRORS) {
+    return new ApiError(400, entries, `Invalid request: ${entries[0]!.details}`);
+  }
+  return new ApiError(
+    400,
+    entries.slice(0, MAX_LISTED_ERRORS),
+    `Invalid request: ${entries[0]!.details} (${entries.length} errors; the first ${MAX_LISTED_ERRORS} are listed)`,
+  );
 }
 
 /** 400 UNKNOWN_FIELD at each of `pointers` (JSON pointers), worded as the validation pipe words them. */
@@ -119,7 +132,10 @@ export function validationEntries(errors: ValidationError[], base = ''): ApiErro
       const contextCode = codeOf(constraint);
       entries.push(contextCode === undefined ? entry : { ...entry, title: contextCode });
     }
-    if (error.children?.length && !notAContainer) entries.push(...validationEntries(error.children, pointer));
+    // One at a time: spread as arguments, the entries of thousands of faulty array entries overflow the stack.
+    if (error.children?.length && !notAContainer) {
+      for (const entry of validationEntries(error.children, pointer)) entries.push(entry);
+    }
   }
   return entries;
 }

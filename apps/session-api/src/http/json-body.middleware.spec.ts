@@ -7,7 +7,10 @@ import {
   contentEncodingRefusal,
   findBodyProblem,
   JsonBodyMiddleware,
+  MAX_ARRAY_ENTRIES,
   MAX_BODY_DEPTH,
+  MAX_BODY_VALUES,
+  MAX_OBJECT_MEMBERS,
   mediaTypeRefusal,
   parseJsonBody,
   printableExcerpt,
@@ -75,7 +78,33 @@ describe('findBodyProblem', () => {
   });
 
   it('walks any depth without recursion when unbounded', () => {
-    expect(findBodyProblem(nestedArrays(1_000_000), Infinity)).toBeUndefined();
+    // In free-form attributes, where neither members nor entries are counted.
+    expect(findBodyProblem({ attributes: nestedArrays(1_000_000) }, Infinity)).toBeUndefined();
+  });
+
+  it('bounds members and entries outside free-form attributes only', () => {
+    const members = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+    const entries = (n: number) => Array.from({ length: n }, (_, i) => i);
+    expect(
+      findBodyProblem({ a: members(MAX_OBJECT_MEMBERS), b: entries(MAX_ARRAY_ENTRIES) }),
+    ).toBeUndefined();
+    expect(findBodyProblem({ a: { b: members(MAX_OBJECT_MEMBERS + 1) } })).toMatchObject({
+      status: 400,
+      entries: [{ title: 'LIMIT_EXCEEDED', pointer: '/a/b' }],
+    });
+    expect(findBodyProblem({ a: [entries(MAX_ARRAY_ENTRIES + 1)] })).toMatchObject({
+      entries: [{ title: 'LIMIT_EXCEEDED', pointer: '/a/0' }],
+    });
+    const wide = { attributes: { many: members(50_000), long: entries(50_000) } };
+    expect(
+      findBodyProblem({ customerSession: wide, cartItems: [wide, { attributes: entries(10_000) }] }),
+    ).toBeUndefined();
+    const lists = (count: number) =>
+      Object.fromEntries(Array.from({ length: count }, (_, i) => [`l${i}`, entries(1000)]));
+    expect(findBodyProblem(lists(MAX_BODY_VALUES / 1000 - 1))).toBeUndefined();
+    expect(findBodyProblem(lists(MAX_BODY_VALUES / 1000))).toMatchObject({
+      entries: [{ title: 'LIMIT_EXCEEDED', pointer: undefined }],
+    });
   });
 
   it('finds the deep branch next to shallow ones', () => {
@@ -87,9 +116,7 @@ describe('findBodyProblem', () => {
 
   it.each([
     ['a value', { customerSession: { profileId: 'sur\ud800' } }, '/customerSession/profileId'],
-    ['a key', { customerSession: { attributes: { 'k\udc00': 1 } } }, '/customerSession/attributes/k\udc00'],
     ['an array item', { cartItems: [{ sku: 'a' }, 'x\udbff'] }, '/cartItems/1'],
-    ['a key holding an object', { 'a\ud800': { b: 1 } }, '/a\ud800'],
     ['a reversed pair', { v: '\ude00\ud83d' }, '/v'],
     ['an escaped key', { 'a/b~c': { d: '\ud800' } }, '/a~1b~0c/d'],
   ])('refuses a lone surrogate in %s with INVALID_FIELD and its pointer', (_name, body, pointer) => {
@@ -98,6 +125,21 @@ describe('findBodyProblem', () => {
     expect(error?.message).toContain(printableExcerpt(pointer));
     expect(error?.message).toMatch(/^[\x20-\x7e]+$/);
   });
+
+  it.each([
+    ['an object', { customerSession: { attributes: { 'k\udc00': 1 } } }, '/customerSession/attributes'],
+    ['the body', { 'a\ud800': { b: 1 } }, undefined],
+  ])(
+    'refuses a lone surrogate in a key of %s at that object, never echoing the key',
+    (_name, body, pointer) => {
+      const error = findBodyProblem(body);
+      expect(summary(error)).toEqual({ status: 400, code: 'INVALID_FIELD', pointer });
+      expect(error?.message).toBe(
+        `A key in the request body is not well-formed Unicode: it holds a lone surrogate (of ${pointer ?? 'the body'})`,
+      );
+      expect(JSON.stringify(error?.entries)).not.toMatch(/\\ud[89a-f]/);
+    },
+  );
 
   it('refuses a lone surrogate as the whole body, without a pointer', () => {
     expect(summary(findBodyProblem('\ud800'))).toEqual({

@@ -15,7 +15,13 @@
  * - JSON nested deeper than MAX_BODY_DEPTH is 400 LIMIT_EXCEEDED: the validation pipe recurses over the
  *   body and would overflow the stack on thousands of levels;
  * - a string key or value that is not well-formed UTF-16 (a lone surrogate from a `\ud800` escape) is 400
- *   INVALID_FIELD: it has no UTF-8 encoding, so it would be stored as U+FFFD and collide with other values.
+ *   INVALID_FIELD: it has no UTF-8 encoding, so it would be stored as U+FFFD and collide with other values;
+ * - outside free-form `attributes`, an object of more than MAX_OBJECT_MEMBERS members, an array of more than
+ *   MAX_ARRAY_ENTRIES entries or a body of more than MAX_BODY_VALUES of them in all is 400 LIMIT_EXCEEDED: no
+ *   field of this API takes that many (the largest, 100
+ *   costs and 1,000 cart items, are refused by validation with their own limits), and class-transformer's copy
+ *   of an object takes time that grows with the square of its keys — 200,000 keys held the event loop 38 s.
+ *   Free-form attributes are bounded by their size instead and skip that copy (free-form-transformer.ts).
  * The same walk notes keys named like members of Object.prototype (see `clientBody`): what happens to a body
  * depends on its parsed value only, never on how its text spells a key (`"__proto__"` or `"\u005f_proto__"`).
  * An empty (or blank) body leaves `req.body` undefined, whatever its headers. None of this happens before the
@@ -27,6 +33,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { IntegrationAuthGuard, type AuthenticatedRequest } from '../auth/integration-auth.guard';
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { escapePointer } from '../errors/validation-errors';
+import { FREE_FORM_KEY } from './free-form-transformer';
 import { headerCount } from './headers';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -37,6 +44,22 @@ export const MAX_BODY_BYTES = 5 * 1024 * 1024;
  * (`/customerSession/cartItems/0/attributes`), so no valid body comes near this bound.
  */
 export const MAX_BODY_DEPTH = 100;
+
+/**
+ * Members of one object of a body, outside free-form `attributes`: twice the most any field takes (100 costs in a
+ * cost map; a cart item has 23 fields), so a map one cost over its limit still gets validation's own message.
+ */
+export const MAX_OBJECT_MEMBERS = 200;
+
+/** Entries of one array of a body, outside free-form `attributes`: twice the 1,000 cart items a request takes. */
+export const MAX_ARRAY_ENTRIES = 2000;
+
+/**
+ * Members and entries of a whole body, outside free-form `attributes`. A request must fit the event store's
+ * 1,000,000 bytes of event data (SESSION_LIMITS.eventBytes), which 1,000 cart items of a dozen fields each fill
+ * with about 12,000; bodies of 2,000 objects of 200 unknown fields each took the event loop a second to refuse.
+ */
+export const MAX_BODY_VALUES = 100_000;
 
 /**
  * Keys the validation pipe never sees: Nest's ValidationPipe deletes `__proto__`, `constructor` and `prototype`
@@ -187,6 +210,8 @@ interface Frame {
   depth: number;
   parent: Frame | undefined;
   token: string | number;
+  /** Inside free-form `attributes` (FREE_FORM_KEY): no bound on members or entries there. */
+  freeForm: boolean;
 }
 
 interface WellFormedString {
@@ -223,7 +248,8 @@ export function inspectBody(value: unknown, maxDepth = MAX_BODY_DEPTH): BodyInsp
   if (typeof value === 'string')
     return found(isWellFormed(value) ? undefined : illFormed(undefined, undefined));
   if (value === null || typeof value !== 'object') return found(undefined);
-  const stack: Frame[] = [{ value, depth: 1, parent: undefined, token: '' }];
+  const stack: Frame[] = [{ value, depth: 1, parent: undefined, token: '', freeForm: false }];
+  let values = 0;
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     if (frame.depth > maxDepth) {
       const pointer = pointerOf(frame, undefined);
@@ -237,33 +263,81 @@ export function inspectBody(value: unknown, maxDepth = MAX_BODY_DEPTH): BodyInsp
       );
     }
     const depth = frame.depth + 1;
+    const freeForm = frame.freeForm;
     if (Array.isArray(frame.value)) {
       const items: unknown[] = frame.value;
+      if (!freeForm && items.length > MAX_ARRAY_ENTRIES) return found(tooMany(frame, 'array'));
+      if (!freeForm && (values += items.length) > MAX_BODY_VALUES) return found(tooManyInAll());
       for (let i = 0; i < items.length; i++) {
         const item = items[i];
         if (typeof item === 'string') {
           if (!isWellFormed(item)) return found(illFormed(frame, i));
         } else if (item !== null && typeof item === 'object') {
-          stack.push({ value: item, depth, parent: frame, token: i });
+          stack.push({ value: item, depth, parent: frame, token: i, freeForm });
         }
       }
     } else {
       const record = frame.value as Record<string, unknown>;
+      let members = 0;
       // for-in instead of Object.keys: no array per object (a third faster on a 1,000-item body), and an
       // object from JSON.parse inherits no enumerable keys, so both see the same keys.
       for (const key in record) {
-        if (!isWellFormed(key)) return found(illFormed(frame, key));
+        if (!freeForm && ++members > MAX_OBJECT_MEMBERS) return found(tooMany(frame, 'object'));
+        if (!freeForm && ++values > MAX_BODY_VALUES) return found(tooManyInAll());
+        if (!isWellFormed(key)) return found(illFormedKey(frame));
         if (!hiddenKeys && KEYS_HIDDEN_FROM_VALIDATION.has(key)) hiddenKeys = true;
         const member = record[key];
         if (typeof member === 'string') {
           if (!isWellFormed(member)) return found(illFormed(frame, key));
         } else if (member !== null && typeof member === 'object') {
-          stack.push({ value: member, depth, parent: frame, token: key });
+          stack.push({
+            value: member,
+            depth,
+            parent: frame,
+            token: key,
+            freeForm: freeForm || key === FREE_FORM_KEY,
+          });
         }
       }
     }
   }
   return found(undefined);
+}
+
+/** The 400 for an object or array, outside free-form attributes, with more members or entries than any field takes. */
+function tooMany(frame: Frame, kind: 'object' | 'array'): ApiError {
+  const pointer = pointerOf(frame, undefined);
+  const where =
+    pointer === undefined ? '' : pointer === '' ? ' (the body)' : ` (at ${printableExcerpt(pointer)})`;
+  const details =
+    kind === 'object'
+      ? `The request body has an object of more than ${MAX_OBJECT_MEMBERS} members${where}: no field of this API takes that many (only free-form attributes are bounded by their size instead)`
+      : `The request body has an array of more than ${MAX_ARRAY_ENTRIES} entries${where}: no field of this API takes more than 1000`;
+  return ApiError.of(400, ErrorCode.LimitExceeded, details, pointer || undefined);
+}
+
+function tooManyInAll(): ApiError {
+  return ApiError.of(
+    400,
+    ErrorCode.LimitExceeded,
+    `The request body holds more than ${MAX_BODY_VALUES} members and array entries outside free-form attributes: no request of this API takes that many`,
+  );
+}
+
+/**
+ * The 400 for a key holding a lone surrogate, at the object that holds it: a pointer naming the key would carry
+ * the lone surrogate into the reply, whose JSON strict parsers (a `\udc00` escape with no pair) refuse whole.
+ */
+function illFormedKey(frame: Frame): ApiError {
+  const pointer = pointerOf(frame, undefined);
+  const where =
+    pointer === undefined ? '' : pointer === '' ? ' (of the body)' : ` (of ${printableExcerpt(pointer)})`;
+  return ApiError.of(
+    400,
+    ErrorCode.InvalidField,
+    `A key in the request body is not well-formed Unicode: it holds a lone surrogate${where}`,
+    pointer || undefined,
+  );
 }
 
 function illFormed(frame: Frame | undefined, token: string | number | undefined): ApiError {
