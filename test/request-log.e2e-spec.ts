@@ -12,12 +12,13 @@
 import type { INestApplication } from '@nestjs/common';
 import { EsdbClientAdapter } from '@session-engine/event-store';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { startEmbeddedEventStore, type EmbeddedEventStore } from '../apps/eventstore-embedded/src';
 import { createSessionApi } from '../apps/session-api/src/app.factory';
+import { keyIdOf } from '../apps/session-api/src/config/api-keys';
 import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
 import { parseConfig } from '../apps/session-api/src/config/config';
 
@@ -141,6 +142,48 @@ describe('the request log line of an error response, and Retry-After', () => {
         line: expect.objectContaining({ level: 30, status, code, msg: 'request' }),
       });
     }
+  });
+
+  it('names the key (its id, never the key) and the application of a request once a guard has resolved them', async () => {
+    const integration = await send('GET', '/v2/customer_sessions/log-a');
+    const keyId = keyIdOf(KEY);
+    expect(integration.line).toMatchObject({ keyId, applicationId: 1 });
+    const management = await manage('/v1/applications/7/sessions');
+    expect(management.line).toMatchObject({ status: 200, keyId: keyIdOf(MANAGEMENT), applicationId: 7 });
+    const refused = await send('GET', '/v2/customer_sessions/log-a', { key: 'ApiKey-v1 not-a-key' });
+    expect(refused.line).toMatchObject({ status: 401 });
+    expect(refused.line).not.toHaveProperty('keyId');
+    expect(JSON.stringify(lines)).not.toContain(KEY);
+    expect(JSON.stringify(lines)).not.toContain(MANAGEMENT);
+  });
+
+  it('logs a request the HTTP parser refused, which has no request line', async () => {
+    const before = lines.length;
+    const { port } = new URL(baseUrl);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.write('GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n'),
+      );
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    const deadline = Date.now() + 5_000;
+    while (
+      !lines.slice(before).some((l) => l.msg === 'malformed HTTP request refused') &&
+      Date.now() < deadline
+    )
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(lines.slice(before)).toContainEqual(
+      expect.objectContaining({
+        level: 30,
+        msg: 'malformed HTTP request refused',
+        status: 400,
+        code: 'MALFORMED_REQUEST',
+      }),
+    );
   });
 
   it('answers NOT_READY with Retry-After: 1, and logs its code', async () => {

@@ -30,6 +30,11 @@ import { refusalBeforeTheApplication, serverAnswered, takenOverByTheServer } fro
 
 export interface RequestWithContext extends IncomingMessage {
   id?: string;
+  /**
+   * Who the request's key is, once a guard has resolved it: the key's id (never the key) and the application it
+   * acts for. The request line names them, so an operator can tell one tenant's traffic from another's.
+   */
+  principal?: { keyId: string; applicationId?: number };
   body?: unknown;
   /** The JSON body as the client sent it (see JsonBodyMiddleware); `body` is what the validation pipe saw. */
   clientBody?: unknown;
@@ -129,12 +134,15 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
       if (route === '/metrics' || route.startsWith('/health')) return;
       // An error response's stable code (errors[0].title), as the exception filter answered it.
       const code = aborted ? undefined : errorCodeOf(res);
+      const principal = req.principal;
       const line = {
         requestId: req.id,
         method: req.method,
         route,
         status,
         ...(code === undefined ? {} : { code }),
+        ...(principal === undefined ? {} : { keyId: principal.keyId }),
+        ...(principal?.applicationId === undefined ? {} : { applicationId: principal.applicationId }),
         ms: Math.round(seconds * 1e4) / 10,
       };
       logger.info(aborted ? { ...line, aborted } : line, 'request');

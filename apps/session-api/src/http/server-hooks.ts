@@ -276,7 +276,12 @@ function refuseMalformed(error: NodeJS.ErrnoException, socket: HttpSocket, logge
     return;
   }
   refusing.add(socket);
-  logger.debug({ code: error.code }, 'malformed HTTP request refused');
+  const refusal = refusalOf(error.code);
+  // Such a request never reaches the request line (request-context.ts): this line is its only trace.
+  logger.info(
+    { status: refusal.status, code: refusal.code, parserCode: error.code },
+    'malformed HTTP request refused',
+  );
   const response = clientErrorResponse(error.code);
   const last = lastResponses.get(socket);
   if (last === undefined || last.req.complete) {

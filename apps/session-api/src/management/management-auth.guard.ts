@@ -5,10 +5,10 @@
  * challenge `WWW-Authenticate: ManagementKey-v1` (RFC 9110 §11.6.1: a 401 MUST have one).
  */
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import type { IncomingMessage } from 'node:http';
 import { ApiKeys } from '../config/api-keys.provider';
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { headerCount } from '../http/headers';
+import type { RequestWithContext } from '../http/request-context';
 import { parseApplicationIdParam } from './dto/management-params';
 
 const unauthorized = (details: string): ApiError => ApiError.unauthorized('ManagementKey-v1', details);
@@ -20,7 +20,7 @@ export class ManagementAuthGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const request = context
       .switchToHttp()
-      .getRequest<IncomingMessage & { params?: Record<string, string> }>();
+      .getRequest<RequestWithContext & { params?: Record<string, string> }>();
     const header = request.headers.authorization;
     if (!header) throw unauthorized('Missing Authorization header (ManagementKey-v1 <key>)');
     if (headerCount(request, 'authorization') > 1)
@@ -28,6 +28,8 @@ export class ManagementAuthGuard implements CanActivate {
     const key = this.keys.managementKeyOf(header);
     if (!key) throw unauthorized('Invalid or unknown management API key');
     const applicationId = parseApplicationIdParam(request.params?.applicationId ?? '');
+    // Named on the request line (request-context.ts) once the key is known, also when it is refused the application.
+    request.principal = { keyId: key.keyId, applicationId };
     if (key.applications !== '*' && !key.applications.includes(applicationId)) {
       throw ApiError.of(
         403,
