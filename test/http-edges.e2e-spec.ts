@@ -406,6 +406,8 @@ describe('a client that hangs up mid-upload', () => {
           route: '/v2/customer_sessions/:id',
           status: 499,
           aborted: true,
+          keyId: expect.stringMatching(/^key-[0-9a-f]{16}$/),
+          applicationId: 1,
           ms: expect.any(Number),
         },
       ]);
