@@ -16,9 +16,8 @@
  *   body and would overflow the stack on thousands of levels;
  * - a string key or value that is not well-formed UTF-16 (a lone surrogate from a `\ud800` escape) is 400
  *   INVALID_FIELD: it has no UTF-8 encoding, so it would be stored as U+FFFD and collide with other values;
- * - outside free-form `attributes`, an object of more than MAX_OBJECT_MEMBERS members, an array of more than
- *   MAX_ARRAY_ENTRIES entries or a body of more than MAX_BODY_VALUES of them in all is 400 LIMIT_EXCEEDED: no
- *   field of this API takes that many (the largest, 100
+ * - outside free-form `attributes`, an object of more than MAX_OBJECT_MEMBERS members or an array of more than
+ *   MAX_ARRAY_ENTRIES entries is 400 LIMIT_EXCEEDED: no field of this API takes that many (the largest, 100
  *   costs and 1,000 cart items, are refused by validation with their own limits), and class-transformer's copy
  *   of an object takes time that grows with the square of its keys — 200,000 keys held the event loop 38 s.
  *   Free-form attributes are bounded by their size instead and skip that copy (free-form-transformer.ts).
@@ -53,13 +52,6 @@ export const MAX_OBJECT_MEMBERS = 200;
 
 /** Entries of one array of a body, outside free-form `attributes`: twice the 1,000 cart items a request takes. */
 export const MAX_ARRAY_ENTRIES = 2000;
-
-/**
- * Members and entries of a whole body, outside free-form `attributes`. A request must fit the event store's
- * 1,000,000 bytes of event data (SESSION_LIMITS.eventBytes), which 1,000 cart items of a dozen fields each fill
- * with about 12,000; bodies of 2,000 objects of 200 unknown fields each took the event loop a second to refuse.
- */
-export const MAX_BODY_VALUES = 100_000;
 
 /**
  * Keys the validation pipe never sees: Nest's ValidationPipe deletes `__proto__`, `constructor` and `prototype`
@@ -249,7 +241,6 @@ export function inspectBody(value: unknown, maxDepth = MAX_BODY_DEPTH): BodyInsp
     return found(isWellFormed(value) ? undefined : illFormed(undefined, undefined));
   if (value === null || typeof value !== 'object') return found(undefined);
   const stack: Frame[] = [{ value, depth: 1, parent: undefined, token: '', freeForm: false }];
-  let values = 0;
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     if (frame.depth > maxDepth) {
       const pointer = pointerOf(frame, undefined);
@@ -267,7 +258,6 @@ export function inspectBody(value: unknown, maxDepth = MAX_BODY_DEPTH): BodyInsp
     if (Array.isArray(frame.value)) {
       const items: unknown[] = frame.value;
       if (!freeForm && items.length > MAX_ARRAY_ENTRIES) return found(tooMany(frame, 'array'));
-      if (!freeForm && (values += items.length) > MAX_BODY_VALUES) return found(tooManyInAll());
       for (let i = 0; i < items.length; i++) {
         const item = items[i];
         if (typeof item === 'string') {
@@ -283,7 +273,6 @@ export function inspectBody(value: unknown, maxDepth = MAX_BODY_DEPTH): BodyInsp
       // object from JSON.parse inherits no enumerable keys, so both see the same keys.
       for (const key in record) {
         if (!freeForm && ++members > MAX_OBJECT_MEMBERS) return found(tooMany(frame, 'object'));
-        if (!freeForm && ++values > MAX_BODY_VALUES) return found(tooManyInAll());
         if (!isWellFormed(key)) return found(illFormedKey(frame));
         if (!hiddenKeys && KEYS_HIDDEN_FROM_VALIDATION.has(key)) hiddenKeys = true;
         const member = record[key];
@@ -314,14 +303,6 @@ function tooMany(frame: Frame, kind: 'object' | 'array'): ApiError {
       ? `The request body has an object of more than ${MAX_OBJECT_MEMBERS} members${where}: no field of this API takes that many (only free-form attributes are bounded by their size instead)`
       : `The request body has an array of more than ${MAX_ARRAY_ENTRIES} entries${where}: no field of this API takes more than 1000`;
   return ApiError.of(400, ErrorCode.LimitExceeded, details, pointer || undefined);
-}
-
-function tooManyInAll(): ApiError {
-  return ApiError.of(
-    400,
-    ErrorCode.LimitExceeded,
-    `The request body holds more than ${MAX_BODY_VALUES} members and array entries outside free-form attributes: no request of this API takes that many`,
-  );
 }
 
 /**
