@@ -149,7 +149,9 @@ describe('a customer session over HTTP', () => {
     });
     expect(firstReturn.return).toMatchObject({
       applicationId: 1,
+      sessionId: firstReturn.customerSession.id,
       sessionIntegrationId: id,
+      profileIntegrationId: firstReturn.customerSession.profileId,
       returnedCartItems: [{ position: 0, sku: 'a', quantity: 1 }],
     });
     expect(firstReturn.previousReturns).toEqual([]);

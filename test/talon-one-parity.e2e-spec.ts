@@ -446,3 +446,37 @@ describe('what a 409 SESSION_NOT_MODIFIABLE says to do next', () => {
     expect(expectOk(await put(id, change)).customerSession.couponCodes).toEqual(['LATE']);
   });
 });
+
+describe("the cache-buster Talon.One's SDKs add to a GET", () => {
+  it('takes ?_=<timestamp> on a GET of a session and ignores it; any other parameter is still refused', async () => {
+    const id = sid('cache-buster');
+    await create(id, { cartItems: [item()] });
+    const plain = await call('GET', sessionUrl(id));
+    const busted = await call('GET', `${sessionUrl(id)}?_=${Date.now()}`);
+    expect({ status: busted.status, body: busted.body, etag: busted.headers.get('etag') }).toEqual({
+      status: 200,
+      body: plain.body,
+      etag: plain.headers.get('etag'),
+    });
+    const other = await call('GET', `${sessionUrl(id)}?_=1&cache=false`);
+    expect({ status: other.status, source: other.body.errors[0].source }).toEqual({
+      status: 400,
+      source: { parameter: 'cache' },
+    });
+    // Only the GET: a command's query takes no cache-buster.
+    const command = await call('POST', `${sessionUrl(id)}/cart_items?_=1`, { body: { cartItems: [item()] } });
+    expect(command.status).toBe(400);
+  });
+});
+
+describe('a return record, as Talon.One names its session and profile', () => {
+  it('carries sessionId and profileIntegrationId', async () => {
+    const id = sid('return-ids');
+    const session = (await create(id, { profileId: `p-${id}`, cartItems: [item()] })).customerSession;
+    expectOk(await put(id, { customerSession: { state: 'closed' } }));
+    const reply = expectOk(
+      await returns(id, { return: { returnedCartItems: [{ position: 0, quantity: 1 }] } }),
+    );
+    expect(reply.return).toMatchObject({ sessionId: session.id, profileIntegrationId: `p-${id}` });
+  });
+});

@@ -90,7 +90,9 @@ export function evolve(state: SessionState | null, event: SessionEvent): Session
             id: event.data.returnId,
             created: event.data.at,
             applicationId: state.applicationId,
+            sessionId: state.id,
             sessionIntegrationId: state.integrationId,
+            profileIntegrationId: state.profileId,
             returnedCartItems: event.data.returnedCartItems.map(({ position, sku, quantity }) => ({
               position,
               sku,

@@ -300,14 +300,18 @@ describe('ReturnItems', () => {
         id: 71,
         created: state.returns[0].created,
         applicationId: 1,
+        sessionId: 1001,
         sessionIntegrationId: 'checkout-42',
+        profileIntegrationId: 'alice',
         returnedCartItems: [{ position: 0, sku: 'TEE', quantity: 1 }],
       },
       {
         id: 72,
         created: state.updated,
         applicationId: 1,
+        sessionId: 1001,
         sessionIntegrationId: 'checkout-42',
+        profileIntegrationId: 'alice',
         returnedCartItems: [{ position: 2, sku: 'TEE', quantity: 2 }],
       },
     ]);

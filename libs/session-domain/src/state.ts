@@ -14,7 +14,11 @@ export interface ReturnRecord {
   id: number;
   created: string;
   applicationId: number;
+  /** The session's internal id (Talon.One's `sessionId`). */
+  sessionId: number;
   sessionIntegrationId: string;
+  /** The session's profile when the units were returned (Talon.One's `profileIntegrationId`; "" anonymous). */
+  profileIntegrationId: string;
   returnedCartItems: { position: number; sku: string; quantity: number }[];
 }
 

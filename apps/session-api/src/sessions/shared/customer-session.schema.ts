@@ -94,7 +94,12 @@ export const RETURN_RECORD_SCHEMA: SchemaObject = {
     id: { type: 'integer' },
     created: TIME,
     applicationId: { type: 'integer' },
+    sessionId: { type: 'integer', description: "The session's internal id (`customerSession.id`)" },
     sessionIntegrationId: { type: 'string' },
+    profileIntegrationId: {
+      type: 'string',
+      description: 'The profile of the session when the units were returned ("" for an anonymous session)',
+    },
     returnedCartItems: {
       type: 'array',
       items: {
@@ -108,5 +113,13 @@ export const RETURN_RECORD_SCHEMA: SchemaObject = {
       },
     },
   },
-  required: ['id', 'created', 'applicationId', 'sessionIntegrationId', 'returnedCartItems'],
+  required: [
+    'id',
+    'created',
+    'applicationId',
+    'sessionId',
+    'sessionIntegrationId',
+    'profileIntegrationId',
+    'returnedCartItems',
+  ],
 };

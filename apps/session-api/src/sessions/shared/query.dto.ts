@@ -315,3 +315,20 @@ export class ReturnItemsQueryDto extends DryRunQueryDto {
   @IsIn(['true', 'false'], { message: trueOrFalse('runRuleEngine') })
   runRuleEngine?: 'true' | 'false';
 }
+
+/**
+ * The query of a session's GET: nothing but `_`, the cache-buster Talon.One's SDKs add to every GET when their
+ * client's `cache` is off (`?_=<timestamp>`, as jQuery does), taken with any value and ignored. Any other
+ * parameter is refused as on every route without parameters.
+ */
+@Injectable()
+export class CacheBusterOnly extends NoQueryParameters {
+  override transform(query: Record<string, unknown>): Record<string, unknown> {
+    if (query === undefined || query === null || !Object.prototype.hasOwnProperty.call(query, '_')) {
+      return super.transform(query);
+    }
+    const { _: ignored, ...rest } = query;
+    void ignored;
+    return super.transform(rest);
+  }
+}

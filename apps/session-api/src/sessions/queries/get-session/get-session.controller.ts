@@ -1,6 +1,14 @@
 import { Controller, Get, Param, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import {
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
 import {
   sessionNotFound,
   toCustomerSessionV2,
@@ -15,7 +23,7 @@ import {
 } from '../../../auth/integration-auth.guard';
 import { ErrorCode } from '../../../errors/api-error';
 import { ApiErrorResponses, RESPONSE_HEADERS } from '../../../errors/error-response.schema';
-import { NoQueryParameters } from '../../shared/query.dto';
+import { CacheBusterOnly } from '../../shared/query.dto';
 import { SESSION_ROUTE } from '../../shared/command-request';
 import { ifMatchListFailed, parseIfMatch, parseIntegrationId } from '../../shared/request-options';
 import { CustomerSessionResponse } from '../../shared/session-response';
@@ -85,6 +93,12 @@ export class GetSessionController {
       '"<revision>" from a previous ETag, a list of them, or * (the session exists): 412 when the session is ' +
       'at none of them (strong comparison: W/ tags never match)',
   })
+  @ApiQuery({
+    name: '_',
+    required: false,
+    description:
+      "A cache-buster, ignored: Talon.One's SDKs add `_=<timestamp>` to every GET when their client's cache is off",
+  })
   @ApiHeader({
     name: 'If-None-Match',
     required: false,
@@ -93,7 +107,7 @@ export class GetSessionController {
   })
   async get(
     @Param('customerSessionId') customerSessionId: string,
-    @Query(NoQueryParameters) _query: Record<string, unknown>,
+    @Query(CacheBusterOnly) _query: Record<string, unknown>,
     @Principal() principal: IntegrationPrincipal,
     @Req() req: IncomingMessage,
     @Res({ passthrough: true }) res: ServerResponse,
