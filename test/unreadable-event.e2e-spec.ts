@@ -52,3 +52,29 @@ it('answers GET and commands 500 UNREADABLE_EVENT naming the event, and appends 
   }
   expect(await harness.streamLength(`session-1-${id}`)).toBe(2);
 });
+
+it('answers 500 UNREADABLE_EVENT for a schemaVersion that is not a positive integer, not reading it as version 1', async () => {
+  const id = `unreadable-version-${Date.now()}`;
+  const created = await call('PUT', sessionUrl(id), { body: { customerSession: {} } });
+  expect(created.status).toBe(200);
+  // What a hand edit or a foreign writer may leave: "1" is not 1 (nor is 2.5, null or 0).
+  await harness.store.appendToStream(
+    `session-1-${id}`,
+    [
+      {
+        type: 'ReferralCodeChanged',
+        data: { at: new Date().toISOString(), commandId: 'hand-edit', referralCode: 'R' },
+        metadata: { schemaVersion: '1' },
+      },
+    ],
+    0n,
+  );
+  const reply = await call('GET', sessionUrl(id));
+  expect(reply).toMatchObject({
+    status: 500,
+    body: {
+      message: expect.stringContaining('Unknown schema version "1" of ReferralCodeChanged'),
+      errors: [{ title: 'UNREADABLE_EVENT' }],
+    },
+  });
+});

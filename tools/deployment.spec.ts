@@ -4,7 +4,7 @@
  * `nest build` produces; the README's configuration table lists exactly the variables the apps read; and
  * docs/events.md documents every event type at its current schema version.
  */
-import { SESSION_EVENT_SCHEMA_VERSIONS } from '@session-engine/session-domain';
+import { SESSION_EVENT_READ_VERSIONS, SESSION_EVENT_WRITE_VERSIONS } from '@session-engine/session-domain';
 import { load, YAML11_SCHEMA } from 'js-yaml';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -222,10 +222,12 @@ describe('README configuration table', () => {
 describe('docs/events.md', () => {
   const events = read('docs/events.md');
 
-  it.each(Object.entries(SESSION_EVENT_SCHEMA_VERSIONS))(
-    'documents %s at its current version v%i',
-    (type, version) => {
-      expect(events).toMatch(new RegExp(`^\\|\\s*\`${type}\`\\s*\\|\\s*v${version}\\s*\\|`, 'm'));
+  it.each(Object.entries(SESSION_EVENT_READ_VERSIONS))(
+    'documents %s at the version read, v%i, and the version written when it is lower',
+    (type, read) => {
+      const write = SESSION_EVENT_WRITE_VERSIONS[type as keyof typeof SESSION_EVENT_WRITE_VERSIONS];
+      const written = write < read ? ` \\(written as v${write}\\)` : '';
+      expect(events).toMatch(new RegExp(`^\\|\\s*\`${type}\`\\s*\\|\\s*v${read}${written}\\s*\\|`, 'm'));
     },
   );
 });

@@ -1,4 +1,6 @@
+import { UnreadableSessionEventError, type StoredEvent } from '@session-engine/event-store';
 import { CheckpointConflictError, ProjectorLockLostError } from '@session-engine/read-models';
+import { EventUpcastError } from '@session-engine/session-domain';
 import {
   classifyBatchError,
   describeBatchError,
@@ -40,6 +42,16 @@ describe('classifyBatchError', () => {
       'rejected',
     );
     expect(classifyBatchError({ name: 'CheckpointConflictError', message: 'moved' })).toBe('conflict');
+  });
+
+  it('tells an event this build cannot read (a newer writer’s) from the database’s failures', () => {
+    const cause = new EventUpcastError('Unknown schema version 2 of SessionClosed (versions 1..1 are known)');
+    const error = new UnreadableSessionEventError({ type: 'SessionClosed' } as StoredEvent, cause);
+    expect(classifyBatchError(error)).toBe('unreadable');
+    expect(describeBatchError(error)).toEqual({
+      type: 'UnreadableSessionEventError',
+      message: 'Unknown schema version 2 of SessionClosed (versions 1..1 are known)',
+    });
   });
 });
 

@@ -5,9 +5,17 @@
  * row (PostgreSQL: "Failing row contains (…)", "JSON data, line 1: …"): the payload of an event stays out
  * of the logs.
  */
+import { UnreadableSessionEventError } from '@session-engine/event-store';
 import { CheckpointConflictError, ProjectorLockLostError } from '@session-engine/read-models';
 
-export const BATCH_FAILURE_KINDS = ['rejected', 'unavailable', 'conflict', 'lock_lost', 'other'] as const;
+export const BATCH_FAILURE_KINDS = [
+  'rejected',
+  'unavailable',
+  'conflict',
+  'lock_lost',
+  'unreadable',
+  'other',
+] as const;
 
 /**
  * - `rejected`: the database refused what the batch writes (a row too large for an index, a character it
@@ -16,6 +24,8 @@ export const BATCH_FAILURE_KINDS = ['rejected', 'unavailable', 'conflict', 'lock
  * - `unavailable`: the database could not be reached or ran out of a resource (connection, disk, memory);
  * - `conflict`: another writer moved a checkpoint (the batch rolled back; resumed from the stored one);
  * - `lock_lost`: the read-model lock was lost inside the batch;
+ * - `unreadable`: an event this build cannot read (an unknown type, or a schema version above the ones it reads:
+ *   a newer writer, a rollback) — it fails on every attempt until a build that reads it is deployed;
  * - `other`: anything else.
  */
 export type BatchFailureKind = (typeof BATCH_FAILURE_KINDS)[number];
@@ -50,6 +60,8 @@ export function classifyBatchError(error: unknown): BatchFailureKind {
   const name = fieldOf(error, 'name');
   if (error instanceof CheckpointConflictError || name === 'CheckpointConflictError') return 'conflict';
   if (error instanceof ProjectorLockLostError || name === 'ProjectorLockLostError') return 'lock_lost';
+  if (error instanceof UnreadableSessionEventError || name === 'UnreadableSessionEventError')
+    return 'unreadable';
   const code = fieldOf(error, 'code') ?? '';
   if (SQLITE_REJECTED.test(code)) return 'rejected';
   if (SQLITE_UNAVAILABLE.test(code) || NETWORK_CODES.has(code)) return 'unavailable';

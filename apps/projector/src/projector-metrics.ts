@@ -96,7 +96,7 @@ export function projectorMetrics(source: ReportSource, registry: Registry = defa
   const registers = [registry];
   const batchFailures = new Counter({
     name: 'projector_batch_failures_total',
-    help: 'Batches that failed to commit, by kind (rejected, unavailable, conflict, lock_lost, other)',
+    help: 'Batches that failed to commit, by kind (rejected, unavailable, conflict, lock_lost, unreadable: an event this version cannot read, other)',
     labelNames: ['kind'],
     registers,
   });

@@ -24,7 +24,7 @@ import { projectorStatus, type ProjectorReport } from './projector-report';
 
 export type ProjectorWorkerInput = Omit<
   ProjectorOptions,
-  'client' | 'logger' | 'registry' | 'onCommitStart'
+  'client' | 'logger' | 'registry' | 'onCommitStart' | 'eventSchemas'
 > & {
   connectionString: string;
   logLevel: string;

@@ -3,6 +3,7 @@ import {
   type RecordedSessionEvent,
   SessionEventStore,
   type SessionEventSubscription,
+  UnreadableSessionEventError,
 } from '@session-engine/event-store';
 import {
   lowestCheckpoint,
@@ -15,6 +16,7 @@ import {
   ReadModelWriter,
   readCheckpoints,
 } from '@session-engine/read-models';
+import type { EventSchemas } from '@session-engine/session-domain';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Backlog } from './backlog';
@@ -81,6 +83,11 @@ export interface ProjectorOptions {
    * posts it: a thread then blocked in a synchronous SQLite wait has said that events wait).
    */
   onCommitStart?: (report: ProjectorReport) => void;
+  /**
+   * The event versions this projector reads (default: the domain's, `SESSION_EVENT_SCHEMAS`). Tests give a newer
+   * build's: the one deployed to get past an event the default cannot read.
+   */
+  eventSchemas?: EventSchemas;
 }
 
 export type { ProjectorFailure, ProjectorStatus, ReadingPauseReason } from './projector-report';
@@ -126,6 +133,26 @@ function toProjected(recorded: RecordedSessionEvent): ProjectedEvent {
   };
 }
 
+/** A batch that did not commit: its first event (never the payload), how many, and its last position. */
+interface FailedBatch {
+  position: bigint;
+  streamId: string;
+  eventType: string;
+  events: number;
+  upTo: bigint;
+}
+
+function failedBatch(batch: ProjectedEvent[]): FailedBatch {
+  const first = batch[0]!;
+  return {
+    position: first.position,
+    streamId: first.streamId,
+    eventType: first.event.type,
+    events: batch.length,
+    upTo: batch[batch.length - 1]!.position,
+  };
+}
+
 /** The failures of one batch, until the projector commits past it. */
 interface FailureStreak {
   kind: BatchFailureKind;
@@ -135,7 +162,7 @@ interface FailureStreak {
   upTo: bigint;
   lastLoggedAt: number;
   suppressed: number;
-  /** A line was logged for a batch of one event. */
+  /** A line was logged for a batch of one event (the event the database refuses, or one it cannot read). */
   pinnedLogged: boolean;
   last: { position: bigint; streamId: string; eventType: string; events: number };
 }
@@ -167,7 +194,10 @@ interface SlowCommits {
  * before it are committed, and the log names the event (position, stream, type). Lag and caught-up are
  * measured from the committed checkpoint to the head the subscription has delivered (`Backlog`), so a
  * stuck projector shows the age of its oldest waiting event growing, `projector_caught_up` 0 and
- * `projector_last_commit_age_seconds` climbing. It reads at most about two batches ahead of its commits (the
+ * `projector_last_commit_age_seconds` climbing. An event this build cannot read (an unknown type or schema
+ * version: a newer writer, a rollback) fails the same way, at that event, once the events before it are
+ * committed (`unreadable`): it is not an outage of the store, which answers and hands the same event over
+ * again. It reads at most about two batches ahead of its commits (the
  * batch being committed and the next), so its lag in events stops there however many wait in the store;
  * `projector_reading_paused` says when it has stopped reading for a commit or a retry. A commit that does not
  * fail but waits (another writer holds the database's lock) is logged once it takes `slowCommitMs`, and is
@@ -477,6 +507,8 @@ class Projector implements RunningProjector {
         });
         this.subscription = subscription;
         subscription.onConfirmed(() => heard(subscription, false));
+        // Heard once every event before the live end has been enqueued (the adapter calls it in their order): the
+        // head is then the live target, and a subscription that fails on those events never gets here.
         subscription.onCaughtUp(() => {
           if (this.subscription !== subscription) return;
           this.isLive = true;
@@ -510,6 +542,7 @@ class Projector implements RunningProjector {
           await this.flush();
           break;
         }
+        if (error instanceof UnreadableSessionEventError && lease.isHeld()) await this.unreadable(error);
         // Drop what was not committed and start again after the committed checkpoint.
         clearTimeout(this.timer);
         this.timer = undefined;
@@ -596,7 +629,7 @@ class Projector implements RunningProjector {
         clearTimeout(watch);
         this.commitTimed(batch, startedAt, 'failed');
         this.flushError = error;
-        this.batchFailed(batch, error);
+        this.batchFailed(failedBatch(batch), error);
         void this.subscription?.close().catch(() => undefined);
         return;
       }
@@ -703,22 +736,47 @@ class Projector implements RunningProjector {
   }
 
   /**
+   * The subscription met an event this build cannot read (an unknown type, a schema version above the ones it
+   * reads or not one at all: a newer writer during a rolling upgrade, a rollback), after handing on the events
+   * before it. Those are committed first, in order — it used to drop them with the page they came in — and the
+   * event then fails as a batch the database refuses does: counted (`unreadable`), logged once and at most once a
+   * minute, the projector not caught up and stalled after the window, retried with the same growing back-off until
+   * a build that reads it is deployed. It is no outage of the store: the store answers, and would hand the same
+   * event over on every attempt.
+   */
+  private async unreadable(error: UnreadableSessionEventError): Promise<void> {
+    while (this.buffer.length > 0 && this.flushError === undefined && this.lease?.isHeld())
+      await this.flush();
+    await this.flushing;
+    if (this.flushError !== undefined || !this.lease?.isHeld()) return; // a batch before it failed: that comes first
+    const { stored, following } = error;
+    const position = stored.position ?? this.committed;
+    // It waits, and so do the events read after it: the lag and the stall count them.
+    for (const event of [stored, ...following])
+      if (event.position !== undefined) this.backlog.delivered(event.position, event.created);
+    this.flushError = error;
+    this.batchFailed(
+      { position, streamId: stored.streamName, eventType: stored.type, events: 1, upTo: position },
+      error,
+    );
+  }
+
+  /**
    * Counts and logs a batch that did not commit. One that may have failed on its contents is retried in
    * halves, down to the one event it fails on (the events before it commit). The log line names the
    * batch's first event — stream, type and position, never the payload — and the attempts so far: at error
    * on the first failure and when narrowed down to one event, then at most once a minute.
    */
-  private batchFailed(batch: ProjectedEvent[], error: unknown): void {
+  private batchFailed(batch: FailedBatch, error: unknown): void {
     const kind = classifyBatchError(error);
     this.metrics.batchFailures.inc({ kind });
     this.consecutiveFailures += 1;
-    const first = batch[0]!;
-    const upTo = batch[batch.length - 1]!.position;
+    const upTo = batch.upTo;
     const at = {
-      position: first.position.toString(),
-      streamId: first.streamId,
-      eventType: first.event.type,
-      events: batch.length,
+      position: batch.position.toString(),
+      streamId: batch.streamId,
+      eventType: batch.eventType,
+      events: batch.events,
       lastPosition: upTo.toString(),
     };
     const described = describeBatchError(error);
@@ -733,13 +791,13 @@ class Projector implements RunningProjector {
       return;
     }
     const content = CONTENT_FAILURES.has(kind);
-    if (content) this.retryLimit = Math.max(1, Math.floor(batch.length / 2));
+    if (content) this.retryLimit = Math.max(1, Math.floor(batch.events / 2));
     const now = Date.now();
     const last = {
-      position: first.position,
-      streamId: first.streamId,
-      eventType: first.event.type,
-      events: batch.length,
+      position: batch.position,
+      streamId: batch.streamId,
+      eventType: batch.eventType,
+      events: batch.events,
     };
     const streak = (this.streak ??= {
       kind,
@@ -755,7 +813,9 @@ class Projector implements RunningProjector {
     streak.attempts += 1;
     streak.last = last;
     if (upTo > streak.upTo) streak.upTo = upTo;
-    const single = content && batch.length === 1;
+    // Pinned down to one event: the one the database refuses, or one this build cannot read (always alone).
+    const unreadable = kind === 'unreadable';
+    const single = (content && batch.events === 1) || unreadable;
     const pinned = single && !streak.pinnedLogged;
     const fields = {
       error: described,
@@ -769,11 +829,13 @@ class Projector implements RunningProjector {
       if (single) streak.pinnedLogged = true;
       this.logger.error(
         { ...fields, suppressed: streak.suppressed },
-        single
-          ? 'projector cannot commit this event; retrying'
-          : content
-            ? 'projector batch failed; retrying in smaller batches'
-            : 'projector batch failed; retrying',
+        unreadable
+          ? 'projector cannot read this event (written by a newer version?); retrying'
+          : single
+            ? 'projector cannot commit this event; retrying'
+            : content
+              ? 'projector batch failed; retrying in smaller batches'
+              : 'projector batch failed; retrying',
       );
       streak.lastLoggedAt = now;
       streak.suppressed = 0;
@@ -825,7 +887,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Running
     if (!options.connectionString) throw new Error('startProjector needs a connectionString or a client');
     owned = EsdbClientAdapter.connect(options.connectionString);
   }
-  const events = new SessionEventStore(options.client ?? owned!);
+  const events = new SessionEventStore(options.client ?? owned!, options.eventSchemas);
   const projector = new Projector(events, owned, database, writer, lock, logger, options);
   projector.start();
   return projector;

@@ -11,8 +11,12 @@
  *   logged), the attempts in between at `debug`;
  * - and one `info` line when the subscription is back — when it first receives something from the store (its
  *   confirmation, an event, caught-up or a checkpoint), not when it is merely opened — with how long it was down.
- *   After an unexpected error (an event it cannot read, say), only once it reaches the live end: such a
- *   subscription reaches the store each time, then fails again on the same thing.
+ *   After an unexpected error, only once it reaches the live end: such a subscription may reach the store each
+ *   time, then fail again on the same thing. The live end counts only once the events before it have been
+ *   handled (the adapter's caught-up signal comes in their order), so one that fails on them never ends it.
+ *
+ * An event the projector cannot read is not an outage: the subscription hands on the events before it and the
+ * projector reports it as a batch that fails (`UnreadableSessionEventError`, `unreadable` in projector.ts).
  */
 import { isEventStoreUnreachable } from '@session-engine/event-store';
 import type { Logger } from 'pino';
@@ -146,11 +150,11 @@ export class SubscriptionOutage {
   }
 
   /**
-   * The subscription received from the store (`live`: it reached the live end). Ends an outage, logged at
-   * info with how long it lasted — unless its last failure was unexpected (`error`: an event the projector
-   * cannot read, say) and the subscription has not reached the live end: a store that answers does not cure
-   * that, and every attempt would otherwise log the outage's end and its start again. Returns `none` when
-   * there was no outage (the caller logs a first subscription itself), `ended`, or `ongoing`.
+   * The subscription received from the store (`live`: it reached the live end, every event before it handled).
+   * Ends an outage, logged at info with how long it lasted — unless its last failure was unexpected (`error`)
+   * and the subscription has not reached the live end: a store that answers does not cure that, and every
+   * attempt would otherwise log the outage's end and its start again, with its back-off back at the start.
+   * Returns `none` when there was no outage (the caller logs a first subscription itself), `ended`, or `ongoing`.
    */
   received(fromPosition: string, live: boolean): 'none' | 'ended' | 'ongoing' {
     const outage = this.outage;

@@ -29,7 +29,9 @@ import {
 import {
   evolve,
   isPlainObject,
-  SESSION_EVENT_SCHEMA_VERSIONS,
+  isSchemaVersion,
+  SESSION_EVENT_READ_VERSIONS,
+  storedSchemaVersion,
   toCustomerSessionV2,
   type CustomerSessionV2,
   type SessionEventType,
@@ -60,22 +62,20 @@ export class UnreadableEventError extends CliError {
   }
 }
 
-/** The schema version a reader takes from the metadata (`fromStoredEvent`'s rule: 1 when absent). */
-function storedVersion(metadata: unknown): number {
-  const raw = isPlainObject(metadata) ? metadata.schemaVersion : undefined;
-  return typeof raw === 'number' && Number.isInteger(raw) ? raw : 1;
-}
-
-/** Why the domain cannot read (upcast) a stored session event; `undefined` when it can. */
+/**
+ * Why the domain cannot read (upcast) a stored session event; `undefined` when it can. The version is taken
+ * from the metadata by `fromStoredEvent`'s rule (`storedSchemaVersion`): 1 when there is none, and anything but a
+ * positive integer refused, as the API and the projector refuse it.
+ */
 export function unreadableReason(type: string, metadata: unknown, data: unknown): string | undefined {
-  if (!Object.hasOwn(SESSION_EVENT_SCHEMA_VERSIONS, type))
+  if (!Object.hasOwn(SESSION_EVENT_READ_VERSIONS, type))
     return `event type ${quoted(type)} is not a session event type this CLI knows: written by a newer version of the engine? Upgrade the CLI`;
-  const current = SESSION_EVENT_SCHEMA_VERSIONS[type as SessionEventType];
-  const version = storedVersion(metadata);
+  const current = SESSION_EVENT_READ_VERSIONS[type as SessionEventType];
+  const version = storedSchemaVersion(metadata);
+  if (!isSchemaVersion(version))
+    return `schema version ${printable(JSON.stringify(version))} of ${type} is not a schema version (a positive integer; this CLI reads 1..${current})`;
   if (version > current)
     return `schema version ${version} of ${type} is newer than this CLI reads (1..${current}): upgrade the CLI`;
-  if (version < 1)
-    return `schema version ${version} of ${type} is not a schema version (this CLI reads 1..${current})`;
   if (!isPlainObject(data)) return `the data of ${type} is not a JSON object`;
   return undefined;
 }

@@ -305,7 +305,11 @@ export interface EventSubscription extends AsyncIterable<StoredEvent> {
    */
   batches(maxSize?: number): AsyncIterable<StoredEvent[]>;
   close(): Promise<void>;
-  /** Emitted by servers that support it when the subscription has caught up with the live end. */
+  /**
+   * Called (by servers that support it) when the subscription has caught up with the live end — in the order of
+   * the events: once every event before the live end has been handed on and the consumer has asked for more
+   * (`CaughtUpInOrder`). A consumer that fails on one of them never hears it.
+   */
   onCaughtUp(listener: () => void): void;
   /**
    * The server accepted the subscription (its first message, before any event): the store answers. A
@@ -593,7 +597,10 @@ export class EsdbClientAdapter {
     });
   }
 
-  /** Catch-up subscription to `$all`, filtered on the server to stream-name prefixes. */
+  /**
+   * Catch-up subscription to `$all`, filtered on the server to stream-name prefixes. Its caught-up signal
+   * (`onCaughtUp`) comes in the order of the events: see `CaughtUpInOrder`.
+   */
   subscribeToAll(options: SubscribeOptions): EventSubscription {
     const subscription = this.client.subscribeToAll({
       fromPosition: toReadPosition(options.fromPosition),
@@ -610,26 +617,28 @@ export class EsdbClientAdapter {
           : {}),
       }),
     });
+    const caughtUp = new CaughtUpInOrder();
+    // Listened to from the start: the message may come before the consumer first asks for events.
+    subscription.on('caughtUp', () => caughtUp.arrived(subscription.readableLength));
+    const batches = (maxSize = 1000) =>
+      pages(subscription, {
+        maxSize,
+        full: false,
+        keep: (resolved: AllStreamResolvedEvent) => {
+          const stored = toStored(resolved);
+          return stored && !stored.type.startsWith('$') ? stored : undefined;
+        },
+        mapError: (error) => error,
+        stop: () => subscription.unsubscribe(),
+        caughtUp,
+      });
     return {
       async *[Symbol.asyncIterator]() {
-        for await (const resolved of subscription) {
-          const stored = toStored(resolved);
-          if (stored && !stored.type.startsWith('$')) yield stored;
-        }
+        for await (const page of batches()) yield* page;
       },
-      batches: (maxSize = 1000) =>
-        pages(subscription, {
-          maxSize,
-          full: false,
-          keep: (resolved: AllStreamResolvedEvent) => {
-            const stored = toStored(resolved);
-            return stored && !stored.type.startsWith('$') ? stored : undefined;
-          },
-          mapError: (error) => error,
-          stop: () => subscription.unsubscribe(),
-        }),
+      batches,
       close: () => subscription.unsubscribe(),
-      onCaughtUp: (listener) => void subscription.on('caughtUp', listener),
+      onCaughtUp: (listener) => caughtUp.listen(listener),
       onConfirmed: (listener) => void subscription.on('confirmation', listener),
     };
   }
@@ -663,6 +672,62 @@ export class EsdbClientAdapter {
   }
 }
 
+/**
+ * A subscription's caught-up signal in the order of its events. The client emits `caughtUp` the moment it
+ * decodes the server's message, while events the server sent before it may still wait in the client stream's
+ * buffer or in the array `pages` is filling: a listener that took it for "everything before the live end has been
+ * handled" was early. The projector then reported itself caught up with a page still unread — and a subscription
+ * that failed on that very page (an event it could not read) seemed to reach the live end on every attempt, so
+ * its outage "ended" and started again each time, its back-off never grew and it looked healthy. Here the
+ * listeners are called once every event sent before the message has been handed on by `pages` and the consumer
+ * has come back for more (it did not fail on them).
+ */
+class CaughtUpInOrder {
+  private readonly listeners: (() => void)[] = [];
+  /** 'data' events `pages` has taken from the client's stream. */
+  private taken = 0;
+  /** The caught-up message follows this many taken events: set when it arrives, until they have been taken. */
+  private due: number | undefined;
+  /** `pages`, told when the events before the message have all been taken. */
+  private reached: (() => void) | undefined;
+
+  listen(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * The client decoded the caught-up message: every event before it has been pushed into its stream, and
+   * `buffered` of them are still in that stream's buffer, not yet taken.
+   */
+  arrived(buffered: number): void {
+    this.due = this.taken + buffered;
+    this.check();
+  }
+
+  /** `pages` took an event from the stream (after adding it to its array). */
+  took(): void {
+    this.taken += 1;
+    this.check();
+  }
+
+  /** `pages` starts taking events: it is told when the point is reached. */
+  attach(reached: () => void): void {
+    this.reached = reached;
+    this.check();
+  }
+
+  /** The consumer has handled everything before the live end. */
+  emit(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  private check(): void {
+    if (this.reached === undefined || this.due === undefined || this.taken < this.due) return;
+    this.due = undefined;
+    this.reached();
+  }
+}
+
 /** The part of the client's read and subscription streams that `pages` uses. */
 interface PagedSource {
   on(event: 'data', listener: (resolved: AllStreamResolvedEvent) => void): unknown;
@@ -689,22 +754,37 @@ async function* pages<T>(
     full: boolean;
     keep: (resolved: AllStreamResolvedEvent) => T | undefined;
     mapError: (error: unknown) => unknown;
+    /** A subscription's caught-up signal, emitted once the consumer has handled the events before it. */
+    caughtUp?: CaughtUpInOrder;
   },
 ): AsyncGenerator<T[]> {
   let batch: T[] = [];
   let ended = false;
   let failure: unknown;
   let wake: (() => void) | undefined;
+  /** Events kept so far, and of them those in arrays the consumer took and came back from. */
+  let kept = 0;
+  let handled = 0;
+  /** The live end falls after this many kept events (once the events before it have all been taken). */
+  let liveAfter: number | undefined;
+  const caughtUp = options.caughtUp;
   source.on('data', (resolved) => {
-    const kept = options.keep(resolved);
-    if (kept === undefined) return;
-    batch.push(kept);
-    if (batch.length >= options.maxSize) {
-      source.pause();
-      wake?.();
-    } else if (!options.full && batch.length === 1) {
-      wake?.();
+    const event = options.keep(resolved);
+    if (event !== undefined) {
+      batch.push(event);
+      kept += 1;
+      if (batch.length >= options.maxSize) {
+        source.pause();
+        wake?.();
+      } else if (!options.full && batch.length === 1) {
+        wake?.();
+      }
     }
+    caughtUp?.took();
+  });
+  caughtUp?.attach(() => {
+    liveAfter = kept;
+    wake?.();
   });
   const finish = (error?: unknown) => {
     ended = true;
@@ -715,6 +795,10 @@ async function* pages<T>(
   source.on('error', (error) => finish(error));
   try {
     for (;;) {
+      if (liveAfter !== undefined && handled >= liveAfter) {
+        liveAfter = undefined;
+        caughtUp!.emit();
+      }
       const enough = options.full ? batch.length >= options.maxSize : batch.length > 0;
       if (!enough && !ended) {
         await new Promise<void>((resolve) => (wake = resolve));
@@ -727,7 +811,10 @@ async function* pages<T>(
       const page = batch;
       batch = [];
       if (!ended) source.resume();
-      if (page.length > 0) yield page;
+      if (page.length > 0) {
+        yield page;
+        handled += page.length;
+      }
     }
   } finally {
     if (!ended) await abandon(source, options.stop);

@@ -81,7 +81,7 @@ describe('readProfileClaim', () => {
     expect(readProfileClaim(stored(PROFILE_CLAIMED, v2, { schemaVersion: 2 }, 1n)).data).toEqual(v2);
   });
 
-  it.each([3, 0, 1.5, '2'])('refuses schema version %p instead of guessing', (schemaVersion) => {
+  it.each([3, 0, 1.5, '2', null])('refuses schema version %p instead of guessing', (schemaVersion) => {
     expect(() => readProfileClaim(stored(PROFILE_CLAIMED, v1, { schemaVersion }))).toThrow(
       'Unknown schema version',
     );

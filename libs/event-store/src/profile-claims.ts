@@ -39,6 +39,7 @@
  * costs a read of the named session's stream and one append (the confirmation or the takeover) — once per
  * profile for a claim that was honoured.
  */
+import { isSchemaVersion, storedSchemaVersion } from '@session-engine/session-domain';
 import {
   StreamRevisionConflict,
   StreamTombstonedError,
@@ -105,13 +106,10 @@ export class ProfileClaimSchemaError extends Error {
 export function readProfileClaim(stored: StoredEvent): RecordedProfileClaim {
   if (stored.type !== PROFILE_CLAIMED)
     throw new ProfileClaimSchemaError(`Unknown event type "${stored.type}" in ${stored.streamName}`);
-  const version = stored.metadata.schemaVersion ?? 1;
-  if (
-    typeof version !== 'number' ||
-    !Number.isInteger(version) ||
-    version < 1 ||
-    version > PROFILE_CLAIMED_SCHEMA_VERSION
-  ) {
+  // No `schemaVersion` is v1 (written before versions existed); `null`, `"2"`, 2.5 or 0 are refused, as the
+  // session-event readers refuse them.
+  const version = storedSchemaVersion(stored.metadata);
+  if (!isSchemaVersion(version) || version > PROFILE_CLAIMED_SCHEMA_VERSION) {
     throw new ProfileClaimSchemaError(
       `Unknown schema version ${JSON.stringify(version)} of ${PROFILE_CLAIMED} in ${stored.streamName} ` +
         `(versions 1..${PROFILE_CLAIMED_SCHEMA_VERSION} are known)`,

@@ -1,9 +1,17 @@
 /**
  * Domain events ↔ stored events. The event type is the domain's explicit type name, the data is the payload
  * as is (already JSON-native), and the metadata says which schema version wrote it and which request caused
- * it. Reading brings old schema versions up to date with the domain's pure upcasters before anyone folds them.
+ * it. Reading brings old schema versions up to date with the domain's pure upcasters before anyone folds them;
+ * writing uses each type's write version, brought down by a downcaster while a newer version is rolled out
+ * readers first (`EventSchemas` in the domain's upcast.ts). Both take the domain's registry unless told otherwise
+ * (unit tests give another).
  */
-import { SESSION_EVENT_SCHEMA_VERSIONS, upcast, type SessionEvent } from '@session-engine/session-domain';
+import {
+  SESSION_EVENT_SCHEMAS,
+  storedSchemaVersion,
+  type EventSchemas,
+  type SessionEvent,
+} from '@session-engine/session-domain';
 import type { EventToAppend, JsonObject, StoredEvent } from './esdb-client.adapter';
 
 export interface CommandMetadata {
@@ -32,8 +40,12 @@ export interface RecordedSessionEvent {
   metadata: SessionEventMetadata;
 }
 
-export function toEventToAppend(event: SessionEvent, metadata: CommandMetadata): EventToAppend {
-  const schemaVersion = SESSION_EVENT_SCHEMA_VERSIONS[event.type];
+export function toEventToAppend(
+  event: SessionEvent,
+  metadata: CommandMetadata,
+  schemas: EventSchemas = SESSION_EVENT_SCHEMAS,
+): EventToAppend {
+  const { schemaVersion, data } = schemas.toWritten(event);
   const meta: JsonObject = {
     schemaVersion,
     commandId: metadata.commandId,
@@ -44,21 +56,36 @@ export function toEventToAppend(event: SessionEvent, metadata: CommandMetadata):
   if (metadata.idempotencyToken !== undefined) meta.idempotencyToken = metadata.idempotencyToken;
   if (metadata.requestHash !== undefined) meta.requestHash = metadata.requestHash;
   meta.actor = metadata.actor;
-  return { type: event.type, data: event.data as unknown as JsonObject, metadata: meta };
+  return { type: event.type, data: data as JsonObject, metadata: meta };
 }
 
-export function fromStoredEvent(stored: StoredEvent): RecordedSessionEvent {
-  const rawVersion = stored.metadata.schemaVersion;
-  const schemaVersion = typeof rawVersion === 'number' && Number.isInteger(rawVersion) ? rawVersion : 1;
-  return {
-    streamName: stored.streamName,
-    revision: stored.revision,
-    position: stored.position,
-    created: stored.created,
-    event: upcast(stored.type, schemaVersion, stored.data),
-    metadata: { ...(stored.metadata as unknown as SessionEventMetadata), schemaVersion },
+/**
+ * How a reader that knows `schemas` reads a stored session event, upcast (`fromStoredEvent` is the domain's;
+ * tests build a newer or older build's). It throws EventUpcastError for one that build cannot read: an unknown
+ * type, a schema version above the ones it reads, or a `schemaVersion` that is not a positive integer (`"3"`,
+ * `2.5`, `null`, `0` — refused, as the profile-claim reader and the replay CLI refuse them, not read as version
+ * 1). Metadata without `schemaVersion` is version 1: events written before versions existed. One argument, so
+ * that `stored.map(read)` stays safe.
+ */
+export function storedEventReader(schemas: EventSchemas): (stored: StoredEvent) => RecordedSessionEvent {
+  return (stored) => {
+    const declared = storedSchemaVersion(stored.metadata);
+    const event = schemas.upcast(stored.type, declared, stored.data);
+    const schemaVersion = declared as number; // upcast refused anything but a positive integer
+    return {
+      streamName: stored.streamName,
+      revision: stored.revision,
+      position: stored.position,
+      created: stored.created,
+      event,
+      metadata: { ...(stored.metadata as unknown as SessionEventMetadata), schemaVersion },
+    };
   };
 }
+
+/** A stored session event read by this build (`storedEventReader` of the domain's schemas). */
+export const fromStoredEvent: (stored: StoredEvent) => RecordedSessionEvent =
+  storedEventReader(SESSION_EVENT_SCHEMAS);
 
 export const sessionStreamName = (applicationId: number, integrationId: string): string =>
   `session-${applicationId}-${integrationId}`;

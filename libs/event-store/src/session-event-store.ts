@@ -3,22 +3,53 @@
  * position and metadata. For the projector (catch-up subscription on `$all`, filtered on the server to
  * stream-name prefixes such as `session-`) and the replay tooling (`readAll`, `readStream`).
  */
-import type { EsdbClientAdapter } from './esdb-client.adapter';
-import { fromStoredEvent, sessionStreamName, type RecordedSessionEvent } from './serialization';
+import { SESSION_EVENT_SCHEMAS, type EventSchemas } from '@session-engine/session-domain';
+import type { EsdbClientAdapter, StoredEvent } from './esdb-client.adapter';
+import { sessionStreamName, storedEventReader, type RecordedSessionEvent } from './serialization';
 
 export const SESSION_STREAM_PREFIX = 'session-';
 
 export interface SessionEventSubscription extends AsyncIterable<RecordedSessionEvent> {
-  /** The same events in arrays (see `EventSubscription.batches`); iterate one way or the other. */
+  /**
+   * The same events in arrays (see `EventSubscription.batches`); iterate one way or the other. An event this
+   * build cannot read ends the iteration with `UnreadableSessionEventError` after the events before it.
+   */
   batches(maxSize?: number): AsyncIterable<RecordedSessionEvent[]>;
   close(): Promise<void>;
+  /** See `EventSubscription.onCaughtUp`: called once every event before the live end has been handed on. */
   onCaughtUp(listener: () => void): void;
   /** See `EventSubscription.onConfirmed`: the server accepted the subscription. */
   onConfirmed(listener: () => void): void;
 }
 
+/**
+ * A subscription met an event this build cannot read (`fromStoredEvent` refused it, `cause`: an unknown type, a
+ * schema version above the ones it reads or not a version at all — a newer writer, a rollback, data changed by
+ * hand). Every event before it was handed on; none after it is. Not an outage of the store: resubscribing reads
+ * the same event again, and only a build that reads it gets past it. `following`: the events after it in the
+ * same page, read but not handed on (the projector counts them as waiting).
+ */
+export class UnreadableSessionEventError extends Error {
+  override readonly name = 'UnreadableSessionEventError';
+  constructor(
+    readonly stored: StoredEvent,
+    override readonly cause: unknown,
+    readonly following: readonly StoredEvent[] = [],
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
 export class SessionEventStore {
-  constructor(readonly client: EsdbClientAdapter) {}
+  private readonly fromStoredEvent: (stored: StoredEvent) => RecordedSessionEvent;
+
+  constructor(
+    readonly client: EsdbClientAdapter,
+    /** The event versions this reader knows: the domain's (tests give a newer or older build's). */
+    schemas: EventSchemas = SESSION_EVENT_SCHEMAS,
+  ) {
+    this.fromStoredEvent = storedEventReader(schemas);
+  }
 
   /** Catch-up subscription from after `fromPosition` (from the start when omitted), never from "end". */
   subscribeToSessionEvents(options: {
@@ -31,12 +62,34 @@ export class SessionEventStore {
       prefixes: options.prefixes ?? [SESSION_STREAM_PREFIX],
       onCheckpoint: options.onCheckpoint,
     });
+    const fromStoredEvent = this.fromStoredEvent;
+    const read = (stored: StoredEvent, page: readonly StoredEvent[], index: number) => {
+      try {
+        return fromStoredEvent(stored);
+      } catch (error) {
+        throw new UnreadableSessionEventError(stored, error, page.slice(index + 1));
+      }
+    };
     return {
       async *[Symbol.asyncIterator]() {
-        for await (const stored of subscription) yield fromStoredEvent(stored);
+        for await (const stored of subscription) yield read(stored, [], 0);
       },
       async *batches(maxSize?: number) {
-        for await (const batch of subscription.batches(maxSize)) yield batch.map(fromStoredEvent);
+        for await (const page of subscription.batches(maxSize)) {
+          const recorded: RecordedSessionEvent[] = [];
+          let unreadable: UnreadableSessionEventError | undefined;
+          for (let i = 0; i < page.length && unreadable === undefined; i++) {
+            try {
+              recorded.push(read(page[i]!, page, i));
+            } catch (error) {
+              unreadable = error as UnreadableSessionEventError;
+            }
+          }
+          // The events before an unreadable one are handed on first (a projector commits them), then it ends the
+          // subscription: the page used to be thrown away whole, and those events with it.
+          if (recorded.length > 0) yield recorded;
+          if (unreadable !== undefined) throw unreadable;
+        }
       },
       close: () => subscription.close(),
       onCaughtUp: (listener) => subscription.onCaughtUp(listener),
@@ -51,7 +104,7 @@ export class SessionEventStore {
       ...options,
       prefixes: options.prefixes ?? [SESSION_STREAM_PREFIX],
     })) {
-      yield fromStoredEvent(stored);
+      yield this.fromStoredEvent(stored);
     }
   }
 
@@ -59,7 +112,7 @@ export class SessionEventStore {
     streamName: string,
     options: { fromRevision?: bigint; maxCount?: number } = {},
   ): Promise<RecordedSessionEvent[]> {
-    return (await this.client.readStream(streamName, options)).map(fromStoredEvent);
+    return (await this.client.readStream(streamName, options)).map(this.fromStoredEvent);
   }
 
   readSessionStream(applicationId: number, integrationId: string): Promise<RecordedSessionEvent[]> {

@@ -6,8 +6,9 @@
  * Every event carries `at` (the time of the command that produced it, never earlier than the event before it in
  * the stream) and `commandId` (which command produced it; `updateCount` counts distinct commands, not events).
  *
- * `SESSION_EVENT_SCHEMA_VERSIONS` lists the schema version the domain writes today; older versions
- * are brought up to date by the upcasters before `evolve` sees them.
+ * `SESSION_EVENT_READ_VERSIONS` lists the newest schema version of each type, the shape these types describe;
+ * older versions are brought up to date by the upcasters before `evolve` sees them. Events are written at
+ * `SESSION_EVENT_WRITE_VERSIONS`, the same except while a new version is rolled out (upcast.ts).
  */
 import type { SessionStatus } from './commands';
 

@@ -8,7 +8,19 @@ export { SESSION_LIMITS } from './limits';
 export { checkIntegrationId, checkString, NULL_IN_RETURN_ENTRY } from './validation';
 export { isPlainObject } from './json';
 export { fastMoneySum, fastNormalizeMoney, moneyToNumber } from './money';
-export { SESSION_EVENT_SCHEMA_VERSIONS, upcast, EventUpcastError } from './upcast';
+export {
+  SESSION_EVENT_READ_VERSIONS,
+  SESSION_EVENT_WRITE_VERSIONS,
+  SESSION_EVENT_SCHEMAS,
+  EventSchemas,
+  EventSchemaError,
+  EventUpcastError,
+  isSchemaVersion,
+  storedSchemaVersion,
+  upcast,
+  type EventSchemaRegistry,
+  type SchemaStep,
+} from './upcast';
 export {
   toCustomerSessionV2,
   sessionView,

@@ -1,14 +1,35 @@
 import type { CartItemsAdded } from './events';
 import { fold } from './evolve';
 import { addItems, extend, HISTORIES } from './spec-fixtures';
-import { EventUpcastError, SESSION_EVENT_SCHEMA_VERSIONS, upcast } from './upcast';
+import {
+  EventSchemaError,
+  EventSchemas,
+  EventUpcastError,
+  SESSION_EVENT_READ_VERSIONS,
+  SESSION_EVENT_SCHEMAS,
+  SESSION_EVENT_WRITE_VERSIONS,
+  storedSchemaVersion,
+  upcast,
+  type SchemaStep,
+} from './upcast';
 
 describe('upcasting', () => {
-  it('writes CartItemsAdded at schema version 2 and every other event at version 1', () => {
-    const { CartItemsAdded, ...others } = SESSION_EVENT_SCHEMA_VERSIONS;
+  it('reads CartItemsAdded up to schema version 2 and every other event at version 1', () => {
+    const { CartItemsAdded, ...others } = SESSION_EVENT_READ_VERSIONS;
     expect(CartItemsAdded).toBe(2);
     expect(new Set(Object.values(others))).toEqual(new Set([1]));
-    expect(Object.keys(SESSION_EVENT_SCHEMA_VERSIONS)).toHaveLength(15);
+    expect(Object.keys(SESSION_EVENT_READ_VERSIONS)).toHaveLength(15);
+  });
+
+  it('writes every event at the version it reads: no new version is being rolled out', () => {
+    // During a rollout (docs/operations.md, "Upgrades: new event versions") one release writes a type below
+    // its read version; this test then says which, and the next release puts it back.
+    expect(SESSION_EVENT_WRITE_VERSIONS).toEqual(SESSION_EVENT_READ_VERSIONS);
+    const [created] = HISTORIES.open();
+    expect(SESSION_EVENT_SCHEMAS.toWritten(created)).toEqual({ schemaVersion: 1, data: created.data });
+    expect(() => SESSION_EVENT_SCHEMAS.toWritten({ type: 'SessionTeleported', data: {} })).toThrow(
+      'Unknown session event type "SessionTeleported": it has no schema version',
+    );
   });
 
   it('reads a v1 CartItemsAdded (money as numbers) to the same state as its v2 form', () => {
@@ -63,10 +84,125 @@ describe('upcasting', () => {
     ['an inherited property name as type', 'constructor', 1, {}, 'Unknown session event type'],
     ['version 0', 'SessionClosed', 0, {}, 'Unknown schema version 0 of SessionClosed'],
     ['a version from the future', 'CartItemsAdded', 3, {}, 'Unknown schema version 3 of CartItemsAdded'],
-    ['a fractional version', 'CartItemsAdded', 1.5, {}, 'Unknown schema version'],
+    ['a fractional version', 'CartItemsAdded', 1.5, {}, 'Unknown schema version 1.5 of CartItemsAdded'],
+    [
+      'a version written as a string',
+      'SessionClosed',
+      '1',
+      {},
+      'Unknown schema version "1" of SessionClosed',
+    ],
+    ['a version of null', 'SessionClosed', null, {}, 'Unknown schema version null of SessionClosed'],
     ['data that is not an object', 'CartItemsAdded', 1, [], 'is not an object'],
   ])('refuses %s with a clear error', (_name, type, version, data, message) => {
-    expect(() => upcast(type as string, version as number, data)).toThrow(EventUpcastError);
-    expect(() => upcast(type as string, version as number, data)).toThrow(message as string);
+    expect(() => upcast(type as string, version, data)).toThrow(EventUpcastError);
+    expect(() => upcast(type as string, version, data)).toThrow(message as string);
+  });
+
+  it.each([
+    ['no schemaVersion (written before versions existed)', {}, 1],
+    ['schemaVersion 2', { schemaVersion: 2 }, 2],
+    ['"2"', { schemaVersion: '2' }, '2'],
+    ['2.5', { schemaVersion: 2.5 }, 2.5],
+    ['null', { schemaVersion: null }, null],
+    ['0', { schemaVersion: 0 }, 0],
+  ])(
+    'takes the stored version from metadata with %s as %p, for upcast to judge',
+    (_name, metadata, taken) => {
+      expect(storedSchemaVersion(metadata)).toBe(taken);
+    },
+  );
+});
+
+/**
+ * A new version rolled out readers first: type `Paid` was v1 `{amount: number}`, v2 `{amount: string}`, and v3
+ * adds `currency`. The release that introduces v3 reads it and still writes v2 (the next one writes v3).
+ */
+describe('a version read before it is written (EventSchemas)', () => {
+  const upcasters: Record<number, SchemaStep> = {
+    1: (data) => ({ ...data, amount: String(data.amount) }),
+    2: (data) => ({ ...data, currency: 'EUR' }),
+  };
+  const downcasters: Record<number, SchemaStep> = {
+    3: ({ currency: _currency, ...data }) => data,
+    2: (data) => ({ ...data, amount: Number(data.amount) }),
+  };
+  const rollout = new EventSchemas({
+    read: { Paid: 3 },
+    write: { Paid: 2 },
+    upcasters: { Paid: upcasters },
+    downcasters: { Paid: downcasters },
+  });
+  const paid = { type: 'Paid', data: { at: 't', amount: '19.99', currency: 'EUR' } };
+
+  it('reads v1, v2 and v3 to the v3 shape, and refuses v4', () => {
+    expect(rollout.upcast('Paid', 1, { at: 't', amount: 19.99 })).toEqual(paid);
+    expect(rollout.upcast('Paid', 2, { at: 't', amount: '19.99' })).toEqual(paid);
+    expect(rollout.upcast('Paid', 3, paid.data)).toEqual(paid);
+    expect(() => rollout.upcast('Paid', 4, paid.data)).toThrow(
+      'Unknown schema version 4 of Paid (versions 1..3 are known)',
+    );
+    expect(rollout.readVersion('Paid')).toBe(3);
+  });
+
+  it('writes v2, brought down by the downcaster, and what it writes reads back as the event', () => {
+    const written = rollout.toWritten(paid);
+    expect(written).toEqual({ schemaVersion: 2, data: { at: 't', amount: '19.99' } });
+    expect(rollout.upcast('Paid', written.schemaVersion, written.data)).toEqual(paid);
+    expect(rollout.writeVersion('Paid')).toBe(2);
+  });
+
+  it('brings an event down several versions, one step at a time', () => {
+    const older = new EventSchemas({
+      read: { Paid: 3 },
+      write: { Paid: 1 },
+      upcasters: { Paid: upcasters },
+      downcasters: { Paid: downcasters },
+    });
+    expect(older.toWritten(paid)).toEqual({ schemaVersion: 1, data: { at: 't', amount: 19.99 } });
+  });
+
+  it('writes v3 as it is once the next release raises the write version', () => {
+    const next = new EventSchemas({
+      read: { Paid: 3 },
+      write: { Paid: 3 },
+      upcasters: { Paid: upcasters },
+      downcasters: {},
+    });
+    expect(next.toWritten(paid)).toEqual({ schemaVersion: 3, data: paid.data });
+  });
+
+  it.each([
+    [
+      'a write version below the read version without a downcaster',
+      { read: { Paid: 3 }, write: { Paid: 2 }, upcasters: { Paid: upcasters }, downcasters: {} },
+      'Paid: no downcaster v3 → v2 (it is read at v3 and written at v2)',
+    ],
+    [
+      'a write version above the read version',
+      { read: { Paid: 2 }, write: { Paid: 3 }, upcasters: { Paid: upcasters }, downcasters: {} },
+      'Paid is written at v3 but read only up to v2',
+    ],
+    [
+      'a missing upcaster',
+      { read: { Paid: 3 }, write: { Paid: 3 }, upcasters: { Paid: { 1: upcasters[1]! } }, downcasters: {} },
+      'Paid: no upcaster v2 → v3',
+    ],
+    [
+      'a type with a read version and no write version',
+      { read: { Paid: 1 }, write: {}, upcasters: {}, downcasters: {} },
+      'Paid: read version 1 and write version undefined must both be positive integers',
+    ],
+  ])('refuses a registry with %s: the build does not start', (_name, registry, problem) => {
+    expect(() => new EventSchemas(registry)).toThrow(EventSchemaError);
+    expect(() => new EventSchemas(registry)).toThrow(problem);
+  });
+
+  it('checks the domain’s own registry the same way when it loads', () => {
+    expect(SESSION_EVENT_SCHEMAS).toBeInstanceOf(EventSchemas);
+    for (const [type, read] of Object.entries(SESSION_EVENT_READ_VERSIONS)) {
+      expect(SESSION_EVENT_SCHEMAS.readVersion(type)).toBe(read);
+      expect(SESSION_EVENT_SCHEMAS.writeVersion(type)).toBeLessThanOrEqual(read);
+    }
   });
 });

@@ -1,14 +1,22 @@
 /**
- * Upcasting: events are stored with the schema version they were written with and brought up to the
- * current shape when read, before `evolve` sees them. Each step is a pure function from version n to
- * n + 1; a stored event climbs every step up to the version written today.
+ * Event schema versions. Events are stored with the schema version they were written with and brought up to the
+ * newest shape this build reads when read, before `evolve` sees them: each upcaster is a pure function from
+ * version n to n + 1, and a stored event climbs every step up to the version read.
+ *
+ * The version an event type is READ at (the newest shape this build knows, the one the domain works with) and
+ * the version it is WRITTEN at are kept apart, so that a new version can be rolled out readers first
+ * (docs/operations.md, "Upgrades: new event versions"). The API both reads and writes: were the two one number,
+ * the first build that could read n + 1 would also write it, while older replicas, projectors and consumers
+ * still ran. So a release reads n + 1 and still writes n — the domain's event, in the n + 1 shape, is brought
+ * down a step by that type's downcaster as it is written — and only the next release writes n + 1, once every
+ * process reads it. Outside such a rollout the two versions are equal and there is no downcaster.
  */
 import type { SessionEvent, SessionEventType } from './events';
 import { isPlainObject } from './json';
 import { moneyFromNumber, normalizeMoney } from './money';
 
-/** The schema version of each event type that the domain writes today. */
-export const SESSION_EVENT_SCHEMA_VERSIONS: Readonly<Record<SessionEventType, number>> = Object.freeze({
+/** The newest schema version of each event type this build reads: stored events are upcast to it. */
+export const SESSION_EVENT_READ_VERSIONS: Readonly<Record<SessionEventType, number>> = Object.freeze({
   SessionCreated: 1,
   ProfileChanged: 1,
   StoreChanged: 1,
@@ -26,11 +34,156 @@ export const SESSION_EVENT_SCHEMA_VERSIONS: Readonly<Record<SessionEventType, nu
   CartItemsReturned: 1,
 });
 
+/**
+ * The schema version each event type is written at: its read version, except in the release that rolls a new
+ * version out, which reads n + 1 and writes n (with a downcaster n + 1 → n). The next release raises it here.
+ */
+export const SESSION_EVENT_WRITE_VERSIONS: Readonly<Record<SessionEventType, number>> = Object.freeze({
+  SessionCreated: 1,
+  ProfileChanged: 1,
+  StoreChanged: 1,
+  CouponCodesChanged: 1,
+  ReferralCodeChanged: 1,
+  LoyaltyCardsChanged: 1,
+  IdentifiersChanged: 1,
+  AttributesChanged: 1,
+  AdditionalCostsChanged: 1,
+  CartItemsReplaced: 1,
+  CartItemsAdded: 2,
+  SessionClosed: 1,
+  SessionCancelled: 1,
+  SessionReopened: 1,
+  CartItemsReturned: 1,
+});
+
+/** A stored event this build cannot read: an unknown type, a version it does not know, data of no shape. */
 export class EventUpcastError extends Error {
   override readonly name = 'EventUpcastError';
 }
 
-type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
+/** A registry of versions, upcasters and downcasters that does not fit together (a build that must not start). */
+export class EventSchemaError extends Error {
+  override readonly name = 'EventSchemaError';
+}
+
+/** One pure step between two adjacent versions of an event type's data. */
+export type SchemaStep = (data: Record<string, unknown>) => Record<string, unknown>;
+
+/** What a build knows about its events' versions (the domain's: `SESSION_EVENT_SCHEMAS`; unit tests build others). */
+export interface EventSchemaRegistry {
+  /** Per event type, the newest version read (the shape the domain works with). */
+  readonly read: Readonly<Record<string, number>>;
+  /** Per event type, the version written: the read version, or lower while a new version is rolled out. */
+  readonly write: Readonly<Record<string, number>>;
+  /** `upcasters[type][n]`: version n → n + 1, for every n from 1 below the read version. */
+  readonly upcasters: Readonly<Record<string, Readonly<Record<number, SchemaStep>>>>;
+  /** `downcasters[type][n]`: version n → n − 1, for every n above the write version up to the read version. */
+  readonly downcasters: Readonly<Record<string, Readonly<Record<number, SchemaStep>>>>;
+}
+
+/** A schema version as stored in `metadata.schemaVersion`: a positive integer. */
+export function isSchemaVersion(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1;
+}
+
+/**
+ * The schema version an event's metadata declares, for a reader to judge (`isSchemaVersion`): 1 when the
+ * metadata has no `schemaVersion` at all — events written before versions existed (docs/events.md, "missing =
+ * 1") — and otherwise the value as stored, so that `"3"`, `2.5`, `null` or `0` are refused as unreadable rather
+ * than read as version 1.
+ */
+export function storedSchemaVersion(metadata: unknown): unknown {
+  return isPlainObject(metadata) && Object.hasOwn(metadata, 'schemaVersion') ? metadata.schemaVersion : 1;
+}
+
+/** Why a registry does not fit together: a write version above its read version, a step missing. */
+function registryProblems(registry: EventSchemaRegistry): string[] {
+  const problems: string[] = [];
+  const types = new Set([...Object.keys(registry.read), ...Object.keys(registry.write)]);
+  for (const type of types) {
+    const read = registry.read[type];
+    const write = registry.write[type];
+    if (!isSchemaVersion(read) || !isSchemaVersion(write)) {
+      problems.push(
+        `${type}: read version ${read} and write version ${write} must both be positive integers`,
+      );
+      continue;
+    }
+    if (write > read) {
+      problems.push(`${type} is written at v${write} but read only up to v${read}: no process could read it`);
+      continue;
+    }
+    for (let version = 1; version < read; version++)
+      if (registry.upcasters[type]?.[version] === undefined)
+        problems.push(`${type}: no upcaster v${version} → v${version + 1} (it is read up to v${read})`);
+    for (let version = read; version > write; version--)
+      if (registry.downcasters[type]?.[version] === undefined)
+        problems.push(
+          `${type}: no downcaster v${version} → v${version - 1} (it is read at v${read} and written at v${write})`,
+        );
+  }
+  return problems;
+}
+
+/** A checked registry: reads any version it knows up to the read version, writes at the write version. */
+export class EventSchemas {
+  /** Refuses (`EventSchemaError`) a registry whose versions and steps do not fit together. */
+  constructor(private readonly registry: EventSchemaRegistry) {
+    const problems = registryProblems(registry);
+    if (problems.length > 0)
+      throw new EventSchemaError(`The event schema versions do not fit together: ${problems.join('; ')}`);
+  }
+
+  knows(type: string): boolean {
+    return Object.hasOwn(this.registry.read, type);
+  }
+
+  /** The newest version of `type` read (undefined for a type this build does not know). */
+  readVersion(type: string): number | undefined {
+    return this.knows(type) ? this.registry.read[type] : undefined;
+  }
+
+  /** The version `type` is written at (undefined for a type this build does not know). */
+  writeVersion(type: string): number | undefined {
+    return this.knows(type) ? this.registry.write[type] : undefined;
+  }
+
+  /**
+   * Brings a stored event of any version this build reads to the newest shape; throws EventUpcastError for a
+   * type it does not know, a version that is not a positive integer or is above the read version, or data that
+   * is not an object.
+   */
+  upcast(type: string, schemaVersion: unknown, data: unknown): SessionEvent {
+    if (!this.knows(type)) throw new EventUpcastError(`Unknown session event type "${type}"`);
+    const current = this.registry.read[type]!;
+    if (!isSchemaVersion(schemaVersion) || schemaVersion > current) {
+      throw new EventUpcastError(
+        `Unknown schema version ${JSON.stringify(schemaVersion)} of ${type} (versions 1..${current} are known)`,
+      );
+    }
+    if (!isPlainObject(data))
+      throw new EventUpcastError(`The data of ${type} v${schemaVersion} is not an object`);
+    let upgraded: Record<string, unknown> = data;
+    for (let version = schemaVersion; version < current; version++)
+      upgraded = this.registry.upcasters[type]![version]!(upgraded);
+    return { type, data: upgraded } as unknown as SessionEvent;
+  }
+
+  /**
+   * An event as it is written: the domain's event (in the newest shape) with its type's write version, its data
+   * brought down to that version by the downcasters when it is below the read version.
+   */
+  toWritten(event: { type: string; data: object }): { schemaVersion: number; data: Record<string, unknown> } {
+    const read = this.readVersion(event.type);
+    const write = this.writeVersion(event.type);
+    if (read === undefined || write === undefined)
+      throw new EventSchemaError(`Unknown session event type "${event.type}": it has no schema version`);
+    let data = event.data as Record<string, unknown>;
+    for (let version = read; version > write; version--)
+      data = this.registry.downcasters[event.type]![version]!(data);
+    return { schemaVersion: write, data };
+  }
+}
 
 /** v1 → v2: money was a JSON number; it becomes the shortest decimal string that reads back as that number. */
 function moneyToDecimalString(value: unknown): unknown {
@@ -54,7 +207,7 @@ function cartItemV1toV2(item: unknown): unknown {
   return upgraded;
 }
 
-const UPCASTERS: Partial<Record<SessionEventType, Record<number, Upcaster>>> = {
+const UPCASTERS: Partial<Record<SessionEventType, Record<number, SchemaStep>>> = {
   // CartItemsAdded v1 stored item prices and item-level additional cost prices as JSON numbers.
   CartItemsAdded: {
     1: (data) => ({
@@ -64,27 +217,22 @@ const UPCASTERS: Partial<Record<SessionEventType, Record<number, Upcaster>>> = {
   },
 };
 
-function isEventType(type: string): type is SessionEventType {
-  return Object.hasOwn(SESSION_EVENT_SCHEMA_VERSIONS, type);
-}
+/**
+ * Downcasters, `DOWNCASTERS[type][n]`: n → n − 1, only for a type whose write version is below its read version
+ * (the release that rolls version n out). None today: CartItemsAdded v2 was rolled out before the versions were
+ * kept apart, and every other type has only v1.
+ */
+const DOWNCASTERS: Partial<Record<SessionEventType, Record<number, SchemaStep>>> = {};
+
+/** The domain's registry, checked when this module loads: a build whose steps are missing does not start. */
+export const SESSION_EVENT_SCHEMAS = new EventSchemas({
+  read: SESSION_EVENT_READ_VERSIONS,
+  write: SESSION_EVENT_WRITE_VERSIONS,
+  upcasters: UPCASTERS,
+  downcasters: DOWNCASTERS,
+});
 
 /** Brings a stored event of any known version to the current shape; throws EventUpcastError otherwise. */
-export function upcast(type: string, schemaVersion: number, data: unknown): SessionEvent {
-  if (!isEventType(type)) throw new EventUpcastError(`Unknown session event type "${type}"`);
-  const current = SESSION_EVENT_SCHEMA_VERSIONS[type];
-  if (!Number.isInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > current) {
-    throw new EventUpcastError(
-      `Unknown schema version ${schemaVersion} of ${type} (versions 1..${current} are known)`,
-    );
-  }
-  if (!isPlainObject(data))
-    throw new EventUpcastError(`The data of ${type} v${schemaVersion} is not an object`);
-  let upgraded: Record<string, unknown> = data;
-  for (let version = schemaVersion; version < current; version++) {
-    const step = UPCASTERS[type]?.[version];
-    if (step === undefined)
-      throw new EventUpcastError(`No upcaster for ${type} v${version} → v${version + 1}`);
-    upgraded = step(upgraded);
-  }
-  return { type, data: upgraded } as unknown as SessionEvent;
+export function upcast(type: string, schemaVersion: unknown, data: unknown): SessionEvent {
+  return SESSION_EVENT_SCHEMAS.upcast(type, schemaVersion, data);
 }

@@ -1,4 +1,4 @@
-import { SESSION_EVENT_SCHEMA_VERSIONS, type SessionEventType } from '@session-engine/session-domain';
+import { SESSION_EVENT_READ_VERSIONS, type SessionEventType } from '@session-engine/session-domain';
 import type { Connections } from '../connections';
 import { formatValue, printJson, printTable, type CliIo } from '../io';
 import { diffJson, type FieldChange } from '../json-diff';
@@ -61,7 +61,7 @@ export async function historyCommand(
         !(recorded.revision === 0n && change.from === undefined && isEmpty(change.to)),
     );
     before = after;
-    const current = SESSION_EVENT_SCHEMA_VERSIONS[recorded.event.type as SessionEventType];
+    const current = SESSION_EVENT_READ_VERSIONS[recorded.event.type as SessionEventType];
     const stored = recorded.metadata.schemaVersion;
     return {
       revision: Number(recorded.revision),

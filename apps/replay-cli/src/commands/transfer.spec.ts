@@ -1,5 +1,5 @@
 import { PROFILE_CLAIMED } from '@session-engine/event-store';
-import { SESSION_EVENT_SCHEMA_VERSIONS } from '@session-engine/session-domain';
+import { SESSION_EVENT_READ_VERSIONS } from '@session-engine/session-domain';
 import { doneSoFar, parseHeader, parseStreamLine, type ImportProgress } from './transfer';
 
 const event = (type: string, revision = 0, metadata: object = {}) => ({
@@ -65,7 +65,7 @@ describe('parseHeader', () => {
 
 describe('parseStreamLine', () => {
   it('accepts every session event type in a session stream and the claim in a profile stream', () => {
-    const types = Object.keys(SESSION_EVENT_SCHEMA_VERSIONS);
+    const types = Object.keys(SESSION_EVENT_READ_VERSIONS);
     const session = line('session-12-cart-a-b', ...types.map((type, i) => event(type, i)));
     expect(parseStreamLine(session, 2).events).toHaveLength(types.length);
     expect(parseStreamLine(line('profile-1-alice', event(PROFILE_CLAIMED)), 2).stream).toBe(

@@ -32,7 +32,11 @@ import {
   type StoredEvent,
 } from '@session-engine/event-store';
 import { sessionStreamParts } from '@session-engine/read-models';
-import { SESSION_EVENT_SCHEMA_VERSIONS } from '@session-engine/session-domain';
+import {
+  isSchemaVersion,
+  SESSION_EVENT_READ_VERSIONS,
+  storedSchemaVersion,
+} from '@session-engine/session-domain';
 import { StringDecoder } from 'node:string_decoder';
 import { CliError, EXIT, StdoutClosedError } from '../cli-error';
 import { eventStoreFailure, eventStoreStopped, eventStoreStoppedLine } from '../connection-lost';
@@ -301,8 +305,8 @@ const STREAM_CATEGORIES: {
     applicationOf: (stream) => sessionStreamParts(stream)?.applicationId,
     name: sessionStreamName,
     form: 'session-{applicationId}-{integrationId}',
-    types: Object.keys(SESSION_EVENT_SCHEMA_VERSIONS),
-    versions: SESSION_EVENT_SCHEMA_VERSIONS,
+    types: Object.keys(SESSION_EVENT_READ_VERSIONS),
+    versions: SESSION_EVENT_READ_VERSIONS,
   },
   {
     applicationOf: (stream) => profileStreamParts(stream)?.applicationId,
@@ -442,12 +446,9 @@ export function parseStreamLine(text: string, lineNumber: number): ExportedStrea
         `line ${lineNumber} (${stream}): event ${i} has type ${quoted(event.type)}, which is not an event of ${category.form} streams (${category.types.join(', ')}); nothing of this stream was appended`,
       );
     const current = category.versions[event.type];
-    const version = event.metadata.schemaVersion;
-    if (
-      current !== undefined &&
-      version !== undefined &&
-      (typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > current)
-    )
+    // The readers' rule (`storedSchemaVersion`): no `schemaVersion` is 1, anything but a positive integer is refused.
+    const version = storedSchemaVersion(event.metadata);
+    if (current !== undefined && (!isSchemaVersion(version) || version > current))
       throw new CliError(
         `line ${lineNumber} (${stream}): event ${i} (${event.type}) has schema version ${JSON.stringify(version)}; this engine reads versions 1..${current} (written by a newer version?); nothing of this stream was appended`,
       );

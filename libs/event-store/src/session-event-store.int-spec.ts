@@ -1,0 +1,144 @@
+/**
+ * The projector's subscription, against the embedded server, where it meets an event this build cannot read and
+ * where it reaches the live end:
+ *
+ * - an unreadable event (a schema version or type a newer writer produced) used to throw away the whole page it
+ *   came in — the events before it too — as an error of the subscription; now those are handed on and the
+ *   subscription ends with `UnreadableSessionEventError` naming the event;
+ * - the caught-up signal used to come as the client decoded the server's message, while the events before it
+ *   still waited in the client's buffers: a consumer heard "caught up" before it had handled them, and one that
+ *   failed on them heard it all the same. Now it comes once the consumer has handled them and asks for more.
+ */
+import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
+import { randomUUID } from 'node:crypto';
+import { EsdbClientAdapter, type EventToAppend } from './esdb-client.adapter';
+import { SessionEventStore, UnreadableSessionEventError } from './session-event-store';
+
+jest.setTimeout(60_000);
+
+let server: TestEventStore;
+let adapter: EsdbClientAdapter;
+
+beforeAll(async () => {
+  server = await startTestEventStore();
+  adapter = EsdbClientAdapter.connect(server.connectionString);
+});
+
+afterAll(async () => {
+  await adapter?.close();
+  await server?.close();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function event(type: string, i: number, schemaVersion: unknown = 1): EventToAppend {
+  return {
+    type,
+    data: { at: '2025-05-01T08:00:00.000Z', commandId: `c${i}` },
+    metadata: { schemaVersion, commandId: `c${i}`, correlationId: 'r', actor: 'a' },
+  };
+}
+
+describe('an event the subscription cannot read', () => {
+  it.each([
+    ['a schema version newer than this build reads', 'SessionClosed', 2],
+    ['a schemaVersion that is not a positive integer', 'SessionClosed', '2'],
+    ['an unknown event type', 'SessionTeleported', 1],
+  ])(
+    'with %s: the events before it in its page are handed on, then it ends the subscription naming it',
+    async (_name, type, schemaVersion) => {
+      const prefix = `session-1-unreadable-${randomUUID()}-`;
+      const stream = `${prefix}a`;
+      // One append: the server sends the four together, and they arrive in one page.
+      const outcome = await adapter.appendToStream(
+        stream,
+        [
+          event('SessionCreated', 0),
+          event('SessionReopened', 1),
+          event(type, 2, schemaVersion),
+          event('SessionClosed', 3),
+        ],
+        'no_stream',
+      );
+      const subscription = new SessionEventStore(adapter).subscribeToSessionEvents({ prefixes: [prefix] });
+      const handed: string[] = [];
+      let failure: unknown;
+      try {
+        for await (const page of subscription.batches(100))
+          handed.push(...page.map((recorded) => `${recorded.revision}:${recorded.event.type}`));
+      } catch (error) {
+        failure = error;
+      } finally {
+        await subscription.close();
+      }
+      expect(handed).toEqual(['0:SessionCreated', '1:SessionReopened']);
+      expect(failure).toBeInstanceOf(UnreadableSessionEventError);
+      const unreadable = failure as UnreadableSessionEventError;
+      expect(unreadable.stored).toMatchObject({ streamName: stream, revision: 2n, type });
+      expect(unreadable.stored.position).toBeLessThan(outcome.position!);
+      expect(unreadable.message).toMatch(/^Unknown (schema version|session event type)/);
+      expect(unreadable.following.map((stored) => stored.revision)).toEqual([3n]);
+    },
+  );
+});
+
+describe('the caught-up signal', () => {
+  it('comes once the consumer has handled every event before the live end, not as the client decodes it', async () => {
+    const prefix = `session-1-caught-up-${randomUUID()}-`;
+    const total = 3_000;
+    for (let i = 0; i < total; i += 500)
+      await adapter.appendToStream(
+        `${prefix}${i}`,
+        Array.from({ length: 500 }, (_, k) => event('SessionReopened', i + k)),
+        'no_stream',
+      );
+    const subscription = new SessionEventStore(adapter).subscribeToSessionEvents({ prefixes: [prefix] });
+    let handled = 0;
+    let handledWhenCaughtUp: number | undefined;
+    subscription.onCaughtUp(() => {
+      handledWhenCaughtUp = handled;
+      void subscription.close(); // ends the iteration
+    });
+    for await (const page of subscription.batches(100)) {
+      // A consumer slower than the store: the client's buffers fill while it works.
+      await sleep(2);
+      handled += page.length;
+    }
+    expect(handledWhenCaughtUp).toBe(total);
+  });
+
+  it('never comes to a consumer that fails on an event before the live end', async () => {
+    const prefix = `session-1-fails-${randomUUID()}-`;
+    await adapter.appendToStream(
+      `${prefix}a`,
+      [event('SessionCreated', 0), event('SessionReopened', 1), event('SessionClosed', 2, 99)],
+      'no_stream',
+    );
+    const subscription = new SessionEventStore(adapter).subscribeToSessionEvents({ prefixes: [prefix] });
+    let caughtUp = false;
+    subscription.onCaughtUp(() => (caughtUp = true));
+    const confirmed = new Promise<void>((resolve) => subscription.onConfirmed(resolve));
+    await expect(
+      (async () => {
+        for await (const _ of subscription.batches(100));
+      })(),
+    ).rejects.toBeInstanceOf(UnreadableSessionEventError);
+    await confirmed;
+    await sleep(200);
+    await subscription.close();
+    expect(caughtUp).toBe(false);
+
+    // The same events, handled: it comes.
+    const readable = new SessionEventStore(adapter).subscribeToSessionEvents({
+      prefixes: [`${prefix}b`],
+    });
+    await adapter.appendToStream(`${prefix}b`, [event('SessionCreated', 0)], 'no_stream');
+    const heard = new Promise<void>((resolve) => readable.onCaughtUp(resolve));
+    const reading = (async () => {
+      for await (const _ of readable.batches(100));
+    })().catch(() => undefined);
+    await heard;
+    await readable.close();
+    await reading;
+  });
+});
