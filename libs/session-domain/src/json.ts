@@ -38,6 +38,40 @@ export function findNonJson(value: unknown, pointer = '', depth = 0): string | n
 }
 
 /**
+ * `value` (plain JSON) with every -0 made 0, a copy only where one was found. JSON.parse reads `-0` as -0 and
+ * JSON.stringify writes it as 0, so the event stored says 0: without this the state a command leaves in memory
+ * (-0) and the state folded from its stored events (0) would differ.
+ */
+export function withoutNegativeZero(value: unknown): unknown {
+  if (typeof value === 'number') return Object.is(value, -0) ? 0 : value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const normal = withoutNegativeZero(value[i]);
+      if (!Object.is(normal, value[i])) (copy ??= value.slice())[i] = normal;
+    }
+    return copy ?? value;
+  }
+  if (isPlainObject(value)) {
+    let copy: Record<string, unknown> | undefined;
+    for (const key of Object.keys(value)) {
+      const normal = withoutNegativeZero(value[key]);
+      if (!Object.is(normal, value[key])) {
+        copy ??= { ...value };
+        Object.defineProperty(copy, key, {
+          value: normal,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+    }
+    return copy ?? value;
+  }
+  return value;
+}
+
+/**
  * The JSON pointer (relative to `pointer`) of the first string, key or value, that holds U+0000, or null.
  * Call on plain JSON (see findNonJson), whose depth is already bounded.
  */

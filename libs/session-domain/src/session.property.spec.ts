@@ -305,3 +305,26 @@ describe('properties of every reachable session', () => {
     );
   });
 });
+
+describe('-0 in a command', () => {
+  it('is recorded and folded as 0: the state a command leaves equals the state its stored events fold to', () => {
+    const events = decide(
+      {
+        type: 'UpdateSession',
+        applicationId: 1,
+        integrationId: 'negative-zero',
+        sessionId: 7,
+        firstSession: false,
+        now: '2024-01-01T00:00:00.000Z',
+        patch: JSON.parse(
+          '{"attributes":{"a":-0,"b":[-0,{"c":-0}]},"cartItems":[{"sku":"s","quantity":1,"price":-0,"weight":-0,"attributes":{"d":-0}}]}',
+        ),
+      } as SessionCommand,
+      null,
+    );
+    const state = fold(events);
+    expect(fold(JSON.parse(JSON.stringify(events)))).toEqual(state);
+    expect(Object.is(state!.attributes.a, 0)).toBe(true);
+    expect(Object.is(state!.cartItems[0]!.weight, 0)).toBe(true);
+  });
+});

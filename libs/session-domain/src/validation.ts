@@ -6,7 +6,7 @@
 import type { PriceInput, SessionStatus } from './commands';
 import { DomainError, DomainErrorCode } from './errors';
 import type { CartItemData, Decimal } from './events';
-import { escapePointer, findNonJson, findNul, isPlainObject, utf8Length } from './json';
+import { escapePointer, findNonJson, findNul, isPlainObject, utf8Length, withoutNegativeZero } from './json';
 import { SESSION_LIMITS } from './limits';
 import { moneyFromNumber } from './money';
 
@@ -96,7 +96,8 @@ function checkNonNegative(value: unknown, pointer: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw invalid(pointer, 'must be a finite number ≥ 0');
   }
-  return value;
+  // -0 (JSON's `-0` parses so) is 0: the stored event says 0, and a state folded from it must equal this one.
+  return value === 0 ? 0 : value;
 }
 
 export function checkMoney(value: unknown, pointer: string): Decimal {
@@ -120,7 +121,7 @@ function checkInteger(value: unknown, pointer: string, min: number): number {
       `must be at most ${Number.MAX_SAFE_INTEGER} (the largest safe integer: larger ones lose precision in JSON)`,
     );
   }
-  return value;
+  return value === 0 ? 0 : value; // -0 is 0, as in checkNonNegative
 }
 
 export function checkJsonObject(value: unknown, pointer: string): Record<string, unknown> {
@@ -136,7 +137,7 @@ export function checkJsonObject(value: unknown, pointer: string): Record<string,
   if (utf8Length(JSON.stringify(value)) > SESSION_LIMITS.attributesBytes) {
     throw invalid(pointer, `must be at most ${SESSION_LIMITS.attributesBytes} bytes serialized`);
   }
-  return value;
+  return withoutNegativeZero(value) as Record<string, unknown>;
 }
 
 export function checkCosts(value: unknown, pointer: string): CostMap {
