@@ -36,24 +36,11 @@ export const SESSION_EVENT_READ_VERSIONS: Readonly<Record<SessionEventType, numb
 
 /**
  * The schema version each event type is written at: its read version, except in the release that rolls a new
- * version out, which reads n + 1 and writes n (with a downcaster n + 1 → n). The next release raises it here.
+ * version out, which reads n + 1 and writes n (with a downcaster n + 1 → n) — list such a type here with n, after
+ * the spread. The next release takes it out again.
  */
 export const SESSION_EVENT_WRITE_VERSIONS: Readonly<Record<SessionEventType, number>> = Object.freeze({
-  SessionCreated: 1,
-  ProfileChanged: 1,
-  StoreChanged: 1,
-  CouponCodesChanged: 1,
-  ReferralCodeChanged: 1,
-  LoyaltyCardsChanged: 1,
-  IdentifiersChanged: 1,
-  AttributesChanged: 1,
-  AdditionalCostsChanged: 1,
-  CartItemsReplaced: 1,
-  CartItemsAdded: 2,
-  SessionClosed: 1,
-  SessionCancelled: 1,
-  SessionReopened: 1,
-  CartItemsReturned: 1,
+  ...SESSION_EVENT_READ_VERSIONS,
 });
 
 /** A stored event this build cannot read: an unknown type, a version it does not know, data of no shape. */
