@@ -104,7 +104,7 @@ function expectTimedOut(reply: Reply, details: RegExp): void {
   expect(reply.status).toBe(503);
   expect(reply.body).toEqual({
     message: expect.stringMatching(details),
-    errors: [{ title: 'SERVICE_UNAVAILABLE', details: expect.stringMatching(details) }],
+    errors: [{ title: 'SERVICE_UNAVAILABLE', details: expect.stringMatching(details), source: {} }],
     StatusCode: 503,
   });
   expect(reply.body.message).toMatch(new RegExp(`did not answer within ${DEADLINE_MS} ms`));
@@ -294,7 +294,7 @@ function expectUnavailable(reply: Reply, details: RegExp): void {
   expect(reply.status).toBe(503);
   expect(reply.body).toEqual({
     message: expect.stringMatching(details),
-    errors: [{ title: 'SERVICE_UNAVAILABLE', details: expect.stringMatching(details) }],
+    errors: [{ title: 'SERVICE_UNAVAILABLE', details: expect.stringMatching(details), source: {} }],
     StatusCode: 503,
   });
   expect(reply.body.message).not.toMatch(/\n|\.[jt]s:\d+|Error|grpc|DEADLINE|UNAVAILABLE:|session-1-/);
@@ -451,7 +451,7 @@ describe('the connection drops while an append is on its way', () => {
       status: 503,
       body: {
         message: details,
-        errors: [{ title: 'SERVICE_UNAVAILABLE', details }],
+        errors: [{ title: 'SERVICE_UNAVAILABLE', details, source: {} }],
         StatusCode: 503,
       },
     });
@@ -486,6 +486,7 @@ describe('the connection drops while an append is on its way', () => {
         details: expect.stringMatching(
           /^The connection to the event store failed during a write: the outcome of this command is unknown .* It carried no Idempotency-Key, so a retry may apply it a second time/,
         ),
+        source: {},
       },
     ]);
     expect(await commandCount(api, 'CloseSession', 'service_unavailable')).toBe(1);
@@ -499,7 +500,13 @@ describe('the connection drops while an append is on its way', () => {
       status: 503,
       body: {
         message: 'The event store is not reachable; retry later',
-        errors: [{ title: 'SERVICE_UNAVAILABLE', details: 'The event store is not reachable; retry later' }],
+        errors: [
+          {
+            title: 'SERVICE_UNAVAILABLE',
+            details: 'The event store is not reachable; retry later',
+            source: {},
+          },
+        ],
         StatusCode: 503,
       },
     });

@@ -94,7 +94,7 @@ function responses(raw: string): RawResponse[] {
 const header = (response: RawResponse, name: string): string | undefined =>
   new RegExp(`^${name}: *(.*)$`, 'm').exec(response.head)?.[1]?.trim();
 
-/** The SPEC §5 body with one error `code` (and its pointer, when given). */
+/** The SPEC §5 body with one error `code` at its pointer, when given, else at no one place (`source: {}`). */
 function expectRefusal(response: RawResponse | undefined, status: number, code: string, pointer?: string) {
   expect({ status: response?.status, code: response?.body?.errors?.[0]?.title }).toEqual({ status, code });
   expect(response!.body).toEqual({
@@ -103,7 +103,7 @@ function expectRefusal(response: RawResponse | undefined, status: number, code: 
       {
         title: code,
         details: expect.any(String),
-        ...(pointer === undefined ? {} : { source: { pointer } }),
+        source: pointer === undefined ? {} : { pointer },
       },
     ],
     StatusCode: status,

@@ -52,7 +52,10 @@ afterAll(async () => {
   await harness?.dispose();
 });
 
-/** The SPEC §5 body with one error `code`, at the query parameter `parameter` when given (no pointer). */
+/**
+ * The SPEC §5 body with one error `code`, at the query parameter `parameter` when given (no pointer), else at no
+ * one place (`source: {}`).
+ */
 function expectError(reply: Reply, status: number, code: string, parameter?: string): void {
   expect({ status: reply.status, code: reply.body?.errors?.[0]?.title }).toEqual({ status, code });
   expect(reply.body).toEqual({
@@ -61,7 +64,7 @@ function expectError(reply: Reply, status: number, code: string, parameter?: str
       {
         title: code,
         details: expect.any(String),
-        ...(parameter === undefined ? {} : { source: { parameter } }),
+        source: parameter === undefined ? {} : { parameter },
       },
     ],
     StatusCode: status,
@@ -261,7 +264,7 @@ describe('errors before the application: the SPEC §5 body where Node would answ
       expect(refused!.head).toMatch(/^x-request-id: \S+/m);
       expect(refused!.body).toEqual({
         message: expect.stringContaining('100-continue'),
-        errors: [{ title: 'EXPECTATION_FAILED', details: expect.any(String) }],
+        errors: [{ title: 'EXPECTATION_FAILED', details: expect.any(String), source: {} }],
         StatusCode: 417,
       });
       expect(next?.status).toBe(200);
@@ -289,7 +292,7 @@ describe('errors before the application: the SPEC §5 body where Node would answ
     expect(refused!.head).toContain('connection: close');
     expect(refused!.body).toEqual({
       message: expect.stringContaining('Host'),
-      errors: [{ title: 'MALFORMED_REQUEST', details: expect.any(String) }],
+      errors: [{ title: 'MALFORMED_REQUEST', details: expect.any(String), source: {} }],
       StatusCode: 400,
     });
     expect(await harness.streamLength(stream(`${run}-nohost`))).toBe(0);

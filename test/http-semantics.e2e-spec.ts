@@ -32,11 +32,12 @@ afterAll(async () => {
   await harness.dispose();
 });
 
+/** The SPEC §5 body with one error `code` at no one place of the request (`source: {}`). */
 function expectErrorBody(reply: Reply, status: number, code: string): void {
   expect({ status: reply.status, code: reply.body?.errors?.[0]?.title }).toEqual({ status, code });
   expect(reply.body).toEqual({
     message: expect.any(String),
-    errors: [{ title: code, details: expect.any(String) }],
+    errors: [{ title: code, details: expect.any(String), source: {} }],
     StatusCode: status,
   });
 }
@@ -673,7 +674,7 @@ describe('before the application: malformed HTTP and Expect: 100-continue', () =
     expect({ status: reply.status, code: reply.body?.errors?.[0]?.title }).toEqual({ status, code });
     expect(reply.body).toEqual({
       message: expect.any(String),
-      errors: [{ title: code, details: expect.any(String) }],
+      errors: [{ title: code, details: expect.any(String), source: {} }],
       StatusCode: status,
     });
     expect(reply.headers).toContain('connection: close');
@@ -788,4 +789,64 @@ describe('before the application: malformed HTTP and Expect: 100-continue', () =
       expect(await harness.streamLength(`session-1-${id}`)).toBe(before);
     },
   );
+});
+
+describe("an error at no one place of the request: source {} (Talon.One's APIError requires source)", () => {
+  it('a 401, a 404 SESSION_NOT_FOUND, a 409 ILLEGAL_STATE_TRANSITION and a 400 of the HTTP parser each carry source {}', async () => {
+    const missing = `${id}-missing`;
+    const before = await sessionSnapshot(harness, id);
+    const unauthorized = await call('GET', sessionUrl(id), { key: null });
+    const notFound = await call('GET', sessionUrl(missing));
+    // The session is open: reopening it is a refused transition.
+    const refused = await call('PUT', sessionUrl(id, '/reopen'));
+    // A header name with a space: Node's parser refuses it before the application sees the request.
+    const parser = lastResponse(
+      await exchange('GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n'),
+    );
+    const replies = [unauthorized, notFound, refused, parser];
+    expect(replies.map((reply) => ({ status: reply.status, body: reply.body }))).toEqual([
+      {
+        status: 401,
+        body: {
+          message: expect.any(String),
+          errors: [{ title: 'UNAUTHORIZED', details: expect.any(String), source: {} }],
+          StatusCode: 401,
+        },
+      },
+      {
+        status: 404,
+        body: {
+          message: `No customer session ${JSON.stringify(missing)}`,
+          errors: [
+            {
+              title: 'SESSION_NOT_FOUND',
+              details: `No customer session ${JSON.stringify(missing)}`,
+              source: {},
+            },
+          ],
+          StatusCode: 404,
+        },
+      },
+      {
+        status: 409,
+        body: {
+          message: expect.any(String),
+          errors: [{ title: 'ILLEGAL_STATE_TRANSITION', details: expect.any(String), source: {} }],
+          StatusCode: 409,
+        },
+      },
+      {
+        status: 400,
+        body: {
+          message: expect.any(String),
+          errors: [{ title: 'MALFORMED_REQUEST', details: expect.any(String), source: {} }],
+          StatusCode: 400,
+        },
+      },
+    ]);
+    // What the error models of Talon.One's SDKs read: no pointer, rather than a failure on a missing source.
+    for (const reply of replies) expect(reply.body.errors[0].source.pointer).toBeUndefined();
+    expect(await sessionSnapshot(harness, id)).toEqual(before);
+    expect(await harness.streamLength(`session-1-${missing}`)).toBe(0);
+  });
 });

@@ -373,7 +373,7 @@ describe("a keyed command's record and its $maxAge", () => {
           status: 503,
           body: {
             message: expect.any(String),
-            errors: [{ title: 'SERVICE_UNAVAILABLE', details: first.body?.message }],
+            errors: [{ title: 'SERVICE_UNAVAILABLE', details: first.body?.message, source: {} }],
             StatusCode: 503,
           },
         });

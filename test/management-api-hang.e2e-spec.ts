@@ -137,6 +137,7 @@ describe('management API while the read-model PostgreSQL hangs', () => {
           {
             title: 'SERVICE_UNAVAILABLE',
             details: 'The read-model database is not reachable; retry later',
+            source: {},
           },
         ],
         StatusCode: 503,

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { projectorHealthBody } from '../apps/projector/src/projector-http';
 import { projectorStatus, type ProjectorReport } from '../apps/projector/src/projector-report';
 import { ErrorCode, ManagementErrorCode } from '../apps/session-api/src/errors/api-error';
+import type { ErrorSourceBody } from '../apps/session-api/src/errors/api-exception.filter';
 import { ListSessionsQueryDto } from '../apps/session-api/src/management/dto/management-query.dto';
 import { AddCartItemsRequestDto } from '../apps/session-api/src/sessions/commands/add-cart-items/add-cart-items.request.dto';
 import { ReturnItemsRequestDto } from '../apps/session-api/src/sessions/commands/return-items/return-items.request.dto';
@@ -604,7 +605,7 @@ describe('request limits: the document states every limit the server checks', ()
 });
 
 describe('the error schema', () => {
-  it('is the body of SPEC §5: message, errors [{title, details, source.pointer | source.parameter}], StatusCode', () => {
+  it('is the body of SPEC §5: message, errors [{title, details, source: {pointer} | {parameter} | {}}], StatusCode', () => {
     const body = resolve({ $ref: ERROR_SCHEMA_REF });
     expect(body.type).toBe('object');
     expect([...(body.required ?? [])].sort()).toEqual(['StatusCode', 'errors', 'message']);
@@ -614,7 +615,8 @@ describe('the error schema', () => {
     const errors = resolve(body.properties!.errors!);
     expect(errors.type).toBe('array');
     const entry = resolve(errors.items!);
-    expect([...(entry.required ?? [])].sort()).toEqual(['details', 'title']);
+    // source always, as in Talon.One's APIError: a client reading errors[0].source.pointer finds it.
+    expect([...(entry.required ?? [])].sort()).toEqual(['details', 'source', 'title']);
     expect(Object.keys(entry.properties ?? {}).sort()).toEqual(['details', 'source', 'title']);
     const source = resolve(entry.properties!.source!);
     // Talon.One's ErrorSource: a pointer into the body (or at a path parameter), or a query parameter's name.
@@ -639,10 +641,18 @@ describe('the error schema', () => {
       errors: [{ title: 'UNKNOWN_FIELD', details: 'd', source: { parameter: 'x' } }],
     };
     expect(problems(query, { $ref: ERROR_SCHEMA_REF })).toEqual([]);
+    const nowhere = { ...sample, errors: [{ title: 'UNAUTHORIZED', details: 'd', source: {} }] };
+    expect(problems(nowhere, { $ref: ERROR_SCHEMA_REF })).toEqual([]);
     expect(problems({ ...sample, StatusCode: '400' }, { $ref: ERROR_SCHEMA_REF })).not.toEqual([]);
     expect(
-      problems({ ...sample, errors: [{ title: 'NO_SUCH_CODE', details: 'd' }] }, { $ref: ERROR_SCHEMA_REF }),
+      problems(
+        { ...sample, errors: [{ title: 'NO_SUCH_CODE', details: 'd', source: {} }] },
+        { $ref: ERROR_SCHEMA_REF },
+      ),
     ).not.toEqual([]);
+    expect(
+      problems({ ...sample, errors: [{ title: 'UNAUTHORIZED', details: 'd' }] }, { $ref: ERROR_SCHEMA_REF }),
+    ).toEqual(['/errors/0/source: missing']);
   });
 
   it('lists in its title enum every code the API can produce, and no other', () => {
@@ -720,8 +730,15 @@ describe('the error examples', () => {
     });
   });
 
-  it('never give a source with both a pointer and a parameter', () => {
-    const both: string[] = [];
+  it('show an error at no one place of the request with source {}', () => {
+    expect(sourceOf(SESSION, 'get', '401', 'UNAUTHORIZED')).toEqual({});
+    expect(sourceOf(SESSION, 'get', '404', 'SESSION_NOT_FOUND')).toEqual({});
+    expect(sourceOf(`${SESSION}/close`, 'post', '409', 'ILLEGAL_STATE_TRANSITION')).toEqual({});
+    expect(sourceOf(`${APPLICATION}/sessions`, 'get', '401', 'UNAUTHORIZED')).toEqual({});
+  });
+
+  it('always give a source, and never one with both a pointer and a parameter', () => {
+    const wrong: string[] = [];
     for (const [route, operations] of Object.entries(document.paths)) {
       for (const [method, op] of Object.entries(operations)) {
         for (const [status, response] of Object.entries(op.responses)) {
@@ -731,13 +748,13 @@ describe('the error examples', () => {
             const errors =
               (example.value as { errors?: { source?: Record<string, unknown> }[] }).errors ?? [];
             for (const { source } of errors)
-              if (source !== undefined && Object.keys(source).length !== 1)
-                both.push(`${method} ${route} ${status} ${code}`);
+              if (source === undefined || Object.keys(source).length > 1)
+                wrong.push(`${method} ${route} ${status} ${code}`);
           }
         }
       }
     }
-    expect(both).toEqual([]);
+    expect(wrong).toEqual([]);
   });
 });
 
@@ -1130,8 +1147,8 @@ describe('the errors the API really sends', () => {
     options?: CallOptions;
     status: number;
     code: string;
-    /** The first error's `source`, when the probe checks it. */
-    source?: { pointer: string } | { parameter: string };
+    /** The first error's `source`, when the probe checks it (`{}`: at no one place of the request). */
+    source?: ErrorSourceBody;
     before?: () => Promise<unknown>;
   }[] = [
     ...integration.flatMap((row) => {
@@ -1146,6 +1163,7 @@ describe('the errors the API really sends', () => {
           options: { key: null },
           status: 401,
           code: 'UNAUTHORIZED',
+          source: {},
         },
         {
           ...base,
@@ -1164,6 +1182,7 @@ describe('the errors the API really sends', () => {
                 url: () => sessionUrl(missing),
                 status: 404,
                 code: 'SESSION_NOT_FOUND',
+                source: {},
               },
             ]
           : [
@@ -1174,6 +1193,7 @@ describe('the errors the API really sends', () => {
                 options: text,
                 status: 415,
                 code: 'UNSUPPORTED_MEDIA_TYPE',
+                source: {},
               },
             ]),
         ...(method !== 'GET' && row.route !== SESSION
@@ -1185,6 +1205,7 @@ describe('the errors the API really sends', () => {
                 options: { body: BODY[suffix] },
                 status: 404,
                 code: 'SESSION_NOT_FOUND',
+                source: {},
               },
             ]
           : []),
@@ -1198,6 +1219,7 @@ describe('the errors the API really sends', () => {
       options: { rawBody: '{"customerSession":' },
       status: 400,
       code: 'INVALID_JSON',
+      source: {},
     },
     {
       name: 'UpdateSession over 5 MiB',
@@ -1207,6 +1229,7 @@ describe('the errors the API really sends', () => {
       options: { rawBody: `{"customerSession":{"attributes":{"a":"${'x'.repeat(5 * 1024 * 1024)}"}}}` },
       status: 413,
       code: 'PAYLOAD_TOO_LARGE',
+      source: {},
     },
     {
       name: 'UpdateSession with a stale If-Match',
@@ -1216,6 +1239,7 @@ describe('the errors the API really sends', () => {
       options: { headers: { 'If-Match': '"7"' }, body: { customerSession: {} } },
       status: 412,
       code: 'PRECONDITION_FAILED',
+      source: {},
     },
     {
       name: 'UpdateSession reusing an Idempotency-Key',
@@ -1228,6 +1252,7 @@ describe('the errors the API really sends', () => {
       },
       status: 422,
       code: 'IDEMPOTENCY_KEY_REUSED',
+      source: {},
       before: () =>
         call('PUT', sessionUrl(reused), {
           headers: { 'Idempotency-Key': `k-${run}` },
@@ -1241,6 +1266,7 @@ describe('the errors the API really sends', () => {
       url: () => sessionUrl(existing, '/reopen'),
       status: 409,
       code: 'ILLEGAL_STATE_TRANSITION',
+      source: {},
     },
     {
       name: 'a management query with an integration key',
@@ -1250,6 +1276,7 @@ describe('the errors the API really sends', () => {
       options: integrationKeyOnly,
       status: 401,
       code: 'UNAUTHORIZED',
+      source: {},
     },
     {
       name: 'a management query of application 0',
@@ -1288,6 +1315,7 @@ describe('the errors the API really sends', () => {
       url: () => '/v2/customer_sessions/%FF',
       status: 400,
       code: 'INVALID_FIELD',
+      source: { pointer: '/customerSessionId' },
     },
     {
       name: 'CloseSession of an id that is not valid percent-encoding',
@@ -1296,6 +1324,7 @@ describe('the errors the API really sends', () => {
       url: () => '/v2/customer_sessions/%zz/close',
       status: 400,
       code: 'INVALID_FIELD',
+      source: { pointer: '/customerSessionId' },
     },
     {
       name: 'a managed session whose id is not valid percent-encoding',
@@ -1305,6 +1334,7 @@ describe('the errors the API really sends', () => {
       options: asManagement,
       status: 400,
       code: 'INVALID_FIELD',
+      source: { pointer: '/id' },
     },
     {
       name: 'an unknown managed session',
@@ -1314,6 +1344,7 @@ describe('the errors the API really sends', () => {
       options: asManagement,
       status: 404,
       code: 'SESSION_NOT_FOUND',
+      source: {},
     },
     {
       name: 'an unknown customer profile',
@@ -1323,6 +1354,7 @@ describe('the errors the API really sends', () => {
       options: asManagement,
       status: 404,
       code: 'PROFILE_NOT_FOUND',
+      source: {},
     },
   ];
 
@@ -1344,6 +1376,13 @@ describe('the errors the API really sends', () => {
     const schema = documented!.content!['application/json']!.schema!;
     expect(problems(reply.body, schema)).toEqual([]);
     if (probe.source !== undefined) expect(reply.body.errors[0].source).toEqual(probe.source);
+    // An error at no one place is documented so: the example of its code has source {} too.
+    if (probe.source !== undefined && Object.keys(probe.source).length === 0) {
+      const example = documented!.content!['application/json']!.examples![probe.code]!.value as {
+        errors: { source?: unknown }[];
+      };
+      expect(example.errors[0]!.source).toEqual({});
+    }
     expect(reply.headers.get('x-request-id')).toBeTruthy();
   });
 });

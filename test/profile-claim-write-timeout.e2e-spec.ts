@@ -115,7 +115,7 @@ describe('a create whose profile claim append the store does not answer', () => 
       expect(reply.status).toBe(503);
       expect(reply.body).toEqual({
         message: details,
-        errors: [{ title: 'SERVICE_UNAVAILABLE', details }],
+        errors: [{ title: 'SERVICE_UNAVAILABLE', details, source: {} }],
         StatusCode: 503,
       });
       expect(reply.ms).toBeLessThan(WITHIN_MS);

@@ -72,8 +72,12 @@ function expectError(reply: Reply, expected: Expected): void {
       {
         title: expected.code,
         details: matching(expected.details),
-        ...(expected.pointer === undefined ? {} : { source: { pointer: expected.pointer } }),
-        ...(expected.parameter === undefined ? {} : { source: { parameter: expected.parameter } }),
+        source:
+          expected.parameter !== undefined
+            ? { parameter: expected.parameter }
+            : expected.pointer !== undefined
+              ? { pointer: expected.pointer }
+              : {},
       },
     ],
     message: matching(
@@ -142,7 +146,9 @@ describe('a precondition on a session that does not exist', () => {
         expect({ headers, ...reply.body }).toEqual({
           headers,
           message: `No customer session ${JSON.stringify(id)}`,
-          errors: [{ title: 'SESSION_NOT_FOUND', details: `No customer session ${JSON.stringify(id)}` }],
+          errors: [
+            { title: 'SESSION_NOT_FOUND', details: `No customer session ${JSON.stringify(id)}`, source: {} },
+          ],
           StatusCode: 404,
         });
         expect(reply.status).toBe(404);

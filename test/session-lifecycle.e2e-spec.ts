@@ -237,7 +237,13 @@ describe('a customer session over HTTP', () => {
       status: 404,
       body: {
         message: `No customer session ${JSON.stringify(missing)}`,
-        errors: [{ title: 'SESSION_NOT_FOUND', details: `No customer session ${JSON.stringify(missing)}` }],
+        errors: [
+          {
+            title: 'SESSION_NOT_FOUND',
+            details: `No customer session ${JSON.stringify(missing)}`,
+            source: {},
+          },
+        ],
         StatusCode: 404,
       },
     };

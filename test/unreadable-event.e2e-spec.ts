@@ -44,7 +44,11 @@ it('answers GET and commands 500 UNREADABLE_EVENT naming the event, and appends 
       body: {
         message: expect.stringContaining('Unknown session event type "SessionTeleported"'),
         errors: [
-          { title: 'UNREADABLE_EVENT', details: expect.stringContaining('The session was not changed') },
+          {
+            title: 'UNREADABLE_EVENT',
+            details: expect.stringContaining('The session was not changed'),
+            source: {},
+          },
         ],
         StatusCode: 500,
       },

@@ -79,7 +79,7 @@ describe('mapError', () => {
     expect(bodyOf(refused).errors[0]!.source).toEqual({ pointer: '/customerSession/cartItems/3/quantity' });
   });
 
-  it('puts an error about a query parameter at source.parameter, one in the body at source.pointer', () => {
+  it('puts an error about a query parameter at source.parameter, one in the body at source.pointer, else source {}', () => {
     const refused = new ApiError(400, [
       { title: 'UNKNOWN_FIELD', details: 'Unknown field /dry', parameter: 'dry' },
       { title: 'UNKNOWN_FIELD', details: 'Unknown field /dry', pointer: '/dry' },
@@ -88,7 +88,7 @@ describe('mapError', () => {
     expect(bodyOf(refused).errors.map((error) => error.source)).toEqual([
       { parameter: 'dry' },
       { pointer: '/dry' },
-      undefined,
+      {},
     ]);
   });
 
@@ -100,7 +100,11 @@ describe('mapError', () => {
       expect(bodyOf(error)).toEqual({
         message: expect.stringContaining(error.message),
         errors: [
-          { title: 'UNREADABLE_EVENT', details: expect.stringContaining('The session was not changed') },
+          {
+            title: 'UNREADABLE_EVENT',
+            details: expect.stringContaining('The session was not changed'),
+            source: {},
+          },
         ],
         StatusCode: 500,
       });
@@ -112,7 +116,7 @@ describe('mapError', () => {
     const body = bodyOf(new TypeError('secret internals'));
     expect(body).toEqual({
       message: 'Internal error',
-      errors: [{ title: 'INTERNAL_ERROR', details: 'Internal error' }],
+      errors: [{ title: 'INTERNAL_ERROR', details: 'Internal error', source: {} }],
       StatusCode: 500,
     });
   });
@@ -135,6 +139,7 @@ describe('mapError of a session whose stream was tombstoned (SessionDeletedError
         {
           title: 'SESSION_DELETED',
           details: expect.stringMatching(/^Customer session "a b" was deleted for good/),
+          source: {},
         },
       ],
       StatusCode: 409,
@@ -149,6 +154,7 @@ describe('mapError of a session whose stream was tombstoned (SessionDeletedError
           {
             title: 'SESSION_NOT_FOUND',
             details: expect.stringMatching(/^Customer session "a b" was deleted for good/),
+            source: {},
           },
         ],
         StatusCode: 404,
@@ -308,7 +314,7 @@ describe('ApiExceptionFilter', () => {
     expect(reply.headers).toMatchObject({ Allow: 'GET, HEAD, OPTIONS' });
     expect(reply.body).toEqual({
       message: 'no',
-      errors: [{ title: 'METHOD_NOT_ALLOWED', details: 'no' }],
+      errors: [{ title: 'METHOD_NOT_ALLOWED', details: 'no', source: {} }],
       StatusCode: 405,
     });
   });

@@ -35,11 +35,14 @@ import {
 } from './api-error';
 
 /** Where an error is: a JSON pointer into the body (or at a path parameter), or a query parameter's name. */
-export type ErrorSourceBody = { pointer: string; parameter?: never } | { parameter: string; pointer?: never };
+export type ErrorSourceBody =
+  | { pointer: string; parameter?: never }
+  | { parameter: string; pointer?: never }
+  | { pointer?: never; parameter?: never };
 
 export interface ErrorBody {
   message: string;
-  errors: { title: string; details: string; source?: ErrorSourceBody }[];
+  errors: { title: string; details: string; source: ErrorSourceBody }[];
   StatusCode: number;
 }
 
@@ -386,10 +389,14 @@ const single = (
   message: details,
 });
 
-/** The `source` of `entry`'s error: its query parameter, else its pointer, else none. */
-function sourceOf({ pointer, parameter }: ApiErrorEntry): { source?: ErrorSourceBody } {
-  if (parameter !== undefined) return { source: { parameter } };
-  return pointer !== undefined ? { source: { pointer } } : {};
+/**
+ * The `source` of `entry`'s error: its query parameter, else its pointer, else `{}` — always there, as Talon.One's
+ * error model requires it (`APIError.source`), so a client reading `errors[0].source.pointer` finds no pointer
+ * rather than failing on a missing `source`.
+ */
+function sourceOf({ pointer, parameter }: ApiErrorEntry): ErrorSourceBody {
+  if (parameter !== undefined) return { parameter };
+  return pointer !== undefined ? { pointer } : {};
 }
 
 export function toErrorBody(mapped: MappedError): ErrorBody {
@@ -398,7 +405,7 @@ export function toErrorBody(mapped: MappedError): ErrorBody {
     errors: mapped.entries.map((entry) => ({
       title: entry.title,
       details: entry.details,
-      ...sourceOf(entry),
+      source: sourceOf(entry),
     })),
     StatusCode: mapped.status,
   };

@@ -160,10 +160,16 @@ describe('a body that is JSON but not an object', () => {
     ['x', 'a string'],
     [null, 'null'],
     [false, 'a boolean'],
-  ])('%j is told the body must be a JSON object, with no pointer', async (value, kind) => {
+  ])('%j is told the body must be a JSON object, with no pointer (source {})', async (value, kind) => {
     expect(await validate(value)).toEqual({
       message: `Invalid request: The request body must be a JSON object, not ${kind}`,
-      errors: [{ title: 'INVALID_FIELD', details: `The request body must be a JSON object, not ${kind}` }],
+      errors: [
+        {
+          title: 'INVALID_FIELD',
+          details: `The request body must be a JSON object, not ${kind}`,
+          source: {},
+        },
+      ],
       StatusCode: 400,
     });
   });

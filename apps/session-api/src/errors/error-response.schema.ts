@@ -57,13 +57,13 @@ export class ErrorEntry {
   })
   details: string;
 
-  @ApiPropertyOptional({
+  @ApiProperty({
     type: () => ErrorSource,
     description:
-      'Where in the request, when it is one place: pointer (a body field or a path parameter) or parameter ' +
-      '(a query parameter), one of the two',
+      'Where in the request: pointer (a body field or a path parameter) or parameter (a query parameter), one of ' +
+      "the two when the error is at one place; {} when it is not (always there, as in Talon.One's APIError)",
   })
-  source?: ErrorSource;
+  source: ErrorSource;
 }
 
 /** SPEC §5. Never a stack trace; a refused request changed nothing. */
@@ -218,10 +218,10 @@ const EXAMPLE: Partial<Record<ErrorTitle, ErrorExample>> = {
 
 function example(doc: ErrorResponseDoc, code: ErrorTitle): ErrorResponse {
   const { details, pointer, parameter } = doc.examples?.[code] ?? EXAMPLE[code] ?? { details: code };
-  const source = parameter !== undefined ? { parameter } : pointer !== undefined ? { pointer } : undefined;
+  const source = parameter !== undefined ? { parameter } : pointer !== undefined ? { pointer } : {};
   return {
     message: details,
-    errors: [{ title: code, details, ...(source !== undefined ? { source } : {}) }],
+    errors: [{ title: code, details, source }],
     StatusCode: doc.status,
   };
 }

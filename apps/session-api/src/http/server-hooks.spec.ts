@@ -29,7 +29,7 @@ describe('clientErrorResponse', () => {
     ]);
     expect(JSON.parse(body)).toEqual({
       message: expect.any(String),
-      errors: [{ title, details: expect.any(String) }],
+      errors: [{ title, details: expect.any(String), source: {} }],
       StatusCode: status,
     });
   });
