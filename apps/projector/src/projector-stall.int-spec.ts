@@ -8,7 +8,6 @@
  * same metrics are mirrored onto the API's registry when the projector runs in its worker thread.
  */
 import { EsdbClientAdapter } from '@session-engine/event-store';
-import { dumpReadModels, openReadModelDatabase } from '@session-engine/read-models';
 import { SessionHistory } from '@session-engine/read-models/testing/session-history';
 import {
   postgresTestDatabase,
@@ -29,6 +28,7 @@ import { projectorHttpServer } from './projector-http';
 import { projectorThreadService } from './projector-thread';
 import { appendHistories, startEmbeddedEventStore } from './testing/store-fixtures';
 import { scrape, sleep, until } from './testing/probes';
+import { dumpAt, projectedFromScratch } from './testing/from-scratch';
 import { workload } from './testing/workload';
 
 jest.setTimeout(120_000);
@@ -134,15 +134,6 @@ function ownStore() {
   return state;
 }
 
-async function dump(options: { databaseUrl?: string; schema?: string; dataDir: string }) {
-  const db = await openReadModelDatabase(options);
-  try {
-    return await dumpReadModels(db.db);
-  } finally {
-    await db.close();
-  }
-}
-
 describe.each(testDatabases())(
   'a batch the read-model database keeps refusing: the standalone projector on $name',
   (database: TestDatabase) => {
@@ -171,30 +162,6 @@ describe.each(testDatabases())(
     };
     const failureLines = () =>
       lines.filter((l) => l.level === 50 && /^projector (batch|cannot)/.test(String(l.msg)));
-    /** The read models projected from the whole log by a projector that never met the fault. */
-    const fromScratch = async (upTo: bigint) => {
-      const scratchDir = mkdtempSync(join(tmpdir(), 'projector-stall-scratch-'));
-      const options =
-        database.name === 'postgres'
-          ? { ...database.options(), schema: `${database.options().schema}_scratch` }
-          : { dataDir: scratchDir };
-      const scratch = await startProjector({
-        connectionString: log.store.connectionString,
-        ...options,
-        logger: pino({ level: 'silent' }),
-        registry: new Registry(),
-      });
-      try {
-        expect(await scratch.waitForPosition(upTo, 30_000)).toBe(true);
-      } finally {
-        await scratch.stop();
-      }
-      try {
-        return await dump(options);
-      } finally {
-        rmSync(scratchDir, { recursive: true, force: true });
-      }
-    };
 
     beforeAll(async () => {
       fault = await refuseSku(database);
@@ -351,8 +318,8 @@ describe.each(testDatabases())(
       expect(lines.map((l) => l.msg)).toContain(
         'projector committed past the batch that failed; projecting again',
       );
-      const projected = await dump(database.options());
-      expect(projected).toEqual(await fromScratch(log.last));
+      const projected = await dumpAt(database.options());
+      expect(projected).toEqual(await projectedFromScratch(database, log.store.connectionString, log.last));
       expect(JSON.stringify(projected)).toContain(REFUSED_SKU);
     });
   },

@@ -12,7 +12,6 @@
  * after it was projected (`minPosition` answered 503 NOT_READY for every tenant).
  */
 import { EsdbClientAdapter, toEventToAppend, type EventToAppend } from '@session-engine/event-store';
-import { dumpReadModels, openReadModelDatabase } from '@session-engine/read-models';
 import { SessionHistory } from '@session-engine/read-models/testing/session-history';
 import { testDatabases, type TestDatabase } from '@session-engine/read-models/testing/test-databases';
 import {
@@ -32,6 +31,7 @@ import { projectorHttpServer } from './projector-http';
 import { projectorThreadService } from './projector-thread';
 import { scrape, sleep, until } from './testing/probes';
 import { appendHistories, startEmbeddedEventStore } from './testing/store-fixtures';
+import { dumpAt, projectedFromScratch } from './testing/from-scratch';
 import { workload } from './testing/workload';
 
 jest.setTimeout(120_000);
@@ -92,43 +92,8 @@ const readsSessionClosedV2 = new EventSchemas({
   downcasters: {},
 });
 
-async function dump(options: { databaseUrl?: string; schema?: string; dataDir: string }) {
-  const db = await openReadModelDatabase(options);
-  try {
-    return await dumpReadModels(db.db);
-  } finally {
-    await db.close();
-  }
-}
-
 const sessionRows = async (options: { databaseUrl?: string; schema?: string; dataDir: string }) =>
-  (await dump(options)).sessions!;
-
-/** The read models a projector of the newer build projects from the whole log, in a database of its own. */
-async function fromScratch(database: TestDatabase, connectionString: string, upTo: bigint) {
-  const scratchDir = mkdtempSync(join(tmpdir(), 'projector-unreadable-scratch-'));
-  const options =
-    database.name === 'postgres'
-      ? { ...database.options(), schema: `${database.options().schema}_scratch` }
-      : { dataDir: scratchDir };
-  const scratch = await startProjector({
-    connectionString,
-    ...options,
-    logger: pino({ level: 'silent' }),
-    registry: new Registry(),
-    eventSchemas: readsSessionClosedV2,
-  });
-  try {
-    expect(await scratch.waitForPosition(upTo, 30_000)).toBe(true);
-  } finally {
-    await scratch.stop();
-  }
-  try {
-    return await dump(options);
-  } finally {
-    rmSync(scratchDir, { recursive: true, force: true });
-  }
-}
+  (await dumpAt(options)).sessions!;
 
 /** An embedded event store of the suite's own (exact positions and counts). */
 function ownStore() {
@@ -282,8 +247,10 @@ describe.each(testDatabases())(
       expect(row).toMatchObject({ revision: 2, state: 'closed' });
       expect(lines.slice(since).filter((l) => l.level >= WARN)).toEqual([]);
       // Every event projected once: the same read models as a projector of that build that never met it.
-      expect(await dump(database.options())).toEqual(
-        await fromScratch(database, log.store.connectionString, after),
+      expect(await dumpAt(database.options())).toEqual(
+        await projectedFromScratch(database, log.store.connectionString, after, {
+          eventSchemas: readsSessionClosedV2,
+        }),
       );
     });
 
