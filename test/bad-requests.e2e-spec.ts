@@ -338,7 +338,32 @@ const rows: Row[] = [
     status: 400,
     code: 'INVALID_FIELD',
     pointer: '/customerSession/attributes',
-    details: 'attributes must be at most 65536 bytes serialized',
+    details:
+      'attributes must be at most 65536 bytes serialized (/customerSession/attributes holds more than 32768 members and entries)',
+  },
+  {
+    name: '320,000 empty objects in arrays: over the 300,000 members and entries a body holds outside attributes',
+    options: {
+      body: {
+        customerSession: {},
+        a: Array.from({ length: 160 }, () => Array.from({ length: 2000 }, () => ({}))),
+      },
+    },
+    status: 400,
+    code: 'LIMIT_EXCEEDED',
+    details:
+      'The request body holds more than 300000 members and array entries outside attributes, or more than 1000000 in all: no request of this API takes that many',
+  },
+  {
+    name: 'a read-only prices map of 40,000 price types',
+    ...post('/cart_items', {
+      cartItems: [
+        item({ prices: Object.fromEntries(Array.from({ length: 40_000 }, (_, i) => [`t${i}`, {}])) }),
+      ],
+    }),
+    status: 400,
+    code: 'LIMIT_EXCEEDED',
+    pointer: '/cartItems/0/prices',
   },
   {
     name: 'an object of 201 members outside attributes',
@@ -687,6 +712,16 @@ describe('bad requests', () => {
       status: 200,
       updateCount: served.body.customerSession.updateCount,
     });
+  });
+
+  it('takes a read-only prices map of 300 price types back, and ignores it', async () => {
+    const fresh = `${id}-prices`;
+    const prices = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`type${i}`, { price: i }]));
+    const reply = await call('PUT', sessionUrl(fresh), {
+      body: { customerSession: { cartItems: [item({ prices })] } },
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.body.customerSession.cartItems[0]).not.toHaveProperty('prices');
   });
 
   it('takes free-form attributes of many keys, nested, as sent', async () => {

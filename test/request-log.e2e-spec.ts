@@ -150,6 +150,9 @@ describe('the request log line of an error response, and Retry-After', () => {
     expect(integration.line).toMatchObject({ keyId, applicationId: 1 });
     const management = await manage('/v1/applications/7/sessions');
     expect(management.line).toMatchObject({ status: 200, keyId: keyIdOf(MANAGEMENT), applicationId: 7 });
+    const badApplication = await manage('/v1/applications/abc/sessions');
+    expect(badApplication.line).toMatchObject({ status: 400, keyId: keyIdOf(MANAGEMENT) });
+    expect(badApplication.line).not.toHaveProperty('applicationId');
     const refused = await send('GET', '/v2/customer_sessions/log-a', { key: 'ApiKey-v1 not-a-key' });
     expect(refused.line).toMatchObject({ status: 401 });
     expect(refused.line).not.toHaveProperty('keyId');

@@ -15,9 +15,16 @@
  */
 import type { TransformerPackage } from '@nestjs/common/interfaces/external/transformer-package.interface';
 import { classToPlain, plainToInstance, type ClassTransformOptions } from 'class-transformer';
+import { READ_ONLY_CART_ITEM_FIELDS } from '../sessions/shared/cart-item.dto';
 
 /** The key whose value is free-form JSON wherever it appears in a body. */
 export const FREE_FORM_KEY = 'attributes';
+
+/**
+ * The keys whose values the DTOs never look into: free-form `attributes`, and the read-only cart item fields a
+ * request may send back with any value (`prices`, `position`…), which are ignored. Set aside wherever they appear.
+ */
+export const SET_ASIDE_KEYS: ReadonlySet<string> = new Set([FREE_FORM_KEY, ...READ_ONLY_CART_ITEM_FIELDS]);
 
 /**
  * Stands for a free-form value during the transformation. class-transformer makes a new instance of the class
@@ -57,8 +64,9 @@ function withoutFreeForm(value: unknown, setAside: unknown[]): unknown {
   for (const key in record) {
     const member = record[key];
     if (member === null || typeof member !== 'object') continue;
-    const replaced =
-      key === FREE_FORM_KEY ? placeholder(member, setAside) : withoutFreeForm(member, setAside);
+    const replaced = SET_ASIDE_KEYS.has(key)
+      ? placeholder(member, setAside)
+      : withoutFreeForm(member, setAside);
     if (replaced !== member) setMember((copy ??= { ...record }), key, replaced);
   }
   return copy ?? value;

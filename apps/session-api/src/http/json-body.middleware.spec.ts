@@ -9,6 +9,9 @@ import {
   JsonBodyMiddleware,
   MAX_ARRAY_ENTRIES,
   MAX_BODY_DEPTH,
+  MAX_BODY_VALUES,
+  MAX_OUTSIDE_VALUES,
+  MAX_SET_ASIDE_VALUES,
   MAX_OBJECT_MEMBERS,
   mediaTypeRefusal,
   parseJsonBody,
@@ -77,8 +80,9 @@ describe('findBodyProblem', () => {
   });
 
   it('walks any depth without recursion when unbounded', () => {
-    // In free-form attributes, where neither members nor entries are counted.
-    expect(findBodyProblem({ attributes: nestedArrays(1_000_000) }, Infinity)).toBeUndefined();
+    // In free-form attributes, as a whole, where no object or array is bounded on its own (30,000 levels overflow
+    // a recursive walk's stack).
+    expect(findBodyProblem({ attributes: nestedArrays(30_000) }, Infinity)).toBeUndefined();
   });
 
   it('bounds members and entries outside free-form attributes only', () => {
@@ -94,10 +98,41 @@ describe('findBodyProblem', () => {
     expect(findBodyProblem({ a: [entries(MAX_ARRAY_ENTRIES + 1)] })).toMatchObject({
       entries: [{ title: 'LIMIT_EXCEEDED', pointer: '/a/0' }],
     });
-    const wide = { attributes: { many: members(50_000), long: entries(50_000) } };
+    const wide = { attributes: { many: members(20_000), long: entries(12_000) } };
     expect(
-      findBodyProblem({ customerSession: wide, cartItems: [wide, { attributes: entries(10_000) }] }),
+      findBodyProblem({
+        customerSession: wide,
+        cartItems: [wide, { prices: members(MAX_OBJECT_MEMBERS * 10) }],
+      }),
     ).toBeUndefined();
+  });
+
+  it('bounds each value set aside (attributes, read-only fields) as a whole, and the whole body', () => {
+    const members = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+    const entries = (n: number) => Array.from({ length: n }, (_, i) => i);
+    const attributes = { a: members(MAX_SET_ASIDE_VALUES / 2 - 1), b: entries(MAX_SET_ASIDE_VALUES / 2 - 1) };
+    expect(findBodyProblem({ customerSession: { attributes } })).toBeUndefined();
+    const over = { ...attributes, c: [1, 2, 3] };
+    expect(findBodyProblem({ customerSession: { cartItems: [{}, { attributes: over }] } })).toMatchObject({
+      message:
+        'attributes must be at most 65536 bytes serialized (/customerSession/cartItems/1/attributes holds more than 32768 members and entries)',
+      entries: [{ title: 'INVALID_FIELD', pointer: '/customerSession/cartItems/1/attributes' }],
+    });
+    expect(findBodyProblem({ cartItems: [{ prices: members(MAX_SET_ASIDE_VALUES + 1) }] })).toMatchObject({
+      entries: [{ title: 'LIMIT_EXCEEDED', pointer: '/cartItems/0/prices' }],
+    });
+    const rows = (count: number) => Array.from({ length: count }, () => entries(1000));
+    expect(findBodyProblem({ a: rows(MAX_OUTSIDE_VALUES / 1000 - 1) })).toBeUndefined();
+    expect(findBodyProblem({ a: rows(MAX_OUTSIDE_VALUES / 1000) })).toMatchObject({
+      entries: [{ title: 'LIMIT_EXCEEDED', pointer: undefined }],
+    });
+    const full = { attributes: entries(MAX_SET_ASIDE_VALUES) };
+    const items = (count: number) => Array.from({ length: count }, () => full);
+    const many = Math.floor(MAX_BODY_VALUES / MAX_SET_ASIDE_VALUES);
+    expect(findBodyProblem({ cartItems: items(many) })).toBeUndefined();
+    expect(findBodyProblem({ cartItems: items(many + 1) })).toMatchObject({
+      entries: [{ title: 'LIMIT_EXCEEDED', pointer: undefined }],
+    });
   });
 
   it('finds the deep branch next to shallow ones', () => {

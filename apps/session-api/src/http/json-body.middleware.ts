@@ -32,7 +32,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { IntegrationAuthGuard, type AuthenticatedRequest } from '../auth/integration-auth.guard';
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { escapePointer } from '../errors/validation-errors';
-import { FREE_FORM_KEY } from './free-form-transformer';
+import { SESSION_LIMITS } from '@session-engine/session-domain';
+import { FREE_FORM_KEY, SET_ASIDE_KEYS } from './free-form-transformer';
 import { headerCount } from './headers';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -52,6 +53,22 @@ export const MAX_OBJECT_MEMBERS = 200;
 
 /** Entries of one array of a body, outside free-form `attributes`: twice the 1,000 cart items a request takes. */
 export const MAX_ARRAY_ENTRIES = 2000;
+
+/**
+ * Members and entries of a body outside the values set aside (attributes, read-only fields): half again the
+ * largest valid body, 1,000 cart items of 100 costs each (about 205,000). 1.7 million empty objects in 5 MB
+ * held the event loop 1.7 s to be refused.
+ */
+export const MAX_OUTSIDE_VALUES = 300_000;
+
+/** Members and entries of one value set aside: 64 KiB of attributes hold at most 32,768 (two bytes each). */
+export const MAX_SET_ASIDE_VALUES = 32_768;
+
+/**
+ * Members and entries of a whole body: above what a request that fits the store's 1,000,000 bytes of events can
+ * hold (about 500,000 in attributes beside the 205,000 of a full cart), and what the checks walk in about a second.
+ */
+export const MAX_BODY_VALUES = 1_000_000;
 
 /**
  * Keys the validation pipe never sees: Nest's ValidationPipe deletes `__proto__`, `constructor` and `prototype`
@@ -202,8 +219,18 @@ interface Frame {
   depth: number;
   parent: Frame | undefined;
   token: string | number;
-  /** Inside free-form `attributes` (FREE_FORM_KEY): no bound on members or entries there. */
-  freeForm: boolean;
+  /**
+   * The value set aside that this container is part of (free-form `attributes`, a read-only field: see
+   * SET_ASIDE_KEYS), counted as a whole there instead of object by object; undefined outside them.
+   */
+  setAside: SetAsideValue | undefined;
+}
+
+/** A value under a key of SET_ASIDE_KEYS: where it is, and how many members and entries it holds so far. */
+interface SetAsideValue {
+  frame: Frame;
+  key: string;
+  values: number;
 }
 
 interface WellFormedString {
@@ -240,7 +267,16 @@ export function inspectBody(value: unknown, maxDepth = MAX_BODY_DEPTH): BodyInsp
   if (typeof value === 'string')
     return found(isWellFormed(value) ? undefined : illFormed(undefined, undefined));
   if (value === null || typeof value !== 'object') return found(undefined);
-  const stack: Frame[] = [{ value, depth: 1, parent: undefined, token: '', freeForm: false }];
+  const stack: Frame[] = [{ value, depth: 1, parent: undefined, token: '', setAside: undefined }];
+  let outside = 0;
+  let total = 0;
+  /** One more member or entry in `frame`; a refusal once a bound is passed. */
+  const counted = (frame: Frame, add: number): ApiError | undefined => {
+    if ((total += add) > MAX_BODY_VALUES) return tooManyInAll();
+    const aside = frame.setAside;
+    if (aside === undefined) return (outside += add) > MAX_OUTSIDE_VALUES ? tooManyInAll() : undefined;
+    return (aside.values += add) > MAX_SET_ASIDE_VALUES ? setAsideTooLarge(aside) : undefined;
+  };
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     if (frame.depth > maxDepth) {
       const pointer = pointerOf(frame, undefined);
@@ -254,16 +290,18 @@ export function inspectBody(value: unknown, maxDepth = MAX_BODY_DEPTH): BodyInsp
       );
     }
     const depth = frame.depth + 1;
-    const freeForm = frame.freeForm;
+    const setAside = frame.setAside;
     if (Array.isArray(frame.value)) {
       const items: unknown[] = frame.value;
-      if (!freeForm && items.length > MAX_ARRAY_ENTRIES) return found(tooMany(frame, 'array'));
+      if (!setAside && items.length > MAX_ARRAY_ENTRIES) return found(tooMany(frame, 'array'));
+      const bound = counted(frame, items.length);
+      if (bound) return found(bound);
       for (let i = 0; i < items.length; i++) {
         const item = items[i];
         if (typeof item === 'string') {
           if (!isWellFormed(item)) return found(illFormed(frame, i));
         } else if (item !== null && typeof item === 'object') {
-          stack.push({ value: item, depth, parent: frame, token: i, freeForm });
+          stack.push({ value: item, depth, parent: frame, token: i, setAside });
         }
       }
     } else {
@@ -272,7 +310,9 @@ export function inspectBody(value: unknown, maxDepth = MAX_BODY_DEPTH): BodyInsp
       // for-in instead of Object.keys: no array per object (a third faster on a 1,000-item body), and an
       // object from JSON.parse inherits no enumerable keys, so both see the same keys.
       for (const key in record) {
-        if (!freeForm && ++members > MAX_OBJECT_MEMBERS) return found(tooMany(frame, 'object'));
+        if (!setAside && ++members > MAX_OBJECT_MEMBERS) return found(tooMany(frame, 'object'));
+        const bound = counted(frame, 1);
+        if (bound) return found(bound);
         if (!isWellFormed(key)) return found(illFormedKey(frame));
         if (!hiddenKeys && KEYS_HIDDEN_FROM_VALIDATION.has(key)) hiddenKeys = true;
         const member = record[key];
@@ -284,7 +324,7 @@ export function inspectBody(value: unknown, maxDepth = MAX_BODY_DEPTH): BodyInsp
             depth,
             parent: frame,
             token: key,
-            freeForm: freeForm || key === FREE_FORM_KEY,
+            setAside: setAside ?? (SET_ASIDE_KEYS.has(key) ? { frame, key, values: 0 } : undefined),
           });
         }
       }
@@ -319,6 +359,38 @@ function illFormedKey(frame: Frame): ApiError {
     `A key in the request body is not well-formed Unicode: it holds a lone surrogate${where}`,
     pointer || undefined,
   );
+}
+
+function tooManyInAll(): ApiError {
+  return ApiError.of(
+    400,
+    ErrorCode.LimitExceeded,
+    `The request body holds more than ${MAX_OUTSIDE_VALUES} members and array entries outside attributes, or ` +
+      `more than ${MAX_BODY_VALUES} in all: no request of this API takes that many`,
+  );
+}
+
+/**
+ * The 400 for a value set aside that holds more than MAX_SET_ASIDE_VALUES members and entries: `attributes` that
+ * cannot fit their 64 KiB (each member or entry takes two bytes at least, so the domain would refuse them — found
+ * here before the pipe and the domain walk them), or a read-only field too large to be one a response gave.
+ */
+function setAsideTooLarge({ frame, key }: SetAsideValue): ApiError {
+  const pointer = pointerOf(frame, key);
+  const at = pointer === undefined ? key : printableExcerpt(pointer);
+  return key === FREE_FORM_KEY
+    ? ApiError.of(
+        400,
+        ErrorCode.InvalidField,
+        `${key} must be at most ${SESSION_LIMITS.attributesBytes} bytes serialized (${at} holds more than ${MAX_SET_ASIDE_VALUES} members and entries)`,
+        pointer,
+      )
+    : ApiError.of(
+        400,
+        ErrorCode.LimitExceeded,
+        `${at} holds more than ${MAX_SET_ASIDE_VALUES} members and entries: it is read-only and ignored, send it as a response gave it or leave it out`,
+        pointer,
+      );
 }
 
 function illFormed(frame: Frame | undefined, token: string | number | undefined): ApiError {

@@ -27,9 +27,11 @@ export class ManagementAuthGuard implements CanActivate {
       throw unauthorized('Authorization header given more than once');
     const key = this.keys.managementKeyOf(header);
     if (!key) throw unauthorized('Invalid or unknown management API key');
+    // Named on the request line (request-context.ts) once the key is known: also when the application id is
+    // refused, or the key does not hold the application.
+    request.principal = { keyId: key.keyId };
     const applicationId = parseApplicationIdParam(request.params?.applicationId ?? '');
-    // Named on the request line (request-context.ts) once the key is known, also when it is refused the application.
-    request.principal = { keyId: key.keyId, applicationId };
+    request.principal.applicationId = applicationId;
     if (key.applications !== '*' && !key.applications.includes(applicationId)) {
       throw ApiError.of(
         403,

@@ -7,7 +7,7 @@ import {
   type TestDatabase,
 } from '../../../../libs/read-models/src/testing/test-databases';
 import { ApiError } from '../errors/api-error';
-import { ReadModelPositionWaits } from './read-model-position';
+import { awaitReadModels, ReadModelPositionWaits } from './read-model-position';
 
 let database: TestDatabase;
 let opened: ReadModelDatabase;
@@ -79,5 +79,33 @@ describe('requests waiting for minPosition', () => {
     queries = new ReadModelQueries(opened.db);
     await (await ReadModelWriter.open(opened.db)).apply([], 6n);
     await expect(waits.reached(6n, 60_000)).resolves.toBeUndefined();
+  });
+
+  it('answer a position already reached at once, even while the shared poll is stuck on a slow read', async () => {
+    await (await ReadModelWriter.open(opened.db)).apply([], 3n);
+    let reads = 0;
+    let release: () => void = () => undefined;
+    // The second read (the shared poll's first) hangs until released; every other read answers.
+    const reading = new Proxy(queries, {
+      get: (target, name, receiver) =>
+        name === 'processedPosition'
+          ? () =>
+              ++reads === 2
+                ? new Promise<void>((resolve) => (release = resolve)).then(() => target.processedPosition())
+                : target.processedPosition()
+          : Reflect.get(target, name, receiver),
+    });
+    const stuck = awaitReadModels(reading, '1000', 1).catch((error: unknown) => error);
+    while (reads < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    try {
+      const answer = await Promise.race([
+        awaitReadModels(reading, '2', 60_000).then(() => 'reached'),
+        new Promise((resolve) => setTimeout(resolve, 5_000, 'still waiting for the shared poll')),
+      ]);
+      expect(answer).toBe('reached');
+    } finally {
+      release();
+    }
+    expect(await stuck).toMatchObject({ status: 503 });
   });
 });

@@ -73,8 +73,8 @@ const waitsOf = new WeakMap<object, ReadModelPositionWaits>();
 /**
  * Read-your-writes for eventually consistent read models: waits until every projection has committed
  * `minPosition` (the checkpoints live in the read-model database, so this works whether the projector runs
- * in this process or in its own), and answers 503 NOT_READY after 5 s. The requests waiting on one read-model
- * database share its polls.
+ * in this process or in its own), and answers 503 NOT_READY after 5 s. A request whose position is reached
+ * reads it once; the requests waiting on one read-model database share its polls.
  */
 export async function awaitReadModels(
   queries: ReadModelQueries,
@@ -82,10 +82,13 @@ export async function awaitReadModels(
   timeoutMs = MIN_POSITION_TIMEOUT_MS,
 ): Promise<void> {
   if (minPosition === undefined) return;
+  const target = BigInt(minPosition);
+  // A position already reached is answered at once, not at the next shared poll.
+  if ((await queries.processedPosition()) >= target) return;
   let waits = waitsOf.get(queries);
   if (waits === undefined) {
     waits = new ReadModelPositionWaits(queries);
     waitsOf.set(queries, waits);
   }
-  await waits.reached(BigInt(minPosition), timeoutMs);
+  await waits.reached(target, timeoutMs);
 }

@@ -89,6 +89,12 @@ const TALON_ONE_FIELDS: ReadOnlyFieldSchemas = {
     description: 'Price type → its price and price adjustment (Talon.One `PriceDetail`)',
   },
 };
+/** Every read-only cart item field a request may send back: accepted with any value, ignored. */
+export const READ_ONLY_CART_ITEM_FIELDS: readonly string[] = [
+  ...Object.keys(COMPUTED_FIELDS),
+  ...Object.keys(TALON_ONE_FIELDS),
+];
+
 const FROM_TALON_ONE =
   'Read-only, from Talon.One: a request may send it back, with any value; it is ignored, never stored and ' +
   'never returned (the engine has no catalog or price adjustments)';

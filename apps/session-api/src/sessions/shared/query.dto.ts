@@ -244,6 +244,9 @@ const NOW_FORM =
  * the Management API's `createdBefore` reads one (`parseInstant`; a bare date is no date-time); not after the
  * clock.
  */
+/** The last instant RFC 3339 can write (a four-digit year). */
+const LATEST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 export function dryRunTimeProblem(
   value: unknown,
   query: { dry?: unknown },
@@ -265,6 +268,9 @@ export function dryRunTimeProblem(
           ? 'has no time zone (add Z for UTC)'
           : 'is not a valid date or time';
     return `now ${reason}: give ${NOW_FORM}`;
+  }
+  if (parsed.epochMs > LATEST_INSTANT_MS) {
+    return `now must be at most 9999-12-31T23:59:59.999Z: a later one has no RFC 3339 form (${value})`;
   }
   if (parsed.epochMs <= nowMs) {
     return `now must be in the future: ${value} is not later than the server's time, ${new Date(nowMs).toISOString()}`;

@@ -178,6 +178,10 @@ describe('query DTOs', () => {
       /^now must be in the future: 2020-01-01T00:00:00Z is not later than the server's time, \d{4}-/,
     );
     expect(refusal({ dry: 'true', now: '2999-01-01T00:00:00' })).toMatch(/^now has no time zone \(add Z/);
+    expect(problems(UpdateSessionQueryDto, { dry: 'true', now: '9999-12-31T23:59:59.999Z' })).toEqual([]);
+    expect(refusal({ dry: 'true', now: '9999-12-31T23:59:59-12:00' })).toBe(
+      'now must be at most 9999-12-31T23:59:59.999Z: a later one has no RFC 3339 form (9999-12-31T23:59:59-12:00)',
+    );
   });
 
   it("words each reason now is refused for, against the server's clock", () => {
