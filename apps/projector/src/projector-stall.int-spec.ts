@@ -7,7 +7,6 @@
  * Once the fault is gone the projector commits, catches up, and every event is projected exactly once. The
  * same metrics are mirrored onto the API's registry when the projector runs in its worker thread.
  */
-import { EsdbClientAdapter } from '@session-engine/event-store';
 import { SessionHistory } from '@session-engine/read-models/testing/session-history';
 import {
   postgresTestDatabase,
@@ -26,7 +25,7 @@ import { Registry } from 'prom-client';
 import { type RunningProjector, startProjector } from './projector';
 import { projectorHttpServer } from './projector-http';
 import { projectorThreadService } from './projector-thread';
-import { appendHistories, startEmbeddedEventStore } from './testing/store-fixtures';
+import { appendHistories, suiteStore } from './testing/store-fixtures';
 import { scrape, sleep, until } from './testing/probes';
 import { dumpAt, projectedFromScratch } from './testing/from-scratch';
 import { workload } from './testing/workload';
@@ -107,10 +106,7 @@ async function refuseSku(database: TestDatabase): Promise<Fault> {
 
 /** An embedded event store of the suite's own (exact counts), and what was appended to it. */
 function ownStore() {
-  const state = {
-    dir: '',
-    store: undefined as unknown as { connectionString: string; close(): Promise<void> },
-    client: undefined as unknown as EsdbClientAdapter,
+  const state = Object.assign(suiteStore('projector-stall-es-'), {
     appended: 0,
     last: 0n,
     databases: [] as TestDatabase[],
@@ -119,16 +115,8 @@ function ownStore() {
       state.appended += histories.reduce((n, h) => n + h.events.length, 0);
       return state.last;
     },
-  };
-  beforeAll(async () => {
-    state.dir = mkdtempSync(join(tmpdir(), 'projector-stall-es-'));
-    state.store = await startEmbeddedEventStore({ port: 0, dataDir: state.dir, silent: true });
-    state.client = EsdbClientAdapter.connect(state.store.connectionString);
   });
   afterAll(async () => {
-    await state.client?.close();
-    await state.store?.close();
-    rmSync(state.dir, { recursive: true, force: true });
     for (const database of state.databases) await database.drop();
   });
   return state;

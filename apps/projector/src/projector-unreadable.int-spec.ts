@@ -19,18 +19,15 @@ import {
   SESSION_EVENT_READ_VERSIONS,
   SESSION_EVENT_SCHEMAS,
 } from '@session-engine/session-domain';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { type RunningProjector, startProjector } from './projector';
 import { projectorHttpServer } from './projector-http';
 import { projectorThreadService } from './projector-thread';
 import { scrape, sleep, until } from './testing/probes';
-import { appendHistories, startEmbeddedEventStore } from './testing/store-fixtures';
+import { appendHistories, suiteStore } from './testing/store-fixtures';
 import { dumpAt, projectedFromScratch } from './testing/from-scratch';
 import { workload } from './testing/workload';
 
@@ -95,30 +92,10 @@ const readsSessionClosedV2 = new EventSchemas({
 const sessionRows = async (options: { databaseUrl?: string; schema?: string; dataDir: string }) =>
   (await dumpAt(options)).sessions!;
 
-/** An embedded event store of the suite's own (exact positions and counts). */
-function ownStore() {
-  const state = {
-    dir: '',
-    store: undefined as unknown as { connectionString: string; close(): Promise<void> },
-    client: undefined as unknown as EsdbClientAdapter,
-  };
-  beforeAll(async () => {
-    state.dir = mkdtempSync(join(tmpdir(), 'projector-unreadable-es-'));
-    state.store = await startEmbeddedEventStore({ port: 0, dataDir: state.dir, silent: true });
-    state.client = EsdbClientAdapter.connect(state.store.connectionString);
-  });
-  afterAll(async () => {
-    await state.client?.close();
-    await state.store?.close();
-    rmSync(state.dir, { recursive: true, force: true });
-  });
-  return state;
-}
-
 describe.each(testDatabases())(
   'an event the projector cannot read: the standalone projector on $name',
   (database: TestDatabase) => {
-    const log = ownStore();
+    const log = suiteStore('projector-unreadable-es-');
     const registry = new Registry();
     const lines: Line[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Line) });
@@ -280,7 +257,7 @@ describe.each(testDatabases())(
 describe.each(testDatabases())(
   'an event the projector cannot read: the projector thread of the API on $name',
   (database: TestDatabase) => {
-    const log = ownStore();
+    const log = suiteStore('projector-unreadable-es-');
     afterAll(() => database.drop());
 
     it('mirrors the same signals onto the API registry and its /health/ready', async () => {

@@ -1,4 +1,7 @@
 import { EsdbClientAdapter, toEventToAppend } from '@session-engine/event-store';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { SessionHistory } from '@session-engine/read-models/testing/session-history';
 import { startEmbeddedEventStore } from '../../../eventstore-embedded/src';
 
@@ -24,4 +27,27 @@ export async function appendHistories(
     if (outcome.position !== undefined && outcome.position > last) last = outcome.position;
   }
   return last;
+}
+
+/**
+ * An embedded event store of the suite's own (exact positions and counts), started before its tests (`beforeAll`)
+ * and removed after them, with a client; the fields are set once it has started.
+ */
+export function suiteStore(prefix: string) {
+  const state = {
+    dir: '',
+    store: undefined as unknown as { connectionString: string; close(): Promise<void> },
+    client: undefined as unknown as EsdbClientAdapter,
+  };
+  beforeAll(async () => {
+    state.dir = mkdtempSync(join(tmpdir(), prefix));
+    state.store = await startEmbeddedEventStore({ port: 0, dataDir: state.dir, silent: true });
+    state.client = EsdbClientAdapter.connect(state.store.connectionString);
+  });
+  afterAll(async () => {
+    await state.client?.close();
+    await state.store?.close();
+    rmSync(state.dir, { recursive: true, force: true });
+  });
+  return state;
 }

@@ -334,10 +334,19 @@ export function inspectBody(value: unknown, maxDepth = MAX_BODY_DEPTH): BodyInsp
 }
 
 /** The 400 for an object or array, outside free-form attributes, with more members or entries than any field takes. */
+/**
+ * Where in the body a refusal is, for its message: ` (at /cartItems/3)`, ` (the body)` or ` (of the body)` at
+ * its root, nothing for a pointer too long to quote.
+ */
+function whereIn(pointer: string | undefined, preposition: 'at' | 'of'): string {
+  if (pointer === undefined) return '';
+  if (pointer === '') return preposition === 'at' ? ' (the body)' : ' (of the body)';
+  return ` (${preposition} ${printableExcerpt(pointer)})`;
+}
+
 function tooMany(frame: Frame, kind: 'object' | 'array'): ApiError {
   const pointer = pointerOf(frame, undefined);
-  const where =
-    pointer === undefined ? '' : pointer === '' ? ' (the body)' : ` (at ${printableExcerpt(pointer)})`;
+  const where = whereIn(pointer, 'at');
   const details =
     kind === 'object'
       ? `The request body has an object of more than ${MAX_OBJECT_MEMBERS} members${where}: no field of this API takes that many (only free-form attributes are bounded by their size instead)`
@@ -351,8 +360,7 @@ function tooMany(frame: Frame, kind: 'object' | 'array'): ApiError {
  */
 function illFormedKey(frame: Frame): ApiError {
   const pointer = pointerOf(frame, undefined);
-  const where =
-    pointer === undefined ? '' : pointer === '' ? ' (of the body)' : ` (of ${printableExcerpt(pointer)})`;
+  const where = whereIn(pointer, 'of');
   return ApiError.of(
     400,
     ErrorCode.InvalidField,
@@ -395,8 +403,7 @@ function setAsideTooLarge({ frame, key }: SetAsideValue): ApiError {
 
 function illFormed(frame: Frame | undefined, token: string | number | undefined): ApiError {
   const pointer = frame === undefined ? '' : pointerOf(frame, token);
-  const where =
-    pointer === undefined ? '' : pointer === '' ? ' (the body)' : ` (at ${printableExcerpt(pointer)})`;
+  const where = whereIn(pointer, 'at');
   return ApiError.of(
     400,
     ErrorCode.InvalidField,
