@@ -162,7 +162,10 @@ export class EventStoreTimeoutError extends EventStoreUnavailableError {
   constructor(
     readonly operation: EventStoreOperation,
     readonly streamName: string,
-    /** The client-side deadline that passed; undefined when the server reported the timeout. */
+    /**
+     * The call's deadline (`withCallTimeout`), whichever saw it pass first — the adapter's timer or gRPC (the
+     * same deadline, sent with the call); undefined when the call had none and the server reported a timeout.
+     */
     readonly timeoutMs: number | undefined,
     cause?: unknown,
   ) {
@@ -406,7 +409,8 @@ export class EsdbClientAdapter {
         return [];
       }
       if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
-      if (deadlineExceeded(error)) throw new EventStoreTimeoutError('read', streamName, undefined, error);
+      if (deadlineExceeded(error))
+        throw new EventStoreTimeoutError('read', streamName, this.callTimeoutMs, error);
       if (unavailable(error)) throw new EventStoreUnavailableError(error);
       throw error;
     }
@@ -461,7 +465,8 @@ export class EsdbClientAdapter {
         throw new AppendTooLargeError(streamName, error.maxAppendSize);
       }
       if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
-      if (deadlineExceeded(error)) throw new EventStoreTimeoutError('append', streamName, undefined, error);
+      if (deadlineExceeded(error))
+        throw new EventStoreTimeoutError('append', streamName, this.callTimeoutMs, error);
       if (unavailable(error)) throw unavailableDuringWrite('append', streamName, error);
       throw error;
     }
@@ -486,7 +491,7 @@ export class EsdbClientAdapter {
       if (error instanceof EventStoreTimeoutError) throw error;
       if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
       if (deadlineExceeded(error)) {
-        throw new EventStoreTimeoutError('set-metadata', streamName, undefined, error);
+        throw new EventStoreTimeoutError('set-metadata', streamName, this.callTimeoutMs, error);
       }
       if (unavailable(error)) throw unavailableDuringWrite('set-metadata', streamName, error);
       throw error;
@@ -534,7 +539,8 @@ export class EsdbClientAdapter {
     } catch (error) {
       if (error instanceof EventStoreTimeoutError) throw error;
       if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
-      if (deadlineExceeded(error)) throw new EventStoreTimeoutError(operation, streamName, undefined, error);
+      if (deadlineExceeded(error))
+        throw new EventStoreTimeoutError(operation, streamName, this.callTimeoutMs, error);
       if (unavailable(error)) throw unavailableDuringWrite(operation, streamName, error);
       throw error;
     }
