@@ -295,6 +295,27 @@ describe.each(backends)('management API on $name', ({ schema }) => {
     expect(managementOnIntegration.status).toBe(401);
   });
 
+  it("takes a GET's cache-buster ?_=<timestamp> on every route and ignores it", async () => {
+    const { body: list } = await manage('/v1/applications/1/sessions?integrationId=Cart-One');
+    const id = list.data[0].id;
+    const paths = [
+      '/v1/applications/1/sessions?integrationId=Cart-One',
+      `/v1/applications/1/sessions/${id}`,
+      '/v1/applications/1/customer_profiles/Customer-7',
+      `/v1/applications/1/analytics/daily?from=${TODAY}&to=${TODAY}`,
+      `/v1/applications/1/analytics/skus?from=${TODAY}&to=${TODAY}`,
+    ];
+    for (const path of paths) {
+      const plain = await manage(path);
+      const busted = await manage(`${path}${path.includes('?') ? '&' : '?'}_=${Date.now()}&_=2`);
+      expect({ path, status: busted.status, body: busted.body }).toEqual({
+        path,
+        status: 200,
+        body: plain.body,
+      });
+    }
+  });
+
   it('answers bad query parameters with 400 and a code at the parameter (source.parameter), a bad path id at its pointer', async () => {
     const cases: [string, string, { parameter: string } | { pointer: string }][] = [
       ['/v1/applications/1/sessions?pageSize=0', 'INVALID_FIELD', { parameter: 'pageSize' }],

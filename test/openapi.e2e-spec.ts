@@ -1212,6 +1212,25 @@ describe('the errors the API really sends', () => {
       ];
     }),
     {
+      name: 'AddCartItems with a quantity that is not a number',
+      route: `${SESSION}/cart_items`,
+      method: 'post',
+      url: () => sessionUrl(existing, '/cart_items'),
+      options: { body: { cartItems: [{ sku: 'a', quantity: 'x', price: 1 }] } },
+      status: 400,
+      code: 'INVALID_FIELD',
+      source: { pointer: '/cartItems/0/quantity' },
+    },
+    {
+      name: 'GetSession of an id over 1000 characters',
+      route: SESSION,
+      method: 'get',
+      url: () => sessionUrl('x'.repeat(1001)),
+      status: 400,
+      code: 'INVALID_FIELD',
+      source: { pointer: '/customerSessionId' },
+    },
+    {
       name: 'UpdateSession with broken JSON',
       route: SESSION,
       method: 'put',
@@ -1376,13 +1395,24 @@ describe('the errors the API really sends', () => {
     const schema = documented!.content!['application/json']!.schema!;
     expect(problems(reply.body, schema)).toEqual([]);
     if (probe.source !== undefined) expect(reply.body.errors[0].source).toEqual(probe.source);
+    const example = documented!.content!['application/json']!.examples![probe.code]!.value as {
+      message: string;
+      errors: { details: string; source?: unknown }[];
+    };
     // An error at no one place is documented so: the example of its code has source {} too.
     if (probe.source !== undefined && Object.keys(probe.source).length === 0) {
-      const example = documented!.content!['application/json']!.examples![probe.code]!.value as {
-        errors: { source?: unknown }[];
-      };
       expect(example.errors[0]!.source).toEqual({});
     }
+    // An example of an error at the same kind of place (a query parameter, a pointer, none) is worded as the
+    // API words this one: "Invalid request: " before its details (a refused body field or query parameter), or
+    // its details alone.
+    const wording = (body: { message: string; errors: { details: string; source?: object }[] }) => ({
+      at: Object.keys(body.errors[0]!.source ?? {}).join(),
+      message: body.message.replace(body.errors[0]!.details, '<details>'),
+    });
+    const documentedWording = wording(example);
+    if (documentedWording.at === wording(reply.body).at)
+      expect(documentedWording).toEqual(wording(reply.body));
     expect(reply.headers.get('x-request-id')).toBeTruthy();
   });
 });

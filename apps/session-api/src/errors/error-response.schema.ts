@@ -216,11 +216,42 @@ const EXAMPLE: Partial<Record<ErrorTitle, ErrorExample>> = {
   },
 };
 
+/** The path parameters an error's pointer may name (`/customerSessionId`), as opposed to a body field's. */
+const PATH_PARAMETER_POINTERS: ReadonlySet<string> = new Set([
+  '/customerSessionId',
+  '/applicationId',
+  '/id',
+  '/profileId',
+]);
+
+/** The 400 codes of a refused field of the body or query, whose `message` says "Invalid request: " first. */
+const FIELD_REFUSALS: ReadonlySet<ErrorTitle> = new Set([
+  ErrorCode.InvalidField,
+  ErrorCode.UnknownField,
+  ErrorCode.LimitExceeded,
+  DomainErrorCode.CartItemNotFound,
+]);
+
+/**
+ * The `message` the API sends with an error whose first entry says `details`: a refused body field or query
+ * parameter (the validation pipe, a domain 400) is "Invalid request: " and its details; any other error — a
+ * path segment, the JSON, a header, every other status — its details alone.
+ */
+function messageOf(status: ErrorStatus, code: ErrorTitle, example: ErrorExample): string {
+  const atField =
+    example.parameter !== undefined ||
+    (example.pointer !== undefined && !PATH_PARAMETER_POINTERS.has(example.pointer));
+  return status === 400 && atField && FIELD_REFUSALS.has(code)
+    ? `Invalid request: ${example.details}`
+    : example.details;
+}
+
 function example(doc: ErrorResponseDoc, code: ErrorTitle): ErrorResponse {
-  const { details, pointer, parameter } = doc.examples?.[code] ?? EXAMPLE[code] ?? { details: code };
+  const given = doc.examples?.[code] ?? EXAMPLE[code] ?? { details: code };
+  const { details, pointer, parameter } = given;
   const source = parameter !== undefined ? { parameter } : pointer !== undefined ? { pointer } : {};
   return {
-    message: details,
+    message: messageOf(doc.status, code, given),
     errors: [{ title: code, details, source }],
     StatusCode: doc.status,
   };

@@ -3,6 +3,7 @@ import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
 import { INSTANT_FORMS, parseInstant } from '@session-engine/read-models';
 import { BOOLEAN_QUERY_PATTERN, plusAsSpace, ZONE_PLUS_AS_SPACE } from '../../sessions/shared/query.dto';
 import {
+  Allow,
   IsIn,
   IsOptional,
   IsString,
@@ -108,6 +109,18 @@ export class MinPositionQueryDto {
   @IsOptional()
   @IsCommitPosition()
   minPosition?: string;
+
+  /**
+   * The cache-buster HTTP clients add to a GET (`?_=<timestamp>`: Talon.One's SDKs when their client's cache is
+   * off, jQuery): taken with any value, given any number of times, and ignored, as on a session's GET.
+   */
+  @ApiPropertyOptional({
+    name: '_',
+    type: String,
+    description: 'A cache-buster, ignored: clients add `_=<timestamp>` to a GET to bypass caches',
+  })
+  @Allow()
+  _?: unknown;
 }
 
 export const SESSION_SORTS = ['created', '-created', 'updated', '-updated', 'total', '-total'] as const;
