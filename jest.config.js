@@ -16,6 +16,10 @@ const base = {
 };
 
 module.exports = {
+  // Jest's default is one worker fewer than the cores: one worker on a 2-core machine, where most suites wait on
+  // servers and child processes and leave the other core idle. Two workers there: the whole run with coverage
+  // took 8.8 min instead of 13.5 on the 2-core CI machine.
+  maxWorkers: Math.max(2, require('node:os').availableParallelism() - 1),
   collectCoverageFrom: [
     'libs/**/src/**/*.ts',
     'apps/**/src/**/*.ts',
