@@ -1397,7 +1397,7 @@ describe('the errors the API really sends', () => {
     if (probe.source !== undefined) expect(reply.body.errors[0].source).toEqual(probe.source);
     const example = documented!.content!['application/json']!.examples![probe.code]!.value as {
       message: string;
-      errors: { details: string; source?: unknown }[];
+      errors: { details: string; source?: object }[];
     };
     // An error at no one place is documented so: the example of its code has source {} too.
     if (probe.source !== undefined && Object.keys(probe.source).length === 0) {

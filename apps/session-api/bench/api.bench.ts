@@ -178,6 +178,28 @@ async function main(): Promise<void> {
     ],
   });
 
+  // The same command as a checkout that retries safely sends it: each with its own Idempotency-Key, which
+  // costs a lookup of the key and its record (its $maxAge, then the record) around the session append.
+  let keyed = 0;
+  await run('AddCartItems with an Idempotency-Key (POST cart_items)', {
+    url: base,
+    requests: [
+      {
+        method: 'POST',
+        headers,
+        body: oneItem,
+        setupRequest: (request) => {
+          const n = keyed++;
+          return {
+            ...request,
+            path: `/v2/customer_sessions/bench-add-${n % 1000}/cart_items`,
+            headers: { ...request.headers, 'idempotency-key': `bench-key-${n}` },
+          };
+        },
+      },
+    ],
+  });
+
   await run('GET session', { url: `${base}/v2/customer_sessions/bench-add-1`, headers });
   await run('GET session with 1,000 events', { url: `${base}/v2/customer_sessions/bench-big`, headers });
   // The same GET from one connection: what one read of a long session costs, without the queueing of 32
