@@ -334,6 +334,35 @@ describe('a customer session over HTTP', () => {
     expect((await verb(id, 'close', { 'If-Match': added.headers.get('etag')! })).status).toBe(200);
   });
 
+  it('answers bad input 400 whatever If-Match says: the input is checked before the precondition', async () => {
+    const id = sid('if-match-bad-input');
+    const created = await put(id, { cartItems: [{ sku: 'a', quantity: 1 }] });
+    const stale = { 'If-Match': created.headers.get('etag')! };
+    expectOk(await addItems(id, [{ sku: 'b', quantity: 1 }]));
+    // Limits the domain checks (the request's validation cannot: they span the whole cart, or a price's digits).
+    const over = [
+      { sku: 'c', quantity: 6000 },
+      { sku: 'd', quantity: 6000 },
+    ];
+    await expectRefused(id, await addItems(id, over, stale), 400, 'LIMIT_EXCEEDED');
+    await expectRefused(id, await put(id, { cartItems: over }, { headers: stale }), 400, 'LIMIT_EXCEEDED');
+    await expectRefused(id, await addItems(id, over, { 'If-Match': '"1", W/"0"' }), 400, 'LIMIT_EXCEEDED');
+    // A header that names no revision at all is refused with the other header checks, before the body's.
+    await expectRefused(id, await addItems(id, over, { 'If-Match': 'W/"1"' }), 412, 'PRECONDITION_FAILED');
+    const create = { 'If-None-Match': '*' };
+    await expectRefused(id, await put(id, { cartItems: over }, { headers: create }), 400, 'LIMIT_EXCEEDED');
+    const dear = [{ sku: 'e', quantity: 1, price: 1e15 + 2 }];
+    await expectRefused(id, await addItems(id, dear, stale), 400, 'INVALID_FIELD');
+    // Good input with the same stale If-Match: 412.
+    await expectRefused(
+      id,
+      await addItems(id, [{ sku: 'c', quantity: 1 }], stale),
+      412,
+      'PRECONDITION_FAILED',
+    );
+    await expectRefused(id, await put(id, { cartItems: [] }, { headers: stale }), 412, 'PRECONDITION_FAILED');
+  });
+
   it('replays an Idempotency-Key response, refuses a reused key with another body, also after a restart', async () => {
     const id = sid('idempotent');
     const key = { 'Idempotency-Key': `key-${run}` };

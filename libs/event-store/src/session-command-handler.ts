@@ -39,6 +39,7 @@
  *   (404 `SESSION_NOT_FOUND`).
  */
 import {
+  checkInput,
   decide,
   evolve,
   profileToClaim,
@@ -237,6 +238,8 @@ export class SessionCommandHandler {
               current!.revision !== options.expectedRevision &&
               !missingSessionFor(command, current!)
             ) {
+              // Bad input is a 400 whatever the precondition (the domain's order of checks).
+              checkInput(this.timed(command, options.decidedAt), current!.state);
               throw new PreconditionFailedError(options.expectedRevision, current!.revision);
             }
             events = await this.decide(command, current!.state, options);

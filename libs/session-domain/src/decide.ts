@@ -58,6 +58,33 @@ export function decide(command: SessionCommand, state: SessionState | null): Ses
 }
 
 /**
+ * The checks of the command's own input, which `decide` makes first (400 `INVALID_FIELD` / `LIMIT_EXCEEDED`):
+ * what the command is refused for whatever the session holds beyond its existence (`state` only tells a create
+ * from an update, whose patches differ). The command handler makes them before it compares `If-Match`, so a
+ * request with bad input is a 400 whatever its precondition, as when the API's validation finds it.
+ */
+export function checkInput(command: SessionCommand, state: SessionState | null): void {
+  checkIntegrationId(command.integrationId);
+  switch (command.type) {
+    case 'UpdateSession':
+      checkPatch(command.patch, state === null);
+      return;
+    case 'AddCartItems':
+      checkCartItems(command.cartItems, '/cartItems');
+      return;
+    case 'ReturnItems':
+      checkReturnEntries(command.returnedCartItems);
+      return;
+    case 'CloseSession':
+    case 'CancelSession':
+    case 'ReopenSession':
+      return;
+    default:
+      return assertNever(command);
+  }
+}
+
+/**
  * The events, once checked to fit the event store (`checkEventBytes`). Only the commands that add data need
  * the check: the others append events bounded by what those let in.
  */
