@@ -132,6 +132,31 @@ describe('EventStore durability (synchronous=FULL)', () => {
     store.close();
   });
 
+  it('never drops from its bounded head cache a stream whose write awaits its fsync', async () => {
+    const store = new EventStore(dir, 'FULL', 0, 4);
+    const created = ['s', 'a', 'b', 'c', 'd', 'e', 'f'].map((name, i) =>
+      store.append(name, { kind: 'no_stream' }, [event(i + 1)]),
+    );
+    await turn();
+    await turn();
+    await release();
+    await Promise.all(created);
+    const pending = store.append('s', { kind: 'revision', revision: 0 }, [event(10)]);
+    await turn();
+    await turn();
+    expect(held).toHaveLength(1); // committed, waiting for the disk
+    // Reading the other streams fills the cache past its limit, and it drops the heads used longest ago.
+    for (const name of ['a', 'b', 'c', 'd', 'e', 'f']) expect(store.head(name)?.lastRevision).toBe(0);
+    expect(store.cachedStreams.heads).toBeLessThanOrEqual(5);
+    // Readers still see s as it is durably: its head was kept, not read again from the row just committed.
+    expect(store.head('s')?.lastRevision).toBe(0);
+    expect(store.readStreamForward('s', 0, 10).map((e) => e.revision)).toEqual([0]);
+    await release();
+    expect(await pending).toMatchObject({ kind: 'ok', currentRevision: 1 });
+    expect(store.head('s')?.lastRevision).toBe(1);
+    store.close();
+  });
+
   it('makes pending commits durable and acknowledges them on close', async () => {
     const store = new EventStore(dir, 'FULL');
     const appended = store.append('s', { kind: 'any' }, [event(1)]);
@@ -212,6 +237,45 @@ describe('EventStore writes (synchronous=NORMAL)', () => {
     expect(() => new EventStore(dir, 'NORMAL')).toThrow(
       `Cannot open the event store's log ${path.join(dir, 'eventstore.sqlite')}: file is not a database`,
     );
+  });
+
+  it('keeps the heads and metadata of at most cacheLimit streams, and reads a dropped one again from the log', async () => {
+    const store = new EventStore(dir, 'NORMAL', 0, 10);
+    const metadata = (maxCount: number): ProposedEvent => ({
+      ...event(0),
+      eventId: `10000000-0000-4000-8000-${String(maxCount).padStart(12, '0')}`,
+      type: '$metadata',
+      data: Buffer.from(JSON.stringify({ $maxCount: maxCount })),
+    });
+    for (let i = 0; i < 100; i++) {
+      const stream = `s-${i}`;
+      await store.append(stream, { kind: 'no_stream' }, [event(2 * i + 1), event(2 * i + 2)]);
+      await store.append(`$$${stream}`, { kind: 'any' }, [metadata(i + 1)]);
+      expect(store.metadata(stream)?.maxCount).toBe(i + 1);
+      expect(store.cachedStreams.heads).toBeLessThanOrEqual(10);
+      expect(store.cachedStreams.metadata).toBeLessThanOrEqual(10);
+    }
+    for (let i = 0; i < 100; i++) {
+      const stream = `s-${i}`;
+      expect(store.head(stream)?.lastRevision).toBe(1);
+      expect(store.metadata(stream)?.maxCount).toBe(i + 1);
+      // The metadata read again still applies to what readers see: $maxCount 1 hides s-0's first event.
+      expect(store.visibility(stream, store.head(stream)!).fromRevision).toBe(i === 0 ? 1 : 0);
+    }
+    expect(await store.append('s-0', { kind: 'revision', revision: 1 }, [event(500)])).toMatchObject({
+      kind: 'ok',
+      currentRevision: 2,
+    });
+    expect(await store.append('s-1', { kind: 'revision', revision: 1 }, [event(501)])).toMatchObject({
+      kind: 'ok',
+      currentRevision: 2,
+    });
+    expect(store.cachedStreams).toEqual({
+      heads: expect.any(Number),
+      metadata: expect.any(Number),
+    });
+    expect(store.cachedStreams.heads).toBeLessThanOrEqual(10);
+    store.close();
   });
 
   it('recognises a repeat within the same flush, and skips no check an expectation needs', async () => {

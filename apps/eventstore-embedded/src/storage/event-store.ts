@@ -54,6 +54,9 @@ export interface Visibility {
 const TICKS_PER_MS = 10_000;
 /** EventStoreDB's `$maxCount` of every metadata stream (its MetastreamMaxCount option, 1 by default). */
 const METASTREAM_MAX_COUNT = 1;
+/** Streams whose head (and, apart, whose metadata) the store keeps in memory by default: ~10–60 MB. */
+export const DEFAULT_CACHE_LIMIT = 50_000;
+
 const NO_HEAD: StreamHead = { lastRevision: -1, state: StreamState.Live, truncateBefore: 0 };
 
 /** Tracks what one flush has written so far; nothing reaches the caches until the commit succeeded. */
@@ -88,11 +91,18 @@ export class EventStore {
   private queue: Queued[] = [];
   private scheduled = false;
   private closed = false;
-  /** Heads as readers see them: durable writes only. */
+  /**
+   * Heads as readers see them: durable writes only. A cache of the log's head rows, bounded (`cacheLimit`): the
+   * oldest-used durable heads are dropped and read again from the log when next needed — never one with a write
+   * still waiting for its fsync (in `written`), whose row in the log is ahead of what readers may see.
+   */
   private readonly heads = new Map<string, StreamHead>();
   /** Heads written by committed flushes whose fsync has not completed yet (what the next flush builds on). */
   private readonly written = new Map<string, StreamHead>();
+  /** Readers' metadata per stream (`null`: none), derived from durable heads; bounded as `heads` is. */
   private readonly metadataCache = new Map<string, StreamMetadata | null>();
+  /** Inside `flush`'s transaction, where nothing is dropped from the caches (see `trimCaches`). */
+  private flushing = false;
   private readonly listeners = new Set<CommitListener>();
   /** Last durable position in `$all`: what reads and subscriptions see. */
   private position: number;
@@ -113,7 +123,17 @@ export class EventStore {
    *   before flushing so concurrent appends share one transaction; an idle store flushes on the next turn
    *   (`setImmediate`). 0 (default) always flushes on the next turn; the fsync groups commits anyway.
    */
-  constructor(dataDir: string, synchronous: SynchronousMode = 'FULL', groupCommitWindowMs = 0) {
+  constructor(
+    dataDir: string,
+    synchronous: SynchronousMode = 'FULL',
+    groupCommitWindowMs = 0,
+    /**
+     * How many streams' heads, and how many streams' metadata, are kept in memory. Without a bound both grew by
+     * one entry for every stream ever read or written (every session, profile and idempotency record), for as
+     * long as the process ran.
+     */
+    private readonly cacheLimit = DEFAULT_CACHE_LIMIT,
+  ) {
     this.groupCommitWindowMs = groupCommitWindowMs;
     // FULL durability is kept by fsyncing the WAL ourselves after each commit, asynchronously, so the event
     // loop keeps decoding and validating the next appends (and the next commit) while the disk works. SQLite
@@ -142,9 +162,39 @@ export class EventStore {
     let head = this.heads.get(stream);
     if (!head) {
       head = this.log.loadHead(stream);
-      if (head) this.heads.set(stream, head);
+      if (head) {
+        this.heads.set(stream, head);
+        this.trimCaches();
+      }
     }
     return head;
+  }
+
+  /** How many streams' heads and metadata are held in memory now (at most `cacheLimit` each between writes). */
+  get cachedStreams(): { heads: number; metadata: number } {
+    return { heads: this.heads.size, metadata: this.metadataCache.size };
+  }
+
+  /**
+   * Drops the entries used longest ago once a cache holds more than `cacheLimit`, down to 90 % of it (so the
+   * walk is paid once per tenth of the limit). Never inside `flush`: a head dropped there, of a stream the
+   * flush is writing, would be read again from the log row the flush has just committed, before its fsync.
+   */
+  private trimCaches(): void {
+    if (this.flushing) return;
+    const keep = Math.floor(this.cacheLimit * 0.9);
+    if (this.heads.size > this.cacheLimit) {
+      for (const stream of this.heads.keys()) {
+        if (this.heads.size <= keep) break;
+        if (!this.written.has(stream)) this.heads.delete(stream);
+      }
+    }
+    if (this.metadataCache.size > this.cacheLimit) {
+      for (const stream of this.metadataCache.keys()) {
+        if (this.metadataCache.size <= keep) break;
+        this.metadataCache.delete(stream);
+      }
+    }
   }
 
   /** The stream's metadata as readers see it (durable writes only). */
@@ -157,6 +207,7 @@ export class EventStore {
         : [];
     const meta = last ? parseStreamMetadata(eventDataOf(last.wire)) : null;
     this.metadataCache.set(stream, meta);
+    this.trimCaches();
     return meta;
   }
 
@@ -268,6 +319,7 @@ export class EventStore {
     if (batch.length === 0) return;
     const ctx = new FlushContext(this.writtenPosition, Date.now() * TICKS_PER_MS);
     let outcomes: WriteOutcome[];
+    this.flushing = true;
     try {
       outcomes = this.log.transaction(() => {
         const results = batch.map(({ request }) =>
@@ -282,6 +334,8 @@ export class EventStore {
       const message = `Write failed: ${(err as Error).message}`;
       for (const { done } of batch) done({ kind: 'failed', message });
       return;
+    } finally {
+      this.flushing = false;
     }
     for (const [stream, head] of ctx.heads) this.written.set(stream, head);
     this.writtenPosition = ctx.lastPosition;
@@ -329,10 +383,13 @@ export class EventStore {
   /** Durable: publish the new state, then notify subscribers, then acknowledge. */
   private publish({ ctx, batch, outcomes }: Committed): void {
     for (const [stream, head] of ctx.heads) {
+      // Moved to the end: the streams written last are the last dropped.
+      this.heads.delete(stream);
       this.heads.set(stream, head);
       if (this.written.get(stream) === head) this.written.delete(stream);
       if (isMetastream(stream)) this.metadataCache.delete(stream.slice(2));
     }
+    this.trimCaches();
     this.position = ctx.lastPosition;
     if (ctx.inserted.length > 0) {
       for (const listener of this.listeners) {
