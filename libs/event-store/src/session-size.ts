@@ -3,22 +3,24 @@
  * handler's cache is bounded by memory rather than by a count that means 2 MB for small carts and gigabytes
  * for sessions near the limits (1,000 lines, 64 KiB of attributes).
  *
- * The weights come from measuring V8 heap growth per folded session on Node 20 (`docs/command-api.md`, "State
- * cache"): about 0.8 KiB for a session with no lines and 0.3 KiB per short cart line; strings count two
- * bytes per character, free-form attributes three bytes per character of their JSON. It is an estimate, not
+ * The weights come from measuring V8 heap growth per cached session on Node 20 (`testing/session-heap.ts`: the
+ * folded state, its keyed-command index and the cache's entry for it): about 1 KiB for a session with no lines,
+ * 0.3 KiB per short cart line and 0.85 KiB per keyed command in the index (two SHA-256 hex strings, a command
+ * id, three bigints); strings count two bytes per character, free-form attributes three bytes per character of
+ * their JSON. It is an estimate, not
  * an accounting; it errs on the heavy side. It runs on every cached write, so it reads only string lengths and
  * key counts; free-form attributes, whose objects keep their identity across `evolve`, are serialised once per
  * object.
  */
 import type { CartLine, SessionState } from '@session-engine/session-domain';
 
-const SESSION_BASE = 800;
+const SESSION_BASE = 1000;
 const LINE_BASE = 310;
 const LIST_ENTRY = 48;
 const MAP_ENTRY = 120;
 const RETURN_BASE = 200;
 const RETURN_LINE = 80;
-const KEYED_COMMAND = 160;
+const KEYED_COMMAND = 900;
 
 const objectBytes = new WeakMap<object, number>();
 
