@@ -527,6 +527,33 @@ describe('header details', () => {
     expect(management.status).toBe(200);
   });
 
+  it("keeps an idle keep-alive connection open past Node's 5 s, for a load balancer's 60 s idle timeout", async () => {
+    const url = new URL(harness.baseUrl);
+    const socket = net.connect(Number(url.port), url.hostname);
+    socket.setEncoding('utf8');
+    let received = '';
+    let closed = false;
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.on('close', () => (closed = true));
+    const answered = async (count: number) => {
+      while (received.split('HTTP/1.1 200').length - 1 < count) {
+        if (closed) throw new Error(`connection closed after ${received.length} bytes`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    try {
+      socket.write(`GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await answered(1);
+      expect(received.toLowerCase()).toContain('keep-alive: timeout=65');
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      expect(closed).toBe(false);
+      socket.write(`GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await answered(2);
+    } finally {
+      socket.destroy();
+    }
+  }, 20_000);
+
   it('refuses a repeated Authorization (401) or Idempotency-Key (400), and appends nothing', async () => {
     const before = await sessionSnapshot(harness, id);
     const body = JSON.stringify({ cartItems: [{ sku: 'R', quantity: 1 }] });

@@ -9,6 +9,7 @@
  * (http/client-abort.ts); query parameters named like Object.prototype members are refused like any unknown one
  * (QueryAwareValidationPipe).
  */
+import type { Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -35,6 +36,7 @@ export async function createSessionApi(deps: AppDependencies): Promise<INestAppl
     },
   );
   (app.getHttpAdapter().getInstance() as { disable(setting: string): void }).disable('x-powered-by');
+  (app.getHttpServer() as Server).keepAliveTimeout = deps.config.httpKeepAliveTimeoutMs;
   installServerHooks(app.getHttpServer(), deps.keys, deps.logger);
   app.use(requestContext(deps.logger, metrics));
   app.useGlobalFilters(new ClientAbortFilter(new ApiExceptionFilter(deps.logger)));

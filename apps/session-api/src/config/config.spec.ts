@@ -24,6 +24,7 @@ describe('parseConfig', () => {
       sessionCacheMb: 128,
       eventStoreCallTimeoutMs: 10_000,
       readModelQueryTimeoutMs: 5_000,
+      httpKeepAliveTimeoutMs: 65_000,
     });
     expect(config.eventStoreConnectionString).toBeUndefined();
     expect(config.integrationKeys).toBeUndefined();
@@ -100,6 +101,19 @@ describe('parseConfig', () => {
     expect(problems.join('\n')).toMatch(
       /READ_MODEL_QUERY_TIMEOUT_MS: "5s" is not a whole number of milliseconds/,
     );
+  });
+
+  it("takes the HTTP keep-alive timeout in ms, 1 s to 1 h, longer than a balancer's idle timeout by default", () => {
+    expect(parseConfig({}, '/srv').httpKeepAliveTimeoutMs).toBe(65_000);
+    expect(parseConfig({ HTTP_KEEP_ALIVE_TIMEOUT_MS: '350000' }, '/srv').httpKeepAliveTimeoutMs).toBe(
+      350_000,
+    );
+    for (const bad of ['999', '3600001', '65s', '-1'])
+      expect(problemsOf({ HTTP_KEEP_ALIVE_TIMEOUT_MS: bad })[0]).toMatch(
+        new RegExp(
+          `^HTTP_KEEP_ALIVE_TIMEOUT_MS: "${bad}" is not a whole number of milliseconds from 1000 to 3600000`,
+        ),
+      );
   });
 
   it('sizes the session cache in MiB, 0 turning it off', () => {

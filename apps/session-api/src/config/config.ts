@@ -56,6 +56,12 @@ export interface AppConfig {
    * each answer, in ms (the `minPosition` wait is SPEC's 5 s whatever this is).
    */
   readModelQueryTimeoutMs: number;
+  /**
+   * How long the HTTP server keeps an idle keep-alive connection open, in ms (Node's `keepAliveTimeout`, sent in
+   * `Keep-Alive: timeout=`): longer than the idle timeout of a load balancer or proxy in front, so that it is
+   * never the server that closes a connection the balancer is about to reuse.
+   */
+  httpKeepAliveTimeoutMs: number;
 }
 
 /**
@@ -64,6 +70,12 @@ export interface AppConfig {
  * shorter one would answer 503 on every (re)connect.
  */
 export const EVENTSTORE_CALL_TIMEOUT_MS = { default: 10_000, min: 1_000, max: 600_000 } as const;
+/**
+ * `HTTP_KEEP_ALIVE_TIMEOUT_MS`: default and accepted range. The default outlasts the common balancers' idle
+ * timeouts (60 s: AWS ALB, nginx's upstream keepalive_timeout); Node's own 5 s has a balancer reuse connections the
+ * server is closing, and the request on it fails (a 502 at the balancer).
+ */
+export const HTTP_KEEP_ALIVE_TIMEOUT_MS = { default: 65_000, min: 1_000, max: 3_600_000 } as const;
 /** `READ_MODEL_QUERY_TIMEOUT_MS`: default and accepted range. */
 export const READ_MODEL_QUERY_TIMEOUT_MS = { default: 5_000, min: 100, max: 600_000 } as const;
 
@@ -243,6 +255,14 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     errors,
   );
 
+  const httpKeepAliveTimeoutMs = parseMilliseconds(
+    'HTTP_KEEP_ALIVE_TIMEOUT_MS',
+    set(env.HTTP_KEEP_ALIVE_TIMEOUT_MS),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    'how long an idle keep-alive connection stays open: longer than the idle timeout of a load balancer in front',
+    errors,
+  );
+
   // Validated as the standalone projector validates them, whether or not this process runs the projector.
   const projectorBatching = parseProjectorBatching(env, errors);
   const projectorWatch = parseProjectorWatch(env, errors);
@@ -266,5 +286,6 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     sessionCacheMb,
     eventStoreCallTimeoutMs,
     readModelQueryTimeoutMs,
+    httpKeepAliveTimeoutMs,
   };
 }
