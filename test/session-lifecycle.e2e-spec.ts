@@ -339,7 +339,7 @@ describe('a customer session over HTTP', () => {
     const created = await put(id, { cartItems: [{ sku: 'a', quantity: 1 }] });
     const stale = { 'If-Match': created.headers.get('etag')! };
     expectOk(await addItems(id, [{ sku: 'b', quantity: 1 }]));
-    // Limits the domain checks (the request's validation cannot: they span the whole cart, or a price's digits).
+    // Limits of the request alone that the domain checks, not the request's validation (a sum, a price's digits).
     const over = [
       { sku: 'c', quantity: 6000 },
       { sku: 'd', quantity: 6000 },

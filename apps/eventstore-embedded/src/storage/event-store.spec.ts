@@ -278,6 +278,24 @@ describe('EventStore writes (synchronous=NORMAL)', () => {
     store.close();
   });
 
+  it('drops the heads used longest ago: a stream read all the time stays cached among many read once', async () => {
+    const store = new EventStore(dir, 'NORMAL', 0, 10);
+    for (let i = 0; i < 40; i++) await store.append(`s-${i}`, { kind: 'no_stream' }, [event(i + 1)]);
+    const loads = jest.spyOn(SqliteEventLog.prototype, 'loadHead');
+    try {
+      for (let i = 1; i < 40; i++) {
+        expect(store.head('s-0')?.lastRevision).toBe(0);
+        expect(store.head(`s-${i}`)?.lastRevision).toBe(0);
+      }
+      const loaded = loads.mock.calls.map(([stream]) => stream);
+      expect(loaded.filter((stream) => stream === 's-0').length).toBeLessThanOrEqual(1);
+      expect(loaded.length).toBeGreaterThan(20); // the others did fall out and were read again
+    } finally {
+      loads.mockRestore();
+      store.close();
+    }
+  });
+
   it('recognises a repeat within the same flush, and skips no check an expectation needs', async () => {
     const store = new EventStore(dir, 'NORMAL');
     const events = [event(1), event(2)];

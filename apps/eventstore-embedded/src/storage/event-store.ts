@@ -160,7 +160,11 @@ export class EventStore {
 
   head(stream: string): StreamHead | undefined {
     let head = this.heads.get(stream);
-    if (!head) {
+    if (head) {
+      // Moved to the end: the streams used last are the last dropped (a Map keeps insertion order).
+      this.heads.delete(stream);
+      this.heads.set(stream, head);
+    } else {
       head = this.log.loadHead(stream);
       if (head) {
         this.heads.set(stream, head);
@@ -199,7 +203,12 @@ export class EventStore {
 
   /** The stream's metadata as readers see it (durable writes only). */
   metadata(stream: string): StreamMetadata | null {
-    if (this.metadataCache.has(stream)) return this.metadataCache.get(stream) ?? null;
+    if (this.metadataCache.has(stream)) {
+      const cached = this.metadataCache.get(stream) ?? null;
+      this.metadataCache.delete(stream);
+      this.metadataCache.set(stream, cached);
+      return cached;
+    }
     const head = this.head(metastreamOf(stream));
     const [last] =
       head && head.lastRevision >= 0
@@ -383,7 +392,7 @@ export class EventStore {
   /** Durable: publish the new state, then notify subscribers, then acknowledge. */
   private publish({ ctx, batch, outcomes }: Committed): void {
     for (const [stream, head] of ctx.heads) {
-      // Moved to the end: the streams written last are the last dropped.
+      // Moved to the end, as on a read.
       this.heads.delete(stream);
       this.heads.set(stream, head);
       if (this.written.get(stream) === head) this.written.delete(stream);
