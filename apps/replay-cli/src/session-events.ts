@@ -113,6 +113,18 @@ function foldReason(type: string, error: unknown): string {
 }
 
 /**
+ * A time as the engine writes every event's `at` (`Date.prototype.toISOString`: UTC, milliseconds, `Z`). Any
+ * other form is refused, not read: a time without a zone would count on the day of the machine's own time zone
+ * (the projector's UTC day, `replay verify`, `state --at` would each read it differently on another machine),
+ * and one with an offset or more digits would be shown as written where SPEC promises UTC.
+ */
+function isEngineTime(value: unknown): boolean {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(value)) return false;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) && new Date(ms).toISOString() === value;
+}
+
+/**
  * Why a session event's `at` or `commandId` is not what the engine writes (`undefined`: it is). Every reader
  * relies on them — `at` is the session's `updated` and what `state --at` compares, `commandId` counts the
  * session's updates —, and `evolve` takes them as they are: a number as `at` would become a session's
@@ -120,8 +132,11 @@ function foldReason(type: string, error: unknown): string {
  */
 export function eventFieldsProblem(type: string, data: Record<string, unknown>): string | undefined {
   const { at, commandId } = data;
-  if (typeof at !== 'string' || !Number.isFinite(Date.parse(at)))
-    return `${type} has no valid time "at" (an ISO-8601 time): ${JSON.stringify(at) ?? 'none'}`;
+  if (!isEngineTime(at))
+    return (
+      `${type} has no valid time "at" (a UTC time as the engine writes it, such as 2026-03-01T12:00:00.000Z): ` +
+      (JSON.stringify(at) ?? 'none')
+    );
   if (typeof commandId !== 'string') return `${type} has no commandId`;
   return undefined;
 }

@@ -82,7 +82,7 @@ describe('history and state refuse an event whose fields the CLI relies on are n
   it('an event without a valid time; the state before it still answers', async () => {
     const line =
       `session-1-no-time revision 1 (log position ${last['no-time']}): SessionClosed has no valid time "at" ` +
-      '(an ISO-8601 time): "yesterday"';
+      '(a UTC time as the engine writes it, such as 2026-03-01T12:00:00.000Z): "yesterday"';
     expectOneLine(await replay(['history', 'no-time', '-a', '1']), line);
     expectOneLine(await replay(['state', 'no-time', '-a', '1']), line);
     // --at cannot tell whether a time that is none is before the instant: refused too.

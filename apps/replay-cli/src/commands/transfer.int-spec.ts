@@ -622,8 +622,20 @@ describe('import: only streams the engine can process', () => {
           },
         ],
       }),
-      'line 3 (session-1-zz): revision 0: SessionCreated has no valid time "at" (an ISO-8601 time): none; nothing of this stream was appended',
+      'line 3 (session-1-zz): revision 0: SessionCreated has no valid time "at" (a UTC time as the engine writes it, such as 2026-03-01T12:00:00.000Z): none; nothing of this stream was appended',
     ],
+    ...(
+      [
+        ['without a zone', '2026-03-07T22:30:00'],
+        ['with an offset', '2026-03-05T23:30:00.000-02:00'],
+        ['with seven fraction digits', '2026-03-05T23:59:59.9999999Z'],
+        ['on a day that does not exist', '2026-02-30T10:00:00.000Z'],
+      ] as const
+    ).map(([what, at]): [string, () => Line, string] => [
+      `a SessionCreated whose time is ${what}, not the engine's form`,
+      () => renamed('session-1-zz', { at, integrationId: 'zz' }),
+      `line 3 (session-1-zz): revision 0: SessionCreated has no valid time "at" (a UTC time as the engine writes it, such as 2026-03-01T12:00:00.000Z): "${at}"; nothing of this stream was appended`,
+    ]),
     [
       'a SessionCreated with its time but nothing else',
       () => ({
