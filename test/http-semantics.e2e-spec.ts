@@ -11,6 +11,7 @@ import {
   client,
   KEY_APP1,
   MANAGEMENT_KEY,
+  sessionNotFoundReply,
   sessionSnapshot,
   sessionUrl,
   startWithSession,
@@ -840,20 +841,7 @@ describe("an error at no one place of the request: source {} (Talon.One's APIErr
           StatusCode: 401,
         },
       },
-      {
-        status: 404,
-        body: {
-          message: `No customer session ${JSON.stringify(missing)}`,
-          errors: [
-            {
-              title: 'SESSION_NOT_FOUND',
-              details: `No customer session ${JSON.stringify(missing)}`,
-              source: {},
-            },
-          ],
-          StatusCode: 404,
-        },
-      },
+      sessionNotFoundReply(missing),
       {
         status: 409,
         body: {

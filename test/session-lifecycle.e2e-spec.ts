@@ -1,5 +1,12 @@
 import { EventStoreUnavailableError, IdempotencyStore } from '@session-engine/event-store';
-import { ApiHarness, client, KEY_APP2, sessionUrl, type Reply } from './support/harness';
+import {
+  ApiHarness,
+  client,
+  KEY_APP2,
+  sessionNotFoundReply,
+  sessionUrl,
+  type Reply,
+} from './support/harness';
 
 jest.setTimeout(60_000);
 
@@ -233,20 +240,7 @@ describe('a customer session over HTTP', () => {
 
   it('answers a missing session alike on GET and every command: one wording, the id quoted, no body pointer', async () => {
     const missing = sid('missing "one"\nwith spaces');
-    const expected = {
-      status: 404,
-      body: {
-        message: `No customer session ${JSON.stringify(missing)}`,
-        errors: [
-          {
-            title: 'SESSION_NOT_FOUND',
-            details: `No customer session ${JSON.stringify(missing)}`,
-            source: {},
-          },
-        ],
-        StatusCode: 404,
-      },
-    };
+    const expected = sessionNotFoundReply(missing);
     const replies: Record<string, Reply> = {
       get: await get(missing),
       close: await verb(missing, 'close'),

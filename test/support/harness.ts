@@ -146,6 +146,19 @@ export const sessionUrl = (id: string, suffix = ''): string =>
   `/v2/customer_sessions/${encodeURIComponent(id)}${suffix}`;
 
 /** What a refused request must leave as it was: the session as GET shows it, and its stream's length. */
+/** The reply to any request for a session that does not exist (404 SESSION_NOT_FOUND, the id quoted, no source). */
+export const sessionNotFoundReply = (id: string) => {
+  const details = `No customer session ${JSON.stringify(id)}`;
+  return {
+    status: 404,
+    body: {
+      message: details,
+      errors: [{ title: 'SESSION_NOT_FOUND', details, source: {} }],
+      StatusCode: 404,
+    },
+  };
+};
+
 export interface SessionSnapshot {
   status: number;
   etag: string | null;
