@@ -246,11 +246,25 @@ export async function migrateToLatest(
     // Kysely looks for its migration tables in every schema unless told which one is ours.
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Kysely's migrator first looks through the tables of every schema; one that another process drops meanwhile
+  // (a `replay rebuild` retiring its old copy, another deployment's schema) fails that look with 3F000 "schema …
+  // does not exist", though it is not ours. Looked at again, it is gone from the catalog.
+  for (let attempt = 1; attempt < 10 && droppedMeanwhile(error, schema); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   const failed = results?.find((result) => result.status === 'Error');
   if (error || failed) {
     throw new Error(`Read-model migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, {
       cause: error,
     });
   }
+}
+
+/** PostgreSQL's 3F000 (invalid_schema_name) about a schema other than `ours`: another process dropped it. */
+function droppedMeanwhile(error: unknown, ours: string | undefined): boolean {
+  if ((error as { code?: unknown } | undefined)?.code !== '3F000') return false;
+  const named = /schema "([^"]+)" does not exist/.exec((error as Error).message ?? '')?.[1];
+  return named !== undefined && named !== ours;
 }
