@@ -1,4 +1,5 @@
-import { instantBound, parseInstant } from './instant';
+import { eventTimeIso, instantBound, parseInstant } from './instant';
+import { utcDay } from './projected-event';
 
 describe('parseInstant', () => {
   it('reads a date-time with its zone, or a date as 00:00 UTC', () => {
@@ -76,5 +77,40 @@ describe('instantBound', () => {
 
   it('throws on what parseInstant refuses', () => {
     expect(() => instantBound('2026-012', 'after')).toThrow(RangeError);
+  });
+});
+
+describe('event times in the projections', () => {
+  const zone = process.env.TZ;
+  // The machine's zone matters only to `Date`'s reading of a time without a zone: a zone far from UTC
+  // (UTC+14) would move such a time to another day.
+  beforeEach(() => {
+    process.env.TZ = 'Pacific/Kiritimati';
+  });
+  afterEach(() => {
+    if (zone === undefined) delete process.env.TZ;
+    else process.env.TZ = zone;
+  });
+
+  it('keeps the engine’s own form as it is', () => {
+    expect(eventTimeIso('2026-03-01T23:30:00.000Z')).toBe('2026-03-01T23:30:00.000Z');
+    expect(utcDay('2026-03-01T23:30:00.000Z')).toBe('2026-03-01');
+  });
+
+  it('reads a time without a zone as UTC, whatever the machine’s zone', () => {
+    expect(eventTimeIso('2026-03-01T23:30:00')).toBe('2026-03-01T23:30:00.000Z');
+    expect(eventTimeIso('2026-03-01T01:30')).toBe('2026-03-01T01:30:00.000Z');
+    expect(utcDay('2026-03-01T23:30:00')).toBe('2026-03-01');
+    expect(utcDay('2026-03-01T01:30:00.5')).toBe('2026-03-01');
+  });
+
+  it('reads an offset or a longer fraction as that instant in UTC', () => {
+    expect(eventTimeIso('2026-03-01T23:30:00+01:00')).toBe('2026-03-01T22:30:00.000Z');
+    expect(eventTimeIso('2026-03-01T23:30:00.1234567Z')).toBe('2026-03-01T23:30:00.123Z');
+    expect(utcDay('2026-03-02T00:30:00+01:00')).toBe('2026-03-01');
+  });
+
+  it('throws on what is no time at all', () => {
+    expect(() => eventTimeIso('yesterday')).toThrow(RangeError);
   });
 });

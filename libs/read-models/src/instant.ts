@@ -88,3 +88,20 @@ export function instantBound(input: string, side: 'before' | 'after'): string {
   const ms = parsed.epochMs + (side === 'before' && parsed.subMillisecond ? 1 : 0);
   return new Date(Math.min(LATEST, Math.max(EARLIEST, ms))).toISOString();
 }
+
+const CANONICAL_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * A stored event's time (`at`, `created`, `updated`) as `Date#toISOString` writes it, the same on every machine.
+ * The engine and `replay import` only ever write that form, kept as is (a hot path of the projections). A time
+ * written straight into the store by some other tool in another form is read as `parseInstant` reads it, and one
+ * without a zone as UTC — the engine's zone — never as the machine's local time, so its analytics day does not
+ * depend on the `TZ` the projector runs under. Anything else is left to `Date`, which throws `RangeError` on
+ * what is no time at all.
+ */
+export function eventTimeIso(time: string): string {
+  if (CANONICAL_ISO.test(time)) return time;
+  let parsed = parseInstant(time);
+  if (!parsed.ok && parsed.problem === 'zone') parsed = parseInstant(`${time}Z`);
+  return new Date(parsed.ok ? parsed.epochMs : time).toISOString();
+}

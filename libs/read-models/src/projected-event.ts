@@ -1,4 +1,5 @@
 import type { SessionEvent } from '@session-engine/session-domain';
+import { eventTimeIso } from './instant';
 
 /**
  * A session event as the projections receive it from the `$all` subscription: the domain event
@@ -41,9 +42,9 @@ export function parseSessionStream(streamId: string): SessionStreamName {
 
 const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z$/;
 
-/** UTC day (`YYYY-MM-DD`) of an ISO-8601 time. */
+/** UTC day (`YYYY-MM-DD`) of an event's ISO-8601 time (one without a zone is UTC, see `eventTimeIso`). */
 export function utcDay(iso: string): string {
   // Events carry UTC times (`…Z`): their day is their first ten characters, no Date needed (a hot path of
-  // the analytics projections). Any other form (an offset) goes through Date.
-  return UTC_ISO.test(iso) ? iso.slice(0, 10) : new Date(iso).toISOString().slice(0, 10);
+  // the analytics projections). Any other form (an offset) goes through eventTimeIso.
+  return UTC_ISO.test(iso) ? iso.slice(0, 10) : eventTimeIso(iso).slice(0, 10);
 }

@@ -1,15 +1,9 @@
 import type { SessionState } from '@session-engine/session-domain';
 import type { ReadModelTables } from '../database';
+import { eventTimeIso } from '../instant';
 import { sortKey } from '../money';
 import { foldSessions, type SessionRow, summarize } from '../projections/sessions.projection';
 import type { ProjectionWriter } from './projection-writer';
-
-const CANONICAL_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-/** The time as `Date#toISOString` writes it; times already in that form (all the domain writes) are kept as is. */
-function isoTime(time: string): string {
-  return CANONICAL_ISO.test(time) ? time : new Date(time).toISOString();
-}
 
 export function toColumns(row: SessionRow): ReadModelTables['sessions'] {
   const { session, total } = summarize(row);
@@ -26,8 +20,8 @@ export function toColumns(row: SessionRow): ReadModelTables['sessions'] {
     referral_code: session.referralCode,
     referral_code_lc: session.referralCode.toLowerCase(),
     state: session.state,
-    created: isoTime(session.created),
-    updated: isoTime(session.updated),
+    created: eventTimeIso(session.created),
+    updated: eventTimeIso(session.updated),
     total,
     total_key: sortKey(total),
     revision: row.revision,
