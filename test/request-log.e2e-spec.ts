@@ -160,6 +160,98 @@ describe('the request log line of an error response, and Retry-After', () => {
     expect(JSON.stringify(lines)).not.toContain(MANAGEMENT);
   });
 
+  /** Writes `request` on a connection of its own; resolves with everything read until the server closes it. */
+  const raw = (request: string, { end = false } = {}) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(baseUrl).port), '127.0.0.1', () => {
+        socket.write(request);
+        if (end) socket.end();
+      });
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+  const waitFor = async (found: () => boolean) => {
+    const deadline = Date.now() + 5_000;
+    while (!found() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  const metricsText = async () => (await fetch(`${baseUrl}/metrics`)).text();
+
+  it('logs and measures what the router serves under its route, however the path is spelled', async () => {
+    const body = JSON.stringify({ customerSession: { cartItems: [{ sku: 'x', quantity: 1, price: 2 }] } });
+    // Absolute form (RFC 9112 §3.2.2), which a client may send to any server: applied like any PUT.
+    const answer = await raw(
+      'PUT http://shop.example/v2/customer_sessions/log-absolute HTTP/1.1\r\nHost: shop.example\r\n' +
+        `Authorization: ApiKey-v1 ${KEY}\r\nX-Request-Id: log-absolute\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    const upper = await send('GET', '/V2/Customer_Sessions/log-absolute');
+    expect(upper.status).toBe(200);
+    await waitFor(() => lines.some((l) => l.requestId === 'log-absolute'));
+    expect(lines.find((l) => l.requestId === 'log-absolute')).toMatchObject({
+      method: 'PUT',
+      route: '/v2/customer_sessions/:id',
+      status: 200,
+    });
+    expect(upper.line).toMatchObject({ route: '/v2/customer_sessions/:id', status: 200 });
+    const metrics = await metricsText();
+    expect(metrics).toMatch(
+      /http_request_duration_seconds_count\{method="PUT",route="\/v2\/customer_sessions\/:id",status="200"\} [1-9]/,
+    );
+    expect(metrics).not.toMatch(/route="unmatched",status="200"/);
+    // Served, and like /metrics not logged.
+    const before = lines.length;
+    expect((await fetch(`${baseUrl}/METRICS/`)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(lines.slice(before).filter((l) => l.msg === 'request')).toEqual([]);
+  });
+
+  it('measures a method the API does not answer as other: no client can multiply the series', async () => {
+    for (const method of ['PROPFIND', 'MKCOL', 'PURGE', 'SEARCH']) {
+      const reply = await send(method, '/v2/customer_sessions/log-a');
+      expect(reply.status).toBe(405);
+      expect(reply.line).toMatchObject({ method, route: '/v2/customer_sessions/:id', status: 405 });
+    }
+    const metrics = await metricsText();
+    expect(metrics).toMatch(
+      /http_request_duration_seconds_count\{method="other",route="\/v2\/customer_sessions\/:id",status="405"\} 4\n/,
+    );
+    expect(metrics).not.toMatch(/method="(PROPFIND|MKCOL|PURGE|SEARCH)"/);
+  });
+
+  it('names the peer of every request, and keeps a caller’s request id it did not pass on', async () => {
+    const ok = await send('GET', '/v2/customer_sessions/log-a');
+    expect(ok.line).toMatchObject({ remoteAddress: '127.0.0.1' });
+    expect(ok.line).not.toHaveProperty('refusedRequestId');
+    const long = 'trace-'.repeat(50);
+    const response = await fetch(`${baseUrl}/v2/customer_sessions/log-a`, {
+      headers: { authorization: `ApiKey-v1 ${KEY}`, 'x-request-id': long },
+    });
+    const given = response.headers.get('x-request-id')!;
+    expect(given).not.toBe(long);
+    await waitFor(() => lines.some((l) => l.requestId === given));
+    expect(lines.find((l) => l.requestId === given)).toMatchObject({
+      status: 200,
+      refusedRequestId: long.slice(0, 200),
+    });
+  });
+
+  it('logs a client that hangs up in the middle of a body once, as aborted (499), not as a refused request', async () => {
+    const before = lines.length;
+    await raw(
+      'PUT /v2/customer_sessions/log-gone HTTP/1.1\r\nHost: a\r\n' +
+        `Authorization: ApiKey-v1 ${KEY}\r\nX-Request-Id: log-gone\r\nContent-Type: application/json\r\n` +
+        'Content-Length: 100\r\n\r\n{"customerSession":',
+      { end: true },
+    );
+    await waitFor(() => lines.some((l) => l.requestId === 'log-gone'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(lines.find((l) => l.requestId === 'log-gone')).toMatchObject({ status: 499, aborted: true });
+    expect(lines.slice(before).filter((l) => l.msg === 'malformed HTTP request refused')).toEqual([]);
+  });
+
   it('logs a request the HTTP parser refused, which has no request line', async () => {
     const before = lines.length;
     const { port } = new URL(baseUrl);
@@ -185,7 +277,12 @@ describe('the request log line of an error response, and Retry-After', () => {
         msg: 'malformed HTTP request refused',
         status: 400,
         code: 'MALFORMED_REQUEST',
+        remoteAddress: '127.0.0.1',
       }),
+    );
+    // Not in the request histogram (it has no request line): a counter of its own.
+    expect(await metricsText()).toMatch(
+      /http_malformed_requests_total\{status="400",code="MALFORMED_REQUEST"\} 1\n/,
     );
   });
 

@@ -3,15 +3,16 @@
  * version would write, or data changed by hand): every request on it is a 500 with the stable code
  * UNREADABLE_EVENT and details that say so — not a bare INTERNAL_ERROR — and nothing is appended.
  */
-import { ApiHarness, client, sessionUrl } from './support/harness';
+import { ApiHarness, client, sessionUrl, type LogLine } from './support/harness';
 
 jest.setTimeout(60_000);
 
 let harness: ApiHarness;
 let call: ReturnType<typeof client>;
+const log: LogLine[] = [];
 
 beforeAll(async () => {
-  harness = await ApiHarness.start();
+  harness = await ApiHarness.start({ log });
   call = client(harness);
 });
 
@@ -81,4 +82,50 @@ it('answers 500 UNREADABLE_EVENT for a schemaVersion that is not a positive inte
       errors: [{ title: 'UNREADABLE_EVENT' }],
     },
   });
+});
+
+it('answers 500 UNREADABLE_EVENT for an event of a known type and version whose data does not fit it, and logs its stack with the request id', async () => {
+  const id = `unfoldable-${Date.now()}`;
+  const created = await call('PUT', sessionUrl(id), { body: { customerSession: {} } });
+  expect(created.status).toBe(200);
+  // A hand edit or another tool: CartItemsAdded v1 without its items.
+  await harness.store.appendToStream(
+    `session-1-${id}`,
+    [
+      {
+        type: 'CartItemsAdded',
+        data: { at: new Date().toISOString(), commandId: 'hand-edit' },
+        metadata: { schemaVersion: 1 },
+      },
+    ],
+    0n,
+  );
+  await harness.restart();
+  const requestId = `unfoldable-request-${Date.now()}`;
+  for (const [method, path] of [
+    ['GET', sessionUrl(id)],
+    ['POST', sessionUrl(id, '/close')],
+  ] as const) {
+    const reply = await call(method, path, { headers: { 'x-request-id': requestId } });
+    expect({ request: `${method} ${path}`, status: reply.status, body: reply.body }).toMatchObject({
+      status: 500,
+      body: {
+        message: expect.stringContaining(`CartItemsAdded at revision 1 of session-1-${id} cannot be folded`),
+        errors: [
+          { title: 'UNREADABLE_EVENT', details: expect.stringContaining('The session was not changed') },
+        ],
+      },
+    });
+  }
+  expect(await harness.streamLength(`session-1-${id}`)).toBe(2);
+  // The stack's line names the request, whose own line (route, status) follows.
+  const errors = log.filter((line) => line.msg === 'unexpected error while handling a request');
+  expect(errors.filter((line) => line.requestId === requestId)).toEqual([
+    expect.objectContaining({ method: 'GET', err: expect.objectContaining({ type: 'EventUpcastError' }) }),
+    expect.objectContaining({ method: 'POST' }),
+  ]);
+  expect(log.filter((line) => line.msg === 'request' && line.requestId === requestId)).toEqual([
+    expect.objectContaining({ route: '/v2/customer_sessions/:id', status: 500, code: 'UNREADABLE_EVENT' }),
+    expect.objectContaining({ route: '/v2/customer_sessions/:id/close', status: 500 }),
+  ]);
 });

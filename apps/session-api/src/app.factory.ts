@@ -37,7 +37,9 @@ export async function createSessionApi(deps: AppDependencies): Promise<INestAppl
   );
   (app.getHttpAdapter().getInstance() as { disable(setting: string): void }).disable('x-powered-by');
   (app.getHttpServer() as Server).keepAliveTimeout = deps.config.httpKeepAliveTimeoutMs;
-  installServerHooks(app.getHttpServer(), deps.keys, deps.logger);
+  installServerHooks(app.getHttpServer(), deps.keys, deps.logger, (status, code) =>
+    metrics.countMalformed(status, code),
+  );
   app.use(requestContext(deps.logger, metrics));
   app.useGlobalFilters(new ClientAbortFilter(new ApiExceptionFilter(deps.logger)));
   app.useGlobalPipes(

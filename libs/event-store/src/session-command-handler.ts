@@ -41,6 +41,7 @@
 import {
   checkInput,
   decide,
+  EventUpcastError,
   evolve,
   profileToClaim,
   type SessionCommand,
@@ -415,7 +416,7 @@ export class SessionCommandHandler {
         state = null;
         applied = new AppliedCommands(this.windowMs);
       }
-      state = evolve(state, event);
+      state = evolveStored(state, event, record);
       if (typeof metadata.idempotencyToken === 'string') {
         applied.add(
           metadata.idempotencyToken,
@@ -457,7 +458,7 @@ export class SessionCommandHandler {
       for (const record of stored) {
         if (record.revision > applied.revision) break;
         const { event } = fromStoredEvent(record);
-        state = evolve(state, event);
+        state = evolveStored(state, event, record);
         if (record.revision >= applied.firstRevision) events.push(event);
         last = record.revision;
       }
@@ -585,6 +586,24 @@ function missingSessionFor(command: UntimedCommand, current: LoadedSession): boo
 
 /** Thrown inside `handle` when an answer decided on cached state needs a fresh read first. */
 const STALE = Symbol('stale cache');
+
+/**
+ * Folds a stored event. One the domain cannot fold — its data does not fit its type (changed by hand, written by
+ * some other tool), or it cannot follow the events before it (an event before `SessionCreated`) — makes the
+ * stream unreadable to this build, as an event it cannot upcast does (500 `UNREADABLE_EVENT` naming it), not an
+ * anonymous 500.
+ */
+function evolveStored(state: SessionState | null, event: SessionEvent, record: StoredEvent): SessionState {
+  try {
+    return evolve(state, event);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new EventUpcastError(
+      `${event.type} at revision ${record.revision} of ${record.streamName} cannot be folded: ${reason}`,
+      { cause: error },
+    );
+  }
+}
 
 function foldOnto(state: SessionState | null, events: SessionEvent[]): SessionState | null {
   return events.reduce<SessionState | null>((current, event) => evolve(current, event), state);

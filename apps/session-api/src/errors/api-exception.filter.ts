@@ -475,7 +475,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const response = http.getResponse<ServerResponse>();
     const request = http.getRequest<(IncomingMessage & { id?: string }) | undefined>();
     const mapped = mapError(exception, request);
-    if (mapped.unexpected) this.logger.error({ err: exception }, 'unexpected error while handling a request');
+    // The request id ties the stack to the request's own line (route, status, key), logged when it ends.
+    if (mapped.unexpected)
+      this.logger.error(
+        { requestId: request?.id, method: request?.method, err: exception },
+        'unexpected error while handling a request',
+      );
     const dependency = mapped.status === 503 ? unreachableDependency(exception) : undefined;
     if (dependency !== undefined) {
       // Without a stack: an operational event. The error's class says what failed (a read, a write).

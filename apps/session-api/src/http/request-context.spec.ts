@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { inConnectionOrder, routeOf } from './request-context';
+import { inConnectionOrder, methodLabel, routeOf } from './request-context';
 
 describe('routeOf: the route template a request is logged and measured under', () => {
   it.each([
@@ -23,6 +23,22 @@ describe('routeOf: the route template a request is logged and measured under', (
     ['/metrics', '/metrics'],
     ['/openapi.json', '/openapi.json'],
     ['/docs/swagger-ui.css', '/docs'],
+    // As the router matches them: any letter case, a trailing slash, a target in absolute form.
+    ['/V2/Customer_Sessions/cart-1/CLOSE', '/v2/customer_sessions/:id/close'],
+    ['/V1/applications/1/Analytics/Daily', '/v1/applications/:applicationId/analytics/daily'],
+    [
+      '/V1/APPLICATIONS/1/CUSTOMER_PROFILES/Ann',
+      '/v1/applications/:applicationId/customer_profiles/:profileId',
+    ],
+    ['/METRICS', '/metrics'],
+    ['/metrics/', '/metrics'],
+    ['/Health/Ready/?x=1', '/health/ready'],
+    ['http://shop.example/v2/customer_sessions/cart-1', '/v2/customer_sessions/:id'],
+    [
+      'HTTP://shop.example:8080/v2/customer_sessions/cart-1/returns?dry=true',
+      '/v2/customer_sessions/:id/returns',
+    ],
+    ['http://shop.example/metrics', '/metrics'],
   ])('%s → %s', (url, route) => {
     expect(routeOf(url)).toBe(route);
   });
@@ -37,8 +53,22 @@ describe('routeOf: the route template a request is logged and measured under', (
     '/v1/applications/1/customer_profiles',
     '/v1/applications/1/sessions/a/b',
     '/healthz',
+    '//metrics',
+    'http://shop.example',
+    'http://shop.example/',
+    'http://shop.example/v2/customer_sessions',
   ])('%s is unmatched (no id ever becomes a label)', (url) => {
     expect(routeOf(url)).toBe('unmatched');
+  });
+});
+
+describe('methodLabel: the method a request is measured under', () => {
+  it.each(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])('%s as it is', (method) => {
+    expect(methodLabel(method)).toBe(method);
+  });
+
+  it.each(['PROPFIND', 'MKCOL', 'PURGE', 'SEARCH', 'get', undefined])('%s as other', (method) => {
+    expect(methodLabel(method)).toBe('other');
   });
 });
 

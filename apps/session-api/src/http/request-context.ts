@@ -42,35 +42,54 @@ export interface RequestWithContext extends IncomingMessage {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-const SESSION_ROUTE = /^\/v2\/customer_sessions\/[^/]+(\/(?:cart_items|close|cancel|returns|reopen))?\/?$/;
+const SESSION_ROUTE = /^\/v2\/customer_sessions\/[^/]+(\/(?:cart_items|close|cancel|returns|reopen))?\/?$/i;
 const MANAGEMENT_ROUTE =
-  /^\/v1\/applications\/[^/]+\/(sessions(\/[^/]+)?|customer_profiles\/[^/]+|analytics\/(?:daily|skus))\/?$/;
+  /^\/v1\/applications\/[^/]+\/(sessions(\/[^/]+)?|customer_profiles\/[^/]+|analytics\/(?:daily|skus))\/?$/i;
 const FIXED_ROUTES = new Set(['/health/live', '/health/ready', '/metrics', '/openapi.json']);
+/** `http://host` of a request target in absolute form (RFC 9112 §3.2.2), which the router serves as its path. */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i;
 
 /**
  * Route templates for metric labels and the access log (bounded cardinality: ids never become labels). Every
- * path the API serves has one; anything else is `unmatched`.
+ * path the API serves has one — matched as the router matches it: in any letter case, with or without a
+ * trailing slash, and a target in absolute form (`http://host/path`) by its path — and anything else is
+ * `unmatched`.
  */
 export function routeOf(url: string): string {
   const query = url.indexOf('?');
-  const path = query < 0 ? url : url.slice(0, query);
-  if (FIXED_ROUTES.has(path)) return path;
-  if (path.startsWith('/v2/')) {
+  let path = query < 0 ? url : url.slice(0, query);
+  const absolute = ABSOLUTE_FORM.exec(path);
+  if (absolute) path = path.slice(absolute[0].length) || '/';
+  const fixed = (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
+  if (FIXED_ROUTES.has(fixed)) return fixed;
+  const prefix = fixed.slice(0, 4);
+  if (prefix === '/v2/') {
     const session = SESSION_ROUTE.exec(path);
-    if (session) return `/v2/customer_sessions/:id${session[1] ?? ''}`;
-  } else if (path.startsWith('/v1/')) {
+    if (session) return `/v2/customer_sessions/:id${session[1]?.toLowerCase() ?? ''}`;
+  } else if (prefix === '/v1/') {
     const management = MANAGEMENT_ROUTE.exec(path);
     if (management) {
-      const [, resource, sessionId] = management;
+      const [, matched, sessionId] = management;
+      const resource = matched!.toLowerCase();
       const template = sessionId
         ? 'sessions/:id'
-        : resource!.startsWith('customer_profiles/')
+        : resource.startsWith('customer_profiles/')
           ? 'customer_profiles/:profileId'
-          : resource!;
+          : resource;
       return `/v1/applications/:applicationId/${template}`;
     }
-  } else if (path === '/docs' || path.startsWith('/docs/')) return '/docs';
+  } else if (fixed === '/docs' || fixed.startsWith('/docs/')) return '/docs';
   return 'unmatched';
+}
+
+/**
+ * The method a request is measured under: the methods the API answers (or refuses 405 on a route it serves), and
+ * `other` for the rest of the ~34 Node accepts — each of which would otherwise be a label set per route and
+ * status, a way for anyone, without a key, to grow `/metrics` a hundredfold. The log line keeps the method as sent.
+ */
+const MEASURED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+export function methodLabel(method: string | undefined): string {
+  return method !== undefined && MEASURED_METHODS.has(method) ? method : 'other';
 }
 
 /**
@@ -118,7 +137,8 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
     // mount path from `req.url` and leaves it so when it answers, which would log its files as unmatched.
     const route = routeOf(req.url ?? '/');
     const incoming = req.headers['x-request-id'];
-    req.id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const sane = typeof incoming === 'string' && REQUEST_ID.test(incoming);
+    req.id = sane ? incoming : randomUUID();
     res.setHeader('X-Request-Id', req.id);
     // 'close' comes after 'finish' for a response that was sent, and alone for one the client did not wait for;
     // a pipelined request dropped before its turn (inConnectionOrder) gets no 'close': it is logged from there.
@@ -130,7 +150,7 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
       const answered = serverAnswered(res);
       const aborted = !res.writableFinished && answered === undefined;
       const status = answered ?? (aborted ? CLIENT_CLOSED_REQUEST : res.statusCode);
-      metrics.observeHttp(req.method ?? 'GET', route, status, seconds);
+      metrics.observeHttp(methodLabel(req.method), route, status, seconds);
       if (route === '/metrics' || route.startsWith('/health')) return;
       // An error response's stable code (errors[0].title), as the exception filter answered it.
       const code = aborted ? undefined : errorCodeOf(res);
@@ -144,6 +164,11 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
         ...(principal === undefined ? {} : { keyId: principal.keyId }),
         ...(principal?.applicationId === undefined ? {} : { applicationId: principal.applicationId }),
         ms: Math.round(seconds * 1e4) / 10,
+        // Where it came from (a proxy's address behind one): who floods 401s or 404s.
+        remoteAddress: req.socket?.remoteAddress,
+        // The caller's own id, when it was not one to pass on (too long, other characters): kept here, cut
+        // short, so that the caller's trace still finds this request.
+        ...(incoming === undefined || sane ? {} : { refusedRequestId: String(incoming).slice(0, 200) }),
       };
       logger.info(aborted ? { ...line, aborted } : line, 'request');
     };

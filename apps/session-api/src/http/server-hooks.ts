@@ -269,7 +269,12 @@ function answerAndClose(socket: Socket, response: string): void {
  *   before it have gone out, and the application never runs it; unless the application answered it already
  *   (it refused it without reading the body), then the connection closes after that answer, without a second.
  */
-function refuseMalformed(error: NodeJS.ErrnoException, socket: HttpSocket, logger: Logger): void {
+function refuseMalformed(
+  error: NodeJS.ErrnoException,
+  socket: HttpSocket,
+  logger: Logger,
+  onMalformed?: (status: number, code: string) => void,
+): void {
   if (refusing.has(socket)) return;
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
@@ -277,13 +282,24 @@ function refuseMalformed(error: NodeJS.ErrnoException, socket: HttpSocket, logge
   }
   refusing.add(socket);
   const refusal = refusalOf(error.code);
-  // Such a request never reaches the request line (request-context.ts): this line is its only trace.
-  logger.info(
-    { status: refusal.status, code: refusal.code, parserCode: error.code },
-    'malformed HTTP request refused',
-  );
   const response = clientErrorResponse(error.code);
   const last = lastResponses.get(socket);
+  const midBody = last !== undefined && !last.req.complete && !last.headersSent;
+  // A client that closed its side in the middle of a body left: that request's own line says so (499,
+  // aborted), and it is answered nothing. Any other such request never reaches the request line
+  // (request-context.ts): this line and the counter are its only trace.
+  if (!(midBody && error.code === 'HPE_INVALID_EOF_STATE')) {
+    logger.info(
+      {
+        status: refusal.status,
+        code: refusal.code,
+        parserCode: error.code,
+        remoteAddress: socket.remoteAddress,
+      },
+      'malformed HTTP request refused',
+    );
+    onMalformed?.(refusal.status, refusal.code);
+  }
   if (last === undefined || last.req.complete) {
     afterResponse(last, () => answerAndClose(socket, response));
     return;
@@ -335,7 +351,12 @@ function passConnectOn(server: Server, req: IncomingMessage, socket: HttpSocket)
   });
 }
 
-export function installServerHooks(server: Server, keys: ApiKeys, logger: Logger): void {
+export function installServerHooks(
+  server: Server,
+  keys: ApiKeys,
+  logger: Logger,
+  onMalformed?: (status: number, code: string) => void,
+): void {
   // A request without Host reaches the application, which refuses it with the §5 body (above).
   (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
   // Read per connection: a request that reaches it is refused (above).
@@ -348,7 +369,7 @@ export function installServerHooks(server: Server, keys: ApiKeys, logger: Logger
     res.once('close', () => forgetLastResponse(socket, res));
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: HttpSocket) =>
-    refuseMalformed(error, socket, logger),
+    refuseMalformed(error, socket, logger, onMalformed),
   );
   server.on('connect', (req: IncomingMessage, socket: HttpSocket) => passConnectOn(server, req, socket));
   // Without `100 Continue` the client sends no body: the application answers without it (a 401 before reading

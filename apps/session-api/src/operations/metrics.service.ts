@@ -16,14 +16,16 @@ export class MetricsService {
     name: 'http_request_duration_seconds',
     help: 'HTTP request latency by route and status',
     labelNames: ['method', 'route', 'status'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    // Up to the longest waits an answer can have: a `minPosition` query's 5 s, a store call's 10 s deadline.
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
   private readonly commandDuration = new Histogram({
     name: 'session_command_duration_seconds',
     help: 'Session command latency by command and outcome',
     labelNames: ['command', 'outcome'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    // Up to a store call's 10 s deadline (EVENTSTORE_CALL_TIMEOUT_MS) and past it.
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
   private readonly conflicts = new Counter({
@@ -45,6 +47,13 @@ export class MetricsService {
     name: 'idempotency_record_write_failures_total',
     help: 'Idempotency records the event store failed to write, by the outcome of their command (appended and replayed: answered all the same; unchanged: answered 503)',
     labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly malformed = new Counter({
+    name: 'http_malformed_requests_total',
+    help: 'Requests the HTTP parser refused before the application saw them (no request line, not in http_request_duration_seconds), by status and error code',
+    labelNames: ['status', 'code'] as const,
     registers: [this.registry],
   });
 
@@ -80,6 +89,11 @@ export class MetricsService {
 
   observeHttp(method: string, route: string, status: number, seconds: number): void {
     this.httpDuration.observe({ method, route, status: String(status) }, seconds);
+  }
+
+  /** A request refused by the server hooks for Node's parser (http/server-hooks.ts). */
+  countMalformed(status: number, code: string): void {
+    this.malformed.inc({ status: String(status), code });
   }
 
   observeCommand(command: string, outcome: string, seconds: number): void {
