@@ -33,6 +33,11 @@ export interface EmbeddedEventStoreOptions {
    * Durability is unchanged (an append is acknowledged after its commit). Default false.
    */
   thread?: boolean;
+  /**
+   * The most pages (4 KiB each) the log file may hold — SQLite's `max_page_count`: past it every write fails as on
+   * a full disk ("database or disk is full"), which is what the tests use it for. Unlimited by default.
+   */
+  maxLogPages?: number;
 }
 
 export interface EmbeddedEventStore {
@@ -67,6 +72,8 @@ export async function startInThisThread(
     options.dataDir,
     options.synchronous ?? 'FULL',
     options.groupCommitWindowMs ?? 0,
+    undefined,
+    options.maxLogPages,
   );
   const ctx: ServerContext = {
     store,

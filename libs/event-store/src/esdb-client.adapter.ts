@@ -18,6 +18,7 @@ import {
   StreamDeletedError,
   StreamNotFoundError,
   UnavailableError,
+  UnknownError,
   MaxAppendSizeExceededError,
   WrongExpectedVersionError,
   jsonEvent,
@@ -226,6 +227,21 @@ export const isEventStoreUnreachable = (error: unknown): boolean =>
 const deadlineExceeded = (error: unknown): boolean =>
   error instanceof DeadlineExceededError ||
   (error instanceof Error && (error as { code?: unknown }).code === GRPC_DEADLINE_EXCEEDED);
+
+/**
+ * The server answered a write with an error of its own (EventStoreDB's `Unknown`: an exception on the server;
+ * the embedded server's storage failed — a full disk, a file gone read-only — and its log says so). The client
+ * keeps no message for it. Treated as an interrupted write: 503, and, since nothing tells the client that the
+ * server wrote nothing, an outcome the caller is told is unknown — the safe answer (a retry with the same
+ * `Idempotency-Key` is applied at most once); it was a bare 500 `INTERNAL_ERROR`.
+ */
+export class EventStoreWriteFailedError extends EventStoreWriteInterruptedError {
+  override readonly name: string = 'EventStoreWriteFailedError';
+  constructor(operation: EventStoreWrite, streamName: string, cause: unknown) {
+    super(operation, streamName, cause);
+    this.message = `The event store failed a write (${operation}) with an error of its own`;
+  }
+}
 
 /** A write that failed as unreachable: refused by a follower (not applied), or interrupted (unknown). */
 const unavailableDuringWrite = (
@@ -468,6 +484,7 @@ export class EsdbClientAdapter {
       if (deadlineExceeded(error))
         throw new EventStoreTimeoutError('append', streamName, this.callTimeoutMs, error);
       if (unavailable(error)) throw unavailableDuringWrite('append', streamName, error);
+      if (error instanceof UnknownError) throw new EventStoreWriteFailedError('append', streamName, error);
       throw error;
     }
   }
@@ -494,6 +511,9 @@ export class EsdbClientAdapter {
         throw new EventStoreTimeoutError('set-metadata', streamName, this.callTimeoutMs, error);
       }
       if (unavailable(error)) throw unavailableDuringWrite('set-metadata', streamName, error);
+      if (error instanceof UnknownError) {
+        throw new EventStoreWriteFailedError('set-metadata', streamName, error);
+      }
       throw error;
     }
   }

@@ -133,13 +133,15 @@ export class EventStore {
      * long as the process ran.
      */
     private readonly cacheLimit = DEFAULT_CACHE_LIMIT,
+    /** See `EmbeddedEventStoreOptions.maxLogPages`. */
+    maxLogPages?: number,
   ) {
     this.groupCommitWindowMs = groupCommitWindowMs;
     // FULL durability is kept by fsyncing the WAL ourselves after each commit, asynchronously, so the event
     // loop keeps decoding and validating the next appends (and the next commit) while the disk works. SQLite
     // itself then runs with NORMAL (which still syncs around checkpoints and WAL resets).
     this.syncAfterCommit = synchronous === 'FULL';
-    this.log = new SqliteEventLog(dataDir, 'NORMAL');
+    this.log = new SqliteEventLog(dataDir, 'NORMAL', maxLogPages);
     this.position = this.log.maxPosition();
     this.writtenPosition = this.position;
   }

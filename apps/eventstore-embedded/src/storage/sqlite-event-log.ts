@@ -39,7 +39,7 @@ export class SqliteEventLog {
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<SqliteEventLog['prepare']>;
 
-  constructor(dataDir: string, synchronous: SynchronousMode = 'FULL') {
+  constructor(dataDir: string, synchronous: SynchronousMode = 'FULL', maxPages?: number) {
     fs.mkdirSync(dataDir, { recursive: true });
     this.file = path.join(dataDir, 'eventstore.sqlite');
     // One process at a time, as EventStoreDB locks its database directory: the connection takes the file's
@@ -78,6 +78,7 @@ export class SqliteEventLog {
     this.db.pragma('cache_size = -65536');
     this.db.pragma('wal_autocheckpoint = 10000');
     this.migrate();
+    if (maxPages !== undefined) this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxPages))}`);
     this.stmts = this.prepare();
   }
 

@@ -12,6 +12,7 @@ import { ExpectedRevision, ProposedEvent, WriteOutcome } from '../storage/types'
 import { ServerContext } from './context';
 import { WireAppendReq } from './decode';
 import { proposedSize, requireStreamName, toProposed } from './request';
+import { noteWriteFailure } from './write-failures';
 
 function wrongExpectedVersionResp(expected: ExpectedRevision, currentRevision: number): AppendResp {
   const wev = new AppendResp.WrongExpectedVersion();
@@ -117,6 +118,7 @@ export function appendHandler(ctx: ServerContext) {
           (outcome) => {
             if (answered) return;
             answered = true;
+            noteWriteFailure(ctx, name, outcome);
             respond(name, outcome, callback);
           },
           (err) => fail(err),

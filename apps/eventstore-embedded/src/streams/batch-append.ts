@@ -11,6 +11,7 @@ import { ServerContext } from './context';
 import { BatchAppendResult, encodeBatchAppendResp } from './encode';
 import { WireBatchAppendReq } from './decode';
 import { parseEventId, proposedSize, requireStreamName, toProposed } from './request';
+import { noteWriteFailure } from './write-failures';
 
 interface PendingBatch {
   stream: string;
@@ -127,6 +128,7 @@ export function batchAppendHandler(ctx: ServerContext) {
       ctx.store.append(stream, batch.expected, batch.events).then(
         (outcome) => {
           inFlight--;
+          noteWriteFailure(ctx, stream, outcome);
           send(resultOf(correlationId, stream, outcome));
           maybeEnd();
         },

@@ -16,6 +16,7 @@ import {
 import { WriteOutcome } from '../storage/types';
 import { ServerContext } from './context';
 import { parseExpected, parseStreamName } from './request';
+import { noteWriteFailure } from './write-failures';
 
 type DeleteLikeResp = DeleteResp | TombstoneResp;
 
@@ -29,6 +30,7 @@ async function run<Resp extends DeleteLikeResp>(
   const stream = parseStreamName(options.getStreamIdentifier());
   const expected = parseExpected(options, () => options.getRevision());
   const outcome = await ctx.store.delete(stream, expected, tombstone);
+  noteWriteFailure(ctx, stream, outcome);
   switch (outcome.kind) {
     case 'ok':
       return build(outcome);

@@ -13,6 +13,7 @@ import {
   ConcurrentUpdateError,
   EventStoreTimeoutError,
   EventStoreUnavailableError,
+  EventStoreWriteFailedError,
   EventStoreWriteInterruptedError,
   IdempotencyRecordTooLargeError,
   LockWaitError,
@@ -146,7 +147,7 @@ function mapRefusal(error: unknown, request?: IncomingMessage): MappedError {
     return single(
       503,
       ErrorCode.ServiceUnavailable,
-      `The connection to the event store failed ${BEFORE_THE_COMMAND}: ${claimNotApplied(request)}`,
+      `${storeFailure(error.cause as Error)} ${BEFORE_THE_COMMAND}: ${claimNotApplied(request)}`,
       undefined,
     );
   }
@@ -154,7 +155,7 @@ function mapRefusal(error: unknown, request?: IncomingMessage): MappedError {
     return single(
       503,
       ErrorCode.ServiceUnavailable,
-      unknownOutcome('The connection to the event store failed during a write', request),
+      unknownOutcome(`${storeFailure(error)} during a write`, request),
       undefined,
     );
   }
@@ -272,6 +273,9 @@ function claimNotApplied(request: IncomingMessage | undefined): string {
 /** What the event store did to a call, as a 503's details say it (no internals). */
 function storeFailure(error: Error): string {
   if (error instanceof EventStoreTimeoutError) return didNotAnswer(error);
+  if (error instanceof EventStoreWriteFailedError) {
+    return 'The event store failed with an error of its own (its log says why: a full disk, say)';
+  }
   return error instanceof EventStoreWriteInterruptedError
     ? 'The connection to the event store failed'
     : 'The event store was not reachable';
