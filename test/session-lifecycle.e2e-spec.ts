@@ -392,6 +392,33 @@ describe('a customer session over HTTP', () => {
     expect(await harness.streamLength(stream(id))).toBe(2);
   });
 
+  it('scopes an Idempotency-Key to its endpoint: the same key and body on close, then on cancel, applies both', async () => {
+    const id = sid('key-per-endpoint');
+    expectOk(await put(id, { cartItems: [{ sku: 'a', quantity: 1, price: 3 }] }));
+    const key = { 'Idempotency-Key': `verbs-${run}` };
+    const closed = expectOk(await verb(id, 'close', key));
+    expect(closed.customerSession.state).toBe('closed');
+    // Same key, same (empty) body, another endpoint: another command, not a replay of the close.
+    const cancelled = await verb(id, 'cancel', key);
+    expect({ status: cancelled.status, state: cancelled.body.customerSession?.state }).toEqual({
+      status: 200,
+      state: 'cancelled',
+    });
+    expect(await harness.streamLength(stream(id))).toBe(3);
+    // Each replays its own first answer — from this process's cache, then from the store after a restart.
+    for (const round of ['cached', 'restarted']) {
+      if (round === 'restarted') await harness.restart();
+      const closeAgain = await verb(id, 'close', key);
+      const cancelAgain = await verb(id, 'cancel', key);
+      expect({ round, close: closeAgain.body, cancel: cancelAgain.body }).toEqual({
+        round,
+        close: closed,
+        cancel: cancelled.body,
+      });
+    }
+    expect(await harness.streamLength(stream(id))).toBe(3);
+  });
+
   describe('sessions near the size limits', () => {
     const longSku = (i: number) => `${String(i).padStart(4, '0')}${'x'.repeat(996)}`;
     const lines = (count: number) =>

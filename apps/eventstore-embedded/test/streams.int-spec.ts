@@ -215,6 +215,29 @@ describe('embedded EventStoreDB: streams through @eventstore/db-client', () => {
         expect((await collect(client.readAll())).length).toBe(4);
       },
     );
+    it.each([
+      ['BatchAppend', {}],
+      ['Append', APPEND_RPC],
+    ])(
+      'refuses a repeat of stored event ids that this write would not have put where they are (%s)',
+      async (_, rpc) => {
+        const { client } = node;
+        const stream = `idem-elsewhere-${Object.keys(rpc).length}`;
+        const [e1] = testEvents(1, 'first');
+        const [e2] = testEvents(1, 'second');
+        await client.appendToStream(stream, [e1!], { ...rpc, expectedRevision: NO_STREAM });
+        await client.appendToStream(stream, [e2!], { ...rpc, expectedRevision: 0n });
+        // e1 is at revision 0: an append expecting revision 5 would have put it at 6, one expecting no stream
+        // e2 at 0. Neither is that earlier write: each is refused as the revision check refuses it.
+        await expect(client.appendToStream(stream, [e1!], { ...rpc, expectedRevision: 5n })).rejects.toThrow(
+          WrongExpectedVersionError,
+        );
+        await expect(
+          client.appendToStream(stream, [e2!], { ...rpc, expectedRevision: NO_STREAM }),
+        ).rejects.toThrow(WrongExpectedVersionError);
+        expect(await revisions(stream)).toEqual([0, 1]);
+      },
+    );
   });
 
   describe('deleting', () => {

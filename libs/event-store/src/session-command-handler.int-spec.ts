@@ -377,6 +377,20 @@ describe('SessionCommandHandler against the embedded server', () => {
     expect(await coldFold(sessionStreamName(1, id))).toEqual(matched.state);
   });
 
+  it('re-reads before answering a no-op that only its stale cache makes one (A, elsewhere B, then A again)', async () => {
+    const handler = new SessionCommandHandler(store);
+    const other = new SessionCommandHandler(store);
+    const id = newId('stale-no-op');
+    await handler.handle(update(id, { couponCodes: ['A'] }), { metadata });
+    await other.handle(update(id, { couponCodes: ['B'] }), { metadata });
+    // The cache says revision 0 with coupon A, which the request repeats; the stream is at 1 with coupon B.
+    const again = await handler.handle(update(id, { couponCodes: ['A'] }), { metadata });
+    expect({ appended: again.appended, revision: again.revision }).toEqual({ appended: true, revision: 2n });
+    const stored = await coldFold(sessionStreamName(1, id));
+    expect(stored).toEqual(again.state);
+    expect(stored?.couponCodes).toEqual(['A']);
+  });
+
   it('gives up with ConcurrentUpdateError when every attempt loses the race', async () => {
     const id = newId('storm');
     const setup = new SessionCommandHandler(store);

@@ -58,6 +58,15 @@ describe('StateCache with a weight per entry', () => {
     expect(cache.weight).toBe(2);
   });
 
+  it('keeps an entry that weighs the whole budget, alone', () => {
+    const cache = weighed();
+    cache.set('b', { revision: 0n, state: 'bb' });
+    cache.set('a', { revision: 0n, state: 'a'.repeat(10) });
+    expect(cache.get('a')?.state).toBe('a'.repeat(10));
+    expect(cache.get('b')).toBeUndefined();
+    expect({ size: cache.size, weight: cache.weight }).toEqual({ size: 1, weight: 10 });
+  });
+
   it('holds nothing with a budget of 0', () => {
     const cache = new StateCache<string>(0, (state) => state.length);
     cache.set('a', { revision: 0n, state: '' });

@@ -142,6 +142,24 @@ describe('money: the integer fast path agrees with decimal.js', () => {
       params,
     ));
 
+  it('normalizes amounts of 16 significant digits around 2^53 exactly (where the integer path must give way)', () => {
+    // 2^53 = 9007199254740992: the digits 900719925474099 followed by any digit, the point anywhere.
+    for (const head of ['900719925474099', '900719925474098', '900719925474100']) {
+      for (let digit = 0; digit <= 9; digit++) {
+        const digits = `${head}${digit}`;
+        for (let point = 1; point < digits.length; point++) {
+          const value = `${digits.slice(0, point)}.${digits.slice(point)}`;
+          for (const signed of [value, `-${value}`, digits]) {
+            expect({ signed, normalized: normalizeMoney(signed) }).toEqual({
+              signed,
+              normalized: new Exact(signed).toFixed(),
+            });
+          }
+        }
+      }
+    }
+  });
+
   it('prints any finite number as decimal.js did', () =>
     fc.assert(
       fc.property(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer()), (n) => {

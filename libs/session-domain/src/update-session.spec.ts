@@ -305,6 +305,23 @@ describe('what fits in the event store (eventBytes)', () => {
     spec.given(HISTORIES.open()).when(addItems(heavy)).thenThrows('LIMIT_EXCEEDED', { category: 'invalid' });
   });
 
+  it('counts the profile id in the closing event: a profile change alone can push it over (LIMIT_EXCEEDED)', () => {
+    // 1,000 lines of 877-character SKUs close within the limit with a short profile id, not with one of 1,000.
+    const nearlyFull = Array.from({ length: 1000 }, (_, i) => ({
+      sku: `${String(i).padStart(4, '0')}${'y'.repeat(873)}`,
+      quantity: 1,
+    }));
+    const given = extend([], update({ cartItems: nearlyFull, profileId: 'p' }));
+    spec
+      .given(given)
+      .when(update({ profileId: 'p'.repeat(1000) }))
+      .thenThrows('LIMIT_EXCEEDED', { pointer: '/cartItems', category: 'invalid' });
+    spec
+      .given(given)
+      .when(update({ profileId: 'q'.repeat(10) }))
+      .thenEvents((events) => expect(events.map((event) => event.type)).toEqual(['ProfileChanged']));
+  });
+
   it('takes a full cart of short multi-byte SKUs', () => {
     spec
       .given(HISTORIES.open())
