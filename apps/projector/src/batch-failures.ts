@@ -14,6 +14,7 @@ export const BATCH_FAILURE_KINDS = [
   'conflict',
   'lock_lost',
   'unreadable',
+  'ahead_of_log',
   'other',
 ] as const;
 
@@ -26,6 +27,8 @@ export const BATCH_FAILURE_KINDS = [
  * - `lock_lost`: the read-model lock was lost inside the batch;
  * - `unreadable`: an event this build cannot read (an unknown type, or a schema version above the ones it reads:
  *   a newer writer, a rollback) — it fails on every attempt until a build that reads it is deployed;
+ * - `ahead_of_log`: no batch at all — the read models' checkpoint is past the end of the event log (the store
+ *   was restored from a backup or replaced); nothing is projected until they are rebuilt;
  * - `other`: anything else.
  */
 export type BatchFailureKind = (typeof BATCH_FAILURE_KINDS)[number];

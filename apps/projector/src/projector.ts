@@ -232,6 +232,13 @@ class Projector implements RunningProjector {
   private consecutiveFailures = 0;
   /** The batch that keeps failing, until the projector commits past it. */
   private streak: FailureStreak | undefined;
+  /**
+   * The read models' checkpoint is past the end of the event log (see `logEndsBefore`): nothing is projected
+   * until their checkpoint changes (a rebuild). Kept for the checkpoint it was found at, whatever the log does
+   * after: new writes taking the log past it must not make the projector skip what the log lost.
+   */
+  private aheadOfLog:
+    { checkpoint: bigint; logEnd: bigint; since: number; attempts: number; lastLoggedAt: number } | undefined;
   /** While narrowing down a failing batch: the largest batch to commit. */
   private retryLimit: number | undefined;
   /** The wait before the next attempt after a failed batch (as logged). */
@@ -298,12 +305,17 @@ class Projector implements RunningProjector {
       readingPaused: paused !== undefined,
       readingPausedSince: paused?.since,
       readingPausedFor: paused?.reason,
-      failure: streak && {
-        kind: streak.kind,
-        attempts: streak.attempts,
-        since: streak.since,
-        ...streak.last,
-      },
+      failure: streak
+        ? { kind: streak.kind, attempts: streak.attempts, since: streak.since, ...streak.last }
+        : this.aheadOfLog && {
+            kind: 'ahead_of_log',
+            attempts: this.aheadOfLog.attempts,
+            since: this.aheadOfLog.since,
+            position: this.aheadOfLog.checkpoint,
+            streamId: '$all',
+            eventType: 'none',
+            events: 0,
+          },
       lagSince: this.lagSince(),
       lastCommitAt: leader ? this.lastCommitAt : undefined,
       stallAfterMs: this.stallAfterMs,
@@ -485,6 +497,7 @@ class Projector implements RunningProjector {
       const fromPosition = from?.toString() ?? 'start';
       this.isLive = false;
       try {
+        if (from !== undefined && (await this.logEndsBefore(from))) continue;
         // Subscribed once the store answers — its confirmation, an event, caught-up or a checkpoint — not when
         // the call is made: a subscription to a store that is down is opened all the same, and fails after.
         let answered = false;
@@ -569,6 +582,47 @@ class Projector implements RunningProjector {
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
     }
+  }
+
+  /**
+   * Whether the event log ends before the read models' checkpoint: they were projected from a log that has since
+   * gone back — the store restored from a backup, or replaced — and resuming after the checkpoint would skip
+   * every event written from the log's end up to it, silently (the read models would also keep what the log
+   * lost). Checked before each subscription (a start, a reconnect). Then nothing is projected: the failure is
+   * in `/health/ready` and `projector_batch_failures_total{kind="ahead_of_log"}`, logged at `error` (then once a
+   * minute), and the checkpoints are read again every few seconds, so a `replay rebuild` (new read models,
+   * a checkpoint within the log) lets it go on.
+   */
+  private async logEndsBefore(from: bigint): Promise<boolean> {
+    const latched = this.aheadOfLog?.checkpoint === from ? this.aheadOfLog : undefined;
+    const logEnd = latched?.logEnd ?? (await this.events.client.lastPosition());
+    if (latched === undefined && logEnd >= from) {
+      this.aheadOfLog = undefined;
+      return false;
+    }
+    const now = Date.now();
+    const ahead = (this.aheadOfLog = latched ?? {
+      checkpoint: from,
+      logEnd,
+      since: now,
+      attempts: 0,
+      lastLoggedAt: 0,
+    });
+    ahead.attempts += 1;
+    this.metrics.batchFailures.inc({ kind: 'ahead_of_log' });
+    if (now - ahead.lastLoggedAt >= 60_000) {
+      ahead.lastLoggedAt = now;
+      this.logger.error(
+        { checkpoint: from.toString(), logEnd: ahead.logEnd.toString(), attempts: ahead.attempts },
+        'read models are ahead of the event log: their checkpoint is past its end (the event store was restored ' +
+          'from a backup or replaced); nothing is projected until they are rebuilt: npm run replay -- rebuild',
+      );
+    }
+    await this.sleep(MAX_BACKOFF_MS);
+    await this.writer.reload().catch(() => undefined);
+    this.committed = this.writer.resumePosition() ?? this.committed;
+    this.backlog.committed(this.committed);
+    return true;
   }
 
   private enqueue(event: ProjectedEvent): void {

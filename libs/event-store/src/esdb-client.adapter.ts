@@ -670,6 +670,28 @@ export class EsdbClientAdapter {
   }
 
   /**
+   * The commit position of the last event in `$all`, whatever its stream (system events too); 0 for an empty
+   * log. The projector compares its checkpoint with it: read models ahead of the log's end were projected from
+   * a log that has since gone back (a store restored from a backup, or replaced).
+   */
+  async lastPosition(): Promise<bigint> {
+    const read = this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1 });
+    let last = 0n;
+    try {
+      // Read to its end (one event at most), not left early: a read stream left in the middle keeps its call
+      // open, and the client's `dispose` then waits for it.
+      for await (const resolved of read) {
+        const position = resolved.event?.position?.commit ?? resolved.commitPosition;
+        if (position !== undefined && position > last) last = position;
+      }
+      return last;
+    } catch (error) {
+      if (unavailable(error)) throw new EventStoreUnavailableError(error);
+      throw error;
+    }
+  }
+
+  /**
    * True when the server answers a cheap read within `timeoutMs` (its own deadline, whatever `withCallTimeout`
    * says). The client ignores a read's `deadline` option, so a hung server would otherwise keep this waiting
    * until the connection's keep-alive gives up (~20 s).
