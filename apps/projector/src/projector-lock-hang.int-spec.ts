@@ -138,4 +138,49 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
     expect(holder.isLeader()).toBe(false);
     expect(await metric(registry, 'projector_batches_total')).toBe(committedWhileLeader);
   });
+
+  it('while the database refuses connections: one warn line for the lock it cannot reach, no "standby" line', async () => {
+    const lines: { msg: string; level: number }[] = [];
+    const logger = pino(
+      { level: 'info' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) },
+    );
+    const down = await startHangingRelay(Number(server.port || 5432), server.hostname);
+    const viaRelay = new URL(options.databaseUrl!);
+    viaRelay.hostname = '127.0.0.1';
+    viaRelay.port = String(down.port);
+    // Read models of its own (the first test's projectors hold the lock of the other schema).
+    const other = postgresTestDatabase();
+    const projector = await startProjector({
+      connectionString: store.connectionString,
+      databaseUrl: viaRelay.toString(),
+      schema: other.options().schema,
+      dataDir: other.options().dataDir,
+      logger,
+      registry: new Registry(),
+      batchDelayMs: 10,
+      standbyPollMs: 200,
+      lockHeartbeatMs: 100,
+      lockProbeTimeoutMs: 1_000,
+    });
+    started.push(projector);
+    try {
+      await until(() => projector.isLeader());
+      await down.close(); // the database is gone: connections refused
+      await until(() => !projector.isLeader());
+      // Polling the lock every 200 ms meanwhile: one line says it cannot reach it, not one per poll; and none
+      // says another projector holds it — nobody answered that.
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      expect(lines.filter((line) => line.msg.includes('reach the read-model lock'))).toEqual([
+        expect.objectContaining({
+          level: 40,
+          msg: 'projector could not reach the read-model lock; retrying',
+        }),
+      ]);
+      expect(lines.filter((line) => line.msg.startsWith('projector on standby'))).toEqual([]);
+    } finally {
+      await projector.stop().catch(() => undefined);
+      await other.drop();
+    }
+  });
 });

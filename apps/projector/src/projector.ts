@@ -403,17 +403,39 @@ class Projector implements RunningProjector {
   private async run(): Promise<void> {
     let poll = MIN_STANDBY_POLL_MS;
     let standby = false;
+    // The lock's failures in a row: the first is logged with its stack, then one line a minute (a database down
+    // for an hour was ~720 lines with a stack each).
+    let unreachable: { since: number; loggedAt: number; suppressed: number } | undefined;
     while (!this.stopping) {
       let lease: ProjectorLease | undefined;
       let answered = false;
       try {
         lease = await this.lock.tryAcquire();
         answered = true;
+        if (unreachable !== undefined) {
+          this.logger.info(
+            { failedForMs: Date.now() - unreachable.since },
+            'projector reached the read-model lock again',
+          );
+          unreachable = undefined;
+        }
       } catch (error) {
-        this.logger.warn({ err: error }, 'projector could not reach the read-model lock; retrying');
+        const now = Date.now();
+        if (unreachable === undefined) {
+          unreachable = { since: now, loggedAt: now, suppressed: 0 };
+          this.logger.warn({ err: error }, 'projector could not reach the read-model lock; retrying');
+        } else if (now - unreachable.loggedAt >= 60_000) {
+          this.logger.warn(
+            { error: (error as Error).message, suppressed: unreachable.suppressed },
+            'projector still cannot reach the read-model lock; retrying',
+          );
+          unreachable.loggedAt = now;
+          unreachable.suppressed = 0;
+        } else unreachable.suppressed += 1;
       }
       if (!lease) {
-        if (!standby) {
+        // Standby only when the database answered that another projector holds the lock: not when it failed.
+        if (!standby && answered) {
           const holder = await this.lock.holder().catch(() => undefined);
           this.logger.info({ holder }, 'projector on standby: another projector holds the read-model lock');
           standby = true;
