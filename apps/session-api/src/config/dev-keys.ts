@@ -23,7 +23,12 @@ export function readDevKeys(dataDir: string): DevKeys | undefined {
     keys = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (error) {
     if (error instanceof SyntaxError) return undefined; // written anew, as if there were none
-    throw error;
+    // EISDIR, EACCES…: Node's message names no file.
+    throw Object.assign(new Error(`Cannot read the development keys ${file}: ${(error as Error).message}`), {
+      code: (error as NodeJS.ErrnoException).code,
+      path: file,
+      cause: error,
+    });
   }
   const { integrationKey, managementKey } = (keys ?? {}) as Partial<DevKeys>;
   return typeof integrationKey === 'string' && typeof managementKey === 'string'
@@ -40,8 +45,36 @@ export function loadOrCreateDevKeys(dataDir: string): { keys: DevKeys; created: 
     managementKey: `dev-mgmt-${randomBytes(18).toString('base64url')}`,
   };
   fs.mkdirSync(dataDir, { recursive: true });
-  fs.writeFileSync(file, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
+  writeDurably(file, `${JSON.stringify(keys, null, 2)}\n`);
   return { keys, created: true };
+}
+
+/**
+ * Writes the file whole or not at all, readable by its owner alone: a temporary file beside it, fsynced, renamed
+ * over it, the directory fsynced. Written in place, a crash or a full disk left an empty file, and the next start
+ * made new keys, which every client configured with the old ones then got 401 for; a damaged file kept its mode.
+ */
+function writeDurably(file: string, content: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  try {
+    const fd = fs.openSync(temporary, 'w', 0o600);
+    try {
+      fs.writeSync(fd, content);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temporary, file);
+  } catch (error) {
+    fs.rmSync(temporary, { force: true });
+    throw error;
+  }
+  const dir = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(dir);
+  } finally {
+    fs.closeSync(dir);
+  }
 }
 
 export const devIntegrationKeys = (keys: DevKeys): Map<string, IntegrationKey> =>
