@@ -20,6 +20,7 @@ import { Client } from 'pg';
 import { startEmbeddedEventStore } from '../apps/eventstore-embedded/src';
 import { appendHistories } from '../apps/projector/src/testing/store-fixtures';
 import { workload } from '../apps/projector/src/testing/workload';
+import { closedPort } from '@session-engine/testing';
 import * as readline from 'node:readline';
 
 jest.setTimeout(90_000);
@@ -343,6 +344,44 @@ describe('npm run start:projector', () => {
       ]);
     } finally {
       server.close();
+      await store.close();
+    }
+  });
+
+  it('serves the process’s own metrics beside its projector_* ones (memory, CPU, event-loop lag, start time)', async () => {
+    const store = await startEmbeddedEventStore({ port: 0, dataDir: dataDir(), silent: true });
+    const port = await closedPort();
+    const { child } = run(
+      {
+        DATA_DIR: dataDir(),
+        EVENTSTORE_CONNECTION_STRING: store.connectionString,
+        PROJECTOR_METRICS_PORT: String(port),
+        LOG_LEVEL: 'error',
+      },
+      'apps/projector/src/main.ts',
+    );
+    const exit = exitOf(child);
+    try {
+      let text = '';
+      for (const deadline = Date.now() + 30_000; !text.includes('projector_leader 1');) {
+        if (child.exitCode !== null || Date.now() > deadline)
+          throw new Error('no /metrics from the projector');
+        text = await fetch(`http://127.0.0.1:${port}/metrics`)
+          .then((response) => response.text())
+          .catch(() => '');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      for (const name of [
+        'process_start_time_seconds',
+        'process_resident_memory_bytes',
+        'process_cpu_seconds_total',
+        'nodejs_eventloop_lag_seconds',
+        'nodejs_heap_size_used_bytes',
+      ])
+        expect({ name, served: new RegExp(`^${name} `, 'm').test(text) }).toEqual({ name, served: true });
+    } finally {
+      child.kill('SIGTERM');
+      await exit;
       await store.close();
     }
   });

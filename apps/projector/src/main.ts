@@ -1,4 +1,4 @@
-import { register } from 'prom-client';
+import { collectDefaultMetrics, register } from 'prom-client';
 import { once } from 'node:events';
 import { checkDataDir, dataDirErrorMessage } from '../../eventstore-embedded/src/data-dir';
 import { hostRemedy, listenError, listenHostProblem } from '../../eventstore-embedded/src/listen-error';
@@ -67,6 +67,9 @@ async function main(): Promise<void> {
 
   const port = config.metricsPort;
   const host = config.metricsHost;
+  // The process's own (memory, CPU, event-loop lag, start time), as the API's /metrics has them: this process
+  // blocks its event loop on SQLite commits, and an operator needs to see it.
+  if (port > 0) collectDefaultMetrics({ register });
   const server = port > 0 ? projectorHttpServer(projector, register) : undefined;
   if (server) {
     // `once` rejects with the server's 'error' (a port in use) instead of 'listening'.
