@@ -105,19 +105,29 @@ export class ReadModelWriter {
     const pending = this.writers.filter((w) => (this.checkpoints.get(w.name) ?? -1n) < upTo);
     if (pending.length === 0) return;
     const events = this.readEvents(batch);
+    // What failed inside the transaction. SQLite rolls a transaction back itself on some errors (SQLITE_FULL: a
+    // full disk); Kysely's ROLLBACK then fails with "cannot rollback - no transaction is active", which would
+    // hide the cause — the projector took a full disk for a bad event and narrowed its batch down to one.
+    let failed: { error: unknown } | undefined;
     try {
       await this.db.transaction().execute(async (trx) => {
-        if (fence) await fence(trx);
-        const store = this.rowStore(trx);
-        for (const writer of pending) {
-          const from = this.checkpoints.get(writer.name);
-          const unseen = from === undefined ? events : events.filter((e) => e.position > from);
-          if (unseen.length > 0) await writer.apply(store, unseen);
+        try {
+          if (fence) await fence(trx);
+          const store = this.rowStore(trx);
+          for (const writer of pending) {
+            const from = this.checkpoints.get(writer.name);
+            const unseen = from === undefined ? events : events.filter((e) => e.position > from);
+            if (unseen.length > 0) await writer.apply(store, unseen);
+          }
+          await this.moveCheckpoints(trx, pending, upTo);
+          if (fence) await fence(trx);
+        } catch (error) {
+          failed = { error };
+          throw error;
         }
-        await this.moveCheckpoints(trx, pending, upTo);
-        if (fence) await fence(trx);
       });
-    } catch (error) {
+    } catch (thrown) {
+      const error = failed === undefined ? thrown : failed.error;
       if (error instanceof CheckpointConflictError) await this.reload().catch(() => undefined);
       throw error;
     }
