@@ -183,4 +183,48 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
       await other.drop();
     }
   });
+
+  it('keeps the time of its last commit when it takes its own lock back after the database cut the connection', async () => {
+    const lines: { msg: string }[] = [];
+    const logger = pino(
+      { level: 'info' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) },
+    );
+    const cutting = await startHangingRelay(Number(server.port || 5432), server.hostname);
+    const viaRelay = new URL(options.databaseUrl!);
+    viaRelay.hostname = '127.0.0.1';
+    viaRelay.port = String(cutting.port);
+    const own = postgresTestDatabase();
+    const projector = await startProjector({
+      connectionString: store.connectionString,
+      databaseUrl: viaRelay.toString(),
+      schema: own.options().schema,
+      dataDir: own.options().dataDir,
+      logger,
+      registry: new Registry(),
+      batchDelayMs: 10,
+      standbyPollMs: 200,
+      lockHeartbeatMs: 100,
+      lockProbeTimeoutMs: 1_000,
+    });
+    started.push(projector);
+    try {
+      const position = await appendHistories(client, workload(1, 900));
+      await until(() => projector.isLeader());
+      await until(async () => (await projector.waitForPosition(position, 100)) || false);
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      const before = projector.status().lastCommitAgeMs!;
+      expect(before).toBeGreaterThanOrEqual(2_000);
+      cutting.drop(); // the database ends every connection: the lock is lost, and taken again on a new one
+      await until(
+        () => lines.filter((line) => line.msg === 'projector holds the read-model lock').length === 2,
+      );
+      expect(projector.isLeader()).toBe(true);
+      expect(projector.status().lastCommitAgeMs!).toBeGreaterThanOrEqual(before);
+    } finally {
+      await projector.stop().catch(() => undefined);
+      await cutting.close();
+      await own.drop();
+    }
+  });
 });

@@ -66,7 +66,10 @@ export interface ProjectorReport {
   failure: ProjectorFailure | undefined;
   /** Server time (ms) of the oldest event delivered and not committed, or of the last one committed while catching up. */
   lagSince: number | undefined;
-  /** When the last batch committed, or when this projector took the lock (ms); undefined on standby. */
+  /**
+   * When the last batch committed, or when this projector took the lock (ms) — unless it took back its own, the
+   * checkpoints where it left them (a database blip): then still its last commit's; undefined on standby.
+   */
   lastCommitAt: number | undefined;
   /** Events waiting and no commit for this long: stalled (not caught up; the standalone /health/ready answers 503). */
   stallAfterMs: number;

@@ -232,6 +232,8 @@ class Projector implements RunningProjector {
   private consecutiveFailures = 0;
   /** The batch that keeps failing, until the projector commits past it. */
   private streak: FailureStreak | undefined;
+  /** Where this projector had committed to, and when it last did, when it last let go of the lock. */
+  private beforeLockLoss: { committed: bigint; lastCommitAt: number } | undefined;
   /**
    * The read models' checkpoint is past the end of the event log (see `logEndsBefore`): nothing is projected
    * until their checkpoint changes (a rebuild). Kept for the checkpoint it was found at, whatever the log does
@@ -464,7 +466,12 @@ class Projector implements RunningProjector {
         await this.writer.reload();
         this.committed = this.writer.resumePosition() ?? 0n;
         this.backlog.reset(this.committed);
-        this.lastCommitAt = Date.now();
+        // Its own lock again, the checkpoints where it left them (a blip of the database, not another leader):
+        // its last commit is still its last commit. Starting the clock anew at each blip hid a stall for as long
+        // as the database kept blipping within the stall window.
+        const before = this.beforeLockLoss;
+        this.lastCommitAt =
+          before !== undefined && before.committed === this.committed ? before.lastCommitAt : Date.now();
         this.notifyWaiters();
         this.logger.info({ position: this.committed.toString() }, 'projector holds the read-model lock');
         await this.project(lease);
@@ -473,6 +480,10 @@ class Projector implements RunningProjector {
         await this.sleep(MIN_BACKOFF_MS);
       } finally {
         await lease.release().catch(() => undefined);
+        this.beforeLockLoss =
+          this.lastCommitAt === undefined
+            ? undefined
+            : { committed: this.committed, lastCommitAt: this.lastCommitAt };
         this.lease = undefined;
         this.isLive = false;
         this.catchingUp = false;
