@@ -510,6 +510,6 @@ describe('the connection drops while an append is on its way', () => {
         StatusCode: 503,
       },
     });
-    expect(await commandCount(api, 'AddCartItems', 'error')).toBe(1);
+    expect(await commandCount(api, 'AddCartItems', 'service_unavailable')).toBe(1);
   });
 });

@@ -124,7 +124,7 @@ describe('session_command_duration_seconds for a keyed command the handler never
     expect(await commandCounts(a)).toEqual({ 'AddCartItems/service_unavailable': 2 });
   });
 
-  it('counts one whose key lookup found the store unreachable as an error', async () => {
+  it('counts one whose key lookup found the store unreachable as service_unavailable (a 503, not among the 500s)', async () => {
     const api = await startApi(`esdb://127.0.0.1:${await closedPort()}?tls=false`, false);
     const id = newId('lookup-down');
     const reply = await call(api, 'PUT', id, create, `key-${id}`);
@@ -132,7 +132,7 @@ describe('session_command_duration_seconds for a keyed command the handler never
       status: 503,
       message: 'The event store is not reachable; retry later',
     });
-    expect(await commandCounts(api)).toEqual({ 'UpdateSession/error': 1 });
+    expect(await commandCounts(api)).toEqual({ 'UpdateSession/service_unavailable': 1 });
   });
 
   it('counts a keyed command the handler ran once: one whose session read timed out after its key was looked up', async () => {

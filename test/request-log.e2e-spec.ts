@@ -321,5 +321,14 @@ describe('the request log line of an error response, and Retry-After', () => {
     const ready = await fetch(`${baseUrl}/health/ready`);
     expect(ready.status).toBe(503);
     expect(ready.headers.get('retry-after')).toBe('5');
+
+    // A command the unreachable store answered 503 is measured as such, not among the 500s (`error`).
+    const close = await send('POST', '/v2/customer_sessions/log-a/close');
+    expect(close.status).toBe(503);
+    const metrics = await metricsText();
+    expect(metrics).toMatch(
+      /session_command_duration_seconds_count\{command="CloseSession",outcome="service_unavailable"\} 1\n/,
+    );
+    expect(metrics).not.toMatch(/session_command_duration_seconds_count\{[^}]*outcome="error"\}/);
   });
 });

@@ -133,6 +133,11 @@ export class AppendTooLargeError extends Error {
 /** The server could not be reached or did not answer in time (the API answers 503). */
 export class EventStoreUnavailableError extends Error {
   override readonly name: string = 'EventStoreUnavailableError';
+  /**
+   * 503 `SERVICE_UNAVAILABLE`: the API's command metrics label a command that ended so
+   * `outcome="service_unavailable"` (it was `error`, with the 500s).
+   */
+  readonly code: string = 'SERVICE_UNAVAILABLE';
   constructor(
     override readonly cause: unknown,
     message = 'The event store is not reachable',
@@ -159,7 +164,7 @@ export class EventStoreTimeoutError extends EventStoreUnavailableError {
    * The API's code for it (as for the library's other refusals): 503 `SERVICE_UNAVAILABLE`. The API's command
    * metrics label a command that ended so with `outcome="service_unavailable"`.
    */
-  readonly code = 'SERVICE_UNAVAILABLE';
+  override readonly code = 'SERVICE_UNAVAILABLE';
   constructor(
     readonly operation: EventStoreOperation,
     readonly streamName: string,
@@ -190,7 +195,7 @@ export type EventStoreWrite = Exclude<EventStoreOperation, 'read'>;
 export class EventStoreWriteInterruptedError extends EventStoreUnavailableError {
   override readonly name: string = 'EventStoreWriteInterruptedError';
   /** As for `EventStoreTimeoutError`: 503 `SERVICE_UNAVAILABLE`, and `outcome="service_unavailable"`. */
-  readonly code = 'SERVICE_UNAVAILABLE';
+  override readonly code = 'SERVICE_UNAVAILABLE';
   constructor(
     readonly operation: EventStoreWrite,
     readonly streamName: string,
