@@ -122,7 +122,13 @@ describe('dataDirErrorMessage', () => {
     expect(
       dataDirErrorMessage(new Error("EROFS: read-only file system, open '/srv/data/x.json'"), dataDir),
     ).toBe(
-      `DATA_DIR: permission denied for /srv/data/x.json (EROFS): ${writableBy('/srv/data and what is in it')}`,
+      'DATA_DIR: cannot write /srv/data/x.json (EROFS): /srv/data and what is in it is on a read-only file ' +
+        'system — mount it read-write, or set DATA_DIR to a directory on a writable one',
+    );
+    expect(
+      dataDirErrorMessage(new Error("EPERM: operation not permitted, open '/srv/data/x.json'"), dataDir),
+    ).toBe(
+      `DATA_DIR: permission denied for /srv/data/x.json (EPERM): ${writableBy('/srv/data and what is in it')}`,
     );
     const sqlite = new Error(
       "Cannot open the event store's log /srv/data/eventstore/eventstore.sqlite: attempt to write a readonly database",

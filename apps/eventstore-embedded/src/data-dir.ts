@@ -37,8 +37,13 @@ function directoryOrMissing(dir: string): boolean {
 /** The codes of a file-system refusal that the directory's owner or mode (or a read-only mount) causes. */
 const DENIED = new Set(['EACCES', 'EPERM', 'EROFS']);
 
-/** `what` must be writable by this process's user, named with its uid: the remedy of every message here. */
-function mustBeWritable(name: string, what: string): string {
+/**
+ * `what` must be writable by this process's user, named with its uid: the remedy of every message here. On a
+ * read-only file system (EROFS) no owner or mode helps: the remedy is the mount.
+ */
+function mustBeWritable(name: string, what: string, code?: string): string {
+  if (code === 'EROFS')
+    return `${what} is on a read-only file system — mount it read-write, or set ${name} to a directory on a writable one`;
   const uid = process.getuid?.();
   const user = uid === undefined ? 'this process’s user' : `this process’s user (uid ${uid})`;
   return `${what} must be writable by ${user} — change its owner or mode, or set ${name} to another directory`;
@@ -59,8 +64,8 @@ function writeProblem(dir: string, name: string): string | undefined {
     const code = (error as { code?: unknown }).code;
     if (typeof code !== 'string' || !DENIED.has(code)) throw error;
     return existing === dir
-      ? `${name}: ${dir} is not writable (${code}): ${mustBeWritable(name, 'the directory and what is in it')}`
-      : `${name}: ${dir} cannot be created: ${existing} is not writable (${code}): ${mustBeWritable(name, 'it')}`;
+      ? `${name}: ${dir} is not writable (${code}): ${mustBeWritable(name, 'the directory and what is in it', code)}`
+      : `${name}: ${dir} cannot be created: ${existing} is not writable (${code}): ${mustBeWritable(name, 'it', code)}`;
   }
 }
 
@@ -93,7 +98,8 @@ export function dataDirErrorMessage(error: unknown, dataDir: string, name = 'DAT
     if (named !== undefined) found = { file: named, reason: sqlite[0] };
   }
   if (!found || !within(path.resolve(found.file), dataDir)) return undefined;
-  return `${name}: permission denied for ${found.file} (${found.reason}): ${mustBeWritable(name, `${dataDir} and what is in it`)}`;
+  const refused = found.reason === 'EROFS' ? 'cannot write' : 'permission denied for';
+  return `${name}: ${refused} ${found.file} (${found.reason}): ${mustBeWritable(name, `${dataDir} and what is in it`, found.reason)}`;
 }
 
 function within(file: string, dir: string): boolean {
