@@ -20,6 +20,7 @@ import { parseConfig } from '../apps/session-api/src/config/config';
 jest.setTimeout(120_000);
 
 const KEY = 'int-key-full-0001';
+type LogLine = Record<string, unknown> & { level: number; msg: string };
 
 describe('an event store with a full disk', () => {
   let dataDir: string;
@@ -27,6 +28,7 @@ describe('an event store with a full disk', () => {
   let adapter: EsdbClientAdapter | undefined;
   let app: INestApplication | undefined;
   let baseUrl: string;
+  const log: LogLine[] = [];
 
   const start = async (maxLogPages?: number) => {
     store = await startEmbeddedEventStore({
@@ -47,7 +49,10 @@ describe('an event store with a full disk', () => {
       config,
       keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
       store: adapter,
-      logger: pino({ level: 'silent' }),
+      logger: pino(
+        { level: 'warn' },
+        { write: (line: string) => void log.push(JSON.parse(line) as LogLine) },
+      ),
     });
     await app.listen(0, '127.0.0.1');
     baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
@@ -121,6 +126,15 @@ describe('an event store with a full disk', () => {
       refused.push(`full-${i}`);
     }
     expect(refused).toHaveLength(5);
+    // One warn line for the failing writes, not one per 503, and not "not reachable": the store answers.
+    expect(log.filter((line) => line.msg.includes('answering 503'))).toEqual([
+      expect.objectContaining({
+        level: 40,
+        msg: 'event store failing writes: answering 503 (its own log says why)',
+        dependency: 'event-store-writes',
+        error: 'EventStoreWriteFailedError',
+      }),
+    ]);
 
     // Room again: what was acknowledged is there, and every refused request, retried with its key, is applied once.
     await stop();

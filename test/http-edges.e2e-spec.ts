@@ -412,6 +412,7 @@ describe('a client that hangs up mid-upload', () => {
           keyId: expect.stringMatching(/^key-[0-9a-f]{16}$/),
           applicationId: 1,
           ms: expect.any(Number),
+          remoteAddress: '127.0.0.1',
         },
       ]);
       expect(lines.slice(from).filter((line) => line.level >= 40)).toEqual([]);

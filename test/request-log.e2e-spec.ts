@@ -248,7 +248,11 @@ describe('the request log line of an error response, and Retry-After', () => {
     );
     await waitFor(() => lines.some((l) => l.requestId === 'log-gone'));
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(lines.find((l) => l.requestId === 'log-gone')).toMatchObject({ status: 499, aborted: true });
+    expect(lines.find((l) => l.requestId === 'log-gone')).toMatchObject({
+      status: 499,
+      aborted: true,
+      remoteAddress: '127.0.0.1',
+    });
     expect(lines.slice(before).filter((l) => l.msg === 'malformed HTTP request refused')).toEqual([]);
   });
 

@@ -139,23 +139,26 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
     expect(await metric(registry, 'projector_batches_total')).toBe(committedWhileLeader);
   });
 
-  it('while the database refuses connections: one warn line for the lock it cannot reach, no "standby" line', async () => {
+  /**
+   * A projector on read models of its own (the first test's projectors hold the other schema's lock), reaching
+   * PostgreSQL through a relay of its own, logging into `lines`.
+   */
+  const projectorViaRelay = async () => {
     const lines: { msg: string; level: number }[] = [];
     const logger = pino(
       { level: 'info' },
       { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) },
     );
-    const down = await startHangingRelay(Number(server.port || 5432), server.hostname);
+    const relay = await startHangingRelay(Number(server.port || 5432), server.hostname);
     const viaRelay = new URL(options.databaseUrl!);
     viaRelay.hostname = '127.0.0.1';
-    viaRelay.port = String(down.port);
-    // Read models of its own (the first test's projectors hold the lock of the other schema).
-    const other = postgresTestDatabase();
+    viaRelay.port = String(relay.port);
+    const own = postgresTestDatabase();
     const projector = await startProjector({
       connectionString: store.connectionString,
       databaseUrl: viaRelay.toString(),
-      schema: other.options().schema,
-      dataDir: other.options().dataDir,
+      schema: own.options().schema,
+      dataDir: own.options().dataDir,
       logger,
       registry: new Registry(),
       batchDelayMs: 10,
@@ -164,6 +167,16 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
       lockProbeTimeoutMs: 1_000,
     });
     started.push(projector);
+    const dispose = async () => {
+      await projector.stop().catch(() => undefined);
+      await relay.close();
+      await own.drop();
+    };
+    return { lines, relay, projector, dispose };
+  };
+
+  it('while the database refuses connections: one warn line for the lock it cannot reach, no "standby" line', async () => {
+    const { lines, relay: down, projector, dispose } = await projectorViaRelay();
     try {
       await until(() => projector.isLeader());
       await down.close(); // the database is gone: connections refused
@@ -179,35 +192,12 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
       ]);
       expect(lines.filter((line) => line.msg.startsWith('projector on standby'))).toEqual([]);
     } finally {
-      await projector.stop().catch(() => undefined);
-      await other.drop();
+      await dispose();
     }
   });
 
   it('keeps the time of its last commit when it takes its own lock back after the database cut the connection', async () => {
-    const lines: { msg: string }[] = [];
-    const logger = pino(
-      { level: 'info' },
-      { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) },
-    );
-    const cutting = await startHangingRelay(Number(server.port || 5432), server.hostname);
-    const viaRelay = new URL(options.databaseUrl!);
-    viaRelay.hostname = '127.0.0.1';
-    viaRelay.port = String(cutting.port);
-    const own = postgresTestDatabase();
-    const projector = await startProjector({
-      connectionString: store.connectionString,
-      databaseUrl: viaRelay.toString(),
-      schema: own.options().schema,
-      dataDir: own.options().dataDir,
-      logger,
-      registry: new Registry(),
-      batchDelayMs: 10,
-      standbyPollMs: 200,
-      lockHeartbeatMs: 100,
-      lockProbeTimeoutMs: 1_000,
-    });
-    started.push(projector);
+    const { lines, relay: cutting, projector, dispose } = await projectorViaRelay();
     try {
       const position = await appendHistories(client, workload(1, 900));
       await until(() => projector.isLeader());
@@ -222,9 +212,7 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
       expect(projector.isLeader()).toBe(true);
       expect(projector.status().lastCommitAgeMs!).toBeGreaterThanOrEqual(before);
     } finally {
-      await projector.stop().catch(() => undefined);
-      await cutting.close();
-      await own.drop();
+      await dispose();
     }
   });
 });

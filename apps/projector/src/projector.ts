@@ -233,7 +233,7 @@ class Projector implements RunningProjector {
   /** The batch that keeps failing, until the projector commits past it. */
   private streak: FailureStreak | undefined;
   /** Where this projector had committed to, and when it last did, when it last let go of the lock. */
-  private beforeLockLoss: { committed: bigint; lastCommitAt: number } | undefined;
+  private beforeLockLoss: { committed: bigint; lastCommitAt: number; lostAt: number } | undefined;
   /**
    * The read models' checkpoint is past the end of the event log (see `logEndsBefore`): nothing is projected
    * until their checkpoint changes (a rebuild). Kept for the checkpoint it was found at, whatever the log does
@@ -469,9 +469,16 @@ class Projector implements RunningProjector {
         // Its own lock again, the checkpoints where it left them (a blip of the database, not another leader):
         // its last commit is still its last commit. Starting the clock anew at each blip hid a stall for as long
         // as the database kept blipping within the stall window.
+        // Within the stall window only: after a longer spell (another leader may have held the lock meanwhile,
+        // committing nothing on a quiet log), the first events would show as stalled before any grace.
         const before = this.beforeLockLoss;
+        const now = Date.now();
         this.lastCommitAt =
-          before !== undefined && before.committed === this.committed ? before.lastCommitAt : Date.now();
+          before !== undefined &&
+          before.committed === this.committed &&
+          now - before.lostAt < this.stallAfterMs
+            ? before.lastCommitAt
+            : now;
         this.notifyWaiters();
         this.logger.info({ position: this.committed.toString() }, 'projector holds the read-model lock');
         await this.project(lease);
@@ -483,7 +490,9 @@ class Projector implements RunningProjector {
         this.beforeLockLoss =
           this.lastCommitAt === undefined
             ? undefined
-            : { committed: this.committed, lastCommitAt: this.lastCommitAt };
+            : { committed: this.committed, lastCommitAt: this.lastCommitAt, lostAt: Date.now() };
+        // What it found as the leader is for the next leader to find again (a standby reports no failure).
+        this.aheadOfLog = undefined;
         this.lease = undefined;
         this.isLive = false;
         this.catchingUp = false;
@@ -530,7 +539,9 @@ class Projector implements RunningProjector {
       const fromPosition = from?.toString() ?? 'start';
       this.isLive = false;
       try {
-        if (from !== undefined && (await this.logEndsBefore(from))) continue;
+        if (from === undefined)
+          this.aheadOfLog = undefined; // read models emptied: nothing is ahead
+        else if (await this.logEndsBefore(from)) continue;
         // Subscribed once the store answers — its confirmation, an event, caught-up or a checkpoint — not when
         // the call is made: a subscription to a store that is down is opened all the same, and fails after.
         let answered = false;
@@ -623,8 +634,8 @@ class Projector implements RunningProjector {
    * every event written from the log's end up to it, silently (the read models would also keep what the log
    * lost). Checked before each subscription (a start, a reconnect). Then nothing is projected: the failure is
    * in `/health/ready` and `projector_batch_failures_total{kind="ahead_of_log"}`, logged at `error` (then once a
-   * minute), and the checkpoints are read again every few seconds, so a `replay rebuild` (new read models,
-   * a checkpoint within the log) lets it go on.
+   * minute), and the checkpoints are read again every few seconds, so read models emptied or replaced meanwhile
+   * (a checkpoint within the log) let it go on. (`replay rebuild` keeps the live checkpoints: it is no remedy.)
    */
   private async logEndsBefore(from: bigint): Promise<boolean> {
     const latched = this.aheadOfLog?.checkpoint === from ? this.aheadOfLog : undefined;
@@ -648,7 +659,8 @@ class Projector implements RunningProjector {
       this.logger.error(
         { checkpoint: from.toString(), logEnd: ahead.logEnd.toString(), attempts: ahead.attempts },
         'read models are ahead of the event log: their checkpoint is past its end (the event store was restored ' +
-          'from a backup or replaced); nothing is projected until they are rebuilt: npm run replay -- rebuild',
+          'from a backup or replaced); nothing is projected until they are projected again: stop the projector, ' +
+          'drop the read models (the SQLite file or the PostgreSQL schema) and start it',
       );
     }
     await this.sleep(MAX_BACKOFF_MS);

@@ -4,7 +4,11 @@
  * (`pg_terminate_backend`, a restart, a network cut) — is no bug of the CLI and no finding of an audit: the
  * command says so in one line and exits 2 (could not run), whatever command and whichever pass it was in.
  */
-import { EventStoreUnavailableError, shownConnectionString } from '@session-engine/event-store';
+import {
+  EventStoreUnavailableError,
+  EventStoreWriteFailedError,
+  shownConnectionString,
+} from '@session-engine/event-store';
 
 /** gRPC status codes: CANCELLED (the server closed the call: a graceful stop), DEADLINE_EXCEEDED, UNAVAILABLE. */
 const GRPC_STOPPED = new Set([1, 4, 14]);
@@ -16,6 +20,8 @@ const GRPC_STOPPED = new Set([1, 4, 14]);
  * early) never gets here: it is not reported as an error.
  */
 export function eventStoreStopped(error: unknown): boolean {
+  // A write the store failed with an error of its own (a full disk) is no stop: it answers.
+  if (error instanceof EventStoreWriteFailedError) return false;
   if (error instanceof EventStoreUnavailableError) return true;
   if (!(error instanceof Error)) return false;
   const { code, details } = error as { code?: unknown; details?: unknown };

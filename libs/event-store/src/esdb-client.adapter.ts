@@ -226,7 +226,8 @@ const unavailable = (error: unknown): boolean =>
  * projector's subscription): such an error needs no stack trace in a log, one line says it.
  */
 export const isEventStoreUnreachable = (error: unknown): boolean =>
-  error instanceof EventStoreUnavailableError || unavailable(error);
+  (error instanceof EventStoreUnavailableError && !(error instanceof EventStoreWriteFailedError)) ||
+  unavailable(error);
 
 /** The server (or grpc-js, for a per-call gRPC deadline) gave up waiting: the outcome is unknown. */
 const deadlineExceeded = (error: unknown): boolean =>
@@ -247,6 +248,20 @@ export class EventStoreWriteFailedError extends EventStoreWriteInterruptedError 
     this.message = `The event store failed a write (${operation}) with an error of its own`;
   }
 }
+
+/**
+ * The server failed a write with an error of its own: the `Unknown` an append's answer carries (no gRPC status:
+ * the client keeps no message), or a call ending in gRPC UNKNOWN (2) or INTERNAL (13). Not a status that says the
+ * request itself is wrong (INVALID_ARGUMENT, UNIMPLEMENTED, PERMISSION_DENIED…) — that fails again on every retry
+ * and stays an unexpected 500 — nor a detail the client did not recognise.
+ */
+const serverFailedWrite = (error: unknown): boolean => {
+  if (!(error instanceof UnknownError)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (
+    (code === undefined || code === 2 || code === 13) && !error.message.startsWith('Could not recognize')
+  );
+};
 
 /** A write that failed as unreachable: refused by a follower (not applied), or interrupted (unknown). */
 const unavailableDuringWrite = (
@@ -489,7 +504,7 @@ export class EsdbClientAdapter {
       if (deadlineExceeded(error))
         throw new EventStoreTimeoutError('append', streamName, this.callTimeoutMs, error);
       if (unavailable(error)) throw unavailableDuringWrite('append', streamName, error);
-      if (error instanceof UnknownError) throw new EventStoreWriteFailedError('append', streamName, error);
+      if (serverFailedWrite(error)) throw new EventStoreWriteFailedError('append', streamName, error);
       throw error;
     }
   }
@@ -516,9 +531,7 @@ export class EsdbClientAdapter {
         throw new EventStoreTimeoutError('set-metadata', streamName, this.callTimeoutMs, error);
       }
       if (unavailable(error)) throw unavailableDuringWrite('set-metadata', streamName, error);
-      if (error instanceof UnknownError) {
-        throw new EventStoreWriteFailedError('set-metadata', streamName, error);
-      }
+      if (serverFailedWrite(error)) throw new EventStoreWriteFailedError('set-metadata', streamName, error);
       throw error;
     }
   }
@@ -679,18 +692,28 @@ export class EsdbClientAdapter {
    * log. The projector compares its checkpoint with it: read models ahead of the log's end were projected from
    * a log that has since gone back (a store restored from a backup, or replaced).
    */
-  async lastPosition(): Promise<bigint> {
+  async lastPosition(timeoutMs = this.callTimeoutMs ?? 10_000): Promise<bigint> {
     const read = this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1 });
-    let last = 0n;
-    try {
+    const last = async (): Promise<bigint> => {
+      let position = 0n;
       // Read to its end (one event at most), not left early: a read stream left in the middle keeps its call
       // open, and the client's `dispose` then waits for it.
       for await (const resolved of read) {
-        const position = resolved.event?.position?.commit ?? resolved.commitPosition;
-        if (position !== undefined && position > last) last = position;
+        const commit = resolved.event?.position?.commit ?? resolved.commitPosition;
+        if (commit !== undefined && commit > position) position = commit;
       }
-      return last;
+      return position;
+    };
+    try {
+      // Its own deadline (the client ignores a read's): a hung store must not hold up the projector's stop.
+      return await withinDeadline(
+        last(),
+        timeoutMs,
+        () => new EventStoreTimeoutError('read', '$all', timeoutMs),
+        () => read.cancel(),
+      );
     } catch (error) {
+      if (error instanceof EventStoreTimeoutError) throw error;
       if (unavailable(error)) throw new EventStoreUnavailableError(error);
       throw error;
     }

@@ -597,9 +597,9 @@ function evolveStored(state: SessionState | null, event: SessionEvent, record: S
   try {
     return evolve(state, event);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    // The domain's own words stay in the log (the cause, with its stack): they may quote the event's data.
     throw new EventUpcastError(
-      `${event.type} at revision ${record.revision} of ${record.streamName} cannot be folded: ${reason}`,
+      `${event.type} at revision ${record.revision} of ${record.streamName} cannot be folded (its data does not fit its type, or it cannot follow the events before it)`,
       { cause: error },
     );
   }

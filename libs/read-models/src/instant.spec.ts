@@ -102,6 +102,8 @@ describe('event times in the projections', () => {
     expect(eventTimeIso('2026-03-01T01:30')).toBe('2026-03-01T01:30:00.000Z');
     expect(utcDay('2026-03-01T23:30:00')).toBe('2026-03-01');
     expect(utcDay('2026-03-01T01:30:00.5')).toBe('2026-03-01');
+    expect(eventTimeIso('2026-03-01 23:30:00')).toBe('2026-03-01T23:30:00.000Z');
+    expect(utcDay('2026-03-01 01:30')).toBe('2026-03-01');
   });
 
   it('reads an offset or a longer fraction as that instant in UTC', () => {

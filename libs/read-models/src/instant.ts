@@ -101,7 +101,9 @@ const CANONICAL_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
  */
 export function eventTimeIso(time: string): string {
   if (CANONICAL_ISO.test(time)) return time;
-  let parsed = parseInstant(time);
-  if (!parsed.ok && parsed.problem === 'zone') parsed = parseInstant(`${time}Z`);
+  // RFC 3339 allows a space for the `T` (`2026-03-01 12:00:00`), which parseInstant does not take.
+  const text = /^\d{4}-\d{2}-\d{2} \d/.test(time) ? `${time.slice(0, 10)}T${time.slice(11)}` : time;
+  let parsed = parseInstant(text);
+  if (!parsed.ok && parsed.problem === 'zone') parsed = parseInstant(`${text}Z`);
   return new Date(parsed.ok ? parsed.epochMs : time).toISOString();
 }

@@ -416,7 +416,14 @@ export function toErrorBody(mapped: MappedError): ErrorBody {
 }
 
 /** What a 503 found unreachable, for its rate-limited warn line (`UnreachableLog`). */
-export type UnreachableDependency = 'event-store' | 'read-models';
+/** `event-store-writes`: the store answers, but fails writes with an error of its own (a full disk). */
+export type UnreachableDependency = 'event-store' | 'event-store-writes' | 'read-models';
+
+const UNREACHABLE_MESSAGES: Record<UnreachableDependency, string> = {
+  'event-store': 'event store not reachable: answering 503',
+  'event-store-writes': 'event store failing writes: answering 503 (its own log says why)',
+  'read-models': 'read-model database not reachable: answering 503',
+};
 
 /**
  * The store a 503 found unreachable — refused or dropped connections, the read-model database past its bound —
@@ -426,6 +433,7 @@ export type UnreachableDependency = 'event-store' | 'read-models';
  */
 export function unreachableDependency(error: unknown): UnreachableDependency | undefined {
   if (error instanceof EventStoreTimeoutError || error instanceof LockWaitError) return undefined;
+  if (error instanceof EventStoreWriteFailedError) return 'event-store-writes';
   if (error instanceof EventStoreUnavailableError) return 'event-store';
   if (readModelsUnavailable(error)) return 'read-models';
   return undefined;
@@ -458,9 +466,7 @@ export class UnreachableLog {
     }
     this.logger.warn(
       { dependency, ...fields, suppressed: last?.suppressed ?? 0 },
-      dependency === 'event-store'
-        ? 'event store not reachable: answering 503'
-        : 'read-model database not reachable: answering 503',
+      UNREACHABLE_MESSAGES[dependency],
     );
     this.last.set(dependency, { at: now, suppressed: 0 });
   }

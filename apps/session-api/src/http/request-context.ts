@@ -136,6 +136,8 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
     // The URL as it arrived: a mounted Express router (the Swagger UI's static files under /docs) strips its
     // mount path from `req.url` and leaves it so when it answers, which would log its files as unmatched.
     const route = routeOf(req.url ?? '/');
+    // Read now: once the peer has gone (a 499), the socket no longer knows it.
+    const remoteAddress = req.socket?.remoteAddress;
     const incoming = req.headers['x-request-id'];
     const sane = typeof incoming === 'string' && REQUEST_ID.test(incoming);
     req.id = sane ? incoming : randomUUID();
@@ -165,7 +167,7 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
         ...(principal?.applicationId === undefined ? {} : { applicationId: principal.applicationId }),
         ms: Math.round(seconds * 1e4) / 10,
         // Where it came from (a proxy's address behind one): who floods 401s or 404s.
-        remoteAddress: req.socket?.remoteAddress,
+        remoteAddress,
         // The caller's own id, when it was not one to pass on (too long, other characters): kept here, cut
         // short, so that the caller's trace still finds this request.
         ...(incoming === undefined || sane ? {} : { refusedRequestId: String(incoming).slice(0, 200) }),

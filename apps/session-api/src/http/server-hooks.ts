@@ -284,7 +284,8 @@ function refuseMalformed(
   const refusal = refusalOf(error.code);
   const response = clientErrorResponse(error.code);
   const last = lastResponses.get(socket);
-  const midBody = last !== undefined && !last.req.complete && !last.headersSent;
+  // Whether or not the application had answered it already (a 401 before reading the body, say).
+  const midBody = last !== undefined && !last.req.complete;
   // A client that closed its side in the middle of a body left: that request's own line says so (499,
   // aborted), and it is answered nothing. Any other such request never reaches the request line
   // (request-context.ts): this line and the counter are its only trace.
