@@ -236,8 +236,9 @@ class Projector implements RunningProjector {
   private beforeLockLoss: { committed: bigint; lastCommitAt: number; lostAt: number } | undefined;
   /**
    * The read models' checkpoint is past the end of the event log (see `logEndsBefore`): nothing is projected
-   * until their checkpoint changes (a rebuild). Kept for the checkpoint it was found at, whatever the log does
-   * after: new writes taking the log past it must not make the projector skip what the log lost.
+   * until their checkpoint changes (read models dropped and projected again). Kept for the checkpoint it was
+   * found at, whatever the log does after, also across a lost lock: new writes taking the log past it must not
+   * make the projector skip what the log lost.
    */
   private aheadOfLog:
     { checkpoint: bigint; logEnd: bigint; since: number; attempts: number; lastLoggedAt: number } | undefined;
@@ -309,15 +310,18 @@ class Projector implements RunningProjector {
       readingPausedFor: paused?.reason,
       failure: streak
         ? { kind: streak.kind, attempts: streak.attempts, since: streak.since, ...streak.last }
-        : this.aheadOfLog && {
-            kind: 'ahead_of_log',
-            attempts: this.aheadOfLog.attempts,
-            since: this.aheadOfLog.since,
-            position: this.aheadOfLog.checkpoint,
-            streamId: '$all',
-            eventType: 'none',
-            events: 0,
-          },
+        : // Kept across a lost lock (the latch must hold when it takes the lock back); reported while it leads.
+          leader && this.aheadOfLog !== undefined
+          ? {
+              kind: 'ahead_of_log',
+              attempts: this.aheadOfLog.attempts,
+              since: this.aheadOfLog.since,
+              position: this.aheadOfLog.checkpoint,
+              streamId: '$all',
+              eventType: 'none',
+              events: 0,
+            }
+          : undefined,
       lagSince: this.lagSince(),
       lastCommitAt: leader ? this.lastCommitAt : undefined,
       stallAfterMs: this.stallAfterMs,
@@ -491,8 +495,6 @@ class Projector implements RunningProjector {
           this.lastCommitAt === undefined
             ? undefined
             : { committed: this.committed, lastCommitAt: this.lastCommitAt, lostAt: Date.now() };
-        // What it found as the leader is for the next leader to find again (a standby reports no failure).
-        this.aheadOfLog = undefined;
         this.lease = undefined;
         this.isLive = false;
         this.catchingUp = false;
