@@ -113,7 +113,10 @@ export interface RunningProjector {
 /** Resubscribing after the event store failed: 100 ms doubling up to 5 s (failed batches: `retryDelayMs`). */
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
-/** A batch that keeps failing is logged at its first failure, when narrowed to one event, then once a minute. */
+/**
+ * A batch that keeps failing is logged at its first failure, when narrowed to one event, then once a minute; so
+ * are a lock it cannot reach and read models ahead of the log.
+ */
 const FAILURE_LOG_INTERVAL_MS = 60_000;
 /** At most one "commit is slow" line a minute (a database that is slow on and off). */
 const SLOW_LOG_INTERVAL_MS = 60_000;
@@ -430,7 +433,7 @@ class Projector implements RunningProjector {
         if (unreachable === undefined) {
           unreachable = { since: now, loggedAt: now, suppressed: 0 };
           this.logger.warn({ err: error }, 'projector could not reach the read-model lock; retrying');
-        } else if (now - unreachable.loggedAt >= 60_000) {
+        } else if (now - unreachable.loggedAt >= FAILURE_LOG_INTERVAL_MS) {
           this.logger.warn(
             { error: (error as Error).message, suppressed: unreachable.suppressed },
             'projector still cannot reach the read-model lock; retrying',
@@ -656,7 +659,7 @@ class Projector implements RunningProjector {
     });
     ahead.attempts += 1;
     this.metrics.batchFailures.inc({ kind: 'ahead_of_log' });
-    if (now - ahead.lastLoggedAt >= 60_000) {
+    if (now - ahead.lastLoggedAt >= FAILURE_LOG_INTERVAL_MS) {
       ahead.lastLoggedAt = now;
       this.logger.error(
         { checkpoint: from.toString(), logEnd: ahead.logEnd.toString(), attempts: ahead.attempts },

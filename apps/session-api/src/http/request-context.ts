@@ -82,12 +82,13 @@ export function routeOf(url: string): string {
   return 'unmatched';
 }
 
+const MEASURED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
 /**
  * The method a request is measured under: the methods the API answers (or refuses 405 on a route it serves), and
  * `other` for the rest of the ~34 Node accepts — each of which would otherwise be a label set per route and
  * status, a way for anyone, without a key, to grow `/metrics` a hundredfold. The log line keeps the method as sent.
  */
-const MEASURED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 export function methodLabel(method: string | undefined): string {
   return method !== undefined && MEASURED_METHODS.has(method) ? method : 'other';
 }
