@@ -195,8 +195,8 @@ describe('npm start', () => {
       status: 'ok',
       eventStore: 'up',
       readModels: 'up',
-      // The projector it runs in process, reported (not judged); `not-running` until its thread has started.
-      projector: expect.objectContaining({ status: expect.stringMatching(/^(ok|not-running)$/) }),
+      // The projector it runs in process, reported (not judged); `starting` until its thread has reported.
+      projector: expect.objectContaining({ status: expect.stringMatching(/^(ok|starting)$/) }),
     });
     started.child.kill('SIGTERM');
     expect(await started.exit).toEqual({ code: 0, signal: null });

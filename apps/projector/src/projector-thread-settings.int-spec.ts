@@ -71,6 +71,26 @@ describe('the projector thread of npm start', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('is `starting` on /health/ready until its worker has reported, and `not-running` once stopped', async () => {
+    const service = projectorThreadService({
+      config: apiConfig('starting', {}),
+      connectionString: store.connectionString,
+      logger: pino({ level: 'silent' }),
+    });
+    const started = service.start();
+    try {
+      // What /health/ready shows in the first moments of `npm start`: the thread is on its way, not missing.
+      const first = await service.health();
+      await started;
+      expect(first).toEqual({ status: 'starting', reportAgeSeconds: null });
+      expect(await service.health()).toMatchObject({ status: 'ok', reportAgeSeconds: 0 });
+    } finally {
+      await started.catch(() => undefined);
+      await service.stop();
+    }
+    expect(await service.health()).toEqual({ status: 'not-running', reportAgeSeconds: expect.any(Number) });
+  });
+
   it('runs its worker with the stall window set by PROJECTOR_STALL_AFTER_MS', async () => {
     const config = apiConfig('stall-window', {
       PROJECTOR_STALL_AFTER_MS: '4321',

@@ -50,12 +50,13 @@ export const REPORT_AGE_METRIC = 'projector_report_age_seconds';
 /**
  * The in-process projector as the API's /health/ready reports it: the standalone projector's /health/ready
  * body, computed now from the worker's newest report, and how old that report is (`projector_report_age_seconds`,
- * rounded); `not-running` while no worker runs (not started yet, or being restarted after it died), with the
- * age of the last report of the one before it, if any.
+ * rounded); `starting` while a worker is being started and has not reported yet, `not-running` while none runs
+ * (stopped, or waiting to be restarted after it died), each with the age of the last report of the one before
+ * it, if any.
  */
 export type ProjectorThreadHealth =
   | (ProjectorHealthBody & { reportAgeSeconds: number })
-  | { status: 'not-running'; reportAgeSeconds: number | null };
+  | { status: 'starting' | 'not-running'; reportAgeSeconds: number | null };
 
 const COMPUTED: ReadonlySet<string> = new Set(PROJECTOR_GAUGES);
 
@@ -347,7 +348,8 @@ export function projectorThreadService(context: ProjectorThreadContext) {
       const now = Date.now();
       const age = lastReportAt === undefined ? null : Math.max(0, Math.round((now - lastReportAt) / 1000));
       const report = current && !current.stopping ? latestReport : undefined;
-      if (report === undefined) return { status: 'not-running', reportAgeSeconds: age };
+      if (report === undefined)
+        return { status: launching && !stopped ? 'starting' : 'not-running', reportAgeSeconds: age };
       return { ...projectorHealthBody(projectorStatus(report, now)), reportAgeSeconds: age ?? 0 };
     },
     /** Starts the worker; rejects (the process should fail) when the projector cannot start. */

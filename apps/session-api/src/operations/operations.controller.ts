@@ -29,11 +29,12 @@ const PROJECTOR_HEALTH_SCHEMA = {
   properties: {
     status: {
       type: 'string',
-      enum: ['ok', 'stalled', 'not-running'],
+      enum: ['ok', 'stalled', 'starting', 'not-running'],
       description:
         '`stalled`: events wait and nothing has committed for the stall window (PROJECTOR_STALL_AFTER_MS); ' +
-        '`not-running`: no projector thread runs (not started yet, or it died and is being restarted; only ' +
-        'reportAgeSeconds follows)',
+        '`starting`: its thread is being started and has not reported yet (the first moments after start-up, ' +
+        'or a restart); `not-running`: no projector thread runs (stopping, or it died and waits to be restarted). ' +
+        'With these two only reportAgeSeconds follows',
     },
     leader: { type: 'boolean', description: 'Holds the read-model lock and projects (false: on standby)' },
     caughtUp: { type: 'boolean', description: 'As projector_caught_up' },
