@@ -1,10 +1,14 @@
-import Decimal from 'decimal.js';
+import DecimalJs from 'decimal.js';
 import fc from 'fast-check';
 import { add, normalize, sortKey, sub, toNumber } from './money';
 
+/** decimal.js printing as by default, computing without rounding (its default precision is 20 digits). */
+const Decimal = DecimalJs.clone({ precision: 1000 });
+type Decimal = InstanceType<typeof Decimal>;
+
 /**
  * The read models print money as decimal.js in its default configuration did before the domain's
- * integer fast path (`Decimal#toString`: 20 significant digits, exponent notation below 1e-6).
+ * integer fast path (`Decimal#toString`: exponent notation below 1e-6), and never round.
  * `referenceSortKey` is the sort key of read models written before keys kept fractions past 12 digits:
  * for every amount ≥ 0 (every total) with at most 12 decimal places the key is unchanged, so rows already
  * stored stay valid.
@@ -146,5 +150,16 @@ describe('read-model money agrees with decimal.js', () => {
     expect(normalize(undefined)).toBe('0');
     expect(add('19.99', '19.99', '19.99', '0.10')).toBe('60.07');
     expect(add('0.0000001', '0.0000002')).toBe('3e-7');
+  });
+
+  it('never rounds a sum, however many significant digits it needs', () => {
+    // A profile's sales of 1e15 and of a millionth (decimal.js's default precision kept 20 digits: 1e15).
+    expect(add('1000000000000000', '0.000001')).toBe('1000000000000000.000001');
+    // A day whose gross is past 1e19 still counts the cents of the next sale, and net stays gross − returned.
+    const gross = add('10004999999999999999.59', '25.34');
+    expect(gross).toBe('10005000000000000024.93');
+    expect(sub(gross, '25.34')).toBe('10004999999999999999.59');
+    expect(add('999999999999999.9', '999999999999999.9', '999999999999999.9')).toBe('2999999999999999.7');
+    expect(add('1e15', '5e-324')).toBe(`1000000000000000.${'0'.repeat(323)}5`);
   });
 });

@@ -1,12 +1,19 @@
 import { fastMoneySum, fastNormalizeMoney, moneyToNumber } from '@session-engine/session-domain';
-import Decimal from 'decimal.js';
+import DecimalJs from 'decimal.js';
 
 /**
- * Exact decimal arithmetic on decimal strings; read models never hold money in a float. Results are
- * what decimal.js in its default configuration prints (`Decimal#toString`): the domain's integer fast
- * path computes them (its results have at most 16 significant digits, so the 20-digit default
- * precision never rounds them), and decimal.js takes over for anything outside it or printed in
- * exponent notation (non-zero amounts below 1e-6).
+ * Decimal.js with the domain's precision (no sum of amounts a session can hold, down to 5e-324 and up to
+ * 1e24, comes near 1000 significant digits, so nothing is ever rounded) and decimal.js's default printing
+ * (exponent notation below 1e-6 and from 1e21), the form read models have always stored.
+ */
+const Decimal = DecimalJs.clone({ precision: 1000 });
+type Decimal = InstanceType<typeof Decimal>;
+
+/**
+ * Exact decimal arithmetic on decimal strings; read models never hold money in a float, and never round.
+ * Results are printed as `Decimal#toString` prints them: the domain's integer fast path computes them when
+ * it can, and decimal.js takes over for anything outside it or printed in exponent notation (non-zero
+ * amounts below 1e-6).
  */
 export type Money = string;
 
