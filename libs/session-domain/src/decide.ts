@@ -17,6 +17,7 @@ import { DomainError, DomainErrorCode, sessionNotFound } from './errors';
 import type {
   CartItemData,
   CountedLine,
+  Decimal,
   SessionCancelled,
   SessionClosed,
   SessionCreated,
@@ -521,12 +522,41 @@ function noSkuLineLeft(
 
 /**
  * Bytes a line takes in the event that closes, cancels or reopens the session (a `CountedLine`: position,
- * sku, quantity, value) beyond its SKU's JSON: keys and punctuation, up to 4 + 5 digits of position and
- * quantity, and a decimal value of up to ~40 digits.
+ * sku, quantity, value) beyond its SKU's JSON and its value's fraction digits: keys and punctuation, up to
+ * 4 + 5 digits of position and quantity, and the value's sign, point and integer part — at most 22 digits
+ * ((1e15 + 100 item costs of 1e15) × 10,000 units), counted as 26.
  */
-const COUNTED_LINE_BYTES = 120;
-/** The rest of such an event: stamp, total or reversed revenue, previous state (profileId counted apart). */
+const COUNTED_LINE_BYTES = 106;
+/**
+ * The rest of such an event beyond its amounts' fraction digits: stamp, total and reversed revenue (integer
+ * parts of up to 25 digits), previous state (profileId counted apart).
+ */
 const STATE_EVENT_BYTES = 400;
+
+type CountedInput = Pick<CartItemData, 'sku' | 'price' | 'additionalCosts'>;
+type Costs = Record<string, { price: Decimal }> | undefined;
+
+/**
+ * Digits after the point of a decimal string as the domain prints amounts (no exponent): a price of 5e-324
+ * makes every amount it is part of 324 fraction digits long.
+ */
+function fractionDigits(amount: Decimal | undefined): number {
+  if (amount === undefined) return 0;
+  const point = amount.indexOf('.');
+  return point < 0 ? 0 : amount.length - point - 1;
+}
+
+/** The most fraction digits of any of these costs. */
+function costsFraction(costs: Costs): number {
+  let digits = 0;
+  if (costs !== undefined)
+    for (const name in costs) digits = Math.max(digits, fractionDigits(costs[name]!.price));
+  return digits;
+}
+
+/** Fraction digits of a line's counted value ((price + item costs) × units): those of its longest part. */
+const lineFraction = (line: CountedInput): number =>
+  Math.max(fractionDigits(line.price), costsFraction(line.additionalCosts));
 
 /** Bytes a string takes in JSON at most: 6 per UTF-16 unit (a \u escape) and the quotes. */
 const jsonBound = (text: string): number => 6 * text.length + 2;
@@ -534,21 +564,30 @@ const jsonBound = (text: string): number => 6 * text.length + 2;
 const jsonBytes = (text: string): number => utf8Length(JSON.stringify(text));
 
 /**
- * An upper bound of the bytes of the event that would close, cancel or reopen a session with this profile and
- * these lines (`lines`, then `added`). Settled by a quick bound when it can be (no
+ * An upper bound of the bytes of the event that would close, cancel or reopen a session with this profile,
+ * these lines (`lines`, then `added`) and these session costs. Settled by a quick bound when it can be (no
  * string is serialised then), otherwise by the exact JSON length of each SKU.
  */
 function stateEventBytes(
   profileId: string,
-  lines: readonly { sku: string }[],
-  added: readonly { sku: string }[],
+  lines: readonly CountedInput[],
+  added: readonly CountedInput[],
+  costs: Costs,
   size: (text: string) => number = jsonBound,
 ): number {
   let bytes = STATE_EVENT_BYTES + size(profileId);
-  for (let i = 0; i < lines.length; i++) bytes += COUNTED_LINE_BYTES + size(lines[i]!.sku);
-  for (let i = 0; i < added.length; i++) bytes += COUNTED_LINE_BYTES + size(added[i]!.sku);
+  let fraction = costsFraction(costs);
+  for (const group of [lines, added])
+    for (let i = 0; i < group.length; i++) {
+      const line = group[i]!;
+      const digits = lineFraction(line);
+      fraction = Math.max(fraction, digits);
+      bytes += COUNTED_LINE_BYTES + digits + size(line.sku);
+    }
+  // The total and the reversed revenue have as many fraction digits as the longest of their parts.
+  bytes += 2 * fraction;
   if (bytes <= SESSION_LIMITS.eventBytes || size === jsonBytes) return bytes;
-  return stateEventBytes(profileId, lines, added, jsonBytes);
+  return stateEventBytes(profileId, lines, added, costs, jsonBytes);
 }
 
 /**
@@ -557,15 +596,21 @@ function stateEventBytes(
  */
 function checkEventBytes(events: SessionEvent[], state: SessionState | null): void {
   let profileId = state?.profileId ?? '';
-  let lines: readonly { sku: string }[] = state?.cartItems ?? [];
-  let added: { sku: string }[] = [];
+  let lines: readonly CountedInput[] = state?.cartItems ?? [];
+  let added: CountedInput[] = [];
+  let costs: Costs = state?.additionalCosts;
   let cartChanged = false;
   for (const event of events) {
     switch (event.type) {
       case 'SessionCreated':
         profileId = event.data.profileId;
         lines = event.data.cartItems;
+        costs = event.data.additionalCosts;
         added = [];
+        cartChanged = true;
+        break;
+      case 'AdditionalCostsChanged':
+        costs = event.data.additionalCosts;
         cartChanged = true;
         break;
       case 'CartItemsReplaced':
@@ -585,11 +630,11 @@ function checkEventBytes(events: SessionEvent[], state: SessionState | null): vo
         break;
     }
   }
-  const closing = cartChanged ? stateEventBytes(profileId, lines, added) : 0;
+  const closing = cartChanged ? stateEventBytes(profileId, lines, added, costs) : 0;
   if (closing > SESSION_LIMITS.eventBytes) {
     throw new DomainError(
       DomainErrorCode.LimitExceeded,
-      `The cart's lines would take about ${closing} bytes in the event that closes the session; at most ${SESSION_LIMITS.eventBytes} fit (fewer lines or shorter SKUs)`,
+      `The cart's lines would take about ${closing} bytes in the event that closes the session; at most ${SESSION_LIMITS.eventBytes} fit (fewer lines, shorter SKUs or prices with fewer decimal places)`,
       '/cartItems',
     );
   }

@@ -280,7 +280,7 @@ describe('what fits in the event store (eventBytes)', () => {
     const given = extend(HISTORIES.open(), addItems(lines(800)));
     spec
       .given(given)
-      .when(addItems(lines(100, 800)))
+      .when(addItems(lines(200, 800)))
       .thenThrows('LIMIT_EXCEEDED', { pointer: '/cartItems', category: 'invalid' });
   });
 
@@ -306,9 +306,9 @@ describe('what fits in the event store (eventBytes)', () => {
   });
 
   it('counts the profile id in the closing event: a profile change alone can push it over (LIMIT_EXCEEDED)', () => {
-    // 1,000 lines of 877-character SKUs close within the limit with a short profile id, not with one of 1,000.
+    // 1,000 lines of 891-character SKUs close within the limit with a short profile id, not with one of 1,000.
     const nearlyFull = Array.from({ length: 1000 }, (_, i) => ({
-      sku: `${String(i).padStart(4, '0')}${'y'.repeat(873)}`,
+      sku: `${String(i).padStart(4, '0')}${'y'.repeat(887)}`,
       quantity: 1,
     }));
     const given = extend([], update({ cartItems: nearlyFull, profileId: 'p' }));
@@ -320,6 +320,42 @@ describe('what fits in the event store (eventBytes)', () => {
       .given(given)
       .when(update({ profileId: 'q'.repeat(10) }))
       .thenEvents((events) => expect(events.map((event) => event.type)).toEqual(['ProfileChanged']));
+  });
+
+  it("counts the prices' decimal places: every line's value and the total carry them all (LIMIT_EXCEEDED)", () => {
+    // A price of 5e-324 is written as a 326-character decimal in the closing event, in each line's value.
+    const tiny = (skuLength: number) =>
+      Array.from({ length: 1000 }, (_, i) => ({
+        sku: `${String(i).padStart(4, '0')}${'t'.repeat(skuLength - 4)}`,
+        quantity: 1,
+        price: 5e-324,
+      }));
+    spec
+      .given([])
+      .when(update({ cartItems: tiny(567) }))
+      .thenThrows('LIMIT_EXCEEDED', { pointer: '/cartItems' });
+    const fits = extend([], update({ cartItems: tiny(566) }));
+    spec
+      .given(fits)
+      .when(close())
+      .thenEvents((events) => {
+        expect(events.map((event) => event.type)).toEqual(['SessionClosed']);
+        const bytes = Buffer.byteLength(JSON.stringify(events[0]!.data));
+        expect(bytes).toBeGreaterThan(900_000);
+        expect(bytes).toBeLessThanOrEqual(SESSION_LIMITS.eventBytes);
+      });
+    // Session costs count in the total: a cost of 5e-324 makes it 326 characters long, twice (closing total and
+    // cancelled revenue), and that is too much for a cart of plain prices within 648 bytes of the limit.
+    const plain = tiny(891).map((line) => ({ ...line, price: 1 }));
+    const full = extend([], update({ cartItems: plain }));
+    spec
+      .given(full)
+      .when(update({ additionalCosts: { fee: { price: 5e-324 } } }))
+      .thenThrows('LIMIT_EXCEEDED', { pointer: '/cartItems' });
+    spec
+      .given(full)
+      .when(update({ additionalCosts: { fee: { price: 0.01 } } }))
+      .thenEvents((events) => expect(events.map((event) => event.type)).toEqual(['AdditionalCostsChanged']));
   });
 
   it('takes a full cart of short multi-byte SKUs', () => {
