@@ -5,7 +5,7 @@ export * from './state';
 export { checkInput, decide, profileToClaim } from './decide';
 export { evolve, fold } from './evolve';
 export { SESSION_LIMITS } from './limits';
-export { checkIntegrationId, checkString, NULL_IN_RETURN_ENTRY } from './validation';
+export { charLength, checkIntegrationId, checkString, NULL_IN_RETURN_ENTRY } from './validation';
 export { isPlainObject } from './json';
 export { fastMoneySum, fastNormalizeMoney, moneyToNumber } from './money';
 export {

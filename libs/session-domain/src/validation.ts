@@ -48,7 +48,7 @@ function limitExceeded(pointer: string, message: string): DomainError {
 }
 
 /** Length in characters (Unicode code points), as class-validator's Length counts them. */
-function charLength(text: string): number {
+export function charLength(text: string): number {
   let length = text.length;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);

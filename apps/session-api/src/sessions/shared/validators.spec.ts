@@ -325,11 +325,20 @@ describe('cost maps (IsPriceMap and the pipe)', () => {
       pointer: '/customerSession/additionalCosts',
       details: 'additionalCosts must map names (1..1000 characters) to {"price": <finite number ≥ 0>}',
     };
-    for (const costs of ['[]', '5', '{"":{"price":1}}', `{"${'n'.repeat(1001)}":{"price":1}}`])
+    const emoji = (count: number) => '\u{1F600}'.repeat(count);
+    for (const costs of [
+      '[]',
+      '5',
+      '{"":{"price":1}}',
+      `{"${'n'.repeat(1001)}":{"price":1}}`,
+      `{"${emoji(1001)}":{"price":1}}`,
+    ])
       expect(await refused(UpdateSessionRequestDto, session(costs))).toEqual([atMap]);
     expect(
       await refused(UpdateSessionRequestDto, session('{"shipping":{"price":4.99},"gift":{"price":0}}')),
     ).toEqual([]);
+    // Characters are code points, as for every other text: 1,000 emoji are 2,000 UTF-16 units.
+    expect(await refused(UpdateSessionRequestDto, session(`{"${emoji(1000)}":{"price":1}}`))).toEqual([]);
     expect(await refused(UpdateSessionRequestDto, session('{}'))).toEqual([]);
   });
 

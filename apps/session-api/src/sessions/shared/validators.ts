@@ -5,6 +5,7 @@
  */
 import { Exclude, Transform, Type } from 'class-transformer';
 import { ValidateBy, ValidateIf, ValidateNested, type ValidationOptions } from 'class-validator';
+import { charLength, SESSION_LIMITS } from '@session-engine/session-domain';
 
 export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -128,8 +129,11 @@ export function NestedObject(
 /** The one field of a cost (`IsPriceMap`). */
 export const COST_FIELDS: ReadonlySet<string> = new Set(['price']);
 
-/** A cost's name: 1..1000 characters. */
-const isCostName = (name: string): boolean => name.length >= 1 && name.length <= 1000;
+/** A cost's name: 1..1000 characters (code points, as every other text is counted). */
+const isCostName = (name: string): boolean =>
+  name.length >= 1 &&
+  (name.length <= SESSION_LIMITS.additionalCostNameLength ||
+    charLength(name) <= SESSION_LIMITS.additionalCostNameLength);
 
 /**
  * A cost map: a JSON object whose names are 1..1000 characters. That much is checked here, as one value: a map
