@@ -402,6 +402,56 @@ describe('a declared body over 5 MiB without Expect: 100-continue', () => {
   });
 });
 
+describe('query strings that are not valid percent-encoding', () => {
+  const asManagement = `Authorization: ManagementKey-v1 ${MANAGEMENT_KEY}\r\n`;
+  const get = async (target: string) =>
+    responses(
+      await exchange(`GET ${target} HTTP/1.1\r\nHost: x\r\n${asManagement}Connection: close\r\n\r\n`),
+    )[0];
+
+  it.each([
+    // Latin-1 "été": Express's parser made it U+FFFD t U+FFFD, which matched a profile holding exactly that.
+    ['profile', '%E9t%E9'],
+    ['coupon', '%FF'],
+    ['profile', '%zz1'],
+    ['coupon', '100%'],
+    ['createdAfter', '2026-01-01T00:00:00%2'],
+  ])('a filter %s=%s → 400 INVALID_FIELD at that parameter, not a search for U+FFFD', async (name, value) => {
+    const reply = await get(`/v1/applications/1/sessions?pageSize=5&${name}=${value}`);
+    expect(reply?.status).toBe(400);
+    expect(reply!.body.errors).toEqual([
+      {
+        title: 'INVALID_FIELD',
+        details: expect.stringContaining('percent-encod'),
+        source: { parameter: name },
+      },
+    ]);
+  });
+
+  it('a parameter name that does not decode → 400 MALFORMED_REQUEST; valid escapes still decode', async () => {
+    const reply = await get('/v1/applications/1/sessions?%FFx=1');
+    expectRefusal(reply, 400, 'MALFORMED_REQUEST');
+    const fine = await get('/v1/applications/1/sessions?profile=%C3%A9t%C3%A9+x&pageSize=%35');
+    expect(fine?.status).toBe(200);
+  });
+
+  it('a command with ?dry=%FF is refused and appends nothing', async () => {
+    const id = `${run}-dry-escape`;
+    const before = await createSession(id);
+    const [reply] = responses(
+      await exchange(
+        raw('PUT', `/v2/customer_sessions/${encodeURIComponent(id)}?dry=%FF`, {
+          body: { customerSession: { couponCodes: ['X'] } },
+          extra: 'Connection: close\r\n',
+        }),
+      ),
+    );
+    expect(reply?.status).toBe(400);
+    expect(reply!.body.errors[0]).toMatchObject({ title: 'INVALID_FIELD', source: { parameter: 'dry' } });
+    expect(await harness.streamLength(stream(id))).toBe(before);
+  });
+});
+
 describe('path parameters that are not valid percent-encoding', () => {
   const BAD = ['%zz', '%', '%FF', '%ED%A0%80', 'ok%2'];
   const asManagement = `Authorization: ManagementKey-v1 ${MANAGEMENT_KEY}\r\n`;

@@ -66,6 +66,10 @@ export function undecodableParam(
   return undefined;
 }
 
+/** What a path segment or a query parameter that cannot be decoded is told. */
+export const PERCENT_ENCODING_RULE =
+  'is not valid percent-encoding: a "%" must be followed by two hex digits, and the escapes must spell UTF-8';
+
 /** The 400 refusing a request whose path parameter the router could not decode (see the module's comment). */
 export function undecodableParamError(
   layers: readonly RouteLayer[],
@@ -73,8 +77,7 @@ export function undecodableParamError(
 ) {
   const path = req.path ?? (req.url ?? '/').split('?', 1)[0]!;
   const found = undecodableParam(layers, path);
-  const rule =
-    'is not valid percent-encoding: a "%" must be followed by two hex digits, and the escapes must spell UTF-8';
+  const rule = PERCENT_ENCODING_RULE;
   if (found === undefined) return ApiError.of(400, ErrorCode.MalformedRequest, `The request path ${rule}`);
   return ApiError.of(
     400,

@@ -37,6 +37,7 @@ import { ApiError, ErrorCode } from '../errors/api-error';
 import { noteErrorCode, toErrorBody } from '../errors/api-exception.filter';
 import { headerCount } from './headers';
 import { MAX_BODY_BYTES, printableExcerpt } from './json-body.middleware';
+import { PERCENT_ENCODING_RULE } from './path-params';
 
 const REFUSALS: Record<string, { status: number; reason: string; code: string; details: string }> = {
   HPE_HEADER_OVERFLOW: {
@@ -187,7 +188,8 @@ const malformed = (details: string): ApiError =>
 /**
  * The refusal of a request the server hooks let through for the application to answer (see the module's
  * comment), or undefined. Called by the first middleware for every request: a length check, a scan of the raw
- * header names for `host`, one short regular expression and a search for `#` in the target.
+ * header names for `host`, one short regular expression, a search for `#` in the target and, when its query
+ * holds a `%`, a decode of that query.
  */
 export function refusalBeforeTheApplication(req: IncomingMessage): ApiError | undefined {
   if (req.rawHeaders.length >= 2 * MAX_HEADER_LINES) {
@@ -218,6 +220,8 @@ export function refusalBeforeTheApplication(req: IncomingMessage): ApiError | un
         'percent-encode a "#" that belongs to an id as %23',
     );
   }
+  const query = undecodableQuery(req.url);
+  if (query !== undefined) return query;
   if (unmetExpectations.has(req)) {
     return ApiError.of(
       417,
@@ -225,6 +229,49 @@ export function refusalBeforeTheApplication(req: IncomingMessage): ApiError | un
       `Expect "${printableExcerpt(String(req.headers.expect))}" is not supported: the only expectation ` +
         'this server meets is 100-continue',
     );
+  }
+  return undefined;
+}
+
+/** `text` percent-decoded as a query string decodes it (`+` is a space), or undefined when it cannot be. */
+function decodeQueryPart(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The refusal of a query string that does not decode: a `%` not followed by two hex digits, or escapes that do
+ * not spell UTF-8 (`?profile=%E9t%E9`, Latin-1). Express's query parser keeps such text as sent or turns it into
+ * U+FFFD, so a filter would quietly match other data (a profile id holding U+FFFD); path segments are refused
+ * the same way (path-params.ts). 400 INVALID_FIELD at the parameter, or MALFORMED_REQUEST when its name is what
+ * does not decode. Only parts holding a `%` are decoded.
+ */
+function undecodableQuery(url: string | undefined): ApiError | undefined {
+  const start = url?.indexOf('?') ?? -1;
+  if (url === undefined || start < 0 || !url.includes('%', start)) return undefined;
+  for (const part of url.slice(start + 1).split('&')) {
+    if (!part.includes('%')) continue;
+    const equals = part.indexOf('=');
+    const rawName = equals < 0 ? part : part.slice(0, equals);
+    const name = decodeQueryPart(rawName);
+    if (name === undefined)
+      return ApiError.of(
+        400,
+        ErrorCode.MalformedRequest,
+        `The query parameter name "${printableExcerpt(rawName)}" ${PERCENT_ENCODING_RULE}`,
+      );
+    const rawValue = equals < 0 ? '' : part.slice(equals + 1);
+    if (decodeQueryPart(rawValue) === undefined)
+      return new ApiError(400, [
+        {
+          title: ErrorCode.InvalidField,
+          details: `${printableExcerpt(name)} "${printableExcerpt(rawValue)}" ${PERCENT_ENCODING_RULE}`,
+          parameter: name,
+        },
+      ]);
   }
   return undefined;
 }
