@@ -3,6 +3,7 @@
  * version would write, or data changed by hand): every request on it is a 500 with the stable code
  * UNREADABLE_EVENT and details that say so — not a bare INTERNAL_ERROR — and nothing is appended.
  */
+import { binaryEvent, EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import { ApiHarness, client, sessionUrl, type LogLine } from './support/harness';
 
 jest.setTimeout(60_000);
@@ -129,3 +130,75 @@ it('answers 500 UNREADABLE_EVENT for an event of a known type and version whose 
     expect.objectContaining({ route: '/v2/customer_sessions/:id/close', status: 500 }),
   ]);
 });
+
+it.each([
+  [
+    'a binary event (content type not JSON)',
+    () => binaryEvent({ type: 'CouponCodesChanged', data: Buffer.from('{bad json') }),
+    'its content type is not application/json',
+  ],
+  [
+    'an event whose metadata is not JSON',
+    () =>
+      binaryEvent({
+        type: 'CouponCodesChanged',
+        data: Buffer.from(
+          JSON.stringify({ at: new Date().toISOString(), commandId: 'x', couponCodes: ['Z'] }),
+        ),
+        metadata: Buffer.from('{"schemaVersion": 9'),
+      }),
+    'its content type is not application/json',
+  ],
+  [
+    'a JSON event whose metadata does not parse',
+    () => ({
+      ...jsonEvent({
+        type: 'CouponCodesChanged',
+        data: { at: new Date().toISOString(), commandId: 'x', couponCodes: ['Z'] },
+      }),
+      // A plain Uint8Array is sent as is (the client JSON-encodes anything else, a Buffer too).
+      metadata: new Uint8Array(Buffer.from('{bad meta')),
+    }),
+    'its metadata is not a JSON object',
+  ],
+  [
+    'a JSON event whose data is an array',
+    () => jsonEvent({ type: 'CouponCodesChanged', data: ['Z'] as never }),
+    'its data is not a JSON object',
+  ],
+])(
+  'answers 500 UNREADABLE_EVENT for %s in a session stream, never reading the session without it',
+  async (_name, event, reason) => {
+    const id = `foreign-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+    const created = await call('PUT', sessionUrl(id), { body: { customerSession: {} } });
+    expect(created.status).toBe(200);
+    const raw = EventStoreDBClient.connectionString(harness.connectionString);
+    try {
+      await raw.appendToStream(`session-1-${id}`, [event()]);
+    } finally {
+      await raw.dispose();
+    }
+    // The cached session, then a cold read: both refuse (skipped, the event left the session at revision 0, its
+    // ETag "0" against a stream at 1, and every command a conflict).
+    for (const fresh of [false, true]) {
+      if (fresh) await harness.restart();
+      for (const [method, path] of [
+        ['GET', sessionUrl(id)],
+        ['PUT', sessionUrl(id)],
+      ] as const) {
+        const reply = await call(
+          method,
+          path,
+          method === 'PUT' ? { body: { customerSession: { referralCode: 'R' } } } : {},
+        );
+        expect({ fresh, method, status: reply.status, body: reply.body }).toMatchObject({
+          fresh,
+          method,
+          status: 500,
+          body: { message: expect.stringContaining(reason), errors: [{ title: 'UNREADABLE_EVENT' }] },
+        });
+      }
+    }
+    expect(await harness.streamLength(`session-1-${id}`)).toBe(2);
+  },
+);

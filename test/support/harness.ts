@@ -48,6 +48,11 @@ export class ApiHarness {
     private readonly options: HarnessOptions,
   ) {}
 
+  /** The embedded store's connection string, for a test that writes with the client itself. */
+  get connectionString(): string {
+    return this.eventStore!.connectionString;
+  }
+
   static async start(options: HarnessOptions = {}): Promise<ApiHarness> {
     const harness = new ApiHarness(fs.mkdtempSync(path.join(os.tmpdir(), 'session-api-e2e-')), options);
     await harness.boot();

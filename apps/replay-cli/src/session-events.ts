@@ -88,7 +88,9 @@ export function readStoredEvent(stored: StoredEvent): RecordedSessionEvent {
     const place = { stream: stored.streamName, revision: stored.revision, position: stored.position };
     throw new UnreadableEventError(
       place,
-      unreadableReason(stored.type, stored.metadata, stored.data) ?? messageOf(error),
+      (stored.unreadable === undefined
+        ? unreadableReason(stored.type, stored.metadata, stored.data)
+        : `${printable(stored.type)} is not JSON the engine wrote: ${stored.unreadable}`) ?? messageOf(error),
     );
   }
 }

@@ -64,6 +64,14 @@ export interface StoredEvent {
   metadata: JsonObject;
   /** Server time of the write, ISO-8601. */
   created: string;
+  /**
+   * Why the event is no JSON this project can read, when it is not: its content type is not JSON (a binary
+   * event another tool wrote), its data is no JSON object, or its metadata is not a JSON object. `data` and
+   * `metadata` are then `{}`. Readers of the project's own streams refuse such an event (a session event is
+   * unreadable, as one of an unknown type), never skip it: skipped, it left a session at a revision its stream
+   * is not at.
+   */
+  unreadable?: string;
 }
 
 export interface AppendOutcome {
@@ -357,19 +365,38 @@ export interface EventSubscription extends AsyncIterable<StoredEvent> {
   onConfirmed(listener: () => void): void;
 }
 
+const isJsonObject = (value: unknown): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+
+/**
+ * Why a recorded event is no JSON event (`StoredEvent.unreadable`), or undefined. The client hands over JSON it
+ * could not parse — data or metadata — as the raw bytes; no metadata at all is an empty array.
+ */
+function unreadableContent(event: { isJson: boolean; data: unknown; metadata: unknown }): string | undefined {
+  if (!event.isJson) return 'its content type is not application/json';
+  if (!isJsonObject(event.data)) return 'its data is not a JSON object';
+  const metadata = event.metadata;
+  if (metadata instanceof Uint8Array ? metadata.length > 0 : !isJsonObject(metadata ?? {}))
+    return 'its metadata is not a JSON object';
+  return undefined;
+}
+
 function toStored(resolved: ResolvedEvent | AllStreamResolvedEvent): StoredEvent | undefined {
   const event = resolved.event;
-  if (!event || !event.isJson) return undefined;
-  return {
+  if (!event) return undefined;
+  const unreadable = unreadableContent(event);
+  const stored: StoredEvent = {
     id: event.id,
     streamName: event.streamId,
     revision: event.revision,
     position: event.position?.commit ?? resolved.commitPosition,
     type: event.type,
-    data: event.data as JsonObject,
-    metadata: (event.metadata ?? {}) as JsonObject,
+    data: unreadable === undefined ? (event.data as JsonObject) : {},
+    metadata: unreadable === undefined && isJsonObject(event.metadata) ? event.metadata : {},
     created: event.created.toISOString(),
   };
+  if (unreadable !== undefined) stored.unreadable = unreadable;
+  return stored;
 }
 
 function toClientExpected(expected: ExpectedRevision): AppendExpectedRevision {

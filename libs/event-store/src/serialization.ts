@@ -7,6 +7,7 @@
  * (unit tests give another).
  */
 import {
+  EventUpcastError,
   SESSION_EVENT_SCHEMAS,
   storedSchemaVersion,
   type EventSchemas,
@@ -69,6 +70,8 @@ export function toEventToAppend(
  */
 export function storedEventReader(schemas: EventSchemas): (stored: StoredEvent) => RecordedSessionEvent {
   return (stored) => {
+    if (stored.unreadable !== undefined)
+      throw new EventUpcastError(`${stored.type} is no event this build can read: ${stored.unreadable}`);
     const declared = storedSchemaVersion(stored.metadata);
     const event = schemas.upcast(stored.type, declared, stored.data);
     const schemaVersion = declared as number; // upcast refused anything but a positive integer

@@ -5,7 +5,7 @@
  * ends quietly. Export leaves out what import could not restore (deleted and truncated streams); import
  * refuses session streams the engine could not process and says when the file ends in the middle of a line.
  */
-import { EventStoreDBClient } from '@eventstore/db-client';
+import { binaryEvent, EventStoreDBClient } from '@eventstore/db-client';
 import { PROFILE_CLAIMED } from '@session-engine/event-store';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -525,6 +525,30 @@ describe('export: only what import can restore', () => {
       expect(imported.json()).toMatchObject({ ok: true, imported: 2, streams: 2, expectedStreams: 2 });
     } finally {
       await into.close();
+      await from.close();
+    }
+  });
+
+  it('refuses (exit 2) to export a session stream holding an event that is no JSON, naming it, rather than writing {}', async () => {
+    const from = await target();
+    const raw = EventStoreDBClient.connectionString(from.store.connectionString);
+    const { EsdbClientAdapter } = await import('@session-engine/event-store');
+    const client = EsdbClientAdapter.connect(from.store.connectionString);
+    try {
+      await writeGeneratedSessions(client, 1, 0);
+      await raw.appendToStream(generatedStream(0), [
+        binaryEvent({ type: 'CouponCodesChanged', data: Buffer.from('{"couponCodes":["X"]') }),
+      ]);
+      const run = await from.run(['export']);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(`${generatedStream(0)}`);
+      expect(run.stderr).toContain(
+        'CouponCodesChanged is not JSON the engine wrote: its content type is not application/json; export copies JSON events only',
+      );
+      expect(run.stdout.trimEnd().split('\n').slice(1)).toEqual([]);
+    } finally {
+      await client.close();
+      await raw.dispose();
       await from.close();
     }
   });

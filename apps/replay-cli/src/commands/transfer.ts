@@ -51,7 +51,12 @@ import {
   type Progress,
 } from '../io';
 import { jsonEscaped, jsonText, neutralized, printable, quoted } from '../printable';
-import { checkSessionStream, StreamRefusal, type CheckedEvent } from '../session-events';
+import {
+  checkSessionStream,
+  StreamRefusal,
+  UnreadableEventError,
+  type CheckedEvent,
+} from '../session-events';
 import { digestOf, type StreamDigestValue } from '../stream-digest';
 
 export const EXPORT_FORMAT = 'session-engine/streams';
@@ -246,6 +251,14 @@ async function writeExport(
         if (!options.json) bar.note(leftOutLine(skip));
         continue;
       }
+      // Export carries JSON; an event that is none (another tool's binary event, metadata that does not parse)
+      // would be written as {} — a copy that is not the log. Refused, naming it.
+      const foreign = stored.find((e) => e.unreadable !== undefined);
+      if (foreign !== undefined)
+        throw new UnreadableEventError(
+          { stream: name, revision: foreign.revision, position: foreign.position },
+          `${printable(foreign.type)} is not JSON the engine wrote: ${foreign.unreadable}; export copies JSON events only`,
+        );
       const line: ExportedStream = {
         stream: name,
         digest: digestOf(name, stored),
