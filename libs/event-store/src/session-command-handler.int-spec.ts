@@ -1,5 +1,10 @@
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
-import { evolve, type SessionState } from '@session-engine/session-domain';
+import {
+  EventSchemas,
+  evolve,
+  SESSION_EVENT_SCHEMAS,
+  type SessionState,
+} from '@session-engine/session-domain';
 import { EsdbClientAdapter } from './esdb-client.adapter';
 import { ConcurrentUpdateError, PreconditionFailedError } from './errors';
 import { IdempotencyStore } from './idempotency-store';
@@ -494,6 +499,34 @@ describe('SessionCommandHandler against the embedded server', () => {
     const warm = await cached.loadSession(1, id);
     expect(warm.revision).toBe(31n);
     expect(warm.state).toEqual(await coldFold(sessionStreamName(1, id)));
+  });
+
+  it('during a rollout of a new version, answers and caches what a cold read folds, not the event as decided', async () => {
+    // The release that reads ReferralCodeChanged v2 (upper-cased codes) and still writes v1: the round trip is not
+    // the identity, so the writer's own fold of what it decided would differ from every later read.
+    const registry = SESSION_EVENT_SCHEMAS.registry;
+    const rollout = new EventSchemas({
+      read: { ...registry.read, ReferralCodeChanged: 2 },
+      write: registry.write,
+      upcasters: {
+        ...registry.upcasters,
+        ReferralCodeChanged: {
+          1: (data) => ({ ...data, referralCode: String(data.referralCode).toUpperCase() }),
+        },
+      },
+      downcasters: { ...registry.downcasters, ReferralCodeChanged: { 2: (data) => data } },
+    });
+    const writer = new SessionCommandHandler(store, { schemas: rollout });
+    const id = newId('rollout');
+    await writer.handle(update(id), { metadata });
+    const changed = await writer.handle(update(id, { referralCode: 'summer-abc' }), { metadata });
+    expect(changed.state?.referralCode).toBe('SUMMER-ABC');
+    const cold = await new SessionCommandHandler(store, { schemas: rollout }).loadSession(1, id);
+    expect((await writer.loadSession(1, id)).state).toEqual(cold.state);
+    // The same request again is a no-op on the writer as on any other process.
+    const again = await writer.handle(update(id, { referralCode: 'SUMMER-ABC' }), { metadata });
+    expect(again.appended).toBe(false);
+    expect(await store.readStream(sessionStreamName(1, id))).toHaveLength(2);
   });
 });
 

@@ -44,6 +44,8 @@ import {
   EventUpcastError,
   evolve,
   profileToClaim,
+  SESSION_EVENT_SCHEMAS,
+  type EventSchemas,
   type SessionCommand,
   type SessionEvent,
   type SessionState,
@@ -71,7 +73,13 @@ import { KeyedMutex } from './keyed-mutex';
 import { ProfileClaims, type ClaimRequest } from './profile-claims';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy } from './retry-policy';
 import { IDEMPOTENCY_TTL_SECONDS } from './idempotency-store';
-import { fromStoredEvent, sessionStreamName, toEventToAppend, type CommandMetadata } from './serialization';
+import {
+  sessionStreamName,
+  storedEventReader,
+  toEventToAppend,
+  type CommandMetadata,
+  type RecordedSessionEvent,
+} from './serialization';
 import { approximateSessionBytes } from './session-size';
 import { StateCache } from './state-cache';
 
@@ -151,6 +159,11 @@ export interface SessionCommandHandlerOptions {
    * profile claims' age; default `Date.now`.
    */
   now?: () => number;
+  /**
+   * The event versions this build reads and writes (default: the domain's); tests give a build that rolls a
+   * new version out.
+   */
+  schemas?: EventSchemas;
 }
 
 /** What the handler keeps per stream: the folded session and the keyed commands found in it. */
@@ -177,6 +190,8 @@ export class SessionCommandHandler {
   private readonly reads = new Map<string, SharedRead>();
   private readonly windowMs: number;
   private readonly now: () => number;
+  private readonly schemas: EventSchemas;
+  private readonly fromStoredEvent: (stored: StoredEvent) => RecordedSessionEvent;
 
   constructor(
     private readonly store: EsdbClientAdapter,
@@ -194,6 +209,8 @@ export class SessionCommandHandler {
     this.observer = options.observer ?? {};
     this.windowMs = options.idempotencyWindowMs ?? IDEMPOTENCY_TTL_SECONDS * 1000;
     this.now = options.now ?? Date.now;
+    this.schemas = options.schemas ?? SESSION_EVENT_SCHEMAS;
+    this.fromStoredEvent = storedEventReader(this.schemas);
   }
 
   handle(command: UntimedCommand, options: HandleOptions): Promise<CommandResult> {
@@ -254,16 +271,19 @@ export class SessionCommandHandler {
             attempt--;
             continue;
           }
+          // What a read folds once they are written (the same events outside a rollout of a new version):
+          // the answer, the cache and every later read of the session agree.
+          const asRead = events.map((event) => this.schemas.asRead(event));
           if (events.length === 0 || options.dry) {
-            return { ...current!, state: foldOnto(current!.state, events), events, appended: false };
+            return { ...current!, state: foldOnto(current!.state, asRead), events: asRead, appended: false };
           }
           try {
             const outcome = await this.store.appendToStream(
               stream,
-              events.map((event) => toEventToAppend(event, options.metadata)),
+              events.map((event) => toEventToAppend(event, options.metadata, this.schemas)),
               current!.revision ?? 'no_stream',
             );
-            const state = foldOnto(current!.state, events)!;
+            const state = foldOnto(current!.state, asRead)!;
             const applied = current!.applied ?? new AppliedCommands(this.windowMs);
             if (token !== undefined) {
               applied.remember(
@@ -283,7 +303,7 @@ export class SessionCommandHandler {
             return {
               state,
               revision: outcome.nextRevision,
-              events,
+              events: asRead,
               position: outcome.position,
               appended: true,
             };
@@ -409,7 +429,7 @@ export class SessionCommandHandler {
     let applied = cached?.state.applied ?? new AppliedCommands(this.windowMs);
     const now = this.now();
     for (const record of stored) {
-      const { event, metadata } = fromStoredEvent(record);
+      const { event, metadata } = this.fromStoredEvent(record);
       if (event.type === 'SessionCreated' && state !== null) {
         // Soft-deleted and created anew since it was cached: a cold read starts at this event, so the cached
         // state and the keyed commands found before it are no longer part of the session.
@@ -457,7 +477,7 @@ export class SessionCommandHandler {
     if (stored.length > 0 && stored[0]!.revision <= applied.firstRevision) {
       for (const record of stored) {
         if (record.revision > applied.revision) break;
-        const { event } = fromStoredEvent(record);
+        const { event } = this.fromStoredEvent(record);
         state = evolveStored(state, event, record);
         if (record.revision >= applied.firstRevision) events.push(event);
         last = record.revision;

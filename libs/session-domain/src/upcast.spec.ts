@@ -1,4 +1,4 @@
-import type { CartItemsAdded } from './events';
+import type { CartItemsAdded, SessionEvent } from './events';
 import { fold } from './evolve';
 import { addItems, extend, HISTORIES } from './spec-fixtures';
 import {
@@ -150,6 +150,21 @@ describe('a version read before it is written (EventSchemas)', () => {
     expect(written).toEqual({ schemaVersion: 2, data: { at: 't', amount: '19.99' } });
     expect(rollout.upcast('Paid', written.schemaVersion, written.data)).toEqual(paid);
     expect(rollout.writeVersion('Paid')).toBe(2);
+  });
+
+  it('asRead: what a reader folds once the event is written — the event itself when no rollout runs', () => {
+    // A rollout whose round trip is not the identity: v2 upper-cases a code a v1 writer kept as sent.
+    const lossy = new EventSchemas({
+      read: { Coded: 2, Plain: 1 },
+      write: { Coded: 1, Plain: 1 },
+      upcasters: { Coded: { 1: (data) => ({ ...data, code: String(data.code).toUpperCase() }) } },
+      downcasters: { Coded: { 2: (data) => data } },
+    });
+    const coded = { type: 'Coded', data: { at: 't', code: 'summer-abc' } } as unknown as SessionEvent;
+    expect(lossy.asRead(coded)).toEqual({ type: 'Coded', data: { at: 't', code: 'SUMMER-ABC' } });
+    const plain = { type: 'Plain', data: { at: 't' } } as unknown as SessionEvent;
+    expect(lossy.asRead(plain)).toBe(plain);
+    expect(rollout.asRead(paid as unknown as SessionEvent)).toEqual(paid);
   });
 
   it('brings an event down several versions, one step at a time', () => {

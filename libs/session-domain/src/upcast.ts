@@ -115,7 +115,7 @@ function registryProblems(registry: EventSchemaRegistry): string[] {
 /** A checked registry: reads any version it knows up to the read version, writes at the write version. */
 export class EventSchemas {
   /** Refuses (`EventSchemaError`) a registry whose versions and steps do not fit together. */
-  constructor(private readonly registry: EventSchemaRegistry) {
+  constructor(readonly registry: EventSchemaRegistry) {
     const problems = registryProblems(registry);
     if (problems.length > 0)
       throw new EventSchemaError(`The event schema versions do not fit together: ${problems.join('; ')}`);
@@ -154,6 +154,18 @@ export class EventSchemas {
     for (let version = schemaVersion; version < current; version++)
       upgraded = this.registry.upcasters[type]![version]!(upgraded);
     return { type, data: upgraded } as unknown as SessionEvent;
+  }
+
+  /**
+   * The domain's event as a reader of this build will read it back once it is written: written at its type's
+   * write version (`toWritten`) and upcast again. The event itself while the two versions are equal (outside a
+   * rollout, no step runs); during one, what the downcaster and upcaster make of it — which a writer must fold
+   * too, or its own cached session would differ from the one every later read folds.
+   */
+  asRead(event: SessionEvent): SessionEvent {
+    if (this.readVersion(event.type) === this.writeVersion(event.type)) return event;
+    const { schemaVersion, data } = this.toWritten(event);
+    return this.upcast(event.type, schemaVersion, data);
   }
 
   /**
