@@ -89,7 +89,9 @@ export function readStoredEvent(stored: StoredEvent): RecordedSessionEvent {
     throw new UnreadableEventError(
       place,
       (stored.unreadable === undefined
-        ? unreadableReason(stored.type, stored.metadata, stored.data)
+        ? // The CLI's own words for the time and command id (they quote the value) before the domain's.
+          (unreadableReason(stored.type, stored.metadata, stored.data) ??
+          eventFieldsProblem(stored.type, stored.data))
         : `${printable(stored.type)} is not JSON the engine wrote: ${stored.unreadable}`) ?? messageOf(error),
     );
   }

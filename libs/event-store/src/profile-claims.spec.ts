@@ -114,11 +114,26 @@ describe('readProfileClaim', () => {
 
 describe('recordsFirstSession', () => {
   const created = (profileId: string, firstSession: boolean) =>
-    stored('SessionCreated', { at: 'a', commandId: 'c', profileId, firstSession });
+    stored('SessionCreated', {
+      at: '2025-04-01T08:00:00.000Z',
+      commandId: 'c',
+      sessionId: 7,
+      applicationId: 1,
+      integrationId: 's',
+      profileId,
+      couponCodes: [],
+      referralCode: '',
+      loyaltyCards: [],
+      identifiers: [],
+      attributes: {},
+      additionalCosts: {},
+      cartItems: [],
+      firstSession,
+    });
   const changed = (profileId: string, firstSession: boolean) =>
     stored(
       'ProfileChanged',
-      { at: 'a', commandId: 'c', previousProfileId: '', profileId, firstSession },
+      { at: '2025-04-01T08:00:00.000Z', commandId: 'c', previousProfileId: '', profileId, firstSession },
       {},
       1n,
     );

@@ -17,8 +17,9 @@ function stored(type: string, data: object, meta: object): StoredEvent {
   };
 }
 
+const AT = '2025-04-01T08:00:00.000Z';
 const closed = (extra: object = {}) =>
-  stored('SessionClosed', { at: 't', commandId: 'c', profileId: '', total: '0', items: [] }, extra);
+  stored('SessionClosed', { at: AT, commandId: 'c', profileId: '', total: '0', items: [] }, extra);
 
 describe('the schema version in the metadata (fromStoredEvent)', () => {
   it('reads an event whose metadata has no schemaVersion as version 1 (written before versions existed)', () => {
@@ -69,13 +70,13 @@ describe('writing below the version read (toEventToAppend)', () => {
   const readV2 = storedEventReader(readsV2);
   const v2 = {
     type: 'SessionClosed',
-    data: { at: 't', commandId: 'c', profileId: '', total: '0', items: [], reason: 'unknown' },
+    data: { at: AT, commandId: 'c', profileId: '', total: '0', items: [], reason: 'unknown' },
   } as unknown as SessionEvent;
 
   it('writes the event at the write version, brought down by the downcaster', () => {
     const appended = toEventToAppend(v2, metadata, readsV2);
     expect(appended.metadata.schemaVersion).toBe(1);
-    expect(appended.data).toEqual({ at: 't', commandId: 'c', profileId: '', total: '0', items: [] });
+    expect(appended.data).toEqual({ at: AT, commandId: 'c', profileId: '', total: '0', items: [] });
     expect(appended.data).not.toHaveProperty('reason');
   });
 

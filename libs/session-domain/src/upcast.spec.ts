@@ -56,22 +56,27 @@ describe('upcasting', () => {
   });
 
   it('converts each v1 number to its shortest exact decimal string', () => {
-    const event = upcast('CartItemsAdded', 1, {
-      at: 't',
+    const v1 = (costs: Record<string, unknown>) => ({
+      at: '2026-01-01T00:00:00.000Z',
       commandId: 'c',
       firstPosition: 0,
       cartItems: [
         { sku: 'A', quantity: 1, price: 1e21 },
         { sku: 'B', quantity: 1, price: 0.30000000000000004 },
-        { sku: 'C', quantity: 1, price: '19.990', additionalCosts: { x: { price: 5 }, y: null } },
+        { sku: 'C', quantity: 1, price: '19.990', additionalCosts: costs },
       ],
-    }) as CartItemsAdded;
+    });
+    const event = upcast('CartItemsAdded', 1, v1({ x: { price: 5 } })) as CartItemsAdded;
     expect(event.data.cartItems.map((item) => item.price)).toEqual([
       '1000000000000000000000',
       '0.30000000000000004',
       '19.99',
     ]);
-    expect(event.data.cartItems[2].additionalCosts).toEqual({ x: { price: '5' }, y: null });
+    expect(event.data.cartItems[2].additionalCosts).toEqual({ x: { price: '5' } });
+    // The upcaster leaves what is no cost alone; the event's shape is then refused, naming it.
+    expect(() => upcast('CartItemsAdded', 1, v1({ x: { price: 5 }, y: null }))).toThrow(
+      'The data of CartItemsAdded v1 does not have the shape of its type: cartItems[2].additionalCosts["y"] is not an object',
+    );
   });
 
   it('passes an event already at the current version through unchanged', () => {

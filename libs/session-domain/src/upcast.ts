@@ -11,6 +11,7 @@
  * down a step by that type's downcaster as it is written — and only the next release writes n + 1, once every
  * process reads it. Outside such a rollout the two versions are equal and there is no downcaster.
  */
+import { eventShapeProblem } from './event-shape';
 import type { SessionEvent, SessionEventType } from './events';
 import { isPlainObject } from './json';
 import { moneyFromNumber, normalizeMoney } from './money';
@@ -138,7 +139,7 @@ export class EventSchemas {
   /**
    * Brings a stored event of any version this build reads to the newest shape; throws EventUpcastError for a
    * type it does not know, a version that is not a positive integer or is above the read version, or data that
-   * is not an object.
+   * is not an object or, once upcast, does not have its type's shape (`eventShapeProblem`).
    */
   upcast(type: string, schemaVersion: unknown, data: unknown): SessionEvent {
     if (!this.knows(type)) throw new EventUpcastError(`Unknown session event type "${type}"`);
@@ -153,6 +154,11 @@ export class EventSchemas {
     let upgraded: Record<string, unknown> = data;
     for (let version = schemaVersion; version < current; version++)
       upgraded = this.registry.upcasters[type]![version]!(upgraded);
+    const problem = eventShapeProblem(type, upgraded);
+    if (problem !== undefined)
+      throw new EventUpcastError(
+        `The data of ${type} v${schemaVersion} does not have the shape of its type: ${problem}`,
+      );
     return { type, data: upgraded } as unknown as SessionEvent;
   }
 

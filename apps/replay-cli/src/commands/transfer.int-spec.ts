@@ -666,7 +666,7 @@ describe('import: only streams the engine can process', () => {
         stream: 'session-1-zz',
         events: [{ ...created(), data: { at: created().data.at, commandId: 'c' } }],
       }),
-      'line 3 (session-1-zz): revision 0: SessionCreated cannot be folded: its data is malformed (',
+      'line 3 (session-1-zz): revision 0: The data of SessionCreated v1 does not have the shape of its type: sessionId is missing (a whole number)',
     ],
     [
       'a stream starting with CartItemsAdded',
@@ -726,7 +726,7 @@ describe('import: only streams the engine can process', () => {
     },
   );
 
-  it('refuses a close the read-model projections cannot count (no total, no items)', async () => {
+  it('refuses a close the read-model projections could not count (no total, no items), naming the field', async () => {
     const into = await target();
     try {
       const line = cart2();
@@ -742,7 +742,7 @@ describe('import: only streams the engine can process', () => {
       const run = await into.run(['import'], `${file}\n`);
       expect(run.code).toBe(2);
       expect(run.stderr).toContain(
-        `session-replay: line 2 (session-1-cart-2): revision ${line.events.length - 1}: the read-model projections cannot process SessionClosed: `,
+        `session-replay: line 2 (session-1-cart-2): revision ${line.events.length - 1}: The data of SessionClosed v1 does not have the shape of its type: total is missing (a decimal string)`,
       );
       expect(await into.streams()).toEqual([]);
     } finally {
