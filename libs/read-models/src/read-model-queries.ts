@@ -63,8 +63,23 @@ const SORT_COLUMNS = { created: 'created', updated: 'updated', total: 'total_key
 type SessionsEb = ExpressionBuilder<ReadModelTables, 'sessions'>;
 type TextColumn = 'profile_id' | 'referral_code' | 'integration_id' | 'store_integration_id';
 
+/**
+ * Case-insensitive text as partial filters compare it: lower case (the `_lc` columns hold `toLowerCase()`), with
+ * the final sigma ς as σ — `toLowerCase` picks ς for a Σ that ends the text, so "ΟΔΟΣ" was no substring of
+ * "ΟΔΟΣΑ" (ς against σ). Unicode's case folding makes them one letter; the stored columns are folded the same way
+ * in the query (`folded`), so rows written before need nothing.
+ */
+function caseFolded(text: string): string {
+  return text.toLowerCase().replace(/ς/g, 'σ');
+}
+
+/** A `_lc` column folded as `caseFolded` folds the pattern. */
+function folded(column: string): RawBuilder<string> {
+  return sql<string>`replace(${sql.ref(column)}, 'ς', 'σ')`;
+}
+
 function likePattern(text: string): string {
-  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return `%${caseFolded(text).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 /**
@@ -112,7 +127,7 @@ export class ReadModelQueries {
 
   private textFilter(eb: SessionsEb, column: TextColumn, value: string, partial: boolean) {
     const text = this.text(value);
-    if (partial) return eb(sql.ref(`${column}_lc`), 'like', sql<string>`${likePattern(text)} escape '\\'`);
+    if (partial) return sql<boolean>`${folded(`${column}_lc`)} like ${likePattern(text)} escape '\\'`;
     return sameText(`sessions.${column}`, text, this.key('sessions', column));
   }
 
@@ -154,7 +169,7 @@ export class ReadModelQueries {
         return eb.exists(
           coupons.where(
             partial
-              ? sql<boolean>`c.code_lc like ${likePattern(coupon)} escape '\\'`
+              ? sql<boolean>`${folded('c.code_lc')} like ${likePattern(coupon)} escape '\\'`
               : sameText('c.code', coupon, codeKey),
           ),
         );

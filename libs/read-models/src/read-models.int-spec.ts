@@ -194,3 +194,44 @@ describe.each(testDatabases())('a failing batch on $name', (database: TestDataba
     expect(writer.resumePosition()).toBeUndefined();
   });
 });
+
+describe.each(testDatabases())('partial filters on Greek text on $name', (database: TestDatabase) => {
+  let rm: ReadModelDatabase;
+  let queries: ReadModelQueries;
+  const list = (q: Partial<Parameters<ReadModelQueries['listSessions']>[0]>) =>
+    queries
+      .listSessions({ applicationId: 1, pageSize: 1000, skip: 0, ...q })
+      .then((r) => r.data.map((s) => s.integrationId).sort());
+
+  beforeAll(async () => {
+    rm = await database.open();
+    queries = new ReadModelQueries(rm.db);
+    // toLowerCase makes the last Σ of "ΟΔΟΣ" a final ς, and the Σ inside "ΟΔΟΣΑ" a σ.
+    const street = new SessionHistory(1, 'street', 301).created(T1, {
+      profileId: 'ΟΔΟΣ',
+      couponCodes: ['ΚΩΔΙΚΟΣ'],
+    });
+    const streets = new SessionHistory(1, 'streets', 302).created(T1, {
+      profileId: 'ΟΔΟΣΑ',
+      couponCodes: ['ΚΩΔΙΚΟΣΑ'],
+    });
+    const events = inLogOrder(street, streets);
+    await (await ReadModelWriter.open(rm.db)).apply(events, events[events.length - 1].position);
+  });
+  afterAll(async () => {
+    await rm?.close();
+    await database.drop();
+  });
+
+  it('finds a word inside a longer one whatever the form of its sigma, in any case', async () => {
+    for (const profile of ['ΟΔΟΣ', 'οδος', 'οδοσ', 'Οδος'])
+      expect({ profile, found: await list({ profile, partialMatch: true }) }).toEqual({
+        profile,
+        found: ['street', 'streets'],
+      });
+    expect(await list({ profile: 'ΟΔΟΣΑ', partialMatch: true })).toEqual(['streets']);
+    expect(await list({ coupon: 'ΚΩΔΙΚΟΣ', partialMatch: true })).toEqual(['street', 'streets']);
+    // Exact filters stay exact.
+    expect(await list({ profile: 'ΟΔΟΣ' })).toEqual(['street']);
+  });
+});
