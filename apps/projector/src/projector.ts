@@ -245,6 +245,25 @@ class Projector implements RunningProjector {
    */
   private aheadOfLog:
     { checkpoint: bigint; logEnd: bigint; since: number; attempts: number; lastLoggedAt: number } | undefined;
+  /**
+   * The lock holder cannot start projecting: the read models' checkpoints cannot be read (`checkpoints`: a
+   * permission revoked, a search_path without them, a database dropped and re-created empty), or projecting
+   * failed outside any batch (`projecting`). Kept across the lock being lost and taken again (every attempt is one
+   * more of the same failure, logged once a minute at most); ended by a read of the checkpoints that succeeds
+   * (`checkpoints`) or by a commit (`projecting`).
+   */
+  private startFailure:
+    | {
+        stage: 'checkpoints' | 'projecting';
+        kind: BatchFailureKind;
+        attempts: number;
+        since: number;
+        lastLoggedAt: number;
+        suppressed: number;
+      }
+    | undefined;
+  /** The migrations were run again for the current failure to read the checkpoints (`migrateMissing`). */
+  private migrateTried = false;
   /** While narrowing down a failing batch: the largest batch to commit. */
   private retryLimit: number | undefined;
   /** The wait before the next attempt after a failed batch (as logged). */
@@ -313,18 +332,28 @@ class Projector implements RunningProjector {
       readingPausedFor: paused?.reason,
       failure: streak
         ? { kind: streak.kind, attempts: streak.attempts, since: streak.since, ...streak.last }
-        : // Kept across a lost lock (the latch must hold when it takes the lock back); reported while it leads.
-          leader && this.aheadOfLog !== undefined
+        : leader && this.startFailure !== undefined
           ? {
-              kind: 'ahead_of_log',
-              attempts: this.aheadOfLog.attempts,
-              since: this.aheadOfLog.since,
-              position: this.aheadOfLog.checkpoint,
+              kind: this.startFailure.kind,
+              attempts: this.startFailure.attempts,
+              since: this.startFailure.since,
+              position: this.committed,
               streamId: '$all',
               eventType: 'none',
               events: 0,
             }
-          : undefined,
+          : // Kept across a lost lock (the latch must hold when it takes the lock back); reported while it leads.
+            leader && this.aheadOfLog !== undefined
+            ? {
+                kind: 'ahead_of_log',
+                attempts: this.aheadOfLog.attempts,
+                since: this.aheadOfLog.since,
+                position: this.aheadOfLog.checkpoint,
+                streamId: '$all',
+                eventType: 'none',
+                events: 0,
+              }
+            : undefined,
       lagSince: this.lagSince(),
       lastCommitAt: leader ? this.lastCommitAt : undefined,
       stallAfterMs: this.stallAfterMs,
@@ -469,29 +498,35 @@ class Projector implements RunningProjector {
         this.wakeUp?.();
       });
       try {
-        // Whoever held the lock before may have moved the checkpoints: start from what is stored.
-        await this.writer.reload();
-        this.committed = this.writer.resumePosition() ?? 0n;
-        this.backlog.reset(this.committed);
         // Its own lock again, the checkpoints where it left them (a blip of the database, not another leader):
         // its last commit is still its last commit. Starting the clock anew at each blip hid a stall for as long
         // as the database kept blipping within the stall window.
         // Within the stall window only: after a longer spell (another leader may have held the lock meanwhile,
         // committing nothing on a quiet log), the first events would show as stalled before any grace.
         const before = this.beforeLockLoss;
+        const previous = this.committed;
         const now = Date.now();
         this.lastCommitAt =
-          before !== undefined &&
-          before.committed === this.committed &&
-          now - before.lostAt < this.stallAfterMs
+          before !== undefined && before.committed === previous && now - before.lostAt < this.stallAfterMs
             ? before.lastCommitAt
             : now;
+        // Whoever held the lock before may have moved the checkpoints: start from what is stored. A database that
+        // does not let it read them is retried with back-off, holding the lock (stalled after the window).
+        if (!(await this.loadCheckpoints(lease))) continue;
+        this.committed = this.writer.resumePosition() ?? 0n;
+        this.backlog.reset(this.committed);
+        // Checkpoints another leader moved: a new start. The same ones: the clock runs on from above (through the
+        // failed reads too, so a projector that could not read them for the stall window is stalled until it
+        // commits).
+        if (this.committed !== previous) this.lastCommitAt = Date.now();
         this.notifyWaiters();
         this.logger.info({ position: this.committed.toString() }, 'projector holds the read-model lock');
         await this.project(lease);
       } catch (error) {
-        this.logger.warn({ err: error }, 'projector could not start projecting; retrying');
-        await this.sleep(MIN_BACKOFF_MS);
+        // Not expected (the checkpoints' read and the projection loop handle their own failures): logged once a
+        // minute at most, retried with the back-off of a failing batch.
+        this.startFailed(error, 'projecting');
+        await this.sleep(this.retryInMs);
       } finally {
         await lease.release().catch(() => undefined);
         this.beforeLockLoss =
@@ -509,6 +544,113 @@ class Projector implements RunningProjector {
         this.retryLimit = undefined;
         this.backlog.reset(this.committed);
       }
+    }
+  }
+
+  /**
+   * Reads the stored checkpoints, right after taking the lock. A database that does not let it — SELECT revoked on
+   * `projection_checkpoints`, a role's search_path set to a schema without the read models, the database dropped and
+   * re-created empty — fails as a batch does: with the lock held, it retries with the back-off of a failing batch
+   * (100 ms doubling to 30 s), logs at error once and then at most once a minute, counts every attempt in
+   * `projector_batch_failures_total` (its kind as a batch's: `unavailable`, `other`…), reports the failure, and,
+   * as events wait in the log past its last known checkpoint, is stalled after the stall window. Read models that
+   * are not there at all (PostgreSQL 42P01 / 3F000: a database or schema dropped and re-created empty) are
+   * migrated again first, as a start would. Resolves false when the lock was lost or the projector stops.
+   */
+  private async loadCheckpoints(lease: ProjectorLease): Promise<boolean> {
+    for (;;) {
+      try {
+        await this.writer.reload();
+        this.migrateTried = false;
+        const failed = this.startFailure;
+        if (failed?.stage === 'checkpoints') {
+          this.startFailure = undefined;
+          this.logger.info(
+            { failedAttempts: failed.attempts, failingForMs: Date.now() - failed.since },
+            'projector can read the checkpoints again; projecting',
+          );
+        }
+        return true;
+      } catch (error) {
+        if (this.stopping || !lease.isHeld()) return false;
+        if (await this.migrateMissing(error)) continue;
+        this.startFailed(error, 'checkpoints');
+        // Events wait in the log past the last checkpoint it knows: counted as waiting, so the stall rule applies
+        // (it cannot tell session events from others there; any is one it has not projected, or cannot know).
+        const logEnd = await this.events.client.lastPosition().catch(() => undefined);
+        if (logEnd !== undefined && logEnd > this.committed && lease.isHeld()) {
+          this.catchingUp = true;
+          this.backlog.delivered(logEnd, undefined);
+        }
+        this.paused = { since: Date.now(), reason: 'retry' };
+        await this.sleep(this.retryInMs);
+        this.paused = undefined;
+        if (this.stopping || !lease.isHeld()) return false;
+      }
+    }
+  }
+
+  /**
+   * PostgreSQL: the read models are not there (42P01 undefined table, 3F000 no such schema) — the database or
+   * schema was dropped and re-created empty. Migrates them again, as a start would; true when it created anything
+   * (the checkpoints are then read again at once). Once per failure: a table that is missing while the migrations
+   * say it was made (renamed, dropped by hand) is reported as the failure it is, not migrated at every attempt.
+   */
+  private async migrateMissing(error: unknown): Promise<boolean> {
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if ((code !== '42P01' && code !== '3F000') || this.database.migrate === undefined) return false;
+    if (this.migrateTried) return false;
+    this.migrateTried = true;
+    try {
+      const applied = await this.database.migrate();
+      if (applied === 0) return false;
+      this.logger.warn(
+        { migrations: applied, error: describeBatchError(error) },
+        'projector found no read models in the database (dropped and re-created empty?): created them; projecting from the start of the log',
+      );
+      return true;
+    } catch (migrateError) {
+      this.logger.debug(
+        { error: describeBatchError(migrateError) },
+        'projector could not migrate the read models',
+      );
+      return false;
+    }
+  }
+
+  /** Counts and logs (once, then at most once a minute) a failure to start projecting; sets the retry's wait. */
+  private startFailed(error: unknown, stage: 'checkpoints' | 'projecting'): void {
+    const kind = classifyBatchError(error);
+    this.metrics.batchFailures.inc({ kind });
+    const now = Date.now();
+    let failure = this.startFailure;
+    if (failure === undefined || failure.stage !== stage) {
+      failure = { stage, kind, attempts: 0, since: now, lastLoggedAt: 0, suppressed: 0 };
+    }
+    this.startFailure = failure;
+    failure.kind = kind;
+    failure.attempts += 1;
+    this.retryInMs = retryDelayMs(failure.attempts);
+    const fields = {
+      error: describeBatchError(error),
+      kind,
+      attempt: failure.attempts,
+      failingSince: new Date(failure.since).toISOString(),
+      retryInMs: this.retryInMs,
+      position: this.committed.toString(),
+    };
+    if (failure.attempts === 1 || now - failure.lastLoggedAt >= FAILURE_LOG_INTERVAL_MS) {
+      this.logger.error(
+        { ...fields, suppressed: failure.suppressed },
+        stage === 'checkpoints'
+          ? "projector cannot read the read models' checkpoints; retrying"
+          : 'projector could not start projecting; retrying',
+      );
+      failure.lastLoggedAt = now;
+      failure.suppressed = 0;
+    } else {
+      failure.suppressed += 1;
+      this.logger.debug(fields, 'projector could not start projecting again');
     }
   }
 
@@ -765,6 +907,7 @@ class Projector implements RunningProjector {
     this.backlog.committed(this.committed);
     this.lastCommitAt = Date.now();
     this.consecutiveFailures = 0;
+    if (this.startFailure?.stage === 'projecting') this.startFailure = undefined;
     const created = batch[batch.length - 1]!.created;
     this.lastCommittedCreated = created === undefined ? undefined : Date.parse(created);
     this.metrics.events.inc(batch.length);

@@ -129,6 +129,12 @@ export interface ReadModelDatabase {
   db: ReadModelDb;
   dialect: SqlDialectName;
   close(): Promise<void>;
+  /**
+   * PostgreSQL: creates the schema if it is missing and runs the migrations again, in the schema the connection
+   * works in now; resolves how many were applied (0: the read models were there). The projector calls it when its
+   * read of the checkpoints finds no table (a database or schema dropped and re-created empty).
+   */
+  migrate?(): Promise<number>;
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
@@ -387,7 +393,16 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
       await db.destroy().catch(() => undefined);
       throw error;
     }
-    database = { db, dialect: 'postgres', close: () => db.destroy() };
+    database = {
+      db,
+      dialect: 'postgres',
+      close: () => db.destroy(),
+      async migrate() {
+        if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
+        const now = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+        return migrateToLatest(db, 'postgres', now.rows[0]?.schema ?? undefined);
+      },
+    };
     OPENED.set(db, { dialect: 'postgres' });
   } else {
     const dataDir = options.dataDir ?? './data';

@@ -239,7 +239,7 @@ export async function migrateToLatest(
   db: Kysely<any>, // eslint-disable-line @typescript-eslint/no-explicit-any -- the migrator is schema-agnostic
   dialect: SqlDialectName,
   schema?: string,
-): Promise<void> {
+): Promise<number> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => readModelMigrations(dialect) },
@@ -260,6 +260,7 @@ export async function migrateToLatest(
       cause: error,
     });
   }
+  return results?.filter((result) => result.status === 'Success').length ?? 0;
 }
 
 /** PostgreSQL's 3F000 (invalid_schema_name) about a schema other than `ours`: another process dropped it. */
