@@ -9,6 +9,7 @@ import {
   readModelLocation,
   type ReadModelDatabase,
   type ReadModelTables,
+  unboundSession,
 } from '@session-engine/read-models';
 import Database from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -161,6 +162,8 @@ export class Connections {
               // Before any query of ours on each connection: read-only transactions, and the schema.
               onCreateConnection: async (connection) => {
                 await connection.executeQuery(CompiledQuery.raw('set default_transaction_read_only = on'));
+                // Not bounded by a statement_timeout a DBA set for the role or the database (a long verify).
+                await unboundSession(connection);
                 if (schema)
                   await connection.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`));
               },

@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
 import {
+  CompiledQuery,
+  type DatabaseConnection,
   Kysely,
   PostgresAdapter,
   PostgresDialect,
@@ -346,6 +348,21 @@ function boundedPool(pool: Pool, timeoutMs: number, bound: () => boolean): Postg
 }
 
 /**
+ * The settings of a PostgreSQL session whose statements are not bounded (the projector's, the replay CLI's): an
+ * inherited `statement_timeout` (SQLSTATE 57014) cut its batches, which it then halved blaming an innocent event,
+ * and an inherited `idle_in_transaction_session_timeout` (25P03) ended a rebuild's connection in the middle of its
+ * work ("Postgres connection has been discarded"). Set on each connection as it opens, before any query of ours.
+ */
+export const UNBOUNDED_SESSION_SETTINGS = [
+  'set statement_timeout = 0',
+  'set idle_in_transaction_session_timeout = 0',
+];
+
+export async function unboundSession(connection: DatabaseConnection): Promise<void> {
+  for (const setting of UNBOUNDED_SESSION_SETTINGS) await connection.executeQuery(CompiledQuery.raw(setting));
+}
+
+/**
  * DATABASE_URL with READ_MODEL_SCHEMA as its search_path. The URL's own `options` win over a `Pool` field of the
  * same name, so the schema goes into them, after what they say: of two `-c search_path=…` the server takes the last.
  */
@@ -382,6 +399,10 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
       dialect: new PostgresDialect({
         // Queries are bounded once open: a migration (an index on a large table) may rightly take longer.
         pool: timeoutMs === undefined ? pool : boundedPool(pool, timeoutMs, () => queriesBounded),
+        // Unbounded (the projector, the replay CLI): not bounded by the server either, whatever a DBA set for the
+        // role or the database (`ALTER ROLE … SET statement_timeout`): a catch-up batch or a rebuild's copy may
+        // rightly run long, and a transaction may rightly wait between two statements.
+        ...(timeoutMs === undefined ? { onCreateConnection: unboundSession } : {}),
       }),
     });
     try {
