@@ -123,6 +123,12 @@ const SLOW_LOG_INTERVAL_MS = 60_000;
 const MIN_STANDBY_POLL_MS = 100;
 /** Bigger batches mean fewer round trips and each row written once per batch; SQLite blocks the thread. */
 const CATCH_UP_MAX_DELAY_MS = 1_000;
+/**
+ * The `application_name` of the projector's read-model connections (its batches; `pg_stat_activity`), the
+ * standalone one's and the API's worker thread's alike. Its lock connection has its own,
+ * `session-engine-projector-lock`. A DATABASE_URL naming an `application_name` wins.
+ */
+export const PROJECTOR_APPLICATION_NAME = 'session-engine-projector';
 export const DEFAULT_BATCH_SIZE = { postgres: 5_000, sqlite: 10_000 } as const;
 
 function toProjected(recorded: RecordedSessionEvent): ProjectedEvent {
@@ -1120,6 +1126,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Running
     databaseUrl: options.databaseUrl,
     dataDir: options.dataDir,
     schema: options.schema,
+    applicationName: PROJECTOR_APPLICATION_NAME,
   });
   const writer = await ReadModelWriter.open(database.db);
   const lock = projectorLock(database, {

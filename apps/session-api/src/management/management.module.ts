@@ -8,6 +8,11 @@ import { ManagementController } from './management.controller';
 import { MANAGEMENT_QUERY_HANDLERS } from './management.queries';
 
 const READ_MODEL_DATABASE = Symbol('READ_MODEL_DATABASE');
+/**
+ * The `application_name` of the API's read-model connections (`pg_stat_activity`): a DBA tells them from the
+ * projector's (`session-engine-projector`). A DATABASE_URL naming an `application_name` wins.
+ */
+export const API_READ_MODELS_APPLICATION_NAME = 'session-engine-api';
 
 export interface ManagementDependencies {
   /**
@@ -43,6 +48,7 @@ export class ManagementModule implements OnApplicationShutdown {
               schema: deps.config.readModelSchema,
               dataDir: deps.config.dataDir,
               timeoutMs: deps.config.readModelQueryTimeoutMs,
+              applicationName: API_READ_MODELS_APPLICATION_NAME,
             });
           },
         },
