@@ -16,6 +16,7 @@ import {
 import { DomainError, EventUpcastError } from '@session-engine/session-domain';
 import { validate } from 'class-validator';
 import pino from 'pino';
+import { DatabaseError } from 'pg';
 import { plainToInstance } from 'class-transformer';
 import { UpdateSessionRequestDto } from '../sessions/commands/update-session/update-session.request.dto';
 import { ApiError, CommandRefused } from './api-error';
@@ -588,6 +589,65 @@ describe('a store that cannot be reached is logged at warn once, not per 503', (
         dependency: 'read-models',
         requestId: 'req-2',
         msg: 'read-model database not reachable: answering 503',
+      }),
+    ]);
+  });
+
+  it("logs the read-model database's SQLSTATE and message, and says what happened when it was no outage", () => {
+    const pgError = (code: string, message: string) =>
+      Object.assign(new DatabaseError(message, message.length, 'error'), {
+        code,
+        detail: 'Key (sku)=(SECRET) already exists.',
+      });
+    const cases: [unknown, Record<string, unknown>][] = [
+      [
+        pgError('55P03', 'canceling statement due to lock timeout'),
+        {
+          msg: 'read-model query waited too long for a lock (lock_timeout): answering 503',
+          errorCode: '55P03',
+          errorMessage: 'canceling statement due to lock timeout',
+        },
+      ],
+      [
+        pgError('53300', 'sorry, too many clients already'),
+        {
+          msg: 'read-model database refused a connection (too many connections): answering 503',
+          errorCode: '53300',
+          errorMessage: 'sorry, too many clients already',
+        },
+      ],
+      [
+        pgError('57014', 'canceling statement due to statement timeout'),
+        {
+          msg: 'read-model query cancelled by the database (statement_timeout, or an administrator): answering 503',
+          errorCode: '57014',
+        },
+      ],
+      [
+        pgError('57P01', 'terminating connection due to administrator command'),
+        { msg: 'read-model database not reachable: answering 503', errorCode: '57P01' },
+      ],
+    ];
+    for (const [error, expected] of cases) {
+      const { lines, answer } = filterWithLog();
+      expect(answer(error)).toBe(503);
+      expect(lines).toEqual([
+        expect.objectContaining({
+          level: 40,
+          dependency: 'read-models',
+          error: 'DatabaseError',
+          ...expected,
+        }),
+      ]);
+      expect(JSON.stringify(lines)).not.toContain('SECRET');
+    }
+    const { lines, answer } = filterWithLog();
+    answer(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+    expect(lines).toEqual([
+      expect.objectContaining({
+        msg: 'read-model database not reachable: answering 503',
+        errorCode: 'ECONNREFUSED',
+        errorMessage: 'connect ECONNREFUSED 127.0.0.1:5432',
       }),
     ]);
   });

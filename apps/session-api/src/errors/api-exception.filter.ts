@@ -426,6 +426,43 @@ const UNREACHABLE_MESSAGES: Record<UnreachableDependency, string> = {
 };
 
 /**
+ * What the read-model database did, when that is not "not reachable": a query past its lock_timeout (55P03), one
+ * past its statement_timeout (57014: READ_MODEL_QUERY_TIMEOUT_MS, or a query cancelled by an administrator), a
+ * server out of connections (53300). The answer is the same 503 SERVICE_UNAVAILABLE; the warn line says which.
+ */
+const READ_MODEL_FAILURE_MESSAGES: Record<string, string> = {
+  '55P03': 'read-model query waited too long for a lock (lock_timeout): answering 503',
+  '57014':
+    'read-model query cancelled by the database (statement_timeout, or an administrator): answering 503',
+  '53300': 'read-model database refused a connection (too many connections): answering 503',
+};
+
+/**
+ * The fields of an unreachable store's warn line that say what failed: `error`, the error's class (pg's
+ * DatabaseError is named after the protocol message, "error": its constructor says more), and for the read
+ * models its `errorCode` (SQLSTATE, or Node's network code) and `errorMessage` — the driver's message, which
+ * names no query parameter or row (the `detail`, which may quote one, is left out).
+ */
+function unreachableErrorFields(dependency: UnreachableDependency, error: unknown): Record<string, unknown> {
+  const name = (error as Error | undefined)?.name;
+  if (dependency !== 'read-models' || !(error instanceof Error)) return { error: name };
+  const constructor = error.constructor?.name;
+  const code = (error as { code?: unknown }).code;
+  return {
+    error: constructor && constructor !== 'Object' && constructor !== 'Error' ? constructor : name,
+    ...(typeof code === 'string' ? { errorCode: code } : {}),
+    errorMessage: error.message,
+  };
+}
+
+function unreachableMessage(dependency: UnreachableDependency, error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const specific =
+    dependency === 'read-models' && typeof code === 'string' ? READ_MODEL_FAILURE_MESSAGES[code] : undefined;
+  return specific ?? UNREACHABLE_MESSAGES[dependency];
+}
+
+/**
  * The store a 503 found unreachable — refused or dropped connections, the read-model database past its bound —
  * or undefined. Not an event-store call that timed out, nor a command that gave up waiting for one: those are
  * logged once per request (their outcome matters to the request); nor a failed idempotency record, logged where
@@ -457,7 +494,7 @@ export class UnreachableLog {
     private readonly intervalMs = UNREACHABLE_LOG_INTERVAL_MS,
   ) {}
 
-  answered(dependency: UnreachableDependency, fields: Record<string, unknown>): void {
+  answered(dependency: UnreachableDependency, fields: Record<string, unknown>, message?: string): void {
     const now = this.now();
     const last = this.last.get(dependency);
     if (last !== undefined && now - last.at < this.intervalMs) {
@@ -466,7 +503,7 @@ export class UnreachableLog {
     }
     this.logger.warn(
       { dependency, ...fields, suppressed: last?.suppressed ?? 0 },
-      UNREACHABLE_MESSAGES[dependency],
+      message ?? UNREACHABLE_MESSAGES[dependency],
     );
     this.last.set(dependency, { at: now, suppressed: 0 });
   }
@@ -493,12 +530,13 @@ export class ApiExceptionFilter implements ExceptionFilter {
       );
     const dependency = mapped.status === 503 ? unreachableDependency(exception) : undefined;
     if (dependency !== undefined) {
-      // Without a stack: an operational event. The error's class says what failed (a read, a write).
-      this.unreachable.answered(dependency, {
-        requestId: request?.id,
-        method: request?.method,
-        error: (exception as Error).name,
-      });
+      // Without a stack: an operational event. The error's class says what failed (a read, a write); for the read
+      // models its SQLSTATE and message say why.
+      this.unreachable.answered(
+        dependency,
+        { requestId: request?.id, method: request?.method, ...unreachableErrorFields(dependency, exception) },
+        unreachableMessage(dependency, exception),
+      );
     }
     // A client that left before this (its request already logged with status 499, aborted) is answered
     // nothing: the warn line must not say 503.
