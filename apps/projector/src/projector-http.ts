@@ -3,7 +3,9 @@
  * (the process answers) and `GET /health/ready` — 200 while the projector projects or waits on standby,
  * 503 `{"status":"stalled", …}` while it holds the lock, events wait, and nothing has committed for
  * `stallAfterMs` (a batch the database keeps refusing, a database it cannot reach, or a commit waiting on a
- * lock another writer holds) — the definitions of projector-report.ts, as on /metrics. A standby is ready:
+ * lock another writer holds) — the definitions of projector-report.ts, as on /metrics —, and 503
+ * `{"status":"unavailable", …}` while it does not hold the lock and its lock poll fails: it cannot reach the
+ * read-model database, so it is no standby (`failure.kind` `unavailable`, since when). A standby is ready:
  * it is healthy, and a rolling update waits for the new projector to be ready while the old one holds the
  * lock. Its body says `leader: false` and `caughtUp: false` (it projects nothing), with the committed
  * checkpoint it read from the database at its last lock poll as `position` and `head`. `readingPaused` says
@@ -22,7 +24,12 @@ function json(res: import('node:http').ServerResponse, status: number, body: unk
 
 /** The projector's condition as /health/ready reports it (JSON: positions as decimal strings, times in ISO 8601). */
 export interface ProjectorHealthBody {
-  status: 'ok' | 'stalled';
+  /**
+   * `stalled`: it holds the lock and has committed nothing for the stall window while events wait;
+   * `unavailable`: it cannot reach the read-model database (its lock poll fails), so it neither projects nor
+   * knows that another projector does — no standby; otherwise `ok`.
+   */
+  status: 'ok' | 'stalled' | 'unavailable';
   leader: boolean;
   caughtUp: boolean;
   position: string;
@@ -47,7 +54,7 @@ export interface ProjectorHealthBody {
 /** The body of /health/ready for a projector in `s`. */
 export function projectorHealthBody(s: ProjectorStatus): ProjectorHealthBody {
   return {
-    status: s.stalled ? 'stalled' : 'ok',
+    status: s.stalled ? 'stalled' : !s.leader && s.failure?.kind === 'unavailable' ? 'unavailable' : 'ok',
     leader: s.leader,
     caughtUp: s.caughtUp,
     position: s.position.toString(),
@@ -76,8 +83,8 @@ export function projectorHealthBody(s: ProjectorStatus): ProjectorHealthBody {
 
 /** What the standalone projector's /health/ready answers: the status code and the body. */
 export function readiness(projector: Pick<RunningProjector, 'status'>): { status: number; body: unknown } {
-  const s = projector.status();
-  return { status: s.stalled ? 503 : 200, body: projectorHealthBody(s) };
+  const body = projectorHealthBody(projector.status());
+  return { status: body.status === 'ok' ? 200 : 503, body };
 }
 
 export function projectorHttpServer(projector: Pick<RunningProjector, 'status'>, registry: Registry): Server {

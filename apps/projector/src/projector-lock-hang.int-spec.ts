@@ -16,6 +16,7 @@ import { Client } from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { type RunningProjector, startProjector } from './projector';
+import { readiness } from './projector-http';
 import { appendHistories, startEmbeddedEventStore } from './testing/store-fixtures';
 import { workload } from './testing/workload';
 
@@ -191,6 +192,26 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
         }),
       ]);
       expect(lines.filter((line) => line.msg.startsWith('projector on standby'))).toEqual([]);
+      // Nor does its /health/ready answer as a standby would: 503, the database it cannot reach, since when.
+      const ready = readiness(projector);
+      expect(ready).toMatchObject({
+        status: 503,
+        body: {
+          status: 'unavailable',
+          leader: false,
+          failure: { kind: 'unavailable', streamId: '$all', eventType: 'none', events: 0 },
+        },
+      });
+      expect((ready.body as { failure: { attempts: number } }).failure.attempts).toBeGreaterThan(3);
+      // The database back: a leader again, ready.
+      const relayed = await startHangingRelay(Number(server.port || 5432), server.hostname, down.port);
+      try {
+        await until(() => projector.isLeader());
+        expect(readiness(projector)).toMatchObject({ status: 200, body: { status: 'ok', leader: true } });
+        expect((readiness(projector).body as { failure?: unknown }).failure).toBeUndefined();
+      } finally {
+        await relayed.close();
+      }
     } finally {
       await dispose();
     }

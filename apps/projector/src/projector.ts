@@ -270,6 +270,12 @@ class Projector implements RunningProjector {
     | undefined;
   /** The migrations were run again for the current failure to read the checkpoints (`migrateMissing`). */
   private migrateTried = false;
+  /**
+   * The lock's polls fail in a row (the read-model database does not answer): since when, how often, when last
+   * logged. Reported while the projector leads nobody — neither leader nor standby: it cannot know.
+   */
+  private lockUnreachable:
+    { since: number; attempts: number; loggedAt: number; suppressed: number } | undefined;
   /** While narrowing down a failing batch: the largest batch to commit. */
   private retryLimit: number | undefined;
   /** The wait before the next attempt after a failed batch (as logged). */
@@ -338,28 +344,38 @@ class Projector implements RunningProjector {
       readingPausedFor: paused?.reason,
       failure: streak
         ? { kind: streak.kind, attempts: streak.attempts, since: streak.since, ...streak.last }
-        : leader && this.startFailure !== undefined
+        : !leader && this.lockUnreachable !== undefined
           ? {
-              kind: this.startFailure.kind,
-              attempts: this.startFailure.attempts,
-              since: this.startFailure.since,
+              kind: 'unavailable',
+              attempts: this.lockUnreachable.attempts,
+              since: this.lockUnreachable.since,
               position: this.committed,
               streamId: '$all',
               eventType: 'none',
               events: 0,
             }
-          : // Kept across a lost lock (the latch must hold when it takes the lock back); reported while it leads.
-            leader && this.aheadOfLog !== undefined
+          : leader && this.startFailure !== undefined
             ? {
-                kind: 'ahead_of_log',
-                attempts: this.aheadOfLog.attempts,
-                since: this.aheadOfLog.since,
-                position: this.aheadOfLog.checkpoint,
+                kind: this.startFailure.kind,
+                attempts: this.startFailure.attempts,
+                since: this.startFailure.since,
+                position: this.committed,
                 streamId: '$all',
                 eventType: 'none',
                 events: 0,
               }
-            : undefined,
+            : // Kept across a lost lock (the latch must hold when it takes the lock back); reported while it leads.
+              leader && this.aheadOfLog !== undefined
+              ? {
+                  kind: 'ahead_of_log',
+                  attempts: this.aheadOfLog.attempts,
+                  since: this.aheadOfLog.since,
+                  position: this.aheadOfLog.checkpoint,
+                  streamId: '$all',
+                  eventType: 'none',
+                  events: 0,
+                }
+              : undefined,
       lagSince: this.lagSince(),
       lastCommitAt: leader ? this.lastCommitAt : undefined,
       stallAfterMs: this.stallAfterMs,
@@ -447,35 +463,39 @@ class Projector implements RunningProjector {
   private async run(): Promise<void> {
     let poll = MIN_STANDBY_POLL_MS;
     let standby = false;
-    // The lock's failures in a row: the first is logged with its stack, then one line a minute (a database down
-    // for an hour was ~720 lines with a stack each).
-    let unreachable: { since: number; loggedAt: number; suppressed: number } | undefined;
+    // The lock's failures in a row (`lockUnreachable`): the first is logged with its stack, then one line a minute
+    // (a database down for an hour was ~720 lines with a stack each).
     while (!this.stopping) {
       let lease: ProjectorLease | undefined;
       let answered = false;
       try {
         lease = await this.lock.tryAcquire();
         answered = true;
+        const unreachable = this.lockUnreachable;
         if (unreachable !== undefined) {
           this.logger.info(
             { failedForMs: Date.now() - unreachable.since },
             'projector reached the read-model lock again',
           );
-          unreachable = undefined;
+          this.lockUnreachable = undefined;
         }
       } catch (error) {
         const now = Date.now();
+        const unreachable = this.lockUnreachable;
         if (unreachable === undefined) {
-          unreachable = { since: now, loggedAt: now, suppressed: 0 };
+          this.lockUnreachable = { since: now, attempts: 1, loggedAt: now, suppressed: 0 };
           this.logger.warn({ err: error }, 'projector could not reach the read-model lock; retrying');
-        } else if (now - unreachable.loggedAt >= FAILURE_LOG_INTERVAL_MS) {
-          this.logger.warn(
-            { error: (error as Error).message, suppressed: unreachable.suppressed },
-            'projector still cannot reach the read-model lock; retrying',
-          );
-          unreachable.loggedAt = now;
-          unreachable.suppressed = 0;
-        } else unreachable.suppressed += 1;
+        } else {
+          unreachable.attempts += 1;
+          if (now - unreachable.loggedAt >= FAILURE_LOG_INTERVAL_MS) {
+            this.logger.warn(
+              { error: (error as Error).message, suppressed: unreachable.suppressed },
+              'projector still cannot reach the read-model lock; retrying',
+            );
+            unreachable.loggedAt = now;
+            unreachable.suppressed = 0;
+          } else unreachable.suppressed += 1;
+        }
       }
       if (!lease) {
         // Standby only when the database answered that another projector holds the lock: not when it failed.

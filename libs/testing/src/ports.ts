@@ -25,7 +25,12 @@ export interface HangingRelay {
   close(): Promise<void>;
 }
 
-export async function startHangingRelay(targetPort: number, targetHost = '127.0.0.1'): Promise<HangingRelay> {
+export async function startHangingRelay(
+  targetPort: number,
+  targetHost = '127.0.0.1',
+  /** The port to listen on (a relay closed before, started again where its clients look for it); 0: any free one. */
+  listenPort = 0,
+): Promise<HangingRelay> {
   const sockets = new Set<Socket>();
   let hung = false;
   const track = (socket: Socket): Socket => {
@@ -44,7 +49,7 @@ export async function startHangingRelay(targetPort: number, targetHost = '127.0.
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => relay.listen(listenPort, '127.0.0.1', resolve));
   return {
     port: (relay.address() as AddressInfo).port,
     hang() {

@@ -29,9 +29,10 @@ const PROJECTOR_HEALTH_SCHEMA = {
   properties: {
     status: {
       type: 'string',
-      enum: ['ok', 'stalled', 'starting', 'not-running'],
+      enum: ['ok', 'stalled', 'unavailable', 'starting', 'not-running'],
       description:
         '`stalled`: events wait and nothing has committed for the stall window (PROJECTOR_STALL_AFTER_MS); ' +
+        '`unavailable`: it cannot reach the read-model database (its lock poll fails: failure.kind unavailable); ' +
         '`starting`: its thread is being started and has not reported yet (the first moments after start-up, ' +
         'or a restart); `not-running`: no projector thread runs (stopping, or it died and waits to be restarted). ' +
         'With these two only reportAgeSeconds follows',
