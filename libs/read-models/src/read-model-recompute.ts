@@ -378,15 +378,18 @@ function same(a: unknown, b: unknown): boolean {
   return String(a) === String(b);
 }
 
-/** One row's differences: its columns in order, then columns only the stored row has. */
+/**
+ * One row's differences: its columns in order, then columns only the stored row has that hold a value (a column
+ * someone added to a table, empty in the rows, is none of the engine's).
+ */
 function compareRow(table: ComparedTable, key: string, a: Row, b: Row, found: ReadModelMismatch[]): void {
   for (const field of Object.keys(a)) {
     if (!same(a[field], b[field]))
       found.push({ table, key, field, expected: a[field] ?? null, found: b[field] ?? null });
   }
   for (const field of Object.keys(b)) {
-    if (!Object.prototype.hasOwnProperty.call(a, field) && !same(undefined, b[field]))
-      found.push({ table, key, field, expected: null, found: b[field] ?? null });
+    if (!Object.prototype.hasOwnProperty.call(a, field) && b[field] !== null && b[field] !== undefined)
+      found.push({ table, key, field, expected: null, found: b[field] });
   }
 }
 
