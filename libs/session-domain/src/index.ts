@@ -7,7 +7,7 @@ export { evolve, fold } from './evolve';
 export { SESSION_LIMITS } from './limits';
 export { charLength, checkIntegrationId, checkString, NULL_IN_RETURN_ENTRY } from './validation';
 export { isPlainObject } from './json';
-export { fastMoneySum, fastNormalizeMoney, moneyToNumber } from './money';
+export { addMoney, fastMoneySum, fastNormalizeMoney, moneyToNumber, subtractMoney } from './money';
 export {
   SESSION_EVENT_READ_VERSIONS,
   SESSION_EVENT_WRITE_VERSIONS,

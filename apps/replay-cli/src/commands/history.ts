@@ -1,4 +1,11 @@
-import { SESSION_EVENT_READ_VERSIONS, type SessionEventType } from '@session-engine/session-domain';
+import type { RecordedSessionEvent } from '@session-engine/event-store';
+import {
+  addMoney,
+  SESSION_EVENT_READ_VERSIONS,
+  subtractMoney,
+  type CountedLine,
+  type SessionEventType,
+} from '@session-engine/session-domain';
 import type { Connections } from '../connections';
 import { formatValue, printJson, printTable, type CliIo } from '../io';
 import { diffJson, type FieldChange } from '../json-diff';
@@ -21,6 +28,17 @@ const isEmpty = (value: unknown) =>
   (Array.isArray(value) && value.length === 0) ||
   (typeof value === 'object' && value !== null && Object.keys(value).length === 0);
 
+/**
+ * What an event did to the revenue the session counts, as the event carries it (amounts as stored, decimal
+ * strings): `counted` — SessionClosed's `total` and `items`; `returned` — CartItemsReturned's `returnId`,
+ * `returnedValue` and `returnedCartItems`; `reversed` — SessionCancelled's / SessionReopened's
+ * `reversedRevenue` and `reversedItems` (what the session still counted, taken back).
+ */
+export type RevenueChange =
+  | { change: 'counted'; amount: string; items: CountedLine[] }
+  | { change: 'returned'; returnId: number; amount: string; items: CountedLine[] }
+  | { change: 'reversed'; amount: string; items: CountedLine[] };
+
 export interface HistoryRow {
   revision: number;
   time: string;
@@ -31,6 +49,22 @@ export interface HistoryRow {
   schemaVersion: number;
   upcastTo?: number;
   commandId: string;
+  /**
+   * From the event's stored metadata, as stored (`null` when it has none): the id of the API key that sent the
+   * request (never the key itself), the request id (`X-Request-Id`, or the one the API gave it), the
+   * `Idempotency-Key` it carried, and the event that caused it.
+   */
+  actor: unknown;
+  correlationId: unknown;
+  idempotencyKey: unknown;
+  causationId: unknown;
+  /** What the event did to the revenue the session counts; `null` for an event that changes none. */
+  revenue: RevenueChange | null;
+  /**
+   * The revenue the session counts after the event (decimal string; "0" until it is closed): counted − returned −
+   * reversed so far. `null` when an amount before it is not a decimal the CLI can add (shown as stored).
+   */
+  countedRevenue: string | null;
   changes: FieldChange[];
   totals: {
     total: number;
@@ -39,6 +73,72 @@ export interface HistoryRow {
     additionalCostTotal: number;
   };
   updateCount: number;
+}
+
+/** The metadata field as stored, `null` when absent. */
+const stored = (metadata: object, key: string): unknown =>
+  Object.hasOwn(metadata, key) ? (metadata as Record<string, unknown>)[key] : null;
+
+function revenueOf(recorded: RecordedSessionEvent): RevenueChange | null {
+  const { event } = recorded;
+  switch (event.type) {
+    case 'SessionClosed':
+      return { change: 'counted', amount: event.data.total, items: event.data.items };
+    case 'CartItemsReturned':
+      return {
+        change: 'returned',
+        returnId: event.data.returnId,
+        amount: event.data.returnedValue,
+        items: event.data.returnedCartItems,
+      };
+    case 'SessionCancelled':
+    case 'SessionReopened':
+      return { change: 'reversed', amount: event.data.reversedRevenue, items: event.data.reversedItems };
+    default:
+      return null;
+  }
+}
+
+/** The revenue counted after `revenue` (`null` once an amount is not a decimal string the domain can add). */
+function countedAfter(counted: string | null, revenue: RevenueChange | null): string | null {
+  if (counted === null || revenue === null) return counted;
+  if (typeof revenue.amount !== 'string') return null;
+  try {
+    return revenue.change === 'counted'
+      ? addMoney(counted, revenue.amount)
+      : subtractMoney(counted, revenue.amount);
+  } catch {
+    return null;
+  }
+}
+
+/** The revenue line of a row's changes, in the table. */
+function revenueText(revenue: RevenueChange): string {
+  const amount = formatValue(revenue.amount, 40);
+  switch (revenue.change) {
+    case 'counted':
+      return `revenue counted: ${amount}`;
+    case 'returned':
+      return `return ${formatValue(revenue.returnId, 20)}: ${amount} returned`;
+    case 'reversed':
+      return `revenue reversed: ${amount}`;
+  }
+}
+
+/** The command cell: its id, who sent it and with which request (or the row above's, when it is the same). */
+function commandCell(row: HistoryRow, previous: HistoryRow | undefined): string[] {
+  const same =
+    previous !== undefined &&
+    (['commandId', 'actor', 'correlationId', 'idempotencyKey', 'causationId'] as const).every(
+      (key) => previous[key] === row[key],
+    );
+  if (same) return [`same as rev ${previous.revision}`];
+  const lines = [formatValue(row.commandId, 60)];
+  lines.push(`by ${row.actor === null ? '—' : formatValue(row.actor, 60)}`);
+  lines.push(`request ${row.correlationId === null ? '—' : formatValue(row.correlationId, 60)}`);
+  if (row.idempotencyKey !== null) lines.push(`key ${formatValue(row.idempotencyKey, 60)}`);
+  if (row.causationId !== null) lines.push(`caused by ${formatValue(row.causationId, 60)}`);
+  return lines;
 }
 
 export async function historyCommand(
@@ -51,6 +151,7 @@ export async function historyCommand(
   // Each event read and folded in turn: one this CLI cannot read or fold stops it with a line naming it.
   const fold = new SessionFold(stream.name);
   let before: object = {};
+  let counted: string | null = '0';
   const rows: HistoryRow[] = stream.stored.map((event) => {
     const recorded = readStoredEvent(event);
     fold.apply(recorded);
@@ -62,15 +163,23 @@ export async function historyCommand(
     );
     before = after;
     const current = SESSION_EVENT_READ_VERSIONS[recorded.event.type as SessionEventType];
-    const stored = recorded.metadata.schemaVersion;
+    const version = recorded.metadata.schemaVersion;
+    const revenue = revenueOf(recorded);
+    counted = countedAfter(counted, revenue);
     return {
       revision: Number(recorded.revision),
       time: recorded.event.data.at,
       recorded: recorded.created,
       type: recorded.event.type,
-      schemaVersion: stored,
-      ...(stored < current ? { upcastTo: current } : {}),
+      schemaVersion: version,
+      ...(version < current ? { upcastTo: current } : {}),
       commandId: recorded.event.data.commandId,
+      actor: stored(recorded.metadata, 'actor'),
+      correlationId: stored(recorded.metadata, 'correlationId'),
+      idempotencyKey: stored(recorded.metadata, 'idempotencyKey'),
+      causationId: stored(recorded.metadata, 'causationId'),
+      revenue,
+      countedRevenue: counted,
       changes,
       totals: {
         total: after.total,
@@ -90,23 +199,26 @@ export async function historyCommand(
   io.stdout.write(`${printable(stream.name)}: ${rows.length} event(s)\n`);
   printTable(
     io,
-    ['rev', 'time', 'type', 'changed (old → new)', 'totals after'],
-    rows.map((row) => [
+    ['rev', 'time', 'type', 'command (by, request)', 'changed (old → new)', 'totals after'],
+    rows.map((row, i) => [
       row.revision,
       printable(String(row.time)),
       row.upcastTo
         ? [printable(row.type), `(stored v${row.schemaVersion}, read as v${row.upcastTo})`]
         : printable(row.type),
-      row.changes.length === 0
-        ? '—'
-        : row.changes.map(
-            (c) => `${printable(c.field)}: ${formatValue(c.from, 40)} → ${formatValue(c.to, 40)}`,
-          ),
+      commandCell(row, rows[i - 1]),
+      [
+        ...(row.revenue ? [revenueText(row.revenue)] : []),
+        ...row.changes.map(
+          (c) => `${printable(c.field)}: ${formatValue(c.from, 40)} → ${formatValue(c.to, 40)}`,
+        ),
+      ].concat(row.revenue === null && row.changes.length === 0 ? ['—'] : []),
       [
         `total ${row.totals.total}`,
         `items ${row.totals.cartItemTotal}`,
         `item costs ${row.totals.cartItemAdditionalCostTotal}`,
         `costs ${row.totals.additionalCostTotal}`,
+        `revenue counted ${row.countedRevenue ?? '?'}`,
       ],
     ]),
   );

@@ -1,0 +1,139 @@
+/**
+ * `history` answers who did each change, with which request, and for how much money: every event carries its
+ * stored metadata's `actor` (the API key's id), `correlationId` (the request id), `idempotencyKey` and
+ * `causationId`, what it did to the revenue the session counts (counted on close, returned, reversed on cancel)
+ * and the revenue counted after it — in --json and in the table.
+ */
+import { keyIdOf } from '../../../session-api/src/config/api-keys';
+import { INTEGRATION_KEY, ReplaySystem } from '../testing/replay-system';
+import { replayCli, type CliRun } from '../testing/run-cli';
+
+jest.setTimeout(60_000);
+
+let system: ReplaySystem;
+let replay: (args: string[]) => Promise<CliRun>;
+
+async function send(method: string, path: string, headers: Record<string, string>, body?: unknown) {
+  const response = await fetch(`${system.baseUrl}/v2/customer_sessions/money-1${path}`, {
+    method,
+    headers: {
+      'content-type': 'application/json',
+      authorization: `ApiKey-v1 ${INTEGRATION_KEY}`,
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status !== 200)
+    throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+}
+
+beforeAll(async () => {
+  system = await ReplaySystem.start({ backend: 'sqlite' });
+  replay = replayCli(system.env());
+  await send(
+    'PUT',
+    '',
+    { 'x-request-id': 'req-create' },
+    { customerSession: { profileId: 'alice', cartItems: [{ sku: 'tee', quantity: 3, price: 9.78 }] } },
+  );
+  await send('POST', '/close', { 'x-request-id': 'req-close', 'idempotency-key': 'close-once' });
+  await send(
+    'POST',
+    '/returns',
+    { 'x-request-id': 'req-return' },
+    { return: { returnedCartItems: [{ position: 0, quantity: 1 }] } },
+  );
+  await send('POST', '/cancel', { 'x-request-id': 'req-cancel' });
+});
+
+afterAll(async () => {
+  await system?.stop();
+});
+
+describe('history: who, with which request, for how much money', () => {
+  it('--json has the metadata of each event and the revenue it counted, returned or reversed', async () => {
+    const run = await replay(['history', 'money-1', '-a', '1', '--json']);
+    expect(run.code).toBe(0);
+    const events = run.json().events;
+    const actor = keyIdOf(INTEGRATION_KEY);
+    expect(
+      events.map((e: Record<string, unknown>) => ({
+        type: e.type,
+        actor: e.actor,
+        correlationId: e.correlationId,
+        idempotencyKey: e.idempotencyKey,
+        causationId: e.causationId,
+        revenue: e.revenue,
+        countedRevenue: e.countedRevenue,
+      })),
+    ).toEqual([
+      {
+        type: 'SessionCreated',
+        actor,
+        correlationId: 'req-create',
+        idempotencyKey: null,
+        causationId: null,
+        revenue: null,
+        countedRevenue: '0',
+      },
+      {
+        type: 'SessionClosed',
+        actor,
+        correlationId: 'req-close',
+        idempotencyKey: 'close-once',
+        causationId: null,
+        revenue: {
+          change: 'counted',
+          amount: '29.34',
+          items: [{ position: 0, sku: 'tee', quantity: 3, value: '29.34' }],
+        },
+        countedRevenue: '29.34',
+      },
+      {
+        type: 'CartItemsReturned',
+        actor,
+        correlationId: 'req-return',
+        idempotencyKey: null,
+        causationId: null,
+        revenue: {
+          change: 'returned',
+          returnId: expect.any(Number),
+          amount: '9.78',
+          items: [{ position: 0, sku: 'tee', quantity: 1, value: '9.78' }],
+        },
+        countedRevenue: '19.56',
+      },
+      {
+        type: 'SessionCancelled',
+        actor,
+        correlationId: 'req-cancel',
+        idempotencyKey: null,
+        causationId: null,
+        revenue: {
+          change: 'reversed',
+          amount: '19.56',
+          items: [{ position: 0, sku: 'tee', quantity: 2, value: '19.56' }],
+        },
+        countedRevenue: '0',
+      },
+    ]);
+    expect(events[1].commandId).toEqual(expect.any(String));
+  });
+
+  it('the table has a command column (by, request) and the revenue in the change text', async () => {
+    const run = await replay(['history', 'money-1', '-a', '1']);
+    expect(run.code).toBe(0);
+    const out = run.stdout;
+    expect(out).toContain('command (by, request)');
+    expect(out).toContain(`by ${keyIdOf(INTEGRATION_KEY)}`);
+    for (const request of ['req-create', 'req-close', 'req-return', 'req-cancel'])
+      expect(out).toContain(`request ${request}`);
+    expect(out).toContain('key close-once');
+    expect(out).toContain('revenue counted: 29.34');
+    expect(out).toMatch(/return \d+: 9\.78 returned/);
+    expect(out).toContain('revenue reversed: 19.56');
+    expect(out).toContain('revenue counted 19.56');
+    // The cart's totals stay the cart's; the revenue counted after each event is its own line.
+    expect(out.match(/revenue counted 0\b/g)).toHaveLength(2);
+  });
+});
