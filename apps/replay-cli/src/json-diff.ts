@@ -2,6 +2,11 @@
  * What changed between two JSON values, as paths (`cartItems[1].returnedQuantity`). Objects and arrays of
  * objects are compared member by member; scalars and arrays of scalars (coupon codes…) as a whole.
  * `undefined` means absent.
+ *
+ * A path is unambiguous: a key that is a plain identifier (`[A-Za-z_][A-Za-z0-9_]*`) is written `.key` (bare at
+ * the start), any other key — one holding `.`, `[`, `"`, a space, a letter outside ASCII, the empty key… — as
+ * `["…"]` with the key as a JSON string (`attributes["a.b"]`, `attributes["c[0]"]`, `attributes[""]`), and an
+ * array index as `[n]`. So `{"a.b":1}` is `attributes["a.b"]` and `{"a":{"b":1}}` is `attributes.a.b`.
  */
 export interface FieldChange {
   field: string;
@@ -29,11 +34,19 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   return false;
 }
 
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `path` followed by the member `key`: `.key` for a plain identifier, `["key"]` (a JSON string) otherwise. */
+export function memberPath(path: string, key: string): string {
+  if (!IDENTIFIER.test(key)) return `${path}[${JSON.stringify(key)}]`;
+  return path ? `${path}.${key}` : key;
+}
+
 export function diffJson(before: unknown, after: unknown, path = ''): FieldChange[] {
   if (jsonEqual(before, after)) return [];
   if (isObject(before) && isObject(after)) {
     const keys = [...new Set([...Object.keys(after), ...Object.keys(before)])];
-    return keys.flatMap((key) => diffJson(before[key], after[key], path ? `${path}.${key}` : key));
+    return keys.flatMap((key) => diffJson(before[key], after[key], memberPath(path, key)));
   }
   if (Array.isArray(before) && Array.isArray(after) && (holdsObjects(before) || holdsObjects(after))) {
     const length = Math.max(before.length, after.length);

@@ -44,6 +44,13 @@ beforeAll(async () => {
     { return: { returnedCartItems: [{ position: 0, quantity: 1 }] } },
   );
   await send('POST', '/cancel', { 'x-request-id': 'req-cancel' });
+  await system.command('PUT', '/v2/customer_sessions/paths-1', { customerSession: {} });
+  await system.command('PUT', '/v2/customer_sessions/paths-1', {
+    customerSession: { attributes: { 'a.b': 1, 'c[0]': 2 } },
+  });
+  await system.command('PUT', '/v2/customer_sessions/paths-1', {
+    customerSession: { attributes: { a: { b: 1 }, c: [{ x: 2 }] } },
+  });
 });
 
 afterAll(async () => {
@@ -135,5 +142,22 @@ describe('history: who, with which request, for how much money', () => {
     expect(out).toContain('revenue counted 19.56');
     // The cart's totals stay the cart's; the revenue counted after each event is its own line.
     expect(out.match(/revenue counted 0\b/g)).toHaveLength(2);
+  });
+});
+
+describe('history: field paths', () => {
+  it('a key holding "." or "[n]" is not shown as a nested key or an array element, in --json and the table', async () => {
+    const run = await replay(['history', 'paths-1', '-a', '1', '--json']);
+    expect(run.code).toBe(0);
+    const fields = run
+      .json()
+      .events.map((e: { changes: { field: string }[] }) => e.changes.map((c) => c.field));
+    expect(fields[1]).toEqual(expect.arrayContaining(['attributes["a.b"]', 'attributes["c[0]"]']));
+    expect(fields[2]).toEqual(expect.arrayContaining(['attributes.a', 'attributes.c']));
+    expect(fields.flat()).not.toContain('attributes.a.b');
+    const table = await replay(['history', 'paths-1', '-a', '1']);
+    expect(table.stdout).toContain('attributes["a.b"]: ∅ → 1');
+    expect(table.stdout).toContain('attributes["c[0]"]: ∅ → 2');
+    expect(table.stdout).toContain('attributes.a: ∅ → {"b":1}');
   });
 });

@@ -9,7 +9,7 @@ import {
 import type { Connections } from '../connections';
 import { formatValue, printJson, printTable, type CliIo } from '../io';
 import { diffJson, type FieldChange } from '../json-diff';
-import { printable } from '../printable';
+import { jsonEscaped, printable } from '../printable';
 import { readStoredEvent, SessionFold } from '../session-events';
 import { readSessionStream } from './session-stream';
 
@@ -196,6 +196,8 @@ export async function historyCommand(
     return 0;
   }
   // The stream name, field paths (attribute keys, cost names) and times are the data's: escaped (printable.ts).
+  // A path holds a key that is no plain identifier as a JSON string (`attributes["a.b"]`, json-diff.ts): shown
+  // with the escapes JSON.stringify leaves out added (`jsonEscaped`), its own backslashes not doubled again.
   io.stdout.write(`${printable(stream.name)}: ${rows.length} event(s)\n`);
   printTable(
     io,
@@ -210,7 +212,7 @@ export async function historyCommand(
       [
         ...(row.revenue ? [revenueText(row.revenue)] : []),
         ...row.changes.map(
-          (c) => `${printable(c.field)}: ${formatValue(c.from, 40)} → ${formatValue(c.to, 40)}`,
+          (c) => `${jsonEscaped(c.field)}: ${formatValue(c.from, 40)} → ${formatValue(c.to, 40)}`,
         ),
       ].concat(row.revenue === null && row.changes.length === 0 ? ['—'] : []),
       [

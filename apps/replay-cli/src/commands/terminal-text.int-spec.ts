@@ -93,7 +93,7 @@ describe('history and state', () => {
     expect(run.stdout).toContain(`integrationId: ∅ → a\\nb`);
     expect(run.stdout).toContain('couponCodes: ∅ → ["\\u001b[2K"]');
     expect(run.stdout).toContain('attributes: ∅ → {"note\\u2066":"café 東京 😀"}');
-    expect(run.stdout).toContain('attributes.note\\u2066: café 東京 😀 → bien sûr — 東京 👩‍👩‍👧');
+    expect(run.stdout).toContain('attributes["note\\u2066"]: café 東京 😀 → bien sûr — 東京 👩‍👩‍👧');
   });
 
   it('state: the heading, the fields and the cart escaped; accents, CJK and emoji kept', async () => {
@@ -189,7 +189,7 @@ describe('verify', () => {
     expect(run.stdout).toContain(SHOWN.stream);
     expect(run.stdout).toContain(SHOWN.referral);
     expect(run.stdout).toContain('\\u001b[2Kforged');
-    expect(run.stdout).toContain('session_json.attributes.note\\u2066');
+    expect(run.stdout).toContain('session_json.attributes["note\\u2066"]');
     expect(run.stdout).toContain('forged\\u001b[8m');
     expect(run.stdout).toContain(SHOWN.profile);
     const json = await replay(['verify', '--json']);

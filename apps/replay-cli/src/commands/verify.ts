@@ -11,7 +11,7 @@ import { readModelConnectionLost } from '../connection-lost';
 import type { Connections } from '../connections';
 import { formatValue, printJson, printTable, progressBar, type CliIo, type OutputOptions } from '../io';
 import { diffJson } from '../json-diff';
-import { printable } from '../printable';
+import { jsonEscaped, printable } from '../printable';
 import { readStoredEvent, unprocessable, unreadableReason, UnreadableEventError } from '../session-events';
 import { toProjectedEvent } from './log';
 
@@ -47,7 +47,7 @@ function expand(mismatch: ReadModelMismatch): ReadModelMismatch[] {
   if (changes.length === 0) return [mismatch]; // same JSON, different text (key order)
   return changes.map((c) => ({
     ...mismatch,
-    field: `${mismatch.field}.${c.field}`,
+    field: c.field.startsWith('[') ? `${mismatch.field}${c.field}` : `${mismatch.field}.${c.field}`,
     expected: c.from ?? null,
     found: c.to ?? null,
   }));
@@ -228,11 +228,12 @@ export async function verifyCommand(
     printTable(
       io,
       ['table', 'row', 'field', 'expected', 'found'],
-      // Row keys (a profile id, a sku) and field paths (attribute keys) are the data's: escaped (printable.ts).
+      // Row keys (a profile id, a sku) and field paths (attribute keys) are the data's: escaped (printable.ts). A
+      // path holds a key that is no plain identifier as a JSON string (json-diff.ts): its backslashes are escapes.
       result.mismatches.map((m) => [
         m.table,
         printable(m.key),
-        printable(m.field),
+        jsonEscaped(m.field),
         formatValue(m.expected),
         formatValue(m.found),
       ]),
