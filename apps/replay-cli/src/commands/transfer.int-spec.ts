@@ -529,26 +529,125 @@ describe('export: only what import can restore', () => {
     }
   });
 
-  it('refuses (exit 2) to export a session stream holding an event that is no JSON, naming it, rather than writing {}', async () => {
+  it('leaves out (exit 1) a session stream holding an event that is no JSON, naming it, rather than writing {}', async () => {
     const from = await target();
+    const into = await target();
     const raw = EventStoreDBClient.connectionString(from.store.connectionString);
     const { EsdbClientAdapter } = await import('@session-engine/event-store');
     const client = EsdbClientAdapter.connect(from.store.connectionString);
     try {
-      await writeGeneratedSessions(client, 1, 0);
+      for (let i = 0; i < 2; i++) await writeGeneratedSessions(client, 1, i);
       await raw.appendToStream(generatedStream(0), [
         binaryEvent({ type: 'CouponCodesChanged', data: Buffer.from('{"couponCodes":["X"]') }),
       ]);
       const run = await from.run(['export']);
-      expect(run.code).toBe(2);
-      expect(run.stderr).toContain(`${generatedStream(0)}`);
-      expect(run.stderr).toContain(
-        'CouponCodesChanged is not JSON the engine wrote: its content type is not application/json; export copies JSON events only',
-      );
-      expect(run.stdout.trimEnd().split('\n').slice(1)).toEqual([]);
+      expect(run.code).toBe(1);
+      expect(run.stderr.trimEnd().split('\n')).toEqual([
+        `session-replay: export: ${generatedStream(0)} was left out: import would refuse it — event 5 ` +
+          '(CouponCodesChanged) is not JSON the engine wrote: its content type is not application/json; export ' +
+          'copies JSON events only (import stops at such a line: no stream after it would be restored)',
+        'exported 1 stream(s), 5 event(s); left out 1 stream(s) import could not restore (0 deleted, 0 truncated, ' +
+          '1 that import would refuse — see above)',
+      ]);
+      const written = run.stdout.trimEnd().split('\n');
+      expect(JSON.parse(written[0]).streams).toBe(1);
+      expect(written.slice(1).map((l) => JSON.parse(l).stream)).toEqual([generatedStream(1)]);
+      const imported = await into.run(['import', '--json'], run.stdout);
+      expect({ code: imported.code, stderr: imported.stderr }).toEqual({ code: 0, stderr: '' });
     } finally {
       await client.close();
       await raw.dispose();
+      await into.close();
+      await from.close();
+    }
+  });
+
+  it('leaves out (exit 1) a stream import would refuse — unknown type, newer schema version, an event it cannot fold — and what it wrote restores', async () => {
+    const from = await target();
+    const into = await target();
+    const { EsdbClientAdapter } = await import('@session-engine/event-store');
+    const client = EsdbClientAdapter.connect(from.store.connectionString);
+    const later = '2025-02-01T00:00:00.000Z';
+    const append = (i: number, type: string, data: object, metadata: object) =>
+      client.appendToStream(
+        generatedStream(i),
+        [{ id: randomUUID(), type, data: { at: later, commandId: 'c-x', ...data }, metadata } as never],
+        4n,
+      );
+    try {
+      for (let i = 0; i < 5; i++) await writeGeneratedSessions(client, 1, i); // in this order in the log
+      await append(0, 'SessionTeleported', {}, { schemaVersion: 1 });
+      await append(2, 'CouponCodesChanged', { couponCodes: ['X'] }, { schemaVersion: 99 });
+      await append(3, 'CouponCodesChanged', { couponCodes: ['X'], at: 'yesterday' }, { schemaVersion: 1 });
+
+      const all = await from.run(['export']);
+      expect(all.code).toBe(1);
+      const teleported =
+        `session-replay: export: ${generatedStream(0)} was left out: import would refuse it — event 5 has type ` +
+        '"SessionTeleported", which is not an event of session-{applicationId}-{integrationId} streams (';
+      const newer =
+        `session-replay: export: ${generatedStream(2)} was left out: import would refuse it — event 5 ` +
+        '(CouponCodesChanged) has schema version 99; this engine reads versions 1..1 (written by a newer version?) ' +
+        '(import stops at such a line: no stream after it would be restored)';
+      expect(all.stderr.trimEnd().split('\n')).toEqual([
+        expect.stringContaining(teleported),
+        newer,
+        `session-replay: export: ${generatedStream(3)} was left out: import would refuse it — revision 5: ` +
+          'CouponCodesChanged has no valid time "at" (a UTC time as the engine writes it, such as ' +
+          '2026-03-01T12:00:00.000Z): "yesterday" (import stops at such a line: no stream after it would be ' +
+          'restored) — found while writing the streams, after the header counted it, so import will report this ' +
+          'file as incomplete (exit 1) once it has restored every other stream',
+        'exported 2 stream(s), 10 event(s); left out 3 stream(s) import could not restore (0 deleted, 0 truncated, ' +
+          '3 that import would refuse — see above)',
+      ]);
+      const written = all.stdout.trimEnd().split('\n');
+      expect(JSON.parse(written[0]).streams).toBe(3); // bench-3 was found after the header
+      expect(written.slice(1).map((l) => JSON.parse(l).stream)).toEqual([
+        generatedStream(1),
+        generatedStream(4),
+      ]);
+
+      const json = await from.run(['export', '--json']);
+      expect(json.code).toBe(1);
+      expect(JSON.parse(json.stderr)).toEqual({
+        ok: false,
+        streams: 2,
+        events: 10,
+        leftOut: [
+          {
+            stream: generatedStream(0),
+            reason: 'refused',
+            why: expect.stringContaining('"SessionTeleported"'),
+          },
+          {
+            stream: generatedStream(2),
+            reason: 'refused',
+            why: expect.stringContaining('schema version 99'),
+          },
+          {
+            stream: generatedStream(3),
+            reason: 'refused',
+            why: expect.stringContaining('no valid time'),
+            countedInHeader: true,
+          },
+        ],
+      });
+
+      // Streams found by one event are left out before the header counts them: the file restores, exit 0.
+      const app1 = await from.run(['export', '--application', '1']);
+      expect(app1.code).toBe(1);
+      expect(JSON.parse(app1.stdout.split('\n')[0]).streams).toBe(1);
+      const imported = await into.run(['import', '--json'], app1.stdout);
+      expect({ code: imported.code, stderr: imported.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(imported.json()).toMatchObject({ ok: true, imported: 1 });
+      // The whole export restores every stream it holds; import then says the header announced one more (exit 1).
+      const rest = await into.run(['import', '--json'], all.stdout);
+      expect(rest.code).toBe(1);
+      expect(rest.json()).toMatchObject({ imported: 1, expectedStreams: 3, streams: 2 });
+      expect((await into.streams()).sort()).toEqual([generatedStream(1), generatedStream(4)].sort());
+    } finally {
+      await client.close();
+      await into.close();
       await from.close();
     }
   });

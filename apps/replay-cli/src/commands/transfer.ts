@@ -12,9 +12,9 @@
  * line's events (and maybe more after them: "store ahead"); one holding the line's first events gets the rest.
  * Idempotency records (`idempotency-…`, kept 24 h) are not exported: they are a cache, not history.
  *
- * Export writes only what import can restore: a deleted stream (no events to read) and a truncated one (its
- * first events gone, so it cannot be appended again with the same revisions) are left out, each with a line
- * on stderr. Import refuses, before appending anything of it, a session stream the engine could not process
+ * Export writes only what import can restore: a deleted stream (no events to read), a truncated one (its
+ * first events gone, so it cannot be appended again with the same revisions) and one import would refuse (its
+ * own checks, run by export: import stops at such a line) are left out, each with a line on stderr. Import refuses, before appending anything of it, a session stream the engine could not process
  * (`checkSessionStream`: read, folded, projected, its name and session id its own), and a profile stream
  * holding a claim the engine could not read (`readProfileClaim`: type, schema version, session, `kind`).
  */
@@ -51,12 +51,7 @@ import {
   type Progress,
 } from '../io';
 import { jsonEscaped, jsonText, neutralized, printable, quoted } from '../printable';
-import {
-  checkSessionStream,
-  StreamRefusal,
-  UnreadableEventError,
-  type CheckedEvent,
-} from '../session-events';
+import { checkSessionStream, StreamRefusal, type CheckedEvent } from '../session-events';
 import { digestOf, type StreamDigestValue } from '../stream-digest';
 
 export const EXPORT_FORMAT = 'session-engine/streams';
@@ -89,12 +84,22 @@ function streamApplication(stream: string): number | undefined {
 /** A stream export leaves out: import could not restore it. */
 export interface LeftOut {
   stream: string;
-  /** deleted: soft-deleted (reads return nothing); tombstoned: deleted for good; truncated: its first events gone. */
-  reason: 'deleted' | 'tombstoned' | 'truncated';
+  /**
+   * deleted: soft-deleted (reads return nothing); tombstoned: deleted for good; truncated: its first events gone;
+   * refused: import would refuse it (`why`), so a file holding it could not be restored past it.
+   */
+  reason: 'deleted' | 'tombstoned' | 'truncated' | 'refused';
   /** truncated: the first revision a read returns. */
   firstRevision?: number;
+  /** refused: import's reason, naming the event at fault (`revision 3: …`) when it is one event. */
+  why?: string;
   /** Deleted or truncated between the pass that counted the streams and the one that wrote them. */
   meanwhile?: boolean;
+  /**
+   * refused, found only by the full check on the line about to be written (a fold, a projection, a session id
+   * of another stream: what one event alone does not show), so the header counts it.
+   */
+  countedInHeader?: boolean;
 }
 
 /** Streams probed at once during export's first pass. */
@@ -133,15 +138,24 @@ async function leftOut(client: EsdbClientAdapter, stream: string): Promise<LeftO
 
 function leftOutLine(skip: LeftOut): string {
   const what =
-    skip.reason === 'deleted'
-      ? 'the stream is deleted (a read of it returns no events; they stay in $all until a scavenge)'
-      : skip.reason === 'tombstoned'
-        ? 'the stream is deleted for good (tombstoned)'
-        : `it starts at revision ${skip.firstRevision}: its earlier events are gone (truncated by its stream ` +
-          'metadata — $tb, $maxCount or $maxAge — or deleted and written again), and import restores a stream ' +
-          'only from revision 0, with the same revisions';
+    skip.reason === 'refused'
+      ? `import would refuse it — ${neutralized(skip.why ?? '')} (import stops at such a line: no stream after it ` +
+        'would be restored)'
+      : skip.reason === 'deleted'
+        ? 'the stream is deleted (a read of it returns no events; they stay in $all until a scavenge)'
+        : skip.reason === 'tombstoned'
+          ? 'the stream is deleted for good (tombstoned)'
+          : `it starts at revision ${skip.firstRevision}: its earlier events are gone (truncated by its stream ` +
+            'metadata — $tb, $maxCount or $maxAge — or deleted and written again), and import restores a stream ' +
+            'only from revision 0, with the same revisions';
   // The stream name is the log's: escaped for the terminal (printable.ts).
   const stream = printable(skip.stream);
+  if (skip.countedInHeader)
+    return (
+      `session-replay: export: ${stream} was left out: ${what} — found while writing the streams, after the ` +
+      'header counted it, so import will report this file as incomplete (exit 1) once it has restored every ' +
+      'other stream\n'
+    );
   return skip.meanwhile
     ? `session-replay: export: ${stream} was left out: ${what} — this happened while exporting, after the ` +
         'header counted it, so import will report this file as incomplete (exit 1); export again\n'
@@ -149,11 +163,46 @@ function leftOutLine(skip: LeftOut): string {
 }
 
 /**
+ * Why import would refuse the stream of `event` because of this one event, as import's per-event rule says
+ * (`parseStreamLine`: a type of the stream's category, a schema version readers know; and JSON the engine
+ * wrote), or `undefined`. Export's first pass runs it on every event of `$all` it reads anyway, so a stream
+ * holding such an event is left out before the header counts the streams.
+ */
+function refusedEvent(event: StoredEvent): string | undefined {
+  const index = Number(event.revision);
+  if (event.unreadable !== undefined)
+    return `event ${index} (${printable(event.type)}) is not JSON the engine wrote: ${event.unreadable}; export copies JSON events only`;
+  const category = STREAM_CATEGORIES.find((c) => namedByEngine(c, event.streamName));
+  if (category === undefined) return undefined; // the stream's name is refused on its own
+  return eventTypeProblem(category, index, event.type, event.metadata);
+}
+
+/**
+ * Import's refusal of `line` as line `lineNumber` of a file (`checkStreamLine`, then `checkStream`), without
+ * the line's number: `undefined` when import would take it. `sessionIds` as import keeps it over the file.
+ */
+function importRefusal(
+  line: ExportedStream,
+  lineNumber: number,
+  sessionIds: Map<number, string>,
+): string | undefined {
+  try {
+    checkStream(checkStreamLine(line, lineNumber), lineNumber, sessionIds);
+    return undefined;
+  } catch (error) {
+    if (error instanceof StreamLineRefusal) return error.reason;
+    if (error instanceof CliError) return error.message;
+    throw error;
+  }
+}
+
+/**
  * Writes the header, then one line per stream. A first pass over the log finds the streams (in the order
  * they first appear) and probes each one's first event, so the header counts exactly the streams written:
- * deleted and truncated streams are left out (see `LeftOut`), one line each on stderr. Exit 1 when a
- * truncated stream was left out — the store serves events this file does not hold —, else 0 (a deleted
- * stream holds nothing a reader sees). `--json`: the summary on stderr as one JSON object instead of text.
+ * deleted and truncated streams, and streams import would refuse (`refusedEvent` in the first pass,
+ * `importRefusal` on each line before it is written), are left out (see `LeftOut`), one line each on stderr.
+ * Exit 1 when a truncated or refused stream was left out — the store serves events this file does not hold —,
+ * else 0 (a deleted stream holds nothing a reader sees). `--json`: the summary on stderr as one JSON object instead of text.
  */
 export async function exportCommand(
   io: CliIo,
@@ -203,16 +252,28 @@ async function writeExport(
   const seen = new Set<string>();
   const probes: Promise<LeftOut | undefined>[] = [];
   const inFlight = new Set<Promise<unknown>>();
+  /** Streams import would refuse, from what one event of them shows (see `refusedEvent`): the first such event. */
+  const refused = new Map<string, LeftOut>();
+  const selected = new Set<string>();
   let read = 0;
   const scan = progressCounter(io, shown, 'export: reading the log', 'events');
   let verdicts: (LeftOut | undefined)[];
   try {
     for await (const event of client.readAll({ prefixes: EXPORTED_PREFIXES })) {
       scan.update(++read);
+      if (selected.has(event.streamName) && !refused.has(event.streamName)) {
+        const why = refusedEvent(event);
+        if (why !== undefined)
+          refused.set(event.streamName, { stream: event.streamName, reason: 'refused', why });
+      }
       if (seen.has(event.streamName)) continue;
       seen.add(event.streamName);
       if (options.application !== undefined && streamApplication(event.streamName) !== options.application)
         continue;
+      selected.add(event.streamName);
+      const why = streamNameProblem(event.streamName) ?? refusedEvent(event);
+      if (why !== undefined)
+        refused.set(event.streamName, { stream: event.streamName, reason: 'refused', why });
       names.push(event.streamName);
       if (inFlight.size >= PROBES) await Promise.race(inFlight);
       const probe = leftOut(client, event.streamName);
@@ -224,7 +285,8 @@ async function writeExport(
       inFlight.add(settled);
       probes.push(probe);
     }
-    verdicts = await Promise.all(probes);
+    // What a read from its start shows comes first (a deleted stream's events stay in $all); then import's refusal.
+    verdicts = (await Promise.all(probes)).map((verdict, i) => verdict ?? refused.get(names[i]));
   } finally {
     scan.stop();
   }
@@ -241,6 +303,7 @@ async function writeExport(
   state.announced = kept.length;
   const bar = progressBar(io, shown, 'export', kept.length, 'streams');
   let events = 0;
+  const sessionIds = new Map<number, string>();
   try {
     for (const [index, name] of kept.entries()) {
       const stored = await readUnlessTombstoned(client, name);
@@ -252,13 +315,20 @@ async function writeExport(
         continue;
       }
       // Export carries JSON; an event that is none (another tool's binary event, metadata that does not parse)
-      // would be written as {} — a copy that is not the log. Refused, naming it.
+      // would be written as {} — a copy that is not the log. Left out, naming it (the first pass found it, unless
+      // it was written since).
       const foreign = stored.find((e) => e.unreadable !== undefined);
-      if (foreign !== undefined)
-        throw new UnreadableEventError(
-          { stream: name, revision: foreign.revision, position: foreign.position },
-          `${printable(foreign.type)} is not JSON the engine wrote: ${foreign.unreadable}; export copies JSON events only`,
-        );
+      if (foreign !== undefined) {
+        const skip: LeftOut = {
+          stream: name,
+          reason: 'refused',
+          why: refusedEvent(foreign),
+          countedInHeader: true,
+        };
+        skipped.push(skip);
+        if (!options.json) bar.note(leftOutLine(skip));
+        continue;
+      }
       const line: ExportedStream = {
         stream: name,
         digest: digestOf(name, stored),
@@ -271,6 +341,16 @@ async function writeExport(
           created: e.created,
         })),
       };
+      // The very check import runs on this line (shape, types and versions, then the session stream's fold and
+      // projections, or the profile claims, and one session id per stream): a stream it would refuse is left out —
+      // import stops at such a line, and a backup that cannot be restored past it must not pass.
+      const refusal = importRefusal(line, state.written + 2, sessionIds);
+      if (refusal !== undefined) {
+        const skip: LeftOut = { stream: name, reason: 'refused', why: refusal, countedInHeader: true };
+        skipped.push(skip);
+        if (!options.json) bar.note(leftOutLine(skip));
+        continue;
+      }
       events += stored.length;
       state.written++;
       io.stdout.write(`${jsonEscaped(JSON.stringify(line))}\n`);
@@ -279,7 +359,7 @@ async function writeExport(
   } finally {
     bar.stop();
   }
-  const incomplete = skipped.some((s) => s.reason === 'truncated' || s.meanwhile);
+  const incomplete = skipped.some((s) => s.reason === 'truncated' || s.reason === 'refused' || s.meanwhile);
   if (options.json) {
     io.stderr.write(`${jsonText({ ok: !incomplete, streams: state.written, events, leftOut: skipped })}\n`);
   } else {
@@ -288,7 +368,7 @@ async function writeExport(
       skipped.length === 0
         ? ''
         : `; left out ${skipped.length} stream(s) import could not restore (${count('deleted') + count('tombstoned')} ` +
-          `deleted, ${count('truncated')} truncated — see above)`;
+          `deleted, ${count('truncated')} truncated${count('refused') > 0 ? `, ${count('refused')} that import would refuse` : ''} — see above)`;
     io.stderr.write(`exported ${state.written} stream(s), ${events} event(s)${left}\n`);
   }
   return incomplete ? EXIT.findings : EXIT.ok;
@@ -359,6 +439,55 @@ function jsonKind(value: unknown): string {
 }
 
 /**
+ * Import's refusal of a stream line (exit 2), naming the line; `reason` is what is wrong with the stream itself,
+ * without the line — what export says when it leaves out a stream import would refuse.
+ */
+export class StreamLineRefusal extends CliError {
+  override readonly name = 'StreamLineRefusal';
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `line N (stream): reason; nothing of this stream was appended` (`appended`: that ending). */
+function lineRefusal(lineNumber: number, stream: string, reason: string, appended = true): StreamLineRefusal {
+  return new StreamLineRefusal(
+    `line ${lineNumber} (${printable(stream)}): ${reason}${appended ? '; nothing of this stream was appended' : ''}`,
+    reason,
+  );
+}
+
+/**
+ * Why import refuses an event of type `type` with `metadata` in a stream of `category`, `undefined` when it
+ * does not: a type of another category, or a schema version readers do not know (the readers' rule,
+ * `storedSchemaVersion`: no `schemaVersion` is 1, anything but a positive integer is refused).
+ */
+function eventTypeProblem(
+  category: (typeof STREAM_CATEGORIES)[number],
+  index: number,
+  type: string,
+  metadata: unknown,
+): string | undefined {
+  if (!category.types.includes(type))
+    return `event ${index} has type ${quoted(type)}, which is not an event of ${category.form} streams (${category.types.join(', ')})`;
+  const current = category.versions[type];
+  const version = storedSchemaVersion(metadata);
+  if (current !== undefined && (!isSchemaVersion(version) || version > current))
+    return `event ${index} (${type}) has schema version ${JSON.stringify(version)}; this engine reads versions 1..${current} (written by a newer version?)`;
+  return undefined;
+}
+
+/** The stream name is not one import takes: why, or `undefined` (and its category). */
+function streamNameProblem(name: string): string | undefined {
+  return STREAM_CATEGORIES.some((c) => namedByEngine(c, name))
+    ? undefined
+    : `stream ${quoted(name)} is not one an export writes (${STREAM_CATEGORIES.map((c) => c.form).join(' or ')})`;
+}
+
+/**
  * A line's JSON object; a `CliError` saying what the line is instead — not JSON at all, or valid JSON but no
  * object (`[]`, `42`, `"x"`, `null`: the file is JSON of another kind, not damaged), `expected` naming what the
  * line should have been.
@@ -408,13 +537,15 @@ export function parseHeader(text: string, lineNumber: number): ExportHeader {
  * export writes, and event types the engine knows for that category (with a schema version it can read).
  */
 export function parseStreamLine(text: string, lineNumber: number): ExportedStream {
-  const line = parseJsonLine(
-    text,
+  return checkStreamLine(
+    parseJsonLine(text, lineNumber, 'a stream line {"stream", "events": [...]}'),
     lineNumber,
-    'a stream line {"stream", "events": [...]}',
-  ) as Partial<ExportedStream> & {
-    format?: unknown;
-  };
+  );
+}
+
+/** `parseStreamLine`'s checks on a line already parsed (export runs them on each line before writing it). */
+function checkStreamLine(value: object, lineNumber: number): ExportedStream {
+  const line = value as Partial<ExportedStream> & { format?: unknown };
   if (line.format !== undefined)
     throw new CliError(
       `line ${lineNumber}: a second header (two exports joined into one file?); import each file on its own`,
@@ -423,12 +554,11 @@ export function parseStreamLine(text: string, lineNumber: number): ExportedStrea
     throw new CliError(`line ${lineNumber}: expected {"stream", "events": [...]}`);
   // The stream name and event types are the file's: escaped in every message (printable.ts).
   const name = line.stream;
-  const stream = printable(name);
   const category = STREAM_CATEGORIES.find((c) => namedByEngine(c, name));
-  if (!category)
-    throw new CliError(
-      `line ${lineNumber}: stream ${quoted(name)} is not one an export writes (${STREAM_CATEGORIES.map((c) => c.form).join(' or ')}); nothing of it was appended`,
-    );
+  if (!category) {
+    const reason = streamNameProblem(name)!;
+    throw new StreamLineRefusal(`line ${lineNumber}: ${reason}; nothing of it was appended`, reason);
+  }
   const ids = new Map<string, number>();
   line.events.forEach((event, i) => {
     if (
@@ -440,31 +570,28 @@ export function parseStreamLine(text: string, lineNumber: number): ExportedStrea
       typeof event.metadata !== 'object' ||
       event.metadata === null
     )
-      throw new CliError(
-        `line ${lineNumber} (${stream}): event ${i} needs revision ${i}, id, type, data and metadata`,
+      throw lineRefusal(
+        lineNumber,
+        name,
+        `event ${i} needs revision ${i}, id, type, data and metadata`,
+        false,
       );
     if (!EVENT_ID.test(event.id))
-      throw new CliError(
-        `line ${lineNumber} (${stream}): event ${i} has the id ${JSON.stringify(event.id)}, which is not an event ` +
-          'id as the store returns them (a UUID in lower case, 8-4-4-4-12 hex digits); nothing of this stream was appended',
+      throw lineRefusal(
+        lineNumber,
+        name,
+        `event ${i} has the id ${JSON.stringify(event.id)}, which is not an event id as the store returns them (a ` +
+          'UUID in lower case, 8-4-4-4-12 hex digits)',
       );
     if (ids.has(event.id))
-      throw new CliError(
-        `line ${lineNumber} (${stream}): event ${i} has the id of event ${ids.get(event.id)} (${printable(event.id)}); ` +
-          'nothing of this stream was appended',
+      throw lineRefusal(
+        lineNumber,
+        name,
+        `event ${i} has the id of event ${ids.get(event.id)} (${printable(event.id)})`,
       );
     ids.set(event.id, i);
-    if (!category.types.includes(event.type))
-      throw new CliError(
-        `line ${lineNumber} (${stream}): event ${i} has type ${quoted(event.type)}, which is not an event of ${category.form} streams (${category.types.join(', ')}); nothing of this stream was appended`,
-      );
-    const current = category.versions[event.type];
-    // The readers' rule (`storedSchemaVersion`): no `schemaVersion` is 1, anything but a positive integer is refused.
-    const version = storedSchemaVersion(event.metadata);
-    if (current !== undefined && (!isSchemaVersion(version) || version > current))
-      throw new CliError(
-        `line ${lineNumber} (${stream}): event ${i} (${event.type}) has schema version ${JSON.stringify(version)}; this engine reads versions 1..${current} (written by a newer version?); nothing of this stream was appended`,
-      );
+    const problem = eventTypeProblem(category, i, event.type, event.metadata);
+    if (problem !== undefined) throw lineRefusal(lineNumber, name, problem);
   });
   return line as ExportedStream;
 }
@@ -677,10 +804,7 @@ const parses = (text: string): boolean => {
  * reads (`readProfileClaim`: a session named, a v2 claim's `kind`). A `CliError` naming the line.
  */
 function checkStream(line: ExportedStream, lineNumber: number, sessionIds: Map<number, string>): void {
-  const refuse = (reason: string) =>
-    new CliError(
-      `line ${lineNumber} (${printable(line.stream)}): ${reason}; nothing of this stream was appended`,
-    );
+  const refuse = (reason: string) => lineRefusal(lineNumber, line.stream, reason);
   const profile = profileStreamParts(line.stream);
   if (profile) {
     for (const event of line.events) {
