@@ -24,6 +24,18 @@ export class StdoutClosedError extends Error {
   }
 }
 
+/**
+ * Writing to stdout failed for another reason than its reader going away (`> /dev/full`, a full disk, a file
+ * system error): what the command printed is incomplete, so it is not done — one line, exit 2 (not 1, which says
+ * the audit found something). `export` says what the file on stdout is instead.
+ */
+export class StdoutWriteError extends CliError {
+  override readonly name = 'StdoutWriteError';
+  constructor(readonly failure: Error) {
+    super(`writing to stdout failed (${failure.message}): the output is incomplete`);
+  }
+}
+
 const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
 
 /**

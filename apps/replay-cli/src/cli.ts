@@ -201,6 +201,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return EXIT.usage;
     }
     await program.parseAsync(argv, { from: 'user' });
+    // Output that did not reach stdout (a full disk) is no result: exit 2 with a line, whatever the command found.
+    await io.settled?.();
     return exitCode;
   } catch (error) {
     // The reader of stdout went away (`export | head -1`): stop quietly.

@@ -20,6 +20,11 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   /** SIGINT / SIGTERM reach guarded commands through this (a real process only: see main.ts). */
   interruption?: Interruption;
+  /**
+   * Resolves once what was written to stdout has gone out; rejects with `StdoutWriteError` when a write failed
+   * (a real process only: see stdio.ts). `runCli` awaits it before it returns the command's exit code.
+   */
+  settled?: () => Promise<void>;
 }
 
 export interface OutputOptions {

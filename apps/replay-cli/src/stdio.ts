@@ -4,13 +4,20 @@
  * Here the error is taken, and the next write throws `StdoutClosedError`: the command unwinds through its
  * `finally` blocks (progress bars, connections) and `runCli` exits quietly with code 0. A closed stderr is
  * ignored (its messages are dropped), so the command still finishes its work and its result on stdout.
+ *
+ * Any other write error on stdout (`> /dev/full`, a full disk: ENOSPC, EIO…) means the output is incomplete:
+ * the next write throws `StdoutWriteError`, and `settled()` — which `runCli` awaits once the command is done,
+ * and export before its summary — throws it for an error that came after the last write (Node reports it on the
+ * next tick, after `write` returned). So the command ends with one line naming the failure and exit 2, never a
+ * stack trace, and never exit 0 or 1 (1 says the audit found something). A write error on stderr drops the
+ * messages, as a closed stderr does.
  */
-import { StdoutClosedError } from './cli-error';
+import { StdoutClosedError, StdoutWriteError } from './cli-error';
 import type { Interruption } from './interrupt';
 import type { CliIo } from './io';
 
 interface ProcessStream {
-  write(text: string): unknown;
+  write(text: string, callback?: (error?: Error | null) => void): unknown;
   on(event: 'error', listener: (error: NodeJS.ErrnoException) => void): unknown;
   isTTY?: boolean;
   columns?: number;
@@ -27,29 +34,42 @@ export function processIo(streams: {
   interruption?: Interruption;
 }): CliIo {
   let stdoutClosed = false;
+  /** The first write error on stdout that is not its reader going away: sticky (later writes fail otherwise). */
+  let stdoutFailed: Error | undefined;
   let stderrClosed = false;
-  const rethrow = (error: NodeJS.ErrnoException) => {
-    // Not a closed pipe (a full disk under `> file`, …): as loud as before.
-    process.nextTick(() => {
-      throw error;
-    });
-  };
-  streams.stdout.on('error', (error) => {
+  const stdoutError = (error: NodeJS.ErrnoException | null | undefined) => {
+    if (!error || stdoutFailed || stdoutClosed) return;
     if (closedByReader(error)) stdoutClosed = true;
-    else rethrow(error);
-  });
-  streams.stderr.on('error', (error) => {
-    if (closedByReader(error)) stderrClosed = true;
-    else rethrow(error);
-  });
+    else stdoutFailed = error;
+  };
+  const check = () => {
+    if (stdoutFailed) throw new StdoutWriteError(stdoutFailed);
+    if (stdoutClosed) throw new StdoutClosedError();
+  };
+  streams.stdout.on('error', stdoutError);
+  // Whatever the error, the messages are dropped: a stderr that cannot be written to cannot be told about it.
+  streams.stderr.on('error', () => (stderrClosed = true));
   const stderr = streams.stderr;
   return {
     stdout: {
       write(text: string) {
-        if (stdoutClosed) throw new StdoutClosedError();
-        return streams.stdout.write(text);
+        check();
+        return streams.stdout.write(text, stdoutError);
       },
     },
+    settled: () =>
+      new Promise<void>((resolve, reject) => {
+        const done = () => {
+          // A failure after the last write, reported on the next tick; a reader that went away stays quiet.
+          if (stdoutFailed) reject(new StdoutWriteError(stdoutFailed));
+          else resolve();
+        };
+        if (stdoutFailed || stdoutClosed) return done();
+        streams.stdout.write('', (error) => {
+          stdoutError(error);
+          setImmediate(done);
+        });
+      }),
     stderr: {
       write: (text: string) => (stderrClosed ? true : stderr.write(text)),
       get isTTY() {

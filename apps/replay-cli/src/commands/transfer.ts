@@ -38,7 +38,7 @@ import {
   storedSchemaVersion,
 } from '@session-engine/session-domain';
 import { StringDecoder } from 'node:string_decoder';
-import { CliError, EXIT, StdoutClosedError } from '../cli-error';
+import { CliError, EXIT, StdoutClosedError, StdoutWriteError } from '../cli-error';
 import { eventStoreFailure, eventStoreStopped, eventStoreStoppedLine } from '../connection-lost';
 import type { Connections } from '../connections';
 import {
@@ -227,6 +227,16 @@ export async function exportCommand(
   try {
     return await writeExport(io, client, options, shown, state);
   } catch (error) {
+    // `> /dev/full`, a full disk: the file is not an export to keep (a write error, not a finding: exit 2).
+    if (error instanceof StdoutWriteError)
+      throw new CliError(
+        `writing the export to stdout failed (${error.failure.message}): the file on stdout is incomplete — ` +
+          (state.announced === undefined
+            ? 'not even its header reached it'
+            : `at most ${state.written} of the ${state.announced} stream(s) its header announces reached it, its ` +
+              'last line may be cut, and import reports such a file as truncated (exit 1) or refuses it') +
+          '; do not keep it as a backup. Run the export again where it can be written.',
+      );
     if (!eventStoreStopped(error)) throw error;
     throw new CliError(
       `${eventStoreStoppedLine(connections.config.connectionString, error)} The export stopped: ${incomplete()}. ` +
@@ -356,6 +366,9 @@ async function writeExport(
       io.stdout.write(`${jsonEscaped(JSON.stringify(line))}\n`);
       bar.update(index + 1);
     }
+    // Every line must have reached the file before the summary says what it holds (a write error is reported
+    // after `write` returned).
+    await io.settled?.();
   } finally {
     bar.stop();
   }
