@@ -80,3 +80,39 @@ describe('a session an operator deleted for good (tombstoned stream)', () => {
     }
   });
 });
+
+describe('state --at-revision inside one command', () => {
+  it('warns on stderr that no client saw that state, naming the command and its revisions; --json stays GET', async () => {
+    await system.command('PUT', '/v2/customer_sessions/multi-1', { customerSession: {} });
+    // One PUT, two changes: CouponCodesChanged and ReferralCodeChanged, revisions 1 and 2, one commandId.
+    await system.command('PUT', '/v2/customer_sessions/multi-1', {
+      customerSession: { couponCodes: ['A'], referralCode: 'R' },
+    });
+    const stored = await system.adapter.readStream('session-1-multi-1');
+    expect(stored.map((e) => e.type)).toEqual([
+      'SessionCreated',
+      'CouponCodesChanged',
+      'ReferralCodeChanged',
+    ]);
+    const commandId = String(stored[1].data.commandId);
+    expect(stored[2].data.commandId).toBe(commandId);
+    const warning =
+      'session-replay: warning: revision 1 is inside one command: revisions 1..2 were written together by ' +
+      `command "${commandId}" (one request), so no client ever saw the session at revision 1; the state the ` +
+      'command left is at revision 2 (--at-revision 2)\n';
+
+    const table = await replay(['state', 'multi-1', '-a', '1', '--at-revision', '1']);
+    expect({ code: table.code, stderr: table.stderr }).toEqual({ code: 0, stderr: warning });
+    expect(table.stdout).toContain('at revision 1 of 2');
+
+    const json = await replay(['state', 'multi-1', '-a', '1', '--at-revision', '1', '--json']);
+    expect({ code: json.code, stderr: json.stderr }).toEqual({ code: 0, stderr: warning });
+    expect(Object.keys(json.json())).toEqual(['customerSession']);
+    expect(json.json().customerSession).toMatchObject({ couponCodes: ['A'], referralCode: '' });
+
+    for (const revision of ['0', '2']) {
+      const whole = await replay(['state', 'multi-1', '-a', '1', '--at-revision', revision]);
+      expect({ code: whole.code, stderr: whole.stderr }).toEqual({ code: 0, stderr: '' });
+    }
+  });
+});

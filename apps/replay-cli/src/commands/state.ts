@@ -1,4 +1,4 @@
-import type { RecordedSessionEvent } from '@session-engine/event-store';
+import type { RecordedSessionEvent, StoredEvent } from '@session-engine/event-store';
 import type { AtTime } from '../at-time';
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
@@ -12,6 +12,27 @@ export interface StateOptions {
   atRevision?: number;
   at?: AtTime;
   json?: boolean;
+}
+
+/**
+ * When the event at `revision` is not the last one its command wrote (a PUT that changed the coupons and the
+ * referral code writes two events, one commandId), the revisions of that command: a state between them is one no
+ * client ever saw. The commandId is compared as stored (no event after `revision` needs to be readable). `--at`
+ * never cuts a command: its events share the command's time `at`.
+ */
+function midCommand(
+  stored: readonly StoredEvent[],
+  revision: number,
+): { first: number; last: number; commandId: string } | undefined {
+  const index = stored.findIndex((event) => Number(event.revision) === revision);
+  const commandId = stored[index]?.data.commandId;
+  const same = (i: number) => stored[i] !== undefined && stored[i].data.commandId === commandId;
+  if (typeof commandId !== 'string' || !same(index + 1)) return undefined;
+  let first = index;
+  while (first > 0 && same(first - 1)) first--;
+  let last = index + 1;
+  while (same(last + 1)) last++;
+  return { first: Number(stored[first].revision), last: Number(stored[last].revision), commandId };
 }
 
 /**
@@ -66,6 +87,15 @@ export async function stateCommand(
   const state = fold.state!;
   const customerSession = fold.view(folded);
   const revision = Number(folded.revision);
+  const partOf = midCommand(stream.stored, revision);
+  if (partOf !== undefined)
+    // On stderr with --json too: its stdout is exactly what GET returns, and GET never returned this state.
+    io.stderr.write(
+      `session-replay: warning: revision ${revision} is inside one command: revisions ${partOf.first}..${partOf.last} ` +
+        `were written together by command ${quoted(partOf.commandId)} (one request), so no client ever saw the ` +
+        `session at revision ${revision}; the state the command left is at revision ${partOf.last} ` +
+        `(--at-revision ${partOf.last})\n`,
+    );
   const instant =
     options.at === undefined
       ? undefined
