@@ -74,8 +74,7 @@ function eachProblem(
   if (!Array.isArray(value)) return `${at} is not an array`;
   for (let i = 0; i < value.length; i++) {
     const path = `${at}[${i}]`;
-    const problem =
-      problemOf(value[i], fields, path) ?? extra?.(value[i] as Record<string, unknown>, path);
+    const problem = problemOf(value[i], fields, path) ?? extra?.(value[i] as Record<string, unknown>, path);
     if (problem !== undefined) return problem;
   }
   return undefined;
