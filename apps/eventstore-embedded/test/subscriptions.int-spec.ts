@@ -192,10 +192,18 @@ describe('embedded EventStoreDB: subscriptions through @eventstore/db-client', (
       const events = await received;
       expect(events.every((e) => e.event!.streamId === 'wanted-1')).toBe(true);
       const all = await collect(node.client.readAll());
-      // Default max search window is 32: a checkpoint every 64 events scanned, at the last scanned position.
-      // (A third one, at event 192, may arrive before the unsubscribe after the 100th matching event.)
-      expect(checkpoints.length).toBeGreaterThanOrEqual(2);
-      expect(checkpoints).toEqual(checkpoints.map((_, k) => all[64 * (k + 1) - 1].event!.position));
+      // Default max search window is 32: a checkpoint every 64 events scanned, at the last scanned position, and
+      // one where the catch-up ended (the 100 written before, and any of the next it read), counting anew from
+      // there. (One more may arrive before the unsubscribe after the 100th matching event.)
+      const at = checkpoints.map((position) =>
+        all.findIndex((e) => e.event!.position.commit === position.commit),
+      );
+      expect(checkpoints.length).toBeGreaterThanOrEqual(3);
+      expect(at[0]).toBe(63);
+      const steps = at.slice(1).map((index, k) => index - at[k]!);
+      const catchUpEnd = steps.findIndex((step) => step !== 64);
+      expect(at[catchUpEnd + 1]).toBeGreaterThanOrEqual(99);
+      expect(steps.filter((step, k) => k !== catchUpEnd && step !== 64)).toEqual([]);
 
       const windowed: Position[] = [];
       const again = node.client.subscribeToAll({
@@ -210,6 +218,27 @@ describe('embedded EventStoreDB: subscriptions through @eventstore/db-client', (
       });
       await take(again, 100);
       expect(windowed.slice(0, 6)).toEqual([29, 59, 89, 119, 149, 179].map((i) => all[i].event!.position));
+    });
+
+    it('sends a checkpoint where the catch-up ends, before caughtUp, as EventStoreDB does at the end of its read', async () => {
+      await node.client.appendToStream('wanted-1', testEvents(2));
+      await node.client.appendToStream('other-1', testEvents(10));
+      const seen: string[] = [];
+      const sub = node.client.subscribeToAll({
+        filter: streamNameFilter({
+          prefixes: ['wanted-'],
+          checkpointInterval: 1,
+          checkpointReached: (_s, position) => {
+            seen.push(`checkpoint ${position.commit}`);
+          },
+        }),
+      });
+      sub.on('data', (e: ResolvedEvent) => seen.push(`event ${e.event!.streamId}`));
+      await caughtUp(sub);
+      await sub.unsubscribe();
+      const last = (await collect(node.client.readAll())).at(-1)!.event!.position.commit;
+      // 12 events scanned, fewer than one search window (32): without it no checkpoint at all.
+      expect(seen).toEqual(['event wanted-1', 'event wanted-1', `checkpoint ${last}`]);
     });
 
     it('resuming from a checkpoint position continues exactly after it', async () => {
@@ -240,6 +269,18 @@ describe('embedded EventStoreDB: subscriptions through @eventstore/db-client', (
       );
       expect(resumed.map((e) => e.event!.id)).toEqual(expected);
     });
+  });
+
+  it("subscribeToStream hides what the stream's $maxAge hides from a read", async () => {
+    await node.client.appendToStream('aged-sub', testEvents(2, 'old'));
+    await node.client.setStreamMetadata('aged-sub', { maxAge: 1 });
+    await delay(1_500);
+    expect(await collect(node.client.readStream('aged-sub'))).toEqual([]);
+    const sub = node.client.subscribeToStream('aged-sub', { fromRevision: START });
+    const received = take(sub, 1);
+    await caughtUp(sub);
+    await node.client.appendToStream('aged-sub', testEvents(1, 'new'));
+    expect((await received).map((e) => [Number(e.event!.revision), e.event!.type])).toEqual([[2, 'new']]);
   });
 
   it('survives a slow consumer: the server stops pushing and catches up from the log, losing nothing', async () => {

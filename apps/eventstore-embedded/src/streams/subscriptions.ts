@@ -14,7 +14,12 @@ const PAGE_SIZE = 512;
 
 type Call = ServerWritableStream<ReadReq, Buffer>;
 
-type Target = { kind: 'all'; filter: EventFilter | null } | { kind: 'stream'; stream: string };
+/**
+ * What is subscribed to. A stream's `minCreated`: events written before it are hidden by the stream's `$maxAge`
+ * (as a read of the stream hides them), judged when the subscription starts.
+ */
+type Target =
+  { kind: 'all'; filter: EventFilter | null } | { kind: 'stream'; stream: string; minCreated: number };
 
 /**
  * A catch-up subscription: reads the log in pages from its cursor, then goes live.
@@ -106,6 +111,13 @@ class Subscription implements CommitListener {
         this.live = true;
         if (!this.caughtUpSent) {
           this.caughtUpSent = true;
+          // A filtered `$all` subscription hears where the catch-up ended, as EventStoreDB sends it at the end of
+          // its read (a sparse filter on a quiet log would otherwise wait `checkpointInterval` × 32 events for
+          // one); the count to the next starts again from here.
+          if (this.checkpointInterval > 0) {
+            this.sinceCheckpoint = 0;
+            this.sink.push(encodeCheckpoint(this.cursor));
+          }
           this.sink.push(encodeCaughtUp());
         }
         this.flushLive();
@@ -142,7 +154,7 @@ class Subscription implements CommitListener {
       }
     } else {
       this.cursor = e.revision;
-      this.sink.push(e.wire);
+      if (e.created >= this.target.minCreated) this.sink.push(e.wire);
     }
   }
 
@@ -196,6 +208,11 @@ export function startSubscription(
     : so.hasEnd()
       ? (head?.lastRevision ?? -1)
       : parseUint64(so.getRevision(), 'revision');
-  if (head) after = Math.max(after, store.visibility(stream, head).fromRevision - 1);
-  new Subscription(ctx, call, sink, { kind: 'stream', stream }, after).start();
+  let minCreated = 0;
+  if (head) {
+    const visible = store.visibility(stream, head);
+    after = Math.max(after, visible.fromRevision - 1);
+    minCreated = visible.minCreated;
+  }
+  new Subscription(ctx, call, sink, { kind: 'stream', stream, minCreated }, after).start();
 }
