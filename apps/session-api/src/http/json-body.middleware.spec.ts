@@ -261,6 +261,18 @@ describe('parseJsonBody', () => {
     }
   });
 
+  it('reads a body that starts with a UTF-8 byte order mark as the JSON after it (RFC 8259 §8.1 allows that)', () => {
+    const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), json]);
+    expect(parseJsonBody(withBom, { 'content-type': 'application/json' })).toEqual({
+      body: { customerSession: {} },
+      clientBody: { customerSession: {} },
+    });
+    // Only one, and only in front.
+    expect(() => parseJsonBody(Buffer.concat([Buffer.from('\ufeff\ufeff'), json]), {})).toThrow(
+      /not valid JSON/,
+    );
+  });
+
   it('refuses a non-JSON media type or a content coding with 415 before parsing', () => {
     expect(() => parseJsonBody(json, { 'content-type': 'text/plain' })).toThrow(/application\/json/);
     expect(() => parseJsonBody(Buffer.from([0x1f, 0x8b, 0x08]), { 'content-encoding': 'gzip' })).toThrow(

@@ -134,7 +134,9 @@ export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
 
 /** The body's bytes and headers to what the command sees; throws the ApiError that refuses it. */
 export function parseJsonBody(bytes: Buffer, headers: IncomingHttpHeaders): ParsedBody {
-  const text = bytes.toString('utf8');
+  const decoded = bytes.toString('utf8');
+  // A UTF-8 byte order mark in front (some Windows tools write one): RFC 8259 §8.1 lets a parser ignore it.
+  const text = decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
   if (text.trim() === '') return { body: undefined, clientBody: undefined };
   const refusal =
     mediaTypeRefusal(headers['content-type']) ?? contentEncodingRefusal(headers['content-encoding']);
