@@ -3,8 +3,10 @@ import {
   addMoney,
   SESSION_EVENT_READ_VERSIONS,
   subtractMoney,
+  totalsOf,
   type CountedLine,
   type SessionEventType,
+  type SessionTotals,
 } from '@session-engine/session-domain';
 import type { Connections } from '../connections';
 import { formatValue, printJson, printTable, type CliIo } from '../io';
@@ -152,9 +154,12 @@ export async function historyCommand(
   const fold = new SessionFold(stream.name);
   let before: object = {};
   let counted: string | null = '0';
+  // The table's totals, exactly as the log holds them (a row's `totals` are GET's numbers, which round).
+  const exactTotals: SessionTotals[] = [];
   const rows: HistoryRow[] = stream.stored.map((event) => {
     const recorded = readStoredEvent(event);
     fold.apply(recorded);
+    exactTotals.push(totalsOf(fold.state!));
     const after = fold.view(recorded);
     const changes = diffJson(before, after).filter(
       (change) =>
@@ -216,10 +221,10 @@ export async function historyCommand(
         ),
       ].concat(row.revenue === null && row.changes.length === 0 ? ['—'] : []),
       [
-        `total ${row.totals.total}`,
-        `items ${row.totals.cartItemTotal}`,
-        `item costs ${row.totals.cartItemAdditionalCostTotal}`,
-        `costs ${row.totals.additionalCostTotal}`,
+        `total ${exactTotals[i]!.total}`,
+        `items ${exactTotals[i]!.cartItemTotal}`,
+        `item costs ${exactTotals[i]!.cartItemAdditionalCostTotal}`,
+        `costs ${exactTotals[i]!.additionalCostTotal}`,
         `revenue counted ${row.countedRevenue ?? '?'}`,
       ],
     ]),

@@ -116,3 +116,26 @@ describe('state --at-revision inside one command', () => {
     }
   });
 });
+
+describe('money in the tables', () => {
+  it('state and history print totals and prices exactly as the log holds them; --json stays GET', async () => {
+    // 3 × 999999999999999.9 = 2999999999999999.7, which no JSON number holds: GET answers 2999999999999999.5.
+    await system.command('PUT', '/v2/customer_sessions/big-money', {
+      customerSession: {
+        cartItems: [{ sku: 'bigfrac', quantity: 3, price: 999999999999999.9 }],
+        additionalCosts: { fee: { price: 0.000001 } },
+      },
+    });
+    const state = await replay(['state', 'big-money', '-a', '1']);
+    expect(state.code).toBe(0);
+    expect(state.stdout).toContain('2999999999999999.700001');
+    expect(state.stdout).toContain('2999999999999999.7');
+    expect(state.stdout).toContain('999999999999999.9');
+    expect(state.stdout).not.toContain('2999999999999999.5');
+    const history = await replay(['history', 'big-money', '-a', '1']);
+    expect(history.code).toBe(0);
+    expect(history.stdout).toContain('total 2999999999999999.700001');
+    const json = await replay(['state', 'big-money', '-a', '1', '--json']);
+    expect(JSON.parse(json.stdout).customerSession.total).toBe(2999999999999999.5);
+  });
+});

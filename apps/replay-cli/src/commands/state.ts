@@ -1,4 +1,5 @@
 import type { RecordedSessionEvent, StoredEvent } from '@session-engine/event-store';
+import { totalsOf } from '@session-engine/session-domain';
 import type { AtTime } from '../at-time';
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
@@ -111,7 +112,19 @@ export async function stateCommand(
   );
   if (instant) io.stdout.write(`state ${instant}: the events up to that instant\n`);
   const { cartItems, ...fields } = customerSession;
-  printFields(io, Object.entries(fields));
+  // Money as the log holds it, exactly: GET's JSON numbers (and --json, which is GET's body) round amounts past
+  // 15 to 17 significant digits (999999999999999.9 × 3 shows as 2999999999999999.5).
+  const exact = totalsOf(state);
+  printFields(
+    io,
+    Object.entries({
+      ...fields,
+      total: exact.total,
+      cartItemTotal: exact.cartItemTotal,
+      cartItemAdditionalCostTotal: exact.cartItemAdditionalCostTotal,
+      additionalCostTotal: exact.additionalCostTotal,
+    }),
+  );
   if (cartItems.length > 0) {
     printTable(
       io,
@@ -123,8 +136,8 @@ export async function stateCommand(
         item.quantity,
         item.returnedQuantity,
         item.remainingQuantity,
-        item.price ?? '',
-        item.additionalCosts ? jsonText(item.additionalCosts) : '',
+        state.cartItems[item.position]?.price ?? '',
+        item.additionalCosts ? jsonText(state.cartItems[item.position]?.additionalCosts) : '',
       ]),
     );
   }
