@@ -31,10 +31,30 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What each type used here holds besides `at` and `commandId` (readers check an event's shape). */
+const SHAPES: Record<string, Record<string, unknown>> = {
+  SessionCreated: {
+    sessionId: 1,
+    applicationId: 1,
+    integrationId: 'x',
+    profileId: '',
+    couponCodes: [],
+    referralCode: '',
+    loyaltyCards: [],
+    identifiers: [],
+    attributes: {},
+    additionalCosts: {},
+    cartItems: [],
+    firstSession: false,
+  },
+  SessionReopened: { profileId: '', reversedRevenue: '0', reversedItems: [] },
+  SessionClosed: { profileId: '', total: '0', items: [] },
+};
+
 function event(type: string, i: number, schemaVersion: unknown = 1): EventToAppend {
   return {
     type,
-    data: { at: '2025-05-01T08:00:00.000Z', commandId: `c${i}` },
+    data: { at: '2025-05-01T08:00:00.000Z', commandId: `c${i}`, ...SHAPES[type] },
     metadata: { schemaVersion, commandId: `c${i}`, correlationId: 'r', actor: 'a' },
   };
 }
@@ -140,5 +160,31 @@ describe('the caught-up signal', () => {
     await heard;
     await readable.close();
     await reading;
+  });
+});
+
+describe('a stream that only starts with "session-"', () => {
+  it('is passed by, as any other stream, not read as a session stream that cannot be read', async () => {
+    const run = randomUUID();
+    const foreign = `session-snapshots-${run}`;
+    const own = `session-1-own-${run}`;
+    await adapter.appendToStream(
+      foreign,
+      [{ type: 'Snapshot', data: { any: 'thing' }, metadata: {} }],
+      'no_stream',
+    );
+    await adapter.appendToStream(own, [event('SessionCreated', 0), event('SessionClosed', 1)], 'no_stream');
+    const store = new SessionEventStore(adapter);
+    const read: string[] = [];
+    for await (const recorded of store.readAll({ prefixes: [foreign, own] }))
+      read.push(`${recorded.streamName}:${recorded.revision}`);
+    expect(read).toEqual([`${own}:0`, `${own}:1`]);
+
+    const subscription = store.subscribeToSessionEvents({ prefixes: [foreign, own] });
+    const handed: string[] = [];
+    subscription.onCaughtUp(() => void subscription.close());
+    for await (const page of subscription.batches(100))
+      handed.push(...page.map((recorded) => `${recorded.streamName}:${recorded.revision}`));
+    expect(handed).toEqual([`${own}:0`, `${own}:1`]);
   });
 });

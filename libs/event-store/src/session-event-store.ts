@@ -9,6 +9,15 @@ import { sessionStreamName, storedEventReader, type RecordedSessionEvent } from 
 
 export const SESSION_STREAM_PREFIX = 'session-';
 
+/**
+ * `session-{applicationId}-{integrationId}`, the name of every session stream the engine writes. Another stream
+ * that merely starts with `session-` (someone's `session-snapshots`, in the same store) is none of them: the
+ * readers below pass it by, as they pass by any other stream, instead of stopping at its first event as unreadable.
+ */
+const SESSION_STREAM_NAME = /^session-\d+-./s;
+
+export const isSessionStream = (streamName: string): boolean => SESSION_STREAM_NAME.test(streamName);
+
 export interface SessionEventSubscription extends AsyncIterable<RecordedSessionEvent> {
   /**
    * The same events in arrays (see `EventSubscription.batches`); iterate one way or the other. An event this
@@ -72,10 +81,13 @@ export class SessionEventStore {
     };
     return {
       async *[Symbol.asyncIterator]() {
-        for await (const stored of subscription) yield read(stored, [], 0);
+        for await (const stored of subscription)
+          if (isSessionStream(stored.streamName)) yield read(stored, [], 0);
       },
       async *batches(maxSize?: number) {
-        for await (const page of subscription.batches(maxSize)) {
+        for await (const delivered of subscription.batches(maxSize)) {
+          const page = delivered.filter((stored) => isSessionStream(stored.streamName));
+          if (page.length === 0) continue;
           const recorded: RecordedSessionEvent[] = [];
           let unreadable: UnreadableSessionEventError | undefined;
           for (let i = 0; i < page.length && unreadable === undefined; i++) {
@@ -104,7 +116,7 @@ export class SessionEventStore {
       ...options,
       prefixes: options.prefixes ?? [SESSION_STREAM_PREFIX],
     })) {
-      yield this.fromStoredEvent(stored);
+      if (isSessionStream(stored.streamName)) yield this.fromStoredEvent(stored);
     }
   }
 

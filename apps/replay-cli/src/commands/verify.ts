@@ -5,7 +5,12 @@ import {
   type ProjectedEvent,
   type ReadModelMismatch,
 } from '@session-engine/read-models';
-import { SESSION_STREAM_PREFIX, type EsdbClientAdapter, type StoredEvent } from '@session-engine/event-store';
+import {
+  isSessionStream,
+  SESSION_STREAM_PREFIX,
+  type EsdbClientAdapter,
+  type StoredEvent,
+} from '@session-engine/event-store';
 import { CliError, EXIT } from '../cli-error';
 import { readModelConnectionLost } from '../connection-lost';
 import type { Connections } from '../connections';
@@ -116,7 +121,9 @@ export async function verifyReadModels(
   let events = 0;
   let logHead: bigint | undefined;
   try {
-    for await (const page of client.readAllBatches({ prefixes: [SESSION_STREAM_PREFIX] })) {
+    for await (const read of client.readAllBatches({ prefixes: [SESSION_STREAM_PREFIX] })) {
+      const page = read.filter((stored) => isSessionStream(stored.streamName));
+      if (page.length === 0) continue;
       const last = page[page.length - 1].position!;
       logHead = last;
       // Events after a checkpoint: in the log, not yet projected.
@@ -197,7 +204,7 @@ export function neverProjectedError(where: string, what: string, command: 'verif
 /** The log's first session event, if it has one. */
 export async function firstSessionEvent(client: EsdbClientAdapter): Promise<StoredEvent | undefined> {
   for await (const page of client.readAllBatches({ prefixes: [SESSION_STREAM_PREFIX], batchSize: 1 }))
-    return page[0];
+    if (isSessionStream(page[0]!.streamName)) return page[0];
   return undefined;
 }
 
