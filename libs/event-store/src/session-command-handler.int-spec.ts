@@ -691,9 +691,10 @@ describe('SessionEventStore', () => {
   it('hands a subscription on in arrays: the same events as one by one, catch-up gathered, then live ones', async () => {
     const prefix = `session-1-${newId('batches')}-`;
     const streams = Array.from({ length: 300 }, (_, i) => `${prefix}${i}`);
+    // Events of their type's shape (readers check it); what they add is not folded here.
     const event = (i: number) => ({
       type: 'CartItemsAdded',
-      data: { i },
+      data: { at: now(), commandId: `c${i}`, firstPosition: 0, cartItems: [] },
       metadata: { schemaVersion: 2, commandId: `c${i}`, correlationId: 'r', actor: 'a' },
     });
     const append = (from: number, count: number) =>
