@@ -163,24 +163,32 @@ describe('the caught-up signal', () => {
   });
 });
 
-describe('a stream that only starts with "session-"', () => {
-  it('is passed by, as any other stream, not read as a session stream that cannot be read', async () => {
+describe("events that are not the engine's session events", () => {
+  it('passes by a stream that only starts with "session-", and a system event in a session stream', async () => {
     const run = randomUUID();
     const foreign = `session-snapshots-${run}`;
     const own = `session-1-own-${run}`;
+    const tombstoned = `session-1-tombstoned-${run}`;
     await adapter.appendToStream(
       foreign,
       [{ type: 'Snapshot', data: { any: 'thing' }, metadata: {} }],
       'no_stream',
     );
     await adapter.appendToStream(own, [event('SessionCreated', 0), event('SessionClosed', 1)], 'no_stream');
+    // What EventStoreDB's hard delete writes into the stream it tombstones, delivered on $all like any event.
+    await adapter.appendToStream(
+      tombstoned,
+      [{ type: '$streamDeleted', data: {}, metadata: {} }],
+      'no_stream',
+    );
+    const prefixes = [foreign, own, tombstoned];
     const store = new SessionEventStore(adapter);
     const read: string[] = [];
-    for await (const recorded of store.readAll({ prefixes: [foreign, own] }))
+    for await (const recorded of store.readAll({ prefixes }))
       read.push(`${recorded.streamName}:${recorded.revision}`);
     expect(read).toEqual([`${own}:0`, `${own}:1`]);
 
-    const subscription = store.subscribeToSessionEvents({ prefixes: [foreign, own] });
+    const subscription = store.subscribeToSessionEvents({ prefixes });
     const handed: string[] = [];
     subscription.onCaughtUp(() => void subscription.close());
     for await (const page of subscription.batches(100))

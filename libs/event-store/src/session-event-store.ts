@@ -11,12 +11,19 @@ export const SESSION_STREAM_PREFIX = 'session-';
 
 /**
  * `session-{applicationId}-{integrationId}`, the name of every session stream the engine writes. Another stream
- * that merely starts with `session-` (someone's `session-snapshots`, in the same store) is none of them: the
- * readers below pass it by, as they pass by any other stream, instead of stopping at its first event as unreadable.
+ * that merely starts with `session-` (someone's `session-snapshots`, in the same store) is none of them.
  */
 const SESSION_STREAM_NAME = /^session-\d+-./s;
 
-export const isSessionStream = (streamName: string): boolean => SESSION_STREAM_NAME.test(streamName);
+/**
+ * An event of the engine's session streams, which the session readers fold and project: one of a stream named as
+ * the engine names them, and not a system event (EventStoreDB's hard delete writes a `$streamDeleted` event into
+ * the stream it tombstones; the adapter's `$all` reads pass such events by already, and this says so for every
+ * reader of session events). The readers pass any other event by, as they pass by other streams, instead of
+ * stopping at it as unreadable.
+ */
+export const isSessionEvent = (stored: { streamName: string; type: string }): boolean =>
+  SESSION_STREAM_NAME.test(stored.streamName) && !stored.type.startsWith('$');
 
 export interface SessionEventSubscription extends AsyncIterable<RecordedSessionEvent> {
   /**
@@ -81,12 +88,11 @@ export class SessionEventStore {
     };
     return {
       async *[Symbol.asyncIterator]() {
-        for await (const stored of subscription)
-          if (isSessionStream(stored.streamName)) yield read(stored, [], 0);
+        for await (const stored of subscription) if (isSessionEvent(stored)) yield read(stored, [], 0);
       },
       async *batches(maxSize?: number) {
         for await (const delivered of subscription.batches(maxSize)) {
-          const page = delivered.filter((stored) => isSessionStream(stored.streamName));
+          const page = delivered.filter(isSessionEvent);
           if (page.length === 0) continue;
           const recorded: RecordedSessionEvent[] = [];
           let unreadable: UnreadableSessionEventError | undefined;
@@ -116,7 +122,7 @@ export class SessionEventStore {
       ...options,
       prefixes: options.prefixes ?? [SESSION_STREAM_PREFIX],
     })) {
-      if (isSessionStream(stored.streamName)) yield this.fromStoredEvent(stored);
+      if (isSessionEvent(stored)) yield this.fromStoredEvent(stored);
     }
   }
 

@@ -1,5 +1,5 @@
 import {
-  isSessionStream,
+  isSessionEvent,
   SESSION_STREAM_PREFIX,
   type EsdbClientAdapter,
   type RecordedSessionEvent,
@@ -31,7 +31,7 @@ export async function* sessionEvents(
     fromPosition: options.after,
     prefixes: [SESSION_STREAM_PREFIX],
   })) {
-    if (!isSessionStream(stored.streamName)) continue;
+    if (!isSessionEvent(stored)) continue;
     if (options.after !== undefined && stored.position !== undefined && stored.position <= options.after)
       continue;
     if (options.upTo !== undefined && stored.position !== undefined && stored.position > options.upTo) return;

@@ -6,7 +6,7 @@ import {
   type ReadModelMismatch,
 } from '@session-engine/read-models';
 import {
-  isSessionStream,
+  isSessionEvent,
   SESSION_STREAM_PREFIX,
   type EsdbClientAdapter,
   type StoredEvent,
@@ -122,7 +122,7 @@ export async function verifyReadModels(
   let logHead: bigint | undefined;
   try {
     for await (const read of client.readAllBatches({ prefixes: [SESSION_STREAM_PREFIX] })) {
-      const page = read.filter((stored) => isSessionStream(stored.streamName));
+      const page = read.filter(isSessionEvent);
       if (page.length === 0) continue;
       const last = page[page.length - 1].position!;
       logHead = last;
@@ -204,7 +204,7 @@ export function neverProjectedError(where: string, what: string, command: 'verif
 /** The log's first session event, if it has one. */
 export async function firstSessionEvent(client: EsdbClientAdapter): Promise<StoredEvent | undefined> {
   for await (const page of client.readAllBatches({ prefixes: [SESSION_STREAM_PREFIX], batchSize: 1 }))
-    if (isSessionStream(page[0]!.streamName)) return page[0];
+    if (isSessionEvent(page[0]!)) return page[0];
   return undefined;
 }
 
