@@ -256,9 +256,10 @@ export async function migrateToLatest(
   }
   const failed = results?.find((result) => result.status === 'Error');
   if (error || failed) {
-    throw new Error(`Read-model migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, {
-      cause: error,
-    });
+    // Kysely names the failed migration only when one ran; otherwise (its own tables could not be read or made)
+    // the error says what failed.
+    const which = failed === undefined ? 'of the read models' : failed.migrationName;
+    throw new Error(`Read-model migration ${which} failed: ${String(error)}`, { cause: error });
   }
   return results?.filter((result) => result.status === 'Success').length ?? 0;
 }

@@ -98,9 +98,14 @@ export async function verifyReadModels(
   }).catch((error: unknown) => {
     // A connection cut while reading is not a schema to migrate: the CLI says so (connection-lost.ts).
     if (readModelConnectionLost(error)) throw error;
+    const code = (error as { code?: unknown }).code;
+    // PostgreSQL 42501: the tables are there, this role may not read them (a migration would not help).
+    const advice =
+      code === '42501'
+        ? 'grant this role SELECT on the read-model tables (or run the CLI as the role that owns them)'
+        : 'are they migrated? Starting the projector once migrates them.';
     throw new CliError(
-      `Cannot read the read models at ${database.where} (${(error as Error).message}): are they migrated? ` +
-        'Starting the projector once migrates them.',
+      `Cannot read the read models at ${database.where} (${(error as Error).message}): ${advice}`,
     );
   });
   if (cpu) cpu.stored += cpuMs() - started;
