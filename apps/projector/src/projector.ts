@@ -253,7 +253,7 @@ class Projector implements RunningProjector {
     { checkpoint: bigint; logEnd: bigint; since: number; attempts: number; lastLoggedAt: number } | undefined;
   /**
    * The lock holder cannot start projecting: the read models' checkpoints cannot be read (`checkpoints`: a
-   * permission revoked, a search_path without them, a database dropped and re-created empty), or projecting
+   * permission revoked, a search_path naming no schema, a database dropped and re-created empty), or projecting
    * failed outside any batch (`projecting`). Kept across the lock being lost and taken again (every attempt is one
    * more of the same failure, logged once a minute at most); ended by a read of the checkpoints that succeeds
    * (`checkpoints`) or by a commit (`projecting`).
@@ -575,7 +575,7 @@ class Projector implements RunningProjector {
 
   /**
    * Reads the stored checkpoints, right after taking the lock. A database that does not let it — SELECT revoked on
-   * `projection_checkpoints`, a role's search_path set to a schema without the read models, the database dropped and
+   * `projection_checkpoints`, a role's search_path set to a schema that does not exist, the database dropped and
    * re-created empty — fails as a batch does: with the lock held, it retries with the back-off of a failing batch
    * (100 ms doubling to 30 s), logs at error once and then at most once a minute, counts every attempt in
    * `projector_batch_failures_total` (its kind as a batch's: `unavailable`, `other`…), reports the failure, and,
@@ -741,6 +741,8 @@ class Projector implements RunningProjector {
         // head is then the live target, and a subscription that fails on those events never gets here.
         subscription.onCaughtUp(() => {
           if (this.subscription !== subscription) return;
+          // Projecting again, with nothing to commit on a quiet log: a failure to start it is over.
+          if (this.startFailure?.stage === 'projecting') this.startFailure = undefined;
           this.isLive = true;
           this.catchingUp = false;
           this.liveTarget = this.backlog.head;

@@ -91,6 +91,13 @@ describe('readProfileClaim', () => {
     expect(() => readProfileClaim(stored('SessionCreated', v1))).toThrow('Unknown event type');
   });
 
+  it('refuses an event that is no JSON, saying so (not as a claim that names no session)', () => {
+    const binary = { ...stored(PROFILE_CLAIMED, {}), unreadable: 'its content type is not application/json' };
+    expect(() => readProfileClaim(binary)).toThrow(
+      `${PROFILE_CLAIMED} in ${binary.streamName} is no JSON the engine wrote: its content type is not application/json`,
+    );
+  });
+
   it.each([
     [{}, 'has no kind'],
     [{ kind: 'bogus' }, 'has the kind "bogus"'],

@@ -104,6 +104,10 @@ export class ProfileClaimSchemaError extends Error {
  * claim through it, and `replay import` checks every claim of a file with it before appending any.
  */
 export function readProfileClaim(stored: StoredEvent): RecordedProfileClaim {
+  if (stored.unreadable !== undefined)
+    throw new ProfileClaimSchemaError(
+      `${stored.type} in ${stored.streamName} is no JSON the engine wrote: ${stored.unreadable}`,
+    );
   if (stored.type !== PROFILE_CLAIMED)
     throw new ProfileClaimSchemaError(`Unknown event type "${stored.type}" in ${stored.streamName}`);
   // No `schemaVersion` is v1 (written before versions existed); `null`, `"2"`, 2.5 or 0 are refused, as the

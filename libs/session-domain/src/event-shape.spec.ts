@@ -128,6 +128,12 @@ describe('the shape of each session event type (eventShapeProblem)', () => {
       (d: Record<string, unknown>) => (d.previousState = 'lost'),
     ],
     [
+      'money in exponent notation (the engine writes plain decimals; the size bound counts their places)',
+      'CartItemsAdded',
+      'cartItems[0].price is not a decimal string',
+      (d: Record<string, unknown>) => ((d.cartItems as Record<string, unknown>[])[0]!.price = '5e-324'),
+    ],
+    [
       'attributes that are a list',
       'AttributesChanged',
       'attributes is not an object',

@@ -35,8 +35,12 @@ const measure: Field = {
   what: 'a finite number',
   optional: true,
 };
-/** Money as the engine writes it: a decimal string (decimal.js reads it; no exponent is ever written). */
-const DECIMAL = /^-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?$/;
+/**
+ * Money as the engine writes it: a plain decimal string, never in exponent notation — the closing event's size
+ * bound counts an amount's decimal places as written (decide.ts), and "1e500000000" would print as 500 million
+ * digits.
+ */
+const DECIMAL = /^-?\d+(?:\.\d+)?$/;
 const money: Field = { check: (v) => typeof v === 'string' && DECIMAL.test(v), what: 'a decimal string' };
 const time: Field = {
   check: (v) => typeof v === 'string' && Number.isFinite(Date.parse(v)),
@@ -50,16 +54,29 @@ const object: Field = { check: isObject, what: 'an object' };
 const STATUSES = new Set(['open', 'closed', 'partially_returned', 'cancelled']);
 const status: Field = { check: (v) => STATUSES.has(v as string), what: 'a session state' };
 
-/** The first problem of `value` against `fields`, named by its path (`at`: the value's own, "" for the data). */
-function problemOf(value: unknown, fields: Readonly<Record<string, Field>>, at: string): string | undefined {
-  if (!isObject(value)) return `${at || 'its data'} is not an object`;
+/**
+ * Where a member is, built only when something there is wrong (most events have nothing wrong, and a cart of
+ * 1,000 lines would otherwise build thousands of path strings per read): `at`, then `[index]` or `["key"]`.
+ */
+type Place = { at: string; index?: number; key?: string };
+const pathOf = ({ at, index, key }: Place): string =>
+  index !== undefined ? `${at}[${index}]` : key !== undefined ? `${at}[${JSON.stringify(key)}]` : at;
+
+/** The first problem of `value` against `fields`, named by its path (`place`: the value's own; "" the data). */
+function problemOf(
+  value: unknown,
+  fields: Readonly<Record<string, Field>>,
+  place: Place,
+): string | undefined {
+  if (!isObject(value)) return `${pathOf(place) || 'its data'} is not an object`;
   for (const name in fields) {
     const field = fields[name]!;
     const member = value[name];
     if (member === undefined && field.optional) continue;
-    const path = at ? `${at}.${name}` : name;
-    if (member === undefined) return `${path} is missing (${field.what})`;
-    if (!field.check(member)) return `${path} is not ${field.what}`;
+    if (member !== undefined && field.check(member)) continue;
+    const base = pathOf(place);
+    const path = base ? `${base}.${name}` : name;
+    return member === undefined ? `${path} is missing (${field.what})` : `${path} is not ${field.what}`;
   }
   return undefined;
 }
@@ -69,12 +86,13 @@ function eachProblem(
   value: unknown,
   fields: Readonly<Record<string, Field>>,
   at: string,
-  extra?: (element: Record<string, unknown>, path: string) => string | undefined,
+  extra?: (element: Record<string, unknown>, place: Place) => string | undefined,
 ): string | undefined {
   if (!Array.isArray(value)) return `${at} is not an array`;
-  for (let i = 0; i < value.length; i++) {
-    const path = `${at}[${i}]`;
-    const problem = problemOf(value[i], fields, path) ?? extra?.(value[i] as Record<string, unknown>, path);
+  for (let index = 0; index < value.length; index++) {
+    const place = { at, index };
+    const problem =
+      problemOf(value[index], fields, place) ?? extra?.(value[index] as Record<string, unknown>, place);
     if (problem !== undefined) return problem;
   }
   return undefined;
@@ -84,8 +102,8 @@ const COST = { price: money };
 
 function costsProblem(value: unknown, at: string): string | undefined {
   if (!isObject(value)) return `${at} is not an object`;
-  for (const name in value) {
-    const problem = problemOf(value[name], COST, `${at}[${JSON.stringify(name)}]`);
+  for (const key in value) {
+    const problem = problemOf(value[key], COST, { at, key });
     if (problem !== undefined) return problem;
   }
   return undefined;
@@ -104,14 +122,16 @@ const CART_ITEM: Readonly<Record<string, Field>> = {
   attributes: { ...object, optional: true },
 };
 
-function cartItemExtra(item: Record<string, unknown>, path: string): string | undefined {
+const PRODUCT = { name: text };
+
+function cartItemExtra(item: Record<string, unknown>, place: Place): string | undefined {
   if (item.product !== undefined) {
-    const problem = problemOf(item.product, { name: text }, `${path}.product`);
+    const problem = problemOf(item.product, PRODUCT, { at: `${pathOf(place)}.product` });
     if (problem !== undefined) return problem;
   }
   return item.additionalCosts === undefined
     ? undefined
-    : costsProblem(item.additionalCosts, `${path}.additionalCosts`);
+    : costsProblem(item.additionalCosts, `${pathOf(place)}.additionalCosts`);
 }
 
 const cartItems = (value: unknown, at: string) => eachProblem(value, CART_ITEM, at, cartItemExtra);
@@ -176,6 +196,7 @@ const SHAPES: Record<
 };
 
 const BASE = { at: time, commandId: text };
+const ROOT: Place = { at: '' };
 
 /**
  * Why the data of a session event of type `type` (upcast to the newest version) does not have the shape of that
@@ -185,5 +206,5 @@ const BASE = { at: time, commandId: text };
 export function eventShapeProblem(type: string, data: Record<string, unknown>): string | undefined {
   if (!Object.hasOwn(SHAPES, type)) return undefined;
   const shape = SHAPES[type as SessionEventType];
-  return problemOf(data, BASE, '') ?? problemOf(data, shape.fields, '') ?? shape.nested?.(data);
+  return problemOf(data, BASE, ROOT) ?? problemOf(data, shape.fields, ROOT) ?? shape.nested?.(data);
 }

@@ -73,6 +73,10 @@ describe('upcasting', () => {
       '19.99',
     ]);
     expect(event.data.cartItems[2].additionalCosts).toEqual({ x: { price: '5' } });
+    // Money a v1 writer could not have written (a decimal comma): unreadable, naming the step, not a DecimalError.
+    expect(() =>
+      upcast('CartItemsAdded', 1, { ...v1({}), cartItems: [{ sku: 'A', quantity: 1, price: '19,99' }] }),
+    ).toThrow(/^CartItemsAdded v1 cannot be upcast \(step v1 → v2\): /);
     // The upcaster leaves what is no cost alone; the event's shape is then refused, naming it.
     expect(() => upcast('CartItemsAdded', 1, v1({ x: { price: 5 }, y: null }))).toThrow(
       'The data of CartItemsAdded v1 does not have the shape of its type: cartItems[2].additionalCosts["y"] is not an object',

@@ -152,8 +152,16 @@ export class EventSchemas {
     if (!isPlainObject(data))
       throw new EventUpcastError(`The data of ${type} v${schemaVersion} is not an object`);
     let upgraded: Record<string, unknown> = data;
-    for (let version = schemaVersion; version < current; version++)
-      upgraded = this.registry.upcasters[type]![version]!(upgraded);
+    let version = schemaVersion;
+    try {
+      for (; version < current; version++) upgraded = this.registry.upcasters[type]![version]!(upgraded);
+    } catch (error) {
+      // A step that fails on data it cannot read (money as "19,99"): unreadable like any event of the wrong shape.
+      throw new EventUpcastError(
+        `${type} v${schemaVersion} cannot be upcast (step v${version} → v${version + 1}): ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
     const problem = eventShapeProblem(type, upgraded);
     if (problem !== undefined)
       throw new EventUpcastError(
