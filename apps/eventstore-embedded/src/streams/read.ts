@@ -5,6 +5,7 @@ import { StoredEvent } from '../storage/types';
 import { ServerContext } from './context';
 import { encodeStreamNotFound } from './encode';
 import { EventFilter, parseFilter } from './filter';
+import { resolvedWire } from './links';
 import { parseStreamName, parseUint64 } from './request';
 import { ReadSink, readSink } from './sink';
 import { startSubscription } from './subscriptions';
@@ -89,8 +90,16 @@ function allRead(ctx: ServerContext, options: ReadReq.Options, filter: EventFilt
   };
 }
 
-/** Sends the read page by page; waits for the client whenever enough is queued. */
-async function pump(sink: ReadSink, read: FiniteRead, count: number): Promise<void> {
+/**
+ * Sends the read page by page; waits for the client whenever enough is queued. `wire`: what is sent for an event
+ * (its stored message, or with its link resolved, links.ts).
+ */
+async function pump(
+  sink: ReadSink,
+  read: FiniteRead,
+  count: number,
+  wire: (e: StoredEvent) => Buffer,
+): Promise<void> {
   let remaining = count;
   while (remaining > 0) {
     const limit = Math.min(PAGE_SIZE, remaining);
@@ -99,7 +108,7 @@ async function pump(sink: ReadSink, read: FiniteRead, count: number): Promise<vo
       if (remaining === 0) break;
       if (!read.visible(e)) continue;
       remaining--;
-      sink.push(e.wire);
+      sink.push(wire(e));
       // Large events: wait within the page too, so what is queued stays bounded whatever the event size.
       if (sink.saturated() && !sink.flush() && !(await sink.drained())) return;
     }
@@ -128,7 +137,9 @@ export function readHandler(ctx: ServerContext) {
         sink.end();
         return;
       }
-      pump(sink, read, count).catch((err) => sink.fail(toServiceError(err)));
+      const resolve = options.getResolveLinks();
+      const wire = resolve ? (e: StoredEvent) => resolvedWire(ctx.store, e) : (e: StoredEvent) => e.wire;
+      pump(sink, read, count, wire).catch((err) => sink.fail(toServiceError(err)));
     } catch (err) {
       call.emit('error', toServiceError(err));
     }

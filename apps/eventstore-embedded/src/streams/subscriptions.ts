@@ -7,6 +7,7 @@ import { StoredEvent } from '../storage/types';
 import { ServerContext } from './context';
 import { encodeCaughtUp, encodeCheckpoint, encodeConfirmation } from './encode';
 import { EventFilter, parseFilter } from './filter';
+import { resolvedWire } from './links';
 import { parseStreamName, parseUint64 } from './request';
 import { ReadSink } from './sink';
 
@@ -46,6 +47,8 @@ class Subscription implements CommitListener {
     private readonly sink: ReadSink,
     private readonly target: Target,
     private cursor: number,
+    /** `resolveLinkTos`: links are sent resolved (links.ts). */
+    private readonly resolveLinks = false,
   ) {
     this.checkpointInterval = target.kind === 'all' && target.filter ? target.filter.checkpointInterval : 0;
     this.removeListener = ctx.store.addListener(this);
@@ -147,15 +150,19 @@ class Subscription implements CommitListener {
     if (this.target.kind === 'all') {
       this.cursor = e.position;
       const filter = this.target.filter;
-      if (!filter || filter.matches(e)) this.sink.push(e.wire);
+      if (!filter || filter.matches(e)) this.sink.push(this.wire(e));
       if (this.checkpointInterval > 0 && ++this.sinceCheckpoint >= this.checkpointInterval) {
         this.sinceCheckpoint = 0;
         this.sink.push(encodeCheckpoint(e.position));
       }
     } else {
       this.cursor = e.revision;
-      if (e.created >= this.target.minCreated) this.sink.push(e.wire);
+      if (e.created >= this.target.minCreated) this.sink.push(this.wire(e));
     }
+  }
+
+  private wire(e: StoredEvent): Buffer {
+    return this.resolveLinks ? resolvedWire(this.ctx.store, e) : e.wire;
   }
 
   onCommitted(events: StoredEvent[]): void {
@@ -196,7 +203,7 @@ export function startSubscription(
       : ao.hasEnd()
         ? store.lastPosition
         : parseUint64(ao.getPosition()?.getCommitPosition() ?? '0', 'commit position');
-    new Subscription(ctx, call, sink, { kind: 'all', filter }, after).start();
+    new Subscription(ctx, call, sink, { kind: 'all', filter }, after, options.getResolveLinks()).start();
     return;
   }
   const so = options.getStream() as ReadReq.Options.StreamOptions;
@@ -214,5 +221,12 @@ export function startSubscription(
     after = Math.max(after, visible.fromRevision - 1);
     minCreated = visible.minCreated;
   }
-  new Subscription(ctx, call, sink, { kind: 'stream', stream, minCreated }, after).start();
+  new Subscription(
+    ctx,
+    call,
+    sink,
+    { kind: 'stream', stream, minCreated },
+    after,
+    options.getResolveLinks(),
+  ).start();
 }
