@@ -665,19 +665,16 @@ class Projector implements RunningProjector {
       retryInMs: this.retryInMs,
       position: this.committed.toString(),
     };
-    if (failure.attempts === 1 || now - failure.lastLoggedAt >= FAILURE_LOG_INTERVAL_MS) {
-      this.logger.error(
-        { ...fields, suppressed: failure.suppressed },
-        stage === 'checkpoints'
-          ? "projector cannot read the read models' checkpoints; retrying"
-          : 'projector could not start projecting; retrying',
-      );
-      failure.lastLoggedAt = now;
-      failure.suppressed = 0;
-    } else {
-      failure.suppressed += 1;
-      this.logger.debug(fields, 'projector could not start projecting again');
-    }
+    this.logFailure(
+      failure,
+      now,
+      failure.attempts === 1,
+      fields,
+      stage === 'checkpoints'
+        ? "projector cannot read the read models' checkpoints; retrying"
+        : 'projector could not start projecting; retrying',
+      'projector could not start projecting again',
+    );
   }
 
   /**
@@ -1100,24 +1097,44 @@ class Projector implements RunningProjector {
       retryInMs,
       ...at,
     };
-    if (streak.attempts === 1 || pinned || now - streak.lastLoggedAt >= FAILURE_LOG_INTERVAL_MS) {
-      if (single) streak.pinnedLogged = true;
-      this.logger.error(
-        { ...fields, suppressed: streak.suppressed },
-        unreadable
-          ? 'projector cannot read this event (written by a newer version?); retrying'
-          : single
-            ? 'projector cannot commit this event; retrying'
-            : content
-              ? 'projector batch failed; retrying in smaller batches'
-              : 'projector batch failed; retrying',
-      );
-      streak.lastLoggedAt = now;
-      streak.suppressed = 0;
-    } else {
-      streak.suppressed += 1;
-      this.logger.debug(fields, 'projector batch failed again');
+    const logged = this.logFailure(
+      streak,
+      now,
+      streak.attempts === 1 || pinned,
+      fields,
+      unreadable
+        ? 'projector cannot read this event (written by a newer version?); retrying'
+        : single
+          ? 'projector cannot commit this event; retrying'
+          : content
+            ? 'projector batch failed; retrying in smaller batches'
+            : 'projector batch failed; retrying',
+      'projector batch failed again',
+    );
+    if (logged && single) streak.pinnedLogged = true;
+  }
+
+  /**
+   * A failure that repeats: logged at `error` at its first attempt (or when `now` is forced), then at most once a
+   * minute with the attempts `suppressed` since, each of those at `debug`. True when it was logged at `error`.
+   */
+  private logFailure(
+    state: { lastLoggedAt: number; suppressed: number },
+    now: number,
+    force: boolean,
+    fields: object,
+    message: string,
+    again: string,
+  ): boolean {
+    if (force || now - state.lastLoggedAt >= FAILURE_LOG_INTERVAL_MS) {
+      this.logger.error({ ...fields, suppressed: state.suppressed }, message);
+      state.lastLoggedAt = now;
+      state.suppressed = 0;
+      return true;
     }
+    state.suppressed += 1;
+    this.logger.debug(fields, again);
+    return false;
   }
 
   private notifyWaiters(): void {

@@ -5,7 +5,7 @@
  * bounded sessions keep their own bound.
  */
 import { openReadModelDatabase, type ReadModelDatabase } from '@session-engine/read-models';
-import { TEST_DATABASE_URL } from '@session-engine/read-models/testing/test-databases';
+import { asAdmin, TEST_DATABASE_URL } from '@session-engine/read-models/testing/test-databases';
 import { sql } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,15 +23,7 @@ url.pathname = `/${name}`;
 const databaseUrl = url.toString();
 const dataDir = mkdtempSync(join(tmpdir(), 'rm-settings-'));
 
-async function admin(statement: string): Promise<void> {
-  const pg = new Client({ connectionString: TEST_DATABASE_URL });
-  await pg.connect();
-  try {
-    await pg.query(statement);
-  } finally {
-    await pg.end();
-  }
-}
+const admin = asAdmin;
 
 beforeAll(async () => {
   await admin(`create database ${name}`);

@@ -4,12 +4,11 @@
  * DBA to migrate tables that exist.
  */
 import { openReadModelDatabase } from '@session-engine/read-models';
-import { TEST_DATABASE_URL } from '@session-engine/read-models/testing/test-databases';
+import { asAdmin, TEST_DATABASE_URL } from '@session-engine/read-models/testing/test-databases';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { startEmbeddedEventStore, type EmbeddedEventStore } from '../../../eventstore-embedded/src';
 import { replayCli } from '../testing/run-cli';
 
@@ -21,15 +20,7 @@ const role = `rm_reader_${suffix}`;
 const dataDir = mkdtempSync(join(tmpdir(), 'rm-privileges-'));
 let store: EmbeddedEventStore;
 
-async function admin(statement: string): Promise<void> {
-  const pg = new Client({ connectionString: TEST_DATABASE_URL });
-  await pg.connect();
-  try {
-    await pg.query(statement);
-  } finally {
-    await pg.end();
-  }
-}
+const admin = asAdmin;
 
 const databaseUrl = (user?: string) => {
   const url = new URL(TEST_DATABASE_URL);

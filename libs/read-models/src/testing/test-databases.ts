@@ -7,6 +7,17 @@ import { openReadModelDatabase, type ReadModelDatabase } from '../database';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/** Runs one statement on the test server as its administrator (databases, roles and their settings). */
+export async function asAdmin(statement: string): Promise<void> {
+  const client = new Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
 export interface TestDatabase {
   name: 'postgres' | 'sqlite';
   open(): Promise<ReadModelDatabase>;
