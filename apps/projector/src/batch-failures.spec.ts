@@ -25,10 +25,20 @@ describe('classifyBatchError', () => {
     ['53100', 'unavailable'],
     ['SQLITE_BUSY', 'unavailable'],
     ['SQLITE_FULL', 'unavailable'],
-    ['42P01', 'other'],
+    ['42P01', 'refused'], // undefined table: whatever the batch holds
+    ['42501', 'refused'], // insufficient privilege
+    ['3F000', 'refused'],
+    ['25006', 'refused'], // read-only transaction
+    ['57014', 'refused'], // statement cancelled
+    ['55P03', 'refused'], // lock not available
+    ['XX000', 'other'],
     ['SQLITE_ERROR', 'other'],
   ])('%s is %s', (code, kind) => {
     expect(classifyBatchError(withCode(code))).toBe(kind);
+  });
+
+  it('reads SQLite\'s "no such table" as refused, not as a fault of the batch', () => {
+    expect(classifyBatchError(withCode('SQLITE_ERROR', 'no such table: sessions'))).toBe('refused');
   });
 
   it('knows the read models’ own errors and errors without a code', () => {

@@ -15,6 +15,7 @@ export const BATCH_FAILURE_KINDS = [
   'lock_lost',
   'unreadable',
   'ahead_of_log',
+  'refused',
   'other',
 ] as const;
 
@@ -29,6 +30,11 @@ export const BATCH_FAILURE_KINDS = [
  *   a newer writer, a rollback) — it fails on every attempt until a build that reads it is deployed;
  * - `ahead_of_log`: no batch at all — the read models' checkpoint is past the end of the event log (the store
  *   was restored from a backup or replaced); nothing is projected until they are rebuilt;
+ * - `refused`: the database refuses the projector's statements whatever the batch holds — a privilege revoked
+ *   (42501), a table, column or schema missing (42P01, 42703, 3F000; SQLite "no such table"), a read-only or
+ *   otherwise unusable transaction (class 25), a statement cancelled or a lock not granted (57014, 55P03), the
+ *   role or database refused (28, 3D) — retried whole, never narrowed down to blame one event: an operator's to
+ *   fix;
  * - `other`: anything else.
  */
 export type BatchFailureKind = (typeof BATCH_FAILURE_KINDS)[number];
@@ -74,9 +80,13 @@ export function classifyBatchError(error: unknown): BatchFailureKind {
     if (/^(22|23|54)/.test(code) || code === 'P0001') return 'rejected';
     // 08 connection, 53 insufficient resources (disk full, too many connections), 57P0x shutting down.
     if (/^(08|53)/.test(code) || /^57P0/.test(code)) return 'unavailable';
+    // 42 access rule or missing object, 3F/3D no such schema/database, 28 authorization, 25 transaction state
+    // (read-only, idle timeout), 57014 cancelled, 55P03 lock not available: not what any event holds.
+    if (/^(42|3F|3D|28|25)/.test(code) || code === '57014' || code === '55P03') return 'refused';
     return 'other';
   }
   const message = fieldOf(error, 'message') ?? '';
+  if (code === 'SQLITE_ERROR' && /no such (table|column)/.test(message)) return 'refused';
   if (/Connection terminated|connection timeout|Client has encountered a connection error/i.test(message))
     return 'unavailable';
   return 'other';

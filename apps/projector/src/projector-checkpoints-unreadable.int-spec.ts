@@ -106,12 +106,12 @@ describe.each(testDatabases())('a projector that cannot read its checkpoints, on
       stalled: true,
       caughtUp: false,
       position: projected,
-      failure: { kind: 'other', streamId: '$all', eventType: 'none', events: 0 },
+      failure: { kind: 'refused', streamId: '$all', eventType: 'none', events: 0 },
     });
     expect(status.lastCommitAgeMs).toBeGreaterThanOrEqual(1_500);
     expect(readiness(second).status).toBe(503);
     const metrics = await scrape(registry);
-    const failures = metrics['projector_batch_failures_total{kind="other"}'] ?? 0;
+    const failures = metrics['projector_batch_failures_total{kind="refused"}'] ?? 0;
     // Back-off: about 7 attempts in ~6 s (100 ms doubling, with jitter), where a fixed 100 ms made ~50.
     expect(failures).toBeGreaterThanOrEqual(3);
     expect(failures).toBeLessThanOrEqual(12);
@@ -122,7 +122,7 @@ describe.each(testDatabases())('a projector that cannot read its checkpoints, on
       expect.objectContaining({
         level: 50,
         msg: "projector cannot read the read models' checkpoints; retrying",
-        kind: 'other',
+        kind: 'refused',
         attempt: 1,
         error: expect.objectContaining({ message: expect.stringMatching(/projection_checkpoints/) }),
       }),
@@ -169,5 +169,42 @@ describe('read models dropped with their schema (a database re-created empty), o
     } finally {
       await count.end();
     }
+  });
+});
+
+describe.each(testDatabases())('a batch the database refuses whatever it holds, on $name', (database) => {
+  afterAll(() => database.drop());
+
+  it('is retried whole (kind refused), never narrowed down to blame one event; it commits once the table is back', async () => {
+    const offset = database.name === 'postgres' ? 300 : 400;
+    const { first, lines } = await leaderAndStandby(database, offset);
+    const firstRegistry = new Registry();
+    await first.stop();
+    const leader = await startProjector({
+      connectionString: store.store.connectionString,
+      ...database.options(),
+      batchDelayMs: 10,
+      stallAfterMs: 1_500,
+      logger: pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Line) }),
+      registry: firstRegistry,
+    });
+    started.push(leader);
+    await until('leading', () => leader.isLeader());
+    const since = lines.length;
+    await run(database, 'alter table sessions rename to sessions_away');
+    const last = await appendHistories(store.client, workload(4, offset + 50));
+    await until('refused, several times', () => (leader.status().failure?.attempts ?? 0) >= 4, 30_000);
+    const failure = leader.status().failure!;
+    expect(failure.kind).toBe('refused');
+    // The whole batch each time: an event is blamed only when a batch of it alone fails for what it holds.
+    expect(failure.events).toBeGreaterThan(1);
+    const messages = lines.slice(since).map((line) => line.msg);
+    expect(messages).not.toContain('projector cannot commit this event; retrying');
+    expect(messages).toContain('projector batch failed; retrying');
+    expect(
+      (await scrape(firstRegistry))['projector_batch_failures_total{kind="refused"}'],
+    ).toBeGreaterThanOrEqual(4);
+    await run(database, 'alter table sessions_away rename to sessions');
+    expect(await leader.waitForPosition(last, 60_000)).toBe(true);
   });
 });
