@@ -18,7 +18,10 @@ import {
   sessionStreamName,
   StreamTombstonedError,
 } from '@session-engine/event-store';
-import { ApiHarness, client, sessionUrl, type Reply } from './support/harness';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { startProjector } from '../apps/projector/src/projector';
+import { ApiHarness, client, MANAGEMENT_KEY, sessionUrl, type Reply } from './support/harness';
 
 jest.setTimeout(60_000);
 
@@ -315,6 +318,48 @@ describe('a soft-deleted session', () => {
     ]);
     expect(expectOk(await get(id))).toEqual({ customerSession: session, effects: [] });
   });
+
+  it('is projected as the session created anew: the read models follow it, the projector does not stop at it', async () => {
+    const projector = await startProjector({
+      connectionString: harness.connectionString,
+      dataDir: harness.dataDir,
+      logger: pino({ level: 'silent' }),
+      registry: new Registry(),
+    });
+    try {
+      await expectProjectedAnew();
+    } finally {
+      await projector.stop();
+    }
+  });
+
+  async function expectProjectedAnew(): Promise<void> {
+    const id = sid('soft-projected');
+    const profile = `soft-projected-${run}`;
+    await create(id, { profileId: profile });
+    expectOk(await verb(id, 'close'));
+    await harness.store.deleteStream(stream(id));
+    const recreated = await put(id, {
+      profileId: profile,
+      cartItems: [{ sku: 'new', quantity: 1, price: 2 }],
+    });
+    const position = expectOk(recreated) && recreated.headers.get('x-event-position');
+    const manage = (path: string) =>
+      call('GET', path, { key: null, headers: { authorization: `ManagementKey-v1 ${MANAGEMENT_KEY}` } });
+    // Within minPosition's 5 s: the projector committed past the new SessionCreated (it used to fail on it for good).
+    const listed = await manage(
+      `/v1/applications/1/sessions?integrationId=${encodeURIComponent(id)}&minPosition=${position}`,
+    );
+    expect(listed.status).toBe(200);
+    expect(listed.body.data).toEqual([
+      expect.objectContaining({ integrationId: id, state: 'open', total: 2, updateCount: 1 }),
+    ]);
+    // The profile counts the session as it is now: open, nothing sold (the deleted close counted 10).
+    const counted = await manage(
+      `/v1/applications/1/customer_profiles/${encodeURIComponent(profile)}?minPosition=${position}`,
+    );
+    expect(counted.body).toMatchObject({ sessionCount: 1, closedSessions: 0, totalSales: 0 });
+  }
 
   it('shows the session another process created anew, not the state the API still held', async () => {
     const id = sid('soft-elsewhere');

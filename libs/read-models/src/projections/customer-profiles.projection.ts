@@ -55,7 +55,14 @@ export function evolveProfileSession(row: ProfileSessionRow | null, projected: P
   const next: ProfileSessionRow = { ...base, revision, lastActivity: at };
   switch (event.type) {
     case 'SessionCreated':
-      return { ...next, profileId: event.data.profileId, firstSession: event.data.firstSession };
+      // Created anew on its soft-deleted stream (a row already there): the old session's state and sales go.
+      return {
+        ...next,
+        state: 'open' as const,
+        countedSales: ZERO,
+        profileId: event.data.profileId,
+        firstSession: event.data.firstSession,
+      };
     case 'ProfileChanged':
       return { ...next, profileId: event.data.profileId, firstSession: event.data.firstSession };
     case 'SessionClosed':

@@ -67,6 +67,13 @@ export function foldCustomerProfilesInPlace(
     row.lastActivity = event.data.at;
     switch (event.type) {
       case 'SessionCreated':
+        // A session created anew on its soft-deleted stream: the old one's contribution left above, and what it
+        // counted goes with it.
+        row.state = 'open';
+        row.countedSales = ZERO;
+        row.profileId = event.data.profileId;
+        row.firstSession = event.data.firstSession;
+        break;
       case 'ProfileChanged':
         row.profileId = event.data.profileId;
         row.firstSession = event.data.firstSession;

@@ -21,10 +21,15 @@ export function evolveSessionRow(row: SessionRow | null, projected: ProjectedEve
   if (row && projected.revision <= row.revision) return row;
   // A stream seen from its middle (a subscription started after its creation) cannot be folded.
   if (!row && projected.event.type !== 'SessionCreated') return null;
+  // A `SessionCreated` after the row's events: the stream was soft-deleted and the session created anew (it
+  // continues the stream's revisions). It starts the fold over, as a read of the stream and the command handler
+  // do; folding it onto the old session failed ("SessionCreated on the existing session") and stopped the
+  // projector at that event for good.
+  const before = projected.event.type === 'SessionCreated' ? null : (row?.state ?? null);
   return {
     streamId: projected.streamId,
     revision: projected.revision,
-    state: evolve(row?.state ?? null, projected.event),
+    state: evolve(before, projected.event),
   };
 }
 
