@@ -428,6 +428,14 @@ describe('query strings that are not valid percent-encoding', () => {
     ]);
   });
 
+  it("leaves the query of /health, /metrics and /openapi.json alone (a probe's cache-buster)", async () => {
+    for (const target of ['/health/ready?x=%', '/metrics?x=%', '/openapi.json?%=1', '/health/live?t=%FF']) {
+      const reply = await fetch(`${baseUrl}${target}`);
+      await reply.arrayBuffer();
+      expect({ target, status: reply.status }).toEqual({ target, status: 200 });
+    }
+  });
+
   it('a parameter name that does not decode → 400 MALFORMED_REQUEST; valid escapes still decode', async () => {
     const reply = await get('/v1/applications/1/sessions?%FFx=1');
     expectRefusal(reply, 400, 'MALFORMED_REQUEST');

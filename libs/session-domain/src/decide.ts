@@ -521,29 +521,41 @@ function noSkuLineLeft(
 // ---------------------------------------------------------------- what fits in the event store
 
 /**
- * Bytes a line takes in the event that closes, cancels or reopens the session (a `CountedLine`: position,
- * sku, quantity, value) beyond its SKU's JSON and its value's fraction digits: keys and punctuation, up to
- * 4 + 5 digits of position and quantity, and the value's sign, point and integer part — at most 22 digits
- * ((1e15 + 100 item costs of 1e15) × 10,000 units), counted as 26.
+ * Bytes of a line in the event that closes, cancels or reopens the session (a `CountedLine`:
+ * `{"position":…,"sku":…,"quantity":…,"value":"…"},`) beyond its SKU's JSON, its quantity's digits (twice: the
+ * quantity, and what multiplying by it adds to the value's integer part) and its value's digits: keys, quotes and
+ * punctuation (44) and up to 4 digits of position.
  */
-const COUNTED_LINE_BYTES = 106;
+const COUNTED_LINE_BYTES = 48;
 /**
- * The rest of such an event beyond its amounts' fraction digits: stamp, total and reversed revenue (integer
- * parts of up to 25 digits), previous state (profileId counted apart).
+ * The value's digits beyond the integer digits of its longest part and its fraction digits: a sum of up to 101
+ * parts (price and 100 item costs) has at most 3 more integer digits, and the point.
+ */
+const VALUE_EXTRA_DIGITS = 4;
+/**
+ * The rest of such an event beyond its amounts' fraction digits: stamp, keys, total or reversed revenue (integer
+ * parts of up to 30 digits), previous state (profileId counted apart).
  */
 const STATE_EVENT_BYTES = 400;
 
-type CountedInput = Pick<CartItemData, 'sku' | 'price' | 'additionalCosts'>;
+type CountedInput = Pick<CartItemData, 'sku' | 'quantity' | 'price' | 'additionalCosts'>;
 type Costs = Record<string, { price: Decimal }> | undefined;
 
 /**
- * Digits after the point of a decimal string as the domain prints amounts (no exponent): a price of 5e-324
- * makes every amount it is part of 324 fraction digits long.
+ * Digits after the point of a decimal string as the domain prints amounts (plain, never in exponent notation): a
+ * price of 5e-324 makes every amount it is part of 324 fraction digits long.
  */
 function fractionDigits(amount: Decimal | undefined): number {
   if (amount === undefined) return 0;
   const point = amount.indexOf('.');
   return point < 0 ? 0 : amount.length - point - 1;
+}
+
+/** Digits before the point ("0.5": 1; none: 1, the "0" of a line without a price). */
+function integerDigits(amount: Decimal | undefined): number {
+  if (amount === undefined) return 1;
+  const point = amount.indexOf('.');
+  return point < 0 ? amount.length : point;
 }
 
 /** The most fraction digits of any of these costs. */
@@ -557,6 +569,23 @@ function costsFraction(costs: Costs): number {
 /** Fraction digits of a line's counted value ((price + item costs) × units): those of its longest part. */
 const lineFraction = (line: CountedInput): number =>
   Math.max(fractionDigits(line.price), costsFraction(line.additionalCosts));
+
+/** Digits of a whole number ≥ 0. */
+const digitsOf = (n: number): number => (n < 10 ? 1 : Math.floor(Math.log10(n)) + 1);
+
+/**
+ * An upper bound of a line's bytes in the closing event beyond its SKU's JSON (see COUNTED_LINE_BYTES): its
+ * value is at most (integer digits of its longest part + 3 + the quantity's digits) before the point and its
+ * parts' fraction digits after it.
+ */
+function countedLineBytes(line: CountedInput, fraction: number): number {
+  let integer = integerDigits(line.price);
+  const costs = line.additionalCosts;
+  if (costs !== undefined)
+    for (const name in costs) integer = Math.max(integer, integerDigits(costs[name]!.price));
+  const quantity = digitsOf(line.quantity);
+  return COUNTED_LINE_BYTES + 2 * quantity + integer + VALUE_EXTRA_DIGITS + fraction;
+}
 
 /** Bytes a string takes in JSON at most: 6 per UTF-16 unit (a \u escape) and the quotes. */
 const jsonBound = (text: string): number => 6 * text.length + 2;
@@ -582,7 +611,7 @@ function stateEventBytes(
       const line = group[i]!;
       const digits = lineFraction(line);
       fraction = Math.max(fraction, digits);
-      bytes += COUNTED_LINE_BYTES + digits + size(line.sku);
+      bytes += countedLineBytes(line, digits) + size(line.sku);
     }
   // The total and the reversed revenue have as many fraction digits as the longest of their parts.
   bytes += 2 * fraction;

@@ -306,9 +306,9 @@ describe('what fits in the event store (eventBytes)', () => {
   });
 
   it('counts the profile id in the closing event: a profile change alone can push it over (LIMIT_EXCEEDED)', () => {
-    // 1,000 lines of 891-character SKUs close within the limit with a short profile id, not with one of 1,000.
+    // 1,000 lines of 942-character SKUs close within the limit with a short profile id, not with one of 1,000.
     const nearlyFull = Array.from({ length: 1000 }, (_, i) => ({
-      sku: `${String(i).padStart(4, '0')}${'y'.repeat(887)}`,
+      sku: `${String(i).padStart(4, '0')}${'y'.repeat(938)}`,
       quantity: 1,
     }));
     const given = extend([], update({ cartItems: nearlyFull, profileId: 'p' }));
@@ -332,9 +332,9 @@ describe('what fits in the event store (eventBytes)', () => {
       }));
     spec
       .given([])
-      .when(update({ cartItems: tiny(567) }))
+      .when(update({ cartItems: tiny(618) }))
       .thenThrows('LIMIT_EXCEEDED', { pointer: '/cartItems' });
-    const fits = extend([], update({ cartItems: tiny(566) }));
+    const fits = extend([], update({ cartItems: tiny(617) }));
     spec
       .given(fits)
       .when(close())
@@ -346,7 +346,7 @@ describe('what fits in the event store (eventBytes)', () => {
       });
     // Session costs count in the total: a cost of 5e-324 makes it 326 characters long, twice (closing total and
     // cancelled revenue), and that is too much for a cart of plain prices within 648 bytes of the limit.
-    const plain = tiny(891).map((line) => ({ ...line, price: 1 }));
+    const plain = tiny(942).map((line) => ({ ...line, price: 1 }));
     const full = extend([], update({ cartItems: plain }));
     spec
       .given(full)
@@ -356,6 +356,23 @@ describe('what fits in the event store (eventBytes)', () => {
       .given(full)
       .when(update({ additionalCosts: { fee: { price: 0.01 } } }))
       .thenEvents((events) => expect(events.map((event) => event.type)).toEqual(['AdditionalCostsChanged']));
+  });
+
+  it('takes a full cart of long SKUs at computed prices (16 decimal places) and closes it', () => {
+    // 10 / 3 is 3.3333333333333335: each value 18 characters, far from the bound's worst case.
+    const computed = Array.from({ length: 1000 }, (_, i) => ({
+      sku: `${String(i).padStart(4, '0')}${'x'.repeat(873)}`,
+      quantity: 1,
+      price: 10 / 3,
+    }));
+    spec
+      .given(extend([], update({ cartItems: computed })))
+      .when(close())
+      .thenEvents((events) => {
+        const bytes = Buffer.byteLength(JSON.stringify(events[0]!.data));
+        expect(bytes).toBeGreaterThan(900_000);
+        expect(bytes).toBeLessThanOrEqual(SESSION_LIMITS.eventBytes);
+      });
   });
 
   it('takes a full cart of short multi-byte SKUs', () => {

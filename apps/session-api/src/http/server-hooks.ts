@@ -233,6 +233,9 @@ export function refusalBeforeTheApplication(req: IncomingMessage): ApiError | un
   return undefined;
 }
 
+/** The Integration and Management APIs' paths (`/v1/…`, `/v2/…`, in any letter case, a target in absolute form too). */
+const API_PATH = /^(?:[a-z][a-z0-9+.-]*:\/\/[^/?]*)?\/v[12]\//i;
+
 /** `text` percent-decoded as a query string decodes it (`+` is a space), or undefined when it cannot be. */
 function decodeQueryPart(text: string): string | undefined {
   try {
@@ -252,6 +255,9 @@ function decodeQueryPart(text: string): string | undefined {
 function undecodableQuery(url: string | undefined): ApiError | undefined {
   const start = url?.indexOf('?') ?? -1;
   if (url === undefined || start < 0 || !url.includes('%', start)) return undefined;
+  // Only the APIs read their query: a probe's or a scraper's cache-buster on /health, /metrics or /docs is left
+  // alone, as before.
+  if (!API_PATH.test(url)) return undefined;
   for (const part of url.slice(start + 1).split('&')) {
     if (!part.includes('%')) continue;
     const equals = part.indexOf('=');
