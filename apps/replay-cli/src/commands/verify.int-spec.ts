@@ -59,6 +59,17 @@ describe('verify with the projector running, then stopped', () => {
     );
   });
 
+  it('warns when the application verified has nothing in the log nor in the read models (a mistyped id?)', async () => {
+    const unknown = await replay(['verify', '--application', '99']);
+    expect(unknown.code).toBe(0);
+    expect(unknown.stderr).toContain(
+      'session-replay: warning: application 99 has no session event in the log and no row in the read models',
+    );
+    const known = await replay(['verify', '--application', '1']);
+    expect(known.code).toBe(0);
+    expect(known.stderr).not.toContain('warning');
+  });
+
   it('the verify bar counts events, as its summary does, and ends full', async () => {
     const verify = await replayCli(system.env(), { tty: true })(['verify', '--json']);
     const events = verify.json().events;

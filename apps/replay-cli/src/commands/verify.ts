@@ -220,6 +220,13 @@ export async function verifyCommand(
 ): Promise<number> {
   const result = await verifyReadModels(io, connections, options);
   const ok = result.mismatches.length === 0;
+  // An application with no event in the log and no row in the read models is most likely a mistyped id: a clean
+  // result would vouch for nothing. Said on stderr (stdout and the exit code stay the verification's).
+  if (options.application !== undefined && ok && result.events === 0 && result.logHead !== null)
+    io.stderr.write(
+      `session-replay: warning: application ${options.application} has no session event in the log and no row in ` +
+        'the read models: nothing of it was compared — is the application id right?\n',
+    );
   if (options.json) {
     printJson(io, { ok, ...result });
     return ok ? EXIT.ok : EXIT.findings;
