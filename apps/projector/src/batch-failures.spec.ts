@@ -31,10 +31,20 @@ describe('classifyBatchError', () => {
     ['25006', 'refused'], // read-only transaction
     ['57014', 'refused'], // statement cancelled
     ['55P03', 'refused'], // lock not available
+    ['40P01', 'unavailable'], // deadlock: another writer's timing
+    ['40001', 'unavailable'],
     ['XX000', 'other'],
     ['SQLITE_ERROR', 'other'],
   ])('%s is %s', (code, kind) => {
     expect(classifyBatchError(withCode(code))).toBe(kind);
+  });
+
+  it('reads a row a row-level security policy refuses (42501) as rejected: what the row holds', () => {
+    expect(
+      classifyBatchError(
+        withCode('42501', 'new row violates row-level security policy for table "sessions"'),
+      ),
+    ).toBe('rejected');
   });
 
   it('reads SQLite\'s "no such table" as refused, not as a fault of the batch', () => {

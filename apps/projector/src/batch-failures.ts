@@ -80,9 +80,14 @@ export function classifyBatchError(error: unknown): BatchFailureKind {
     if (/^(22|23|54)/.test(code) || code === 'P0001') return 'rejected';
     // 08 connection, 53 insufficient resources (disk full, too many connections), 57P0x shutting down.
     if (/^(08|53)/.test(code) || /^57P0/.test(code)) return 'unavailable';
+    const message = fieldOf(error, 'message') ?? '';
+    // 42501 for a row a row-level security policy refuses: the row's content, like a constraint.
+    if (code === '42501' && /row-level security/i.test(message)) return 'rejected';
     // 42 access rule or missing object, 3F/3D no such schema/database, 28 authorization, 25 transaction state
     // (read-only, idle timeout), 57014 cancelled, 55P03 lock not available: not what any event holds.
     if (/^(42|3F|3D|28|25)/.test(code) || code === '57014' || code === '55P03') return 'refused';
+    // 40001 serialization failure, 40P01 deadlock: another writer's timing, retried whole.
+    if (code === '40001' || code === '40P01') return 'unavailable';
     return 'other';
   }
   const message = fieldOf(error, 'message') ?? '';

@@ -50,7 +50,7 @@ export function decide(command: SessionCommand, state: SessionState | null): Ses
     case 'CancelSession':
       return cancelSession(command, state);
     case 'ReturnItems':
-      return returnItems(command, state);
+      return fitting(returnItems(command, state), state);
     case 'ReopenSession':
       return reopenSession(command, state);
     default:
@@ -86,8 +86,9 @@ export function checkInput(command: SessionCommand, state: SessionState | null):
 }
 
 /**
- * The events, once checked to fit the event store (`checkEventBytes`). Only the commands that add data need
- * the check: the others append events bounded by what those let in.
+ * The events, once checked to fit the event store (`checkEventBytes`): of the commands that add data, and of a
+ * return, whose entries each repeat the SKU of the line they name (1000 entries naming one line of a long SKU are
+ * megabytes). Close, cancel and reopen append events bounded by what those let in.
  */
 function fitting(events: SessionEvent[], state: SessionState | null): SessionEvent[] {
   if (events.length > 0) checkEventBytes(events, state);

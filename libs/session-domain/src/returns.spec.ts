@@ -389,6 +389,20 @@ describe('ReturnItems input (400)', () => {
       .thenThrows('LIMIT_EXCEEDED', { pointer: '/returnedCartItems' });
   });
 
+  it('refuses a return whose event would be too large for the event store (LIMIT_EXCEEDED), not a 413 from it', () => {
+    // 1000 entries naming one line whose 1000-character SKU takes 6 bytes a character in JSON (\u0001): ~6 MB.
+    const sku = '\u0001'.repeat(1000);
+    const heavy = history(update({ cartItems: [{ sku, quantity: 10_000 }] }), close());
+    spec
+      .given(heavy)
+      .when(returnItems(Array.from({ length: 1000 }, () => ({ position: 0, quantity: 1 }))))
+      .thenThrows('LIMIT_EXCEEDED', { category: 'invalid' });
+    spec
+      .given(heavy)
+      .when(returnItems(Array.from({ length: 100 }, () => ({ position: 0, quantity: 1 }))))
+      .thenEvents((events) => expect(events.map((event) => event.type)).toEqual(['CartItemsReturned']));
+  });
+
   it('treats a return id that is not a safe positive integer as a programming error, not a 400', () => {
     expect(() => decide({ ...returnItems([{ position: 0 }]), returnId: 0 }, evolveAll(closedCart()))).toThrow(
       'ReturnItems.returnId must be a safe integer > 0',

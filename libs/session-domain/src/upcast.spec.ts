@@ -73,10 +73,20 @@ describe('upcasting', () => {
       '19.99',
     ]);
     expect(event.data.cartItems[2].additionalCosts).toEqual({ x: { price: '5' } });
-    // Money a v1 writer could not have written (a decimal comma): unreadable, naming the step, not a DecimalError.
-    expect(() =>
-      upcast('CartItemsAdded', 1, { ...v1({}), cartItems: [{ sku: 'A', quantity: 1, price: '19,99' }] }),
-    ).toThrow(/^CartItemsAdded v1 cannot be upcast \(step v1 → v2\): /);
+    // Money a v1 writer could not have written — a decimal comma, an exponent that would print as 500 million
+    // digits — is left as it is and refused by the shape check, naming the field (never normalised, nor a 500).
+    for (const price of ['19,99', '1e500000000'])
+      expect(() =>
+        upcast('CartItemsAdded', 1, { ...v1({}), cartItems: [{ sku: 'A', quantity: 1, price }] }),
+      ).toThrow('does not have the shape of its type: cartItems[0].price is not a decimal string');
+    expect(
+      (
+        upcast('CartItemsAdded', 1, {
+          ...v1({}),
+          cartItems: [{ sku: 'A', quantity: 1, price: '1.5e2' }],
+        }) as CartItemsAdded
+      ).data.cartItems[0]!.price,
+    ).toBe('150');
     // The upcaster leaves what is no cost alone; the event's shape is then refused, naming it.
     expect(() => upcast('CartItemsAdded', 1, v1({ x: { price: 5 }, y: null }))).toThrow(
       'The data of CartItemsAdded v1 does not have the shape of its type: cartItems[2].additionalCosts["y"] is not an object',
@@ -174,6 +184,28 @@ describe('a version read before it is written (EventSchemas)', () => {
     const plain = { type: 'Plain', data: { at: 't' } } as unknown as SessionEvent;
     expect(lossy.asRead(plain)).toBe(plain);
     expect(rollout.asRead(paid as unknown as SessionEvent)).toEqual(paid);
+  });
+
+  it('reports a step that fails on the data as unreadable, naming the step (an EventUpcastError passes as it is)', () => {
+    const failing = new EventSchemas({
+      read: { Paid: 2, Refused: 2 },
+      write: { Paid: 2, Refused: 2 },
+      upcasters: {
+        Paid: {
+          1: (data) => ({ ...data, amount: (data.amount as { toFixed(n: number): string }).toFixed(2) }),
+        },
+        Refused: {
+          1: () => {
+            throw new EventUpcastError('no refund before 2020');
+          },
+        },
+      },
+      downcasters: {},
+    });
+    expect(() => failing.upcast('Paid', 1, { at: 't', amount: 'x' })).toThrow(
+      /^Paid v1 cannot be upcast \(step v1 → v2\): .*toFixed is not a function/,
+    );
+    expect(() => failing.upcast('Refused', 1, { at: 't' })).toThrow(/^no refund before 2020$/);
   });
 
   it('brings an event down several versions, one step at a time', () => {

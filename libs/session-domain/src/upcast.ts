@@ -156,7 +156,8 @@ export class EventSchemas {
     try {
       for (; version < current; version++) upgraded = this.registry.upcasters[type]![version]!(upgraded);
     } catch (error) {
-      // A step that fails on data it cannot read (money as "19,99"): unreadable like any event of the wrong shape.
+      if (error instanceof EventUpcastError) throw error;
+      // A step that fails on data it cannot read: unreadable like any event of the wrong shape.
       throw new EventUpcastError(
         `${type} v${schemaVersion} cannot be upcast (step v${version} → v${version + 1}): ${error instanceof Error ? error.message : String(error)}`,
         { cause: error },
@@ -198,11 +199,20 @@ export class EventSchemas {
   }
 }
 
-/** v1 → v2: money was a JSON number; it becomes the shortest decimal string that reads back as that number. */
+/** A decimal string a v1 writer could have stored: plain, or in exponent notation within ±400. */
+const V1_MONEY_STRING = /^-?\d+(?:\.\d+)?(?:[eE]([-+]?\d{1,3}))?$/;
+
+/**
+ * v1 → v2: money was a JSON number; it becomes the shortest decimal string that reads back as that number. A
+ * string already there is normalised when it is a decimal a writer could have stored; anything else (`"19,99"`,
+ * `"1e500000000"`, which would print as 500 million digits) is left as it is, for the shape check to refuse.
+ */
 function moneyToDecimalString(value: unknown): unknown {
   if (typeof value === 'number') return moneyFromNumber(value);
-  if (typeof value === 'string') return normalizeMoney(value);
-  return value;
+  if (typeof value !== 'string') return value;
+  const match = V1_MONEY_STRING.exec(value);
+  if (match === null || (match[1] !== undefined && Math.abs(Number(match[1])) > 400)) return value;
+  return normalizeMoney(value);
 }
 
 function cartItemV1toV2(item: unknown): unknown {
