@@ -1,7 +1,7 @@
 /**
  * Property tests of the projections' faster folds (the writers' and verify's in-place folds): generated
  * session logs — interleaved sessions of two applications, profile moves, closes, returns, cancels and
- * reopens, SKUs repeated within an event, amounts outside the integer fast path, replayed events and
+ * reopens, sessions created anew on their stream, SKUs repeated within an event, amounts outside the integer fast path, replayed events and
  * streams read from their middle — the projections' own pure folds as the reference, and the comparison.
  */
 import { expect } from '@jest/globals';
@@ -48,6 +48,10 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     h.reopened(at, p, value, items as CountedLine[]);
   }),
   day.map((at) => (h: SessionHistory) => void h.couponsChanged(at, ['C'])),
+  // Soft-deleted and created anew: a second SessionCreated continues the stream's revisions.
+  fc.tuple(day, profile, fc.boolean()).map(([at, p, first]) => (h: SessionHistory) => {
+    h.created(at, { profileId: p, firstSession: first });
+  }),
 );
 const session = fc.record({
   app: fc.integer({ min: 1, max: 2 }),
