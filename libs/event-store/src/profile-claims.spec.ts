@@ -1,4 +1,5 @@
 import type { StoredEvent } from './esdb-client.adapter';
+import { createdData } from '@session-engine/session-domain/spec-fixtures';
 import {
   DEFAULT_PROFILE_CLAIM_GRACE_MS,
   judgeClaim,
@@ -124,18 +125,7 @@ describe('recordsFirstSession', () => {
     stored('SessionCreated', {
       at: '2025-04-01T08:00:00.000Z',
       commandId: 'c',
-      sessionId: 7,
-      applicationId: 1,
-      integrationId: 's',
-      profileId,
-      couponCodes: [],
-      referralCode: '',
-      loyaltyCards: [],
-      identifiers: [],
-      attributes: {},
-      additionalCosts: {},
-      cartItems: [],
-      firstSession,
+      ...createdData({ sessionId: 7, applicationId: 1, integrationId: 's' }, { profileId, firstSession }),
     });
   const changed = (profileId: string, firstSession: boolean) =>
     stored(

@@ -10,6 +10,7 @@
  *   failed on them heard it all the same. Now it comes once the consumer has handled them and asks for more.
  */
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
+import { createdData } from '@session-engine/session-domain/spec-fixtures';
 import { randomUUID } from 'node:crypto';
 import { EsdbClientAdapter, type EventToAppend } from './esdb-client.adapter';
 import { SessionEventStore, UnreadableSessionEventError } from './session-event-store';
@@ -33,20 +34,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** What each type used here holds besides `at` and `commandId` (readers check an event's shape). */
 const SHAPES: Record<string, Record<string, unknown>> = {
-  SessionCreated: {
-    sessionId: 1,
-    applicationId: 1,
-    integrationId: 'x',
-    profileId: '',
-    couponCodes: [],
-    referralCode: '',
-    loyaltyCards: [],
-    identifiers: [],
-    attributes: {},
-    additionalCosts: {},
-    cartItems: [],
-    firstSession: false,
-  },
+  SessionCreated: createdData(
+    { sessionId: 1, applicationId: 1, integrationId: 'x' },
+    { firstSession: false },
+  ),
   SessionReopened: { profileId: '', reversedRevenue: '0', reversedItems: [] },
   SessionClosed: { profileId: '', total: '0', items: [] },
 };

@@ -15,13 +15,36 @@ import type {
   UpdateSession,
 } from './commands';
 import { decide } from './decide';
-import type { SessionEvent } from './events';
+import type { SessionCreated, SessionEvent } from './events';
 import { evolve, fold } from './evolve';
 import type { SessionState } from './state';
 
 export const APPLICATION_ID = 1;
 export const INTEGRATION_ID = 'checkout-42';
 export const SESSION_ID = 1001;
+
+/**
+ * What a `SessionCreated` holds when nothing but the session's ids is set (an empty create), `overrides` on top:
+ * for specs that write events themselves (`at` and `commandId` are theirs to add).
+ */
+export function createdData(
+  ids: Pick<SessionCreated['data'], 'sessionId' | 'applicationId' | 'integrationId'>,
+  overrides: Partial<SessionCreated['data']> = {},
+): Omit<SessionCreated['data'], 'at' | 'commandId'> {
+  return {
+    ...ids,
+    profileId: '',
+    couponCodes: [],
+    referralCode: '',
+    loyaltyCards: [],
+    identifiers: [],
+    attributes: {},
+    additionalCosts: {},
+    cartItems: [],
+    firstSession: true,
+    ...overrides,
+  };
+}
 
 /** Time of the n-th command of a history (n < 60). */
 export function at(n: number): string {

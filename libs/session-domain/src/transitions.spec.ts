@@ -6,6 +6,7 @@ import { evolve } from './evolve';
 import {
   addItems,
   APPLICATION_ID,
+  createdData,
   at,
   cancel,
   close,
@@ -46,18 +47,11 @@ describe('creation (UpdateSession on a missing session)', () => {
           type: 'SessionCreated',
           data: {
             ...stamp,
-            sessionId: SESSION_ID,
-            applicationId: APPLICATION_ID,
-            integrationId: INTEGRATION_ID,
-            profileId: '',
-            couponCodes: [],
-            referralCode: '',
-            loyaltyCards: [],
-            identifiers: [],
-            attributes: {},
-            additionalCosts: {},
-            cartItems: [],
-            firstSession: true,
+            ...createdData({
+              sessionId: SESSION_ID,
+              applicationId: APPLICATION_ID,
+              integrationId: INTEGRATION_ID,
+            }),
           },
         },
       ]);

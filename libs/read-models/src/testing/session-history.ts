@@ -1,4 +1,5 @@
 import type { CartItemData, CountedLine, SessionEvent } from '@session-engine/session-domain';
+import { createdData } from '@session-engine/session-domain/spec-fixtures';
 import type { ProjectedEvent } from '../projected-event';
 
 let globalPosition = 0n;
@@ -43,21 +44,14 @@ export class SessionHistory {
   }
 
   created(at: string, options: Partial<DataOf<'SessionCreated'>> = {}): this {
-    return this.push('SessionCreated', at, {
-      sessionId: this.sessionId,
-      applicationId: this.applicationId,
-      integrationId: this.integrationId,
-      profileId: '',
-      couponCodes: [],
-      referralCode: '',
-      loyaltyCards: [],
-      identifiers: [],
-      attributes: {},
-      additionalCosts: {},
-      cartItems: [],
-      firstSession: true,
-      ...options,
-    });
+    return this.push(
+      'SessionCreated',
+      at,
+      createdData(
+        { sessionId: this.sessionId, applicationId: this.applicationId, integrationId: this.integrationId },
+        options,
+      ),
+    );
   }
 
   cartAdded(at: string, firstPosition: number, cartItems: CartItemData[]): this {
