@@ -8,10 +8,10 @@
  * written as `\uXXXX` escapes — still JSON, of the same value (`jsonText`).
  */
 import { SingleBar } from 'cli-progress';
-import Table from 'cli-table3';
 import { progressIntervalMs } from './config';
 import type { Interruption } from './interrupt';
 import { jsonText, neutralized, printable, shortened } from './printable';
+import { tableLines } from './table';
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -54,16 +54,36 @@ const cellText = (cell: Cell): string =>
   (Array.isArray(cell) ? cell : [String(cell)]).map((line: string) => neutralized(line)).join('\n');
 
 export function printTable(io: CliIo, head: string[], rows: Cell[][]): void {
-  const table = new Table({ head: head.map(cellText), style: { head: [], border: [] }, wordWrap: true });
-  table.push(...rows.map((row) => row.map(cellText)));
-  io.stdout.write(`${table.toString()}\n`);
+  writeLines(
+    io,
+    tableLines(
+      head.map(cellText),
+      rows.map((row) => row.map(cellText)),
+    ),
+  );
 }
 
 export function printFields(io: CliIo, rows: [string, unknown][]): void {
-  const table = new Table({ style: { head: [], border: [] }, wordWrap: true });
-  for (const [name, value] of rows)
-    table.push({ [cellText(printable(name))]: cellText(formatValue(value, 100)) });
-  io.stdout.write(`${table.toString()}\n`);
+  writeLines(
+    io,
+    tableLines(
+      undefined,
+      rows.map(([name, value]) => [cellText(printable(name)), cellText(formatValue(value, 100))]),
+    ),
+  );
+}
+
+/** Lines to stdout in pieces of about 64 KiB: a table of a long history is never one string of many MiB. */
+function writeLines(io: CliIo, lines: Iterable<string>): void {
+  let chunk = '';
+  for (const line of lines) {
+    chunk += `${line}\n`;
+    if (chunk.length >= 65_536) {
+      io.stdout.write(chunk);
+      chunk = '';
+    }
+  }
+  if (chunk !== '') io.stdout.write(chunk);
 }
 
 /**

@@ -6,7 +6,7 @@
  * it is a fact about the data, not a bug of the CLI.
  *
  * Also the check `import` runs on a session stream before appending it (`checkSessionStream`): every event
- * read, upcast and folded by the domain as `state` and `history` do, shaped by `toCustomerSessionV2` as GET
+ * read, upcast and folded by the domain as `state` and `history` do, shaped by `sessionView` as GET
  * does, run through the read-model projections' own folds and row builders as the projector does, the
  * stream name matching the session's application and integration id, and the session id the one the engine
  * derives from the stream name.
@@ -31,11 +31,13 @@ import {
   isPlainObject,
   isSchemaVersion,
   SESSION_EVENT_READ_VERSIONS,
+  sessionView,
   storedSchemaVersion,
-  toCustomerSessionV2,
   type CustomerSessionV2,
   type SessionEventType,
   type SessionState,
+  type SessionTotals,
+  type SessionViewMemo,
 } from '@session-engine/session-domain';
 import { CliError } from './cli-error';
 import { printable, quoted } from './printable';
@@ -211,10 +213,16 @@ export class SessionFold {
     return (this.state = next);
   }
 
-  /** The `CustomerSessionV2` of the state so far (what GET would answer), refusing data it cannot shape. */
-  view(recorded: RecordedSessionEvent): CustomerSessionV2 {
+  /**
+   * The `CustomerSessionV2` of the state so far (what GET would answer), refusing data it cannot shape, and its
+   * exact totals. A `memo` shared by the renders of one fold reuses what an event did not change.
+   */
+  view(
+    recorded: RecordedSessionEvent,
+    memo?: SessionViewMemo,
+  ): { session: CustomerSessionV2; totals: SessionTotals } {
     try {
-      return toCustomerSessionV2(this.state!);
+      return sessionView(this.state!, { memo });
     } catch (error) {
       throw new UnreadableEventError(
         { stream: this.stream, revision: recorded.revision, position: recorded.position },
@@ -321,7 +329,7 @@ export function checkSessionStream(stream: string, events: readonly CheckedEvent
 }
 
 /**
- * The final state shapes as GET shapes it (`toCustomerSessionV2`). Shaping after every event would cost events ×
+ * The final state shapes as GET shapes it (`sessionView`). Shaping after every event would cost events ×
  * cart lines; only when the final state fails is the stream folded again, shaping each step, to name the first
  * event after which the session cannot be shown.
  */

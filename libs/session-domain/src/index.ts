@@ -24,6 +24,7 @@ export {
 export {
   toCustomerSessionV2,
   sessionView,
+  SessionViewMemo,
   returnsOf,
   totalsOf,
   unitValue,

@@ -12,7 +12,7 @@ import { DomainError } from './errors';
 import type { SessionEvent } from './events';
 import { evolve, fold } from './evolve';
 import type { SessionState } from './state';
-import { toCustomerSessionV2, totalsOf } from './view';
+import { sessionView, SessionViewMemo, toCustomerSessionV2, totalsOf } from './view';
 
 /**
  * Random command sequences (mostly valid, sometimes not), applied in order and keeping those the
@@ -230,6 +230,17 @@ describe('properties of every reachable session', () => {
           expect(new D(totals.total).eq(exact.items.plus(exact.itemCosts).plus(exact.session))).toBe(true);
           expect(toCustomerSessionV2(state).total).toBe(new D(totals.total).toNumber());
         }
+      }),
+      params,
+    );
+  });
+
+  it('rendering each state in turn with one memo gives exactly what rendering it afresh gives', () => {
+    fc.assert(
+      fc.property(sequences, (drafts) => {
+        const memo = new SessionViewMemo();
+        for (const state of play(drafts).states)
+          expect(sessionView(state, { memo })).toStrictEqual(sessionView(state));
       }),
       params,
     );

@@ -1,5 +1,8 @@
-import { close, extend, HISTORIES, history, returnItems, stateOf, update } from './spec-fixtures';
-import { returnsOf, sessionView, toCustomerSessionV2, totalsOf, unitValue } from './view';
+import type { SessionEvent } from './events';
+import { evolve } from './evolve';
+import { addItems, close, extend, HISTORIES, history, returnItems, stateOf, update } from './spec-fixtures';
+import type { SessionState } from './state';
+import { returnsOf, sessionView, SessionViewMemo, toCustomerSessionV2, totalsOf, unitValue } from './view';
 
 describe('toCustomerSessionV2 totals', () => {
   it('computes money exactly: 3 × 19.99 + 0.10 shipping is 60.07', () => {
@@ -229,5 +232,42 @@ describe('toCustomerSessionV2 shape', () => {
 
   it('lists no return records for a session never returned', () => {
     expect(returnsOf(full())).toEqual([]);
+  });
+});
+
+const evolveState = (state: SessionState, event: SessionEvent): SessionState => evolve(state, event);
+
+describe('SessionViewMemo', () => {
+  // Given a session rendered once with a memo, when an event changes some lines and leaves others, then the
+  // next render reuses the views of the lines left alone and renders the changed ones anew.
+  it('reuses the view of each line an event left alone, and renders the lines it changed', () => {
+    const created = history(
+      update({
+        cartItems: [
+          { sku: 'A', quantity: 2, price: 1.5 },
+          { sku: 'B', quantity: 1 },
+        ],
+      }),
+    );
+    const memo = new SessionViewMemo();
+    const state = stateOf(created);
+    const first = sessionView(state, { memo }).session;
+    // The states in turn, each evolved from the one before, as a fold over the stream builds them.
+    const after = (from: SessionState, events: SessionEvent[]) =>
+      events.reduce<SessionState>(evolveState, from);
+
+    const added = extend(created, addItems([{ sku: 'C', quantity: 1, price: 2 }]));
+    const addedState = after(state, added.slice(created.length));
+    const second = sessionView(addedState, { memo });
+    expect(second.session.cartItems[0]).toBe(first.cartItems[0]);
+    expect(second.session.cartItems[1]).toBe(first.cartItems[1]);
+    expect(second.session.cartItems[2]).toMatchObject({ sku: 'C', position: 2 });
+    expect(second.totals.cartItemTotal).toBe('5');
+
+    const returned = extend(added, close(), returnItems([{ position: 0, quantity: 1 }]));
+    const third = sessionView(after(addedState, returned.slice(added.length)), { memo }).session;
+    expect(third.cartItems[0]).not.toBe(second.session.cartItems[0]);
+    expect(third.cartItems[0]).toMatchObject({ sku: 'A', returnedQuantity: 1, remainingQuantity: 1 });
+    expect(third).toStrictEqual(toCustomerSessionV2(stateOf(returned)));
   });
 });

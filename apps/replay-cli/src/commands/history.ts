@@ -2,8 +2,8 @@ import type { RecordedSessionEvent } from '@session-engine/event-store';
 import {
   addMoney,
   SESSION_EVENT_READ_VERSIONS,
+  SessionViewMemo,
   subtractMoney,
-  totalsOf,
   type CountedLine,
   type SessionEventType,
   type SessionTotals,
@@ -156,11 +156,13 @@ export async function historyCommand(
   let counted: string | null = '0';
   // The table's totals, exactly as the log holds them (a row's `totals` are GET's numbers, which round).
   const exactTotals: SessionTotals[] = [];
+  // Each render reuses the views and sums of the lines the event did not touch: O(changed lines) per event.
+  const memo = new SessionViewMemo();
   const rows: HistoryRow[] = stream.stored.map((event) => {
     const recorded = readStoredEvent(event);
     fold.apply(recorded);
-    exactTotals.push(totalsOf(fold.state!));
-    const after = fold.view(recorded);
+    const { session: after, totals } = fold.view(recorded, memo);
+    exactTotals.push(totals);
     const changes = diffJson(before, after).filter(
       (change) =>
         !NOT_CHANGES.has(change.field) &&

@@ -1,5 +1,4 @@
 import type { RecordedSessionEvent, StoredEvent } from '@session-engine/event-store';
-import { totalsOf } from '@session-engine/session-domain';
 import type { AtTime } from '../at-time';
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
@@ -86,7 +85,7 @@ export async function stateCommand(
     );
   }
   const state = fold.state!;
-  const customerSession = fold.view(folded);
+  const { session: customerSession, totals: exact } = fold.view(folded);
   const revision = Number(folded.revision);
   const partOf = midCommand(stream.stored, revision);
   if (partOf !== undefined)
@@ -114,7 +113,6 @@ export async function stateCommand(
   const { cartItems, ...fields } = customerSession;
   // Money as the log holds it, exactly: GET's JSON numbers (and --json, which is GET's body) round amounts past
   // 15 to 17 significant digits (999999999999999.9 × 3 shows as 2999999999999999.5).
-  const exact = totalsOf(state);
   printFields(
     io,
     Object.entries({
