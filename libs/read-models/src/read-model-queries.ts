@@ -65,17 +65,22 @@ type TextColumn = 'profile_id' | 'referral_code' | 'integration_id' | 'store_int
 
 /**
  * Case-insensitive text as partial filters compare it: lower case (the `_lc` columns hold `toLowerCase()`), with
- * the final sigma ς as σ — `toLowerCase` picks ς for a Σ that ends the text, so "ΟΔΟΣ" was no substring of
- * "ΟΔΟΣΑ" (ς against σ). Unicode's case folding makes them one letter; the stored columns are folded the same way
- * in the query (`folded`), so rows written before need nothing.
+ * - the final sigma ς as σ: `toLowerCase` picks ς for a Σ that ends the text, so "ΟΔΟΣ" was no substring of
+ *   "ΟΔΟΣΑ" (ς against σ); Unicode's case folding makes them one letter;
+ * - the dot above an i dropped: `toLowerCase` makes the capital dotted İ an i followed by U+0307 (a combining
+ *   dot above), so "istanbul" was no substring of "İSTANBUL"; the dot changes nothing over an i.
+ * The stored columns are folded the same way in the query (`folded`), so rows written before need nothing.
  */
 function caseFolded(text: string): string {
-  return text.toLowerCase().replace(/ς/g, 'σ');
+  return text
+    .toLowerCase()
+    .replace(/ς/g, 'σ')
+    .replace(/i\u0307/g, 'i');
 }
 
 /** A `_lc` column folded as `caseFolded` folds the pattern. */
 function folded(column: string): RawBuilder<string> {
-  return sql<string>`replace(${sql.ref(column)}, 'ς', 'σ')`;
+  return sql<string>`replace(replace(${sql.ref(column)}, 'ς', 'σ'), ${'i\u0307'}, 'i')`;
 }
 
 function likePattern(text: string): string {

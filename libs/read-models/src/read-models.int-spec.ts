@@ -234,4 +234,21 @@ describe.each(testDatabases())('partial filters on Greek text on $name', (databa
     // Exact filters stay exact.
     expect(await list({ profile: 'ΟΔΟΣ' })).toEqual(['street']);
   });
+
+  it('finds the capital dotted İ by a plain i, and by itself', async () => {
+    // toLowerCase makes İ an i with a combining dot above (U+0307).
+    const city = new SessionHistory(1, 'city', 303).created(T1, {
+      profileId: 'İSTANBUL',
+      couponCodes: ['İKİ'],
+    });
+    const events = inLogOrder(city);
+    await (await ReadModelWriter.open(rm.db)).apply(events, events[events.length - 1].position);
+    for (const profile of ['istanbul', 'ISTANBUL', 'İstanbul', 'stanb'])
+      expect({ profile, found: await list({ profile, partialMatch: true }) }).toEqual({
+        profile,
+        found: ['city'],
+      });
+    expect(await list({ coupon: 'iki', partialMatch: true })).toEqual(['city']);
+    expect(await list({ profile: 'İSTANBUL' })).toEqual(['city']);
+  });
 });
