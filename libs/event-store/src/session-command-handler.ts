@@ -37,6 +37,10 @@
  *   perhaps created anew), a command found on the cache is answered from a fresh read, as a process without the
  *   cache answers it, and one found on a fresh read or named by its record is `AppliedCommandDeletedError`
  *   (404 `SESSION_NOT_FOUND`).
+ * - A system event in a session stream (its type starts with `$`, written there by some other tool) is passed by
+ *   as the projector, `replay verify` and `replay log` pass it by (`isSystemEventType`, the type half of
+ *   `isSessionEvent`): never folded, never unreadable. The session's revision is still the stream's, so an
+ *   append after one expects its revision.
  */
 import {
   checkInput,
@@ -80,6 +84,7 @@ import {
   type CommandMetadata,
   type RecordedSessionEvent,
 } from './serialization';
+import { isSystemEventType } from './session-event-store';
 import { approximateSessionBytes } from './session-size';
 import { StateCache } from './state-cache';
 
@@ -92,7 +97,10 @@ export type UntimedCommand<C extends SessionCommand = SessionCommand> = C extend
 
 export interface LoadedSession {
   state: SessionState | null;
-  /** Revision of the stream's last event; `null` when the session does not exist. */
+  /**
+   * Revision of the stream's last event — also when that is a system event the fold passed by: the next append
+   * expects it; `null` when the stream does not exist.
+   */
   revision: bigint | null;
 }
 
@@ -429,6 +437,7 @@ export class SessionCommandHandler {
     let applied = cached?.state.applied ?? new AppliedCommands(this.windowMs);
     const now = this.now();
     for (const record of stored) {
+      if (isSystemEventType(record.type)) continue;
       const { event, metadata } = this.fromStoredEvent(record);
       if (event.type === 'SessionCreated' && state !== null) {
         // Soft-deleted and created anew since it was cached: a cold read starts at this event, so the cached
@@ -451,8 +460,11 @@ export class SessionCommandHandler {
         );
       }
     }
+    // The stream's revision, also when its last event was passed by: the next append expects it.
     const revision = stored[stored.length - 1]!.revision;
-    this.cache.set(streamName, { revision, state: { state: state!, applied } });
+    // Nothing but system events yet: no session, and nothing to cache.
+    if (state === null) return { state, revision };
+    this.cache.set(streamName, { revision, state: { state, applied } });
     return { state, revision, applied };
   }
 
@@ -477,10 +489,12 @@ export class SessionCommandHandler {
     if (stored.length > 0 && stored[0]!.revision <= applied.firstRevision) {
       for (const record of stored) {
         if (record.revision > applied.revision) break;
+        // A no-op's answer may be at the revision of a system event passed by: it is reached all the same.
+        last = record.revision;
+        if (isSystemEventType(record.type)) continue;
         const { event } = this.fromStoredEvent(record);
         state = evolveStored(state, event, record);
         if (record.revision >= applied.firstRevision) events.push(event);
-        last = record.revision;
       }
     }
     if (last !== applied.revision) {

@@ -16,6 +16,13 @@ export const SESSION_STREAM_PREFIX = 'session-';
 const SESSION_STREAM_NAME = /^session-\d+-./s;
 
 /**
+ * A system event (its type starts with `$`): never one of the engine's session events, wherever it is stored.
+ * The type half of `isSessionEvent`, for the readers of one session stream (the API's read and fold), whose
+ * stream name is the engine's already.
+ */
+export const isSystemEventType = (type: string): boolean => type.startsWith('$');
+
+/**
  * An event of the engine's session streams, which the session readers fold and project: one of a stream named as
  * the engine names them, and not a system event (EventStoreDB's hard delete writes a `$streamDeleted` event into
  * the stream it tombstones; the adapter's `$all` reads pass such events by already, and this says so for every
@@ -23,7 +30,7 @@ const SESSION_STREAM_NAME = /^session-\d+-./s;
  * stopping at it as unreadable.
  */
 export const isSessionEvent = (stored: { streamName: string; type: string }): boolean =>
-  SESSION_STREAM_NAME.test(stored.streamName) && !stored.type.startsWith('$');
+  SESSION_STREAM_NAME.test(stored.streamName) && !isSystemEventType(stored.type);
 
 export interface SessionEventSubscription extends AsyncIterable<RecordedSessionEvent> {
   /**
