@@ -1,7 +1,7 @@
 /**
  * A profile first-session claim left by a crashed create (claim appended, session never appended), over HTTP
  * with the API, the embedded event store and the projector in this process: once the claim is older than
- * the grace window, the next session of the profile is its first session — in the command's answer and in the
+ * the wall-clock bound of a claim the API never watched (the grace window plus an hour), the next session of the profile is its first session — in the command's answer and in the
  * management API's customer profile — and the crashed session, sent again, is not.
  */
 import type { INestApplication } from '@nestjs/common';
@@ -9,6 +9,7 @@ import {
   DEFAULT_PROFILE_CLAIM_GRACE_MS,
   EsdbClientAdapter,
   PROFILE_CLAIMED,
+  profileClaimWallClockStaleMs,
   profileStreamName,
   type ReadStreamOptions,
 } from '@session-engine/event-store';
@@ -35,7 +36,7 @@ let adapter: EsdbClientAdapter;
 let app: INestApplication;
 let projector: RunningProjector;
 let baseUrl: string;
-/** Event ids whose server time reads as that many ms earlier: a claim written long ago. */
+/** Event ids whose server time, and writer's `at`, read as that many ms earlier: a claim written long ago. */
 const backdated = new Map<string, number>();
 
 const send = async (method: string, path: string, auth: string, body?: unknown) => {
@@ -78,9 +79,14 @@ beforeAll(async () => {
   ) {
     return (await readStream.call(this, stream, options)).map((event) => {
       const ago = backdated.get(event.id);
-      return ago === undefined
-        ? event
-        : { ...event, created: new Date(Date.parse(event.created) - ago).toISOString() };
+      if (ago === undefined) return event;
+      const earlier = (time: string) => new Date(Date.parse(time) - ago).toISOString();
+      const { at } = event.data;
+      return {
+        ...event,
+        created: earlier(event.created),
+        data: typeof at === 'string' ? { ...event.data, at: earlier(at) } : event.data,
+      };
     });
   });
   dataDir = mkdtempSync(join(tmpdir(), 'claim-takeover-e2e-'));
@@ -119,7 +125,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-it('makes the next session of the profile its first once a crashed claim is older than the window', async () => {
+it('makes the next session of the profile its first once a crashed claim is older than the wall-clock bound', async () => {
   // The crashed create of "cart-crashed": its claim, as the engine before claim versions wrote it, no session.
   await adapter.appendToStream(
     profileStreamName(1, 'alice'),
@@ -139,7 +145,7 @@ it('makes the next session of the profile its first once a crashed claim is olde
     'no_stream',
   );
   const [claim] = await adapter.readStream(profileStreamName(1, 'alice'));
-  backdated.set(claim!.id, DEFAULT_PROFILE_CLAIM_GRACE_MS + 60_000);
+  backdated.set(claim!.id, profileClaimWallClockStaleMs(DEFAULT_PROFILE_CLAIM_GRACE_MS) + 60_000);
 
   const later = await put('cart-later', 'alice');
   expect(later.firstSession).toBe(true);

@@ -4,13 +4,18 @@
  * the delete wrote). Such a session counts as one that existed: its claim stands once it is older than the grace
  * window — later sessions of the profile are not first, nothing fails, nothing is appended to the profile stream
  * (a `confirmed` event would say the session's stream records the claim, which nobody can read any more).
- * "Later" is a handler whose clock reads the claim as written longer than the window ago.
+ * "Later" is a claim that reads as written (by the store and by its claimer) longer ago than the wall-clock
+ * bound of a claim the process never watched (the window plus an hour).
  */
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
 import { EsdbClientAdapter, StreamTombstonedError, type ReadStreamOptions } from './esdb-client.adapter';
 import { sessionIdFor } from './ids';
-import { DEFAULT_PROFILE_CLAIM_GRACE_MS, PROFILE_CLAIMED } from './profile-claims';
+import {
+  DEFAULT_PROFILE_CLAIM_GRACE_MS,
+  PROFILE_CLAIMED,
+  profileClaimWallClockStaleMs,
+} from './profile-claims';
 import { profileStreamName, sessionStreamName } from './serialization';
 import { SessionCommandHandler, type UntimedCommand } from './session-command-handler';
 
@@ -19,7 +24,10 @@ let store: EsdbClientAdapter;
 /** The operator's client: deletes and tombstones streams as an operator's tools do. */
 let operator: EventStoreDBClient;
 let counter = 0;
-/** Event ids whose server time reads shifted into the past, by that many ms (a claim written long ago). */
+/**
+ * Event ids whose server time, and writer's `at`, read shifted into the past by that many ms (a claim written
+ * long ago).
+ */
 const backdated = new Map<string, number>();
 
 beforeAll(async () => {
@@ -30,9 +38,14 @@ beforeAll(async () => {
   jest.spyOn(store, 'readStream').mockImplementation(async (stream: string, options?: ReadStreamOptions) =>
     (await readStream(stream, options)).map((event) => {
       const ago = backdated.get(event.id);
-      return ago === undefined
-        ? event
-        : { ...event, created: new Date(Date.parse(event.created) - ago).toISOString() };
+      if (ago === undefined) return event;
+      const earlier = (time: string) => new Date(Date.parse(time) - ago).toISOString();
+      const { at } = event.data;
+      return {
+        ...event,
+        created: earlier(event.created),
+        data: typeof at === 'string' ? { ...event.data, at: earlier(at) } : event.data,
+      };
     }),
   );
 });
@@ -63,13 +76,13 @@ function update(integrationId: string, patch: Record<string, unknown>): UntimedC
 const first = async (id: string, profileId: string, dry = false) =>
   (await handler().handle(update(id, { profileId }), { metadata, dry })).state!.firstSession;
 
-/** Makes the profile's latest claim event read as written a minute more than the grace window ago. */
+/** Makes the profile's latest claim event read as written a minute more than the wall-clock bound ago. */
 async function ageLatestClaim(profileId: string): Promise<void> {
   const [latest] = await store.readStream(profileStreamName(1, profileId), {
     direction: 'backwards',
     maxCount: 1,
   });
-  backdated.set(latest!.id, DEFAULT_PROFILE_CLAIM_GRACE_MS + 60_000);
+  backdated.set(latest!.id, profileClaimWallClockStaleMs(DEFAULT_PROFILE_CLAIM_GRACE_MS) + 60_000);
 }
 
 /** The claim of a create whose session append never happened (the API died between the two appends). */

@@ -3,20 +3,31 @@
  * the API died (or lost the store) between the claim and the session append. Such a claim is taken over by a
  * later session of the profile once it is older than the grace window, never while it is younger, by exactly
  * one of several concurrent takers; the original session then is no longer first. A claim that its session
- * committed is honoured for good and confirmed once. "Later" is a handler whose clock runs past the window.
+ * committed is honoured for good and confirmed once. "Later" is a claim whose times read as long past (past
+ * the wall-clock bound, the window plus an hour), or a process that has watched the claim for the window on
+ * its monotonic clock; a wall clock that runs ahead of the store's (or a store behind), by more than the window,
+ * never makes a fresh claim stale.
  */
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
-import { EsdbClientAdapter, type ReadStreamOptions } from './esdb-client.adapter';
+import { EsdbClientAdapter, type ReadStreamOptions, type StoredEvent } from './esdb-client.adapter';
 import { sessionIdFor } from './ids';
-import { DEFAULT_PROFILE_CLAIM_GRACE_MS, PROFILE_CLAIMED, ProfileClaims } from './profile-claims';
+import {
+  DEFAULT_PROFILE_CLAIM_GRACE_MS,
+  PROFILE_CLAIMED,
+  profileClaimWallClockStaleMs,
+  ProfileClaims,
+} from './profile-claims';
 import { profileStreamName, sessionStreamName } from './serialization';
 import { SessionCommandHandler, type UntimedCommand } from './session-command-handler';
 
 let server: TestEventStore;
 let store: EsdbClientAdapter;
 let counter = 0;
-/** Event ids whose server time reads shifted into the past, by that many ms (a claim written long ago). */
-const backdated = new Map<string, number>();
+/**
+ * Event ids whose server time (`created`), and a claim's writer's time (`at`), read shifted into the past by
+ * that many ms: a claim written long ago (both), or by a store whose clock is behind (`created` only).
+ */
+const backdated = new Map<string, { created: number; at: number }>();
 /** The streams read since the last `reads.length = 0`. */
 const reads: string[] = [];
 
@@ -28,12 +39,20 @@ beforeAll(async () => {
     reads.push(stream);
     return (await readStream(stream, options)).map((event) => {
       const ago = backdated.get(event.id);
-      return ago === undefined
-        ? event
-        : { ...event, created: new Date(Date.parse(event.created) - ago).toISOString() };
+      return ago === undefined ? event : backdate(event, ago);
     });
   });
 });
+
+function backdate(event: StoredEvent, ago: { created: number; at: number }): StoredEvent {
+  const earlier = (time: string, ms: number) => new Date(Date.parse(time) - ms).toISOString();
+  const { at } = event.data;
+  return {
+    ...event,
+    created: earlier(event.created, ago.created),
+    data: typeof at === 'string' ? { ...event.data, at: earlier(at, ago.at) } : event.data,
+  };
+}
 
 afterAll(async () => {
   jest.restoreAllMocks();
@@ -46,13 +65,19 @@ const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
 /** Separate handlers stand for separate processes (no shared cache or mutex): only the store arbitrates. */
 const handler = () => new SessionCommandHandler(store);
 
-/** Makes the profile's latest claim event read as written a minute more than the grace window ago. */
-async function ageLatestClaim(profileId: string): Promise<void> {
+/** How old a claim must be by wall clocks before a process that never watched it may take it over. */
+const STALE_MS = profileClaimWallClockStaleMs(DEFAULT_PROFILE_CLAIM_GRACE_MS);
+
+/**
+ * Makes the profile's latest claim event read as written (by the store and its claimer) a minute more than the
+ * wall-clock bound ago: a claim left long ago, which a process that never saw it may take over.
+ */
+async function ageLatestClaim(profileId: string, ago = STALE_MS + 60_000, atAgo = ago): Promise<void> {
   const [latest] = await store.readStream(profileStreamName(1, profileId), {
     direction: 'backwards',
     maxCount: 1,
   });
-  backdated.set(latest!.id, DEFAULT_PROFILE_CLAIM_GRACE_MS + 60_000);
+  backdated.set(latest!.id, { created: ago, at: atAgo });
 }
 
 function update(integrationId: string, patch: Record<string, unknown> = {}): UntimedCommand {
@@ -187,7 +212,8 @@ describe('a profile claim its session never committed', () => {
     const x = newId('crashed');
     await orphanClaim(profileId, x, false);
     const [claim] = await store.readStream(profileStreamName(1, profileId));
-    backdated.set(claim!.id, DEFAULT_PROFILE_CLAIM_GRACE_MS * 0.75);
+    const ago = DEFAULT_PROFILE_CLAIM_GRACE_MS * 0.75;
+    backdated.set(claim!.id, { created: ago, at: ago });
 
     expect(await first(handler(), newId('later'), { profileId })).toBe(false); // not stale yet for others
     expect(await first(handler(), x, { profileId })).toBe(true);
@@ -268,5 +294,101 @@ describe('a profile claim its session committed', () => {
     expect(reads.filter((stream) => stream !== sessionStreamName(1, y))).toEqual([
       profileStreamName(1, profileId),
     ]);
+  });
+});
+
+describe('a profile claim judged by clocks that disagree', () => {
+  const SKEW = DEFAULT_PROFILE_CLAIM_GRACE_MS + 60_000; // 11 minutes
+  /** A process whose wall clock runs `ahead` ms ahead, and whose monotonic clock the test moves on. */
+  const skewedHandler = (ahead: number, monotonic = { ms: 0 }) =>
+    new SessionCommandHandler(store, { now: () => Date.now() + ahead, monotonicNow: () => monotonic.ms });
+
+  /** Holds every append to `stream` until the returned release is called (a session append still in flight). */
+  function holdAppends(stream: string): { release: () => void; restore: () => void } {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const appendToStream = store.appendToStream.bind(store);
+    const spy = jest.spyOn(store, 'appendToStream').mockImplementation(async (name, ...rest) => {
+      if (name === stream) await held;
+      return appendToStream(name, ...rest);
+    });
+    return { release, restore: () => spy.mockRestore() };
+  }
+
+  async function until(condition: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error('condition not met in time');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  it.each([
+    ['the reader’s clock runs 11 minutes ahead', SKEW, 0],
+    ['the store’s clock runs 11 minutes behind the APIs', 0, SKEW],
+  ])(
+    'leaves a fresh claim whose session append is in flight alone when %s: one first session',
+    async (_, ahead, storeBehind) => {
+      const profileId = newId('skew-profile');
+      const x = newId('claimer');
+      const hold = holdAppends(sessionStreamName(1, x));
+      try {
+        // Given a create that claimed the profile and whose session append has not reached the store yet
+        const claimer = first(handler(), x, { profileId });
+        await until(async () => (await store.readStream(profileStreamName(1, profileId))).length === 1);
+        if (storeBehind) await ageLatestClaim(profileId, storeBehind, 0); // the claimer's `at` is right
+
+        // When another process, whose clock disagrees with the store's by more than the window, creates a
+        // session of the profile
+        const other = await first(skewedHandler(ahead), newId('other'), { profileId });
+        hold.release();
+
+        // Then only the claimer is first, and the claim was not taken over
+        expect(other).toBe(false);
+        expect(await claimer).toBe(true);
+        expect(await claims(profileId)).toEqual([expect.objectContaining({ sessionIntegrationId: x })]);
+      } finally {
+        hold.release();
+        hold.restore();
+      }
+    },
+  );
+
+  it('still takes over a claim whose session never came once the process watched it for the window', async () => {
+    // Given a claim whose create crashed before its session append, seen by a process 11 minutes ahead
+    const profileId = newId('watched-profile');
+    const x = newId('crashed');
+    await orphanClaim(profileId, x, false);
+    const monotonic = { ms: 1_000 };
+    const watcher = skewedHandler(SKEW, monotonic);
+    expect(await first(watcher, newId('early'), { profileId })).toBe(false);
+
+    // When a window (less 1 ms, then the whole window) passes on its monotonic clock
+    monotonic.ms += DEFAULT_PROFILE_CLAIM_GRACE_MS - 1;
+    expect(await first(watcher, newId('almost'), { profileId })).toBe(false);
+    monotonic.ms += 1;
+    const z = newId('later');
+
+    // Then its next session of the profile takes the claim over and is first; nobody else is
+    expect(await first(watcher, z, { profileId })).toBe(true);
+    expect(await claims(profileId)).toEqual([
+      expect.objectContaining({ sessionIntegrationId: x }),
+      expect.objectContaining({
+        sessionIntegrationId: z,
+        kind: 'takeover',
+        replaces: { sessionIntegrationId: x, revision: 0 },
+      }),
+    ]);
+    expect(await first(skewedHandler(SKEW), newId('fresh'), { profileId })).toBe(false);
+    expect(await first(handler(), x, { profileId })).toBe(false);
+  });
+
+  it('does not let a process that never watched a claim take it over until it is older than the wall-clock bound', async () => {
+    const profileId = newId('unwatched-profile');
+    await orphanClaim(profileId, newId('crashed'), false);
+    await ageLatestClaim(profileId, STALE_MS - 60_000);
+    expect(await first(skewedHandler(0), newId('early'), { profileId })).toBe(false);
+    await ageLatestClaim(profileId, STALE_MS);
+    expect(await first(skewedHandler(0), newId('late'), { profileId })).toBe(true);
   });
 });

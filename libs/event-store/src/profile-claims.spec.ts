@@ -3,10 +3,13 @@ import { createdData } from '@session-engine/session-domain/spec-fixtures';
 import {
   DEFAULT_PROFILE_CLAIM_GRACE_MS,
   judgeClaim,
+  PROFILE_CLAIM_WALL_CLOCK_MARGIN_MS,
   PROFILE_CLAIMED,
   profileClaimGraceMs,
   readProfileClaim,
   recordsFirstSession,
+  profileClaimWallClockStaleMs,
+  type ClaimEvidence,
   type ProfileClaimData,
   type RecordedProfileClaim,
 } from './profile-claims';
@@ -30,38 +33,134 @@ function claim(sessionIntegrationId: string, kind: ProfileClaimData['kind'] = 'f
   return {
     revision: 0n,
     createdMs: T0,
-    data: { at: '', applicationId: 1, profileId: 'alice', sessionIntegrationId, sessionId: 7, kind },
+    data: {
+      at: new Date(T0).toISOString(),
+      applicationId: 1,
+      profileId: 'alice',
+      sessionIntegrationId,
+      sessionId: 7,
+      kind,
+    },
   };
 }
 
+/** The claim as written by a claimer whose clock read `atMs` (NaN: an `at` that is no time). */
+const withAt = (latest: RecordedProfileClaim, atMs: number): RecordedProfileClaim => ({
+  ...latest,
+  data: { ...latest.data, at: Number.isNaN(atMs) ? 'never' : new Date(atMs).toISOString() },
+});
+
 describe('judgeClaim', () => {
+  /** The store's time of the claim event, and the claimer's `at`, are both T0 unless a test says otherwise. */
+  const STALE = GRACE + PROFILE_CLAIM_WALL_CLOCK_MARGIN_MS;
+  const windows = { graceMs: GRACE, wallClockStaleMs: STALE };
+  /** This process's view: the API's wall clock `nowMs`; first sees the claim now unless `knownForMs` says not. */
+  const seen = (nowMs: number, more: Partial<ClaimEvidence> = {}): ClaimEvidence => ({
+    nowMs,
+    knownForMs: 0,
+    ...more,
+  });
+  const judge = (latest: RecordedProfileClaim | undefined, session: string, evidence: ClaimEvidence) =>
+    judgeClaim(latest, session, evidence, windows);
+
   it('lets the first session claim an unclaimed profile', () => {
-    expect(judgeClaim(undefined, 'a', T0, GRACE)).toBe('unclaimed');
+    expect(judge(undefined, 'a', seen(T0))).toBe('unclaimed');
   });
 
-  it("keeps another session's claim while younger than the window, checks it from then on", () => {
-    expect(judgeClaim(claim('x'), 'y', T0 + GRACE - 1, GRACE)).toBe('theirs');
-    expect(judgeClaim(claim('x'), 'y', T0 + GRACE, GRACE)).toBe('check');
+  describe("another session's unconfirmed claim", () => {
+    it('is checked once this process has known it for the window on its monotonic clock, not before', () => {
+      // Given a claim this process first saw a window ago (minus 1 ms), wall clocks agreeing
+      // When judged now
+      // Then it is not stale yet; 1 ms later it is checked
+      expect(judge(claim('x'), 'y', seen(T0 + GRACE, { knownForMs: GRACE - 1 }))).toBe('theirs');
+      expect(judge(claim('x'), 'y', seen(T0 + GRACE, { knownForMs: GRACE }))).toBe('check');
+    });
+
+    it('is not checked by a reader whose clock runs ahead of the store and the claimer by more than the window', () => {
+      // Given a claim written a second ago, read by a process whose clock is 11 min ahead of everyone's
+      const ahead = GRACE + 60_000;
+      // When the process sees it for the first time, or has watched it for less than the window
+      // Then it stands: a wall-clock age of a window proves nothing
+      expect(judge(claim('x'), 'y', seen(T0 + 1_000 + ahead))).toBe('theirs');
+      expect(judge(claim('x'), 'y', seen(T0 + GRACE + ahead, { knownForMs: GRACE - 1 }))).toBe('theirs');
+    });
+
+    it('is not checked when the store runs behind the API fleet by more than the window', () => {
+      // Given a claim the store dated 11 min in the past (its clock is behind), the claimer's `at` correct
+      const behind = GRACE + 60_000;
+      const skewed = { ...claim('x'), createdMs: T0 - behind };
+      // When a process with a correct clock sees it for the first time a second later
+      // Then it stands
+      expect(judge(skewed, 'y', seen(T0 + 1_000))).toBe('theirs');
+      // And so it does even were the store behind by more than the wall-clock bound, as the claimer's `at` is young
+      expect(judge({ ...claim('x'), createdMs: T0 - STALE - 1 }, 'y', seen(T0 + 1_000))).toBe('theirs');
+    });
+
+    it('is checked by a process that never saw it once older than the wall-clock bound by both times', () => {
+      // Given a claim a crash left long ago, which this process sees for the first time
+      // When its age by the store's time and by the claimer's `at` reaches the bound (the window plus an hour)
+      // Then it is checked; a minute before, it stands
+      expect(judge(claim('x'), 'y', seen(T0 + STALE - 1))).toBe('theirs');
+      expect(judge(claim('x'), 'y', seen(T0 + STALE))).toBe('check');
+      expect(judge(claim('x'), 'y', seen(T0 + 100 * STALE))).toBe('check');
+      // And when the claimer's clock ran ahead (its `at` later than the store's time), the later one counts
+      const lateAt = withAt(claim('x'), T0 + 60_000);
+      expect(judge(lateAt, 'y', seen(T0 + STALE))).toBe('theirs');
+      expect(judge(lateAt, 'y', seen(T0 + STALE + 60_000))).toBe('check');
+    });
+
+    it('is aged by the store time alone on the wall clock when its `at` is unknown', () => {
+      expect(judge(withAt(claim('x'), NaN), 'y', seen(T0 + STALE))).toBe('check');
+      expect(judge(withAt(claim('x'), NaN), 'y', seen(T0 + STALE - 1))).toBe('theirs');
+    });
+
+    it('judges a takeover like a first claim: by its own age', () => {
+      expect(judge(claim('y', 'takeover'), 'z', seen(T0 + 1))).toBe('theirs');
+      expect(judge(claim('y', 'takeover'), 'z', seen(T0 + 1, { knownForMs: GRACE }))).toBe('check');
+      expect(judge(claim('y', 'takeover'), 'z', seen(T0 + STALE))).toBe('check');
+    });
+
+    it('is checked on the monotonic clock alone when its store time is unknown, never by the wall clock', () => {
+      const timeless = { ...claim('x'), createdMs: NaN };
+      expect(judge(timeless, 'y', seen(T0 + 100 * STALE))).toBe('theirs');
+      expect(judge(timeless, 'y', seen(T0, { knownForMs: GRACE }))).toBe('check');
+    });
   });
 
-  it('trusts its own claim only for half the window, so it renews it before anyone may take it', () => {
-    expect(judgeClaim(claim('x'), 'x', T0 + GRACE / 2 - 1, GRACE)).toBe('mine');
-    expect(judgeClaim(claim('x'), 'x', T0 + GRACE / 2, GRACE)).toBe('check');
-  });
+  describe("this session's own unconfirmed claim", () => {
+    it('written by this process: trusted for half the window on the monotonic clock, whatever the wall clocks say', () => {
+      // Given the process wrote the claim and its clock is an hour ahead of the store's (or behind it)
+      // When judged less than half the window after it sent the append
+      // Then it is trusted; from half the window on it is checked (and renewed if its session never came)
+      const hour = 60 * 60_000;
+      for (const skew of [hour, -hour]) {
+        const now = T0 + skew + GRACE / 2;
+        expect(judge(claim('x'), 'x', seen(now, { writtenAgoMs: GRACE / 2 - 1 }))).toBe('mine');
+        expect(judge(claim('x'), 'x', seen(now, { writtenAgoMs: GRACE / 2 }))).toBe('check');
+      }
+    });
 
-  it('judges a takeover like a first claim: by its own age', () => {
-    expect(judgeClaim(claim('y', 'takeover'), 'z', T0 + 1, GRACE)).toBe('theirs');
-    expect(judgeClaim(claim('y', 'takeover'), 'y', T0 + 1, GRACE)).toBe('mine');
-    expect(judgeClaim(claim('y', 'takeover'), 'z', T0 + GRACE, GRACE)).toBe('check');
+    it('written elsewhere: trusted only while neither the store time nor the monotonic clock says half the window', () => {
+      expect(judge(claim('x'), 'x', seen(T0 + GRACE / 2 - 1))).toBe('mine');
+      expect(judge(claim('x'), 'x', seen(T0 + GRACE / 2))).toBe('check');
+      expect(judge(claim('x'), 'x', seen(T0, { knownForMs: GRACE / 2 }))).toBe('check');
+      expect(judge(claim('y', 'takeover'), 'y', seen(T0 + 1))).toBe('mine');
+    });
+
+    it('is renewed before another process may take it, with clocks that agree', () => {
+      // Given the claimer and a reader that both saw the claim when it was written
+      // When half the window has passed on both monotonic clocks
+      // Then the claimer checks (renews) it while the reader still leaves it alone
+      const half = seen(T0 + GRACE / 2, { knownForMs: GRACE / 2 });
+      expect(judge(claim('x'), 'x', { ...half, writtenAgoMs: GRACE / 2 })).toBe('check');
+      expect(judge(claim('x'), 'y', half)).toBe('theirs');
+    });
   });
 
   it('never checks a confirmed claim again, however old', () => {
-    expect(judgeClaim(claim('x', 'confirmed'), 'y', T0 + 100 * GRACE, GRACE)).toBe('theirs');
-    expect(judgeClaim(claim('x', 'confirmed'), 'x', T0 + 100 * GRACE, GRACE)).toBe('mine');
-  });
-
-  it('never takes over a claim whose time is unknown', () => {
-    expect(judgeClaim({ ...claim('x'), createdMs: NaN }, 'y', T0 + 100 * GRACE, GRACE)).toBe('theirs');
+    const old = seen(T0 + 100 * STALE, { knownForMs: 100 * STALE });
+    expect(judge(claim('x', 'confirmed'), 'y', old)).toBe('theirs');
+    expect(judge(claim('x', 'confirmed'), 'x', old)).toBe('mine');
   });
 });
 
@@ -145,6 +244,12 @@ describe('recordsFirstSession', () => {
     expect(recordsFirstSession([created('', true)], 'alice')).toBe(false);
     expect(recordsFirstSession([created('bob', true), changed('carol', true)], 'alice')).toBe(false);
     expect(recordsFirstSession([], 'alice')).toBe(false);
+  });
+});
+
+describe('profileClaimWallClockStaleMs', () => {
+  it('is the window plus an hour', () => {
+    expect(profileClaimWallClockStaleMs(DEFAULT_PROFILE_CLAIM_GRACE_MS)).toBe(70 * 60_000);
   });
 });
 

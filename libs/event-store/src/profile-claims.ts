@@ -8,10 +8,18 @@
  * A claim is *honoured* once the named session committed it: its stream records it as the profile's first
  * session (`SessionCreated` or `ProfileChanged` with that profileId and `firstSession: true`). A claim whose
  * session never committed it — the API died or lost the store between the claim and the session append, or
- * the append was then refused — is *stale* once it is older than the grace window (`graceMs`, judged from the
- * server's `created` time of the claim event), and the next session of the profile takes it over with a
- * `takeover` claim. A later session that finds an old claim honoured records that with a `confirmed` event,
- * so nobody reads the session's stream for it again.
+ * the append was then refused — is *stale* once it is shown older than the grace window (`graceMs`), and the
+ * next session of the profile takes it over with a `takeover` claim. A later session that finds an old claim
+ * honoured records that with a `confirmed` event, so nobody reads the session's stream for it again.
+ *
+ * Shown old, not merely dated old: the claim's times are written by other machines' clocks (the store's
+ * `created`, the claimer's `at`), and a reader whose clock runs ahead of the store's by the window — or a store
+ * behind the API fleet — would see every claim that old the moment it is written, and take over claims whose
+ * session append is still under way (two first sessions). So another session's claim is old only when
+ * (`judgeClaim`) this process has known it (that revision, naming that session) for the whole window on its
+ * own monotonic clock — which no skew between machines can fake — or when it is older than the wall-clock bound
+ * (`wallClockStaleMs`: the window plus an hour) by the API's clock against both the store's `created` and the
+ * claimer's `at`, so that a claim a crash left long ago is still taken over by a process that never saw it.
  *
  * A claim whose session stream an operator deleted — tombstoned (every read of it fails), or soft-deleted (it
  * reads as not found; its metadata stream holds the `$tb` the delete wrote) — names a session that existed,
@@ -27,17 +35,23 @@
  * rather than every later session of the profile becoming a first one, or its creates failing.
  *
  * Why the window is safe: a command trusts its own claim without looking only while the claim is younger than
- * half the window; an older own claim is checked and, if not committed, renewed (a `takeover` naming the same
- * session, which races any other taker on the expected revision). Between the read that trusted the claim and
- * the session append lies one store call, bounded by the call deadline (`EVENTSTORE_CALL_TIMEOUT_MS`), which
- * the default window exceeds many times over. A takeover therefore never meets a session append still under
- * way — except an append the client gave up on at its deadline and a hung store applies minutes later
- * (docs/command-api.md, "Profile claim").
+ * half the window — by its monotonic clock since it sent the claim's append when this process wrote it, else by
+ * the store's `created` (and whatever this process has watched); an older own claim is checked and, if not
+ * committed, renewed (a `takeover` naming the same session, which races any other taker on the expected
+ * revision). Between the read that trusted the claim and the session append lies one store call, bounded by
+ * the call deadline (`EVENTSTORE_CALL_TIMEOUT_MS`), which the default window exceeds many times over. A takeover
+ * therefore never meets a session append still under way — except an append the client gave up on at its
+ * deadline and a hung store applies minutes later; a reader whose clock runs ahead of both the store's and the
+ * claimer's by about the wall-clock bound (70 minutes by default); and a retry of a command whose claim another
+ * process (or an earlier run) wrote, on a host whose clock runs behind the store's by about half the window less
+ * a deadline (docs/command-api.md, "Profile claim", "Residual risk").
  *
  * Cost: a session whose profile claim is its own and young, or another session's and young or confirmed, pays
  * the one read of the latest claim event, as before. Only a claim older than the window and not confirmed
  * costs a read of the named session's stream and one append (the confirmation or the takeover) — once per
- * profile for a claim that was honoured.
+ * profile for a claim that was honoured. What this process knows of claims costs no store call: an entry per
+ * profile stream (its latest claim's revision, session and monotonic times) in memory, the least recently seen
+ * of more than `knownClaims` (10,000) forgotten — which only delays a takeover, never hastens one.
  */
 import { isSchemaVersion, storedSchemaVersion } from '@session-engine/session-domain';
 import {
@@ -54,15 +68,32 @@ export const PROFILE_CLAIMED = 'ProfileFirstSessionClaimed';
 export const PROFILE_CLAIMED_SCHEMA_VERSION = 2;
 /** The grace window of an uncommitted claim by default (see `profileClaimGraceMs`). */
 export const DEFAULT_PROFILE_CLAIM_GRACE_MS = 10 * 60_000;
+/**
+ * How far past the grace window a claim this process never watched must be, by wall clocks, before it counts
+ * as stale (see `profileClaimWallClockStaleMs`): more than any clock skew the engine means to survive.
+ */
+export const PROFILE_CLAIM_WALL_CLOCK_MARGIN_MS = 60 * 60_000;
+/** How many profile streams' latest claims a process remembers watching (least recently seen forgotten first). */
+export const DEFAULT_KNOWN_PROFILE_CLAIMS = 10_000;
 const MAX_ATTEMPTS = 5;
 
 /**
  * The grace window for a store whose calls have the deadline `callTimeoutMs`: 10 minutes, or 4 deadlines when
  * that is longer. A command's own claim is renewed at half the window, so one deadline (the session append)
- * plus the clock skew between the API hosts and the store must stay well under half of it.
+ * must stay well under half of it — plus, for a retry in a process that did not write the claim, that host's
+ * clock's lag behind the store's.
  */
 export function profileClaimGraceMs(callTimeoutMs: number | undefined): number {
   return Math.max(DEFAULT_PROFILE_CLAIM_GRACE_MS, 4 * (callTimeoutMs ?? 0));
+}
+
+/**
+ * The wall-clock age past which another session's unconfirmed claim counts as stale to a process that has not
+ * watched it for the window itself: the window plus an hour (70 minutes by default). Clock skew up to that hour
+ * cannot make a fresh claim look stale; a claim a crash left long ago is still taken over by any process.
+ */
+export function profileClaimWallClockStaleMs(graceMs: number): number {
+  return graceMs + PROFILE_CLAIM_WALL_CLOCK_MARGIN_MS;
 }
 
 /**
@@ -136,26 +167,65 @@ export function readProfileClaim(stored: StoredEvent): RecordedProfileClaim {
 }
 
 /**
- * What the latest claim means for `sessionIntegrationId` at `nowMs`, before any other read:
+ * What this process knows of the latest claim's age, besides its times as written (`judgeClaim`):
+ * - `nowMs`: the API's wall clock (ms since the epoch), against which the store's `created` and the claimer's
+ *   `at` are aged — clocks of three different machines, which only NTP keeps in agreement;
+ * - `knownForMs`: for how long this process has known the claim (this revision, naming this session) to exist,
+ *   on its own monotonic clock: 0 when it sees the claim for the first time. No clock skew can inflate it;
+ * - `writtenAgoMs`: when this process wrote the claim itself, how long ago it sent that append (monotonic): the
+ *   claim is no older than that. `undefined` when another process (or an earlier run of this one) wrote it.
+ */
+export interface ClaimEvidence {
+  nowMs: number;
+  knownForMs: number;
+  writtenAgoMs?: number;
+}
+
+/**
+ * The windows of `judgeClaim`: `graceMs`, the grace window of an uncommitted claim, and `wallClockStaleMs`, the
+ * wall-clock age beyond which a claim this process never watched counts as stale (`profileClaimWallClockStaleMs`).
+ */
+export interface ClaimWindows {
+  graceMs: number;
+  wallClockStaleMs: number;
+}
+
+/**
+ * What the latest claim means for `sessionIntegrationId`, before any other read:
  * - `unclaimed`: no claim yet, the session may make the first one;
- * - `mine` / `theirs`: the claim names this session / another one, and stands as it is: confirmed, or young
- *   enough (another session's: younger than the window; this session's own: younger than half of it);
+ * - `mine` / `theirs`: the claim names this session / another one, and stands as it is: confirmed, or not
+ *   shown old enough (another session's: the window; this session's own: half of it);
  * - `check`: it is old and unconfirmed: the named session's stream tells whether it was honoured or is stale.
- * A claim whose time is unknown counts as young: it is never taken over.
+ *
+ * Another session's claim is old only on evidence no clock skew fakes: this process has known it for the whole
+ * window on its monotonic clock, or it is older than `wallClockStaleMs` (grace + 1 h by default) by the API's
+ * clock against both the store's time of the event and the claimer's own `at` (a time that is unknown says
+ * nothing; without the store's time only the monotonic evidence counts). A wall-clock age between the
+ * window and that bound proves nothing: a reader whose clock runs ahead of the store's, or a store behind the
+ * API fleet, sees every claim that old the moment it is written.
+ *
+ * This session's own claim is trusted only while shown younger than half the window: by the monotonic time
+ * since this process sent it when this process wrote it (whatever the wall clocks say), else while neither the
+ * store's time (against the API's clock) nor this process's monotonic clock says it is half the window old.
  */
 export function judgeClaim(
   latest: RecordedProfileClaim | undefined,
   sessionIntegrationId: string,
-  nowMs: number,
-  graceMs: number,
+  evidence: ClaimEvidence,
+  windows: ClaimWindows,
 ): 'unclaimed' | 'mine' | 'theirs' | 'check' {
   if (latest === undefined) return 'unclaimed';
+  const { graceMs, wallClockStaleMs } = windows;
   const mine = latest.data.sessionIntegrationId === sessionIntegrationId;
   if (latest.data.kind === 'confirmed') return mine ? 'mine' : 'theirs';
-  const age = nowMs - latest.createdMs;
-  const young = !(age >= (mine ? graceMs / 2 : graceMs));
-  if (young) return mine ? 'mine' : 'theirs';
-  return 'check';
+  const createdAge = evidence.nowMs - latest.createdMs; // NaN when the store's time is unknown
+  if (mine) {
+    if (evidence.writtenAgoMs !== undefined) return evidence.writtenAgoMs < graceMs / 2 ? 'mine' : 'check';
+    return evidence.knownForMs >= graceMs / 2 || createdAge >= graceMs / 2 ? 'check' : 'mine';
+  }
+  if (evidence.knownForMs >= graceMs) return 'check';
+  const atAge = evidence.nowMs - Date.parse(latest.data.at);
+  return createdAge >= wallClockStaleMs && !(atAge < wallClockStaleMs) ? 'check' : 'theirs';
 }
 
 /** Whether a session's events record it as the first session of `profileId` (it committed that claim). */
@@ -183,13 +253,37 @@ export interface ClaimRequest {
 export interface ProfileClaimsOptions {
   /** The grace window of an uncommitted claim (default: `profileClaimGraceMs` of the store's call deadline). */
   graceMs?: number;
-  /** The clock claims are aged by (ms since the epoch; default `Date.now`). */
+  /** The wall clock claims are aged by against their written times (ms since the epoch; default `Date.now`). */
   now?: () => number;
+  /**
+   * This process's monotonic clock (ms from any origin; default `performance.now`), by which it times how long
+   * it has known a claim and since it wrote its own: evidence no clock skew between machines can fake.
+   */
+  monotonicNow?: () => number;
+  /** The wall-clock age past which a claim counts as stale unwatched (default `profileClaimWallClockStaleMs`). */
+  wallClockStaleMs?: number;
+  /** How many profile streams' latest claims to remember (default `DEFAULT_KNOWN_PROFILE_CLAIMS`). */
+  knownClaims?: number;
+}
+
+/** What this process knows of a profile stream's latest claim (see `ClaimEvidence`). */
+interface KnownClaim {
+  revision: bigint;
+  sessionIntegrationId: string;
+  /** Monotonic time by which the claim surely existed: when a read of it, or its append, returned. */
+  knownSince: number;
+  /** Monotonic time before which it surely did not exist: when this process sent its append. */
+  sentAt?: number;
 }
 
 export class ProfileClaims {
   readonly graceMs: number;
+  readonly wallClockStaleMs: number;
   private readonly now: () => number;
+  private readonly monotonicNow: () => number;
+  private readonly knownClaimsMax: number;
+  /** Per profile stream, its latest claim as this process last saw or wrote it; in least recently seen order. */
+  private readonly known = new Map<string, KnownClaim>();
 
   constructor(
     private readonly store: EsdbClientAdapter,
@@ -197,6 +291,9 @@ export class ProfileClaims {
   ) {
     this.graceMs = options.graceMs ?? profileClaimGraceMs(store.callTimeoutMs);
     this.now = options.now ?? (() => Date.now());
+    this.wallClockStaleMs = options.wallClockStaleMs ?? profileClaimWallClockStaleMs(this.graceMs);
+    this.monotonicNow = options.monotonicNow ?? (() => performance.now());
+    this.knownClaimsMax = options.knownClaims ?? DEFAULT_KNOWN_PROFILE_CLAIMS;
   }
 
   /** Whether the session would be the profile's first, without claiming or confirming anything (dry runs). */
@@ -208,7 +305,7 @@ export class ProfileClaims {
       if (profileErased(error, applicationId, profileId)) return false;
       throw error;
     }
-    switch (judgeClaim(latest, sessionIntegrationId, this.now(), this.graceMs)) {
+    switch (this.judge(applicationId, profileId, latest, sessionIntegrationId)) {
       case 'unclaimed':
       case 'mine':
         return true;
@@ -238,7 +335,7 @@ export class ProfileClaims {
       let latest: RecordedProfileClaim | undefined;
       try {
         latest = await this.latest(applicationId, profileId);
-        switch (judgeClaim(latest, sessionIntegrationId, this.now(), this.graceMs)) {
+        switch (this.judge(applicationId, profileId, latest, sessionIntegrationId)) {
           case 'unclaimed':
             await this.append(request, { kind: 'first' }, 'no_stream');
             return true;
@@ -278,6 +375,50 @@ export class ProfileClaims {
         if (!(error instanceof StreamRevisionConflict) || attempt >= MAX_ATTEMPTS) throw error;
       }
     }
+  }
+
+  /**
+   * `judgeClaim` of the latest claim just read, with what this process knows of it; remembers having seen it
+   * (from now on, if it had not: the read has returned, so the claim existed by now).
+   */
+  private judge(
+    applicationId: number,
+    profileId: string,
+    latest: RecordedProfileClaim | undefined,
+    sessionIntegrationId: string,
+  ): ReturnType<typeof judgeClaim> {
+    const monotonicNow = this.monotonicNow();
+    let evidence: ClaimEvidence = { nowMs: this.now(), knownForMs: 0 };
+    if (latest !== undefined) {
+      const stream = profileStreamName(applicationId, profileId);
+      let known = this.known.get(stream);
+      if (
+        known?.revision !== latest.revision ||
+        known.sessionIntegrationId !== latest.data.sessionIntegrationId
+      )
+        known = {
+          revision: latest.revision,
+          sessionIntegrationId: latest.data.sessionIntegrationId,
+          knownSince: monotonicNow,
+        };
+      this.remember(stream, known);
+      evidence = {
+        ...evidence,
+        knownForMs: monotonicNow - known.knownSince,
+        writtenAgoMs: known.sentAt === undefined ? undefined : monotonicNow - known.sentAt,
+      };
+    }
+    return judgeClaim(latest, sessionIntegrationId, evidence, {
+      graceMs: this.graceMs,
+      wallClockStaleMs: this.wallClockStaleMs,
+    });
+  }
+
+  /** Keeps `known` as the stream's latest claim, the most recently seen; forgets the least recently seen. */
+  private remember(stream: string, known: KnownClaim): void {
+    this.known.delete(stream);
+    this.known.set(stream, known);
+    if (this.known.size > this.knownClaimsMax) this.known.delete(this.known.keys().next().value!);
   }
 
   /** The latest claim event of the profile, if any (one event, read backwards). */
@@ -354,8 +495,10 @@ export class ProfileClaims {
       sessionId: request.sessionId,
       ...claim,
     };
+    const stream = profileStreamName(request.applicationId, request.profileId);
+    const sentAt = this.monotonicNow();
     await this.store.appendToStream(
-      profileStreamName(request.applicationId, request.profileId),
+      stream,
       [
         {
           type: PROFILE_CLAIMED,
@@ -365,6 +508,13 @@ export class ProfileClaims {
       ],
       expectedRevision,
     );
+    // The append of one event at the expected revision succeeded: the claim is the stream's next revision.
+    this.remember(stream, {
+      revision: expectedRevision === 'no_stream' ? 0n : expectedRevision + 1n,
+      sessionIntegrationId: data.sessionIntegrationId,
+      knownSince: this.monotonicNow(),
+      sentAt,
+    });
   }
 }
 

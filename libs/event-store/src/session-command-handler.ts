@@ -16,9 +16,10 @@
  *   the domain's 404 whatever `expectedRevision` says (RFC 9110 §13.2.1).
  * - The profile first-session claim is made only for a command the domain accepts, never for dry runs,
  *   and before the session append, on every attempt (see `ProfileClaims`: a claim its session never committed
- *   is taken over by a later session once it is older than the grace window). A claim write that times out or
- *   loses its connection is `ClaimWriteTimeoutError` / `ClaimWriteInterruptedError`: the session append was
- *   never sent, so the command was not applied (unlike a session append that fails so).
+ *   is taken over by a later session once shown older than the grace window, on evidence no clock skew fakes).
+ *   A claim write that times out or loses its connection is `ClaimWriteTimeoutError` /
+ *   `ClaimWriteInterruptedError`: the session append was never sent, so the command was not applied (unlike a
+ *   session append that fails so).
  * - Folded state is cached per stream with its revision. A command decides on the cached state and appends
  *   expecting the cached revision (one round trip); a conflict re-reads and re-decides, and a refusal, a
  *   failed If-Match, a no-op or a dry run is answered only from a fresh read. `load` (GET) always reads what
@@ -163,6 +164,13 @@ export interface SessionCommandHandlerOptions {
    */
   profileClaimGraceMs?: number;
   /**
+   * The wall-clock age past which a claim this process has not watched for the window counts as stale (default:
+   * `profileClaimWallClockStaleMs`, the window plus an hour; see `ProfileClaims`).
+   */
+  profileClaimWallClockStaleMs?: number;
+  /** The monotonic clock profile claims are watched by (ms; default `performance.now`). */
+  monotonicNow?: () => number;
+  /**
    * The clock (ms since the epoch): the time of each decision (its events' `at`), and of keyed commands' and
    * profile claims' age; default `Date.now`.
    */
@@ -212,7 +220,12 @@ export class SessionCommandHandler {
     this.cache = new StateCache<CachedSession>(options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES, (cached) =>
       approximateSessionBytes(cached.state, cached.applied.size),
     );
-    this.claims = new ProfileClaims(store, { graceMs: options.profileClaimGraceMs, now: options.now });
+    this.claims = new ProfileClaims(store, {
+      graceMs: options.profileClaimGraceMs,
+      wallClockStaleMs: options.profileClaimWallClockStaleMs,
+      now: options.now,
+      monotonicNow: options.monotonicNow,
+    });
     this.retryPolicy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
     this.observer = options.observer ?? {};
     this.windowMs = options.idempotencyWindowMs ?? IDEMPOTENCY_TTL_SECONDS * 1000;
