@@ -161,3 +161,34 @@ describe('history: field paths', () => {
     expect(table.stdout).toContain('attributes.a: ∅ → {"b":1}');
   });
 });
+
+describe('history and state: a system event in the session stream', () => {
+  // Given a session whose stream holds a `$`-typed event (a link another tool wrote), when an auditor reads it,
+  // then the session's own events are shown and folded, and the system event is passed by, as GET passes it by.
+  it('is passed by: no row of its own, the state as before it', async () => {
+    await system.command('PUT', '/v2/customer_sessions/linked-1', {
+      customerSession: { cartItems: [{ sku: 'cap', quantity: 2, price: 5 }] },
+    });
+    await system.adapter.appendToStream(
+      'session-1-linked-1',
+      [{ type: '$>', data: {}, metadata: {} }] as never,
+      'any',
+    );
+    await system.command('POST', '/v2/customer_sessions/linked-1/close');
+
+    const history = await replay(['history', 'linked-1', '--application', '1', '--json']);
+    expect(history.code).toBe(0);
+    const rows = (JSON.parse(history.stdout) as { events: { revision: number; type: string }[] }).events;
+    expect(rows.map((row) => [row.revision, row.type])).toEqual([
+      [0, 'SessionCreated'],
+      [2, 'SessionClosed'],
+    ]);
+
+    const state = await replay(['state', 'linked-1', '--application', '1', '--json']);
+    expect(state.code).toBe(0);
+    expect(JSON.parse(state.stdout)).toMatchObject({ customerSession: { state: 'closed', total: 10 } });
+    const table = await replay(['history', 'linked-1', '--application', '1']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain('session-1-linked-1: 2 event(s)');
+  });
+});

@@ -1,4 +1,4 @@
-import type { RecordedSessionEvent, StoredEvent } from '@session-engine/event-store';
+import { isSystemEventType, type RecordedSessionEvent, type StoredEvent } from '@session-engine/event-store';
 import type { AtTime } from '../at-time';
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
@@ -63,6 +63,8 @@ export async function stateCommand(
   let folded: RecordedSessionEvent | undefined;
   for (const stored of stream.stored) {
     if (options.atRevision !== undefined && Number(stored.revision) > options.atRevision) break;
+    // A system event (`$`-typed) is no change of the session: passed by, as the API's reads pass it by.
+    if (isSystemEventType(stored.type)) continue;
     // The time is compared as stored (every schema version has `at`), so an event this CLI cannot read after
     // the instant does not stop the command.
     if (options.at !== undefined && Date.parse(String(stored.data.at)) > options.at.epochMs) break;
