@@ -78,6 +78,8 @@ export interface ProjectorOptions {
    * is logged at warn — once, until a batch commits quicker again, which is logged too (default 2 s).
    */
   slowCommitMs?: number;
+  /** While a subscription catches up, its progress is logged at most this often (default 30 s). */
+  catchUpLogIntervalMs?: number;
   /**
    * Called with the projector's report just before each batch commit starts (the API's projector thread
    * posts it: a thread then blocked in a synchronous SQLite wait has said that events wait).
@@ -120,6 +122,8 @@ const MAX_BACKOFF_MS = 5_000;
 const FAILURE_LOG_INTERVAL_MS = 60_000;
 /** At most one "commit is slow" line a minute (a database that is slow on and off). */
 const SLOW_LOG_INTERVAL_MS = 60_000;
+/** While a subscription catches up, its progress is logged this often (`catchUpLogIntervalMs`). */
+const CATCH_UP_LOG_INTERVAL_MS = 30_000;
 const MIN_STANDBY_POLL_MS = 100;
 /** Bigger batches mean fewer round trips and each row written once per batch; SQLite blocks the thread. */
 const CATCH_UP_MAX_DELAY_MS = 1_000;
@@ -226,6 +230,11 @@ class Projector implements RunningProjector {
    * then does the age of the last committed event stand for the backlog's (`lagSince`).
    */
   private catchingUp = false;
+  /**
+   * The current subscription until it reaches the live end: since when, events read, when its progress was
+   * last logged. A catch-up of a large log says how far it got every `catchUpLogIntervalMs`, and when done.
+   */
+  private catchUp: { since: number; events: number; loggedAt: number } | undefined;
   /** The subscription's failures in a row, as the log tells them (once, then once a minute; its end). */
   private readonly outage: SubscriptionOutage;
   /**
@@ -303,6 +312,7 @@ class Projector implements RunningProjector {
   private readonly standbyPollMs: number;
   private readonly stallAfterMs: number;
   private readonly slowCommitMs: number;
+  private readonly catchUpLogIntervalMs: number;
   private readonly onCommitStart: ((report: ProjectorReport) => void) | undefined;
   private slow: SlowCommits | undefined;
   private slowLoggedAt = -Infinity;
@@ -321,6 +331,7 @@ class Projector implements RunningProjector {
     this.standbyPollMs = Math.max(options.standbyPollMs ?? 5_000, MIN_STANDBY_POLL_MS);
     this.stallAfterMs = options.stallAfterMs ?? DEFAULT_STALL_AFTER_MS;
     this.slowCommitMs = options.slowCommitMs ?? DEFAULT_SLOW_COMMIT_MS;
+    this.catchUpLogIntervalMs = options.catchUpLogIntervalMs ?? CATCH_UP_LOG_INTERVAL_MS;
     this.onCommitStart = options.onCommitStart;
     this.committed = writer.resumePosition() ?? 0n;
     this.backlog = new Backlog(this.committed);
@@ -728,6 +739,7 @@ class Projector implements RunningProjector {
               'projector subscribed',
             );
         };
+        this.catchUp = { since: Date.now(), events: 0, loggedAt: Date.now() };
         const subscription = this.events.subscribeToSessionEvents({
           fromPosition: from,
           onCheckpoint: () => heard(subscription, false),
@@ -744,6 +756,7 @@ class Projector implements RunningProjector {
           this.catchingUp = false;
           this.liveTarget = this.backlog.head;
           heard(subscription, true);
+          this.caughtUp();
         });
         // Arrays of what has arrived, not one awaited step per event (see EventSubscription.batches).
         for await (const arrived of subscription.batches(Math.min(this.batchSize, 1000))) {
@@ -842,7 +855,39 @@ class Projector implements RunningProjector {
     return true;
   }
 
+  /** The subscription reached the live end: said once, when it read any event on its way there. */
+  private caughtUp(): void {
+    const catchUp = this.catchUp;
+    this.catchUp = undefined;
+    if (catchUp === undefined || catchUp.events === 0) return;
+    this.logger.info(
+      { events: catchUp.events, tookMs: Date.now() - catchUp.since, position: this.backlog.head.toString() },
+      'projector caught up with the event log',
+    );
+  }
+
+  /** Every `catchUpLogIntervalMs` while catching up: how far the commits got, and at what rate. */
+  private catchUpProgress(): void {
+    const catchUp = this.catchUp;
+    const now = Date.now();
+    if (catchUp === undefined || this.isLive || now - catchUp.loggedAt < this.catchUpLogIntervalMs) return;
+    catchUp.loggedAt = now;
+    const seconds = (now - catchUp.since) / 1000;
+    this.logger.info(
+      {
+        position: this.committed.toString(),
+        eventsRead: catchUp.events,
+        eventsPerSecond: Math.round(catchUp.events / Math.max(seconds, 0.001)),
+        // How far behind the log the read models are: when the last committed event was written to the store.
+        projectedUpTo:
+          this.lastCommittedCreated === undefined ? null : new Date(this.lastCommittedCreated).toISOString(),
+      },
+      'projector catching up',
+    );
+  }
+
   private enqueue(event: ProjectedEvent): void {
+    if (this.catchUp !== undefined && !this.isLive) this.catchUp.events += 1;
     if (!this.isLive && event.position > this.backlog.head) this.catchingUp = true;
     this.backlog.delivered(event.position, event.created);
     this.buffer.push(event);
@@ -937,6 +982,7 @@ class Projector implements RunningProjector {
     this.lastCommittedCreated = created === undefined ? undefined : Date.parse(created);
     this.metrics.events.inc(batch.length);
     this.metrics.batches.inc();
+    this.catchUpProgress();
     const streak = this.streak;
     if (streak && this.committed >= streak.upTo) {
       this.streak = undefined;
