@@ -1,11 +1,12 @@
 import { bind, createGrpcServer } from './server';
 import { DEFAULT_MAX_APPEND_SIZE } from './errors';
 import { writeStoreLog } from './log';
-import { EventStore } from './storage/event-store';
+import { EventStore, ScavengeResult } from './storage/event-store';
 import { SynchronousMode } from './storage/sqlite-event-log';
 import { ServerContext } from './streams/context';
 import { SERVER_VERSION } from './server-features';
 import { startInWorkerThread } from './thread';
+import { DEFAULT_SCAVENGE_INTERVAL_MS, SCAVENGE_FIRST_DELAY_MS } from './scavenge-defaults';
 
 export interface EmbeddedEventStoreOptions {
   /** Interface to bind; 127.0.0.1 unless you mean to expose it. */
@@ -38,6 +39,18 @@ export interface EmbeddedEventStoreOptions {
    * a full disk ("database or disk is full"), which is what the tests use it for. Unlimited by default.
    */
   maxLogPages?: number;
+  /**
+   * How often the server scavenges its log (`EventStore.scavenge`: removes the events no stream read can return
+   * any more — past `$maxAge`, beyond `$maxCount`, before `$tb`, of tombstoned streams), in ms; the first one
+   * runs `SCAVENGE_FIRST_DELAY_MS` after start (or after the interval, when shorter). 0: never (call
+   * `scavenge()`). Default every hour.
+   */
+  scavengeIntervalMs?: number;
+  /**
+   * The wall clock the store uses (ms since the epoch): events' `created`, `$maxAge`, scavenges. For tests, which
+   * move it forward instead of waiting; not available with `thread: true` (a function cannot cross threads).
+   */
+  now?: () => number;
 }
 
 export interface EmbeddedEventStore {
@@ -48,6 +61,8 @@ export interface EmbeddedEventStore {
   dataDir: string;
   /** Calls received so far per RPC (`Streams.Append`, `Streams.BatchAppend`, `Streams.Read`, ...). */
   rpcCalls(): Record<string, number>;
+  /** Runs a scavenge now (or joins the one running) and says what it did; not with `thread: true`. */
+  scavenge?(): Promise<ScavengeResult>;
   close(): Promise<void>;
 }
 
@@ -74,6 +89,7 @@ export async function startInThisThread(
     options.groupCommitWindowMs ?? 0,
     undefined,
     options.maxLogPages,
+    options.now,
   );
   const ctx: ServerContext = {
     store,
@@ -105,9 +121,29 @@ export async function startInThisThread(
     lastPosition: store.lastPosition,
   });
 
+  const scavenge = async (): Promise<ScavengeResult> => {
+    const result = await store.scavenge();
+    ctx.log('info', `scavenged the log: ${result.deleted} events removed`, { scavenge: result });
+    return result;
+  };
+  const scavengeIntervalMs = options.scavengeIntervalMs ?? DEFAULT_SCAVENGE_INTERVAL_MS;
+  let scavengeTimer: NodeJS.Timeout | undefined;
+  const scheduleScavenge = (delay: number) => {
+    scavengeTimer = setTimeout(() => {
+      scavenge()
+        .catch((err: Error) => ctx.log('warn', `scavenge failed: ${err.message}`))
+        .finally(() => {
+          if (!store.isClosed) scheduleScavenge(scavengeIntervalMs);
+        });
+    }, delay);
+    scavengeTimer.unref();
+  };
+  if (scavengeIntervalMs > 0) scheduleScavenge(Math.min(SCAVENGE_FIRST_DELAY_MS, scavengeIntervalMs));
+
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      clearTimeout(scavengeTimer);
       // Stop accepting calls; let queued appends commit and be acknowledged; end subscriptions.
       const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       for (const hook of [...ctx.shutdownHooks]) hook();
@@ -123,9 +159,11 @@ export async function startInThisThread(
     })());
 
   const rpcCalls = () => Object.fromEntries(ctx.rpcCalls);
-  return { host, port, connectionString, dataDir: options.dataDir, rpcCalls, close };
+  return { host, port, connectionString, dataDir: options.dataDir, rpcCalls, scavenge, close };
 }
 
 export { SERVER_VERSION } from './server-features';
 export { DEFAULT_MAX_APPEND_SIZE } from './errors';
 export { listenError, listenErrorMessage } from './listen-error';
+export { parseScavengeInterval, DEFAULT_SCAVENGE_INTERVAL_MS } from './scavenge-interval';
+export type { ScavengeResult } from './storage/event-store';

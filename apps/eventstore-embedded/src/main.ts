@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { checkDataDir, dataDirErrorMessage } from './data-dir';
-import { listenErrorMessage, startEmbeddedEventStore } from './index';
+import { listenErrorMessage, parseScavengeInterval, startEmbeddedEventStore } from './index';
 import { hostRemedy, listenHostProblem } from './listen-error';
 import { writeStoreLog } from './log';
 
@@ -8,7 +8,9 @@ import { writeStoreLog } from './log';
  * Runs the embedded EventStoreDB-compatible server alone:
  *   npm run start:eventstore -- [--port 2113] [--data ./data/eventstore] [--host 127.0.0.1]
  *     [--max-append-size 1048576] [--synchronous FULL|NORMAL] [--group-commit-window-ms 1]
- * Environment: EMBEDDED_EVENTSTORE_PORT, DATA_DIR, EMBEDDED_EVENTSTORE_HOST, EMBEDDED_EVENTSTORE_SYNCHRONOUS.
+ *     [--scavenge-interval-ms 3600000]
+ * Environment: EMBEDDED_EVENTSTORE_PORT, DATA_DIR, EMBEDDED_EVENTSTORE_HOST, EMBEDDED_EVENTSTORE_SYNCHRONOUS,
+ * EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS.
  * `--data` is the store's own directory; without it the store lives in `$DATA_DIR/eventstore` (default
  * `./data/eventstore`), where `npm start` keeps its embedded store — so both open the same log.
  * `--port 0` picks a free port; the start-up log line (JSON on stdout) says which.
@@ -64,6 +66,12 @@ async function main(): Promise<void> {
     fail(
       `${synchronousSetting!.source}: must be FULL or NORMAL (got ${JSON.stringify(synchronousSetting!.value)})`,
     );
+  const scavengeSetting = setting('scavenge-interval-ms', [
+    'EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS',
+    process.env.EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS,
+  ]);
+  const scavengeInterval = parseScavengeInterval(scavengeSetting?.source ?? '', scavengeSetting?.value);
+  if ('error' in scavengeInterval) fail(scavengeInterval.error);
   const hostSetting = setting('host', ['EMBEDDED_EVENTSTORE_HOST', process.env.EMBEDDED_EVENTSTORE_HOST]);
   const host = hostSetting?.value.trim() ?? '127.0.0.1';
   if (!host || /[\s/]/.test(host))
@@ -114,6 +122,7 @@ async function main(): Promise<void> {
     maxAppendSize,
     synchronous,
     groupCommitWindowMs,
+    scavengeIntervalMs: scavengeInterval.value,
   }).catch((error: unknown) => {
     // A file under the data directory this user may not write (its log, left by another user): no port problem.
     const fileProblem = dataDirErrorMessage(error, dataSetting.dir, dataSetting.name);

@@ -23,7 +23,7 @@ export interface WorkerInput {
 export function startInWorkerThread(options: EmbeddedEventStoreOptions): Promise<EmbeddedEventStore> {
   const rpcCounters = new SharedArrayBuffer(RPC_NAMES.length * 4);
   const counters = new Int32Array(rpcCounters);
-  const input: WorkerInput = { options: { ...options, thread: false }, rpcCounters };
+  const input: WorkerInput = { options: { ...options, thread: false, now: undefined }, rpcCounters };
   const worker = startWorker(__dirname, 'worker', input);
 
   return new Promise((resolve, reject) => {

@@ -69,6 +69,12 @@ describe('the embedded event store run alone', () => {
     [[], { EMBEDDED_EVENTSTORE_HOST: 'not a host' }, 'EMBEDDED_EVENTSTORE_HOST: must be a host name'],
     [
       [],
+      { EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: '1000' },
+      'EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: "1000" is not 0 (no scavenge) or a whole number of milliseconds from 60000 to 86400000',
+    ],
+    [['--scavenge-interval-ms', '1h'], {}, '--scavenge-interval-ms: "1h" is not 0 (no scavenge)'],
+    [
+      [],
       { EMBEDDED_EVENTSTORE_HOST: 'no-such-host.invalid' },
       'EMBEDDED_EVENTSTORE_HOST: "no-such-host.invalid" does not resolve to an address (ENOTFOUND); ' +
         'set EMBEDDED_EVENTSTORE_HOST to a host name or IP address of this machine (127.0.0.1, or 0.0.0.0 for every interface)',

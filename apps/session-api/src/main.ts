@@ -118,6 +118,7 @@ async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, star
       host: '127.0.0.1',
       port: config.embeddedEventStorePort,
       dataDir: path.join(config.dataDir, 'eventstore'),
+      scavengeIntervalMs: config.embeddedEventStoreScavengeIntervalMs,
       // Its own event loop: SQLite commits (fsync) and gRPC encoding do not stall HTTP handling.
       thread: true,
     }).catch((error: unknown) => {

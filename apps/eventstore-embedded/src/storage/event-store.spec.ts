@@ -445,7 +445,7 @@ describe('SqliteEventLog migration from the layout without the wire column', () 
     old.close();
 
     const log = new SqliteEventLog(dir, 'NORMAL');
-    const read = log.readAllForward(0, 10);
+    const read = log.readAllForward(0, Number.MAX_SAFE_INTEGER, 10);
     expect(read.map((e) => [e.position, e.stream, e.revision, e.type, e.created])).toEqual(
       rows.map((r) => [r[0], r[1], r[2], r[4], r[8]]),
     );

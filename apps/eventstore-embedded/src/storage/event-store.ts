@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { encodeEventResp, eventDataOf } from '../streams/encode';
-import { SqliteEventLog, SynchronousMode } from './sqlite-event-log';
+import { SqliteEventLog, StreamRow, SynchronousMode } from './sqlite-event-log';
 import {
   isMetastream,
   metastreamOf,
@@ -52,6 +52,34 @@ export interface Visibility {
 }
 
 const TICKS_PER_MS = 10_000;
+/** A scavenge's transactions: at most this many streams looked at, and this many events removed, per turn. */
+const SCAVENGE_STREAMS_PER_BATCH = 256;
+const SCAVENGE_EVENTS_PER_BATCH = 512;
+
+/** What one scavenge did (see `EventStore.scavenge`). */
+export interface ScavengeResult {
+  /** Events removed from the log. */
+  deleted: number;
+  /** Streams looked at. */
+  streams: number;
+  /** Streams passed over because a write to them was still waiting for its fsync (the next scavenge sees them). */
+  skipped: number;
+  /** Transactions it took (one per turn of the event loop), and the longest of them (ms): how long writes waited. */
+  batches: number;
+  longestBatchMs: number;
+  ms: number;
+  /** The log file's pages, and how many are free (reused by later writes; the file does not shrink). */
+  pages: number;
+  freePages: number;
+}
+
+/** Which events of one stream a scavenge removes: see `SqliteEventLog.discardable`. */
+interface DiscardRule {
+  upTo: number;
+  before: number;
+  createdBefore: number;
+}
+
 /** EventStoreDB's `$maxCount` of every metadata stream (its MetastreamMaxCount option, 1 by default). */
 const METASTREAM_MAX_COUNT = 1;
 /** Streams whose head (and, apart, whose metadata) the store keeps in memory by default: ~10–60 MB. */
@@ -135,6 +163,11 @@ export class EventStore {
     private readonly cacheLimit = DEFAULT_CACHE_LIMIT,
     /** See `EmbeddedEventStoreOptions.maxLogPages`. */
     maxLogPages?: number,
+    /**
+     * The wall clock (ms since the epoch): events' `created`, what `$maxAge` hides, what a scavenge removes.
+     * Tests move it forward instead of waiting.
+     */
+    private readonly now: () => number = Date.now,
   ) {
     this.groupCommitWindowMs = groupCommitWindowMs;
     // FULL durability is kept by fsyncing the WAL ourselves after each commit, asynchronously, so the event
@@ -250,7 +283,7 @@ export class EventStore {
     // A metadata stream (`$$<stream>`) is read as EventStoreDB reads it: with metadata of its own, `$maxCount`
     // 1 whatever `$$$$<stream>` holds (IndexReader.GetStreamMetadataCached, MetastreamMaxCount), so reads and
     // catch-up subscriptions see its latest `$metadata` only. The older ones stay in `$all`, as in EventStoreDB
-    // until a scavenge removes them (this server has none).
+    // until a scavenge removes them (`scavenge`).
     if (isMetastream(stream)) {
       return {
         fromRevision: Math.max(fromRevision, head.lastRevision - METASTREAM_MAX_COUNT + 1),
@@ -266,9 +299,114 @@ export class EventStore {
       if (truncateBefore !== undefined) fromRevision = Math.max(fromRevision, truncateBefore);
       if (meta.maxCount !== undefined)
         fromRevision = Math.max(fromRevision, head.lastRevision - meta.maxCount + 1);
-      if (meta.maxAge !== undefined) minCreated = (Date.now() - meta.maxAge * 1000) * TICKS_PER_MS;
+      if (meta.maxAge !== undefined) minCreated = (this.now() - meta.maxAge * 1000) * TICKS_PER_MS;
     }
     return { fromRevision, minCreated };
+  }
+
+  /**
+   * EventStoreDB's scavenge, over the whole log: removes the events no stream read can return any more, as
+   * EventStoreDB's scavenge discards them (its Scavenging/Stages/EventCalculator):
+   * - of a tombstoned stream, every event, and every event of its metadata stream (the head row, which keeps
+   *   the stream tombstoned and its last revision, plays the part of EventStoreDB's tombstone record);
+   * - of a metadata stream, every `$metadata` but the latest (`$maxCount` 1);
+   * - of any other stream, the events before its `$tb` (a soft delete's included) or beyond its `$maxCount`,
+   *   and those older than its `$maxAge` now — but never the stream's last event, which EventStoreDB keeps
+   *   physically however old (so a one-event stream past its `$maxAge`, such as an idempotency record, stays).
+   * Only events before the scavenge point (the last durable position when it starts) are removed, so the last
+   * event of `$all` always stays and positions never go back on a restart; stream heads are never touched, so
+   * revisions go on where they were and every expected-revision check answers as before. A stream with a
+   * write still waiting for its fsync is passed over (its log row is ahead of what readers see).
+   * The work is split into short transactions, one per turn of the event loop (at most
+   * SCAVENGE_STREAMS_PER_BATCH streams and SCAVENGE_EVENTS_PER_BATCH deletes): a flush runs between two of
+   * them, never inside one, as reads and subscription pages do. Removed positions simply disappear from `$all`.
+   * One scavenge at a time: a second call while one runs returns the running one.
+   */
+  scavenge(): Promise<ScavengeResult> {
+    this.scavenging ??= this.runScavenge().finally(() => (this.scavenging = undefined));
+    return this.scavenging;
+  }
+
+  private scavenging: Promise<ScavengeResult> | undefined;
+
+  private async runScavenge(): Promise<ScavengeResult> {
+    const started = performance.now();
+    const point = this.position;
+    const nowTicks = this.now() * TICKS_PER_MS;
+    const result = { deleted: 0, streams: 0, skipped: 0, batches: 0, longestBatchMs: 0 };
+    let after: string | undefined = '';
+    while (after !== undefined && !this.closed && !this.broken) {
+      const batchStarted = performance.now();
+      after = this.scavengeBatch(after, point, nowTicks, result);
+      result.batches++;
+      result.longestBatchMs = Math.max(result.longestBatchMs, Math.round(performance.now() - batchStarted));
+      if (after !== undefined) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const { pages, free } = this.closed ? { pages: 0, free: 0 } : this.log.pages();
+    return { ...result, ms: Math.round(performance.now() - started), pages, freePages: free };
+  }
+
+  /** One transaction of a scavenge, from the stream after `after`; returns where the next one starts (none: done). */
+  private scavengeBatch(
+    after: string,
+    point: number,
+    nowTicks: number,
+    result: { deleted: number; streams: number; skipped: number },
+  ): string | undefined {
+    return this.log.transaction(() => {
+      const rows = this.log.streamsAfter(after, SCAVENGE_STREAMS_PER_BATCH);
+      let budget = SCAVENGE_EVENTS_PER_BATCH;
+      let done = after;
+      for (const row of rows) {
+        const rule = this.discardRule(row, nowTicks);
+        if (rule === 'skip') result.skipped++;
+        else if (rule) {
+          const positions = this.log.discardable(row.stream, rule, point, budget + 1);
+          const removed = positions.slice(0, budget);
+          for (const position of removed) this.log.deleteAt(position);
+          budget -= removed.length;
+          result.deleted += removed.length;
+          // More than the budget: this stream again in the next transaction.
+          if (positions.length > removed.length) return done;
+        }
+        result.streams++;
+        done = row.stream;
+        if (budget === 0) return done;
+      }
+      return rows.length < SCAVENGE_STREAMS_PER_BATCH ? undefined : done;
+    });
+  }
+
+  /** What a scavenge removes from a stream (its head as the log holds it): nothing, or 'skip' while a write waits. */
+  private discardRule(row: StreamRow, nowTicks: number): DiscardRule | undefined | 'skip' {
+    const { stream, lastRevision } = row;
+    const original = isMetastream(stream) ? originalStreamOf(stream) : undefined;
+    const other = original ?? metastreamOf(stream);
+    if (this.written.has(stream) || this.written.has(other)) return 'skip';
+    if (lastRevision < 0) return undefined;
+    const everything = { upTo: lastRevision + 1, before: lastRevision + 1, createdBefore: 0 };
+    if (original !== undefined) {
+      if (this.log.loadHead(original)?.state === StreamState.Tombstoned) return everything;
+      return { upTo: lastRevision, before: lastRevision - METASTREAM_MAX_COUNT + 1, createdBefore: 0 };
+    }
+    if (row.state === StreamState.Tombstoned) return everything;
+    let before = row.state === StreamState.SoftDeleted ? lastRevision + 1 : row.truncateBefore;
+    let createdBefore = 0;
+    const metaHead = this.log.loadHead(other);
+    const [last] =
+      metaHead && metaHead.lastRevision >= 0
+        ? this.log.readStreamBackward(other, metaHead.lastRevision, 1)
+        : [];
+    const meta = last ? parseStreamMetadata(eventDataOf(last.wire)) : null;
+    if (meta) {
+      // As `visibility` reads it.
+      if (meta.softDeleted) before = Math.max(before, lastRevision + 1);
+      else if (meta.truncateBefore !== undefined) before = Math.max(before, meta.truncateBefore);
+      if (meta.maxCount !== undefined) before = Math.max(before, lastRevision - meta.maxCount + 1);
+      if (meta.maxAge !== undefined) createdBefore = nowTicks - meta.maxAge * 1000 * TICKS_PER_MS;
+    }
+    if (before <= 0 && createdBefore <= 0) return undefined;
+    return { upTo: lastRevision, before, createdBefore };
   }
 
   // Reads see durable events only: a commit waiting for its fsync is invisible, as if not yet written.
@@ -282,8 +420,8 @@ export class EventStore {
 
   readAllForward(from: number, limit: number): StoredEvent[] {
     // Positions are contiguous, so no more than `position - from + 1` events can be durable from `from` on.
-    const durableCount = Math.min(limit, this.position - from + 1);
-    return durableCount > 0 ? this.durable(this.log.readAllForward(from, durableCount)) : [];
+    // Cut at the durable position in the query itself: a scavenge leaves gaps, so a page may only be short at the end.
+    return from <= this.position ? this.log.readAllForward(from, this.position, limit) : [];
   }
 
   readAllBackward(before: number, limit: number): StoredEvent[] {
@@ -328,7 +466,7 @@ export class EventStore {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
-    const ctx = new FlushContext(this.writtenPosition, Date.now() * TICKS_PER_MS);
+    const ctx = new FlushContext(this.writtenPosition, this.now() * TICKS_PER_MS);
     let outcomes: WriteOutcome[];
     this.flushing = true;
     try {

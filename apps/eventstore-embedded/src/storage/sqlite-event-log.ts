@@ -7,6 +7,11 @@ import { NewEvent, StoredEvent, StreamHead, StreamState } from './types';
 
 export type SynchronousMode = 'FULL' | 'NORMAL';
 
+/** A row of `streams`. */
+export interface StreamRow extends StreamHead {
+  stream: string;
+}
+
 /** Row counts of the multi-row INSERTs (largest first; 64 × 7 parameters stays far below SQLite's limit). */
 const INSERT_BUCKETS = [64, 16, 4, 1];
 
@@ -163,8 +168,9 @@ export class SqliteEventLog {
       streamBwd: db.prepare<[string, number, number], StoredEvent>(
         `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
       ),
-      allFwd: db.prepare<[number, number], StoredEvent>(
-        `SELECT ${EVENT_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?`,
+      // Bounded above: positions have gaps once a scavenge removed events, so a page may only be short at the end.
+      allFwd: db.prepare<[number, number, number], StoredEvent>(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE position >= ? AND position <= ? ORDER BY position LIMIT ?`,
       ),
       allBwd: db.prepare<[number, number], StoredEvent>(
         `SELECT ${EVENT_COLUMNS} FROM events WHERE position < ? ORDER BY position DESC LIMIT ?`,
@@ -175,6 +181,19 @@ export class SqliteEventLog {
         `SELECT revision FROM events INDEXED BY events_stream_event_id WHERE stream = ? AND event_id = ?
          ORDER BY revision LIMIT 1`,
       ),
+      streamsAfter: db.prepare<[string, number], StreamRow>(
+        `SELECT stream, last_revision AS lastRevision, state, truncate_before AS truncateBefore FROM streams
+         WHERE stream > ? ORDER BY stream LIMIT ?`,
+      ),
+      // What a scavenge may remove from one stream: below `revision < upTo` (the last event is kept unless the
+      // stream is tombstoned), before the scavenge point, and hidden by `$tb`/`$maxCount` or by `$maxAge`.
+      discardable: db
+        .prepare<[string, number, number, number, number, number], number>(
+          `SELECT position FROM events WHERE stream = ? AND revision < ? AND position < ?
+           AND (revision < ? OR created < ?) ORDER BY revision LIMIT ?`,
+        )
+        .pluck(),
+      deleteAt: db.prepare<[number]>('DELETE FROM events WHERE position = ?'),
       idsFrom: db.prepare<[string, number, number], { eventId: string; revision: number; position: number }>(
         `SELECT event_id AS eventId, revision, position FROM events WHERE stream = ? AND revision >= ?
          ORDER BY revision LIMIT ?`,
@@ -250,9 +269,9 @@ export class SqliteEventLog {
     return this.stmts.streamBwd.all(stream, fromRevision, limit);
   }
 
-  /** Events at `position >= from`, ascending. */
-  readAllForward(from: number, limit: number): StoredEvent[] {
-    return this.stmts.allFwd.all(from, limit);
+  /** Events at `from <= position <= to`, ascending. */
+  readAllForward(from: number, to: number, limit: number): StoredEvent[] {
+    return this.stmts.allFwd.all(from, to, limit);
   }
 
   /** Events at `position < before`, descending. */
@@ -266,6 +285,36 @@ export class SqliteEventLog {
 
   eventIdsFrom(stream: string, fromRevision: number, count: number) {
     return this.stmts.idsFrom.all(stream, fromRevision, count);
+  }
+
+  /** Up to `limit` head rows of streams named after `after`, by name (a scavenge's walk). */
+  streamsAfter(after: string, limit: number): StreamRow[] {
+    return this.stmts.streamsAfter.all(after, limit);
+  }
+
+  /**
+   * Positions of up to `limit` events of `stream` a scavenge may remove: revision below `upTo`, position below
+   * `point`, and revision below `before` or created (ticks) before `createdBefore`.
+   */
+  discardable(
+    stream: string,
+    rule: { upTo: number; before: number; createdBefore: number },
+    point: number,
+    limit: number,
+  ): number[] {
+    return this.stmts.discardable.all(stream, rule.upTo, point, rule.before, rule.createdBefore, limit);
+  }
+
+  deleteAt(position: number): void {
+    this.stmts.deleteAt.run(position);
+  }
+
+  /** Pages of the file, and how many of them are free (left by deletes, reused by the next inserts). */
+  pages(): { pages: number; free: number } {
+    return {
+      pages: this.db.pragma('page_count', { simple: true }) as number,
+      free: this.db.pragma('freelist_count', { simple: true }) as number,
+    };
   }
 
   transaction<T>(fn: () => T): T {

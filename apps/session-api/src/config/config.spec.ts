@@ -18,6 +18,7 @@ describe('parseConfig', () => {
     expect(config).toMatchObject({
       port: 3000,
       embeddedEventStorePort: 2113,
+      embeddedEventStoreScavengeIntervalMs: 3_600_000,
       dataDir: '/srv/data',
       logLevel: 'info',
       projectorInProcess: true,
@@ -69,6 +70,21 @@ describe('parseConfig', () => {
     const file = require.resolve('./config.spec');
     expect(problemsOf({ DATA_DIR: file })).toEqual([`DATA_DIR: ${file} is not a directory`]);
     expect(problemsOf({ DATA_DIR: `${__dirname}/not-there-yet` })).toEqual([]);
+  });
+
+  it('reads EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: 0 (never) or a minute to a day', () => {
+    const interval = (value: string) =>
+      parseConfig({ EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: value }, '/srv')
+        .embeddedEventStoreScavengeIntervalMs;
+    expect(interval('0')).toBe(0);
+    expect(interval('60000')).toBe(60_000);
+    expect(interval('86400000')).toBe(86_400_000);
+    for (const bad of ['59999', '86400001', '1h', '-1', '1.5'])
+      expect(problemsOf({ EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: bad })).toEqual([
+        expect.stringMatching(
+          new RegExp(`^EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: "${bad.replace('.', '\\.')}" is not 0`),
+        ),
+      ]);
   });
 
   it('reports every bad value with its own message', () => {

@@ -17,6 +17,10 @@ import {
   type ManagementKey,
 } from './api-keys';
 import { readDevKeys, type DevKeys } from './dev-keys';
+import {
+  DEFAULT_SCAVENGE_INTERVAL_MS,
+  parseScavengeInterval,
+} from '../../../eventstore-embedded/src/scavenge-interval';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -26,6 +30,8 @@ export interface AppConfig {
   /** Unset → the embedded server is started in-process. */
   eventStoreConnectionString?: string;
   embeddedEventStorePort: number;
+  /** EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: how often the embedded server scavenges its log (0: never). */
+  embeddedEventStoreScavengeIntervalMs: number;
   dataDir: string;
   /** Both undefined when neither variable is set (then development keys are used); never only one. */
   integrationKeys?: Map<string, IntegrationKey>;
@@ -166,6 +172,15 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     true,
   );
 
+  // Validated as the standalone store validates it, whether or not this process starts the embedded store.
+  const scavengeInterval = parseScavengeInterval(
+    'EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS',
+    set(env.EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS),
+  );
+  if ('error' in scavengeInterval) errors.push(scavengeInterval.error);
+  const embeddedEventStoreScavengeIntervalMs =
+    'value' in scavengeInterval ? scavengeInterval.value : DEFAULT_SCAVENGE_INTERVAL_MS;
+
   const connectionString = set(env.EVENTSTORE_CONNECTION_STRING);
   // Parsed as the event-store client parses it (a port, an option, a value), so a bad one stops the start here,
   // named, rather than at the first connect.
@@ -272,6 +287,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     port,
     eventStoreConnectionString: connectionString,
     embeddedEventStorePort,
+    embeddedEventStoreScavengeIntervalMs,
     dataDir,
     integrationKeys,
     managementKeys,
