@@ -3,7 +3,8 @@
  * behave the same on the embedded server and on a real EventStoreDB cluster (no second database to keep in
  * step). Each key scope — (application, endpoint, session, key) — has its own stream
  * `idempotency-{applicationId}-{sha256(scope)}` with `$maxAge` = 24 h: the server stops returning the record
- * after a day and scavenging purges it. The age is also checked on read, so the 24 h window holds even on a
+ * after a day. A scavenge does not remove it (EventStoreDB's, and the embedded server's, keep the last event of
+ * every stream, and a record is the only one of its stream): it stays on disk. The age is also checked on read, so the 24 h window holds even on a
  * server that has not applied `$maxAge` yet. The scope itself is stored in the record, so a hash collision
  * can never replay another request's response.
  *
