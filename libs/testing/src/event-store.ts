@@ -42,7 +42,14 @@ export async function startTestEventStore(
   if (external) return { connectionString: external, close: async () => undefined };
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'test-eventstore-'));
-  const embedded = await startEmbeddedEventStore({ silent: true, ...options, port: 0, dataDir });
+  // No timed scavenge (a test that wants one calls `embedded.scavenge()`): what `$all` holds stays as written.
+  const embedded = await startEmbeddedEventStore({
+    silent: true,
+    scavengeIntervalMs: 0,
+    ...options,
+    port: 0,
+    dataDir,
+  });
   return {
     connectionString: embedded.connectionString,
     embedded,
