@@ -142,6 +142,15 @@ export class ReadModelQueries {
   }
 
   async listSessions(q: SessionListQuery): Promise<{ hasMore: boolean; data: CustomerSessionV2[] }> {
+    const rows = await this.sessionListQuery(q).execute();
+    return {
+      hasMore: rows.length > q.pageSize,
+      data: rows.slice(0, q.pageSize).map((r) => JSON.parse(r.session_json) as CustomerSessionV2),
+    };
+  }
+
+  /** The query `listSessions` runs (its page and one row more, to tell `hasMore`). */
+  sessionListQuery(q: SessionListQuery) {
     const partial = q.partialMatch === true;
     let query = this.db
       .selectFrom('sessions')
@@ -161,39 +170,43 @@ export class ReadModelQueries {
       const applicationId = q.applicationId;
       const codeKey = this.key('session_coupons', 'code', 'c');
       query = query.where((eb) => {
-        let coupons = eb
+        const codeMatches = partial
+          ? sql<boolean>`${folded('c.code_lc')} like ${likePattern(coupon)} escape '\\'`
+          : sameText('c.code', coupon, codeKey);
+        if (!this.postgres) {
+          // SQLite: the sessions holding a matching code, as a set. The planner then either looks the sessions up
+          // by it (a rare code: through the code index) or walks them in the list's order testing membership (a
+          // common one), whichever its statistics say is cheaper. A correlated EXISTS allowed only the second: a
+          // rare code read every session of the application (220–250 ms at 46,700 sessions).
+          return eb(
+            'sessions.stream_id',
+            'in',
+            eb
+              .selectFrom('session_coupons as c')
+              .select('c.stream_id')
+              .where('c.application_id', '=', applicationId)
+              .where(codeMatches),
+          );
+        }
+        // PostgreSQL: the session's coupon rows by its stream's key, a code by its key (both indexed).
+        const coupons = eb
           .selectFrom('session_coupons as c')
           .select(sql.lit(1).as('one'))
-          .whereRef('c.stream_id', '=', 'sessions.stream_id');
-        if (this.postgres) {
-          // The session's coupon rows by its stream's key, a code by its key (both indexed).
-          coupons = coupons
-            .where(sql<boolean>`c.stream_id_key = sessions.stream_id_key`)
-            .where('c.application_id', '=', applicationId);
-        }
-        return eb.exists(
-          coupons.where(
-            partial
-              ? sql<boolean>`${folded('c.code_lc')} like ${likePattern(coupon)} escape '\\'`
-              : sameText('c.code', coupon, codeKey),
-          ),
-        );
+          .whereRef('c.stream_id', '=', 'sessions.stream_id')
+          .where(sql<boolean>`c.stream_id_key = sessions.stream_id_key`)
+          .where('c.application_id', '=', applicationId);
+        return eb.exists(coupons.where(codeMatches));
       });
     }
     if (q.state !== undefined) query = query.where('state', '=', q.state);
     if (q.createdBefore !== undefined) query = query.where('created', '<', isoTime(q.createdBefore));
     if (q.createdAfter !== undefined) query = query.where('created', '>', isoTime(q.createdAfter));
     const sort = q.sort ?? { field: 'created', descending: false };
-    const rows = await query
+    return query
       .orderBy(SORT_COLUMNS[sort.field], sort.descending ? 'desc' : 'asc')
       .orderBy('id', 'asc')
       .limit(q.pageSize + 1)
-      .offset(q.skip)
-      .execute();
-    return {
-      hasMore: rows.length > q.pageSize,
-      data: rows.slice(0, q.pageSize).map((r) => JSON.parse(r.session_json) as CustomerSessionV2),
-    };
+      .offset(q.skip);
   }
 
   async getSession(applicationId: number, id: number): Promise<CustomerSessionV2 | undefined> {

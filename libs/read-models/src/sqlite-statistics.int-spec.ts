@@ -12,18 +12,23 @@ import {
   refreshPlannerStatistics,
   type ReadModelDatabase,
 } from './database';
+import { ReadModelQueries, type SessionListQuery } from './read-model-queries';
 
-/** The session list's query for one exact text filter, as `ReadModelQueries.listSessions` builds it. */
-const listBy = (column: 'integration_id' | 'profile_id') =>
-  `select session_json from sessions where application_id = ? and ${column} = ? ` +
-  'order by created asc, id asc limit 51';
-
-const plan = (sqlite: Database.Database, query: string) =>
-  sqlite
-    .prepare(`explain query plan ${query}`)
-    .all(1, 'x')
+/** The plan SQLite picks for the session list's own query (`ReadModelQueries.sessionListQuery`). */
+function planOf(
+  sqlite: Database.Database,
+  db: ReadModelDatabase['db'],
+  filter: Partial<SessionListQuery>,
+): string {
+  const query = new ReadModelQueries(db)
+    .sessionListQuery({ applicationId: 1, pageSize: 50, skip: 0, ...filter })
+    .compile();
+  return sqlite
+    .prepare(`explain query plan ${query.sql}`)
+    .all(...(query.parameters as unknown[]))
     .map((row) => (row as { detail: string }).detail)
     .join(' | ');
+}
 
 /** `count` sessions spread over three applications and 500 profiles, written straight into the table. */
 function addSessions(sqlite: Database.Database, count: number): void {
@@ -37,9 +42,15 @@ function addSessions(sqlite: Database.Database, count: number): void {
          'p' || (i % 500), '', '', 'open', printf('2026-01-01T%09d', i), '', '0', '0', 0, '{}', '{}' from n`,
     )
     .run(count);
+  sqlite.exec(
+    `insert into session_coupons (stream_id, application_id, code, code_lc)
+     select stream_id, application_id, 'C-' || (id % 5000), 'c-' || (id % 5000) from sessions`,
+  );
 }
 
 describe('query planner statistics of the SQLite read models', () => {
+  // The session list's coupon filter is a set of sessions (`stream_id in (…)`), so the planner can start from
+  // the code's index: as a correlated EXISTS it could only test every session of the application.
   let dataDir: string;
   let opened: ReadModelDatabase | undefined;
   const sqliteOf = (database: ReadModelDatabase) => openedReadModelDb(database.db)!.sqlite!;
@@ -59,17 +70,21 @@ describe('query planner statistics of the SQLite read models', () => {
     // What the planner does without statistics: the `created` index, walking the whole application.
     const unanalyzed = new Database(join(dataDir, 'read-models.sqlite'));
     unanalyzed.exec('drop table if exists sqlite_stat1');
-    expect(plan(unanalyzed, listBy('integration_id'))).toContain('sessions_app_created_idx');
+    expect(planOf(unanalyzed, first.db, { integrationId: 'x' })).toContain('sessions_app_created_idx');
     unanalyzed.close();
     await first.close();
 
     opened = await openReadModelDatabase({ dataDir });
     const sqlite = sqliteOf(opened);
-    expect(plan(sqlite, listBy('integration_id'))).toContain(
+    expect(planOf(sqlite, opened!.db, { integrationId: 'x' })).toContain(
       'sessions_app_integration_id_idx (application_id=? AND integration_id=?)',
     );
-    expect(plan(sqlite, listBy('profile_id'))).toContain(
+    expect(planOf(sqlite, opened!.db, { profile: 'x' })).toContain(
       'sessions_app_profile_id_idx (application_id=? AND profile_id=?)',
+    );
+    // A coupon code held by a few sessions: those sessions, found by the code's index, not every session.
+    expect(planOf(sqlite, opened!.db, { coupon: 'C-3' })).toContain(
+      'session_coupons_code_idx (application_id=? AND code=?)',
     );
   });
 
@@ -77,11 +92,11 @@ describe('query planner statistics of the SQLite read models', () => {
     opened = await openReadModelDatabase({ dataDir });
     const sqlite = sqliteOf(opened);
     addSessions(sqlite, 30_000);
-    expect(plan(sqlite, listBy('integration_id'))).toContain('sessions_app_created_idx');
+    expect(planOf(sqlite, opened!.db, { integrationId: 'x' })).toContain('sessions_app_created_idx');
 
     refreshPlannerStatistics(sqlite);
 
-    expect(plan(sqlite, listBy('integration_id'))).toContain('sessions_app_integration_id_idx');
+    expect(planOf(sqlite, opened!.db, { integrationId: 'x' })).toContain('sessions_app_integration_id_idx');
   });
 
   it('given another connection holding the write lock, when the statistics are refreshed, then it gives up at once and keeps its busy timeout', async () => {
@@ -92,13 +107,13 @@ describe('query planner statistics of the SQLite read models', () => {
     writer.exec('begin immediate');
     try {
       refreshPlannerStatistics(sqlite);
-      expect(plan(sqlite, listBy('integration_id'))).toContain('sessions_app_created_idx');
+      expect(planOf(sqlite, opened!.db, { integrationId: 'x' })).toContain('sessions_app_created_idx');
       expect(sqlite.pragma('busy_timeout', { simple: true })).toBe(5000);
     } finally {
       writer.exec('rollback');
       writer.close();
     }
     refreshPlannerStatistics(sqlite);
-    expect(plan(sqlite, listBy('integration_id'))).toContain('sessions_app_integration_id_idx');
+    expect(planOf(sqlite, opened!.db, { integrationId: 'x' })).toContain('sessions_app_integration_id_idx');
   });
 });
