@@ -143,6 +143,10 @@ describe.each(backends)('management API on $name', ({ schema }) => {
     });
     const byId = await manage(`/v1/applications/1/sessions/${reply.body.data[0].id}?minPosition=${position}`);
     expect(byId.body).toEqual(reply.body.data[0]);
+    // The same position with leading zeros, however many (31 digits or more were refused).
+    const padded = await manage(`/v1/applications/1/sessions?minPosition=${'0'.repeat(40)}${position}`);
+    expect(padded.status).toBe(200);
+    expect(padded.body).toEqual(reply.body);
   });
 
   it('counts a closed session in the profile, the day and the SKUs at once', async () => {
@@ -340,6 +344,20 @@ describe.each(backends)('management API on $name', ({ schema }) => {
         { parameter: 'profile' },
       ],
       ['/v1/applications/1/sessions?skip=1000000000', 'INVALID_FIELD', { parameter: 'skip' }],
+      // A NUL in a text filter: no stored text holds one (SQLite's LIKE read the pattern only up to it).
+      [
+        '/v1/applications/1/sessions?profile=%00zzzzzz&partialMatch=true',
+        'INVALID_FIELD',
+        { parameter: 'profile' },
+      ],
+      ['/v1/applications/1/sessions?coupon=C%00', 'INVALID_FIELD', { parameter: 'coupon' }],
+      ['/v1/applications/1/sessions?referral=%00', 'INVALID_FIELD', { parameter: 'referral' }],
+      ['/v1/applications/1/sessions?integrationId=a%00b', 'INVALID_FIELD', { parameter: 'integrationId' }],
+      [
+        '/v1/applications/1/sessions?storeIntegrationId=%00',
+        'INVALID_FIELD',
+        { parameter: 'storeIntegrationId' },
+      ],
       [
         '/v1/applications/1/analytics/daily?from=2025-02-30&to=2025-03-01',
         'INVALID_FIELD',

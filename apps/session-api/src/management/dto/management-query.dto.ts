@@ -45,7 +45,9 @@ const isOneOf = (name: string, values: readonly string[]) =>
 
 /**
  * A text filter: a string of `min`..`max` characters, `what` in the message of one given more than once; the
- * limits documented as the parameter's.
+ * limits documented as the parameter's. No NUL (U+0000): no stored text holds one (the domain refuses it, as
+ * the profile id of a path), and the databases would each read it their way — SQLite's `LIKE` ended the
+ * pattern there (`%\0zzz%` matched every session), PostgreSQL's rows hold U+FFFD in its place.
  */
 const isText = (name: string, what: string, min: number, max: number) =>
   applyDecorators(
@@ -58,15 +60,19 @@ const isText = (name: string, what: string, min: number, max: number) =>
       ),
     }),
     Length(min, max),
+    Matches(/^[^\u0000]*$/, { message: `${name} must not contain the NUL character (U+0000)` }),
   );
 
-/** A commit position (`X-Event-Position`): a decimal unsigned 64-bit integer, 0..18446744073709551615. */
+/**
+ * A commit position (`X-Event-Position`): a decimal unsigned 64-bit integer, 0..18446744073709551615, with any
+ * number of leading zeros (30 digits were taken and 31 refused, whatever their value).
+ */
 function IsCommitPosition(): PropertyDecorator {
   return ValidateBy({
     name: 'isCommitPosition',
     validator: {
       validate: (value: unknown) =>
-        typeof value === 'string' && /^\d{1,30}$/.test(value) && BigInt(value) <= UINT64_MAX,
+        typeof value === 'string' && /^0*\d{1,20}$/.test(value) && BigInt(value) <= UINT64_MAX,
       defaultMessage: (args) =>
         once('minPosition', 'a decimal integer from 0 to 18446744073709551615 (X-Event-Position)')(args!),
     },
