@@ -60,7 +60,13 @@ const isText = (name: string, what: string, min: number, max: number) =>
       ),
     }),
     Length(min, max),
-    Matches(/^[^\u0000]*$/, { message: `${name} must not contain the NUL character (U+0000)` }),
+    ValidateBy({
+      name: 'hasNoNul',
+      validator: {
+        validate: (value: unknown) => typeof value !== 'string' || !value.includes('\u0000'),
+        defaultMessage: () => `${name} must not contain the NUL character (U+0000)`,
+      },
+    }),
   );
 
 /**
