@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { backdated } from '@session-engine/testing/backdate';
 import { Registry } from 'prom-client';
 import { startEmbeddedEventStore, type EmbeddedEventStore } from '../apps/eventstore-embedded/src';
 import { startProjector, type RunningProjector } from '../apps/projector/src/projector';
@@ -37,7 +38,7 @@ let app: INestApplication;
 let projector: RunningProjector;
 let baseUrl: string;
 /** Event ids whose server time, and writer's `at`, read as that many ms earlier: a claim written long ago. */
-const backdated = new Map<string, number>();
+const backdatedBy = new Map<string, number>();
 
 const send = async (method: string, path: string, auth: string, body?: unknown) => {
   const response = await fetch(`${baseUrl}${path}`, {
@@ -78,15 +79,8 @@ beforeAll(async () => {
     options?: ReadStreamOptions,
   ) {
     return (await readStream.call(this, stream, options)).map((event) => {
-      const ago = backdated.get(event.id);
-      if (ago === undefined) return event;
-      const earlier = (time: string) => new Date(Date.parse(time) - ago).toISOString();
-      const { at } = event.data;
-      return {
-        ...event,
-        created: earlier(event.created),
-        data: typeof at === 'string' ? { ...event.data, at: earlier(at) } : event.data,
-      };
+      const ago = backdatedBy.get(event.id);
+      return ago === undefined ? event : backdated(event, { created: ago, at: ago });
     });
   });
   dataDir = mkdtempSync(join(tmpdir(), 'claim-takeover-e2e-'));
@@ -145,7 +139,7 @@ it('makes the next session of the profile its first once a crashed claim is olde
     'no_stream',
   );
   const [claim] = await adapter.readStream(profileStreamName(1, 'alice'));
-  backdated.set(claim!.id, profileClaimWallClockStaleMs(DEFAULT_PROFILE_CLAIM_GRACE_MS) + 60_000);
+  backdatedBy.set(claim!.id, profileClaimWallClockStaleMs(DEFAULT_PROFILE_CLAIM_GRACE_MS) + 60_000);
 
   const later = await put('cart-later', 'alice');
   expect(later.firstSession).toBe(true);

@@ -8,6 +8,7 @@
  * bound of a claim the process never watched (the window plus an hour).
  */
 import { EventStoreDBClient } from '@eventstore/db-client';
+import { backdated } from '@session-engine/testing/backdate';
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
 import { EsdbClientAdapter, StreamTombstonedError, type ReadStreamOptions } from './esdb-client.adapter';
 import { sessionIdFor } from './ids';
@@ -28,7 +29,7 @@ let counter = 0;
  * Event ids whose server time, and writer's `at`, read shifted into the past by that many ms (a claim written
  * long ago).
  */
-const backdated = new Map<string, number>();
+const backdatedBy = new Map<string, number>();
 
 beforeAll(async () => {
   server = await startTestEventStore();
@@ -37,15 +38,8 @@ beforeAll(async () => {
   const readStream = store.readStream.bind(store);
   jest.spyOn(store, 'readStream').mockImplementation(async (stream: string, options?: ReadStreamOptions) =>
     (await readStream(stream, options)).map((event) => {
-      const ago = backdated.get(event.id);
-      if (ago === undefined) return event;
-      const earlier = (time: string) => new Date(Date.parse(time) - ago).toISOString();
-      const { at } = event.data;
-      return {
-        ...event,
-        created: earlier(event.created),
-        data: typeof at === 'string' ? { ...event.data, at: earlier(at) } : event.data,
-      };
+      const ago = backdatedBy.get(event.id);
+      return ago === undefined ? event : backdated(event, { created: ago, at: ago });
     }),
   );
 });
@@ -82,7 +76,7 @@ async function ageLatestClaim(profileId: string): Promise<void> {
     direction: 'backwards',
     maxCount: 1,
   });
-  backdated.set(latest!.id, profileClaimWallClockStaleMs(DEFAULT_PROFILE_CLAIM_GRACE_MS) + 60_000);
+  backdatedBy.set(latest!.id, profileClaimWallClockStaleMs(DEFAULT_PROFILE_CLAIM_GRACE_MS) + 60_000);
 }
 
 /** The claim of a create whose session append never happened (the API died between the two appends). */

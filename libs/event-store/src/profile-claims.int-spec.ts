@@ -8,8 +8,9 @@
  * its monotonic clock; a wall clock that runs ahead of the store's (or a store behind), by more than the window,
  * never makes a fresh claim stale.
  */
+import { backdated } from '@session-engine/testing/backdate';
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
-import { EsdbClientAdapter, type ReadStreamOptions, type StoredEvent } from './esdb-client.adapter';
+import { EsdbClientAdapter, type ReadStreamOptions } from './esdb-client.adapter';
 import { sessionIdFor } from './ids';
 import {
   DEFAULT_PROFILE_CLAIM_GRACE_MS,
@@ -27,7 +28,7 @@ let counter = 0;
  * Event ids whose server time (`created`), and a claim's writer's time (`at`), read shifted into the past by
  * that many ms: a claim written long ago (both), or by a store whose clock is behind (`created` only).
  */
-const backdated = new Map<string, { created: number; at: number }>();
+const backdatedBy = new Map<string, { created: number; at: number }>();
 /** The streams read since the last `reads.length = 0`. */
 const reads: string[] = [];
 
@@ -38,21 +39,11 @@ beforeAll(async () => {
   jest.spyOn(store, 'readStream').mockImplementation(async (stream: string, options?: ReadStreamOptions) => {
     reads.push(stream);
     return (await readStream(stream, options)).map((event) => {
-      const ago = backdated.get(event.id);
-      return ago === undefined ? event : backdate(event, ago);
+      const ago = backdatedBy.get(event.id);
+      return ago === undefined ? event : backdated(event, ago);
     });
   });
 });
-
-function backdate(event: StoredEvent, ago: { created: number; at: number }): StoredEvent {
-  const earlier = (time: string, ms: number) => new Date(Date.parse(time) - ms).toISOString();
-  const { at } = event.data;
-  return {
-    ...event,
-    created: earlier(event.created, ago.created),
-    data: typeof at === 'string' ? { ...event.data, at: earlier(at, ago.at) } : event.data,
-  };
-}
 
 afterAll(async () => {
   jest.restoreAllMocks();
@@ -77,7 +68,7 @@ async function ageLatestClaim(profileId: string, ago = STALE_MS + 60_000, atAgo 
     direction: 'backwards',
     maxCount: 1,
   });
-  backdated.set(latest!.id, { created: ago, at: atAgo });
+  backdatedBy.set(latest!.id, { created: ago, at: atAgo });
 }
 
 function update(integrationId: string, patch: Record<string, unknown> = {}): UntimedCommand {
@@ -213,7 +204,7 @@ describe('a profile claim its session never committed', () => {
     await orphanClaim(profileId, x, false);
     const [claim] = await store.readStream(profileStreamName(1, profileId));
     const ago = DEFAULT_PROFILE_CLAIM_GRACE_MS * 0.75;
-    backdated.set(claim!.id, { created: ago, at: ago });
+    backdatedBy.set(claim!.id, { created: ago, at: ago });
 
     expect(await first(handler(), newId('later'), { profileId })).toBe(false); // not stale yet for others
     expect(await first(handler(), x, { profileId })).toBe(true);
