@@ -55,6 +55,13 @@ const TICKS_PER_MS = 10_000;
 /** A scavenge's transactions: at most this many streams looked at, and this many events removed, per turn. */
 const SCAVENGE_STREAMS_PER_BATCH = 256;
 const SCAVENGE_EVENTS_PER_BATCH = 512;
+/**
+ * A scavenge removes no event written less than this long ago. EventStoreDB scavenges only completed chunks
+ * (256 MB each), never the one being written, so a reader a little behind the log — a projector stopped for an
+ * hour, a subscriber catching up — still reads what was hidden after it passed; a day gives it as long here.
+ * Removing an event a lagging projector had not read would let it fold a stream with a gap.
+ */
+export const SCAVENGE_MIN_AGE_MS = 24 * 60 * 60 * 1000;
 
 /** What one scavenge did (see `EventStore.scavenge`). */
 export interface ScavengeResult {
@@ -313,8 +320,9 @@ export class EventStore {
    * - of any other stream, the events before its `$tb` (a soft delete's included) or beyond its `$maxCount`,
    *   and those older than its `$maxAge` now — but never the stream's last event, which EventStoreDB keeps
    *   physically however old (so a one-event stream past its `$maxAge`, such as an idempotency record, stays).
-   * Only events before the scavenge point (the last durable position when it starts) are removed, so the last
-   * event of `$all` always stays and positions never go back on a restart; stream heads are never touched, so
+   * Only events before the scavenge point (the last durable position when it starts) and written at least
+   * SCAVENGE_MIN_AGE_MS before it are removed, so the last event of `$all` always stays, positions never go back
+   * on a restart, and a reader a day behind still reads what it has not passed; stream heads are never touched, so
    * revisions go on where they were and every expected-revision check answers as before. A stream with a
    * write still waiting for its fsync is passed over (its log row is ahead of what readers see).
    * The work is split into short transactions, one per turn of the event loop (at most
@@ -331,8 +339,8 @@ export class EventStore {
 
   private async runScavenge(): Promise<ScavengeResult> {
     const started = performance.now();
-    const point = this.position;
     const nowTicks = this.now() * TICKS_PER_MS;
+    const point = { position: this.position, writtenBefore: nowTicks - SCAVENGE_MIN_AGE_MS * TICKS_PER_MS };
     const result = { deleted: 0, streams: 0, skipped: 0, batches: 0, longestBatchMs: 0 };
     let after: string | undefined = '';
     while (after !== undefined && !this.closed && !this.broken) {
@@ -349,7 +357,7 @@ export class EventStore {
   /** One transaction of a scavenge, from the stream after `after`; returns where the next one starts (none: done). */
   private scavengeBatch(
     after: string,
-    point: number,
+    point: { position: number; writtenBefore: number },
     nowTicks: number,
     result: { deleted: number; streams: number; skipped: number },
   ): string | undefined {
@@ -419,7 +427,6 @@ export class EventStore {
   }
 
   readAllForward(from: number, limit: number): StoredEvent[] {
-    // Positions are contiguous, so no more than `position - from + 1` events can be durable from `from` on.
     // Cut at the durable position in the query itself: a scavenge leaves gaps, so a page may only be short at the end.
     return from <= this.position ? this.log.readAllForward(from, this.position, limit) : [];
   }

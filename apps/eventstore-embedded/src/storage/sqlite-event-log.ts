@@ -188,8 +188,8 @@ export class SqliteEventLog {
       // What a scavenge may remove from one stream: below `revision < upTo` (the last event is kept unless the
       // stream is tombstoned), before the scavenge point, and hidden by `$tb`/`$maxCount` or by `$maxAge`.
       discardable: db
-        .prepare<[string, number, number, number, number, number], number>(
-          `SELECT position FROM events WHERE stream = ? AND revision < ? AND position < ?
+        .prepare<[string, number, number, number, number, number, number], number>(
+          `SELECT position FROM events WHERE stream = ? AND revision < ? AND position < ? AND created < ?
            AND (revision < ? OR created < ?) ORDER BY revision LIMIT ?`,
         )
         .pluck(),
@@ -294,15 +294,23 @@ export class SqliteEventLog {
 
   /**
    * Positions of up to `limit` events of `stream` a scavenge may remove: revision below `upTo`, position below
-   * `point`, and revision below `before` or created (ticks) before `createdBefore`.
+   * `point`, written (ticks) before `writtenBefore`, and revision below `before` or created before `createdBefore`.
    */
   discardable(
     stream: string,
     rule: { upTo: number; before: number; createdBefore: number },
-    point: number,
+    point: { position: number; writtenBefore: number },
     limit: number,
   ): number[] {
-    return this.stmts.discardable.all(stream, rule.upTo, point, rule.before, rule.createdBefore, limit);
+    return this.stmts.discardable.all(
+      stream,
+      rule.upTo,
+      point.position,
+      point.writtenBefore,
+      rule.before,
+      rule.createdBefore,
+      limit,
+    );
   }
 
   deleteAt(position: number): void {
