@@ -73,7 +73,7 @@ describe('the projector catching up a backlog', () => {
     expect(caughtUp).toHaveLength(1);
     let inLog = 0;
     for await (const event of client.readAll()) if (event.streamName.startsWith('session-')) inLog++;
-    expect(caughtUp[0]).toMatchObject({ events: inLog, position: backlog.toString() });
+    expect(caughtUp[0]).toMatchObject({ events: inLog, readPosition: backlog.toString() });
 
     const before = lines.length;
     const live = await appendHistories(client, workload(5, 60));

@@ -861,7 +861,11 @@ class Projector implements RunningProjector {
     this.catchUp = undefined;
     if (catchUp === undefined || catchUp.events === 0) return;
     this.logger.info(
-      { events: catchUp.events, tookMs: Date.now() - catchUp.since, position: this.backlog.head.toString() },
+      {
+        events: catchUp.events,
+        tookMs: Date.now() - catchUp.since,
+        readPosition: this.backlog.head.toString(),
+      },
       'projector caught up with the event log',
     );
   }

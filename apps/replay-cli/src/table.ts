@@ -8,7 +8,8 @@
  * took minutes, laying out every row against every other. Lines are yielded one at a time, so a caller can
  * write a large table in pieces rather than build it whole.
  *
- * Cells must come escaped (io.ts): a control character would break the drawing.
+ * Cells must come escaped (io.ts): a control character would break the drawing. Rows are as wide as the head
+ * (every caller's are): a short row is padded with empty cells, where cli-table3 spanned its last cell across.
  */
 import stringWidth from 'string-width';
 

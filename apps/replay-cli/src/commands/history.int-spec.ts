@@ -191,4 +191,21 @@ describe('history and state: a system event in the session stream', () => {
     expect(table.code).toBe(0);
     expect(table.stdout).toContain('session-1-linked-1: 2 event(s)');
   });
+
+  it('a stream of system events only is no session, as GET says', async () => {
+    await system.adapter.appendToStream(
+      'session-1-links-only',
+      [{ type: '$>', data: {}, metadata: {} }] as never,
+      'any',
+    );
+    for (const command of ['history', 'state']) {
+      const run = await replay([command, 'links-only', '--application', '1']);
+      expect({ command, code: run.code, stderr: run.stderr }).toEqual({
+        command,
+        code: 2,
+        stderr:
+          'session-replay: No customer session "links-only" in application 1 (stream session-1-links-only).\n',
+      });
+    }
+  });
 });

@@ -1,4 +1,9 @@
-import { sessionStreamName, StreamTombstonedError, type StoredEvent } from '@session-engine/event-store';
+import {
+  isSystemEventType,
+  sessionStreamName,
+  StreamTombstonedError,
+  type StoredEvent,
+} from '@session-engine/event-store';
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
 import { printable, quoted } from '../printable';
@@ -26,7 +31,8 @@ export async function readSessionStream(
       );
     throw error;
   });
-  if (stored.length === 0) {
+  // Only system events (`$`-typed) is no session either: GET answers 404 for it.
+  if (stored.every((event) => isSystemEventType(event.type))) {
     throw new CliError(
       `No customer session ${quoted(integrationId)} in application ${applicationId} (stream ${printable(name)}).`,
     );
