@@ -8,6 +8,7 @@
  * its monotonic clock; a wall clock that runs ahead of the store's (or a store behind), by more than the window,
  * never makes a fresh claim stale.
  */
+import { serialize } from 'node:v8';
 import { backdated } from '@session-engine/testing/backdate';
 import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
 import { EsdbClientAdapter, type ReadStreamOptions } from './esdb-client.adapter';
@@ -381,5 +382,112 @@ describe('a profile claim judged by clocks that disagree', () => {
     expect(await first(skewedHandler(0), newId('early'), { profileId })).toBe(false);
     await ageLatestClaim(profileId, STALE_MS);
     expect(await first(skewedHandler(0), newId('late'), { profileId })).toBe(true);
+  });
+});
+
+describe('what a process remembers of the claims it sent', () => {
+  const GRACE = DEFAULT_PROFILE_CLAIM_GRACE_MS;
+  /**
+   * A host clock behind the store's by 8 minutes: more than half the window less a deadline, so the store's time
+   * alone makes a claim this old look young enough to trust; far less than the wall-clock margin.
+   */
+  const BEHIND = 8 * 60_000;
+  const request = (profileId: string, sessionIntegrationId: string) => ({
+    applicationId: 1,
+    profileId,
+    sessionIntegrationId,
+    sessionId: sessionIdFor(sessionStreamName(1, sessionIntegrationId)),
+    at: new Date(Date.now() - BEHIND).toISOString(),
+    metadata,
+  });
+  /** A process whose clock runs `BEHIND`, whose monotonic clock the test moves on, remembering `knownClaims`. */
+  const lagging = (monotonic: { ms: number }, knownClaims?: number) =>
+    new ProfileClaims(store, {
+      now: () => Date.now() - BEHIND,
+      monotonicNow: () => monotonic.ms,
+      knownClaims,
+    });
+
+  it('keeps its own claim’s send however many other claims it sees, and renews the claim after half the window', async () => {
+    // Given a process that remembers one claim it sees, whose clock runs 8 minutes behind the store's, and which
+    // claimed a profile for a session whose append never came
+    const monotonic = { ms: 0 };
+    const claimer = lagging(monotonic, 1);
+    const profileId = newId('own-profile');
+    const x = newId('crashed');
+    expect(await claimer.claim(request(profileId, x))).toBe(true);
+    // and another process that has watched the claim since it was written
+    const watched = { ms: 0 };
+    const watcher = new ProfileClaims(store, { monotonicNow: () => watched.ms });
+    expect(await watcher.peek(1, profileId, newId('early'))).toBe(false);
+
+    // When the claimer then sees another profile's claim, and the session is retried on it most of a window later
+    const otherProfile = newId('other-profile');
+    await orphanClaim(otherProfile, newId('elsewhere'), false);
+    expect(await claimer.peek(1, otherProfile, newId('reader'))).toBe(false);
+    monotonic.ms += GRACE * 0.9;
+    expect(await claimer.claim(request(profileId, x))).toBe(true);
+
+    // Then the retry renewed the claim (rather than trust it by the store's time, young to its clock)
+    expect(await claims(profileId)).toEqual([
+      expect.objectContaining({ sessionIntegrationId: x, kind: 'first' }),
+      expect.objectContaining({
+        sessionIntegrationId: x,
+        kind: 'takeover',
+        replaces: { sessionIntegrationId: x, revision: 0 },
+      }),
+    ]);
+    // And the watcher, a window after it first saw the claim, does not take it over: one first session
+    watched.ms += GRACE;
+    expect(await watcher.claim(request(profileId, newId('later')))).toBe(false);
+    expect(await claims(profileId)).toHaveLength(2);
+  });
+
+  it('checks its own claims, rather than trust the wall clock, while a send it dropped for room would have counted', async () => {
+    // Given a process that keeps one send, whose clock runs 8 minutes behind the store's, and which claims two
+    // profiles (the first claim's send dropped for room), their sessions' appends never coming
+    const monotonic = { ms: 0 };
+    const claimer = lagging(monotonic, 1);
+    const profileId = newId('dropped-profile');
+    const x = newId('crashed');
+    expect(await claimer.claim(request(profileId, x))).toBe(true);
+    expect(await claimer.claim(request(newId('next-profile'), newId('next')))).toBe(true);
+
+    // When the first session is retried most of a window later
+    monotonic.ms += GRACE * 0.9;
+    expect(await claimer.claim(request(profileId, x))).toBe(true);
+
+    // Then its claim is renewed
+    expect(await claims(profileId)).toEqual([
+      expect.objectContaining({ sessionIntegrationId: x, kind: 'first' }),
+      expect.objectContaining({ sessionIntegrationId: x, kind: 'takeover' }),
+    ]);
+    // And once every dropped send would have expired (half the window plus an hour), an own claim another process
+    // wrote a moment ago is trusted by the store's time again: no read of its session, no append
+    monotonic.ms += GRACE / 2 + 60 * 60_000;
+    const retriedProfile = newId('retried-profile');
+    const y = newId('elsewhere');
+    await orphanClaim(retriedProfile, y, false);
+    reads.length = 0;
+    expect(await claimer.claim(request(retriedProfile, y))).toBe(true);
+    expect(reads).toEqual([profileStreamName(1, retriedProfile)]);
+    expect(await claims(retriedProfile)).toHaveLength(1);
+  });
+
+  it('remembers a claim in under 200 bytes, however long its profile and session ids', async () => {
+    // Given profile and session ids of 1,000 code points each (astral: 2,000 UTF-16 units, 4,000 UTF-8 bytes)
+    const profileId = `${'😀'.repeat(990)}${String(++counter).padStart(10, '0')}`;
+    const x = `${'🎉'.repeat(990)}${String(counter).padStart(10, '0')}`;
+    const claimer = new ProfileClaims(store);
+
+    // When a process claims the profile and reads the claim again
+    expect(await claimer.claim(request(profileId, x))).toBe(true);
+    expect(await claimer.peek(1, profileId, newId('other'))).toBe(false);
+
+    // Then what it keeps of it (seen, and sent) is small whatever the ids: no id is kept as it is
+    for (const remembered of [claimer['known'], claimer['sent']]) {
+      expect([...remembered]).toHaveLength(1);
+      for (const entry of remembered) expect(serialize(entry).length).toBeLessThan(200);
+    }
   });
 });

@@ -3,6 +3,7 @@ import { createdData } from '@session-engine/session-domain/spec-fixtures';
 import {
   DEFAULT_PROFILE_CLAIM_GRACE_MS,
   judgeClaim,
+  PROFILE_CLAIM_FUTURE_TOLERANCE_MS,
   PROFILE_CLAIM_WALL_CLOCK_MARGIN_MS,
   PROFILE_CLAIMED,
   profileClaimGraceMs,
@@ -120,10 +121,59 @@ describe('judgeClaim', () => {
       expect(judge(claim('y', 'takeover'), 'z', seen(T0 + STALE))).toBe('check');
     });
 
-    it('is checked on the monotonic clock alone when its store time is unknown, never by the wall clock', () => {
+    it('is aged by its `at` alone on the wall clock when its store time is unknown', () => {
+      // Given a claim without a store time, whose claimer's `at` is T0
       const timeless = { ...claim('x'), createdMs: NaN };
+      // When a process that never watched it judges it
+      // Then the `at` alone decides (the store's time, unknown, says nothing either way)
+      expect(judge(timeless, 'y', seen(T0 + STALE - 1))).toBe('theirs');
+      expect(judge(timeless, 'y', seen(T0 + STALE))).toBe('check');
+    });
+
+    it('is checked on the monotonic clock alone when neither of its times is known, never by the wall clock', () => {
+      const timeless = withAt({ ...claim('x'), createdMs: NaN }, NaN);
       expect(judge(timeless, 'y', seen(T0 + 100 * STALE))).toBe('theirs');
       expect(judge(timeless, 'y', seen(T0, { knownForMs: GRACE }))).toBe('check');
+    });
+
+    describe('with a time more than a minute ahead of the API clock (a clock far ahead wrote it)', () => {
+      const HOURS_AHEAD = 2 * 60 * 60_000;
+
+      it('is aged by the claimer’s `at` alone when the store time lies ahead', () => {
+        // Given a claim the store dated two hours ahead (its clock far ahead), the claimer's `at` right
+        const ahead = { ...claim('x'), createdMs: T0 + HOURS_AHEAD };
+        // When a process that never watched it judges it once the `at` reaches the wall-clock bound
+        // Then it is checked, rather than standing until real time catches up with the store's clock (and a
+        // bound more); a moment before, it stands
+        expect(judge(ahead, 'y', seen(T0 + STALE - 1))).toBe('theirs');
+        expect(judge(ahead, 'y', seen(T0 + STALE))).toBe('check');
+      });
+
+      it('is aged by the store time alone when the claimer’s `at` lies ahead', () => {
+        // Given a claim whose claimer's clock ran two hours ahead, the store's time right
+        const ahead = withAt(claim('x'), T0 + HOURS_AHEAD);
+        // When a process that never watched it judges it once the store time reaches the bound
+        // Then it is checked; a moment before, it stands
+        expect(judge(ahead, 'y', seen(T0 + STALE - 1))).toBe('theirs');
+        expect(judge(ahead, 'y', seen(T0 + STALE))).toBe('check');
+      });
+
+      it('is checked on the monotonic clock alone when both times lie ahead', () => {
+        const ahead = withAt({ ...claim('x'), createdMs: T0 + HOURS_AHEAD }, T0 + HOURS_AHEAD);
+        expect(judge(ahead, 'y', seen(T0 + HOURS_AHEAD - PROFILE_CLAIM_FUTURE_TOLERANCE_MS - 1))).toBe(
+          'theirs',
+        );
+        expect(judge(ahead, 'y', seen(T0, { knownForMs: GRACE }))).toBe('check');
+      });
+
+      it('still counts a time up to a minute ahead, which dates the claim as just written', () => {
+        // Given a claim the store dated a minute ahead of the claimer's `at`
+        const nearly = { ...claim('x'), createdMs: T0 + PROFILE_CLAIM_FUTURE_TOLERANCE_MS };
+        // When judged as soon as the `at` reaches the bound, then once the store time does
+        // Then it stands until both times say it is that old
+        expect(judge(nearly, 'y', seen(T0 + STALE))).toBe('theirs');
+        expect(judge(nearly, 'y', seen(T0 + STALE + PROFILE_CLAIM_FUTURE_TOLERANCE_MS))).toBe('check');
+      });
     });
   });
 
@@ -138,6 +188,11 @@ describe('judgeClaim', () => {
         expect(judge(claim('x'), 'x', seen(now, { writtenAgoMs: GRACE / 2 - 1 }))).toBe('mine');
         expect(judge(claim('x'), 'x', seen(now, { writtenAgoMs: GRACE / 2 }))).toBe('check');
       }
+    });
+
+    it('that this process may have written but no longer knows when (`writtenAgoMs` Infinity): checked', () => {
+      expect(judge(claim('x'), 'x', seen(T0, { writtenAgoMs: Infinity }))).toBe('check');
+      expect(judge(claim('x'), 'y', seen(T0, { writtenAgoMs: Infinity }))).toBe('theirs');
     });
 
     it('written elsewhere: trusted only while neither the store time nor the monotonic clock says half the window', () => {

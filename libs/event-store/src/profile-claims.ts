@@ -19,7 +19,10 @@
  * (`judgeClaim`) this process has known it (that revision, naming that session) for the whole window on its
  * own monotonic clock — which no skew between machines can fake — or when it is older than the wall-clock bound
  * (`wallClockStaleMs`: the window plus an hour) by the API's clock against both the store's `created` and the
- * claimer's `at`, so that a claim a crash left long ago is still taken over by a process that never saw it.
+ * claimer's `at`, so that a claim a crash left long ago is still taken over by a process that never saw it. A
+ * time more than a minute ahead of the API's clock (`PROFILE_CLAIM_FUTURE_TOLERANCE_MS`: a clock far ahead when
+ * the claim was written) says no more than a missing one: the other time alone decides, and with neither only
+ * the monotonic clock — else such a claim would stand until real time caught up with that clock.
  *
  * A claim whose session stream an operator deleted — tombstoned (every read of it fails), or soft-deleted (it
  * reads as not found; its metadata stream holds the `$tb` the delete wrote) — names a session that existed,
@@ -42,17 +45,33 @@
  * the call deadline (`EVENTSTORE_CALL_TIMEOUT_MS`), which the default window exceeds many times over. A takeover
  * therefore never meets a session append still under way — except an append the client gave up on at its
  * deadline and a hung store applies minutes later; a reader whose clock runs ahead of both the store's and the
- * claimer's by about the wall-clock bound (70 minutes by default); and a retry of a command whose claim another
+ * claimer's by about the wall-clock bound (70 minutes by default) — or of the claimer's alone when the store's
+ * time is unknown or more than a minute ahead of the reader's; and a retry of a command whose claim another
  * process (or an earlier run) wrote, on a host whose clock runs behind the store's by about half the window less
  * a deadline (docs/command-api.md, "Profile claim", "Residual risk").
  *
  * Cost: a session whose profile claim is its own and young, or another session's and young or confirmed, pays
  * the one read of the latest claim event, as before. Only a claim older than the window and not confirmed
  * costs a read of the named session's stream and one append (the confirmation or the takeover) — once per
- * profile for a claim that was honoured. What this process knows of claims costs no store call: an entry per
- * profile stream (its latest claim's revision, session and monotonic times) in memory, the least recently seen
- * of more than `knownClaims` (10,000) forgotten — which only delays a takeover, never hastens one.
+ * profile for a claim that was honoured. What this process knows of claims costs no store call, and memory of a
+ * fixed size whatever the ids (an entry of under 200 bytes: a digest of the stream name, the revision, a
+ * 53-bit session id and a time), in two maps of at most `knownClaims` (10,000) entries each —
+ * - `known`, what it has seen: the latest claim's revision, session and since when it has known it. The least
+ *   recently seen is forgotten first, which only delays a takeover of another session's claim (its watch starts
+ *   again), never hastens one;
+ * - `sent`, its own claims' sends: when it sent each append of a claim for one of its sessions. These are not
+ *   forgotten for what else the process sees: a forgotten own claim would be judged by the store's time alone,
+ *   which a host clock behind the store's makes look young, while another process may take it over a window
+ *   after it was written (two first sessions). A send is dropped once older than half the window plus the
+ *   wall-clock margin (an hour): by then the store's time alone says "half the window old" to any host whose
+ *   clock is less than that margin behind the store's — the skew the wall-clock bound survives. No shorter
+ *   time would do: a send matters most once half the window old, when it alone makes the process renew the
+ *   claim rather than trust it. Should more than `knownClaims` sends fall within that time, the earliest is
+ *   dropped and, until it would have expired, every own claim without a send on record is checked (renewed if
+ *   its session never committed it) rather than trusted: a read and an append more, never a second first
+ *   session.
  */
+import { createHash } from 'node:crypto';
 import { isSchemaVersion, storedSchemaVersion } from '@session-engine/session-domain';
 import {
   StreamRevisionConflict,
@@ -61,6 +80,7 @@ import {
   type JsonObject,
   type StoredEvent,
 } from './esdb-client.adapter';
+import { sessionIdFor } from './ids';
 import { fromStoredEvent, profileStreamName, sessionStreamName } from './serialization';
 
 export const PROFILE_CLAIMED = 'ProfileFirstSessionClaimed';
@@ -73,6 +93,11 @@ export const DEFAULT_PROFILE_CLAIM_GRACE_MS = 10 * 60_000;
  * as stale (see `profileClaimWallClockStaleMs`): more than any clock skew the engine means to survive.
  */
 export const PROFILE_CLAIM_WALL_CLOCK_MARGIN_MS = 60 * 60_000;
+/**
+ * How far ahead of the API's clock a claim's store time or `at` may lie and still count (`judgeClaim`): a time
+ * further ahead was written by a clock far ahead, and says nothing of the claim's age.
+ */
+export const PROFILE_CLAIM_FUTURE_TOLERANCE_MS = 60_000;
 /** How many profile streams' latest claims a process remembers watching (least recently seen forgotten first). */
 export const DEFAULT_KNOWN_PROFILE_CLAIMS = 10_000;
 const MAX_ATTEMPTS = 5;
@@ -173,7 +198,9 @@ export function readProfileClaim(stored: StoredEvent): RecordedProfileClaim {
  * - `knownForMs`: for how long this process has known the claim (this revision, naming this session) to exist,
  *   on its own monotonic clock: 0 when it sees the claim for the first time. No clock skew can inflate it;
  * - `writtenAgoMs`: when this process wrote the claim itself, how long ago it sent that append (monotonic): the
- *   claim is no older than that. `undefined` when another process (or an earlier run of this one) wrote it.
+ *   claim is no older than that. `undefined` when another process (or an earlier run of this one) wrote it;
+ *   `Infinity` when this process may have written it but no longer knows when (`ProfileClaims`, `sent`): an own
+ *   claim is then checked rather than trusted.
  */
 export interface ClaimEvidence {
   nowMs: number;
@@ -199,10 +226,12 @@ export interface ClaimWindows {
  *
  * Another session's claim is old only on evidence no clock skew fakes: this process has known it for the whole
  * window on its monotonic clock, or it is older than `wallClockStaleMs` (grace + 1 h by default) by the API's
- * clock against both the store's time of the event and the claimer's own `at` (a time that is unknown says
- * nothing; without the store's time only the monotonic evidence counts). A wall-clock age between the
- * window and that bound proves nothing: a reader whose clock runs ahead of the store's, or a store behind the
- * API fleet, sees every claim that old the moment it is written.
+ * clock against both the store's time of the event and the claimer's own `at`. A time that is unknown, or more
+ * than `PROFILE_CLAIM_FUTURE_TOLERANCE_MS` (a minute) ahead of the API's clock, says nothing: the other time
+ * alone decides, and with neither only the monotonic evidence counts (a time far ahead would otherwise keep the
+ * claim from counting as stale until real time caught up with the clock that wrote it). A wall-clock age
+ * between the window and that bound proves nothing: a reader whose clock runs ahead of the store's, or a store
+ * behind the API fleet, sees every claim that old the moment it is written.
  *
  * This session's own claim is trusted only while shown younger than half the window: by the monotonic time
  * since this process sent it when this process wrote it (whatever the wall clocks say), else while neither the
@@ -224,8 +253,11 @@ export function judgeClaim(
     return evidence.knownForMs >= graceMs / 2 || createdAge >= graceMs / 2 ? 'check' : 'mine';
   }
   if (evidence.knownForMs >= graceMs) return 'check';
-  const atAge = evidence.nowMs - Date.parse(latest.data.at);
-  return createdAge >= wallClockStaleMs && !(atAge < wallClockStaleMs) ? 'check' : 'theirs';
+  // The ages that say something: known, and not of a time more than the tolerance ahead (NaN fails the test).
+  const ages = [createdAge, evidence.nowMs - Date.parse(latest.data.at)].filter(
+    (age) => age >= -PROFILE_CLAIM_FUTURE_TOLERANCE_MS,
+  );
+  return ages.length > 0 && ages.every((age) => age >= wallClockStaleMs) ? 'check' : 'theirs';
 }
 
 /** Whether a session's events record it as the first session of `profileId` (it committed that claim). */
@@ -262,19 +294,47 @@ export interface ProfileClaimsOptions {
   monotonicNow?: () => number;
   /** The wall-clock age past which a claim counts as stale unwatched (default `profileClaimWallClockStaleMs`). */
   wallClockStaleMs?: number;
-  /** How many profile streams' latest claims to remember (default `DEFAULT_KNOWN_PROFILE_CLAIMS`). */
+  /**
+   * How many profile streams' latest claims to remember having seen, and how many of its own claims' sends
+   * (default `DEFAULT_KNOWN_PROFILE_CLAIMS` each).
+   */
   knownClaims?: number;
 }
 
-/** What this process knows of a profile stream's latest claim (see `ClaimEvidence`). */
-interface KnownClaim {
+/**
+ * A claim as this process remembers it, of a fixed size whatever its ids: its revision in the profile stream
+ * and its session as the 53-bit session id the engine derives from the session's stream name (`sessionIdFor`),
+ * computed here from the claim's `sessionIntegrationId` rather than read from its `sessionId`, which nothing
+ * checks on import. Two sessions would have to share that id (a chance of 2⁻⁵³) and be named at the same
+ * revision of one profile stream (a stream written anew, e.g. after a logical restore) to be taken for one.
+ */
+interface ClaimIdentity {
   revision: bigint;
-  sessionIntegrationId: string;
+  session: number;
+}
+
+/** What this process knows of a profile stream's latest claim (see `ClaimEvidence`). */
+interface KnownClaim extends ClaimIdentity {
   /** Monotonic time by which the claim surely existed: when a read of it, or its append, returned. */
   knownSince: number;
-  /** Monotonic time before which it surely did not exist: when this process sent its append. */
-  sentAt?: number;
 }
+
+/** An own claim this process sent (see `ClaimEvidence`). */
+interface SentClaim extends ClaimIdentity {
+  /** Monotonic time before which it surely did not exist: when this process sent its append. */
+  sentAt: number;
+}
+
+/** The key of a profile stream in what a process remembers: 128 bits of its name's SHA-256 (22 characters). */
+const streamKey = (stream: string): string =>
+  createHash('sha256').update(stream).digest().toString('base64url', 0, 16);
+
+/** The claim's session as remembered (see `ClaimIdentity`). */
+const sessionKey = (applicationId: number, integrationId: string): number =>
+  sessionIdFor(sessionStreamName(applicationId, integrationId));
+
+const sameClaim = <C extends ClaimIdentity>(a: C | undefined, b: ClaimIdentity): a is C =>
+  a?.revision === b.revision && a.session === b.session;
 
 export class ProfileClaims {
   readonly graceMs: number;
@@ -282,8 +342,20 @@ export class ProfileClaims {
   private readonly now: () => number;
   private readonly monotonicNow: () => number;
   private readonly knownClaimsMax: number;
-  /** Per profile stream, its latest claim as this process last saw or wrote it; in least recently seen order. */
+  /** How long an own claim's send is kept (monotonic ms): half the window plus the wall-clock margin. */
+  private readonly sentKeptMs: number;
+  /**
+   * Per profile stream (`streamKey`), its latest claim as this process last saw or wrote it; in least recently
+   * seen order, at most `knownClaimsMax`.
+   */
   private readonly known = new Map<string, KnownClaim>();
+  /**
+   * Per profile stream, the last claim this process sent for one of its sessions (not confirmations), none
+   * older than `sentKeptMs` when looked at; in order of the appends' answers, at most `knownClaimsMax`.
+   */
+  private readonly sent = new Map<string, SentClaim>();
+  /** Monotonic time until which an own send dropped for room (not age) would still have been kept. */
+  private sentForgottenUntil = -Infinity;
 
   constructor(
     private readonly store: EsdbClientAdapter,
@@ -294,6 +366,7 @@ export class ProfileClaims {
     this.wallClockStaleMs = options.wallClockStaleMs ?? profileClaimWallClockStaleMs(this.graceMs);
     this.monotonicNow = options.monotonicNow ?? (() => performance.now());
     this.knownClaimsMax = options.knownClaims ?? DEFAULT_KNOWN_PROFILE_CLAIMS;
+    this.sentKeptMs = this.graceMs / 2 + Math.max(0, this.wallClockStaleMs - this.graceMs);
   }
 
   /** Whether the session would be the profile's first, without claiming or confirming anything (dry runs). */
@@ -390,22 +463,18 @@ export class ProfileClaims {
     const monotonicNow = this.monotonicNow();
     let evidence: ClaimEvidence = { nowMs: this.now(), knownForMs: 0 };
     if (latest !== undefined) {
-      const stream = profileStreamName(applicationId, profileId);
-      let known = this.known.get(stream);
-      if (
-        known?.revision !== latest.revision ||
-        known.sessionIntegrationId !== latest.data.sessionIntegrationId
-      )
-        known = {
-          revision: latest.revision,
-          sessionIntegrationId: latest.data.sessionIntegrationId,
-          knownSince: monotonicNow,
-        };
-      this.remember(stream, known);
+      const key = streamKey(profileStreamName(applicationId, profileId));
+      const claim = {
+        revision: latest.revision,
+        session: sessionKey(applicationId, latest.data.sessionIntegrationId),
+      };
+      let known = this.known.get(key);
+      if (!sameClaim(known, claim)) known = { ...claim, knownSince: monotonicNow };
+      this.remember(key, known);
       evidence = {
         ...evidence,
         knownForMs: monotonicNow - known.knownSince,
-        writtenAgoMs: known.sentAt === undefined ? undefined : monotonicNow - known.sentAt,
+        writtenAgoMs: this.writtenAgo(key, claim, monotonicNow),
       };
     }
     return judgeClaim(latest, sessionIntegrationId, evidence, {
@@ -415,10 +484,44 @@ export class ProfileClaims {
   }
 
   /** Keeps `known` as the stream's latest claim, the most recently seen; forgets the least recently seen. */
-  private remember(stream: string, known: KnownClaim): void {
-    this.known.delete(stream);
-    this.known.set(stream, known);
+  private remember(key: string, known: KnownClaim): void {
+    this.known.delete(key);
+    this.known.set(key, known);
     if (this.known.size > this.knownClaimsMax) this.known.delete(this.known.keys().next().value!);
+  }
+
+  /**
+   * How long ago this process sent `claim` (`ClaimEvidence.writtenAgoMs`): `undefined` when it has no such send
+   * on record, `Infinity` when it may have dropped that send for room while it still mattered.
+   */
+  private writtenAgo(key: string, claim: ClaimIdentity, monotonicNow: number): number | undefined {
+    this.dropOldSends(monotonicNow);
+    const sent = this.sent.get(key);
+    if (sameClaim(sent, claim)) return monotonicNow - sent.sentAt;
+    return monotonicNow < this.sentForgottenUntil ? Infinity : undefined;
+  }
+
+  /** Records an own claim's send; drops the sends past `sentKeptMs`, then the earliest answered beyond room. */
+  private rememberSent(key: string, sent: SentClaim, monotonicNow: number): void {
+    this.sent.delete(key);
+    this.sent.set(key, sent);
+    this.dropOldSends(monotonicNow);
+    if (this.sent.size > this.knownClaimsMax) {
+      const [oldest, { sentAt }] = this.sent.entries().next().value!;
+      this.sent.delete(oldest);
+      this.sentForgottenUntil = Math.max(this.sentForgottenUntil, sentAt + this.sentKeptMs);
+    }
+  }
+
+  /**
+   * Drops the sends older than `sentKeptMs` from the front (the order is that of the appends' answers, so a send
+   * may outlive its time behind a younger one answered earlier: kept longer, never shorter).
+   */
+  private dropOldSends(monotonicNow: number): void {
+    for (const [key, { sentAt }] of this.sent) {
+      if (monotonicNow - sentAt < this.sentKeptMs) return;
+      this.sent.delete(key);
+    }
   }
 
   /** The latest claim event of the profile, if any (one event, read backwards). */
@@ -509,12 +612,15 @@ export class ProfileClaims {
       expectedRevision,
     );
     // The append of one event at the expected revision succeeded: the claim is the stream's next revision.
-    this.remember(stream, {
+    const key = streamKey(stream);
+    const answeredAt = this.monotonicNow();
+    const claimed = {
       revision: expectedRevision === 'no_stream' ? 0n : expectedRevision + 1n,
-      sessionIntegrationId: data.sessionIntegrationId,
-      knownSince: this.monotonicNow(),
-      sentAt,
-    });
+      session: sessionKey(request.applicationId, data.sessionIntegrationId),
+    };
+    this.remember(key, { ...claimed, knownSince: answeredAt });
+    // A confirmation is never judged by its age: only a claim for one of this process's sessions is a send.
+    if (claim.kind !== 'confirmed') this.rememberSent(key, { ...claimed, sentAt }, answeredAt);
   }
 }
 
