@@ -192,6 +192,21 @@ describe('history and state: a system event in the session stream', () => {
     expect(table.stdout).toContain('session-1-linked-1: 2 event(s)');
   });
 
+  it('state before the session was created, when system events come first, says so', async () => {
+    const stream = 'session-1-late-start';
+    await system.adapter.appendToStream(
+      stream,
+      [{ type: '$>', data: {}, metadata: {} }] as never,
+      'no_stream',
+    );
+    await system.command('PUT', '/v2/customer_sessions/late-start', { customerSession: {} });
+    const run = await replay(['state', 'late-start', '--application', '1', '--at-revision', '0']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(
+      /^session-replay: Session "late-start" did not exist yet at revision 0 \(created \S+Z at revision 1, after system events\)\.\n$/,
+    );
+  });
+
   it('a stream of system events only is no session, as GET says', async () => {
     await system.adapter.appendToStream(
       'session-1-links-only',

@@ -73,17 +73,21 @@ export async function stateCommand(
     folded = recorded;
   }
   if (folded === undefined) {
-    const first = stream.stored[0]!;
-    // Truncated (`$tb`): the stream no longer starts at revision 0.
+    // The session's first event (a stream of system events only is no session: readSessionStream).
+    const first = stream.stored.find((event) => !isSystemEventType(event.type))!;
     const at = printable(String(first.data.at));
-    const start =
-      first.revision === 0n
-        ? `created ${at}`
-        : `its events start at revision ${first.revision}, ${at}: the stream was truncated`;
+    // Truncated (`$tb`): the stream no longer starts at revision 0. System events before the session's first
+    // event are no truncation: the revisions before it are there, and hold no session yet.
+    const truncated = stream.stored[0]!.revision > 0n;
+    const start = truncated
+      ? `its events start at revision ${stream.stored[0]!.revision}, ${at}: the stream was truncated`
+      : `created ${at}${first.revision > 0n ? ` at revision ${first.revision}, after system events` : ''}`;
     throw new CliError(
-      options.at === undefined
-        ? `Session ${quoted(integrationId)} has no revision ${options.atRevision} any more (${start}).`
-        : `Session ${quoted(integrationId)} did not exist yet at ${options.at.instant} (--at ${printable(options.at.input)}; ${start}).`,
+      options.at !== undefined
+        ? `Session ${quoted(integrationId)} did not exist yet at ${options.at.instant} (--at ${printable(options.at.input)}; ${start}).`
+        : truncated
+          ? `Session ${quoted(integrationId)} has no revision ${options.atRevision} any more (${start}).`
+          : `Session ${quoted(integrationId)} did not exist yet at revision ${options.atRevision} (${start}).`,
     );
   }
   const state = fold.state!;
