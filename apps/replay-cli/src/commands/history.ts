@@ -1,4 +1,4 @@
-import { isSystemEventType, type RecordedSessionEvent } from '@session-engine/event-store';
+import type { RecordedSessionEvent } from '@session-engine/event-store';
 import {
   addMoney,
   SESSION_EVENT_READ_VERSIONS,
@@ -158,10 +158,7 @@ export async function historyCommand(
   const exactTotals: SessionTotals[] = [];
   // Each render reuses the views and sums of the lines the event did not touch: O(changed lines) per event.
   const memo = new SessionViewMemo();
-  // A system event (`$`-typed: a link, EventStoreDB's `$streamDeleted`) is no change of the session: passed by, as
-  // the API's reads, the projector and verify pass it by.
-  const events = stream.stored.filter((event) => !isSystemEventType(event.type));
-  const rows: HistoryRow[] = events.map((event) => {
+  const rows: HistoryRow[] = stream.events.map((event) => {
     const recorded = readStoredEvent(event);
     fold.apply(recorded);
     const { session: after, totals } = fold.view(recorded, memo);

@@ -12,6 +12,11 @@ export interface SessionStream {
   name: string;
   /** As stored: not upcast, not folded (what the digest covers; `readStoredEvent` reads each one). */
   stored: StoredEvent[];
+  /**
+   * The session's own events: `stored` without system events (`$`-typed: a link, EventStoreDB's `$streamDeleted`),
+   * which change no session and are passed by, as the API's reads and the projector pass them by. Never empty.
+   */
+  events: StoredEvent[];
 }
 
 /** The session's stream as stored, or exit code 2 when the application has no such session (or it was deleted). */
@@ -31,11 +36,12 @@ export async function readSessionStream(
       );
     throw error;
   });
-  // Only system events (`$`-typed) is no session either: GET answers 404 for it.
-  if (stored.every((event) => isSystemEventType(event.type))) {
+  const events = stored.filter((event) => !isSystemEventType(event.type));
+  // Only system events is no session either: GET answers 404 for it.
+  if (events.length === 0) {
     throw new CliError(
       `No customer session ${quoted(integrationId)} in application ${applicationId} (stream ${printable(name)}).`,
     );
   }
-  return { name, stored };
+  return { name, stored, events };
 }

@@ -1,4 +1,4 @@
-import { isSystemEventType, type RecordedSessionEvent, type StoredEvent } from '@session-engine/event-store';
+import type { RecordedSessionEvent, StoredEvent } from '@session-engine/event-store';
 import type { AtTime } from '../at-time';
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
@@ -61,10 +61,8 @@ export async function stateCommand(
   }
   const fold = new SessionFold(stream.name);
   let folded: RecordedSessionEvent | undefined;
-  for (const stored of stream.stored) {
+  for (const stored of stream.events) {
     if (options.atRevision !== undefined && Number(stored.revision) > options.atRevision) break;
-    // A system event (`$`-typed) is no change of the session: passed by, as the API's reads pass it by.
-    if (isSystemEventType(stored.type)) continue;
     // The time is compared as stored (every schema version has `at`), so an event this CLI cannot read after
     // the instant does not stop the command.
     if (options.at !== undefined && Date.parse(String(stored.data.at)) > options.at.epochMs) break;
@@ -73,8 +71,7 @@ export async function stateCommand(
     folded = recorded;
   }
   if (folded === undefined) {
-    // The session's first event (a stream of system events only is no session: readSessionStream).
-    const first = stream.stored.find((event) => !isSystemEventType(event.type))!;
+    const first = stream.events[0]!;
     const at = printable(String(first.data.at));
     // Truncated (`$tb`): the stream no longer starts at revision 0. System events before the session's first
     // event are no truncation: the revisions before it are there, and hold no session yet.
