@@ -9,6 +9,7 @@
  * without creating anything, an empty --projection list is a usage error, and a rebuild process interrupted
  * by SIGINT / SIGTERM drops its copy and releases its lock before it exits.
  */
+import { advisoryLockKey } from '@session-engine/read-models/projector-lock';
 import { openReadModelDatabase } from '@session-engine/read-models';
 import { sql } from 'kysely';
 import { TEST_DATABASE_URL } from '@session-engine/read-models/testing/test-databases';
@@ -271,11 +272,17 @@ describe.each([
         : rows(
             `select nspname as name from pg_namespace where nspname in ('${system.schema}_rebuild', '${system.schema}_retired')`,
           );
+    // PostgreSQL: this schema's rebuild lock only (the advisory lock of its key): another spec's rebuild may
+    // hold its own at the same moment on the same server.
+    const key = advisoryLockKey(system.schema ?? 'public', 'rebuild');
     const lock = () =>
       backend === 'sqlite'
         ? rows(`select name from projector_lock where name = 'rebuild'`)
         : rows(
-            `select application_name as name from pg_stat_activity where application_name = 'session-engine-rebuild-lock'`,
+            `select a.application_name as name from pg_locks l join pg_stat_activity a on a.pid = l.pid
+             where l.granted and l.locktype = 'advisory' and l.objsubid = 1
+             and l.classid = ${(key >> 32n) & 0xffffffffn}::bigint::oid and l.objid = ${key & 0xffffffffn}::bigint::oid
+             and a.application_name = 'session-engine-rebuild-lock'`,
           );
     const rebuild = spawnReplay(system.env(), ['rebuild']);
     try {
