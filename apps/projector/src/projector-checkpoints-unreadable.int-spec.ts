@@ -177,19 +177,11 @@ describe.each(testDatabases())('a batch the database refuses whatever it holds, 
 
   it('is retried whole (kind refused), never narrowed down to blame one event; it commits once the table is back', async () => {
     const offset = database.name === 'postgres' ? 300 : 400;
-    const { first, lines } = await leaderAndStandby(database, offset);
-    const firstRegistry = new Registry();
+    // The standby takes over: starting a third projector here raced the standby for the lock, and lost it often
+    // enough to time out waiting for its lead.
+    const { first, second: leader, registry, lines } = await leaderAndStandby(database, offset);
     await first.stop();
-    const leader = await startProjector({
-      connectionString: store.store.connectionString,
-      ...database.options(),
-      batchDelayMs: 10,
-      stallAfterMs: 1_500,
-      logger: pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Line) }),
-      registry: firstRegistry,
-    });
-    started.push(leader);
-    await until('leading', () => leader.isLeader());
+    await until('the standby leading', () => leader.isLeader());
     const since = lines.length;
     await run(database, 'alter table sessions rename to sessions_away');
     const last = await appendHistories(store.client, workload(4, offset + 50));
@@ -201,9 +193,9 @@ describe.each(testDatabases())('a batch the database refuses whatever it holds, 
     const messages = lines.slice(since).map((line) => line.msg);
     expect(messages).not.toContain('projector cannot commit this event; retrying');
     expect(messages).toContain('projector batch failed; retrying');
-    expect(
-      (await scrape(firstRegistry))['projector_batch_failures_total{kind="refused"}'],
-    ).toBeGreaterThanOrEqual(4);
+    expect((await scrape(registry))['projector_batch_failures_total{kind="refused"}']).toBeGreaterThanOrEqual(
+      4,
+    );
     await run(database, 'alter table sessions_away rename to sessions');
     expect(await leader.waitForPosition(last, 60_000)).toBe(true);
   });
