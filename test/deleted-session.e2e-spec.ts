@@ -161,28 +161,39 @@ describe('a tombstoned session', () => {
     await expectTombstoned(stream(id));
   });
 
-  it('answers a keyed retry from its record while the record keeps the response, else as the session read does', async () => {
-    // A record keeps the whole response when it is small: the retry gets it without reading the session (it
-    // holds a copy of the session, so an erasure deletes the session's record streams too).
+  it('answers a keyed retry as the session read does: no record keeps a copy of the erased session', async () => {
+    // A keyed command that appended has no record: its key lived in the session's own events.
     const id = sid('tomb-replayed');
     const key = { 'Idempotency-Key': `k-${id}` };
     await create(id);
-    const first = await addItems(id, key);
-    expectOk(first);
-    // A record over 256 KiB keeps the revisions of the command's events instead: the retry reads them.
-    const large = sid('tomb-replayed-large');
-    const cartItems = Array.from({ length: 1000 }, (_, i) => ({
-      sku: `s${i}`,
-      quantity: 1,
-      name: 'n'.repeat(300),
-    }));
-    expectOk(await put(large, { cartItems }, { headers: key }));
+    expectOk(await addItems(id, key));
+    // A keyed no-op has a record, which names the revision it answered with, never the session itself.
+    const noOp = sid('tomb-no-op');
+    const noOpKey = { 'Idempotency-Key': `k-${noOp}` };
+    await create(noOp);
+    const unchanged = await call('POST', sessionUrl(noOp, '/cart_items'), {
+      body: { cartItems: [] },
+      headers: noOpKey,
+    });
+    expectOk(unchanged);
+    const [record] = await harness.store.readStream(
+      IdempotencyStore.streamName({
+        applicationId: 1,
+        endpoint: 'POST /v2/customer_sessions/:customerSessionId/cart_items',
+        integrationId: noOp,
+        key: noOpKey['Idempotency-Key'],
+      }),
+    );
+    expect(record!.data).not.toHaveProperty('body');
+    expect(JSON.stringify(record!.data)).not.toContain('"sku"');
     await harness.store.tombstoneStream(stream(id));
-    await harness.store.tombstoneStream(stream(large));
+    await harness.store.tombstoneStream(stream(noOp));
 
-    const retried = await addItems(id, key);
-    expect({ status: retried.status, body: retried.body }).toEqual({ status: 200, body: first.body });
-    expectDeletedConflict(await put(large, { cartItems }, { headers: key }));
+    expectDeletedNotFound(await addItems(id, key));
+    expectDeletedNotFound(
+      await call('POST', sessionUrl(noOp, '/cart_items'), { body: { cartItems: [] }, headers: noOpKey }),
+    );
+    expectDeletedConflict(await put(id, { cartItems: CART }, { headers: key }));
   });
 });
 

@@ -1,11 +1,12 @@
 /**
- * A keyed command's remembered response is written after its session events, in two writes: the record
- * stream's `$maxAge` (24 h) and the record. Whatever happens between or during those writes — the API process
- * killed, the store killed (a write applied and its answer lost), a call that fails — no record may exist
- * without its `$maxAge` (it holds the whole response and would never be scavenged), and the command stays
- * applied once: a retry with the same key gets the first run's answer. A command that appended nothing has no
- * events to stand in for a record it could not write: it is answered 503 ("not applied"), so no 200 is ever
- * forgotten. Every record the store failed is counted and logged.
+ * A keyed command that appended events needs no remembered response: its events carry the key's token and the
+ * request's hash, which answer every retry (the first answer; 422 for another body), so nothing is written to an
+ * idempotency stream. A keyed command that changed nothing leaves no event: its response is remembered after
+ * it, in two writes — the record stream's `$maxAge` (24 h) and the record. Whatever happens between or during
+ * those writes — the API process killed, the store killed (a write applied and its answer lost), a call that
+ * fails — no record may exist without its `$maxAge` (it would never be scavenged), and no 200 is ever
+ * forgotten: a no-op whose record the store failed is answered 503 ("not applied"). Every record the store
+ * failed is counted and logged.
  *
  * Replica A reaches the store through `faultyStore`, which decides the fate of each write to an idempotency
  * stream: it goes through, fails, or the replica dies before it reaches the store or right after the store
@@ -236,55 +237,30 @@ afterAll(async () => {
 });
 
 describe("a keyed command's record and its $maxAge", () => {
-  it('are both written, the $maxAge first, when nothing fails', async () => {
-    const order: string[] = [];
+  it('are not written for a command that appended events: its events carry the key, and answer every retry', async () => {
+    const writes: Write[] = [];
     const a = await startApi((write) => {
-      order.push(write.operation);
+      writes.push(write);
       return 'pass';
     });
-    const id = newId('healthy');
+    const id = newId('appended');
     expect((await call(b, 'PUT', id, create)).status).toBe(200);
     const key = `key-${id}`;
-    await expectAnswerOfTheCommand(await call(a, 'POST', `${id}/cart_items`, add, key), id);
-    expect(order).toEqual(['set-metadata', 'append']);
-    const { records, maxAge } = await recordOf(id, key);
-    expect(records).toHaveLength(1);
-    expect(maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
-  });
-
-  describe.each([
-    [1, 'die'],
-    [1, 'die-after'],
-    [2, 'die'],
-    [2, 'die-after'],
-  ] as const)('the replica killed at write %i of the record (%s)', (cut, fate) => {
-    it('leaves no record without $maxAge; a retry on another replica answers the command, applied once, and records it', async () => {
-      const a = await startApi((_write, n) => (n === cut ? fate : 'pass'));
-      const id = newId(`killed-${cut}-${fate}`);
-      expect((await call(b, 'PUT', id, create)).status).toBe(200);
-      const key = `key-${id}`;
-      // A dead process answers nothing: whatever A replies is not looked at.
-      await call(a, 'POST', `${id}/cart_items`, add, key);
-      await appliedOnce(id);
-
-      const left = await recordOf(id, key);
-      if (left.records.length > 0) expect(left.maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
-
-      const retried = await call(b, 'POST', `${id}/cart_items`, add, key);
-      await expectAnswerOfTheCommand(retried, id);
-      const recorded = await recordOf(id, key);
-      expect({ records: recorded.records.length, maxAge: recorded.maxAge }).toEqual({
-        records: 1,
-        maxAge: IDEMPOTENCY_TTL_SECONDS,
-      });
-      const again = await call(b, 'POST', `${id}/cart_items`, add, key);
-      expect({ status: again.status, etag: again.etag, body: again.body }).toEqual({
-        status: 200,
+    const first = await call(a, 'POST', `${id}/cart_items`, add, key);
+    await expectAnswerOfTheCommand(first, id);
+    expect(writes).toEqual([]);
+    expect(await recordOf(id, key)).toEqual({ records: [], maxAge: undefined });
+    // On the same replica (its cache) and on another one (a fresh read): the first answer, applied once.
+    for (const api of [a, b]) {
+      const retried = await call(api, 'POST', `${id}/cart_items`, add, key);
+      expect({
+        status: retried.status,
         etag: retried.etag,
+        position: retried.position,
         body: retried.body,
-      });
+      }).toEqual({ status: 200, etag: first.etag, position: first.position, body: first.body });
       const reused = await call(
-        b,
+        api,
         'POST',
         `${id}/cart_items`,
         { cartItems: [{ sku: 'other', quantity: 1 }] },
@@ -294,64 +270,72 @@ describe("a keyed command's record and its $maxAge", () => {
         status: 422,
         code: 'IDEMPOTENCY_KEY_REUSED',
       });
-      await appliedOnce(id);
+    }
+    await appliedOnce(id);
+    expect(writes).toEqual([]);
+    expect(await recordWriteFailures(a)).toEqual({ appended: 0, replayed: 0, unchanged: 0 });
+  });
+
+  it('are both written for a command that changed nothing, the $maxAge first, when nothing fails', async () => {
+    const order: string[] = [];
+    const a = await startApi((write) => {
+      order.push(write.operation);
+      return 'pass';
     });
+    const id = newId('healthy');
+    expect((await call(b, 'PUT', id, create)).status).toBe(200);
+    const key = `key-${id}`;
+    const first = await call(a, 'PUT', id, create, key);
+    expect({ status: first.status, etag: first.etag }).toEqual({ status: 200, etag: '"0"' });
+    expect(order).toEqual(['set-metadata', 'append']);
+    const { records, maxAge } = await recordOf(id, key, PUT_ENDPOINT);
+    expect(records).toHaveLength(1);
+    expect(maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
   });
 
   describe.each([
-    ['set-metadata', 'fail'],
-    ['set-metadata', 'fail-after'],
-    ['append', 'fail'],
-    ['append', 'fail-after'],
-  ] as const)('the store failing the %s of the record (%s)', (operation, fate) => {
-    it('still answers the applied command (200, not 503), leaves no record without $maxAge, and a retry replays it', async () => {
-      const a = await startApi((write) => (write.operation === operation ? fate : 'pass'));
-      const id = newId(`failed-${operation}-${fate}`);
-      expect((await call(b, 'PUT', id, create)).status).toBe(200);
-      const key = `key-${id}`;
-      const first = await call(a, 'POST', `${id}/cart_items`, add, key);
-      await expectAnswerOfTheCommand(first, id);
-      // Counted and logged once, with what it cost the client: nothing.
-      expect(await recordWriteFailures(a)).toEqual({ appended: 1, replayed: 0, unchanged: 0 });
-      expect(notRecordedLogs(a)).toEqual([
-        expect.objectContaining({
-          requestId: first.requestId,
-          endpoint: ADD_ENDPOINT,
-          operation,
-          outcome: 'appended',
-          status: 200,
-          msg: 'idempotency record not written: answered 200',
-        }),
-      ]);
+    [1, 'die'],
+    [1, 'die-after'],
+    [2, 'die'],
+    [2, 'die-after'],
+  ] as const)(
+    'the replica killed at write %i of the record of a command that changed nothing (%s)',
+    (cut, fate) => {
+      it('leaves no record without $maxAge; a retry on another replica answers it and records it', async () => {
+        const a = await startApi((_write, n) => (n === cut ? fate : 'pass'));
+        const id = newId(`killed-${cut}-${fate}`);
+        expect((await call(b, 'PUT', id, create)).status).toBe(200);
+        const key = `key-${id}`;
+        // A dead process answers nothing: whatever A replies is not looked at.
+        await call(a, 'PUT', id, create, key);
 
-      const left = await recordOf(id, key);
-      if (left.records.length > 0) expect(left.maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
+        const left = await recordOf(id, key, PUT_ENDPOINT);
+        if (left.records.length > 0) expect(left.maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
 
-      // On the same replica (its mutex and cache) and on the other one.
-      const faultless = await startApi();
-      for (const api of [a, faultless]) {
-        const retried = await call(api, 'POST', `${id}/cart_items`, add, key);
-        expect({
-          status: retried.status,
-          etag: retried.etag,
-          position: retried.position,
-          body: retried.body,
-        }).toEqual({
-          status: 200,
-          etag: first.etag,
-          position: first.position,
-          body: first.body,
+        const retried = await call(b, 'PUT', id, create, key);
+        expect({ status: retried.status, etag: retried.etag }).toEqual({ status: 200, etag: '"0"' });
+        const recorded = await recordOf(id, key, PUT_ENDPOINT);
+        expect({ records: recorded.records.length, maxAge: recorded.maxAge }).toEqual({
+          records: 1,
+          maxAge: IDEMPOTENCY_TTL_SECONDS,
         });
-      }
-      await appliedOnce(id);
-      const recorded = await recordOf(id, key);
-      expect(recorded.maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
-      expect(recorded.records.length).toBeGreaterThanOrEqual(1);
-      // A's retry found the command by its token and failed to record it again, unless the record had landed.
-      const landed = operation === 'append' && fate === 'fail-after';
-      expect(await recordWriteFailures(a)).toEqual({ appended: 1, replayed: landed ? 0 : 1, unchanged: 0 });
-    });
-  });
+        // The session changes; the key still answers its first answer, and another body under it is refused.
+        expect((await call(b, 'POST', `${id}/cart_items`, add)).status).toBe(200);
+        const again = await call(b, 'PUT', id, create, key);
+        expect({ status: again.status, etag: again.etag, body: again.body }).toEqual({
+          status: 200,
+          etag: retried.etag,
+          body: retried.body,
+        });
+        const reused = await call(b, 'PUT', id, { customerSession: { cartItems: [] } }, key);
+        expect({ status: reused.status, code: reused.body.errors[0].title }).toEqual({
+          status: 422,
+          code: 'IDEMPOTENCY_KEY_REUSED',
+        });
+        await appliedOnce(id);
+      });
+    },
+  );
 
   describe.each([
     ['set-metadata', 'fail'],

@@ -48,4 +48,23 @@ describe('AppliedCommands', () => {
       'c3',
     ]);
   });
+
+  it('given a command dropped for room, then it may have been dropped until its window ends', () => {
+    const applied = new AppliedCommands(24 * HOUR, 2);
+    applied.add('a', stored('c1', 1, 0), 0);
+    applied.add('b', stored('c2', 2, HOUR), HOUR);
+    expect(applied.mayHaveDropped(HOUR)).toBe(false);
+    applied.add('c', stored('c3', 3, 2 * HOUR), 2 * HOUR);
+    // 'a' (written at 0) is gone: a token missing here may be in the stream until 24 h after it.
+    expect(applied.mayHaveDropped(2 * HOUR)).toBe(true);
+    expect(applied.mayHaveDropped(24 * HOUR)).toBe(true);
+    expect(applied.mayHaveDropped(24 * HOUR + 1)).toBe(false);
+  });
+
+  it('given only commands older than the window, then nothing was dropped that still counts', () => {
+    const applied = new AppliedCommands(24 * HOUR, 1);
+    applied.add('a', stored('c1', 1, 0), 25 * HOUR);
+    applied.add('b', stored('c2', 2, 25 * HOUR), 25 * HOUR);
+    expect(applied.mayHaveDropped(25 * HOUR)).toBe(false);
+  });
 });

@@ -7,7 +7,10 @@
  *
  * Bounded and small: no session state is kept (a replay reads the stream up to the command again; replays
  * are rare), only commands younger than the idempotency window count, and at most `capacity` per stream (the
- * oldest go first); beyond that the remembered response in the idempotency store is what answers.
+ * oldest go first). A command dropped for room within its window is not forgotten by the handler: while one may
+ * have been dropped (`mayHaveDropped`), a token not found here is looked for in the whole stream
+ * (`SessionCommandHandler`), since the stream is what answers a retry — a command that appended events has no
+ * other record of its key.
  */
 
 export interface AppliedCommand {
@@ -23,6 +26,8 @@ export interface AppliedCommand {
 
 export class AppliedCommands {
   private readonly byToken = new Map<string, AppliedCommand>();
+  /** Until when (ms since the epoch) a command dropped for room would still count: 0 when none was dropped. */
+  private droppedUntil = 0;
 
   constructor(
     private readonly windowMs: number,
@@ -62,8 +67,15 @@ export class AppliedCommands {
     this.byToken.delete(token);
     this.byToken.set(token, applied);
     while (this.byToken.size > this.capacity) {
-      this.byToken.delete(this.byToken.keys().next().value as string);
+      const [oldest, dropped] = this.byToken.entries().next().value as [string, AppliedCommand];
+      this.byToken.delete(oldest);
+      this.droppedUntil = Math.max(this.droppedUntil, dropped.writtenAt + this.windowMs);
     }
+  }
+
+  /** Whether a command still within its window at `now` was dropped for room: a token missing here may exist. */
+  mayHaveDropped(now: number): boolean {
+    return now <= this.droppedUntil;
   }
 
   get size(): number {

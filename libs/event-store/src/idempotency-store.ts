@@ -1,12 +1,14 @@
 /**
- * Responses remembered per `Idempotency-Key`, kept in the event store itself so they survive restarts and
- * behave the same on the embedded server and on a real EventStoreDB cluster (no second database to keep in
- * step). Each key scope — (application, endpoint, session, key) — has its own stream
+ * Responses remembered per `Idempotency-Key` where the session stream cannot stand in for them: the API records
+ * here only a keyed command that changed nothing (it has no event to carry the key's token; a command that
+ * appended is found by the token in its events, see `SessionCommandHandler`). Kept in the event store itself so
+ * they survive restarts and behave the same on the embedded server and on a real EventStoreDB cluster (no second
+ * database to keep in step). Each key scope — (application, endpoint, session, key) — has its own stream
  * `idempotency-{applicationId}-{sha256(scope)}` with `$maxAge` = 24 h: the server stops returning the record
  * after a day. A scavenge does not remove it (EventStoreDB's, and the embedded server's, keep the last event of
- * every stream, and a record is the only one of its stream): it stays on disk. The age is also checked on read, so the 24 h window holds even on a
- * server that has not applied `$maxAge` yet. The scope itself is stored in the record, so a hash collision
- * can never replay another request's response.
+ * every stream, and a record is the only one of its stream): it stays on disk. The age is also checked on read,
+ * so the 24 h window holds even on a server that has not applied `$maxAge` yet. The scope itself is stored in the
+ * record, so a hash collision can never replay another request's response.
  *
  * The `$maxAge` is set before the record is appended (EventStoreDB keeps it in `$$<stream>`, which may be
  * written before the stream exists; the record's `no_stream` append only sees the stream's own events), so a
@@ -198,7 +200,10 @@ export class IdempotencyStore {
         : rest;
     const rebuildable = response.revisions !== undefined || response.unchangedAt !== undefined;
     let record =
-      rebuildable && Buffer.byteLength(JSON.stringify(data)) > REMEMBERED_BODY_BYTES ? withoutBody : data;
+      rebuildable &&
+      (response.body === undefined || Buffer.byteLength(JSON.stringify(data)) > REMEMBERED_BODY_BYTES)
+        ? withoutBody
+        : data;
     const append = async (expected: 'no_stream' | 'any'): Promise<void> => {
       for (;;) {
         try {

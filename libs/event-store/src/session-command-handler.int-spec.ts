@@ -594,6 +594,25 @@ describe('SessionCommandHandler with Idempotency-Key tokens', () => {
     }
   });
 
+  it('finds a keyed command past the 256 it keeps per session, on its cache and in a fresh process', async () => {
+    const id = newId('keyed-many');
+    const stream = sessionStreamName(1, id);
+    const handler = new SessionCommandHandler(store);
+    await handler.handle(update(id), { metadata });
+    const original = await handler.handle(addItem(id, 'first'), keyed('token-many-0'));
+    for (let i = 1; i <= 256; i++) await handler.handle(addItem(id, `line-${i}`), keyed(`token-many-${i}`));
+    expect(await store.readStream(stream)).toHaveLength(258);
+    // The first key is no longer among those kept, in the cache or in a cold read's fold: it is looked for in
+    // the whole stream, which is its only record.
+    for (const process of [handler, new SessionCommandHandler(store)]) {
+      const retry = await process.handle(addItem(id, 'first'), keyed('token-many-0'));
+      expect(retry).toEqual({ ...original, appended: false, replayed: { requestHash: 'hash-1' } });
+    }
+    // A new key on that session is still applied, once.
+    expect((await handler.handle(addItem(id, 'new'), keyed('token-many-new'))).appended).toBe(true);
+    expect(await store.readStream(stream)).toHaveLength(259);
+  });
+
   it('applies a keyed command again once its idempotency window has passed', async () => {
     const id = newId('keyed-window');
     let clock = Date.now();

@@ -25,9 +25,11 @@
  *   failed If-Match, a no-op or a dry run is answered only from a fresh read. `load` (GET) always reads what
  *   came after the cached revision.
  * - A keyed command (`Idempotency-Key`: `metadata.idempotencyToken`) is looked up in the stream itself before
- *   it is decided, on every fresh read and on the cache (see `AppliedCommands`): if its events are already
- *   there, the result is theirs (`replayed`) and nothing is appended. A crash between the session append and
- *   the idempotency record, or the same key sent to two processes at once, therefore applies it once.
+ *   it is decided, on every fresh read and on the cache (see `AppliedCommands`; past the tokens it keeps, in the
+ *   whole stream): if its events are already there, the result is theirs (`replayed`) and nothing is appended.
+ *   The stream is the only record of a keyed command that appended (the API writes an idempotency record only
+ *   for one that changed nothing), so a crash after the append, or the same key sent to two processes at once,
+ *   applies it once.
  * - A session stream an operator deleted (docs/command-api.md, "Deleted session streams"): tombstoned, every
  *   read and every append of it fails, also an append expecting the cached revision, and the command or read
  *   ends with `SessionDeletedError`; soft-deleted, it reads as a session that never existed — a read past the
@@ -252,7 +254,7 @@ export class SessionCommandHandler {
         let verified = current === undefined || this.needsFreshState(command, current.state, options);
         if (verified) current = await this.load(stream);
         for (let attempt = 1; ; attempt++) {
-          const replay = token === undefined ? undefined : current!.applied?.get(token, this.now());
+          const replay = token === undefined ? undefined : await this.appliedCommand(stream, current!, token);
           if (replay) {
             try {
               return await this.replay(stream, command.integrationId, replay);
@@ -335,7 +337,9 @@ export class SessionCommandHandler {
             if (options.expectedRevision !== undefined) {
               // The same key may have won the race in another process: that is a replay, not a 412.
               const replay =
-                token === undefined ? undefined : (await this.load(stream)).applied?.get(token, this.now());
+                token === undefined
+                  ? undefined
+                  : await this.appliedCommand(stream, await this.load(stream), token);
               if (replay) return await this.replay(stream, command.integrationId, replay);
               throw new PreconditionFailedError(
                 options.expectedRevision,
@@ -459,19 +463,7 @@ export class SessionCommandHandler {
         applied = new AppliedCommands(this.windowMs);
       }
       state = evolveStored(state, event, record);
-      if (typeof metadata.idempotencyToken === 'string') {
-        applied.add(
-          metadata.idempotencyToken,
-          {
-            requestHash: typeof metadata.requestHash === 'string' ? metadata.requestHash : '',
-            commandId: metadata.commandId,
-            revision: record.revision,
-            position: record.position,
-            writtenAt: Date.parse(record.created),
-          },
-          now,
-        );
-      }
+      addKeyed(applied, record, metadata, now);
     }
     // The stream's revision, also when its last event was passed by: the next append expects it.
     const revision = stored[stored.length - 1]!.revision;
@@ -489,6 +481,28 @@ export class SessionCommandHandler {
    * stream no longer holds the command's events (soft-deleted since: nothing read, or what is read starts after
    * them), its answer cannot be rebuilt: `AppliedCommandDeletedError`, never a later state.
    */
+  /**
+   * The keyed command with this token that `current` holds. When `current` may have dropped it for room (a
+   * session with more keyed commands in the idempotency window than `AppliedCommands` keeps), it is looked for in
+   * the whole stream, read again: the stream is the only record of a keyed command that appended events.
+   */
+  private async appliedCommand(
+    stream: string,
+    current: Loaded,
+    token: string,
+  ): Promise<AppliedCommand | undefined> {
+    const now = this.now();
+    const found = current.applied?.get(token, now);
+    if (found !== undefined || current.applied?.mayHaveDropped(now) !== true) return found;
+    const one = new AppliedCommands(this.windowMs);
+    for (const record of await this.store.readStream(stream, {})) {
+      if (isSystemEventType(record.type)) continue;
+      const { metadata } = this.fromStoredEvent(record);
+      if (metadata.idempotencyToken === token) addKeyed(one, record, metadata, now);
+    }
+    return one.get(token, now);
+  }
+
   private async replay(
     stream: string,
     integrationId: string,
@@ -664,4 +678,25 @@ function claimMetadata(metadata: CommandMetadata): JsonObject {
   };
   if (metadata.idempotencyKey !== undefined) result.idempotencyKey = metadata.idempotencyKey;
   return result;
+}
+
+/** Adds an event of a keyed command (one whose metadata carries an `idempotencyToken`) to `applied`. */
+function addKeyed(
+  applied: AppliedCommands,
+  record: StoredEvent,
+  metadata: RecordedSessionEvent['metadata'],
+  now: number,
+): void {
+  if (typeof metadata.idempotencyToken !== 'string') return;
+  applied.add(
+    metadata.idempotencyToken,
+    {
+      requestHash: typeof metadata.requestHash === 'string' ? metadata.requestHash : '',
+      commandId: metadata.commandId,
+      revision: record.revision,
+      position: record.position,
+      writtenAt: Date.parse(record.created),
+    },
+    now,
+  );
 }

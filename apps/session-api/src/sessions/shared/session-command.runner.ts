@@ -122,10 +122,20 @@ export class SessionCommandRunner {
         // Not remembered: the handler still finds the command in the session stream if it ran before and its
         // record was never written (a crash in between, or the same key in another process at this moment).
         const { reply, outcome } = await this.execute(request, build, shape, keyed, lockWaitMs);
-        if (request.dry) return reply;
-        const first = await this.idempotency.remember(scope, { ...reply, requestHash });
-        if (first.notWritten) this.notRecorded(request, reply, outcome, first.notWritten);
-        return this.answer(first.response, request, build, shape);
+        // A command whose events are in the session stream (appended now, or found there) needs no record: its
+        // events carry the key's token and the request's hash, which is what answers a retry (the handler looks
+        // the token up before deciding, also past the tokens it keeps per session). Only a command that changed
+        // nothing, which leaves no event, is remembered in a record of its own.
+        if (request.dry || reply.revisions !== undefined) return reply;
+        // Its record names the session revision it answered with, not the body: a retry folds the stream up to
+        // it. So no record holds a copy of a session (an erased session leaves none behind), and every record
+        // is a few hundred bytes.
+        const { body: _body, ...noOp } = reply;
+        const noOpRecord: RememberedResponse = { ...noOp, requestHash };
+        const first = await this.idempotency.remember(scope, noOpRecord);
+        if (first.notWritten) this.notRecorded(request, outcome, first.notWritten);
+        // Another process's no-op under the key, remembered first: its answer, rebuilt from the stream.
+        return first.response === noOpRecord ? reply : this.answer(first.response, request, build, shape);
       });
     } catch (error) {
       // Gave up waiting for its key, or the key's lookup failed: the handler never ran the command, which is
@@ -139,20 +149,13 @@ export class SessionCommandRunner {
   }
 
   /**
-   * The store failed the idempotency record of a command it answered (see `IdempotencyStore.remember`):
-   * counted and logged. A command whose events are in the session stream (appended, or found there) keeps
-   * its answer: they carry the key's token, which answers a retry in the record's place. One that appended
-   * nothing left no token, and a 200 would be forgotten — a retry with the key, once the session changed,
-   * would be decided again and might append, against the answer given. So it is answered 503 instead:
-   * nothing was applied, and the retry with the same key is safe (it is the first answer the key gets).
+   * The store failed the idempotency record of a keyed command that changed nothing (see
+   * `IdempotencyStore.remember`): counted and logged. It left no event to carry the key's token, and a 200 would
+   * be forgotten — a retry with the key, once the session changed, would be decided again and might append,
+   * against the answer given. So it is answered 503 instead: nothing was applied, and the retry with the same key
+   * is safe (it is the first answer the key gets).
    */
-  private notRecorded(
-    request: CommandRequest,
-    reply: CommandReply,
-    outcome: string,
-    failure: RecordNotWritten,
-  ): void {
-    const inStream = reply.revisions !== undefined;
+  private notRecorded(request: CommandRequest, outcome: string, failure: RecordNotWritten): never {
     this.metrics.countRecordWriteFailure(outcome);
     this.logger.warn(
       {
@@ -161,11 +164,10 @@ export class SessionCommandRunner {
         operation: failure.operation,
         error: failure.error.name,
         outcome,
-        status: inStream ? reply.status : 503,
+        status: 503,
       },
-      `idempotency record not written: answered ${inStream ? reply.status : 503}`,
+      'idempotency record not written: answered 503',
     );
-    if (inStream) return;
     throw new UnrecordedNoOpError(failure.error);
   }
 
