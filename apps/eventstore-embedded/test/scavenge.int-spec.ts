@@ -1,13 +1,15 @@
 /**
  * The server's scavenge (EventStore.scavenge), through @eventstore/db-client: what EventStoreDB's scavenge
  * discards goes from the SQLite file — events past `$maxAge`, beyond `$maxCount`, before `$tb`, superseded
- * `$metadata`, every event of a tombstoned stream — and nothing a stream read can still return; each stream's
+ * `$metadata`, every event of a tombstoned stream (however young, its bytes overwritten) — and nothing a stream
+ * read can still return; each stream's
  * last event stays (as EventStoreDB keeps it), and so do heads: appends with the old expected revision go on.
  * The store's clock is injected (`now`) and moved past `$maxAge` instead of waiting.
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { ResolvedEvent, START, StreamDeletedError } from '@eventstore/db-client';
+import { jsonEvent, ResolvedEvent, START, StreamDeletedError } from '@eventstore/db-client';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { collect, startNode, testEvents, TestNode } from './support';
 
@@ -107,15 +109,17 @@ describe('embedded EventStoreDB: scavenge', () => {
     await client.appendToStream('soft', testEvents(3));
     await client.deleteStream('soft');
 
-    // Written less than a day ago: nothing goes yet, hidden or not (a reader behind the log may not have read it).
+    // Written less than a day ago: nothing hidden goes yet (a reader behind the log may not have read it) — but
+    // a tombstoned stream goes whole at once, however young: its 3 events and its `$metadata`.
     clock.offsetMs = 23 * 60 * 60 * 1000;
-    expect((await node.es.scavenge!()).deleted).toBe(0);
+    expect((await node.es.scavenge!()).deleted).toBe(3 + 1);
     expect((await collect(client.readAll())).filter((e) => e.event!.streamId === 'trimmed')).toHaveLength(5);
+    expect((await collect(client.readAll())).filter((e) => /gone$/.test(e.event!.streamId))).toHaveLength(0);
 
     clock.offsetMs = 25 * 60 * 60 * 1000;
     const result = await node.es.scavenge!();
-    // gone: 3 and its `$metadata`; trimmed: revisions 0–2; soft: revisions 0–1 (its last stays).
-    expect(result.deleted).toBe(3 + 1 + 3 + 2);
+    // trimmed: revisions 0–2; soft: revisions 0–1 (its last stays).
+    expect(result.deleted).toBe(3 + 2);
     await expect(collect(client.readStream('gone'))).rejects.toBeInstanceOf(StreamDeletedError);
     await expect(client.appendToStream('gone', testEvents(1))).rejects.toBeInstanceOf(StreamDeletedError);
     expect((await collect(client.readStream('trimmed'))).map((e) => e.event!.revision)).toEqual([3n, 4n]);
@@ -134,6 +138,30 @@ describe('embedded EventStoreDB: scavenge', () => {
     expect(rows['$$gone']).toBeUndefined();
     expect(rows['trimmed']).toEqual([3, 4, 5]);
     expect(rows['soft']).toEqual([2, 3]);
+    node = await start(node.dataDir);
+  });
+
+  it('leaves nothing of a tombstoned stream readable in the file: what it deletes is overwritten', async () => {
+    const { client } = node;
+    const secret = 'erasure-probe-7f3a9c1e5b';
+    await client.appendToStream('kept', testEvents(2));
+    await client.appendToStream(
+      'subject',
+      Array.from({ length: 20 }, (_, i) =>
+        jsonEvent({ type: 'Noted', data: { secret, i, pad: 'x'.repeat(2000) } }),
+      ),
+    );
+    await client.tombstoneStream('subject');
+    await client.appendToStream('kept', testEvents(1), { expectedRevision: 1n });
+    expect((await node.es.scavenge!()).deleted).toBe(20);
+    await node.stop();
+    // The server closed its log: the WAL is checkpointed into the file and removed.
+    const files = readdirSync(node.dataDir).filter((name) => name.startsWith('eventstore.sqlite'));
+    const bytes = files
+      .map((name) => readFileSync(path.join(node.dataDir, name)).toString('latin1'))
+      .join('');
+    expect(bytes).not.toContain(secret);
+    expect(rowsByStream(node.dataDir)['kept']).toEqual([0, 1, 2]);
     node = await start(node.dataDir);
   });
 

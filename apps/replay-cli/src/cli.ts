@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { parseAtTime, type AtTime } from './at-time';
 import { CliError, EXIT, StdoutClosedError } from './cli-error';
 import { digestCommand } from './commands/digest';
+import { eraseCommand } from './commands/erase';
 import { historyCommand } from './commands/history';
 import { rebuildCommand } from './commands/rebuild';
 import { stateCommand } from './commands/state';
@@ -63,7 +64,8 @@ How it connects (the same variables as the projector; see apps/replay-cli/README
 Exit codes:
   0        fine
   1        the audit found something: verify mismatches, import conflicts or digest mismatches, an export
-           file that is truncated, an export that had to leave out a truncated stream
+           file that is truncated, an export that had to leave out a truncated stream, an erase that left
+           a shared session alone
   2        the command could not run: bad flags, an unknown session, an unreachable store (or one that
            stopped answering, a read-model connection lost, mid-command), read models never projected, an
            event this CLI cannot read or fold, a line import refuses
@@ -93,7 +95,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let exitCode: number = EXIT.ok;
 
   const program = new Command('session-replay')
-    .description('Replay tooling for audits: history, state, verify, rebuild, export/import, digest')
+    .description('Replay tooling for audits: history, state, verify, rebuild, export/import, digest, erase')
     .option(
       '--no-progress',
       'no progress on stderr (a bar on a terminal, otherwise a plain line every few seconds)',
@@ -193,6 +195,51 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (id: string, o: { application: number; atRevision?: number; json?: boolean }) => {
       exitCode = await digestCommand(io, open(), id, o);
     });
+
+  program
+    .command('erase')
+    .description(
+      "find every stream holding a customer's data (sessions, profile claim, idempotency records) and, with --yes, tombstone them",
+    )
+    .addOption(application(false))
+    .addOption(
+      new Option(
+        '--profile <profileId>',
+        'sessions that name this profile, and its claim stream (repeatable)',
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option(
+        '--identifier <value>',
+        'sessions with this identifier or loyalty card (repeatable)',
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option('--session <integrationId>', 'this session, needs --application (repeatable)').argParser(
+        collect,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--include-shared',
+        'also erase sessions that name another profile too (left alone otherwise)',
+      ),
+    )
+    .addOption(new Option('--yes', 'tombstone what was found (without it, only the plan is printed)'))
+    .addOption(json())
+    .action(
+      async (o: {
+        application?: number;
+        profile?: string[];
+        identifier?: string[];
+        session?: string[];
+        includeShared?: boolean;
+        yes?: boolean;
+        json?: boolean;
+      }) => {
+        exitCode = await eraseCommand(io, open(), { ...o, progress: progress() });
+      },
+    );
 
   try {
     if (argv.length === 0) {

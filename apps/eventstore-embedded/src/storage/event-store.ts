@@ -85,6 +85,11 @@ interface DiscardRule {
   upTo: number;
   before: number;
   createdBefore: number;
+  /**
+   * A tombstoned stream (or its metadata stream): removed however recently it was written. Its events can never
+   * be read by stream again, and they go all at once, so no reader behind the log can find the stream with a gap.
+   */
+  anyAge?: boolean;
 }
 
 /** EventStoreDB's `$maxCount` of every metadata stream (its MetastreamMaxCount option, 1 by default). */
@@ -315,13 +320,14 @@ export class EventStore {
    * EventStoreDB's scavenge, over the whole log: removes the events no stream read can return any more, as
    * EventStoreDB's scavenge discards them (its Scavenging/Stages/EventCalculator):
    * - of a tombstoned stream, every event, and every event of its metadata stream (the head row, which keeps
-   *   the stream tombstoned and its last revision, plays the part of EventStoreDB's tombstone record);
+   *   the stream tombstoned and its last revision, plays the part of EventStoreDB's tombstone record), however
+   *   recently written: an erasure is physical at the next scavenge, not a day later;
    * - of a metadata stream, every `$metadata` but the latest (`$maxCount` 1);
    * - of any other stream, the events before its `$tb` (a soft delete's included) or beyond its `$maxCount`,
    *   and those older than its `$maxAge` now — but never the stream's last event, which EventStoreDB keeps
    *   physically however old (so a one-event stream past its `$maxAge`, such as an idempotency record, stays).
-   * Only events before the scavenge point (the last durable position when it starts) and written at least
-   * SCAVENGE_MIN_AGE_MS before it are removed, so the last event of `$all` always stays, positions never go back
+   * Only events before the scavenge point (the last durable position when it starts) and — but for tombstoned
+   * streams — written at least SCAVENGE_MIN_AGE_MS before it are removed, so the last event of `$all` always stays, positions never go back
    * on a restart, and a reader a day behind still reads what it has not passed; stream heads are never touched, so
    * revisions go on where they were and every expected-revision check answers as before. A stream with a
    * write still waiting for its fsync is passed over (its log row is ahead of what readers see).
@@ -369,7 +375,12 @@ export class EventStore {
         const rule = this.discardRule(row, nowTicks);
         if (rule === 'skip') result.skipped++;
         else if (rule) {
-          const positions = this.log.discardable(row.stream, rule, point, budget + 1);
+          const positions = this.log.discardable(
+            row.stream,
+            rule,
+            rule.anyAge ? { ...point, writtenBefore: Number.MAX_VALUE } : point,
+            budget + 1,
+          );
           const removed = positions.slice(0, budget);
           for (const position of removed) this.log.deleteAt(position);
           budget -= removed.length;
@@ -392,7 +403,7 @@ export class EventStore {
     const other = original ?? metastreamOf(stream);
     if (this.written.has(stream) || this.written.has(other)) return 'skip';
     if (lastRevision < 0) return undefined;
-    const everything = { upTo: lastRevision + 1, before: lastRevision + 1, createdBefore: 0 };
+    const everything = { upTo: lastRevision + 1, before: lastRevision + 1, createdBefore: 0, anyAge: true };
     if (original !== undefined) {
       if (this.log.loadHead(original)?.state === StreamState.Tombstoned) return everything;
       return { upTo: lastRevision, before: lastRevision - METASTREAM_MAX_COUNT + 1, createdBefore: 0 };
