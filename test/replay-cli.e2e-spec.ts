@@ -169,6 +169,12 @@ describe('state', () => {
   it('exits 2 on bad flags', async () => {
     expect((await replay(['state', 'cart-1'])).code).toBe(2);
     expect((await replay(['state', 'cart-1', '-a', 'x'])).code).toBe(2);
+    // As the API reads an application id: no leading zero (`01` would be a second spelling of application 1).
+    const padded = await replay(['state', 'cart-1', '-a', '01']);
+    expect({ code: padded.code, stderr: padded.stderr }).toEqual({
+      code: 2,
+      stderr: expect.stringContaining('--application must be a positive integer without leading zeros'),
+    });
     expect((await replay(['state', 'cart-1', '-a', '1', '--at', 'yesterday'])).code).toBe(2);
     expect((await replay(['rebuild', '--projection', 'nope'])).stderr).toContain('Unknown projection "nope"');
     expect((await replay(['frobnicate'])).code).toBe(2);

@@ -28,8 +28,9 @@ import { neutralized } from './printable';
 
 function positiveInteger(flag: string) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < 1)
-      throw new InvalidArgumentError(`${flag} must be a positive integer.`);
+    // As the API reads an application id (no leading zero: `01` would be a second spelling of application 1).
+    if (!/^[1-9]\d*$/.test(value) || !Number.isSafeInteger(Number(value)))
+      throw new InvalidArgumentError(`${flag} must be a positive integer without leading zeros.`);
     return Number(value);
   };
 }
