@@ -139,3 +139,41 @@ describe('money in the tables', () => {
     expect(JSON.parse(json.stdout).customerSession.total).toBe(2999999999999999.5);
   });
 });
+
+describe('the cart table', () => {
+  it("shows each line's category, product, dimensions and attributes in a details column, only when one has any", async () => {
+    await system.command('PUT', '/v2/customer_sessions/detailed', {
+      customerSession: {
+        cartItems: [
+          {
+            sku: 'shirt',
+            quantity: 1,
+            price: 10,
+            category: 'apparel',
+            product: { name: 'Oxford' },
+            weight: 250,
+            attributes: { colour: 'blue' },
+          },
+          { sku: 'plain', quantity: 2, price: 1 },
+        ],
+      },
+    });
+    const run = await replay(['state', 'detailed', '-a', '1']);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.split('\n');
+    expect(lines.find((line) => line.includes('│ pos'))).toContain('details');
+    for (const detail of [
+      'category: apparel',
+      'product: Oxford',
+      'weight: 250',
+      'attributes: {"colour":"blue"}',
+    ])
+      expect(lines.some((line) => line.includes(detail))).toBe(true);
+
+    await system.command('PUT', '/v2/customer_sessions/undetailed', {
+      customerSession: { cartItems: [{ sku: 'plain', quantity: 1, price: 1 }] },
+    });
+    const plain = await replay(['state', 'undetailed', '-a', '1']);
+    expect(plain.stdout).not.toContain('details');
+  });
+});

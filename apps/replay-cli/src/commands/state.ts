@@ -1,4 +1,5 @@
 import type { RecordedSessionEvent, StoredEvent } from '@session-engine/event-store';
+import type { CartItemView } from '@session-engine/session-domain';
 import type { AtTime } from '../at-time';
 import { CliError } from '../cli-error';
 import type { Connections } from '../connections';
@@ -127,10 +128,23 @@ export async function stateCommand(
     }),
   );
   if (cartItems.length > 0) {
+    // The line's other fields, one per line of the cell, in a column shown only when some line has one.
+    const details = cartItems.map(lineDetails);
+    const withDetails = details.some((lines) => lines.length > 0);
     printTable(
       io,
-      ['pos', 'sku', 'name', 'qty', 'returned', 'remaining', 'price', 'item costs'],
-      cartItems.map((item) => [
+      [
+        'pos',
+        'sku',
+        'name',
+        'qty',
+        'returned',
+        'remaining',
+        'price',
+        'item costs',
+        ...(withDetails ? ['details'] : []),
+      ],
+      cartItems.map((item, index) => [
         item.position,
         formatValue(item.sku, Infinity),
         formatValue(item.name ?? '', Infinity),
@@ -139,8 +153,21 @@ export async function stateCommand(
         item.remainingQuantity,
         state.cartItems[item.position]?.price ?? '',
         item.additionalCosts ? jsonText(state.cartItems[item.position]?.additionalCosts) : '',
+        ...(withDetails ? [details[index]!] : []),
       ]),
     );
   }
   return 0;
+}
+
+/** A cart line's fields the table has no column for: category, product, dimensions, attributes (cut at 60). */
+function lineDetails(item: CartItemView): string[] {
+  const lines: string[] = [];
+  if (item.category !== undefined) lines.push(`category: ${formatValue(item.category)}`);
+  if (item.product !== undefined) lines.push(`product: ${formatValue(item.product.name)}`);
+  for (const dimension of ['weight', 'height', 'width', 'length'] as const)
+    if (item[dimension] !== undefined) lines.push(`${dimension}: ${item[dimension]}`);
+  if (item.attributes !== undefined && Object.keys(item.attributes).length > 0)
+    lines.push(`attributes: ${formatValue(item.attributes)}`);
+  return lines;
 }
