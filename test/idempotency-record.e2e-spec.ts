@@ -51,13 +51,18 @@ interface Write {
 type Fate = 'pass' | 'fail' | 'fail-after' | 'die' | 'die-after';
 
 /** `real`, and the adapters it gives out, with the fate of each idempotency write decided by `fate`. */
-function faultyStore(real: EsdbClientAdapter, fate: (write: Write, n: number) => Fate): EsdbClientAdapter {
+function faultyStore(
+  real: EsdbClientAdapter,
+  fate: (write: Write, n: number) => Fate,
+  before?: (write: Write) => Promise<void>,
+): EsdbClientAdapter {
   let dead = false;
   let writes = 0;
   const gone = () => new EventStoreUnavailableError(new Error('this replica was killed'));
   const write = async <T>(operation: Write['operation'], stream: string, call: () => Promise<T>) => {
     if (dead) throw gone();
     if (!stream.startsWith('idempotency-')) return call();
+    await before?.({ operation, stream });
     const chosen = fate({ operation, stream }, ++writes);
     if (chosen === 'die') dead = true;
     if (chosen === 'die') throw gone();
@@ -119,7 +124,10 @@ let counter = 0;
 
 const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
 
-async function startApi(fate?: (write: Write, n: number) => Fate): Promise<Api> {
+async function startApi(
+  fate?: (write: Write, n: number) => Fate,
+  before?: (write: Write) => Promise<void>,
+): Promise<Api> {
   const config = parseConfig({
     PORT: '0',
     DATA_DIR: dataDir,
@@ -131,7 +139,7 @@ async function startApi(fate?: (write: Write, n: number) => Fate): Promise<Api> 
   const app = await createSessionApi({
     config,
     keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
-    store: fate ? faultyStore(real, fate) : real,
+    store: fate ? faultyStore(real, fate, before) : real,
     logger: pino(
       // Levels by name, as the processes log them (createLogger).
       { level: 'warn', formatters: { level: (label) => ({ level: label }) } },
@@ -291,6 +299,33 @@ describe("a keyed command's record and its $maxAge", () => {
     const { records, maxAge } = await recordOf(id, key, PUT_ENDPOINT);
     expect(records).toHaveLength(1);
     expect(maxAge).toBe(IDEMPOTENCY_TTL_SECONDS);
+  });
+
+  it('refuse a request with another body whose record another process wrote first, as a retry is refused (422)', async () => {
+    const id = newId('raced');
+    const key = `key-${id}`;
+    expect((await call(b, 'PUT', id, create)).status).toBe(200);
+    // Between A's look-up of the key (none yet) and A's record, another process records its own no-op under the
+    // key — the same session sent back unchanged; A's request is another body that changes nothing either.
+    const other = { ...create, responseContent: ['customerSession'] };
+    let raced = false;
+    const a = await startApi(
+      () => 'pass',
+      async (write) => {
+        if (raced || write.operation !== 'set-metadata') return;
+        raced = true;
+        expect((await call(b, 'PUT', id, create, key)).status).toBe(200);
+      },
+    );
+    const refused = await call(a, 'PUT', id, other, key);
+    expect(raced).toBe(true);
+    expect({ status: refused.status, code: refused.body.errors?.[0]?.title }).toEqual({
+      status: 422,
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
+    // The key's answer stays the first request's.
+    const retried = await call(b, 'PUT', id, create, key);
+    expect({ status: retried.status, etag: retried.etag }).toEqual({ status: 200, etag: '"0"' });
   });
 
   describe.each([

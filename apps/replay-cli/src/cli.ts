@@ -202,7 +202,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description(
       "find every stream holding a customer's data (sessions, profile claim, idempotency records) and, with --yes, tombstone them",
     )
-    .addOption(application(false))
+    .addOption(application(true))
     .addOption(
       new Option(
         '--profile <profileId>',
@@ -230,7 +230,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .addOption(json())
     .action(
       async (o: {
-        application?: number;
+        application: number;
         profile?: string[];
         identifier?: string[];
         session?: string[];

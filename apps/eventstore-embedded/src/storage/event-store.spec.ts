@@ -487,3 +487,44 @@ describe('SqliteEventLog migration from the layout without the wire column', () 
     });
   });
 });
+
+describe('EventStore scavenge of a tombstoned stream longer than one transaction', () => {
+  it('removes it newest first: a reader of $all between two transactions finds a shorter stream, never a gap', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'event-store-spec-'));
+    const store = new EventStore(dir, 'NORMAL');
+    try {
+      const length = 1_300;
+      for (let from = 0; from < length; from += 100)
+        await store.append(
+          'long',
+          { kind: 'any' },
+          Array.from({ length: 100 }, (_, i) => event(from + i)),
+        );
+      await store.delete('long', { kind: 'any' }, true);
+      await store.append('other', { kind: 'any' }, [event(0)]);
+
+      const seen: number[] = [];
+      let done = false;
+      const running = store.scavenge().then((result) => {
+        done = true;
+        return result;
+      });
+      while (!done) {
+        const revisions = store
+          .readAllForward(0, 10_000)
+          .filter((e) => e.stream === 'long')
+          .map((e) => e.revision);
+        expect(revisions).toEqual(Array.from({ length: revisions.length }, (_, i) => i));
+        seen.push(revisions.length);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect((await running).deleted).toBe(length);
+      // Seen between transactions: part of the stream, from its start.
+      expect(seen.some((count) => count > 0 && count < length)).toBe(true);
+      expect(store.readAllForward(0, 10_000).map((e) => e.stream)).toEqual(['other']);
+    } finally {
+      store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -86,10 +86,13 @@ interface DiscardRule {
   before: number;
   createdBefore: number;
   /**
-   * A tombstoned stream (or its metadata stream): removed however recently it was written. Its events can never
-   * be read by stream again, and they go all at once, so no reader behind the log can find the stream with a gap.
+   * A tombstoned stream (or its metadata stream): removed however recently it was written — its events can never
+   * be read by stream again —, newest first. A stream longer than one transaction's budget goes over several,
+   * and a reader of `$all` between them finds what is left of it from its start: a shorter stream, never one with
+   * a gap it would fold.
    */
   anyAge?: boolean;
+  newestFirst?: boolean;
 }
 
 /** EventStoreDB's `$maxCount` of every metadata stream (its MetastreamMaxCount option, 1 by default). */
@@ -403,7 +406,13 @@ export class EventStore {
     const other = original ?? metastreamOf(stream);
     if (this.written.has(stream) || this.written.has(other)) return 'skip';
     if (lastRevision < 0) return undefined;
-    const everything = { upTo: lastRevision + 1, before: lastRevision + 1, createdBefore: 0, anyAge: true };
+    const everything = {
+      upTo: lastRevision + 1,
+      before: lastRevision + 1,
+      createdBefore: 0,
+      anyAge: true,
+      newestFirst: true,
+    };
     if (original !== undefined) {
       if (this.log.loadHead(original)?.state === StreamState.Tombstoned) return everything;
       return { upTo: lastRevision, before: lastRevision - METASTREAM_MAX_COUNT + 1, createdBefore: 0 };

@@ -196,6 +196,13 @@ export class SqliteEventLog {
            AND (revision < ? OR created < ?) ORDER BY revision LIMIT ?`,
         )
         .pluck(),
+      // A whole stream goes newest first: split over transactions, what a reader behind still finds is a prefix.
+      discardableNewestFirst: db
+        .prepare<[string, number, number, number, number, number, number], number>(
+          `SELECT position FROM events WHERE stream = ? AND revision < ? AND position < ? AND created < ?
+           AND (revision < ? OR created < ?) ORDER BY revision DESC LIMIT ?`,
+        )
+        .pluck(),
       deleteAt: db.prepare<[number]>('DELETE FROM events WHERE position = ?'),
       idsFrom: db.prepare<[string, number, number], { eventId: string; revision: number; position: number }>(
         `SELECT event_id AS eventId, revision, position FROM events WHERE stream = ? AND revision >= ?
@@ -301,11 +308,11 @@ export class SqliteEventLog {
    */
   discardable(
     stream: string,
-    rule: { upTo: number; before: number; createdBefore: number },
+    rule: { upTo: number; before: number; createdBefore: number; newestFirst?: boolean },
     point: { position: number; writtenBefore: number },
     limit: number,
   ): number[] {
-    return this.stmts.discardable.all(
+    return (rule.newestFirst ? this.stmts.discardableNewestFirst : this.stmts.discardable).all(
       stream,
       rule.upTo,
       point.position,

@@ -95,10 +95,10 @@ describe('erase', () => {
     expect(run.code).toBe(1);
     const rows = run.stdout.split('\n').filter((line) => /^│ (session|profile|idempotency)-/.test(line));
     expect(rows.map((line) => line.split('│')[1]!.trim())).toEqual([
-      expect.stringMatching(/^idempotency-1-[0-9a-f]{64}$/),
       'session-1-alice-1',
       'session-1-alice-2',
       'session-1-moved',
+      expect.stringMatching(/^idempotency-1-[0-9a-f]{64}$/),
       'profile-1-alice',
     ]);
     expect(run.stdout).toMatch(/session-1-moved .*left: shared/);
@@ -111,7 +111,7 @@ describe('erase', () => {
       expect(await readable(stream)).toBe(true);
   });
 
-  it('with --yes tombstones the customer in that application only, records first; the API then knows no such session', async () => {
+  it('with --yes tombstones the customer in that application only; the API then knows no such session', async () => {
     const run = await replay(ERASE_ALICE);
     expect(run.code).toBe(1);
     const result = JSON.parse(run.stdout);
@@ -158,15 +158,17 @@ describe('erase', () => {
     expect(await readable('session-1-bob-1')).toBe(true);
   });
 
-  it('says when nothing holds the customer (exit 0), and refuses a request that names no one (exit 2)', async () => {
-    const none = await replay(['erase', '--profile', 'nobody', '--no-progress']);
+  it('says when nothing holds the customer (exit 0), and refuses a request that names no one or no application (exit 2)', async () => {
+    const none = await replay(['erase', '--profile', 'nobody', '-a', '1', '--no-progress']);
     expect({ code: none.code, stdout: none.stdout }).toEqual({ code: 0, stdout: '' });
-    expect(none.stderr).toBe('No stream of any application holds profile "nobody": nothing to erase.\n');
+    expect(none.stderr).toBe('No stream of application 1 holds profile "nobody": nothing to erase.\n');
     const nobody = await replay(['erase', '-a', '1']);
     expect(nobody.code).toBe(2);
     expect(nobody.stderr).toContain('Name whom to erase');
-    const unscoped = await replay(['erase', '--session', 'x']);
+    // Ids are per application: the same profile id in another application is another customer.
+    const unscoped = await replay(['erase', '--profile', 'alice']);
     expect(unscoped.code).toBe(2);
-    expect(unscoped.stderr).toContain('--session needs --application');
+    expect(unscoped.stderr).toContain("required option '-a, --application <id>' not specified");
+    expect(await readable('session-2-alice-app2')).toBe(true);
   });
 });

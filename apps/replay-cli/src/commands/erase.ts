@@ -4,7 +4,7 @@
  * that carry one of the given identifiers or loyalty cards, or that were named by integration id; the profile's
  * first-session claim stream; and the idempotency records of those sessions (a keyed no-op's record names its
  * session; records of earlier releases held a copy of the response) — and prints them. With `--yes` it tombstones
- * them, records first, then sessions, then profile streams: each can never be read or written again, and its
+ * them, sessions first, then records, then profile streams: each can never be read or written again, and its
  * events leave the log at the next scavenge. A session that also names another profile (changed from one
  * customer to another) is left alone unless `--include-shared`: erasing it erases the other customer's session
  * too. Streams already tombstoned count as erased, so running it again after an interruption (or to catch a
@@ -22,7 +22,11 @@ import { printJson, printTable, progressCounter, type CliIo, type OutputOptions 
 import { printable, quoted } from '../printable';
 
 export interface EraseOptions extends OutputOptions {
-  application?: number;
+  /**
+   * Profile ids and integration ids are per application: the same id in another application is another
+   * customer, whose streams an erasure must not touch.
+   */
+  application: number;
   profile?: string[];
   session?: string[];
   identifier?: string[];
@@ -64,7 +68,15 @@ interface SeenRecord extends Seen {
 
 const PROFILE_STREAM = /^profile-(\d+)-(.+)$/s;
 const RECORD_STREAM = /^idempotency-(\d+)-/;
-const KIND_ORDER: Kind[] = ['idempotency record', 'session', 'profile'];
+/**
+ * Sessions first: once tombstoned, no command can add a record for them (a keyed no-op on an erased session is
+ * 404), so the records looked for after them (again, see `eraseCommand`) are all there are.
+ */
+const KIND_ORDER: Kind[] = ['session', 'idempotency record', 'profile'];
+
+const byKindAndName = (a: ErasedStream, b: ErasedStream) =>
+  KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) ||
+  (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0);
 
 export async function eraseCommand(
   io: CliIo,
@@ -78,10 +90,6 @@ export async function eraseCommand(
     throw new CliError(
       'Name whom to erase: --profile <profileId>, --identifier <value> or --session <integrationId>.',
     );
-  if (named.size > 0 && options.application === undefined)
-    throw new CliError(
-      '--session needs --application: an integration id names a session within one application.',
-    );
   if ([...profiles, ...identifiers, ...named].some((value) => value === ''))
     throw new CliError('--profile, --identifier and --session take a non-empty value.');
   const { client } = await connections.eventStore();
@@ -89,25 +97,27 @@ export async function eraseCommand(
 
   const { sessions, profileStreams, records } = await scan(io, client, shown, options.application);
   const found: ErasedStream[] = [];
-  const erasedSessions = new Set<string>();
+  /** The sessions found, erased or left: their records share their outcome. */
+  const foundSessions = new Map<string, ErasedStream>();
   for (const [stream, seen] of sessions) {
     const foundBy: string[] = [];
     for (const profile of seen.profiles) if (profiles.has(profile)) foundBy.push(`profile ${profile}`);
     for (const value of seen.identifiers) if (identifiers.has(value)) foundBy.push(`identifier ${value}`);
-    const isNamed = named.has(seen.integrationId) && seen.applicationId === options.application;
+    const isNamed = named.has(seen.integrationId);
     if (isNamed) foundBy.push('session');
     if (foundBy.length === 0) continue;
     const alsoNames = [...seen.profiles].filter((profile) => !profiles.has(profile)).sort();
     const shared = alsoNames.length > 0 && !isNamed && !options.includeShared;
-    if (!shared) erasedSessions.add(stream);
-    found.push({
+    const entry: ErasedStream = {
       stream,
       kind: 'session',
       ...seenOf(seen),
       foundBy,
       alsoNames,
       outcome: shared ? 'left: shared' : 'to erase',
-    });
+    };
+    found.push(entry);
+    foundSessions.set(stream, entry);
   }
   for (const [stream, seen] of profileStreams) {
     const profile = PROFILE_STREAM.exec(stream)![2]!;
@@ -121,30 +131,39 @@ export async function eraseCommand(
       outcome: 'to erase',
     });
   }
-  for (const [stream, seen] of records) {
-    const session = found.find((entry) => entry.stream === seen.session);
-    if (session === undefined) continue;
-    found.push({
-      stream,
-      kind: 'idempotency record',
-      ...seenOf(seen),
-      foundBy: [`record of ${seen.session}`],
-      alsoNames: session.alsoNames,
-      outcome: erasedSessions.has(seen.session) ? 'to erase' : 'left: shared',
-    });
-  }
-  found.sort(
-    (a, b) =>
-      KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) ||
-      (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0),
-  );
+  const recordsOf = (seenRecords: Map<string, SeenRecord>, known: Set<string>): ErasedStream[] => {
+    const entries: ErasedStream[] = [];
+    for (const [stream, seen] of seenRecords) {
+      const session = foundSessions.get(seen.session);
+      if (session === undefined || known.has(stream)) continue;
+      entries.push({
+        stream,
+        kind: 'idempotency record',
+        ...seenOf(seen),
+        foundBy: [`record of ${seen.session}`],
+        alsoNames: session.alsoNames,
+        outcome: session.outcome === 'left: shared' ? 'left: shared' : 'to erase',
+      });
+    }
+    return entries;
+  };
+  found.push(...recordsOf(records, new Set()));
+  found.sort(byKindAndName);
 
   // Tombstoned before (an earlier run, or an operator): its events stay in `$all` until a scavenge.
   for (const entry of found) {
     if (entry.outcome === 'to erase' && (await tombstoned(client, entry.stream)))
       entry.outcome = 'already erased';
   }
-  if (options.yes) await tombstoneAll(io, client, shown, found);
+  if (options.yes) {
+    await tombstoneAll(io, client, shown, found, async () => {
+      // A keyed no-op on one of the sessions between the first pass and its tombstone wrote a record the first
+      // pass did not see: the records are looked for once more, now that no more can be written.
+      const again = await scan(io, client, shown, options.application, ['idempotency-']);
+      return recordsOf(again.records, new Set(found.map((entry) => entry.stream)));
+    });
+    found.sort(byKindAndName);
+  }
 
   const left = found.filter((entry) => entry.outcome === 'left: shared');
   const pending = found.filter((entry) => entry.outcome === 'to erase');
@@ -183,19 +202,18 @@ function seenOf(seen: Seen): Pick<ErasedStream, 'applicationId' | 'events' | 'la
   return { applicationId: seen.applicationId, events: seen.events, lastWritten: seen.lastWritten };
 }
 
-/** One pass over the session, profile and idempotency streams of the log (of one application, when given). */
+/** One pass over the application's streams of these kinds (by default, session, profile and idempotency). */
 async function scan(
   io: CliIo,
   client: EsdbClientAdapter,
   shown: OutputOptions,
-  application: number | undefined,
+  application: number,
+  kinds = ['session-', 'profile-', 'idempotency-'],
 ) {
   const sessions = new Map<string, SeenSession>();
   const profileStreams = new Map<string, Seen>();
   const records = new Map<string, SeenRecord>();
-  const prefixes = ['session-', 'profile-', 'idempotency-'].map((prefix) =>
-    application === undefined ? prefix : `${prefix}${application}-`,
-  );
+  const prefixes = kinds.map((prefix) => `${prefix}${application}-`);
   const progress = progressCounter(io, shown, 'erase: reading the log', 'events');
   let read = 0;
   try {
@@ -264,23 +282,30 @@ async function tombstoned(client: EsdbClientAdapter, stream: string): Promise<bo
 }
 
 /** Tombstones the streams to erase, in the table's order (records, sessions, profiles). */
+/**
+ * Tombstones the streams to erase, in the table's order (sessions, records, profiles); once the sessions are,
+ * `moreRecords` finds the records written since the first pass, which are tombstoned with the others. What was
+ * done is said when a signal or a failure ends it half-way.
+ */
 async function tombstoneAll(
   io: CliIo,
   client: EsdbClientAdapter,
   shown: OutputOptions,
   found: ErasedStream[],
+  moreRecords: () => Promise<ErasedStream[]>,
 ): Promise<void> {
-  const todo = found.filter((entry) => entry.outcome === 'to erase');
-  const forget = io.interruption?.atExit((signal) => {
-    const done = found.filter((entry) => entry.outcome === 'erased').length;
-    io.stderr.write(
-      `session-replay: interrupted by ${signal}: ${done} of the ${todo.length} stream(s) were tombstoned. ` +
-        'Run the same erase again to finish: it counts those as erased.\n',
-    );
-  });
+  const done = () => found.filter((entry) => entry.outcome === 'erased').length;
+  const todo = () =>
+    found.filter((entry) => entry.outcome === 'to erase' || entry.outcome === 'erased').length;
+  const halfWay = (why: string) =>
+    `session-replay: ${why}: ${done()} of the ${todo()} stream(s) to erase were tombstoned. Run the same erase ` +
+    'again to finish — before the next scavenge removes the sessions erased so far from the log — it counts ' +
+    'those as erased.\n';
+  const forget = io.interruption?.atExit((signal) => io.stderr.write(halfWay(`interrupted by ${signal}`)));
   const progress = progressCounter(io, shown, 'erase: tombstoning', 'streams');
-  try {
-    for (const [index, entry] of todo.entries()) {
+  const tombstone = async (entries: ErasedStream[]) => {
+    for (const entry of entries) {
+      if (entry.outcome !== 'to erase') continue;
       try {
         await client.tombstoneStream(entry.stream);
         entry.outcome = 'erased';
@@ -288,8 +313,17 @@ async function tombstoneAll(
         if (!(error instanceof StreamTombstonedError)) throw error;
         entry.outcome = 'already erased';
       }
-      progress.update(index + 1);
+      progress.update(done());
     }
+  };
+  try {
+    await tombstone(found.filter((entry) => entry.kind === 'session'));
+    found.push(...(await moreRecords()));
+    await tombstone(found.filter((entry) => entry.kind !== 'session').sort(byKindAndName));
+  } catch (error) {
+    progress.stop();
+    io.stderr.write(halfWay('stopped by an error'));
+    throw error;
   } finally {
     progress.stop();
     forget?.();
@@ -302,13 +336,14 @@ function summary(found: ErasedStream[], options: EraseOptions, pending: number, 
     ...(options.identifier ?? []).map((value) => `identifier ${quoted(value)}`),
     ...(options.session ?? []).map((id) => `session ${quoted(id)}`),
   ].join(', ');
-  const where = options.application === undefined ? 'any application' : `application ${options.application}`;
-  if (found.length === 0) return `No stream of ${where} holds ${whom}: nothing to erase.\n`;
+  if (found.length === 0)
+    return `No stream of application ${options.application} holds ${whom}: nothing to erase.\n`;
   const lines: string[] = [];
   if (left > 0)
     lines.push(
-      `${left} stream(s) left alone: the session also names another profile, so erasing it would erase that ` +
-        "customer's session too. Add --include-shared to erase it all the same, or erase it by --session.",
+      `${left} stream(s) left alone: each session also names a profile not given with --profile — another ` +
+        "customer's, whose session erasing it would erase too, or this customer's own under another id. Add " +
+        'that --profile if it is the same customer, erase a session by --session, or add --include-shared.',
     );
   if (!options.yes) {
     lines.push(

@@ -134,8 +134,11 @@ export class SessionCommandRunner {
         const noOpRecord: RememberedResponse = { ...noOp, requestHash };
         const first = await this.idempotency.remember(scope, noOpRecord);
         if (first.notWritten) this.notRecorded(request, outcome, first.notWritten);
-        // Another process's no-op under the key, remembered first: its answer, rebuilt from the stream.
-        return first.response === noOpRecord ? reply : this.answer(first.response, request, build, shape);
+        if (first.response === noOpRecord) return reply;
+        // Another process's request under the key, remembered first: the key's answer is its answer (rebuilt
+        // from the stream), and a request with another body under the key is refused, as a retry would be.
+        if (first.response.requestHash !== requestHash) throw keyReused();
+        return this.answer(first.response, request, build, shape);
       });
     } catch (error) {
       // Gave up waiting for its key, or the key's lookup failed: the handler never ran the command, which is
