@@ -328,6 +328,45 @@ describe("a keyed command's record and its $maxAge", () => {
     expect({ status: retried.status, etag: retried.etag }).toEqual({ status: 200, etag: '"0"' });
   });
 
+  it("answer a key with the command another process appended under it after a no-op's look-up, not the no-op", async () => {
+    const id = newId('no-op-then-appended');
+    const key = `key-${id}`;
+    const cart = { customerSession: { cartItems: [{ sku: 'a', quantity: 1, price: 1 }] } };
+    expect((await call(b, 'PUT', id, cart)).status).toBe(200);
+    // A decides the keyed PUT on the session holding that cart: a no-op. Before its record is written, the cart
+    // changes, and the same request reaches B, which finds no record yet and puts the cart back: it appends.
+    let appended: Reply | undefined;
+    const a = await startApi(
+      () => 'pass',
+      async (write) => {
+        if (appended !== undefined || write.operation !== 'set-metadata') return;
+        expect(
+          (
+            await call(b, 'PUT', id, {
+              customerSession: { cartItems: [{ sku: 'b', quantity: 1, price: 1 }] },
+            })
+          ).status,
+        ).toBe(200);
+        appended = await call(b, 'PUT', id, cart, key);
+      },
+    );
+    const noOp = await call(a, 'PUT', id, cart, key);
+    expect({ status: noOp.status, etag: noOp.etag }).toEqual({ status: 200, etag: '"0"' });
+    expect({ status: appended?.status, etag: appended?.etag }).toEqual({ status: 200, etag: '"2"' });
+    // A's no-op record landed after B's append; a retry gets the command that changed the session, on either.
+    expect((await recordOf(id, key, PUT_ENDPOINT)).records).toHaveLength(1);
+    for (const api of [a, b]) {
+      const retried = await call(api, 'PUT', id, cart, key);
+      expect({
+        status: retried.status,
+        etag: retried.etag,
+        position: retried.position,
+        body: retried.body,
+      }).toEqual({ status: 200, etag: '"2"', position: appended!.position, body: appended!.body });
+    }
+    expect((await direct.readStream(`session-1-${id}`)).length).toBe(3);
+  });
+
   describe.each([
     [1, 'die'],
     [1, 'die-after'],

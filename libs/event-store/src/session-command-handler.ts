@@ -559,6 +559,28 @@ export class SessionCommandHandler {
     }
   }
 
+  /**
+   * The answer of the keyed command whose events the session stream holds under this `idempotencyToken`
+   * (`replayed`, as `handle` answers a retry), or `undefined` when it holds none within the window. For a key
+   * whose record says its command changed nothing: another process that had not seen the record may have
+   * appended under the key since.
+   */
+  async appliedUnder(
+    applicationId: number,
+    integrationId: string,
+    token: string,
+    /** The command whose answer this is (for `SessionDeletedError`, when its session was deleted since). */
+    command?: SessionCommand['type'],
+  ): Promise<CommandResult | undefined> {
+    const stream = sessionStreamName(applicationId, integrationId);
+    try {
+      const applied = await this.appliedCommand(stream, await this.load(stream), token);
+      return applied && (await this.replay(stream, integrationId, applied));
+    } catch (error) {
+      throw this.deletedSession(error, stream, integrationId, command);
+    }
+  }
+
   async loadSession(applicationId: number, integrationId: string): Promise<LoadedSession> {
     const stream = sessionStreamName(applicationId, integrationId);
     try {

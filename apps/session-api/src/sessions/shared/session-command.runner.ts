@@ -117,6 +117,12 @@ export class SessionCommandRunner {
         looked = true;
         if (remembered) {
           if (remembered.requestHash !== requestHash) throw keyReused();
+          // A no-op's record, yet another process that had not seen it may have appended under the key since (the
+          // session changed in between): the key's command did change the session, and its events answer.
+          if (remembered.unchangedAt !== undefined) {
+            const appended = await this.appendedUnderKey(request, build, shape, keyed);
+            if (appended) return appended;
+          }
           return this.answer(remembered, request, build, shape);
         }
         // Not remembered: the handler still finds the command in the session stream if it ran before and its
@@ -211,6 +217,25 @@ export class SessionCommandRunner {
     return { ...reply, body: shape(result, command) };
   }
 
+  /** The answer of the keyed command whose events the session stream holds under this key, if it holds any. */
+  private async appendedUnderKey(
+    request: CommandRequest,
+    build: (stamp: CommandStamp) => UntimedCommand,
+    shape: (result: CommandResult, command: UntimedCommand) => unknown,
+    keyed: { token: string; requestHash: string },
+  ): Promise<CommandReply | undefined> {
+    const command = build(this.stamp(request));
+    const result = await this.handler.appliedUnder(
+      command.applicationId,
+      command.integrationId,
+      keyed.token,
+      command.type,
+    );
+    if (result === undefined) return undefined;
+    if (result.replayed?.requestHash !== keyed.requestHash) throw keyReused();
+    return replyOf(result, shape(result, command), 'replayed');
+  }
+
   private stamp(request: CommandRequest): CommandStamp {
     return {
       applicationId: request.principal.applicationId,
@@ -249,25 +274,7 @@ export class SessionCommandRunner {
       } else {
         outcome = request.dry ? 'dry' : result.appended ? 'appended' : 'unchanged';
       }
-      const reply: CommandReply = {
-        status: 200,
-        body: shape(result, command),
-        etag: result.revision === null ? undefined : `"${result.revision}"`,
-        eventPosition:
-          (result.appended || result.replayed) && result.position !== undefined
-            ? result.position.toString()
-            : undefined,
-        revisions:
-          (result.appended || result.replayed) && result.revision !== null
-            ? {
-                first: (result.revision - BigInt(result.events.length) + 1n).toString(),
-                last: result.revision.toString(),
-              }
-            : undefined,
-        unchangedAt:
-          outcome === 'unchanged' && result.revision !== null ? result.revision.toString() : undefined,
-      };
-      return { reply, outcome };
+      return { reply: replyOf(result, shape(result, command), outcome), outcome };
     } catch (error) {
       if (error instanceof DomainError) {
         outcome = error.category === 'conflict' ? 'refused' : error.category;
@@ -308,4 +315,23 @@ function keyReused(): ApiError {
     ErrorCode.IdempotencyKeyReused,
     'This Idempotency-Key was already used for a different request (another body, or another dry value)',
   );
+}
+
+/** The reply to a command the handler decided (`outcome` as in `session_command_duration_seconds`), its body given. */
+function replyOf(result: CommandResult, body: unknown, outcome: string): CommandReply {
+  const inStream = result.appended || result.replayed !== undefined;
+  return {
+    status: 200,
+    body,
+    etag: result.revision === null ? undefined : `"${result.revision}"`,
+    eventPosition: inStream && result.position !== undefined ? result.position.toString() : undefined,
+    revisions:
+      inStream && result.revision !== null
+        ? {
+            first: (result.revision - BigInt(result.events.length) + 1n).toString(),
+            last: result.revision.toString(),
+          }
+        : undefined,
+    unchangedAt: outcome === 'unchanged' && result.revision !== null ? result.revision.toString() : undefined,
+  };
 }
