@@ -155,13 +155,14 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
     viaRelay.hostname = '127.0.0.1';
     viaRelay.port = String(relay.port);
     const own = postgresTestDatabase();
+    const registry = new Registry();
     const projector = await startProjector({
       connectionString: store.connectionString,
       databaseUrl: viaRelay.toString(),
       schema: own.options().schema,
       dataDir: own.options().dataDir,
       logger,
-      registry: new Registry(),
+      registry,
       batchDelayMs: 10,
       standbyPollMs: 200,
       lockHeartbeatMs: 100,
@@ -173,7 +174,7 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
       await relay.close();
       await own.drop();
     };
-    return { lines, relay, projector, dispose };
+    return { lines, relay, projector, registry, dispose };
   };
 
   it('while the database refuses connections: one warn line for the lock it cannot reach, no "standby" line', async () => {
@@ -212,6 +213,34 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
       } finally {
         await relayed.close();
       }
+    } finally {
+      await dispose();
+    }
+  });
+
+  it('with a batch in flight when the database hangs: drops that batch, says it cannot reach the lock, and leads again', async () => {
+    const { lines, relay: hanging, projector, registry, dispose } = await projectorViaRelay();
+    try {
+      await until(() => projector.isLeader());
+      hanging.hang();
+      // Events arrive: the next batch's statements wait on the hung database, and its lock probe goes unanswered.
+      const last = await appendHistories(client, workload(5, 950));
+      await until(() => !projector.isLeader());
+      // Not left waiting on the batch's connection (on a link that died without a word, minutes): that
+      // connection is closed, and the projector goes on to retake the lock, which it cannot reach — and says so,
+      // where it used to answer /health/ready as a standby in good health.
+      await until(() =>
+        lines.some((line) => line.msg === 'projector could not reach the read-model lock; retrying'),
+      );
+      expect(readiness(projector)).toMatchObject({
+        status: 503,
+        body: { status: 'unavailable', leader: false },
+      });
+      hanging.resume();
+      expect(await projector.waitForPosition(last, GENEROUS_MS)).toBe(true);
+      expect(projector.isLeader()).toBe(true);
+      // Its subscription started again after the lock was lost: counted as a reconnect.
+      expect(await metric(registry, 'projector_reconnects_total')).toBeGreaterThanOrEqual(1);
     } finally {
       await dispose();
     }

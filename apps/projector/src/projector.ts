@@ -532,6 +532,11 @@ class Projector implements RunningProjector {
       lease.onLost((reason) => {
         this.logger.error({ err: reason }, 'projector lost the read-model lock; dropping the batch in hand');
         void this.subscription?.close().catch(() => undefined);
+        // The batch in hand is dropped: its connection is closed rather than waited for. On a link that died
+        // without a word its query would never answer, and the wait for it kept this projector from retaking
+        // the lock or reporting the outage (a standby "ok" to /health/ready, for as long as the kernel kept the
+        // connection: minutes). Its transaction rolls back; the checkpoints say where to go on from.
+        this.database.abortQueries?.();
         this.wakeUp?.();
       });
       try {
@@ -792,7 +797,12 @@ class Projector implements RunningProjector {
         await this.flushing;
         const batchFailed = this.flushError !== undefined;
         this.flushError = undefined;
-        if (!lease.isHeld() || this.stopping) break;
+        if (!lease.isHeld() && !this.stopping) {
+          // The lock lost to a database failure: the subscription starts again once the lock is retaken.
+          this.metrics.reconnects.inc();
+          break;
+        }
+        if (this.stopping) break;
         // A conflict re-read the checkpoints: go on from what is stored.
         this.committed = this.writer.resumePosition() ?? this.committed;
         this.backlog.committed(this.committed);
