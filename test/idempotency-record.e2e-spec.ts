@@ -351,10 +351,16 @@ describe("a keyed command's record and its $maxAge", () => {
       },
     );
     const noOp = await call(a, 'PUT', id, cart, key);
-    expect({ status: noOp.status, etag: noOp.etag }).toEqual({ status: 200, etag: '"0"' });
     expect({ status: appended?.status, etag: appended?.etag }).toEqual({ status: 200, etag: '"2"' });
-    // A's no-op record landed after B's append; a retry gets the command that changed the session, on either.
+    // A's no-op record landed after B's append: A answers, and every retry gets, the command that changed the
+    // session, on either replica.
     expect((await recordOf(id, key, PUT_ENDPOINT)).records).toHaveLength(1);
+    expect({ status: noOp.status, etag: noOp.etag, position: noOp.position, body: noOp.body }).toEqual({
+      status: 200,
+      etag: '"2"',
+      position: appended!.position,
+      body: appended!.body,
+    });
     for (const api of [a, b]) {
       const retried = await call(api, 'PUT', id, cart, key);
       expect({
@@ -365,6 +371,39 @@ describe("a keyed command's record and its $maxAge", () => {
       }).toEqual({ status: 200, etag: '"2"', position: appended!.position, body: appended!.body });
     }
     expect((await direct.readStream(`session-1-${id}`)).length).toBe(3);
+  });
+
+  it('give a key to the request whose command appended when a no-op with another body raced it: the other is 422', async () => {
+    const id = newId('no-op-vs-other-body');
+    const key = `key-${id}`;
+    expect((await call(b, 'PUT', id, create)).status).toBe(200);
+    // A: an empty cart_items under the key (a no-op). Before its record is written, B gets the key with lines
+    // to add: no record yet, no token: it appends.
+    let appended: Reply | undefined;
+    const a = await startApi(
+      () => 'pass',
+      async (write) => {
+        if (appended !== undefined || write.operation !== 'set-metadata') return;
+        appended = await call(b, 'POST', `${id}/cart_items`, add, key);
+      },
+    );
+    const noOp = await call(a, 'POST', `${id}/cart_items`, { cartItems: [] }, key);
+    await expectAnswerOfTheCommand(appended!, id);
+    expect({ status: noOp.status, code: noOp.body.errors?.[0]?.title }).toEqual({
+      status: 422,
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
+    // Every retry: B's request its answer, on either replica (A's no-op record notwithstanding); A's 422.
+    for (const api of [a, b]) {
+      const retried = await call(api, 'POST', `${id}/cart_items`, add, key);
+      expect({ status: retried.status, etag: retried.etag, body: retried.body }).toEqual({
+        status: 200,
+        etag: appended!.etag,
+        body: appended!.body,
+      });
+      expect((await call(api, 'POST', `${id}/cart_items`, { cartItems: [] }, key)).status).toBe(422);
+    }
+    await appliedOnce(id);
   });
 
   describe.each([

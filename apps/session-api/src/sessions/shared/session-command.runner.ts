@@ -116,13 +116,14 @@ export class SessionCommandRunner {
         const remembered = await this.idempotency.find(scope);
         looked = true;
         if (remembered) {
-          if (remembered.requestHash !== requestHash) throw keyReused();
           // A no-op's record, yet another process that had not seen it may have appended under the key since (the
-          // session changed in between): the key's command did change the session, and its events answer.
+          // session changed in between, or that request had another body): the key's command did change the
+          // session, and its events answer — its own request 200, any other 422.
           if (remembered.unchangedAt !== undefined) {
             const appended = await this.appendedUnderKey(request, build, shape, keyed);
             if (appended) return appended;
           }
+          if (remembered.requestHash !== requestHash) throw keyReused();
           return this.answer(remembered, request, build, shape);
         }
         // Not remembered: the handler still finds the command in the session stream if it ran before and its
@@ -140,6 +141,10 @@ export class SessionCommandRunner {
         const noOpRecord: RememberedResponse = { ...noOp, requestHash };
         const first = await this.idempotency.remember(scope, noOpRecord);
         if (first.notWritten) this.notRecorded(request, outcome, first.notWritten);
+        // Another process that found no record and no token may have appended under the key between this
+        // no-op's decision and its record: then that command is the key's answer, as for every retry after.
+        const appended = await this.appendedUnderKey(request, build, shape, keyed);
+        if (appended) return appended;
         if (first.response === noOpRecord) return reply;
         // Another process's request under the key, remembered first: the key's answer is its answer (rebuilt
         // from the stream), and a request with another body under the key is refused, as a retry would be.
@@ -217,7 +222,10 @@ export class SessionCommandRunner {
     return { ...reply, body: shape(result, command) };
   }
 
-  /** The answer of the keyed command whose events the session stream holds under this key, if it holds any. */
+  /**
+   * The answer of the keyed command whose events the session stream holds under this key, if it holds any —
+   * `keyReused` (422) when that command was another request (another body).
+   */
   private async appendedUnderKey(
     request: CommandRequest,
     build: (stamp: CommandStamp) => UntimedCommand,
