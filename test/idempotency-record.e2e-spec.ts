@@ -157,6 +157,22 @@ async function startApi(
   return api;
 }
 
+/**
+ * A replica whose first idempotency record is held back while `race` runs: what another process does between
+ * this one's look-up of the key (none yet) and its record.
+ */
+function startApiRacingItsRecord(race: () => Promise<void>): Promise<Api> {
+  let raced = false;
+  return startApi(
+    () => 'pass',
+    async (write) => {
+      if (raced || write.operation !== 'set-metadata') return;
+      raced = true;
+      await race();
+    },
+  );
+}
+
 async function call(api: Api, method: string, path: string, body: unknown, key?: string): Promise<Reply> {
   const response = await fetch(`${api.url}/v2/customer_sessions/${path}`, {
     method,
@@ -309,14 +325,10 @@ describe("a keyed command's record and its $maxAge", () => {
     // key — the same session sent back unchanged; A's request is another body that changes nothing either.
     const other = { ...create, responseContent: ['customerSession'] };
     let raced = false;
-    const a = await startApi(
-      () => 'pass',
-      async (write) => {
-        if (raced || write.operation !== 'set-metadata') return;
-        raced = true;
-        expect((await call(b, 'PUT', id, create, key)).status).toBe(200);
-      },
-    );
+    const a = await startApiRacingItsRecord(async () => {
+      raced = true;
+      expect((await call(b, 'PUT', id, create, key)).status).toBe(200);
+    });
     const refused = await call(a, 'PUT', id, other, key);
     expect(raced).toBe(true);
     expect({ status: refused.status, code: refused.body.errors?.[0]?.title }).toEqual({
@@ -336,20 +348,16 @@ describe("a keyed command's record and its $maxAge", () => {
     // A decides the keyed PUT on the session holding that cart: a no-op. Before its record is written, the cart
     // changes, and the same request reaches B, which finds no record yet and puts the cart back: it appends.
     let appended: Reply | undefined;
-    const a = await startApi(
-      () => 'pass',
-      async (write) => {
-        if (appended !== undefined || write.operation !== 'set-metadata') return;
-        expect(
-          (
-            await call(b, 'PUT', id, {
-              customerSession: { cartItems: [{ sku: 'b', quantity: 1, price: 1 }] },
-            })
-          ).status,
-        ).toBe(200);
-        appended = await call(b, 'PUT', id, cart, key);
-      },
-    );
+    const a = await startApiRacingItsRecord(async () => {
+      expect(
+        (
+          await call(b, 'PUT', id, {
+            customerSession: { cartItems: [{ sku: 'b', quantity: 1, price: 1 }] },
+          })
+        ).status,
+      ).toBe(200);
+      appended = await call(b, 'PUT', id, cart, key);
+    });
     const noOp = await call(a, 'PUT', id, cart, key);
     expect({ status: appended?.status, etag: appended?.etag }).toEqual({ status: 200, etag: '"2"' });
     // A's no-op record landed after B's append: A answers, and every retry gets, the command that changed the
@@ -380,13 +388,9 @@ describe("a keyed command's record and its $maxAge", () => {
     // A: an empty cart_items under the key (a no-op). Before its record is written, B gets the key with lines
     // to add: no record yet, no token: it appends.
     let appended: Reply | undefined;
-    const a = await startApi(
-      () => 'pass',
-      async (write) => {
-        if (appended !== undefined || write.operation !== 'set-metadata') return;
-        appended = await call(b, 'POST', `${id}/cart_items`, add, key);
-      },
-    );
+    const a = await startApiRacingItsRecord(async () => {
+      appended = await call(b, 'POST', `${id}/cart_items`, add, key);
+    });
     const noOp = await call(a, 'POST', `${id}/cart_items`, { cartItems: [] }, key);
     await expectAnswerOfTheCommand(appended!, id);
     expect({ status: noOp.status, code: noOp.body.errors?.[0]?.title }).toEqual({

@@ -4,27 +4,17 @@
  * soft-deleted one reads as `[]`, or `StreamMissingError` for a read with `mustExist`, which a stream that
  * merely has nothing after the revision asked for never is; an append revives it.
  */
-import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
 import {
   EsdbClientAdapter,
   StreamMissingError,
   StreamTombstonedError,
   type EventToAppend,
 } from './esdb-client.adapter';
+import { suiteEventStore } from './testing/suite-event-store';
 
-let server: TestEventStore;
 let store: EsdbClientAdapter;
 let counter = 0;
-
-beforeAll(async () => {
-  server = await startTestEventStore();
-  store = EsdbClientAdapter.connect(server.connectionString);
-});
-
-afterAll(async () => {
-  await store.close();
-  await server.close();
-});
+suiteEventStore((connected) => (store = connected));
 
 const newStream = (label: string) => `deleted-${label}-${Date.now()}-${++counter}`;
 const events = (n: number): EventToAppend[] =>

@@ -6,13 +6,13 @@
  * of the command's events, or a no-op's session revision). The whole-system view (a replica
  * killed between the writes, then a retry) is test/idempotency-record.e2e-spec.ts.
  */
-import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
 import {
   AppendTooLargeError,
   EsdbClientAdapter,
   EventStoreTimeoutError,
   EventStoreWriteInterruptedError,
 } from './esdb-client.adapter';
+import { suiteEventStore } from './testing/suite-event-store';
 import {
   IDEMPOTENCY_TTL_SECONDS,
   IDEMPOTENT_RESPONSE_RECORDED,
@@ -22,19 +22,9 @@ import {
   type IdempotencyScope,
 } from './idempotency-store';
 
-let server: TestEventStore;
 let store: EsdbClientAdapter;
 let counter = 0;
-
-beforeAll(async () => {
-  server = await startTestEventStore();
-  store = EsdbClientAdapter.connect(server.connectionString);
-});
-
-afterAll(async () => {
-  await store.close();
-  await server.close();
-});
+suiteEventStore((connected) => (store = connected));
 
 const scope = (): IdempotencyScope => ({
   applicationId: 1,

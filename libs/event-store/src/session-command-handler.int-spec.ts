@@ -1,11 +1,11 @@
-import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
 import {
   EventSchemas,
   evolve,
   SESSION_EVENT_SCHEMAS,
   type SessionState,
 } from '@session-engine/session-domain';
-import { EsdbClientAdapter } from './esdb-client.adapter';
+import type { EsdbClientAdapter } from './esdb-client.adapter';
+import { suiteEventStore } from './testing/suite-event-store';
 import { ConcurrentUpdateError, PreconditionFailedError } from './errors';
 import { IdempotencyStore } from './idempotency-store';
 import { sessionIdFor } from './ids';
@@ -15,19 +15,9 @@ import { SessionCommandHandler, type UntimedCommand } from './session-command-ha
 import { SessionEventStore } from './session-event-store';
 
 // Stream names carry a timestamp and a counter (newId), so this suite also runs on a shared external server.
-let server: TestEventStore;
 let store: EsdbClientAdapter;
 let counter = 0;
-
-beforeAll(async () => {
-  server = await startTestEventStore();
-  store = EsdbClientAdapter.connect(server.connectionString);
-});
-
-afterAll(async () => {
-  await store.close();
-  await server.close();
-});
+suiteEventStore((connected) => (store = connected));
 
 const metadata = { commandId: 'c', correlationId: 'r', actor: 'key-test' };
 const now = () => new Date().toISOString();

@@ -4,27 +4,17 @@
  * so its answer is the domain's 404 whatever `expectedRevision` says; UpdateSession creates a missing session,
  * and its preconditions keep their meaning there (`If-Match` 412, `If-None-Match: *` creates).
  */
-import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
 import { DomainError } from '@session-engine/session-domain';
-import { EsdbClientAdapter } from './esdb-client.adapter';
+import type { EsdbClientAdapter } from './esdb-client.adapter';
+import { suiteEventStore } from './testing/suite-event-store';
 import { PreconditionFailedError } from './errors';
 import { sessionIdFor } from './ids';
 import { sessionStreamName } from './serialization';
 import { SessionCommandHandler, type UntimedCommand } from './session-command-handler';
 
-let server: TestEventStore;
 let store: EsdbClientAdapter;
 let counter = 0;
-
-beforeAll(async () => {
-  server = await startTestEventStore();
-  store = EsdbClientAdapter.connect(server.connectionString);
-});
-
-afterAll(async () => {
-  await store.close();
-  await server.close();
-});
+suiteEventStore((connected) => (store = connected));
 
 const metadata = { commandId: 'c', correlationId: 'r', actor: 'key-test' };
 const newId = (label: string) => `missing-${label}-${Date.now()}-${++counter}`;

@@ -8,28 +8,18 @@
  * `SESSION_NOT_FOUND` in the API), never a later state and never a session of `null`.
  */
 import { DomainError } from '@session-engine/session-domain';
-import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
 import { EsdbClientAdapter, type ReadStreamOptions } from './esdb-client.adapter';
+import { suiteEventStore } from './testing/suite-event-store';
 import { AppliedCommandDeletedError } from './errors';
 import { sessionIdFor } from './ids';
 import { sessionStreamName } from './serialization';
 import { SessionCommandHandler, type CommandResult, type UntimedCommand } from './session-command-handler';
 
-let server: TestEventStore;
 let store: EsdbClientAdapter;
 let counter = 0;
-
-beforeAll(async () => {
-  server = await startTestEventStore();
-  store = EsdbClientAdapter.connect(server.connectionString);
-});
+suiteEventStore((connected) => (store = connected));
 
 afterEach(() => jest.restoreAllMocks());
-
-afterAll(async () => {
-  await store.close();
-  await server.close();
-});
 
 const newId = (label: string) => `soft-replay-${label}-${Date.now()}-${++counter}`;
 const stream = (id: string) => sessionStreamName(1, id);

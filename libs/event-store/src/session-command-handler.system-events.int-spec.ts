@@ -5,26 +5,16 @@
  * event at the end of the stream it is that event's revision, which the next append expects. A keyed retry is
  * answered from the stream as before, also across such an event, and a no-op's record naming its revision.
  */
-import { startTestEventStore, type TestEventStore } from '@session-engine/testing/event-store';
-import { EsdbClientAdapter } from './esdb-client.adapter';
+import type { EsdbClientAdapter } from './esdb-client.adapter';
+import { suiteEventStore } from './testing/suite-event-store';
 import { PreconditionFailedError } from './errors';
 import { sessionIdFor } from './ids';
 import { sessionStreamName } from './serialization';
 import { SessionCommandHandler, type CommandResult, type UntimedCommand } from './session-command-handler';
 
-let server: TestEventStore;
 let store: EsdbClientAdapter;
 let counter = 0;
-
-beforeAll(async () => {
-  server = await startTestEventStore();
-  store = EsdbClientAdapter.connect(server.connectionString);
-});
-
-afterAll(async () => {
-  await store.close();
-  await server.close();
-});
+suiteEventStore((connected) => (store = connected));
 
 const newId = (label: string) => `system-event-${label}-${Date.now()}-${++counter}`;
 const stream = (id: string) => sessionStreamName(1, id);

@@ -496,9 +496,10 @@ export class SessionCommandHandler {
     if (found !== undefined || current.applied?.mayHaveDropped(now) !== true) return found;
     const one = new AppliedCommands(this.windowMs);
     for (const record of await this.store.readStream(stream, {})) {
-      if (isSystemEventType(record.type)) continue;
-      const { metadata } = this.fromStoredEvent(record);
-      if (metadata.idempotencyToken === token) addKeyed(one, record, metadata, now);
+      // Only the metadata is looked at, as stored: no event needs folding (or upcasting) to find the key.
+      const metadata = record.metadata as unknown as RecordedSessionEvent['metadata'];
+      if (!isSystemEventType(record.type) && metadata.idempotencyToken === token)
+        addKeyed(one, record, metadata, now);
     }
     return one.get(token, now);
   }

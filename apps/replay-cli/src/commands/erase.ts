@@ -150,12 +150,14 @@ export async function eraseCommand(
   found.push(...recordsOf(records, new Set()));
   found.sort(byKindAndName);
 
-  // Tombstoned before (an earlier run, or an operator): its events stay in `$all` until a scavenge.
-  for (const entry of found) {
-    if (entry.outcome === 'to erase' && (await tombstoned(client, entry.stream)))
-      entry.outcome = 'already erased';
-  }
-  if (options.yes) {
+  if (!options.yes) {
+    // Tombstoned before (an earlier run, or an operator): its events stay in `$all` until a scavenge. (With
+    // --yes the tombstone itself says so: `tombstoneAll` counts it as already erased.)
+    for (const entry of found) {
+      if (entry.outcome === 'to erase' && (await tombstoned(client, entry.stream)))
+        entry.outcome = 'already erased';
+    }
+  } else {
     await tombstoneAll(io, client, shown, found, async () => {
       // A keyed no-op on one of the sessions between the first pass and its tombstone wrote a record the first
       // pass did not see: the records are looked for once more, now that no more can be written.
