@@ -113,8 +113,28 @@ async function main(): Promise<void> {
   }[] = [];
   // BENCH_ONLY=<text>: run only the scenarios whose name contains it (the no-op always runs), e.g. for a profile.
   const only = process.env.BENCH_ONLY;
+  // Each scenario starts once the projector thread has committed what the ones before it wrote (the set-up's
+  // 2,000 events, the creates' ~15,000), so a scenario's figures are its own: otherwise the first seconds of
+  // AddCartItems shared the cores with the projection of the creates before it. The wait is printed.
+  const settle = async () => {
+    const started = Date.now();
+    for (;;) {
+      const text = await fetch(`${base}/metrics`).then(
+        (response) => response.text(),
+        () => '',
+      );
+      const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      if (gauge('projector_caught_up') === 1 && gauge('projector_lag_events') === 0) break;
+      if (Date.now() - started > 120_000) throw new Error('the projector did not catch up within 120 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return Date.now() - started;
+  };
   const run = async (name: string, options: autocannon.Options) => {
     if (only && !name.includes(only) && !name.startsWith('no-op')) return;
+    const settledIn = await settle();
+    if (settledIn >= 100)
+      console.log(`(waited ${settledIn} ms for the projector to commit the writes before)`);
     const cpuBefore = cpuMs();
     const mainCpuBefore = mainThreadCpuMs();
     const result = await autocannon({ connections: CONNECTIONS, duration: DURATION, ...options });
