@@ -5,7 +5,7 @@
  */
 import type { INestApplication } from '@nestjs/common';
 import { EsdbClientAdapter } from '@session-engine/event-store';
-import { closedPort } from '@session-engine/testing';
+import { closedPort, startHangingRelay } from '@session-engine/testing';
 import type { ReadModelDatabase, ReadModelTables } from '@session-engine/read-models';
 import { TEST_DATABASE_URL } from '@session-engine/read-models/testing/test-databases';
 import { Kysely, PostgresDialect } from 'kysely';
@@ -32,7 +32,11 @@ describe('GET /health/ready', () => {
   const apps: INestApplication[] = [];
   const schema = `rm_ready_${randomBytes(5).toString('hex')}`;
 
-  const start = async (env: Record<string, string | undefined>, readModels?: ReadModelDatabase) => {
+  const start = async (
+    env: Record<string, string | undefined>,
+    readModels?: ReadModelDatabase,
+    eventStore: EsdbClientAdapter = adapter,
+  ) => {
     const config = parseConfig({
       PORT: '0',
       DATA_DIR: dataDir,
@@ -45,7 +49,7 @@ describe('GET /health/ready', () => {
     const deps: AppDependencies & Pick<ManagementDependencies, 'readModels'> = {
       config,
       keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
-      store: adapter,
+      store: eventStore,
       logger: pino({ level: 'silent' }),
       readModels,
     };
@@ -53,10 +57,11 @@ describe('GET /health/ready', () => {
     apps.push(app);
     await app.listen(0, '127.0.0.1');
     const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/health/ready`;
-    return async () => {
+    const ready = async () => {
       const response = await fetch(url);
       return { status: response.status, body: (await response.json()) as Record<string, unknown> };
     };
+    return Object.assign(ready, { base: url.replace('/health/ready', '') });
   };
 
   beforeAll(async () => {
@@ -119,6 +124,33 @@ describe('GET /health/ready', () => {
     }
   });
 
+  it('answers 200 over a link slower than its probe waits, while commands are answered within their deadline', async () => {
+    // Given the API behind a link that holds every chunk 1.3 s each way: a probe's answer takes ≥ 2.6 s
+    const relay = await startHangingRelay(store.port);
+    const slowStore = EsdbClientAdapter.connect(`esdb://127.0.0.1:${relay.port}?tls=false`);
+    try {
+      const ready = await start({}, undefined, slowStore);
+      expect((await ready()).status).toBe(200);
+      relay.slow(1_300);
+      // When a checkout creates a session: answered within its 10 s call deadline
+      const created = await fetch(`${ready.base}/v2/customer_sessions/slow-link-1`, {
+        method: 'PUT',
+        headers: { authorization: 'ApiKey-v1 int-key-ready-0001', 'content-type': 'application/json' },
+        body: JSON.stringify({ customerSession: { cartItems: [{ sku: 'A', quantity: 1, price: 2 }] } }),
+      });
+      expect(created.status).toBe(200);
+      // Then the replica is ready: its store answers the requests it serves, though not its 2 s probe
+      expect(await ready()).toEqual({
+        status: 200,
+        body: { status: 'ok', eventStore: 'up', readModels: 'up' },
+      });
+    } finally {
+      relay.slow(0);
+      await slowStore.close();
+      await relay.close();
+    }
+  });
+
   it('answers 503 SERVICE_UNAVAILABLE when the event store cannot be reached', async () => {
     const ready = await start({});
     await store.close();
@@ -128,7 +160,8 @@ describe('GET /health/ready', () => {
       errors: [
         {
           title: 'SERVICE_UNAVAILABLE',
-          details: 'Not ready: the event store is not reachable or did not answer within 2 s',
+          details:
+            'Not ready: the event store is not reachable, or answered neither this check within 2 s nor any call in the last 10 s',
         },
       ],
     });

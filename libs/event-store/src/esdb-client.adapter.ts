@@ -407,11 +407,54 @@ function toReadPosition(position: bigint | undefined): ReadPosition {
   return position === undefined ? START : { commit: position, prepare: position };
 }
 
+/** How long an answer of the store vouches for it (`isAnswering`) when the adapter has no call deadline. */
+const ANSWER_WINDOW_MS = 10_000;
+
+/**
+ * When the server last answered a call made over one connection — by any of the adapters that share it
+ * (`withCallTimeout`) — for `isAnswering`. An answer is a result or a refusal that only the server can give (a
+ * stream not found or deleted, a wrong expected revision, an append too large); a refused or reset
+ * connection (gRPC UNAVAILABLE) wipes what answered before: nothing answers now. A deadline passing says
+ * neither (the store may only be slow).
+ */
+class ServerAnswers {
+  private lastAt = Number.NEGATIVE_INFINITY;
+  /** The probe under way, shared by the checks that come while it waits. */
+  probe: Promise<boolean> | undefined;
+
+  answered(): void {
+    this.lastAt = performance.now();
+  }
+
+  /** What a failed call says of the server: an answer of its own, a refused connection, or nothing. */
+  failed(error: unknown): void {
+    if (
+      error instanceof StreamNotFoundError ||
+      error instanceof StreamDeletedError ||
+      error instanceof WrongExpectedVersionError ||
+      error instanceof MaxAppendSizeExceededError
+    ) {
+      this.answered();
+    } else if (refusedConnection(error)) {
+      this.lastAt = Number.NEGATIVE_INFINITY;
+    }
+  }
+
+  within(ms: number): boolean {
+    return performance.now() - this.lastAt <= ms;
+  }
+}
+
+/** gRPC UNAVAILABLE: no connection (refused, reset, none to be had): not a slow answer. */
+const refusedConnection = (error: unknown): boolean =>
+  error instanceof UnavailableError || (error instanceof Error && (error as { code?: unknown }).code === 14);
+
 export class EsdbClientAdapter {
   private constructor(
     private readonly client: EventStoreDBClient,
     /** Client-side deadline of each unary call (`withCallTimeout`); none when undefined. */
     readonly callTimeoutMs?: number,
+    private readonly answers = new ServerAnswers(),
   ) {}
 
   static connect(connectionString: string): EsdbClientAdapter {
@@ -434,7 +477,7 @@ export class EsdbClientAdapter {
     if (!(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
       throw new RangeError(`A call timeout must be a positive whole number of ms (got ${timeoutMs})`);
     }
-    return new EsdbClientAdapter(this.client, timeoutMs);
+    return new EsdbClientAdapter(this.client, timeoutMs, this.answers);
   }
 
   /**
@@ -464,9 +507,13 @@ export class EsdbClientAdapter {
         () => new EventStoreTimeoutError('read', streamName, this.callTimeoutMs),
         // Ends the call (and lets its stream finish, so `close()` does not wait for it).
         () => read?.cancel(),
-      );
+      ).then((events) => {
+        this.answers.answered();
+        return events;
+      });
     } catch (error) {
       if (error instanceof EventStoreTimeoutError) throw error;
+      this.answers.failed(error);
       if (error instanceof StreamNotFoundError) {
         if (options.mustExist) throw new StreamMissingError(streamName);
         return [];
@@ -513,9 +560,11 @@ export class EsdbClientAdapter {
         this.callTimeoutMs,
         () => new EventStoreTimeoutError('append', streamName, this.callTimeoutMs),
       );
+      this.answers.answered();
       return { nextRevision: result.nextExpectedRevision, position: result.position?.commit };
     } catch (error) {
       if (error instanceof EventStoreTimeoutError) throw error;
+      this.answers.failed(error);
       if (error instanceof WrongExpectedVersionError) {
         const actual = error.actualVersion;
         throw new StreamRevisionConflict(
@@ -551,8 +600,10 @@ export class EsdbClientAdapter {
         this.callTimeoutMs,
         () => new EventStoreTimeoutError('set-metadata', streamName, this.callTimeoutMs),
       );
+      this.answers.answered();
     } catch (error) {
       if (error instanceof EventStoreTimeoutError) throw error;
+      this.answers.failed(error);
       if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
       if (deadlineExceeded(error)) {
         throw new EventStoreTimeoutError('set-metadata', streamName, this.callTimeoutMs, error);
@@ -601,8 +652,10 @@ export class EsdbClientAdapter {
         this.callTimeoutMs,
         () => new EventStoreTimeoutError(operation, streamName, this.callTimeoutMs),
       );
+      this.answers.answered();
     } catch (error) {
       if (error instanceof EventStoreTimeoutError) throw error;
+      this.answers.failed(error);
       if (error instanceof StreamDeletedError) throw new StreamTombstonedError(streamName, error);
       if (deadlineExceeded(error))
         throw new EventStoreTimeoutError(operation, streamName, this.callTimeoutMs, error);
@@ -766,6 +819,56 @@ export class EsdbClientAdapter {
         () => read?.cancel(),
       );
     } catch (error) {
+      return error instanceof StreamNotFoundError;
+    }
+  }
+
+  /** How long an answer of the store vouches for it in `isAnswering`: the call deadline, 10 s without one. */
+  get answerWindowMs(): number {
+    return this.callTimeoutMs ?? ANSWER_WINDOW_MS;
+  }
+
+  /**
+   * Whether the store answers, for /health/ready: true when it answers a cheap read within `probeTimeoutMs`, or —
+   * that probe still waiting — when it answered a call made over this connection within the call deadline
+   * (`withCallTimeout`; 10 s without one). A store that answers the requests within the deadline they are
+   * given is ready however slow its probe (a saturated node, a link with seconds of jitter); one that refuses
+   * the connection is not, whatever it answered before; a hung one stops being ready once its last answer is
+   * older than the call deadline. The probe goes on in the background until the call deadline, so that a late
+   * answer counts for the next check — an idle replica behind a slow link becomes ready without requests of
+   * its own — and checks that come while it waits share it.
+   */
+  async isAnswering(probeTimeoutMs = 2000): Promise<boolean> {
+    const windowMs = this.answerWindowMs;
+    const probe = (this.answers.probe ??= this.probeAnswer(windowMs).finally(() => {
+      this.answers.probe = undefined;
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<'waiting'>((resolve) => {
+      timer = setTimeout(() => resolve('waiting'), probeTimeoutMs);
+    });
+    const first = await Promise.race([probe, waited]).finally(() => clearTimeout(timer));
+    return first === 'waiting' ? this.answers.within(windowMs) : first;
+  }
+
+  /** One read of a stream that need not exist, within `timeoutMs`: whether the server answered it. */
+  private async probeAnswer(timeoutMs: number): Promise<boolean> {
+    let read: ReturnType<EventStoreDBClient['readStream']> | undefined;
+    const probe = async (): Promise<void> => {
+      read = this.client.readStream('$health-probe', { maxCount: 1 });
+      for await (const _ of read) break;
+    };
+    try {
+      await withinDeadline(
+        probe(),
+        timeoutMs,
+        () => new EventStoreTimeoutError('read', '$health-probe', timeoutMs),
+        () => read?.cancel(),
+      );
+      this.answers.answered();
+      return true;
+    } catch (error) {
+      this.answers.failed(error);
       return error instanceof StreamNotFoundError;
     }
   }

@@ -213,3 +213,65 @@ describe('withCallTimeout, the store hung', () => {
     expect(() => adapter.withCallTimeout(Number.NaN)).toThrow(RangeError);
   });
 });
+
+/**
+ * `isAnswering` (/health/ready): a store is judged by its answers to the calls made for requests, not by a
+ * probe alone — a probe with a 2 s deadline on a link with seconds of jitter failed while every command
+ * succeeded within its 10 s, and took a working replica out of rotation.
+ */
+describe('isAnswering, the store slow, hung or refusing', () => {
+  afterEach(() => relay.slow(0));
+
+  it('is true for a store slower than the check waits that answered a call within its deadline', async () => {
+    // Given a store whose every answer takes ≥ 800 ms (400 ms each way)
+    const adapter = (await warmThroughRelay()).withCallTimeout(5_000);
+    relay.slow(400);
+    // When the check waits 300 ms for its probe
+    // Then the probe alone says no (what readiness used to answer) …
+    expect(await adapter.isReachable(300)).toBe(false);
+    // … while a read made for a request is answered within its 5 s deadline, and vouches for the store
+    await adapter.readStream(newStream('slow'));
+    expect(await adapter.isAnswering(300)).toBe(true);
+  });
+
+  it('counts its probe’s late answer for the next check: an idle replica behind a slow link gets ready', async () => {
+    // Given an adapter whose last answer is older than its 2 s call deadline, behind a slow link
+    const adapter = (await warmThroughRelay()).withCallTimeout(2_000);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    relay.slow(600);
+    // When a check waits 300 ms for a probe that takes ≥ 1.2 s
+    // Then it is not ready: nothing vouches for the store
+    expect(await adapter.isAnswering(300)).toBe(false);
+    // And once the probe's answer has come (it goes on in the background), the next check is ready
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await adapter.isAnswering(300)).toBe(true);
+  });
+
+  it('stays true through a hang until its last answer is older than the call deadline, then false', async () => {
+    // Given an adapter that was just answered, with a 1 s call deadline
+    const adapter = (await warmThroughRelay()).withCallTimeout(1_000);
+    await adapter.readStream(newStream('answered'));
+    // When the store hangs
+    relay.hang();
+    // Then a check within the deadline of that answer is true, and one past it false
+    expect(await adapter.isAnswering(200)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(await adapter.isAnswering(200)).toBe(false);
+  });
+
+  it('is false at once when the connection is refused, whatever was answered just before', async () => {
+    // Given an adapter answered a moment ago through a relay of its own
+    const own = await startHangingRelay(server.port);
+    const adapter = EsdbClientAdapter.connect(`esdb://127.0.0.1:${own.port}?tls=false`).withCallTimeout(
+      10_000,
+    );
+    adapters.push(adapter);
+    await adapter.readStream(newStream('refused'));
+    // When nothing listens there any more
+    await own.close();
+    // Then the check says no, without waiting out the 10 s of that answer
+    const started = Date.now();
+    expect(await adapter.isAnswering(2_000)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(WITHIN_MS);
+  });
+});

@@ -22,6 +22,11 @@ export interface HangingRelay {
   resume(): void;
   /** Closes every open connection at once; new ones are relayed as before. */
   drop(): void;
+  /**
+   * Holds every chunk, either way, for `delayMs` before passing it on, in order (a slow link: each message of
+   * a call arrives `delayMs` late); 0 passes them on at once again.
+   */
+  slow(delayMs: number): void;
   close(): Promise<void>;
 }
 
@@ -33,6 +38,17 @@ export async function startHangingRelay(
 ): Promise<HangingRelay> {
   const sockets = new Set<Socket>();
   let hung = false;
+  let delayMs = 0;
+  /** Passes chunks on to `to` in order, each `delayMs` after it came (never before one that came earlier). */
+  const forwarder = (to: Socket) => {
+    let lastDue = 0;
+    return (chunk: Buffer) => {
+      const due = Math.max(Date.now() + delayMs, lastDue);
+      lastDue = due;
+      if (due <= Date.now()) to.write(chunk);
+      else setTimeout(() => to.destroyed || to.write(chunk), due - Date.now());
+    };
+  };
   const track = (socket: Socket): Socket => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -44,8 +60,8 @@ export async function startHangingRelay(
     track(client);
     const upstream = track(connect(targetPort, targetHost));
     // Plain forwarding rather than pipe(): pipe's back-pressure would resume a socket this relay hung.
-    client.on('data', (chunk) => upstream.write(chunk));
-    upstream.on('data', (chunk) => client.write(chunk));
+    client.on('data', forwarder(upstream));
+    upstream.on('data', forwarder(client));
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -62,6 +78,9 @@ export async function startHangingRelay(
     },
     drop() {
       for (const socket of sockets) socket.destroy();
+    },
+    slow(ms: number) {
+      delayMs = ms;
     },
     async close() {
       for (const socket of sockets) socket.destroy();

@@ -140,27 +140,34 @@ export class OperationsController {
   @ApiErrorResponses({
     status: 503,
     description:
-      'Not ready: the event store or the read-model database is not reachable, or did not answer within 2 s',
+      'Not ready: the event store is not reachable, or answered neither this check within 2 s nor any call ' +
+      'within the call deadline (EVENTSTORE_CALL_TIMEOUT_MS, 10 s); or the read-model database is not reachable ' +
+      'or did not answer within 2 s',
     codes: [ErrorCode.ServiceUnavailable],
   })
   async ready(): Promise<Ready> {
     const [eventStore, readModels, projector] = await Promise.all([
-      this.store.isReachable(READ_MODEL_PING_TIMEOUT_MS),
+      this.store.isAnswering(READ_MODEL_PING_TIMEOUT_MS),
       this.readModels?.isReachable(),
       this.projector?.health(),
     ]);
+    // Slow and down look alike to a probe with a deadline: the message says both, so that an operator who sees
+    // it under load does not go looking for an outage. The event store is judged by its answers to commands too
+    // (`isAnswering`): a store that answers them within their deadline is not "down" because a probe was slow.
     const down = [
-      ...(eventStore ? [] : ['the event store']),
-      ...(readModels === false ? ['the read-model database'] : []),
+      ...(eventStore
+        ? []
+        : [
+            `the event store is not reachable, or answered neither this check within ${READ_MODEL_PING_TIMEOUT_MS / 1000} s nor any call in the last ${this.store.answerWindowMs / 1000} s`,
+          ]),
+      ...(readModels === false
+        ? [
+            `the read-model database is not reachable or did not answer within ${READ_MODEL_PING_TIMEOUT_MS / 1000} s`,
+          ]
+        : []),
     ];
     if (down.length > 0) {
-      // Slow and down look alike to a probe with a deadline: the message says both, so that an operator who
-      // sees it under load does not go looking for an outage.
-      throw ApiError.of(
-        503,
-        ErrorCode.ServiceUnavailable,
-        `Not ready: ${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} not reachable or did not answer within ${READ_MODEL_PING_TIMEOUT_MS / 1000} s`,
-      );
+      throw ApiError.of(503, ErrorCode.ServiceUnavailable, `Not ready: ${down.join('; ')}`);
     }
     // The projector is reported, not judged: commands work without it (only the read models fall behind).
     return {
