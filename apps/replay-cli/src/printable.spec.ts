@@ -155,6 +155,16 @@ describe('shortened', () => {
     expect(shortened('ab\\\\u001b', 5)).toBe('ab\\\\…'); // an escaped backslash, then "u001b"
     expect(shortened('a😀b', 3)).toBe('a…');
   });
+
+  it('never cuts a grapheme cluster: an emoji of several code points, a flag, a skin tone, a keycap, an accent', () => {
+    expect(shortened('ab👨‍👩‍👧cd', 6)).toBe('ab…');
+    expect(shortened('ab👨‍👩‍👧cd', 11)).toBe('ab👨‍👩‍👧…');
+    expect(shortened('x🇩🇪🇫🇷', 5)).toBe('x…');
+    expect(shortened('👍🏽👍🏽', 4)).toBe('…');
+    expect(shortened('a1️⃣b', 4)).toBe('a…');
+    expect(shortened('cafe\u0301x', 5)).toBe('caf…');
+    expect(shortened('\\u001b👩‍💻\\u001b', 8)).toBe('\\u001b…');
+  });
 });
 
 describe('tables and values', () => {

@@ -87,19 +87,31 @@ export function neutralized(text: string, newlines: 'keep' | 'escape' = 'escape'
   return text.replace(newlines === 'keep' ? CONTROL_BUT_NEWLINE : CONTROL, escape);
 }
 
-/** One escape sequence (as written above, or a JSON `\"`), or one code point. */
-const TOKEN = /\\u[0-9a-f]{4}|\\.|[\s\S]/gu;
+/** An escape sequence as written above, or a JSON `\"`: captured, so `split` keeps it between the rest. */
+const ESCAPE = /(\\u[0-9a-f]{4}|\\.)/u;
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** `text` in pieces that are never cut: escape sequences, and grapheme clusters between them. */
+function* uncut(text: string): Generator<string> {
+  const pieces = text.split(ESCAPE);
+  for (let i = 0; i < pieces.length; i++) {
+    if (i % 2 === 1) yield pieces[i]!;
+    else for (const { segment } of graphemes.segment(pieces[i]!)) yield segment;
+  }
+}
 
 /**
- * `text` cut to at most `max` UTF-16 units, ending in `…` when cut — never inside an escape sequence or a
- * surrogate pair, which would make the end of it say something the data does not.
+ * `text` cut to at most `max` UTF-16 units, ending in `…` when cut — never inside an escape sequence, which
+ * would make the end of it say something the data does not, nor inside a grapheme cluster (a surrogate pair, a
+ * letter and its accents, an emoji of several code points), which would show a different character.
  */
 export function shortened(text: string, max: number): string {
   if (text.length <= max) return text;
   let kept = '';
-  for (const [token] of text.matchAll(TOKEN)) {
-    if (kept.length + token.length > max - 1) break;
-    kept += token;
+  for (const piece of uncut(text)) {
+    if (kept.length + piece.length > max - 1) break;
+    kept += piece;
   }
   return `${kept}…`;
 }
