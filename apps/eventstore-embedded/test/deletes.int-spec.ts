@@ -9,7 +9,10 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   ANY,
+  BACKWARDS,
   convertToCommandError,
+  END,
+  excludeSystemEvents,
   ExpectedRevision,
   NO_STREAM,
   ResolvedEvent,
@@ -22,7 +25,13 @@ import {
 import { Empty, StreamIdentifier } from '@eventstore/db-client/generated/shared_pb';
 import { StreamsClient } from '@eventstore/db-client/generated/streams_grpc_pb';
 import { DeleteReq } from '@eventstore/db-client/generated/streams_pb';
-import { APPEND_RPC, collect, startNode, testEvents, TestNode } from './support';
+import { APPEND_RPC, collect, delay, startNode, testEvents, TestNode } from './support';
+
+async function eventually(check: () => boolean, ms = 5_000): Promise<void> {
+  for (const until = Date.now() + ms; !check(); await delay(20)) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+  }
+}
 
 jest.setTimeout(20_000);
 
@@ -250,6 +259,79 @@ describe('embedded EventStoreDB: deletes as EventStoreDB performs them', () => {
         expect(dropped).toBeInstanceOf(StreamDeletedError);
       },
     );
+  });
+
+  /**
+   * EventStoreDB writes a tombstone as an event of its own, `$streamDeleted` in the deleted stream at revision
+   * 2⁶³−1 (`long.MaxValue`), empty, at a new position of `$all`: a reader of `$all` finds the stream's events,
+   * then it (EventStore's read_all_events_forward_with_hard_deleted_stream_should). A scavenge keeps it.
+   */
+  describe('the tombstone record in $all', () => {
+    it('follows the stream’s events in $all at the position the delete answered, and stays after a restart', async () => {
+      // Given a stream of 20 events
+      await node.client.appendToStream('hard-all', testEvents(20));
+      // When it is tombstoned
+      const deleted = await node.client.tombstoneStream('hard-all');
+      // Then $all holds its 20 events, then the tombstone record, at the position the delete answered
+      const check = async (client: typeof node.client) => {
+        const events = (await collect(client.readAll())).map((e) => e.event!);
+        const ofStream = events.filter((e) => e.streamId === 'hard-all');
+        expect(ofStream.map((e) => e.type)).toEqual([
+          ...Array.from({ length: 20 }, () => 'test-event'),
+          '$streamDeleted',
+        ]);
+        const tombstone = ofStream[20]!;
+        expect(tombstone).toMatchObject({ revision: 2n ** 63n - 1n, isJson: false, data: new Uint8Array() });
+        expect(tombstone.metadata).toBeUndefined();
+        expect(tombstone.position).toEqual(deleted.position);
+        expect(events.at(-1)).toBe(tombstone);
+        const [last] = await collect(
+          client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 }),
+        );
+        expect(last!.event!.id).toBe(tombstone.id);
+        return tombstone.id;
+      };
+      const id = await check(node.client);
+      // And the stream itself still reads as deleted, the record nowhere in it
+      await expect(collect(node.client.readStream('hard-all'))).rejects.toBeInstanceOf(StreamDeletedError);
+      node = await node.restart();
+      expect(await check(node.client)).toBe(id);
+    });
+
+    it('reaches a $all subscriber live, but not one excluding system events, nor the stream’s subscriber', async () => {
+      // Given subscribers of $all (one excluding system events) and of the stream, caught up with its 2 events
+      await node.client.appendToStream('hard-live', testEvents(2));
+      const everything = node.client.subscribeToAll({ fromPosition: START });
+      const noSystem = node.client.subscribeToAll({ fromPosition: START, filter: excludeSystemEvents() });
+      const ofStream = node.client.subscribeToStream('hard-live', { fromRevision: START });
+      const received: Record<string, string[]> = { everything: [], noSystem: [], ofStream: [] };
+      const listen = (name: string, sub: typeof everything | typeof ofStream) =>
+        sub.on('data', (e: ResolvedEvent) => {
+          if (e.event?.streamId === 'hard-live') received[name]!.push(e.event.type);
+        });
+      listen('everything', everything);
+      listen('noSystem', noSystem);
+      listen('ofStream', ofStream);
+      const streamDropped = new Promise((resolve) => ofStream.once('error', resolve));
+      await eventually(() => Object.values(received).every((types) => types.length === 2));
+      // When the stream is tombstoned, and another event written after it
+      await node.client.tombstoneStream('hard-live');
+      await node.client.appendToStream('after-hard-live', testEvents(1));
+      const marker = node.client.subscribeToAll({ fromPosition: START });
+      let seenAfter = 0;
+      marker.on('data', (e: ResolvedEvent) => {
+        if (e.event?.streamId === 'after-hard-live') seenAfter++;
+      });
+      await eventually(() => seenAfter === 1);
+      // Then the $all subscriber got the record, the filtered one did not, and the stream's subscriber was told
+      // the stream was deleted, without the record
+      await eventually(() => received.everything!.length === 3);
+      expect(received.everything).toEqual(['test-event', 'test-event', '$streamDeleted']);
+      expect(received.noSystem).toEqual(['test-event', 'test-event']);
+      expect(await streamDropped).toBeInstanceOf(StreamDeletedError);
+      expect(received.ofStream).toEqual(['test-event', 'test-event']);
+      for (const sub of [everything, noSystem, marker]) await sub.unsubscribe();
+    });
   });
 
   describe('stream_exists', () => {

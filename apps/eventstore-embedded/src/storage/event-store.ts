@@ -18,9 +18,13 @@ import {
   ProposedEvent,
   StoredEvent,
   StreamHead,
+  STREAM_DELETED_TYPE,
   StreamState,
+  TOMBSTONE_REVISION,
   WriteOutcome,
 } from './types';
+
+const NOTHING = Buffer.alloc(0);
 
 export interface CommitListener {
   /** Called synchronously right after a transaction committed, with its events in `$all` order. */
@@ -786,12 +790,36 @@ export class EventStore {
     const refused = this.refusal(ctx, stream, head, this.writtenSoftDeleted(ctx, stream), expected);
     if (refused) return refused;
     if (tombstone) {
+      // The head keeps the stream tombstoned; the record tells readers of `$all` (see STREAM_DELETED_TYPE).
+      const position = ++ctx.lastPosition;
+      const eventId = randomUUID();
+      const record: NewEvent = {
+        position,
+        stream,
+        revision: TOMBSTONE_REVISION,
+        eventId,
+        type: STREAM_DELETED_TYPE,
+        created: ctx.created,
+        wire: encodeEventResp({
+          position,
+          stream,
+          revision: TOMBSTONE_REVISION,
+          eventId,
+          type: STREAM_DELETED_TYPE,
+          contentType: 'application/octet-stream',
+          created: ctx.created,
+          data: NOTHING,
+          metadata: NOTHING,
+        }),
+      };
+      ctx.inserted.push(record);
+      this.log.insertAll([record]);
       ctx.heads.set(stream, { ...head, state: StreamState.Tombstoned });
       ctx.tombstoned.push(stream);
       return {
         kind: 'ok',
         currentRevision: head.lastRevision,
-        position: { commit: ctx.lastPosition, prepare: ctx.lastPosition },
+        position: { commit: position, prepare: position },
       };
     }
     // Soft delete, as EventStoreDB's writer does it (StorageWriterService, WriteDelete): nothing to delete

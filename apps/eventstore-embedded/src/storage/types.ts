@@ -32,6 +32,17 @@ export type ExpectedRevision =
   | { kind: 'stream_exists' }
   | { kind: 'revision'; revision: number };
 
+/**
+ * The tombstone record a hard delete writes to the log, as EventStoreDB does: an event of type `$streamDeleted`
+ * in the deleted stream, with no data or metadata, at a new position of `$all` — so a reader of `$all` (an
+ * outside subscriber, say) learns that the stream is gone. Its revision is EventStoreDB's `long.MaxValue`
+ * (2^63 − 1) on the wire; the log stores `TOMBSTONE_REVISION` in its place, above any revision a stream reaches.
+ * A scavenge keeps it, as EventStoreDB keeps its tombstones; stream reads and stream subscriptions never see it
+ * (the stream answers "deleted").
+ */
+export const STREAM_DELETED_TYPE = '$streamDeleted';
+export const TOMBSTONE_REVISION = Number.MAX_SAFE_INTEGER;
+
 export const enum StreamState {
   Live = 0,
   /**

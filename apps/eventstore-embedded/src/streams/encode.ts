@@ -1,5 +1,6 @@
 import { ProtoWriter } from '../proto/wire';
 import { ProtoReader } from '../proto/reader';
+import { TOMBSTONE_REVISION } from '../storage/types';
 
 // Field numbers from streams.proto / shared.proto / status.proto (event_store.client.*).
 const enum ReadResp {
@@ -26,6 +27,9 @@ export interface EventFields {
   data: Uint8Array;
   metadata: Uint8Array;
 }
+
+/** 2^63 − 1, the revision EventStoreDB gives a tombstone, as a varint (63 one bits: 8 × 0xff, then 0x7f). */
+const TOMBSTONE_REVISION_VARINT = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
 
 /** Bytes of a varint (0 <= value <= 2^53). */
 function varintLength(value: number): number {
@@ -112,7 +116,7 @@ export function encodeEventResp(e: EventFields): Buffer {
   const recorded =
     lenField(uuid) +
     lenField(streamId) +
-    varintField(e.revision) +
+    (e.revision === TOMBSTONE_REVISION ? 1 + TOMBSTONE_REVISION_VARINT.length : varintField(e.revision)) +
     2 * varintField(e.position) +
     lenField(typeEntry) +
     lenField(contentTypeEntry) +
@@ -128,7 +132,12 @@ export function encodeEventResp(e: EventFields): Buffer {
   p = putString(buf, p, tag(2, LEN), e.eventId, idBytes);
   p = putLen(buf, p, tag(2, LEN), streamId); // RecordedEvent.stream_identifier
   p = putString(buf, p, tag(3, LEN), e.stream, streamBytes);
-  p = putVarintField(buf, p, tag(3, 0), e.revision); // stream_revision
+  if (e.revision === TOMBSTONE_REVISION) {
+    buf[p++] = tag(3, 0); // stream_revision
+    p += TOMBSTONE_REVISION_VARINT.copy(buf, p);
+  } else {
+    p = putVarintField(buf, p, tag(3, 0), e.revision); // stream_revision
+  }
   p = putVarintField(buf, p, tag(4, 0), e.position); // prepare_position
   p = putVarintField(buf, p, tag(5, 0), e.position); // commit_position
   // The metadata map, entries in key order as google-protobuf writes them.

@@ -3,7 +3,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { ReadReq } from '@eventstore/db-client/generated/streams_pb';
 import { streamDeletedError, toServiceError } from '../errors';
 import { CommitListener } from '../storage/event-store';
-import { StoredEvent } from '../storage/types';
+import { StoredEvent, TOMBSTONE_REVISION } from '../storage/types';
 import { ServerContext } from './context';
 import { encodeCaughtUp, encodeCheckpoint, encodeConfirmation } from './encode';
 import { EventFilter, parseFilter } from './filter';
@@ -156,6 +156,8 @@ class Subscription implements CommitListener {
         this.sink.push(encodeCheckpoint(e.position));
       }
     } else {
+      // A stream's tombstone record is for readers of `$all`: its subscribers are told the stream was deleted.
+      if (e.revision === TOMBSTONE_REVISION) return;
       this.cursor = e.revision;
       if (e.created >= this.target.minCreated) this.sink.push(this.wire(e));
     }
