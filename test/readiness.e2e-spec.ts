@@ -103,6 +103,36 @@ describe('GET /health/ready', () => {
     });
   });
 
+  it('answers 200 over a link to PostgreSQL slower than its ping waits, once a ping answered within the query timeout', async () => {
+    // Given the read models in PostgreSQL behind a relay, a query timeout of 3 s, and one fast check
+    const relay = await startHangingRelay(5432);
+    try {
+      const ready = await start({
+        DATABASE_URL: `postgres://postgres@127.0.0.1:${relay.port}/test?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+        READ_MODEL_QUERY_TIMEOUT_MS: '3000',
+      });
+      expect((await ready()).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 3_200)); // that answer is now older than 3 s
+      // When the link holds every chunk 1.15 s each way: a ping is answered after ≥ 2.3 s, within the 3 s
+      relay.slow(1_150);
+      // Then the first check, which waits 2 s, finds no answer to go by
+      const first = await ready();
+      expect(first.status).toBe(503);
+      expect(first.body).toMatchObject({
+        errors: [{ details: expect.stringContaining('the read-model database is not reachable') }],
+      });
+      // And once its ping has been answered, the next check is ready, though its own ping is as slow
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      expect(await ready()).toEqual({
+        status: 200,
+        body: { status: 'ok', eventStore: 'up', readModels: 'up' },
+      });
+    } finally {
+      relay.slow(0);
+      await relay.close();
+    }
+  });
+
   it('answers 503 SERVICE_UNAVAILABLE when the read-model database cannot be reached', async () => {
     const url = `postgres://postgres@127.0.0.1:${await closedPort()}/test`;
     const pool = new Pool({ connectionString: url, connectionTimeoutMillis: 1_000 });

@@ -60,7 +60,8 @@ export class ManagementModule implements OnApplicationShutdown {
         {
           provide: ReadModelHealth,
           inject: [READ_MODEL_DATABASE],
-          useFactory: (database: ReadModelDatabase) => new ReadModelHealth(database),
+          useFactory: (database: ReadModelDatabase) =>
+            new ReadModelHealth(database, deps.config.readModelQueryTimeoutMs),
         },
         ManagementAuthGuard,
         ...MANAGEMENT_QUERY_HANDLERS,

@@ -141,8 +141,9 @@ export class OperationsController {
     status: 503,
     description:
       'Not ready: the event store is not reachable, or answered neither this check within 2 s nor any call ' +
-      'within the call deadline (EVENTSTORE_CALL_TIMEOUT_MS, 10 s); or the read-model database is not reachable ' +
-      'or did not answer within 2 s',
+      'within the call deadline (EVENTSTORE_CALL_TIMEOUT_MS, 10 s); or the read-model database is not reachable, ' +
+      'or answered neither this check within 2 s nor an earlier one within the query timeout ' +
+      '(READ_MODEL_QUERY_TIMEOUT_MS, 5 s)',
     codes: [ErrorCode.ServiceUnavailable],
   })
   async ready(): Promise<Ready> {
@@ -152,8 +153,9 @@ export class OperationsController {
       this.projector?.health(),
     ]);
     // Slow and down look alike to a probe with a deadline: the message says both, so that an operator who sees
-    // it under load does not go looking for an outage. The event store is judged by its answers to commands too
-    // (`isAnswering`): a store that answers them within their deadline is not "down" because a probe was slow.
+    // it under load does not go looking for an outage. Each store is judged by its answers within the time a
+    // request gives it (`isAnswering`, `ReadModelHealth`), not by one probe's 2 s: a store that answers requests
+    // in time is not "down" because a probe was slow.
     const down = [
       ...(eventStore
         ? []
@@ -162,7 +164,7 @@ export class OperationsController {
           ]),
       ...(readModels === false
         ? [
-            `the read-model database is not reachable or did not answer within ${READ_MODEL_PING_TIMEOUT_MS / 1000} s`,
+            `the read-model database is not reachable, or answered neither this check within ${READ_MODEL_PING_TIMEOUT_MS / 1000} s nor one in the last ${this.readModels!.answerWindowMs / 1000} s`,
           ]
         : []),
     ];
