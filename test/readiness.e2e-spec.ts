@@ -181,6 +181,43 @@ describe('GET /health/ready', () => {
     }
   });
 
+  it('takes an answer for the store as long as EVENTSTORE_CALL_TIMEOUT_MS says a request waits, then 503', async () => {
+    // Given the API with a 4 s call deadline, its store behind a relay, and one command answered
+    const relay = await startHangingRelay(store.port);
+    const hungStore = EsdbClientAdapter.connect(`esdb://127.0.0.1:${relay.port}?tls=false`);
+    try {
+      const ready = await start({ EVENTSTORE_CALL_TIMEOUT_MS: '4000' }, undefined, hungStore);
+      const created = await fetch(`${ready.base}/v2/customer_sessions/hung-link-1`, {
+        method: 'PUT',
+        headers: { authorization: 'ApiKey-v1 int-key-ready-0001', 'content-type': 'application/json' },
+        body: JSON.stringify({ customerSession: {} }),
+      });
+      expect(created.status).toBe(200);
+      const answeredAt = Date.now();
+      // When the store hangs
+      relay.hang();
+      // Then a check within 4 s of that answer is ready, though its probe is not answered
+      expect((await ready()).status).toBe(200);
+      expect(Date.now() - answeredAt).toBeLessThan(4_000);
+      // And one after it is not, saying how long an answer counts
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, answeredAt + 4_100 - Date.now())));
+      const late = await ready();
+      expect(late.status).toBe(503);
+      expect(late.body).toMatchObject({
+        errors: [
+          {
+            details:
+              'Not ready: the event store is not reachable, or answered neither this check within 2 s nor any call in the last 4 s',
+          },
+        ],
+      });
+    } finally {
+      relay.resume();
+      await hungStore.close();
+      await relay.close();
+    }
+  });
+
   it('answers 503 SERVICE_UNAVAILABLE when the event store cannot be reached', async () => {
     const ready = await start({});
     await store.close();

@@ -830,16 +830,15 @@ export class EsdbClientAdapter {
 
   /**
    * Whether the store answers, for /health/ready: true when it answers a cheap read within `probeTimeoutMs`, or —
-   * that probe still waiting — when it answered a call made over this connection within the call deadline
-   * (`withCallTimeout`; 10 s without one). A store that answers the requests within the deadline they are
+   * that probe still waiting — when it answered a call made over this connection within `windowMs` (the
+   * requests' call deadline: `withCallTimeout`'s, 10 s without one). A store that answers the requests within the deadline they are
    * given is ready however slow its probe (a saturated node, a link with seconds of jitter); one that refuses
    * the connection is not, whatever it answered before; a hung one stops being ready once its last answer is
-   * older than the call deadline. The probe goes on in the background until the call deadline, so that a late
+   * older than the window. The probe goes on in the background until the window's end, so that a late
    * answer counts for the next check — an idle replica behind a slow link becomes ready without requests of
    * its own — and checks that come while it waits share it.
    */
-  async isAnswering(probeTimeoutMs = 2000): Promise<boolean> {
-    const windowMs = this.answerWindowMs;
+  async isAnswering(probeTimeoutMs = 2000, windowMs = this.answerWindowMs): Promise<boolean> {
     const probe = (this.answers.probe ??= this.probeAnswer(windowMs).finally(() => {
       this.answers.probe = undefined;
     }));

@@ -7,7 +7,8 @@ import type { ProjectorThreadHealth, ProjectorThreadService } from '../../../pro
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { ApiErrorResponses, RESPONSE_HEADERS } from '../errors/error-response.schema';
 import { READ_MODEL_PING_TIMEOUT_MS, ReadModelHealth } from '../management/read-model-health';
-import { PROJECTOR_HEALTH } from '../tokens';
+import type { AppConfig } from '../config/config';
+import { APP_CONFIG, PROJECTOR_HEALTH } from '../tokens';
 import { MetricsService } from './metrics.service';
 
 /** What /health/ready answers with when ready. */
@@ -97,6 +98,7 @@ const PROJECTOR_HEALTH_SCHEMA = {
 export class OperationsController {
   constructor(
     @Inject(EsdbClientAdapter) private readonly store: EsdbClientAdapter,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'eventStoreCallTimeoutMs'>,
     private readonly metrics: MetricsService,
     /** Absent only in an app without the management API (no read-model store to check). */
     @Optional() private readonly readModels?: ReadModelHealth,
@@ -148,7 +150,8 @@ export class OperationsController {
   })
   async ready(): Promise<Ready> {
     const [eventStore, readModels, projector] = await Promise.all([
-      this.store.isAnswering(READ_MODEL_PING_TIMEOUT_MS),
+      // An answer vouches for the store as long as a request waits for one: EVENTSTORE_CALL_TIMEOUT_MS.
+      this.store.isAnswering(READ_MODEL_PING_TIMEOUT_MS, this.config.eventStoreCallTimeoutMs),
       this.readModels?.isReachable(),
       this.projector?.health(),
     ]);
@@ -160,7 +163,7 @@ export class OperationsController {
       ...(eventStore
         ? []
         : [
-            `the event store is not reachable, or answered neither this check within ${READ_MODEL_PING_TIMEOUT_MS / 1000} s nor any call in the last ${this.store.answerWindowMs / 1000} s`,
+            `the event store is not reachable, or answered neither this check within ${READ_MODEL_PING_TIMEOUT_MS / 1000} s nor any call in the last ${this.config.eventStoreCallTimeoutMs / 1000} s`,
           ]),
       ...(readModels === false
         ? [
