@@ -6,10 +6,14 @@
  */
 import type { INestApplication } from '@nestjs/common';
 import { EsdbClientAdapter } from '@session-engine/event-store';
+import { closedPort, startHangingRelay } from '@session-engine/testing';
+import { TEST_DATABASE_URL } from '@session-engine/read-models/testing/test-databases';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import pino from 'pino';
 import { startEmbeddedEventStore, type EmbeddedEventStore } from '../apps/eventstore-embedded/src';
 import { projectorThreadService } from '../apps/projector/src/projector-thread';
@@ -135,6 +139,43 @@ describe('projector in a worker thread of the API process', () => {
     });
     await expect(projector.start()).rejects.toThrow(/projector start failed/);
     expect(projector.isRunning()).toBe(false);
+  });
+
+  it('starts while PostgreSQL cannot be reached, and projects once it can, as the API keeps serving', async () => {
+    // Given read models in a PostgreSQL whose address answers nothing yet (a relay not listening)
+    const port = await closedPort();
+    const schema = `rm_thread_late_${randomBytes(4).toString('hex')}`;
+    const projector = projectorThreadService({
+      config: {
+        ...config,
+        databaseUrl: `postgres://postgres@127.0.0.1:${port}/test`,
+        readModelSchema: schema,
+      },
+      connectionString: store.connectionString,
+      logger,
+    });
+    let relay: Awaited<ReturnType<typeof startHangingRelay>> | undefined;
+    try {
+      // When the projector starts, it does not fail the start: it is not running, and is started again
+      await projector.start();
+      expect(projector.isRunning()).toBe(false);
+      expect((await projector.health()).status).toMatch(/^(not-running|starting)$/);
+      const { position } = await put();
+      // Then once PostgreSQL answers there, it starts and projects what was written meanwhile
+      relay = await startHangingRelay(5432, '127.0.0.1', port);
+      await eventually(async () => projector.isRunning(), 'the projector to start');
+      await eventually(async () => {
+        const health = await projector.health();
+        return health.status === 'ok' && BigInt((health as { position: string }).position) >= position;
+      }, 'the projector to project what was written');
+    } finally {
+      await projector.stop();
+      await relay?.close();
+      const pg = new Client({ connectionString: TEST_DATABASE_URL });
+      await pg.connect();
+      await pg.query(`drop schema if exists ${schema} cascade`);
+      await pg.end();
+    }
   });
 
   it('restarts a worker that died, and stop() commits the batch in hand and ends the thread', async () => {

@@ -133,6 +133,49 @@ describe('GET /health/ready', () => {
     }
   });
 
+  it('starts while PostgreSQL cannot be reached, serves commands, and serves the read models once it answers', async () => {
+    // Given PostgreSQL's address, behind a relay that is not listening yet
+    const port = await closedPort();
+    const ownSchema = `${schema}_late`;
+    const management = { authorization: 'ManagementKey-v1 mgmt-key-ready-0001' };
+    let relay: Awaited<ReturnType<typeof startHangingRelay>> | undefined;
+    try {
+      // When the API starts
+      const ready = await start({
+        DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/test`,
+        READ_MODEL_SCHEMA: ownSchema,
+      });
+      // Then it serves commands, and is not ready: its read models cannot be reached, and their API says so
+      const created = await fetch(`${ready.base}/v2/customer_sessions/pg-late-1`, {
+        method: 'PUT',
+        headers: { authorization: 'ApiKey-v1 int-key-ready-0001', 'content-type': 'application/json' },
+        body: JSON.stringify({ customerSession: {} }),
+      });
+      expect(created.status).toBe(200);
+      const notReady = await ready();
+      expect(notReady.status).toBe(503);
+      expect(JSON.stringify(notReady.body)).toContain('the read-model database is not reachable');
+      const listed = await fetch(`${ready.base}/v1/applications/1/sessions`, { headers: management });
+      expect(listed.status).toBe(503);
+      expect(await listed.json()).toMatchObject({ errors: [{ title: 'SERVICE_UNAVAILABLE' }] });
+      // And once PostgreSQL answers there, it creates its schema and tables, is ready, and serves them
+      relay = await startHangingRelay(5432, '127.0.0.1', port);
+      expect(await ready()).toEqual({
+        status: 200,
+        body: { status: 'ok', eventStore: 'up', readModels: 'up' },
+      });
+      const later = await fetch(`${ready.base}/v1/applications/1/sessions`, { headers: management });
+      expect(later.status).toBe(200);
+      expect(await later.json()).toMatchObject({ data: [] });
+    } finally {
+      await relay?.close();
+      const pg = new Client({ connectionString: TEST_DATABASE_URL });
+      await pg.connect();
+      await pg.query(`drop schema if exists ${ownSchema} cascade`);
+      await pg.end();
+    }
+  });
+
   it('answers 503 SERVICE_UNAVAILABLE when the read-model database cannot be reached', async () => {
     const url = `postgres://postgres@127.0.0.1:${await closedPort()}/test`;
     const pool = new Pool({ connectionString: url, connectionTimeoutMillis: 1_000 });

@@ -41,7 +41,8 @@ export type ProjectorWorkerMessage =
   | { kind: 'metrics'; id: number; metrics: MetricSnapshot; report: ProjectorReport }
   /** Posted as a batch commit starts (the thread may then block until the database answers). */
   | { kind: 'report'; report: ProjectorReport }
-  | { kind: 'failed'; message: string }
+  /** `unreachable`: it could not start because the read-model database could not be reached. */
+  | { kind: 'failed'; message: string; unreachable?: boolean }
   | { kind: 'stopped' };
 
 /** How old the newest report of the worker is (API only: the standalone projector reports as it is scraped). */
@@ -86,6 +87,11 @@ export interface ProjectorThreadContext {
   projector?: Omit<ProjectorWorkerInput, 'connectionString' | 'logLevel' | 'databaseUrl' | 'dataDir'>;
   /** Longest wait for the worker to commit and end on stop (default 30 s), then it is terminated. */
   stopTimeoutMs?: number;
+}
+
+/** The worker could not start because the read-model database could not be reached. */
+class ReadModelsUnreachableAtStart extends Error {
+  override readonly name = 'ReadModelsUnreachableAtStart';
 }
 
 const METRICS_TIMEOUT_MS = 1_000;
@@ -283,8 +289,11 @@ export function projectorThreadService(context: ProjectorThreadContext) {
         if (message.kind === 'metrics' || message.kind === 'report' || message.kind === 'started')
           received(message.report, message.kind === 'report' ? undefined : message.metrics);
         if (message.kind === 'failed') {
-          lastError = new Error(message.message);
-          logger.error({ err: lastError }, 'projector worker failed');
+          lastError = message.unreachable
+            ? new ReadModelsUnreachableAtStart(message.message)
+            : new Error(message.message);
+          // An unreachable database at start is logged by what starts the worker again (once per attempt).
+          if (!message.unreachable) logger.error({ err: lastError }, 'projector worker failed');
           // A worker that could not start may hold handles open: end it, the start fails.
           if (!started) void worker.terminate();
         } else if (message.kind === 'started' && !started) {
@@ -352,10 +361,24 @@ export function projectorThreadService(context: ProjectorThreadContext) {
         return { status: launching && !stopped ? 'starting' : 'not-running', reportAgeSeconds: age };
       return { ...projectorHealthBody(projectorStatus(report, now)), reportAgeSeconds: age ?? 0 };
     },
-    /** Starts the worker; rejects (the process should fail) when the projector cannot start. */
+    /**
+     * Starts the worker; rejects (the process should fail) when the projector cannot start — unless only because
+     * the read-model database cannot be reached: a database outage must not keep the API from starting (its
+     * commands need no read model). The worker is then started again with back-off until it starts, and
+     * /health/ready reports the projector as `not-running` meanwhile.
+     */
     async start(): Promise<void> {
       stopped = false;
-      await launch();
+      try {
+        await launch();
+      } catch (error) {
+        if (!(error instanceof ReadModelsUnreachableAtStart)) throw error;
+        logger.error(
+          { err: { message: error.message }, restartInMs: restartDelay },
+          'projector could not start: the read-model database cannot be reached; starting it again until it can',
+        );
+        scheduleRestart();
+      }
     },
     /** The projector commits the batch in hand and closes its client and database; resolves once the thread ended. */
     async stop(): Promise<void> {

@@ -5,6 +5,7 @@
  * block this thread: the API then computes ages from that report), and on `stop` commits the batch in hand,
  * closes both, then lets the thread end.
  */
+import { readModelsUnavailable } from '@session-engine/read-models';
 import { Registry } from 'prom-client';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from './logger';
@@ -55,7 +56,12 @@ startProjector({
       .then((metrics) => post({ kind: 'started', metrics, report: projector.report() }));
   },
   (error: Error) => {
-    post({ kind: 'failed', message: `projector start failed: ${error.message}` });
+    post({
+      kind: 'failed',
+      message: `projector start failed: ${error.message}`,
+      // The read-model database could not be reached (its open wraps the cause): worth trying again later.
+      ...(readModelsUnavailable(error.cause) || readModelsUnavailable(error) ? { unreachable: true } : {}),
+    });
     parentPort!.close();
   },
 );

@@ -125,6 +125,15 @@ export interface ReadModelDatabaseOptions {
    * handed out again. Unset: no bound (the projector and the replay CLI, whose statements may rightly run long).
    */
   timeoutMs?: number;
+  /**
+   * PostgreSQL: open even when the server cannot be reached now (refused, unknown host, no answer within
+   * `timeoutMs`: `readModelsUnavailable`) — the schema and the migrations are then applied before the first
+   * query that gets through, each query until then failing as the server does (`setUpFailure` says why). The
+   * API's: a database outage at its start must not keep it from serving commands, which never read the read
+   * models, nor make its process exit and restart until the database is back. Any other failure (a database or
+   * role that does not exist, a wrong password) still fails the open.
+   */
+  openWhileUnreachable?: boolean;
 }
 
 export interface ReadModelDatabase {
@@ -145,6 +154,11 @@ export interface ReadModelDatabase {
    * the outage. SQLite: no connection to close (its statements are synchronous).
    */
   abortQueries?(): number;
+  /**
+   * With `openWhileUnreachable`: why the schema and migrations could not be applied at open (the server could not
+   * be reached); undefined once they were.
+   */
+  setUpFailure?: Error;
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
@@ -257,10 +271,13 @@ const UNAVAILABLE_STATES = new Set([
  * the caller answers 503 and the client retries, rather than a 500 for what is no bug.
  */
 export function readModelsUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
+  // Not `instanceof Error`: a socket's error is made by Node's own Error, which code run in another context
+  // (a vm, as jest runs tests) does not recognise.
+  if (typeof error !== 'object' || error === null) return false;
   if (error instanceof ReadModelsTimeoutError) return true;
   const code = (error as { code?: unknown }).code;
-  if (typeof code !== 'string') return /^Connection terminated/.test(error.message);
+  const message = (error as { message?: unknown }).message;
+  if (typeof code !== 'string') return typeof message === 'string' && /^Connection terminated/.test(message);
   return (
     NETWORK_CODES.has(code) ||
     UNAVAILABLE_STATES.has(code) ||
@@ -297,11 +314,30 @@ export function ignoreIdleConnectionErrors(pool: Pool): void {
  * closed connection when it is released and opens a new one for the next query, so it recovers as soon as the
  * server answers again.
  */
-function boundedPool(pool: Pool, timeoutMs: number, bound: () => boolean): PostgresPool {
+function boundedPool(
+  pool: Pool,
+  timeoutMs: number,
+  bound: () => boolean,
+  /** What must be done before a connection is handed out (a set-up the server was not there for at open). */
+  gate?: () => Promise<void> | undefined,
+): PostgresPool {
   /** Connections whose server-side limits are set (a connection opened for the migrations is not, at first). */
   const limited = new WeakSet<PoolClient>();
   return {
     async connect(): Promise<PostgresPoolClient> {
+      const waiting = gate?.();
+      // Its failure as it is (a refused connection keeps its `code`: readModelsUnavailable reads it).
+      if (waiting)
+        await settleWithin(
+          waiting.then(
+            () => undefined,
+            (error: unknown) => ({ failed: error }),
+          ),
+          timeoutMs,
+          () => new ReadModelsTimeoutError(`The read-model database did not answer within ${timeoutMs} ms`),
+        ).then((outcome) => {
+          if (outcome) throw outcome.failed;
+        });
       let client: PoolClient;
       try {
         client = await pool.connect();
@@ -411,24 +447,53 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
     pool.on('release', (_error, client) => void handedOut.delete(client));
     pool.on('remove', (client) => void handedOut.delete(client));
     const timeoutMs = options.timeoutMs;
-    const db = new Kysely<ReadModelTables>({
-      dialect: new PostgresDialect({
+    const lazy = options.openWhileUnreachable === true && timeoutMs !== undefined;
+    /** With `openWhileUnreachable`: the set-up under way, and whether it was done. */
+    let settingUp: Promise<void> | undefined;
+    let setUpDone = !lazy;
+    const dialect = (gate?: () => Promise<void> | undefined) =>
+      new PostgresDialect({
         // Queries are bounded once open: a migration (an index on a large table) may rightly take longer.
-        pool: timeoutMs === undefined ? pool : boundedPool(pool, timeoutMs, () => queriesBounded),
+        pool: timeoutMs === undefined ? pool : boundedPool(pool, timeoutMs, () => queriesBounded, gate),
         // Unbounded (the projector, the replay CLI): not bounded by the server either, whatever a DBA set for the
         // role or the database (`ALTER ROLE … SET statement_timeout`): a catch-up batch or a rebuild's copy may
         // rightly run long, and a transaction may rightly wait between two statements.
         ...(timeoutMs === undefined ? { onCreateConnection: unboundSession } : {}),
-      }),
-    });
-    try {
-      if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
+      });
+    /** The set-up's own connections pass no gate (they are what the gate waits for). Shares the pool. */
+    const setUpDb = new Kysely<ReadModelTables>({ dialect: dialect() });
+    const setUp = async (): Promise<void> => {
+      if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(setUpDb);
       // The migrator must look for its own tables in our schema only (it would find another schema's).
-      const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+      const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(setUpDb);
       migrationSchema = current.rows[0]?.schema ?? undefined;
-    } catch (error) {
-      await db.destroy().catch(() => undefined);
-      throw error;
+      if (lazy && (options.migrate ?? true)) await migrateToLatest(setUpDb, 'postgres', migrationSchema);
+    };
+    /** Set up once, before the first connection is handed out; a failed attempt is made again by the next query. */
+    const pendingSetUp = (): Promise<void> | undefined => {
+      if (setUpDone) return undefined;
+      settingUp ??= setUp().then(
+        () => {
+          setUpDone = true;
+          queriesBounded = true;
+          database.setUpFailure = undefined;
+        },
+        (error: unknown) => {
+          settingUp = undefined;
+          if (error instanceof Error) database.setUpFailure = error;
+          throw error;
+        },
+      );
+      return settingUp;
+    };
+    const db = lazy ? new Kysely<ReadModelTables>({ dialect: dialect(pendingSetUp) }) : setUpDb;
+    if (!lazy) {
+      try {
+        await setUp();
+      } catch (error) {
+        await db.destroy().catch(() => undefined);
+        throw error;
+      }
     }
     database = {
       db,
@@ -482,6 +547,18 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
       },
     };
     OPENED.set(db, { dialect: 'sqlite', sqlite });
+  }
+  if (options.openWhileUnreachable && database.dialect === 'postgres' && options.timeoutMs !== undefined) {
+    // Set up now if the server answers; if it cannot be reached, open anyway (the first query sets up).
+    try {
+      await database.db.connection().execute(async () => undefined);
+    } catch (error) {
+      if (!readModelsUnavailable(error)) {
+        await database.close();
+        throw error;
+      }
+    }
+    return database;
   }
   if (options.migrate ?? true) {
     try {

@@ -57,6 +57,7 @@ it("the API's read-model connections are named session-engine-api", async () => 
       ManagementModule.forRoot({
         config: { databaseUrl, dataDir, readModelSchema: undefined, readModelQueryTimeoutMs: 5_000 },
         keys: {} as ApiKeys,
+        logger: pino({ level: 'silent' }),
       }),
     ],
   }).compile();

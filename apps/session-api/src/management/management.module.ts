@@ -1,6 +1,7 @@
 import { Module, type DynamicModule, type OnApplicationShutdown, Inject } from '@nestjs/common';
 import { openReadModelDatabase, ReadModelQueries, type ReadModelDatabase } from '@session-engine/read-models';
 import { ApiKeys } from '../config/api-keys.provider';
+import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config';
 import { ManagementAuthGuard } from './management-auth.guard';
 import { ReadModelHealth } from './read-model-health';
@@ -25,6 +26,14 @@ export interface ManagementDependencies {
   keys: ApiKeys;
   /** An already open read-model database (tests); otherwise opened from the config and migrated. */
   readModels?: ReadModelDatabase;
+  /** Says when the read-model database cannot be reached at start-up. */
+  logger: Pick<Logger, 'warn'>;
+}
+
+/** An error's `code` (a Node or PostgreSQL one), if it has one. */
+function errorCode(error: Error): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** The Management API (SPEC §4): read models behind `ManagementKey-v1`. */
@@ -42,14 +51,24 @@ export class ManagementModule implements OnApplicationShutdown {
           provide: READ_MODEL_DATABASE,
           useFactory: async (): Promise<ReadModelDatabase> => {
             if (deps.readModels) return { ...deps.readModels, close: async () => undefined }; // owned by the caller
-            return openReadModelDatabase({
+            const database = await openReadModelDatabase({
               databaseUrl: deps.config.databaseUrl,
               // READ_MODEL_SCHEMA: where the projector (in this process or its own) writes them.
               schema: deps.config.readModelSchema,
               dataDir: deps.config.dataDir,
               timeoutMs: deps.config.readModelQueryTimeoutMs,
               applicationName: API_READ_MODELS_APPLICATION_NAME,
+              // A PostgreSQL outage at start-up must not keep the API from serving commands.
+              openWhileUnreachable: true,
             });
+            if (database.setUpFailure) {
+              deps.logger.warn(
+                { err: { message: database.setUpFailure.message, code: errorCode(database.setUpFailure) } },
+                'the read-model database cannot be reached: the API serves commands; /health/ready and the ' +
+                  'management API answer 503 until it can, and its tables are checked on its first answer',
+              );
+            }
+            return database;
           },
         },
         {
