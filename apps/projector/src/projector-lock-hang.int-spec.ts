@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { type RunningProjector, startProjector } from './projector';
+import { type ProjectorOptions, type RunningProjector, startProjector } from './projector';
 import { readiness } from './projector-http';
 import { appendHistories, startEmbeddedEventStore } from './testing/store-fixtures';
 import { workload } from './testing/workload';
@@ -71,7 +71,7 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
   });
 
   it('gives the lock up after an unanswered probe, and commits nothing more once another projector took over', async () => {
-    const lines: { msg: string; err?: { message?: string } }[] = [];
+    const lines: { msg: string; level: number; err?: unknown; error?: { message?: string } }[] = [];
     const logger = pino(
       { level: 'info' },
       { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) },
@@ -105,7 +105,10 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
     expect(await metric(registry, 'projector_leader')).toBe(0);
     const committedWhileLeader = await metric(registry, 'projector_batches_total');
     const lost = lines.find((line) => line.msg.startsWith('projector lost the read-model lock'));
-    expect(lost?.err?.message).toMatch(/did not answer a probe/);
+    // At warn, the probe's message without a stack: the projector goes on to take the lock again.
+    expect(lost).toMatchObject({ level: 40, error: { type: 'ProjectorLockLostError' } });
+    expect(lost?.error?.message).toMatch(/did not answer a probe/);
+    expect(lost?.err).toBeUndefined();
 
     // The server still holds the lock for the hung connection until it notices that connection is gone (its TCP
     // keep-alive, when the network drops packets); here an administrator ends it.
@@ -142,13 +145,19 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
 
   /**
    * A projector on read models of its own (the first test's projectors hold the other schema's lock), reaching
-   * PostgreSQL through a relay of its own, logging into `lines`.
+   * PostgreSQL through a relay of its own, logging into `lines` (and `raw`, as written), with `extra` options.
    */
-  const projectorViaRelay = async () => {
-    const lines: { msg: string; level: number }[] = [];
+  const projectorViaRelay = async (extra: Partial<ProjectorOptions> = {}) => {
+    const lines: ({ msg: string; level: number } & Record<string, unknown>)[] = [];
+    const raw: string[] = [];
     const logger = pino(
       { level: 'info' },
-      { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) },
+      {
+        write: (line: string) => {
+          raw.push(line);
+          lines.push(JSON.parse(line) as (typeof lines)[number]);
+        },
+      },
     );
     const relay = await startHangingRelay(Number(server.port || 5432), server.hostname);
     const viaRelay = new URL(options.databaseUrl!);
@@ -167,6 +176,7 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
       standbyPollMs: 200,
       lockHeartbeatMs: 100,
       lockProbeTimeoutMs: 1_000,
+      ...extra,
     });
     started.push(projector);
     const dispose = async () => {
@@ -174,7 +184,7 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
       await relay.close();
       await own.drop();
     };
-    return { lines, relay, projector, registry, dispose };
+    return { lines, raw, relay, projector, registry, dispose };
   };
 
   it('while the database refuses connections: one warn line for the lock it cannot reach, no "standby" line', async () => {
@@ -261,6 +271,83 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
       );
       expect(projector.isLeader()).toBe(true);
       expect(projector.status().lastCommitAgeMs!).toBeGreaterThanOrEqual(before);
+    } finally {
+      await dispose();
+    }
+  });
+
+  it('after blips of the database (every connection ended): one warn line for the loss, no stack, no error line', async () => {
+    const { lines, raw, relay: cutting, projector, registry, dispose } = await projectorViaRelay();
+    const holds = () => lines.filter((line) => line.msg === 'projector holds the read-model lock').length;
+    try {
+      await until(() => projector.isLeader());
+      for (let blip = 1; blip <= 2; blip += 1) {
+        cutting.drop(); // the database restarts, or the link drops: the lock is lost and taken again
+        await until(() => holds() === blip + 1);
+      }
+      expect(projector.isLeader()).toBe(true);
+      expect(await metric(registry, 'projector_reconnects_total')).toBeGreaterThanOrEqual(2);
+      // The second loss, within a minute of the first, is at debug: one warn line for both.
+      const lost = lines.filter((line) => line.msg.startsWith('projector lost the read-model lock'));
+      expect(lost).toEqual([
+        expect.objectContaining({
+          level: 40,
+          msg: 'projector lost the read-model lock; dropping the batch in hand and taking the lock again',
+          error: expect.objectContaining({ message: expect.any(String) }),
+          suppressed: 0,
+        }),
+      ]);
+      expect(lines.filter((line) => line.level >= 50)).toEqual([]);
+      expect(raw.join('')).not.toContain('"stack"');
+      // Nobody else holds the lock: no standby line, and no "leads again" (no error line to close).
+      expect(lines.filter((line) => line.msg.startsWith('projector on standby'))).toEqual([]);
+      expect(lines.filter((line) => line.msg.startsWith('projector leads again'))).toEqual([]);
+    } finally {
+      await dispose();
+    }
+  });
+
+  it('without the lock for the stall window: one error line saying for how long, one info line when it leads again', async () => {
+    const stallAfterMs = 2_000;
+    const { lines, raw, relay: hanging, projector, dispose } = await projectorViaRelay({ stallAfterMs });
+    try {
+      await until(() => projector.isLeader());
+      hanging.hang(); // the lock's probe goes unanswered (1 s), and so do its attempts to take it again
+      await until(() => !projector.isLeader());
+      await until(() => lines.some((line) => line.level === 50));
+      // Well past the window: still the one error line, not one per poll or per window.
+      await new Promise((resolve) => setTimeout(resolve, 2 * stallAfterMs));
+      const errors = lines.filter((line) => line.level >= 50);
+      expect(errors).toEqual([
+        expect.objectContaining({
+          msg: 'projector has not taken the read-model lock back within the stall window; retrying',
+          stallAfterMs,
+          error: expect.objectContaining({ type: 'ProjectorLockLostError' }),
+        }),
+      ]);
+      expect(errors[0]!.withoutLockForMs).toBeGreaterThanOrEqual(stallAfterMs);
+      expect(errors[0]!.withoutLockForMs).toBeLessThan(stallAfterMs + 1_000);
+      // Its polls say why, once, without a stack either.
+      expect(lines.filter((line) => line.msg.includes('reach the read-model lock'))).toEqual([
+        expect.objectContaining({
+          level: 40,
+          msg: 'projector could not reach the read-model lock; retrying',
+        }),
+      ]);
+
+      hanging.resume();
+      await until(() => projector.isLeader());
+      await until(() => lines.some((line) => line.msg.startsWith('projector leads again')));
+      const again = lines.filter((line) => line.msg.startsWith('projector leads again'));
+      expect(again).toEqual([
+        expect.objectContaining({
+          level: 30,
+          msg: 'projector leads again: it took the read-model lock back',
+        }),
+      ]);
+      expect(again[0]!.withoutLockForMs).toBeGreaterThanOrEqual(3 * stallAfterMs);
+      expect(lines.filter((line) => line.level >= 50)).toHaveLength(1);
+      expect(raw.join('')).not.toContain('"stack"');
     } finally {
       await dispose();
     }

@@ -28,6 +28,7 @@ import {
   retryDelayMs,
 } from './batch-failures';
 import { DEFAULT_SLOW_COMMIT_MS, DEFAULT_STALL_AFTER_MS } from './config';
+import { LockLoss } from './lock-loss';
 import { createLogger } from './logger';
 import { projectorMetrics } from './projector-metrics';
 import { SubscriptionEndedError, SubscriptionOutage } from './subscription-outage';
@@ -237,6 +238,8 @@ class Projector implements RunningProjector {
   private catchUp: { since: number; events: number; loggedAt: number } | undefined;
   /** The subscription's failures in a row, as the log tells them (once, then once a minute; its end). */
   private readonly outage: SubscriptionOutage;
+  /** The spells without the read-model lock after losing it, as the log tells them (`LockLoss`). */
+  private readonly lockLoss: LockLoss;
   /**
    * Not reading the log until a commit ends: what was read waits for it (a full read-ahead), or a failed batch
    * waits for its retry — since when, and which. Events written meanwhile are counted by nothing
@@ -337,6 +340,7 @@ class Projector implements RunningProjector {
     this.backlog = new Backlog(this.committed);
     this.metrics = projectorMetrics(() => this.report(), options.registry);
     this.outage = new SubscriptionOutage(logger);
+    this.lockLoss = new LockLoss(logger, this.stallAfterMs);
   }
 
   report(): ProjectorReport {
@@ -446,6 +450,7 @@ class Projector implements RunningProjector {
     this.wakeUp?.();
     await this.subscription?.close().catch(() => undefined);
     await this.loop;
+    this.lockLoss.reset();
     await this.following;
     for (const waiter of this.waiters) {
       clearTimeout(waiter.timer);
@@ -474,8 +479,8 @@ class Projector implements RunningProjector {
   private async run(): Promise<void> {
     let poll = MIN_STANDBY_POLL_MS;
     let standby = false;
-    // The lock's failures in a row (`lockUnreachable`): the first is logged with its stack, then one line a minute
-    // (a database down for an hour was ~720 lines with a stack each).
+    // The lock's failures in a row (`lockUnreachable`): the first is logged with its stack (without, right after a
+    // loss of the lock), then one line a minute (a database down for an hour was ~720 lines with a stack each).
     while (!this.stopping) {
       let lease: ProjectorLease | undefined;
       let answered = false;
@@ -495,7 +500,11 @@ class Projector implements RunningProjector {
         const unreachable = this.lockUnreachable;
         if (unreachable === undefined) {
           this.lockUnreachable = { since: now, attempts: 1, loggedAt: now, suppressed: 0 };
-          this.logger.warn({ err: error }, 'projector could not reach the read-model lock; retrying');
+          // Right after losing the lock, the same outage as the loss's line: without a stack, as that one.
+          this.logger.warn(
+            this.lockLoss.active ? { error: describeBatchError(error) } : { err: error },
+            'projector could not reach the read-model lock; retrying',
+          );
         } else {
           unreachable.attempts += 1;
           if (now - unreachable.loggedAt >= FAILURE_LOG_INTERVAL_MS) {
@@ -514,6 +523,7 @@ class Projector implements RunningProjector {
           const holder = await this.lock.holder().catch(() => undefined);
           this.logger.info({ holder }, 'projector on standby: another projector holds the read-model lock');
           standby = true;
+          this.lockLoss.reset();
         }
         // The database has just answered: read where the leader has got to (not while it does not answer).
         if (answered) this.followCheckpoints();
@@ -529,8 +539,10 @@ class Projector implements RunningProjector {
       poll = MIN_STANDBY_POLL_MS;
       this.lease = lease;
       this.leases += 1;
+      this.lockLoss.retaken();
       lease.onLost((reason) => {
-        this.logger.error({ err: reason }, 'projector lost the read-model lock; dropping the batch in hand');
+        // A blip of the database, retaken at the next poll: `warn`, no stack; `error` once the stall window passes.
+        this.lockLoss.lost(reason);
         void this.subscription?.close().catch(() => undefined);
         // The batch in hand is dropped: its connection is closed rather than waited for. On a link that died
         // without a word its query would never answer, and the wait for it kept this projector from retaking
@@ -959,7 +971,9 @@ class Projector implements RunningProjector {
         clearTimeout(watch);
         this.commitTimed(batch, startedAt, 'failed');
         this.flushError = error;
-        this.batchFailed(failedBatch(batch), error);
+        // Lost the lock meanwhile: its connection was closed under it (`abortQueries`), "Connection terminated", as
+        // on every blip of the database. The lock's loss is the failure, and logged as such (not at `error`).
+        this.batchFailed(failedBatch(batch), error, !lease.isHeld());
         void this.subscription?.close().catch(() => undefined);
         return;
       }
@@ -1097,10 +1111,11 @@ class Projector implements RunningProjector {
    * Counts and logs a batch that did not commit. One that may have failed on its contents is retried in
    * halves, down to the one event it fails on (the events before it commit). The log line names the
    * batch's first event — stream, type and position, never the payload — and the attempts so far: at error
-   * on the first failure and when narrowed down to one event, then at most once a minute.
+   * on the first failure and when narrowed down to one event, then at most once a minute. `lockLost`: the lock was
+   * lost by the time it failed (its connection closed under it): counted and logged as `lock_lost`, at warn.
    */
-  private batchFailed(batch: FailedBatch, error: unknown): void {
-    const kind = classifyBatchError(error);
+  private batchFailed(batch: FailedBatch, error: unknown, lockLost = false): void {
+    const kind = lockLost ? 'lock_lost' : classifyBatchError(error);
     this.metrics.batchFailures.inc({ kind });
     this.consecutiveFailures += 1;
     const upTo = batch.upTo;
