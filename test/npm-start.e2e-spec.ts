@@ -6,11 +6,11 @@
  * projector's metrics endpoint — with one plain sentence naming the port and the setting, and no line from a
  * library in another format. A second SIGTERM while a shutdown waits (for a request, or a projector batch
  * that cannot commit) ends the process at once with exit code 1. A configuration problem — one of the two key
- * lists without the other, a connection string the client cannot parse — stops it before it starts anything,
- * exit code 2, and no development key is made.
+ * lists without the other, a connection string the client cannot parse, a development keys file that holds no
+ * usable keys — stops it before it starts anything, exit code 2, and no development key is made or replaced.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -319,6 +319,41 @@ describe('npm start with a configuration problem', () => {
         stderr: ['Invalid configuration:', `  - ${says}`],
       });
       expect(readdirSync(dir)).toEqual([]); // no key file, no event store
+    },
+  );
+
+  it.each([
+    [
+      'one one-character key for both APIs',
+      '{"integrationKey":"a","managementKey":"a"}',
+      '"integrationKey" must be 8..256 characters of A-Z a-z 0-9 . _ ~ + / - (a shorter one is too easy to guess to be a secret); ' +
+        '"managementKey" must be 8..256 characters of A-Z a-z 0-9 . _ ~ + / - (a shorter one is too easy to guess to be a secret)',
+    ],
+    [
+      'a misspelt field',
+      '{"integrationKey":"checkout-key-0001","management_key":"backoffice-key-0001"}',
+      'unknown field "management_key"; "managementKey" is missing',
+    ],
+    ['a file cut short', '{"integrationKey":"checkout-key-0', 'it is not valid JSON'],
+  ])(
+    'a development keys file with %s: stops before it starts anything, naming the file, exit 2, the file kept',
+    async (_, content, why) => {
+      const dir = dataDir();
+      const file = join(dir, 'dev-api-keys.json');
+      writeFileSync(file, content);
+      const result = await startRefused({ DATA_DIR: dir, PORT: '0', EMBEDDED_EVENTSTORE_PORT: '0' });
+      expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+        code: 2,
+        stdout: [],
+        stderr: [
+          'Invalid configuration:',
+          `  - The development keys file ${file} cannot be used: ${why}. It must hold {"integrationKey": "…", ` +
+            '"managementKey": "…"}, two different keys, each 8..256 characters of A-Z a-z 0-9 . _ ~ + / -. ' +
+            'Correct it, or delete it to have new keys made at the next start (clients then need the new keys).',
+        ],
+      });
+      expect(readFileSync(file, 'utf8')).toBe(content);
+      expect(readdirSync(dir)).toEqual(['dev-api-keys.json']); // no event store
     },
   );
 });

@@ -18,7 +18,12 @@ import { createSessionApi } from './app.factory';
 import { backgroundServices, inProcessProjector, type BackgroundService } from './background-services';
 import { ApiKeys } from './config/api-keys.provider';
 import { ConfigError, dataDirProblems, parseConfig, type AppConfig } from './config/config';
-import { devIntegrationKeys, devManagementKeys, loadOrCreateDevKeys } from './config/dev-keys';
+import {
+  DevKeysFileError,
+  devIntegrationKeys,
+  devManagementKeys,
+  loadOrCreateDevKeys,
+} from './config/dev-keys';
 import { MetricsService } from './operations/metrics.service';
 
 /** A configuration problem, found before or during the start: its message on stderr, exit code 2. */
@@ -47,6 +52,8 @@ function resolveKeys(config: AppConfig, logger: pino.Logger): ApiKeys {
   try {
     devKeys = loadOrCreateDevKeys(config.dataDir);
   } catch (error) {
+    // A file that is there but holds no usable keys: said, never replaced (clients may use the keys in it).
+    if (error instanceof DevKeysFileError) refuse(new ConfigError([error.message]));
     const problem = dataDirErrorMessage(error, config.dataDir);
     if (problem === undefined) throw error;
     refuse(new ConfigError([problem]));

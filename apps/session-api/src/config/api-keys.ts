@@ -20,6 +20,22 @@ export const keyIdOf = (key: string): string =>
 
 const KEY_PATTERN = /^[A-Za-z0-9._~+/-]{8,256}$/;
 
+/**
+ * What is wrong with `key` as an API key, said after the key's name ("must be 8..256 characters of …"); undefined
+ * for a good one. The one rule for keys of both APIs, from the environment or the development keys file.
+ */
+export function apiKeyProblem(key: string): string | undefined {
+  if (KEY_PATTERN.test(key)) return undefined;
+  const why = [...key].length < 8 ? ' (a shorter one is too easy to guess to be a secret)' : '';
+  return `must be 8..256 characters of A-Z a-z 0-9 . _ ~ + / -${why}`;
+}
+
+/** Whether a key is both an integration and a management key (refused: each key belongs to one API). */
+export const sharesAKey = (
+  integration: Iterable<string>,
+  management: ReadonlyMap<string, unknown>,
+): boolean => [...integration].some((key) => management.has(key));
+
 const parseApplicationId = (text: string): number | undefined =>
   /^[1-9]\d{0,15}$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : undefined;
 
@@ -34,11 +50,9 @@ function splitPairs(value: string, variable: string, errors: string[]): [string,
       continue;
     }
     const key = trimmed.slice(0, separator);
-    if (!KEY_PATTERN.test(key)) {
-      const why = [...key].length < 8 ? ' (a shorter one is too easy to guess to be a secret)' : '';
-      errors.push(
-        `${variable}: key "${mask(key)}" must be 8..256 characters of A-Z a-z 0-9 . _ ~ + / -${why}`,
-      );
+    const problem = apiKeyProblem(key);
+    if (problem !== undefined) {
+      errors.push(`${variable}: key "${mask(key)}" ${problem}`);
       continue;
     }
     pairs.push([key, trimmed.slice(separator + 1)]);

@@ -291,8 +291,11 @@ describe('dataDirProblems', () => {
         '{"integrationKey":"dev-int-a","managementKey":"dev-mgmt-b"}',
       );
       expect(dataDirProblems(parseConfig(env, '/srv'))).toEqual([]);
-      // Keys it would write anew (a file that holds no pair of keys) need the directory writable again.
+      // A file that holds no pair of keys is not written anew either (the start refuses it, naming it).
       fs.writeFileSync(path.join(dataDir, DEV_KEYS_FILE), '{"integrationKey":"dev-int-a"');
+      expect(dataDirProblems(parseConfig(env, '/srv'))).toEqual([]);
+      // Keys it would create need the directory writable.
+      fs.rmSync(path.join(dataDir, DEV_KEYS_FILE));
       expect(dataDirProblems(parseConfig(env, '/srv'))).toEqual([
         expect.stringMatching(new RegExp(`^DATA_DIR: ${dataDir} is not writable \\(EACCES\\)`)),
       ]);

@@ -3,6 +3,7 @@
  * message, all of them at once, so an operator fixes the environment in one go.
  */
 import { connectionStringProblem } from '@session-engine/event-store';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   checkDataDir,
@@ -13,10 +14,11 @@ import {
 import {
   parseIntegrationKeys,
   parseManagementKeys,
+  sharesAKey,
   type IntegrationKey,
   type ManagementKey,
 } from './api-keys';
-import { readDevKeys, type DevKeys } from './dev-keys';
+import { DEV_KEYS_FILE } from './dev-keys';
 import {
   DEFAULT_SCAVENGE_INTERVAL_MS,
   parseScavengeInterval,
@@ -137,28 +139,20 @@ function parseMilliseconds(
  * store (`DATA_DIR/eventstore`), SQLite read models or development keys, so a directory its user cannot write
  * is a configuration problem, named, not an EACCES (or SQLite's "unable to open database file") from deep inside
  * the start. A deployment with none of them (EVENTSTORE_CONNECTION_STRING, DATABASE_URL and both key lists set,
- * or development keys already kept there: the start only reads them) may have a read-only DATA_DIR.
+ * or a development keys file already there: the start only reads it) may have a read-only DATA_DIR.
  */
 export function dataDirProblems(config: AppConfig): string[] {
   const problems: string[] = [];
   const embedded = config.eventStoreConnectionString === undefined;
+  // An existing keys file is only ever read (one that holds no usable keys stops the start, naming it).
   const writesDevKeys =
-    config.integrationKeys === undefined && readDevKeysQuietly(config.dataDir) === undefined;
+    config.integrationKeys === undefined && !fs.existsSync(path.join(config.dataDir, DEV_KEYS_FILE));
   const writes = embedded || config.databaseUrl === undefined || writesDevKeys;
   if (!writes) return problems;
   checkDataDir(config.dataDir, problems, 'DATA_DIR', { writable: true });
   if (embedded && problems.length === 0)
     checkDataDir(path.join(config.dataDir, 'eventstore'), problems, 'DATA_DIR', { writable: true });
   return problems;
-}
-
-/** The kept development keys, or undefined also when they cannot be read (the writability check then names why). */
-function readDevKeysQuietly(dataDir: string): DevKeys | undefined {
-  try {
-    return readDevKeys(dataDir);
-  } catch {
-    return undefined;
-  }
 }
 
 export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
@@ -223,12 +217,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
       `${missing}: not set, while ${given} is; set both (or neither, for development keys of application 1 under DATA_DIR)`,
     );
   }
-  if (integrationKeys && managementKeys) {
-    for (const key of integrationKeys.keys()) {
-      if (managementKeys.has(key))
-        errors.push('INTEGRATION_API_KEYS and MANAGEMENT_API_KEYS share a key; each key belongs to one API');
-    }
-  }
+  if (integrationKeys && managementKeys && sharesAKey(integrationKeys.keys(), managementKeys))
+    errors.push('INTEGRATION_API_KEYS and MANAGEMENT_API_KEYS share a key; each key belongs to one API');
 
   const logLevelText = (set(env.LOG_LEVEL) ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevelText)) {
