@@ -2,7 +2,12 @@
  * The stores a command needs, opened on first use and closed once at the end. Both refuse quickly, with
  * a hint, when nothing answers: the CLI is often run against a store that is not started.
  */
-import { EsdbClientAdapter, SessionEventStore, shownConnectionString } from '@session-engine/event-store';
+import {
+  EsdbClientAdapter,
+  SessionEventStore,
+  shownConnectionString,
+  tlsDefaultHint,
+} from '@session-engine/event-store';
 import {
   ignoreIdleConnectionErrors,
   openReadModelDatabase,
@@ -53,6 +58,21 @@ export interface ReadOnlyReadModels extends ReadModelDatabase {
   schema: boolean;
 }
 
+/**
+ * Nothing answered at the configured event store: what to do. A connection string that leaves TLS on (the
+ * client's default) gets the hint for a store without TLS, which never answers it.
+ */
+export function noEventStoreMessage(
+  config: Pick<ReplayConfig, 'connectionString' | 'explicitEventStore'>,
+): string {
+  const { connectionString, explicitEventStore } = config;
+  const hint = explicitEventStore
+    ? 'check EVENTSTORE_CONNECTION_STRING'
+    : 'start it with `npm start` (or `npm run start:eventstore`), or set EVENTSTORE_CONNECTION_STRING';
+  const tls = tlsDefaultHint(connectionString);
+  return `No event store answers at ${shownConnectionString(connectionString)}: ${hint}.${tls === undefined ? '' : ` ${tls}.`}`;
+}
+
 export class Connections {
   private adapter?: EsdbClientAdapter;
   private database?: ReadModelDatabase;
@@ -65,12 +85,7 @@ export class Connections {
       const adapter = EsdbClientAdapter.connect(this.config.connectionString);
       if (!(await adapter.isReachable(CONNECT_TIMEOUT_MS))) {
         await adapter.close().catch(() => undefined);
-        const hint = this.config.explicitEventStore
-          ? 'check EVENTSTORE_CONNECTION_STRING'
-          : 'start it with `npm start` (or `npm run start:eventstore`), or set EVENTSTORE_CONNECTION_STRING';
-        throw new CliError(
-          `No event store answers at ${shownConnectionString(this.config.connectionString)}: ${hint}.`,
-        );
+        throw new CliError(noEventStoreMessage(this.config));
       }
       this.adapter = adapter;
     }

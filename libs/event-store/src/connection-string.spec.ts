@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import {
   CONNECTION_STRING_OPTIONS,
   connectionStringProblem,
+  setsTls,
   shownConnectionString,
+  tlsDefaultHint,
 } from './connection-string';
 
 const name = 'EVENTSTORE_CONNECTION_STRING';
@@ -138,5 +140,40 @@ describe('shownConnectionString: a connection string fit for a message', () => {
     ['esdb://admin:a?b/c@h:2113', 'esdb://admin:***@h:2113'],
   ])('%s → %s', (value, shown) => {
     expect(shownConnectionString(value)).toBe(shown);
+  });
+});
+
+describe('tlsDefaultHint', () => {
+  const hint = (fixed: string) =>
+    'TLS is on by default and the connection string does not set tls: a store without TLS (the embedded one, or ' +
+    `EventStoreDB started with --insecure) needs tls=false (${fixed})`;
+
+  it.each([
+    ['esdb://127.0.0.1:4721', 'esdb://127.0.0.1:4721?tls=false'],
+    ['esdb://127.0.0.1:4721/', 'esdb://127.0.0.1:4721/?tls=false'],
+    ['esdb+discover://n1:2113,n2:2113', 'esdb+discover://n1:2113,n2:2113?tls=false'],
+    ['esdb://es:2113?connectionName=api', 'esdb://es:2113?connectionName=api&tls=false'],
+    ['esdb://admin:pa?ss@es:2113', 'esdb://admin:***@es:2113?tls=false'],
+    [
+      'esdb://admin:secret@es:2113?nodePreference=leader',
+      'esdb://admin:***@es:2113?nodePreference=leader&tls=false',
+    ],
+  ])('for %s, which leaves TLS on, says so and gives the string without TLS', (value, fixed) => {
+    expect(setsTls(value)).toBe(false);
+    expect(tlsDefaultHint(value)).toBe(hint(fixed));
+  });
+
+  it.each([
+    'esdb://127.0.0.1:4721?tls=false',
+    'esdb://es:2113?tls=true',
+    'esdb://es:2113?connectionName=api&TLS=false',
+    'esdb://admin:secret@es:2113/?Tls=true&nodePreference=leader',
+  ])('says nothing for %s, which sets tls', (value) => {
+    expect(setsTls(value)).toBe(true);
+    expect(tlsDefaultHint(value)).toBeUndefined();
+  });
+
+  it('never shows the password', () => {
+    expect(tlsDefaultHint('esdb://admin:hunter2@es:2113')).not.toContain('hunter2');
   });
 });

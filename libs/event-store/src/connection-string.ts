@@ -175,6 +175,36 @@ function valueProblem(key: string, value: string): string | undefined {
 }
 
 /**
+ * Whether `value` sets the `tls` option (as the client matches option names: case, `_` and `-` do not count).
+ * Without it the client connects with TLS, which a store without TLS never answers: it looks not reachable.
+ */
+export function setsTls(value: string): boolean {
+  const text = value.trim();
+  const rest = text.slice((/^[^:/?@]*:\/\//.exec(text)?.[0] ?? '').length);
+  // As the client reads it: credentials up to the first @, the options after the next ?.
+  const query = rest.indexOf('?', rest.indexOf('@') + 1);
+  if (query < 0) return false;
+  return rest
+    .slice(query + 1)
+    .split('&')
+    .some((pair) => pair.includes('=') && flat(pair.slice(0, pair.indexOf('='))) === 'tls');
+}
+
+/**
+ * For a connection string that leaves TLS to the client's default (on): why a store without TLS does not answer
+ * it, and the string that reaches one (the password shown as ***). Undefined when the string sets `tls`.
+ */
+export function tlsDefaultHint(value: string): string | undefined {
+  if (setsTls(value)) return undefined;
+  const shown = shownConnectionString(value.trim());
+  const fixed = `${shown}${/\?/.test(shown.slice(shown.indexOf('@') + 1)) ? '&' : '?'}tls=false`;
+  return (
+    'TLS is on by default and the connection string does not set tls: a store without TLS (the embedded one, or ' +
+    `EventStoreDB started with --insecure) needs tls=false (${fixed})`
+  );
+}
+
+/**
  * A connection string to show in a message or a log: the password of a `user:password@` replaced by `***` (the
  * user name kept: it tells which account was used).
  */
