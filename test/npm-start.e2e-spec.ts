@@ -10,6 +10,7 @@
  * usable keys — stops it before it starts anything, exit code 2, and no development key is made or replaced.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,10 @@ const ENGINE_VARIABLES = [
   'LOG_LEVEL',
   'PROJECTOR_METRICS_PORT',
   'PROJECTOR_METRICS_HOST',
+  'PROJECTOR_IN_PROCESS',
+  'EVENTSTORE_CALL_TIMEOUT_MS',
+  'SESSION_CACHE_MB',
+  'DATA_DIR',
 ];
 
 interface Started {
@@ -94,9 +99,13 @@ const exitOf = (child: ChildProcess) =>
   );
 
 /** Starts the engine on free ports; resolves once it logged that it listens. */
-async function start(dir: string, nodeArgs: string[] = []): Promise<Started> {
+async function start(
+  dir: string,
+  nodeArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Started> {
   const { child, stdout, stderr } = run(
-    { DATA_DIR: dir, PORT: '0', EMBEDDED_EVENTSTORE_PORT: '0' },
+    { DATA_DIR: dir, PORT: '0', EMBEDDED_EVENTSTORE_PORT: '0', ...env },
     undefined,
     nodeArgs,
   );
@@ -129,6 +138,10 @@ async function start(dir: string, nodeArgs: string[] = []): Promise<Started> {
   }
 }
 
+/** The JSON log lines among `stdout`'s. */
+const logLines = (stdout: string[]) =>
+  stdout.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+
 /** Exits with the process's code, its stdout and stderr lines. */
 async function startRefused(env: Record<string, string>, main?: string) {
   const { child, stdout, stderr } = run(env, main);
@@ -150,6 +163,33 @@ describe('npm start', () => {
     const first = await start(dir);
     expect(first.port).toBeGreaterThan(0);
     expect(first.keysWere).toBe('created');
+    // The configuration it runs with, on the line that says it listens: no key, only key ids.
+    const integrationKeyId = `key-${createHash('sha256')
+      .update(first.integrationKey.replace(/^ApiKey-v1 /, ''))
+      .digest('hex')
+      .slice(0, 16)}`;
+    const listening = logLines(first.stdout).find((line) => line.msg === 'session API listening');
+    expect(listening).toEqual(
+      expect.objectContaining({
+        level: 'info',
+        port: first.port,
+        eventStore: 'embedded',
+        eventStoreConnectionString: expect.stringMatching(/^esdb:\/\/127\.0\.0\.1:\d+\?tls=false$/),
+        eventStoreCallTimeoutMs: 10_000,
+        readModels: { store: 'sqlite', file: join(dir, 'read-models.sqlite') },
+        projectorInProcess: true,
+        sessionCacheMb: 128,
+        dataDir: dir,
+        apiKeys: {
+          from: join(dir, 'dev-api-keys.json'),
+          integration: { '1': [integrationKeyId] },
+          management: { '1': [expect.stringMatching(/^key-[0-9a-f]{16}$/)] },
+        },
+      }),
+    );
+    expect(listening).not.toHaveProperty('eventStoreHint');
+    expect(JSON.stringify(listening)).not.toContain('dev-int-');
+    expect(JSON.stringify(listening)).not.toContain('dev-mgmt-');
     const url = `http://127.0.0.1:${first.port}/v2/customer_sessions/newcomer-1`;
     const put = await fetch(url, {
       method: 'PUT',
@@ -206,6 +246,48 @@ describe('npm start', () => {
     expect(messages).toEqual(
       expect.arrayContaining(['projector stopped', 'EventStoreDB-compatible server stopped']),
     );
+  });
+
+  it('with PROJECTOR_IN_PROCESS=false and no DATABASE_URL it warns where it reads read models; a connection string without tls gets the hint', async () => {
+    const dir = dataDir();
+    const storePort = await closedPort();
+    const started = await start(dir, [], {
+      PROJECTOR_IN_PROCESS: 'false',
+      EVENTSTORE_CONNECTION_STRING: `esdb://127.0.0.1:${storePort}`,
+      EVENTSTORE_CALL_TIMEOUT_MS: '3000',
+      SESSION_CACHE_MB: '16',
+    });
+    const lines = logLines(started.stdout);
+    const file = join(dir, 'read-models.sqlite');
+    expect(
+      lines.filter(
+        (line) =>
+          line.level === 'warn' &&
+          line.msg !== 'no API keys configured: using development keys for application 1',
+      ),
+    ).toEqual([
+      expect.objectContaining({
+        readModels: file,
+        msg:
+          `PROJECTOR_IN_PROCESS=false without DATABASE_URL: this API reads the SQLite read models in ${file}, ` +
+          'which only a projector started with the same DATA_DIR on this machine writes (`npm run start:projector`); ' +
+          'with the projector elsewhere, set DATABASE_URL on both',
+      }),
+    ]);
+    expect(lines.find((line) => line.msg === 'session API listening')).toEqual(
+      expect.objectContaining({
+        eventStore: 'external',
+        eventStoreConnectionString: `esdb://127.0.0.1:${storePort}`,
+        eventStoreHint:
+          'TLS is on by default and the connection string does not set tls: a store without TLS (the embedded one, ' +
+          `or EventStoreDB started with --insecure) needs tls=false (esdb://127.0.0.1:${storePort}?tls=false)`,
+        eventStoreCallTimeoutMs: 3000,
+        projectorInProcess: false,
+        sessionCacheMb: 16,
+      }),
+    );
+    started.child.kill('SIGTERM');
+    expect(await started.exit).toEqual({ code: 0, signal: null });
   });
 
   it('a second npm start on the same DATA_DIR stops at once, saying the directory is in use; the first serves on', async () => {

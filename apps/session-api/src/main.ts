@@ -25,6 +25,7 @@ import {
   loadOrCreateDevKeys,
 } from './config/dev-keys';
 import { MetricsService } from './operations/metrics.service';
+import { startupSummary, startupWarnings } from './startup-summary';
 
 /** A configuration problem, found before or during the start: its message on stderr, exit code 2. */
 function refuse(error: ConfigError): never {
@@ -119,6 +120,7 @@ async function main(): Promise<void> {
 }
 
 async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, started: Started): Promise<void> {
+  for (const warning of startupWarnings(config)) logger.warn(warning.fields, warning.msg);
   let connectionString = config.eventStoreConnectionString;
   if (connectionString === undefined) {
     const embedded = await startEmbeddedEventStore({
@@ -160,7 +162,10 @@ async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, star
   });
   // The port listened on (PORT=0 picks a free one).
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
-  logger.info({ port, eventStore: started.embedded ? 'embedded' : 'external' }, 'session API listening');
+  logger.info(
+    startupSummary(config, keys, { port, embedded: started.embedded !== undefined, connectionString }),
+    'session API listening',
+  );
 
   for (const service of services) {
     await service.start();
