@@ -1193,8 +1193,13 @@ class Projector implements RunningProjector {
    * A failure that repeats: logged at `error` at its first attempt (or when `now` is forced), then at most once a
    * minute with the attempts `suppressed` since, each of those at `debug`. True when it was logged at `error`.
    */
+  /**
+   * A failure's line: at `error`, but at `warn` while it is only an outage (`kind` unavailable: the store or the
+   * database could not be reached) younger than the stall window — a blip the retry gets past must not page
+   * anyone; one that lasts is logged at `error` when it is logged next (at most a minute on).
+   */
   private logFailure(
-    state: { lastLoggedAt: number; suppressed: number },
+    state: { lastLoggedAt: number; suppressed: number; since: number; kind?: string },
     now: number,
     force: boolean,
     fields: object,
@@ -1202,7 +1207,8 @@ class Projector implements RunningProjector {
     again: string,
   ): boolean {
     if (force || now - state.lastLoggedAt >= FAILURE_LOG_INTERVAL_MS) {
-      this.logger.error({ ...fields, suppressed: state.suppressed }, message);
+      const passing = state.kind === 'unavailable' && now - state.since < this.stallAfterMs;
+      this.logger[passing ? 'warn' : 'error']({ ...fields, suppressed: state.suppressed }, message);
       state.lastLoggedAt = now;
       state.suppressed = 0;
       return true;
