@@ -70,6 +70,12 @@ describe('parseProjectorConfig', () => {
     });
   });
 
+  it('given a DATABASE_URL with an unencoded "#" in its password, then it refuses it as the API does, quoting none of it', () => {
+    const problems = problemsOf({ DATABASE_URL: 'postgres://postgres:p@ss#w/rd@127.0.0.1:5432/test' });
+    expect(problems).toEqual([expect.stringMatching(/^DATABASE_URL: holds a "#", which ends a URL.*%23/)]);
+    expect(problems[0]).not.toMatch(/ss#|p@ss|127\.0\.0\.1/);
+  });
+
   it('reports every bad value with its own message', () => {
     const problems = problemsOf({
       EVENTSTORE_CONNECTION_STRING: 'kurrentdb://kdb:2113',

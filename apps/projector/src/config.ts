@@ -72,10 +72,7 @@ export function parseStoreLocation(env: Env, cwd: string, problems: string[]): S
       { min: 1, max: 65535, meaning: 'a TCP port' },
       problems,
     ) ?? 2113;
-  const databaseUrl = setting(env.DATABASE_URL);
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/.+/.test(databaseUrl)) {
-    problems.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
-  }
+  const databaseUrl = parseDatabaseUrl(env, problems);
   const schema = parseReadModelSchema(env, problems);
   const dataDir = checkDataDir(path.resolve(cwd, setting(env.DATA_DIR) ?? './data'), problems);
   return {
@@ -85,6 +82,58 @@ export function parseStoreLocation(env: Env, cwd: string, problems: string[]): S
     schema,
     dataDir,
   };
+}
+
+/** How to write a user name or password that holds a character with a meaning in a URL. */
+const PERCENT_ENCODE =
+  'percent-encode special characters of the user name and password (# as %23, / as %2F, ? as %3F, @ as %40, : as %3A)';
+
+const NO_HOST =
+  'names no host: it must look like postgres://user:password@host:5432/database ' +
+  '(a Unix socket: postgres:///database?host=/var/run/postgresql&user=name)';
+
+/**
+ * The problem with `url` as DATABASE_URL, in the form of the other configuration problems (`DATABASE_URL: …`);
+ * undefined when it is a postgres:// or postgresql:// URL that `new URL` reads whole, with a host. A `#`, `/`,
+ * `?` or `@` written as is in the password would have the PostgreSQL client read part of the password as the
+ * host (and the start-up line show it) or fail with `Invalid URL` once other services are up. No message quotes
+ * the value or any part of it: it may hold a password.
+ */
+export function databaseUrlProblem(url: string): string | undefined {
+  const problem = databaseUrlShapeProblem(url);
+  return problem === undefined ? undefined : `DATABASE_URL: ${problem}`;
+}
+
+function databaseUrlShapeProblem(text: string): string | undefined {
+  if (!/^postgres(ql)?:\/\/.+/.test(text)) return 'must be a postgres:// or postgresql:// URL';
+  if (text.includes('#'))
+    return `holds a "#", which ends a URL: the rest would be dropped (a "#" in the password cuts it there); ${PERCENT_ENCODE}`;
+  const afterScheme = text.slice(text.indexOf('//') + 2);
+  // The host part ends at the first "/" or "?": an "@" after it means one of them was in the user or password.
+  const hostPartEnd = afterScheme.search(/[/?]/);
+  if (hostPartEnd >= 0 && afterScheme.includes('@', hostPartEnd))
+    return `holds an "@" after the host part: a "/" or "?" in the user name or password ends the host part early; ${PERCENT_ENCODE}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    if (/@$/.test(afterScheme.slice(0, hostPartEnd >= 0 ? hostPartEnd : undefined))) return NO_HOST;
+    return `is not a valid URL: check the host and port (1..65535), and ${PERCENT_ENCODE}`;
+  }
+  // `?host=` names the host (a Unix socket directory) as the PostgreSQL client reads it.
+  if (parsed.hostname === '' && !parsed.searchParams.get('host')) return NO_HOST;
+  return undefined;
+}
+
+/**
+ * DATABASE_URL, checked by `databaseUrlProblem`: the PostgreSQL read models, or undefined (SQLite). Read so by
+ * the projector, the replay CLI and the API, which refuse a bad value with the same message.
+ */
+export function parseDatabaseUrl(env: Env, problems: string[]): string | undefined {
+  const databaseUrl = setting(env.DATABASE_URL);
+  const problem = databaseUrl === undefined ? undefined : databaseUrlProblem(databaseUrl);
+  if (problem !== undefined) problems.push(problem);
+  return databaseUrl;
 }
 
 /**

@@ -237,6 +237,66 @@ describe('parseConfig', () => {
     expect(problemsOf({ EVENTSTORE_CONNECTION_STRING: 'esdb+discover://cluster.internal:2113' })).toEqual([]);
   });
 
+  describe('given a DATABASE_URL whose user name or password holds a character with a meaning in a URL', () => {
+    const ENCODE =
+      'percent-encode special characters of the user name and password (# as %23, / as %2F, ? as %3F, @ as %40, : as %3A)';
+    it.each([
+      [
+        '#',
+        'postgres://postgres:p@ss#w/rd@127.0.0.1:5432/test',
+        /^DATABASE_URL: holds a "#", which ends a URL/,
+      ],
+      ['# alone', 'postgres://postgres:pa#ss@127.0.0.1:5432/test', /^DATABASE_URL: holds a "#"/],
+      [
+        '/',
+        'postgres://postgres:secret/pw@127.0.0.1:5432/test',
+        /^DATABASE_URL: holds an "@" after the host part/,
+      ],
+      [
+        '/ after digits',
+        'postgres://postgres:12/34@127.0.0.1:5432/test',
+        /^DATABASE_URL: holds an "@" after/,
+      ],
+      [
+        '?',
+        'postgres://postgres:12?34@127.0.0.1:5432/test',
+        /^DATABASE_URL: holds an "@" after the host part/,
+      ],
+      ['@ in a parameter', 'postgres://me:secret@127.0.0.1/test?x=a@b', /^DATABASE_URL: holds an "@"/],
+    ])(
+      'when it holds an unencoded %s, then it is refused naming the variable, suggesting percent-encoding and quoting none of it',
+      (_, url, says) => {
+        const problems = problemsOf({ DATABASE_URL: url });
+        expect(problems).toEqual([expect.stringMatching(says)]);
+        expect(problems[0]).toContain(ENCODE);
+        for (const part of ['postgres:', 'p@ss', 'ss#', 'secret', '12', 'me:', '127.0.0.1'])
+          expect(problems[0]).not.toContain(part);
+      },
+    );
+
+    it('when the same URL is percent-encoded, then it is accepted as it is', () => {
+      const url = 'postgres://me%40corp:p%40ss%23w%2Frd%3F%3A@127.0.0.1:5432/test';
+      expect(parseConfig({ DATABASE_URL: url }, '/srv').databaseUrl).toBe(url);
+      // An "@" or ":" in the password before the last "@" of the host part is read as the client reads it.
+      expect(problemsOf({ DATABASE_URL: 'postgres://me:p@ss:w@127.0.0.1/test' })).toEqual([]);
+    });
+  });
+
+  it('given a DATABASE_URL new URL cannot read or naming no host, when parsed, then it is refused with what it must look like', () => {
+    expect(problemsOf({ DATABASE_URL: 'postgres://postgres:secret@127.0.0.1:99999/test' })).toEqual([
+      'DATABASE_URL: is not a valid URL: check the host and port (1..65535), and percent-encode special characters of the user name and password (# as %23, / as %2F, ? as %3F, @ as %40, : as %3A)',
+    ]);
+    const noHost =
+      'DATABASE_URL: names no host: it must look like postgres://user:password@host:5432/database (a Unix socket: postgres:///database?host=/var/run/postgresql&user=name)';
+    expect(problemsOf({ DATABASE_URL: 'postgres:///test' })).toEqual([noHost]);
+    expect(problemsOf({ DATABASE_URL: 'postgres://postgres:secret@/test' })).toEqual([noHost]);
+    expect(problemsOf({ DATABASE_URL: 'postgres:///test?host=/var/run/postgresql&user=me' })).toEqual([]);
+    expect(problemsOf({ DATABASE_URL: 'postgresql://[::1]:5432/test' })).toEqual([]);
+    expect(problemsOf({ DATABASE_URL: 'mysql://me:secret@db/test' })).toEqual([
+      'DATABASE_URL: must be a postgres:// or postgresql:// URL',
+    ]);
+  });
+
   it('accepts a real EventStoreDB connection string and a PostgreSQL URL', () => {
     const config = parseConfig(
       {

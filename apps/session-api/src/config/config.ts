@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   checkDataDir,
+  parseDatabaseUrl,
   parseProjectorBatching,
   parseProjectorWatch,
   parseReadModelSchema,
@@ -225,10 +226,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     errors.push(`LOG_LEVEL: "${logLevelText}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
 
-  const databaseUrl = set(env.DATABASE_URL);
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/.+/.test(databaseUrl)) {
-    errors.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
-  }
+  // The standalone projector's rule and message (a URL the PostgreSQL client reads whole, with a host).
+  const databaseUrl = parseDatabaseUrl(env, errors);
   // The standalone projector's rule and message: one environment gives every process the same schema.
   const readModelSchema = parseReadModelSchema(env, errors);
 
