@@ -7,7 +7,8 @@
  * library in another format. A second SIGTERM while a shutdown waits (for a request, or a projector batch
  * that cannot commit) ends the process at once with exit code 1. A configuration problem — one of the two key
  * lists without the other, a connection string the client cannot parse, a development keys file that holds no
- * usable keys — stops it before it starts anything, exit code 2, and no development key is made or replaced.
+ * usable keys, a HOST that resolves to nothing — stops it before it starts anything, exit code 2, and no
+ * development key is made or replaced. HOST binds the API to one address.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -29,6 +30,7 @@ const ROOT = resolve(__dirname, '..');
 /** Settings of the surrounding environment the engine reads; the child sees none of them. */
 const ENGINE_VARIABLES = [
   'PORT',
+  'HOST',
   'EVENTSTORE_CONNECTION_STRING',
   'EMBEDDED_EVENTSTORE_PORT',
   'DATABASE_URL',
@@ -98,7 +100,7 @@ const exitOf = (child: ChildProcess) =>
     child.once('exit', (code, signal) => done({ code, signal })),
   );
 
-/** Starts the engine on free ports; resolves once it logged that it listens. */
+/** Starts the engine on free ports (and `env`); resolves once it logged that it listens. */
 async function start(
   dir: string,
   nodeArgs: string[] = [],
@@ -148,6 +150,18 @@ async function startRefused(env: Record<string, string>, main?: string) {
   const exit = await exitOf(child);
   await new Promise((done) => setImmediate(done));
   return { ...exit, stdout, stderr };
+}
+
+/** 'connected', or the error code of connecting to `host:port`. */
+function connectOutcome(port: number, host: string): Promise<string | undefined> {
+  return new Promise((done) => {
+    const socket = connect(port, host);
+    socket.once('connect', () => {
+      socket.destroy();
+      done('connected');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => done(error.code));
+  });
 }
 
 /** A port another process (here, this one) listens on. */
@@ -203,6 +217,8 @@ describe('npm start', () => {
     expect(created.customerSession.total).toBe(39.98);
     const ready = await fetch(`http://127.0.0.1:${first.port}/health/ready`);
     expect(ready.status).toBe(200);
+    // Without HOST: every interface (another loopback address of this machine too).
+    expect(await connectOutcome(first.port, '127.0.0.2')).toBe('connected');
 
     first.child.kill('SIGTERM');
     expect(await first.exit).toEqual({ code: 0, signal: null });
@@ -286,6 +302,20 @@ describe('npm start', () => {
         sessionCacheMb: 16,
       }),
     );
+    started.child.kill('SIGTERM');
+    expect(await started.exit).toEqual({ code: 0, signal: null });
+  });
+
+  it('with HOST=127.0.0.1 it listens on that address only: another address of this machine is refused', async () => {
+    const started = await start(dataDir(), [], { HOST: '127.0.0.1' });
+    const listening = started.stdout
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg?: string; host?: string })
+      .find((line) => line.msg === 'session API listening');
+    expect(listening?.host).toBe('127.0.0.1');
+    expect((await fetch(`http://127.0.0.1:${started.port}/health/live`)).status).toBe(200);
+    // Every 127.x address is this machine's loopback: a server on every interface accepts on 127.0.0.2 too.
+    expect(await connectOutcome(started.port, '127.0.0.2')).toBe('ECONNREFUSED');
     started.child.kill('SIGTERM');
     expect(await started.exit).toEqual({ code: 0, signal: null });
   });
@@ -389,6 +419,11 @@ describe('npm start with a configuration problem', () => {
       'a malformed EVENTSTORE_CONNECTION_STRING',
       { EVENTSTORE_CONNECTION_STRING: 'esdb://127.0.0.1:abc?tls=false' },
       'EVENTSTORE_CONNECTION_STRING: "abc" in "127.0.0.1:abc" is not a port number (1..65535)',
+    ],
+    [
+      'a HOST that resolves to no address',
+      { HOST: 'no-such-host.invalid' },
+      'HOST: "no-such-host.invalid" does not resolve to an address (ENOTFOUND); set HOST to a host name or IP address of this machine (127.0.0.1, or 0.0.0.0 for every interface)',
     ],
   ])(
     '%s: stops before it starts anything, naming the variable, exit 2, no development key',

@@ -225,6 +225,24 @@ export function parseProjectorBatching(env: Env, problems: string[]): ProjectorB
   return { batchSize, batchDelayMs };
 }
 
+/**
+ * A host a server of this process listens on (PROJECTOR_METRICS_HOST, the API's HOST), or undefined when unset;
+ * one with a space or a `/` in it is noted in `problems`. Whether it resolves to an address of this machine is
+ * for `listenHostProblem` (eventstore-embedded/src/listen-error.ts), checked before the start.
+ */
+export function parseListenHost(
+  name: string,
+  raw: string | undefined,
+  problems: string[],
+): string | undefined {
+  const host = setting(raw);
+  if (host !== undefined && /[\s/]/.test(host)) {
+    problems.push(`${name}: "${host}" is not a host name or IP address to bind`);
+    return undefined;
+  }
+  return host;
+}
+
 export function parseProjectorConfig(env: Env, cwd = process.cwd()): ProjectorConfig {
   const problems: string[] = [];
   const location = parseStoreLocation(env, cwd, problems);
@@ -237,10 +255,8 @@ export function parseProjectorConfig(env: Env, cwd = process.cwd()): ProjectorCo
       { min: 0, max: 65535, meaning: 'a TCP port, or 0 for no metrics endpoint' },
       problems,
     ) ?? 9464;
-  const metricsHost = setting(env.PROJECTOR_METRICS_HOST) ?? '127.0.0.1';
-  if (/[\s/]/.test(metricsHost)) {
-    problems.push(`PROJECTOR_METRICS_HOST: "${metricsHost}" is not a host name or IP address to bind`);
-  }
+  const metricsHost =
+    parseListenHost('PROJECTOR_METRICS_HOST', env.PROJECTOR_METRICS_HOST, problems) ?? '127.0.0.1';
   const logLevel = (setting(env.LOG_LEVEL) ?? 'info').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`LOG_LEVEL: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);

@@ -1,9 +1,9 @@
 /**
- * `npm start`: one process with the HTTP API, the background services (the projector, in a worker thread) and —
- * when EVENTSTORE_CONNECTION_STRING is unset — the embedded EventStoreDB-compatible server on
- * 127.0.0.1:EMBEDDED_EVENTSTORE_PORT with its data under DATA_DIR, in a worker thread (its own event loop).
- * SIGTERM/SIGINT shut down gracefully: no new connections, in-flight requests finish, background services
- * stop, the store closes.
+ * `npm start`: one process with the HTTP API (on HOST:PORT, by default every interface), the background
+ * services (the projector, in a worker thread) and — when EVENTSTORE_CONNECTION_STRING is unset — the embedded
+ * EventStoreDB-compatible server on 127.0.0.1:EMBEDDED_EVENTSTORE_PORT with its data under DATA_DIR, in a
+ * worker thread (its own event loop). SIGTERM/SIGINT shut down gracefully: no new connections, in-flight
+ * requests finish, background services stop, the store closes.
  */
 import 'reflect-metadata';
 import { EsdbClientAdapter } from '@session-engine/event-store';
@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import type pino from 'pino';
 import { listenError, startEmbeddedEventStore, type EmbeddedEventStore } from '../../eventstore-embedded/src';
 import { dataDirErrorMessage } from '../../eventstore-embedded/src/data-dir';
+import { hostRemedy, listenHostProblem } from '../../eventstore-embedded/src/listen-error';
 import { createLogger } from '../../projector/src/logger';
 import { createSessionApi } from './app.factory';
 import { backgroundServices, inProcessProjector, type BackgroundService } from './background-services';
@@ -33,9 +34,13 @@ function refuse(error: ConfigError): never {
   process.exit(2);
 }
 
-function loadConfig(): AppConfig {
+async function loadConfig(): Promise<AppConfig> {
   try {
     const config = parseConfig(process.env);
+    // A HOST that resolves to nothing, or to no address of this machine, stops the start here, named, rather
+    // than once the embedded store has started (as getaddrinfo's ENOTFOUND or EADDRNOTAVAIL).
+    const hostProblem = config.host === undefined ? undefined : await listenHostProblem('HOST', config.host);
+    if (hostProblem !== undefined) throw new ConfigError([hostProblem]);
     const problems = dataDirProblems(config);
     if (problems.length > 0) throw new ConfigError(problems);
     return config;
@@ -83,7 +88,7 @@ interface Started {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = await loadConfig();
   const logger = createLogger('session-api', config.logLevel);
   const keys = resolveKeys(config, logger);
 
@@ -157,13 +162,25 @@ async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, star
     metrics,
     projector: inProcessProjector(services),
   }));
-  await app.listen(config.port).catch((error: unknown) => {
-    throw listenError(error, 'The API', `port ${config.port}`, 'set PORT to a free port');
+  // Unset HOST: every interface, as Node listens without a host (the Docker image needs it).
+  const listening =
+    config.host === undefined ? app.listen(config.port) : app.listen(config.port, config.host);
+  await listening.catch((error: unknown) => {
+    throw listenError(
+      error,
+      'The API',
+      config.host === undefined ? `port ${config.port}` : `${config.host}:${config.port}`,
+      'set PORT to a free port',
+      hostRemedy('HOST'),
+    );
   });
-  // The port listened on (PORT=0 picks a free one).
-  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+  // The address and port listened on (PORT=0 picks a free one).
+  const { address: host, port } = (app.getHttpServer() as Server).address() as AddressInfo;
   logger.info(
-    startupSummary(config, keys, { port, embedded: started.embedded !== undefined, connectionString }),
+    {
+      host,
+      ...startupSummary(config, keys, { port, embedded: started.embedded !== undefined, connectionString }),
+    },
     'session API listening',
   );
 

@@ -72,6 +72,19 @@ describe('parseConfig', () => {
     expect(problemsOf({ DATA_DIR: `${__dirname}/not-there-yet` })).toEqual([]);
   });
 
+  it('given no HOST, when parsed, then the API listens on every interface, as before', () => {
+    expect(parseConfig({}, '/srv').host).toBeUndefined();
+    expect(parseConfig({ HOST: '  ' }, '/srv').host).toBeUndefined();
+  });
+
+  it('given a HOST, when parsed, then the API listens there; one that is no host is refused as PROJECTOR_METRICS_HOST is', () => {
+    expect(parseConfig({ HOST: ' 127.0.0.1 ' }, '/srv').host).toBe('127.0.0.1');
+    expect(parseConfig({ HOST: '::1' }, '/srv').host).toBe('::1');
+    expect(parseConfig({ HOST: 'api.internal' }, '/srv').host).toBe('api.internal');
+    for (const bad of ['api host', '127.0.0.1/8'])
+      expect(problemsOf({ HOST: bad })).toEqual([`HOST: "${bad}" is not a host name or IP address to bind`]);
+  });
+
   it('reads EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: 0 (never) or a minute to a day', () => {
     const interval = (value: string) =>
       parseConfig({ EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: value }, '/srv')

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import {
   checkDataDir,
   parseDatabaseUrl,
+  parseListenHost,
   parseProjectorBatching,
   parseProjectorWatch,
   parseReadModelSchema,
@@ -30,6 +31,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface AppConfig {
   port: number;
+  /** HOST: the address the API listens on; unset → every interface (IPv6 and IPv4). */
+  host?: string;
   /** Unset → the embedded server is started in-process. */
   eventStoreConnectionString?: string;
   embeddedEventStorePort: number;
@@ -159,6 +162,8 @@ export function dataDirProblems(config: AppConfig): string[] {
 export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   const errors: string[] = [];
   const port = parsePort('PORT', set(env.PORT), 3000, errors, true);
+  // The standalone projector's rule and message for its PROJECTOR_METRICS_HOST.
+  const host = parseListenHost('HOST', env.HOST, errors);
   const embeddedEventStorePort = parsePort(
     'EMBEDDED_EVENTSTORE_PORT',
     set(env.EMBEDDED_EVENTSTORE_PORT),
@@ -274,6 +279,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   if (errors.length > 0) throw new ConfigError(errors);
   return {
     port,
+    host,
     eventStoreConnectionString: connectionString,
     embeddedEventStorePort,
     embeddedEventStoreScavengeIntervalMs,
