@@ -421,6 +421,11 @@ describe('npm start with a configuration problem', () => {
       'EVENTSTORE_CONNECTION_STRING: "abc" in "127.0.0.1:abc" is not a port number (1..65535)',
     ],
     [
+      'PORT equal to EMBEDDED_EVENTSTORE_PORT',
+      { PORT: '43117', EMBEDDED_EVENTSTORE_PORT: '43117' },
+      'PORT and EMBEDDED_EVENTSTORE_PORT are both 43117: the API and the embedded event store it starts (EVENTSTORE_CONNECTION_STRING unset) each listen on their own port, so the two must differ',
+    ],
+    [
       'a HOST that resolves to no address',
       { HOST: 'no-such-host.invalid' },
       'HOST: "no-such-host.invalid" does not resolve to an address (ENOTFOUND); set HOST to a host name or IP address of this machine (127.0.0.1, or 0.0.0.0 for every interface)',

@@ -72,6 +72,28 @@ describe('parseConfig', () => {
     expect(problemsOf({ DATA_DIR: `${__dirname}/not-there-yet` })).toEqual([]);
   });
 
+  describe('given PORT equal to EMBEDDED_EVENTSTORE_PORT', () => {
+    it('when the API starts the embedded store, then it is refused: the two listen in this process', () => {
+      expect(problemsOf({ PORT: '2113' })).toEqual([
+        'PORT and EMBEDDED_EVENTSTORE_PORT are both 2113: the API and the embedded event store it starts (EVENTSTORE_CONNECTION_STRING unset) each listen on their own port, so the two must differ',
+      ]);
+      expect(problemsOf({ PORT: '4000', EMBEDDED_EVENTSTORE_PORT: ' 4000 ' })).toEqual([
+        expect.stringMatching(/^PORT and EMBEDDED_EVENTSTORE_PORT are both 4000: .* must differ$/),
+      ]);
+    });
+
+    it('when both are 0, or the store is external, or one is bad, then no such problem is said', () => {
+      expect(problemsOf({ PORT: '0', EMBEDDED_EVENTSTORE_PORT: '0' })).toEqual([]);
+      expect(problemsOf({ PORT: '2113', EVENTSTORE_CONNECTION_STRING: 'esdb://es:2113?tls=false' })).toEqual(
+        [],
+      );
+      // A bad PORT falls back to 3000 inside the parser: only its own problem is said.
+      expect(problemsOf({ PORT: 'x', EMBEDDED_EVENTSTORE_PORT: '3000' })).toEqual([
+        expect.stringMatching(/^PORT: "x"/),
+      ]);
+    });
+  });
+
   it('given no HOST, when parsed, then the API listens on every interface, as before', () => {
     expect(parseConfig({}, '/srv').host).toBeUndefined();
     expect(parseConfig({ HOST: '  ' }, '/srv').host).toBeUndefined();

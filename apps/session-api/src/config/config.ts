@@ -162,8 +162,6 @@ export function dataDirProblems(config: AppConfig): string[] {
 export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   const errors: string[] = [];
   const port = parsePort('PORT', set(env.PORT), 3000, errors, true);
-  // The standalone projector's rule and message for its PROJECTOR_METRICS_HOST.
-  const host = parseListenHost('HOST', env.HOST, errors);
   const embeddedEventStorePort = parsePort(
     'EMBEDDED_EVENTSTORE_PORT',
     set(env.EMBEDDED_EVENTSTORE_PORT),
@@ -171,6 +169,9 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     errors,
     true,
   );
+  const portsValid = errors.length === 0;
+  // The standalone projector's rule and message for its PROJECTOR_METRICS_HOST.
+  const host = parseListenHost('HOST', env.HOST, errors);
 
   // Validated as the standalone store validates it, whether or not this process starts the embedded store.
   const scavengeInterval = parseScavengeInterval(
@@ -187,6 +188,14 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   const connectionStringError =
     connectionString === undefined ? undefined : connectionStringProblem(connectionString);
   if (connectionStringError !== undefined) errors.push(connectionStringError);
+  // The embedded store (started when no connection string is set) listens in this process too, on 127.0.0.1:
+  // on the API's port one of the two listens would fail, as if another process held it. 0 picks a free port.
+  if (connectionString === undefined && portsValid && port !== 0 && port === embeddedEventStorePort) {
+    errors.push(
+      `PORT and EMBEDDED_EVENTSTORE_PORT are both ${port}: the API and the embedded event store it starts ` +
+        '(EVENTSTORE_CONNECTION_STRING unset) each listen on their own port, so the two must differ',
+    );
+  }
 
   const integrationKeysText = set(env.INTEGRATION_API_KEYS);
   const managementKeysText = set(env.MANAGEMENT_API_KEYS);
