@@ -19,15 +19,41 @@ export const keyIdOf = (key: string): string =>
   `key-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 
 const KEY_PATTERN = /^[A-Za-z0-9._~+/-]{8,256}$/;
+const KEY_CHARACTER = /^[A-Za-z0-9._~+/-]$/;
+const KEY_CHARACTERS = 'A-Z a-z 0-9 . _ ~ + / -';
+
+/**
+ * What is wrong with `key` (one `KEY_PATTERN` refuses), naming the character a key may not hold: `=`, the
+ * separator of the list, with the reason and a way to make a key instead (a base64 key's padding is one).
+ */
+function keyProblem(key: string, variable?: string): string {
+  const form = variable === 'MANAGEMENT_API_KEYS' ? 'key=applications' : 'key=application';
+  if (key.includes('='))
+    return (
+      `holds "=", which a key may not: in ${variable ?? 'INTEGRATION_API_KEYS and MANAGEMENT_API_KEYS'} "=" separates a key from what it gives access to ` +
+      `(${form}); for a base64 key (openssl rand -base64 ends one with "=") leave the trailing "=" out, or make ` +
+      'a key with openssl rand -hex 32'
+    );
+  const bad = [...key].find((character) => !KEY_CHARACTER.test(character));
+  if (bad !== undefined)
+    return `holds ${characterName(bad)}, which a key may not: keys are 8..256 characters of ${KEY_CHARACTERS}`;
+  const why = [...key].length < 8 ? ' (a shorter one is too easy to guess to be a secret)' : '';
+  return `must be 8..256 characters of ${KEY_CHARACTERS}${why}`;
+}
+
+/** A character for a message: a space or another invisible one by name or code point, else quoted. */
+function characterName(character: string): string {
+  if (character === ' ') return 'a space';
+  if (/^[\p{L}\p{N}\p{P}\p{S}]$/u.test(character)) return `"${character}"`;
+  return `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+}
 
 /**
  * What is wrong with `key` as an API key, said after the key's name ("must be 8..256 characters of …"); undefined
  * for a good one. The one rule for keys of both APIs, from the environment or the development keys file.
  */
-export function apiKeyProblem(key: string): string | undefined {
-  if (KEY_PATTERN.test(key)) return undefined;
-  const why = [...key].length < 8 ? ' (a shorter one is too easy to guess to be a secret)' : '';
-  return `must be 8..256 characters of A-Z a-z 0-9 . _ ~ + / -${why}`;
+export function apiKeyProblem(key: string, variable?: string): string | undefined {
+  return KEY_PATTERN.test(key) ? undefined : keyProblem(key, variable);
 }
 
 /** Whether a key is both an integration and a management key (refused: each key belongs to one API). */
@@ -50,7 +76,7 @@ function splitPairs(value: string, variable: string, errors: string[]): [string,
       continue;
     }
     const key = trimmed.slice(0, separator);
-    const problem = apiKeyProblem(key);
+    const problem = apiKeyProblem(key, variable);
     if (problem !== undefined) {
       errors.push(`${variable}: key "${mask(key)}" ${problem}`);
       continue;

@@ -251,6 +251,51 @@ describe('parseConfig', () => {
     ).toMatch(/share a key/);
   });
 
+  describe('given a key that ends in "=", as openssl rand -base64 32 makes one', () => {
+    const key = 'k7Vn0Rj3aT9qWm2Yx5Lc8Pz1Hs4Gd6Fb0Ne3Ui7Ko9=';
+    it.each([
+      [
+        'INTEGRATION_API_KEYS',
+        { INTEGRATION_API_KEYS: `${key}=1`, MANAGEMENT_API_KEYS: 'manage-key-1=*' },
+        'key=application',
+      ],
+      [
+        'MANAGEMENT_API_KEYS',
+        { INTEGRATION_API_KEYS: 'secret-key-one=1', MANAGEMENT_API_KEYS: `${key}=*` },
+        'key=applications',
+      ],
+    ])(
+      'when listed in %s, then it is refused saying "=" is the character, why, and how to make a key',
+      (variable, env, form) => {
+        expect(problemsOf(env)).toEqual([
+          `${variable}: key "k7Vn…" holds "=", which a key may not: in ${variable} "=" separates a key from what it gives access to (${form}); for a base64 key (openssl rand -base64 ends one with "=") leave the trailing "=" out, or make a key with openssl rand -hex 32`,
+        ]);
+      },
+    );
+
+    it('when its "=" is left out, or the key is hex, then it is accepted', () => {
+      const hex = 'a3f1c9e07b5d4a2f8e6c1b9d0f7a3e5c2b8d4f6a1c9e0b7d5a3f1c8e6b2d4f0a';
+      const config = parseConfig(
+        { INTEGRATION_API_KEYS: `${key.slice(0, -1)}=1,${hex}=2`, MANAGEMENT_API_KEYS: 'manage-key-1=*' },
+        '/srv',
+      );
+      expect([...config.integrationKeys!.values()].map((k) => k.applicationId)).toEqual([1, 2]);
+    });
+  });
+
+  it('given a key with another character keys may not hold, when parsed, then the message names that character', () => {
+    const problem = (key: string) =>
+      problemsOf({ INTEGRATION_API_KEYS: `${key}=1`, MANAGEMENT_API_KEYS: 'manage-key-1=*' });
+    expect(problem('secret%key%one')).toEqual([
+      'INTEGRATION_API_KEYS: key "secr…" holds "%", which a key may not: keys are 8..256 characters of A-Z a-z 0-9 . _ ~ + / -',
+    ]);
+    expect(problem('secret key one')[0]).toMatch(
+      /^INTEGRATION_API_KEYS: key "secr…" holds a space, which a key may not/,
+    );
+    expect(problem('secret\tkey-one')[0]).toMatch(/holds U\+0009, which a key may not/);
+    expect(problem('schlüssel-eins')[0]).toMatch(/holds "ü", which a key may not/);
+  });
+
   it('refuses a connection string the EventStoreDB client cannot parse or would ignore part of, naming the variable', () => {
     expect(problemsOf({ EVENTSTORE_CONNECTION_STRING: 'esdb://127.0.0.1:abc?tls=false' })).toEqual([
       'EVENTSTORE_CONNECTION_STRING: "abc" in "127.0.0.1:abc" is not a port number (1..65535)',
