@@ -7,6 +7,7 @@
 import { connectionStringProblem } from '@session-engine/event-store';
 import * as path from 'node:path';
 import { checkDataDir } from '../../eventstore-embedded/src/data-dir';
+import { envSetting } from '../../eventstore-embedded/src/env-setting';
 
 export { checkDataDir };
 
@@ -39,8 +40,8 @@ export class ProjectorConfigError extends Error {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-const setting = (value: string | undefined): string | undefined =>
-  value === undefined || value.trim() === '' ? undefined : value.trim();
+/** As every process reads a variable: trimmed, empty or only whitespace being unset. */
+const setting = envSetting;
 
 /** A whole number in `min..max`, or undefined when unset; a bad value adds a problem. */
 function wholeNumber(

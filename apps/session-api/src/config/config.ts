@@ -21,6 +21,7 @@ import {
   type ManagementKey,
 } from './api-keys';
 import { DEV_KEYS_FILE } from './dev-keys';
+import { envSetting } from '../../../eventstore-embedded/src/env-setting';
 import {
   DEFAULT_SCAVENGE_INTERVAL_MS,
   parseScavengeInterval,
@@ -100,8 +101,8 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-const set = (value: string | undefined): string | undefined =>
-  value === undefined || value.trim() === '' ? undefined : value.trim();
+/** As every process reads a variable: trimmed, empty or only whitespace being unset. */
+const set = envSetting;
 
 function parsePort(
   name: string,
