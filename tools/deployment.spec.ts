@@ -8,6 +8,7 @@ import { SESSION_EVENT_READ_VERSIONS, SESSION_EVENT_WRITE_VERSIONS } from '@sess
 import { load, YAML11_SCHEMA } from 'js-yaml';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseConfig, type ConfigError } from '../apps/session-api/src/config/config';
 
 const ROOT = path.resolve(__dirname, '..');
 const read = (file: string): string => fs.readFileSync(path.join(ROOT, file), 'utf8');
@@ -216,6 +217,31 @@ describe('README configuration table', () => {
 
   it('lists nothing the apps do not read', () => {
     expect([...listed].filter((name) => !readByAnyApp.has(name)).sort()).toEqual([]);
+  });
+
+  it.each([
+    'PORT',
+    'EVENTSTORE_CALL_TIMEOUT_MS',
+    'HTTP_KEEP_ALIVE_TIMEOUT_MS',
+    'EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS',
+    'READ_MODEL_QUERY_TIMEOUT_MS',
+    'SESSION_CACHE_MB',
+    'PROJECTOR_BATCH_SIZE',
+    'PROJECTOR_BATCH_DELAY_MS',
+    'PROJECTOR_STALL_AFTER_MS',
+    'PROJECTOR_SLOW_COMMIT_MS',
+  ])('given a bad %s, then its row states the range the message gives', (name) => {
+    let message = '';
+    try {
+      parseConfig({ [name]: 'x' }, ROOT);
+    } catch (error) {
+      message = (error as ConfigError).problems.join('\n');
+    }
+    const range = /\((\d+)\.\.(\d+)|from (\d+) to (\d+)/.exec(message);
+    expect(range).not.toBeNull();
+    const [min, max] = range!.slice(1).filter((bound) => bound !== undefined);
+    const row = section.split('\n').find((line) => line.startsWith(`| \`${name}\``));
+    expect(row).toContain(`${min}–${max}`);
   });
 });
 
