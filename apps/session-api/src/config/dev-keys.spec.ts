@@ -43,7 +43,7 @@ describe('development keys under DATA_DIR', () => {
       'holding keys INTEGRATION_API_KEYS and MANAGEMENT_API_KEYS would refuse',
       '{"integrationKey":"a","managementKey":"dev-mgmt-abc def"}',
       '"integrationKey" must be 8..256 characters of A-Z a-z 0-9 . _ ~ + / - (a shorter one is too easy to guess ' +
-        'to be a secret); "managementKey" must be 8..256 characters of A-Z a-z 0-9 . _ ~ + / -',
+        'to be a secret); "managementKey" holds a space, which a key may not: keys are 8..256 characters of A-Z a-z 0-9 . _ ~ + / -',
     ],
     [
       'holding one key for both APIs',
