@@ -1,8 +1,6 @@
 import { ProjectorLockLostError } from '@session-engine/read-models';
-import pino from 'pino';
+import { capturedLogger } from '@session-engine/testing';
 import { LOCK_LOSS_LOG_INTERVAL_MS, LockLoss } from './lock-loss';
-
-type Line = Record<string, unknown> & { level: number; msg: string };
 
 const DEBUG = 20;
 const INFO = 30;
@@ -17,17 +15,7 @@ function terminated(): Error {
 
 function setUp() {
   jest.useFakeTimers({ now: 1_000_000 });
-  const lines: Line[] = [];
-  const raw: string[] = [];
-  const logger = pino(
-    { level: 'debug' },
-    {
-      write(line: string) {
-        raw.push(line);
-        lines.push(JSON.parse(line) as Line);
-      },
-    },
-  );
+  const { logger, lines, raw } = capturedLogger('debug');
   const loss = new LockLoss(logger, WINDOW_MS);
   return { lines, raw, loss, at: (level: number) => lines.filter((line) => line.level === level) };
 }

@@ -8,7 +8,7 @@
 import { EsdbClientAdapter } from '@session-engine/event-store';
 import { advisoryLockKey } from '@session-engine/read-models';
 import { postgresTestDatabase } from '@session-engine/read-models/testing/test-databases';
-import { startHangingRelay, type HangingRelay } from '@session-engine/testing';
+import { capturedLogger, startHangingRelay, type HangingRelay } from '@session-engine/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,17 +148,7 @@ describe('the PostgreSQL projector lock while the database hangs', () => {
    * PostgreSQL through a relay of its own, logging into `lines` (and `raw`, as written), with `extra` options.
    */
   const projectorViaRelay = async (extra: Partial<ProjectorOptions> = {}) => {
-    const lines: ({ msg: string; level: number } & Record<string, unknown>)[] = [];
-    const raw: string[] = [];
-    const logger = pino(
-      { level: 'info' },
-      {
-        write: (line: string) => {
-          raw.push(line);
-          lines.push(JSON.parse(line) as (typeof lines)[number]);
-        },
-      },
-    );
+    const { logger, lines, raw } = capturedLogger();
     const relay = await startHangingRelay(Number(server.port || 5432), server.hostname);
     const viaRelay = new URL(options.databaseUrl!);
     viaRelay.hostname = '127.0.0.1';

@@ -11,7 +11,7 @@ import { EsdbClientAdapter } from '@session-engine/event-store';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import { capturedLogger } from '@session-engine/testing';
 import { Registry } from 'prom-client';
 import { type RunningProjector, startProjector } from './projector';
 import { scrape, sleep, until } from './testing/probes';
@@ -20,7 +20,6 @@ import { workload } from './testing/workload';
 
 jest.setTimeout(60_000);
 
-type Line = Record<string, unknown> & { level: number; msg: string };
 const WARN = 40;
 const INFO = 30;
 
@@ -31,17 +30,7 @@ describe('the projector while the event store is down', () => {
   let store: { connectionString: string; close(): Promise<void> } | undefined;
   let projector: RunningProjector;
   const registry = new Registry();
-  const lines: Line[] = [];
-  const raw: string[] = [];
-  const logger = pino(
-    { level: 'info' },
-    {
-      write(line: string) {
-        raw.push(line);
-        lines.push(JSON.parse(line) as Line);
-      },
-    },
-  );
+  const { logger, lines, raw } = capturedLogger();
   let killedAt = 0;
   let sinceKill = 0;
   const afterKill = () => lines.slice(sinceKill);

@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { capturedLogger } from '@session-engine/testing';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { type RunningProjector, startProjector } from './projector';
@@ -128,17 +129,7 @@ describe.each(testDatabases())(
     const log = ownStore();
     log.databases.push(database);
     const registry = new Registry();
-    const lines: Array<Record<string, unknown>> = [];
-    const raw: string[] = [];
-    const logger = pino(
-      { level: 'info' },
-      {
-        write(line: string) {
-          raw.push(line);
-          lines.push(JSON.parse(line) as Record<string, unknown>);
-        },
-      },
-    );
+    const { logger, lines, raw } = capturedLogger();
     let projector: RunningProjector;
     let server: Server;
     let baseUrl: string;

@@ -1,14 +1,12 @@
 import { UnavailableError } from '@eventstore/db-client';
 import { EventStoreUnavailableError } from '@session-engine/event-store';
-import pino from 'pino';
+import { capturedLogger } from '@session-engine/testing';
 import {
   describeSubscriptionFailure,
   OUTAGE_LOG_INTERVAL_MS,
   SubscriptionEndedError,
   SubscriptionOutage,
 } from './subscription-outage';
-
-type Line = Record<string, unknown> & { level: number; msg: string };
 
 /** What the client gives the projector when the store refuses connections: its error wrapping grpc-js's. */
 function refused(): Error {
@@ -22,17 +20,7 @@ function refused(): Error {
 }
 
 function setUp() {
-  const lines: Line[] = [];
-  const raw: string[] = [];
-  const logger = pino(
-    { level: 'debug' },
-    {
-      write(line: string) {
-        raw.push(line);
-        lines.push(JSON.parse(line) as Line);
-      },
-    },
-  );
+  const { logger, lines, raw } = capturedLogger('debug');
   let now = 1_000_000;
   const outage = new SubscriptionOutage(logger, () => now);
   return {

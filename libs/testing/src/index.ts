@@ -1,2 +1,3 @@
 export * from './decider';
 export * from './ports';
+export * from './log-capture';
