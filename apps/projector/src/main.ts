@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, register } from 'prom-client';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { checkDataDir, dataDirErrorMessage } from '../../eventstore-embedded/src/data-dir';
 import { hostRemedy, listenError, listenHostProblem } from '../../eventstore-embedded/src/listen-error';
 import { parseProjectorConfig, ProjectorConfigError, type ProjectorConfig } from './config';
@@ -45,9 +46,30 @@ function refuse(error: ProjectorConfigError): never {
   process.exit(2);
 }
 
+/** Fails as the real listen would when the metrics port is taken: found before the projector takes the lock. */
+async function checkMetricsPort(host: string, port: number): Promise<void> {
+  const probe = createServer();
+  await once(probe.listen(port, host), 'listening').catch((error: unknown) => {
+    throw metricsListenError(error, host, port);
+  });
+  await new Promise((resolve) => probe.close(resolve));
+}
+
+const metricsListenError = (error: unknown, host: string, port: number): unknown =>
+  listenError(
+    error,
+    'The projector’s metrics and health endpoint',
+    `${host}:${port}`,
+    'set PROJECTOR_METRICS_PORT to a free port (0 for none)',
+    hostRemedy('PROJECTOR_METRICS_HOST'),
+  );
+
 async function main(): Promise<void> {
   const config = await loadConfig();
   const logger = createLogger('projector', config.logLevel);
+  // A port in use stops the start before the projector connects and takes the read-model lock (it was found
+  // only after: "holds the read-model lock", then "stopped", then the failure).
+  if (config.metricsPort > 0) await checkMetricsPort(config.metricsHost, config.metricsPort);
   const projector = await startProjector({
     connectionString: config.connectionString,
     databaseUrl: config.databaseUrl,
@@ -75,13 +97,7 @@ async function main(): Promise<void> {
     // `once` rejects with the server's 'error' (a port in use) instead of 'listening'.
     await once(server.listen(port, host), 'listening').catch(async (error: unknown) => {
       await projector.stop();
-      throw listenError(
-        error,
-        'The projector’s metrics and health endpoint',
-        `${host}:${port}`,
-        'set PROJECTOR_METRICS_PORT to a free port (0 for none)',
-        hostRemedy('PROJECTOR_METRICS_HOST'),
-      );
+      throw metricsListenError(error, host, port);
     });
     logger.info({ host, port }, 'projector metrics and health listening');
   }
