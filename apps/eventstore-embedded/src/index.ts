@@ -1,6 +1,6 @@
 import { bind, createGrpcServer } from './server';
 import { DEFAULT_MAX_APPEND_SIZE } from './errors';
-import { writeStoreLog } from './log';
+import { logged, storeLogLevel, writeStoreLog, type StoreLogLevel } from './log';
 import { EventStore, ScavengeResult } from './storage/event-store';
 import { SynchronousMode } from './storage/sqlite-event-log';
 import { ServerContext } from './streams/context';
@@ -28,6 +28,11 @@ export interface EmbeddedEventStoreOptions {
   groupCommitWindowMs?: number;
   /** No start-up/shut-down log lines on stdout. */
   silent?: boolean;
+  /**
+   * The least severe line written (`silent`: none): the API under `npm start` passes its LOG_LEVEL, so that the
+   * store's lines follow it as the API's and the projector's do. Default: every line.
+   */
+  logLevel?: StoreLogLevel | 'silent';
   /**
    * Run the server in a `worker_threads` Worker of this process: its SQLite commits (an fsync each with
    * synchronous=FULL) and gRPC encoding no longer stall this thread's event loop, and a second core is used.
@@ -99,6 +104,7 @@ export async function startInThisThread(
     onRpc,
     log: (level, msg, fields = {}) => {
       if (silent && level === 'info') return;
+      if (!logged(level, options.logLevel)) return;
       writeStoreLog(level, msg, fields);
     },
   };
@@ -163,6 +169,7 @@ export async function startInThisThread(
 }
 
 export { SERVER_VERSION } from './server-features';
+export { storeLogLevel };
 export { DEFAULT_MAX_APPEND_SIZE } from './errors';
 export { listenError, listenErrorMessage } from './listen-error';
 export { parseScavengeInterval, DEFAULT_SCAVENGE_INTERVAL_MS } from './scavenge-interval';

@@ -27,3 +27,26 @@ export function writeStoreLog(level: StoreLogLevel, msg: string, fields: Record<
   const stream = level === 'info' || level === 'debug' ? process.stdout : process.stderr;
   stream.write(`${storeLogLine(level, msg, fields)}\n`);
 }
+
+const SEVERITY: Record<StoreLogLevel | 'silent', number> = {
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  silent: 100,
+};
+
+/** Whether a line at `level` is written when the least severe one to write is `least` (unset: every line). */
+export function logged(level: StoreLogLevel, least: StoreLogLevel | 'silent' | undefined): boolean {
+  return least === undefined || SEVERITY[level] >= SEVERITY[least];
+}
+
+/**
+ * The store's least severe line for a pino level name (LOG_LEVEL of the API): `trace` is `debug`, `fatal` is
+ * `error`.
+ */
+export function storeLogLevel(level: string): StoreLogLevel | 'silent' {
+  if (level === 'trace') return 'debug';
+  if (level === 'fatal') return 'error';
+  return level in SEVERITY ? (level as StoreLogLevel | 'silent') : 'info';
+}

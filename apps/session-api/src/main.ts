@@ -11,7 +11,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type pino from 'pino';
-import { listenError, startEmbeddedEventStore, type EmbeddedEventStore } from '../../eventstore-embedded/src';
+import {
+  listenError,
+  startEmbeddedEventStore,
+  storeLogLevel,
+  type EmbeddedEventStore,
+} from '../../eventstore-embedded/src';
 import { dataDirErrorMessage } from '../../eventstore-embedded/src/data-dir';
 import { hostRemedy, listenHostProblem } from '../../eventstore-embedded/src/listen-error';
 import { createLogger } from '../../projector/src/logger';
@@ -133,6 +138,8 @@ async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, star
       port: config.embeddedEventStorePort,
       dataDir: path.join(config.dataDir, 'eventstore'),
       scavengeIntervalMs: config.embeddedEventStoreScavengeIntervalMs,
+      // Its lines follow LOG_LEVEL, as the API's and the projector's do.
+      logLevel: storeLogLevel(config.logLevel),
       // Its own event loop: SQLite commits (fsync) and gRPC encoding do not stall HTTP handling.
       thread: true,
     }).catch((error: unknown) => {
