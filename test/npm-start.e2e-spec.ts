@@ -7,8 +7,8 @@
  * library in another format. A second SIGTERM while a shutdown waits (for a request, or a projector batch
  * that cannot commit) ends the process at once with exit code 1. A configuration problem — one of the two key
  * lists without the other, a connection string the client cannot parse, a development keys file that holds no
- * usable keys, a HOST that resolves to nothing — stops it before it starts anything, exit code 2, and no
- * development key is made or replaced. HOST binds the API to one address.
+ * usable keys, an API_HOST that resolves to nothing — stops it before it starts anything, exit code 2, and no
+ * development key is made or replaced. API_HOST binds the API to one address.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -30,7 +30,7 @@ const ROOT = resolve(__dirname, '..');
 /** Settings of the surrounding environment the engine reads; the child sees none of them. */
 const ENGINE_VARIABLES = [
   'PORT',
-  'HOST',
+  'API_HOST',
   'EVENTSTORE_CONNECTION_STRING',
   'EMBEDDED_EVENTSTORE_PORT',
   'DATABASE_URL',
@@ -217,7 +217,7 @@ describe('npm start', () => {
     expect(created.customerSession.total).toBe(39.98);
     const ready = await fetch(`http://127.0.0.1:${first.port}/health/ready`);
     expect(ready.status).toBe(200);
-    // Without HOST: every interface (another loopback address of this machine too).
+    // Without API_HOST: every interface (another loopback address of this machine too).
     expect(await connectOutcome(first.port, '127.0.0.2')).toBe('connected');
 
     first.child.kill('SIGTERM');
@@ -306,8 +306,8 @@ describe('npm start', () => {
     expect(await started.exit).toEqual({ code: 0, signal: null });
   });
 
-  it('with HOST=127.0.0.1 it listens on that address only: another address of this machine is refused', async () => {
-    const started = await start(dataDir(), [], { HOST: '127.0.0.1' });
+  it('with API_HOST=127.0.0.1 it listens on that address only: another address of this machine is refused', async () => {
+    const started = await start(dataDir(), [], { API_HOST: '127.0.0.1' });
     const listening = started.stdout
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as { msg?: string; host?: string })
@@ -426,9 +426,9 @@ describe('npm start with a configuration problem', () => {
       'PORT and EMBEDDED_EVENTSTORE_PORT are both 43117: the API and the embedded event store it starts (EVENTSTORE_CONNECTION_STRING unset) each listen on their own port, so the two must differ',
     ],
     [
-      'a HOST that resolves to no address',
-      { HOST: 'no-such-host.invalid' },
-      'HOST: "no-such-host.invalid" does not resolve to an address (ENOTFOUND); set HOST to a host name or IP address of this machine (127.0.0.1, or 0.0.0.0 for every interface)',
+      'an API_HOST that resolves to no address',
+      { API_HOST: 'no-such-host.invalid' },
+      'API_HOST: "no-such-host.invalid" does not resolve to an address (ENOTFOUND); set API_HOST to a host name or IP address of this machine (127.0.0.1, or 0.0.0.0 for every interface)',
     ],
   ])(
     '%s: stops before it starts anything, naming the variable, exit 2, no development key',

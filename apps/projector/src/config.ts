@@ -110,16 +110,26 @@ function databaseUrlShapeProblem(text: string): string | undefined {
   if (text.includes('#'))
     return `holds a "#", which ends a URL: the rest would be dropped (a "#" in the password cuts it there); ${PERCENT_ENCODE}`;
   const afterScheme = text.slice(text.indexOf('//') + 2);
-  // The host part ends at the first "/" or "?": an "@" after it means one of them was in the user or password.
+  // The host part ends at the first "/" or "?". An "@" after it that is followed by what reads as a host and a
+  // path ("@db.example:5432/app") means a "/" or "?" in the user or password ended the host part early; an "@"
+  // inside a query value (`?user=alice@EXAMPLE.COM`, `application_name=api@prod`) is the value's.
   const hostPartEnd = afterScheme.search(/[/?]/);
-  if (hostPartEnd >= 0 && afterScheme.includes('@', hostPartEnd))
+  if (hostPartEnd >= 0 && /@[^/?&=@]*(:\d+)?\//.test(afterScheme.slice(hostPartEnd)))
     return `holds an "@" after the host part: a "/" or "?" in the user name or password ends the host part early; ${PERCENT_ENCODE}`;
   let parsed: URL;
   try {
     parsed = new URL(text);
   } catch {
-    if (/@$/.test(afterScheme.slice(0, hostPartEnd >= 0 ? hostPartEnd : undefined))) return NO_HOST;
-    return `is not a valid URL: check the host and port (1..65535), and ${PERCENT_ENCODE}`;
+    // A Unix socket named by `?host=` with a user and password (`postgres://u:p@/db?host=/cloudsql/…`): no host
+    // before the path, which `new URL` refuses and the PostgreSQL client reads (it puts a placeholder there).
+    const socketForm = /^postgres(ql)?:\/\/[^/?]*@\//.test(text) && /[?&]host=/.test(text);
+    try {
+      parsed = new URL(socketForm ? text.replace('@/', '@placeholder/') : text);
+      if (socketForm) return undefined;
+    } catch {
+      if (/@$/.test(afterScheme.slice(0, hostPartEnd >= 0 ? hostPartEnd : undefined))) return NO_HOST;
+      return `is not a valid URL: check the host and port (1..65535), and ${PERCENT_ENCODE}`;
+    }
   }
   // `?host=` names the host (a Unix socket directory) as the PostgreSQL client reads it.
   if (parsed.hostname === '' && !parsed.searchParams.get('host')) return NO_HOST;

@@ -17,6 +17,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import { startWorker } from '../../eventstore-embedded/src/worker-entry';
+import { DEFAULT_STALL_AFTER_MS } from './config';
 import type { ProjectorOptions } from './projector';
 import { projectorHealthBody, type ProjectorHealthBody } from './projector-http';
 import { PROJECTOR_GAUGES, projectorGauges } from './projector-metrics';
@@ -141,6 +142,11 @@ export function projectorThreadService(context: ProjectorThreadContext) {
   let stopped = false;
   let restartTimer: NodeJS.Timeout | undefined;
   let restartDelay = MIN_RESTART_MS;
+  /** Since when the worker cannot start because the read-model database cannot be reached. */
+  let unreachableSince: number | undefined;
+  const stallAfterMs = context.config.projectorStallAfterMs ?? DEFAULT_STALL_AFTER_MS;
+  const outageLevel = (): 'warn' | 'error' =>
+    unreachableSince !== undefined && Date.now() - unreachableSince < stallAfterMs ? 'warn' : 'error';
   /** The running worker's newest counters and report (kept when a reply comes after the scrape gave up on it). */
   let latest: MetricSnapshot | undefined;
   let latestAt = -Infinity;
@@ -333,13 +339,25 @@ export function projectorThreadService(context: ProjectorThreadContext) {
       if (stopped) return;
       restarts.inc();
       launch().then(
-        () => logger.info('projector worker restarted'),
+        () => {
+          unreachableSince = undefined;
+          logger.info('projector worker restarted');
+        },
         (error: unknown) => {
           if (stopped) return;
-          logger.error(
-            { err: error, restartInMs: restartDelay },
-            'projector worker did not restart; retrying',
-          );
+          if (error instanceof ReadModelsUnreachableAtStart) {
+            // An outage: at warn until it lasts the stall window (as the projector's own outages), no stack.
+            unreachableSince ??= Date.now();
+            logger[outageLevel()](
+              { err: { message: error.message }, restartInMs: restartDelay },
+              'projector worker did not restart: the read-model database cannot be reached; retrying',
+            );
+          } else {
+            logger.error(
+              { err: error, restartInMs: restartDelay },
+              'projector worker did not restart; retrying',
+            );
+          }
           scheduleRestart();
         },
       );
@@ -373,7 +391,8 @@ export function projectorThreadService(context: ProjectorThreadContext) {
         await launch();
       } catch (error) {
         if (!(error instanceof ReadModelsUnreachableAtStart)) throw error;
-        logger.error(
+        unreachableSince = Date.now();
+        logger.warn(
           { err: { message: error.message }, restartInMs: restartDelay },
           'projector could not start: the read-model database cannot be reached; starting it again until it can',
         );

@@ -1,5 +1,5 @@
 /**
- * `npm start`: one process with the HTTP API (on HOST:PORT, by default every interface), the background
+ * `npm start`: one process with the HTTP API (on API_HOST:PORT, by default every interface), the background
  * services (the projector, in a worker thread) and — when EVENTSTORE_CONNECTION_STRING is unset — the embedded
  * EventStoreDB-compatible server on 127.0.0.1:EMBEDDED_EVENTSTORE_PORT with its data under DATA_DIR, in a
  * worker thread (its own event loop). SIGTERM/SIGINT shut down gracefully: no new connections, in-flight
@@ -42,9 +42,10 @@ function refuse(error: ConfigError): never {
 async function loadConfig(): Promise<AppConfig> {
   try {
     const config = parseConfig(process.env);
-    // A HOST that resolves to nothing, or to no address of this machine, stops the start here, named, rather
+    // An API_HOST that resolves to nothing, or to no address of this machine, stops the start here, named, rather
     // than once the embedded store has started (as getaddrinfo's ENOTFOUND or EADDRNOTAVAIL).
-    const hostProblem = config.host === undefined ? undefined : await listenHostProblem('HOST', config.host);
+    const hostProblem =
+      config.host === undefined ? undefined : await listenHostProblem('API_HOST', config.host);
     if (hostProblem !== undefined) throw new ConfigError([hostProblem]);
     const problems = dataDirProblems(config);
     if (problems.length > 0) throw new ConfigError(problems);
@@ -169,7 +170,7 @@ async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, star
     metrics,
     projector: inProcessProjector(services),
   }));
-  // Unset HOST: every interface, as Node listens without a host (the Docker image needs it).
+  // Unset API_HOST: every interface, as Node listens without a host (the Docker image needs it).
   const listening =
     config.host === undefined ? app.listen(config.port) : app.listen(config.port, config.host);
   await listening.catch((error: unknown) => {
@@ -178,7 +179,7 @@ async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, star
       'The API',
       config.host === undefined ? `port ${config.port}` : `${config.host}:${config.port}`,
       'set PORT to a free port',
-      hostRemedy('HOST'),
+      hostRemedy('API_HOST'),
     );
   });
   // The address and port listened on (PORT=0 picks a free one).

@@ -839,7 +839,8 @@ export class EsdbClientAdapter {
    * its own — and checks that come while it waits share it.
    */
   async isAnswering(probeTimeoutMs = 2000, windowMs = this.answerWindowMs): Promise<boolean> {
-    const probe = (this.answers.probe ??= this.probeAnswer(windowMs).finally(() => {
+    // The probe may run as long as the check waits, even with a call deadline shorter than that.
+    const probe = (this.answers.probe ??= this.probeAnswer(Math.max(windowMs, probeTimeoutMs)).finally(() => {
       this.answers.probe = undefined;
     }));
     let timer: NodeJS.Timeout | undefined;
@@ -847,7 +848,9 @@ export class EsdbClientAdapter {
       timer = setTimeout(() => resolve('waiting'), probeTimeoutMs);
     });
     const first = await Promise.race([probe, waited]).finally(() => clearTimeout(timer));
-    return first === 'waiting' ? this.answers.within(windowMs) : first;
+    // A probe that failed on its own deadline (one an earlier check started) says nothing a recent answer does
+    // not outweigh; a refused connection has wiped the answers before it.
+    return first === true || this.answers.within(windowMs);
   }
 
   /** One read of a stream that need not exist, within `timeoutMs`: whether the server answered it. */

@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { Client } from 'pg';
-import { openReadModelDatabase, readModelLocation, readModelsUnavailable } from './database';
+import { closedPort, startHangingRelay, type HangingRelay } from '@session-engine/testing';
+import {
+  openReadModelDatabase,
+  ReadModelsSetUpError,
+  readModelLocation,
+  readModelsUnavailable,
+} from './database';
 import { postgresTestDatabase, TEST_DATABASE_URL } from './testing/test-databases';
 
 describe('opening read models that cannot be opened', () => {
@@ -140,6 +146,97 @@ describe('a schema named both in DATABASE_URL and by READ_MODEL_SCHEMA', () => {
       await admin.query(`drop schema if exists ${urlSchema} cascade`);
       await admin.query(`drop schema if exists ${namedSchema} cascade`);
       await admin.end();
+    }
+  });
+});
+
+/**
+ * `openWhileUnreachable` (the API's): a PostgreSQL that cannot be reached at open does not fail it; the schema
+ * and tables are set up on its first answer, and a refusal then (a database or role that does not exist) is
+ * told to the caller and answered as "cannot be used now", never as a bug.
+ */
+describe('a PostgreSQL read-model database opened while it cannot be reached', () => {
+  const relays: HangingRelay[] = [];
+  afterEach(async () => {
+    for (const relay of relays.splice(0)) await relay.close();
+  });
+
+  it('opens, fails queries as unreachable, and sets up on the first answer', async () => {
+    // Given PostgreSQL's address, where nothing listens yet
+    const port = await closedPort();
+    const schema = `rm_late_${Date.now().toString(36)}`;
+    const failures: [string, boolean][] = [];
+    // When the database is opened
+    const database = await openReadModelDatabase({
+      databaseUrl: `postgres://postgres@127.0.0.1:${port}/test`,
+      schema,
+      timeoutMs: 2_000,
+      openWhileUnreachable: true,
+      onSetUpFailure: (error, unavailable) => failures.push([error.message, unavailable]),
+    });
+    try {
+      // Then it is open, says why it could not set up, and a query fails as "cannot be reached"
+      expect(database.setUpFailure?.message).toMatch(/ECONNREFUSED/);
+      const early = await sql`select count(*) from sessions`
+        .execute(database.db)
+        .catch((error: unknown) => error);
+      expect(readModelsUnavailable(early)).toBe(true);
+      expect(failures.every(([, unavailable]) => unavailable)).toBe(true);
+      // And once PostgreSQL answers there, the first query sets up the schema and its tables
+      relays.push(await startHangingRelay(5432, '127.0.0.1', port));
+      const counted = await sql<{ count: string }>`select count(*) from sessions`.execute(database.db);
+      expect(counted.rows).toEqual([{ count: '0' }]);
+      expect(database.setUpFailure).toBeUndefined();
+    } finally {
+      await database.close();
+      const admin = new Client({ connectionString: TEST_DATABASE_URL });
+      await admin.connect();
+      await admin.query(`drop schema if exists ${schema} cascade`);
+      await admin.end();
+    }
+  });
+
+  it('answers a refusal of the set-up (no such database) as "cannot be used now", and tells the caller', async () => {
+    // Given a database that does not exist, behind an address that answers only after the open
+    const port = await closedPort();
+    const failures: [string, boolean][] = [];
+    const database = await openReadModelDatabase({
+      databaseUrl: `postgres://postgres@127.0.0.1:${port}/no_such_database_late`,
+      timeoutMs: 2_000,
+      openWhileUnreachable: true,
+      onSetUpFailure: (error, unavailable) => failures.push([error.message, unavailable]),
+    });
+    try {
+      relays.push(await startHangingRelay(5432, '127.0.0.1', port));
+      // When a query comes
+      const refused = await sql`select 1`.execute(database.db).catch((error: unknown) => error);
+      // Then it fails with the set-up's refusal, which counts as unavailable (503), and the caller was told
+      expect(refused).toBeInstanceOf(ReadModelsSetUpError);
+      expect((refused as Error).message).toMatch(/no_such_database_late/);
+      expect(readModelsUnavailable(refused)).toBe(true);
+      expect(failures.at(-1)).toEqual([expect.stringMatching(/no_such_database_late/), false]);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('gives up waiting on a server that does not answer, saying so', async () => {
+    // Given an address that accepts connections and answers nothing
+    const relay = await startHangingRelay(5432);
+    relays.push(relay);
+    relay.hang();
+    // When the database is opened with a 1 s query timeout
+    const database = await openReadModelDatabase({
+      databaseUrl: `postgres://postgres@127.0.0.1:${relay.port}/test`,
+      timeoutMs: 1_000,
+      openWhileUnreachable: true,
+    });
+    try {
+      // Then the open returns, with why it could not set up
+      expect(readModelsUnavailable(database.setUpFailure)).toBe(true);
+    } finally {
+      relay.resume();
+      await database.close();
     }
   });
 });

@@ -134,6 +134,12 @@ export interface ReadModelDatabaseOptions {
    * role that does not exist, a wrong password) still fails the open.
    */
   openWhileUnreachable?: boolean;
+  /**
+   * With `openWhileUnreachable`: told of each set-up attempt that failed after the open (`unavailable`: the server
+   * could not be reached, as `readModelsUnavailable` says; otherwise it refused — a role, a permission, a
+   * migration), so that the caller can say so.
+   */
+  onSetUpFailure?: (error: Error, unavailable: boolean) => void;
 }
 
 export interface ReadModelDatabase {
@@ -246,13 +252,36 @@ export class ReadModelsTimeoutError extends Error {
   readonly code = 'ETIMEDOUT';
 }
 
+/**
+ * The schema or migrations of a database opened while unreachable (`openWhileUnreachable`) failed once it
+ * answered, for a reason of its own (`cause`): the read models cannot be used until a set-up succeeds.
+ * `readModelsUnavailable` counts it.
+ */
+export class ReadModelsSetUpError extends Error {
+  override readonly name = 'ReadModelsSetUpError';
+  readonly code = 'ESETUP';
+  constructor(cause: unknown) {
+    super(
+      `The read models could not be set up in the database: ${(cause as { message?: unknown })?.message ?? String(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/** The longest a set-up of a database opened while unreachable may take (or 6 × its query timeout). */
+const SET_UP_TIMEOUT_MS = 30_000;
+
 /** Node's network errors, and PostgreSQL's SQLSTATEs, that mean the server cannot be used now (not a bad query). */
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
+  'ECONNABORTED',
   'ETIMEDOUT',
   'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
   'ENOTFOUND',
+  'EAI_AGAIN', // a name server that does not answer now (a cluster's DNS starting)
   'EPIPE',
 ]);
 const UNAVAILABLE_STATES = new Set([
@@ -274,7 +303,7 @@ export function readModelsUnavailable(error: unknown): boolean {
   // Not `instanceof Error`: a socket's error is made by Node's own Error, which code run in another context
   // (a vm, as jest runs tests) does not recognise.
   if (typeof error !== 'object' || error === null) return false;
-  if (error instanceof ReadModelsTimeoutError) return true;
+  if (error instanceof ReadModelsTimeoutError || error instanceof ReadModelsSetUpError) return true;
   const code = (error as { code?: unknown }).code;
   const message = (error as { message?: unknown }).message;
   if (typeof code !== 'string') return typeof message === 'string' && /^Connection terminated/.test(message);
@@ -336,7 +365,11 @@ function boundedPool(
           timeoutMs,
           () => new ReadModelsTimeoutError(`The read-model database did not answer within ${timeoutMs} ms`),
         ).then((outcome) => {
-          if (outcome) throw outcome.failed;
+          if (!outcome) return;
+          // A refusal of the set-up (a role, a permission, a migration) is no bug of the query waiting on it: the
+          // read models cannot be used now (503), and the set-up is tried again by the next query.
+          if (readModelsUnavailable(outcome.failed)) throw outcome.failed;
+          throw new ReadModelsSetUpError(outcome.failed);
         });
       let client: PoolClient;
       try {
@@ -472,18 +505,34 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
     /** Set up once, before the first connection is handed out; a failed attempt is made again by the next query. */
     const pendingSetUp = (): Promise<void> | undefined => {
       if (setUpDone) return undefined;
-      settingUp ??= setUp().then(
-        () => {
-          setUpDone = true;
-          queriesBounded = true;
-          database.setUpFailure = undefined;
-        },
-        (error: unknown) => {
-          settingUp = undefined;
-          if (error instanceof Error) database.setUpFailure = error;
-          throw error;
-        },
-      );
+      // Bounded: a link that died without a word under it would otherwise keep every query waiting on it (they
+      // each wait at most `timeoutMs`, then answer 503) until the kernel gives up on the connection.
+      settingUp ??= settleWithin(
+        // Its failure as it is (settleWithin would remake an error it does not recognise as one, code lost).
+        setUp().then(
+          () => undefined,
+          (error: unknown) => ({ failed: error }),
+        ),
+        Math.max(SET_UP_TIMEOUT_MS, 6 * (timeoutMs ?? 0)),
+        () => new ReadModelsTimeoutError('The read-model database did not finish setting up in time'),
+      )
+        .then((outcome) => {
+          if (outcome) throw outcome.failed;
+        })
+        .then(
+          () => {
+            setUpDone = true;
+            queriesBounded = true;
+            database.setUpFailure = undefined;
+          },
+          (error: unknown) => {
+            settingUp = undefined;
+            const failure = error instanceof Error ? error : new Error(String(error));
+            database.setUpFailure = failure;
+            options.onSetUpFailure?.(failure, readModelsUnavailable(error));
+            throw error;
+          },
+        );
       return settingUp;
     };
     const db = lazy ? new Kysely<ReadModelTables>({ dialect: dialect(pendingSetUp) }) : setUpDb;
@@ -552,11 +601,14 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
     // Set up now if the server answers; if it cannot be reached, open anyway (the first query sets up).
     try {
       await database.db.connection().execute(async () => undefined);
-    } catch (error) {
+    } catch (caught) {
+      const error = caught instanceof ReadModelsSetUpError ? caught.cause : caught;
       if (!readModelsUnavailable(error)) {
         await database.close();
         throw error;
       }
+      // The set-up's own failure when it came first, else why the open stopped waiting (a hung server).
+      database.setUpFailure ??= error instanceof Error ? error : new Error(String(error));
     }
     return database;
   }

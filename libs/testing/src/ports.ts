@@ -41,12 +41,21 @@ export async function startHangingRelay(
   let delayMs = 0;
   /** Passes chunks on to `to` in order, each `delayMs` after it came (never before one that came earlier). */
   const forwarder = (to: Socket) => {
-    let lastDue = 0;
+    const waiting: { chunk: Buffer; due: number }[] = [];
+    const release = () => {
+      while (waiting.length > 0 && waiting[0]!.due <= Date.now()) {
+        const { chunk } = waiting.shift()!;
+        if (!to.destroyed) to.write(chunk);
+      }
+      if (waiting.length > 0) setTimeout(release, waiting[0]!.due - Date.now());
+    };
     return (chunk: Buffer) => {
-      const due = Math.max(Date.now() + delayMs, lastDue);
-      lastDue = due;
-      if (due <= Date.now()) to.write(chunk);
-      else setTimeout(() => to.destroyed || to.write(chunk), due - Date.now());
+      if (delayMs === 0 && waiting.length === 0) {
+        to.write(chunk);
+        return;
+      }
+      waiting.push({ chunk, due: Date.now() + delayMs });
+      if (waiting.length === 1) setTimeout(release, delayMs);
     };
   };
   const track = (socket: Socket): Socket => {

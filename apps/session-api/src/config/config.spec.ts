@@ -94,17 +94,19 @@ describe('parseConfig', () => {
     });
   });
 
-  it('given no HOST, when parsed, then the API listens on every interface, as before', () => {
+  it('given no API_HOST, when parsed, then the API listens on every interface, as before', () => {
     expect(parseConfig({}, '/srv').host).toBeUndefined();
-    expect(parseConfig({ HOST: '  ' }, '/srv').host).toBeUndefined();
+    expect(parseConfig({ API_HOST: '  ' }, '/srv').host).toBeUndefined();
   });
 
-  it('given a HOST, when parsed, then the API listens there; one that is no host is refused as PROJECTOR_METRICS_HOST is', () => {
-    expect(parseConfig({ HOST: ' 127.0.0.1 ' }, '/srv').host).toBe('127.0.0.1');
-    expect(parseConfig({ HOST: '::1' }, '/srv').host).toBe('::1');
-    expect(parseConfig({ HOST: 'api.internal' }, '/srv').host).toBe('api.internal');
+  it('given an API_HOST, when parsed, then the API listens there; one that is no host is refused as PROJECTOR_METRICS_HOST is', () => {
+    expect(parseConfig({ API_HOST: ' 127.0.0.1 ' }, '/srv').host).toBe('127.0.0.1');
+    expect(parseConfig({ API_HOST: '::1' }, '/srv').host).toBe('::1');
+    expect(parseConfig({ API_HOST: 'api.internal' }, '/srv').host).toBe('api.internal');
     for (const bad of ['api host', '127.0.0.1/8'])
-      expect(problemsOf({ HOST: bad })).toEqual([`HOST: "${bad}" is not a host name or IP address to bind`]);
+      expect(problemsOf({ API_HOST: bad })).toEqual([
+        `API_HOST: "${bad}" is not a host name or IP address to bind`,
+      ]);
   });
 
   it('reads EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: 0 (never) or a minute to a day', () => {
@@ -342,7 +344,11 @@ describe('parseConfig', () => {
         'postgres://postgres:12?34@127.0.0.1:5432/test',
         /^DATABASE_URL: holds an "@" after the host part/,
       ],
-      ['@ in a parameter', 'postgres://me:secret@127.0.0.1/test?x=a@b', /^DATABASE_URL: holds an "@"/],
+      [
+        '? before a host and port',
+        'postgres://me:se?cret@db.internal/test',
+        /^DATABASE_URL: holds an "@" after the host part/,
+      ],
     ])(
       'when it holds an unencoded %s, then it is refused naming the variable, suggesting percent-encoding and quoting none of it',
       (_, url, says) => {
@@ -359,6 +365,15 @@ describe('parseConfig', () => {
       expect(parseConfig({ DATABASE_URL: url }, '/srv').databaseUrl).toBe(url);
       // An "@" or ":" in the password before the last "@" of the host part is read as the client reads it.
       expect(problemsOf({ DATABASE_URL: 'postgres://me:p@ss:w@127.0.0.1/test' })).toEqual([]);
+    });
+
+    it('when an "@" is in a parameter\'s value, or a Unix socket is named by ?host= with a user and password, then it is accepted, as the client reads it', () => {
+      for (const url of [
+        'postgres://me:secret@127.0.0.1/test?x=a@b',
+        'postgres://127.0.0.1/test?user=alice@EXAMPLE.COM&application_name=api@prod',
+        'postgres://app:secret@/sessions?host=/cloudsql/proj:region:inst',
+      ])
+        expect(problemsOf({ DATABASE_URL: url })).toEqual([]);
     });
   });
 

@@ -32,7 +32,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface AppConfig {
   port: number;
-  /** HOST: the address the API listens on; unset → every interface (IPv6 and IPv4). */
+  /** API_HOST: the address the API listens on; unset → every interface (IPv6 and IPv4). */
   host?: string;
   /** Unset → the embedded server is started in-process. */
   eventStoreConnectionString?: string;
@@ -172,7 +172,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   );
   const portsValid = errors.length === 0;
   // The standalone projector's rule and message for its PROJECTOR_METRICS_HOST.
-  const host = parseListenHost('HOST', env.HOST, errors);
+  const host = parseListenHost('API_HOST', env.API_HOST, errors);
 
   // Validated as the standalone store validates it, whether or not this process starts the embedded store.
   const scavengeInterval = parseScavengeInterval(

@@ -26,8 +26,8 @@ export interface ManagementDependencies {
   keys: ApiKeys;
   /** An already open read-model database (tests); otherwise opened from the config and migrated. */
   readModels?: ReadModelDatabase;
-  /** Says when the read-model database cannot be reached at start-up. */
-  logger: Pick<Logger, 'warn'>;
+  /** Says when the read-model database cannot be reached at start-up, or refuses its set-up later. */
+  logger: Pick<Logger, 'warn' | 'error'>;
 }
 
 /** An error's `code` (a Node or PostgreSQL one), if it has one. */
@@ -51,6 +51,7 @@ export class ManagementModule implements OnApplicationShutdown {
           provide: READ_MODEL_DATABASE,
           useFactory: async (): Promise<ReadModelDatabase> => {
             if (deps.readModels) return { ...deps.readModels, close: async () => undefined }; // owned by the caller
+            let lastRefusal: string | undefined;
             const database = await openReadModelDatabase({
               databaseUrl: deps.config.databaseUrl,
               // READ_MODEL_SCHEMA: where the projector (in this process or its own) writes them.
@@ -60,6 +61,16 @@ export class ManagementModule implements OnApplicationShutdown {
               applicationName: API_READ_MODELS_APPLICATION_NAME,
               // A PostgreSQL outage at start-up must not keep the API from serving commands.
               openWhileUnreachable: true,
+              onSetUpFailure: (error, unavailable) => {
+                // Unreachable is what readiness says; a refusal (a role, a permission) is said once per reason.
+                if (unavailable || error.message === lastRefusal) return;
+                lastRefusal = error.message;
+                deps.logger.error(
+                  { err: { message: error.message, code: errorCode(error) } },
+                  'the read-model database answers but refuses to set up the read models: the management API ' +
+                    'answers 503 until it can (tried again on each query)',
+                );
+              },
             });
             if (database.setUpFailure) {
               deps.logger.warn(
