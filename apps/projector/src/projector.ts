@@ -217,6 +217,9 @@ interface SlowCommits {
  * fail but waits (another writer holds the database's lock) is logged once it takes `slowCommitMs`, and is
  * stalled like a failing one once events have waited `stallAfterMs`.
  */
+/** The longest a stop waits for the read-model database to close (see `closeDatabase`). */
+const DATABASE_CLOSE_TIMEOUT_MS = 5_000;
+
 class Projector implements RunningProjector {
   private buffer: ProjectedEvent[] = [];
   private committed = 0n;
@@ -458,8 +461,32 @@ class Projector implements RunningProjector {
     }
     this.waiters.clear();
     await this.client?.close().catch(() => undefined);
-    await this.database.close();
+    await this.closeDatabase();
     this.logger.info({ position: this.committed.toString() }, 'projector stopped');
+  }
+
+  /**
+   * Closes the read-model database, waiting at most `DATABASE_CLOSE_TIMEOUT_MS`: a PostgreSQL pool ends once every
+   * connection it handed out is back, and one that never comes back (left on a link that broke under it) kept a
+   * stop waiting for good. Past the wait, the connections still handed out are ended, and the stop goes on.
+   */
+  private async closeDatabase(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      this.database.close().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), DATABASE_CLOSE_TIMEOUT_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (closed) return;
+    const ended = this.database.abortQueries?.() ?? 0;
+    this.logger.warn(
+      { waitedMs: DATABASE_CLOSE_TIMEOUT_MS, ended },
+      'the read-model database did not close in time: its connections still in use were ended',
+    );
   }
 
   /**
@@ -543,6 +570,9 @@ class Projector implements RunningProjector {
       lease.onLost((reason) => {
         // A blip of the database, retaken at the next poll: `warn`, no stack; `error` once the stall window passes.
         this.lockLoss.lost(reason);
+        // Counted here, once per loss, wherever the loop was (subscribed, or still reading the checkpoints): the
+        // projection starts again once the lock is retaken.
+        if (!this.stopping) this.metrics.reconnects.inc();
         void this.subscription?.close().catch(() => undefined);
         // The batch in hand is dropped: its connection is closed rather than waited for. On a link that died
         // without a word its query would never answer, and the wait for it kept this projector from retaking
@@ -810,8 +840,8 @@ class Projector implements RunningProjector {
         const batchFailed = this.flushError !== undefined;
         this.flushError = undefined;
         if (!lease.isHeld() && !this.stopping) {
-          // The lock lost to a database failure: the subscription starts again once the lock is retaken.
-          this.metrics.reconnects.inc();
+          // The lock lost to a database failure (counted where it was lost): the subscription starts again once
+          // the lock is retaken.
           break;
         }
         if (this.stopping) break;
