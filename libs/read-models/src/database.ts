@@ -355,21 +355,15 @@ function boundedPool(
   return {
     async connect(): Promise<PostgresPoolClient> {
       const waiting = gate?.();
-      // Its failure as it is (a refused connection keeps its `code`: readModelsUnavailable reads it).
       if (waiting)
         await settleWithin(
-          waiting.then(
-            () => undefined,
-            (error: unknown) => ({ failed: error }),
-          ),
+          waiting,
           timeoutMs,
           () => new ReadModelsTimeoutError(`The read-model database did not answer within ${timeoutMs} ms`),
-        ).then((outcome) => {
-          if (!outcome) return;
+        ).catch((error: unknown) => {
           // A refusal of the set-up (a role, a permission, a migration) is no bug of the query waiting on it: the
           // read models cannot be used now (503), and the set-up is tried again by the next query.
-          if (readModelsUnavailable(outcome.failed)) throw outcome.failed;
-          throw new ReadModelsSetUpError(outcome.failed);
+          throw readModelsUnavailable(error) ? error : new ReadModelsSetUpError(error);
         });
       let client: PoolClient;
       try {
@@ -508,31 +502,23 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
       // Bounded: a link that died without a word under it would otherwise keep every query waiting on it (they
       // each wait at most `timeoutMs`, then answer 503) until the kernel gives up on the connection.
       settingUp ??= settleWithin(
-        // Its failure as it is (settleWithin would remake an error it does not recognise as one, code lost).
-        setUp().then(
-          () => undefined,
-          (error: unknown) => ({ failed: error }),
-        ),
+        setUp(),
         Math.max(SET_UP_TIMEOUT_MS, 6 * (timeoutMs ?? 0)),
         () => new ReadModelsTimeoutError('The read-model database did not finish setting up in time'),
-      )
-        .then((outcome) => {
-          if (outcome) throw outcome.failed;
-        })
-        .then(
-          () => {
-            setUpDone = true;
-            queriesBounded = true;
-            database.setUpFailure = undefined;
-          },
-          (error: unknown) => {
-            settingUp = undefined;
-            const failure = error instanceof Error ? error : new Error(String(error));
-            database.setUpFailure = failure;
-            options.onSetUpFailure?.(failure, readModelsUnavailable(error));
-            throw error;
-          },
-        );
+      ).then(
+        () => {
+          setUpDone = true;
+          queriesBounded = true;
+          database.setUpFailure = undefined;
+        },
+        (error: unknown) => {
+          settingUp = undefined;
+          const failure = error instanceof Error ? error : new Error(String(error));
+          database.setUpFailure = failure;
+          options.onSetUpFailure?.(failure, readModelsUnavailable(error));
+          throw error;
+        },
+      );
       return settingUp;
     };
     const db = lazy ? new Kysely<ReadModelTables>({ dialect: dialect(pendingSetUp) }) : setUpDb;

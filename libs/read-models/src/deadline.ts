@@ -33,7 +33,8 @@ export function settleWithin<T>(
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
+        // As it is: an error made by another context (Node's own, seen from a vm) keeps its `code`.
+        reject(error);
       },
     );
   });

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { ReadModelsTimeoutError, type ReadModelDatabase } from '@session-engine/read-models';
+import { READ_MODEL_QUERY_TIMEOUT_MS } from '../config/config';
 
 /** How long readiness waits for the read-model database before calling it down. */
 export const READ_MODEL_PING_TIMEOUT_MS = 2_000;
@@ -21,7 +22,7 @@ export class ReadModelHealth {
 
   constructor(
     private readonly database: ReadModelDatabase,
-    readonly answerWindowMs = 5_000,
+    readonly answerWindowMs: number = READ_MODEL_QUERY_TIMEOUT_MS.default,
     private readonly timeoutMs = READ_MODEL_PING_TIMEOUT_MS,
   ) {}
 
