@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import {
   CompiledQuery,
   type DatabaseConnection,
+  type Driver,
   Kysely,
   PostgresAdapter,
   PostgresDialect,
@@ -231,6 +232,29 @@ export function readModelLocation(
  * Opens (and by default migrates) the read models. A database that cannot be reached or opened rejects with
  * one line naming where it looked (`readModelLocation`) and why; nothing is left open.
  */
+/**
+ * SQLite ends a transaction itself when a statement or the COMMIT fails for want of room or an I/O error
+ * (SQLITE_FULL on a full disk, SQLITE_IOERR_WRITE past a file-size limit); Kysely's ROLLBACK after it then fails
+ * with "cannot rollback - no transaction is active", and that error, not the one that ended the transaction,
+ * reached the caller. A full disk at COMMIT so showed in the projector as a bad event (`other`, narrowed down to
+ * one) instead of `unavailable`. Here a rollback of a transaction SQLite has already ended does nothing, so the
+ * failure that ended it is what the caller sees.
+ */
+class SqliteDialectKeepingFailures extends SqliteDialect {
+  constructor(private readonly sqlite: Database.Database) {
+    super({ database: sqlite });
+  }
+
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    const rollback = driver.rollbackTransaction.bind(driver);
+    driver.rollbackTransaction = async (connection) => {
+      if (this.sqlite.inTransaction) await rollback(connection);
+    };
+    return driver;
+  }
+}
+
 export async function openReadModelDatabase(options: ReadModelDatabaseOptions): Promise<ReadModelDatabase> {
   try {
     return await open(options);
@@ -571,7 +595,7 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
     // file just grows larger between checkpoints, and readers scan a bigger WAL index.
     sqlite.pragma('wal_autocheckpoint = 10000');
     cachePreparedStatements(sqlite);
-    const db = new Kysely<ReadModelTables>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<ReadModelTables>({ dialect: new SqliteDialectKeepingFailures(sqlite) });
     const statistics = keepPlannerStatistics(sqlite);
     database = {
       db,

@@ -1,11 +1,16 @@
 /**
- * A read-model database that runs out of room (here: the SQLite file at `max_page_count`, which fails writes
- * with SQLITE_FULL as a full disk does). SQLite rolls such a transaction back itself, and the ROLLBACK after it
- * failed with "cannot rollback - no transaction is active": that error, not SQLITE_FULL, reached the projector,
- * which classified it `other` and went looking for a bad event. The writer now throws what failed inside the
- * transaction, and nothing of the batch is kept.
+ * A read-model database that runs out of room: in a statement (here: the SQLite file at `max_page_count`, which
+ * fails writes with SQLITE_FULL as a full disk does), or at COMMIT, when the WAL is written (here: a child process
+ * whose files may not grow past a limit). SQLite rolls such a transaction back itself, and the ROLLBACK after it
+ * failed with "cannot rollback - no transaction is active": that error, not the one that ended the transaction,
+ * reached the projector, which classified it `other` and went looking for a bad event. The writer now throws
+ * what ended the transaction, and nothing of the batch is kept.
  */
 import { sql } from 'kysely';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { classifyBatchError } from '../../../apps/projector/src/batch-failures';
 import { ReadModelWriter } from './read-model-writer';
 import { item, SessionHistory } from './testing/session-history';
@@ -39,5 +44,31 @@ it('throws SQLITE_FULL, not the failed ROLLBACK after it, and keeps nothing of t
   } finally {
     await rm.close();
     await database.drop();
+  }
+});
+
+it('throws the failed write of the COMMIT, not the failed ROLLBACK after it, and keeps nothing of the batch', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'rm-commit-limit-'));
+  try {
+    // 4 MiB: room for the schema and a small batch, not for the 3 MB attribute the second batch commits.
+    const child = spawnSync(
+      'bash',
+      [
+        '-c',
+        `ulimit -f 4096; trap '' XFSZ; exec "${process.execPath}" -r ./tools/register.js ` +
+          'libs/read-models/src/testing/commit-past-file-size-limit.ts "$0"',
+        dataDir,
+      ],
+      { cwd: resolve(__dirname, '../../..'), encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(child.stderr).toBe('');
+    const outcome = JSON.parse(child.stdout) as Record<string, unknown>;
+    expect(outcome.message).not.toMatch(/cannot rollback/);
+    expect(outcome.code).toMatch(/^SQLITE_(FULL|IOERR)/);
+    expect(outcome.kind).toBe('unavailable');
+    expect(outcome.resumePosition).toBe(outcome.firstPosition);
+    expect(outcome.rows).toEqual(['first']);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -105,29 +105,21 @@ export class ReadModelWriter {
     const pending = this.writers.filter((w) => (this.checkpoints.get(w.name) ?? -1n) < upTo);
     if (pending.length === 0) return;
     const events = this.readEvents(batch);
-    // What failed inside the transaction. SQLite rolls a transaction back itself on some errors (SQLITE_FULL: a
-    // full disk); Kysely's ROLLBACK then fails with "cannot rollback - no transaction is active", which would
-    // hide the cause — the projector took a full disk for a bad event and narrowed its batch down to one.
-    let failed: { error: unknown } | undefined;
+    // A failure SQLite ended the transaction on (a full disk, in a statement or at COMMIT) comes through as it
+    // is: the dialect's rollback does nothing then (`SqliteDialectKeepingFailures`, database.ts).
     try {
       await this.db.transaction().execute(async (trx) => {
-        try {
-          if (fence) await fence(trx);
-          const store = this.rowStore(trx);
-          for (const writer of pending) {
-            const from = this.checkpoints.get(writer.name);
-            const unseen = from === undefined ? events : events.filter((e) => e.position > from);
-            if (unseen.length > 0) await writer.apply(store, unseen);
-          }
-          await this.moveCheckpoints(trx, pending, upTo);
-          if (fence) await fence(trx);
-        } catch (error) {
-          failed = { error };
-          throw error;
+        if (fence) await fence(trx);
+        const store = this.rowStore(trx);
+        for (const writer of pending) {
+          const from = this.checkpoints.get(writer.name);
+          const unseen = from === undefined ? events : events.filter((e) => e.position > from);
+          if (unseen.length > 0) await writer.apply(store, unseen);
         }
+        await this.moveCheckpoints(trx, pending, upTo);
+        if (fence) await fence(trx);
       });
-    } catch (thrown) {
-      const error = failed === undefined ? thrown : failed.error;
+    } catch (error) {
       if (error instanceof CheckpointConflictError) await this.reload().catch(() => undefined);
       throw error;
     }
