@@ -33,6 +33,11 @@ describe('classifyBatchError', () => {
     ['55P03', 'refused'], // lock not available
     ['40P01', 'unavailable'], // deadlock: another writer's timing
     ['40001', 'unavailable'],
+    ['SQLITE_CORRUPT', 'refused'], // database disk image is malformed: the file, not the batch
+    ['SQLITE_CORRUPT_INDEX', 'refused'],
+    ['SQLITE_NOTADB', 'refused'],
+    ['XX001', 'refused'], // data_corrupted
+    ['XX002', 'refused'], // index_corrupted
     ['XX000', 'other'],
     ['SQLITE_ERROR', 'other'],
   ])('%s is %s', (code, kind) => {

@@ -33,8 +33,8 @@ export const BATCH_FAILURE_KINDS = [
  * - `refused`: the database refuses the projector's statements whatever the batch holds — a privilege revoked
  *   (42501), a table, column or schema missing (42P01, 42703, 3F000; SQLite "no such table"), a read-only or
  *   otherwise unusable transaction (class 25), a statement cancelled or a lock not granted (57014, 55P03), the
- *   role or database refused (28, 3D) — retried whole, never narrowed down to blame one event: an operator's to
- *   fix;
+ *   role or database refused (28, 3D), a damaged file or page (SQLite SQLITE_CORRUPT, SQLITE_NOTADB; PostgreSQL
+ *   XX001, XX002) — retried whole, never narrowed down to blame one event: an operator's to fix;
  * - `other`: anything else.
  */
 export type BatchFailureKind = (typeof BATCH_FAILURE_KINDS)[number];
@@ -57,6 +57,11 @@ const NETWORK_CODES = new Set([
 const SQLITE_REJECTED = /^SQLITE_(CONSTRAINT|TOOBIG|MISMATCH|RANGE)/;
 /** SQLite result codes for a database it cannot use right now. */
 const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|NOMEM|READONLY|PROTOCOL)/;
+/**
+ * SQLite result codes for a file it will not use whatever the batch holds: damaged (`database disk image is
+ * malformed`, `file is not a database`), or refused by the OS or an authorizer.
+ */
+const SQLITE_REFUSED = /^SQLITE_(CORRUPT|NOTADB|PERM|AUTH)/;
 
 /** Errors by shape, not `instanceof`: a native module's errors (better-sqlite3) may come from another realm. */
 function fieldOf(error: unknown, key: string): string | undefined {
@@ -74,6 +79,7 @@ export function classifyBatchError(error: unknown): BatchFailureKind {
   const code = fieldOf(error, 'code') ?? '';
   if (SQLITE_REJECTED.test(code)) return 'rejected';
   if (SQLITE_UNAVAILABLE.test(code) || NETWORK_CODES.has(code)) return 'unavailable';
+  if (SQLITE_REFUSED.test(code)) return 'refused';
   if (/^[0-9A-Z]{5}$/.test(code)) {
     // PostgreSQL SQLSTATE: 22 data exception (e.g. 22P05 "unsupported Unicode escape sequence"), 23 integrity
     // constraint, 54 program limit ("index row size exceeds maximum"), P0001 raised by a trigger.
@@ -85,7 +91,9 @@ export function classifyBatchError(error: unknown): BatchFailureKind {
     if (code === '42501' && /row-level security/i.test(message)) return 'rejected';
     // 42 access rule or missing object, 3F/3D no such schema/database, 28 authorization, 25 transaction state
     // (read-only, idle timeout), 57014 cancelled, 55P03 lock not available: not what any event holds.
-    if (/^(42|3F|3D|28|25)/.test(code) || code === '57014' || code === '55P03') return 'refused';
+    // XX001 / XX002: a damaged data or index page.
+    if (/^(42|3F|3D|28|25)/.test(code) || /^XX00[12]$/.test(code) || code === '57014' || code === '55P03')
+      return 'refused';
     // 40001 serialization failure, 40P01 deadlock: another writer's timing, retried whole.
     if (code === '40001' || code === '40P01') return 'unavailable';
     return 'other';
