@@ -6,7 +6,11 @@
  * of the logs.
  */
 import { UnreadableSessionEventError } from '@session-engine/event-store';
-import { CheckpointConflictError, ProjectorLockLostError } from '@session-engine/read-models';
+import {
+  CheckpointConflictError,
+  ProjectorLockLostError,
+  readModelsDamaged,
+} from '@session-engine/read-models';
 
 export const BATCH_FAILURE_KINDS = [
   'rejected',
@@ -57,11 +61,8 @@ const NETWORK_CODES = new Set([
 const SQLITE_REJECTED = /^SQLITE_(CONSTRAINT|TOOBIG|MISMATCH|RANGE)/;
 /** SQLite result codes for a database it cannot use right now. */
 const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|NOMEM|READONLY|PROTOCOL)/;
-/**
- * SQLite result codes for a file it will not use whatever the batch holds: damaged (`database disk image is
- * malformed`, `file is not a database`), or refused by the OS or an authorizer.
- */
-const SQLITE_REFUSED = /^SQLITE_(CORRUPT|NOTADB|PERM|AUTH)/;
+/** SQLite result codes for a database it will not let write whatever the batch holds (the OS, an authorizer). */
+const SQLITE_REFUSED = /^SQLITE_(PERM|AUTH)/;
 
 /** Errors by shape, not `instanceof`: a native module's errors (better-sqlite3) may come from another realm. */
 function fieldOf(error: unknown, key: string): string | undefined {
@@ -79,7 +80,8 @@ export function classifyBatchError(error: unknown): BatchFailureKind {
   const code = fieldOf(error, 'code') ?? '';
   if (SQLITE_REJECTED.test(code)) return 'rejected';
   if (SQLITE_UNAVAILABLE.test(code) || NETWORK_CODES.has(code)) return 'unavailable';
-  if (SQLITE_REFUSED.test(code)) return 'refused';
+  // A damaged file or page (`readModelsDamaged`): restored or rebuilt by an operator, whatever the batch holds.
+  if (SQLITE_REFUSED.test(code) || readModelsDamaged(error)) return 'refused';
   if (/^[0-9A-Z]{5}$/.test(code)) {
     // PostgreSQL SQLSTATE: 22 data exception (e.g. 22P05 "unsupported Unicode escape sequence"), 23 integrity
     // constraint, 54 program limit ("index row size exceeds maximum"), P0001 raised by a trigger.
@@ -91,9 +93,7 @@ export function classifyBatchError(error: unknown): BatchFailureKind {
     if (code === '42501' && /row-level security/i.test(message)) return 'rejected';
     // 42 access rule or missing object, 3F/3D no such schema/database, 28 authorization, 25 transaction state
     // (read-only, idle timeout), 57014 cancelled, 55P03 lock not available: not what any event holds.
-    // XX001 / XX002: a damaged data or index page.
-    if (/^(42|3F|3D|28|25)/.test(code) || /^XX00[12]$/.test(code) || code === '57014' || code === '55P03')
-      return 'refused';
+    if (/^(42|3F|3D|28|25)/.test(code) || code === '57014' || code === '55P03') return 'refused';
     // 40001 serialization failure, 40P01 deadlock: another writer's timing, retried whole.
     if (code === '40001' || code === '40P01') return 'unavailable';
     return 'other';

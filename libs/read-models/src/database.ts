@@ -340,6 +340,18 @@ export function readModelsUnavailable(error: unknown): boolean {
 }
 
 /**
+ * Whether a read-model query failed because the database's own files are damaged — SQLite's "database disk image
+ * is malformed" (SQLITE_CORRUPT…) or "file is not a database" (SQLITE_NOTADB), PostgreSQL's data_corrupted or
+ * index_corrupted (XX001, XX002): no bug of the query and no outage that passes by itself; the read models must
+ * be restored or rebuilt (docs/operations.md). The API answers 503 and logs it at `error`.
+ */
+export function readModelsDamaged(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (/^SQLITE_(CORRUPT|NOTADB)/.test(code) || /^XX00[12]$/.test(code));
+}
+
+/**
  * A pooled connection that fails while idle (the server restarted or failed over, an administrator ended it,
  * the network dropped it) is an `'error'` event on the pool, and an EventEmitter's unhandled `'error'` ends
  * the process: the API, the projector and, under `npm start`, the embedded store with them. The pool has

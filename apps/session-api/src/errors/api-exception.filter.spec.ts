@@ -14,7 +14,11 @@ import {
   SessionDeletedError,
 } from '@session-engine/event-store';
 import { DomainError, EventUpcastError } from '@session-engine/session-domain';
+import Database from 'better-sqlite3';
 import { validate } from 'class-validator';
+import { mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { DatabaseError } from 'pg';
 import { plainToInstance } from 'class-transformer';
@@ -32,6 +36,40 @@ import {
 import { validationException } from './validation-errors';
 
 const bodyOf = (error: unknown) => toErrorBody(mapError(error));
+
+/**
+ * What better-sqlite3 throws for a damaged read-model file, from real files: one whose pages were overwritten in
+ * the middle ("database disk image is malformed") and one that is no database at all ("file is not a database").
+ */
+function damagedSqliteErrors(): unknown[] {
+  const dir = mkdtempSync(join(tmpdir(), 'damaged-read-models-'));
+  try {
+    const malformed = join(dir, 'malformed.sqlite');
+    const db = new Database(malformed);
+    db.exec('create table sessions (id text primary key, body text)');
+    const insert = db.prepare('insert into sessions values (?, ?)');
+    for (let i = 0; i < 2000; i++) insert.run(`s${i}`, 'x'.repeat(100));
+    db.close();
+    const fd = openSync(malformed, 'r+');
+    writeSync(fd, Buffer.alloc(3 * 4096, 0x5a), 0, 3 * 4096, 5 * 4096);
+    closeSync(fd);
+    const notADatabase = join(dir, 'not-a-database.sqlite');
+    writeFileSync(notADatabase, Buffer.alloc(8192, 0x41));
+    return [malformed, notADatabase].map((file) => {
+      const damaged = new Database(file);
+      try {
+        damaged.prepare('select * from sessions order by body, id').all();
+        throw new Error(`${file} was read without an error`);
+      } catch (error) {
+        return error;
+      } finally {
+        damaged.close();
+      }
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('mapError', () => {
   it.each([
@@ -650,6 +688,40 @@ describe('a store that cannot be reached is logged at warn once, not per 503', (
         errorMessage: 'connect ECONNREFUSED 127.0.0.1:5432',
       }),
     ]);
+  });
+
+  it('answers a damaged read-model database 503 and logs it at error, once a minute, as not healing by itself', () => {
+    const errors = damagedSqliteErrors();
+    expect(errors.map((error) => (error as { code?: string }).code)).toEqual([
+      expect.stringMatching(/^SQLITE_CORRUPT/),
+      'SQLITE_NOTADB',
+    ]);
+    for (const error of errors) {
+      expect(bodyOf(error)).toEqual({
+        message: expect.stringContaining('damaged'),
+        errors: [
+          {
+            title: 'SERVICE_UNAVAILABLE',
+            details: expect.stringContaining('commands are not affected'),
+            source: {},
+          },
+        ],
+        StatusCode: 503,
+      });
+    }
+    const { lines, answer } = filterWithLog();
+    for (let i = 0; i < 20; i++) expect(answer(errors[i % 2])).toBe(503);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 50,
+        dependency: 'read-models-damaged',
+        error: 'SqliteError',
+        errorCode: expect.stringMatching(/^SQLITE_CORRUPT/),
+        errorMessage: 'database disk image is malformed',
+        msg: expect.stringContaining('read-model database damaged: answering 503'),
+      }),
+    ]);
+    expect(JSON.stringify(lines)).not.toContain('stack');
   });
 
   it('does not count what is logged per request (a timeout) nor a refusal of the request', () => {

@@ -22,7 +22,7 @@ import {
   SessionDeletedError,
 } from '@session-engine/event-store';
 import { DomainError, EventUpcastError, type DomainErrorCategory } from '@session-engine/session-domain';
-import { readModelsUnavailable } from '@session-engine/read-models';
+import { readModelsDamaged, readModelsUnavailable } from '@session-engine/read-models';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { closeIfLargeBodyUnread } from '../http/unread-body';
@@ -172,6 +172,15 @@ function mapRefusal(error: unknown, request?: IncomingMessage): MappedError {
       503,
       ErrorCode.ServiceUnavailable,
       'The read-model database is not reachable; retry later',
+      undefined,
+    );
+  }
+  if (readModelsDamaged(error)) {
+    return single(
+      503,
+      ErrorCode.ServiceUnavailable,
+      'The read-model database is damaged and cannot answer this query until it is restored or rebuilt; ' +
+        'commands are not affected',
       undefined,
     );
   }
@@ -417,12 +426,15 @@ export function toErrorBody(mapped: MappedError): ErrorBody {
 
 /** What a 503 found unreachable, for its rate-limited warn line (`UnreachableLog`). */
 /** `event-store-writes`: the store answers, but fails writes with an error of its own (a full disk). */
-export type UnreachableDependency = 'event-store' | 'event-store-writes' | 'read-models';
+export type UnreachableDependency =
+  'event-store' | 'event-store-writes' | 'read-models' | 'read-models-damaged';
 
 const UNREACHABLE_MESSAGES: Record<UnreachableDependency, string> = {
   'event-store': 'event store not reachable: answering 503',
   'event-store-writes': 'event store failing writes: answering 503 (its own log says why)',
   'read-models': 'read-model database not reachable: answering 503',
+  'read-models-damaged':
+    'read-model database damaged: answering 503 to queries until it is restored or rebuilt (docs/operations.md)',
 };
 
 /**
@@ -445,7 +457,7 @@ const READ_MODEL_FAILURE_MESSAGES: Record<string, string> = {
  */
 function unreachableErrorFields(dependency: UnreachableDependency, error: unknown): Record<string, unknown> {
   const name = (error as Error | undefined)?.name;
-  if (dependency !== 'read-models' || !(error instanceof Error)) return { error: name };
+  if (!dependency.startsWith('read-models') || !(error instanceof Error)) return { error: name };
   const constructor = error.constructor?.name;
   const code = (error as { code?: unknown }).code;
   return {
@@ -473,6 +485,7 @@ export function unreachableDependency(error: unknown): UnreachableDependency | u
   if (error instanceof EventStoreWriteFailedError) return 'event-store-writes';
   if (error instanceof EventStoreUnavailableError) return 'event-store';
   if (readModelsUnavailable(error)) return 'read-models';
+  if (readModelsDamaged(error)) return 'read-models-damaged';
   return undefined;
 }
 
@@ -481,7 +494,8 @@ export const UNREACHABLE_LOG_INTERVAL_MS = 60_000;
 
 /**
  * The 503s answered because a store is unreachable: each one is in its request line (`code`
- * SERVICE_UNAVAILABLE), and the outage is logged at `warn` — at its first 503, then at most once a minute with
+ * SERVICE_UNAVAILABLE), and the outage is logged at `warn` (a damaged read-model database at `error`) — at its
+ * first 503, then at most once a minute with
  * the number answered since the last line (`suppressed`) — not once per request: under load an outage would
  * otherwise write a warn line per request.
  */
@@ -501,7 +515,9 @@ export class UnreachableLog {
       last.suppressed += 1;
       return;
     }
-    this.logger.warn(
+    // A damaged database does not heal by itself: an operator's to act on, at `error`.
+    const level = dependency === 'read-models-damaged' ? 'error' : 'warn';
+    this.logger[level](
       { dependency, ...fields, suppressed: last?.suppressed ?? 0 },
       message ?? UNREACHABLE_MESSAGES[dependency],
     );
