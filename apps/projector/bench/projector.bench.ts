@@ -82,6 +82,7 @@ async function readAll(client: EsdbClientAdapter, last: bigint) {
   const started = process.hrtime.bigint();
   const subscription = new SessionEventStore(client).subscribeToSessionEvents({});
   for await (const e of subscription) {
+    if (e.kind === 'tombstone') continue;
     events.push({
       streamId: e.streamName,
       revision: Number(e.revision),

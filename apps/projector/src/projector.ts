@@ -1,6 +1,6 @@
 import {
   EsdbClientAdapter,
-  type RecordedSessionEvent,
+  type RecordedSessionItem,
   SessionEventStore,
   type SessionEventSubscription,
   UnreadableSessionEventError,
@@ -8,7 +8,8 @@ import {
 import {
   lowestCheckpoint,
   openReadModelDatabase,
-  type ProjectedEvent,
+  itemType,
+  type ProjectedItem,
   type ProjectorLease,
   type ProjectorLock,
   projectorLock,
@@ -136,8 +137,15 @@ const CATCH_UP_MAX_DELAY_MS = 1_000;
 export const PROJECTOR_APPLICATION_NAME = 'session-engine-projector';
 export const DEFAULT_BATCH_SIZE = { postgres: 5_000, sqlite: 10_000 } as const;
 
-function toProjected(recorded: RecordedSessionEvent): ProjectedEvent {
+function toProjected(recorded: RecordedSessionItem): ProjectedItem {
   if (recorded.position === undefined) throw new Error(`No commit position on ${recorded.streamName}`);
+  if (recorded.kind === 'tombstone')
+    return {
+      kind: 'tombstone',
+      streamId: recorded.streamName,
+      position: recorded.position,
+      created: recorded.created,
+    };
   return {
     streamId: recorded.streamName,
     revision: Number(recorded.revision),
@@ -156,12 +164,12 @@ interface FailedBatch {
   upTo: bigint;
 }
 
-function failedBatch(batch: ProjectedEvent[]): FailedBatch {
+function failedBatch(batch: ProjectedItem[]): FailedBatch {
   const first = batch[0]!;
   return {
     position: first.position,
     streamId: first.streamId,
-    eventType: first.event.type,
+    eventType: itemType(first),
     events: batch.length,
     upTo: batch[batch.length - 1]!.position,
   };
@@ -221,7 +229,7 @@ interface SlowCommits {
 const DATABASE_CLOSE_TIMEOUT_MS = 5_000;
 
 class Projector implements RunningProjector {
-  private buffer: ProjectedEvent[] = [];
+  private buffer: ProjectedItem[] = [];
   private committed = 0n;
   private lastCommittedCreated: number | undefined;
   /** The current subscription has reached the live end of the log. */
@@ -942,7 +950,7 @@ class Projector implements RunningProjector {
     );
   }
 
-  private enqueue(event: ProjectedEvent): void {
+  private enqueue(event: ProjectedItem): void {
     if (this.catchUp !== undefined && !this.isLive) this.catchUp.events += 1;
     if (!this.isLive && event.position > this.backlog.head) this.catchingUp = true;
     this.backlog.delivered(event.position, event.created);
@@ -1017,7 +1025,7 @@ class Projector implements RunningProjector {
   }
 
   /** The buffer, or while a failing batch is narrowed down its first `retryLimit` events (the rest follow). */
-  private takeBatch(): ProjectedEvent[] {
+  private takeBatch(): ProjectedItem[] {
     const limit = this.retryLimit;
     if (limit === undefined || this.buffer.length <= limit) {
       const batch = this.buffer;
@@ -1030,7 +1038,7 @@ class Projector implements RunningProjector {
     return batch;
   }
 
-  private batchCommitted(batch: ProjectedEvent[], upTo: bigint): void {
+  private batchCommitted(batch: ProjectedItem[], upTo: bigint): void {
     this.committed = this.writer.resumePosition() ?? upTo;
     this.backlog.committed(this.committed);
     this.lastCommitAt = Date.now();
@@ -1058,7 +1066,7 @@ class Projector implements RunningProjector {
   }
 
   /** A batch commit ended: note it if it was slow; a quick commit ends a run of slow ones (and says so). */
-  private commitTimed(batch: ProjectedEvent[], startedAt: number, outcome: 'committed' | 'failed'): void {
+  private commitTimed(batch: ProjectedItem[], startedAt: number, outcome: 'committed' | 'failed'): void {
     const tookMs = Date.now() - startedAt;
     if (tookMs >= this.slowCommitMs) {
       this.commitWasSlow(batch, startedAt, outcome);
@@ -1084,7 +1092,7 @@ class Projector implements RunningProjector {
    * commits, and at most once a minute; the batch's first event is named by position only.
    */
   private commitWasSlow(
-    batch: ProjectedEvent[],
+    batch: ProjectedItem[],
     startedAt: number,
     outcome: 'waiting' | 'committed' | 'failed',
   ): void {

@@ -65,6 +65,7 @@ async function prepare(client: EsdbClientAdapter, dataDir: string): Promise<void
   const readModels = await ReadModelWriter.open(database.db);
   let batch: ProjectedEvent[] = [];
   for await (const recorded of new SessionEventStore(client).readAll()) {
+    if (recorded.kind === 'tombstone') continue;
     batch.push(toProjectedEvent(recorded));
     if (batch.length === 5000) {
       await readModels.apply(batch, batch[batch.length - 1].position);

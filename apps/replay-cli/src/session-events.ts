@@ -24,6 +24,7 @@ import {
   ReadModelRecomputation,
   sessionStreamParts,
   type ProjectedEvent,
+  type ProjectedItem,
   type ProjectionName,
 } from '@session-engine/read-models';
 import {
@@ -363,13 +364,13 @@ function assertViewable(stream: string, fold: SessionFold, folded: readonly Reco
  */
 export async function unprocessable(
   client: EsdbClientAdapter,
-  events: readonly ProjectedEvent[],
+  events: readonly ProjectedItem[],
   error: unknown,
   doing = 'folding',
 ): Promise<CliError> {
   if (error instanceof CliError) return error;
   const reached = new Map<string, number>();
-  for (const event of events) reached.set(event.streamId, event.revision);
+  for (const event of events) if (event.kind !== 'tombstone') reached.set(event.streamId, event.revision);
   for (const [stream, upTo] of reached) {
     const fold = new SessionFold(stream, true);
     try {

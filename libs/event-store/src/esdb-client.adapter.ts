@@ -323,12 +323,35 @@ export interface ReadStreamOptions {
   mustExist?: boolean;
 }
 
+/**
+ * The type of the event a hard delete (`tombstoneStream`) writes into the stream it deletes, after its events in
+ * `$all`: empty, at revision 2⁶³−1, kept by a scavenge (EventStoreDB's and the embedded server's).
+ */
+export const STREAM_DELETED_EVENT_TYPE = '$streamDeleted';
+
+/** `$streamDeleted` in a stream that is no system stream (its name does not start with `$`). */
+const isStreamDeleted = (stored: StoredEvent): boolean =>
+  stored.type === STREAM_DELETED_EVENT_TYPE && !stored.streamName.startsWith('$');
+
+/**
+ * Whether a read of `$all` hands an event on: never one of a system stream, and a system event (its type starts
+ * with `$`) only when it is a tombstone and `tombstones` asks for them.
+ */
+const handedOn = (stored: StoredEvent, tombstones: boolean | undefined): boolean =>
+  !stored.streamName.startsWith('$') &&
+  (!stored.type.startsWith('$') || (tombstones === true && isStreamDeleted(stored)));
+
 export interface ReadAllOptions {
   /** Exclusive/inclusive as the server defines it for `$all` reads (inclusive on EventStoreDB). */
   fromPosition?: bigint;
   maxCount?: number;
   /** Client-side filter (`readAll` sends none); system streams (`$…`) are always skipped. */
   prefixes?: string[];
+  /**
+   * Also hand on the `$streamDeleted` events (tombstones) of the streams read, in log order (for the session
+   * readers, which remove an erased session's rows). Every other system event is skipped, as it is without.
+   */
+  tombstones?: boolean;
 }
 
 export interface SubscribeOptions {
@@ -336,6 +359,8 @@ export interface SubscribeOptions {
   fromPosition?: bigint;
   /** Server-side stream-name prefix filter. */
   prefixes: string[];
+  /** As `ReadAllOptions.tombstones`: also hand on the streams' `$streamDeleted` events. */
+  tombstones?: boolean;
   /** Called with the commit position the server has searched up to, also when no event matched. */
   onCheckpoint?: (position: bigint) => Promise<void> | void;
   checkpointInterval?: number;
@@ -665,7 +690,8 @@ export class EsdbClientAdapter {
   }
 
   /**
-   * Pages through `$all` from a position, skipping system events and, when given, other prefixes. Stopping
+   * Pages through `$all` from a position, skipping system events (tombstones too, unless `tombstones`) and, when
+   * given, other prefixes. Stopping
    * early (`return` / `break`) ends the read (see `abandon`).
    */
   async *readAll(options: ReadAllOptions = {}): AsyncGenerator<StoredEvent> {
@@ -678,7 +704,7 @@ export class EsdbClientAdapter {
     try {
       for await (const resolved of read.iterator({ destroyOnReturn: false })) {
         const stored = toStored(resolved);
-        if (!stored || stored.streamName.startsWith('$') || stored.type.startsWith('$')) continue;
+        if (!stored || !handedOn(stored, options.tombstones)) continue;
         if (options.prefixes && !options.prefixes.some((prefix) => stored.streamName.startsWith(prefix)))
           continue;
         yield stored;
@@ -711,7 +737,7 @@ export class EsdbClientAdapter {
       full: true,
       keep: (resolved: AllStreamResolvedEvent) => {
         const stored = toStored(resolved);
-        if (!stored || stored.streamName.startsWith('$') || stored.type.startsWith('$')) return undefined;
+        if (!stored || !handedOn(stored, options.tombstones)) return undefined;
         if (options.prefixes && !options.prefixes.some((prefix) => stored.streamName.startsWith(prefix)))
           return undefined;
         return stored;
@@ -750,7 +776,12 @@ export class EsdbClientAdapter {
         full: false,
         keep: (resolved: AllStreamResolvedEvent) => {
           const stored = toStored(resolved);
-          return stored && !stored.type.startsWith('$') ? stored : undefined;
+          // The server filters by prefix; `$`-typed events of the matching streams are left out here, tombstones
+          // handed on when asked for.
+          return stored &&
+            (!stored.type.startsWith('$') || (options.tombstones === true && isStreamDeleted(stored)))
+            ? stored
+            : undefined;
         },
         mapError: (error) => error,
         stop: () => subscription.unsubscribe(),

@@ -33,6 +33,8 @@ export interface SessionEventMetadata extends CommandMetadata {
 }
 
 export interface RecordedSessionEvent {
+  /** Absent on events; tells them from a `RecordedTombstone` among `RecordedSessionItem`s. */
+  kind?: 'event';
   streamName: string;
   revision: bigint;
   position?: bigint;
@@ -40,6 +42,22 @@ export interface RecordedSessionEvent {
   event: SessionEvent;
   metadata: SessionEventMetadata;
 }
+
+/**
+ * A session stream deleted for good (an erasure): the `$streamDeleted` event the store writes into the stream it
+ * tombstones, after the stream's events in `$all`. The session readers of `$all` hand it on in log order, so
+ * that the projections remove the session's rows.
+ */
+export interface RecordedTombstone {
+  kind: 'tombstone';
+  streamName: string;
+  /** Commit position of the `$streamDeleted` event in `$all`. */
+  position?: bigint;
+  created: string;
+}
+
+/** What the session readers of `$all` hand on: session events, and tombstones of session streams. */
+export type RecordedSessionItem = RecordedSessionEvent | RecordedTombstone;
 
 export function toEventToAppend(
   event: SessionEvent,

@@ -76,7 +76,9 @@ describe('an event the subscription cannot read', () => {
       let failure: unknown;
       try {
         for await (const page of subscription.batches(100))
-          handed.push(...page.map((recorded) => `${recorded.revision}:${recorded.event.type}`));
+          handed.push(
+            ...page.map((r) => (r.kind === 'tombstone' ? '$streamDeleted' : `${r.revision}:${r.event.type}`)),
+          );
       } catch (error) {
         failure = error;
       } finally {
@@ -154,36 +156,85 @@ describe('the caught-up signal', () => {
   });
 });
 
-describe("events that are not the engine's session events", () => {
-  it('passes by a stream that only starts with "session-", and a system event in a session stream', async () => {
+describe("events that are not the engine's session events, and tombstones", () => {
+  it('passes by a stream that only starts with "session-" and a system event in a session stream', async () => {
     const run = randomUUID();
     const foreign = `session-snapshots-${run}`;
     const own = `session-1-own-${run}`;
-    const tombstoned = `session-1-tombstoned-${run}`;
+    const linked = `session-1-linked-${run}`;
     await adapter.appendToStream(
       foreign,
       [{ type: 'Snapshot', data: { any: 'thing' }, metadata: {} }],
       'no_stream',
     );
     await adapter.appendToStream(own, [event('SessionCreated', 0), event('SessionClosed', 1)], 'no_stream');
-    // What EventStoreDB's hard delete writes into the stream it tombstones, delivered on $all like any event.
-    await adapter.appendToStream(
-      tombstoned,
-      [{ type: '$streamDeleted', data: {}, metadata: {} }],
-      'no_stream',
-    );
-    const prefixes = [foreign, own, tombstoned];
+    // A link event, which may be appended to any stream.
+    await adapter.appendToStream(linked, [{ type: '$>', data: {}, metadata: {} }], 'no_stream');
+    // A stream that is no session stream, tombstoned: its `$streamDeleted` is none of the engine's.
+    await adapter.tombstoneStream(foreign);
+    const prefixes = [foreign, own, linked];
     const store = new SessionEventStore(adapter);
+    const name = (r: { streamName: string; kind?: string; revision?: bigint }) =>
+      `${r.streamName}:${r.kind === 'tombstone' ? '$streamDeleted' : String(r.revision)}`;
     const read: string[] = [];
-    for await (const recorded of store.readAll({ prefixes }))
-      read.push(`${recorded.streamName}:${recorded.revision}`);
+    for await (const recorded of store.readAll({ prefixes })) read.push(name(recorded));
     expect(read).toEqual([`${own}:0`, `${own}:1`]);
 
     const subscription = store.subscribeToSessionEvents({ prefixes });
     const handed: string[] = [];
     subscription.onCaughtUp(() => void subscription.close());
-    for await (const page of subscription.batches(100))
-      handed.push(...page.map((recorded) => `${recorded.streamName}:${recorded.revision}`));
+    for await (const page of subscription.batches(100)) handed.push(...page.map(name));
     expect(handed).toEqual([`${own}:0`, `${own}:1`]);
+  });
+
+  it("hands on a session stream's tombstone after its events, in log order, in every way it reads", async () => {
+    const run = randomUUID();
+    const erased = `session-1-erased-${run}`;
+    const kept = `session-1-kept-${run}`;
+    await adapter.appendToStream(
+      erased,
+      [event('SessionCreated', 0), event('SessionClosed', 1)],
+      'no_stream',
+    );
+    await adapter.tombstoneStream(erased);
+    await adapter.appendToStream(kept, [event('SessionCreated', 0)], 'no_stream');
+    const prefixes = [erased, kept];
+    const store = new SessionEventStore(adapter);
+    const name = (r: { streamName: string; kind?: string; revision?: bigint; position?: bigint }) =>
+      `${r.streamName}:${r.kind === 'tombstone' ? '$streamDeleted' : String(r.revision)}`;
+    const expected = [`${erased}:0`, `${erased}:1`, `${erased}:$streamDeleted`, `${kept}:0`];
+
+    const read: { name: string; position?: bigint }[] = [];
+    for await (const recorded of store.readAll({ prefixes }))
+      read.push({ name: name(recorded), position: recorded.position });
+    expect(read.map((r) => r.name)).toEqual(expected);
+    // In log order, each with its commit position.
+    const positions = read.map((r) => r.position!);
+    expect([...positions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(positions);
+
+    const batched = store.subscribeToSessionEvents({ prefixes });
+    const handed: string[] = [];
+    batched.onCaughtUp(() => void batched.close());
+    for await (const page of batched.batches(100)) handed.push(...page.map(name));
+    expect(handed).toEqual(expected);
+
+    const single = store.subscribeToSessionEvents({ prefixes });
+    const one: string[] = [];
+    for await (const recorded of single) {
+      one.push(name(recorded));
+      if (one.length === expected.length) break;
+    }
+    await single.close();
+    expect(one).toEqual(expected);
+
+    // The adapter's other readers (erase, export, the API) still pass it by.
+    const plain: string[] = [];
+    for await (const stored of adapter.readAll({ prefixes }))
+      plain.push(`${stored.streamName}:${stored.type}`);
+    expect(plain).not.toContain(`${erased}:$streamDeleted`);
+    const plainPages: string[] = [];
+    for await (const page of adapter.readAllBatches({ prefixes }))
+      plainPages.push(...page.map((stored) => stored.type));
+    expect(plainPages).not.toContain('$streamDeleted');
   });
 });

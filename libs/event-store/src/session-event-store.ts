@@ -4,8 +4,14 @@
  * stream-name prefixes such as `session-`) and the replay tooling (`readAll`, `readStream`).
  */
 import { SESSION_EVENT_SCHEMAS, type EventSchemas } from '@session-engine/session-domain';
-import type { EsdbClientAdapter, StoredEvent } from './esdb-client.adapter';
-import { sessionStreamName, storedEventReader, type RecordedSessionEvent } from './serialization';
+import { STREAM_DELETED_EVENT_TYPE, type EsdbClientAdapter, type StoredEvent } from './esdb-client.adapter';
+import {
+  sessionStreamName,
+  storedEventReader,
+  type RecordedSessionEvent,
+  type RecordedSessionItem,
+  type RecordedTombstone,
+} from './serialization';
 
 export const SESSION_STREAM_PREFIX = 'session-';
 
@@ -25,19 +31,37 @@ export const isSystemEventType = (type: string): boolean => type.startsWith('$')
 /**
  * An event of the engine's session streams, which the session readers fold and project: one of a stream named as
  * the engine names them, and not a system event (EventStoreDB's hard delete writes a `$streamDeleted` event into
- * the stream it tombstones; the adapter's `$all` reads pass such events by already, and this says so for every
- * reader of session events). The readers pass any other event by, as they pass by other streams, instead of
- * stopping at it as unreadable.
+ * the stream it tombstones: `isSessionTombstone`, which the readers of `$all` hand on as a tombstone, not as an
+ * event). The readers pass any other event by, as they pass by other streams, instead of stopping at it as
+ * unreadable.
  */
 export const isSessionEvent = (stored: { streamName: string; type: string }): boolean =>
   SESSION_STREAM_NAME.test(stored.streamName) && !isSystemEventType(stored.type);
 
-export interface SessionEventSubscription extends AsyncIterable<RecordedSessionEvent> {
+/**
+ * The tombstone of a session stream: the `$streamDeleted` event a hard delete (`replay erase`) writes into it.
+ * The session readers of `$all` (the projector, `replay verify`, `replay rebuild`) hand it on as a
+ * `RecordedTombstone`, in log order, so that the read models drop the session; every other system event stays
+ * passed by.
+ */
+export const isSessionTombstone = (stored: { streamName: string; type: string }): boolean =>
+  stored.type === STREAM_DELETED_EVENT_TYPE && SESSION_STREAM_NAME.test(stored.streamName);
+
+/** A session stream's tombstone as the readers hand it on. */
+export const toRecordedTombstone = (stored: StoredEvent): RecordedTombstone => ({
+  kind: 'tombstone',
+  streamName: stored.streamName,
+  position: stored.position,
+  created: stored.created,
+});
+
+export interface SessionEventSubscription extends AsyncIterable<RecordedSessionItem> {
   /**
-   * The same events in arrays (see `EventSubscription.batches`); iterate one way or the other. An event this
-   * build cannot read ends the iteration with `UnreadableSessionEventError` after the events before it.
+   * The same events (and tombstones) in arrays (see `EventSubscription.batches`); iterate one way or the other.
+   * An event this build cannot read ends the iteration with `UnreadableSessionEventError` after the events
+   * before it.
    */
-  batches(maxSize?: number): AsyncIterable<RecordedSessionEvent[]>;
+  batches(maxSize?: number): AsyncIterable<RecordedSessionItem[]>;
   close(): Promise<void>;
   /** See `EventSubscription.onCaughtUp`: called once every event before the live end has been handed on. */
   onCaughtUp(listener: () => void): void;
@@ -63,6 +87,9 @@ export class UnreadableSessionEventError extends Error {
   }
 }
 
+/** What the session readers of `$all` hand on: a session event or a session stream's tombstone. */
+const kept = (stored: StoredEvent): boolean => isSessionEvent(stored) || isSessionTombstone(stored);
+
 export class SessionEventStore {
   private readonly fromStoredEvent: (stored: StoredEvent) => RecordedSessionEvent;
 
@@ -83,10 +110,12 @@ export class SessionEventStore {
     const subscription = this.client.subscribeToAll({
       fromPosition: options.fromPosition,
       prefixes: options.prefixes ?? [SESSION_STREAM_PREFIX],
+      tombstones: true,
       onCheckpoint: options.onCheckpoint,
     });
     const fromStoredEvent = this.fromStoredEvent;
-    const read = (stored: StoredEvent, page: readonly StoredEvent[], index: number) => {
+    const read = (stored: StoredEvent, page: readonly StoredEvent[], index: number): RecordedSessionItem => {
+      if (isSessionTombstone(stored)) return toRecordedTombstone(stored);
       try {
         return fromStoredEvent(stored);
       } catch (error) {
@@ -95,13 +124,13 @@ export class SessionEventStore {
     };
     return {
       async *[Symbol.asyncIterator]() {
-        for await (const stored of subscription) if (isSessionEvent(stored)) yield read(stored, [], 0);
+        for await (const stored of subscription) if (kept(stored)) yield read(stored, [], 0);
       },
       async *batches(maxSize?: number) {
         for await (const delivered of subscription.batches(maxSize)) {
-          const page = delivered.filter(isSessionEvent);
+          const page = delivered.filter(kept);
           if (page.length === 0) continue;
-          const recorded: RecordedSessionEvent[] = [];
+          const recorded: RecordedSessionItem[] = [];
           let unreadable: UnreadableSessionEventError | undefined;
           for (let i = 0; i < page.length && unreadable === undefined; i++) {
             try {
@@ -122,14 +151,17 @@ export class SessionEventStore {
     };
   }
 
+  /** The session events and session streams' tombstones of `$all`, in log order. */
   async *readAll(
     options: { fromPosition?: bigint; prefixes?: string[]; maxCount?: number } = {},
-  ): AsyncGenerator<RecordedSessionEvent> {
+  ): AsyncGenerator<RecordedSessionItem> {
     for await (const stored of this.client.readAll({
       ...options,
       prefixes: options.prefixes ?? [SESSION_STREAM_PREFIX],
+      tombstones: true,
     })) {
       if (isSessionEvent(stored)) yield this.fromStoredEvent(stored);
+      else if (isSessionTombstone(stored)) yield toRecordedTombstone(stored);
     }
   }
 

@@ -232,6 +232,7 @@ describe('read models on a PostgreSQL that hangs', () => {
         relay.hang();
         await sessions!.apply(rows, events);
       },
+      erase: (rows, streamIds) => sessions!.erase(rows, streamIds),
     };
     const writer = await ReadModelWriter.open(unbounded.db, [hangingSessions, ...others]);
     const processed = await processedDirectly();

@@ -1,5 +1,5 @@
 import { type Expression, type RawBuilder, sql } from 'kysely';
-import type { ProjectedEvent } from './projected-event';
+import type { ProjectedEvent, ProjectedItem } from './projected-event';
 
 /**
  * PostgreSQL and the text the domain accepts.
@@ -57,12 +57,19 @@ function replaceNul(value: unknown): unknown {
 
 /**
  * The events as the PostgreSQL read models see them: every U+0000 in their strings read as U+FFFD. The
- * same array when none has one (nearly always); otherwise copies of the events that do.
+ * same array when none has one (nearly always); otherwise copies of the events that do. A tombstone's stream
+ * name is read so too (it names the rows to remove).
  */
-export function eventsWithoutNul(events: readonly ProjectedEvent[]): readonly ProjectedEvent[] {
-  let copy: ProjectedEvent[] | undefined;
+export function eventsWithoutNul<T extends ProjectedItem>(events: readonly T[]): readonly T[] {
+  let copy: T[] | undefined;
   for (let i = 0; i < events.length; i++) {
     const projected = events[i];
+    if (projected.kind === 'tombstone') {
+      if (!projected.streamId.includes('\0')) continue;
+      copy ??= events.slice();
+      copy[i] = { ...projected, streamId: withoutNul(projected.streamId) };
+      continue;
+    }
     if (!projected.streamId.includes('\0') && !containsNul(projected.event)) continue;
     copy ??= events.slice();
     copy[i] = {

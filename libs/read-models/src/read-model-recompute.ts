@@ -9,17 +9,18 @@
 import type { ReadModelDb, ReadModelTables, SqlDialectName } from './database';
 import { normalize } from './money';
 import { comparableText, withoutKeyColumns } from './postgres-text';
-import { parseSessionStream, type ProjectedEvent } from './projected-event';
+import { itemRuns, parseSessionStream, type ProjectedEvent, type ProjectedItem } from './projected-event';
 import type { ProfileState } from './projections/customer-profiles.projection';
 import type { DailyAnalyticsRow } from './projections/daily-analytics.projection';
-import type { FlowState } from './projections/flow-projection';
+import { eraseFlowStreams, type FlowState } from './projections/flow-projection';
 import {
+  eraseCustomerProfileSessionsInPlace,
   foldCustomerProfilesInPlace,
   foldDailyAnalyticsInPlace,
   foldSkuAnalyticsInPlace,
   StreamNames,
 } from './projections/in-place-folds';
-import { evolveSessionRow, type SessionRow } from './projections/sessions.projection';
+import { eraseSessions, evolveSessionRow, type SessionRow } from './projections/sessions.projection';
 import type { SkuAnalyticsRow } from './projections/sku-analytics.projection';
 import { readCheckpoints, type Checkpoints } from './read-model-writer';
 import { profileColumns, sessionColumns } from './writers/customer-profiles.writer';
@@ -81,13 +82,20 @@ export class ReadModelRecomputation {
   }
 
   /**
-   * Folds a run of events (in log order) into the rows: the same rows as `foldSessions`,
-   * `foldCustomerProfiles` and `foldFlow` give, but customer profiles and analytics are folded in place
-   * on rows this recomputation owns (the projections' pure functions copy a row per event, which made
-   * them the costliest part of verify). Positions only grow, so the events a projection has reached are
-   * a prefix of the run.
+   * Folds a run of events and session streams' tombstones (in log order) into the rows: the same rows as
+   * `foldSessions`, `foldCustomerProfiles` and `foldFlow` give, and as the writers' `erase` leave for a tombstone,
+   * but customer profiles and analytics are folded in place on rows this recomputation owns (the projections' pure
+   * functions copy a row per event, which made them the costliest part of verify). Positions only grow, so the
+   * items a projection has reached are a prefix of the run.
    */
-  applyAll(events: readonly ProjectedEvent[]): void {
+  applyAll(items: readonly ProjectedItem[]): void {
+    for (const run of itemRuns(items)) {
+      if ('events' in run) this.foldEvents(run.events);
+      else this.erase(items, run.tombstones);
+    }
+  }
+
+  private foldEvents(events: readonly ProjectedEvent[]): void {
     const reached = (limit: bigint) => {
       let n = events.length;
       while (n > 0 && events[n - 1].position > limit) n--;
@@ -105,7 +113,33 @@ export class ReadModelRecomputation {
     foldSkuAnalyticsInPlace(this.sku, events, reached(this.limits.sku_analytics), this.streamNames);
   }
 
-  apply(event: ProjectedEvent): void {
+  /** A run of tombstones (stream ids, log order, taken from `items`): what the writers' `erase` do. */
+  private erase(items: readonly ProjectedItem[], streamIds: readonly string[]): void {
+    const positions = new Map<string, bigint>();
+    for (const item of items) if (item.kind === 'tombstone') positions.set(item.streamId, item.position);
+    const reached = (limit: bigint) => streamIds.filter((id) => positions.get(id)! <= limit);
+    eraseSessions(this.sessions, reached(this.limits.sessions));
+    // The sessions of each profile, gathered once per run of tombstones and only if a profile keeps sessions.
+    let byProfile: Map<string, string[]> | undefined;
+    const streamsOf = (id: string): string[] => {
+      if (byProfile === undefined) {
+        byProfile = new Map();
+        for (const [streamId, session] of this.profiles.sessions) {
+          if (session.profileId === '') continue;
+          const key = `${session.applicationId}|${session.profileId}`;
+          const list = byProfile.get(key);
+          if (list === undefined) byProfile.set(key, [streamId]);
+          else list.push(streamId);
+        }
+      }
+      return byProfile.get(id) ?? [];
+    };
+    eraseCustomerProfileSessionsInPlace(this.profiles, reached(this.limits.customer_profiles), streamsOf);
+    eraseFlowStreams(this.daily, reached(this.limits.daily_analytics));
+    eraseFlowStreams(this.sku, reached(this.limits.sku_analytics));
+  }
+
+  apply(event: ProjectedItem): void {
     this.applyAll([event]);
   }
 

@@ -1,11 +1,16 @@
 import { isPostgres, openedReadModelDb, type ReadModelDb } from './database';
 import { eventsWithoutNul } from './postgres-text';
-import type { ProjectedEvent } from './projected-event';
+import type { ProjectedItem } from './projected-event';
 import { kyselyRowStore, postgresRowStore, type RowStore, sqliteRowStore } from './row-store';
 import { customerProfilesWriter } from './writers/customer-profiles.writer';
 import { dailyAnalyticsWriter, skuAnalyticsWriter } from './writers/flow.writer';
 import { sessionsWriter } from './writers/sessions.writer';
-import { PROJECTION_NAMES, type ProjectionName, type ProjectionWriter } from './writers/projection-writer';
+import {
+  applyItems,
+  PROJECTION_NAMES,
+  type ProjectionName,
+  type ProjectionWriter,
+} from './writers/projection-writer';
 
 /**
  * A checkpoint was not where this writer read it: another writer committed meanwhile. The batch rolled
@@ -65,11 +70,13 @@ export class ReadModelWriter {
     private readonly writers: readonly ProjectionWriter[],
     private readonly rowStore: (trx: ReadModelDb) => RowStore,
     /** PostgreSQL: the events with U+0000 read as U+FFFD (postgres-text.ts). */
-    private readonly readEvents: (events: readonly ProjectedEvent[]) => readonly ProjectedEvent[],
+    private readonly readEvents: (events: readonly ProjectedItem[]) => readonly ProjectedItem[],
   ) {}
 
   static async open(db: ReadModelDb, writers = PROJECTION_WRITERS): Promise<ReadModelWriter> {
-    const readEvents = isPostgres(db) ? eventsWithoutNul : (events: readonly ProjectedEvent[]) => events;
+    const readEvents = isPostgres(db)
+      ? (events: readonly ProjectedItem[]) => eventsWithoutNul(events)
+      : (events: readonly ProjectedItem[]) => events;
     return new ReadModelWriter(db, await readCheckpoints(db), writers, rowStoreFor(db), readEvents);
   }
 
@@ -88,17 +95,18 @@ export class ReadModelWriter {
   }
 
   /**
-   * Applies events (in log order) and moves each checkpoint to `upTo` — the position of the last
-   * event, or further when the server reported that nothing else matched up to there. `fence` (the projector's
-   * lock check) runs inside the transaction first — on SQLite its write takes the file's write lock before the
-   * batch reads anything, so the transaction waits for another writer instead of failing busy — and again as
-   * its last statement, right before the commit: a batch whose statements waited on a hung database while the
-   * lock was lost does not commit when the database answers again. The checkpoints move by compare-and-set:
+   * Applies events and session streams' tombstones (in log order: `applyItems`) and moves each checkpoint
+   * to `upTo` — the position of the last one, or further when the server reported that nothing else matched
+   * up to there. `fence` (the projector's lock check) runs inside the transaction first — on SQLite its write
+   * takes the file's write lock before the batch reads anything, so the transaction waits for another writer
+   * instead of failing busy — and again as its last statement, right before the commit: a batch whose
+   * statements waited on a hung database while the lock was lost does not commit when the database answers
+   * again. The checkpoints move by compare-and-set:
    * if one is no longer where this writer read it, the whole batch rolls back with
    * `CheckpointConflictError` — a checkpoint never moves backwards and no batch is applied twice.
    */
   async apply(
-    batch: readonly ProjectedEvent[],
+    batch: readonly ProjectedItem[],
     upTo: bigint,
     fence?: (trx: ReadModelDb) => Promise<void>,
   ): Promise<void> {
@@ -114,7 +122,7 @@ export class ReadModelWriter {
         for (const writer of pending) {
           const from = this.checkpoints.get(writer.name);
           const unseen = from === undefined ? events : events.filter((e) => e.position > from);
-          if (unseen.length > 0) await writer.apply(store, unseen);
+          if (unseen.length > 0) await applyItems(writer, store, unseen);
         }
         await this.moveCheckpoints(trx, pending, upTo);
         if (fence) await fence(trx);

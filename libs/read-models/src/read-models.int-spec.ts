@@ -186,7 +186,11 @@ describe.each(testDatabases())('a failing batch on $name', (database: TestDataba
 
   it('leaves neither rows nor checkpoint behind when a projection fails mid-batch', async () => {
     const { events } = histories();
-    const failing = { name: 'daily_analytics' as const, apply: () => Promise.reject(new Error('disk full')) };
+    const failing = {
+      name: 'daily_analytics' as const,
+      apply: () => Promise.reject(new Error('disk full')),
+      erase: () => Promise.resolve(),
+    };
     const writer = await ReadModelWriter.open(rm.db, [sessionsWriter, failing]);
     await expect(writer.apply(events, events[events.length - 1].position)).rejects.toThrow('disk full');
     expect(await rm.db.selectFrom('sessions').selectAll().execute()).toEqual([]);

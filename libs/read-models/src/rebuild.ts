@@ -44,7 +44,7 @@ import {
   type ReadModelDb,
   type ReadModelTables,
 } from './database';
-import type { ProjectedEvent } from './projected-event';
+import type { ProjectedItem } from './projected-event';
 import { eventsWithoutNul } from './postgres-text';
 import {
   DEFAULT_LOCK_PROBE_TIMEOUT_MS,
@@ -55,7 +55,12 @@ import {
 import { PROJECTION_WRITERS, readCheckpoints, type Checkpoints } from './read-model-writer';
 import { kyselyRowStore } from './row-store';
 import { upsert } from './sql-helpers';
-import { PROJECTION_NAMES, type ProjectionName, type ProjectionWriter } from './writers/projection-writer';
+import {
+  applyItems,
+  PROJECTION_NAMES,
+  type ProjectionName,
+  type ProjectionWriter,
+} from './writers/projection-writer';
 
 type Table = keyof ReadModelTables;
 
@@ -200,7 +205,7 @@ export class ReadModelRebuild {
   private readonly staged = new Map<ProjectionName, bigint | undefined>();
   private readonly writers: ProjectionWriter[];
   /** PostgreSQL: the events with U+0000 read as U+FFFD, as the projector's writer reads them. */
-  private readonly readEvents: (events: readonly ProjectedEvent[]) => readonly ProjectedEvent[];
+  private readonly readEvents: (events: readonly ProjectedItem[]) => readonly ProjectedItem[];
   private lost: RebuildLockLostError | undefined;
   /**
    * Rejects with `RebuildLockLostError` as soon as the lock is lost; never settles while it is held. A caller
@@ -218,7 +223,7 @@ export class ReadModelRebuild {
     private readonly lease: ProjectorLease,
   ) {
     this.writers = PROJECTION_WRITERS.filter((w) => projections.includes(w.name));
-    this.readEvents = live.dialect === 'postgres' ? eventsWithoutNul : (events) => events;
+    this.readEvents = live.dialect === 'postgres' ? (events) => eventsWithoutNul(events) : (events) => events;
     for (const name of projections) this.staged.set(name, undefined);
     this.lockLost = new Promise<never>((_, reject) => (this.rejectLockLost = reject));
     this.lockLost.catch(() => undefined);
@@ -316,10 +321,10 @@ export class ReadModelRebuild {
   }
 
   /**
-   * Folds a batch of events (log order) into the copy; each projection takes only those after its
-   * own position and up to its `limits` entry, and moves its checkpoint to min(upTo, limit).
+   * Folds a batch of events and tombstones (log order, `applyItems`) into the copy; each projection takes
+   * only those after its own position and up to its `limits` entry, and moves its checkpoint to min(upTo, limit).
    */
-  async apply(events: readonly ProjectedEvent[], upTo: bigint, limits: Checkpoints): Promise<void> {
+  async apply(events: readonly ProjectedItem[], upTo: bigint, limits: Checkpoints): Promise<void> {
     await this.backend.writeTransaction(this.staging, async (trx) => {
       await this.fence(trx);
       await this.applyIn(trx, events, upTo, limits);
@@ -329,7 +334,7 @@ export class ReadModelRebuild {
 
   private async applyIn(
     trx: Kysely<ReadModelTables>,
-    events: readonly ProjectedEvent[],
+    events: readonly ProjectedItem[],
     upTo: bigint,
     limits: Checkpoints,
   ): Promise<void> {
@@ -343,7 +348,7 @@ export class ReadModelRebuild {
       const from = this.staged.get(writer.name);
       if (from !== undefined && from >= to) continue;
       const unseen = read.filter((e) => (from === undefined || e.position > from) && e.position <= to);
-      if (unseen.length > 0) await writer.apply(kyselyRowStore(trx), unseen);
+      if (unseen.length > 0) await applyItems(writer, kyselyRowStore(trx), unseen);
       moved.push({ projection: writer.name, position: to.toString() });
       next.set(writer.name, to);
     }
@@ -353,12 +358,12 @@ export class ReadModelRebuild {
 
   /**
    * Catches the copy up to the live checkpoints under the live tables' lock and swaps it in, in one
-   * transaction. `events` are the session events after the copy's position that the caller has read,
-   * in log order, complete up to `readUpTo`: nothing is read from the event store while the lock is held
+   * transaction. `events` are the session events (and tombstones) after the copy's position that the caller
+   * has read, in log order, complete up to `readUpTo`: nothing is read from the event store while the lock is held
    * (on SQLite a projector waiting for the lock blocks its whole process). When the live copy has gone
    * beyond `readUpTo` meanwhile, nothing changes and `RebuildBehindError` asks the caller to read on.
    */
-  async swap(events: readonly ProjectedEvent[], readUpTo: bigint | undefined): Promise<RebuildSwap> {
+  async swap(events: readonly ProjectedItem[], readUpTo: bigint | undefined): Promise<RebuildSwap> {
     let caughtUpEvents = 0;
     const staged = new Map(this.staged);
     try {

@@ -32,8 +32,13 @@ export interface RowStore {
     keyColumns: readonly Column<T>[],
     rows: readonly ReadModelTables[T][],
   ): Promise<void>;
-  /** `DELETE FROM table WHERE column IN (values)`. */
-  deleteIn<T extends Table>(table: T, column: Column<T>, values: readonly string[]): Promise<void>;
+  /** `DELETE FROM table WHERE column IN (values) [AND where.column = where.value]`. */
+  deleteIn<T extends Table>(
+    table: T,
+    column: Column<T>,
+    values: readonly string[],
+    where?: { column: Column<T>; value: string | number },
+  ): Promise<void>;
   /** Plain inserts; all rows have the same keys. */
   insert<T extends Table>(table: T, rows: readonly ReadModelTables[T][]): Promise<void>;
 }
@@ -44,12 +49,11 @@ export function kyselyRowStore(db: Kysely<ReadModelTables>): RowStore {
   return {
     selectIn: (table, column, values, where) => selectIn(db, table, column, values, where),
     upsert: (table, keyColumns, rows) => upsert(db, table, keyColumns, rows),
-    async deleteIn(table, column, values) {
+    async deleteIn(table, column, values, where) {
       for (const part of chunk(values, 1000)) {
-        await db
-          .deleteFrom(table as Table)
-          .where(column as never, 'in', part as never)
-          .execute();
+        let query = db.deleteFrom(table as Table).where(column as never, 'in', part as never);
+        if (where) query = query.where(where.column as never, '=', where.value as never);
+        await query.execute();
       }
     },
     async insert(table, rows) {
@@ -141,11 +145,15 @@ export function sqliteRowStore(sqlite: Database.Database): RowStore {
       );
       return Promise.resolve();
     },
-    deleteIn(table, column, values) {
+    deleteIn(table, column, values, where) {
       if (values.length > 0) {
-        prepare(`delete from ${ident(table)} where ${ident(column)} in (select value from json_each(?))`).run(
-          JSON.stringify(values),
-        );
+        const filter = `${ident(column)} in (select value from json_each(?))`;
+        if (where)
+          prepare(`delete from ${ident(table)} where ${ident(where.column)} = ? and ${filter}`).run(
+            where.value,
+            JSON.stringify(values),
+          );
+        else prepare(`delete from ${ident(table)} where ${filter}`).run(JSON.stringify(values));
       }
       return Promise.resolve();
     },
@@ -201,9 +209,10 @@ export function postgresRowStore(trx: Kysely<ReadModelTables>): RowStore {
         upsertSql(table, columns, keyColumns, source, target),
       );
     },
-    async deleteIn(table, column, values) {
+    async deleteIn(table, column, values, where) {
       if (values.length === 0) return;
-      await sql`delete from ${sql.table(table)} where ${inKeys(table, column, [...new Set(values)])}`.execute(
+      const filter = where ? sql`${sql.ref(where.column)} = ${where.value} and ` : sql``;
+      await sql`delete from ${sql.table(table)} where ${filter}${inKeys(table, column, [...new Set(values)])}`.execute(
         trx,
       );
     },

@@ -1,10 +1,17 @@
 import {
   isSessionEvent,
+  isSessionTombstone,
   SESSION_STREAM_PREFIX,
   type EsdbClientAdapter,
   type RecordedSessionEvent,
+  type StoredEvent,
 } from '@session-engine/event-store';
-import { parseSessionStream, type ProjectedEvent } from '@session-engine/read-models';
+import {
+  parseSessionStream,
+  type ProjectedEvent,
+  type ProjectedItem,
+  type ProjectedTombstone,
+} from '@session-engine/read-models';
 import { readStoredEvent } from '../session-events';
 
 /** A session event as the projections receive it (the same shape the projector hands them). */
@@ -19,19 +26,33 @@ export function toProjectedEvent(recorded: RecordedSessionEvent): ProjectedEvent
   };
 }
 
+/** A session stream's `$streamDeleted` event as the projections receive it (the projector hands them the same). */
+export function toProjectedTombstone(stored: StoredEvent): ProjectedTombstone {
+  if (stored.position === undefined) throw new Error(`No commit position on ${stored.streamName}`);
+  return {
+    kind: 'tombstone',
+    streamId: stored.streamName,
+    position: stored.position,
+    created: stored.created,
+  };
+}
+
 /**
- * Session events with `after < position ≤ upTo` in log order, optionally of one application. An event this
- * CLI cannot read (a newer writer's type or schema version) stops the read with `UnreadableEventError`.
+ * Session events, and session streams' tombstones (an erasure: the projections drop the session), with
+ * `after < position ≤ upTo` in log order, optionally of one application. An event this CLI cannot read (a newer
+ * writer's type or schema version) stops the read with `UnreadableEventError`.
  */
 export async function* sessionEvents(
   client: EsdbClientAdapter,
   options: { after?: bigint; upTo?: bigint; applicationId?: number },
-): AsyncGenerator<ProjectedEvent> {
+): AsyncGenerator<ProjectedItem> {
   for await (const stored of client.readAll({
     fromPosition: options.after,
     prefixes: [SESSION_STREAM_PREFIX],
+    tombstones: true,
   })) {
-    if (!isSessionEvent(stored)) continue;
+    const tombstone = isSessionTombstone(stored);
+    if (!tombstone && !isSessionEvent(stored)) continue;
     if (options.after !== undefined && stored.position !== undefined && stored.position <= options.after)
       continue;
     if (options.upTo !== undefined && stored.position !== undefined && stored.position > options.upTo) return;
@@ -40,6 +61,6 @@ export async function* sessionEvents(
       parseSessionStream(stored.streamName).applicationId !== options.applicationId
     )
       continue;
-    yield toProjectedEvent(readStoredEvent(stored));
+    yield tombstone ? toProjectedTombstone(stored) : toProjectedEvent(readStoredEvent(stored));
   }
 }

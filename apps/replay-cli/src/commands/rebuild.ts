@@ -7,7 +7,7 @@ import {
   RebuildLockLostError,
   RebuildLockTimeoutError,
   type Checkpoints,
-  type ProjectedEvent,
+  type ProjectedItem,
   type ProjectionName,
   type ReadModelDatabase,
 } from '@session-engine/read-models';
@@ -208,7 +208,7 @@ async function rebuildReadModels(
       if (upTo === undefined) break;
       const after = rebuild.lowestPosition();
       if (after !== undefined && after >= upTo) break;
-      let batch: ProjectedEvent[] = [];
+      let batch: ProjectedItem[] = [];
       let inRound = 0;
       const apply = async (to: bigint) => {
         try {
@@ -239,7 +239,7 @@ async function rebuildReadModels(
     for (let attempt = 1; ; attempt++) {
       step();
       const after = rebuild.lowestPosition();
-      const tail: ProjectedEvent[] = [];
+      const tail: ProjectedItem[] = [];
       // An event this CLI cannot read ends the tail: a projector of this version stops there too, so the
       // live checkpoints are not beyond it — unless a newer projector read it (then the swap finds itself
       // behind, and that event is the reason).

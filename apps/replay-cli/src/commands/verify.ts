@@ -2,11 +2,12 @@ import {
   ReadModelRecomputation,
   parseSessionStream,
   readStoredReadModels,
-  type ProjectedEvent,
+  type ProjectedItem,
   type ReadModelMismatch,
 } from '@session-engine/read-models';
 import {
   isSessionEvent,
+  isSessionTombstone,
   SESSION_STREAM_PREFIX,
   type EsdbClientAdapter,
   type StoredEvent,
@@ -18,10 +19,13 @@ import { formatValue, printJson, printTable, progressBar, type CliIo, type Outpu
 import { diffJson } from '../json-diff';
 import { jsonEscaped, printable } from '../printable';
 import { readStoredEvent, unprocessable, unreadableReason, UnreadableEventError } from '../session-events';
-import { toProjectedEvent } from './log';
+import { toProjectedEvent, toProjectedTombstone } from './log';
 
 export interface VerifyResult {
-  /** Session events replayed (up to the highest checkpoint; of one application with --application). */
+  /**
+   * Session events replayed (up to the highest checkpoint; of one application with --application), tombstones of
+   * session streams (erasures) included.
+   */
   events: number;
   /** Each projection's checkpoint: the log position it has projected up to. */
   checkpoints: Record<string, string | null>;
@@ -126,8 +130,9 @@ export async function verifyReadModels(
   let events = 0;
   let logHead: bigint | undefined;
   try {
-    for await (const read of client.readAllBatches({ prefixes: [SESSION_STREAM_PREFIX] })) {
-      const page = read.filter(isSessionEvent);
+    // Tombstones of session streams too: the projector drops an erased session's rows when it reaches one.
+    for await (const read of client.readAllBatches({ prefixes: [SESSION_STREAM_PREFIX], tombstones: true })) {
+      const page = read.filter((stored) => isSessionEvent(stored) || isSessionTombstone(stored));
       if (page.length === 0) continue;
       const last = page[page.length - 1].position!;
       logHead = last;
@@ -142,7 +147,7 @@ export async function verifyReadModels(
       // is where a projector of this version stops for good: verify cannot vouch for the log (exit 2).
       if (last > recomputation.upTo) {
         for (const stored of page) {
-          if (stored.position! <= recomputation.upTo) continue;
+          if (stored.position! <= recomputation.upTo || isSessionTombstone(stored)) continue;
           const reason = unreadableReason(stored.type, stored.metadata, stored.data);
           if (reason !== undefined)
             throw new UnreadableEventError(
@@ -152,7 +157,7 @@ export async function verifyReadModels(
         }
       }
       if (page[0].position! > recomputation.upTo) continue;
-      const folded: ProjectedEvent[] = [];
+      const folded: ProjectedItem[] = [];
       for (const stored of page) {
         if (stored.position! > recomputation.upTo) break;
         if (
@@ -160,7 +165,11 @@ export async function verifyReadModels(
           parseSessionStream(stored.streamName).applicationId !== options.application
         )
           continue;
-        folded.push(toProjectedEvent(readStoredEvent(stored)));
+        folded.push(
+          isSessionTombstone(stored)
+            ? toProjectedTombstone(stored)
+            : toProjectedEvent(readStoredEvent(stored)),
+        );
       }
       if (folded.length === 0) continue;
       if (cpu) started = cpuMs();

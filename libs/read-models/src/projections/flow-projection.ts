@@ -36,3 +36,14 @@ export function foldFlow<Key, Row>(
   }
   return changed;
 }
+
+/**
+ * Tombstones of session streams (an erasure): their last applied revisions go, as a replay of the log without the
+ * streams' events would hold none. The rows keep what the streams added: sums per day and SKU, which a rebuild
+ * after the scavenge recomputes without them. Returns the stream ids it removed.
+ */
+export function eraseFlowStreams<Row>(state: FlowState<Row>, streamIds: readonly string[]): Set<string> {
+  const removed = new Set<string>();
+  for (const streamId of streamIds) if (state.revisions.delete(streamId)) removed.add(streamId);
+  return removed;
+}

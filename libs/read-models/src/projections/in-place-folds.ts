@@ -102,6 +102,72 @@ export function foldCustomerProfilesInPlace(
   }
 }
 
+/** What `eraseCustomerProfileSessionsInPlace` changed: rows to delete, and profiles to write or to delete. */
+export interface ProfileErasure {
+  /** `profile_sessions` rows removed (stream ids). */
+  sessions: Set<string>;
+  /** Profiles touched (key ids): written when still in `state.profiles`, deleted otherwise. */
+  profiles: Set<string>;
+}
+
+/**
+ * Tombstones of session streams (an erasure), in order: each stream's session row leaves `state.sessions`, and its
+ * profile becomes what the fold of the log without the stream's events gives. `sessionCount`, `closedSessions`
+ * and `totalSales` lose the session's contribution (they are sums over the sessions the profile has now). A
+ * profile left without a session is removed: a log without the session would have made no row of it — unless a
+ * session that has moved to another profile since was once its, which that log would count as 0 sessions (the
+ * erase command erases such a session too: it names the profile). `firstSessionIntegrationId`, when it is the
+ * erased session's, becomes that of a remaining session of the profile that claimed it, or null; `lastActivity`,
+ * when the erased session may have set it, becomes the latest of the remaining sessions' (a session that moved to
+ * another profile since may have set a later one, which only the log knows: then `replay verify` tells, and a
+ * rebuild puts it right). `streamsOf(profileKeyId)`: the stream ids of the sessions in `state.sessions` that
+ * belong to that profile (more may be given: they are checked), for those two fields. A stream never seen changes
+ * nothing.
+ */
+export function eraseCustomerProfileSessionsInPlace(
+  state: ProfileState,
+  streamIds: readonly string[],
+  streamsOf: (profileId: string) => Iterable<string>,
+  changed?: ProfileErasure,
+): void {
+  const { sessions, profiles } = state;
+  for (const streamId of streamIds) {
+    const row = sessions.get(streamId);
+    if (row === undefined) continue;
+    sessions.delete(streamId);
+    changed?.sessions.add(streamId);
+    if (row.profileId === '') continue;
+    const id = `${row.applicationId}|${row.profileId}`;
+    const profile = profiles.get(id);
+    if (profile === undefined) continue;
+    changed?.profiles.add(id);
+    const counts = row.state === 'closed' || row.state === 'partially_returned';
+    profile.sessionCount -= 1;
+    if (counts) {
+      profile.closedSessions -= 1;
+      profile.totalSales = sub(profile.totalSales, row.countedSales);
+    }
+    if (profile.sessionCount <= 0) {
+      profiles.delete(id);
+      continue;
+    }
+    const first = profile.firstSessionIntegrationId === row.integrationId;
+    const latest = profile.lastActivity !== null && row.lastActivity >= profile.lastActivity;
+    if (!first && !latest) continue;
+    let claimed: string | null = null;
+    let lastActivity: string | null = null;
+    for (const other of streamsOf(id)) {
+      const session = sessions.get(other);
+      if (session === undefined || session.applicationId !== row.applicationId) continue;
+      if (session.profileId !== row.profileId) continue;
+      if (session.firstSession) claimed = session.integrationId;
+      if (lastActivity === null || session.lastActivity > lastActivity) lastActivity = session.lastActivity;
+    }
+    if (first) profile.firstSessionIntegrationId = claimed;
+    if (latest && lastActivity !== null) profile.lastActivity = lastActivity;
+  }
+}
+
 /** `evolveCustomerProfile` in place: adds (`sign` = 1) or removes (-1) a session's contribution. */
 function contribute(
   state: ProfileState,

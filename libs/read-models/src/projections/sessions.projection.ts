@@ -46,6 +46,16 @@ export function foldSessions(rows: Map<string, SessionRow>, events: readonly Pro
   return changed;
 }
 
+/**
+ * Tombstones of session streams (an erasure): their rows go, as a replay of the log without the streams' events
+ * would never have made them. Returns the stream ids whose row it removed (a stream never seen: none).
+ */
+export function eraseSessions(rows: Map<string, SessionRow>, streamIds: readonly string[]): Set<string> {
+  const removed = new Set<string>();
+  for (const streamId of streamIds) if (rows.delete(streamId)) removed.add(streamId);
+  return removed;
+}
+
 export interface SessionSummary {
   session: CustomerSessionV2;
   /** Exact decimal total, for sorting and filtering. */

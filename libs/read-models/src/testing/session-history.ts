@@ -1,6 +1,6 @@
 import type { CartItemData, CountedLine, SessionEvent } from '@session-engine/session-domain';
 import { createdData } from '@session-engine/session-domain/spec-fixtures';
-import type { ProjectedEvent } from '../projected-event';
+import type { ProjectedEvent, ProjectedTombstone } from '../projected-event';
 
 let globalPosition = 0n;
 
@@ -41,6 +41,12 @@ export class SessionHistory {
       event,
     });
     return this;
+  }
+
+  /** The stream tombstoned (an erasure): its `$streamDeleted`, at the next commit position (not in `events`). */
+  tombstone(): ProjectedTombstone {
+    globalPosition += 1n;
+    return { kind: 'tombstone', streamId: this.streamId, position: globalPosition };
   }
 
   created(at: string, options: Partial<DataOf<'SessionCreated'>> = {}): this {

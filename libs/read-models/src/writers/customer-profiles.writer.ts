@@ -8,7 +8,12 @@ import {
   type ProfileSessionRow,
   type ProfileState,
 } from '../projections/customer-profiles.projection';
-import { foldCustomerProfilesInPlace, StreamNames } from '../projections/in-place-folds';
+import {
+  eraseCustomerProfileSessionsInPlace,
+  foldCustomerProfilesInPlace,
+  type ProfileErasure,
+  StreamNames,
+} from '../projections/in-place-folds';
 import { parseSessionStream } from '../projected-event';
 import type { ProjectionWriter } from './projection-writer';
 
@@ -24,6 +29,19 @@ export function profileFromColumns(r: ReadModelTables['customer_profiles']): Cus
   };
 }
 
+function sessionFromColumns(r: ReadModelTables['profile_sessions']): ProfileSessionRow {
+  return {
+    applicationId: r.application_id,
+    integrationId: r.integration_id,
+    revision: r.revision,
+    profileId: r.profile_id,
+    state: r.state as SessionStatus,
+    countedSales: normalize(r.counted_sales),
+    firstSession: r.first_session === 1,
+    lastActivity: r.last_activity,
+  };
+}
+
 export const customerProfilesWriter: ProjectionWriter = {
   name: 'customer_profiles',
   async apply(store, events) {
@@ -33,18 +51,7 @@ export const customerProfilesWriter: ProjectionWriter = {
       events.map((e) => e.streamId),
     );
     const state: ProfileState = { sessions: new Map(), profiles: new Map() };
-    for (const r of loaded) {
-      state.sessions.set(r.stream_id, {
-        applicationId: r.application_id,
-        integrationId: r.integration_id,
-        revision: r.revision,
-        profileId: r.profile_id,
-        state: r.state as SessionStatus,
-        countedSales: normalize(r.counted_sales),
-        firstSession: r.first_session === 1,
-        lastActivity: r.last_activity,
-      });
-    }
+    for (const r of loaded) state.sessions.set(r.stream_id, sessionFromColumns(r));
     // The profiles a batch can touch: those its sessions belong to now, and those its events name.
     const profileIds = new Set([...state.sessions.values()].map((s) => profileKeyId(s)));
     for (const { streamId, event } of events) {
@@ -69,6 +76,53 @@ export const customerProfilesWriter: ProjectionWriter = {
       'customer_profiles',
       ['id'],
       [...changed.profiles].map((id) => profileColumns(id, state.profiles.get(id)!)),
+    );
+  },
+  async erase(store, streamIds) {
+    const state: ProfileState = { sessions: new Map(), profiles: new Map() };
+    for (const r of await store.selectIn('profile_sessions', 'stream_id', streamIds))
+      state.sessions.set(r.stream_id, sessionFromColumns(r));
+    if (state.sessions.size === 0) return; // streams the projection never saw (or erased already)
+    const erasedOf = new Map<string, number>();
+    for (const s of state.sessions.values()) {
+      if (s.profileId === '') continue;
+      const id = profileKeyId(s);
+      erasedOf.set(id, (erasedOf.get(id) ?? 0) + 1);
+    }
+    for (const r of await store.selectIn('customer_profiles', 'id', [...erasedOf.keys()]))
+      state.profiles.set(r.id, profileFromColumns(r));
+    // The other sessions of the profiles that keep some, for their first session and latest activity. No index
+    // leads to them (profile_sessions is keyed by stream): read only for a profile not erased whole.
+    const kept = [...state.profiles.values()].filter(
+      (p) => p.sessionCount > (erasedOf.get(profileKeyId(p)) ?? 0),
+    );
+    const streamsOf = new Map<string, string[]>();
+    if (kept.length > 0) {
+      const wanted = new Set(kept.map((p) => profileKeyId(p)));
+      for (const r of await store.selectIn(
+        'profile_sessions',
+        'profile_id',
+        kept.map((p) => p.profileId),
+      )) {
+        const id = profileKeyId({ applicationId: r.application_id, profileId: r.profile_id });
+        if (!wanted.has(id)) continue;
+        if (!state.sessions.has(r.stream_id)) state.sessions.set(r.stream_id, sessionFromColumns(r));
+        streamsOf.set(id, [...(streamsOf.get(id) ?? []), r.stream_id]);
+      }
+    }
+    const changed: ProfileErasure = { sessions: new Set(), profiles: new Set() };
+    eraseCustomerProfileSessionsInPlace(state, streamIds, (id) => streamsOf.get(id) ?? [], changed);
+    await store.deleteIn('profile_sessions', 'stream_id', [...changed.sessions]);
+    const written = [...changed.profiles].filter((id) => state.profiles.has(id));
+    await store.upsert(
+      'customer_profiles',
+      ['id'],
+      written.map((id) => profileColumns(id, state.profiles.get(id)!)),
+    );
+    await store.deleteIn(
+      'customer_profiles',
+      'id',
+      [...changed.profiles].filter((id) => !state.profiles.has(id)),
     );
   },
 };

@@ -75,6 +75,14 @@ function flowWriter<Key, Row, T extends FlowTable>(mapping: FlowMapping<Key, Row
           .map(([stream_id, revision]) => ({ projection: name, stream_id, revision })),
       );
     },
+    // The rows (sums per day and SKU, no customer data) keep what the streams added until a rebuild after the
+    // scavenge; only the streams' revisions go (`eraseFlowStreams`).
+    async erase(store, streamIds) {
+      await store.deleteIn('projection_streams', 'stream_id', streamIds, {
+        column: 'projection',
+        value: name,
+      });
+    },
   };
 }
 

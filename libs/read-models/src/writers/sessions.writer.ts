@@ -63,4 +63,8 @@ export const sessionsWriter: ProjectionWriter = {
     );
     await store.insert('session_coupons', coupons);
   },
+  async erase(store, streamIds) {
+    await store.deleteIn('session_coupons', 'stream_id', streamIds);
+    await store.deleteIn('sessions', 'stream_id', streamIds);
+  },
 };
