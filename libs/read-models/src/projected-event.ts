@@ -44,22 +44,22 @@ export const itemType = (item: ProjectedItem): string =>
   item.kind === 'tombstone' ? '$streamDeleted' : item.event.type;
 
 /**
- * The items in runs: consecutive events together, consecutive tombstones (their stream ids) together, in log order.
- * Events after a tombstone of their stream cannot exist (a tombstoned stream is never written again), but an
- * event of another session of the same profile may follow one, so the runs are applied in order.
+ * The items in runs: consecutive events together, consecutive tombstones together, in log order. Events after a
+ * tombstone of their stream cannot exist (a tombstoned stream is never written again), but an event of another
+ * session of the same profile may follow one, so the runs are applied in order.
  */
 export function itemRuns(
   items: readonly ProjectedItem[],
-): ({ events: readonly ProjectedEvent[] } | { tombstones: readonly string[] })[] {
+): ({ events: readonly ProjectedEvent[] } | { tombstones: readonly ProjectedTombstone[] })[] {
   let tombstones = 0;
   for (const item of items) if (item.kind === 'tombstone') tombstones++;
   if (tombstones === 0) return items.length === 0 ? [] : [{ events: items as readonly ProjectedEvent[] }];
-  const runs: ({ events: ProjectedEvent[] } | { tombstones: string[] })[] = [];
+  const runs: ({ events: ProjectedEvent[] } | { tombstones: ProjectedTombstone[] })[] = [];
   for (const item of items) {
     const last = runs[runs.length - 1];
     if (item.kind === 'tombstone') {
-      if (last !== undefined && 'tombstones' in last) last.tombstones.push(item.streamId);
-      else runs.push({ tombstones: [item.streamId] });
+      if (last !== undefined && 'tombstones' in last) last.tombstones.push(item);
+      else runs.push({ tombstones: [item] });
     } else if (last !== undefined && 'events' in last) last.events.push(item);
     else runs.push({ events: [item] });
   }

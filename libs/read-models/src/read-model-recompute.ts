@@ -9,7 +9,13 @@
 import type { ReadModelDb, ReadModelTables, SqlDialectName } from './database';
 import { normalize } from './money';
 import { comparableText, withoutKeyColumns } from './postgres-text';
-import { itemRuns, parseSessionStream, type ProjectedEvent, type ProjectedItem } from './projected-event';
+import {
+  itemRuns,
+  parseSessionStream,
+  type ProjectedEvent,
+  type ProjectedItem,
+  type ProjectedTombstone,
+} from './projected-event';
 import type { ProfileState } from './projections/customer-profiles.projection';
 import type { DailyAnalyticsRow } from './projections/daily-analytics.projection';
 import { eraseFlowStreams, type FlowState } from './projections/flow-projection';
@@ -91,7 +97,7 @@ export class ReadModelRecomputation {
   applyAll(items: readonly ProjectedItem[]): void {
     for (const run of itemRuns(items)) {
       if ('events' in run) this.foldEvents(run.events);
-      else this.erase(items, run.tombstones);
+      else this.erase(run.tombstones);
     }
   }
 
@@ -103,36 +109,51 @@ export class ReadModelRecomputation {
     };
     this.foldSessions(events, reached(this.limits.sessions));
     // Rows this recomputation owns: updated in place (the projections' pure functions copy them per event).
-    foldCustomerProfilesInPlace(
-      this.profiles,
-      events,
-      reached(this.limits.customer_profiles),
-      this.streamNames,
-    );
+    const profiles = reached(this.limits.customer_profiles);
+    foldCustomerProfilesInPlace(this.profiles, events, profiles, this.streamNames);
+    if (this.profileStreams !== undefined) this.joined(events, profiles);
     foldDailyAnalyticsInPlace(this.daily, events, reached(this.limits.daily_analytics), this.streamNames);
     foldSkuAnalyticsInPlace(this.sku, events, reached(this.limits.sku_analytics), this.streamNames);
   }
 
-  /** A run of tombstones (stream ids, log order, taken from `items`): what the writers' `erase` do. */
-  private erase(items: readonly ProjectedItem[], streamIds: readonly string[]): void {
-    const positions = new Map<string, bigint>();
-    for (const item of items) if (item.kind === 'tombstone') positions.set(item.streamId, item.position);
-    const reached = (limit: bigint) => streamIds.filter((id) => positions.get(id)! <= limit);
+  /**
+   * The stream ids of each profile's sessions (key id `app|profileId`), for the tombstones of sessions whose
+   * profile keeps others: made from the profile sessions the first time one is needed, then kept up to date with
+   * the sessions that join a profile (`joined`). Stale entries (a session that moved on, or erased) stay: the
+   * erasure checks each session's profile.
+   */
+  private profileStreams: Map<string, string[]> | undefined;
+
+  private joined(events: readonly ProjectedEvent[], n: number): void {
+    const index = this.profileStreams!;
+    for (let i = 0; i < n; i++) {
+      const { streamId, event } = events[i];
+      if (event.type !== 'SessionCreated' && event.type !== 'ProfileChanged') continue;
+      if (event.data.profileId === '') continue;
+      const id = `${this.streamNames.of(streamId).applicationId}|${event.data.profileId}`;
+      const list = index.get(id);
+      if (list === undefined) index.set(id, [streamId]);
+      else list.push(streamId);
+    }
+  }
+
+  /** A run of tombstones (log order): what the writers' `erase` do, each projection up to its checkpoint. */
+  private erase(tombstones: readonly ProjectedTombstone[]): void {
+    const reached = (limit: bigint) => tombstones.filter((t) => t.position <= limit).map((t) => t.streamId);
     eraseSessions(this.sessions, reached(this.limits.sessions));
-    // The sessions of each profile, gathered once per run of tombstones and only if a profile keeps sessions.
-    let byProfile: Map<string, string[]> | undefined;
     const streamsOf = (id: string): string[] => {
-      if (byProfile === undefined) {
-        byProfile = new Map();
+      if (this.profileStreams === undefined) {
+        const index = new Map<string, string[]>();
         for (const [streamId, session] of this.profiles.sessions) {
           if (session.profileId === '') continue;
           const key = `${session.applicationId}|${session.profileId}`;
-          const list = byProfile.get(key);
-          if (list === undefined) byProfile.set(key, [streamId]);
+          const list = index.get(key);
+          if (list === undefined) index.set(key, [streamId]);
           else list.push(streamId);
         }
+        this.profileStreams = index;
       }
-      return byProfile.get(id) ?? [];
+      return this.profileStreams.get(id) ?? [];
     };
     eraseCustomerProfileSessionsInPlace(this.profiles, reached(this.limits.customer_profiles), streamsOf);
     eraseFlowStreams(this.daily, reached(this.limits.daily_analytics));

@@ -29,6 +29,10 @@ export async function applyItems(
 ): Promise<void> {
   for (const run of itemRuns(items)) {
     if ('events' in run) await writer.apply(rows, run.events);
-    else await writer.erase(rows, run.tombstones);
+    else
+      await writer.erase(
+        rows,
+        run.tombstones.map((t) => t.streamId),
+      );
   }
 }
