@@ -329,9 +329,18 @@ export interface ReadStreamOptions {
  */
 export const STREAM_DELETED_EVENT_TYPE = '$streamDeleted';
 
-/** `$streamDeleted` in a stream that is no system stream (its name does not start with `$`). */
-const isStreamDeleted = (stored: StoredEvent): boolean =>
-  stored.type === STREAM_DELETED_EVENT_TYPE && !stored.streamName.startsWith('$');
+/** The revision of that event: EventStoreDB's `long.MaxValue` (the embedded server's on the wire too). */
+export const STREAM_DELETED_REVISION = 2n ** 63n - 1n;
+
+/**
+ * A hard delete's record: `$streamDeleted` at `STREAM_DELETED_REVISION` in a stream that is no system stream (its
+ * name does not start with `$`). An event of that type a client appended (at an ordinary revision) is none: it
+ * stays a system event, passed by.
+ */
+export const isStreamDeleted = (stored: { streamName: string; type: string; revision: bigint }): boolean =>
+  stored.type === STREAM_DELETED_EVENT_TYPE &&
+  stored.revision === STREAM_DELETED_REVISION &&
+  !stored.streamName.startsWith('$');
 
 /**
  * Whether a read of `$all` hands an event on: never one of a system stream, and a system event (its type starts

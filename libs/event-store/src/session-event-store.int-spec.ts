@@ -168,8 +168,16 @@ describe("events that are not the engine's session events, and tombstones", () =
       'no_stream',
     );
     await adapter.appendToStream(own, [event('SessionCreated', 0), event('SessionClosed', 1)], 'no_stream');
-    // A link event, which may be appended to any stream.
-    await adapter.appendToStream(linked, [{ type: '$>', data: {}, metadata: {} }], 'no_stream');
+    // A link event, which may be appended to any stream; and a `$streamDeleted` appended as an event (at revision
+    // 1, not a tombstone's 2⁶³−1): the stream is not deleted.
+    await adapter.appendToStream(
+      linked,
+      [
+        { type: '$>', data: {}, metadata: {} },
+        { type: '$streamDeleted', data: {}, metadata: {} },
+      ],
+      'no_stream',
+    );
     // A stream that is no session stream, tombstoned: its `$streamDeleted` is none of the engine's.
     await adapter.tombstoneStream(foreign);
     const prefixes = [foreign, own, linked];

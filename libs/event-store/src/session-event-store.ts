@@ -4,7 +4,7 @@
  * stream-name prefixes such as `session-`) and the replay tooling (`readAll`, `readStream`).
  */
 import { SESSION_EVENT_SCHEMAS, type EventSchemas } from '@session-engine/session-domain';
-import { STREAM_DELETED_EVENT_TYPE, type EsdbClientAdapter, type StoredEvent } from './esdb-client.adapter';
+import { isStreamDeleted, type EsdbClientAdapter, type StoredEvent } from './esdb-client.adapter';
 import {
   sessionStreamName,
   storedEventReader,
@@ -39,13 +39,14 @@ export const isSessionEvent = (stored: { streamName: string; type: string }): bo
   SESSION_STREAM_NAME.test(stored.streamName) && !isSystemEventType(stored.type);
 
 /**
- * The tombstone of a session stream: the `$streamDeleted` event a hard delete (`replay erase`) writes into it.
+ * The tombstone of a session stream: the `$streamDeleted` event a hard delete (`replay erase`) writes into it
+ * (`isStreamDeleted`: at revision 2⁶³−1; one a client appended is passed by as any system event).
  * The session readers of `$all` (the projector, `replay verify`, `replay rebuild`) hand it on as a
  * `RecordedTombstone`, in log order, so that the read models drop the session; every other system event stays
  * passed by.
  */
-export const isSessionTombstone = (stored: { streamName: string; type: string }): boolean =>
-  stored.type === STREAM_DELETED_EVENT_TYPE && SESSION_STREAM_NAME.test(stored.streamName);
+export const isSessionTombstone = (stored: { streamName: string; type: string; revision: bigint }): boolean =>
+  isStreamDeleted(stored) && SESSION_STREAM_NAME.test(stored.streamName);
 
 /** A session stream's tombstone as the readers hand it on. */
 export const toRecordedTombstone = (stored: StoredEvent): RecordedTombstone => ({
