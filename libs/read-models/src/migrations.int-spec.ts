@@ -128,6 +128,7 @@ describe.each(testDatabases())(
         '0002_projector_lock',
         '0003_text_keys',
         '0004_exact_total_keys',
+        '0005_profile_sessions_by_profile',
       ]);
       expect(await dumpReadModels(upgraded.db)).toEqual(rows);
       const queries = new ReadModelQueries(upgraded.db);
@@ -283,6 +284,8 @@ describe('PostgreSQL text-key indexes', () => {
         value: 'sku_analytics',
       });
       await store.deleteIn('session_coupons', 'stream_id', ['s1']);
+      // An erasure's look for a profile's other sessions.
+      await store.selectIn('profile_sessions', 'profile_id', ['p1', 'p2']);
     });
     expect(lookups).toEqual([
       expect.stringContaining('sessions_stream_key_uq'),
@@ -291,6 +294,7 @@ describe('PostgreSQL text-key indexes', () => {
       expect.stringContaining('sku_analytics_id_key_uq'),
       expect.stringContaining('projection_streams_stream_key_uq'),
       expect.stringContaining('session_coupons_stream_key_idx'),
+      expect.stringContaining('profile_sessions_profile_hash_idx'),
     ]);
   });
 });

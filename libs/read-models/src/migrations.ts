@@ -232,6 +232,29 @@ export function readModelMigrations(dialect: SqlDialectName): Record<string, Mig
         }
       },
     },
+    '0005_profile_sessions_by_profile': {
+      // An erasure (a session stream's tombstone) brings a profile that keeps other sessions to what those sessions'
+      // rows say, and finds them by profile id: without an index, a scan of every profile's sessions inside the
+      // projector's batch. PostgreSQL: a hash index, since a profile id may be longer than a b-tree entry holds
+      // (see 0003) — it answers `profile_id = any(…)` through a bitmap scan. Built once, at this upgrade (a scan of
+      // the table that holds back the projector's writes meanwhile).
+      async up(db: Kysely<unknown>) {
+        if (dialect === 'postgres') {
+          await sql
+            .raw(
+              'create index if not exists profile_sessions_profile_hash_idx on profile_sessions using hash (profile_id)',
+            )
+            .execute(db);
+        } else {
+          await db.schema
+            .createIndex('profile_sessions_profile_idx')
+            .ifNotExists()
+            .on('profile_sessions')
+            .column('profile_id')
+            .execute();
+        }
+      },
+    },
   };
 }
 

@@ -91,8 +91,8 @@ export const customerProfilesWriter: ProjectionWriter = {
     }
     for (const r of await store.selectIn('customer_profiles', 'id', [...erasedOf.keys()]))
       state.profiles.set(r.id, profileFromColumns(r));
-    // The other sessions of the profiles that keep some, for their first session and latest activity. No index
-    // leads to them (profile_sessions is keyed by stream): read only for a profile not erased whole.
+    // The other sessions of the profiles that keep some, for their first session and latest activity (found by
+    // profile id: migration 0005's index); read only for a profile not erased whole.
     const kept = [...state.profiles.values()].filter(
       (p) => p.sessionCount > (erasedOf.get(profileKeyId(p)) ?? 0),
     );
