@@ -457,13 +457,16 @@ const READ_MODEL_FAILURE_MESSAGES: Record<string, string> = {
  */
 function unreachableErrorFields(dependency: UnreachableDependency, error: unknown): Record<string, unknown> {
   const name = (error as Error | undefined)?.name;
-  if (!dependency.startsWith('read-models') || !(error instanceof Error)) return { error: name };
-  const constructor = error.constructor?.name;
+  // By shape, not `instanceof Error`: a native module's errors (better-sqlite3's SqliteError) may be made by
+  // another context's Error.
+  const message = (error as { message?: unknown } | undefined)?.message;
+  if (!dependency.startsWith('read-models') || typeof message !== 'string') return { error: name };
+  const constructor = (error as object).constructor?.name;
   const code = (error as { code?: unknown }).code;
   return {
     error: constructor && constructor !== 'Object' && constructor !== 'Error' ? constructor : name,
     ...(typeof code === 'string' ? { errorCode: code } : {}),
-    errorMessage: error.message,
+    errorMessage: message,
   };
 }
 
