@@ -5,7 +5,12 @@
  * and exit cleanly. Runs on SQLite and on PostgreSQL.
  */
 import { EsdbClientAdapter } from '@session-engine/event-store';
-import { dumpReadModels, openReadModelDatabase, ReadModelQueries } from '@session-engine/read-models';
+import {
+  dumpReadModels,
+  openReadModelDatabase,
+  ReadModelQueries,
+  type ReadModelDatabase,
+} from '@session-engine/read-models';
 import {
   postgresTestDatabase,
   sqliteTestDatabase,
@@ -83,15 +88,16 @@ describe.each([sqliteTestDatabase(), postgresTestDatabase()])(
         await sleep(pollMs);
       }
     };
+    // One connection for the polls (every 5 ms): opening the read models for each one ran the migrations' check,
+    // and on PostgreSQL a new pool and its lock, beside the projector it waits for — minutes on a busy machine.
+    let reader: ReadModelDatabase | undefined;
     const processed = async (): Promise<bigint> => {
-      const rm = await openReadModelDatabase(database.options()).catch(() => undefined);
-      if (!rm) return 0n;
+      reader ??= await openReadModelDatabase(database.options()).catch(() => undefined);
+      if (!reader) return 0n;
       try {
-        return await new ReadModelQueries(rm.db).processedPosition();
+        return await new ReadModelQueries(reader.db).processedPosition();
       } catch {
         return 0n;
-      } finally {
-        await rm.close();
       }
     };
 
@@ -127,6 +133,7 @@ describe.each([sqliteTestDatabase(), postgresTestDatabase()])(
       children.clear();
     });
     afterAll(async () => {
+      await reader?.close();
       await store.close();
       rmSync(storeDir, { recursive: true, force: true });
       await database.drop();
