@@ -355,9 +355,11 @@ function summary(found: ErasedStream[], options: EraseOptions, pending: number, 
     );
   } else {
     lines.push(
-      'The streams erased can no longer be read or written. Their events leave the log at the next scavenge ' +
-        '(the embedded store scavenges hourly; on EventStoreDB, start one). Until then, and until `session-replay ' +
-        'rebuild` runs after it, the read models still hold them: see docs/operations.md, "Erasure requests".',
+      'The streams erased can no longer be read or written. The projector removes the erased sessions and ' +
+        'profiles from the read models when it reaches their tombstones (its usual lag); the daily and SKU ' +
+        'analytics keep counting them. Their events leave the log at the next scavenge (the embedded store ' +
+        'scavenges hourly; on EventStoreDB, start one); a `session-replay rebuild` after it recomputes the ' +
+        'analytics without them: see docs/operations.md, "Erasure requests".',
     );
   }
   return lines.map((line) => `${line}\n`).join('');
