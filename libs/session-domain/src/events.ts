@@ -158,3 +158,22 @@ export type SessionEvent =
   | CartItemsReturned;
 
 export type SessionEventType = SessionEvent['type'];
+
+/**
+ * The events that edit an open session's content — its store, codes, cards, identifiers, attributes, costs and cart
+ * lines: no step of its life cycle, no change of owner. The analytics and the customer profiles count none of them;
+ * naming them once lets each projection's `switch` say so where the compiler checks it (`passesBy`,
+ * libs/read-models), so that a new event type is decided on by every projection.
+ */
+export type SessionEditEventType = Extract<
+  SessionEventType,
+  | 'StoreChanged'
+  | 'CouponCodesChanged'
+  | 'ReferralCodeChanged'
+  | 'LoyaltyCardsChanged'
+  | 'IdentifiersChanged'
+  | 'AttributesChanged'
+  | 'AdditionalCostsChanged'
+  | 'CartItemsReplaced'
+  | 'CartItemsAdded'
+>;

@@ -1,6 +1,7 @@
-import type { SessionStatus } from '@session-engine/session-domain';
+import type { SessionEditEventType, SessionStatus } from '@session-engine/session-domain';
 import { add, type Money, sub, ZERO } from '../money';
 import { parseSessionStream, type ProjectedEvent } from '../projected-event';
+import { passesBy } from './passes-by';
 
 /**
  * Customer profiles are built in two pure steps:
@@ -78,6 +79,8 @@ export function evolveProfileSession(row: ProfileSessionRow | null, projected: P
     case 'SessionReopened':
       return { ...next, state: 'open' as const, countedSales: ZERO };
     default:
+      // An edit of the open session: only its time and revision.
+      passesBy<SessionEditEventType>(event.type);
       return next;
   }
 }

@@ -1,7 +1,8 @@
-import type { SessionEvent } from '@session-engine/session-domain';
+import type { SessionEditEventType, SessionEvent } from '@session-engine/session-domain';
 import { add, sub, type Money, ZERO } from '../money';
 import { parseSessionStream, type ProjectedEvent, utcDay } from '../projected-event';
 import type { FlowProjection } from './flow-projection';
+import { passesBy } from './passes-by';
 
 /** One application's activity on one UTC day, by event date (SPEC §4). */
 export interface DailyAnalyticsRow {
@@ -88,6 +89,7 @@ export function evolveDailyAnalytics(
         returnedValue: add(current.returnedValue, event.data.returnedValue),
       });
     default:
+      passesBy<SessionEditEventType | 'ProfileChanged'>(event.type);
       return current;
   }
 }

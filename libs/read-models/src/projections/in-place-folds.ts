@@ -1,9 +1,10 @@
-import type { CountedLine } from '@session-engine/session-domain';
+import type { CountedLine, SessionEditEventType } from '@session-engine/session-domain';
 import { add, sub, ZERO } from '../money';
 import { parseSessionStream, type ProjectedEvent, type SessionStreamName, utcDay } from '../projected-event';
 import type { ProfileChanges, ProfileSessionRow, ProfileState } from './customer-profiles.projection';
 import { type DailyAnalyticsRow, emptyDailyRow } from './daily-analytics.projection';
 import type { FlowState } from './flow-projection';
+import { passesBy } from './passes-by';
 import type { SkuAnalyticsRow } from './sku-analytics.projection';
 
 /**
@@ -95,6 +96,7 @@ export function foldCustomerProfilesInPlace(
         row.countedSales = ZERO;
         break;
       default:
+        passesBy<SessionEditEventType>(event.type);
         break;
     }
     // … and the new one joins its (possibly other) profile.
@@ -228,6 +230,7 @@ export function foldDailyAnalyticsInPlace(
       case 'CartItemsReturned':
         break;
       default:
+        passesBy<SessionEditEventType | 'ProfileChanged'>(event.type);
         continue;
     }
     const { applicationId } = names.of(projected.streamId);
@@ -281,6 +284,7 @@ export function dailyAnalyticsIds(events: readonly ProjectedEvent[], names: Stre
         ids.add(`${names.of(streamId).applicationId}|${utcDay(event.data.at)}`);
         break;
       default:
+        passesBy<SessionEditEventType | 'ProfileChanged'>(event.type);
         break;
     }
   }
@@ -304,6 +308,7 @@ export function skuAnalyticsIds(events: readonly ProjectedEvent[], names: Stream
         lines = event.data.returnedCartItems;
         break;
       default:
+        passesBy<SessionEditEventType | 'SessionCreated' | 'ProfileChanged'>(event.type);
         continue;
     }
     if (lines.length === 0) continue;
@@ -355,6 +360,7 @@ export function foldSkuAnalyticsInPlace(
         sold = false;
         break;
       default:
+        passesBy<SessionEditEventType | 'SessionCreated' | 'ProfileChanged'>(event.type);
         continue;
     }
     if (lines.length === 0) continue;

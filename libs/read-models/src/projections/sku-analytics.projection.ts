@@ -1,7 +1,8 @@
-import type { CountedLine } from '@session-engine/session-domain';
+import type { CountedLine, SessionEditEventType } from '@session-engine/session-domain';
 import { add, type Money, sub, ZERO } from '../money';
 import { parseSessionStream, type ProjectedEvent, utcDay } from '../projected-event';
 import type { FlowProjection } from './flow-projection';
+import { passesBy } from './passes-by';
 
 /** One SKU of one application on one UTC day; range queries add the days up. */
 export interface SkuAnalyticsRow {
@@ -53,6 +54,7 @@ function flowsOf({ event }: ProjectedEvent): Map<string, SkuFlow> {
       addLines(event.data.returnedCartItems, -1, 'returned');
       break;
     default:
+      passesBy<SessionEditEventType | 'SessionCreated' | 'ProfileChanged'>(event.type);
       break;
   }
   flowCache.set(event, flows);
