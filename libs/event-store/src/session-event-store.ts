@@ -89,7 +89,8 @@ export class UnreadableSessionEventError extends Error {
 }
 
 /** What the session readers of `$all` hand on: a session event or a session stream's tombstone. */
-const kept = (stored: StoredEvent): boolean => isSessionEvent(stored) || isSessionTombstone(stored);
+export const isSessionItem = (stored: StoredEvent): boolean =>
+  isSessionEvent(stored) || isSessionTombstone(stored);
 
 export class SessionEventStore {
   private readonly fromStoredEvent: (stored: StoredEvent) => RecordedSessionEvent;
@@ -125,11 +126,11 @@ export class SessionEventStore {
     };
     return {
       async *[Symbol.asyncIterator]() {
-        for await (const stored of subscription) if (kept(stored)) yield read(stored, [], 0);
+        for await (const stored of subscription) if (isSessionItem(stored)) yield read(stored, [], 0);
       },
       async *batches(maxSize?: number) {
         for await (const delivered of subscription.batches(maxSize)) {
-          const page = delivered.filter(kept);
+          const page = delivered.filter(isSessionItem);
           if (page.length === 0) continue;
           const recorded: RecordedSessionItem[] = [];
           let unreadable: UnreadableSessionEventError | undefined;

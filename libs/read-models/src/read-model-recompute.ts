@@ -65,6 +65,13 @@ function canonicalMoney(value: unknown): string {
     : normalize(value as string | number | null | undefined);
 }
 
+/** Adds a session stream to its profile's list (`ReadModelRecomputation.profileStreams`). */
+function indexStream(index: Map<string, string[]>, profileKeyId: string, streamId: string): void {
+  const list = index.get(profileKeyId);
+  if (list === undefined) index.set(profileKeyId, [streamId]);
+  else list.push(streamId);
+}
+
 export class ReadModelRecomputation {
   readonly sessions = new Map<string, SessionRow>();
   readonly profiles: ProfileState = { sessions: new Map(), profiles: new Map() };
@@ -130,10 +137,7 @@ export class ReadModelRecomputation {
       const { streamId, event } = events[i];
       if (event.type !== 'SessionCreated' && event.type !== 'ProfileChanged') continue;
       if (event.data.profileId === '') continue;
-      const id = `${this.streamNames.of(streamId).applicationId}|${event.data.profileId}`;
-      const list = index.get(id);
-      if (list === undefined) index.set(id, [streamId]);
-      else list.push(streamId);
+      indexStream(index, `${this.streamNames.of(streamId).applicationId}|${event.data.profileId}`, streamId);
     }
   }
 
@@ -145,11 +149,8 @@ export class ReadModelRecomputation {
       if (this.profileStreams === undefined) {
         const index = new Map<string, string[]>();
         for (const [streamId, session] of this.profiles.sessions) {
-          if (session.profileId === '') continue;
-          const key = `${session.applicationId}|${session.profileId}`;
-          const list = index.get(key);
-          if (list === undefined) index.set(key, [streamId]);
-          else list.push(streamId);
+          if (session.profileId !== '')
+            indexStream(index, `${session.applicationId}|${session.profileId}`, streamId);
         }
         this.profileStreams = index;
       }

@@ -1,5 +1,5 @@
 import {
-  isSessionEvent,
+  isSessionItem,
   isSessionTombstone,
   SESSION_STREAM_PREFIX,
   type EsdbClientAdapter,
@@ -51,8 +51,7 @@ export async function* sessionEvents(
     prefixes: [SESSION_STREAM_PREFIX],
     tombstones: true,
   })) {
-    const tombstone = isSessionTombstone(stored);
-    if (!tombstone && !isSessionEvent(stored)) continue;
+    if (!isSessionItem(stored)) continue;
     if (options.after !== undefined && stored.position !== undefined && stored.position <= options.after)
       continue;
     if (options.upTo !== undefined && stored.position !== undefined && stored.position > options.upTo) return;
@@ -61,6 +60,8 @@ export async function* sessionEvents(
       parseSessionStream(stored.streamName).applicationId !== options.applicationId
     )
       continue;
-    yield tombstone ? toProjectedTombstone(stored) : toProjectedEvent(readStoredEvent(stored));
+    yield isSessionTombstone(stored)
+      ? toProjectedTombstone(stored)
+      : toProjectedEvent(readStoredEvent(stored));
   }
 }

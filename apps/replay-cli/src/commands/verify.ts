@@ -7,6 +7,7 @@ import {
 } from '@session-engine/read-models';
 import {
   isSessionEvent,
+  isSessionItem,
   isSessionTombstone,
   SESSION_STREAM_PREFIX,
   type EsdbClientAdapter,
@@ -132,7 +133,7 @@ export async function verifyReadModels(
   try {
     // Tombstones of session streams too: the projector drops an erased session's rows when it reaches one.
     for await (const read of client.readAllBatches({ prefixes: [SESSION_STREAM_PREFIX], tombstones: true })) {
-      const page = read.filter((stored) => isSessionEvent(stored) || isSessionTombstone(stored));
+      const page = read.filter(isSessionItem);
       if (page.length === 0) continue;
       const last = page[page.length - 1].position!;
       logHead = last;
