@@ -50,11 +50,15 @@ interface Write {
  */
 type Fate = 'pass' | 'fail' | 'fail-after' | 'die' | 'die-after';
 
-/** `real`, and the adapters it gives out, with the fate of each idempotency write decided by `fate`. */
+/**
+ * `real`, and the adapters it gives out, with the fate of each idempotency write decided by `fate`; the name of
+ * every stream read is pushed onto `reads`.
+ */
 function faultyStore(
   real: EsdbClientAdapter,
   fate: (write: Write, n: number) => Fate,
   before?: (write: Write) => Promise<void>,
+  reads?: string[],
 ): EsdbClientAdapter {
   let dead = false;
   let writes = 0;
@@ -81,8 +85,10 @@ function faultyStore(
           case 'withCallTimeout':
             return (ms: number) => wrap(target.withCallTimeout(ms));
           case 'readStream':
-            return (...args: Parameters<EsdbClientAdapter['readStream']>) =>
-              dead ? Promise.reject(gone()) : target.readStream(...args);
+            return (...args: Parameters<EsdbClientAdapter['readStream']>) => {
+              reads?.push(args[0]);
+              return dead ? Promise.reject(gone()) : target.readStream(...args);
+            };
           case 'appendToStream':
             return (...args: Parameters<EsdbClientAdapter['appendToStream']>) =>
               write('append', args[0], () => target.appendToStream(...args));
@@ -127,6 +133,7 @@ const newId = (label: string) => `${label}-${Date.now()}-${++counter}`;
 async function startApi(
   fate?: (write: Write, n: number) => Fate,
   before?: (write: Write) => Promise<void>,
+  reads?: string[],
 ): Promise<Api> {
   const config = parseConfig({
     PORT: '0',
@@ -139,7 +146,7 @@ async function startApi(
   const app = await createSessionApi({
     config,
     keys: new ApiKeys(config.integrationKeys!, config.managementKeys!),
-    store: fate ? faultyStore(real, fate, before) : real,
+    store: fate ? faultyStore(real, fate, before, reads) : real,
     logger: pino(
       // Levels by name, as the processes log them (createLogger).
       { level: 'warn', formatters: { level: (label) => ({ level: label }) } },
@@ -298,6 +305,66 @@ describe("a keyed command's record and its $maxAge", () => {
     await appliedOnce(id);
     expect(writes).toEqual([]);
     expect(await recordWriteFailures(a)).toEqual({ appended: 0, replayed: 0, unchanged: 0 });
+  });
+
+  it('are looked up only for PUT and cart_items, which can change nothing: a keyed close, reopen, return or cancel reads no record, and its retry answers as it did', async () => {
+    const reads: string[] = [];
+    const writes: Write[] = [];
+    const a = await startApi(
+      (write) => {
+        writes.push(write);
+        return 'pass';
+      },
+      undefined,
+      reads,
+    );
+    const recordReads = () => reads.filter((stream) => stream.startsWith('idempotency-'));
+    const id = newId('verbs');
+    expect((await call(b, 'PUT', id, create)).status).toBe(200);
+    expect((await call(a, 'PUT', id, create, `put-${id}`)).status).toBe(200);
+    expect((await call(a, 'POST', `${id}/cart_items`, add, `add-${id}`)).status).toBe(200);
+    expect(new Set(recordReads())).toEqual(
+      new Set([recordStream(id, `put-${id}`, PUT_ENDPOINT), recordStream(id, `add-${id}`)]),
+    );
+    reads.length = 0;
+    writes.length = 0;
+
+    const returnBody = { return: { returnedCartItems: [{ position: 0, quantity: 1 }] } };
+    const verbs: [method: string, path: string, body: unknown, state: string][] = [
+      ['POST', 'close', undefined, 'closed'],
+      ['PUT', 'reopen', undefined, 'open'],
+      ['POST', 'close', undefined, 'closed'],
+      ['POST', 'returns', returnBody, 'partially_returned'],
+      ['POST', 'cancel', undefined, 'cancelled'],
+    ];
+    for (const [n, [method, path, body, state]] of verbs.entries()) {
+      const key = `${path}-${n}-${id}`;
+      const first = await call(a, method, `${id}/${path}`, body, key);
+      expect({ status: first.status, state: first.body.customerSession.state }).toEqual({
+        status: 200,
+        state,
+      });
+      for (const api of [a, b]) {
+        const retried = await call(api, method, `${id}/${path}`, body, key);
+        expect({ status: retried.status, etag: retried.etag, body: retried.body }).toEqual({
+          status: 200,
+          etag: first.etag,
+          body: first.body,
+        });
+      }
+    }
+    expect(recordReads()).toEqual([]);
+    expect(writes).toEqual([]);
+    const events = await direct.readStream(`session-1-${id}`);
+    expect(events.map((event) => event.type)).toEqual([
+      'SessionCreated',
+      'CartItemsAdded',
+      'SessionClosed',
+      'SessionReopened',
+      'SessionClosed',
+      'CartItemsReturned',
+      'SessionCancelled',
+    ]);
   });
 
   it('are both written for a command that changed nothing, the $maxAge first, when nothing fails', async () => {

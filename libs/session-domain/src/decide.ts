@@ -86,6 +86,26 @@ export function checkInput(command: SessionCommand, state: SessionState | null):
 }
 
 /**
+ * Whether `decide` may accept a command of this type and append nothing (a no-op): an UpdateSession that changes
+ * nothing, an AddCartItems of no items. A command of any other type appends, or is refused. The API keeps an
+ * Idempotency-Key record only for a keyed command that appended nothing, so it looks one up for these alone.
+ */
+export function mayChangeNothing(type: SessionCommand['type']): boolean {
+  switch (type) {
+    case 'UpdateSession':
+    case 'AddCartItems':
+      return true;
+    case 'CloseSession':
+    case 'CancelSession':
+    case 'ReturnItems':
+    case 'ReopenSession':
+      return false;
+    default:
+      return assertNever(type);
+  }
+}
+
+/**
  * The events, once checked to fit the event store (`checkEventBytes`): of the commands that add data, and of a
  * return, whose entries each repeat the SKU of the line they name (1000 entries naming one line of a long SKU are
  * megabytes). Close, cancel and reopen append events bounded by what those let in.

@@ -2,7 +2,7 @@ export * from './commands';
 export * from './events';
 export * from './errors';
 export * from './state';
-export { checkInput, decide, profileToClaim } from './decide';
+export { checkInput, decide, mayChangeNothing, profileToClaim } from './decide';
 export { evolve, fold } from './evolve';
 export { SESSION_LIMITS } from './limits';
 export { charLength, checkIntegrationId, checkString, NULL_IN_RETURN_ENTRY } from './validation';

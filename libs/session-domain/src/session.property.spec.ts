@@ -7,7 +7,7 @@ import type {
   SessionCommand,
   SessionPatch,
 } from './commands';
-import { decide } from './decide';
+import { decide, mayChangeNothing } from './decide';
 import { DomainError } from './errors';
 import type { SessionEvent } from './events';
 import { evolve, fold } from './evolve';
@@ -136,10 +136,19 @@ interface Run {
   accepted: number;
   states: SessionState[];
   retriesAppendedSomething: string[];
+  /** The types of the commands accepted with no event (no-ops). */
+  unchanged: SessionCommand['type'][];
 }
 
 function play(drafts: Draft[]): Run {
-  const run: Run = { events: [], state: null, accepted: 0, states: [], retriesAppendedSomething: [] };
+  const run: Run = {
+    events: [],
+    state: null,
+    accepted: 0,
+    states: [],
+    retriesAppendedSomething: [],
+    unchanged: [],
+  };
   drafts.forEach((draft, i) => {
     const command = {
       ...draft,
@@ -156,7 +165,10 @@ function play(drafts: Draft[]): Run {
       if (error instanceof DomainError) return; // refused: nothing appended
       throw error;
     }
-    if (emitted.length === 0) return;
+    if (emitted.length === 0) {
+      run.unchanged.push(command.type);
+      return;
+    }
     run.events.push(...emitted);
     run.state = emitted.reduce<SessionState | null>(evolve, run.state);
     run.accepted++;
@@ -286,6 +298,20 @@ describe('properties of every reachable session', () => {
       }),
       params,
     );
+  });
+
+  it('a command accepted with no event is of a type mayChangeNothing names (no other keyed command gets a record)', () => {
+    const seen = new Set<SessionCommand['type']>();
+    fc.assert(
+      fc.property(sequences, (drafts) => {
+        const { unchanged } = play(drafts);
+        unchanged.forEach((type) => seen.add(type));
+        expect(unchanged.filter((type) => !mayChangeNothing(type))).toEqual([]);
+      }),
+      params,
+    );
+    // The runs did reach no-ops: an UpdateSession that changed nothing, an AddCartItems of no items.
+    expect([...seen].sort()).toEqual(['AddCartItems', 'UpdateSession']);
   });
 
   it('the revenue the events count adds up to what the session still counts', () => {

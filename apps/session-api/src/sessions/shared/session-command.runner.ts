@@ -20,7 +20,7 @@ import {
   type RememberedResponse,
   type UntimedCommand,
 } from '@session-engine/event-store';
-import { DomainError, type SessionCommand } from '@session-engine/session-domain';
+import { DomainError, mayChangeNothing, type SessionCommand } from '@session-engine/session-domain';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { IntegrationPrincipal } from '../../auth/integration-auth.guard';
@@ -113,7 +113,11 @@ export class SessionCommandRunner {
           this.handler.lockWaitMs === undefined
             ? undefined
             : Math.max(0, this.handler.lockWaitMs - (Date.now() - arrived));
-        const remembered = await this.idempotency.find(scope);
+        // Only a command that changed nothing has a record (below). A close, cancel, reopen or return never does:
+        // its events carry the key, and the handler finds them — no look-up (a store read) for those.
+        const remembered = mayChangeNothing(build(this.stamp(request)).type)
+          ? await this.idempotency.find(scope)
+          : undefined;
         looked = true;
         if (remembered) {
           // A no-op's record, yet another process that had not seen it may have appended under the key since (the
