@@ -5,6 +5,7 @@
  * 127.0.0.1:${EMBEDDED_EVENTSTORE_PORT:-2113} and SQLite read models under DATA_DIR.
  */
 import { connectionStringProblem } from '@session-engine/event-store';
+import { accessSync, constants, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { checkDataDir } from '../../eventstore-embedded/src/data-dir';
 import { envSetting } from '../../eventstore-embedded/src/env-setting';
@@ -97,15 +98,18 @@ const NO_HOST =
  * The problem with `url` as DATABASE_URL, in the form of the other configuration problems (`DATABASE_URL: …`);
  * undefined when it is a postgres:// or postgresql:// URL that `new URL` reads whole, with a host. A `#`, `/`,
  * `?` or `@` written as is in the password would have the PostgreSQL client read part of the password as the
- * host (and the start-up line show it) or fail with `Invalid URL` once other services are up. No message quotes
- * the value or any part of it: it may hold a password.
+ * host (and the start-up line show it) or fail with `Invalid URL` once other services are up. Its TLS
+ * parameters are checked too (`tlsProblem`). No message quotes the value, its user or its password; only the
+ * value of a TLS parameter, which holds none of them.
  */
 export function databaseUrlProblem(url: string): string | undefined {
-  const problem = databaseUrlShapeProblem(url);
+  const shape = databaseUrlShape(url);
+  const problem = typeof shape === 'string' ? shape : tlsProblem(shape.searchParams);
   return problem === undefined ? undefined : `DATABASE_URL: ${problem}`;
 }
 
-function databaseUrlShapeProblem(text: string): string | undefined {
+/** The problem with the URL's form, or the URL as the PostgreSQL client reads it when there is none. */
+function databaseUrlShape(text: string): string | URL {
   if (!/^postgres(ql)?:\/\/.+/.test(text)) return 'must be a postgres:// or postgresql:// URL';
   if (text.includes('#'))
     return `holds a "#", which ends a URL: the rest would be dropped (a "#" in the password cuts it there); ${PERCENT_ENCODE}`;
@@ -125,7 +129,7 @@ function databaseUrlShapeProblem(text: string): string | undefined {
     const socketForm = /^postgres(ql)?:\/\/[^/?]*@\//.test(text) && /[?&]host=/.test(text);
     try {
       parsed = new URL(socketForm ? text.replace('@/', '@placeholder/') : text);
-      if (socketForm) return undefined;
+      if (socketForm) return parsed;
     } catch {
       if (/@$/.test(afterScheme.slice(0, hostPartEnd >= 0 ? hostPartEnd : undefined))) return NO_HOST;
       return `is not a valid URL: check the host and port (1..65535), and ${PERCENT_ENCODE}`;
@@ -133,7 +137,60 @@ function databaseUrlShapeProblem(text: string): string | undefined {
   }
   // `?host=` names the host (a Unix socket directory) as the PostgreSQL client reads it.
   if (parsed.hostname === '' && !parsed.searchParams.get('host')) return NO_HOST;
+  return parsed;
+}
+
+/** The values of `sslmode` the PostgreSQL client (pg-connection-string) knows. */
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'];
+
+/** The TLS parameters that name a file, which the PostgreSQL client reads when the pool is created. */
+const TLS_FILES = ['sslrootcert', 'sslcert', 'sslkey'];
+
+/**
+ * The problem with the URL's TLS parameters, or undefined. The PostgreSQL client takes an `sslmode` it does not
+ * know (`requre`, `disabel`) for verify-full without a word, and reads the certificate files only when the pool
+ * is created, failing there with a bare ENOENT; a verify-ca under `uselibpqcompat=true` without `sslrootcert`
+ * throws only when it connects. A parameter given twice counts with its last value, as the client reads it, and
+ * every value given must be one it could use.
+ */
+function tlsProblem(params: URLSearchParams): string | undefined {
+  for (const mode of params.getAll('sslmode'))
+    if (!SSL_MODES.includes(mode))
+      return (
+        `sslmode "${mode}" is not one of ${SSL_MODES.join(', ')}` +
+        (mode === '' ? '' : ' (the PostgreSQL client would take it for verify-full)')
+      );
+  for (const compat of params.getAll('uselibpqcompat'))
+    if (compat !== 'true' && compat !== 'false') return `uselibpqcompat "${compat}" is not true or false`;
+  for (const name of TLS_FILES)
+    for (const file of params.getAll(name)) {
+      if (file === '') return `${name} is empty: it must name a file`;
+      const problem = unreadableFile(file);
+      if (problem !== undefined) return `${name} ${file} cannot be read (${problem})`;
+    }
+  const last = (name: string): string | null => params.getAll(name).at(-1) ?? null;
+  if (last('uselibpqcompat') === 'true' && last('sslmode') === 'verify-ca' && !last('sslrootcert'))
+    return (
+      'sslmode=verify-ca with uselibpqcompat=true needs sslrootcert, the CA that signed the server’s ' +
+      'certificate (the PostgreSQL client refuses to connect without it); or use sslmode=verify-full'
+    );
   return undefined;
+}
+
+/** Why this process could not read `file` as the PostgreSQL client will (a regular file), or undefined. */
+function unreadableFile(file: string): string | undefined {
+  try {
+    if (!statSync(file).isFile()) return 'not a file';
+    accessSync(file, constants.R_OK);
+    return undefined;
+  } catch (error) {
+    // Checked by shape: under jest, Node's errors come from another realm and are not `instanceof Error`.
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (typeof code !== 'string') throw error;
+    // Node's message is `ENOENT: no such file or directory, stat '/etc/ca.pem'`: the path is named already.
+    const reason = typeof message === 'string' ? message.split(',')[0] : '';
+    return reason.startsWith(`${code}: `) ? reason : code;
+  }
 }
 
 /**

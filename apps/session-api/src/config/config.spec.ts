@@ -392,6 +392,127 @@ describe('parseConfig', () => {
     ]);
   });
 
+  describe('given a DATABASE_URL with TLS parameters', () => {
+    const fs = jest.requireActual<typeof import('node:fs')>('node:fs');
+    const base = 'postgres://postgres:secret@127.0.0.1:5432/test';
+    const ALLOWED = 'disable, prefer, require, verify-ca, verify-full, no-verify';
+    let dir: string;
+    let ca: string;
+    beforeAll(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'database-url-tls-'));
+      ca = path.join(dir, 'ca.pem');
+      fs.writeFileSync(ca, '-----BEGIN CERTIFICATE-----\n');
+    });
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    const refusal = (query: string): string[] => {
+      const problems = problemsOf({ DATABASE_URL: `${base}?${query}` });
+      for (const problem of problems) expect(problem).not.toMatch(/secret|postgres:/);
+      return problems;
+    };
+
+    it.each([
+      ['requre', 'sslmode=requre'],
+      ['disabel', 'sslmode=disabel'],
+      ['REQUIRE', 'sslmode=REQUIRE'],
+      ['bogus', 'sslmode=disable&sslmode=bogus'],
+    ])(
+      'when sslmode is %s (however often given), then it is refused naming the value and the allowed ones, as the client would take it for verify-full',
+      (mode, query) => {
+        expect(refusal(query)).toEqual([
+          `DATABASE_URL: sslmode "${mode}" is not one of ${ALLOWED} (the PostgreSQL client would take it for verify-full)`,
+        ]);
+      },
+    );
+
+    it('when sslmode is empty, then it is refused naming the allowed values', () => {
+      expect(refusal('sslmode=')).toEqual([`DATABASE_URL: sslmode "" is not one of ${ALLOWED}`]);
+    });
+
+    it('when uselibpqcompat is neither true nor false, then it is refused naming the value', () => {
+      expect(refusal('uselibpqcompat=yes&sslmode=require')).toEqual([
+        'DATABASE_URL: uselibpqcompat "yes" is not true or false',
+      ]);
+    });
+
+    it('when uselibpqcompat=true asks for verify-ca without sslrootcert, then it is refused before the client throws at connect time', () => {
+      expect(refusal('uselibpqcompat=true&sslmode=verify-ca')).toEqual([
+        'DATABASE_URL: sslmode=verify-ca with uselibpqcompat=true needs sslrootcert, the CA that signed the server’s certificate (the PostgreSQL client refuses to connect without it); or use sslmode=verify-full',
+      ]);
+      expect(refusal(`uselibpqcompat=true&sslmode=verify-ca&sslrootcert=${ca}`)).toEqual([]);
+      expect(refusal('uselibpqcompat=false&sslmode=verify-ca')).toEqual([]);
+    });
+
+    it.each(['sslrootcert', 'sslcert', 'sslkey'])(
+      'when %s names a missing file, a directory, a path through a file or nothing, then it is refused naming the parameter, the path and why',
+      (name) => {
+        expect(refusal(`sslmode=verify-full&${name}=${dir}/missing.pem`)).toEqual([
+          `DATABASE_URL: ${name} ${dir}/missing.pem cannot be read (ENOENT: no such file or directory)`,
+        ]);
+        expect(refusal(`${name}=${dir}`)).toEqual([
+          `DATABASE_URL: ${name} ${dir} cannot be read (not a file)`,
+        ]);
+        expect(refusal(`${name}=${ca}/x`)).toEqual([
+          `DATABASE_URL: ${name} ${ca}/x cannot be read (ENOTDIR: not a directory)`,
+        ]);
+        expect(refusal(`${name}=${ca}&${name}=${dir}/gone.pem`)).toEqual([
+          `DATABASE_URL: ${name} ${dir}/gone.pem cannot be read (ENOENT: no such file or directory)`,
+        ]);
+        expect(refusal(`${name}=`)).toEqual([`DATABASE_URL: ${name} is empty: it must name a file`]);
+      },
+    );
+
+    it('when sslrootcert names a file this user may not read, then it is refused naming the code', () => {
+      // root may read anything: a file this user cannot read is what access() answers here.
+      const access = jest.spyOn(fs, 'accessSync').mockImplementation(() => {
+        throw Object.assign(new Error(`EACCES: permission denied, access '${ca}'`), { code: 'EACCES' });
+      });
+      try {
+        expect(refusal(`sslmode=verify-full&sslrootcert=${ca}`)).toEqual([
+          `DATABASE_URL: sslrootcert ${ca} cannot be read (EACCES: permission denied)`,
+        ]);
+      } finally {
+        access.mockRestore();
+      }
+    });
+
+    it.each([
+      [
+        'verify-full with a readable CA',
+        (): string[] => [
+          `sslmode=verify-full&sslrootcert=${ca}`,
+          `sslmode=verify-full&sslrootcert=${ca}.gone`,
+        ],
+      ],
+      [
+        'a client certificate and key',
+        (): string[] => [`sslcert=${ca}&sslkey=${ca}`, `sslcert=${ca}&sslkey=${dir}`],
+      ],
+      ['disable', (): string[] => ['sslmode=disable', 'sslmode=disabled']],
+      ['no-verify', (): string[] => ['sslmode=no-verify', 'sslmode=noverify']],
+      ['prefer, as providers write it', (): string[] => ['sslmode=prefer', 'sslmode=preferred']],
+      ['require, as providers write it', (): string[] => ['sslmode=require', 'sslmode=required']],
+      ['verify-ca', (): string[] => ['sslmode=verify-ca', 'sslmode=verify_ca']],
+      [
+        'libpq meanings',
+        (): string[] => ['uselibpqcompat=true&sslmode=require', 'uselibpqcompat=TRUE&sslmode=require'],
+      ],
+      ['no TLS parameters', (): string[] => ['application_name=api', 'application_name=api&sslmode=']],
+    ])('when it asks for %s, then it is accepted, where a near miss is refused', (_what, queries) => {
+      const [accepted, nearMiss] = queries();
+      expect(refusal(accepted)).toEqual([]);
+      expect(refusal(nearMiss)).toEqual([expect.stringMatching(/^DATABASE_URL: /)]);
+    });
+
+    it('when a Unix socket is named by ?host=, then its TLS parameters are checked too', () => {
+      expect(
+        problemsOf({ DATABASE_URL: 'postgres://app:secret@/sessions?host=/cloudsql/x&sslmode=nope' }),
+      ).toEqual([
+        `DATABASE_URL: sslmode "nope" is not one of ${ALLOWED} (the PostgreSQL client would take it for verify-full)`,
+      ]);
+    });
+  });
+
   it('accepts a real EventStoreDB connection string and a PostgreSQL URL', () => {
     const config = parseConfig(
       {
