@@ -140,16 +140,23 @@ function databaseUrlShape(text: string): string | URL {
   return parsed;
 }
 
-/** The values of `sslmode` the PostgreSQL client (pg-connection-string) knows. */
-const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'];
+/**
+ * The values of `sslmode` the PostgreSQL client (pg-connection-string) reads as a mode: libpq's six and its own
+ * `no-verify`. It has no branch for `allow`, which it takes for verify-full as it does any value it does not know,
+ * but libpq names it, so a URL copied from elsewhere may hold it.
+ */
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'];
 
-/** The TLS parameters that name a file, which the PostgreSQL client reads when the pool is created. */
+/** The values of the older `ssl` parameter the client reads: any other non-empty one (`false`) turns TLS on. */
+const SSL_FLAGS = ['true', '1', 'no-verify', '0'];
+
+/** The TLS parameters that name a file, which the PostgreSQL client reads for every connection it opens. */
 const TLS_FILES = ['sslrootcert', 'sslcert', 'sslkey'];
 
 /**
  * The problem with the URL's TLS parameters, or undefined. The PostgreSQL client takes an `sslmode` it does not
- * know (`requre`, `disabel`) for verify-full without a word, and reads the certificate files only when the pool
- * is created, failing there with a bare ENOENT; a verify-ca under `uselibpqcompat=true` without `sslrootcert`
+ * know (`requre`, `disabel`) for verify-full without a word, and `ssl=false` for TLS on; it reads the certificate
+ * files only when it opens a connection, failing there; a verify-ca under `uselibpqcompat=true` without a CA
  * throws only when it connects. A parameter given twice counts with its last value, as the client reads it, and
  * every value given must be one it could use.
  */
@@ -159,6 +166,13 @@ function tlsProblem(params: URLSearchParams): string | undefined {
       return (
         `sslmode "${mode}" is not one of ${SSL_MODES.join(', ')}` +
         (mode === '' ? '' : ' (the PostgreSQL client would take it for verify-full)')
+      );
+  for (const flag of params.getAll('ssl'))
+    if (!SSL_FLAGS.includes(flag))
+      return (
+        `ssl "${flag}" is not one of ${SSL_FLAGS.join(', ')}` +
+        (flag === '' ? '' : ' (the PostgreSQL client would take it for TLS on)') +
+        '; for no TLS write sslmode=disable'
       );
   for (const compat of params.getAll('uselibpqcompat'))
     if (compat !== 'true' && compat !== 'false') return `uselibpqcompat "${compat}" is not true or false`;
@@ -177,10 +191,15 @@ function tlsProblem(params: URLSearchParams): string | undefined {
   return undefined;
 }
 
-/** Why this process could not read `file` as the PostgreSQL client will (a regular file), or undefined. */
+/**
+ * Why this process could not read `file` as the PostgreSQL client will (a regular file that is not empty: the
+ * client takes an empty CA for none), or undefined.
+ */
 function unreadableFile(file: string): string | undefined {
   try {
-    if (!statSync(file).isFile()) return 'not a file';
+    const stats = statSync(file);
+    if (!stats.isFile()) return 'not a file';
+    if (stats.size === 0) return 'it is empty';
     accessSync(file, constants.R_OK);
     return undefined;
   } catch (error) {

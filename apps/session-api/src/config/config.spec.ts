@@ -395,7 +395,7 @@ describe('parseConfig', () => {
   describe('given a DATABASE_URL with TLS parameters', () => {
     const fs = jest.requireActual<typeof import('node:fs')>('node:fs');
     const base = 'postgres://postgres:secret@127.0.0.1:5432/test';
-    const ALLOWED = 'disable, prefer, require, verify-ca, verify-full, no-verify';
+    const ALLOWED = 'disable, allow, prefer, require, verify-ca, verify-full, no-verify';
     let dir: string;
     let ca: string;
     beforeAll(() => {
@@ -427,6 +427,23 @@ describe('parseConfig', () => {
 
     it('when sslmode is empty, then it is refused naming the allowed values', () => {
       expect(refusal('sslmode=')).toEqual([`DATABASE_URL: sslmode "" is not one of ${ALLOWED}`]);
+    });
+
+    it('when the older ssl flag says false, then it is refused, as the client would turn TLS on', () => {
+      expect(refusal('ssl=false')).toEqual([
+        'DATABASE_URL: ssl "false" is not one of true, 1, no-verify, 0 (the PostgreSQL client would take it for TLS on); for no TLS write sslmode=disable',
+      ]);
+      expect(refusal('ssl=1')).toEqual([]);
+      expect(refusal('ssl=no-verify')).toEqual([]);
+    });
+
+    it('when sslrootcert names an empty file, then it is refused, as the client would take it for no CA', () => {
+      const empty = path.join(dir, 'empty.pem');
+      fs.writeFileSync(empty, '');
+      expect(refusal(`uselibpqcompat=true&sslmode=verify-ca&sslrootcert=${empty}`)).toEqual([
+        `DATABASE_URL: sslrootcert ${empty} cannot be read (it is empty)`,
+      ]);
+      expect(refusal(`uselibpqcompat=true&sslmode=verify-ca&sslrootcert=${ca}`)).toEqual([]);
     });
 
     it('when uselibpqcompat is neither true nor false, then it is refused naming the value', () => {
@@ -490,6 +507,7 @@ describe('parseConfig', () => {
       ],
       ['disable', (): string[] => ['sslmode=disable', 'sslmode=disabled']],
       ['no-verify', (): string[] => ['sslmode=no-verify', 'sslmode=noverify']],
+      ['allow, as libpq names it', (): string[] => ['sslmode=allow', 'sslmode=allowed']],
       ['prefer, as providers write it', (): string[] => ['sslmode=prefer', 'sslmode=preferred']],
       ['require, as providers write it', (): string[] => ['sslmode=require', 'sslmode=required']],
       ['verify-ca', (): string[] => ['sslmode=verify-ca', 'sslmode=verify_ca']],
@@ -498,6 +516,8 @@ describe('parseConfig', () => {
         (): string[] => ['uselibpqcompat=true&sslmode=require', 'uselibpqcompat=TRUE&sslmode=require'],
       ],
       ['no TLS parameters', (): string[] => ['application_name=api', 'application_name=api&sslmode=']],
+      ['TLS by the older ssl flag', (): string[] => ['ssl=true', 'ssl=yes']],
+      ['no TLS by the older ssl flag', (): string[] => ['ssl=0', 'ssl=off']],
     ])('when it asks for %s, then it is accepted, where a near miss is refused', (_what, queries) => {
       const [accepted, nearMiss] = queries();
       expect(refusal(accepted)).toEqual([]);
