@@ -4,8 +4,8 @@
  * autocannon. BENCH_SOURCES=1 runs the TypeScript sources instead (through tools/register.js). Prints the
  * machine, then req/s and p50/p99 latency for session creates (3 items), AddCartItems over 1,000 existing
  * sessions (without and with an Idempotency-Key), keyed closes of the sessions the creates made (so only with
- * them), GET of a session, GET of a session with 1,000 events (from 32 connections and from one), and a no-op
- * endpoint for the ratio. Targets (2 cores): AddCartItems ≥ 2,000/s with p99 ≤ 50 ms; GET of a 1,000-event
+ * them), GET of a session (from 32 connections, which share store reads) and of 1,000 different ones, GET of
+ * a session with 1,000 events (from 32 connections and from one), and a no-op endpoint for the ratio. Targets (2 cores): AddCartItems ≥ 2,000/s with p99 ≤ 50 ms; GET of a 1,000-event
  * session ≤ 10 ms p50.
  */
 import autocannon from 'autocannon';
@@ -234,6 +234,20 @@ async function main(): Promise<void> {
     });
 
   await run('GET session', { url: `${base}/v2/customer_sessions/bench-add-1`, headers });
+  // The same GET round the 1,000 sessions, as checkouts read their own: concurrent GETs of one session share
+  // one store read (the scenario above, 32 connections on one session), GETs of different sessions each make
+  // their own (read-your-writes: every GET reads past the cached revision).
+  let read = 0;
+  await run('GET of 1,000 different sessions', {
+    url: base,
+    requests: [
+      {
+        method: 'GET',
+        headers,
+        setupRequest: (request) => ({ ...request, path: `/v2/customer_sessions/bench-add-${read++ % 1000}` }),
+      },
+    ],
+  });
   await run('GET session with 1,000 events', { url: `${base}/v2/customer_sessions/bench-big`, headers });
   // The same GET from one connection: what one read of a long session costs, without the queueing of 32
   // connections on a saturated box (there p50 ≈ 32 ÷ req/s, whatever the endpoint).
