@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { IntegrationAuthGuard, type AuthenticatedRequest } from '../auth/integration-auth.guard';
 import { ApiKeys } from '../config/api-keys.provider';
 import { ApiError } from '../errors/api-error';
+import { MetricsService } from '../operations/metrics.service';
 import {
   contentEncodingRefusal,
   findBodyProblem,
@@ -362,7 +363,7 @@ describe('JsonBodyMiddleware', () => {
     new Map([[KEY, { keyId: 'key-1', applicationId: 1 }]]),
     new Map([['management-key-1', { keyId: 'key-m', applications: '*' as const }]]),
   );
-  const middleware = () => new JsonBodyMiddleware(new IntegrationAuthGuard(keys));
+  const middleware = () => new JsonBodyMiddleware(new IntegrationAuthGuard(keys), new MetricsService());
   const authorized = { authorization: `ApiKey-v1 ${KEY}` };
 
   function response() {

@@ -30,6 +30,8 @@ import { Injectable, type NestMiddleware } from '@nestjs/common';
 import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { IntegrationAuthGuard, type AuthenticatedRequest } from '../auth/integration-auth.guard';
+import { MetricsService } from '../operations/metrics.service';
+import { BodyBudget } from './body-budget';
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { escapePointer } from '../errors/validation-errors';
 import { SESSION_LIMITS } from '@session-engine/session-domain';
@@ -434,11 +436,19 @@ function pointerOf(frame: Frame, last: string | number | undefined): string | un
  * Bound to the Integration API's command routes (AppModule). It authenticates first, with the guard's own
  * logic: a request without a valid `ApiKey-v1` key is 401 before a byte of its body is read, so an
  * unauthenticated caller learns nothing about our parsing and costs no parse (ApiExceptionFilter then closes
- * the connection rather than drain a large body, see unread-body.ts). The guard reuses the principal.
+ * the connection rather than drain a large body, see unread-body.ts). The guard reuses the principal. A large
+ * body then waits for its share of the process's body budget before it is read (body-budget.ts).
  */
 @Injectable()
 export class JsonBodyMiddleware implements NestMiddleware {
-  constructor(private readonly auth: IntegrationAuthGuard) {}
+  private readonly budget = new BodyBudget();
+
+  constructor(
+    private readonly auth: IntegrationAuthGuard,
+    metrics: MetricsService,
+  ) {
+    metrics.watchBodyBudget(() => this.budget.usage());
+  }
 
   async use(
     req: AuthenticatedRequest & { body?: unknown; clientBody?: unknown },
@@ -451,6 +461,9 @@ export class JsonBodyMiddleware implements NestMiddleware {
       throw ApiError.of(400, ErrorCode.InvalidHeader, 'Content-Type given more than once');
     // RFC 9110 §15.5.16: a 415 for a content coding says which codings are accepted.
     if (contentEncodingRefusal(req.headers['content-encoding'])) res.setHeader('Accept-Encoding', 'identity');
+    // A body declared over the limit is refused unread by readJsonBody at once; waiting would only delay that.
+    if (!(Number(req.headers['content-length']) > MAX_BODY_BYTES))
+      await this.budget.admit(req, res, MAX_BODY_BYTES);
     const parsed = await readJsonBody(req);
     req.body = parsed.body;
     req.clientBody = parsed.clientBody;

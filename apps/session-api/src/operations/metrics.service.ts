@@ -58,6 +58,10 @@ export class MetricsService {
   });
 
   private cacheUsage: () => { sessions: number; bytes: number } = () => ({ sessions: 0, bytes: 0 });
+  private bodyBudgetUsage: () => { reservedBytes: number; waiting: number } = () => ({
+    reservedBytes: 0,
+    waiting: 0,
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -80,11 +84,33 @@ export class MetricsService {
         this.set(usage().bytes);
       },
     });
+    const bodies = () => this.bodyBudgetUsage();
+    new Gauge({
+      name: 'http_body_budget_bytes',
+      help: 'Declared bytes of the large request bodies (over 64 KiB) being read or handled (bounded by 16 MiB)',
+      registers: [this.registry],
+      collect() {
+        this.set(bodies().reservedBytes);
+      },
+    });
+    new Gauge({
+      name: 'http_body_budget_waiting_requests',
+      help: 'Requests with a large body waiting, unread, for room in the body budget',
+      registers: [this.registry],
+      collect() {
+        this.set(bodies().waiting);
+      },
+    });
   }
 
   /** Reports the command handler's cache on /metrics. */
   watchSessionCache(usage: () => { sessions: number; bytes: number }): void {
     this.cacheUsage = usage;
+  }
+
+  /** Reports the JSON body reader's budget of large bodies (http/body-budget.ts) on /metrics. */
+  watchBodyBudget(usage: () => { reservedBytes: number; waiting: number }): void {
+    this.bodyBudgetUsage = usage;
   }
 
   observeHttp(method: string, route: string, status: number, seconds: number): void {

@@ -1,0 +1,111 @@
+/**
+ * The body budget (apps/session-api/src/http/body-budget.ts): large bodies are read and handled at most 16 MiB
+ * of them at a time, and the next one waits, unread, for its turn, while small commands and the health checks
+ * are served. Without it, 100 connections uploading bodies near the 5 MiB limit held ~1 GB and kept
+ * `/health/live` waiting 7–9 s. The test holds three large uploads half-sent, so that they keep their shares,
+ * and watches the fourth wait (`http_body_budget_waiting_requests`) and then run once the first is answered.
+ */
+import * as net from 'node:net';
+import { BODY_BUDGET_BYTES } from '../apps/session-api/src/http/body-budget';
+import { ApiHarness, client, KEY_APP1, sessionUrl } from './support/harness';
+
+jest.setTimeout(120_000);
+
+let harness: ApiHarness;
+let call: ReturnType<typeof client>;
+const session = `body-budget-${Date.now()}`;
+
+/** Just over a fifth of the budget's bytes (5 MiB bodies and under): three fit in it, a fourth does not. */
+const LARGE = Math.floor(BODY_BUDGET_BYTES / 3.2);
+const sockets: net.Socket[] = [];
+
+beforeAll(async () => {
+  harness = await ApiHarness.start();
+  call = client(harness);
+  const created = await call('PUT', sessionUrl(session), { body: { customerSession: { profileId: '' } } });
+  expect(created.status).toBe(200);
+});
+
+afterAll(async () => {
+  // A failed run leaves uploads half-sent: the harness would wait for their connections.
+  for (const socket of sockets) socket.destroy();
+  await harness.dispose();
+});
+
+async function eventually(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function gauge(name: string): Promise<number | undefined> {
+  const text = await fetch(`${harness.baseUrl}/metrics`).then((response) => response.text());
+  const line = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return line ? Number(line[1]) : undefined;
+}
+
+/**
+ * An AddCartItems of one line whose body is padded with JSON whitespace to LARGE bytes, sent on a connection of its
+ * own: the headers and the first MiB at once, the rest when `finish` is called (written, not ended: the server
+ * aborts a request whose client half-closes). `status` is the answer's status (0: none).
+ */
+function largeUpload(sku: string): { finish: () => void; status: Promise<number> } {
+  const json = JSON.stringify({ cartItems: [{ sku, quantity: 1, price: 1.25 }] });
+  const body = Buffer.from(json.padEnd(LARGE, ' '));
+  const url = new URL(harness.baseUrl);
+  const socket = net.connect(Number(url.port), url.hostname);
+  sockets.push(socket);
+  socket.write(
+    `POST ${sessionUrl(session, '/cart_items')} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: ApiKey-v1 ${KEY_APP1}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+  );
+  socket.write(body.subarray(0, 1024 * 1024));
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (received += chunk));
+  const status = new Promise<number>((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0)));
+  });
+  return { finish: () => socket.write(body.subarray(1024 * 1024)), status };
+}
+
+it('reads large bodies up to the budget at once; the next waits unread while small requests are served', async () => {
+  // One at a time, so that the order they reach the budget is the order they were sent.
+  const uploads: ReturnType<typeof largeUpload>[] = [];
+  for (const sku of ['L1', 'L2', 'L3']) {
+    uploads.push(largeUpload(sku));
+    await eventually(async () => (await gauge('http_body_budget_bytes')) === uploads.length * LARGE);
+  }
+  const fourth = largeUpload('L4');
+  await eventually(async () => (await gauge('http_body_budget_waiting_requests')) === 1);
+  // The fourth's whole body is sent; it still waits for a share, and is not read.
+  fourth.finish();
+
+  // Small bodies are never held, nor are the health checks.
+  const small = await call('POST', sessionUrl(session, '/cart_items'), {
+    body: { cartItems: [{ sku: 'S', quantity: 1, price: 1 }] },
+  });
+  expect(small.status).toBe(200);
+  expect((await fetch(`${harness.baseUrl}/health/live`)).status).toBe(200);
+  expect(await gauge('http_body_budget_waiting_requests')).toBe(1);
+
+  // The first one answered gives its share back: the fourth is read and run.
+  uploads[0]!.finish();
+  expect(await uploads[0]!.status).toBe(200);
+  expect(await fourth.status).toBe(200);
+  uploads[1]!.finish();
+  uploads[2]!.finish();
+  expect(await Promise.all([uploads[1]!.status, uploads[2]!.status])).toEqual([200, 200]);
+
+  // Every share is given back, and each command was applied once.
+  await eventually(async () => (await gauge('http_body_budget_bytes')) === 0);
+  expect(await gauge('http_body_budget_waiting_requests')).toBe(0);
+  const read = await call('GET', sessionUrl(session));
+  const skus = (read.body as { customerSession: { cartItems: { sku: string }[] } }).customerSession.cartItems
+    .map((item) => item.sku)
+    .sort();
+  expect(skus).toEqual(['L1', 'L2', 'L3', 'L4', 'S']);
+});
