@@ -3,7 +3,8 @@
  * of them at a time, and the next one waits, unread, for its turn, while small commands and the health checks
  * are served. Without it, 100 connections uploading bodies near the 5 MiB limit held ~1 GB and kept
  * `/health/live` waiting 7–9 s. The test holds three large uploads half-sent, so that they keep their shares,
- * and watches the fourth wait (`http_body_budget_waiting_requests`) and then run once the first is answered.
+ * and watches the fourth wait (`http_body_budget_waiting_requests`) and then run once the first is answered; a
+ * small body sent chunked is served meanwhile, a large one waits.
  */
 import * as net from 'node:net';
 import { BODY_BUDGET_BYTES } from '../apps/session-api/src/http/body-budget';
@@ -72,6 +73,31 @@ function largeUpload(sku: string): { finish: () => void; status: Promise<number>
   return { finish: () => socket.write(body.subarray(1024 * 1024)), status };
 }
 
+/**
+ * A POST of `body` with `Transfer-Encoding: chunked` (its size unknown until it ends, as some HTTP clients send
+ * every body), on a connection of its own; resolves with the answer's status (0: none).
+ */
+function chunkedPost(path: string, body: string): Promise<number> {
+  const url = new URL(harness.baseUrl);
+  const socket = net.connect(Number(url.port), url.hostname);
+  sockets.push(socket);
+  const bytes = Buffer.from(body);
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: ApiKey-v1 ${KEY_APP1}\r\n` +
+      `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n` +
+      `${bytes.length.toString(16)}\r\n`,
+  );
+  socket.write(bytes);
+  socket.write('\r\n0\r\n\r\n');
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (received += chunk));
+  return new Promise<number>((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0)));
+  });
+}
+
 it('reads large bodies up to the budget at once; the next waits unread while small requests are served', async () => {
   // One at a time, so that the order they reach the budget is the order they were sent.
   const uploads: ReturnType<typeof largeUpload>[] = [];
@@ -90,7 +116,19 @@ it('reads large bodies up to the budget at once; the next waits unread while sma
   });
   expect(small.status).toBe(200);
   expect((await fetch(`${harness.baseUrl}/health/live`)).status).toBe(200);
-  expect(await gauge('http_body_budget_waiting_requests')).toBe(1);
+  // Nor is a small body sent chunked: its size is unknown until it ends, and it ends within the exempt bytes.
+  expect(
+    await chunkedPost(
+      sessionUrl(session, '/cart_items'),
+      JSON.stringify({ cartItems: [{ sku: 'C', quantity: 1, price: 1 }] }),
+    ),
+  ).toBe(200);
+  // A large one sent chunked waits, once it has grown past them, for the 5 MiB it may reach.
+  const chunkedLarge = chunkedPost(
+    sessionUrl(session, '/cart_items'),
+    JSON.stringify({ cartItems: [{ sku: 'CL', quantity: 1, price: 1 }] }).padEnd(256 * 1024, ' '),
+  );
+  await eventually(async () => (await gauge('http_body_budget_waiting_requests')) === 2);
 
   // The first one answered gives its share back: the fourth is read and run.
   uploads[0]!.finish();
@@ -98,7 +136,7 @@ it('reads large bodies up to the budget at once; the next waits unread while sma
   expect(await fourth.status).toBe(200);
   uploads[1]!.finish();
   uploads[2]!.finish();
-  expect(await Promise.all([uploads[1]!.status, uploads[2]!.status])).toEqual([200, 200]);
+  expect(await Promise.all([uploads[1]!.status, uploads[2]!.status, chunkedLarge])).toEqual([200, 200, 200]);
 
   // Every share is given back, and each command was applied once.
   await eventually(async () => (await gauge('http_body_budget_bytes')) === 0);
@@ -107,5 +145,5 @@ it('reads large bodies up to the budget at once; the next waits unread while sma
   const skus = (read.body as { customerSession: { cartItems: { sku: string }[] } }).customerSession.cartItems
     .map((item) => item.sku)
     .sort();
-  expect(skus).toEqual(['L1', 'L2', 'L3', 'L4', 'S']);
+  expect(skus).toEqual(['C', 'CL', 'L1', 'L2', 'L3', 'L4', 'S']);
 });

@@ -6,15 +6,17 @@
  * so an orchestrator would restart a replica that was only busy. Reads of the embedded store's answers queued
  * the same way, and commands were answered 503 "the event store did not answer" by a store that had answered.
  *
- * A body declared over BODY_BUDGET_EXEMPT_BYTES (or of unknown size: chunked, counted as the 5 MiB it may reach)
- * takes its size from BODY_BUDGET_BYTES before a byte of it is read, and gives it back when its response is
- * finished or its connection closed. One that does not fit waits, unread, in arrival order (so a large body is
- * never overtaken for good), its bytes left in the kernel's socket buffer; a smaller body is never held — the
- * many small commands of ordinary traffic do not queue behind uploads. A waiting request's socket is not read, so
- * a client that leaves is mostly noticed at its turn: an unfinished body then fails at once (logged 499 by
- * request-context.ts, nothing run) and its share is given back; a close seen earlier drops it from the queue.
+ * A body declared over BODY_BUDGET_EXEMPT_BYTES takes its size from BODY_BUDGET_BYTES before a byte of it is
+ * read; a body of unknown size (chunked) is read up to that threshold and, once it grows past it, paused until it
+ * takes the 5 MiB it may reach — so a small command sent chunked, as some HTTP clients send every body, is never
+ * held. A share is given back when the response is finished or the connection closed. A request that does not
+ * fit waits, its remaining bytes unread in the kernel's socket buffer, in arrival order (so a large body is never
+ * overtaken for good); a smaller body is never held — the many small commands of ordinary traffic do not queue
+ * behind uploads. A waiting request's socket is not read, so a client that leaves is mostly noticed at its turn:
+ * an unfinished body then fails at once (logged 499 by request-context.ts, nothing run) and its share is given
+ * back; a close seen earlier drops it from the queue.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 
 /** What the bodies being read or handled may declare in all: about three bodies at the 5 MiB limit. */
 export const BODY_BUDGET_BYTES = 16 * 1024 * 1024;
@@ -31,10 +33,7 @@ export class BodyBudget {
   private reserved = 0;
   private readonly queue: Waiter[] = [];
 
-  constructor(
-    private readonly capacity = BODY_BUDGET_BYTES,
-    private readonly exempt = BODY_BUDGET_EXEMPT_BYTES,
-  ) {}
+  constructor(private readonly capacity = BODY_BUDGET_BYTES) {}
 
   /** Bytes taken by the bodies being read or handled, and the requests waiting for their turn (for /metrics). */
   usage(): { reservedBytes: number; waiting: number } {
@@ -42,19 +41,15 @@ export class BodyBudget {
   }
 
   /**
-   * Resolves when `req`'s body may be read: at once for a small body, else once its declared size (`unknown`:
-   * `maxBytes`) fits. The share is given back when `res` closes (finished or cut). If the connection closes
-   * while the request waits, the promise never settles: nobody is left to answer, and nothing of it ran.
+   * Resolves once `bytes` fit beside the bodies being read or handled, after those that waited before it. The
+   * share is given back when `res` closes (finished or cut). If the connection closes while the request waits,
+   * the promise never settles: nobody is left to answer, and nothing of it ran.
    */
-  admit(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<void> {
-    // HTTP/1.1 (RFC 9112 §6.3): a chunked body's size is unknown; without `Transfer-Encoding` the body is
-    // `Content-Length` bytes, none when it is absent (Node's parser refused a malformed one already).
-    const bytes =
-      req.headers['transfer-encoding'] !== undefined ? maxBytes : Number(req.headers['content-length'] ?? 0);
-    if (bytes <= this.exempt) return Promise.resolve();
-    // Gone already (while it was being authenticated): its 'close' has been emitted and would never give back a share.
+  reserve(res: ServerResponse, bytes: number): Promise<void> {
+    // Gone already (while it was being authenticated or read): its 'close' has been emitted and would never give
+    // back a share.
     if (res.closed) return new Promise(() => undefined);
-    // Never more than the whole budget, so that a body the reader takes can always be admitted on its own.
+    // Never more than the whole budget, so that any body can be admitted on its own.
     const share = Math.min(bytes, this.capacity);
     return new Promise((resolve) => {
       let admitted = false;

@@ -325,6 +325,36 @@ describe('parseJsonBody', () => {
 });
 
 describe('readJsonBody', () => {
+  it('pauses a body of unknown size once it grows past the given bytes, until the wait is over', async () => {
+    let admit!: () => void;
+    const wait = jest.fn(() => new Promise<void>((resolve) => (admit = resolve)));
+    const chunks = ['{"a":"', 'x'.repeat(10), 'y'.repeat(10), 'z'.repeat(10), '"}'];
+    const req = request(chunks);
+    let read: unknown;
+    const reading = readJsonBody(req, 1000, { bytes: 20, wait }).then((parsed) => (read = parsed));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Past 20 bytes after the third chunk: paused there, once.
+    expect(wait).toHaveBeenCalledTimes(1);
+    expect(req.isPaused()).toBe(true);
+    expect(read).toBeUndefined();
+    admit();
+    await reading;
+    expect(read).toEqual({
+      body: { a: `${'x'.repeat(10)}${'y'.repeat(10)}${'z'.repeat(10)}` },
+      clientBody: { a: `${'x'.repeat(10)}${'y'.repeat(10)}${'z'.repeat(10)}` },
+    });
+    expect(wait).toHaveBeenCalledTimes(1);
+  });
+
+  it('never pauses a body that stays within the given bytes', async () => {
+    const wait = jest.fn(() => new Promise<void>(() => undefined));
+    await expect(readJsonBody(request(['{"a":', '1}']), 1000, { bytes: 7, wait })).resolves.toEqual({
+      body: { a: 1 },
+      clientBody: { a: 1 },
+    });
+    expect(wait).not.toHaveBeenCalled();
+  });
+
   it('reads a body sent in chunks', async () => {
     await expect(readJsonBody(request(['{"a":', '[1,', '2]}']))).resolves.toEqual({
       body: { a: [1, 2] },

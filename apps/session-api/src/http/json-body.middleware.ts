@@ -31,7 +31,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { IntegrationAuthGuard, type AuthenticatedRequest } from '../auth/integration-auth.guard';
 import { MetricsService } from '../operations/metrics.service';
-import { BodyBudget } from './body-budget';
+import { BODY_BUDGET_EXEMPT_BYTES, BodyBudget } from './body-budget';
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { escapePointer } from '../errors/validation-errors';
 import { SESSION_LIMITS } from '@session-engine/session-domain';
@@ -99,7 +99,20 @@ export interface ParsedBody {
   clientBody: unknown;
 }
 
-export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<ParsedBody> {
+/**
+ * For a body of unknown size (chunked): once more than `bytes` of it arrived, reading pauses until `wait`
+ * resolves (the body budget's share, body-budget.ts).
+ */
+export interface GrowthPause {
+  bytes: number;
+  wait: () => Promise<void>;
+}
+
+export function readJsonBody(
+  req: IncomingMessage,
+  limit = MAX_BODY_BYTES,
+  pastBytes?: GrowthPause,
+): Promise<ParsedBody> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     const refuse = () =>
@@ -114,10 +127,17 @@ export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
       return;
     }
     const chunks: Buffer[] = [];
+    let pause = pastBytes;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) tooLarge = true;
       if (!tooLarge) chunks.push(chunk);
+      if (pause !== undefined && size > pause.bytes && !tooLarge) {
+        const { wait } = pause;
+        pause = undefined;
+        req.pause();
+        void wait().then(() => req.resume());
+      }
     });
     req.on('error', reject);
     req.on('end', () => {
@@ -461,10 +481,20 @@ export class JsonBodyMiddleware implements NestMiddleware {
       throw ApiError.of(400, ErrorCode.InvalidHeader, 'Content-Type given more than once');
     // RFC 9110 §15.5.16: a 415 for a content coding says which codings are accepted.
     if (contentEncodingRefusal(req.headers['content-encoding'])) res.setHeader('Accept-Encoding', 'identity');
+    // HTTP/1.1 (RFC 9112 §6.3): with `Transfer-Encoding` (chunked) the body's size is unknown until it ends;
+    // without, it is `Content-Length` bytes, none when that is absent (Node's parser refused a malformed one).
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    const declared = chunked ? undefined : Number(req.headers['content-length'] ?? 0);
     // A body declared over the limit is refused unread by readJsonBody at once; waiting would only delay that.
-    if (!(Number(req.headers['content-length']) > MAX_BODY_BYTES))
-      await this.budget.admit(req, res, MAX_BODY_BYTES);
-    const parsed = await readJsonBody(req);
+    if (declared !== undefined && declared > BODY_BUDGET_EXEMPT_BYTES && declared <= MAX_BODY_BYTES)
+      await this.budget.reserve(res, declared);
+    const parsed = await readJsonBody(
+      req,
+      MAX_BODY_BYTES,
+      chunked
+        ? { bytes: BODY_BUDGET_EXEMPT_BYTES, wait: () => this.budget.reserve(res, MAX_BODY_BYTES) }
+        : undefined,
+    );
     req.body = parsed.body;
     req.clientBody = parsed.clientBody;
     next();

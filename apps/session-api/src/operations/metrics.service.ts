@@ -87,7 +87,7 @@ export class MetricsService {
     const bodies = () => this.bodyBudgetUsage();
     new Gauge({
       name: 'http_body_budget_bytes',
-      help: 'Declared bytes of the large request bodies (over 64 KiB) being read or handled (bounded by 16 MiB)',
+      help: 'Bytes the large request bodies being read or handled reserved: their declared size over 64 KiB, 5 MiB for a chunked one past 64 KiB (at most 16 MiB)',
       registers: [this.registry],
       collect() {
         this.set(bodies().reservedBytes);
