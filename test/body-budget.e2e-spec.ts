@@ -7,7 +7,7 @@
  * small body sent chunked is served meanwhile, a large one waits.
  */
 import * as net from 'node:net';
-import { BODY_BUDGET_BYTES } from '../apps/session-api/src/http/body-budget';
+import { BODY_BUDGET_BYTES, BODY_BUDGET_WAIT_MS } from '../apps/session-api/src/http/body-budget';
 import { ApiHarness, client, KEY_APP1, sessionUrl } from './support/harness';
 
 jest.setTimeout(120_000);
@@ -16,7 +16,7 @@ let harness: ApiHarness;
 let call: ReturnType<typeof client>;
 const session = `body-budget-${Date.now()}`;
 
-/** Just over a fifth of the budget's bytes (5 MiB bodies and under): three fit in it, a fourth does not. */
+/** 5/16 of the budget's bytes (the 5 MiB limit): three fit in it, a fourth does not. */
 const LARGE = Math.floor(BODY_BUDGET_BYTES / 3.2);
 const sockets: net.Socket[] = [];
 
@@ -52,7 +52,11 @@ async function gauge(name: string): Promise<number | undefined> {
  * own: the headers and the first MiB at once, the rest when `finish` is called (written, not ended: the server
  * aborts a request whose client half-closes). `status` is the answer's status (0: none).
  */
-function largeUpload(sku: string): { finish: () => void; status: Promise<number> } {
+function largeUpload(sku: string): {
+  finish: () => void;
+  status: Promise<number>;
+  response: Promise<string>;
+} {
   const json = JSON.stringify({ cartItems: [{ sku, quantity: 1, price: 1.25 }] });
   const body = Buffer.from(json.padEnd(LARGE, ' '));
   const url = new URL(harness.baseUrl);
@@ -67,10 +71,14 @@ function largeUpload(sku: string): { finish: () => void; status: Promise<number>
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => (received += chunk));
   const status = new Promise<number>((resolve, reject) => {
-    socket.on('error', reject);
+    // A refused upload's connection is closed with its body unread: writing the rest of it then fails.
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') reject(error);
+    });
     socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0)));
   });
-  return { finish: () => socket.write(body.subarray(1024 * 1024)), status };
+  const response = status.then(() => received);
+  return { finish: () => socket.write(body.subarray(1024 * 1024)), status, response };
 }
 
 /**
@@ -146,4 +154,29 @@ it('reads large bodies up to the budget at once; the next waits unread while sma
     .map((item) => item.sku)
     .sort();
   expect(skus).toEqual(['C', 'CL', 'L1', 'L2', 'L3', 'L4', 'S']);
+});
+
+it('refuses a large body that found no room within its wait: 503, Retry-After, not applied', async () => {
+  const holders = ['H1', 'H2', 'H3'].map((sku) => largeUpload(sku));
+  await eventually(async () => (await gauge('http_body_budget_bytes')) === 3 * LARGE);
+  const late = largeUpload('LATE');
+  late.finish();
+  await eventually(async () => (await gauge('http_body_budget_waiting_requests')) === 1);
+  const answer = await late.response;
+  expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+  expect(answer).toMatch(/\r\nRetry-After: 5\r\n/i);
+  const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {
+    errors: { title: string; details: string }[];
+  };
+  expect(body.errors[0]!.title).toBe('SERVICE_UNAVAILABLE');
+  expect(body.errors[0]!.details).toContain(`waited ${BODY_BUDGET_WAIT_MS / 1000} s`);
+  expect(await gauge('http_body_budget_waiting_requests')).toBe(0);
+  for (const holder of holders) holder.finish();
+  expect(await Promise.all(holders.map((holder) => holder.status))).toEqual([200, 200, 200]);
+  const read = await call('GET', sessionUrl(session));
+  const skus = (
+    read.body as { customerSession: { cartItems: { sku: string }[] } }
+  ).customerSession.cartItems.map((item) => item.sku);
+  expect(skus).toEqual(expect.arrayContaining(['H1', 'H2', 'H3']));
+  expect(skus).not.toContain('LATE');
 });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { BodyBudget } from './body-budget';
+import { BodyBudget, BodyBudgetWaitError } from './body-budget';
 
 /** A response that closes when told to (the budget listens for 'close' only). */
 function response(): ServerResponse & { finish: () => void } {
@@ -61,6 +61,21 @@ describe('BodyBudget', () => {
     gone.finish();
     expect(await admitted(reservations)).toEqual([true, false, true]);
     expect(budget.usage()).toEqual({ reservedBytes: 80, waiting: 0 });
+  });
+
+  it('refuses a request that found no room within its wait, and lets the next in when it was the first in line', async () => {
+    const budget = new BodyBudget(100);
+    const [holder, late, next] = [response(), response(), response()];
+    const held = budget.reserve(holder, 30);
+    const refused = budget.reserve(late, 80, 20);
+    const following = budget.reserve(next, 50, 60_000);
+    expect(await admitted([held, following])).toEqual([true, false]);
+    await expect(refused).rejects.toBeInstanceOf(BodyBudgetWaitError);
+    expect(await admitted([following])).toEqual([true]);
+    expect(budget.usage()).toEqual({ reservedBytes: 80, waiting: 0 });
+    // Its response closing later gives nothing back: it never held a share.
+    late.finish();
+    expect(budget.usage().reservedBytes).toBe(80);
   });
 
   it('never admits nor counts a response already closed', async () => {

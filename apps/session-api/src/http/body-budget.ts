@@ -11,7 +11,7 @@
  * takes the 5 MiB it may reach — so a small command sent chunked, as some HTTP clients send every body, is never
  * held. A share is given back when the response is finished or the connection closed. A request that does not
  * fit waits, its remaining bytes unread in the kernel's socket buffer, in arrival order (so a large body is never
- * overtaken for good); a smaller body is never held — the many small commands of ordinary traffic do not queue
+ * overtaken for good), at most BODY_BUDGET_WAIT_MS: then it is refused, not applied; a smaller body is never held — the many small commands of ordinary traffic do not queue
  * behind uploads. A waiting request's socket is not read, so a client that leaves is mostly noticed at its turn:
  * an unfinished body then fails at once (logged 499 by request-context.ts, nothing run) and its share is given
  * back; a close seen earlier drops it from the queue.
@@ -23,6 +23,22 @@ export const BODY_BUDGET_BYTES = 16 * 1024 * 1024;
 
 /** Bodies up to this size are never held: a command of a few cart lines is far below it. */
 export const BODY_BUDGET_EXEMPT_BYTES = 64 * 1024;
+
+/**
+ * The longest a request waits for its share, in ms (the event store's default call deadline): past it the
+ * request is refused, unread and not applied. Without a bound it would wait until Node's `requestTimeout`
+ * (5 minutes) answered it 408, and one whose client had sent its whole body and left meanwhile — its socket
+ * is not read while it waits, so its leaving goes unseen — would be applied minutes later.
+ */
+export const BODY_BUDGET_WAIT_MS = 10_000;
+
+/** A request that found no room in the body budget within its wait. */
+export class BodyBudgetWaitError extends Error {
+  constructor(readonly waitedMs: number) {
+    super(`No room in the body budget within ${waitedMs} ms`);
+    this.name = 'BodyBudgetWaitError';
+  }
+}
 
 interface Waiter {
   bytes: number;
@@ -41,22 +57,25 @@ export class BodyBudget {
   }
 
   /**
-   * Resolves once `bytes` fit beside the bodies being read or handled, after those that waited before it. The
-   * share is given back when `res` closes (finished or cut). If the connection closes while the request waits,
-   * the promise never settles: nobody is left to answer, and nothing of it ran.
+   * Resolves once `bytes` fit beside the bodies being read or handled, after those that waited before it; rejects
+   * with `BodyBudgetWaitError` when they do not within `waitMs`. The share is given back when `res` closes
+   * (finished or cut). If the connection closes while the request waits, the promise never settles: nobody is
+   * left to answer, and nothing of it ran.
    */
-  reserve(res: ServerResponse, bytes: number): Promise<void> {
+  reserve(res: ServerResponse, bytes: number, waitMs = BODY_BUDGET_WAIT_MS): Promise<void> {
     // Gone already (while it was being authenticated or read): its 'close' has been emitted and would never give
     // back a share.
     if (res.closed) return new Promise(() => undefined);
     // Never more than the whole budget, so that any body can be admitted on its own.
     const share = Math.min(bytes, this.capacity);
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       let admitted = false;
+      let timer: NodeJS.Timeout | undefined;
       const waiter: Waiter = {
         bytes: share,
         admit: () => {
           admitted = true;
+          clearTimeout(timer);
           this.reserved += share;
           resolve();
         },
@@ -66,15 +85,26 @@ export class BodyBudget {
           this.reserved -= share;
           this.admitWaiting();
         } else {
-          const at = this.queue.indexOf(waiter);
-          if (at >= 0) this.queue.splice(at, 1);
-          // The first in line leaving may let the next ones in.
-          if (at === 0) this.admitWaiting();
+          clearTimeout(timer);
+          this.leave(waiter);
         }
       });
       this.queue.push(waiter);
       this.admitWaiting();
+      if (!admitted) {
+        timer = setTimeout(() => {
+          this.leave(waiter);
+          reject(new BodyBudgetWaitError(waitMs));
+        }, waitMs);
+      }
     });
+  }
+
+  /** Takes a waiter out of the queue; the first in line leaving may let the next ones in. */
+  private leave(waiter: Waiter): void {
+    const at = this.queue.indexOf(waiter);
+    if (at >= 0) this.queue.splice(at, 1);
+    if (at === 0) this.admitWaiting();
   }
 
   /** Admits waiters from the front while they fit (strict arrival order: no large body is overtaken). */

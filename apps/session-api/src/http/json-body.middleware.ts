@@ -31,7 +31,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { IntegrationAuthGuard, type AuthenticatedRequest } from '../auth/integration-auth.guard';
 import { MetricsService } from '../operations/metrics.service';
-import { BODY_BUDGET_EXEMPT_BYTES, BodyBudget } from './body-budget';
+import { BODY_BUDGET_EXEMPT_BYTES, BodyBudget, BodyBudgetWaitError } from './body-budget';
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { escapePointer } from '../errors/validation-errors';
 import { SESSION_LIMITS } from '@session-engine/session-domain';
@@ -101,7 +101,7 @@ export interface ParsedBody {
 
 /**
  * For a body of unknown size (chunked): once more than `bytes` of it arrived, reading pauses until `wait`
- * resolves (the body budget's share, body-budget.ts).
+ * resolves (the body budget's share, body-budget.ts); when it rejects, so does the read, with its error.
  */
 export interface GrowthPause {
   bytes: number;
@@ -136,7 +136,7 @@ export function readJsonBody(
         const { wait } = pause;
         pause = undefined;
         req.pause();
-        void wait().then(() => req.resume());
+        wait().then(() => req.resume(), reject);
       }
     });
     req.on('error', reject);
@@ -459,6 +459,18 @@ function pointerOf(frame: Frame, last: string | number | undefined): string | un
  * the connection rather than drain a large body, see unread-body.ts). The guard reuses the principal. A large
  * body then waits for its share of the process's body budget before it is read (body-budget.ts).
  */
+/**
+ * 503 for a large body that found no room in the body budget in time: not read, not applied, and safe to send
+ * again (the filter adds Retry-After; the connection is closed, its body unread: unread-body.ts).
+ */
+function noRoomForBody(error: BodyBudgetWaitError): ApiError {
+  return ApiError.of(
+    503,
+    ErrorCode.ServiceUnavailable,
+    `This server is reading as many large request bodies as it takes at once; the request waited ${error.waitedMs / 1000} s for its turn and was not read nor applied: send it again later`,
+  );
+}
+
 @Injectable()
 export class JsonBodyMiddleware implements NestMiddleware {
   private readonly budget = new BodyBudget();
@@ -486,14 +498,16 @@ export class JsonBodyMiddleware implements NestMiddleware {
     const chunked = req.headers['transfer-encoding'] !== undefined;
     const declared = chunked ? undefined : Number(req.headers['content-length'] ?? 0);
     // A body declared over the limit is refused unread by readJsonBody at once; waiting would only delay that.
+    const reserve = (bytes: number) =>
+      this.budget.reserve(res, bytes).catch((error: unknown) => {
+        throw error instanceof BodyBudgetWaitError ? noRoomForBody(error) : error;
+      });
     if (declared !== undefined && declared > BODY_BUDGET_EXEMPT_BYTES && declared <= MAX_BODY_BYTES)
-      await this.budget.reserve(res, declared);
+      await reserve(declared);
     const parsed = await readJsonBody(
       req,
       MAX_BODY_BYTES,
-      chunked
-        ? { bytes: BODY_BUDGET_EXEMPT_BYTES, wait: () => this.budget.reserve(res, MAX_BODY_BYTES) }
-        : undefined,
+      chunked ? { bytes: BODY_BUDGET_EXEMPT_BYTES, wait: () => reserve(MAX_BODY_BYTES) } : undefined,
     );
     req.body = parsed.body;
     req.clientBody = parsed.clientBody;

@@ -87,7 +87,7 @@ export class MetricsService {
     const bodies = () => this.bodyBudgetUsage();
     new Gauge({
       name: 'http_body_budget_bytes',
-      help: 'Bytes the large request bodies being read or handled reserved: their declared size over 64 KiB, 5 MiB for a chunked one past 64 KiB (at most 16 MiB)',
+      help: 'Bytes reserved by the large request bodies being read or handled: a declared size over 64 KiB, or 5 MiB for a chunked body past 64 KiB (at most 16 MiB)',
       registers: [this.registry],
       collect() {
         this.set(bodies().reservedBytes);
