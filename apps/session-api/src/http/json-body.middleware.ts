@@ -453,13 +453,6 @@ function pointerOf(frame: Frame, last: string | number | undefined): string | un
 }
 
 /**
- * Bound to the Integration API's command routes (AppModule). It authenticates first, with the guard's own
- * logic: a request without a valid `ApiKey-v1` key is 401 before a byte of its body is read, so an
- * unauthenticated caller learns nothing about our parsing and costs no parse (ApiExceptionFilter then closes
- * the connection rather than drain a large body, see unread-body.ts). The guard reuses the principal. A large
- * body then waits for its share of the process's body budget before it is read (body-budget.ts).
- */
-/**
  * 503 for a large body that found no room in the body budget in time: not read, not applied, and safe to send
  * again (the filter adds Retry-After; the connection is closed, its body unread: unread-body.ts).
  */
@@ -467,10 +460,17 @@ function noRoomForBody(error: BodyBudgetWaitError): ApiError {
   return ApiError.of(
     503,
     ErrorCode.ServiceUnavailable,
-    `This server is reading as many large request bodies as it takes at once; the request waited ${error.waitedMs / 1000} s for its turn and was not read nor applied: send it again later`,
+    `This server is reading as many large request bodies as it takes at once; the request waited ${error.waitedMs / 1000} s for its turn and was neither read nor applied: send it again later`,
   );
 }
 
+/**
+ * Bound to the Integration API's command routes (AppModule). It authenticates first, with the guard's own
+ * logic: a request without a valid `ApiKey-v1` key is 401 before a byte of its body is read, so an
+ * unauthenticated caller learns nothing about our parsing and costs no parse (ApiExceptionFilter then closes
+ * the connection rather than drain a large body, see unread-body.ts). The guard reuses the principal. A large
+ * body then waits for its share of the process's body budget before it is read (body-budget.ts).
+ */
 @Injectable()
 export class JsonBodyMiddleware implements NestMiddleware {
   private readonly budget = new BodyBudget();
@@ -497,11 +497,11 @@ export class JsonBodyMiddleware implements NestMiddleware {
     // without, it is `Content-Length` bytes, none when that is absent (Node's parser refused a malformed one).
     const chunked = req.headers['transfer-encoding'] !== undefined;
     const declared = chunked ? undefined : Number(req.headers['content-length'] ?? 0);
-    // A body declared over the limit is refused unread by readJsonBody at once; waiting would only delay that.
     const reserve = (bytes: number) =>
       this.budget.reserve(res, bytes).catch((error: unknown) => {
         throw error instanceof BodyBudgetWaitError ? noRoomForBody(error) : error;
       });
+    // A body declared over the limit is refused unread by readJsonBody at once; waiting would only delay that.
     if (declared !== undefined && declared > BODY_BUDGET_EXEMPT_BYTES && declared <= MAX_BODY_BYTES)
       await reserve(declared);
     const parsed = await readJsonBody(
