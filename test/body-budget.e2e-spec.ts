@@ -9,6 +9,7 @@
 import * as net from 'node:net';
 import { BODY_BUDGET_BYTES, BODY_BUDGET_WAIT_MS } from '../apps/session-api/src/http/body-budget';
 import { ApiHarness, client, KEY_APP1, sessionUrl } from './support/harness';
+import { eventually } from './support/eventually';
 
 jest.setTimeout(120_000);
 
@@ -32,14 +33,6 @@ afterAll(async () => {
   for (const socket of sockets) socket.destroy();
   await harness.dispose();
 });
-
-async function eventually(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 async function gauge(name: string): Promise<number | undefined> {
   const text = await fetch(`${harness.baseUrl}/metrics`).then((response) => response.text());
@@ -111,10 +104,10 @@ it('reads large bodies up to the budget at once; the next waits unread while sma
   const uploads: ReturnType<typeof largeUpload>[] = [];
   for (const sku of ['L1', 'L2', 'L3']) {
     uploads.push(largeUpload(sku));
-    await eventually(async () => (await gauge('http_body_budget_bytes')) === uploads.length * LARGE);
+    await eventually(async () => (await gauge('http_body_budget_bytes')) === uploads.length * LARGE, 15_000);
   }
   const fourth = largeUpload('L4');
-  await eventually(async () => (await gauge('http_body_budget_waiting_requests')) === 1);
+  await eventually(async () => (await gauge('http_body_budget_waiting_requests')) === 1, 15_000);
   // The fourth's whole body is sent; it still waits for a share, and is not read.
   fourth.finish();
 
@@ -136,7 +129,7 @@ it('reads large bodies up to the budget at once; the next waits unread while sma
     sessionUrl(session, '/cart_items'),
     JSON.stringify({ cartItems: [{ sku: 'CL', quantity: 1, price: 1 }] }).padEnd(256 * 1024, ' '),
   );
-  await eventually(async () => (await gauge('http_body_budget_waiting_requests')) === 2);
+  await eventually(async () => (await gauge('http_body_budget_waiting_requests')) === 2, 15_000);
 
   // The first one answered gives its share back: the fourth is read and run.
   uploads[0]!.finish();
@@ -147,7 +140,7 @@ it('reads large bodies up to the budget at once; the next waits unread while sma
   expect(await Promise.all([uploads[1]!.status, uploads[2]!.status, chunkedLarge])).toEqual([200, 200, 200]);
 
   // Every share is given back, and each command was applied once.
-  await eventually(async () => (await gauge('http_body_budget_bytes')) === 0);
+  await eventually(async () => (await gauge('http_body_budget_bytes')) === 0, 15_000);
   expect(await gauge('http_body_budget_waiting_requests')).toBe(0);
   const read = await call('GET', sessionUrl(session));
   const skus = (read.body as { customerSession: { cartItems: { sku: string }[] } }).customerSession.cartItems
@@ -158,10 +151,10 @@ it('reads large bodies up to the budget at once; the next waits unread while sma
 
 it('refuses a large body that found no room within its wait: 503, Retry-After, not applied', async () => {
   const holders = ['H1', 'H2', 'H3'].map((sku) => largeUpload(sku));
-  await eventually(async () => (await gauge('http_body_budget_bytes')) === 3 * LARGE);
+  await eventually(async () => (await gauge('http_body_budget_bytes')) === 3 * LARGE, 15_000);
   const late = largeUpload('LATE');
   late.finish();
-  await eventually(async () => (await gauge('http_body_budget_waiting_requests')) === 1);
+  await eventually(async () => (await gauge('http_body_budget_waiting_requests')) === 1, 15_000);
   const answer = await late.response;
   expect(answer).toMatch(/^HTTP\/1\.1 503 /);
   expect(answer).toMatch(/\r\nRetry-After: 5\r\n/i);

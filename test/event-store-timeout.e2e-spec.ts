@@ -21,6 +21,7 @@ import { EsdbClientAdapter } from '@session-engine/event-store';
 import { closedPort, type HangingRelay } from '@session-engine/testing';
 import type { EmbeddedEventStore } from '../apps/eventstore-embedded/src';
 import { HungStoreSystem, type DeadlineApi } from './support/hung-store';
+import { eventually } from './support/eventually';
 
 jest.setTimeout(60_000);
 
@@ -88,14 +89,6 @@ async function eventTypes(id: string): Promise<string[]> {
     return (await direct.readStream(`session-1-${id}`)).map((stored) => stored.type);
   } finally {
     await direct.close();
-  }
-}
-
-async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 

@@ -12,6 +12,7 @@ import { EsdbClientAdapter } from '@session-engine/event-store';
 import type { HangingRelay } from '@session-engine/testing';
 import type { EmbeddedEventStore } from '../apps/eventstore-embedded/src';
 import { HungStoreSystem, type DeadlineApi } from './support/hung-store';
+import { eventually } from './support/eventually';
 
 jest.setTimeout(60_000);
 
@@ -58,14 +59,6 @@ function hangAtFirstAppend(): void {
 }
 
 const types = async (stream: string) => (await direct.readStream(stream)).map((stored) => stored.type);
-
-async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 beforeAll(async () => {
   system = await HungStoreSystem.start({

@@ -497,20 +497,25 @@ export class JsonBodyMiddleware implements NestMiddleware {
     // without, it is `Content-Length` bytes, none when that is absent (Node's parser refused a malformed one).
     const chunked = req.headers['transfer-encoding'] !== undefined;
     const declared = chunked ? undefined : Number(req.headers['content-length'] ?? 0);
-    const reserve = (bytes: number) =>
-      this.budget.reserve(res, bytes).catch((error: unknown) => {
-        throw error instanceof BodyBudgetWaitError ? noRoomForBody(error) : error;
-      });
     // A body declared over the limit is refused unread by readJsonBody at once; waiting would only delay that.
     if (declared !== undefined && declared > BODY_BUDGET_EXEMPT_BYTES && declared <= MAX_BODY_BYTES)
-      await reserve(declared);
+      await this.reserve(res, declared);
     const parsed = await readJsonBody(
       req,
       MAX_BODY_BYTES,
-      chunked ? { bytes: BODY_BUDGET_EXEMPT_BYTES, wait: () => reserve(MAX_BODY_BYTES) } : undefined,
+      chunked
+        ? { bytes: BODY_BUDGET_EXEMPT_BYTES, wait: () => this.reserve(res, MAX_BODY_BYTES) }
+        : undefined,
     );
     req.body = parsed.body;
     req.clientBody = parsed.clientBody;
     next();
+  }
+
+  /** The body's share of the budget; no room in time is the 503 that says so. */
+  private reserve(res: ServerResponse, bytes: number): Promise<void> {
+    return this.budget.reserve(res, bytes).catch((error: unknown) => {
+      throw error instanceof BodyBudgetWaitError ? noRoomForBody(error) : error;
+    });
   }
 }

@@ -67,38 +67,36 @@ export class MetricsService {
     collectDefaultMetrics({ register: this.registry });
     // Every outcome from the start: a scrape shows 0 rather than nothing.
     for (const outcome of RECORDED_OUTCOMES) this.recordWriteFailures.inc({ outcome }, 0);
-    const usage = () => this.cacheUsage();
+    this.gaugeOf(
+      'session_cache_sessions',
+      'Sessions whose folded state the command handler holds in memory',
+      () => this.cacheUsage().sessions,
+    );
+    this.gaugeOf(
+      'session_cache_bytes',
+      'Approximate bytes of the command handler session cache (bounded by SESSION_CACHE_MB)',
+      () => this.cacheUsage().bytes,
+    );
+    this.gaugeOf(
+      'http_body_budget_bytes',
+      'Bytes reserved by the large request bodies being read or handled: a declared size over 64 KiB, or 5 MiB for a chunked body past 64 KiB (at most 16 MiB)',
+      () => this.bodyBudgetUsage().reservedBytes,
+    );
+    this.gaugeOf(
+      'http_body_budget_waiting_requests',
+      'Requests with a large body waiting, unread, for room in the body budget',
+      () => this.bodyBudgetUsage().waiting,
+    );
+  }
+
+  /** A gauge set from `read` on each scrape. */
+  private gaugeOf(name: string, help: string, read: () => number): void {
     new Gauge({
-      name: 'session_cache_sessions',
-      help: 'Sessions whose folded state the command handler holds in memory',
+      name,
+      help,
       registers: [this.registry],
       collect() {
-        this.set(usage().sessions);
-      },
-    });
-    new Gauge({
-      name: 'session_cache_bytes',
-      help: 'Approximate bytes of the command handler session cache (bounded by SESSION_CACHE_MB)',
-      registers: [this.registry],
-      collect() {
-        this.set(usage().bytes);
-      },
-    });
-    const bodies = () => this.bodyBudgetUsage();
-    new Gauge({
-      name: 'http_body_budget_bytes',
-      help: 'Bytes reserved by the large request bodies being read or handled: a declared size over 64 KiB, or 5 MiB for a chunked body past 64 KiB (at most 16 MiB)',
-      registers: [this.registry],
-      collect() {
-        this.set(bodies().reservedBytes);
-      },
-    });
-    new Gauge({
-      name: 'http_body_budget_waiting_requests',
-      help: 'Requests with a large body waiting, unread, for room in the body budget',
-      registers: [this.registry],
-      collect() {
-        this.set(bodies().waiting);
+        this.set(read());
       },
     });
   }
