@@ -45,10 +45,18 @@ async function gauge(name: string): Promise<number | undefined> {
  * own: the headers and the first MiB at once, the rest when `finish` is called (written, not ended: the server
  * aborts a request whose client half-closes). `status` is the answer's status (0: none).
  */
-function largeUpload(sku: string): {
+function largeUpload(
+  sku: string,
+  {
+    headers = '',
+    firstBytes = 1024 * 1024,
+    contentType = 'application/json',
+  }: { headers?: string; firstBytes?: number; contentType?: string } = {},
+): {
   finish: () => void;
   status: Promise<number>;
   response: Promise<string>;
+  received: () => string;
 } {
   const json = JSON.stringify({ cartItems: [{ sku, quantity: 1, price: 1.25 }] });
   const body = Buffer.from(json.padEnd(LARGE, ' '));
@@ -57,9 +65,9 @@ function largeUpload(sku: string): {
   sockets.push(socket);
   socket.write(
     `POST ${sessionUrl(session, '/cart_items')} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: ApiKey-v1 ${KEY_APP1}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+      `Content-Type: ${contentType}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n${headers}\r\n`,
   );
-  socket.write(body.subarray(0, 1024 * 1024));
+  socket.write(body.subarray(0, firstBytes));
   let received = '';
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => (received += chunk));
@@ -68,10 +76,23 @@ function largeUpload(sku: string): {
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') reject(error);
     });
-    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0)));
+    // The final answer's status (after a `100 Continue`, if one came).
+    socket.on('close', () => resolve(Number(/HTTP\/1\.1 ([2-5]\d{2})/.exec(received)?.[1] ?? 0)));
   });
   const response = status.then(() => received);
-  return { finish: () => socket.write(body.subarray(1024 * 1024)), status, response };
+  return {
+    finish: () => socket.write(body.subarray(firstBytes)),
+    status,
+    response,
+    received: () => received,
+  };
+}
+
+async function skusOfSession(): Promise<string[]> {
+  const read = await call('GET', sessionUrl(session));
+  return (read.body as { customerSession: { cartItems: { sku: string }[] } }).customerSession.cartItems.map(
+    (item) => item.sku,
+  );
 }
 
 /**
@@ -172,4 +193,33 @@ it('refuses a large body that found no room within its wait: 503, Retry-After, n
   ).customerSession.cartItems.map((item) => item.sku);
   expect(skus).toEqual(expect.arrayContaining(['H1', 'H2', 'H3']));
   expect(skus).not.toContain('LATE');
+});
+
+it('holds the 100 Continue of a large body until it has its share; a body its headers refuse is refused at once', async () => {
+  const holders = ['E1', 'E2', 'E3'].map((sku) => largeUpload(sku));
+  await eventually(async () => (await gauge('http_body_budget_bytes')) === 3 * LARGE, 15_000);
+  const expecting = largeUpload('EXPECT', { headers: 'Expect: 100-continue\r\n', firstBytes: 0 });
+  await eventually(async () => (await gauge('http_body_budget_waiting_requests')) === 1, 15_000);
+  // Not asked to send its body while it waits (Node would have said `100 Continue` at once).
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(expecting.received()).toBe('');
+
+  // A body refused by its Content-Type does not queue for a share it would not use: 415, without a 100.
+  const textPlain = largeUpload('TEXT', {
+    headers: 'Expect: 100-continue\r\n',
+    firstBytes: 0,
+    contentType: 'text/plain',
+  });
+  expect(await textPlain.status).toBe(415);
+  expect(textPlain.received()).not.toContain('100 Continue');
+  expect(await gauge('http_body_budget_waiting_requests')).toBe(1);
+  holders[0]!.finish();
+  expect(await holders[0]!.status).toBe(200);
+  await eventually(async () => expecting.received().startsWith('HTTP/1.1 100 Continue\r\n'), 15_000);
+  expecting.finish();
+  expect(await expecting.status).toBe(200);
+  holders[1]!.finish();
+  holders[2]!.finish();
+  expect(await Promise.all([holders[1]!.status, holders[2]!.status])).toEqual([200, 200]);
+  expect(await skusOfSession()).toEqual(expect.arrayContaining(['E1', 'E2', 'E3', 'EXPECT']));
 });

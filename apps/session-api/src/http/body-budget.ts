@@ -16,7 +16,7 @@
  * an unfinished body then fails at once (logged 499 by request-context.ts, nothing run) and its share is given
  * back; a close seen earlier drops it from the queue.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** What the bodies being read or handled may declare in all: about three bodies at the 5 MiB limit. */
 export const BODY_BUDGET_BYTES = 16 * 1024 * 1024;
@@ -31,6 +31,21 @@ export const BODY_BUDGET_EXEMPT_BYTES = 64 * 1024;
  * is not read while it waits, so its leaving goes unseen — would be applied minutes later.
  */
 export const BODY_BUDGET_WAIT_MS = 10_000;
+
+/**
+ * Requests whose `100 Continue` waits for their body's share (server-hooks.ts holds it, JsonBodyMiddleware sends
+ * it once the share is taken). A request that never gets that far is answered without it, its body unsent.
+ */
+const heldContinues = new WeakSet<IncomingMessage>();
+
+export function holdContinue(req: IncomingMessage): void {
+  heldContinues.add(req);
+}
+
+/** Sends the `100 Continue` held for `req`, if one was. */
+export function sendHeldContinue(req: IncomingMessage, res: ServerResponse): void {
+  if (heldContinues.delete(req) && !res.closed) res.writeContinue();
+}
 
 /** A request that found no room in the body budget within its wait. */
 export class BodyBudgetWaitError extends Error {

@@ -9,6 +9,7 @@ import {
   findBodyProblem,
   JsonBodyMiddleware,
   MAX_ARRAY_ENTRIES,
+  MAX_BODY_BYTES,
   MAX_BODY_DEPTH,
   MAX_BODY_VALUES,
   MAX_OUTSIDE_VALUES,
@@ -18,7 +19,9 @@ import {
   parseJsonBody,
   printableExcerpt,
   readJsonBody,
+  waitsForBodyBudget,
 } from './json-body.middleware';
+import { BODY_BUDGET_EXEMPT_BYTES } from './body-budget';
 
 const nestedArrays = (levels: number) => JSON.parse(`${'['.repeat(levels)}${']'.repeat(levels)}`);
 const nestedObjects = (levels: number) => JSON.parse(`${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`);
@@ -387,6 +390,30 @@ describe('readJsonBody', () => {
   });
 });
 
+describe('waitsForBodyBudget', () => {
+  const req = (method: string, headers: IncomingHttpHeaders) => ({ method, headers }) as IncomingMessage;
+
+  it('given a body declared over the exempt bytes and within the limit, then it waits for that many bytes', () => {
+    const large = String(BODY_BUDGET_EXEMPT_BYTES + 1);
+    expect(waitsForBodyBudget(req('POST', { 'content-length': large }))).toBe(BODY_BUDGET_EXEMPT_BYTES + 1);
+    expect(waitsForBodyBudget(req('PUT', { 'content-length': String(MAX_BODY_BYTES) }))).toBe(MAX_BODY_BYTES);
+  });
+
+  it.each([
+    ['a body within the exempt bytes', 'POST', { 'content-length': String(BODY_BUDGET_EXEMPT_BYTES) }],
+    ['no body', 'POST', {}],
+    [
+      'a body declared over the limit (refused unread at once)',
+      'PUT',
+      { 'content-length': String(MAX_BODY_BYTES + 1) },
+    ],
+    ['a chunked body (read up to the exempt bytes first)', 'PUT', { 'transfer-encoding': 'chunked' }],
+    ['a GET', 'GET', { 'content-length': String(BODY_BUDGET_EXEMPT_BYTES + 1) }],
+  ])('given %s, then it does not wait', (_name, method, headers) => {
+    expect(waitsForBodyBudget(req(method, headers))).toBeUndefined();
+  });
+});
+
 describe('JsonBodyMiddleware', () => {
   const KEY = 'integration-key-1';
   const keys = new ApiKeys(
@@ -425,6 +452,23 @@ describe('JsonBodyMiddleware', () => {
     expect(await refusal(middleware().use(req, response().res, next))).toEqual({
       status: 400,
       code: 'INVALID_HEADER',
+      pointer: undefined,
+    });
+    expect(next).not.toHaveBeenCalled();
+    expect(req.readableFlowing).toBeNull();
+  });
+
+  it('refuses a large body its headers refuse with 415 before reading a byte of it', async () => {
+    const size = BODY_BUDGET_EXEMPT_BYTES + 1;
+    const req = request([' '.repeat(size)], {
+      ...authorized,
+      'content-type': 'text/plain',
+      'content-length': String(size),
+    });
+    const next = jest.fn();
+    expect(await refusal(middleware().use(req, response().res, next))).toEqual({
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
       pointer: undefined,
     });
     expect(next).not.toHaveBeenCalled();

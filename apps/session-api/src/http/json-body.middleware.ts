@@ -31,7 +31,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { IntegrationAuthGuard, type AuthenticatedRequest } from '../auth/integration-auth.guard';
 import { MetricsService } from '../operations/metrics.service';
-import { BODY_BUDGET_EXEMPT_BYTES, BodyBudget, BodyBudgetWaitError } from './body-budget';
+import { BODY_BUDGET_EXEMPT_BYTES, BodyBudget, BodyBudgetWaitError, sendHeldContinue } from './body-budget';
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { escapePointer } from '../errors/validation-errors';
 import { SESSION_LIMITS } from '@session-engine/session-domain';
@@ -465,6 +465,21 @@ function noRoomForBody(error: BodyBudgetWaitError): ApiError {
 }
 
 /**
+ * The length of a body that takes its share of the body budget before a byte of it is read: one declared by
+ * `Content-Length` over BODY_BUDGET_EXEMPT_BYTES and within the limit (one over it is refused unread at once,
+ * a wait would only delay that); undefined for any other request. A chunked body (its size unknown) is read up
+ * to those bytes first, and waits only if it grows past them.
+ */
+export function waitsForBodyBudget(req: IncomingMessage): number | undefined {
+  if (req.method === 'GET' || req.method === 'HEAD') return undefined;
+  // HTTP/1.1 (RFC 9112 §6.3): with `Transfer-Encoding` (chunked) the body's size is unknown until it ends;
+  // without, it is `Content-Length` bytes, none when that is absent (Node's parser refused a malformed one).
+  if (req.headers['transfer-encoding'] !== undefined) return undefined;
+  const declared = Number(req.headers['content-length'] ?? 0);
+  return declared > BODY_BUDGET_EXEMPT_BYTES && declared <= MAX_BODY_BYTES ? declared : undefined;
+}
+
+/**
  * Bound to the Integration API's command routes (AppModule). It authenticates first, with the guard's own
  * logic: a request without a valid `ApiKey-v1` key is 401 before a byte of its body is read, so an
  * unauthenticated caller learns nothing about our parsing and costs no parse (ApiExceptionFilter then closes
@@ -493,18 +508,17 @@ export class JsonBodyMiddleware implements NestMiddleware {
       throw ApiError.of(400, ErrorCode.InvalidHeader, 'Content-Type given more than once');
     // RFC 9110 §15.5.16: a 415 for a content coding says which codings are accepted.
     if (contentEncodingRefusal(req.headers['content-encoding'])) res.setHeader('Accept-Encoding', 'identity');
-    // HTTP/1.1 (RFC 9112 §6.3): with `Transfer-Encoding` (chunked) the body's size is unknown until it ends;
-    // without, it is `Content-Length` bytes, none when that is absent (Node's parser refused a malformed one).
+    const declared = waitsForBodyBudget(req);
+    if (declared !== undefined) {
+      await this.reserve(req, res, declared);
+      sendHeldContinue(req, res);
+    }
     const chunked = req.headers['transfer-encoding'] !== undefined;
-    const declared = chunked ? undefined : Number(req.headers['content-length'] ?? 0);
-    // A body declared over the limit is refused unread by readJsonBody at once; waiting would only delay that.
-    if (declared !== undefined && declared > BODY_BUDGET_EXEMPT_BYTES && declared <= MAX_BODY_BYTES)
-      await this.reserve(res, declared);
     const parsed = await readJsonBody(
       req,
       MAX_BODY_BYTES,
       chunked
-        ? { bytes: BODY_BUDGET_EXEMPT_BYTES, wait: () => this.reserve(res, MAX_BODY_BYTES) }
+        ? { bytes: BODY_BUDGET_EXEMPT_BYTES, wait: () => this.reserve(req, res, MAX_BODY_BYTES) }
         : undefined,
     );
     req.body = parsed.body;
@@ -512,8 +526,16 @@ export class JsonBodyMiddleware implements NestMiddleware {
     next();
   }
 
-  /** The body's share of the budget; no room in time is the 503 that says so. */
-  private reserve(res: ServerResponse, bytes: number): Promise<void> {
+  /**
+   * The body's share of the budget; no room in time is the 503 that says so. A body its headers refuse (415, `parseJsonBody`) is refused first, unread: it would not use its share.
+   * A body of blanks is the one that headers alone would not refuse (it reads as no body); over 64 KiB of them
+   * is refused all the same.
+   */
+  private async reserve(req: IncomingMessage, res: ServerResponse, bytes: number): Promise<void> {
+    const refusal =
+      mediaTypeRefusal(req.headers['content-type']) ??
+      contentEncodingRefusal(req.headers['content-encoding']);
+    if (refusal) throw refusal;
     return this.budget.reserve(res, bytes).catch((error: unknown) => {
       throw error instanceof BodyBudgetWaitError ? noRoomForBody(error) : error;
     });

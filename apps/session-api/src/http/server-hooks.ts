@@ -16,7 +16,10 @@
  * - `Expect: 100-continue` (RFC 9110 §10.1.1): the client waits for `100 Continue` before it sends the body.
  *   Node sends it for every request; here it is sent only when the `Authorization` header holds a key this
  *   process accepts and the declared body is within 5 MiB. Otherwise the application answers (401, or 413)
- *   without the body ever being sent (and Node closes the connection after that answer).
+ *   without the body ever being sent (and Node closes the connection after that answer). For a body that must
+ *   first take its share of the body budget (declared over 64 KiB, body-budget.ts), it is held until the share is
+ *   taken (`sendHeldContinue`): a request refused meanwhile (a 415 by its headers, a 503 after its wait) was
+ *   not uploaded in vain, and a waiting body is not sent into the socket's buffers.
  * - Any other `Expect` (RFC 9110 §10.1.1): 417 EXPECTATION_FAILED. Node answers it with a bare 417 unless the
  *   server listens for 'checkExpectation'; here the request is marked and goes on to the application, whose
  *   first middleware (request-context.ts) answers it with the §5 body, a request id, a log line and metrics.
@@ -35,8 +38,9 @@ import type { Logger } from 'pino';
 import type { ApiKeys } from '../config/api-keys.provider';
 import { ApiError, ErrorCode } from '../errors/api-error';
 import { noteErrorCode, toErrorBody } from '../errors/api-exception.filter';
+import { holdContinue } from './body-budget';
 import { headerCount } from './headers';
-import { MAX_BODY_BYTES, printableExcerpt } from './json-body.middleware';
+import { MAX_BODY_BYTES, printableExcerpt, waitsForBodyBudget } from './json-body.middleware';
 import { PERCENT_ENCODING_RULE } from './path-params';
 
 const REFUSALS: Record<string, { status: number; reason: string; code: string; details: string }> = {
@@ -429,7 +433,10 @@ export function installServerHooks(
   // Without `100 Continue` the client sends no body: the application answers without it (a 401 before reading
   // any, a 413 for the declared length, json-body.middleware.ts).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    if (mayContinue(req, keys)) res.writeContinue();
+    if (mayContinue(req, keys)) {
+      if (waitsForBodyBudget(req) !== undefined) holdContinue(req);
+      else res.writeContinue();
+    }
     server.emit('request', req, res);
   });
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
