@@ -301,6 +301,106 @@ describe('errors before the application: the SPEC §5 body where Node would answ
   });
 });
 
+describe("an upgrade request (h2c from Java's HttpClient and curl --http2, a WebSocket handshake)", () => {
+  const upgrade =
+    'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n';
+  const put = (id: string, headers = '') => {
+    const body = '{"customerSession":{"cartItems":[{"sku":"a","quantity":1,"price":2}]}}';
+    return (
+      `PUT ${sessionUrl(id)} HTTP/1.1\r\nHost: x\r\nAuthorization: ApiKey-v1 ${KEY_APP1}\r\n${headers}` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    );
+  };
+
+  /**
+   * Writes `requests` on one connection, each once the answer to the one before has arrived (as Java's client
+   * does, sending the upgrade on every request); resolves with everything received once the server closes it
+   * or the last answer is in (then this side closes it).
+   */
+  function oneByOne(requests: string[]): Promise<string> {
+    const url = new URL(baseUrl);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(Number(url.port), url.hostname, () => socket.write(requests[0]!));
+      let received = '';
+      let sent = 1;
+      socket.setEncoding('utf8');
+      socket.setTimeout(10_000, () => socket.destroy());
+      socket.on('data', (chunk: string) => {
+        received += chunk;
+        if (!completeResponses(received, sent)) return;
+        if (sent === requests.length) socket.end();
+        else socket.write(requests[sent++]!);
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(received));
+    });
+  }
+
+  it('is answered in HTTP/1.1 as if it named none, applied, and the connection kept', async () => {
+    const ids = [`${run}-h2c-1`, `${run}-h2c-2`];
+    const answers = responses(await oneByOne(ids.map((id) => put(id, upgrade))));
+    expect(answers.map((one) => one.status)).toEqual([200, 200]);
+    for (const answer of answers) {
+      expect(answer.head).toMatch(/^http\/1\.1 200/);
+      expect(answer.head).toContain('connection: keep-alive');
+      expect(answer.body.customerSession.cartItems).toHaveLength(1);
+    }
+    for (const id of ids) expect(await harness.streamLength(stream(id))).toBe(1);
+  });
+
+  // Node's parser stops at the end of an upgrade request and drops the rest of that read: the request behind it
+  // was never answered, and the connection stayed open until the keep-alive timeout.
+  it.each([
+    [
+      'a GET',
+      `GET ${sessionUrl(`${run}-h2c-get`)} HTTP/1.1\r\nHost: x\r\nAuthorization: ApiKey-v1 ${KEY_APP1}\r\n${upgrade}\r\n`,
+      'get',
+    ],
+    ['a PUT with a body', put(`${run}-h2c-first`, upgrade), 'put'],
+  ])('pipelined behind %s: not processed, and the connection closes at once', async (_name, first, after) => {
+    const behind = `${run}-h2c-behind-${after}`;
+    const started = Date.now();
+    const raw = await exchange(first + put(behind));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const [answer, ...more] = responses(raw);
+    expect(answer!.status).toBe(first.startsWith('GET') ? 404 : 200);
+    expect(answer!.head).toContain('connection: close');
+    expect(more).toEqual([]);
+    expect(await harness.streamLength(stream(behind))).toBe(0);
+  });
+
+  it('whose body ends in a later read, with a request behind it: the same', async () => {
+    const id = `${run}-h2c-staged`;
+    const request = put(id, upgrade);
+    const split = request.indexOf('\r\n\r\n') + 4;
+    const url = new URL(baseUrl);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(url.port), url.hostname, () => socket.write(request.slice(0, split)));
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.setTimeout(10_000, () => socket.destroy());
+      setTimeout(() => socket.write(request.slice(split) + put(`${run}-h2c-staged-behind`)), 100);
+      socket.on('data', (chunk: string) => (received += chunk));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(received));
+    });
+    const [answer, ...more] = responses(raw);
+    expect(answer!.status).toBe(200);
+    expect(answer!.head).toContain('connection: close');
+    expect(more).toEqual([]);
+    expect(await harness.streamLength(stream(id))).toBe(1);
+    expect(await harness.streamLength(stream(`${run}-h2c-staged-behind`))).toBe(0);
+  });
+
+  it('without the upgrade token in Connection is no upgrade: the connection goes on', async () => {
+    const raw = await exchange(
+      `GET /health/live HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n` +
+        'GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(responses(raw).map((one) => one.status)).toEqual([200, 200]);
+  });
+});
+
 describe('WWW-Authenticate on every 401 (RFC 9110 §11.6.1)', () => {
   const id = `${run}-auth`;
 

@@ -4,6 +4,7 @@ import pino from 'pino';
 import { ApiKeys } from '../config/api-keys.provider';
 import { parseIntegrationKeys, parseManagementKeys } from '../config/api-keys';
 import {
+  asksForUpgrade,
   clientErrorResponse,
   installServerHooks,
   MAX_HEADER_LINES,
@@ -32,6 +33,22 @@ describe('clientErrorResponse', () => {
       errors: [{ title, details: expect.any(String), source: {} }],
       StatusCode: status,
     });
+  });
+});
+
+describe('asksForUpgrade', () => {
+  const request = (headers: IncomingHttpHeaders) => ({ headers }) as IncomingMessage;
+
+  it.each<[IncomingHttpHeaders, boolean]>([
+    [{ connection: 'Upgrade, HTTP2-Settings', upgrade: 'h2c' }, true],
+    [{ connection: 'keep-alive, upgrade', upgrade: 'websocket' }, true],
+    [{ connection: 'UPGRADE', upgrade: '' }, true],
+    [{ upgrade: 'h2c' }, false],
+    [{ connection: 'upgrade' }, false],
+    [{ connection: 'upgrade-insecure, keep-alive', upgrade: 'h2c' }, false],
+    [{}, false],
+  ])('%j → %s', (headers, expected) => {
+    expect(asksForUpgrade(request(headers))).toBe(expected);
   });
 });
 

@@ -13,6 +13,15 @@
  *   Here the request goes to the application like any other, with a response of ours that takes the connection
  *   once the responses before it have gone out; the application answers 405 (method-not-allowed.ts), and the
  *   connection is closed after it.
+ * - An upgrade request (`Upgrade` and `Connection: upgrade`, as Java's HttpClient sends for h2c on every request
+ *   on plain HTTP, and `curl --http2` on a connection's first; or a WebSocket handshake): the API speaks HTTP/1.1
+ *   only, so it is answered as if it named no upgrade (RFC 9110 §7.8 lets a server ignore one). But Node's parser
+ *   stops at the end of such a request and, without an 'upgrade' listener, drops whatever else arrived with it
+ *   in the same read: a request pipelined behind it was never answered, never logged, and its client waited for
+ *   the keep-alive timeout. When that read held more, the upgrade request's response says `Connection: close`
+ *   and the connection is closed after it (`watchUpgradeReads`), which tells the client, as after any refusal,
+ *   that nothing behind it was processed. An upgrade request that ends its read keeps the connection open:
+ *   Java's client sends one on every request of a keep-alive connection.
  * - `Expect: 100-continue` (RFC 9110 §10.1.1): the client waits for `100 Continue` before it sends the body.
  *   Node sends it for every request; here it is sent only when the `Authorization` header holds a key this
  *   process accepts and the declared body is within 5 MiB. Otherwise the application answers (401, or 413)
@@ -33,6 +42,7 @@
  *   `Idempotency-Key` or a `Content-Type` after a flood of filler lines would be ignored.
  */
 import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ApiKeys } from '../config/api-keys.provider';
@@ -108,6 +118,64 @@ export function mayContinue(req: IncomingMessage, keys: ApiKeys): boolean {
     headerCount(req, 'authorization') === 1 &&
     !(declared !== undefined && Number(declared) > MAX_BODY_BYTES)
   );
+}
+
+/**
+ * Whether Node's parser takes `req` for an upgrade request (llhttp: an `Upgrade` header, whatever its value, and
+ * the token `upgrade` in `Connection`), and so stops at its end, dropping the rest of what it was given. Node
+ * resets `req.upgrade` when the server has no 'upgrade' listener, so the headers are read instead.
+ */
+export function asksForUpgrade(req: IncomingMessage): boolean {
+  const connection = req.headers.connection;
+  return (
+    req.headers.upgrade !== undefined &&
+    connection !== undefined &&
+    connection.split(',').some((token) => token.trim().toLowerCase() === 'upgrade')
+  );
+}
+
+/**
+ * The index of the parser's per-read callback (Node calls `parser[kOnExecute](bytesParsed)` after each read it
+ * parses), from Node's own `_http_common`; undefined if a Node version no longer has it.
+ */
+const ON_EXECUTE: number | undefined = (() => {
+  const common = createRequire(__filename)('_http_common') as { HTTPParser?: { kOnExecute?: unknown } };
+  const index = common.HTTPParser?.kOnExecute;
+  return typeof index === 'number' ? index : undefined;
+})();
+
+/** The parser Node's HTTP server gives a connection, as far as `watchUpgradeReads` uses it. */
+type ConnectionParser = Record<number, unknown> & { getCurrentBuffer(): Buffer };
+
+/** Per connection, the upgrade request whose end the parser has not reached yet, and its response. */
+const upgradeRequests = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
+
+/**
+ * Closes the connection after an upgrade request when the read that ended it held more, which Node dropped
+ * (see the module's comment): wraps the connection parser's per-read callback, which learns how much of the
+ * read the parser took. Only a read that ends an upgrade request is measured (a copy of it).
+ */
+function watchUpgradeReads(socket: Socket): void {
+  const parser = (socket as Socket & { parser?: ConnectionParser | null }).parser;
+  if (ON_EXECUTE === undefined || !parser) return;
+  const onExecute = parser[ON_EXECUTE];
+  if (typeof onExecute !== 'function') return;
+  parser[ON_EXECUTE] = (parsed: unknown): unknown => {
+    const upgrade = upgradeRequests.get(socket);
+    if (upgrade?.req.complete) {
+      upgradeRequests.delete(socket);
+      if (typeof parsed === 'number' && parsed < parser.getCurrentBuffer().length)
+        closeAfter(upgrade.res, socket);
+    }
+    return (onExecute as (parsed: unknown) => unknown)(parsed);
+  };
+}
+
+/** `Connection: close` on `res`, or, once it is sent, the connection closed after it. */
+function closeAfter(res: ServerResponse, socket: Socket): void {
+  if (!res.headersSent) res.shouldKeepAlive = false;
+  else if (res.writableFinished) socket.destroySoon();
+  else res.once('finish', () => socket.destroySoon());
 }
 
 /** How long a refused connection may take to take our answer before it is cut. */
@@ -425,11 +493,15 @@ export function installServerHooks(
     if (!socket) return;
     lastResponses.set(socket, res);
     res.once('close', () => forgetLastResponse(socket, res));
+    // Node drops what came after an upgrade request in the same read (see the module's comment).
+    if (asksForUpgrade(req)) upgradeRequests.set(socket, { req, res });
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: HttpSocket) =>
     refuseMalformed(error, socket, logger, onMalformed),
   );
   server.on('connect', (req: IncomingMessage, socket: HttpSocket) => passConnectOn(server, req, socket));
+  // After Node's own 'connection' listener, which gives the connection its parser.
+  server.on('connection', (socket: Socket) => watchUpgradeReads(socket));
   // Without `100 Continue` the client sends no body: the application answers without it (a 401 before reading
   // any, a 413 for the declared length, json-body.middleware.ts).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
