@@ -2,7 +2,21 @@ import { canonicalJson, findNonJson, jsonEqual, utf8Length } from './json';
 
 describe('json helpers', () => {
   it('measures UTF-8 bytes like Buffer.byteLength, lone surrogates included', () => {
-    for (const text of ['', 'abc', 'é', '€', '😀', 'a😀é€', '\ud800', '\ud800x', 'x\udc00', '\ud83d']) {
+    const texts = [
+      '',
+      'abc',
+      'é',
+      '€',
+      '😀',
+      'a😀é€',
+      '\ud800',
+      '\ud800x',
+      'x\udc00',
+      '\ud83d',
+      '\x7f\x80',
+      'ab\ud83d',
+    ];
+    for (const text of [...texts, ...texts.map((text) => `${'x'.repeat(1000)}${text}y`)]) {
       expect(utf8Length(text)).toBe(Buffer.byteLength(text, 'utf8'));
     }
   });
