@@ -357,6 +357,12 @@ describe("an upgrade request (h2c from Java's HttpClient and curl --http2, a Web
       'get',
     ],
     ['a PUT with a body', put(`${run}-h2c-first`, upgrade), 'put'],
+    [
+      'a GET asking for it in Proxy-Connection',
+      `GET ${sessionUrl(`${run}-h2c-proxy`)} HTTP/1.1\r\nHost: x\r\nAuthorization: ApiKey-v1 ${KEY_APP1}\r\n` +
+        'Proxy-Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n',
+      'proxy-get',
+    ],
   ])('pipelined behind %s: not processed, and the connection closes at once', async (_name, first, after) => {
     const behind = `${run}-h2c-behind-${after}`;
     const started = Date.now();

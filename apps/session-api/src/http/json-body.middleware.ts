@@ -160,8 +160,7 @@ export function parseJsonBody(bytes: Buffer, headers: IncomingHttpHeaders): Pars
   // A UTF-8 byte order mark in front (some Windows tools write one): RFC 8259 §8.1 lets a parser ignore it.
   const text = decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
   if (text.trim() === '') return { body: undefined, clientBody: undefined };
-  const refusal =
-    mediaTypeRefusal(headers['content-type']) ?? contentEncodingRefusal(headers['content-encoding']);
+  const refusal = headerRefusal(headers);
   if (refusal) throw refusal;
   if (!isUtf8(bytes)) {
     throw ApiError.of(400, ErrorCode.InvalidJson, 'The request body is not valid JSON: it is not UTF-8 text');
@@ -180,6 +179,10 @@ export function parseJsonBody(bytes: Buffer, headers: IncomingHttpHeaders): Pars
   if (problem) throw problem;
   return { body, clientBody: hiddenKeys ? JSON.parse(text) : body };
 }
+
+/** The 415 a (non-blank) body gets for its `Content-Type` or `Content-Encoding`; undefined when they name JSON. */
+export const headerRefusal = (headers: IncomingHttpHeaders): ApiError | undefined =>
+  mediaTypeRefusal(headers['content-type']) ?? contentEncodingRefusal(headers['content-encoding']);
 
 const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9!#$&^_.-]+\+)?json$/;
 const SEND_JSON = 'send the body as application/json in UTF-8';
@@ -527,14 +530,12 @@ export class JsonBodyMiddleware implements NestMiddleware {
   }
 
   /**
-   * The body's share of the budget; no room in time is the 503 that says so. A body its headers refuse (415, `parseJsonBody`) is refused first, unread: it would not use its share.
-   * A body of blanks is the one that headers alone would not refuse (it reads as no body); over 64 KiB of them
-   * is refused all the same.
+   * The body's share of the budget; no room in time is the 503 that says so. A body its headers refuse (415,
+   * `headerRefusal`) is refused first, unread: it would not use its share. Only a body of blanks would have
+   * escaped that 415 (it reads as no body); over 64 KiB of them is refused all the same.
    */
   private async reserve(req: IncomingMessage, res: ServerResponse, bytes: number): Promise<void> {
-    const refusal =
-      mediaTypeRefusal(req.headers['content-type']) ??
-      contentEncodingRefusal(req.headers['content-encoding']);
+    const refusal = headerRefusal(req.headers);
     if (refusal) throw refusal;
     return this.budget.reserve(res, bytes).catch((error: unknown) => {
       throw error instanceof BodyBudgetWaitError ? noRoomForBody(error) : error;

@@ -42,7 +42,9 @@ describe('asksForUpgrade', () => {
   it.each<[IncomingHttpHeaders, boolean]>([
     [{ connection: 'Upgrade, HTTP2-Settings', upgrade: 'h2c' }, true],
     [{ connection: 'keep-alive, upgrade', upgrade: 'websocket' }, true],
-    [{ connection: 'UPGRADE', upgrade: '' }, true],
+    [{ connection: 'UPGRADE', upgrade: 'h2c' }, true],
+    [{ 'proxy-connection': 'Upgrade', upgrade: 'h2c' }, true],
+    [{ connection: 'UPGRADE', upgrade: '' }, false],
     [{ upgrade: 'h2c' }, false],
     [{ connection: 'upgrade' }, false],
     [{ connection: 'upgrade-insecure, keep-alive', upgrade: 'h2c' }, false],

@@ -14,7 +14,7 @@
  *   once the responses before it have gone out; the application answers 405 (method-not-allowed.ts), and the
  *   connection is closed after it.
  * - An upgrade request (`Upgrade` and `Connection: upgrade`, as Java's HttpClient sends for h2c on every request
- *   on plain HTTP, and `curl --http2` on a connection's first; or a WebSocket handshake): the API speaks HTTP/1.1
+ *   on plain HTTP, as `curl --http2` does (7.88); or a WebSocket handshake): the API speaks HTTP/1.1
  *   only, so it is answered as if it named no upgrade (RFC 9110 §7.8 lets a server ignore one). But Node's parser
  *   stops at the end of such a request and, without an 'upgrade' listener, drops whatever else arrived with it
  *   in the same read: a request pipelined behind it was never answered, never logged, and its client waited for
@@ -42,7 +42,6 @@
  *   `Idempotency-Key` or a `Content-Type` after a flood of filler lines would be ignored.
  */
 import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ApiKeys } from '../config/api-keys.provider';
@@ -121,31 +120,31 @@ export function mayContinue(req: IncomingMessage, keys: ApiKeys): boolean {
 }
 
 /**
- * Whether Node's parser takes `req` for an upgrade request (llhttp: an `Upgrade` header, whatever its value, and
- * the token `upgrade` in `Connection`), and so stops at its end, dropping the rest of what it was given. Node
- * resets `req.upgrade` when the server has no 'upgrade' listener, so the headers are read instead.
+ * Whether Node's parser may take `req` for an upgrade request, and so stop at its end, dropping the rest of what
+ * it was given: llhttp's rule is an `Upgrade` header with a value and the token `upgrade` in `Connection` or
+ * `Proxy-Connection`. Node resets `req.upgrade` when the server has no 'upgrade' listener, so the headers are
+ * read instead. A request taken for one that is not (a token followed by a tab, say) costs only a measurement.
  */
 export function asksForUpgrade(req: IncomingMessage): boolean {
-  const connection = req.headers.connection;
-  return (
-    req.headers.upgrade !== undefined &&
-    connection !== undefined &&
-    connection.split(',').some((token) => token.trim().toLowerCase() === 'upgrade')
+  const upgrade = req.headers.upgrade;
+  if (upgrade === undefined || upgrade.trim() === '') return false;
+  return [req.headers.connection, req.headers['proxy-connection']].some(
+    (value) =>
+      typeof value === 'string' && value.split(',').some((token) => token.trim().toLowerCase() === 'upgrade'),
   );
 }
 
 /**
- * The index of the parser's per-read callback (Node calls `parser[kOnExecute](bytesParsed)` after each read it
- * parses), from Node's own `_http_common`; undefined if a Node version no longer has it.
+ * The parser Node's HTTP server gives a connection, as far as `watchUpgradeReads` uses it: its class's
+ * `kOnExecute` is the index of the callback Node calls after each read it parses (`parser[kOnExecute](bytes)`).
  */
-const ON_EXECUTE: number | undefined = (() => {
-  const common = createRequire(__filename)('_http_common') as { HTTPParser?: { kOnExecute?: unknown } };
-  const index = common.HTTPParser?.kOnExecute;
-  return typeof index === 'number' ? index : undefined;
-})();
+type ConnectionParser = Record<number, unknown> & {
+  getCurrentBuffer(): Buffer;
+  constructor: { kOnExecute?: unknown };
+};
 
-/** The parser Node's HTTP server gives a connection, as far as `watchUpgradeReads` uses it. */
-type ConnectionParser = Record<number, unknown> & { getCurrentBuffer(): Buffer };
+/** Whether `watchUpgradeReads` found no callback to wrap (said once, at `warn`). */
+let upgradeWatchMissing = false;
 
 /** Per connection, the upgrade request whose end the parser has not reached yet, and its response. */
 const upgradeRequests = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
@@ -155,12 +154,20 @@ const upgradeRequests = new WeakMap<Socket, { req: IncomingMessage; res: ServerR
  * (see the module's comment): wraps the connection parser's per-read callback, which learns how much of the
  * read the parser took. Only a read that ends an upgrade request is measured (a copy of it).
  */
-function watchUpgradeReads(socket: Socket): void {
+function watchUpgradeReads(socket: Socket, logger: Logger): void {
   const parser = (socket as Socket & { parser?: ConnectionParser | null }).parser;
-  if (ON_EXECUTE === undefined || !parser) return;
-  const onExecute = parser[ON_EXECUTE];
-  if (typeof onExecute !== 'function') return;
-  parser[ON_EXECUTE] = (parsed: unknown): unknown => {
+  const index = parser?.constructor.kOnExecute;
+  const onExecute = parser && typeof index === 'number' ? parser[index] : undefined;
+  if (!parser || typeof index !== 'number' || typeof onExecute !== 'function') {
+    if (!upgradeWatchMissing) {
+      upgradeWatchMissing = true;
+      logger.warn(
+        'this Node.js version gives the HTTP parser no per-read callback: a request pipelined right behind an upgrade request (Upgrade: h2c) may go unanswered',
+      );
+    }
+    return;
+  }
+  parser[index] = (parsed: unknown): unknown => {
     const upgrade = upgradeRequests.get(socket);
     if (upgrade?.req.complete) {
       upgradeRequests.delete(socket);
@@ -501,7 +508,7 @@ export function installServerHooks(
   );
   server.on('connect', (req: IncomingMessage, socket: HttpSocket) => passConnectOn(server, req, socket));
   // After Node's own 'connection' listener, which gives the connection its parser.
-  server.on('connection', (socket: Socket) => watchUpgradeReads(socket));
+  server.on('connection', (socket: Socket) => watchUpgradeReads(socket, logger));
   // Without `100 Continue` the client sends no body: the application answers without it (a 401 before reading
   // any, a 413 for the declared length, json-body.middleware.ts).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
