@@ -598,6 +598,10 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
     }
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
+    // Deleted and replaced content (an erased session's rows, every earlier version of a row an update
+    // rewrote, the tables a rebuild drops) is overwritten with zeros, not left in free space until reused: an
+    // erasure leaves nothing of the session in the file once the WAL is checkpointed (erasure-file.int-spec.ts).
+    sqlite.pragma('secure_delete = ON');
     // 64 MiB of page cache (default 2 MiB): a catch-up batch touches the sessions table and its indexes
     // all over; with the default cache most of its page reads went to the OS.
     sqlite.pragma('cache_size = -65536');
