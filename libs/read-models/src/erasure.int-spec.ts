@@ -127,6 +127,43 @@ describe.each(testDatabases())('an erasure in the read models on $name', (databa
     expect(pick(erased, CUSTOMER_TABLES)).toEqual(pick(replayed, CUSTOMER_TABLES));
   });
 
+  it('takes an erased session that moved to another profile out of the profiles it claimed first and left', async () => {
+    const h = histories();
+    // Lea's first session moves to Max; she has another session later. Ola's only session moves to Max too.
+    const leaFirst = new SessionHistory(1, 'lea-first', 106)
+      .created(T1, { profileId: 'Lea', firstSession: true })
+      .profileChanged(T2, 'Lea', 'Max', false);
+    const leaLater = new SessionHistory(1, 'lea-later', 107).created(T3, {
+      profileId: 'Lea',
+      firstSession: false,
+    });
+    const olaOnly = new SessionHistory(1, 'ola-only', 108)
+      .created(T1, { profileId: 'Ola', firstSession: true })
+      .profileChanged(T2, 'Ola', 'Max', false);
+    const events = [...h.events, ...inLogOrder(leaFirst, olaOnly), ...leaLater.events];
+    const before = await project(events);
+    expect(
+      before.customer_profiles!.map((r) => [r.id, r.session_count, r.first_session_integration_id]),
+    ).toEqual([
+      ['1|Jane', 2, 'jane-1\u0000x'.replace('\u0000', rm.dialect === 'postgres' ? '\ufffd' : '\u0000')],
+      ['1|Lea', 1, 'lea-first'],
+      ['1|Max', 3, 'max-1'],
+      ['1|Ola', 0, 'ola-only'],
+    ]);
+
+    const tombstones = [leaFirst.tombstone(), olaOnly.tombstone()];
+    const erased = await project(events, tombstones);
+    // verify's recomputation erases the same way.
+    const stored = await readStoredReadModels(rm.db, { dialect: rm.dialect });
+    const recomputation = new ReadModelRecomputation(stored.checkpoints);
+    recomputation.applyAll([...events, ...tombstones]);
+    expect(recomputation.compare(stored.rows)).toEqual([]);
+    const moved = [leaFirst.streamId, olaOnly.streamId];
+    const replayed = await project(events.filter((e) => !moved.includes(e.streamId)));
+    expect(pick(erased, CUSTOMER_TABLES)).toEqual(pick(replayed, CUSTOMER_TABLES));
+    expect(JSON.stringify(erased)).not.toMatch(/lea-first|ola-only|"1\|Ola"/);
+  });
+
   it('re-delivered after a crash (the checkpoint not moved), or applied twice, leaves the same rows', async () => {
     const h = histories();
     const tombstone = h.jane1.tombstone();

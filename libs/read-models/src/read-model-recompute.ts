@@ -16,7 +16,7 @@ import {
   type ProjectedItem,
   type ProjectedTombstone,
 } from './projected-event';
-import type { ProfileState } from './projections/customer-profiles.projection';
+import type { ProfileSessionRow, ProfileState } from './projections/customer-profiles.projection';
 import type { DailyAnalyticsRow } from './projections/daily-analytics.projection';
 import { eraseFlowStreams, type FlowState } from './projections/flow-projection';
 import {
@@ -156,7 +156,25 @@ export class ReadModelRecomputation {
       }
       return this.profileStreams.get(id) ?? [];
     };
-    eraseCustomerProfileSessionsInPlace(this.profiles, reached(this.limits.customer_profiles), streamsOf);
+    // The profiles each session claimed first (it may have left them since): indexed once per run of tombstones.
+    let firstClaims: Map<string, string[]> | undefined;
+    const firstClaimedBy = (row: ProfileSessionRow): string[] => {
+      if (firstClaims === undefined) {
+        firstClaims = new Map();
+        for (const [id, profile] of this.profiles.profiles) {
+          if (profile.firstSessionIntegrationId === null) continue;
+          const claim = `${profile.applicationId}|${profile.firstSessionIntegrationId}`;
+          firstClaims.set(claim, [...(firstClaims.get(claim) ?? []), id]);
+        }
+      }
+      return firstClaims.get(`${row.applicationId}|${row.integrationId}`) ?? [];
+    };
+    eraseCustomerProfileSessionsInPlace(
+      this.profiles,
+      reached(this.limits.customer_profiles),
+      streamsOf,
+      firstClaimedBy,
+    );
     eraseFlowStreams(this.daily, reached(this.limits.daily_analytics));
     eraseFlowStreams(this.sku, reached(this.limits.sku_analytics));
   }

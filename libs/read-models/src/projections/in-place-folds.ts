@@ -1,7 +1,12 @@
 import type { CountedLine, SessionEditEventType } from '@session-engine/session-domain';
 import { add, sub, ZERO } from '../money';
 import { parseSessionStream, type ProjectedEvent, type SessionStreamName, utcDay } from '../projected-event';
-import type { ProfileChanges, ProfileSessionRow, ProfileState } from './customer-profiles.projection';
+import type {
+  CustomerProfileRow,
+  ProfileChanges,
+  ProfileSessionRow,
+  ProfileState,
+} from './customer-profiles.projection';
 import { type DailyAnalyticsRow, emptyDailyRow } from './daily-analytics.projection';
 import type { FlowState } from './flow-projection';
 import { passesBy } from './passes-by';
@@ -125,21 +130,47 @@ export interface ProfileErasure {
  * rebuild puts it right). `streamsOf(profileKeyId)`: the stream ids of the sessions in `state.sessions` that
  * belong to that profile (more may be given: they are checked), for those two fields. A stream never seen changes
  * nothing.
+ *
+ * A session keeps the first-session mark of a profile it claimed and then left (`ProfileChanged`): the erased
+ * session's id must not stay there. `firstClaimedBy(row)`: the key ids of the profiles whose
+ * `firstSessionIntegrationId` is the session's (more may be given: they are checked), all in `state.profiles`.
+ * Such a profile that has no session left is removed (a log without the session made no row of it, unless
+ * another session passed through it: a rebuild keeps that row), one that has takes its first session from its
+ * sessions, as above.
  */
 export function eraseCustomerProfileSessionsInPlace(
   state: ProfileState,
   streamIds: readonly string[],
   streamsOf: (profileId: string) => Iterable<string>,
+  firstClaimedBy: (row: ProfileSessionRow) => Iterable<string>,
   changed?: ProfileErasure,
 ): void {
   const { sessions, profiles } = state;
+  /** The session of the profile (key id) that claimed it first, among those it has now; null if none did. */
+  const claimedFirst = (id: string, profile: CustomerProfileRow): string | null => {
+    let claimed: string | null = null;
+    for (const other of streamsOf(id)) {
+      const session = sessions.get(other);
+      if (session === undefined || session.applicationId !== profile.applicationId) continue;
+      if (session.profileId === profile.profileId && session.firstSession) claimed = session.integrationId;
+    }
+    return claimed;
+  };
   for (const streamId of streamIds) {
     const row = sessions.get(streamId);
     if (row === undefined) continue;
     sessions.delete(streamId);
     changed?.sessions.add(streamId);
-    if (row.profileId === '') continue;
-    const id = `${row.applicationId}|${row.profileId}`;
+    const id = row.profileId === '' ? undefined : `${row.applicationId}|${row.profileId}`;
+    for (const formerId of firstClaimedBy(row)) {
+      const former = profiles.get(formerId);
+      if (formerId === id || former === undefined || former.applicationId !== row.applicationId) continue;
+      if (former.firstSessionIntegrationId !== row.integrationId) continue;
+      changed?.profiles.add(formerId);
+      if (former.sessionCount <= 0) profiles.delete(formerId);
+      else former.firstSessionIntegrationId = claimedFirst(formerId, former);
+    }
+    if (id === undefined) continue;
     const profile = profiles.get(id);
     if (profile === undefined) continue;
     changed?.profiles.add(id);
@@ -153,20 +184,17 @@ export function eraseCustomerProfileSessionsInPlace(
       profiles.delete(id);
       continue;
     }
-    const first = profile.firstSessionIntegrationId === row.integrationId;
-    const latest = profile.lastActivity !== null && row.lastActivity >= profile.lastActivity;
-    if (!first && !latest) continue;
-    let claimed: string | null = null;
+    if (profile.firstSessionIntegrationId === row.integrationId)
+      profile.firstSessionIntegrationId = claimedFirst(id, profile);
+    if (profile.lastActivity === null || row.lastActivity < profile.lastActivity) continue;
     let lastActivity: string | null = null;
     for (const other of streamsOf(id)) {
       const session = sessions.get(other);
       if (session === undefined || session.applicationId !== row.applicationId) continue;
       if (session.profileId !== row.profileId) continue;
-      if (session.firstSession) claimed = session.integrationId;
       if (lastActivity === null || session.lastActivity > lastActivity) lastActivity = session.lastActivity;
     }
-    if (first) profile.firstSessionIntegrationId = claimed;
-    if (latest && lastActivity !== null) profile.lastActivity = lastActivity;
+    if (lastActivity !== null) profile.lastActivity = lastActivity;
   }
 }
 

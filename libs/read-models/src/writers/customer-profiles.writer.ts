@@ -91,6 +91,19 @@ export const customerProfilesWriter: ProjectionWriter = {
     }
     for (const r of await store.selectIn('customer_profiles', 'id', [...erasedOf.keys()]))
       state.profiles.set(r.id, profileFromColumns(r));
+    // The profiles an erased session claimed first, whichever it belongs to now (it may have left them). No index
+    // is on that column: erasures are rare, and this reads the table once per batch that holds some.
+    const erasedRows = [...state.sessions.values()];
+    const firstClaims = new Map<string, string[]>();
+    for (const r of await store.selectIn(
+      'customer_profiles',
+      'first_session_integration_id',
+      erasedRows.map((s) => s.integrationId),
+    )) {
+      if (!state.profiles.has(r.id)) state.profiles.set(r.id, profileFromColumns(r));
+      const claim = `${r.application_id}|${r.first_session_integration_id}`;
+      firstClaims.set(claim, [...(firstClaims.get(claim) ?? []), r.id]);
+    }
     // The other sessions of the profiles that keep some, for their first session and latest activity (found by
     // profile id: migration 0005's index); read only for a profile not erased whole.
     const kept = [...state.profiles.values()].filter(
@@ -111,7 +124,13 @@ export const customerProfilesWriter: ProjectionWriter = {
       }
     }
     const changed: ProfileErasure = { sessions: new Set(), profiles: new Set() };
-    eraseCustomerProfileSessionsInPlace(state, streamIds, (id) => streamsOf.get(id) ?? [], changed);
+    eraseCustomerProfileSessionsInPlace(
+      state,
+      streamIds,
+      (id) => streamsOf.get(id) ?? [],
+      (row) => firstClaims.get(`${row.applicationId}|${row.integrationId}`) ?? [],
+      changed,
+    );
     await store.deleteIn('profile_sessions', 'stream_id', [...changed.sessions]);
     const written = [...changed.profiles].filter((id) => state.profiles.has(id));
     await store.upsert(
