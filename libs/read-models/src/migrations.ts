@@ -271,8 +271,8 @@ export async function migrateToLatest(
   });
   let { error, results } = await migrator.migrateToLatest();
   // Kysely's migrator first looks through the tables of every schema; one that another process drops meanwhile
-  // (a `replay rebuild` retiring its old copy, another deployment's schema) fails that look with 3F000 "schema …
-  // does not exist", though it is not ours. Looked at again, it is gone from the catalog.
+  // (a `replay rebuild` retiring its old copy, another deployment's schema) fails that look (`droppedMeanwhile`),
+  // though it is not ours. Looked at again, it is gone from the catalog.
   for (let attempt = 1; attempt < 10 && droppedMeanwhile(error, schema); attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
     ({ error, results } = await migrator.migrateToLatest());
@@ -287,9 +287,20 @@ export async function migrateToLatest(
   return results?.filter((result) => result.status === 'Success').length ?? 0;
 }
 
-/** PostgreSQL's 3F000 (invalid_schema_name) about a schema other than `ours`: another process dropped it. */
-function droppedMeanwhile(error: unknown, ours: string | undefined): boolean {
-  if ((error as { code?: unknown } | undefined)?.code !== '3F000') return false;
-  const named = /schema "([^"]+)" does not exist/.exec((error as Error).message ?? '')?.[1];
+/**
+ * What another process dropping a schema of its own meanwhile fails Kysely's look at every schema's tables with,
+ * naming that schema, not `ours`: PostgreSQL's 3F000 (invalid_schema_name, `schema "…" does not exist`), or
+ * 42P01 (undefined_table, `relation "schema.table" does not exist`: a table of it the look had listed, gone when
+ * its columns were read).
+ */
+export function droppedMeanwhile(error: unknown, ours: string | undefined): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const message = (error as Error | undefined)?.message ?? '';
+  const named =
+    code === '3F000'
+      ? /schema "([^"]+)" does not exist/.exec(message)?.[1]
+      : code === '42P01'
+        ? /relation "([^".]+)\.[^"]+" does not exist/.exec(message)?.[1]
+        : undefined;
   return named !== undefined && named !== ours;
 }
