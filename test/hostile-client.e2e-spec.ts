@@ -402,6 +402,85 @@ describe('a declared body over 5 MiB without Expect: 100-continue', () => {
   });
 });
 
+/**
+ * Sends `head` and `bodyBytes` bytes of body on a new connection, and reads nothing until all of it is written —
+ * as nginx and other proxies that buffer a request body do. Resolves with what the server sent, and the error
+ * the upload met (EPIPE, ECONNRESET) if any: a connection the server closes with the body unread is reset, and
+ * the reset throws away the answer before it was read.
+ */
+function uploadThenRead(
+  head: string,
+  bodyBytes: number,
+  after = '',
+): Promise<{ received: string; error?: string }> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve) => {
+    // Half-open allowed: the server's FIN does not close this side at once, so whatever the server does with
+    // bytes after the refused body happens while the client is still there (the client closes 300 ms later).
+    const socket = net.connect({ port: Number(url.port), host: url.hostname, allowHalfOpen: true });
+    let received = '';
+    let error: string | undefined;
+    socket.on('end', () => setTimeout(() => socket.end(), 300));
+    socket.pause();
+    socket.setEncoding('utf8');
+    socket.setTimeout(15_000, () => socket.destroy());
+    socket.on('error', (failure: NodeJS.ErrnoException) => (error ??= failure.code));
+    socket.on('close', () => resolve({ received, error }));
+    socket.write(head);
+    socket.write(Buffer.alloc(bodyBytes, 0x20));
+    socket.write(after, () => {
+      socket.on('data', (chunk: string) => (received += chunk));
+      socket.resume();
+    });
+  });
+}
+
+describe('a large body refused unread, sent whole before the answer is read (a proxy that buffers bodies)', () => {
+  const target = (id: string) => sessionUrl(id, '/cart_items');
+
+  it('an authenticated body over 5 MiB: the client reads its 413, never a reset (nginx answered 502)', async () => {
+    const id = `${run}-buffered-413`;
+    const before = await createSession(id);
+    const size = 5 * 1024 * 1024 + 300_000;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const { received, error } = await uploadThenRead(
+        `POST ${target(id)} HTTP/1.1\r\nHost: x\r\nAuthorization: ApiKey-v1 ${KEY_APP1}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`,
+        size,
+      );
+      expect({ error, replies: responses(received).length }).toEqual({ error: undefined, replies: 1 });
+      const [reply] = responses(received);
+      expectRefusal(reply, 413, 'PAYLOAD_TOO_LARGE');
+      expect(reply!.head).toContain('connection: close');
+    }
+    expect(await harness.streamLength(stream(id))).toBe(before);
+  });
+
+  it('an unauthenticated body of 4 MB: the client reads its 401; a command pipelined behind it is not run', async () => {
+    const id = `${run}-buffered-401`;
+    const before = await createSession(id);
+    const gone = () => lines.filter((line) => line.msg === 'request' && line.status === 499).length;
+    const goneBefore = gone();
+    const size = 4_000_000;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const { received, error } = await uploadThenRead(
+        `POST ${target(id)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`,
+        size,
+        raw('POST', target(id), { body: addItem(`behind-${attempt}`) }),
+      );
+      expect(error).toBeUndefined();
+      const [reply, ...more] = responses(received);
+      expectRefusal(reply, 401, 'UNAUTHORIZED');
+      expect(reply!.head).toContain('connection: close');
+      // The response said the connection ends with it: what came after is dropped, not applied unanswered.
+      expect(more).toEqual([]);
+    }
+    expect(await harness.streamLength(stream(id))).toBe(before);
+    // Nor handed to the application at all: its only trace would be a request line of a client gone (499).
+    expect(gone()).toBe(goneBefore);
+  });
+});
+
 describe('query strings that are not valid percent-encoding', () => {
   const asManagement = `Authorization: ManagementKey-v1 ${MANAGEMENT_KEY}\r\n`;
   const get = async (target: string) =>

@@ -4,16 +4,27 @@
  * buffered) so that the keep-alive connection can carry the next request — for a body of any size, as long as
  * the client keeps sending it. That is right for a small body, but an unauthenticated caller should not make us
  * read megabytes. So a body still on the wire that is larger than MAX_DRAINED_BYTES, or of unknown length
- * (chunked), is not waited for: the response carries `Connection: close`, and Node closes the connection once
- * the response is written. A client still uploading then sees its upload fail (EPIPE / ECONNRESET: the kernel
- * resets a connection closed with unread data). A client reads the response if it reaches it before the
- * reset — Node's http client and fetch did on loopback in the e2e tests, a client over a slow network may not;
- * `Expect: 100-continue` spares it the upload (server-hooks.ts). The next request goes on a new connection.
+ * (chunked), is not waited for: the response carries `Connection: close`, and the connection is closed after
+ * it. The next request goes on a new connection; `Expect: 100-continue` spares a client the upload
+ * (server-hooks.ts).
+ *
+ * That close lingers (`lingerOnClose`): once the response is written the API ends its side of the connection
+ * and goes on reading, and dropping, what the client still sends, until the client closes its side or
+ * LINGER_MS have passed. Closed at once, with the client's bytes unread, the kernel resets the connection, and
+ * a reset throws away the response still waiting in the client's receive buffer: a client that sends its whole
+ * request before it reads — nginx and other proxies that buffer the body, and forward it after — got no answer
+ * but EPIPE / ECONNRESET, which nginx turns into 502 Bad Gateway (or retries on another server, for a PUT),
+ * where the API had answered 413 PAYLOAD_TOO_LARGE or 401 UNAUTHORIZED. A request pipelined behind the refused
+ * body is read and dropped, never handed to the application: the response said the connection ends with it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 
 /** A refused body up to this size is drained by Node, keeping the connection usable. */
 export const MAX_DRAINED_BYTES = 64 * 1024;
+
+/** How long a connection closed before its request's body arrived goes on taking (and dropping) that body. */
+export const LINGER_MS = 5_000;
 
 /** Before an error response: sets `Connection: close` when the request's body is large, unread and unreceived. */
 export function closeIfLargeBodyUnread(req: IncomingMessage | undefined, res: ServerResponse): void {
@@ -25,5 +36,43 @@ export function closeIfLargeBodyUnread(req: IncomingMessage | undefined, res: Se
     length === undefined
       ? req.headers['transfer-encoding'] !== undefined
       : !(Number(length) <= MAX_DRAINED_BYTES);
-  if (large) res.setHeader('Connection', 'close');
+  if (!large) return;
+  res.setHeader('Connection', 'close');
+  lingerOnClose(req);
+}
+
+/** What of Node's connection parser `lingerOnClose` replaces: the callback that hands it each new request. */
+type ParsingSocket = Socket & {
+  parser?: { onIncoming?: (incoming: IncomingMessage, keepAlive: boolean) => number } | null;
+};
+
+/**
+ * Makes the close Node does after the response (`socket.destroySoon()`, once a `Connection: close` response is
+ * written) a lingering one: our side ends, the request's body and anything behind it are read and dropped, and
+ * the connection is destroyed when the client closes its side, or after LINGER_MS.
+ */
+function lingerOnClose(req: IncomingMessage): void {
+  const socket = req.socket as ParsingSocket | null;
+  if (!socket || socket.destroySoon !== Socket.prototype.destroySoon) return;
+  socket.destroySoon = function lingeringClose(this: ParsingSocket): void {
+    const cut = setTimeout(() => this.destroy(), LINGER_MS).unref();
+    this.once('close', () => clearTimeout(cut));
+    // Node's parser goes on parsing what arrives; a request after the refused one is dropped, unanswered.
+    if (this.parser) {
+      this.parser.onIncoming = (incoming) => {
+        incoming.resume();
+        return 0;
+      };
+    }
+    // The refused body: read and dropped (a reader that stopped mid-body, such as the body budget's pause,
+    // no longer takes it).
+    if (!req.complete) {
+      req.removeAllListeners('data');
+      req.resume();
+    }
+    // Our FIN after the response; the client's bytes are still read (the server's sockets allow half-open
+    // connections), and its own FIN ends the connection.
+    if (this.writable) this.end();
+    if (this.readableEnded) this.destroy();
+  };
 }
