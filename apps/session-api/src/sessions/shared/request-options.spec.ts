@@ -83,6 +83,25 @@ describe('request options', () => {
     expect(reads).toHaveLength(3);
   });
 
+  it('says where a weak tag of a revision comes from: a proxy that compresses responses weakens the ETag', () => {
+    const messageOf = (value: string) => {
+      try {
+        parseIfMatch(value);
+      } catch (error) {
+        return (error as ApiError).message;
+      }
+      throw new Error(`no 412 for ${value}`);
+    };
+    expect(messageOf('W/"3"')).toBe(
+      'If-Match "W/\\"3\\"" names no revision of this session: W/"3" is a weak tag, and If-Match compares ' +
+        'strongly. The API sends strong ETags ("3"); one that arrives weak was weakened on its way, usually by ' +
+        'a proxy that compresses responses (nginx gzip): turn compression off for the API, or send the tag without W/',
+    );
+    // Tags that are no revision of ours, weak or not, are not ours to explain.
+    expect(messageOf('W/"abc"')).toBe('If-Match "W/\\"abc\\"" names no revision of this session');
+    expect(messageOf('"abc"')).toBe('If-Match "\\"abc\\"" names no revision of this session');
+  });
+
   it('names every tag of an If-Match list in its 412, not only the revision the command expected', () => {
     const failed = (value: string, actual: bigint | null) => {
       const ifMatch = parseIfMatch(value);

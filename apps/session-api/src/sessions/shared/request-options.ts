@@ -75,9 +75,26 @@ export function parseIfMatch(value: string | string[] | undefined): IfMatch | un
     else neverMatching.push(`${weak ?? ''}"${opaque}"`);
   }
   if (revisions.length === 0) {
-    throw preconditionFailed(`If-Match ${JSON.stringify(text)} names no revision of this session`);
+    const weakened = neverMatching.find((tag) => tag.startsWith('W/') && REVISION.test(tag.slice(3, -1)));
+    throw preconditionFailed(
+      `If-Match ${JSON.stringify(text)} names no revision of this session` +
+        (weakened === undefined ? '' : weakenedNote(weakened)),
+    );
   }
   return { kind: 'revisions', revisions, neverMatching };
+}
+
+/**
+ * Why a weak tag of a revision never matches, and where it comes from: our ETags are strong, but a proxy that
+ * compresses a response (nginx's `gzip`, and others, since RFC 9110 §8.8.3 lets them) makes its ETag weak, so a
+ * client that sends back the ETag it was given gets this 412 every time.
+ */
+function weakenedNote(tag: string): string {
+  return (
+    `: ${tag} is a weak tag, and If-Match compares strongly. The API sends strong ETags ("${tag.slice(3, -1)}"); ` +
+    'one that arrives weak was weakened on its way, usually by a proxy that compresses responses (nginx gzip): ' +
+    'turn compression off for the API, or send the tag without W/'
+  );
 }
 
 /**
