@@ -479,6 +479,30 @@ describe('a large body refused unread, sent whole before the answer is read (a p
     // Nor handed to the application at all: its only trace would be a request line of a client gone (499).
     expect(gone()).toBe(goneBefore);
   });
+
+  it.each([
+    ['a CONNECT', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'],
+    [
+      'an upgrade request',
+      'GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n',
+    ],
+  ])('%s pipelined behind a refused body is dropped like any request', async (_name, after) => {
+    const logged = () => lines.filter((line) => line.msg === 'request').length;
+    const loggedBefore = logged();
+    const { received, error } = await uploadThenRead(
+      `POST ${target(`${run}-linger-special`)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        'Content-Length: 200000\r\n\r\n',
+      200_000,
+      after,
+    );
+    expect(error).toBeUndefined();
+    const [reply, ...more] = responses(received);
+    expectRefusal(reply, 401, 'UNAUTHORIZED');
+    expect(more).toEqual([]);
+    // The 401's own line, and no other: the request behind it never reached the application.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(logged() - loggedBefore).toBe(1);
+  });
 });
 
 describe('query strings that are not valid percent-encoding', () => {

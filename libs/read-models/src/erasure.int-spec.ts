@@ -164,6 +164,31 @@ describe.each(testDatabases())('an erasure in the read models on $name', (databa
     expect(JSON.stringify(erased)).not.toMatch(/lea-first|ola-only|"1\|Ola"/);
   });
 
+  it('gives a profile left by its erased first session the first session a replay gives, also when two claim it', async () => {
+    // Two sessions of Pia say they are her first (a claim's residual race); the first of them was active last.
+    const older = new SessionHistory(1, 'pia-a', 110).created(T1, { profileId: 'Pia', firstSession: true });
+    const newer = new SessionHistory(1, 'pia-b', 111).created(T1, { profileId: 'Pia', firstSession: true });
+    const leaver = new SessionHistory(1, 'pia-leaver', 112).created(T1, {
+      profileId: 'Pia',
+      firstSession: true,
+    });
+    older.couponsChanged(T2, ['LATER']);
+    leaver.couponsChanged(T2, ['LAST']).profileChanged(T3, 'Pia', 'Quinn', true);
+    const events = inLogOrder(older, newer, leaver);
+    const tombstone = leaver.tombstone();
+    // One batch per event, as a projector that keeps up writes them.
+    const erased = await project(...events.map((e) => [e]), [tombstone]);
+    const stored = await readStoredReadModels(rm.db, { dialect: rm.dialect });
+    const recomputation = new ReadModelRecomputation(stored.checkpoints);
+    recomputation.applyAll([...events, tombstone]);
+    expect(recomputation.compare(stored.rows)).toEqual([]);
+    const replayed = await project(events.filter((e) => e.streamId !== leaver.streamId));
+    expect(erased.customer_profiles).toEqual(replayed.customer_profiles);
+    expect(erased.customer_profiles!.find((r) => r.id === '1|Pia')!.first_session_integration_id).toBe(
+      'pia-a',
+    );
+  });
+
   it('re-delivered after a crash (the checkpoint not moved), or applied twice, leaves the same rows', async () => {
     const h = histories();
     const tombstone = h.jane1.tombstone();

@@ -65,11 +65,14 @@ function canonicalMoney(value: unknown): string {
     : normalize(value as string | number | null | undefined);
 }
 
-/** Adds a session stream to its profile's list (`ReadModelRecomputation.profileStreams`). */
-function indexStream(index: Map<string, string[]>, profileKeyId: string, streamId: string): void {
-  const list = index.get(profileKeyId);
-  if (list === undefined) index.set(profileKeyId, [streamId]);
-  else list.push(streamId);
+/**
+ * Adds `value` to the list of `key` (`ReadModelRecomputation.profileStreams`: a profile's session streams;
+ * `firstClaims`: the profiles a session claimed first).
+ */
+function indexStream(index: Map<string, string[]>, key: string, value: string): void {
+  const list = index.get(key);
+  if (list === undefined) index.set(key, [value]);
+  else list.push(value);
 }
 
 export class ReadModelRecomputation {
@@ -119,6 +122,7 @@ export class ReadModelRecomputation {
     const profiles = reached(this.limits.customer_profiles);
     foldCustomerProfilesInPlace(this.profiles, events, profiles, this.streamNames);
     if (this.profileStreams !== undefined) this.joined(events, profiles);
+    if (this.firstClaims !== undefined) this.claimedFirst(events, profiles);
     foldDailyAnalyticsInPlace(this.daily, events, reached(this.limits.daily_analytics), this.streamNames);
     foldSkuAnalyticsInPlace(this.sku, events, reached(this.limits.sku_analytics), this.streamNames);
   }
@@ -130,6 +134,25 @@ export class ReadModelRecomputation {
    * erasure checks each session's profile.
    */
   private profileStreams: Map<string, string[]> | undefined;
+
+  /**
+   * The profiles each session claimed first, whatever profile it has moved to since (`app|integrationId` → key
+   * ids), for the tombstones: made from the profiles' `firstSessionIntegrationId` the first time one is needed,
+   * then kept up to date with the sessions that join a profile as its first (`claimedFirst`). Stale entries stay:
+   * the erasure checks each profile's mark.
+   */
+  private firstClaims: Map<string, string[]> | undefined;
+
+  private claimedFirst(events: readonly ProjectedEvent[], n: number): void {
+    const index = this.firstClaims!;
+    for (let i = 0; i < n; i++) {
+      const { streamId, event } = events[i];
+      if (event.type !== 'SessionCreated' && event.type !== 'ProfileChanged') continue;
+      if (event.data.profileId === '' || !event.data.firstSession) continue;
+      const { applicationId, integrationId } = this.streamNames.of(streamId);
+      indexStream(index, `${applicationId}|${integrationId}`, `${applicationId}|${event.data.profileId}`);
+    }
+  }
 
   private joined(events: readonly ProjectedEvent[], n: number): void {
     const index = this.profileStreams!;
@@ -156,18 +179,16 @@ export class ReadModelRecomputation {
       }
       return this.profileStreams.get(id) ?? [];
     };
-    // The profiles each session claimed first (it may have left them since): indexed once per run of tombstones.
-    let firstClaims: Map<string, string[]> | undefined;
     const firstClaimedBy = (row: ProfileSessionRow): string[] => {
-      if (firstClaims === undefined) {
-        firstClaims = new Map();
+      if (this.firstClaims === undefined) {
+        const index = new Map<string, string[]>();
         for (const [id, profile] of this.profiles.profiles) {
-          if (profile.firstSessionIntegrationId === null) continue;
-          const claim = `${profile.applicationId}|${profile.firstSessionIntegrationId}`;
-          firstClaims.set(claim, [...(firstClaims.get(claim) ?? []), id]);
+          if (profile.firstSessionIntegrationId !== null)
+            indexStream(index, `${profile.applicationId}|${profile.firstSessionIntegrationId}`, id);
         }
+        this.firstClaims = index;
       }
-      return firstClaims.get(`${row.applicationId}|${row.integrationId}`) ?? [];
+      return this.firstClaims.get(`${row.applicationId}|${row.integrationId}`) ?? [];
     };
     eraseCustomerProfileSessionsInPlace(
       this.profiles,

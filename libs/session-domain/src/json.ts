@@ -114,7 +114,7 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   return canonicalJson(a) === canonicalJson(b);
 }
 
-// eslint-disable-next-line no-control-regex -- every character from U+0000 up is ASCII
+// eslint-disable-next-line no-control-regex -- U+0000 to U+007F is ASCII, controls included
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /**

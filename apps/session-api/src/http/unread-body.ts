@@ -60,6 +60,10 @@ function lingerOnClose(req: IncomingMessage): void {
     // Node's parser goes on parsing what arrives; a request after the refused one is dropped, unanswered.
     if (this.parser) {
       this.parser.onIncoming = (incoming) => {
+        // Not an upgrade nor a CONNECT either (Node's own callback, replaced here, would have said whether
+        // it is: without it, the server would hand such a request's socket to its 'connect' listener, or
+        // leave it detached, unread, until the cut).
+        (incoming as IncomingMessage & { upgrade: boolean }).upgrade = false;
         incoming.resume();
         return 0;
       };

@@ -146,15 +146,25 @@ export function eraseCustomerProfileSessionsInPlace(
   changed?: ProfileErasure,
 ): void {
   const { sessions, profiles } = state;
-  /** The session of the profile (key id) that claimed it first, among those it has now; null if none did. */
+  /**
+   * The session of the profile (key id) that claimed it first, among those it has now; null if none did. Two
+   * may say so (a claim's residual race, see the profile claims): the fold keeps the one whose event came last,
+   * here the one with the latest activity (then the greatest stream id), the same whichever order `streamsOf`
+   * gives them in — so the projector and `replay verify` agree.
+   */
   const claimedFirst = (id: string, profile: CustomerProfileRow): string | null => {
-    let claimed: string | null = null;
+    let claimed: { streamId: string; session: ProfileSessionRow } | undefined;
     for (const other of streamsOf(id)) {
       const session = sessions.get(other);
       if (session === undefined || session.applicationId !== profile.applicationId) continue;
-      if (session.profileId === profile.profileId && session.firstSession) claimed = session.integrationId;
+      if (session.profileId !== profile.profileId || !session.firstSession) continue;
+      const later =
+        claimed === undefined ||
+        session.lastActivity > claimed.session.lastActivity ||
+        (session.lastActivity === claimed.session.lastActivity && other > claimed.streamId);
+      if (later) claimed = { streamId: other, session };
     }
-    return claimed;
+    return claimed?.session.integrationId ?? null;
   };
   for (const streamId of streamIds) {
     const row = sessions.get(streamId);
