@@ -2,9 +2,9 @@
  * What an erasure leaves in the SQLite read models' file: nothing of the erased session. The projector's deletes
  * (and every update before them, which rewrote the session's row) overwrite the old content with zeros
  * (`secure_delete`), so once the WAL is checkpointed the file holds no byte of the session's customer data —
- * without stopping the engine for a `VACUUM`.
+ * without stopping the engine for a `VACUUM` — and the batch that erases checkpoints the WAL and empties it.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -29,7 +29,8 @@ afterEach(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const fileHolds = (text: string) => readFileSync(join(dataDir, 'read-models.sqlite')).includes(text);
+const fileHolds = (text: string, file = 'read-models.sqlite') =>
+  existsSync(join(dataDir, file)) && readFileSync(join(dataDir, file)).includes(text);
 const last = (items: readonly ProjectedItem[]) => items[items.length - 1]!.position;
 
 it('leaves no byte of an erased session in the file once the WAL is checkpointed; the other sessions stay', async () => {
@@ -68,4 +69,23 @@ it('leaves no byte of an erased session in the file once the WAL is checkpointed
   expect(fileHolds('kept-profile')).toBe(true);
   const sessions = await rm.db.selectFrom('sessions').select('integration_id').execute();
   expect(sessions.map((row) => row.integration_id)).toEqual(['kept-session']);
+});
+
+it('checkpoints and empties the WAL after the batch that erases: neither file holds the session then', async () => {
+  rm = await openReadModelDatabase({ dataDir });
+  const erased = new SessionHistory(1, `${MARKER}-walled`, 303).created(T1, {
+    profileId: `${MARKER}-profile`,
+  });
+  const kept = new SessionHistory(1, 'kept-walled', 304).created(T1, { profileId: 'kept-profile' });
+  const writer = await ReadModelWriter.open(rm.db);
+  const events = inLogOrder(erased, kept);
+  await writer.apply(events, last(events));
+  // Written, not yet checkpointed (every ~40 MiB): the session is in the WAL's frames.
+  expect(fileHolds(MARKER, 'read-models.sqlite-wal')).toBe(true);
+
+  const tombstone = [erased.tombstone()];
+  await writer.apply(tombstone, last(tombstone));
+  expect(fileHolds(MARKER, 'read-models.sqlite-wal')).toBe(false);
+  expect(fileHolds(MARKER)).toBe(false);
+  expect(fileHolds('kept-profile')).toBe(true);
 });

@@ -1,6 +1,7 @@
+import { sql } from 'kysely';
 import { isPostgres, openedReadModelDb, type ReadModelDb } from './database';
 import { eventsWithoutNul } from './postgres-text';
-import type { ProjectedItem } from './projected-event';
+import { isTombstone, type ProjectedItem } from './projected-event';
 import { kyselyRowStore, postgresRowStore, type RowStore, sqliteRowStore } from './row-store';
 import { customerProfilesWriter } from './writers/customer-profiles.writer';
 import { dailyAnalyticsWriter, skuAnalyticsWriter } from './writers/flow.writer';
@@ -132,6 +133,17 @@ export class ReadModelWriter {
       throw error;
     }
     for (const writer of pending) this.checkpoints.set(writer.name, upTo);
+    if (!isPostgres(this.db) && batch.some(isTombstone)) await this.emptyWal();
+  }
+
+  /**
+   * After a batch that erased sessions, on SQLite: the WAL checkpointed into the file (where `secure_delete`
+   * has zeroed what was erased) and truncated, so that no frame of it keeps an erased row — it is otherwise
+   * checkpointed every ~40 MiB and keeps old frames past its write point until they are overwritten. It waits
+   * for readers on an older snapshot (busy_timeout); one still there leaves it to the next checkpoint.
+   */
+  private async emptyWal(): Promise<void> {
+    await sql`pragma wal_checkpoint(TRUNCATE)`.execute(this.db);
   }
 
   private async moveCheckpoints(trx: ReadModelDb, pending: readonly ProjectionWriter[], upTo: bigint) {
