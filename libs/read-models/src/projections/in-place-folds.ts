@@ -147,24 +147,28 @@ export function eraseCustomerProfileSessionsInPlace(
 ): void {
   const { sessions, profiles } = state;
   /**
-   * The session of the profile (key id) that claimed it first, among those it has now; null if none did. Two
-   * may say so (a claim's residual race, see the profile claims): the fold keeps the one whose event came last,
-   * here the one with the latest activity (then the greatest stream id), the same whichever order `streamsOf`
-   * gives them in — so the projector and `replay verify` agree.
+   * Of the sessions the profile (key id) has now: the one that claimed it first (null if none did), and the
+   * latest activity (null if it has none). Two sessions may say they are its first (a claim's residual race, see
+   * the profile claims): the fold keeps the one whose event came last, here the one with the latest activity
+   * (then the greatest stream id), the same whichever order `streamsOf` gives them in — so the projector and
+   * `replay verify` agree.
    */
-  const claimedFirst = (id: string, profile: CustomerProfileRow): string | null => {
+  const remaining = (id: string, profile: CustomerProfileRow) => {
     let claimed: { streamId: string; session: ProfileSessionRow } | undefined;
+    let lastActivity: string | null = null;
     for (const other of streamsOf(id)) {
       const session = sessions.get(other);
       if (session === undefined || session.applicationId !== profile.applicationId) continue;
-      if (session.profileId !== profile.profileId || !session.firstSession) continue;
+      if (session.profileId !== profile.profileId) continue;
+      if (lastActivity === null || session.lastActivity > lastActivity) lastActivity = session.lastActivity;
+      if (!session.firstSession) continue;
       const later =
         claimed === undefined ||
         session.lastActivity > claimed.session.lastActivity ||
         (session.lastActivity === claimed.session.lastActivity && other > claimed.streamId);
       if (later) claimed = { streamId: other, session };
     }
-    return claimed?.session.integrationId ?? null;
+    return { firstSession: claimed?.session.integrationId ?? null, lastActivity };
   };
   for (const streamId of streamIds) {
     const row = sessions.get(streamId);
@@ -178,7 +182,7 @@ export function eraseCustomerProfileSessionsInPlace(
       if (former.firstSessionIntegrationId !== row.integrationId) continue;
       changed?.profiles.add(formerId);
       if (former.sessionCount <= 0) profiles.delete(formerId);
-      else former.firstSessionIntegrationId = claimedFirst(formerId, former);
+      else former.firstSessionIntegrationId = remaining(formerId, former).firstSession;
     }
     if (id === undefined) continue;
     const profile = profiles.get(id);
@@ -194,17 +198,12 @@ export function eraseCustomerProfileSessionsInPlace(
       profiles.delete(id);
       continue;
     }
-    if (profile.firstSessionIntegrationId === row.integrationId)
-      profile.firstSessionIntegrationId = claimedFirst(id, profile);
-    if (profile.lastActivity === null || row.lastActivity < profile.lastActivity) continue;
-    let lastActivity: string | null = null;
-    for (const other of streamsOf(id)) {
-      const session = sessions.get(other);
-      if (session === undefined || session.applicationId !== row.applicationId) continue;
-      if (session.profileId !== row.profileId) continue;
-      if (lastActivity === null || session.lastActivity > lastActivity) lastActivity = session.lastActivity;
-    }
-    if (lastActivity !== null) profile.lastActivity = lastActivity;
+    const first = profile.firstSessionIntegrationId === row.integrationId;
+    const latest = profile.lastActivity !== null && row.lastActivity >= profile.lastActivity;
+    if (!first && !latest) continue;
+    const left = remaining(id, profile);
+    if (first) profile.firstSessionIntegrationId = left.firstSession;
+    if (latest && left.lastActivity !== null) profile.lastActivity = left.lastActivity;
   }
 }
 
