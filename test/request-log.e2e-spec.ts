@@ -47,10 +47,14 @@ describe('the request log line of an error response, and Retry-After', () => {
   const send = async (
     method: string,
     path: string,
-    options: { key?: string | null; body?: unknown } = {},
+    options: { key?: string | null; body?: unknown; headers?: Record<string, string> } = {},
   ): Promise<Reply> => {
     const requestId = `log-${++n}`;
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'x-request-id': requestId,
+      ...options.headers,
+    };
     const key = options.key === undefined ? `ApiKey-v1 ${KEY}` : options.key;
     if (key !== null) headers.authorization = key;
     const response = await fetch(`${baseUrl}${path}`, {
@@ -225,6 +229,21 @@ describe('the request log line of an error response, and Retry-After', () => {
     const ok = await send('GET', '/v2/customer_sessions/log-a');
     expect(ok.line).toMatchObject({ remoteAddress: '127.0.0.1' });
     expect(ok.line).not.toHaveProperty('refusedRequestId');
+    expect(ok.line).not.toHaveProperty('forwardedFor');
+    // Behind a proxy the peer is the proxy: the client it names is logged as the request said it.
+    const proxied = await send('GET', '/v2/customer_sessions/log-a', {
+      headers: { 'x-forwarded-for': '203.0.113.7, 198.51.100.2' },
+    });
+    expect(proxied.line).toMatchObject({
+      remoteAddress: '127.0.0.1',
+      forwardedFor: '203.0.113.7, 198.51.100.2',
+    });
+    // Refused before any guard (no key): still who it came from, which is what finds a flood of 401s.
+    const refused = await send('GET', '/v2/customer_sessions/log-a', {
+      key: null,
+      headers: { 'x-forwarded-for': 'x'.repeat(300) },
+    });
+    expect(refused.line).toMatchObject({ status: 401, forwardedFor: 'x'.repeat(200) });
     const long = 'trace-'.repeat(50);
     const response = await fetch(`${baseUrl}/v2/customer_sessions/log-a`, {
       headers: { authorization: `ApiKey-v1 ${KEY}`, 'x-request-id': long },

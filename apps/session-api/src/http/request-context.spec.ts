@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { inConnectionOrder, methodLabel, routeOf } from './request-context';
+import { forwardedForOf, inConnectionOrder, methodLabel, routeOf } from './request-context';
 
 describe('routeOf: the route template a request is logged and measured under', () => {
   it.each([
@@ -133,5 +133,19 @@ describe('inConnectionOrder: pipelined requests run one after the other', () => 
     connection.emit('close');
     expect(events).toEqual(['dropped']);
     expect(next.destroy).toHaveBeenCalled();
+  });
+});
+
+describe('forwardedForOf: the X-Forwarded-For a request line keeps', () => {
+  it.each<[string | string[] | undefined, string | undefined]>([
+    [undefined, undefined],
+    ['', undefined],
+    ['  ', undefined],
+    ['203.0.113.7', '203.0.113.7'],
+    [' 203.0.113.7, 10.0.0.1 ', '203.0.113.7, 10.0.0.1'],
+    [['203.0.113.7', '10.0.0.1'], '203.0.113.7, 10.0.0.1'],
+    ['1'.repeat(500), '1'.repeat(200)],
+  ])('%j → %j', (header, logged) => {
+    expect(forwardedForOf(header)).toBe(logged);
   });
 });

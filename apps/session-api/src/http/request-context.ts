@@ -123,6 +123,18 @@ export function inConnectionOrder(res: ServerResponse, handle: () => void, dropp
   });
 }
 
+/** The longest `X-Forwarded-For` a request line keeps (a chain of proxies; a caller may send anything). */
+const FORWARDED_FOR_CHARS = 200;
+
+/**
+ * `X-Forwarded-For` as the request line logs it: every such header joined as one list (RFC 9110 §5.3), cut to
+ * `FORWARDED_FOR_CHARS`; undefined when there is none or it is empty.
+ */
+export function forwardedForOf(header: string | string[] | undefined): string | undefined {
+  const joined = (Array.isArray(header) ? header.join(', ') : (header ?? '')).trim();
+  return joined === '' ? undefined : joined.slice(0, FORWARDED_FOR_CHARS);
+}
+
 /** The status a request is logged and measured under when its client left before the response was complete. */
 export const CLIENT_CLOSED_REQUEST = 499;
 
@@ -139,6 +151,7 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
     const route = routeOf(req.url ?? '/');
     // Read now: once the peer has gone (a 499), the socket no longer knows it.
     const remoteAddress = req.socket?.remoteAddress;
+    const forwardedFor = forwardedForOf(req.headers['x-forwarded-for']);
     const incoming = req.headers['x-request-id'];
     const sane = typeof incoming === 'string' && REQUEST_ID.test(incoming);
     req.id = sane ? incoming : randomUUID();
@@ -169,6 +182,9 @@ export function requestContext(logger: Logger, metrics: MetricsService) {
         ms: Math.round(seconds * 1e4) / 10,
         // Where it came from (a proxy's address behind one): who floods 401s or 404s.
         remoteAddress,
+        // Who the proxy says it came from, as the request said it: a proxy's client, or whatever a caller that
+        // reaches the API directly chose to send (never trusted, never used for anything but this line).
+        ...(forwardedFor === undefined ? {} : { forwardedFor }),
         // The caller's own id, when it was not one to pass on (too long, other characters): kept here, cut
         // short, so that the caller's trace still finds this request.
         ...(incoming === undefined || sane ? {} : { refusedRequestId: String(incoming).slice(0, 200) }),
