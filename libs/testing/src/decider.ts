@@ -34,28 +34,44 @@ export const DeciderSpecification = {
           when(command) {
             const state = events.reduce(decider.evolve, decider.initialState());
             const run = () => decider.decide(command, state);
-            return {
-              then(expected) {
-                expect(run()).toEqual(expected);
-              },
-              thenEvents(assert) {
-                const emitted = run();
-                assert(emitted, state, emitted.reduce(decider.evolve, state));
-              },
-              thenThrows(code, fields = {}) {
-                let thrown: unknown;
-                try {
-                  run();
-                } catch (error) {
-                  thrown = error;
-                }
-                expect(thrown).toBeDefined();
-                expect(thrown).toMatchObject({ code, ...fields });
-              },
+            const then = (expected: Event[]) => {
+              const emitted = run();
+              failAtCaller(then, () => expect(emitted).toEqual(expected));
             };
+            const thenEvents = (assert: (events: Event[], before: State, after: State) => void) => {
+              const emitted = run();
+              assert(emitted, state, emitted.reduce(decider.evolve, state));
+            };
+            const thenThrows = (code: string, fields: Record<string, unknown> = {}) => {
+              let outcome: { emitted: Event[] } | { thrown: unknown };
+              try {
+                outcome = { emitted: run() };
+              } catch (error) {
+                // An error without a code is no refusal but a bug in decide: thrown as it is, its stack
+                // points at the line that failed.
+                if (typeof error !== 'object' || error === null || !('code' in error)) throw error;
+                outcome = { thrown: error };
+              }
+              // A command accepted instead shows the events it emitted in the diff.
+              failAtCaller(thenThrows, () => expect(outcome).toMatchObject({ thrown: { code, ...fields } }));
+            };
+            return { then, thenEvents, thenThrows };
           },
         };
       },
     };
   },
 };
+
+/**
+ * Runs an assertion and, when it fails, cuts this helper's frames off the error's stack: jest prints the code
+ * of the stack's first frame, which is then the spec's `then…` line rather than a line in this file.
+ */
+function failAtCaller(caller: (...args: never[]) => void, assert: () => void): void {
+  try {
+    assert();
+  } catch (error) {
+    if (error instanceof Error) Error.captureStackTrace(error, caller);
+    throw error;
+  }
+}
