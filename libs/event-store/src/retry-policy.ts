@@ -1,5 +1,5 @@
 /**
- * How `handleCommand` retries a lost optimistic-concurrency race: a bounded number of attempts with
+ * How `SessionCommandHandler.handle` retries a lost optimistic-concurrency race: a bounded number of attempts with
  * exponential back-off and full jitter, so writers from several processes spread out instead of colliding
  * again in lock-step.
  */
