@@ -150,6 +150,37 @@ describe('a schema named both in DATABASE_URL and by READ_MODEL_SCHEMA', () => {
   });
 });
 
+describe('a DATABASE_URL whose search_path names no schema that exists', () => {
+  it('is refused naming the search_path and what to do, and creates nothing', async () => {
+    const missing = `missing_schema_${process.pid}_${Date.now()}`;
+    const url = new URL(TEST_DATABASE_URL);
+    url.searchParams.set('options', `-c search_path=${missing}`);
+    const failure = await openReadModelDatabase({ databaseUrl: url.toString(), dataDir: tmpdir() }).then(
+      async (opened) => {
+        await opened.close();
+        return undefined;
+      },
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toMatch(
+      new RegExp(
+        `No schema of the search_path \\(${missing}\\) exists in database \\w+: .*READ_MODEL_SCHEMA`,
+      ),
+    );
+    const admin = new Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      const schemas = await admin.query(`select 1 from information_schema.schemata where schema_name = $1`, [
+        missing,
+      ]);
+      expect(schemas.rowCount).toBe(0);
+    } finally {
+      await admin.end();
+    }
+  });
+});
+
 /**
  * `openWhileUnreachable` (the API's): a PostgreSQL that cannot be reached at open does not fail it; the schema
  * and tables are set up on its first answer, and a refusal then (a database or role that does not exist) is

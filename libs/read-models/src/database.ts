@@ -292,6 +292,27 @@ export class ReadModelsSetUpError extends Error {
   }
 }
 
+/**
+ * The schema the connection creates tables in: the first of its `search_path` that exists. None (a
+ * `search_path` in DATABASE_URL or set for the role that names only schemas that do not exist) is refused here,
+ * saying so, rather than by the migrator's first statement as a missing `kysely_migration_lock`.
+ */
+async function currentSchema(db: Kysely<ReadModelTables>): Promise<string> {
+  const { rows } = await sql<{
+    schema: string | null;
+    path: string;
+    database: string;
+  }>`select current_schema() as schema, current_setting('search_path') as path, current_database() as database`.execute(
+    db,
+  );
+  const row = rows[0];
+  if (row?.schema) return row.schema;
+  throw new Error(
+    `No schema of the search_path (${row?.path ?? 'unknown'}) exists in database ${row?.database ?? 'unknown'}: ` +
+      'create it (CREATE SCHEMA), or name it in READ_MODEL_SCHEMA instead, which is created when missing',
+  );
+}
+
 /** The longest a set-up of a database opened while unreachable may take (or 6 × its query timeout). */
 const SET_UP_TIMEOUT_MS = 30_000;
 
@@ -528,8 +549,7 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
     const setUp = async (): Promise<void> => {
       if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(setUpDb);
       // The migrator must look for its own tables in our schema only (it would find another schema's).
-      const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(setUpDb);
-      migrationSchema = current.rows[0]?.schema ?? undefined;
+      migrationSchema = await currentSchema(setUpDb);
       if (lazy && (options.migrate ?? true)) await migrateToLatest(setUpDb, 'postgres', migrationSchema);
     };
     /** Set up once, before the first connection is handed out; a failed attempt is made again by the next query. */
@@ -579,8 +599,7 @@ async function open(options: ReadModelDatabaseOptions): Promise<ReadModelDatabas
       },
       async migrate() {
         if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
-        const now = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
-        return migrateToLatest(db, 'postgres', now.rows[0]?.schema ?? undefined);
+        return migrateToLatest(db, 'postgres', await currentSchema(db));
       },
     };
     OPENED.set(db, { dialect: 'postgres' });
