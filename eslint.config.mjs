@@ -115,7 +115,7 @@ export default tseslint.config(
   {
     // The few JavaScript files (the TypeScript require hook, the CLI's bin, the container's health check, the
     // coverage report, jest's config) are CommonJS run by Node as they are.
-    files: ['**/*.js'],
+    files: ['**/*.{js,cjs}'],
     languageOptions: {
       sourceType: 'commonjs',
       globals: Object.fromEntries(
@@ -130,7 +130,18 @@ export default tseslint.config(
           'Buffer',
           'setTimeout',
           'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'setImmediate',
+          'clearImmediate',
+          'queueMicrotask',
+          'structuredClone',
           'URL',
+          'URLSearchParams',
+          'AbortController',
+          'AbortSignal',
+          'TextEncoder',
+          'TextDecoder',
           'fetch',
         ].map((name) => [name, 'readonly']),
       ),

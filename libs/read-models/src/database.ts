@@ -293,23 +293,27 @@ export class ReadModelsSetUpError extends Error {
 }
 
 /**
- * The schema the connection creates tables in: the first of its `search_path` that exists. None (a
- * `search_path` in DATABASE_URL or set for the role that names only schemas that do not exist) is refused here,
- * saying so, rather than by the migrator's first statement as a missing `kysely_migration_lock`.
+ * The schema the connection creates tables in: the first of its `search_path` that exists and that its role
+ * may use (USAGE). None (a `search_path` in DATABASE_URL or set for the role or database that names only
+ * schemas that do not exist, or that the role may not use) is refused here, saying so, rather than by the
+ * migrator's first statement ("no schema has been selected to create in").
  */
 async function currentSchema(db: Kysely<ReadModelTables>): Promise<string> {
   const { rows } = await sql<{
     schema: string | null;
     path: string;
     database: string;
-  }>`select current_schema() as schema, current_setting('search_path') as path, current_database() as database`.execute(
+    role: string;
+  }>`select current_schema() as schema, current_setting('search_path') as path, current_database() as database, current_user as role`.execute(
     db,
   );
   const row = rows[0];
   if (row?.schema) return row.schema;
+  const path = row?.path ? row.path : '(empty)';
   throw new Error(
-    `No schema of the search_path (${row?.path ?? 'unknown'}) exists in database ${row?.database ?? 'unknown'}: ` +
-      'create it (CREATE SCHEMA), or name it in READ_MODEL_SCHEMA instead, which is created when missing',
+    `No schema of the search_path ${path} exists in database ${row?.database ?? '?'} with USAGE granted to ` +
+      `role ${row?.role ?? '?'}: create the schema (CREATE SCHEMA) or grant USAGE and CREATE on it, or name a ` +
+      'schema in READ_MODEL_SCHEMA instead, which is created when missing',
   );
 }
 

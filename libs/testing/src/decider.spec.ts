@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 import { DeciderSpecification } from './decider';
 
 const spec = DeciderSpecification.for<string, string, number>({
@@ -11,13 +12,17 @@ const spec = DeciderSpecification.for<string, string, number>({
   initialState: () => 0,
 });
 
-/** The error an assertion throws, with the first frame of its stack (the line jest prints the code of). */
+/** The error an assertion throws (its message without colours), with the first frame of its stack (the line jest prints the code of). */
 function failure(assert: () => void): { message: string; firstFrame: string } {
   try {
     assert();
   } catch (error) {
     const { message, stack = '' } = error as Error;
-    return { message, firstFrame: stack.split('\n').find((line) => /^\s+at /.test(line)) ?? '' };
+    // Without colours: in a terminal jest colours the diff, which puts escape codes before each line's end.
+    return {
+      message: stripVTControlCharacters(message),
+      firstFrame: stack.split('\n').find((line) => /^\s+at /.test(line)) ?? '',
+    };
   }
   throw new Error('the assertion passed');
 }

@@ -127,12 +127,15 @@ export function inConnectionOrder(res: ServerResponse, handle: () => void, dropp
 const FORWARDED_FOR_CHARS = 200;
 
 /**
- * `X-Forwarded-For` as the request line logs it: every such header joined as one list (RFC 9110 §5.3), cut to
- * `FORWARDED_FOR_CHARS`; undefined when there is none or it is empty.
+ * `X-Forwarded-For` as the request line logs it: every such header joined as one list (RFC 9110 §5.3; Node
+ * joins repeated lines so), undefined when there is none or it is empty. A longer one keeps its end, after `…`:
+ * each proxy appends the address it received from, so the last entries are the ones a trusted proxy wrote,
+ * whatever a caller put in front of them.
  */
 export function forwardedForOf(header: string | string[] | undefined): string | undefined {
   const joined = (Array.isArray(header) ? header.join(', ') : (header ?? '')).trim();
-  return joined === '' ? undefined : joined.slice(0, FORWARDED_FOR_CHARS);
+  if (joined === '') return undefined;
+  return joined.length <= FORWARDED_FOR_CHARS ? joined : `…${joined.slice(-(FORWARDED_FOR_CHARS - 1))}`;
 }
 
 /** The status a request is logged and measured under when its client left before the response was complete. */
