@@ -189,6 +189,18 @@ describe('docker/Dockerfile', () => {
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?\s*CMD \["node", "docker\/healthcheck\.js"\]/m);
   });
 
+  it("ships the project's license with the code (MIT asks for its notice in every copy)", () => {
+    const license = (JSON.parse(read('package.json')) as { license: string }).license;
+    expect({ license, text: read('LICENSE').split('\n')[0] }).toEqual({
+      license: 'MIT',
+      text: 'MIT License',
+    });
+    const copied = [...dockerfile.matchAll(/^COPY --from=build (.+) \.\/$/gm)].flatMap((m) =>
+      m[1]!.split(' '),
+    );
+    expect(copied).toContain('/app/LICENSE');
+  });
+
   it('sets only variables the apps or the platform read', () => {
     const set = [...dockerfile.matchAll(/^ENV (\w+)=/gm)].map((m) => m[1]!);
     expect(set.filter((name) => !readByAnyApp.has(name) && !(name in PLATFORM_VARIABLES))).toEqual([]);

@@ -54,4 +54,14 @@ describe('DeciderSpecification', () => {
   it('throws an error without a code as it is: a bug in decide, its stack at the failing line', () => {
     expect(() => spec.given([]).when('crash').thenThrows('REFUSED')).toThrow(TypeError);
   });
+
+  it('refuses to be awaited with a message saying how to use it, instead of comparing events with a function', async () => {
+    await expect(
+      (async () => {
+        await (spec.given([]).when('b') as unknown as Promise<void>);
+      })(),
+    ).rejects.toThrow(
+      'A decider outcome is no promise: call .then([...events]) on it, without await or return',
+    );
+  });
 });

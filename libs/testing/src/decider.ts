@@ -34,7 +34,17 @@ export const DeciderSpecification = {
           when(command) {
             const state = events.reduce(decider.evolve, decider.initialState());
             const run = () => decider.decide(command, state);
-            const then = (expected: Event[]) => {
+            const then = (expected: Event[], onRejected?: unknown) => {
+              // `then` makes the outcome look like a promise: `await spec.given(…).when(…)` (or returning it from
+              // an async function) calls then(resolve, reject). Refused with a message rather than a diff of the
+              // events against a function.
+              if (typeof expected === 'function') {
+                const misuse = new TypeError(
+                  'A decider outcome is no promise: call .then([...events]) on it, without await or return',
+                );
+                if (typeof onRejected === 'function') return void onRejected(misuse);
+                throw misuse;
+              }
               const emitted = run();
               failAtCaller(then, () => expect(emitted).toEqual(expected));
             };
