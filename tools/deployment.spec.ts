@@ -201,6 +201,27 @@ describe('docker/Dockerfile', () => {
     expect(copied).toContain('/app/LICENSE');
   });
 
+  it("removes the base image's package managers from the runtime stage, which runs only node", () => {
+    // The runtime stage, its continued lines joined.
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM ')).replace(/\\\n\s*/g, ' ');
+    const removed = /^RUN rm -rf (.+?)(?: &&|$)/m.exec(runtime)?.[1]?.split(' ') ?? [];
+    expect(removed).toEqual(
+      expect.arrayContaining([
+        '/usr/local/lib/node_modules',
+        '/usr/local/bin/npm',
+        '/usr/local/bin/npx',
+        '/usr/local/bin/corepack',
+        '/usr/local/bin/yarn',
+        '/opt/yarn-v*',
+      ]),
+    );
+    const runs = runtime
+      .split('\n')
+      .filter((line) => /^(RUN|CMD|ENTRYPOINT|HEALTHCHECK)\b/.test(line))
+      .map((line) => line.replace(/\/(?:usr\/local|opt)\/\S+/g, ''));
+    expect(runs.filter((line) => /\b(npm|npx|yarn|yarnpkg|corepack)\b/.test(line))).toEqual([]);
+  });
+
   it('sets only variables the apps or the platform read', () => {
     const set = [...dockerfile.matchAll(/^ENV (\w+)=/gm)].map((m) => m[1]!);
     expect(set.filter((name) => !readByAnyApp.has(name) && !(name in PLATFORM_VARIABLES))).toEqual([]);
