@@ -11,6 +11,8 @@ import pino from 'pino';
 import { createSessionApi } from '../apps/session-api/src/app.factory';
 import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
 import { parseConfig } from '../apps/session-api/src/config/config';
+import { HEAD_GRACE_MS } from '../apps/session-api/src/http/connection-drain';
+import type { JsonReplyExpressAdapter } from '../apps/session-api/src/http/json-reply.adapter';
 import { ApiHarness, client, KEY_APP1, MANAGEMENT_KEY, sessionUrl } from './support/harness';
 
 jest.setTimeout(60_000);
@@ -195,5 +197,136 @@ describe('closing the API while keep-alive clients keep sending', () => {
       customerSession: { integrationId: id, cartItems: [expect.objectContaining({ sku: 'A' })] },
     });
     expect(await harness.streamLength(`session-1-${id}`)).toBe(1);
+  });
+  /** A raw connection to `port`, once the server has it; what it receives, and when it closes. */
+  async function rawConnection(port: number) {
+    const socket = net.connect(port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // accepted by the server
+    return { socket, closed, received: () => received };
+  }
+
+  it('a connection that never sent a byte (a TCP check, a preconnect) does not hold the close open', async () => {
+    const { app, port } = await startApi();
+    const silent = await rawConnection(port);
+    // Without its close here, app.close() waited for as long as the client kept the connection (timeout below).
+    const result = await Promise.race([
+      app.close().then(() => 'closed' as const),
+      new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), 15_000)),
+    ]);
+    expect(result).toBe('closed');
+    await silent.closed;
+    expect(silent.received()).toBe('');
+  });
+
+  it(`a request head still arriving when the close begins has ${HEAD_GRACE_MS / 1000} s to finish: finished, it is answered; unfinished, its connection is closed`, async () => {
+    const { app, port } = await startApi();
+    const finishing = await rawConnection(port);
+    const stalled = await rawConnection(port);
+    finishing.socket.write('GET /health/live HTTP/1.1\r\nHost: x\r\n');
+    stalled.socket.write('GET /health/live HTTP/1.1\r\nHost: x\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closing = app.close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    finishing.socket.write('\r\n');
+    await finishing.closed;
+    expect(finishing.received().split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(finishing.received().toLowerCase()).toContain('\r\nconnection: close\r\n');
+    await closing; // once the stalled one's grace has run out
+    await stalled.closed;
+    expect(stalled.received()).toBe('');
+  });
+});
+
+describe('announcing the shutdown first (SHUTDOWN_DRAIN_MS)', () => {
+  it('refuses new connections, answers each open one once more with Connection: close (/health/ready 503), and settles when none is left', async () => {
+    const id = `announce-${Date.now()}`;
+    const { app, port } = await startApi();
+    // Created through the harness's API (same store), so that no other connection to this one is open.
+    const created = await client(harness)('PUT', sessionUrl(id), {
+      body: { customerSession: { cartItems: [{ sku: 'A', quantity: 1, price: 2 }] } },
+    });
+    expect(created.status).toBe(200);
+    // Two pooled connections, idle once answered.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+    const before = await Promise.all([get(agent, port, sessionUrl(id)), get(agent, port, sessionUrl(id))]);
+    expect(before).toEqual([
+      { status: 200, connection: 'keep-alive', whole: true },
+      { status: 200, connection: 'keep-alive', whole: true },
+    ]);
+    const pooled = Object.values(agent.freeSockets).flat();
+    expect(pooled).toHaveLength(2);
+    const closedByServer = pooled.map(
+      (socket) => new Promise<void>((resolve) => socket!.once('close', () => resolve())),
+    );
+
+    // A minute at most: it settles well before, once the two connections are gone.
+    const settled = (app.getHttpAdapter() as JsonReplyExpressAdapter).announceShutdown(60_000);
+    let isSettled = false;
+    void settled.then(() => (isSettled = true));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Still open: closing them here could race with a request their client is writing on one.
+    expect({ destroyed: pooled.map((socket) => socket!.destroyed), isSettled }).toEqual({
+      destroyed: [false, false],
+      isSettled: false,
+    });
+    // No new connection: a balancer sends the request to another replica (nothing was sent here).
+    expect(await get(new http.Agent(), port, sessionUrl(id))).toEqual({ error: 'ECONNREFUSED' });
+
+    // The client uses them again: each answered whole, told to close, and closed by the server after it.
+    const ready = await get(agent, port, '/health/ready');
+    expect(ready).toEqual({ status: 503, connection: 'close', whole: true });
+    const reused = await get(agent, port, sessionUrl(id));
+    expect(reused).toEqual({ status: 200, connection: 'close', whole: true });
+    await Promise.all(closedByServer);
+    await settled;
+
+    await app.close();
+    agent.destroy();
+  });
+
+  it('a connection left idle for the whole period is still open when it ends, and closed by the close that follows', async () => {
+    const { app, port } = await startApi();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    expect(await get(agent, port, '/health/live')).toEqual({
+      status: 200,
+      connection: 'keep-alive',
+      whole: true,
+    });
+    const pooled = Object.values(agent.freeSockets).flat()[0]!;
+    const closed = new Promise<void>((resolve) => pooled.once('close', () => resolve()));
+    await (app.getHttpAdapter() as JsonReplyExpressAdapter).announceShutdown(300);
+    expect(pooled.destroyed).toBe(false);
+    await app.close();
+    await closed;
+    agent.destroy();
+  });
+
+  it('says why /health/ready is 503 while the shutdown drains', async () => {
+    const { app, port } = await startApi();
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const settled = (app.getHttpAdapter() as JsonReplyExpressAdapter).announceShutdown(60_000);
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.write('GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    await settled;
+    await app.close();
+    expect(received.split('\r\n')[0]).toBe('HTTP/1.1 503 Service Unavailable');
+    const body = JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4)) as {
+      errors: { title: string }[];
+      message: string;
+    };
+    expect(body.errors[0]!.title).toBe('SERVICE_UNAVAILABLE');
+    expect(body.message).toMatch(
+      /^Not ready: shutting down since \d{4}-\d\d-\d\dT[\d:.]+Z: new connections are refused; the open ones are answered until SHUTDOWN_DRAIN_MS has passed, each answer closing its connection$/,
+    );
   });
 });

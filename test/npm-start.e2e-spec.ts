@@ -13,6 +13,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -338,6 +339,56 @@ describe('npm start', () => {
     expect(put.status).toBe(200);
     first.child.kill('SIGTERM');
     expect(await first.exit).toEqual({ code: 0, signal: null });
+  });
+
+  it('with SHUTDOWN_DRAIN_MS, SIGTERM first drains: new connections refused, open ones answered once more (each closing), then it stops, exit 0, without waiting out the period', async () => {
+    // Ten minutes: the process must stop once its connections are gone, not wait that long (jest gives 60 s).
+    const started = await start(dataDir(), [], { SHUTDOWN_DRAIN_MS: '600000' });
+    const base = { host: '127.0.0.1', port: started.port };
+    // Two pooled keep-alive connections, open and idle.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+    const request = (path: string, method = 'GET', body?: string) =>
+      new Promise<{ status?: number; connection?: string; error?: string }>((done) => {
+        const req = http.request(
+          {
+            ...base,
+            agent,
+            path,
+            method,
+            headers: { Authorization: started.integrationKey, 'Content-Type': 'application/json' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => done({ status: res.statusCode, connection: res.headers.connection }));
+          },
+        );
+        req.on('error', (error: NodeJS.ErrnoException) => done({ error: error.code }));
+        req.end(body);
+      });
+    expect(await Promise.all([request('/health/live'), request('/health/live')])).toEqual([
+      { status: 200, connection: 'keep-alive' },
+      { status: 200, connection: 'keep-alive' },
+    ]);
+
+    const logged = (msg: string) => logLines(started.stdout).find((line) => line.msg === msg);
+    started.child.kill('SIGTERM');
+    const draining =
+      'draining: new connections are refused; open ones are answered, each answer closing its connection';
+    for (let waited = 0; !logged(draining); waited += 20) {
+      if (waited > 30_000) throw new Error('no "draining" line after SIGTERM');
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    expect(logged(draining)).toMatchObject({ drainMs: 600000 });
+    expect(await connectOutcome(started.port, '127.0.0.1')).toBe('ECONNREFUSED');
+    expect(await request('/health/ready')).toEqual({ status: 503, connection: 'close' });
+    const body = JSON.stringify({ customerSession: { cartItems: [{ sku: 'a', quantity: 1, price: 1 }] } });
+    expect(await request('/v2/customer_sessions/while-draining', 'PUT', body)).toEqual({
+      status: 200,
+      connection: 'close',
+    });
+    expect(await started.exit).toEqual({ code: 0, signal: null });
+    expect(logged('stopped')).toBeDefined();
+    agent.destroy();
   });
 
   it('a second SIGTERM while the shutdown waits for a request in flight ends the process at once, exit 1', async () => {

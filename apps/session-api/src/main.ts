@@ -2,7 +2,8 @@
  * `npm start`: one process with the HTTP API (on API_HOST:PORT, by default every interface), the background
  * services (the projector, in a worker thread) and — when EVENTSTORE_CONNECTION_STRING is unset — the embedded
  * EventStoreDB-compatible server on 127.0.0.1:EMBEDDED_EVENTSTORE_PORT with its data under DATA_DIR, in a
- * worker thread (its own event loop). SIGTERM/SIGINT shut down gracefully: no new connections, in-flight
+ * worker thread (its own event loop). SIGTERM/SIGINT shut down gracefully: no new connections (with
+ * SHUTDOWN_DRAIN_MS, the open ones are first answered once more, each closing after its answer), in-flight
  * requests finish, background services stop, the store closes.
  */
 import 'reflect-metadata';
@@ -30,6 +31,7 @@ import {
   devManagementKeys,
   loadOrCreateDevKeys,
 } from './config/dev-keys';
+import type { JsonReplyExpressAdapter } from './http/json-reply.adapter';
 import { MetricsService } from './operations/metrics.service';
 import { startupSummary, startupWarnings } from './startup-summary';
 
@@ -113,6 +115,17 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     await starting.catch(() => undefined);
     try {
+      if (started.app !== undefined && config.shutdownDrainMs > 0) {
+        // No new connections; the open ones are answered once more, each closing after its answer
+        // (connection-drain.ts), until none is left or the period ends. A second signal ends the wait (above).
+        const adapter = started.app.getHttpAdapter() as JsonReplyExpressAdapter;
+        const settled = adapter.announceShutdown(config.shutdownDrainMs);
+        logger.info(
+          { drainMs: config.shutdownDrainMs },
+          'draining: new connections are refused; open ones are answered, each answer closing its connection',
+        );
+        await settled;
+      }
       await started.app?.close(); // stops accepting, waits for in-flight requests
       for (const service of [...started.services].reverse()) await service.stop();
       await started.store?.close();

@@ -169,6 +169,15 @@ describe('parseConfig', () => {
       );
   });
 
+  it('takes the shutdown drain in ms, 0 (stop accepting at once) by default, up to 10 minutes', () => {
+    expect(parseConfig({}, '/srv').shutdownDrainMs).toBe(0);
+    expect(parseConfig({ SHUTDOWN_DRAIN_MS: '5000' }, '/srv').shutdownDrainMs).toBe(5_000);
+    for (const bad of ['600001', '5s', '-1', '1.5'])
+      expect(problemsOf({ SHUTDOWN_DRAIN_MS: bad })[0]).toMatch(
+        new RegExp(`^SHUTDOWN_DRAIN_MS: "${bad}" is not a whole number of milliseconds from 0 to 600000`),
+      );
+  });
+
   it('sizes the session cache in MiB, 0 turning it off', () => {
     expect(parseConfig({ SESSION_CACHE_MB: '0' }, '/srv').sessionCacheMb).toBe(0);
     expect(parseConfig({ SESSION_CACHE_MB: '512' }, '/srv').sessionCacheMb).toBe(512);

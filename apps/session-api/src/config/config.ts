@@ -75,6 +75,12 @@ export interface AppConfig {
    * never the server that closes a connection the balancer is about to reuse.
    */
   httpKeepAliveTimeoutMs: number;
+  /**
+   * After SIGTERM (or SIGINT), how long the API keeps serving before it stops accepting, in ms: /health/ready
+   * answers 503 and every response closes its connection, so a balancer stops sending here and its pooled
+   * connections close after an answer instead of being cut while idle (see http/connection-drain.ts).
+   */
+  shutdownDrainMs: number;
 }
 
 /**
@@ -89,6 +95,11 @@ export const EVENTSTORE_CALL_TIMEOUT_MS = { default: 10_000, min: 1_000, max: 60
  * server is closing, and the request on it fails (a 502 at the balancer).
  */
 export const HTTP_KEEP_ALIVE_TIMEOUT_MS = { default: 65_000, min: 1_000, max: 3_600_000 } as const;
+/**
+ * `SHUTDOWN_DRAIN_MS`: default and accepted range. 0 (stop accepting at once) suits `npm start` and a balancer
+ * that retries a reset connection; behind one that does not (nginx with a keep-alive upstream), a few seconds.
+ */
+export const SHUTDOWN_DRAIN_MS = { default: 0, min: 0, max: 600_000 } as const;
 /** `READ_MODEL_QUERY_TIMEOUT_MS`: default and accepted range. */
 export const READ_MODEL_QUERY_TIMEOUT_MS = { default: 5_000, min: 100, max: 600_000 } as const;
 
@@ -282,6 +293,14 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     errors,
   );
 
+  const shutdownDrainMs = parseMilliseconds(
+    'SHUTDOWN_DRAIN_MS',
+    set(env.SHUTDOWN_DRAIN_MS),
+    SHUTDOWN_DRAIN_MS,
+    'how long the API keeps serving after SIGTERM, not ready and closing each connection after its answer, before it stops accepting',
+    errors,
+  );
+
   // Validated as the standalone projector validates them, whether or not this process runs the projector.
   const projectorBatching = parseProjectorBatching(env, errors);
   const projectorWatch = parseProjectorWatch(env, errors);
@@ -308,5 +327,6 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     eventStoreCallTimeoutMs,
     readModelQueryTimeoutMs,
     httpKeepAliveTimeoutMs,
+    shutdownDrainMs,
   };
 }

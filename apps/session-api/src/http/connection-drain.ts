@@ -6,26 +6,76 @@
  * SIGKILL cuts a command mid-flight. Once the drain starts, every response not yet begun says
  * `Connection: close` and Node closes its connection after it; a connection whose response was already on
  * its way is closed as soon as that response ends and leaves it idle. What was in flight still finishes.
+ *
+ * Closing an idle connection races with a client about to reuse it: a request written as the close arrives is
+ * reset unread (a balancer answers 502). With SHUTDOWN_DRAIN_MS, `announce()` comes first: the server stops
+ * accepting (a new connection is refused, which a balancer retries on another replica, as nothing was sent),
+ * and the open connections stay for that long: every response says `Connection: close`, an idle connection is
+ * left for its client's next request, whose answer closes it — which no request can race — and /health/ready
+ * answers 503 on them. `settled()` ends the wait early once none is left; `start()` closes those still idle.
+ * Accepting on during the period would not help behind a balancer that does not probe readiness (nginx's
+ * upstreams): each answer closing its connection, it would open a new one per request, and the connections
+ * still arriving when the server stops listening at last are reset in turn.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 
 /** `_httpMessage` is the response in flight on the socket, as Node's own HTTP server reads it. */
 type HttpSocket = Socket & { _httpMessage?: ServerResponse | null };
 
 export class ConnectionDrain {
+  /** Every response not yet begun says `Connection: close` (from `announce()` or `start()` on). */
+  private closing = false;
   private draining = false;
+  /** When `announce()` was called: the shutdown has begun. */
+  announcedAt?: Date;
   /** Open connections (a keep-alive client holds few): only read when the drain starts. */
   private readonly sockets = new Set<HttpSocket>();
+  /** Called when the last open connection closes (see `settled`). */
+  private readonly whenNoneOpen = new Set<() => void>();
 
   constructor(private readonly server: Server) {
     server.on('connection', (socket: HttpSocket) => {
       this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        if (this.sockets.size === 0) for (const resolve of this.whenNoneOpen) resolve();
+      });
     });
     // First of the 'request' listeners, so the header is set before the application can answer.
     server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
-      if (this.draining) closeAfter(res);
+      if (this.closing) closeAfter(res);
+    });
+  }
+
+  /**
+   * Stops accepting; the open connections stay, and every response not yet begun says `Connection: close` (Node
+   * closes its connection after it) — an idle one is left for its client's next request. Idempotent.
+   */
+  announce(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.announcedAt = new Date();
+    for (const socket of this.sockets) {
+      const res = socket._httpMessage;
+      if (res) closeAfter(res);
+    }
+    // net.Server's close only stops listening; http.Server's would also close the idle connections. The app's
+    // close() later calls http.Server's, which closes those left idle and waits for the rest.
+    NetServer.prototype.close.call(this.server);
+  }
+
+  /** Resolves once no connection is open, or after `ms`, whichever comes first. */
+  settled(ms: number): Promise<void> {
+    if (this.sockets.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.whenNoneOpen.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.whenNoneOpen.add(done);
     });
   }
 
@@ -33,6 +83,7 @@ export class ConnectionDrain {
   start(): void {
     if (this.draining) return;
     this.draining = true;
+    this.closing = true;
     for (const socket of this.sockets) {
       const res = socket._httpMessage;
       if (!res) continue;
@@ -42,8 +93,20 @@ export class ConnectionDrain {
       else res.once('finish', () => setImmediate(() => this.server.closeIdleConnections()));
     }
     this.server.closeIdleConnections();
+    // Node's closeIdleConnections leaves a connection that carries no request yet, and with the server closed no
+    // timeout ends it any more (close() stops Node's headers and request timeouts): the close would wait for its
+    // client. One that never sent a byte (a balancer's TCP check, a client's preconnect) is closed now — no
+    // request of it is lost; one whose request head is still arriving gets HEAD_GRACE_MS to finish it.
+    for (const socket of this.sockets) {
+      if (socket._httpMessage || socket.destroyed) continue;
+      if (socket.bytesRead === 0) socket.destroy();
+      else setTimeout(() => socket._httpMessage || socket.destroy(), HEAD_GRACE_MS).unref();
+    }
   }
 }
+
+/** At the close, how long a connection whose request head is still arriving has to finish it. */
+export const HEAD_GRACE_MS = 5_000;
 
 function closeAfter(res: ServerResponse): void {
   if (!res.headersSent) res.setHeader('Connection', 'close');

@@ -31,6 +31,22 @@ export class JsonReplyExpressAdapter extends ExpressAdapter {
     this.drain = new ConnectionDrain(this.getHttpServer() as Server);
   }
 
+  /**
+   * The shutdown has begun: stops accepting, and gives the open connections up to `ms` to be used once more,
+   * each response closing its connection (see ConnectionDrain.announce); /health/ready answers 503 meanwhile.
+   * Resolves when none is left open, or after `ms`. `close()` follows.
+   */
+  announceShutdown(ms: number): Promise<void> {
+    if (!this.drain) return Promise.resolve();
+    this.drain.announce();
+    return this.drain.settled(ms);
+  }
+
+  /** When `announceShutdown()` was called; undefined while the app serves as usual. */
+  get shutdownAnnouncedAt(): Date | undefined {
+    return this.drain?.announcedAt;
+  }
+
   /** Stops accepting, lets each connection finish its current response, then closes it; resolves once all are. */
   override close() {
     this.drain?.start();

@@ -1,10 +1,12 @@
 import { Controller, Get, Header, Inject, Optional, Res } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { ApiExcludeEndpoint, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { EsdbClientAdapter } from '@session-engine/event-store';
 import type { ServerResponse } from 'node:http';
 import { BATCH_FAILURE_KINDS } from '../../../projector/src/batch-failures';
 import type { ProjectorThreadHealth, ProjectorThreadService } from '../../../projector/src/projector-thread';
 import { ApiError, ErrorCode } from '../errors/api-error';
+import type { JsonReplyExpressAdapter } from '../http/json-reply.adapter';
 import { ApiErrorResponses, RESPONSE_HEADERS } from '../errors/error-response.schema';
 import { READ_MODEL_PING_TIMEOUT_MS, ReadModelHealth } from '../management/read-model-health';
 import type { AppConfig } from '../config/config';
@@ -100,6 +102,7 @@ export class OperationsController {
     @Inject(EsdbClientAdapter) private readonly store: EsdbClientAdapter,
     @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'eventStoreCallTimeoutMs'>,
     private readonly metrics: MetricsService,
+    private readonly adapterHost: HttpAdapterHost,
     /** Absent only in an app without the management API (no read-model store to check). */
     @Optional() private readonly readModels?: ReadModelHealth,
     /** Present when this process runs the projector (`npm start`). */
@@ -145,10 +148,23 @@ export class OperationsController {
       'Not ready: the event store is not reachable, or answered neither this check within 2 s nor any call ' +
       'within the call deadline (EVENTSTORE_CALL_TIMEOUT_MS, 10 s); or the read-model database is not reachable, ' +
       'or answered neither this check within 2 s nor an earlier one within the query timeout ' +
-      '(READ_MODEL_QUERY_TIMEOUT_MS, 5 s)',
+      '(READ_MODEL_QUERY_TIMEOUT_MS, 5 s); or the API is shutting down (for up to SHUTDOWN_DRAIN_MS after SIGTERM ' +
+      'it answers on the connections already open, each answer closing its connection)',
     codes: [ErrorCode.ServiceUnavailable],
   })
   async ready(): Promise<Ready> {
+    // Shutting down: a balancer that probes readiness stops sending here while requests are still answered.
+    const adapter = this.adapterHost.httpAdapter as Partial<
+      Pick<JsonReplyExpressAdapter, 'shutdownAnnouncedAt'>
+    >;
+    const shutdownSince = adapter.shutdownAnnouncedAt;
+    if (shutdownSince !== undefined) {
+      throw ApiError.of(
+        503,
+        ErrorCode.ServiceUnavailable,
+        `Not ready: shutting down since ${shutdownSince.toISOString()}: new connections are refused; the open ones are answered until SHUTDOWN_DRAIN_MS has passed, each answer closing its connection`,
+      );
+    }
     const [eventStore, readModels, projector] = await Promise.all([
       // An answer vouches for the store as long as a request waits for one: EVENTSTORE_CALL_TIMEOUT_MS.
       this.store.isAnswering(READ_MODEL_PING_TIMEOUT_MS, this.config.eventStoreCallTimeoutMs),
