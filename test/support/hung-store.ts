@@ -102,11 +102,6 @@ export class HungStoreSystem {
     return this.startApi(this.relayConnectionString, warm);
   }
 
-  /** An API on the store directly. */
-  direct(): Promise<DeadlineApi> {
-    return this.startApi(this.server.connectionString);
-  }
-
   async stop(): Promise<void> {
     for (const api of this.apis) {
       await api.app.close();

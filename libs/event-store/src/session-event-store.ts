@@ -6,7 +6,6 @@
 import { SESSION_EVENT_SCHEMAS, type EventSchemas } from '@session-engine/session-domain';
 import { isStreamDeleted, type EsdbClientAdapter, type StoredEvent } from './esdb-client.adapter';
 import {
-  sessionStreamName,
   storedEventReader,
   type RecordedSessionEvent,
   type RecordedSessionItem,
@@ -172,9 +171,5 @@ export class SessionEventStore {
     options: { fromRevision?: bigint; maxCount?: number } = {},
   ): Promise<RecordedSessionEvent[]> {
     return (await this.client.readStream(streamName, options)).map(this.fromStoredEvent);
-  }
-
-  readSessionStream(applicationId: number, integrationId: string): Promise<RecordedSessionEvent[]> {
-    return this.readStream(sessionStreamName(applicationId, integrationId));
   }
 }

@@ -299,11 +299,6 @@ export class ReadModelRebuild {
     }
   }
 
-  /** How far the copy has got, per projection. */
-  position(name: ProjectionName): bigint | undefined {
-    return this.staged.get(name);
-  }
-
   /** Lowest position of the copy (where the next read of the log starts, exclusive). */
   lowestPosition(): bigint | undefined {
     let lowest: bigint | undefined;

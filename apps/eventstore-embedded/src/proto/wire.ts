@@ -53,10 +53,6 @@ export class ProtoWriter {
     return this.tag(field, WIRE_VARINT).varint(value);
   }
 
-  boolField(field: number, value: boolean): this {
-    return this.tag(field, WIRE_VARINT).varint(value ? 1 : 0);
-  }
-
   bytesField(field: number, value: Uint8Array): this {
     this.tag(field, WIRE_LEN).varint(value.length);
     this.ensure(value.length);

@@ -225,10 +225,6 @@ export class SqliteEventLog {
     this.stmts.upsertHead.run(stream, head.lastRevision, head.state, head.truncateBefore);
   }
 
-  insert(e: NewEvent): void {
-    this.stmts.insert.run(e.position, e.stream, e.revision, e.eventId, e.type, e.created, e.wire);
-  }
-
   /** Multi-row INSERT statements by row count (one per size bucket, prepared on first use). */
   private readonly insertMany = new Map<number, Database.Statement<unknown[]>>();
 
