@@ -1,3 +1,0 @@
-export * from './projector';
-export * from './projector-metrics';
-export * from './projector-thread';
