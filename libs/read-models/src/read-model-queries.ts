@@ -1,7 +1,7 @@
 import type { CustomerSessionV2, SessionStatus } from '@session-engine/session-domain';
 import Decimal from 'decimal.js';
-import { type ExpressionBuilder, type RawBuilder, sql } from 'kysely';
-import { isPostgres, type ReadModelDb, type ReadModelTables } from './database';
+import { type RawBuilder, sql } from 'kysely';
+import { isPostgres, type ReadModelDb } from './database';
 import { add, toNumber, type Money } from './money';
 import { textKey, textKeyColumn, withoutNul } from './postgres-text';
 import { emptyDailyRow } from './projections/daily-analytics.projection';
@@ -60,7 +60,6 @@ export interface SkuAnalyticsView {
 
 const SORT_COLUMNS = { created: 'created', updated: 'updated', total: 'total_key' } as const;
 
-type SessionsEb = ExpressionBuilder<ReadModelTables, 'sessions'>;
 type TextColumn = 'profile_id' | 'referral_code' | 'integration_id' | 'store_integration_id';
 
 /**
@@ -130,7 +129,7 @@ export class ReadModelQueries {
     return key && `${alias}.${key}`;
   }
 
-  private textFilter(eb: SessionsEb, column: TextColumn, value: string, partial: boolean) {
+  private textFilter(column: TextColumn, value: string, partial: boolean) {
     const text = this.text(value);
     if (partial) return sql<boolean>`${folded(`${column}_lc`)} like ${likePattern(text)} escape '\\'`;
     return sameText(`sessions.${column}`, text, this.key('sessions', column));
@@ -163,7 +162,7 @@ export class ReadModelQueries {
       ['store_integration_id', q.storeIntegrationId],
     ];
     for (const [column, value] of texts) {
-      if (value !== undefined) query = query.where((eb) => this.textFilter(eb, column, value, partial));
+      if (value !== undefined) query = query.where(() => this.textFilter(column, value, partial));
     }
     if (q.coupon !== undefined) {
       const coupon = this.text(q.coupon);

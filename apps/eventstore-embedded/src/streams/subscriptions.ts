@@ -43,7 +43,7 @@ class Subscription implements CommitListener {
   /** `$all`: last position examined; stream: last revision examined. */
   constructor(
     private readonly ctx: ServerContext,
-    private readonly call: Call,
+    call: Call,
     private readonly sink: ReadSink,
     private readonly target: Target,
     private cursor: number,
