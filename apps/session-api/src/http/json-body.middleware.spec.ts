@@ -6,7 +6,7 @@ import { ApiError } from '../errors/api-error';
 import { MetricsService } from '../operations/metrics.service';
 import {
   contentEncodingRefusal,
-  findBodyProblem,
+  inspectBody,
   JsonBodyMiddleware,
   MAX_ARRAY_ENTRIES,
   MAX_BODY_BYTES,
@@ -22,6 +22,9 @@ import {
   waitsForBodyBudget,
 } from './json-body.middleware';
 import { BODY_BUDGET_EXEMPT_BYTES } from './body-budget';
+
+/** The refusal `inspectBody` finds, if any. */
+const findBodyProblem = (value: unknown, maxDepth?: number) => inspectBody(value, maxDepth).problem;
 
 const nestedArrays = (levels: number) => JSON.parse(`${'['.repeat(levels)}${']'.repeat(levels)}`);
 const nestedObjects = (levels: number) => JSON.parse(`${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`);

@@ -266,14 +266,6 @@ interface WellFormedString {
 /** String.prototype.isWellFormed (Node 20; newer than the ES2022 typings): no lone surrogates. */
 const isWellFormed = (text: string): boolean => (text as unknown as WellFormedString).isWellFormed();
 
-/**
- * The refusal for a parsed body nested deeper than `maxDepth` or holding a string key or value that is not
- * well-formed, or undefined (see `inspectBody`).
- */
-export function findBodyProblem(value: unknown, maxDepth = MAX_BODY_DEPTH): ApiError | undefined {
-  return inspectBody(value, maxDepth).problem;
-}
-
 /** What one walk of a parsed body found. */
 export interface BodyInspection {
   /** The refusal of the body, if any (the walk stops there). */
