@@ -198,6 +198,9 @@ interface SlowCommits {
   logged: boolean;
 }
 
+/** The longest a stop waits for the read-model database to close (see `closeDatabase`). */
+const DATABASE_CLOSE_TIMEOUT_MS = 5_000;
+
 /**
  * Catch-up subscription on `$all` (server-side filter `session-`) → read models.
  * Only the holder of the read-model database's projector lock projects (`projectorLock`); another
@@ -225,9 +228,6 @@ interface SlowCommits {
  * fail but waits (another writer holds the database's lock) is logged once it takes `slowCommitMs`, and is
  * stalled like a failing one once events have waited `stallAfterMs`.
  */
-/** The longest a stop waits for the read-model database to close (see `closeDatabase`). */
-const DATABASE_CLOSE_TIMEOUT_MS = 5_000;
-
 class Projector implements RunningProjector {
   private buffer: ProjectedItem[] = [];
   private committed = 0n;
