@@ -1,4 +1,4 @@
-// Three tiers (see STYLE.md): *.spec.ts beside the code, *.int-spec.ts against a real server or
+// Three tiers (README.md, Scripts): *.spec.ts beside the code, *.int-spec.ts against a real server or
 // database, test/*.e2e-spec.ts for whole-system runs. `npm test` runs all three.
 const fs = require('node:fs');
 const swc = JSON.parse(fs.readFileSync(`${__dirname}/.swcrc`, 'utf8'));
