@@ -150,7 +150,6 @@ export function client(harness: ApiHarness) {
 export const sessionUrl = (id: string, suffix = ''): string =>
   `/v2/customer_sessions/${encodeURIComponent(id)}${suffix}`;
 
-/** What a refused request must leave as it was: the session as GET shows it, and its stream's length. */
 /** The reply to any request for a session that does not exist (404 SESSION_NOT_FOUND, the id quoted, no source). */
 export const sessionNotFoundReply = (id: string) => {
   const details = `No customer session ${JSON.stringify(id)}`;
@@ -164,6 +163,7 @@ export const sessionNotFoundReply = (id: string) => {
   };
 };
 
+/** What a refused request must leave as it was: the session as GET shows it, and its stream's length. */
 export interface SessionSnapshot {
   status: number;
   etag: string | null;

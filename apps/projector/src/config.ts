@@ -247,16 +247,16 @@ export interface ProjectorWatch {
   slowCommitMs?: number;
 }
 
+/** The stall window and slow-commit threshold when not configured (see projector.ts). */
+export const DEFAULT_STALL_AFTER_MS = 60_000;
+export const DEFAULT_SLOW_COMMIT_MS = 2_000;
+
 /**
  * PROJECTOR_STALL_AFTER_MS and PROJECTOR_SLOW_COMMIT_MS. Read by the standalone projector and by the API for
  * the projector thread it runs under `npm start`, so both refuse a bad value with the same message. The stall
  * window is at least 1 s: the API waits up to 1 s for its thread's report on a scrape, and counts a projector
  * whose report is older than the window as not caught up.
  */
-/** The stall window and slow-commit threshold when not configured (see projector.ts). */
-export const DEFAULT_STALL_AFTER_MS = 60_000;
-export const DEFAULT_SLOW_COMMIT_MS = 2_000;
-
 export function parseProjectorWatch(env: Env, problems: string[]): ProjectorWatch {
   const before = problems.length;
   const stallAfterMs = wholeNumber(

@@ -474,14 +474,6 @@ export class SessionCommandHandler {
   }
 
   /**
-   * The answer of a keyed command already in the stream: the session right after its events, and those events.
-   * The stream is read from its start as it is now, which is revision 0 only until a soft delete: a session
-   * created anew after one starts at the revision after the stream's last (docs/command-api.md, "Deleted
-   * session streams"), so what is read may go past the command, and the fold stops at its last event. When the
-   * stream no longer holds the command's events (soft-deleted since: nothing read, or what is read starts after
-   * them), its answer cannot be rebuilt: `AppliedCommandDeletedError`, never a later state.
-   */
-  /**
    * The keyed command with this token that `current` holds. When `current` may have dropped it for room (a
    * session with more keyed commands in the idempotency window than `AppliedCommands` keeps), it is looked for in
    * the whole stream, read again: the stream is the only record of a keyed command that appended events.
@@ -504,6 +496,14 @@ export class SessionCommandHandler {
     return one.get(token, now);
   }
 
+  /**
+   * The answer of a keyed command already in the stream: the session right after its events, and those events.
+   * The stream is read from its start as it is now, which is revision 0 only until a soft delete: a session
+   * created anew after one starts at the revision after the stream's last (docs/command-api.md, "Deleted
+   * session streams"), so what is read may go past the command, and the fold stops at its last event. When the
+   * stream no longer holds the command's events (soft-deleted since: nothing read, or what is read starts after
+   * them), its answer cannot be rebuilt: `AppliedCommandDeletedError`, never a later state.
+   */
   private async replay(
     stream: string,
     integrationId: string,

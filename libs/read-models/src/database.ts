@@ -229,10 +229,6 @@ export function readModelLocation(
 }
 
 /**
- * Opens (and by default migrates) the read models. A database that cannot be reached or opened rejects with
- * one line naming where it looked (`readModelLocation`) and why; nothing is left open.
- */
-/**
  * SQLite ends a transaction itself when a statement or the COMMIT fails for want of room or an I/O error
  * (SQLITE_FULL on a full disk, SQLITE_IOERR_WRITE past a file-size limit); Kysely's ROLLBACK after it then fails
  * with "cannot rollback - no transaction is active", and that error, not the one that ended the transaction,
@@ -255,6 +251,10 @@ class SqliteDialectKeepingFailures extends SqliteDialect {
   }
 }
 
+/**
+ * Opens (and by default migrates) the read models. A database that cannot be reached or opened rejects with
+ * one line naming where it looked (`readModelLocation`) and why; nothing is left open.
+ */
 export async function openReadModelDatabase(options: ReadModelDatabaseOptions): Promise<ReadModelDatabase> {
   try {
     return await open(options);

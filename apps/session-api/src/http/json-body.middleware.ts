@@ -352,7 +352,6 @@ export function inspectBody(value: unknown, maxDepth = MAX_BODY_DEPTH): BodyInsp
   return found(undefined);
 }
 
-/** The 400 for an object or array, outside free-form attributes, with more members or entries than any field takes. */
 /**
  * Where in the body a refusal is, for its message: ` (at /cartItems/3)`, ` (the body)` or ` (of the body)` at
  * its root, nothing for a pointer too long to quote.
@@ -363,6 +362,7 @@ function whereIn(pointer: string | undefined, preposition: 'at' | 'of'): string 
   return ` (${preposition} ${printableExcerpt(pointer)})`;
 }
 
+/** The 400 for an object or array, outside free-form attributes, with more members or entries than any field takes. */
 function tooMany(frame: Frame, kind: 'object' | 'array'): ApiError {
   const pointer = pointerOf(frame, undefined);
   const where = whereIn(pointer, 'at');

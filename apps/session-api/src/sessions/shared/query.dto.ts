@@ -183,7 +183,6 @@ export class NoQueryParameters implements PipeTransform<Record<string, unknown>>
 const lowerCaseBoolean = () =>
   Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value));
 
-/** UpdateSession and ReturnItems: `dry=true` evaluates and answers, storing nothing. */
 /** `true` or `false` in any letter case, as an OpenAPI pattern (JSON Schema patterns take no `i` flag). */
 export const BOOLEAN_QUERY_PATTERN = '^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$';
 
@@ -198,6 +197,7 @@ const trueOrFalse =
       ? `${name} is given more than once (${value.length} times): send it once, true or false`
       : `${name} must be true or false`;
 
+/** UpdateSession and ReturnItems: `dry=true` evaluates and answers, storing nothing. */
 export class DryRunQueryDto {
   @ApiPropertyOptional({
     type: String,
@@ -237,6 +237,9 @@ const NOW_FORM =
   'a date-time in the future with its zone, 2030-03-01T12:00:00Z or 2030-03-01T12:00:00+01:00 (RFC 3339; ' +
   'seconds and fractions optional)';
 
+/** The last instant RFC 3339 can write (a four-digit year). */
+const LATEST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /**
  * Why `now` (Talon.One's `updateCustomerSessionV2?now=`) cannot be taken with the query it came in (`query`: its
  * `dry` as the DTO holds it, in lower case), at the clock's `nowMs`; undefined when it can. In that order: given
@@ -244,9 +247,6 @@ const NOW_FORM =
  * the Management API's `createdBefore` reads one (`parseInstant`; a bare date is no date-time); not after the
  * clock.
  */
-/** The last instant RFC 3339 can write (a four-digit year). */
-const LATEST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-
 export function dryRunTimeProblem(
   value: unknown,
   query: { dry?: unknown },
