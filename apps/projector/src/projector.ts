@@ -1228,13 +1228,11 @@ class Projector implements RunningProjector {
   }
 
   /**
-   * A failure that repeats: logged at `error` at its first attempt (or when `now` is forced), then at most once a
-   * minute with the attempts `suppressed` since, each of those at `debug`. True when it was logged at `error`.
-   */
-  /**
-   * A failure's line: at `error`, but at `warn` while it is only an outage (`kind` unavailable: the store or the
-   * database could not be reached) younger than the stall window — a blip the retry gets past must not page
-   * anyone; one that lasts is logged at `error` when it is logged next (at most a minute on).
+   * A failure that repeats: logged at its first attempt (or when `force`d), then at most once a minute with the
+   * attempts `suppressed` since, each of those at `debug`. True when it was logged. The line is at `error`, but at
+   * `warn` while it is only an outage (`kind` unavailable: the store or the database could not be reached) younger
+   * than the stall window — a blip the retry gets past must not page anyone; one that lasts is logged at `error`
+   * when it is logged next (at most a minute on).
    */
   private logFailure(
     state: { lastLoggedAt: number; suppressed: number; since: number; kind?: string },

@@ -283,7 +283,6 @@ async function tombstoned(client: EsdbClientAdapter, stream: string): Promise<bo
   }
 }
 
-/** Tombstones the streams to erase, in the table's order (records, sessions, profiles). */
 /**
  * Tombstones the streams to erase, in the table's order (sessions, records, profiles); once the sessions are,
  * `moreRecords` finds the records written since the first pass, which are tombstoned with the others. What was

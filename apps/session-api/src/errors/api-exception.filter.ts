@@ -273,12 +273,6 @@ function claimNotApplied(request: IncomingMessage | undefined): string {
         'Retrying it with the same Idempotency-Key and body is safe: it is applied at most once.';
 }
 
-/**
- * An event-store call that got no answer in time. For a command whose write timed out the outcome is unknown
- * — its events may be appended later (a hung store that resumes) — so the message says so, and how to retry
- * safely; one whose read, or whose profile claim's write, timed out was not applied, and a query or a dry run
- * has nothing to apply.
- */
 /** What the event store did to a call, as a 503's details say it (no internals). */
 function storeFailure(error: Error): string {
   if (error instanceof EventStoreTimeoutError) return didNotAnswer(error);
@@ -293,6 +287,12 @@ function storeFailure(error: Error): string {
 const didNotAnswer = (error: EventStoreTimeoutError) =>
   `The event store did not answer ${error.timeoutMs === undefined ? 'in time' : `within ${error.timeoutMs} ms`}`;
 
+/**
+ * An event-store call that got no answer in time. For a command whose write timed out the outcome is unknown
+ * — its events may be appended later (a hung store that resumes) — so the message says so, and how to retry
+ * safely; one whose read, or whose profile claim's write, timed out was not applied, and a query or a dry run
+ * has nothing to apply.
+ */
 function timeoutDetails(error: EventStoreTimeoutError, request: IncomingMessage | undefined): string {
   const what = didNotAnswer(error);
   switch (storeOutcome(error, request)) {
@@ -424,8 +424,10 @@ export function toErrorBody(mapped: MappedError): ErrorBody {
   };
 }
 
-/** What a 503 found unreachable, for its rate-limited warn line (`UnreachableLog`). */
-/** `event-store-writes`: the store answers, but fails writes with an error of its own (a full disk). */
+/**
+ * What a 503 found unreachable, for its rate-limited warn line (`UnreachableLog`). `event-store-writes`: the store
+ * answers, but fails writes with an error of its own (a full disk).
+ */
 export type UnreachableDependency =
   'event-store' | 'event-store-writes' | 'read-models' | 'read-models-damaged';
 
