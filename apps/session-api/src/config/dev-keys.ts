@@ -110,13 +110,13 @@ export function loadOrCreateDevKeys(dataDir: string): { keys: DevKeys; created: 
   return { keys, created: true };
 }
 
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
 /**
  * Creates the file whole or not at all, readable by its owner alone, and only if there is none: a temporary file
  * beside it, fsynced, hard-linked to the name (which fails when the name exists), the directory fsynced. Written in
  * place, a crash or a full disk left an empty file. False when the file already existed.
  */
-const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
-
 function createDurably(file: string, content: string): boolean {
   const temporary = `${file}.${process.pid}.tmp`;
   let created = true;
