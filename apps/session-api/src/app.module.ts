@@ -19,8 +19,6 @@ import {
 import { SessionCommandRunner } from './sessions/shared/session-command.runner';
 import { APP_CONFIG, LOGGER, PROJECTOR_HEALTH } from './tokens';
 
-export { APP_CONFIG, LOGGER } from './tokens';
-
 export interface AppDependencies {
   config: AppConfig;
   keys: ApiKeys;
