@@ -66,8 +66,6 @@ export interface ProjectorOptions {
   lockHeartbeatMs?: number;
   /** PostgreSQL: a probe of the lock connection unanswered this long loses the lock (default 10 s). */
   lockProbeTimeoutMs?: number;
-  /** SQLite: a lease whose heartbeat is older than this is free (default 15 s). */
-  lockStaleAfterMs?: number;
   /** SQLite: take over a lease held by this process at once (see `ProjectorLockOptions.reclaimFromThisProcess`). */
   reclaimLockOfThisProcess?: boolean;
   /**
@@ -1289,7 +1287,6 @@ export async function startProjector(options: ProjectorOptions): Promise<Running
     databaseUrl: options.databaseUrl,
     heartbeatMs: options.lockHeartbeatMs,
     probeTimeoutMs: options.lockProbeTimeoutMs,
-    staleAfterMs: options.lockStaleAfterMs,
     reclaimFromThisProcess: options.reclaimLockOfThisProcess,
   });
   let owned: EsdbClientAdapter | undefined;
