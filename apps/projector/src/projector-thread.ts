@@ -86,8 +86,6 @@ export interface ProjectorThreadContext {
   registry?: Registry;
   /** Projector options for tests (batching, lock timings). */
   projector?: Omit<ProjectorWorkerInput, 'connectionString' | 'logLevel' | 'databaseUrl' | 'dataDir'>;
-  /** Longest wait for the worker to commit and end on stop (default 30 s), then it is terminated. */
-  stopTimeoutMs?: number;
 }
 
 /** The worker could not start because the read-model database could not be reached. */
@@ -98,6 +96,8 @@ class ReadModelsUnreachableAtStart extends Error {
 const METRICS_TIMEOUT_MS = 1_000;
 const MIN_RESTART_MS = 500;
 const MAX_RESTART_MS = 30_000;
+/** Longest wait for the worker to commit and end on stop, then it is terminated. */
+const STOP_TIMEOUT_MS = 30_000;
 /** A worker that ran this long before dying restarts after the shortest back-off again. */
 const HEALTHY_AFTER_MS = 60_000;
 
@@ -414,16 +414,15 @@ export function projectorThreadService(context: ProjectorThreadContext) {
       };
       running.worker.on('message', onMessage);
       running.worker.postMessage({ kind: 'stop' } satisfies ProjectorWorkerRequest);
-      const timeoutMs = context.stopTimeoutMs ?? 30_000;
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         running.exited.then(() => false),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), STOP_TIMEOUT_MS))),
       ]);
       clearTimeout(timer);
       if (timedOut) {
         await running.worker.terminate();
-        throw new Error(`The projector worker did not stop within ${timeoutMs} ms; terminated it`);
+        throw new Error(`The projector worker did not stop within ${STOP_TIMEOUT_MS} ms; terminated it`);
       }
       if (failure) throw new Error(failure);
     },
