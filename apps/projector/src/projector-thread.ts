@@ -25,7 +25,7 @@ import { projectorStatus, type ProjectorReport } from './projector-report';
 
 export type ProjectorWorkerInput = Omit<
   ProjectorOptions,
-  'client' | 'logger' | 'registry' | 'onCommitStart' | 'eventSchemas'
+  'logger' | 'registry' | 'onCommitStart' | 'eventSchemas'
 > & {
   connectionString: string;
   logLevel: string;

@@ -41,9 +41,8 @@ import {
 } from './projector-report';
 
 export interface ProjectorOptions {
-  /** Where the event store is; or give `client` to share an open adapter (left open on stop). */
-  connectionString?: string;
-  client?: EsdbClientAdapter;
+  /** Where the event store is (the projector opens its own client, closed on stop). */
+  connectionString: string;
   /** PostgreSQL when set, SQLite under `dataDir` otherwise. */
   databaseUrl?: string;
   dataDir: string;
@@ -331,7 +330,7 @@ class Projector implements RunningProjector {
 
   constructor(
     private readonly events: SessionEventStore,
-    private readonly client: EsdbClientAdapter | undefined,
+    private readonly client: EsdbClientAdapter,
     private readonly database: ReadModelDatabase,
     private readonly writer: ReadModelWriter,
     private readonly lock: ProjectorLock,
@@ -466,7 +465,7 @@ class Projector implements RunningProjector {
       waiter.resolve(this.committed >= waiter.target);
     }
     this.waiters.clear();
-    await this.client?.close().catch(() => undefined);
+    await this.client.close().catch(() => undefined);
     await this.closeDatabase();
     this.logger.info({ position: this.committed.toString() }, 'projector stopped');
   }
@@ -1289,13 +1288,9 @@ export async function startProjector(options: ProjectorOptions): Promise<Running
     probeTimeoutMs: options.lockProbeTimeoutMs,
     reclaimFromThisProcess: options.reclaimLockOfThisProcess,
   });
-  let owned: EsdbClientAdapter | undefined;
-  if (!options.client) {
-    if (!options.connectionString) throw new Error('startProjector needs a connectionString or a client');
-    owned = EsdbClientAdapter.connect(options.connectionString);
-  }
-  const events = new SessionEventStore(options.client ?? owned!, options.eventSchemas);
-  const projector = new Projector(events, owned, database, writer, lock, logger, options);
+  const client = EsdbClientAdapter.connect(options.connectionString);
+  const events = new SessionEventStore(client, options.eventSchemas);
+  const projector = new Projector(events, client, database, writer, lock, logger, options);
   projector.start();
   return projector;
 }
