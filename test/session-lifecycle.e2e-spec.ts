@@ -419,6 +419,35 @@ describe('a customer session over HTTP', () => {
     expect(await harness.streamLength(stream(id))).toBe(3);
   });
 
+  it('scopes an Idempotency-Key to its session and application: the same key and body elsewhere is another command', async () => {
+    const id = sid('key-per-session');
+    const other = sid('key-per-session-other');
+    const body = { couponCodes: ['SCOPE'] };
+    const key = { 'Idempotency-Key': `scope-${run}` };
+    expectOk(await put(id, body));
+    // A keyed no-op: its answer is remembered under the key.
+    const noop = expectOk(await put(id, body, { headers: key })).customerSession;
+    expect(noop).toMatchObject({ integrationId: id, updateCount: 1 });
+
+    // Same key, same body, another session of the application: a create of that session, not the first answer.
+    const created = await put(other, body, { headers: key });
+    expect(created.status).toBe(200);
+    expect(created.body.customerSession).toMatchObject({ integrationId: other, applicationId: 1 });
+    expect(created.body.customerSession.id).not.toBe(noop.id);
+    expect(await harness.streamLength(stream(other))).toBe(1);
+
+    // Same key, same body, the same session id in another application: that application's own session.
+    const theirs = await call('PUT', sessionUrl(id), {
+      key: KEY_APP2,
+      body: { customerSession: body },
+      headers: key,
+    });
+    expect(theirs.status).toBe(200);
+    expect(theirs.body.customerSession).toMatchObject({ integrationId: id, applicationId: 2 });
+    expect(await harness.streamLength(stream(id, 2))).toBe(1);
+    expect(await harness.streamLength(stream(id))).toBe(1);
+  });
+
   describe('sessions near the size limits', () => {
     const longSku = (i: number) => `${String(i).padStart(4, '0')}${'x'.repeat(996)}`;
     const lines = (count: number) =>
