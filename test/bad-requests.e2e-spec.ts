@@ -197,6 +197,13 @@ const rows: Row[] = [
     status: 400,
     code: 'INVALID_FIELD',
   },
+  {
+    name: 'cart item without quantity',
+    options: session({ cartItems: [{ sku: 'a', price: 1 }] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/customerSession/cartItems/0/quantity',
+  },
   { name: 'empty sku', options: withItem({ sku: '' }), status: 400, code: 'INVALID_FIELD' },
   {
     name: 'sku of 1001 characters',
@@ -545,6 +552,13 @@ const rows: Row[] = [
     ...post('/cart_items', { cartItems: [item({ quantity: -1 })] }),
     status: 400,
     code: 'INVALID_FIELD',
+  },
+  {
+    name: 'cart_items with an item without quantity',
+    ...post('/cart_items', { cartItems: [item({}), { sku: 'b' }] }),
+    status: 400,
+    code: 'INVALID_FIELD',
+    pointer: '/cartItems/1/quantity',
   },
   {
     name: 'cart_items with 1001 items',

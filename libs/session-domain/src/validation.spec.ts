@@ -45,6 +45,7 @@ describe('cart item fields', () => {
     ['a missing sku', { sku: undefined }, '/cartItems/0/sku'],
     ['an empty sku', { sku: '' }, '/cartItems/0/sku'],
     ['a sku of 1001 characters', { sku: 'x'.repeat(1001) }, '/cartItems/0/sku'],
+    ['a missing quantity', { quantity: undefined }, '/cartItems/0/quantity'],
     ['a quantity of 0', { quantity: 0 }, '/cartItems/0/quantity'],
     ['a fractional quantity', { quantity: 1.5 }, '/cartItems/0/quantity'],
     ['a quantity beyond safe integers', { quantity: 2 ** 53 }, '/cartItems/0/quantity'],
@@ -80,6 +81,13 @@ describe('cart item fields', () => {
   it('refuses a cart item that is not an object', () =>
     refuses({ cartItems: [null] as never }, '/cartItems/0'));
   it('refuses cartItems that are not an array', () => refuses({ cartItems: {} as never }, '/cartItems'));
+  it('accepts a sku of 1000 characters and a quantity of 1', () => accepts(item({ sku: 's'.repeat(1000) })));
+  it('refuses an added item without a quantity', () => {
+    spec
+      .given(HISTORIES.open())
+      .when(addItems([{ sku: 'A', quantity: 1 }, { sku: 'B' } as never]))
+      .thenThrows('INVALID_FIELD', { pointer: '/cartItems/1/quantity' });
+  });
   it('accepts a price of 0 and of exactly 1e15', () => {
     accepts(item({ price: 0, weight: 0 }));
     accepts(item({ price: 1e15 }));
@@ -117,6 +125,10 @@ describe('session fields', () => {
   });
   it('refuses coupon codes that are not a list', () =>
     refuses({ couponCodes: 'SUMMER' as never }, '/couponCodes'));
+  it('accepts a referral code of 100 characters, and an empty one', () => {
+    accepts({ referralCode: 'r'.repeat(100) });
+    accepts({ referralCode: '', couponCodes: ['A'] });
+  });
   it('refuses a referral code of 101 characters', () =>
     refuses({ referralCode: 'r'.repeat(101) }, '/referralCode'));
   it('accepts one loyalty card and refuses 2', () => {
@@ -127,7 +139,13 @@ describe('session fields', () => {
     accepts({ identifiers: ['1', '2', '3', '4', '5'] });
     refuses({ identifiers: ['1', '2', '3', '4', '5', '6'] }, '/identifiers');
   });
+  it('accepts a profileId of 1000 characters and an empty one (anonymous)', () => {
+    accepts({ profileId: 'p'.repeat(1000) });
+    accepts({ profileId: '', couponCodes: ['A'] });
+  });
   it('refuses a profileId of 1001 characters', () => refuses({ profileId: 'p'.repeat(1001) }, '/profileId'));
+  it('accepts a storeIntegrationId of 1000 characters', () =>
+    accepts({ storeIntegrationId: 's'.repeat(1000) }));
   it('refuses an empty storeIntegrationId', () => refuses({ storeIntegrationId: '' }, '/storeIntegrationId'));
   it('refuses a storeIntegrationId of 1001 characters', () =>
     refuses({ storeIntegrationId: 's'.repeat(1001) }, '/storeIntegrationId'));
