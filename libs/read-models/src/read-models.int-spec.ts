@@ -174,6 +174,43 @@ describe.each(testDatabases())('read models on $name', (database: TestDatabase) 
   });
 });
 
+describe.each(testDatabases())('ties in the session list on $name', (database: TestDatabase) => {
+  let rm: ReadModelDatabase;
+  let queries: ReadModelQueries;
+  const ids = (q: Partial<Parameters<ReadModelQueries['listSessions']>[0]>) =>
+    queries
+      .listSessions({ applicationId: 1, pageSize: 1000, skip: 0, ...q })
+      .then((r) => r.data.map((s) => s.id));
+
+  beforeAll(async () => {
+    rm = await database.open();
+    queries = new ReadModelQueries(rm.db);
+    // Same creation time, same latest event time, same total; written in neither id nor name order.
+    const tie = (integrationId: string, id: number) =>
+      new SessionHistory(1, integrationId, id).created(T1, { cartItems: [item('TIE', 1, '5')] });
+    const events = inLogOrder(tie('tie-a', 503), tie('tie-c', 501), tie('tie-b', 502));
+    await (await ReadModelWriter.open(rm.db)).apply(events, events[events.length - 1].position);
+  });
+  afterAll(async () => {
+    await rm?.close();
+    await database.drop();
+  });
+
+  it.each(['created', 'updated', 'total'] as const)(
+    'orders sessions tied on %s by id, ascending or descending, and pages through the tie',
+    async (field) => {
+      for (const descending of [false, true]) {
+        expect({ descending, ids: await ids({ sort: { field, descending } }) }).toEqual({
+          descending,
+          ids: [501, 502, 503],
+        });
+        const pages = [0, 1, 2].map((skip) => ids({ sort: { field, descending }, pageSize: 1, skip }));
+        expect((await Promise.all(pages)).flat()).toEqual([501, 502, 503]);
+      }
+    },
+  );
+});
+
 describe.each(testDatabases())('a failing batch on $name', (database: TestDatabase) => {
   let rm: ReadModelDatabase;
   beforeAll(async () => {
