@@ -283,6 +283,33 @@ describe('a customer session over HTTP', () => {
     expect(await harness.streamLength(stream(id))).toBe(1);
   });
 
+  it('sends the revision and commit position of the last event a command appended, and GET the same ETag', async () => {
+    const id = sid('headers');
+    const lastEvent = async () => {
+      const events = await harness.store.readStream(stream(id));
+      const last = events[events.length - 1]!;
+      return { count: events.length, etag: `"${last.revision}"`, position: String(last.position) };
+    };
+    const headers = (reply: Reply) => ({
+      etag: reply.headers.get('etag'),
+      position: reply.headers.get('x-event-position'),
+    });
+    // Created closed: SessionCreated and SessionClosed in one append.
+    const created = await put(id, { cartItems: [{ sku: 'a', quantity: 1, price: 2 }], state: 'closed' });
+    const afterCreate = await lastEvent();
+    expect(afterCreate.count).toBe(2);
+    expect(headers(created)).toEqual({ etag: afterCreate.etag, position: afterCreate.position });
+    expect((await get(id)).headers.get('etag')).toBe(afterCreate.etag);
+
+    // Reopened, then three field groups changed by one PUT: three events in one append.
+    expectOk(await verb(id, 'reopen'));
+    const changed = await put(id, { couponCodes: ['C'], referralCode: 'R', attributes: { a: 1 } });
+    const afterChange = await lastEvent();
+    expect(afterChange.count).toBe(6);
+    expect(headers(changed)).toEqual({ etag: afterChange.etag, position: afterChange.position });
+    expect((await get(id)).headers.get('etag')).toBe(afterChange.etag);
+  });
+
   it('stores nothing for dry runs and echoes evaluableCampaignIds', async () => {
     const id = sid('dry');
     const profileId = sid('dry-profile');
