@@ -2,6 +2,7 @@ import { IdempotencyStore } from '@session-engine/event-store';
 import {
   ApiHarness,
   client,
+  KEY_APP1,
   KEY_APP2,
   sessionNotFoundReply,
   sessionUrl,
@@ -308,6 +309,46 @@ describe('a customer session over HTTP', () => {
     expect(afterChange.count).toBe(6);
     expect(headers(changed)).toEqual({ etag: afterChange.etag, position: afterChange.position });
     expect((await get(id)).headers.get('etag')).toBe(afterChange.etag);
+  });
+
+  it('records events with stable types, JSON-native data and metadata naming the command and the key id, never the key', async () => {
+    const id = sid('metadata');
+    const created = await put(
+      id,
+      {
+        cartItems: [{ sku: 'tee', quantity: 3, price: 19.99 }],
+        additionalCosts: { shipping: { price: 0.1 } },
+        state: 'closed',
+      },
+      { headers: { 'x-request-id': `req-${run}`, 'Idempotency-Key': `meta-${run}` } },
+    );
+    expect(created.status).toBe(200);
+    expectOk(await verb(id, 'cancel'));
+
+    const events = await harness.store.readStream(stream(id));
+    expect(events.map((event) => event.type)).toEqual([
+      'SessionCreated',
+      'SessionClosed',
+      'SessionCancelled',
+    ]);
+    const [first, closed, cancel] = events.map((event) => event.metadata);
+    const keyId = /^key-[0-9a-f]{16}$/;
+    for (const metadata of [first, closed])
+      expect(metadata).toMatchObject({
+        schemaVersion: 1,
+        commandId: first!.commandId,
+        correlationId: `req-${run}`,
+        idempotencyKey: `meta-${run}`,
+        actor: expect.stringMatching(keyId),
+      });
+    expect(cancel).toMatchObject({ schemaVersion: 1, actor: first!.actor });
+    expect(cancel!.commandId).not.toBe(first!.commandId);
+    expect(typeof first!.commandId).toBe('string');
+    // Money as exact decimal strings, times as ISO-8601 strings.
+    expect(events[1]!.data).toMatchObject({ total: '60.07', at: created.body.customerSession.updated });
+    expect(events[2]!.data).toMatchObject({ previousState: 'closed', reversedRevenue: '60.07' });
+    const stored = JSON.stringify(events.map((event) => [event.data, event.metadata]));
+    expect(stored).not.toContain(KEY_APP1);
   });
 
   it('stores nothing for dry runs and echoes evaluableCampaignIds', async () => {
