@@ -201,6 +201,54 @@ describe.each(backends)('management API on $name', ({ schema }) => {
     expect(page.body).toMatchObject({ hasMore: true, data: [{}, {}] });
   });
 
+  it('applies each filter, sort and page parameter of the list as named', async () => {
+    const create = (id: string, customerSession: Record<string, unknown>) =>
+      command('PUT', `/v2/customer_sessions/${id}`, { customerSession });
+    await create('filter-a', {
+      profileId: 'Filter-Profile',
+      referralCode: 'REF-FILTER',
+      storeIntegrationId: 'Store-Filter',
+      couponCodes: ['FILTER-COUPON'],
+      cartItems: [{ sku: 'F', quantity: 1, price: 5 }],
+    });
+    await create('filter-b', {
+      profileId: 'Filter-Profile',
+      storeIntegrationId: 'Store-Other',
+      cartItems: [{ sku: 'F', quantity: 1, price: 7 }],
+    });
+    await create('filter-c', {
+      profileId: 'other-profile',
+      referralCode: 'REF-OTHER',
+      cartItems: [{ sku: 'F', quantity: 1, price: 6 }],
+    });
+    const { position } = await command('POST', '/v2/customer_sessions/filter-a/close');
+    const listed = async (query: string) => {
+      const reply = await manage(`/v1/applications/1/sessions?${query}&minPosition=${position}`);
+      expect({ query, status: reply.status }).toEqual({ query, status: 200 });
+      return reply.body.data.map((s: { integrationId: string }) => s.integrationId);
+    };
+    const ours = 'integrationId=filter-&partialMatch=true';
+    expect(await listed('profile=Filter-Profile&sort=total')).toEqual(['filter-a', 'filter-b']);
+    expect(await listed('profile=filter-prof&partialMatch=true&sort=total')).toEqual([
+      'filter-a',
+      'filter-b',
+    ]);
+    expect(await listed('referral=REF-FILTER')).toEqual(['filter-a']);
+    expect(await listed('referral=ref-&partialMatch=true&sort=total')).toEqual(['filter-a', 'filter-c']);
+    expect(await listed('storeIntegrationId=Store-Filter')).toEqual(['filter-a']);
+    expect(await listed('coupon=FILTER-COUPON')).toEqual(['filter-a']);
+    expect(await listed('integrationId=filter-c')).toEqual(['filter-c']);
+    expect(await listed(`${ours}&state=closed`)).toEqual(['filter-a']);
+    expect(await listed(`${ours}&state=open&sort=total`)).toEqual(['filter-c', 'filter-b']);
+    expect(await listed(`${ours}&sort=total`)).toEqual(['filter-a', 'filter-c', 'filter-b']);
+    expect(await listed(`${ours}&sort=-total`)).toEqual(['filter-b', 'filter-c', 'filter-a']);
+    expect(await listed(`${ours}&sort=-total&pageSize=1&skip=1`)).toEqual(['filter-c']);
+    const last = await manage(`/v1/applications/1/sessions?${ours}&sort=-total&pageSize=1&skip=2`);
+    expect(last.body).toMatchObject({ hasMore: false, data: [{ integrationId: 'filter-a' }] });
+    const middle = await manage(`/v1/applications/1/sessions?${ours}&sort=-total&pageSize=1&skip=1`);
+    expect(middle.body.hasMore).toBe(true);
+  });
+
   it('filters by creation time given with its zone, a sub-millisecond fraction, or as a date', async () => {
     const one = (await manage('/v1/applications/1/sessions?integrationId=Cart-One')).body.data[0];
     const created: string = one.created; // 2026-…T…:…:….mmmZ
