@@ -590,4 +590,28 @@ describe.each(backends)('management API on $name', ({ schema }) => {
     // Retrying is the remedy: the read models are behind, usually by less than a second.
     expect(reply.headers.get('retry-after')).toBe('1');
   });
+
+  // The default is the API's, whatever database serves the list: checked once, on SQLite (1001 sessions).
+  (schema ? it.skip : it)('lists 1000 sessions a page when pageSize is not given', async () => {
+    let position = '0';
+    for (let batch = 0; batch < 1001; batch += 50) {
+      const writes = Array.from({ length: Math.min(50, 1001 - batch) }, (_, i) =>
+        command('PUT', `/v2/customer_sessions/page-${batch + i}`, { customerSession: {} }),
+      );
+      for (const written of await Promise.all(writes))
+        if (BigInt(written.position) > BigInt(position)) position = written.position;
+    }
+    const count = (await manage(`/v1/applications/1/sessions?pageSize=1&minPosition=${position}`)).body;
+    expect(count.hasMore).toBe(true);
+    const first = await manage('/v1/applications/1/sessions?integrationId=page-&partialMatch=true');
+    expect({ listed: first.body.data.length, hasMore: first.body.hasMore }).toEqual({
+      listed: 1000,
+      hasMore: true,
+    });
+    const rest = await manage('/v1/applications/1/sessions?integrationId=page-&partialMatch=true&skip=1000');
+    expect({ listed: rest.body.data.length, hasMore: rest.body.hasMore }).toEqual({
+      listed: 1,
+      hasMore: false,
+    });
+  });
 });
