@@ -329,6 +329,19 @@ describe('request bodies', () => {
     }
   });
 
+  it('takes a body of exactly 5 MiB and refuses one byte more with 413, changing nothing', async () => {
+    const id = sid('five-mib');
+    const json = sessionJson({ couponCodes: ['FIVE'] });
+    // JSON allows whitespace between tokens: the same document, padded to the size.
+    const padded = (bytes: number) => `${' '.repeat(bytes - json.length)}${json}`;
+    const over = await call('PUT', sessionUrl(id), { rawBody: padded(5 * 1024 * 1024 + 1) });
+    expectError(over, 413, 'PAYLOAD_TOO_LARGE');
+    expect((await snapshot(id)).status).toBe(404);
+    const exact = await call('PUT', sessionUrl(id), { rawBody: padded(5 * 1024 * 1024) });
+    expect(exact.status).toBe(200);
+    expect(exact.body.customerSession.couponCodes).toEqual(['FIVE']);
+  });
+
   it('still keeps __proto__ keys in attributes as the client sent them', async () => {
     const id = sid('proto');
     const reply = await call('PUT', sessionUrl(id), {
