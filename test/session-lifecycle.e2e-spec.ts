@@ -370,8 +370,16 @@ describe('a customer session over HTTP', () => {
     expect(await harness.streamLength(stream(id))).toBe(0);
     expect(await harness.streamLength(`profile-1-${profileId}`)).toBe(0);
 
-    expectOk(await put(id, { cartItems: [{ sku: 'a', quantity: 2, price: 2 }], state: 'closed' }));
-    expect((await get(id)).body.customerSession.evaluableCampaignIds).toBeUndefined();
+    // Stored, not dry: accepted, neither echoed nor stored.
+    const stored = expectOk(
+      await put(id, {
+        evaluableCampaignIds: [9],
+        cartItems: [{ sku: 'a', quantity: 2, price: 2 }],
+        state: 'closed',
+      }),
+    );
+    expect(stored.customerSession).not.toHaveProperty('evaluableCampaignIds');
+    expect((await get(id)).body.customerSession).not.toHaveProperty('evaluableCampaignIds');
     const length = await harness.streamLength(stream(id));
     const dryReturn = await returnItems(id, [{ position: 0, quantity: 1 }], '?dry=true');
     expect(dryReturn.status).toBe(200);
