@@ -174,8 +174,13 @@ describe('a customer session over HTTP', () => {
     });
     expect(secondReturn.customerSession.updateCount).toBe(6);
 
+    // The earlier returns, oldest first, without the current one.
+    const thirdReturn = expectOk(await returnItems(id, [{ position: 1 }]));
+    expect(thirdReturn.return.returnedCartItems).toEqual([{ position: 1, sku: 'b', quantity: 1 }]);
+    expect(thirdReturn.previousReturns).toEqual([firstReturn.return, secondReturn.return]);
+
     const cancelled = expectOk(await verb(id, 'cancel')).customerSession;
-    expect(cancelled).toMatchObject({ state: 'cancelled', updateCount: 7 });
+    expect(cancelled).toMatchObject({ state: 'cancelled', updateCount: 8 });
 
     const read = await get(id);
     expect(read.body).toEqual({ customerSession: cancelled, effects: [] });
