@@ -182,6 +182,23 @@ describe.each(backends)('management API on $name', ({ schema }) => {
     });
   });
 
+  it('answers analytics over a range of days, from and to included', async () => {
+    const day = (offset: number) =>
+      new Date(Date.parse(`${TODAY}T00:00:00Z`) + offset * 86_400_000).toISOString().slice(0, 10);
+    const today = (await manage(`/v1/applications/1/analytics/daily?from=${TODAY}&to=${TODAY}`)).body.data;
+    const range = await manage(`/v1/applications/1/analytics/daily?from=${day(-1)}&to=${day(1)}`);
+    expect(range.status).toBe(200);
+    expect(range.body.data.map((row: { date: string }) => row.date)).toEqual([day(-1), TODAY, day(1)]);
+    expect(range.body.data[1]).toEqual(today[0]);
+    for (const quiet of [range.body.data[0], range.body.data[2]])
+      expect(quiet).toMatchObject({ sessionsCreated: 0, sessionsClosed: 0, grossRevenue: 0, netRevenue: 0 });
+
+    const skusToday = (await manage(`/v1/applications/1/analytics/skus?from=${TODAY}&to=${TODAY}`)).body.data;
+    expect(skusToday.length).toBeGreaterThan(0);
+    const skus = await manage(`/v1/applications/1/analytics/skus?from=${day(-1)}&to=${TODAY}`);
+    expect(skus.body.data).toEqual(skusToday);
+  });
+
   it('filters by coupon substring and sorts by total', async () => {
     await command('PUT', '/v2/customer_sessions/cart-two', {
       customerSession: { cartItems: [{ sku: 'HAT', quantity: 1, price: 100 }] },
