@@ -393,6 +393,22 @@ describe.each(backends)('management API on $name', ({ schema }) => {
       ['/v1/applications/1/sessions?state=lost', 'INVALID_FIELD', { parameter: 'state' }],
       ['/v1/applications/1/sessions?coupon=', 'INVALID_FIELD', { parameter: 'coupon' }],
       ['/v1/applications/1/sessions?profile=ab&partialMatch=true', 'INVALID_FIELD', { parameter: 'profile' }],
+      ['/v1/applications/1/sessions?coupon=ab&partialMatch=true', 'INVALID_FIELD', { parameter: 'coupon' }],
+      [
+        '/v1/applications/1/sessions?referral=ab&partialMatch=true',
+        'INVALID_FIELD',
+        { parameter: 'referral' },
+      ],
+      [
+        '/v1/applications/1/sessions?integrationId=ab&partialMatch=true',
+        'INVALID_FIELD',
+        { parameter: 'integrationId' },
+      ],
+      [
+        '/v1/applications/1/sessions?storeIntegrationId=ab&partialMatch=true',
+        'INVALID_FIELD',
+        { parameter: 'storeIntegrationId' },
+      ],
       ['/v1/applications/1/sessions?partialMatch=1', 'INVALID_FIELD', { parameter: 'partialMatch' }],
       ['/v1/applications/1/sessions?createdAfter=yesterday', 'INVALID_FIELD', { parameter: 'createdAfter' }],
       ['/v1/applications/1/sessions?minPosition=-1', 'INVALID_FIELD', { parameter: 'minPosition' }],
