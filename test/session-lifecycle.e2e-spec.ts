@@ -529,6 +529,28 @@ describe('a customer session over HTTP', () => {
     expect(await harness.streamLength(stream(id))).toBe(1);
   });
 
+  it('remembers no refusal under an Idempotency-Key: a retry is decided again, so one whose cause was fixed is applied, once', async () => {
+    const id = sid('key-refused');
+    expectOk(await put(id, { cartItems: [{ sku: 'a', quantity: 1, price: 3 }] }));
+    expectOk(await verb(id, 'close'));
+    const addKey = { 'Idempotency-Key': `refused-add-${run}` };
+    const items = [{ sku: 'b', quantity: 2, price: 1 }];
+    expect((await addItems(id, items, addKey)).status).toBe(409);
+    expect(await harness.streamLength(stream(id))).toBe(2);
+    expectOk(await verb(id, 'reopen'));
+    // The same key and body once the session is open again: applied, and from then on replayed.
+    const applied = expectOk(await addItems(id, items, addKey));
+    expect(applied.customerSession.cartItems).toHaveLength(2);
+    expect(expectOk(await addItems(id, items, addKey))).toEqual(applied);
+    expect(await harness.streamLength(stream(id))).toBe(4);
+
+    // A stale If-Match is 412; the same key without it is decided on the session as it is: closed.
+    const closeKey = { 'Idempotency-Key': `refused-close-${run}` };
+    expect((await verb(id, 'close', { ...closeKey, 'If-Match': '"0"' })).status).toBe(412);
+    expect(expectOk(await verb(id, 'close', closeKey)).customerSession.state).toBe('closed');
+    expect(await harness.streamLength(stream(id))).toBe(5);
+  });
+
   describe('sessions near the size limits', () => {
     const longSku = (i: number) => `${String(i).padStart(4, '0')}${'x'.repeat(996)}`;
     const lines = (count: number) =>
