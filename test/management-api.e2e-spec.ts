@@ -19,6 +19,7 @@ import { startProjector, type RunningProjector } from '../apps/projector/src/pro
 import { createSessionApi } from '../apps/session-api/src/app.factory';
 import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
 import { parseConfig } from '../apps/session-api/src/config/config';
+import { ANALYTICS_SPEC_MARGIN_MS, utcDayWithMargin } from '@session-engine/testing/utc-day';
 
 jest.setTimeout(60_000);
 
@@ -26,7 +27,8 @@ const INTEGRATION_KEY = 'int-key-app1-0001';
 const ALL_APPS = 'mgmt-key-all-0001';
 const APP1 = 'mgmt-key-app1-0001';
 const APP2 = 'mgmt-key-app2-0001';
-const TODAY = new Date().toISOString().slice(0, 10);
+/** The UTC date the spec's events fall on (see utcDayWithMargin), set before any is written. */
+let TODAY: string;
 
 interface Reply {
   status: number;
@@ -66,6 +68,7 @@ describe.each(backends)('management API on $name', ({ schema }) => {
   const manage = (path: string, key = ALL_APPS) => send('GET', path, `ManagementKey-v1 ${key}`);
 
   beforeAll(async () => {
+    TODAY = await utcDayWithMargin(ANALYTICS_SPEC_MARGIN_MS);
     dataDir = mkdtempSync(join(tmpdir(), 'management-e2e-'));
     let databaseUrl: string | undefined;
     if (schema) {
@@ -101,7 +104,7 @@ describe.each(backends)('management API on $name', ({ schema }) => {
       logger,
       registry: new Registry(),
     });
-  });
+  }, 60_000 + ANALYTICS_SPEC_MARGIN_MS);
 
   afterAll(async () => {
     await projector?.stop();

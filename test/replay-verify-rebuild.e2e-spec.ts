@@ -8,10 +8,12 @@ import { sql } from 'kysely';
 import { openReadModelDatabase } from '@session-engine/read-models';
 import { replayCli, replayProcess, type CliRun } from '../apps/replay-cli/src/testing/run-cli';
 import { ReplaySystem } from '../apps/replay-cli/src/testing/replay-system';
+import { ANALYTICS_SPEC_MARGIN_MS, utcDayWithMargin } from '@session-engine/testing/utc-day';
 
 jest.setTimeout(60_000);
 
-const TODAY = new Date().toISOString().slice(0, 10);
+/** The UTC date the spec's events fall on (see utcDayWithMargin), set before any is written. */
+let TODAY: string;
 const url = (id: string, suffix = '') => `/v2/customer_sessions/${encodeURIComponent(id)}${suffix}`;
 
 describe.each(['sqlite', 'postgres'] as const)('verify and rebuild on %s', (backend) => {
@@ -45,6 +47,7 @@ describe.each(['sqlite', 'postgres'] as const)('verify and rebuild on %s', (back
   }
 
   beforeAll(async () => {
+    TODAY = await utcDayWithMargin(ANALYTICS_SPEC_MARGIN_MS);
     system = await ReplaySystem.start({ backend, projector: true });
     replay = replayCli(system.env());
     for (let i = 0; i < 12; i++) await session(`s${i}`, `p${i % 4}`, 10 + i, i % 2 === 0);
@@ -56,7 +59,7 @@ describe.each(['sqlite', 'postgres'] as const)('verify and rebuild on %s', (back
     last = (await system.command('POST', url('s2', '/cancel'))).position;
     last = (await system.command('PUT', url('s4', '/reopen'))).position;
     await system.settle(last);
-  });
+  }, 60_000 + ANALYTICS_SPEC_MARGIN_MS);
 
   afterAll(async () => {
     await system?.stop();
