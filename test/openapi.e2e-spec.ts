@@ -897,6 +897,36 @@ describe('the 200 bodies the API really sends', () => {
   });
 });
 
+describe('what an analyst finds documented', () => {
+  const okSchemaOf = (route: string) =>
+    resolve(operation(route, 'get').responses['200']!.content!['application/json']!.schema!);
+  const rowOf = (route: string) => resolve(okSchemaOf(route).properties!.data!.items!);
+
+  it.each([
+    ['the daily analytics row', `${APPLICATION}/analytics/daily`, 'sessionsCreated'],
+    ['the SKU analytics row', `${APPLICATION}/analytics/skus`, 'quantitySold'],
+    ['the customer profile', `${APPLICATION}/customer_profiles/{profileId}`, 'sessionCount'],
+  ])('%s: what each field counts, and counts as integers', (_, route, aCount) => {
+    const schema = route.includes('analytics') ? rowOf(route) : okSchemaOf(route);
+    const fields = Object.entries(schema.properties!);
+    expect(fields.length).toBeGreaterThan(2);
+    const undescribed = fields
+      .filter(([name, field]) => name !== 'sku' && !((field as { description?: string }).description ?? ''))
+      .map(([name]) => name);
+    expect(undescribed).toEqual([]);
+    expect(schema.properties![aCount]).toMatchObject({ type: 'integer' });
+  });
+
+  it('says that itemsReturned counts units, not returns', () => {
+    const itemsReturned = rowOf(`${APPLICATION}/analytics/daily`).properties!.itemsReturned as {
+      description: string;
+    };
+    expect(itemsReturned.description).toMatch(
+      /^Units returned that day: the sum of the quantities of its returns/,
+    );
+  });
+});
+
 describe('what a client migrating from Talon.One finds documented', () => {
   const queryParameter = (route: string, method: string, name: string) => {
     const found = operation(route, method).parameters?.find((p) => p.in === 'query' && p.name === name);

@@ -69,14 +69,57 @@ const ok = (description: string, schema: SchemaObject) =>
   ApiOkResponse({ description, schema, headers: RESPONSE_HEADERS.requestId });
 
 const SESSION = CUSTOMER_SESSION_SCHEMA;
-const dataOf = (properties: Record<string, { type: string }>) => ({
+const dataOf = (properties: Record<string, SchemaObject>) => ({
   type: 'object',
   properties: {
     data: { type: 'array', items: { type: 'object', properties, required: Object.keys(properties) } },
   },
   required: ['data'],
 });
-const numbers = (...names: string[]) => Object.fromEntries(names.map((name) => [name, { type: 'number' }]));
+/** A count (`integer`) or an amount of money (`number`: exact decimal, as every amount the API returns), described. */
+const count = (description: string) => ({ type: 'integer', description });
+const money = (description: string) => ({ type: 'number', description });
+
+/** The fields of a daily analytics row (SPEC §4): what an analyst reads in /docs. */
+const DAILY_ROW = {
+  date: {
+    type: 'string',
+    format: 'date',
+    description:
+      'The UTC day; every event counts on the UTC date of its own time. Days without activity are rows of zeros',
+  },
+  sessionsCreated: count('Sessions created that day, in whatever state they were created'),
+  sessionsClosed: count('Sessions that became closed that day: closed from open, or created closed'),
+  sessionsCancelled: count('Sessions cancelled that day, from any state'),
+  sessionsReopened: count('Closed sessions reopened that day'),
+  itemsReturned: count(
+    'Units returned that day: the sum of the quantities of its returns, not the number of returns',
+  ),
+  grossRevenue: money('The totals of the sessions that became closed that day (before discounts)'),
+  returnedValue: money(
+    'The value of the units returned that day: each unit’s price plus its item-level additional costs',
+  ),
+  reversedRevenue: money(
+    'What sessions cancelled or reopened that day from closed or partially returned still counted (their total ' +
+      'minus the value already returned); a cancel from open takes back nothing',
+  ),
+  netRevenue: money(
+    'grossRevenue − returnedValue − reversedRevenue, so that any range of days sums to the net effect',
+  ),
+};
+
+/** The fields of an SKU analytics row (SPEC §4), by the daily rows' event-date rule. */
+const SKU_ROW = {
+  sku: { type: 'string' },
+  quantitySold: count(
+    'Units of the SKU in sessions that became closed in the range, minus the units such sessions still counted ' +
+      'when cancelled or reopened in the range',
+  ),
+  quantityReturned: count('Units of the SKU returned in the range'),
+  revenue: money(
+    'Value sold, minus value returned, minus value taken back by cancels and reopens, in the range',
+  ),
+};
 
 /** The errors of the analytics reports (a date range). */
 const DATE_RANGE_ERRORS = ApiErrorResponses(
@@ -221,10 +264,23 @@ export class ManagementController {
   @ok("The profile's sales and sessions", {
     type: 'object',
     properties: {
-      integrationId: { type: 'string' },
-      ...numbers('closedSessions', 'totalSales', 'sessionCount'),
-      firstSessionIntegrationId: { type: 'string', nullable: true },
-      lastActivity: { type: 'string', format: 'date-time', nullable: true },
+      integrationId: { type: 'string', description: 'The profileId' },
+      closedSessions: count(
+        'Sessions of the profile now closed or partially returned (cancelled and reopened ones do not count)',
+      ),
+      totalSales: money('The totals of those sessions minus the value of their returned units'),
+      sessionCount: count("All the profile's sessions, in any state"),
+      firstSessionIntegrationId: {
+        type: 'string',
+        nullable: true,
+        description: 'The session that claimed the profile first (`firstSession: true`); null while none did',
+      },
+      lastActivity: {
+        type: 'string',
+        format: 'date-time',
+        nullable: true,
+        description: "The time of the latest event of any of the profile's sessions",
+      },
     },
     // Always sent, the last two as null until the profile has them (`CustomerProfileView`).
     required: [
@@ -270,23 +326,7 @@ export class ManagementController {
 
   @Get('analytics/daily')
   @ApiOperation({ summary: 'One row per UTC day of the range, by event date' })
-  @ok(
-    'One row per UTC day from `from` to `to`',
-    dataOf({
-      date: { type: 'string' },
-      ...numbers(
-        'sessionsCreated',
-        'sessionsClosed',
-        'sessionsCancelled',
-        'sessionsReopened',
-        'itemsReturned',
-        'grossRevenue',
-        'returnedValue',
-        'reversedRevenue',
-        'netRevenue',
-      ),
-    }),
-  )
+  @ok('One row per UTC day from `from` to `to`', dataOf(DAILY_ROW))
   @DATE_RANGE_ERRORS
   async daily(@Param('applicationId') applicationId: string, @Query() query: DateRangeQueryDto) {
     checkRange(query);
@@ -303,10 +343,7 @@ export class ManagementController {
 
   @Get('analytics/skus')
   @ApiOperation({ summary: 'Units sold and returned and revenue per SKU over the range' })
-  @ok(
-    'One row per SKU with sales or returns in the range',
-    dataOf({ sku: { type: 'string' }, ...numbers('quantitySold', 'quantityReturned', 'revenue') }),
-  )
+  @ok('One row per SKU with sales or returns in the range', dataOf(SKU_ROW))
   @DATE_RANGE_ERRORS
   async skus(@Param('applicationId') applicationId: string, @Query() query: DateRangeQueryDto) {
     checkRange(query);
