@@ -76,9 +76,10 @@ export interface AppConfig {
    */
   httpKeepAliveTimeoutMs: number;
   /**
-   * After SIGTERM (or SIGINT), how long the API keeps serving before it stops accepting, in ms: /health/ready
-   * answers 503 and every response closes its connection, so a balancer stops sending here and its pooled
-   * connections close after an answer instead of being cut while idle (see http/connection-drain.ts).
+   * After SIGTERM (or SIGINT), for up to how long the API answers on the connections already open, in ms: it
+   * refuses new ones at once, and each answer closes its connection (/health/ready answers 503 on them), so a
+   * balancer's pooled connections close after an answer instead of being cut while idle
+   * (see http/connection-drain.ts). Ends early once none is left.
    */
   shutdownDrainMs: number;
 }
@@ -96,8 +97,9 @@ export const EVENTSTORE_CALL_TIMEOUT_MS = { default: 10_000, min: 1_000, max: 60
  */
 export const HTTP_KEEP_ALIVE_TIMEOUT_MS = { default: 65_000, min: 1_000, max: 3_600_000 } as const;
 /**
- * `SHUTDOWN_DRAIN_MS`: default and accepted range. 0 (stop accepting at once) suits `npm start` and a balancer
- * that retries a reset connection; behind one that does not (nginx with a keep-alive upstream), a few seconds.
+ * `SHUTDOWN_DRAIN_MS`: default and accepted range. 0 (idle connections closed at once) suits `npm start` and a
+ * balancer that retries a reset connection; behind one that does not (nginx with a keep-alive upstream), a few
+ * seconds.
  */
 export const SHUTDOWN_DRAIN_MS = { default: 0, min: 0, max: 600_000 } as const;
 /** `READ_MODEL_QUERY_TIMEOUT_MS`: default and accepted range. */
@@ -297,7 +299,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     'SHUTDOWN_DRAIN_MS',
     set(env.SHUTDOWN_DRAIN_MS),
     SHUTDOWN_DRAIN_MS,
-    'how long the API keeps serving after SIGTERM, not ready and closing each connection after its answer, before it stops accepting',
+    'after SIGTERM, for up to how long the API answers on the connections already open, refusing new ones and closing each after its answer',
     errors,
   );
 

@@ -20,6 +20,9 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 
+/** At the close, how long a connection whose request head is still arriving has to finish it. */
+export const HEAD_GRACE_MS = 5_000;
+
 /** `_httpMessage` is the response in flight on the socket, as Node's own HTTP server reads it. */
 type HttpSocket = Socket & { _httpMessage?: ServerResponse | null };
 
@@ -34,7 +37,11 @@ export class ConnectionDrain {
   /** Called when the last open connection closes (see `settled`). */
   private readonly whenNoneOpen = new Set<() => void>();
 
-  constructor(private readonly server: Server) {
+  constructor(
+    private readonly server: Server,
+    /** How long a connection whose request head is still arriving at the close has to finish it. */
+    private readonly headGraceMs = HEAD_GRACE_MS,
+  ) {
     server.on('connection', (socket: HttpSocket) => {
       this.sockets.add(socket);
       socket.once('close', () => {
@@ -90,23 +97,35 @@ export class ConnectionDrain {
       if (!res.headersSent) closeAfter(res);
       // Too late to say so: close the connection once the response ends and leaves it idle (a request already
       // queued behind it on the connection is answered first, and says `Connection: close` if not yet begun).
-      else res.once('finish', () => setImmediate(() => this.server.closeIdleConnections()));
+      else
+        res.once('finish', () =>
+          setImmediate(() => {
+            this.server.closeIdleConnections();
+            this.closeWithoutRequest(socket);
+          }),
+        );
     }
     this.server.closeIdleConnections();
-    // Node's closeIdleConnections leaves a connection that carries no request yet, and with the server closed no
-    // timeout ends it any more (close() stops Node's headers and request timeouts): the close would wait for its
-    // client. One that never sent a byte (a balancer's TCP check, a client's preconnect) is closed now — no
-    // request of it is lost; one whose request head is still arriving gets HEAD_GRACE_MS to finish it.
-    for (const socket of this.sockets) {
-      if (socket._httpMessage || socket.destroyed) continue;
+    for (const socket of this.sockets) this.closeWithoutRequest(socket);
+  }
+
+  /**
+   * Node's closeIdleConnections leaves a connection that carries no request yet (never used, or the next
+   * request's head still arriving), and with the server closed no timeout ends it any more (close() stops Node's
+   * headers and request timeouts): the close would wait for its client. Looked at once the event loop has read
+   * what already arrived (a request sent but not yet read is no request lost): one that has sent nothing (a
+   * balancer's TCP check, a client's preconnect) is closed; one whose request head is still arriving gets
+   * HEAD_GRACE_MS to finish it.
+   */
+  private closeWithoutRequest(socket: HttpSocket): void {
+    if (socket._httpMessage || socket.destroyed) return;
+    setImmediate(() => {
+      if (socket._httpMessage || socket.destroyed) return;
       if (socket.bytesRead === 0) socket.destroy();
-      else setTimeout(() => socket._httpMessage || socket.destroy(), HEAD_GRACE_MS).unref();
-    }
+      else setTimeout(() => socket._httpMessage || socket.destroy(), this.headGraceMs).unref();
+    });
   }
 }
-
-/** At the close, how long a connection whose request head is still arriving has to finish it. */
-export const HEAD_GRACE_MS = 5_000;
 
 function closeAfter(res: ServerResponse): void {
   if (!res.headersSent) res.setHeader('Connection', 'close');
