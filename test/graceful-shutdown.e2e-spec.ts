@@ -56,6 +56,20 @@ async function startApi(): Promise<{ app: INestApplication; port: number }> {
 }
 
 /**
+ * 'closed' once `closing` resolves, or 'still open' if it has not after `ms`. The timer is cleared either way: left
+ * running, it kept jest's process alive for up to `ms` after the file's last test.
+ */
+async function closedWithin(closing: Promise<unknown>, ms: number): Promise<'closed' | 'still open'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'still open'>((resolve) => (timer = setTimeout(() => resolve('still open'), ms)));
+  try {
+    return await Promise.race([closing.then(() => 'closed' as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * One GET on the keep-alive `agent`: its status, `Connection` header and whether its body arrived whole, or the
  * error it ended with before any answer.
  */
@@ -128,10 +142,7 @@ describe('closing the API while keep-alive clients keep sending', () => {
     });
     // Without the drain, close() would wait for as long as the clients keep their connections busy: it would
     // resolve only once they were told to stop, below, and none would send a request after it.
-    const result = await Promise.race([
-      closed,
-      new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), 15_000)),
-    ]);
+    const result = await closedWithin(closed, 15_000);
     // The clients go on a little: the port is closed now.
     const refused = () => outcomes.some((outcome) => outcome.error === 'ECONNREFUSED');
     for (let waited = 0; waited < 5_000 && !refused(); waited += 20)
@@ -215,10 +226,7 @@ describe('closing the API while keep-alive clients keep sending', () => {
     const { app, port } = await startApi();
     const silent = await rawConnection(port);
     // Without its close here, app.close() waited for as long as the client kept the connection (timeout below).
-    const result = await Promise.race([
-      app.close().then(() => 'closed' as const),
-      new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), 15_000)),
-    ]);
+    const result = await closedWithin(app.close(), 15_000);
     expect(result).toBe('closed');
     await silent.closed;
     expect(silent.received()).toBe('');

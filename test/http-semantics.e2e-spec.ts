@@ -756,11 +756,16 @@ describe('before the application: malformed HTTP and Expect: 100-continue', () =
       socket.on('error', (error: NodeJS.ErrnoException) =>
         resolve({ answer, closedBy: error.code ?? 'error' }),
       );
-      socket.on('close', () => resolve({ answer, closedBy: 'close' }));
-      setTimeout(() => {
+      // Cleared once the socket is closed ('close' follows 'error' too): left running, it kept jest's process
+      // alive for up to 10 s after the file's last test.
+      const watchdog = setTimeout(() => {
         resolve({ answer, closedBy: 'still open' });
         socket.destroy();
       }, 10_000);
+      socket.on('close', () => {
+        clearTimeout(watchdog);
+        resolve({ answer, closedBy: 'close' });
+      });
     });
     expect(lastResponse(closed.answer).status).toBe(400);
     expect(['ECONNRESET', 'EPIPE', 'close']).toContain(closed.closedBy);

@@ -97,13 +97,16 @@ describe('requests waiting for minPosition', () => {
     });
     const stuck = awaitReadModels(reading, '1000', 1).catch((error: unknown) => error);
     while (reads < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    // Cleared once the race is decided: left running, it kept jest's process alive for 5 s after this last test.
+    let timer: NodeJS.Timeout | undefined;
     try {
       const answer = await Promise.race([
         awaitReadModels(reading, '2', 60_000).then(() => 'reached'),
-        new Promise((resolve) => setTimeout(resolve, 5_000, 'still waiting for the shared poll')),
+        new Promise((resolve) => (timer = setTimeout(resolve, 5_000, 'still waiting for the shared poll'))),
       ]);
       expect(answer).toBe('reached');
     } finally {
+      clearTimeout(timer);
       release();
     }
     expect(await stuck).toMatchObject({ status: 503 });
