@@ -65,10 +65,12 @@ describe('ConnectionDrain at the close', () => {
     drain.start();
     client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n'); // the next head, never finished
     // Without the grace, this connection was left open after /slow ended (Node counts it busy), holding the close.
+    let timer: NodeJS.Timeout | undefined;
     const result = await Promise.race([
       Promise.all([client.ended, closed()]).then(() => 'closed' as const),
-      new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), 3_000)),
+      new Promise<'still open'>((resolve) => (timer = setTimeout(() => resolve('still open'), 3_000))),
     ]);
+    clearTimeout(timer); // left running, it would keep jest's process alive after the file
     expect(result).toBe('closed');
     expect(client.received()).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n1\r\na\r\n1\r\nb\r\n0\r\n\r\n$/);
   });
