@@ -13,6 +13,7 @@ import { ApiKeys } from '../apps/session-api/src/config/api-keys.provider';
 import { parseConfig } from '../apps/session-api/src/config/config';
 import { HEAD_GRACE_MS } from '../apps/session-api/src/http/connection-drain';
 import type { JsonReplyExpressAdapter } from '../apps/session-api/src/http/json-reply.adapter';
+import { within } from '@session-engine/testing';
 import { ApiHarness, client, KEY_APP1, MANAGEMENT_KEY, sessionUrl } from './support/harness';
 
 jest.setTimeout(60_000);
@@ -53,20 +54,6 @@ async function startApi(): Promise<{ app: INestApplication; port: number }> {
   });
   await app.listen(0, '127.0.0.1');
   return { app, port: (app.getHttpServer().address() as AddressInfo).port };
-}
-
-/**
- * 'closed' once `closing` resolves, or 'still open' if it has not after `ms`. The timer is cleared either way: left
- * running, it kept jest's process alive for up to `ms` after the file's last test.
- */
-async function closedWithin(closing: Promise<unknown>, ms: number): Promise<'closed' | 'still open'> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'still open'>((resolve) => (timer = setTimeout(() => resolve('still open'), ms)));
-  try {
-    return await Promise.race([closing.then(() => 'closed' as const), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -142,7 +129,7 @@ describe('closing the API while keep-alive clients keep sending', () => {
     });
     // Without the drain, close() would wait for as long as the clients keep their connections busy: it would
     // resolve only once they were told to stop, below, and none would send a request after it.
-    const result = await closedWithin(closed, 15_000);
+    const result = await within(closed, 15_000, 'still open' as const);
     // The clients go on a little: the port is closed now.
     const refused = () => outcomes.some((outcome) => outcome.error === 'ECONNREFUSED');
     for (let waited = 0; waited < 5_000 && !refused(); waited += 20)
@@ -226,7 +213,11 @@ describe('closing the API while keep-alive clients keep sending', () => {
     const { app, port } = await startApi();
     const silent = await rawConnection(port);
     // Without its close here, app.close() waited for as long as the client kept the connection (timeout below).
-    const result = await closedWithin(app.close(), 15_000);
+    const result = await within(
+      app.close().then(() => 'closed' as const),
+      15_000,
+      'still open' as const,
+    );
     expect(result).toBe('closed');
     await silent.closed;
     expect(silent.received()).toBe('');

@@ -1,6 +1,6 @@
 /**
  * Test helpers shared across the libs and apps: given/when/then for deciders (`DeciderSpecification`), ports
- * that nothing answers on, log capture. Imported from here by unit specs, so nothing here loads a server: the
+ * that nothing answers on, log capture, a race against a deadline. Imported from here by unit specs, so nothing here loads a server: the
  * event store a suite runs against is `@session-engine/testing/event-store`.
  *
  * The other tiers' helpers live next to what they test: the whole API in one process for HTTP specs,
@@ -11,3 +11,4 @@
 export * from './decider';
 export * from './ports';
 export * from './log-capture';
+export * from './within';

@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { within } from '@session-engine/testing';
 import { ConnectionDrain } from './connection-drain';
 
 /** A plain HTTP server with the drain, answering `/slow` in two parts 300 ms apart and anything else at once. */
@@ -65,12 +66,11 @@ describe('ConnectionDrain at the close', () => {
     drain.start();
     client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n'); // the next head, never finished
     // Without the grace, this connection was left open after /slow ended (Node counts it busy), holding the close.
-    let timer: NodeJS.Timeout | undefined;
-    const result = await Promise.race([
+    const result = await within(
       Promise.all([client.ended, closed()]).then(() => 'closed' as const),
-      new Promise<'still open'>((resolve) => (timer = setTimeout(() => resolve('still open'), 3_000))),
-    ]);
-    clearTimeout(timer); // left running, it would keep jest's process alive after the file
+      3_000,
+      'still open' as const,
+    );
     expect(result).toBe('closed');
     expect(client.received()).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n1\r\na\r\n1\r\nb\r\n0\r\n\r\n$/);
   });

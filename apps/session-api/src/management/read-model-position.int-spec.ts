@@ -6,6 +6,7 @@ import {
   sqliteTestDatabase,
   type TestDatabase,
 } from '../../../../libs/read-models/src/testing/test-databases';
+import { within } from '@session-engine/testing';
 import { ApiError } from '../errors/api-error';
 import { awaitReadModels, ReadModelPositionWaits } from './read-model-position';
 
@@ -97,16 +98,14 @@ describe('requests waiting for minPosition', () => {
     });
     const stuck = awaitReadModels(reading, '1000', 1).catch((error: unknown) => error);
     while (reads < 2) await new Promise((resolve) => setTimeout(resolve, 1));
-    // Cleared once the race is decided: left running, it kept jest's process alive for 5 s after this last test.
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const answer = await Promise.race([
+      const answer = await within(
         awaitReadModels(reading, '2', 60_000).then(() => 'reached'),
-        new Promise((resolve) => (timer = setTimeout(resolve, 5_000, 'still waiting for the shared poll'))),
-      ]);
+        5_000,
+        'still waiting for the shared poll',
+      );
       expect(answer).toBe('reached');
     } finally {
-      clearTimeout(timer);
       release();
     }
     expect(await stuck).toMatchObject({ status: 503 });
