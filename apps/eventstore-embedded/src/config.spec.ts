@@ -50,6 +50,7 @@ describe('parseStandaloneStoreConfig', () => {
     ['EMBEDDED_EVENTSTORE_HOST', 'host', '127.0.0.1'],
     ['EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS', 'scavengeIntervalMs', 3_600_000],
     ['EMBEDDED_EVENTSTORE_SYNCHRONOUS', 'synchronous', 'FULL'],
+    ['EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS', 'groupCommitWindowMs', undefined],
   ] as const)(
     'given %s of only whitespace, when read, then it is unset, as for the API, the projector and the CLI',
     (variable, field, fallback) => {
@@ -63,6 +64,7 @@ describe('parseStandaloneStoreConfig', () => {
       EMBEDDED_EVENTSTORE_HOST: ' localhost ',
       EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: ' 0 ',
       EMBEDDED_EVENTSTORE_SYNCHRONOUS: ' normal ',
+      EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS: ' 0 ',
     });
     expect(config).toMatchObject({
       port: 2200,
@@ -71,6 +73,7 @@ describe('parseStandaloneStoreConfig', () => {
       hostSetting: { value: 'localhost', source: 'EMBEDDED_EVENTSTORE_HOST' },
       scavengeIntervalMs: 0,
       synchronous: 'NORMAL',
+      groupCommitWindowMs: 0,
     });
   });
 
@@ -86,6 +89,13 @@ describe('parseStandaloneStoreConfig', () => {
     );
     expect(problemOf({ EMBEDDED_EVENTSTORE_SYNCHRONOUS: 'fast' })).toBe(
       'EMBEDDED_EVENTSTORE_SYNCHRONOUS: must be FULL or NORMAL (got "fast")',
+    );
+    expect(
+      parse({ EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS: '0' }, ['--group-commit-window-ms', '3'])
+        .groupCommitWindowMs,
+    ).toBe(3);
+    expect(problemOf({ EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS: '1001' })).toBe(
+      'EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS: must be an integer from 0 to 1000 (got "1001")',
     );
     expect(problemOf({ DATA_DIR: __filename })).toBe(`DATA_DIR: ${__filename} is not a directory`);
   });

@@ -73,7 +73,16 @@ export function parseStandaloneStoreConfig(
   const portSetting = setting('port', 'EMBEDDED_EVENTSTORE_PORT', env.EMBEDDED_EVENTSTORE_PORT);
   const port = integer(portSetting, 2113, 0, 65535)!;
   const maxAppendSize = integer(setting('max-append-size'), undefined, 1, 2 ** 31 - 1);
-  const groupCommitWindowMs = integer(setting('group-commit-window-ms'), undefined, 0, 1000);
+  const groupCommitWindowMs = integer(
+    setting(
+      'group-commit-window-ms',
+      'EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS',
+      env.EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS,
+    ),
+    undefined,
+    0,
+    1000,
+  );
   const synchronousSetting = setting(
     'synchronous',
     'EMBEDDED_EVENTSTORE_SYNCHRONOUS',

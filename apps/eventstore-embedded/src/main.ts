@@ -7,10 +7,10 @@ import { writeStoreLog } from './log';
 /**
  * Runs the embedded EventStoreDB-compatible server alone:
  *   npm run start:eventstore -- [--port 2113] [--data ./data/eventstore] [--host 127.0.0.1]
- *     [--max-append-size 1048576] [--synchronous FULL|NORMAL] [--group-commit-window-ms 1]
+ *     [--max-append-size 1048576] [--synchronous FULL|NORMAL] [--group-commit-window-ms 2]
  *     [--scavenge-interval-ms 3600000]
  * Environment: EMBEDDED_EVENTSTORE_PORT, DATA_DIR, EMBEDDED_EVENTSTORE_HOST, EMBEDDED_EVENTSTORE_SYNCHRONOUS,
- * EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS.
+ * EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS, EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS.
  * `--data` is the store's own directory; without it the store lives in `$DATA_DIR/eventstore` (default
  * `./data/eventstore`), where `npm start` keeps its embedded store — so both open the same log. The settings
  * are read by config.ts, the variables as the API reads them (trimmed; empty or only whitespace is unset).

@@ -152,6 +152,7 @@ async function start(config: AppConfig, logger: pino.Logger, keys: ApiKeys, star
       port: config.embeddedEventStorePort,
       dataDir: path.join(config.dataDir, 'eventstore'),
       scavengeIntervalMs: config.embeddedEventStoreScavengeIntervalMs,
+      groupCommitWindowMs: config.embeddedEventStoreGroupCommitWindowMs,
       // Its lines follow LOG_LEVEL, as the API's and the projector's do.
       logLevel: storeLogLevel(config.logLevel),
       // Its own event loop: SQLite commits (fsync) and gRPC encoding do not stall HTTP handling.

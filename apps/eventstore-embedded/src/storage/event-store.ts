@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { encodeEventResp, eventDataOf } from '../streams/encode';
+import { GroupCommitTuner } from './group-commit';
 import { SqliteEventLog, StreamRow, SynchronousMode } from './sqlite-event-log';
 import {
   isMetastream,
@@ -156,8 +157,8 @@ export class EventStore {
   /** Last position written (committed; with FULL possibly not yet fsynced). */
   private writtenPosition: number;
 
-  private lastFlushAt = 0;
-  private readonly groupCommitWindowMs: number;
+  /** Whether a flush waits for more appends to join it (see GroupCommitTuner). */
+  private readonly groupCommit: GroupCommitTuner;
   /** FULL: commits go to the WAL without fsync; one fsync of the WAL (off the event loop) acknowledges them. */
   private readonly syncAfterCommit: boolean;
   private walFd: number | undefined;
@@ -166,9 +167,10 @@ export class EventStore {
   private broken: string | undefined;
 
   /**
-   * @param groupCommitWindowMs while writes keep coming (a flush ended less than 5 ms ago), wait this long
-   *   before flushing so concurrent appends share one transaction; an idle store flushes on the next turn
-   *   (`setImmediate`). 0 (default) always flushes on the next turn; the fsync groups commits anyway.
+   * @param groupCommitWindowMs while writes keep coming, how long a flush may wait so that concurrent appends
+   *   share one transaction — only while waiting is measured to commit more writes per second than flushing at
+   *   once (`GroupCommitTuner`); an idle store flushes on the next turn (`setImmediate`). 0 (default here)
+   *   always flushes on the next turn.
    */
   constructor(
     dataDir: string,
@@ -188,7 +190,7 @@ export class EventStore {
      */
     private readonly now: () => number = Date.now,
   ) {
-    this.groupCommitWindowMs = groupCommitWindowMs;
+    this.groupCommit = new GroupCommitTuner({ windowMs: groupCommitWindowMs });
     // FULL durability is kept by fsyncing the WAL ourselves after each commit, asynchronously, so the event
     // loop keeps decoding and validating the next appends (and the next commit) while the disk works. SQLite
     // itself then runs with NORMAL (which still syncs around checkpoints and WAL resets).
@@ -487,8 +489,8 @@ export class EventStore {
     // transaction per turn of the event loop. Fewer, larger commits: less CPU per event, same latency.
     if (this.scheduled || this.syncing || this.queue.length === 0) return;
     this.scheduled = true;
-    const busy = performance.now() - this.lastFlushAt < 5;
-    if (busy && this.groupCommitWindowMs > 0) setTimeout(() => this.flush(), this.groupCommitWindowMs);
+    const delay = this.groupCommit.delayMs(performance.now());
+    if (delay > 0) setTimeout(() => this.flush(), delay);
     else setImmediate(() => this.flush());
   }
 
@@ -519,7 +521,7 @@ export class EventStore {
     }
     for (const [stream, head] of ctx.heads) this.written.set(stream, head);
     this.writtenPosition = ctx.lastPosition;
-    this.lastFlushAt = performance.now();
+    this.groupCommit.flushed(performance.now(), batch.length);
     const committed = { ctx, batch, outcomes };
     if (!this.syncAfterCommit) return this.publish(committed);
     this.awaitingSync.push(committed);

@@ -19,6 +19,7 @@ describe('parseConfig', () => {
       port: 3000,
       embeddedEventStorePort: 2113,
       embeddedEventStoreScavengeIntervalMs: 3_600_000,
+      embeddedEventStoreGroupCommitWindowMs: 2,
       dataDir: '/srv/data',
       logLevel: 'info',
       projectorInProcess: true,
@@ -120,6 +121,23 @@ describe('parseConfig', () => {
       expect(problemsOf({ EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: bad })).toEqual([
         expect.stringMatching(
           new RegExp(`^EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: "${bad.replace('.', '\\.')}" is not 0`),
+        ),
+      ]);
+  });
+
+  it('reads EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS: 0 (never hold a flush) to 1000 ms', () => {
+    const window = (value: string) =>
+      parseConfig({ EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS: value }, '/srv')
+        .embeddedEventStoreGroupCommitWindowMs;
+    expect(window('0')).toBe(0);
+    expect(window(' 5 ')).toBe(5);
+    expect(window('1000')).toBe(1000);
+    for (const bad of ['1001', '-1', '1.5', '2ms'])
+      expect(problemsOf({ EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS: bad })).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS: "${bad.replace('.', '\\.')}" is not a whole number of milliseconds from 0 to 1000`,
+          ),
         ),
       ]);
   });

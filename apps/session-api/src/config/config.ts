@@ -26,6 +26,7 @@ import {
   DEFAULT_SCAVENGE_INTERVAL_MS,
   parseScavengeInterval,
 } from '../../../eventstore-embedded/src/scavenge-interval';
+import { DEFAULT_GROUP_COMMIT_WINDOW_MS } from '../../../eventstore-embedded/src/storage/group-commit';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -39,6 +40,11 @@ export interface AppConfig {
   embeddedEventStorePort: number;
   /** EMBEDDED_EVENTSTORE_SCAVENGE_INTERVAL_MS: how often the embedded server scavenges its log (0: never). */
   embeddedEventStoreScavengeIntervalMs: number;
+  /**
+   * EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS: how long the embedded server's flush may wait for more appends
+   * to join it, when measured to pay (0: never waits).
+   */
+  embeddedEventStoreGroupCommitWindowMs: number;
   dataDir: string;
   /** Both undefined when neither variable is set (then development keys are used); never only one. */
   integrationKeys?: Map<string, IntegrationKey>;
@@ -102,6 +108,8 @@ export const HTTP_KEEP_ALIVE_TIMEOUT_MS = { default: 65_000, min: 1_000, max: 3_
  * seconds.
  */
 export const SHUTDOWN_DRAIN_MS = { default: 0, min: 0, max: 600_000 } as const;
+/** `EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS`: default and accepted range (the standalone store's too). */
+export const GROUP_COMMIT_WINDOW_MS = { default: DEFAULT_GROUP_COMMIT_WINDOW_MS, min: 0, max: 1000 } as const;
 /** `READ_MODEL_QUERY_TIMEOUT_MS`: default and accepted range. */
 export const READ_MODEL_QUERY_TIMEOUT_MS = { default: 5_000, min: 100, max: 600_000 } as const;
 
@@ -195,6 +203,13 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
   if ('error' in scavengeInterval) errors.push(scavengeInterval.error);
   const embeddedEventStoreScavengeIntervalMs =
     'value' in scavengeInterval ? scavengeInterval.value : DEFAULT_SCAVENGE_INTERVAL_MS;
+  const embeddedEventStoreGroupCommitWindowMs = parseMilliseconds(
+    'EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS',
+    set(env.EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS),
+    GROUP_COMMIT_WINDOW_MS,
+    'how long the embedded event store may hold a flush for more appends to join it, while that is measured to commit more writes per second; 0 never holds one',
+    errors,
+  );
 
   const connectionString = set(env.EVENTSTORE_CONNECTION_STRING);
   // Parsed as the event-store client parses it (a port, an option, a value), so a bad one stops the start here,
@@ -314,6 +329,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): AppConfig {
     eventStoreConnectionString: connectionString,
     embeddedEventStorePort,
     embeddedEventStoreScavengeIntervalMs,
+    embeddedEventStoreGroupCommitWindowMs,
     dataDir,
     integrationKeys,
     managementKeys,

@@ -1,0 +1,138 @@
+import { GroupCommitTuner } from './group-commit';
+
+/** How a load's flushes go in each mode: one flush every `everyMs`, committing `writes` writes. */
+type Flushes = { everyMs: number; writes: number };
+type Load = { immediate: Flushes; waiting: Flushes };
+
+/** Writers held back by their own CPU: appends keep coming while a flush waits, so waiting commits more. */
+const saturating: Load = {
+  immediate: { everyMs: 1, writes: 2 },
+  waiting: { everyMs: 2, writes: 6 },
+};
+/** A few writers that each wait for their acknowledgement: waiting only delays them. */
+const gated: Load = {
+  immediate: { everyMs: 1, writes: 2 },
+  waiting: { everyMs: 3, writes: 4 },
+};
+/** One client writing one append at a time. */
+const lone: Load = {
+  immediate: { everyMs: 1.2, writes: 1 },
+  waiting: { everyMs: 3.2, writes: 1 },
+};
+
+/** Runs `load` for `ms` from `from`; returns the end time and, per flush, whether the tuner held it. */
+function run(tuner: GroupCommitTuner, load: Load, from: number, ms: number) {
+  const held: { at: number; delay: number }[] = [];
+  let now = from;
+  while (now < from + ms) {
+    const delay = tuner.delayMs(now);
+    held.push({ at: now, delay });
+    const flushes = tuner.isWaiting ? load.waiting : load.immediate;
+    now += flushes.everyMs;
+    tuner.flushed(now, flushes.writes);
+  }
+  return { end: now, held };
+}
+
+/** Milliseconds of `load`'s flushes that were held. */
+const heldMs = (held: { delay: number }[], load: Load) =>
+  held.filter((flush) => flush.delay > 0).length * load.waiting.everyMs;
+
+/** The starts of the stretches in which flushes were held. */
+function waitingStarts(held: { at: number; delay: number }[]): number[] {
+  return held.filter((flush, i) => flush.delay > 0 && (i === 0 || held[i - 1]!.delay === 0)).map((f) => f.at);
+}
+
+describe('GroupCommitTuner', () => {
+  it('given writers that keep appending while a flush waits, when measured, then it holds each flush for the window', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const { end, held } = run(tuner, saturating, 0, 10_000);
+    // Four 250 ms epochs measure the modes (1 s); measured again at 3 s and at 8 s, each time with two epochs
+    // flushing at once: about 8 of the remaining 9 s are held.
+    expect(heldMs(held, saturating)).toBeGreaterThan(7_500);
+    expect(tuner.isWaiting).toBe(true);
+    expect(tuner.delayMs(end)).toBe(2);
+  });
+
+  it('given writers that wait for their acknowledgements, when measured, then flushes go at once but while waiting is measured', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const { held } = run(tuner, gated, 0, 20_000);
+    // Two 250 ms epochs waiting per measurement, measured at the start and after holds of 8, 16 and 32 epochs
+    // (and 1 s each): four measurements, about 2 s of 20.
+    expect(heldMs(held, gated)).toBeLessThan(2_300);
+    expect(heldMs(held, gated)).toBeGreaterThan(1_500);
+    expect(tuner.isWaiting).toBe(false);
+  });
+
+  it('given the same answer again and again, when measured, then it is measured less often, up to every 32 epochs', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    // The first waiting epoch of each measurement: measurements (four 250 ms epochs) apart by holds of 8, 16,
+    // then 32 epochs.
+    const starts = waitingStarts(run(tuner, gated, 0, 50_000).held).filter((_, i) => i % 2 === 0);
+    const gaps = starts.slice(1).map((start, i) => start - starts[i]!);
+    expect(gaps[0]).toBeCloseTo(1_000 + 8 * 250, -2);
+    expect(gaps[1]).toBeCloseTo(1_000 + 16 * 250, -2);
+    expect(gaps[2]).toBeCloseTo(1_000 + 32 * 250, -2);
+    expect(gaps[3]).toBeCloseTo(1_000 + 32 * 250, -2);
+  });
+
+  it('given a lone writer, when it writes for a while, then no flush is ever held', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const { held } = run(tuner, lone, 0, 30_000);
+    expect(held.every((flush) => flush.delay === 0)).toBe(true);
+  });
+
+  it('given a load that waiting served, when it becomes one that waiting slows, then flushes go at once again by the next measurement', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const first = run(tuner, saturating, 0, 2_500);
+    expect(tuner.isWaiting).toBe(true);
+    // Held for what is left of the hold (0.5 s) and in the waiting epochs of the three measurements of the next
+    // 10 s (0.5 s each, at 3, 6 and 11 s): 2 s, not the 10 s it would be held if nothing were measured again.
+    const second = run(tuner, gated, first.end, 10_000);
+    expect(heldMs(second.held, gated)).toBeLessThan(2_100);
+    expect(tuner.isWaiting).toBe(false);
+  });
+
+  it('given a load that waiting served, when one writer is left, then eight held flushes it commits alone end the waiting', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const { end } = run(tuner, saturating, 0, 2_500);
+    expect(tuner.isWaiting).toBe(true);
+    const { held } = run(tuner, lone, end, 3_000);
+    expect(held.filter((flush) => flush.delay > 0)).toHaveLength(8);
+    expect(tuner.isWaiting).toBe(false);
+  });
+
+  it('given a load that waiting served, when a held flush now and then commits one write, then it keeps waiting', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    let { end: now } = run(tuner, saturating, 0, 2_500);
+    for (let i = 0; i < 200; i++) {
+      now += saturating.waiting.everyMs;
+      tuner.flushed(now, i % 8 === 7 ? 1 : saturating.waiting.writes);
+      expect(tuner.delayMs(now)).toBe(2);
+    }
+  });
+
+  it('given a pause in the writes, when they resume, then flushes go at once until measured again', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const { end } = run(tuner, saturating, 0, 2_000);
+    expect(tuner.isWaiting).toBe(true);
+    const resumed = end + 150;
+    expect(tuner.delayMs(resumed)).toBe(0);
+    tuner.flushed(resumed + 1, 1);
+    expect(tuner.isWaiting).toBe(false);
+  });
+
+  it('given waiting pays, when a write comes into a store idle for 5 ms, then its flush is not held', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const { end } = run(tuner, saturating, 0, 2_000);
+    expect(tuner.delayMs(end + 4.9)).toBe(2);
+    expect(tuner.delayMs(end + 5)).toBe(0);
+  });
+
+  it('given a window of 0, when writers keep appending, then no flush is ever held', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 0 });
+    const { held } = run(tuner, saturating, 0, 5_000);
+    expect(held.every((flush) => flush.delay === 0)).toBe(true);
+    expect(tuner.isWaiting).toBe(false);
+  });
+});
