@@ -25,7 +25,7 @@ export interface EmbeddedEventStoreOptions {
   /**
    * Group-commit window in ms (default 2; 0: never wait): while appends keep arriving, a flush waits this long for
    * more to join its transaction — only while that is measured to commit more writes per second than flushing
-   * on the next turn (`GroupCommitTuner`). A write into an idle store, or from a lone writer, never waits.
+   * on the next turn (`GroupCommitTuner`). A write into an idle store, or from a lone writer, is not held.
    */
   groupCommitWindowMs?: number;
   /** No start-up/shut-down log lines on stdout. */

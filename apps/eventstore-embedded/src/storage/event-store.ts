@@ -122,7 +122,8 @@ class FlushContext {
  * The single writer and the shared read state over the SQLite log.
  *
  * Group commit: writes are queued and flushed on the next turn of the event loop (`setImmediate`) in one
- * SQLite transaction. Each request is validated against the heads as left by the requests before it (in the
+ * SQLite transaction — or, while writes keep coming and that is measured to pay, after the group-commit window
+ * (`GroupCommitTuner`). Each request is validated against the heads as left by the requests before it (in the
  * same flush, or in committed flushes still waiting for their fsync), so a request is all-or-nothing while a
  * failing one does not abort the others.
  * Durability on acknowledgement (FULL): a committed flush waits for an fsync of the WAL, run on libuv's
@@ -159,6 +160,8 @@ export class EventStore {
 
   /** Whether a flush waits for more appends to join it (see GroupCommitTuner). */
   private readonly groupCommit: GroupCommitTuner;
+  /** The timer of a flush held for the group-commit window (cleared by any flush, close()'s included). */
+  private heldFlush: NodeJS.Timeout | undefined;
   /** FULL: commits go to the WAL without fsync; one fsync of the WAL (off the event loop) acknowledges them. */
   private readonly syncAfterCommit: boolean;
   private walFd: number | undefined;
@@ -490,12 +493,14 @@ export class EventStore {
     if (this.scheduled || this.syncing || this.queue.length === 0) return;
     this.scheduled = true;
     const delay = this.groupCommit.delayMs(performance.now());
-    if (delay > 0) setTimeout(() => this.flush(), delay);
+    if (delay > 0) this.heldFlush = setTimeout(() => this.flush(), delay);
     else setImmediate(() => this.flush());
   }
 
   private flush(): void {
     this.scheduled = false;
+    clearTimeout(this.heldFlush);
+    this.heldFlush = undefined;
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;

@@ -129,6 +129,55 @@ describe('GroupCommitTuner', () => {
     expect(tuner.delayMs(end + 5)).toBe(0);
   });
 
+  it('given a load that waiting serves by less than the margin, when measured, then flushes go at once', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    // 3 % more writes per millisecond when waiting: not the 5 % asked for.
+    const slightly: Load = { immediate: { everyMs: 1, writes: 2 }, waiting: { everyMs: 2, writes: 4.12 } };
+    const { held } = run(tuner, slightly, 0, 10_000);
+    expect(tuner.isWaiting).toBe(false);
+    // Only the waiting epochs of the measurements (at 0, 3 and 8 s): 1.5 s of 10.
+    expect(heldMs(held, slightly)).toBeLessThan(1_600);
+  });
+
+  it('given a window longer than a pause, when waiting does not pay, then the held flushes are not taken for pauses', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 200 });
+    // Writers that wait for their acknowledgements: a 200 ms hold gathers them all, and slows them down.
+    const slowed: Load = { immediate: { everyMs: 1, writes: 2 }, waiting: { everyMs: 201, writes: 8 } };
+    const { held } = run(tuner, slowed, 0, 60_000);
+    // Measured at the start and after holds of 8, 16, then 32 epochs: eight measurements in 60 s, each with two
+    // waiting epochs of two 201 ms flushes, about 6.4 s held — not a hold after every 250 ms (about 27 s).
+    expect(heldMs(held, slowed)).toBeLessThan(7_000);
+    expect(tuner.isWaiting).toBe(false);
+  });
+
+  it('given bursts of writers that waiting does not serve, when they come between pauses, then they are not measured again each time', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    let now = 0;
+    let heldTotal = 0;
+    for (let burst = 0; burst < 20; burst++) {
+      const { end, held } = run(tuner, gated, now, 1_000);
+      heldTotal += heldMs(held, gated);
+      now = end + 150;
+    }
+    // A measurement (1 s) spans the first two bursts; the next ones keep its answer until its hold (8 epochs,
+    // then 16, then 32) is spent in busy time: four measurements, about 2 s held in 20 s of bursts, where
+    // measuring every burst again held 10 s.
+    expect(heldTotal).toBeLessThan(2_500);
+    expect(tuner.isWaiting).toBe(false);
+  });
+
+  it('given a load that waiting did not serve, when writes resume after a second or more, then the new load is measured at once', () => {
+    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const { end } = run(tuner, gated, 0, 1_500);
+    expect(tuner.isWaiting).toBe(false);
+    // Its hold (8 epochs) would run to 3 s of busy time; after a long pause a saturating load is measured
+    // from its first second, and held from then on.
+    const { held } = run(tuner, saturating, end + 1_500, 3_000);
+    expect(held.filter((flush) => flush.at > end + 1_500 + 1_100).every((flush) => flush.delay === 2)).toBe(
+      true,
+    );
+  });
+
   it('given a window of 0, when writers keep appending, then no flush is ever held', () => {
     const tuner = new GroupCommitTuner({ windowMs: 0 });
     const { held } = run(tuner, saturating, 0, 5_000);

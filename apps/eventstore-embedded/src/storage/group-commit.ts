@@ -15,9 +15,11 @@
  * committed per millisecond; the better mode is kept for `holdEpochs` epochs (doubled, up to `maxHoldEpochs`,
  * each time the same mode wins again), then both are measured again, as the load may have changed. Waiting has
  * to win by `margin` to be kept. A first epoch in which every flush committed a single write (one writer at a
- * time) ends the measurement there: a lone writer is never made to wait. A pause in the writes (no flush for
- * `idleMs`), or LONE_HELD_FLUSHES held flushes in a row that no other write joined, starts over, flushing at
- * once. A flush is delayed only while the store is busy (the last flush ended less than BUSY_MS ago): a write
+ * time) ends the measurement there: a lone writer is not made to wait (but for at most LONE_HELD_FLUSHES
+ * flushes when a load that waiting served shrinks to one writer: that many held flushes in a row that no other
+ * write joined start over). After a pause in the writes (no flush for `idleMs`, not counting a flush's own
+ * wait) a measurement under way goes on, a load that waiting did not serve keeps that answer and its hold, and
+ * one that waiting served is measured again; after LONG_PAUSE_MS, everything is measured again. A flush is delayed only while the store is busy (the last flush ended less than BUSY_MS ago): a write
  * into an idle store is never held. Pure: the caller passes the time (ms, monotonic).
  */
 export interface GroupCommitTunerOptions {
@@ -42,6 +44,9 @@ export const DEFAULT_GROUP_COMMIT_WINDOW_MS = 2;
 
 /** Held flushes in a row, each committing a single write, that end the waiting: a lone writer's. */
 const LONE_HELD_FLUSHES = 8;
+
+/** A pause this long (ms) ends whatever was learned: the writes after it are another load. */
+const LONG_PAUSE_MS = 1000;
 
 /** A flush that starts less than this after the previous one ended finds the store busy. */
 const BUSY_MS = 5;
@@ -74,6 +79,8 @@ export class GroupCommitTuner {
   private lastFlushAt = -Infinity;
   /** Held flushes in a row that committed a single write. */
   private loneHeldFlushes = 0;
+  /** The wait `delayMs` gave the flush now scheduled. */
+  private heldFor = 0;
 
   constructor(options: GroupCommitTunerOptions) {
     this.windowMs = options.windowMs;
@@ -88,8 +95,8 @@ export class GroupCommitTuner {
 
   /** How long to wait before flushing what is queued now (0: on the next turn of the event loop). */
   delayMs(now: number): number {
-    if (!this.waiting || this.windowMs === 0) return 0;
-    return now - this.lastFlushAt < BUSY_MS ? this.windowMs : 0;
+    this.heldFor = this.waiting && now - this.lastFlushAt < BUSY_MS ? this.windowMs : 0;
+    return this.heldFor;
   }
 
   /** Whether flushes are being delayed now (while busy): for metrics and tests. */
@@ -97,15 +104,19 @@ export class GroupCommitTuner {
     return this.waiting;
   }
 
-  /** A flush committed `writes` appends or deletes, ending at `now`. */
+  /** A flush committed `writes` appends or deletes, ending at `now` (after the delay `delayMs` gave it). */
   flushed(now: number, writes: number): void {
+    const held = this.heldFor;
+    this.heldFor = 0;
     if (this.windowMs === 0) return;
-    // A pause ends the load being measured; so do held flushes that, again and again, no other write joined (a
-    // lone writer now: one such flush alone is chance, as under load a flush now and then finds one write).
-    this.loneHeldFlushes =
-      this.waiting && this.phase === 'hold' && writes === 1 ? this.loneHeldFlushes + 1 : 0;
-    if (now - this.lastFlushAt > this.idleMs || this.loneHeldFlushes >= LONE_HELD_FLUSHES)
-      this.startOver(now);
+    // Held flushes that, again and again, no other write joined: a lone writer now (one such flush alone is
+    // chance, as under load a flush now and then finds one write).
+    this.loneHeldFlushes = held > 0 && writes === 1 ? this.loneHeldFlushes + 1 : 0;
+    // The gap since the last flush, less the wait this one was given: a long window is no pause.
+    const gap = now - this.lastFlushAt - held;
+    if (gap > LONG_PAUSE_MS) this.startOver(now);
+    else if (gap > this.idleMs) this.paused(now);
+    else if (this.loneHeldFlushes >= LONE_HELD_FLUSHES) this.startOver(now);
     this.lastFlushAt = now;
     this.epochStart ??= now;
     this.epochWrites += writes;
@@ -114,6 +125,20 @@ export class GroupCommitTuner {
     if (elapsed < this.epochMs) return;
     if (this.phase === 'measure') this.measuredEpoch(elapsed);
     else if (++this.held >= this.hold) this.measure();
+    this.epochStart = now;
+    this.epochWrites = 0;
+    this.epochFlushes = 0;
+  }
+
+  /**
+   * Writes resume after a pause: the epoch under way is dropped (its rate would count the pause). A measurement
+   * under way goes on (bursts shorter than one are measured across several); a load that waiting did not serve
+   * keeps that answer and its hold, so bursts of it are not each measured again (each measurement costs them
+   * epochs of waiting); after one that waiting served, the load is measured again, flushing at once first, as
+   * it may be another now.
+   */
+  private paused(now: number): void {
+    if (this.phase === 'hold' && this.lastChoice !== false) this.startOver(now);
     this.epochStart = now;
     this.epochWrites = 0;
     this.epochFlushes = 0;
@@ -128,6 +153,7 @@ export class GroupCommitTuner {
       // Every flush committed one write: one writer at a time, which waiting could only slow down. Not
       // measured, so it costs that writer nothing; looked at again after a hold.
       this.choose(false, this.holdEpochs);
+      this.lastChoice = false;
       return;
     }
     this.step += 1;
