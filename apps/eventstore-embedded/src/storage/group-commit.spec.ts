@@ -1,5 +1,8 @@
 import { GroupCommitTuner } from './group-commit';
 
+/** The epoch the timings below are written for (the default is longer; the mechanism is the same). */
+const EPOCH = 250;
+
 /** How a load's flushes go in each mode: one flush every `everyMs`, committing `writes` writes. */
 type Flushes = { everyMs: number; writes: number };
 type Load = { immediate: Flushes; waiting: Flushes };
@@ -45,7 +48,7 @@ function waitingStarts(held: { at: number; delay: number }[]): number[] {
 
 describe('GroupCommitTuner', () => {
   it('given writers that keep appending while a flush waits, when measured, then it holds each flush for the window', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
     const { end, held } = run(tuner, saturating, 0, 10_000);
     // Four 250 ms epochs measure the modes (1 s); measured again at 3 s and at 8 s, each time with two epochs
     // flushing at once: about 8 of the remaining 9 s are held.
@@ -55,46 +58,47 @@ describe('GroupCommitTuner', () => {
   });
 
   it('given writers that wait for their acknowledgements, when measured, then flushes go at once but while waiting is measured', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
     const { held } = run(tuner, gated, 0, 20_000);
-    // Two 250 ms epochs waiting per measurement, measured at the start and after holds of 8, 16 and 32 epochs
-    // (and 1 s each): four measurements, about 2 s of 20.
-    expect(heldMs(held, gated)).toBeLessThan(2_300);
-    expect(heldMs(held, gated)).toBeGreaterThan(1_500);
+    // Each measurement's waiting is cut short after half an epoch (it commits 1.33 writes per ms against 2):
+    // 125 ms at the start and after holds of 8, 16 and 32 epochs, about 0.5 s of 20 — not 0.5 s per measurement.
+    expect(heldMs(held, gated)).toBeLessThan(600);
+    expect(heldMs(held, gated)).toBeGreaterThan(400);
     expect(tuner.isWaiting).toBe(false);
   });
 
   it('given the same answer again and again, when measured, then it is measured less often, up to every 32 epochs', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 2 });
-    // The first waiting epoch of each measurement: measurements (four 250 ms epochs) apart by holds of 8, 16,
-    // then 32 epochs.
-    const starts = waitingStarts(run(tuner, gated, 0, 50_000).held).filter((_, i) => i % 2 === 0);
+    const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
+    // The waiting of each measurement (an epoch flushing at once, half an epoch waiting) comes after the hold
+    // before it: 8, 16, then 32 epochs of 250 ms.
+    const starts = waitingStarts(run(tuner, gated, 0, 50_000).held);
     const gaps = starts.slice(1).map((start, i) => start - starts[i]!);
-    expect(gaps[0]).toBeCloseTo(1_000 + 8 * 250, -2);
-    expect(gaps[1]).toBeCloseTo(1_000 + 16 * 250, -2);
-    expect(gaps[2]).toBeCloseTo(1_000 + 32 * 250, -2);
-    expect(gaps[3]).toBeCloseTo(1_000 + 32 * 250, -2);
+    expect(gaps[0]).toBeCloseTo(375 + 8 * 250, -2);
+    expect(gaps[1]).toBeCloseTo(375 + 16 * 250, -2);
+    expect(gaps[2]).toBeCloseTo(375 + 32 * 250, -2);
+    expect(gaps[3]).toBeCloseTo(375 + 32 * 250, -2);
   });
 
   it('given a lone writer, when it writes for a while, then no flush is ever held', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
     const { held } = run(tuner, lone, 0, 30_000);
     expect(held.every((flush) => flush.delay === 0)).toBe(true);
   });
 
   it('given a load that waiting served, when it becomes one that waiting slows, then flushes go at once again by the next measurement', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
     const first = run(tuner, saturating, 0, 2_500);
     expect(tuner.isWaiting).toBe(true);
-    // Held for what is left of the hold (0.5 s) and in the waiting epochs of the three measurements of the next
-    // 10 s (0.5 s each, at 3, 6 and 11 s): 2 s, not the 10 s it would be held if nothing were measured again.
+    // Held for what is left of the hold (0.5 s) and in the waiting of the measurements of the next 10 s (the
+    // first a whole 0.5 s, as waiting won the last time; the next ones cut short): not the 10 s it would be held
+    // if nothing were measured again.
     const second = run(tuner, gated, first.end, 10_000);
     expect(heldMs(second.held, gated)).toBeLessThan(2_100);
     expect(tuner.isWaiting).toBe(false);
   });
 
   it('given a load that waiting served, when one writer is left, then eight held flushes it commits alone end the waiting', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
     const { end } = run(tuner, saturating, 0, 2_500);
     expect(tuner.isWaiting).toBe(true);
     const { held } = run(tuner, lone, end, 3_000);
@@ -103,7 +107,7 @@ describe('GroupCommitTuner', () => {
   });
 
   it('given a load that waiting served, when a held flush now and then commits one write, then it keeps waiting', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
     let { end: now } = run(tuner, saturating, 0, 2_500);
     for (let i = 0; i < 200; i++) {
       now += saturating.waiting.everyMs;
@@ -113,7 +117,7 @@ describe('GroupCommitTuner', () => {
   });
 
   it('given a pause in the writes, when they resume, then flushes go at once until measured again', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
     const { end } = run(tuner, saturating, 0, 2_000);
     expect(tuner.isWaiting).toBe(true);
     const resumed = end + 150;
@@ -123,14 +127,14 @@ describe('GroupCommitTuner', () => {
   });
 
   it('given waiting pays, when a write comes into a store idle for 5 ms, then its flush is not held', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
     const { end } = run(tuner, saturating, 0, 2_000);
     expect(tuner.delayMs(end + 4.9)).toBe(2);
     expect(tuner.delayMs(end + 5)).toBe(0);
   });
 
   it('given a load that waiting serves by less than the margin, when measured, then flushes go at once', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
     // 3 % more writes per millisecond when waiting: not the 5 % asked for.
     const slightly: Load = { immediate: { everyMs: 1, writes: 2 }, waiting: { everyMs: 2, writes: 4.12 } };
     const { held } = run(tuner, slightly, 0, 10_000);
@@ -140,7 +144,7 @@ describe('GroupCommitTuner', () => {
   });
 
   it('given a window longer than a pause, when waiting does not pay, then the held flushes are not taken for pauses', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 200 });
+    const tuner = new GroupCommitTuner({ windowMs: 200, epochMs: EPOCH });
     // Writers that wait for their acknowledgements: a 200 ms hold gathers them all, and slows them down.
     const slowed: Load = { immediate: { everyMs: 1, writes: 2 }, waiting: { everyMs: 201, writes: 8 } };
     const { held } = run(tuner, slowed, 0, 60_000);
@@ -151,7 +155,7 @@ describe('GroupCommitTuner', () => {
   });
 
   it('given bursts of writers that waiting does not serve, when they come between pauses, then they are not measured again each time', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
     let now = 0;
     let heldTotal = 0;
     for (let burst = 0; burst < 20; burst++) {
@@ -159,15 +163,14 @@ describe('GroupCommitTuner', () => {
       heldTotal += heldMs(held, gated);
       now = end + 150;
     }
-    // A measurement (1 s) spans the first two bursts; the next ones keep its answer until its hold (8 epochs,
-    // then 16, then 32) is spent in busy time: four measurements, about 2 s held in 20 s of bursts, where
-    // measuring every burst again held 10 s.
+    // The first burst is measured; the next ones keep its answer until its hold (8 epochs, then 16, then 32) is
+    // spent in busy time: four measurements in 20 s of bursts, where measuring every burst again held 10 s.
     expect(heldTotal).toBeLessThan(2_500);
     expect(tuner.isWaiting).toBe(false);
   });
 
   it('given a load that waiting did not serve, when writes resume after a second or more, then the new load is measured at once', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 2 });
+    const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
     const { end } = run(tuner, gated, 0, 1_500);
     expect(tuner.isWaiting).toBe(false);
     // Its hold (8 epochs) would run to 3 s of busy time; after a long pause a saturating load is measured
@@ -179,7 +182,7 @@ describe('GroupCommitTuner', () => {
   });
 
   it('given a window of 0, when writers keep appending, then no flush is ever held', () => {
-    const tuner = new GroupCommitTuner({ windowMs: 0 });
+    const tuner = new GroupCommitTuner({ windowMs: 0, epochMs: EPOCH });
     const { held } = run(tuner, saturating, 0, 5_000);
     expect(held.every((flush) => flush.delay === 0)).toBe(true);
     expect(tuner.isWaiting).toBe(false);

@@ -14,7 +14,8 @@
  * (`rounds` pairs, so that a load rising or falling meanwhile favours neither), and compares the writes
  * committed per millisecond; the better mode is kept for `holdEpochs` epochs (doubled, up to `maxHoldEpochs`,
  * each time the same mode wins again), then both are measured again, as the load may have changed. Waiting has
- * to win by `margin` to be kept. A first epoch in which every flush committed a single write (one writer at a
+ * to win by `margin` to be kept; half a waiting epoch that commits under CLEARLY_LOSES of the immediate rate
+ * ends the measurement there (writers gated by their acknowledgements pay for little of it). A first epoch in which every flush committed a single write (one writer at a
  * time) ends the measurement there: a lone writer is not made to wait (but for at most LONE_HELD_FLUSHES
  * flushes when a load that waiting served shrinks to one writer: that many held flushes in a row that no other
  * write joined start over). After a pause in the writes (no flush for `idleMs`, not counting a flush's own
@@ -25,7 +26,10 @@
 export interface GroupCommitTunerOptions {
   /** How long to wait, when waiting pays (ms). 0: never wait. */
   windowMs: number;
-  /** Length of a measured epoch (ms). */
+  /**
+   * Length of a measured epoch (ms). 500: at 250 the rates of two epochs differed by ±5–10 % from noise alone
+   * (the projector's commits, garbage collection) and the choice flipped with it.
+   */
   epochMs?: number;
   /** Pairs of epochs (one flushing at once, one waiting, in turn) in a measurement. */
   rounds?: number;
@@ -44,6 +48,9 @@ export const DEFAULT_GROUP_COMMIT_WINDOW_MS = 2;
 
 /** Held flushes in a row, each committing a single write, that end the waiting: a lone writer's. */
 const LONE_HELD_FLUSHES = 8;
+
+/** A waiting epoch whose first half commits under this share of the immediate rate ends the measurement. */
+const CLEARLY_LOSES = 0.8;
 
 /** A pause this long (ms) ends whatever was learned: the writes after it are another load. */
 const LONG_PAUSE_MS = 1000;
@@ -84,7 +91,7 @@ export class GroupCommitTuner {
 
   constructor(options: GroupCommitTunerOptions) {
     this.windowMs = options.windowMs;
-    this.epochMs = options.epochMs ?? 250;
+    this.epochMs = options.epochMs ?? 500;
     this.rounds = options.rounds ?? 2;
     this.holdEpochs = options.holdEpochs ?? 8;
     this.maxHoldEpochs = options.maxHoldEpochs ?? 32;
@@ -122,7 +129,10 @@ export class GroupCommitTuner {
     this.epochWrites += writes;
     this.epochFlushes += 1;
     const elapsed = now - this.epochStart;
-    if (elapsed < this.epochMs) return;
+    if (elapsed < this.epochMs) {
+      if (this.waitingClearlyLoses(elapsed)) this.decide(false);
+      return;
+    }
     if (this.phase === 'measure') this.measuredEpoch(elapsed);
     else if (++this.held >= this.hold) this.measure();
     this.epochStart = now;
@@ -163,14 +173,30 @@ export class GroupCommitTuner {
       return;
     }
     const { immediate, waiting } = this.measured;
-    const wait = waiting.writes / waiting.ms > (immediate.writes / immediate.ms) * (1 + this.margin);
-    // A load that keeps giving the same answer is measured less often: each measurement of the losing mode
-    // costs its writers epochs of it.
+    this.decide(waiting.writes / waiting.ms > (immediate.writes / immediate.ms) * (1 + this.margin));
+  }
+
+  /**
+   * Half a waiting epoch commits under 80 % of what flushing at once did: the writers are waiting on the store,
+   * and the rest of the measurement would only cost them more of it.
+   */
+  private waitingClearlyLoses(elapsed: number): boolean {
+    if (this.phase !== 'measure' || !this.waiting || elapsed < this.epochMs / 2) return false;
+    const { immediate } = this.measured;
+    return this.epochWrites / elapsed < (immediate.writes / immediate.ms) * CLEARLY_LOSES;
+  }
+
+  /** The measurement's answer. A load that keeps giving the same one is measured less often. */
+  private decide(wait: boolean): void {
+    // Each measurement of the losing mode costs the writers time in it.
     this.choose(
       wait,
       wait === this.lastChoice ? Math.min(this.hold * 2, this.maxHoldEpochs) : this.holdEpochs,
     );
     this.lastChoice = wait;
+    this.epochStart = undefined;
+    this.epochWrites = 0;
+    this.epochFlushes = 0;
   }
 
   private choose(wait: boolean, hold: number): void {
