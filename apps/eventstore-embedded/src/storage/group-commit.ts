@@ -11,17 +11,18 @@
  * of the API went from 1,838–1,917 to 2,078–2,116 AddCartItems/s, 4 clients fell from 1,380 to 891/s).
  *
  * So the tuner measures it. While writes keep coming it runs epochs flushing at once and epochs waiting, in turn
- * (`rounds` pairs, so that a load rising or falling meanwhile favours neither), and compares the writes
- * committed per millisecond; the better mode is kept for `holdEpochs` epochs (doubled, up to `maxHoldEpochs`,
- * each time the same mode wins again), then both are measured again, as the load may have changed. Waiting has
- * to win by `margin` to be kept; half a waiting epoch that commits under CLEARLY_LOSES of the immediate rate
- * ends the measurement there (writers gated by their acknowledgements pay for little of it). A first epoch in which every flush committed a single write (one writer at a
- * time) ends the measurement there: a lone writer is not made to wait (but for at most LONE_HELD_FLUSHES
- * flushes when a load that waiting served shrinks to one writer: that many held flushes in a row that no other
- * write joined start over). After a pause in the writes (no flush for `idleMs`, not counting a flush's own
- * wait) a measurement under way goes on, a load that waiting did not serve keeps that answer and its hold, and
- * one that waiting served is measured again; after LONG_PAUSE_MS, everything is measured again. A flush is delayed only while the store is busy (the last flush ended less than BUSY_MS ago): a write
- * into an idle store is never held. Pure: the caller passes the time (ms, monotonic).
+ * (`rounds` pairs, so that a load rising or falling meanwhile favours neither), and compares the writes committed
+ * per millisecond; the better mode is kept for `holdEpochs` epochs (doubled, up to `maxHoldEpochs`, each time the
+ * same mode wins again), then both are measured again, as the load may have changed. Waiting has to win by `margin`
+ * to be kept; half a waiting epoch that commits under CLEARLY_LOSES of the immediate rate ends the measurement there
+ * (writers gated by their acknowledgements pay for little of it). A first epoch in which every flush committed a
+ * single write (one writer at a time) ends the measurement there: a lone writer is not made to wait (but for at most
+ * LONE_HELD_FLUSHES flushes when a load that waiting served shrinks to one writer: that many held flushes in a row
+ * that no other write joined start over). After a pause in the writes (no flush for `idleMs`, not counting a flush's
+ * own wait) a measurement under way goes on, a load that waiting did not serve keeps that answer and its hold, and
+ * one that waiting served is measured again; after LONG_PAUSE_MS, everything is measured again. A flush is delayed
+ * only while the store is busy (the last flush ended less than BUSY_MS ago): a write into an idle store is never
+ * held. Pure: the caller passes the time (ms, monotonic).
  */
 export interface GroupCommitTunerOptions {
   /** How long to wait, when waiting pays (ms). 0: never wait. */
@@ -39,7 +40,10 @@ export interface GroupCommitTunerOptions {
   maxHoldEpochs?: number;
   /** How much more waiting must commit per millisecond to be kept (0.05: 5 % more). */
   margin?: number;
-  /** A gap between flushes this long ends the load being measured: the next flushes start over. */
+  /**
+   * A gap between flushes this long (ms; a flush's own wait not counted) is a pause: the epoch under way is
+   * dropped, and what was learned is kept or measured again (see `paused`).
+   */
   idleMs?: number;
 }
 
@@ -81,7 +85,7 @@ export class GroupCommitTuner {
   private held = 0;
   /** Epochs the current choice is kept for. */
   private hold: number;
-  /** The last choice measured (undefined after a pause). */
+  /** The last choice measured (undefined until one is, and after starting over). */
   private lastChoice: boolean | undefined;
   private lastFlushAt = -Infinity;
   /** Held flushes in a row that committed a single write. */
@@ -122,7 +126,7 @@ export class GroupCommitTuner {
     // The gap since the last flush, less the wait this one was given: a long window is no pause.
     const gap = now - this.lastFlushAt - held;
     if (gap > LONG_PAUSE_MS) this.startOver(now);
-    else if (gap > this.idleMs) this.paused(now);
+    else if (gap > this.idleMs) this.paused(now, gap);
     else if (this.loneHeldFlushes >= LONE_HELD_FLUSHES) this.startOver(now);
     this.lastFlushAt = now;
     this.epochStart ??= now;
@@ -130,10 +134,10 @@ export class GroupCommitTuner {
     this.epochFlushes += 1;
     const elapsed = now - this.epochStart;
     if (elapsed < this.epochMs) {
-      if (this.waitingClearlyLoses(elapsed)) this.decide(false);
+      if (this.waitingClearlyLoses(elapsed)) this.decide(false, now);
       return;
     }
-    if (this.phase === 'measure') this.measuredEpoch(elapsed);
+    if (this.phase === 'measure') this.measuredEpoch(elapsed, now);
     else if (++this.held >= this.hold) this.measure();
     this.epochStart = now;
     this.epochWrites = 0;
@@ -141,21 +145,20 @@ export class GroupCommitTuner {
   }
 
   /**
-   * Writes resume after a pause: the epoch under way is dropped (its rate would count the pause). A measurement
-   * under way goes on (bursts shorter than one are measured across several); a load that waiting did not serve
-   * keeps that answer and its hold, so bursts of it are not each measured again (each measurement costs them
-   * epochs of waiting); after one that waiting served, the load is measured again, flushing at once first, as
-   * it may be another now.
+   * Writes resume after a pause of `gap` ms. After a load that waiting served, the load is measured again,
+   * flushing at once first, as it may be another now. Otherwise the epoch under way goes on without the pause
+   * (its start moves forward by it): its rate counts busy time only, and bursts shorter than an epoch add up —
+   * a measurement under way goes on across them, and a load that waiting did not serve keeps that answer until
+   * its hold is spent in busy time, so bursts of it are not each measured again (each measurement costs them
+   * time waiting).
    */
-  private paused(now: number): void {
+  private paused(now: number, gap: number): void {
     if (this.phase === 'hold' && this.lastChoice !== false) this.startOver(now);
-    this.epochStart = now;
-    this.epochWrites = 0;
-    this.epochFlushes = 0;
+    else if (this.epochStart !== undefined) this.epochStart += gap;
   }
 
   /** An epoch of a measurement ended; after the last one, the faster mode is chosen. */
-  private measuredEpoch(elapsed: number): void {
+  private measuredEpoch(elapsed: number, now: number): void {
     const mode = this.waiting ? this.measured.waiting : this.measured.immediate;
     mode.writes += this.epochWrites;
     mode.ms += elapsed;
@@ -173,7 +176,7 @@ export class GroupCommitTuner {
       return;
     }
     const { immediate, waiting } = this.measured;
-    this.decide(waiting.writes / waiting.ms > (immediate.writes / immediate.ms) * (1 + this.margin));
+    this.decide(waiting.writes / waiting.ms > (immediate.writes / immediate.ms) * (1 + this.margin), now);
   }
 
   /**
@@ -187,14 +190,14 @@ export class GroupCommitTuner {
   }
 
   /** The measurement's answer. A load that keeps giving the same one is measured less often. */
-  private decide(wait: boolean): void {
+  private decide(wait: boolean, now: number): void {
     // Each measurement of the losing mode costs the writers time in it.
     this.choose(
       wait,
       wait === this.lastChoice ? Math.min(this.hold * 2, this.maxHoldEpochs) : this.holdEpochs,
     );
     this.lastChoice = wait;
-    this.epochStart = undefined;
+    this.epochStart = now;
     this.epochWrites = 0;
     this.epochFlushes = 0;
   }
