@@ -10,6 +10,7 @@ import { checkDataDir } from './data-dir';
 import { envSetting } from './env-setting';
 import { parseScavengeInterval } from './scavenge-interval';
 import type { SynchronousMode } from './storage/sqlite-event-log';
+import { MAX_GROUP_COMMIT_WINDOW_MS } from './storage/group-commit';
 
 type Env = Record<string, string | undefined>;
 
@@ -81,7 +82,7 @@ export function parseStandaloneStoreConfig(
     ),
     undefined,
     0,
-    1000,
+    MAX_GROUP_COMMIT_WINDOW_MS,
   );
   const synchronousSetting = setting(
     'synchronous',

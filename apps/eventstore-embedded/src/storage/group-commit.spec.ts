@@ -41,6 +41,18 @@ function run(tuner: GroupCommitTuner, load: Load, from: number, ms: number) {
 const heldMs = (held: { delay: number }[], load: Load) =>
   held.filter((flush) => flush.delay > 0).length * load.waiting.everyMs;
 
+/** Runs `load` in `count` bursts of `burstMs`, 150 ms apart, from `from`; returns the milliseconds held. */
+function bursts(tuner: GroupCommitTuner, load: Load, from: number, count: number, burstMs: number): number {
+  let now = from;
+  let heldTotal = 0;
+  for (let burst = 0; burst < count; burst++) {
+    const { end, held } = run(tuner, load, now, burstMs);
+    heldTotal += heldMs(held, load);
+    now = end + 150;
+  }
+  return heldTotal;
+}
+
 /** The starts of the stretches in which flushes were held. */
 function waitingStarts(held: { at: number; delay: number }[]): number[] {
   return held.filter((flush, i) => flush.delay > 0 && (i === 0 || held[i - 1]!.delay === 0)).map((f) => f.at);
@@ -156,13 +168,7 @@ describe('GroupCommitTuner', () => {
 
   it('given bursts of writers that waiting does not serve, when they come between pauses, then they are not measured again each time', () => {
     const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
-    let now = 0;
-    let heldTotal = 0;
-    for (let burst = 0; burst < 20; burst++) {
-      const { end, held } = run(tuner, gated, now, 1_000);
-      heldTotal += heldMs(held, gated);
-      now = end + 150;
-    }
+    const heldTotal = bursts(tuner, gated, 0, 20, 1_000);
     // The first burst is measured; the next ones keep its answer until its hold (8 epochs, then 16, then 32) is
     // spent in busy time: four measurements, about 0.5 s held in 20 s of bursts, where measuring every burst
     // again held 2.5 s.
@@ -173,14 +179,9 @@ describe('GroupCommitTuner', () => {
   it('given a measurement under way, when writes come in bursts shorter than an epoch, then it ends across them and waiting is not kept', () => {
     const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
     // An epoch flushing at once, then into a waiting one; from there bursts of 100 ms, 150 ms apart.
-    let { end: now } = run(tuner, gated, 0, 260);
+    const { end } = run(tuner, gated, 0, 260);
     expect(tuner.isWaiting).toBe(true);
-    let heldTotal = 0;
-    for (let burst = 0; burst < 200; burst++) {
-      const { end, held } = run(tuner, gated, now, 100);
-      heldTotal += heldMs(held, gated);
-      now = end + 150;
-    }
+    const heldTotal = bursts(tuner, gated, end, 200, 100);
     // The waiting epoch's halves add up across two bursts and lose: flushes go at once from then on. Dropping
     // the part of an epoch before each pause held nearly every flush of the 20 s of bursts.
     expect(tuner.isWaiting).toBe(false);
@@ -189,14 +190,9 @@ describe('GroupCommitTuner', () => {
 
   it('given a load that waiting did not serve, when a saturating one comes in bursts shorter than an epoch, then it is measured once the hold is spent in busy time', () => {
     const tuner = new GroupCommitTuner({ windowMs: 2, epochMs: EPOCH });
-    let { end: now } = run(tuner, gated, 0, 1_000);
+    const { end } = run(tuner, gated, 0, 1_000);
     expect(tuner.isWaiting).toBe(false);
-    let heldTotal = 0;
-    for (let burst = 0; burst < 100; burst++) {
-      const { end, held } = run(tuner, saturating, now, 200);
-      heldTotal += heldMs(held, saturating);
-      now = end + 150;
-    }
+    const heldTotal = bursts(tuner, saturating, end, 100, 200);
     // A hold of 8 epochs is 2 s of busy time: ten bursts; then the bursts are measured and held. A hold that
     // counted only whole epochs between pauses never ended.
     expect(heldTotal).toBeGreaterThan(10_000);

@@ -49,6 +49,8 @@ export interface GroupCommitTunerOptions {
 
 /** The embedded server's window (`startEmbeddedEventStore`, `--group-commit-window-ms`). */
 export const DEFAULT_GROUP_COMMIT_WINDOW_MS = 2;
+/** The longest window the settings accept (ms). */
+export const MAX_GROUP_COMMIT_WINDOW_MS = 1000;
 
 /** Held flushes in a row, each committing a single write, that end the waiting: a lone writer's. */
 const LONE_HELD_FLUSHES = 8;
@@ -77,7 +79,8 @@ export class GroupCommitTuner {
   private phase: Phase = 'measure';
   /** Epochs measured so far in this measurement: even ones flush at once, odd ones wait. */
   private step = 0;
-  private epochStart: number | undefined;
+  /** Set by the first flush, which always starts over (no flush before it). */
+  private epochStart = 0;
   private epochWrites = 0;
   private epochFlushes = 0;
   /** Writes and milliseconds of this measurement's epochs, flushing at once and waiting. */
@@ -110,7 +113,7 @@ export class GroupCommitTuner {
     return this.heldFor;
   }
 
-  /** Whether flushes are being delayed now (while busy): for metrics and tests. */
+  /** Whether flushes are being delayed now (while busy). */
   get isWaiting(): boolean {
     return this.waiting;
   }
@@ -129,19 +132,18 @@ export class GroupCommitTuner {
     else if (gap > this.idleMs) this.paused(now, gap);
     else if (this.loneHeldFlushes >= LONE_HELD_FLUSHES) this.startOver(now);
     this.lastFlushAt = now;
-    this.epochStart ??= now;
     this.epochWrites += writes;
     this.epochFlushes += 1;
     const elapsed = now - this.epochStart;
     if (elapsed < this.epochMs) {
-      if (this.waitingClearlyLoses(elapsed)) this.decide(false, now);
+      if (!this.waitingClearlyLoses(elapsed)) return;
+      this.decide(false);
+      this.newEpoch(now);
       return;
     }
-    if (this.phase === 'measure') this.measuredEpoch(elapsed, now);
+    if (this.phase === 'measure') this.measuredEpoch(elapsed);
     else if (++this.held >= this.hold) this.measure();
-    this.epochStart = now;
-    this.epochWrites = 0;
-    this.epochFlushes = 0;
+    this.newEpoch(now);
   }
 
   /**
@@ -154,11 +156,11 @@ export class GroupCommitTuner {
    */
   private paused(now: number, gap: number): void {
     if (this.phase === 'hold' && this.lastChoice !== false) this.startOver(now);
-    else if (this.epochStart !== undefined) this.epochStart += gap;
+    else this.epochStart += gap;
   }
 
   /** An epoch of a measurement ended; after the last one, the faster mode is chosen. */
-  private measuredEpoch(elapsed: number, now: number): void {
+  private measuredEpoch(elapsed: number): void {
     const mode = this.waiting ? this.measured.waiting : this.measured.immediate;
     mode.writes += this.epochWrites;
     mode.ms += elapsed;
@@ -166,7 +168,6 @@ export class GroupCommitTuner {
       // Every flush committed one write: one writer at a time, which waiting could only slow down. Not
       // measured, so it costs that writer nothing; looked at again after a hold.
       this.choose(false, this.holdEpochs);
-      this.lastChoice = false;
       return;
     }
     this.step += 1;
@@ -176,7 +177,7 @@ export class GroupCommitTuner {
       return;
     }
     const { immediate, waiting } = this.measured;
-    this.decide(waiting.writes / waiting.ms > (immediate.writes / immediate.ms) * (1 + this.margin), now);
+    this.decide(waiting.writes / waiting.ms > (immediate.writes / immediate.ms) * (1 + this.margin));
   }
 
   /**
@@ -189,24 +190,30 @@ export class GroupCommitTuner {
     return this.epochWrites / elapsed < (immediate.writes / immediate.ms) * CLEARLY_LOSES;
   }
 
-  /** The measurement's answer. A load that keeps giving the same one is measured less often. */
-  private decide(wait: boolean, now: number): void {
-    // Each measurement of the losing mode costs the writers time in it.
+  /**
+   * The measurement's answer. A load that keeps giving the same one is measured less often: each measurement of
+   * the losing mode costs the writers time in it.
+   */
+  private decide(wait: boolean): void {
     this.choose(
       wait,
       wait === this.lastChoice ? Math.min(this.hold * 2, this.maxHoldEpochs) : this.holdEpochs,
     );
-    this.lastChoice = wait;
-    this.epochStart = now;
-    this.epochWrites = 0;
-    this.epochFlushes = 0;
   }
 
+  /** Keeps `wait` for `hold` epochs. */
   private choose(wait: boolean, hold: number): void {
     this.waiting = wait;
+    this.lastChoice = wait;
     this.phase = 'hold';
     this.hold = hold;
     this.held = 0;
+  }
+
+  private newEpoch(now: number): void {
+    this.epochStart = now;
+    this.epochWrites = 0;
+    this.epochFlushes = 0;
   }
 
   /** Starts a measurement, with an epoch flushing at once. */
@@ -223,8 +230,6 @@ export class GroupCommitTuner {
     this.hold = this.holdEpochs;
     this.lastChoice = undefined;
     this.loneHeldFlushes = 0;
-    this.epochStart = now;
-    this.epochWrites = 0;
-    this.epochFlushes = 0;
+    this.newEpoch(now);
   }
 }

@@ -26,7 +26,10 @@ import {
   DEFAULT_SCAVENGE_INTERVAL_MS,
   parseScavengeInterval,
 } from '../../../eventstore-embedded/src/scavenge-interval';
-import { DEFAULT_GROUP_COMMIT_WINDOW_MS } from '../../../eventstore-embedded/src/storage/group-commit';
+import {
+  DEFAULT_GROUP_COMMIT_WINDOW_MS,
+  MAX_GROUP_COMMIT_WINDOW_MS,
+} from '../../../eventstore-embedded/src/storage/group-commit';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -109,7 +112,11 @@ export const HTTP_KEEP_ALIVE_TIMEOUT_MS = { default: 65_000, min: 1_000, max: 3_
  */
 export const SHUTDOWN_DRAIN_MS = { default: 0, min: 0, max: 600_000 } as const;
 /** `EMBEDDED_EVENTSTORE_GROUP_COMMIT_WINDOW_MS`: default and accepted range (the standalone store's too). */
-export const GROUP_COMMIT_WINDOW_MS = { default: DEFAULT_GROUP_COMMIT_WINDOW_MS, min: 0, max: 1000 } as const;
+export const GROUP_COMMIT_WINDOW_MS = {
+  default: DEFAULT_GROUP_COMMIT_WINDOW_MS,
+  min: 0,
+  max: MAX_GROUP_COMMIT_WINDOW_MS,
+} as const;
 /** `READ_MODEL_QUERY_TIMEOUT_MS`: default and accepted range. */
 export const READ_MODEL_QUERY_TIMEOUT_MS = { default: 5_000, min: 100, max: 600_000 } as const;
 
